@@ -1,0 +1,70 @@
+"""The ``anyseek`` command line: one Typer app composed of one sub-app module per command group.
+
+Adding a command group is one entry in :data:`COMMAND_GROUPS`. Settings are read once here, in the
+root callback, and handed to every command through the Typer context.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from anyseek.errors import AnyseekError
+from anyseek.settings import load_settings
+
+# (group name, module exposing ``app: typer.Typer``)
+COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
+    ("config", "anyseek.cli.config"),
+)
+
+app = typer.Typer(
+    name="anyseek",
+    help="Find images by anything: caption, sketch, depth, segmentation or another image.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    """Read the settings once; every command gets them from ``ctx.obj``."""
+    ctx.obj = load_settings()
+
+
+for _name, _module in COMMAND_GROUPS:
+    _group = importlib.import_module(_module)
+    if isinstance(getattr(_group, "app", None), typer.Typer):
+        app.add_typer(_group.app, name=_name)
+    for _command in getattr(_group, "COMMANDS", ()):
+        app.command()(_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: run the app and turn user-facing errors into one line, exit 1."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except AnyseekError as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        return 1
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except SystemExit as exc:  # --help and friends
+        return int(exc.code or 0)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""One typed settings object for the whole service, read from ``ANYSEEK_*`` variables once at start-up.
+
+Create it with :func:`load_settings` at an edge (CLI entry point, API lifespan, worker start) and pass
+it down; nothing below the edges reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from anyseek.errors import SettingsError
+
+ENV_PREFIX = "ANYSEEK_"
+ENV_NESTED = "__"
+
+
+class ModelSettings(BaseModel):
+    """Which any-to-any model to load and where to run it."""
+
+    source: str = Field(
+        default="builtin",
+        description="'builtin', a .safetensors file, a checkpoint folder or a Hugging Face repo id",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    batch_size: int = Field(default=32, ge=1, le=4096)
+
+
+class StoreSettings(BaseModel):
+    """Which vector store holds the embeddings, and its tuning knobs."""
+
+    backend: Literal["faiss", "qdrant"] = "faiss"
+    faiss_dir: Path | None = Field(default=None, description="default: <data_dir>/faiss")
+    faiss_gpu: bool = False
+    exact_threshold: int = Field(default=50_000, ge=0, description="vectors before approximate")
+    approximate: Literal["hnsw", "ivf_pq", "ivf_sq8"] = "hnsw"
+    qdrant_url: str | None = Field(default=None, description="server URL; unset = local mode")
+    qdrant_path: str | None = Field(default=None, description="local mode path or ':memory:'")
+    qdrant_api_key: SecretStr | None = None
+    hnsw_m: int = Field(default=32, ge=4, le=256)
+    hnsw_ef_construct: int = Field(default=200, ge=8)
+    hnsw_ef_search: int = Field(default=128, ge=8)
+
+
+class ApiSettings(BaseModel):
+    """HTTP service limits and access control."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    api_keys: list[SecretStr] = Field(default_factory=list, description="empty = no auth")
+    max_upload_mb: float = Field(default=20.0, gt=0)
+    max_image_pixels: int = Field(default=40_000_000, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything configurable in anyseek; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(default=Path.home() / ".anyseek")
+    database_url: str | None = Field(default=None, description="default: SQLite under data_dir")
+    broker_url: str = Field(default="", description="empty = index in-process, no workers")
+    result_backend: str = ""
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'anyseek.db'}"
+
+    @property
+    def effective_faiss_dir(self) -> Path:
+        """Where FAISS indexes live, defaulting to ``<data_dir>/faiss``."""
+        return self.store.faiss_dir or self.data_dir / "faiss"
+
+
+def env_name(loc: tuple[str | int, ...]) -> str:
+    """The environment variable that sets the field at ``loc`` (e.g. ``ANYSEEK_STORE__BACKEND``)."""
+    return ENV_PREFIX + ENV_NESTED.join(str(part).upper() for part in loc)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (plus explicit overrides), naming the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{env_name(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+
+def masked(settings: Settings) -> dict[str, object]:
+    """The effective settings as plain data with secrets masked, for ``anyseek config show``."""
+    data = settings.model_dump(mode="json")
+    data["database_url"] = _mask_url(settings.effective_database_url)
+    data["broker_url"] = _mask_url(settings.broker_url)
+    data["result_backend"] = _mask_url(settings.result_backend)
+    data["store"]["faiss_dir"] = str(settings.effective_faiss_dir)
+    return data
+
+
+def _mask_url(url: str) -> str:
+    """Hide the password part of ``scheme://user:password@host``."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:**********@{host}" if ":" in creds else url

@@ -1,0 +1,1 @@
+"""anyseek api package."""

@@ -1,0 +1,1 @@
+"""anyseek indexer package."""

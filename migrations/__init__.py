@@ -1,0 +1,1 @@
+"""anyseek migrations package."""

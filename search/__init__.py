@@ -1,0 +1,1 @@
+"""anyseek search package."""

@@ -1,0 +1,71 @@
+"""Shared test fixtures: service availability, the conformance fixture folder, fresh settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FOURM_FIXTURES = ROOT.parent / "shared" / "fixtures" / "fourm"
+REQUIRE_SERVICES = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip when something external is absent; fail instead when CI demands it."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (ANYSEEK_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections at host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def fourm_fixtures() -> Path:
+    """The official-format 4M conformance fixtures shipped beside the checkout."""
+    require(FOURM_FIXTURES.is_dir(), f"4M conformance fixtures not found at {FOURM_FIXTURES}")
+    return FOURM_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of the PostgreSQL test database (127.0.0.1:5432, trust auth, database ``test``)."""
+    url = os.environ.get("ANYSEEK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    require(port_open("127.0.0.1", 5432), "PostgreSQL is not running on 127.0.0.1:5432")
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of the Redis test server."""
+    require(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379")
+    return "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> str:
+    """URL of the RabbitMQ test broker."""
+    require(port_open("127.0.0.1", 5672), "RabbitMQ is not running on 127.0.0.1:5672")
+    return "amqp://guest:guest@127.0.0.1:5672//"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Settings isolated from the developer's environment, with a fresh data directory."""
+    from anyseek.settings import load_settings
+
+    for key in list(os.environ):
+        if key.startswith("ANYSEEK_") and key != "ANYSEEK_REQUIRE_SERVICES":
+            monkeypatch.delenv(key)
+    return load_settings(data_dir=tmp_path / "data")

@@ -1,0 +1,1 @@
+"""anyseek workers package."""
