@@ -1,7 +1,7 @@
-"""One typed settings object for the whole service, read from ``ANYSEEK_*`` variables once at start-up.
+"""One typed settings object for the whole service, read from ``ANYSEEK_*`` variables at start-up.
 
-Create it with :func:`load_settings` at an edge (CLI entry point, API lifespan, worker start) and pass
-it down; nothing below the edges reads the environment.
+Create it with :func:`load_settings` at an edge (CLI entry point, API lifespan, worker start) and
+pass it down; nothing below the edges reads the environment.
 """
 
 from __future__ import annotations

@@ -71,9 +71,7 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
     return tensors, metadata
 
 
-def _fill_aliases(
-    tensors: dict[str, torch.Tensor], metadata: dict[str, str]
-) -> dict[str, str]:
+def _fill_aliases(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> dict[str, str]:
     """Restore tensors that ``save_model`` de-duplicated; metadata maps dropped -> kept key."""
     aliases = {
         dropped: kept
@@ -99,8 +97,10 @@ def resolve_source(source: str | Path) -> tuple[Path, Path | None]:
         return weights, config if config.is_file() else None
     if isinstance(source, str) and _REPO_ID.match(source) and not path.suffix:
         return _download(source)
-    raise CheckpointError(f"checkpoint not found: {source} (expected a .safetensors file, "
-                          "a folder with config.json + model.safetensors, or a repo id)")
+    raise CheckpointError(
+        f"checkpoint not found: {source} (expected a .safetensors file, "
+        "a folder with config.json + model.safetensors, or a repo id)"
+    )
 
 
 def _download(repo_id: str) -> tuple[Path, Path | None]:
@@ -146,8 +146,11 @@ def load_state_dict_strict(
 ) -> None:
     """Copy every tensor into ``module``; fail listing missing, unexpected or mis-shaped keys."""
     expected = module.state_dict()
-    missing = sorted(k for k in expected if k not in checkpoint.state_dict
-                     and not k.endswith(ignore_missing or ("\0",)))
+    missing = sorted(
+        k
+        for k in expected
+        if k not in checkpoint.state_dict and not k.endswith(ignore_missing or ("\0",))
+    )
     unexpected = sorted(k for k in checkpoint.state_dict if k not in expected)
     mismatched = sorted(
         f"{k}: file {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
@@ -156,8 +159,11 @@ def load_state_dict_strict(
     )
     if missing or unexpected or mismatched:
         parts = [f"{checkpoint.path}: checkpoint does not match the model built from its config"]
-        for label, keys in (("missing", missing), ("unexpected", unexpected),
-                            ("shape mismatch", mismatched)):
+        for label, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("shape mismatch", mismatched),
+        ):
             if keys:
                 shown = ", ".join(keys[:8]) + (f" (+{len(keys) - 8} more)" if len(keys) > 8 else "")
                 parts.append(f"{label}: {shown}")

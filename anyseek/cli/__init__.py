@@ -15,9 +15,7 @@ from anyseek.errors import AnyseekError
 from anyseek.settings import load_settings
 
 # (group name, module exposing ``app: typer.Typer``)
-COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
-    ("config", "anyseek.cli.config"),
-)
+COMMAND_GROUPS: tuple[tuple[str, str], ...] = (("config", "anyseek.cli.config"),)
 
 app = typer.Typer(
     name="anyseek",
