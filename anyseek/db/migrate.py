@@ -1,0 +1,125 @@
+"""Alembic driven from code: upgrade, downgrade, and "is this database at the code's revision?".
+
+No ``alembic.ini`` is needed: the Alembic config is built here from the database the settings name,
+and the migration scripts are found inside the installed ``migrations`` package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import exc
+
+import migrations
+from anyseek.db.session import Database, display_url, sqlite_file, unreachable
+from anyseek.errors import AnyseekError
+
+MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
+UPGRADE_HINT = "run `anyseek db upgrade`"
+
+
+class SchemaError(AnyseekError):
+    """The database is not at the schema revision this version of anyseek expects."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database is (``current``) against where the code is (``head``)."""
+
+    current: str | None
+    head: str
+
+    @property
+    def is_current(self) -> bool:
+        """Whether the database needs no migration."""
+        return self.current == self.head
+
+
+def alembic_config(database: Database | None = None) -> Config:
+    """An Alembic config pointing at our scripts; with a database, migrations run on its engine."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if database is not None:
+        config.set_main_option(
+            "sqlalchemy.url",
+            database.engine.url.render_as_string(hide_password=False).replace("%", "%%"),
+        )
+        config.attributes["engine"] = database.engine
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision the code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migrations folder has no revisions"
+    return head
+
+
+def known_revisions() -> set[str]:
+    """Every revision id in the migrations folder."""
+    return {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }
+
+
+def schema_state(database: Database) -> SchemaState:
+    """Read the database's revision (None when never migrated) without changing anything."""
+    path = sqlite_file(database.engine.url)
+    if path is not None and not path.exists():  # do not create an empty file by looking
+        return SchemaState(current=None, head=head_revision())
+    try:
+        with database.engine.connect() as connection:
+            heads = MigrationContext.configure(connection).get_current_heads()
+    except exc.OperationalError as error:
+        raise unreachable(database.engine, error) from None
+    return SchemaState(current=heads[0] if heads else None, head=head_revision())
+
+
+def require_current(database: Database) -> SchemaState:
+    """Raise a :class:`SchemaError` telling the user what to do unless the schema is up to date."""
+    state = schema_state(database)
+    if state.is_current:
+        return state
+    where = display_url(database.engine.url)
+    if state.current is None:
+        raise SchemaError(f"the database {where} is not initialised: {UPGRADE_HINT}")
+    if state.current not in known_revisions():
+        raise SchemaError(
+            f"the database {where} is at revision {state.current}, which this version of anyseek "
+            f"does not know (it expects {state.head}); upgrade anyseek or use another database"
+        )
+    raise SchemaError(
+        f"the database {where} is at revision {state.current} but anyseek needs {state.head}: "
+        f"{UPGRADE_HINT}"
+    )
+
+
+def upgrade(database: Database, revision: str = "head") -> SchemaState:
+    """Migrate the database up to ``revision`` (creating it when new); returns the new state."""
+    _run(command.upgrade, database, revision)
+    return schema_state(database)
+
+
+def downgrade(database: Database, revision: str) -> SchemaState:
+    """Migrate the database down to ``revision`` (``base`` drops every table); returns the state."""
+    _run(command.downgrade, database, revision)
+    return schema_state(database)
+
+
+def _run(action: Callable[[Config, str], None], database: Database, revision: str) -> None:
+    """Run an Alembic command, turning its errors into one-line user errors."""
+    try:
+        action(alembic_config(database), revision)
+    except CommandError as error:
+        raise SchemaError(f"cannot migrate to {revision!r}: {error}") from None
+    except exc.OperationalError as error:
+        if error.statement is None:
+            raise unreachable(database.engine, error) from None
+        raise
