@@ -18,8 +18,9 @@ from alembic.util.exc import CommandError
 from sqlalchemy import exc
 
 import migrations
-from anyseek.db.session import Database, display_url, sqlite_file, unreachable
+from anyseek.db.session import Database, database_for, display_url, sqlite_file, unreachable
 from anyseek.errors import AnyseekError
+from anyseek.settings import Settings
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 UPGRADE_HINT = "run `anyseek db upgrade`"
@@ -123,3 +124,18 @@ def _run(action: Callable[[Config, str], None], database: Database, revision: st
         if error.statement is None:
             raise unreachable(database.engine, error) from None
         raise
+
+
+def open_database(settings: Settings) -> Database:
+    """The settings' database, checked reachable and at the code's schema revision.
+
+    This is how commands, the API and workers open the database; only ``anyseek db upgrade`` and
+    ``anyseek demo`` migrate.
+    """
+    database = database_for(settings)
+    try:
+        require_current(database)
+    except BaseException:
+        database.dispose()
+        raise
+    return database
