@@ -6,6 +6,7 @@ and the migration scripts are found inside the installed ``migrations`` package.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,18 +57,22 @@ def alembic_config(database: Database | None = None) -> Config:
     return config
 
 
+@functools.cache
+def scripts() -> ScriptDirectory:
+    """The migration scripts shipped with this version of anyseek (read once per process)."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
 def head_revision() -> str:
     """The newest revision the code knows."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = scripts().get_current_head()
     assert head is not None, "the migrations folder has no revisions"
     return head
 
 
 def known_revisions() -> set[str]:
     """Every revision id in the migrations folder."""
-    return {
-        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
-    }
+    return {script.revision for script in scripts().walk_revisions()}
 
 
 def schema_state(database: Database) -> SchemaState:
