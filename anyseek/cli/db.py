@@ -11,13 +11,15 @@ from anyseek.db.session import database_for, display_url
 app = typer.Typer(help="Create, migrate and inspect the metadata database.", no_args_is_help=True)
 
 
-def _describe(state: migrate.SchemaState) -> str:
-    """A revision and whether it is the newest, e.g. ``0001 (up to date)``."""
-    if state.current is None:
-        return f"not initialised (code expects {state.head}): {migrate.UPGRADE_HINT}"
+def _status(state: migrate.SchemaState) -> str:
+    """Where the database is and what to do, e.g. ``0001 (up to date)``."""
     if state.is_current:
         return f"{state.current} (up to date)"
-    return f"{state.current} (code expects {state.head}): {migrate.UPGRADE_HINT}"
+    if state.current is None:
+        return f"not initialised: {migrate.UPGRADE_HINT}"
+    if state.current not in migrate.known_revisions():
+        return f"{state.current}, unknown to this version of anyseek (it expects {state.head})"
+    return f"{state.current}, older than {state.head}: {migrate.UPGRADE_HINT}"
 
 
 @app.command("upgrade")
@@ -34,7 +36,7 @@ def upgrade(
         database.dispose()
     where = display_url(database.engine.url)
     if before.current == after.current:
-        typer.echo(f"database {where} already at {_describe(after)}")
+        typer.echo(f"database {where} already at {_status(after)}")
     else:
         typer.echo(f"database {where} upgraded from {before.current or 'empty'} to {after.current}")
 
@@ -72,4 +74,4 @@ def current(ctx: typer.Context) -> None:
         state = migrate.schema_state(database)
     finally:
         database.dispose()
-    typer.echo(f"database {display_url(database.engine.url)}: {_describe(state)}")
+    typer.echo(f"database {display_url(database.engine.url)}: {_status(state)}")

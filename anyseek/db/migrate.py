@@ -88,23 +88,30 @@ def schema_state(database: Database) -> SchemaState:
     return SchemaState(current=heads[0] if heads else None, head=head_revision())
 
 
-def require_current(database: Database) -> SchemaState:
-    """Raise a :class:`SchemaError` telling the user what to do unless the schema is up to date."""
-    state = schema_state(database)
+def schema_problem(state: SchemaState, where: str) -> str | None:
+    """What is wrong with a database at ``state`` and what to do about it; None when current."""
     if state.is_current:
-        return state
-    where = display_url(database.engine.url)
+        return None
     if state.current is None:
-        raise SchemaError(f"the database {where} is not initialised: {UPGRADE_HINT}")
+        return f"the database {where} is not initialised: {UPGRADE_HINT}"
     if state.current not in known_revisions():
-        raise SchemaError(
+        return (
             f"the database {where} is at revision {state.current}, which this version of anyseek "
             f"does not know (it expects {state.head}); upgrade anyseek or use another database"
         )
-    raise SchemaError(
+    return (
         f"the database {where} is at revision {state.current} but anyseek needs {state.head}: "
         f"{UPGRADE_HINT}"
     )
+
+
+def require_current(database: Database) -> SchemaState:
+    """Raise a :class:`SchemaError` telling the user what to do unless the schema is up to date."""
+    state = schema_state(database)
+    problem = schema_problem(state, display_url(database.engine.url))
+    if problem is not None:
+        raise SchemaError(problem)
+    return state
 
 
 def upgrade(database: Database, revision: str = "head") -> SchemaState:
@@ -121,6 +128,9 @@ def downgrade(database: Database, revision: str) -> SchemaState:
 
 def _run(action: Callable[[Config, str], None], database: Database, revision: str) -> None:
     """Run an Alembic command, turning its errors into one-line user errors."""
+    state = schema_state(database)
+    if state.current is not None and state.current not in known_revisions():
+        raise SchemaError(schema_problem(state, display_url(database.engine.url)))
     try:
         action(alembic_config(database), revision)
     except CommandError as error:

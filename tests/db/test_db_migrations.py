@@ -122,3 +122,19 @@ def test_plain_alembic_command_works_with_the_shipped_ini(tmp_path: Path) -> Non
         assert schema_diff(database) == []
     finally:
         database.dispose()
+
+
+def test_schema_problems_tell_the_user_what_to_do() -> None:
+    head = migrate.head_revision()
+    problem = migrate.schema_problem
+
+    assert problem(migrate.SchemaState(current=head, head=head), "db") is None
+    assert problem(migrate.SchemaState(None, head), "db") == (
+        "the database db is not initialised: run `anyseek db upgrade`"
+    )
+    older = problem(migrate.SchemaState(head, "9999"), "db")
+    assert older == f"the database db is at revision {head} but anyseek needs 9999: " + (
+        "run `anyseek db upgrade`"
+    )
+    newer = problem(migrate.SchemaState("9999", head), "db")
+    assert newer is not None and "does not know" in newer and "upgrade anyseek" in newer
