@@ -23,17 +23,14 @@ if config.config_file_name is not None:  # the plain alembic command: log what i
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
-def _engine() -> Engine:
-    """The engine handed over by anyseek, else one built from ``-x url=`` or the settings."""
-    handed_over = config.attributes.get("engine")
-    if handed_over is not None:
-        return handed_over
+def _url() -> str:
+    """For the plain alembic command: ``-x url=...``, else the database the settings name."""
     url = context.get_x_argument(as_dictionary=True).get("url")
     if url is None:
         from anyseek.settings import load_settings  # an edge: the alembic command itself
 
         url = load_settings().effective_database_url
-    return make_engine(url, create_dirs=True)
+    return url
 
 
 def _render_item(type_: str, obj: object, autogen_context: object) -> str | Literal[False]:
@@ -57,23 +54,23 @@ def _configure(**kwargs: object) -> None:
 
 def run_offline() -> None:
     """Emit SQL for review instead of running it (``alembic upgrade head --sql``)."""
-    url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
-        "sqlalchemy.url"
-    )
-    _configure(url=url, literal_binds=True)
+    _configure(url=_url(), literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_online() -> None:
     """Run the migrations on a live connection, in one transaction where the database allows."""
-    engine = _engine()
-    with engine.connect() as connection:
-        _configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
-    if engine is not config.attributes.get("engine"):
-        engine.dispose()
+    handed_over: Engine | None = config.attributes.get("engine")
+    engine = handed_over or make_engine(_url(), create_dirs=True)
+    try:
+        with engine.connect() as connection:
+            _configure(connection=connection)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        if handed_over is None:
+            engine.dispose()
 
 
 if context.is_offline_mode():

@@ -49,10 +49,6 @@ def alembic_config(database: Database | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if database is not None:
-        config.set_main_option(
-            "sqlalchemy.url",
-            database.engine.url.render_as_string(hide_password=False).replace("%", "%%"),
-        )
         config.attributes["engine"] = database.engine
     return config
 

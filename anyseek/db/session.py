@@ -86,15 +86,6 @@ def unreachable(engine: Engine, error: exc.DBAPIError) -> ServiceUnavailableErro
     )
 
 
-def check_connection(engine: Engine) -> None:
-    """Connect once, raising :class:`ServiceUnavailableError` when the database does not answer."""
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-    except exc.OperationalError as error:
-        raise unreachable(engine, error) from None
-
-
 @dataclass(frozen=True)
 class Database:
     """An engine and its session factory; create one per process with :func:`database_for`."""
@@ -109,18 +100,13 @@ class Database:
             with self.sessions.begin() as session:
                 yield session
         except exc.OperationalError as error:
-            if error.connection_invalidated or _is_connect_failure(error):
+            if error.connection_invalidated or error.statement is None:  # lost, not a bad query
                 raise unreachable(self.engine, error) from None
             raise
 
     def dispose(self) -> None:
         """Close pooled connections (end of a CLI command, end of a test)."""
         self.engine.dispose()
-
-
-def _is_connect_failure(error: exc.OperationalError) -> bool:
-    """Whether an OperationalError means "no connection" rather than a failed statement."""
-    return error.statement is None or "connect" in str(error.orig).lower()
 
 
 def database_from_url(url: str, *, create_dirs: bool = False) -> Database:

@@ -170,3 +170,24 @@ def test_spaces_are_versioned_and_record_what_produced_each_vector(database: Dat
         space(s, "v1", dim=512)
     with pytest.raises(IntegrityError), database.session() as session:  # still referenced
         session.execute(text("DELETE FROM embedding_spaces WHERE id = :id"), {"id": v1.id})
+
+
+def test_every_enum_value_of_the_models_is_accepted_by_the_database(database: Database) -> None:
+    """The CHECK constraints written in the migrations allow exactly what the models can hold."""
+    with database.session() as session:
+        collection = repository.create_collection(session, "c")
+        for n, status in enumerate(ItemStatus):
+            session.add(
+                Item(collection=collection, sha256=f"{n:064x}", source_uri="u", status=status)
+            )
+        for status in JobStatus:
+            session.add(IndexJob(collection=collection, source="s", status=status))
+        for metric in Metric:
+            repository.register_space(
+                session, metric.value, dim=4, metric=metric, model_name="m", model_version="1"
+            )
+
+    with database.session() as session:  # and reads them back as the same enum members
+        assert {item.status for item in session.scalars(select(Item))} == set(ItemStatus)
+        assert {job.status for job in session.scalars(select(IndexJob))} == set(JobStatus)
+        assert {s.metric for s in session.scalars(select(EmbeddingSpace))} == set(Metric)
