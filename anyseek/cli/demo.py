@@ -13,7 +13,7 @@ from anyseek.cli.context import settings_of
 from anyseek.cli.output import echo_table
 from anyseek.db import migrate, repository
 from anyseek.db.models import IndexJob
-from anyseek.db.session import Database, database_for, display_url
+from anyseek.db.session import Database, database_for, display_url, make_dir
 from anyseek.settings import Settings
 
 RECENT_JOBS = 10
@@ -35,14 +35,14 @@ def demo(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     database = prepare(settings)
     try:
-        report(settings, database)
+        report(database)
     finally:
         database.dispose()
 
 
 def prepare(settings: Settings) -> Database:
     """Create the data directory and bring the database to the newest schema."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(settings.data_dir, "the data directory")
     database = database_for(settings, create_dirs=True)
     try:
         state = migrate.upgrade(database)
@@ -54,7 +54,7 @@ def prepare(settings: Settings) -> Database:
     return database
 
 
-def report(settings: Settings, database: Database) -> None:
+def report(database: Database) -> None:
     """Print the collections with their counts and the most recent index jobs."""
     with database.session() as session:
         summaries = repository.list_collections(session)

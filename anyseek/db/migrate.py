@@ -131,10 +131,11 @@ def _run(action: Callable[[Config, str], None], database: Database, revision: st
         action(alembic_config(database), revision)
     except CommandError as error:
         raise SchemaError(f"cannot migrate to {revision!r}: {error}") from None
-    except exc.OperationalError as error:
+    except exc.DBAPIError as error:  # e.g. read-only file, missing privileges; rolled back
         if error.statement is None:
             raise unreachable(database.engine, error) from None
-        raise
+        reason = " ".join(str(error.orig or error).split())
+        raise SchemaError(f"migrating to {revision!r} failed: {reason}") from None
 
 
 def open_database(settings: Settings) -> Database:

@@ -155,8 +155,8 @@ class Collection(Base):
     model_version: Mapped[str | None] = mapped_column(String(128), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
-    spaces: Mapped[list[EmbeddingSpace]] = relationship(
-        secondary="collection_spaces", order_by="EmbeddingSpace.name"
+    spaces: Mapped[list[EmbeddingSpace]] = relationship(  # written through CollectionSpace
+        secondary="collection_spaces", order_by="EmbeddingSpace.name", viewonly=True
     )
     items: Mapped[list[Item]] = relationship(
         back_populates="collection", cascade="all, delete-orphan", passive_deletes=True

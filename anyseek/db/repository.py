@@ -179,4 +179,8 @@ def attach_space(session: Session, collection: Collection, space: EmbeddingSpace
 
 def recent_jobs(session: Session, limit: int = 10) -> list[IndexJob]:
     """The newest index jobs across all collections, newest first."""
-    return list(session.scalars(select(IndexJob).order_by(IndexJob.created_at.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(IndexJob).order_by(IndexJob.created_at.desc(), IndexJob.id.desc()).limit(limit)
+        )
+    )

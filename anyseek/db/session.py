@@ -44,6 +44,17 @@ def sqlite_file(url: URL) -> Path | None:
     return Path(url.database)
 
 
+def make_dir(path: Path, purpose: str) -> None:
+    """Create a folder (and its parents) or say in one line why it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SettingsError(
+            f"cannot create the folder {path} for {purpose} (see ANYSEEK_DATA_DIR and "
+            f"{DATABASE_URL_VARIABLE}): {error.strerror or error}"
+        ) from None
+
+
 def make_engine(url: str, *, create_dirs: bool = False) -> Engine:
     """An engine for ``url``: foreign keys on for SQLite, a connect timeout for servers.
 
@@ -57,7 +68,7 @@ def make_engine(url: str, *, create_dirs: bool = False) -> Engine:
         connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
         path = sqlite_file(parsed)
         if create_dirs and path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_dir(path.parent, "the SQLite database")
     elif backend == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
     try:

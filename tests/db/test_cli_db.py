@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from anyseek.cli import main
-from anyseek.db import migrate
+from anyseek.db import migrate, repository
+from anyseek.db.models import IndexJob
 from anyseek.db.session import database_from_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,9 +152,25 @@ def test_demo_initialises_and_shows_what_is_there(cli: Cli, data_dir: Path) -> N
     assert "none yet" in first.out
 
     assert cli("collections", "create", "holiday").code == 0
+    database = database_from_url(f"sqlite:///{data_dir / 'anyseek.db'}")
+    with database.session() as session:
+        holiday = repository.get_collection(session, "holiday")
+        session.add(IndexJob(collection=holiday, source="./photos", total=9, done=4, skipped=1))
+    database.dispose()
     second = cli("demo")
     assert second.code == 0
-    assert "collections (1)" in second.out and "holiday" in second.out
+    assert "collections (1)" in second.out
+    job_line = second.out.splitlines()[-1].split()
+    assert job_line[:7] == ["1", "holiday", "queued", "4", "0", "1", "9"]
+
+
+def test_demo_explains_a_data_directory_it_cannot_create(cli: Cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    run = cli("demo", ANYSEEK_DATA_DIR=str(blocker / "data"))
+
+    assert_one_line_error(run, "cannot create the folder", str(blocker / "data"))
 
 
 def test_cli_on_postgresql(cli: Cli, postgres_schema_url: str) -> None:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -138,3 +139,18 @@ def test_schema_problems_tell_the_user_what_to_do() -> None:
     )
     newer = problem(migrate.SchemaState("9999", head), "db")
     assert newer is not None and "does not know" in newer and "upgrade anyseek" in newer
+
+
+def test_a_failing_migration_is_a_one_line_error(tmp_path: Path) -> None:
+    path = tmp_path / "ro.db"
+    writable = database_from_url(f"sqlite:///{path}")
+    migrate.upgrade(writable, "base")  # creates the file with an empty version table
+    writable.dispose()
+    read_only = database_from_url(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+    try:
+        with pytest.raises(migrate.SchemaError, match=r"migrating to 'head' failed: .*readonly"):
+            migrate.upgrade(read_only)
+        assert migrate.schema_state(read_only).current is None
+    finally:
+        read_only.dispose()
