@@ -6,11 +6,16 @@ pass it down; nothing below the edges reads the environment.
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from types import UnionType
+from typing import Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from anyseek.errors import SettingsError
 
@@ -102,6 +107,37 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = "; ".join(f"{env_name(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise SettingsError(f"invalid settings: {problems}") from None
+    except PydanticSettingsError as exc:  # a list/dict variable that is not JSON
+        culprits = [name for name in json_variables(Settings) if not _is_json(os.environ.get(name))]
+        where = ", ".join(culprits) or "ANYSEEK_*"
+        raise SettingsError(
+            f'invalid settings: {where}: must be JSON, e.g. \'["a", "b"]\' ({exc.__cause__ or exc})'
+        ) from None
+
+
+def json_variables(model: type[BaseModel], loc: tuple[str, ...] = ()) -> Iterator[str]:
+    """The variables whose values are parsed as JSON: list, set, tuple and dict fields."""
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+        for candidate in options or (annotation,):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                yield from json_variables(candidate, (*loc, name))
+                break
+            if get_origin(candidate) in (list, set, tuple, dict):
+                yield env_name((*loc, name))
+                break
+
+
+def _is_json(value: str | None) -> bool:
+    """Whether an (unset or) set variable holds valid JSON."""
+    if value is None:
+        return True
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
 
 
 def masked(settings: Settings) -> dict[str, object]:

@@ -1,1 +1,1 @@
-"""anyseek migrations package."""
+"""Alembic migrations of the metadata database; run them with ``anyseek db upgrade``."""

@@ -15,7 +15,12 @@ from anyseek.errors import AnyseekError
 from anyseek.settings import load_settings
 
 # (group name, module exposing ``app: typer.Typer``)
-COMMAND_GROUPS: tuple[tuple[str, str], ...] = (("config", "anyseek.cli.config"),)
+COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
+    ("config", "anyseek.cli.config"),
+    ("db", "anyseek.cli.db"),
+    ("collections", "anyseek.cli.collections"),
+    ("demo", "anyseek.cli.demo"),
+)
 
 app = typer.Typer(
     name="anyseek",
@@ -41,26 +46,18 @@ for _name, _module in COMMAND_GROUPS:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: run the app and turn user-facing errors into one line, exit 1."""
+    """Console entry point: run the app and turn user-facing errors into one line, exit 1.
+
+    Click's standalone mode reports usage errors, ``--help``, aborted prompts and ``typer.Exit``
+    itself (as ``SystemExit``), whichever click Typer bundles; only our own errors reach here.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="anyseek", standalone_mode=True)
     except AnyseekError as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         return 1
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return 130
-    except SystemExit as exc:  # --help and friends
-        return int(exc.code or 0)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
 
 

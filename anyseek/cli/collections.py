@@ -1,0 +1,80 @@
+"""``anyseek collections``: create, list and delete collections of images."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import typer
+
+from anyseek.cli.database import checked_database
+from anyseek.cli.output import echo_table
+from anyseek.db import repository
+
+app = typer.Typer(help="Create, list and delete image collections.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(ctx: typer.Context, name: str = typer.Argument(..., help="new collection name")) -> None:
+    """Create an empty collection called NAME."""
+    with checked_database(ctx) as database, database.session() as session:
+        repository.create_collection(session, name)
+    typer.echo(f"created collection {name!r}")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """List collections with their item and job counts."""
+    with checked_database(ctx) as database, database.session() as session:
+        summaries = repository.list_collections(session)
+    if as_json:
+        rows = [dataclasses.asdict(summary) for summary in summaries]
+        typer.echo(json.dumps(rows, indent=2, default=str))
+    elif not summaries:
+        typer.echo("no collections yet: create one with `anyseek collections create NAME`")
+    else:
+        echo_collections(summaries)
+
+
+def echo_collections(summaries: list[repository.CollectionSummary]) -> None:
+    """Print collection summaries as a table (shared with ``anyseek demo``)."""
+    echo_table(
+        ("name", "items", "indexed", "pending", "failed", "jobs", "spaces", "model", "created"),
+        [
+            (
+                s.name,
+                s.items,
+                s.indexed,
+                s.pending,
+                s.failed,
+                s.jobs,
+                s.spaces,
+                s.model,
+                s.created_at,
+            )
+            for s in summaries
+        ],
+    )
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="collection to delete"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+) -> None:
+    """Delete collection NAME with its items and jobs."""
+    with checked_database(ctx) as database:
+        with database.session() as session:
+            summary = repository.summarize(session, [repository.get_collection(session, name)])[0]
+        if not yes:
+            typer.confirm(
+                f"Delete collection {name!r} with {summary.items} items and {summary.jobs} jobs?",
+                abort=True,
+            )
+        with database.session() as session:
+            deleted = repository.delete_collection(session, name)
+    typer.echo(f"deleted collection {name!r} ({deleted.items} items, {deleted.jobs} jobs)")

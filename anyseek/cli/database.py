@@ -1,0 +1,22 @@
+"""How commands open the database named by the settings, and close it when they are done."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from anyseek.cli.context import settings_of
+from anyseek.db.migrate import open_database
+from anyseek.db.session import Database
+
+
+@contextmanager
+def checked_database(ctx: typer.Context) -> Iterator[Database]:
+    """The database, reachable and at the current schema (else a one-line "run upgrade" error)."""
+    database = open_database(settings_of(ctx))
+    try:
+        yield database
+    finally:
+        database.dispose()

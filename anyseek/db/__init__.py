@@ -1,0 +1,1 @@
+"""The metadata database: schema (``models``), engines and sessions, migrations, and queries."""

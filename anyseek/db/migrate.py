@@ -1,0 +1,153 @@
+"""Alembic driven from code: upgrade, downgrade, and "is this database at the code's revision?".
+
+No ``alembic.ini`` is needed: the Alembic config is built here from the database the settings name,
+and the migration scripts are found inside the installed ``migrations`` package.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import exc
+
+import migrations
+from anyseek.db.session import Database, database_for, display_url, sqlite_file, unreachable
+from anyseek.errors import AnyseekError
+from anyseek.settings import Settings
+
+MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
+UPGRADE_HINT = "run `anyseek db upgrade`"
+
+
+class SchemaError(AnyseekError):
+    """The database is not at the schema revision this version of anyseek expects."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where a database is (``current``) against where the code is (``head``)."""
+
+    current: str | None
+    head: str
+
+    @property
+    def is_current(self) -> bool:
+        """Whether the database needs no migration."""
+        return self.current == self.head
+
+
+def alembic_config(database: Database | None = None) -> Config:
+    """An Alembic config pointing at our scripts; with a database, migrations run on its engine."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if database is not None:
+        config.attributes["engine"] = database.engine
+    return config
+
+
+@functools.cache
+def scripts() -> ScriptDirectory:
+    """The migration scripts shipped with this version of anyseek (read once per process)."""
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest revision the code knows."""
+    head = scripts().get_current_head()
+    assert head is not None, "the migrations folder has no revisions"
+    return head
+
+
+def known_revisions() -> set[str]:
+    """Every revision id in the migrations folder."""
+    return {script.revision for script in scripts().walk_revisions()}
+
+
+def schema_state(database: Database) -> SchemaState:
+    """Read the database's revision (None when never migrated) without changing anything."""
+    path = sqlite_file(database.engine.url)
+    if path is not None and not path.exists():  # do not create an empty file by looking
+        return SchemaState(current=None, head=head_revision())
+    try:
+        with database.engine.connect() as connection:
+            heads = MigrationContext.configure(connection).get_current_heads()
+    except exc.OperationalError as error:
+        raise unreachable(database.engine, error) from None
+    return SchemaState(current=heads[0] if heads else None, head=head_revision())
+
+
+def schema_problem(state: SchemaState, where: str) -> str | None:
+    """What is wrong with a database at ``state`` and what to do about it; None when current."""
+    if state.is_current:
+        return None
+    if state.current is None:
+        return f"the database {where} is not initialised: {UPGRADE_HINT}"
+    if state.current not in known_revisions():
+        return (
+            f"the database {where} is at revision {state.current}, which this version of anyseek "
+            f"does not know (it expects {state.head}); upgrade anyseek or use another database"
+        )
+    return (
+        f"the database {where} is at revision {state.current} but anyseek needs {state.head}: "
+        f"{UPGRADE_HINT}"
+    )
+
+
+def require_current(database: Database) -> SchemaState:
+    """Raise a :class:`SchemaError` telling the user what to do unless the schema is up to date."""
+    state = schema_state(database)
+    problem = schema_problem(state, display_url(database.engine.url))
+    if problem is not None:
+        raise SchemaError(problem)
+    return state
+
+
+def upgrade(database: Database, revision: str = "head") -> SchemaState:
+    """Migrate the database up to ``revision`` (creating it when new); returns the new state."""
+    _run(command.upgrade, database, revision)
+    return schema_state(database)
+
+
+def downgrade(database: Database, revision: str) -> SchemaState:
+    """Migrate the database down to ``revision`` (``base`` drops every table); returns the state."""
+    _run(command.downgrade, database, revision)
+    return schema_state(database)
+
+
+def _run(action: Callable[[Config, str], None], database: Database, revision: str) -> None:
+    """Run an Alembic command, turning its errors into one-line user errors."""
+    state = schema_state(database)
+    if state.current is not None and state.current not in known_revisions():
+        raise SchemaError(schema_problem(state, display_url(database.engine.url)))
+    try:
+        action(alembic_config(database), revision)
+    except CommandError as error:
+        raise SchemaError(f"cannot migrate to {revision!r}: {error}") from None
+    except exc.DBAPIError as error:  # e.g. read-only file, missing privileges; rolled back
+        if error.statement is None:
+            raise unreachable(database.engine, error) from None
+        reason = " ".join(str(error.orig or error).split())
+        raise SchemaError(f"migrating to {revision!r} failed: {reason}") from None
+
+
+def open_database(settings: Settings) -> Database:
+    """The settings' database, checked reachable and at the code's schema revision.
+
+    This is how commands, the API and workers open the database; only ``anyseek db upgrade`` and
+    ``anyseek demo`` migrate.
+    """
+    database = database_for(settings)
+    try:
+        require_current(database)
+    except BaseException:
+        database.dispose()
+        raise
+    return database

@@ -1,0 +1,265 @@
+"""The metadata database schema: collections, items, index jobs and versioned embedding spaces.
+
+Vectors live in the vector store; this schema records what was indexed, how, and by which model
+version, so a store can be rebuilt or migrated to a new model version without guessing. Types are
+portable (SQLite and PostgreSQL), enums are stored as checked strings, and every constraint is named
+by :data:`NAMING_CONVENTION` so migrations are deterministic.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+NAME_LENGTH = 64
+ENUM_LENGTH = 16
+
+# 64-bit ids on PostgreSQL (vector stores key points by item id); SQLite only auto-increments a
+# column declared exactly INTEGER, which is 64-bit there anyway.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC (the only kind of time the database stores)."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware, also on SQLite."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes (ambiguous) and normalise aware ones to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """UTC whatever the server's time zone; SQLite returns naive values, which are UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Metric(enum.StrEnum):
+    """How vectors of an embedding space are compared."""
+
+    COSINE = "cosine"
+    DOT = "dot"
+    L2 = "l2"
+
+
+class ItemStatus(enum.StrEnum):
+    """Where one image is in its life: waiting for vectors, searchable, or given up on."""
+
+    PENDING = "pending"
+    INDEXED = "indexed"
+    FAILED = "failed"
+
+
+class JobStatus(enum.StrEnum):
+    """Life cycle of an index job."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def string_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
+    """A portable enum column type: a VARCHAR holding the member values, guarded by a CHECK."""
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=ENUM_LENGTH,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    """Declarative base whose metadata names every constraint by convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
+
+
+class EmbeddingSpace(Base):
+    """One vector space produced by one model version, e.g. ``dinov2_global`` of model X at v2.
+
+    A new model version is a new row, never an update: vectors from different versions are not
+    comparable, so each row names exactly one set of comparable vectors.
+    """
+
+    __tablename__ = "embedding_spaces"
+    __table_args__ = (
+        UniqueConstraint("name", "model_name", "model_version"),
+        CheckConstraint("dim > 0", name="dim_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    dim: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[Metric] = mapped_column(string_enum(Metric, "metric"))
+    model_name: Mapped[str] = mapped_column(String(255))
+    model_version: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    def __repr__(self) -> str:
+        return (
+            f"EmbeddingSpace({self.name!r}, dim={self.dim}, {self.model_name}@{self.model_version})"
+        )
+
+
+class Collection(Base):
+    """A named set of images searched together, indexed with one model identity."""
+
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    model_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    model_version: Mapped[str | None] = mapped_column(String(128), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    spaces: Mapped[list[EmbeddingSpace]] = relationship(  # written through CollectionSpace
+        secondary="collection_spaces", order_by="EmbeddingSpace.name", viewonly=True
+    )
+    items: Mapped[list[Item]] = relationship(
+        back_populates="collection", cascade="all, delete-orphan", passive_deletes=True
+    )
+    jobs: Mapped[list[IndexJob]] = relationship(
+        back_populates="collection", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r})"
+
+
+class CollectionSpace(Base):
+    """Which embedding spaces a collection is indexed in (several, one per searchable modality)."""
+
+    __tablename__ = "collection_spaces"
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    space_id: Mapped[int] = mapped_column(
+        ForeignKey("embedding_spaces.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Item(Base):
+    """One image of a collection, identified by the SHA-256 of its bytes (duplicates skipped)."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "sha256"),
+        Index(None, "collection_id", "status"),
+        CheckConstraint("width IS NULL OR width > 0", name="width_positive"),
+        CheckConstraint("height IS NULL OR height > 0", name="height_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    source_uri: Mapped[str] = mapped_column(Text)
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    format: Mapped[str | None] = mapped_column(String(ENUM_LENGTH), default=None)
+    status: Mapped[ItemStatus] = mapped_column(
+        string_enum(ItemStatus, "item_status"), default=ItemStatus.PENDING
+    )
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    collection: Mapped[Collection] = relationship(back_populates="items")
+    embeddings: Mapped[list[ItemEmbedding]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"Item({self.id}, {self.sha256[:12]}, {self.status.value})"
+
+
+class ItemEmbedding(Base):
+    """That an item's vector in one space (hence one model version) is in the vector store."""
+
+    __tablename__ = "item_embeddings"
+
+    item_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    space_id: Mapped[int] = mapped_column(
+        ForeignKey("embedding_spaces.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+    space: Mapped[EmbeddingSpace] = relationship()
+
+
+class IndexJob(Base):
+    """One request to index a source into a collection, with running totals for progress."""
+
+    __tablename__ = "index_jobs"
+    __table_args__ = (
+        CheckConstraint(
+            "total >= 0 AND done >= 0 AND failed >= 0 AND skipped >= 0", name="counts_non_negative"
+        ),
+        Index(None, "collection_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(Text)
+    status: Mapped[JobStatus] = mapped_column(
+        string_enum(JobStatus, "job_status"), default=JobStatus.QUEUED
+    )
+    total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    task_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    collection: Mapped[Collection] = relationship(back_populates="jobs")
+
+    def __repr__(self) -> str:
+        return f"IndexJob({self.id}, {self.status.value}, {self.done}/{self.total})"
