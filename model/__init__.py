@@ -1,9 +1,12 @@
 """The any-to-any model: 4M encoder-decoder, modality registry, tokenizers, data and training."""
 
 from model.tokenizers import TokenizerError, VQTokenizer, load_vq_tokenizer
+from model.tokenizers.text import TextTokenizer, load_text_tokenizer
 
 __all__ = [
+    "TextTokenizer",
     "TokenizerError",
     "VQTokenizer",
+    "load_text_tokenizer",
     "load_vq_tokenizer",
 ]
