@@ -68,9 +68,7 @@ class FourM(nn.Module):
         self.decoder_embeddings = nn.ModuleDict(
             {m: build_decoder_embedding(get_modality(m), dim, size) for m in config.domains_out}
         )
-        if config.share_modality_embeddings:
-            for m in self.encoder_embeddings.keys() & self.decoder_embeddings.keys():
-                self.decoder_embeddings[m].mod_emb = self.encoder_embeddings[m].mod_emb
+        self.tie_modality_embeddings()
         act = getattr(nn, config.act_layer)
         block_args = dict(
             qkv_bias=config.qkv_bias,
@@ -102,6 +100,12 @@ class FourM(nn.Module):
             nn.init.normal_(self.register_tokens, std=0.02)
         else:
             self.register_tokens = None
+
+    def tie_modality_embeddings(self) -> None:
+        """Inputs that are also outputs share one ``mod_emb`` (if the config says so)."""
+        if self.config.share_modality_embeddings:
+            for m in self.encoder_embeddings.keys() & self.decoder_embeddings.keys():
+                self.decoder_embeddings[m].mod_emb = self.encoder_embeddings[m].mod_emb
 
     # ----------------------------------------------------------------------------- properties
     @property
@@ -160,7 +164,7 @@ class FourM(nn.Module):
 
     def encode(self, enc: EncoderInput) -> EncoderContext:
         """Run the encoder; context = decoder_proj_context(encoder output) + input embeddings."""
-        bias = mask_to_bias(enc.padding[:, None, None, :], enc.tokens.dtype)  # [B, 1, 1, T]
+        bias = self._padding_bias(enc.padding, enc.tokens.dtype)  # [B, 1, 1, T] or None
         h = enc.tokens + enc.emb
         for block in self.encoder:
             h = block(h, bias)
@@ -172,13 +176,18 @@ class FourM(nn.Module):
         """Queries for parallel prediction: mask token + position + modality embedding [B,M,D]."""
         return self.mask_token + self.decoder_embedding(name).query_emb(positions)
 
+    @staticmethod
+    def _padding_bias(padding: Tensor, dtype: torch.dtype) -> Tensor | None:
+        """Additive key-padding bias [B, 1, 1, T]; None without padding (allows fused kernels)."""
+        return mask_to_bias(padding[:, None, None, :], dtype) if padding.any() else None
+
     def decode(
         self, queries: Tensor, ctx: EncoderContext, self_blocked: Tensor | None = None
     ) -> Tensor:
         """Decoder blocks + final norm; ``self_blocked`` [B, M, M] True = may not attend."""
         dtype = queries.dtype
         self_bias = None if self_blocked is None else mask_to_bias(self_blocked[:, None], dtype)
-        cross_bias = mask_to_bias(ctx.padding[:, None, None, :], dtype)
+        cross_bias = self._padding_bias(ctx.padding, dtype)
         y = queries
         for block in self.decoder:
             y = block(y, ctx.context, self_bias, cross_bias)

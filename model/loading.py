@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -25,7 +26,11 @@ def load_fourm(
         config = FourMConfig.from_dict(checkpoint.config)
     except (ConfigError, UnknownModalityError, TypeError) as exc:
         raise CheckpointError(f"{checkpoint.path}: invalid FourM config: {exc}") from None
-    with torch.device("cpu"):
+    with torch.device("meta"):  # no random init: every tensor comes from the file
         model = FourM(config)
-    load_state_dict_strict(model, checkpoint)
+    with warnings.catch_warnings():  # the strict check copies into meta tensors: a no-op
+        warnings.filterwarnings("ignore", message=".*non-meta parameter.*")
+        load_state_dict_strict(model, checkpoint)
+    model.load_state_dict(checkpoint.state_dict, assign=True)
+    model.tie_modality_embeddings()
     return model.to(device=device, dtype=dtype).eval()
