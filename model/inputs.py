@@ -79,16 +79,20 @@ def prepare_input(name: str, value: InputValue, config: FourMConfig) -> Modality
     if not isinstance(tensor, Tensor):
         raise InputError(f"{name}: expected a torch.Tensor, got {type(tensor).__name__}")
     tensor = _checked_tensor(name, tensor, spec, config)
+    batch = tensor.shape[0]
+    n = spec.num_tokens(config.image_size) if spec.patch_size else tensor.shape[1]
     if explicit is not None:
         mask = explicit.input_mask
-        if mask.dtype != torch.bool or mask.shape != tensor.shape[:2]:
-            raise InputError(f"{name}: input_mask must be bool of shape {list(tensor.shape[:2])}")
+        if mask.dtype != torch.bool or tuple(mask.shape) != (batch, n):
+            raise InputError(
+                f"{name}: input_mask must be a bool tensor of shape [{batch}, {n}], "
+                f"got {mask.dtype} {list(mask.shape)}"
+            )
         return ModalityTokens(tensor, mask.to(tensor.device), explicit.target_mask)
     if spec.kind is Kind.TOKEN_SEQUENCE:
         mask = caption_input_mask(name, tensor)
     else:
-        n = spec.num_tokens(config.image_size) if spec.patch_size else tensor.shape[1]
-        mask = torch.zeros(tensor.shape[0], n, dtype=torch.bool, device=tensor.device)
+        mask = torch.zeros(batch, n, dtype=torch.bool, device=tensor.device)
     return ModalityTokens(tensor, mask)
 
 

@@ -12,7 +12,7 @@ joins the emptied set for the following targets.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,7 +22,7 @@ from torch import Tensor
 
 from .batch import EncoderContext, ModalityTokens
 from .inputs import InputError, InputValue, empty_target, prepare_inputs
-from .modalities import EOS_ID, PAD_ID, S1_ID, SENTINEL_IDS, Kind, get_modality
+from .modalities import PAD_ID, S1_ID, SENTINEL_IDS, Kind, get_modality
 from .predict import check_target
 
 if TYPE_CHECKING:
@@ -325,7 +325,4 @@ def generate(
             sample = sampler.autoregressive(sample, step, gen)
         else:
             sample = sampler.grid_step(sample, step, gen)
-    return {t.modality: replace(sample[t.modality]) for t in targets}
-
-
-__all__ = ["EOS_ID", "GenerationTarget", "generate"]
+    return {t.modality: sample[t.modality] for t in targets}

@@ -17,6 +17,7 @@ from model import (
     load_fourm,
     load_vq_tokenizer,
 )
+from model.inputs import InputError
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +128,22 @@ def test_explicit_mask_hides_tokens(fm, inputs) -> None:
     a = fm.predict_logits({"caption": ModalityTokens(caption, mask)}, "tok_dinov2_global")
     b = fm.predict_logits({"caption": ModalityTokens(other, mask)}, "tok_dinov2_global")
     torch.testing.assert_close(a, b)
+
+
+def test_hidden_patches_do_not_matter(fm, inputs) -> None:
+    """Pixels of patches hidden by an explicit input_mask do not influence the prediction."""
+    rgb = inputs["fm_input.rgb@224.tensor"]
+    mask = torch.zeros(2, 196, dtype=torch.bool)
+    mask[:, 98:] = True  # hide the lower half of the patch grid
+    noisy = rgb.clone()
+    noisy[:, :, 112:] = torch.randn_like(noisy[:, :, 112:])
+    a = fm.predict_logits({"rgb@224": ModalityTokens(rgb, mask)}, "tok_dinov2_global")
+    b = fm.predict_logits({"rgb@224": ModalityTokens(noisy, mask)}, "tok_dinov2_global")
+    c = fm.predict_logits({"rgb@224": noisy}, "tok_dinov2_global")
+    torch.testing.assert_close(a, b)
+    assert (a - c).abs().max() > 1e-3
+    with pytest.raises(InputError, match=r"input_mask must be a bool tensor of shape \[2, 196\]"):
+        fm.predict_logits({"rgb@224": ModalityTokens(rgb, mask[:, :10])}, "tok_dinov2_global")
 
 
 def test_training_forward_on_the_tiny_variant() -> None:
