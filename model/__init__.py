@@ -3,7 +3,7 @@
 from model.batch import ModalityTokens
 from model.config import FourMConfig
 from model.fourm import FourM
-from model.loading import load_fourm
+from model.loading import load_fourm, save_fourm
 from model.modalities import ModalitySpec, get_modality
 from model.predict import VectorDecoder
 from model.sampling import GenerationTarget
@@ -24,4 +24,5 @@ __all__ = [
     "load_fourm",
     "load_text_tokenizer",
     "load_vq_tokenizer",
+    "save_fourm",
 ]

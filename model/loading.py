@@ -12,6 +12,8 @@ from .config import ConfigError, FourMConfig
 from .fourm import FourM
 from .modalities import UnknownModalityError
 
+_META_ABOVE = 50_000_000  # elements; above this, skip the random init entirely
+
 
 def load_fourm(
     source: str | Path, *, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
@@ -26,7 +28,10 @@ def load_fourm(
         config = FourMConfig.from_dict(checkpoint.config)
     except (ConfigError, UnknownModalityError, TypeError) as exc:
         raise CheckpointError(f"{checkpoint.path}: invalid FourM config: {exc}") from None
-    with torch.device("meta"):  # no random init: every tensor comes from the file
+    # Large models are built on the meta device (no random init of billions of weights that the
+    # file overwrites anyway); small ones on the CPU, which avoids meta's one-off import cost.
+    size = sum(t.numel() for t in checkpoint.state_dict.values())
+    with torch.device("meta" if size > _META_ABOVE else "cpu"):
         model = FourM(config)
     with warnings.catch_warnings():  # the strict check copies into meta tensors: a no-op
         warnings.filterwarnings("ignore", message=".*non-meta parameter.*")
@@ -34,3 +39,20 @@ def load_fourm(
     model.load_state_dict(checkpoint.state_dict, assign=True)
     model.tie_modality_embeddings()
     return model.to(device=device, dtype=dtype).eval()
+
+
+def save_fourm(model: FourM, path: str | Path) -> Path:
+    """Write ``model`` as one official-format .safetensors file (config in the metadata).
+
+    Every state-dict key is stored as its own tensor (shared ``mod_emb`` included) and each config
+    value as ``str(value)``, exactly like the released manual-download checkpoints, so the file
+    loads with ``load_fourm`` and with the reference reader.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").clone().contiguous() for k, v in model.state_dict().items()}
+    metadata = {k: str(v) for k, v in model.config.to_dict().items()}
+    save_file(tensors, str(path), metadata=metadata)
+    return path

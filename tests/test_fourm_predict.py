@@ -16,6 +16,7 @@ from model import (
     ModalityTokens,
     load_fourm,
     load_vq_tokenizer,
+    save_fourm,
 )
 from model.inputs import InputError
 
@@ -179,3 +180,19 @@ def test_training_forward_on_the_tiny_variant() -> None:
     loss.backward()
     assert model.encoder_embeddings["semseg@224"].class_emb.weight.grad.abs().sum() > 0
     assert model.mask_token.grad.abs().sum() > 0
+
+
+def test_save_and_reload_round_trip(tmp_path: Path) -> None:
+    """A freshly built model saved in the official single-file format reloads identically."""
+    torch.manual_seed(1)
+    model = FourM(FourMConfig.named("test_tiny")).eval()
+    path = save_fourm(model, tmp_path / "tiny" / "model.safetensors")
+    loaded = load_fourm(path)
+    assert loaded.config == model.config
+    sketch = torch.rand(2, 1, 224, 224)
+    caption = torch.tensor([[4321, 5135, 3, 0], [5047, 3, 0, 0]])
+    cond = {"sketch@224": sketch, "caption": caption}
+    torch.testing.assert_close(
+        loaded.predict_logits(cond, "tok_clip_global"),
+        model.predict_logits(cond, "tok_clip_global"),
+    )
