@@ -196,3 +196,19 @@ def test_save_and_reload_round_trip(tmp_path: Path) -> None:
         loaded.predict_logits(cond, "tok_clip_global"),
         model.predict_logits(cond, "tok_clip_global"),
     )
+
+
+def test_guided_and_sampled_captions(fm, inputs) -> None:
+    """Caption generation with guidance and temperature: valid ids, seeded repeatability."""
+    cond = {"rgb@224": inputs["fm_input.rgb@224.tensor"]}
+    guided = fm.generate(cond, [GenerationTarget("caption", num_tokens=12, cfg_scale=3.0)])
+    plain = fm.generate(cond, [GenerationTarget("caption", num_tokens=12)])
+    assert not torch.equal(guided["caption"].tensor, plain["caption"].tensor)
+    hot = [GenerationTarget("caption", num_tokens=12, temperature=1.0)]
+    a = fm.generate(cond, hot, top_k=50, seed=5)["caption"]
+    b = fm.generate(cond, hot, top_k=50, seed=5)["caption"]
+    assert torch.equal(a.tensor, b.tensor)
+    for out in (guided["caption"], a):
+        ids = out.tensor[~out.input_mask]
+        assert int(ids.min()) >= 0 and int(ids.max()) < 30000
+        assert not any(4 <= int(i) <= 203 for i in ids)  # sentinels are merged away
