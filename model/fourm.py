@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -27,6 +28,13 @@ from .embeddings import (
 )
 from .layers import DecoderBlock, EncoderBlock, LayerNorm, mask_to_bias
 from .modalities import Embedding, Kind, ModalitySpec, get_modality
+
+if TYPE_CHECKING:
+    from .inputs import InputValue
+    from .predict import VectorDecoder
+    from .sampling import GenerationTarget
+
+    Inputs = Mapping[str, InputValue]
 
 
 def compact(selected: Tensor) -> tuple[Tensor, Tensor]:
@@ -282,25 +290,29 @@ class FourM(nn.Module):
         return get_modality(name).decoder is Embedding.SEQUENCE
 
     # ------------------------------------------------------------------------ public predict API
-    def predict_logits(self, inputs, target: str) -> Tensor:
+    def predict_logits(self, inputs: Inputs, target: str) -> Tensor:
         """Float32 logits [B, N, V] of every ``target`` position, one decoder pass."""
         from .predict import predict_logits
 
         return predict_logits(self, inputs, target)
 
-    def predict_tokens(self, inputs, targets: Sequence[str]) -> dict[str, Tensor]:
+    def predict_tokens(self, inputs: Inputs, targets: Sequence[str]) -> dict[str, Tensor]:
         """Greedy tokens [B, N] of several token-grid targets from one encoder/decoder pass."""
         from .predict import predict_tokens
 
         return predict_tokens(self, inputs, targets)
 
-    def predict_embeddings(self, inputs, spaces) -> dict[str, Tensor]:
+    def predict_embeddings(
+        self, inputs: Inputs, spaces: Mapping[str, VectorDecoder]
+    ) -> dict[str, Tensor]:
         """L2-normalised vectors [B, C] per global space; ``spaces`` maps name -> decoder."""
         from .predict import predict_embeddings
 
         return predict_embeddings(self, inputs, spaces)
 
-    def generate(self, inputs, targets, **kwargs) -> dict[str, ModalityTokens]:
+    def generate(
+        self, inputs: Inputs, targets: Sequence[str | GenerationTarget], **kwargs: Any
+    ) -> dict[str, ModalityTokens]:
         """Chained generation (ROAR / MaskGIT / autoregressive, temperature, top-k/p, CFG)."""
         from .sampling import generate
 

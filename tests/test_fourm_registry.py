@@ -116,3 +116,17 @@ def test_config_errors() -> None:
         FourMConfig.from_dict({**base, "domains_out": ["rgb@224"]})
     with pytest.raises(ConfigError, match="no model config named"):
         FourMConfig.named("fourm99")
+
+
+def test_transform_keys_are_the_agreed_ones() -> None:
+    """``transform`` names a key of model.transforms.TRANSFORMS (checked there when present)."""
+    from model.modalities import REGISTRY
+
+    used = {spec.transform for spec in REGISTRY.values()} - {None}
+    agreed = {"rgb", "depth", "semseg", "edges", "sketch", "normal", "caption"}
+    assert used <= agreed
+    try:
+        from model.transforms import TRANSFORMS
+    except ImportError:
+        return
+    assert used <= set(TRANSFORMS)
