@@ -212,3 +212,15 @@ def test_guided_and_sampled_captions(fm, inputs) -> None:
         ids = out.tensor[~out.input_mask]
         assert int(ids.min()) >= 0 and int(ids.max()) < 30000
         assert not any(4 <= int(i) <= 203 for i in ids)  # sentinels are merged away
+
+
+def test_sample_without_visible_tokens_stays_finite(fm, inputs) -> None:
+    """A sample whose input is fully hidden gets finite logits and leaves the other untouched."""
+    caption = inputs["fm_input.caption.tensor"]
+    mask = torch.zeros_like(caption, dtype=torch.bool)
+    mask[1] = True
+    mask[0] = caption[0] == 0
+    out = fm.predict_logits({"caption": ModalityTokens(caption, mask)}, "tok_dinov2_global")
+    assert torch.isfinite(out).all()
+    alone = fm.predict_logits({"caption": caption[:1]}, "tok_dinov2_global")
+    torch.testing.assert_close(out[:1], alone, atol=1e-5, rtol=1e-5)
