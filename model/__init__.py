@@ -2,11 +2,15 @@
 
 from model.tokenizers import TokenizerError, VQTokenizer, load_vq_tokenizer
 from model.tokenizers.text import TextTokenizer, load_text_tokenizer
+from model.transforms import TRANSFORMS, InputError, transform_for
 
 __all__ = [
+    "TRANSFORMS",
+    "InputError",
     "TextTokenizer",
     "TokenizerError",
     "VQTokenizer",
     "load_text_tokenizer",
     "load_vq_tokenizer",
+    "transform_for",
 ]
