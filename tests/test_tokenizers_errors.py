@@ -60,6 +60,7 @@ def test_preset_name_and_repo_id_load_through_the_hub(fourm_fixtures, monkeypatc
     requested = []
 
     def fake_download(repo_id: str, filename: str) -> str:
+        """Serve the fixture hub folder in place of the network."""
         requested.append((repo_id, filename))
         return str(fourm_fixtures / "tokenizer_DINOv2-B14-global" / "hub" / filename)
 

@@ -152,6 +152,7 @@ class VQTokenizer(nn.Module):
 
     @property
     def _device(self) -> torch.device:
+        """Where the weights live; inputs are moved there."""
         return self.quant_proj.weight.device
 
     # --- encoding -----------------------------------------------------------------------------

@@ -61,6 +61,7 @@ class DepthTransform:
     inverse: bool = False  # input is disparity / inverse depth (brighter = nearer)
 
     def __post_init__(self) -> None:
+        """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
 
     def __call__(self, source: ImageSource) -> torch.Tensor:

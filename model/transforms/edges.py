@@ -28,8 +28,6 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from skimage.filters import threshold_otsu
-from skimage.morphology import skeletonize
 
 from model.transforms.base import (
     ImageSource,
@@ -54,6 +52,7 @@ class EdgesTransform:
     line_width: int = 1
 
     def __post_init__(self) -> None:
+        """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
         if self.polarity not in ("auto", "dark_lines", "light_lines"):
             raise InputError(f"unknown polarity {self.polarity!r}")
@@ -66,6 +65,8 @@ class EdgesTransform:
         ink = center_crop_array(torch.from_numpy(ink))
         ink = _resize_binary(ink, self.size)
         if self.thin:
+            from skimage.morphology import skeletonize  # deferred: a slow import
+
             ink = torch.from_numpy(skeletonize(ink.numpy()))
         if self.line_width > 1:
             ink = _dilate(ink, self.line_width)
@@ -81,6 +82,8 @@ class SketchTransform(EdgesTransform):
 
 def line_mask(grey: np.ndarray, polarity: str) -> np.ndarray:
     """Boolean ``[H, W]`` mask of line pixels from a ``[0, 1]`` greyscale drawing."""
+    from skimage.filters import threshold_otsu  # deferred: a slow import
+
     if polarity == "auto":
         polarity = "dark_lines" if np.median(grey) >= 0.5 else "light_lines"
     ink = 1.0 - grey if polarity == "dark_lines" else grey

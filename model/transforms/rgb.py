@@ -42,6 +42,7 @@ class RGBTransform:
     size: int = 224
 
     def __post_init__(self) -> None:
+        """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
 
     def __call__(self, source: ImageSource) -> torch.Tensor:

@@ -86,6 +86,7 @@ class SemsegTransform:
     color_tolerance: int = 0  # max per-channel difference for a colour to match the palette
 
     def __post_init__(self) -> None:
+        """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
         if self.ids not in ("coco", "model") or self.input not in ("auto", "ids", "colors"):
             raise InputError(f"unknown semseg options ids={self.ids!r}, input={self.input!r}")
