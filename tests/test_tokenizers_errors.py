@@ -35,6 +35,12 @@ def rewrite_checkpoint(src: Path, dst: Path, **config_changes: str) -> Path:
 
 
 @pytest.fixture(scope="module")
+def expected(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
+    """Fixture expected outputs."""
+    return load_file(fourm_fixtures / "expected.safetensors")
+
+
+@pytest.fixture(scope="module")
 def glob(fourm_fixtures):
     """The global DINOv2 fixture tokenizer."""
     return load_vq_tokenizer(fixture_file(fourm_fixtures, "DINOv2-B14-global"))
@@ -256,3 +262,38 @@ def test_semseg_decode_needs_a_grid_for_non_square_token_counts(semseg):
     with pytest.raises(TokenizerInputError, match="pass grid"):
         semseg.decode(tokens)
     assert semseg.decode(tokens, grid=(3, 4)).shape == (1, 134, 48, 64)
+
+
+def test_memcodes_cache_follows_new_weights(fourm_fixtures, glob, expected):
+    """Keys/values of the codebook are cached; loading other weights must invalidate them."""
+    tokens = expected["DINOv2-B14-global.tokens"]
+    before = glob.decode(tokens)
+    fresh = load_vq_tokenizer(fixture_file(fourm_fixtures, "DINOv2-B14-global"))
+    fresh.decode(tokens)  # fill the cache
+    with torch.no_grad():
+        fresh.quantize.codes.mul_(2.0)  # values are linear in the codes
+    changed = fresh.decode(tokens)
+    assert not torch.allclose(changed, before)
+    with torch.no_grad():
+        fresh.quantize.codes.div_(2.0)
+    torch.testing.assert_close(fresh.decode(tokens), before)
+
+
+def test_three_channel_tokenizer_explains_how_to_feed_a_one_channel_map():
+    from model.tokenizers import TokenizerConfig, VQTokenizer
+
+    config = TokenizerConfig.from_dict(
+        {
+            "enc_type": "vit_tiny_d8_l1_h2_enc",
+            "dec_type": "unet_patched",
+            "n_channels": 3,
+            "codebook_size": 16,
+            "latent_dim": 4,
+            "patch_size": 8,
+            "image_size": 32,
+        }
+    )
+    tok = VQTokenizer(config).eval()
+    assert tok.encode(torch.randn(1, 3, 32, 32)).shape == (1, 16)
+    with pytest.raises(TokenizerInputError, match=r"x\.expand\(-1, 3, -1, -1\)"):
+        tok.encode(torch.randn(1, 1, 32, 32))

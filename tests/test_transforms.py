@@ -122,6 +122,14 @@ def test_rgb_accepts_any_mode(image):
     assert out.shape == (3, 16, 16) and torch.isfinite(out).all()
 
 
+def test_rgb_symmetric_normalisation_for_the_rgb_tokenizer():
+    image = Image.new("RGB", (4, 4), (0, 255, 51))
+    out = RGBTransform(size=4, normalization="symmetric")(image)
+    torch.testing.assert_close(out[:, 0, 0], torch.tensor([-1.0, 1.0, -0.6]))
+    with pytest.raises(InputError, match="unknown normalization"):
+        RGBTransform(normalization="zscore")
+
+
 def test_rgb_transparency_is_white_and_16_bit_is_rescaled():
     white = (1.0 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
     out = RGBTransform(size=8)(Image.new("RGBA", (8, 8), (0, 0, 0, 0)))

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 from PIL import Image
 
-from model.transforms.base import ImageSource, center_crop_resize, check_output_size, open_image
+from model.transforms.base import (
+    ImageSource,
+    InputError,
+    center_crop_resize,
+    check_output_size,
+    open_image,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -36,20 +43,27 @@ class RGBTransform:
     """Any image -> ``FloatTensor [3, size, size]``, ImageNet-normalised like the 4M ``rgb`` input.
 
     The largest centred square is cropped and resized with bicubic filtering (the official
-    pipeline's defaults), then ``(x / 255 - mean) / std`` with the ImageNet mean and std.
+    pipeline's defaults), then ``(x / 255 - mean) / std`` with the ImageNet mean and std, which is
+    what the model's pixel input reads. ``normalization="symmetric"`` gives ``[-1, 1]`` instead
+    (mean = std = 0.5), the input of the RGB DiVAE tokenizer when its config has no ``undo_std``.
     """
 
     size: int = 224
+    normalization: Literal["imagenet", "symmetric"] = "imagenet"
 
     def __post_init__(self) -> None:
         """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
+        if self.normalization not in ("imagenet", "symmetric"):
+            raise InputError(f"unknown normalization {self.normalization!r}")
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Load, convert, crop, resize and normalise one image."""
         image = to_rgb(open_image(source))
         image = center_crop_resize(image, self.size, Image.Resampling.BICUBIC)
         x = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255.0
+        if self.normalization == "symmetric":
+            return (x - 0.5) / 0.5
         mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
         std = torch.tensor(IMAGENET_STD)[:, None, None]
         return (x - mean) / std
