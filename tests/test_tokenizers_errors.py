@@ -297,3 +297,11 @@ def test_three_channel_tokenizer_explains_how_to_feed_a_one_channel_map():
     assert tok.encode(torch.randn(1, 3, 32, 32)).shape == (1, 16)
     with pytest.raises(TokenizerInputError, match=r"x\.expand\(-1, 3, -1, -1\)"):
         tok.encode(torch.randn(1, 1, 32, 32))
+
+
+def test_tokenizer_loaded_and_used_under_inference_mode(fourm_fixtures, expected):
+    with torch.inference_mode():
+        tok = load_vq_tokenizer(fixture_file(fourm_fixtures, "DINOv2-B14-global"))
+        decoded = tok.decode(expected["DINOv2-B14-global.tokens"])
+    torch.testing.assert_close(decoded, expected["DINOv2-B14-global.decoded"], atol=1e-4, rtol=1e-4)
+    assert torch.equal(tok.encode(torch.zeros(1, 768)), tok.encode(torch.zeros(1, 768)))

@@ -263,6 +263,16 @@ def test_indexed_png_of_coco_ids_is_shifted_like_the_official_pipeline(inputs):
     assert torch.equal(model_ids, class_map)
 
 
+def test_painted_segmentation_saved_as_indexed_png_is_read_by_colour(inputs):
+    class_map = inputs["semseg.class_map"][0]
+    painted = colorize(class_map)
+    indexed = painted.quantize(
+        colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+    )
+    assert indexed.mode == "P" and np.asarray(indexed).max() < 134  # indices look like ids too
+    assert torch.equal(TRANSFORMS["semseg"](png_bytes(indexed)), class_map)
+
+
 def test_semseg_tokens_from_a_painted_png_equal_the_official_tokens(
     fourm_fixtures, inputs, expected
 ):

@@ -92,9 +92,7 @@ class Memcodes(nn.Module):
         the projection change (new weights, another device) instead of redone for every query.
         """
         proj = self.to_k if which == "k" else self.to_v
-        key = tuple(
-            (t.data_ptr(), t._version, t.device, t.dtype) for t in (self.codes, proj.weight)
-        )
+        key = tuple(_identity(t) for t in (self.codes, proj.weight))
         cached = self._cache.get(which)
         if cached is None or cached[0] != key:
             with torch.no_grad():
@@ -120,6 +118,11 @@ class Memcodes(nn.Module):
             [values[i][tokens[:, i]] for i in range(heads)], dim=1
         )  # [B, heads, H, W, head_dim]
         return picked.permute(0, 1, 4, 2, 3).reshape(b, -1, h, w)
+
+
+def _identity(t: torch.Tensor) -> tuple:
+    """Storage, placement and in-place version of a tensor (inference tensors have no version)."""
+    return t.data_ptr(), t.device, t.dtype, None if t.is_inference() else t._version
 
 
 class _HeadwiseLinear(nn.Module):

@@ -62,7 +62,7 @@ def open_image(source: ImageSource) -> Image.Image:
         path = Path(source).expanduser()
         if not path.is_file():
             raise InputError(f"image file not found: {path}")
-        handle: BinaryIO = path.open("rb")
+        handle: str | BinaryIO = str(path)  # Pillow opens it and closes it after load()
         name = str(path)
     elif isinstance(source, (bytes, bytearray)):
         handle, name = io.BytesIO(source), "image data"

@@ -97,7 +97,10 @@ class SemsegTransform:
             class_map = self._map_ids(_integer_map(to_numpy(source)))
         else:
             image = open_image(source)
-            by_ids = image.mode in _ID_MODES if self.input == "auto" else self.input == "ids"
+            if self.input == "auto":
+                by_ids = image.mode in _ID_MODES and not _painted_with_palette(image)
+            else:
+                by_ids = self.input == "ids"
             if by_ids:
                 class_map = self._map_ids(_image_ids(image))
             else:
@@ -127,6 +130,22 @@ def _refuse_values(bad: np.ndarray, rule: str) -> None:
     if bad.size:
         shown = ", ".join(str(int(v)) for v in bad[:10]) + (" ..." if bad.size > 10 else "")
         raise InputError(f"segmentation has unknown class ids {shown}: {rule}")
+
+
+def _painted_with_palette(image: Image.Image) -> bool:
+    """Whether an indexed image only uses colours of the class palette (painted, then saved as P).
+
+    Class-id maps saved as ``P`` images carry arbitrary or grey palettes; an editor that saves a
+    painted segmentation as an indexed PNG keeps the class colours, so colours win then.
+    """
+    if image.mode != "P" or image.palette is None:
+        return False
+    lut = np.asarray(image.getpalette() or [], dtype=np.int64)  # flat r, g, b, r, ...
+    used = np.unique(np.asarray(image)).astype(np.int64)
+    if lut.size < 3 * (int(used.max()) + 1):
+        return False
+    colors = {tuple(int(v) for v in lut[3 * i : 3 * i + 3]) for i in used}
+    return colors <= {c.color for c in semseg_classes()}
 
 
 def _image_ids(image: Image.Image) -> np.ndarray:
