@@ -305,3 +305,20 @@ def test_tokenizer_loaded_and_used_under_inference_mode(fourm_fixtures, expected
         decoded = tok.decode(expected["DINOv2-B14-global.tokens"])
     torch.testing.assert_close(decoded, expected["DINOv2-B14-global.decoded"], atol=1e-4, rtol=1e-4)
     assert torch.equal(tok.encode(torch.zeros(1, 768)), tok.encode(torch.zeros(1, 768)))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"patch_size": "15"}, "not divisible by patch size 15"),
+        ({"enc_type": "resnet50"}, "unsupported encoder type 'resnet50'"),
+        ({"quant_type": "fsq"}, "unsupported quant_type 'fsq'"),
+        ({"num_codebooks": "4"}, "lucid quantiser with 4 codebooks"),
+    ],
+)
+def test_unbuildable_configs_name_the_problem(fourm_fixtures, tmp_path, change, match):
+    bad = rewrite_checkpoint(
+        fixture_file(fourm_fixtures, "semseg"), tmp_path / "model.safetensors", **change
+    )
+    with pytest.raises(TokenizerError, match=match):
+        load_vq_tokenizer(bad)
