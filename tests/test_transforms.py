@@ -204,6 +204,12 @@ def test_depth_8_bit_grey_inverse_and_resize():
     assert torch.all(inverse[0, :, 1:] <= inverse[0, :, :-1])  # disparity: brighter = nearer
 
 
+def test_zero_disparity_is_far_not_missing():
+    disparity = np.tile(np.arange(0, 64, dtype=np.float32), (64, 1))  # column 0: sky
+    out = DepthTransform(size=64, inverse=True)(disparity)[0]
+    assert torch.all(out[:, 0] == out[:, 1]) and torch.all(out[:, 0] > out[:, 2])
+
+
 def test_depth_equal_channel_rgb_is_converted_with_a_warning():
     grey = np.tile(np.arange(10, 74, dtype=np.uint8), (64, 1))
     rgb = Image.fromarray(np.stack([grey] * 3, axis=-1))

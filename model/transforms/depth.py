@@ -10,10 +10,12 @@ Accepted inputs (larger value = farther, unless ``inverse=True``):
   because the colour map cannot be inverted reliably.
 
 Pixels that are zero, negative, NaN or infinite are invalid ("no depth"): they take no part in the
-statistics and resizing, and are set to 0 (the robust mean) in the output. After a centre crop and
-a resize (bilinear over valid pixels only), each map is standardised exactly like the official
-``truncated_depth_standardization``: drop the lowest and highest 10 % of the values, then
-``(d - mean) / sqrt(var + 1e-6)`` with the mean and unbiased variance of the kept values.
+statistics and resizing, and are set to 0 (the robust mean) in the output. With ``inverse=True``
+a disparity of exactly 0 means infinitely far (sky) and takes the farthest valid depth instead.
+After a centre crop and a resize (bilinear over valid pixels only), each map is standardised
+exactly like the official ``truncated_depth_standardization``: drop the lowest and highest 10 %
+of the values, then ``(d - mean) / sqrt(var + 1e-6)`` with the mean and unbiased variance of the
+kept values.
 """
 
 from __future__ import annotations
@@ -67,11 +69,15 @@ class DepthTransform:
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Load, validate, crop, resize and standardise one depth map."""
         depth = torch.from_numpy(np.ascontiguousarray(load_depth(source), dtype=np.float32))
-        valid = torch.isfinite(depth) & (depth > 0)
+        finite = torch.isfinite(depth)
+        valid = finite & (depth > 0)
         if not valid.any():
             raise InputError("depth map has no valid pixel (all zero, negative or not finite)")
         if self.inverse:
+            far = finite & (depth == 0)  # zero disparity: infinitely far (sky), not missing
             depth = torch.where(valid, 1.0 / torch.where(valid, depth, 1.0), 0.0)
+            depth = torch.where(far, depth[valid].max(), depth)
+            valid = valid | far
         depth, valid = center_crop_array(depth), center_crop_array(valid)
         depth, valid = resize_masked(depth, valid, self.size)
         all_valid = bool(valid.all())
