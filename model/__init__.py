@@ -2,13 +2,13 @@
 
 from model.tokenizers import TokenizerError, VQTokenizer, load_vq_tokenizer
 from model.tokenizers.text import TextTokenizer, load_text_tokenizer
-from model.transforms import TRANSFORMS, InputError, transform_for
+from model.transforms import TRANSFORMS, UserInputError, transform_for
 
 __all__ = [
     "TRANSFORMS",
-    "InputError",
     "TextTokenizer",
     "TokenizerError",
+    "UserInputError",
     "VQTokenizer",
     "load_text_tokenizer",
     "load_vq_tokenizer",

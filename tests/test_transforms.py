@@ -17,12 +17,12 @@ from model.transforms import (
     TRANSFORMS,
     DepthTransform,
     EdgesTransform,
-    InputError,
     InputWarning,
     NormalTransform,
     RGBTransform,
     SemsegTransform,
     SketchTransform,
+    UserInputError,
     class_id,
     colorize,
     semseg_classes,
@@ -78,11 +78,11 @@ def test_pixel_patch_inputs_at_other_resolutions(kind, source, shape, dtype):
 
 
 def test_unknown_kind_and_bad_sizes_are_refused():
-    with pytest.raises(InputError, match="unknown input kind 'video'"):
+    with pytest.raises(UserInputError, match="unknown input kind 'video'"):
         transform_for("video")
-    with pytest.raises(InputError, match="output size"):
+    with pytest.raises(UserInputError, match="output size"):
         RGBTransform(size=0)
-    with pytest.raises(InputError, match="output size"):
+    with pytest.raises(UserInputError, match="output size"):
         transform_for("depth", 100_000)
 
 
@@ -126,7 +126,7 @@ def test_rgb_symmetric_normalisation_for_the_rgb_tokenizer():
     image = Image.new("RGB", (4, 4), (0, 255, 51))
     out = RGBTransform(size=4, normalization="symmetric")(image)
     torch.testing.assert_close(out[:, 0, 0], torch.tensor([-1.0, 1.0, -0.6]))
-    with pytest.raises(InputError, match="unknown normalization"):
+    with pytest.raises(UserInputError, match="unknown normalization"):
         RGBTransform(normalization="zscore")
 
 
@@ -140,18 +140,18 @@ def test_rgb_transparency_is_white_and_16_bit_is_rescaled():
 
 def test_unreadable_missing_damaged_empty_and_huge_images(tmp_path):
     rgb = TRANSFORMS["rgb"]
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(UserInputError, match="not found"):
         rgb(tmp_path / "missing.png")
-    with pytest.raises(InputError, match="not a readable image"):
+    with pytest.raises(UserInputError, match="not a readable image"):
         rgb(b"this is not an image")
     truncated = png_bytes(Image.effect_noise((64, 64), 50).convert("RGB"))[:300]
-    with pytest.raises(InputError, match="damaged or incomplete"):
+    with pytest.raises(UserInputError, match="damaged or incomplete"):
         rgb(truncated)
-    with pytest.raises(InputError, match=r"empty \(0x10 pixels\)"):
+    with pytest.raises(UserInputError, match=r"empty \(0x10 pixels\)"):
         rgb(Image.new("RGB", (0, 10)))
-    with pytest.raises(InputError, match="at most 50 MP"):
+    with pytest.raises(UserInputError, match="at most 50 MP"):
         rgb(Image.new("1", (10_000, 6_000)))
-    with pytest.raises(InputError, match="expected an image file"):
+    with pytest.raises(UserInputError, match="expected an image file"):
         rgb(12345)
 
 
@@ -177,7 +177,7 @@ def test_depth_from_a_16_bit_png_and_npz(inputs, tmp_path):
     np.savez(tmp_path / "d.npz", depth=raw, confidence=np.ones_like(raw))
     assert torch.equal(TRANSFORMS["depth"](tmp_path / "d.npz"), inputs["depth.standardized"][0])
     np.savez(tmp_path / "two.npz", a=raw, b=raw)
-    with pytest.raises(InputError, match="name the depth array 'depth'"):
+    with pytest.raises(UserInputError, match="name the depth array 'depth'"):
         TRANSFORMS["depth"](tmp_path / "two.npz")
 
 
@@ -231,14 +231,14 @@ def test_depth_equal_channel_rgb_is_converted_with_a_warning():
     ],
 )
 def test_depth_bad_inputs(source, match):
-    with pytest.raises(InputError, match=match):
+    with pytest.raises(UserInputError, match=match):
         TRANSFORMS["depth"](source)
 
 
 def test_depth_with_too_few_valid_pixels():
     depth = np.zeros((16, 16), np.float32)
     depth[3, 3] = 2.0
-    with pytest.raises(InputError, match="too few valid pixels"):
+    with pytest.raises(UserInputError, match="too few valid pixels"):
         DepthTransform(size=16)(depth)
 
 
@@ -249,7 +249,7 @@ def test_palette_has_134_distinct_colours_and_named_classes():
     assert len({c.color for c in classes}) == 134
     assert classes[0].name == "no class" and classes[0].color == (0, 0, 0)
     assert (class_id("person"), class_id("dog"), class_id("rug-merged")) == (1, 17, 133)
-    with pytest.raises(InputError, match="unknown COCO class"):
+    with pytest.raises(UserInputError, match="unknown COCO class"):
         class_id("unicorn")
 
 
@@ -302,7 +302,7 @@ def test_semseg_transparent_pixels_are_no_class_and_tolerance_matches_near_colou
     out = SemsegTransform(size=8)(image)
     assert out[:, :4].eq(0).all() and out[:, 4:].eq(class_id("dog")).all()
     near = Image.new("RGB", (8, 8), tuple(c + 2 if c < 250 else c - 2 for c in dog))
-    with pytest.raises(InputError, match="not in the class palette"):
+    with pytest.raises(UserInputError, match="not in the class palette"):
         SemsegTransform(size=8)(near)
     assert SemsegTransform(size=8, color_tolerance=3)(near).eq(class_id("dog")).all()
 
@@ -310,16 +310,16 @@ def test_semseg_transparent_pixels_are_no_class_and_tolerance_matches_near_colou
 def test_semseg_unknown_colours_and_ids_are_named():
     image = Image.new("RGB", (10, 10), (0, 0, 0))
     image.paste((1, 2, 3), (0, 0, 5, 10))
-    with pytest.raises(InputError, match=r"50 pixels in 1 colours .*RGB\(1, 2, 3\) \(50 px\)"):
+    with pytest.raises(UserInputError, match=r"50 pixels in 1 colours .*RGB\(1, 2, 3\) \(50 px\)"):
         TRANSFORMS["semseg"](image)
     ids = np.array([[0, 150], [200, 255]], dtype=np.uint8)
-    with pytest.raises(InputError, match="unknown class ids 150, 200"):
+    with pytest.raises(UserInputError, match="unknown class ids 150, 200"):
         TRANSFORMS["semseg"](Image.fromarray(ids, mode="L"))
-    with pytest.raises(InputError, match="unknown class ids 134"):
+    with pytest.raises(UserInputError, match="unknown class ids 134"):
         SemsegTransform(ids="model")(np.full((4, 4), 134))
-    with pytest.raises(InputError, match="integer class ids"):
+    with pytest.raises(UserInputError, match="integer class ids"):
         TRANSFORMS["semseg"](np.zeros((4, 4), np.float32))
-    with pytest.raises(InputError, match="indexed or greyscale"):
+    with pytest.raises(UserInputError, match="indexed or greyscale"):
         SemsegTransform(input="ids")(Image.new("RGB", (4, 4)))
 
 
@@ -379,14 +379,14 @@ def test_dark_and_light_polarity_can_be_forced():
     [Image.new("L", (64, 64), 255), Image.new("RGB", (64, 64), (0, 0, 0)), np.full((8, 8), 0.5)],
 )
 def test_empty_sketch_is_refused(source):
-    with pytest.raises(InputError, match="sketch is empty"):
+    with pytest.raises(UserInputError, match="sketch is empty"):
         TRANSFORMS["sketch"](source)
 
 
 def test_bad_sketch_options():
-    with pytest.raises(InputError, match="line_width"):
+    with pytest.raises(UserInputError, match="line_width"):
         SketchTransform(line_width=0)
-    with pytest.raises(InputError, match="polarity"):
+    with pytest.raises(UserInputError, match="polarity"):
         SketchTransform(polarity="sideways")
 
 
@@ -400,9 +400,9 @@ def test_normals_rgb_encoding_and_arrays():
     assert torch.equal(from_array[2], torch.ones(6, 6)) and torch.equal(
         from_array[0], torch.zeros(6, 6)
     )
-    with pytest.raises(InputError, match="must be RGB images"):
+    with pytest.raises(UserInputError, match="must be RGB images"):
         NormalTransform()(Image.new("L", (4, 4)))
-    with pytest.raises(InputError, match=r"in \[-1, 1\]"):
+    with pytest.raises(UserInputError, match=r"in \[-1, 1\]"):
         NormalTransform()(np.full((3, 4, 4), 255.0, np.float32))
 
 
@@ -411,7 +411,7 @@ def test_caption_transform_gives_ids_and_eos(fourm_fixtures):
     assert out.tolist() == [5047, 5435, 5335, 4921, 4912, 5401, 4284, 3]
     with pytest.raises(AnyseekError, match="empty"):
         TRANSFORMS["caption"]("  ")
-    with pytest.raises(InputError, match="must be text"):
+    with pytest.raises(UserInputError, match="must be text"):
         TRANSFORMS["caption"](None)
 
 

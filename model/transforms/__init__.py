@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from model.transforms.base import InputError, InputWarning
+from model.transforms.base import InputWarning, UserInputError
 from model.transforms.caption import CaptionTransform
 from model.transforms.depth import DepthTransform
 from model.transforms.edges import EdgesTransform, SketchTransform
@@ -32,7 +32,7 @@ TRANSFORMS = {
 def transform_for(kind: str, size: int | None = None):
     """The registered transform for an input kind, optionally at another output resolution."""
     if kind not in TRANSFORMS:
-        raise InputError(f"unknown input kind {kind!r} (known: {sorted(TRANSFORMS)})")
+        raise UserInputError(f"unknown input kind {kind!r} (known: {sorted(TRANSFORMS)})")
     transform = TRANSFORMS[kind]
     if size is None or not hasattr(transform, "size"):
         return transform
@@ -44,12 +44,12 @@ __all__ = [
     "CaptionTransform",
     "DepthTransform",
     "EdgesTransform",
-    "InputError",
     "InputWarning",
     "NormalTransform",
     "RGBTransform",
     "SemsegTransform",
     "SketchTransform",
+    "UserInputError",
     "class_id",
     "colorize",
     "semseg_classes",

@@ -1,7 +1,7 @@
 """Shared pieces of the input transforms: reading user files, size limits, centre crop and resize.
 
 Every transform accepts a path, raw bytes, a binary file object, a ``PIL.Image`` or an array, and
-turns problems (unreadable file, empty or huge image) into :class:`InputError` naming the cause.
+turns problems (unreadable file, empty or huge image) into :class:`UserInputError` naming the cause.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ MAX_PIXELS = 50_000_000  # larger inputs are refused before decoding (50 MP, e.g
 MAX_SIZE = 4096  # largest model-side resolution a transform may produce
 
 
-class InputError(AnyseekError):
+class UserInputError(AnyseekError):
     """A user input (image, depth map, segmentation, sketch, caption) cannot be used as given."""
 
 
@@ -39,15 +39,15 @@ def warn(message: str) -> None:
 def check_output_size(size: int) -> None:
     """Validate the square side length a transform produces."""
     if not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
-        raise InputError(f"output size must be an integer in [1, {MAX_SIZE}], got {size!r}")
+        raise UserInputError(f"output size must be an integer in [1, {MAX_SIZE}], got {size!r}")
 
 
 def check_dimensions(height: int, width: int, what: str = "image") -> None:
     """Refuse empty and oversized inputs before any pixel is decoded."""
     if height <= 0 or width <= 0:
-        raise InputError(f"{what} is empty ({width}x{height} pixels)")
+        raise UserInputError(f"{what} is empty ({width}x{height} pixels)")
     if height * width > MAX_PIXELS:
-        raise InputError(
+        raise UserInputError(
             f"{what} is {width}x{height} pixels ({height * width / 1e6:.0f} MP); at most "
             f"{MAX_PIXELS / 1e6:.0f} MP are accepted, downscale it first"
         )
@@ -61,7 +61,7 @@ def open_image(source: ImageSource) -> Image.Image:
     if isinstance(source, (str, Path)):
         path = Path(source).expanduser()
         if not path.is_file():
-            raise InputError(f"image file not found: {path}")
+            raise UserInputError(f"image file not found: {path}")
         handle: str | BinaryIO = str(path)  # Pillow opens it and closes it after load()
         name = str(path)
     elif isinstance(source, (bytes, bytearray)):
@@ -69,7 +69,9 @@ def open_image(source: ImageSource) -> Image.Image:
     elif hasattr(source, "read"):
         handle, name = source, getattr(source, "name", "image data")
     else:
-        raise InputError(f"expected an image file, bytes or PIL image, got {type(source).__name__}")
+        raise UserInputError(
+            f"expected an image file, bytes or PIL image, got {type(source).__name__}"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -77,9 +79,9 @@ def open_image(source: ImageSource) -> Image.Image:
             check_dimensions(image.height, image.width, name)
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise InputError(f"{name}: not a readable image ({exc})") from None
+        raise UserInputError(f"{name}: not a readable image ({exc})") from None
     except OSError as exc:  # truncated or corrupt data
-        raise InputError(f"{name}: the image data is damaged or incomplete ({exc})") from None
+        raise UserInputError(f"{name}: the image data is damaged or incomplete ({exc})") from None
     return image
 
 

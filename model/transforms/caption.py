@@ -8,7 +8,7 @@ from functools import cache
 import torch
 
 from model.tokenizers.text import TextTokenizer, load_text_tokenizer
-from model.transforms.base import InputError
+from model.transforms.base import UserInputError
 
 
 @cache
@@ -30,5 +30,5 @@ class CaptionTransform:
     def __call__(self, text: str) -> torch.Tensor:
         """Tokenise one caption."""
         if not isinstance(text, str):
-            raise InputError(f"a caption must be text, got {type(text).__name__}")
+            raise UserInputError(f"a caption must be text, got {type(text).__name__}")
         return torch.tensor(_tokenizer(self.tokenizer_path).caption_ids(text), dtype=torch.long)

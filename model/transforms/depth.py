@@ -29,7 +29,7 @@ from PIL import Image
 
 from model.transforms.base import (
     ImageSource,
-    InputError,
+    UserInputError,
     center_crop_array,
     check_dimensions,
     check_output_size,
@@ -50,7 +50,9 @@ def truncated_standardize(depth: torch.Tensor, valid: torch.Tensor | None = None
     ordered = torch.sort(values.reshape(-1))[0]
     kept = ordered[int(TRUNCATE * ordered.shape[0]) : int((1 - TRUNCATE) * ordered.shape[0])]
     if kept.numel() < 2:
-        raise InputError(f"depth map has too few valid pixels ({values.numel()}) to standardise")
+        raise UserInputError(
+            f"depth map has too few valid pixels ({values.numel()}) to standardise"
+        )
     out = (depth - kept.mean()) / torch.sqrt(kept.var() + EPS)
     return out if valid is None else torch.where(valid, out, 0.0)
 
@@ -72,7 +74,7 @@ class DepthTransform:
         finite = torch.isfinite(depth)
         valid = finite & (depth > 0)
         if not valid.any():
-            raise InputError("depth map has no valid pixel (all zero, negative or not finite)")
+            raise UserInputError("depth map has no valid pixel (all zero, negative or not finite)")
         if self.inverse:
             far = finite & (depth == 0)  # zero disparity: infinitely far (sky), not missing
             depth = torch.where(valid, 1.0 / torch.where(valid, depth, 1.0), 0.0)
@@ -96,11 +98,11 @@ def load_depth(source: ImageSource) -> np.ndarray:
 def _load_numpy(path: Path) -> np.ndarray:
     """Load a ``.npy`` file, or the ``depth`` (or only) array of an ``.npz`` file."""
     if not path.is_file():
-        raise InputError(f"depth file not found: {path}")
+        raise UserInputError(f"depth file not found: {path}")
     try:
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable numpy file ({exc})") from None
+        raise UserInputError(f"{path}: not a readable numpy file ({exc})") from None
     if isinstance(loaded, np.ndarray):
         return loaded
     with loaded:
@@ -109,7 +111,7 @@ def _load_numpy(path: Path) -> np.ndarray:
             return loaded["depth"]
         if len(keys) == 1:
             return loaded[keys[0]]
-    raise InputError(f"{path}: holds arrays {keys}; name the depth array 'depth'")
+    raise UserInputError(f"{path}: holds arrays {keys}; name the depth array 'depth'")
 
 
 def _squeeze_depth(array: np.ndarray, what: str) -> np.ndarray:
@@ -117,9 +119,11 @@ def _squeeze_depth(array: np.ndarray, what: str) -> np.ndarray:
     if array.ndim == 3 and 1 in (array.shape[0], array.shape[-1]):
         array = array.reshape(array.shape[1:] if array.shape[0] == 1 else array.shape[:2])
     if array.ndim != 2:
-        raise InputError(f"{what}: expected a single-channel [H, W] depth map, got {array.shape}")
+        raise UserInputError(
+            f"{what}: expected a single-channel [H, W] depth map, got {array.shape}"
+        )
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise InputError(f"{what}: expected numbers, got dtype {array.dtype}")
+        raise UserInputError(f"{what}: expected numbers, got dtype {array.dtype}")
     check_dimensions(*array.shape, what)
     return array.astype(np.float32)
 
@@ -142,9 +146,9 @@ def _depth_from_image(image: Image.Image) -> np.ndarray:
                 "greyscale depth (store depth as a 16-bit greyscale PNG or .npy for full precision)"
             )
             return rgb[..., 0] / 255.0
-        raise InputError(
+        raise UserInputError(
             "depth map is a colour image (its channels differ): a colour-mapped depth "
             "visualisation cannot be turned back into depth; give the raw depth as a 16-bit "
             "greyscale PNG, an 8-bit greyscale image or a float .npy file"
         )
-    raise InputError(f"unsupported image mode {mode!r} for a depth map")
+    raise UserInputError(f"unsupported image mode {mode!r} for a depth map")

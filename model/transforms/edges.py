@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from model.transforms.base import (
     ImageSource,
-    InputError,
+    UserInputError,
     center_crop_array,
     check_dimensions,
     check_output_size,
@@ -55,9 +55,9 @@ class EdgesTransform:
         """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
         if self.polarity not in ("auto", "dark_lines", "light_lines"):
-            raise InputError(f"unknown polarity {self.polarity!r}")
+            raise UserInputError(f"unknown polarity {self.polarity!r}")
         if not 1 <= self.line_width <= 16:
-            raise InputError(f"line_width must be 1..16 pixels, got {self.line_width}")
+            raise UserInputError(f"line_width must be 1..16 pixels, got {self.line_width}")
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Binarise, crop, resize, thin/thicken one drawing."""
@@ -88,10 +88,10 @@ def line_mask(grey: np.ndarray, polarity: str) -> np.ndarray:
         polarity = "dark_lines" if np.median(grey) >= 0.5 else "light_lines"
     ink = 1.0 - grey if polarity == "dark_lines" else grey
     if float(ink.max() - ink.min()) < MIN_CONTRAST:
-        raise InputError("the sketch is empty: no lines found (the image is a single tone)")
+        raise UserInputError("the sketch is empty: no lines found (the image is a single tone)")
     mask = ink > threshold_otsu(ink)
     if not mask.any():
-        raise InputError("the sketch is empty: no lines found")
+        raise UserInputError("the sketch is empty: no lines found")
     return mask
 
 
@@ -102,7 +102,7 @@ def _grey(source: ImageSource) -> np.ndarray:
         if array.ndim == 3 and array.shape[0] == 1:
             array = array[0]
         if array.ndim != 2:
-            raise InputError(f"sketch array must be [H, W] greyscale, got {array.shape}")
+            raise UserInputError(f"sketch array must be [H, W] greyscale, got {array.shape}")
         check_dimensions(*array.shape, "sketch")
         if array.max() > 1.0:
             array = array / 255.0

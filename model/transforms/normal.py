@@ -18,7 +18,7 @@ from PIL import Image
 
 from model.transforms.base import (
     ImageSource,
-    InputError,
+    UserInputError,
     center_crop_array,
     center_crop_resize,
     check_dimensions,
@@ -44,7 +44,7 @@ class NormalTransform:
             return self._from_array(to_numpy(source))
         image = open_image(source)
         if image.mode not in ("RGB", "RGBA", "P"):
-            raise InputError(
+            raise UserInputError(
                 f"normal maps must be RGB images (x, y, z in the three channels), got mode "
                 f"{image.mode!r}"
             )
@@ -57,12 +57,12 @@ class NormalTransform:
         if array.ndim == 3 and array.shape[-1] == 3 and array.shape[0] != 3:
             array = array.transpose(2, 0, 1)
         if array.ndim != 3 or array.shape[0] != 3 or not np.issubdtype(array.dtype, np.floating):
-            raise InputError(
+            raise UserInputError(
                 f"normal arrays must be float [3, H, W] or [H, W, 3], got {array.shape}"
             )
         check_dimensions(*array.shape[1:], "normal map")
         if not np.isfinite(array).all() or np.abs(array).max() > 1.0 + 1e-3:
-            raise InputError("decoded normal arrays must hold finite components in [-1, 1]")
+            raise UserInputError("decoded normal arrays must hold finite components in [-1, 1]")
         x = center_crop_array(torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)))
         if x.shape[-1] != self.size:
             x = F.interpolate(

@@ -11,7 +11,7 @@ from PIL import Image
 
 from model.transforms.base import (
     ImageSource,
-    InputError,
+    UserInputError,
     center_crop_resize,
     check_output_size,
     open_image,
@@ -55,7 +55,7 @@ class RGBTransform:
         """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
         if self.normalization not in ("imagenet", "symmetric"):
-            raise InputError(f"unknown normalization {self.normalization!r}")
+            raise UserInputError(f"unknown normalization {self.normalization!r}")
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Load, convert, crop, resize and normalise one image."""

@@ -32,7 +32,7 @@ from PIL import Image
 
 from model.transforms.base import (
     ImageSource,
-    InputError,
+    UserInputError,
     center_crop_resize,
     check_dimensions,
     check_output_size,
@@ -67,7 +67,7 @@ def class_id(name: str) -> int:
     for cls in semseg_classes():
         if cls.name == name:
             return cls.id
-    raise InputError(f"unknown COCO class {name!r}")
+    raise UserInputError(f"unknown COCO class {name!r}")
 
 
 def colorize(class_map: torch.Tensor | np.ndarray) -> Image.Image:
@@ -89,7 +89,7 @@ class SemsegTransform:
         """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
         if self.ids not in ("coco", "model") or self.input not in ("auto", "ids", "colors"):
-            raise InputError(f"unknown semseg options ids={self.ids!r}, input={self.input!r}")
+            raise UserInputError(f"unknown semseg options ids={self.ids!r}, input={self.input!r}")
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Read, map to model ids, centre-crop and resize (nearest) one segmentation."""
@@ -129,7 +129,7 @@ def _refuse_values(bad: np.ndarray, rule: str) -> None:
     """Raise naming the offending class values, if any."""
     if bad.size:
         shown = ", ".join(str(int(v)) for v in bad[:10]) + (" ..." if bad.size > 10 else "")
-        raise InputError(f"segmentation has unknown class ids {shown}: {rule}")
+        raise UserInputError(f"segmentation has unknown class ids {shown}: {rule}")
 
 
 def _painted_with_palette(image: Image.Image) -> bool:
@@ -151,7 +151,7 @@ def _painted_with_palette(image: Image.Image) -> bool:
 def _image_ids(image: Image.Image) -> np.ndarray:
     """Pixel values of an indexed or greyscale image (palette indices, not colours)."""
     if image.mode not in _ID_MODES:
-        raise InputError(
+        raise UserInputError(
             f"class-id segmentations must be indexed or greyscale images, got mode {image.mode!r}"
         )
     return np.asarray(image, dtype=np.int64)
@@ -162,7 +162,7 @@ def _integer_map(array: np.ndarray) -> np.ndarray:
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
-        raise InputError(
+        raise UserInputError(
             f"segmentation array must be integer class ids [H, W], got {array.dtype} {array.shape}"
         )
     check_dimensions(*array.shape, "segmentation")
@@ -186,7 +186,7 @@ def _map_colors(image: Image.Image, tolerance: int) -> np.ndarray:
         bad_codes, counts = np.unique(packed[unknown], return_counts=True)
         top = np.argsort(-counts, kind="stable")[:5]
         shown = ", ".join(f"RGB{_unpack(int(bad_codes[i]))} ({int(counts[i])} px)" for i in top)
-        raise InputError(
+        raise UserInputError(
             f"segmentation has {int(unknown.sum())} pixels in {len(bad_codes)} colours that are "
             f"not in the class palette, e.g. {shown}; paint with palette colours (see "
             "docs/tokenizers.md), a hard brush and save as PNG"
