@@ -9,8 +9,10 @@ from model.predict import VectorDecoder
 from model.sampling import GenerationTarget
 from model.tokenizers import TokenizerError, VQTokenizer, load_vq_tokenizer
 from model.tokenizers.text import TextTokenizer, load_text_tokenizer
+from model.transforms import TRANSFORMS, UserInputError, transform_for
 
 __all__ = [
+    "TRANSFORMS",
     "FourM",
     "FourMConfig",
     "GenerationTarget",
@@ -18,6 +20,7 @@ __all__ = [
     "ModalityTokens",
     "TextTokenizer",
     "TokenizerError",
+    "UserInputError",
     "VQTokenizer",
     "VectorDecoder",
     "get_modality",
@@ -25,4 +28,5 @@ __all__ = [
     "load_text_tokenizer",
     "load_vq_tokenizer",
     "save_fourm",
+    "transform_for",
 ]

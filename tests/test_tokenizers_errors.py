@@ -35,6 +35,12 @@ def rewrite_checkpoint(src: Path, dst: Path, **config_changes: str) -> Path:
 
 
 @pytest.fixture(scope="module")
+def expected(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
+    """Fixture expected outputs."""
+    return load_file(fourm_fixtures / "expected.safetensors")
+
+
+@pytest.fixture(scope="module")
 def glob(fourm_fixtures):
     """The global DINOv2 fixture tokenizer."""
     return load_vq_tokenizer(fixture_file(fourm_fixtures, "DINOv2-B14-global"))
@@ -60,6 +66,7 @@ def test_preset_name_and_repo_id_load_through_the_hub(fourm_fixtures, monkeypatc
     requested = []
 
     def fake_download(repo_id: str, filename: str) -> str:
+        """Serve the fixture hub folder in place of the network."""
         requested.append((repo_id, filename))
         return str(fourm_fixtures / "tokenizer_DINOv2-B14-global" / "hub" / filename)
 
@@ -255,3 +262,63 @@ def test_semseg_decode_needs_a_grid_for_non_square_token_counts(semseg):
     with pytest.raises(TokenizerInputError, match="pass grid"):
         semseg.decode(tokens)
     assert semseg.decode(tokens, grid=(3, 4)).shape == (1, 134, 48, 64)
+
+
+def test_memcodes_cache_follows_new_weights(fourm_fixtures, glob, expected):
+    """Keys/values of the codebook are cached; loading other weights must invalidate them."""
+    tokens = expected["DINOv2-B14-global.tokens"]
+    before = glob.decode(tokens)
+    fresh = load_vq_tokenizer(fixture_file(fourm_fixtures, "DINOv2-B14-global"))
+    fresh.decode(tokens)  # fill the cache
+    with torch.no_grad():
+        fresh.quantize.codes.mul_(2.0)  # values are linear in the codes
+    changed = fresh.decode(tokens)
+    assert not torch.allclose(changed, before)
+    with torch.no_grad():
+        fresh.quantize.codes.div_(2.0)
+    torch.testing.assert_close(fresh.decode(tokens), before)
+
+
+def test_three_channel_tokenizer_explains_how_to_feed_a_one_channel_map():
+    from model.tokenizers import TokenizerConfig, VQTokenizer
+
+    config = TokenizerConfig.from_dict(
+        {
+            "enc_type": "vit_tiny_d8_l1_h2_enc",
+            "dec_type": "unet_patched",
+            "n_channels": 3,
+            "codebook_size": 16,
+            "latent_dim": 4,
+            "patch_size": 8,
+            "image_size": 32,
+        }
+    )
+    tok = VQTokenizer(config).eval()
+    assert tok.encode(torch.randn(1, 3, 32, 32)).shape == (1, 16)
+    with pytest.raises(TokenizerInputError, match=r"x\.expand\(-1, 3, -1, -1\)"):
+        tok.encode(torch.randn(1, 1, 32, 32))
+
+
+def test_tokenizer_loaded_and_used_under_inference_mode(fourm_fixtures, expected):
+    with torch.inference_mode():
+        tok = load_vq_tokenizer(fixture_file(fourm_fixtures, "DINOv2-B14-global"))
+        decoded = tok.decode(expected["DINOv2-B14-global.tokens"])
+    torch.testing.assert_close(decoded, expected["DINOv2-B14-global.decoded"], atol=1e-4, rtol=1e-4)
+    assert torch.equal(tok.encode(torch.zeros(1, 768)), tok.encode(torch.zeros(1, 768)))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"patch_size": "15"}, "not divisible by patch size 15"),
+        ({"enc_type": "resnet50"}, "unsupported encoder type 'resnet50'"),
+        ({"quant_type": "fsq"}, "unsupported quant_type 'fsq'"),
+        ({"num_codebooks": "4"}, "lucid quantiser with 4 codebooks"),
+    ],
+)
+def test_unbuildable_configs_name_the_problem(fourm_fixtures, tmp_path, change, match):
+    bad = rewrite_checkpoint(
+        fixture_file(fourm_fixtures, "semseg"), tmp_path / "model.safetensors", **change
+    )
+    with pytest.raises(TokenizerError, match=match):
+        load_vq_tokenizer(bad)

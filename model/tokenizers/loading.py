@@ -46,8 +46,8 @@ def load_vq_tokenizer(
         check_tokenizer_fits(config, preset_for_modality(modality), modality, checkpoint.path)
     try:
         tokenizer = VQTokenizer(config)
-    except TokenizerError as exc:
-        raise TokenizerError(f"{checkpoint.path}: {exc}") from None
+    except (TokenizerError, TypeError, ValueError) as exc:
+        raise TokenizerError(f"{checkpoint.path}: cannot build the tokenizer ({exc})") from None
     if config.diffusion:  # the diffusion decoder is not built, so its weights are not loaded
         kept = {k: v for k, v in checkpoint.state_dict.items() if not k.startswith("decoder.")}
         checkpoint = dataclasses.replace(checkpoint, state_dict=kept)

@@ -123,7 +123,8 @@ TOKENIZER_PRESETS: dict[str, TokenizerPreset] = {p.name: p for p in (
     TokenizerPreset("rgb", _repo("rgb_16k_224-448"), "tok_rgb", _IMG, 16384, True, 3),
     TokenizerPreset("depth", _repo("depth_8k_224-448"), "tok_depth", _IMG, 8192, True, 1),
     TokenizerPreset("normal", _repo("normal_8k_224-448"), "tok_normal", _IMG, 8192, True, 3),
-    TokenizerPreset("edge", _repo("edge_8k_224-512"), "tok_canny_edge", _IMG, 8192, True, 1),
+    # edge: channels not pinned; 4M feeds it 1-channel maps (see docs/tokenizers.md)
+    TokenizerPreset("edge", _repo("edge_8k_224-512"), "tok_canny_edge", _IMG, 8192, True),
     TokenizerPreset("semseg", _repo("semseg_4k_224-448"), "tok_semseg", _LAB, 4096, False,
                     None, 134),
     TokenizerPreset("CLIP-B16", _repo("CLIP-B16_8k_224-448"), "tok_clip", _FMAP, 8192, False,

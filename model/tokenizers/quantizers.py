@@ -83,6 +83,22 @@ class Memcodes(nn.Module):
         self.codes = nn.Parameter(torch.zeros(heads, codebook_size, head_dim))
         self.to_k = _HeadwiseLinear(heads, head_dim)
         self.to_v = _HeadwiseLinear(heads, head_dim)
+        self._cache: dict[str, tuple[tuple, torch.Tensor]] = {}
+
+    def _projected(self, which: str) -> torch.Tensor:
+        """Keys or values of the whole codebook, ``[heads, codebook_size, head_dim]``.
+
+        Projecting 16 x 8192 codes costs about a GFLOP, so the result is kept until the codes or
+        the projection change (new weights, another device) instead of redone for every query.
+        """
+        proj = self.to_k if which == "k" else self.to_v
+        key = tuple(_identity(t) for t in (self.codes, proj.weight))
+        cached = self._cache.get(which)
+        if cached is None or cached[0] != key:
+            with torch.no_grad():
+                cached = (key, proj(self.codes))
+            self._cache[which] = cached
+        return cached[1]
 
     def quantize(self, latent: torch.Tensor) -> torch.Tensor:
         """Tokens ``[B, heads, H, W]`` for a latent grid ``[B, D, H, W]``."""
@@ -90,18 +106,23 @@ class Memcodes(nn.Module):
         head_dim = d // self.heads
         query = latent.permute(0, 2, 3, 1).reshape(b, h * w, self.heads, head_dim)
         query = query.permute(0, 2, 1, 3) * head_dim**-0.5  # [B, heads, H*W, head_dim]
-        keys = self.to_k(self.codes)  # [heads, codebook_size, head_dim]
+        keys = self._projected("k")  # [heads, codebook_size, head_dim]
         scores = torch.einsum("bhnd,hjd->bhnj", query, keys)
         return scores.argmax(dim=-1).view(b, self.heads, h, w)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """Decoder vectors ``[B, D, H, W]`` for tokens ``[B, heads, H, W]`` (heads concatenated)."""
         b, heads, h, w = tokens.shape
-        values = self.to_v(self.codes)  # [heads, codebook_size, head_dim]
+        values = self._projected("v")  # [heads, codebook_size, head_dim]
         picked = torch.stack(
             [values[i][tokens[:, i]] for i in range(heads)], dim=1
         )  # [B, heads, H, W, head_dim]
         return picked.permute(0, 1, 4, 2, 3).reshape(b, -1, h, w)
+
+
+def _identity(t: torch.Tensor) -> tuple:
+    """Storage, placement and in-place version of a tensor (inference tensors have no version)."""
+    return t.data_ptr(), t.device, t.dtype, None if t.is_inference() else t._version
 
 
 class _HeadwiseLinear(nn.Module):

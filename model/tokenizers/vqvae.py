@@ -152,6 +152,7 @@ class VQTokenizer(nn.Module):
 
     @property
     def _device(self) -> torch.device:
+        """Where the weights live; inputs are moved there."""
         return self.quant_proj.weight.device
 
     # --- encoding -----------------------------------------------------------------------------
@@ -189,9 +190,12 @@ class VQTokenizer(nn.Module):
             x = x[:, :, None, None]
         if x.ndim != 4 or x.shape[1] != c.n_channels:
             shape = "[B, C]" if kind is presets.InputKind.GLOBAL else "[B, C, H, W]"
+            hint = ""
+            if x.ndim == 4 and x.shape[1] == 1 and c.n_channels == 3:
+                hint = "; repeat a 1-channel map with x.expand(-1, 3, -1, -1)"
             raise TokenizerInputError(
                 f"{kind.value} tokenizer expects {shape} with C = {c.n_channels}, got "
-                f"{tuple(x.shape)}"
+                f"{tuple(x.shape)}{hint}"
             )
         if not x.dtype.is_floating_point:
             raise TokenizerInputError(f"expected a float tensor, got {x.dtype}")
