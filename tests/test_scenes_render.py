@@ -66,13 +66,13 @@ def test_depth_discontinuities_lie_on_instance_boundaries(samples):
     checked = 0
     for s in samples:
         tori = [k + 1 for k, o in enumerate(s.scene.objects) if o.shape == "torus"]
+        facing = s.normals[..., 2] > 0.35  # a surface seen at a grazing angle changes depth fast
         for axis in (0, 1):
-            d = s.depth
-            jump = np.abs(np.diff(d, axis=axis)) > 0.08 * np.minimum(
-                d[:-1] if axis == 0 else d[:, :-1], d[1:] if axis == 0 else d[:, 1:]
-            )
-            a = s.instance[:-1] if axis == 0 else s.instance[:, :-1]
-            b = s.instance[1:] if axis == 0 else s.instance[:, 1:]
+            first = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
+            second = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
+            d0, d1 = s.depth[first], s.depth[second]
+            a, b = s.instance[first], s.instance[second]
+            jump = (np.abs(d1 - d0) > 0.08 * np.minimum(d0, d1)) & facing[first] & facing[second]
             self_occluding = np.isin(a, tori) & (a == b)  # a torus may hide part of itself
             assert not (jump & (a == b) & ~self_occluding).any()
             checked += int(jump.sum())

@@ -22,7 +22,7 @@ def canny_edges(rgb: np.ndarray) -> np.ndarray:
     """Canny edge map (S, S) uint8 of an RGB image, 255 on edges (sigma grows with resolution)."""
     gray = rgb.astype(np.float32) @ _GRAY / 255.0
     sigma = max(1.0, rgb.shape[0] / 112.0)
-    return canny(gray, sigma=sigma, low_threshold=0.04, high_threshold=0.10).astype(np.uint8) * 255
+    return canny(gray, sigma=sigma, low_threshold=0.06, high_threshold=0.14).astype(np.uint8) * 255
 
 
 def color_palette(rgb: np.ndarray) -> tuple[tuple[tuple[int, int, int], float], ...]:

@@ -26,7 +26,7 @@ BACKGROUND, FLOOR = 0, 1
 SHAPE_CLASS = {shape: 2 + i for i, shape in enumerate(SHAPES)}
 """Semantic class id of each shape (0 background/backdrop, 1 floor)."""
 CYLINDER_RADIUS, CONE_RADIUS = 0.8, 1.0
-TORUS_MAJOR, TORUS_MINOR = 0.75, 0.35
+TORUS_MAJOR, TORUS_MINOR = 0.7, 0.4
 TORUS_STEPS = 24
 
 
@@ -352,7 +352,7 @@ def _shade(
     if scene.floor.pattern == "checker":
         fp = points[fidx]
         cell = (np.floor(fp[:, 0] / 0.9) + np.floor(fp[:, 2] / 0.9)) % 2
-        albedo[fidx] *= np.where(cell > 0, 0.78, 1.0)[:, None]
+        albedo[fidx] *= np.where(cell > 0, 0.86, 1.0)[:, None]
 
     ndl = np.clip(normal @ light, 0.0, None)
     lit_idx = np.flatnonzero(ndl > 0)

@@ -62,7 +62,7 @@ FOOTPRINT: dict[str, float] = {
 """Radius of each shape's ground footprint, in units of its half-extent (for non-overlap)."""
 
 MIN_OBJECTS, MAX_OBJECTS = 2, 6
-LAYOUT_RADIUS = 2.3
+LAYOUT_RADIUS = 2.1
 
 
 @dataclass(frozen=True)
@@ -201,8 +201,8 @@ def sample_scene(seed: int) -> Scene:
     camera = Camera(
         azimuth=round(float(rng.uniform(0.0, 360.0)), 3),
         elevation=round(float(rng.uniform(18.0, 42.0)), 3),
-        distance=round(float(rng.uniform(7.8, 9.6)), 3),
-        fov=round(float(rng.uniform(38.0, 44.0)), 3),
+        distance=round(float(rng.uniform(6.4, 8.0)), 3),
+        fov=round(float(rng.uniform(36.0, 42.0)), 3),
         target=(
             round(float(rng.uniform(-0.3, 0.3)), 3),
             round(float(rng.uniform(0.2, 0.6)), 3),

@@ -24,6 +24,8 @@ from model.data.scene import Scene, SceneObject
 SUPERSAMPLE = 4
 STEP = 1.0
 """Spacing of stroke points, in pixels at 64 px."""
+CHUNK = 5
+"""Points per drawn line piece: the width (pen pressure) may change between pieces."""
 
 
 @dataclass(frozen=True)
@@ -50,193 +52,220 @@ STYLES: tuple[StrokeStyle, ...] = (
 )
 
 
-def _cube_edges(obj: SceneObject) -> list[np.ndarray]:
-    """The 12 edges of a cube as (2, 3) world-space segments."""
+def _cube_edges(obj: SceneObject, steps: int) -> np.ndarray:
+    """Points along the 12 edges of a cube: (12, steps, 3) world coordinates."""
     s = obj.scale
     corners = np.array(
         [[x, y, z] for x in (-s, s) for y in (0.0, 2 * s) for z in (-s, s)], dtype=np.float64
     )
-    pairs = [(a, b) for a in range(8) for b in range(a + 1, 8)]
-    pairs = [(a, b) for a, b in pairs if np.count_nonzero(corners[a] != corners[b]) == 1]
     c, si = math.cos(obj.yaw), math.sin(obj.yaw)
     rot = np.array([[c, 0.0, si], [0.0, 1.0, 0.0], [-si, 0.0, c]])
     world = corners @ rot.T + np.array([obj.x, 0.0, obj.z])
-    return [world[[a, b]] for a, b in pairs]
+    a, b = _CUBE_EDGE_PAIRS.T
+    t = np.linspace(0.0, 1.0, steps)[None, :, None]
+    return world[a][:, None] + t * (world[b] - world[a])[:, None]
 
 
-def _rim(obj: SceneObject) -> list[np.ndarray]:
-    """The top rim of a cylinder as a closed world-space polyline."""
-    a = np.linspace(0.0, 2.0 * math.pi, 49)
+def _rim(obj: SceneObject, steps: int) -> np.ndarray:
+    """Points around the top rim of a cylinder: (1, 4 * steps, 3)."""
+    a = np.linspace(0.0, 2.0 * math.pi, 4 * steps)
     r = CYLINDER_RADIUS * obj.scale
     ring = np.stack([obj.x + r * np.cos(a), np.full_like(a, 2 * obj.scale), obj.z + r * np.sin(a)])
-    return [ring.T]
+    return ring.T[None]
 
 
+_CUBE_EDGE_PAIRS = np.array(
+    [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
+)
 CREASES = {"cube": _cube_edges, "cylinder": _rim}
 """Shapes with visible interior edges and the 3-D polylines that make them."""
 
 
-def _split(points: np.ndarray, keep: np.ndarray, min_len: int = 2) -> list[np.ndarray]:
-    """Runs of consecutive kept points, as separate polylines."""
-    runs, start = [], None
-    for i, k in enumerate([*keep.tolist(), False]):
-        if k and start is None:
-            start = i
-        elif not k and start is not None:
-            if i - start >= min_len:
-                runs.append(points[start:i])
-            start = None
-    return runs
+@dataclass
+class Lines:
+    """Polylines collected for drawing: points, and per line whether it is closed and its group."""
+
+    points: list[np.ndarray]
+    closed: list[bool]
+    group: list[int]
+
+    def add_runs(self, xy: np.ndarray, keep: np.ndarray, breaks: np.ndarray, group: int) -> None:
+        """Add every run of consecutive kept points (runs also end where ``breaks`` is True)."""
+        k = keep & ~breaks
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], k, [False]]).astype(np.int8)))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            if b - a >= 3:
+                self.points.append(xy[a:b])
+                self.closed.append(False)
+                self.group.append(group)
 
 
-def _crease_lines(scene: Scene, k: int, rig: Rig, rendered: Render) -> list[np.ndarray]:
-    """Visible interior edges of object ``k`` as (x, y) pixel polylines."""
-    obj = scene.objects[k]
+def _crease_lines(scene: Scene, rig: Rig, rendered: Render, lines: Lines) -> None:
+    """Visible interior edges (cube edges, cylinder rims), depth-tested against the render."""
     size = rendered.depth.shape[0]
+    steps = max(8, size // 4)
+    pts, owner, poly = [], [], []
+    for k, obj in enumerate(scene.objects):
+        if obj.shape in CREASES:
+            p = CREASES[obj.shape](obj, steps)
+            pts.append(p.reshape(-1, 3))
+            owner.append(np.full(p.shape[0] * p.shape[1], k + 1))
+            poly.append(np.repeat(np.arange(p.shape[0]) + 100 * k, p.shape[1]))
+    if not pts:
+        return
+    px = project(rig, size, np.concatenate(pts))
+    owner_id, poly_id = np.concatenate(owner), np.concatenate(poly)
+    col, row = np.floor(px[:, 0]).astype(int), np.floor(px[:, 1]).astype(int)
+    inside = (col >= 1) & (col < size - 1) & (row >= 1) & (row < size - 1)
+    c, r = np.clip(col, 1, size - 2), np.clip(row, 1, size - 2)
     inst = rendered.instance
-    lines = []
-    for seg in CREASES.get(obj.shape, lambda _o: [])(obj):
-        steps = max(8, int(np.linalg.norm(np.diff(seg, axis=0), axis=1).sum() * size / 3))
-        t = np.linspace(0.0, 1.0, steps)[:, None]
-        pts = np.concatenate([seg[i] + t * (seg[i + 1] - seg[i]) for i in range(len(seg) - 1)])
-        px = project(rig, size, pts)
-        col, row = np.floor(px[:, 0]).astype(int), np.floor(px[:, 1]).astype(int)
-        inside = (col >= 1) & (col < size - 1) & (row >= 1) & (row < size - 1)
-        c, r = np.clip(col, 1, size - 2), np.clip(row, 1, size - 2)
-        interior = np.ones(len(px), dtype=bool)
-        for dr, dc in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
-            interior &= inst[r + dr, c + dc] == k + 1
-        depth = rendered.depth[r, c]
-        visible = inside & interior & (px[:, 2] <= depth * 1.03 + 0.03)
-        lines += _split(px[:, :2], visible, min_len=3)
-    return lines
+    interior = (
+        (inst[r, c] == owner_id)
+        & (inst[r + 1, c] == owner_id)
+        & (inst[r - 1, c] == owner_id)
+        & (inst[r, c + 1] == owner_id)
+        & (inst[r, c - 1] == owner_id)
+    )
+    visible = inside & interior & (px[:, 2] <= rendered.depth[r, c] * 1.03 + 0.03)
+    breaks = np.concatenate([[False], poly_id[1:] != poly_id[:-1]])
+    for k in np.unique(owner_id):
+        sel = owner_id == k
+        lines.add_runs(px[sel, :2], visible[sel], breaks[sel], int(k) - 1)
 
 
-def _outline_lines(k: int, rendered: Render) -> list[np.ndarray]:
-    """Outline of object ``k`` where it is not covered by a nearer object, as pixel polylines."""
+def _outline_lines(scene: Scene, rendered: Render, lines: Lines) -> None:
+    """Outlines of every object where not covered by a nearer object (shared edges drawn once)."""
     inst, depth = rendered.instance, rendered.depth
     size = inst.shape[0]
-    mask = np.pad(inst == k + 1, 1)
-    if mask.sum() < 2:
-        return []
     inst_p = np.pad(inst, 1)
     depth_p = np.pad(depth, 1, constant_values=np.inf)
-    own_depth = float(np.median(depth[inst == k + 1]))
-    lines = []
-    for contour in find_contours(mask.astype(np.float32), 0.5):
-        r0, c0 = np.floor(contour[:, 0]).astype(int), np.floor(contour[:, 1]).astype(int)
-        covered = np.zeros(len(contour), dtype=bool)
+    for k in range(len(scene.objects)):
+        mask = inst_p == k + 1
+        if mask.sum() < 2:
+            continue
+        own_depth = float(np.median(depth_p[mask]))
+        contours = find_contours(mask.astype(np.float32), 0.5)
+        cut = np.cumsum([len(c) for c in contours])[:-1]
+        allc = np.concatenate(contours)
+        r0, c0 = allc[:, 0].astype(int), allc[:, 1].astype(int)
+        covered = np.zeros(len(allc), dtype=bool)
         for dr in (0, 1):
             for dc in (0, 1):
-                rr = np.clip(r0 + dr, 0, size + 1)
-                cc = np.clip(c0 + dc, 0, size + 1)
+                rr, cc = np.minimum(r0 + dr, size + 1), np.minimum(c0 + dc, size + 1)
                 other = inst_p[rr, cc]
                 covered |= (other > 0) & (other != k + 1) & (depth_p[rr, cc] < own_depth)
-        on_border = (
-            (contour[:, 0] < 1.0)
-            | (contour[:, 0] > size)
-            | (contour[:, 1] < 1.0)
-            | (contour[:, 1] > size)
-        )
-        xy = np.stack([contour[:, 1] - 0.5, contour[:, 0] - 0.5], axis=1)  # padded index -> px
-        closed = not covered.any() and not on_border.any() and len(xy) > 4
-        if closed:
-            lines.append(np.concatenate([xy, xy[:1]]))
-        else:
-            lines += _split(xy, ~covered & ~on_border, min_len=3)
-    return lines
+        border = (allc < 1.0).any(axis=1) | (allc > size).any(axis=1)
+        keep = ~covered & ~border
+        xy = allc[:, ::-1] - 0.5  # (row, col) in the padded grid -> (x, y) pixel coordinates
+        for piece, ok in zip(np.split(xy, cut), np.split(keep, cut), strict=True):
+            if ok.all() and len(piece) > 4:
+                lines.points.append(piece)  # find_contours repeats the first point at the end
+                lines.closed.append(True)
+                lines.group.append(k)
+            else:
+                lines.add_runs(piece, ok, np.zeros(len(ok), dtype=bool), k)
 
 
-def _horizon_line(rendered: Render) -> list[np.ndarray]:
-    """The line where the floor meets the backdrop, as pixel polylines."""
-    back = (rendered.semseg == 0).astype(np.float32)
-    size = back.shape[0]
-    lines = []
-    for contour in find_contours(back, 0.5):
-        xy = np.stack([contour[:, 1] + 0.5, contour[:, 0] + 0.5], axis=1)
-        keep = (
-            rendered.semseg[
-                np.clip(contour[:, 0].astype(int) + 1, 0, size - 1),
-                np.clip(contour[:, 1].astype(int), 0, size - 1),
-            ]
-            == 1
-        )
-        lines += _split(xy, keep, min_len=4)
-    return lines
+def _horizon_line(rendered: Render, lines: Lines, group: int) -> None:
+    """The line where the floor meets the backdrop."""
+    semseg = rendered.semseg
+    size = semseg.shape[0]
+    for contour in find_contours((semseg == 0).astype(np.float32), 0.5):
+        below = np.minimum(contour[:, 0].astype(int) + 1, size - 1)
+        keep = semseg[below, np.minimum(contour[:, 1].astype(int), size - 1)] == 1
+        xy = contour[:, ::-1] + 0.5
+        lines.add_runs(xy, keep, np.zeros(len(keep), dtype=bool), group)
 
 
-def _smooth(line: np.ndarray, closed: bool, passes: int) -> np.ndarray:
-    """Moving-average smoothing that removes the pixel staircase of traced outlines."""
+def _flatten(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All points (T, 2), their line id (T,), and each line's first and last point index."""
+    pts = np.concatenate(lines.points)
+    counts = np.array([len(p) for p in lines.points])
+    last = np.cumsum(counts) - 1
+    first = last - counts + 1
+    return pts, np.repeat(np.arange(len(counts)), counts), first, last
+
+
+def _misplace(pts, line, groups, rng, unit) -> np.ndarray:
+    """Rotate/scale/shift each group's lines a little about their centre, as a hand would."""
+    g = groups[line]
+    n = groups.max() + 1
+    count = np.maximum(np.bincount(g, minlength=n), 1)
+    centre = np.stack([np.bincount(g, pts[:, i], minlength=n) / count for i in (0, 1)], axis=1)
+    angle, scale = rng.normal(0.0, 0.035, n), 1.0 + rng.normal(0.0, 0.03, n)
+    shift = rng.normal(0.0, 0.5 * unit, (n, 2))
+    rel = pts - centre[g]
+    cos, sin = np.cos(angle[g]) * scale[g], np.sin(angle[g]) * scale[g]
+    out = np.stack([cos * rel[:, 0] - sin * rel[:, 1], sin * rel[:, 0] + cos * rel[:, 1]], 1)
+    return out + centre[g] + shift[g]
+
+
+def _smooth(pts, line, first, last, closed, passes) -> np.ndarray:
+    """Moving-average smoothing within each line (wrapping round closed ones)."""
+    idx = np.arange(len(pts))
+    start, end, wrap = first[line], last[line], closed[line]
+    prev = np.where(idx == start, np.where(wrap, end - 1, idx), idx - 1)
+    nxt = np.where(idx == end, np.where(wrap, start + 1, idx), idx + 1)
     for _ in range(passes):
-        if closed:
-            body = line[:-1]
-            body = (np.roll(body, 1, 0) + 2 * body + np.roll(body, -1, 0)) / 4
-            line = np.concatenate([body, body[:1]])
-        elif len(line) > 2:
-            mid = (line[:-2] + 2 * line[1:-1] + line[2:]) / 4
-            line = np.concatenate([line[:1], mid, line[-1:]])
-    return line
+        pts = (pts[prev] + 2.0 * pts[idx] + pts[nxt]) / 4.0
+    return pts
 
 
-def _resample(line: np.ndarray, step: float) -> np.ndarray:
-    """Points every ``step`` pixels along the polyline."""
-    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
-    arc = np.concatenate([[0.0], np.cumsum(seg)])
-    if arc[-1] < 1e-6:
-        return line[:1]
-    s = np.linspace(0.0, arc[-1], max(2, int(arc[-1] / step) + 1))
-    return np.stack([np.interp(s, arc, line[:, 0]), np.interp(s, arc, line[:, 1])], axis=1)
+def _strokes(lines: Lines, length: np.ndarray, style: StrokeStyle, rng, unit: float, zoom: float):
+    """Stroke table: line, start/end arc position, width, ink, wobble wavelength and phase.
+
+    Open lines overshoot at both ends; closed outlines start anywhere, are drawn in one or two
+    strokes, and run on past the point where they close. Some strokes get a small gap.
+    """
+    spec = []
+    n = len(length)
+    r = rng.random((style.passes, n, 8))
+    lo, hi = style.overshoot
+    for p in range(style.passes):
+        for i in range(n):
+            u = r[p, i]
+            total = length[i]
+            head, tail = (lo + (hi - lo) * u[0]) * unit, (lo + (hi - lo) * u[1]) * unit
+            if lines.closed[i]:
+                s0 = u[2] * total
+                if u[3] < 0.4:
+                    cut = s0 + total * (0.35 + 0.3 * u[4])
+                    pieces = [(s0, cut + head), (cut, s0 + total + tail)]
+                else:
+                    pieces = [(s0, s0 + total + tail)]
+            elif u[5] < style.gap_rate and total > 10 * unit:
+                g = total * (0.3 + 0.4 * u[6])
+                pieces = [(-head, g), (g + (1.5 + u[7]) * unit, total + tail)]
+            else:
+                pieces = [(-head, total + tail)]
+            width = style.width[0] + (style.width[1] - style.width[0]) * u[6]
+            ink = style.ink[0] + (style.ink[1] - style.ink[0]) * u[7]
+            for a, b in pieces:
+                spec.append((i, a, b, width, ink, (10.0 + 14.0 * u[4]) * zoom, 6.3 * u[0]))
+    return np.array(spec, dtype=np.float64).reshape(-1, 7)
 
 
-def _hand(
-    line: np.ndarray, closed: bool, style: StrokeStyle, rng: np.random.Generator, unit: float
-) -> list[np.ndarray]:
-    """Turn an exact polyline into one or more hand-drawn strokes (still in pixel units)."""
-    pts = _resample(line, STEP * unit)
-    if len(pts) < 2:
-        return []
-    if closed:  # start anywhere, sometimes lift the pen once, and overlap where the ends meet
-        pts = np.roll(pts[:-1], int(rng.integers(len(pts) - 1)), axis=0)
-        cut = int(rng.integers(len(pts) // 3, 2 * len(pts) // 3 + 1)) if rng.random() < 0.4 else 0
-        extra = max(1, int(rng.uniform(*style.overshoot) / STEP))
-        pieces = [pts[: cut + extra], pts[cut:]] if cut else [pts]
-        pieces[-1] = np.concatenate([pieces[-1], pts[:extra]])
-    else:
-        pieces = [pts]
-    strokes = []
-    for piece in pieces:
-        if len(piece) < 2:
-            continue
-        tangent = np.gradient(piece, axis=0)
-        tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
-        normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
-        s = np.arange(len(piece)) * STEP
-        wavelength = rng.uniform(8.0, 20.0)
-        drift = style.wobble * unit * np.sin(2 * math.pi * s / wavelength + rng.uniform(0, 6.3))
-        noise = rng.normal(0.0, 1.0, len(piece))
-        shake = (np.roll(noise, 1) + noise + np.roll(noise, -1)) / 3
-        offset = drift + style.tremor * unit * shake
-        out = piece + normal * offset[:, None]
-        head, tail = rng.uniform(*style.overshoot, 2) * unit * 0.5
-        out = np.concatenate([out[:1] - tangent[:1] * head, out, out[-1:] + tangent[-1:] * tail])
-        if rng.random() < style.gap_rate and len(out) > 12:
-            g = int(rng.integers(4, len(out) - 6))
-            strokes += [out[:g], out[g + int(rng.integers(2, 4)) :]]
-        else:
-            strokes.append(out)
-    return strokes
-
-
-def _misplace(lines: list[np.ndarray], rng: np.random.Generator, unit: float) -> list[np.ndarray]:
-    """Rotate/scale/shift an object's lines a little around their centre, as a hand would."""
-    if not lines:
-        return lines
-    centre = np.concatenate(lines).mean(axis=0)
-    a = rng.normal(0.0, 0.035)
-    scale = 1.0 + rng.normal(0.0, 0.03)
-    m = scale * np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
-    shift = rng.normal(0.0, 0.5 * unit, 2)
-    return [(ln - centre) @ m.T + centre + shift for ln in lines]
+def _trace(pts, line, first, arc, length, closed, spec, step):
+    """Sample every stroke every ``step`` px along its line: positions, tangents, stroke ids."""
+    s_line = spec[:, 0].astype(int)
+    n = np.maximum(2, np.ceil((spec[:, 2] - spec[:, 1]) / step).astype(int) + 1)
+    sid = np.repeat(np.arange(len(spec)), n)
+    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    frac_k = k / (n[sid] - 1)
+    s = spec[sid, 1] + frac_k * (spec[sid, 2] - spec[sid, 1])
+    ln = s_line[sid]
+    total = length[ln]
+    s = np.where(closed[ln], np.mod(s, np.maximum(total, 1e-9)), s)
+    s_in = np.clip(s, 0.0, total)
+    offset = np.concatenate([[0.0], np.cumsum(length[:-1] + 1.0)])  # lines apart on one axis
+    global_arc = arc + offset[line]
+    j = np.searchsorted(global_arc, s_in + offset[ln], side="right") - 1
+    j = np.clip(j, first[ln], np.maximum(first[ln], np.searchsorted(line, ln, "right") - 2))
+    seg = pts[j + 1] - pts[j]
+    seg_len = np.maximum(np.hypot(seg[:, 0], seg[:, 1]), 1e-9)
+    tangent = seg / seg_len[:, None]
+    pos = pts[j] + tangent * (s_in - arc[j])[:, None] + tangent * (s - s_in)[:, None]
+    return pos, tangent, sid, frac_k, s
 
 
 def draw_sketch(
@@ -247,49 +276,48 @@ def draw_sketch(
     rng = np.random.default_rng(np.random.SeedSequence([scene.seed, 0x5E7C4]))
     style = style or STYLES[int(rng.integers(len(STYLES)))]
     unit = max(1.0, size / 96.0)
+    lines = Lines([], [], [])
+    _outline_lines(scene, rendered, lines)
+    if style.creases:
+        _crease_lines(scene, rig, rendered, lines)
+    if rng.random() < style.horizon:
+        _horizon_line(rendered, lines, len(scene.objects))
     big = size * SUPERSAMPLE
     canvas = Image.new("L", (big, big), 0)
+    if not lines.points:
+        return np.zeros((size, size), dtype=np.uint8)
+
+    pts, line, first, last = _flatten(lines)
+    closed = np.array(lines.closed)
+    pts = _misplace(pts, line, np.array(lines.group), rng, unit)
+    pts = _smooth(pts, line, first, last, closed, passes=1 if size <= 96 else 2)
+    step_len = np.hypot(*(pts[1:] - pts[:-1]).T)
+    step_len[last[:-1]] = 0.0  # no arc length across line boundaries
+    arc = np.concatenate([[0.0], np.cumsum(step_len)])
+    arc = arc - arc[first][line]
+    length = arc[last]
+
+    spec = _strokes(lines, length, style, rng, unit, zoom=size / 64.0)
+    pos, tangent, sid, frac_k, s = _trace(pts, line, first, arc, length, closed, spec, STEP * unit)
+    noise = rng.normal(0.0, 1.0, len(pos))
+    shake = (np.roll(noise, 1) + noise + np.roll(noise, -1)) / 3.0
+    wobble = np.sin(2.0 * math.pi * s / spec[sid, 5] + spec[sid, 6])
+    offset = style.wobble * unit * wobble + style.tremor * unit * shake
+    pos = pos + np.stack([-tangent[:, 1], tangent[:, 0]], axis=1) * offset[:, None]
+    pressure = 0.55 + 0.45 * np.sin(math.pi * (0.1 + 0.8 * frac_k))
+    width = np.maximum(1, np.round(spec[sid, 3] * unit * SUPERSAMPLE * pressure)).astype(int)
+    ink = (255 * spec[:, 4]).astype(int).tolist()
+
     pen = ImageDraw.Draw(canvas)
-
-    groups: list[list[np.ndarray]] = []
-    for k in range(len(scene.objects)):
-        lines = _outline_lines(k, rendered)
-        if style.creases:
-            lines += _crease_lines(scene, k, rig, rendered)
-        groups.append(lines)
-    if rng.random() < style.horizon:
-        groups.append(_horizon_line(rendered))
-
-    for lines in groups:
-        lines = _misplace(lines, rng, unit)
-        for line in lines:
-            closed = len(line) > 4 and bool((line[0] == line[-1]).all())
-            smooth = _smooth(line, closed, passes=2 if size <= 96 else 3)
-            for _ in range(style.passes):
-                ink = int(255 * rng.uniform(*style.ink))
-                for stroke in _hand(smooth, closed, style, rng, unit):
-                    _draw_stroke(pen, stroke, style, ink, rng, unit)
+    xy = (pos * SUPERSAMPLE).tolist()
+    widths = width.tolist()
+    bounds = np.flatnonzero(np.diff(sid)) + 1
+    for a, b in zip(
+        np.concatenate([[0], bounds]).tolist(), [*bounds.tolist(), len(sid)], strict=True
+    ):
+        fill = ink[sid[a]]
+        for c in range(a, b - 1, CHUNK):
+            piece = xy[c : min(b, c + CHUNK + 1)]
+            pen.line(piece, fill=fill, width=widths[c + len(piece) // 2], joint="curve")
     small = canvas.resize((size, size), Image.Resampling.BOX)
     return np.asarray(small, dtype=np.uint8)
-
-
-def _draw_stroke(
-    pen: ImageDraw.ImageDraw,
-    stroke: np.ndarray,
-    style: StrokeStyle,
-    ink: int,
-    rng: np.random.Generator,
-    unit: float,
-) -> None:
-    """Draw one stroke on the supersampled canvas with a pressure (width) profile."""
-    n = len(stroke)
-    if n < 2:
-        return
-    base = rng.uniform(*style.width) * unit * SUPERSAMPLE
-    pressure = 0.55 + 0.45 * np.sin(np.linspace(0.15, math.pi - 0.15, n))
-    pts = stroke * SUPERSAMPLE
-    chunk = 6
-    for i in range(0, n - 1, chunk):
-        seg = pts[i : i + chunk + 1]
-        width = max(1, round(base * pressure[min(i + chunk // 2, n - 1)]))
-        pen.line([tuple(p) for p in seg.tolist()], fill=ink, width=width, joint="curve")
