@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from model.data.layout import ObjectView
-from model.data.scene import Scene
+from model.data.scene import Draws, Scene
 
 NOUNS: dict[str, tuple[str, ...]] = {
     "cube": ("cube", "block", "box"),
@@ -65,25 +63,25 @@ def relations(views: tuple[ObjectView, ...], size: int) -> list[Relation]:
 class _Phraser:
     """Random but reproducible word choices for one scene."""
 
-    def __init__(self, scene: Scene, rng: np.random.Generator) -> None:
+    def __init__(self, scene: Scene, rng: Draws) -> None:
         self.scene, self.rng = scene, rng
 
     def pick(self, options: tuple[str, ...] | list[str]) -> str:
-        return options[int(self.rng.integers(len(options)))]
+        return self.rng.pick(options)
 
     def noun(self, shape: str) -> str:
-        return NOUNS[shape][0] if self.rng.random() < 0.6 else self.pick(NOUNS[shape])
+        return NOUNS[shape][0] if self.rng.chance(0.6) else self.pick(NOUNS[shape])
 
     def phrase(self, k: int, full: bool) -> str:
         """``[size] colour [material] noun`` for object k (``full``: always with size, material)."""
         o = self.scene.objects[k]
         words = []
-        if full or self.rng.random() < 0.5:
+        if full or self.rng.chance(0.5):
             words.append(
-                o.size if self.rng.random() < 0.7 else {"small": "little", "large": "big"}[o.size]
+                o.size if self.rng.chance(0.7) else {"small": "little", "large": "big"}[o.size]
             )
         words.append(o.color)
-        if full or self.rng.random() < 0.4:
+        if full or self.rng.chance(0.4):
             material = self.pick(
                 MATERIAL_WORDS[o.material][:2] if full else MATERIAL_WORDS[o.material]
             )
@@ -124,7 +122,7 @@ def _counts(scene: Scene, seen: list[int], p: _Phraser) -> str:
 
 def _relation_text(rel: Relation, p: _Phraser) -> str:
     pred = rel.predicate
-    if pred in ("left of", "right of") and p.rng.random() < 0.5:
+    if pred in ("left of", "right of") and p.rng.chance(0.5):
         pred = "to the " + pred
     verb = p.pick(("is", "is", "sits", "stands"))
     return f"the {p.phrase(rel.subject, False)} {verb} {pred} the {p.phrase(rel.obj, False)}"
@@ -132,14 +130,14 @@ def _relation_text(rel: Relation, p: _Phraser) -> str:
 
 def write_captions(scene: Scene, views: tuple[ObjectView, ...], size: int) -> tuple[str, ...]:
     """Four captions: a short object list, counts, a long description and a relation sentence."""
-    rng = np.random.default_rng(np.random.SeedSequence([scene.seed, 0xCA9]))
+    rng = Draws(scene.seed, 0xCA9)
     p = _Phraser(scene, rng)
     seen = [v.index for v in sorted(views, key=lambda v: v.col) if v.mentionable]
     if not seen:
         empty = f"an empty {scene.floor.name} floor in front of a {scene.backdrop.name} wall"
         return (_sentence(empty),) * 4
     rels = relations(views, size)
-    rng.shuffle(rels)
+    rels = [rels[i] for i in sorted(range(len(rels)), key=lambda _: rng.uniform(0.0, 1.0))]
     pairs: set[frozenset[int]] = set()
     unique = []
     for r in rels:  # one relation per pair of objects, so sentences do not repeat each other

@@ -14,12 +14,13 @@ viewer (OpenGL). ``depth`` is z-depth: distance along the camera's optical axis,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from model.data.scene import SHAPES, Scene, SceneObject
+from model.data.scene import FOOTPRINT, SHAPES, Scene, SceneObject
 
 EPS = 1e-4
 BACKGROUND, FLOOR = 0, 1
@@ -74,14 +75,6 @@ def _pixel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     return x.ravel(), y.ravel()
 
 
-def primary_directions(rig: Rig, size: int) -> np.ndarray:
-    """Unit ray directions (S*S, 3) through every pixel centre, row-major from the top left."""
-    x, y = _pixel_grid(size)
-    axes = np.stack([rig.right, rig.up, rig.forward]).astype(np.float32)
-    d = np.stack([x * rig.tan_half, y * rig.tan_half, np.ones_like(x)], axis=1) @ axes
-    return d / np.linalg.norm(d, axis=1, keepdims=True)
-
-
 def project(rig: Rig, size: int, points: np.ndarray) -> np.ndarray:
     """Pixel coordinates (column, row) and z-depth of world points (M, 3) -> (M, 3)."""
     rel = np.asarray(points, dtype=np.float64) - rig.position
@@ -111,23 +104,24 @@ def object_centre(obj: SceneObject) -> np.ndarray:
 
 
 # --- per-shape intersection in the object frame (base centre at the origin, y up) -------------
-# Each takes local origins/directions (M, 3), the half-extent s and the bounding-sphere entry
-# distance, and returns (t, normal): t is inf where the ray misses.
+# Each takes local origins/directions (M, 3), the per-ray half-extent s (M,) and the bounding-sphere
+# entry distance (M,), and returns (t, normal): t is inf where the ray misses.
 
 
-def _sphere(o: np.ndarray, d: np.ndarray, s: float, t0: np.ndarray) -> tuple:
-    oc = o - np.array([0.0, s, 0.0], dtype=np.float32)
+def _sphere(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
+    oc = o.copy()
+    oc[:, 1] -= s
     b = np.einsum("ij,ij->i", oc, d)
     disc = b * b - (np.einsum("ij,ij->i", oc, oc) - s * s)
     t = -b - np.sqrt(np.maximum(disc, 0.0))
     t = np.where((disc > 0) & (t > EPS), t, np.inf)
-    n = (oc + d * np.where(np.isfinite(t), t, 0.0)[:, None]) / s
+    n = (oc + d * np.where(np.isfinite(t), t, 0.0)[:, None]) / s[:, None]
     return t, n
 
 
-def _cube(o: np.ndarray, d: np.ndarray, s: float, t0: np.ndarray) -> tuple:
-    lo = np.array([-s, 0.0, -s], dtype=np.float32)
-    hi = np.array([s, 2 * s, s], dtype=np.float32)
+def _cube(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
+    lo = np.stack([-s, np.zeros_like(s), -s], axis=1)
+    hi = np.stack([s, 2 * s, s], axis=1)
     inv = 1.0 / np.where(np.abs(d) < 1e-9, 1e-9, d)
     t1, t2 = (lo - o) * inv, (hi - o) * inv
     tmin, tmax = np.minimum(t1, t2), np.maximum(t1, t2)
@@ -140,7 +134,7 @@ def _cube(o: np.ndarray, d: np.ndarray, s: float, t0: np.ndarray) -> tuple:
     return t, n
 
 
-def _cylinder(o: np.ndarray, d: np.ndarray, s: float, t0: np.ndarray) -> tuple:
+def _cylinder(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
     a, h = CYLINDER_RADIUS * s, 2.0 * s
     ox, oy, oz, dx, dy, dz = o[:, 0], o[:, 1], o[:, 2], d[:, 0], d[:, 1], d[:, 2]
     qa = dx * dx + dz * dz
@@ -167,9 +161,9 @@ def _cylinder(o: np.ndarray, d: np.ndarray, s: float, t0: np.ndarray) -> tuple:
     return t, n
 
 
-def _cone(o: np.ndarray, d: np.ndarray, s: float, t0: np.ndarray) -> tuple:
+def _cone(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
     h = 2.0 * s
-    k2 = (CONE_RADIUS * s / h) ** 2
+    k2 = (CONE_RADIUS / 2.0) ** 2  # (base radius / height) squared
     ox, oy, oz, dx, dy, dz = o[:, 0], o[:, 1], o[:, 2], d[:, 0], d[:, 1], d[:, 2]
     hy = h - oy
     qa = dx * dx + dz * dz - k2 * dy * dy
@@ -190,9 +184,10 @@ def _cone(o: np.ndarray, d: np.ndarray, s: float, t0: np.ndarray) -> tuple:
     return best, n
 
 
-def _torus(o: np.ndarray, d: np.ndarray, s: float, t0: np.ndarray) -> tuple:
+def _torus(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
     big, small = TORUS_MAJOR * s, TORUS_MINOR * s
-    q0 = o - np.array([0.0, small, 0.0], dtype=np.float32)
+    q0 = o.copy()
+    q0[:, 1] -= small
     t = t0.copy()
     far = t0 + 2.2 * (big + small)
     for _ in range(TORUS_STEPS):
@@ -204,81 +199,189 @@ def _torus(o: np.ndarray, d: np.ndarray, s: float, t0: np.ndarray) -> tuple:
     ring_len = np.maximum(np.sqrt(q[:, 0] ** 2 + q[:, 2] ** 2), 1e-9)
     dist = np.sqrt((ring_len - big) ** 2 + q[:, 1] ** 2) - small
     hit = (np.abs(dist) < 2e-3 * s + 1e-4) & (t < far)
-    n = (
-        q
-        - np.stack([q[:, 0], np.zeros_like(ring_len), q[:, 2]], axis=1) * (big / ring_len)[:, None]
-    )
+    n = q.copy()
+    n[:, 0] -= q[:, 0] * big / ring_len
+    n[:, 2] -= q[:, 2] * big / ring_len
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
     return np.where(hit, t, np.inf).astype(np.float32), n
 
 
-_INTERSECT = {
-    "sphere": _sphere,
-    "cube": _cube,
-    "cylinder": _cylinder,
-    "cone": _cone,
-    "torus": _torus,
-}
+_KERNELS = (_cube, _sphere, _cylinder, _cone, _torus)
+"""Intersection kernel of each shape, in :data:`SHAPES` order."""
+_BOUND_RADIUS = np.array(
+    [math.sqrt(3.0), 1.0, math.hypot(CYLINDER_RADIUS, 1.0), math.hypot(CONE_RADIUS, 1.0),
+     TORUS_MAJOR + TORUS_MINOR],
+    dtype=np.float32,
+)  # fmt: skip
+_BOUND_HEIGHT = np.array([1.0, 1.0, 1.0, 1.0, TORUS_MINOR], dtype=np.float32)
+_FOOTPRINT = np.array([FOOTPRINT[shape] for shape in SHAPES], dtype=np.float32)
 
 
-def candidates(
-    objects: tuple[SceneObject, ...], o: np.ndarray, d: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Which rays touch each object's bounding sphere, for all objects at once.
+@dataclass(frozen=True)
+class Slots:
+    """The objects of B scenes as (B, K) arrays, K = most objects in any scene (padded)."""
 
-    ``o`` is one origin (3,) or one per ray (N, 3); ``d`` is (N, 3). Returns a (K, N) mask and the
-    (K, N) distance at which each ray enters the sphere (clamped at 0).
-    """
-    spheres = [bounding_sphere(obj) for obj in objects]
-    centres = np.array([c for c, _ in spheres], dtype=np.float32)  # (K, 3)
-    radii2 = np.array([r * r for _, r in spheres], dtype=np.float32)
-    dc = centres @ d.T  # (K, N)
-    if o.ndim == 1:
-        oc = o - centres  # (K, 3)
-        b = (d @ o)[None, :] - dc
-        cc = (np.einsum("ij,ij->i", oc, oc) - radii2)[:, None]
-    else:
-        b = np.einsum("ij,ij->i", d, o)[None, :] - dc
-        oo = np.einsum("ij,ij->i", o, o)
-        cc = (
-            oo[None, :]
-            - 2.0 * (centres @ o.T)
-            + (np.einsum("ij,ij->i", centres, centres) - radii2)[:, None]
+    valid: np.ndarray  # (B, K) bool
+    shape: np.ndarray  # (B, K) int index into SHAPES
+    scale: np.ndarray  # (B, K) half-extent
+    cos: np.ndarray  # (B, K) cos(yaw)
+    sin: np.ndarray  # (B, K) sin(yaw)
+    base: np.ndarray  # (B, K, 3) floor point under the object
+    centre: np.ndarray  # (B, K, 3) bounding-sphere centre
+    radius: np.ndarray  # (B, K) bounding-sphere radius
+    rgb: np.ndarray  # (B, K, 3) linear albedo
+    metal: np.ndarray  # (B, K) bool
+
+    @classmethod
+    def of(cls, scenes: Sequence[Scene]) -> Slots:
+        """Pack the scene graphs' objects into padded arrays."""
+        b, k = len(scenes), max(1, max(len(sc.objects) for sc in scenes))
+        shape = np.zeros((b, k), np.int64)
+        valid = np.zeros((b, k), bool)
+        num = np.zeros((b, k, 8), np.float32)  # scale, yaw, x, z, r, g, b, metal
+        for i, sc in enumerate(scenes):
+            for j, o in enumerate(sc.objects):
+                valid[i, j] = True
+                shape[i, j] = SHAPES.index(o.shape)
+                num[i, j] = (o.scale, o.yaw, o.x, o.z, *o.rgb, o.material == "metal")
+        scale = np.where(valid, num[..., 0], 1.0).astype(np.float32)
+        zeros = np.zeros_like(scale)
+        base = np.stack([num[..., 2], zeros, num[..., 3]], axis=-1)
+        centre = np.stack([num[..., 2], scale * _BOUND_HEIGHT[shape], num[..., 3]], axis=-1)
+        return cls(
+            valid=valid,
+            shape=shape,
+            scale=scale,
+            cos=np.cos(num[..., 1]),
+            sin=np.sin(num[..., 1]),
+            base=base,
+            centre=centre,
+            radius=np.where(valid, scale * _BOUND_RADIUS[shape], 0.0).astype(np.float32),
+            rgb=num[..., 4:7] ** 2,
+            metal=num[..., 7] > 0.5,
         )
-    disc = b * b - cc
-    root = np.sqrt(np.maximum(disc, 0.0))
-    return (disc > 0) & (root - b > EPS), np.maximum(-b - root, 0.0)
 
 
-def intersect(
-    obj: SceneObject, o: np.ndarray, d: np.ndarray, t0: np.ndarray, want_normals: bool = True
+def _hit(
+    slots: Slots,
+    bi: np.ndarray,
+    ki: np.ndarray,
+    o: np.ndarray,
+    d: np.ndarray,
+    t0: np.ndarray,
+    want_normals: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Hit distances (inf = miss) of rays with one object, and world-space normals if asked.
+    """Intersect ray i with object (bi[i], ki[i]); world normals if asked. Groups by shape."""
+    c, s = slots.cos[bi, ki], slots.sin[bi, ki]
+    rel = o - slots.base[bi, ki]
+    lo = np.stack([c * rel[:, 0] - s * rel[:, 2], rel[:, 1], s * rel[:, 0] + c * rel[:, 2]], 1)
+    ld = np.stack([c * d[:, 0] - s * d[:, 2], d[:, 1], s * d[:, 0] + c * d[:, 2]], 1)
+    t = np.full(len(bi), np.inf, dtype=np.float32)
+    n = np.zeros((len(bi), 3), dtype=np.float32) if want_normals else None
+    shape = slots.shape[bi, ki]
+    scale = slots.scale[bi, ki]
+    for sid in np.unique(shape):
+        sel = np.flatnonzero(shape == sid)
+        ts, ns = _KERNELS[sid](lo[sel], ld[sel], scale[sel], t0[sel])
+        t[sel] = ts
+        if n is not None:
+            cs, ss = c[sel], s[sel]
+            n[sel, 0] = cs * ns[:, 0] + ss * ns[:, 2]
+            n[sel, 1] = ns[:, 1]
+            n[sel, 2] = -ss * ns[:, 0] + cs * ns[:, 2]
+    return t, n
 
-    ``o`` is one origin (3,) or (M, 3); ``d`` is (M, 3); ``t0`` is where each ray enters the
-    object's bounding sphere.
-    """
-    c, s = math.cos(obj.yaw), math.sin(obj.yaw)
-    rot = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]], dtype=np.float32)  # local->world
-    base = np.array([obj.x, 0.0, obj.z], dtype=np.float32)
-    lo = np.broadcast_to((o - base) @ rot, d.shape)  # world->local is rot^T, i.e. v @ rot
-    t, n = _INTERSECT[obj.shape](lo, d @ rot, obj.scale, t0)
-    return t.astype(np.float32), (n @ rot.T if want_normals else None)
+
+def _bdot(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per-scene dot products: (B, N, 3) . (B, 3) -> (B, N) (no BLAS: stays single-threaded)."""
+    return v[..., 0] * w[:, None, 0] + v[..., 1] * w[:, None, 1] + v[..., 2] * w[:, None, 2]
 
 
-def shadowed(scene: Scene, points: np.ndarray, light: np.ndarray) -> np.ndarray:
-    """Whether each point (N, 3) sees no light along direction ``light`` (blocked by an object)."""
-    blocked = np.zeros(len(points), dtype=bool)
-    if not scene.objects or not len(points):
-        return blocked
-    d = np.broadcast_to(light, points.shape)
-    mask, t0 = candidates(scene.objects, points, d)
-    for k, obj in enumerate(scene.objects):
-        idx = np.flatnonzero(mask[k] & ~blocked)
-        if idx.size:
-            t, _ = intersect(obj, points[idx], d[idx], t0[k, idx], want_normals=False)
-            blocked[idx[np.isfinite(t)]] = True
-    return blocked
+def _pairdot(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """All dot products between (B, K, 3) and (B, P, 3) -> (B, K, P)."""
+    return (
+        a[..., 0, None] * v[:, None, :, 0]
+        + a[..., 1, None] * v[:, None, :, 1]
+        + a[..., 2, None] * v[:, None, :, 2]
+    )
+
+
+def _pixel_rays(rigs: list[Rig], size: int) -> tuple:
+    """Camera positions (B, 3), axes (B, 3, 3) and unit ray directions (B, P, 3)."""
+    x, y = _pixel_grid(size)
+    pos = np.array([r.position for r in rigs], dtype=np.float32)
+    axes = np.array([[r.right, r.up, r.forward] for r in rigs], dtype=np.float32)
+    tan = np.array([r.tan_half for r in rigs], dtype=np.float32)[:, None]
+    d = (
+        (x[None] * tan)[..., None] * axes[:, None, 0]
+        + (y[None] * tan)[..., None] * axes[:, None, 1]
+        + axes[:, None, 2]
+    )
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    return pos, axes, d
+
+
+def render_batch(scenes: Sequence[Scene], size: int) -> list[Render]:
+    """Ray-cast several scenes at once (one set of array operations amortised over all)."""
+    nb = len(scenes)
+    rigs = [camera_rig(sc) for sc in scenes]
+    pos, axes, d = _pixel_rays(rigs, size)
+    slots = Slots.of(scenes)
+
+    # Stuff: the floor (y = 0) and the backdrop plane facing the camera.
+    az = np.radians([sc.camera.azimuth for sc in scenes])
+    back_n = np.stack([np.cos(az), np.zeros(nb), np.sin(az)], 1).astype(np.float32)
+    back_dist = np.array([sc.backdrop_distance for sc in scenes], dtype=np.float32)
+    dn = np.minimum(_bdot(d, back_n), -1e-6)
+    t_back = (-back_dist - (pos * back_n).sum(1))[:, None] / dn
+    dy = np.minimum(d[..., 1], -1e-6)
+    t_floor = np.where(d[..., 1] < -1e-6, -pos[:, 1:2] / dy, np.inf)
+    on_floor = t_floor < t_back
+    t_best = np.where(on_floor, t_floor, t_back).astype(np.float32)
+    normal = np.where(on_floor[..., None], np.float32([0, 1, 0]), back_n[:, None, :])
+    which = np.where(on_floor, -1, -2)  # -2 backdrop, -1 floor, k >= 0 object slot
+
+    # Objects: bounding-sphere candidates for all (scene, slot, pixel) at once, then exact hits.
+    oc = pos[:, None, :] - slots.centre  # (B, K, 3)
+    b = _pairdot(oc, d)
+    disc = b * b - ((oc * oc).sum(-1) - slots.radius**2)[..., None]
+    root = np.sqrt(np.maximum(disc, 0.0))
+    bi, ki, pi = np.nonzero(slots.valid[..., None] & (disc > 0) & (root - b > EPS))
+    t0 = np.maximum(-b - root, 0.0)[bi, ki, pi]
+    t, n = _hit(slots, bi, ki, pos[bi], d[bi, pi], t0, want_normals=True)
+    closer = np.flatnonzero(t < t_best[bi, pi])
+    order = closer[np.argsort(-t[closer], kind="stable")]  # nearest written last wins
+    bo, po = bi[order], pi[order]
+    t_best[bo, po] = t[order]
+    which[bo, po] = ki[order]
+    normal[bo, po] = n[order]
+    objects = which >= 0
+    normal[objects] /= np.linalg.norm(normal[objects], axis=-1, keepdims=True)
+    points = pos[:, None, :] + d * t_best[..., None]
+
+    rgb = _shade(scenes, slots, d, points, normal, which)
+    cam_normals = normal @ (axes * np.float32([1, 1, -1])[:, None]).transpose(0, 2, 1)
+    depth = t_best * _bdot(d, axes[:, 2])
+    shape2 = (size, size)
+    classes = np.concatenate(
+        [np.full((nb, 2), [BACKGROUND, FLOOR]), 2 + slots.shape], axis=1
+    ).astype(np.uint8)
+    semseg = np.take_along_axis(classes, which + 2, axis=1)
+    return [
+        Render(
+            rgb=rgb[i].reshape(size, size, 3),
+            depth=depth[i].reshape(shape2).astype(np.float32),
+            normals=cam_normals[i].reshape(size, size, 3).astype(np.float32),
+            semseg=semseg[i].reshape(shape2),
+            instance=np.maximum(which[i] + 1, 0).astype(np.uint8).reshape(shape2),
+        )
+        for i in range(nb)
+    ]
+
+
+def render(scene: Scene, size: int) -> Render:
+    """Ray-cast one scene at ``size`` x ``size`` pixels."""
+    return render_batch([scene], size)[0]
 
 
 def light_direction(scene: Scene) -> np.ndarray:
@@ -289,106 +392,88 @@ def light_direction(scene: Scene) -> np.ndarray:
     )
 
 
-def render(scene: Scene, size: int) -> Render:
-    """Ray-cast ``scene`` at ``size`` x ``size`` pixels."""
-    rig = camera_rig(scene)
-    o = rig.position.astype(np.float32)
-    d = primary_directions(rig, size)
-    d.shape[0]
-
-    # Stuff: floor (y = 0) and the backdrop plane facing the camera at backdrop_distance.
-    az = math.radians(scene.camera.azimuth)
-    back_n = np.array([math.cos(az), 0.0, math.sin(az)], dtype=np.float32)
-    dn = d @ back_n
-    t_back = np.where(
-        dn < -1e-6, (-scene.backdrop_distance - o @ back_n) / np.minimum(dn, -1e-6), 1e4
+def _shadowed(slots: Slots, start: np.ndarray, light: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Whether points (B, P, 3) are blocked from their scene's light (B, 3) by an object."""
+    cl = _bdot(slots.centre, light)
+    sl = _bdot(start, light)
+    tc = cl[..., None] - sl[:, None, :]  # distance along the light to each sphere centre
+    cc = (slots.centre * slots.centre).sum(-1)
+    ss = (start * start).sum(-1)
+    dist2 = cc[..., None] - 2.0 * _pairdot(slots.centre, start) + ss[:, None]
+    perp2 = dist2 - tc * tc
+    r2 = (slots.radius**2)[..., None]
+    near = (
+        slots.valid[..., None]
+        & active[:, None, :]
+        & (perp2 < r2)
+        & (tc + slots.radius[..., None] > 0)
     )
-    t_floor = np.where(d[:, 1] < -1e-6, -o[1] / np.minimum(d[:, 1], -1e-6), np.inf)
-    on_floor = t_floor < t_back
-    t_best = np.where(on_floor, t_floor, t_back).astype(np.float32)
-    normal = np.where(on_floor[:, None], np.float32([0, 1, 0]), back_n)
-    which = np.where(on_floor, -1, -2)  # -2 backdrop, -1 floor, k >= 0 object index
-
-    mask, t0 = candidates(scene.objects, o, d) if scene.objects else (None, None)
-    for k, obj in enumerate(scene.objects):
-        idx = np.flatnonzero(mask[k])
-        if idx.size == 0:
-            continue
-        t, n = intersect(obj, o, d[idx], t0[k, idx])
-        closer = t < t_best[idx]
-        sel = idx[closer]
-        t_best[sel] = t[closer]
-        normal[sel] = n[closer]
-        which[sel] = k
-    obj_idx = np.flatnonzero(which >= 0)
-    normal[obj_idx] /= np.linalg.norm(normal[obj_idx], axis=1, keepdims=True)
-    points = o + d * t_best[:, None]
-
-    rgb = _shade(scene, d, points, normal, which)
-    axes = np.stack([rig.right, rig.up, -rig.forward]).astype(np.float32)
-    cam_normals = normal @ axes.T
-    semseg_of = np.array([BACKGROUND, FLOOR] + [SHAPE_CLASS[o.shape] for o in scene.objects])
-    shape2 = (size, size)
-    return Render(
-        rgb=rgb.reshape(size, size, 3),
-        depth=(t_best * (d @ rig.forward.astype(np.float32))).reshape(shape2).astype(np.float32),
-        normals=cam_normals.reshape(size, size, 3).astype(np.float32),
-        semseg=semseg_of[which + 2].astype(np.uint8).reshape(shape2),
-        instance=np.maximum(which + 1, 0).astype(np.uint8).reshape(shape2),
-    )
+    bi, ki, pi = np.nonzero(near)
+    blocked = np.zeros(active.shape, dtype=bool)
+    if bi.size:
+        t0 = np.maximum(
+            tc[bi, ki, pi] - np.sqrt(np.maximum(r2[bi, ki, 0] - perp2[bi, ki, pi], 0)), 0
+        )
+        t, _ = _hit(slots, bi, ki, start[bi, pi], light[bi], t0, want_normals=False)
+        hit = np.isfinite(t)
+        blocked[bi[hit], pi[hit]] = True
+    return blocked
 
 
 def _shade(
-    scene: Scene, d: np.ndarray, points: np.ndarray, normal: np.ndarray, which: np.ndarray
+    scenes: Sequence[Scene],
+    slots: Slots,
+    d: np.ndarray,
+    points: np.ndarray,
+    normal: np.ndarray,
+    which: np.ndarray,
 ) -> np.ndarray:
-    """Lit sRGB colours (N, 3) uint8 for the hit points (lighting in linear space, gamma 2)."""
-    light = light_direction(scene)
-    floor_rgb = np.float32(scene.floor.rgb) ** 2
-    back_rgb = np.float32(scene.backdrop.rgb) ** 2
-    table = np.stack([back_rgb, floor_rgb] + [np.float32(o.rgb) ** 2 for o in scene.objects])
-    albedo = table[which + 2]
+    """Lit sRGB colours (B, P, 3) uint8 (lighting in linear space, gamma 2)."""
+    light = np.stack([light_direction(sc) for sc in scenes])
+    ambient0 = np.array([sc.light.ambient for sc in scenes], dtype=np.float32)[:, None]
+    floor_rgb = np.array([sc.floor.rgb for sc in scenes], dtype=np.float32) ** 2
+    back_rgb = np.array([sc.backdrop.rgb for sc in scenes], dtype=np.float32) ** 2
+    table = np.concatenate([back_rgb[:, None], floor_rgb[:, None], slots.rgb], axis=1)
+    albedo = np.take_along_axis(table, (which + 2)[..., None], axis=1)
     on_floor = which == -1
-    fidx = np.flatnonzero(on_floor)
-    if scene.floor.pattern == "checker":
-        fp = points[fidx]
-        cell = (np.floor(fp[:, 0] / 0.9) + np.floor(fp[:, 2] / 0.9)) % 2
-        albedo[fidx] *= np.where(cell > 0, 0.86, 1.0)[:, None]
+    checker = np.array([sc.floor.pattern == "checker" for sc in scenes])[:, None]
+    cell = (np.floor(points[..., 0] / 0.9) + np.floor(points[..., 2] / 0.9)) % 2
+    albedo *= np.where(on_floor & checker & (cell > 0), 0.86, 1.0)[..., None]
 
-    ndl = np.clip(normal @ light, 0.0, None)
-    lit_idx = np.flatnonzero(ndl > 0)
-    lit = np.zeros(len(d), dtype=np.float32)
-    start = points[lit_idx] + normal[lit_idx] * 2e-3
-    lit[lit_idx] = ~shadowed(scene, start, light)
+    ndl = np.clip(_bdot(normal, light), 0.0, None)
+    start = points + normal * 2e-3
+    lit = (~_shadowed(slots, start, light, ndl > 0)).astype(np.float32)
 
-    # Ambient term, darkened on the floor near each object's footprint (contact shadow) and
-    # slightly towards the top of the backdrop (studio fall-off).
-    ambient = np.full(len(d), scene.light.ambient, dtype=np.float32)
-    if scene.objects and fidx.size:
-        xz = np.array([[o.x, o.z] for o in scene.objects], dtype=np.float32)
-        foot = np.array([o.footprint * 0.9 for o in scene.objects], dtype=np.float32)
-        soft = np.array([0.35 * o.scale for o in scene.objects], dtype=np.float32)
-        fp = points[fidx]
-        gap = np.hypot(fp[:, 0:1] - xz[:, 0], fp[:, 2:3] - xz[:, 1]) - foot  # (F, K)
-        ambient[fidx] *= np.prod(1.0 - 0.45 * np.exp(-np.maximum(gap, 0.0) / soft), axis=1)
-    colour = albedo * (ambient + (1.0 - scene.light.ambient) * ndl * lit)[:, None]
-    bidx = np.flatnonzero(which == -2)
-    colour[bidx] *= (1.0 - 0.06 * np.clip(points[bidx, 1], 0.0, 6.0))[:, None]
+    # Ambient, darkened on the floor near each footprint (contact shadow) and towards the top of
+    # the backdrop (studio fall-off).
+    fb, fp = np.nonzero(on_floor)
+    occlusion = np.ones(on_floor.shape, dtype=np.float32)
+    if fb.size:
+        dx = points[fb, fp, 0][:, None] - slots.base[fb, :, 0]  # (F, K)
+        dz = points[fb, fp, 2][:, None] - slots.base[fb, :, 2]
+        foot = 0.9 * slots.scale[fb] * _FOOTPRINT[slots.shape[fb]]
+        far = np.maximum(dx * dx + dz * dz - foot * foot, 0.0) / (0.5 * slots.scale[fb]) ** 2
+        shade = np.where(slots.valid[fb], 1.0 - 0.45 / (1.0 + far) ** 2, 1.0)
+        occlusion[fb, fp] = np.prod(shade, axis=1)
+    ambient = ambient0 * np.where(on_floor, occlusion, 1.0)
+    colour = albedo * (ambient + (1.0 - ambient0) * ndl * lit)[..., None]
+    fall = np.where(which == -2, 1.0 - 0.06 * np.clip(points[..., 1], 0.0, 6.0), 1.0)
+    colour *= fall[..., None]
 
     # Highlights (and an environment reflection for metal) on objects only.
-    oidx = np.flatnonzero(which >= 0)
-    if oidx.size:
-        n, v = normal[oidx], d[oidx]
-        metal_of = np.array([o.material == "metal" for o in scene.objects])
-        metal = metal_of[which[oidx]]
-        half = light - v
+    bo, po = np.nonzero(which >= 0)
+    if bo.size:
+        ko = which[bo, po]
+        n, v, lo = normal[bo, po], d[bo, po], light[bo]
+        metal = slots.metal[bo, ko]
+        half = lo - v
         half /= np.linalg.norm(half, axis=1, keepdims=True)
         nh = np.clip(np.einsum("ij,ij->i", n, half), 0.0, 1.0)
         nh8 = (nh * nh) ** 4
-        spec = np.where(metal, 1.1 * nh8**8, 0.12 * nh8) * lit[oidx]
-        c = colour[oidx]
-        if metal.any():
-            refl_y = v[:, 1] - 2.0 * np.einsum("ij,ij->i", v, n) * n[:, 1]
-            env = np.where(refl_y[:, None] < 0, floor_rgb * 0.7, back_rgb)
-            c = np.where(metal[:, None], c * 0.55 + 0.8 * albedo[oidx] * env, c)
-        colour[oidx] = c + spec[:, None]
+        spec = np.where(metal, 1.1 * nh8**8, 0.12 * nh8) * lit[bo, po]
+        c = colour[bo, po]
+        refl_y = v[:, 1] - 2.0 * np.einsum("ij,ij->i", v, n) * n[:, 1]
+        env = np.where(refl_y[:, None] < 0, floor_rgb[bo] * 0.7, back_rgb[bo])
+        c = np.where(metal[:, None], c * 0.55 + 0.8 * albedo[bo, po] * env, c)
+        colour[bo, po] = c + spec[:, None]
     return (np.sqrt(np.clip(colour, 0.0, 1.0)) * 255.0 + 0.5).astype(np.uint8)

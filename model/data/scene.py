@@ -9,9 +9,10 @@ the same seed always yields the same scene, on any machine.
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-
-import numpy as np
+from typing import TypeVar
 
 SHAPES: tuple[str, ...] = ("cube", "sphere", "cylinder", "cone", "torus")
 """Shape classes, in class-id order (semseg id = 2 + index)."""
@@ -62,6 +63,7 @@ FOOTPRINT: dict[str, float] = {
 """Radius of each shape's ground footprint, in units of its half-extent (for non-overlap)."""
 
 MIN_OBJECTS, MAX_OBJECTS = 2, 6
+T = TypeVar("T")
 LAYOUT_RADIUS = 2.1
 
 
@@ -144,15 +146,34 @@ class Scene:
         )
 
 
-def _jitter_rgb(rng: np.random.Generator, rgb: tuple[float, ...], amount: float) -> tuple:
+class Draws:
+    """Seeded random draws built only on ``random.Random.random`` (stable across Python versions).
+
+    Scalar draws through numpy cost microseconds each; a scene needs ~60 of them.
+    """
+
+    def __init__(self, *key: int) -> None:
+        self._random = random.Random(":".join(str(int(k)) for k in key)).random
+
+    def uniform(self, lo: float, hi: float) -> float:
+        return lo + (hi - lo) * self._random()
+
+    def index(self, n: int) -> int:
+        return min(n - 1, int(self._random() * n))
+
+    def pick(self, options: Sequence[T]) -> T:
+        return options[self.index(len(options))]
+
+    def chance(self, p: float) -> bool:
+        return self._random() < p
+
+
+def _jitter_rgb(rng: Draws, rgb: tuple[float, ...], amount: float) -> tuple:
     """A colour close to ``rgb`` so that two red cubes are not pixel-identical."""
-    out = np.clip(np.asarray(rgb) + rng.uniform(-amount, amount, 3), 0.0, 1.0)
-    return tuple(round(float(c), 4) for c in out)
+    return tuple(round(min(1.0, max(0.0, c + rng.uniform(-amount, amount))), 4) for c in rgb)
 
 
-def _place(
-    rng: np.random.Generator, footprints: list[float], tries: int = 60
-) -> list[tuple[float, float]]:
+def _place(rng: Draws, footprints: list[float], tries: int = 60) -> list[tuple[float, float]]:
     """Floor positions for discs of the given radii that do not overlap (largest first)."""
     placed: list[tuple[float, float, float]] = []
     for radius in footprints:
@@ -168,16 +189,16 @@ def _place(
 
 def sample_scene(seed: int) -> Scene:
     """The scene for ``seed``: deterministic, with no two objects sharing colour and shape."""
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5CE7E]))
-    n = int(rng.integers(MIN_OBJECTS, MAX_OBJECTS + 1))
+    rng = Draws(seed, 0x5CE7E)
+    n = MIN_OBJECTS + rng.index(MAX_OBJECTS - MIN_OBJECTS + 1)
     color_names = list(COLORS)
     kinds: list[tuple[str, str]] = []
     while len(kinds) < n:
-        kind = (SHAPES[int(rng.integers(len(SHAPES)))], color_names[int(rng.integers(len(COLORS)))])
+        kind = (rng.pick(SHAPES), rng.pick(color_names))
         if kind not in kinds:
             kinds.append(kind)
-    sizes = [str(rng.choice(list(SIZES))) for _ in kinds]
-    scales = [SIZES[s] * float(rng.uniform(0.92, 1.08)) for s in sizes]
+    sizes = [rng.pick(list(SIZES)) for _ in kinds]
+    scales = [SIZES[s] * rng.uniform(0.92, 1.08) for s in sizes]
     order = sorted(range(n), key=lambda i: -FOOTPRINT[kinds[i][0]] * scales[i])
     positions = _place(rng, [FOOTPRINT[kinds[i][0]] * scales[i] for i in order])
     objects = []
@@ -190,29 +211,30 @@ def sample_scene(seed: int) -> Scene:
                 rgb=_jitter_rgb(rng, COLORS[color], 0.04),
                 size=sizes[i],
                 scale=round(scales[i], 4),
-                material=str(rng.choice(MATERIALS, p=(0.6, 0.4))),
+                material=MATERIALS[1] if rng.chance(0.4) else MATERIALS[0],
                 x=round(x, 4),
                 z=round(z, 4),
-                yaw=round(float(rng.uniform(0.0, math.pi / 2)), 4),
+                yaw=round(rng.uniform(0.0, math.pi / 2), 4),
             )
         )
     surfaces = list(SURFACE_COLORS)
-    floor_name, backdrop_name = (str(s) for s in rng.choice(surfaces, 2, replace=False))
+    floor_name = rng.pick(surfaces)
+    backdrop_name = rng.pick([s for s in surfaces if s != floor_name])
     camera = Camera(
-        azimuth=round(float(rng.uniform(0.0, 360.0)), 3),
-        elevation=round(float(rng.uniform(18.0, 42.0)), 3),
-        distance=round(float(rng.uniform(6.4, 8.0)), 3),
-        fov=round(float(rng.uniform(36.0, 42.0)), 3),
+        azimuth=round(rng.uniform(0.0, 360.0), 3),
+        elevation=round(rng.uniform(18.0, 42.0), 3),
+        distance=round(rng.uniform(6.4, 8.0), 3),
+        fov=round(rng.uniform(36.0, 42.0), 3),
         target=(
-            round(float(rng.uniform(-0.3, 0.3)), 3),
-            round(float(rng.uniform(0.2, 0.6)), 3),
-            round(float(rng.uniform(-0.3, 0.3)), 3),
+            round(rng.uniform(-0.3, 0.3), 3),
+            round(rng.uniform(0.2, 0.6), 3),
+            round(rng.uniform(-0.3, 0.3), 3),
         ),
     )
     light = Light(
-        azimuth=round(camera.azimuth + float(rng.uniform(-110.0, 110.0)), 3),
-        elevation=round(float(rng.uniform(35.0, 70.0)), 3),
-        ambient=round(float(rng.uniform(0.22, 0.45)), 3),
+        azimuth=round(camera.azimuth + rng.uniform(-110.0, 110.0), 3),
+        elevation=round(rng.uniform(35.0, 70.0), 3),
+        ambient=round(rng.uniform(0.22, 0.45), 3),
     )
     return Scene(
         seed=int(seed),
@@ -222,8 +244,8 @@ def sample_scene(seed: int) -> Scene:
         floor=Surface(
             floor_name,
             _jitter_rgb(rng, SURFACE_COLORS[floor_name], 0.03),
-            str(rng.choice(FLOOR_PATTERNS)),
+            rng.pick(FLOOR_PATTERNS),
         ),
         backdrop=Surface(backdrop_name, _jitter_rgb(rng, SURFACE_COLORS[backdrop_name], 0.03)),
-        backdrop_distance=round(float(rng.uniform(3.6, 5.5)), 3),
+        backdrop_distance=round(rng.uniform(3.6, 5.5), 3),
     )

@@ -24,7 +24,7 @@ from model.data.scene import Scene, SceneObject
 SUPERSAMPLE = 4
 STEP = 1.0
 """Spacing of stroke points, in pixels at 64 px."""
-CHUNK = 5
+CHUNK = 8
 """Points per drawn line piece: the width (pen pressure) may change between pieces."""
 
 
@@ -140,18 +140,24 @@ def _outline_lines(scene: Scene, rendered: Render, lines: Lines) -> None:
     inst_p = np.pad(inst, 1)
     depth_p = np.pad(depth, 1, constant_values=np.inf)
     for k in range(len(scene.objects)):
-        mask = inst_p == k + 1
+        rows = np.flatnonzero((inst_p == k + 1).any(axis=1))
+        if rows.size == 0:
+            continue
+        cols = np.flatnonzero((inst_p[rows[0] : rows[-1] + 1] == k + 1).any(axis=0))
+        r0, c0 = rows[0] - 1, cols[0] - 1  # crop with a one-pixel margin (inside the padding)
+        win = (slice(r0, rows[-1] + 2), slice(c0, cols[-1] + 2))
+        mask = inst_p[win] == k + 1
         if mask.sum() < 2:
             continue
-        own_depth = float(np.median(depth_p[mask]))
+        own_depth = float(depth_p[win][mask].mean())
         contours = find_contours(mask.astype(np.float32), 0.5)
         cut = np.cumsum([len(c) for c in contours])[:-1]
-        allc = np.concatenate(contours)
-        r0, c0 = allc[:, 0].astype(int), allc[:, 1].astype(int)
+        allc = np.concatenate(contours) + np.array([r0, c0])
+        ri, ci = allc[:, 0].astype(int), allc[:, 1].astype(int)
         covered = np.zeros(len(allc), dtype=bool)
         for dr in (0, 1):
             for dc in (0, 1):
-                rr, cc = np.minimum(r0 + dr, size + 1), np.minimum(c0 + dc, size + 1)
+                rr, cc = np.minimum(ri + dr, size + 1), np.minimum(ci + dc, size + 1)
                 other = inst_p[rr, cc]
                 covered |= (other > 0) & (other != k + 1) & (depth_p[rr, cc] < own_depth)
         border = (allc < 1.0).any(axis=1) | (allc > size).any(axis=1)
@@ -318,6 +324,6 @@ def draw_sketch(
         fill = ink[sid[a]]
         for c in range(a, b - 1, CHUNK):
             piece = xy[c : min(b, c + CHUNK + 1)]
-            pen.line(piece, fill=fill, width=widths[c + len(piece) // 2], joint="curve")
+            pen.line(piece, fill=fill, width=widths[c + len(piece) // 2])
     small = canvas.resize((size, size), Image.Resampling.BOX)
     return np.asarray(small, dtype=np.uint8)

@@ -25,7 +25,7 @@ from model.data.dataset import (
     write_images,
 )
 from model.data.modalities import MODALITIES
-from model.data.sample import SUPPORTED_SIZES, generate_scene
+from model.data.sample import SUPPORTED_SIZES, batch_size, generate_batch
 
 CHUNK = 64
 """Samples per worker task: large enough to amortise inter-process traffic."""
@@ -98,10 +98,13 @@ def _generate_chunk(args: tuple[str, int, int, int, int]) -> list[dict[str, dict
     """Worker: generate samples [start, stop), write their images, return their JSON records."""
     split_dir, size, base_seed, start, stop = args
     out = []
-    for index in range(start, stop):
-        sample = generate_scene(scene_seed(base_seed, index), size)
-        write_images(Path(split_dir), index, sample)
-        out.append(json_records(index, sample))
+    step = batch_size(size)
+    for first in range(start, stop, step):
+        indices = range(first, min(stop, first + step))
+        samples = generate_batch([scene_seed(base_seed, i) for i in indices], size)
+        for index, sample in zip(indices, samples, strict=True):
+            write_images(Path(split_dir), index, sample)
+            out.append(json_records(index, sample))
     return out
 
 
