@@ -42,7 +42,7 @@ def color_palette(rgb: np.ndarray) -> tuple[tuple[tuple[int, int, int], float], 
         if counts[b] / total < PALETTE_MIN_FRACTION:
             break
         mean = sums[b] / counts[b]
-        out.append((tuple(round(v) for v in mean), round(counts[b] / total, 4)))
+        out.append((tuple(round(v) for v in mean), round(float(counts[b]) / total, 4)))
     return tuple(out)
 
 
