@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from model.data.captions import write_captions
-from model.data.derived import canny_edges, color_palette, metadata
+from model.data.derived import canny_edges_batch, color_palette, metadata
 from model.data.layout import object_views
 from model.data.render import camera_rig, render_batch
 from model.data.sample import batch_size
@@ -42,11 +42,11 @@ def stage_times(size: int, n: int) -> dict[str, float]:
         seeds = range(first, min(n, first + step))
         scenes = timed("scene graph", lambda s=seeds: [sample_scene(x) for x in s])
         renders = timed("ray casting", lambda sc=scenes: render_batch(sc, size))
+        timed("edges", lambda rs=renders: canny_edges_batch([r.rgb for r in rs]))
         for scene, rendered in zip(scenes, renders, strict=True):
             rig = camera_rig(scene)
             views = timed("layout", lambda s=scene, r=rendered, g=rig: object_views(s, g, r))
             caps = timed("captions", lambda s=scene, v=views: write_captions(s, v, size))
-            timed("edges", lambda r=rendered: canny_edges(r.rgb))
             timed("palette", lambda r=rendered: color_palette(r.rgb))
             timed(
                 "metadata",

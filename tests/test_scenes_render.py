@@ -115,6 +115,6 @@ def test_batched_rendering_matches_one_by_one():
     batch = generate_batch(seeds, 64)
     for seed, b in zip(seeds, batch, strict=True):
         one = generate_scene(seed, 64)
-        for name in ("rgb", "depth", "normals", "semseg", "instance", "sketch"):
+        for name in ("rgb", "depth", "normals", "semseg", "instance", "edges", "sketch"):
             assert np.array_equal(getattr(one, name), getattr(b, name)), (seed, name)
         assert one.captions == b.captions

@@ -321,6 +321,58 @@ def _pixel_rays(rigs: list[Rig], size: int) -> tuple:
     return pos, axes, d
 
 
+def _screen_boxes(slots: Slots, rigs: list[Rig], size: int) -> np.ndarray:
+    """Conservative pixel boxes (B, K, 4: row0, row1, col0, col1) of the bounding spheres.
+
+    The sphere lies in an axis-aligned box in camera space; its projection lies within the
+    projections of that box's corners.
+    """
+    pos = np.array([r.position for r in rigs])[:, None, :]
+    rel = slots.centre - pos  # (B, K, 3)
+    x = (rel * np.array([r.right for r in rigs])[:, None]).sum(-1)
+    y = (rel * np.array([r.up for r in rigs])[:, None]).sum(-1)
+    z = (rel * np.array([r.forward for r in rigs])[:, None]).sum(-1)
+    r = slots.radius
+    tan = np.array([rg.tan_half for rg in rigs])[:, None]
+    z_near = np.maximum(z - r, 1e-3)
+    zs = np.stack([z_near, z + r])
+    u = np.stack([(x - r) / zs, (x + r) / zs]).reshape(4, *x.shape) / tan
+    v = np.stack([(y - r) / zs, (y + r) / zs]).reshape(4, *x.shape) / tan
+    col0, col1 = (u.min(0) + 1) * size / 2, (u.max(0) + 1) * size / 2
+    row0, row1 = (1 - v.max(0)) * size / 2, (1 - v.min(0)) * size / 2
+    box = np.stack([np.floor(row0), np.ceil(row1), np.floor(col0), np.ceil(col1)], -1)
+    box = np.clip(box, 0, size).astype(np.int64)
+    box[z - r <= 1e-3] = (0, size, 0, size)  # camera inside or touching: every pixel
+    return box
+
+
+def _primary_candidates(
+    slots: Slots, rigs: list[Rig], pos: np.ndarray, d: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(scene, slot, pixel) triples whose ray hits the slot's bounding sphere, and the entry t."""
+    box = _screen_boxes(slots, rigs, size)
+    parts_b, parts_k, parts_p = [], [], []
+    for b, k in zip(*np.nonzero(slots.valid), strict=True):
+        r0, r1, c0, c1 = box[b, k]
+        if r1 <= r0 or c1 <= c0:
+            continue
+        pix = (np.arange(r0, r1)[:, None] * size + np.arange(c0, c1)).ravel()
+        parts_p.append(pix)
+        parts_b.append(np.full(pix.size, b))
+        parts_k.append(np.full(pix.size, k))
+    if not parts_p:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, np.zeros(0, np.float32)
+    bi, ki, pi = np.concatenate(parts_b), np.concatenate(parts_k), np.concatenate(parts_p)
+    oc = pos[bi] - slots.centre[bi, ki]
+    dd = d[bi, pi]
+    half_b = (dd * oc).sum(-1)
+    disc = half_b * half_b - ((oc * oc).sum(-1) - slots.radius[bi, ki] ** 2)
+    root = np.sqrt(np.maximum(disc, 0.0))
+    keep = (disc > 0) & (root - half_b > EPS)
+    return bi[keep], ki[keep], pi[keep], np.maximum(-half_b - root, 0.0)[keep]
+
+
 def render_batch(scenes: Sequence[Scene], size: int) -> list[Render]:
     """Ray-cast several scenes at once (one set of array operations amortised over all)."""
     nb = len(scenes)
@@ -341,13 +393,8 @@ def render_batch(scenes: Sequence[Scene], size: int) -> list[Render]:
     normal = np.where(on_floor[..., None], np.float32([0, 1, 0]), back_n[:, None, :])
     which = np.where(on_floor, -1, -2)  # -2 backdrop, -1 floor, k >= 0 object slot
 
-    # Objects: bounding-sphere candidates for all (scene, slot, pixel) at once, then exact hits.
-    oc = pos[:, None, :] - slots.centre  # (B, K, 3)
-    b = _pairdot(oc, d)
-    disc = b * b - ((oc * oc).sum(-1) - slots.radius**2)[..., None]
-    root = np.sqrt(np.maximum(disc, 0.0))
-    bi, ki, pi = np.nonzero(slots.valid[..., None] & (disc > 0) & (root - b > EPS))
-    t0 = np.maximum(-b - root, 0.0)[bi, ki, pi]
+    # Objects: pixels inside each bounding sphere's screen box, then the exact hits.
+    bi, ki, pi, t0 = _primary_candidates(slots, rigs, pos, d, size)
     t, n = _hit(slots, bi, ki, pos[bi], d[bi, pi], t0, want_normals=True)
     closer = np.flatnonzero(t < t_best[bi, pi])
     order = closer[np.argsort(-t[closer], kind="stable")]  # nearest written last wins
@@ -393,27 +440,38 @@ def light_direction(scene: Scene) -> np.ndarray:
 
 
 def _shadowed(slots: Slots, start: np.ndarray, light: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """Whether points (B, P, 3) are blocked from their scene's light (B, 3) by an object."""
-    cl = _bdot(slots.centre, light)
-    sl = _bdot(start, light)
-    tc = cl[..., None] - sl[:, None, :]  # distance along the light to each sphere centre
-    cc = (slots.centre * slots.centre).sum(-1)
-    ss = (start * start).sum(-1)
-    dist2 = cc[..., None] - 2.0 * _pairdot(slots.centre, start) + ss[:, None]
-    perp2 = dist2 - tc * tc
-    r2 = (slots.radius**2)[..., None]
-    near = (
-        slots.valid[..., None]
-        & active[:, None, :]
-        & (perp2 < r2)
-        & (tc + slots.radius[..., None] > 0)
-    )
-    bi, ki, pi = np.nonzero(near)
+    """Whether points (B, P, 3) are blocked from their scene's light (B, 3) by an object.
+
+    Points are sorted by one coordinate across the light direction, so the points that can be
+    shadowed by a bounding sphere are found by binary search plus one filter on a short range.
+    """
+    helper = np.where(np.abs(light[:, 1:2]) < 0.9, [[0.0, 1.0, 0.0]], [[1.0, 0.0, 0.0]])
+    e1 = np.cross(light, helper)
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(light, e1)
+    u, v, w = _bdot(start, e1), _bdot(start, e2), _bdot(start, light)
+    order = np.argsort(u, axis=1)
+    u_sorted = np.take_along_axis(u, order, axis=1)
+    parts_b, parts_k, parts_p, parts_t = [], [], [], []
+    for b, k in zip(*np.nonzero(slots.valid), strict=True):
+        c, r = slots.centre[b, k], slots.radius[b, k]
+        cu, cv, cw = c @ e1[b], c @ e2[b], c @ light[b]
+        lo, hi = np.searchsorted(u_sorted[b], [cu - r, cu + r])
+        idx = order[b, lo:hi]
+        du, dv, along = u[b, idx] - cu, v[b, idx] - cv, cw - w[b, idx]
+        perp2 = du * du + dv * dv
+        keep = active[b, idx] & (perp2 < r * r) & (along + r > 0)
+        idx = idx[keep]
+        parts_p.append(idx)
+        parts_b.append(np.full(idx.size, b))
+        parts_k.append(np.full(idx.size, k))
+        parts_t.append(np.maximum(along[keep] - np.sqrt(r * r - perp2[keep]), 0.0))
     blocked = np.zeros(active.shape, dtype=bool)
+    if not parts_p:
+        return blocked
+    bi, ki, pi = np.concatenate(parts_b), np.concatenate(parts_k), np.concatenate(parts_p)
     if bi.size:
-        t0 = np.maximum(
-            tc[bi, ki, pi] - np.sqrt(np.maximum(r2[bi, ki, 0] - perp2[bi, ki, pi], 0)), 0
-        )
+        t0 = np.concatenate(parts_t).astype(np.float32)
         t, _ = _hit(slots, bi, ki, start[bi, pi], light[bi], t0, want_normals=False)
         hit = np.isfinite(t)
         blocked[bi[hit], pi[hit]] = True
@@ -446,15 +504,12 @@ def _shade(
 
     # Ambient, darkened on the floor near each footprint (contact shadow) and towards the top of
     # the backdrop (studio fall-off).
-    fb, fp = np.nonzero(on_floor)
-    occlusion = np.ones(on_floor.shape, dtype=np.float32)
-    if fb.size:
-        dx = points[fb, fp, 0][:, None] - slots.base[fb, :, 0]  # (F, K)
-        dz = points[fb, fp, 2][:, None] - slots.base[fb, :, 2]
-        foot = 0.9 * slots.scale[fb] * _FOOTPRINT[slots.shape[fb]]
-        far = np.maximum(dx * dx + dz * dz - foot * foot, 0.0) / (0.5 * slots.scale[fb]) ** 2
-        shade = np.where(slots.valid[fb], 1.0 - 0.45 / (1.0 + far) ** 2, 1.0)
-        occlusion[fb, fp] = np.prod(shade, axis=1)
+    dx = points[:, None, :, 0] - slots.base[..., 0:1]  # (B, K, P)
+    dz = points[:, None, :, 2] - slots.base[..., 2:3]
+    foot = (0.9 * slots.scale * _FOOTPRINT[slots.shape])[..., None]
+    far = np.maximum(dx * dx + dz * dz - foot * foot, 0.0) / (0.5 * slots.scale[..., None]) ** 2
+    near = 1.0 / (1.0 + far)
+    occlusion = np.prod(1.0 - 0.45 * slots.valid[..., None] * near * near, axis=1)
     ambient = ambient0 * np.where(on_floor, occlusion, 1.0)
     colour = albedo * (ambient + (1.0 - ambient0) * ndl * lit)[..., None]
     fall = np.where(which == -2, 1.0 - 0.06 * np.clip(points[..., 1], 0.0, 6.0), 1.0)

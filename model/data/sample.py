@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.data.captions import write_captions
-from model.data.derived import canny_edges, color_palette, metadata
+from model.data.derived import canny_edges_batch, color_palette, metadata
 from model.data.layout import ObjectView, object_views
 from model.data.render import Render, camera_rig, render_batch
 from model.data.scene import Scene, sample_scene
@@ -69,11 +69,13 @@ def generate_batch(seeds: Sequence[int], size: int = DEFAULT_SIZE) -> list[Scene
     """:func:`generate_scene` for several seeds, rendered together (same results, faster)."""
     check_size(size)
     scenes = [sample_scene(seed) for seed in seeds]
-    return [annotate(sc, r) for sc, r in zip(scenes, render_batch(scenes, size), strict=True)]
+    renders = render_batch(scenes, size)
+    edges = canny_edges_batch([r.rgb for r in renders])
+    return [annotate(*args) for args in zip(scenes, renders, edges, strict=True)]
 
 
-def annotate(scene: Scene, rendered: Render) -> SceneSample:
-    """Derive every other modality of ``scene`` from its render and its scene graph."""
+def annotate(scene: Scene, rendered: Render, edges: np.ndarray) -> SceneSample:
+    """Derive the remaining modalities of ``scene`` from its render, edges and scene graph."""
     size = rendered.depth.shape[0]
     rig = camera_rig(scene)
     views = object_views(scene, rig, rendered)
@@ -87,7 +89,7 @@ def annotate(scene: Scene, rendered: Render) -> SceneSample:
         normals=rendered.normals,
         semseg=rendered.semseg,
         instance=rendered.instance,
-        edges=canny_edges(rendered.rgb),
+        edges=edges,
         sketch=draw_sketch(scene, rendered, rig),
         captions=captions,
         color_palette=color_palette(rendered.rgb),
