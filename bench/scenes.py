@@ -68,6 +68,17 @@ def synth_rate(size: int, n: int, workers: int) -> tuple[float, float]:
     return n / wall, cpu / n
 
 
+def reference_op_us() -> float:
+    """CPU microseconds of one float32 multiply-add over 32k elements: a machine/load yardstick."""
+    import numpy as np
+
+    a = np.linspace(0.0, 1.0, 32768, dtype=np.float32)
+    start = time.process_time()
+    for _ in range(2000):
+        a * a + a
+    return (time.process_time() - start) / 2000 * 1e6
+
+
 def main() -> None:
     """Run the benchmark and write a markdown report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -80,7 +91,8 @@ def main() -> None:
         "# Scene generator speed",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-        f"load average at start {os.getloadavg()[0]:.1f} (other processes share the cores).",
+        f"load average at start {os.getloadavg()[0]:.1f} (other processes share the cores); "
+        f"reference op (float32 multiply-add over 32k elements) {reference_op_us():.1f} us CPU.",
         "",
         "Per-core rates come from process CPU time (one process, no PNG writing) and are the "
         "figure to compare with the 200 scenes/s/core target; the synth rows are wall-clock "

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw
+from scipy.ndimage import find_objects
 from skimage.measure import find_contours
 
 from model.data.render import CYLINDER_RADIUS, Render, Rig, project
@@ -24,7 +25,7 @@ from model.data.scene import Scene, SceneObject
 SUPERSAMPLE = 4
 STEP = 1.0
 """Spacing of stroke points, in pixels at 64 px."""
-CHUNK = 8
+CHUNK = 10
 """Points per drawn line piece: the width (pen pressure) may change between pieces."""
 
 
@@ -139,13 +140,11 @@ def _outline_lines(scene: Scene, rendered: Render, lines: Lines) -> None:
     size = inst.shape[0]
     inst_p = np.pad(inst, 1)
     depth_p = np.pad(depth, 1, constant_values=np.inf)
-    for k in range(len(scene.objects)):
-        rows = np.flatnonzero((inst_p == k + 1).any(axis=1))
-        if rows.size == 0:
+    for k, box in enumerate(find_objects(inst_p, max_label=len(scene.objects))):
+        if box is None:
             continue
-        cols = np.flatnonzero((inst_p[rows[0] : rows[-1] + 1] == k + 1).any(axis=0))
-        r0, c0 = rows[0] - 1, cols[0] - 1  # crop with a one-pixel margin (inside the padding)
-        win = (slice(r0, rows[-1] + 2), slice(c0, cols[-1] + 2))
+        r0, c0 = box[0].start - 1, box[1].start - 1  # crop with a one-pixel margin (padding)
+        win = (slice(r0, box[0].stop + 1), slice(c0, box[1].stop + 1))
         mask = inst_p[win] == k + 1
         if mask.sum() < 2:
             continue
