@@ -191,7 +191,9 @@ def _flatten(lines: Lines) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return pts, np.repeat(np.arange(len(counts)), counts), first, last
 
 
-def _misplace(pts, line, groups, rng, unit) -> np.ndarray:
+def _misplace(
+    pts: np.ndarray, line: np.ndarray, groups: np.ndarray, rng: np.random.Generator, unit: float
+) -> np.ndarray:
     """Rotate/scale/shift each group's lines a little about their centre, as a hand would."""
     g = groups[line]
     n = groups.max() + 1
@@ -205,7 +207,14 @@ def _misplace(pts, line, groups, rng, unit) -> np.ndarray:
     return out + centre[g] + shift[g]
 
 
-def _smooth(pts, line, first, last, closed, passes) -> np.ndarray:
+def _smooth(
+    pts: np.ndarray,
+    line: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    closed: np.ndarray,
+    passes: int,
+) -> np.ndarray:
     """Moving-average smoothing within each line (wrapping round closed ones)."""
     idx = np.arange(len(pts))
     start, end, wrap = first[line], last[line], closed[line]
@@ -216,7 +225,14 @@ def _smooth(pts, line, first, last, closed, passes) -> np.ndarray:
     return pts
 
 
-def _strokes(lines: Lines, length: np.ndarray, style: StrokeStyle, rng, unit: float, zoom: float):
+def _strokes(
+    lines: Lines,
+    length: np.ndarray,
+    style: StrokeStyle,
+    rng: np.random.Generator,
+    unit: float,
+    zoom: float,
+) -> np.ndarray:
     """Stroke table: line, start/end arc position, width, ink, wobble wavelength and phase.
 
     Open lines overshoot at both ends; closed outlines start anywhere, are drawn in one or two
@@ -224,7 +240,7 @@ def _strokes(lines: Lines, length: np.ndarray, style: StrokeStyle, rng, unit: fl
     """
     spec = []
     n = len(length)
-    r = rng.random((style.passes, n, 8))
+    r = rng.random((style.passes, n, 12))
     lo, hi = style.overshoot
     for p in range(style.passes):
         for i in range(n):
@@ -243,14 +259,24 @@ def _strokes(lines: Lines, length: np.ndarray, style: StrokeStyle, rng, unit: fl
                 pieces = [(-head, g), (g + (1.5 + u[7]) * unit, total + tail)]
             else:
                 pieces = [(-head, total + tail)]
-            width = style.width[0] + (style.width[1] - style.width[0]) * u[6]
-            ink = style.ink[0] + (style.ink[1] - style.ink[0]) * u[7]
+            width = style.width[0] + (style.width[1] - style.width[0]) * u[8]
+            ink = style.ink[0] + (style.ink[1] - style.ink[0]) * u[9]
+            wavelength, phase = (10.0 + 14.0 * u[10]) * zoom, 2.0 * math.pi * u[11]
             for a, b in pieces:
-                spec.append((i, a, b, width, ink, (10.0 + 14.0 * u[4]) * zoom, 6.3 * u[0]))
+                spec.append((i, a, b, width, ink, wavelength, phase))
     return np.array(spec, dtype=np.float64).reshape(-1, 7)
 
 
-def _trace(pts, line, first, arc, length, closed, spec, step):
+def _trace(
+    pts: np.ndarray,
+    line: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    arc: np.ndarray,
+    closed: np.ndarray,
+    spec: np.ndarray,
+    step: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sample every stroke every ``step`` px along its line: positions, tangents, stroke ids."""
     s_line = spec[:, 0].astype(int)
     n = np.maximum(2, np.ceil((spec[:, 2] - spec[:, 1]) / step).astype(int) + 1)
@@ -259,13 +285,14 @@ def _trace(pts, line, first, arc, length, closed, spec, step):
     frac_k = k / (n[sid] - 1)
     s = spec[sid, 1] + frac_k * (spec[sid, 2] - spec[sid, 1])
     ln = s_line[sid]
-    total = length[ln]
+    total = arc[last[ln]]
     s = np.where(closed[ln], np.mod(s, np.maximum(total, 1e-9)), s)
     s_in = np.clip(s, 0.0, total)
+    length = arc[last]
     offset = np.concatenate([[0.0], np.cumsum(length[:-1] + 1.0)])  # lines apart on one axis
     global_arc = arc + offset[line]
     j = np.searchsorted(global_arc, s_in + offset[ln], side="right") - 1
-    j = np.clip(j, first[ln], np.maximum(first[ln], np.searchsorted(line, ln, "right") - 2))
+    j = np.clip(j, first[ln], np.maximum(first[ln], last[ln] - 1))  # a segment of the line
     seg = pts[j + 1] - pts[j]
     seg_len = np.maximum(np.hypot(seg[:, 0], seg[:, 1]), 1e-9)
     tangent = seg / seg_len[:, None]
@@ -303,7 +330,7 @@ def draw_sketch(
     length = arc[last]
 
     spec = _strokes(lines, length, style, rng, unit, zoom=size / 64.0)
-    pos, tangent, sid, frac_k, s = _trace(pts, line, first, arc, length, closed, spec, STEP * unit)
+    pos, tangent, sid, frac_k, s = _trace(pts, line, first, last, arc, closed, spec, STEP * unit)
     noise = rng.normal(0.0, 1.0, len(pos))
     shake = (np.roll(noise, 1) + noise + np.roll(noise, -1)) / 3.0
     wobble = np.sin(2.0 * math.pi * s / spec[sid, 5] + spec[sid, 6])
