@@ -9,6 +9,7 @@ cores; wall-clock figures are printed beside them. Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -18,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from model.data.captions import write_captions
+from model.data.dataset import json_records, make_split_dirs, write_images
 from model.data.derived import canny_edges_batch, color_palette, metadata
 from model.data.layout import object_views
 from model.data.render import camera_rig, render_batch
-from model.data.sample import batch_size
+from model.data.sample import batch_size, generate_batch
 from model.data.scene import sample_scene
 from model.data.sketch import draw_sketch
 from model.data.synth import SynthRequest, synthesize
@@ -54,6 +56,21 @@ def stage_times(size: int, n: int) -> dict[str, float]:
             )
             timed("sketch", lambda s=scene, r=rendered, g=rig: draw_sketch(s, r, g))
     return {k: v / n for k, v in spent.items()}
+
+
+def write_time(size: int, n: int) -> float:
+    """CPU seconds per scene to encode and write one sample's PNGs and JSON lines."""
+    samples = generate_batch(list(range(n)), size)
+    out = Path(tempfile.mkdtemp(prefix="scenes-bench-"))
+    try:
+        make_split_dirs(out)
+        start = time.process_time()
+        for i, sample in enumerate(samples):
+            write_images(out, i, sample)
+            json.dumps(json_records(i, sample))
+        return (time.process_time() - start) / n
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def synth_rate(size: int, n: int, workers: int) -> tuple[float, float]:
@@ -94,9 +111,9 @@ def main() -> None:
         f"load average at start {os.getloadavg()[0]:.1f} (other processes share the cores); "
         f"reference op (float32 multiply-add over 32k elements) {reference_op_us():.1f} us CPU.",
         "",
-        "Per-core rates come from process CPU time (one process, no PNG writing) and are the "
-        "figure to compare with the 200 scenes/s/core target; the synth rows are wall-clock "
-        "rates of `anyseek data synth` including PNG/JSONL writing.",
+        "Per-core rates come from process CPU time of one process (generation and writing) and "
+        "are the figure to compare with the 200 scenes/s/core target; the synth columns are "
+        "wall-clock rates of `anyseek data synth` on this shared machine.",
         "",
         "| size | stage | ms/scene (CPU) |",
         "|---|---|---|",
@@ -109,6 +126,7 @@ def main() -> None:
     for size in args.sizes:
         n = max(16, args.n * 64 * 64 // (size * size))
         stages = stage_times(size, n)
+        stages["write PNG + JSON"] = write_time(size, min(n, 64))
         total = sum(stages.values())
         for name, sec in stages.items():
             lines.append(f"| {size} | {name} | {sec * 1000:.2f} |")

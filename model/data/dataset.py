@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +61,7 @@ def json_records(index: int, sample: SceneSample) -> dict[str, dict[str, Any]]:
         "index": index,
         "seed": sample.seed,
         "scene": sample.scene.to_dict(),
-        "objects": [
-            {k: v for k, v in asdict(view).items() if k != "obj"} for view in sample.objects
-        ],
+        "objects": [{k: v for k, v in vars(view).items() if k != "obj"} for view in sample.objects],
     }
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TypeVar
 
 SHAPES: tuple[str, ...] = ("cube", "sphere", "cylinder", "cone", "torus")
@@ -129,8 +129,20 @@ class Scene:
     backdrop_distance: float  # distance from the origin to the backdrop plane, behind the objects
 
     def to_dict(self) -> dict:
-        """JSON-ready nested dict (lists instead of tuples)."""
-        return asdict(self)
+        """JSON-ready nested dict (tuples stay tuples; JSON writes them as lists).
+
+        Built by hand: ``dataclasses.asdict`` deep-copies every leaf and was the slowest part of
+        writing a sample.
+        """
+        return {
+            "seed": self.seed,
+            "objects": [dict(vars(o)) for o in self.objects],
+            "camera": dict(vars(self.camera)),
+            "light": dict(vars(self.light)),
+            "floor": dict(vars(self.floor)),
+            "backdrop": dict(vars(self.backdrop)),
+            "backdrop_distance": self.backdrop_distance,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Scene:
