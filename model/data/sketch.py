@@ -138,32 +138,34 @@ def _outline_lines(scene: Scene, rendered: Render, lines: Lines) -> None:
     """Outlines of every object where not covered by a nearer object (shared edges drawn once)."""
     inst, depth = rendered.instance, rendered.depth
     size = inst.shape[0]
-    inst_p = np.pad(inst, 1)
-    depth_p = np.pad(depth, 1, constant_values=np.inf)
+    inst_p = np.zeros((size + 2, size + 2), dtype=inst.dtype)
+    inst_p[1:-1, 1:-1] = inst
+    depth_p = np.full((size + 2, size + 2), np.inf, dtype=np.float32)
+    depth_p[1:-1, 1:-1] = depth
+    corner_r, corner_c = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
     for k, box in enumerate(find_objects(inst_p, max_label=len(scene.objects))):
         if box is None:
             continue
         r0, c0 = box[0].start - 1, box[1].start - 1  # crop with a one-pixel margin (padding)
         win = (slice(r0, box[0].stop + 1), slice(c0, box[1].stop + 1))
         mask = inst_p[win] == k + 1
-        if mask.sum() < 2:
-            continue
         own_depth = float(depth_p[win][mask].mean())
         contours = find_contours(mask.astype(np.float32), 0.5)
-        cut = np.cumsum([len(c) for c in contours])[:-1]
         allc = np.concatenate(contours) + np.array([r0, c0])
-        ri, ci = allc[:, 0].astype(int), allc[:, 1].astype(int)
-        covered = np.zeros(len(allc), dtype=bool)
-        for dr in (0, 1):
-            for dc in (0, 1):
-                rr, cc = np.minimum(ri + dr, size + 1), np.minimum(ci + dc, size + 1)
-                other = inst_p[rr, cc]
-                covered |= (other > 0) & (other != k + 1) & (depth_p[rr, cc] < own_depth)
+        # The 2x2 pixels around each contour point: covered where one is a nearer object.
+        rr = np.minimum(allc[:, 0:1].astype(int) + corner_r, size + 1)
+        cc = np.minimum(allc[:, 1:2].astype(int) + corner_c, size + 1)
+        other = inst_p[rr, cc]
+        covered = ((other > 0) & (other != k + 1) & (depth_p[rr, cc] < own_depth)).any(axis=1)
         border = (allc < 1.0).any(axis=1) | (allc > size).any(axis=1)
         keep = ~covered & ~border
         xy = allc[:, ::-1] - 0.5  # (row, col) in the padded grid -> (x, y) pixel coordinates
-        for piece, ok in zip(np.split(xy, cut), np.split(keep, cut), strict=True):
-            if ok.all() and len(piece) > 4:
+        start = 0
+        for contour in contours:
+            stop = start + len(contour)
+            piece, ok = xy[start:stop], keep[start:stop]
+            start = stop
+            if len(piece) > 4 and ok.all():
                 lines.points.append(piece)  # find_contours repeats the first point at the end
                 lines.closed.append(True)
                 lines.group.append(k)
