@@ -450,32 +450,34 @@ def _shadowed(slots: Slots, start: np.ndarray, light: np.ndarray, active: np.nda
     e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
     e2 = np.cross(light, e1)
     u, v, w = _bdot(start, e1), _bdot(start, e2), _bdot(start, light)
+    nb, npix = u.shape
     order = np.argsort(u, axis=1)
-    u_sorted = np.take_along_axis(u, order, axis=1)
-    parts_b, parts_k, parts_p, parts_t = [], [], [], []
-    for b, k in zip(*np.nonzero(slots.valid), strict=True):
-        c, r = slots.centre[b, k], slots.radius[b, k]
-        cu, cv, cw = c @ e1[b], c @ e2[b], c @ light[b]
-        lo, hi = np.searchsorted(u_sorted[b], [cu - r, cu + r])
-        idx = order[b, lo:hi]
-        du, dv, along = u[b, idx] - cu, v[b, idx] - cv, cw - w[b, idx]
-        perp2 = du * du + dv * dv
-        keep = active[b, idx] & (perp2 < r * r) & (along + r > 0)
-        idx = idx[keep]
-        parts_p.append(idx)
-        parts_b.append(np.full(idx.size, b))
-        parts_k.append(np.full(idx.size, k))
-        parts_t.append(np.maximum(along[keep] - np.sqrt(r * r - perp2[keep]), 0.0))
-    blocked = np.zeros(active.shape, dtype=bool)
-    if not parts_p:
-        return blocked
-    bi, ki, pi = np.concatenate(parts_b), np.concatenate(parts_k), np.concatenate(parts_p)
-    if bi.size:
-        t0 = np.concatenate(parts_t).astype(np.float32)
-        t, _ = _hit(slots, bi, ki, start[bi, pi], light[bi], t0, want_normals=False)
-        hit = np.isfinite(t)
-        blocked[bi[hit], pi[hit]] = True
-    return blocked
+    # One sorted axis for all scenes: scene b's coordinates shifted by b * span.
+    span = 2.0 * float(np.abs(u).max()) + 4.0 * float(slots.radius.max()) + 1.0
+    shift = np.arange(nb, dtype=np.float64) * span
+    u_all = (np.take_along_axis(u, order, axis=1) + shift[:, None]).ravel()
+    order_all = (order + (np.arange(nb) * npix)[:, None]).ravel()
+    sb, sk = np.nonzero(slots.valid)
+    c, r = slots.centre[sb, sk], slots.radius[sb, sk]
+    cu, cv, cw = (c * e1[sb]).sum(1), (c * e2[sb]).sum(1), (c * light[sb]).sum(1)
+    lo = np.searchsorted(u_all, cu - r + shift[sb])
+    hi = np.searchsorted(u_all, cu + r + shift[sb])
+    count = hi - lo
+    slot = np.repeat(np.arange(len(sb)), count)
+    flat = order_all[np.arange(count.sum()) - np.repeat(np.cumsum(count) - count - lo, count)]
+    du, dv = u.ravel()[flat] - cu[slot], v.ravel()[flat] - cv[slot]
+    along = cw[slot] - w.ravel()[flat]  # how far towards the light the sphere centre is
+    perp2 = du * du + dv * dv
+    r_s = r[slot]
+    keep = active.ravel()[flat] & (perp2 < r_s * r_s) & (along + r_s > 0)
+    flat, slot = flat[keep], slot[keep]
+    blocked = np.zeros(nb * npix, dtype=bool)
+    if flat.size:
+        t0 = np.maximum(along[keep] - np.sqrt(r_s[keep] ** 2 - perp2[keep]), 0.0)
+        bi, pi = flat // npix, flat % npix
+        t, _ = _hit(slots, bi, sk[slot], start[bi, pi], light[bi], t0.astype(np.float32), False)
+        blocked[flat[np.isfinite(t)]] = True
+    return blocked.reshape(nb, npix)
 
 
 def _shade(
@@ -509,7 +511,7 @@ def _shade(
     foot = (0.9 * slots.scale * _FOOTPRINT[slots.shape])[..., None]
     far = np.maximum(dx * dx + dz * dz - foot * foot, 0.0) / (0.5 * slots.scale[..., None]) ** 2
     near = 1.0 / (1.0 + far)
-    occlusion = np.prod(1.0 - 0.45 * slots.valid[..., None] * near * near, axis=1)
+    occlusion = np.prod(np.where(slots.valid[..., None], 1.0 - 0.45 * near * near, 1.0), axis=1)
     ambient = ambient0 * np.where(on_floor, occlusion, 1.0)
     colour = albedo * (ambient + (1.0 - ambient0) * ndl * lit)[..., None]
     fall = np.where(which == -2, 1.0 - 0.06 * np.clip(points[..., 1], 0.0, 6.0), 1.0)
