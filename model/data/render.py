@@ -312,12 +312,14 @@ def _pixel_rays(rigs: list[Rig], size: int) -> tuple:
     pos = np.array([r.position for r in rigs], dtype=np.float32)
     axes = np.array([[r.right, r.up, r.forward] for r in rigs], dtype=np.float32)
     tan = np.array([r.tan_half for r in rigs], dtype=np.float32)[:, None]
-    d = (
-        (x[None] * tan)[..., None] * axes[:, None, 0]
-        + (y[None] * tan)[..., None] * axes[:, None, 1]
-        + axes[:, None, 2]
-    )
-    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    # The direction through (x, y) is f + x*tan*r + y*tan*u, with length sqrt(1 + (x^2+y^2)tan^2)
+    # because the axes are orthonormal; computed per component (contiguous, no axis-3 reductions).
+    xt, yt = x[None] * tan, y[None] * tan  # (B, P)
+    inv = 1.0 / np.sqrt(1.0 + xt * xt + yt * yt)
+    xt, yt = xt * inv, yt * inv
+    d = np.empty((len(rigs), x.size, 3), dtype=np.float32)
+    for c in range(3):
+        d[..., c] = xt * axes[:, None, 0, c] + yt * axes[:, None, 1, c] + inv * axes[:, None, 2, c]
     return pos, axes, d
 
 
@@ -402,8 +404,6 @@ def render_batch(scenes: Sequence[Scene], size: int) -> list[Render]:
     t_best[bo, po] = t[order]
     which[bo, po] = ki[order]
     normal[bo, po] = n[order]
-    objects = which >= 0
-    normal[objects] /= np.linalg.norm(normal[objects], axis=-1, keepdims=True)
     points = pos[:, None, :] + d * t_best[..., None]
 
     rgb = _shade(scenes, slots, d, points, normal, which)
@@ -494,11 +494,17 @@ def _shade(
     floor_rgb = np.array([sc.floor.rgb for sc in scenes], dtype=np.float32) ** 2
     back_rgb = np.array([sc.backdrop.rgb for sc in scenes], dtype=np.float32) ** 2
     table = np.concatenate([back_rgb[:, None], floor_rgb[:, None], slots.rgb], axis=1)
-    albedo = np.take_along_axis(table, (which + 2)[..., None], axis=1)
+    rows = (which + 2) + (np.arange(len(scenes)) * table.shape[1])[:, None]
+    albedo = np.take(table.reshape(-1, 3), rows, axis=0)  # (B, P, 3)
     on_floor = which == -1
     checker = np.array([sc.floor.pattern == "checker" for sc in scenes])[:, None]
-    cell = (np.floor(points[..., 0] / 0.9) + np.floor(points[..., 2] / 0.9)) % 2
-    albedo *= np.where(on_floor & checker & (cell > 0), 0.86, 1.0)[..., None]
+    cell = (
+        np.floor(points[..., 0] / 0.9).astype(np.int32)
+        + np.floor(points[..., 2] / 0.9).astype(np.int32)
+    ) & 1
+    albedo *= np.where(on_floor & checker & (cell > 0), np.float32(0.86), np.float32(1.0))[
+        ..., None
+    ]
 
     ndl = np.clip(_bdot(normal, light), 0.0, None)
     start = points + normal * 2e-3
