@@ -1,11 +1,12 @@
-"""Vectorised numpy ray caster: one scene graph in, pixel-aligned rgb/depth/normals/labels out.
+"""Vectorised numpy ray caster: scene graphs in, pixel-aligned rgb/depth/normals/labels out.
 
 Every pixel gets one primary ray through its centre. Shapes are intersected analytically in their
 own frame (sphere, box slabs, cylinder and cone quadrics; the torus by sphere tracing its exact
-distance field), and only for the rays that hit the shape's bounding sphere, so the per-object
-cost is mostly numpy call overhead. Lighting is Lambert + Blinn-Phong with hard shadow rays, a
-reflection of floor/backdrop on metal, and a soft contact shadow on the floor. All label maps
-come from the same ray hits as the colours, so they line up exactly.
+distance field), and only for rays that can hit the shape's bounding sphere: primary rays inside
+its projected screen box, shadow rays found by binary search on points sorted across the light.
+Several scenes are cast together as padded (scene, object slot) arrays. Lighting is Lambert +
+Blinn-Phong with hard shadow rays, a reflection of floor/backdrop on metal, and a soft contact
+shadow on the floor. All label maps come from the same ray hits as the colours, so they line up.
 
 Conventions: world y is up and the floor is y = 0. Camera space is x right, y up, z towards the
 viewer (OpenGL). ``depth`` is z-depth: distance along the camera's optical axis, not along the ray.
@@ -29,6 +30,14 @@ SHAPE_CLASS = {shape: 2 + i for i, shape in enumerate(SHAPES)}
 CYLINDER_RADIUS, CONE_RADIUS = 0.8, 1.0
 TORUS_MAJOR, TORUS_MINOR = 0.7, 0.4
 TORUS_STEPS = 24
+_BOUND_RADIUS = np.array(
+    [math.sqrt(3.0), 1.0, math.hypot(CYLINDER_RADIUS, 1.0), math.hypot(CONE_RADIUS, 1.0),
+     TORUS_MAJOR + TORUS_MINOR],
+    dtype=np.float32,
+)  # fmt: skip
+"""Bounding-sphere radius of each shape (in SHAPES order), in units of its half-extent."""
+_BOUND_HEIGHT = np.array([1.0, 1.0, 1.0, 1.0, TORUS_MINOR], dtype=np.float32)
+"""Height of the bounding-sphere centre above the floor, in units of the half-extent."""
 
 
 @dataclass(frozen=True)
@@ -86,16 +95,9 @@ def project(rig: Rig, size: int, points: np.ndarray) -> np.ndarray:
 
 def bounding_sphere(obj: SceneObject) -> tuple[np.ndarray, float]:
     """Centre and radius of a sphere enclosing the object."""
-    s = obj.scale
-    radius = {
-        "cube": s * math.sqrt(3.0),
-        "sphere": s,
-        "cylinder": s * math.hypot(CYLINDER_RADIUS, 1.0),
-        "cone": s * math.hypot(CONE_RADIUS, 1.0),
-        "torus": s * (TORUS_MAJOR + TORUS_MINOR),
-    }[obj.shape]
-    cy = s * TORUS_MINOR if obj.shape == "torus" else s
-    return np.array([obj.x, cy, obj.z]), radius
+    i = SHAPES.index(obj.shape)
+    centre = np.array([obj.x, obj.scale * float(_BOUND_HEIGHT[i]), obj.z])
+    return centre, obj.scale * float(_BOUND_RADIUS[i])
 
 
 def object_centre(obj: SceneObject) -> np.ndarray:
@@ -208,12 +210,6 @@ def _torus(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple
 
 _KERNELS = (_cube, _sphere, _cylinder, _cone, _torus)
 """Intersection kernel of each shape, in :data:`SHAPES` order."""
-_BOUND_RADIUS = np.array(
-    [math.sqrt(3.0), 1.0, math.hypot(CYLINDER_RADIUS, 1.0), math.hypot(CONE_RADIUS, 1.0),
-     TORUS_MAJOR + TORUS_MINOR],
-    dtype=np.float32,
-)  # fmt: skip
-_BOUND_HEIGHT = np.array([1.0, 1.0, 1.0, 1.0, TORUS_MINOR], dtype=np.float32)
 _FOOTPRINT = np.array([FOOTPRINT[shape] for shape in SHAPES], dtype=np.float32)
 
 
