@@ -13,7 +13,7 @@ from model.data.dataset import SceneReader
 from model.data.modalities import MODALITIES
 from model.data.sample import generate_scene
 from model.data.synth import SynthRequest, scene_seed, synthesize
-from model.data.torch_dataset import SceneDataset, collate_scenes
+from model.data.torch_dataset import GeneratedSceneDataset, SceneDataset, collate_scenes
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,20 @@ def test_torch_dataset_batches(root):
     assert batch.rgb.shape == (4, 3, 64, 64) and batch.depth.shape == (4, 1, 64, 64)
     assert batch.semseg.dtype.is_floating_point is False and len(batch.captions) == 4
     assert float(batch.rgb.min()) >= 0.0 and float(batch.rgb.max()) <= 1.0
+
+
+def test_generated_dataset_matches_the_files(root):
+    generated = GeneratedSceneDataset(5, 64, seed=9)
+    stored = SceneReader(root, "train")
+    for i in (0, 4):
+        assert generated[i].scene == stored[i].scene
+        assert np.array_equal(generated[i].instance, stored[i].instance)
+    with pytest.raises(IndexError):
+        generated[5]
+    with pytest.raises(SettingsError):
+        GeneratedSceneDataset(0)
+    with pytest.raises(SettingsError, match="not supported"):
+        GeneratedSceneDataset(3, size=100)
 
 
 def test_refuses_to_overwrite_and_mixing_sizes(root):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from anyseek.errors import SettingsError
 from model.data.captions import write_captions
 from model.data.derived import canny_edges_batch, color_palette, metadata
 from model.data.layout import ObjectView, object_views
@@ -49,9 +50,9 @@ class SceneSample:
 
 
 def check_size(size: int) -> int:
-    """``size`` if it is supported, else a ValueError naming the choices."""
+    """``size`` if it is supported, else a SettingsError naming the choices."""
     if size not in SUPPORTED_SIZES:
-        raise ValueError(f"size {size} is not supported; choose one of {list(SUPPORTED_SIZES)}")
+        raise SettingsError(f"size {size} is not supported; choose one of {list(SUPPORTED_SIZES)}")
     return size
 
 

@@ -11,8 +11,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from anyseek.errors import SettingsError
 from model.data.dataset import SceneReader
-from model.data.sample import SceneSample
+from model.data.sample import DEFAULT_SIZE, SceneSample, check_size, generate_scene
+from model.data.synth import scene_seed
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,35 @@ class SceneDataset(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         sample = self.reader[index]
+        return self.transform(sample) if self.transform else sample
+
+
+class GeneratedSceneDataset(Dataset):
+    """Scenes generated on the fly, identical to what ``synth`` writes for the same seed.
+
+    Sample i is ``generate_scene(scene_seed(seed, i), size)``: no files, no disk traffic; use
+    DataLoader workers to generate in parallel.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        size: int = DEFAULT_SIZE,
+        seed: int = 0,
+        transform: Callable[[SceneSample], Any] | None = None,
+    ) -> None:
+        if n <= 0:
+            raise SettingsError(f"a generated dataset needs at least one scene, got n={n}")
+        self.n, self.size, self.seed = n, check_size(size), seed
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> Any:
+        if not 0 <= index < self.n:
+            raise IndexError(f"sample {index} out of range 0..{self.n - 1}")
+        sample = generate_scene(scene_seed(self.seed, index), self.size)
         return self.transform(sample) if self.transform else sample
 
 
