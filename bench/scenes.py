@@ -34,6 +34,7 @@ def stage_times(size: int, n: int) -> dict[str, float]:
     spent: dict[str, float] = {}
 
     def timed(name: str, fn: Callable):
+        """Run ``fn`` and add its CPU time to stage ``name``."""
         start = time.process_time()
         out = fn()
         spent[name] = spent.get(name, 0.0) + time.process_time() - start

@@ -22,10 +22,12 @@ RELATION = re.compile(
 
 @pytest.fixture(scope="module")
 def samples():
+    """Forty generated scenes shared by the caption tests."""
     return [generate_scene(seed, 64) for seed in range(40)]
 
 
 def _view(sample, color: str, noun: str):
+    """The one object a (colour, noun) phrase names."""
     shape = _NOUN_TO_SHAPE[noun]
     matches = [v for v in sample.objects if v.obj.color == color and v.obj.shape == shape]
     assert len(matches) == 1, f"{color} {noun} does not name exactly one object"

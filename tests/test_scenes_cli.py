@@ -9,6 +9,7 @@ from anyseek.cli import main
 
 
 def _run(capsys, *args: str) -> tuple[int, str]:
+    """Run the CLI in-process; exit code and stderr."""
     code = main(["data", *args])
     captured = capsys.readouterr()
     return code, captured.err

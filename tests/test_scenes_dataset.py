@@ -18,6 +18,7 @@ from model.data.torch_dataset import GeneratedSceneDataset, SceneDataset, collat
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
+    """A five-scene dataset written once for the module."""
     out = tmp_path_factory.mktemp("scenes")
     synthesize(SynthRequest(out, n=5, size=64, seed=9), progress=False)
     return out

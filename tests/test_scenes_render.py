@@ -14,6 +14,7 @@ SEEDS = range(12)
 
 @pytest.fixture(scope="module")
 def samples():
+    """Twelve generated scenes shared by the render tests."""
     return [generate_scene(seed, 64) for seed in SEEDS]
 
 

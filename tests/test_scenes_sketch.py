@@ -12,6 +12,7 @@ from model.data.sketch import STYLES, draw_sketch
 
 
 def _outlines(instance: np.ndarray) -> np.ndarray:
+    """Pixels whose instance id differs from a neighbour's."""
     edge = np.zeros_like(instance, dtype=bool)
     edge[:, 1:] |= instance[:, 1:] != instance[:, :-1]
     edge[1:] |= instance[1:] != instance[:-1]

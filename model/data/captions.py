@@ -67,9 +67,11 @@ class _Phraser:
         self.scene, self.rng = scene, rng
 
     def pick(self, options: tuple[str, ...] | list[str]) -> str:
+        """One of ``options``."""
         return self.rng.pick(options)
 
     def noun(self, shape: str) -> str:
+        """A word for ``shape``: usually the canonical one, sometimes a synonym."""
         return NOUNS[shape][0] if self.rng.chance(0.6) else self.pick(NOUNS[shape])
 
     def phrase(self, k: int, full: bool) -> str:
@@ -92,20 +94,24 @@ class _Phraser:
 
 
 def _article(phrase: str) -> str:
+    """ "a" or "an" before a phrase."""
     return ("an " if phrase[0] in "aeiou" else "a ") + phrase
 
 
 def _join(items: list[str]) -> str:
+    """ "x", "x and y", "x, y and z"."""
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _sentence(text: str) -> str:
+    """Capitalise and end with a full stop."""
     return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def _counts(scene: Scene, seen: list[int], p: _Phraser) -> str:
+    """Counts by shape, as in 'Three objects on a grey floor: two cubes and one cone'."""
     by_shape: dict[str, int] = {}
     for k in seen:
         by_shape[scene.objects[k].shape] = by_shape.get(scene.objects[k].shape, 0) + 1
@@ -121,6 +127,7 @@ def _counts(scene: Scene, seen: list[int], p: _Phraser) -> str:
 
 
 def _relation_text(rel: Relation, p: _Phraser) -> str:
+    """One relation as a clause: "the red cube is left of the blue ball"."""
     pred = rel.predicate
     if pred in ("left of", "right of") and p.rng.chance(0.5):
         pred = "to the " + pred

@@ -30,11 +30,13 @@ def _colormap(x: np.ndarray) -> np.ndarray:
 
 
 def _depth_view(depth: np.ndarray) -> np.ndarray:
+    """Inverse depth as colours (near is warm)."""
     inv = 1.0 / np.maximum(depth, 1e-3)
     return _colormap((inv - inv.min()) / max(float(np.ptp(inv)), 1e-6))
 
 
 def _gray(a: np.ndarray) -> np.ndarray:
+    """A grey map as an RGB tile."""
     return np.repeat(a[..., None], 3, axis=2)
 
 
@@ -52,6 +54,7 @@ TILES = (
 
 
 def _palette_view(s: SceneSample) -> np.ndarray:
+    """The colour palette as vertical bars proportional to each colour's share."""
     tile = np.full((s.size, s.size, 3), 255, dtype=np.uint8)
     x = 0
     for rgb, fraction in s.color_palette:

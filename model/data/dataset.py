@@ -98,6 +98,7 @@ def read_manifest(root: Path) -> dict[str, Any]:
 
 
 def _read_jsonl(path: Path) -> dict[int, dict[str, Any]]:
+    """Rows of a JSON-lines file, keyed by their "index"."""
     with path.open() as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     return {int(r["index"]): r for r in rows}

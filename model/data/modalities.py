@@ -28,11 +28,13 @@ CLASSES: tuple[tuple[int, str], ...] = (
 
 
 def _normals_from_png(a: np.ndarray) -> np.ndarray:
+    """Unit normals back from their (n + 1) / 2 RGB encoding."""
     n = a.astype(np.float32) / 127.5 - 1.0
     return n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-6)
 
 
 def _palette_from_json(v: list) -> tuple:
+    """The palette as tuples again."""
     return tuple((tuple(int(c) for c in rgb), float(f)) for rgb, f in v)
 
 

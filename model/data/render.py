@@ -111,6 +111,7 @@ def object_centre(obj: SceneObject) -> np.ndarray:
 
 
 def _sphere(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
+    """Sphere of radius s centred s above the floor."""
     oc = o.copy()
     oc[:, 1] -= s
     b = np.einsum("ij,ij->i", oc, d)
@@ -122,6 +123,7 @@ def _sphere(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tupl
 
 
 def _cube(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
+    """Axis-aligned box [-s, s] x [0, 2s] x [-s, s] (slab method)."""
     lo = np.stack([-s, np.zeros_like(s), -s], axis=1)
     hi = np.stack([s, 2 * s, s], axis=1)
     inv = 1.0 / np.where(np.abs(d) < 1e-9, 1e-9, d)
@@ -137,6 +139,7 @@ def _cube(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
 
 
 def _cylinder(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
+    """Upright cylinder of radius 0.8 s and height 2 s, with a top cap."""
     a, h = CYLINDER_RADIUS * s, 2.0 * s
     ox, oy, oz, dx, dy, dz = o[:, 0], o[:, 1], o[:, 2], d[:, 0], d[:, 1], d[:, 2]
     qa = dx * dx + dz * dz
@@ -164,6 +167,7 @@ def _cylinder(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tu
 
 
 def _cone(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
+    """Upright cone of base radius s and height 2 s (apex up)."""
     h = 2.0 * s
     k2 = (CONE_RADIUS / 2.0) ** 2  # (base radius / height) squared
     ox, oy, oz, dx, dy, dz = o[:, 0], o[:, 1], o[:, 2], d[:, 0], d[:, 1], d[:, 2]
@@ -187,6 +191,7 @@ def _cone(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
 
 
 def _torus(o: np.ndarray, d: np.ndarray, s: np.ndarray, t0: np.ndarray) -> tuple:
+    """Torus lying on the floor (major 0.7 s, minor 0.4 s), by sphere tracing its distance field."""
     big, small = TORUS_MAJOR * s, TORUS_MINOR * s
     q0 = o.copy()
     q0[:, 1] -= small

@@ -168,15 +168,19 @@ class Draws:
         self._random = random.Random(":".join(str(int(k)) for k in key)).random
 
     def uniform(self, lo: float, hi: float) -> float:
+        """A float in [lo, hi)."""
         return lo + (hi - lo) * self._random()
 
     def index(self, n: int) -> int:
+        """An int in [0, n)."""
         return min(n - 1, int(self._random() * n))
 
     def pick(self, options: Sequence[T]) -> T:
+        """One of ``options``."""
         return options[self.index(len(options))]
 
     def chance(self, p: float) -> bool:
+        """True with probability ``p``."""
         return self._random() < p
 
 

@@ -109,6 +109,7 @@ def _generate_chunk(args: tuple[str, int, int, int, int]) -> list[dict[str, dict
 
 
 def _chunks(req: SynthRequest, split_dir: Path) -> Iterator[tuple[str, int, int, int, int]]:
+    """Worker tasks covering samples 0..n-1."""
     for start in range(0, req.n, CHUNK):
         yield (str(split_dir), req.size, req.seed, start, min(req.n, start + CHUNK))
 

@@ -84,6 +84,7 @@ class GeneratedSceneDataset(Dataset):
 
 
 def _chw(arrays: list[np.ndarray], scale: float) -> torch.Tensor:
+    """Stack (S, S) or (S, S, C) arrays into a float (B, C, S, S) tensor, scaled."""
     stacked = np.stack(arrays).astype(np.float32) * scale
     stacked = stacked[:, None] if stacked.ndim == 3 else stacked.transpose(0, 3, 1, 2)
     return torch.from_numpy(np.ascontiguousarray(stacked))
