@@ -143,22 +143,24 @@ def _outline_lines(scene: Scene, rendered: Render, lines: Lines) -> None:
     depth_p = np.full((size + 2, size + 2), np.inf, dtype=np.float32)
     depth_p[1:-1, 1:-1] = depth
     corner_r, corner_c = np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])
-    for k, box in enumerate(find_objects(inst_p, max_label=len(scene.objects))):
+    boxes = find_objects(inst_p, max_label=len(scene.objects))
+    spans = [(b[0].start, b[0].stop, b[1].start, b[1].stop) for b in boxes if b is not None]
+    for k, box in enumerate(boxes):
         if box is None:
             continue
-        r0, c0 = box[0].start - 1, box[1].start - 1  # crop with a one-pixel margin (padding)
-        win = (slice(r0, box[0].stop + 1), slice(c0, box[1].stop + 1))
+        r0, r1, c0, c1 = box[0].start - 1, box[0].stop + 1, box[1].start - 1, box[1].stop + 1
+        touching = sum(a < r1 and r0 < b and c < c1 and c0 < d for a, b, c, d in spans) > 1
+        win = (slice(r0, r1), slice(c0, c1))  # the box with a one-pixel margin (padding)
         mask = inst_p[win] == k + 1
         own_depth = float(depth_p[win][mask].mean())
         contours = find_contours(mask.astype(np.float32), 0.5)
         allc = np.concatenate(contours) + np.array([r0, c0])
-        # The 2x2 pixels around each contour point: covered where one is a nearer object.
-        rr = np.minimum(allc[:, 0:1].astype(int) + corner_r, size + 1)
-        cc = np.minimum(allc[:, 1:2].astype(int) + corner_c, size + 1)
-        other = inst_p[rr, cc]
-        covered = ((other > 0) & (other != k + 1) & (depth_p[rr, cc] < own_depth)).any(axis=1)
-        border = (allc < 1.0).any(axis=1) | (allc > size).any(axis=1)
-        keep = ~covered & ~border
+        keep = ~((allc < 1.0).any(axis=1) | (allc > size).any(axis=1))  # not the image border
+        if touching:  # the 2x2 pixels around each point: covered where one is a nearer object
+            rr = np.minimum(allc[:, 0:1].astype(int) + corner_r, size + 1)
+            cc = np.minimum(allc[:, 1:2].astype(int) + corner_c, size + 1)
+            other = inst_p[rr, cc]
+            keep &= ~((other > 0) & (other != k + 1) & (depth_p[rr, cc] < own_depth)).any(axis=1)
         xy = allc[:, ::-1] - 0.5  # (row, col) in the padded grid -> (x, y) pixel coordinates
         start = 0
         for contour in contours:
