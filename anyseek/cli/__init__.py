@@ -20,6 +20,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("db", "anyseek.cli.db"),
     ("collections", "anyseek.cli.collections"),
     ("demo", "anyseek.cli.demo"),
+    ("data", "anyseek.cli.data"),
 )
 
 app = typer.Typer(
