@@ -488,20 +488,6 @@ def _shadowed(slots: Slots, start: np.ndarray, light: np.ndarray, active: np.nda
     return blocked.reshape(nb, npix)
 
 
-def _contact_occlusion(slots: Slots, bi: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Ambient factor (F,) of floor points (F, 3) of scenes ``bi``: darker near each footprint."""
-    foot = 0.9 * slots.scale * _FOOTPRINT[slots.shape]  # (B, K)
-    spread = (0.5 * slots.scale) ** 2
-    occlusion = np.ones(len(bi), dtype=np.float32)
-    for k in range(slots.valid.shape[1]):  # slot by slot: the same products in the same order
-        dx = points[:, 0] - slots.base[bi, k, 0]
-        dz = points[:, 2] - slots.base[bi, k, 2]
-        f = foot[bi, k]
-        near = 1.0 / (1.0 + np.maximum(dx * dx + dz * dz - f * f, 0.0) / spread[bi, k])
-        occlusion *= np.where(slots.valid[bi, k], 1.0 - 0.45 * near * near, 1.0)
-    return occlusion
-
-
 def _shade(
     scenes: Sequence[Scene],
     slots: Slots,
@@ -534,9 +520,13 @@ def _shade(
 
     # Ambient, darkened on the floor near each footprint (contact shadow) and towards the top of
     # the backdrop (studio fall-off).
-    ambient = np.repeat(ambient0, points.shape[1], axis=1)
-    bf, pf = np.nonzero(on_floor)
-    ambient[bf, pf] = ambient0[bf, 0] * _contact_occlusion(slots, bf, points[bf, pf])
+    dx = points[:, None, :, 0] - slots.base[..., 0:1]  # (B, K, P)
+    dz = points[:, None, :, 2] - slots.base[..., 2:3]
+    foot = (0.9 * slots.scale * _FOOTPRINT[slots.shape])[..., None]
+    far = np.maximum(dx * dx + dz * dz - foot * foot, 0.0) / (0.5 * slots.scale[..., None]) ** 2
+    near = 1.0 / (1.0 + far)
+    occlusion = np.prod(np.where(slots.valid[..., None], 1.0 - 0.45 * near * near, 1.0), axis=1)
+    ambient = ambient0 * np.where(on_floor, occlusion, 1.0)
     colour = albedo * (ambient + (1.0 - ambient0) * ndl * lit)[..., None]
     fall = np.where(which == -2, 1.0 - 0.06 * np.clip(points[..., 1], 0.0, 6.0), 1.0)
     colour *= fall[..., None]
