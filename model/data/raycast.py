@@ -1,4 +1,4 @@
-"""Compiled (numba) ray-object intersection for the scene renderer: primary hits and shadow rays.
+"""Compiled (numba) per-pixel loops of the scene renderer: object hits, shadow rays and shading.
 
 Numpy needs dozens of passes over every candidate array per intersection (gathers, one kernel
 per shape, masks), which made intersection the largest cost of a 64 px scene. Here each ray
@@ -198,30 +198,98 @@ def cast_objects(
 
 
 @njit(cache=True, nogil=True)
-def shadowed(start, light, active, valid, shape, scale, cos, sin, base, centre, radius, consts):
-    """Whether each active point (B, P, 3) is blocked from its scene's light (B, 3) by an object."""
-    nb, npix = active.shape
-    nk = valid.shape[1]
-    blocked = np.zeros((nb, npix), dtype=np.bool_)
+def _blocked(
+    b, px, py, pz, lx, ly, lz, valid, shape, scale, cos, sin, base, centre, radius, consts
+):
+    """Whether the ray from point p towards the light l hits any object of scene b."""
+    for k in range(valid.shape[1]):
+        if not valid[b, k]:
+            continue
+        t0 = _sphere_entry(
+            px, py, pz, lx, ly, lz, centre[b, k, 0], centre[b, k, 1], centre[b, k, 2], radius[b, k]
+        )
+        if t0 < 0.0:
+            continue
+        t = _object_hit(b, k, px, py, pz, lx, ly, lz, t0, shape, scale, cos, sin, base, consts)[0]
+        if t < np.inf:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def shade(
+    d, points, normal, which, light, ambient, floor_rgb, back_rgb, checker, obj_rgb, metal, foot,
+    valid, shape, scale, cos, sin, base, centre, radius, consts,
+):  # fmt: skip
+    """Lit sRGB colours (B, P, 3) uint8 of every pixel (lighting in linear space, gamma 2).
+
+    Lambert with hard shadow rays; ambient darkened on the floor near each object's footprint
+    (contact shadow) and towards the top of the backdrop; Blinn-Phong highlights on objects, and
+    for metal a reflection of floor or backdrop. ``which``: -2 backdrop, -1 floor, k object slot.
+    """
+    nb, npix = which.shape
+    out = np.empty((nb, npix, 3), dtype=np.uint8)
+    alb = np.empty(3)
     for b in range(nb):
         lx, ly, lz = light[b, 0], light[b, 1], light[b, 2]
+        amb0 = ambient[b]
         for p in range(npix):
-            if not active[b, p]:
-                continue
-            px, py, pz = start[b, p, 0], start[b, p, 1], start[b, p, 2]
-            for k in range(nk):
-                if not valid[b, k]:
-                    continue
-                t0 = _sphere_entry(
-                    px, py, pz, lx, ly, lz, centre[b, k, 0], centre[b, k, 1], centre[b, k, 2],
-                    radius[b, k],
-                )  # fmt: skip
-                if t0 < 0.0:
-                    continue
-                t = _object_hit(
-                    b, k, px, py, pz, lx, ly, lz, t0, shape, scale, cos, sin, base, consts
-                )[0]
-                if t < np.inf:
-                    blocked[b, p] = True
-                    break
-    return blocked
+            w = which[b, p]
+            px, py, pz = points[b, p, 0], points[b, p, 1], points[b, p, 2]
+            nx, ny, nz = normal[b, p, 0], normal[b, p, 1], normal[b, p, 2]
+            for c in range(3):
+                alb[c] = (
+                    back_rgb[b, c]
+                    if w == -2
+                    else (floor_rgb[b, c] if w == -1 else obj_rgb[b, w, c])
+                )
+            amb = amb0
+            if w == -1:
+                if checker[b] and (math.floor(px / 0.9) + math.floor(pz / 0.9)) % 2 == 1:
+                    alb *= 0.86
+                for k in range(valid.shape[1]):  # contact shadow
+                    if valid[b, k]:
+                        dx, dz = px - base[b, k, 0], pz - base[b, k, 2]
+                        f = foot[b, k]
+                        far = max(dx * dx + dz * dz - f * f, 0.0) / (0.5 * scale[b, k]) ** 2
+                        near = 1.0 / (1.0 + far)
+                        amb *= 1.0 - 0.45 * near * near
+            ndl = max(nx * lx + ny * ly + nz * lz, 0.0)
+            lit = 1.0
+            if ndl > 0.0 and _blocked(
+                b, px + nx * 2e-3, py + ny * 2e-3, pz + nz * 2e-3, lx, ly, lz,
+                valid, shape, scale, cos, sin, base, centre, radius, consts,
+            ):  # fmt: skip
+                lit = 0.0
+            light_sum = amb + (1.0 - amb0) * ndl * lit
+            fall = 1.0 - 0.06 * min(max(py, 0.0), 6.0) if w == -2 else 1.0
+            col0, col1, col2 = (
+                alb[0] * light_sum * fall,
+                alb[1] * light_sum * fall,
+                alb[2] * light_sum * fall,
+            )
+            if w >= 0:
+                vx, vy, vz = d[b, p, 0], d[b, p, 1], d[b, p, 2]
+                hx, hy, hz = lx - vx, ly - vy, lz - vz
+                hn = math.sqrt(hx * hx + hy * hy + hz * hz)
+                nh = min(max((nx * hx + ny * hy + nz * hz) / hn, 0.0), 1.0)
+                nh8 = (nh * nh) ** 4
+                spec = (1.1 * nh8**8 if metal[b, w] else 0.12 * nh8) * lit
+                if metal[b, w]:
+                    refl_y = vy - 2.0 * (vx * nx + vy * ny + vz * nz) * ny
+                    if refl_y < 0:
+                        e0, e1, e2 = (
+                            floor_rgb[b, 0] * 0.7,
+                            floor_rgb[b, 1] * 0.7,
+                            floor_rgb[b, 2] * 0.7,
+                        )
+                    else:
+                        e0, e1, e2 = back_rgb[b, 0], back_rgb[b, 1], back_rgb[b, 2]
+                    col0 = col0 * 0.55 + 0.8 * alb[0] * e0
+                    col1 = col1 * 0.55 + 0.8 * alb[1] * e1
+                    col2 = col2 * 0.55 + 0.8 * alb[2] * e2
+                col0, col1, col2 = col0 + spec, col1 + spec, col2 + spec
+            out[b, p, 0] = int(math.sqrt(min(max(col0, 0.0), 1.0)) * 255.0 + 0.5)
+            out[b, p, 1] = int(math.sqrt(min(max(col1, 0.0), 1.0)) * 255.0 + 0.5)
+            out[b, p, 2] = int(math.sqrt(min(max(col2, 0.0), 1.0)) * 255.0 + 0.5)
+    return out

@@ -1,12 +1,13 @@
-"""Vectorised numpy ray caster: scene graphs in, pixel-aligned rgb/depth/normals/labels out.
+"""Ray caster: scene graphs in, pixel-aligned rgb/depth/normals/labels out.
 
-Every pixel gets one primary ray through its centre. Shapes are intersected analytically in their
-own frame (sphere, box slabs, cylinder and cone quadrics; the torus by sphere tracing its exact
-distance field), and only for rays that can hit the shape's bounding sphere: primary rays inside
-its projected screen box, shadow rays found by binary search on points sorted across the light.
-Several scenes are cast together as padded (scene, object slot) arrays. Lighting is Lambert +
-Blinn-Phong with hard shadow rays, a reflection of floor/backdrop on metal, and a soft contact
-shadow on the floor. All label maps come from the same ray hits as the colours, so they line up.
+Every pixel gets one primary ray through its centre. Rays, the floor and the backdrop are numpy
+arrays over several scenes at once (padded (scene, object slot) arrays); the per-ray work (object
+hits, shadow rays, shading) runs in the compiled loops of :mod:`model.data.raycast`. Shapes are
+intersected analytically in their own frame (sphere, box slabs, cylinder and cone quadrics; the
+torus by sphere tracing its exact distance field), only for rays that enter the shape's bounding
+sphere. Lighting is Lambert + Blinn-Phong with hard shadow rays, a reflection of floor/backdrop on
+metal, and a soft contact shadow on the floor. All label maps come from the same ray hits as the
+colours, so they line up.
 
 Conventions: world y is up and the floor is y = 0. Camera space is x right, y up, z towards the
 viewer (OpenGL). ``depth`` is z-depth: distance along the camera's optical axis, not along the ray.
@@ -21,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from model.data.raycast import cast_objects, shadowed
+from model.data.raycast import cast_objects, shade
 from model.data.scene import FOOTPRINT, SHAPES, Scene, SceneObject
 
 EPS = 1e-4
@@ -273,56 +274,20 @@ def _shade(
     normal: np.ndarray,
     which: np.ndarray,
 ) -> np.ndarray:
-    """Lit sRGB colours (B, P, 3) uint8 (lighting in linear space, gamma 2)."""
-    light = np.stack([light_direction(sc) for sc in scenes])
-    ambient0 = np.array([sc.light.ambient for sc in scenes], dtype=np.float32)[:, None]
-    floor_rgb = np.array([sc.floor.rgb for sc in scenes], dtype=np.float32) ** 2
-    back_rgb = np.array([sc.backdrop.rgb for sc in scenes], dtype=np.float32) ** 2
-    table = np.concatenate([back_rgb[:, None], floor_rgb[:, None], slots.rgb], axis=1)
-    rows = (which + 2) + (np.arange(len(scenes)) * table.shape[1])[:, None]
-    albedo = np.take(table.reshape(-1, 3), rows, axis=0)  # (B, P, 3)
-    on_floor = which == -1
-    checker = np.array([sc.floor.pattern == "checker" for sc in scenes])[:, None]
-    cell = (
-        np.floor(points[..., 0] / 0.9).astype(np.int32)
-        + np.floor(points[..., 2] / 0.9).astype(np.int32)
-    ) & 1
-    albedo *= np.where(on_floor & checker & (cell > 0), np.float32(0.86), np.float32(1.0))[
-        ..., None
-    ]
-
-    ndl = np.clip(_bdot(normal, light), 0.0, None)
-    start = points + normal * 2e-3
-    blocked = shadowed(start, light, ndl > 0, *slots.geometry(), _CONSTS)
-    lit = (~blocked).astype(np.float32)
-
-    # Ambient, darkened on the floor near each footprint (contact shadow) and towards the top of
-    # the backdrop (studio fall-off).
-    dx = points[:, None, :, 0] - slots.base[..., 0:1]  # (B, K, P)
-    dz = points[:, None, :, 2] - slots.base[..., 2:3]
-    foot = (0.9 * slots.scale * _FOOTPRINT[slots.shape])[..., None]
-    far = np.maximum(dx * dx + dz * dz - foot * foot, 0.0) / (0.5 * slots.scale[..., None]) ** 2
-    near = 1.0 / (1.0 + far)
-    occlusion = np.prod(np.where(slots.valid[..., None], 1.0 - 0.45 * near * near, 1.0), axis=1)
-    ambient = ambient0 * np.where(on_floor, occlusion, 1.0)
-    colour = albedo * (ambient + (1.0 - ambient0) * ndl * lit)[..., None]
-    fall = np.where(which == -2, 1.0 - 0.06 * np.clip(points[..., 1], 0.0, 6.0), 1.0)
-    colour *= fall[..., None]
-
-    # Highlights (and an environment reflection for metal) on objects only.
-    bo, po = np.nonzero(which >= 0)
-    if bo.size:
-        ko = which[bo, po]
-        n, v, lo = normal[bo, po], d[bo, po], light[bo]
-        metal = slots.metal[bo, ko]
-        half = lo - v
-        half /= np.linalg.norm(half, axis=1, keepdims=True)
-        nh = np.clip(np.einsum("ij,ij->i", n, half), 0.0, 1.0)
-        nh8 = (nh * nh) ** 4
-        spec = np.where(metal, 1.1 * nh8**8, 0.12 * nh8) * lit[bo, po]
-        c = colour[bo, po]
-        refl_y = v[:, 1] - 2.0 * np.einsum("ij,ij->i", v, n) * n[:, 1]
-        env = np.where(refl_y[:, None] < 0, floor_rgb[bo] * 0.7, back_rgb[bo])
-        c = np.where(metal[:, None], c * 0.55 + 0.8 * albedo[bo, po] * env, c)
-        colour[bo, po] = c + spec[:, None]
-    return (np.sqrt(np.clip(colour, 0.0, 1.0)) * 255.0 + 0.5).astype(np.uint8)
+    """Lit sRGB colours (B, P, 3) uint8: per-scene lighting and materials, then a compiled loop."""
+    return shade(
+        d,
+        np.ascontiguousarray(points, dtype=np.float32),
+        normal,
+        which,
+        np.stack([light_direction(sc) for sc in scenes]),
+        np.array([sc.light.ambient for sc in scenes], dtype=np.float32),
+        np.array([sc.floor.rgb for sc in scenes], dtype=np.float32) ** 2,
+        np.array([sc.backdrop.rgb for sc in scenes], dtype=np.float32) ** 2,
+        np.array([sc.floor.pattern == "checker" for sc in scenes]),
+        np.ascontiguousarray(slots.rgb),
+        slots.metal,
+        (0.9 * slots.scale * _FOOTPRINT[slots.shape]).astype(np.float32),
+        *slots.geometry(),
+        _CONSTS,
+    )
