@@ -25,7 +25,6 @@ import numpy as np
 from model.data.raycast import cast_objects, shade
 from model.data.scene import FOOTPRINT, SHAPES, Scene, SceneObject
 
-EPS = 1e-4
 BACKGROUND, FLOOR = 0, 1
 SHAPE_CLASS = {shape: 2 + i for i, shape in enumerate(SHAPES)}
 """Semantic class id of each shape (0 background/backdrop, 1 floor)."""
@@ -180,15 +179,6 @@ class Slots:
 def _bdot(v: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Per-scene dot products: (B, N, 3) . (B, 3) -> (B, N) (no BLAS: stays single-threaded)."""
     return v[..., 0] * w[:, None, 0] + v[..., 1] * w[:, None, 1] + v[..., 2] * w[:, None, 2]
-
-
-def _pairdot(a: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """All dot products between (B, K, 3) and (B, P, 3) -> (B, K, P)."""
-    return (
-        a[..., 0, None] * v[:, None, :, 0]
-        + a[..., 1, None] * v[:, None, :, 1]
-        + a[..., 2, None] * v[:, None, :, 2]
-    )
 
 
 def _pixel_rays(rigs: list[Rig], size: int) -> tuple:
