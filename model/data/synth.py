@@ -140,6 +140,7 @@ def synthesize(req: SynthRequest, progress: bool = True) -> dict[str, Any]:
             results: Iterator = map(_generate_chunk, _chunks(req, split_dir))
             pool = None
         else:
+            generate_batch([0], SUPPORTED_SIZES[0])  # compile the kernels once, before forking
             pool = mp.get_context("fork" if os.name == "posix" else "spawn").Pool(req.workers)
             results = pool.imap(_generate_chunk, _chunks(req, split_dir))
         for chunk in results:
