@@ -21,6 +21,7 @@ from PIL import Image
 from anyseek.errors import NotFoundError, SettingsError
 from model.data.layout import ObjectView
 from model.data.modalities import CLASSES, DEPTH_SCALE, MODALITIES
+from model.data.png import write_png
 from model.data.sample import SceneSample
 from model.data.scene import Scene
 
@@ -47,9 +48,7 @@ def write_images(split_dir: Path, index: int, sample: SceneSample) -> None:
     stem = file_stem(index)
     for m in MODALITIES:
         if m.kind == "png":
-            Image.fromarray(m.encode(sample)).save(
-                split_dir / m.name / f"{stem}.png", compress_level=1
-            )
+            write_png(split_dir / m.name / f"{stem}.png", m.encode(sample))
 
 
 def json_records(index: int, sample: SceneSample) -> dict[str, dict[str, Any]]:

@@ -345,7 +345,7 @@ def draw_sketch(
     ink = (255 * spec[:, 4]).astype(int).tolist()
 
     pen = ImageDraw.Draw(canvas)
-    xy = (pos * SUPERSAMPLE).tolist()
+    xy = (pos * SUPERSAMPLE).ravel().tolist()  # flat x0, y0, x1, y1, ...: no per-point lists
     widths = width.tolist()
     bounds = np.flatnonzero(np.diff(sid)) + 1
     for a, b in zip(
@@ -353,7 +353,7 @@ def draw_sketch(
     ):
         fill = ink[sid[a]]
         for c in range(a, b - 1, CHUNK):
-            piece = xy[c : min(b, c + CHUNK + 1)]
-            pen.line(piece, fill=fill, width=widths[c + len(piece) // 2])
+            stop = min(b, c + CHUNK + 1)
+            pen.line(xy[2 * c : 2 * stop], fill=fill, width=widths[c + (stop - c) // 2])
     small = canvas.resize((size, size), Image.Resampling.BOX)
     return np.asarray(small, dtype=np.uint8)

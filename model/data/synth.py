@@ -28,7 +28,9 @@ from model.data.modalities import MODALITIES
 from model.data.sample import SUPPORTED_SIZES, batch_size, generate_batch
 
 CHUNK = 64
-"""Samples per worker task: large enough to amortise inter-process traffic."""
+"""Most samples per worker task: large enough to amortise inter-process traffic."""
+TASKS_PER_WORKER = 8
+"""Smallest number of tasks each worker gets, so the last tasks do not leave workers idle."""
 
 
 @dataclass(frozen=True)
@@ -108,10 +110,18 @@ def _generate_chunk(args: tuple[str, int, int, int, int]) -> list[dict[str, dict
     return out
 
 
+def chunk_size(n: int, size: int, workers: int) -> int:
+    """Samples per task: whole render batches, small enough to keep every worker busy to the end."""
+    batch = batch_size(size)
+    per_task = -(-n // (workers * TASKS_PER_WORKER))  # ceiling division
+    return max(batch, min(CHUNK, -(-per_task // batch) * batch))
+
+
 def _chunks(req: SynthRequest, split_dir: Path) -> Iterator[tuple[str, int, int, int, int]]:
-    """Worker tasks covering samples 0..n-1."""
-    for start in range(0, req.n, CHUNK):
-        yield (str(split_dir), req.size, req.seed, start, min(req.n, start + CHUNK))
+    """Worker tasks (seed index ranges, not scenes) covering samples 0..n-1."""
+    step = chunk_size(req.n, req.size, req.workers)
+    for start in range(0, req.n, step):
+        yield (str(split_dir), req.size, req.seed, start, min(req.n, start + step))
 
 
 def synthesize(req: SynthRequest, progress: bool = True) -> dict[str, Any]:
@@ -130,6 +140,7 @@ def synthesize(req: SynthRequest, progress: bool = True) -> dict[str, Any]:
             results: Iterator = map(_generate_chunk, _chunks(req, split_dir))
             pool = None
         else:
+            generate_batch([0], SUPPORTED_SIZES[0])  # compile the kernels once, before forking
             pool = mp.get_context("fork" if os.name == "posix" else "spawn").Pool(req.workers)
             results = pool.imap(_generate_chunk, _chunks(req, split_dir))
         for chunk in results:
