@@ -85,9 +85,11 @@ def test_tombstones_are_compacted(tmp_path: Path) -> None:
 
 
 def test_loading_memory_maps_and_copies_before_writing(tmp_path: Path) -> None:
-    for kind in ("flat", "hnsw"):
+    for kind in ("flat", "hnsw", "ivf_sq8"):
         folder = tmp_path / kind
-        settings = StoreSettings(exact_threshold=0 if kind == "hnsw" else 10_000)
+        approximate = "ivf_sq8" if kind == "ivf_sq8" else "hnsw"
+        threshold = 10_000 if kind == "flat" else 0
+        settings = StoreSettings(exact_threshold=threshold, approximate=approximate)
         store = FaissStore(folder, settings)
         store.ensure_collection("c", [SpaceSpec("v", 16)])
         vectors = _clustered(300, 16)

@@ -50,10 +50,9 @@ class IndexParams:
         return "flat" if size < self.exact_threshold else self.approximate
 
     def nlist_for(self, size: int) -> int:
-        """IVF cell count: configured, else about 4 * sqrt(n) (FAISS guidelines), at least 1."""
-        if self.ivf_nlist:
-            return min(self.ivf_nlist, max(1, size // 39))
-        return int(min(65_536, max(1, size // 39, 4 * math.sqrt(size)) if size >= 39 else 1))
+        """IVF cells: configured or about 4 * sqrt(n), with at least 39 training points per cell."""
+        wanted = self.ivf_nlist or min(65_536, int(4 * math.sqrt(size)))
+        return max(1, min(wanted, size // 39))
 
 
 def new_index(kind: IndexKind, dim: int, params: IndexParams, size: int) -> faiss.Index:

@@ -61,6 +61,13 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 CURRENT = "CURRENT"
 LOCK = ".writer.lock"
+MMAP_FLAGS = {
+    "flat": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped zero-copy
+    "hnsw": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped, graph read into memory
+    "ivf_sq8": faiss.IO_FLAG_MMAP,  # inverted lists mapped (OnDiskInvertedLists)
+    "ivf_pq": faiss.IO_FLAG_MMAP,
+}
+"""How each index kind is memory-mapped; mapped indexes are read-only until first written."""
 
 
 def fsync_path(path: Path) -> None:
@@ -388,8 +395,8 @@ class FaissStore(VectorStore):
         for entry in manifest["spaces"]:
             spec = SpaceSpec(entry["name"], entry["dim"], entry["metric"])
             path = folder / f"{spec.name}.faiss"
-            mapped = self.mmap and entry["kind"] != "ivf_pq"
-            flags = (faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY) if mapped else 0
+            mapped = self.mmap
+            flags = MMAP_FLAGS[entry["kind"]] | faiss.IO_FLAG_READ_ONLY if mapped else 0
             with np.load(folder / f"{spec.name}.ids.npz") as ids:
                 labels, alive = ids["labels"], ids["alive"]
             indexes[spec.name] = SpaceIndex(
