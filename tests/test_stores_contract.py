@@ -137,6 +137,14 @@ def test_single_query_and_self_match(store: VectorStore, data) -> None:
     assert result.hits[0].score == pytest.approx(1.0, abs=1e-5)  # cosine of a vector with itself
 
 
+def test_search_several_spaces_at_once(store: VectorStore, data) -> None:
+    ids = _fill(store, data)
+    found = store.search_spaces("c", {"clip": data["clip"][:2], "dino": data["dino"][2]}, k=3)
+    assert set(found) == {"clip", "dino"}
+    assert [r.ids[0] for r in found["clip"]] == [ids[0], ids[1]]
+    assert found["dino"][0].ids[0] == ids[2]
+
+
 def test_k_larger_than_collection_returns_everything(store: VectorStore, data) -> None:
     ids = _fill(store, data)
     [result] = store.search("c", "clip", data["clip"][0], k=N + 50)
