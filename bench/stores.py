@@ -199,6 +199,48 @@ def run_stage(name: str, size: int, base: np.ndarray, queries: np.ndarray, truth
     return row
 
 
+def overhead(
+    base: np.ndarray, queries: np.ndarray, kinds: list[str], rounds: int = 5
+) -> list[dict]:
+    """Store vs raw FAISS on the *same* index object, interleaved to cancel machine noise.
+
+    The raw side searches the store's own FAISS index directly (same graph, same parameters), so
+    the difference is exactly the store's per-call work: validation, normalisation, id mapping and
+    building typed results.
+    """
+    out = []
+    for kind in kinds:
+        settings = StoreSettings(
+            exact_threshold=2**62 if kind == "flat" else 0,
+            approximate="hnsw" if kind == "flat" else kind,
+        )
+        store = FaissStore(Path(tempfile.mkdtemp(prefix="anyseek-overhead-")), settings)
+        fill_store(store, base)
+        space = store._loaded["bench"].indexes["v"]
+        raw = raw_search(space.index, space.kind, store.params)
+        wrapped = store_search(store)
+        timings: dict[str, list[float]] = {"raw": [], "store": []}
+        for _ in range(rounds):
+            for name, search in (("raw", raw), ("store", wrapped)):
+                start = time.perf_counter()
+                for row in queries:
+                    search(row[None, :])
+                timings[name].append((time.perf_counter() - start) / len(queries))
+        raw_s, store_s = float(np.median(timings["raw"])), float(np.median(timings["store"]))
+        out.append(
+            {
+                "size": len(base),
+                "index": space.kind,
+                "raw_us": raw_s * 1e6,
+                "store_us": store_s * 1e6,
+                "store_qps_vs_raw": raw_s / store_s,
+            }
+        )
+        del store, space, raw, wrapped
+        gc.collect()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
@@ -211,12 +253,19 @@ def main() -> None:
     parser.add_argument("--ivf-nprobe", type=int, default=32)
     parser.add_argument("--out", type=Path, default=RESULTS / "stores.jsonl")
     parser.add_argument("--render", action="store_true", help="print the markdown table and exit")
+    parser.add_argument(
+        "--overhead", default="", help="kinds (flat,hnsw,ivf_sq8): store vs raw on one index"
+    )
     args = parser.parse_args()
     if args.render:
         print(render(args.out))
         return
     base = clustered(args.size, args.dim, seed=1)
     queries = clustered(args.queries, args.dim, seed=2)
+    if args.overhead:
+        for row in overhead(base, queries, args.overhead.split(",")):
+            print(json.dumps(row), flush=True)
+        return
     exact = faiss.IndexFlatIP(args.dim)
     normed = base.copy()
     faiss.normalize_L2(normed)

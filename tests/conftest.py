@@ -41,7 +41,9 @@ def fourm_fixtures() -> Path:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """URL of the PostgreSQL test database (127.0.0.1:5432, trust auth, database ``test``)."""
-    url = os.environ.get("ANYSEEK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    url = os.environ.get(
+        "ANYSEEK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     require(port_open("127.0.0.1", 5432), "PostgreSQL is not running on 127.0.0.1:5432")
     return url
 

@@ -244,12 +244,12 @@ class VectorStore(ABC):
 
 def space_of(spaces: Iterable[SpaceSpec], collection: str, name: str) -> SpaceSpec:
     """The named space of a collection, or a NotFoundError listing the ones that exist."""
-    found = {s.name: s for s in spaces}
-    if name not in found:
-        raise NotFoundError(
-            f"collection {collection!r} has no space {name!r} (spaces: {', '.join(sorted(found))})"
-        )
-    return found[name]
+    spaces = tuple(spaces)
+    for space in spaces:
+        if space.name == name:
+            return space
+    names = ", ".join(sorted(s.name for s in spaces))
+    raise NotFoundError(f"collection {collection!r} has no space {name!r} (spaces: {names})")
 
 
 def check_spaces(spaces: Sequence[SpaceSpec]) -> tuple[SpaceSpec, ...]:
@@ -307,17 +307,19 @@ def prepare_vectors(space: SpaceSpec, vectors: np.ndarray, rows: int | None = No
         )
     if rows is not None and matrix.shape[0] != rows:
         raise InvalidInputError(f"space {space.name!r}: {matrix.shape[0]} vectors for {rows} ids")
-    if not np.isfinite(matrix).all():
-        bad = int(np.flatnonzero(~np.isfinite(matrix).all(axis=1))[0])
+    # one pass: a row's squared norm (in float64, so big finite values cannot overflow) is finite
+    # exactly when every value in the row is
+    squares = np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64)
+    if not np.isfinite(squares).all():
+        bad = int(np.flatnonzero(~np.isfinite(squares))[0])
         raise InvalidInputError(f"space {space.name!r}: vector {bad} contains NaN or infinity")
     if space.metric == "cosine":
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        if (norms == 0).any():
-            bad = int(np.flatnonzero(norms[:, 0] == 0)[0])
+        if not squares.all():
+            bad = int(np.flatnonzero(squares == 0)[0])
             raise InvalidInputError(
                 f"space {space.name!r}: vector {bad} is all zeros and has no direction"
             )
-        matrix = matrix / norms
+        matrix = matrix / np.sqrt(squares).astype(np.float32)[:, None]
     return np.ascontiguousarray(matrix, dtype=np.float32)
 
 

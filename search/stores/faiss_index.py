@@ -108,6 +108,7 @@ class SpaceIndex:
         self.gpu = gpu
         self._alive_selector: tuple[faiss.IDSelector, np.ndarray] | None = None
         self._gpu_index: faiss.Index | None = None
+        self._apply_search_settings()
 
     # --- size ------------------------------------------------------------------------------
 
@@ -155,6 +156,7 @@ class SpaceIndex:
         if self.mapped_from is not None:
             self.index = faiss.read_index(str(self.mapped_from))
             self.mapped_from = None
+            self._apply_search_settings()
 
     def _maybe_rebuild(self) -> None:
         """Rebuild when the right kind changed, tombstones pile up, or IVF outgrew its training."""
@@ -187,12 +189,21 @@ class SpaceIndex:
         log.info("rebuilding %s index of %d vectors as %s", self.spec.name, len(keep), kind)
         index.add(vectors)
         self.index, self.kind, self.labels = index, kind, labels
+        self._apply_search_settings()
         self.alive = np.ones(len(labels), bool)
         self.position = {int(label): i for i, label in enumerate(labels)}
         self.trained_at = len(labels) if kind.startswith("ivf") else 0
         self.mapped_from = None
         self.dirty = True
         self._changed()
+
+    def _apply_search_settings(self) -> None:
+        """Put efSearch / nprobe from the settings on the index (a loaded file has its own)."""
+        if self.kind == "hnsw":
+            faiss.downcast_index(self.index).hnsw.efSearch = self.params.hnsw_ef_search
+        elif self.kind.startswith("ivf"):
+            ivf = faiss.extract_index_ivf(self.index)
+            ivf.nprobe = min(self.params.ivf_nprobe, ivf.nlist)
 
     def _changed(self) -> None:
         """Drop what was derived from the index (cached selector, GPU copy)."""
@@ -226,7 +237,7 @@ class SpaceIndex:
             selector = self._live_selector()
             if selector is None and self.gpu is not None and self.kind != "hnsw":
                 scores, positions = self._on_gpu().search(queries, k)
-                return scores, np.where(positions >= 0, self.labels[np.maximum(positions, 0)], -1)
+                return scores, self._ids_at(positions)
         else:
             mask = self.alive & np.isin(self.labels, allowed)
             candidates = np.flatnonzero(mask)
@@ -234,7 +245,13 @@ class SpaceIndex:
                 return self._brute_force(queries, k, candidates)
             selector = _selector(mask)
         scores, positions = self.index.search(queries, k, params=self._params(selector, k))
-        return scores, np.where(positions >= 0, self.labels[np.maximum(positions, 0)], -1)
+        return scores, self._ids_at(positions)
+
+    def _ids_at(self, positions: np.ndarray) -> np.ndarray:
+        """Item ids at FAISS result positions, keeping -1 (no result) as -1."""
+        ids = self.labels[positions]
+        ids[positions < 0] = -1
+        return ids
 
     def _brute_force(
         self, queries: np.ndarray, k: int, candidates: np.ndarray
@@ -268,8 +285,14 @@ class SpaceIndex:
 
     def _params(
         self, selector: tuple[faiss.IDSelector, object] | None, k: int
-    ) -> faiss.SearchParameters:
-        """Per-search parameters: the selector plus efSearch / nprobe for approximate kinds."""
+    ) -> faiss.SearchParameters | None:
+        """Per-search parameters: the selector plus efSearch / nprobe for approximate kinds.
+
+        None (the index's own settings, see ``_apply_search_settings``) in the common case, which
+        saves building a parameter object on every call.
+        """
+        if selector is None and (self.kind != "hnsw" or k <= self.params.hnsw_ef_search):
+            return None
         sel = selector[0] if selector is not None else None
         if self.kind == "hnsw":
             return faiss.SearchParametersHNSW(efSearch=max(self.params.hnsw_ef_search, k), sel=sel)

@@ -271,15 +271,16 @@ class FaissStore(VectorStore):
             allowed = coll.payloads.matching(filter) if filter is not None else None
             index = coll.indexes[space]
             scores, labels = index.search(matrix, min(k, max(index.size, 1)), allowed)
-            return [
+            payload_of = coll.payloads.get
+            return [  # tolist() first: Python numbers in one call, not one numpy scalar per hit
                 SearchResult(
                     tuple(
-                        SearchHit(int(item), float(score), coll.payloads.get(int(item)))
+                        SearchHit(item, score, payload_of(item))
                         for score, item in zip(row_scores, row_ids, strict=True)
                         if item >= 0
                     )
                 )
-                for row_scores, row_ids in zip(scores, labels, strict=True)
+                for row_scores, row_ids in zip(scores.tolist(), labels.tolist(), strict=True)
             ]
 
     # --- durability ------------------------------------------------------------------------
