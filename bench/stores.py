@@ -18,6 +18,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -179,7 +180,9 @@ def run_stage(name: str, size: int, base: np.ndarray, queries: np.ndarray, truth
         index = store
         search = store_search(store)
         system, label = "FaissStore", "flat" if kind == "exact" else kind
-        note = f"build includes flush to disk; {store._loaded['bench'].indexes['v'].kind} index"
+        on_disk = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / size
+        kind_built = store._loaded["bench"].indexes["v"].kind
+        note = f"{kind_built} index; build includes flush; {on_disk:,.0f} B/vector on disk"
     elif name == "qdrant_local":
         store = QdrantStore(path=":memory:")
         build = fill_store(store, base, batch=1024)
@@ -196,6 +199,8 @@ def run_stage(name: str, size: int, base: np.ndarray, queries: np.ndarray, truth
     )
     del index, search
     gc.collect()
+    if name.startswith("store_"):
+        shutil.rmtree(folder, ignore_errors=True)
     return row
 
 
@@ -236,6 +241,7 @@ def overhead(
                 "store_qps_vs_raw": raw_s / store_s,
             }
         )
+        shutil.rmtree(store.root, ignore_errors=True)
         del store, space, raw, wrapped
         gc.collect()
     return out
@@ -301,9 +307,13 @@ def render(path: Path) -> str:
         )
         lines.append(
             f"| {r.size:,} | {r.system} | {r.index} | {r.build_s:.1f} | {r.bytes_per_vector:,.0f} "
-            f"| {r.single_qps:,.0f} | {r.batch_qps:,.0f} | {r.recall_at_10:.3f} | {ratio} |"
+            f"| {_qps(r.single_qps)} | {_qps(r.batch_qps)} | {r.recall_at_10:.3f} | {ratio} |"
         )
     return "\n".join(lines)
+
+
+def _qps(value: float) -> str:
+    return f"{value:,.2f}" if value < 10 else f"{value:,.0f}"
 
 
 if __name__ == "__main__":

@@ -464,10 +464,14 @@ def _remove_stale_generations(folder: Path) -> None:
 def _write_or_link(target: Path, previous: Path | None, changed: bool, write) -> Path:
     """Write a file afresh and fsync it, or hard-link the unchanged one of the last generation."""
     if not changed and previous is not None and previous.exists():
-        os.link(previous, target)
+        try:
+            os.link(previous, target)
+            return target
+        except OSError:  # a file system without hard links: copy instead
+            shutil.copyfile(previous, target)
     else:
         write(target)
-        fsync_path(target)
+    fsync_path(target)
     return target
 
 
