@@ -7,6 +7,7 @@ are checked against brute-force numpy search, and FAISS against Qdrant (congruen
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -285,6 +286,18 @@ def test_bad_queries(store: VectorStore, data) -> None:
         store.search("missing", "clip", np.ones(32))
     with pytest.raises(InvalidInputError, match="filter value"):
         Filter(equals={"score": 0.5})
+
+
+def test_concurrent_writers_and_readers(store: VectorStore, data) -> None:
+    def work(worker: int) -> None:
+        for step in range(5):
+            first = worker * 1000 + step * 10
+            store.upsert("c", range(first, first + 10), {"clip": data["clip"][first % N :][:10]})
+            store.search("c", "clip", data["clip"][:3], k=5)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, range(4)))
+    assert store.count("c") == 4 * 5 * 10
 
 
 def test_health(store: VectorStore) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -65,6 +66,8 @@ class QdrantStore(VectorStore):
         if self.url is None and self.path is None:
             self.path = ":memory:"
         self.where = self.url or f"local {self.path}"
+        # local mode is plain Python state, not safe for concurrent calls; a server client is
+        self._serial = threading.RLock() if self.url is None else contextlib.nullcontext()
         self.client = self._connect()
 
     @classmethod
@@ -97,7 +100,8 @@ class QdrantStore(VectorStore):
     def _calls(self, action: str) -> Iterator[None]:
         """Translate client and transport errors into anyseek errors naming the server."""
         try:
-            yield
+            with self._serial:
+                yield
         except AnyseekError:
             raise
         except (ResponseHandlingException, httpx.TransportError, ConnectionError) as exc:
