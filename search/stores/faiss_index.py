@@ -127,10 +127,7 @@ class SpaceIndex:
     def upsert(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add rows for these ids, tombstoning any earlier row of the same id."""
         self._writable()
-        self.remove(ids)
-        if self.kind.startswith("ivf") and not self.index.is_trained:
-            self.kind = "flat"
-            self.index = new_index("flat", self.spec.dim, self.params, 0)
+        self._tombstone(ids)  # no rebuild in between: the batch is added right after
         start = len(self.labels)
         self.index.add(vectors)
         self.labels = np.concatenate([self.labels, ids])
@@ -141,14 +138,20 @@ class SpaceIndex:
         self._maybe_rebuild()
 
     def remove(self, ids: np.ndarray) -> int:
-        """Tombstone the rows of these ids; returns how many existed."""
+        """Tombstone the rows of these ids (rebuilding if many are dead); how many existed."""
+        found = self._tombstone(ids)
+        if found:
+            self._maybe_rebuild()
+        return found
+
+    def _tombstone(self, ids: np.ndarray) -> int:
+        """Mark the rows of these ids dead; returns how many existed."""
         found = [self.position.pop(int(i)) for i in ids if int(i) in self.position]
         if found:
             self._writable()
             self.alive[found] = False
             self.dirty = True
             self._changed()
-            self._maybe_rebuild()
         return len(found)
 
     def _writable(self) -> None:
