@@ -255,6 +255,8 @@ def _bad_upserts(data):
         (([1, 2], {"clip": np.zeros((2, 32))}, None), "all zeros"),
         (([1, 2], {}, None), "at least one space"),
         ((["a", "b"], ok, None), "integers"),
+        (([1, 2], ok, [{"n": np.int64(3)}, {}]), "not plain JSON"),
+        (([1, 2], ok, [{"x": float("nan")}, {}]), "not plain JSON"),
     ]
 
 
