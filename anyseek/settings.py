@@ -40,15 +40,20 @@ class StoreSettings(BaseModel):
 
     backend: Literal["faiss", "qdrant"] = "faiss"
     faiss_dir: Path | None = Field(default=None, description="default: <data_dir>/faiss")
-    faiss_gpu: bool = False
+    faiss_gpu: bool = Field(default=False, description="GPU indexes when faiss-gpu and CUDA exist")
+    faiss_mmap: bool = Field(default=True, description="memory-map saved indexes when loading")
     exact_threshold: int = Field(default=50_000, ge=0, description="vectors before approximate")
     approximate: Literal["hnsw", "ivf_pq", "ivf_sq8"] = "hnsw"
     qdrant_url: str | None = Field(default=None, description="server URL; unset = local mode")
     qdrant_path: str | None = Field(default=None, description="local mode path or ':memory:'")
     qdrant_api_key: SecretStr | None = None
+    qdrant_timeout: int = Field(default=10, ge=1, description="seconds per Qdrant request")
+    qdrant_batch_size: int = Field(default=256, ge=1, le=65_536, description="points per upsert")
     hnsw_m: int = Field(default=32, ge=4, le=256)
     hnsw_ef_construct: int = Field(default=200, ge=8)
     hnsw_ef_search: int = Field(default=128, ge=8)
+    ivf_nlist: int = Field(default=0, ge=0, description="IVF cells; 0 = about 4*sqrt(n)")
+    ivf_nprobe: int = Field(default=32, ge=1, description="IVF cells visited per query")
 
 
 class ApiSettings(BaseModel):

@@ -1,0 +1,358 @@
+"""The small interface every vector store implements, with its typed inputs, results and checks.
+
+A *collection* holds items; each item has a stable 64-bit id, one vector per named embedding *space*
+(e.g. ``clip`` 512-d and ``dino`` 768-d) and a small JSON payload. Stores differ in engine, never in
+behaviour: ``tests/test_stores_contract.py`` runs the same suite against every backend.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from anyseek.errors import AnyseekError, NotFoundError
+
+Metric = Literal["cosine", "dot"]
+Scalar = str | int | bool
+Payload = dict[str, Any]
+
+MAX_K = 10_000
+"""Largest ``k`` a search accepts: beyond it the caller wants an export, not a search."""
+MAX_ID = 2**63 - 1
+"""Ids are non-negative signed 64-bit integers, which both FAISS and Qdrant can hold."""
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class InvalidInputError(AnyseekError, ValueError):
+    """Vectors, ids, k or a filter that a store cannot accept (wrong shape, NaN, duplicates...)."""
+
+
+class SpaceMismatchError(AnyseekError):
+    """A collection exists with spaces that differ from the ones asked for."""
+
+
+def check_name(kind: str, name: str) -> str:
+    """A collection or space name that is safe as a file name and a Qdrant name."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidInputError(
+            f"invalid {kind} name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    """One embedding space of a collection: its name, vector dimension and similarity metric."""
+
+    name: str
+    dim: int
+    metric: Metric = "cosine"
+
+    def __post_init__(self) -> None:
+        check_name("space", self.name)
+        if not isinstance(self.dim, int) or not 1 <= self.dim <= 65_536:
+            raise InvalidInputError(f"space {self.name!r}: dim must be 1..65536, got {self.dim!r}")
+        if self.metric not in ("cosine", "dot"):
+            raise InvalidInputError(
+                f"space {self.name!r}: metric must be 'cosine' or 'dot', got {self.metric!r}"
+            )
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Conditions an item must meet to be returned; all of them must hold (AND).
+
+    ``equals`` maps a payload field to a value it must have; ``any_of`` maps a field to values of
+    which it must have one. A payload field holding a list matches when any element matches (as
+    in Qdrant). ``ids`` restricts the search to a set of item ids.
+    """
+
+    equals: Mapping[str, Scalar] = field(default_factory=dict)
+    any_of: Mapping[str, Sequence[Scalar]] = field(default_factory=dict)
+    ids: Collection[int] | None = None
+
+    def __post_init__(self) -> None:
+        for key, value in self.equals.items():
+            _check_filter_value(key, value)
+        for key, values in self.any_of.items():
+            if isinstance(values, str | bytes) or not isinstance(values, Sequence) or not values:
+                raise InvalidInputError(f"filter any_of[{key!r}] must be a non-empty list")
+            for value in values:
+                _check_filter_value(key, value)
+        if self.ids is not None:
+            object.__setattr__(
+                self, "ids", frozenset(check_ids(list(self.ids), unique=False).tolist())
+            )
+
+    def conditions(self) -> list[tuple[str, tuple[Scalar, ...]]]:
+        """Every payload condition as (field, accepted values)."""
+        return [(k, (v,)) for k, v in self.equals.items()] + [
+            (k, tuple(vs)) for k, vs in self.any_of.items()
+        ]
+
+
+def _check_filter_value(key: str, value: object) -> None:
+    """Filter values are strings, integers or booleans: exact matches (floats compare badly)."""
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError(f"filter field must be a non-empty string, got {key!r}")
+    if not isinstance(value, str | int | bool):
+        raise InvalidInputError(
+            f"filter value for {key!r} must be a string, integer or boolean, got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One item found: its id, similarity (cosine or dot product; higher is closer) and payload."""
+
+    id: int
+    score: float
+    payload: Payload = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The best hits for one query vector, best first."""
+
+    hits: tuple[SearchHit, ...]
+
+    @property
+    def ids(self) -> list[int]:
+        """The hit ids, best first."""
+        return [hit.id for hit in self.hits]
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as stored: its vectors per space (normalised for cosine spaces) and payload."""
+
+    id: int
+    vectors: dict[str, np.ndarray]
+    payload: Payload
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    """Whether the store can serve requests, and why not when it cannot."""
+
+    ready: bool
+    backend: str
+    detail: str = ""
+
+
+class VectorStore(ABC):
+    """Collections of items with one vector per named space, searchable by similarity."""
+
+    backend: str = "abstract"
+
+    @abstractmethod
+    def ensure_collection(self, name: str, spaces: Sequence[SpaceSpec]) -> None:
+        """Create the collection, or check that the existing one has exactly these spaces."""
+
+    @abstractmethod
+    def collections(self) -> list[str]:
+        """Names of all collections."""
+
+    @abstractmethod
+    def spaces(self, collection: str) -> tuple[SpaceSpec, ...]:
+        """The spaces of a collection."""
+
+    @abstractmethod
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[int],
+        vectors: Mapping[str, np.ndarray],
+        payloads: Sequence[Payload] | None = None,
+    ) -> None:
+        """Insert or replace items: each id gets its row of every given space and its payload.
+
+        An upsert replaces the whole item; spaces not given are removed for these ids.
+        """
+
+    @abstractmethod
+    def delete(self, collection: str, ids: Sequence[int]) -> None:
+        """Remove items by id; unknown ids are ignored."""
+
+    @abstractmethod
+    def search(
+        self,
+        collection: str,
+        space: str,
+        queries: np.ndarray,
+        k: int = 10,
+        filter: Filter | None = None,
+    ) -> list[SearchResult]:
+        """The ``k`` nearest items for each query row (one 1-d query or a 2-d batch)."""
+
+    @abstractmethod
+    def retrieve(
+        self, collection: str, ids: Sequence[int], with_vectors: bool = True
+    ) -> list[StoredItem]:
+        """Stored items by id, in the order asked; unknown ids are left out."""
+
+    @abstractmethod
+    def count(self, collection: str) -> int:
+        """Number of items in a collection."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Make every change so far durable."""
+
+    @abstractmethod
+    def drop(self, collection: str) -> None:
+        """Delete a collection and everything in it; unknown names are ignored."""
+
+    @abstractmethod
+    def health(self) -> StoreHealth:
+        """Whether the store answers; never raises."""
+
+    def close(self) -> None:
+        """Flush and release files, locks and connections."""
+        self.flush()
+
+    def ready(self) -> bool:
+        """Shorthand for ``health().ready``."""
+        return self.health().ready
+
+    def search_spaces(
+        self,
+        collection: str,
+        queries: Mapping[str, np.ndarray],
+        k: int = 10,
+        filter: Filter | None = None,
+    ) -> dict[str, list[SearchResult]]:
+        """Search several spaces at once: one batch of queries per space name."""
+        return {space: self.search(collection, space, q, k, filter) for space, q in queries.items()}
+
+    def __enter__(self) -> VectorStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- input checks shared by every backend -------------------------------------------------------
+
+
+def space_of(spaces: Iterable[SpaceSpec], collection: str, name: str) -> SpaceSpec:
+    """The named space of a collection, or a NotFoundError listing the ones that exist."""
+    spaces = tuple(spaces)
+    for space in spaces:
+        if space.name == name:
+            return space
+    names = ", ".join(sorted(s.name for s in spaces))
+    raise NotFoundError(f"collection {collection!r} has no space {name!r} (spaces: {names})")
+
+
+def check_spaces(spaces: Sequence[SpaceSpec]) -> tuple[SpaceSpec, ...]:
+    """A non-empty tuple of specs with distinct names."""
+    spaces = tuple(spaces)
+    if not spaces or not all(isinstance(s, SpaceSpec) for s in spaces):
+        raise InvalidInputError("a collection needs at least one SpaceSpec")
+    names = [s.name for s in spaces]
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"space names must be distinct, got {names}")
+    return spaces
+
+
+def describe_spaces(spaces: Iterable[SpaceSpec]) -> str:
+    """Spaces as ``name(dim, metric)`` for error messages."""
+    return ", ".join(f"{s.name}({s.dim}, {s.metric})" for s in sorted(spaces, key=lambda s: s.name))
+
+
+def check_ids(ids: Sequence[int] | np.ndarray, unique: bool = True) -> np.ndarray:
+    """Ids as an int64 array, each in 0..2**63-1, distinct when ``unique``."""
+    try:
+        array = np.asarray(ids)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"ids must be a list of integers: {exc}") from None
+    if array.ndim != 1 or (array.size and not np.issubdtype(array.dtype, np.integer)):
+        raise InvalidInputError("ids must be a flat list of integers")
+    if array.size and (array.min() < 0 or array.max() > MAX_ID):
+        raise InvalidInputError(f"ids must be between 0 and {MAX_ID}")
+    array = array.astype(np.int64, copy=False)
+    if unique and len(np.unique(array)) != len(array):
+        values, counts = np.unique(array, return_counts=True)
+        raise InvalidInputError(f"duplicate ids in one upsert: {values[counts > 1][:5].tolist()}")
+    return array
+
+
+def check_k(k: int) -> int:
+    """``k`` between 1 and MAX_K."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
+        raise InvalidInputError(f"k must be an integer between 1 and {MAX_K}, got {k!r}")
+    return int(k)
+
+
+def prepare_vectors(space: SpaceSpec, vectors: np.ndarray, rows: int | None = None) -> np.ndarray:
+    """A C-contiguous float32 (n, dim) matrix, finite, L2-normalised for cosine spaces."""
+    try:
+        matrix = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"space {space.name!r}: vectors are not numeric: {exc}") from None
+    if matrix.ndim == 1:
+        matrix = matrix[None, :]
+    if matrix.ndim != 2 or matrix.shape[1] != space.dim:
+        raise InvalidInputError(
+            f"space {space.name!r} expects vectors of dimension {space.dim}, got shape "
+            f"{tuple(np.shape(vectors))}"
+        )
+    if rows is not None and matrix.shape[0] != rows:
+        raise InvalidInputError(f"space {space.name!r}: {matrix.shape[0]} vectors for {rows} ids")
+    # one pass: a row's squared norm (in float64, so big finite values cannot overflow) is finite
+    # exactly when every value in the row is
+    squares = np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64)
+    if not np.isfinite(squares).all():
+        bad = int(np.flatnonzero(~np.isfinite(squares))[0])
+        raise InvalidInputError(f"space {space.name!r}: vector {bad} contains NaN or infinity")
+    if space.metric == "cosine":
+        if not squares.all():
+            bad = int(np.flatnonzero(squares == 0)[0])
+            raise InvalidInputError(
+                f"space {space.name!r}: vector {bad} is all zeros and has no direction"
+            )
+        matrix = matrix / np.sqrt(squares).astype(np.float32)[:, None]
+    return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def check_payloads(payloads: Sequence[Payload] | None, rows: int) -> list[Payload]:
+    """One JSON-object payload per id (empty when none are given)."""
+    if payloads is None:
+        return [{} for _ in range(rows)]
+    payloads = list(payloads)
+    if len(payloads) != rows:
+        raise InvalidInputError(f"{len(payloads)} payloads for {rows} ids")
+    for payload in payloads:
+        if not isinstance(payload, dict) or not all(isinstance(key, str) for key in payload):
+            raise InvalidInputError("each payload must be a dict with string keys")
+        try:  # plain JSON only, so every backend stores and returns exactly the same thing
+            json.dumps(payload, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"payload is not plain JSON: {exc}") from None
+    return payloads
+
+
+def check_upsert(
+    spaces: Sequence[SpaceSpec],
+    collection: str,
+    ids: Sequence[int],
+    vectors: Mapping[str, np.ndarray],
+    payloads: Sequence[Payload] | None,
+) -> tuple[np.ndarray, dict[str, np.ndarray], list[Payload]]:
+    """Validate a whole upsert before anything is written, so a bad batch changes nothing."""
+    id_array = check_ids(ids)
+    if not vectors:
+        raise InvalidInputError("an upsert needs vectors for at least one space")
+    prepared = {
+        name: prepare_vectors(space_of(spaces, collection, name), matrix, rows=len(id_array))
+        for name, matrix in vectors.items()
+    }
+    return id_array, prepared, check_payloads(payloads, len(id_array))

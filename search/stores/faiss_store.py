@@ -1,0 +1,481 @@
+"""FaissStore: the embedded default store, one FAISS index per (collection, space) on local disk.
+
+On disk a collection is a folder of *generations*::
+
+    <faiss_dir>/<collection>/CURRENT            name of the committed generation
+    <faiss_dir>/<collection>/gen-00000007/      manifest.json, payloads.json,
+                                                <space>.faiss, <space>.ids.npz per space
+
+``flush`` writes a new generation into a temporary folder (unchanged files are hard-linked from the
+previous one), fsyncs it, renames it into place and then atomically replaces ``CURRENT`` (temp
+file, fsync, rename). A process killed at any point leaves the previous generation committed and
+loadable. Changes are durable from ``flush`` on; until then they live in memory.
+
+One process writes (it takes an exclusive lock on the folder at its first change); other processes
+may open the same folder to read and pick up each newly committed generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import faiss
+import numpy as np
+
+from anyseek.errors import NotFoundError, ServiceUnavailableError
+from anyseek.settings import StoreSettings
+from search.stores.base import (
+    Filter,
+    Payload,
+    SearchHit,
+    SearchResult,
+    SpaceMismatchError,
+    SpaceSpec,
+    StoredItem,
+    StoreHealth,
+    VectorStore,
+    check_ids,
+    check_k,
+    check_name,
+    check_spaces,
+    check_upsert,
+    describe_spaces,
+    prepare_vectors,
+    space_of,
+)
+from search.stores.faiss_index import IndexParams, SpaceIndex
+from search.stores.payloads import PayloadTable
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+CURRENT = "CURRENT"
+LOCK = ".writer.lock"
+MMAP_FLAGS = {
+    "flat": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped zero-copy
+    "hnsw": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped, graph read into memory
+    "ivf_sq8": faiss.IO_FLAG_MMAP,  # inverted lists mapped (OnDiskInvertedLists)
+    "ivf_pq": faiss.IO_FLAG_MMAP,
+}
+"""How each index kind is memory-mapped; mapped indexes are read-only until first written."""
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a folder's content to stable storage."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace a small file atomically: temp file, fsync, rename, fsync the folder."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_path(path.parent)
+
+
+def gpu_resources(wanted: bool) -> tuple[object | None, str]:
+    """FAISS GPU resources when asked for and available, else None and the reason."""
+    if not wanted:
+        return None, "cpu"
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+        log.warning("faiss_gpu is on but faiss has no CUDA device here; searching on the CPU")
+        return None, "cpu (faiss_gpu set, but no faiss-gpu build or CUDA device)"
+    return faiss.StandardGpuResources(), "gpu"
+
+
+@dataclass
+class _Collection:
+    """A loaded collection: its spaces, their indexes and the payload table."""
+
+    name: str
+    folder: Path
+    spaces: tuple[SpaceSpec, ...]
+    indexes: dict[str, SpaceIndex]
+    payloads: PayloadTable
+    generation: int = 0
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether something changed since the last committed generation."""
+        return self.payloads.dirty or any(ix.dirty for ix in self.indexes.values())
+
+
+class FaissStore(VectorStore):
+    """Vector store on local FAISS indexes; see the module docstring for the on-disk layout."""
+
+    backend = "faiss"
+
+    def __init__(self, root: Path, settings: StoreSettings | None = None) -> None:
+        settings = settings or StoreSettings()
+        self.root = Path(root)
+        self.params = IndexParams(
+            exact_threshold=settings.exact_threshold,
+            approximate=settings.approximate,
+            hnsw_m=settings.hnsw_m,
+            hnsw_ef_construct=settings.hnsw_ef_construct,
+            hnsw_ef_search=settings.hnsw_ef_search,
+            ivf_nlist=settings.ivf_nlist,
+            ivf_nprobe=settings.ivf_nprobe,
+        )
+        self.mmap = settings.faiss_mmap
+        self.gpu, self.device = gpu_resources(settings.faiss_gpu)
+        self._lock = threading.RLock()
+        self._writer: IO[str] | None = None
+        self._loaded: dict[str, _Collection] = {}
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ServiceUnavailableError(
+                f"cannot create FAISS folder {self.root}: {exc}"
+            ) from None
+
+    # --- collections -----------------------------------------------------------------------
+
+    def ensure_collection(self, name: str, spaces: Sequence[SpaceSpec]) -> None:
+        """Create the collection (committed at once), or check its spaces match."""
+        check_name("collection", name)
+        spaces = check_spaces(spaces)
+        with self._lock:
+            if name in self.collections():
+                existing = self._get(name).spaces
+                if set(existing) != set(spaces):
+                    raise SpaceMismatchError(
+                        f"collection {name!r} exists with spaces {describe_spaces(existing)}, "
+                        f"not {describe_spaces(spaces)}"
+                    )
+                return
+            self._take_writer_lock()
+            indexes = {s.name: self._new_index(s) for s in spaces}
+            coll = _Collection(name, self.root / name, spaces, indexes, PayloadTable())
+            coll.folder.mkdir(parents=True, exist_ok=True)
+            self._loaded[name] = coll
+            self._commit(coll)
+
+    def collections(self) -> list[str]:
+        """Collections with a committed generation on disk, plus any not yet flushed."""
+        on_disk = {p.name for p in self.root.iterdir() if (p / CURRENT).is_file()}
+        return sorted(on_disk | set(self._loaded))
+
+    def spaces(self, collection: str) -> tuple[SpaceSpec, ...]:
+        """The spaces of a collection."""
+        with self._lock:
+            return self._get(collection).spaces
+
+    def drop(self, collection: str) -> None:
+        """Delete a collection's folder (renamed away first, so a crash cannot half-delete it)."""
+        check_name("collection", collection)
+        with self._lock:
+            self._take_writer_lock()
+            self._loaded.pop(collection, None)
+            folder = self.root / collection
+            if folder.exists():
+                trash = self.root / f".dropped-{collection}-{os.getpid()}"
+                os.replace(folder, trash)
+                fsync_path(self.root)
+                shutil.rmtree(trash, ignore_errors=True)
+
+    # --- items -----------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[int],
+        vectors: Mapping[str, np.ndarray],
+        payloads: Sequence[Payload] | None = None,
+    ) -> None:
+        """Insert or replace whole items (validated in full before anything changes)."""
+        with self._lock:
+            coll = self._get(collection)
+            id_array, prepared, payload_list = check_upsert(
+                coll.spaces, collection, ids, vectors, payloads
+            )
+            if len(id_array) == 0:
+                return
+            self._take_writer_lock()
+            coll.payloads.upsert(id_array.tolist(), payload_list)
+            for name, index in coll.indexes.items():
+                if name in prepared:
+                    index.upsert(id_array, prepared[name])
+                else:
+                    index.remove(id_array)
+
+    def delete(self, collection: str, ids: Sequence[int]) -> None:
+        """Remove items by id from the payloads and every space."""
+        with self._lock:
+            coll = self._get(collection)
+            id_array = check_ids(ids, unique=False)
+            self._take_writer_lock()
+            for item in id_array.tolist():
+                coll.payloads.remove(item)
+            for index in coll.indexes.values():
+                index.remove(id_array)
+
+    def retrieve(
+        self, collection: str, ids: Sequence[int], with_vectors: bool = True
+    ) -> list[StoredItem]:
+        """Stored items in the order asked; unknown ids are left out."""
+        with self._lock:
+            coll = self._get(collection)
+            id_array = check_ids(ids, unique=False)
+            found = [int(i) for i in id_array if int(i) in coll.payloads]
+            per_space = {
+                name: index.vectors_of(np.array(found, np.int64)) if with_vectors else {}
+                for name, index in coll.indexes.items()
+            }
+            return [
+                StoredItem(
+                    item,
+                    {name: rows[item] for name, rows in per_space.items() if item in rows},
+                    coll.payloads.get(item),
+                )
+                for item in found
+            ]
+
+    def count(self, collection: str) -> int:
+        """Number of items."""
+        with self._lock:
+            return len(self._get(collection).payloads)
+
+    def search(
+        self,
+        collection: str,
+        space: str,
+        queries: np.ndarray,
+        k: int = 10,
+        filter: Filter | None = None,
+    ) -> list[SearchResult]:
+        """The k best items per query, best first, optionally among items matching a filter."""
+        k = check_k(k)
+        with self._lock:
+            coll = self._get(collection)
+            spec = space_of(coll.spaces, collection, space)
+            matrix = prepare_vectors(spec, queries)
+            allowed = coll.payloads.matching(filter) if filter is not None else None
+            index = coll.indexes[space]
+            scores, labels = index.search(matrix, min(k, max(index.size, 1)), allowed)
+            payload_of = coll.payloads.get
+            return [  # tolist() first: Python numbers in one call, not one numpy scalar per hit
+                SearchResult(
+                    tuple(
+                        SearchHit(item, score, payload_of(item))
+                        for score, item in zip(row_scores, row_ids, strict=True)
+                        if item >= 0
+                    )
+                )
+                for row_scores, row_ids in zip(scores.tolist(), labels.tolist(), strict=True)
+            ]
+
+    # --- durability ------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Commit a new generation for every collection changed since the last one."""
+        with self._lock:
+            for coll in self._loaded.values():
+                if coll.dirty:
+                    self._commit(coll)
+
+    def close(self) -> None:
+        """Flush, then release the writer lock."""
+        with self._lock:
+            self.flush()
+            self._loaded.clear()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+    def health(self) -> StoreHealth:
+        """Ready when the folder is writable (or readable, for a reader process)."""
+        ok = os.access(self.root, os.R_OK | os.X_OK) and (
+            self._writer is not None or os.access(self.root, os.W_OK)
+        )
+        detail = f"{self.root} ({self.device})" if ok else f"{self.root} is not accessible"
+        return StoreHealth(ok, self.backend, detail)
+
+    def _commit(self, coll: _Collection) -> None:
+        """Write the collection as generation n+1 and make it current, crash-safely."""
+        self._take_writer_lock()
+        number = coll.generation + 1
+        final = coll.folder / f"gen-{number:08d}"
+        tmp = coll.folder / f".tmp-gen-{number:08d}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        files: dict[str, Path] = {}
+        for name, index in coll.indexes.items():
+            for suffix, write in (
+                (".faiss", lambda p, ix=index: faiss.write_index(ix.index, str(p))),
+                (".ids.npz", lambda p, ix=index: _save_ids(p, ix)),
+            ):
+                files[name + suffix] = _write_or_link(
+                    tmp / (name + suffix), coll.files.get(name + suffix), index.dirty, write
+                )
+        files["payloads.json"] = _write_or_link(
+            tmp / "payloads.json",
+            coll.files.get("payloads.json"),
+            coll.payloads.dirty,
+            coll.payloads.save,
+        )
+        manifest = {
+            "format": FORMAT,
+            "generation": number,
+            "count": len(coll.payloads),
+            "spaces": [
+                {
+                    "name": s.name,
+                    "dim": s.dim,
+                    "metric": s.metric,
+                    "kind": coll.indexes[s.name].kind,
+                    "trained_at": coll.indexes[s.name].trained_at,
+                    "size": coll.indexes[s.name].size,
+                }
+                for s in coll.spaces
+            ],
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        fsync_path(tmp / "manifest.json")
+        fsync_path(tmp)
+        os.replace(tmp, final)
+        fsync_path(coll.folder)
+        write_atomic(coll.folder / CURRENT, final.name)
+        previous = coll.generation
+        coll.generation = number
+        coll.files = {key: final / path.name for key, path in files.items()}
+        for name, index in coll.indexes.items():
+            index.dirty = False
+            if index.mapped_from is not None:
+                index.mapped_from = coll.files[name + ".faiss"]
+        coll.payloads.dirty = False
+        if previous:
+            shutil.rmtree(coll.folder / f"gen-{previous:08d}", ignore_errors=True)
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def _get(self, name: str) -> _Collection:
+        """A loaded collection, (re)loading it when another process committed a newer one."""
+        check_name("collection", name)
+        coll = self._loaded.get(name)
+        if coll is not None and (self._writer is not None or coll.dirty):
+            return coll
+        current = self.root / name / CURRENT
+        try:
+            committed = current.read_text().strip()
+        except FileNotFoundError:
+            if coll is not None:
+                return coll
+            raise NotFoundError(f"no collection named {name!r}") from None
+        if coll is None or committed != f"gen-{coll.generation:08d}":
+            coll = self._load(name, self.root / name / committed)
+            self._loaded[name] = coll
+        return coll
+
+    def _load(self, name: str, folder: Path) -> _Collection:
+        """Read a committed generation, memory-mapping index files where FAISS allows."""
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if manifest.get("format") != FORMAT:
+            raise ServiceUnavailableError(
+                f"{folder} has store format {manifest.get('format')}, this anyseek reads {FORMAT}"
+            )
+        spaces, indexes, files = [], {}, {}
+        for entry in manifest["spaces"]:
+            spec = SpaceSpec(entry["name"], entry["dim"], entry["metric"])
+            path = folder / f"{spec.name}.faiss"
+            mapped = self.mmap
+            flags = MMAP_FLAGS[entry["kind"]] | faiss.IO_FLAG_READ_ONLY if mapped else 0
+            with np.load(folder / f"{spec.name}.ids.npz") as ids:
+                labels, alive = ids["labels"], ids["alive"]
+            indexes[spec.name] = SpaceIndex(
+                spec,
+                self.params,
+                faiss.read_index(str(path), flags),
+                labels,
+                alive,
+                kind=entry["kind"],
+                trained_at=entry["trained_at"],
+                mapped_from=path if mapped else None,
+                gpu=self.gpu,
+            )
+            spaces.append(spec)
+            files[spec.name + ".faiss"] = path
+            files[spec.name + ".ids.npz"] = folder / f"{spec.name}.ids.npz"
+        files["payloads.json"] = folder / "payloads.json"
+        coll = _Collection(
+            name,
+            folder.parent,
+            tuple(spaces),
+            indexes,
+            PayloadTable.load(folder / "payloads.json"),
+            generation=manifest["generation"],
+            files=files,
+        )
+        return coll
+
+    def _new_index(self, spec: SpaceSpec) -> SpaceIndex:
+        index = SpaceIndex(spec, self.params, gpu=self.gpu)
+        index.dirty = True
+        return index
+
+    def _take_writer_lock(self) -> None:
+        """Become the folder's single writer, or fail clearly if another process is."""
+        if self._writer is not None:
+            return
+        handle = open(self.root / LOCK, "a+")  # noqa: SIM115 - held for the store's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ServiceUnavailableError(
+                f"FAISS folder {self.root} is being written by another process; one process "
+                "writes a FAISS store (use a Qdrant server for several writers)"
+            ) from None
+        self._writer = handle
+        for folder in self.root.iterdir():  # leftovers of a writer killed mid-save or mid-drop
+            if folder.name.startswith(".dropped-"):
+                shutil.rmtree(folder, ignore_errors=True)
+            elif folder.is_dir():
+                _remove_stale_generations(folder)
+
+
+def _remove_stale_generations(folder: Path) -> None:
+    """Delete temporary and superseded generation folders of one collection."""
+    with contextlib.suppress(FileNotFoundError):
+        committed = (folder / CURRENT).read_text().strip()
+        for child in folder.iterdir():
+            if child.is_dir() and child.name != committed:
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def _write_or_link(target: Path, previous: Path | None, changed: bool, write) -> Path:
+    """Write a file afresh and fsync it, or hard-link the unchanged one of the last generation."""
+    if not changed and previous is not None and previous.exists():
+        try:
+            os.link(previous, target)
+            return target
+        except OSError:  # a file system without hard links: copy instead
+            shutil.copyfile(previous, target)
+    else:
+        write(target)
+    fsync_path(target)
+    return target
+
+
+def _save_ids(path: Path, index: SpaceIndex) -> None:
+    """Positions-to-ids map and live flags of one space index."""
+    with open(path, "wb") as handle:
+        np.savez(handle, labels=index.labels, alive=index.alive)

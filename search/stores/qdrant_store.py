@@ -1,0 +1,321 @@
+"""QdrantStore: a Qdrant collection per anyseek collection, one named vector per space.
+
+The same class serves a Qdrant server or cluster (``qdrant_url``: the scale-out path) and
+qdrant-client's embedded local mode (``qdrant_path``: a folder or ``':memory:'``), so tests of local
+mode exercise the code the server path runs. Errors from an unreachable server become
+``ServiceUnavailableError`` and ``health()`` reports not ready instead of raising.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+import numpy as np
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from anyseek.errors import AnyseekError, NotFoundError, ServiceUnavailableError
+from anyseek.settings import Settings, StoreSettings
+from search.stores.base import (
+    Filter,
+    InvalidInputError,
+    Payload,
+    SearchHit,
+    SearchResult,
+    SpaceMismatchError,
+    SpaceSpec,
+    StoredItem,
+    StoreHealth,
+    VectorStore,
+    check_ids,
+    check_k,
+    check_name,
+    check_spaces,
+    check_upsert,
+    describe_spaces,
+    prepare_vectors,
+    space_of,
+)
+
+log = logging.getLogger(__name__)
+
+DISTANCES = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT}
+METRICS = {distance: metric for metric, distance in DISTANCES.items()}
+
+
+class QdrantStore(VectorStore):
+    """Vector store on Qdrant through qdrant-client (server, or embedded local mode)."""
+
+    backend = "qdrant"
+
+    def __init__(
+        self,
+        settings: StoreSettings | None = None,
+        *,
+        url: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.settings = settings or StoreSettings()
+        self.url = url if url is not None else self.settings.qdrant_url
+        self.path = path if path is not None else self.settings.qdrant_path
+        if self.url is None and self.path is None:
+            self.path = ":memory:"
+        self.where = self.url or f"local {self.path}"
+        # local mode is plain Python state, not safe for concurrent calls; a server client is
+        self._serial = threading.RLock() if self.url is None else contextlib.nullcontext()
+        self.client = self._connect()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QdrantStore:
+        """Server mode when ``qdrant_url`` is set, else local mode (default: <data_dir>/qdrant)."""
+        store = settings.store
+        path = store.qdrant_path or (
+            None if store.qdrant_url else str(settings.data_dir / "qdrant")
+        )
+        return cls(store, url=store.qdrant_url, path=path)
+
+    def _connect(self) -> QdrantClient:
+        """A client; local mode opens (and locks) its folder here, server mode connects lazily."""
+        key = self.settings.qdrant_api_key
+        try:
+            if self.url is not None:
+                return QdrantClient(
+                    url=self.url,
+                    api_key=key.get_secret_value() if key else None,
+                    timeout=self.settings.qdrant_timeout,
+                    check_compatibility=False,
+                )
+            if self.path == ":memory:":
+                return QdrantClient(location=":memory:")
+            return QdrantClient(path=self.path)
+        except (RuntimeError, OSError, ValueError) as exc:  # local folder locked or unwritable
+            raise ServiceUnavailableError(f"cannot open Qdrant {self.where}: {exc}") from None
+
+    @contextlib.contextmanager
+    def _calls(self, action: str) -> Iterator[None]:
+        """Translate client and transport errors into anyseek errors naming the server."""
+        try:
+            with self._serial:
+                yield
+        except AnyseekError:
+            raise
+        except (ResponseHandlingException, httpx.TransportError, ConnectionError) as exc:
+            raise ServiceUnavailableError(
+                f"Qdrant at {self.where} is not reachable ({action}): {_root_cause(exc)}"
+            ) from None
+        except UnexpectedResponse as exc:
+            raise ServiceUnavailableError(
+                f"Qdrant at {self.where} refused {action}: HTTP {exc.status_code} "
+                f"{exc.content.decode(errors='replace')[:300]}"
+            ) from None
+
+    # --- collections -----------------------------------------------------------------------
+
+    def ensure_collection(self, name: str, spaces: Sequence[SpaceSpec]) -> None:
+        """Create the collection with one named vector per space, or check the spaces match."""
+        check_name("collection", name)
+        spaces = check_spaces(spaces)
+        with self._calls(f"create collection {name!r}"):
+            if self.client.collection_exists(name):
+                existing = self.spaces(name)
+                if set(existing) != set(spaces):
+                    raise SpaceMismatchError(
+                        f"collection {name!r} exists with spaces {describe_spaces(existing)}, "
+                        f"not {describe_spaces(spaces)}"
+                    )
+                return
+            s = self.settings
+            self.client.create_collection(
+                name,
+                vectors_config={
+                    space.name: models.VectorParams(
+                        size=space.dim, distance=DISTANCES[space.metric]
+                    )
+                    for space in spaces
+                },
+                hnsw_config=models.HnswConfigDiff(m=s.hnsw_m, ef_construct=s.hnsw_ef_construct),
+            )
+
+    def collections(self) -> list[str]:
+        """Names of all collections."""
+        with self._calls("list collections"):
+            return sorted(c.name for c in self.client.get_collections().collections)
+
+    def spaces(self, collection: str) -> tuple[SpaceSpec, ...]:
+        """The spaces, read back from the collection's named vectors."""
+        check_name("collection", collection)
+        with self._calls(f"describe collection {collection!r}"):
+            if not self.client.collection_exists(collection):
+                raise NotFoundError(f"no collection named {collection!r}")
+            vectors = self.client.get_collection(collection).config.params.vectors
+        if not isinstance(vectors, dict):
+            raise InvalidInputError(
+                f"Qdrant collection {collection!r} has an unnamed vector; anyseek needs named ones"
+            )
+        return tuple(
+            SpaceSpec(name, params.size, METRICS[params.distance])
+            for name, params in sorted(vectors.items())
+        )
+
+    def drop(self, collection: str) -> None:
+        """Delete a collection; unknown names are ignored."""
+        check_name("collection", collection)
+        with self._calls(f"drop collection {collection!r}"):
+            if self.client.collection_exists(collection):
+                self.client.delete_collection(collection)
+
+    # --- items -----------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        collection: str,
+        ids: Sequence[int],
+        vectors: Mapping[str, np.ndarray],
+        payloads: Sequence[Payload] | None = None,
+    ) -> None:
+        """Insert or replace whole points, in batches of ``qdrant_batch_size``."""
+        spaces = self.spaces(collection)
+        id_array, prepared, payload_list = check_upsert(spaces, collection, ids, vectors, payloads)
+        batch = self.settings.qdrant_batch_size
+        with self._calls(f"upsert into {collection!r}"):
+            for start in range(0, len(id_array), batch):
+                stop = start + batch
+                rows = {name: matrix[start:stop].tolist() for name, matrix in prepared.items()}
+                points = [
+                    models.PointStruct(
+                        id=int(item),
+                        vector={name: rows[name][n] for name in rows},
+                        payload=payload_list[start + n],
+                    )
+                    for n, item in enumerate(id_array[start:stop])
+                ]
+                self.client.upsert(collection, points=points, wait=True)
+
+    def delete(self, collection: str, ids: Sequence[int]) -> None:
+        """Remove points by id; unknown ids are ignored."""
+        id_array = check_ids(ids, unique=False)
+        self.spaces(collection)
+        if len(id_array) == 0:
+            return
+        with self._calls(f"delete from {collection!r}"):
+            self.client.delete(
+                collection,
+                points_selector=models.PointIdsList(points=[int(i) for i in id_array]),
+                wait=True,
+            )
+
+    def retrieve(
+        self, collection: str, ids: Sequence[int], with_vectors: bool = True
+    ) -> list[StoredItem]:
+        """Stored points in the order asked; unknown ids are left out."""
+        id_array = check_ids(ids, unique=False)
+        self.spaces(collection)
+        with self._calls(f"retrieve from {collection!r}"):
+            records = self.client.retrieve(
+                collection, ids=[int(i) for i in id_array], with_vectors=with_vectors
+            )
+        by_id = {int(r.id): r for r in records}
+        return [
+            StoredItem(
+                item,
+                {
+                    name: np.asarray(vector, np.float32)
+                    for name, vector in (by_id[item].vector or {}).items()
+                },
+                dict(by_id[item].payload or {}),
+            )
+            for item in (int(i) for i in id_array)
+            if item in by_id
+        ]
+
+    def count(self, collection: str) -> int:
+        """Number of points (exact count)."""
+        self.spaces(collection)
+        with self._calls(f"count {collection!r}"):
+            return self.client.count(collection, exact=True).count
+
+    def search(
+        self,
+        collection: str,
+        space: str,
+        queries: np.ndarray,
+        k: int = 10,
+        filter: Filter | None = None,
+    ) -> list[SearchResult]:
+        """The k best points per query through one batched query request."""
+        k = check_k(k)
+        spec = space_of(self.spaces(collection), collection, space)
+        matrix = prepare_vectors(spec, queries)
+        query_filter = _to_qdrant(filter)
+        # local mode always searches exactly (and warns about search params it ignores)
+        params = (
+            models.SearchParams(hnsw_ef=max(self.settings.hnsw_ef_search, k)) if self.url else None
+        )
+        requests = [
+            models.QueryRequest(
+                query=row.tolist(),
+                using=space,
+                limit=k,
+                filter=query_filter,
+                params=params,
+                with_payload=True,
+            )
+            for row in matrix
+        ]
+        with self._calls(f"search {collection!r}"):
+            responses = self.client.query_batch_points(collection, requests=requests)
+        return [
+            SearchResult(
+                tuple(SearchHit(int(p.id), float(p.score), dict(p.payload or {})) for p in r.points)
+            )
+            for r in responses
+        ]
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Nothing to do: Qdrant persists each acknowledged write (local mode writes per call)."""
+
+    def close(self) -> None:
+        """Release the client (and the local folder's lock)."""
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+    def health(self) -> StoreHealth:
+        """Ready when a cheap request succeeds; never raises."""
+        try:
+            with self._calls("health check"):
+                self.client.get_collections()
+        except AnyseekError as exc:
+            return StoreHealth(False, self.backend, str(exc))
+        return StoreHealth(True, self.backend, self.where)
+
+
+def _to_qdrant(filter: Filter | None) -> models.Filter | None:
+    """Our filter as a Qdrant filter: one ``must`` condition per field, plus the id set."""
+    if filter is None:
+        return None
+    must: list[Any] = [
+        models.FieldCondition(
+            key=key,
+            match=models.MatchValue(value=values[0])
+            if len(values) == 1
+            else models.MatchAny(any=list(values)),
+        )
+        for key, values in filter.conditions()
+    ]
+    if filter.ids is not None:
+        must.append(models.HasIdCondition(has_id=sorted(filter.ids)))
+    return models.Filter(must=must)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost error message (the transport error under the client's wrapper)."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return f"{type(exc).__name__}: {exc}"
