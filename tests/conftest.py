@@ -39,6 +39,22 @@ def fourm_fixtures() -> Path:
 
 
 @pytest.fixture(scope="session")
+def inputs(fourm_fixtures: Path) -> dict:
+    """The conformance fixtures' input tensors (``inputs.safetensors``), loaded once."""
+    from safetensors.torch import load_file
+
+    return load_file(fourm_fixtures / "inputs.safetensors")
+
+
+@pytest.fixture(scope="session")
+def expected(fourm_fixtures: Path) -> dict:
+    """The reference implementation's outputs for those inputs (``expected.safetensors``)."""
+    from safetensors.torch import load_file
+
+    return load_file(fourm_fixtures / "expected.safetensors")
+
+
+@pytest.fixture(scope="session")
 def postgres_url() -> str:
     """URL of the PostgreSQL test database (127.0.0.1:5432, trust auth, database ``test``)."""
     url = os.environ.get(

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from model import GenerationTarget, ModalityTokens, load_fourm
 from model.inputs import prepare_inputs
@@ -27,18 +26,6 @@ LAYOUTS = ("single_file", "hub_folder", "hub_config_single_weights")
 def index(fourm_fixtures: Path) -> dict:
     """The fixture index (cases, configs, ids)."""
     return json.loads((fourm_fixtures / "index.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def inputs(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
-    """Stored input tensors."""
-    return load_file(fourm_fixtures / "inputs.safetensors")
-
-
-@pytest.fixture(scope="module")
-def expected(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
-    """Stored reference outputs."""
-    return load_file(fourm_fixtures / "expected.safetensors")
 
 
 @pytest.fixture(scope="module", params=LAYOUTS)

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 
 from model import (
     FourM,
@@ -31,18 +30,6 @@ def fm(fourm_fixtures: Path) -> FourM:
 def dinov2(fourm_fixtures: Path):
     """The fixture DINOv2-B14-global tokenizer (memcodes VQ-VAE)."""
     return load_vq_tokenizer(fourm_fixtures / "tokenizer_DINOv2-B14-global")
-
-
-@pytest.fixture(scope="module")
-def inputs(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
-    """Stored input tensors."""
-    return load_file(fourm_fixtures / "inputs.safetensors")
-
-
-@pytest.fixture(scope="module")
-def expected(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
-    """Stored reference outputs."""
-    return load_file(fourm_fixtures / "expected.safetensors")
 
 
 def test_predict_embeddings_end_to_end(fm, dinov2, inputs, expected) -> None:

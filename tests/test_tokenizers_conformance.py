@@ -7,24 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from model import load_vq_tokenizer
 
 LAYOUTS = ["single_file", "hub_folder"]
 ATOL = RTOL = 1e-4
-
-
-@pytest.fixture(scope="module")
-def inputs(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
-    """Fixture input tensors."""
-    return load_file(fourm_fixtures / "inputs.safetensors")
-
-
-@pytest.fixture(scope="module")
-def expected(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
-    """Fixture expected outputs of the reference implementation."""
-    return load_file(fourm_fixtures / "expected.safetensors")
 
 
 def tokenizer_source(fixtures: Path, name: str, layout: str) -> Path:

@@ -35,12 +35,6 @@ def rewrite_checkpoint(src: Path, dst: Path, **config_changes: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def expected(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
-    """Fixture expected outputs."""
-    return load_file(fourm_fixtures / "expected.safetensors")
-
-
-@pytest.fixture(scope="module")
 def glob(fourm_fixtures):
     """The global DINOv2 fixture tokenizer."""
     return load_vq_tokenizer(fixture_file(fourm_fixtures, "DINOv2-B14-global"))

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
-from safetensors.torch import load_file
 
 from anyseek.errors import AnyseekError
 from model import load_vq_tokenizer
@@ -29,18 +27,6 @@ from model.transforms import (
     transform_for,
 )
 from model.transforms.depth import truncated_standardize
-
-
-@pytest.fixture(scope="module")
-def inputs(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
-    """Fixture input tensors."""
-    return load_file(fourm_fixtures / "inputs.safetensors")
-
-
-@pytest.fixture(scope="module")
-def expected(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
-    """Fixture expected outputs."""
-    return load_file(fourm_fixtures / "expected.safetensors")
 
 
 def png_bytes(image: Image.Image) -> bytes:
