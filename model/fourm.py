@@ -1,0 +1,298 @@
+"""The 4M encoder-decoder network (nanoGPT style): embeddings, encoder, decoder, output heads.
+
+The network knows nothing about sampling; ``model.predict`` and ``model.sampling`` build the public
+prediction API on the few primitives here:
+
+* ``embed_inputs`` : modalities -> visible tokens of all of them, compacted per sample;
+* ``encode``       : tokens -> cross-attention context (``decoder_proj_context(h) + emb``);
+* ``decode``       : decoder queries + context -> hidden states (then a modality's head);
+* ``forward``      : the training pass, per-target logits from input/target masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .batch import EncoderContext, EncoderInput, ModalityTokens, TargetLogits
+from .config import FourMConfig
+from .embeddings import (
+    DecoderEmbedding,
+    build_decoder_embedding,
+    build_encoder_embedding,
+    visible_positions,
+)
+from .layers import DecoderBlock, EncoderBlock, LayerNorm, mask_to_bias
+from .modalities import Embedding, Kind, ModalitySpec, get_modality
+
+
+def compact(selected: Tensor) -> tuple[Tensor, Tensor]:
+    """Indices of the selected slots of each row, in order, padded: ([B, M] index, [B, M] pad)."""
+    count = int(selected.sum(1).max()) if selected.numel() else 0
+    order = torch.sort((~selected).to(torch.uint8), dim=1, stable=True).indices[:, :count]
+    return order, ~torch.gather(selected, 1, order)
+
+
+def gather_rows(x: Tensor, index: Tensor) -> Tensor:
+    """x [B, N, D] gathered at index [B, M] -> [B, M, D]."""
+    return torch.gather(x, 1, index[..., None].expand(-1, -1, x.shape[-1]))
+
+
+@dataclass(frozen=True)
+class DecoderSegment:
+    """Queries of one target modality inside a (possibly multi-target) decoder pass."""
+
+    name: str
+    queries: Tensor  # [B, M, D]
+    padding: Tensor  # [B, M] bool, True = padding query
+    causal: bool = False
+
+
+class FourM(nn.Module):
+    """4M / 4M-21 encoder-decoder built from a :class:`FourMConfig`; weights load 1:1."""
+
+    def __init__(self, config: FourMConfig) -> None:
+        super().__init__()
+        self.config = config
+        dim, size = config.dim, config.image_size
+        self.encoder_embeddings = nn.ModuleDict(
+            {
+                m: build_encoder_embedding(get_modality(m), dim, size)
+                for m in config.domains_in
+                if get_modality(m).encoder is not None
+            }
+        )
+        self.decoder_embeddings = nn.ModuleDict(
+            {m: build_decoder_embedding(get_modality(m), dim, size) for m in config.domains_out}
+        )
+        if config.share_modality_embeddings:
+            for m in self.encoder_embeddings.keys() & self.decoder_embeddings.keys():
+                self.decoder_embeddings[m].mod_emb = self.encoder_embeddings[m].mod_emb
+        act = getattr(nn, config.act_layer)
+        block_args = dict(
+            qkv_bias=config.qkv_bias,
+            proj_bias=config.proj_bias,
+            mlp_bias=config.mlp_bias,
+            norm_bias=config.norm_bias,
+            gated_mlp=config.gated_mlp,
+            qk_norm=config.qk_norm,
+        )
+        self.encoder = nn.ModuleList(
+            [
+                EncoderBlock(dim, config.num_heads, config.mlp_ratio, act, **block_args)
+                for _ in range(config.encoder_depth)
+            ]
+        )
+        self.encoder_norm = LayerNorm(dim, bias=config.norm_bias)
+        self.decoder_proj_context = nn.Linear(dim, dim)
+        self.decoder = nn.ModuleList(
+            [
+                DecoderBlock(dim, config.num_heads, config.mlp_ratio, act, **block_args)
+                for _ in range(config.decoder_depth)
+            ]
+        )
+        self.decoder_norm = LayerNorm(dim, bias=config.norm_bias)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.normal_(self.mask_token, std=0.02)
+        if config.num_register_tokens > 0:
+            self.register_tokens = nn.Parameter(torch.zeros(1, config.num_register_tokens, dim))
+            nn.init.normal_(self.register_tokens, std=0.02)
+        else:
+            self.register_tokens = None
+
+    # ----------------------------------------------------------------------------- properties
+    @property
+    def input_modalities(self) -> list[str]:
+        """Modalities the encoder accepts, in config order."""
+        return list(self.encoder_embeddings.keys())
+
+    @property
+    def output_modalities(self) -> list[str]:
+        """Modalities the decoder can predict, in config order."""
+        return list(self.decoder_embeddings.keys())
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the weights."""
+        return self.mask_token.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Compute dtype of the weights."""
+        return self.mask_token.dtype
+
+    def spec(self, name: str) -> ModalitySpec:
+        """Registry spec of a modality."""
+        return get_modality(name)
+
+    def decoder_embedding(self, name: str) -> DecoderEmbedding:
+        """Decoder embedding + head of an output modality."""
+        return self.decoder_embeddings[name]  # type: ignore[return-value]
+
+    # -------------------------------------------------------------------------------- encoder
+    def embed_inputs(self, sample: Mapping[str, ModalityTokens]) -> EncoderInput:
+        """Embed every visible input token and compact them per sample, visible ones first.
+
+        Tokens are concatenated in ``sample`` order; a sample with fewer visible tokens than the
+        longest one is padded with zero features/embeddings marked in ``padding``.
+        """
+        xs, embs, hidden = [], [], []
+        for name, entry in sample.items():
+            if name not in self.encoder_embeddings:
+                continue
+            x, emb = self.encoder_embeddings[name](entry.tensor, entry.input_mask)  # [B, N, D] x2
+            xs.append(x)
+            embs.append(emb)
+            hidden.append(entry.input_mask)
+        x_all, emb_all, hidden_all = torch.cat(xs, 1), torch.cat(embs, 1), torch.cat(hidden, 1)
+        index, padding = compact(~hidden_all)  # [B, T]
+        x = gather_rows(x_all, index).masked_fill(padding[..., None], 0.0)
+        emb = gather_rows(emb_all, index).masked_fill(padding[..., None], 0.0)
+        if self.register_tokens is not None:
+            B, R = x.shape[0], self.register_tokens.shape[1]
+            x = torch.cat([self.register_tokens.expand(B, -1, -1).to(x.dtype), x], 1)
+            emb = torch.cat([torch.zeros_like(x[:, :R]), emb], 1)
+            padding = torch.cat([padding.new_zeros(B, R), padding], 1)
+        return EncoderInput(tokens=x, emb=emb, padding=padding)
+
+    def encode(self, enc: EncoderInput) -> EncoderContext:
+        """Run the encoder; context = decoder_proj_context(encoder output) + input embeddings."""
+        bias = mask_to_bias(enc.padding[:, None, None, :], enc.tokens.dtype)  # [B, 1, 1, T]
+        h = enc.tokens + enc.emb
+        for block in self.encoder:
+            h = block(h, bias)
+        h = self.encoder_norm(h)
+        return EncoderContext(self.decoder_proj_context(h) + enc.emb, enc.padding)
+
+    # -------------------------------------------------------------------------------- decoder
+    def mask_queries(self, name: str, positions: Tensor) -> Tensor:
+        """Queries for parallel prediction: mask token + position + modality embedding [B,M,D]."""
+        return self.mask_token + self.decoder_embedding(name).query_emb(positions)
+
+    def decode(
+        self, queries: Tensor, ctx: EncoderContext, self_blocked: Tensor | None = None
+    ) -> Tensor:
+        """Decoder blocks + final norm; ``self_blocked`` [B, M, M] True = may not attend."""
+        dtype = queries.dtype
+        self_bias = None if self_blocked is None else mask_to_bias(self_blocked[:, None], dtype)
+        cross_bias = mask_to_bias(ctx.padding[:, None, None, :], dtype)
+        y = queries
+        for block in self.decoder:
+            y = block(y, ctx.context, self_bias, cross_bias)
+        return self.decoder_norm(y)
+
+    def decode_segments(
+        self, segments: Sequence[DecoderSegment], ctx: EncoderContext
+    ) -> list[Tensor]:
+        """Decode several targets in one pass; each attends only to itself (and causally if set).
+
+        Returns the final hidden states of each segment, [B, M_i, D].
+        """
+        queries = torch.cat([s.queries for s in segments], 1)  # [B, M, D]
+        blocked = self.segment_mask(segments)
+        hidden = self.decode(queries, ctx, blocked)
+        return list(hidden.split([s.queries.shape[1] for s in segments], 1))
+
+    def segment_mask(self, segments: Sequence[DecoderSegment]) -> Tensor | None:
+        """[B, M, M] self-attention mask: block-diagonal per segment, causal inside causal ones."""
+        if len(segments) == 1 and not segments[0].causal and not segments[0].padding.any():
+            return None
+        device = segments[0].queries.device
+        seg_id = torch.cat(
+            [torch.full(s.padding.shape, i, device=device) for i, s in enumerate(segments)], 1
+        )  # [B, M]
+        padding = torch.cat([s.padding for s in segments], 1)
+        causal = torch.cat(
+            [torch.full(s.padding.shape, s.causal, device=device) for s in segments], 1
+        )
+        M = seg_id.shape[1]
+        idx = torch.arange(M, device=device)
+        later = idx[None, :] > idx[:, None]  # [M, M] key after query
+        blocked = padding[:, None, :] | (later[None] & causal[:, :, None])
+        if self.config.decoder_sep_mask or len(segments) > 1:
+            blocked = blocked | (seg_id[:, :, None] != seg_id[:, None, :])
+        if self.config.decoder_causal_mask:
+            blocked = blocked | later[None]
+        return blocked
+
+    def logits(self, name: str, hidden: Tensor) -> Tensor:
+        """Output head of ``name``: [B, M, D] -> [B, M, V]."""
+        return self.decoder_embedding(name)(hidden)
+
+    # ------------------------------------------------------------------------------- training
+    def forward(self, batch: Mapping[str, ModalityTokens]) -> dict[str, TargetLogits]:
+        """Training pass: logits for every target token (target_mask False) of every output.
+
+        Image-like targets are predicted in parallel from mask tokens; sequence targets are
+        teacher-forced (query i sees token i and predicts token i+1) with causal attention
+        inside the sequence. Each target attends only to itself, as with ``decoder_sep_mask``.
+        """
+        ctx = self.encode(self.embed_inputs(batch))
+        segments, extras = [], []
+        for name, entry in batch.items():
+            if name not in self.decoder_embeddings or entry.target_mask is None:
+                continue
+            if not entry.targets().any():
+                continue
+            segment, labels, positions = self._training_segment(name, entry)
+            segments.append(segment)
+            extras.append((labels, positions))
+        if not segments:
+            return {}
+        hidden = self.decode_segments(segments, ctx)
+        return {
+            s.name: TargetLogits(self.logits(s.name, h), positions, labels, ~s.padding)
+            for s, h, (labels, positions) in zip(segments, hidden, extras, strict=True)
+        }
+
+    def _training_segment(
+        self, name: str, entry: ModalityTokens
+    ) -> tuple[DecoderSegment, Tensor, Tensor]:
+        """Decoder queries, labels and positions for one target modality of a training batch."""
+        ids = entry.tensor.long()
+        targets = entry.targets()  # [B, N]
+        if get_modality(name).kind is Kind.TOKEN_SEQUENCE:
+            emb = self.decoder_embedding(name)
+            pair = targets[:, :-1] & targets[:, 1:]  # query at i predicts i+1
+            index, padding = compact(pair)
+            tpos = visible_positions(~targets).clamp(max=emb.pos_emb.shape[1] - 1)
+            queries = emb.token_emb(torch.gather(ids, 1, index)) + emb.query_emb(
+                torch.gather(tpos, 1, index)
+            )
+            labels = torch.gather(ids, 1, index + 1)
+            return DecoderSegment(name, queries, padding, causal=True), labels, index + 1
+        index, padding = compact(targets)
+        queries = self.mask_queries(name, index)
+        return DecoderSegment(name, queries, padding), torch.gather(ids, 1, index), index
+
+    def is_sequence(self, name: str) -> bool:
+        """Whether a modality is decoded autoregressively (token sequences)."""
+        return get_modality(name).decoder is Embedding.SEQUENCE
+
+    # ------------------------------------------------------------------------ public predict API
+    def predict_logits(self, inputs, target: str) -> Tensor:
+        """Float32 logits [B, N, V] of every ``target`` position, one decoder pass."""
+        from .predict import predict_logits
+
+        return predict_logits(self, inputs, target)
+
+    def predict_tokens(self, inputs, targets: Sequence[str]) -> dict[str, Tensor]:
+        """Greedy tokens [B, N] of several token-grid targets from one encoder/decoder pass."""
+        from .predict import predict_tokens
+
+        return predict_tokens(self, inputs, targets)
+
+    def predict_embeddings(self, inputs, spaces) -> dict[str, Tensor]:
+        """L2-normalised vectors [B, C] per global space; ``spaces`` maps name -> decoder."""
+        from .predict import predict_embeddings
+
+        return predict_embeddings(self, inputs, spaces)
+
+    def generate(self, inputs, targets, **kwargs) -> dict[str, ModalityTokens]:
+        """Chained generation (ROAR / MaskGIT / autoregressive, temperature, top-k/p, CFG)."""
+        from .sampling import generate
+
+        return generate(self, inputs, targets, **kwargs)

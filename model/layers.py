@@ -1,0 +1,199 @@
+"""Transformer building blocks of the 4M encoder and decoder (plain PyTorch, reference key names).
+
+Masks are boolean with True = "may not attend"; they become an additive bias holding the most
+negative finite value of the dtype, exactly like the reference's ``masked_fill(-finfo.max)``: a
+fully masked row gives a uniform softmax, not NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def mask_to_bias(blocked: Tensor, dtype: torch.dtype) -> Tensor:
+    """Boolean "may not attend" mask -> additive attention bias of ``dtype``."""
+    bias = torch.zeros(blocked.shape, dtype=dtype, device=blocked.device)
+    return bias.masked_fill(blocked, -torch.finfo(dtype).max)
+
+
+class LayerNorm(nn.Module):
+    """LayerNorm whose bias can be switched off; then it is a zero buffer (as in checkpoints)."""
+
+    def __init__(self, dim: int, eps: float = 1e-6, bias: bool = True) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+        if bias:
+            self.bias = nn.Parameter(torch.zeros(dim))
+        else:
+            self.register_buffer("bias", torch.zeros(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalise over the last axis."""
+        return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
+
+
+def _attend(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> Tensor:
+    """Scaled dot-product attention; q [B,h,N,d], k/v [B,h,M,d], bias broadcast to [B,h,N,M]."""
+    if k.shape[-2] == 0:  # nothing to attend to: the reference's empty softmax yields zeros
+        return torch.zeros_like(q)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with a fused qkv projection and optional QK-norm."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        qkv_bias: bool,
+        proj_bias: bool,
+        qk_norm: bool,
+        norm_bias: bool,
+    ) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        head_dim = dim // num_heads
+        if qk_norm:
+            self.q_norm = LayerNorm(head_dim, bias=norm_bias)
+            self.k_norm = LayerNorm(head_dim, bias=norm_bias)
+        else:
+            self.q_norm = self.k_norm = None
+
+    def forward(self, x: Tensor, bias: Tensor | None = None) -> Tensor:
+        """x [B, N, D] -> [B, N, D]; bias [B, 1, N|1, N] additive."""
+        B, N, D = x.shape
+        qkv = self.qkv(x).view(B, N, 3, self.num_heads, D // self.num_heads)  # (q|k|v, head, d)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, h, N, d]
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        out = _attend(q, k, v, bias)  # [B, h, N, d]
+        return self.proj(out.transpose(1, 2).reshape(B, N, D))
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention from decoder queries to the encoder context."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        qkv_bias: bool,
+        proj_bias: bool,
+        qk_norm: bool,
+        norm_bias: bool,
+    ) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.q = nn.Linear(dim, dim, bias=qkv_bias)
+        self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim, bias=proj_bias)
+        head_dim = dim // num_heads
+        if qk_norm:
+            self.q_norm = LayerNorm(head_dim, bias=norm_bias)
+            self.k_norm = LayerNorm(head_dim, bias=norm_bias)
+        else:
+            self.q_norm = self.k_norm = None
+
+    def forward(self, x: Tensor, context: Tensor, bias: Tensor | None = None) -> Tensor:
+        """x [B, N, D], context [B, M, D] -> [B, N, D]; bias [B, 1, 1, M] additive."""
+        B, N, D = x.shape
+        M = context.shape[1]
+        h, d = self.num_heads, D // self.num_heads
+        q = self.q(x).view(B, N, h, d).transpose(1, 2)  # [B, h, N, d]
+        k, v = self.kv(context).view(B, M, 2, h, d).permute(2, 0, 3, 1, 4).unbind(0)  # [B,h,M,d]
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        out = _attend(q, k, v, bias)
+        return self.proj(out.transpose(1, 2).reshape(B, N, D))
+
+
+class FeedForward(nn.Module):
+    """MLP, or gated MLP (SwiGLU with SiLU) whose hidden width is 2/3 of ``hidden``."""
+
+    def __init__(
+        self, dim: int, hidden: int, act: type[nn.Module], gated: bool, bias: bool
+    ) -> None:
+        super().__init__()
+        if gated:
+            hidden = int(2 * hidden / 3)
+        self.fc1 = nn.Linear(dim, hidden, bias=bias)
+        self.act = act()
+        self.fc2 = nn.Linear(hidden, dim, bias=bias)
+        self.fc3 = nn.Linear(dim, hidden, bias=bias) if gated else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """[.., D] -> [.., D]."""
+        h = self.act(self.fc1(x))
+        if self.fc3 is not None:
+            h = h * self.fc3(x)
+        return self.fc2(h)
+
+
+class EncoderBlock(nn.Module):
+    """Pre-norm transformer block: self-attention then feed-forward."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float,
+        act: type[nn.Module],
+        *,
+        qkv_bias: bool,
+        proj_bias: bool,
+        mlp_bias: bool,
+        norm_bias: bool,
+        gated_mlp: bool,
+        qk_norm: bool,
+    ) -> None:
+        super().__init__()
+        self.norm1 = LayerNorm(dim, bias=norm_bias)
+        self.attn = Attention(dim, num_heads, qkv_bias, proj_bias, qk_norm, norm_bias)
+        self.norm2 = LayerNorm(dim, bias=norm_bias)
+        self.mlp = FeedForward(dim, int(dim * mlp_ratio), act, gated_mlp, mlp_bias)
+
+    def forward(self, x: Tensor, bias: Tensor | None) -> Tensor:
+        """x [B, N, D] -> [B, N, D]."""
+        x = x + self.attn(self.norm1(x), bias)
+        return x + self.mlp(self.norm2(x))
+
+
+class DecoderBlock(nn.Module):
+    """Pre-norm decoder block: self-attention, cross-attention to the context, feed-forward."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float,
+        act: type[nn.Module],
+        *,
+        qkv_bias: bool,
+        proj_bias: bool,
+        mlp_bias: bool,
+        norm_bias: bool,
+        gated_mlp: bool,
+        qk_norm: bool,
+    ) -> None:
+        super().__init__()
+        self.norm1 = LayerNorm(dim, bias=norm_bias)
+        self.self_attn = Attention(dim, num_heads, qkv_bias, proj_bias, qk_norm, norm_bias)
+        self.cross_attn = CrossAttention(dim, num_heads, qkv_bias, proj_bias, qk_norm, norm_bias)
+        self.query_norm = LayerNorm(dim, bias=norm_bias)
+        self.context_norm = LayerNorm(dim, bias=norm_bias)
+        self.norm2 = LayerNorm(dim, bias=norm_bias)
+        self.mlp = FeedForward(dim, int(dim * mlp_ratio), act, gated_mlp, mlp_bias)
+
+    def forward(
+        self, y: Tensor, context: Tensor, self_bias: Tensor | None, cross_bias: Tensor | None
+    ) -> Tensor:
+        """y [B, N, D], context [B, M, D] -> [B, N, D]."""
+        y = y + self.self_attn(self.norm1(y), self_bias)
+        y = y + self.cross_attn(self.query_norm(y), self.context_norm(context), cross_bias)
+        return y + self.mlp(self.norm2(y))

@@ -1,0 +1,121 @@
+"""Single-pass prediction: target logits, greedy global tokens, and retrieval embeddings.
+
+``predict_embeddings`` is the service's retrieval path: ONE encoder pass over the inputs, ONE
+decoder pass predicting the 16 tokens of every requested global space at once (each space's
+queries attend only to themselves, exactly like separate reference passes), argmax, then each
+space's tokenizer decodes its tokens to a vector, which is L2-normalised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .batch import EncoderContext
+from .inputs import InputError, InputValue, prepare_inputs
+from .modalities import Kind, get_modality
+
+if TYPE_CHECKING:
+    from .fourm import FourM
+
+
+@runtime_checkable
+class VectorDecoder(Protocol):
+    """Turns the tokens of one global space back into feature vectors (a VQ tokenizer)."""
+
+    def decode(self, tokens: Tensor) -> Tensor:
+        """LongTensor [B, N] -> FloatTensor [B, C]."""
+        ...
+
+
+def check_target(
+    model: FourM,
+    name: str,
+    inputs: Mapping[str, object],
+    kinds: tuple[Kind, ...] = (Kind.TOKEN_GRID,),
+) -> None:
+    """Raise unless ``name`` is an output of the model of an allowed kind and not also an input."""
+    spec = get_modality(name)
+    if name not in model.output_modalities:
+        raise InputError(
+            f"the loaded model cannot predict {name!r}; its outputs are: "
+            f"{', '.join(model.output_modalities)}"
+        )
+    if spec.kind not in kinds:
+        raise InputError(f"{name!r} is a {spec.kind.value} target; use generate() for it")
+    if name in inputs:
+        raise InputError(f"{name!r} is both an input and a target")
+
+
+def encode_inputs(model: FourM, inputs: Mapping[str, InputValue]) -> tuple[EncoderContext, int]:
+    """Validate, embed and encode the inputs once; returns the context and the batch size."""
+    sample = prepare_inputs(inputs, model.config, model.input_modalities, model.device, model.dtype)
+    batch = next(iter(sample.values())).batch_size
+    return model.encode(model.embed_inputs(sample)), batch
+
+
+def _all_positions(model: FourM, name: str, batch: int) -> Tensor:
+    """[B, N] every position of a target grid, in position order."""
+    n = model.config.num_tokens(name)
+    return torch.arange(n, device=model.device).expand(batch, n)
+
+
+@torch.inference_mode()
+def predict_logits(model: FourM, inputs: Mapping[str, InputValue], target: str) -> Tensor:
+    """Float32 logits [B, N, V] for every position of ``target`` from one decoder pass."""
+    check_target(model, target, inputs)
+    ctx, batch = encode_inputs(model, inputs)
+    queries = model.mask_queries(target, _all_positions(model, target, batch))  # [B, N, D]
+    return model.logits(target, model.decode(queries, ctx)).float()
+
+
+@torch.inference_mode()
+def predict_tokens(
+    model: FourM, inputs: Mapping[str, InputValue], targets: Sequence[str]
+) -> dict[str, Tensor]:
+    """Greedy tokens [B, N] for several token-grid targets: one encoder and one decoder pass."""
+    from .fourm import DecoderSegment
+
+    if not targets:
+        raise InputError("no target spaces requested")
+    for name in targets:
+        check_target(model, name, inputs)
+    ctx, batch = encode_inputs(model, inputs)
+    segments = []
+    for name in targets:
+        positions = _all_positions(model, name, batch)
+        segments.append(
+            DecoderSegment(
+                name,
+                model.mask_queries(name, positions),
+                torch.zeros_like(positions, dtype=torch.bool),
+            )
+        )
+    hidden = model.decode_segments(segments, ctx)
+    return {
+        s.name: model.logits(s.name, h).argmax(-1) for s, h in zip(segments, hidden, strict=True)
+    }
+
+
+@torch.inference_mode()
+def predict_embeddings(
+    model: FourM, inputs: Mapping[str, InputValue], spaces: Mapping[str, VectorDecoder]
+) -> dict[str, Tensor]:
+    """L2-normalised float32 vectors [B, C] per global space, decoded by that space's tokenizer."""
+    for name, decoder in spaces.items():
+        if not isinstance(decoder, VectorDecoder):
+            raise InputError(f"decoder for {name!r} has no decode(tokens) method")
+    tokens = predict_tokens(model, inputs, list(spaces))
+    out = {}
+    for name, decoder in spaces.items():
+        vectors = decoder.decode(tokens[name]).float()
+        if vectors.ndim != 2 or vectors.shape[0] != tokens[name].shape[0]:
+            raise InputError(
+                f"decoder for {name!r} returned shape {list(vectors.shape)}, expected [B, C]"
+            )
+        out[name] = F.normalize(vectors, dim=-1)
+    return out
