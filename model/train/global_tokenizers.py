@@ -10,13 +10,17 @@ each head's code scores backward (straight-through); inference takes the argmax.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from model.train.schedule import cosine_lr
 
 Progress = Callable[[int, float], None]
 
@@ -195,18 +199,27 @@ def train_global_tokenizer(
         heads = start.view(config.codebook_size, config.num_codebooks, -1).transpose(0, 1)
         model.quantize.codes.copy_(heads + 0.01 * torch.randn(heads.shape, generator=generator))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps,
-                                                   pct_start=0.05)
     model.train()
     batch = min(config.batch_size, len(x_all))
     for step in range(config.steps):
+        cosine_lr(optimizer, step, config.steps, config.lr)
         x = x_all[torch.randint(len(x_all), (batch,), generator=generator)]
         recon, _ = model(x)
         loss = F.mse_loss(recon, x) * x.shape[1] + (1 - F.cosine_similarity(recon, x, dim=-1)).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
         if progress is not None:
             progress(step, loss.item())
     return model.eval()
+
+
+def save_global_tokenizer(model: GlobalVQVAE, folder: Path) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` (the hub layout ``load_vq_tokenizer`` reads)."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(model.official_config(), indent=2, sort_keys=True))
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(folder / "model.safetensors"))
+    return folder

@@ -77,23 +77,35 @@ def _random_ranks(valid: torch.Tensor, generator: torch.Generator) -> torch.Tens
     return noise.argsort(1).argsort(1)
 
 
+def _prefix_ranks(valid: torch.Tensor) -> torch.Tensor:
+    """Rank = position for valid tokens (so budgets take a prefix); invalid tokens rank last."""
+    position = torch.arange(valid.shape[1]).expand_as(valid)
+    return torch.where(valid, position, valid.shape[1] + position)
+
+
 def sample_masks(
     valid: dict[str, torch.Tensor],
     inputs: list[str],
     targets: list[str],
     config: MaskingConfig,
     generator: torch.Generator,
+    ordered: tuple[str, ...] = (),
 ) -> dict[str, ModalityMasks]:
     """Draw input and target masks for every modality of a batch.
 
     valid: modality -> [B, N] bool, which tokens exist (e.g. caption tokens before padding).
     A modality may be in both ``inputs`` and ``targets``; its tokens are then split between them.
+    Modalities in ``ordered`` (captions) give a prefix instead of a random subset, so a partly
+    shown caption still reads as text.
     """
     unknown = [m for m in (*inputs, *targets) if m not in valid]
     if unknown:
         raise AnyseekError(f"masking: no tokens given for modalities {unknown}")
     batch = next(iter(valid.values())).shape[0]
-    ranks = {name: _random_ranks(v, generator) for name, v in valid.items()}
+    ranks = {
+        name: _prefix_ranks(v) if name in ordered else _random_ranks(v, generator)
+        for name, v in valid.items()
+    }
     counts_of = {name: v.sum(1) for name, v in valid.items()}
 
     available_in = torch.stack([counts_of[m] for m in inputs], 1)

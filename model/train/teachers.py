@@ -15,12 +15,14 @@ Images are uint8 ``[N, 3, H, W]``; embeddings are float ``[N, D]`` (not normalis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from model.train.schedule import cosine_lr, index_batches
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,30 +35,6 @@ def normalize_images(images: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return (images.float() / 255.0 - mean) / std
-
-
-def _batches(n: int, batch_size: int, steps: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """Index batches drawn without replacement within an epoch, for ``steps`` steps."""
-    done = 0
-    while done < steps:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1, batch_size):
-            if done == steps:
-                return
-            yield order[start : start + batch_size]
-            done += 1
-
-
-def _cosine_lr(optimizer: torch.optim.Optimizer, step: int, steps: int, lr: float) -> None:
-    """Linear warm-up for 5% of the steps, then cosine decay to 5% of ``lr``."""
-    warm = max(1, steps // 20)
-    if step < warm:
-        value = lr * (step + 1) / warm
-    else:
-        t = (step - warm) / max(1, steps - warm)
-        value = lr * (0.05 + 0.95 * 0.5 * (1 + torch.cos(torch.tensor(t * torch.pi)).item()))
-    for group in optimizer.param_groups:
-        group["lr"] = value
 
 
 # ----------------------------------------------------------------------------- CLIP teacher
@@ -136,8 +114,8 @@ def train_clip_teacher(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.05)
     model.train()
     batch_size = min(config.batch_size, len(images))
-    for step, index in enumerate(_batches(len(images), batch_size, config.steps, generator)):
-        _cosine_lr(optimizer, step, config.steps, config.lr)
+    for step, index in index_batches(len(images), batch_size, config.steps, generator):
+        cosine_lr(optimizer, step, config.steps, config.lr)
         pick = torch.randint(caption_ids.shape[1], (len(index),), generator=generator)
         text = fit_length(caption_ids[index, pick], config.context_length)
         out = model(normalize_images(images[index]), text)
@@ -272,8 +250,8 @@ def train_visual_teacher(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.05)
     model.train()
     batch_size = min(config.batch_size, len(images))
-    for step, index in enumerate(_batches(len(images), batch_size, config.steps, generator)):
-        _cosine_lr(optimizer, step, config.steps, config.lr)
+    for step, index in index_batches(len(images), batch_size, config.steps, generator):
+        cosine_lr(optimizer, step, config.steps, config.lr)
         x = normalize_images(images[index])
         loss = nt_xent(model(augment(x, config, generator)), model(augment(x, config, generator)),
                        config.temperature)
