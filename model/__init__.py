@@ -9,6 +9,7 @@ from model.predict import VectorDecoder
 from model.sampling import GenerationTarget
 from model.tokenizers import TokenizerError, VQTokenizer, load_vq_tokenizer
 from model.tokenizers.text import TextTokenizer, load_text_tokenizer
+from model.transforms import TRANSFORMS, InputError, transform_for
 
 __all__ = [
     "FourM",
@@ -16,6 +17,8 @@ __all__ = [
     "GenerationTarget",
     "ModalitySpec",
     "ModalityTokens",
+    "TRANSFORMS",
+    "InputError",
     "TextTokenizer",
     "TokenizerError",
     "VQTokenizer",
@@ -24,4 +27,5 @@ __all__ = [
     "load_fourm",
     "load_text_tokenizer",
     "load_vq_tokenizer",
+    "transform_for",
 ]

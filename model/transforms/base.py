@@ -1,0 +1,130 @@
+"""Shared pieces of the input transforms: reading user files, size limits, centre crop and resize.
+
+Every transform accepts a path, raw bytes, a binary file object, a ``PIL.Image`` or an array, and
+turns problems (unreadable file, empty or huge image) into :class:`InputError` naming the cause.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from anyseek.errors import AnyseekError
+
+ImageSource = str | Path | bytes | BinaryIO | Image.Image | np.ndarray | torch.Tensor
+MAX_PIXELS = 50_000_000  # larger inputs are refused before decoding (50 MP, e.g. 7071 x 7071)
+MAX_SIZE = 4096  # largest model-side resolution a transform may produce
+
+
+class InputError(AnyseekError):
+    """A user input (image, depth map, segmentation, sketch, caption) cannot be used as given."""
+
+
+class InputWarning(UserWarning):
+    """An input was usable only after a conversion the user should know about."""
+
+
+def warn(message: str) -> None:
+    """Tell the caller about a lossy or guessed conversion (catchable as :class:`InputWarning`)."""
+    warnings.warn(message, InputWarning, stacklevel=3)
+
+
+def check_output_size(size: int) -> None:
+    """Validate the square side length a transform produces."""
+    if not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
+        raise InputError(f"output size must be an integer in [1, {MAX_SIZE}], got {size!r}")
+
+
+def check_dimensions(height: int, width: int, what: str = "image") -> None:
+    """Refuse empty and oversized inputs before any pixel is decoded."""
+    if height <= 0 or width <= 0:
+        raise InputError(f"{what} is empty ({width}x{height} pixels)")
+    if height * width > MAX_PIXELS:
+        raise InputError(
+            f"{what} is {width}x{height} pixels ({height * width / 1e6:.0f} MP); at most "
+            f"{MAX_PIXELS / 1e6:.0f} MP are accepted, downscale it first"
+        )
+
+
+def open_image(source: ImageSource) -> Image.Image:
+    """Open any Pillow-readable image (path, bytes, file object or Image) with size checks."""
+    if isinstance(source, Image.Image):
+        check_dimensions(source.height, source.width)
+        return source
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise InputError(f"image file not found: {path}")
+        handle: BinaryIO = path.open("rb")
+        name = str(path)
+    elif isinstance(source, (bytes, bytearray)):
+        handle, name = io.BytesIO(source), "image data"
+    elif hasattr(source, "read"):
+        handle, name = source, getattr(source, "name", "image data")
+    else:
+        raise InputError(f"expected an image file, bytes or PIL image, got {type(source).__name__}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(handle)
+            check_dimensions(image.height, image.width, name)
+            image.load()
+    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise InputError(f"{name}: not a readable image ({exc})") from None
+    except OSError as exc:  # truncated or corrupt data
+        raise InputError(f"{name}: the image data is damaged or incomplete ({exc})") from None
+    return image
+
+
+def center_crop_box(height: int, width: int) -> tuple[int, int, int, int]:
+    """Largest centred square as (top, left, side, side), rounded like the official pipeline."""
+    if height > width:
+        return (height - width) // 2, 0, width, width
+    return 0, (width - height) // 2, height, height
+
+
+def center_crop_resize(image: Image.Image, size: int, resample: Image.Resampling) -> Image.Image:
+    """Centre-crop a PIL image to a square and resize it to ``size x size``."""
+    top, left, side, _ = center_crop_box(image.height, image.width)
+    image = image.crop((left, top, left + side, top + side))
+    if image.size != (size, size):
+        image = image.resize((size, size), resample=resample)
+    return image
+
+
+def center_crop_array(array: torch.Tensor) -> torch.Tensor:
+    """Centre-crop the last two axes of a tensor to a square."""
+    top, left, side, _ = center_crop_box(array.shape[-2], array.shape[-1])
+    return array[..., top : top + side, left : left + side]
+
+
+def resize_masked(
+    values: torch.Tensor, valid: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bilinearly resize ``[H, W]`` values using only valid pixels; returns values and validity.
+
+    Invalid pixels do not bleed into valid ones: values and the validity mask are resized alike
+    and divided. An output pixel stays valid when at least half its footprint was valid.
+    """
+    if values.shape == (size, size):
+        return values, valid
+    weight = valid.to(values.dtype)
+    stacked = torch.stack([torch.where(valid, values, 0.0) * weight, weight])[None]
+    resized = F.interpolate(
+        stacked, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+    )[0]
+    out_valid = resized[1] >= 0.5
+    out = torch.where(out_valid, resized[0] / resized[1].clamp_min(1e-12), 0.0)
+    return out, out_valid
+
+
+def to_numpy(source: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A numpy array from an array or tensor input."""
+    return source.detach().cpu().numpy() if isinstance(source, torch.Tensor) else source

@@ -1,0 +1,54 @@
+"""Photos from user files to the 4M RGB input: centre crop, resize, ImageNet normalisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from model.transforms.base import ImageSource, center_crop_resize, check_output_size, open_image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode as 8-bit RGB: transparency over white, high bit depth rescaled."""
+    if image.mode in _HIGH_DEPTH_MODES:  # convert("L") would clip these at 255
+        array = np.asarray(image, dtype=np.float32)
+        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        if image.mode == "F":
+            peak = max(float(array.max()), 1e-12) if array.max() > 1.0 else 1.0
+        grey = np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if "A" in image.getbands() or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+@dataclass(frozen=True)
+class RGBTransform:
+    """Any image -> ``FloatTensor [3, size, size]``, ImageNet-normalised like the 4M ``rgb`` input.
+
+    The largest centred square is cropped and resized with bicubic filtering (the official
+    pipeline's defaults), then ``(x / 255 - mean) / std`` with the ImageNet mean and std.
+    """
+
+    size: int = 224
+
+    def __post_init__(self) -> None:
+        check_output_size(self.size)
+
+    def __call__(self, source: ImageSource) -> torch.Tensor:
+        """Load, convert, crop, resize and normalise one image."""
+        image = to_rgb(open_image(source))
+        image = center_crop_resize(image, self.size, Image.Resampling.BICUBIC)
+        x = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255.0
+        mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
+        std = torch.tensor(IMAGENET_STD)[:, None, None]
+        return (x - mean) / std

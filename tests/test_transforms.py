@@ -1,0 +1,402 @@
+"""Input transforms: user files to the exact tensors the 4M tokenizers and patch inputs expect."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+from safetensors.torch import load_file
+
+from anyseek.errors import AnyseekError
+from model import load_vq_tokenizer
+from model.transforms import (
+    TRANSFORMS,
+    DepthTransform,
+    EdgesTransform,
+    InputError,
+    InputWarning,
+    NormalTransform,
+    RGBTransform,
+    SemsegTransform,
+    SketchTransform,
+    class_id,
+    colorize,
+    semseg_classes,
+    transform_for,
+)
+from model.transforms.depth import truncated_standardize
+
+
+@pytest.fixture(scope="module")
+def inputs(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
+    """Fixture input tensors."""
+    return load_file(fourm_fixtures / "inputs.safetensors")
+
+
+@pytest.fixture(scope="module")
+def expected(fourm_fixtures: Path) -> dict[str, torch.Tensor]:
+    """Fixture expected outputs."""
+    return load_file(fourm_fixtures / "expected.safetensors")
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    """Encode an image as PNG bytes, as an upload would arrive."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# --- registry -------------------------------------------------------------------------------------
+def test_registry_has_one_transform_per_user_input_kind():
+    assert set(TRANSFORMS) == {"rgb", "depth", "semseg", "edges", "sketch", "normal", "caption"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "source", "shape", "dtype"),
+    [
+        ("rgb", Image.new("RGB", (90, 70), (10, 200, 30)), (3, 64, 64), torch.float32),
+        (
+            "depth",
+            np.linspace(1, 5, 80 * 60, dtype=np.float32).reshape(60, 80),
+            (1, 64, 64),
+            torch.float32,
+        ),
+        ("normal", Image.new("RGB", (64, 80), (128, 128, 255)), (3, 64, 64), torch.float32),
+        ("semseg", np.full((70, 70), 17), (64, 64), torch.int64),
+        ("sketch", np.pad(np.zeros((20, 20)), 30, constant_values=1.0), (1, 64, 64), torch.float32),
+        ("edges", np.pad(np.ones((20, 20)), 30, constant_values=0.0), (1, 64, 64), torch.float32),
+    ],
+)
+def test_pixel_patch_inputs_at_other_resolutions(kind, source, shape, dtype):
+    out = transform_for(kind, 64)(source)
+    assert out.shape == shape and out.dtype == dtype
+    assert TRANSFORMS[kind].size == 224  # the registry itself is untouched
+
+
+def test_unknown_kind_and_bad_sizes_are_refused():
+    with pytest.raises(InputError, match="unknown input kind 'video'"):
+        transform_for("video")
+    with pytest.raises(InputError, match="output size"):
+        RGBTransform(size=0)
+    with pytest.raises(InputError, match="output size"):
+        transform_for("depth", 100_000)
+
+
+# --- rgb ------------------------------------------------------------------------------------------
+def test_rgb_matches_the_fm_input_exactly(inputs):
+    for b in range(2):
+        image = Image.fromarray(inputs["rgb.uint8"][b].permute(1, 2, 0).numpy())
+        out = TRANSFORMS["rgb"](png_bytes(image))
+        assert torch.equal(out, inputs["fm_input.rgb@224.tensor"][b])
+
+
+def test_rgb_centre_crops_non_square_images():
+    image = Image.new("RGB", (300, 100), (255, 0, 0))
+    image.paste((0, 0, 255), (100, 0, 200, 100))  # blue centre square, red sides
+    out = RGBTransform(size=32)(image)
+    blue = (torch.tensor([0.0, 0.0, 1.0]) - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor(
+        [0.229, 0.224, 0.225]
+    )
+    torch.testing.assert_close(out.mean(dim=(1, 2)), blue, atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("L", (40, 30), 128),
+        Image.new("LA", (40, 30), (128, 0)),
+        Image.new("RGBA", (40, 30), (0, 0, 0, 0)),
+        Image.new("P", (40, 30), 3),
+        Image.new("CMYK", (40, 30), (0, 0, 0, 0)),
+        Image.new("I;16", (40, 30), 60000),
+        Image.new("1", (40, 30), 1),
+    ],
+    ids=lambda im: im.mode,
+)
+def test_rgb_accepts_any_mode(image):
+    out = RGBTransform(size=16)(image)
+    assert out.shape == (3, 16, 16) and torch.isfinite(out).all()
+
+
+def test_rgb_transparency_is_white_and_16_bit_is_rescaled():
+    white = (1.0 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
+    out = RGBTransform(size=8)(Image.new("RGBA", (8, 8), (0, 0, 0, 0)))
+    torch.testing.assert_close(out[:, 0, 0], white)
+    bright = RGBTransform(size=8)(Image.new("I;16", (8, 8), 65535))
+    torch.testing.assert_close(bright[:, 0, 0], white)
+
+
+def test_unreadable_missing_damaged_empty_and_huge_images(tmp_path):
+    rgb = TRANSFORMS["rgb"]
+    with pytest.raises(InputError, match="not found"):
+        rgb(tmp_path / "missing.png")
+    with pytest.raises(InputError, match="not a readable image"):
+        rgb(b"this is not an image")
+    truncated = png_bytes(Image.effect_noise((64, 64), 50).convert("RGB"))[:300]
+    with pytest.raises(InputError, match="damaged or incomplete"):
+        rgb(truncated)
+    with pytest.raises(InputError, match=r"empty \(0x10 pixels\)"):
+        rgb(Image.new("RGB", (0, 10)))
+    with pytest.raises(InputError, match="at most 50 MP"):
+        rgb(Image.new("1", (10_000, 6_000)))
+    with pytest.raises(InputError, match="expected an image file"):
+        rgb(12345)
+
+
+# --- depth ----------------------------------------------------------------------------------------
+def test_depth_standardisation_matches_the_fixture_exactly(inputs, tmp_path):
+    for b in range(2):
+        raw = inputs["depth.raw"][b, 0].numpy()
+        assert torch.equal(TRANSFORMS["depth"](raw), inputs["depth.standardized"][b])
+        np.save(tmp_path / "d.npy", raw)
+        assert torch.equal(TRANSFORMS["depth"](tmp_path / "d.npy"), inputs["depth.standardized"][b])
+
+
+def test_depth_from_a_16_bit_png_and_npz(inputs, tmp_path):
+    raw = inputs["depth.raw"][0, 0].numpy()
+    millimetres = np.round(raw * 1000).astype(np.uint16)
+    Image.fromarray(millimetres).save(tmp_path / "depth.png")
+    assert Image.open(tmp_path / "depth.png").mode.startswith("I")
+    from_png = TRANSFORMS["depth"](tmp_path / "depth.png")
+    expected = truncated_standardize(torch.from_numpy(millimetres / 65535.0).float()[None])
+    torch.testing.assert_close(from_png, expected, atol=1e-5, rtol=0)
+    # Standardisation removes the unit: millimetres in a PNG ~ metres in a float file.
+    torch.testing.assert_close(from_png, inputs["depth.standardized"][0], atol=1e-2, rtol=0)
+    np.savez(tmp_path / "d.npz", depth=raw, confidence=np.ones_like(raw))
+    assert torch.equal(TRANSFORMS["depth"](tmp_path / "d.npz"), inputs["depth.standardized"][0])
+    np.savez(tmp_path / "two.npz", a=raw, b=raw)
+    with pytest.raises(InputError, match="name the depth array 'depth'"):
+        TRANSFORMS["depth"](tmp_path / "two.npz")
+
+
+def test_depth_invalid_pixels_take_no_part_and_become_zero():
+    rng = np.random.default_rng(0)
+    depth = rng.uniform(1.0, 10.0, (32, 32)).astype(np.float32)
+    holes = rng.random((32, 32)) < 0.2
+    depth_with_holes = np.where(holes, 0.0, depth).astype(np.float32)
+    depth_with_holes[0, 0] = np.nan
+    holes[0, 0] = True
+    out = DepthTransform(size=32)(depth_with_holes)[0]
+    assert torch.all(out[torch.from_numpy(holes)] == 0)
+    valid = torch.from_numpy(~holes)
+    expected = truncated_standardize(torch.from_numpy(depth), valid)
+    torch.testing.assert_close(out, expected)
+
+
+def test_depth_8_bit_grey_inverse_and_resize():
+    ramp = np.tile(np.arange(1, 201, dtype=np.uint8), (100, 1))  # 100 x 200
+    out = DepthTransform(size=50)(Image.fromarray(ramp))
+    assert out.shape == (1, 50, 50)
+    assert torch.all(out[0, :, 1:] >= out[0, :, :-1])  # farther to the right
+    inverse = DepthTransform(size=50, inverse=True)(Image.fromarray(ramp))
+    assert torch.all(inverse[0, :, 1:] <= inverse[0, :, :-1])  # disparity: brighter = nearer
+
+
+def test_depth_equal_channel_rgb_is_converted_with_a_warning():
+    grey = np.tile(np.arange(10, 74, dtype=np.uint8), (64, 1))
+    rgb = Image.fromarray(np.stack([grey] * 3, axis=-1))
+    with pytest.warns(InputWarning, match="3-channel image with equal channels"):
+        out = DepthTransform(size=64)(rgb)
+    torch.testing.assert_close(out, DepthTransform(size=64)(Image.fromarray(grey)))
+
+
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        (Image.new("RGB", (32, 32), (255, 0, 0)), "colour image"),
+        (np.zeros((16, 16), np.float32), "no valid pixel"),
+        (np.full((16, 16), np.inf, np.float32), "no valid pixel"),
+        (np.ones((3, 16, 16), np.float32), r"single-channel \[H, W\]"),
+        (np.ones((0, 16), np.float32), "empty"),
+        (np.array([["a"]]), "expected numbers"),
+        (Image.new("1", (8, 8)), "unsupported image mode '1'"),
+    ],
+)
+def test_depth_bad_inputs(source, match):
+    with pytest.raises(InputError, match=match):
+        TRANSFORMS["depth"](source)
+
+
+def test_depth_with_too_few_valid_pixels():
+    depth = np.zeros((16, 16), np.float32)
+    depth[3, 3] = 2.0
+    with pytest.raises(InputError, match="too few valid pixels"):
+        DepthTransform(size=16)(depth)
+
+
+# --- semantic segmentation ------------------------------------------------------------------------
+def test_palette_has_134_distinct_colours_and_named_classes():
+    classes = semseg_classes()
+    assert [c.id for c in classes] == list(range(134))
+    assert len({c.color for c in classes}) == 134
+    assert classes[0].name == "no class" and classes[0].color == (0, 0, 0)
+    assert (class_id("person"), class_id("dog"), class_id("rug-merged")) == (1, 17, 133)
+    with pytest.raises(InputError, match="unknown COCO class"):
+        class_id("unicorn")
+
+
+def test_painted_segmentation_round_trips_to_the_class_map(inputs):
+    class_map = inputs["semseg.class_map"][0]
+    painted = png_bytes(colorize(class_map))
+    assert torch.equal(TRANSFORMS["semseg"](painted), class_map)
+
+
+def test_indexed_png_of_coco_ids_is_shifted_like_the_official_pipeline(inputs):
+    class_map = inputs["semseg.class_map"][1]
+    coco = np.where(class_map.numpy() == 0, 255, class_map.numpy() - 1).astype(np.uint8)
+    indexed = Image.fromarray(coco, mode="L").convert("P")  # palette indices = class ids
+    indexed.putpalette([v for i in range(256) for v in (255 - i, i, 0)])  # colours are irrelevant
+    assert torch.equal(TRANSFORMS["semseg"](png_bytes(indexed)), class_map)
+    model_ids = SemsegTransform(ids="model")(class_map.numpy().astype(np.uint8))
+    assert torch.equal(model_ids, class_map)
+
+
+def test_semseg_tokens_from_a_painted_png_equal_the_official_tokens(
+    fourm_fixtures, inputs, expected
+):
+    tok = load_vq_tokenizer(fourm_fixtures / "tokenizer_semseg" / "hub", modality="tok_semseg@224")
+    maps = [TRANSFORMS["semseg"](png_bytes(colorize(m))) for m in inputs["semseg.class_map"]]
+    assert torch.equal(tok.encode(torch.stack(maps)), expected["semseg.tokens"].flatten(1))
+
+
+def test_semseg_resizes_with_nearest_and_crops_the_centre():
+    left, right = np.full((40, 40), 16), np.full((40, 40), 17)  # coco ids: cat, dog
+    wide = np.concatenate([left, left, right, right], axis=1)  # 40 x 160 -> centre 40 x 40
+    out = SemsegTransform(size=8)(wide)
+    assert set(out.unique().tolist()) == {17, 18}
+    assert torch.all(out[:, :4] == 17) and torch.all(out[:, 4:] == 18)
+
+
+def test_semseg_transparent_pixels_are_no_class_and_tolerance_matches_near_colours():
+    dog = semseg_classes()[class_id("dog")].color
+    image = Image.new("RGBA", (8, 8), (*dog, 255))
+    image.paste((1, 2, 3, 0), (0, 0, 4, 8))
+    out = SemsegTransform(size=8)(image)
+    assert out[:, :4].eq(0).all() and out[:, 4:].eq(class_id("dog")).all()
+    near = Image.new("RGB", (8, 8), tuple(c + 2 if c < 250 else c - 2 for c in dog))
+    with pytest.raises(InputError, match="not in the class palette"):
+        SemsegTransform(size=8)(near)
+    assert SemsegTransform(size=8, color_tolerance=3)(near).eq(class_id("dog")).all()
+
+
+def test_semseg_unknown_colours_and_ids_are_named():
+    image = Image.new("RGB", (10, 10), (0, 0, 0))
+    image.paste((1, 2, 3), (0, 0, 5, 10))
+    with pytest.raises(InputError, match=r"50 pixels in 1 colours .*RGB\(1, 2, 3\) \(50 px\)"):
+        TRANSFORMS["semseg"](image)
+    ids = np.array([[0, 150], [200, 255]], dtype=np.uint8)
+    with pytest.raises(InputError, match="unknown class ids 150, 200"):
+        TRANSFORMS["semseg"](Image.fromarray(ids, mode="L"))
+    with pytest.raises(InputError, match="unknown class ids 134"):
+        SemsegTransform(ids="model")(np.full((4, 4), 134))
+    with pytest.raises(InputError, match="integer class ids"):
+        TRANSFORMS["semseg"](np.zeros((4, 4), np.float32))
+    with pytest.raises(InputError, match="indexed or greyscale"):
+        SemsegTransform(input="ids")(Image.new("RGB", (4, 4)))
+
+
+# --- sketches and edges ---------------------------------------------------------------------------
+def drawing(size: int = 400, width: int = 9, ink: int = 0, paper: int = 255) -> Image.Image:
+    """A square outline and a diagonal, drawn with a thick pen."""
+    image = Image.new("L", (size, size), paper)
+    pen = ImageDraw.Draw(image)
+    pen.rectangle((size // 5, size // 5, 4 * size // 5, 4 * size // 5), outline=ink, width=width)
+    pen.line((size // 5, size // 5, 4 * size // 5, 4 * size // 5), fill=ink, width=width)
+    return image
+
+
+def test_sketch_is_binary_thin_and_polarity_free():
+    out = TRANSFORMS["sketch"](drawing())
+    assert out.shape == (1, 224, 224) and set(out.unique().tolist()) == {-1.0, 1.0}
+    edges = out[0] > 0
+    # Square outline (4 x ~134 px) plus diagonal (~134 px) as 1-pixel lines at 224x224.
+    assert 550 < int(edges.sum()) < 800
+    blocks = edges[:-1, :-1] & edges[1:, :-1] & edges[:-1, 1:] & edges[1:, 1:]
+    assert int(blocks.sum()) <= 2  # 2x2 ink only where the diagonal meets the corners
+    inverted = TRANSFORMS["sketch"](drawing(ink=255, paper=0))
+    assert torch.equal(inverted, out)
+
+
+def test_line_width_thickens_and_edge_maps_keep_their_lines():
+    thin = TRANSFORMS["sketch"](drawing())[0] > 0
+    thick = SketchTransform(line_width=3)(drawing())[0] > 0
+    assert thick.sum() > 2.5 * thin.sum() and (thick | ~thin).all()  # thin lines stay inside
+    kept = EdgesTransform(size=400)(drawing(ink=255, paper=0))[0] > 0
+    assert torch.equal(kept, torch.from_numpy(np.asarray(drawing(ink=255, paper=0)) > 127))
+
+
+def test_sketch_lines_survive_large_downscaling_and_grey_antialiased_strokes():
+    image = Image.new("L", (2000, 2000), 255)
+    ImageDraw.Draw(image).line((0, 1000, 1999, 1000), fill=140, width=1)  # faint 1-px line
+    out = TRANSFORMS["sketch"](image)[0] > 0
+    assert out.any(dim=1).sum() == 1 and out.sum() >= 220
+
+
+def test_strokes_on_a_transparent_canvas():
+    canvas = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).line((10, 50, 90, 50), fill=(255, 255, 255, 255), width=4)
+    out = SketchTransform(size=100)(png_bytes(canvas))[0] > 0
+    assert out[45:56].any() and not out[:40].any()
+
+
+def test_dark_and_light_polarity_can_be_forced():
+    image = drawing(size=100, width=3)
+    forced = EdgesTransform(size=100, polarity="light_lines")(image)[0] > 0
+    auto = EdgesTransform(size=100)(image)[0] > 0
+    assert torch.equal(forced, ~auto)  # the paper was taken for ink
+
+
+@pytest.mark.parametrize(
+    "source",
+    [Image.new("L", (64, 64), 255), Image.new("RGB", (64, 64), (0, 0, 0)), np.full((8, 8), 0.5)],
+)
+def test_empty_sketch_is_refused(source):
+    with pytest.raises(InputError, match="sketch is empty"):
+        TRANSFORMS["sketch"](source)
+
+
+def test_bad_sketch_options():
+    with pytest.raises(InputError, match="line_width"):
+        SketchTransform(line_width=0)
+    with pytest.raises(InputError, match="polarity"):
+        SketchTransform(polarity="sideways")
+
+
+# --- normals, captions ----------------------------------------------------------------------------
+def test_normals_rgb_encoding_and_arrays():
+    out = NormalTransform(size=4)(Image.new("RGB", (4, 4), (128, 0, 255)))
+    torch.testing.assert_close(out[:, 0, 0], torch.tensor([128 / 255 * 2 - 1, -1.0, 1.0]))
+    decoded = np.zeros((6, 6, 3), np.float32)
+    decoded[..., 2] = 1.0
+    from_array = NormalTransform(size=6)(decoded)
+    assert torch.equal(from_array[2], torch.ones(6, 6)) and torch.equal(
+        from_array[0], torch.zeros(6, 6)
+    )
+    with pytest.raises(InputError, match="must be RGB images"):
+        NormalTransform()(Image.new("L", (4, 4)))
+    with pytest.raises(InputError, match=r"in \[-1, 1\]"):
+        NormalTransform()(np.full((3, 4, 4), 255.0, np.float32))
+
+
+def test_caption_transform_gives_ids_and_eos(fourm_fixtures):
+    out = TRANSFORMS["caption"]("Two dogs playing in the snow!")
+    assert out.tolist() == [5047, 5435, 5335, 4921, 4912, 5401, 4284, 3]
+    with pytest.raises(AnyseekError, match="empty"):
+        TRANSFORMS["caption"]("  ")
+    with pytest.raises(InputError, match="must be text"):
+        TRANSFORMS["caption"](None)
+
+
+# --- end to end: a user's depth file to the official tokens ---------------------------------------
+def test_depth_file_to_official_tokens(fourm_fixtures, inputs, expected, tmp_path):
+    tok = load_vq_tokenizer(
+        fourm_fixtures / "tokenizer_depth_divae" / "model.safetensors", modality="tok_depth@224"
+    )
+    for b in range(2):
+        np.save(tmp_path / f"{b}.npy", inputs["depth.raw"][b, 0].numpy())
+    batch = torch.stack([TRANSFORMS["depth"](tmp_path / f"{b}.npy") for b in range(2)])
+    assert torch.equal(tok.encode(batch), expected["depth.tokens"].flatten(1))
