@@ -17,6 +17,7 @@ from anyseek.settings import load_settings
 # (group name, module exposing ``app: typer.Typer``)
 COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("config", "anyseek.cli.config"),
+    ("data", "anyseek.cli.data"),
 )
 
 app = typer.Typer(
