@@ -21,8 +21,11 @@ from pathlib import Path
 import torch
 
 from anyseek.errors import AnyseekError
+from model.builtin_spaces import register_builtin_spaces
 from model.checkpoint import CheckpointError
 from model.fourm import FourM
+
+register_builtin_spaces()
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
 BUNDLE_FILE = "bundle.json"
@@ -94,7 +97,9 @@ def load_bundle(source: str | Path = "builtin", *, device: str = "cpu") -> Model
     tokenizers = {}
     for name, folder in spaces.items():
         if name not in fm.output_modalities:
-            raise BundleError(f"{manifest_path}: space {name!r} is not an output of {root / fm_dir}")
+            raise BundleError(
+                f"{manifest_path}: space {name!r} is not an output of {root / fm_dir}"
+            )
         tok = load_vq_tokenizer(root / folder, device=device)
         vocab = fm.decoder_embedding(name).to_logits.out_features
         if tok.config.codebook_size != vocab:

@@ -18,6 +18,8 @@ from anyseek.settings import load_settings
 COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("config", "anyseek.cli.config"),
     ("data", "anyseek.cli.data"),
+    ("train", "anyseek.cli.train"),
+    ("eval", "anyseek.cli.eval"),
 )
 
 app = typer.Typer(

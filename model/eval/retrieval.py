@@ -64,8 +64,13 @@ def random_metrics(n: int) -> Metrics:
 # ----------------------------------------------------------------------------- caption facts
 
 _SIZE_WORDS = {"small": "small", "little": "small", "large": "large", "big": "large"}
-_MATERIAL_WORDS = {"matte": "matte", "rubber": "matte", "metal": "metal", "metallic": "metal",
-                   "shiny": "metal"}
+_MATERIAL_WORDS = {
+    "matte": "matte",
+    "rubber": "matte",
+    "metal": "metal",
+    "metallic": "metal",
+    "shiny": "metal",
+}
 
 
 def _vocabulary() -> tuple[set[str], dict[str, str]]:
@@ -139,7 +144,7 @@ def edge_matching_similarity(sketches: torch.Tensor, gallery_rgb: torch.Tensor) 
 
     grey = gallery_rgb.float().mean(1) / 255.0  # [N, S, S]
     edges = torch.stack([torch.from_numpy(canny(g.numpy(), sigma=1.0)) for g in grey]).float()
-    return _blurred(sketches.float() / 255.0) @ _blurred(edges).t()
+    return _blurred(sketches.float()) @ _blurred(edges).t()
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -160,10 +165,13 @@ class RetrievalResult:
     def markdown(self) -> str:
         """One row per (query, space) with every metric; baselines included."""
         columns = ["R@1", "R@5", "R@10", "MRR", "attr_P@10"]
-        lines = [f"Gallery: {self.n} held-out scenes" + (f" (seed {self.seed})" if self.seed is not None else ""),
-                 "",
-                 "| query | space | " + " | ".join(columns) + " |",
-                 "|---|---|" + "---|" * len(columns)]
+        lines = [
+            f"Gallery: {self.n} held-out scenes"
+            + (f" (seed {self.seed})" if self.seed is not None else ""),
+            "",
+            "| query | space | " + " | ".join(columns) + " |",
+            "|---|---|" + "---|" * len(columns),
+        ]
         for query, spaces in self.report.items():
             for space, metrics in spaces.items():
                 cells = [f"{metrics[c]:.3f}" if c in metrics else "" for c in columns]
@@ -186,8 +194,9 @@ def _embed_all(
     return {space: torch.cat(v) for space, v in parts.items()}
 
 
-def query_inputs(bundle: ModelBundle, gallery: SceneTensors, bases: Sequence[str],
-                 caption_ids: torch.Tensor) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
+def query_inputs(
+    bundle: ModelBundle, gallery: SceneTensors, bases: Sequence[str], caption_ids: torch.Tensor
+) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
     """A function from scene indices to the model inputs of one query kind."""
     pixel_names = [bundle.modality(b) for b in bases if b != "caption"]
 
@@ -218,15 +227,20 @@ def evaluate_retrieval(
     caption_ids = bundle.text.caption_batch(captions).ids
     spaces = {short: name for short, name in SPACE_NAMES.items() if name in bundle.spaces}
     rgb = bundle.modality("rgb")
-    index_vectors = _embed_all(bundle, lambda i: {rgb: pixel_inputs(gallery, i, [rgb])[rgb]
-                                                  .to(bundle.fm.device)}, n, batch_size)
+    index_vectors = _embed_all(
+        bundle,
+        lambda i: {rgb: pixel_inputs(gallery, i, [rgb])[rgb].to(bundle.fm.device)},
+        n,
+        batch_size,
+    )
     facts = fact_matrix(captions, gallery.scenes) if gallery.scenes else None
     report: Report = {}
     for query, bases in queries.items():
         if progress is not None:
             progress(query)
-        vectors = _embed_all(bundle, query_inputs(bundle, gallery, bases, caption_ids), n,
-                             batch_size)
+        vectors = _embed_all(
+            bundle, query_inputs(bundle, gallery, bases, caption_ids), n, batch_size
+        )
         sims = {short: vectors[name] @ index_vectors[name].t() for short, name in spaces.items()}
         if len(sims) > 1:
             sims["fused"] = torch.stack(list(sims.values())).mean(0)
@@ -238,7 +252,8 @@ def evaluate_retrieval(
             report[query][space] = metrics
         if bases == ("sketch",):
             report[query]["edge_baseline"] = ranking_metrics(
-                edge_matching_similarity(gallery.sketch, gallery.rgb))
+                edge_matching_similarity(gallery.sketch, gallery.rgb)
+            )
     baseline = random_metrics(n)
     if facts is not None:
         baseline["attr_P@10"] = float(facts.float().mean())

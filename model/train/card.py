@@ -32,8 +32,8 @@ def write_model_card(run: Run) -> Path:
     device = records["fm"]["device"] if records["fm"] else run.device
     threads = records["fm"]["threads"] if records["fm"] else "?"
     tok_lines = "\n".join(
-        f"| {space} | {m['reconstruction_cosine']:.3f} | {m['codes_used_per_head']:.0f} | "
-        f"{m['distinct_token_sequences']} |"
+        f"| {space} | {m['reconstruction_cosine']:.3f} | {m['self_retrieval_R@1']:.3f} | "
+        f"{m['codes_used_per_head']:.0f} | {m['distinct_token_sequences']:.0f} |"
         for space, m in tok.items()
     )
     text = f"""# anyseek built-in model
@@ -74,8 +74,8 @@ Canny edges, a hand-drawn-style sketch and four caption phrasings.
 3. Text tokenizer: WordPiece ({c.text_vocab} target vocabulary) trained with `tokenizers`, official
    special ids (`[PAD]`=0, `[UNK]`=1, `[SOS]`=2, `[EOS]`=3, `[S_0]`.. from 4).
 4. FourM: dim {c.fm.dim}, encoder depth {c.fm.encoder_depth}, decoder depth {c.fm.decoder_depth},
-   {c.fm.num_heads} heads, SwiGLU, no biases ({fm.get('parameters', 0) / 1e6:.1f} M parameters);
-   inputs {', '.join(c.fm.fourm_config().domains_in)}; targets tok_clip_global, tok_dino_global.
+   {c.fm.num_heads} heads, SwiGLU, no biases ({fm.get("parameters", 0) / 1e6:.1f} M parameters);
+   inputs {", ".join(c.fm.fourm_config().domains_in)}; targets tok_clip_global, tok_dino_global.
    4M masking: per sample Dirichlet(alpha={c.fm.masking.alpha}) split of
    {c.fm.masking.input_budget} input tokens over the inputs, {c.fm.masking.target_budget} target
    tokens over the targets; {c.fm.masking.p_full_single:.0%} of samples show one whole input
@@ -85,8 +85,11 @@ Full config: `config.json` of the run; the FM config ships in `fm/config.json`.
 
 ## Tokenizer quality (training embeddings)
 
-| space | reconstruction cosine | codes used per head | distinct token sequences |
-|---|---|---|---|
+Embeddings are centred (training mean removed) and L2-normalised before tokenizing. Self-retrieval:
+how often a decoded vector is nearest to its own original among the first 1000 training images.
+
+| space | reconstruction cosine | self-retrieval R@1 | codes used per head | distinct sequences |
+|---|---|---|---|---|
 {tok_lines}
 
 ## Training time

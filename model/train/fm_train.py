@@ -18,12 +18,15 @@ import torch
 import torch.nn.functional as F
 
 from model.batch import ModalityTokens
+from model.builtin_spaces import register_builtin_spaces
 from model.config import FourMConfig
-from model.fourm import FourM
-from model.modalities import EOS_ID, get_modality
+from model.fourm import DecoderSegment, FourM, compact
+from model.modalities import get_modality
 from model.train.masking import MaskingConfig, sample_masks
 from model.train.scene_tensors import SceneTensors, pixel_inputs
 from model.train.schedule import cosine_lr, index_batches
+
+register_builtin_spaces()
 
 PIXEL_BASES = ("rgb", "depth", "normal", "semseg", "sketch", "edges")
 CAPTION = "caption"
@@ -111,35 +114,75 @@ def make_batch(
         n = tensor.shape[1] if name == CAPTION or name in data.targets else None
         if n is None:
             n = get_modality(name).num_tokens(224)
-        valid[name] = caption != 0 if name == CAPTION else torch.ones(len(index), n, dtype=torch.bool)
+        valid[name] = (
+            caption != 0 if name == CAPTION else torch.ones(len(index), n, dtype=torch.bool)
+        )
     inputs = [*config.pixel_modalities(), CAPTION]
-    masks = sample_masks(valid, inputs, list(data.targets), config.masking, generator,
-                         ordered=(CAPTION,))
+    masks = sample_masks(
+        valid, inputs, list(data.targets), config.masking, generator, ordered=(CAPTION,)
+    )
     return {
         name: ModalityTokens(tensors[name], masks[name].input_mask, masks[name].target_mask)
         for name in tensors
     }
 
 
-def masked_loss(model: FourM, batch: dict[str, ModalityTokens]) -> tuple[torch.Tensor, dict]:
-    """Mean over target modalities of the mean cross-entropy of their masked tokens."""
-    out = model(batch)
+def masked_loss(
+    model: FourM, batch: dict[str, ModalityTokens], live: int | None = None
+) -> tuple[torch.Tensor, dict]:
+    """Mean over target modalities of the mean cross-entropy of their masked tokens.
+
+    This is ``FourM.forward`` for token-grid targets, except that with ``live`` only the first
+    ``live`` rows of each output head are scored: the global tokenizers never emit other codes
+    (see ``train_global_tokenizer``), so the other rows would only cost time.
+    """
+    ctx = model.encode(model.embed_inputs(batch))
+    segments, labels = [], []
+    for name, entry in batch.items():
+        if name not in model.decoder_embeddings or not entry.targets().any():
+            continue
+        index, padding = compact(entry.targets())  # [B, M] positions to predict
+        segments.append(DecoderSegment(name, model.mask_queries(name, index), padding))
+        labels.append(torch.gather(entry.tensor.long(), 1, index).masked_fill(padding, -100))
+    hidden = model.decode_segments(segments, ctx)
     losses = {}
-    for name, target in out.items():
-        ce = F.cross_entropy(target.logits.flatten(0, 1).float(), target.labels.flatten(),
-                             reduction="none")
-        weight = target.valid.flatten().float()
-        losses[name] = (ce * weight).sum() / weight.sum().clamp(min=1)
+    for segment, h, y in zip(segments, hidden, labels, strict=True):
+        weight = model.decoder_embedding(segment.name).to_logits.weight
+        logits = h @ (weight if live is None else weight[:live]).t()  # [B, M, V or live]
+        losses[segment.name] = F.cross_entropy(
+            logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100
+        )
     total = torch.stack(list(losses.values())).mean()
     return total, {k: v.item() for k, v in losses.items()}
 
 
-def _save_state(path: Path, model: FourM, optimizer: torch.optim.Optimizer, step: int,
-                generator: torch.Generator) -> None:
+@torch.no_grad()
+def tie_dead_rows(model: FourM, live: int) -> None:
+    """Make head rows >= ``live`` exact copies of live rows (they then lose every argmax tie)."""
+    for name in model.output_modalities:
+        weight = model.decoder_embedding(name).to_logits.weight
+        weight.copy_(weight[torch.arange(weight.shape[0]) % live])
+
+
+def _save_state(
+    path: Path,
+    model: FourM,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    generator: torch.Generator,
+) -> None:
     """Write the resumable training state atomically."""
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "generator": generator.get_state(), "torch_rng": torch.get_rng_state()}, tmp)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        },
+        tmp,
+    )
     tmp.replace(path)
 
 
@@ -151,6 +194,7 @@ def train_fm(
     seed: int = 0,
     progress: Progress | None = None,
     device: str = "cpu",
+    live: int | None = None,
 ) -> FourM:
     """Train (or resume training of) the FM; returns it in eval mode on the CPU."""
     torch.manual_seed(seed)
@@ -158,9 +202,12 @@ def train_fm(
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "emb" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "emb" in n]
     optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.lr, betas=(0.9, 0.95),
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+        betas=(0.9, 0.95),
     )
     generator = torch.Generator().manual_seed(seed)
     start = 0
@@ -173,11 +220,16 @@ def train_fm(
         start = int(state["step"])
     model.train()
     last = time.monotonic()
-    for step, index in index_batches(len(data.scenes), config.batch_size, config.steps,
-                                     torch.Generator().manual_seed(seed + 1), start=start):
+    for step, index in index_batches(
+        len(data.scenes),
+        config.batch_size,
+        config.steps,
+        torch.Generator().manual_seed(seed + 1),
+        start=start,
+    ):
         lr = cosine_lr(optimizer, step, config.steps, config.lr)
         batch = {k: v.to(device) for k, v in make_batch(data, index, config, generator).items()}
-        loss, parts = masked_loss(model, batch)
+        loss, parts = masked_loss(model, batch, live)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -188,4 +240,6 @@ def train_fm(
             last = now
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             _save_state(state_path, model, optimizer, step + 1, generator)
+    if live is not None:
+        tie_dead_rows(model, live)
     return model.cpu().eval()

@@ -122,8 +122,10 @@ def sample_masks(
         masks[name] = ModalityMasks(input_mask=~given, target_mask=torch.ones_like(given))
 
     # targets: tokens not already given as input, ranked after the input ones
-    left = {m: counts_of[m] - (~masks[m].input_mask).sum(1) if m in masks else counts_of[m]
-            for m in targets}
+    left = {
+        m: counts_of[m] - (~masks[m].input_mask).sum(1) if m in masks else counts_of[m]
+        for m in targets
+    }
     available_out = torch.stack([left[m] for m in targets], 1)
     n_out = _allocate(config.target_budget, available_out, config.alpha, generator)
     for j, name in enumerate(targets):
@@ -133,6 +135,7 @@ def sample_masks(
         if name in masks:
             masks[name].target_mask = ~predicted
         else:
-            masks[name] = ModalityMasks(input_mask=torch.ones_like(predicted),
-                                        target_mask=~predicted)
+            masks[name] = ModalityMasks(
+                input_mask=torch.ones_like(predicted), target_mask=~predicted
+            )
     return masks

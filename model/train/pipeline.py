@@ -31,8 +31,9 @@ from anyseek.errors import AnyseekError
 from model.train.fm_train import FMTrainConfig, TrainingSet, train_fm
 from model.train.global_tokenizers import (
     GlobalTokenizerConfig,
-    reconstruction_cosine,
+    center_normalize,
     save_global_tokenizer,
+    tokenizer_quality,
     train_global_tokenizer,
 )
 from model.train.masking import MaskingConfig
@@ -60,7 +61,7 @@ class PipelineConfig:
     """Every size and seed of the recipe; ``SCALES`` holds the named variants."""
 
     size: int = 64
-    n_train: int = 5000
+    n_train: int = 4000
     n_gallery: int = 1000
     train_seed: int = 0
     gallery_seed: int = 777_001  # never used for training data
@@ -74,20 +75,65 @@ class PipelineConfig:
 
 
 SCALES: dict[str, PipelineConfig] = {
-    "default": PipelineConfig(),
+    # sized to finish on a shared 2-core CPU in about an hour (see the model card)
+    "default": PipelineConfig(
+        n_train=4000,
+        clip=ClipTeacherConfig(
+            vision_width=96,
+            vision_layers=3,
+            text_width=96,
+            text_layers=2,
+            embed_dim=96,
+            steps=500,
+            batch_size=128,
+            lr=1.5e-3,
+        ),
+        visual=VisualTeacherConfig(
+            widths=(24, 48, 96, 128), projection_dim=96, steps=400, batch_size=128
+        ),
+        tokenizer=GlobalTokenizerConfig(width=96, steps=300, batch_size=128, live_codes=128),
+        fm=FMTrainConfig(
+            dim=128,
+            encoder_depth=4,
+            decoder_depth=2,
+            num_heads=4,
+            steps=1500,
+            batch_size=64,
+            lr=1.5e-3,
+            checkpoint_every=100,
+            masking=MaskingConfig(input_budget=64, target_budget=32, p_full_single=0.4),
+        ),
+    ),
     # CI-sized: a few hundred scenes and steps, finishes in a couple of minutes on 2 cores
     "ci": PipelineConfig(
         n_train=320,
         n_gallery=100,
         text_vocab=400,
-        clip=ClipTeacherConfig(vision_width=64, vision_layers=2, text_width=64, text_layers=1,
-                               embed_dim=64, steps=150, batch_size=64, lr=2e-3),
-        visual=VisualTeacherConfig(widths=(16, 32, 64), projection_dim=64, steps=150,
-                                   batch_size=64),
-        tokenizer=GlobalTokenizerConfig(width=64, steps=300, batch_size=128),
-        fm=FMTrainConfig(dim=96, encoder_depth=3, decoder_depth=2, num_heads=3, steps=300,
-                         batch_size=32, lr=2e-3, checkpoint_every=100,
-                         masking=MaskingConfig(input_budget=48, p_full_single=0.4)),
+        clip=ClipTeacherConfig(
+            vision_width=64,
+            vision_layers=2,
+            text_width=64,
+            text_layers=1,
+            embed_dim=64,
+            steps=150,
+            batch_size=64,
+            lr=2e-3,
+        ),
+        visual=VisualTeacherConfig(
+            widths=(16, 32, 64), projection_dim=64, steps=150, batch_size=64
+        ),
+        tokenizer=GlobalTokenizerConfig(width=64, steps=100, batch_size=64, live_codes=64),
+        fm=FMTrainConfig(
+            dim=96,
+            encoder_depth=3,
+            decoder_depth=2,
+            num_heads=3,
+            steps=300,
+            batch_size=32,
+            lr=2e-3,
+            checkpoint_every=100,
+            masking=MaskingConfig(input_budget=48, p_full_single=0.4),
+        ),
         export_dtype="float32",
         workers=1,
     ),
@@ -116,7 +162,9 @@ class Run:
 
 def _bar(total: int, desc: str) -> tuple[tqdm, Callable[[int, Any], None]]:
     """A tqdm bar and a progress callback that advances it and shows the loss."""
-    bar = tqdm(total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True, mininterval=2.0
+    )
 
     def update(step: int, info: Any) -> None:
         loss = info["loss"] if isinstance(info, dict) else info
@@ -138,14 +186,31 @@ def stage_data(run: Run) -> dict[str, Any]:
 
     c = run.config
     scenes_dir = run.out / "scenes"
-    for split, n, seed in (("train", c.n_train, c.train_seed), ("gallery", c.n_gallery, c.gallery_seed)):
-        synthesize(SynthRequest(out=scenes_dir, n=n, size=c.size, seed=seed, workers=c.workers,
-                                split=split, overwrite=True))
+    for split, n, seed in (
+        ("train", c.n_train, c.train_seed),
+        ("gallery", c.n_gallery, c.gallery_seed),
+    ):
+        synthesize(
+            SynthRequest(
+                out=scenes_dir,
+                n=n,
+                size=c.size,
+                seed=seed,
+                workers=c.workers,
+                split=split,
+                overwrite=True,
+            )
+        )
         reader = SceneReader(scenes_dir, split)
         samples = [reader[i] for i in tqdm(range(len(reader)), desc=f"load {split}", leave=False)]
         from_samples(samples).save(run.path("tensors", f"{split}.pt"))
-    return {"n_train": c.n_train, "n_gallery": c.n_gallery, "size": c.size,
-            "train_seed": c.train_seed, "gallery_seed": c.gallery_seed}
+    return {
+        "n_train": c.n_train,
+        "n_gallery": c.n_gallery,
+        "size": c.size,
+        "train_seed": c.train_seed,
+        "gallery_seed": c.gallery_seed,
+    }
 
 
 def _train_scenes(run: Run) -> SceneTensors:
@@ -187,8 +252,10 @@ def stage_teachers(run: Run) -> dict[str, Any]:
     torch.save(visual.state_dict(), run.path("teachers", "dino.pt"))
     image = clip_image_embeddings(clip, scenes.rgb)
     text = clip_text_embeddings(clip, ids[:, 0])
-    torch.save({CLIP_SPACE: image, DINO_SPACE: visual_embeddings(visual, scenes.rgb)},
-               run.path("teachers", "embeddings.pt"))
+    torch.save(
+        {CLIP_SPACE: image, DINO_SPACE: visual_embeddings(visual, scenes.rgb)},
+        run.path("teachers", "embeddings.pt"),
+    )
     # how well the CLIP teacher itself matches captions to images (train set, first 1000)
     n = min(1000, len(image))
     sim = F.normalize(text[:n], dim=-1) @ F.normalize(image[:n], dim=-1).t()
@@ -202,20 +269,15 @@ def stage_tokenizers(run: Run) -> dict[str, Any]:
 
     embeddings = torch.load(run.out / "teachers" / "embeddings.pt")
     metrics, targets = {}, {}
-    for space, vectors in embeddings.items():
+    for space, raw in embeddings.items():
         config = replace(run.config.tokenizer, codebook_size=get_modality(space).vocab_size)
+        vectors = center_normalize(raw, raw.float().mean(0))
         bar, update = _bar(config.steps, f"tokenizer {space}")
         tok = train_global_tokenizer(vectors, config, seed=run.config.train_seed, progress=update)
         bar.close()
         save_global_tokenizer(tok, run.out / "tokenizers" / space)
-        targets[space] = tok.encode(F.normalize(vectors.float(), dim=-1))
-        metrics[space] = {
-            "reconstruction_cosine": reconstruction_cosine(tok, vectors),
-            "distinct_token_sequences": len({tuple(t) for t in targets[space].tolist()}),
-            "codes_used_per_head": float(
-                sum(len(set(col)) for col in targets[space].t().tolist()) / targets[space].shape[1]
-            ),
-        }
+        targets[space] = tok.encode(vectors)
+        metrics[space] = tokenizer_quality(tok, vectors)
     torch.save(targets, run.path("tokenizers", "targets.pt"))
     return metrics
 
@@ -224,7 +286,9 @@ def stage_fm(run: Run) -> dict[str, Any]:
     """Train the FourM model on the masked-token objective (resumes from its state file)."""
     c = run.config
     scenes = _train_scenes(run)
-    data = TrainingSet(scenes, _caption_ids(run, scenes), torch.load(run.out / "tokenizers" / "targets.pt"))
+    data = TrainingSet(
+        scenes, _caption_ids(run, scenes), torch.load(run.out / "tokenizers" / "targets.pt")
+    )
     bar, update = _bar(c.fm.steps, "fm")
     losses: list[float] = []
 
@@ -232,13 +296,23 @@ def stage_fm(run: Run) -> dict[str, Any]:
         losses.append(info["loss"])
         update(step, info)
 
-    fm = train_fm(data, c.fm, run.path("fm_state.pt"), seed=c.train_seed, progress=progress,
-                  device=run.device)
+    fm = train_fm(
+        data,
+        c.fm,
+        run.path("fm_state.pt"),
+        seed=c.train_seed,
+        progress=progress,
+        device=run.device,
+        live=c.tokenizer.live_codes,
+    )
     bar.close()
     torch.save(fm.state_dict(), run.path("fm_final.pt"))
     tail = losses[-50:] or [float("nan")]
-    return {"final_loss_mean_last50": sum(tail) / len(tail), "steps": c.fm.steps,
-            "parameters": sum(p.numel() for p in fm.parameters())}
+    return {
+        "final_loss_mean_last50": sum(tail) / len(tail),
+        "steps": c.fm.steps,
+        "parameters": sum(p.numel() for p in fm.parameters()),
+    }
 
 
 def stage_bundle(run: Run) -> dict[str, Any]:
@@ -258,15 +332,22 @@ def stage_bundle(run: Run) -> dict[str, Any]:
     (out / "fm" / "config.json").write_text(json.dumps(fm_config, indent=2, sort_keys=True))
     dtype = getattr(torch, c.export_dtype)
     state = torch.load(run.out / "fm_final.pt")
-    save_file({k: v.to(dtype).contiguous() for k, v in state.items()},
-              str(out / "fm" / "model.safetensors"))
+    save_file(
+        {k: v.to(dtype).contiguous() for k, v in state.items()},
+        str(out / "fm" / "model.safetensors"),
+    )
     spaces = {}
     for space in (CLIP_SPACE, DINO_SPACE):
         shutil.copytree(run.out / "tokenizers" / space, out / "tokenizers" / space)
         spaces[space] = f"tokenizers/{space}"
     shutil.copy(run.out / "text_tokenizer.json", out / "text_tokenizer.json")
-    manifest = {"fm": "fm", "spaces": spaces, "text_tokenizer": "text_tokenizer.json",
-                "image_size": c.size, "recipe": "anyseek train default"}
+    manifest = {
+        "fm": "fm",
+        "spaces": spaces,
+        "text_tokenizer": "text_tokenizer.json",
+        "image_size": c.size,
+        "recipe": "anyseek train default",
+    }
     (out / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {"bytes": size}
@@ -281,8 +362,12 @@ def stage_eval(run: Run) -> dict[str, Any]:
     bundle = load_bundle(run.bundle_dir, device=run.device)
     load_s = time.monotonic() - t0
     gallery = SceneTensors.load(run.out / "tensors" / "gallery.pt")
-    result = evaluate_retrieval(bundle, gallery, seed=run.config.gallery_seed,
-                                progress=lambda q: log.info("eval query %s", q))
+    result = evaluate_retrieval(
+        bundle,
+        gallery,
+        seed=run.config.gallery_seed,
+        progress=lambda q: log.info("eval query %s", q),
+    )
     write_report(result, run.bundle_dir / "eval.json")
     (run.out / "eval.md").write_text(result.markdown())
     return {"bundle_load_s": load_s, "report": result.report}
@@ -323,7 +408,9 @@ def run_pipeline(run: Run, *, only: str | None = None) -> dict[str, Any]:
     _attach_log(run.out / "train.log")
     config_path = run.out / "config.json"
     config = asdict(run.config)
-    if config_path.is_file() and json.loads(config_path.read_text()) != json.loads(json.dumps(config)):
+    if config_path.is_file() and json.loads(config_path.read_text()) != json.loads(
+        json.dumps(config)
+    ):
         raise AnyseekError(f"{run.out} holds a run with another config; use a new --out folder")
     config_path.write_text(json.dumps(config, indent=2))
     records = {}
@@ -338,9 +425,14 @@ def run_pipeline(run: Run, *, only: str | None = None) -> dict[str, Any]:
         log.info("stage %s: start", name)
         t0 = time.monotonic()
         metrics = fn(run)
-        record = {"stage": name, "seconds": time.monotonic() - t0, "metrics": metrics,
-                  "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                  "device": run.device, "threads": torch.get_num_threads()}
+        record = {
+            "stage": name,
+            "seconds": time.monotonic() - t0,
+            "metrics": metrics,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "device": run.device,
+            "threads": torch.get_num_threads(),
+        }
         run.path("stages", f"{name}.json").write_text(json.dumps(record, indent=2))
         log.info("stage %s: done in %.1f s", name, record["seconds"])
         records[name] = record

@@ -1,15 +1,18 @@
-"""Scene datasets held in memory as compact tensors, and their conversion to model inputs.
+"""Scene datasets held in memory as model-ready compact tensors.
 
-A training run reads the generated scenes once into :class:`SceneTensors` (uint8 images, float16
-depth; about 40 kB per 64 px scene) and converts each batch to the model's input formats on the
-fly. The conversions are one entry per modality in :data:`PIXEL_INPUTS`, so the built-in model's
-input conventions live in one place:
+A training run reads the generated scenes once and passes every modality through the same input
+transforms the service applies to user files (``model.transforms``), so training sees exactly what
+queries will look like: sketches thinned to 1-pixel lines, depth standardised per map, and so on.
+The results are kept compact (uint8 rgb, float16 depth/normals, bool line maps; ~30 kB per
+64 px scene) and turned into model inputs per batch by :data:`PIXEL_INPUTS`, one entry per
+modality:
 
-* ``rgb``: ImageNet-normalised float, the official rgb convention;
-* ``depth``: the official truncated standardisation (middle 80 % of the values -> mean 0, std 1);
-* ``normal``: camera-space unit normals in [-1, 1] from the RGB encoding ``(n + 1) / 2``;
-* ``sketch`` / ``edges``: ink in [0, 1], 1 = line, on a 0 background;
-* ``semseg``: class-id map (the model embeds each class).
+* ``rgb``: ImageNet-normalised float (the official rgb convention);
+* ``depth``: truncated standardisation (middle 80 % of a map's values -> mean 0, std 1);
+* ``normal``: camera-space normals in [-1, 1] from their RGB encoding;
+* ``sketch`` / ``edges``: +1 on lines, -1 elsewhere (the edge-tokenizer convention);
+* ``semseg``: class ids in the built-in model's numbering (0 background wall, 1 floor, 2.. the
+  shapes in ``model.data.scene.SHAPES`` order), read with ``SemsegTransform(ids="model")``.
 """
 
 from __future__ import annotations
@@ -23,19 +26,17 @@ import torch
 
 from model.train.teachers import normalize_images
 
-TRUNCATE = 0.1
-
 
 @dataclass
 class SceneTensors:
     """Aligned modalities of N scenes of side S, plus captions and scene graphs."""
 
     rgb: torch.Tensor  # [N, 3, S, S] uint8
-    depth: torch.Tensor  # [N, S, S] float16, metres
-    normal: torch.Tensor  # [N, 3, S, S] uint8, (n + 1) / 2 * 255
+    depth: torch.Tensor  # [N, S, S] float16, standardised
+    normal: torch.Tensor  # [N, 3, S, S] float16 in [-1, 1]
     semseg: torch.Tensor  # [N, S, S] uint8 class ids
-    edges: torch.Tensor  # [N, S, S] uint8, 255 on edges
-    sketch: torch.Tensor  # [N, S, S] uint8 ink
+    edges: torch.Tensor  # [N, S, S] bool, True on (Canny) edges
+    sketch: torch.Tensor  # [N, S, S] bool, True on (thinned) sketch lines
     captions: list[tuple[str, ...]]  # several phrasings per scene
     scenes: list[dict[str, Any]] = field(default_factory=list)  # facts for attribute checks
     seeds: list[int] = field(default_factory=list)
@@ -60,27 +61,16 @@ class SceneTensors:
         return cls(**torch.load(path, weights_only=False))
 
 
-def standardize_depth(depth: torch.Tensor) -> torch.Tensor:
-    """[B, S, S] depth -> standardised by the middle 80 % of each map's values (official)."""
-    flat = depth.float().flatten(1)
-    ordered = flat.sort(1).values
-    n = ordered.shape[1]
-    kept = ordered[:, int(TRUNCATE * n) : int((1 - TRUNCATE) * n)]
-    mean = kept.mean(1, keepdim=True)
-    std = torch.sqrt(kept.var(1, keepdim=True) + 1e-6)
-    return ((flat - mean) / std).view_as(depth)
-
-
 PixelInput = Callable[[SceneTensors, torch.Tensor], torch.Tensor]
 
 #: modality base name -> (scenes, indices) -> model input tensor
 PIXEL_INPUTS: dict[str, PixelInput] = {
     "rgb": lambda t, i: normalize_images(t.rgb[i]),
-    "depth": lambda t, i: standardize_depth(t.depth[i])[:, None],
-    "normal": lambda t, i: t.normal[i].float() / 127.5 - 1.0,
+    "depth": lambda t, i: t.depth[i].float()[:, None],
+    "normal": lambda t, i: t.normal[i].float(),
     "semseg": lambda t, i: t.semseg[i].long(),
-    "sketch": lambda t, i: t.sketch[i].float()[:, None] / 255.0,
-    "edges": lambda t, i: t.edges[i].float()[:, None] / 255.0,
+    "sketch": lambda t, i: t.sketch[i].float()[:, None] * 2 - 1,
+    "edges": lambda t, i: t.edges[i].float()[:, None] * 2 - 1,
 }
 
 
@@ -107,20 +97,45 @@ def scene_facts(sample: Any) -> dict[str, Any]:
     }
 
 
+def service_transforms(size: int) -> dict[str, Callable[[Any], torch.Tensor]]:
+    """The service's input transforms at ``size``, fed the way a user's files would be."""
+    from model.transforms import transform_for
+    from model.transforms.semseg import SemsegTransform
+
+    return {
+        "rgb": transform_for("rgb", size),
+        "depth": transform_for("depth", size),
+        "normal": transform_for("normal", size),
+        "semseg": SemsegTransform(size=size, ids="model"),
+        "sketch": transform_for("sketch", size),
+        "edges": transform_for("edges", size),
+    }
+
+
+def _transformed(sample: Any, tr: dict[str, Callable[[Any], torch.Tensor]]) -> dict[str, Any]:
+    """One scene's modalities after the service transforms (as PIL images, like uploads)."""
+    from PIL import Image
+
+    return {
+        "depth": tr["depth"](sample.depth)[0].half(),
+        "normal": tr["normal"](Image.fromarray(sample.normals_rgb)).half(),
+        "semseg": tr["semseg"](Image.fromarray(sample.semseg)).to(torch.uint8),
+        "sketch": tr["sketch"](Image.fromarray(sample.sketch))[0] > 0,
+        "edges": tr["edges"](Image.fromarray(sample.edges))[0] > 0,
+    }
+
+
 def from_samples(samples: Sequence[Any]) -> SceneTensors:
-    """Stack generated scene samples (``model.data`` records) into :class:`SceneTensors`."""
+    """Transform and stack generated scene samples (``model.data`` records)."""
     import numpy as np
 
-    def stack(values: list, dtype: torch.dtype) -> torch.Tensor:
-        return torch.from_numpy(np.stack(values)).to(dtype)
-
+    size = int(samples[0].rgb.shape[0])
+    tr = service_transforms(size)
+    parts = [_transformed(s, tr) for s in samples]
+    rgb = torch.from_numpy(np.stack([s.rgb for s in samples])).permute(0, 3, 1, 2).contiguous()
     return SceneTensors(
-        rgb=stack([s.rgb for s in samples], torch.uint8).permute(0, 3, 1, 2).contiguous(),
-        depth=stack([s.depth for s in samples], torch.float16),
-        normal=stack([s.normals_rgb for s in samples], torch.uint8).permute(0, 3, 1, 2).contiguous(),
-        semseg=stack([s.semseg for s in samples], torch.uint8),
-        edges=stack([s.edges for s in samples], torch.uint8),
-        sketch=stack([s.sketch for s in samples], torch.uint8),
+        rgb=rgb,
+        **{k: torch.stack([p[k] for p in parts]) for k in parts[0]},
         captions=[tuple(s.captions) for s in samples],
         scenes=[scene_facts(s) for s in samples],
         seeds=[int(s.seed) for s in samples],

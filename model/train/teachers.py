@@ -132,21 +132,28 @@ def train_clip_teacher(
 
 
 @torch.no_grad()
-def clip_image_embeddings(model: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def clip_image_embeddings(
+    model: nn.Module, images: torch.Tensor, batch_size: int = 256
+) -> torch.Tensor:
     """CLIP image embeddings ``[N, D]`` of uint8 images."""
     model.eval()
-    parts = [model.encode_image(normalize_images(images[i : i + batch_size]))
-             for i in range(0, len(images), batch_size)]
+    parts = [
+        model.encode_image(normalize_images(images[i : i + batch_size]))
+        for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(parts)
 
 
 @torch.no_grad()
-def clip_text_embeddings(model: nn.Module, caption_ids: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def clip_text_embeddings(
+    model: nn.Module, caption_ids: torch.Tensor, batch_size: int = 256
+) -> torch.Tensor:
     """CLIP text embeddings ``[N, D]`` of caption ids ``[N, L]``."""
     model.eval()
     ids = fit_length(caption_ids, int(model.context_length))
-    parts = [model.encode_text(ids[i : i + batch_size])
-             for i in range(0, len(caption_ids), batch_size)]
+    parts = [
+        model.encode_text(ids[i : i + batch_size]) for i in range(0, len(caption_ids), batch_size)
+    ]
     return torch.cat(parts)
 
 
@@ -201,14 +208,18 @@ class VisualTeacher(nn.Module):
         self.config = config
         self.encoder = ConvEncoder(config.widths)
         dim = self.encoder.out_dim
-        self.head = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, config.projection_dim))
+        self.head = nn.Sequential(
+            nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, config.projection_dim)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B,3,H,W] -> projected features [B, projection_dim] for the contrastive loss."""
         return self.head(self.encoder(x))
 
 
-def augment(images: torch.Tensor, config: VisualTeacherConfig, generator: torch.Generator) -> torch.Tensor:
+def augment(
+    images: torch.Tensor, config: VisualTeacherConfig, generator: torch.Generator
+) -> torch.Tensor:
     """Per-sample mild affine jitter, colour jitter and noise on normalised images ``[B,3,H,W]``."""
     b = images.shape[0]
     scale = torch.empty(b).uniform_(*config.scale_range, generator=generator)
@@ -253,8 +264,11 @@ def train_visual_teacher(
     for step, index in index_batches(len(images), batch_size, config.steps, generator):
         cosine_lr(optimizer, step, config.steps, config.lr)
         x = normalize_images(images[index])
-        loss = nt_xent(model(augment(x, config, generator)), model(augment(x, config, generator)),
-                       config.temperature)
+        loss = nt_xent(
+            model(augment(x, config, generator)),
+            model(augment(x, config, generator)),
+            config.temperature,
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -264,11 +278,15 @@ def train_visual_teacher(
 
 
 @torch.no_grad()
-def visual_embeddings(model: VisualTeacher, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def visual_embeddings(
+    model: VisualTeacher, images: torch.Tensor, batch_size: int = 256
+) -> torch.Tensor:
     """Pooled encoder features ``[N, C]`` of uint8 images: the ``dino`` space."""
     model.eval()
-    parts = [model.encoder(normalize_images(images[i : i + batch_size]))
-             for i in range(0, len(images), batch_size)]
+    parts = [
+        model.encoder(normalize_images(images[i : i + batch_size]))
+        for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(parts)
 
 

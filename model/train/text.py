@@ -3,8 +3,8 @@
 The official file (``text_tokenizer_4m_wordpiece_30k.json``) is a ``tokenizers`` JSON with a
 BertNormalizer (lowercase), BertPreTokenizer, WordPiece with ``##`` continuation, no post-processor
 (``encode`` adds no special tokens) and the ids ``[PAD]``=0, ``[UNK]``=1, ``[SOS]``=2, ``[EOS]``=3,
-then the sentinels ``[S_0]``, ``[S_1]``, ... upwards. The trained file follows the same layout, so the
-same loader and caption conventions (ids + ``[EOS]``, right padding with ``[PAD]``) apply.
+then the sentinels ``[S_0]``, ``[S_1]``, ... upwards. The trained file follows the same layout,
+so the same loader and caption conventions (ids + ``[EOS]``, right padding with ``[PAD]``) apply.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def train_wordpiece(
     """Train a WordPiece tokenizer on ``texts``; special ids match the official tokenizer."""
     specials = special_tokens(num_sentinels)
     if vocab_size <= len(specials):
-        raise AnyseekError(f"vocab_size {vocab_size} must exceed the {len(specials)} special tokens")
+        raise AnyseekError(
+            f"vocab_size {vocab_size} must exceed the {len(specials)} special tokens"
+        )
     tokenizer = Tokenizer(models.WordPiece(unk_token=UNK, continuing_subword_prefix="##"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=None)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
