@@ -84,20 +84,20 @@ SCALES: dict[str, PipelineConfig] = {
             text_width=96,
             text_layers=2,
             embed_dim=96,
-            steps=500,
+            steps=400,
             batch_size=128,
             lr=1.5e-3,
         ),
         visual=VisualTeacherConfig(
-            widths=(24, 48, 96, 128), projection_dim=96, steps=400, batch_size=128
+            widths=(24, 48, 96, 128), projection_dim=96, steps=300, batch_size=128
         ),
-        tokenizer=GlobalTokenizerConfig(width=96, steps=300, batch_size=128, live_codes=128),
+        tokenizer=GlobalTokenizerConfig(width=96, steps=200, batch_size=128, live_codes=128),
         fm=FMTrainConfig(
             dim=128,
             encoder_depth=4,
             decoder_depth=2,
             num_heads=4,
-            steps=1500,
+            steps=1200,
             batch_size=64,
             lr=1.5e-3,
             checkpoint_every=100,
@@ -242,14 +242,23 @@ def stage_teachers(run: Run) -> dict[str, Any]:
     scenes = _train_scenes(run)
     ids = _caption_ids(run, scenes)
     vocab = json.loads((run.out / "stages" / "text.json").read_text())["metrics"]["vocab_size"]
-    bar, update = _bar(c.clip.steps, "clip teacher")
-    clip = train_clip_teacher(scenes.rgb, ids, c.clip, vocab, seed=c.train_seed, progress=update)
-    bar.close()
-    torch.save(clip.state_dict(), run.path("teachers", "clip.pt"))
-    bar, update = _bar(c.visual.steps, "visual teacher")
-    visual = train_visual_teacher(scenes.rgb, c.visual, seed=c.train_seed, progress=update)
-    bar.close()
-    torch.save(visual.state_dict(), run.path("teachers", "dino.pt"))
+    clip_path, visual_path = run.path("teachers", "clip.pt"), run.path("teachers", "dino.pt")
+    if clip_path.is_file():  # finished before an interruption
+        clip = load_clip_teacher(run)
+    else:
+        bar, update = _bar(c.clip.steps, "clip teacher")
+        clip = train_clip_teacher(
+            scenes.rgb, ids, c.clip, vocab, seed=c.train_seed, progress=update
+        )
+        bar.close()
+        torch.save(clip.state_dict(), clip_path)
+    if visual_path.is_file():
+        visual = load_visual_teacher(run)
+    else:
+        bar, update = _bar(c.visual.steps, "visual teacher")
+        visual = train_visual_teacher(scenes.rgb, c.visual, seed=c.train_seed, progress=update)
+        bar.close()
+        torch.save(visual.state_dict(), visual_path)
     image = clip_image_embeddings(clip, scenes.rgb)
     text = clip_text_embeddings(clip, ids[:, 0])
     torch.save(

@@ -170,6 +170,8 @@ class VisualTeacherConfig:
     max_shift: float = 0.08  # fraction of the image; small so the layout stays meaningful
     scale_range: tuple[float, float] = (0.85, 1.1)
     color_jitter: float = 0.15
+    grayscale_p: float = 0.5  # strong colour distortion: the teacher must see shapes and layout
+    channel_shuffle: bool = True
     steps: int = 1500
     batch_size: int = 128
     lr: float = 2e-3
@@ -220,7 +222,13 @@ class VisualTeacher(nn.Module):
 def augment(
     images: torch.Tensor, config: VisualTeacherConfig, generator: torch.Generator
 ) -> torch.Tensor:
-    """Per-sample mild affine jitter, colour jitter and noise on normalised images ``[B,3,H,W]``."""
+    """Per-sample views of normalised images ``[B,3,H,W]``: mild geometry, strong colour.
+
+    Geometry changes little (small shift and zoom, no flips), so layout stays meaningful; colour
+    changes a lot (channel shuffles, greyscale, gain and bias), so colour alone cannot tell two
+    views of one scene from other scenes and the embedding has to encode shapes and layout, which
+    sketches, depth and segmentations share with the image.
+    """
     b = images.shape[0]
     scale = torch.empty(b).uniform_(*config.scale_range, generator=generator)
     shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * config.max_shift * 2
@@ -230,6 +238,11 @@ def augment(
     theta[:, :, 2] = shift
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     out = F.grid_sample(images, grid, padding_mode="border", align_corners=False)
+    if config.channel_shuffle:
+        order = torch.rand(b, 3, generator=generator).argsort(1)
+        out = torch.gather(out, 1, order[:, :, None, None].expand_as(out))
+    grey = torch.rand(b, 1, 1, 1, generator=generator) < config.grayscale_p
+    out = torch.where(grey, out.mean(1, keepdim=True).expand_as(out), out)
     jitter = config.color_jitter
     gain = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * jitter
     bias = (torch.rand(b, 3, 1, 1, generator=generator) * 2 - 1) * jitter
