@@ -75,7 +75,7 @@ def _copy(tmp_path: Path) -> Path:
 def test_missing_or_corrupt_parts_are_named(tmp_path: Path) -> None:
     root = _copy(tmp_path)
     (root / "fm" / "model.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(CheckpointError, match="model.safetensors"):
+    with pytest.raises(CheckpointError, match=r"model\.safetensors"):
         load_bundle(root)
     root = _copy(tmp_path / "b")
     (root / "tokenizers" / "tok_dino_global" / "model.safetensors").unlink()
@@ -83,7 +83,7 @@ def test_missing_or_corrupt_parts_are_named(tmp_path: Path) -> None:
         load_bundle(root)
     root = _copy(tmp_path / "c")
     (root / "bundle.json").unlink()
-    with pytest.raises(AnyseekError, match="bundle.json"):
+    with pytest.raises(AnyseekError, match=r"bundle\.json"):
         load_bundle(root)
 
 

@@ -15,6 +15,43 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+#: (query, metric, target) of the issue that defines the built-in model
+TARGETS: tuple[tuple[str, str, float], ...] = (
+    ("sketch", "R@10", 0.95),
+    ("sketch", "R@1", 0.7),
+    ("depth", "R@10", 0.95),
+    ("depth", "R@1", 0.7),
+    ("semseg", "R@10", 0.95),
+    ("semseg", "R@1", 0.7),
+    ("caption", "attr_P@10", 0.9),
+)
+SPACES = ("clip", "dino", "fused")
+
+
+def targets_table(report: dict) -> str:
+    """Markdown table: each target, the best measured space and value, met or not."""
+    lines = ["| target | measured (best space) | met |", "|---|---|---|"]
+    for query, metric, goal in TARGETS:
+        if query not in report:
+            continue
+        space, value = max(
+            ((s, report[query][s][metric]) for s in SPACES if s in report[query]),
+            key=lambda sv: sv[1],
+        )
+        lines.append(
+            f"| {query} {metric} >= {goal} | {value:.3f} ({space}) | "
+            f"{'yes' if value >= goal else 'no'} |"
+        )
+    if {"caption", "sketch", "caption+sketch"} <= set(report):
+        both = report["caption+sketch"]["fused"]["MRR"]
+        alone = max(report["caption"]["fused"]["MRR"], report["sketch"]["fused"]["MRR"])
+        lines.append(
+            f"| caption+sketch MRR > max(caption, sketch) (fused) | {both:.3f} vs "
+            f"{alone:.3f} | {'yes' if both > alone else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def write_model_card(run: Run) -> Path:
     """Render MODEL_CARD.md into the bundle folder and return its path."""
     from model.train.pipeline import STAGES, stage_record
@@ -29,6 +66,8 @@ def write_model_card(run: Run) -> Path:
     fm = records["fm"]["metrics"] if records["fm"] else {}
     size = records["bundle"]["metrics"]["bytes"] if records["bundle"] else 0
     eval_md = (run.out / "eval.md").read_text() if (run.out / "eval.md").is_file() else "(not run)"
+    report = records["eval"]["metrics"]["report"] if records["eval"] else {}
+    targets = targets_table(report) if report else "(not evaluated)"
     device = records["fm"]["device"] if records["fm"] else run.device
     threads = records["fm"]["threads"] if records["fm"] else "?"
     tok_lines = "\n".join(
@@ -110,6 +149,9 @@ has every stated object with every stated attribute. `edge_baseline`: blurred sk
 Canny edges of the gallery images. `random`: expected values of a random ranking.
 
 {eval_md}
+### Targets
+
+{targets}
 ## Files
 
 Bundle size: {size / 1e6:.1f} MB (FM weights stored as {c.export_dtype}).

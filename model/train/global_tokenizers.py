@@ -11,6 +11,7 @@ softmax over each head's code scores backward (straight-through); inference take
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ class GlobalTokenizerConfig:
     batch_size: int = 256
     lr: float = 2e-3
     temperature: float = 1.0
+    usage_weight: float = 0.5  # pushes code usage per head towards uniform (balanced classes)
+    usage_temperature: float = 0.05
 
     @property
     def model_type(self) -> str:
@@ -264,6 +267,11 @@ def train_global_tokenizer(
         loss = (
             F.mse_loss(recon, x) * x.shape[1] + (1 - F.cosine_similarity(recon, x, dim=-1)).mean()
         )
+        if config.usage_weight > 0:  # spread the batch over the codes of every head
+            scores = model.quantize.scores(model._latent(x)) / config.usage_temperature
+            usage = scores.softmax(-1).mean(0)  # [heads, live] soft code frequencies
+            entropy = -(usage * usage.clamp_min(1e-9).log()).sum(-1).mean()
+            loss = loss + config.usage_weight * (math.log(usage.shape[-1]) - entropy)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

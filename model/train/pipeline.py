@@ -89,7 +89,7 @@ SCALES: dict[str, PipelineConfig] = {
             lr=1.5e-3,
         ),
         visual=VisualTeacherConfig(
-            widths=(24, 48, 96, 128), projection_dim=96, steps=300, batch_size=128
+            widths=(24, 48, 96, 128), projection_dim=96, steps=300, batch_size=128, edge_view_p=0.0
         ),
         tokenizer=GlobalTokenizerConfig(width=96, steps=200, batch_size=128, live_codes=128),
         fm=FMTrainConfig(
@@ -97,7 +97,7 @@ SCALES: dict[str, PipelineConfig] = {
             encoder_depth=4,
             decoder_depth=2,
             num_heads=4,
-            steps=1200,
+            steps=2400,
             batch_size=64,
             lr=1.5e-3,
             checkpoint_every=100,

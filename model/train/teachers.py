@@ -172,6 +172,7 @@ class VisualTeacherConfig:
     color_jitter: float = 0.15
     grayscale_p: float = 0.5  # strong colour distortion: the teacher must see shapes and layout
     channel_shuffle: bool = True
+    edge_view_p: float = 0.5  # a view becomes the image's edge-strength map (geometry only)
     steps: int = 1500
     batch_size: int = 128
     lr: float = 2e-3
@@ -227,7 +228,9 @@ def augment(
     Geometry changes little (small shift and zoom, no flips), so layout stays meaningful; colour
     changes a lot (channel shuffles, greyscale, gain and bias), so colour alone cannot tell two
     views of one scene from other scenes and the embedding has to encode shapes and layout, which
-    sketches, depth and segmentations share with the image.
+    sketches, depth and segmentations share with the image. With ``edge_view_p`` a view is
+    replaced by the Sobel edge strength of the image (still computed from rgb alone): matching an
+    image to its own edge map ties the embedding to the scene's contours.
     """
     b = images.shape[0]
     scale = torch.empty(b).uniform_(*config.scale_range, generator=generator)
@@ -247,7 +250,21 @@ def augment(
     gain = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * jitter
     bias = (torch.rand(b, 3, 1, 1, generator=generator) * 2 - 1) * jitter
     out = out * gain + bias
+    edges = torch.rand(b, 1, 1, 1, generator=generator) < config.edge_view_p
+    out = torch.where(edges, edge_strength(out).expand_as(out), out)
     return out + 0.05 * torch.randn(out.shape, generator=generator)
+
+
+def edge_strength(images: torch.Tensor) -> torch.Tensor:
+    """Sobel gradient magnitude of the luminance, standardised per image: ``[B, 1, H, W]``."""
+    grey = images.mean(1, keepdim=True)
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]).view(1, 1, 3, 3)
+    gx = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), kx)
+    gy = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), kx.transpose(2, 3))
+    magnitude = torch.sqrt(gx**2 + gy**2 + 1e-6)
+    mean = magnitude.mean((2, 3), keepdim=True)
+    std = magnitude.std((2, 3), keepdim=True) + 1e-6
+    return (magnitude - mean) / std
 
 
 def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
