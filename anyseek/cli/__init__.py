@@ -21,6 +21,8 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("collections", "anyseek.cli.collections"),
     ("demo", "anyseek.cli.demo"),
     ("data", "anyseek.cli.data"),
+    ("train", "anyseek.cli.train"),
+    ("eval", "anyseek.cli.eval"),
 )
 
 app = typer.Typer(

@@ -1,0 +1,1 @@
+"""Evaluation of anyseek models: retrieval quality on held-out generated scenes."""

@@ -1,0 +1,245 @@
+"""Train the built-in FourM model with the 4M multimodal masking objective; resumable.
+
+Every step draws a batch of scenes, converts their modalities to model inputs, samples per-sample
+input and target token budgets (:mod:`model.train.masking`) and minimises the cross-entropy of the
+masked global-embedding tokens, averaged per target modality (as 4M does). The full training state
+(weights, optimiser, step, RNG) is written every ``checkpoint_every`` steps, so an interrupted run
+continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from model.batch import ModalityTokens
+from model.builtin_spaces import register_builtin_spaces
+from model.config import FourMConfig
+from model.fourm import DecoderSegment, FourM, compact
+from model.modalities import get_modality
+from model.train.masking import MaskingConfig, sample_masks
+from model.train.scene_tensors import SceneTensors, pixel_inputs
+from model.train.schedule import cosine_lr, index_batches
+
+register_builtin_spaces()
+
+PIXEL_BASES = ("rgb", "depth", "normal", "semseg", "sketch", "edges")
+CAPTION = "caption"
+SPACES = ("tok_clip_global", "tok_dino_global")
+
+Progress = Callable[[int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class FMTrainConfig:
+    """Architecture and schedule of the built-in model."""
+
+    resolution: int = 64
+    dim: int = 192
+    encoder_depth: int = 6
+    decoder_depth: int = 3
+    num_heads: int = 6
+    steps: int = 3000
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    max_caption_tokens: int = 48
+    checkpoint_every: int = 250
+    masking: MaskingConfig = field(default_factory=MaskingConfig)
+
+    def pixel_modalities(self) -> list[str]:
+        """Pixel-patch inputs at the training resolution, e.g. ``sketch@64``."""
+        return [f"{base}@{self.resolution}" for base in PIXEL_BASES]
+
+    def fourm_config(self, spaces: tuple[str, ...] = SPACES) -> FourMConfig:
+        """The FourM config (official keys) of the model this run trains.
+
+        ``image_size`` stays 224 so that the global spaces get their 16 tokens (4x4 cells of 56);
+        the pixel inputs carry their own resolution in their names.
+        """
+        return FourMConfig(
+            domains_in=(*self.pixel_modalities(), CAPTION),
+            domains_out=tuple(spaces),
+            dim=self.dim,
+            encoder_depth=self.encoder_depth,
+            decoder_depth=self.decoder_depth,
+            num_heads=self.num_heads,
+            mlp_ratio=4.0,
+            qkv_bias=False,
+            proj_bias=False,
+            mlp_bias=False,
+            norm_bias=False,
+            act_layer="SiLU",
+            gated_mlp=True,
+            qk_norm=False,
+            image_size=224,
+            patch_size=16,
+        )
+
+    def to_dict(self) -> dict:
+        """Plain data for logs and the model card."""
+        return asdict(self)
+
+
+@dataclass
+class TrainingSet:
+    """Everything one FM training step needs, in memory."""
+
+    scenes: SceneTensors
+    caption_ids: torch.Tensor  # [N, K, L] int64: ids, [EOS], [PAD]... per phrasing
+    targets: dict[str, torch.Tensor]  # space -> [N, 16] int64 tokens of the teacher embedding
+
+
+def make_batch(
+    data: TrainingSet,
+    index: torch.Tensor,
+    config: FMTrainConfig,
+    generator: torch.Generator,
+) -> dict[str, ModalityTokens]:
+    """One masked training batch: inputs and targets with 4M budgets drawn per sample."""
+    tensors: dict[str, torch.Tensor] = pixel_inputs(data.scenes, index, config.pixel_modalities())
+    pick = torch.randint(data.caption_ids.shape[1], (len(index),), generator=generator)
+    caption = data.caption_ids[index, pick, : config.max_caption_tokens]
+    caption = caption[:, : max(1, int((caption != 0).sum(1).max()))]
+    tensors[CAPTION] = caption
+    for space, tokens in data.targets.items():
+        tensors[space] = tokens[index]
+    valid = {}
+    for name, tensor in tensors.items():
+        n = tensor.shape[1] if name == CAPTION or name in data.targets else None
+        if n is None:
+            n = get_modality(name).num_tokens(224)
+        valid[name] = (
+            caption != 0 if name == CAPTION else torch.ones(len(index), n, dtype=torch.bool)
+        )
+    inputs = [*config.pixel_modalities(), CAPTION]
+    masks = sample_masks(
+        valid, inputs, list(data.targets), config.masking, generator, ordered=(CAPTION,)
+    )
+    return {
+        name: ModalityTokens(tensors[name], masks[name].input_mask, masks[name].target_mask)
+        for name in tensors
+    }
+
+
+def masked_loss(
+    model: FourM, batch: dict[str, ModalityTokens], live: int | None = None
+) -> tuple[torch.Tensor, dict]:
+    """Mean over target modalities of the mean cross-entropy of their masked tokens.
+
+    This is ``FourM.forward`` for token-grid targets, except that with ``live`` only the first
+    ``live`` rows of each output head are scored: the global tokenizers never emit other codes
+    (see ``train_global_tokenizer``), so the other rows would only cost time.
+    """
+    ctx = model.encode(model.embed_inputs(batch))
+    segments, labels = [], []
+    for name, entry in batch.items():
+        if name not in model.decoder_embeddings or not entry.targets().any():
+            continue
+        index, padding = compact(entry.targets())  # [B, M] positions to predict
+        segments.append(DecoderSegment(name, model.mask_queries(name, index), padding))
+        labels.append(torch.gather(entry.tensor.long(), 1, index).masked_fill(padding, -100))
+    hidden = model.decode_segments(segments, ctx)
+    losses = {}
+    for segment, h, y in zip(segments, hidden, labels, strict=True):
+        weight = model.decoder_embedding(segment.name).to_logits.weight
+        logits = h @ (weight if live is None else weight[:live]).t()  # [B, M, V or live]
+        losses[segment.name] = F.cross_entropy(
+            logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100
+        )
+    total = torch.stack(list(losses.values())).mean()
+    return total, {k: v.item() for k, v in losses.items()}
+
+
+@torch.no_grad()
+def tie_dead_rows(model: FourM, live: int) -> None:
+    """Make head rows >= ``live`` exact copies of live rows (they then lose every argmax tie)."""
+    for name in model.output_modalities:
+        weight = model.decoder_embedding(name).to_logits.weight
+        weight.copy_(weight[torch.arange(weight.shape[0]) % live])
+
+
+def _save_state(
+    path: Path,
+    model: FourM,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    generator: torch.Generator,
+) -> None:
+    """Write the resumable training state atomically."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        },
+        tmp,
+    )
+    tmp.replace(path)
+
+
+def train_fm(
+    data: TrainingSet,
+    config: FMTrainConfig,
+    state_path: Path,
+    *,
+    seed: int = 0,
+    progress: Progress | None = None,
+    device: str = "cpu",
+    live: int | None = None,
+) -> FourM:
+    """Train (or resume training of) the FM; returns it in eval mode on the CPU."""
+    torch.manual_seed(seed)
+    model = FourM(config.fourm_config(tuple(data.targets))).to(device)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "emb" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "emb" in n]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.lr,
+        betas=(0.9, 0.95),
+    )
+    generator = torch.Generator().manual_seed(seed)
+    start = 0
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        start = int(state["step"])
+    model.train()
+    last = time.monotonic()
+    for step, index in index_batches(
+        len(data.scenes),
+        config.batch_size,
+        config.steps,
+        torch.Generator().manual_seed(seed + 1),
+        start=start,
+    ):
+        lr = cosine_lr(optimizer, step, config.steps, config.lr)
+        batch = {k: v.to(device) for k, v in make_batch(data, index, config, generator).items()}
+        loss, parts = masked_loss(model, batch, live)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if progress is not None:
+            now = time.monotonic()
+            progress(step, {"loss": loss.item(), "lr": lr, "s/step": now - last, **parts})
+            last = now
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+            _save_state(state_path, model, optimizer, step + 1, generator)
+    if live is not None:
+        tie_dead_rows(model, live)
+    return model.cpu().eval()

@@ -1,0 +1,473 @@
+"""``anyseek train default``: the whole built-in model recipe, resumable stage by stage.
+
+Stages (each writes ``<out>/stages/<name>.json`` with its metrics and time when it finishes, and
+is skipped when that file exists; the FM stage also resumes mid-run from its training state):
+
+1. ``data``       generate training scenes and a held-out gallery (a seed never used in training)
+2. ``text``       train the WordPiece caption tokenizer (official special-token layout)
+3. ``teachers``   train the CLIP teacher (rgb, caption) and the self-supervised visual teacher
+4. ``tokenizers`` train one MLP VQ-VAE per teacher space on its embeddings; tokenise the targets
+5. ``fm``         train the FourM model with the 4M masking objective
+6. ``bundle``     export fm, tokenizers and text tokenizer in the official layouts
+7. ``eval``       retrieval evaluation of the exported bundle on the gallery
+8. ``card``       write MODEL_CARD.md into the bundle
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from anyseek.errors import AnyseekError
+from model.train.fm_train import FMTrainConfig, TrainingSet, train_fm
+from model.train.global_tokenizers import (
+    GlobalTokenizerConfig,
+    center_normalize,
+    save_global_tokenizer,
+    tokenizer_quality,
+    train_global_tokenizer,
+)
+from model.train.masking import MaskingConfig
+from model.train.scene_tensors import SceneTensors, from_samples
+from model.train.teachers import (
+    ClipTeacherConfig,
+    VisualTeacher,
+    VisualTeacherConfig,
+    build_clip,
+    clip_image_embeddings,
+    clip_text_embeddings,
+    train_clip_teacher,
+    train_visual_teacher,
+    visual_embeddings,
+)
+from model.train.text import save_wordpiece, train_wordpiece
+
+log = logging.getLogger("anyseek.train")
+
+CLIP_SPACE, DINO_SPACE = "tok_clip_global", "tok_dino_global"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Every size and seed of the recipe; ``SCALES`` holds the named variants."""
+
+    size: int = 64
+    n_train: int = 4000
+    n_gallery: int = 1000
+    train_seed: int = 0
+    gallery_seed: int = 777_001  # never used for training data
+    text_vocab: int = 1000
+    clip: ClipTeacherConfig = field(default_factory=ClipTeacherConfig)
+    visual: VisualTeacherConfig = field(default_factory=VisualTeacherConfig)
+    tokenizer: GlobalTokenizerConfig = field(default_factory=GlobalTokenizerConfig)
+    fm: FMTrainConfig = field(default_factory=FMTrainConfig)
+    export_dtype: str = "float16"
+    workers: int = 2
+
+
+SCALES: dict[str, PipelineConfig] = {
+    # sized to finish on a shared 2-core CPU in about an hour (see the model card)
+    "default": PipelineConfig(
+        n_train=4000,
+        clip=ClipTeacherConfig(
+            vision_width=96,
+            vision_layers=3,
+            text_width=96,
+            text_layers=2,
+            embed_dim=96,
+            steps=400,
+            batch_size=128,
+            lr=1.5e-3,
+        ),
+        visual=VisualTeacherConfig(
+            widths=(24, 48, 96, 128), projection_dim=96, steps=300, batch_size=128, edge_view_p=0.0
+        ),
+        tokenizer=GlobalTokenizerConfig(width=96, steps=200, batch_size=128, live_codes=128),
+        fm=FMTrainConfig(
+            dim=128,
+            encoder_depth=4,
+            decoder_depth=2,
+            num_heads=4,
+            steps=2400,
+            batch_size=64,
+            lr=1.5e-3,
+            checkpoint_every=100,
+            masking=MaskingConfig(input_budget=64, target_budget=32, p_full_single=0.4),
+        ),
+    ),
+    # CI-sized: a few hundred scenes and steps, finishes in a couple of minutes on 2 cores
+    "ci": PipelineConfig(
+        n_train=320,
+        n_gallery=100,
+        text_vocab=400,
+        clip=ClipTeacherConfig(
+            vision_width=64,
+            vision_layers=2,
+            text_width=64,
+            text_layers=1,
+            embed_dim=64,
+            steps=150,
+            batch_size=64,
+            lr=2e-3,
+        ),
+        visual=VisualTeacherConfig(
+            widths=(16, 32, 64), projection_dim=64, steps=150, batch_size=64
+        ),
+        tokenizer=GlobalTokenizerConfig(width=64, steps=100, batch_size=64, live_codes=64),
+        fm=FMTrainConfig(
+            dim=96,
+            encoder_depth=3,
+            decoder_depth=2,
+            num_heads=3,
+            steps=300,
+            batch_size=32,
+            lr=2e-3,
+            checkpoint_every=100,
+            masking=MaskingConfig(input_budget=48, p_full_single=0.4),
+        ),
+        export_dtype="float32",
+        workers=1,
+    ),
+}
+
+
+@dataclass
+class Run:
+    """One pipeline run: its config, output folder and device."""
+
+    config: PipelineConfig
+    out: Path
+    device: str = "cpu"
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the output folder (parents created)."""
+        p = self.out.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def bundle_dir(self) -> Path:
+        """Where the exported model bundle goes."""
+        return self.out / "bundle"
+
+
+def _bar(total: int, desc: str) -> tuple[tqdm, Callable[[int, Any], None]]:
+    """A tqdm bar and a progress callback that advances it and shows the loss."""
+    bar = tqdm(
+        total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True, mininterval=2.0
+    )
+
+    def update(step: int, info: Any) -> None:
+        loss = info["loss"] if isinstance(info, dict) else info
+        bar.update(step + 1 - bar.n)
+        bar.set_postfix(loss=f"{loss:.3f}")
+        if (step + 1) % max(1, total // 20) == 0:
+            log.info("%s step %d/%d loss %.4f", desc, step + 1, total, loss)
+
+    return bar, update
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def stage_data(run: Run) -> dict[str, Any]:
+    """Generate the training scenes and the held-out gallery; cache them as tensors."""
+    from model.data.dataset import SceneReader
+    from model.data.synth import SynthRequest, synthesize
+
+    c = run.config
+    scenes_dir = run.out / "scenes"
+    for split, n, seed in (
+        ("train", c.n_train, c.train_seed),
+        ("gallery", c.n_gallery, c.gallery_seed),
+    ):
+        synthesize(
+            SynthRequest(
+                out=scenes_dir,
+                n=n,
+                size=c.size,
+                seed=seed,
+                workers=c.workers,
+                split=split,
+                overwrite=True,
+            )
+        )
+        reader = SceneReader(scenes_dir, split)
+        samples = [reader[i] for i in tqdm(range(len(reader)), desc=f"load {split}", leave=False)]
+        from_samples(samples).save(run.path("tensors", f"{split}.pt"))
+    return {
+        "n_train": c.n_train,
+        "n_gallery": c.n_gallery,
+        "size": c.size,
+        "train_seed": c.train_seed,
+        "gallery_seed": c.gallery_seed,
+    }
+
+
+def _train_scenes(run: Run) -> SceneTensors:
+    return SceneTensors.load(run.out / "tensors" / "train.pt")
+
+
+def stage_text(run: Run) -> dict[str, Any]:
+    """Train the WordPiece caption tokenizer on every training caption."""
+    scenes = _train_scenes(run)
+    texts = [c for caps in scenes.captions for c in caps]
+    tokenizer = train_wordpiece(texts, vocab_size=run.config.text_vocab)
+    save_wordpiece(tokenizer, run.path("text_tokenizer.json"))
+    return {"vocab_size": tokenizer.get_vocab_size(), "captions": len(texts)}
+
+
+def _caption_ids(run: Run, scenes: SceneTensors) -> torch.Tensor:
+    """[N, K, L] caption ids (ids, [EOS], [PAD]) of every phrasing of every scene."""
+    from model.tokenizers.text import load_text_tokenizer
+
+    text = load_text_tokenizer(run.out / "text_tokenizer.json")
+    k = len(scenes.captions[0])
+    flat = [c for caps in scenes.captions for c in caps]
+    return text.caption_batch(flat).ids.view(len(scenes), k, -1)
+
+
+def stage_teachers(run: Run) -> dict[str, Any]:
+    """Train both teachers and store their embeddings of the training images."""
+    c = run.config
+    scenes = _train_scenes(run)
+    ids = _caption_ids(run, scenes)
+    vocab = json.loads((run.out / "stages" / "text.json").read_text())["metrics"]["vocab_size"]
+    clip_path, visual_path = run.path("teachers", "clip.pt"), run.path("teachers", "dino.pt")
+    if clip_path.is_file():  # finished before an interruption
+        clip = load_clip_teacher(run)
+    else:
+        bar, update = _bar(c.clip.steps, "clip teacher")
+        clip = train_clip_teacher(
+            scenes.rgb, ids, c.clip, vocab, seed=c.train_seed, progress=update
+        )
+        bar.close()
+        torch.save(clip.state_dict(), clip_path)
+    if visual_path.is_file():
+        visual = load_visual_teacher(run)
+    else:
+        bar, update = _bar(c.visual.steps, "visual teacher")
+        visual = train_visual_teacher(scenes.rgb, c.visual, seed=c.train_seed, progress=update)
+        bar.close()
+        torch.save(visual.state_dict(), visual_path)
+    image = clip_image_embeddings(clip, scenes.rgb)
+    text = clip_text_embeddings(clip, ids[:, 0])
+    torch.save(
+        {CLIP_SPACE: image, DINO_SPACE: visual_embeddings(visual, scenes.rgb)},
+        run.path("teachers", "embeddings.pt"),
+    )
+    # how well the CLIP teacher itself matches captions to images (train set, first 1000)
+    n = min(1000, len(image))
+    sim = F.normalize(text[:n], dim=-1) @ F.normalize(image[:n], dim=-1).t()
+    top1 = float((sim.argmax(1) == torch.arange(n)).float().mean())
+    return {"clip_text_to_image_R@1_train1000": top1, "vocab_size": vocab}
+
+
+def stage_tokenizers(run: Run) -> dict[str, Any]:
+    """Train a global tokenizer per teacher space; tokenise the FM targets."""
+    from model.modalities import get_modality
+
+    embeddings = torch.load(run.out / "teachers" / "embeddings.pt")
+    metrics, targets = {}, {}
+    for space, raw in embeddings.items():
+        config = replace(run.config.tokenizer, codebook_size=get_modality(space).vocab_size)
+        vectors = center_normalize(raw, raw.float().mean(0))
+        bar, update = _bar(config.steps, f"tokenizer {space}")
+        tok = train_global_tokenizer(vectors, config, seed=run.config.train_seed, progress=update)
+        bar.close()
+        save_global_tokenizer(tok, run.out / "tokenizers" / space)
+        targets[space] = tok.encode(vectors)
+        metrics[space] = tokenizer_quality(tok, vectors)
+    torch.save(targets, run.path("tokenizers", "targets.pt"))
+    return metrics
+
+
+def stage_fm(run: Run) -> dict[str, Any]:
+    """Train the FourM model on the masked-token objective (resumes from its state file)."""
+    c = run.config
+    scenes = _train_scenes(run)
+    data = TrainingSet(
+        scenes, _caption_ids(run, scenes), torch.load(run.out / "tokenizers" / "targets.pt")
+    )
+    bar, update = _bar(c.fm.steps, "fm")
+    losses: list[float] = []
+
+    def progress(step: int, info: dict[str, float]) -> None:
+        losses.append(info["loss"])
+        update(step, info)
+
+    fm = train_fm(
+        data,
+        c.fm,
+        run.path("fm_state.pt"),
+        seed=c.train_seed,
+        progress=progress,
+        device=run.device,
+        live=c.tokenizer.live_codes,
+    )
+    bar.close()
+    torch.save(fm.state_dict(), run.path("fm_final.pt"))
+    tail = losses[-50:] or [float("nan")]
+    return {
+        "final_loss_mean_last50": sum(tail) / len(tail),
+        "steps": c.fm.steps,
+        "parameters": sum(p.numel() for p in fm.parameters()),
+    }
+
+
+def stage_bundle(run: Run) -> dict[str, Any]:
+    """Export FM, tokenizers and text tokenizer into the bundle folder (official layouts)."""
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from model.bundle import BUNDLE_FILE
+
+    c = run.config
+    out = run.bundle_dir
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "fm").mkdir(parents=True)
+    fm_config = c.fm.fourm_config((CLIP_SPACE, DINO_SPACE)).to_dict()
+    (out / "fm" / "config.json").write_text(json.dumps(fm_config, indent=2, sort_keys=True))
+    dtype = getattr(torch, c.export_dtype)
+    state = torch.load(run.out / "fm_final.pt")
+    save_file(
+        {k: v.to(dtype).contiguous() for k, v in state.items()},
+        str(out / "fm" / "model.safetensors"),
+    )
+    spaces = {}
+    for space in (CLIP_SPACE, DINO_SPACE):
+        shutil.copytree(run.out / "tokenizers" / space, out / "tokenizers" / space)
+        spaces[space] = f"tokenizers/{space}"
+    shutil.copy(run.out / "text_tokenizer.json", out / "text_tokenizer.json")
+    manifest = {
+        "fm": "fm",
+        "spaces": spaces,
+        "text_tokenizer": "text_tokenizer.json",
+        "image_size": c.size,
+        "recipe": "anyseek train default",
+    }
+    (out / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return {"bytes": size}
+
+
+def stage_eval(run: Run) -> dict[str, Any]:
+    """Retrieval evaluation of the exported bundle on the held-out gallery."""
+    from model.bundle import load_bundle
+    from model.eval.retrieval import evaluate_retrieval, write_report
+
+    t0 = time.monotonic()
+    bundle = load_bundle(run.bundle_dir, device=run.device)
+    load_s = time.monotonic() - t0
+    gallery = SceneTensors.load(run.out / "tensors" / "gallery.pt")
+    result = evaluate_retrieval(
+        bundle,
+        gallery,
+        seed=run.config.gallery_seed,
+        progress=lambda q: log.info("eval query %s", q),
+    )
+    write_report(result, run.bundle_dir / "eval.json")
+    (run.out / "eval.md").write_text(result.markdown())
+    return {"bundle_load_s": load_s, "report": result.report}
+
+
+def stage_card(run: Run) -> dict[str, Any]:
+    """Write MODEL_CARD.md into the bundle from the recorded stage metrics."""
+    from model.train.card import write_model_card
+
+    path = write_model_card(run)
+    return {"path": str(path)}
+
+
+STAGES: tuple[tuple[str, Callable[[Run], dict[str, Any]]], ...] = (
+    ("data", stage_data),
+    ("text", stage_text),
+    ("teachers", stage_teachers),
+    ("tokenizers", stage_tokenizers),
+    ("fm", stage_fm),
+    ("bundle", stage_bundle),
+    ("eval", stage_eval),
+    ("card", stage_card),
+)
+
+
+def stage_record(run: Run, name: str) -> dict[str, Any] | None:
+    """The finished record of a stage, or None if it has not finished."""
+    path = run.out / "stages" / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def run_pipeline(run: Run, *, only: str | None = None) -> dict[str, Any]:
+    """Run every unfinished stage in order (or just ``only``); returns all stage records."""
+    names = [n for n, _ in STAGES]
+    if only is not None and only not in names:
+        raise AnyseekError(f"unknown stage {only!r}; stages: {', '.join(names)}")
+    run.out.mkdir(parents=True, exist_ok=True)
+    _attach_log(run.out / "train.log")
+    config_path = run.out / "config.json"
+    config = asdict(run.config)
+    if config_path.is_file() and json.loads(config_path.read_text()) != json.loads(
+        json.dumps(config)
+    ):
+        raise AnyseekError(f"{run.out} holds a run with another config; use a new --out folder")
+    config_path.write_text(json.dumps(config, indent=2))
+    records = {}
+    for name, fn in STAGES:
+        if only is not None and name != only:
+            continue
+        done = stage_record(run, name)
+        if done is not None and only is None:
+            log.info("stage %s already done (%.0f s), skipping", name, done["seconds"])
+            records[name] = done
+            continue
+        log.info("stage %s: start", name)
+        t0 = time.monotonic()
+        metrics = fn(run)
+        record = {
+            "stage": name,
+            "seconds": time.monotonic() - t0,
+            "metrics": metrics,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "device": run.device,
+            "threads": torch.get_num_threads(),
+        }
+        run.path("stages", f"{name}.json").write_text(json.dumps(record, indent=2))
+        log.info("stage %s: done in %.1f s", name, record["seconds"])
+        records[name] = record
+    return records
+
+
+def _attach_log(path: Path) -> None:
+    """Log INFO lines of the run to ``path`` (once per process)."""
+    if any(getattr(h, "baseFilename", None) == str(path.resolve()) for h in log.handlers):
+        return
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+
+
+def load_clip_teacher(run: Run):
+    """Rebuild the trained CLIP teacher of a run (for analysis)."""
+    vocab = stage_record(run, "text")["metrics"]["vocab_size"]
+    model = build_clip(run.config.clip, vocab)
+    model.load_state_dict(torch.load(run.out / "teachers" / "clip.pt"))
+    return model.eval()
+
+
+def load_visual_teacher(run: Run) -> VisualTeacher:
+    """Rebuild the trained visual teacher of a run (for analysis)."""
+    model = VisualTeacher(run.config.visual)
+    model.load_state_dict(torch.load(run.out / "teachers" / "dino.pt"))
+    return model.eval()
