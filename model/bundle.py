@@ -21,11 +21,8 @@ from pathlib import Path
 import torch
 
 from anyseek.errors import AnyseekError
-from model.builtin_spaces import register_builtin_spaces
 from model.checkpoint import CheckpointError
 from model.fourm import FourM
-
-register_builtin_spaces()
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
 BUNDLE_FILE = "bundle.json"

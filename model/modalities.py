@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from types import MappingProxyType
 
 from anyseek.errors import NotFoundError
 
@@ -220,10 +222,11 @@ _ENTRIES: tuple[ModalitySpec, ...] = (
         gridded=True,
     ),
     _global_tokens("tok_clip_global", None),
+    _global_tokens("tok_dino_global", None),
 )
 
 #: Base entries keyed by name (gridded ones without their @RES suffix).
-REGISTRY: dict[str, ModalitySpec] = {spec.name: spec for spec in _ENTRIES}
+REGISTRY: Mapping[str, ModalitySpec] = MappingProxyType({spec.name: spec for spec in _ENTRIES})
 
 _NAME = re.compile(r"^(?P<base>[A-Za-z0-9_\-]+)(?:@(?P<res>\d+))?$")
 

@@ -74,7 +74,7 @@ def test_bad_names(name: str) -> None:
 def test_unknown_name_lists_known_ones() -> None:
     """The message helps: it lists what exists."""
     with pytest.raises(UnknownModalityError, match="tok_dinov2_global"):
-        get_modality("tok_dino_global")
+        get_modality("tok_dinov3_global")
     assert "rgb@224" in known_modalities()
 
 

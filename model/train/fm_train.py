@@ -18,15 +18,12 @@ import torch
 import torch.nn.functional as F
 
 from model.batch import ModalityTokens
-from model.builtin_spaces import register_builtin_spaces
 from model.config import FourMConfig
 from model.fourm import DecoderSegment, FourM, compact
 from model.modalities import get_modality
 from model.train.masking import MaskingConfig, sample_masks
 from model.train.scene_tensors import SceneTensors, pixel_inputs
 from model.train.schedule import cosine_lr, index_batches
-
-register_builtin_spaces()
 
 PIXEL_BASES = ("rgb", "depth", "normal", "semseg", "sketch", "edges")
 CAPTION = "caption"
