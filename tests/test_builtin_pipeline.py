@@ -10,12 +10,13 @@ import pytest
 
 from model.bundle import load_bundle
 from model.eval.retrieval import QUERIES
-from model.train.pipeline import SCALES, STAGES, Run, run_pipeline
+from model.train.pipeline import STAGES, Run, run_pipeline
+from model.train.recipe import load_recipe
 
 
 @pytest.mark.slow
 def test_tiny_training_run_produces_an_evaluated_bundle_and_resumes(tmp_path: Path) -> None:
-    config = SCALES["ci"]
+    config = load_recipe("ci")
     run = Run(config, tmp_path / "run")
     records = run_pipeline(run)
     assert [name for name, _ in STAGES] == list(records)

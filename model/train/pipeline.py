@@ -36,7 +36,6 @@ from model.train.global_tokenizers import (
     tokenizer_quality,
     train_global_tokenizer,
 )
-from model.train.masking import MaskingConfig
 from model.train.scene_tensors import SceneTensors, from_samples
 from model.train.teachers import (
     ClipTeacherConfig,
@@ -58,7 +57,7 @@ CLIP_SPACE, DINO_SPACE = "tok_clip_global", "tok_dino_global"
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """Every size and seed of the recipe; ``SCALES`` holds the named variants."""
+    """Every size and seed of the recipe; named variants are JSON files in ``recipes/``."""
 
     size: int = 64
     n_train: int = 4000
@@ -72,72 +71,6 @@ class PipelineConfig:
     fm: FMTrainConfig = field(default_factory=FMTrainConfig)
     export_dtype: str = "float16"
     workers: int = 2
-
-
-SCALES: dict[str, PipelineConfig] = {
-    # sized to finish on a shared 2-core CPU in about an hour (see the model card)
-    "default": PipelineConfig(
-        n_train=4000,
-        clip=ClipTeacherConfig(
-            vision_width=96,
-            vision_layers=3,
-            text_width=96,
-            text_layers=2,
-            embed_dim=96,
-            steps=400,
-            batch_size=128,
-            lr=1.5e-3,
-        ),
-        visual=VisualTeacherConfig(
-            widths=(24, 48, 96, 128), projection_dim=96, steps=300, batch_size=128, edge_view_p=0.0
-        ),
-        tokenizer=GlobalTokenizerConfig(width=96, steps=200, batch_size=128, live_codes=128),
-        fm=FMTrainConfig(
-            dim=128,
-            encoder_depth=4,
-            decoder_depth=2,
-            num_heads=4,
-            steps=2400,
-            batch_size=64,
-            lr=1.5e-3,
-            checkpoint_every=100,
-            masking=MaskingConfig(input_budget=64, target_budget=32, p_full_single=0.4),
-        ),
-    ),
-    # CI-sized: a few hundred scenes and steps, finishes in a couple of minutes on 2 cores
-    "ci": PipelineConfig(
-        n_train=320,
-        n_gallery=100,
-        text_vocab=400,
-        clip=ClipTeacherConfig(
-            vision_width=64,
-            vision_layers=2,
-            text_width=64,
-            text_layers=1,
-            embed_dim=64,
-            steps=150,
-            batch_size=64,
-            lr=2e-3,
-        ),
-        visual=VisualTeacherConfig(
-            widths=(16, 32, 64), projection_dim=64, steps=150, batch_size=64
-        ),
-        tokenizer=GlobalTokenizerConfig(width=64, steps=100, batch_size=64, live_codes=64),
-        fm=FMTrainConfig(
-            dim=96,
-            encoder_depth=3,
-            decoder_depth=2,
-            num_heads=3,
-            steps=300,
-            batch_size=32,
-            lr=2e-3,
-            checkpoint_every=100,
-            masking=MaskingConfig(input_budget=48, p_full_single=0.4),
-        ),
-        export_dtype="float32",
-        workers=1,
-    ),
-}
 
 
 @dataclass
