@@ -1,10 +1,13 @@
 """``anyseek demo``: the main job on the embedded default (SQLite + FAISS + built-in model).
 
-For now it prepares the data directory and the database (migrating it to the newest schema) and
-shows what is there; indexing and search join it as those parts land.
+For now it prepares the data directory and the database (migrating it to the newest schema),
+opens the vector store and loads the model the settings name, and shows what is there; indexing
+and search join it as those parts land.
 """
 
 from __future__ import annotations
+
+import time
 
 import typer
 
@@ -31,13 +34,50 @@ JOB_COLUMNS = (
 
 
 def demo(ctx: typer.Context) -> None:
-    """Set up the data directory and database, then show collections, items and jobs."""
+    """Prepare data directory and database, open the store, load the model, show what is there."""
     settings = settings_of(ctx)
     database = prepare(settings)
     try:
+        report_store(settings)
+        report_model(settings)
         report(database)
     finally:
         database.dispose()
+
+
+def report_store(settings: Settings) -> None:
+    """Open the configured vector store and say whether it is ready and what it holds."""
+    from search.stores import open_store
+
+    store = open_store(settings)
+    try:
+        health = store.health()
+        if health.ready:
+            names = ", ".join(store.collections()) or "no collections yet"
+            typer.echo(f"vector store    {health.backend}, ready ({names})")
+        else:
+            typer.echo(f"vector store    {health.backend}, NOT ready: {health.detail}")
+    finally:
+        store.close()
+
+
+def report_model(settings: Settings) -> None:
+    """Load the configured model bundle once and describe its inputs and embedding spaces."""
+    from model.bundle import is_bundle, load_bundle
+
+    source = settings.model.source
+    if not is_bundle(source):
+        typer.echo(f"model           {source} (not a model bundle; search needs one)")
+        return
+    start = time.perf_counter()
+    bundle = load_bundle(source)
+    seconds = time.perf_counter() - start
+    params = sum(p.numel() for p in bundle.fm.parameters()) / 1e6
+    typer.echo(
+        f"model           {source}: FourM, {params:.1f}M parameters, {seconds:.2f} s to load"
+    )
+    typer.echo(f"  query inputs  {', '.join(bundle.input_modalities)}")
+    typer.echo(f"  spaces        {', '.join(bundle.spaces)}")
 
 
 def prepare(settings: Settings) -> Database:

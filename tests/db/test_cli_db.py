@@ -150,6 +150,9 @@ def test_demo_initialises_and_shows_what_is_there(cli: Cli, data_dir: Path) -> N
     assert (data_dir / "anyseek.db").is_file()
     assert f"(schema {migrate.head_revision()})" in first.out
     assert "none yet" in first.out
+    assert "vector store    faiss, ready" in first.out
+    assert "model           builtin: FourM" in first.out
+    assert "tok_clip_global, tok_dino_global" in first.out
 
     assert cli("collections", "create", "holiday").code == 0
     database = database_from_url(f"sqlite:///{data_dir / 'anyseek.db'}")
@@ -162,6 +165,16 @@ def test_demo_initialises_and_shows_what_is_there(cli: Cli, data_dir: Path) -> N
     assert "collections (1)" in second.out
     job_line = second.out.splitlines()[-1].split()
     assert job_line[:7] == ["1", "holiday", "queued", "4", "0", "1", "9"]
+
+
+def test_demo_reports_a_store_that_is_down_instead_of_crashing(cli: Cli) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+
+    run = cli("demo", ANYSEEK_STORE__BACKEND="qdrant", ANYSEEK_STORE__QDRANT_URL=url)
+
+    assert run.code == 0, run.err
+    assert "vector store    qdrant, NOT ready" in run.out
+    assert "not reachable" in run.out
 
 
 def test_demo_explains_a_data_directory_it_cannot_create(cli: Cli, tmp_path: Path) -> None:
