@@ -26,7 +26,7 @@ from .embeddings import (
     build_encoder_embedding,
     visible_positions,
 )
-from .layers import DecoderBlock, EncoderBlock, LayerNorm, mask_to_bias
+from .layers import BlockSpec, DecoderBlock, EncoderBlock, LayerNorm, mask_to_bias
 from .modalities import Embedding, Kind, ModalitySpec, get_modality
 
 if TYPE_CHECKING:
@@ -77,8 +77,11 @@ class FourM(nn.Module):
             {m: build_decoder_embedding(get_modality(m), dim, size) for m in config.domains_out}
         )
         self.tie_modality_embeddings()
-        act = getattr(nn, config.act_layer)
-        block_args = dict(
+        spec = BlockSpec(
+            dim=dim,
+            num_heads=config.num_heads,
+            mlp_ratio=config.mlp_ratio,
+            act=getattr(nn, config.act_layer),
             qkv_bias=config.qkv_bias,
             proj_bias=config.proj_bias,
             mlp_bias=config.mlp_bias,
@@ -86,20 +89,10 @@ class FourM(nn.Module):
             gated_mlp=config.gated_mlp,
             qk_norm=config.qk_norm,
         )
-        self.encoder = nn.ModuleList(
-            [
-                EncoderBlock(dim, config.num_heads, config.mlp_ratio, act, **block_args)
-                for _ in range(config.encoder_depth)
-            ]
-        )
+        self.encoder = nn.ModuleList([EncoderBlock(spec) for _ in range(config.encoder_depth)])
         self.encoder_norm = LayerNorm(dim, bias=config.norm_bias)
         self.decoder_proj_context = nn.Linear(dim, dim)
-        self.decoder = nn.ModuleList(
-            [
-                DecoderBlock(dim, config.num_heads, config.mlp_ratio, act, **block_args)
-                for _ in range(config.decoder_depth)
-            ]
-        )
+        self.decoder = nn.ModuleList([DecoderBlock(spec) for _ in range(config.decoder_depth)])
         self.decoder_norm = LayerNorm(dim, bias=config.norm_bias)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.normal_(self.mask_token, std=0.02)

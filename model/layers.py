@@ -7,6 +7,8 @@ fully masked row gives a uniform softmax, not NaN.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -135,28 +137,51 @@ class FeedForward(nn.Module):
         return self.fc2(h)
 
 
+@dataclass(frozen=True)
+class BlockSpec:
+    """The shape options every encoder and decoder block of one model shares (from its config)."""
+
+    dim: int
+    num_heads: int
+    mlp_ratio: float
+    act: type[nn.Module]
+    qkv_bias: bool
+    proj_bias: bool
+    mlp_bias: bool
+    norm_bias: bool
+    gated_mlp: bool
+    qk_norm: bool
+
+    def norm(self) -> LayerNorm:
+        """A LayerNorm of the block width."""
+        return LayerNorm(self.dim, bias=self.norm_bias)
+
+    def mlp(self) -> FeedForward:
+        """The block's feed-forward network."""
+        hidden = int(self.dim * self.mlp_ratio)
+        return FeedForward(self.dim, hidden, self.act, self.gated_mlp, self.mlp_bias)
+
+    def attention_args(self) -> tuple[int, int, bool, bool, bool, bool]:
+        """Positional arguments of Attention / CrossAttention."""
+        return (
+            self.dim,
+            self.num_heads,
+            self.qkv_bias,
+            self.proj_bias,
+            self.qk_norm,
+            self.norm_bias,
+        )
+
+
 class EncoderBlock(nn.Module):
     """Pre-norm transformer block: self-attention then feed-forward."""
 
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        mlp_ratio: float,
-        act: type[nn.Module],
-        *,
-        qkv_bias: bool,
-        proj_bias: bool,
-        mlp_bias: bool,
-        norm_bias: bool,
-        gated_mlp: bool,
-        qk_norm: bool,
-    ) -> None:
+    def __init__(self, spec: BlockSpec) -> None:
         super().__init__()
-        self.norm1 = LayerNorm(dim, bias=norm_bias)
-        self.attn = Attention(dim, num_heads, qkv_bias, proj_bias, qk_norm, norm_bias)
-        self.norm2 = LayerNorm(dim, bias=norm_bias)
-        self.mlp = FeedForward(dim, int(dim * mlp_ratio), act, gated_mlp, mlp_bias)
+        self.norm1 = spec.norm()
+        self.attn = Attention(*spec.attention_args())
+        self.norm2 = spec.norm()
+        self.mlp = spec.mlp()
 
     def forward(self, x: Tensor, bias: Tensor | None) -> Tensor:
         """x [B, N, D] -> [B, N, D]."""
@@ -167,28 +192,15 @@ class EncoderBlock(nn.Module):
 class DecoderBlock(nn.Module):
     """Pre-norm decoder block: self-attention, cross-attention to the context, feed-forward."""
 
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        mlp_ratio: float,
-        act: type[nn.Module],
-        *,
-        qkv_bias: bool,
-        proj_bias: bool,
-        mlp_bias: bool,
-        norm_bias: bool,
-        gated_mlp: bool,
-        qk_norm: bool,
-    ) -> None:
+    def __init__(self, spec: BlockSpec) -> None:
         super().__init__()
-        self.norm1 = LayerNorm(dim, bias=norm_bias)
-        self.self_attn = Attention(dim, num_heads, qkv_bias, proj_bias, qk_norm, norm_bias)
-        self.cross_attn = CrossAttention(dim, num_heads, qkv_bias, proj_bias, qk_norm, norm_bias)
-        self.query_norm = LayerNorm(dim, bias=norm_bias)
-        self.context_norm = LayerNorm(dim, bias=norm_bias)
-        self.norm2 = LayerNorm(dim, bias=norm_bias)
-        self.mlp = FeedForward(dim, int(dim * mlp_ratio), act, gated_mlp, mlp_bias)
+        self.norm1 = spec.norm()
+        self.self_attn = Attention(*spec.attention_args())
+        self.cross_attn = CrossAttention(*spec.attention_args())
+        self.query_norm = spec.norm()
+        self.context_norm = spec.norm()
+        self.norm2 = spec.norm()
+        self.mlp = spec.mlp()
 
     def forward(
         self, y: Tensor, context: Tensor, self_bias: Tensor | None, cross_bias: Tensor | None
