@@ -142,12 +142,18 @@ def test_unreadable_missing_damaged_empty_and_huge_images(tmp_path):
 
 
 # --- depth ----------------------------------------------------------------------------------------
-def test_depth_standardisation_matches_the_fixture_exactly(inputs, tmp_path):
+# The reference reduces in float32, whose rounding depends on the CPU's vector width, so its
+# output can differ from machine to machine by a few ulp; ours reduces in float64 (see depth.py).
+FLOAT32_REDUCTION = {"atol": 1e-5, "rtol": 0}
+
+
+def test_depth_standardisation_matches_the_fixture(inputs, tmp_path):
     for b in range(2):
         raw = inputs["depth.raw"][b, 0].numpy()
-        assert torch.equal(TRANSFORMS["depth"](raw), inputs["depth.standardized"][b])
+        expected = inputs["depth.standardized"][b]
+        torch.testing.assert_close(TRANSFORMS["depth"](raw), expected, **FLOAT32_REDUCTION)
         np.save(tmp_path / "d.npy", raw)
-        assert torch.equal(TRANSFORMS["depth"](tmp_path / "d.npy"), inputs["depth.standardized"][b])
+        assert torch.equal(TRANSFORMS["depth"](tmp_path / "d.npy"), TRANSFORMS["depth"](raw))
 
 
 def test_depth_from_a_16_bit_png_and_npz(inputs, tmp_path):
@@ -161,7 +167,7 @@ def test_depth_from_a_16_bit_png_and_npz(inputs, tmp_path):
     # Standardisation removes the unit: millimetres in a PNG ~ metres in a float file.
     torch.testing.assert_close(from_png, inputs["depth.standardized"][0], atol=1e-2, rtol=0)
     np.savez(tmp_path / "d.npz", depth=raw, confidence=np.ones_like(raw))
-    assert torch.equal(TRANSFORMS["depth"](tmp_path / "d.npz"), inputs["depth.standardized"][0])
+    assert torch.equal(TRANSFORMS["depth"](tmp_path / "d.npz"), TRANSFORMS["depth"](raw))
     np.savez(tmp_path / "two.npz", a=raw, b=raw)
     with pytest.raises(UserInputError, match="name the depth array 'depth'"):
         TRANSFORMS["depth"](tmp_path / "two.npz")

@@ -53,7 +53,10 @@ def truncated_standardize(depth: torch.Tensor, valid: torch.Tensor | None = None
         raise UserInputError(
             f"depth map has too few valid pixels ({values.numel()}) to standardise"
         )
-    out = (depth - kept.mean()) / torch.sqrt(kept.var() + EPS)
+    # Statistics in float64: float32 reductions round differently on different CPUs (SIMD
+    # width), so this keeps the output the same on every machine, within 1 ulp of float32.
+    kept = kept.double()
+    out = ((depth.double() - kept.mean()) / torch.sqrt(kept.var() + EPS)).float()
     return out if valid is None else torch.where(valid, out, 0.0)
 
 
