@@ -4,7 +4,7 @@ The service needs more than the FM weights: the tokenizer of every global space 
 vectors) and the text tokenizer (caption -> ids). A bundle folder holds them in the official
 layouts, plus ``bundle.json`` naming the parts::
 
-    bundle.json                          {"fm": "fm", "spaces": {...}, "text_tokenizer": ...}
+    bundle.json          {"fm": "fm", "spaces": {...}, "text_tokenizer": ..., "decode": ...}
     fm/config.json, fm/model.safetensors                      (FourM, hub layout)
     tokenizers/<space>/config.json, .../model.safetensors     (MLP VQ-VAE, hub layout)
     text_tokenizer.json                                       (WordPiece, tokenizers JSON)
@@ -23,6 +23,7 @@ import torch
 from anyseek.errors import AnyseekError
 from model.checkpoint import CheckpointError
 from model.fourm import FourM
+from model.predict import DECODE_MODES
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
 BUNDLE_FILE = "bundle.json"
@@ -40,6 +41,7 @@ class ModelBundle:
     spaces: dict[str, object]  # global modality name -> tokenizer with decode(tokens)
     text: object  # TextTokenizer
     path: Path
+    decode: str = "greedy"  # how token predictions become vectors (see model.predict)
 
     @property
     def input_modalities(self) -> list[str]:
@@ -59,7 +61,7 @@ class ModelBundle:
     @torch.inference_mode()
     def embed(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """L2-normalised vectors [B, C] per global space from any subset of inputs."""
-        return self.fm.predict_embeddings(inputs, self.spaces)
+        return self.fm.predict_embeddings(inputs, self.spaces, self.decode)
 
 
 def resolve_bundle_source(source: str | Path) -> Path:
@@ -85,8 +87,13 @@ def load_bundle(source: str | Path = "builtin", *, device: str = "cpu") -> Model
     try:
         manifest = json.loads(manifest_path.read_text())
         fm_dir, spaces, text_file = manifest["fm"], manifest["spaces"], manifest["text_tokenizer"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        decode = manifest.get("decode", "greedy")
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise BundleError(f"{manifest_path}: unreadable bundle manifest ({exc!r})") from None
+    if decode not in DECODE_MODES:
+        raise BundleError(
+            f"{manifest_path}: decode {decode!r} is not one of {', '.join(DECODE_MODES)}"
+        )
     fm = load_fourm(root / fm_dir, device=device)
     missing = sorted(set(fm.output_modalities) - set(spaces))
     if missing:
@@ -106,4 +113,4 @@ def load_bundle(source: str | Path = "builtin", *, device: str = "cpu") -> Model
             )
         tokenizers[name] = tok
     text = load_text_tokenizer(root / text_file)
-    return ModelBundle(fm=fm, spaces=tokenizers, text=text, path=root)
+    return ModelBundle(fm=fm, spaces=tokenizers, text=text, path=root, decode=decode)

@@ -296,12 +296,12 @@ class FourM(nn.Module):
         return predict_tokens(self, inputs, targets)
 
     def predict_embeddings(
-        self, inputs: Inputs, spaces: Mapping[str, VectorDecoder]
+        self, inputs: Inputs, spaces: Mapping[str, VectorDecoder], decode: str = "greedy"
     ) -> dict[str, Tensor]:
         """L2-normalised vectors [B, C] per global space; ``spaces`` maps name -> decoder."""
         from .predict import predict_embeddings
 
-        return predict_embeddings(self, inputs, spaces)
+        return predict_embeddings(self, inputs, spaces, decode)
 
     def generate(
         self, inputs: Inputs, targets: Sequence[str | GenerationTarget], **kwargs: Any

@@ -2,8 +2,10 @@
 
 ``predict_embeddings`` is the service's retrieval path: ONE encoder pass over the inputs, ONE
 decoder pass predicting the 16 tokens of every requested global space at once (each space's
-queries attend only to themselves, exactly like separate reference passes), argmax, then each
-space's tokenizer decodes its tokens to a vector, which is L2-normalised.
+queries attend only to themselves, exactly like separate reference passes), then each space's
+tokenizer decodes the prediction to a vector, which is L2-normalised: the argmax tokens
+(``greedy``, the official way) or the probability-weighted mean code of every token
+(``expected``).
 """
 
 from __future__ import annotations
@@ -73,11 +75,11 @@ def predict_logits(model: FourM, inputs: Mapping[str, InputValue], target: str) 
     return model.logits(target, model.decode(queries, ctx)).float()
 
 
-@torch.inference_mode()
-def predict_tokens(
+def _target_logits(
     model: FourM, inputs: Mapping[str, InputValue], targets: Sequence[str]
 ) -> dict[str, Tensor]:
-    """Greedy tokens [B, N] for several token-grid targets: one encoder and one decoder pass."""
+    """Logits [B, N, V] of every position of several token-grid targets, from one encoder pass and
+    one decoder pass (each target's queries attend only to themselves)."""
     from .fourm import DecoderSegment
 
     if not targets:
@@ -96,24 +98,45 @@ def predict_tokens(
             )
         )
     hidden = model.decode_segments(segments, ctx)
-    return {
-        s.name: model.logits(s.name, h).argmax(-1) for s, h in zip(segments, hidden, strict=True)
-    }
+    return {s.name: model.logits(s.name, h) for s, h in zip(segments, hidden, strict=True)}
+
+
+@torch.inference_mode()
+def predict_tokens(
+    model: FourM, inputs: Mapping[str, InputValue], targets: Sequence[str]
+) -> dict[str, Tensor]:
+    """Greedy tokens [B, N] for several token-grid targets: one encoder and one decoder pass."""
+    return {name: lg.argmax(-1) for name, lg in _target_logits(model, inputs, targets).items()}
+
+
+#: How predicted token distributions become vectors: ``greedy`` decodes the argmax tokens (the
+#: official way), ``expected`` decodes the probability-weighted mean code of every token.
+DECODE_MODES = ("greedy", "expected")
 
 
 @torch.inference_mode()
 def predict_embeddings(
-    model: FourM, inputs: Mapping[str, InputValue], spaces: Mapping[str, VectorDecoder]
+    model: FourM,
+    inputs: Mapping[str, InputValue],
+    spaces: Mapping[str, VectorDecoder],
+    decode: str = "greedy",
 ) -> dict[str, Tensor]:
     """L2-normalised float32 vectors [B, C] per global space, decoded by that space's tokenizer."""
+    if decode not in DECODE_MODES:
+        raise InputError(f"decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
     for name, decoder in spaces.items():
         if not isinstance(decoder, VectorDecoder):
             raise InputError(f"decoder for {name!r} has no decode(tokens) method")
-    tokens = predict_tokens(model, inputs, list(spaces))
+        if decode == "expected" and not hasattr(decoder, "decode_expected"):
+            raise InputError(f"decoder for {name!r} cannot decode expected codes")
+    logits = _target_logits(model, inputs, list(spaces))
     out = {}
     for name, decoder in spaces.items():
-        vectors = decoder.decode(tokens[name]).float()
-        if vectors.ndim != 2 or vectors.shape[0] != tokens[name].shape[0]:
+        if decode == "expected":
+            vectors = decoder.decode_expected(logits[name].float().softmax(-1)).float()
+        else:
+            vectors = decoder.decode(logits[name].argmax(-1)).float()
+        if vectors.ndim != 2 or vectors.shape[0] != logits[name].shape[0]:
             raise InputError(
                 f"decoder for {name!r} returned shape {list(vectors.shape)}, expected [B, C]"
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import torch
 from anyseek.errors import AnyseekError
 from model.bundle import BUILTIN_DIR, load_bundle, resolve_bundle_source
 from model.checkpoint import CheckpointError
-from model.eval.retrieval import QUERIES, evaluate_retrieval, random_metrics
+from model.eval.retrieval import CAPTION_TEXTS, QUERIES, evaluate_retrieval, random_metrics
+from model.predict import DECODE_MODES
 from model.train.scene_tensors import SceneTensors, from_samples, pixel_inputs
 
 GALLERY_SEED = 777_001  # the held-out seed of the model card (never used for training)
@@ -38,20 +40,22 @@ def test_default_setting_resolves_to_the_committed_bundle(settings) -> None:
     assert (BUILTIN_DIR / "MODEL_CARD.md").is_file()
 
 
-def test_every_query_modality_gives_deterministic_unit_vectors(bundle, gallery) -> None:
+@pytest.mark.parametrize("decode", DECODE_MODES)
+def test_every_query_modality_gives_deterministic_unit_vectors(bundle, gallery, decode) -> None:
+    bundle = replace(bundle, decode=decode)
     index = torch.arange(4)
-    caption_ids = bundle.text.caption_batch([c[0] for c in gallery.captions[:4]]).ids
     for bases in [("rgb",), *QUERIES.values()]:
-        pixels = [bundle.modality(b) for b in bases if b != "caption"]
+        pixels = [bundle.modality(b) for b in bases if b not in CAPTION_TEXTS]
         inputs = pixel_inputs(gallery, index, pixels)
-        if "caption" in bases:
-            inputs["caption"] = caption_ids
+        for text in (b for b in bases if b in CAPTION_TEXTS):  # "caption" or "object" phrasing
+            phrasings = [CAPTION_TEXTS[text](c) for c in gallery.captions[:4]]
+            inputs["caption"] = bundle.text.caption_batch(phrasings).ids
         first, second = bundle.embed(inputs), bundle.embed(inputs)
         assert set(first) == {"tok_clip_global", "tok_dino_global"}
         for space, vectors in first.items():
             assert vectors.shape[0] == 4
             torch.testing.assert_close(vectors.norm(dim=1), torch.ones(4))
-            assert torch.equal(vectors, second[space])  # greedy decoding: no randomness
+            assert torch.equal(vectors, second[space])  # no sampling: same input, same vector
         one = bundle.embed({k: v[:1] for k, v in inputs.items()})  # batching changes nothing
         for space, vectors in one.items():
             torch.testing.assert_close(vectors[0], first[space][0], atol=1e-5, rtol=1e-5)

@@ -206,3 +206,20 @@ def test_fm_training_matches_fourm_forward_and_resumes(tmp_path) -> None:
     assert resumed == [4, 5]  # continued after the saved step instead of starting over
     head = fm.decoder_embedding("tok_clip_global").to_logits.weight
     assert torch.equal(head[32:64], head[:32])  # rows past the live codes tie to live rows
+
+
+def test_soft_labels_of_one_hot_codes_give_the_official_loss() -> None:
+    import torch.nn.functional as F
+
+    from model.fourm import FourM
+    from model.train.fm_train import FMTrainConfig, make_batch, masked_loss
+
+    data = _tiny_training_set()
+    config = FMTrainConfig(dim=32, encoder_depth=1, decoder_depth=1, num_heads=2)
+    model = FourM(config.fourm_config(tuple(data.targets)))
+    batch = make_batch(data, torch.arange(8), config, torch.Generator().manual_seed(0))
+    soft = {name: F.one_hot(t[:8], 32).float() for name, t in data.targets.items()}
+    hard, _ = masked_loss(model, batch, live=32)
+    torch.testing.assert_close(masked_loss(model, batch, live=32, soft=soft)[0], hard)
+    blurred = {name: (q + 0.5).softmax(-1) for name, q in soft.items()}  # not one-hot any more
+    assert not torch.allclose(masked_loss(model, batch, live=32, soft=blurred)[0], hard)

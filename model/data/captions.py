@@ -9,6 +9,7 @@ relations come from the projected object centres (left/right) and their camera d
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from model.data.layout import ObjectView
@@ -176,3 +177,12 @@ def write_captions(scene: Scene, views: tuple[ObjectView, ...], size: int) -> tu
         else _sentence(f"a single {p.phrase(seen[0], True)} on a {scene.floor.name} floor")
     )
     return (short, counts, " ".join(long_parts), relation)
+
+
+def object_phrases(caption: str) -> list[str]:
+    """Split a short object-list caption into one-object captions.
+
+    "A red cube, a blue ball and a green cone." -> ["A red cube.", "A blue ball.", "A green cone."]
+    """
+    parts = re.split(r", | and ", caption.strip().rstrip("."))
+    return [_sentence(p.strip()) for p in parts if p.strip()]

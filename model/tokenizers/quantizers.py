@@ -61,6 +61,10 @@ class VectorQuantizer(nn.Module):
         """Raw codebook rows for tokens ``[B, H, W]`` -> ``[B, D, H, W]``."""
         return F.embedding(tokens, self.codebook).permute(0, 3, 1, 2)
 
+    def expected(self, probs: torch.Tensor) -> torch.Tensor:
+        """Probability-weighted mean of the rows: ``[B, H, W, V]`` -> ``[B, D, H, W]``."""
+        return (probs.to(self.codebook.dtype) @ self.codebook).permute(0, 3, 1, 2)
+
 
 class Memcodes(nn.Module):
     """Multi-head "memcodes" quantiser: each head picks one code by attention-style scoring.
@@ -118,6 +122,16 @@ class Memcodes(nn.Module):
             [values[i][tokens[:, i]] for i in range(heads)], dim=1
         )  # [B, heads, H, W, head_dim]
         return picked.permute(0, 1, 4, 2, 3).reshape(b, -1, h, w)
+
+    def expected(self, probs: torch.Tensor) -> torch.Tensor:
+        """Per head, the probability-weighted mean of the value rows, heads concatenated.
+
+        probs ``[B, heads, H, W, V]`` -> ``[B, D, H, W]``; one-hot probabilities give ``embed``.
+        """
+        b, _, h, w, _ = probs.shape
+        values = self._projected("v")  # [heads, codebook_size, head_dim]
+        mixed = torch.einsum("bhxyv,hvd->bhdxy", probs.to(values.dtype), values)
+        return mixed.reshape(b, -1, h, w)
 
 
 def _identity(t: torch.Tensor) -> tuple:

@@ -243,6 +243,28 @@ class VQTokenizer(nn.Module):
             return out.flatten(1)  # [B, C, 1, 1] -> [B, C]
         return out
 
+    @torch.no_grad()
+    def decode_expected(self, probs: torch.Tensor) -> torch.Tensor:
+        """Decode the expected quantised latent under per-token distributions ``[B, N, V]``.
+
+        Greedy decoding keeps only the most likely code of each token, so an uncertain prediction
+        collapses onto one code; the expectation keeps the whole distribution, which makes
+        retrieval vectors vary smoothly with the model's confidence. Global (1x1) tokenizers only.
+        """
+        if not self.has_decoder or self.input_kind is not presets.InputKind.GLOBAL:
+            raise TokenizerError("expected decoding is defined for global-embedding tokenizers")
+        heads = self.quantize.heads if isinstance(self.quantize, Memcodes) else 1
+        if probs.ndim != 3 or probs.shape[1] != heads or probs.shape[2] != self.vocab_size:
+            raise TokenizerInputError(
+                f"expected probabilities [B, {heads}, {self.vocab_size}], got {tuple(probs.shape)}"
+            )
+        probs = probs.to(self._device, torch.float32)
+        if isinstance(self.quantize, Memcodes):
+            latent = self.quantize.expected(probs[:, :, None, None])
+        else:
+            latent = self.quantize.expected(probs[:, :, None])
+        return self.decoder(self.post_quant_proj(latent)).flatten(1)
+
     def _token_grid(self, tokens: torch.Tensor, grid: tuple[int, int] | None) -> torch.Tensor:
         """Validate flat or grid tokens and reshape them to what the quantiser embeds."""
         if not isinstance(tokens, torch.Tensor) or tokens.dtype.is_floating_point:

@@ -48,6 +48,10 @@ class FMTrainConfig:
     max_caption_tokens: int = 48
     checkpoint_every: int = 250
     masking: MaskingConfig = field(default_factory=MaskingConfig)
+    target_temperature: float | None = None
+    """None: one-hot targets (the official 4M loss). A value T: each target token's label is the
+    tokenizer's own code distribution softmax(scores / T), so a near miss costs less than a far
+    one; the FM then learns calibrated distributions for expected decoding."""
 
     def pixel_modalities(self) -> list[str]:
         """Pixel-patch inputs at the training resolution, e.g. ``sketch@64``."""
@@ -90,6 +94,13 @@ class TrainingSet:
     scenes: SceneTensors
     caption_ids: torch.Tensor  # [N, K, L] int64: ids, [EOS], [PAD]... per phrasing
     targets: dict[str, torch.Tensor]  # space -> [N, 16] int64 tokens of the teacher embedding
+    scores: dict[str, torch.Tensor] | None = None  # space -> [N, 16, live] tokenizer code scores
+
+    def soft_labels(self, index: torch.Tensor, temperature: float) -> dict[str, torch.Tensor]:
+        """space -> [B, 16, live] code distributions of the batch's teacher embeddings."""
+        if self.scores is None:
+            raise ValueError("soft targets need the tokenizers' code scores")
+        return {s: (v[index].float() / temperature).softmax(-1) for s, v in self.scores.items()}
 
 
 def make_batch(
@@ -125,30 +136,42 @@ def make_batch(
 
 
 def masked_loss(
-    model: FourM, batch: dict[str, ModalityTokens], live: int | None = None
+    model: FourM,
+    batch: dict[str, ModalityTokens],
+    live: int | None = None,
+    soft: dict[str, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """Mean over target modalities of the mean cross-entropy of their masked tokens.
 
     This is ``FourM.forward`` for token-grid targets, except that with ``live`` only the first
     ``live`` rows of each output head are scored: the global tokenizers never emit other codes
-    (see ``train_global_tokenizer``), so the other rows would only cost time.
+    (see ``train_global_tokenizer``), so the other rows would only cost time. ``soft`` (space ->
+    [B, N, live] label distributions) replaces the one-hot labels of those spaces.
     """
     ctx = model.encode(model.embed_inputs(batch))
-    segments, labels = [], []
+    segments, labels, where = [], [], []
     for name, entry in batch.items():
         if name not in model.decoder_embeddings or not entry.targets().any():
             continue
         index, padding = compact(entry.targets())  # [B, M] positions to predict
         segments.append(DecoderSegment(name, model.mask_queries(name, index), padding))
         labels.append(torch.gather(entry.tensor.long(), 1, index).masked_fill(padding, -100))
+        where.append(index)
     hidden = model.decode_segments(segments, ctx)
     losses = {}
-    for segment, h, y in zip(segments, hidden, labels, strict=True):
+    for segment, h, y, index in zip(segments, hidden, labels, where, strict=True):
         weight = model.decoder_embedding(segment.name).to_logits.weight
         logits = h @ (weight if live is None else weight[:live]).t()  # [B, M, V or live]
-        losses[segment.name] = F.cross_entropy(
-            logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100
-        )
+        if soft is not None and segment.name in soft:
+            q = soft[segment.name]  # [B, N, live] -> [B, M, live] at the predicted positions
+            q = torch.gather(q, 1, index[..., None].expand(-1, -1, q.shape[-1]))
+            nll = -(q * logits.float().log_softmax(-1)).sum(-1)  # [B, M]
+            keep = y != -100
+            losses[segment.name] = (nll * keep).sum() / keep.sum().clamp(min=1)
+        else:
+            losses[segment.name] = F.cross_entropy(
+                logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100
+            )
     total = torch.stack(list(losses.values())).mean()
     return total, {k: v.item() for k, v in losses.items()}
 
@@ -226,7 +249,11 @@ def train_fm(
     ):
         lr = cosine_lr(optimizer, step, config.steps, config.lr)
         batch = {k: v.to(device) for k, v in make_batch(data, index, config, generator).items()}
-        loss, parts = masked_loss(model, batch, live)
+        soft = None
+        if config.target_temperature is not None:
+            labels = data.soft_labels(index, config.target_temperature)
+            soft = {k: v.to(device) for k, v in labels.items()}
+        loss, parts = masked_loss(model, batch, live, soft)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

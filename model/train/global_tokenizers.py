@@ -285,6 +285,19 @@ def train_global_tokenizer(
     return model.eval()
 
 
+@torch.no_grad()
+def code_scores(model: GlobalVQVAE, vectors: torch.Tensor, live: int) -> torch.Tensor:
+    """[N, heads, live] memcodes scores of unit vectors in units of their standard deviation.
+
+    These are the FM's soft-target logits. Raw scores are tiny (std about 0.02, top-1 vs top-2
+    margin about 0.003), so a temperature is only meaningful once they are standardised.
+    """
+    model.eval()
+    chunks = vectors.float().split(4096)
+    scores = torch.cat([model.quantize.scores(model._latent(c))[..., :live] for c in chunks])
+    return (scores / scores.std().clamp_min(1e-12)).half()
+
+
 def save_global_tokenizer(model: GlobalVQVAE, folder: Path) -> Path:
     """Write ``config.json`` + ``model.safetensors``: the hub layout ``load_vq_tokenizer`` reads."""
     from safetensors.torch import save_file

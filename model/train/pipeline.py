@@ -32,6 +32,7 @@ from model.train.fm_train import FMTrainConfig, TrainingSet, train_fm
 from model.train.global_tokenizers import (
     GlobalTokenizerConfig,
     center_normalize,
+    code_scores,
     save_global_tokenizer,
     tokenizer_quality,
     train_global_tokenizer,
@@ -65,11 +66,13 @@ class PipelineConfig:
     train_seed: int = 0
     gallery_seed: int = 777_001  # never used for training data
     text_vocab: int = 1000
+    object_captions: int = 2  # extra one-object phrasings per training scene ("A red cube.")
     clip: ClipTeacherConfig = field(default_factory=ClipTeacherConfig)
     visual: VisualTeacherConfig = field(default_factory=VisualTeacherConfig)
     tokenizer: GlobalTokenizerConfig = field(default_factory=GlobalTokenizerConfig)
     fm: FMTrainConfig = field(default_factory=FMTrainConfig)
     export_dtype: str = "float16"
+    decode: str = "expected"  # how the exported bundle turns token predictions into vectors
     workers: int = 2
 
 
@@ -159,14 +162,35 @@ def stage_text(run: Run) -> dict[str, Any]:
     return {"vocab_size": tokenizer.get_vocab_size(), "captions": len(texts)}
 
 
+def training_captions(
+    captions: list[tuple[str, ...]], object_captions: int, seed: int
+) -> list[list[str]]:
+    """Each scene's phrasings plus ``object_captions`` one-object captions of random objects.
+
+    People search with one object ("a red cube") far more often than with a scene's full object
+    list; the extra phrasings teach the teachers and the FM what such a partial caption matches.
+    """
+    import random
+
+    from model.data.captions import object_phrases
+
+    rng = random.Random(seed)
+    out = []
+    for phrasings in captions:
+        objects = object_phrases(phrasings[0])
+        out.append([*phrasings, *(rng.choice(objects) for _ in range(object_captions))])
+    return out
+
+
 def _caption_ids(run: Run, scenes: SceneTensors) -> torch.Tensor:
-    """[N, K, L] caption ids (ids, [EOS], [PAD]) of every phrasing of every scene."""
+    """[N, K, L] caption ids (ids, [EOS], [PAD]) of every training phrasing of every scene."""
     from model.tokenizers.text import load_text_tokenizer
 
     text = load_text_tokenizer(run.out / "text_tokenizer.json")
-    k = len(scenes.captions[0])
-    flat = [c for caps in scenes.captions for c in caps]
-    return text.caption_batch(flat).ids.view(len(scenes), k, -1)
+    c = run.config
+    captions = training_captions(scenes.captions, c.object_captions, c.train_seed)
+    flat = [t for phrasings in captions for t in phrasings]
+    return text.caption_batch(flat).ids.view(len(scenes), len(captions[0]), -1)
 
 
 def stage_teachers(run: Run) -> dict[str, Any]:
@@ -210,7 +234,7 @@ def stage_tokenizers(run: Run) -> dict[str, Any]:
     from model.modalities import get_modality
 
     embeddings = torch.load(run.out / "teachers" / "embeddings.pt")
-    metrics, targets = {}, {}
+    metrics, targets, scores = {}, {}, {}
     for space, raw in embeddings.items():
         config = replace(run.config.tokenizer, codebook_size=get_modality(space).vocab_size)
         vectors = center_normalize(raw, raw.float().mean(0))
@@ -219,8 +243,10 @@ def stage_tokenizers(run: Run) -> dict[str, Any]:
         bar.close()
         save_global_tokenizer(tok, run.out / "tokenizers" / space)
         targets[space] = tok.encode(vectors)
+        scores[space] = code_scores(tok, vectors, config.live_codes or config.codebook_size)
         metrics[space] = tokenizer_quality(tok, vectors)
     torch.save(targets, run.path("tokenizers", "targets.pt"))
+    torch.save(scores, run.path("tokenizers", "scores.pt"))
     return metrics
 
 
@@ -228,8 +254,14 @@ def stage_fm(run: Run) -> dict[str, Any]:
     """Train the FourM model on the masked-token objective (resumes from its state file)."""
     c = run.config
     scenes = _train_scenes(run)
+    scores = None
+    if c.fm.target_temperature is not None:
+        scores = torch.load(run.out / "tokenizers" / "scores.pt")
     data = TrainingSet(
-        scenes, _caption_ids(run, scenes), torch.load(run.out / "tokenizers" / "targets.pt")
+        scenes,
+        _caption_ids(run, scenes),
+        torch.load(run.out / "tokenizers" / "targets.pt"),
+        scores,
     )
     bar, update = _bar(c.fm.steps, "fm")
     losses: list[float] = []
@@ -288,6 +320,7 @@ def stage_bundle(run: Run) -> dict[str, Any]:
         "spaces": spaces,
         "text_tokenizer": "text_tokenizer.json",
         "image_size": c.size,
+        "decode": c.decode,
         "recipe": "anyseek train default",
     }
     (out / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
