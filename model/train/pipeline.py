@@ -281,8 +281,9 @@ def stage_fm(run: Run) -> dict[str, Any]:
     )
     bar.close()
     torch.save(fm.state_dict(), run.path("fm_final.pt"))
-    tail = losses[-50:] or [float("nan")]
+    head, tail = losses[:50] or [float("nan")], losses[-50:] or [float("nan")]
     return {
+        "first_loss_mean_first50": sum(head) / len(head),
         "final_loss_mean_last50": sum(tail) / len(tail),
         "steps": c.fm.steps,
         "parameters": sum(p.numel() for p in fm.parameters()),

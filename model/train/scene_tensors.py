@@ -44,6 +44,12 @@ class SceneTensors:
     def __len__(self) -> int:
         return int(self.rgb.shape[0])
 
+    def head(self, n: int) -> SceneTensors:
+        """The first ``n`` scenes (all of them if there are fewer)."""
+        return SceneTensors(
+            **{k: v[:n] if isinstance(v, torch.Tensor | list) else v for k, v in vars(self).items()}
+        )
+
     @property
     def size(self) -> int:
         """Side length in pixels."""
