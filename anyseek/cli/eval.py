@@ -22,17 +22,26 @@ def retrieval(
     json_path: Path | None = typer.Option(None, "--json", help="Write the report as JSON here."),
     model: str | None = typer.Option(None, "--model", help="Bundle folder (default: setting)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    decode: str | None = typer.Option(
+        None, "--decode", help="greedy or expected (default: the bundle's own)."
+    ),
 ) -> None:
     """Query every gallery scene by each of its modalities; print R@k, MRR and attr_P@10."""
+    from dataclasses import replace
+
     from model.bundle import load_bundle
     from model.data.sample import generate_scene
     from model.data.synth import scene_seed
     from model.eval.retrieval import evaluate_retrieval, write_report
+    from model.predict import DECODE_MODES
     from model.train.scene_tensors import from_samples
 
     if n < 10:
         raise SettingsError(f"--n must be at least 10 scenes, got {n}")
+    if decode is not None and decode not in DECODE_MODES:
+        raise SettingsError(f"--decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
     bundle = load_bundle(model or settings_of(ctx).model.source, device=device)
+    bundle = replace(bundle, decode=decode or bundle.decode)
     size = int(bundle.modality("rgb").split("@")[1])
     gallery = from_samples([generate_scene(scene_seed(seed, i), size) for i in range(n)])
     result = evaluate_retrieval(bundle, gallery, seed=seed)
