@@ -149,37 +149,13 @@ def test_teachers_train_and_embed() -> None:
     assert emb.shape == (16, 16) and torch.isfinite(emb).all()
 
 
-def _tiny_training_set(n: int = 16):
-    from model.train.fm_train import TrainingSet
-    from model.train.scene_tensors import SceneTensors
-
-    g = torch.Generator().manual_seed(0)
-    s = 64
-    scenes = SceneTensors(
-        rgb=torch.randint(0, 256, (n, 3, s, s), dtype=torch.uint8, generator=g),
-        depth=torch.randn(n, s, s, generator=g).half(),
-        normal=torch.rand(n, 3, s, s, generator=g).half() * 2 - 1,
-        semseg=torch.randint(0, 7, (n, s, s), dtype=torch.uint8, generator=g),
-        edges=torch.rand(n, s, s, generator=g) > 0.8,
-        sketch=torch.rand(n, s, s, generator=g) > 0.9,
-        captions=[("a red cube",)] * n,
-    )
-    ids = torch.randint(10, 300, (n, 2, 12), generator=g)
-    ids[:, :, 9], ids[:, :, 10:] = 3, 0
-    targets = {
-        name: torch.randint(0, 32, (n, 16), generator=g)
-        for name in ("tok_clip_global", "tok_dino_global")
-    }
-    return TrainingSet(scenes, ids, targets)
-
-
-def test_fm_training_matches_fourm_forward_and_resumes(tmp_path) -> None:
+def test_fm_training_matches_fourm_forward_and_resumes(tmp_path, tiny_training_set) -> None:
     import torch.nn.functional as F
 
     from model.fourm import FourM
     from model.train.fm_train import FMTrainConfig, make_batch, masked_loss, train_fm
 
-    data = _tiny_training_set()
+    data = tiny_training_set
     config = FMTrainConfig(
         dim=32,
         encoder_depth=1,
@@ -208,13 +184,13 @@ def test_fm_training_matches_fourm_forward_and_resumes(tmp_path) -> None:
     assert torch.equal(head[32:64], head[:32])  # rows past the live codes tie to live rows
 
 
-def test_soft_labels_of_one_hot_codes_give_the_official_loss() -> None:
+def test_soft_labels_of_one_hot_codes_give_the_official_loss(tiny_training_set) -> None:
     import torch.nn.functional as F
 
     from model.fourm import FourM
     from model.train.fm_train import FMTrainConfig, make_batch, masked_loss
 
-    data = _tiny_training_set()
+    data = tiny_training_set
     config = FMTrainConfig(dim=32, encoder_depth=1, decoder_depth=1, num_heads=2)
     model = FourM(config.fourm_config(tuple(data.targets)))
     batch = make_batch(data, torch.arange(8), config, torch.Generator().manual_seed(0))

@@ -37,7 +37,7 @@ def default(
         raise SettingsError("--device cuda: no CUDA device is available")
     if threads is not None:
         torch.set_num_threads(threads)
-    records = run_pipeline(Run(config, out, device), only=stage)
+    records = run_pipeline(Run(config, out, device, recipe), only=stage)
     total = sum(r["seconds"] for r in records.values())
     typer.echo(f"done in {total / 60:.1f} min; bundle: {out / 'bundle'}")
     if (out / "eval.md").is_file():

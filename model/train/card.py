@@ -81,7 +81,9 @@ def write_model_card(run: Run) -> Path:
     c = run.config
     records = {name: stage_record(run, name) for name, _ in STAGES}
     timing = "\n".join(
-        f"| {name} | {_minutes(r['seconds'])} |" for name, r in records.items() if r is not None
+        f"| {name} | {_minutes(r['seconds'])} | {r['device']} |"
+        for name, r in records.items()
+        if r is not None
     )
     total = sum(r["seconds"] for r in records.values() if r is not None)
     tok = records["tokenizers"]["metrics"] if records["tokenizers"] else {}
@@ -93,6 +95,12 @@ def write_model_card(run: Run) -> Path:
     decode = c.decode
     device = records["fm"]["device"] if records["fm"] else run.device
     threads = records["fm"]["threads"] if records["fm"] else "?"
+    device_name = (records["fm"] or {}).get("device_name")
+    device_text = f"{device} ({device_name})" if device_name else device
+    name = Path(run.recipe).stem
+    command = f"anyseek train default --recipe {run.recipe} --out runs/{name}"
+    if device.startswith("cuda"):
+        command += " --device cuda"
     tok_lines = "\n".join(
         f"| {space} | {m['reconstruction_cosine']:.3f} | {m['self_retrieval_R@1']:.3f} | "
         f"{m['codes_used_per_head']:.0f} | {m['distinct_token_sequences']:.0f} |"
@@ -109,19 +117,20 @@ visual layout and appearance), so that any of them can find images.
 ## Reproduce
 
 ```
-anyseek train default --out runs/default        # add --device cuda on a GPU machine
-cp -r runs/default/bundle/* model/builtin/
+{command}
+cp -r runs/{name}/bundle/* model/builtin/
 ```
 
 The run is resumable: run the same command again after an interruption. Progress is logged to
-`runs/default/train.log`; each finished stage writes `runs/default/stages/<stage>.json`.
+`runs/{name}/train.log`; each finished stage writes `runs/{name}/stages/<stage>.json`.
 
 ## Data
 
 {c.n_train} training scenes at {c.size}x{c.size} (seed {c.train_seed}) from the scene generator;
 {c.n_gallery} held-out gallery scenes for evaluation, generated with seed {c.gallery_seed},
 which is never used for training. Every scene has rgb, depth, normals, semantic segmentation,
-Canny edges, a hand-drawn-style sketch and four caption phrasings.
+Canny edges, a hand-drawn-style sketch and four caption phrasings; training adds
+{c.object_captions} one-object phrasings per scene ("A small red cube.").
 
 ## Recipe (4M-21, scaled down)
 
@@ -159,17 +168,20 @@ how often a decoded vector is nearest to its own original among the first 1000 t
 
 ## Training time
 
-Device: {device}, {threads} threads.
+Device: {device_text}, {threads} CPU threads.
 
-| stage | time |
-|---|---|
+| stage | time | device |
+|---|---|---|
 {timing}
-| total | {_minutes(total)} |
+| total | {_minutes(total)} | |
 
 ## Retrieval on the held-out gallery
 
 Query with each modality of a gallery scene; the relevant answer is its rgb image indexed from
-predicted rgb embeddings ({decode} decoding). `fused` averages the clip and dino cosines.
+predicted rgb embeddings ({decode} decoding). `fused` is what search does: each space's cosine
+weighted by the model's confidence in that space for that query (`search.fusion`: weight =
+confidence^2, confidence = 1 - mean normalised entropy of the predicted tokens), so a sketch is
+scored by the space that can read it.
 `caption` queries use the short object-list phrasing, which names every visible object;
 `object` queries name only the first of them ("A small red cube."). attr_P@10 is the fraction of
 the top 10 whose scene has every stated object with every stated attribute; its `ceiling` row is
@@ -184,7 +196,7 @@ values of a random ranking.
 {targets}
 ## Files
 
-Bundle size: {size / 1e6:.1f} MB (FM weights stored as {c.export_dtype}).
+Bundle size: {size / 1e6:.1f} MB (weights stored as {c.export_dtype}).
 `bundle.json` names the parts; `fm/` is a FourM hub folder, `tokenizers/<space>/` are VQ-VAE hub
 folders, `text_tokenizer.json` is the WordPiece tokenizer; `eval.json` is the report above.
 

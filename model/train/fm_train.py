@@ -2,9 +2,12 @@
 
 Every step draws a batch of scenes, converts their modalities to model inputs, samples per-sample
 input and target token budgets (:mod:`model.train.masking`) and minimises the cross-entropy of the
-masked global-embedding tokens, averaged per target modality (as 4M does). The full training state
-(weights, optimiser, step, RNG) is written every ``checkpoint_every`` steps, so an interrupted run
-continues where it stopped.
+masked global-embedding tokens, averaged per target modality (as 4M does).
+
+The batch of step ``k`` is a pure function of (seed, k) (:class:`StepBatches`), so batches can be
+built ahead in DataLoader worker processes while the accelerator trains, and an interrupted run
+resumes from its last saved state (weights, optimiser, step, written every ``checkpoint_every``
+steps) with exactly the batches it would have seen.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from model.fourm import DecoderSegment, FourM, compact
 from model.modalities import get_modality
 from model.train.masking import MaskingConfig, sample_masks
 from model.train.scene_tensors import SceneTensors, pixel_inputs
-from model.train.schedule import cosine_lr, index_batches
+from model.train.schedule import autocast, cosine_lr
 
 PIXEL_BASES = ("rgb", "depth", "normal", "semseg", "sketch", "edges")
 CAPTION = "caption"
@@ -135,6 +138,71 @@ def make_batch(
     }
 
 
+def step_seed(seed: int, step: int) -> int:
+    """Seed of the masking draws of one training step (independent streams per step)."""
+    return (seed * 1_000_003 + step) % (2**63)
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """step -> (inputs and masks per modality, soft labels or None) of that training step.
+
+    Scene order is a fresh permutation per epoch (seeded by ``seed`` and the epoch); masking draws
+    are seeded by ``seed`` and the step. Returns plain tensors so DataLoader workers can pass
+    and pin them.
+    """
+
+    def __init__(self, data: TrainingSet, config: FMTrainConfig, seed: int) -> None:
+        self.data, self.config, self.seed = data, config, seed
+        self.batch_size = min(config.batch_size, len(data.scenes))
+        self.per_epoch = len(data.scenes) // self.batch_size
+        self._epoch: tuple[int, torch.Tensor] | None = None
+
+    def __len__(self) -> int:
+        return self.config.steps
+
+    def indices(self, step: int) -> torch.Tensor:
+        """The scenes of a step's batch."""
+        epoch, k = divmod(step, self.per_epoch)
+        if self._epoch is None or self._epoch[0] != epoch:
+            generator = torch.Generator().manual_seed(step_seed(self.seed + 1, epoch))
+            self._epoch = (epoch, torch.randperm(len(self.data.scenes), generator=generator))
+        return self._epoch[1][k * self.batch_size : (k + 1) * self.batch_size]
+
+    def __getitem__(self, step: int) -> tuple[dict, dict | None]:
+        index = self.indices(step)
+        generator = torch.Generator().manual_seed(step_seed(self.seed, step))
+        batch = make_batch(self.data, index, self.config, generator)
+        tensors = {k: (v.tensor, v.input_mask, v.target_mask) for k, v in batch.items()}
+        soft = None
+        if self.config.target_temperature is not None:
+            soft = self.data.soft_labels(index, self.config.target_temperature)
+        return tensors, soft
+
+
+def _worker_init(_: int) -> None:
+    """One thread per batch-building worker: the workers are the parallelism."""
+    torch.set_num_threads(1)
+
+
+def step_loader(
+    batches: StepBatches, start: int, workers: int, pin: bool
+) -> torch.utils.data.DataLoader:
+    """Batches of steps ``start..steps-1`` in order, built ahead by ``workers`` processes."""
+    import multiprocessing as mp
+
+    return torch.utils.data.DataLoader(
+        batches,
+        batch_size=None,
+        sampler=range(start, batches.config.steps),
+        num_workers=workers,
+        pin_memory=pin,
+        worker_init_fn=_worker_init if workers else None,
+        multiprocessing_context=mp.get_context("fork") if workers else None,
+        prefetch_factor=4 if workers else None,
+        persistent_workers=False,
+    )
+
+
 def masked_loss(
     model: FourM,
     batch: dict[str, ModalityTokens],
@@ -184,24 +252,11 @@ def tie_dead_rows(model: FourM, live: int) -> None:
         weight.copy_(weight[torch.arange(weight.shape[0]) % live])
 
 
-def _save_state(
-    path: Path,
-    model: FourM,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    generator: torch.Generator,
-) -> None:
-    """Write the resumable training state atomically."""
+def _save_state(path: Path, model: FourM, optimizer: torch.optim.Optimizer, step: int) -> None:
+    """Write the resumable training state atomically (batches are a function of the step)."""
     tmp = path.with_suffix(".tmp")
     torch.save(
-        {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-        },
-        tmp,
+        {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, tmp
     )
     tmp.replace(path)
 
@@ -215,8 +270,13 @@ def train_fm(
     progress: Progress | None = None,
     device: str = "cpu",
     live: int | None = None,
+    workers: int = 0,
 ) -> FourM:
-    """Train (or resume training of) the FM; returns it in eval mode on the CPU."""
+    """Train (or resume training of) the FM; returns it in eval mode on the CPU.
+
+    ``workers`` processes build batches ahead (0: in this process); on CUDA the forward pass runs
+    under bfloat16 autocast.
+    """
     torch.manual_seed(seed)
     model = FourM(config.fourm_config(tuple(data.targets))).to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "emb" not in n]
@@ -229,31 +289,26 @@ def train_fm(
         lr=config.lr,
         betas=(0.9, 0.95),
     )
-    generator = torch.Generator().manual_seed(seed)
     start = 0
     if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
+        state = torch.load(state_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
         start = int(state["step"])
     model.train()
+    cuda = str(device).startswith("cuda")
+    loader = step_loader(StepBatches(data, config, seed), start, workers, pin=cuda)
     last = time.monotonic()
-    for step, index in index_batches(
-        len(data.scenes),
-        config.batch_size,
-        config.steps,
-        torch.Generator().manual_seed(seed + 1),
-        start=start,
-    ):
+    for step, (tensors, soft) in enumerate(loader, start=start):
         lr = cosine_lr(optimizer, step, config.steps, config.lr)
-        batch = {k: v.to(device) for k, v in make_batch(data, index, config, generator).items()}
-        soft = None
-        if config.target_temperature is not None:
-            labels = data.soft_labels(index, config.target_temperature)
-            soft = {k: v.to(device) for k, v in labels.items()}
-        loss, parts = masked_loss(model, batch, live, soft)
+        batch = {
+            name: ModalityTokens(*(t.to(device, non_blocking=True) for t in parts))
+            for name, parts in tensors.items()
+        }
+        if soft is not None:
+            soft = {k: v.to(device, non_blocking=True) for k, v in soft.items()}
+        with autocast(device):
+            loss, parts = masked_loss(model, batch, live, soft)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -263,7 +318,7 @@ def train_fm(
             progress(step, {"loss": loss.item(), "lr": lr, "s/step": now - last, **parts})
             last = now
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            _save_state(state_path, model, optimizer, step + 1, generator)
+            _save_state(state_path, model, optimizer, step + 1)
     if live is not None:
         tie_dead_rows(model, live)
-    return model.cpu().eval()
+    return model.float().cpu().eval()

@@ -235,8 +235,10 @@ def train_global_tokenizer(
     *,
     seed: int = 0,
     progress: Progress | None = None,
+    device: str = "cpu",
 ) -> GlobalVQVAE:
     """Fit a tokenizer to unit vectors ``[N, C]`` (see :func:`center_normalize`); MSE + cosine.
+    Trains on ``device``; returns the model on the CPU in eval mode.
 
     The codes start from encoded data so that no head begins with dead codes. With
     ``live_codes`` only that many codes per head compete during training; afterwards the others are
@@ -257,12 +259,13 @@ def train_global_tokenizer(
         copies = torch.arange(config.codebook_size) % live
         model.quantize.codes.copy_(heads[:, copies])
     model.quantize.live = live if live < config.codebook_size else None
+    model, x_all = model.to(device), x_all.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     model.train()
     batch = min(config.batch_size, len(x_all))
     for step in range(config.steps):
         cosine_lr(optimizer, step, config.steps, config.lr)
-        x = x_all[torch.randint(len(x_all), (batch,), generator=generator)]
+        x = x_all[torch.randint(len(x_all), (batch,), generator=generator).to(device)]
         recon, _ = model(x)
         loss = (
             F.mse_loss(recon, x) * x.shape[1] + (1 - F.cosine_similarity(recon, x, dim=-1)).mean()
@@ -282,7 +285,7 @@ def train_global_tokenizer(
             model.quantize.codes[:, torch.arange(config.codebook_size) % live]
         )
     model.quantize.live = None
-    return model.eval()
+    return model.cpu().eval()
 
 
 @torch.no_grad()

@@ -37,7 +37,7 @@ from model.train.global_tokenizers import (
     tokenizer_quality,
     train_global_tokenizer,
 )
-from model.train.scene_tensors import SceneTensors, from_samples
+from model.train.scene_tensors import SceneTensors, load_split
 from model.train.teachers import (
     ClipTeacherConfig,
     VisualTeacher,
@@ -73,7 +73,8 @@ class PipelineConfig:
     fm: FMTrainConfig = field(default_factory=FMTrainConfig)
     export_dtype: str = "float16"
     decode: str = "expected"  # how the exported bundle turns token predictions into vectors
-    workers: int = 2
+    workers: int = 2  # processes generating and loading scenes
+    loader_workers: int = 0  # processes building FM batches ahead of the trainer (0: inline)
 
 
 @dataclass
@@ -83,6 +84,7 @@ class Run:
     config: PipelineConfig
     out: Path
     device: str = "cpu"
+    recipe: str = "default"  # the recipe name or file the config came from (for the model card)
 
     def path(self, *parts: str) -> Path:
         """A path inside the output folder (parents created)."""
@@ -117,7 +119,6 @@ def _bar(total: int, desc: str) -> tuple[tqdm, Callable[[int, Any], None]]:
 
 def stage_data(run: Run) -> dict[str, Any]:
     """Generate the training scenes and the held-out gallery; cache them as tensors."""
-    from model.data.dataset import SceneReader
     from model.data.synth import SynthRequest, synthesize
 
     c = run.config
@@ -126,6 +127,8 @@ def stage_data(run: Run) -> dict[str, Any]:
         ("train", c.n_train, c.train_seed),
         ("gallery", c.n_gallery, c.gallery_seed),
     ):
+        if run.path("tensors", f"{split}.pt").is_file():  # finished before an interruption
+            continue
         synthesize(
             SynthRequest(
                 out=scenes_dir,
@@ -137,9 +140,7 @@ def stage_data(run: Run) -> dict[str, Any]:
                 overwrite=True,
             )
         )
-        reader = SceneReader(scenes_dir, split)
-        samples = [reader[i] for i in tqdm(range(len(reader)), desc=f"load {split}", leave=False)]
-        from_samples(samples).save(run.path("tensors", f"{split}.pt"))
+        load_split(scenes_dir, split, c.workers).save(run.path("tensors", f"{split}.pt"))
     return {
         "n_train": c.n_train,
         "n_gallery": c.n_gallery,
@@ -205,7 +206,7 @@ def stage_teachers(run: Run) -> dict[str, Any]:
     else:
         bar, update = _bar(c.clip.steps, "clip teacher")
         clip = train_clip_teacher(
-            scenes.rgb, ids, c.clip, vocab, seed=c.train_seed, progress=update
+            scenes.rgb, ids, c.clip, vocab, seed=c.train_seed, progress=update, device=run.device
         )
         bar.close()
         torch.save(clip.state_dict(), clip_path)
@@ -213,9 +214,12 @@ def stage_teachers(run: Run) -> dict[str, Any]:
         visual = load_visual_teacher(run)
     else:
         bar, update = _bar(c.visual.steps, "visual teacher")
-        visual = train_visual_teacher(scenes.rgb, c.visual, seed=c.train_seed, progress=update)
+        visual = train_visual_teacher(
+            scenes.rgb, c.visual, seed=c.train_seed, progress=update, device=run.device
+        )
         bar.close()
         torch.save(visual.state_dict(), visual_path)
+    clip, visual = clip.to(run.device), visual.to(run.device)
     image = clip_image_embeddings(clip, scenes.rgb)
     text = clip_text_embeddings(clip, ids[:, 0])
     torch.save(
@@ -239,7 +243,9 @@ def stage_tokenizers(run: Run) -> dict[str, Any]:
         config = replace(run.config.tokenizer, codebook_size=get_modality(space).vocab_size)
         vectors = center_normalize(raw, raw.float().mean(0))
         bar, update = _bar(config.steps, f"tokenizer {space}")
-        tok = train_global_tokenizer(vectors, config, seed=run.config.train_seed, progress=update)
+        tok = train_global_tokenizer(
+            vectors, config, seed=run.config.train_seed, progress=update, device=run.device
+        )
         bar.close()
         save_global_tokenizer(tok, run.out / "tokenizers" / space)
         targets[space] = tok.encode(vectors)
@@ -278,6 +284,7 @@ def stage_fm(run: Run) -> dict[str, Any]:
         progress=progress,
         device=run.device,
         live=c.tokenizer.live_codes,
+        workers=c.loader_workers,
     )
     bar.close()
     torch.save(fm.state_dict(), run.path("fm_final.pt"))
@@ -290,11 +297,25 @@ def stage_fm(run: Run) -> dict[str, Any]:
     }
 
 
+def _export_safetensors(tensors: dict[str, torch.Tensor], path: Path, dtype: torch.dtype) -> None:
+    """Write ``tensors`` with floating-point ones cast to ``dtype`` (integer ones unchanged)."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cast = {
+        k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in tensors.items()
+    }
+    save_file(cast, str(path))
+
+
 def stage_bundle(run: Run) -> dict[str, Any]:
-    """Export FM, tokenizers and text tokenizer into the bundle folder (official layouts)."""
+    """Export FM, tokenizers and text tokenizer into the bundle folder (official layouts).
+
+    Weights are stored in ``export_dtype``; the loaders cast them back to the model's dtype.
+    """
     import shutil
 
-    from safetensors.torch import save_file
+    from safetensors.torch import load_file
 
     from model.bundle import BUNDLE_FILE
 
@@ -306,14 +327,16 @@ def stage_bundle(run: Run) -> dict[str, Any]:
     fm_config = c.fm.fourm_config((CLIP_SPACE, DINO_SPACE)).to_dict()
     (out / "fm" / "config.json").write_text(json.dumps(fm_config, indent=2, sort_keys=True))
     dtype = getattr(torch, c.export_dtype)
-    state = torch.load(run.out / "fm_final.pt")
-    save_file(
-        {k: v.to(dtype).contiguous() for k, v in state.items()},
-        str(out / "fm" / "model.safetensors"),
+    _export_safetensors(
+        torch.load(run.out / "fm_final.pt"), out / "fm" / "model.safetensors", dtype
     )
     spaces = {}
     for space in (CLIP_SPACE, DINO_SPACE):
-        shutil.copytree(run.out / "tokenizers" / space, out / "tokenizers" / space)
+        source, target = run.out / "tokenizers" / space, out / "tokenizers" / space
+        _export_safetensors(
+            load_file(str(source / "model.safetensors")), target / "model.safetensors", dtype
+        )
+        shutil.copy(source / "config.json", target / "config.json")
         spaces[space] = f"tokenizers/{space}"
     shutil.copy(run.out / "text_tokenizer.json", out / "text_tokenizer.json")
     manifest = {
@@ -322,7 +345,7 @@ def stage_bundle(run: Run) -> dict[str, Any]:
         "text_tokenizer": "text_tokenizer.json",
         "image_size": c.size,
         "decode": c.decode,
-        "recipe": "anyseek train default",
+        "recipe": f"anyseek train default --recipe {run.recipe}",
     }
     (out / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
@@ -407,12 +430,22 @@ def run_pipeline(run: Run, *, only: str | None = None) -> dict[str, Any]:
             "metrics": metrics,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "device": run.device,
+            "device_name": _device_name(run.device),
             "threads": torch.get_num_threads(),
         }
         run.path("stages", f"{name}.json").write_text(json.dumps(record, indent=2))
         log.info("stage %s: done in %.1f s", name, record["seconds"])
         records[name] = record
     return records
+
+
+def _device_name(device: str) -> str:
+    """The accelerator's or processor's name, for the stage records and the model card."""
+    import platform
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    return platform.processor() or platform.machine()
 
 
 def _attach_log(path: Path) -> None:

@@ -66,6 +66,19 @@ class SceneTensors:
         """Read a file written by :meth:`save`."""
         return cls(**torch.load(path, weights_only=False))
 
+    @classmethod
+    def concat(cls, parts: Sequence[SceneTensors]) -> SceneTensors:
+        """The scenes of ``parts`` in order, as one set."""
+        fields = vars(parts[0]).keys()
+        return cls(
+            **{
+                k: torch.cat([vars(p)[k] for p in parts])
+                if isinstance(vars(parts[0])[k], torch.Tensor)
+                else [x for p in parts for x in vars(p)[k]]
+                for k in fields
+            }
+        )
+
 
 PixelInput = Callable[[SceneTensors, torch.Tensor], torch.Tensor]
 
@@ -129,6 +142,45 @@ def _transformed(sample: Any, tr: dict[str, Callable[[Any], torch.Tensor]]) -> d
         "sketch": tr["sketch"](Image.fromarray(sample.sketch))[0] > 0,
         "edges": tr["edges"](Image.fromarray(sample.edges))[0] > 0,
     }
+
+
+def _load_range(args: tuple[str, str, int, int]) -> SceneTensors:
+    """Worker: read scenes [start, stop) of a generated split and transform them."""
+    from model.data.dataset import SceneReader
+
+    root, split, start, stop = args
+    torch.set_num_threads(1)  # a forked child must not enter the parent's OpenMP pool (hangs)
+    reader = SceneReader(root, split)
+    return from_samples([reader[i] for i in range(start, stop)])
+
+
+def load_split(
+    root: Path, split: str, workers: int = 1, chunk: int = 500, progress: bool = True
+) -> SceneTensors:
+    """A generated split (``anyseek data synth``) as tensors, read and transformed in parallel."""
+    import multiprocessing as mp
+    import os
+
+    from tqdm import tqdm
+
+    from model.data.dataset import SceneReader
+
+    n = len(SceneReader(root, split))
+    tasks = [(str(root), split, a, min(n, a + chunk)) for a in range(0, n, chunk)]
+    bar = tqdm(total=n, desc=f"load {split}", unit="scene", leave=False, disable=not progress)
+    parts = []
+    if workers <= 1 or len(tasks) == 1:
+        for task in tasks:
+            parts.append(_load_range(task))
+            bar.update(task[3] - task[2])
+    else:
+        context = mp.get_context("fork" if os.name == "posix" else "spawn")
+        with context.Pool(min(workers, len(tasks))) as pool:
+            for task, part in zip(tasks, pool.imap(_load_range, tasks), strict=True):
+                parts.append(part)
+                bar.update(task[3] - task[2])
+    bar.close()
+    return SceneTensors.concat(parts)
 
 
 def from_samples(samples: Sequence[Any]) -> SceneTensors:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 
@@ -39,3 +40,10 @@ def index_batches(
             yield step, order[k * batch_size : (k + 1) * batch_size]
             step += 1
         offset = 0
+
+
+def autocast(device: str) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast on CUDA (tensor cores); a no-op on the CPU, where float32 is as fast."""
+    if str(device).startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

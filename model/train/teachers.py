@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.train.schedule import cosine_lr, index_batches
+from model.train.schedule import autocast, cosine_lr, index_batches
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -32,8 +32,8 @@ Progress = Callable[[int, float], None]  # (step, loss) -> None
 
 def normalize_images(images: torch.Tensor) -> torch.Tensor:
     """uint8 ``[N,3,H,W]`` -> ImageNet-normalised float, the official rgb input convention."""
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1)
     return (images.float() / 255.0 - mean) / std
 
 
@@ -99,8 +99,9 @@ def train_clip_teacher(
     *,
     seed: int = 0,
     progress: Progress | None = None,
+    device: str = "cpu",
 ) -> nn.Module:
-    """Train the CLIP teacher on aligned pairs.
+    """Train the CLIP teacher on aligned pairs; returns it in eval mode on the CPU.
 
     images: uint8 [N,3,H,W]; caption_ids: int64 [N, K, L] -- K phrasings per image (ids, [EOS],
     [PAD]); each step picks one phrasing per image at random.
@@ -109,7 +110,8 @@ def train_clip_teacher(
 
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = build_clip(config, vocab_size)
+    model = build_clip(config, vocab_size).to(device)
+    images, caption_ids = images.to(device), caption_ids.to(device)
     loss_fn = ClipLoss()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.05)
     model.train()
@@ -117,9 +119,11 @@ def train_clip_teacher(
     for step, index in index_batches(len(images), batch_size, config.steps, generator):
         cosine_lr(optimizer, step, config.steps, config.lr)
         pick = torch.randint(caption_ids.shape[1], (len(index),), generator=generator)
+        index, pick = index.to(device), pick.to(device)
         text = fit_length(caption_ids[index, pick], config.context_length)
-        out = model(normalize_images(images[index]), text)
-        image_features, text_features, logit_scale = out[:3]
+        with autocast(device):
+            out = model(normalize_images(images[index]), text)
+        image_features, text_features, logit_scale = (t.float() for t in out[:3])
         loss = loss_fn(image_features, text_features, logit_scale)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -128,17 +132,23 @@ def train_clip_teacher(
             model.logit_scale.clamp_(0, 4.6052)  # ln(100), as open_clip's training loop does
         if progress is not None:
             progress(step, loss.item())
-    return model.eval()
+    return model.cpu().eval()
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    """The device a model's parameters live on."""
+    return next(model.parameters()).device
 
 
 @torch.no_grad()
 def clip_image_embeddings(
     model: nn.Module, images: torch.Tensor, batch_size: int = 256
 ) -> torch.Tensor:
-    """CLIP image embeddings ``[N, D]`` of uint8 images."""
+    """CLIP image embeddings ``[N, D]`` (float32, CPU) of uint8 images, on the model's device."""
     model.eval()
+    device = _device_of(model)
     parts = [
-        model.encode_image(normalize_images(images[i : i + batch_size]))
+        model.encode_image(normalize_images(images[i : i + batch_size].to(device))).float().cpu()
         for i in range(0, len(images), batch_size)
     ]
     return torch.cat(parts)
@@ -148,11 +158,13 @@ def clip_image_embeddings(
 def clip_text_embeddings(
     model: nn.Module, caption_ids: torch.Tensor, batch_size: int = 256
 ) -> torch.Tensor:
-    """CLIP text embeddings ``[N, D]`` of caption ids ``[N, L]``."""
+    """CLIP text embeddings ``[N, D]`` (float32, CPU) of caption ids ``[N, L]``."""
     model.eval()
+    device = _device_of(model)
     ids = fit_length(caption_ids, int(model.context_length))
     parts = [
-        model.encode_text(ids[i : i + batch_size]) for i in range(0, len(caption_ids), batch_size)
+        model.encode_text(ids[i : i + batch_size].to(device)).float().cpu()
+        for i in range(0, len(caption_ids), batch_size)
     ]
     return torch.cat(parts)
 
@@ -232,33 +244,40 @@ def augment(
     replaced by the Sobel edge strength of the image (still computed from rgb alone): matching an
     image to its own edge map ties the embedding to the scene's contours.
     """
-    b = images.shape[0]
-    scale = torch.empty(b).uniform_(*config.scale_range, generator=generator)
-    shift = (torch.rand(b, 2, generator=generator) * 2 - 1) * config.max_shift * 2
-    theta = torch.zeros(b, 2, 3)
+    b, device = images.shape[0], images.device
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.rand(shape, generator=generator, device=generator.device).to(device)
+
+    low, high = config.scale_range
+    scale = low + (high - low) * rand(b)
+    shift = (rand(b, 2) * 2 - 1) * config.max_shift * 2
+    theta = torch.zeros(b, 2, 3, device=device)
     theta[:, 0, 0] = 1 / scale
     theta[:, 1, 1] = 1 / scale
     theta[:, :, 2] = shift
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     out = F.grid_sample(images, grid, padding_mode="border", align_corners=False)
     if config.channel_shuffle:
-        order = torch.rand(b, 3, generator=generator).argsort(1)
+        order = rand(b, 3).argsort(1)
         out = torch.gather(out, 1, order[:, :, None, None].expand_as(out))
-    grey = torch.rand(b, 1, 1, 1, generator=generator) < config.grayscale_p
+    grey = rand(b, 1, 1, 1) < config.grayscale_p
     out = torch.where(grey, out.mean(1, keepdim=True).expand_as(out), out)
     jitter = config.color_jitter
-    gain = 1 + (torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * jitter
-    bias = (torch.rand(b, 3, 1, 1, generator=generator) * 2 - 1) * jitter
+    gain = 1 + (rand(b, 1, 1, 1) * 2 - 1) * jitter
+    bias = (rand(b, 3, 1, 1) * 2 - 1) * jitter
     out = out * gain + bias
-    edges = torch.rand(b, 1, 1, 1, generator=generator) < config.edge_view_p
+    edges = rand(b, 1, 1, 1) < config.edge_view_p
     out = torch.where(edges, edge_strength(out).expand_as(out), out)
-    return out + 0.05 * torch.randn(out.shape, generator=generator)
+    noise = torch.randn(out.shape, generator=generator, device=generator.device)
+    return out + 0.05 * noise.to(device)
 
 
 def edge_strength(images: torch.Tensor) -> torch.Tensor:
     """Sobel gradient magnitude of the luminance, standardised per image: ``[B, 1, H, W]``."""
     grey = images.mean(1, keepdim=True)
-    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]).view(1, 1, 3, 3)
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=images.device)
+    kx = kx.view(1, 1, 3, 3)
     gx = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), kx)
     gy = F.conv2d(F.pad(grey, (1, 1, 1, 1), mode="replicate"), kx.transpose(2, 3))
     magnitude = torch.sqrt(gx**2 + gy**2 + 1e-6)
@@ -269,11 +288,11 @@ def edge_strength(images: torch.Tensor) -> torch.Tensor:
 
 def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
     """SimCLR's normalised temperature-scaled cross-entropy over 2B views."""
-    z = F.normalize(torch.cat([a, b]), dim=-1)
+    z = F.normalize(torch.cat([a, b]).float(), dim=-1)
     sim = z @ z.t() / temperature
     n = a.shape[0]
     sim.fill_diagonal_(float("-inf"))
-    labels = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
+    labels = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(sim.device)
     return F.cross_entropy(sim, labels)
 
 
@@ -283,38 +302,41 @@ def train_visual_teacher(
     *,
     seed: int = 0,
     progress: Progress | None = None,
+    device: str = "cpu",
 ) -> VisualTeacher:
-    """Train the self-supervised visual teacher on uint8 images ``[N,3,H,W]``."""
+    """Train the self-supervised visual teacher on uint8 images ``[N,3,H,W]``; returns it on the
+    CPU in eval mode. Augmentations are drawn on ``device`` (a generator there, seeded)."""
     generator = torch.Generator().manual_seed(seed)
+    views = torch.Generator(device=device).manual_seed(seed)
     torch.manual_seed(seed)
-    model = VisualTeacher(config)
+    model = VisualTeacher(config).to(device)
+    images = images.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.05)
     model.train()
     batch_size = min(config.batch_size, len(images))
     for step, index in index_batches(len(images), batch_size, config.steps, generator):
         cosine_lr(optimizer, step, config.steps, config.lr)
-        x = normalize_images(images[index])
-        loss = nt_xent(
-            model(augment(x, config, generator)),
-            model(augment(x, config, generator)),
-            config.temperature,
-        )
+        x = normalize_images(images[index.to(device)])
+        with autocast(device):
+            a, b = model(augment(x, config, views)), model(augment(x, config, views))
+        loss = nt_xent(a, b, config.temperature)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if progress is not None:
             progress(step, loss.item())
-    return model.eval()
+    return model.cpu().eval()
 
 
 @torch.no_grad()
 def visual_embeddings(
     model: VisualTeacher, images: torch.Tensor, batch_size: int = 256
 ) -> torch.Tensor:
-    """Pooled encoder features ``[N, C]`` of uint8 images: the ``dino`` space."""
+    """Pooled encoder features ``[N, C]`` (float32, CPU) of uint8 images: the ``dino`` space."""
     model.eval()
+    device = _device_of(model)
     parts = [
-        model.encoder(normalize_images(images[i : i + batch_size]))
+        model.encoder(normalize_images(images[i : i + batch_size].to(device))).float().cpu()
         for i in range(0, len(images), batch_size)
     ]
     return torch.cat(parts)
