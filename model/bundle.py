@@ -23,7 +23,7 @@ import torch
 from anyseek.errors import AnyseekError
 from model.checkpoint import CheckpointError
 from model.fourm import FourM
-from model.predict import DECODE_MODES
+from model.predict import DECODE_MODES, SpaceEmbedding
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
 BUNDLE_FILE = "bundle.json"
@@ -62,6 +62,13 @@ class ModelBundle:
     def embed(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """L2-normalised vectors [B, C] per global space from any subset of inputs."""
         return self.fm.predict_embeddings(inputs, self.spaces, self.decode)
+
+    @torch.inference_mode()
+    def embed_with_confidence(self, inputs: dict[str, torch.Tensor]) -> dict[str, SpaceEmbedding]:
+        """Vectors and the model's confidence per global space (what fusion weights by)."""
+        from model.predict import predict_space_embeddings
+
+        return predict_space_embeddings(self.fm, inputs, self.spaces, self.decode)
 
 
 def resolve_bundle_source(source: str | Path) -> Path:

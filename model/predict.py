@@ -5,12 +5,15 @@ decoder pass predicting the 16 tokens of every requested global space at once (e
 queries attend only to themselves, exactly like separate reference passes), then each space's
 tokenizer decodes the prediction to a vector, which is L2-normalised: the argmax tokens
 (``greedy``, the official way) or the probability-weighted mean code of every token
-(``expected``).
+(``expected``). ``predict_space_embeddings`` also returns how certain the model was in each space
+(:func:`token_confidence`), which is what fusion across spaces weights by (``search.fusion``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import torch
@@ -114,6 +117,24 @@ def predict_tokens(
 DECODE_MODES = ("greedy", "expected")
 
 
+def token_confidence(probs: Tensor) -> Tensor:
+    """[B, N, V] token distributions -> [B] in [0, 1]: 1 - mean entropy / log(V).
+
+    1 when every token is certain, 0 when every token is uniform over the vocabulary. Exact
+    duplicate codes (the built-in model's dead rows) scale every space of one vocabulary alike.
+    """
+    entropy = -(probs * probs.clamp_min(1e-30).log()).sum(-1)  # [B, N]
+    return (1.0 - entropy.mean(-1) / math.log(probs.shape[-1])).clamp(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class SpaceEmbedding:
+    """One global space's prediction for a batch: vectors and how certain the model was."""
+
+    vectors: Tensor  # [B, C] float32, L2-normalised
+    confidence: Tensor  # [B] float32 in [0, 1] (token_confidence)
+
+
 @torch.inference_mode()
 def predict_embeddings(
     model: FourM,
@@ -122,6 +143,18 @@ def predict_embeddings(
     decode: str = "greedy",
 ) -> dict[str, Tensor]:
     """L2-normalised float32 vectors [B, C] per global space, decoded by that space's tokenizer."""
+    found = predict_space_embeddings(model, inputs, spaces, decode)
+    return {name: e.vectors for name, e in found.items()}
+
+
+@torch.inference_mode()
+def predict_space_embeddings(
+    model: FourM,
+    inputs: Mapping[str, InputValue],
+    spaces: Mapping[str, VectorDecoder],
+    decode: str = "greedy",
+) -> dict[str, SpaceEmbedding]:
+    """Vectors and confidences per global space from one encoder and one decoder pass."""
     if decode not in DECODE_MODES:
         raise InputError(f"decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
     for name, decoder in spaces.items():
@@ -132,13 +165,14 @@ def predict_embeddings(
     logits = _target_logits(model, inputs, list(spaces))
     out = {}
     for name, decoder in spaces.items():
+        probs = logits[name].float().softmax(-1)
         if decode == "expected":
-            vectors = decoder.decode_expected(logits[name].float().softmax(-1)).float()
+            vectors = decoder.decode_expected(probs).float()
         else:
             vectors = decoder.decode(logits[name].argmax(-1)).float()
         if vectors.ndim != 2 or vectors.shape[0] != logits[name].shape[0]:
             raise InputError(
                 f"decoder for {name!r} returned shape {list(vectors.shape)}, expected [B, C]"
             )
-        out[name] = F.normalize(vectors, dim=-1)
+        out[name] = SpaceEmbedding(F.normalize(vectors, dim=-1), token_confidence(probs))
     return out

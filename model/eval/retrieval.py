@@ -3,7 +3,8 @@
 For every scene of a held-out gallery the relevant answer is its RGB image, indexed the way the
 service indexes images (embeddings predicted from rgb). Each scene is queried with each of its own
 modalities and with combinations; the ranks of the relevant image give R@1/5/10 and MRR per query
-and per space (``clip``, ``dino``, ``fused`` = mean of the two cosines). Caption queries also get
+and per space (``clip``, ``dino``, and ``fused``: the cosines weighted per query by the model's
+confidence in each space, as search does, see ``search.fusion``). Caption queries also get
 attribute-precision@10: the fraction of the top 10 whose scene satisfies every fact the caption
 states, next to its ``ceiling`` (the best any ranking can do: a caption naming every object of a
 scene is satisfied by about one gallery scene, so its attr_P@10 cannot approach 1) and its
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 
 from model.bundle import ModelBundle
 from model.train.scene_tensors import SceneTensors, pixel_inputs
+from search.fusion import fuse
 
 #: query name -> modality base names it combines
 QUERIES: dict[str, tuple[str, ...]] = {
@@ -209,14 +211,19 @@ def _embed_all(
     make_inputs: Callable[[torch.Tensor], dict[str, torch.Tensor]],
     n: int,
     batch_size: int,
-) -> dict[str, torch.Tensor]:
-    """Embeddings [n, C] per space, computed in batches of scene indices."""
-    parts: dict[str, list[torch.Tensor]] = {}
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Embeddings [n, C] and confidences [n] per space, computed in batches of scene indices."""
+    vectors: dict[str, list[torch.Tensor]] = {}
+    confidence: dict[str, list[torch.Tensor]] = {}
     for start in range(0, n, batch_size):
         index = torch.arange(start, min(n, start + batch_size))
-        for space, vectors in bundle.embed(make_inputs(index)).items():
-            parts.setdefault(space, []).append(vectors.float().cpu())
-    return {space: torch.cat(v) for space, v in parts.items()}
+        for space, found in bundle.embed_with_confidence(make_inputs(index)).items():
+            vectors.setdefault(space, []).append(found.vectors.float().cpu())
+            confidence.setdefault(space, []).append(found.confidence.float().cpu())
+    return (
+        {space: torch.cat(v) for space, v in vectors.items()},
+        {space: torch.cat(c) for space, c in confidence.items()},
+    )
 
 
 def query_inputs(
@@ -258,7 +265,7 @@ def evaluate_retrieval(
     caption_ids = {base: bundle.text.caption_batch(t).ids for base, t in texts.items()}
     spaces = {short: name for short, name in SPACE_NAMES.items() if name in bundle.spaces}
     rgb = bundle.modality("rgb")
-    index_vectors = _embed_all(
+    index_vectors, _ = _embed_all(
         bundle,
         lambda i: {rgb: pixel_inputs(gallery, i, [rgb])[rgb].to(bundle.fm.device)},
         n,
@@ -273,12 +280,12 @@ def evaluate_retrieval(
     for query, bases in queries.items():
         if progress is not None:
             progress(query)
-        vectors = _embed_all(
+        vectors, confidence = _embed_all(
             bundle, query_inputs(bundle, gallery, bases, caption_ids), n, batch_size
         )
         sims = {short: vectors[name] @ index_vectors[name].t() for short, name in spaces.items()}
         if len(sims) > 1:
-            sims["fused"] = torch.stack(list(sims.values())).mean(0)
+            sims["fused"] = fuse(sims, {short: confidence[name] for short, name in spaces.items()})
         report[query] = {}
         text_base = next((b for b in bases if b in CAPTION_TEXTS), None)
         for space, sim in sims.items():
