@@ -62,15 +62,23 @@ def test_every_query_modality_gives_deterministic_unit_vectors(bundle, gallery, 
 
 
 def test_retrieval_is_well_above_random_on_a_small_gallery(bundle, gallery) -> None:
-    # measured on these 200 scenes when the model was committed: caption fused R@10 0.23, MRR
-    # 0.12; semseg fused R@10 0.12 (random: 0.05 and 0.03); see the model card for 1,000
-    queries = {q: QUERIES[q] for q in ("caption", "semseg")}
-    report = evaluate_retrieval(bundle, gallery, queries=queries).report
+    # measured on these 200 held-out scenes when the model was committed (random R@10 0.05,
+    # MRR 0.03, object attr_P@10 0.04): caption fused R@10 1.00, MRR 0.93; sketch / semseg /
+    # depth fused R@10 0.76 / 0.88 / 0.88; caption+sketch MRR 0.97; object attr_P@10 0.25
+    names = ("caption", "sketch", "semseg", "depth", "caption+sketch", "object")
+    report = evaluate_retrieval(bundle, gallery, queries={q: QUERIES[q] for q in names}).report
     chance = random_metrics(len(gallery))
-    assert report["caption"]["fused"]["R@10"] >= 3 * chance["R@10"], report["caption"]
-    assert report["caption"]["fused"]["MRR"] >= 2.5 * chance["MRR"], report["caption"]
-    assert report["semseg"]["fused"]["R@10"] >= 1.8 * chance["R@10"], report["semseg"]
-    assert report["caption"]["fused"]["attr_P@10"] > 2 * report["random"]["none"]["attr_P@10"]
+    assert report["caption"]["fused"]["R@10"] >= 0.9, report["caption"]
+    assert report["caption"]["fused"]["MRR"] >= 0.8, report["caption"]
+    for query in ("sketch", "semseg", "depth"):
+        fused = report[query]["fused"]
+        assert fused["R@10"] >= 10 * chance["R@10"], (query, fused)
+        # confidence-weighted fusion follows the space that can read the query
+        best = max(report[query][s]["MRR"] for s in ("clip", "dino"))
+        assert fused["MRR"] >= best - 0.03, (query, report[query])
+    both = report["caption+sketch"]["fused"]["MRR"]
+    assert both > max(report["caption"]["fused"]["MRR"], report["sketch"]["fused"]["MRR"])
+    assert report["object"]["fused"]["attr_P@10"] >= 3 * report["object"]["random"]["attr_P@10"]
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -111,3 +119,18 @@ def test_unknown_modality_is_named(bundle) -> None:
         bundle.modality("thermal")
     with pytest.raises(AnyseekError, match="thermal"):
         bundle.embed({"thermal@64": torch.zeros(1, 1, 64, 64)})
+
+
+def test_confidence_says_which_space_can_read_a_query(bundle, gallery) -> None:
+    index = torch.arange(8)
+    sketch = pixel_inputs(gallery, index, [bundle.modality("sketch")])
+    found, plain = bundle.embed_with_confidence(sketch), bundle.embed(sketch)
+    for space, embedding in found.items():
+        assert torch.equal(embedding.vectors, plain[space])
+        assert ((embedding.confidence >= 0) & (embedding.confidence <= 1)).all()
+    # a sketch has no colour: the model is surer of its layout space than of its semantic one,
+    # and for a caption the other way round
+    assert (found["tok_dino_global"].confidence > found["tok_clip_global"].confidence).all()
+    ids = bundle.text.caption_batch([c[0] for c in gallery.captions[:8]]).ids
+    caption = bundle.embed_with_confidence({"caption": ids})
+    assert (caption["tok_clip_global"].confidence > caption["tok_dino_global"].confidence).all()
