@@ -134,3 +134,18 @@ def test_confidence_says_which_space_can_read_a_query(bundle, gallery) -> None:
     ids = bundle.text.caption_batch([c[0] for c in gallery.captions[:8]]).ids
     caption = bundle.embed_with_confidence({"caption": ids})
     assert (caption["tok_clip_global"].confidence > caption["tok_dino_global"].confidence).all()
+
+
+def test_the_committed_model_is_what_its_recipe_trains() -> None:
+    import json
+    from dataclasses import asdict
+
+    from model.train.pipeline import CLIP_SPACE, DINO_SPACE
+    from model.train.recipe import load_recipe
+
+    recipe = json.loads((BUILTIN_DIR / "bundle.json").read_text())["recipe"].split()[-1]
+    config = load_recipe(recipe)
+    shipped = json.loads((BUILTIN_DIR / "train_config.json").read_text())
+    assert shipped == json.loads(json.dumps(asdict(config)))
+    fm = json.loads((BUILTIN_DIR / "fm" / "config.json").read_text())
+    assert fm == config.fm.fourm_config((CLIP_SPACE, DINO_SPACE)).to_dict()

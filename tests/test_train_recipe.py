@@ -16,7 +16,7 @@ from model.train.recipe import load_recipe, recipe_names
 
 def test_shipped_recipes_load_into_nested_configs() -> None:
     """Every shipped recipe builds; nested sections become their dataclasses, lists tuples."""
-    assert {"default", "ci"} <= set(recipe_names())
+    assert {"default", "ci", "gpu"} <= set(recipe_names())
     for name in recipe_names():
         config = load_recipe(name)
         assert isinstance(config, PipelineConfig)
