@@ -75,3 +75,13 @@ def test_export_casts_floating_weights_and_keeps_integer_ones(tmp_path: Path) ->
     assert back["w"].dtype == torch.float16 and back["ids"].dtype == torch.int64
     torch.testing.assert_close(back["w"].float(), tensors["w"], atol=2e-3, rtol=1e-3)
     assert torch.equal(back["ids"], tensors["ids"])
+
+
+def test_loading_a_split_in_this_process_keeps_its_thread_count(tmp_path) -> None:
+    from model.data.synth import SynthRequest, synthesize
+    from model.train.scene_tensors import load_split
+
+    synthesize(SynthRequest(out=tmp_path, n=3, seed=1, split="train"), progress=False)
+    before = torch.get_num_threads()
+    load_split(tmp_path, "train", workers=1, progress=False)
+    assert torch.get_num_threads() == before

@@ -149,7 +149,6 @@ def _load_range(args: tuple[str, str, int, int]) -> SceneTensors:
     from model.data.dataset import SceneReader
 
     root, split, start, stop = args
-    torch.set_num_threads(1)  # a forked child must not enter the parent's OpenMP pool (hangs)
     reader = SceneReader(root, split)
     return from_samples([reader[i] for i in range(start, stop)])
 
@@ -175,7 +174,8 @@ def load_split(
             bar.update(task[3] - task[2])
     else:
         context = mp.get_context("fork" if os.name == "posix" else "spawn")
-        with context.Pool(min(workers, len(tasks))) as pool:
+        # one thread per worker: a forked child must not enter the parent's OpenMP pool (hangs)
+        with context.Pool(min(workers, len(tasks)), torch.set_num_threads, (1,)) as pool:
             for task, part in zip(tasks, pool.imap(_load_range, tasks), strict=True):
                 parts.append(part)
                 bar.update(task[3] - task[2])
