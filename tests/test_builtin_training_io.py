@@ -85,3 +85,22 @@ def test_loading_a_split_in_this_process_keeps_its_thread_count(tmp_path) -> Non
     before = torch.get_num_threads()
     load_split(tmp_path, "train", workers=1, progress=False)
     assert torch.get_num_threads() == before
+
+
+@pytest.mark.timeout(180)
+def test_an_interrupted_data_stage_keeps_finished_splits_and_a_rerun_regenerates(tmp_path) -> None:
+    from model.train.pipeline import Run, run_pipeline
+    from model.train.recipe import load_recipe
+
+    config = replace(load_recipe("ci"), n_train=6, n_gallery=3, workers=1)
+    run = Run(config, tmp_path / "run")
+    run_pipeline(run, only="data")
+    train = run.out / "tensors" / "train.pt"
+    first = train.stat().st_mtime_ns
+    (run.out / "stages" / "data.json").unlink()  # as if stopped before the stage finished
+    (run.out / "tensors" / "gallery.pt").unlink()
+    run_pipeline(run, only="data")
+    assert train.stat().st_mtime_ns == first  # the finished split was kept
+    assert (run.out / "tensors" / "gallery.pt").is_file()  # the missing one was made
+    run_pipeline(run, only="data")  # an explicit re-run of a finished stage starts over
+    assert train.stat().st_mtime_ns != first

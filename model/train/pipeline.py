@@ -123,11 +123,12 @@ def stage_data(run: Run) -> dict[str, Any]:
 
     c = run.config
     scenes_dir = run.out / "scenes"
+    resuming = stage_record(run, "data") is None  # an interrupted first run keeps finished splits
     for split, n, seed in (
         ("train", c.n_train, c.train_seed),
         ("gallery", c.n_gallery, c.gallery_seed),
     ):
-        if run.path("tensors", f"{split}.pt").is_file():  # finished before an interruption
+        if resuming and run.path("tensors", f"{split}.pt").is_file():
             continue
         synthesize(
             SynthRequest(
