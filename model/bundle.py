@@ -4,10 +4,13 @@ The service needs more than the FM weights: the tokenizer of every global space 
 vectors) and the text tokenizer (caption -> ids). A bundle folder holds them in the official
 layouts, plus ``bundle.json`` naming the parts::
 
-    bundle.json          {"fm": "fm", "spaces": {...}, "text_tokenizer": ..., "decode": ...}
+    bundle.json          {"fm": "fm", "spaces": {...}, "text_tokenizer": ..., "decode": ...,
+                          "priors": "priors.safetensors"}
     fm/config.json, fm/model.safetensors                      (FourM, hub layout)
     tokenizers/<space>/config.json, .../model.safetensors     (MLP VQ-VAE, hub layout)
     text_tokenizer.json                                       (WordPiece, tokenizers JSON)
+    priors.safetensors   optional: per space, the mean token distribution [N, V] the FM predicts
+                         for typical images; fusion measures each query's information against it
 
 ``resolve_bundle_source("builtin")`` is the committed default model under ``model/builtin/``.
 """
@@ -15,7 +18,7 @@ layouts, plus ``bundle.json`` naming the parts::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -23,7 +26,7 @@ import torch
 from anyseek.errors import AnyseekError
 from model.checkpoint import CheckpointError
 from model.fourm import FourM
-from model.predict import DECODE_MODES, SpaceEmbedding
+from model.predict import DECODE_MODES, SpaceEmbedding, predict_distributions
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
 BUNDLE_FILE = "bundle.json"
@@ -42,6 +45,7 @@ class ModelBundle:
     text: object  # TextTokenizer
     path: Path
     decode: str = "greedy"  # how token predictions become vectors (see model.predict)
+    priors: dict[str, torch.Tensor] = field(default_factory=dict)  # space -> [N, V] float32
 
     @property
     def input_modalities(self) -> list[str]:
@@ -64,11 +68,47 @@ class ModelBundle:
         return self.fm.predict_embeddings(inputs, self.spaces, self.decode)
 
     @torch.inference_mode()
-    def embed_with_confidence(self, inputs: dict[str, torch.Tensor]) -> dict[str, SpaceEmbedding]:
-        """Vectors and the model's confidence per global space (what fusion weights by)."""
+    def embed_spaces(self, inputs: dict[str, torch.Tensor]) -> dict[str, SpaceEmbedding]:
+        """Vectors per global space and how much each says about the inputs beyond the space's
+        prior (what fusion weights by)."""
         from model.predict import predict_space_embeddings
 
-        return predict_space_embeddings(self.fm, inputs, self.spaces, self.decode)
+        return predict_space_embeddings(self.fm, inputs, self.spaces, self.decode, self.priors)
+
+
+@torch.inference_mode()
+def estimate_priors(
+    bundle: ModelBundle, images: torch.Tensor, batch_size: int = 256
+) -> dict[str, torch.Tensor]:
+    """Mean predicted token distribution [N, V] per space over ``images`` (model-ready rgb)."""
+    rgb = bundle.modality("rgb")
+    totals: dict[str, torch.Tensor] = {}
+    for start in range(0, len(images), batch_size):
+        batch = {rgb: images[start : start + batch_size].to(bundle.fm.device)}
+        for space, probs in predict_distributions(bundle.fm, batch, list(bundle.spaces)).items():
+            totals[space] = totals.get(space, 0) + probs.sum(0).cpu()
+    return {space: total / len(images) for space, total in totals.items()}
+
+
+def _load_priors(path: Path, fm: FourM) -> dict[str, torch.Tensor]:
+    """A bundle's priors file, checked against the FM's output spaces and their shapes."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        priors = {k: v.float() for k, v in load_file(str(path)).items()}
+    except (OSError, SafetensorError) as exc:
+        raise BundleError(f"{path}: unreadable priors ({exc})") from None
+    for space, prior in priors.items():
+        if space not in fm.output_modalities:
+            raise BundleError(f"{path}: prior for {space!r}, which the FM does not predict")
+        vocab = fm.decoder_embedding(space).to_logits.out_features
+        shape = (fm.config.num_tokens(space), vocab)
+        if tuple(prior.shape) != shape:
+            raise BundleError(
+                f"{path}: prior for {space!r} is {list(prior.shape)}, not {list(shape)}"
+            )
+    return priors
 
 
 def resolve_bundle_source(source: str | Path) -> Path:
@@ -95,6 +135,7 @@ def load_bundle(source: str | Path = "builtin", *, device: str = "cpu") -> Model
         manifest = json.loads(manifest_path.read_text())
         fm_dir, spaces, text_file = manifest["fm"], manifest["spaces"], manifest["text_tokenizer"]
         decode = manifest.get("decode", "greedy")
+        priors_file = manifest.get("priors")
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise BundleError(f"{manifest_path}: unreadable bundle manifest ({exc!r})") from None
     if decode not in DECODE_MODES:
@@ -120,4 +161,7 @@ def load_bundle(source: str | Path = "builtin", *, device: str = "cpu") -> Model
             )
         tokenizers[name] = tok
     text = load_text_tokenizer(root / text_file)
-    return ModelBundle(fm=fm, spaces=tokenizers, text=text, path=root, decode=decode)
+    priors = {}
+    if priors_file is not None:
+        priors = {k: v.to(device) for k, v in _load_priors(root / priors_file, fm).items()}
+    return ModelBundle(fm=fm, spaces=tokenizers, text=text, path=root, decode=decode, priors=priors)

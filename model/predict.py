@@ -5,8 +5,9 @@ decoder pass predicting the 16 tokens of every requested global space at once (e
 queries attend only to themselves, exactly like separate reference passes), then each space's
 tokenizer decodes the prediction to a vector, which is L2-normalised: the argmax tokens
 (``greedy``, the official way) or the probability-weighted mean code of every token
-(``expected``). ``predict_space_embeddings`` also returns how certain the model was in each space
-(:func:`token_confidence`), which is what fusion across spaces weights by (``search.fusion``).
+(``expected``). ``predict_space_embeddings`` also returns how much each space's prediction says
+about this input (:func:`token_information`), which is what fusion across spaces weights by
+(``search.fusion``).
 """
 
 from __future__ import annotations
@@ -105,6 +106,14 @@ def _target_logits(
 
 
 @torch.inference_mode()
+def predict_distributions(
+    model: FourM, inputs: Mapping[str, InputValue], targets: Sequence[str]
+) -> dict[str, Tensor]:
+    """Float32 token distributions [B, N, V] for several token-grid targets, from one pass."""
+    return {n: lg.float().softmax(-1) for n, lg in _target_logits(model, inputs, targets).items()}
+
+
+@torch.inference_mode()
 def predict_tokens(
     model: FourM, inputs: Mapping[str, InputValue], targets: Sequence[str]
 ) -> dict[str, Tensor]:
@@ -117,22 +126,25 @@ def predict_tokens(
 DECODE_MODES = ("greedy", "expected")
 
 
-def token_confidence(probs: Tensor) -> Tensor:
-    """[B, N, V] token distributions -> [B] in [0, 1]: 1 - mean entropy / log(V).
+def token_information(probs: Tensor, prior: Tensor | None = None) -> Tensor:
+    """[B, N, V] token distributions -> [B] nats: mean over tokens of KL(prediction || prior).
 
-    1 when every token is certain, 0 when every token is uniform over the vocabulary. Exact
-    duplicate codes (the built-in model's dead rows) scale every space of one vocabulary alike.
+    ``prior`` [N, V] is what the space predicts for a typical indexed image (a bundle's
+    ``priors``); a prediction that only repeats it says nothing about the input, however peaked
+    it is. Without a prior the uniform distribution stands in, and the value is log V minus the
+    mean entropy.
     """
-    entropy = -(probs * probs.clamp_min(1e-30).log()).sum(-1)  # [B, N]
-    return (1.0 - entropy.mean(-1) / math.log(probs.shape[-1])).clamp(0.0, 1.0)
+    log_p = probs.clamp_min(1e-30).log()
+    log_prior = -math.log(probs.shape[-1]) if prior is None else prior.clamp_min(1e-30).log()
+    return (probs * (log_p - log_prior)).sum(-1).mean(-1).clamp_min(0.0)
 
 
 @dataclass(frozen=True)
 class SpaceEmbedding:
-    """One global space's prediction for a batch: vectors and how certain the model was."""
+    """One global space's prediction for a batch: vectors and how much they say about the input."""
 
     vectors: Tensor  # [B, C] float32, L2-normalised
-    confidence: Tensor  # [B] float32 in [0, 1] (token_confidence)
+    information: Tensor  # [B] float32 nats >= 0 (token_information)
 
 
 @torch.inference_mode()
@@ -153,8 +165,10 @@ def predict_space_embeddings(
     inputs: Mapping[str, InputValue],
     spaces: Mapping[str, VectorDecoder],
     decode: str = "greedy",
+    priors: Mapping[str, Tensor] | None = None,
 ) -> dict[str, SpaceEmbedding]:
-    """Vectors and confidences per global space from one encoder and one decoder pass."""
+    """Vectors and information (against ``priors`` [N, V] per space, where given) per global
+    space, from one encoder and one decoder pass."""
     if decode not in DECODE_MODES:
         raise InputError(f"decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
     for name, decoder in spaces.items():
@@ -162,17 +176,19 @@ def predict_space_embeddings(
             raise InputError(f"decoder for {name!r} has no decode(tokens) method")
         if decode == "expected" and not hasattr(decoder, "decode_expected"):
             raise InputError(f"decoder for {name!r} cannot decode expected codes")
-    logits = _target_logits(model, inputs, list(spaces))
+    distributions = predict_distributions(model, inputs, list(spaces))
     out = {}
     for name, decoder in spaces.items():
-        probs = logits[name].float().softmax(-1)
+        probs = distributions[name]
         if decode == "expected":
             vectors = decoder.decode_expected(probs).float()
         else:
-            vectors = decoder.decode(logits[name].argmax(-1)).float()
-        if vectors.ndim != 2 or vectors.shape[0] != logits[name].shape[0]:
+            vectors = decoder.decode(probs.argmax(-1)).float()
+        if vectors.ndim != 2 or vectors.shape[0] != probs.shape[0]:
             raise InputError(
                 f"decoder for {name!r} returned shape {list(vectors.shape)}, expected [B, C]"
             )
-        out[name] = SpaceEmbedding(F.normalize(vectors, dim=-1), token_confidence(probs))
+        prior = (priors or {}).get(name)
+        prior = None if prior is None else prior.to(probs.device, torch.float32)
+        out[name] = SpaceEmbedding(F.normalize(vectors, dim=-1), token_information(probs, prior))
     return out

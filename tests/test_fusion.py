@@ -1,4 +1,4 @@
-"""Fusion across embedding spaces: confidence weighting, user weights, and refusals."""
+"""Fusion across embedding spaces: information weighting, user weights, and refusals."""
 
 from __future__ import annotations
 
@@ -7,21 +7,28 @@ import math
 import pytest
 import torch
 
-from model.predict import token_confidence
+from model.predict import token_information
 from search.fusion import FusionError, fuse, fusion_weights
 
 
-def test_certain_tokens_have_confidence_one_and_uniform_ones_zero() -> None:
+def test_information_is_the_divergence_from_the_prior() -> None:
     vocab = 64
-    certain = torch.nn.functional.one_hot(torch.arange(16) % vocab, vocab).float()[None]
+    certain = torch.nn.functional.one_hot(torch.arange(16) % 8, vocab).float()[None]
     uniform = torch.full((1, 16, vocab), 1 / vocab)
     half = torch.zeros(1, 16, vocab)
-    half[..., :8] = 1 / 8  # entropy log 8 of log 64: confidence 1 - 1/2
-    got = token_confidence(torch.cat([certain, uniform, half]))
-    torch.testing.assert_close(got, torch.tensor([1.0, 0.0, 0.5]))
+    half[..., :8] = 1 / 8
+    probs = torch.cat([certain, uniform, half])
+    # without a prior: against the uniform distribution, log V minus the entropy
+    expected = torch.tensor([math.log(64), 0.0, math.log(64) - math.log(8)])
+    torch.testing.assert_close(token_information(probs), expected)
+    # a prediction that only repeats the space's prior says nothing, however peaked it is
+    prior = half[0]
+    got = token_information(probs, prior)
+    assert got[2].item() == pytest.approx(0.0, abs=1e-6)
+    assert got[1].item() > 0 and got[0].item() == pytest.approx(math.log(8), rel=1e-5)
 
 
-def test_equal_confidences_give_the_mean_and_a_sure_space_dominates() -> None:
+def test_equal_information_gives_the_mean_and_an_informed_space_dominates() -> None:
     a = torch.tensor([[0.9, 0.1, 0.2]])
     b = torch.tensor([[0.1, 0.8, 0.3]])
     sims = {"clip": a, "dino": b}
@@ -35,26 +42,26 @@ def test_equal_confidences_give_the_mean_and_a_sure_space_dominates() -> None:
 
 
 def test_weights_are_per_query_and_user_weights_scale_them() -> None:
-    confidence = {"clip": torch.tensor([0.5, 0.1]), "dino": torch.tensor([0.1, 0.5])}
-    w = fusion_weights(confidence)
+    information = {"clip": torch.tensor([0.5, 0.1]), "dino": torch.tensor([0.1, 0.5])}
+    w = fusion_weights(information)
     assert w["clip"][0] > w["dino"][0] and w["clip"][1] < w["dino"][1]
     torch.testing.assert_close(w["clip"] + w["dino"], torch.ones(2))
-    only_dino = fusion_weights(confidence, weights={"clip": 0.0})
+    only_dino = fusion_weights(information, weights={"clip": 0.0})
     torch.testing.assert_close(only_dino["dino"], torch.ones(2))
 
 
 @pytest.mark.parametrize(
-    ("sims", "confidence", "weights", "message"),
+    ("sims", "information", "weights", "message"),
     [
         ({}, None, None, "no spaces"),
         ({"a": torch.zeros(2, 3), "b": torch.zeros(2, 4)}, None, None, r"\[Q, N\]"),
-        ({"a": torch.zeros(2, 3)}, {"b": torch.ones(2)}, None, "confidences for"),
+        ({"a": torch.zeros(2, 3)}, {"b": torch.ones(2)}, None, "information for"),
         ({"a": torch.zeros(2, 3)}, {"a": torch.ones(3)}, None, r"\[Q\]"),
         ({"a": torch.zeros(2, 3)}, None, {"c": 1.0}, "no score in"),
         ({"a": torch.zeros(2, 3)}, None, {"a": -1.0}, ">= 0"),
         ({"a": torch.zeros(2, 3)}, None, {"a": 0.0}, "not all 0"),
     ],
 )
-def test_mismatched_inputs_are_refused_with_a_reason(sims, confidence, weights, message) -> None:
+def test_mismatched_inputs_are_refused_with_a_reason(sims, information, weights, message) -> None:
     with pytest.raises(FusionError, match=message):
-        fuse(sims, confidence, weights=weights)
+        fuse(sims, information, weights=weights)

@@ -3,13 +3,14 @@
 For every scene of a held-out gallery the relevant answer is its RGB image, indexed the way the
 service indexes images (embeddings predicted from rgb). Each scene is queried with each of its own
 modalities and with combinations; the ranks of the relevant image give R@1/5/10 and MRR per query
-and per space (``clip``, ``dino``, and ``fused``: the cosines weighted per query by the model's
-confidence in each space, as search does, see ``search.fusion``). Caption queries also get
-attribute-precision@10: the fraction of the top 10 whose scene satisfies every fact the caption
-states, next to its ``ceiling`` (the best any ranking can do: a caption naming every object of a
-scene is satisfied by about one gallery scene, so its attr_P@10 cannot approach 1) and its
-``random`` value; ``object`` queries name one object of the scene. Baselines: random ranking, and
-for sketches an edge-matching baseline (blurred sketch vs blurred Canny edges of the gallery).
+and per space (``clip``, ``dino``, and ``fused``: the cosines weighted per query by how much the
+model's prediction in each space says about the query, as search does, see ``search.fusion``).
+Caption queries also get attribute-precision@10: the fraction of the top 10 whose scene
+satisfies every fact the caption states, next to its ``ceiling`` (the best any ranking can do: a
+caption naming every object of a scene is satisfied by about one gallery scene, so its attr_P@10
+cannot approach 1) and its ``random`` value; ``object`` queries name one object of the scene.
+Baselines: random ranking, and for sketches an edge-matching baseline (blurred sketch vs blurred
+Canny edges of the gallery).
 """
 
 from __future__ import annotations
@@ -212,17 +213,17 @@ def _embed_all(
     n: int,
     batch_size: int,
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Embeddings [n, C] and confidences [n] per space, computed in batches of scene indices."""
+    """Embeddings [n, C] and information [n] per space, computed in batches of scene indices."""
     vectors: dict[str, list[torch.Tensor]] = {}
-    confidence: dict[str, list[torch.Tensor]] = {}
+    information: dict[str, list[torch.Tensor]] = {}
     for start in range(0, n, batch_size):
         index = torch.arange(start, min(n, start + batch_size))
-        for space, found in bundle.embed_with_confidence(make_inputs(index)).items():
+        for space, found in bundle.embed_spaces(make_inputs(index)).items():
             vectors.setdefault(space, []).append(found.vectors.float().cpu())
-            confidence.setdefault(space, []).append(found.confidence.float().cpu())
+            information.setdefault(space, []).append(found.information.float().cpu())
     return (
         {space: torch.cat(v) for space, v in vectors.items()},
-        {space: torch.cat(c) for space, c in confidence.items()},
+        {space: torch.cat(i) for space, i in information.items()},
     )
 
 
@@ -280,12 +281,12 @@ def evaluate_retrieval(
     for query, bases in queries.items():
         if progress is not None:
             progress(query)
-        vectors, confidence = _embed_all(
+        vectors, information = _embed_all(
             bundle, query_inputs(bundle, gallery, bases, caption_ids), n, batch_size
         )
         sims = {short: vectors[name] @ index_vectors[name].t() for short, name in spaces.items()}
         if len(sims) > 1:
-            sims["fused"] = fuse(sims, {short: confidence[name] for short, name in spaces.items()})
+            sims["fused"] = fuse(sims, {short: information[name] for short, name in spaces.items()})
         report[query] = {}
         text_base = next((b for b in bases if b in CAPTION_TEXTS), None)
         for space, sim in sims.items():

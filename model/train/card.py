@@ -179,9 +179,9 @@ Device: {device_text}, {threads} CPU threads.
 
 Query with each modality of a gallery scene; the relevant answer is its rgb image indexed from
 predicted rgb embeddings ({decode} decoding). `fused` is what search does: each space's cosine
-weighted by the model's confidence in that space for that query (`search.fusion`: weight =
-confidence^2, confidence = 1 - mean normalised entropy of the predicted tokens), so a sketch is
-scored by the space that can read it.
+weighted by how much the model's prediction in that space says about the query (`search.fusion`:
+weight = information^2, information = mean KL divergence of the predicted tokens from the space's
+prior in `priors.safetensors`), so a sketch is scored by the space that can read it.
 `caption` queries use the short object-list phrasing, which names every visible object;
 `object` queries name only the first of them ("A small red cube."). attr_P@10 is the fraction of
 the top 10 whose scene has every stated object with every stated attribute; its `ceiling` row is

@@ -54,6 +54,7 @@ from model.train.text import save_wordpiece, train_wordpiece
 log = logging.getLogger("anyseek.train")
 
 CLIP_SPACE, DINO_SPACE = "tok_clip_global", "tok_dino_global"
+PRIOR_IMAGES = 2000  # training images whose mean predicted tokens are the bundle's space priors
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,8 @@ def _export_safetensors(tensors: dict[str, torch.Tensor], path: Path, dtype: tor
 
 
 def stage_bundle(run: Run) -> dict[str, Any]:
-    """Export FM, tokenizers and text tokenizer into the bundle folder (official layouts).
+    """Export FM, tokenizers and text tokenizer into the bundle folder (official layouts), and
+    the spaces' priors: the mean token distribution the exported FM predicts for training images.
 
     Weights are stored in ``export_dtype``; the loaders cast them back to the model's dtype.
     """
@@ -349,8 +351,26 @@ def stage_bundle(run: Run) -> dict[str, Any]:
         "recipe": f"anyseek train default --recipe {run.recipe}",
     }
     (out / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    _export_priors(run, dtype)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {"bytes": size}
+
+
+def _export_priors(run: Run, dtype: torch.dtype) -> None:
+    """Add ``priors.safetensors`` to the exported bundle (see ``model.bundle``)."""
+    from model.bundle import BUNDLE_FILE, estimate_priors, load_bundle
+    from model.train.scene_tensors import pixel_inputs
+
+    bundle = load_bundle(run.bundle_dir, device=run.device)
+    scenes = _train_scenes(run)
+    index = torch.arange(min(PRIOR_IMAGES, len(scenes)))
+    rgb = bundle.modality("rgb")
+    priors = estimate_priors(bundle, pixel_inputs(scenes, index, [rgb])[rgb])
+    _export_safetensors(priors, run.bundle_dir / "priors.safetensors", dtype)
+    manifest_path = run.bundle_dir / BUNDLE_FILE
+    manifest = json.loads(manifest_path.read_text())
+    manifest["priors"] = "priors.safetensors"
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 def stage_eval(run: Run) -> dict[str, Any]:
