@@ -73,7 +73,7 @@ def test_retrieval_is_well_above_random_on_a_small_gallery(bundle, gallery) -> N
     for query in ("sketch", "semseg", "depth"):
         fused = report[query]["fused"]
         assert fused["R@10"] >= 10 * chance["R@10"], (query, fused)
-        # confidence-weighted fusion follows the space that can read the query
+        # information-weighted fusion follows the space that can read the query
         best = max(report[query][s]["MRR"] for s in ("clip", "dino"))
         assert fused["MRR"] >= best - 0.03, (query, report[query])
     both = report["caption+sketch"]["fused"]["MRR"]
@@ -121,19 +121,34 @@ def test_unknown_modality_is_named(bundle) -> None:
         bundle.embed({"thermal@64": torch.zeros(1, 1, 64, 64)})
 
 
-def test_confidence_says_which_space_can_read_a_query(bundle, gallery) -> None:
+def test_information_says_which_space_can_read_a_query(bundle, gallery) -> None:
+    assert set(bundle.priors) == set(bundle.spaces)  # the committed bundle ships its priors
     index = torch.arange(8)
     sketch = pixel_inputs(gallery, index, [bundle.modality("sketch")])
-    found, plain = bundle.embed_with_confidence(sketch), bundle.embed(sketch)
+    found, plain = bundle.embed_spaces(sketch), bundle.embed(sketch)
     for space, embedding in found.items():
         assert torch.equal(embedding.vectors, plain[space])
-        assert ((embedding.confidence >= 0) & (embedding.confidence <= 1)).all()
-    # a sketch has no colour: the model is surer of its layout space than of its semantic one,
-    # and for a caption the other way round
-    assert (found["tok_dino_global"].confidence > found["tok_clip_global"].confidence).all()
+        assert (embedding.information >= 0).all()
+    # a sketch has no colour: it tells the layout space far more than the semantic one, and a
+    # caption the other way round
+    assert (found["tok_dino_global"].information > found["tok_clip_global"].information).all()
     ids = bundle.text.caption_batch([c[0] for c in gallery.captions[:8]]).ids
-    caption = bundle.embed_with_confidence({"caption": ids})
-    assert (caption["tok_clip_global"].confidence > caption["tok_dino_global"].confidence).all()
+    caption = bundle.embed_spaces({"caption": ids})
+    assert (caption["tok_clip_global"].information > caption["tok_dino_global"].information).all()
+
+
+def test_a_priors_file_that_does_not_fit_is_named(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from model.bundle import BundleError
+
+    root = _copy(tmp_path)
+    save_file({"tok_clip_global": torch.ones(4, 4)}, str(root / "priors.safetensors"))
+    with pytest.raises(BundleError, match=r"priors\.safetensors.*tok_clip_global"):
+        load_bundle(root)
+    (root / "priors.safetensors").write_bytes(b"garbage")
+    with pytest.raises(BundleError, match=r"priors\.safetensors"):
+        load_bundle(root)
 
 
 def test_the_committed_model_is_what_its_recipe_trains() -> None:
