@@ -351,14 +351,15 @@ def stage_bundle(run: Run) -> dict[str, Any]:
         "recipe": f"anyseek train default --recipe {run.recipe}",
     }
     (out / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
-    _export_priors(run, dtype)
+    manifest["priors"] = _export_priors(run, dtype)  # needs the exported bundle to load
+    (out / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {"bytes": size}
 
 
-def _export_priors(run: Run, dtype: torch.dtype) -> None:
-    """Add ``priors.safetensors`` to the exported bundle (see ``model.bundle``)."""
-    from model.bundle import BUNDLE_FILE, estimate_priors, load_bundle
+def _export_priors(run: Run, dtype: torch.dtype) -> str:
+    """Write ``priors.safetensors`` into the exported bundle (see ``model.bundle``); its name."""
+    from model.bundle import estimate_priors, load_bundle
     from model.train.scene_tensors import pixel_inputs
 
     bundle = load_bundle(run.bundle_dir, device=run.device)
@@ -367,10 +368,7 @@ def _export_priors(run: Run, dtype: torch.dtype) -> None:
     rgb = bundle.modality("rgb")
     priors = estimate_priors(bundle, pixel_inputs(scenes, index, [rgb])[rgb])
     _export_safetensors(priors, run.bundle_dir / "priors.safetensors", dtype)
-    manifest_path = run.bundle_dir / BUNDLE_FILE
-    manifest = json.loads(manifest_path.read_text())
-    manifest["priors"] = "priors.safetensors"
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return "priors.safetensors"
 
 
 def stage_eval(run: Run) -> dict[str, Any]:

@@ -69,15 +69,14 @@ class SceneTensors:
     @classmethod
     def concat(cls, parts: Sequence[SceneTensors]) -> SceneTensors:
         """The scenes of ``parts`` in order, as one set."""
-        fields = vars(parts[0]).keys()
-        return cls(
-            **{
-                k: torch.cat([vars(p)[k] for p in parts])
-                if isinstance(vars(parts[0])[k], torch.Tensor)
-                else [x for p in parts for x in vars(p)[k]]
-                for k in fields
-            }
-        )
+
+        def joined(name: str, first: Any) -> Any:
+            items = [getattr(p, name) for p in parts]
+            if isinstance(first, torch.Tensor):
+                return torch.cat(items)
+            return [x for item in items for x in item]
+
+        return cls(**{name: joined(name, value) for name, value in vars(parts[0]).items()})
 
 
 PixelInput = Callable[[SceneTensors, torch.Tensor], torch.Tensor]
