@@ -101,12 +101,13 @@ def pending_chunks(session: Session, job_id: int) -> list[int]:
     )
 
 
-def start_job(session: Session, job_id: int) -> IndexJob:
-    """Mark a queued job running (idempotent); refuses finished jobs."""
+def start_job(session: Session, job_id: int, *, resume: bool = False) -> IndexJob:
+    """Mark a queued job running (idempotent); ``resume`` also restarts a failed job."""
     job = get_job(session, job_id, lock=True)
-    if job.status == JobStatus.QUEUED:
+    if job.status == JobStatus.QUEUED or (resume and job.status == JobStatus.FAILED):
         job.status = JobStatus.RUNNING
-        job.started_at = utc_now()
+        job.started_at = job.started_at or utc_now()
+        job.error = job.finished_at = None
     return job
 
 

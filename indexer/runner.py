@@ -70,8 +70,8 @@ def run_index(
 ) -> IndexReport:
     """Index ``source`` into ``collection`` in this process and return the job's report.
 
-    With ``job_id`` an existing job is resumed (its staged chunks are not redone) and ``source``
-    is ignored. The collection is created in the database and the store when missing.
+    With ``job_id`` an existing job (queued, running or failed) is resumed: its staged chunks are
+    not redone and ``source`` is ignored. The collection is created in the database and the store when missing.
     """
     if job_id is None:
         job_id = plan_job(settings, collection, source)
@@ -81,7 +81,7 @@ def run_index(
     database = open_database(settings)
     try:
         with database.session() as session:
-            job = start_job(session, job_id)
+            job = start_job(session, job_id, resume=True)
             attach_model(session, job.collection, model)
             collection = job.collection.name
         with ThreadPoolExecutor(settings.indexer.decode_workers, "anyseek-decode") as pool:
