@@ -71,7 +71,8 @@ def run_index(
     """Index ``source`` into ``collection`` in this process and return the job's report.
 
     With ``job_id`` an existing job (queued, running or failed) is resumed: its staged chunks are
-    not redone and ``source`` is ignored. The collection is created in the database and the store when missing.
+    not redone and ``source`` is ignored. The collection is created in the database and the
+    store when missing.
     """
     if job_id is None:
         job_id = plan_job(settings, collection, source)
