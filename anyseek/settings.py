@@ -99,7 +99,7 @@ class IndexerSettings(BaseModel):
     url_timeout_s: float = Field(default=10.0, gt=0, description="per URL download")
     url_max_mb: float = Field(default=50.0, gt=0, description="larger downloads are failed")
     visibility_timeout_s: int = Field(
-        default=3600, ge=60, description="Redis redelivery delay; longer than any chunk takes"
+        default=3600, ge=1, description="Redis redelivery delay; longer than any chunk takes"
     )
     worker_max_memory_mb: int = Field(
         default=0, ge=0, description="restart a worker child above this RSS; 0 = never"

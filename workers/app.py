@@ -8,6 +8,7 @@ number of workers) and ``anyseek.writer`` for applying staged vectors to a singl
 from __future__ import annotations
 
 from celery import Celery
+from kombu import Queue
 
 from anyseek.errors import ServiceUnavailableError, SettingsError
 from anyseek.settings import Settings
@@ -35,6 +36,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "result_backend_transport_options": transport,
         "broker_connection_retry_on_startup": True,
         "task_default_queue": INDEX_QUEUE,
+        "task_queues": [Queue(name, routing_key=name, durable=True) for name in QUEUES.values()],
         "task_routes": {"anyseek.apply_pending": {"queue": WRITER_QUEUE}},
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -56,10 +58,16 @@ def configure(settings: Settings) -> Celery:
 
 
 def check_broker(celery: Celery) -> None:
-    """Connect to the broker once, or raise a one-line :class:`ServiceUnavailableError`."""
+    """Connect to the broker and declare the queues, or raise a :class:`ServiceUnavailableError`.
+
+    Declaring matters on RabbitMQ: a message published before any worker declared its queue would
+    be dropped by the exchange.
+    """
     try:
         with celery.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT_S)
+            for queue in celery.conf.task_queues:
+                queue.bind(connection.default_channel).declare()
     except Exception as error:
         raise ServiceUnavailableError(
             f"cannot reach the broker {connection_display(celery)}: {error}"

@@ -14,7 +14,7 @@ from anyseek.errors import ServiceUnavailableError
 from anyseek.settings import Settings
 from indexer import plan_job
 from indexer.jobs import fail_job, pending_chunks
-from workers.app import check_broker, configure
+from workers.app import app, check_broker, configure
 from workers.tasks import index_chunk
 
 
@@ -32,9 +32,10 @@ def enqueue_chunks(settings: Settings, job_id: int) -> int:
     try:
         with database.session() as session:
             seqs = pending_chunks(session, job_id)
-        try:
-            for seq in seqs:
-                index_chunk.apply_async((job_id, seq), retry=False)
+        try:  # one explicit connection: the settings' broker, whatever the app used before
+            with app.connection_for_write(settings.broker_url) as connection:
+                for seq in seqs:
+                    index_chunk.apply_async((job_id, seq), connection=connection, retry=False)
         except Exception as error:
             with database.session() as session:
                 fail_job(session, job_id, f"could not enqueue the job: {error}")

@@ -51,11 +51,12 @@ def index_chunk(self, job_id: int, seq: int) -> bool:
             fail_job(session, job_id, reason)
         log.exception("job %s chunk %s failed", job_id, seq)
         return False
-    if staged:
-        if writes_directly(chunks.settings):
-            apply_pending(chunks.database, writer_store(), chunks.settings, collection)
-        else:
-            apply_staged.delay(collection)
+    # also when the chunk was already staged: a worker killed after staging, before sending
+    # the apply, must not leave the job's last vectors waiting for a writer forever
+    if writes_directly(chunks.settings):
+        apply_pending(chunks.database, writer_store(), chunks.settings, collection)
+    else:
+        apply_staged.delay(collection)
     return staged
 
 
