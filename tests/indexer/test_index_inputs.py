@@ -171,3 +171,17 @@ def test_cli_prints_one_line_errors(ready_settings, tmp_path: Path, monkeypatch,
     assert main(["index", str(tmp_path), "-c", "x", "--workers"]) == 1
     assert "cannot reach the broker" in capsys.readouterr().err
     assert job_count(ready_settings) == 0
+
+
+def test_one_pixel_limit_for_queries_and_indexing(ready_settings, search_model, tmp_path) -> None:
+    from model.transforms.base import MAX_PIXELS
+
+    assert ready_settings.api.max_image_pixels == MAX_PIXELS
+    (tmp_path / "big.png").write_bytes(encoded(Image.new("1", (3_000, 2_000)), "PNG"))
+    settings = ready_settings.model_copy(
+        update={"api": ready_settings.api.model_copy(update={"max_image_pixels": 5_000_000})}
+    )
+
+    report = run_index(settings, "limit", tmp_path, model=search_model)
+
+    assert report.failed == 1 and "above the limit of 5 MP" in report.failures[0][1]
