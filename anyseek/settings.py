@@ -95,6 +95,9 @@ class IndexerSettings(BaseModel):
     chunk_size: int = Field(default=256, ge=1, le=100_000, description="items per task")
     decode_workers: int = Field(default=2, ge=1, le=256, description="decoding threads")
     thumbnail_size: int = Field(default=256, ge=16, le=2048, description="longest side, px")
+    flush_interval_s: float = Field(
+        default=5.0, ge=0, description="in-process: apply staged vectors to the store this often"
+    )
     max_file_mb: float = Field(default=100.0, gt=0, description="larger files are failed")
     url_timeout_s: float = Field(default=10.0, gt=0, description="per URL download")
     url_max_mb: float = Field(default=50.0, gt=0, description="larger downloads are failed")

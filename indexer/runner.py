@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from anyseek.settings import Settings
 from indexer.collections import attach_model
 from indexer.errors import SourceError
 from indexer.jobs import (
-    FINISHED,
     IndexReport,
     create_job,
     fail_job,
@@ -104,25 +104,31 @@ def run_index(
 def _run_chunks(
     ctx: ChunkContext, store: VectorStore, job_id: int, collection: str, progress: bool
 ) -> None:
-    """Process the job's pending chunks in order, applying staged vectors after each."""
+    """Process the job's pending chunks in order; staged vectors are applied (and the store
+    flushed) every ``flush_interval_s`` and at the end, not after every chunk."""
     with ctx.database.session() as session:
         seqs = pending_chunks(session, job_id)
         job = get_job(session, job_id)
         total, already = job.total, job.done + job.failed + job.skipped
     bar = _progress_bar(total, already, collection) if progress else None
+    interval = ctx.settings.indexer.flush_interval_s
     try:
         apply_pending(ctx.database, store, ctx.settings, collection)  # leftovers of a crash
+        last_apply = time.monotonic()
         for prepared in prefetched(ctx, job_id, seqs):
             if prepared is not None:
                 finish_chunk(ctx, prepared)
-            apply_pending(ctx.database, store, ctx.settings, collection)
+            if time.monotonic() - last_apply >= interval:  # each apply flushes the store
+                apply_pending(ctx.database, store, ctx.settings, collection)
+                last_apply = time.monotonic()
             with ctx.database.session() as session:
                 job = get_job(session, job_id)
                 counted, status = job.done + job.failed + job.skipped, job.status
             if bar is not None:
                 bar.update(counted - bar.n)
-            if status in FINISHED and status != JobStatus.RUNNING:
+            if status == JobStatus.CANCELLED:
                 break
+        apply_pending(ctx.database, store, ctx.settings, collection)
     finally:
         if bar is not None:
             bar.close()
