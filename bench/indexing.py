@@ -1,7 +1,7 @@
 """Benchmark indexing throughput: decode-only, model-only, in-process, and 1 and 2 worker processes.
 
 PYTHONPATH=. python bench/indexing.py [--images 400] [--width 640 --height 480]
-    [--broker redis://127.0.0.1:6379/13] [--database-url postgresql+psycopg://postgres@127.0.0.1/test]
+    [--chunk-size 256] [--broker redis://127.0.0.1:6379/13] [--database-url postgresql+psycopg://postgres@127.0.0.1/test]
 
 Images are JPEG photos made from generated scenes (upscaled, with noise so they compress like
 photos). Decode-only is the pipeline's CPU work per image (read, SHA-256, decode, EXIF, RGB,
@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
+    parser.add_argument("--chunk-size", type=int, default=256)
     parser.add_argument("--skip-workers", action="store_true")
     args = parser.parse_args()
 
@@ -212,7 +213,8 @@ def main() -> None:
             make_images(warm / f"w{n}", 1, args.width, args.height)
             (warm / f"w{n}" / "photo00000.jpg").rename(warm / f"w{n}" / f"warm{n}.jpg")
         make_images(warm / "single", 1, 32, 24)
-        settings = fresh_settings(root / "inproc", None)
+        chunks = {"indexer": {"chunk_size": args.chunk_size}}
+        settings = fresh_settings(root / "inproc", None, **chunks)
         model = process_model(settings)
         rows = []
         decode_rate, decoded = decode_only(settings, model, folder)
@@ -231,7 +233,7 @@ def main() -> None:
             for count in (1, 2):
                 with postgres_schema(args.database_url) as url:
                     worker_settings = fresh_settings(
-                        root / f"workers{count}", url, broker_url=args.broker
+                        root / f"workers{count}", url, broker_url=args.broker, **chunks
                     )
                     rate = with_workers(worker_settings, count, folder, warm, root)
                 rows.append((f"{count} worker process(es) (PostgreSQL, Redis, FAISS)", rate))
