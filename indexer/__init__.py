@@ -8,7 +8,15 @@ and :func:`plan_job` to write a job for workers.
 from __future__ import annotations
 
 from indexer.jobs import IndexReport
-from indexer.runner import Upload, index_uploads, plan_job, run_index
+from indexer.runner import Upload, index_uploads, plan_job, plan_uploads, run_index
 from indexer.thumbnails import thumbnail_path
 
-__all__ = ["IndexReport", "Upload", "index_uploads", "plan_job", "run_index", "thumbnail_path"]
+__all__ = [
+    "IndexReport",
+    "Upload",
+    "index_uploads",
+    "plan_job",
+    "plan_uploads",
+    "run_index",
+    "thumbnail_path",
+]

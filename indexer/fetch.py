@@ -55,7 +55,7 @@ def read_file(ref: SourceRef, settings: IndexerSettings) -> Fetched:
     data = b"".join(blocks)
     if not data:
         raise ItemError("empty file (0 bytes)")
-    return Fetched(ref, data, digest.hexdigest(), int(stat.st_mtime))
+    return Fetched(ref, data, digest.hexdigest(), 0 if ref.upload else int(stat.st_mtime))
 
 
 def fetch_url(ref: SourceRef, settings: IndexerSettings) -> Fetched:

@@ -71,7 +71,7 @@ def create_job(
     session.add(job)
     session.flush()
     for seq, start in enumerate(range(0, len(refs), chunk_size)):
-        part = [[ref.uri, ref.path] for ref in refs[start : start + chunk_size]]
+        part = [[ref.uri, ref.path, ref.upload] for ref in refs[start : start + chunk_size]]
         session.add(IndexChunk(job_id=job.id, seq=seq, sources=json.dumps(part)))
     session.flush()
     return job
@@ -87,7 +87,7 @@ def get_job(session: Session, job_id: int, *, lock: bool = False) -> IndexJob:
 
 def chunk_refs(chunk: IndexChunk) -> list[SourceRef]:
     """The source items of a chunk."""
-    return [SourceRef(uri, path) for uri, path in json.loads(chunk.sources)]
+    return [SourceRef(*entry) for entry in json.loads(chunk.sources)]
 
 
 def pending_chunks(session: Session, job_id: int) -> list[int]:

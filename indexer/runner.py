@@ -31,7 +31,7 @@ from indexer.jobs import (
 from indexer.outbox import apply_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
 from indexer.runtime import process_model
-from indexer.sources import describe, expand_source
+from indexer.sources import SourceRef, describe, expand_source
 from model.search_model import SearchModel
 from search.stores import VectorStore, open_store
 
@@ -44,9 +44,15 @@ class Upload:
     data: bytes
 
 
-def plan_job(settings: Settings, collection: str, source: str | Path | Sequence[Path]) -> int:
-    """Expand the source and write a queued job with its chunks; returns the job id."""
-    refs = expand_source(settings.indexer, source)
+def plan_job(
+    settings: Settings,
+    collection: str,
+    source: str | Path | Sequence[Path],
+    *,
+    refs: Sequence[SourceRef] | None = None,
+) -> int:
+    """Expand the source (or take ``refs``) and write a queued job with its chunks; its id."""
+    refs = expand_source(settings.indexer, source) if refs is None else refs
     database = open_database(settings)
     try:
         with database.session() as session:
@@ -144,12 +150,12 @@ def _progress_bar(total: int, already: int, collection: str):
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def spool_uploads(settings: Settings, uploads: Sequence[Upload]) -> list[Path]:
-    """Write uploaded files under ``<data_dir>/uploads`` (by content hash), so tasks carry paths."""
+def spool_uploads(settings: Settings, uploads: Sequence[Upload]) -> list[SourceRef]:
+    """Write uploads under ``<data_dir>/uploads`` (by content hash), so tasks carry paths."""
     if not uploads:
         raise SourceError("no files uploaded")
     folder = settings.data_dir / "uploads"
-    paths = []
+    refs = []
     for upload in uploads:
         digest = hashlib.sha256(upload.data).hexdigest()
         name = SAFE_NAME.sub("_", Path(upload.filename).name)[-100:] or "upload"
@@ -159,8 +165,14 @@ def spool_uploads(settings: Settings, uploads: Sequence[Upload]) -> list[Path]:
             temp = path.with_suffix(path.suffix + ".tmp")
             temp.write_bytes(upload.data)
             temp.replace(path)
-        paths.append(path)
-    return paths
+        refs.append(SourceRef(str(path), name, upload=True))
+    return refs
+
+
+def plan_uploads(settings: Settings, collection: str, uploads: Sequence[Upload]) -> int:
+    """Spool uploaded files and write a queued job for them (run it here or enqueue it)."""
+    refs = spool_uploads(settings, uploads)
+    return plan_job(settings, collection, f"{len(refs)} uploaded files", refs=refs)
 
 
 def index_uploads(
@@ -173,8 +185,8 @@ def index_uploads(
 ) -> IndexReport:
     """Index uploaded files (name + bytes) in this process; ``payload.path`` is the file name.
 
-    The bytes are spooled to the data directory first, so the same files can instead be handed to
-    workers with :func:`plan_job` (tasks carry paths, never image bytes).
+    For workers instead: ``job_id = plan_uploads(...)`` then ``workers.submit.enqueue_chunks``.
+    Uploads are spooled into the data directory, so the allowed roots do not apply to them.
     """
-    paths = spool_uploads(settings, uploads)
-    return run_index(settings, collection, paths, model=model, store=store)
+    job_id = plan_uploads(settings, collection, uploads)
+    return run_index(settings, collection, (), model=model, store=store, job_id=job_id)

@@ -27,6 +27,7 @@ class SourceRef:
 
     uri: str
     path: str
+    upload: bool = False  # spooled upload: recorded with mtime 0, like URLs
 
     @property
     def is_url(self) -> bool:

@@ -20,6 +20,7 @@ from anyseek.db.models import IndexJob
 from indexer import Upload, index_uploads, run_index
 from indexer.errors import SourceError
 from indexer.sources import expand_source
+from search.stores import open_store
 
 
 def with_indexer(settings, **changes):
@@ -134,14 +135,23 @@ def test_a_csv_list_of_urls_and_paths(
     assert local.exists()
 
 
-def test_uploads_are_indexed_under_their_file_names(ready_settings, search_model) -> None:
-    uploads = [Upload("holiday/../beach.png", scene_png(11)), Upload("b.png", scene_png(12))]
+def test_uploads_are_indexed_under_their_file_names(
+    ready_settings, search_model, tmp_path: Path
+) -> None:
+    uploads = [Upload("holiday/../beach.png", scene_png(11)), Upload("b c.png", scene_png(12))]
+    settings = with_indexer(ready_settings, allowed_roots=[tmp_path / "elsewhere"])
 
-    report = index_uploads(ready_settings, "uploads", uploads, model=search_model)
-    again = index_uploads(ready_settings, "uploads", uploads[:1], model=search_model)
+    report = index_uploads(settings, "uploads", uploads, model=search_model)
+    again = index_uploads(settings, "uploads", uploads[:1], model=search_model)
 
     assert (report.done, report.failed, again.done, again.skipped) == (2, 0, 0, 1)
-    assert not list((ready_settings.data_dir / "uploads").rglob("*.tmp"))
+    assert not list((settings.data_dir / "uploads").rglob("*.tmp"))
+    with open_store(settings) as store:
+        payloads = [item.payload for item in store.retrieve("uploads", [1, 2], False)]
+    assert [(p["path"], p["folder"], p["mtime"]) for p in payloads] == [
+        ("beach.png", "", 0),
+        ("b_c.png", "", 0),
+    ]
 
 
 def test_phone_formats_heic_and_avif(ready_settings, search_model, tmp_path: Path) -> None:
