@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from anyseek.cli.context import settings_of
 from anyseek.cli.database import checked_database
 from anyseek.cli.output import echo_table
 from anyseek.errors import SettingsError
-from indexer import IndexReport, run_index
-from indexer.jobs import cancel_job, list_jobs, report
+
+if TYPE_CHECKING:
+    from indexer import IndexReport
+
+# indexer and workers import torch: they are imported inside the commands that need them, so
+# `anyseek --help` and the other commands stay fast.
 
 app = typer.Typer(help="List, show and cancel index jobs.", no_args_is_help=True)
 MAX_FAILURES_SHOWN = 20
@@ -47,6 +53,8 @@ def index(
         job_id = submit_job(settings, collection, source)
         typer.echo(f"job {job_id} queued; follow it with `anyseek jobs show {job_id}`")
         return
+    from indexer import run_index
+
     echo_report(run_index(settings, collection, source, progress=True))
 
 
@@ -94,6 +102,8 @@ def list_(
     limit: int = typer.Option(20, min=1),
 ) -> None:
     """The newest index jobs with their progress."""
+    from indexer.jobs import list_jobs
+
     with checked_database(ctx) as database, database.session() as session:
         rows = [
             (
@@ -125,6 +135,8 @@ def show(
     all_failures: bool = typer.Option(False, "--all", help="print every failure"),
 ) -> None:
     """One job's counts, status and failures."""
+    from indexer.jobs import report
+
     with checked_database(ctx) as database, database.session() as session:
         result = report(session, job_id, max_failures=10**9 if all_failures else 100)
     if all_failures:
@@ -136,6 +148,8 @@ def show(
 @app.command("cancel")
 def cancel(ctx: typer.Context, job_id: int = typer.Argument(...)) -> None:
     """Cancel a queued or running job; chunks not yet staged are dropped."""
+    from indexer.jobs import cancel_job
+
     with checked_database(ctx) as database, database.session() as session:
         cancel_job(session, job_id)
     typer.echo(f"job {job_id} cancelled")

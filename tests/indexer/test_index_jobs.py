@@ -14,7 +14,7 @@ from anyseek.db.models import Item, ItemStatus, PendingVectors
 from indexer import outbox, plan_job, run_index
 from indexer.collections import attach_model
 from indexer.jobs import cancel_job, report, start_job
-from indexer.pipeline import ChunkContext, process_chunk
+from indexer.pipeline import ChunkContext, finish_chunk, prepare_chunk, process_chunk
 from search.stores import open_store
 
 
@@ -90,3 +90,26 @@ def test_cancel_stops_the_job_within_one_chunk(ready_settings, search_model, tmp
         database.dispose()
     assert (result.status, result.done, result.skipped, result.failed) == ("cancelled", 2, 0, 0)
     assert statuses(settings) == {ItemStatus.INDEXED.value: 2, "outbox": 0}
+
+
+def test_a_redelivered_chunk_is_staged_once(ready_settings, search_model, tmp_path) -> None:
+    write_good_images(tmp_path, count=3)
+    settings = with_chunks(ready_settings, 2)
+    job_id = plan_job(settings, "twice", tmp_path)
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            attach_model(session, start_job(session, job_id).collection, search_model)
+        with ThreadPoolExecutor(1) as pool:
+            ctx = ChunkContext(settings, database, search_model, pool)
+            first = prepare_chunk(ctx, job_id, 0)
+            assert first is not None and finish_chunk(ctx, first)
+            again = prepare_chunk(ctx, job_id, 0)  # a redelivered task
+            assert again is None and not process_chunk(ctx, job_id, 0)
+            assert not finish_chunk(ctx, first)  # two deliveries racing: the second stages nothing
+        with database.session() as session:
+            counts = report(session, job_id)
+    finally:
+        database.dispose()
+    assert (counts.done, counts.skipped, counts.failed) == (0, 0, 0)
+    assert statuses(settings) == {"pending": 2, "outbox": 2}
