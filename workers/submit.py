@@ -28,6 +28,7 @@ def submit_job(settings: Settings, collection: str, source: str | Path | Sequenc
 
 def enqueue_chunks(settings: Settings, job_id: int) -> int:
     """Send one task per chunk not yet staged (also resumes a job); returns how many were sent."""
+    configure(settings)  # queues and routes, also when called without submit_job (API uploads)
     database = open_database(settings)
     try:
         with database.session() as session:
