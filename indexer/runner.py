@@ -80,11 +80,16 @@ def run_index(
     not redone and ``source`` is ignored. The collection is created in the database and the
     store when missing.
     """
-    if job_id is None:
-        job_id = plan_job(settings, collection, source)
-    model = model or process_model(settings)
+    model = model or process_model(settings)  # bad model or store settings: no job written
     own_store = store is None
     store = store or open_store(settings)
+    try:
+        if job_id is None:
+            job_id = plan_job(settings, collection, source)
+    except BaseException:
+        if own_store:
+            store.close()
+        raise
     database = open_database(settings)
     try:
         with database.session() as session:
