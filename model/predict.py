@@ -176,7 +176,20 @@ def predict_space_embeddings(
             raise InputError(f"decoder for {name!r} has no decode(tokens) method")
         if decode == "expected" and not hasattr(decoder, "decode_expected"):
             raise InputError(f"decoder for {name!r} cannot decode expected codes")
-    distributions = predict_distributions(model, inputs, list(spaces))
+    return embeddings_from_distributions(
+        predict_distributions(model, inputs, list(spaces)), spaces, decode, priors
+    )
+
+
+@torch.inference_mode()
+def embeddings_from_distributions(
+    distributions: Mapping[str, Tensor],
+    spaces: Mapping[str, VectorDecoder],
+    decode: str = "greedy",
+    priors: Mapping[str, Tensor] | None = None,
+) -> dict[str, SpaceEmbedding]:
+    """Token distributions [B, N, V] per space -> vectors and information (shared by every way
+    of predicting them: one pass, or several passes combined by guidance)."""
     out = {}
     for name, decoder in spaces.items():
         probs = distributions[name]

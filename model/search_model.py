@@ -9,12 +9,17 @@ unchanged whichever model ``ANYSEEK_MODEL__SOURCE`` names (the built-in bundle t
 * its **query modalities**: short name (``sketch``) -> model input name and the transform that
   turns what a user has (a file, bytes, a PIL image, a string) into that input;
 * ``embed_images``: gallery images -> one vector per space, from the rgb input in one pass;
-* ``embed_query``: any subset of query inputs -> per space a vector and its information.
+* ``embed_query``: any subset of query inputs, each with a weight (negative: "not like this"),
+  -> per space a vector and its information, combined jointly (one pass), by guidance or by
+  fusion (``model.query_combination``);
+* its **class palette** when it reads segmentations in its own numbering (the built-in model
+  knows the scene classes of ``model.data``, not COCO's).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +29,11 @@ import numpy as np
 import torch
 
 from anyseek.errors import AnyseekError
+from model.transforms.palette_semseg import ClassPalette, PaletteSemsegTransform
 
 QueryTransform = Callable[[Any], torch.Tensor]
+MAX_CAPTION_CHARS = 2_000  # longer text is no caption; refused before tokenising
+NUMPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class SearchModel(Protocol):
     version: str
     spaces: tuple[SpaceInfo, ...]
     query_modalities: Mapping[str, QueryModality]
+    palette: ClassPalette | None  # classes of the segmentation input, when the model has one
 
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32, L2-normalised}."""
@@ -76,27 +85,59 @@ class SearchModel(Protocol):
         """One gallery image (path, bytes, PIL image) -> model-ready rgb [3, S, S]."""
         ...
 
-    def embed_query(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, QueryEmbedding]:
-        """Query inputs keyed by query-modality name (one sample each) -> per-space prediction."""
+    def embed_query(
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        weights: Mapping[str, float] | None = None,
+        combine: str = "guidance",
+    ) -> dict[str, QueryEmbedding]:
+        """Query inputs keyed by query-modality name (one sample each), with optional weights
+        (default 1; negative = "not like this") -> per-space prediction. All weights 1: one
+        joint pass; otherwise ``combine`` names how per-part predictions are combined."""
         ...
 
 
-def _bundle_query_modalities(bundle: Any) -> dict[str, QueryModality]:
+def builtin_palette() -> ClassPalette:
+    """The scene classes the built-in model was trained on, with their contact-sheet colours."""
+    from model.data import CLASSES
+    from model.data.contact_sheet import CLASS_COLOURS
+    from model.transforms.semseg import SemsegClass
+
+    return ClassPalette(
+        tuple(SemsegClass(i, name, tuple(int(c) for c in CLASS_COLOURS[i])) for i, name in CLASSES)
+    )
+
+
+def _depth_input(transform: QueryTransform) -> QueryTransform:
+    """A depth transform that also reads ``.npy`` content given as bytes (uploads)."""
+
+    def read(source: Any) -> torch.Tensor:
+        if isinstance(source, bytes | bytearray) and bytes(source[:6]) == NUMPY_MAGIC:
+            from model.transforms.base import UserInputError
+
+            try:
+                source = np.load(io.BytesIO(source), allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise UserInputError(f"depth data is not a readable .npy array ({exc})") from None
+        return transform(source)
+
+    return read
+
+
+def _bundle_query_modalities(bundle: Any, palette: ClassPalette) -> dict[str, QueryModality]:
     """The query modalities of a bundle, with the transforms its model was trained with."""
     from model.transforms import transform_for
-    from model.transforms.semseg import SemsegTransform
 
+    special: dict[str, Callable[[int], QueryTransform]] = {
+        "caption": lambda _: lambda s, text=bundle.text: _caption_ids(text, s),
+        "semseg": lambda res: PaletteSemsegTransform(palette, size=res),  # its own class ids
+        "depth": lambda res: _depth_input(transform_for("depth", res)),
+    }
     out: dict[str, QueryModality] = {}
     for name in bundle.input_modalities:
         base, _, res = name.partition("@")
-        if base == "caption":
-            text = bundle.text
-            out[base] = QueryModality(base, name, lambda s, text=text: _caption_ids(text, s))
-        elif base == "semseg":  # the built-in model reads its own class ids, not COCO's
-            out[base] = QueryModality(base, name, SemsegTransform(size=int(res), ids="model"))
-        else:
-            transform = transform_for(base, int(res))
-            out[base] = QueryModality(base, name, transform)
+        make = special.get(base, lambda r, base=base: transform_for(base, r))
+        out[base] = QueryModality(base, name, make(int(res) if res else 0))
     if "rgb" in out:
         out["image"] = out.pop("rgb")
     return out
@@ -108,6 +149,11 @@ def _caption_ids(text: Any, caption: str) -> torch.Tensor:
 
     if not isinstance(caption, str) or not caption.strip():
         raise UserInputError("the caption is empty: type a few words describing the image")
+    if len(caption) > MAX_CAPTION_CHARS:
+        raise UserInputError(
+            f"the caption is {len(caption):,} characters long; at most {MAX_CAPTION_CHARS:,} "
+            "are accepted (describe the image in a sentence or two)"
+        )
     return text.caption_batch([caption.strip()]).ids[0]
 
 
@@ -134,7 +180,8 @@ class BundleSearchModel:
         self.name = name
         self.version = _file_digest(list(Path(bundle.path).rglob("*.safetensors")))
         self.device = bundle.fm.device
-        self.query_modalities = _bundle_query_modalities(bundle)
+        self.palette = builtin_palette()
+        self.query_modalities = _bundle_query_modalities(bundle, self.palette)
         self._image = self.query_modalities["image"]
         from PIL import Image
 
@@ -154,19 +201,37 @@ class BundleSearchModel:
         vectors = self.bundle.embed(self._inputs(images))
         return {s.name: vectors[s.output].float().cpu().numpy() for s in self.spaces}
 
-    def embed_query(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, QueryEmbedding]:
+    def embed_query(
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        weights: Mapping[str, float] | None = None,
+        combine: str = "guidance",
+    ) -> dict[str, QueryEmbedding]:
         """Query inputs by query-modality name, one sample each -> per-space prediction."""
+        from model.query_combination import WeightedPart
+        from model.query_combination import combine as combine_parts
+
         unknown = sorted(set(inputs) - set(self.query_modalities))
         if unknown or not inputs:
             raise ModelError(
                 f"query modalities {unknown or '(none)'} are not accepted; this model takes: "
                 f"{', '.join(self.query_modalities)}"
             )
-        batch = {
-            self.query_modalities[k].input: v.unsqueeze(0).to(self.device)
+        weights = dict(weights or {})
+        if set(weights) - set(inputs):
+            raise ModelError(
+                f"weights for modalities not in the query: {sorted(set(weights) - set(inputs))}"
+            )
+        parts = [
+            WeightedPart(
+                {self.query_modalities[k].input: v.unsqueeze(0).to(self.device)},
+                float(weights.get(k, 1.0)),
+            )
             for k, v in inputs.items()
-        }
-        found = self.bundle.embed_spaces(batch)
+        ]
+        if all(p.weight == 1.0 for p in parts):
+            combine = "joint"
+        found = combine_parts(self.bundle, parts, combine)
         return {
             s.name: QueryEmbedding(
                 found[s.output].vectors[0].float().cpu().numpy(),
