@@ -15,7 +15,7 @@ import pytest
 
 from anyseek.errors import NotFoundError
 from anyseek.settings import StoreSettings
-from search.stores import MAX_K, Filter, InvalidInputError, SpaceMismatchError, SpaceSpec
+from search.stores import MAX_K, Filter, InvalidInputError, Range, SpaceMismatchError, SpaceSpec
 from search.stores.base import VectorStore
 from search.stores.faiss_store import FaissStore
 from search.stores.qdrant_store import QdrantStore
@@ -62,7 +62,13 @@ def data() -> dict[str, np.ndarray]:
 
 def _payloads() -> list[dict]:
     return [
-        {"tag": TAGS[i % 3], "n": i, "even": i % 2 == 0, "labels": [f"l{i % 5}", f"m{i % 7}"]}
+        {
+            "tag": TAGS[i % 3],
+            "n": i,
+            "size": i % 4 * 0.75,
+            "even": i % 2 == 0,
+            "labels": [f"l{i % 5}", f"m{i % 7}"],
+        }
         for i in range(N)
     ]
 
@@ -176,6 +182,14 @@ def test_search_empty_collection(store: VectorStore) -> None:
             lambda i: i % 6 == 2,
         ),
         (Filter(equals={"tag": "nothing"}), lambda i: False),
+        (Filter(ranges={"n": Range(gte=10, lte=40)}), lambda i: 10 <= i <= 40),
+        (Filter(ranges={"n": Range(gte=250.5)}), lambda i: i >= 251),
+        (Filter(ranges={"size": Range(lte=1.5)}), lambda i: i % 4 * 0.75 <= 1.5),  # floats
+        (
+            Filter(equals={"tag": "dog"}, ranges={"n": Range(lte=100), "size": Range(gte=0.7)}),
+            lambda i: TAGS[i % 3] == "dog" and i <= 100 and i % 4 * 0.75 >= 0.7,
+        ),
+        (Filter(ranges={"tag": Range(gte=0)}), lambda i: False),  # strings are never in range
     ],
 )
 def test_filtered_search_is_exact_among_matches(
@@ -288,6 +302,10 @@ def test_bad_queries(store: VectorStore, data) -> None:
         store.search("missing", "clip", np.ones(32))
     with pytest.raises(InvalidInputError, match="filter value"):
         Filter(equals={"score": 0.5})
+    with pytest.raises(InvalidInputError, match="empty range"):
+        Filter(ranges={"bytes": Range(gte=5, lte=1)})
+    with pytest.raises(InvalidInputError, match="numbers"):
+        Filter(ranges={"bytes": Range(gte="5")})
 
 
 def test_concurrent_writers_and_readers(store: VectorStore, data) -> None:

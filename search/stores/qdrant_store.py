@@ -309,6 +309,10 @@ def _to_qdrant(filter: Filter | None) -> models.Filter | None:
         )
         for key, values in filter.conditions()
     ]
+    must += [
+        models.FieldCondition(key=key, range=models.Range(gte=bounds.gte, lte=bounds.lte))
+        for key, bounds in filter.ranges.items()
+    ]
     if filter.ids is not None:
         must.append(models.HasIdCondition(has_id=sorted(filter.ids)))
     return models.Filter(must=must)
