@@ -66,6 +66,20 @@ class ApiSettings(BaseModel):
     max_image_pixels: int = Field(default=40_000_000, gt=0)
 
 
+class SearchSettings(BaseModel):
+    """How search gathers candidates from the store, fuses them, and its limits."""
+
+    candidate_factor: int = Field(default=4, ge=1, le=100, description="k' = factor * (k+offset)")
+    min_candidates: int = Field(default=50, ge=1, le=10_000, description="smallest k' per space")
+    max_k: int = Field(default=1000, ge=1, le=10_000, description="largest k of one page")
+    max_window: int = Field(default=5000, ge=1, le=10_000, description="largest offset + k")
+    fusion: Literal["information", "rrf"] = "information"
+    combine: Literal["guidance", "fusion"] = Field(
+        default="fusion", description="how weighted query parts combine (bench/results/search.md)"
+    )
+    rrf_k: int = Field(default=60, ge=1, description="rank offset of reciprocal-rank fusion")
+
+
 class Settings(BaseSettings):
     """Everything configurable in anyseek; see the README's configuration table."""
 
@@ -83,6 +97,7 @@ class Settings(BaseSettings):
     model: ModelSettings = Field(default_factory=ModelSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
     @field_validator("data_dir")
     @classmethod
