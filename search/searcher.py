@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from anyseek.errors import NotFoundError
-from anyseek.settings import SearchSettings
+from anyseek.settings import SearchSettings, Settings
 from model.query_combination import COMBINATIONS
-from model.search_model import QueryEmbedding, SearchModel
+from model.search_model import QueryEmbedding, SearchModel, load_search_model
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
 from search.fusion import fusion_weights
 from search.inputs import describe_inputs, model_inputs
@@ -259,3 +259,14 @@ def _hit(candidates: Candidates, fused: np.ndarray, i: int) -> SearchHitResult:
             for s in candidates.scores
         },
     )
+
+
+def open_searcher(settings: Settings) -> Searcher:
+    """A searcher with the configured model (loaded once) and store; close ``.store`` when done."""
+    from search.stores import open_store
+
+    device = settings.model.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = load_search_model(settings.model.source, device=device)
+    return Searcher(model, open_store(settings), settings.search)

@@ -23,6 +23,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("data", "anyseek.cli.data"),
     ("train", "anyseek.cli.train"),
     ("eval", "anyseek.cli.eval"),
+    ("search", "anyseek.cli.search"),
 )
 
 app = typer.Typer(
