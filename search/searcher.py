@@ -96,12 +96,17 @@ class Searcher:
                 inputs = model_inputs(self.model, query.parts)
             weights = {p.modality: p.weight for p in query.parts}
             predicted: dict[str, QueryEmbedding] = {}
+            # parts that are all negative (next to a liked item) are predicted as positives and
+            # the prediction subtracted
+            sign = 1.0 if any(w > 0 for w in weights.values()) else -1.0
             if inputs:
                 with timer.stage("model"):
-                    predicted = self.model.embed_query(inputs, weights, combine)
+                    predicted = self.model.embed_query(
+                        inputs, {m: sign * w for m, w in weights.items()}, combine
+                    )
             with timer.stage("items"):
                 liked = self._liked(query, list(space_weights))
-            vectors, information = _query_vectors(predicted, liked, space_weights)
+            vectors, information = _query_vectors(predicted, sign, liked, space_weights)
             fused_weights = _space_weights(information, space_weights)
             queries = [SpaceQuery(s, vectors[s], fused_weights[s]) for s in space_weights]
             per_space = min(
@@ -209,14 +214,15 @@ class Searcher:
 
 def _query_vectors(
     predicted: Mapping[str, QueryEmbedding],
+    sign: float,
     liked: list[tuple[float, dict]],
     spaces: Mapping[str, float],
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Per space: the model's prediction plus the weighted stored vectors of liked items, unit
-    length; and the information fusion weighs it by (the model's, or 1 for items alone)."""
+    """Per space: the model's prediction (times ``sign``) plus the weighted stored vectors of liked
+    items, unit length; and the information fusion weighs it by (the model's, or 1 for items)."""
     vectors, information = {}, {}
     for space in spaces:
-        total = predicted[space].vector.astype(np.float64) if predicted else 0.0
+        total = sign * predicted[space].vector.astype(np.float64) if predicted else 0.0
         for weight, stored in liked:
             if space in stored:
                 total = total + weight * stored[space].astype(np.float64)

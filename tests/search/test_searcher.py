@@ -131,6 +131,17 @@ def test_more_like_this_and_not_like_this(searcher: Searcher, gallery: Gallery) 
     )
     assert avoided.ids[0] == target
     assert runner_up not in avoided.ids[:2]
+    neighbour = results.ids[0]  # "not like" a sketch of the nearest item: it drops
+    sketch = _parts(gallery, gallery.ids.index(neighbour), "sketch")[0]
+    steered = searcher.search(
+        SearchQuery(
+            gallery.collection,
+            (QueryPart("sketch", sketch.value, -1.0),),
+            like=(LikeItem(target),),
+            k=len(gallery.ids),
+        )
+    )
+    assert steered.ids.index(neighbour) > 5
 
 
 @pytest.mark.parametrize("combine", ["guidance", "fusion"])
