@@ -138,7 +138,7 @@ class Searcher:
                 },
                 fusion=fusion,
                 combine=_way(query, combine),
-                inputs=describe_inputs(self.model, inputs, weights),
+                inputs=self._describe(inputs, weights),
                 union=len(candidates.ids),
                 timings_ms=dict(timer.ms),
             )
@@ -150,6 +150,21 @@ class Searcher:
             explanation=explanation,
             model={"name": self.model.name, "version": self.model.version},
         )
+
+    def _describe(
+        self, inputs: Mapping[str, torch.Tensor], weights: Mapping[str, float]
+    ) -> dict[str, dict]:
+        """What the model saw of each part and, for several parts, what each alone says per
+        space (its information in nats: a sketch speaks to the layout space, a caption to the
+        semantic one), which is what the combined prediction and the space weights follow."""
+        described = describe_inputs(self.model, inputs, weights)
+        if len(inputs) > 1:
+            for name, x in inputs.items():
+                alone = self.model.embed_query({name: x})
+                described[name]["information"] = {
+                    s: round(e.information, 4) for s, e in alone.items()
+                }
+        return described
 
     # --- checks -----------------------------------------------------------------------------
 

@@ -157,6 +157,8 @@ def test_weighted_parts_shift_the_ranking(
     )
     results = searcher.search(query)
     assert results.explanation.combine == combine
+    said = {m: seen["information"] for m, seen in results.explanation.inputs.items()}
+    assert said["caption"]["clip"] > said["sketch"]["clip"]  # each part alone, per space
     assert results.ids[0] == gallery.ids[9]
 
 
