@@ -89,7 +89,7 @@ class SearchModel(Protocol):
         self,
         inputs: Mapping[str, torch.Tensor],
         weights: Mapping[str, float] | None = None,
-        combine: str = "guidance",
+        combine: str = "fusion",
     ) -> dict[str, QueryEmbedding]:
         """Query inputs keyed by query-modality name (one sample each), with optional weights
         (default 1; negative = "not like this") -> per-space prediction. All weights 1: one
@@ -205,7 +205,7 @@ class BundleSearchModel:
         self,
         inputs: Mapping[str, torch.Tensor],
         weights: Mapping[str, float] | None = None,
-        combine: str = "guidance",
+        combine: str = "fusion",
     ) -> dict[str, QueryEmbedding]:
         """Query inputs by query-modality name, one sample each -> per-space prediction."""
         from model.query_combination import WeightedPart
