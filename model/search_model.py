@@ -56,6 +56,21 @@ class QueryModality:
 
 
 @dataclass(frozen=True)
+class QueryRequest:
+    """One query for :meth:`SearchModel.embed_queries`: inputs, weights and combination."""
+
+    inputs: Mapping[str, torch.Tensor]
+    weights: Mapping[str, float] | None = None
+    combine: str = "fusion"
+
+    @property
+    def joint(self) -> bool:
+        """Whether one joint pass answers it: every weight 1, or a single positive part."""
+        weights = [float((self.weights or {}).get(k, 1.0)) for k in self.inputs]
+        return all(w == 1.0 for w in weights) or (len(weights) == 1 and weights[0] > 0)
+
+
+@dataclass(frozen=True)
 class QueryEmbedding:
     """One query's prediction in one space: an L2-normalised vector and what it says (nats)."""
 
@@ -94,6 +109,11 @@ class SearchModel(Protocol):
         """Query inputs keyed by query-modality name (one sample each), with optional weights
         (default 1; negative = "not like this") -> per-space prediction. All weights 1: one
         joint pass; otherwise ``combine`` names how per-part predictions are combined."""
+        ...
+
+    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
+        """Several queries at once (micro-batching): the joint ones with the same modalities
+        share one encoder pass; the result of each is what ``embed_query`` gives it."""
         ...
 
 
@@ -208,37 +228,71 @@ class BundleSearchModel:
         combine: str = "fusion",
     ) -> dict[str, QueryEmbedding]:
         """Query inputs by query-modality name, one sample each -> per-space prediction."""
-        from model.query_combination import WeightedPart
-        from model.query_combination import combine as combine_parts
+        return self.embed_queries([QueryRequest(inputs, weights, combine)])[0]
 
-        unknown = sorted(set(inputs) - set(self.query_modalities))
-        if unknown or not inputs:
+    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
+        """Several queries: joint ones batched by modality set, weighted ones one by one."""
+        for request in requests:
+            self._check(request)
+        out: list[dict[str, QueryEmbedding]] = [{} for _ in requests]
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, request in enumerate(requests):
+            if request.joint:
+                groups.setdefault(tuple(sorted(request.inputs)), []).append(i)
+            else:
+                out[i] = self._weighted(request)
+        for names, members in groups.items():
+            batch = {
+                self.query_modalities[n].input: _stack([requests[i].inputs[n] for i in members])
+                for n in names
+            }
+            found = self.bundle.embed_spaces({k: v.to(self.device) for k, v in batch.items()})
+            for row, i in enumerate(members):
+                out[i] = self._row(found, row)
+        return out
+
+    def _check(self, request: QueryRequest) -> None:
+        """Refuse modalities the model does not take and weights for parts not given."""
+        unknown = sorted(set(request.inputs) - set(self.query_modalities))
+        if unknown or not request.inputs:
             raise ModelError(
                 f"query modalities {unknown or '(none)'} are not accepted; this model takes: "
                 f"{', '.join(self.query_modalities)}"
             )
-        weights = dict(weights or {})
-        if set(weights) - set(inputs):
-            raise ModelError(
-                f"weights for modalities not in the query: {sorted(set(weights) - set(inputs))}"
-            )
+        stray = sorted(set(request.weights or {}) - set(request.inputs))
+        if stray:
+            raise ModelError(f"weights for modalities not in the query: {stray}")
+
+    def _weighted(self, request: QueryRequest) -> dict[str, QueryEmbedding]:
+        """One weighted query, its parts combined the way it names."""
+        from model.query_combination import WeightedPart, combine
+
         parts = [
             WeightedPart(
                 {self.query_modalities[k].input: v.unsqueeze(0).to(self.device)},
-                float(weights.get(k, 1.0)),
+                float((request.weights or {}).get(k, 1.0)),
             )
-            for k, v in inputs.items()
+            for k, v in request.inputs.items()
         ]
-        if all(p.weight == 1.0 for p in parts):
-            combine = "joint"
-        found = combine_parts(self.bundle, parts, combine)
+        return self._row(combine(self.bundle, parts, request.combine), 0)
+
+    def _row(self, found: Mapping[str, Any], row: int) -> dict[str, QueryEmbedding]:
+        """One query's vectors and information out of a batched prediction."""
         return {
             s.name: QueryEmbedding(
-                found[s.output].vectors[0].float().cpu().numpy(),
-                float(found[s.output].information[0]),
+                found[s.output].vectors[row].float().cpu().numpy(),
+                float(found[s.output].information[row]),
             )
             for s in self.spaces
         }
+
+
+def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """One batch of one modality's inputs; 1-d id sequences (captions) padded with 0 = [PAD]."""
+    if tensors[0].ndim == 1:
+        length = max(t.shape[0] for t in tensors)
+        return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[0])) for t in tensors])
+    return torch.stack(list(tensors))
 
 
 def load_search_model(source: str = "builtin", *, device: str = "cpu") -> SearchModel:

@@ -13,16 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from anyseek.errors import NotFoundError
+from anyseek.errors import AnyseekError, NotFoundError
 from anyseek.settings import SearchSettings, Settings
 from model.query_combination import COMBINATIONS
-from model.search_model import QueryEmbedding, SearchModel, load_search_model
+from model.search_model import QueryEmbedding, QueryRequest, SearchModel, load_search_model
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
 from search.fusion import fusion_weights
 from search.inputs import describe_inputs, model_inputs
@@ -75,6 +76,37 @@ def decode_cursor(cursor: str, collection: str) -> int:
     return value
 
 
+@dataclass
+class _Plan:
+    """One query on its way: checked options, model inputs, then the model's prediction."""
+
+    query: SearchQuery
+    fusion: str
+    combine: str
+    offset: int
+    spaces: dict[str, float]
+    inputs: dict[str, torch.Tensor]
+    timer: _Timer
+    predicted: dict[str, QueryEmbedding] | AnyseekError = field(default_factory=dict)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Weight per modality."""
+        return {p.modality: p.weight for p in self.query.parts}
+
+    @property
+    def sign(self) -> float:
+        """-1 when every part is negative (next to a liked item): such parts are predicted as
+        positives and the prediction subtracted."""
+        return 1.0 if any(w > 0 for w in self.weights.values()) else -1.0
+
+    @property
+    def request(self) -> QueryRequest:
+        """What the model is asked for this query."""
+        signed = {m: self.sign * w for m, w in self.weights.items()}
+        return QueryRequest(self.inputs, signed, self.combine)
+
+
 class Searcher:
     """Searches collections of one store with one loaded model; safe to share, holds no state."""
 
@@ -87,58 +119,98 @@ class Searcher:
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Answer one query: a page of hits best first, and an explanation when asked."""
+        [answer] = self.search_many([query])
+        if isinstance(answer, AnyseekError):
+            raise answer
+        return answer
+
+    def search_many(self, queries: Sequence[SearchQuery]) -> list[SearchResults | AnyseekError]:
+        """Answer several queries with one batched model call (micro-batching for the API); a
+        bad query gets its error in its place and spoils nothing for the others."""
+        plans: list[_Plan | AnyseekError] = []
+        for query in queries:
+            try:
+                plans.append(self._plan(query))
+            except AnyseekError as exc:
+                plans.append(exc)
+        self._predict([p for p in plans if isinstance(p, _Plan) and p.inputs])
+        answers: list[SearchResults | AnyseekError] = []
+        for plan in plans:
+            try:
+                answers.append(plan if isinstance(plan, AnyseekError) else self._answer(plan))
+            except AnyseekError as exc:
+                answers.append(exc)
+        return answers
+
+    def _plan(self, query: SearchQuery) -> _Plan:
+        """Check the query and turn its parts into model inputs."""
         timer = _Timer()
-        with timer.stage("total"):
-            fusion, combine = self._methods(query)
-            offset = self._window(query)
-            space_weights = self._spaces(query)
-            with timer.stage("transform"):
-                inputs = model_inputs(self.model, query.parts)
-            weights = {p.modality: p.weight for p in query.parts}
-            predicted: dict[str, QueryEmbedding] = {}
-            # parts that are all negative (next to a liked item) are predicted as positives and
-            # the prediction subtracted
-            sign = 1.0 if any(w > 0 for w in weights.values()) else -1.0
-            if inputs:
-                with timer.stage("model"):
-                    predicted = self.model.embed_query(
-                        inputs, {m: sign * w for m, w in weights.items()}, combine
-                    )
-            with timer.stage("items"):
-                liked = self._liked(query, list(space_weights))
-            vectors, information = _query_vectors(predicted, sign, liked, space_weights)
-            fused_weights = _space_weights(information, space_weights)
-            queries = [SpaceQuery(s, vectors[s], fused_weights[s]) for s in space_weights]
-            per_space = min(
-                MAX_K,
-                max(
-                    self.settings.min_candidates,
-                    self.settings.candidate_factor * (offset + query.k),
-                ),
+        fusion, combine = self._methods(query)
+        offset = self._window(query)
+        spaces = self._spaces(query)
+        with timer.stage("transform"):
+            inputs = model_inputs(self.model, query.parts)
+        return _Plan(query, fusion, combine, offset, spaces, inputs, timer)
+
+    def _predict(self, plans: list[_Plan]) -> None:
+        """Every plan's prediction from one batched model call (one by one if that fails, so
+        an error reaches only the query that caused it)."""
+        if not plans:
+            return
+        requests = [p.request for p in plans]
+        start = time.perf_counter()
+        try:
+            found: list = self.model.embed_queries(requests)
+        except AnyseekError:
+            found = []
+            for request in requests:
+                try:
+                    found.append(self.model.embed_queries([request])[0])
+                except AnyseekError as exc:
+                    found.append(exc)
+        ms = round((time.perf_counter() - start) * 1000, 3)
+        for plan, prediction in zip(plans, found, strict=True):
+            plan.predicted = prediction
+            plan.timer.ms["model"] = ms
+
+    def _answer(self, plan: _Plan) -> SearchResults:
+        """Add liked items, gather and fuse the candidates, and cut the page."""
+        query, timer, offset = plan.query, plan.timer, plan.offset
+        if isinstance(plan.predicted, AnyseekError):
+            raise plan.predicted
+        with timer.stage("items"):
+            liked = self._liked(query, list(plan.spaces))
+        vectors, information = _query_vectors(plan.predicted, plan.sign, liked, plan.spaces)
+        fused_weights = _space_weights(information, plan.spaces)
+        queries = [SpaceQuery(s, vectors[s], fused_weights[s]) for s in plan.spaces]
+        settings = self.settings
+        per_space = min(
+            MAX_K, max(settings.min_candidates, settings.candidate_factor * (offset + query.k))
+        )
+        with timer.stage("store"):
+            exclude = {item.id for item in query.like if item.weight > 0}
+            candidates = gather(
+                self.store, query.collection, queries, per_space, query.filter, exclude
             )
-            with timer.stage("store"):
-                exclude = {item.id for item in query.like if item.weight > 0}
-                candidates = gather(
-                    self.store, query.collection, queries, per_space, query.filter, exclude
-                )
-            with timer.stage("fuse"):
-                fused = FUSIONS[fusion](candidates, fused_weights, self.settings.rrf_k)
-                order = best_first(candidates, fused)
-                if query.min_score is not None:
-                    order = order[fused[order] >= query.min_score]
-                page = order[offset : offset + query.k]
-                hits = tuple(_hit(candidates, fused, int(i)) for i in page)
-        more = len(order) > offset + query.k and offset + query.k < self.settings.max_window
+        with timer.stage("fuse"):
+            fused = FUSIONS[plan.fusion](candidates, fused_weights, settings.rrf_k)
+            order = best_first(candidates, fused)
+            if query.min_score is not None:
+                order = order[fused[order] >= query.min_score]
+            page = order[offset : offset + query.k]
+            hits = tuple(_hit(candidates, fused, int(i)) for i in page)
+        timer.ms["total"] = round(sum(timer.ms.values()), 3)
+        more = len(order) > offset + query.k and offset + query.k < settings.max_window
         explanation = None
         if query.explain:
             explanation = Explanation(
                 spaces={
                     s: SpaceExplanation(information[s], fused_weights[s], candidates.found[s])
-                    for s in space_weights
+                    for s in plan.spaces
                 },
-                fusion=fusion,
-                combine=_way(query, combine),
-                inputs=self._describe(inputs, weights),
+                fusion=plan.fusion,
+                combine=_way(query, plan.combine),
+                inputs=self._describe(plan.inputs, plan.weights),
                 union=len(candidates.ids),
                 timings_ms=dict(timer.ms),
             )

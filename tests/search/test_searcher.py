@@ -8,7 +8,7 @@ from PIL import Image
 from scene_gallery import Gallery
 
 from model.eval.retrieval import first_object
-from search.query import LikeItem, QueryPart, SearchQuery
+from search.query import LikeItem, QueryPart, SearchInputError, SearchQuery
 from search.searcher import Searcher
 from search.stores import Filter, Range
 
@@ -168,3 +168,29 @@ def test_only_some_spaces(searcher: Searcher, gallery: Gallery) -> None:
     )
     assert all(set(h.spaces) == {"dino"} for h in results.hits)
     assert [h.score for h in results.hits] == [h.spaces["dino"].score for h in results.hits]
+
+
+def test_many_queries_in_one_model_call_answer_like_one_by_one(
+    searcher: Searcher, gallery: Gallery
+) -> None:
+    queries = [
+        SearchQuery(gallery.collection, _parts(gallery, i, *names), k=5)
+        for i, names in [
+            (0, ("caption",)),
+            (1, ("object",)),
+            (2, ("caption", "sketch")),
+            (3, ("sketch",)),
+            (4, ("caption", "sketch")),
+        ]
+    ]
+    weighted = SearchQuery(
+        gallery.collection, (QueryPart("caption", "a red cube"), QueryPart("depth", 0, 0.5))
+    )  # a bad depth in the middle of the batch
+    answers = searcher.search_many([*queries[:2], weighted, *queries[2:]])
+    assert isinstance(answers[2], SearchInputError) and "depth" in str(answers[2])
+    for query, batched in zip(queries, answers[:2] + answers[3:], strict=True):
+        alone = searcher.search(query)
+        assert batched.ids == alone.ids
+        np.testing.assert_allclose(
+            [h.score for h in batched.hits], [h.score for h in alone.hits], atol=1e-5
+        )
