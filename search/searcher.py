@@ -179,7 +179,7 @@ class Searcher:
         if isinstance(plan.predicted, AnyseekError):
             raise plan.predicted
         with timer.stage("items"):
-            liked = self._liked(query, list(plan.spaces))
+            liked = self._liked(query)
         vectors, information = _query_vectors(plan.predicted, plan.sign, liked, plan.spaces)
         fused_weights = _space_weights(information, plan.spaces)
         queries = [SpaceQuery(s, vectors[s], fused_weights[s]) for s in plan.spaces]
@@ -285,7 +285,7 @@ class Searcher:
             )
         return {s: float(w) for s, w in query.spaces.items()}
 
-    def _liked(self, query: SearchQuery, spaces: list[str]) -> list[tuple[float, dict]]:
+    def _liked(self, query: SearchQuery) -> list[tuple[float, dict]]:
         """(weight, stored vectors per space) of every "more like this" item."""
         if not query.like:
             return []
