@@ -32,15 +32,18 @@ def _pairs(values: list[str], what: str) -> dict[str, float]:
     return out
 
 
-def _timestamp(value: str | None, option: str) -> float | None:
-    """An ISO date or date-time (UTC unless it says otherwise) as unix seconds."""
+def _timestamp(value: str | None, option: str, end_of_day: bool = False) -> float | None:
+    """An ISO date or date-time (UTC unless it says otherwise) as unix seconds; a bare date as
+    the end of that day when ``end_of_day`` ("until 2024-05-31" includes the 31st)."""
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise SettingsError(f"{option} {value!r}: expected a date like 2024-05-31") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    seconds = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    bare_date = len(value.strip()) == len("2024-05-31")
+    return seconds + 86_399.999 if end_of_day and bare_date else seconds
 
 
 def _filter(
@@ -57,7 +60,7 @@ def _filter(
     ranges = {}
     if min_bytes is not None or max_bytes is not None:
         ranges["bytes"] = Range(gte=min_bytes, lte=max_bytes)
-    start, end = _timestamp(since, "--since"), _timestamp(until, "--until")
+    start, end = _timestamp(since, "--since"), _timestamp(until, "--until", end_of_day=True)
     if start is not None or end is not None:
         ranges["mtime"] = Range(gte=start, lte=end)
     equals = {"folder": folder} if folder else {}

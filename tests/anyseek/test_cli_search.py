@@ -123,3 +123,12 @@ def test_depth_npy_query(cli: Cli, indexed, tmp_path: Path) -> None:
     code, out, err = cli("search", "-c", "scenes", "--depth", str(path), "--k", "12")
     assert code == 0, err
     assert "3" in [line.split()[1] for line in out.splitlines()[1:4]]  # scene 2 in the top 3
+
+
+def test_until_a_date_includes_that_day(cli: Cli) -> None:
+    # item i was modified at 1_700_000_000 + i days = 2023-11-14 22:13:20 UTC + i days
+    code, out, err = cli(
+        "search", "-c", "scenes", "--caption", "a cube", "--until", "2023-11-16", "--json"
+    )
+    assert code == 0, err
+    assert sorted(h["id"] for h in json.loads(out)["hits"]) == [1, 2, 3]  # 14th, 15th, 16th
