@@ -72,3 +72,33 @@ def describe_inputs(
         info.update(SUMMARIES.get(name, lambda _: {})(x))
         out[name] = info
     return out
+
+
+def _warm_up_values() -> dict[str, Any]:
+    """A small valid value per query modality, to run every transform once at start-up."""
+    import numpy as np
+    from PIL import Image
+
+    line = np.full((32, 32), 255, np.uint8)
+    line[16, 4:28] = 0
+    gradient = np.linspace(1.0, 2.0, 32 * 32, dtype=np.float32).reshape(32, 32)
+    return {
+        "image": Image.new("RGB", (32, 32), (120, 60, 30)),
+        "caption": "a red cube",
+        "sketch": Image.fromarray(line),
+        "edges": Image.fromarray(255 - line),
+        "depth": gradient,
+        "semseg": np.zeros((32, 32), np.int64),
+        "normal": Image.new("RGB", (32, 32), (128, 128, 255)),
+    }
+
+
+def warm_up(model: SearchModel) -> list[str]:
+    """Run every query transform the model declares once (their slow imports happen here, not
+    in the first user's query) and one model pass; returns the modalities warmed up."""
+    values = _warm_up_values()
+    warmed = [name for name in model.query_modalities if name in values]
+    inputs = {name: model.query_modalities[name].transform(values[name]) for name in warmed}
+    for name, x in inputs.items():
+        model.embed_query({name: x})
+    return warmed

@@ -26,7 +26,7 @@ from model.query_combination import COMBINATIONS
 from model.search_model import QueryEmbedding, QueryRequest, SearchModel, load_search_model
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
 from search.fusion import fusion_weights
-from search.inputs import describe_inputs, model_inputs
+from search.inputs import describe_inputs, model_inputs, warm_up
 from search.query import (
     Explanation,
     SearchHitResult,
@@ -116,6 +116,11 @@ class Searcher:
         self.model = model
         self.store = store
         self.settings = settings or SearchSettings()
+
+    def warm_up(self) -> list[str]:
+        """Run every query transform and the model once, so the first query is not the slow one
+        (lazy imports of image libraries take ~0.4 s); returns the modalities warmed up."""
+        return warm_up(self.model)
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Answer one query: a page of hits best first, and an explanation when asked."""

@@ -194,3 +194,7 @@ def test_many_queries_in_one_model_call_answer_like_one_by_one(
         np.testing.assert_allclose(
             [h.score for h in batched.hits], [h.score for h in alone.hits], atol=1e-5
         )
+
+
+def test_warm_up_runs_every_query_transform(searcher: Searcher, gallery: Gallery) -> None:
+    assert set(searcher.warm_up()) == set(gallery.model.query_modalities)
