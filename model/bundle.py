@@ -26,7 +26,12 @@ import torch
 from anyseek.errors import AnyseekError
 from model.checkpoint import CheckpointError
 from model.fourm import FourM
-from model.predict import DECODE_MODES, SpaceEmbedding, predict_distributions
+from model.predict import (
+    DECODE_MODES,
+    SpaceEmbedding,
+    predict_distributions,
+    predict_embeddings,
+)
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
 BUNDLE_FILE = "bundle.json"
@@ -65,7 +70,7 @@ class ModelBundle:
     @torch.inference_mode()
     def embed(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """L2-normalised vectors [B, C] per global space from any subset of inputs."""
-        return self.fm.predict_embeddings(inputs, self.spaces, self.decode)
+        return predict_embeddings(self.fm, inputs, self.spaces, self.decode)
 
     @torch.inference_mode()
     def embed_spaces(self, inputs: dict[str, torch.Tensor]) -> dict[str, SpaceEmbedding]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,12 +20,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .batch import EncoderContext, ModalityTokens
+from .fourm import FourM
 from .inputs import InputError, InputValue, empty_target, prepare_inputs
 from .modalities import PAD_ID, S1_ID, SENTINEL_IDS, Kind, get_modality
 from .predict import check_target
-
-if TYPE_CHECKING:
-    from .fourm import FourM
 
 Sample = dict[str, ModalityTokens]
 SCHEMES = ("roar", "maskgit", "autoregressive")
