@@ -7,7 +7,7 @@ tokenizer decodes the prediction to a vector, which is L2-normalised: the argmax
 (``greedy``, the official way) or the probability-weighted mean code of every token
 (``expected``). ``predict_space_embeddings`` also returns how much each space's prediction says
 about this input (:func:`token_information`), which is what fusion across spaces weights by
-(``search.fusion``).
+(``model.fusion``).
 """
 
 from __future__ import annotations

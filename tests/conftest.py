@@ -94,8 +94,8 @@ def tiny_training_set():
     """16 random scenes with captions and global-token targets: a training set for unit tests."""
     import torch
 
+    from model.data.tensors import SceneTensors
     from model.train.fm_train import TrainingSet
-    from model.train.scene_tensors import SceneTensors
 
     g = torch.Generator().manual_seed(0)
     n, s = 16, 64

@@ -12,9 +12,9 @@ import torch
 from anyseek.errors import AnyseekError
 from model.bundle import BUILTIN_DIR, load_bundle, resolve_bundle_source
 from model.checkpoint import CheckpointError
+from model.data.tensors import SceneTensors, from_samples, pixel_inputs
 from model.eval.retrieval import CAPTION_TEXTS, QUERIES, evaluate_retrieval, random_metrics
 from model.predict import DECODE_MODES
-from model.train.scene_tensors import SceneTensors, from_samples, pixel_inputs
 
 GALLERY_SEED = 777_001  # the held-out seed of the model card (never used for training)
 

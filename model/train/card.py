@@ -179,7 +179,7 @@ Device: {device_text}, {threads} CPU threads.
 
 Query with each modality of a gallery scene; the relevant answer is its rgb image indexed from
 predicted rgb embeddings ({decode} decoding). `fused` is what search does: each space's cosine
-weighted by how much the model's prediction in that space says about the query (`search.fusion`:
+weighted by how much the model's prediction in that space says about the query (`model.fusion`:
 weight = information^2, information = mean KL divergence of the predicted tokens from the space's
 prior in `priors.safetensors`), so a sketch is scored by the space that can read it.
 `caption` queries use the short object-list phrasing, which names every visible object;

@@ -22,11 +22,11 @@ import torch.nn.functional as F
 
 from model.batch import ModalityTokens
 from model.config import FourMConfig
+from model.data.tensors import SceneTensors, pixel_inputs
 from model.fourm import FourM
 from model.modalities import get_modality
 from model.train.masking import MaskingConfig, sample_masks
 from model.train.objective import target_segments
-from model.train.scene_tensors import SceneTensors, pixel_inputs
 from model.train.schedule import autocast, cosine_lr
 
 PIXEL_BASES = ("rgb", "depth", "normal", "semseg", "sketch", "edges")
