@@ -24,7 +24,7 @@ from .embeddings import (
     build_decoder_embedding,
     build_encoder_embedding,
 )
-from .layers import BlockSpec, DecoderBlock, EncoderBlock, LayerNorm, mask_to_bias
+from .layers import BlockSpec, DecoderBlock, EncoderBlock, KVCache, LayerNorm, mask_to_bias
 from .modalities import get_modality
 
 
@@ -170,16 +170,28 @@ class FourM(nn.Module):
         return mask_to_bias(padding[:, None, None, :], dtype) if padding.any() else None
 
     def decode(
-        self, queries: Tensor, ctx: EncoderContext, self_blocked: Tensor | None = None
+        self,
+        queries: Tensor,
+        ctx: EncoderContext,
+        self_blocked: Tensor | None = None,
+        caches: Sequence[KVCache] | None = None,
     ) -> Tensor:
-        """Decoder blocks + final norm; ``self_blocked`` [B, M, M] True = may not attend."""
+        """Decoder blocks + final norm; ``self_blocked`` [B, M, M] True = may not attend.
+
+        ``caches`` (one :class:`KVCache` per decoder block) decode a causal sequence
+        incrementally: ``queries`` are then only its new positions, which see all earlier ones.
+        """
         dtype = queries.dtype
         self_bias = None if self_blocked is None else mask_to_bias(self_blocked[:, None], dtype)
         cross_bias = self._padding_bias(ctx.padding, dtype)
         y = queries
-        for block in self.decoder:
-            y = block(y, ctx.context, self_bias, cross_bias)
+        for i, block in enumerate(self.decoder):
+            y = block(y, ctx.context, self_bias, cross_bias, None if caches is None else caches[i])
         return self.decoder_norm(y)
+
+    def new_caches(self) -> list[KVCache]:
+        """Empty key/value caches, one per decoder block, for incremental decoding."""
+        return [KVCache() for _ in self.decoder]
 
     def decode_segments(
         self, segments: Sequence[DecoderSegment], ctx: EncoderContext
