@@ -2,7 +2,8 @@
 
 A *collection* holds items; each item has a stable 64-bit id, one vector per named embedding *space*
 (e.g. ``clip`` 512-d and ``dino`` 768-d) and a small JSON payload. Stores differ in engine, never in
-behaviour: ``tests/test_stores_contract.py`` runs the same suite against every backend.
+behaviour: ``tests/search/stores/test_stores_contract.py`` runs the same suite against every backend
+registered in ``anyseek.settings.STORE_BACKENDS``.
 """
 
 from __future__ import annotations

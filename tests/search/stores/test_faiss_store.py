@@ -21,7 +21,7 @@ from search.stores.faiss_index import DEAD_MIN
 from search.stores.faiss_store import CURRENT, FaissStore
 from search.stores.qdrant_store import QdrantStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
