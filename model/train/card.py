@@ -74,12 +74,9 @@ def targets_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_model_card(run: Run) -> Path:
-    """Render MODEL_CARD.md into the bundle folder and return its path."""
-    from model.train.pipeline import STAGES, stage_record
-
+def write_model_card(run: Run, records: dict[str, dict | None]) -> Path:
+    """Render MODEL_CARD.md into the bundle folder from every stage's record (None: not run)."""
     c = run.config
-    records = {name: stage_record(run, name) for name, _ in STAGES}
     timing = "\n".join(
         f"| {name} | {_minutes(r['seconds'])} | {r['device']} |"
         for name, r in records.items()

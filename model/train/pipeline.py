@@ -395,7 +395,7 @@ def stage_card(run: Run) -> dict[str, Any]:
     """Write MODEL_CARD.md into the bundle from the recorded stage metrics."""
     from model.train.card import write_model_card
 
-    path = write_model_card(run)
+    path = write_model_card(run, {name: stage_record(run, name) for name, _ in STAGES})
     return {"path": str(path)}
 
 
