@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FOURM_FIXTURES = ROOT.parent / "shared" / "fixtures" / "fourm"
+MULTIMAE_FIXTURES = ROOT.parent / "shared" / "fixtures" / "multimae"
 REQUIRE_SERVICES = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
 
 
@@ -36,6 +37,14 @@ def fourm_fixtures() -> Path:
     """The official-format 4M conformance fixtures shipped beside the checkout."""
     require(FOURM_FIXTURES.is_dir(), f"4M conformance fixtures not found at {FOURM_FIXTURES}")
     return FOURM_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def multimae_fixtures() -> Path:
+    """The official-format MultiMAE conformance fixtures shipped beside the checkout."""
+    missing = f"MultiMAE conformance fixtures not found at {MULTIMAE_FIXTURES}"
+    require(MULTIMAE_FIXTURES.is_dir(), missing)
+    return MULTIMAE_FIXTURES
 
 
 @pytest.fixture(scope="session")
