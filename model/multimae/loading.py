@@ -61,11 +61,16 @@ def read_pth(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{path}: not a plain state dict: it pickles objects other than tensors and plain "
-            f"containers, which anyseek refuses to unpickle ({first})"
-        ) from None
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if found:
+            raise CheckpointError(
+                f"{path}: not a plain state dict: it pickles a {found.group(1)} object; anyseek "
+                "reads only tensors and plain containers (torch.load(weights_only=True)) and "
+                "never unpickles code"
+            ) from None
+        reason = re.search(r"WeightsUnpickler error:\s*(.+)", str(exc))
+        detail = reason.group(1).strip() if reason else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable torch checkpoint ({detail})") from None
     except (OSError, RuntimeError, EOFError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable torch checkpoint ({exc})") from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
@@ -191,7 +196,7 @@ def _derive_outputs(
         "depth": _count(sd, re.escape(first) + r"decoder_transformer\.(\d+)\."),
         "mlp_ratio": sd[first + "mlp.fc1.weight"].shape[0] / dd,
         "qkv_bias": first + "decoder.q.bias" in sd,
-        "context_tasks": _names(sd, first + "task_embeddings."),
+        "context_tasks": _input_order(_names(sd, first + "task_embeddings."), list(inputs)),
     }
     outputs = {}
     for name in names:
@@ -204,6 +209,11 @@ def _derive_outputs(
             spec |= {"stride_level": stride, "num_channels": rows // (p * p)}
         outputs[name] = spec
     return outputs, decoder
+
+
+def _input_order(tasks: list[str], inputs: list[str]) -> list[str]:
+    """Context tasks (stored sorted) in input-adapter order, as the reference config lists them."""
+    return sorted(tasks, key=lambda t: (inputs.index(t) if t in inputs else len(inputs), t))
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
