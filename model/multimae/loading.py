@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ RELEASE_HEADS = {768: 12}
 RELEASE_DECODER_HEADS = {256: 8}
 TASK_OF = {"norm_rgb": "rgb"}  # output adapters that query another modality's tokens
 PATCH_STRIDE = {"rgb": 1, "depth": 1, "normal": 1}
+_META_ABOVE = 20_000_000  # elements; above this, skip the random init entirely
 
 
 def find_weights(source: str | Path) -> Path:
@@ -297,8 +299,14 @@ def load_multimae(
     """Load a MultiMAE in eval mode; every tensor must be used and every parameter filled."""
     sd, given, path = read_multimae(source)
     config = resolve_config(sd, given, path)
-    model = MultiMAE(config)
-    load_state_dict_strict(model, Checkpoint(state_dict=sd, config=config.to_dict(), path=path))
+    # Large models are built on the meta device (no random init that the file overwrites anyway).
+    size = sum(t.numel() for t in sd.values())
+    with torch.device("meta" if size > _META_ABOVE else "cpu"):
+        model = MultiMAE(config)
+    with warnings.catch_warnings():  # the strict check copies into meta tensors: a no-op
+        warnings.filterwarnings("ignore", message=".*non-meta parameter.*")
+        load_state_dict_strict(model, Checkpoint(state_dict=sd, config=config.to_dict(), path=path))
+    model.load_state_dict(sd, assign=True)
     return model.to(device=device, dtype=dtype).eval()
 
 

@@ -98,6 +98,10 @@ class MultiMAE(nn.Module):
                 f"unknown input modality {name!r}; this model reads {list(self.input_adapters)}"
             ) from None
 
+    def _is_ids(self, name: str) -> bool:
+        """Whether a modality is given as class ids (semseg) rather than pixels."""
+        return self.config.input_adapter(name).cls == SEMSEG
+
     def check_inputs(self, inputs: Mapping[str, Tensor]) -> tuple[int, Grid]:
         """Validate modalities, shapes, sizes and class ids; returns (batch, grid)."""
         if not inputs:
@@ -137,7 +141,11 @@ class MultiMAE(nn.Module):
     def tokenize(self, inputs: Mapping[str, Tensor]) -> tuple[Tensor, TokenLayout]:
         """Inputs -> patch tokens [B, N, D] in input-dict order, with their layout."""
         _, grid = self.check_inputs(inputs)
-        tokens = [self.input_adapters[m](x, grid) for m, x in inputs.items()]
+        dtype = self.global_tokens.dtype
+        tokens = [
+            self.input_adapters[m](x if self._is_ids(m) else x.to(dtype), grid)
+            for m, x in inputs.items()
+        ]
         layout = TokenLayout(
             tuple((m, t.shape[1]) for m, t in zip(inputs, tokens, strict=True)), grid
         )
