@@ -150,3 +150,26 @@ def test_reconstructions_from_images(search_model, scenes):
     thumbs = rec.thumbnails(1, size=64)
     assert thumbs["depth"].size == (64, 64) and thumbs["depth"].mode == "L"
     assert thumbs["semseg"].size == (64, 64) and thumbs["semseg"].mode == "RGB"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["multimae-tiny-dev_multivit-a518ea13.pth", "multimae-tiny-dev_timm-2cbe2cb6.pth"],
+)
+def test_released_layouts_as_search_models(multimae_fixtures, layout):
+    """The space is the normalised global token of the reference's encoder output."""
+    from safetensors.torch import load_file
+
+    found = load_search_model(str(multimae_fixtures / "checkpoint" / layout))
+    inputs = load_file(multimae_fixtures / "inputs.safetensors")
+    expected = load_file(multimae_fixtures / "expected.safetensors")
+    vectors = found.embed_images(inputs["rgb"])["multimae"]
+    reference = torch.nn.functional.normalize(expected["encode.rgb"][:, -1], dim=-1)
+    np.testing.assert_allclose(vectors, reference.numpy(), atol=1e-5)
+    if "timm" in layout:  # rgb encoder only: image queries, no reconstructions
+        assert set(found.query_modalities) == {"image"}
+        with pytest.raises(ModelError, match="no depth/semseg output adapters"):
+            found.reconstruct(inputs["rgb"])
+    else:
+        rec = found.reconstruct(inputs["rgb"])
+        assert rec.depth.shape == (2, 1, 96, 96)
