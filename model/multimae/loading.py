@@ -233,7 +233,16 @@ def resolve_config(
     sd: dict[str, torch.Tensor], given: dict[str, Any] | None, where: Path
 ) -> MultiMAEConfig:
     """Derived config + released head counts (when the widths match) + the given config."""
-    raw = merge(derive_config(sd), given or {})
+    try:
+        derived = derive_config(sd)
+    except KeyError as exc:  # a tensor the architecture is read from is absent
+        if not given:
+            raise CheckpointError(
+                f"{where}: tensor {exc} is missing, so the architecture cannot be read from the "
+                "checkpoint (and there is no config.json beside it)"
+            ) from None
+        derived = {}  # the given config describes the model; the strict check names the gaps
+    raw = merge(derived, given or {})
     if "num_heads" not in raw and raw["dim_tokens"] in RELEASE_HEADS:
         raw["num_heads"] = RELEASE_HEADS[raw["dim_tokens"]]
     decoder = raw.get("decoder")

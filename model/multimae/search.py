@@ -181,7 +181,9 @@ class MultiMAESearchModel:
 
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor) -> Reconstructions:
-        """Model-ready rgb [B, 3, S, S] (all patches visible) -> predicted depth and semseg."""
+        """Model-ready rgb [B, 3, S, S] or [3, S, S] (all patches visible) -> depth and semseg."""
+        if images.dim() == 3:
+            images = images[None]
         wanted = tuple(n for n in ("depth", "semseg") if n in self.model.output_adapters)
         if len(wanted) < 2:
             raise ModelError("this MultiMAE checkpoint has no depth/semseg output adapters")

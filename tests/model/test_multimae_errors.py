@@ -43,11 +43,27 @@ def _write(folder: Path, payload, config: dict | None) -> Path:
     return folder / "ckpt.pth"
 
 
-def test_missing_tensor_is_named(tmp_path, state_dict, config_json):
+@pytest.mark.parametrize(
+    "key",
+    [
+        "encoder.1.mlp.fc2.bias",
+        "output_adapters.depth.out_proj.weight",
+        "output_adapters.rgb.mask_token",
+        "input_adapters.semseg.class_emb.weight",
+    ],
+)
+def test_missing_tensor_is_named(tmp_path, state_dict, config_json, key):
     sd = dict(state_dict)
-    del sd["encoder.1.mlp.fc2.bias"]
-    with pytest.raises(CheckpointError, match=r"missing: encoder\.1\.mlp\.fc2\.bias"):
+    del sd[key]
+    with pytest.raises(CheckpointError, match="missing: " + key.replace(".", r"\.")):
         load_multimae(_write(tmp_path, {"model": sd}, config_json))
+
+
+def test_missing_tensor_without_config_is_named(tmp_path, state_dict):
+    sd = dict(state_dict)
+    del sd["output_adapters.rgb.mask_token"]
+    with pytest.raises(CheckpointError, match="output_adapters.rgb.mask_token' is missing"):
+        load_multimae(_write(tmp_path, {"model": sd}, None))
 
 
 def test_unexpected_tensor_is_named(tmp_path, state_dict, config_json):
