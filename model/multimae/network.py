@@ -20,7 +20,7 @@ from anyseek.errors import AnyseekError
 from model.layers import BlockSpec, EncoderBlock, LayerNorm
 
 from .adapters import SpatialOutputAdapter, build_input_adapter
-from .config import SEMSEG, MultiMAEConfig
+from .config import SEMSEG, InputAdapterConfig, MultiMAEConfig
 
 Grid = tuple[int, int]
 
@@ -90,7 +90,8 @@ class MultiMAE(nn.Module):
         stride = self._adapter_config(first).stride_level
         return inputs[first].shape[-2] * stride, inputs[first].shape[-1] * stride
 
-    def _adapter_config(self, name: str):
+    def _adapter_config(self, name: str) -> InputAdapterConfig:
+        """The input adapter config of ``name``, or an error listing the modalities read."""
         try:
             return self.config.input_adapter(name)
         except KeyError:
@@ -108,6 +109,10 @@ class MultiMAE(nn.Module):
             raise MultiMAEInputError(
                 "no input: give at least one of " + str(list(self.input_adapters))
             )
+        for name, x in inputs.items():
+            self._adapter_config(name)
+            if not isinstance(x, Tensor) or x.dim() < 3:
+                raise MultiMAEInputError(f"{name}: expected a batched tensor, got {_describe(x)}")
         H, W = self.image_size(inputs)
         P = self.config.patch_size
         if H % P or W % P or H == 0 or W == 0:
@@ -248,3 +253,8 @@ class MultiMAE(nn.Module):
                     f"output adapter {n!r} has no task embedding for {missing}; its context "
                     f"tasks are {sorted(adapter.task_embeddings)}"
                 )
+
+
+def _describe(x: object) -> str:
+    """Short description of a wrong input value for error messages."""
+    return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__

@@ -62,7 +62,7 @@ def test_missing_tensor_is_named(tmp_path, state_dict, config_json, key):
 def test_missing_tensor_without_config_is_named(tmp_path, state_dict):
     sd = dict(state_dict)
     del sd["output_adapters.rgb.mask_token"]
-    with pytest.raises(CheckpointError, match="output_adapters.rgb.mask_token' is missing"):
+    with pytest.raises(CheckpointError, match=r"output_adapters\.rgb\.mask_token' is missing"):
         load_multimae(_write(tmp_path, {"model": sd}, None))
 
 
@@ -147,6 +147,7 @@ def test_semseg_ids_beyond_the_class_count(tiny):
         ({"rgb": torch.zeros(1, 1, 96, 96)}, r"rgb: expected shape \(1, 3, 96, 96\)"),
         ({"normal": torch.zeros(1, 3, 96, 96)}, "unknown input modality 'normal'"),
         ({}, "no input"),
+        ({"rgb": torch.zeros(96, 96)}, r"rgb: expected a batched tensor, got shape \(96, 96\)"),
     ],
 )
 def test_bad_inputs(tiny, inputs, match):
