@@ -191,8 +191,10 @@ class MultiMAESearchModel:
         return Reconstructions(depth=out["depth"].cpu(), semseg_logits=out["semseg"].cpu())
 
 
-def is_multimae_source(source: str | Path) -> bool:
+def is_multimae_source(source: object) -> bool:
     """Whether ``source`` names a MultiMAE checkpoint (.pth, .safetensors or a folder of one)."""
+    if not isinstance(source, (str, Path)):
+        return False
     path = Path(source).expanduser()
     if not path.exists() or (path / "bundle.json").is_file():
         return False
