@@ -203,7 +203,7 @@ def load_search_model(
         source, device, dtype = source.source, source.device, source.dtype
 
     if is_multimae_source(source):  # a MultiMAE .pth / .safetensors file or folder
-        return load_multimae_search_model(source, device=resolve_device(device))
+        return load_multimae_search_model(source, device=resolve_device(device), dtype=dtype)
 
     if not is_bundle(source):
         raise ModelError(

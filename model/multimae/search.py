@@ -134,7 +134,7 @@ class MultiMAESearchModel:
     @torch.no_grad()
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {multimae: [B, D] float32, L2-normalised}."""
-        hidden = self.model.encode({"rgb": images.to(self.device, torch.float32)})
+        hidden = self.model.encode({"rgb": images.to(self.device)})
         return {SPACE: self._pool(hidden).cpu().numpy()}
 
     def _pool(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -187,8 +187,10 @@ class MultiMAESearchModel:
         wanted = tuple(n for n in ("depth", "semseg") if n in self.model.output_adapters)
         if len(wanted) < 2:
             raise ModelError("this MultiMAE checkpoint has no depth/semseg output adapters")
-        out = self.model.reconstruct({"rgb": images.to(self.device, torch.float32)}, None, wanted)
-        return Reconstructions(depth=out["depth"].cpu(), semseg_logits=out["semseg"].cpu())
+        out = self.model.reconstruct({"rgb": images.to(self.device)}, None, wanted)
+        return Reconstructions(
+            depth=out["depth"].float().cpu(), semseg_logits=out["semseg"].float().cpu()
+        )
 
 
 def is_multimae_source(source: object) -> bool:
@@ -216,8 +218,14 @@ def is_multimae_source(source: object) -> bool:
     return any(k == "global_tokens" or k.startswith("input_adapters.") for k in keys)
 
 
-def load_multimae_search_model(source: str | Path, *, device: str = "cpu") -> MultiMAESearchModel:
+def load_multimae_search_model(
+    source: str | Path, *, device: str = "cpu", dtype: str = "float32"
+) -> MultiMAESearchModel:
     """Load a MultiMAE checkpoint as a search model; its version is the weights' content hash."""
+    from model.search_model import DTYPES
+
+    if dtype not in DTYPES:
+        raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     weights = find_weights(source)
-    model = load_multimae(weights, device=device)
+    model = load_multimae(weights, device=device, dtype=DTYPES[dtype])
     return MultiMAESearchModel(model, name=Path(source).name, version=_file_digest([weights]))

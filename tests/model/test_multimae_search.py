@@ -173,3 +173,18 @@ def test_released_layouts_as_search_models(multimae_fixtures, layout):
     else:
         rec = found.reconstruct(inputs["rgb"])
         assert rec.depth.shape == (2, 1, 96, 96)
+
+
+def test_settings_and_bfloat16(checkpoint, scenes):
+    """ModelSettings are honoured: a bfloat16 model gives vectors close to the float32 ones."""
+    from anyseek.settings import ModelSettings
+
+    full = load_search_model(ModelSettings(source=str(checkpoint), device="cpu"))
+    half = load_search_model(ModelSettings(source=str(checkpoint), device="cpu", dtype="bfloat16"))
+    assert isinstance(half, MultiMAESearchModel)
+    assert half.model.global_tokens.dtype == torch.bfloat16
+    batch = torch.stack([full.image_input(s["rgb"]) for s in scenes])
+    a, b = full.embed_images(batch)["multimae"], half.embed_images(batch)["multimae"]
+    assert b.dtype == np.float32
+    assert float((a * b).sum(1).min()) > 0.99  # cosine between the two precisions
+    assert half.reconstruct(batch[:1]).depth.dtype == torch.float32
