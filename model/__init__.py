@@ -5,6 +5,7 @@ from model.config import FourMConfig
 from model.fourm import FourM
 from model.loading import load_fourm, save_fourm
 from model.modalities import ModalitySpec, get_modality
+from model.multimae import MultiMAE, load_multimae
 from model.predict import VectorDecoder, predict_embeddings, predict_logits, predict_tokens
 from model.sampling import GenerationTarget, generate
 from model.tokenizers import TokenizerError, VQTokenizer, load_vq_tokenizer
@@ -18,6 +19,7 @@ __all__ = [
     "GenerationTarget",
     "ModalitySpec",
     "ModalityTokens",
+    "MultiMAE",
     "TextTokenizer",
     "TokenizerError",
     "UserInputError",
@@ -26,6 +28,7 @@ __all__ = [
     "generate",
     "get_modality",
     "load_fourm",
+    "load_multimae",
     "load_text_tokenizer",
     "load_vq_tokenizer",
     "predict_embeddings",

@@ -197,9 +197,13 @@ def load_search_model(
     Given the ``ModelSettings`` (``ANYSEEK_MODEL__*``), their source, device and dtype are used.
     """
     from model.bundle import is_bundle, load_bundle
+    from model.multimae.search import is_multimae_source, load_multimae_search_model
 
     if isinstance(source, ModelSettings):
         source, device, dtype = source.source, source.device, source.dtype
+
+    if is_multimae_source(source):  # a MultiMAE .pth / .safetensors file or folder
+        return load_multimae_search_model(source, device=resolve_device(device), dtype=dtype)
 
     if not is_bundle(source):
         raise ModelError(

@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FOURM_FIXTURES = ROOT.parent / "shared" / "fixtures" / "fourm"
+MULTIMAE_FIXTURES = ROOT.parent / "shared" / "fixtures" / "multimae"
 REQUIRE_SERVICES = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
 # the conformance fixtures are part of every CI checkout (shared/ beside it): missing there is an
 # error, not a reason to skip the tests that prove the official checkpoints load exactly
@@ -49,6 +50,14 @@ def fourm_fixtures() -> Path:
     """The official-format 4M conformance fixtures shipped beside the checkout."""
     require_fixtures(FOURM_FIXTURES)
     return FOURM_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def multimae_fixtures() -> Path:
+    """The official-format MultiMAE conformance fixtures shipped beside the checkout."""
+    missing = f"MultiMAE conformance fixtures not found at {MULTIMAE_FIXTURES}"
+    require(MULTIMAE_FIXTURES.is_dir(), missing)
+    return MULTIMAE_FIXTURES
 
 
 @pytest.fixture(scope="session")
