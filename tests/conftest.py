@@ -55,8 +55,7 @@ def fourm_fixtures() -> Path:
 @pytest.fixture(scope="session")
 def multimae_fixtures() -> Path:
     """The official-format MultiMAE conformance fixtures shipped beside the checkout."""
-    missing = f"MultiMAE conformance fixtures not found at {MULTIMAE_FIXTURES}"
-    require(MULTIMAE_FIXTURES.is_dir(), missing)
+    require_fixtures(MULTIMAE_FIXTURES)
     return MULTIMAE_FIXTURES
 
 
