@@ -42,10 +42,10 @@ def main() -> None:
     from model.bundle import load_bundle
     from model.data.sample import generate_scene
     from model.data.synth import scene_seed
+    from model.data.tensors import from_samples, pixel_inputs
     from model.eval.retrieval import CAPTION_TEXTS, query_inputs, ranking_metrics
+    from model.fusion import fuse
     from model.query_combination import WeightedPart, combine
-    from model.train.scene_tensors import from_samples, pixel_inputs
-    from search.fusion import fuse
 
     start = time.perf_counter()
     bundle = load_bundle(args.model)

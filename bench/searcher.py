@@ -47,7 +47,7 @@ def main() -> None:
     scenes = []
     for start in range(0, args.n, 256):
         scenes += generate_batch(range(995_000 + start, 995_000 + min(args.n, start + 256)), 64)
-    store = FaissStore(Path(tempfile.mkdtemp()), StoreSettings(exact_threshold=10**6))
+    store = FaissStore(StoreSettings(path=tempfile.mkdtemp(), exact_threshold=10**6))
     t0 = time.perf_counter()
     index_scenes(model, store, "bench", scenes)
     index_s = time.perf_counter() - t0

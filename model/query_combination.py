@@ -8,7 +8,7 @@ prediction per space.
   predicts for a typical image) stands in for the unconditional prediction;
 * ``fusion``: one pass per part, the parts' vectors summed per space, each weighted by its weight
   times its information in that space squared (a sketch says little in a colour space, so its
-  vector counts little there), as ``search.fusion`` weights spaces.
+  vector counts little there), as ``model.fusion`` weights spaces.
 
 Adding a way is one entry in :data:`COMBINATIONS`. Inputs are batched: every tensor [B, ...].
 """
@@ -27,7 +27,7 @@ from anyseek.errors import AnyseekError
 from model.bundle import ModelBundle
 from model.predict import SpaceEmbedding, embeddings_from_distributions, predict_distributions
 
-FUSION_POWER = 2.0  # exponent of a part's information in its fusion weight (as search.fusion)
+FUSION_POWER = 2.0  # exponent of a part's information in its fusion weight (as model.fusion)
 
 
 class CombinationError(AnyseekError):
@@ -96,22 +96,22 @@ def _log_prior(bundle: ModelBundle, space: str, like: Tensor) -> Tensor:
     return prior.to(like.device, torch.float32).clamp_min(1e-30).log()
 
 
+def fuse_predictions(found: Sequence[tuple[float, SpaceEmbedding]]) -> SpaceEmbedding:
+    """One space's per-part predictions (weight, embedding [B, C]) -> their weighted fusion:
+    vectors summed by weight * information ** FUSION_POWER, information averaged by |weight|."""
+    vector = sum(
+        w * (e.information.pow(FUSION_POWER) + 1e-12)[:, None] * e.vectors for w, e in found
+    )
+    information = sum(abs(w) * e.information for w, e in found) / sum(abs(w) for w, _ in found)
+    return SpaceEmbedding(F.normalize(vector, dim=-1), information)
+
+
 @torch.inference_mode()
 def fusion(bundle: ModelBundle, parts: Sequence[WeightedPart]) -> dict[str, SpaceEmbedding]:
     """Per space, the parts' vectors weighted by weight * information ** FUSION_POWER."""
     _check(parts)
     found = [(part.weight, bundle.embed_spaces(dict(part.inputs))) for part in parts]
-    out = {}
-    for space in bundle.spaces:
-        vector = sum(
-            w * (e[space].information.pow(FUSION_POWER) + 1e-12)[:, None] * e[space].vectors
-            for w, e in found
-        )
-        information = sum(abs(w) * e[space].information for w, e in found) / sum(
-            abs(w) for w, _ in found
-        )
-        out[space] = SpaceEmbedding(F.normalize(vector, dim=-1), information)
-    return out
+    return {space: fuse_predictions([(w, e[space]) for w, e in found]) for space in bundle.spaces}
 
 
 COMBINATIONS: dict[str, Combination] = {"joint": joint, "guidance": guidance, "fusion": fusion}

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from anyseek.errors import AnyseekError
+from anyseek.settings import ModelSettings
 from model.transforms.palette_semseg import ClassPalette, PaletteSemsegTransform
 
 QueryTransform = Callable[[Any], torch.Tensor]
@@ -295,9 +296,33 @@ def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(list(tensors))
 
 
-def load_search_model(source: str = "builtin", *, device: str = "cpu") -> SearchModel:
-    """The search model behind ``ANYSEEK_MODEL__SOURCE`` (a bundle folder or ``builtin``)."""
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is there, else ``cpu``; others as given."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"ANYSEEK_MODEL__DEVICE={device!r} but no CUDA device is available")
+    return device
+
+
+def load_search_model(
+    source: str | ModelSettings = "builtin", *, device: str = "cpu", dtype: str = "float32"
+) -> SearchModel:
+    """The search model behind ``ANYSEEK_MODEL__SOURCE`` (a bundle folder or ``builtin``).
+
+    Given the ``ModelSettings`` (``ANYSEEK_MODEL__*``), their source, device and dtype are used.
+    """
     from model.bundle import is_bundle, load_bundle
+    from model.multimae.search import is_multimae_source, load_multimae_search_model
+
+    if isinstance(source, ModelSettings):
+        source, device, dtype = source.source, source.device, source.dtype
+
+    if is_multimae_source(source):  # a MultiMAE .pth / .safetensors file or folder
+        return load_multimae_search_model(source, device=resolve_device(device), dtype=dtype)
 
     if not is_bundle(source):
         raise ModelError(
@@ -305,4 +330,5 @@ def load_search_model(source: str = "builtin", *, device: str = "cpu") -> Search
             "is not supported yet"
         )
     name = "builtin" if str(source) == "builtin" else Path(source).name
-    return BundleSearchModel(load_bundle(source, device=device), name=name)
+    bundle = load_bundle(source, device=resolve_device(device), dtype=DTYPES[dtype])
+    return BundleSearchModel(bundle, name=name)

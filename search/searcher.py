@@ -22,10 +22,10 @@ import torch
 
 from anyseek.errors import AnyseekError, NotFoundError
 from anyseek.settings import SearchSettings, Settings
+from model.fusion import fusion_weights
 from model.query_combination import COMBINATIONS
 from model.search_model import QueryEmbedding, QueryRequest, SearchModel, load_search_model
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
-from search.fusion import fusion_weights
 from search.inputs import describe_inputs, model_inputs, warm_up
 from search.query import (
     Explanation,
@@ -363,8 +363,4 @@ def open_searcher(settings: Settings) -> Searcher:
     """A searcher with the configured model (loaded once) and store; close ``.store`` when done."""
     from search.stores import open_store
 
-    device = settings.model.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = load_search_model(settings.model.source, device=device)
-    return Searcher(model, open_store(settings), settings.search)
+    return Searcher(load_search_model(settings.model), open_store(settings), settings.search)

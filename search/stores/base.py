@@ -2,15 +2,18 @@
 
 A *collection* holds items; each item has a stable 64-bit id, one vector per named embedding *space*
 (e.g. ``clip`` 512-d and ``dino`` 768-d) and a small JSON payload. Stores differ in engine, never in
-behaviour: ``tests/test_stores_contract.py`` runs the same suite against every backend.
+behaviour: ``tests/search/stores/test_stores_contract.py`` runs the same suite against every backend
+registered in ``anyseek.settings.STORE_BACKENDS``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -178,13 +181,36 @@ class StoreHealth:
 
 
 class VectorStore(ABC):
-    """Collections of items with one vector per named space, searchable by similarity."""
+    """Collections of items with one vector per named space, searchable by similarity.
+
+    Every backend is built the same way, ``Backend(settings: StoreSettings)``, and registered once
+    in ``search.stores.BACKENDS``; the contract suite runs over that registry.
+    """
 
     backend: str = "abstract"
 
-    @abstractmethod
     def ensure_collection(self, name: str, spaces: Sequence[SpaceSpec]) -> None:
         """Create the collection, or check that the existing one has exactly these spaces."""
+        check_name("collection", name)
+        spaces = check_spaces(spaces)
+        with self._exclusive(f"create collection {name!r}"):
+            if name not in self.collections():
+                self._create_collection(name, spaces)
+                return
+            existing = self.spaces(name)
+        if set(existing) != set(spaces):
+            raise SpaceMismatchError(
+                f"collection {name!r} exists with spaces {describe_spaces(existing)}, "
+                f"not {describe_spaces(spaces)}"
+            )
+
+    def _exclusive(self, action: str) -> AbstractContextManager[object]:
+        """Held while a collection is looked up and created (a backend's lock or error mapping)."""
+        return contextlib.nullcontext()
+
+    @abstractmethod
+    def _create_collection(self, name: str, spaces: tuple[SpaceSpec, ...]) -> None:
+        """Create a collection known not to exist, with validated spaces."""
 
     @abstractmethod
     def collections(self) -> list[str]:

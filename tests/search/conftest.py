@@ -33,7 +33,7 @@ def gallery(
     search_model: SearchModel, scenes: list[SceneSample], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gallery]:
     folder: Path = tmp_path_factory.mktemp("faiss")
-    store = FaissStore(folder, StoreSettings(exact_threshold=100_000))
+    store = FaissStore(StoreSettings(path=str(folder), exact_threshold=100_000))
     ids = index_scenes(search_model, store, COLLECTION, scenes)
     yield Gallery(search_model, store, COLLECTION, scenes, ids)
     store.close()

@@ -21,7 +21,7 @@ from search.stores.faiss_index import DEAD_MIN
 from search.stores.faiss_store import CURRENT, FaissStore
 from search.stores.qdrant_store import QdrantStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -41,7 +41,7 @@ def _recall(store: FaissStore, vectors: np.ndarray, queries: np.ndarray, k: int 
 @pytest.mark.parametrize(("kind", "floor"), [("hnsw", 0.95), ("ivf_sq8", 0.9), ("ivf_pq", 0.4)])
 def test_growing_past_threshold_switches_to_approximate(tmp_path: Path, kind: str, floor: float):
     settings = StoreSettings(exact_threshold=400, approximate=kind, ivf_nprobe=16)
-    store = FaissStore(tmp_path, settings)
+    store = FaissStore(settings.model_copy(update={"path": str(tmp_path)}))
     store.ensure_collection("c", [SpaceSpec("v", 32)])
     vectors = _clustered(1200, 32)
     for start in range(0, 1200, 300):
@@ -55,13 +55,13 @@ def test_growing_past_threshold_switches_to_approximate(tmp_path: Path, kind: st
     assert found and all(i % 2 == 1 for i in found)
     before = store.search("c", "v", queries, k=10)
     store.close()
-    reopened = FaissStore(tmp_path, settings)
+    reopened = FaissStore(settings.model_copy(update={"path": str(tmp_path)}))
     assert reopened.search("c", "v", queries, k=10) == before
     assert reopened._loaded["c"].indexes["v"].kind == kind
 
 
 def test_hnsw_filtered_search_is_exact_for_selective_filters(tmp_path: Path) -> None:
-    store = FaissStore(tmp_path, StoreSettings(exact_threshold=100))
+    store = FaissStore(StoreSettings(path=str(tmp_path), exact_threshold=100))
     store.ensure_collection("c", [SpaceSpec("v", 16)])
     vectors = _clustered(500, 16)
     store.upsert("c", range(500), {"v": vectors}, [{"group": i % 50} for i in range(500)])
@@ -70,7 +70,7 @@ def test_hnsw_filtered_search_is_exact_for_selective_filters(tmp_path: Path) -> 
 
 
 def test_tombstones_are_compacted(tmp_path: Path) -> None:
-    store = FaissStore(tmp_path)
+    store = FaissStore(StoreSettings(path=str(tmp_path)))
     store.ensure_collection("c", [SpaceSpec("v", 8)])
     n = 4 * DEAD_MIN
     vectors = _clustered(n, 8)
@@ -90,12 +90,12 @@ def test_loading_memory_maps_and_copies_before_writing(tmp_path: Path) -> None:
         approximate = "ivf_sq8" if kind == "ivf_sq8" else "hnsw"
         threshold = 10_000 if kind == "flat" else 0
         settings = StoreSettings(exact_threshold=threshold, approximate=approximate)
-        store = FaissStore(folder, settings)
+        store = FaissStore(settings.model_copy(update={"path": str(folder)}))
         store.ensure_collection("c", [SpaceSpec("v", 16)])
         vectors = _clustered(300, 16)
         store.upsert("c", range(300), {"v": vectors})
         store.close()
-        mapped = FaissStore(folder, settings)
+        mapped = FaissStore(settings.model_copy(update={"path": str(folder)}))
         assert mapped.count("c") == 300  # loads the collection
         space = mapped._loaded["c"].indexes["v"]
         assert space.mapped_from is not None and space.kind == kind
@@ -110,9 +110,10 @@ _KILLED_MID_SAVE = """
 import sys, time
 import numpy as np
 import search.stores.faiss_store as fs
+from anyseek.settings import StoreSettings
 from search.stores.base import SpaceSpec
 
-store = fs.FaissStore(sys.argv[1])
+store = fs.FaissStore(StoreSettings(path=sys.argv[1]))
 store.ensure_collection("c", [SpaceSpec("v", 8)])
 rng = np.random.default_rng(0)
 store.upsert("c", range(10), {"v": rng.normal(size=(10, 8))})
@@ -131,10 +132,11 @@ store.flush()
 _SAVING_IN_A_LOOP = """
 import sys
 import numpy as np
+from anyseek.settings import StoreSettings
 from search.stores.faiss_store import FaissStore
 from search.stores.base import SpaceSpec
 
-store = FaissStore(sys.argv[1])
+store = FaissStore(StoreSettings(path=sys.argv[1]))
 store.ensure_collection("c", [SpaceSpec("v", 64)])
 start = store.count("c")
 rng = np.random.default_rng(start)  # fresh vectors in every run
@@ -167,13 +169,13 @@ def test_kill_during_save_leaves_the_previous_generation(tmp_path: Path) -> None
     _kill(process)
     folder = tmp_path / "c"
     assert any(p.name.startswith(".tmp-gen-") for p in folder.iterdir())  # the torn save
-    store = FaissStore(tmp_path)
+    store = FaissStore(StoreSettings(path=str(tmp_path)))
     assert store.count("c") == 10  # the committed state, not the torn one
     assert len(store.search("c", "v", np.ones(8), k=20)[0].hits) == 10
     store.upsert("c", [99], {"v": np.ones(8)})  # the new writer cleans up the leftovers
     assert not any(p.name.startswith(".tmp-gen-") for p in folder.iterdir())
     store.close()
-    assert FaissStore(tmp_path).count("c") == 11
+    assert FaissStore(StoreSettings(path=str(tmp_path))).count("c") == 11
 
 
 def test_random_kills_always_leave_a_whole_committed_state(tmp_path: Path) -> None:
@@ -183,7 +185,7 @@ def test_random_kills_always_leave_a_whole_committed_state(tmp_path: Path) -> No
         assert process.stdout.readline().strip() == "READY"
         time.sleep(float(rng.uniform(0.2, 0.6)))
         _kill(process)
-        store = FaissStore(tmp_path)
+        store = FaissStore(StoreSettings(path=str(tmp_path)))
         count = store.count("c")
         assert count % 50 == 0  # only whole flushed batches, never a torn one
         if count:
@@ -194,9 +196,9 @@ def test_random_kills_always_leave_a_whole_committed_state(tmp_path: Path) -> No
 
 
 def test_one_writer_many_readers(tmp_path: Path) -> None:
-    writer = FaissStore(tmp_path)
+    writer = FaissStore(StoreSettings(path=str(tmp_path)))
     writer.ensure_collection("c", [SpaceSpec("v", 4)])
-    reader = FaissStore(tmp_path)
+    reader = FaissStore(StoreSettings(path=str(tmp_path)))
     assert reader.count("c") == 0
     with pytest.raises(ServiceUnavailableError, match="another process"):
         reader.upsert("c", [1], {"v": np.ones(4)})
@@ -210,7 +212,7 @@ def test_one_writer_many_readers(tmp_path: Path) -> None:
 
 
 def test_gpu_switch_falls_back_to_cpu(tmp_path: Path) -> None:
-    store = FaissStore(tmp_path, StoreSettings(faiss_gpu=True))
+    store = FaissStore(StoreSettings(path=str(tmp_path), faiss_gpu=True))
     store.ensure_collection("c", [SpaceSpec("v", 4)])
     store.upsert("c", [1, 2], {"v": np.eye(4)[:2]})
     assert store.search("c", "v", np.eye(4)[0], k=1)[0].ids == [1]
@@ -224,7 +226,7 @@ def test_open_store_picks_the_backend(tmp_path: Path) -> None:
     faiss_store = open_store(load_settings(data_dir=tmp_path))
     assert isinstance(faiss_store, FaissStore) and faiss_store.root == tmp_path / "faiss"
     qdrant = open_store(
-        load_settings(data_dir=tmp_path, store={"backend": "qdrant", "qdrant_path": ":memory:"})
+        load_settings(data_dir=tmp_path, store={"backend": "qdrant", "path": ":memory:"})
     )
     assert isinstance(qdrant, QdrantStore) and qdrant.ready()
     local = open_store(load_settings(data_dir=tmp_path, store={"backend": "qdrant"}))

@@ -15,30 +15,39 @@ import pytest
 
 from anyseek.errors import NotFoundError
 from anyseek.settings import StoreSettings
-from search.stores import MAX_K, Filter, InvalidInputError, Range, SpaceMismatchError, SpaceSpec
+from search.stores import (
+    BACKENDS,
+    MAX_K,
+    Filter,
+    InvalidInputError,
+    Range,
+    SpaceMismatchError,
+    SpaceSpec,
+    backend_class,
+)
 from search.stores.base import VectorStore
-from search.stores.faiss_store import FaissStore
-from search.stores.qdrant_store import QdrantStore
 
 SPACES = (SpaceSpec("clip", 32), SpaceSpec("dino", 48), SpaceSpec("raw", 16, "dot"))
 N = 300
 TAGS = ("cat", "dog", "car")
 
 
-def _open(backend: str, folder: Path) -> VectorStore:
-    """A store of the named backend rooted in ``folder`` (reopening the same folder reloads it)."""
-    if backend == "faiss":
-        return FaissStore(folder / "faiss", StoreSettings(exact_threshold=100_000))
-    if backend == "qdrant-memory":
-        return QdrantStore(path=":memory:")
-    return QdrantStore(path=str(folder / "qdrant"))
+#: every registered backend on disk (a new backend is covered by being registered), plus
+#: in-memory variants of backends that have one
+PERSISTENT = sorted(BACKENDS)
+IN_MEMORY = {"qdrant-memory": "qdrant"}
+VARIANTS = PERSISTENT + sorted(IN_MEMORY)
 
 
-BACKENDS = ["faiss", "qdrant-memory", "qdrant-path"]
-PERSISTENT = ["faiss", "qdrant-path"]
+def _open(variant: str, folder: Path) -> VectorStore:
+    """A store of the named variant rooted in ``folder`` (reopening the same folder reloads it)."""
+    backend = IN_MEMORY.get(variant, variant)
+    path = ":memory:" if variant in IN_MEMORY else str(folder / backend)
+    settings = StoreSettings(backend=backend, path=path, exact_threshold=100_000)
+    return backend_class(backend)(settings)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=VARIANTS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     """An open store of each backend with an empty collection ``c``."""
     opened = _open(request.param, tmp_path)
@@ -345,7 +354,7 @@ def test_reopen_gives_the_same_answers(backend: str, tmp_path: Path, data) -> No
     second.close()
 
 
-def test_faiss_and_qdrant_agree_in_exact_mode(tmp_path: Path) -> None:
+def test_every_backend_agrees_with_faiss_in_exact_mode(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     spec = SpaceSpec("v", 64)
     vectors = rng.normal(size=(2000, 64)).astype(np.float32)
@@ -353,7 +362,7 @@ def test_faiss_and_qdrant_agree_in_exact_mode(tmp_path: Path) -> None:
     ids = rng.choice(2**40, size=2000, replace=False)
     payloads = [{"tag": int(i % 4)} for i in range(2000)]
     answers = []
-    for backend in ("faiss", "qdrant-memory"):
+    for backend in ["faiss", *(v for v in VARIANTS if v != "faiss")]:
         store = _open(backend, tmp_path)
         store.ensure_collection("c", [spec])
         store.upsert("c", ids, {"v": vectors}, payloads)
@@ -361,8 +370,9 @@ def test_faiss_and_qdrant_agree_in_exact_mode(tmp_path: Path) -> None:
         filtered = store.search("c", "v", queries, k=10, filter=Filter(equals={"tag": 2}))
         answers.append((plain, filtered))
         store.close()
-    for faiss_results, qdrant_results in zip(*answers, strict=True):
-        _assert_same(faiss_results, qdrant_results)
+    for other in answers[1:]:
+        for faiss_results, other_results in zip(answers[0], other, strict=True):
+            _assert_same(faiss_results, other_results)
 
 
 def _assert_same(ours: list, theirs: list) -> None:

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from model.fusion import FusionError, fuse, fusion_weights
 from model.predict import token_information
-from search.fusion import FusionError, fuse, fusion_weights
 
 
 def test_information_is_the_divergence_from_the_prior() -> None:

@@ -24,7 +24,7 @@ SCENES = 12
 
 def _gallery_helpers():
     """tests/search/scene_gallery.py (test folders are not packages)."""
-    path = Path(__file__).parents[1] / "search" / "scene_gallery.py"
+    path = Path(__file__).parents[2] / "search" / "scene_gallery.py"
     spec = importlib.util.spec_from_file_location("scene_gallery_for_cli", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
@@ -37,7 +37,7 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     """A data directory whose FAISS store holds SCENES scenes in collection ``scenes``."""
     data_dir = tmp_path_factory.mktemp("data")
     scenes = [generate_scene(992_000 + i, 64) for i in range(SCENES)]
-    store = FaissStore(data_dir / "faiss", StoreSettings())
+    store = FaissStore(StoreSettings(path=str(data_dir / "faiss")))
     _gallery_helpers().index_scenes(load_search_model("builtin"), store, "scenes", scenes)
     store.close()
     return data_dir, scenes

@@ -12,9 +12,9 @@ import torch
 from anyseek.errors import AnyseekError
 from model.bundle import BUILTIN_DIR, load_bundle, resolve_bundle_source
 from model.checkpoint import CheckpointError
+from model.data.tensors import SceneTensors, from_samples, pixel_inputs
 from model.eval.retrieval import CAPTION_TEXTS, QUERIES, evaluate_retrieval, random_metrics
-from model.predict import DECODE_MODES
-from model.train.scene_tensors import SceneTensors, from_samples, pixel_inputs
+from model.predict import DECODE_MODES, predict_distributions
 
 GALLERY_SEED = 777_001  # the held-out seed of the model card (never used for training)
 
@@ -126,9 +126,13 @@ def test_information_says_which_space_can_read_a_query(bundle, gallery) -> None:
     index = torch.arange(8)
     sketch = pixel_inputs(gallery, index, [bundle.modality("sketch")])
     found, plain = bundle.embed_spaces(sketch), bundle.embed(sketch)
+    probs = predict_distributions(bundle.fm, sketch, list(bundle.spaces))
     for space, embedding in found.items():
         assert torch.equal(embedding.vectors, plain[space])
-        assert (embedding.information >= 0).all()
+        # information is the mean KL divergence of the token predictions from the space's prior
+        p, prior = probs[space], bundle.priors[space]
+        kl = (p * (p.clamp_min(1e-30).log() - prior.clamp_min(1e-30).log())).sum(-1).mean(-1)
+        torch.testing.assert_close(embedding.information, kl)
     # a sketch has no colour: it tells the layout space far more than the semantic one, and a
     # caption the other way round
     assert (found["tok_dino_global"].information > found["tok_clip_global"].information).all()

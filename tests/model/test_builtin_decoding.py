@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from model.bundle import BUILTIN_DIR, BundleError, load_bundle
 from model.eval.retrieval import attribute_precision_ceiling, fact_matrix, first_object
 from model.inputs import InputError
+from model.predict import predict_embeddings, predict_logits
 from model.tokenizers import load_vq_tokenizer
 from model.train.global_tokenizers import (
     GlobalTokenizerConfig,
@@ -72,14 +73,14 @@ def test_predict_embeddings_expected_mode(fourm_fixtures: Path, fixture_tokenize
     fm = load_fourm(fourm_fixtures / "fm" / "hub")
     rgb = {"rgb@224": inputs["fm_input.rgb@224.tensor"]}
     spaces = {"tok_dinov2_global": fixture_tokenizer}
-    greedy = fm.predict_embeddings(rgb, spaces)["tok_dinov2_global"]
-    expected = fm.predict_embeddings(rgb, spaces, "expected")["tok_dinov2_global"]
-    probs = fm.predict_logits(rgb, "tok_dinov2_global").softmax(-1)
+    greedy = predict_embeddings(fm, rgb, spaces)["tok_dinov2_global"]
+    expected = predict_embeddings(fm, rgb, spaces, "expected")["tok_dinov2_global"]
+    probs = predict_logits(fm, rgb, "tok_dinov2_global").softmax(-1)
     reference = F.normalize(fixture_tokenizer.decode_expected(probs), dim=-1)
     torch.testing.assert_close(expected, reference, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(expected, greedy)  # random fixture weights: far from one-hot
     with pytest.raises(InputError, match="decode must be one of"):
-        fm.predict_embeddings(rgb, spaces, "sampled")
+        predict_embeddings(fm, rgb, spaces, "sampled")
 
 
 def test_bundle_refuses_an_unknown_decode_mode(tmp_path: Path) -> None:

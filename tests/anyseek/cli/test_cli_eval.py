@@ -22,7 +22,8 @@ def test_eval_retrieval_writes_the_report_of_the_committed_model(tmp_path, capsy
         for space in ("clip", "dino", "fused"):
             metrics = report[query][space]
             assert {"R@1", "R@5", "R@10", "MRR"} <= set(metrics)
-            assert 0.0 <= metrics["R@1"] <= metrics["R@5"] <= metrics["R@10"] <= 1.0
+    # the committed model finds scenes from their captions far better than a random ranking
+    assert report["caption"]["fused"]["MRR"] > 2 * report["random"]["none"]["MRR"]
     assert "attr_P@10" in report["caption"]["fused"]
     assert "| sketch | fused |" in capsys.readouterr().out
 

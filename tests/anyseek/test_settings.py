@@ -36,7 +36,7 @@ def test_prefixed_and_nested_variables_are_read(env: pytest.MonkeyPatch, tmp_pat
     assert settings.model.batch_size == 8
     assert [key.get_secret_value() for key in settings.api.api_keys] == ["k1", "k2"]
     assert settings.effective_database_url == f"sqlite:///{tmp_path / 'anyseek.db'}"
-    assert settings.effective_faiss_dir == tmp_path / "faiss"
+    assert settings.effective_store.path == str(tmp_path / "qdrant")
 
 
 def test_defaults_without_any_variable(env: pytest.MonkeyPatch) -> None:
@@ -100,7 +100,7 @@ def test_config_show_masks_secrets(
     assert shown["result_backend"].endswith("@cache.example:6379/0")
     assert len(shown["api"]["api_keys"]) == 2
     assert shown["data_dir"] == str(tmp_path)
-    assert shown["store"]["faiss_dir"] == str(tmp_path / "faiss")
+    assert shown["store"]["path"] == str(tmp_path / "faiss")
 
 
 def test_config_show_keeps_urls_without_password(

@@ -53,7 +53,7 @@ def test_worker_processes_build_the_same_batches_in_order_and_resume_midway(
 @pytest.mark.timeout(180)
 def test_parallel_split_loading_equals_sequential_after_torch_used_threads(tmp_path) -> None:
     from model.data.synth import SynthRequest, synthesize
-    from model.train.scene_tensors import load_split
+    from model.data.tensors import load_split
 
     synthesize(SynthRequest(out=tmp_path, n=12, seed=5, split="train"), progress=False)
     torch.randn(512, 512) @ torch.randn(512, 512)  # the parent's thread pool is now running
@@ -79,7 +79,7 @@ def test_export_casts_floating_weights_and_keeps_integer_ones(tmp_path: Path) ->
 
 def test_loading_a_split_in_this_process_keeps_its_thread_count(tmp_path) -> None:
     from model.data.synth import SynthRequest, synthesize
-    from model.train.scene_tensors import load_split
+    from model.data.tensors import load_split
 
     synthesize(SynthRequest(out=tmp_path, n=3, seed=1, split="train"), progress=False)
     before = torch.get_num_threads()

@@ -37,11 +37,11 @@ def test_unreachable_server_is_a_clear_error_and_not_ready() -> None:
 
 
 def test_local_folder_in_use_is_a_clear_error(tmp_path: Path) -> None:
-    first = QdrantStore(path=str(tmp_path))
+    first = QdrantStore(StoreSettings(path=str(tmp_path)))
     first.ensure_collection("c", [SpaceSpec("v", 4)])
     with pytest.raises(ServiceUnavailableError, match="cannot open Qdrant local"):
-        QdrantStore(path=str(tmp_path))
+        QdrantStore(StoreSettings(path=str(tmp_path)))
     first.close()
-    second = QdrantStore(path=str(tmp_path))  # released on close
+    second = QdrantStore(StoreSettings(path=str(tmp_path)))  # released on close
     assert second.collections() == ["c"]
     second.close()

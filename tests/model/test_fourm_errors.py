@@ -15,6 +15,8 @@ from model import load_fourm
 from model.checkpoint import CheckpointError
 from model.inputs import InputError
 from model.modalities import UnknownModalityError
+from model.predict import predict_embeddings, predict_logits
+from model.sampling import generate
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +111,7 @@ def ids(*rows: list[int]) -> torch.Tensor:
 def test_bad_inputs(fm, inputs, target, error, match) -> None:
     """Each mistake raises an AnyseekError subclass whose message names the problem."""
     with pytest.raises(error, match=match) as info:
-        fm.predict_logits(inputs, target)
+        predict_logits(fm, inputs, target)
     assert isinstance(info.value, AnyseekError)
 
 
@@ -118,17 +120,17 @@ def test_bad_generation_requests(fm, rgb) -> None:
     from model import GenerationTarget
 
     with pytest.raises(InputError, match="unknown scheme"):
-        fm.generate({"rgb@224": rgb}, [GenerationTarget("tok_dinov2_global", scheme="zigzag")])
+        generate(fm, {"rgb@224": rgb}, [GenerationTarget("tok_dinov2_global", scheme="zigzag")])
     with pytest.raises(InputError, match="does not fit"):
-        fm.generate({"rgb@224": rgb}, [GenerationTarget("caption", scheme="roar")])
+        generate(fm, {"rgb@224": rgb}, [GenerationTarget("caption", scheme="roar")])
     with pytest.raises(InputError, match="no targets"):
-        fm.generate({"rgb@224": rgb}, [])
+        generate(fm, {"rgb@224": rgb}, [])
 
 
 def test_predict_embeddings_needs_decoders(fm, rgb) -> None:
     """A space without a decode() method is named."""
     with pytest.raises(InputError, match="tok_dinov2_global"):
-        fm.predict_embeddings({"rgb@224": rgb}, {"tok_dinov2_global": object()})
+        predict_embeddings(fm, {"rgb@224": rgb}, {"tok_dinov2_global": object()})
 
 
 def _copy_hub(fourm_fixtures: Path, tmp_path: Path) -> Path:

@@ -16,7 +16,7 @@ from anyseek.db import migrate
 from anyseek.db.models import Base
 from anyseek.db.session import Database, database_from_url
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def schema_diff(database: Database, metadata: sa.MetaData = Base.metadata) -> list:

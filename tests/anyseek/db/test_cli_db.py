@@ -19,7 +19,7 @@ from anyseek.db import migrate, repository
 from anyseek.db.models import IndexJob
 from anyseek.db.session import database_from_url
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import torch
 from model import GenerationTarget, ModalityTokens, load_fourm
 from model.inputs import prepare_inputs
 from model.modalities import S1_ID
-from model.sampling import empty_sequence_target
+from model.predict import predict_logits, predict_tokens
+from model.sampling import empty_sequence_target, generate
 
 ATOL = 1e-4
 LAYOUTS = ("single_file", "hub_folder", "hub_config_single_weights")
@@ -57,7 +58,7 @@ def test_every_global_case(fm, index, inputs, expected) -> None:
     """Single-pass logits, max/logsumexp and argmax of all 11 condition/target cases."""
     for case in index["fm_global_cases"]:
         key = f"{case['name']}.{case['target']}"
-        logits = fm.predict_logits(condition_inputs(case["name"], inputs), case["target"])
+        logits = predict_logits(fm, condition_inputs(case["name"], inputs), case["target"])
         assert logits.shape == (2, 16, 8192) and logits.dtype == torch.float32
         if case["full_logits_key"]:
             torch.testing.assert_close(
@@ -81,7 +82,7 @@ def test_dense_target(fm, index, inputs, expected) -> None:
     """All 196 tok_depth@224 positions from rgb in one pass."""
     for case in index["fm_dense_cases"]:
         prefix = case["prefix"]
-        logits = fm.predict_logits(condition_inputs(case["name"], inputs), case["target"])
+        logits = predict_logits(fm, condition_inputs(case["name"], inputs), case["target"])
         assert torch.equal(logits.argmax(-1), expected[f"{prefix}.argmax"])
         torch.testing.assert_close(
             logits[:, case["positions"]],
@@ -97,7 +98,7 @@ def test_dense_target(fm, index, inputs, expected) -> None:
 def test_predict_tokens_matches_single_target_passes(fm, inputs, expected) -> None:
     """Both global spaces from one encoder + one decoder pass equal separate reference passes."""
     cond = condition_inputs("rgb@224+caption", inputs)
-    tokens = fm.predict_tokens(cond, ["tok_dinov2_global", "tok_imagebind_global"])
+    tokens = predict_tokens(fm, cond, ["tok_dinov2_global", "tok_imagebind_global"])
     for target in ("tok_dinov2_global", "tok_imagebind_global"):
         assert torch.equal(tokens[target], expected[f"fm.argmax.rgb@224+caption.{target}"])
 
@@ -121,7 +122,8 @@ def test_roar_generation_with_and_without_guidance(fm, index, inputs, expected) 
             )
         ]
         cond = {m: inputs[f"fm_input.{m}.tensor"] for m in args["cond_domains"]}
-        out = fm.generate(
+        out = generate(
+            fm,
             cond,
             targets,
             seed=case["generate_kwargs"]["seed"],
@@ -143,7 +145,8 @@ def test_autoregressive_caption(fm, index, inputs, expected) -> None:
     """Greedy caption from rgb: merged ids, mask, and the first step's logits."""
     case = next(c for c in index["generate_cases"] if c["name"] == "generate.caption_greedy")
     rgb = inputs["fm_input.rgb@224.tensor"]
-    out = fm.generate(
+    out = generate(
+        fm,
         {"rgb@224": rgb},
         [GenerationTarget("caption", num_tokens=24)],
         seed=case["generate_kwargs"]["seed"],
