@@ -22,9 +22,10 @@ import torch
 
 from anyseek.errors import AnyseekError, NotFoundError
 from anyseek.settings import SearchSettings, Settings
+from model.families import load_search_model
 from model.fusion import fusion_weights
 from model.query_combination import COMBINATIONS
-from model.search_model import QueryEmbedding, QueryRequest, SearchModel, load_search_model
+from model.search_model import QueryEmbedding, QueryRequest, SearchModel
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
 from search.inputs import describe_inputs, model_inputs, warm_up
 from search.query import (

@@ -20,12 +20,13 @@ from PIL import Image
 
 from model.checkpoint import CheckpointError
 from model.search_model import (
+    DTYPES,
     ModelError,
     QueryEmbedding,
     QueryModality,
     QueryRequest,
     SpaceInfo,
-    _file_digest,
+    weights_digest,
 )
 from model.transforms.base import ImageSource, UserInputError
 
@@ -266,10 +267,8 @@ def load_multimae_search_model(
     source: str | Path, *, device: str = "cpu", dtype: str = "float32"
 ) -> MultiMAESearchModel:
     """Load a MultiMAE checkpoint as a search model; its version is the weights' content hash."""
-    from model.search_model import DTYPES
-
     if dtype not in DTYPES:
         raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     weights = find_weights(source)
     model = load_multimae(weights, device=device, dtype=DTYPES[dtype])
-    return MultiMAESearchModel(model, name=Path(source).name, version=_file_digest([weights]))
+    return MultiMAESearchModel(model, name=Path(source).name, version=weights_digest([weights]))

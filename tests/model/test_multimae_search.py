@@ -15,9 +15,10 @@ import torch
 from PIL import Image
 
 from model.data import generate_scene
+from model.families import load_search_model
 from model.multimae import MultiMAE, MultiMAEConfig, save_multimae
 from model.multimae.search import MultiMAESearchModel, is_multimae_source
-from model.search_model import ModelError, QueryRequest, SearchModel, load_search_model
+from model.search_model import ModelError, QueryRequest, SearchModel
 from model.transforms import UserInputError
 
 SEEDS = (0, 1, 2)

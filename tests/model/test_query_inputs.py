@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from model.data import SceneSample, generate_scene
+from model.families import load_search_model
 from model.query_combination import CombinationError
-from model.search_model import SearchModel, load_search_model
+from model.search_model import SearchModel
 
 
 @pytest.fixture(scope="module")

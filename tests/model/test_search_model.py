@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from anyseek.settings import ModelSettings
-from model.search_model import ModelError, SearchModel, load_search_model
+from model.families import load_search_model
+from model.search_model import ModelError, SearchModel
 from model.transforms import UserInputError
 
 
