@@ -23,6 +23,15 @@ ENV_PREFIX = "ANYSEEK_"
 ENV_NESTED = "__"
 
 
+#: The vector store backends: name -> ``module:Class`` of its ``search.stores.VectorStore``. This is
+#: the one entry a new backend adds: settings validate ``ANYSEEK_STORE__BACKEND`` against it and
+#: ``search.stores.open_store`` imports the class from it (named, not imported, here).
+STORE_BACKENDS: dict[str, str] = {
+    "faiss": "search.stores.faiss_store:FaissStore",
+    "qdrant": "search.stores.qdrant_store:QdrantStore",
+}
+
+
 class ModelSettings(BaseModel):
     """Which any-to-any model to load and where to run it."""
 
@@ -38,14 +47,17 @@ class ModelSettings(BaseModel):
 class StoreSettings(BaseModel):
     """Which vector store holds the embeddings, and its tuning knobs."""
 
-    backend: Literal["faiss", "qdrant"] = "faiss"
-    faiss_dir: Path | None = Field(default=None, description="default: <data_dir>/faiss")
+    backend: str = Field(default="faiss", description="one of STORE_BACKENDS")
+    path: str | None = Field(
+        default=None,
+        description="folder of an embedded store (FAISS, Qdrant local mode) or ':memory:' for "
+        "Qdrant in memory; default: <data_dir>/<backend>",
+    )
     faiss_gpu: bool = Field(default=False, description="GPU indexes when faiss-gpu and CUDA exist")
     faiss_mmap: bool = Field(default=True, description="memory-map saved indexes when loading")
     exact_threshold: int = Field(default=50_000, ge=0, description="vectors before approximate")
     approximate: Literal["hnsw", "ivf_pq", "ivf_sq8"] = "hnsw"
     qdrant_url: str | None = Field(default=None, description="server URL; unset = local mode")
-    qdrant_path: str | None = Field(default=None, description="local mode path or ':memory:'")
     qdrant_api_key: SecretStr | None = None
     qdrant_timeout: int = Field(default=10, ge=1, description="seconds per Qdrant request")
     qdrant_batch_size: int = Field(default=256, ge=1, le=65_536, description="points per upsert")
@@ -54,6 +66,13 @@ class StoreSettings(BaseModel):
     hnsw_ef_search: int = Field(default=128, ge=8)
     ivf_nlist: int = Field(default=0, ge=0, description="IVF cells; 0 = about 4*sqrt(n)")
     ivf_nprobe: int = Field(default=32, ge=1, description="IVF cells visited per query")
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in STORE_BACKENDS:
+            raise ValueError(f"{value!r} is not a store; choose one of {sorted(STORE_BACKENDS)}")
+        return value
 
 
 class ApiSettings(BaseModel):
@@ -109,6 +128,20 @@ class IndexerSettings(BaseModel):
     )
 
 
+class SearchSettings(BaseModel):
+    """How search gathers candidates from the store, fuses them, and its limits."""
+
+    candidate_factor: int = Field(default=4, ge=1, le=100, description="k' = factor * (k+offset)")
+    min_candidates: int = Field(default=50, ge=1, le=10_000, description="smallest k' per space")
+    max_k: int = Field(default=1000, ge=1, le=10_000, description="largest k of one page")
+    max_window: int = Field(default=5000, ge=1, le=10_000, description="largest offset + k")
+    fusion: Literal["information", "rrf"] = "information"
+    combine: Literal["guidance", "fusion"] = Field(
+        default="fusion", description="how weighted query parts combine (bench/results/search.md)"
+    )
+    rrf_k: int = Field(default=60, ge=1, description="rank offset of reciprocal-rank fusion")
+
+
 class Settings(BaseSettings):
     """Everything configurable in anyseek; see the README's configuration table."""
 
@@ -127,6 +160,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     indexer: IndexerSettings = Field(default_factory=IndexerSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
     @field_validator("data_dir")
     @classmethod
@@ -139,9 +173,11 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'anyseek.db'}"
 
     @property
-    def effective_faiss_dir(self) -> Path:
-        """Where FAISS indexes live, defaulting to ``<data_dir>/faiss``."""
-        return self.store.faiss_dir or self.data_dir / "faiss"
+    def effective_store(self) -> StoreSettings:
+        """The store settings with ``path`` defaulting to ``<data_dir>/<backend>``."""
+        if self.store.path is not None:
+            return self.store
+        return self.store.model_copy(update={"path": str(self.data_dir / self.store.backend)})
 
 
 def env_name(loc: tuple[str | int, ...]) -> str:
@@ -195,7 +231,7 @@ def masked(settings: Settings) -> dict[str, object]:
     data["database_url"] = _mask_url(settings.effective_database_url)
     data["broker_url"] = _mask_url(settings.broker_url)
     data["result_backend"] = _mask_url(settings.result_backend)
-    data["store"]["faiss_dir"] = str(settings.effective_faiss_dir)
+    data["store"]["path"] = settings.effective_store.path
     return data
 
 

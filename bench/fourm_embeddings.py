@@ -21,6 +21,8 @@ from torch import Tensor
 
 from model import FourM, FourMConfig, GenerationTarget
 from model.modalities import get_modality
+from model.predict import predict_embeddings
+from model.sampling import generate
 
 SPACES = ("tok_dinov2_global", "tok_imagebind_global")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -119,16 +121,19 @@ def main() -> None:
     flops = flops_per_image(cfg, n_in, 16 * len(SPACES), 8192)
 
     def batched() -> None:
-        model.predict_embeddings({"rgb@224": images}, decoders)
+        predict_embeddings(model, {"rgb@224": images}, decoders)
 
     def single_fast() -> None:
-        model.predict_embeddings({"rgb@224": images[:1]}, decoders)
+        predict_embeddings(model, {"rgb@224": images[:1]}, decoders)
 
     def baseline() -> None:
         for i in range(args.baseline_images):
             for space in SPACES:
-                out = model.generate(
-                    {"rgb@224": images[i : i + 1]}, [GenerationTarget(space, steps=16)], seed=0
+                out = generate(
+                    model,
+                    {"rgb@224": images[i : i + 1]},
+                    [GenerationTarget(space, steps=16)],
+                    seed=0,
                 )
                 decoders[space].decode(out[space].tensor)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from anyseek.settings import StoreSettings
 from bench.stores import K, clustered, recall, timed_qps
 from search.stores.base import SpaceSpec
 from search.stores.qdrant_store import QdrantStore
@@ -69,7 +70,7 @@ def edge(base: np.ndarray, queries: np.ndarray, truth: np.ndarray, m: int, ef: i
 
 def client_local(base: np.ndarray, queries: np.ndarray, truth: np.ndarray):
     """qdrant-client local mode through QdrantStore (exact numpy scan, no index)."""
-    store = QdrantStore(path=":memory:")
+    store = QdrantStore(StoreSettings(path=":memory:"))
     store.ensure_collection("bench", [SpaceSpec("v", base.shape[1])])
     start = time.perf_counter()
     for first in range(0, len(base), 1024):

@@ -175,7 +175,7 @@ def run_stage(name: str, size: int, base: np.ndarray, queries: np.ndarray, truth
             ivf_nprobe=args.ivf_nprobe,
         )
         folder = tempfile.mkdtemp(prefix="anyseek-bench-")
-        store = FaissStore(Path(folder), settings)
+        store = FaissStore(settings.model_copy(update={"path": folder}))
         build = fill_store(store, base)
         index = store
         search = store_search(store)
@@ -184,7 +184,7 @@ def run_stage(name: str, size: int, base: np.ndarray, queries: np.ndarray, truth
         kind_built = store._loaded["bench"].indexes["v"].kind
         note = f"{kind_built} index; build includes flush; {on_disk:,.0f} B/vector on disk"
     elif name == "qdrant_local":
-        store = QdrantStore(path=":memory:")
+        store = QdrantStore(StoreSettings(path=":memory:"))
         build = fill_store(store, base, batch=1024)
         index = store
         search = store_search(store)
@@ -219,7 +219,9 @@ def overhead(
             exact_threshold=2**62 if kind == "flat" else 0,
             approximate="hnsw" if kind == "flat" else kind,
         )
-        store = FaissStore(Path(tempfile.mkdtemp(prefix="anyseek-overhead-")), settings)
+        store = FaissStore(
+            settings.model_copy(update={"path": tempfile.mkdtemp(prefix="anyseek-overhead-")})
+        )
         fill_store(store, base)
         space = store._loaded["bench"].indexes["v"]
         raw = raw_search(space.index, space.kind, store.params)

@@ -1,28 +1,18 @@
-"""The model as one process loads it: once, lazily, on the device the settings name."""
+"""The model as one process loads it: once, lazily, as ``settings.model`` says."""
 
 from __future__ import annotations
 
-import functools
-
 from anyseek.settings import Settings
-from model.search_model import SearchModel, load_search_model
+from model.search_model import SearchModel
 
-
-def pick_device(wanted: str) -> str:
-    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``."""
-    if wanted != "auto":
-        return wanted
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-@functools.cache
-def _load(source: str, device: str) -> SearchModel:
-    """Load a model once per (source, device) in this process."""
-    return load_search_model(source, device=device)
+_MODELS: dict[str, SearchModel] = {}
 
 
 def process_model(settings: Settings) -> SearchModel:
     """This process's model for ``settings.model`` (loaded on first use, then reused)."""
-    return _load(settings.model.source, pick_device(settings.model.device))
+    key = settings.model.model_dump_json()
+    if key not in _MODELS:
+        from model.families import load_search_model
+
+        _MODELS[key] = load_search_model(settings.model)
+    return _MODELS[key]

@@ -59,12 +59,6 @@ class EncoderContext:
     context: Tensor  # [B, T, D]
     padding: Tensor  # [B, T] bool, True = not a real token
 
-    def repeat(self, times: int) -> EncoderContext:
-        """The same context for ``times`` copies of the batch (sample-major order)."""
-        return EncoderContext(
-            self.context.repeat_interleave(times, 0), self.padding.repeat_interleave(times, 0)
-        )
-
 
 @dataclass(frozen=True)
 class TargetLogits:

@@ -26,7 +26,12 @@ import torch
 from anyseek.errors import AnyseekError
 from model.checkpoint import CheckpointError
 from model.fourm import FourM
-from model.predict import DECODE_MODES, SpaceEmbedding, predict_distributions
+from model.predict import (
+    DECODE_MODES,
+    SpaceEmbedding,
+    predict_distributions,
+    predict_embeddings,
+)
 
 BUILTIN_DIR = Path(__file__).with_name("builtin")
 BUNDLE_FILE = "bundle.json"
@@ -65,7 +70,7 @@ class ModelBundle:
     @torch.inference_mode()
     def embed(self, inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """L2-normalised vectors [B, C] per global space from any subset of inputs."""
-        return self.fm.predict_embeddings(inputs, self.spaces, self.decode)
+        return predict_embeddings(self.fm, inputs, self.spaces, self.decode)
 
     @torch.inference_mode()
     def embed_spaces(self, inputs: dict[str, torch.Tensor]) -> dict[str, SpaceEmbedding]:
@@ -121,8 +126,13 @@ def is_bundle(source: str | Path) -> bool:
     return (resolve_bundle_source(source) / BUNDLE_FILE).is_file()
 
 
-def load_bundle(source: str | Path = "builtin", *, device: str = "cpu") -> ModelBundle:
-    """Load a bundle folder; every missing or corrupt part is named in the error."""
+def load_bundle(
+    source: str | Path = "builtin", *, device: str = "cpu", dtype: torch.dtype = torch.float32
+) -> ModelBundle:
+    """Load a bundle folder; every missing or corrupt part is named in the error.
+
+    ``dtype`` is the FM's compute precision; the small global tokenizers stay in float32.
+    """
     from model.loading import load_fourm
     from model.tokenizers import load_vq_tokenizer
     from model.tokenizers.text import load_text_tokenizer
@@ -142,7 +152,7 @@ def load_bundle(source: str | Path = "builtin", *, device: str = "cpu") -> Model
         raise BundleError(
             f"{manifest_path}: decode {decode!r} is not one of {', '.join(DECODE_MODES)}"
         )
-    fm = load_fourm(root / fm_dir, device=device)
+    fm = load_fourm(root / fm_dir, device=device, dtype=dtype)
     missing = sorted(set(fm.output_modalities) - set(spaces))
     if missing:
         raise BundleError(f"{manifest_path}: no tokenizer listed for the FM outputs {missing}")

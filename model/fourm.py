@@ -1,40 +1,31 @@
 """The 4M encoder-decoder network (nanoGPT style): embeddings, encoder, decoder, output heads.
 
-The network knows nothing about sampling; ``model.predict`` and ``model.sampling`` build the public
-prediction API on the few primitives here:
+The network knows nothing about prediction, sampling or training: ``model.predict``,
+``model.sampling`` and ``model.train.objective`` build on the few primitives here (they import
+this module, never the reverse):
 
 * ``embed_inputs`` : modalities -> visible tokens of all of them, compacted per sample;
 * ``encode``       : tokens -> cross-attention context (``decoder_proj_context(h) + emb``);
 * ``decode``       : decoder queries + context -> hidden states (then a modality's head);
-* ``forward``      : the training pass, per-target logits from input/target masks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
-from .batch import EncoderContext, EncoderInput, ModalityTokens, TargetLogits
+from .batch import EncoderContext, EncoderInput, ModalityTokens
 from .config import FourMConfig
 from .embeddings import (
     DecoderEmbedding,
     build_decoder_embedding,
     build_encoder_embedding,
-    visible_positions,
 )
-from .layers import BlockSpec, DecoderBlock, EncoderBlock, LayerNorm, mask_to_bias
-from .modalities import Embedding, Kind, ModalitySpec, get_modality
-
-if TYPE_CHECKING:
-    from .inputs import InputValue
-    from .predict import VectorDecoder
-    from .sampling import GenerationTarget
-
-    Inputs = Mapping[str, InputValue]
+from .layers import BlockSpec, DecoderBlock, EncoderBlock, KVCache, LayerNorm, mask_to_bias
+from .modalities import get_modality
 
 
 def compact(selected: Tensor) -> tuple[Tensor, Tensor]:
@@ -129,10 +120,6 @@ class FourM(nn.Module):
         """Compute dtype of the weights."""
         return self.mask_token.dtype
 
-    def spec(self, name: str) -> ModalitySpec:
-        """Registry spec of a modality."""
-        return get_modality(name)
-
     def decoder_embedding(self, name: str) -> DecoderEmbedding:
         """Decoder embedding + head of an output modality."""
         return self.decoder_embeddings[name]  # type: ignore[return-value]
@@ -183,16 +170,28 @@ class FourM(nn.Module):
         return mask_to_bias(padding[:, None, None, :], dtype) if padding.any() else None
 
     def decode(
-        self, queries: Tensor, ctx: EncoderContext, self_blocked: Tensor | None = None
+        self,
+        queries: Tensor,
+        ctx: EncoderContext,
+        self_blocked: Tensor | None = None,
+        caches: Sequence[KVCache] | None = None,
     ) -> Tensor:
-        """Decoder blocks + final norm; ``self_blocked`` [B, M, M] True = may not attend."""
+        """Decoder blocks + final norm; ``self_blocked`` [B, M, M] True = may not attend.
+
+        ``caches`` (one :class:`KVCache` per decoder block) decode a causal sequence
+        incrementally: ``queries`` are then only its new positions, which see all earlier ones.
+        """
         dtype = queries.dtype
         self_bias = None if self_blocked is None else mask_to_bias(self_blocked[:, None], dtype)
         cross_bias = self._padding_bias(ctx.padding, dtype)
         y = queries
-        for block in self.decoder:
-            y = block(y, ctx.context, self_bias, cross_bias)
+        for i, block in enumerate(self.decoder):
+            y = block(y, ctx.context, self_bias, cross_bias, None if caches is None else caches[i])
         return self.decoder_norm(y)
+
+    def new_caches(self) -> list[KVCache]:
+        """Empty key/value caches, one per decoder block, for incremental decoding."""
+        return [KVCache() for _ in self.decoder]
 
     def decode_segments(
         self, segments: Sequence[DecoderSegment], ctx: EncoderContext
@@ -231,82 +230,3 @@ class FourM(nn.Module):
     def logits(self, name: str, hidden: Tensor) -> Tensor:
         """Output head of ``name``: [B, M, D] -> [B, M, V]."""
         return self.decoder_embedding(name)(hidden)
-
-    # ------------------------------------------------------------------------------- training
-    def forward(self, batch: Mapping[str, ModalityTokens]) -> dict[str, TargetLogits]:
-        """Training pass: logits for every target token (target_mask False) of every output.
-
-        Image-like targets are predicted in parallel from mask tokens; sequence targets are
-        teacher-forced (query i sees token i and predicts token i+1) with causal attention
-        inside the sequence. Each target attends only to itself, as with ``decoder_sep_mask``.
-        """
-        ctx = self.encode(self.embed_inputs(batch))
-        segments, extras = [], []
-        for name, entry in batch.items():
-            if name not in self.decoder_embeddings or entry.target_mask is None:
-                continue
-            if not entry.targets().any():
-                continue
-            segment, labels, positions = self._training_segment(name, entry)
-            segments.append(segment)
-            extras.append((labels, positions))
-        if not segments:
-            return {}
-        hidden = self.decode_segments(segments, ctx)
-        return {
-            s.name: TargetLogits(self.logits(s.name, h), positions, labels, ~s.padding)
-            for s, h, (labels, positions) in zip(segments, hidden, extras, strict=True)
-        }
-
-    def _training_segment(
-        self, name: str, entry: ModalityTokens
-    ) -> tuple[DecoderSegment, Tensor, Tensor]:
-        """Decoder queries, labels and positions for one target modality of a training batch."""
-        ids = entry.tensor.long()
-        targets = entry.targets()  # [B, N]
-        if get_modality(name).kind is Kind.TOKEN_SEQUENCE:
-            emb = self.decoder_embedding(name)
-            pair = targets[:, :-1] & targets[:, 1:]  # query at i predicts i+1
-            index, padding = compact(pair)
-            tpos = visible_positions(~targets).clamp(max=emb.pos_emb.shape[1] - 1)
-            queries = emb.token_emb(torch.gather(ids, 1, index)) + emb.query_emb(
-                torch.gather(tpos, 1, index)
-            )
-            labels = torch.gather(ids, 1, index + 1)
-            return DecoderSegment(name, queries, padding, causal=True), labels, index + 1
-        index, padding = compact(targets)
-        queries = self.mask_queries(name, index)
-        return DecoderSegment(name, queries, padding), torch.gather(ids, 1, index), index
-
-    def is_sequence(self, name: str) -> bool:
-        """Whether a modality is decoded autoregressively (token sequences)."""
-        return get_modality(name).decoder is Embedding.SEQUENCE
-
-    # ------------------------------------------------------------------------ public predict API
-    def predict_logits(self, inputs: Inputs, target: str) -> Tensor:
-        """Float32 logits [B, N, V] of every ``target`` position, one decoder pass."""
-        from .predict import predict_logits
-
-        return predict_logits(self, inputs, target)
-
-    def predict_tokens(self, inputs: Inputs, targets: Sequence[str]) -> dict[str, Tensor]:
-        """Greedy tokens [B, N] of several token-grid targets from one encoder/decoder pass."""
-        from .predict import predict_tokens
-
-        return predict_tokens(self, inputs, targets)
-
-    def predict_embeddings(
-        self, inputs: Inputs, spaces: Mapping[str, VectorDecoder], decode: str = "greedy"
-    ) -> dict[str, Tensor]:
-        """L2-normalised vectors [B, C] per global space; ``spaces`` maps name -> decoder."""
-        from .predict import predict_embeddings
-
-        return predict_embeddings(self, inputs, spaces, decode)
-
-    def generate(
-        self, inputs: Inputs, targets: Sequence[str | GenerationTarget], **kwargs: Any
-    ) -> dict[str, ModalityTokens]:
-        """Chained generation (ROAR / MaskGIT / autoregressive, temperature, top-k/p, CFG)."""
-        from .sampling import generate
-
-        return generate(self, inputs, targets, **kwargs)

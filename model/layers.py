@@ -37,6 +37,21 @@ class LayerNorm(nn.Module):
         return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
 
 
+class KVCache:
+    """Keys and values of the positions a decoder block has seen, grown one step at a time."""
+
+    def __init__(self) -> None:
+        self.k: Tensor | None = None  # [B, h, T, d]
+        self.v: Tensor | None = None
+        self.context: tuple[Tensor, Tensor] | None = None  # cross-attention keys and values
+
+    def extend(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Append the new positions' keys and values; return all of them."""
+        self.k = k if self.k is None else torch.cat([self.k, k], 2)
+        self.v = v if self.v is None else torch.cat([self.v, v], 2)
+        return self.k, self.v
+
+
 def _attend(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> Tensor:
     """Scaled dot-product attention; q [B,h,N,d], k/v [B,h,M,d], bias broadcast to [B,h,N,M]."""
     if k.shape[-2] == 0:  # nothing to attend to: the reference's empty softmax yields zeros
@@ -67,13 +82,19 @@ class Attention(nn.Module):
         else:
             self.q_norm = self.k_norm = None
 
-    def forward(self, x: Tensor, bias: Tensor | None = None) -> Tensor:
-        """x [B, N, D] -> [B, N, D]; bias [B, 1, N|1, N] additive."""
+    def forward(self, x: Tensor, bias: Tensor | None = None, past: KVCache | None = None) -> Tensor:
+        """x [B, N, D] -> [B, N, D]; bias [B, 1, N|1, N] additive.
+
+        With ``past`` the keys and values of ``x`` are appended to it and ``x`` attends to every
+        cached position (incremental causal decoding: one new token at a time, no bias needed).
+        """
         B, N, D = x.shape
         qkv = self.qkv(x).view(B, N, 3, self.num_heads, D // self.num_heads)  # (q|k|v, head, d)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, h, N, d]
         if self.q_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
+        if past is not None:
+            k, v = past.extend(k, v)  # [B, h, past + N, d]
         out = _attend(q, k, v, bias)  # [B, h, N, d]
         return self.proj(out.transpose(1, 2).reshape(B, N, D))
 
@@ -102,15 +123,30 @@ class CrossAttention(nn.Module):
         else:
             self.q_norm = self.k_norm = None
 
-    def forward(self, x: Tensor, context: Tensor, bias: Tensor | None = None) -> Tensor:
-        """x [B, N, D], context [B, M, D] -> [B, N, D]; bias [B, 1, 1, M] additive."""
+    def context_kv(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values of the context, [B, h, M, d] each (normalised keys with QK-norm)."""
+        B, M, D = context.shape
+        h, d = self.num_heads, D // self.num_heads
+        k, v = self.kv(context).view(B, M, 2, h, d).permute(2, 0, 3, 1, 4).unbind(0)
+        return (k if self.k_norm is None else self.k_norm(k)), v
+
+    def forward(
+        self,
+        x: Tensor,
+        context: Tensor,
+        bias: Tensor | None = None,
+        kv: tuple[Tensor, Tensor] | None = None,
+    ) -> Tensor:
+        """x [B, N, D], context [B, M, D] -> [B, N, D]; bias [B, 1, 1, M] additive.
+
+        ``kv`` are the context's keys and values from :meth:`context_kv`, when already computed.
+        """
         B, N, D = x.shape
-        M = context.shape[1]
         h, d = self.num_heads, D // self.num_heads
         q = self.q(x).view(B, N, h, d).transpose(1, 2)  # [B, h, N, d]
-        k, v = self.kv(context).view(B, M, 2, h, d).permute(2, 0, 3, 1, 4).unbind(0)  # [B,h,M,d]
         if self.q_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
+            q = self.q_norm(q)
+        k, v = kv if kv is not None else self.context_kv(context)  # [B, h, M, d]
         out = _attend(q, k, v, bias)
         return self.proj(out.transpose(1, 2).reshape(B, N, D))
 
@@ -203,9 +239,23 @@ class DecoderBlock(nn.Module):
         self.mlp = spec.mlp()
 
     def forward(
-        self, y: Tensor, context: Tensor, self_bias: Tensor | None, cross_bias: Tensor | None
+        self,
+        y: Tensor,
+        context: Tensor,
+        self_bias: Tensor | None,
+        cross_bias: Tensor | None,
+        cache: KVCache | None = None,
     ) -> Tensor:
-        """y [B, N, D], context [B, M, D] -> [B, N, D]."""
-        y = y + self.self_attn(self.norm1(y), self_bias)
-        y = y + self.cross_attn(self.query_norm(y), self.context_norm(context), cross_bias)
+        """y [B, N, D], context [B, M, D] -> [B, N, D].
+
+        With ``cache``, ``y`` holds only the new positions of a causal sequence: they attend to
+        the cached earlier ones, and the context's keys and values are computed once.
+        """
+        y = y + self.self_attn(self.norm1(y), self_bias, cache)
+        kv = None
+        if cache is not None:
+            if cache.context is None:
+                cache.context = self.cross_attn.context_kv(self.context_norm(context))
+            kv = cache.context
+        y = y + self.cross_attn(self.query_norm(y), self.context_norm(context), cross_bias, kv)
         return y + self.mlp(self.norm2(y))

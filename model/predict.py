@@ -7,7 +7,7 @@ tokenizer decodes the prediction to a vector, which is L2-normalised: the argmax
 (``greedy``, the official way) or the probability-weighted mean code of every token
 (``expected``). ``predict_space_embeddings`` also returns how much each space's prediction says
 about this input (:func:`token_information`), which is what fusion across spaces weights by
-(``search.fusion``).
+(``model.fusion``).
 """
 
 from __future__ import annotations
@@ -15,18 +15,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .batch import EncoderContext
+from .fourm import DecoderSegment, FourM
 from .inputs import InputError, InputValue, prepare_inputs
 from .modalities import Kind, get_modality
-
-if TYPE_CHECKING:
-    from .fourm import FourM
 
 
 @runtime_checkable
@@ -84,7 +82,6 @@ def _target_logits(
 ) -> dict[str, Tensor]:
     """Logits [B, N, V] of every position of several token-grid targets, from one encoder pass and
     one decoder pass (each target's queries attend only to themselves)."""
-    from .fourm import DecoderSegment
 
     if not targets:
         raise InputError("no target spaces requested")
@@ -176,7 +173,20 @@ def predict_space_embeddings(
             raise InputError(f"decoder for {name!r} has no decode(tokens) method")
         if decode == "expected" and not hasattr(decoder, "decode_expected"):
             raise InputError(f"decoder for {name!r} cannot decode expected codes")
-    distributions = predict_distributions(model, inputs, list(spaces))
+    return embeddings_from_distributions(
+        predict_distributions(model, inputs, list(spaces)), spaces, decode, priors
+    )
+
+
+@torch.inference_mode()
+def embeddings_from_distributions(
+    distributions: Mapping[str, Tensor],
+    spaces: Mapping[str, VectorDecoder],
+    decode: str = "greedy",
+    priors: Mapping[str, Tensor] | None = None,
+) -> dict[str, SpaceEmbedding]:
+    """Token distributions [B, N, V] per space -> vectors and information (shared by every way
+    of predicting them: one pass, or several passes combined by guidance)."""
     out = {}
     for name, decoder in spaces.items():
         probs = distributions[name]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -21,12 +20,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .batch import EncoderContext, ModalityTokens
+from .fourm import FourM
 from .inputs import InputError, InputValue, empty_target, prepare_inputs
 from .modalities import PAD_ID, S1_ID, SENTINEL_IDS, Kind, get_modality
 from .predict import check_target
-
-if TYPE_CHECKING:
-    from .fourm import FourM
 
 Sample = dict[str, ModalityTokens]
 SCHEMES = ("roar", "maskgit", "autoregressive")
@@ -54,6 +51,17 @@ class _Step:
     temperature: float
     cfg_scale: float
     cfg_conditions: tuple[str, ...]
+
+    @property
+    def guided(self) -> bool:
+        """Whether classifier-free guidance is on for this step."""
+        return self.cfg_scale != 1.0 and bool(self.cfg_conditions)
+
+
+def mix_guidance(cond: Tensor, uncond: Tensor, scale: float) -> Tensor:
+    """Classifier-free guidance: from the unconditional logits ``scale`` times towards the
+    conditional ones (the one mix every scheme uses)."""
+    return uncond + (cond - uncond) * scale
 
 
 def linear_token_schedule(steps: int, total: int) -> list[int]:
@@ -159,10 +167,9 @@ class Sampler:
     def guided_logits(self, sample: Sample, step: _Step, run) -> Tensor:
         """``run(sample)`` -> logits, mixed with its unconditional twin when guidance is on."""
         logits = run(sample)
-        if step.cfg_scale == 1.0 or not step.cfg_conditions:
+        if not step.guided:
             return logits
-        uncond = run(self.uncond(sample, step.cfg_conditions))
-        return uncond + (logits - uncond) * step.cfg_scale
+        return mix_guidance(logits, run(self.uncond(sample, step.cfg_conditions)), step.cfg_scale)
 
     def grid_step(self, sample: Sample, step: _Step, gen: torch.Generator | None) -> Sample:
         """One ROAR or MaskGIT step: predict target positions, keep ``num_select`` of them."""
@@ -195,45 +202,51 @@ class Sampler:
         return {**sample, step.target: ModalityTokens(tensor, shown, done)}
 
     def autoregressive(self, sample: Sample, step: _Step, gen: torch.Generator | None) -> Sample:
-        """Decode a sequence target token by token from its first sentinel, then merge spans."""
+        """Decode a sequence target token by token from each sample's first sentinel, then merge.
+
+        Every sample has its own target slots, end token (its last target slot) and length, so a
+        batch decodes exactly like its samples one by one. Keys and values of earlier tokens are
+        cached, so each step runs the decoder on the new token only.
+        """
         model, entry = self.model, sample[step.target]
         emb = model.decoder_embedding(step.target)
-        B = entry.tensor.shape[0]
-        n = int((~entry.target_mask[0]).sum())
-        positions = torch.sort((entry.target_mask[0]).to(torch.uint8), stable=True).indices[:n]
-        ids = entry.tensor[:, positions].long()  # [B, n]
-        eos = ids[0, -1]
-        seq_len = min(n, get_modality(step.target).max_tokens)
-        pos_ids = torch.arange(seq_len, device=ids.device)
-        pos_ids = pos_ids.masked_fill(pos_ids >= emb.pos_emb.shape[1], 0)
-        y_emb = emb.query_emb(pos_ids[None])  # [1, seq_len, D]
+        order = torch.sort(entry.target_mask.to(torch.uint8), dim=1, stable=True).indices
+        counts = (~entry.target_mask).sum(1)  # [B] target slots per sample
+        ids = entry.tensor.long()
+        token = ids.gather(1, order[:, :1])[:, 0]  # [B] each sample's opening sentinel
+        eos = ids.gather(1, order.gather(1, (counts - 1).clamp(min=0)[:, None]))[:, 0]  # [B]
+        lengths = counts.clamp(max=get_modality(step.target).max_tokens)  # tokens to generate
         contexts = [self.context(sample)]
-        if step.cfg_scale != 1.0 and step.cfg_conditions:
+        if step.guided:
             contexts.append(self.context(self.uncond(sample, step.cfg_conditions)))
-        out = ids[:, :1]
-        for _ in range(seq_len):
-            if (out == eos).any(-1).all():
+        caches = [model.new_caches() for _ in contexts]
+        finished = lengths == 0
+        out = [token]
+        for t in range(int(lengths.max())):
+            if finished.all():
                 break
-            cur = out.shape[1]
-            y = emb.token_emb(out) + y_emb[:, :cur]  # [B, cur, D]
-            causal = torch.ones(cur, cur, dtype=torch.bool, device=y.device).triu(1)
-            causal = causal.expand(B, cur, cur)
+            pos = torch.tensor([t if t < emb.pos_emb.shape[1] else 0], device=ids.device)
+            y = emb.token_emb(token[:, None]) + emb.query_emb(pos[None])  # [B, 1, D]
             last = [
-                model.logits(step.target, model.decode(y, c, causal)[:, -1]).float()
-                for c in contexts
+                model.logits(step.target, model.decode(y, c, caches=kv)[:, -1]).float()
+                for c, kv in zip(contexts, caches, strict=True)
             ]
-            logits = last[0] if len(last) == 1 else last[1] + (last[0] - last[1]) * step.cfg_scale
+            logits = last[0] if len(last) == 1 else mix_guidance(*last, step.cfg_scale)
             token, _ = sample_tokens(logits, step.temperature, self.top_k, self.top_p, gen)
-            out = torch.cat([out, token[:, None]], dim=1)
-        return {**sample, step.target: self.merge(entry, out)}
+            token = token.masked_fill(finished, PAD_ID)
+            out.append(token)
+            finished = finished | (token == eos) | (t + 1 >= lengths)
+        generated = torch.stack(out, 1)  # [B, 1 + steps]
+        kept = [generated[b, : 1 + int(lengths[b])] for b in range(generated.shape[0])]
+        return {**sample, step.target: self.merge(entry, kept)}
 
     @staticmethod
-    def merge(entry: ModalityTokens, out: Tensor) -> ModalityTokens:
+    def merge(entry: ModalityTokens, out: Sequence[Tensor]) -> ModalityTokens:
         """Merge each sample's predicted span into its visible ids; right-pad with [PAD]."""
         merged = []
-        for b in range(out.shape[0]):
+        for b, predicted in enumerate(out):
             visible = entry.tensor[b][~entry.input_mask[b]].tolist() or [S1_ID]
-            merged.append(merge_span(visible, out[b].tolist()))
+            merged.append(merge_span(visible, predicted.tolist()))
         length = max(len(m) for m in merged)
         tensor = torch.full((len(merged), length), PAD_ID, dtype=torch.long)
         hidden = torch.ones(len(merged), length, dtype=torch.bool)

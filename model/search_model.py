@@ -9,12 +9,17 @@ unchanged whichever model ``ANYSEEK_MODEL__SOURCE`` names (the built-in bundle t
 * its **query modalities**: short name (``sketch``) -> model input name and the transform that
   turns what a user has (a file, bytes, a PIL image, a string) into that input;
 * ``embed_images``: gallery images -> one vector per space, from the rgb input in one pass;
-* ``embed_query``: any subset of query inputs -> per space a vector and its information.
+* ``embed_query``: any subset of query inputs, each with a weight (negative: "not like this"),
+  -> per space a vector and its information, combined jointly (one pass), by guidance or by
+  fusion (``model.query_combination``);
+* its **class palette** when it reads segmentations in its own numbering (the built-in model
+  knows the scene classes of ``model.data``, not COCO's).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +29,11 @@ import numpy as np
 import torch
 
 from anyseek.errors import AnyseekError
+from model.transforms.palette_semseg import ClassPalette
 
 QueryTransform = Callable[[Any], torch.Tensor]
+MAX_CAPTION_CHARS = 2_000  # longer text is no caption; refused before tokenising
+NUMPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,21 @@ class QueryModality:
 
 
 @dataclass(frozen=True)
+class QueryRequest:
+    """One query for :meth:`SearchModel.embed_queries`: inputs, weights and combination."""
+
+    inputs: Mapping[str, torch.Tensor]
+    weights: Mapping[str, float] | None = None
+    combine: str = "fusion"
+
+    @property
+    def joint(self) -> bool:
+        """Whether one joint pass answers it: every weight 1, or a single positive part."""
+        weights = [float((self.weights or {}).get(k, 1.0)) for k in self.inputs]
+        return all(w == 1.0 for w in weights) or (len(weights) == 1 and weights[0] > 0)
+
+
+@dataclass(frozen=True)
 class QueryEmbedding:
     """One query's prediction in one space: an L2-normalised vector and what it says (nats)."""
 
@@ -67,6 +90,7 @@ class SearchModel(Protocol):
     version: str
     spaces: tuple[SpaceInfo, ...]
     query_modalities: Mapping[str, QueryModality]
+    palette: ClassPalette | None  # classes of the segmentation input, when the model has one
 
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32, L2-normalised}."""
@@ -76,42 +100,54 @@ class SearchModel(Protocol):
         """One gallery image (path, bytes, PIL image) -> model-ready rgb [3, S, S]."""
         ...
 
-    def embed_query(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, QueryEmbedding]:
-        """Query inputs keyed by query-modality name (one sample each) -> per-space prediction."""
+    def embed_query(
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        weights: Mapping[str, float] | None = None,
+        combine: str = "fusion",
+    ) -> dict[str, QueryEmbedding]:
+        """Query inputs keyed by query-modality name (one sample each), with optional weights
+        (default 1; negative = "not like this") -> per-space prediction. All weights 1: one
+        joint pass; otherwise ``combine`` names how per-part predictions are combined."""
+        ...
+
+    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
+        """Several queries at once (micro-batching): the joint ones with the same modalities
+        share one encoder pass; the result of each is what ``embed_query`` gives it."""
         ...
 
 
-def _bundle_query_modalities(bundle: Any) -> dict[str, QueryModality]:
-    """The query modalities of a bundle, with the transforms its model was trained with."""
-    from model.transforms import transform_for
-    from model.transforms.semseg import SemsegTransform
+def depth_input(transform: QueryTransform) -> QueryTransform:
+    """A depth transform that also reads ``.npy`` content given as bytes (uploads)."""
 
-    out: dict[str, QueryModality] = {}
-    for name in bundle.input_modalities:
-        base, _, res = name.partition("@")
-        if base == "caption":
-            text = bundle.text
-            out[base] = QueryModality(base, name, lambda s, text=text: _caption_ids(text, s))
-        elif base == "semseg":  # the built-in model reads its own class ids, not COCO's
-            out[base] = QueryModality(base, name, SemsegTransform(size=int(res), ids="model"))
-        else:
-            transform = transform_for(base, int(res))
-            out[base] = QueryModality(base, name, transform)
-    if "rgb" in out:
-        out["image"] = out.pop("rgb")
-    return out
+    def read(source: Any) -> torch.Tensor:
+        if isinstance(source, bytes | bytearray) and bytes(source[:6]) == NUMPY_MAGIC:
+            from model.transforms.base import UserInputError
+
+            try:
+                source = np.load(io.BytesIO(source), allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise UserInputError(f"depth data is not a readable .npy array ({exc})") from None
+        return transform(source)
+
+    return read
 
 
-def _caption_ids(text: Any, caption: str) -> torch.Tensor:
+def caption_ids(text: Any, caption: str) -> torch.Tensor:
     """A caption string -> the WordPiece ids [L] the model reads (refusing empty text)."""
     from model.transforms.base import UserInputError
 
     if not isinstance(caption, str) or not caption.strip():
         raise UserInputError("the caption is empty: type a few words describing the image")
+    if len(caption) > MAX_CAPTION_CHARS:
+        raise UserInputError(
+            f"the caption is {len(caption):,} characters long; at most {MAX_CAPTION_CHARS:,} "
+            "are accepted (describe the image in a sentence or two)"
+        )
     return text.caption_batch([caption.strip()]).ids[0]
 
 
-def _file_digest(paths: Sequence[Path]) -> str:
+def weights_digest(paths: Sequence[Path]) -> str:
     """A short content hash of a model's weight files: the version of its vectors."""
     digest = hashlib.sha256()
     for path in sorted(paths):
@@ -121,69 +157,13 @@ def _file_digest(paths: Sequence[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-class BundleSearchModel:
-    """A :class:`model.bundle.ModelBundle` (the built-in model or another bundle folder)."""
-
-    #: short space names of bundle outputs (``tok_clip_global`` -> ``clip``)
-    @staticmethod
-    def short_name(output: str) -> str:
-        return output.removeprefix("tok_").removesuffix("_global")
-
-    def __init__(self, bundle: Any, name: str = "builtin") -> None:
-        self.bundle = bundle
-        self.name = name
-        self.version = _file_digest(list(Path(bundle.path).rglob("*.safetensors")))
-        self.device = bundle.fm.device
-        self.query_modalities = _bundle_query_modalities(bundle)
-        self._image = self.query_modalities["image"]
-        from PIL import Image
-
-        probe = self._image.transform(Image.new("RGB", (8, 8)))[None]
-        dims = {out: v.shape[1] for out, v in bundle.embed(self._inputs(probe)).items()}
-        self.spaces = tuple(SpaceInfo(self.short_name(o), o, int(d)) for o, d in dims.items())
-
-    def _inputs(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {self._image.input: rgb.to(self.device)}
-
-    def image_input(self, image: Any) -> torch.Tensor:
-        """One gallery image -> model-ready rgb [3, S, S]."""
-        return self._image.transform(image)
-
-    def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
-        """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32} in one encoder pass."""
-        vectors = self.bundle.embed(self._inputs(images))
-        return {s.name: vectors[s.output].float().cpu().numpy() for s in self.spaces}
-
-    def embed_query(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, QueryEmbedding]:
-        """Query inputs by query-modality name, one sample each -> per-space prediction."""
-        unknown = sorted(set(inputs) - set(self.query_modalities))
-        if unknown or not inputs:
-            raise ModelError(
-                f"query modalities {unknown or '(none)'} are not accepted; this model takes: "
-                f"{', '.join(self.query_modalities)}"
-            )
-        batch = {
-            self.query_modalities[k].input: v.unsqueeze(0).to(self.device)
-            for k, v in inputs.items()
-        }
-        found = self.bundle.embed_spaces(batch)
-        return {
-            s.name: QueryEmbedding(
-                found[s.output].vectors[0].float().cpu().numpy(),
-                float(found[s.output].information[0]),
-            )
-            for s in self.spaces
-        }
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def load_search_model(source: str = "builtin", *, device: str = "cpu") -> SearchModel:
-    """The search model behind ``ANYSEEK_MODEL__SOURCE`` (a bundle folder or ``builtin``)."""
-    from model.bundle import is_bundle, load_bundle
-
-    if not is_bundle(source):
-        raise ModelError(
-            f"ANYSEEK_MODEL__SOURCE={source!r} is not a model bundle; serving other checkpoints "
-            "is not supported yet"
-        )
-    name = "builtin" if str(source) == "builtin" else Path(source).name
-    return BundleSearchModel(load_bundle(source, device=device), name=name)
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is there, else ``cpu``; others as given."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"ANYSEEK_MODEL__DEVICE={device!r} but no CUDA device is available")
+    return device

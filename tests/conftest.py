@@ -10,7 +10,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FOURM_FIXTURES = ROOT.parent / "shared" / "fixtures" / "fourm"
+MULTIMAE_FIXTURES = ROOT.parent / "shared" / "fixtures" / "multimae"
 REQUIRE_SERVICES = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
+# the conformance fixtures are part of every CI checkout (shared/ beside it): missing there is an
+# error, not a reason to skip the tests that prove the official checkpoints load exactly
+REQUIRE_FIXTURES = REQUIRE_SERVICES or os.environ.get("CI", "").lower() in ("1", "true")
 
 
 def require(available: bool, reason: str) -> None:
@@ -19,6 +23,16 @@ def require(available: bool, reason: str) -> None:
         return
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (ANYSEEK_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def require_fixtures(folder: Path) -> None:
+    """Skip locally when a conformance fixture folder is absent; fail in CI."""
+    if folder.is_dir():
+        return
+    reason = f"conformance fixtures not found at {folder}"
+    if REQUIRE_FIXTURES:
+        pytest.fail(f"{reason} (they must be there in CI)")
     pytest.skip(reason)
 
 
@@ -34,8 +48,15 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 @pytest.fixture(scope="session")
 def fourm_fixtures() -> Path:
     """The official-format 4M conformance fixtures shipped beside the checkout."""
-    require(FOURM_FIXTURES.is_dir(), f"4M conformance fixtures not found at {FOURM_FIXTURES}")
+    require_fixtures(FOURM_FIXTURES)
     return FOURM_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def multimae_fixtures() -> Path:
+    """The official-format MultiMAE conformance fixtures shipped beside the checkout."""
+    require_fixtures(MULTIMAE_FIXTURES)
+    return MULTIMAE_FIXTURES
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +115,8 @@ def tiny_training_set():
     """16 random scenes with captions and global-token targets: a training set for unit tests."""
     import torch
 
+    from model.data.tensors import SceneTensors
     from model.train.fm_train import TrainingSet
-    from model.train.scene_tensors import SceneTensors
 
     g = torch.Generator().manual_seed(0)
     n, s = 16, 64

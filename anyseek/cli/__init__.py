@@ -24,6 +24,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("train", "anyseek.cli.train"),
     ("eval", "anyseek.cli.eval"),
     ("jobs", "anyseek.cli.index"),
+    ("search", "anyseek.cli.search"),
 )
 
 app = typer.Typer(

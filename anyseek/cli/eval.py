@@ -32,9 +32,9 @@ def retrieval(
     from model.bundle import load_bundle
     from model.data.sample import generate_scene
     from model.data.synth import scene_seed
+    from model.data.tensors import from_samples
     from model.eval.retrieval import evaluate_retrieval, write_report
     from model.predict import DECODE_MODES
-    from model.train.scene_tensors import from_samples
 
     if n < 10:
         raise SettingsError(f"--n must be at least 10 scenes, got {n}")

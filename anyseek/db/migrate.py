@@ -1,12 +1,15 @@
 """Alembic driven from code: upgrade, downgrade, and "is this database at the code's revision?".
 
 No ``alembic.ini`` is needed: the Alembic config is built here from the database the settings name,
-and the migration scripts are found inside the installed ``migrations`` package.
+and the migration scripts are found inside the installed ``migrations`` package. That package sits
+above this one (its scripts import ``anyseek.db.models``), so it is located, never imported, here:
+Alembic runs the scripts itself.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +21,11 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import exc
 
-import migrations
 from anyseek.db.session import Database, database_for, display_url, sqlite_file, unreachable
 from anyseek.errors import AnyseekError
 from anyseek.settings import Settings
 
-MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
+MIGRATIONS_DIR = Path(importlib.util.find_spec("migrations").origin).resolve().parent
 UPGRADE_HINT = "run `anyseek db upgrade`"
 
 

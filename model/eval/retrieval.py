@@ -4,7 +4,7 @@ For every scene of a held-out gallery the relevant answer is its RGB image, inde
 service indexes images (embeddings predicted from rgb). Each scene is queried with each of its own
 modalities and with combinations; the ranks of the relevant image give R@1/5/10 and MRR per query
 and per space (``clip``, ``dino``, and ``fused``: the cosines weighted per query by how much the
-model's prediction in each space says about the query, as search does, see ``search.fusion``).
+model's prediction in each space says about the query, as search does, see ``model.fusion``).
 Caption queries also get attribute-precision@10: the fraction of the top 10 whose scene
 satisfies every fact the caption states, next to its ``ceiling`` (the best any ranking can do: a
 caption naming every object of a scene is satisfied by about one gallery scene, so its attr_P@10
@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from model.bundle import ModelBundle
-from model.train.scene_tensors import SceneTensors, pixel_inputs
-from search.fusion import fuse
+from model.data.tensors import SceneTensors, pixel_inputs
+from model.fusion import fuse
 
 #: query name -> modality base names it combines
 QUERIES: dict[str, tuple[str, ...]] = {

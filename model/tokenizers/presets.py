@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from model.modalities import REGISTRY
 from model.tokenizers.errors import TokenizerError
 from model.tokenizers.mlp import MLPSize
 from model.tokenizers.vit import ViTSize
@@ -94,21 +95,27 @@ class InputKind(StrEnum):
 
 @dataclass(frozen=True)
 class TokenizerPreset:
-    """One released tokenizer: where to get it and what a file must look like to serve it."""
+    """One released tokenizer: which modality it serves and what a file must look like.
+
+    Its repo id and vocabulary size are the modality's (``model.modalities``), written once there.
+    """
 
     name: str
-    repo_id: str
     modality: str  # FM modality name without the @resolution suffix
     input_kind: InputKind
-    vocab_size: int
     diffusion: bool  # DiVAE (diffusion decoder, not built) or VQ-VAE (decoder available)
     n_channels: int | None = None  # encoder input channels when fixed by the modality
     n_labels: int | None = None
 
+    @property
+    def repo_id(self) -> str:
+        """Hugging Face repo id of the released checkpoint (the registry's ``tokenizer``)."""
+        return REGISTRY[self.modality].tokenizer  # type: ignore[return-value]
 
-def _repo(suffix: str) -> str:
-    """Hugging Face repo id of a released tokenizer checkpoint."""
-    return f"EPFL-VILAB/4M_tokenizers_{suffix}"
+    @property
+    def vocab_size(self) -> int:
+        """Codebook size the FM expects for the modality (the registry's ``vocab_size``)."""
+        return REGISTRY[self.modality].vocab_size  # type: ignore[return-value]
 
 
 _IMG, _LAB, _FMAP, _GLOB = (
@@ -119,24 +126,18 @@ _IMG, _LAB, _FMAP, _GLOB = (
 )
 # fmt: off
 TOKENIZER_PRESETS: dict[str, TokenizerPreset] = {p.name: p for p in (
-    # name, repo id, modality, input, vocab, diffusion, n_channels, n_labels
-    TokenizerPreset("rgb", _repo("rgb_16k_224-448"), "tok_rgb", _IMG, 16384, True, 3),
-    TokenizerPreset("depth", _repo("depth_8k_224-448"), "tok_depth", _IMG, 8192, True, 1),
-    TokenizerPreset("normal", _repo("normal_8k_224-448"), "tok_normal", _IMG, 8192, True, 3),
+    # name, modality, input, diffusion, n_channels, n_labels
+    TokenizerPreset("rgb", "tok_rgb", _IMG, True, 3),
+    TokenizerPreset("depth", "tok_depth", _IMG, True, 1),
+    TokenizerPreset("normal", "tok_normal", _IMG, True, 3),
     # edge: channels not pinned; 4M feeds it 1-channel maps (see docs/tokenizers.md)
-    TokenizerPreset("edge", _repo("edge_8k_224-512"), "tok_canny_edge", _IMG, 8192, True),
-    TokenizerPreset("semseg", _repo("semseg_4k_224-448"), "tok_semseg", _LAB, 4096, False,
-                    None, 134),
-    TokenizerPreset("CLIP-B16", _repo("CLIP-B16_8k_224-448"), "tok_clip", _FMAP, 8192, False,
-                    512),
-    TokenizerPreset("DINOv2-B14", _repo("DINOv2-B14_8k_224-448"), "tok_dinov2", _FMAP, 8192,
-                    False, 768),
-    TokenizerPreset("DINOv2-B14-global", _repo("DINOv2-B14-global_8k_16_224"),
-                    "tok_dinov2_global", _GLOB, 8192, False, 768),
-    TokenizerPreset("ImageBind-H14", _repo("ImageBind-H14_8k_224-448"), "tok_imagebind", _FMAP,
-                    8192, False, 1280),
-    TokenizerPreset("ImageBind-H14-global", _repo("ImageBind-H14-global_8k_16_224"),
-                    "tok_imagebind_global", _GLOB, 8192, False),
+    TokenizerPreset("edge", "tok_canny_edge", _IMG, True),
+    TokenizerPreset("semseg", "tok_semseg", _LAB, False, None, 134),
+    TokenizerPreset("CLIP-B16", "tok_clip", _FMAP, False, 512),
+    TokenizerPreset("DINOv2-B14", "tok_dinov2", _FMAP, False, 768),
+    TokenizerPreset("DINOv2-B14-global", "tok_dinov2_global", _GLOB, False, 768),
+    TokenizerPreset("ImageBind-H14", "tok_imagebind", _FMAP, False, 1280),
+    TokenizerPreset("ImageBind-H14-global", "tok_imagebind_global", _GLOB, False),
 )}
 # fmt: on
 # Sketches go through the edge tokenizer; SAM edges share it too.

@@ -23,14 +23,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from model.imagenet import imagenet_stats
 from model.tokenizers import presets
 from model.tokenizers.errors import TokenizerError, TokenizerInputError
 from model.tokenizers.mlp import BottleneckMLP
 from model.tokenizers.quantizers import Memcodes, VectorQuantizer
 from model.tokenizers.vit import ViTDecoder, ViTEncoder
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # Keys only a DiVAE config carries (besides a diffusion dec_type).
 _DIVAE_ONLY_KEYS = frozenset(
     {
@@ -205,8 +204,7 @@ class VQTokenizer(nn.Module):
         if kind is presets.InputKind.IMAGE:
             self._check_spatial(x.shape[-2:])
         if c.undo_std:  # ImageNet-normalised input -> [-1, 1]
-            mean = x.new_tensor(IMAGENET_MEAN)[:, None, None]
-            std = x.new_tensor(IMAGENET_STD)[:, None, None]
+            mean, std = imagenet_stats(x)
             x = 2.0 * (x * std + mean) - 1.0
         return x
 

@@ -74,12 +74,9 @@ def targets_table(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_model_card(run: Run) -> Path:
-    """Render MODEL_CARD.md into the bundle folder and return its path."""
-    from model.train.pipeline import STAGES, stage_record
-
+def write_model_card(run: Run, records: dict[str, dict | None]) -> Path:
+    """Render MODEL_CARD.md into the bundle folder from every stage's record (None: not run)."""
     c = run.config
-    records = {name: stage_record(run, name) for name, _ in STAGES}
     timing = "\n".join(
         f"| {name} | {_minutes(r['seconds'])} | {r['device']} |"
         for name, r in records.items()
@@ -179,7 +176,7 @@ Device: {device_text}, {threads} CPU threads.
 
 Query with each modality of a gallery scene; the relevant answer is its rgb image indexed from
 predicted rgb embeddings ({decode} decoding). `fused` is what search does: each space's cosine
-weighted by how much the model's prediction in that space says about the query (`search.fusion`:
+weighted by how much the model's prediction in that space says about the query (`model.fusion`:
 weight = information^2, information = mean KL divergence of the predicted tokens from the space's
 prior in `priors.safetensors`), so a sketch is scored by the space that can read it.
 `caption` queries use the short object-list phrasing, which names every visible object;

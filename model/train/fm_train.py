@@ -22,10 +22,11 @@ import torch.nn.functional as F
 
 from model.batch import ModalityTokens
 from model.config import FourMConfig
-from model.fourm import DecoderSegment, FourM, compact
+from model.data.tensors import SceneTensors, pixel_inputs
+from model.fourm import FourM
 from model.modalities import get_modality
 from model.train.masking import MaskingConfig, sample_masks
-from model.train.scene_tensors import SceneTensors, pixel_inputs
+from model.train.objective import target_segments
 from model.train.schedule import autocast, cosine_lr
 
 PIXEL_BASES = ("rgb", "depth", "normal", "semseg", "sketch", "edges")
@@ -211,20 +212,15 @@ def masked_loss(
 ) -> tuple[torch.Tensor, dict]:
     """Mean over target modalities of the mean cross-entropy of their masked tokens.
 
-    This is ``FourM.forward`` for token-grid targets, except that with ``live`` only the first
+    This is ``training_logits`` followed by cross-entropy, except that with ``live`` only the first
     ``live`` rows of each output head are scored: the global tokenizers never emit other codes
     (see ``train_global_tokenizer``), so the other rows would only cost time. ``soft`` (space ->
     [B, N, live] label distributions) replaces the one-hot labels of those spaces.
     """
-    ctx = model.encode(model.embed_inputs(batch))
-    segments, labels, where = [], [], []
-    for name, entry in batch.items():
-        if name not in model.decoder_embeddings or not entry.targets().any():
-            continue
-        index, padding = compact(entry.targets())  # [B, M] positions to predict
-        segments.append(DecoderSegment(name, model.mask_queries(name, index), padding))
-        labels.append(torch.gather(entry.tensor.long(), 1, index).masked_fill(padding, -100))
-        where.append(index)
+    ctx, found = target_segments(model, batch)
+    segments = [t.segment for t in found]
+    labels = [t.labels.masked_fill(t.segment.padding, -100) for t in found]
+    where = [t.positions for t in found]
     hidden = model.decode_segments(segments, ctx)
     losses = {}
     for segment, h, y, index in zip(segments, hidden, labels, where, strict=True):

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from anyseek.errors import AnyseekError
+from model.data.tensors import SceneTensors, load_split
 from model.train.fm_train import FMTrainConfig, TrainingSet, train_fm
 from model.train.global_tokenizers import (
     GlobalTokenizerConfig,
@@ -37,7 +38,6 @@ from model.train.global_tokenizers import (
     tokenizer_quality,
     train_global_tokenizer,
 )
-from model.train.scene_tensors import SceneTensors, load_split
 from model.train.teachers import (
     ClipTeacherConfig,
     VisualTeacher,
@@ -360,7 +360,7 @@ def stage_bundle(run: Run) -> dict[str, Any]:
 def _export_priors(run: Run, dtype: torch.dtype) -> str:
     """Write ``priors.safetensors`` into the exported bundle (see ``model.bundle``); its name."""
     from model.bundle import estimate_priors, load_bundle
-    from model.train.scene_tensors import pixel_inputs
+    from model.data.tensors import pixel_inputs
 
     bundle = load_bundle(run.bundle_dir, device=run.device)
     scenes = _train_scenes(run)
@@ -395,7 +395,7 @@ def stage_card(run: Run) -> dict[str, Any]:
     """Write MODEL_CARD.md into the bundle from the recorded stage metrics."""
     from model.train.card import write_model_card
 
-    path = write_model_card(run)
+    path = write_model_card(run, {name: stage_record(run, name) for name, _ in STAGES})
     return {"path": str(path)}
 
 

@@ -22,19 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.imagenet import normalize_images
 from model.train.schedule import autocast, cosine_lr, index_batches
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 Progress = Callable[[int, float], None]  # (step, loss) -> None
-
-
-def normalize_images(images: torch.Tensor) -> torch.Tensor:
-    """uint8 ``[N,3,H,W]`` -> ImageNet-normalised float, the official rgb input convention."""
-    mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1)
-    return (images.float() / 255.0 - mean) / std
 
 
 # ----------------------------------------------------------------------------- CLIP teacher

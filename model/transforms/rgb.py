@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from model.imagenet import imagenet_stats
 from model.transforms.base import (
     ImageSource,
     UserInputError,
@@ -17,8 +18,6 @@ from model.transforms.base import (
     open_image,
 )
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 _HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
 
 
@@ -64,6 +63,5 @@ class RGBTransform:
         x = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255.0
         if self.normalization == "symmetric":
             return (x - 0.5) / 0.5
-        mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
-        std = torch.tensor(IMAGENET_STD)[:, None, None]
+        mean, std = imagenet_stats(x)
         return (x - mean) / std

@@ -2,15 +2,18 @@
 
 A *collection* holds items; each item has a stable 64-bit id, one vector per named embedding *space*
 (e.g. ``clip`` 512-d and ``dino`` 768-d) and a small JSON payload. Stores differ in engine, never in
-behaviour: ``tests/test_stores_contract.py`` runs the same suite against every backend.
+behaviour: ``tests/search/stores/test_stores_contract.py`` runs the same suite against every backend
+registered in ``anyseek.settings.STORE_BACKENDS``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -66,17 +69,44 @@ class SpaceSpec:
 
 
 @dataclass(frozen=True)
+class Range:
+    """Numeric bounds on a payload field, both inclusive; ``None`` leaves that side open."""
+
+    gte: float | None = None
+    lte: float | None = None
+
+    def __post_init__(self) -> None:
+        for bound in (self.gte, self.lte):
+            if bound is not None and (
+                isinstance(bound, bool) or not isinstance(bound, int | float) or bound != bound
+            ):
+                raise InvalidInputError(f"range bounds must be numbers, got {bound!r}")
+        if self.gte is None and self.lte is None:
+            raise InvalidInputError("a range needs gte, lte or both")
+        if self.gte is not None and self.lte is not None and self.gte > self.lte:
+            raise InvalidInputError(f"empty range: gte {self.gte} > lte {self.lte}")
+
+    def contains(self, value: object) -> bool:
+        """Whether a payload value is a number (not a boolean) within the bounds."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return (self.gte is None or value >= self.gte) and (self.lte is None or value <= self.lte)
+
+
+@dataclass(frozen=True)
 class Filter:
     """Conditions an item must meet to be returned; all of them must hold (AND).
 
     ``equals`` maps a payload field to a value it must have; ``any_of`` maps a field to values of
     which it must have one. A payload field holding a list matches when any element matches (as
-    in Qdrant). ``ids`` restricts the search to a set of item ids.
+    in Qdrant). ``ranges`` maps a numeric field (size, mtime...) to inclusive bounds. ``ids``
+    restricts the search to a set of item ids.
     """
 
     equals: Mapping[str, Scalar] = field(default_factory=dict)
     any_of: Mapping[str, Sequence[Scalar]] = field(default_factory=dict)
     ids: Collection[int] | None = None
+    ranges: Mapping[str, Range] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for key, value in self.equals.items():
@@ -86,6 +116,9 @@ class Filter:
                 raise InvalidInputError(f"filter any_of[{key!r}] must be a non-empty list")
             for value in values:
                 _check_filter_value(key, value)
+        for key, bounds in self.ranges.items():
+            if not isinstance(key, str) or not key or not isinstance(bounds, Range):
+                raise InvalidInputError(f"filter ranges[{key!r}] must be a Range on a named field")
         if self.ids is not None:
             object.__setattr__(
                 self, "ids", frozenset(check_ids(list(self.ids), unique=False).tolist())
@@ -148,13 +181,36 @@ class StoreHealth:
 
 
 class VectorStore(ABC):
-    """Collections of items with one vector per named space, searchable by similarity."""
+    """Collections of items with one vector per named space, searchable by similarity.
+
+    Every backend is built the same way, ``Backend(settings: StoreSettings)``, and registered once
+    in ``search.stores.BACKENDS``; the contract suite runs over that registry.
+    """
 
     backend: str = "abstract"
 
-    @abstractmethod
     def ensure_collection(self, name: str, spaces: Sequence[SpaceSpec]) -> None:
         """Create the collection, or check that the existing one has exactly these spaces."""
+        check_name("collection", name)
+        spaces = check_spaces(spaces)
+        with self._exclusive(f"create collection {name!r}"):
+            if name not in self.collections():
+                self._create_collection(name, spaces)
+                return
+            existing = self.spaces(name)
+        if set(existing) != set(spaces):
+            raise SpaceMismatchError(
+                f"collection {name!r} exists with spaces {describe_spaces(existing)}, "
+                f"not {describe_spaces(spaces)}"
+            )
+
+    def _exclusive(self, action: str) -> AbstractContextManager[object]:
+        """Held while a collection is looked up and created (a backend's lock or error mapping)."""
+        return contextlib.nullcontext()
+
+    @abstractmethod
+    def _create_collection(self, name: str, spaces: tuple[SpaceSpec, ...]) -> None:
+        """Create a collection known not to exist, with validated spaces."""
 
     @abstractmethod
     def collections(self) -> list[str]:

@@ -2,8 +2,8 @@
 
 On disk a collection is a folder of *generations*::
 
-    <faiss_dir>/<collection>/CURRENT            name of the committed generation
-    <faiss_dir>/<collection>/gen-00000007/      manifest.json, payloads.json,
+    <path>/<collection>/CURRENT            name of the committed generation
+    <path>/<collection>/gen-00000007/      manifest.json, payloads.json,
                                                 <space>.faiss, <space>.ids.npz per space
 
 ``flush`` writes a new generation into a temporary folder (unchanged files are hard-linked from the
@@ -25,6 +25,7 @@ import os
 import shutil
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -36,10 +37,10 @@ from anyseek.errors import NotFoundError, ServiceUnavailableError
 from anyseek.settings import StoreSettings
 from search.stores.base import (
     Filter,
+    InvalidInputError,
     Payload,
     SearchHit,
     SearchResult,
-    SpaceMismatchError,
     SpaceSpec,
     StoredItem,
     StoreHealth,
@@ -47,9 +48,7 @@ from search.stores.base import (
     check_ids,
     check_k,
     check_name,
-    check_spaces,
     check_upsert,
-    describe_spaces,
     prepare_vectors,
     space_of,
 )
@@ -123,9 +122,12 @@ class FaissStore(VectorStore):
 
     backend = "faiss"
 
-    def __init__(self, root: Path, settings: StoreSettings | None = None) -> None:
-        settings = settings or StoreSettings()
-        self.root = Path(root)
+    def __init__(self, settings: StoreSettings) -> None:
+        if settings.path is None or settings.path == ":memory:":
+            raise InvalidInputError(
+                f"the FAISS store needs a folder (ANYSEEK_STORE__PATH), got {settings.path!r}"
+            )
+        self.root = Path(settings.path)
         self.params = IndexParams(
             exact_threshold=settings.exact_threshold,
             approximate=settings.approximate,
@@ -149,25 +151,18 @@ class FaissStore(VectorStore):
 
     # --- collections -----------------------------------------------------------------------
 
-    def ensure_collection(self, name: str, spaces: Sequence[SpaceSpec]) -> None:
-        """Create the collection (committed at once), or check its spaces match."""
-        check_name("collection", name)
-        spaces = check_spaces(spaces)
-        with self._lock:
-            if name in self.collections():
-                existing = self._get(name).spaces
-                if set(existing) != set(spaces):
-                    raise SpaceMismatchError(
-                        f"collection {name!r} exists with spaces {describe_spaces(existing)}, "
-                        f"not {describe_spaces(spaces)}"
-                    )
-                return
-            self._take_writer_lock()
-            indexes = {s.name: self._new_index(s) for s in spaces}
-            coll = _Collection(name, self.root / name, spaces, indexes, PayloadTable())
-            coll.folder.mkdir(parents=True, exist_ok=True)
-            self._loaded[name] = coll
-            self._commit(coll)
+    def _exclusive(self, action: str) -> AbstractContextManager[object]:
+        """The store's lock: one thread at a time creates or loads collections."""
+        return self._lock
+
+    def _create_collection(self, name: str, spaces: tuple[SpaceSpec, ...]) -> None:
+        """Create the collection's folder and commit its first (empty) generation at once."""
+        self._take_writer_lock()
+        indexes = {s.name: self._new_index(s) for s in spaces}
+        coll = _Collection(name, self.root / name, spaces, indexes, PayloadTable())
+        coll.folder.mkdir(parents=True, exist_ok=True)
+        self._loaded[name] = coll
+        self._commit(coll)
 
     def collections(self) -> list[str]:
         """Collections with a committed generation on disk, plus any not yet flushed."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search.stores.base import Filter, Payload, Scalar
+from search.stores.base import Filter, Payload, Range, Scalar
 
 
 def _keys(value: object) -> list[Scalar]:
@@ -27,6 +27,12 @@ def _keys(value: object) -> list[Scalar]:
 def _key(value: Scalar) -> tuple[str, Scalar]:
     """Booleans and integers compare equal in Python (True == 1); keep them apart as Qdrant does."""
     return (type(value).__name__ if isinstance(value, bool) else "v", value)
+
+
+def _in_range(value: object, bounds: Range) -> bool:
+    """A number within the bounds, or a list holding one (as Qdrant matches lists)."""
+    values = value if isinstance(value, list | tuple) else [value]
+    return any(bounds.contains(v) for v in values)
 
 
 class PayloadTable:
@@ -80,6 +86,11 @@ class PayloadTable:
             column = self._index.get(field, {})
             found = set().union(*(column.get(_key(v), set()) for v in accepted))
             result = found if result is None else result & found
+        for field, bounds in filter.ranges.items():  # a scan: numbers have no inverted index
+            candidates = self.payloads if result is None else result
+            result = {
+                i for i in candidates if _in_range(self.payloads.get(i, {}).get(field), bounds)
+            }
         if result is None:
             return self.ids()
         return np.fromiter((i for i in result if i in self.payloads), np.int64)

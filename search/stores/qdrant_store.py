@@ -1,7 +1,7 @@
 """QdrantStore: a Qdrant collection per anyseek collection, one named vector per space.
 
 The same class serves a Qdrant server or cluster (``qdrant_url``: the scale-out path) and
-qdrant-client's embedded local mode (``qdrant_path``: a folder or ``':memory:'``), so tests of local
+qdrant-client's embedded local mode (``path``: a folder or ``':memory:'``), so tests of local
 mode exercise the code the server path runs. Errors from an unreachable server become
 ``ServiceUnavailableError`` and ``health()`` reports not ready instead of raising.
 """
@@ -12,6 +12,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -20,14 +21,13 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from anyseek.errors import AnyseekError, NotFoundError, ServiceUnavailableError
-from anyseek.settings import Settings, StoreSettings
+from anyseek.settings import StoreSettings
 from search.stores.base import (
     Filter,
     InvalidInputError,
     Payload,
     SearchHit,
     SearchResult,
-    SpaceMismatchError,
     SpaceSpec,
     StoredItem,
     StoreHealth,
@@ -35,9 +35,7 @@ from search.stores.base import (
     check_ids,
     check_k,
     check_name,
-    check_spaces,
     check_upsert,
-    describe_spaces,
     prepare_vectors,
     space_of,
 )
@@ -53,31 +51,14 @@ class QdrantStore(VectorStore):
 
     backend = "qdrant"
 
-    def __init__(
-        self,
-        settings: StoreSettings | None = None,
-        *,
-        url: str | None = None,
-        path: str | None = None,
-    ) -> None:
-        self.settings = settings or StoreSettings()
-        self.url = url if url is not None else self.settings.qdrant_url
-        self.path = path if path is not None else self.settings.qdrant_path
-        if self.url is None and self.path is None:
-            self.path = ":memory:"
+    def __init__(self, settings: StoreSettings) -> None:
+        self.settings = settings
+        self.url = settings.qdrant_url  # server mode when set, else local mode in settings.path
+        self.path = None if self.url else (settings.path or ":memory:")
         self.where = self.url or f"local {self.path}"
         # local mode is plain Python state, not safe for concurrent calls; a server client is
         self._serial = threading.RLock() if self.url is None else contextlib.nullcontext()
         self.client = self._connect()
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> QdrantStore:
-        """Server mode when ``qdrant_url`` is set, else local mode (default: <data_dir>/qdrant)."""
-        store = settings.store
-        path = store.qdrant_path or (
-            None if store.qdrant_url else str(settings.data_dir / "qdrant")
-        )
-        return cls(store, url=store.qdrant_url, path=path)
 
     def _connect(self) -> QdrantClient:
         """A client; local mode opens (and locks) its folder here, server mode connects lazily."""
@@ -116,20 +97,14 @@ class QdrantStore(VectorStore):
 
     # --- collections -----------------------------------------------------------------------
 
-    def ensure_collection(self, name: str, spaces: Sequence[SpaceSpec]) -> None:
-        """Create the collection with one named vector per space, or check the spaces match."""
-        check_name("collection", name)
-        spaces = check_spaces(spaces)
+    def _exclusive(self, action: str) -> AbstractContextManager[object]:
+        """Serialised (local mode) and with transport errors named after the server."""
+        return self._calls(action)
+
+    def _create_collection(self, name: str, spaces: tuple[SpaceSpec, ...]) -> None:
+        """Create the collection with one named vector per space."""
+        s = self.settings
         with self._calls(f"create collection {name!r}"):
-            if self.client.collection_exists(name):
-                existing = self.spaces(name)
-                if set(existing) != set(spaces):
-                    raise SpaceMismatchError(
-                        f"collection {name!r} exists with spaces {describe_spaces(existing)}, "
-                        f"not {describe_spaces(spaces)}"
-                    )
-                return
-            s = self.settings
             self.client.create_collection(
                 name,
                 vectors_config={
@@ -308,6 +283,10 @@ def _to_qdrant(filter: Filter | None) -> models.Filter | None:
             else models.MatchAny(any=list(values)),
         )
         for key, values in filter.conditions()
+    ]
+    must += [
+        models.FieldCondition(key=key, range=models.Range(gte=bounds.gte, lte=bounds.lte))
+        for key, bounds in filter.ranges.items()
     ]
     if filter.ids is not None:
         must.append(models.HasIdCondition(has_id=sorted(filter.ids)))

@@ -11,7 +11,7 @@ from anyseek.db.session import database_for
 @pytest.fixture(scope="session")
 def search_model():
     """The built-in search model, loaded once for every indexing test."""
-    from model.search_model import load_search_model
+    from model.families import load_search_model
 
     return load_search_model("builtin", device="cpu")
 

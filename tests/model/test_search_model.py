@@ -7,7 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from model.search_model import ModelError, SearchModel, load_search_model
+from anyseek.settings import ModelSettings
+from model.families import load_search_model
+from model.search_model import ModelError, SearchModel
 from model.transforms import UserInputError
 
 
@@ -46,3 +48,18 @@ def test_query_from_a_caption_and_bad_queries(search_model: SearchModel) -> None
         search_model.query_modalities["caption"].transform("   ")
     with pytest.raises(ModelError, match="not accepted"):
         search_model.embed_query({"smell": caption})
+
+
+def test_model_settings_choose_device_and_precision(search_model: SearchModel) -> None:
+    half = load_search_model(ModelSettings(dtype="bfloat16", device="cpu"))
+    assert half.bundle.fm.dtype == torch.bfloat16
+    rgb = torch.stack(
+        [search_model.image_input(Image.new("RGB", (64, 64), c)) for c in ("red", "green", "navy")]
+    )
+    full, low = search_model.embed_images(rgb), half.embed_images(rgb)
+    for space in ("clip", "dino"):
+        cosines = (full[space] * low[space]).sum(1)
+        assert (cosines > 0.98).all(), cosines
+    if not torch.cuda.is_available():
+        with pytest.raises(ModelError, match="no CUDA device"):
+            load_search_model(ModelSettings(device="cuda"))

@@ -1,0 +1,183 @@
+"""``anyseek search``: find images in a collection by caption, sketch, depth, segmentation, image
+or indexed item, from the shell. A thin layer over ``search.Searcher``: options -> SearchQuery,
+SearchResults -> a table or JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+
+from anyseek.cli.context import settings_of
+from anyseek.cli.output import echo_table
+from anyseek.errors import SettingsError
+
+#: file-valued query options: option name -> query modality
+FILE_OPTIONS = ("sketch", "depth", "semseg", "image", "edges", "normal")
+
+
+def _pairs(values: list[str], what: str) -> dict[str, float]:
+    """``name=number`` options as a dict, refusing malformed ones."""
+    out = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        try:
+            out[name.strip()] = float(number) if sep else 1.0
+        except ValueError:
+            raise SettingsError(f"--{what} {value!r}: expected NAME=NUMBER") from None
+    return out
+
+
+def _timestamp(value: str | None, option: str, end_of_day: bool = False) -> float | None:
+    """An ISO date or date-time (UTC unless it says otherwise) as unix seconds; a bare date as
+    the end of that day when ``end_of_day`` ("until 2024-05-31" includes the 31st)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(f"{option} {value!r}: expected a date like 2024-05-31") from None
+    seconds = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    bare_date = len(value.strip()) == len("2024-05-31")
+    return seconds + 86_399.999 if end_of_day and bare_date else seconds
+
+
+def _filter(
+    folder: str | None,
+    ext: list[str],
+    min_bytes: int | None,
+    max_bytes: int | None,
+    since: str | None,
+    until: str | None,
+):
+    """The payload filter the options ask for, or None."""
+    from search.stores import Filter, Range
+
+    ranges = {}
+    if min_bytes is not None or max_bytes is not None:
+        ranges["bytes"] = Range(gte=min_bytes, lte=max_bytes)
+    start, end = _timestamp(since, "--since"), _timestamp(until, "--until", end_of_day=True)
+    if start is not None or end is not None:
+        ranges["mtime"] = Range(gte=start, lte=end)
+    equals = {"folder": folder} if folder else {}
+    any_of = {"ext": [e.lower().lstrip(".") for e in ext]} if ext else {}
+    if not (ranges or equals or any_of):
+        return None
+    return Filter(equals=equals, any_of=any_of, ranges=ranges)
+
+
+def search(
+    ctx: typer.Context,
+    collection: str = typer.Option(..., "--collection", "-c", help="Collection to search."),
+    caption: str | None = typer.Option(None, "--caption", help="Words describing the image."),
+    sketch: Path | None = typer.Option(None, "--sketch", help="Sketch PNG, either polarity."),
+    depth: Path | None = typer.Option(None, "--depth", help="Depth map: 16-bit PNG or .npy."),
+    semseg: Path | None = typer.Option(
+        None, "--semseg", help="Segmentation: indexed PNG of class ids or painted with the palette."
+    ),
+    image: Path | None = typer.Option(None, "--image", help="An image to search like."),
+    edges: Path | None = typer.Option(None, "--edges", help="An edge map (e.g. Canny)."),
+    normal: Path | None = typer.Option(None, "--normal", help="Surface normals as RGB."),
+    like: list[str] = typer.Option(
+        [], "--like", help="Indexed item id to search like; ID=-0.5 for 'not like this'."
+    ),
+    weight: list[str] = typer.Option(
+        [], "--weight", help="MODALITY=W, e.g. sketch=0.5 or depth=-1 (default 1)."
+    ),
+    space: list[str] = typer.Option([], "--space", help="Only these spaces: NAME or NAME=W."),
+    k: int = typer.Option(10, "--k", help="How many results."),
+    offset: int = typer.Option(0, "--offset", help="Skip this many results."),
+    cursor: str | None = typer.Option(None, "--cursor", help="next_cursor of a previous page."),
+    min_score: float | None = typer.Option(None, "--min-score", help="Drop weaker results."),
+    folder: str | None = typer.Option(None, "--folder", help="Only images in this folder."),
+    ext: list[str] = typer.Option([], "--ext", help="Only these file types (repeatable)."),
+    min_bytes: int | None = typer.Option(None, "--min-bytes", help="Smallest file size."),
+    max_bytes: int | None = typer.Option(None, "--max-bytes", help="Largest file size."),
+    since: str | None = typer.Option(None, "--since", help="Modified on or after (ISO date)."),
+    until: str | None = typer.Option(None, "--until", help="Modified on or before (ISO date)."),
+    fusion: str | None = typer.Option(None, "--fusion", help="information (default) or rrf."),
+    combine: str | None = typer.Option(
+        None, "--combine", help="Weighted parts: fusion (default) or guidance."
+    ),
+    explain: bool = typer.Option(False, "--explain", help="Show space weights and stage times."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Search a collection by any mix of caption, sketch, depth, segmentation and image."""
+    from search.query import LikeItem, QueryPart, SearchQuery
+    from search.searcher import open_searcher
+
+    values = {"caption": caption, "sketch": sketch, "depth": depth, "semseg": semseg}
+    values |= {"image": image, "edges": edges, "normal": normal}
+    given = {name: value for name, value in values.items() if value is not None}
+    weights = _pairs(weight, "weight")
+    stray = sorted(set(weights) - set(given))
+    if stray:
+        raise SettingsError(f"--weight for {', '.join(stray)}, which the query does not include")
+    likes = []
+    for item, w in _pairs(like, "like").items():
+        if not item.isdigit():
+            raise SettingsError(f"--like {item!r}: item ids are whole numbers")
+        likes.append(LikeItem(int(item), w))
+    query = SearchQuery(
+        collection=collection,
+        parts=tuple(QueryPart(n, v, weights.get(n, 1.0)) for n, v in given.items()),
+        like=tuple(likes),
+        spaces=_pairs(space, "space") or None,
+        k=k,
+        offset=offset,
+        cursor=cursor,
+        min_score=min_score,
+        filter=_filter(folder, ext, min_bytes, max_bytes, since, until),
+        fusion=fusion,
+        combine=combine,
+        explain=explain,
+    )
+    searcher = open_searcher(settings_of(ctx))
+    try:
+        results = searcher.search(query)
+    finally:
+        searcher.store.close()
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(results), indent=2, default=str))
+        return
+    echo_results(results)
+
+
+def echo_results(results) -> None:
+    """Results as a table: rank, id, fused score, each space's score (rank), path."""
+    if not results.hits:
+        typer.echo(f"no results in {results.collection!r}")
+    spaces = sorted({s for hit in results.hits for s in hit.spaces})
+    rows = [
+        (
+            results.offset + i + 1,
+            hit.id,
+            f"{hit.score:.4f}",
+            *(f"{hit.spaces[s].score:.3f} ({hit.spaces[s].rank})" for s in spaces),
+            hit.payload.get("path"),
+        )
+        for i, hit in enumerate(results.hits)
+    ]
+    if rows:
+        echo_table(("rank", "id", "score", *spaces, "path"), rows)
+    if results.next_cursor:
+        typer.echo(f"next page: --cursor {results.next_cursor}")
+    explanation = results.explanation
+    if explanation is not None:
+        typer.echo(f"combined: {explanation.combine}; fused by {explanation.fusion}")
+        for name, s in explanation.spaces.items():
+            typer.echo(
+                f"space {name}: information {s.information:.3f}, weight {s.weight:.3f}, "
+                f"{s.candidates} candidates"
+            )
+        for name, seen in explanation.inputs.items():
+            typer.echo(f"input {name}: {json.dumps(seen)}")
+        stages = ", ".join(f"{n} {ms:.1f} ms" for n, ms in explanation.timings_ms.items())
+        typer.echo(f"{explanation.union} candidates scored; {stages}")
+
+
+COMMANDS = (search,)

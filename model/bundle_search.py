@@ -1,0 +1,176 @@
+"""The built-in model (and any bundle folder) behind the :class:`SearchModel` interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.bundle import is_bundle, load_bundle
+from model.search_model import (
+    DTYPES,
+    ModelError,
+    QueryEmbedding,
+    QueryModality,
+    QueryRequest,
+    QueryTransform,
+    SpaceInfo,
+    caption_ids,
+    depth_input,
+    weights_digest,
+)
+from model.transforms.palette_semseg import ClassPalette, PaletteSemsegTransform
+
+
+def builtin_palette() -> ClassPalette:
+    """The scene classes the built-in model was trained on, with their contact-sheet colours."""
+    from model.data import CLASSES
+    from model.data.contact_sheet import CLASS_COLOURS
+    from model.transforms.semseg import SemsegClass
+
+    return ClassPalette(
+        tuple(SemsegClass(i, name, tuple(int(c) for c in CLASS_COLOURS[i])) for i, name in CLASSES)
+    )
+
+
+def _bundle_query_modalities(bundle: Any, palette: ClassPalette) -> dict[str, QueryModality]:
+    """The query modalities of a bundle, with the transforms its model was trained with."""
+    from model.transforms import transform_for
+
+    special: dict[str, Callable[[int], QueryTransform]] = {
+        "caption": lambda _: lambda s, text=bundle.text: caption_ids(text, s),
+        "semseg": lambda res: PaletteSemsegTransform(palette, size=res),  # its own class ids
+        "depth": lambda res: depth_input(transform_for("depth", res)),
+    }
+    out: dict[str, QueryModality] = {}
+    for name in bundle.input_modalities:
+        base, _, res = name.partition("@")
+        make = special.get(base, lambda r, base=base: transform_for(base, r))
+        out[base] = QueryModality(base, name, make(int(res) if res else 0))
+    if "rgb" in out:
+        out["image"] = out.pop("rgb")
+    return out
+
+
+class BundleSearchModel:
+    """A :class:`model.bundle.ModelBundle` (the built-in model or another bundle folder)."""
+
+    #: short space names of bundle outputs (``tok_clip_global`` -> ``clip``)
+    @staticmethod
+    def short_name(output: str) -> str:
+        return output.removeprefix("tok_").removesuffix("_global")
+
+    def __init__(self, bundle: Any, name: str = "builtin") -> None:
+        self.bundle = bundle
+        self.name = name
+        self.version = weights_digest(list(Path(bundle.path).rglob("*.safetensors")))
+        self.device = bundle.fm.device
+        self.palette = builtin_palette()
+        self.query_modalities = _bundle_query_modalities(bundle, self.palette)
+        self._image = self.query_modalities["image"]
+        from PIL import Image
+
+        probe = self._image.transform(Image.new("RGB", (8, 8)))[None]
+        dims = {out: v.shape[1] for out, v in bundle.embed(self._inputs(probe)).items()}
+        self.spaces = tuple(SpaceInfo(self.short_name(o), o, int(d)) for o, d in dims.items())
+
+    def _inputs(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {self._image.input: rgb.to(self.device)}
+
+    def image_input(self, image: Any) -> torch.Tensor:
+        """One gallery image -> model-ready rgb [3, S, S]."""
+        return self._image.transform(image)
+
+    def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32} in one encoder pass."""
+        vectors = self.bundle.embed(self._inputs(images))
+        return {s.name: vectors[s.output].float().cpu().numpy() for s in self.spaces}
+
+    def embed_query(
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        weights: Mapping[str, float] | None = None,
+        combine: str = "fusion",
+    ) -> dict[str, QueryEmbedding]:
+        """Query inputs by query-modality name, one sample each -> per-space prediction."""
+        return self.embed_queries([QueryRequest(inputs, weights, combine)])[0]
+
+    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
+        """Several queries: joint ones batched by modality set, weighted ones one by one."""
+        for request in requests:
+            self._check(request)
+        out: list[dict[str, QueryEmbedding]] = [{} for _ in requests]
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, request in enumerate(requests):
+            if request.joint:
+                groups.setdefault(tuple(sorted(request.inputs)), []).append(i)
+            else:
+                out[i] = self._weighted(request)
+        for names, members in groups.items():
+            batch = {
+                self.query_modalities[n].input: _stack([requests[i].inputs[n] for i in members])
+                for n in names
+            }
+            found = self.bundle.embed_spaces({k: v.to(self.device) for k, v in batch.items()})
+            for row, i in enumerate(members):
+                out[i] = self._row(found, row)
+        return out
+
+    def _check(self, request: QueryRequest) -> None:
+        """Refuse modalities the model does not take and weights for parts not given."""
+        unknown = sorted(set(request.inputs) - set(self.query_modalities))
+        if unknown or not request.inputs:
+            raise ModelError(
+                f"query modalities {unknown or '(none)'} are not accepted; this model takes: "
+                f"{', '.join(self.query_modalities)}"
+            )
+        stray = sorted(set(request.weights or {}) - set(request.inputs))
+        if stray:
+            raise ModelError(f"weights for modalities not in the query: {stray}")
+
+    def _weighted(self, request: QueryRequest) -> dict[str, QueryEmbedding]:
+        """One weighted query, its parts combined the way it names."""
+        from model.query_combination import WeightedPart, combine
+
+        parts = [
+            WeightedPart(
+                {self.query_modalities[k].input: v.unsqueeze(0).to(self.device)},
+                float((request.weights or {}).get(k, 1.0)),
+            )
+            for k, v in request.inputs.items()
+        ]
+        return self._row(combine(self.bundle, parts, request.combine), 0)
+
+    def _row(self, found: Mapping[str, Any], row: int) -> dict[str, QueryEmbedding]:
+        """One query's vectors and information out of a batched prediction."""
+        return {
+            s.name: QueryEmbedding(
+                found[s.output].vectors[row].float().cpu().numpy(),
+                float(found[s.output].information[row]),
+            )
+            for s in self.spaces
+        }
+
+
+def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """One batch of one modality's inputs; 1-d id sequences (captions) padded with 0 = [PAD]."""
+    if tensors[0].ndim == 1:
+        length = max(t.shape[0] for t in tensors)
+        return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[0])) for t in tensors])
+    return torch.stack(list(tensors))
+
+
+def load_bundle_search_model(
+    source: str | Path, *, device: str = "cpu", dtype: str = "float32"
+) -> BundleSearchModel:
+    """Load ``builtin`` or a bundle folder as a search model."""
+    if dtype not in DTYPES:
+        raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    name = "builtin" if str(source) == "builtin" else Path(source).name
+    return BundleSearchModel(load_bundle(source, device=device, dtype=DTYPES[dtype]), name=name)
+
+
+__all__ = ["BundleSearchModel", "builtin_palette", "is_bundle", "load_bundle_search_model"]

@@ -1,0 +1,116 @@
+"""Segmentations for a model with its own, small class palette (the built-in model's scene classes).
+
+:class:`SemsegTransform` speaks the COCO numbering and palette. A model trained on other classes
+declares them as a :class:`ClassPalette` (id, name, colour) and reads segmentations through
+:class:`PaletteSemsegTransform`, which accepts an indexed or greyscale PNG of class ids in that
+numbering, or an RGB(A) PNG painted with the palette's colours, and refuses ids or colours that
+are not in it, naming them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from model.transforms.base import (
+    ImageSource,
+    UserInputError,
+    center_crop_resize,
+    check_output_size,
+    open_image,
+    to_numpy,
+)
+from model.transforms.semseg import _ID_MODES, SemsegClass, _image_ids, _integer_map
+
+
+@dataclass(frozen=True)
+class ClassPalette:
+    """The classes a model's segmentation input knows, in id order, each with its paint colour."""
+
+    classes: tuple[SemsegClass, ...]
+
+    def __post_init__(self) -> None:
+        if [c.id for c in self.classes] != list(range(len(self.classes))):
+            raise ValueError("palette classes must be numbered 0..n-1 in order")
+        if len({c.color for c in self.classes}) != len(self.classes):
+            raise ValueError("palette colours must be distinct")
+
+    @property
+    def colors(self) -> np.ndarray:
+        """[n, 3] int64 colours in id order."""
+        return np.array([c.color for c in self.classes], dtype=np.int64)
+
+    def describe(self) -> str:
+        """``0 background (40, 40, 48), 1 floor (...)`` for error messages."""
+        return ", ".join(f"{c.id} {c.name} {c.color}" for c in self.classes)
+
+
+@dataclass(frozen=True)
+class PaletteSemsegTransform:
+    """User segmentation -> ``LongTensor [size, size]`` of class ids in a model's own palette."""
+
+    palette: ClassPalette
+    size: int = 64
+
+    def __post_init__(self) -> None:
+        check_output_size(self.size)
+
+    def __call__(self, source: ImageSource) -> torch.Tensor:
+        """Read ids or painted colours, check them against the palette, centre-crop and resize."""
+        if isinstance(source, np.ndarray | torch.Tensor):
+            class_map = self._checked_ids(_integer_map(to_numpy(source)))
+        else:
+            image = open_image(source)
+            if image.mode in _ID_MODES and not self._painted(image):
+                class_map = self._checked_ids(_image_ids(image))
+            else:
+                class_map = self._ids_from_colors(image)
+        image = Image.fromarray(class_map.astype(np.uint8), mode="L")
+        image = center_crop_resize(image, self.size, Image.Resampling.NEAREST)
+        return torch.from_numpy(np.asarray(image, dtype=np.int64).copy())
+
+    def _checked_ids(self, values: np.ndarray) -> np.ndarray:
+        """Class ids, refusing any outside the palette."""
+        n = len(self.palette.classes)
+        bad = np.unique(values[(values < 0) | (values >= n)])
+        if bad.size:
+            shown = ", ".join(str(int(v)) for v in bad[:10]) + (" ..." if bad.size > 10 else "")
+            raise UserInputError(
+                f"segmentation has class ids {shown} outside this model's palette "
+                f"(ids 0..{n - 1}: {self.palette.describe()})"
+            )
+        return values
+
+    def _painted(self, image: Image.Image) -> bool:
+        """Whether an indexed image's used colours are all palette colours (painted, saved as P)."""
+        if image.mode != "P" or image.palette is None:
+            return False
+        lut = np.asarray(image.getpalette() or [], dtype=np.int64).reshape(-1, 3)
+        used = np.unique(np.asarray(image)).astype(np.int64)
+        if len(lut) <= int(used.max()):
+            return False
+        known = {tuple(c) for c in self.palette.colors.tolist()}
+        return {tuple(lut[i].tolist()) for i in used} <= known
+
+    def _ids_from_colors(self, image: Image.Image) -> np.ndarray:
+        """Painted RGB(A) pixels -> class ids; transparent pixels are class 0."""
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.int64)
+        packed = (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2]
+        colors = self.palette.colors
+        codes = (colors[:, 0] << 16) | (colors[:, 1] << 8) | colors[:, 2]
+        lookup = {int(code): i for i, code in enumerate(codes)}
+        unique, inverse = np.unique(packed, return_inverse=True)
+        ids = np.array([lookup.get(int(u), -1) for u in unique], dtype=np.int64)[inverse]
+        ids = np.where(rgba[..., 3] == 0, 0, ids.reshape(packed.shape))
+        if (ids < 0).any():
+            bad = np.unique(packed[ids < 0])[:5]
+            shown = ", ".join(str((int(b) >> 16, (int(b) >> 8) & 255, int(b) & 255)) for b in bad)
+            raise UserInputError(
+                f"segmentation has {int((ids < 0).sum())} pixels in colours outside this model's "
+                f"palette, e.g. {shown}; paint with a hard brush in the palette colours "
+                f"({self.palette.describe()}) and save as PNG, or give class ids as an indexed PNG"
+            )
+        return ids

@@ -1,0 +1,104 @@
+"""Query parts -> model inputs through the transforms the loaded model declares, and a short,
+showable summary of what the model was given (for ``explain``).
+
+Every failure names the modality: "sketch: the sketch is empty: no lines found".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+
+from anyseek.errors import AnyseekError
+from model.search_model import SearchModel
+from search.query import QueryPart, SearchInputError
+
+
+def model_inputs(model: SearchModel, parts: Sequence[QueryPart]) -> dict[str, torch.Tensor]:
+    """One model input per part, keyed by modality name."""
+    accepted = model.query_modalities
+    unknown = [p.modality for p in parts if p.modality not in accepted]
+    if unknown:
+        raise SearchInputError(
+            f"unknown query modality {', '.join(map(repr, unknown))}; the model "
+            f"{model.name!r} accepts: {', '.join(accepted)}"
+        )
+    out = {}
+    for part in parts:
+        try:
+            out[part.modality] = accepted[part.modality].transform(part.value)
+        except AnyseekError as exc:
+            raise SearchInputError(f"{part.modality}: {exc}") from None
+        except (TypeError, ValueError) as exc:  # a value of the wrong kind (bytes for a caption)
+            raise SearchInputError(
+                f"{part.modality}: cannot use a {type(part.value).__name__} here ({exc})"
+            ) from None
+    return out
+
+
+def _lines(x: torch.Tensor) -> dict[str, Any]:
+    return {"line_pixels": round(float((x > 0).float().mean()), 4)}
+
+
+def _depth(x: torch.Tensor) -> dict[str, Any]:
+    return {"valid_pixels": round(float((x != 0).float().mean()), 4)}
+
+
+def _caption(x: torch.Tensor) -> dict[str, Any]:
+    return {"tokens": int((x != 0).sum())}
+
+
+#: modality -> what can be shown of its model input (the thinned sketch's ink, classes present...)
+SUMMARIES: dict[str, Callable[[torch.Tensor], dict[str, Any]]] = {
+    "sketch": _lines,
+    "edges": _lines,
+    "depth": _depth,
+    "caption": _caption,
+}
+
+
+def describe_inputs(
+    model: SearchModel, inputs: Mapping[str, torch.Tensor], weights: Mapping[str, float]
+) -> dict[str, dict[str, Any]]:
+    """Per modality: its weight, input shape and a summary of what the model saw."""
+    out = {}
+    for name, x in inputs.items():
+        info: dict[str, Any] = {"weight": weights[name], "shape": list(x.shape)}
+        if name == "semseg" and getattr(model, "palette", None) is not None:
+            classes = model.palette.classes
+            info["classes"] = [classes[int(i)].name for i in torch.unique(x).tolist()]
+        info.update(SUMMARIES.get(name, lambda _: {})(x))
+        out[name] = info
+    return out
+
+
+def _warm_up_values() -> dict[str, Any]:
+    """A small valid value per query modality, to run every transform once at start-up."""
+    import numpy as np
+    from PIL import Image
+
+    line = np.full((32, 32), 255, np.uint8)
+    line[16, 4:28] = 0
+    gradient = np.linspace(1.0, 2.0, 32 * 32, dtype=np.float32).reshape(32, 32)
+    return {
+        "image": Image.new("RGB", (32, 32), (120, 60, 30)),
+        "caption": "a red cube",
+        "sketch": Image.fromarray(line),
+        "edges": Image.fromarray(255 - line),
+        "depth": gradient,
+        "semseg": np.zeros((32, 32), np.int64),
+        "normal": Image.new("RGB", (32, 32), (128, 128, 255)),
+    }
+
+
+def warm_up(model: SearchModel) -> list[str]:
+    """Run every query transform the model declares once (their slow imports happen here, not
+    in the first user's query) and one model pass; returns the modalities warmed up."""
+    values = _warm_up_values()
+    warmed = [name for name in model.query_modalities if name in values]
+    inputs = {name: model.query_modalities[name].transform(values[name]) for name in warmed}
+    for name, x in inputs.items():
+        model.embed_query({name: x})
+    return warmed

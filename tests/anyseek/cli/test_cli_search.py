@@ -1,0 +1,134 @@
+"""``anyseek search`` through the real entry point, on scenes indexed with the built-in model."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from anyseek.cli import main
+from anyseek.settings import StoreSettings
+from model.data import generate_scene
+from model.families import load_search_model
+from search.stores.faiss_store import FaissStore
+
+SCENES = 12
+
+
+def _gallery_helpers():
+    """tests/search/scene_gallery.py (test folders are not packages)."""
+    path = Path(__file__).parents[2] / "search" / "scene_gallery.py"
+    spec = importlib.util.spec_from_file_location("scene_gallery_for_cli", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
+    """A data directory whose FAISS store holds SCENES scenes in collection ``scenes``."""
+    data_dir = tmp_path_factory.mktemp("data")
+    scenes = [generate_scene(992_000 + i, 64) for i in range(SCENES)]
+    store = FaissStore(StoreSettings(path=str(data_dir / "faiss")))
+    _gallery_helpers().index_scenes(load_search_model("builtin"), store, "scenes", scenes)
+    store.close()
+    return data_dir, scenes
+
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(indexed, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Cli:
+    for key in list(os.environ):
+        if key.startswith("ANYSEEK_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("ANYSEEK_DATA_DIR", str(indexed[0]))
+    monkeypatch.setenv("ANYSEEK_MODEL__DEVICE", "cpu")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def test_caption_and_sketch_from_the_shell(cli: Cli, indexed, tmp_path: Path) -> None:
+    _, scenes = indexed
+    sketch = tmp_path / "sketch.png"
+    Image.fromarray(255 - scenes[4].sketch).save(sketch)
+    code, out, err = cli(
+        "search", "--collection", "scenes", "--caption", scenes[4].captions[0],
+        "--sketch", str(sketch), "--weight", "sketch=0.5", "--k", "3", "--explain",
+    )  # fmt: skip
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["rank", "id", "score", "clip", "dino", "path"]
+    assert lines[1].split()[:2] == ["1", "5"]  # scene 4 is item 5
+    assert "next page: --cursor" in out and "combined: fusion" in out
+
+
+def test_json_output_with_filters_and_like(cli: Cli) -> None:
+    code, out, err = cli(
+        "search", "-c", "scenes", "--like", "3", "--ext", "png", "--max-bytes", "1900",
+        "--since", "2023-11-14", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    results = json.loads(out)
+    assert results["hits"] and 3 not in [h["id"] for h in results["hits"]]
+    for hit in results["hits"]:
+        assert hit["payload"]["ext"] == "png" and hit["payload"]["bytes"] <= 1900
+        assert set(hit["spaces"]) == {"clip", "dino"}
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        ((), "the query is empty"),
+        (("--caption", ""), "the caption is empty"),
+        (("--caption", "a cube", "--k", "0"), "k must be at least 1"),
+        (("--caption", "a cube", "--weight", "depth=2"), "--weight for depth"),
+        (("--caption", "a cube", "--weight", "caption=lots"), "expected NAME=NUMBER"),
+        (("--like", "77"), "has no item 77"),
+        (("--caption", "a cube", "--space", "colour"), "unknown space 'colour'"),
+        (("--caption", "a cube", "--since", "yesterday"), "expected a date"),
+        (("--depth", "missing.npy"), "depth file not found"),
+    ],
+)
+def test_bad_input_is_one_error_line(cli: Cli, args: tuple[str, ...], fragment: str) -> None:
+    code, _, err = cli("search", "-c", "scenes", *args)
+    assert code == 1 and "Traceback" not in err
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: ") and fragment in line
+
+
+def test_unknown_collection(cli: Cli) -> None:
+    code, _, err = cli("search", "-c", "nowhere", "--caption", "a red cube")
+    assert code == 1 and "no collection named 'nowhere'" in err
+
+
+def test_depth_npy_query(cli: Cli, indexed, tmp_path: Path) -> None:
+    _, scenes = indexed
+    path = tmp_path / "depth.npy"
+    np.save(path, scenes[2].depth)
+    code, out, err = cli("search", "-c", "scenes", "--depth", str(path), "--k", "12")
+    assert code == 0, err
+    assert "3" in [line.split()[1] for line in out.splitlines()[1:4]]  # scene 2 in the top 3
+
+
+def test_until_a_date_includes_that_day(cli: Cli) -> None:
+    # item i was modified at 1_700_000_000 + i days = 2023-11-14 22:13:20 UTC + i days
+    code, out, err = cli(
+        "search", "-c", "scenes", "--caption", "a cube", "--until", "2023-11-16", "--json"
+    )
+    assert code == 0, err
+    assert sorted(h["id"] for h in json.loads(out)["hits"]) == [1, 2, 3]  # 14th, 15th, 16th

@@ -1,0 +1,212 @@
+"""The ``db``, ``collections`` and ``demo`` commands through the real entry point."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from anyseek.cli import main
+from anyseek.db import migrate, repository
+from anyseek.db.models import IndexJob
+from anyseek.db.session import database_from_url
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class Run:
+    """What one CLI call did."""
+
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., Run]
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """Where the CLI keeps its data in these tests (not created beforehand)."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def cli(data_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Cli:
+    """Run ``anyseek ARGS`` in-process with a clean ``ANYSEEK_*`` environment."""
+    for key in list(os.environ):
+        if key.startswith("ANYSEEK_") and key != "ANYSEEK_REQUIRE_SERVICES":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("ANYSEEK_DATA_DIR", str(data_dir))
+
+    def run(*args: str, stdin: str = "", **env: str) -> Run:
+        with monkeypatch.context() as patch:
+            for key, value in env.items():
+                patch.setenv(key, value)
+            patch.setattr(sys, "stdin", io.StringIO(stdin))
+            code = main(list(args))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def assert_one_line_error(run: Run, *fragments: str) -> None:
+    """A failed command: non-zero exit, exactly one ``error:`` line naming the problem."""
+    assert run.code != 0
+    assert "Traceback" not in run.err
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_collections_lifecycle(cli: Cli, data_dir: Path) -> None:
+    not_ready = cli("collections", "list")
+    assert_one_line_error(not_ready, "not initialised", "run `anyseek db upgrade`")
+    assert not (data_dir / "anyseek.db").exists()  # looking did not create an empty database
+
+    assert cli("db", "upgrade").out.strip().endswith(f"from empty to {migrate.head_revision()}")
+    assert "already at" in cli("db", "upgrade").out
+    assert "(up to date)" in cli("db", "current").out
+    assert cli("collections", "create", "cats").code == 0
+    assert cli("collections", "create", "dogs").code == 0
+    assert_one_line_error(cli("collections", "create", "cats"), "'cats' already exists")
+    assert_one_line_error(cli("collections", "create", "Bad!"), "invalid collection name")
+
+    listed = cli("collections", "list")
+    assert [line.split()[0] for line in listed.out.splitlines()] == ["name", "cats", "dogs"]
+    assert '"name": "dogs"' in cli("collections", "list", "--json").out
+
+    assert_one_line_error(
+        cli("collections", "delete", "birds", "--yes"), "no collection named 'birds'"
+    )
+    refused = cli("collections", "delete", "cats", stdin="n\n")
+    assert refused.code == 1 and "cats" in cli("collections", "list").out
+    assert cli("collections", "delete", "cats", stdin="y\n").code == 0
+    assert cli("collections", "delete", "dogs", "-y").out.startswith("deleted collection 'dogs'")
+    assert "no collections yet" in cli("collections", "list").out
+
+
+def test_out_of_date_schema_says_run_upgrade(cli: Cli, data_dir: Path) -> None:
+    assert cli("db", "upgrade").code == 0
+    assert cli("db", "downgrade", "base", "--yes").code == 0  # an older schema (none at all)
+    assert_one_line_error(cli("collections", "create", "x"), "run `anyseek db upgrade`")
+    assert "not initialised" in cli("db", "current").out
+
+    assert cli("db", "upgrade").code == 0
+    database = database_from_url(f"sqlite:///{data_dir / 'anyseek.db'}")
+    with database.engine.begin() as connection:  # as if a newer anyseek had migrated it
+        connection.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
+    database.dispose()
+    assert_one_line_error(cli("collections", "list"), "f00dcafe", "does not know")
+    assert "unknown to this version" in cli("db", "current").out
+    assert_one_line_error(cli("db", "upgrade"), "f00dcafe", "does not know")
+
+
+@pytest.mark.parametrize("command", [("collections", "list"), ("db", "upgrade"), ("demo",)])
+def test_unreachable_database_is_one_line_without_the_password(
+    cli: Cli, command: tuple[str, ...]
+) -> None:
+    url = f"postgresql+psycopg://anyseek:s3cret@127.0.0.1:{free_port()}/anyseek"
+
+    run = cli(*command, ANYSEEK_DATABASE_URL=url)
+
+    assert_one_line_error(run, "cannot connect to the database", "127.0.0.1")
+    assert "s3cret" not in run.err + run.out
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"ANYSEEK_STORE__BACKEND": "nope"}, "ANYSEEK_STORE__BACKEND"),
+        ({"ANYSEEK_DATABASE_URL": "not a url"}, "ANYSEEK_DATABASE_URL"),
+        ({"ANYSEEK_DATABASE_URL": "nosuchdb://x/y"}, "ANYSEEK_DATABASE_URL"),
+    ],
+)
+def test_invalid_settings_name_the_variable(cli: Cli, env: dict[str, str], named: str) -> None:
+    assert_one_line_error(cli("demo", **env), named)
+
+
+def test_demo_initialises_and_shows_what_is_there(cli: Cli, data_dir: Path) -> None:
+    first = cli("demo")
+    assert first.code == 0, first.err
+    assert (data_dir / "anyseek.db").is_file()
+    assert f"(schema {migrate.head_revision()})" in first.out
+    assert "none yet" in first.out
+    assert "vector store    faiss, ready" in first.out
+    assert "model           builtin: FourM" in first.out
+    assert "tok_clip_global, tok_dino_global" in first.out
+
+    assert cli("collections", "create", "holiday").code == 0
+    database = database_from_url(f"sqlite:///{data_dir / 'anyseek.db'}")
+    with database.session() as session:
+        holiday = repository.get_collection(session, "holiday")
+        session.add(IndexJob(collection=holiday, source="./photos", total=9, done=4, skipped=1))
+    database.dispose()
+    second = cli("demo")
+    assert second.code == 0
+    assert "collections (1)" in second.out
+    job_line = second.out.splitlines()[-1].split()
+    assert job_line[:7] == ["1", "holiday", "queued", "4", "0", "1", "9"]
+
+
+def test_demo_reports_a_store_that_is_down_instead_of_crashing(cli: Cli) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+
+    run = cli("demo", ANYSEEK_STORE__BACKEND="qdrant", ANYSEEK_STORE__QDRANT_URL=url)
+
+    assert run.code == 0, run.err
+    assert "vector store    qdrant, NOT ready" in run.out
+    assert "not reachable" in run.out
+
+
+def test_demo_explains_a_data_directory_it_cannot_create(cli: Cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    run = cli("demo", ANYSEEK_DATA_DIR=str(blocker / "data"))
+
+    assert_one_line_error(run, "cannot create the folder", str(blocker / "data"))
+
+
+def test_cli_on_postgresql(cli: Cli, postgres_schema_url: str) -> None:
+    def on_pg(*args: str) -> Run:
+        return cli(*args, ANYSEEK_DATABASE_URL=postgres_schema_url)
+
+    assert_one_line_error(on_pg("collections", "list"), "run `anyseek db upgrade`")
+    assert on_pg("db", "upgrade").code == 0
+    assert on_pg("collections", "create", "cats").code == 0
+    assert_one_line_error(on_pg("collections", "create", "cats"), "already exists")
+    assert "cats" in on_pg("demo").out
+    assert on_pg("collections", "delete", "cats", "--yes").code == 0
+
+
+def test_console_entry_point_prints_one_line_and_exits_non_zero(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
+    env |= {"ANYSEEK_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "anyseek", "collections", "create", "x"]
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: the database sqlite:///{tmp_path / 'anyseek.db'} is not initialised: "
+        "run `anyseek db upgrade`"
+    ]

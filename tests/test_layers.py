@@ -1,0 +1,61 @@
+"""The layering contracts in pyproject.toml hold, and an upward import breaks them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("anyseek", "model", "search", "indexer", "api", "workers", "migrations")
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """Run import-linter on the tree at ``root`` with its pyproject.toml contracts."""
+    if not LINT_IMPORTS.exists():
+        pytest.fail(f"import-linter is not installed next to {sys.executable}: make install")
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+
+
+def copy_tree(tmp_path: Path) -> Path:
+    """The project's packages and pyproject.toml, without data files, in a scratch folder."""
+    for name in PACKAGES:
+        shutil.copytree(
+            ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("builtin", "__pycache__")
+        )
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    return tmp_path
+
+
+def test_the_code_keeps_its_layers() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "upward"),
+    [
+        ("model/config.py", "import search.stores"),  # model reaching up into search
+        ("anyseek/db/session.py", "import migrations"),  # db reaching up into its migrations
+        ("model/fourm.py", "from model import predict"),  # the network reaching up to prediction
+        ("model/transforms/base.py", "import model.train.recipe"),  # a block reaching training
+    ],
+)
+def test_an_upward_import_breaks_the_contracts(tmp_path: Path, module: str, upward: str) -> None:
+    root = copy_tree(tmp_path)
+    path = root / module
+    path.write_text(path.read_text() + f"\n{upward}  # noqa\n")
+    result = lint_imports(root)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout
