@@ -19,7 +19,7 @@ from model.modalities import REGISTRY
 
 log = logging.getLogger("anyseek.model.official")
 
-OFFICIAL_REPO = re.compile(r"^EPFL-VILAB/4M[-_][\w.-]+$")
+OFFICIAL_REPO = re.compile(r"^EPFL-VILAB/4M-[\w.-]+$")  # FMs; tokenizers are 4M_tokenizers_*
 LICENCE_NOTICE = (
     "The official 4M / 4M-21 weights (EPFL-VILAB on Hugging Face) are released by EPFL and Apple "
     "under the Sample Code License (LICENSE_WEIGHTS of apple/ml-4m): NON-COMMERCIAL use only. "

@@ -85,6 +85,20 @@ def test_loads_fixture_fm_and_tokenizers_from_repo_named_folders(model) -> None:
     assert model.palette is None and len(model.version) == 16
 
 
+def test_official_sources_are_recognised(fourm_fixtures) -> None:
+    from model.official import is_official_source
+
+    assert is_official_source(fourm_fixtures / "fm")  # config in the weights' metadata
+    assert is_official_source(fourm_fixtures / "fm" / "hub")  # config.json
+    assert is_official_source(fourm_fixtures / "fm" / "model.safetensors")
+    assert is_official_source("EPFL-VILAB/4M-21_B") and is_official_source(
+        "EPFL-VILAB/4M-7_B_CC12M"
+    )
+    assert not is_official_source(DINO_REPO)
+    assert not is_official_source(fourm_fixtures / "tokenizer_semseg")
+    assert not is_official_source("builtin")
+
+
 def test_embeddings_equal_predict_embeddings_of_the_fixture_model(
     model, fourm_fixtures, tokenizers, files
 ) -> None:
