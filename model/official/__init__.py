@@ -2,6 +2,7 @@
 query modality it takes (structured ones included), and the licence notice its weights need."""
 
 from model.official.loading import load_official_search_model
+from model.official.priors import priors_from_bytes, priors_to_bytes
 from model.official.search import QUERY_SPECS, SPACE_SPECS, OfficialSearchModel
 from model.official.sources import LICENCE_NOTICE, is_official_source, notice_licence
 from model.official.structured import (
@@ -22,6 +23,8 @@ __all__ = [
     "is_official_source",
     "load_official_search_model",
     "notice_licence",
+    "priors_from_bytes",
+    "priors_to_bytes",
     "serialize_boxes",
     "serialize_metadata",
     "serialize_palette",

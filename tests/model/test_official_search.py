@@ -169,7 +169,11 @@ def test_priors_estimated_from_images_and_used_for_information(model, files) -> 
     for prior in priors.values():
         assert prior.shape == (16, 8192)
         torch.testing.assert_close(prior.sum(-1), torch.ones(16))
-    model.set_priors(priors)
+    from model.official.priors import priors_from_bytes, priors_to_bytes
+
+    stored = priors_from_bytes(priors_to_bytes(priors))  # as a collection keeps them
+    assert all(torch.equal(stored[k], priors[k]) for k in priors)
+    model.set_priors(stored)
     try:
         informed = model.embed_query(query)
         assert set(model.priors) == {"dinov2", "imagebind"}
