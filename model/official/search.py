@@ -191,7 +191,9 @@ class OfficialSearchModel(BundleSearchModel):
     @torch.inference_mode()
     def describe(self, inputs: Mapping[str, Tensor], max_tokens: int = 48) -> str:
         """What the model "imagines" for query inputs (by query name, one sample each): a caption
-        generated greedily (temperature 0, deterministic) by the model's own sampler."""
+        generated greedily (temperature 0, deterministic) by the model's own sampler. A caption
+        among the inputs is what the user said already: the others condition the generation,
+        and a caption alone is returned as it is."""
         from model.sampling import GenerationTarget, generate
 
         if "caption" not in self.bundle.fm.output_modalities:
