@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -94,27 +95,33 @@ class BundleSearchModel:
         inputs: Mapping[str, torch.Tensor],
         weights: Mapping[str, float] | None = None,
         combine: str = "fusion",
+        priors: Mapping[str, torch.Tensor] | None = None,
     ) -> dict[str, QueryEmbedding]:
-        """Query inputs by query-modality name, one sample each -> per-space prediction."""
-        return self.embed_queries([QueryRequest(inputs, weights, combine)])[0]
+        """Query inputs by query-modality name, one sample each -> per-space prediction
+        (information against ``priors`` by space name when given, else the bundle's)."""
+        return self.embed_queries([QueryRequest(inputs, weights, combine, priors)])[0]
 
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
         """Several queries: joint ones batched by modality set, weighted ones one by one."""
         for request in requests:
             self._check(request)
         out: list[dict[str, QueryEmbedding]] = [{} for _ in requests]
-        groups: dict[tuple[str, ...], list[int]] = {}
+        groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
+        views: dict[int, Any] = {}
         for i, request in enumerate(requests):
+            key = id(request.priors)
+            if key not in views:
+                views[key] = self._view(request.priors)
             if request.joint:
-                groups.setdefault(tuple(sorted(request.inputs)), []).append(i)
+                groups.setdefault((tuple(sorted(request.inputs)), key), []).append(i)
             else:
-                out[i] = self._weighted(request)
-        for names, members in groups.items():
+                out[i] = self._weighted(request, views[key])
+        for (names, key), members in groups.items():
             batch = {
                 self.query_modalities[n].input: _stack([requests[i].inputs[n] for i in members])
                 for n in names
             }
-            found = self.bundle.embed_spaces({k: v.to(self.device) for k, v in batch.items()})
+            found = views[key].embed_spaces({k: v.to(self.device) for k, v in batch.items()})
             for row, i in enumerate(members):
                 out[i] = self._row(found, row)
         return out
@@ -131,8 +138,19 @@ class BundleSearchModel:
         if stray:
             raise ModelError(f"weights for modalities not in the query: {stray}")
 
-    def _weighted(self, request: QueryRequest) -> dict[str, QueryEmbedding]:
-        """One weighted query, its parts combined the way it names."""
+    def _view(self, priors: Mapping[str, torch.Tensor] | None) -> Any:
+        """The bundle with these priors (by space name) instead of its own: a shallow copy
+        sharing the FM and tokenizers, so concurrent queries never see each other's priors."""
+        if priors is None:
+            return self.bundle
+        outputs = {s.name: s.output for s in self.spaces}
+        unknown = sorted(set(priors) - set(outputs))
+        if unknown:
+            raise ModelError(f"priors for unknown spaces {unknown}; spaces: {list(outputs)}")
+        return replace(self.bundle, priors={outputs[k]: v for k, v in priors.items()})
+
+    def _weighted(self, request: QueryRequest, bundle: Any) -> dict[str, QueryEmbedding]:
+        """One weighted query, its parts combined the way it names (on ``bundle``'s priors)."""
         from model.query_combination import WeightedPart, combine
 
         parts = [
@@ -142,7 +160,7 @@ class BundleSearchModel:
             )
             for k, v in request.inputs.items()
         ]
-        return self._row(combine(self.bundle, parts, request.combine), 0)
+        return self._row(combine(bundle, parts, request.combine), 0)
 
     def _row(self, found: Mapping[str, Any], row: int) -> dict[str, QueryEmbedding]:
         """One query's vectors and information out of a batched prediction."""

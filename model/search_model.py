@@ -11,7 +11,8 @@ unchanged whichever model ``ANYSEEK_MODEL__SOURCE`` names (the built-in bundle t
 * ``embed_images``: gallery images -> one vector per space, from the rgb input in one pass;
 * ``embed_query``: any subset of query inputs, each with a weight (negative: "not like this"),
   -> per space a vector and its information, combined jointly (one pass), by guidance or by
-  fusion (``model.query_combination``);
+  fusion (``model.query_combination``); the information is measured against ``priors`` when
+  given (a collection's own, see :class:`PriorModel`), else the model's own;
 * its **class palette** when it reads segmentations in its own numbering (the built-in model
   knows the scene classes of ``model.data``, not COCO's).
 """
@@ -62,6 +63,7 @@ class QueryRequest:
     inputs: Mapping[str, torch.Tensor]
     weights: Mapping[str, float] | None = None
     combine: str = "fusion"
+    priors: Mapping[str, torch.Tensor] | None = None  # {space: [N, V]}: the collection's priors
 
     @property
     def joint(self) -> bool:
@@ -105,15 +107,45 @@ class SearchModel(Protocol):
         inputs: Mapping[str, torch.Tensor],
         weights: Mapping[str, float] | None = None,
         combine: str = "fusion",
+        priors: Mapping[str, torch.Tensor] | None = None,
     ) -> dict[str, QueryEmbedding]:
         """Query inputs keyed by query-modality name (one sample each), with optional weights
         (default 1; negative = "not like this") -> per-space prediction. All weights 1: one
-        joint pass; otherwise ``combine`` names how per-part predictions are combined."""
+        joint pass; otherwise ``combine`` names how per-part predictions are combined.
+        ``priors`` ({space: [N, V]}, e.g. a collection's) replace the model's own for this
+        query only: the shared model is never changed by a request."""
         ...
 
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
         """Several queries at once (micro-batching): the joint ones with the same modalities
         share one encoder pass; the result of each is what ``embed_query`` gives it."""
+        ...
+
+
+@runtime_checkable
+class PriorModel(Protocol):
+    """A model whose space priors come from the collection it searches (official 4M models):
+    the indexer estimates them from the collection's images and stores them with it."""
+
+    def estimate_priors(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Model-ready rgb [B, 3, S, S] -> {space: [N, V]} mean predicted token distribution."""
+        ...
+
+    def priors_to_bytes(self, priors: Mapping[str, torch.Tensor]) -> bytes:
+        """Priors -> bytes to store with a collection."""
+        ...
+
+    def priors_from_bytes(self, data: bytes) -> dict[str, torch.Tensor]:
+        """Stored bytes -> priors, checked against the model's spaces."""
+        ...
+
+
+@runtime_checkable
+class DescribingModel(Protocol):
+    """A model that can say what it "imagines" for a query (a generated caption)."""
+
+    def describe(self, inputs: Mapping[str, torch.Tensor]) -> str:
+        """Query inputs by query-modality name, one sample each -> a caption."""
         ...
 
 

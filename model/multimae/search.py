@@ -153,9 +153,11 @@ class MultiMAESearchModel:
         inputs: Mapping[str, torch.Tensor],
         weights: Mapping[str, float] | None = None,
         combine: str = "fusion",
+        priors: Mapping[str, torch.Tensor] | None = None,
     ) -> dict[str, QueryEmbedding]:
         """Query inputs by query-modality name, one sample each, optionally weighted (parts then
-        fused: MultiMAE predicts no token distributions to guide) -> the multimae vector."""
+        fused: MultiMAE predicts no token distributions to guide) -> the multimae vector.
+        ``priors`` are accepted and unused: MultiMAE's information needs none."""
         return self.embed_queries([QueryRequest(inputs, weights, combine)])[0]
 
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:

@@ -31,6 +31,7 @@ from model.search_model import (
 )
 from model.transforms.base import UserInputError
 
+from .priors import priors_from_bytes, priors_to_bytes
 from .structured import STRUCTURED_INPUTS
 
 
@@ -172,7 +173,13 @@ class OfficialSearchModel(BundleSearchModel):
 
     def set_priors(self, priors: Mapping[str, Tensor]) -> None:
         """Use these priors (by short space name, e.g. from :meth:`estimate_priors` or a
-        collection's stored ones) for the information of every later query."""
+        collection's stored ones) for the information of every later query. The service passes
+        a collection's priors per query instead (``embed_query(..., priors=)``)."""
+        by_output = {s.name: s.output for s in self.spaces}
+        self.bundle.priors = {by_output[k]: v for k, v in self.check_priors(priors).items()}
+
+    def check_priors(self, priors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Priors by short space name, checked against the spaces' shapes, float32 on the CPU."""
         by_name = {s.name: s for s in self.spaces}
         checked = {}
         for name, prior in priors.items():
@@ -183,8 +190,16 @@ class OfficialSearchModel(BundleSearchModel):
             shape = (self.bundle.fm.config.num_tokens(output), vocab)
             if tuple(prior.shape) != shape:
                 raise ModelError(f"prior for {name!r} is {list(prior.shape)}, not {list(shape)}")
-            checked[output] = prior.detach().float().cpu()
-        self.bundle.priors = checked
+            checked[name] = prior.detach().float().cpu()
+        return checked
+
+    def priors_to_bytes(self, priors: Mapping[str, Tensor]) -> bytes:
+        """Priors (by space name) -> safetensors bytes, to store with a collection."""
+        return priors_to_bytes(self.check_priors(priors))
+
+    def priors_from_bytes(self, data: bytes) -> dict[str, Tensor]:
+        """Stored bytes -> priors by space name, checked against this model's spaces."""
+        return self.check_priors(priors_from_bytes(data))
 
     # ----------------------------------------------------------------------------- explain
 
