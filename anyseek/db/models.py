@@ -328,3 +328,24 @@ class PendingVectors(Base):
     payload: Mapped[str] = mapped_column(Text)  # JSON store payload
     thumbnail: Mapped[bytes] = mapped_column(LargeBinary)  # JPEG
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CollectionPriors(Base):
+    """A collection's space priors for its model version: what the model predicts for a typical
+    image of this collection (official 4M models measure query information against them).
+
+    Estimated once by the indexer from the collection's first indexed images and kept on
+    re-indexing; ``model_version`` says which vectors they belong to.
+    """
+
+    __tablename__ = "collection_priors"
+    __table_args__ = (CheckConstraint("images > 0", name="images_positive"),)
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_name: Mapped[str] = mapped_column(String(255))
+    model_version: Mapped[str] = mapped_column(String(128))
+    priors: Mapped[bytes] = mapped_column(LargeBinary)  # safetensors {space: [N, V] float32}
+    images: Mapped[int] = mapped_column(Integer)  # how many images they were estimated from
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
