@@ -118,6 +118,13 @@ class IndexerSettings(BaseModel):
     exclude: list[str] = Field(default_factory=list, description="relative path globs skipped")
     chunk_size: int = Field(default=256, ge=1, le=100_000, description="items per task")
     decode_workers: int = Field(default=2, ge=1, le=256, description="decoding threads")
+    prior_images: int = Field(
+        default=64,
+        ge=1,
+        le=4096,
+        description="official 4M models: a collection's priors come from its first this many "
+        "indexed images (the first chunk(s) staged)",
+    )
     thumbnail_size: int = Field(default=256, ge=16, le=2048, description="longest side, px")
     flush_interval_s: float = Field(
         default=5.0, ge=0, description="in-process: apply staged vectors to the store this often"

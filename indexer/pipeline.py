@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from indexer.errors import ItemError
 from indexer.fetch import Fetched, fetch
 from indexer.jobs import FINISHED, chunk_refs, get_job
 from indexer.outbox import ChunkOutcome, Embedded, stage_chunk
+from indexer.priors import ensure_priors
 from indexer.sources import SourceRef
 from model.search_model import SearchModel
 
@@ -47,6 +48,7 @@ class ChunkContext:
     database: Database
     model: SearchModel
     pool: ThreadPoolExecutor
+    with_priors: set[int] = field(default_factory=set)  # collections known to have priors
 
     @property
     def limits(self) -> DecodeLimits:
@@ -139,7 +141,9 @@ def embed(model: SearchModel, decoded: Sequence[Decoded], batch_size: int) -> li
 
 
 def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
-    """Embed a prepared chunk and stage it in one transaction; False if it was already staged."""
+    """Embed a prepared chunk and stage it in one transaction; False if it was already staged.
+    The collection's first chunk with images also estimates and stores its priors."""
+    _priors(ctx, prepared)
     vectors = embed(ctx.model, prepared.decoded, ctx.settings.model.batch_size)
     outcome = ChunkOutcome(
         embedded=tuple(Embedded(d, v) for d, v in zip(prepared.decoded, vectors, strict=True)),
@@ -148,6 +152,20 @@ def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
     )
     with ctx.database.session() as session:
         return stage_chunk(session, prepared.job_id, prepared.seq, prepared.collection_id, outcome)
+
+
+def _priors(ctx: ChunkContext, prepared: Prepared) -> None:
+    """Store the collection's priors from this chunk's images if it has none yet."""
+    if prepared.collection_id in ctx.with_priors or not prepared.decoded:
+        return
+    ensure_priors(
+        ctx.database,
+        ctx.model,
+        prepared.collection_id,
+        [d.pixels for d in prepared.decoded],
+        ctx.settings.indexer.prior_images,
+    )
+    ctx.with_priors.add(prepared.collection_id)
 
 
 def process_chunk(ctx: ChunkContext, job_id: int, seq: int) -> bool:
