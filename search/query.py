@@ -143,6 +143,7 @@ class Explanation:
     inputs: Mapping[str, Mapping[str, Any]]  # per part: weight and what the model was given
     union: int  # candidates scored in every space
     timings_ms: Mapping[str, float]
+    imagined: str | None = None  # a caption the model generates for the query, when it can
 
 
 @dataclass(frozen=True)

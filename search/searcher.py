@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -25,7 +25,13 @@ from anyseek.settings import SearchSettings, Settings
 from model.families import load_search_model
 from model.fusion import fusion_weights
 from model.query_combination import COMBINATIONS
-from model.search_model import QueryEmbedding, QueryRequest, SearchModel
+from model.search_model import (
+    DescribingModel,
+    PriorModel,
+    QueryEmbedding,
+    QueryRequest,
+    SearchModel,
+)
 from model.transforms.base import MAX_PIXELS
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
 from search.inputs import describe_inputs, model_inputs, warm_up
@@ -42,6 +48,7 @@ from search.stores.base import MAX_K, VectorStore
 
 CURSOR_PREFIX = "v1"
 WEIGHTED_COMBINATIONS = tuple(name for name in COMBINATIONS if name != "joint")
+PriorsLookup = Callable[[str], Mapping[str, torch.Tensor] | None]  # collection -> its priors
 
 
 class _Timer:
@@ -89,6 +96,7 @@ class _Plan:
     spaces: dict[str, float]
     inputs: dict[str, torch.Tensor]
     timer: _Timer
+    priors: Mapping[str, torch.Tensor] | None = None  # the collection's, for query information
     predicted: dict[str, QueryEmbedding] | AnyseekError = field(default_factory=dict)
 
     @property
@@ -106,11 +114,15 @@ class _Plan:
     def request(self) -> QueryRequest:
         """What the model is asked for this query."""
         signed = {m: self.sign * w for m, w in self.weights.items()}
-        return QueryRequest(self.inputs, signed, self.combine)
+        return QueryRequest(self.inputs, signed, self.combine, self.priors)
 
 
 class Searcher:
-    """Searches collections of one store with one loaded model; safe to share, holds no state."""
+    """Searches collections of one store with one loaded model; safe to share, holds no state.
+
+    ``priors`` gives the stored priors of a collection (``search.priors``) for models whose
+    query information is measured against them; each query carries its collection's.
+    """
 
     def __init__(
         self,
@@ -118,11 +130,22 @@ class Searcher:
         store: VectorStore,
         settings: SearchSettings | None = None,
         max_image_pixels: int = MAX_PIXELS,
+        priors: PriorsLookup | None = None,
     ) -> None:
         self.model = model
         self.store = store
         self.settings = settings or SearchSettings()
         self.max_image_pixels = max_image_pixels  # ANYSEEK_API__MAX_IMAGE_PIXELS, as for indexing
+        self.priors = priors
+
+    def close(self) -> None:
+        """Close the store and, when it has one, the priors lookup's database connections."""
+        try:
+            self.store.close()
+        finally:
+            close = getattr(self.priors, "close", None)
+            if close is not None:
+                close()
 
     def warm_up(self) -> list[str]:
         """Run every query transform and the model once, so the first query is not the slow one
@@ -162,7 +185,11 @@ class Searcher:
         spaces = self._spaces(query)
         with timer.stage("transform"):
             inputs = model_inputs(self.model, query.parts, self.max_image_pixels)
-        return _Plan(query, fusion, combine, offset, spaces, inputs, timer)
+        priors = None
+        if self.priors is not None and inputs:
+            with timer.stage("priors"):
+                priors = self.priors(query.collection)
+        return _Plan(query, fusion, combine, offset, spaces, inputs, timer, priors)
 
     def _predict(self, plans: list[_Plan]) -> None:
         """Every plan's prediction from one batched model call (one by one if that fails, so
@@ -215,6 +242,7 @@ class Searcher:
         more = len(order) > offset + query.k and offset + query.k < settings.max_window
         explanation = None
         if query.explain:
+            imagined = self._imagine(plan)
             explanation = Explanation(
                 spaces={
                     s: SpaceExplanation(information[s], fused_weights[s], candidates.found[s])
@@ -222,9 +250,10 @@ class Searcher:
                 },
                 fusion=plan.fusion,
                 combine=_way(query, plan.combine),
-                inputs=self._describe(plan.inputs, plan.weights),
+                inputs=self._describe(plan.inputs, plan.weights, plan.priors),
                 union=len(candidates.ids),
                 timings_ms=dict(timer.ms),
+                imagined=imagined,
             )
         return SearchResults(
             hits=hits,
@@ -235,8 +264,25 @@ class Searcher:
             model={"name": self.model.name, "version": self.model.version},
         )
 
+    def _imagine(self, plan: _Plan) -> str | None:
+        """What the model "imagines" for the query's positive parts (a caption it generates),
+        when it can say; None for models that cannot, or for a query of liked items only."""
+        positive = {k: v for k, v in plan.inputs.items() if plan.weights.get(k, 1.0) > 0}
+        if not positive or not isinstance(self.model, DescribingModel):
+            return None
+        start = time.perf_counter()
+        try:
+            return self.model.describe(positive)
+        except AnyseekError:  # e.g. a checkpoint that generates no captions
+            return None
+        finally:
+            plan.timer.ms["imagine"] = round((time.perf_counter() - start) * 1000, 3)
+
     def _describe(
-        self, inputs: Mapping[str, torch.Tensor], weights: Mapping[str, float]
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        weights: Mapping[str, float],
+        priors: Mapping[str, torch.Tensor] | None = None,
     ) -> dict[str, dict]:
         """What the model saw of each part and, for several parts, what each alone says per
         space (its information in nats: a sketch speaks to the layout space, a caption to the
@@ -244,7 +290,7 @@ class Searcher:
         described = describe_inputs(self.model, inputs, weights)
         if len(inputs) > 1:
             for name, x in inputs.items():
-                alone = self.model.embed_query({name: x})
+                alone = self.model.embed_query({name: x}, priors=priors)
                 described[name]["information"] = {
                     s: round(e.information, 4) for s, e in alone.items()
                 }
@@ -367,8 +413,17 @@ def _hit(candidates: Candidates, fused: np.ndarray, i: int) -> SearchHitResult:
 
 
 def open_searcher(settings: Settings) -> Searcher:
-    """A searcher with the configured model (loaded once) and store; close ``.store`` when done."""
+    """A searcher with the configured model (loaded once) and store; close ``.store`` when done.
+    Models with per-collection priors also read them from the metadata database."""
     from search.stores import open_store
 
     model = load_search_model(settings.model)
-    return Searcher(model, open_store(settings), settings.search, settings.api.max_image_pixels)
+    priors = None
+    if isinstance(model, PriorModel):
+        from anyseek.db.migrate import open_database
+        from search.priors import CollectionPriorsLookup
+
+        priors = CollectionPriorsLookup(open_database(settings), model)
+    return Searcher(
+        model, open_store(settings), settings.search, settings.api.max_image_pixels, priors
+    )

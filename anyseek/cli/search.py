@@ -70,6 +70,20 @@ def _filter(
     return Filter(equals=equals, any_of=any_of, ranges=ranges)
 
 
+def _structured(values: dict[str, str | None]) -> dict[str, object]:
+    """Structured query options (JSON text) -> their values, naming the option that is bad."""
+    options = {"color_palette": "--palette", "det": "--boxes", "metadata": "--metadata"}
+    out: dict[str, object] = {}
+    for name, text in values.items():
+        if text is None:
+            continue
+        try:
+            out[name] = json.loads(text)
+        except ValueError as exc:
+            raise SettingsError(f"{options[name]} is not valid JSON ({exc})") from None
+    return out
+
+
 def search(
     ctx: typer.Context,
     collection: str = typer.Option(..., "--collection", "-c", help="Collection to search."),
@@ -82,6 +96,15 @@ def search(
     image: Path | None = typer.Option(None, "--image", help="An image to search like."),
     edges: Path | None = typer.Option(None, "--edges", help="An edge map (e.g. Canny)."),
     normal: Path | None = typer.Option(None, "--normal", help="Surface normals as RGB."),
+    palette: str | None = typer.Option(
+        None, "--palette", help="4M-21: colours as JSON, e.g. '[[255, 0, 0], \"#00ff00\"]'."
+    ),
+    boxes: str | None = typer.Option(
+        None, "--boxes", help="4M-21/4M-7: objects as JSON, e.g. '[[\"dog\", [0, 0.2, 0.5, 1]]]'."
+    ),
+    metadata: str | None = typer.Option(
+        None, "--metadata", help="4M-21: image metadata as JSON, e.g. '{\"brightness\": 200}'."
+    ),
     like: list[str] = typer.Option(
         [], "--like", help="Indexed item id to search like; ID=-0.5 for 'not like this'."
     ),
@@ -112,6 +135,7 @@ def search(
 
     values = {"caption": caption, "sketch": sketch, "depth": depth, "semseg": semseg}
     values |= {"image": image, "edges": edges, "normal": normal}
+    values |= _structured({"color_palette": palette, "det": boxes, "metadata": metadata})
     given = {name: value for name, value in values.items() if value is not None}
     weights = _pairs(weight, "weight")
     stray = sorted(set(weights) - set(given))
@@ -140,7 +164,7 @@ def search(
     try:
         results = searcher.search(query)
     finally:
-        searcher.store.close()
+        searcher.close()
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(results), indent=2, default=str))
         return
@@ -169,6 +193,8 @@ def echo_results(results) -> None:
     explanation = results.explanation
     if explanation is not None:
         typer.echo(f"combined: {explanation.combine}; fused by {explanation.fusion}")
+        if explanation.imagined is not None:
+            typer.echo(f"imagined: {explanation.imagined!r}")
         for name, s in explanation.spaces.items():
             typer.echo(
                 f"space {name}: information {s.information:.3f}, weight {s.weight:.3f}, "
