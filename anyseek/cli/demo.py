@@ -99,9 +99,10 @@ def run_gallery(settings: Settings, database: Database, n: int, queries: int, wo
         )
         ids = item_ids(database, COLLECTION, images)
         typer.echo(f"\nasking {queries} scenes by each query kind (answer: the scene's own image)")
-        scores = ask(searcher.search_many, COLLECTION, root, ids, range(queries))
+        accepted = set(model.query_modalities)
+        scores = ask(searcher.search_many, COLLECTION, root, ids, range(queries), accepted)
     finally:
-        searcher.store.close()
+        searcher.close()
     echo_table(
         ("query", "asked", "R@1", "R@10"),
         [(s.name, s.asked, f"{s.r1:.2f}", f"{s.r10:.2f}") for s in scores],

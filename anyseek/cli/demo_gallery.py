@@ -7,7 +7,7 @@ is a query whose answer is that scene's image. The demo indexes the images and a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,8 +90,10 @@ def ask(
     root: Path,
     ids: dict[int, int],
     scenes: Sequence[int],
+    accepted: Container[str] | None = None,
 ) -> list[QueryScore]:
-    """Ask every kind of example query for each scene; score where its own image ranks."""
+    """Ask every kind of example query for each scene; score where its own image ranks. With
+    ``accepted`` (the model's query modalities), kinds needing another modality are skipped."""
     reader = SceneReader(root, SPLIT)
     split_dir = root / SPLIT
     captions = {i: reader[i].captions[0] for i in scenes}
@@ -100,6 +102,9 @@ def ask(
         queries = [
             SearchQuery(collection, kind.parts(split_dir, i, captions[i]), k=10) for i in scenes
         ]
+        needed = {part.modality for query in queries[:1] for part in query.parts}
+        if accepted is not None and not all(m in accepted for m in needed):
+            continue
         answers = search_many(queries)
         hits1 = hits10 = 0
         for i, answer in zip(scenes, answers, strict=True):
