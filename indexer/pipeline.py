@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -48,7 +48,6 @@ class ChunkContext:
     database: Database
     model: SearchModel
     pool: ThreadPoolExecutor
-    with_priors: set[int] = field(default_factory=set)  # collections known to have priors
 
     @property
     def limits(self) -> DecodeLimits:
@@ -155,9 +154,8 @@ def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
 
 
 def _priors(ctx: ChunkContext, prepared: Prepared) -> None:
-    """Store the collection's priors from this chunk's images if it has none yet."""
-    if prepared.collection_id in ctx.with_priors or not prepared.decoded:
-        return
+    """Store the collection's priors from this chunk's images if it has none yet (one small
+    query per chunk; not cached: a collection deleted and made again may reuse its id)."""
     ensure_priors(
         ctx.database,
         ctx.model,
@@ -165,7 +163,6 @@ def _priors(ctx: ChunkContext, prepared: Prepared) -> None:
         [d.pixels for d in prepared.decoded],
         ctx.settings.indexer.prior_images,
     )
-    ctx.with_priors.add(prepared.collection_id)
 
 
 def process_chunk(ctx: ChunkContext, job_id: int, seq: int) -> bool:
