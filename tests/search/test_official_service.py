@@ -5,6 +5,7 @@ model imagined. Random weights: this checks the wiring, not retrieval quality.""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def setup(tmp_path_factory, fourm_fixtures: Path) -> dict:
     write_tokenizer("tok_imagebind_global", tokenizers)
     write_fm(root / "4M-21-tiny" / "model.safetensors", DOMAINS_IN, DOMAINS_OUT, seed=FM_SEED)
     with pytest.MonkeyPatch.context() as env:
-        for key in [k for k in __import__("os").environ if k.startswith("ANYSEEK_")]:
+        for key in [k for k in os.environ if k.startswith("ANYSEEK_")]:
             env.delenv(key)
         settings = load_settings(data_dir=root / "data")
     model_settings = ModelSettings(
@@ -227,7 +228,7 @@ def test_cli_search_with_the_official_model(indexed) -> None:
         "ANYSEEK_MODEL__TOKENIZERS": settings.model.tokenizers,
         "ANYSEEK_MODEL__DEVICE": "cpu",
         "OMP_NUM_THREADS": "1",
-        "PATH": __import__("os").environ["PATH"],
+        "PATH": os.environ["PATH"],
     }
     args = ["search", "-c", "photos", "--image", str(indexed["photos"][0]), "--k", "2"]
     palette = ["--palette", "[[255, 0, 0]]", "--explain"]
@@ -250,7 +251,7 @@ def test_missing_tokenizer_is_one_error_line_naming_the_repo(indexed, tmp_path: 
         "ANYSEEK_MODEL__SOURCE": settings.model.source,
         "ANYSEEK_MODEL__TOKENIZERS": str(lacking),
         "ANYSEEK_MODEL__DEVICE": "cpu",
-        "PATH": __import__("os").environ["PATH"],
+        "PATH": os.environ["PATH"],
     }
     for args in (
         ["index", str(indexed["root"] / "photos"), "-c", "other"],
