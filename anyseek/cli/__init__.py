@@ -24,6 +24,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("train", "anyseek.cli.train"),
     ("eval", "anyseek.cli.eval"),
     ("search", "anyseek.cli.search"),
+    ("serve", "anyseek.cli.serve"),
 )
 
 app = typer.Typer(
