@@ -78,7 +78,7 @@ def test_server_side_sources_only_under_the_allowed_roots(served: Served, tmp_pa
     assert url.status_code == 422 and url.json()["field"] == "source"
 
 
-@pytest.mark.parametrize("source", ["", "/definitely/not/here"])
+@pytest.mark.parametrize("source", ["", "/definitely/not/here", "/tmp/a\x00b"])
 def test_bad_sources_are_4xx(served: Served, source: str) -> None:
     response = served.client.post("/v1/jobs", json={"collection": "folder", "source": source})
     assert response.status_code == 422
