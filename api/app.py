@@ -60,7 +60,11 @@ def create_app(
         state.extra["jobs"] = runner
         if settings.broker_url:
             state.extra["broker_check"] = _broker_probe(settings)
-        resumed = await asyncio.to_thread(runner.resume_unfinished)
+        try:
+            resumed = await asyncio.to_thread(runner.resume_unfinished)
+        except Exception as exc:  # database away: serve anyway, /readyz says why
+            log.warning("could not look for unfinished index jobs: %s", exc)
+            resumed = []
         if resumed:
             log.info("resuming index jobs %s", resumed)
         log.info("anyseek API ready: model %s", state.searcher.model.name)

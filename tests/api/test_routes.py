@@ -179,3 +179,24 @@ def test_openapi_documents_bodies_and_errors(served: Served) -> None:
     upload = spec["paths"]["/v1/collections/{name}/search/upload"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
     assert "APIKeyHeader" in spec["components"]["securitySchemes"]
+
+
+def test_readyz_is_503_naming_a_database_without_schema(served: Served, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from anyseek.db.session import database_from_url
+    from api.app import create_app
+
+    searcher = served.client.app.state.anyseek.searcher
+    empty = database_from_url(f"sqlite:///{tmp_path / 'empty.db'}")
+    app = create_app(served.settings, searcher=searcher, database=empty)
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        checks = ready.json()["checks"]
+        assert checks["model"]["ready"] and checks["store"]["ready"]
+        assert (
+            not checks["database"]["ready"] and "anyseek db upgrade" in checks["database"]["detail"]
+        )
+        assert client.get("/metrics").status_code == 200  # scraping survives the database
+    empty.dispose()
