@@ -34,11 +34,12 @@ def served(
 def served_with_keys(
     tmp_path_factory: pytest.TempPathFactory, search_model: SearchModel, scenes: list[SceneSample]
 ) -> Iterator[Served]:
-    """The app with one API key, and a 1 MB upload cap."""
+    """The app with one API key, a 1 MB upload cap and a 10,000-pixel image cap."""
     yield from serve(
         tmp_path_factory.mktemp("api-keys"),
         search_model,
         scenes[:8],
         api_keys=[KEY],
         max_upload_mb=1,
+        max_image_pixels=10_000,
     )

@@ -120,6 +120,12 @@ def test_oversized_uploads_are_413(served_with_keys: Served) -> None:
     _assert_problem(client.post(SEARCH, json=as_json), 413, "parts[0].data")
 
 
+def test_images_over_the_pixel_cap_are_422(served_with_keys: Served) -> None:
+    big = png_bytes(np.zeros((200, 200, 3), np.uint8))  # 40,000 pixels; this app takes 10,000
+    files = {"image": ("big.png", big, "image/png")}
+    _assert_problem(served_with_keys.client.post(UPLOAD, files=files), 422, "image: ", "MP")
+
+
 def _writes(client) -> list[tuple[str, str]]:
     """Every write operation of the OpenAPI document (searches are reads, whatever their verb)."""
     spec = client.get("/openapi.json").json()
