@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 import pytest
-from api_helpers import COLLECTION, KEY, Served, png_bytes
+from api_helpers import COLLECTION, KEY, Served, png_bytes, serve
 
 SEARCH = f"/v1/collections/{COLLECTION}/search"
 UPLOAD = f"{SEARCH}/upload"
@@ -158,3 +158,17 @@ def test_reads_are_open_but_a_wrong_key_is_refused(served_with_keys: Served) -> 
     caption = {"parts": [{"modality": "caption", "text": "a cube"}]}
     assert client.post(SEARCH, json=caption).status_code == 200
     _assert_problem(client.get("/v1/collections", headers={"X-API-Key": "wrong"}), 401, "API key")
+
+
+def test_auth_reads_makes_reads_need_the_key_too(tmp_path, search_model, scenes: list) -> None:
+    served = serve(tmp_path, search_model, scenes[:2], api_keys=[KEY], auth_reads=True)
+    app = next(served)
+    try:
+        caption = {"parts": [{"modality": "caption", "text": "a cube"}]}
+        _assert_problem(app.client.get("/v1/collections"), 401, "API key")
+        _assert_problem(app.client.post(SEARCH, json=caption), 401, "API key")
+        ok = app.client.post(SEARCH, json=caption, headers={"X-API-Key": KEY})
+        assert ok.status_code == 200
+        assert app.client.get("/healthz").status_code == 200  # probes stay open
+    finally:
+        next(served, None)
