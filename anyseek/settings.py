@@ -88,6 +88,9 @@ class ApiSettings(BaseModel):
     api_keys: list[SecretStr] = Field(default_factory=list, description="empty = no auth")
     max_upload_mb: float = Field(default=20.0, gt=0)
     max_image_pixels: int = Field(default=40_000_000, gt=0)
+    auth_reads: bool = Field(default=False, description="require a key for reads too")
+    batch_max: int = Field(default=16, ge=1, le=256, description="searches per model call; 1=off")
+    batch_wait_ms: float = Field(default=2.0, ge=0, le=1000, description="wait for a batch to fill")
 
 
 IMAGE_EXTENSIONS = (

@@ -1,0 +1,31 @@
+"""``anyseek serve``: the HTTP API under uvicorn, the model loaded once at start-up."""
+
+from __future__ import annotations
+
+import typer
+
+from anyseek.cli.context import settings_of
+
+
+def serve(
+    ctx: typer.Context,
+    host: str | None = typer.Option(None, "--host", help="Address to bind (ANYSEEK_API__HOST)."),
+    port: int | None = typer.Option(None, "--port", help="Port (ANYSEEK_API__PORT)."),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the HTTP API (docs at /docs): search, collections, items, health and metrics."""
+    import uvicorn
+
+    from anyseek.db.migrate import open_database
+    from api.app import create_app
+
+    settings = settings_of(ctx)
+    database = open_database(settings)  # a one-line error now, not a 500 on every request later
+    app = create_app(settings, database=database)
+    host = host or settings.api.host
+    port = port or settings.api.port
+    typer.echo(f"anyseek API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+
+
+COMMANDS = (serve,)

@@ -1,0 +1,127 @@
+"""The FastAPI app: ``create_app(settings)`` wires routes, errors, auth, metrics and the lifespan.
+
+The lifespan loads the model and opens the store once (``open_searcher`` + ``warm_up``, in a
+thread so the loop stays free), starts the micro-batcher, and closes everything at shutdown. Tests
+pass an already loaded ``searcher`` to skip the loading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+
+from anyseek.db.session import Database, database_for
+from anyseek.settings import Settings
+from api import errors
+from api.batching import SearchBatcher
+from api.deps import AppState
+from api.indexing import JobRunner
+from api.metrics import Metrics
+from api.query import MB
+from api.routes import collections, health, items, jobs, search
+from search.searcher import Searcher, open_searcher
+
+STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger("anyseek.api")
+
+
+def _load(settings: Settings) -> Searcher:
+    """Load the model and open the store, then run every transform once."""
+    searcher = open_searcher(settings)
+    searcher.warm_up()
+    return searcher
+
+
+def create_app(
+    settings: Settings, *, searcher: Searcher | None = None, database: Database | None = None
+) -> FastAPI:
+    """The API app; ``searcher``/``database`` given are used (and not closed) instead of opened."""
+    owns_searcher, owns_database = searcher is None, database is None
+    database = database or database_for(settings)
+    state = AppState(settings=settings, database=database, metrics=Metrics(database))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.searcher = searcher or await asyncio.to_thread(_load, settings)
+        state.batcher = SearchBatcher(
+            state.searcher.search_many,
+            max_batch=settings.api.batch_max,
+            wait_ms=settings.api.batch_wait_ms,
+            on_batch=state.metrics.batches.observe,
+        )
+        state.batcher.start()
+        runner = JobRunner(settings, database, state.searcher)
+        state.extra["jobs"] = runner
+        if settings.broker_url:
+            state.extra["broker_check"] = _broker_probe(settings)
+        try:
+            resumed = await asyncio.to_thread(runner.resume_unfinished)
+        except Exception as exc:  # database away: serve anyway, /readyz says why
+            log.warning("could not look for unfinished index jobs: %s", exc)
+            resumed = []
+        if resumed:
+            log.info("resuming index jobs %s", resumed)
+        log.info("anyseek API ready: model %s", state.searcher.model.name)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(runner.shutdown)
+            await state.batcher.stop()
+            if owns_searcher:
+                state.searcher.store.close()
+            if owns_database:
+                database.dispose()
+
+    app = FastAPI(
+        title="anyseek",
+        version="1",
+        summary="Find images by caption, sketch, depth, segmentation or another image.",
+        lifespan=lifespan,
+    )
+    app.state.anyseek = state
+    errors.install(app)
+    app.middleware("http")(state.metrics.middleware)
+    app.middleware("http")(_body_limit(settings))
+    for router in (
+        collections.router,
+        items.router,
+        jobs.router,
+        search.router,
+        health.router,
+    ):
+        app.include_router(router)
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    return app
+
+
+def _broker_probe(settings: Settings):
+    """A check that the configured broker answers (for /readyz)."""
+
+    def probe() -> None:
+        from workers.app import check_broker, configure
+
+        check_broker(configure(settings))
+
+    return probe
+
+
+def _body_limit(settings: Settings):
+    """Refuse request bodies over every file modality's cap together (413, before reading)."""
+    limit = int(settings.api.max_upload_mb * MB * 8) + 16 * MB
+
+    async def middleware(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return errors.problem(
+                413,
+                f"the request body is over the {limit // MB} MB limit (ANYSEEK_API__MAX_UPLOAD_MB)",
+            )
+        return await call_next(request)
+
+    return middleware

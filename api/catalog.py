@@ -1,0 +1,90 @@
+"""Collections and items kept the same in the database and the vector store, for the routes.
+
+The indexer owns how items get in; this module holds the few whole-collection and whole-item
+changes the API makes (create with the model's spaces, delete everywhere) and the reads it serves.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from anyseek.db import repository
+from anyseek.db.models import Item, ItemStatus
+from anyseek.db.session import Database
+from anyseek.errors import NotFoundError
+from anyseek.settings import Settings
+from indexer.collections import attach_model, store_spaces
+from indexer.thumbnails import thumbnail_dir, thumbnail_path
+from model.search_model import SearchModel
+from search.stores import VectorStore
+
+__all__ = ["thumbnail_path"]  # re-exported for the item routes
+
+
+def create_collection(
+    database: Database, store: VectorStore, model: SearchModel, name: str
+) -> repository.CollectionSummary:
+    """A new collection in the database and the store, with every space of the loaded model."""
+    with database.session() as session:
+        collection = repository.create_collection(session, name)
+        attach_model(session, collection, model)  # what the indexer records on first use
+        store.ensure_collection(name, store_spaces(collection))
+        return repository.summarize(session, [collection])[0]
+
+
+def delete_collection(
+    settings: Settings, database: Database, store: VectorStore, name: str
+) -> repository.CollectionSummary:
+    """Delete a collection's records, vectors and thumbnails."""
+    with database.session() as session:
+        summary = repository.delete_collection(session, name)
+    if name in store.collections():
+        store.drop(name)
+    shutil.rmtree(thumbnail_dir(settings, name), ignore_errors=True)
+    return summary
+
+
+def get_item(session: Session, collection: str, item_id: int) -> Item:
+    """An item of a collection, or a NotFoundError naming both."""
+    owner = repository.get_collection(session, collection)
+    item = session.get(Item, item_id)
+    if item is None or item.collection_id != owner.id:
+        raise NotFoundError(f"collection {collection!r} has no item {item_id}")
+    return item
+
+
+def list_items(
+    session: Session, collection: str, offset: int, limit: int, status: ItemStatus | None
+) -> tuple[list[Item], int]:
+    """One page of a collection's items by id, and how many there are in all."""
+    owner = repository.get_collection(session, collection)
+    where = [Item.collection_id == owner.id]
+    if status is not None:
+        where.append(Item.status == status)
+    total = session.scalar(select(func.count()).select_from(Item).where(*where)) or 0
+    rows = session.scalars(select(Item).where(*where).order_by(Item.id).offset(offset).limit(limit))
+    return list(rows), total
+
+
+def payloads(store: VectorStore, collection: str, ids: list[int]) -> dict[int, dict]:
+    """Stored payloads of the items the store has (pending ones are not there yet)."""
+    if not ids or collection not in store.collections():
+        return {}
+    return {s.id: s.payload for s in store.retrieve(collection, ids, with_vectors=False)}
+
+
+def delete_item(
+    settings: Settings, database: Database, store: VectorStore, collection: str, item_id: int
+) -> None:
+    """Remove an item from the store first (it stops being found), then its record and thumbnail."""
+    with database.session() as session:
+        get_item(session, collection, item_id)
+    if collection in store.collections():
+        store.delete(collection, [item_id])
+        store.flush()
+    with database.session() as session:
+        session.delete(get_item(session, collection, item_id))
+    thumbnail_path(settings, collection, item_id).unlink(missing_ok=True)

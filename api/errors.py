@@ -1,0 +1,128 @@
+"""Every error as ``application/problem+json`` (RFC 9457) naming the field, never a traceback.
+
+User errors (``AnyseekError`` subclasses) map to 4xx/503 by type; request validation errors to 422
+with the failing field; anything else to a bare 500 whose detail says nothing about the code.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from anyseek.errors import (
+    AlreadyExistsError,
+    AnyseekError,
+    NotFoundError,
+    ServiceUnavailableError,
+    SettingsError,
+)
+from indexer.collections import ModelMismatchError
+from indexer.jobs import JobStateError
+from search.stores import SpaceMismatchError
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("anyseek.api")
+
+
+class ApiError(AnyseekError):
+    """An error raised by the API layer itself with its HTTP status and the field at fault."""
+
+    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.field = status, detail, field
+
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+
+
+def status_of(exc: AnyseekError) -> int:
+    """The HTTP status of a user error, by its type (see docs/search.md)."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    if isinstance(exc, NotFoundError):
+        return 404
+    if isinstance(
+        exc, AlreadyExistsError | JobStateError | ModelMismatchError | SpaceMismatchError
+    ):
+        return 409
+    if isinstance(exc, ServiceUnavailableError):
+        return 503
+    if isinstance(exc, SettingsError):
+        return 500
+    return 422  # bad input: SearchInputError, InvalidInputError, CombinationError, bad names...
+
+
+def problem(status: int, detail: str, field: str | None = None, **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if field is not None:
+        body["field"] = field
+    body.update(extra)
+    headers = {"WWW-Authenticate": "ApiKey"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    """A validation error location as a dotted field name (``body.parts[0].weight``)."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+async def _anyseek_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AnyseekError)
+    status = status_of(exc)
+    if status >= 500 and not isinstance(exc, ServiceUnavailableError):
+        log.error("server misconfigured: %s", exc)
+    return problem(status, str(exc), getattr(exc, "field", None))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"field": _loc(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    first = errors[0] if errors else {"field": None, "message": "invalid request"}
+    detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
+    return problem(422, detail, first["field"], errors=errors)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    response = problem(exc.status_code, str(exc.detail))
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    return problem(500, "internal error: the server failed to answer; see its log")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an app."""
+    app.add_exception_handler(AnyseekError, _anyseek_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,105 @@
+"""Prometheus metrics of one app: request latency per route, search stages, items and jobs.
+
+Each app owns its registry (several apps live in one test process). Item and job counts are read
+from the database at scrape time, so they are right whoever indexed (this process or workers).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+
+from fastapi import Request, Response
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from anyseek.db.models import IndexJob, Item
+from anyseek.db.session import Database
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class _DatabaseCounts(Collector):
+    """Items per collection status and jobs per state, counted when scraped."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        items = GaugeMetricFamily(
+            "anyseek_items", "Items in the database by status", labels=["status"]
+        )
+        jobs = GaugeMetricFamily("anyseek_jobs", "Index jobs by state", labels=["state"])
+        try:
+            with self.database.session() as session:
+                for status, count in session.execute(
+                    select(Item.status, func.count()).group_by(Item.status)
+                ):
+                    items.add_metric([str(status.value)], count)
+                for status, count in session.execute(
+                    select(IndexJob.status, func.count()).group_by(IndexJob.status)
+                ):
+                    jobs.add_metric([str(status.value)], count)
+        except Exception:  # a scrape must not fail because the database is away: readyz says so
+            return
+        yield items
+        yield jobs
+
+
+class Metrics:
+    """The metrics of one app and the helpers that record them."""
+
+    def __init__(self, database: Database) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Histogram(
+            "anyseek_request_seconds",
+            "HTTP request latency by route and status",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stages = Histogram(
+            "anyseek_search_stage_seconds",
+            "Time per search stage (transform, model, items, store, fuse, total)",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batches = Histogram(
+            "anyseek_search_batch_size",
+            "Searches answered per model call (micro-batching)",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
+        )
+        self.searches = Counter(
+            "anyseek_searches", "Searches answered, by outcome", ["outcome"], registry=self.registry
+        )
+        self.registry.register(_DatabaseCounts(database))
+
+    def observe_stages(self, timings_ms: Mapping[str, float]) -> None:
+        """Record one search's stage timings."""
+        for stage, ms in timings_ms.items():
+            self.stages.labels(stage).observe(ms / 1000)
+
+    def render(self) -> Response:
+        """The text exposition format."""
+        return Response(generate_latest(self.registry), media_type="text/plain; version=0.0.4")
+
+    async def middleware(
+        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """Time every request under its route template (``/v1/collections/{name}``)."""
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.requests.labels(request.method, path, str(status)).observe(
+                time.perf_counter() - start
+            )

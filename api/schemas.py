@@ -1,0 +1,245 @@
+"""Typed request and response bodies of the HTTP API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_K = 10_000
+MAX_OFFSET = 10_000
+FILE_MODALITIES = ("image", "sketch", "depth", "semseg", "edges", "normal")
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457 problem details); ``field`` names the input at fault."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class CollectionCreate(BaseModel):
+    """A new collection; its spaces are the loaded model's."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(
+        min_length=1, max_length=64, description="lower-case letters, digits, '.', '_' or '-'"
+    )
+
+
+class CollectionOut(BaseModel):
+    """A collection with its counts."""
+
+    name: str
+    created_at: datetime
+    model: str | None
+    spaces: list[str]
+    items: int
+    indexed: int
+    pending: int
+    failed: int
+    jobs: int
+
+
+class CollectionList(BaseModel):
+    """Every collection, by name."""
+
+    collections: list[CollectionOut]
+
+
+class ItemOut(BaseModel):
+    """One image of a collection: its record and, once indexed, its payload."""
+
+    id: int
+    collection: str
+    status: Literal["pending", "indexed", "failed"]
+    sha256: str
+    source_uri: str
+    width: int | None
+    height: int | None
+    format: str | None
+    error: str | None
+    created_at: datetime
+    payload: dict[str, Any] | None = None
+
+
+class ItemList(BaseModel):
+    """One page of items, oldest first; ``next_offset`` when more remain."""
+
+    items: list[ItemOut]
+    total: int
+    offset: int
+    next_offset: int | None
+
+
+class QueryPartIn(BaseModel):
+    """One query modality: ``text`` for a caption, base64 ``data`` for a file modality."""
+
+    model_config = ConfigDict(extra="forbid")
+    modality: str = Field(min_length=1, max_length=32, examples=["caption", "sketch"])
+    text: str | None = Field(default=None, description="the caption")
+    data: str | None = Field(default=None, description="base64 file bytes (PNG, .npy, JPEG...)")
+    weight: float = Field(default=1.0, description="negative: 'not like this'; never 0")
+
+
+class LikeIn(BaseModel):
+    """An indexed item to search like ("more like this"), with a weight."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: int = Field(ge=0, le=2**63 - 1)
+    weight: float = 1.0
+
+
+class RangeIn(BaseModel):
+    """Inclusive numeric bounds on a payload field."""
+
+    model_config = ConfigDict(extra="forbid")
+    gte: float | None = None
+    lte: float | None = None
+
+
+class FilterIn(BaseModel):
+    """Payload conditions, all of which must hold (folder, ext, bytes, mtime...)."""
+
+    model_config = ConfigDict(extra="forbid")
+    equals: dict[str, str | int | bool] = Field(default_factory=dict)
+    any_of: dict[str, list[str | int | bool]] = Field(default_factory=dict)
+    ranges: dict[str, RangeIn] = Field(default_factory=dict)
+
+
+class SearchParams(BaseModel):
+    """Everything a search takes besides the query parts' content."""
+
+    model_config = ConfigDict(extra="forbid")
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="per modality of the multipart form (default 1)"
+    )
+    like: list[LikeIn] = Field(default_factory=list, max_length=100)
+    spaces: dict[str, float] | None = Field(default=None, description="space -> weight")
+    k: int = Field(default=10, ge=1, le=MAX_K)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    cursor: str | None = Field(default=None, max_length=512)
+    min_score: float | None = None
+    filter: FilterIn | None = None
+    fusion: Literal["information", "rrf"] | None = None
+    combine: Literal["guidance", "fusion"] | None = None
+    explain: bool = False
+
+
+class SearchRequest(SearchParams):
+    """A JSON search: query parts (captions as text, files as base64) plus the parameters."""
+
+    parts: list[QueryPartIn] = Field(default_factory=list, max_length=16)
+
+
+class SpaceScoreOut(BaseModel):
+    """An item's score and rank (1 = best among the candidates) in one space."""
+
+    score: float
+    rank: int
+
+
+class HitOut(BaseModel):
+    """One item found."""
+
+    id: int
+    score: float
+    payload: dict[str, Any]
+    spaces: dict[str, SpaceScoreOut]
+
+
+class SpaceExplanationOut(BaseModel):
+    """How one space took part in the fusion."""
+
+    information: float
+    weight: float
+    candidates: int
+
+
+class ExplanationOut(BaseModel):
+    """Why the results are what they are (``explain=true``)."""
+
+    spaces: dict[str, SpaceExplanationOut]
+    fusion: str
+    combine: str
+    inputs: dict[str, dict[str, Any]]
+    union: int
+    timings_ms: dict[str, float]
+
+
+class SearchResponse(BaseModel):
+    """One page of results, best first."""
+
+    collection: str
+    offset: int
+    hits: list[HitOut]
+    next_cursor: str | None
+    model: dict[str, str]
+    explanation: ExplanationOut | None = None
+
+
+class Health(BaseModel):
+    """Liveness: the process answers."""
+
+    status: Literal["ok"]
+
+
+class Check(BaseModel):
+    """One dependency's readiness."""
+
+    ready: bool
+    detail: str = ""
+
+
+class Readiness(BaseModel):
+    """Whether the service can answer: model, database, store (and broker when configured)."""
+
+    ready: bool
+    checks: dict[str, Check]
+
+
+class JobCreate(BaseModel):
+    """Index a server-side folder, file or list file (under the allowed roots) into a collection."""
+
+    model_config = ConfigDict(extra="forbid")
+    collection: str = Field(min_length=1, max_length=64)
+    source: str = Field(
+        min_length=1, max_length=4096, pattern=r"^[^\x00]+$", description="a path on the server"
+    )
+
+
+class FailureOut(BaseModel):
+    """One item a job could not index, and why."""
+
+    source: str
+    reason: str
+
+
+class JobOut(BaseModel):
+    """An index job with its progress."""
+
+    id: int
+    collection: str
+    source: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    processed: int
+    failures: list[FailureOut]
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+
+class JobList(BaseModel):
+    """The newest jobs first."""
+
+    jobs: list[JobOut]

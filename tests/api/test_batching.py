@@ -1,0 +1,94 @@
+"""The micro-batcher: concurrent searches share one ``search_many`` call, each gets its own
+answer or error, and a bad query spoils nothing for the others; also over the real app."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from api_helpers import COLLECTION, Served
+
+from anyseek.errors import AnyseekError
+from api.batching import SearchBatcher
+from search.query import QueryPart, SearchQuery
+
+
+def _query(text: str) -> SearchQuery:
+    return SearchQuery(COLLECTION, (QueryPart("caption", text),))
+
+
+def test_concurrent_searches_share_one_call_and_keep_their_own_answers() -> None:
+    calls: list[list[str]] = []
+    release = threading.Event()
+
+    def search_many(queries):
+        calls.append([q.parts[0].value for q in queries])
+        release.wait(5)  # the first call blocks while the others queue up
+        return [
+            AnyseekError(f"bad {q.parts[0].value}")
+            if "bad" in q.parts[0].value
+            else q.parts[0].value.upper()
+            for q in queries
+        ]
+
+    async def run() -> list:
+        batcher = SearchBatcher(search_many, max_batch=16, wait_ms=1)
+        batcher.start()
+        first = asyncio.ensure_future(batcher.search(_query("first")))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.ensure_future(batcher.search(_query(t))) for t in ("a", "bad b", "c")]
+        await asyncio.sleep(0.05)
+        release.set()
+        answers = await asyncio.gather(first, *rest, return_exceptions=True)
+        await batcher.stop()
+        return answers
+
+    answers = asyncio.run(run())
+    assert calls == [["first"], ["a", "bad b", "c"]]
+    assert answers[0] == "FIRST" and answers[1] == "A" and answers[3] == "C"
+    assert isinstance(answers[2], AnyseekError) and str(answers[2]) == "bad bad b"
+
+
+def test_max_batch_caps_a_call() -> None:
+    sizes: list[int] = []
+
+    def search_many(queries):
+        sizes.append(len(queries))
+        return ["ok"] * len(queries)
+
+    async def run() -> None:
+        batcher = SearchBatcher(search_many, max_batch=3, wait_ms=20)
+        batcher.start()
+        await asyncio.gather(*(batcher.search(_query(str(i))) for i in range(7)))
+        await batcher.stop()
+
+    asyncio.run(run())
+    assert sizes == [3, 3, 1]
+
+
+@pytest.mark.slow
+def test_concurrent_requests_are_batched_by_the_app(served: Served) -> None:
+    def ask(text: str, out: list) -> None:
+        body = {"parts": [{"modality": "caption", "text": text}], "k": 3}
+        out.append(served.client.post(f"/v1/collections/{COLLECTION}/search", json=body))
+
+    responses: list = []
+    threads = [threading.Thread(target=ask, args=(f"a red cube {i}", responses)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in responses] == [200] * 8
+    metrics = served.client.get("/metrics").text
+    sizes = [
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("anyseek_search_batch_size_sum")
+    ]
+    counts = [
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("anyseek_search_batch_size_count")
+    ]
+    assert sizes[0] >= 8 and counts[0] < sizes[0]  # fewer model calls than searches

@@ -1,0 +1,202 @@
+"""Route tests over the real built-in model, FAISS and SQLite: collections, search, items,
+health and metrics behave as documented."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from api_helpers import COLLECTION, Served, png_bytes
+
+
+def _caption(served: Served, text: str, **params) -> dict:
+    body = {"parts": [{"modality": "caption", "text": text}], **params}
+    response = served.client.post(f"/v1/collections/{COLLECTION}/search", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_health_ready_and_metrics(served: Served) -> None:
+    assert served.client.get("/healthz").json() == {"status": "ok"}
+    ready = served.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["ready"] is True
+    assert set(ready.json()["checks"]) == {"model", "database", "store"}
+    _caption(served, "a red cube")
+    text = served.client.get("/metrics").text
+    assert (
+        'anyseek_request_seconds_count{method="POST",route="/v1/collections/{name}/search"' in text
+    )
+    assert 'anyseek_search_stage_seconds_count{stage="model"}' in text
+    assert f'anyseek_items{{status="indexed"}} {float(len(served.ids))}' in text
+
+
+def test_the_placeholder_page_is_served_at_root(served: Served) -> None:
+    response = served.client.get("/")
+    assert response.status_code == 200
+    assert "coming" in response.text
+
+
+def test_collections_create_list_get_delete(served: Served) -> None:
+    client = served.client
+    created = client.post("/v1/collections", json={"name": "fresh"})
+    assert created.status_code == 201, created.text
+    assert created.json()["items"] == 0
+    assert created.json()["spaces"] == sorted(created.json()["spaces"]) and created.json()["spaces"]
+    names = [c["name"] for c in client.get("/v1/collections").json()["collections"]]
+    assert names == ["fresh", COLLECTION]
+    got = client.get(f"/v1/collections/{COLLECTION}").json()
+    assert got["items"] == got["indexed"] == len(served.ids)
+    again = client.post("/v1/collections", json={"name": "fresh"})
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    # an empty collection can be searched: no hits, not an error
+    assert _caption_in(client, "fresh")["hits"] == []
+    assert client.delete("/v1/collections/fresh").status_code == 200
+    assert client.get("/v1/collections/fresh").status_code == 404
+
+
+def _caption_in(client, name: str) -> dict:
+    body = {"parts": [{"modality": "caption", "text": "a red cube"}]}
+    response = client.post(f"/v1/collections/{name}/search", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_the_same_query_twice_gives_identical_results(served: Served) -> None:
+    first = _caption(served, "a blue sphere next to a green cube", k=8)
+    second = _caption(served, "a blue sphere next to a green cube", k=8)
+    assert first == second
+    assert len(first["hits"]) == 8
+    assert [h["score"] for h in first["hits"]] == sorted(
+        (h["score"] for h in first["hits"]), reverse=True
+    )
+
+
+def test_image_upload_finds_that_scene_first(served: Served) -> None:
+    scene, item_id = served.scenes[3], served.ids[3]
+    files = {"image": ("q.png", png_bytes(scene.rgb), "image/png")}
+    response = served.client.post(f"/v1/collections/{COLLECTION}/search/upload", files=files)
+    assert response.status_code == 200, response.text
+    assert response.json()["hits"][0]["id"] == item_id
+
+
+def test_multipart_sketch_and_caption_with_params_and_explain(served: Served) -> None:
+    scene = served.scenes[5]
+    files = {"sketch": ("s.png", png_bytes(255 - scene.sketch), "image/png")}
+    data = {
+        "caption": scene.captions[0],
+        "params": '{"k": 5, "weights": {"sketch": 0.5}, "explain": true}',
+    }
+    response = served.client.post(
+        f"/v1/collections/{COLLECTION}/search/upload", files=files, data=data
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["hits"]) == 5
+    assert body["explanation"]["inputs"]["sketch"]["weight"] == 0.5
+    assert {"transform", "model", "store", "fuse"} <= set(body["explanation"]["timings_ms"])
+
+
+def test_json_base64_matches_multipart(served: Served) -> None:
+    scene = served.scenes[7]
+    raw = png_bytes(scene.rgb)
+    as_json = served.client.post(
+        f"/v1/collections/{COLLECTION}/search",
+        json={"parts": [{"modality": "image", "data": base64.b64encode(raw).decode()}], "k": 5},
+    ).json()
+    as_form = served.client.post(
+        f"/v1/collections/{COLLECTION}/search/upload",
+        files={"image": ("q.png", raw, "image/png")},
+        data={"params": '{"k": 5}'},
+    ).json()
+    assert as_json["hits"] == as_form["hits"]
+
+
+def test_cursor_paging_and_filters(served: Served) -> None:
+    first = _caption(served, "a red cube", k=5)
+    second = _caption(served, "a red cube", k=5, cursor=first["next_cursor"])
+    assert not {h["id"] for h in first["hits"]} & {h["id"] for h in second["hits"]}
+    wanted = served.ids[:4]
+    lowest = 1_700_000_000
+    filtered = _caption(
+        served, "a red cube", k=10, filter={"ranges": {"mtime": {"gte": lowest, "lte": lowest + 3}}}
+    )
+    assert sorted(h["id"] for h in filtered["hits"]) == sorted(wanted)
+
+
+def test_more_like_an_item(served: Served) -> None:
+    body = {"like": [{"id": served.ids[2]}], "k": 3}
+    response = served.client.post(f"/v1/collections/{COLLECTION}/search", json=body)
+    assert response.status_code == 200, response.text
+    assert served.ids[2] not in [h["id"] for h in response.json()["hits"]]
+
+
+def test_items_list_get_image_thumbnail(served: Served) -> None:
+    client = served.client
+    page = client.get(f"/v1/collections/{COLLECTION}/items", params={"limit": 10}).json()
+    assert page["total"] == len(served.ids)
+    assert [i["id"] for i in page["items"]] == served.ids[:10]
+    assert page["next_offset"] == 10
+    last = client.get(
+        f"/v1/collections/{COLLECTION}/items", params={"offset": 20, "limit": 10}
+    ).json()
+    assert last["next_offset"] is None and len(last["items"]) == len(served.ids) - 20
+    item = client.get(f"/v1/collections/{COLLECTION}/items/{served.ids[0]}").json()
+    assert item["status"] == "indexed" and item["payload"]["ext"] == "png"
+    image = client.get(f"/v1/collections/{COLLECTION}/items/{served.ids[0]}/image")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content == png_bytes(served.scenes[0].rgb)
+    thumb = client.get(f"/v1/collections/{COLLECTION}/items/{served.ids[0]}/thumbnail")
+    assert thumb.status_code == 200 and thumb.content[:2] == b"\xff\xd8"
+
+
+def test_deleting_an_item_removes_it_from_search(served: Served) -> None:
+    client, victim = served.client, served.ids[-1]
+    scene = served.scenes[-1]
+    files = {"image": ("q.png", png_bytes(scene.rgb), "image/png")}
+    url = f"/v1/collections/{COLLECTION}/search/upload"
+    assert client.post(url, files=files).json()["hits"][0]["id"] == victim
+    assert client.delete(f"/v1/collections/{COLLECTION}/items/{victim}").status_code == 204
+    assert victim not in [h["id"] for h in client.post(url, files=files).json()["hits"]]
+    assert client.get(f"/v1/collections/{COLLECTION}/items/{victim}").status_code == 404
+    assert client.get(f"/v1/collections/{COLLECTION}/items/{victim}/thumbnail").status_code == 404
+    served.ids.pop()
+    served.scenes.pop()
+
+
+@pytest.mark.parametrize("path", ["/docs", "/openapi.json"])
+def test_openapi_is_served(served: Served, path: str) -> None:
+    assert served.client.get(path).status_code == 200
+
+
+def test_openapi_documents_bodies_and_errors(served: Served) -> None:
+    spec = served.client.get("/openapi.json").json()
+    search = spec["paths"]["/v1/collections/{name}/search"]["post"]
+    assert "SearchRequest" in str(search["requestBody"])
+    assert "SearchResponse" in str(search["responses"]["200"])
+    assert "application/problem+json" in search["responses"]["422"]["content"]
+    upload = spec["paths"]["/v1/collections/{name}/search/upload"]["post"]
+    assert "multipart/form-data" in upload["requestBody"]["content"]
+    assert "APIKeyHeader" in spec["components"]["securitySchemes"]
+
+
+def test_readyz_is_503_naming_a_database_without_schema(served: Served, tmp_path) -> None:
+    from fastapi.testclient import TestClient
+
+    from anyseek.db.session import database_from_url
+    from api.app import create_app
+
+    searcher = served.client.app.state.anyseek.searcher
+    empty = database_from_url(f"sqlite:///{tmp_path / 'empty.db'}")
+    app = create_app(served.settings, searcher=searcher, database=empty)
+    with TestClient(app) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        checks = ready.json()["checks"]
+        assert checks["model"]["ready"] and checks["store"]["ready"]
+        assert (
+            not checks["database"]["ready"] and "anyseek db upgrade" in checks["database"]["detail"]
+        )
+        assert client.get("/metrics").status_code == 200  # scraping survives the database
+    empty.dispose()
