@@ -74,7 +74,7 @@ def create_app(
             await asyncio.to_thread(runner.shutdown)
             await state.batcher.stop()
             if owns_searcher:
-                state.searcher.store.close()
+                state.searcher.close()  # the store and the priors lookup's database
             if owns_database:
                 database.dispose()
 

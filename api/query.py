@@ -16,6 +16,7 @@ from search.query import LikeItem, QueryPart, SearchQuery
 from search.stores import Filter, Range
 
 TEXT_MODALITIES = frozenset({"caption"})
+STRUCTURED_MODALITIES = frozenset({"color_palette", "det", "metadata"})  # JSON values
 MB = 1024 * 1024
 
 
@@ -40,6 +41,21 @@ def parts_from_json(request: SearchRequest, max_upload_mb: float) -> list[QueryP
     parts = []
     for i, part in enumerate(request.parts):
         where = f"parts[{i}]"
+        if part.modality in STRUCTURED_MODALITIES:
+            if part.value is None or part.text is not None or part.data is not None:
+                raise ApiError(
+                    422,
+                    f"{where}.value: {part.modality} is given as a JSON value",
+                    f"{where}.value",
+                )
+            parts.append(QueryPart(part.modality, part.value, part.weight))
+            continue
+        if part.value is not None:
+            raise ApiError(
+                422,
+                f"{where}.value: only {', '.join(sorted(STRUCTURED_MODALITIES))} take a value",
+                f"{where}.value",
+            )
         if part.modality in TEXT_MODALITIES:
             if part.text is None or part.data is not None:
                 raise ApiError(422, f"{where}.text: a {part.modality} is given as text", where)

@@ -78,12 +78,18 @@ class ItemList(BaseModel):
 
 
 class QueryPartIn(BaseModel):
-    """One query modality: ``text`` for a caption, base64 ``data`` for a file modality."""
+    """One query modality: ``text`` for a caption, base64 ``data`` for a file modality, ``value``
+    for a structured one (official 4M-21 models: ``color_palette``, ``det``, ``metadata``)."""
 
     model_config = ConfigDict(extra="forbid")
     modality: str = Field(min_length=1, max_length=32, examples=["caption", "sketch"])
     text: str | None = Field(default=None, description="the caption")
     data: str | None = Field(default=None, description="base64 file bytes (PNG, .npy, JPEG...)")
+    value: list[Any] | dict[str, Any] | None = Field(
+        default=None,
+        description="a structured query: colours [[r, g, b], ...], boxes [[class, [x0, y0, x1, "
+        "y1]], ...] or metadata {key: value}; see docs/official.md",
+    )
     weight: float = Field(default=1.0, description="negative: 'not like this'; never 0")
 
 
@@ -170,6 +176,7 @@ class ExplanationOut(BaseModel):
     inputs: dict[str, dict[str, Any]]
     union: int
     timings_ms: dict[str, float]
+    imagined: str | None = None  # a caption the model generates for the query, when it can
 
 
 class SearchResponse(BaseModel):

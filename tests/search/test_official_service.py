@@ -282,3 +282,30 @@ def test_queries_with_other_priors_in_one_batch_do_not_see_each_other(indexed) -
             np.testing.assert_array_equal(got[name].vector, want[name].vector)
     assert mixed[0]["dinov2"].information != pytest.approx(mixed[1]["dinov2"].information)
     assert model.bundle.priors == {}
+
+
+def test_structured_queries_over_http(indexed) -> None:
+    """Palette, boxes and metadata reach the official model through the JSON search route."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    app = create_app(indexed["settings"], searcher=indexed["searcher"])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for modality in ("color_palette", "det", "metadata"):
+            body = {"parts": [{"modality": modality, "value": QUERIES[modality]}], "k": IMAGES}
+            answer = client.post("/v1/collections/photos/search", json=body)
+            assert answer.status_code == 200, answer.text
+            direct = ask(indexed["searcher"], **{modality: QUERIES[modality]})
+            assert [h["id"] for h in answer.json()["hits"]] == [h.id for h in direct.hits]
+        explained = client.post(
+            "/v1/collections/photos/search",
+            json={"parts": [{"modality": "det", "value": QUERIES["det"]}], "explain": True},
+        )
+        assert isinstance(explained.json()["explanation"]["imagined"], str)
+        wrong = client.post(
+            "/v1/collections/photos/search",
+            json={"parts": [{"modality": "det", "text": "a dog"}]},
+        )
+        assert wrong.status_code == 422
+        assert wrong.json()["field"] == "parts[0].value"
