@@ -88,6 +88,49 @@ class ApiSettings(BaseModel):
     batch_wait_ms: float = Field(default=2.0, ge=0, le=1000, description="wait for a batch to fill")
 
 
+IMAGE_EXTENSIONS = (
+    "jpg",
+    "jpeg",
+    "png",
+    "webp",
+    "bmp",
+    "gif",
+    "tif",
+    "tiff",
+    "heic",
+    "heif",
+    "avif",
+)
+
+
+class IndexerSettings(BaseModel):
+    """Bulk indexing: which files, how many at once, safety limits, and the worker transport."""
+
+    allowed_roots: list[Path] = Field(
+        default_factory=list, description="server-side folders indexing may read; empty = any"
+    )
+    include: list[str] = Field(
+        default_factory=lambda: [f"*.{ext}" for ext in IMAGE_EXTENSIONS],
+        description="file name globs indexed in folders (case-insensitive)",
+    )
+    exclude: list[str] = Field(default_factory=list, description="relative path globs skipped")
+    chunk_size: int = Field(default=256, ge=1, le=100_000, description="items per task")
+    decode_workers: int = Field(default=2, ge=1, le=256, description="decoding threads")
+    thumbnail_size: int = Field(default=256, ge=16, le=2048, description="longest side, px")
+    flush_interval_s: float = Field(
+        default=5.0, ge=0, description="in-process: apply staged vectors to the store this often"
+    )
+    max_file_mb: float = Field(default=100.0, gt=0, description="larger files are failed")
+    url_timeout_s: float = Field(default=10.0, gt=0, description="per URL download")
+    url_max_mb: float = Field(default=50.0, gt=0, description="larger downloads are failed")
+    visibility_timeout_s: int = Field(
+        default=3600, ge=1, description="Redis redelivery delay; longer than any chunk takes"
+    )
+    worker_max_memory_mb: int = Field(
+        default=0, ge=0, description="restart a worker child above this RSS; 0 = never"
+    )
+
+
 class SearchSettings(BaseModel):
     """How search gathers candidates from the store, fuses them, and its limits."""
 
@@ -119,6 +162,7 @@ class Settings(BaseSettings):
     model: ModelSettings = Field(default_factory=ModelSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    indexer: IndexerSettings = Field(default_factory=IndexerSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
 
     @field_validator("data_dir")

@@ -21,9 +21,10 @@ from anyseek.settings import Settings
 from api import errors
 from api.batching import SearchBatcher
 from api.deps import AppState
+from api.indexing import JobRunner
 from api.metrics import Metrics
 from api.query import MB
-from api.routes import collections, health, items, search
+from api.routes import collections, health, items, jobs, search
 from search.searcher import Searcher, open_searcher
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -55,10 +56,18 @@ def create_app(
             on_batch=state.metrics.batches.observe,
         )
         state.batcher.start()
+        runner = JobRunner(settings, database, state.searcher)
+        state.extra["jobs"] = runner
+        if settings.broker_url:
+            state.extra["broker_check"] = _broker_probe(settings)
+        resumed = await asyncio.to_thread(runner.resume_unfinished)
+        if resumed:
+            log.info("resuming index jobs %s", resumed)
         log.info("anyseek API ready: model %s", state.searcher.model.name)
         try:
             yield
         finally:
+            await asyncio.to_thread(runner.shutdown)
             await state.batcher.stop()
             if owns_searcher:
                 state.searcher.store.close()
@@ -75,10 +84,27 @@ def create_app(
     errors.install(app)
     app.middleware("http")(state.metrics.middleware)
     app.middleware("http")(_body_limit(settings))
-    for router in (collections.router, items.router, search.router, health.router):
+    for router in (
+        collections.router,
+        items.router,
+        jobs.router,
+        search.router,
+        health.router,
+    ):
         app.include_router(router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
+
+
+def _broker_probe(settings: Settings):
+    """A check that the configured broker answers (for /readyz)."""
+
+    def probe() -> None:
+        from workers.app import check_broker, configure
+
+        check_broker(configure(settings))
+
+    return probe
 
 
 def _body_limit(settings: Settings):

@@ -7,23 +7,21 @@ changes the API makes (create with the model's spaces, delete everywhere) and th
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from anyseek.db import repository
-from anyseek.db.models import Item, ItemStatus, Metric
+from anyseek.db.models import Item, ItemStatus
 from anyseek.db.session import Database
 from anyseek.errors import NotFoundError
 from anyseek.settings import Settings
+from indexer.collections import attach_model, store_spaces
+from indexer.thumbnails import thumbnail_dir, thumbnail_path
 from model.search_model import SearchModel
-from search.stores import SpaceSpec, VectorStore
+from search.stores import VectorStore
 
-
-def thumbnail_path(settings: Settings, collection: str, item_id: int) -> Path:
-    """Where the indexer writes an item's thumbnail."""
-    return settings.data_dir / "thumbnails" / collection / f"{item_id}.jpg"
+__all__ = ["thumbnail_path"]  # re-exported for the item routes
 
 
 def create_collection(
@@ -32,21 +30,8 @@ def create_collection(
     """A new collection in the database and the store, with every space of the loaded model."""
     with database.session() as session:
         collection = repository.create_collection(session, name)
-        collection.model_name, collection.model_version = model.name, model.version
-        for info in model.spaces:
-            space = repository.register_space(
-                session,
-                info.name,
-                dim=info.dim,
-                metric=Metric(info.metric),
-                model_name=model.name,
-                model_version=model.version,
-            )
-            repository.attach_space(session, collection, space)
-        store.ensure_collection(
-            name,
-            [SpaceSpec(s.name, s.dim, s.metric) for s in model.spaces],  # type: ignore[arg-type]
-        )
+        attach_model(session, collection, model)  # what the indexer records on first use
+        store.ensure_collection(name, store_spaces(collection))
         return repository.summarize(session, [collection])[0]
 
 
@@ -58,7 +43,7 @@ def delete_collection(
         summary = repository.delete_collection(session, name)
     if name in store.collections():
         store.drop(name)
-    shutil.rmtree(settings.data_dir / "thumbnails" / name, ignore_errors=True)
+    shutil.rmtree(thumbnail_dir(settings, name), ignore_errors=True)
     return summary
 
 

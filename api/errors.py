@@ -21,6 +21,9 @@ from anyseek.errors import (
     ServiceUnavailableError,
     SettingsError,
 )
+from indexer.collections import ModelMismatchError
+from indexer.jobs import JobStateError
+from search.stores import SpaceMismatchError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("anyseek.api")
@@ -54,7 +57,9 @@ def status_of(exc: AnyseekError) -> int:
         return exc.status
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, AlreadyExistsError):
+    if isinstance(
+        exc, AlreadyExistsError | JobStateError | ModelMismatchError | SpaceMismatchError
+    ):
         return 409
     if isinstance(exc, ServiceUnavailableError):
         return 503

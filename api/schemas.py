@@ -201,3 +201,43 @@ class Readiness(BaseModel):
 
     ready: bool
     checks: dict[str, Check]
+
+
+class JobCreate(BaseModel):
+    """Index a server-side folder, file or list file (under the allowed roots) into a collection."""
+
+    model_config = ConfigDict(extra="forbid")
+    collection: str = Field(min_length=1, max_length=64)
+    source: str = Field(min_length=1, max_length=4096, description="a path on the server")
+
+
+class FailureOut(BaseModel):
+    """One item a job could not index, and why."""
+
+    source: str
+    reason: str
+
+
+class JobOut(BaseModel):
+    """An index job with its progress."""
+
+    id: int
+    collection: str
+    source: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    processed: int
+    failures: list[FailureOut]
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+
+class JobList(BaseModel):
+    """The newest jobs first."""
+
+    jobs: list[JobOut]

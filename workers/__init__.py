@@ -1,1 +1,1 @@
-"""anyseek workers package."""
+"""Celery workers for indexing at scale: the app (``app``), tasks (``tasks``), submission."""

@@ -23,6 +23,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("data", "anyseek.cli.data"),
     ("train", "anyseek.cli.train"),
     ("eval", "anyseek.cli.eval"),
+    ("jobs", "anyseek.cli.index"),
     ("search", "anyseek.cli.search"),
     ("serve", "anyseek.cli.serve"),
 )

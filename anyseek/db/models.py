@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -85,6 +86,13 @@ class ItemStatus(enum.StrEnum):
     PENDING = "pending"
     INDEXED = "indexed"
     FAILED = "failed"
+
+
+class ChunkStatus(enum.StrEnum):
+    """Whether a chunk of a job is still to be processed or has been staged (exactly once)."""
+
+    PENDING = "pending"
+    DONE = "done"
 
 
 class JobStatus(enum.StrEnum):
@@ -263,3 +271,60 @@ class IndexJob(Base):
 
     def __repr__(self) -> str:
         return f"IndexJob({self.id}, {self.status.value}, {self.done}/{self.total})"
+
+
+class IndexChunk(Base):
+    """A slice of a job's source items: the unit of work of a task, processed exactly once.
+
+    Tasks carry ``(job_id, seq)``; the source URIs live here so a retried or redelivered task finds
+    the same items, and ``status`` turns a second delivery of a finished chunk into a no-op.
+    """
+
+    __tablename__ = "index_chunks"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("index_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sources: Mapped[str] = mapped_column(Text)  # JSON list of source URIs
+    status: Mapped[ChunkStatus] = mapped_column(
+        string_enum(ChunkStatus, "chunk_status"), default=ChunkStatus.PENDING
+    )
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class JobFailure(Base):
+    """One source item a job could not index, with the one-line reason."""
+
+    __tablename__ = "index_job_failures"
+    __table_args__ = (UniqueConstraint("job_id", "source_uri"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("index_jobs.id", ondelete="CASCADE"))
+    source_uri: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class PendingVectors(Base):
+    """Outbox: an item's vectors, payload and thumbnail, staged in the database, not yet stored.
+
+    Workers stage vectors in the same transaction as the item row; one writer per store applies
+    them (store upsert, thumbnail, then item ``indexed`` and this row deleted in one transaction),
+    so a crash anywhere leaves either a staged row to re-apply or a finished item, never a half.
+    """
+
+    __tablename__ = "pending_vectors"
+    __table_args__ = (Index(None, "collection_id", "item_id"),)
+
+    item_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("index_jobs.id", ondelete="SET NULL"), index=True, default=None
+    )
+    vectors: Mapped[bytes] = mapped_column(LargeBinary)  # float32, spaces in name order
+    payload: Mapped[str] = mapped_column(Text)  # JSON store payload
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)  # JPEG
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -19,7 +19,10 @@ from PIL import Image, UnidentifiedImageError
 from anyseek.errors import AnyseekError
 
 ImageSource = str | Path | bytes | BinaryIO | Image.Image | np.ndarray | torch.Tensor
-MAX_PIXELS = 50_000_000  # larger inputs are refused before decoding (50 MP, e.g. 7071 x 7071)
+# Larger inputs are refused before decoding. The service's one setting for this is
+# ANYSEEK_API__MAX_IMAGE_PIXELS, whose default this is (tests/indexer checks that they agree);
+# callers that hold the settings pass it in as ``max_pixels``.
+MAX_PIXELS = 40_000_000
 MAX_SIZE = 4096  # largest model-side resolution a transform may produce
 
 
@@ -42,21 +45,23 @@ def check_output_size(size: int) -> None:
         raise UserInputError(f"output size must be an integer in [1, {MAX_SIZE}], got {size!r}")
 
 
-def check_dimensions(height: int, width: int, what: str = "image") -> None:
+def check_dimensions(
+    height: int, width: int, what: str = "image", max_pixels: int = MAX_PIXELS
+) -> None:
     """Refuse empty and oversized inputs before any pixel is decoded."""
     if height <= 0 or width <= 0:
         raise UserInputError(f"{what} is empty ({width}x{height} pixels)")
-    if height * width > MAX_PIXELS:
+    if height * width > max_pixels:
         raise UserInputError(
             f"{what} is {width}x{height} pixels ({height * width / 1e6:.0f} MP); at most "
-            f"{MAX_PIXELS / 1e6:.0f} MP are accepted, downscale it first"
+            f"{max_pixels / 1e6:.0f} MP are accepted, downscale it first"
         )
 
 
-def open_image(source: ImageSource) -> Image.Image:
+def open_image(source: ImageSource, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open any Pillow-readable image (path, bytes, file object or Image) with size checks."""
     if isinstance(source, Image.Image):
-        check_dimensions(source.height, source.width)
+        check_dimensions(source.height, source.width, max_pixels=max_pixels)
         return source
     if isinstance(source, (str, Path)):
         path = Path(source).expanduser()
@@ -76,7 +81,7 @@ def open_image(source: ImageSource) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(handle)
-            check_dimensions(image.height, image.width, name)
+            check_dimensions(image.height, image.width, name, max_pixels)
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise UserInputError(f"{name}: not a readable image ({exc})") from None

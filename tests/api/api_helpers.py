@@ -52,6 +52,7 @@ def api_settings(data_dir: Path, **api: object) -> Settings:
             data_dir=data_dir,
             store={"path": str(data_dir / "faiss"), "exact_threshold": 100_000},
             api={"batch_wait_ms": 1.0, **api},
+            indexer={"allowed_roots": [str(data_dir / "allowed")], "flush_interval_s": 0},
         )
     finally:
         os.environ.update(saved)

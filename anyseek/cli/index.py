@@ -1,0 +1,155 @@
+"""``anyseek index``, ``anyseek jobs`` and ``anyseek worker``: bulk indexing from the shell."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+from anyseek.cli.context import settings_of
+from anyseek.cli.database import checked_database
+from anyseek.cli.output import echo_table
+from anyseek.errors import SettingsError
+
+if TYPE_CHECKING:
+    from indexer import IndexReport
+
+# indexer and workers import torch: they are imported inside the commands that need them, so
+# `anyseek --help` and the other commands stay fast.
+
+app = typer.Typer(help="List, show and cancel index jobs.", no_args_is_help=True)
+MAX_FAILURES_SHOWN = 20
+
+
+def echo_report(result: IndexReport) -> None:
+    """Print a job's counts and its first failures, one line each."""
+    typer.echo(
+        f"job {result.job_id} {result.status}: {result.done} indexed, {result.failed} failed, "
+        f"{result.skipped} skipped of {result.total} (collection {result.collection!r})"
+    )
+    if result.error:
+        typer.echo(f"  error: {result.error}")
+    for uri, reason in result.failures[:MAX_FAILURES_SHOWN]:
+        typer.echo(f"  failed: {uri}: {reason}")
+    if len(result.failures) > MAX_FAILURES_SHOWN:
+        typer.echo(f"  ... see `anyseek jobs show {result.job_id} --all`")
+
+
+def index(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., help="folder, .txt/.csv list of paths or URLs, file or URL"),
+    collection: str = typer.Option(..., "--collection", "-c", help="collection to index into"),
+    workers: bool = typer.Option(
+        False, "--workers", help="enqueue for Celery workers (needs ANYSEEK_BROKER_URL)"
+    ),
+) -> None:
+    """Index SOURCE into a collection: in this process with a progress bar, or via workers."""
+    settings = settings_of(ctx)
+    if workers:
+        if not settings.broker_url:
+            raise SettingsError("--workers needs a broker: set ANYSEEK_BROKER_URL")
+        from workers.submit import submit_job
+
+        job_id = submit_job(settings, collection, source)
+        typer.echo(f"job {job_id} queued; follow it with `anyseek jobs show {job_id}`")
+        return
+    from indexer import run_index
+
+    echo_report(run_index(settings, collection, source, progress=True))
+
+
+def worker(
+    ctx: typer.Context,
+    queues: str = typer.Option(
+        "index,writer", help="comma-separated: 'index' (chunks) and/or 'writer' (store writes)"
+    ),
+    concurrency: int = typer.Option(1, min=1, help="processes (one per GPU; CPU: cores)"),
+    pool: str = typer.Option("solo", help="solo (one process), prefork, threads"),
+    loglevel: str = typer.Option("INFO"),
+) -> None:
+    """Start a Celery worker for index jobs (see docs/deploy.md)."""
+    from workers.app import QUEUES, check_broker, configure
+
+    names = [name.strip() for name in queues.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(QUEUES))
+    if unknown or not names:
+        raise SettingsError(f"unknown queues {unknown}: choose from {sorted(QUEUES)}")
+    if "writer" in names and (concurrency > 1 or pool != "solo"):
+        raise SettingsError("the writer queue needs one process: use --pool solo --concurrency 1")
+    celery = configure(settings_of(ctx))
+    check_broker(celery)
+    celery.worker_main(
+        [
+            "worker",
+            f"--queues={','.join(QUEUES[name] for name in names)}",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
+
+
+COMMANDS = (index, worker)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    collection: str | None = typer.Option(None, "--collection", "-c"),
+    limit: int = typer.Option(20, min=1),
+) -> None:
+    """The newest index jobs with their progress."""
+    from indexer.jobs import list_jobs
+
+    with checked_database(ctx) as database, database.session() as session:
+        rows = [
+            (
+                j.id,
+                j.collection.name,
+                j.status.value,
+                j.total,
+                j.done,
+                j.failed,
+                j.skipped,
+                j.created_at,
+                j.source,
+            )
+            for j in list_jobs(session, collection, limit)
+        ]
+    if not rows:
+        typer.echo("no index jobs yet: start one with `anyseek index SOURCE --collection NAME`")
+        return
+    echo_table(
+        ("id", "collection", "status", "total", "done", "failed", "skipped", "created", "source"),
+        rows,
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    job_id: int = typer.Argument(...),
+    all_failures: bool = typer.Option(False, "--all", help="print every failure"),
+) -> None:
+    """One job's counts, status and failures."""
+    from indexer.jobs import report
+
+    with checked_database(ctx) as database, database.session() as session:
+        result = report(session, job_id, max_failures=10**9 if all_failures else 100)
+    if all_failures:
+        for uri, reason in result.failures:
+            typer.echo(f"failed: {uri}: {reason}")
+    echo_report(result)
+
+
+@app.command("cancel")
+def cancel(ctx: typer.Context, job_id: int = typer.Argument(...)) -> None:
+    """Cancel a queued or running job; chunks not yet staged are dropped."""
+    from indexer.jobs import cancel_job
+
+    with checked_database(ctx) as database, database.session() as session:
+        cancel_job(session, job_id)
+    typer.echo(f"job {job_id} cancelled")

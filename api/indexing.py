@@ -1,0 +1,86 @@
+"""Index jobs started by the API: run in this process (one job at a time, on a background
+thread sharing the loaded model and open store) or handed to workers when a broker is configured.
+
+Jobs left queued or running by a killed server are resumed at start-up (in-process mode), so a
+restarted server finishes what it had accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from sqlalchemy import select
+
+from anyseek.db.models import IndexJob, JobStatus
+from anyseek.db.session import Database
+from anyseek.settings import Settings
+from indexer import run_index
+from search.searcher import Searcher
+
+log = logging.getLogger("anyseek.api")
+
+
+class JobRunner:
+    """Starts index jobs: on workers (broker set) or on one indexing thread here."""
+
+    def __init__(self, settings: Settings, database: Database, searcher: Searcher) -> None:
+        self.settings, self.database, self.searcher = settings, database, searcher
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anyseek-index")
+        self.running: dict[int, Future] = {}
+
+    @property
+    def uses_workers(self) -> bool:
+        """Whether jobs go to Celery workers."""
+        return bool(self.settings.broker_url)
+
+    def start(self, job_id: int) -> None:
+        """Start a written job: enqueue its chunks, or schedule it on the indexing thread."""
+        if self.uses_workers:
+            from workers.submit import enqueue_chunks
+
+            enqueue_chunks(self.settings, job_id)
+            return
+        self.running[job_id] = self._executor.submit(self._run, job_id)
+
+    def wait(self, job_id: int, timeout: float | None = None) -> None:
+        """Block until an in-process job ends (for ``?wait=true`` and tests)."""
+        future = self.running.get(job_id)
+        if future is not None:
+            future.result(timeout)
+
+    def _run(self, job_id: int) -> None:
+        """Run one job to its end; failures are recorded on the job by ``run_index``."""
+        try:
+            run_index(
+                self.settings,
+                "",
+                (),
+                model=self.searcher.model,
+                store=self.searcher.store,
+                job_id=job_id,
+            )
+        except Exception as exc:  # recorded on the job; the thread lives on
+            log.warning("index job %s failed: %s", job_id, exc)
+        finally:
+            self.running.pop(job_id, None)
+
+    def resume_unfinished(self) -> list[int]:
+        """Schedule the jobs a killed server left queued or running (in-process mode only)."""
+        if self.uses_workers:
+            return []
+        with self.database.session() as session:
+            ids = list(
+                session.scalars(
+                    select(IndexJob.id)
+                    .where(IndexJob.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+                    .order_by(IndexJob.id)
+                )
+            )
+        for job_id in ids:
+            self.start(job_id)
+        return ids
+
+    def shutdown(self) -> None:
+        """Let the current chunk finish; queued jobs stay queued in the database."""
+        self._executor.shutdown(wait=True, cancel_futures=True)

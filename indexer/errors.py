@@ -1,0 +1,17 @@
+"""Errors of indexing: a whole request refused (:class:`SourceError`) or one item failed."""
+
+from __future__ import annotations
+
+from anyseek.errors import AnyseekError
+
+
+class SourceError(AnyseekError):
+    """A source that cannot be indexed at all: outside the allowed roots, missing, empty."""
+
+
+class ItemError(Exception):
+    """One item that cannot be indexed; its message is the one-line reason recorded for it."""
+
+
+class JobCancelledError(AnyseekError):
+    """The job was cancelled while it was being processed."""

@@ -1,0 +1,88 @@
+"""Reading one item's bytes, from disk or over http(s), hashing them as they stream in.
+
+Limits (file size, download size, timeout, content type) turn into :class:`ItemError` reasons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from anyseek.settings import IndexerSettings
+from indexer.errors import ItemError
+from indexer.sources import SourceRef
+
+BLOCK = 1 << 20
+MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One item's raw bytes with their SHA-256 and modification time (0 for downloads)."""
+
+    ref: SourceRef
+    data: bytes
+    sha256: str
+    mtime: int
+
+
+def fetch(ref: SourceRef, settings: IndexerSettings) -> Fetched:
+    """The bytes of one item, or :class:`ItemError` with a one-line reason."""
+    return fetch_url(ref, settings) if ref.is_url else read_file(ref, settings)
+
+
+def read_file(ref: SourceRef, settings: IndexerSettings) -> Fetched:
+    """Read a local file in blocks, hashing as it goes, refusing files above the size cap."""
+    path = Path(ref.uri)
+    cap = int(settings.max_file_mb * MB)
+    digest = hashlib.sha256()
+    blocks: list[bytes] = []
+    try:
+        stat = path.stat()
+        if stat.st_size > cap:
+            raise ItemError(f"file is {stat.st_size / MB:.1f} MB, above {settings.max_file_mb} MB")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(BLOCK), b""):
+                digest.update(block)
+                blocks.append(block)
+    except FileNotFoundError:
+        raise ItemError("file not found") from None
+    except OSError as error:
+        raise ItemError(f"cannot read the file: {error.strerror or error}") from None
+    data = b"".join(blocks)
+    if not data:
+        raise ItemError("empty file (0 bytes)")
+    return Fetched(ref, data, digest.hexdigest(), 0 if ref.upload else int(stat.st_mtime))
+
+
+def fetch_url(ref: SourceRef, settings: IndexerSettings) -> Fetched:
+    """Download an image with a timeout and a size cap; only ``image/*`` content is accepted."""
+    cap = int(settings.url_max_mb * MB)
+    digest = hashlib.sha256()
+    blocks: list[bytes] = []
+    size = 0
+    try:
+        with httpx.stream(
+            "GET", ref.uri, timeout=settings.url_timeout_s, follow_redirects=True
+        ) as response:
+            if response.status_code != 200:
+                raise ItemError(f"HTTP {response.status_code} from {ref.uri}")
+            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if kind and not kind.startswith("image/") and kind != "application/octet-stream":
+                raise ItemError(f"not an image: content-type {kind!r}")
+            for block in response.iter_bytes(BLOCK):
+                size += len(block)
+                if size > cap:
+                    raise ItemError(f"download larger than {settings.url_max_mb} MB")
+                digest.update(block)
+                blocks.append(block)
+    except httpx.TimeoutException:
+        raise ItemError(f"timed out after {settings.url_timeout_s:g} s") from None
+    except httpx.HTTPError as error:
+        raise ItemError(f"download failed: {error}") from None
+    if not blocks:
+        raise ItemError("empty download (0 bytes)")
+    return Fetched(ref, b"".join(blocks), digest.hexdigest(), 0)

@@ -1,0 +1,196 @@
+"""Index jobs in the database: creation with their chunks, progress, cancel, and the report.
+
+Counters change only together with a state change that happens once (a chunk staged, an outbox row
+applied), in the same transaction, under a row lock on the job: retried or redelivered work never
+counts twice, and the job is marked done by whichever transaction finishes its last piece.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from anyseek.db import repository
+from anyseek.db.models import (
+    ChunkStatus,
+    Collection,
+    IndexChunk,
+    IndexJob,
+    JobFailure,
+    JobStatus,
+    PendingVectors,
+    utc_now,
+)
+from anyseek.errors import AnyseekError, NotFoundError
+from indexer.sources import SourceRef
+
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobStateError(AnyseekError):
+    """A job cannot do what was asked in its current state (e.g. cancel a finished job)."""
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """Where a job stands: counts, status and the reason of each failed item."""
+
+    job_id: int
+    collection: str
+    source: str
+    status: str
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    failures: tuple[tuple[str, str], ...]  # (source uri, reason)
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error: str | None = None
+
+    @property
+    def processed(self) -> int:
+        """Items accounted for so far (indexed, failed or skipped)."""
+        return self.done + self.failed + self.skipped
+
+
+def create_job(
+    session: Session, collection: str, source: str, refs: Sequence[SourceRef], chunk_size: int
+) -> IndexJob:
+    """A queued job over ``refs`` split into chunks; the collection is created if missing."""
+    row = session.scalar(select(Collection).where(Collection.name == collection))
+    if row is None:
+        row = repository.create_collection(session, collection)
+    job = IndexJob(collection_id=row.id, source=source, total=len(refs))
+    session.add(job)
+    session.flush()
+    for seq, start in enumerate(range(0, len(refs), chunk_size)):
+        part = [[ref.uri, ref.path, ref.upload] for ref in refs[start : start + chunk_size]]
+        session.add(IndexChunk(job_id=job.id, seq=seq, sources=json.dumps(part)))
+    session.flush()
+    return job
+
+
+def get_job(session: Session, job_id: int, *, lock: bool = False) -> IndexJob:
+    """The job ``job_id`` (row-locked when asked); :class:`NotFoundError` otherwise."""
+    job = session.get(IndexJob, job_id, with_for_update=lock or None, populate_existing=lock)
+    if job is None:
+        raise NotFoundError(f"no index job {job_id} (see `anyseek jobs list`)")
+    return job
+
+
+def chunk_refs(chunk: IndexChunk) -> list[SourceRef]:
+    """The source items of a chunk."""
+    return [SourceRef(*entry) for entry in json.loads(chunk.sources)]
+
+
+def pending_chunks(session: Session, job_id: int) -> list[int]:
+    """Sequence numbers of the chunks of a job not yet staged, in order."""
+    return list(
+        session.scalars(
+            select(IndexChunk.seq)
+            .where(IndexChunk.job_id == job_id, IndexChunk.status == ChunkStatus.PENDING)
+            .order_by(IndexChunk.seq)
+        )
+    )
+
+
+def start_job(session: Session, job_id: int, *, resume: bool = False) -> IndexJob:
+    """Mark a queued job running (idempotent); ``resume`` also restarts a failed job."""
+    job = get_job(session, job_id, lock=True)
+    if job.status == JobStatus.QUEUED or (resume and job.status == JobStatus.FAILED):
+        job.status = JobStatus.RUNNING
+        job.started_at = job.started_at or utc_now()
+        job.error = job.finished_at = None
+    return job
+
+
+def cancel_job(session: Session, job_id: int) -> IndexJob:
+    """Cancel a queued or running job: chunks not yet staged are dropped by whoever picks them."""
+    job = get_job(session, job_id, lock=True)
+    if job.status in FINISHED:
+        raise JobStateError(f"job {job_id} is already {job.status.value}")
+    job.status = JobStatus.CANCELLED
+    job.finished_at = utc_now()
+    return job
+
+
+def fail_job(session: Session, job_id: int, error: str) -> None:
+    """Mark a job failed with the one-line reason (unless it already finished)."""
+    job = get_job(session, job_id, lock=True)
+    if job.status not in FINISHED:
+        job.status = JobStatus.FAILED
+        job.error = error
+        job.finished_at = utc_now()
+
+
+def finish_if_complete(session: Session, job: IndexJob) -> None:
+    """Mark a running job done when every chunk is staged and every staged vector applied."""
+    if job.status != JobStatus.RUNNING:
+        return
+    if pending_chunks(session, job.id):
+        return
+    staged = session.scalar(
+        select(func.count()).select_from(PendingVectors).where(PendingVectors.job_id == job.id)
+    )
+    if staged == 0:
+        job.status = JobStatus.SUCCEEDED
+        job.finished_at = utc_now()
+
+
+def count_done(session: Session, job_counts: dict[int, int]) -> None:
+    """Add applied items to their jobs' ``done`` and finish the jobs that are complete."""
+    for job_id in sorted(job_counts):  # a fixed lock order: no deadlock between writers
+        job = session.get(IndexJob, job_id, with_for_update=True, populate_existing=True)
+        if job is None:
+            continue
+        session.execute(
+            update(IndexJob)
+            .where(IndexJob.id == job_id)
+            .values(done=IndexJob.done + job_counts[job_id])
+        )
+        session.refresh(job)
+        finish_if_complete(session, job)
+
+
+def report(session: Session, job_id: int, max_failures: int = 1000) -> IndexReport:
+    """The job's report, with up to ``max_failures`` failure reasons."""
+    job = get_job(session, job_id)
+    session.refresh(job)
+    failures = session.execute(
+        select(JobFailure.source_uri, JobFailure.reason)
+        .where(JobFailure.job_id == job_id)
+        .order_by(JobFailure.id)
+        .limit(max_failures)
+    ).all()
+    return IndexReport(
+        job_id=job.id,
+        collection=job.collection.name,
+        source=job.source,
+        status=job.status.value,
+        total=job.total,
+        done=job.done,
+        failed=job.failed,
+        skipped=job.skipped,
+        failures=tuple((uri, reason) for uri, reason in failures),
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        error=job.error,
+    )
+
+
+def list_jobs(session: Session, collection: str | None = None, limit: int = 20) -> list[IndexJob]:
+    """The newest jobs, optionally of one collection (which must exist)."""
+    query = select(IndexJob).order_by(IndexJob.id.desc()).limit(limit)
+    if collection is not None:
+        query = query.where(
+            IndexJob.collection_id == repository.get_collection(session, collection).id
+        )
+    return list(session.scalars(query))

@@ -1,0 +1,170 @@
+"""Processing one chunk: fetch and hash in a pool, skip known hashes, decode, embed, stage.
+
+The same code runs in-process (``run_index``) and in a Celery task. Decoding runs in a thread pool
+(Pillow releases the GIL) while the calling thread runs the model; :class:`ChunkPrefetcher` lets
+the in-process loop decode the next chunk while the current one is embedded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sqlalchemy import select
+
+from anyseek.db.models import ChunkStatus, IndexChunk, Item
+from anyseek.db.session import Database
+from anyseek.settings import Settings
+from indexer.decode import Decoded, DecodeLimits, decode
+from indexer.errors import ItemError
+from indexer.fetch import Fetched, fetch
+from indexer.jobs import FINISHED, chunk_refs, get_job
+from indexer.outbox import ChunkOutcome, Embedded, stage_chunk
+from indexer.sources import SourceRef
+from model.search_model import SearchModel
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A chunk after the CPU work: decoded items, failures and items skipped by hash."""
+
+    job_id: int
+    seq: int
+    collection_id: int
+    decoded: tuple[Decoded, ...]
+    failures: tuple[tuple[str, str], ...]
+    skipped: int
+
+
+@dataclass
+class ChunkContext:
+    """What processing chunks needs, built once per process (or per in-process run)."""
+
+    settings: Settings
+    database: Database
+    model: SearchModel
+    pool: ThreadPoolExecutor
+
+    @property
+    def limits(self) -> DecodeLimits:
+        """Decoding limits from the settings (one pixel limit for queries and indexing)."""
+        return DecodeLimits(
+            max_pixels=self.settings.api.max_image_pixels,
+            thumbnail_size=self.settings.indexer.thumbnail_size,
+        )
+
+
+def _try(function, *args) -> object:
+    """Run ``function``; an :class:`ItemError` is returned (as the item's failure), not raised."""
+    try:
+        return function(*args)
+    except ItemError as error:
+        return error
+    except Exception as error:  # an unexpected library error fails this item, not the job
+        return ItemError(f"{type(error).__name__}: {error}")
+
+
+def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
+    """Read, hash and decode a chunk's items; None when the chunk or its job is finished."""
+    with ctx.database.session() as session:
+        job = get_job(session, job_id)
+        chunk = session.get(IndexChunk, (job_id, seq))
+        if chunk is None or chunk.status == ChunkStatus.DONE or job.status in FINISHED:
+            return None
+        refs, collection_id = chunk_refs(chunk), job.collection_id
+    failures: list[tuple[str, str]] = []
+    fetched = _fetch_all(ctx, refs, failures)
+    known = _known_hashes(ctx.database, collection_id, [f.sha256 for f in fetched])
+    fresh, seen = [], set(known)
+    for item in fetched:
+        if item.sha256 not in seen:
+            seen.add(item.sha256)
+            fresh.append(item)
+    skipped = len(fetched) - len(fresh)
+    limits, image_input = ctx.limits, ctx.model.image_input
+    decoded: list[Decoded] = []
+    for item, result in zip(
+        fresh, ctx.pool.map(lambda f: _try(decode, f, limits, image_input), fresh), strict=True
+    ):
+        if isinstance(result, ItemError):
+            failures.append((item.ref.uri, str(result)))
+        else:
+            decoded.append(result)
+    return Prepared(job_id, seq, collection_id, tuple(decoded), tuple(failures), skipped)
+
+
+def _fetch_all(
+    ctx: ChunkContext, refs: Sequence[SourceRef], failures: list[tuple[str, str]]
+) -> list[Fetched]:
+    """Fetch every item in the pool; failures are appended as (uri, reason)."""
+    settings = ctx.settings.indexer
+    out: list[Fetched] = []
+    for ref, result in zip(
+        refs, ctx.pool.map(lambda r: _try(fetch, r, settings), refs), strict=True
+    ):
+        if isinstance(result, ItemError):
+            failures.append((ref.uri, str(result)))
+        else:
+            out.append(result)
+    return out
+
+
+def _known_hashes(database: Database, collection_id: int, hashes: list[str]) -> set[str]:
+    """The hashes among ``hashes`` that the collection already has (indexed or being written)."""
+    if not hashes:
+        return set()
+    with database.session() as session:
+        return set(
+            session.scalars(
+                select(Item.sha256).where(
+                    Item.collection_id == collection_id, Item.sha256.in_(hashes)
+                )
+            )
+        )
+
+
+def embed(model: SearchModel, decoded: Sequence[Decoded], batch_size: int) -> list[np.ndarray]:
+    """One vector row per item: every space of the model, concatenated in space-name order."""
+    names = sorted(space.name for space in model.spaces)
+    rows: list[np.ndarray] = []
+    with torch.inference_mode():
+        for start in range(0, len(decoded), batch_size):
+            batch = torch.stack([d.pixels for d in decoded[start : start + batch_size]])
+            vectors = model.embed_images(batch)
+            rows.extend(np.concatenate([vectors[name] for name in names], axis=1))
+    return rows
+
+
+def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
+    """Embed a prepared chunk and stage it in one transaction; False if it was already staged."""
+    vectors = embed(ctx.model, prepared.decoded, ctx.settings.model.batch_size)
+    outcome = ChunkOutcome(
+        embedded=tuple(Embedded(d, v) for d, v in zip(prepared.decoded, vectors, strict=True)),
+        failures=prepared.failures,
+        skipped=prepared.skipped,
+    )
+    with ctx.database.session() as session:
+        return stage_chunk(session, prepared.job_id, prepared.seq, prepared.collection_id, outcome)
+
+
+def process_chunk(ctx: ChunkContext, job_id: int, seq: int) -> bool:
+    """Prepare and stage one chunk (what a Celery task does); False if there was nothing to do."""
+    prepared = prepare_chunk(ctx, job_id, seq)
+    return prepared is not None and finish_chunk(ctx, prepared)
+
+
+def prefetched(ctx: ChunkContext, job_id: int, seqs: Sequence[int]) -> Iterator[Prepared | None]:
+    """Prepared chunks in order, the next one decoded in the background while one is embedded."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anyseek-prefetch") as ahead:
+        pending: Future | None = None
+        for index, seq in enumerate(seqs):
+            current = pending or ahead.submit(prepare_chunk, ctx, job_id, seq)
+            pending = (
+                ahead.submit(prepare_chunk, ctx, job_id, seqs[index + 1])
+                if index + 1 < len(seqs)
+                else None
+            )
+            yield current.result()

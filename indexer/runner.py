@@ -1,0 +1,197 @@
+"""``run_index``: index a source into a collection in this process, as one resumable job.
+
+The job and its chunks are written first; chunks are then prepared (fetch, hash, decode) one ahead
+of the model, staged, and applied to the store by this process, which is the store's writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from anyseek.db.migrate import open_database
+from anyseek.db.models import JobStatus
+from anyseek.settings import Settings
+from indexer.collections import attach_model
+from indexer.errors import SourceError
+from indexer.jobs import (
+    IndexReport,
+    create_job,
+    fail_job,
+    get_job,
+    pending_chunks,
+    report,
+    start_job,
+)
+from indexer.outbox import apply_pending
+from indexer.pipeline import ChunkContext, finish_chunk, prefetched
+from indexer.runtime import process_model
+from indexer.sources import SourceRef, describe, expand_source
+from model.search_model import SearchModel
+from search.stores import VectorStore, open_store
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file: its original name and bytes (what the API receives)."""
+
+    filename: str
+    data: bytes
+
+
+def plan_job(
+    settings: Settings,
+    collection: str,
+    source: str | Path | Sequence[Path],
+    *,
+    refs: Sequence[SourceRef] | None = None,
+) -> int:
+    """Expand the source (or take ``refs``) and write a queued job with its chunks; its id."""
+    refs = expand_source(settings.indexer, source) if refs is None else refs
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            job = create_job(
+                session, collection, describe(source), refs, settings.indexer.chunk_size
+            )
+            return job.id
+    finally:
+        database.dispose()
+
+
+def run_index(
+    settings: Settings,
+    collection: str,
+    source: str | Path | Sequence[Path],
+    *,
+    model: SearchModel | None = None,
+    store: VectorStore | None = None,
+    progress: bool = False,
+    job_id: int | None = None,
+) -> IndexReport:
+    """Index ``source`` into ``collection`` in this process and return the job's report.
+
+    With ``job_id`` an existing job (queued, running or failed) is resumed: its staged chunks are
+    not redone and ``source`` is ignored. The collection is created in the database and the
+    store when missing.
+    """
+    model = model or process_model(settings)  # bad model or store settings: no job written
+    own_store = store is None
+    store = store or open_store(settings)
+    try:
+        if job_id is None:
+            job_id = plan_job(settings, collection, source)
+    except BaseException:
+        if own_store:
+            store.close()
+        raise
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            job = start_job(session, job_id, resume=True)
+            attach_model(session, job.collection, model)
+            collection = job.collection.name
+        with ThreadPoolExecutor(settings.indexer.decode_workers, "anyseek-decode") as pool:
+            ctx = ChunkContext(settings, database, model, pool)
+            _run_chunks(ctx, store, job_id, collection, progress)
+        with database.session() as session:
+            return report(session, job_id)
+    except BaseException as error:
+        if not isinstance(error, KeyboardInterrupt | SourceError):
+            with database.session() as session:
+                fail_job(session, job_id, f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        database.dispose()
+        if own_store:
+            store.close()
+
+
+def _run_chunks(
+    ctx: ChunkContext, store: VectorStore, job_id: int, collection: str, progress: bool
+) -> None:
+    """Process the job's pending chunks in order; staged vectors are applied (and the store
+    flushed) every ``flush_interval_s`` and at the end, not after every chunk."""
+    with ctx.database.session() as session:
+        seqs = pending_chunks(session, job_id)
+        job = get_job(session, job_id)
+        total, already = job.total, job.done + job.failed + job.skipped
+    bar = _progress_bar(total, already, collection) if progress else None
+    interval = ctx.settings.indexer.flush_interval_s
+    try:
+        apply_pending(ctx.database, store, ctx.settings, collection)  # leftovers of a crash
+        last_apply = time.monotonic()
+        for prepared in prefetched(ctx, job_id, seqs):
+            if prepared is not None:
+                finish_chunk(ctx, prepared)
+            if time.monotonic() - last_apply >= interval:  # each apply flushes the store
+                apply_pending(ctx.database, store, ctx.settings, collection)
+                last_apply = time.monotonic()
+            with ctx.database.session() as session:
+                job = get_job(session, job_id)
+                counted, status = job.done + job.failed + job.skipped, job.status
+            if bar is not None:
+                bar.update(counted - bar.n)
+            if status == JobStatus.CANCELLED:
+                break
+        apply_pending(ctx.database, store, ctx.settings, collection)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _progress_bar(total: int, already: int, collection: str):
+    """A tqdm bar on stderr counting processed items."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=already, unit="img", desc=f"indexing {collection}")
+
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def spool_uploads(settings: Settings, uploads: Sequence[Upload]) -> list[SourceRef]:
+    """Write uploads under ``<data_dir>/uploads`` (by content hash), so tasks carry paths."""
+    if not uploads:
+        raise SourceError("no files uploaded")
+    folder = settings.data_dir / "uploads"
+    refs = []
+    for upload in uploads:
+        digest = hashlib.sha256(upload.data).hexdigest()
+        name = SAFE_NAME.sub("_", Path(upload.filename).name)[-100:] or "upload"
+        path = folder / digest[:2] / digest / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temp = path.with_suffix(path.suffix + ".tmp")
+            temp.write_bytes(upload.data)
+            temp.replace(path)
+        refs.append(SourceRef(str(path), name, upload=True))
+    return refs
+
+
+def plan_uploads(settings: Settings, collection: str, uploads: Sequence[Upload]) -> int:
+    """Spool uploaded files and write a queued job for them (run it here or enqueue it)."""
+    refs = spool_uploads(settings, uploads)
+    return plan_job(settings, collection, f"{len(refs)} uploaded files", refs=refs)
+
+
+def index_uploads(
+    settings: Settings,
+    collection: str,
+    uploads: Sequence[Upload],
+    *,
+    model: SearchModel | None = None,
+    store: VectorStore | None = None,
+) -> IndexReport:
+    """Index uploaded files (name + bytes) in this process; ``payload.path`` is the file name.
+
+    For workers instead: ``job_id = plan_uploads(...)`` then ``workers.submit.enqueue_chunks``.
+    Uploads are spooled into the data directory, so the allowed roots do not apply to them.
+    """
+    job_id = plan_uploads(settings, collection, uploads)
+    return run_index(settings, collection, (), model=model, store=store, job_id=job_id)

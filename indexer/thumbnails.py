@@ -1,0 +1,40 @@
+"""Where item thumbnails live and how they are made: one small JPEG per item, for the web page."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from anyseek.settings import Settings
+
+THUMBNAIL_QUALITY = 85
+
+
+def thumbnail_dir(settings: Settings, collection: str) -> Path:
+    """The folder holding one collection's thumbnails."""
+    return settings.data_dir / "thumbnails" / collection
+
+
+def thumbnail_path(settings: Settings, collection: str, item_id: int) -> Path:
+    """``<data_dir>/thumbnails/<collection>/<item_id>.jpg``: the one place this path is spelled."""
+    return thumbnail_dir(settings, collection) / f"{int(item_id)}.jpg"
+
+
+def make_thumbnail(image: Image.Image, size: int) -> bytes:
+    """An RGB image -> JPEG bytes whose longest side is at most ``size`` pixels."""
+    small = image.copy()
+    small.thumbnail((size, size), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    small.convert("RGB").save(out, format="JPEG", quality=THUMBNAIL_QUALITY)
+    return out.getvalue()
+
+
+def write_thumbnail(path: Path, jpeg: bytes) -> None:
+    """Write a thumbnail atomically (temp file + rename), so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_suffix(f".{os.getpid()}.tmp")
+    temp.write_bytes(jpeg)
+    os.replace(temp, path)

@@ -1,0 +1,154 @@
+"""Every bad input of issue 15 gets a 4xx problem+json naming the field: never a 500, never a
+traceback; and every write needs a valid API key when keys are configured."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from api_helpers import COLLECTION, KEY, Served, png_bytes
+
+SEARCH = f"/v1/collections/{COLLECTION}/search"
+UPLOAD = f"{SEARCH}/upload"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    np.save(out, array)
+    return out.getvalue()
+
+
+def _assert_problem(response, status: int, *words: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert "Traceback" not in response.text
+    for word in words:
+        assert word in body["detail"], body
+    return body
+
+
+JSON_CASES = [
+    ({"parts": []}, "the query is empty"),
+    ({"parts": [{"modality": "smell", "data": _b64(b"roses")}]}, "unknown query modality 'smell'"),
+    ({"parts": [{"modality": "image", "data": _b64(b"not an image")}]}, "image: "),
+    ({"parts": [{"modality": "image", "data": "***"}]}, "parts[0].data: not valid base64"),
+    ({"parts": [{"modality": "sketch", "text": "/etc/passwd"}]}, "parts[0].data"),
+    ({"parts": [{"modality": "caption", "text": ""}]}, "caption: the caption is empty"),
+    ({"parts": [{"modality": "caption", "text": "a" * 10_000_000}]}, "10,000,000 characters"),
+    (
+        {"parts": [{"modality": "depth", "data": _b64(_npy(np.zeros((8, 8, 3), np.float32)))}]},
+        "depth: ",
+    ),
+    (
+        {"parts": [{"modality": "depth", "data": _b64(png_bytes(np.zeros((32, 32), np.uint16)))}]},
+        "no valid pixel",
+    ),
+    (
+        {
+            "parts": [
+                {"modality": "semseg", "data": _b64(png_bytes(np.full((32, 32), 9, np.uint8)))}
+            ]
+        },
+        "outside this model's palette",
+    ),
+    ({"parts": [{"modality": "caption", "text": "a cube"}], "k": 0}, "body.k"),
+    ({"parts": [{"modality": "caption", "text": "a cube"}], "k": 10**9}, "body.k"),
+    ({"parts": [{"modality": "caption", "text": "a cube"}], "k": 5000}, "k must be at most"),
+    ({"parts": [{"modality": "caption", "text": "a cube", "weight": 0}]}, "weight of"),
+    ({"parts": [{"modality": "caption", "text": "a cube"}], "cursor": "garbage"}, "cursor"),
+    (
+        {"parts": [{"modality": "caption", "text": "a"}], "filter": {"ranges": {"x": {}}}},
+        "a range needs gte",
+    ),
+    ({"parts": [{"modality": "caption", "text": "a cube"}], "nonsense": 1}, "body.nonsense"),
+]
+
+
+@pytest.mark.parametrize(("body", "words"), JSON_CASES, ids=lambda x: str(x)[:40])
+def test_bad_json_searches_are_422(served: Served, body: dict, words: str) -> None:
+    _assert_problem(served.client.post(SEARCH, json=body), 422, words)
+
+
+def test_unknown_collection_space_and_item_are_404(served: Served) -> None:
+    caption = {"parts": [{"modality": "caption", "text": "a cube"}]}
+    client = served.client
+    _assert_problem(client.post("/v1/collections/nope/search", json=caption), 404, "'nope'")
+    _assert_problem(client.post(SEARCH, json={**caption, "spaces": {"smell": 1}}), 404, "'smell'")
+    _assert_problem(client.post(SEARCH, json={"like": [{"id": 999_999}]}), 404, "999999")
+    _assert_problem(client.get(f"/v1/collections/{COLLECTION}/items/999999"), 404, "999999")
+    _assert_problem(client.get("/v1/collections/nope/items"), 404, "'nope'")
+    _assert_problem(client.delete("/v1/collections/nope"), 404, "'nope'")
+
+
+def test_bad_multipart_searches(served: Served) -> None:
+    client = served.client
+    _assert_problem(client.post(UPLOAD, data={"params": "{}"}), 422, "the query is empty")
+    text = {"image": ("notes.txt", b"hello, not an image", "text/plain")}
+    _assert_problem(client.post(UPLOAD, files=text), 422, "image: ")
+    _assert_problem(
+        client.post(UPLOAD, data={"caption": "a cube", "params": "{not json"}), 422, "params"
+    )
+    _assert_problem(
+        client.post(UPLOAD, data={"caption": "a cube", "params": '{"k": -1}'}), 422, "params.k"
+    )
+    _assert_problem(
+        client.post(UPLOAD, data={"caption": "a cube", "params": '{"weights": {"sketch": 2}}'}),
+        422,
+        "params.weights",
+    )
+
+
+def test_bad_collection_names(served: Served) -> None:
+    _assert_problem(served.client.post("/v1/collections", json={"name": "Bad Name"}), 422, "name")
+    _assert_problem(served.client.post("/v1/collections", json={}), 422, "body.name")
+
+
+def test_oversized_uploads_are_413(served_with_keys: Served) -> None:
+    client = served_with_keys.client
+    big = b"\x89PNG" + b"0" * (1024 * 1024 + 10)  # over the 1 MB cap of this app
+    body = _assert_problem(client.post(UPLOAD, files={"sketch": ("s.png", big)}), 413, "sketch")
+    assert body["field"] == "sketch"
+    as_json = {"parts": [{"modality": "image", "data": _b64(big)}]}
+    _assert_problem(client.post(SEARCH, json=as_json), 413, "parts[0].data")
+
+
+def _writes(client) -> list[tuple[str, str]]:
+    """Every write operation of the OpenAPI document (searches are reads, whatever their verb)."""
+    spec = client.get("/openapi.json").json()
+    out = []
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            if method in ("post", "put", "patch", "delete") and "/search" not in path:
+                concrete = path.replace("{name}", COLLECTION).replace("{item_id}", "1")
+                concrete = concrete.replace("{job_id}", "1")
+                out.append((method, concrete))
+    return out
+
+
+def test_every_write_needs_a_valid_key(served_with_keys: Served) -> None:
+    client = served_with_keys.client
+    writes = _writes(client)
+    assert ("post", "/v1/collections") in writes and ("delete", "/v1/collections/scenes") in writes
+    for method, path in writes:
+        for headers in ({}, {"X-API-Key": "wrong"}):
+            response = client.request(method, path, headers=headers, json={"name": "x"})
+            _assert_problem(response, 401, "API key")
+            assert response.headers["www-authenticate"] == "ApiKey"
+    created = client.post("/v1/collections", json={"name": "keyed"}, headers={"X-API-Key": KEY})
+    assert created.status_code == 201
+
+
+def test_reads_are_open_but_a_wrong_key_is_refused(served_with_keys: Served) -> None:
+    client = served_with_keys.client
+    assert client.get("/v1/collections").status_code == 200
+    caption = {"parts": [{"modality": "caption", "text": "a cube"}]}
+    assert client.post(SEARCH, json=caption).status_code == 200
+    _assert_problem(client.get("/v1/collections", headers={"X-API-Key": "wrong"}), 401, "API key")

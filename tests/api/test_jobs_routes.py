@@ -1,0 +1,85 @@
+"""Uploads and index jobs over HTTP: indexed in-process by the real indexer with the loaded
+model, then found by search; server-side sources only under the allowed roots."""
+
+from __future__ import annotations
+
+import pytest
+from api_helpers import Served, png_bytes
+from PIL import Image
+
+
+def _upload(served: Served, collection: str, scenes, **params) -> dict:
+    files = [("files", (f"s{s.seed}.png", png_bytes(s.rgb), "image/png")) for s in scenes]
+    response = served.client.post(
+        f"/v1/collections/{collection}/items", files=files, params={"wait": True, **params}
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def test_uploaded_images_are_indexed_and_found(served: Served) -> None:
+    scenes = served.scenes[:5]
+    job = _upload(served, "uploads", scenes)
+    assert job["status"] == "succeeded", job
+    assert (job["total"], job["done"], job["failed"]) == (5, 5, 0)
+    client = served.client
+    items = client.get("/v1/collections/uploads/items").json()
+    assert items["total"] == 5 and all(i["status"] == "indexed" for i in items["items"])
+    by_name = {i["payload"]["path"]: i["id"] for i in items["items"]}
+    query = {"image": ("q.png", png_bytes(scenes[2].rgb), "image/png")}
+    hits = client.post("/v1/collections/uploads/search/upload", files=query).json()["hits"]
+    assert hits[0]["id"] == by_name[f"s{scenes[2].seed}.png"]
+    thumb = client.get(f"/v1/collections/uploads/items/{hits[0]['id']}/thumbnail")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    image = client.get(f"/v1/collections/uploads/items/{hits[0]['id']}/image")
+    assert image.status_code == 200 and image.content == png_bytes(scenes[2].rgb)
+    again = _upload(served, "uploads", scenes[:2])  # same bytes: skipped, not duplicated
+    assert (again["done"], again["skipped"]) == (0, 2)
+    assert client.get("/v1/collections/uploads").json()["items"] == 5
+
+
+def test_a_bad_file_fails_alone(served: Served) -> None:
+    files = [
+        ("files", ("ok.png", png_bytes(served.scenes[6].rgb), "image/png")),
+        ("files", ("notes.txt", b"not an image", "text/plain")),
+    ]
+    job = served.client.post("/v1/collections/mixed/items", files=files, params={"wait": True})
+    body = job.json()
+    assert body["done"] == 1 and body["failed"] == 1
+    assert "notes.txt" in body["failures"][0]["source"]
+
+
+def test_jobs_status_list_and_cancel(served: Served) -> None:
+    job = _upload(served, "jobs", served.scenes[8:10])
+    client = served.client
+    got = client.get(f"/v1/jobs/{job['id']}").json()
+    assert got == job
+    listed = client.get("/v1/jobs", params={"collection": "jobs"}).json()["jobs"]
+    assert [j["id"] for j in listed] == [job["id"]]
+    finished = client.post(f"/v1/jobs/{job['id']}/cancel")
+    assert finished.status_code == 409 and "already succeeded" in finished.json()["detail"]
+    assert client.get("/v1/jobs/999999").status_code == 404
+
+
+def test_server_side_sources_only_under_the_allowed_roots(served: Served, tmp_path) -> None:
+    root = served.settings.data_dir / "allowed" / "photos"
+    root.mkdir(parents=True)
+    for scene in served.scenes[10:13]:
+        Image.fromarray(scene.rgb).save(root / f"{scene.seed}.png")
+    client = served.client
+    made = client.post(
+        "/v1/jobs", json={"collection": "folder", "source": str(root)}, params={"wait": True}
+    )
+    assert made.status_code == 202, made.text
+    assert made.json()["done"] == 3 and made.json()["status"] == "succeeded"
+    outside = client.post("/v1/jobs", json={"collection": "folder", "source": str(tmp_path)})
+    assert outside.status_code == 422 and "outside the allowed roots" in outside.json()["detail"]
+    url = client.post("/v1/jobs", json={"collection": "folder", "source": "http://x/a.png"})
+    assert url.status_code == 422 and url.json()["field"] == "source"
+
+
+@pytest.mark.parametrize("source", ["", "/definitely/not/here"])
+def test_bad_sources_are_4xx(served: Served, source: str) -> None:
+    response = served.client.post("/v1/jobs", json={"collection": "folder", "source": source})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,115 @@
+"""Jobs survive crashes between the database and the store, resume, and cancel within a chunk."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from indexing_images import write_good_images
+from sqlalchemy import func, select
+
+from anyseek.db.migrate import open_database
+from anyseek.db.models import Item, ItemStatus, PendingVectors
+from indexer import outbox, plan_job, run_index
+from indexer.collections import attach_model
+from indexer.jobs import cancel_job, report, start_job
+from indexer.pipeline import ChunkContext, finish_chunk, prepare_chunk, process_chunk
+from search.stores import open_store
+
+
+def with_chunks(settings, size: int):
+    """A copy of ``settings`` with another chunk size."""
+    return settings.model_copy(
+        update={"indexer": settings.indexer.model_copy(update={"chunk_size": size})}
+    )
+
+
+def statuses(settings) -> dict[str, int]:
+    """Item count per status, and staged outbox rows."""
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            out = {
+                status.value: count
+                for status, count in session.execute(
+                    select(Item.status, func.count()).group_by(Item.status)
+                )
+            }
+            out["outbox"] = session.scalar(select(func.count()).select_from(PendingVectors))
+            return out
+    finally:
+        database.dispose()
+
+
+def test_a_crash_after_the_store_write_is_repaired_by_resuming(
+    ready_settings, search_model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_good_images(tmp_path, count=5)
+    settings = with_chunks(ready_settings, 2)
+
+    def crash(*args: object) -> int:
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(outbox, "_mark_indexed", crash)
+    with pytest.raises(RuntimeError, match="power cut"):
+        run_index(settings, "crash", tmp_path, model=search_model)
+
+    # vectors were written for pending items: never vectors without an item, nothing "indexed"
+    assert statuses(settings) == {"pending": 5, "outbox": 5}
+    with open_store(settings) as store:
+        assert store.count("crash") == 5
+    monkeypatch.undo()
+
+    resumed = run_index(settings, "crash", tmp_path, model=search_model, job_id=1)
+
+    assert (resumed.status, resumed.done, resumed.failed, resumed.skipped) == ("succeeded", 5, 0, 0)
+    assert statuses(settings) == {"indexed": 5, "outbox": 0}
+    with open_store(settings) as store:
+        assert store.count("crash") == 5
+
+
+def test_cancel_stops_the_job_within_one_chunk(ready_settings, search_model, tmp_path) -> None:
+    write_good_images(tmp_path, count=6)
+    settings = with_chunks(ready_settings, 2)
+    job_id = plan_job(settings, "cancel", tmp_path)
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            attach_model(session, start_job(session, job_id).collection, search_model)
+        with ThreadPoolExecutor(1) as pool:
+            assert process_chunk(ChunkContext(settings, database, search_model, pool), job_id, 0)
+        with database.session() as session:
+            cancel_job(session, job_id)
+
+        result = run_index(settings, "cancel", tmp_path, model=search_model, job_id=job_id)
+
+        with database.session() as session:
+            assert report(session, job_id).status == "cancelled"
+    finally:
+        database.dispose()
+    assert (result.status, result.done, result.skipped, result.failed) == ("cancelled", 2, 0, 0)
+    assert statuses(settings) == {ItemStatus.INDEXED.value: 2, "outbox": 0}
+
+
+def test_a_redelivered_chunk_is_staged_once(ready_settings, search_model, tmp_path) -> None:
+    write_good_images(tmp_path, count=3)
+    settings = with_chunks(ready_settings, 2)
+    job_id = plan_job(settings, "twice", tmp_path)
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            attach_model(session, start_job(session, job_id).collection, search_model)
+        with ThreadPoolExecutor(1) as pool:
+            ctx = ChunkContext(settings, database, search_model, pool)
+            first = prepare_chunk(ctx, job_id, 0)
+            assert first is not None and finish_chunk(ctx, first)
+            again = prepare_chunk(ctx, job_id, 0)  # a redelivered task
+            assert again is None and not process_chunk(ctx, job_id, 0)
+            assert not finish_chunk(ctx, first)  # two deliveries racing: the second stages nothing
+        with database.session() as session:
+            counts = report(session, job_id)
+    finally:
+        database.dispose()
+    assert (counts.done, counts.skipped, counts.failed) == (0, 0, 0)
+    assert statuses(settings) == {"pending": 2, "outbox": 2}

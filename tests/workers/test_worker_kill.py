@@ -1,0 +1,159 @@
+"""Real workers on real brokers: kill -9 mid-job loses nothing; FAISS gets one writer."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+from worker_processes import purged_app, wait_for, workers
+
+from anyseek.db.models import (
+    ChunkStatus,
+    IndexChunk,
+    Item,
+    ItemEmbedding,
+    ItemStatus,
+    PendingVectors,
+)
+from anyseek.db.session import database_from_url
+from anyseek.settings import load_settings
+from indexer.jobs import cancel_job, report
+from model.data import generate_scene
+from search.stores import open_store
+from workers.submit import submit_job
+
+IMAGES = 40
+CHUNK = 4
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+def make_images(folder: Path, count: int = IMAGES) -> None:
+    """``count`` distinct generated 64 px scenes."""
+    folder.mkdir(parents=True)
+    for seed in range(count):
+        Image.fromarray(generate_scene(seed, 64).rgb).save(folder / f"scene{seed:03d}.png")
+
+
+def worker_settings(tmp_path: Path, database_url: str, broker_url: str):
+    """Settings shared by the test and its worker processes."""
+    return load_settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        broker_url=broker_url,
+        indexer={"chunk_size": CHUNK, "decode_workers": 1, "visibility_timeout_s": 3},
+    )
+
+
+class Probe:
+    """Reads the job's progress and the database's item tables from the test process."""
+
+    def __init__(self, url: str) -> None:
+        self.database = database_from_url(url)
+
+    def chunks_done(self, job_id: int) -> int:
+        with self.database.session() as session:
+            return session.scalar(
+                select(func.count())
+                .select_from(IndexChunk)
+                .where(IndexChunk.job_id == job_id, IndexChunk.status == ChunkStatus.DONE)
+            )
+
+    def status(self, job_id: int) -> str:
+        with self.database.session() as session:
+            return report(session, job_id).status
+
+    def exact_counts(self, job_id: int) -> tuple:
+        """(job counts, items indexed, distinct hashes, embedding rows, outbox rows)."""
+        with self.database.session() as session:
+            result = report(session, job_id)
+            items = session.execute(select(Item.status, Item.sha256)).all()
+            embeddings = session.scalar(select(func.count()).select_from(ItemEmbedding))
+            outbox = session.scalar(select(func.count()).select_from(PendingVectors))
+            ids = set(session.scalars(select(Item.id)))
+        indexed = sum(status == ItemStatus.INDEXED for status, _ in items)
+        return (
+            (result.status, result.done, result.failed, result.skipped),
+            (len(items), indexed, len({sha for _, sha in items}), embeddings, outbox),
+            ids,
+        )
+
+
+def check_exactly_once(settings, probe: Probe, job_id: int) -> None:
+    """Every image indexed once: job counts, item rows, embeddings, outbox, store ids."""
+    job, items, ids = probe.exact_counts(job_id)
+    assert job == ("succeeded", IMAGES, 0, 0)
+    assert items == (IMAGES, IMAGES, IMAGES, IMAGES * 2, 0)
+    with open_store(settings) as store:
+        assert store.count("kill") == IMAGES
+        assert {stored.id for stored in store.retrieve("kill", sorted(ids), False)} == ids
+
+
+def kill_mid_job(settings, tmp_path: Path) -> None:
+    """Submit a job, kill -9 its worker after a chunk or two, finish it with a new worker."""
+    make_images(tmp_path / "images")
+    purged_app(settings)
+    probe = Probe(settings.effective_database_url)
+    job_id = submit_job(settings, "kill", tmp_path / "images")
+    logs = [tmp_path / "worker0.log"]
+    chunks = IMAGES // CHUNK
+    with workers(settings, tmp_path, "index,writer") as (first,):
+        wait_for(lambda: probe.chunks_done(job_id) >= 1, 120, "a first chunk", logs)
+        first.kill9()
+    killed_at = probe.chunks_done(job_id)
+    assert 1 <= killed_at < chunks, "the worker must die mid-job"
+    time.sleep(settings.indexer.visibility_timeout_s)  # Redis: the unacked chunk is due again
+    with workers(settings, tmp_path, "index,writer") as started:
+        logs = [tmp_path / "worker0.log"]
+        wait_for(lambda: probe.status(job_id) == "succeeded", 180, "the job to finish", logs)
+        assert started[0].process.poll() is None
+    check_exactly_once(settings, probe, job_id)
+    probe.database.dispose()
+
+
+def test_kill_9_worker_mid_job_on_redis(tmp_path, worker_database_url, redis_url) -> None:
+    kill_mid_job(worker_settings(tmp_path, worker_database_url, redis_url), tmp_path)
+
+
+def test_kill_9_worker_mid_job_on_rabbitmq(tmp_path, worker_database_url, amqp_url) -> None:
+    kill_mid_job(worker_settings(tmp_path, worker_database_url, amqp_url), tmp_path)
+
+
+def test_two_workers_on_faiss_lose_and_duplicate_nothing(
+    tmp_path, worker_database_url, redis_url
+) -> None:
+    settings = worker_settings(tmp_path, worker_database_url, redis_url)
+    make_images(tmp_path / "images")
+    purged_app(settings)
+    probe = Probe(settings.effective_database_url)
+    job_id = submit_job(settings, "kill", tmp_path / "images")
+    with workers(settings, tmp_path, "index,writer", "index"):
+        logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
+        wait_for(lambda: probe.status(job_id) == "succeeded", 180, "the job to finish", logs)
+    check_exactly_once(settings, probe, job_id)
+    both = [(tmp_path / f"worker{n}.log").read_text().count("index_chunk[") for n in (0, 1)]
+    assert all(both), f"both workers should have taken chunks: {both}"
+    probe.database.dispose()
+
+
+def test_cancelling_a_running_job_stops_it_within_one_chunk(
+    tmp_path, worker_database_url, redis_url
+) -> None:
+    settings = worker_settings(tmp_path, worker_database_url, redis_url)
+    make_images(tmp_path / "images")
+    purged_app(settings)
+    probe = Probe(settings.effective_database_url)
+    job_id = submit_job(settings, "kill", tmp_path / "images")
+    with workers(settings, tmp_path, "index,writer"):
+        logs = [tmp_path / "worker0.log"]
+        wait_for(lambda: probe.chunks_done(job_id) >= 1, 120, "a first chunk", logs)
+        with probe.database.session() as session:
+            cancel_job(session, job_id)
+        at_cancel = probe.chunks_done(job_id)
+        time.sleep(3)
+        after = probe.chunks_done(job_id)
+    assert probe.status(job_id) == "cancelled"
+    assert at_cancel <= after <= at_cancel + 1 < IMAGES // CHUNK
+    probe.database.dispose()

@@ -1,0 +1,99 @@
+"""Real ``anyseek worker`` processes for tests: start, wait for a condition, kill -9, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from celery import Celery
+
+from anyseek.settings import Settings
+from workers.app import INDEX_QUEUE, WRITER_QUEUE, check_broker, configure
+
+ANYSEEK = Path(sys.executable).with_name("anyseek")
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a worker process read exactly ``settings``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANYSEEK_")}
+    env.update(
+        ANYSEEK_DATA_DIR=str(settings.data_dir),
+        ANYSEEK_DATABASE_URL=settings.effective_database_url,
+        ANYSEEK_BROKER_URL=settings.broker_url,
+        ANYSEEK_STORE__BACKEND=settings.store.backend,
+        ANYSEEK_INDEXER__CHUNK_SIZE=str(settings.indexer.chunk_size),
+        ANYSEEK_INDEXER__DECODE_WORKERS=str(settings.indexer.decode_workers),
+        ANYSEEK_INDEXER__VISIBILITY_TIMEOUT_S=str(settings.indexer.visibility_timeout_s),
+        OMP_NUM_THREADS="1",
+    )
+    return env
+
+
+class Worker:
+    """One worker process in its own session, so a kill reaches it and nothing else."""
+
+    def __init__(self, settings: Settings, queues: str, log: Path) -> None:
+        self.log = log
+        self.handle = log.open("ab")
+        self.process = subprocess.Popen(
+            [str(ANYSEEK), "worker", "--queues", queues, "--loglevel", "INFO"],
+            env=settings_env(settings),
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill9(self) -> None:
+        """SIGKILL the worker: no clean shutdown, no acknowledgement of its current task."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM), then SIGKILL if it hangs."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+        self.handle.close()
+
+
+@contextmanager
+def workers(settings: Settings, log_dir: Path, *queue_sets: str) -> Iterator[list[Worker]]:
+    """Start one worker per queue set; stop them all at the end."""
+    started = [
+        Worker(settings, queues, log_dir / f"worker{n}.log") for n, queues in enumerate(queue_sets)
+    ]
+    try:
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, logs: list[Path]) -> None:
+    """Poll ``condition`` until it holds; on timeout fail with the workers' log tails."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    tails = "\n".join(f"--- {log}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tails}")
+
+
+def purged_app(settings: Settings) -> Celery:
+    """The app configured for ``settings`` with both anyseek queues emptied (earlier runs)."""
+    app = configure(settings)
+    check_broker(app)  # declares the queues
+    with app.connection_for_write() as connection:
+        for queue in (INDEX_QUEUE, WRITER_QUEUE):
+            connection.default_channel.queue_purge(queue)
+    return app

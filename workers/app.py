@@ -1,0 +1,80 @@
+"""The Celery app, configured from the settings: acks late, no lost tasks, one task at a time.
+
+One module-level app (tasks register on it at import); :func:`configure` applies the settings at
+the edge that starts a worker or submits a job. Two queues: ``anyseek.index`` for chunks (any
+number of workers) and ``anyseek.writer`` for applying staged vectors to a single-writer store.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from anyseek.errors import ServiceUnavailableError, SettingsError
+from anyseek.settings import Settings
+
+INDEX_QUEUE = "anyseek.index"
+WRITER_QUEUE = "anyseek.writer"
+QUEUES = {"index": INDEX_QUEUE, "writer": WRITER_QUEUE}
+BROKER_CHECK_TIMEOUT_S = 5
+
+app = Celery("anyseek", include=["workers.tasks"])
+
+
+def celery_config(settings: Settings) -> dict[str, object]:
+    """The Celery settings anyseek relies on; see docs/deploy.md for why each one is there."""
+    transport = {"visibility_timeout": settings.indexer.visibility_timeout_s}
+    max_memory_kb = settings.indexer.worker_max_memory_mb * 1024
+    return {
+        "broker_url": settings.broker_url,
+        "result_backend": settings.result_backend or None,
+        "task_ignore_result": True,  # progress lives in the database, not in results
+        "task_acks_late": True,  # ack after the chunk is staged...
+        "task_reject_on_worker_lost": True,  # ...and requeue it if the worker dies mid-chunk
+        "worker_prefetch_multiplier": 1,  # a worker holds one unacked chunk, not four
+        "broker_transport_options": transport,  # Redis: redeliver unacked after this long
+        "result_backend_transport_options": transport,
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": INDEX_QUEUE,
+        "task_queues": [Queue(name, routing_key=name, durable=True) for name in QUEUES.values()],
+        "task_routes": {"anyseek.apply_pending": {"queue": WRITER_QUEUE}},
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_max_memory_per_child": max_memory_kb or None,
+        "worker_hijack_root_logger": False,
+    }
+
+
+def configure(settings: Settings) -> Celery:
+    """Apply the settings to the app (broker required) and remember them for the tasks."""
+    if not settings.broker_url:
+        raise SettingsError(
+            "no broker configured: set ANYSEEK_BROKER_URL (redis://... or amqp://...) to use "
+            "workers, or index in-process without --workers"
+        )
+    app.conf.update(celery_config(settings))
+    app.conf.anyseek_settings = settings
+    return app
+
+
+def check_broker(celery: Celery) -> None:
+    """Connect to the broker and declare the queues, or raise a :class:`ServiceUnavailableError`.
+
+    Declaring matters on RabbitMQ: a message published before any worker declared its queue would
+    be dropped by the exchange.
+    """
+    try:
+        with celery.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=BROKER_CHECK_TIMEOUT_S)
+            for queue in celery.conf.task_queues:
+                queue.bind(connection.default_channel).declare()
+    except Exception as error:
+        raise ServiceUnavailableError(
+            f"cannot reach the broker {connection_display(celery)}: {error}"
+        ) from None
+
+
+def connection_display(celery: Celery) -> str:
+    """The broker URL with its password hidden."""
+    with celery.connection_for_write() as connection:
+        return connection.as_uri()

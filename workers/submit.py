@@ -1,0 +1,46 @@
+"""Enqueue an index job for workers: write the job and its chunks, then one task per chunk.
+
+The broker is checked before anything is written; if enqueuing fails half-way the job is marked
+failed with the reason, so the tasks already sent do nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from anyseek.db.migrate import open_database
+from anyseek.errors import ServiceUnavailableError
+from anyseek.settings import Settings
+from indexer import plan_job
+from indexer.jobs import fail_job, pending_chunks
+from workers.app import app, check_broker, configure
+from workers.tasks import index_chunk
+
+
+def submit_job(settings: Settings, collection: str, source: str | Path | Sequence[Path]) -> int:
+    """Write a job for ``source`` and enqueue its chunks; returns the job id."""
+    check_broker(configure(settings))
+    job_id = plan_job(settings, collection, source)
+    enqueue_chunks(settings, job_id)
+    return job_id
+
+
+def enqueue_chunks(settings: Settings, job_id: int) -> int:
+    """Send one task per chunk not yet staged (also resumes a job); returns how many were sent."""
+    configure(settings)  # queues and routes, also when called without submit_job (API uploads)
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            seqs = pending_chunks(session, job_id)
+        try:  # one explicit connection: the settings' broker, whatever the app used before
+            with app.connection_for_write(settings.broker_url) as connection:
+                for seq in seqs:
+                    index_chunk.apply_async((job_id, seq), connection=connection, retry=False)
+        except Exception as error:
+            with database.session() as session:
+                fail_job(session, job_id, f"could not enqueue the job: {error}")
+            raise ServiceUnavailableError(f"could not enqueue job {job_id}: {error}") from None
+    finally:
+        database.dispose()
+    return len(seqs)

@@ -1,0 +1,73 @@
+"""Celery tasks: index one chunk (by job id and number), apply staged vectors (the writer).
+
+Tasks carry ids only. A chunk task stages its items once (a redelivered chunk is a no-op); the
+store is then written by the writer queue's single process, or directly for a Qdrant server.
+Transient errors (database or store down) are retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import exc
+
+from anyseek.errors import AnyseekError, ServiceUnavailableError
+from indexer.collections import attach_model
+from indexer.jobs import fail_job, get_job, start_job
+from indexer.outbox import apply_pending
+from indexer.pipeline import process_chunk
+from workers.app import app
+from workers.context import state, worker_settings, writer_store, writes_directly
+
+log = logging.getLogger(__name__)
+
+TRANSIENT = (ServiceUnavailableError, exc.OperationalError, exc.IntegrityError, ConnectionError)
+RETRY = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "retry_backoff_max": 120,
+    "retry_jitter": True,
+    "max_retries": 20,
+}
+
+
+@app.task(name="anyseek.index_chunk", bind=True, **RETRY)
+def index_chunk(self, job_id: int, seq: int) -> bool:
+    """Process chunk ``seq`` of job ``job_id``; then get its vectors applied."""
+    chunks = state().chunks
+    try:
+        with chunks.database.session() as session:
+            job = start_job(session, job_id)
+            attach_model(session, job.collection, chunks.model)
+            collection = job.collection.name
+        staged = process_chunk(chunks, job_id, seq)
+    except TRANSIENT:
+        raise
+    except Exception as error:  # not going to get better by retrying: the job fails, visibly
+        reason = (
+            str(error) if isinstance(error, AnyseekError) else f"{type(error).__name__}: {error}"
+        )
+        with chunks.database.session() as session:
+            fail_job(session, job_id, reason)
+        log.exception("job %s chunk %s failed", job_id, seq)
+        return False
+    # also when the chunk was already staged: a worker killed after staging, before sending
+    # the apply, must not leave the job's last vectors waiting for a writer forever
+    if writes_directly(chunks.settings):
+        apply_pending(chunks.database, writer_store(), chunks.settings, collection)
+    else:
+        apply_staged.delay(collection)
+    return staged
+
+
+@app.task(name="anyseek.apply_pending", bind=True, **RETRY)
+def apply_staged(self, collection: str) -> int:
+    """Apply every staged vector of ``collection`` to the store (the writer queue's one process)."""
+    current = state()
+    return apply_pending(current.chunks.database, writer_store(), worker_settings(), collection)
+
+
+def job_collection(job_id: int) -> str:
+    """The collection a job indexes into (for logs and the CLI)."""
+    with state().chunks.database.session() as session:
+        return get_job(session, job_id).collection.name
