@@ -110,7 +110,7 @@ def server(
         settings = load_settings(data_dir=data_dir)
     finally:
         os.environ.update(saved)
-    ids = build_gallery(settings, scenes)
+    ids = build_gallery(settings, scenes, tmp_path_factory.mktemp("web-images"))
     port = free_port()
     log = artefacts / "server.log"
     with log.open("w") as out:
@@ -158,7 +158,7 @@ class PageWatch:
 @pytest.fixture
 def page(browser, server: Server):
     """A fresh desktop-sized page; it may reach nothing but the server and may log no error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 1500}, accept_downloads=True)
     watch = PageWatch()
 
     def gate(route) -> None:

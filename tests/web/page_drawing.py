@@ -83,7 +83,8 @@ def result_ids(page) -> list[int]:
 
 
 def shoot(page, folder: Path, name: str) -> Path:
-    """A full-page screenshot of the current state."""
+    """A full-page screenshot of the current state, once its images have loaded."""
+    page.wait_for_function("[...document.images].every((img) => img.complete)")
     path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path

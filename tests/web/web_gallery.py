@@ -1,38 +1,23 @@
-"""A data directory holding a collection of generated scenes, ready for ``anyseek serve``.
-
-The scenes are written the way the indexer writes them (image file, item record, vectors with
-their payload, thumbnail) with the real built-in model, so the served page searches real vectors.
-"""
+"""A data directory holding a collection of generated scenes, indexed by the real indexer with the
+built-in model, ready for ``anyseek serve``."""
 
 from __future__ import annotations
 
-import hashlib
-import io
 from pathlib import Path
 
-import numpy as np
-import torch
 from PIL import Image
+from sqlalchemy import select
 
 from anyseek.db import migrate
-from anyseek.db.models import Item, ItemStatus
+from anyseek.db.models import Item
 from anyseek.db.session import database_for
 from anyseek.settings import Settings
-from api import catalog
+from indexer.runner import run_index
 from model.data import SceneSample
-from model.families import load_search_model
-from search.stores import open_store
 
 COLLECTION = "scenes"
 FIRST_SEED = 993_000  # held out from the built-in model's training seeds
 GALLERY_SIZE = 24
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    """An array as PNG bytes."""
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
 
 
 def scene_file(seed: int) -> str:
@@ -40,57 +25,28 @@ def scene_file(seed: int) -> str:
     return f"scene{seed}.png"
 
 
-def build_gallery(settings: Settings, scenes: list[SceneSample]) -> dict[int, int]:
-    """Create the collection and index the scenes into it; returns {seed: item id}."""
-    model = load_search_model(settings.model)
+def write_scenes(folder: Path, scenes: list[SceneSample]) -> list[Path]:
+    """Each scene's rgb as a PNG file in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for scene in scenes:
+        path = folder / scene_file(scene.seed)
+        Image.fromarray(scene.rgb).save(path)
+        paths.append(path)
+    return paths
+
+
+def build_gallery(settings: Settings, scenes: list[SceneSample], folder: Path) -> dict[int, int]:
+    """Index the scenes (as PNG files in ``folder``) into the collection; {seed: item id}."""
+    write_scenes(folder, scenes)
     database = database_for(settings, create_dirs=True)
     migrate.upgrade(database)
-    store = open_store(settings)
+    report = run_index(settings, COLLECTION, folder)
+    assert report.status == "succeeded" and report.done == len(scenes), report
+    by_name = {scene_file(s.seed): s.seed for s in scenes}
     try:
-        catalog.create_collection(database, store, model, COLLECTION)
-        folder = settings.data_dir / "images" / COLLECTION
-        folder.mkdir(parents=True, exist_ok=True)
-        records: list[tuple[int, SceneSample, Path, bytes]] = []
         with database.session() as session:
-            owner = catalog.repository.get_collection(session, COLLECTION)
-            for scene in scenes:
-                data = png_bytes(scene.rgb)
-                path = folder / scene_file(scene.seed)
-                path.write_bytes(data)
-                item = Item(
-                    collection_id=owner.id,
-                    sha256=hashlib.sha256(data).hexdigest(),
-                    source_uri=str(path),
-                    width=scene.size,
-                    height=scene.size,
-                    format="png",
-                    status=ItemStatus.INDEXED,
-                )
-                session.add(item)
-                session.flush()
-                records.append((item.id, scene, path, data))
-        images = torch.stack([model.image_input(Image.fromarray(s.rgb)) for s in scenes])
-        vectors = model.embed_images(images)
-        payloads = [
-            {
-                "path": str(path),
-                "folder": str(path.parent),
-                "ext": "png",
-                "bytes": len(data),
-                "width": scene.size,
-                "height": scene.size,
-                "mtime": 1_700_000_000 + i,
-                "sha256": hashlib.sha256(data).hexdigest(),
-            }
-            for i, (_, scene, path, data) in enumerate(records)
-        ]
-        store.upsert(COLLECTION, [r[0] for r in records], vectors, payloads)
-        store.flush()
-        for item_id, scene, _, _ in records:
-            thumb = catalog.thumbnail_path(settings, COLLECTION, item_id)
-            thumb.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(scene.rgb).save(thumb, format="JPEG", quality=92)
-        return {scene.seed: item_id for item_id, scene, _, _ in records}
+            rows = session.execute(select(Item.id, Item.source_uri)).all()
     finally:
-        store.close()
         database.dispose()
+    return {by_name[Path(uri).name]: item_id for item_id, uri in rows if Path(uri).name in by_name}

@@ -8,7 +8,6 @@ import { Uploads } from "./upload.js";
 import { encodeState, decodeState } from "./urlstate.js";
 
 const $ = (sel) => document.querySelector(sel);
-const PAGE = 24;
 
 const page = {
   collections: [],
@@ -158,7 +157,7 @@ function minScore() {
 function currentState() {
   return {
     c: collection(), ...query.toState(), spaces: page.spaces, min: minScore(),
-    explain: $("#explain").checked,
+    explain: $("#explain").checked, k: Number($("#page-size").value),
   };
 }
 
@@ -169,6 +168,7 @@ async function applyState(s) {
   $("#min-score").value = s.min ?? -1;
   $("#min-score").dispatchEvent(new Event("input"));
   $("#explain").checked = Boolean(s.explain);
+  $("#page-size").value = String(s.k || 24);
   renderSpaces();
   renderWeights();
 }
@@ -182,7 +182,7 @@ async function search() {
     status("The query is empty: draw, paint, type or pick a result first.", true);
     return;
   }
-  const request = { parts, like, k: PAGE, explain: $("#explain").checked };
+  const request = { parts, like, k: Number($("#page-size").value), explain: $("#explain").checked };
   if (page.spaces) request.spaces = Object.fromEntries(page.spaces.map((s) => [s, 1]));
   if (minScore() !== null) request.min_score = minScore();
   const fragment = await encodeState(currentState());
@@ -203,8 +203,12 @@ async function run(request, more = false) {
     results.append(name, response);
     page.cursor = response.next_cursor;
     const ms = Math.round(performance.now() - t0);
-    status(results.hits.length ? `${results.hits.length} results (${ms} ms)` : "No results above the minimum score.");
-    if (!more) showExplain(response.explanation);
+    status(results.hits.length ? `${results.hits.length} result${results.hits.length === 1 ? "" : "s"} (${ms} ms)` : "No results above the minimum score.");
+    if (!more) {
+      showExplain(response.explanation);
+      // on a phone the results are below the query: bring them into view
+      if (matchMedia("(max-width: 680px)").matches) $("#results").scrollIntoView({ block: "start" });
+    }
     $("#download").disabled = !results.hits.length;
   } catch (err) {
     status(err.message, true);
@@ -263,7 +267,7 @@ async function start() {
   const uploads = new Uploads(target, () => loadCollections(), (t) => status(t, true));
   try {
     await Promise.all([loadModel(), loadCollections()]);
-    uploads.showRecent();
+    await uploads.showRecent();
     $("#upload-collection").value ||= collection();
     await fromUrl();
   } catch (err) {

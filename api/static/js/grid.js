@@ -69,16 +69,29 @@ export class GridPainter {
     }
   }
 
-  render() {
-    const image = this.ctx.createImageData(this.size, this.size);
+  /** The values as RGBA pixels, each value in colour(value). */
+  pixels(colour) {
+    const image = new ImageData(this.size, this.size);
     const colours = new Map();
     for (let i = 0; i < this.values.length; i++) {
       const v = this.values[i];
-      if (!colours.has(v)) colours.set(v, this.colour(v, this));
+      if (!colours.has(v)) colours.set(v, colour(v));
       const [r, g, b] = colours.get(v);
       image.data.set([r, g, b, 255], i * 4);
     }
-    this.ctx.putImageData(image, 0, 0);
+    return image;
+  }
+
+  render() {
+    this.ctx.putImageData(this.pixels(this.colour), 0, 0);
+  }
+
+  /** A PNG data URL of the values painted in exact colours (what the server reads). */
+  toPNG(colour) {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = this.size;
+    canvas.getContext("2d").putImageData(this.pixels(colour), 0, 0);
+    return canvas.toDataURL("image/png");
   }
 
   undo() { this.restore(this.history.undo(this.values.slice())); }

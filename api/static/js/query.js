@@ -81,8 +81,9 @@ export class QueryBuilder {
     this.caption = $("#caption");
     this.caption.addEventListener("input", () => this.changed());
     this.sketch = new SketchPad($("#sketch"), () => this.changed());
+    // unpainted (background) shows as paper, so an empty painter does not look filled in
     this.semseg = new GridPainter($("#semseg"), Uint8Array,
-      (v) => this.palette[v]?.color || [0, 0, 0], () => this.changed());
+      (v) => (v ? this.paletteColour(v) : [246, 246, 248]), () => this.changed());
     this.semseg.radius = 3;
     this.depth = new GridPainter($("#depth"), Uint16Array,
       (v) => (v ? turbo((v - 1) / (DEPTH_MAX - 1)) : [235, 235, 235]), () => this.changed());
@@ -93,6 +94,10 @@ export class QueryBuilder {
 
   changed() {
     this.onChange();
+  }
+
+  paletteColour(id) {
+    return this.palette.find((c) => c.id === id)?.color || [0, 0, 0];
   }
 
   depthBrushValue() {
@@ -236,7 +241,7 @@ export class QueryBuilder {
       const part = { modality, weight };
       if (modality === "caption") part.text = this.caption.value.trim();
       if (modality === "sketch") part.data = payload(this.sketch.toDataURL());
-      if (modality === "semseg") part.data = payload(this.semseg.canvas.toDataURL("image/png"));
+      if (modality === "semseg") part.data = payload(this.semseg.toPNG((v) => this.paletteColour(v)));
       if (modality === "depth") {
         part.data = toBase64(writeNpy(Float32Array.from(this.depth.values), 64, 64));
       }

@@ -96,6 +96,7 @@ export function showExplain(explanation) {
   const panel = $("#explain-panel");
   panel.hidden = !explanation;
   if (!explanation) return;
+  panel.open = true; // asked for: show it
   const rows = (obj, f) => Object.entries(obj).map(([k, v]) => `<tr><th scope="row">${k}</th>${f(v)}</tr>`).join("");
   const esc = (s) => String(s).replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
   $("#explain-body").innerHTML = `
