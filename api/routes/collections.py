@@ -27,7 +27,7 @@ def _out(summary: repository.CollectionSummary) -> CollectionOut:
     status_code=status.HTTP_201_CREATED,
     response_model=CollectionOut,
     dependencies=[Depends(write_access)],
-    responses=errors(401, 409, 422, 503),
+    responses=errors(400, 401, 409, 422, 503),
 )
 def create_collection(
     body: CollectionCreate, state: AppState = Depends(get_state)

@@ -15,6 +15,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _WHY = {
+    400: "a body that cannot be parsed (malformed JSON or multipart)",
     401: "missing or wrong API key",
     404: "unknown collection, space or item",
     409: "already exists",

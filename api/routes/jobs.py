@@ -62,7 +62,7 @@ def _started(state: AppState, job_id: int, wait: bool) -> JobOut:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     dependencies=[Depends(write_access)],
-    responses=errors(401, 404, 413, 422, 503),
+    responses=errors(400, 401, 404, 413, 422, 503),
     tags=["items"],
 )
 async def upload_items(
@@ -75,14 +75,15 @@ async def upload_items(
     if len(files) > MAX_FILES:
         raise ApiError(422, f"files: at most {MAX_FILES} per request, got {len(files)}", "files")
     limit = state.settings.api.max_upload_mb
-    uploads = []
+    uploads: dict[tuple[str, bytes], Upload] = {}  # the same file twice is one upload
     for i, upload in enumerate(files):
         data = await upload.read(convert.max_bytes(limit) + 1)
         convert.check_size(f"files[{i}]", len(data), limit)
-        uploads.append(Upload(upload.filename or f"upload{i}", data))
+        name = upload.filename or f"upload{i}"
+        uploads.setdefault((name, data), Upload(name, data))
     from starlette.concurrency import run_in_threadpool
 
-    job_id = await run_in_threadpool(plan_uploads, state.settings, name, uploads)
+    job_id = await run_in_threadpool(plan_uploads, state.settings, name, list(uploads.values()))
     return await run_in_threadpool(_started, state, job_id, wait)
 
 
@@ -91,7 +92,7 @@ async def upload_items(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     dependencies=[Depends(write_access)],
-    responses=errors(401, 404, 422, 503),
+    responses=errors(400, 401, 404, 422, 503),
 )
 def create_job(body: JobCreate, wait: bool = WAIT, state: AppState = Depends(get_state)) -> JobOut:
     """Index a folder, file or list file on the server (inside ANYSEEK_INDEXER__ALLOWED_ROOTS)."""

@@ -17,7 +17,7 @@ from search.query import SearchQuery, SearchResults
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 NAME = Path(min_length=1, max_length=64, description="collection name")
-RESPONSES = errors(401, 404, 413, 422, 503)
+RESPONSES = errors(400, 401, 404, 413, 422, 503)
 
 
 async def _run(state: AppState, query: SearchQuery) -> SearchResponse:

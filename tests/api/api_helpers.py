@@ -120,18 +120,26 @@ def add_scenes(
     return ids
 
 
-def serve(
+def prepare(
     data_dir: Path, model: SearchModel, scenes: list[SceneSample], **api: object
-) -> Iterator[Served]:
-    """A served app over a fresh database and store holding the scenes collection."""
-    from api.app import create_app
-
+) -> tuple[Settings, Database, VectorStore, list[int]]:
+    """Settings, a migrated database and a store holding the scenes collection."""
     settings = api_settings(data_dir, **api)
     database = database_for(settings, create_dirs=True)
     migrate.upgrade(database)
     store = open_store(settings)
     catalog.create_collection(database, store, model, COLLECTION)
     ids = add_scenes(settings, database, store, model, COLLECTION, scenes)
+    return settings, database, store, ids
+
+
+def serve(
+    data_dir: Path, model: SearchModel, scenes: list[SceneSample], **api: object
+) -> Iterator[Served]:
+    """A served app (TestClient) over a fresh database and store holding the scenes collection."""
+    from api.app import create_app
+
+    settings, database, store, ids = prepare(data_dir, model, scenes, **api)
     searcher = Searcher(model, store, settings.search)
     app = create_app(settings, searcher=searcher, database=database)
     with TestClient(app, raise_server_exceptions=False) as client:
