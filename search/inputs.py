@@ -7,16 +7,39 @@ Every failure names the modality: "sketch: the sketch is empty: no lines found".
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from anyseek.errors import AnyseekError
-from model.search_model import SearchModel
+from model.search_model import NUMPY_MAGIC, SearchModel
+from model.transforms.base import MAX_PIXELS, open_image
 from search.query import QueryPart, SearchInputError
 
 
-def model_inputs(model: SearchModel, parts: Sequence[QueryPart]) -> dict[str, torch.Tensor]:
+def decoded(value: Any, max_pixels: int) -> Any:
+    """An image file (path or bytes) opened under the pixel limit; other values as they are.
+
+    Images are opened here, with the service's one pixel limit (``ANYSEEK_API__MAX_IMAGE_PIXELS``,
+    the same as indexing), before the model's transform reads them; ``.npy`` data and text pass.
+    """
+    is_npy = (isinstance(value, bytes | bytearray) and bytes(value[:6]) == NUMPY_MAGIC) or (
+        isinstance(value, str | Path) and str(value).lower().endswith(".npy")
+    )
+    if is_npy or (not isinstance(value, bytes | bytearray | Path) and not _is_file(value)):
+        return value
+    return open_image(value, max_pixels)
+
+
+def _is_file(value: Any) -> bool:
+    """A string that names an existing file (a server-side query file), not a caption."""
+    return isinstance(value, str) and len(value) < 4096 and Path(value).is_file()
+
+
+def model_inputs(
+    model: SearchModel, parts: Sequence[QueryPart], max_pixels: int = MAX_PIXELS
+) -> dict[str, torch.Tensor]:
     """One model input per part, keyed by modality name."""
     accepted = model.query_modalities
     unknown = [p.modality for p in parts if p.modality not in accepted]
@@ -28,7 +51,8 @@ def model_inputs(model: SearchModel, parts: Sequence[QueryPart]) -> dict[str, to
     out = {}
     for part in parts:
         try:
-            out[part.modality] = accepted[part.modality].transform(part.value)
+            value = part.value if part.modality == "caption" else decoded(part.value, max_pixels)
+            out[part.modality] = accepted[part.modality].transform(value)
         except AnyseekError as exc:
             raise SearchInputError(f"{part.modality}: {exc}") from None
         except (TypeError, ValueError) as exc:  # a value of the wrong kind (bytes for a caption)

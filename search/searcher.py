@@ -26,6 +26,7 @@ from model.families import load_search_model
 from model.fusion import fusion_weights
 from model.query_combination import COMBINATIONS
 from model.search_model import QueryEmbedding, QueryRequest, SearchModel
+from model.transforms.base import MAX_PIXELS
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
 from search.inputs import describe_inputs, model_inputs, warm_up
 from search.query import (
@@ -112,11 +113,16 @@ class Searcher:
     """Searches collections of one store with one loaded model; safe to share, holds no state."""
 
     def __init__(
-        self, model: SearchModel, store: VectorStore, settings: SearchSettings | None = None
+        self,
+        model: SearchModel,
+        store: VectorStore,
+        settings: SearchSettings | None = None,
+        max_image_pixels: int = MAX_PIXELS,
     ) -> None:
         self.model = model
         self.store = store
         self.settings = settings or SearchSettings()
+        self.max_image_pixels = max_image_pixels  # ANYSEEK_API__MAX_IMAGE_PIXELS, as for indexing
 
     def warm_up(self) -> list[str]:
         """Run every query transform and the model once, so the first query is not the slow one
@@ -155,7 +161,7 @@ class Searcher:
         offset = self._window(query)
         spaces = self._spaces(query)
         with timer.stage("transform"):
-            inputs = model_inputs(self.model, query.parts)
+            inputs = model_inputs(self.model, query.parts, self.max_image_pixels)
         return _Plan(query, fusion, combine, offset, spaces, inputs, timer)
 
     def _predict(self, plans: list[_Plan]) -> None:
@@ -364,4 +370,5 @@ def open_searcher(settings: Settings) -> Searcher:
     """A searcher with the configured model (loaded once) and store; close ``.store`` when done."""
     from search.stores import open_store
 
-    return Searcher(load_search_model(settings.model), open_store(settings), settings.search)
+    model = load_search_model(settings.model)
+    return Searcher(model, open_store(settings), settings.search, settings.api.max_image_pixels)

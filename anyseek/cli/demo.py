@@ -1,8 +1,10 @@
 """``anyseek demo``: the main job on the embedded default (SQLite + FAISS + built-in model).
 
-For now it prepares the data directory and the database (migrating it to the newest schema),
-opens the vector store and loads the model the settings name, and shows what is there; indexing
-and search join it as those parts land.
+It prepares the data directory and the database (migrating it to the newest schema), generates a
+gallery of scenes (their images, sketches, depth maps, segmentations and captions), indexes the
+images with the configured model, asks every scene's sketch, depth map, segmentation and caption
+for its own image and prints how often it comes first and in the top 10, then serves the API.
+A second run reuses the gallery and the index (every image is skipped by its hash).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from anyseek.cli.output import echo_table
 from anyseek.db import migrate, repository
 from anyseek.db.models import IndexJob
 from anyseek.db.session import Database, database_for, display_url, make_dir
+from anyseek.errors import ServiceUnavailableError
 from anyseek.settings import Settings
+from search.stores import StoreHealth
 
 RECENT_JOBS = 10
 JOB_COLUMNS = (
@@ -33,19 +37,84 @@ JOB_COLUMNS = (
 )
 
 
-def demo(ctx: typer.Context) -> None:
-    """Prepare data directory and database, open the store, load the model, show what is there."""
+COLLECTION = "demo"
+GALLERY_SEED = 777_001  # held out: the built-in model never saw these scenes in training
+EXAMPLE_HITS = 5
+
+
+def demo(
+    ctx: typer.Context,
+    n: int = typer.Option(2000, "--n", min=10, max=200_000, help="scenes in the gallery"),
+    queries: int = typer.Option(100, "--queries", min=1, help="scenes asked per query kind"),
+    workers: int = typer.Option(2, "--workers", min=1, max=64, help="processes generating"),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API afterwards"),
+) -> None:
+    """Generate a gallery, index it, run example queries with known answers, then serve."""
     settings = settings_of(ctx)
     database = prepare(settings)
     try:
-        report_store(settings)
-        report_model(settings)
+        health = report_store(settings)
+        if not health.ready:
+            raise ServiceUnavailableError(f"the vector store is not ready: {health.detail}")
+        run_gallery(settings, database, n, min(queries, n), workers)
         report(database)
     finally:
         database.dispose()
+    if serve:
+        from anyseek.cli.serve import serve_api
+
+        serve_api(settings)
 
 
-def report_store(settings: Settings) -> None:
+def run_gallery(settings: Settings, database: Database, n: int, queries: int, workers: int) -> None:
+    """Make (or reuse) the gallery, index it, and score every kind of example query on it."""
+    from anyseek.cli.demo_gallery import SIZE, SPLIT, ask, gallery_ready, item_ids
+    from indexer import run_index
+    from model.data.synth import SynthRequest, synthesize
+    from search.searcher import open_searcher
+
+    start = time.perf_counter()
+    searcher = open_searcher(settings)
+    try:
+        model = searcher.model
+        spaces = ", ".join(f"{s.name} ({s.dim}-d)" for s in model.spaces)
+        typer.echo(
+            f"model           {model.name} {model.version}, {time.perf_counter() - start:.1f} s "
+            f"to load; spaces {spaces}"
+        )
+        typer.echo(f"  queries by    {', '.join(model.query_modalities)}")
+        root = settings.data_dir / "demo" / "scenes"
+        if not gallery_ready(root, n, GALLERY_SEED):
+            typer.echo(f"\ngenerating {n} scenes into {root / SPLIT}")
+            request = SynthRequest(root, n, SIZE, GALLERY_SEED, workers, SPLIT, overwrite=True)
+            synthesize(request, progress=True)
+        images = root / SPLIT / "rgb"
+        typer.echo(f"\nindexing {images} into collection {COLLECTION!r}")
+        done = run_index(
+            settings, COLLECTION, images, model=model, store=searcher.store, progress=True
+        )
+        typer.echo(
+            f"job {done.job_id} {done.status}: {done.done} indexed, {done.skipped} already "
+            f"there, {done.failed} failed"
+        )
+        ids = item_ids(database, COLLECTION, images)
+        typer.echo(f"\nasking {queries} scenes by each query kind (answer: the scene's own image)")
+        scores = ask(searcher.search_many, COLLECTION, root, ids, range(queries))
+    finally:
+        searcher.store.close()
+    echo_table(
+        ("query", "asked", "R@1", "R@10"),
+        [(s.name, s.asked, f"{s.r1:.2f}", f"{s.r10:.2f}") for s in scores],
+    )
+    example = {s.name: s.example for s in scores}
+    wanted = ids.get(0)
+    typer.echo(f"\nscene 0 (item {wanted}) asked by each kind, top {EXAMPLE_HITS}:")
+    for name, results in example.items():
+        top = [f"{'*' if h.id == wanted else ''}{h.id} ({h.score:.2f})" for h in results.hits]
+        typer.echo(f"  {name:<15} {'  '.join(top[:EXAMPLE_HITS])}")
+
+
+def report_store(settings: Settings) -> StoreHealth:
     """Open the configured vector store and say whether it is ready and what it holds."""
     from search.stores import open_store
 
@@ -59,25 +128,7 @@ def report_store(settings: Settings) -> None:
             typer.echo(f"vector store    {health.backend}, NOT ready: {health.detail}")
     finally:
         store.close()
-
-
-def report_model(settings: Settings) -> None:
-    """Load the configured model bundle once and describe its inputs and embedding spaces."""
-    from model.bundle import is_bundle, load_bundle
-
-    source = settings.model.source
-    if not is_bundle(source):
-        typer.echo(f"model           {source} (not a model bundle; search needs one)")
-        return
-    start = time.perf_counter()
-    bundle = load_bundle(source)
-    seconds = time.perf_counter() - start
-    params = sum(p.numel() for p in bundle.fm.parameters()) / 1e6
-    typer.echo(
-        f"model           {source}: FourM, {params:.1f}M parameters, {seconds:.2f} s to load"
-    )
-    typer.echo(f"  query inputs  {', '.join(bundle.input_modalities)}")
-    typer.echo(f"  spaces        {', '.join(bundle.spaces)}")
+    return health
 
 
 def prepare(settings: Settings) -> Database:

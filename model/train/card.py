@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from model.train.pipeline import Run
+
+class Run(Protocol):
+    """What the card reads of a pipeline run (``model.train.pipeline.Run``), without importing
+    the pipeline, which imports this module."""
+
+    config: Any
+    out: Path
+    device: str
+    recipe: str
+
+    @property
+    def bundle_dir(self) -> Path: ...
 
 
 def _minutes(seconds: float) -> str:

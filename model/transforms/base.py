@@ -53,8 +53,8 @@ def check_dimensions(
         raise UserInputError(f"{what} is empty ({width}x{height} pixels)")
     if height * width > max_pixels:
         raise UserInputError(
-            f"{what} is {width}x{height} pixels ({height * width / 1e6:.0f} MP); at most "
-            f"{max_pixels / 1e6:.0f} MP are accepted, downscale it first"
+            f"{what} is {width}x{height} pixels ({height * width / 1e6:.3g} MP); at most "
+            f"{max_pixels / 1e6:.3g} MP are accepted, downscale it first"
         )
 
 

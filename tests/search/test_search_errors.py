@@ -134,3 +134,15 @@ def test_bad_weights() -> None:
 
 def test_every_error_is_an_anyseek_error() -> None:
     assert issubclass(SearchInputError, AnyseekError) and issubclass(NotFoundError, AnyseekError)
+
+
+def test_query_images_obey_the_one_pixel_limit(gallery: Gallery, tmp_path: Path) -> None:
+    """Query files are opened under ANYSEEK_API__MAX_IMAGE_PIXELS, the limit indexing uses."""
+    sketch = _png(tmp_path / "big.png", np.full((100, 120), 255, np.uint8))
+    sketch_bytes = sketch.read_bytes()
+    strict = Searcher(gallery.model, gallery.store, max_image_pixels=10_000)
+    for value in (str(sketch), sketch_bytes):
+        with pytest.raises(SearchInputError, match=r"sketch: .*0\.012 MP.*at most 0\.01 MP"):
+            _search(strict, gallery, QueryPart("sketch", value))
+    with pytest.raises(SearchInputError, match="sketch is empty"):  # read, then found blank
+        _search(Searcher(gallery.model, gallery.store), gallery, QueryPart("sketch", sketch_bytes))

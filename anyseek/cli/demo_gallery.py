@@ -1,0 +1,116 @@
+"""The demo's gallery and its example queries: generated scenes whose right answers are known.
+
+Every generated scene comes with its own sketch, depth map, segmentation and captions, so each one
+is a query whose answer is that scene's image. The demo indexes the images and asks the others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from anyseek.db.models import Collection, Item, ItemStatus
+from anyseek.db.session import Database
+from model.data.dataset import MANIFEST, SceneReader, file_stem
+from search.query import QueryPart, SearchQuery, SearchResults
+
+SPLIT = "gallery"
+SIZE = 64  # the built-in model's resolution
+
+
+@dataclass(frozen=True)
+class DemoQuery:
+    """One kind of example query: a name and how a scene's files become its parts."""
+
+    name: str
+    parts: Callable[[Path, int, str], tuple[QueryPart, ...]]  # (split dir, index, caption)
+
+
+def _png(modality: str) -> Callable[[Path, int, str], tuple[QueryPart, ...]]:
+    """Query by one of the scene's own PNG files (sketch, depth, semseg...)."""
+    return lambda root, i, _: (QueryPart(modality, str(root / modality / f"{file_stem(i)}.png")),)
+
+
+def _caption(root: Path, i: int, caption: str) -> tuple[QueryPart, ...]:
+    return (QueryPart("caption", caption),)
+
+
+QUERIES: tuple[DemoQuery, ...] = (
+    DemoQuery("caption", _caption),
+    DemoQuery("sketch", _png("sketch")),
+    DemoQuery("depth", _png("depth")),
+    DemoQuery("semseg", _png("semseg")),
+    DemoQuery("caption+sketch", lambda r, i, c: _caption(r, i, c) + _png("sketch")(r, i, c)),
+)
+
+
+def gallery_ready(root: Path, n: int, seed: int) -> bool:
+    """Whether ``root`` already holds the gallery of ``n`` scenes made from ``seed``."""
+    try:
+        manifest = json.loads((root / MANIFEST).read_text())
+        split = manifest["splits"][SPLIT]
+    except (OSError, ValueError, KeyError):
+        return False
+    return split.get("count") == n and split.get("seed") == seed and manifest.get("size") == SIZE
+
+
+def item_ids(database: Database, collection: str, images: Path) -> dict[int, int]:
+    """Scene index -> item id of its indexed image in ``collection``."""
+    with database.session() as session:
+        rows = (
+            session.query(Item.source_uri, Item.id)
+            .join(Collection)
+            .filter(Collection.name == collection, Item.status == ItemStatus.INDEXED)
+            .all()
+        )
+    found = {}
+    for uri, item_id in rows:
+        path = Path(uri)
+        if path.parent.name == images.name and path.stem.isdigit():
+            found[int(path.stem)] = item_id
+    return found
+
+
+@dataclass(frozen=True)
+class QueryScore:
+    """How one kind of example query did: recall at 1 and 10 over the scenes asked."""
+
+    name: str
+    asked: int
+    r1: float
+    r10: float
+    example: SearchResults
+
+
+def ask(
+    search_many: Callable[[Sequence[SearchQuery]], list],
+    collection: str,
+    root: Path,
+    ids: dict[int, int],
+    scenes: Sequence[int],
+) -> list[QueryScore]:
+    """Ask every kind of example query for each scene; score where its own image ranks."""
+    reader = SceneReader(root, SPLIT)
+    split_dir = root / SPLIT
+    captions = {i: reader[i].captions[0] for i in scenes}
+    scores = []
+    for kind in QUERIES:
+        queries = [
+            SearchQuery(collection, kind.parts(split_dir, i, captions[i]), k=10) for i in scenes
+        ]
+        answers = search_many(queries)
+        hits1 = hits10 = 0
+        for i, answer in zip(scenes, answers, strict=True):
+            if isinstance(answer, Exception):
+                raise answer
+            found = [hit.id for hit in answer.hits]
+            hits1 += found[:1] == [ids.get(i)]
+            hits10 += ids.get(i) in found
+        scores.append(
+            QueryScore(
+                kind.name, len(scenes), hits1 / len(scenes), hits10 / len(scenes), answers[0]
+            )
+        )
+    return scores
