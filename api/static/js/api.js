@@ -8,8 +8,33 @@ export class ApiError extends Error {
   }
 }
 
+// The API key (when the server wants one) lives in this tab's session storage, never in the URL:
+// a shared link must not carry a secret.
+const KEY_STORE = "anyseek.apiKey";
+export const apiKey = {
+  get: () => sessionStorage.getItem(KEY_STORE) || "",
+  set: (key) => (key ? sessionStorage.setItem(KEY_STORE, key) : sessionStorage.removeItem(KEY_STORE)),
+};
+
+function headers(extra = {}) {
+  const key = apiKey.get();
+  return key ? { ...extra, "X-API-Key": key } : extra;
+}
+
+/** Show an API image in an <img>: a plain src, or fetched with the key when one is set. */
+export async function showImage(img, url) {
+  if (!apiKey.get()) {
+    img.src = url;
+    return;
+  }
+  const response = await fetch(url, { headers: headers() });
+  if (!response.ok) return;
+  img.src = URL.createObjectURL(await response.blob());
+  img.addEventListener("load", () => URL.revokeObjectURL(img.src), { once: true });
+}
+
 async function call(method, path, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+  const init = { method, headers: headers({ Accept: "application/json" }) };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.body = JSON.stringify(body);

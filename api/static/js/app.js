@@ -1,7 +1,7 @@
 // The page: wires the collection picker, the query builder, the results and the uploads
 // together, and keeps the query in the URL (every search is a link that gives the same results).
 
-import { api } from "./api.js";
+import { api, apiKey, showImage } from "./api.js";
 import { QueryBuilder } from "./query.js";
 import { ResultsView, showItem, showExplain } from "./results.js";
 import { Uploads } from "./upload.js";
@@ -127,8 +127,8 @@ function renderWeights() {
   $("#part-like").hidden = !query.like.length;
   likeList.replaceChildren(...query.like.map((l) => {
     const li = document.createElement("li");
-    const img = Object.assign(document.createElement("img"),
-      { src: api.thumbnailUrl(collection(), l.id), alt: `item ${l.id}` });
+    const img = Object.assign(document.createElement("img"), { alt: `item ${l.id}` });
+    showImage(img, api.thumbnailUrl(collection(), l.id));
     li.append(img, ` item ${l.id} (${l.weight > 0 ? "like" : "not like"})`);
     return li;
   }));
@@ -211,7 +211,8 @@ async function run(request, more = false) {
     }
     $("#download").disabled = !results.hits.length;
   } catch (err) {
-    status(err.message, true);
+    if (err.status === 401) askForKey(err.message);
+    else status(err.message, true);
   } finally {
     $("#search").disabled = false;
     $("#more").disabled = false;
@@ -232,6 +233,30 @@ function download() {
   a.download = `anyseek-${collection()}-results.json`;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+// ---- API key -----------------------------------------------------------------------------
+
+function askForKey(message) {
+  $("#key-panel").open = true;
+  $("#api-key").focus();
+  status(`${message}: enter the API key (under "API key").`, true);
+}
+
+function wireKey() {
+  $("#api-key").value = apiKey.get();
+  $("#key-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    apiKey.set($("#api-key").value.trim());
+    try {
+      await Promise.all([loadModel(), loadCollections()]);
+      status("Key saved for this tab.");
+      await fromUrl();
+    } catch (err) {
+      if (err.status === 401) askForKey(err.message);
+      else status(err.message, true);
+    }
+  });
 }
 
 // ---- start ------------------------------------------------------------------------------
@@ -263,15 +288,20 @@ async function start() {
   });
   $("#caption").addEventListener("keydown", (e) => { if (e.key === "Enter") search(); });
   window.addEventListener("popstate", fromUrl);
+  wireKey();
   const target = () => $("#upload-collection").value.trim() || collection();
-  const uploads = new Uploads(target, () => loadCollections(), (t) => status(t, true));
+  const uploads = new Uploads(target, () => loadCollections(), (err) => {
+    if (err.status === 401) askForKey(err.message);
+    else status(`upload: ${err.message}`, true);
+  });
   try {
     await Promise.all([loadModel(), loadCollections()]);
     await uploads.showRecent();
     $("#upload-collection").value ||= collection();
     await fromUrl();
   } catch (err) {
-    status(`The server did not answer: ${err.message}`, true);
+    if (err.status === 401) askForKey(err.message);
+    else status(`The server did not answer: ${err.message}`, true);
   }
   document.body.dataset.ready = "1"; // tests wait for this
 }

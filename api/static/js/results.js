@@ -1,7 +1,7 @@
 // The results grid: thumbnails with scores, per-space ranks and scores in each tile's tooltip
 // and in the item view, paging by cursor ("More results", also triggered by scrolling).
 
-import { api } from "./api.js";
+import { api, showImage } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
 const fmt = (x) => (Math.round(x * 1000) / 1000).toFixed(3);
@@ -46,7 +46,7 @@ export class ResultsView {
       button.title = `item ${hit.id}\nscore ${fmt(hit.score)}\n${spaceSummary(hit).replaceAll(" · ", "\n")}`;
       button.setAttribute("aria-label", `Result ${this.hits.length}: item ${hit.id}, score ${fmt(hit.score)}`);
       const img = document.createElement("img");
-      img.src = api.thumbnailUrl(collection, hit.id);
+      showImage(img, api.thumbnailUrl(collection, hit.id));
       img.alt = hit.payload?.path?.split("/").pop() || `item ${hit.id}`;
       const score = document.createElement("span");
       score.className = "score";
@@ -67,7 +67,7 @@ export class ResultsView {
 export function showItem(collection, hit, actions) {
   const dialog = $("#item-view");
   $("#item-title").textContent = `Item ${hit.id}`;
-  $("#item-image").src = api.imageUrl(collection, hit.id);
+  showImage($("#item-image"), api.imageUrl(collection, hit.id));
   $("#item-image").alt = hit.payload?.path || `item ${hit.id}`;
   const table = $("#item-spaces");
   table.innerHTML = "<tr><th scope='col'>space</th><th scope='col'>rank</th><th scope='col'>score</th></tr>";

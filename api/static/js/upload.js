@@ -59,7 +59,7 @@ export class Uploads {
       this.poll(row, job);
     } catch (err) {
       this.finish(row, `failed: ${err.message}`, 0, true);
-      this.onError(`upload: ${err.message}`);
+      this.onError(err);
     }
   }
 
