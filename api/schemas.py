@@ -208,7 +208,9 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     collection: str = Field(min_length=1, max_length=64)
-    source: str = Field(min_length=1, max_length=4096, description="a path on the server")
+    source: str = Field(
+        min_length=1, max_length=4096, pattern=r"^[^\x00]+$", description="a path on the server"
+    )
 
 
 class FailureOut(BaseModel):

@@ -79,8 +79,8 @@ async def upload_items(
     for i, upload in enumerate(files):
         data = await upload.read(convert.max_bytes(limit) + 1)
         convert.check_size(f"files[{i}]", len(data), limit)
-        name = upload.filename or f"upload{i}"
-        uploads.setdefault((name, data), Upload(name, data))
+        filename = upload.filename or f"upload{i}"
+        uploads.setdefault((filename, data), Upload(filename, data))
     from starlette.concurrency import run_in_threadpool
 
     job_id = await run_in_threadpool(plan_uploads, state.settings, name, list(uploads.values()))

@@ -23,7 +23,9 @@ def test_uploaded_images_are_indexed_and_found(served: Served) -> None:
     assert job["status"] == "succeeded", job
     assert (job["total"], job["done"], job["failed"]) == (5, 5, 0)
     client = served.client
-    items = client.get("/v1/collections/uploads/items").json()
+    listed = client.get("/v1/collections/uploads/items")
+    assert listed.status_code == 200, listed.text
+    items = listed.json()
     assert items["total"] == 5 and all(i["status"] == "indexed" for i in items["items"])
     by_name = {i["payload"]["path"]: i["id"] for i in items["items"]}
     query = {"image": ("q.png", png_bytes(scenes[2].rgb), "image/png")}
@@ -78,7 +80,7 @@ def test_server_side_sources_only_under_the_allowed_roots(served: Served, tmp_pa
     assert url.status_code == 422 and url.json()["field"] == "source"
 
 
-@pytest.mark.parametrize("source", ["", "/definitely/not/here"])
+@pytest.mark.parametrize("source", ["", "/definitely/not/here", "/tmp/a\x00b"])
 def test_bad_sources_are_4xx(served: Served, source: str) -> None:
     response = served.client.post("/v1/jobs", json={"collection": "folder", "source": source})
     assert response.status_code == 422
