@@ -240,7 +240,7 @@ function download() {
 function askForKey(message) {
   $("#key-panel").open = true;
   $("#api-key").focus();
-  status(`${message}: enter the API key (under "API key").`, true);
+  status(`This server wants an API key (${message}): enter it under "API key".`, true);
 }
 
 function wireKey() {
