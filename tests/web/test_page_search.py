@@ -119,3 +119,9 @@ def test_a_shared_link_gives_the_same_results(page, server, artefacts: Path) -> 
     assert result_ids(other) == ids
     assert other.input_value("#caption") == scene.captions[0]
     assert other.is_visible("#explain-panel")
+
+    # a reload of the same tab asks again and gets the same page
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_function("Number(document.body.dataset.searched || 0) >= 1")
+    assert result_ids(page) == ids

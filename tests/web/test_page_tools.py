@@ -109,6 +109,10 @@ def test_spaces_min_score_paging_and_download(page, server, artefacts: Path) -> 
     page.uncheck("#spaces input[value='clip']")
     page.press("#caption", "Enter")  # Enter in the caption box searches
     page.wait_for_function("Number(document.body.dataset.searched || 0) >= 1")
+    assert page.is_visible("#grid li:first-child .score")
+    page.uncheck("#show-scores")  # the scores toggle
+    assert page.is_hidden("#grid li:first-child .score")
+    page.check("#show-scores")
     tip = page.get_attribute("#grid li:first-child button", "title")
     assert "dino #" in tip and "clip #" not in tip
 
