@@ -46,6 +46,20 @@ def stroke_runs(page, selector: str, mask: np.ndarray, vertical: bool = False) -
                 page.mouse.move(*at(x, y1))
                 page.mouse.up()
                 count += 1
+        # diagonal steps with no straight neighbour between them: joined, so slanted lines are
+        # lines rather than staircases of dots
+        for dx in (1, -1):
+            a = mask[:-1, max(0, -dx) : mask.shape[1] - max(0, dx)]
+            b = mask[1:, max(0, dx) : mask.shape[1] - max(0, -dx)]
+            side = mask[:-1, max(0, dx) : mask.shape[1] - max(0, -dx)]
+            below = mask[1:, max(0, -dx) : mask.shape[1] - max(0, dx)]
+            for y, x in zip(*np.nonzero(a & b & ~side & ~below), strict=True):
+                x0 = int(x) + max(0, -dx)
+                page.mouse.move(*at(x0, int(y)))
+                page.mouse.down()
+                page.mouse.move(*at(x0 + dx, int(y) + 1))
+                page.mouse.up()
+                count += 1
     return count
 
 

@@ -261,9 +261,16 @@ function wireKey() {
 
 // ---- start ------------------------------------------------------------------------------
 
-async function fromUrl() {
+async function fromUrl(event) {
   const state = await decodeState(location.hash);
-  if (!state) return;
+  if (!state) {
+    if (event?.type === "popstate") { // back to the page before any search: an empty query
+      query.reset();
+      renderWeights();
+      results.clear();
+    }
+    return;
+  }
   await applyState(state);
   await search();
 }
