@@ -42,6 +42,11 @@ class ModelSettings(BaseModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     batch_size: int = Field(default=32, ge=1, le=4096)
+    tokenizers: str | None = Field(
+        default=None,
+        description="official 4M checkpoints: folder holding one folder per tokenizer, named like "
+        "its Hugging Face repo (e.g. 4M_tokenizers_depth_8k_224-448); unset: fetched by repo id",
+    )
 
 
 class StoreSettings(BaseModel):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from anyseek.settings import ModelSettings
 from model.bundle_search import is_bundle, load_bundle_search_model
 from model.multimae.search import is_multimae_source, load_multimae_search_model
+from model.official import is_official_source, load_official_search_model
 from model.search_model import ModelError, SearchModel
 
 
@@ -24,12 +26,20 @@ class ModelFamily:
 
     name: str
     matches: Callable[[str], bool]  # does this source belong to the family?
-    load: Callable[..., SearchModel]  # (source, *, device, dtype) -> SearchModel
+    load: Callable[..., SearchModel]  # (source, *, device, dtype, **options) -> SearchModel
+    # the family's own settings as extra keyword arguments of ``load``
+    options: Callable[[ModelSettings], dict[str, Any]] = lambda settings: {}
 
 
 FAMILIES: tuple[ModelFamily, ...] = (
     ModelFamily("bundle", is_bundle, load_bundle_search_model),  # builtin or a bundle folder
     ModelFamily("multimae", is_multimae_source, load_multimae_search_model),
+    ModelFamily(
+        "official 4M",
+        is_official_source,
+        load_official_search_model,
+        lambda settings: {"tokenizers": settings.tokenizers},
+    ),
 )
 
 
@@ -47,13 +57,16 @@ def load_search_model(
 ) -> SearchModel:
     """The search model behind ``ANYSEEK_MODEL__SOURCE``, by the first family that matches it.
 
-    Given the ``ModelSettings`` (``ANYSEEK_MODEL__*``), their source, device and dtype are used.
+    Given the ``ModelSettings`` (``ANYSEEK_MODEL__*``), their source, device and dtype are used,
+    and the family's own settings (the tokenizers folder of official checkpoints).
     """
-    if isinstance(source, ModelSettings):
-        source, device, dtype = source.source, source.device, source.dtype
+    settings = source if isinstance(source, ModelSettings) else None
+    if settings is not None:
+        source, device, dtype = settings.source, settings.device, settings.dtype
     for family in FAMILIES:
         if family.matches(source):
-            return family.load(source, device=resolve_device(device), dtype=dtype)
+            options = family.options(settings) if settings is not None else {}
+            return family.load(source, device=resolve_device(device), dtype=dtype, **options)
     raise ModelError(
         f"ANYSEEK_MODEL__SOURCE={source!r} is not a model anyseek can search with: expected "
         f"'builtin', a model bundle folder (with bundle.json) or a "
