@@ -6,7 +6,8 @@ directory, ``anyseek serve`` is started on it as its own process, and a small ht
 
 * p50/p95/p99 latency per query modality, one client, ``--queries`` different queries each;
 * throughput and errors under ``--clients`` concurrent clients for ``--seconds`` seconds, with
-  micro-batching on (ANYSEEK_API__BATCH_MAX=16) and off (=1), each on a fresh server.
+  micro-batching on (ANYSEEK_API__BATCH_MAX=16, waiting 0 or 2 ms for a batch to fill) and off
+  (=1), each on a fresh server.
 
 The gallery: ``--real`` generated scenes embedded by the built-in model (real vectors), and up to
 ``--sizes`` items filled with *synthetic distractors*: real vectors plus Gaussian noise
@@ -114,7 +115,7 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, store_kind: str, batch_max: int, threads: int):
+def start_server(data_dir: Path, store_kind: str, batch_max: int, wait_ms: float, threads: int):
     """``anyseek serve`` on the gallery; returns (process, base url) once /readyz answers."""
     import httpx
 
@@ -126,6 +127,7 @@ def start_server(data_dir: Path, store_kind: str, batch_max: int, threads: int):
         "ANYSEEK_STORE__PATH": store["path"],
         "ANYSEEK_STORE__EXACT_THRESHOLD": str(store["exact_threshold"]),
         "ANYSEEK_API__BATCH_MAX": str(batch_max),
+        "ANYSEEK_API__BATCH_WAIT_MS": str(wait_ms),
         "OMP_NUM_THREADS": str(threads),
     }
     if "approximate" in store:
@@ -219,6 +221,14 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--threads", type=int, default=2, help="server OMP threads")
+    parser.add_argument(
+        "--modes",
+        default="16:2,1:0",
+        help="server modes BATCH_MAX:WAIT_MS; latencies with the first, load with each",
+    )
+    parser.add_argument(
+        "--loads", default="mixed,caption", help="load queries: mixed modalities and/or one"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -248,23 +258,26 @@ def main() -> None:
         f"Gallery: {args.real} generated scenes embedded by the built-in model ({embed_s:.0f} s) "
         f"+ synthetic distractors (real vectors + N(0, {args.noise}²) noise, renormalised) up to "
         f"the size; {args.queries} held-out queries per modality; server OMP threads "
-        f"{args.threads}; load: {args.clients} clients for {args.seconds:g} s, queries of all "
-        "five modalities in turn.",
+        f"{args.threads}; load: {args.clients} clients for {args.seconds:g} s each, queries of all "
+        "five modalities in turn (mixed) or captions only.",
         "",
         "| items | store | build s | query | p50 ms | p95 ms | p99 ms |",
         "|---:|---|---:|---|---:|---:|---:|",
     ]
     load_lines = [
         "",
-        "| items | store | micro-batching | clients | queries/s | errors |",
-        "|---:|---|---|---:|---:|---:|",
+        "| items | store | queries | micro-batching | clients | queries/s | errors |",
+        "|---:|---|---|---|---:|---:|---:|",
     ]
     for size in [int(s) for s in args.sizes.split(",")]:
         for kind in args.stores.split(","):
             with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
                 data_dir = Path(tmp)
                 build_s = build_gallery(data_dir, size, kind, real, stacked, args.noise)
-                process, base = start_server(data_dir, kind, 16, args.threads)
+                modes = [
+                    (int(m.split(":")[0]), float(m.split(":")[1])) for m in args.modes.split(",")
+                ]
+                process, base = start_server(data_dir, kind, *modes[0], args.threads)
                 try:
                     found = latencies(base, bodies)
                     for modality, times in found.items():
@@ -274,16 +287,23 @@ def main() -> None:
                             f"{pct(times, 0.99):.1f} |"
                         )
                         print(lines[-1], flush=True)
-                    for batching in (True, False):
-                        if not batching:
+                    for i, (batch_max, wait_ms) in enumerate(modes):
+                        if i:
                             stop(process)
-                            process, base = start_server(data_dir, kind, 1, args.threads)
-                        done, errors = asyncio.run(_load(base, mixed, args.clients, args.seconds))
-                        load_lines.append(
-                            f"| {size:,} | {kind} | {'on (16)' if batching else 'off'} | "
-                            f"{args.clients} | {done / args.seconds:.1f} | {errors} |"
-                        )
-                        print(load_lines[-1], flush=True)
+                            process, base = start_server(
+                                data_dir, kind, batch_max, wait_ms, args.threads
+                            )
+                        how = f"on ({batch_max}, wait {wait_ms:g} ms)" if batch_max > 1 else "off"
+                        for load in args.loads.split(","):
+                            sent = mixed if load == "mixed" else bodies[load]
+                            done, errors = asyncio.run(
+                                _load(base, sent, args.clients, args.seconds)
+                            )
+                            load_lines.append(
+                                f"| {size:,} | {kind} | {load} | {how} | "
+                                f"{args.clients} | {done / args.seconds:.1f} | {errors} |"
+                            )
+                            print(load_lines[-1], flush=True)
                 finally:
                     stop(process)
     text = "\n".join(lines + load_lines) + "\n"
