@@ -98,6 +98,19 @@ def test_a_result_as_the_next_query(page, server, artefacts: Path) -> None:
     assert ids == [hit["id"] for hit in answer["hits"]]
     assert first not in ids
 
+    # "not like this" on another result adds it with a negative weight and searches again
+    avoided = ids[0]
+    page.click("#grid li:first-child button")
+    page.wait_for_selector("#item-view[open]")
+    before = int(page.evaluate("document.body.dataset.searched"))
+    page.click("#item-unlike")
+    page.wait_for_function(f"Number(document.body.dataset.searched) > {before}")
+    rows = page.locator("#weight-list .weight").all_inner_texts()
+    assert [r.split()[:2] for r in rows] == [["item", str(first)], ["item", str(avoided)]]
+    assert "not like this" in rows[1]
+    after = result_ids(page)
+    assert after.index(avoided) > len(after) // 2, after  # from first to the lower half
+
 
 def test_a_shared_link_gives_the_same_results(page, server, artefacts: Path) -> None:
     scene = server.scenes[TARGET + 1]
