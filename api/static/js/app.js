@@ -1,0 +1,316 @@
+// The page: wires the collection picker, the query builder, the results and the uploads
+// together, and keeps the query in the URL (every search is a link that gives the same results).
+
+import { api, apiKey, showImage } from "./api.js";
+import { QueryBuilder } from "./query.js";
+import { ResultsView, showItem, showExplain } from "./results.js";
+import { Uploads } from "./upload.js";
+import { encodeState, decodeState } from "./urlstate.js";
+
+const $ = (sel) => document.querySelector(sel);
+
+const page = {
+  collections: [],
+  model: null,
+  request: null, // the last search request (for "more" and the download)
+  spaces: null, // null = every space of the collection
+};
+
+function status(text, error = false) {
+  const el = $("#status");
+  el.textContent = text;
+  el.classList.toggle("error", error);
+}
+
+const query = new QueryBuilder(() => renderWeights());
+query.onError = (text) => status(text, true);
+
+const results = new ResultsView({
+  onOpen: (hit) => showItem(collection(), hit, {
+    "#item-like": (h) => likeOnly(h.id),
+    "#item-add": (h) => addLike(h.id, 1),
+    "#item-unlike": (h) => addLike(h.id, -1),
+  }),
+});
+
+const collection = () => $("#collection").value;
+
+// ---- collections and the model ----------------------------------------------------------
+
+async function loadCollections(keep) {
+  page.collections = await api.collections();
+  const select = $("#collection");
+  const current = keep ?? select.value;
+  select.replaceChildren(...page.collections.map((c) => {
+    const o = document.createElement("option");
+    o.value = c.name;
+    o.textContent = `${c.name} (${c.items} item${c.items === 1 ? "" : "s"}${c.pending ? `, ${c.pending} pending` : ""})`;
+    return o;
+  }));
+  if (page.collections.some((c) => c.name === current)) select.value = current;
+  $("#collection-names").replaceChildren(...page.collections.map((c) => new Option(c.name)));
+  renderSpaces();
+}
+
+async function loadModel() {
+  try {
+    page.model = await api.model();
+  } catch {
+    page.model = null; // an API without the model route: every part shown, no palette
+  }
+  const accepted = page.model?.query_modalities;
+  for (const p of ["caption", "sketch", "semseg", "depth", "image"]) {
+    const names = accepted?.map((m) => (typeof m === "string" ? m : m.name));
+    $(`#part-${p}`).hidden = Boolean(names) && !names.includes(p);
+  }
+  const palette = page.model?.palette;
+  if (palette?.length) query.setPalette(palette);
+  else $("#part-semseg").hidden = true;
+  if (page.model) $("#model-info").textContent = `model ${page.model.name} ${page.model.version ?? ""}`;
+}
+
+function renderSpaces() {
+  const box = $("#spaces");
+  const info = page.collections.find((c) => c.name === collection());
+  const spaces = info?.spaces ?? [];
+  box.replaceChildren(...spaces.map((s) => {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = s;
+    box.checked = !page.spaces || page.spaces.includes(s);
+    box.addEventListener("change", () => {
+      const on = [...$("#spaces").querySelectorAll("input:checked")].map((i) => i.value);
+      page.spaces = on.length === spaces.length ? null : on;
+    });
+    label.append(box, ` ${s}`);
+    return label;
+  }));
+  if (spaces.length) box.insertAdjacentHTML("afterbegin", "<span class='muted'>spaces</span>");
+}
+
+// ---- weights --------------------------------------------------------------------------
+
+function weightRow(label, value, onInput) {
+  const row = document.createElement("label");
+  row.className = "weight";
+  const name = document.createElement("span");
+  name.textContent = label;
+  const range = Object.assign(document.createElement("input"),
+    { type: "range", min: -2, max: 2, step: 0.1, value });
+  range.setAttribute("aria-label", `weight of ${label}`);
+  const out = document.createElement("output");
+  const show = () => {
+    const w = Number(range.value);
+    out.textContent = w === 0 ? "off" : w < 0 ? `${w.toFixed(1)} not like this` : w.toFixed(1);
+  };
+  range.addEventListener("input", () => { show(); onInput(Number(range.value)); });
+  show();
+  row.append(name, range, out);
+  return row;
+}
+
+function renderWeights() {
+  const list = $("#weight-list");
+  const rows = query.active().map((p) => weightRow(p, query.weights[p], (w) => { query.weights[p] = w; }));
+  for (const like of query.like) {
+    const row = weightRow(`item ${like.id}`, like.weight, (w) => { like.weight = w; });
+    const remove = Object.assign(document.createElement("button"), { type: "button", textContent: "×" });
+    remove.setAttribute("aria-label", `remove item ${like.id} from the query`);
+    remove.addEventListener("click", () => { query.like = query.like.filter((l) => l !== like); renderWeights(); });
+    row.append(remove);
+    rows.push(row);
+  }
+  list.replaceChildren(...rows);
+  if (!rows.length) list.innerHTML = "<p class='muted'>Draw, paint or type something first.</p>";
+  const likeList = $("#like-list");
+  $("#part-like").hidden = !query.like.length;
+  likeList.replaceChildren(...query.like.map((l) => {
+    const li = document.createElement("li");
+    const img = Object.assign(document.createElement("img"), { alt: `item ${l.id}` });
+    showImage(img, api.thumbnailUrl(collection(), l.id));
+    li.append(img, ` item ${l.id} (${l.weight > 0 ? "like" : "not like"})`);
+    return li;
+  }));
+}
+
+function likeOnly(id) {
+  query.reset();
+  query.like = [{ id, weight: 1 }];
+  renderWeights();
+  search();
+}
+
+function addLike(id, weight) {
+  query.like = query.like.filter((l) => l.id !== id).concat([{ id, weight }]);
+  renderWeights();
+  search();
+}
+
+// ---- state in the URL -------------------------------------------------------------------
+
+function minScore() {
+  const v = Number($("#min-score").value);
+  return v <= -1 ? null : v;
+}
+
+function currentState() {
+  return {
+    c: collection(), ...query.toState(), spaces: page.spaces, min: minScore(),
+    explain: $("#explain").checked, k: Number($("#page-size").value),
+  };
+}
+
+async function applyState(s) {
+  await query.fromState(s);
+  if (s.c && page.collections.some((c) => c.name === s.c)) $("#collection").value = s.c;
+  page.spaces = s.spaces ?? null;
+  $("#min-score").value = s.min ?? -1;
+  $("#min-score").dispatchEvent(new Event("input"));
+  $("#explain").checked = Boolean(s.explain);
+  $("#page-size").value = String(s.k || 24);
+  renderSpaces();
+  renderWeights();
+}
+
+// ---- search -----------------------------------------------------------------------------
+
+async function search() {
+  const parts = query.parts();
+  const like = query.like.filter((l) => l.weight !== 0);
+  if (!parts.length && !like.length) {
+    status("The query is empty: draw, paint, type or pick a result first.", true);
+    return;
+  }
+  const request = { parts, like, k: Number($("#page-size").value), explain: $("#explain").checked };
+  if (page.spaces) request.spaces = Object.fromEntries(page.spaces.map((s) => [s, 1]));
+  if (minScore() !== null) request.min_score = minScore();
+  const fragment = await encodeState(currentState());
+  if (location.hash.slice(1) !== fragment) history.pushState(null, "", `#${fragment}`);
+  await run(request);
+}
+
+async function run(request, more = false) {
+  const name = collection();
+  status("Searching…");
+  $("#search").disabled = true;
+  $("#more").disabled = true;
+  try {
+    const t0 = performance.now();
+    const response = await api.search(name, request);
+    page.request = request;
+    if (!more) results.clear();
+    results.append(name, response);
+    page.cursor = response.next_cursor;
+    const ms = Math.round(performance.now() - t0);
+    status(results.hits.length ? `${results.hits.length} result${results.hits.length === 1 ? "" : "s"} (${ms} ms)` : "No results above the minimum score.");
+    if (!more) {
+      showExplain(response.explanation);
+      // on a phone the results are below the query: bring them into view
+      if (matchMedia("(max-width: 680px)").matches) $("#results").scrollIntoView({ block: "start" });
+    }
+    $("#download").disabled = !results.hits.length;
+  } catch (err) {
+    if (err.status === 401) askForKey(err.message);
+    else status(err.message, true);
+  } finally {
+    $("#search").disabled = false;
+    $("#more").disabled = false;
+    // a counter of answered searches: tests (and scripts) wait on it
+    document.body.dataset.searched = String(Number(document.body.dataset.searched || 0) + 1);
+  }
+}
+
+function download() {
+  const { parts, ...params } = page.request;
+  const body = {
+    collection: collection(), url: location.href, params,
+    parts: parts.map((p) => ({ modality: p.modality, weight: p.weight, text: p.text })),
+    hits: results.hits,
+  };
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([JSON.stringify(body, null, 2)], { type: "application/json" }));
+  a.download = `anyseek-${collection()}-results.json`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+// ---- API key -----------------------------------------------------------------------------
+
+function askForKey(message) {
+  $("#key-panel").open = true;
+  $("#api-key").focus();
+  status(`This server wants an API key (${message}): enter it under "API key".`, true);
+}
+
+function wireKey() {
+  $("#api-key").value = apiKey.get();
+  $("#key-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    apiKey.set($("#api-key").value.trim());
+    try {
+      await Promise.all([loadModel(), loadCollections()]);
+      status("Key saved for this tab.");
+      await fromUrl();
+    } catch (err) {
+      if (err.status === 401) askForKey(err.message);
+      else status(err.message, true);
+    }
+  });
+}
+
+// ---- start ------------------------------------------------------------------------------
+
+async function fromUrl(event) {
+  const state = await decodeState(location.hash);
+  if (!state) {
+    if (event?.type === "popstate") { // back to the page before any search: an empty query
+      query.reset();
+      renderWeights();
+      results.clear();
+    }
+    return;
+  }
+  await applyState(state);
+  await search();
+}
+
+async function start() {
+  $("#search").addEventListener("click", search);
+  $("#reset").addEventListener("click", () => { query.reset(); renderWeights(); results.clear(); });
+  $("#more").addEventListener("click", () => page.cursor && run({ ...page.request, cursor: page.cursor }, true));
+  $("#download").addEventListener("click", download);
+  $("#copy-link").addEventListener("click", async () => {
+    await navigator.clipboard?.writeText(location.href).catch(() => {});
+    status("Link copied: it opens this exact search.");
+  });
+  $("#collection").addEventListener("change", () => {
+    page.spaces = null;
+    $("#upload-collection").value = collection();
+    renderSpaces();
+    renderWeights();
+  });
+  $("#min-score").addEventListener("input", (e) => {
+    $("#min-score-out").textContent = minScore() === null ? "off" : Number(e.target.value).toFixed(2);
+  });
+  $("#caption").addEventListener("keydown", (e) => { if (e.key === "Enter") search(); });
+  window.addEventListener("popstate", fromUrl);
+  wireKey();
+  const target = () => $("#upload-collection").value.trim() || collection();
+  const uploads = new Uploads(target, () => loadCollections(), (err) => {
+    if (err.status === 401) askForKey(err.message);
+    else status(`upload: ${err.message}`, true);
+  });
+  try {
+    await Promise.all([loadModel(), loadCollections()]);
+    await uploads.showRecent();
+    $("#upload-collection").value ||= collection();
+    await fromUrl();
+  } catch (err) {
+    if (err.status === 401) askForKey(err.message);
+    else status(`The server did not answer: ${err.message}`, true);
+  }
+  document.body.dataset.ready = "1"; // tests wait for this
+}
+
+start();

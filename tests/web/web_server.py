@@ -1,0 +1,160 @@
+"""Running the page's server and watching its browser pages, for the browser tests: a real
+``anyseek serve`` subprocess over an indexed gallery, browser contexts that may reach nothing but
+that server."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from web_gallery import build_gallery
+
+from anyseek.settings import Settings, load_settings
+from model.data import SceneSample
+
+START_TIMEOUT_S = 120
+
+
+def _shared_require():
+    """``require`` of tests/conftest.py, loaded by path: a plain ``from conftest import`` would
+    get whichever conftest module pytest imported last."""
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("anyseek_tests_conftest", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.require
+
+
+require = _shared_require()
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium (Playwright's own browser download cannot work here)."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@dataclass
+class Server:
+    """A running ``anyseek serve``: its URL, data directory and the gallery it serves."""
+
+    url: str
+    settings: Settings
+    scenes: list[SceneSample]
+    ids: dict[int, int]  # scene seed -> item id
+    log: Path
+    process: subprocess.Popen = field(repr=False)
+
+    @property
+    def seed_of(self) -> dict[int, int]:
+        """item id -> scene seed."""
+        return {item: seed for seed, item in self.ids.items()}
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(server: Server) -> None:
+    """Until /readyz answers 200 (model loaded, store open), or fail with the server's log."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"anyseek serve did not become ready; its log:\n{server.log.read_text()[-4000:]}")
+
+
+def start_server(
+    folder: Path, scenes: list[SceneSample], log: Path, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Index the scenes into a fresh data directory under ``folder``, then run ``anyseek serve``
+    on it in a subprocess on a free port (``env``: extra ANYSEEK_* settings) until closed."""
+    data_dir = folder / "data"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
+    clean |= {"ANYSEEK_DATA_DIR": str(data_dir), "ANYSEEK_API__BATCH_WAIT_MS": "1"}
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("ANYSEEK_")}
+    try:
+        settings = load_settings(data_dir=data_dir)
+    finally:
+        os.environ.update(saved)
+    ids = build_gallery(settings, scenes, folder / "images")
+    port = free_port()
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "anyseek", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=clean | (env or {}),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", settings, scenes, ids, log, process)
+    try:
+        wait_ready(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class PageWatch:
+    """What a page did that it should not: requests off the server, script errors."""
+
+    offsite: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def watched_context(browser, origin: str, **options):
+    """A browser context that may reach nothing but ``origin``; returns (context, watch)."""
+    context = browser.new_context(accept_downloads=True, **options)
+    watch = PageWatch()
+
+    def gate(route) -> None:
+        url = route.request.url
+        if url.startswith((origin, "data:", "blob:")):
+            route.continue_()
+        else:
+            watch.offsite.append(url)
+            route.abort()
+
+    context.route("**/*", gate)
+    return context, watch
+
+
+def watched_page(context, watch: PageWatch):
+    """A page of the context whose script errors land in ``watch``."""
+    page = context.new_page()
+    page.on("pageerror", lambda exc: watch.errors.append(f"page error: {exc}"))
+    page.watch = watch
+    return page
+
+
+def check_watch(watch: PageWatch) -> None:
+    """Nothing fetched beyond the server, no script error."""
+    assert not watch.offsite, f"the page reached beyond the server: {watch.offsite}"
+    assert not watch.errors, f"the page's script failed: {watch.errors}"
