@@ -24,7 +24,7 @@ from api.deps import AppState
 from api.indexing import JobRunner
 from api.metrics import Metrics
 from api.query import MB
-from api.routes import collections, health, items, jobs, search
+from api.routes import collections, health, items, jobs, model, search
 from search.searcher import Searcher, open_searcher
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -93,6 +93,7 @@ def create_app(
         items.router,
         jobs.router,
         search.router,
+        model.router,
         health.router,
     ):
         app.include_router(router)

@@ -143,6 +143,31 @@ class SearchRequest(SearchParams):
     parts: list[QueryPartIn] = Field(default_factory=list, max_length=16)
 
 
+class SpaceOut(BaseModel):
+    """One embedding space of the model: its short name and vector dimension."""
+
+    name: str
+    dim: int
+
+
+class PaletteClassOut(BaseModel):
+    """One segmentation class the model reads, with its palette colour."""
+
+    id: int
+    name: str
+    color: list[int] = Field(min_length=3, max_length=3)
+
+
+class ModelInfo(BaseModel):
+    """The loaded model: identity, spaces, query modalities and segmentation palette."""
+
+    name: str
+    version: str
+    spaces: list[SpaceOut]
+    query_modalities: list[str]
+    palette: list[PaletteClassOut] | None
+
+
 class SpaceScoreOut(BaseModel):
     """An item's score and rank (1 = best among the candidates) in one space."""
 

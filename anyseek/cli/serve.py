@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from anyseek.cli.context import settings_of
+from anyseek.settings import Settings
 
 
 def serve(
@@ -13,18 +14,24 @@ def serve(
     port: int | None = typer.Option(None, "--port", help="Port (ANYSEEK_API__PORT)."),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
-    """Serve the HTTP API (docs at /docs): search, collections, items, health and metrics."""
+    """Serve the HTTP API (docs at /docs) and the web page: search, collections, items, jobs."""
+    serve_api(settings_of(ctx), host=host, port=port, log_level=log_level)
+
+
+def serve_api(
+    settings: Settings, host: str | None = None, port: int | None = None, log_level: str = "info"
+) -> None:
+    """Run the API and the web page under uvicorn until interrupted (also ``anyseek demo``)."""
     import uvicorn
 
     from anyseek.db.migrate import open_database
     from api.app import create_app
 
-    settings = settings_of(ctx)
     database = open_database(settings)  # a one-line error now, not a 500 on every request later
     app = create_app(settings, database=database)
     host = host or settings.api.host
     port = port or settings.api.port
-    typer.echo(f"anyseek API on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+    typer.echo(f"anyseek on http://{host}:{port}  (web page; API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 
 

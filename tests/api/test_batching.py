@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from api_helpers import COLLECTION, Served
@@ -12,6 +13,13 @@ from api_helpers import COLLECTION, Served
 from anyseek.errors import AnyseekError
 from api.batching import SearchBatcher
 from search.query import QueryPart, SearchQuery
+
+
+def run_loop(coroutine):
+    """Run a coroutine on a fresh event loop in its own thread: the browser tests' Playwright
+    keeps a loop running in the main thread of the same pytest process."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _query(text: str) -> SearchQuery:
@@ -44,7 +52,7 @@ def test_concurrent_searches_share_one_call_and_keep_their_own_answers() -> None
         await batcher.stop()
         return answers
 
-    answers = asyncio.run(run())
+    answers = run_loop(run())
     assert calls == [["first"], ["a", "bad b", "c"]]
     assert answers[0] == "FIRST" and answers[1] == "A" and answers[3] == "C"
     assert isinstance(answers[2], AnyseekError) and str(answers[2]) == "bad bad b"
@@ -63,7 +71,7 @@ def test_max_batch_caps_a_call() -> None:
         await asyncio.gather(*(batcher.search(_query(str(i))) for i in range(7)))
         await batcher.stop()
 
-    asyncio.run(run())
+    run_loop(run())
     assert sizes == [3, 3, 1]
 
 

@@ -1,0 +1,36 @@
+"""``GET /v1/model``: the loaded model's identity, spaces, query modalities and class palette.
+
+The web page builds its query tools from it (a brush per palette class, only the modalities the
+model takes).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from api.deps import AppState, get_state, read_access
+from api.routes.common import errors
+from api.schemas import ModelInfo, PaletteClassOut, SpaceOut
+
+router = APIRouter(tags=["model"])
+
+
+@router.get(
+    "/v1/model",
+    response_model=ModelInfo,
+    dependencies=[Depends(read_access)],
+    responses=errors(401, 503),
+)
+def model_info(state: AppState = Depends(get_state)) -> ModelInfo:
+    """What queries can be built: spaces, query modalities and the segmentation palette."""
+    model = state.ready_searcher.model
+    palette = getattr(model, "palette", None)
+    return ModelInfo(
+        name=model.name,
+        version=model.version,
+        spaces=[SpaceOut(name=s.name, dim=s.dim) for s in model.spaces],
+        query_modalities=list(model.query_modalities),
+        palette=None
+        if palette is None
+        else [PaletteClassOut(id=c.id, name=c.name, color=list(c.color)) for c in palette.classes],
+    )
