@@ -31,10 +31,12 @@ def test_health_ready_and_metrics(served: Served) -> None:
     assert f'anyseek_items{{status="indexed"}} {float(len(served.ids))}' in text
 
 
-def test_the_placeholder_page_is_served_at_root(served: Served) -> None:
+def test_the_web_page_is_served_at_root(served: Served) -> None:
     response = served.client.get("/")
     assert response.status_code == 200
-    assert "coming" in response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<title>anyseek</title>" in response.text
+    assert served.client.get("/js/app.js").status_code == 200
 
 
 def test_collections_create_list_get_delete(served: Served) -> None:
