@@ -51,8 +51,12 @@ def plan_job(
     *,
     refs: Sequence[SourceRef] | None = None,
 ) -> int:
-    """Expand the source (or take ``refs``) and write a queued job with its chunks; its id."""
+    """Expand the source (or take ``refs``) and write a queued job with its chunks; its id.
+
+    An item listed twice (the same path in a list, the same file uploaded twice) is indexed once.
+    """
     refs = expand_source(settings.indexer, source) if refs is None else refs
+    refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
     database = open_database(settings)
     try:
         with database.session() as session:

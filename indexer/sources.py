@@ -85,7 +85,10 @@ def expand_source(
 
 def checked_path(settings: IndexerSettings, path: Path) -> Path:
     """An existing path, resolved, inside the allowed roots; else a one-line error."""
-    resolved = path.expanduser().resolve()
+    try:
+        resolved = path.expanduser().resolve()
+    except (ValueError, OSError) as exc:  # a NUL byte, an unresolvable home, a symlink loop
+        raise SourceError(f"{str(path)!r} is not a usable path ({exc})") from None
     roots = [root.expanduser().resolve() for root in settings.allowed_roots]
     if roots and not any(resolved.is_relative_to(root) for root in roots):
         raise SourceError(

@@ -49,6 +49,7 @@ def test_bad_sources_are_refused_with_one_line_and_write_nothing(
         tmp_path: "outside the allowed roots",
         allowed / "missing": "does not exist",
         tmp_path / "empty": "no images in",
+        f"{allowed}/a\x00b.png": "is not a usable path",  # a NUL byte (found by API fuzzing)
     }
     for source, message in cases.items():
         with pytest.raises(SourceError, match=message):
@@ -152,6 +153,17 @@ def test_uploads_are_indexed_under_their_file_names(
         ("beach.png", "", 0),
         ("b_c.png", "", 0),
     ]
+
+
+def test_a_file_given_twice_is_indexed_once(ready_settings, search_model, tmp_path: Path) -> None:
+    """The same broken file uploaded twice in one request (found by API fuzzing) is one failure,
+    and the same good path listed twice is one item."""
+    broken = Upload("broken.png", b"not an image at all")
+    report = index_uploads(ready_settings, "twice", [broken, broken], model=search_model)
+    assert (report.total, report.failed, report.done) == (1, 1, 0)
+    [good] = write_good_images(tmp_path / "good", count=1)
+    listed = run_index(ready_settings, "twice", [good, good], model=search_model)
+    assert (listed.total, listed.done) == (1, 1)
 
 
 def test_phone_formats_heic_and_avif(ready_settings, search_model, tmp_path: Path) -> None:
