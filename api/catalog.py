@@ -17,11 +17,11 @@ from anyseek.db.session import Database
 from anyseek.errors import NotFoundError
 from anyseek.settings import Settings
 from indexer.collections import attach_model, store_spaces
-from indexer.thumbnails import thumbnail_dir, thumbnail_path
-from model.search_model import SearchModel
+from indexer.thumbnails import reconstruction_path, thumbnail_dir, thumbnail_path
+from model.search_model import RECONSTRUCTION_KINDS, SearchModel
 from search.stores import VectorStore
 
-__all__ = ["thumbnail_path"]  # re-exported for the item routes
+__all__ = ["reconstruction_path", "thumbnail_path"]  # re-exported for the item routes
 
 
 def create_collection(
@@ -88,3 +88,5 @@ def delete_item(
     with database.session() as session:
         session.delete(get_item(session, collection, item_id))
     thumbnail_path(settings, collection, item_id).unlink(missing_ok=True)
+    for kind in RECONSTRUCTION_KINDS:
+        reconstruction_path(settings, collection, item_id, kind).unlink(missing_ok=True)

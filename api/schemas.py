@@ -202,6 +202,11 @@ class ExplanationOut(BaseModel):
     union: int
     timings_ms: dict[str, float]
     imagined: str | None = None  # a caption the model generates for the query, when it can
+    reconstructions: dict[str, str] | None = Field(
+        None,
+        description="what the model sees in the query's image (MultiMAE): base64 PNGs keyed "
+        "depth (near = bright) and semseg (COCO palette)",
+    )
 
 
 class SearchResponse(BaseModel):

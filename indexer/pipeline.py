@@ -18,6 +18,7 @@ from sqlalchemy import select
 from anyseek.db.models import ChunkStatus, IndexChunk, Item
 from anyseek.db.session import Database
 from anyseek.settings import Settings
+from indexer import reconstructions
 from indexer.decode import Decoded, DecodeLimits, decode
 from indexer.errors import ItemError
 from indexer.fetch import Fetched, fetch
@@ -141,16 +142,26 @@ def embed(model: SearchModel, decoded: Sequence[Decoded], batch_size: int) -> li
 
 def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
     """Embed a prepared chunk and stage it in one transaction; False if it was already staged.
-    The collection's first chunk with images also estimates and stores its priors."""
+    The collection's first chunk with images also estimates and stores its priors; a model that
+    reconstructs also writes each item's depth and segmentation PNGs beside its thumbnail."""
     _priors(ctx, prepared)
-    vectors = embed(ctx.model, prepared.decoded, ctx.settings.model.batch_size)
+    settings = ctx.settings
+    vectors = embed(ctx.model, prepared.decoded, settings.model.batch_size)
+    pictures = reconstructions.predict(
+        ctx.model, prepared.decoded, settings.indexer.thumbnail_size, settings.model.batch_size
+    )
     outcome = ChunkOutcome(
         embedded=tuple(Embedded(d, v) for d, v in zip(prepared.decoded, vectors, strict=True)),
         failures=prepared.failures,
         skipped=prepared.skipped,
     )
     with ctx.database.session() as session:
-        return stage_chunk(session, prepared.job_id, prepared.seq, prepared.collection_id, outcome)
+        staged = stage_chunk(
+            session, prepared.job_id, prepared.seq, prepared.collection_id, outcome
+        )
+    if staged:  # the items have ids now: their reconstructions go beside their thumbnails
+        reconstructions.write(ctx.database, settings, prepared.collection_id, pictures)
+    return staged
 
 
 def _priors(ctx: ChunkContext, prepared: Prepared) -> None:

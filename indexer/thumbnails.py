@@ -1,4 +1,5 @@
-"""Where item thumbnails live and how they are made: one small JPEG per item, for the web page."""
+"""Where item thumbnails live and how they are made: one small JPEG per item, for the web page,
+and beside it, when the model reconstructs (MultiMAE), its predicted depth and segmentation PNGs."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def thumbnail_dir(settings: Settings, collection: str) -> Path:
 def thumbnail_path(settings: Settings, collection: str, item_id: int) -> Path:
     """``<data_dir>/thumbnails/<collection>/<item_id>.jpg``: the one place this path is spelled."""
     return thumbnail_dir(settings, collection) / f"{int(item_id)}.jpg"
+
+
+def reconstruction_path(settings: Settings, collection: str, item_id: int, kind: str) -> Path:
+    """``<data_dir>/thumbnails/<collection>/<item_id>.<kind>.png`` (kind: depth | semseg)."""
+    return thumbnail_dir(settings, collection) / f"{int(item_id)}.{kind}.png"
 
 
 def make_thumbnail(image: Image.Image, size: int) -> bytes:

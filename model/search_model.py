@@ -149,6 +149,19 @@ class DescribingModel(Protocol):
         ...
 
 
+RECONSTRUCTION_KINDS = ("depth", "semseg")  # what a reconstructing model predicts, in order
+
+
+@runtime_checkable
+class ReconstructingModel(Protocol):
+    """A model that shows what it sees in an image: predicted depth and segmentation (MultiMAE)."""
+
+    def reconstruction_pngs(self, images: torch.Tensor, size: int) -> list[dict[str, bytes]]:
+        """Model-ready rgb [B, 3, S, S] -> per image {kind: PNG bytes} (``size`` px square) for
+        each of ``RECONSTRUCTION_KINDS``; a ModelError when the checkpoint cannot predict them."""
+        ...
+
+
 def depth_input(transform: QueryTransform) -> QueryTransform:
     """A depth transform that also reads ``.npy`` content given as bytes (uploads)."""
 

@@ -72,6 +72,7 @@ class SearchQuery:
     fusion: str | None = None  # "information" | "rrf"; None: the settings' default
     combine: str | None = None  # "guidance" | "fusion" for weighted parts; None: default
     explain: bool = False
+    reconstruct: bool = True  # with explain: the model's depth/semseg of the image, when it can
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "parts", tuple(self.parts))
@@ -144,6 +145,8 @@ class Explanation:
     union: int  # candidates scored in every space
     timings_ms: Mapping[str, float]
     imagined: str | None = None  # a caption the model generates for the query, when it can
+    # what the model sees in the query's image: {"depth"|"semseg": base64 PNG}, when it can
+    reconstructions: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from search.query import (
     SpaceExplanation,
     SpaceScore,
 )
+from search.reconstruct import explain_reconstructions
 from search.stores.base import MAX_K, VectorStore
 
 CURSOR_PREFIX = "v1"
@@ -243,6 +244,7 @@ class Searcher:
         explanation = None
         if query.explain:
             imagined = self._imagine(plan)
+            seen = self._reconstruct(plan)
             explanation = Explanation(
                 spaces={
                     s: SpaceExplanation(information[s], fused_weights[s], candidates.found[s])
@@ -254,6 +256,7 @@ class Searcher:
                 union=len(candidates.ids),
                 timings_ms=dict(timer.ms),
                 imagined=imagined,
+                reconstructions=seen,
             )
         return SearchResults(
             hits=hits,
@@ -277,6 +280,16 @@ class Searcher:
             return None
         finally:
             plan.timer.ms["imagine"] = round((time.perf_counter() - start) * 1000, 3)
+
+    def _reconstruct(self, plan: _Plan) -> dict[str, str] | None:
+        """The model's depth and segmentation of the query's image part, when asked and able."""
+        if not plan.query.reconstruct:
+            return None
+        start = time.perf_counter()
+        found = explain_reconstructions(self.model, plan.inputs)
+        if found is not None:
+            plan.timer.ms["reconstruct"] = round((time.perf_counter() - start) * 1000, 3)
+        return found
 
     def _describe(
         self,

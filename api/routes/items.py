@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path as FilePath
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from fastapi.responses import FileResponse
@@ -107,14 +108,32 @@ def get_image(name: str = NAME, item_id: int = ITEM, state: AppState = Depends(g
     dependencies=[Depends(read_access)],
     responses={**IMAGE, **errors(401, 404, 422)},
 )
-def get_thumbnail(name: str = NAME, item_id: int = ITEM, state: AppState = Depends(get_state)):
-    """The item's JPEG thumbnail written by the indexer."""
+def get_thumbnail(
+    name: str = NAME,
+    item_id: int = ITEM,
+    kind: Literal["image", "depth", "semseg"] = Query(
+        "image",
+        description="image: the JPEG thumbnail; depth (near = bright) or semseg (COCO palette): "
+        "the PNG the model predicts from the image, written when it can (MultiMAE)",
+    ),
+    state: AppState = Depends(get_state),
+):
+    """The item's thumbnail written by the indexer, or the model's depth or segmentation of it."""
     with state.database.session() as session:
         catalog.get_item(session, name, item_id)
-    path = catalog.thumbnail_path(state.settings, name, item_id)
+    if kind == "image":
+        path = catalog.thumbnail_path(state.settings, name, item_id)
+        if not path.is_file():
+            raise ApiError(404, f"item {item_id} has no thumbnail (not indexed yet?)")
+        return FileResponse(path, media_type="image/jpeg")
+    path = catalog.reconstruction_path(state.settings, name, item_id, kind)
     if not path.is_file():
-        raise ApiError(404, f"item {item_id} has no thumbnail (not indexed yet?)")
-    return FileResponse(path, media_type="image/jpeg")
+        raise ApiError(
+            404,
+            f"item {item_id} has no {kind} reconstruction (only a model that reconstructs, "
+            "MultiMAE, writes them at index time)",
+        )
+    return FileResponse(path, media_type="image/png")
 
 
 @router.delete(

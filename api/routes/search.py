@@ -27,7 +27,7 @@ async def _run(state: AppState, query: SearchQuery) -> SearchResponse:
     asked = query.explain
     try:
         results: SearchResults = await state.batcher.search(
-            dataclasses.replace(query, explain=True)
+            dataclasses.replace(query, explain=True, reconstruct=asked)
         )
     except Exception:
         state.metrics.searches.labels("error").inc()

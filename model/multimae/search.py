@@ -9,6 +9,7 @@ The output adapters give the depth and segmentation MultiMAE sees in an image (f
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from PIL import Image
 from model.checkpoint import CheckpointError
 from model.search_model import (
     DTYPES,
+    RECONSTRUCTION_KINDS,
     ModelError,
     QueryEmbedding,
     QueryModality,
@@ -238,6 +240,22 @@ class MultiMAESearchModel:
         return Reconstructions(
             depth=out["depth"].float().cpu(), semseg_logits=out["semseg"].float().cpu()
         )
+
+    def reconstruction_pngs(self, images: torch.Tensor, size: int) -> list[dict[str, bytes]]:
+        """Model-ready rgb [B, 3, S, S] -> per image depth and semseg thumbnails as PNG bytes."""
+        found = self.reconstruct(images)
+        out = []
+        for index in range(found.depth.shape[0]):
+            pictures = found.thumbnails(index, size)
+            out.append({kind: _png(pictures[kind]) for kind in RECONSTRUCTION_KINDS})
+        return out
+
+
+def _png(image: Image.Image) -> bytes:
+    """A PIL image -> PNG bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 def is_multimae_source(source: object) -> bool:

@@ -64,6 +64,7 @@ export const api = {
   job: (id) => call("GET", `/v1/jobs/${enc(id)}`),
   jobs: (collection) => call("GET", `/v1/jobs?limit=5${collection ? `&collection=${enc(collection)}` : ""}`),
   item: (collection, id) => call("GET", `/v1/collections/${enc(collection)}/items/${id}`),
-  thumbnailUrl: (collection, id) => `/v1/collections/${enc(collection)}/items/${id}/thumbnail`,
+  thumbnailUrl: (collection, id, kind = "image") =>
+    `/v1/collections/${enc(collection)}/items/${id}/thumbnail${kind === "image" ? "" : `?kind=${kind}`}`,
   imageUrl: (collection, id) => `/v1/collections/${enc(collection)}/items/${id}/image`,
 };

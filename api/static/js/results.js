@@ -69,6 +69,7 @@ export function showItem(collection, hit, actions) {
   $("#item-title").textContent = `Item ${hit.id}`;
   showImage($("#item-image"), api.imageUrl(collection, hit.id));
   $("#item-image").alt = hit.payload?.path || `item ${hit.id}`;
+  showSeen(collection, hit.id);
   const table = $("#item-spaces");
   table.innerHTML = "<tr><th scope='col'>space</th><th scope='col'>rank</th><th scope='col'>score</th></tr>";
   table.insertAdjacentHTML("beforeend", `<tr><td>fused</td><td></td><td>${fmt(hit.score)}</td></tr>`);
@@ -91,7 +92,29 @@ export function showItem(collection, hit, actions) {
   dialog.showModal();
 }
 
-/** The explain panel: stage timings, space weights and what the model was given. */
+/** The model's depth and segmentation of an item (MultiMAE writes them): shown once one loads. */
+function showSeen(collection, id) {
+  const seen = $("#item-seen");
+  seen.hidden = true;
+  for (const kind of ["depth", "semseg"]) {
+    const img = $(`#item-${kind}`);
+    img.removeAttribute("src");
+    img.onload = () => { seen.hidden = false; };
+    img.onerror = () => img.removeAttribute("src"); // 404: the model reconstructs nothing
+    showImage(img, api.thumbnailUrl(collection, id, kind));
+  }
+}
+
+/** Base64 PNGs of what the model sees in the query image, as small figures ("" when none). */
+function seen(pictures) {
+  if (!pictures) return "";
+  const figure = ([kind, png]) => `<figure><img src="data:image/png;base64,${png.replace(/[^A-Za-z0-9+/=]/g, "")}"
+    alt="${String(kind).replace(/[^a-z]/g, "")} the model sees in the query image"><figcaption>${kind === "depth" ? "depth (near = bright)" : "segmentation"}</figcaption></figure>`;
+  return `<div class="seen" id="explain-seen">${Object.entries(pictures).map(figure).join("")}</div>`;
+}
+
+/** The explain panel: stage timings, space weights, what the model was given and, when it can
+ * say, what it sees in the query image (depth and segmentation). */
 export function showExplain(explanation) {
   const panel = $("#explain-panel");
   panel.hidden = !explanation;
@@ -107,5 +130,6 @@ export function showExplain(explanation) {
     <table><caption>spaces</caption><tr><th></th><th>information</th><th>weight</th><th>candidates</th></tr>
       ${rows(explanation.spaces, (v) => `<td>${v.information.toFixed(2)}</td><td>${v.weight.toFixed(2)}</td><td>${v.candidates}</td>`)}</table>
     <table><caption>what the model saw</caption>
-      ${rows(explanation.inputs, (v) => `<td>${esc(Object.entries(v).map(([k, x]) => `${k}: ${JSON.stringify(x)}`).join(", "))}</td>`)}</table>`;
+      ${rows(explanation.inputs, (v) => `<td>${esc(Object.entries(v).map(([k, x]) => `${k}: ${JSON.stringify(x)}`).join(", "))}</td>`)}</table>
+    ${seen(explanation.reconstructions)}`;
 }
