@@ -96,9 +96,12 @@ def start_server(
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     clean |= {"ANYSEEK_DATA_DIR": str(data_dir), "ANYSEEK_API__BATCH_WAIT_MS": "1"}
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("ANYSEEK_")}
+    os.environ.update(env or {})  # the server's settings (e.g. its model) index the gallery too
     try:
         settings = load_settings(data_dir=data_dir)
     finally:
+        for key in env or {}:
+            os.environ.pop(key, None)
         os.environ.update(saved)
     ids = build_gallery(settings, scenes, folder / "images")
     port = free_port()
