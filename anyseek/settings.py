@@ -129,6 +129,11 @@ class IndexerSettings(BaseModel):
         "indexed images (the first chunk(s) staged)",
     )
     thumbnail_size: int = Field(default=256, ge=16, le=2048, description="longest side, px")
+    reconstructions: bool = Field(
+        default=True,
+        description="models that reconstruct (MultiMAE): also write each item's predicted depth "
+        "and segmentation PNGs beside its thumbnail (one more decoder pass per image)",
+    )
     flush_interval_s: float = Field(
         default=5.0, ge=0, description="in-process: apply staged vectors to the store this often"
     )

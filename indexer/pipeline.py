@@ -147,9 +147,11 @@ def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
     _priors(ctx, prepared)
     settings = ctx.settings
     vectors = embed(ctx.model, prepared.decoded, settings.model.batch_size)
-    pictures = reconstructions.predict(
-        ctx.model, prepared.decoded, settings.indexer.thumbnail_size, settings.model.batch_size
-    )
+    pictures = {}
+    if settings.indexer.reconstructions:
+        pictures = reconstructions.predict(
+            ctx.model, prepared.decoded, settings.indexer.thumbnail_size, settings.model.batch_size
+        )
     outcome = ChunkOutcome(
         embedded=tuple(Embedded(d, v) for d, v in zip(prepared.decoded, vectors, strict=True)),
         failures=prepared.failures,

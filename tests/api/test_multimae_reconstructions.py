@@ -216,3 +216,18 @@ def test_deleting_an_item_removes_its_reconstructions(multimae: Indexed) -> None
     assert all(p.is_file() for p in paths)
     assert multimae.client.delete(f"/v1/collections/scenes/items/{item}").status_code == 204
     assert not any(p.exists() for p in paths)
+
+
+def test_the_indexer_can_be_told_to_skip_them(multimae: Indexed, tmp_path: Path) -> None:
+    settings = multimae.settings
+    quiet = settings.model_copy(
+        update={"indexer": settings.indexer.model_copy(update={"reconstructions": False})}
+    )
+    images = settings.data_dir / "more"
+    images.mkdir()
+    (images / "9.png").write_bytes(_png(generate_scene(9, 64).rgb))
+    searcher = multimae.searcher
+    report = run_index(quiet, "plain", images, model=searcher.model, store=searcher.store)
+    assert (report.status, report.done) == ("succeeded", 1)
+    folder = settings.data_dir / "thumbnails" / "plain"
+    assert [p.suffix for p in folder.iterdir()] == [".jpg"]
