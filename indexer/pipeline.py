@@ -147,7 +147,7 @@ def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
     _priors(ctx, prepared)
     settings = ctx.settings
     vectors = embed(ctx.model, prepared.decoded, settings.model.batch_size)
-    pictures = {}
+    pictures: reconstructions.ByHash = {}
     if settings.indexer.reconstructions:
         pictures = reconstructions.predict(
             ctx.model, prepared.decoded, settings.indexer.thumbnail_size, settings.model.batch_size
