@@ -90,7 +90,13 @@ class ApiSettings(BaseModel):
     max_image_pixels: int = Field(default=40_000_000, gt=0)
     auth_reads: bool = Field(default=False, description="require a key for reads too")
     batch_max: int = Field(default=16, ge=1, le=256, description="searches per model call; 1=off")
-    batch_wait_ms: float = Field(default=2.0, ge=0, le=1000, description="wait for a batch to fill")
+    batch_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="extra wait for a batch to fill; 0: searches that arrive while one batch "
+        "runs form the next (measured faster at 100k items, also under load)",
+    )
 
 
 IMAGE_EXTENSIONS = (

@@ -1,7 +1,8 @@
 """Micro-batching: concurrent search requests gathered into one ``Searcher.search_many`` call.
 
-Requests wait at most ``wait_ms`` after the first one of a batch (or until ``max_batch`` are
-there); the batch runs on one inference thread, off the event loop, so the model is called by one
+Requests that arrive while a batch is being answered form the next batch (up to ``max_batch``),
+and ``wait_ms`` (default 0) can hold the first one of a batch longer for others; the batch runs on
+one inference thread, off the event loop, so the model is called by one
 thread at a time and queries with the same modalities share one encoder pass.
 """
 
