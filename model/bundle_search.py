@@ -12,7 +12,6 @@ import torch
 
 from model.bundle import is_bundle, load_bundle
 from model.search_model import (
-    DTYPES,
     ModelError,
     QueryEmbedding,
     QueryModality,
@@ -21,6 +20,7 @@ from model.search_model import (
     SpaceInfo,
     caption_ids,
     depth_input,
+    torch_dtype,
     weights_digest,
 )
 from model.transforms.palette_semseg import ClassPalette, PaletteSemsegTransform
@@ -185,10 +185,9 @@ def load_bundle_search_model(
     source: str | Path, *, device: str = "cpu", dtype: str = "float32"
 ) -> BundleSearchModel:
     """Load ``builtin`` or a bundle folder as a search model."""
-    if dtype not in DTYPES:
-        raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     name = "builtin" if str(source) == "builtin" else Path(source).name
-    return BundleSearchModel(load_bundle(source, device=device, dtype=DTYPES[dtype]), name=name)
+    bundle = load_bundle(source, device=device, dtype=torch_dtype(dtype))
+    return BundleSearchModel(bundle, name=name)
 
 
 __all__ = ["BundleSearchModel", "builtin_palette", "is_bundle", "load_bundle_search_model"]

@@ -205,10 +205,8 @@ def weights_digest(paths: Sequence[Path]) -> str:
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when a CUDA device is there, else ``cpu``; others as given."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"ANYSEEK_MODEL__DEVICE={device!r} but no CUDA device is available")
-    return device
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of an ``ANYSEEK_MODEL__DTYPE`` name, or an error naming the choices."""
+    if name not in DTYPES:
+        raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+    return DTYPES[name]

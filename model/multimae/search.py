@@ -21,13 +21,13 @@ from PIL import Image
 
 from model.checkpoint import CheckpointError
 from model.search_model import (
-    DTYPES,
     RECONSTRUCTION_KINDS,
     ModelError,
     QueryEmbedding,
     QueryModality,
     QueryRequest,
     SpaceInfo,
+    torch_dtype,
     weights_digest,
 )
 from model.transforms.base import ImageSource, UserInputError
@@ -287,8 +287,6 @@ def load_multimae_search_model(
     source: str | Path, *, device: str = "cpu", dtype: str = "float32"
 ) -> MultiMAESearchModel:
     """Load a MultiMAE checkpoint as a search model; its version is the weights' content hash."""
-    if dtype not in DTYPES:
-        raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     weights = find_weights(source)
-    model = load_multimae(weights, device=device, dtype=DTYPES[dtype])
+    model = load_multimae(weights, device=device, dtype=torch_dtype(dtype))
     return MultiMAESearchModel(model, name=Path(source).name, version=weights_digest([weights]))

@@ -7,7 +7,7 @@ from typing import Any
 
 from model.bundle import ModelBundle
 from model.checkpoint import CheckpointError, resolve_source
-from model.search_model import DTYPES, ModelError, weights_digest
+from model.search_model import ModelError, torch_dtype, weights_digest
 from model.tokenizers.errors import TokenizerError
 
 from .search import (
@@ -61,12 +61,11 @@ def load_official_search_model(
     from model.loading import load_fourm
     from model.tokenizers.text import load_text_tokenizer
 
-    if dtype not in DTYPES:
-        raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    precision = torch_dtype(dtype)  # a bad name is refused before anything is loaded
     notice_licence()
     try:
         weights, _ = resolve_source(source)
-        fm = load_fourm(source, device=device, dtype=DTYPES[dtype])
+        fm = load_fourm(source, device=device, dtype=precision)
     except CheckpointError as exc:
         raise ModelError(f"cannot load the 4M checkpoint {source}: {exc}") from None
     shelf = TokenizerShelf(tokenizers, device)
