@@ -46,6 +46,14 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 @pytest.fixture(scope="session")
+def search_model():
+    """The built-in search model, loaded once for the whole run (search, API, indexing tests)."""
+    from model.families import load_search_model
+
+    return load_search_model("builtin", device="cpu")
+
+
+@pytest.fixture(scope="session")
 def fourm_fixtures() -> Path:
     """The official-format 4M conformance fixtures shipped beside the checkout."""
     require_fixtures(FOURM_FIXTURES)

@@ -8,13 +8,7 @@ import pytest
 from api_helpers import FIRST_SEED, GALLERY_SIZE, KEY, Served, serve
 
 from model.data import SceneSample, generate_scene
-from model.families import load_search_model
 from model.search_model import SearchModel
-
-
-@pytest.fixture(scope="session")
-def search_model() -> SearchModel:
-    return load_search_model("builtin")
 
 
 @pytest.fixture(scope="session")

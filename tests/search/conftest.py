@@ -14,14 +14,8 @@ from scene_gallery import COLLECTION, FIRST_SEED, GALLERY_SIZE, Gallery, index_s
 
 from anyseek.settings import StoreSettings
 from model.data import SceneSample, generate_scene
-from model.families import load_search_model
 from model.search_model import SearchModel
 from search.stores.faiss_store import FaissStore
-
-
-@pytest.fixture(scope="session")
-def search_model() -> SearchModel:
-    return load_search_model("builtin")
 
 
 @pytest.fixture(scope="session")
