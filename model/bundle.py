@@ -116,6 +116,18 @@ def _load_priors(path: Path, fm: FourM) -> dict[str, torch.Tensor]:
     return priors
 
 
+def _check_text_fits(text: object, fm: FourM, path: Path) -> None:
+    """Every id the text tokenizer can emit must have a row in the FM's caption table."""
+    if "caption" not in fm.input_modalities:
+        return
+    rows = fm.config.vocab_size("caption")
+    if text.vocab_size > rows:
+        raise BundleError(
+            f"{path}: the text tokenizer has {text.vocab_size} ids, but the FM's caption table "
+            f"has {rows} rows"
+        )
+
+
 def resolve_bundle_source(source: str | Path) -> Path:
     """``builtin`` -> the committed default bundle; otherwise the given folder."""
     return BUILTIN_DIR if str(source) == "builtin" else Path(source).expanduser()
@@ -171,6 +183,7 @@ def load_bundle(
             )
         tokenizers[name] = tok
     text = load_text_tokenizer(root / text_file)
+    _check_text_fits(text, fm, root / text_file)
     priors = {}
     if priors_file is not None:
         priors = {k: v.to(device) for k, v in _load_priors(root / priors_file, fm).items()}

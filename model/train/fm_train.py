@@ -32,6 +32,7 @@ from model.train.schedule import autocast, cosine_lr
 PIXEL_BASES = ("rgb", "depth", "normal", "semseg", "sketch", "edges")
 CAPTION = "caption"
 SPACES = ("tok_clip_global", "tok_dino_global")
+CAPTION_VOCABS = ("registry", "tokenizer")
 
 Progress = Callable[[int, dict[str, float]], None]
 
@@ -56,16 +57,39 @@ class FMTrainConfig:
     """None: one-hot targets (the official 4M loss). A value T: each target token's label is the
     tokenizer's own code distribution softmax(scores / T), so a near miss costs less than a far
     one; the FM then learns calibrated distributions for expected decoding."""
+    caption_vocab: str = "registry"
+    """Rows of the caption table: ``registry`` keeps the 4M registry's 30,000 (the official
+    vocabulary); ``tokenizer`` sizes it to the trained WordPiece, so the bytes go to the network
+    instead."""
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown caption table choice, naming the choices."""
+        if self.caption_vocab not in CAPTION_VOCABS:
+            raise ValueError(
+                f"caption_vocab must be one of {', '.join(CAPTION_VOCABS)}, "
+                f"got {self.caption_vocab!r}"
+            )
 
     def pixel_modalities(self) -> list[str]:
         """Pixel-patch inputs at the training resolution, e.g. ``sketch@64``."""
         return [f"{base}@{self.resolution}" for base in PIXEL_BASES]
 
-    def fourm_config(self, spaces: tuple[str, ...] = SPACES) -> FourMConfig:
+    def vocab_sizes(self, text_vocab: int | None) -> dict[str, int]:
+        """The FM's own vocabulary sizes: the caption table at ``text_vocab`` rows if asked."""
+        if self.caption_vocab == "registry":
+            return {}
+        if text_vocab is None:
+            raise ValueError("caption_vocab 'tokenizer' needs the text tokenizer's vocab size")
+        return {CAPTION: text_vocab}
+
+    def fourm_config(
+        self, spaces: tuple[str, ...] = SPACES, text_vocab: int | None = None
+    ) -> FourMConfig:
         """The FourM config (official keys) of the model this run trains.
 
         ``image_size`` stays 224 so that the global spaces get their 16 tokens (4x4 cells of 56);
-        the pixel inputs carry their own resolution in their names.
+        the pixel inputs carry their own resolution in their names. ``text_vocab`` is the trained
+        WordPiece's size (used when ``caption_vocab`` is ``tokenizer``).
         """
         return FourMConfig(
             domains_in=(*self.pixel_modalities(), CAPTION),
@@ -84,6 +108,7 @@ class FMTrainConfig:
             qk_norm=False,
             image_size=224,
             patch_size=16,
+            vocab_sizes=self.vocab_sizes(text_vocab),
         )
 
     def to_dict(self) -> dict:
@@ -99,6 +124,7 @@ class TrainingSet:
     caption_ids: torch.Tensor  # [N, K, L] int64: ids, [EOS], [PAD]... per phrasing
     targets: dict[str, torch.Tensor]  # space -> [N, 16] int64 tokens of the teacher embedding
     scores: dict[str, torch.Tensor] | None = None  # space -> [N, 16, live] tokenizer code scores
+    text_vocab: int | None = None  # the WordPiece's vocab size (caption_vocab "tokenizer")
 
     def soft_labels(self, index: torch.Tensor, temperature: float) -> dict[str, torch.Tensor]:
         """space -> [B, 16, live] code distributions of the batch's teacher embeddings."""
@@ -274,7 +300,7 @@ def train_fm(
     under bfloat16 autocast.
     """
     torch.manual_seed(seed)
-    model = FourM(config.fourm_config(tuple(data.targets))).to(device)
+    model = FourM(config.fourm_config(tuple(data.targets), data.text_vocab)).to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "emb" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "emb" in n]
     optimizer = torch.optim.AdamW(

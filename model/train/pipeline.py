@@ -185,6 +185,14 @@ def training_captions(
     return out
 
 
+def text_vocab_size(run: Run) -> int:
+    """The vocab size of the run's trained WordPiece (recorded by the ``text`` stage)."""
+    record = stage_record(run, "text")
+    if record is None:
+        raise AnyseekError(f"{run.out}: the text stage has not run yet")
+    return int(record["metrics"]["vocab_size"])
+
+
 def _caption_ids(run: Run, scenes: SceneTensors) -> torch.Tensor:
     """[N, K, L] caption ids (ids, [EOS], [PAD]) of every training phrasing of every scene."""
     from model.tokenizers.text import load_text_tokenizer
@@ -201,7 +209,7 @@ def stage_teachers(run: Run) -> dict[str, Any]:
     c = run.config
     scenes = _train_scenes(run)
     ids = _caption_ids(run, scenes)
-    vocab = json.loads((run.out / "stages" / "text.json").read_text())["metrics"]["vocab_size"]
+    vocab = text_vocab_size(run)
     clip_path, visual_path = run.path("teachers", "clip.pt"), run.path("teachers", "dino.pt")
     if clip_path.is_file():  # finished before an interruption
         clip = load_clip_teacher(run)
@@ -270,6 +278,7 @@ def stage_fm(run: Run) -> dict[str, Any]:
         _caption_ids(run, scenes),
         torch.load(run.out / "tokenizers" / "targets.pt"),
         scores,
+        text_vocab_size(run),
     )
     bar, update = _bar(c.fm.steps, "fm")
     losses: list[float] = []
@@ -327,7 +336,7 @@ def stage_bundle(run: Run) -> dict[str, Any]:
     if out.exists():
         shutil.rmtree(out)
     (out / "fm").mkdir(parents=True)
-    fm_config = c.fm.fourm_config((CLIP_SPACE, DINO_SPACE)).to_dict()
+    fm_config = c.fm.fourm_config((CLIP_SPACE, DINO_SPACE), text_vocab_size(run)).to_dict()
     (out / "fm" / "config.json").write_text(json.dumps(fm_config, indent=2, sort_keys=True))
     dtype = getattr(torch, c.export_dtype)
     _export_safetensors(
@@ -479,8 +488,7 @@ def _attach_log(path: Path) -> None:
 
 def load_clip_teacher(run: Run):
     """Rebuild the trained CLIP teacher of a run (for analysis)."""
-    vocab = stage_record(run, "text")["metrics"]["vocab_size"]
-    model = build_clip(run.config.clip, vocab)
+    model = build_clip(run.config.clip, text_vocab_size(run))
     model.load_state_dict(torch.load(run.out / "teachers" / "clip.pt"))
     return model.eval()
 
