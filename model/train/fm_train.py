@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from model.batch import ModalityTokens
+from model.builtin_definition import BUILTIN, BuiltinDefinition
 from model.config import FourMConfig
 from model.data.tensors import SceneTensors, pixel_inputs
 from model.fourm import FourM
@@ -29,9 +30,7 @@ from model.train.masking import MaskingConfig, sample_masks
 from model.train.objective import target_segments
 from model.train.schedule import autocast, cosine_lr
 
-PIXEL_BASES = ("rgb", "depth", "normal", "semseg", "sketch", "edges")
-CAPTION = "caption"
-SPACES = ("tok_clip_global", "tok_dino_global")
+CAPTION = BUILTIN.caption.base
 CAPTION_VOCABS = ("registry", "tokenizer")
 
 Progress = Callable[[int, dict[str, float]], None]
@@ -70,9 +69,9 @@ class FMTrainConfig:
                 f"got {self.caption_vocab!r}"
             )
 
-    def pixel_modalities(self) -> list[str]:
+    def pixel_modalities(self, definition: BuiltinDefinition = BUILTIN) -> list[str]:
         """Pixel-patch inputs at the training resolution, e.g. ``sketch@64``."""
-        return [f"{base}@{self.resolution}" for base in PIXEL_BASES]
+        return definition.pixel_modalities(self.resolution)
 
     def vocab_sizes(self, text_vocab: int | None) -> dict[str, int]:
         """The FM's own vocabulary sizes: the caption table at ``text_vocab`` rows if asked."""
@@ -83,17 +82,21 @@ class FMTrainConfig:
         return {CAPTION: text_vocab}
 
     def fourm_config(
-        self, spaces: tuple[str, ...] = SPACES, text_vocab: int | None = None
+        self,
+        spaces: tuple[str, ...] | None = None,
+        text_vocab: int | None = None,
+        definition: BuiltinDefinition = BUILTIN,
     ) -> FourMConfig:
         """The FourM config (official keys) of the model this run trains.
 
-        ``image_size`` stays 224 so that the global spaces get their 16 tokens (4x4 cells of 56);
-        the pixel inputs carry their own resolution in their names. ``text_vocab`` is the trained
-        WordPiece's size (used when ``caption_vocab`` is ``tokenizer``).
+        Inputs and outputs (default: every space) come from ``definition``. ``image_size`` stays
+        224 so that the global spaces get their 16 tokens (4x4 cells of 56); the pixel inputs
+        carry their own resolution in their names. ``text_vocab`` is the trained WordPiece's size
+        (used when ``caption_vocab`` is ``tokenizer``).
         """
         return FourMConfig(
-            domains_in=(*self.pixel_modalities(), CAPTION),
-            domains_out=tuple(spaces),
+            domains_in=definition.domains_in(self.resolution),
+            domains_out=definition.outputs if spaces is None else tuple(spaces),
             dim=self.dim,
             encoder_depth=self.encoder_depth,
             decoder_depth=self.decoder_depth,

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from anyseek.errors import AnyseekError
+from model.builtin_definition import BUILTIN
 from model.data.tensors import SceneTensors, load_split
 from model.train.fm_train import FMTrainConfig, TrainingSet, train_fm
 from model.train.global_tokenizers import (
@@ -53,7 +54,7 @@ from model.train.text import save_wordpiece, train_wordpiece
 
 log = logging.getLogger("anyseek.train")
 
-CLIP_SPACE, DINO_SPACE = "tok_clip_global", "tok_dino_global"
+CLIP_SPACE, DINO_SPACE = BUILTIN.space_outputs()["clip"], BUILTIN.space_outputs()["dino"]
 PRIOR_IMAGES = 2000  # training images whose mean predicted tokens are the bundle's space priors
 
 
@@ -330,20 +331,21 @@ def stage_bundle(run: Run) -> dict[str, Any]:
     from safetensors.torch import load_file
 
     from model.bundle import BUNDLE_FILE
+    from model.bundle_declarations import declare
 
     c = run.config
     out = run.bundle_dir
     if out.exists():
         shutil.rmtree(out)
     (out / "fm").mkdir(parents=True)
-    fm_config = c.fm.fourm_config((CLIP_SPACE, DINO_SPACE), text_vocab_size(run)).to_dict()
-    (out / "fm" / "config.json").write_text(json.dumps(fm_config, indent=2, sort_keys=True))
+    fm = c.fm.fourm_config(BUILTIN.outputs, text_vocab_size(run))
+    (out / "fm" / "config.json").write_text(json.dumps(fm.to_dict(), indent=2, sort_keys=True))
     dtype = getattr(torch, c.export_dtype)
     _export_safetensors(
         torch.load(run.out / "fm_final.pt"), out / "fm" / "model.safetensors", dtype
     )
     spaces = {}
-    for space in (CLIP_SPACE, DINO_SPACE):
+    for space in fm.domains_out:
         source, target = run.out / "tokenizers" / space, out / "tokenizers" / space
         _export_safetensors(
             load_file(str(source / "model.safetensors")), target / "model.safetensors", dtype
@@ -358,6 +360,7 @@ def stage_bundle(run: Run) -> dict[str, Any]:
         "image_size": c.size,
         "decode": c.decode,
         "recipe": f"anyseek train default --recipe {run.recipe}",
+        **declare(fm.domains_in, fm.domains_out).to_json(),
     }
     (out / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     manifest["priors"] = _export_priors(run, dtype)  # needs the exported bundle to load
@@ -374,7 +377,7 @@ def _export_priors(run: Run, dtype: torch.dtype) -> str:
     bundle = load_bundle(run.bundle_dir, device=run.device)
     scenes = _train_scenes(run)
     index = torch.arange(min(PRIOR_IMAGES, len(scenes)))
-    rgb = bundle.modality("rgb")
+    rgb = bundle.modality(BUILTIN.image)
     priors = estimate_priors(bundle, pixel_inputs(scenes, index, [rgb])[rgb])
     _export_safetensors(priors, run.bundle_dir / "priors.safetensors", dtype)
     return "priors.safetensors"
