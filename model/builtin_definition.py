@@ -51,7 +51,11 @@ class InputTransform:
 
     query: str
     transform: str
-    params: tuple[tuple[str, Any], ...] = ()
+    params: tuple[tuple[str, Any], ...] = ()  # kept sorted by name: equal settings compare equal
+
+    def __post_init__(self) -> None:
+        """Sort the settings by name."""
+        object.__setattr__(self, "params", tuple(sorted(self.params, key=lambda kv: kv[0])))
 
     def to_json(self) -> dict[str, Any]:
         """The ``bundle.json`` entry."""
@@ -63,7 +67,7 @@ class InputTransform:
         params = data.get("params") or {}
         if not isinstance(params, Mapping):
             raise TypeError(f"params must be an object, got {params!r}")
-        return cls(str(data["query"]), str(data["transform"]), tuple(sorted(params.items())))
+        return cls(str(data["query"]), str(data["transform"]), tuple(params.items()))
 
 
 @dataclass(frozen=True)
