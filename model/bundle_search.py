@@ -33,7 +33,8 @@ def _bundle_query_modalities(bundle: Any) -> dict[str, QueryModality]:
     for name in bundle.input_modalities:
         declared = bundle.declarations.inputs[name]
         out[declared.query] = QueryModality(declared.query, name, _transform(bundle, declared))
-    return out
+    image = [k for k, q in out.items() if q.input.partition("@")[0] == BUILTIN.image]
+    return {k: q for k, q in out.items() if k not in image} | {k: out[k] for k in image}  # last
 
 
 def _transform(bundle: Any, declared: InputTransform) -> QueryTransform:
