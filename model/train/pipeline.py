@@ -438,8 +438,10 @@ def run_pipeline(run: Run, *, only: str | None = None) -> dict[str, Any]:
     _attach_log(run.out / "train.log")
     config_path = run.out / "config.json"
     config = asdict(run.config)
-    if config_path.is_file() and json.loads(config_path.read_text()) != json.loads(
-        json.dumps(config)
+    if config_path.is_file() and not same_config(
+        json.loads(config_path.read_text()),
+        json.loads(json.dumps(config)),
+        json.loads(json.dumps(asdict(PipelineConfig()))),
     ):
         raise AnyseekError(f"{run.out} holds a run with another config; use a new --out folder")
     config_path.write_text(json.dumps(config, indent=2))
@@ -468,6 +470,20 @@ def run_pipeline(run: Run, *, only: str | None = None) -> dict[str, Any]:
         log.info("stage %s: done in %.1f s", name, record["seconds"])
         records[name] = record
     return records
+
+
+def same_config(stored: Any, current: Any, default: Any) -> bool:
+    """Whether a run's stored config is ``current``; a key the stored one lacks (a setting added
+    since, e.g. ``fm.caption_vocab``) matches when ``current`` has its default value there."""
+    if not (isinstance(stored, dict) and isinstance(current, dict)):
+        return stored == current
+    if set(stored) - set(current):
+        return False
+    default = default if isinstance(default, dict) else {}
+    return all(
+        same_config(stored[k], v, default.get(k)) if k in stored else v == default.get(k, object())
+        for k, v in current.items()
+    )
 
 
 def _device_name(device: str) -> str:

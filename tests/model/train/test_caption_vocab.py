@@ -144,3 +144,25 @@ def test_own_vocab_survives_the_single_file_checkpoint_and_sizes_caption_generat
     assert out.shape[0] == 1 and bool((out < OWN).all())  # sampled from the model's own head
     with pytest.raises(InputError, match="text vocabulary"):
         predict_logits(loaded, {"caption": torch.tensor([[OWN + 5, EOS_ID]])}, "tok_clip_global")
+
+
+def test_a_run_from_before_the_setting_resumes_only_if_it_trained_the_same_way() -> None:
+    """Runs started before ``fm.caption_vocab`` existed trained the registry's table."""
+    from dataclasses import asdict
+
+    from model.train.pipeline import PipelineConfig, same_config
+
+    default = json.loads(json.dumps(asdict(PipelineConfig())))
+
+    def plain(name: str) -> dict:
+        return json.loads(json.dumps(asdict(load_recipe(name))))
+
+    for name, resumes in (("gpu", True), ("default", False)):
+        older = plain(name)
+        del older["fm"]["caption_vocab"]
+        assert same_config(older, plain(name), default) is resumes
+    assert same_config(plain("ci"), plain("ci"), default)
+    assert not same_config({**plain("ci"), "extra": 1}, plain("ci"), default)
+    changed = plain("ci")
+    changed["fm"]["dim"] += 1
+    assert not same_config(changed, plain("ci"), default)
