@@ -101,7 +101,7 @@ def read_declarations(
     for name, declared in inputs.items():  # build each once: bad kinds or settings fail here
         try:
             input_transform(declared, palette)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, UserInputError) as exc:
             raise DeclarationError(f"input {name!r}: {exc}") from None
     return BundleDeclarations(inputs, palette, names)
 

@@ -127,6 +127,7 @@ def test_the_search_model_applies_what_the_bundle_declares(tmp_path: Path) -> No
     [
         (lambda m: m["inputs"]["sketch@64"].update(transform="crayon"), "sketch@64.*crayon"),
         (lambda m: m["inputs"]["depth@64"]["params"].update(gamma=2), "depth@64.*gamma"),
+        (lambda m: m["inputs"]["rgb@64"]["params"].update(size=0), "rgb@64"),
         (lambda m: m["inputs"].pop("edges@64"), "edges@64"),
         (lambda m: m["space_names"].pop("tok_clip_global"), "tok_clip_global"),
         (lambda m: m.update(palette=[{"id": 0, "name": "x"}]), "declarations"),
