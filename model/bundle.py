@@ -5,14 +5,18 @@ vectors) and the text tokenizer (caption -> ids). A bundle folder holds them in 
 layouts, plus ``bundle.json`` naming the parts::
 
     bundle.json          {"fm": "fm", "spaces": {...}, "text_tokenizer": ..., "decode": ...,
-                          "priors": "priors.safetensors"}
+                          "priors": "priors.safetensors", "inputs": {...}, "palette": [...],
+                          "space_names": {...}}
     fm/config.json, fm/model.safetensors                      (FourM, hub layout)
     tokenizers/<space>/config.json, .../model.safetensors     (MLP VQ-VAE, hub layout)
     text_tokenizer.json                                       (WordPiece, tokenizers JSON)
     priors.safetensors   optional: per space, the mean token distribution [N, V] the FM predicts
                          for typical images; fusion measures each query's information against it
 
-``resolve_bundle_source("builtin")`` is the committed default model under ``model/builtin/``.
+``inputs``, ``palette`` and ``space_names`` say how user files become each input and what the
+spaces are called (``model.bundle_declarations``); a bundle without them gets the built-in
+definition's. ``resolve_bundle_source("builtin")`` is the committed default model under
+``model/builtin/``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from pathlib import Path
 import torch
 
 from anyseek.errors import AnyseekError
+from model.builtin_definition import BUILTIN
+from model.bundle_declarations import BundleDeclarations, DeclarationError, read_declarations
 from model.checkpoint import CheckpointError
 from model.fourm import FourM
 from model.predict import (
@@ -51,6 +57,7 @@ class ModelBundle:
     path: Path
     decode: str = "greedy"  # how token predictions become vectors (see model.predict)
     priors: dict[str, torch.Tensor] = field(default_factory=dict)  # space -> [N, V] float32
+    declarations: BundleDeclarations | None = None  # input transforms, palette, space names
 
     @property
     def input_modalities(self) -> list[str]:
@@ -86,7 +93,7 @@ def estimate_priors(
     bundle: ModelBundle, images: torch.Tensor, batch_size: int = 256
 ) -> dict[str, torch.Tensor]:
     """Mean predicted token distribution [N, V] per space over ``images`` (model-ready rgb)."""
-    rgb = bundle.modality("rgb")
+    rgb = bundle.modality(BUILTIN.image)
     totals: dict[str, torch.Tensor] = {}
     for start in range(0, len(images), batch_size):
         batch = {rgb: images[start : start + batch_size].to(bundle.fm.device)}
@@ -114,6 +121,18 @@ def _load_priors(path: Path, fm: FourM) -> dict[str, torch.Tensor]:
                 f"{path}: prior for {space!r} is {list(prior.shape)}, not {list(shape)}"
             )
     return priors
+
+
+def _check_text_fits(text: object, fm: FourM, path: Path) -> None:
+    """Every id the text tokenizer can emit must have a row in the FM's caption table."""
+    if "caption" not in fm.input_modalities:
+        return
+    rows = fm.config.vocab_size("caption")
+    if text.vocab_size > rows:
+        raise BundleError(
+            f"{path}: the text tokenizer has {text.vocab_size} ids, but the FM's caption table "
+            f"has {rows} rows"
+        )
 
 
 def resolve_bundle_source(source: str | Path) -> Path:
@@ -171,7 +190,20 @@ def load_bundle(
             )
         tokenizers[name] = tok
     text = load_text_tokenizer(root / text_file)
+    _check_text_fits(text, fm, root / text_file)
     priors = {}
     if priors_file is not None:
         priors = {k: v.to(device) for k, v in _load_priors(root / priors_file, fm).items()}
-    return ModelBundle(fm=fm, spaces=tokenizers, text=text, path=root, decode=decode, priors=priors)
+    try:
+        declarations = read_declarations(manifest, fm.input_modalities, fm.output_modalities)
+    except DeclarationError as exc:
+        raise BundleError(f"{manifest_path}: {exc}") from None
+    return ModelBundle(
+        fm=fm,
+        spaces=tokenizers,
+        text=text,
+        path=root,
+        decode=decode,
+        priors=priors,
+        declarations=declarations,
+    )

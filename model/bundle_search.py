@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from model.builtin_definition import BUILTIN, CAPTION_TRANSFORM, InputTransform, builtin_palette
 from model.bundle import is_bundle, load_bundle
+from model.bundle_declarations import declare, input_transform
 from model.search_model import (
     ModelError,
     QueryEmbedding,
@@ -23,60 +25,57 @@ from model.search_model import (
     torch_dtype,
     weights_digest,
 )
-from model.transforms.palette_semseg import ClassPalette, PaletteSemsegTransform
 
 
-def builtin_palette() -> ClassPalette:
-    """The scene classes the built-in model was trained on, with their contact-sheet colours."""
-    from model.data import CLASSES
-    from model.data.contact_sheet import CLASS_COLOURS
-    from model.transforms.semseg import SemsegClass
-
-    return ClassPalette(
-        tuple(SemsegClass(i, name, tuple(int(c) for c in CLASS_COLOURS[i])) for i, name in CLASSES)
-    )
-
-
-def _bundle_query_modalities(bundle: Any, palette: ClassPalette) -> dict[str, QueryModality]:
-    """The query modalities of a bundle, with the transforms its model was trained with."""
-    from model.transforms import transform_for
-
-    special: dict[str, Callable[[int], QueryTransform]] = {
-        "caption": lambda _: lambda s, text=bundle.text: caption_ids(text, s),
-        "semseg": lambda res: PaletteSemsegTransform(palette, size=res),  # its own class ids
-        "depth": lambda res: depth_input(transform_for("depth", res)),
-    }
+def _bundle_query_modalities(bundle: Any) -> dict[str, QueryModality]:
+    """The query modalities of a bundle, each with the transform its ``bundle.json`` declares."""
     out: dict[str, QueryModality] = {}
     for name in bundle.input_modalities:
-        base, _, res = name.partition("@")
-        make = special.get(base, lambda r, base=base: transform_for(base, r))
-        out[base] = QueryModality(base, name, make(int(res) if res else 0))
-    if "rgb" in out:
-        out["image"] = out.pop("rgb")
-    return out
+        declared = bundle.declarations.inputs[name]
+        out[declared.query] = QueryModality(declared.query, name, _transform(bundle, declared))
+    image = [k for k, q in out.items() if q.input.partition("@")[0] == BUILTIN.image]
+    return {k: q for k, q in out.items() if k not in image} | {k: out[k] for k in image}  # last
+
+
+def _transform(bundle: Any, declared: InputTransform) -> QueryTransform:
+    """User file -> model input for one declared input (captions through the bundle's text)."""
+    if declared.transform == CAPTION_TRANSFORM:
+        return lambda s, text=bundle.text: caption_ids(text, s)
+    transform = input_transform(declared, bundle.declarations.palette)
+    return depth_input(transform) if declared.transform == "depth" else transform
+
+
+def _image_modality(modalities: Any, path: Any) -> QueryModality:
+    """The query modality gallery images are indexed from (the definition's image input)."""
+    for modality in modalities:
+        if modality.input.partition("@")[0] == BUILTIN.image:
+            return modality
+    raise ModelError(f"the model at {path} takes no {BUILTIN.image!r} input to index images from")
 
 
 class BundleSearchModel:
     """A :class:`model.bundle.ModelBundle` (the built-in model or another bundle folder)."""
-
-    #: short space names of bundle outputs (``tok_clip_global`` -> ``clip``)
-    @staticmethod
-    def short_name(output: str) -> str:
-        return output.removeprefix("tok_").removesuffix("_global")
 
     def __init__(self, bundle: Any, name: str = "builtin") -> None:
         self.bundle = bundle
         self.name = name
         self.version = weights_digest(list(Path(bundle.path).rglob("*.safetensors")))
         self.device = bundle.fm.device
-        self.palette = builtin_palette()
-        self.query_modalities = _bundle_query_modalities(bundle, self.palette)
-        self._image = self.query_modalities["image"]
+        if bundle.declarations is None:  # assembled in code, not loaded from a folder
+            bundle = replace(
+                bundle,
+                declarations=declare(bundle.input_modalities, bundle.fm.output_modalities),
+            )
+            self.bundle = bundle
+        self.palette = bundle.declarations.palette
+        self.query_modalities = _bundle_query_modalities(bundle)
+        self._image = _image_modality(self.query_modalities.values(), bundle.path)
         from PIL import Image
 
         probe = self._image.transform(Image.new("RGB", (8, 8)))[None]
         dims = {out: v.shape[1] for out, v in bundle.embed(self._inputs(probe)).items()}
-        self.spaces = tuple(SpaceInfo(self.short_name(o), o, int(d)) for o, d in dims.items())
+        names = bundle.declarations.space_names
+        self.spaces = tuple(SpaceInfo(names[o], o, int(d)) for o, d in dims.items())
 
     def _inputs(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
         return {self._image.input: rgb.to(self.device)}

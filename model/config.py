@@ -9,7 +9,8 @@ Named variants live as JSON files in ``model/configs/`` (``fourm21_b.json``, ...
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 
 from anyseek.errors import AnyseekError
 
-from .modalities import ModalitySpec, get_modality
+from .modalities import NUM_SENTINELS, SENTINEL_FIRST_ID, Kind, ModalitySpec, get_modality
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 
@@ -55,9 +56,15 @@ class FourMConfig:
     drop_path_rate_decoder: float = 0.0
     shared_drop_path: bool = False
     use_act_checkpoint: bool = False
+    # Not an official key (written only when set): per-modality vocabulary sizes replacing the
+    # registry's, e.g. a caption table sized to the model's own small WordPiece.
+    vocab_sizes: Mapping[str, int] | tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         """Reject configs that cannot describe a model, naming the offending key."""
+        given = self.vocab_sizes
+        pairs = given.items() if isinstance(given, Mapping) else given
+        object.__setattr__(self, "vocab_sizes", tuple(sorted((str(k), v) for k, v in pairs)))
         if self.dim % self.num_heads:
             raise ConfigError(f"dim {self.dim} is not divisible by num_heads {self.num_heads}")
         if not isinstance(getattr(torch.nn, self.act_layer, None), type):
@@ -69,6 +76,8 @@ class FourMConfig:
         no_decoder = [m for m in self.domains_out if get_modality(m).decoder is None]
         if no_decoder:
             raise ConfigError(f"modalities cannot be outputs: {', '.join(no_decoder)}")
+        for name, size in self.vocab_sizes:
+            _check_vocab_size(name, size, (*self.domains_in, *self.domains_out))
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> FourMConfig:
@@ -102,6 +111,10 @@ class FourMConfig:
         out = asdict(self)
         out["domains_in"] = list(self.domains_in)
         out["domains_out"] = list(self.domains_out)
+        if self.vocab_sizes:
+            out["vocab_sizes"] = dict(self.vocab_sizes)
+        else:  # official configs carry no such key
+            del out["vocab_sizes"]
         return out
 
     @property
@@ -110,9 +123,32 @@ class FourMConfig:
         return self.dim // self.num_heads
 
     def spec(self, name: str) -> ModalitySpec:
-        """Registry spec of a modality of this model."""
-        return get_modality(name)
+        """Registry spec of a modality of this model, with this model's own vocabulary size."""
+        spec = get_modality(name)
+        size = dict(self.vocab_sizes).get(name)
+        return spec if size is None else replace(spec, vocab_size=size)
+
+    def vocab_size(self, name: str) -> int | None:
+        """How many token ids this model reads and predicts for ``name`` (None: no tokens)."""
+        return self.spec(name).vocab_size
 
     def num_tokens(self, name: str) -> int:
         """Token count of a modality at this model's resolution."""
         return get_modality(name).num_tokens(self.image_size)
+
+
+def _check_vocab_size(name: str, size: Any, domains: tuple[str, ...]) -> None:
+    """A vocabulary override must name a token modality of the model and keep the special ids."""
+    if name not in domains:
+        raise ConfigError(f"vocab_sizes names {name!r}, which is not an input or output")
+    spec = get_modality(name)
+    if spec.vocab_size is None:
+        raise ConfigError(f"vocab_sizes: {name!r} has no token vocabulary")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ConfigError(f"vocab_sizes: {name!r} must be a positive integer, got {size!r}")
+    specials = SENTINEL_FIRST_ID + NUM_SENTINELS
+    if spec.kind is Kind.TOKEN_SEQUENCE and size <= specials:
+        raise ConfigError(
+            f"vocab_sizes: {name!r} needs more than the {specials} special ids ([PAD], [UNK], "
+            f"[SOS], [EOS], {NUM_SENTINELS} sentinels), got {size}"
+        )

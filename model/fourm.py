@@ -25,7 +25,6 @@ from .embeddings import (
     build_encoder_embedding,
 )
 from .layers import BlockSpec, DecoderBlock, EncoderBlock, KVCache, LayerNorm, mask_to_bias
-from .modalities import get_modality
 
 
 def compact(selected: Tensor) -> tuple[Tensor, Tensor]:
@@ -59,13 +58,13 @@ class FourM(nn.Module):
         dim, size = config.dim, config.image_size
         self.encoder_embeddings = nn.ModuleDict(
             {
-                m: build_encoder_embedding(get_modality(m), dim, size)
+                m: build_encoder_embedding(config.spec(m), dim, size)
                 for m in config.domains_in
-                if get_modality(m).encoder is not None
+                if config.spec(m).encoder is not None
             }
         )
         self.decoder_embeddings = nn.ModuleDict(
-            {m: build_decoder_embedding(get_modality(m), dim, size) for m in config.domains_out}
+            {m: build_decoder_embedding(config.spec(m), dim, size) for m in config.domains_out}
         )
         self.tie_modality_embeddings()
         spec = BlockSpec(

@@ -39,14 +39,14 @@ def _check_shape(name: str, tensor: Tensor, expected: tuple[int | None, ...], wh
         raise InputError(f"{name}: expected {what} of shape [{shown}], got {list(tensor.shape)}")
 
 
-def _check_ids(name: str, tensor: Tensor, vocab: int) -> None:
-    """Integer dtype and every id inside the vocabulary."""
+def _check_ids(name: str, tensor: Tensor, vocab: int, hint: str = "") -> None:
+    """Integer dtype and every id inside the vocabulary (``hint`` says where ids come from)."""
     if tensor.dtype.is_floating_point or tensor.dtype == torch.bool or tensor.is_complex():
         raise InputError(f"{name}: token ids must be an integer tensor, got {tensor.dtype}")
     if tensor.numel() and (int(tensor.min()) < 0 or int(tensor.max()) >= vocab):
         raise InputError(
             f"{name}: token ids must lie in [0, {vocab}), got range "
-            f"[{int(tensor.min())}, {int(tensor.max())}]"
+            f"[{int(tensor.min())}, {int(tensor.max())}]{hint}"
         )
 
 
@@ -73,7 +73,7 @@ def caption_input_mask(name: str, ids: Tensor) -> Tensor:
 
 def prepare_input(name: str, value: InputValue, config: FourMConfig) -> ModalityTokens:
     """Check one input against its spec and build its (fully visible) ModalityTokens."""
-    spec = get_modality(name)
+    spec = config.spec(name)
     explicit = value if isinstance(value, ModalityTokens) else None
     tensor = explicit.tensor if explicit else value
     if not isinstance(tensor, Tensor):
@@ -122,7 +122,11 @@ def _checked_tensor(name: str, tensor: Tensor, spec: ModalitySpec, config: FourM
             raise InputError(
                 f"{name}: {tensor.shape[1]} tokens exceed the maximum {spec.max_length}"
             )
-        _check_ids(name, tensor, spec.vocab_size)
+        hint = (
+            f" (the model's text vocabulary has {spec.vocab_size} ids: tokenise with its own "
+            "text tokenizer)"
+        )
+        _check_ids(name, tensor, spec.vocab_size, hint)
         return tensor.long()
     _check_shape(name, tensor, (None, None, spec.embedding_dim), "feature vectors")
     _check_float(name, tensor)

@@ -25,25 +25,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from model.builtin_definition import BUILTIN, BuiltinDefinition
 from model.bundle import ModelBundle
 from model.data.tensors import SceneTensors, pixel_inputs
 from model.fusion import fuse
 
-#: query name -> modality base names it combines
-QUERIES: dict[str, tuple[str, ...]] = {
-    "sketch": ("sketch",),
-    "caption": ("caption",),
-    "depth": ("depth",),
-    "semseg": ("semseg",),
-    "normals": ("normal",),
-    "edges": ("edges",),
-    "object": ("object",),
-    "caption+sketch": ("caption", "sketch"),
-    "caption+depth": ("caption", "depth"),
-    "sketch+semseg": ("sketch", "semseg"),
-}
-#: short space names in reports -> global modality of the model
-SPACE_NAMES: dict[str, str] = {"clip": "tok_clip_global", "dino": "tok_dino_global"}
 KS = (1, 5, 10)
 QUERY_CAPTION = 0  # which phrasing queries use: the short object list ("a red cube and ...")
 
@@ -62,6 +48,22 @@ CAPTION_TEXTS: dict[str, Callable[[Sequence[str]], str]] = {
     "caption": lambda captions: captions[QUERY_CAPTION],
     "object": lambda captions: first_object(captions[QUERY_CAPTION]),
 }
+
+
+def definition_queries(definition: BuiltinDefinition = BUILTIN) -> dict[str, tuple[str, ...]]:
+    """Query name -> modality base names it combines: each input but the indexed image alone
+    (named by its registry base name), every caption phrasing, and the definition's combinations.
+    """
+    singles = [b for b in definition.pixel_bases if b != definition.image]
+    queries = {name: (name,) for name in (*singles, *CAPTION_TEXTS)}
+    queries |= {"+".join(bases): tuple(bases) for bases in definition.combinations}
+    return queries
+
+
+#: query name -> modality base names it combines (the built-in definition's)
+QUERIES: dict[str, tuple[str, ...]] = definition_queries()
+#: short space names in reports -> global modality of the model (the built-in definition's)
+SPACE_NAMES: dict[str, str] = BUILTIN.space_outputs()
 
 Metrics = dict[str, float]
 Report = dict[str, dict[str, Metrics]]
@@ -248,6 +250,13 @@ def query_inputs(
     return make
 
 
+def report_spaces(bundle: ModelBundle) -> dict[str, str]:
+    """Short space name -> FM output, as the bundle declares them (else the definition's)."""
+    if bundle.declarations is not None:
+        return {short: out for out, short in bundle.declarations.space_names.items()}
+    return {BUILTIN.short_name(out): out for out in bundle.spaces}
+
+
 def evaluate_retrieval(
     bundle: ModelBundle,
     gallery: SceneTensors,
@@ -264,8 +273,8 @@ def evaluate_retrieval(
         base: [to_text(c) for c in gallery.captions] for base, to_text in CAPTION_TEXTS.items()
     }
     caption_ids = {base: bundle.text.caption_batch(t).ids for base, t in texts.items()}
-    spaces = {short: name for short, name in SPACE_NAMES.items() if name in bundle.spaces}
-    rgb = bundle.modality("rgb")
+    spaces = report_spaces(bundle)
+    rgb = bundle.modality(BUILTIN.image)
     index_vectors, _ = _embed_all(
         bundle,
         lambda i: {rgb: pixel_inputs(gallery, i, [rgb])[rgb].to(bundle.fm.device)},

@@ -7,6 +7,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
+from model.builtin_definition import BUILTIN
+
 
 class Run(Protocol):
     """What the card reads of a pipeline run (``model.train.pipeline.Run``), without importing
@@ -44,6 +46,13 @@ def _labels(temperature: float | None) -> str:
     )
 
 
+def _caption_rows(config: Any) -> str:
+    """One sentence on the size of the FM's caption table."""
+    if config.fm.caption_vocab == "registry":
+        return "The FM's caption table keeps the 4M registry's 30,000 rows."
+    return "The FM's caption table has one row per WordPiece id (its own text vocabulary)."
+
+
 #: (query, metric, target) of the issue that defines the built-in model
 TARGETS: tuple[tuple[str, str, float], ...] = (
     ("sketch", "R@10", 0.95),
@@ -55,7 +64,7 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
     ("caption", "attr_P@10", 0.9),
     ("object", "attr_P@10", 0.9),
 )
-SPACES = ("clip", "dino", "fused")
+SPACES = (*BUILTIN.space_outputs(), "fused")
 
 
 def targets_table(report: dict) -> str:
@@ -151,10 +160,10 @@ Canny edges, a hand-drawn-style sketch and four caption phrasings; training adds
    B_{c.tokenizer.blocks}-Wi_{c.tokenizer.width}, memcodes with {c.tokenizer.num_codebooks} heads
    = 16 tokens, codebook = the modality's vocabulary), trained on L2-normalised teacher embeddings.
 3. Text tokenizer: WordPiece ({c.text_vocab} target vocabulary) trained with `tokenizers`, official
-   special ids (`[PAD]`=0, `[UNK]`=1, `[SOS]`=2, `[EOS]`=3, `[S_0]`.. from 4).
+   special ids (`[PAD]`=0, `[UNK]`=1, `[SOS]`=2, `[EOS]`=3, `[S_0]`.. from 4). {_caption_rows(c)}
 4. FourM: dim {c.fm.dim}, encoder depth {c.fm.encoder_depth}, decoder depth {c.fm.decoder_depth},
    {c.fm.num_heads} heads, SwiGLU, no biases ({fm.get("parameters", 0) / 1e6:.1f} M parameters);
-   inputs {", ".join(c.fm.fourm_config().domains_in)}; targets tok_clip_global, tok_dino_global.
+   inputs {", ".join(BUILTIN.domains_in(c.fm.resolution))}; targets {", ".join(BUILTIN.outputs)}.
    4M masking: per sample Dirichlet(alpha={c.fm.masking.alpha}) split of
    {c.fm.masking.input_budget} input tokens over the inputs, {c.fm.masking.target_budget} target
    tokens over the targets; {c.fm.masking.p_full_single:.0%} of samples show one whole input

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from model.batch import ModalityTokens
+from model.builtin_definition import BUILTIN, BuiltinDefinition
 from model.config import FourMConfig
 from model.data.tensors import SceneTensors, pixel_inputs
 from model.fourm import FourM
@@ -29,9 +30,8 @@ from model.train.masking import MaskingConfig, sample_masks
 from model.train.objective import target_segments
 from model.train.schedule import autocast, cosine_lr
 
-PIXEL_BASES = ("rgb", "depth", "normal", "semseg", "sketch", "edges")
-CAPTION = "caption"
-SPACES = ("tok_clip_global", "tok_dino_global")
+CAPTION = BUILTIN.caption.base
+CAPTION_VOCABS = ("registry", "tokenizer")
 
 Progress = Callable[[int, dict[str, float]], None]
 
@@ -56,20 +56,47 @@ class FMTrainConfig:
     """None: one-hot targets (the official 4M loss). A value T: each target token's label is the
     tokenizer's own code distribution softmax(scores / T), so a near miss costs less than a far
     one; the FM then learns calibrated distributions for expected decoding."""
+    caption_vocab: str = "registry"
+    """Rows of the caption table: ``registry`` keeps the 4M registry's 30,000 (the official
+    vocabulary); ``tokenizer`` sizes it to the trained WordPiece, so the bytes go to the network
+    instead."""
 
-    def pixel_modalities(self) -> list[str]:
+    def __post_init__(self) -> None:
+        """Refuse an unknown caption table choice, naming the choices."""
+        if self.caption_vocab not in CAPTION_VOCABS:
+            raise ValueError(
+                f"caption_vocab must be one of {', '.join(CAPTION_VOCABS)}, "
+                f"got {self.caption_vocab!r}"
+            )
+
+    def pixel_modalities(self, definition: BuiltinDefinition = BUILTIN) -> list[str]:
         """Pixel-patch inputs at the training resolution, e.g. ``sketch@64``."""
-        return [f"{base}@{self.resolution}" for base in PIXEL_BASES]
+        return definition.pixel_modalities(self.resolution)
 
-    def fourm_config(self, spaces: tuple[str, ...] = SPACES) -> FourMConfig:
+    def vocab_sizes(self, text_vocab: int | None) -> dict[str, int]:
+        """The FM's own vocabulary sizes: the caption table at ``text_vocab`` rows if asked."""
+        if self.caption_vocab == "registry":
+            return {}
+        if text_vocab is None:
+            raise ValueError("caption_vocab 'tokenizer' needs the text tokenizer's vocab size")
+        return {CAPTION: text_vocab}
+
+    def fourm_config(
+        self,
+        spaces: tuple[str, ...] | None = None,
+        text_vocab: int | None = None,
+        definition: BuiltinDefinition = BUILTIN,
+    ) -> FourMConfig:
         """The FourM config (official keys) of the model this run trains.
 
-        ``image_size`` stays 224 so that the global spaces get their 16 tokens (4x4 cells of 56);
-        the pixel inputs carry their own resolution in their names.
+        Inputs and outputs (default: every space) come from ``definition``. ``image_size`` stays
+        224 so that the global spaces get their 16 tokens (4x4 cells of 56); the pixel inputs
+        carry their own resolution in their names. ``text_vocab`` is the trained WordPiece's size
+        (used when ``caption_vocab`` is ``tokenizer``).
         """
         return FourMConfig(
-            domains_in=(*self.pixel_modalities(), CAPTION),
-            domains_out=tuple(spaces),
+            domains_in=definition.domains_in(self.resolution),
+            domains_out=definition.outputs if spaces is None else tuple(spaces),
             dim=self.dim,
             encoder_depth=self.encoder_depth,
             decoder_depth=self.decoder_depth,
@@ -84,6 +111,7 @@ class FMTrainConfig:
             qk_norm=False,
             image_size=224,
             patch_size=16,
+            vocab_sizes=self.vocab_sizes(text_vocab),
         )
 
     def to_dict(self) -> dict:
@@ -99,6 +127,7 @@ class TrainingSet:
     caption_ids: torch.Tensor  # [N, K, L] int64: ids, [EOS], [PAD]... per phrasing
     targets: dict[str, torch.Tensor]  # space -> [N, 16] int64 tokens of the teacher embedding
     scores: dict[str, torch.Tensor] | None = None  # space -> [N, 16, live] tokenizer code scores
+    text_vocab: int | None = None  # the WordPiece's vocab size (caption_vocab "tokenizer")
 
     def soft_labels(self, index: torch.Tensor, temperature: float) -> dict[str, torch.Tensor]:
         """space -> [B, 16, live] code distributions of the batch's teacher embeddings."""
@@ -274,7 +303,7 @@ def train_fm(
     under bfloat16 autocast.
     """
     torch.manual_seed(seed)
-    model = FourM(config.fourm_config(tuple(data.targets))).to(device)
+    model = FourM(config.fourm_config(tuple(data.targets), data.text_vocab)).to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "emb" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "emb" in n]
     optimizer = torch.optim.AdamW(

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from anyseek.errors import AnyseekError
+from model.builtin_definition import BUILTIN
 from model.data.tensors import SceneTensors, load_split
 from model.train.fm_train import FMTrainConfig, TrainingSet, train_fm
 from model.train.global_tokenizers import (
@@ -53,7 +54,7 @@ from model.train.text import save_wordpiece, train_wordpiece
 
 log = logging.getLogger("anyseek.train")
 
-CLIP_SPACE, DINO_SPACE = "tok_clip_global", "tok_dino_global"
+CLIP_SPACE, DINO_SPACE = BUILTIN.space_outputs()["clip"], BUILTIN.space_outputs()["dino"]
 PRIOR_IMAGES = 2000  # training images whose mean predicted tokens are the bundle's space priors
 
 
@@ -185,6 +186,14 @@ def training_captions(
     return out
 
 
+def text_vocab_size(run: Run) -> int:
+    """The vocab size of the run's trained WordPiece (recorded by the ``text`` stage)."""
+    record = stage_record(run, "text")
+    if record is None:
+        raise AnyseekError(f"{run.out}: the text stage has not run yet")
+    return int(record["metrics"]["vocab_size"])
+
+
 def _caption_ids(run: Run, scenes: SceneTensors) -> torch.Tensor:
     """[N, K, L] caption ids (ids, [EOS], [PAD]) of every training phrasing of every scene."""
     from model.tokenizers.text import load_text_tokenizer
@@ -201,7 +210,7 @@ def stage_teachers(run: Run) -> dict[str, Any]:
     c = run.config
     scenes = _train_scenes(run)
     ids = _caption_ids(run, scenes)
-    vocab = json.loads((run.out / "stages" / "text.json").read_text())["metrics"]["vocab_size"]
+    vocab = text_vocab_size(run)
     clip_path, visual_path = run.path("teachers", "clip.pt"), run.path("teachers", "dino.pt")
     if clip_path.is_file():  # finished before an interruption
         clip = load_clip_teacher(run)
@@ -270,6 +279,7 @@ def stage_fm(run: Run) -> dict[str, Any]:
         _caption_ids(run, scenes),
         torch.load(run.out / "tokenizers" / "targets.pt"),
         scores,
+        text_vocab_size(run),
     )
     bar, update = _bar(c.fm.steps, "fm")
     losses: list[float] = []
@@ -321,20 +331,21 @@ def stage_bundle(run: Run) -> dict[str, Any]:
     from safetensors.torch import load_file
 
     from model.bundle import BUNDLE_FILE
+    from model.bundle_declarations import declare
 
     c = run.config
     out = run.bundle_dir
     if out.exists():
         shutil.rmtree(out)
     (out / "fm").mkdir(parents=True)
-    fm_config = c.fm.fourm_config((CLIP_SPACE, DINO_SPACE)).to_dict()
-    (out / "fm" / "config.json").write_text(json.dumps(fm_config, indent=2, sort_keys=True))
+    fm = c.fm.fourm_config(BUILTIN.outputs, text_vocab_size(run))
+    (out / "fm" / "config.json").write_text(json.dumps(fm.to_dict(), indent=2, sort_keys=True))
     dtype = getattr(torch, c.export_dtype)
     _export_safetensors(
         torch.load(run.out / "fm_final.pt"), out / "fm" / "model.safetensors", dtype
     )
     spaces = {}
-    for space in (CLIP_SPACE, DINO_SPACE):
+    for space in fm.domains_out:
         source, target = run.out / "tokenizers" / space, out / "tokenizers" / space
         _export_safetensors(
             load_file(str(source / "model.safetensors")), target / "model.safetensors", dtype
@@ -349,6 +360,7 @@ def stage_bundle(run: Run) -> dict[str, Any]:
         "image_size": c.size,
         "decode": c.decode,
         "recipe": f"anyseek train default --recipe {run.recipe}",
+        **declare(fm.domains_in, fm.domains_out).to_json(),
     }
     (out / BUNDLE_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     manifest["priors"] = _export_priors(run, dtype)  # needs the exported bundle to load
@@ -365,7 +377,7 @@ def _export_priors(run: Run, dtype: torch.dtype) -> str:
     bundle = load_bundle(run.bundle_dir, device=run.device)
     scenes = _train_scenes(run)
     index = torch.arange(min(PRIOR_IMAGES, len(scenes)))
-    rgb = bundle.modality("rgb")
+    rgb = bundle.modality(BUILTIN.image)
     priors = estimate_priors(bundle, pixel_inputs(scenes, index, [rgb])[rgb])
     _export_safetensors(priors, run.bundle_dir / "priors.safetensors", dtype)
     return "priors.safetensors"
@@ -426,8 +438,10 @@ def run_pipeline(run: Run, *, only: str | None = None) -> dict[str, Any]:
     _attach_log(run.out / "train.log")
     config_path = run.out / "config.json"
     config = asdict(run.config)
-    if config_path.is_file() and json.loads(config_path.read_text()) != json.loads(
-        json.dumps(config)
+    if config_path.is_file() and not same_config(
+        json.loads(config_path.read_text()),
+        json.loads(json.dumps(config)),
+        json.loads(json.dumps(asdict(PipelineConfig()))),
     ):
         raise AnyseekError(f"{run.out} holds a run with another config; use a new --out folder")
     config_path.write_text(json.dumps(config, indent=2))
@@ -458,6 +472,20 @@ def run_pipeline(run: Run, *, only: str | None = None) -> dict[str, Any]:
     return records
 
 
+def same_config(stored: Any, current: Any, default: Any) -> bool:
+    """Whether a run's stored config is ``current``; a key the stored one lacks (a setting added
+    since, e.g. ``fm.caption_vocab``) matches when ``current`` has its default value there."""
+    if not (isinstance(stored, dict) and isinstance(current, dict)):
+        return stored == current
+    if set(stored) - set(current):
+        return False
+    default = default if isinstance(default, dict) else {}
+    return all(
+        same_config(stored[k], v, default.get(k)) if k in stored else v == default.get(k, object())
+        for k, v in current.items()
+    )
+
+
 def _device_name(device: str) -> str:
     """The accelerator's or processor's name, for the stage records and the model card."""
     import platform
@@ -479,8 +507,7 @@ def _attach_log(path: Path) -> None:
 
 def load_clip_teacher(run: Run):
     """Rebuild the trained CLIP teacher of a run (for analysis)."""
-    vocab = stage_record(run, "text")["metrics"]["vocab_size"]
-    model = build_clip(run.config.clip, vocab)
+    model = build_clip(run.config.clip, text_vocab_size(run))
     model.load_state_dict(torch.load(run.out / "teachers" / "clip.pt"))
     return model.eval()
 

@@ -43,6 +43,20 @@ class ClassPalette:
         """[n, 3] int64 colours in id order."""
         return np.array([c.color for c in self.classes], dtype=np.int64)
 
+    def to_json(self) -> list[dict]:
+        """``[{"id": 0, "name": "background", "color": [40, 40, 48]}, ...]`` for bundle.json."""
+        return [{"id": c.id, "name": c.name, "color": list(c.color)} for c in self.classes]
+
+    @classmethod
+    def from_json(cls, data: list[dict]) -> ClassPalette:
+        """Read :meth:`to_json`'s layout (KeyError / TypeError / ValueError when malformed)."""
+        return cls(
+            tuple(
+                SemsegClass(int(c["id"]), str(c["name"]), tuple(int(v) for v in c["color"]))
+                for c in data
+            )
+        )
+
     def describe(self) -> str:
         """``0 background (40, 40, 48), 1 floor (...)`` for error messages."""
         return ", ".join(f"{c.id} {c.name} {c.color}" for c in self.classes)

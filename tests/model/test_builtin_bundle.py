@@ -159,7 +159,7 @@ def test_the_committed_model_is_what_its_recipe_trains() -> None:
     import json
     from dataclasses import asdict
 
-    from model.train.pipeline import CLIP_SPACE, DINO_SPACE
+    from model.builtin_definition import BUILTIN
     from model.train.recipe import load_recipe
 
     recipe = json.loads((BUILTIN_DIR / "bundle.json").read_text())["recipe"].split()[-1]
@@ -167,4 +167,4 @@ def test_the_committed_model_is_what_its_recipe_trains() -> None:
     shipped = json.loads((BUILTIN_DIR / "train_config.json").read_text())
     assert shipped == json.loads(json.dumps(asdict(config)))
     fm = json.loads((BUILTIN_DIR / "fm" / "config.json").read_text())
-    assert fm == config.fm.fourm_config((CLIP_SPACE, DINO_SPACE)).to_dict()
+    assert fm == config.fm.fourm_config(BUILTIN.outputs).to_dict()
