@@ -241,9 +241,11 @@ class VQTokenizer(nn.Module):
             return out.flatten(1)  # [B, C, 1, 1] -> [B, C]
         return out
 
-    @torch.no_grad()
     def decode_expected(self, probs: torch.Tensor) -> torch.Tensor:
         """Decode the expected quantised latent under per-token distributions ``[B, N, V]``.
+
+        Differentiable in ``probs`` (training aligns the FM through it, ``model.train.alignment``);
+        the codebook projections are cached without gradients, so the tokenizer itself stays fixed.
 
         Greedy decoding keeps only the most likely code of each token, so an uncertain prediction
         collapses onto one code; the expectation keeps the whole distribution, which makes

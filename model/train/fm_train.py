@@ -26,6 +26,7 @@ from model.config import FourMConfig
 from model.data.tensors import SceneTensors, pixel_inputs
 from model.fourm import FourM
 from model.modalities import get_modality
+from model.train.alignment import AlignmentConfig, ExpectedDecoder, alignment_losses
 from model.train.masking import MaskingConfig, sample_masks
 from model.train.objective import target_segments
 from model.train.schedule import autocast, cosine_lr
@@ -60,6 +61,8 @@ class FMTrainConfig:
     """Rows of the caption table: ``registry`` keeps the 4M registry's 30,000 (the official
     vocabulary); ``tokenizer`` sizes it to the trained WordPiece, so the bytes go to the network
     instead."""
+    align: AlignmentConfig = field(default_factory=AlignmentConfig)
+    """Retrieval alignment term (``model.train.alignment``); weight 0 leaves it out."""
 
     def __post_init__(self) -> None:
         """Refuse an unknown caption table choice, naming the choices."""
@@ -128,6 +131,7 @@ class TrainingSet:
     targets: dict[str, torch.Tensor]  # space -> [N, 16] int64 tokens of the teacher embedding
     scores: dict[str, torch.Tensor] | None = None  # space -> [N, 16, live] tokenizer code scores
     text_vocab: int | None = None  # the WordPiece's vocab size (caption_vocab "tokenizer")
+    anchors: dict[str, torch.Tensor] | None = None  # space -> [N, C] unit teacher embeddings
 
     def soft_labels(self, index: torch.Tensor, temperature: float) -> dict[str, torch.Tensor]:
         """space -> [B, 16, live] code distributions of the batch's teacher embeddings."""
@@ -198,7 +202,7 @@ class StepBatches(torch.utils.data.Dataset):
             self._epoch = (epoch, torch.randperm(len(self.data.scenes), generator=generator))
         return self._epoch[1][k * self.batch_size : (k + 1) * self.batch_size]
 
-    def __getitem__(self, step: int) -> tuple[dict, dict | None]:
+    def __getitem__(self, step: int) -> tuple[dict, dict | None, dict | None]:
         index = self.indices(step)
         generator = torch.Generator().manual_seed(step_seed(self.seed, step))
         batch = make_batch(self.data, index, self.config, generator)
@@ -206,7 +210,12 @@ class StepBatches(torch.utils.data.Dataset):
         soft = None
         if self.config.target_temperature is not None:
             soft = self.data.soft_labels(index, self.config.target_temperature)
-        return tensors, soft
+        anchors = None
+        if self.config.align.weight > 0:
+            if self.data.anchors is None:
+                raise ValueError("the alignment term needs the teacher embeddings (anchors)")
+            anchors = {s: v[index] for s, v in self.data.anchors.items()}
+        return tensors, soft, anchors
 
 
 def _worker_init(_: int) -> None:
@@ -233,18 +242,29 @@ def step_loader(
     )
 
 
+@dataclass(frozen=True)
+class Alignment:
+    """What the alignment term needs for one batch: anchors, frozen decoders, its config."""
+
+    anchors: dict[str, torch.Tensor]  # space -> [B, C] unit teacher embeddings of the batch
+    decoders: dict[str, ExpectedDecoder]
+    config: AlignmentConfig
+
+
 def masked_loss(
     model: FourM,
     batch: dict[str, ModalityTokens],
     live: int | None = None,
     soft: dict[str, torch.Tensor] | None = None,
+    align: Alignment | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """Mean over target modalities of the mean cross-entropy of their masked tokens.
 
     This is ``training_logits`` followed by cross-entropy, except that with ``live`` only the first
     ``live`` rows of each output head are scored: the global tokenizers never emit other codes
     (see ``train_global_tokenizer``), so the other rows would only cost time. ``soft`` (space ->
-    [B, N, live] label distributions) replaces the one-hot labels of those spaces.
+    [B, N, live] label distributions) replaces the one-hot labels of those spaces. ``align``
+    adds the retrieval alignment term, weighted, from the same encoder pass.
     """
     ctx, found = target_segments(model, batch)
     segments = [t.segment for t in found]
@@ -266,6 +286,12 @@ def masked_loss(
                 logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100
             )
     total = torch.stack(list(losses.values())).mean()
+    if align is not None:
+        aligned = alignment_losses(
+            model, ctx, align.anchors, align.decoders, align.config.temperature, live
+        )
+        total = total + align.config.weight * torch.stack(list(aligned.values())).mean()
+        losses.update(aligned)
     return total, {k: v.item() for k, v in losses.items()}
 
 
@@ -296,12 +322,16 @@ def train_fm(
     device: str = "cpu",
     live: int | None = None,
     workers: int = 0,
+    decoders: dict[str, ExpectedDecoder] | None = None,
 ) -> FourM:
     """Train (or resume training of) the FM; returns it in eval mode on the CPU.
 
     ``workers`` processes build batches ahead (0: in this process); on CUDA the forward pass runs
-    under bfloat16 autocast.
+    under bfloat16 autocast. ``decoders`` (space -> frozen tokenizer) are needed when the
+    config's alignment term is on.
     """
+    if config.align.weight > 0 and not decoders:
+        raise ValueError("the alignment term needs each space's tokenizer (decoders)")
     torch.manual_seed(seed)
     model = FourM(config.fourm_config(tuple(data.targets), data.text_vocab)).to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "emb" not in n]
@@ -324,7 +354,7 @@ def train_fm(
     cuda = str(device).startswith("cuda")
     loader = step_loader(StepBatches(data, config, seed), start, workers, pin=cuda)
     last = time.monotonic()
-    for step, (tensors, soft) in enumerate(loader, start=start):
+    for step, (tensors, soft, anchors) in enumerate(loader, start=start):
         lr = cosine_lr(optimizer, step, config.steps, config.lr)
         batch = {
             name: ModalityTokens(*(t.to(device, non_blocking=True) for t in parts))
@@ -332,8 +362,12 @@ def train_fm(
         }
         if soft is not None:
             soft = {k: v.to(device, non_blocking=True) for k, v in soft.items()}
+        align = None
+        if anchors is not None and decoders:
+            anchors = {k: v.to(device, non_blocking=True) for k, v in anchors.items()}
+            align = Alignment(anchors, decoders, config.align)
         with autocast(device):
-            loss, parts = masked_loss(model, batch, live, soft)
+            loss, parts = masked_loss(model, batch, live, soft, align)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -274,12 +274,16 @@ def stage_fm(run: Run) -> dict[str, Any]:
     scores = None
     if c.fm.target_temperature is not None:
         scores = torch.load(run.out / "tokenizers" / "scores.pt")
+    anchors, decoders = None, None
+    if c.fm.align.weight > 0:
+        anchors, decoders = _alignment_parts(run)
     data = TrainingSet(
         scenes,
         _caption_ids(run, scenes),
         torch.load(run.out / "tokenizers" / "targets.pt"),
         scores,
         text_vocab_size(run),
+        anchors,
     )
     bar, update = _bar(c.fm.steps, "fm")
     losses: list[float] = []
@@ -297,6 +301,7 @@ def stage_fm(run: Run) -> dict[str, Any]:
         device=run.device,
         live=c.tokenizer.live_codes,
         workers=c.loader_workers,
+        decoders=decoders,
     )
     bar.close()
     torch.save(fm.state_dict(), run.path("fm_final.pt"))
@@ -307,6 +312,21 @@ def stage_fm(run: Run) -> dict[str, Any]:
         "steps": c.fm.steps,
         "parameters": sum(p.numel() for p in fm.parameters()),
     }
+
+
+def _alignment_parts(run: Run) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The alignment term's anchors (centred, normalised teacher embeddings, what the tokenizers
+    encode) and each space's trained tokenizer, frozen, on the run's device."""
+    from model.tokenizers import load_vq_tokenizer
+
+    raw = torch.load(run.out / "teachers" / "embeddings.pt")
+    anchors = {space: center_normalize(v, v.float().mean(0)) for space, v in raw.items()}
+    decoders = {}
+    for space in anchors:
+        tok = load_vq_tokenizer(run.out / "tokenizers" / space, device=run.device)
+        tok.requires_grad_(False)
+        decoders[space] = tok
+    return anchors, decoders
 
 
 def _export_safetensors(tensors: dict[str, torch.Tensor], path: Path, dtype: torch.dtype) -> None:

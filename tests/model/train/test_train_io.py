@@ -18,11 +18,17 @@ def _config(steps: int = 6) -> FMTrainConfig:
 
 
 def _same(a, b) -> bool:
-    (ta, sa), (tb, sb) = a, b
-    if ta.keys() != tb.keys() or (sa is None) != (sb is None):
+    """Two step batches (tensors, soft labels, anchors) hold equal tensors."""
+    (ta, *extra_a), (tb, *extra_b) = a, b
+    if ta.keys() != tb.keys():
         return False
     tensors = all(torch.equal(x, y) for k in ta for x, y in zip(ta[k], tb[k], strict=True))
-    return tensors and (sa is None or all(torch.equal(sa[k], sb[k]) for k in sa))
+    for xa, xb in zip(extra_a, extra_b, strict=True):
+        if (xa is None) != (xb is None):
+            return False
+        if xa is not None and not all(torch.equal(xa[k], xb[k]) for k in xa):
+            return False
+    return tensors
 
 
 def test_a_step_batch_depends_only_on_seed_and_step(tiny_training_set) -> None:

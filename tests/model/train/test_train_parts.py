@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -181,7 +183,7 @@ def test_fm_training_matches_fourm_forward_and_resumes(tmp_path, tiny_training_s
     train_fm(data, config, state, progress=lambda step, info: first.append(step), live=32)
     assert first == [0, 1, 2, 3]
     resumed: list[int] = []
-    longer = FMTrainConfig(**{**config.to_dict(), "steps": 6, "masking": config.masking})
+    longer = dataclasses.replace(config, steps=6)
     fm = train_fm(data, longer, state, progress=lambda step, info: resumed.append(step), live=32)
     assert resumed == [4, 5]  # continued after the saved step instead of starting over
     head = fm.decoder_embedding("tok_clip_global").to_logits.weight
