@@ -123,3 +123,24 @@ def test_training_reports_every_n_steps(tiny_training_set, tmp_path) -> None:
         assert torch.isfinite(torch.tensor(info["loss"]))
         assert {"tok_clip_global", "samples/s", "step_ms", "mfu"} <= set(info)
         assert 0 < info["mfu"] < 1
+
+
+@pytest.mark.slow
+def test_compiled_steps_train_like_eager_ones(tiny_training_set, tmp_path) -> None:
+    """``fm_step.compile`` (fixed-shape batches, one graph) reaches the eager run's losses."""
+    config = FMTrainConfig(
+        dim=32, encoder_depth=1, decoder_depth=1, num_heads=2, steps=4, batch_size=8
+    )
+    runs = []
+    for compile_ in (False, True):
+        seen: list[float] = []
+        train_fm(
+            tiny_training_set,
+            config,
+            tmp_path / f"state-{compile_}.pt",
+            progress=lambda step, info, seen=seen: seen.append(info["loss"]),
+            live=32,
+            options=StepOptions(log_every=2, compile=compile_),
+        )
+        runs.append(seen)
+    assert runs[1] == pytest.approx(runs[0], rel=1e-4)
