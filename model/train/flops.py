@@ -129,7 +129,8 @@ def device_peak(device: str, dtype: torch.dtype) -> tuple[float, str]:
         peak = table_peak(name, dtype)
         if peak is not None:
             return peak, f"{name} dense {dtype} peak (table)"
-    return measured_peak(str(device), dtype), f"measured {dtype} matmul on {device}"
+    n = 4096 if str(device).startswith("cuda") else 1024  # big enough to fill the device
+    return measured_peak(str(device), dtype, n), f"measured {dtype} {n}x{n} matmul on {device}"
 
 
 def mfu(flops_per_step: int, seconds_per_step: float, peak: float) -> float:
