@@ -49,6 +49,27 @@ class DecoderSegment:
     causal: bool = False
 
 
+def segment_mask(config: FourMConfig, segments: Sequence[DecoderSegment]) -> Tensor | None:
+    """[B, M, M] self-attention mask of ``segments`` (True = may not attend) under ``config``."""
+    if len(segments) == 1 and not segments[0].causal and not segments[0].padding.any():
+        return None
+    device = segments[0].queries.device
+    seg_id = torch.cat(
+        [torch.full(s.padding.shape, i, device=device) for i, s in enumerate(segments)], 1
+    )  # [B, M]
+    padding = torch.cat([s.padding for s in segments], 1)
+    causal = torch.cat([torch.full(s.padding.shape, s.causal, device=device) for s in segments], 1)
+    M = seg_id.shape[1]
+    idx = torch.arange(M, device=device)
+    later = idx[None, :] > idx[:, None]  # [M, M] key after query
+    blocked = padding[:, None, :] | (later[None] & causal[:, :, None])
+    if config.decoder_sep_mask or len(segments) > 1:
+        blocked = blocked | (seg_id[:, :, None] != seg_id[:, None, :])
+    if config.decoder_causal_mask:
+        blocked = blocked | later[None]
+    return blocked
+
+
 class FourM(nn.Module):
     """4M / 4M-21 encoder-decoder built from a :class:`FourMConfig`; weights load 1:1."""
 
@@ -151,7 +172,10 @@ class FourM(nn.Module):
 
     def encode(self, enc: EncoderInput) -> EncoderContext:
         """Run the encoder; context = decoder_proj_context(encoder output) + input embeddings."""
-        bias = self._padding_bias(enc.padding, enc.tokens.dtype)  # [B, 1, 1, T] or None
+        return self.encode_biased(enc, self._padding_bias(enc.padding, enc.tokens.dtype))
+
+    def encode_biased(self, enc: EncoderInput, bias: Tensor | None) -> EncoderContext:
+        """``encode`` with its key-padding bias [B, 1, 1, T] given (no data-dependent host sync)."""
         h = enc.tokens + enc.emb
         for block in self.encoder:
             h = block(h, bias)
@@ -183,9 +207,20 @@ class FourM(nn.Module):
         dtype = queries.dtype
         self_bias = None if self_blocked is None else mask_to_bias(self_blocked[:, None], dtype)
         cross_bias = self._padding_bias(ctx.padding, dtype)
+        return self.decode_biased(queries, ctx.context, self_bias, cross_bias, caches)
+
+    def decode_biased(
+        self,
+        queries: Tensor,
+        context: Tensor,
+        self_bias: Tensor | None,
+        cross_bias: Tensor | None,
+        caches: Sequence[KVCache] | None = None,
+    ) -> Tensor:
+        """``decode`` with its additive biases given: [B, 1, M, M] self, [B, 1, 1, T] cross."""
         y = queries
         for i, block in enumerate(self.decoder):
-            y = block(y, ctx.context, self_bias, cross_bias, None if caches is None else caches[i])
+            y = block(y, context, self_bias, cross_bias, None if caches is None else caches[i])
         return self.decoder_norm(y)
 
     def new_caches(self) -> list[KVCache]:
@@ -206,25 +241,7 @@ class FourM(nn.Module):
 
     def segment_mask(self, segments: Sequence[DecoderSegment]) -> Tensor | None:
         """[B, M, M] self-attention mask: block-diagonal per segment, causal inside causal ones."""
-        if len(segments) == 1 and not segments[0].causal and not segments[0].padding.any():
-            return None
-        device = segments[0].queries.device
-        seg_id = torch.cat(
-            [torch.full(s.padding.shape, i, device=device) for i, s in enumerate(segments)], 1
-        )  # [B, M]
-        padding = torch.cat([s.padding for s in segments], 1)
-        causal = torch.cat(
-            [torch.full(s.padding.shape, s.causal, device=device) for s in segments], 1
-        )
-        M = seg_id.shape[1]
-        idx = torch.arange(M, device=device)
-        later = idx[None, :] > idx[:, None]  # [M, M] key after query
-        blocked = padding[:, None, :] | (later[None] & causal[:, :, None])
-        if self.config.decoder_sep_mask or len(segments) > 1:
-            blocked = blocked | (seg_id[:, :, None] != seg_id[:, None, :])
-        if self.config.decoder_causal_mask:
-            blocked = blocked | later[None]
-        return blocked
+        return segment_mask(self.config, segments)
 
     def logits(self, name: str, hidden: Tensor) -> Tensor:
         """Output head of ``name``: [B, M, D] -> [B, M, V]."""

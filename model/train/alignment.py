@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from model.batch import EncoderContext
-from model.fourm import DecoderSegment, FourM
+from model.fourm import FourM
+from model.layers import mask_to_bias
 
 
 @dataclass(frozen=True)
@@ -52,27 +53,43 @@ def predicted_vectors(
 ) -> dict[str, Tensor]:
     """space -> [B, C] unit vectors from every token of each space, decoded as search does.
 
-    One decoder pass over all positions of all spaces (each space attends only to itself);
-    ``live`` restricts the output heads to their trained rows, the rest get probability 0.
+    One decoder pass over all positions of all spaces, each space attending only to itself and
+    to the encoder's non-padded slots (``ctx.padding``). ``live`` restricts the output heads to
+    their trained rows; the other codes get probability 0. Nothing here reads a value back from
+    the device.
     """
-    batch = ctx.context.shape[0]
-    device = ctx.context.device
-    segments = []
-    for name in decoders:
-        n = model.config.num_tokens(name)
-        positions = torch.arange(n, device=device).expand(batch, n)  # [B, N]
-        padding = torch.zeros(batch, n, dtype=torch.bool, device=device)
-        segments.append(DecoderSegment(name, model.mask_queries(name, positions), padding))
-    hidden = model.decode_segments(segments, ctx)  # [B, N, D] per space
+    batch, device = ctx.context.shape[0], ctx.context.device
+    names = list(decoders)
+    sizes = [model.config.num_tokens(name) for name in names]
+    queries = torch.cat(
+        [
+            model.mask_queries(name, torch.arange(n, device=device).expand(batch, n))
+            for name, n in zip(names, sizes, strict=True)
+        ],
+        1,
+    )  # [B, M, D], M = sum of the spaces' token counts
+    space_of = torch.tensor([i for i, n in enumerate(sizes) for _ in range(n)], device=device)
+    self_bias = mask_to_bias((space_of[:, None] != space_of[None, :])[None, None], queries.dtype)
+    cross_bias = mask_to_bias(ctx.padding[:, None, None, :], queries.dtype)  # [B, 1, 1, T]
+    hidden = model.decode_biased(queries, ctx.context, self_bias, cross_bias)  # [B, M, D]
     out = {}
-    for segment, h in zip(segments, hidden, strict=True):
-        decoder = decoders[segment.name]
-        weight = model.decoder_embedding(segment.name).to_logits.weight
+    for name, h in zip(names, hidden.split(sizes, 1), strict=True):
+        decoder = decoders[name]
+        weight = model.decoder_embedding(name).to_logits.weight
         weight = weight if live is None else weight[:live]
-        probs = (h @ weight.t()).float().softmax(-1)  # [B, N, live or V]
+        probs = (h @ weight.t()).softmax(-1, dtype=torch.float32)  # [B, N, live or V]
         probs = F.pad(probs, (0, decoder.vocab_size - probs.shape[-1]))  # [B, N, V]
-        out[segment.name] = F.normalize(decoder.decode_expected(probs).float(), dim=-1)
+        out[name] = F.normalize(decoder.decode_expected(probs).float(), dim=-1)
     return out
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """What the alignment term needs for one batch: anchors, frozen decoders, its config."""
+
+    anchors: dict[str, Tensor]  # space -> [B, C] unit teacher embeddings of the batch's scenes
+    decoders: dict[str, ExpectedDecoder]  # space -> its frozen tokenizer
+    config: AlignmentConfig
 
 
 def alignment_losses(
@@ -83,14 +100,14 @@ def alignment_losses(
     temperature: float,
     live: int | None = None,
 ) -> dict[str, Tensor]:
-    """space -> InfoNCE of predicted vectors against the batch's anchors [B, C] (unit vectors).
+    """``align_<space>`` -> InfoNCE of predicted vectors against the batch's anchors [B, C].
 
     Sample i's positive is anchor i; the other anchors of the batch are its negatives.
     """
     vectors = predicted_vectors(model, ctx, {s: decoders[s] for s in anchors}, live)
     losses = {}
     for space, q in vectors.items():
-        a = anchors[space].to(q.device, q.dtype)
+        a = anchors[space].to(q.device, q.dtype)  # [B, C]
         logits = q @ a.t() / temperature  # [B, B]
         labels = torch.arange(len(q), device=q.device)
         losses[f"align_{space}"] = F.cross_entropy(logits, labels)

@@ -53,6 +53,17 @@ def _caption_rows(config: Any) -> str:
     return "The FM's caption table has one row per WordPiece id (its own text vocabulary)."
 
 
+def _speed(fm: dict) -> str:
+    """One sentence on how fast the FM step ran (empty for runs recorded before it was measured)."""
+    if "mfu" not in fm:
+        return ""
+    return (
+        f" Step: {fm['step_ms_median']:.1f} ms, {fm['samples_per_s']:.0f} samples/s, "
+        f"{fm['flops_per_step'] / 1e9:.0f} GFLOP of matmuls, {fm['mfu']:.1%} of the device's peak "
+        "(MFU; medians over the run)."
+    )
+
+
 #: (query, metric, target) of the issue that defines the built-in model
 TARGETS: tuple[tuple[str, str, float], ...] = (
     ("sketch", "R@10", 0.95),
@@ -168,7 +179,7 @@ Canny edges, a hand-drawn-style sketch and four caption phrasings; training adds
    {c.fm.masking.input_budget} input tokens over the inputs, {c.fm.masking.target_budget} target
    tokens over the targets; {c.fm.masking.p_full_single:.0%} of samples show one whole input
    modality. {c.fm.steps} steps of batch {c.fm.batch_size}, AdamW lr {c.fm.lr}, cosine schedule.
-   {_labels(c.fm.target_temperature)}
+   {_labels(c.fm.target_temperature)}{_speed(fm)}
 5. Retrieval vectors: {c.decode} decoding of the predicted tokens ({_DECODE[c.decode]}).
 
 Full config: `config.json` of the run; the FM config ships in `fm/config.json`.

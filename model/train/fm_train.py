@@ -12,13 +12,11 @@ steps) with exactly the batches it would have seen.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from model.batch import ModalityTokens
 from model.builtin_definition import BUILTIN, BuiltinDefinition
@@ -26,10 +24,14 @@ from model.config import FourMConfig
 from model.data.tensors import SceneTensors, pixel_inputs
 from model.fourm import FourM
 from model.modalities import get_modality
-from model.train.alignment import AlignmentConfig, ExpectedDecoder, alignment_losses
+from model.train.alignment import Alignment, AlignmentConfig, ExpectedDecoder, alignment_losses
+from model.train.flops import StepShape, device_peak, step_flops
+from model.train.losses import target_losses
 from model.train.masking import MaskingConfig, sample_masks
 from model.train.objective import target_segments
+from model.train.packed import PackedBatch, pack_batch, packed_loss, pad_sequence
 from model.train.schedule import autocast, cosine_lr
+from model.train.step import StepMeter, StepOptions, compiled, make_optimizer, matmul_precision
 
 CAPTION = BUILTIN.caption.base
 CAPTION_VOCABS = ("registry", "tokenizer")
@@ -210,12 +212,41 @@ class StepBatches(torch.utils.data.Dataset):
         soft = None
         if self.config.target_temperature is not None:
             soft = self.data.soft_labels(index, self.config.target_temperature)
-        anchors = None
-        if self.config.align.weight > 0:
-            if self.data.anchors is None:
-                raise ValueError("the alignment term needs the teacher embeddings (anchors)")
-            anchors = {s: v[index] for s, v in self.data.anchors.items()}
-        return tensors, soft, anchors
+        return tensors, soft, self.anchors(index)
+
+    def anchors(self, index: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        """space -> [B, C] teacher embeddings of the batch's scenes (alignment term on)."""
+        if self.config.align.weight <= 0:
+            return None
+        if self.data.anchors is None:
+            raise ValueError("the alignment term needs the teacher embeddings (anchors)")
+        return {space: v[index] for space, v in self.data.anchors.items()}
+
+
+class PackedStepBatches(StepBatches):
+    """:class:`StepBatches` packed on the host (:mod:`model.train.packed`) for a sync-free step.
+
+    ``static`` pads captions to ``max_caption_tokens`` and the encoder slots to the most a sample
+    can have, so every step has the same shapes (what a compiled step needs).
+    """
+
+    def __init__(
+        self, data: TrainingSet, config: FMTrainConfig, seed: int, static: bool = False
+    ) -> None:
+        super().__init__(data, config, seed)
+        self.fourm = config.fourm_config(tuple(data.targets), data.text_vocab)
+        self.static = static
+
+    def __getitem__(self, step: int) -> tuple[PackedBatch, dict | None, dict | None]:
+        tensors, soft, anchors = super().__getitem__(step)
+        batch = {name: ModalityTokens(*parts) for name, parts in tensors.items()}
+        length = None
+        if self.static:
+            captions = self.config.max_caption_tokens
+            batch[CAPTION] = pad_sequence(batch[CAPTION], captions)
+            single = max(get_modality(m).num_tokens(224) for m in self.config.pixel_modalities())
+            length = max(self.config.masking.input_budget, captions, single)
+        return pack_batch(self.fourm, batch, length), soft, anchors
 
 
 def _worker_init(_: int) -> None:
@@ -242,15 +273,6 @@ def step_loader(
     )
 
 
-@dataclass(frozen=True)
-class Alignment:
-    """What the alignment term needs for one batch: anchors, frozen decoders, its config."""
-
-    anchors: dict[str, torch.Tensor]  # space -> [B, C] unit teacher embeddings of the batch
-    decoders: dict[str, ExpectedDecoder]
-    config: AlignmentConfig
-
-
 def masked_loss(
     model: FourM,
     batch: dict[str, ModalityTokens],
@@ -263,34 +285,20 @@ def masked_loss(
     This is ``training_logits`` followed by cross-entropy, except that with ``live`` only the first
     ``live`` rows of each output head are scored: the global tokenizers never emit other codes
     (see ``train_global_tokenizer``), so the other rows would only cost time. ``soft`` (space ->
-    [B, N, live] label distributions) replaces the one-hot labels of those spaces. ``align``
-    adds the retrieval alignment term, weighted, from the same encoder pass.
+    [B, N, live] label distributions) replaces the one-hot labels of those spaces. The reference
+    for ``packed.packed_loss``, which the training loop runs (same loss, no host syncs).
     """
     ctx, found = target_segments(model, batch)
     segments = [t.segment for t in found]
     labels = [t.labels.masked_fill(t.segment.padding, -100) for t in found]
-    where = [t.positions for t in found]
     hidden = model.decode_segments(segments, ctx)
-    losses = {}
-    for segment, h, y, index in zip(segments, hidden, labels, where, strict=True):
-        weight = model.decoder_embedding(segment.name).to_logits.weight
-        logits = h @ (weight if live is None else weight[:live]).t()  # [B, M, V or live]
-        if soft is not None and segment.name in soft:
-            q = soft[segment.name]  # [B, N, live] -> [B, M, live] at the predicted positions
-            q = torch.gather(q, 1, index[..., None].expand(-1, -1, q.shape[-1]))
-            nll = -(q * logits.float().log_softmax(-1)).sum(-1)  # [B, M]
-            keep = y != -100
-            losses[segment.name] = (nll * keep).sum() / keep.sum().clamp(min=1)
-        else:
-            losses[segment.name] = F.cross_entropy(
-                logits.flatten(0, 1).float(), y.flatten(), ignore_index=-100
-            )
+    names = [s.name for s in segments]
+    losses = target_losses(model, names, hidden, labels, [t.positions for t in found], live, soft)
     total = torch.stack(list(losses.values())).mean()
     if align is not None:
-        aligned = alignment_losses(
-            model, ctx, align.anchors, align.decoders, align.config.temperature, live
-        )
-        total = total + align.config.weight * torch.stack(list(aligned.values())).mean()
+        c = align.config
+        aligned = alignment_losses(model, ctx, align.anchors, align.decoders, c.temperature, live)
+        total = total + c.weight * torch.stack(list(aligned.values())).mean()
         losses.update(aligned)
     return total, {k: v.item() for k, v in losses.items()}
 
@@ -322,28 +330,29 @@ def train_fm(
     device: str = "cpu",
     live: int | None = None,
     workers: int = 0,
+    options: StepOptions | None = None,
     decoders: dict[str, ExpectedDecoder] | None = None,
 ) -> FourM:
     """Train (or resume training of) the FM; returns it in eval mode on the CPU.
 
-    ``workers`` processes build batches ahead (0: in this process); on CUDA the forward pass runs
-    under bfloat16 autocast. ``decoders`` (space -> frozen tokenizer) are needed when the
-    config's alignment term is on.
+    ``workers`` processes build and pack batches ahead (0: in this process); on CUDA the forward
+    pass runs under bfloat16 autocast. The step never reads a value back from the device:
+    ``progress`` gets window means of the losses and the window's speed (step time, samples/s,
+    MFU) every ``options.log_every`` steps and at the last step. ``decoders`` (space -> frozen
+    tokenizer) are needed when the config's alignment term is on.
     """
     if config.align.weight > 0 and not decoders:
         raise ValueError("the alignment term needs each space's tokenizer (decoders)")
+    options = options or StepOptions()
     torch.manual_seed(seed)
     model = FourM(config.fourm_config(tuple(data.targets), data.text_vocab)).to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "emb" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "emb" in n]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=config.lr,
-        betas=(0.9, 0.95),
-    )
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    optimizer = make_optimizer(groups, config.lr, device, options)
     start = 0
     if state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=False)
@@ -351,33 +360,69 @@ def train_fm(
         optimizer.load_state_dict(state["optimizer"])
         start = int(state["step"])
     model.train()
-    cuda = str(device).startswith("cuda")
-    loader = step_loader(StepBatches(data, config, seed), start, workers, pin=cuda)
-    last = time.monotonic()
-    for step, (tensors, soft, anchors) in enumerate(loader, start=start):
+    batches = PackedStepBatches(data, config, seed, static=options.compile)
+    loader = step_loader(batches, start, workers, pin=str(device).startswith("cuda"))
+    meter = step_meter(model.config, config, batches.batch_size, live, device, options)
+    with matmul_precision(device, options):
+        _run_steps(
+            model, optimizer, loader, start, config, state_path, meter, progress, live, decoders
+        )
+    if live is not None:
+        tie_dead_rows(model, live)
+    return model.float().cpu().eval()
+
+
+def _run_steps(
+    model: FourM,
+    optimizer: torch.optim.Optimizer,
+    loader: torch.utils.data.DataLoader,
+    start: int,
+    config: FMTrainConfig,
+    state_path: Path,
+    meter: StepMeter,
+    progress: Progress | None,
+    live: int | None,
+    decoders: dict[str, ExpectedDecoder] | None = None,
+) -> None:
+    """The training steps: nothing in them reads a value back from the device but the meter."""
+    device = str(model.device)
+    loss_fn = compiled(packed_loss, meter.options)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    for step, (packed, soft, anchors) in enumerate(loader, start=start):
         lr = cosine_lr(optimizer, step, config.steps, config.lr)
-        batch = {
-            name: ModalityTokens(*(t.to(device, non_blocking=True) for t in parts))
-            for name, parts in tensors.items()
-        }
+        packed = packed.to(device, non_blocking=True)
         if soft is not None:
             soft = {k: v.to(device, non_blocking=True) for k, v in soft.items()}
-        align = None
-        if anchors is not None and decoders:
-            anchors = {k: v.to(device, non_blocking=True) for k, v in anchors.items()}
-            align = Alignment(anchors, decoders, config.align)
         with autocast(device):
-            loss, parts = masked_loss(model, batch, live, soft, align)
+            align = None
+            if anchors is not None and decoders:
+                anchors = {k: v.to(device, non_blocking=True) for k, v in anchors.items()}
+                align = Alignment(anchors, decoders, config.align)
+            loss, parts = loss_fn(model, packed, live, soft, align)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-        if progress is not None:
-            now = time.monotonic()
-            progress(step, {"loss": loss.item(), "lr": lr, "s/step": now - last, **parts})
-            last = now
+        meter.add(loss, parts)
+        if meter.due(step, config.steps - 1):
+            info = meter.read(sync)
+            if progress is not None:
+                progress(step, {"lr": lr, **info})
         if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
             _save_state(state_path, model, optimizer, step + 1)
-    if live is not None:
-        tie_dead_rows(model, live)
-    return model.float().cpu().eval()
+
+
+def step_meter(
+    fourm: FourMConfig,
+    config: FMTrainConfig,
+    batch: int,
+    live: int | None,
+    device: str,
+    options: StepOptions,
+) -> StepMeter:
+    """The meter of a run: model FLOPs of its step against the device's peak."""
+    head = live or max(get_modality(m).vocab_size for m in fourm.domains_out)
+    shape = StepShape(batch, config.masking.input_budget, config.masking.target_budget, head)
+    dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
+    peak, _ = device_peak(device, dtype)
+    return StepMeter(batch, step_flops(fourm, shape).step, peak, options)

@@ -39,6 +39,7 @@ from model.train.global_tokenizers import (
     tokenizer_quality,
     train_global_tokenizer,
 )
+from model.train.step import StepOptions, speed_summary
 from model.train.teachers import (
     ClipTeacherConfig,
     VisualTeacher,
@@ -73,6 +74,7 @@ class PipelineConfig:
     visual: VisualTeacherConfig = field(default_factory=VisualTeacherConfig)
     tokenizer: GlobalTokenizerConfig = field(default_factory=GlobalTokenizerConfig)
     fm: FMTrainConfig = field(default_factory=FMTrainConfig)
+    fm_step: StepOptions = field(default_factory=StepOptions)  # how the FM step uses the device
     export_dtype: str = "float16"
     decode: str = "expected"  # how the exported bundle turns token predictions into vectors
     workers: int = 2  # processes generating and loading scenes
@@ -100,18 +102,30 @@ class Run:
         return self.out / "bundle"
 
 
+def _speed(info: Any) -> str:
+    """The speed part of a progress log line; empty when ``info`` carries no speed."""
+    if not isinstance(info, dict) or "step_ms" not in info:
+        return ""
+    return (
+        f", {info['step_ms']:.1f} ms/step, {info['samples/s']:.0f} samples/s, "
+        f"{info['tflop/s']:.2f} TFLOP/s, MFU {100 * info['mfu']:.2f}%"
+    )
+
+
 def _bar(total: int, desc: str) -> tuple[tqdm, Callable[[int, Any], None]]:
     """A tqdm bar and a progress callback that advances it and shows the loss."""
     bar = tqdm(
         total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True, mininterval=2.0
     )
+    every = max(1, total // 20)
 
     def update(step: int, info: Any) -> None:
         loss = info["loss"] if isinstance(info, dict) else info
+        crossed = (step + 1) // every > bar.n // every  # progress may come every few steps
         bar.update(step + 1 - bar.n)
         bar.set_postfix(loss=f"{loss:.3f}")
-        if (step + 1) % max(1, total // 20) == 0:
-            log.info("%s step %d/%d loss %.4f", desc, step + 1, total, loss)
+        if crossed:
+            log.info("%s step %d/%d loss %.4f%s", desc, step + 1, total, loss, _speed(info))
 
     return bar, update
 
@@ -286,10 +300,12 @@ def stage_fm(run: Run) -> dict[str, Any]:
         anchors,
     )
     bar, update = _bar(c.fm.steps, "fm")
-    losses: list[float] = []
+    losses: list[float] = []  # per step: the mean of its reporting window
+    windows: list[dict[str, float]] = []
 
     def progress(step: int, info: dict[str, float]) -> None:
-        losses.append(info["loss"])
+        losses.extend([info["loss"]] * int(info["steps"]))
+        windows.append(info)
         update(step, info)
 
     fm = train_fm(
@@ -301,6 +317,7 @@ def stage_fm(run: Run) -> dict[str, Any]:
         device=run.device,
         live=c.tokenizer.live_codes,
         workers=c.loader_workers,
+        options=c.fm_step,
         decoders=decoders,
     )
     bar.close()
@@ -311,6 +328,7 @@ def stage_fm(run: Run) -> dict[str, Any]:
         "final_loss_mean_last50": sum(tail) / len(tail),
         "steps": c.fm.steps,
         "parameters": sum(p.numel() for p in fm.parameters()),
+        **speed_summary(windows),
     }
 
 
@@ -324,8 +342,7 @@ def _alignment_parts(run: Run) -> tuple[dict[str, torch.Tensor], dict[str, Any]]
     decoders = {}
     for space in anchors:
         tok = load_vq_tokenizer(run.out / "tokenizers" / space, device=run.device)
-        tok.requires_grad_(False)
-        decoders[space] = tok
+        decoders[space] = tok.requires_grad_(False)
     return anchors, decoders
 
 

@@ -7,12 +7,19 @@ from dataclasses import replace
 import pytest
 import torch
 
-from model.train.alignment import AlignmentConfig, alignment_losses, predicted_vectors
+from model.batch import ModalityTokens
+from model.train.alignment import (
+    Alignment,
+    AlignmentConfig,
+    alignment_losses,
+    predicted_vectors,
+)
 from model.train.global_tokenizers import (
     GlobalTokenizerConfig,
     save_global_tokenizer,
     train_global_tokenizer,
 )
+from model.train.step import StepOptions
 
 SPACES = ("tok_clip_global", "tok_dino_global")
 
@@ -68,7 +75,7 @@ def test_predicted_vectors_are_what_search_computes(tmp_path) -> None:
 def test_alignment_term_adds_to_the_masked_loss_and_pulls_vectors_to_their_anchors(
     tmp_path, tiny_training_set
 ) -> None:
-    from model.train.fm_train import Alignment, make_batch, masked_loss
+    from model.train.fm_train import make_batch, masked_loss
 
     model, config = _model()
     model.train()
@@ -98,6 +105,34 @@ def test_alignment_term_adds_to_the_masked_loss_and_pulls_vectors_to_their_ancho
         optimizer.step()
     assert align_loss() < before - 0.3  # each prediction moved towards its own scene's anchor
     assert all(p.grad is None for d in decoders.values() for p in d.parameters())  # frozen
+
+
+def test_packed_step_adds_the_same_alignment_term_as_the_reference_loss(
+    tmp_path, tiny_training_set
+) -> None:
+    from model.train.fm_train import PackedStepBatches, StepBatches, masked_loss
+    from model.train.packed import packed_loss
+
+    model, config = _model()
+    config = replace(config, batch_size=8, align=AlignmentConfig(weight=0.7, temperature=0.1))
+    data = replace(
+        tiny_training_set, anchors={s: _vectors(16, seed=i) for i, s in enumerate(SPACES)}
+    )
+    tensors, soft, anchors = StepBatches(data, config, seed=0)[2]
+    packed, packed_soft, packed_anchors = PackedStepBatches(data, config, seed=0)[2]
+    decoders = _decoders(tmp_path)
+    batch = {name: ModalityTokens(*parts) for name, parts in tensors.items()}
+    reference, parts = masked_loss(
+        model, batch, 32, soft, Alignment(anchors, decoders, config.align)
+    )
+    got, got_parts = packed_loss(
+        model, packed, 32, packed_soft, Alignment(packed_anchors, decoders, config.align)
+    )
+    torch.testing.assert_close(got, reference, atol=1e-5, rtol=1e-5)
+    for space in SPACES:
+        assert got_parts[f"align_{space}"].item() == pytest.approx(
+            parts[f"align_{space}"], abs=1e-5
+        )
 
 
 def test_training_with_alignment_needs_anchors_and_decoders(tmp_path, tiny_training_set) -> None:
@@ -130,5 +165,6 @@ def test_training_with_alignment_needs_anchors_and_decoders(tmp_path, tiny_train
         live=32,
         decoders=_decoders(tmp_path),
         progress=lambda step, info: seen.append(info),
+        options=StepOptions(log_every=1),
     )
     assert len(seen) == 2 and all("align_tok_dino_global" in info for info in seen)

@@ -14,6 +14,7 @@ pytestmark = [
 def test_every_training_part_runs_on_cuda_and_returns_a_cpu_model(tiny_training_set, tmp_path):
     from model.train.fm_train import FMTrainConfig, train_fm
     from model.train.global_tokenizers import GlobalTokenizerConfig, train_global_tokenizer
+    from model.train.step import StepOptions
     from model.train.teachers import (
         ClipTeacherConfig,
         VisualTeacherConfig,
@@ -36,6 +37,7 @@ def test_every_training_part_runs_on_cuda_and_returns_a_cpu_model(tiny_training_
         device="cuda",
         live=32,
         workers=2,
+        options=StepOptions(log_every=1, tf32=True),
     )
     assert len(losses) == 4 and all(torch.isfinite(torch.tensor(losses)))
     assert next(fm.parameters()).device.type == "cpu"

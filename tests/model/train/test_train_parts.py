@@ -157,6 +157,7 @@ def test_fm_training_matches_fourm_forward_and_resumes(tmp_path, tiny_training_s
 
     from model.fourm import FourM
     from model.train.fm_train import FMTrainConfig, make_batch, masked_loss, train_fm
+    from model.train.step import StepOptions
 
     data = tiny_training_set
     config = FMTrainConfig(
@@ -179,12 +180,22 @@ def test_fm_training_matches_fourm_forward_and_resumes(tmp_path, tiny_training_s
     torch.testing.assert_close(masked_loss(model, batch)[0], reference)
 
     state = tmp_path / "state.pt"
+    every = StepOptions(log_every=1)
     first: list[int] = []
-    train_fm(data, config, state, progress=lambda step, info: first.append(step), live=32)
+    train_fm(
+        data, config, state, progress=lambda step, info: first.append(step), live=32, options=every
+    )
     assert first == [0, 1, 2, 3]
     resumed: list[int] = []
     longer = dataclasses.replace(config, steps=6)
-    fm = train_fm(data, longer, state, progress=lambda step, info: resumed.append(step), live=32)
+    fm = train_fm(
+        data,
+        longer,
+        state,
+        progress=lambda step, info: resumed.append(step),
+        live=32,
+        options=every,
+    )
     assert resumed == [4, 5]  # continued after the saved step instead of starting over
     head = fm.decoder_embedding("tok_clip_global").to_logits.weight
     assert torch.equal(head[32:64], head[:32])  # rows past the live codes tie to live rows
