@@ -33,6 +33,12 @@ class AlignmentConfig:
 
     weight: float = 0.0
     temperature: float = 0.05
+    spaces: tuple[str, ...] = ()
+    """FM outputs the term aligns (e.g. ``("tok_dino_global",)``); empty: every space."""
+
+    def aligned(self, space: str) -> bool:
+        """Whether the term aligns ``space``."""
+        return not self.spaces or space in self.spaces
 
 
 class ExpectedDecoder(Protocol):

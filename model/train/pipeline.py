@@ -338,7 +338,15 @@ def _alignment_parts(run: Run) -> tuple[dict[str, torch.Tensor], dict[str, Any]]
     from model.tokenizers import load_vq_tokenizer
 
     raw = torch.load(run.out / "teachers" / "embeddings.pt")
-    anchors = {space: center_normalize(v, v.float().mean(0)) for space, v in raw.items()}
+    align = run.config.fm.align
+    unknown = sorted(set(align.spaces) - set(raw))
+    if unknown:
+        raise AnyseekError(f"fm.align.spaces names no space of this run: {', '.join(unknown)}")
+    anchors = {
+        space: center_normalize(v, v.float().mean(0))
+        for space, v in raw.items()
+        if align.aligned(space)
+    }
     decoders = {}
     for space in anchors:
         tok = load_vq_tokenizer(run.out / "tokenizers" / space, device=run.device)

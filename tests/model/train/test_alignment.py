@@ -168,3 +168,15 @@ def test_training_with_alignment_needs_anchors_and_decoders(tmp_path, tiny_train
         options=StepOptions(log_every=1),
     )
     assert len(seen) == 2 and all("align_tok_dino_global" in info for info in seen)
+
+
+def test_a_recipe_can_align_some_spaces_only() -> None:
+    from model.train.fm_train import FMTrainConfig
+    from model.train.recipe import build_config
+
+    config = build_config(
+        FMTrainConfig, {"align": {"weight": 0.5, "spaces": ["tok_dino_global"]}}, "fm"
+    )
+    assert config.align == AlignmentConfig(weight=0.5, spaces=("tok_dino_global",))
+    assert config.align.aligned("tok_dino_global") and not config.align.aligned("tok_clip_global")
+    assert AlignmentConfig().aligned("tok_clip_global")  # empty: every space
