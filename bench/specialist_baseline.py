@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from model.data.tensors import SceneTensors
+from model.eval.retrieval import random_metrics
 from model.train.specialist import (
     QUERY_CHANNELS,
     SpecialistConfig,
@@ -38,14 +39,18 @@ BUILTIN_CONFIG = Path("model/builtin/train_config.json")
 #: specialist query modality -> query name in the retrieval report
 REPORT_QUERY = {"normal": "normals"}
 METRICS = ("R@1", "R@5", "R@10", "MRR")
+#: rows of the committed model's report shown under each specialist: (space, label, scenes)
+COMPARED = (("fused", "any-to-any (fused)", None), ("edge_baseline", "edge baseline", "none"))
+#: what the measured table says (update with the numbers)
+NOTES: tuple[str, ...] = ()
 
 
-def builtin_numbers(pair: str) -> dict[str, float] | None:
-    """The committed any-to-any model's fused metrics for ``pair``, if it reports them."""
+def builtin_report(pair: str) -> dict[str, dict[str, float]]:
+    """The committed model's report rows for ``pair``: space or baseline -> metrics."""
     if not BUILTIN_EVAL.is_file():
-        return None
+        return {}
     report = json.loads(BUILTIN_EVAL.read_text())
-    return report.get(REPORT_QUERY.get(pair, pair), {}).get("fused")
+    return report.get(REPORT_QUERY.get(pair, pair), {})
 
 
 def builtin_train_scenes() -> str:
@@ -97,7 +102,7 @@ def run_pair(pair: str, train: SceneTensors, gallery: SceneTensors, args) -> dic
         "final_loss_mean_last50": sum(tail) / len(tail),
         "temperature": float((-run.model.log_scale.detach()).exp()),
         "metrics": metrics,
-        "builtin_fused": builtin_numbers(pair),
+        "builtin_fused": builtin_report(pair).get("fused"),
         "command": args.command,
     }
 
@@ -114,8 +119,11 @@ def markdown(records: dict[str, dict]) -> str:
         "(seed 777001) with `ranking_metrics`: query i's relevant image is gallery image i.",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores shared with other sessions, CPU",
         "float32. `any-to-any` rows: the committed built-in model, fused, same gallery",
-        "(`model/builtin/eval.json`; 50k scenes, 3.3M FM samples on an H100). Random: R@1 0.001,",
-        "R@10 0.010, MRR 0.007.",
+        "(`model/builtin/eval.json`; 50k scenes, 3.3M FM samples on an H100); `edge baseline`:",
+        "training-free, blurred sketch vs blurred Canny edges of the gallery (same report).",
+        "Random ranking: " + ", ".join(f"{k} {v:.3f}" for k, v in random_metrics(1000).items()),
+        "",
+        *NOTES,
         "",
         "| pair | model | train scenes | steps x batch = samples | wall time | threads "
         "| R@1 | R@5 | R@10 | MRR |",
@@ -131,13 +139,13 @@ def markdown(records: dict[str, dict]) -> str:
             + " | ".join(f"{m[k]:.3f}" for k in METRICS)
             + " |"
         )
-        if rec["builtin_fused"] is not None:
-            b = rec["builtin_fused"]
-            lines.append(
-                f"| {pair} <-> rgb | any-to-any (fused) | {builtin_train_scenes()} | - | - | - | "
-                + " | ".join(f"{b[k]:.3f}" for k in METRICS)
-                + " |"
-            )
+        for space, label, scenes in COMPARED:
+            b = builtin_report(pair).get(space)
+            if b is not None:
+                lines.append(
+                    f"| {pair} <-> rgb | {label} | {scenes or builtin_train_scenes()} "
+                    "| - | - | - | " + " | ".join(f"{b[k]:.3f}" for k in METRICS) + " |"
+                )
     lines += ["", "## How each row was made", ""]
     for pair, rec in records.items():
         lines.append(
@@ -151,9 +159,7 @@ def markdown(records: dict[str, dict]) -> str:
 def main() -> None:
     """Train the requested pairs one after another and rewrite the results after each."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--run", type=Path, required=True, help="run with tensors/{train,gallery}.pt"
-    )
+    parser.add_argument("--run", type=Path, help="run with tensors/{train,gallery}.pt")
     parser.add_argument("--pairs", nargs="+", default=["sketch"], choices=list(QUERY_CHANNELS))
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--batch", type=int, default=128)
@@ -165,9 +171,15 @@ def main() -> None:
     parser.add_argument("--save", type=Path, default=None, help="folder for the trained models")
     parser.add_argument("--json", type=Path, default=Path("bench/results/specialist.json"))
     parser.add_argument("--out", type=Path, default=Path("bench/results/specialist.md"))
+    parser.add_argument("--table-only", action="store_true", help="rewrite --out from --json")
     args = parser.parse_args()
     args.command = "PYTHONPATH=. python " + shlex.join(sys.argv)
     torch.set_num_threads(args.threads)
+    if args.table_only:
+        args.out.write_text(markdown(json.loads(args.json.read_text())))
+        return
+    if args.run is None:
+        parser.error("--run is required to train")
 
     train = SceneTensors.load(args.run / "tensors" / "train.pt")
     if args.train_scenes is not None:
