@@ -184,10 +184,10 @@ class VisualTeacherConfig:
 class ConvEncoder(nn.Module):
     """A small ResNet-like image encoder: strided conv stages, then global average pooling."""
 
-    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 192)) -> None:
+    def __init__(self, widths: tuple[int, ...] = (32, 64, 128, 192), in_channels: int = 3) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        in_ch = 3
+        in_ch = in_channels
         for width in widths:
             layers += [
                 nn.Conv2d(in_ch, width, 3, stride=2, padding=1, bias=False),
@@ -202,7 +202,7 @@ class ConvEncoder(nn.Module):
         self.out_dim = in_ch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """[B,3,H,W] normalised images -> [B, C] pooled features."""
+        """[B, in_channels, H, W] inputs -> [B, C] pooled features."""
         return self.features(x).mean((2, 3))
 
 
