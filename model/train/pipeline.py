@@ -30,6 +30,7 @@ from tqdm import tqdm
 from anyseek.errors import AnyseekError
 from model.builtin_definition import BUILTIN
 from model.data.tensors import SceneTensors, load_split
+from model.train.bound_teacher import BoundTeacherConfig
 from model.train.fm_train import FMTrainConfig, TrainingSet, train_fm
 from model.train.global_tokenizers import (
     GlobalTokenizerConfig,
@@ -72,6 +73,7 @@ class PipelineConfig:
     object_captions: int = 2  # extra one-object phrasings per training scene ("A red cube.")
     clip: ClipTeacherConfig = field(default_factory=ClipTeacherConfig)
     visual: VisualTeacherConfig = field(default_factory=VisualTeacherConfig)
+    bind: BoundTeacherConfig = field(default_factory=BoundTeacherConfig)
     tokenizer: GlobalTokenizerConfig = field(default_factory=GlobalTokenizerConfig)
     fm: FMTrainConfig = field(default_factory=FMTrainConfig)
     fm_step: StepOptions = field(default_factory=StepOptions)  # how the FM step uses the device
@@ -225,7 +227,7 @@ def stage_teachers(run: Run) -> dict[str, Any]:
     scenes = _train_scenes(run)
     ids = _caption_ids(run, scenes)
     vocab = text_vocab_size(run)
-    clip_path, visual_path = run.path("teachers", "clip.pt"), run.path("teachers", "dino.pt")
+    clip_path = run.path("teachers", "clip.pt")
     if clip_path.is_file():  # finished before an interruption
         clip = load_clip_teacher(run)
     else:
@@ -235,7 +237,39 @@ def stage_teachers(run: Run) -> dict[str, Any]:
         )
         bar.close()
         torch.save(clip.state_dict(), clip_path)
-    if visual_path.is_file():
+    dino = _dino_embeddings(run, scenes)
+    clip = clip.to(run.device)
+    image = clip_image_embeddings(clip, scenes.rgb)
+    text = clip_text_embeddings(clip, ids[:, 0])
+    torch.save({CLIP_SPACE: image, DINO_SPACE: dino}, run.path("teachers", "embeddings.pt"))
+    # how well the CLIP teacher itself matches captions to images (train set, first 1000)
+    n = min(1000, len(image))
+    sim = F.normalize(text[:n], dim=-1) @ F.normalize(image[:n], dim=-1).t()
+    top1 = float((sim.argmax(1) == torch.arange(n)).float().mean())
+    return {"clip_text_to_image_R@1_train1000": top1, "vocab_size": vocab}
+
+
+def _dino_embeddings(run: Run, scenes: SceneTensors) -> torch.Tensor:
+    """Train (or reload) the ``dino`` space's teacher and embed the training images: the SimCLR
+    teacher, or with ``bind.modalities`` the rgb tower bound to those modalities."""
+    from model.train.bound_teacher import BoundTeacher, bound_embeddings, train_bound_teacher
+
+    c = run.config
+    if c.bind.modalities:
+        path = run.path("teachers", "bound.pt")
+        if path.is_file():
+            bound = BoundTeacher(c.bind)
+            bound.load_state_dict(torch.load(path))
+        else:
+            bar, update = _bar(c.bind.steps, "bound teacher")
+            bound = train_bound_teacher(
+                scenes, c.bind, seed=c.train_seed, progress=update, device=run.device
+            )
+            bar.close()
+            torch.save(bound.state_dict(), path)
+        return bound_embeddings(bound.eval(), scenes)
+    path = run.path("teachers", "dino.pt")
+    if path.is_file():
         visual = load_visual_teacher(run)
     else:
         bar, update = _bar(c.visual.steps, "visual teacher")
@@ -243,19 +277,8 @@ def stage_teachers(run: Run) -> dict[str, Any]:
             scenes.rgb, c.visual, seed=c.train_seed, progress=update, device=run.device
         )
         bar.close()
-        torch.save(visual.state_dict(), visual_path)
-    clip, visual = clip.to(run.device), visual.to(run.device)
-    image = clip_image_embeddings(clip, scenes.rgb)
-    text = clip_text_embeddings(clip, ids[:, 0])
-    torch.save(
-        {CLIP_SPACE: image, DINO_SPACE: visual_embeddings(visual, scenes.rgb)},
-        run.path("teachers", "embeddings.pt"),
-    )
-    # how well the CLIP teacher itself matches captions to images (train set, first 1000)
-    n = min(1000, len(image))
-    sim = F.normalize(text[:n], dim=-1) @ F.normalize(image[:n], dim=-1).t()
-    top1 = float((sim.argmax(1) == torch.arange(n)).float().mean())
-    return {"clip_text_to_image_R@1_train1000": top1, "vocab_size": vocab}
+        torch.save(visual.state_dict(), path)
+    return visual_embeddings(visual.to(run.device), scenes.rgb)
 
 
 def stage_tokenizers(run: Run) -> dict[str, Any]:
