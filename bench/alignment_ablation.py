@@ -26,18 +26,20 @@ def fused(report: dict, query: str) -> dict[str, float] | None:
 
 
 def align_label(run: Path) -> str:
-    """The run's alignment setting, from its config.json."""
+    """The run's dino teacher and FM objective, from its config.json."""
     config = json.loads((run / "config.json").read_text())
+    bound = (config.get("bind") or {}).get("modalities")
+    teacher = f"bound teacher ({', '.join(bound)})" if bound else "SimCLR teacher"
     align = config["fm"].get("align") or {}
     if not align.get("weight"):
-        return "4M loss only"
+        return f"{teacher}, 4M loss"
     spaces = ", ".join(align.get("spaces") or ()) or "all spaces"
-    return f"+ align w={align['weight']} T={align['temperature']} ({spaces})"
+    return f"{teacher}, 4M loss + align w={align['weight']} T={align['temperature']} ({spaces})"
 
 
 def table(runs: list[Path]) -> str:
     """Markdown: one row per run, R@1 / R@10 per query."""
-    head = "| run | objective | " + " | ".join(QUERIES) + " |"
+    head = "| run | teacher, objective | " + " | ".join(QUERIES) + " |"
     rule = "|---|---|" + "---|" * len(QUERIES)
     rows = [head, rule]
     for run in runs:
