@@ -55,3 +55,17 @@ def test_unknown_recipe_name_lists_the_shipped_ones() -> None:
     """A wrong name says which recipes exist."""
     with pytest.raises(SettingsError, match="default"):
         load_recipe("nope")
+
+
+def test_the_next_device_recipe_fits_the_40_mb_bundle() -> None:
+    """gpu_v2 (the device run #17 plans) exports an FM + tokenizers under 40 MB in float16."""
+    from model.fourm import FourM
+    from model.train.global_tokenizers import GlobalVQVAE
+
+    recipe = load_recipe("gpu_v2")
+    assert recipe.fm.caption_vocab == "tokenizer" and recipe.bind.modalities
+    fm = FourM(recipe.fm.fourm_config(None, recipe.text_vocab))
+    tokenizer = GlobalVQVAE(128, recipe.tokenizer)  # both teachers embed to 128 dims
+    parameters = sum(p.numel() for p in fm.parameters())
+    parameters += 2 * sum(p.numel() for p in tokenizer.parameters())
+    assert parameters * 2 < 40e6 - 1e6  # float16, with 1 MB for priors and the text tokenizer
