@@ -118,3 +118,21 @@ def alignment_losses(
         labels = torch.arange(len(q), device=q.device)
         losses[f"align_{space}"] = F.cross_entropy(logits, labels)
     return losses
+
+
+def combined_loss(
+    model: FourM,
+    ctx: EncoderContext,
+    losses: dict[str, Tensor],
+    align: Alignment | None,
+    live: int | None = None,
+) -> Tensor:
+    """Mean of the per-target token losses plus the weighted alignment term when ``align`` is
+    given; adds its ``align_<space>`` parts to ``losses`` (shared by both training paths)."""
+    total = torch.stack(list(losses.values())).mean()
+    if align is None:
+        return total
+    c = align.config
+    aligned = alignment_losses(model, ctx, align.anchors, align.decoders, c.temperature, live)
+    losses.update(aligned)
+    return total + c.weight * torch.stack(list(aligned.values())).mean()

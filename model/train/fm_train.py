@@ -24,7 +24,7 @@ from model.config import FourMConfig
 from model.data.tensors import SceneTensors, pixel_inputs
 from model.fourm import FourM
 from model.modalities import get_modality
-from model.train.alignment import Alignment, AlignmentConfig, ExpectedDecoder, alignment_losses
+from model.train.alignment import Alignment, AlignmentConfig, ExpectedDecoder, combined_loss
 from model.train.flops import StepShape, device_peak, step_flops
 from model.train.losses import target_losses
 from model.train.masking import MaskingConfig, sample_masks
@@ -294,12 +294,7 @@ def masked_loss(
     hidden = model.decode_segments(segments, ctx)
     names = [s.name for s in segments]
     losses = target_losses(model, names, hidden, labels, [t.positions for t in found], live, soft)
-    total = torch.stack(list(losses.values())).mean()
-    if align is not None:
-        c = align.config
-        aligned = alignment_losses(model, ctx, align.anchors, align.decoders, c.temperature, live)
-        total = total + c.weight * torch.stack(list(aligned.values())).mean()
-        losses.update(aligned)
+    total = combined_loss(model, ctx, losses, align, live)
     return total, {k: v.item() for k, v in losses.items()}
 
 

@@ -22,7 +22,7 @@ from model.config import FourMConfig
 from model.fourm import DecoderSegment, FourM, gather_rows, segment_mask
 from model.layers import mask_to_bias
 from model.modalities import Kind, get_modality
-from model.train.alignment import Alignment, alignment_losses
+from model.train.alignment import Alignment, combined_loss
 from model.train.losses import target_losses
 
 
@@ -184,12 +184,7 @@ def packed_loss(
         live,
         soft,
     )
-    total = torch.stack(list(losses.values())).mean()
-    if align is not None:
-        c = align.config
-        aligned = alignment_losses(model, ctx, align.anchors, align.decoders, c.temperature, live)
-        total = total + c.weight * torch.stack(list(aligned.values())).mean()
-        losses.update(aligned)
+    total = combined_loss(model, ctx, losses, align, live)
     return total, losses
 
 
