@@ -18,7 +18,7 @@ from anyseek.errors import NotFoundError
 from anyseek.settings import Settings
 from indexer.collections import attach_model, store_spaces
 from indexer.thumbnails import reconstruction_path, thumbnail_dir, thumbnail_path
-from model.search_model import RECONSTRUCTION_KINDS, SearchModel
+from model.service import RECONSTRUCTION_KINDS, SearchModel
 from search.stores import VectorStore
 
 __all__ = ["reconstruction_path", "thumbnail_path"]  # re-exported for the item routes

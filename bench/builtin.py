@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
 
-    from model.bundle import load_bundle
+    from model.bundle.loading import load_bundle
 
     loads = []
     for _ in range(args.repeats):

@@ -27,7 +27,7 @@ import torch
 
 def synthetic_data(config, n: int, vocab: int, live: int, soft: bool):
     """A TrainingSet of ``n`` random scenes with captions and (soft) global-token targets."""
-    from model.builtin_definition import BUILTIN
+    from model.bundle.definition import BUILTIN
     from model.data.tensors import SceneTensors
     from model.train.fm_train import TrainingSet
 
@@ -71,7 +71,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from model.fourm import FourM
+    from model.fourm.network import FourM
     from model.train.flops import StepShape, device_peak, step_flops
     from model.train.fm_train import PackedStepBatches, StepBatches, masked_loss
     from model.train.packed import packed_loss
@@ -170,7 +170,7 @@ def main() -> None:
 
 def _to_device(item, device: str, packed: bool):
     """A (batch, soft labels, anchors) item of the step dataset, on ``device``."""
-    from model.batch import ModalityTokens
+    from model.fourm.batch import ModalityTokens
 
     batch, soft, _ = item  # the bench runs the 4M loss alone: no alignment anchors
     if packed:

@@ -23,8 +23,8 @@ import torch
 from PIL import Image
 
 from model.data.sample import generate_batch
-from model.families import load_search_model
-from model.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from model.families.registry import load_search_model
 
 
 def timed(fn, repeat: int = 3) -> tuple[float, object]:

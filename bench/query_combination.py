@@ -39,13 +39,13 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
 
-    from model.bundle import load_bundle
+    from model.bundle.loading import load_bundle
     from model.data.sample import generate_scene
     from model.data.synth import scene_seed
     from model.data.tensors import from_samples, pixel_inputs
     from model.eval.retrieval import CAPTION_TEXTS, query_inputs, ranking_metrics
-    from model.fusion import fuse
-    from model.query_combination import WeightedPart, combine
+    from model.families.combination import WeightedPart, combine
+    from model.inference.fusion import fuse
 
     start = time.perf_counter()
     bundle = load_bundle(args.model)

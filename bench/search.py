@@ -236,7 +236,7 @@ def main() -> None:
     from PIL import Image
 
     from model.data.sample import generate_batch
-    from model.families import load_search_model
+    from model.families.registry import load_search_model
 
     t0 = time.perf_counter()
     model = load_search_model("builtin")

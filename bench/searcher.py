@@ -35,7 +35,7 @@ def main() -> None:
 
     from anyseek.settings import StoreSettings
     from model.data.sample import generate_batch
-    from model.families import load_search_model
+    from model.families.registry import load_search_model
     from search.query import QueryPart, SearchQuery
     from search.searcher import Searcher
     from search.stores.faiss_store import FaissStore

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from anyseek.db import repository
 from anyseek.db.models import Collection, Metric
 from anyseek.errors import AnyseekError
-from model.search_model import SearchModel
+from model.service import SearchModel
 from search.stores import SpaceSpec
 
 

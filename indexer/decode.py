@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from indexer.errors import ItemError
 from indexer.fetch import Fetched
 from indexer.thumbnails import make_thumbnail
-from model.transforms.rgb import to_rgb
+from model.service import to_rgb
 
 try:  # HEIC/HEIF (iPhone photos); optional so a missing wheel only loses that format
     from pillow_heif import register_heif_opener

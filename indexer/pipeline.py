@@ -26,7 +26,7 @@ from indexer.jobs import FINISHED, chunk_refs, get_job
 from indexer.outbox import ChunkOutcome, Embedded, stage_chunk
 from indexer.priors import ensure_priors
 from indexer.sources import SourceRef
-from model.search_model import SearchModel
+from model.service import SearchModel
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The model's depth and segmentation of each indexed image, as PNGs beside its thumbnail.
 
-Only models that reconstruct (MultiMAE, see :class:`model.search_model.ReconstructingModel`)
+Only models that reconstruct (MultiMAE, see :class:`model.families.interface.ReconstructingModel`)
 produce them. They are predicted with the chunk's vectors and written once the chunk is staged
 (when its items have ids); the web page's item view and ``GET .../thumbnail?kind=`` serve them.
 """
@@ -18,7 +18,7 @@ from anyseek.errors import AnyseekError
 from anyseek.settings import Settings
 from indexer.decode import Decoded
 from indexer.thumbnails import reconstruction_path, write_thumbnail
-from model.search_model import ReconstructingModel, SearchModel
+from model.service import ReconstructingModel, SearchModel
 
 ByHash = dict[str, dict[str, bytes]]  # image sha256 -> {kind: PNG bytes}
 

@@ -32,7 +32,7 @@ from indexer.outbox import apply_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
 from indexer.runtime import process_model
 from indexer.sources import SourceRef, describe, expand_source
-from model.search_model import SearchModel
+from model.service import SearchModel
 from search.stores import VectorStore, open_store
 
 

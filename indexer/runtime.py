@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anyseek.settings import Settings
-from model.search_model import SearchModel
+from model.service import SearchModel
 
 _MODELS: dict[str, SearchModel] = {}
 
@@ -12,7 +12,7 @@ def process_model(settings: Settings) -> SearchModel:
     """This process's model for ``settings.model`` (loaded on first use, then reused)."""
     key = settings.model.model_dump_json()
     if key not in _MODELS:
-        from model.families import load_search_model
+        from model.service import load_search_model
 
         _MODELS[key] = load_search_model(settings.model)
     return _MODELS[key]

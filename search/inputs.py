@@ -13,8 +13,7 @@ from typing import Any
 import torch
 
 from anyseek.errors import AnyseekError
-from model.search_model import NUMPY_MAGIC, SearchModel
-from model.transforms.base import MAX_PIXELS, open_image
+from model.service import MAX_PIXELS, NUMPY_MAGIC, SearchModel, open_image
 from search.query import QueryPart, SearchInputError
 
 

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from anyseek.db.models import Collection, CollectionPriors
 from anyseek.db.session import Database
-from model.search_model import PriorModel, SearchModel
+from model.service import PriorModel, SearchModel
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 ``Searcher(model, store, settings).search(query)`` turns the query's parts into model inputs,
 predicts one vector per space (one joint encoder pass when every weight is 1; otherwise the
-parts combined by guidance or fusion, see ``model.query_combination``), adds the stored vectors of
-"more like this" items, gathers every space's candidates from the store, scores their union in
+parts combined by guidance or fusion, see ``model.families.combination``), adds the stored vectors
+of "more like this" items, gathers every space's candidates from the store, scores their union in
 every space and fuses them (``search.candidates``). The HTTP API and ``anyseek search`` are thin
 layers over it: they build a :class:`SearchQuery` and render the :class:`SearchResults`.
 """
@@ -22,17 +22,17 @@ import torch
 
 from anyseek.errors import AnyseekError, NotFoundError
 from anyseek.settings import SearchSettings, Settings
-from model.families import load_search_model
-from model.fusion import fusion_weights
-from model.query_combination import COMBINATIONS
-from model.search_model import (
+from model.service import (
+    COMBINATIONS,
+    MAX_PIXELS,
     DescribingModel,
     PriorModel,
     QueryEmbedding,
     QueryRequest,
     SearchModel,
+    fusion_weights,
+    load_search_model,
 )
-from model.transforms.base import MAX_PIXELS
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
 from search.inputs import describe_inputs, model_inputs, warm_up
 from search.query import (

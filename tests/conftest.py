@@ -48,7 +48,7 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 @pytest.fixture(scope="session")
 def search_model():
     """The built-in search model, loaded once for the whole run (search, API, indexing tests)."""
-    from model.families import load_search_model
+    from model.families.registry import load_search_model
 
     return load_search_model("builtin", device="cpu")
 

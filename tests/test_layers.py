@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,14 @@ def test_the_code_keeps_its_layers() -> None:
 @pytest.mark.parametrize(
     ("module", "upward"),
     [
-        ("model/config.py", "import search.stores"),  # model reaching up into search
+        ("model/fourm/config.py", "import search.stores"),  # model reaching up into search
         ("anyseek/db/session.py", "import migrations"),  # db reaching up into its migrations
-        ("model/fourm.py", "from model import predict"),  # the network reaching up to prediction
+        ("model/fourm/network.py", "import model.inference.predict"),  # network -> prediction
         ("model/transforms/base.py", "import model.train.recipe"),  # a block reaching training
+        ("search/inputs.py", "import model.transforms.depth"),  # bypassing model.service
+        ("indexer/decode.py", "from model.fourm import network"),  # bypassing model.service
+        ("api/catalog.py", "import model.workbench"),  # the service reaching training
+        ("model/service.py", "import model.train.recipe"),  # the interface loading training
     ],
 )
 def test_an_upward_import_breaks_the_contracts(tmp_path: Path, module: str, upward: str) -> None:
@@ -59,3 +64,30 @@ def test_an_upward_import_breaks_the_contracts(tmp_path: Path, module: str, upwa
     result = lint_imports(root)
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
+
+
+def _model_contracts() -> tuple[list[str], list[str]]:
+    """The rooms named by the inside-model layers and by the interface contract."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layered: list[str] = []
+    hidden: list[str] = []
+    for contract in contracts["contracts"]:
+        if contract.get("containers") == ["model"]:
+            for layer in contract["layers"]:
+                layered += [room.strip() for room in layer.replace(":", "|").split("|")]
+        if "model.service" in contract["name"] and contract["type"] == "forbidden":
+            hidden = [name.removeprefix("model.") for name in contract["forbidden_modules"]]
+    return layered, hidden
+
+
+def test_every_room_of_model_is_named_by_the_contracts() -> None:
+    rooms = sorted(
+        p.stem if p.is_file() else p.name
+        for p in (ROOT / "model").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    )
+    layered, hidden = _model_contracts()
+    assert sorted(layered) == rooms, "every model/ room sits in exactly one layer"
+    assert sorted([*hidden, "service", "workbench"]) == rooms, (
+        "the layers above model/ may import only model.service and model.workbench"
+    )

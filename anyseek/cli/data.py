@@ -25,7 +25,7 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Render N scenes with all aligned modalities into OUT/SPLIT."""
-    from model.data.synth import SynthRequest, synthesize
+    from model.workbench import SynthRequest, synthesize
 
     req = SynthRequest(out, n, size, seed, workers, split, overwrite)
     synthesize(req, progress=not quiet)
@@ -41,8 +41,7 @@ def show(
     start: int = typer.Option(0, "--start", help="First sample index."),
 ) -> None:
     """Write a contact sheet: one row per sample, every modality side by side."""
-    from model.data.contact_sheet import contact_sheet
-    from model.data.dataset import SceneReader
+    from model.workbench import SceneReader, contact_sheet
 
     if n <= 0:
         raise SettingsError(f"--n must be a positive number of samples, got {n}")

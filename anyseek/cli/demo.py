@@ -70,7 +70,7 @@ def run_gallery(settings: Settings, database: Database, n: int, queries: int, wo
     """Make (or reuse) the gallery, index it, and score every kind of example query on it."""
     from anyseek.cli.demo_gallery import SIZE, SPLIT, ask, gallery_ready, item_ids
     from indexer import run_index
-    from model.data.synth import SynthRequest, synthesize
+    from model.workbench import SynthRequest, synthesize
     from search.searcher import open_searcher
 
     start = time.perf_counter()

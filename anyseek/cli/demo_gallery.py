@@ -13,7 +13,7 @@ from pathlib import Path
 
 from anyseek.db.models import Collection, Item, ItemStatus
 from anyseek.db.session import Database
-from model.data.dataset import MANIFEST, SceneReader, file_stem
+from model.workbench import MANIFEST, SceneReader, file_stem
 from search.query import QueryPart, SearchQuery, SearchResults
 
 SPLIT = "gallery"

@@ -29,12 +29,15 @@ def retrieval(
     """Query every gallery scene by each of its modalities; print R@k, MRR and attr_P@10."""
     from dataclasses import replace
 
-    from model.bundle import load_bundle
-    from model.data.sample import generate_scene
-    from model.data.synth import scene_seed
-    from model.data.tensors import from_samples
-    from model.eval.retrieval import evaluate_retrieval, write_report
-    from model.predict import DECODE_MODES
+    from model.workbench import (
+        DECODE_MODES,
+        evaluate_retrieval,
+        from_samples,
+        generate_scene,
+        load_bundle,
+        scene_seed,
+        write_report,
+    )
 
     if n < 10:
         raise SettingsError(f"--n must be at least 10 scenes, got {n}")

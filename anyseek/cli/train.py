@@ -27,8 +27,7 @@ def default(
     """
     import torch
 
-    from model.train.pipeline import Run, run_pipeline
-    from model.train.recipe import load_recipe
+    from model.workbench import Run, load_recipe, run_pipeline
 
     config = load_recipe(recipe)
     if device not in ("cpu", "cuda"):

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from model.imagenet import normalize_images
+from model.fourm.imagenet import normalize_images
 
 
 @dataclass

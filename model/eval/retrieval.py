@@ -4,13 +4,13 @@ For every scene of a held-out gallery the relevant answer is its RGB image, inde
 service indexes images (embeddings predicted from rgb). Each scene is queried with each of its own
 modalities and with combinations; the ranks of the relevant image give R@1/5/10 and MRR per query
 and per space (``clip``, ``dino``, and ``fused``: the cosines weighted per query by how much the
-model's prediction in each space says about the query, as search does, see ``model.fusion``).
-Caption queries also get attribute-precision@10: the fraction of the top 10 whose scene
-satisfies every fact the caption states, next to its ``ceiling`` (the best any ranking can do: a
-caption naming every object of a scene is satisfied by about one gallery scene, so its attr_P@10
-cannot approach 1) and its ``random`` value; ``object`` queries name one object of the scene.
-Baselines: random ranking, and for sketches an edge-matching baseline (blurred sketch vs blurred
-Canny edges of the gallery).
+model's prediction in each space says about the query, as search does, see
+``model.inference.fusion``). Caption queries also get attribute-precision@10: the fraction of the
+top 10 whose scene satisfies every fact the caption states, next to its ``ceiling`` (the best any
+ranking can do: a caption naming every object of a scene is satisfied by about one gallery scene,
+so its attr_P@10 cannot approach 1) and its ``random`` value; ``object`` queries name one object of
+the scene. Baselines: random ranking, and for sketches an edge-matching baseline (blurred sketch vs
+blurred Canny edges of the gallery).
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from model.builtin_definition import BUILTIN, BuiltinDefinition
-from model.bundle import ModelBundle
+from model.bundle.definition import BUILTIN, BuiltinDefinition
+from model.bundle.loading import ModelBundle
 from model.data.tensors import SceneTensors, pixel_inputs
-from model.fusion import fuse
+from model.inference.fusion import fuse
 
 KS = (1, 5, 10)
 QUERY_CAPTION = 0  # which phrasing queries use: the short object list ("a red cube and ...")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from model.checkpoint import load_state_dict_strict, read_checkpoint
+from model.fourm.checkpoint import load_state_dict_strict, read_checkpoint
 from model.tokenizers.errors import TokenizerError
 from model.tokenizers.presets import (
     TOKENIZER_PRESETS,

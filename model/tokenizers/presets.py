@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from model.modalities import REGISTRY
+from model.fourm.modalities import REGISTRY
 from model.tokenizers.errors import TokenizerError
 from model.tokenizers.mlp import MLPSize
 from model.tokenizers.vit import ViTSize
@@ -97,7 +97,8 @@ class InputKind(StrEnum):
 class TokenizerPreset:
     """One released tokenizer: which modality it serves and what a file must look like.
 
-    Its repo id and vocabulary size are the modality's (``model.modalities``), written once there.
+    Its repo id and vocabulary size are the modality's (``model.fourm.modalities``), written once
+    there.
     """
 
     name: str

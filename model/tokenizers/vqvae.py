@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from model.imagenet import imagenet_stats
+from model.fourm.imagenet import imagenet_stats
 from model.tokenizers import presets
 from model.tokenizers.errors import TokenizerError, TokenizerInputError
 from model.tokenizers.mlp import BottleneckMLP

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from model.batch import EncoderContext
-from model.fourm import FourM
-from model.layers import mask_to_bias
+from model.fourm.batch import EncoderContext
+from model.fourm.layers import mask_to_bias
+from model.fourm.network import FourM
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
-from model.builtin_definition import BUILTIN
+from model.bundle.definition import BUILTIN
 
 
 class Run(Protocol):
@@ -206,16 +206,16 @@ Device: {device_text}, {threads} CPU threads.
 
 Query with each modality of a gallery scene; the relevant answer is its rgb image indexed from
 predicted rgb embeddings ({decode} decoding). `fused` is what search does: each space's cosine
-weighted by how much the model's prediction in that space says about the query (`model.fusion`:
-weight = information^2, information = mean KL divergence of the predicted tokens from the space's
-prior in `priors.safetensors`), so a sketch is scored by the space that can read it.
-`caption` queries use the short object-list phrasing, which names every visible object;
-`object` queries name only the first of them ("A small red cube."). attr_P@10 is the fraction of
-the top 10 whose scene has every stated object with every stated attribute; its `ceiling` row is
-the best any ranking can reach (a caption naming every object fits about one gallery scene, so
-the `caption` ceiling is low by construction) and its `random` row what chance gives.
-`edge_baseline`: blurred sketch vs blurred Canny edges of the gallery images. `random`: expected
-values of a random ranking.
+weighted by how much the model's prediction in that space says about the query
+(`model.inference.fusion`: weight = information^2, information = mean KL divergence of the
+predicted tokens from the space's prior in `priors.safetensors`), so a sketch is scored by the
+space that can read it. `caption` queries use the short object-list phrasing, which names every
+visible object; `object` queries name only the first of them ("A small red cube."). attr_P@10 is
+the fraction of the top 10 whose scene has every stated object with every stated attribute; its
+`ceiling` row is the best any ranking can reach (a caption naming every object fits about one
+gallery scene, so the `caption` ceiling is low by construction) and its `random` row what chance
+gives. `edge_baseline`: blurred sketch vs blurred Canny edges of the gallery images. `random`:
+expected values of a random ranking.
 
 {eval_md}
 ### Targets

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from model.config import FourMConfig
-from model.modalities import Embedding, get_modality
+from model.fourm.config import FourMConfig
+from model.fourm.modalities import Embedding, get_modality
 
 
 @dataclass(frozen=True)

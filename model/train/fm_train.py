@@ -18,12 +18,12 @@ from pathlib import Path
 
 import torch
 
-from model.batch import ModalityTokens
-from model.builtin_definition import BUILTIN, BuiltinDefinition
-from model.config import FourMConfig
+from model.bundle.definition import BUILTIN, BuiltinDefinition
 from model.data.tensors import SceneTensors, pixel_inputs
-from model.fourm import FourM
-from model.modalities import get_modality
+from model.fourm.batch import ModalityTokens
+from model.fourm.config import FourMConfig
+from model.fourm.modalities import get_modality
+from model.fourm.network import FourM
 from model.train.alignment import Alignment, AlignmentConfig, ExpectedDecoder, combined_loss
 from model.train.flops import StepShape, device_peak, step_flops
 from model.train.losses import target_losses

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from model.fourm import FourM
+from model.fourm.network import FourM
 
 
 def target_losses(

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from model.batch import EncoderContext, ModalityTokens, TargetLogits
-from model.embeddings import visible_positions
-from model.fourm import DecoderSegment, FourM, compact
-from model.modalities import Kind, get_modality
+from model.fourm.batch import EncoderContext, ModalityTokens, TargetLogits
+from model.fourm.embeddings import visible_positions
+from model.fourm.modalities import Kind, get_modality
+from model.fourm.network import DecoderSegment, FourM, compact
 
 
 @dataclass(frozen=True)

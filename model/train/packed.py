@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from model.batch import EncoderContext, EncoderInput, ModalityTokens
-from model.config import FourMConfig
-from model.fourm import DecoderSegment, FourM, gather_rows, segment_mask
-from model.layers import mask_to_bias
-from model.modalities import Kind, get_modality
+from model.fourm.batch import EncoderContext, EncoderInput, ModalityTokens
+from model.fourm.config import FourMConfig
+from model.fourm.layers import mask_to_bias
+from model.fourm.modalities import Kind, get_modality
+from model.fourm.network import DecoderSegment, FourM, gather_rows, segment_mask
 from model.train.alignment import Alignment, combined_loss
 from model.train.losses import target_losses
 

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from anyseek.errors import AnyseekError
-from model.builtin_definition import BUILTIN
+from model.bundle.definition import BUILTIN
 from model.data.tensors import SceneTensors, load_split
 from model.train.bound_teacher import BoundTeacherConfig
 from model.train.fm_train import FMTrainConfig, TrainingSet, train_fm
@@ -283,7 +283,7 @@ def _dino_embeddings(run: Run, scenes: SceneTensors) -> torch.Tensor:
 
 def stage_tokenizers(run: Run) -> dict[str, Any]:
     """Train a global tokenizer per teacher space; tokenise the FM targets."""
-    from model.modalities import get_modality
+    from model.fourm.modalities import get_modality
 
     embeddings = torch.load(run.out / "teachers" / "embeddings.pt")
     metrics, targets, scores = {}, {}, {}
@@ -398,8 +398,8 @@ def stage_bundle(run: Run) -> dict[str, Any]:
 
     from safetensors.torch import load_file
 
-    from model.bundle import BUNDLE_FILE
-    from model.bundle_declarations import declare
+    from model.bundle.declarations import declare
+    from model.bundle.loading import BUNDLE_FILE
 
     c = run.config
     out = run.bundle_dir
@@ -438,8 +438,8 @@ def stage_bundle(run: Run) -> dict[str, Any]:
 
 
 def _export_priors(run: Run, dtype: torch.dtype) -> str:
-    """Write ``priors.safetensors`` into the exported bundle (see ``model.bundle``); its name."""
-    from model.bundle import estimate_priors, load_bundle
+    """Write ``priors.safetensors`` into the exported bundle (``model.bundle.loading``)."""
+    from model.bundle.loading import estimate_priors, load_bundle
     from model.data.tensors import pixel_inputs
 
     bundle = load_bundle(run.bundle_dir, device=run.device)
@@ -453,7 +453,7 @@ def _export_priors(run: Run, dtype: torch.dtype) -> str:
 
 def stage_eval(run: Run) -> dict[str, Any]:
     """Retrieval evaluation of the exported bundle on the held-out gallery."""
-    from model.bundle import load_bundle
+    from model.bundle.loading import load_bundle
     from model.eval.retrieval import evaluate_retrieval, write_report
 
     t0 = time.monotonic()

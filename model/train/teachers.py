@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.imagenet import normalize_images
+from model.fourm.imagenet import normalize_images
 from model.train.schedule import autocast, cosine_lr, index_batches
 
 Progress = Callable[[int, float], None]  # (step, loss) -> None

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.imagenet import imagenet_stats
+from model.fourm.imagenet import imagenet_stats
 from model.transforms.base import (
     ImageSource,
     UserInputError,

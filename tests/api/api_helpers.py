@@ -22,7 +22,7 @@ from anyseek.db.session import Database, database_for
 from anyseek.settings import Settings, load_settings
 from api import catalog
 from model.data import SceneSample
-from model.search_model import SearchModel
+from model.families.interface import SearchModel
 from search.searcher import Searcher
 from search.stores import VectorStore, open_store
 

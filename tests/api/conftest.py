@@ -8,7 +8,7 @@ import pytest
 from api_helpers import FIRST_SEED, GALLERY_SIZE, KEY, Served, serve
 
 from model.data import SceneSample, generate_scene
-from model.search_model import SearchModel
+from model.families.interface import SearchModel
 
 
 @pytest.fixture(scope="session")

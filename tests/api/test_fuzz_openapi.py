@@ -32,7 +32,7 @@ from schemathesis.checks import (
 )
 
 from model.data import SceneSample
-from model.search_model import SearchModel
+from model.families.interface import SearchModel
 from search.searcher import Searcher
 
 pytestmark = pytest.mark.slow

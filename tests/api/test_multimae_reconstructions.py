@@ -24,7 +24,7 @@ from api.app import create_app
 from indexer import run_index
 from indexer.thumbnails import reconstruction_path, thumbnail_path
 from model.data import generate_scene
-from model.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
 from search.query import QueryPart, SearchQuery
 from search.reconstruct import EXPLAIN_SIZE
 from search.searcher import Searcher, open_searcher

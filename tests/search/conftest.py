@@ -14,7 +14,7 @@ from scene_gallery import COLLECTION, FIRST_SEED, GALLERY_SIZE, Gallery, index_s
 
 from anyseek.settings import StoreSettings
 from model.data import SceneSample, generate_scene
-from model.search_model import SearchModel
+from model.families.interface import SearchModel
 from search.stores.faiss_store import FaissStore
 
 

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from model.data import SceneSample
-from model.search_model import SearchModel
+from model.families.interface import SearchModel
 from search.stores import SpaceSpec, VectorStore
 
 GALLERY_SIZE = 60

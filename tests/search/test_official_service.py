@@ -24,8 +24,8 @@ from anyseek.db.session import database_for
 from anyseek.settings import ModelSettings, load_settings
 from indexer import run_index
 from model.data import generate_scene
-from model.official.search import OfficialSearchModel
-from model.official.synthetic import write_fm, write_tokenizer
+from model.families.official.search import OfficialSearchModel
+from model.families.official.synthetic import write_fm, write_tokenizer
 from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher, open_searcher
 
@@ -269,7 +269,7 @@ def test_missing_tokenizer_is_one_error_line_naming_the_repo(indexed, tmp_path: 
 
 
 def test_queries_with_other_priors_in_one_batch_do_not_see_each_other(indexed) -> None:
-    from model.search_model import QueryRequest
+    from model.families.interface import QueryRequest
 
     model = indexed["model"]
     x = {"caption": model.query_modalities["caption"].transform("a red cube")}

@@ -13,7 +13,7 @@ from PIL import Image
 from web_server import Server, check_watch, start_server, watched_context, watched_page
 
 from model.data import SceneSample, generate_scene
-from model.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
 
 SEEDS = range(993_000, 993_004)
 

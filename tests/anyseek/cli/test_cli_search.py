@@ -16,7 +16,7 @@ from PIL import Image
 from anyseek.cli import main
 from anyseek.settings import StoreSettings
 from model.data import generate_scene
-from model.families import load_search_model
+from model.families.registry import load_search_model
 from search.stores.faiss_store import FaissStore
 
 SCENES = 12

@@ -10,7 +10,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from model import TokenizerError, load_vq_tokenizer
-from model.checkpoint import CheckpointError
+from model.fourm.checkpoint import CheckpointError
 from model.tokenizers import (
     TOKENIZER_PRESETS,
     TokenizerInputError,

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from model.batch import ModalityTokens
+from model.fourm.batch import ModalityTokens
 from model.train.alignment import (
     Alignment,
     AlignmentConfig,
@@ -50,7 +50,7 @@ def _decoders(folder, dim: int = 48) -> dict:
 
 
 def _model():
-    from model.fourm import FourM
+    from model.fourm.network import FourM
     from model.train.fm_train import FMTrainConfig
 
     config = FMTrainConfig(dim=32, encoder_depth=1, decoder_depth=1, num_heads=2)
@@ -59,7 +59,7 @@ def _model():
 
 
 def test_predicted_vectors_are_what_search_computes(tmp_path) -> None:
-    from model.predict import encode_inputs, predict_space_embeddings
+    from model.inference.predict import encode_inputs, predict_space_embeddings
 
     model, _ = _model()
     decoders = _decoders(tmp_path)

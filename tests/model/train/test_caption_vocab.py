@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.bundle import BundleError, load_bundle
-from model.config import ConfigError, FourMConfig
-from model.fourm import FourM
-from model.inputs import InputError
-from model.loading import load_fourm, save_fourm
-from model.modalities import EOS_ID, TEXT_VOCAB_SIZE
-from model.predict import predict_logits
-from model.sampling import generate
+from model.bundle.loading import BundleError, load_bundle
+from model.fourm.config import ConfigError, FourMConfig
+from model.fourm.inputs import InputError
+from model.fourm.loading import load_fourm, save_fourm
+from model.fourm.modalities import EOS_ID, TEXT_VOCAB_SIZE
+from model.fourm.network import FourM
+from model.inference.predict import predict_logits
+from model.inference.sampling import generate
 from model.train.recipe import load_recipe
 from model.train.text import save_wordpiece, train_wordpiece
 

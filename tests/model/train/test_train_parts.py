@@ -155,7 +155,7 @@ def test_teachers_train_and_embed() -> None:
 def test_fm_training_matches_fourm_forward_and_resumes(tmp_path, tiny_training_set) -> None:
     import torch.nn.functional as F
 
-    from model.fourm import FourM
+    from model.fourm.network import FourM
     from model.train.fm_train import FMTrainConfig, make_batch, masked_loss, train_fm
     from model.train.step import StepOptions
 
@@ -204,7 +204,7 @@ def test_fm_training_matches_fourm_forward_and_resumes(tmp_path, tiny_training_s
 def test_soft_labels_of_one_hot_codes_give_the_official_loss(tiny_training_set) -> None:
     import torch.nn.functional as F
 
-    from model.fourm import FourM
+    from model.fourm.network import FourM
     from model.train.fm_train import FMTrainConfig, make_batch, masked_loss
 
     data = tiny_training_set

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from model.bundle import load_bundle
+from model.bundle.loading import load_bundle
 from model.data.tensors import SceneTensors
 from model.eval.retrieval import QUERIES, evaluate_retrieval, random_metrics
 from model.train.pipeline import STAGES, Run, run_pipeline

@@ -59,7 +59,7 @@ def test_unknown_recipe_name_lists_the_shipped_ones() -> None:
 
 def test_the_next_device_recipe_fits_the_40_mb_bundle() -> None:
     """gpu_v2 (the device run #17 plans) exports an FM + tokenizers under 40 MB in float16."""
-    from model.fourm import FourM
+    from model.fourm.network import FourM
     from model.train.global_tokenizers import GlobalVQVAE
 
     recipe = load_recipe("gpu_v2")

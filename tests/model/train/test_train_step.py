@@ -7,8 +7,8 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-from model.batch import ModalityTokens
-from model.fourm import FourM
+from model.fourm.batch import ModalityTokens
+from model.fourm.network import FourM
 from model.train.flops import StepShape, mfu, step_flops, table_peak
 from model.train.fm_train import (
     FMTrainConfig,

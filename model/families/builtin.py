@@ -1,0 +1,192 @@
+"""The built-in model (and any bundle folder) behind the :class:`SearchModel` interface."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.bundle.declarations import declare, input_transform
+from model.bundle.definition import BUILTIN, CAPTION_TRANSFORM, InputTransform, builtin_palette
+from model.bundle.loading import is_bundle, load_bundle
+from model.families.interface import (
+    ModelError,
+    QueryEmbedding,
+    QueryModality,
+    QueryRequest,
+    QueryTransform,
+    SpaceInfo,
+    caption_ids,
+    depth_input,
+    torch_dtype,
+    weights_digest,
+)
+
+
+def _bundle_query_modalities(bundle: Any) -> dict[str, QueryModality]:
+    """The query modalities of a bundle, each with the transform its ``bundle.json`` declares."""
+    out: dict[str, QueryModality] = {}
+    for name in bundle.input_modalities:
+        declared = bundle.declarations.inputs[name]
+        out[declared.query] = QueryModality(declared.query, name, _transform(bundle, declared))
+    image = [k for k, q in out.items() if q.input.partition("@")[0] == BUILTIN.image]
+    return {k: q for k, q in out.items() if k not in image} | {k: out[k] for k in image}  # last
+
+
+def _transform(bundle: Any, declared: InputTransform) -> QueryTransform:
+    """User file -> model input for one declared input (captions through the bundle's text)."""
+    if declared.transform == CAPTION_TRANSFORM:
+        return lambda s, text=bundle.text: caption_ids(text, s)
+    transform = input_transform(declared, bundle.declarations.palette)
+    return depth_input(transform) if declared.transform == "depth" else transform
+
+
+def _image_modality(modalities: Any, path: Any) -> QueryModality:
+    """The query modality gallery images are indexed from (the definition's image input)."""
+    for modality in modalities:
+        if modality.input.partition("@")[0] == BUILTIN.image:
+            return modality
+    raise ModelError(f"the model at {path} takes no {BUILTIN.image!r} input to index images from")
+
+
+class BundleSearchModel:
+    """A :class:`model.bundle.loading.ModelBundle` (the built-in model or another bundle folder)."""
+
+    def __init__(self, bundle: Any, name: str = "builtin") -> None:
+        self.bundle = bundle
+        self.name = name
+        self.version = weights_digest(list(Path(bundle.path).rglob("*.safetensors")))
+        self.device = bundle.fm.device
+        if bundle.declarations is None:  # assembled in code, not loaded from a folder
+            bundle = replace(
+                bundle,
+                declarations=declare(bundle.input_modalities, bundle.fm.output_modalities),
+            )
+            self.bundle = bundle
+        self.palette = bundle.declarations.palette
+        self.query_modalities = _bundle_query_modalities(bundle)
+        self._image = _image_modality(self.query_modalities.values(), bundle.path)
+        from PIL import Image
+
+        probe = self._image.transform(Image.new("RGB", (8, 8)))[None]
+        dims = {out: v.shape[1] for out, v in bundle.embed(self._inputs(probe)).items()}
+        names = bundle.declarations.space_names
+        self.spaces = tuple(SpaceInfo(names[o], o, int(d)) for o, d in dims.items())
+
+    def _inputs(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {self._image.input: rgb.to(self.device)}
+
+    def image_input(self, image: Any) -> torch.Tensor:
+        """One gallery image -> model-ready rgb [3, S, S]."""
+        return self._image.transform(image)
+
+    def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32} in one encoder pass."""
+        vectors = self.bundle.embed(self._inputs(images))
+        return {s.name: vectors[s.output].float().cpu().numpy() for s in self.spaces}
+
+    def embed_query(
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        weights: Mapping[str, float] | None = None,
+        combine: str = "fusion",
+        priors: Mapping[str, torch.Tensor] | None = None,
+    ) -> dict[str, QueryEmbedding]:
+        """Query inputs by query-modality name, one sample each -> per-space prediction
+        (information against ``priors`` by space name when given, else the bundle's)."""
+        return self.embed_queries([QueryRequest(inputs, weights, combine, priors)])[0]
+
+    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
+        """Several queries: joint ones batched by modality set, weighted ones one by one."""
+        for request in requests:
+            self._check(request)
+        out: list[dict[str, QueryEmbedding]] = [{} for _ in requests]
+        groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
+        views: dict[int, Any] = {}
+        for i, request in enumerate(requests):
+            key = id(request.priors)
+            if key not in views:
+                views[key] = self._view(request.priors)
+            if request.joint:
+                groups.setdefault((tuple(sorted(request.inputs)), key), []).append(i)
+            else:
+                out[i] = self._weighted(request, views[key])
+        for (names, key), members in groups.items():
+            batch = {
+                self.query_modalities[n].input: _stack([requests[i].inputs[n] for i in members])
+                for n in names
+            }
+            found = views[key].embed_spaces({k: v.to(self.device) for k, v in batch.items()})
+            for row, i in enumerate(members):
+                out[i] = self._row(found, row)
+        return out
+
+    def _check(self, request: QueryRequest) -> None:
+        """Refuse modalities the model does not take and weights for parts not given."""
+        unknown = sorted(set(request.inputs) - set(self.query_modalities))
+        if unknown or not request.inputs:
+            raise ModelError(
+                f"query modalities {unknown or '(none)'} are not accepted; this model takes: "
+                f"{', '.join(self.query_modalities)}"
+            )
+        stray = sorted(set(request.weights or {}) - set(request.inputs))
+        if stray:
+            raise ModelError(f"weights for modalities not in the query: {stray}")
+
+    def _view(self, priors: Mapping[str, torch.Tensor] | None) -> Any:
+        """The bundle with these priors (by space name) instead of its own: a shallow copy
+        sharing the FM and tokenizers, so concurrent queries never see each other's priors."""
+        if priors is None:
+            return self.bundle
+        outputs = {s.name: s.output for s in self.spaces}
+        unknown = sorted(set(priors) - set(outputs))
+        if unknown:
+            raise ModelError(f"priors for unknown spaces {unknown}; spaces: {list(outputs)}")
+        return replace(self.bundle, priors={outputs[k]: v for k, v in priors.items()})
+
+    def _weighted(self, request: QueryRequest, bundle: Any) -> dict[str, QueryEmbedding]:
+        """One weighted query, its parts combined the way it names (on ``bundle``'s priors)."""
+        from model.families.combination import WeightedPart, combine
+
+        parts = [
+            WeightedPart(
+                {self.query_modalities[k].input: v.unsqueeze(0).to(self.device)},
+                float((request.weights or {}).get(k, 1.0)),
+            )
+            for k, v in request.inputs.items()
+        ]
+        return self._row(combine(bundle, parts, request.combine), 0)
+
+    def _row(self, found: Mapping[str, Any], row: int) -> dict[str, QueryEmbedding]:
+        """One query's vectors and information out of a batched prediction."""
+        return {
+            s.name: QueryEmbedding(
+                found[s.output].vectors[row].float().cpu().numpy(),
+                float(found[s.output].information[row]),
+            )
+            for s in self.spaces
+        }
+
+
+def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """One batch of one modality's inputs; 1-d id sequences (captions) padded with 0 = [PAD]."""
+    if tensors[0].ndim == 1:
+        length = max(t.shape[0] for t in tensors)
+        return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[0])) for t in tensors])
+    return torch.stack(list(tensors))
+
+
+def load_bundle_search_model(
+    source: str | Path, *, device: str = "cpu", dtype: str = "float32"
+) -> BundleSearchModel:
+    """Load ``builtin`` or a bundle folder as a search model."""
+    name = "builtin" if str(source) == "builtin" else Path(source).name
+    bundle = load_bundle(source, device=device, dtype=torch_dtype(dtype))
+    return BundleSearchModel(bundle, name=name)
+
+
+__all__ = ["BundleSearchModel", "builtin_palette", "is_bundle", "load_bundle_search_model"]

@@ -1,0 +1,212 @@
+"""The model as the service sees it: gallery images and query files in, vectors per space out.
+
+The indexer, search and the API talk to one small interface, :class:`SearchModel`, so they work
+unchanged whichever model ``ANYSEEK_MODEL__SOURCE`` names (the built-in bundle today; official
+4M-21 checkpoints and MultiMAE each add one adapter). A model declares:
+
+* its **identity** (``name``, ``version``): vectors of different versions are not comparable;
+* its **spaces**: short name (``clip``), the model output behind it and the vector dimension;
+* its **query modalities**: short name (``sketch``) -> model input name and the transform that
+  turns what a user has (a file, bytes, a PIL image, a string) into that input;
+* ``embed_images``: gallery images -> one vector per space, from the rgb input in one pass;
+* ``embed_query``: any subset of query inputs, each with a weight (negative: "not like this"),
+  -> per space a vector and its information, combined jointly (one pass), by guidance or by
+  fusion (``model.families.combination``); the information is measured against ``priors`` when
+  given (a collection's own, see :class:`PriorModel`), else the model's own;
+* its **class palette** when it reads segmentations in its own numbering (the built-in model
+  knows the scene classes of ``model.data``, not COCO's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from anyseek.errors import AnyseekError
+from model.transforms.palette_semseg import ClassPalette
+
+QueryTransform = Callable[[Any], torch.Tensor]
+MAX_CAPTION_CHARS = 2_000  # longer text is no caption; refused before tokenising
+NUMPY_MAGIC = b"\x93NUMPY"
+
+
+@dataclass(frozen=True)
+class SpaceInfo:
+    """One embedding space a model produces: short name, the model output behind it, dim."""
+
+    name: str  # short name used by stores, the API and reports, e.g. "clip"
+    output: str  # the model's output modality, e.g. "tok_clip_global"
+    dim: int
+    metric: str = "cosine"
+
+
+@dataclass(frozen=True)
+class QueryModality:
+    """One kind of query a model accepts: its public name, model input and user-file transform."""
+
+    name: str  # e.g. "sketch"
+    input: str  # e.g. "sketch@64"
+    transform: QueryTransform  # user file / value -> the model input for ONE sample
+
+
+@dataclass(frozen=True)
+class QueryRequest:
+    """One query for :meth:`SearchModel.embed_queries`: inputs, weights and combination."""
+
+    inputs: Mapping[str, torch.Tensor]
+    weights: Mapping[str, float] | None = None
+    combine: str = "fusion"
+    priors: Mapping[str, torch.Tensor] | None = None  # {space: [N, V]}: the collection's priors
+
+    @property
+    def joint(self) -> bool:
+        """Whether one joint pass answers it: every weight 1, or a single positive part."""
+        weights = [float((self.weights or {}).get(k, 1.0)) for k in self.inputs]
+        return all(w == 1.0 for w in weights) or (len(weights) == 1 and weights[0] > 0)
+
+
+@dataclass(frozen=True)
+class QueryEmbedding:
+    """One query's prediction in one space: an L2-normalised vector and what it says (nats)."""
+
+    vector: np.ndarray  # [dim] float32
+    information: float
+
+
+class ModelError(AnyseekError):
+    """The configured model cannot be loaded or cannot serve the request."""
+
+
+@runtime_checkable
+class SearchModel(Protocol):
+    """What the indexer and search need of any model."""
+
+    name: str
+    version: str
+    spaces: tuple[SpaceInfo, ...]
+    query_modalities: Mapping[str, QueryModality]
+    palette: ClassPalette | None  # classes of the segmentation input, when the model has one
+
+    def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32, L2-normalised}."""
+        ...
+
+    def image_input(self, image: Any) -> torch.Tensor:
+        """One gallery image (path, bytes, PIL image) -> model-ready rgb [3, S, S]."""
+        ...
+
+    def embed_query(
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        weights: Mapping[str, float] | None = None,
+        combine: str = "fusion",
+        priors: Mapping[str, torch.Tensor] | None = None,
+    ) -> dict[str, QueryEmbedding]:
+        """Query inputs keyed by query-modality name (one sample each), with optional weights
+        (default 1; negative = "not like this") -> per-space prediction. All weights 1: one
+        joint pass; otherwise ``combine`` names how per-part predictions are combined.
+        ``priors`` ({space: [N, V]}, e.g. a collection's) replace the model's own for this
+        query only: the shared model is never changed by a request."""
+        ...
+
+    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
+        """Several queries at once (micro-batching): the joint ones with the same modalities
+        share one encoder pass; the result of each is what ``embed_query`` gives it."""
+        ...
+
+
+@runtime_checkable
+class PriorModel(Protocol):
+    """A model whose space priors come from the collection it searches (official 4M models):
+    the indexer estimates them from the collection's images and stores them with it."""
+
+    def estimate_priors(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Model-ready rgb [B, 3, S, S] -> {space: [N, V]} mean predicted token distribution."""
+        ...
+
+    def priors_to_bytes(self, priors: Mapping[str, torch.Tensor]) -> bytes:
+        """Priors -> bytes to store with a collection."""
+        ...
+
+    def priors_from_bytes(self, data: bytes) -> dict[str, torch.Tensor]:
+        """Stored bytes -> priors, checked against the model's spaces."""
+        ...
+
+
+@runtime_checkable
+class DescribingModel(Protocol):
+    """A model that can say what it "imagines" for a query (a generated caption)."""
+
+    def describe(self, inputs: Mapping[str, torch.Tensor]) -> str:
+        """Query inputs by query-modality name, one sample each -> a caption."""
+        ...
+
+
+RECONSTRUCTION_KINDS = ("depth", "semseg")  # what a reconstructing model predicts, in order
+
+
+@runtime_checkable
+class ReconstructingModel(Protocol):
+    """A model that shows what it sees in an image: predicted depth and segmentation (MultiMAE)."""
+
+    def reconstruction_pngs(self, images: torch.Tensor, size: int) -> list[dict[str, bytes]]:
+        """Model-ready rgb [B, 3, S, S] -> per image {kind: PNG bytes} (``size`` px square) for
+        each of ``RECONSTRUCTION_KINDS``; a ModelError when the checkpoint cannot predict them."""
+        ...
+
+
+def depth_input(transform: QueryTransform) -> QueryTransform:
+    """A depth transform that also reads ``.npy`` content given as bytes (uploads)."""
+
+    def read(source: Any) -> torch.Tensor:
+        if isinstance(source, bytes | bytearray) and bytes(source[:6]) == NUMPY_MAGIC:
+            from model.transforms.base import UserInputError
+
+            try:
+                source = np.load(io.BytesIO(source), allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise UserInputError(f"depth data is not a readable .npy array ({exc})") from None
+        return transform(source)
+
+    return read
+
+
+def caption_ids(text: Any, caption: str) -> torch.Tensor:
+    """A caption string -> the WordPiece ids [L] the model reads (refusing empty text)."""
+    from model.transforms.base import UserInputError
+
+    if not isinstance(caption, str) or not caption.strip():
+        raise UserInputError("the caption is empty: type a few words describing the image")
+    if len(caption) > MAX_CAPTION_CHARS:
+        raise UserInputError(
+            f"the caption is {len(caption):,} characters long; at most {MAX_CAPTION_CHARS:,} "
+            "are accepted (describe the image in a sentence or two)"
+        )
+    return text.caption_batch([caption.strip()]).ids[0]
+
+
+def weights_digest(paths: Sequence[Path]) -> str:
+    """A short content hash of a model's weight files: the version of its vectors."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        with path.open("rb") as handle:
+            for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of an ``ANYSEEK_MODEL__DTYPE`` name, or an error naming the choices."""
+    if name not in DTYPES:
+        raise ModelError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
+    return DTYPES[name]

@@ -1,0 +1,74 @@
+"""Which model family serves ``ANYSEEK_MODEL__SOURCE``: one entry per family.
+
+Each entry says how to recognise a source of its family and how to load it as a
+:class:`model.families.interface.SearchModel`; ``load_search_model`` tries them in order. Adding a
+model family (official 4M-21 checkpoints, say) is one module with an adapter and one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from anyseek.settings import ModelSettings
+from model.families.builtin import is_bundle, load_bundle_search_model
+from model.families.interface import ModelError, SearchModel
+from model.families.multimae.search import is_multimae_source, load_multimae_search_model
+from model.families.official import is_official_source, load_official_search_model
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A kind of checkpoint the service can search with."""
+
+    name: str
+    matches: Callable[[str], bool]  # does this source belong to the family?
+    load: Callable[..., SearchModel]  # (source, *, device, dtype, **options) -> SearchModel
+    # the family's own settings as extra keyword arguments of ``load``
+    options: Callable[[ModelSettings], dict[str, Any]] = lambda settings: {}
+
+
+FAMILIES: tuple[ModelFamily, ...] = (
+    ModelFamily("bundle", is_bundle, load_bundle_search_model),  # builtin or a bundle folder
+    ModelFamily("multimae", is_multimae_source, load_multimae_search_model),
+    ModelFamily(
+        "official 4M",
+        is_official_source,
+        load_official_search_model,
+        lambda settings: {"tokenizers": settings.tokenizers},
+    ),
+)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when a CUDA device is there, else ``cpu``; others as given."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelError(f"ANYSEEK_MODEL__DEVICE={device!r} but no CUDA device is available")
+    return device
+
+
+def load_search_model(
+    source: str | ModelSettings = "builtin", *, device: str = "cpu", dtype: str = "float32"
+) -> SearchModel:
+    """The search model behind ``ANYSEEK_MODEL__SOURCE``, by the first family that matches it.
+
+    Given the ``ModelSettings`` (``ANYSEEK_MODEL__*``), their source, device and dtype are used,
+    and the family's own settings (the tokenizers folder of official checkpoints).
+    """
+    settings = source if isinstance(source, ModelSettings) else None
+    if settings is not None:
+        source, device, dtype = settings.source, settings.device, settings.dtype
+    for family in FAMILIES:
+        if family.matches(source):
+            options = family.options(settings) if settings is not None else {}
+            return family.load(source, device=resolve_device(device), dtype=dtype, **options)
+    raise ModelError(
+        f"ANYSEEK_MODEL__SOURCE={source!r} is not a model anyseek can search with: expected "
+        f"'builtin', a model bundle folder (with bundle.json) or a "
+        f"{' / '.join(f.name for f in FAMILIES[1:])} checkpoint"
+    )

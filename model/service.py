@@ -1,0 +1,48 @@
+"""The model as the service sees it: the one module that search, indexer, api and workers import.
+
+Everything above ``model/`` that serves searches goes through these names (``make lint`` refuses
+an import of any other ``model`` module from those layers), so the rooms behind it can be
+rearranged without touching the service. What a search model is: ``model.families.interface``.
+"""
+
+from __future__ import annotations
+
+from model.families.combination import COMBINATIONS
+from model.families.interface import (
+    NUMPY_MAGIC,
+    RECONSTRUCTION_KINDS,
+    DescribingModel,
+    ModelError,
+    PriorModel,
+    QueryEmbedding,
+    QueryModality,
+    QueryRequest,
+    ReconstructingModel,
+    SearchModel,
+    SpaceInfo,
+)
+from model.families.registry import load_search_model
+from model.inference.fusion import fusion_weights
+from model.transforms.base import MAX_PIXELS, UserInputError, open_image
+from model.transforms.rgb import to_rgb
+
+__all__ = [
+    "COMBINATIONS",
+    "MAX_PIXELS",
+    "NUMPY_MAGIC",
+    "RECONSTRUCTION_KINDS",
+    "DescribingModel",
+    "ModelError",
+    "PriorModel",
+    "QueryEmbedding",
+    "QueryModality",
+    "QueryRequest",
+    "ReconstructingModel",
+    "SearchModel",
+    "SpaceInfo",
+    "UserInputError",
+    "fusion_weights",
+    "load_search_model",
+    "open_image",
+    "to_rgb",
+]
