@@ -12,11 +12,13 @@ from collections.abc import Mapping
 
 from api.errors import ApiError
 from api.schemas import SearchParams, SearchRequest
+from model.service import QUERY_KINDS, query_kind
 from search.query import LikeItem, QueryPart, SearchQuery
 from search.stores import Filter, Range
 
-TEXT_MODALITIES = frozenset({"caption"})
-STRUCTURED_MODALITIES = frozenset({"color_palette", "det", "metadata"})  # JSON values
+#: a declared value kind -> the JSON field of a part that carries it
+CARRIER = {"text": "text", "file": "data", "structured": "value"}
+CARRIER_WORDS = {"text": "text", "data": "a file, base64-encoded in data", "value": "a JSON value"}
 MB = 1024 * 1024
 
 
@@ -37,52 +39,45 @@ def check_size(field: str, size: int, max_upload_mb: float) -> None:
 
 
 def parts_from_json(request: SearchRequest, max_upload_mb: float) -> list[QueryPart]:
-    """JSON parts: captions as text, file modalities decoded from base64."""
+    """JSON parts, each in the field its declaration names: ``text``, base64 ``data``, ``value``."""
     parts = []
     for i, part in enumerate(request.parts):
         where = f"parts[{i}]"
-        if part.modality in STRUCTURED_MODALITIES:
-            if part.value is None or part.text is not None or part.data is not None:
-                raise ApiError(
-                    422,
-                    f"{where}.value: {part.modality} is given as a JSON value",
-                    f"{where}.value",
-                )
-            parts.append(QueryPart(part.modality, part.value, part.weight))
-            continue
-        if part.value is not None:
+        kind = query_kind(part.modality)
+        if kind is None:
             raise ApiError(
                 422,
-                f"{where}.value: only {', '.join(sorted(STRUCTURED_MODALITIES))} take a value",
-                f"{where}.value",
+                f"{where}.modality: unknown query modality {part.modality!r}; declared: "
+                f"{', '.join(QUERY_KINDS)}",
+                f"{where}.modality",
             )
-        if part.modality in TEXT_MODALITIES:
-            if part.text is None or part.data is not None:
-                raise ApiError(422, f"{where}.text: a {part.modality} is given as text", where)
-            parts.append(QueryPart(part.modality, part.text, part.weight))
-            continue
-        if part.data is None or part.text is not None:
+        field = CARRIER[kind.value]
+        given = [name for name in CARRIER.values() if getattr(part, name) is not None]
+        if given != [field]:
             raise ApiError(
                 422,
-                f"{where}.data: modality {part.modality!r} takes a file, base64-encoded in data",
-                f"{where}.data",
+                f"{where}.{field}: {kind.name} is given as {CARRIER_WORDS[field]}"
+                + (f", not {', '.join(g for g in given if g != field)}" if given else ""),
+                f"{where}.{field}",
             )
-        check_size(f"{where}.data", len(part.data) * 3 // 4, max_upload_mb)
-        try:
-            raw = base64.b64decode(part.data, validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError(422, f"{where}.data: not valid base64", f"{where}.data") from None
-        parts.append(QueryPart(part.modality, raw, part.weight))
+        value = getattr(part, field)
+        if field == "data":
+            value = _base64(value, f"{where}.data", max_upload_mb)
+        parts.append(QueryPart(kind.name, value, part.weight))
     return parts
 
 
-def parts_from_form(
-    files: Mapping[str, bytes], caption: str | None, weights: Mapping[str, float]
-) -> list[QueryPart]:
-    """Multipart parts: one uploaded file per modality and the caption field."""
-    values: dict[str, object] = dict(files)
-    if caption is not None:
-        values["caption"] = caption
+def _base64(data: str, where: str, max_upload_mb: float) -> bytes:
+    """A base64 file payload as bytes, refusing one over the upload cap or not base64."""
+    check_size(where, len(data) * 3 // 4, max_upload_mb)
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, f"{where}: not valid base64", where) from None
+
+
+def parts_from_form(values: Mapping[str, object], weights: Mapping[str, float]) -> list[QueryPart]:
+    """Multipart parts: one form field per given modality (see ``api.forms``)."""
     stray = sorted(set(weights) - set(values))
     if stray:
         raise ApiError(

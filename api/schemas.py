@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 MAX_K = 10_000
 MAX_OFFSET = 10_000
-FILE_MODALITIES = ("image", "sketch", "depth", "semseg", "edges", "normal")
 
 
 class Problem(BaseModel):
@@ -158,13 +157,28 @@ class PaletteClassOut(BaseModel):
     color: list[int] = Field(min_length=3, max_length=3)
 
 
+class QueryModalityOut(BaseModel):
+    """One query modality the model takes, as declared: how it is given and edited."""
+
+    name: str = Field(examples=["sketch"])
+    value: Literal["file", "text", "structured"] = Field(
+        description="how a search gives it: a file (multipart field or base64 `data`), `text`, "
+        "or a JSON `value`"
+    )
+    editor: str = Field(description="the web page's part editor for it", examples=["sketch"])
+    label: str
+    help: str
+    formats: list[str] = Field(description="accepted file types (file modalities)")
+    example: str | None = None
+
+
 class ModelInfo(BaseModel):
     """The loaded model: identity, spaces, query modalities and segmentation palette."""
 
     name: str
     version: str
     spaces: list[SpaceOut]
-    query_modalities: list[str]
+    query_modalities: list[QueryModalityOut]
     palette: list[PaletteClassOut] | None
 
 

@@ -1,44 +1,52 @@
-"""The any-to-any model: 4M encoder-decoder, modality registry, tokenizers, data and training."""
+"""The any-to-any model: 4M encoder-decoder, modality registry, tokenizers, data and training.
 
-from model.families.multimae import MultiMAE, load_multimae
-from model.fourm.batch import ModalityTokens
-from model.fourm.config import FourMConfig
-from model.fourm.loading import load_fourm, save_fourm
-from model.fourm.modalities import ModalitySpec, get_modality
-from model.fourm.network import FourM
-from model.inference.predict import (
-    VectorDecoder,
-    predict_embeddings,
-    predict_logits,
-    predict_tokens,
-)
-from model.inference.sampling import GenerationTarget, generate
-from model.tokenizers import TokenizerError, VQTokenizer, load_vq_tokenizer
-from model.tokenizers.text import TextTokenizer, load_text_tokenizer
-from model.transforms import TRANSFORMS, UserInputError, transform_for
+The library API below is imported on first use (``from model import load_fourm``), so importing a
+light part of the package (``model.queries``, read by the command line at start-up) does not pay
+for PyTorch and the network.
+"""
 
-__all__ = [
-    "TRANSFORMS",
-    "FourM",
-    "FourMConfig",
-    "GenerationTarget",
-    "ModalitySpec",
-    "ModalityTokens",
-    "MultiMAE",
-    "TextTokenizer",
-    "TokenizerError",
-    "UserInputError",
-    "VQTokenizer",
-    "VectorDecoder",
-    "generate",
-    "get_modality",
-    "load_fourm",
-    "load_multimae",
-    "load_text_tokenizer",
-    "load_vq_tokenizer",
-    "predict_embeddings",
-    "predict_logits",
-    "predict_tokens",
-    "save_fourm",
-    "transform_for",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    "MultiMAE": "model.families.multimae",
+    "load_multimae": "model.families.multimae",
+    "ModalityTokens": "model.fourm.batch",
+    "FourMConfig": "model.fourm.config",
+    "load_fourm": "model.fourm.loading",
+    "save_fourm": "model.fourm.loading",
+    "ModalitySpec": "model.fourm.modalities",
+    "get_modality": "model.fourm.modalities",
+    "FourM": "model.fourm.network",
+    "VectorDecoder": "model.inference.predict",
+    "predict_embeddings": "model.inference.predict",
+    "predict_logits": "model.inference.predict",
+    "predict_tokens": "model.inference.predict",
+    "GenerationTarget": "model.inference.sampling",
+    "generate": "model.inference.sampling",
+    "TokenizerError": "model.tokenizers",
+    "VQTokenizer": "model.tokenizers",
+    "load_vq_tokenizer": "model.tokenizers",
+    "TextTokenizer": "model.tokenizers.text",
+    "load_text_tokenizer": "model.tokenizers.text",
+    "TRANSFORMS": "model.transforms",
+    "UserInputError": "model.transforms",
+    "transform_for": "model.transforms",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module the first time the name is used."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'model' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+def __dir__() -> list[str]:
+    """The public names, for tab completion."""
+    return __all__

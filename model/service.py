@@ -23,6 +23,7 @@ from model.families.interface import (
 )
 from model.families.registry import load_search_model
 from model.inference.fusion import fusion_weights
+from model.queries import QUERY_KINDS, QueryKind, query_kind, query_kinds_markdown
 from model.transforms.base import MAX_PIXELS, UserInputError, open_image
 from model.transforms.rgb import to_rgb
 
@@ -30,11 +31,13 @@ __all__ = [
     "COMBINATIONS",
     "MAX_PIXELS",
     "NUMPY_MAGIC",
+    "QUERY_KINDS",
     "RECONSTRUCTION_KINDS",
     "DescribingModel",
     "ModelError",
     "PriorModel",
     "QueryEmbedding",
+    "QueryKind",
     "QueryModality",
     "QueryRequest",
     "ReconstructingModel",
@@ -44,5 +47,7 @@ __all__ = [
     "fusion_weights",
     "load_search_model",
     "open_image",
+    "query_kind",
+    "query_kinds_markdown",
     "to_rgb",
 ]

@@ -50,8 +50,11 @@ def model_inputs(
     out = {}
     for part in parts:
         try:
-            value = part.value if part.modality == "caption" else decoded(part.value, max_pixels)
-            out[part.modality] = accepted[part.modality].transform(value)
+            modality = accepted[part.modality]
+            value = part.value
+            if modality.kind.value == "file":
+                value = decoded(value, max_pixels)
+            out[part.modality] = modality.transform(value)
         except AnyseekError as exc:
             raise SearchInputError(f"{part.modality}: {exc}") from None
         except (TypeError, ValueError) as exc:  # a value of the wrong kind (bytes for a caption)
@@ -73,12 +76,12 @@ def _caption(x: torch.Tensor) -> dict[str, Any]:
     return {"tokens": int((x != 0).sum())}
 
 
-#: modality -> what can be shown of its model input (the thinned sketch's ink, classes present...)
+#: default transform -> what can be shown of its model input (the thinned sketch's ink...)
 SUMMARIES: dict[str, Callable[[torch.Tensor], dict[str, Any]]] = {
     "sketch": _lines,
     "edges": _lines,
     "depth": _depth,
-    "caption": _caption,
+    "": _caption,  # text: the caption's tokens
 }
 
 
@@ -88,17 +91,20 @@ def describe_inputs(
     """Per modality: its weight, input shape and a summary of what the model saw."""
     out = {}
     for name, x in inputs.items():
+        kind = model.query_modalities[name].kind
         info: dict[str, Any] = {"weight": weights[name], "shape": list(x.shape)}
-        if name == "semseg" and getattr(model, "palette", None) is not None:
+        if kind.editor == "paint" and getattr(model, "palette", None) is not None:
             classes = model.palette.classes
             info["classes"] = [classes[int(i)].name for i in torch.unique(x).tolist()]
-        info.update(SUMMARIES.get(name, lambda _: {})(x))
+        if kind.value != "structured":
+            info.update(SUMMARIES.get(kind.transform, lambda _: {})(x))
         out[name] = info
     return out
 
 
 def _warm_up_values() -> dict[str, Any]:
-    """A small valid value per query modality, to run every transform once at start-up."""
+    """A small valid value per default transform, to run every query transform once at start-up
+    (structured JSON kinds have no slow import to warm)."""
     import numpy as np
     from PIL import Image
 
@@ -106,8 +112,8 @@ def _warm_up_values() -> dict[str, Any]:
     line[16, 4:28] = 0
     gradient = np.linspace(1.0, 2.0, 32 * 32, dtype=np.float32).reshape(32, 32)
     return {
-        "image": Image.new("RGB", (32, 32), (120, 60, 30)),
-        "caption": "a red cube",
+        "rgb": Image.new("RGB", (32, 32), (120, 60, 30)),
+        "": "a red cube",  # text
         "sketch": Image.fromarray(line),
         "edges": Image.fromarray(255 - line),
         "depth": gradient,
@@ -120,8 +126,13 @@ def warm_up(model: SearchModel) -> list[str]:
     """Run every query transform the model declares once (their slow imports happen here, not
     in the first user's query) and one model pass; returns the modalities warmed up."""
     values = _warm_up_values()
-    warmed = [name for name in model.query_modalities if name in values]
-    inputs = {name: model.query_modalities[name].transform(values[name]) for name in warmed}
+    value_of = {
+        name: values[q.kind.transform]
+        for name, q in model.query_modalities.items()
+        if q.kind.value != "structured" and q.kind.transform in values
+    }
+    warmed = list(value_of)
+    inputs = {name: model.query_modalities[name].transform(v) for name, v in value_of.items()}
     for name, x in inputs.items():
         model.embed_query({name: x})
     return warmed

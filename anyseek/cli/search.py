@@ -6,18 +6,19 @@ SearchResults -> a table or JSON.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from anyseek.cli.context import settings_of
 from anyseek.cli.output import echo_table
 from anyseek.errors import SettingsError
-
-#: file-valued query options: option name -> query modality
-FILE_OPTIONS = ("sketch", "depth", "semseg", "image", "edges", "normal")
+from model.queries import QUERY_KINDS, QueryKind
 
 
 def _pairs(values: list[str], what: str) -> dict[str, float]:
@@ -70,41 +71,49 @@ def _filter(
     return Filter(equals=equals, any_of=any_of, ranges=ranges)
 
 
-def _structured(values: dict[str, str | None]) -> dict[str, object]:
-    """Structured query options (JSON text) -> their values, naming the option that is bad."""
-    options = {"color_palette": "--palette", "det": "--boxes", "metadata": "--metadata"}
+def _query_option(kind: QueryKind) -> inspect.Parameter:
+    """The ``anyseek search`` option of one declared query modality (a path, text or JSON)."""
+    text = kind.help + (f", e.g. '{kind.example}'" if kind.value == "structured" else "")
+    return inspect.Parameter(
+        kind.name,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,  # listed among the others; typer passes names
+        default=typer.Option(None, kind.cli_option, help=text[0].upper() + text[1:] + "."),
+        annotation=Path | None if kind.value == "file" else str | None,
+    )
+
+
+def with_query_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` (which takes ``ctx``, ``collection`` and ``**parts``) one option per
+    declared query modality, listed right after the collection."""
+    signature = inspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    options = [_query_option(kind) for kind in QUERY_KINDS.values()]
+    parameters = [*fixed[:2], *options, *fixed[2:]]
+    command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return command
+
+
+def _query_values(options: dict[str, Any]) -> dict[str, object]:
+    """The query options given, JSON ones parsed (naming the option that is not JSON)."""
     out: dict[str, object] = {}
-    for name, text in values.items():
-        if text is None:
+    for name, value in options.items():
+        kind = QUERY_KINDS[name]
+        if value is None:
+            continue
+        if kind.value != "structured":
+            out[name] = value
             continue
         try:
-            out[name] = json.loads(text)
+            out[name] = json.loads(value)
         except ValueError as exc:
-            raise SettingsError(f"{options[name]} is not valid JSON ({exc})") from None
+            raise SettingsError(f"{kind.cli_option} is not valid JSON ({exc})") from None
     return out
 
 
+@with_query_options
 def search(
     ctx: typer.Context,
     collection: str = typer.Option(..., "--collection", "-c", help="Collection to search."),
-    caption: str | None = typer.Option(None, "--caption", help="Words describing the image."),
-    sketch: Path | None = typer.Option(None, "--sketch", help="Sketch PNG, either polarity."),
-    depth: Path | None = typer.Option(None, "--depth", help="Depth map: 16-bit PNG or .npy."),
-    semseg: Path | None = typer.Option(
-        None, "--semseg", help="Segmentation: indexed PNG of class ids or painted with the palette."
-    ),
-    image: Path | None = typer.Option(None, "--image", help="An image to search like."),
-    edges: Path | None = typer.Option(None, "--edges", help="An edge map (e.g. Canny)."),
-    normal: Path | None = typer.Option(None, "--normal", help="Surface normals as RGB."),
-    palette: str | None = typer.Option(
-        None, "--palette", help="4M-21: colours as JSON, e.g. '[[255, 0, 0], \"#00ff00\"]'."
-    ),
-    boxes: str | None = typer.Option(
-        None, "--boxes", help="4M-21/4M-7: objects as JSON, e.g. '[[\"dog\", [0, 0.2, 0.5, 1]]]'."
-    ),
-    metadata: str | None = typer.Option(
-        None, "--metadata", help="4M-21: image metadata as JSON, e.g. '{\"brightness\": 200}'."
-    ),
     like: list[str] = typer.Option(
         [], "--like", help="Indexed item id to search like; ID=-0.5 for 'not like this'."
     ),
@@ -128,15 +137,13 @@ def search(
     ),
     explain: bool = typer.Option(False, "--explain", help="Show space weights and stage times."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    **parts: Any,
 ) -> None:
     """Search a collection by any mix of caption, sketch, depth, segmentation and image."""
     from search.query import LikeItem, QueryPart, SearchQuery
     from search.searcher import open_searcher
 
-    values = {"caption": caption, "sketch": sketch, "depth": depth, "semseg": semseg}
-    values |= {"image": image, "edges": edges, "normal": normal}
-    values |= _structured({"color_palette": palette, "det": boxes, "metadata": metadata})
-    given = {name: value for name, value in values.items() if value is not None}
+    given = _query_values(parts)
     weights = _pairs(weight, "weight")
     stray = sorted(set(weights) - set(given))
     if stray:

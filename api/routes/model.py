@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 
 from api.deps import AppState, get_state, read_access
 from api.routes.common import errors
-from api.schemas import ModelInfo, PaletteClassOut, SpaceOut
+from api.schemas import ModelInfo, PaletteClassOut, QueryModalityOut, SpaceOut
 
 router = APIRouter(tags=["model"])
 
@@ -29,7 +29,10 @@ def model_info(state: AppState = Depends(get_state)) -> ModelInfo:
         name=model.name,
         version=model.version,
         spaces=[SpaceOut(name=s.name, dim=s.dim) for s in model.spaces],
-        query_modalities=list(model.query_modalities),
+        query_modalities=[
+            QueryModalityOut.model_validate(q.kind.to_json())
+            for q in model.query_modalities.values()
+        ],
         palette=None
         if palette is None
         else [PaletteClassOut(id=c.id, name=c.name, color=list(c.color)) for c in palette.classes],

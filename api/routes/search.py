@@ -4,13 +4,15 @@ modality plus JSON parameters. Both go through the micro-batcher to ``Searcher.s
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from fastapi import APIRouter, Depends, Form, Path
 from pydantic import ValidationError
 
 from api import query as convert
 from api.deps import AppState, get_state, read_access
 from api.errors import ApiError
+from api.forms import form_values, with_query_fields
 from api.routes.common import errors
 from api.schemas import SearchParams, SearchRequest, SearchResponse
 from search.query import SearchQuery, SearchResults
@@ -61,36 +63,21 @@ async def search_json(
     dependencies=[Depends(read_access)],
     responses=RESPONSES,
 )
+@with_query_fields
 async def search_upload(
     name: str = NAME,
-    caption: str | None = Form(None, description="words describing the image"),
-    image: UploadFile | None = File(None, description="an image to search like"),
-    sketch: UploadFile | None = File(None, description="a sketch PNG, either polarity"),
-    depth: UploadFile | None = File(None, description="16-bit PNG or .npy depth map"),
-    semseg: UploadFile | None = File(None, description="indexed PNG of class ids or palette RGB"),
-    edges: UploadFile | None = File(None, description="an edge map"),
-    normal: UploadFile | None = File(None, description="surface normals as RGB"),
     params: str | None = Form(None, description="JSON of SearchParams (k, weights, filter...)"),
     state: AppState = Depends(get_state),
+    **fields: Any,
 ) -> SearchResponse:
-    """Search with a multipart form: one file per modality, a caption, and JSON parameters."""
+    """Search with a multipart form: a field per query modality (a file, a caption, JSON), and
+    JSON parameters."""
     try:
         parsed = SearchParams.model_validate_json(params) if params else SearchParams()
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in ("params", *first["loc"]))
         raise ApiError(422, f"{where}: {first['msg']}", where) from None
-    limit = state.settings.api.max_upload_mb
-    uploads = {"image": image, "sketch": sketch, "depth": depth, "semseg": semseg}
-    uploads |= {"edges": edges, "normal": normal}
-    files = {}
-    for modality, upload in uploads.items():
-        if upload is None or isinstance(upload, str):
-            continue
-        if upload.size is not None:
-            convert.check_size(modality, upload.size, limit)
-        data = await upload.read(convert.max_bytes(limit) + 1)
-        convert.check_size(modality, len(data), limit)
-        files[modality] = data
-    parts = convert.parts_from_form(files, caption, parsed.weights)
+    values = await form_values(fields, state.settings.api.max_upload_mb)
+    parts = convert.parts_from_form(values, parsed.weights)
     return await _run(state, convert.build_query(name, parts, parsed))

@@ -22,6 +22,7 @@ from model.families.interface import (
     SpaceInfo,
     caption_ids,
     depth_input,
+    in_declared_order,
     torch_dtype,
     weights_digest,
 )
@@ -29,12 +30,10 @@ from model.families.interface import (
 
 def _bundle_query_modalities(bundle: Any) -> dict[str, QueryModality]:
     """The query modalities of a bundle, each with the transform its ``bundle.json`` declares."""
-    out: dict[str, QueryModality] = {}
-    for name in bundle.input_modalities:
-        declared = bundle.declarations.inputs[name]
-        out[declared.query] = QueryModality(declared.query, name, _transform(bundle, declared))
-    image = [k for k, q in out.items() if q.input.partition("@")[0] == BUILTIN.image]
-    return {k: q for k, q in out.items() if k not in image} | {k: out[k] for k in image}  # last
+    return in_declared_order(
+        QueryModality(declared.query, name, _transform(bundle, declared))
+        for name, declared in ((n, bundle.declarations.inputs[n]) for n in bundle.input_modalities)
+    )
 
 
 def _transform(bundle: Any, declared: InputTransform) -> QueryTransform:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from anyseek.errors import AnyseekError
+from model.queries import QUERY_KINDS, QueryKind
 from model.transforms.palette_semseg import ClassPalette
 
 QueryTransform = Callable[[Any], torch.Tensor]
@@ -49,11 +50,35 @@ class SpaceInfo:
 
 @dataclass(frozen=True)
 class QueryModality:
-    """One kind of query a model accepts: its public name, model input and user-file transform."""
+    """One kind of query a model accepts: its declared name, model input and user-file transform.
+
+    The name must be declared in :data:`model.queries.QUERY_KINDS` (how people give
+    it: a file, text or JSON; its page editor; its help), so every surface shows it the same way.
+    """
 
     name: str  # e.g. "sketch"
     input: str  # e.g. "sketch@64"
     transform: QueryTransform  # user file / value -> the model input for ONE sample
+
+    def __post_init__(self) -> None:
+        """Refuse a query modality nothing declares (it would have no field, option or editor)."""
+        if self.name not in QUERY_KINDS:
+            raise ModelError(
+                f"query modality {self.name!r} is not declared: add its entry to "
+                "model.queries.QUERY_KINDS"
+            )
+
+    @property
+    def kind(self) -> QueryKind:
+        """How people give this query modality (file, text or JSON; editor; help)."""
+        return QUERY_KINDS[self.name]
+
+
+def in_declared_order(modalities: Iterable[QueryModality]) -> dict[str, QueryModality]:
+    """Query modalities by name, in the order of their declarations (the gallery image last), so
+    every model lists them the way the CLI, the API and the page do."""
+    order = {name: i for i, name in enumerate(QUERY_KINDS)}
+    return {q.name: q for q in sorted(modalities, key=lambda q: order[q.name])}
 
 
 @dataclass(frozen=True)

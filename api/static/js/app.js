@@ -22,8 +22,9 @@ function status(text, error = false) {
   el.classList.toggle("error", error);
 }
 
-const query = new QueryBuilder(() => renderWeights());
+const query = new QueryBuilder(document.querySelector("section.query"), () => renderWeights());
 query.onError = (text) => status(text, true);
+query.onSubmit = () => search();
 
 const results = new ResultsView({
   onOpen: (hit) => showItem(collection(), hit, {
@@ -52,21 +53,20 @@ async function loadCollections(keep) {
   renderSpaces();
 }
 
+/** The loaded model builds the query parts; while it is still loading (503), ask again. */
 async function loadModel() {
-  try {
-    page.model = await api.model();
-  } catch {
-    page.model = null; // an API without the model route: every part shown, no palette
+  for (;;) {
+    try {
+      page.model = await api.model();
+      break;
+    } catch (err) {
+      if (err.status !== 503) throw err;
+      status("The model is loading…");
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
   }
-  const accepted = page.model?.query_modalities;
-  for (const p of ["caption", "sketch", "semseg", "depth", "image"]) {
-    const names = accepted?.map((m) => (typeof m === "string" ? m : m.name));
-    $(`#part-${p}`).hidden = Boolean(names) && !names.includes(p);
-  }
-  const palette = page.model?.palette;
-  if (palette?.length) query.setPalette(palette);
-  else $("#part-semseg").hidden = true;
-  if (page.model) $("#model-info").textContent = `model ${page.model.name} ${page.model.version ?? ""}`;
+  query.setModel(page.model);
+  $("#model-info").textContent = `model ${page.model.name} ${page.model.version ?? ""}`;
 }
 
 function renderSpaces() {
@@ -176,7 +176,13 @@ async function applyState(s) {
 // ---- search -----------------------------------------------------------------------------
 
 async function search() {
-  const parts = query.parts();
+  let parts;
+  try {
+    parts = query.parts();
+  } catch (err) {
+    status(err.message, true);
+    return;
+  }
   const like = query.like.filter((l) => l.weight !== 0);
   if (!parts.length && !like.length) {
     status("The query is empty: draw, paint, type or pick a result first.", true);
@@ -293,7 +299,6 @@ async function start() {
   $("#min-score").addEventListener("input", (e) => {
     $("#min-score-out").textContent = minScore() === null ? "off" : Number(e.target.value).toFixed(2);
   });
-  $("#caption").addEventListener("keydown", (e) => { if (e.key === "Enter") search(); });
   window.addEventListener("popstate", fromUrl);
   wireKey();
   const target = () => $("#upload-collection").value.trim() || collection();

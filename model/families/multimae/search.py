@@ -26,6 +26,7 @@ from model.families.interface import (
     QueryModality,
     QueryRequest,
     SpaceInfo,
+    in_declared_order,
     torch_dtype,
     weights_digest,
 )
@@ -128,7 +129,7 @@ class MultiMAESearchModel:
             else:  # rgb: ImageNet normalisation; depth: truncated standardisation (both as here)
                 transform = transform_for(modality, size)
             out[query] = QueryModality(query, modality, transform)
-        return out
+        return in_declared_order(out.values())
 
     # ----------------------------------------------------------------------------- gallery
 

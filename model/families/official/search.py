@@ -29,6 +29,7 @@ from model.families.interface import (
     SpaceInfo,
     caption_ids,
     depth_input,
+    in_declared_order,
 )
 from model.transforms.base import UserInputError
 
@@ -144,7 +145,7 @@ class OfficialSearchModel(BundleSearchModel):
         self.version = version
         self.device = bundle.fm.device
         self.palette = None  # segmentations in the COCO numbering and palette
-        self.query_modalities = query_modalities
+        self.query_modalities = in_declared_order(query_modalities.values())
         self.unavailable = dict(unavailable or {})  # query name -> tokenizer repo id it lacks
         if "image" not in query_modalities:
             raise ModelError("this 4M checkpoint takes no rgb input: it cannot index images")
