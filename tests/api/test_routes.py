@@ -83,6 +83,37 @@ def test_image_upload_finds_that_scene_first(served: Served) -> None:
     assert response.json()["hits"][0]["id"] == item_id
 
 
+def test_an_edge_map_finds_its_scene_over_json_and_multipart(served: Served) -> None:
+    """Edges are declared once (model/queries.py) and the built-in model takes them."""
+    scene, item_id = served.scenes[5], served.ids[5]
+    data = png_bytes(scene.edges)
+    body = {"parts": [{"modality": "edges", "data": base64.b64encode(data).decode()}], "k": 5}
+    by_json = served.client.post(f"/v1/collections/{COLLECTION}/search", json=body)
+    files = {"edges": ("e.png", data, "image/png")}
+    by_form = served.client.post(
+        f"/v1/collections/{COLLECTION}/search/upload", files=files, data={"params": '{"k": 5}'}
+    )
+    assert by_json.status_code == by_form.status_code == 200, (by_json.text, by_form.text)
+    assert by_json.json()["hits"] == by_form.json()["hits"]
+    assert item_id in [hit["id"] for hit in by_json.json()["hits"]]
+
+
+def test_the_model_route_lists_the_declared_query_modalities_it_takes(served: Served) -> None:
+    info = served.client.get("/v1/model").json()
+    edges = next(q for q in info["query_modalities"] if q["name"] == "edges")
+    assert edges == {
+        "name": "edges",
+        "value": "file",
+        "editor": "sketch",
+        "label": "Edges",
+        "help": "an edge map (e.g. Canny), either polarity",
+        "formats": ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tiff", "avif", "heic"],
+        "example": None,
+    }
+    names = [q["name"] for q in info["query_modalities"]]
+    assert names == ["caption", "sketch", "semseg", "depth", "edges", "normal", "image"]
+
+
 def test_multipart_sketch_and_caption_with_params_and_explain(served: Served) -> None:
     scene = served.scenes[5]
     files = {"sketch": ("s.png", png_bytes(255 - scene.sketch), "image/png")}

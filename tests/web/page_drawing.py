@@ -63,10 +63,10 @@ def stroke_runs(page, selector: str, mask: np.ndarray, vertical: bool = False) -
     return count
 
 
-def draw_sketch(page, sketch: np.ndarray) -> int:
-    """Draw a scene's sketch (0 paper .. 255 ink) on the sketch pad with the pen."""
-    page.click("#part-sketch [data-pen='4']")
-    return stroke_runs(page, "#sketch", sketch >= INK_THRESHOLD, vertical=True)
+def draw_sketch(page, sketch: np.ndarray, pad: str = "sketch") -> int:
+    """Draw a scene's sketch or edges (0 paper .. 255 ink) on a drawing pad with the pen."""
+    page.click(f"#part-{pad} [data-pen='4']")
+    return stroke_runs(page, f"#{pad}", sketch >= INK_THRESHOLD, vertical=True)
 
 
 def paint_segmentation(page, semseg: np.ndarray) -> list[int]:

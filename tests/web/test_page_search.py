@@ -63,8 +63,15 @@ def test_each_part_alone_finds_its_scene(page, server, artefacts: Path) -> None:
     search(page)
     semseg_ids = result_ids(page)
     shoot(page, artefacts, "05-semseg-alone")
+    page.click("#reset")
+    assert page.inner_text("#part-edges legend") == "Edges"  # a part from its declaration
+    draw_sketch(page, scene.edges, pad="edges")
+    search(page)
+    edges_ids = result_ids(page)
+    shoot(page, artefacts, "06-edges-alone")
     assert target in sketch_ids[:5], sketch_ids[:5]
     assert target in semseg_ids[:5], semseg_ids[:5]
+    assert target in edges_ids[:5], edges_ids[:5]
 
 
 def test_a_result_as_the_next_query(page, server, artefacts: Path) -> None:
