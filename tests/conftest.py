@@ -1,4 +1,4 @@
-"""Shared test fixtures: service availability, the conformance fixture folder, fresh settings."""
+"""Shared test fixtures: service availability, the conformance fixtures, fresh settings."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-FOURM_FIXTURES = ROOT.parent / "shared" / "fixtures" / "fourm"
-MULTIMAE_FIXTURES = ROOT.parent / "shared" / "fixtures" / "multimae"
 REQUIRE_SERVICES = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
-# the conformance fixtures are part of every CI checkout (shared/ beside it): missing there is an
-# error, not a reason to skip the tests that prove the official checkpoints load exactly
-REQUIRE_FIXTURES = REQUIRE_SERVICES or os.environ.get("CI", "").lower() in ("1", "true")
 
 
 def require(available: bool, reason: str) -> None:
@@ -23,16 +17,6 @@ def require(available: bool, reason: str) -> None:
         return
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (ANYSEEK_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
-
-def require_fixtures(folder: Path) -> None:
-    """Skip locally when a conformance fixture folder is absent; fail in CI."""
-    if folder.is_dir():
-        return
-    reason = f"conformance fixtures not found at {folder}"
-    if REQUIRE_FIXTURES:
-        pytest.fail(f"{reason} (they must be there in CI)")
     pytest.skip(reason)
 
 
@@ -54,17 +38,19 @@ def search_model():
 
 
 @pytest.fixture(scope="session")
-def fourm_fixtures() -> Path:
-    """The official-format 4M conformance fixtures shipped beside the checkout."""
-    require_fixtures(FOURM_FIXTURES)
-    return FOURM_FIXTURES
+def fourm_fixtures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 4M conformance fixtures (tests/fixtures/fourm) with every checkpoint layout."""
+    from fixture_layouts import assemble_fourm
+
+    return assemble_fourm(tmp_path_factory.mktemp("fourm_fixtures"))
 
 
 @pytest.fixture(scope="session")
-def multimae_fixtures() -> Path:
-    """The official-format MultiMAE conformance fixtures shipped beside the checkout."""
-    require_fixtures(MULTIMAE_FIXTURES)
-    return MULTIMAE_FIXTURES
+def multimae_fixtures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The MultiMAE conformance fixtures (tests/fixtures/multimae) with every checkpoint layout."""
+    from fixture_layouts import assemble_multimae
+
+    return assemble_multimae(tmp_path_factory.mktemp("multimae_fixtures"))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from fixture_layouts import MULTIMAE_FIXTURES
 
 from model.families.multimae import MultiMAE, MultiMAEInputError, load_multimae
 from model.families.multimae.masking import sample_visible
@@ -30,8 +31,8 @@ FULL_LAYOUTS = ("pth", "safetensors", "folder")
 
 
 def _index() -> dict:
-    """The fixtures' case list (read at collection; the fixture below skips or fails if absent)."""
-    path = Path(__file__).resolve().parents[5] / "shared" / "fixtures" / "multimae" / "index.json"
+    """The fixtures' case list (read at collection; the fixture below fails if it is absent)."""
+    path = MULTIMAE_FIXTURES / "index.json"
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
