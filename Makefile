@@ -1,33 +1,43 @@
 # Two set-up commands: `make demo` (main job on the embedded default) and `make test`.
-# Both create .venv in the repo on first use and reinstall when pyproject.toml changes.
+# Both create .venv in the repo on first use; each installs what it needs (its own stamp, redone
+# when pyproject.toml changes), so `make demo` then `make test` installs only the difference.
+# The demo needs the service and the scene generator (the `scenes` extra); the tests need the test
+# tools (`dev`) and training (`train`, which includes `scenes`). `pip install .` alone serves.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?=
 
 .PHONY: install demo test lint format bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
-	touch $(STAMP)
 
-install: $(STAMP)
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[scenes]"
+	touch $@
 
-demo: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[dev,train]"
+	touch $@
+
+install: $(TEST_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/anyseek demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-format: $(STAMP)
+format: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 

@@ -21,3 +21,7 @@ class NotFoundError(AnyseekError):
 
 class AlreadyExistsError(AnyseekError):
     """A thing with this name already exists."""
+
+
+class MissingExtraError(AnyseekError):
+    """A command needs an optional extra (``pip install 'anyseek[NAME]'``) that is not installed."""

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from anyseek.cli.extras import require_extra
 from anyseek.errors import SettingsError
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Render N scenes with all aligned modalities into OUT/SPLIT."""
+    require_extra("scenes", "data synth")
     from model.workbench import SynthRequest, synthesize
 
     req = SynthRequest(out, n, size, seed, workers, split, overwrite)
@@ -41,6 +43,7 @@ def show(
     start: int = typer.Option(0, "--start", help="First sample index."),
 ) -> None:
     """Write a contact sheet: one row per sample, every modality side by side."""
+    require_extra("scenes", "data show")
     from model.workbench import SceneReader, contact_sheet
 
     if n <= 0:

@@ -15,6 +15,7 @@ import typer
 
 from anyseek.cli.collections import echo_collections
 from anyseek.cli.context import settings_of
+from anyseek.cli.extras import require_extra
 from anyseek.cli.output import echo_table
 from anyseek.db import migrate, repository
 from anyseek.db.models import IndexJob
@@ -50,6 +51,7 @@ def demo(
     serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API afterwards"),
 ) -> None:
     """Generate a gallery, index it, run example queries with known answers, then serve."""
+    require_extra("scenes", "demo")
     settings = settings_of(ctx)
     database = prepare(settings)
     try:

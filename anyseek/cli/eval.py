@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from anyseek.cli.context import settings_of
+from anyseek.cli.extras import require_extra
 from anyseek.errors import SettingsError
 
 app = typer.Typer(help="Evaluate models.", no_args_is_help=True)
@@ -27,6 +28,7 @@ def retrieval(
     ),
 ) -> None:
     """Query every gallery scene by each of its modalities; print R@k, MRR and attr_P@10."""
+    require_extra("scenes", "eval retrieval")
     from dataclasses import replace
 
     from model.workbench import (

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from anyseek.cli.extras import require_extra
 from anyseek.errors import SettingsError
 
 app = typer.Typer(help="Train models.", no_args_is_help=True)
@@ -25,6 +26,7 @@ def default(
 
     Resumable: run the same command again after an interruption.
     """
+    require_extra("train", "train default")
     import torch
 
     from model.workbench import Run, load_recipe, run_pipeline

@@ -144,8 +144,7 @@ def transform_params(spec: QueryInput, resolution: int) -> tuple[tuple[str, Any]
 
 def builtin_palette() -> Any:
     """The scene classes the built-in model was trained on, with their contact-sheet colours."""
-    from model.data import CLASSES
-    from model.data.contact_sheet import CLASS_COLOURS
+    from model.data.classes import CLASS_COLOURS, CLASSES
     from model.transforms.palette_semseg import ClassPalette
     from model.transforms.semseg import SemsegClass
 

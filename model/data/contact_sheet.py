@@ -7,13 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from model.data.classes import CLASS_COLOURS
 from model.data.sample import SceneSample
 
-CLASS_COLOURS = np.array(
-    [[40, 40, 48], [120, 120, 110], [230, 25, 75], [60, 180, 75], [255, 225, 25],
-     [0, 130, 200], [245, 130, 48], [145, 30, 180], [70, 240, 240], [240, 50, 230]],
-    dtype=np.uint8,
-)  # fmt: skip
 _TURBO_ANCHORS = np.array(
     [[48, 18, 59], [70, 134, 251], [27, 229, 181], [164, 252, 60], [251, 185, 56],
      [227, 68, 10], [122, 4, 3]],

@@ -19,8 +19,9 @@ import numpy as np
 from PIL import Image
 
 from anyseek.errors import NotFoundError, SettingsError
+from model.data.classes import CLASSES
 from model.data.layout import ObjectView
-from model.data.modalities import CLASSES, DEPTH_SCALE, MODALITIES
+from model.data.modalities import DEPTH_SCALE, MODALITIES
 from model.data.png import write_png
 from model.data.sample import SceneSample
 from model.data.scene import Scene

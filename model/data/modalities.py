@@ -13,18 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from model.data.render import SHAPE_CLASS
 from model.data.sample import SceneSample
 
 DEPTH_SCALE = 1000.0
 """Depth PNGs store millimetres: uint16 value = round(depth_m * 1000), so at most 65.5 m."""
-
-CLASSES: tuple[tuple[int, str], ...] = (
-    (0, "background"),
-    (1, "floor"),
-    *((cid, shape) for shape, cid in SHAPE_CLASS.items()),
-)
-"""Semantic class table: (id, name)."""
 
 
 def _normals_from_png(a: np.ndarray) -> np.ndarray:

@@ -22,12 +22,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from model.data.classes import BACKGROUND, FLOOR
 from model.data.raycast import cast_objects, shade
 from model.data.scene import FOOTPRINT, SHAPES, Scene, SceneObject
 
-BACKGROUND, FLOOR = 0, 1
-SHAPE_CLASS = {shape: 2 + i for i, shape in enumerate(SHAPES)}
-"""Semantic class id of each shape (0 background/backdrop, 1 floor)."""
 CYLINDER_RADIUS, CONE_RADIUS = 0.8, 1.0
 TORUS_MAJOR, TORUS_MINOR = 0.7, 0.4
 TORUS_STEPS = 24

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from model.fourm.modalities import REGISTRY
 from model.train.fm_train import FMTrainConfig
 from model.transforms import EdgesTransform, SketchTransform
 
+ROOT = Path(__file__).resolve().parents[3]
 COMMITTED = json.loads((BUILTIN_DIR / "bundle.json").read_text())
 FM_CONFIG = json.loads((BUILTIN_DIR / "fm" / "config.json").read_text())
 
@@ -66,6 +70,24 @@ def test_the_committed_bundle_declares_exactly_the_definitions_transforms() -> N
     assert read_declarations(COMMITTED, *args) == declare(*args)
     assert COMMITTED["inputs"]["semseg@64"]["transform"] == "palette_semseg"
     assert COMMITTED["space_names"] == {"tok_clip_global": "clip", "tok_dino_global": "dino"}
+
+
+def test_the_fallback_palette_loads_without_the_scene_renderer() -> None:
+    """A bundle without a palette gets the scene classes' one; the service (no ``scenes`` extra,
+    so no numba or scipy) must be able to build it, so it may not load the renderer."""
+    renderer = ("numba", "scipy", "model.data.render", "model.data.sample")
+    code = (
+        "import sys\n"
+        "from model.bundle.definition import builtin_palette\n"
+        "assert len(builtin_palette().classes) == 7\n"
+        f"print([m for m in {renderer!r} if m in sys.modules])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_declared_transforms_turn_scene_files_into_the_training_tensors() -> None:

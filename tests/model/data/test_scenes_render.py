@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.data.render import SHAPE_CLASS, camera_rig, object_centre, project
+from model.data.classes import SHAPE_CLASS
+from model.data.render import camera_rig, object_centre, project
 from model.data.sample import generate_batch, generate_scene
 from model.data.scene import SHAPES, sample_scene
 

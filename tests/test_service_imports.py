@@ -1,0 +1,32 @@
+"""The service imports nothing that only an extra installs: ``pip install anyseek`` serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from anyseek.cli.extras import EXTRAS
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICE = ("api.app", "indexer", "search.searcher", "workers.tasks", "model.service", "anyseek.cli")
+# scipy is in [scenes] because the generator imports it, but scikit-image (core) installs it too
+ONLY_IN_EXTRAS = sorted({m for e in EXTRAS.values() for m in e.modules.values()} - {"scipy"})
+
+
+def test_the_service_modules_import_no_module_of_an_extra() -> None:
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {SERVICE!r}: importlib.import_module(name)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout))
+    assert {"api", "torch", "fastapi"} <= loaded  # the imports did run
+    assert not loaded & set(ONLY_IN_EXTRAS), sorted(loaded & set(ONLY_IN_EXTRAS))
