@@ -11,7 +11,3 @@ class SourceError(AnyseekError):
 
 class ItemError(Exception):
     """One item that cannot be indexed; its message is the one-line reason recorded for it."""
-
-
-class JobCancelledError(AnyseekError):
-    """The job was cancelled while it was being processed."""

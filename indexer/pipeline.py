@@ -1,8 +1,8 @@
 """Processing one chunk: fetch and hash in a pool, skip known hashes, decode, embed, stage.
 
 The same code runs in-process (``run_index``) and in a Celery task. Decoding runs in a thread pool
-(Pillow releases the GIL) while the calling thread runs the model; :class:`ChunkPrefetcher` lets
-the in-process loop decode the next chunk while the current one is embedded.
+(Pillow releases the GIL) while the calling thread runs the model; :func:`prefetched` lets the
+in-process loop decode the next chunk while the current one is embedded.
 """
 
 from __future__ import annotations

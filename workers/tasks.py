@@ -13,7 +13,7 @@ from sqlalchemy import exc
 
 from anyseek.errors import AnyseekError, ServiceUnavailableError
 from indexer.collections import attach_model
-from indexer.jobs import fail_job, get_job, start_job
+from indexer.jobs import fail_job, start_job
 from indexer.outbox import apply_pending
 from indexer.pipeline import process_chunk
 from workers.app import app
@@ -65,9 +65,3 @@ def apply_staged(self, collection: str) -> int:
     """Apply every staged vector of ``collection`` to the store (the writer queue's one process)."""
     current = state()
     return apply_pending(current.chunks.database, writer_store(), worker_settings(), collection)
-
-
-def job_collection(job_id: int) -> str:
-    """The collection a job indexes into (for logs and the CLI)."""
-    with state().chunks.database.session() as session:
-        return get_job(session, job_id).collection.name

@@ -18,13 +18,9 @@ PALETTE_MIN_FRACTION = 0.02
 _GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def canny_edges(rgb: np.ndarray) -> np.ndarray:
-    """Canny edge map (S, S) uint8 of an RGB image, 255 on edges (sigma grows with resolution)."""
-    return canny_edges_batch([rgb])[0]
-
-
 def canny_edges_batch(images: list[np.ndarray]) -> list[np.ndarray]:
-    """:func:`canny_edges` of several same-size images in one call.
+    """Canny edge maps (S, S) uint8 of same-size RGB images, 255 on edges (sigma grows with
+    resolution), in one call.
 
     The images are stacked with masked gaps wider than the Gaussian support, so each result is
     exactly what the image gives on its own; one call saves scikit-image's per-call overhead.

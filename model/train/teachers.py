@@ -16,7 +16,7 @@ Images are uint8 ``[N, 3, H, W]``; embeddings are float ``[N, D]`` (not normalis
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -331,8 +331,3 @@ def visual_embeddings(
         for i in range(0, len(images), batch_size)
     ]
     return torch.cat(parts)
-
-
-def config_dict(config: ClipTeacherConfig | VisualTeacherConfig) -> dict:
-    """A teacher config as plain JSON-able data (for checkpoints and the model card)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
