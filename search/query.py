@@ -4,7 +4,8 @@ A :class:`SearchQuery` holds query parts (a modality, the user's value for it, a
 weights mean "not like this"), indexed items to search like (no model call), the spaces to score
 in with their weights, paging, a minimum score, a payload filter and the fusion method. A
 :class:`SearchResults` holds the hits of one page, each with its fused score and its rank and
-score in every space, the cursor of the next page and, on request, an :class:`Explanation`.
+score in every space, the cursor of the next page, the milliseconds each stage took and, on request,
+an :class:`Explanation` (which costs extra model work, so it is never computed unasked).
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ class Explanation:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """One page of results, best first, the cursor of the next page and the optional explain."""
+    """One page of results, best first, the cursor of the next page, the time each stage took
+    (always: metrics read it) and the explanation (only when the query asked for it)."""
 
     hits: tuple[SearchHitResult, ...]
     collection: str
@@ -159,6 +161,7 @@ class SearchResults:
     next_cursor: str | None = None
     explanation: Explanation | None = None
     model: Mapping[str, str] = field(default_factory=dict)  # name and version of the vectors
+    timings_ms: Mapping[str, float] = field(default_factory=dict)  # per stage, explain or not
 
     @property
     def ids(self) -> list[int]:

@@ -242,22 +242,8 @@ class Searcher:
         timer.ms["total"] = round(sum(timer.ms.values()), 3)
         more = len(order) > offset + query.k and offset + query.k < settings.max_window
         explanation = None
-        if query.explain:
-            imagined = self._imagine(plan)
-            seen = self._reconstruct(plan)
-            explanation = Explanation(
-                spaces={
-                    s: SpaceExplanation(information[s], fused_weights[s], candidates.found[s])
-                    for s in plan.spaces
-                },
-                fusion=plan.fusion,
-                combine=_way(query, plan.combine),
-                inputs=self._describe(plan.inputs, plan.weights, plan.priors),
-                union=len(candidates.ids),
-                timings_ms=dict(timer.ms),
-                imagined=imagined,
-                reconstructions=seen,
-            )
+        if query.explain:  # extra model work (per-part passes, captions): only when asked
+            explanation = self._explain(plan, information, fused_weights, candidates)
         return SearchResults(
             hits=hits,
             collection=query.collection,
@@ -265,6 +251,31 @@ class Searcher:
             next_cursor=encode_cursor(query.collection, offset + query.k) if more else None,
             explanation=explanation,
             model={"name": self.model.name, "version": self.model.version},
+            timings_ms=dict(timer.ms),
+        )
+
+    def _explain(
+        self,
+        plan: _Plan,
+        information: Mapping[str, float],
+        fused_weights: Mapping[str, float],
+        candidates: Candidates,
+    ) -> Explanation:
+        """Why the results are what they are; costs model passes the search itself does not."""
+        imagined = self._imagine(plan)
+        seen = self._reconstruct(plan)
+        return Explanation(
+            spaces={
+                s: SpaceExplanation(information[s], fused_weights[s], candidates.found[s])
+                for s in plan.spaces
+            },
+            fusion=plan.fusion,
+            combine=_way(plan.query, plan.combine),
+            inputs=self._describe(plan.inputs, plan.weights, plan.priors),
+            union=len(candidates.ids),
+            timings_ms=dict(plan.timer.ms),
+            imagined=imagined,
+            reconstructions=seen,
         )
 
     def _imagine(self, plan: _Plan) -> str | None:

@@ -21,24 +21,18 @@ RESPONSES = errors(400, 401, 404, 413, 422, 503)
 
 
 async def _run(state: AppState, query: SearchQuery) -> SearchResponse:
-    """Search through the batcher, record the stage timings, and render the page."""
+    """Search through the batcher as asked (explain only when the query says so), record the
+    stage timings every result carries, and render the page."""
     state.ready_searcher  # noqa: B018  (503 while loading)
     assert state.batcher is not None
-    asked = query.explain
     try:
-        results: SearchResults = await state.batcher.search(
-            dataclasses.replace(query, explain=True, reconstruct=asked)
-        )
+        results: SearchResults = await state.batcher.search(query)
     except Exception:
         state.metrics.searches.labels("error").inc()
         raise
     state.metrics.searches.labels("ok").inc()
-    if results.explanation is not None:
-        state.metrics.observe_stages(results.explanation.timings_ms)
-    data = dataclasses.asdict(results)
-    if not asked:
-        data["explanation"] = None
-    return SearchResponse.model_validate(data)
+    state.metrics.observe_stages(results.timings_ms)
+    return SearchResponse.model_validate(dataclasses.asdict(results))
 
 
 @router.post(
