@@ -20,7 +20,12 @@ from search.stores.base import Filter, Payload
 
 
 class SearchInputError(AnyseekError):
-    """A search request that cannot be answered as asked (no modality, bad k, bad weight...)."""
+    """A search request that cannot be answered as asked (no modality, bad k, bad weight...);
+    ``field`` names the query field at fault when it is one (``k``, ``offset``, ``cursor``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def check_weight(what: str, weight: object) -> float:
@@ -99,11 +104,11 @@ class SearchQuery:
                     raise SearchInputError(f"weight of space {space!r} must be positive")
         for name, value in (("k", self.k), ("offset", self.offset)):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise SearchInputError(f"{name} must be an integer, got {value!r}")
+                raise SearchInputError(f"{name} must be an integer, got {value!r}", name)
         if self.k <= 0:
-            raise SearchInputError(f"k must be at least 1, got {self.k}")
+            raise SearchInputError(f"k must be at least 1, got {self.k}", "k")
         if self.offset < 0:
-            raise SearchInputError(f"offset must be 0 or more, got {self.offset}")
+            raise SearchInputError(f"offset must be 0 or more, got {self.offset}", "offset")
         if self.min_score is not None and not math.isfinite(self.min_score):
             raise SearchInputError(f"min_score must be a finite number, got {self.min_score!r}")
 

@@ -80,9 +80,13 @@ def decode_cursor(cursor: str, collection: str) -> int:
         prefix, offset, owner = raw.split(":", 2)
         value = int(offset)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise SearchInputError(f"invalid cursor {cursor!r}: pass next_cursor as given") from None
+        raise SearchInputError(
+            f"invalid cursor {cursor!r}: pass next_cursor as given", "cursor"
+        ) from None
     if prefix != CURSOR_PREFIX or owner != collection or value < 0:
-        raise SearchInputError(f"cursor {cursor!r} does not belong to collection {collection!r}")
+        raise SearchInputError(
+            f"cursor {cursor!r} does not belong to collection {collection!r}", "cursor"
+        )
     return value
 
 
@@ -335,16 +339,21 @@ class Searcher:
         return fusion, combine
 
     def _window(self, query: SearchQuery) -> int:
-        """The page's offset (from the cursor when given), within the caps of the settings."""
+        """The page's offset (from the cursor when given), within the settings' limits: the one
+        check of ``k`` and ``offset`` for the API and the CLI (the OpenAPI document shows them)."""
         if query.k > self.settings.max_k:
             raise SearchInputError(
-                f"k must be at most {self.settings.max_k}, got {query.k}; page with a cursor"
+                f"k must be at most {self.settings.max_k} (ANYSEEK_SEARCH__MAX_K), got {query.k}; "
+                "page with a cursor",
+                "k",
             )
         offset = decode_cursor(query.cursor, query.collection) if query.cursor else query.offset
         if offset + query.k > self.settings.max_window:
             raise SearchInputError(
-                f"offset + k must be at most {self.settings.max_window}, got {offset + query.k}: "
-                "narrow the query with a filter instead of paging this deep"
+                f"offset + k must be at most {self.settings.max_window} "
+                f"(ANYSEEK_SEARCH__MAX_WINDOW), got {offset + query.k}: narrow the query with a "
+                "filter instead of paging this deep",
+                "cursor" if query.cursor else "offset",
             )
         return offset
 

@@ -13,22 +13,25 @@ from api.deps import AppState, get_state, read_access
 from api.errors import ApiError
 from api.routes.common import errors
 from api.schemas import SearchParams, SearchRequest, SearchResponse
-from search.query import SearchQuery, SearchResults
+from search.query import SearchInputError, SearchQuery, SearchResults
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 NAME = Path(min_length=1, max_length=64, description="collection name")
 RESPONSES = errors(400, 401, 404, 413, 422, 503)
 
 
-async def _run(state: AppState, query: SearchQuery) -> SearchResponse:
+async def _run(state: AppState, query: SearchQuery, where: str = "body") -> SearchResponse:
     """Search through the batcher as asked (explain only when the query says so), record the
-    stage timings every result carries, and render the page."""
+    stage timings every result carries, and render the page; a field the searcher refuses is
+    named where the request gave it (``body.k``, ``params.k``)."""
     state.ready_searcher  # noqa: B018  (503 while loading)
     assert state.batcher is not None
     try:
         results: SearchResults = await state.batcher.search(query)
-    except Exception:
+    except Exception as exc:
         state.metrics.searches.labels("error").inc()
+        if isinstance(exc, SearchInputError) and exc.field is not None:
+            raise ApiError(422, str(exc), f"{where}.{exc.field}") from None
         raise
     state.metrics.searches.labels("ok").inc()
     state.metrics.observe_stages(results.timings_ms)
@@ -87,4 +90,4 @@ async def search_upload(
         convert.check_size(modality, len(data), limit)
         files[modality] = data
     parts = convert.parts_from_form(files, caption, parsed.weights)
-    return await _run(state, convert.build_query(name, parts, parsed))
+    return await _run(state, convert.build_query(name, parts, parsed), "params")

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from api_helpers import COLLECTION, Served, png_bytes
+from fastapi.testclient import TestClient
+
+from anyseek.settings import Settings
+from search.searcher import Searcher
 
 SEARCH = f"/v1/collections/{COLLECTION}/search"
 STAGES = ("transform", "model", "store", "fuse", "total")
@@ -75,3 +79,59 @@ def test_explain_when_asked_does_the_extra_work(served: Served, model_calls: Cou
     assert explained["hits"] == plain["hits"]
     assert set(STAGES) <= set(explained["explanation"]["timings_ms"])
     assert set(explained["explanation"]["inputs"]["caption"]["information"]) == {"clip", "dino"}
+
+
+def _limits(spec: dict) -> dict[str, int]:
+    """The maximum the OpenAPI document gives ``k`` and ``offset`` of a JSON search."""
+    fields = spec["components"]["schemas"]["SearchRequest"]["properties"]
+    return {name: fields[name]["maximum"] for name in ("k", "offset")}
+
+
+def test_openapi_publishes_the_settings_limits(served: Served) -> None:
+    search = served.settings.search
+    assert _limits(served.client.get("/openapi.json").json()) == {
+        "k": search.max_k,
+        "offset": search.max_window - 1,
+    }
+
+
+@pytest.fixture
+def small_limits(served: Served) -> Iterator[TestClient]:
+    """An app over the same model and store whose settings allow k <= 7 and offset + k <= 9."""
+    from api.app import create_app
+
+    search = served.settings.search.model_copy(update={"max_k": 7, "max_window": 9})
+    settings: Settings = served.settings.model_copy(update={"search": search})
+    model = served.client.app.state.anyseek.searcher.model
+    searcher = Searcher(model, served.store, settings.search, settings.api.max_image_pixels)
+    with TestClient(create_app(settings, searcher=searcher, database=served.database)) as client:
+        yield client
+
+
+def _search(client: TestClient, **params) -> object:
+    body = {"parts": [{"modality": "caption", "text": "a red cube"}], **params}
+    return client.post(SEARCH, json=body)
+
+
+def test_a_changed_setting_changes_the_document_and_the_check(small_limits: TestClient) -> None:
+    assert _limits(small_limits.get("/openapi.json").json()) == {"k": 7, "offset": 8}
+    assert _search(small_limits, k=7).status_code == 200
+    too_many = _search(small_limits, k=8)
+    assert too_many.status_code == 422
+    assert too_many.headers["content-type"] == "application/problem+json"
+    assert (
+        too_many.json()["field"] == "body.k" and "k must be at most 7" in too_many.json()["detail"]
+    )
+    too_deep = _search(small_limits, k=5, offset=5)
+    assert too_deep.status_code == 422 and too_deep.json()["field"] == "body.offset"
+    form = small_limits.post(f"{SEARCH}/upload", data={"caption": "a cube", "params": '{"k": 8}'})
+    assert form.status_code == 422 and form.json()["field"] == "params.k"
+
+
+def test_a_searcher_with_other_limits_than_the_app_is_refused(served: Served) -> None:
+    from api.app import create_app
+
+    model = served.client.app.state.anyseek.searcher.model
+    other = served.settings.search.model_copy(update={"max_k": 3})
+    with pytest.raises(ValueError, match="search settings"):
+        create_app(served.settings, searcher=Searcher(model, served.store, other))
