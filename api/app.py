@@ -64,10 +64,9 @@ def create_app(
             on_batch=state.metrics.batches.observe,
         )
         state.batcher.start()
-        runner = JobRunner(settings, database, state.searcher)
-        state.extra["jobs"] = runner
+        runner = state.jobs = JobRunner(settings, database, state.searcher)
         if settings.broker_url:
-            state.extra["broker_check"] = _broker_probe(settings)
+            state.broker_check = _broker_probe(settings)
         try:
             resumed = await asyncio.to_thread(runner.resume_unfinished)
         except Exception as exc:  # database away: serve anyway, /readyz says why
@@ -122,7 +121,7 @@ def _openapi_with_limits(app: FastAPI, settings: Settings) -> Callable[[], dict[
     return openapi
 
 
-def _broker_probe(settings: Settings):
+def _broker_probe(settings: Settings) -> Callable[[], None]:
     """A check that the configured broker answers (for /readyz)."""
 
     def probe() -> None:

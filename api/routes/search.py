@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 
-from fastapi import APIRouter, Depends, File, Form, Path, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import ValidationError
 
 from api import query as convert
-from api.deps import AppState, get_state, read_access
+from api.deps import READ, AppState, State
 from api.errors import ApiError
-from api.routes.common import errors
+from api.routes.common import CollectionName, errors
 from api.schemas import SearchParams, SearchRequest, SearchResponse
 from search.query import SearchInputError, SearchQuery, SearchResults
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
-NAME = Path(min_length=1, max_length=64, description="collection name")
 RESPONSES = errors(400, 401, 404, 413, 422, 503)
 
 
@@ -24,10 +23,8 @@ async def _run(state: AppState, query: SearchQuery, where: str = "body") -> Sear
     """Search through the batcher as asked (explain only when the query says so), record the
     stage timings every result carries, and render the page; a field the searcher refuses is
     named where the request gave it (``body.k``, ``params.k``)."""
-    state.ready_searcher  # noqa: B018  (503 while loading)
-    assert state.batcher is not None
     try:
-        results: SearchResults = await state.batcher.search(query)
+        results: SearchResults = await state.ready_batcher.search(query)
     except Exception as exc:
         state.metrics.searches.labels("error").inc()
         if isinstance(exc, SearchInputError) and exc.field is not None:
@@ -41,12 +38,10 @@ async def _run(state: AppState, query: SearchQuery, where: str = "body") -> Sear
 @router.post(
     "/search",
     response_model=SearchResponse,
-    dependencies=[Depends(read_access)],
+    dependencies=[READ],
     responses=RESPONSES,
 )
-async def search_json(
-    body: SearchRequest, name: str = NAME, state: AppState = Depends(get_state)
-) -> SearchResponse:
+async def search_json(body: SearchRequest, name: CollectionName, state: State) -> SearchResponse:
     """Search with JSON: captions as ``text``, files (sketch, depth...) as base64 ``data``."""
     parts = convert.parts_from_json(body, state.settings.api.max_upload_mb)
     return await _run(state, convert.build_query(name, parts, body))
@@ -55,11 +50,12 @@ async def search_json(
 @router.post(
     "/search/upload",
     response_model=SearchResponse,
-    dependencies=[Depends(read_access)],
+    dependencies=[READ],
     responses=RESPONSES,
 )
 async def search_upload(
-    name: str = NAME,
+    name: CollectionName,
+    state: State,
     caption: str | None = Form(None, description="words describing the image"),
     image: UploadFile | None = File(None, description="an image to search like"),
     sketch: UploadFile | None = File(None, description="a sketch PNG, either polarity"),
@@ -68,7 +64,6 @@ async def search_upload(
     edges: UploadFile | None = File(None, description="an edge map"),
     normal: UploadFile | None = File(None, description="surface normals as RGB"),
     params: str | None = Form(None, description="JSON of SearchParams (k, weights, filter...)"),
-    state: AppState = Depends(get_state),
 ) -> SearchResponse:
     """Search with a multipart form: one file per modality, a caption, and JSON parameters."""
     try:
