@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
@@ -25,6 +26,7 @@ from api.indexing import JobRunner
 from api.metrics import Metrics
 from api.query import MB
 from api.routes import collections, health, items, jobs, model, search
+from api.schemas import publish_limits
 from search.searcher import Searcher, open_searcher
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -41,7 +43,13 @@ def _load(settings: Settings) -> Searcher:
 def create_app(
     settings: Settings, *, searcher: Searcher | None = None, database: Database | None = None
 ) -> FastAPI:
-    """The API app; ``searcher``/``database`` given are used (and not closed) instead of opened."""
+    """The API app; ``searcher``/``database`` given are used (and not closed) instead of opened.
+
+    A given searcher must search with ``settings.search``: its limits are the ones the OpenAPI
+    document publishes.
+    """
+    if searcher is not None and searcher.settings != settings.search:
+        raise ValueError("the searcher's search settings differ from the app's settings.search")
     owns_searcher, owns_database = searcher is None, database is None
     database = database or database_for(settings)
     state = AppState(settings=settings, database=database, metrics=Metrics(database))
@@ -56,10 +64,9 @@ def create_app(
             on_batch=state.metrics.batches.observe,
         )
         state.batcher.start()
-        runner = JobRunner(settings, database, state.searcher)
-        state.extra["jobs"] = runner
+        runner = state.jobs = JobRunner(settings, database, state.searcher)
         if settings.broker_url:
-            state.extra["broker_check"] = _broker_probe(settings)
+            state.broker_check = _broker_probe(settings)
         try:
             resumed = await asyncio.to_thread(runner.resume_unfinished)
         except Exception as exc:  # database away: serve anyway, /readyz says why
@@ -85,6 +92,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.anyseek = state
+    app.openapi = _openapi_with_limits(app, settings)  # type: ignore[method-assign]
     errors.install(app)
     app.middleware("http")(state.metrics.middleware)
     app.middleware("http")(_body_limit(settings))
@@ -101,7 +109,19 @@ def create_app(
     return app
 
 
-def _broker_probe(settings: Settings):
+def _openapi_with_limits(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI document, built once, showing the search limits of its settings."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = publish_limits(build(), settings.search)
+        return app.openapi_schema
+
+    return openapi
+
+
+def _broker_probe(settings: Settings) -> Callable[[], None]:
     """A check that the configured broker answers (for /readyz)."""
 
     def probe() -> None:

@@ -2,6 +2,7 @@
 
 The indexer owns how items get in; this module holds the few whole-collection and whole-item
 changes the API makes (create with the model's spaces, delete everywhere) and the reads it serves.
+Each takes the request's session; the request commits it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from anyseek.db import repository
 from anyseek.db.models import Item, ItemStatus
-from anyseek.db.session import Database
 from anyseek.errors import NotFoundError
 from anyseek.settings import Settings
 from indexer.collections import attach_model, store_spaces
@@ -25,22 +25,22 @@ __all__ = ["reconstruction_path", "thumbnail_path"]  # re-exported for the item 
 
 
 def create_collection(
-    database: Database, store: VectorStore, model: SearchModel, name: str
+    session: Session, store: VectorStore, model: SearchModel, name: str
 ) -> repository.CollectionSummary:
     """A new collection in the database and the store, with every space of the loaded model."""
-    with database.session() as session:
-        collection = repository.create_collection(session, name)
-        attach_model(session, collection, model)  # what the indexer records on first use
-        store.ensure_collection(name, store_spaces(collection))
-        return repository.summarize(session, [collection])[0]
+    collection = repository.create_collection(session, name)
+    attach_model(session, collection, model)  # what the indexer records on first use
+    store.ensure_collection(name, store_spaces(collection))
+    return repository.summarize(session, [collection])[0]
 
 
 def delete_collection(
-    settings: Settings, database: Database, store: VectorStore, name: str
+    settings: Settings, session: Session, store: VectorStore, name: str
 ) -> repository.CollectionSummary:
-    """Delete a collection's records, vectors and thumbnails."""
-    with database.session() as session:
-        summary = repository.delete_collection(session, name)
+    """Delete a collection's records (committed first: a failed drop leaves stray vectors, never
+    records whose vectors are gone), then its vectors and thumbnails."""
+    summary = repository.delete_collection(session, name)
+    session.commit()
     if name in store.collections():
         store.drop(name)
     shutil.rmtree(thumbnail_dir(settings, name), ignore_errors=True)
@@ -77,16 +77,15 @@ def payloads(store: VectorStore, collection: str, ids: list[int]) -> dict[int, d
 
 
 def delete_item(
-    settings: Settings, database: Database, store: VectorStore, collection: str, item_id: int
+    settings: Settings, session: Session, store: VectorStore, collection: str, item_id: int
 ) -> None:
     """Remove an item from the store first (it stops being found), then its record and thumbnail."""
-    with database.session() as session:
-        get_item(session, collection, item_id)
+    item = get_item(session, collection, item_id)
     if collection in store.collections():
         store.delete(collection, [item_id])
         store.flush()
-    with database.session() as session:
-        session.delete(get_item(session, collection, item_id))
+    session.delete(item)
+    session.flush()
     thumbnail_path(settings, collection, item_id).unlink(missing_ok=True)
     for kind in RECONSTRUCTION_KINDS:
         reconstruction_path(settings, collection, item_id, kind).unlink(missing_ok=True)

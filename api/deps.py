@@ -1,17 +1,22 @@
-"""What routes depend on: the app's state (settings, searcher, database, batcher) and API keys."""
+"""What routes depend on, as ``Annotated`` aliases: the app's typed state (:data:`State`), one
+database session per request (:data:`DbSession`) and the API-key checks."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
 
 from anyseek.db.session import Database
 from anyseek.settings import Settings
 from api.batching import SearchBatcher
 from api.errors import ApiError
+from api.indexing import JobRunner
 from api.metrics import Metrics
 from search.searcher import Searcher
 
@@ -19,30 +24,63 @@ API_KEY_HEADER = "X-API-Key"
 api_key_header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False, description="one of ANYSEEK_API__API_KEYS"
 )
+LOADING = "the model is still loading; retry in a few seconds"
 
 
 @dataclass
 class AppState:
-    """Everything loaded once at start-up and shared by every request."""
+    """Everything loaded once at start-up and shared by every request; the lifespan fills in
+    what needs the model (searcher, batcher, job runner)."""
 
     settings: Settings
     database: Database
     metrics: Metrics
     searcher: Searcher | None = None
     batcher: SearchBatcher | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    jobs: JobRunner | None = None
+    broker_check: Callable[[], None] | None = None  # raises when the broker does not answer
 
     @property
     def ready_searcher(self) -> Searcher:
         """The searcher, or a 503 while the model is still loading."""
         if self.searcher is None:
-            raise ApiError(503, "the model is still loading; retry in a few seconds")
+            raise ApiError(503, LOADING)
         return self.searcher
+
+    @property
+    def ready_batcher(self) -> SearchBatcher:
+        """The micro-batcher in front of the searcher, or a 503 while the model is loading."""
+        if self.batcher is None:
+            raise ApiError(503, LOADING)
+        return self.batcher
+
+    @property
+    def ready_jobs(self) -> JobRunner:
+        """The index job runner, or a 503 while the model is still loading."""
+        if self.jobs is None:
+            raise ApiError(503, LOADING)
+        return self.jobs
 
 
 def get_state(request: Request) -> AppState:
-    """The app's state."""
-    return request.app.state.anyseek
+    """The app's state, set once by ``create_app``."""
+    state = request.app.state.anyseek
+    assert isinstance(state, AppState)
+    return state
+
+
+State = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: State) -> Iterator[Session]:
+    """The request's one database session: committed when the route returns (before the response
+    is sent), rolled back when it raises."""
+    with state.database.unit_of_work() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
+ApiKey = Annotated[str | None, Security(api_key_header)]
 
 
 def _check_key(state: AppState, key: str | None, required: bool) -> None:
@@ -58,15 +96,15 @@ def _check_key(state: AppState, key: str | None, required: bool) -> None:
         raise ApiError(401, f"the API key in the {API_KEY_HEADER} header is not valid")
 
 
-def write_access(
-    state: AppState = Depends(get_state), key: str | None = Security(api_key_header)
-) -> None:
+def write_access(state: State, key: ApiKey) -> None:
     """Writes need a valid key whenever keys are configured."""
     _check_key(state, key, required=True)
 
 
-def read_access(
-    state: AppState = Depends(get_state), key: str | None = Security(api_key_header)
-) -> None:
+def read_access(state: State, key: ApiKey) -> None:
     """Reads need a key only with ``ANYSEEK_API__AUTH_READS``; a wrong key is refused anyway."""
     _check_key(state, key, required=state.settings.api.auth_reads)
+
+
+READ = Depends(read_access)  # a route's ``dependencies=[READ]``: its value is never used
+WRITE = Depends(write_access)

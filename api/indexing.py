@@ -11,11 +11,13 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from anyseek.db.models import IndexJob, JobStatus
 from anyseek.db.session import Database
 from anyseek.settings import Settings
-from indexer import run_index
+from indexer import IndexReport, run_index
+from indexer.jobs import report
 from search.searcher import Searcher
 
 log = logging.getLogger("anyseek.api")
@@ -42,6 +44,15 @@ class JobRunner:
             enqueue_chunks(self.settings, job_id)
             return
         self.running[job_id] = self._executor.submit(self._run, job_id)
+
+    def launch(self, session: Session, job_id: int, wait: bool = False) -> IndexReport:
+        """Commit a job written in ``session`` (the indexing thread or workers read it from the
+        database), start it, wait for its end when asked, and report it."""
+        session.commit()
+        self.start(job_id)
+        if wait:
+            self.wait(job_id)
+        return report(session, job_id)
 
     def wait(self, job_id: int, timeout: float | None = None) -> None:
         """Block until an in-process job ends (for ``?wait=true`` and tests)."""

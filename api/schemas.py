@@ -1,4 +1,9 @@
-"""Typed request and response bodies of the HTTP API (they make the OpenAPI document)."""
+"""Typed request and response bodies of the HTTP API (they make the OpenAPI document).
+
+The upper limits of ``k`` and ``offset`` are settings (``ANYSEEK_SEARCH__MAX_K``, ``MAX_WINDOW``),
+checked by the searcher for the API and the CLI alike; :func:`publish_limits` writes an app's
+values into its OpenAPI document.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_K = 10_000
-MAX_OFFSET = 10_000
+from anyseek.settings import SearchSettings
+
+PAGED_SCHEMAS = ("SearchParams", "SearchRequest")  # the bodies that carry k and offset
 
 
 class Problem(BaseModel):
@@ -126,8 +132,12 @@ class SearchParams(BaseModel):
     )
     like: list[LikeIn] = Field(default_factory=list, max_length=100)
     spaces: dict[str, float] | None = Field(default=None, description="space -> weight")
-    k: int = Field(default=10, ge=1, le=MAX_K)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    k: int = Field(default=10, ge=1, description="results per page, at most ANYSEEK_SEARCH__MAX_K")
+    offset: int = Field(
+        default=0,
+        ge=0,
+        description="results to skip; offset + k at most ANYSEEK_SEARCH__MAX_WINDOW",
+    )
     cursor: str | None = Field(default=None, max_length=512)
     min_score: float | None = None
     filter: FilterIn | None = None
@@ -294,3 +304,15 @@ class JobList(BaseModel):
     """The newest jobs first."""
 
     jobs: list[JobOut]
+
+
+def publish_limits(document: dict[str, Any], search: SearchSettings) -> dict[str, Any]:
+    """Write the settings' ``k`` and ``offset`` maxima into an OpenAPI document (in place)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in PAGED_SCHEMAS:
+        fields = schemas.get(name, {}).get("properties")
+        if fields is None:
+            continue
+        fields["k"]["maximum"] = min(search.max_k, search.max_window)
+        fields["offset"]["maximum"] = search.max_window - 1  # the smallest page is one result
+    return document

@@ -2,13 +2,21 @@
 
 Entry points: :func:`run_index` (in-process, also what a Celery chunk runs through
 :func:`indexer.pipeline.process_chunk`), :func:`index_uploads` for files uploaded through the API,
-and :func:`plan_job` to write a job for workers.
+and :func:`plan_job` to write a job for workers (:func:`write_job` in the caller's session).
 """
 
 from __future__ import annotations
 
 from indexer.jobs import IndexReport
-from indexer.runner import Upload, index_uploads, plan_job, plan_uploads, run_index
+from indexer.runner import (
+    Upload,
+    index_uploads,
+    plan_job,
+    plan_uploads,
+    run_index,
+    write_job,
+    write_upload_job,
+)
 from indexer.thumbnails import thumbnail_path
 
 __all__ = [
@@ -19,4 +27,6 @@ __all__ = [
     "plan_uploads",
     "run_index",
     "thumbnail_path",
+    "write_job",
+    "write_upload_job",
 ]

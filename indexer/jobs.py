@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from anyseek.db import repository
 from anyseek.db.models import (
@@ -118,6 +118,7 @@ def cancel_job(session: Session, job_id: int) -> IndexJob:
         raise JobStateError(f"job {job_id} is already {job.status.value}")
     job.status = JobStatus.CANCELLED
     job.finished_at = utc_now()
+    session.flush()  # a report in the same session reads the row again
     return job
 
 
@@ -162,13 +163,69 @@ def count_done(session: Session, job_counts: dict[int, int]) -> None:
 def report(session: Session, job_id: int, max_failures: int = 1000) -> IndexReport:
     """The job's report, with up to ``max_failures`` failure reasons."""
     job = get_job(session, job_id)
-    session.refresh(job)
-    failures = session.execute(
-        select(JobFailure.source_uri, JobFailure.reason)
-        .where(JobFailure.job_id == job_id)
-        .order_by(JobFailure.id)
-        .limit(max_failures)
-    ).all()
+    session.refresh(job)  # counters move in other transactions (workers, the indexing thread)
+    return _reports(session, [job], max_failures)[0]
+
+
+def list_jobs(session: Session, collection: str | None = None, limit: int = 20) -> list[IndexJob]:
+    """The newest jobs with their collection, optionally of one collection (which must exist)."""
+    query = (
+        select(IndexJob)
+        .options(joinedload(IndexJob.collection))  # the name, in the same query
+        .order_by(IndexJob.id.desc())
+        .limit(limit)
+    )
+    if collection is not None:
+        query = query.where(
+            IndexJob.collection_id == repository.get_collection(session, collection).id
+        )
+    return list(session.scalars(query))
+
+
+def list_reports(
+    session: Session, collection: str | None = None, limit: int = 20, max_failures: int = 20
+) -> list[IndexReport]:
+    """The newest jobs' reports in a fixed number of queries, however many jobs (not per job)."""
+    return _reports(session, list_jobs(session, collection, limit), max_failures)
+
+
+def _reports(session: Session, jobs: list[IndexJob], max_failures: int) -> list[IndexReport]:
+    """Reports of loaded jobs, their failure reasons fetched together in one query."""
+    failures = _failures(session, [job.id for job in jobs], max_failures)
+    return [_report(job, failures.get(job.id, ())) for job in jobs]
+
+
+def _failures(
+    session: Session, job_ids: list[int], max_failures: int
+) -> dict[int, list[tuple[str, str]]]:
+    """Up to ``max_failures`` (source uri, reason) per job, oldest first, in one query."""
+    if not job_ids:
+        return {}
+    numbered = (
+        select(
+            JobFailure.job_id,
+            JobFailure.source_uri,
+            JobFailure.reason,
+            func.row_number()
+            .over(partition_by=JobFailure.job_id, order_by=JobFailure.id)
+            .label("n"),
+        )
+        .where(JobFailure.job_id.in_(job_ids))
+        .subquery()
+    )
+    rows = session.execute(
+        select(numbered.c.job_id, numbered.c.source_uri, numbered.c.reason)
+        .where(numbered.c.n <= max_failures)
+        .order_by(numbered.c.job_id, numbered.c.n)
+    )
+    found: dict[int, list[tuple[str, str]]] = {}
+    for job_id, uri, reason in rows:
+        found.setdefault(job_id, []).append((uri, reason))
+    return found
+
+
+def _report(job: IndexJob, failures: Sequence[tuple[str, str]]) -> IndexReport:
+    """One job's report from its row (collection loaded) and its failure reasons."""
     return IndexReport(
         job_id=job.id,
         collection=job.collection.name,
@@ -178,19 +235,9 @@ def report(session: Session, job_id: int, max_failures: int = 1000) -> IndexRepo
         done=job.done,
         failed=job.failed,
         skipped=job.skipped,
-        failures=tuple((uri, reason) for uri, reason in failures),
+        failures=tuple(failures),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
         error=job.error,
     )
-
-
-def list_jobs(session: Session, collection: str | None = None, limit: int = 20) -> list[IndexJob]:
-    """The newest jobs, optionally of one collection (which must exist)."""
-    query = select(IndexJob).order_by(IndexJob.id.desc()).limit(limit)
-    if collection is not None:
-        query = query.where(
-            IndexJob.collection_id == repository.get_collection(session, collection).id
-        )
-    return list(session.scalars(query))

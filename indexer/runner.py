@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from anyseek.db.migrate import open_database
 from anyseek.db.models import JobStatus
 from anyseek.settings import Settings
@@ -44,6 +46,25 @@ class Upload:
     data: bytes
 
 
+def write_job(
+    session: Session,
+    settings: Settings,
+    collection: str,
+    source: str | Path | Sequence[Path],
+    *,
+    refs: Sequence[SourceRef] | None = None,
+) -> int:
+    """Expand the source (or take ``refs``) and add a queued job with its chunks to the session
+    (the caller commits); its id.
+
+    An item listed twice (the same path in a list, the same file uploaded twice) is indexed once.
+    """
+    refs = expand_source(settings.indexer, source) if refs is None else refs
+    refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
+    job = create_job(session, collection, describe(source), refs, settings.indexer.chunk_size)
+    return job.id
+
+
 def plan_job(
     settings: Settings,
     collection: str,
@@ -51,19 +72,11 @@ def plan_job(
     *,
     refs: Sequence[SourceRef] | None = None,
 ) -> int:
-    """Expand the source (or take ``refs``) and write a queued job with its chunks; its id.
-
-    An item listed twice (the same path in a list, the same file uploaded twice) is indexed once.
-    """
-    refs = expand_source(settings.indexer, source) if refs is None else refs
-    refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
+    """:func:`write_job` in a transaction of its own, committed on return; the job's id."""
     database = open_database(settings)
     try:
         with database.session() as session:
-            job = create_job(
-                session, collection, describe(source), refs, settings.indexer.chunk_size
-            )
-            return job.id
+            return write_job(session, settings, collection, source, refs=refs)
     finally:
         database.dispose()
 
@@ -176,6 +189,14 @@ def spool_uploads(settings: Settings, uploads: Sequence[Upload]) -> list[SourceR
             temp.replace(path)
         refs.append(SourceRef(str(path), name, upload=True))
     return refs
+
+
+def write_upload_job(
+    session: Session, settings: Settings, collection: str, uploads: Sequence[Upload]
+) -> int:
+    """Spool uploaded files and add a queued job for them to the session (the caller commits)."""
+    refs = spool_uploads(settings, uploads)
+    return write_job(session, settings, collection, f"{len(refs)} uploaded files", refs=refs)
 
 
 def plan_uploads(settings: Settings, collection: str, uploads: Sequence[Upload]) -> int:

@@ -4,7 +4,8 @@ A :class:`SearchQuery` holds query parts (a modality, the user's value for it, a
 weights mean "not like this"), indexed items to search like (no model call), the spaces to score
 in with their weights, paging, a minimum score, a payload filter and the fusion method. A
 :class:`SearchResults` holds the hits of one page, each with its fused score and its rank and
-score in every space, the cursor of the next page and, on request, an :class:`Explanation`.
+score in every space, the cursor of the next page, the milliseconds each stage took and, on request,
+an :class:`Explanation` (which costs extra model work, so it is never computed unasked).
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from search.stores.base import Filter, Payload
 
 
 class SearchInputError(AnyseekError):
-    """A search request that cannot be answered as asked (no modality, bad k, bad weight...)."""
+    """A search request that cannot be answered as asked (no modality, bad k, bad weight...);
+    ``field`` names the query field at fault when it is one (``k``, ``offset``, ``cursor``)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def check_weight(what: str, weight: object) -> float:
@@ -98,11 +104,11 @@ class SearchQuery:
                     raise SearchInputError(f"weight of space {space!r} must be positive")
         for name, value in (("k", self.k), ("offset", self.offset)):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise SearchInputError(f"{name} must be an integer, got {value!r}")
+                raise SearchInputError(f"{name} must be an integer, got {value!r}", name)
         if self.k <= 0:
-            raise SearchInputError(f"k must be at least 1, got {self.k}")
+            raise SearchInputError(f"k must be at least 1, got {self.k}", "k")
         if self.offset < 0:
-            raise SearchInputError(f"offset must be 0 or more, got {self.offset}")
+            raise SearchInputError(f"offset must be 0 or more, got {self.offset}", "offset")
         if self.min_score is not None and not math.isfinite(self.min_score):
             raise SearchInputError(f"min_score must be a finite number, got {self.min_score!r}")
 
@@ -151,7 +157,8 @@ class Explanation:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """One page of results, best first, the cursor of the next page and the optional explain."""
+    """One page of results, best first, the cursor of the next page, the time each stage took
+    (always: metrics read it) and the explanation (only when the query asked for it)."""
 
     hits: tuple[SearchHitResult, ...]
     collection: str
@@ -159,6 +166,7 @@ class SearchResults:
     next_cursor: str | None = None
     explanation: Explanation | None = None
     model: Mapping[str, str] = field(default_factory=dict)  # name and version of the vectors
+    timings_ms: Mapping[str, float] = field(default_factory=dict)  # per stage, explain or not
 
     @property
     def ids(self) -> list[int]:

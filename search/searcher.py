@@ -80,9 +80,13 @@ def decode_cursor(cursor: str, collection: str) -> int:
         prefix, offset, owner = raw.split(":", 2)
         value = int(offset)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise SearchInputError(f"invalid cursor {cursor!r}: pass next_cursor as given") from None
+        raise SearchInputError(
+            f"invalid cursor {cursor!r}: pass next_cursor as given", "cursor"
+        ) from None
     if prefix != CURSOR_PREFIX or owner != collection or value < 0:
-        raise SearchInputError(f"cursor {cursor!r} does not belong to collection {collection!r}")
+        raise SearchInputError(
+            f"cursor {cursor!r} does not belong to collection {collection!r}", "cursor"
+        )
     return value
 
 
@@ -242,22 +246,8 @@ class Searcher:
         timer.ms["total"] = round(sum(timer.ms.values()), 3)
         more = len(order) > offset + query.k and offset + query.k < settings.max_window
         explanation = None
-        if query.explain:
-            imagined = self._imagine(plan)
-            seen = self._reconstruct(plan)
-            explanation = Explanation(
-                spaces={
-                    s: SpaceExplanation(information[s], fused_weights[s], candidates.found[s])
-                    for s in plan.spaces
-                },
-                fusion=plan.fusion,
-                combine=_way(query, plan.combine),
-                inputs=self._describe(plan.inputs, plan.weights, plan.priors),
-                union=len(candidates.ids),
-                timings_ms=dict(timer.ms),
-                imagined=imagined,
-                reconstructions=seen,
-            )
+        if query.explain:  # extra model work (per-part passes, captions): only when asked
+            explanation = self._explain(plan, information, fused_weights, candidates)
         return SearchResults(
             hits=hits,
             collection=query.collection,
@@ -265,6 +255,31 @@ class Searcher:
             next_cursor=encode_cursor(query.collection, offset + query.k) if more else None,
             explanation=explanation,
             model={"name": self.model.name, "version": self.model.version},
+            timings_ms=dict(timer.ms),
+        )
+
+    def _explain(
+        self,
+        plan: _Plan,
+        information: Mapping[str, float],
+        fused_weights: Mapping[str, float],
+        candidates: Candidates,
+    ) -> Explanation:
+        """Why the results are what they are; costs model passes the search itself does not."""
+        imagined = self._imagine(plan)
+        seen = self._reconstruct(plan)
+        return Explanation(
+            spaces={
+                s: SpaceExplanation(information[s], fused_weights[s], candidates.found[s])
+                for s in plan.spaces
+            },
+            fusion=plan.fusion,
+            combine=_way(plan.query, plan.combine),
+            inputs=self._describe(plan.inputs, plan.weights, plan.priors),
+            union=len(candidates.ids),
+            timings_ms=dict(plan.timer.ms),
+            imagined=imagined,
+            reconstructions=seen,
         )
 
     def _imagine(self, plan: _Plan) -> str | None:
@@ -324,16 +339,21 @@ class Searcher:
         return fusion, combine
 
     def _window(self, query: SearchQuery) -> int:
-        """The page's offset (from the cursor when given), within the caps of the settings."""
+        """The page's offset (from the cursor when given), within the settings' limits: the one
+        check of ``k`` and ``offset`` for the API and the CLI (the OpenAPI document shows them)."""
         if query.k > self.settings.max_k:
             raise SearchInputError(
-                f"k must be at most {self.settings.max_k}, got {query.k}; page with a cursor"
+                f"k must be at most {self.settings.max_k} (ANYSEEK_SEARCH__MAX_K), got {query.k}; "
+                "page with a cursor",
+                "k",
             )
         offset = decode_cursor(query.cursor, query.collection) if query.cursor else query.offset
         if offset + query.k > self.settings.max_window:
             raise SearchInputError(
-                f"offset + k must be at most {self.settings.max_window}, got {offset + query.k}: "
-                "narrow the query with a filter instead of paging this deep"
+                f"offset + k must be at most {self.settings.max_window} "
+                f"(ANYSEEK_SEARCH__MAX_WINDOW), got {offset + query.k}: narrow the query with a "
+                "filter instead of paging this deep",
+                "cursor" if query.cursor else "offset",
             )
         return offset
 

@@ -121,8 +121,10 @@ def search(
         [], "--weight", help="MODALITY=W, e.g. sketch=0.5 or depth=-1 (default 1)."
     ),
     space: list[str] = typer.Option([], "--space", help="Only these spaces: NAME or NAME=W."),
-    k: int = typer.Option(10, "--k", help="How many results."),
-    offset: int = typer.Option(0, "--offset", help="Skip this many results."),
+    k: int = typer.Option(10, "--k", help="How many results (at most ANYSEEK_SEARCH__MAX_K)."),
+    offset: int = typer.Option(
+        0, "--offset", help="Skip this many results (offset + k: ANYSEEK_SEARCH__MAX_WINDOW)."
+    ),
     cursor: str | None = typer.Option(None, "--cursor", help="next_cursor of a previous page."),
     min_score: float | None = typer.Option(None, "--min-score", help="Drop weaker results."),
     folder: str | None = typer.Option(None, "--folder", help="Only images in this folder."),

@@ -107,9 +107,23 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error."""
+        with self._reachable(), self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A session for one unit of work (an API request) that may commit along the way, e.g.
+        before handing a job to another thread; the rest is committed at the end, or rolled
+        back on any error."""
+        with self._reachable(), self.sessions() as session:
+            yield session
+            session.commit()
+
+    @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """A lost connection becomes a one-line :class:`ServiceUnavailableError`."""
         try:
-            with self.sessions.begin() as session:
-                yield session
+            yield
         except exc.OperationalError as error:
             if error.connection_invalidated or error.statement is None:  # lost, not a bad query
                 raise unreachable(self.engine, error) from None

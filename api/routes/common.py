@@ -1,12 +1,20 @@
-"""What every router shares: the error responses its routes document."""
+"""What every router shares: the collection-name path parameter, the error responses its routes
+document, and how an index job is shown."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from api.schemas import Problem
+from fastapi import Path, Query
+
+from api.schemas import FailureOut, JobOut, Problem
+from indexer import IndexReport
 
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+CollectionName = Annotated[str, Path(min_length=1, max_length=64, description="collection name")]
+Wait = Annotated[
+    bool, Query(description="answer when the job has ended (in-process indexing only)")
+]
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -23,3 +31,23 @@ _WHY = {
     422: "invalid input; `field` names it",
     503: "model loading or a dependency down",
 }
+
+
+def job_out(found: IndexReport) -> JobOut:
+    """An index job's report as the API shows it."""
+    return JobOut(
+        id=found.job_id,
+        collection=found.collection,
+        source=found.source,
+        status=found.status,  # type: ignore[arg-type]
+        total=found.total,
+        done=found.done,
+        failed=found.failed,
+        skipped=found.skipped,
+        processed=found.processed,
+        failures=[FailureOut(source=s, reason=r) for s, r in found.failures],
+        created_at=found.created_at,
+        started_at=found.started_at,
+        finished_at=found.finished_at,
+        error=found.error,
+    )

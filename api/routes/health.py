@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from anyseek.db.migrate import require_current
-from api.deps import AppState, get_state
+from api.deps import AppState, State
 from api.schemas import Check, Health, Readiness
 
 router = APIRouter(tags=["health"])
@@ -38,11 +38,10 @@ def _store(state: AppState) -> Check:
 
 
 def _broker(state: AppState) -> Check:
-    probe = state.extra.get("broker_check")
-    if probe is None:
+    if state.broker_check is None:
         return Check(ready=True, detail="no broker configured: indexing runs in-process")
     try:
-        probe()  # type: ignore[operator]
+        state.broker_check()
     except Exception as exc:
         return Check(ready=False, detail=str(exc)[:300])
     return Check(ready=True)
@@ -53,7 +52,7 @@ def _broker(state: AppState) -> Check:
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "not ready; see the failing check"}},
 )
-def readyz(state: AppState = Depends(get_state)) -> Response:
+def readyz(state: State) -> Response:
     """Readiness: the model is loaded and the database, store (and broker) answer."""
     model = Check(ready=state.searcher is not None)
     if state.searcher is not None:
@@ -66,6 +65,6 @@ def readyz(state: AppState = Depends(get_state)) -> Response:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(state: AppState = Depends(get_state)) -> Response:
+def metrics(state: State) -> Response:
     """Prometheus metrics: request latency per route, search stages, batch sizes, items, jobs."""
     return state.metrics.render()

@@ -1,25 +1,29 @@
-"""``/v1/collections/{name}/items``: list with paging, get, image and thumbnail bytes, delete."""
+"""``/v1/collections/{name}/items``: upload images to index, list with paging, get, image and
+thumbnail bytes, delete."""
 
 from __future__ import annotations
 
 import mimetypes
 from pathlib import Path as FilePath
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
 
 from anyseek.db.models import Item, ItemStatus
 from api import catalog
-from api.deps import AppState, get_state, read_access, write_access
+from api import query as convert
+from api.deps import READ, WRITE, DbSession, State
 from api.errors import ApiError
-from api.routes.common import errors
-from api.schemas import ItemList, ItemOut
+from api.routes.common import CollectionName, Wait, errors, job_out
+from api.schemas import ItemList, ItemOut, JobOut
+from indexer import Upload, write_upload_job
 
 router = APIRouter(prefix="/v1/collections/{name}/items", tags=["items"])
-NAME = Path(min_length=1, max_length=64, description="collection name")
-ITEM = Path(ge=0, le=2**63 - 1, description="item id")
+ItemId = Annotated[int, Path(ge=0, le=2**63 - 1, description="item id")]
 MAX_PAGE = 1000
+MAX_FILES = 1000  # per upload request
 IMAGE = {200: {"content": {"image/*": {}}, "description": "the image bytes"}}
 
 
@@ -39,22 +43,52 @@ def _out(item: Item, collection: str, payload: dict | None) -> ItemOut:
     )
 
 
-@router.get(
+async def _uploads(files: list[UploadFile], max_upload_mb: float) -> list[Upload]:
+    """The uploaded files read under the size cap (413 naming the file); the same file twice is
+    one upload."""
+    if len(files) > MAX_FILES:
+        raise ApiError(422, f"files: at most {MAX_FILES} per request, got {len(files)}", "files")
+    uploads: dict[tuple[str, bytes], Upload] = {}
+    for i, upload in enumerate(files):
+        data = await upload.read(convert.max_bytes(max_upload_mb) + 1)
+        convert.check_size(f"files[{i}]", len(data), max_upload_mb)
+        filename = upload.filename or f"upload{i}"
+        uploads.setdefault((filename, data), Upload(filename, data))
+    return list(uploads.values())
+
+
+@router.post(
     "",
-    response_model=ItemList,
-    dependencies=[Depends(read_access)],
-    responses=errors(401, 404, 422),
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    dependencies=[WRITE],
+    responses=errors(400, 401, 404, 413, 422, 503),
 )
+async def upload_items(
+    name: CollectionName,
+    files: Annotated[list[UploadFile], File(description="images to index")],
+    state: State,
+    session: DbSession,
+    wait: Wait = False,
+) -> JobOut:
+    """Upload images to index into a collection (created if missing); returns their job."""
+    jobs = state.ready_jobs
+    uploads = await _uploads(files, state.settings.api.max_upload_mb)
+    job_id = await run_in_threadpool(write_upload_job, session, state.settings, name, uploads)
+    return job_out(await run_in_threadpool(jobs.launch, session, job_id, wait))
+
+
+@router.get("", response_model=ItemList, dependencies=[READ], responses=errors(401, 404, 422))
 def list_items(
-    name: str = NAME,
-    offset: int = Query(0, ge=0, le=10**9),
-    limit: int = Query(50, ge=1, le=MAX_PAGE),
-    status_: ItemStatus | None = Query(None, alias="status"),
-    state: AppState = Depends(get_state),
+    name: CollectionName,
+    state: State,
+    session: DbSession,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    status_: Annotated[ItemStatus | None, Query(alias="status")] = None,
 ) -> ItemList:
     """A page of the collection's items by id, with their payloads once indexed."""
-    with state.database.session() as session:
-        rows, total = catalog.list_items(session, name, offset, limit, status_)
+    rows, total = catalog.list_items(session, name, offset, limit, status_)
     found = {}
     if state.searcher is not None:
         found = catalog.payloads(state.searcher.store, name, [r.id for r in rows])
@@ -68,17 +102,11 @@ def list_items(
 
 
 @router.get(
-    "/{item_id}",
-    response_model=ItemOut,
-    dependencies=[Depends(read_access)],
-    responses=errors(401, 404, 422),
+    "/{item_id}", response_model=ItemOut, dependencies=[READ], responses=errors(401, 404, 422)
 )
-def get_item(
-    name: str = NAME, item_id: int = ITEM, state: AppState = Depends(get_state)
-) -> ItemOut:
+def get_item(name: CollectionName, item_id: ItemId, state: State, session: DbSession) -> ItemOut:
     """One item: its record and stored payload."""
-    with state.database.session() as session:
-        item = catalog.get_item(session, name, item_id)
+    item = catalog.get_item(session, name, item_id)
     found = {}
     if state.searcher is not None:
         found = catalog.payloads(state.searcher.store, name, [item_id])
@@ -88,13 +116,12 @@ def get_item(
 @router.get(
     "/{item_id}/image",
     response_class=FileResponse,
-    dependencies=[Depends(read_access)],
+    dependencies=[READ],
     responses={**IMAGE, **errors(401, 404, 422)},
 )
-def get_image(name: str = NAME, item_id: int = ITEM, state: AppState = Depends(get_state)):
+def get_image(name: CollectionName, item_id: ItemId, session: DbSession) -> FileResponse:
     """The original image bytes, when its file is on this server."""
-    with state.database.session() as session:
-        item = catalog.get_item(session, name, item_id)
+    item = catalog.get_item(session, name, item_id)
     path = FilePath(item.source_uri)
     if "://" in item.source_uri or not path.is_file():
         raise ApiError(404, f"the image of item {item_id} is not stored on this server")
@@ -102,25 +129,30 @@ def get_image(name: str = NAME, item_id: int = ITEM, state: AppState = Depends(g
     return FileResponse(path, media_type=media)
 
 
-@router.get(
-    "/{item_id}/thumbnail",
-    response_class=FileResponse,
-    dependencies=[Depends(read_access)],
-    responses={**IMAGE, **errors(401, 404, 422)},
-)
-def get_thumbnail(
-    name: str = NAME,
-    item_id: int = ITEM,
-    kind: Literal["image", "depth", "semseg"] = Query(
-        "image",
+ThumbnailKind = Annotated[
+    Literal["image", "depth", "semseg"],
+    Query(
         description="image: the JPEG thumbnail; depth (near = bright) or semseg (COCO palette): "
         "the PNG the model predicts from the image, written when it can (MultiMAE)",
     ),
-    state: AppState = Depends(get_state),
-):
+]
+
+
+@router.get(
+    "/{item_id}/thumbnail",
+    response_class=FileResponse,
+    dependencies=[READ],
+    responses={**IMAGE, **errors(401, 404, 422)},
+)
+def get_thumbnail(
+    name: CollectionName,
+    item_id: ItemId,
+    state: State,
+    session: DbSession,
+    kind: ThumbnailKind = "image",
+) -> FileResponse:
     """The item's thumbnail written by the indexer, or the model's depth or segmentation of it."""
-    with state.database.session() as session:
-        catalog.get_item(session, name, item_id)
+    catalog.get_item(session, name, item_id)
     if kind == "image":
         path = catalog.thumbnail_path(state.settings, name, item_id)
         if not path.is_file():
@@ -140,10 +172,12 @@ def get_thumbnail(
     "/{item_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    dependencies=[Depends(write_access)],
+    dependencies=[WRITE],
     responses=errors(401, 404, 422, 503),
 )
-def delete_item(name: str = NAME, item_id: int = ITEM, state: AppState = Depends(get_state)):
+def delete_item(
+    name: CollectionName, item_id: ItemId, state: State, session: DbSession
+) -> Response:
     """Remove an item from search, the database and the thumbnails."""
-    catalog.delete_item(state.settings, state.database, state.ready_searcher.store, name, item_id)
+    catalog.delete_item(state.settings, session, state.ready_searcher.store, name, item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

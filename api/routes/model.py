@@ -6,9 +6,9 @@ model takes).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from api.deps import AppState, get_state, read_access
+from api.deps import READ, State
 from api.routes.common import errors
 from api.schemas import ModelInfo, PaletteClassOut, QueryModalityOut, SpaceOut
 
@@ -18,10 +18,10 @@ router = APIRouter(tags=["model"])
 @router.get(
     "/v1/model",
     response_model=ModelInfo,
-    dependencies=[Depends(read_access)],
+    dependencies=[READ],
     responses=errors(401, 503),
 )
-def model_info(state: AppState = Depends(get_state)) -> ModelInfo:
+def model_info(state: State) -> ModelInfo:
     """What queries can be built: spaces, query modalities and the segmentation palette."""
     model = state.ready_searcher.model
     palette = getattr(model, "palette", None)

@@ -6,52 +6,44 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Path
+from fastapi import APIRouter, Form
 from pydantic import ValidationError
 
 from api import query as convert
-from api.deps import AppState, get_state, read_access
+from api.deps import READ, AppState, State
 from api.errors import ApiError
 from api.forms import form_values, with_query_fields
-from api.routes.common import errors
+from api.routes.common import CollectionName, errors
 from api.schemas import SearchParams, SearchRequest, SearchResponse
-from search.query import SearchQuery, SearchResults
+from search.query import SearchInputError, SearchQuery, SearchResults
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
-NAME = Path(min_length=1, max_length=64, description="collection name")
 RESPONSES = errors(400, 401, 404, 413, 422, 503)
 
 
-async def _run(state: AppState, query: SearchQuery) -> SearchResponse:
-    """Search through the batcher, record the stage timings, and render the page."""
-    state.ready_searcher  # noqa: B018  (503 while loading)
-    assert state.batcher is not None
-    asked = query.explain
+async def _run(state: AppState, query: SearchQuery, where: str = "body") -> SearchResponse:
+    """Search through the batcher as asked (explain only when the query says so), record the
+    stage timings every result carries, and render the page; a field the searcher refuses is
+    named where the request gave it (``body.k``, ``params.k``)."""
     try:
-        results: SearchResults = await state.batcher.search(
-            dataclasses.replace(query, explain=True, reconstruct=asked)
-        )
-    except Exception:
+        results: SearchResults = await state.ready_batcher.search(query)
+    except Exception as exc:
         state.metrics.searches.labels("error").inc()
+        if isinstance(exc, SearchInputError) and exc.field is not None:
+            raise ApiError(422, str(exc), f"{where}.{exc.field}") from None
         raise
     state.metrics.searches.labels("ok").inc()
-    if results.explanation is not None:
-        state.metrics.observe_stages(results.explanation.timings_ms)
-    data = dataclasses.asdict(results)
-    if not asked:
-        data["explanation"] = None
-    return SearchResponse.model_validate(data)
+    state.metrics.observe_stages(results.timings_ms)
+    return SearchResponse.model_validate(dataclasses.asdict(results))
 
 
 @router.post(
     "/search",
     response_model=SearchResponse,
-    dependencies=[Depends(read_access)],
+    dependencies=[READ],
     responses=RESPONSES,
 )
-async def search_json(
-    body: SearchRequest, name: str = NAME, state: AppState = Depends(get_state)
-) -> SearchResponse:
+async def search_json(body: SearchRequest, name: CollectionName, state: State) -> SearchResponse:
     """Search with JSON: captions as ``text``, files (sketch, depth...) as base64 ``data``."""
     parts = convert.parts_from_json(body, state.settings.api.max_upload_mb)
     return await _run(state, convert.build_query(name, parts, body))
@@ -60,14 +52,14 @@ async def search_json(
 @router.post(
     "/search/upload",
     response_model=SearchResponse,
-    dependencies=[Depends(read_access)],
+    dependencies=[READ],
     responses=RESPONSES,
 )
 @with_query_fields
 async def search_upload(
-    name: str = NAME,
+    name: CollectionName,
+    state: State,
     params: str | None = Form(None, description="JSON of SearchParams (k, weights, filter...)"),
-    state: AppState = Depends(get_state),
     **fields: Any,
 ) -> SearchResponse:
     """Search with a multipart form: a field per query modality (a file, a caption, JSON), and
@@ -80,4 +72,4 @@ async def search_upload(
         raise ApiError(422, f"{where}: {first['msg']}", where) from None
     values = await form_values(fields, state.settings.api.max_upload_mb)
     parts = convert.parts_from_form(values, parsed.weights)
-    return await _run(state, convert.build_query(name, parts, parsed))
+    return await _run(state, convert.build_query(name, parts, parsed), "params")

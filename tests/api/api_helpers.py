@@ -128,7 +128,8 @@ def prepare(
     database = database_for(settings, create_dirs=True)
     migrate.upgrade(database)
     store = open_store(settings)
-    catalog.create_collection(database, store, model, COLLECTION)
+    with database.session() as session:
+        catalog.create_collection(session, store, model, COLLECTION)
     ids = add_scenes(settings, database, store, model, COLLECTION, scenes)
     return settings, database, store, ids
 

@@ -60,7 +60,7 @@ JSON_CASES = [
         "outside this model's palette",
     ),
     ({"parts": [{"modality": "caption", "text": "a cube"}], "k": 0}, "body.k"),
-    ({"parts": [{"modality": "caption", "text": "a cube"}], "k": 10**9}, "body.k"),
+    ({"parts": [{"modality": "caption", "text": "a cube"}], "k": 10**9}, "k must be at most 1000"),
     ({"parts": [{"modality": "caption", "text": "a cube"}], "k": 5000}, "k must be at most"),
     ({"parts": [{"modality": "caption", "text": "a cube", "weight": 0}]}, "weight of"),
     ({"parts": [{"modality": "caption", "text": "a cube"}], "cursor": "garbage"}, "cursor"),

@@ -85,3 +85,58 @@ def test_bad_sources_are_4xx(served: Served, source: str) -> None:
     response = served.client.post("/v1/jobs", json={"collection": "folder", "source": source})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def _write_failed_jobs(served: Served, collection: str, failures: list[int]) -> list[int]:
+    """Jobs written straight to the database, ended as failed with that many failed items each."""
+    from anyseek.db.models import JobFailure, JobStatus
+    from indexer.jobs import create_job
+    from indexer.sources import SourceRef
+
+    ids = []
+    with served.database.session() as session:
+        for n in failures:
+            refs = [SourceRef(f"/gone/{i}.png", f"{i}.png") for i in range(max(n, 1))]
+            job = create_job(session, collection, "/gone", refs, chunk_size=8)
+            job.status, job.failed, job.error = JobStatus.FAILED, n, "test"
+            session.add_all(
+                JobFailure(job_id=job.id, source_uri=r.uri, reason=f"bad {i}")
+                for i, r in enumerate(refs[:n])
+            )
+            ids.append(job.id)
+    return ids
+
+
+def _statements(served: Served, path: str, **params) -> tuple[int, dict]:
+    """SQL statements the database ran to answer one GET, and the answer."""
+    from sqlalchemy import event
+
+    count = 0
+
+    def counted(*_args) -> None:
+        nonlocal count
+        count += 1
+
+    engine = served.database.engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        response = served.client.get(path, params=params)
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    assert response.status_code == 200, response.text
+    return count, response.json()
+
+
+def test_listing_jobs_takes_as_many_queries_for_twenty_jobs_as_for_one(served: Served) -> None:
+    ids = _write_failed_jobs(served, "many", [25, 1] + [0] * 18)
+    one, _ = _statements(served, "/v1/jobs", collection="many", limit=1)
+    twenty, listed = _statements(served, "/v1/jobs", collection="many", limit=20)
+    assert one == twenty, (one, twenty)
+    jobs = {job["id"]: job for job in listed["jobs"]}
+    assert sorted(jobs) == sorted(ids)
+    assert len(jobs[ids[0]]["failures"]) == 20  # a listing shows the first 20 reasons
+    assert jobs[ids[0]]["failures"][0] == {"source": "/gone/0.png", "reason": "bad 0"}
+    assert [f["reason"] for f in jobs[ids[1]]["failures"]] == ["bad 0"]
+    assert all(job["collection"] == "many" for job in jobs.values())
+    whole = served.client.get(f"/v1/jobs/{ids[0]}").json()
+    assert len(whole["failures"]) == 25  # its own page: every reason

@@ -233,3 +233,43 @@ def test_readyz_is_503_naming_a_database_without_schema(served: Served, tmp_path
         )
         assert client.get("/metrics").status_code == 200  # scraping survives the database
     empty.dispose()
+
+
+def test_each_request_uses_one_database_session(served: Served) -> None:
+    from api_helpers import add_scenes
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from api import catalog
+
+    searcher = served.client.app.state.anyseek.searcher
+    with served.database.session() as session:
+        catalog.create_collection(session, served.store, searcher.model, "once")
+    item, _ = add_scenes(
+        served.settings, served.database, served.store, searcher.model, "once", served.scenes[:2]
+    )
+    sessions: list[Session] = []
+
+    def began(session: Session, _transaction, connection) -> None:
+        if connection.engine is served.database.engine and session not in sessions:
+            sessions.append(session)
+
+    requests = [
+        ("get", "/v1/collections/once", 200),
+        ("get", "/v1/collections/once/items", 200),
+        ("get", f"/v1/collections/once/items/{item}", 200),
+        ("get", f"/v1/collections/once/items/{item}/thumbnail", 200),
+        ("delete", f"/v1/collections/once/items/{item}", 204),
+        ("get", "/v1/jobs", 200),
+        ("delete", "/v1/collections/once", 200),
+    ]
+    event.listen(Session, "after_begin", began)
+    try:
+        for method, path, status in requests:
+            sessions.clear()
+            response = served.client.request(method, path)
+            assert response.status_code == status, (path, response.text)
+            assert len(sessions) == 1, (method, path, len(sessions))
+    finally:
+        event.remove(Session, "after_begin", began)
+    assert served.client.get("/v1/collections/once").status_code == 404  # the deletes committed

@@ -198,3 +198,26 @@ def test_many_queries_in_one_model_call_answer_like_one_by_one(
 
 def test_warm_up_runs_every_query_transform(searcher: Searcher, gallery: Gallery) -> None:
     assert set(searcher.warm_up()) == set(gallery.model.query_modalities)
+
+
+def test_stage_timings_come_without_explain_and_explain_only_when_asked(
+    searcher: Searcher, gallery: Gallery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two parts: explain re-embeds each alone; a plain search makes one batched model call."""
+    calls = {"embed_query": 0}
+    embed_query = gallery.model.embed_query
+
+    def counted(*args, **kwargs):
+        calls["embed_query"] += 1
+        return embed_query(*args, **kwargs)
+
+    monkeypatch.setattr(gallery.model, "embed_query", counted)
+    parts = _parts(gallery, 4, "caption", "sketch")
+    plain = searcher.search(SearchQuery(gallery.collection, parts, k=5))
+    assert plain.explanation is None and calls["embed_query"] == 0
+    assert set(plain.timings_ms) >= {"transform", "model", "store", "fuse", "total"}
+    explained = searcher.search(SearchQuery(gallery.collection, parts, k=5, explain=True))
+    assert calls["embed_query"] == 2  # each part alone, for explain's per-part information
+    assert explained.ids == plain.ids
+    assert explained.explanation is not None
+    assert set(explained.explanation.timings_ms) >= set(plain.timings_ms)

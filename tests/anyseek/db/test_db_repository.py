@@ -191,3 +191,30 @@ def test_every_enum_value_of_the_models_is_accepted_by_the_database(database: Da
         assert {item.status for item in session.scalars(select(Item))} == set(ItemStatus)
         assert {job.status for job in session.scalars(select(IndexJob))} == set(JobStatus)
         assert {s.metric for s in session.scalars(select(EmbeddingSpace))} == set(Metric)
+
+
+def test_job_reports_of_many_jobs_keep_each_jobs_first_failures(database: Database) -> None:
+    """The listing's one window query (first N failures per job) on both backends."""
+    from anyseek.db.models import JobFailure
+    from indexer.jobs import create_job, list_reports, report
+    from indexer.sources import SourceRef
+
+    with database.session() as session:
+        ids = []
+        for failures in (3, 0, 5):
+            refs = [SourceRef(f"/img/{i}.png", f"{i}.png") for i in range(5)]
+            job = create_job(session, "jobs", "/img", refs, chunk_size=2)
+            session.add_all(
+                JobFailure(job_id=job.id, source_uri=r.uri, reason=f"r{i}")
+                for i, r in enumerate(refs[:failures])
+            )
+            ids.append(job.id)
+    with database.session() as session:
+        listed = list_reports(session, "jobs", limit=10, max_failures=2)
+        assert [r.job_id for r in listed] == ids[::-1]  # newest first
+        failures = {r.job_id: r.failures for r in listed}
+        assert failures[ids[0]] == (("/img/0.png", "r0"), ("/img/1.png", "r1"))
+        assert failures[ids[1]] == ()
+        assert failures[ids[2]] == (("/img/0.png", "r0"), ("/img/1.png", "r1"))
+        assert len(report(session, ids[2]).failures) == 5
+        assert list_reports(session, limit=1)[0].collection == "jobs"
