@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from model.bundle.declarations import declare, input_transform
-from model.bundle.definition import BUILTIN, CAPTION_TRANSFORM, InputTransform, builtin_palette
+from model.bundle.definition import CAPTION_TRANSFORM, InputTransform, builtin_palette
 from model.bundle.loading import is_bundle, load_bundle
+from model.families.base import SearchModelBase
 from model.families.interface import (
     ModelError,
     QueryEmbedding,
@@ -22,18 +23,17 @@ from model.families.interface import (
     SpaceInfo,
     caption_ids,
     depth_input,
-    in_declared_order,
     torch_dtype,
     weights_digest,
 )
 
 
-def _bundle_query_modalities(bundle: Any) -> dict[str, QueryModality]:
+def _bundle_query_modalities(bundle: Any) -> list[QueryModality]:
     """The query modalities of a bundle, each with the transform its ``bundle.json`` declares."""
-    return in_declared_order(
+    return [
         QueryModality(declared.query, name, _transform(bundle, declared))
         for name, declared in ((n, bundle.declarations.inputs[n]) for n in bundle.input_modalities)
-    )
+    ]
 
 
 def _transform(bundle: Any, declared: InputTransform) -> QueryTransform:
@@ -44,15 +44,7 @@ def _transform(bundle: Any, declared: InputTransform) -> QueryTransform:
     return depth_input(transform) if declared.transform == "depth" else transform
 
 
-def _image_modality(modalities: Any, path: Any) -> QueryModality:
-    """The query modality gallery images are indexed from (the definition's image input)."""
-    for modality in modalities:
-        if modality.input.partition("@")[0] == BUILTIN.image:
-            return modality
-    raise ModelError(f"the model at {path} takes no {BUILTIN.image!r} input to index images from")
-
-
-class BundleSearchModel:
+class BundleSearchModel(SearchModelBase):
     """A :class:`model.bundle.loading.ModelBundle` (the built-in model or another bundle folder)."""
 
     def __init__(self, bundle: Any, name: str = "builtin") -> None:
@@ -67,42 +59,26 @@ class BundleSearchModel:
             )
             self.bundle = bundle
         self.palette = bundle.declarations.palette
-        self.query_modalities = _bundle_query_modalities(bundle)
-        self._image = _image_modality(self.query_modalities.values(), bundle.path)
+        self.use_query_modalities(_bundle_query_modalities(bundle), f"the model at {bundle.path}")
         from PIL import Image
 
-        probe = self._image.transform(Image.new("RGB", (8, 8)))[None]
+        probe = self.image_input(Image.new("RGB", (8, 8)))[None]
         dims = {out: v.shape[1] for out, v in bundle.embed(self._inputs(probe)).items()}
         names = bundle.declarations.space_names
         self.spaces = tuple(SpaceInfo(names[o], o, int(d)) for o, d in dims.items())
 
     def _inputs(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {self._image.input: rgb.to(self.device)}
-
-    def image_input(self, image: Any) -> torch.Tensor:
-        """One gallery image -> model-ready rgb [3, S, S]."""
-        return self._image.transform(image)
+        return {self.gallery_input.input: rgb.to(self.device)}
 
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32} in one encoder pass."""
         vectors = self.bundle.embed(self._inputs(images))
         return {s.name: vectors[s.output].float().cpu().numpy() for s in self.spaces}
 
-    def embed_query(
-        self,
-        inputs: Mapping[str, torch.Tensor],
-        weights: Mapping[str, float] | None = None,
-        combine: str = "fusion",
-        priors: Mapping[str, torch.Tensor] | None = None,
-    ) -> dict[str, QueryEmbedding]:
-        """Query inputs by query-modality name, one sample each -> per-space prediction
-        (information against ``priors`` by space name when given, else the bundle's)."""
-        return self.embed_queries([QueryRequest(inputs, weights, combine, priors)])[0]
-
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
         """Several queries: joint ones batched by modality set, weighted ones one by one."""
         for request in requests:
-            self._check(request)
+            self.check_request(request)
         out: list[dict[str, QueryEmbedding]] = [{} for _ in requests]
         groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
         views: dict[int, Any] = {}
@@ -123,18 +99,6 @@ class BundleSearchModel:
             for row, i in enumerate(members):
                 out[i] = self._row(found, row)
         return out
-
-    def _check(self, request: QueryRequest) -> None:
-        """Refuse modalities the model does not take and weights for parts not given."""
-        unknown = sorted(set(request.inputs) - set(self.query_modalities))
-        if unknown or not request.inputs:
-            raise ModelError(
-                f"query modalities {unknown or '(none)'} are not accepted; this model takes: "
-                f"{', '.join(self.query_modalities)}"
-            )
-        stray = sorted(set(request.weights or {}) - set(request.inputs))
-        if stray:
-            raise ModelError(f"weights for modalities not in the query: {stray}")
 
     def _view(self, priors: Mapping[str, torch.Tensor] | None) -> Any:
         """The bundle with these priors (by space name) instead of its own: a shallow copy

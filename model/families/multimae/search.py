@@ -13,12 +13,13 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 from PIL import Image
 
+from model.families.base import SearchModelBase
 from model.families.interface import (
     RECONSTRUCTION_KINDS,
     ModelError,
@@ -26,7 +27,6 @@ from model.families.interface import (
     QueryModality,
     QueryRequest,
     SpaceInfo,
-    in_declared_order,
     torch_dtype,
     weights_digest,
 )
@@ -90,7 +90,7 @@ class Reconstructions:
         return out
 
 
-class MultiMAESearchModel:
+class MultiMAESearchModel(SearchModelBase):
     """A :class:`MultiMAE` as a search model: one global-token space, image/depth/semseg queries."""
 
     def __init__(
@@ -110,11 +110,9 @@ class MultiMAESearchModel:
         self.image_size = config.image_size
         self.spaces = (SpaceInfo(SPACE, "global_tokens", config.dim_tokens),)
         self.palette = None  # segmentations in the COCO numbering and palette
-        self.query_modalities = self._query_modalities()
-        if "image" not in self.query_modalities:
-            raise ModelError("this MultiMAE has no rgb input adapter: it cannot index images")
+        self.use_query_modalities(self._query_modalities(), "this MultiMAE")
 
-    def _query_modalities(self) -> dict[str, QueryModality]:
+    def _query_modalities(self) -> list[QueryModality]:
         """The user-file transforms of the modalities this checkpoint has input adapters for."""
         from model.transforms import transform_for
 
@@ -129,13 +127,9 @@ class MultiMAESearchModel:
             else:  # rgb: ImageNet normalisation; depth: truncated standardisation (both as here)
                 transform = transform_for(modality, size)
             out[query] = QueryModality(query, modality, transform)
-        return in_declared_order(out.values())
+        return list(out.values())
 
     # ----------------------------------------------------------------------------- gallery
-
-    def image_input(self, image: Any) -> torch.Tensor:
-        """One gallery image -> model-ready rgb [3, S, S]."""
-        return self.query_modalities["image"].transform(image)
 
     @torch.no_grad()
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
@@ -151,20 +145,9 @@ class MultiMAESearchModel:
 
     # ----------------------------------------------------------------------------- queries
 
-    def embed_query(
-        self,
-        inputs: Mapping[str, torch.Tensor],
-        weights: Mapping[str, float] | None = None,
-        combine: str = "fusion",
-        priors: Mapping[str, torch.Tensor] | None = None,
-    ) -> dict[str, QueryEmbedding]:
-        """Query inputs by query-modality name, one sample each, optionally weighted (parts then
-        fused: MultiMAE predicts no token distributions to guide) -> the multimae vector.
-        ``priors`` are accepted and unused: MultiMAE's information needs none."""
-        return self.embed_queries([QueryRequest(inputs, weights, combine)])[0]
-
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
-        """Several queries, one by one: all weights 1 -> one joint pass; else fused parts."""
+        """Several queries, one by one: all weights 1 -> one joint pass; else fused parts
+        (MultiMAE predicts no token distributions to guide; priors are unused)."""
         return [self._embed(request) for request in requests]
 
     def _embed(self, request: QueryRequest) -> dict[str, QueryEmbedding]:
@@ -172,9 +155,7 @@ class MultiMAESearchModel:
         from model.families.combination import fuse_predictions
         from model.inference.predict import SpaceEmbedding
 
-        stray = sorted(set(request.weights or {}) - set(request.inputs))
-        if stray:
-            raise ModelError(f"weights for modalities not in the query: {stray}")
+        self.check_request(request)
         if request.joint:
             return self._embed_joint(request.inputs)
         if request.combine != "fusion":
@@ -198,12 +179,6 @@ class MultiMAESearchModel:
     @torch.no_grad()
     def _embed_joint(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, QueryEmbedding]:
         """Query inputs by query-modality name, one sample each -> the multimae vector."""
-        unknown = sorted(set(inputs) - set(self.query_modalities))
-        if unknown or not inputs:
-            raise ModelError(
-                f"query modalities {unknown or '(none)'} are not accepted; this model takes: "
-                f"{', '.join(self.query_modalities)}"
-            )
         batch = {
             self.query_modalities[k].input: v.unsqueeze(0).to(self.device)
             for k, v in inputs.items()

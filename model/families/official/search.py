@@ -25,11 +25,11 @@ from model.families.builtin import BundleSearchModel, _stack
 from model.families.interface import (
     ModelError,
     QueryModality,
+    QueryRequest,
     QueryTransform,
     SpaceInfo,
     caption_ids,
     depth_input,
-    in_declared_order,
 )
 from model.transforms.base import UserInputError
 
@@ -145,11 +145,8 @@ class OfficialSearchModel(BundleSearchModel):
         self.version = version
         self.device = bundle.fm.device
         self.palette = None  # segmentations in the COCO numbering and palette
-        self.query_modalities = in_declared_order(query_modalities.values())
+        self.use_query_modalities(query_modalities.values(), "this 4M checkpoint")
         self.unavailable = dict(unavailable or {})  # query name -> tokenizer repo id it lacks
-        if "image" not in query_modalities:
-            raise ModelError("this 4M checkpoint takes no rgb input: it cannot index images")
-        self._image = query_modalities["image"]
         self.spaces = tuple(
             SpaceInfo(space_names[out], out, _decoded_dim(bundle, out)) for out in bundle.spaces
         )
@@ -215,7 +212,7 @@ class OfficialSearchModel(BundleSearchModel):
 
         if "caption" not in self.bundle.fm.output_modalities:
             raise ModelError("this 4M checkpoint cannot generate captions")
-        self._check_names(inputs)
+        self.check_request(QueryRequest(inputs))
         given = {k: v for k, v in inputs.items() if k != "caption"}
         if not given:  # only a caption: that is what the query says
             return self.bundle.text.decode(inputs["caption"])
@@ -229,25 +226,16 @@ class OfficialSearchModel(BundleSearchModel):
 
     # ----------------------------------------------------------------------------- checks
 
-    def _check(self, request: Any) -> None:
-        """As the bundle's, naming the tokenizer a known but unusable modality lacks."""
-        self._check_names(request.inputs)
-        super()._check(request)
-
-    def _check_names(self, inputs: Mapping[str, Any]) -> None:
-        lacking = sorted(set(inputs) & set(self.unavailable))
+    def check_request(self, request: Any) -> None:
+        """As every model's, first naming the tokenizer a known but unusable modality lacks."""
+        lacking = sorted(set(request.inputs) & set(self.unavailable))
         if lacking:
             raise ModelError(
                 "this model takes "
                 + ", ".join(f"{q} only with its tokenizer {self.unavailable[q]}" for q in lacking)
                 + ", which is not in ANYSEEK_MODEL__TOKENIZERS: download it there"
             )
-        unknown = sorted(set(inputs) - set(self.query_modalities))
-        if unknown or not inputs:
-            raise ModelError(
-                f"query modalities {unknown or '(none)'} are not accepted; this model takes: "
-                f"{', '.join(self.query_modalities)}"
-            )
+        super().check_request(request)
 
 
 def _decoded_dim(bundle: ModelBundle, output: str) -> int:

@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from anyseek.settings import ModelSettings
-from model.families.interface import ModelError, SearchModel
+from model.families.base import SearchModelBase
+from model.families.interface import ModelError, QueryRequest, SearchModel
 from model.families.registry import load_search_model
 from model.transforms import UserInputError
 
@@ -63,3 +64,13 @@ def test_model_settings_choose_device_and_precision(search_model: SearchModel) -
     if not torch.cuda.is_available():
         with pytest.raises(ModelError, match="no CUDA device"):
             load_search_model(ModelSettings(device="cuda"))
+
+
+def test_each_family_adapter_shares_the_base_checks(search_model: SearchModel) -> None:
+    """The built-in adapter is a SearchModelBase: the gallery input and request checks are its."""
+    assert isinstance(search_model, SearchModelBase)
+    assert search_model.gallery_input.name == "image"
+    with pytest.raises(ModelError, match="weights for modalities not in the query"):
+        search_model.check_request(QueryRequest({"caption": torch.zeros(3)}, {"sketch": 1.0}))
+    with pytest.raises(ModelError, match=r"'smell'\] are not accepted; this model takes: caption"):
+        search_model.check_request(QueryRequest({"smell": torch.zeros(3)}))

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from model.data import generate_scene
+from model.families.base import SearchModelBase
 from model.families.interface import ModelError, QueryRequest, SearchModel
 from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
 from model.families.multimae.search import MultiMAESearchModel, is_multimae_source
@@ -36,7 +37,7 @@ def checkpoint(tmp_path_factory) -> Path:
 def search_model(checkpoint: Path) -> MultiMAESearchModel:
     torch.set_num_threads(1)
     found = load_search_model(str(checkpoint))
-    assert isinstance(found, MultiMAESearchModel)
+    assert isinstance(found, MultiMAESearchModel) and isinstance(found, SearchModelBase)
     return found
 
 

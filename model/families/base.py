@@ -1,0 +1,85 @@
+"""What every model family's search adapter shares, written once.
+
+An adapter (the built-in bundle, official 4M checkpoints, MultiMAE) subclasses
+:class:`SearchModelBase` and adds what is its own: how it embeds gallery images and answers a
+batch of queries. The base holds the identity and spaces it declares, its query modalities in
+declared order, the gallery image input, the one-query call and the checks every request passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.families.interface import (
+    ModelError,
+    QueryEmbedding,
+    QueryModality,
+    QueryRequest,
+    SpaceInfo,
+    in_declared_order,
+)
+from model.transforms.palette_semseg import ClassPalette
+
+GALLERY_INPUT = "image"  # the declared query modality gallery images are indexed from
+
+
+class SearchModelBase:
+    """A model family behind the :class:`model.families.interface.SearchModel` interface."""
+
+    name: str
+    version: str
+    device: torch.device
+    spaces: tuple[SpaceInfo, ...]
+    palette: ClassPalette | None = None
+    query_modalities: dict[str, QueryModality]
+
+    def use_query_modalities(self, modalities: Iterable[QueryModality], what: str) -> None:
+        """Take these query modalities (in declared order); one must read gallery images."""
+        self.query_modalities = in_declared_order(modalities)
+        if GALLERY_INPUT not in self.query_modalities:
+            raise ModelError(f"{what} takes no rgb input: it cannot index images")
+
+    @property
+    def gallery_input(self) -> QueryModality:
+        """The query modality gallery images are read and embedded through."""
+        return self.query_modalities[GALLERY_INPUT]
+
+    def image_input(self, image: Any) -> torch.Tensor:
+        """One gallery image (path, bytes, PIL image) -> model-ready rgb [3, S, S]."""
+        return self.gallery_input.transform(image)
+
+    def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32, L2-normalised}."""
+        raise NotImplementedError
+
+    def embed_query(
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        weights: Mapping[str, float] | None = None,
+        combine: str = "fusion",
+        priors: Mapping[str, torch.Tensor] | None = None,
+    ) -> dict[str, QueryEmbedding]:
+        """One query: inputs by query-modality name (one sample each), optional weights, how
+        weighted parts combine and the priors to measure information against."""
+        return self.embed_queries([QueryRequest(inputs, weights, combine, priors)])[0]
+
+    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
+        """Several queries at once -> each one's per-space prediction."""
+        raise NotImplementedError
+
+    def check_request(self, request: QueryRequest) -> None:
+        """Refuse an empty query, modalities the model does not take, weights for parts not
+        given: each a ModelError naming what the model takes."""
+        unknown = sorted(set(request.inputs) - set(self.query_modalities))
+        if unknown or not request.inputs:
+            raise ModelError(
+                f"query modalities {unknown or '(none)'} are not accepted; this model takes: "
+                f"{', '.join(self.query_modalities)}"
+            )
+        stray = sorted(set(request.weights or {}) - set(request.inputs))
+        if stray:
+            raise ModelError(f"weights for modalities not in the query: {stray}")
