@@ -17,7 +17,7 @@ from fastapi import File, Form, UploadFile
 
 from api.errors import ApiError
 from api.query import check_size, max_bytes
-from model.service import QUERY_KINDS, QueryKind
+from model.service import QUERY_KINDS, QueryKind, with_parameter_per_kind
 
 
 def _field(kind: QueryKind) -> inspect.Parameter:
@@ -38,20 +38,15 @@ def _field(kind: QueryKind) -> inspect.Parameter:
 
 def with_query_fields(route: Callable[..., Any]) -> Callable[..., Any]:
     """Give ``route`` (which takes ``**fields``) one keyword parameter per declared modality."""
-    signature = inspect.signature(route)
-    fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    route.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[*fixed, *(_field(kind) for kind in QUERY_KINDS.values())]
-    )
-    return route
+    return with_parameter_per_kind(route, _field)
 
 
 async def form_values(fields: Mapping[str, Any], max_upload_mb: float) -> dict[str, object]:
     """The given form fields as query values: file bytes, text, or parsed JSON."""
     values: dict[str, object] = {}
     for name, given in fields.items():
-        kind = QUERY_KINDS.get(name)
-        if kind is None or given is None:
+        kind = QUERY_KINDS[name]  # the route's fields are the declared kinds
+        if given is None:
             continue
         if kind.value == "file":
             if isinstance(given, str):  # an empty file field arrives as ""

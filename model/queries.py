@@ -9,6 +9,8 @@ not declared here. The page has one editor per ``editor`` kind (``api/static/js/
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -111,6 +113,20 @@ QUERY_KINDS: dict[str, QueryKind] = {
         ),
     )
 }  # fmt: skip
+
+
+def with_parameter_per_kind(
+    func: Callable[..., Any], parameter: Callable[[QueryKind], inspect.Parameter], at: int = -1
+) -> Callable[..., Any]:
+    """Give ``func`` (which takes ``**kwargs``) one parameter per declared query modality, made by
+    ``parameter`` and placed after its first ``at`` parameters (-1: last), so frameworks that
+    read signatures (FastAPI's form fields, typer's options) list every declared kind."""
+    signature = inspect.signature(func, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    at = len(fixed) if at < 0 else at
+    made = [parameter(kind) for kind in QUERY_KINDS.values()]
+    func.__signature__ = signature.replace(parameters=[*fixed[:at], *made, *fixed[at:]])  # type: ignore[attr-defined]
+    return func
 
 
 def query_kind(name: str) -> QueryKind | None:

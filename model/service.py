@@ -23,7 +23,13 @@ from model.families.interface import (
 )
 from model.families.registry import load_search_model
 from model.inference.fusion import fusion_weights
-from model.queries import QUERY_KINDS, QueryKind, query_kind, query_kinds_markdown
+from model.queries import (
+    QUERY_KINDS,
+    QueryKind,
+    query_kind,
+    query_kinds_markdown,
+    with_parameter_per_kind,
+)
 from model.transforms.base import MAX_PIXELS, UserInputError, open_image
 from model.transforms.rgb import to_rgb
 
@@ -50,4 +56,5 @@ __all__ = [
     "query_kind",
     "query_kinds_markdown",
     "to_rgb",
+    "with_parameter_per_kind",
 ]

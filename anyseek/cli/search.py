@@ -18,7 +18,7 @@ import typer
 from anyseek.cli.context import settings_of
 from anyseek.cli.output import echo_table
 from anyseek.errors import SettingsError
-from model.queries import QUERY_KINDS, QueryKind
+from model.queries import QUERY_KINDS, QueryKind, with_parameter_per_kind
 
 
 def _pairs(values: list[str], what: str) -> dict[str, float]:
@@ -85,12 +85,7 @@ def _query_option(kind: QueryKind) -> inspect.Parameter:
 def with_query_options(command: Callable[..., None]) -> Callable[..., None]:
     """Give ``command`` (which takes ``ctx``, ``collection`` and ``**parts``) one option per
     declared query modality, listed right after the collection."""
-    signature = inspect.signature(command, eval_str=True)
-    fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
-    options = [_query_option(kind) for kind in QUERY_KINDS.values()]
-    parameters = [*fixed[:2], *options, *fixed[2:]]
-    command.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    return command
+    return with_parameter_per_kind(command, _query_option, at=2)
 
 
 def _query_values(options: dict[str, Any]) -> dict[str, object]:
