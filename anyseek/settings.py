@@ -166,6 +166,10 @@ class SearchSettings(BaseModel):
         default="fusion", description="how weighted query parts combine (bench/results/search.md)"
     )
     rrf_k: int = Field(default=60, ge=1, description="rank offset of reciprocal-rank fusion")
+    cursor_key: SecretStr = Field(
+        default=SecretStr("anyseek-cursor"),
+        description="HMAC key signing paging cursors; set one secret value on every API server",
+    )
 
 
 class Settings(BaseSettings):

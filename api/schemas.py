@@ -138,7 +138,12 @@ class SearchParams(BaseModel):
         ge=0,
         description="results to skip; offset + k at most ANYSEEK_SEARCH__MAX_WINDOW",
     )
-    cursor: str | None = Field(default=None, max_length=512)
+    cursor: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="next_cursor of the previous page of the same query: pages after it, in the "
+        "collection as the first page saw it (another query's cursor is a 400)",
+    )
     min_score: float | None = None
     filter: FilterIn | None = None
     fusion: Literal["information", "rrf"] | None = None

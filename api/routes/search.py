@@ -15,7 +15,7 @@ from api.errors import ApiError
 from api.forms import form_values, with_query_fields
 from api.routes.common import CollectionName, errors
 from api.schemas import SearchParams, SearchRequest, SearchResponse
-from search.query import SearchInputError, SearchQuery, SearchResults
+from search.query import CursorError, SearchInputError, SearchQuery, SearchResults
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 RESPONSES = errors(400, 401, 404, 413, 422, 503)
@@ -29,6 +29,8 @@ async def _run(state: AppState, query: SearchQuery, where: str = "body") -> Sear
         results: SearchResults = await state.ready_batcher.search(query)
     except Exception as exc:
         state.metrics.searches.labels("error").inc()
+        if isinstance(exc, CursorError):  # another query's or a forged cursor: a bad request
+            raise ApiError(400, str(exc), f"{where}.cursor") from None
         if isinstance(exc, SearchInputError) and exc.field is not None:
             raise ApiError(422, str(exc), f"{where}.{exc.field}") from None
         raise
