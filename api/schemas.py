@@ -157,6 +157,16 @@ class SearchRequest(SearchParams):
     parts: list[QueryPartIn] = Field(default_factory=list, max_length=16)
 
 
+MAX_BATCH_QUERIES = 64
+
+
+class BatchSearchRequest(BaseModel):
+    """Several JSON searches of one collection, answered through one model batch."""
+
+    model_config = ConfigDict(extra="forbid")
+    queries: list[SearchRequest] = Field(min_length=1, max_length=MAX_BATCH_QUERIES)
+
+
 class SpaceOut(BaseModel):
     """One embedding space of the model: its short name and vector dimension."""
 
@@ -247,6 +257,20 @@ class SearchResponse(BaseModel):
     next_cursor: str | None
     model: dict[str, str]
     explanation: ExplanationOut | None = None
+
+
+class BatchEntryOut(BaseModel):
+    """One query of a batch: its page of results (``status`` 200) or its error."""
+
+    status: int = Field(description="the HTTP status this query alone would have had")
+    result: SearchResponse | None = None
+    error: Problem | None = None
+
+
+class BatchSearchResponse(BaseModel):
+    """One entry per query of the batch, in the order asked."""
+
+    results: list[BatchEntryOut]
 
 
 class Health(BaseModel):
