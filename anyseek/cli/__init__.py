@@ -25,6 +25,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("eval", "anyseek.cli.eval"),
     ("jobs", "anyseek.cli.index"),
     ("search", "anyseek.cli.search"),
+    ("export", "anyseek.cli.export"),
     ("serve", "anyseek.cli.serve"),
 )
 

@@ -5,7 +5,9 @@ its query (else 400) and to the collection as the first page saw it (uploads bet
 from __future__ import annotations
 
 import base64
+import json
 
+import numpy as np
 import pytest
 from api_helpers import COLLECTION, Served, png_bytes
 
@@ -100,3 +102,19 @@ def test_an_upload_between_pages_changes_no_page(served: Served) -> None:
     assert seen == [h["id"] for h in whole["hits"]]
     again = served.client.post(SEARCH, json=query).json()
     assert {h["id"] for h in again["hits"]} - set(served.ids)  # the new image, on a new walk
+
+
+def test_export_streams_one_json_line_per_item(served: Served) -> None:
+    response = served.client.get(f"/v1/collections/{COLLECTION}/export")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    records = [json.loads(line) for line in response.text.splitlines()]
+    ids = [r["id"] for r in records]
+    assert ids == sorted(ids) and set(served.ids) <= set(ids)  # (plus what other tests uploaded)
+    [stored] = served.store.retrieve(COLLECTION, [records[0]["id"]], with_vectors=True)
+    for space, vector in records[0]["vectors"].items():
+        assert np.array_equal(np.asarray(vector, dtype=np.float32), stored.vectors[space])
+    model = served.client.get("/v1/model").json()
+    assert {r["model"] for r in records} == {f"{model['name']}@{model['version']}"}
+    missing = served.client.get("/v1/collections/nope/export")
+    assert missing.status_code == 404 and "'nope'" in missing.json()["detail"]
