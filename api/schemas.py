@@ -35,6 +35,13 @@ class CollectionCreate(BaseModel):
     name: str = Field(
         min_length=1, max_length=64, description="lower-case letters, digits, '.', '_' or '-'"
     )
+    near_duplicate_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="mean cosine over the spaces at which a new image is linked as a "
+        "near-duplicate; 0 = never; unset = ANYSEEK_INDEXER__NEAR_DUPLICATE_THRESHOLD",
+    )
 
 
 class CollectionOut(BaseModel):
@@ -271,6 +278,29 @@ class BatchSearchResponse(BaseModel):
     """One entry per query of the batch, in the order asked."""
 
     results: list[BatchEntryOut]
+
+
+class GroupMemberOut(BaseModel):
+    """One image of a near-duplicate group."""
+
+    id: int
+    source_uri: str
+    similarity: float | None = Field(
+        None, description="mean cosine over the spaces to the image it matched; none for the first"
+    )
+
+
+class DuplicateGroupOut(BaseModel):
+    """The first item indexed and its near-duplicates, most similar first."""
+
+    original: GroupMemberOut
+    duplicates: list[GroupMemberOut]
+
+
+class DuplicateGroupList(BaseModel):
+    """Every near-duplicate group of a collection."""
+
+    groups: list[DuplicateGroupOut]
 
 
 class Health(BaseModel):

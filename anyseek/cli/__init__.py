@@ -26,6 +26,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("jobs", "anyseek.cli.index"),
     ("search", "anyseek.cli.search"),
     ("export", "anyseek.cli.export"),
+    ("duplicates", "anyseek.cli.duplicates"),
     ("serve", "anyseek.cli.serve"),
 )
 
