@@ -143,6 +143,14 @@ class IndexerSettings(BaseModel):
     flush_interval_s: float = Field(
         default=5.0, ge=0, description="in-process: apply staged vectors to the store this often"
     )
+    near_duplicate_threshold: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="a new image whose mean cosine over the spaces to an indexed item is at least "
+        "this is linked as its near-duplicate (bench/results/near_duplicates.md); 0 = never; a "
+        "collection's own threshold overrides it",
+    )
     max_file_mb: float = Field(default=100.0, gt=0, description="larger files are failed")
     url_timeout_s: float = Field(default=10.0, gt=0, description="per URL download")
     url_max_mb: float = Field(default=50.0, gt=0, description="larger downloads are failed")
@@ -166,6 +174,10 @@ class SearchSettings(BaseModel):
         default="fusion", description="how weighted query parts combine (bench/results/search.md)"
     )
     rrf_k: int = Field(default=60, ge=1, description="rank offset of reciprocal-rank fusion")
+    cursor_key: SecretStr = Field(
+        default=SecretStr("anyseek-cursor"),
+        description="HMAC key signing paging cursors; set one secret value on every API server",
+    )
 
 
 class Settings(BaseSettings):

@@ -25,7 +25,7 @@ from api.deps import AppState
 from api.indexing import JobRunner
 from api.metrics import Metrics
 from api.query import MB
-from api.routes import collections, health, items, jobs, model, search
+from api.routes import collections, export, health, items, jobs, model, search
 from api.schemas import publish_limits
 from search.searcher import Searcher, open_searcher
 
@@ -98,6 +98,7 @@ def create_app(
     app.middleware("http")(_body_limit(settings))
     for router in (
         collections.router,
+        export.router,
         items.router,
         jobs.router,
         search.router,

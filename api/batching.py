@@ -62,6 +62,21 @@ class SearchBatcher:
         await self._queue.put((query, future))
         return await future
 
+    async def search_all(
+        self, queries: Sequence[SearchQuery]
+    ) -> list[SearchResults | AnyseekError]:
+        """Answer a batch request's queries together: one ``search_many`` call (one model
+        batch) on the inference thread, each answer or error in its query's place."""
+        if self._queue is None:
+            raise RuntimeError("SearchBatcher.start() was not called")
+        if not queries:
+            return []
+        loop = asyncio.get_running_loop()
+        answers = await loop.run_in_executor(self._executor, self._search_many, queries)
+        if self._on_batch is not None:
+            self._on_batch(len(queries))
+        return answers
+
     async def _run(self) -> None:
         """Collect a batch, answer it in the inference thread, resolve its futures; forever."""
         assert self._queue is not None

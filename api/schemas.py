@@ -35,6 +35,13 @@ class CollectionCreate(BaseModel):
     name: str = Field(
         min_length=1, max_length=64, description="lower-case letters, digits, '.', '_' or '-'"
     )
+    near_duplicate_threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="mean cosine over the spaces at which a new image is linked as a "
+        "near-duplicate; 0 = never; unset = ANYSEEK_INDEXER__NEAR_DUPLICATE_THRESHOLD",
+    )
 
 
 class CollectionOut(BaseModel):
@@ -138,7 +145,12 @@ class SearchParams(BaseModel):
         ge=0,
         description="results to skip; offset + k at most ANYSEEK_SEARCH__MAX_WINDOW",
     )
-    cursor: str | None = Field(default=None, max_length=512)
+    cursor: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="next_cursor of the previous page of the same query: pages after it, in the "
+        "collection as the first page saw it (another query's cursor is a 400)",
+    )
     min_score: float | None = None
     filter: FilterIn | None = None
     fusion: Literal["information", "rrf"] | None = None
@@ -150,6 +162,16 @@ class SearchRequest(SearchParams):
     """A JSON search: query parts (captions as text, files as base64) plus the parameters."""
 
     parts: list[QueryPartIn] = Field(default_factory=list, max_length=16)
+
+
+MAX_BATCH_QUERIES = 64
+
+
+class BatchSearchRequest(BaseModel):
+    """Several JSON searches of one collection, answered through one model batch."""
+
+    model_config = ConfigDict(extra="forbid")
+    queries: list[SearchRequest] = Field(min_length=1, max_length=MAX_BATCH_QUERIES)
 
 
 class SpaceOut(BaseModel):
@@ -242,6 +264,43 @@ class SearchResponse(BaseModel):
     next_cursor: str | None
     model: dict[str, str]
     explanation: ExplanationOut | None = None
+
+
+class BatchEntryOut(BaseModel):
+    """One query of a batch: its page of results (``status`` 200) or its error."""
+
+    status: int = Field(description="the HTTP status this query alone would have had")
+    result: SearchResponse | None = None
+    error: Problem | None = None
+
+
+class BatchSearchResponse(BaseModel):
+    """One entry per query of the batch, in the order asked."""
+
+    results: list[BatchEntryOut]
+
+
+class GroupMemberOut(BaseModel):
+    """One image of a near-duplicate group."""
+
+    id: int
+    source_uri: str
+    similarity: float | None = Field(
+        None, description="mean cosine over the spaces to the image it matched; none for the first"
+    )
+
+
+class DuplicateGroupOut(BaseModel):
+    """The first item indexed and its near-duplicates, most similar first."""
+
+    original: GroupMemberOut
+    duplicates: list[GroupMemberOut]
+
+
+class DuplicateGroupList(BaseModel):
+    """Every near-duplicate group of a collection."""
+
+    groups: list[DuplicateGroupOut]
 
 
 class Health(BaseModel):

@@ -25,6 +25,7 @@ from anyseek.db.models import (
     ItemEmbedding,
     ItemStatus,
     JobFailure,
+    NearDuplicate,
     PendingVectors,
     utc_now,
 )
@@ -32,6 +33,7 @@ from anyseek.db.session import Database
 from anyseek.settings import Settings
 from indexer.collections import store_spaces
 from indexer.decode import Decoded
+from indexer.duplicates import DuplicateLink, find_near_duplicates
 from indexer.jobs import FINISHED, count_done, finish_if_complete, get_job
 from indexer.thumbnails import thumbnail_path, write_thumbnail
 from search.stores import VectorStore
@@ -150,13 +152,16 @@ def apply_pending(
         row = repository.get_collection(session, collection)
         collection_id, specs = row.id, store_spaces(row)
         space_ids = [space.id for space in row.spaces]
+        threshold = row.near_duplicate_threshold
+    if threshold is None:
+        threshold = settings.indexer.near_duplicate_threshold
     if not specs:
         return 0
     store.ensure_collection(collection, specs)
     applied = 0
     while batch := _read_batch(database, collection_id):
-        _write_store(store, settings, collection, specs, batch)
-        applied += _mark_indexed(database, batch, space_ids)
+        links = _write_store(store, settings, collection, specs, batch, threshold)
+        applied += _mark_indexed(database, batch, space_ids, links)
     return applied
 
 
@@ -179,9 +184,15 @@ def _read_batch(database: Database, collection_id: int) -> list[_Staged]:
 
 
 def _write_store(
-    store: VectorStore, settings: Settings, collection: str, specs: Sequence, batch: list[_Staged]
-) -> None:
-    """Thumbnails to disk, then vectors and payloads to the store, flushed to be durable."""
+    store: VectorStore,
+    settings: Settings,
+    collection: str,
+    specs: Sequence,
+    batch: list[_Staged],
+    threshold: float,
+) -> list[DuplicateLink]:
+    """Thumbnails to disk, near-duplicates found among what the store holds so far, then vectors
+    and payloads to the store, flushed to be durable; the near-duplicate links to record."""
     for row in batch:
         write_thumbnail(thumbnail_path(settings, collection, row.item_id), row.thumbnail)
     matrix = np.stack([np.frombuffer(row.vectors, dtype=np.float32) for row in batch])
@@ -189,14 +200,18 @@ def _write_store(
     for spec in specs:
         vectors[spec.name] = matrix[:, start : start + spec.dim]
         start += spec.dim
-    store.upsert(
-        collection, [row.item_id for row in batch], vectors, [json.loads(r.payload) for r in batch]
-    )
+    ids = [row.item_id for row in batch]
+    links = find_near_duplicates(store, collection, ids, vectors, threshold)
+    store.upsert(collection, ids, vectors, [json.loads(r.payload) for r in batch])
     store.flush()
+    return links
 
 
-def _mark_indexed(database: Database, batch: list[_Staged], space_ids: list[int]) -> int:
-    """Items indexed, embeddings recorded, outbox rows gone and jobs counted: one transaction."""
+def _mark_indexed(
+    database: Database, batch: list[_Staged], space_ids: list[int], links: list[DuplicateLink]
+) -> int:
+    """Items indexed, embeddings and near-duplicates recorded, outbox rows gone and jobs
+    counted: one transaction."""
     ids = [row.item_id for row in batch]
     with database.session() as session:
         present = session.execute(
@@ -214,6 +229,8 @@ def _mark_indexed(database: Database, batch: list[_Staged], space_ids: list[int]
             for item_id in live
             for space_id in space_ids
         )
+        applied = set(live)
+        _record_duplicates(session, [link for link in links if link.item_id in applied])
         session.execute(delete(PendingVectors).where(PendingVectors.item_id.in_(live)))
         per_job: dict[int, int] = {}
         for _, job_id in present:
@@ -222,3 +239,26 @@ def _mark_indexed(database: Database, batch: list[_Staged], space_ids: list[int]
         session.flush()
         count_done(session, per_job)
     return len(live)
+
+
+def _record_duplicates(session: Session, links: list[DuplicateLink]) -> None:
+    """Link each near-duplicate to the first item of its group (the original of its original,
+    when that is itself a near-duplicate), replacing links of a re-applied batch."""
+    if not links:
+        return
+    ids = [link.item_id for link in links]
+    session.execute(delete(NearDuplicate).where(NearDuplicate.item_id.in_(ids)))
+    known = dict(
+        session.execute(
+            select(NearDuplicate.item_id, NearDuplicate.original_id).where(
+                NearDuplicate.item_id.in_([link.original_id for link in links])
+            )
+        ).all()
+    )
+    roots: dict[int, int] = {}
+    for link in sorted(links, key=lambda x: x.item_id):  # earlier items' roots first
+        root = known.get(link.original_id, roots.get(link.original_id, link.original_id))
+        roots[link.item_id] = root
+        session.add(
+            NearDuplicate(item_id=link.item_id, original_id=root, similarity=link.similarity)
+        )

@@ -28,6 +28,13 @@ class SearchInputError(AnyseekError):
         self.field = field
 
 
+class CursorError(SearchInputError):
+    """A cursor that cannot continue this query: garbled, forged, or another query's (HTTP 400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "cursor")
+
+
 def check_weight(what: str, weight: object) -> float:
     """A finite number, not zero (a zero weight asks nothing)."""
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):

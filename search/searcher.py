@@ -10,8 +10,6 @@ layers over it: they build a :class:`SearchQuery` and render the :class:`SearchR
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,6 +32,14 @@ from model.service import (
     load_search_model,
 )
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
+from search.cursor import (
+    MAX_TIED,
+    SCORE_TOLERANCE,
+    PageCursor,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+)
 from search.inputs import describe_inputs, model_inputs, warm_up
 from search.query import (
     Explanation,
@@ -47,9 +53,9 @@ from search.query import (
 from search.reconstruct import explain_reconstructions
 from search.stores.base import MAX_K, VectorStore
 
-CURSOR_PREFIX = "v1"
 WEIGHTED_COMBINATIONS = tuple(name for name in COMBINATIONS if name != "joint")
 PriorsLookup = Callable[[str], Mapping[str, torch.Tensor] | None]  # collection -> its priors
+SnapshotLookup = Callable[[str], int | None]  # collection -> its newest indexed item id
 
 
 class _Timer:
@@ -67,29 +73,6 @@ class _Timer:
             self.ms[name] = round((time.perf_counter() - start) * 1000, 3)
 
 
-def encode_cursor(collection: str, offset: int) -> str:
-    """An opaque cursor for the page starting at ``offset``."""
-    raw = f"{CURSOR_PREFIX}:{offset}:{collection}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, collection: str) -> int:
-    """The offset a cursor stands for; refuses cursors of other collections or garbled ones."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, offset, owner = raw.split(":", 2)
-        value = int(offset)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise SearchInputError(
-            f"invalid cursor {cursor!r}: pass next_cursor as given", "cursor"
-        ) from None
-    if prefix != CURSOR_PREFIX or owner != collection or value < 0:
-        raise SearchInputError(
-            f"cursor {cursor!r} does not belong to collection {collection!r}", "cursor"
-        )
-    return value
-
-
 @dataclass
 class _Plan:
     """One query on its way: checked options, model inputs, then the model's prediction."""
@@ -97,7 +80,8 @@ class _Plan:
     query: SearchQuery
     fusion: str
     combine: str
-    offset: int
+    offset: int  # hits served before this page (the offset, or the cursor's count)
+    cursor: PageCursor | None
     spaces: dict[str, float]
     inputs: dict[str, torch.Tensor]
     timer: _Timer
@@ -127,6 +111,9 @@ class Searcher:
 
     ``priors`` gives the stored priors of a collection (``search.priors``) for models whose
     query information is measured against them; each query carries its collection's.
+    ``snapshot`` gives a collection's newest indexed item id (``search.snapshots``): the first
+    page's cursor keeps it, so later pages leave out items indexed since (without it, paging is
+    still keyed by score, so no hit repeats and none is skipped).
     """
 
     def __init__(
@@ -136,21 +123,24 @@ class Searcher:
         settings: SearchSettings | None = None,
         max_image_pixels: int = MAX_PIXELS,
         priors: PriorsLookup | None = None,
+        snapshot: SnapshotLookup | None = None,
     ) -> None:
         self.model = model
         self.store = store
         self.settings = settings or SearchSettings()
         self.max_image_pixels = max_image_pixels  # ANYSEEK_API__MAX_IMAGE_PIXELS, as for indexing
         self.priors = priors
+        self.snapshot = snapshot
 
     def close(self) -> None:
-        """Close the store and, when it has one, the priors lookup's database connections."""
+        """Close the store and, when they have them, the lookups' database connections."""
         try:
             self.store.close()
         finally:
-            close = getattr(self.priors, "close", None)
-            if close is not None:
-                close()
+            for lookup in (self.priors, self.snapshot):
+                close = getattr(lookup, "close", None)
+                if close is not None:
+                    close()
 
     def warm_up(self) -> list[str]:
         """Run every query transform and the model once, so the first query is not the slow one
@@ -186,7 +176,7 @@ class Searcher:
         """Check the query and turn its parts into model inputs."""
         timer = _Timer()
         fusion, combine = self._methods(query)
-        offset = self._window(query)
+        offset, cursor = self._window(query)
         spaces = self._spaces(query)
         with timer.stage("transform"):
             inputs = model_inputs(self.model, query.parts, self.max_image_pixels)
@@ -194,7 +184,14 @@ class Searcher:
         if self.priors is not None and inputs:
             with timer.stage("priors"):
                 priors = self.priors(query.collection)
-        return _Plan(query, fusion, combine, offset, spaces, inputs, timer, priors)
+        if cursor is None:
+            with timer.stage("snapshot"):
+                watermark = self.snapshot(query.collection) if self.snapshot else None
+            cursor = PageCursor(query.collection, fingerprint(query), watermark, offset, 0.0, ())
+            offset_in_order = offset
+        else:
+            offset_in_order = 0  # the cursor's key says where the page starts
+        return _Plan(query, fusion, combine, offset_in_order, cursor, spaces, inputs, timer, priors)
 
     def _predict(self, plans: list[_Plan]) -> None:
         """Every plan's prediction from one batched model call (one by one if that fails, so
@@ -228,8 +225,9 @@ class Searcher:
         fused_weights = _space_weights(information, plan.spaces)
         queries = [SpaceQuery(s, vectors[s], fused_weights[s]) for s in plan.spaces]
         settings = self.settings
+        served = plan.cursor.served if plan.cursor else offset
         per_space = min(
-            MAX_K, max(settings.min_candidates, settings.candidate_factor * (offset + query.k))
+            MAX_K, max(settings.min_candidates, settings.candidate_factor * (served + query.k))
         )
         with timer.stage("store"):
             exclude = {item.id for item in query.like if item.weight > 0}
@@ -241,18 +239,24 @@ class Searcher:
             order = best_first(candidates, fused)
             if query.min_score is not None:
                 order = order[fused[order] >= query.min_score]
+            order = _after(order, candidates.ids, fused, plan.cursor, bool(query.cursor))
             page = order[offset : offset + query.k]
             hits = tuple(_hit(candidates, fused, int(i)) for i in page)
         timer.ms["total"] = round(sum(timer.ms.values()), 3)
-        more = len(order) > offset + query.k and offset + query.k < settings.max_window
+        more = len(order) > offset + query.k and served + query.k < settings.max_window
+        next_cursor = None
+        if more and plan.cursor is not None:
+            next_cursor = encode_cursor(
+                _next(plan.cursor, hits, served + len(hits)), self._cursor_key
+            )
         explanation = None
         if query.explain:  # extra model work (per-part passes, captions): only when asked
             explanation = self._explain(plan, information, fused_weights, candidates)
         return SearchResults(
             hits=hits,
             collection=query.collection,
-            offset=offset,
-            next_cursor=encode_cursor(query.collection, offset + query.k) if more else None,
+            offset=served,
+            next_cursor=next_cursor,
             explanation=explanation,
             model={"name": self.model.name, "version": self.model.version},
             timings_ms=dict(timer.ms),
@@ -338,16 +342,23 @@ class Searcher:
             )
         return fusion, combine
 
-    def _window(self, query: SearchQuery) -> int:
-        """The page's offset (from the cursor when given), within the settings' limits: the one
-        check of ``k`` and ``offset`` for the API and the CLI (the OpenAPI document shows them)."""
+    @property
+    def _cursor_key(self) -> bytes:
+        """The key cursors are signed with."""
+        return self.settings.cursor_key.get_secret_value().encode()
+
+    def _window(self, query: SearchQuery) -> tuple[int, PageCursor | None]:
+        """Hits served before the page (the offset, or the cursor's count) and the decoded cursor,
+        within the settings' limits: the one check of ``k``, ``offset`` and ``cursor`` for the API
+        and the CLI (the OpenAPI document shows the limits)."""
         if query.k > self.settings.max_k:
             raise SearchInputError(
                 f"k must be at most {self.settings.max_k} (ANYSEEK_SEARCH__MAX_K), got {query.k}; "
                 "page with a cursor",
                 "k",
             )
-        offset = decode_cursor(query.cursor, query.collection) if query.cursor else query.offset
+        cursor = decode_cursor(query.cursor, query, self._cursor_key) if query.cursor else None
+        offset = cursor.served if cursor else query.offset
         if offset + query.k > self.settings.max_window:
             raise SearchInputError(
                 f"offset + k must be at most {self.settings.max_window} "
@@ -355,7 +366,7 @@ class Searcher:
                 "filter instead of paging this deep",
                 "cursor" if query.cursor else "offset",
             )
-        return offset
+        return offset, cursor
 
     def _spaces(self, query: SearchQuery) -> dict[str, float]:
         """Spaces to score in, with the caller's weights: those both model and collection have."""
@@ -432,6 +443,40 @@ def _way(query: SearchQuery, combine: str) -> str:
     return combine
 
 
+def _after(
+    order: np.ndarray, ids: np.ndarray, fused: np.ndarray, cursor: PageCursor | None, keyed: bool
+) -> np.ndarray:
+    """The ranked candidate positions a page may show: within the snapshot's watermark and, for a
+    page after a cursor, after its key (scores below the last served one, ties not yet served)."""
+    if cursor is None:
+        return order
+    keep = np.ones(len(order), dtype=bool)
+    if cursor.watermark is not None:
+        keep &= ids[order] <= cursor.watermark
+    if keyed:
+        keep &= fused[order] < cursor.score + SCORE_TOLERANCE
+        if cursor.tied:
+            keep &= ~np.isin(ids[order], np.array(cursor.tied, dtype=np.int64))
+    return order[keep]
+
+
+def _next(cursor: PageCursor, hits: Sequence[SearchHitResult], served: int) -> PageCursor:
+    """The cursor after a page: keyed by its last hit's score, carrying the ids served at (about)
+    that score, from this page and, when the score barely moved, from the previous ones."""
+    score = hits[-1].score
+    tied = [h.id for h in hits if abs(h.score - score) <= SCORE_TOLERANCE]
+    if cursor.served and abs(cursor.score - score) <= SCORE_TOLERANCE:
+        tied = list(cursor.tied) + tied
+    return PageCursor(
+        cursor.collection,
+        cursor.query,
+        cursor.watermark,
+        served,
+        score,
+        tuple(dict.fromkeys(tied))[-MAX_TIED:],
+    )
+
+
 def _hit(candidates: Candidates, fused: np.ndarray, i: int) -> SearchHitResult:
     """The result of candidate position ``i``."""
     return SearchHitResult(
@@ -446,17 +491,26 @@ def _hit(candidates: Candidates, fused: np.ndarray, i: int) -> SearchHitResult:
 
 
 def open_searcher(settings: Settings) -> Searcher:
-    """A searcher with the configured model (loaded once) and store; close ``.store`` when done.
-    Models with per-collection priors also read them from the metadata database."""
+    """A searcher with the configured model (loaded once) and store; close it when done. Paging
+    snapshots (and, for models with per-collection priors, the priors) come from the metadata
+    database."""
     from search.stores import open_store
 
     model = load_search_model(settings.model)
+    from anyseek.db.migrate import open_database
+    from search.snapshots import CollectionWatermark
+
+    database = open_database(settings)  # the lookups share it; each closes it (idempotent)
     priors = None
     if isinstance(model, PriorModel):
-        from anyseek.db.migrate import open_database
         from search.priors import CollectionPriorsLookup
 
-        priors = CollectionPriorsLookup(open_database(settings), model)
+        priors = CollectionPriorsLookup(database, model)
     return Searcher(
-        model, open_store(settings), settings.search, settings.api.max_image_pixels, priors
+        model,
+        open_store(settings),
+        settings.search,
+        settings.api.max_image_pixels,
+        priors,
+        CollectionWatermark(database),
     )

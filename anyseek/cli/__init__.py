@@ -25,6 +25,8 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("eval", "anyseek.cli.eval"),
     ("jobs", "anyseek.cli.index"),
     ("search", "anyseek.cli.search"),
+    ("export", "anyseek.cli.export"),
+    ("duplicates", "anyseek.cli.duplicates"),
     ("serve", "anyseek.cli.serve"),
 )
 

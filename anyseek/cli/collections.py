@@ -10,15 +10,27 @@ import typer
 from anyseek.cli.database import checked_database
 from anyseek.cli.output import echo_table
 from anyseek.db import repository
+from anyseek.db.duplicates import set_threshold
 
 app = typer.Typer(help="Create, list and delete image collections.", no_args_is_help=True)
 
 
 @app.command("create")
-def create(ctx: typer.Context, name: str = typer.Argument(..., help="new collection name")) -> None:
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="new collection name"),
+    near_duplicates: float | None = typer.Option(
+        None,
+        "--near-duplicates",
+        help="mean cosine at which a new image is linked as a near-duplicate (0 = never; "
+        "default ANYSEEK_INDEXER__NEAR_DUPLICATE_THRESHOLD)",
+    ),
+) -> None:
     """Create an empty collection called NAME."""
     with checked_database(ctx) as database, database.session() as session:
         repository.create_collection(session, name)
+        if near_duplicates is not None:
+            set_threshold(session, name, near_duplicates)
     typer.echo(f"created collection {name!r}")
 
 

@@ -27,6 +27,7 @@ class Extra:
 EXTRAS: dict[str, Extra] = {
     "scenes": Extra({"numba": "numba", "scipy": "scipy"}),
     "train": Extra({"open-clip-torch": "open_clip", "torchvision": "torchvision"}, ("scenes",)),
+    "export": Extra({"pyarrow": "pyarrow"}),
 }
 """Kept equal to ``[project.optional-dependencies]`` by tests/anyseek/cli/test_extras.py."""
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -161,6 +162,9 @@ class Collection(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     model_name: Mapped[str | None] = mapped_column(String(255), default=None)
     model_version: Mapped[str | None] = mapped_column(String(128), default=None)
+    # mean cosine over the spaces at or above which a new image is a near-duplicate of an item
+    # already indexed; None: ANYSEEK_INDEXER__NEAR_DUPLICATE_THRESHOLD; 0: never
+    near_duplicate_threshold: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     spaces: Mapped[list[EmbeddingSpace]] = relationship(  # written through CollectionSpace
@@ -348,4 +352,22 @@ class CollectionPriors(Base):
     model_version: Mapped[str] = mapped_column(String(128))
     priors: Mapped[bytes] = mapped_column(LargeBinary)  # safetensors {space: [N, V] float32}
     images: Mapped[int] = mapped_column(Integer)  # how many images they were estimated from
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class NearDuplicate(Base):
+    """An indexed image found within the collection's threshold of an earlier item: kept and
+    searchable, linked to the group's first item (``original_id``) with their similarity."""
+
+    __tablename__ = "near_duplicates"
+    __table_args__ = (
+        CheckConstraint("item_id <> original_id", name="not_itself"),
+        Index(None, "original_id"),
+    )
+
+    item_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    original_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id", ondelete="CASCADE"))
+    similarity: Mapped[float] = mapped_column(Float)  # mean cosine over the collection's spaces
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -6,11 +6,11 @@ import dataclasses
 
 from fastapi import APIRouter, status
 
-from anyseek.db import repository
+from anyseek.db import duplicates, repository
 from api import catalog
 from api.deps import READ, WRITE, DbSession, State
 from api.routes.common import CollectionName, errors
-from api.schemas import CollectionCreate, CollectionList, CollectionOut
+from api.schemas import CollectionCreate, CollectionList, CollectionOut, DuplicateGroupList
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
 
@@ -31,7 +31,10 @@ def _out(summary: repository.CollectionSummary) -> CollectionOut:
 def create_collection(body: CollectionCreate, state: State, session: DbSession) -> CollectionOut:
     """Create an empty collection indexed in every space of the loaded model."""
     searcher = state.ready_searcher
-    return _out(catalog.create_collection(session, searcher.store, searcher.model, body.name))
+    created = catalog.create_collection(session, searcher.store, searcher.model, body.name)
+    if body.near_duplicate_threshold is not None:
+        duplicates.set_threshold(session, body.name, body.near_duplicate_threshold)
+    return _out(created)
 
 
 @router.get("", response_model=CollectionList, dependencies=[READ], responses=errors(401))
@@ -59,3 +62,15 @@ def delete_collection(name: CollectionName, state: State, session: DbSession) ->
     """Delete a collection with its items, vectors, thumbnails and jobs; returns what it held."""
     store = state.ready_searcher.store
     return _out(catalog.delete_collection(state.settings, session, store, name))
+
+
+@router.get(
+    "/{name}/duplicates",
+    response_model=DuplicateGroupList,
+    dependencies=[READ],
+    responses=errors(401, 404, 422),
+)
+def list_duplicates(name: CollectionName, session: DbSession) -> DuplicateGroupList:
+    """The collection's near-duplicate groups: each first item with the images linked to it."""
+    groups = duplicates.duplicate_groups(session, name)
+    return DuplicateGroupList.model_validate({"groups": [dataclasses.asdict(g) for g in groups]})

@@ -1,5 +1,6 @@
 """``/v1/collections/{name}/search``: JSON with base64 payloads, or multipart with a file per
-modality plus JSON parameters. Both go through the micro-batcher to ``Searcher.search_many``."""
+modality plus JSON parameters. Both go through the micro-batcher to ``Searcher.search_many``;
+``/search/batch`` sends up to 64 JSON searches to it as one model batch."""
 
 from __future__ import annotations
 
@@ -9,13 +10,22 @@ from typing import Any
 from fastapi import APIRouter, Form
 from pydantic import ValidationError
 
+from anyseek.errors import AnyseekError
 from api import query as convert
 from api.deps import READ, AppState, State
-from api.errors import ApiError
+from api.errors import TITLES, ApiError, status_of
 from api.forms import form_values, with_query_fields
 from api.routes.common import CollectionName, errors
-from api.schemas import SearchParams, SearchRequest, SearchResponse
-from search.query import SearchInputError, SearchQuery, SearchResults
+from api.schemas import (
+    BatchEntryOut,
+    BatchSearchRequest,
+    BatchSearchResponse,
+    Problem,
+    SearchParams,
+    SearchRequest,
+    SearchResponse,
+)
+from search.query import CursorError, SearchInputError, SearchQuery, SearchResults
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 RESPONSES = errors(400, 401, 404, 413, 422, 503)
@@ -29,12 +39,32 @@ async def _run(state: AppState, query: SearchQuery, where: str = "body") -> Sear
         results: SearchResults = await state.ready_batcher.search(query)
     except Exception as exc:
         state.metrics.searches.labels("error").inc()
+        if isinstance(exc, CursorError):  # another query's or a forged cursor: a bad request
+            raise ApiError(400, str(exc), f"{where}.cursor") from None
         if isinstance(exc, SearchInputError) and exc.field is not None:
             raise ApiError(422, str(exc), f"{where}.{exc.field}") from None
         raise
     state.metrics.searches.labels("ok").inc()
     state.metrics.observe_stages(results.timings_ms)
+    return _response(results)
+
+
+def _response(results: SearchResults) -> SearchResponse:
+    """A page of results as the API shows it."""
     return SearchResponse.model_validate(dataclasses.asdict(results))
+
+
+def _failed(exc: AnyseekError, where: str) -> BatchEntryOut:
+    """A batch entry for a query that failed, as its own request would have (status, field)."""
+    status = status_of(exc)
+    field = getattr(exc, "field", None)
+    problem = Problem(
+        title=TITLES.get(status, "Error"),
+        status=status,
+        detail=str(exc),
+        field=f"{where}.{field}" if field is not None else None,
+    )
+    return BatchEntryOut(status=status, error=problem)
 
 
 @router.post(
@@ -73,3 +103,42 @@ async def search_upload(
     values = await form_values(fields, state.settings.api.max_upload_mb)
     parts = convert.parts_from_form(values, parsed.weights)
     return await _run(state, convert.build_query(name, parts, parsed), "params")
+
+
+@router.post(
+    "/search/batch",
+    response_model=BatchSearchResponse,
+    dependencies=[READ],
+    responses=RESPONSES,
+)
+async def search_batch(
+    body: BatchSearchRequest, name: CollectionName, state: State
+) -> BatchSearchResponse:
+    """Up to 64 JSON searches (each a body of ``/search``) answered through one model batch; a
+    query that fails gets its error in its entry and spoils nothing for the others."""
+    max_mb = state.settings.api.max_upload_mb
+    entries: list[BatchEntryOut | None] = []
+    queries: list[SearchQuery] = []
+    for i, request in enumerate(body.queries):
+        try:
+            parts = convert.parts_from_json(request, max_mb)
+            queries.append(convert.build_query(name, parts, request))
+            entries.append(None)
+        except AnyseekError as exc:
+            entries.append(_failed(exc, f"queries[{i}]"))
+    answers = iter(await state.ready_batcher.search_all(queries))
+    out = []
+    for i, entry in enumerate(entries):
+        if entry is None:
+            answer = next(answers)
+            if isinstance(answer, AnyseekError):
+                state.metrics.searches.labels("error").inc()
+                entry = _failed(answer, f"queries[{i}]")
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                state.metrics.searches.labels("ok").inc()
+                state.metrics.observe_stages(answer.timings_ms)
+                entry = BatchEntryOut(status=200, result=_response(answer))
+        out.append(entry)
+    return BatchSearchResponse(results=out)

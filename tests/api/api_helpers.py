@@ -24,6 +24,7 @@ from api import catalog
 from model.data import SceneSample
 from model.families.interface import SearchModel
 from search.searcher import Searcher
+from search.snapshots import CollectionWatermark
 from search.stores import VectorStore, open_store
 
 COLLECTION = "scenes"
@@ -141,7 +142,10 @@ def serve(
     from api.app import create_app
 
     settings, database, store, ids = prepare(data_dir, model, scenes, **api)
-    searcher = Searcher(model, store, settings.search, settings.api.max_image_pixels)
+    snapshot = CollectionWatermark(database)  # as open_searcher wires it: paging snapshots
+    searcher = Searcher(
+        model, store, settings.search, settings.api.max_image_pixels, snapshot=snapshot
+    )
     app = create_app(settings, searcher=searcher, database=database)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Served(client, settings, database, store, list(scenes), ids)

@@ -6,15 +6,20 @@ will; swapping it in changes only the ``gallery`` fixture.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from scene_gallery import COLLECTION, FIRST_SEED, GALLERY_SIZE, Gallery, index_scenes
+from sqlalchemy import create_engine, make_url
 
+from anyseek.db import migrate
+from anyseek.db.session import Database, database_from_url
 from anyseek.settings import StoreSettings
 from model.data import SceneSample, generate_scene
 from model.families.interface import SearchModel
+from search.stores import VectorStore, backend_class
 from search.stores.faiss_store import FaissStore
 
 
@@ -31,4 +36,40 @@ def gallery(
     store = FaissStore(StoreSettings(path=str(folder), exact_threshold=100_000))
     ids = index_scenes(search_model, store, COLLECTION, scenes)
     yield Gallery(search_model, store, COLLECTION, scenes, ids)
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrated_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database at the current schema, once per backend (PostgreSQL: a fresh schema)."""
+    if request.param == "sqlite":
+        database = database_from_url(f"sqlite:///{tmp_path / 'anyseek.db'}", create_dirs=True)
+        migrate.upgrade(database)
+        yield database
+        database.dispose()
+        return
+    url = request.getfixturevalue("postgres_url")
+    schema = f"anyseek_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    database = database_from_url(scoped.render_as_string(hide_password=False))
+    try:
+        migrate.upgrade(database)
+        yield database
+    finally:
+        database.dispose()
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture(params=["faiss", "qdrant"])
+def fresh_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    """An empty store of each backend (Qdrant in local mode, in memory)."""
+    backend = request.param
+    path = ":memory:" if backend == "qdrant" else str(tmp_path / backend)
+    store = backend_class(backend)(StoreSettings(backend=backend, path=path))
+    yield store
     store.close()

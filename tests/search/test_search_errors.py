@@ -10,7 +10,7 @@ from PIL import Image
 from scene_gallery import Gallery
 
 from anyseek.errors import AnyseekError, NotFoundError
-from search.query import LikeItem, QueryPart, SearchInputError, SearchQuery
+from search.query import CursorError, LikeItem, QueryPart, SearchInputError, SearchQuery
 from search.searcher import Searcher
 
 
@@ -110,7 +110,7 @@ def test_unknown_collection_and_item(searcher: Searcher, gallery: Gallery) -> No
         searcher.search(SearchQuery("nowhere", (QueryPart("caption", "a red cube"),)))
     with pytest.raises(NotFoundError, match="has no item 987654"):
         searcher.search(SearchQuery(gallery.collection, like=(LikeItem(987654),)))
-    with pytest.raises(SearchInputError, match=r"cursor .* does not belong"):
+    with pytest.raises(CursorError, match="belongs to collection 'scenes'"):
         first = searcher.search(
             SearchQuery(gallery.collection, (QueryPart("caption", "a red cube"),), k=2)
         )

@@ -14,7 +14,9 @@ import pytest
 from PIL import Image
 
 from anyseek.cli import main
-from anyseek.settings import StoreSettings
+from anyseek.db import migrate
+from anyseek.db.session import database_for
+from anyseek.settings import StoreSettings, load_settings
 from model.data import generate_scene
 from model.families.registry import load_search_model
 from search.stores.faiss_store import FaissStore
@@ -40,6 +42,9 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     store = FaissStore(StoreSettings(path=str(data_dir / "faiss")))
     _gallery_helpers().index_scenes(load_search_model("builtin"), store, "scenes", scenes)
     store.close()
+    database = database_for(load_settings(data_dir=data_dir), create_dirs=True)
+    migrate.upgrade(database)  # search reads paging snapshots from it
+    database.dispose()
     return data_dir, scenes
 
 

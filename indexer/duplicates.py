@@ -1,0 +1,75 @@
+"""Near-duplicate detection when vectors reach the store: a new image whose mean cosine over the
+collection's spaces to an indexed item (or to an earlier image of the same batch) is at least the
+threshold is linked to it (kept and searchable; re-encodes, resizes, crops, slight recolourings).
+
+Candidates are each space's nearest stored items; the similarity is measured in every space from
+the stored vectors, so a match in one space alone (same layout, other objects) does not count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from search.stores import VectorStore
+
+NEIGHBOURS = 3  # stored candidates per space and image
+
+
+@dataclass(frozen=True)
+class DuplicateLink:
+    """``item_id`` is a near-duplicate of ``original_id`` with this mean cosine."""
+
+    item_id: int
+    original_id: int
+    similarity: float
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (as cosine spaces store them)."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
+
+
+def find_near_duplicates(
+    store: VectorStore,
+    collection: str,
+    ids: Sequence[int],
+    vectors: Mapping[str, np.ndarray],
+    threshold: float,
+) -> list[DuplicateLink]:
+    """For each new item, its most similar earlier item when at or above ``threshold``."""
+    if threshold <= 0 or not ids or (store.count(collection) == 0 and len(ids) < 2):
+        return []
+    spaces = sorted(vectors)
+    new = {s: _unit(np.asarray(vectors[s], dtype=np.float32)) for s in spaces}
+    fresh = set(int(i) for i in ids)
+    best: dict[int, tuple[float, int]] = {}
+    if store.count(collection):
+        candidates: list[set[int]] = [set() for _ in ids]
+        for space in spaces:
+            for row, result in enumerate(store.search(collection, space, new[space], NEIGHBOURS)):
+                candidates[row].update(h.id for h in result.hits if h.id not in fresh)
+        wanted = sorted(set().union(*candidates))
+        stored = {i.id: i for i in store.retrieve(collection, wanted, with_vectors=True)}
+        for row, item in enumerate(ids):
+            for other in candidates[row]:
+                found = stored.get(other)
+                if found is None or not all(s in found.vectors for s in spaces):
+                    continue
+                score = float(np.mean([new[s][row] @ found.vectors[s] for s in spaces]))
+                if score > best.get(item, (-2.0, 0))[0]:
+                    best[item] = (score, other)
+    within = sum(new[s] @ new[s].T for s in spaces) / len(spaces)  # earlier rows of the batch
+    for row in range(1, len(ids)):
+        earlier = int(np.argmax(within[row, :row]))
+        score = float(within[row, earlier])
+        if score > best.get(ids[row], (-2.0, 0))[0]:
+            best[ids[row]] = (score, int(ids[earlier]))
+    return [
+        DuplicateLink(int(item), original, round(score, 6))
+        for item, (score, original) in best.items()
+        if score >= threshold
+    ]
