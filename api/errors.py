@@ -23,6 +23,7 @@ from anyseek.errors import (
 )
 from indexer.collections import ModelMismatchError
 from indexer.jobs import JobStateError
+from search.fields import UnknownFieldError
 from search.stores import SpaceMismatchError
 
 PROBLEM_JSON = "application/problem+json"
@@ -55,6 +56,8 @@ def status_of(exc: AnyseekError) -> int:
     """The HTTP status of a user error, by its type (see docs/search.md)."""
     if isinstance(exc, ApiError):
         return exc.status
+    if isinstance(exc, UnknownFieldError):
+        return 400
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(

@@ -8,14 +8,16 @@ from typing import Any
 
 from fastapi import APIRouter, Form
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from api import catalog
 from api import query as convert
 from api.deps import READ, AppState, State
 from api.errors import ApiError
 from api.forms import form_values, with_query_fields
 from api.routes.common import CollectionName, errors
 from api.schemas import SearchParams, SearchRequest, SearchResponse
-from search.query import SearchInputError, SearchQuery, SearchResults
+from search.query import QueryPart, SearchInputError, SearchQuery, SearchResults
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 RESPONSES = errors(400, 401, 404, 413, 422, 503)
@@ -37,6 +39,16 @@ async def _run(state: AppState, query: SearchQuery, where: str = "body") -> Sear
     return SearchResponse.model_validate(dataclasses.asdict(results))
 
 
+async def _query(
+    state: AppState, name: str, parts: list[QueryPart], params: SearchParams
+) -> SearchQuery:
+    """The query, its filter's fields checked against the collection's (read only if filtered)."""
+    registry = None
+    if convert.filter_spec(params):
+        registry = await run_in_threadpool(catalog.field_registry, state.database, name)
+    return convert.build_query(name, parts, params, registry)
+
+
 @router.post(
     "/search",
     response_model=SearchResponse,
@@ -46,7 +58,7 @@ async def _run(state: AppState, query: SearchQuery, where: str = "body") -> Sear
 async def search_json(body: SearchRequest, name: CollectionName, state: State) -> SearchResponse:
     """Search with JSON: captions as ``text``, files (sketch, depth...) as base64 ``data``."""
     parts = convert.parts_from_json(body, state.settings.api.max_upload_mb)
-    return await _run(state, convert.build_query(name, parts, body))
+    return await _run(state, await _query(state, name, parts, body))
 
 
 @router.post(
@@ -72,4 +84,4 @@ async def search_upload(
         raise ApiError(422, f"{where}: {first['msg']}", where) from None
     values = await form_values(fields, state.settings.api.max_upload_mb)
     parts = convert.parts_from_form(values, parsed.weights)
-    return await _run(state, convert.build_query(name, parts, parsed), "params")
+    return await _run(state, await _query(state, name, parts, parsed), "params")
