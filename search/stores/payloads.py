@@ -76,6 +76,7 @@ class PayloadTable:
         )
         self.dirty = False
         self._sample: list[int] | None = None
+        self._columns: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for item, payload in (payloads or {}).items():
             self._put(item, payload)
 
@@ -115,6 +116,7 @@ class PayloadTable:
         if payload is None:
             return False
         self._sample = None
+        self._columns.clear()
         for field, value in fields(payload):
             for key in _keys(value):
                 self._index[field][_key(key)].discard(item)
@@ -152,8 +154,16 @@ class PayloadTable:
             column = self._index.get(field, {})
             found = set().union(*(column.get(_key(v), set()) for v in accepted))
             result = found if result is None else result & found
-        scans: list[tuple[str, Range | DateRange]] = [*filter.ranges.items(), *filter.dates.items()]
-        for field, bounds in scans:  # a scan: numbers and dates have no inverted index
+        for field, bounds in filter.ranges.items():  # numbers: a cached column, compared at once
+            ids, values = self._column(field)
+            inside = np.ones(len(ids), bool)
+            if bounds.gte is not None:
+                inside &= values >= bounds.gte
+            if bounds.lte is not None:
+                inside &= values <= bounds.lte
+            found = set(ids[inside].tolist())
+            result = found if result is None else result & found
+        for field, bounds in filter.dates.items():  # a scan: dates have no index
             candidates = self.payloads if result is None else result
             result = {
                 i
@@ -167,8 +177,26 @@ class PayloadTable:
             return self.ids()
         return np.fromiter((i for i in result if i in self.payloads), np.int64)
 
+    def _column(self, field: str) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and values of a numeric field (each number of a list value counts), built once
+        per change of the table."""
+        column = self._columns.get(field)
+        if column is None:
+            ids: list[int] = []
+            values: list[float] = []
+            for item, payload in self.payloads.items():
+                value = value_at(payload, field)
+                for v in value if isinstance(value, list | tuple) else [value]:
+                    if isinstance(v, int | float) and not isinstance(v, bool):
+                        ids.append(item)
+                        values.append(v)
+            column = (np.array(ids, np.int64), np.array(values, np.float64))
+            self._columns[field] = column
+        return column
+
     def _put(self, item: int, payload: Payload) -> None:
         self._sample = None
+        self._columns.clear()
         self.payloads[item] = dict(payload)
         for field, value in fields(payload):
             for key in _keys(value):
