@@ -71,6 +71,14 @@ class StoreSettings(BaseModel):
     hnsw_ef_search: int = Field(default=128, ge=8)
     ivf_nlist: int = Field(default=0, ge=0, description="IVF cells; 0 = about 4*sqrt(n)")
     ivf_nprobe: int = Field(default=32, ge=1, description="IVF cells visited per query")
+    faiss_post_filter_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="FAISS: a filter matching at least this share of items is applied to an "
+        "over-fetched unfiltered search (post-filter); a more selective one restricts the search "
+        "to the matching ids (pre-filter); 1 = always pre-filter",
+    )
 
     @field_validator("backend")
     @classmethod

@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session
 
 from anyseek.db import repository
 from anyseek.db.models import Item, ItemStatus
+from anyseek.db.session import Database
 from anyseek.errors import NotFoundError
 from anyseek.settings import Settings
 from indexer.collections import attach_model, store_spaces
 from indexer.thumbnails import reconstruction_path, thumbnail_dir, thumbnail_path
 from model.service import RECONSTRUCTION_KINDS, SearchModel
+from search.fields import SYSTEM_FIELDS
 from search.stores import VectorStore
 
 __all__ = ["reconstruction_path", "thumbnail_path"]  # re-exported for the item routes
@@ -89,3 +91,19 @@ def delete_item(
     thumbnail_path(settings, collection, item_id).unlink(missing_ok=True)
     for kind in RECONSTRUCTION_KINDS:
         reconstruction_path(settings, collection, item_id, kind).unlink(missing_ok=True)
+
+
+def field_registry(database: Database, collection: str) -> dict[str, str]:
+    """A collection's metadata fields and their kinds (404 for an unknown collection)."""
+    with database.session() as session:
+        owner = repository.get_collection(session, collection)
+        return repository.field_registry(session, owner.id)
+
+
+def fields(session: Session, collection: str) -> list[tuple[str, str, str]]:
+    """Every field filters may name: (name, kind, "system" or "metadata")."""
+    owner = repository.get_collection(session, collection)
+    registry = repository.field_registry(session, owner.id)
+    return [(n, k, "system") for n, k in SYSTEM_FIELDS.items()] + [
+        (n, k, "metadata") for n, k in registry.items()
+    ]

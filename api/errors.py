@@ -23,6 +23,7 @@ from anyseek.errors import (
 )
 from indexer.collections import ModelMismatchError
 from indexer.jobs import JobStateError
+from search.fields import UnknownFieldError
 from search.query import CursorError
 from search.stores import SpaceMismatchError
 
@@ -56,7 +57,7 @@ def status_of(exc: AnyseekError) -> int:
     """The HTTP status of a user error, by its type (see docs/search.md)."""
     if isinstance(exc, ApiError):
         return exc.status
-    if isinstance(exc, CursorError):
+    if isinstance(exc, (CursorError, UnknownFieldError)):
         return 400
     if isinstance(exc, NotFoundError):
         return 404

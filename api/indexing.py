@@ -18,6 +18,7 @@ from anyseek.db.session import Database
 from anyseek.settings import Settings
 from indexer import IndexReport, run_index
 from indexer.jobs import report
+from indexer.outbox import apply_metadata
 from search.searcher import Searcher
 
 log = logging.getLogger("anyseek.api")
@@ -53,6 +54,16 @@ class JobRunner:
         if wait:
             self.wait(job_id)
         return report(session, job_id)
+
+    def sync_metadata(self, collection: str) -> None:
+        """Apply staged metadata edits to the store: here, or by the writer worker's apply task
+        (which applies a collection's staged vectors, then its edits)."""
+        if self.uses_workers:
+            from workers.tasks import apply_staged
+
+            apply_staged.delay(collection)
+            return
+        apply_metadata(self.database, self.searcher.store, collection)
 
     def wait(self, job_id: int, timeout: float | None = None) -> None:
         """Block until an in-process job ends (for ``?wait=true`` and tests)."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from typing import Any
 
 from api.errors import ApiError
 from api.schemas import SearchParams, SearchRequest
 from model.service import QUERY_KINDS, query_kind
+from search.fields import FilterSpec, resolve_filter
 from search.query import LikeItem, QueryPart, SearchQuery
-from search.stores import Filter, Range
 
 #: a declared value kind -> the JSON field of a part that carries it
 CARRIER = {"text": "text", "file": "data", "structured": "value"}
@@ -88,17 +89,29 @@ def parts_from_form(values: Mapping[str, object], weights: Mapping[str, float]) 
     return [QueryPart(name, value, weights.get(name, 1.0)) for name, value in values.items()]
 
 
-def build_query(collection: str, parts: list[QueryPart], params: SearchParams) -> SearchQuery:
-    """The searcher's query from the parts and the parameters."""
-    search_filter = None
-    if params.filter is not None:
-        f = params.filter
-        if f.equals or f.any_of or f.ranges:
-            search_filter = Filter(
-                equals=dict(f.equals),
-                any_of={k: list(v) for k, v in f.any_of.items()},
-                ranges={k: Range(gte=r.gte, lte=r.lte) for k, r in f.ranges.items()},
-            )
+def filter_spec(params: SearchParams) -> FilterSpec:
+    """The body's filter by field names (empty when it has none)."""
+    f = params.filter
+    if f is None:
+        return FilterSpec()
+    return FilterSpec(
+        equals=dict(f.equals),
+        any_of={k: list(v) for k, v in f.any_of.items()},
+        ranges={k: (r.gte, r.lte) for k, r in f.ranges.items()},
+        exists=list(f.exists),
+    )
+
+
+def build_query(
+    collection: str,
+    parts: list[QueryPart],
+    params: SearchParams,
+    registry: Mapping[str, Any] | None = None,
+) -> SearchQuery:
+    """The searcher's query from the parts and the parameters; filter fields are resolved
+    against the collection's field ``registry`` (an unknown one is a 400 listing the fields)."""
+    spec = filter_spec(params)
+    search_filter = resolve_filter(spec, registry or {}) if spec else None
     return SearchQuery(
         collection=collection,
         parts=tuple(parts),

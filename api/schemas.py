@@ -77,7 +77,33 @@ class ItemOut(BaseModel):
     format: str | None
     error: str | None
     created_at: datetime
+    metadata: dict[str, Any] = Field(default_factory=dict, description="the user's fields")
     payload: dict[str, Any] | None = None
+
+
+class ItemPatch(BaseModel):
+    """An edit of an item's metadata: given fields are set, a field given as null is removed."""
+
+    model_config = ConfigDict(extra="forbid")
+    metadata: dict[str, Any] = Field(
+        description="fields to set (strings, numbers, booleans, lists of strings, ISO dates); "
+        "null removes a field",
+        examples=[{"price": 20, "tags": ["red"], "draft": None}],
+    )
+
+
+class FieldOut(BaseModel):
+    """One field filters can name, and the kind of its values."""
+
+    name: str
+    kind: Literal["string", "number", "boolean", "date", "strings"]
+    source: Literal["system", "metadata"]
+
+
+class FieldList(BaseModel):
+    """Every field of a collection: the indexer's and those of its items' metadata."""
+
+    fields: list[FieldOut]
 
 
 class ItemList(BaseModel):
@@ -114,20 +140,22 @@ class LikeIn(BaseModel):
 
 
 class RangeIn(BaseModel):
-    """Inclusive numeric bounds on a payload field."""
+    """Inclusive bounds on a field: numbers, or ISO dates for a date field."""
 
     model_config = ConfigDict(extra="forbid")
-    gte: float | None = None
-    lte: float | None = None
+    gte: float | str | None = None
+    lte: float | str | None = None
 
 
 class FilterIn(BaseModel):
-    """Payload conditions, all of which must hold (folder, ext, bytes, mtime...)."""
+    """Conditions on fields by name, all of which must hold: the indexer's (folder, ext, bytes,
+    mtime...) and the collection's metadata fields (``GET .../fields``)."""
 
     model_config = ConfigDict(extra="forbid")
     equals: dict[str, str | int | bool] = Field(default_factory=dict)
     any_of: dict[str, list[str | int | bool]] = Field(default_factory=dict)
     ranges: dict[str, RangeIn] = Field(default_factory=dict)
+    exists: list[str] = Field(default_factory=list, description="fields that must have a value")
 
 
 class SearchParams(BaseModel):

@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from anyseek.settings import IndexerSettings
 from indexer.errors import ItemError
+from indexer.metadata import read_sidecar
 from indexer.sources import SourceRef
 
 BLOCK = 1 << 20
@@ -21,12 +23,14 @@ MB = 1 << 20
 
 @dataclass(frozen=True)
 class Fetched:
-    """One item's raw bytes with their SHA-256 and modification time (0 for downloads)."""
+    """One item's raw bytes with their SHA-256, modification time (0 for downloads) and the
+    metadata of its sidecar ``IMAGE.json`` when it has one."""
 
     ref: SourceRef
     data: bytes
     sha256: str
     mtime: int
+    sidecar: dict[str, Any] | None = None
 
 
 def fetch(ref: SourceRef, settings: IndexerSettings) -> Fetched:
@@ -55,7 +59,9 @@ def read_file(ref: SourceRef, settings: IndexerSettings) -> Fetched:
     data = b"".join(blocks)
     if not data:
         raise ItemError("empty file (0 bytes)")
-    return Fetched(ref, data, digest.hexdigest(), 0 if ref.upload else int(stat.st_mtime))
+    sidecar = None if ref.upload else read_sidecar(path)
+    mtime = 0 if ref.upload else int(stat.st_mtime)
+    return Fetched(ref, data, digest.hexdigest(), mtime, sidecar)
 
 
 def fetch_url(ref: SourceRef, settings: IndexerSettings) -> Fetched:

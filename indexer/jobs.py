@@ -71,7 +71,10 @@ def create_job(
     session.add(job)
     session.flush()
     for seq, start in enumerate(range(0, len(refs), chunk_size)):
-        part = [[ref.uri, ref.path, ref.upload] for ref in refs[start : start + chunk_size]]
+        part = [
+            [ref.uri, ref.path, ref.upload, *([ref.metadata] if ref.metadata else [])]
+            for ref in refs[start : start + chunk_size]
+        ]
         session.add(IndexChunk(job_id=job.id, seq=seq, sources=json.dumps(part)))
     session.flush()
     return job

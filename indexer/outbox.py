@@ -1,10 +1,13 @@
-"""The outbox: vectors staged in the database, applied to the store by its one writer.
+"""The outbox: vectors and metadata edits staged in the database, applied to the store by its one
+writer.
 
 Staging (:func:`stage_chunk`) writes items as ``pending`` with their vectors, payload and thumbnail
 in one transaction. Applying (:func:`apply_pending`) writes thumbnails, upserts the vectors keyed by
 item id and flushes the store, then in one transaction marks the items ``indexed`` and deletes the
 staged rows. A crash before that commit only means the rows are applied again (upserts by id are
 idempotent); no item is ``indexed`` without its vectors, and no vector exists without its item.
+Metadata edits (``PendingMetadata``, staged with the edit) are applied after the vectors the same
+way (:func:`apply_metadata`): set in the store, flushed, then the staged row deleted.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, exc, select, update
@@ -26,6 +30,7 @@ from anyseek.db.models import (
     ItemStatus,
     JobFailure,
     NearDuplicate,
+    PendingMetadata,
     PendingVectors,
     utc_now,
 )
@@ -35,7 +40,9 @@ from indexer.collections import store_spaces
 from indexer.decode import Decoded
 from indexer.duplicates import DuplicateLink, find_near_duplicates
 from indexer.jobs import FINISHED, count_done, finish_if_complete, get_job
+from indexer.metadata import register
 from indexer.thumbnails import thumbnail_path, write_thumbnail
+from search.fields import MetadataError, normalize_metadata, payload_key
 from search.stores import VectorStore
 
 APPLY_BATCH = 512
@@ -48,9 +55,16 @@ class Embedded:
     decoded: Decoded
     vectors: np.ndarray  # [sum of dims] float32
 
-    def payload(self) -> dict[str, object]:
+    def metadata(self) -> dict[str, Any]:
+        """The user metadata given for the image: its sidecar's, overridden by the source's
+        (metadata file row, upload field); normalised, or a :class:`MetadataError`."""
+        fetched = self.decoded.fetched
+        return normalize_metadata({**(fetched.sidecar or {}), **(fetched.ref.metadata or {})})
+
+    def payload(self, metadata: dict[str, Any] | None = None) -> dict[str, object]:
         """The store payload search filters on."""
         fetched = self.decoded.fetched
+        extra = {"metadata": metadata} if metadata else {}
         return {
             "path": fetched.ref.path,
             "folder": fetched.ref.folder,
@@ -60,6 +74,7 @@ class Embedded:
             "height": self.decoded.height,
             "mtime": fetched.mtime,
             "sha256": fetched.sha256,
+            **extra,
         }
 
 
@@ -81,14 +96,18 @@ def stage_chunk(
     if chunk is None or chunk.status == ChunkStatus.DONE or job.status in FINISHED:
         return False
     skipped = outcome.skipped
+    failures = list(outcome.failures)
     for item in outcome.embedded:
-        if stage_item(session, collection_id, job_id, item) is None:
-            skipped += 1
-    for uri, reason in outcome.failures:
+        try:
+            if stage_item(session, collection_id, job_id, item) is None:
+                skipped += 1
+        except MetadataError as error:  # the image is reported, nothing of it is written
+            failures.append((item.decoded.fetched.ref.uri, f"metadata: {error}"))
+    for uri, reason in failures:
         session.add(JobFailure(job_id=job_id, source_uri=uri, reason=reason))
     chunk.status = ChunkStatus.DONE
     chunk.finished_at = utc_now()
-    job.failed += len(outcome.failures)
+    job.failed += len(failures)
     job.skipped += skipped
     session.flush()
     finish_if_complete(session, job)
@@ -103,6 +122,9 @@ def stage_item(session: Session, collection_id: int, job_id: int, item: Embedded
     )
     if existing is not None:
         return None
+    metadata = item.metadata()
+    with session.begin_nested():  # a refused kind leaves no registered field behind
+        register(session, collection_id, metadata)
     row = Item(
         collection_id=collection_id,
         sha256=fetched.sha256,
@@ -110,6 +132,7 @@ def stage_item(session: Session, collection_id: int, job_id: int, item: Embedded
         width=decoded.width,
         height=decoded.height,
         format=decoded.format[:16] or None,
+        meta=metadata or None,
     )
     try:
         with session.begin_nested():  # another job may insert the same image concurrently
@@ -123,7 +146,7 @@ def stage_item(session: Session, collection_id: int, job_id: int, item: Embedded
             collection_id=collection_id,
             job_id=job_id,
             vectors=np.ascontiguousarray(item.vectors, dtype=np.float32).tobytes(),
-            payload=json.dumps(item.payload()),
+            payload=json.dumps(item.payload(metadata)),
             thumbnail=decoded.thumbnail,
         )
     )
@@ -162,7 +185,54 @@ def apply_pending(
     while batch := _read_batch(database, collection_id):
         links = _write_store(store, settings, collection, specs, batch, threshold)
         applied += _mark_indexed(database, batch, space_ids, links)
+    apply_metadata(database, store, collection)  # after the vectors: edits of items just stored
     return applied
+
+
+def apply_metadata(database: Database, store: VectorStore, collection: str) -> int:
+    """Copy staged metadata edits of indexed items into the store's payloads, build payload
+    indexes for the collection's registered fields; returns how many edits were applied.
+
+    A row is deleted only if no newer edit replaced it meanwhile (same ``revision``); an edit of
+    an item whose vectors are still staged waits until they are stored.
+    """
+    with database.session() as session:
+        collection_id = repository.get_collection(session, collection).id
+        registry = repository.field_registry(session, collection_id)
+    if collection not in store.collections():
+        return 0
+    if registry:
+        store.index_fields(collection, {payload_key(n): k for n, k in registry.items()})  # type: ignore[misc]
+    applied = 0
+    while rows := _read_edits(database, collection_id):
+        ids = [item_id for item_id, _, _ in rows]
+        store.set_metadata(collection, ids, [json.loads(text) for _, text, _ in rows])
+        store.flush()
+        with database.session() as session:
+            for item_id, _, revision in rows:
+                session.execute(
+                    delete(PendingMetadata).where(
+                        PendingMetadata.item_id == item_id, PendingMetadata.revision == revision
+                    )
+                )
+        applied += len(rows)
+    return applied
+
+
+def _read_edits(database: Database, collection_id: int) -> list[tuple[int, str, int]]:
+    """The next staged metadata edits of indexed items: (item id, metadata JSON, revision)."""
+    with database.session() as session:
+        rows = session.execute(
+            select(PendingMetadata.item_id, PendingMetadata.metadata_json, PendingMetadata.revision)
+            .join(Item, Item.id == PendingMetadata.item_id)
+            .where(
+                PendingMetadata.collection_id == collection_id,
+                Item.status == ItemStatus.INDEXED,
+            )
+            .order_by(PendingMetadata.item_id)
+            .limit(APPLY_BATCH)
+        ).all()
+    return [(int(a), b, int(c)) for a, b, c in rows]
 
 
 def _read_batch(database: Database, collection_id: int) -> list[_Staged]:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from indexer.jobs import (
     report,
     start_job,
 )
+from indexer.metadata import attach
 from indexer.outbox import apply_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
 from indexer.runtime import process_model
@@ -40,10 +42,11 @@ from search.stores import VectorStore, open_store
 
 @dataclass(frozen=True)
 class Upload:
-    """One uploaded file: its original name and bytes (what the API receives)."""
+    """One uploaded file: its original name, bytes and user metadata (what the API receives)."""
 
     filename: str
     data: bytes
+    metadata: dict[str, Any] | None = None
 
 
 def write_job(
@@ -53,13 +56,17 @@ def write_job(
     source: str | Path | Sequence[Path],
     *,
     refs: Sequence[SourceRef] | None = None,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
     """Expand the source (or take ``refs``) and add a queued job with its chunks to the session
-    (the caller commits); its id.
+    (the caller commits); its id. ``metadata`` (a metadata file's rows by path) goes with the
+    items it names.
 
     An item listed twice (the same path in a list, the same file uploaded twice) is indexed once.
     """
     refs = expand_source(settings.indexer, source) if refs is None else refs
+    if metadata:
+        refs = attach(refs, metadata)
     refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
     job = create_job(session, collection, describe(source), refs, settings.indexer.chunk_size)
     return job.id
@@ -71,12 +78,13 @@ def plan_job(
     source: str | Path | Sequence[Path],
     *,
     refs: Sequence[SourceRef] | None = None,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
     """:func:`write_job` in a transaction of its own, committed on return; the job's id."""
     database = open_database(settings)
     try:
         with database.session() as session:
-            return write_job(session, settings, collection, source, refs=refs)
+            return write_job(session, settings, collection, source, refs=refs, metadata=metadata)
     finally:
         database.dispose()
 
@@ -90,6 +98,7 @@ def run_index(
     store: VectorStore | None = None,
     progress: bool = False,
     job_id: int | None = None,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> IndexReport:
     """Index ``source`` into ``collection`` in this process and return the job's report.
 
@@ -102,7 +111,7 @@ def run_index(
     store = store or open_store(settings)
     try:
         if job_id is None:
-            job_id = plan_job(settings, collection, source)
+            job_id = plan_job(settings, collection, source, metadata=metadata)
     except BaseException:
         if own_store:
             store.close()
@@ -187,7 +196,7 @@ def spool_uploads(settings: Settings, uploads: Sequence[Upload]) -> list[SourceR
             temp = path.with_suffix(path.suffix + ".tmp")
             temp.write_bytes(upload.data)
             temp.replace(path)
-        refs.append(SourceRef(str(path), name, upload=True))
+        refs.append(SourceRef(str(path), name, upload=True, metadata=upload.metadata))
     return refs
 
 

@@ -11,8 +11,9 @@ import csv
 import fnmatch
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from anyseek.settings import IndexerSettings
 from indexer.errors import SourceError
@@ -28,6 +29,8 @@ class SourceRef:
     uri: str
     path: str
     upload: bool = False  # spooled upload: recorded with mtime 0, like URLs
+    # user metadata given with the source (a metadata file's row, an upload's field)
+    metadata: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
     def is_url(self) -> bool:

@@ -76,10 +76,8 @@ def batched(records: Iterable[ExportRecord], size: int) -> Iterator[list[ExportR
 
 
 def item_metadata(item: Item) -> dict[str, Any]:
-    """The user metadata of an item: the hook where item metadata (issue #27 items 1-2, another
-    branch) is connected at merge; items carry none before it."""
-    value = getattr(item, "user_metadata", None)
-    return dict(value) if isinstance(value, dict) else {}
+    """The user metadata of an item (``{}`` for items indexed before there was any)."""
+    return dict(item.meta or {})
 
 
 def export_records(

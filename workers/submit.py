@@ -6,8 +6,9 @@ failed with the reason, so the tasks already sent do nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from anyseek.db.migrate import open_database
 from anyseek.errors import ServiceUnavailableError
@@ -18,10 +19,15 @@ from workers.app import app, check_broker, configure
 from workers.tasks import index_chunk
 
 
-def submit_job(settings: Settings, collection: str, source: str | Path | Sequence[Path]) -> int:
-    """Write a job for ``source`` and enqueue its chunks; returns the job id."""
+def submit_job(
+    settings: Settings,
+    collection: str,
+    source: str | Path | Sequence[Path],
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+) -> int:
+    """Write a job for ``source`` (with a metadata file's rows) and enqueue its chunks; its id."""
     check_broker(configure(settings))
-    job_id = plan_job(settings, collection, source)
+    job_id = plan_job(settings, collection, source, metadata=metadata)
     enqueue_chunks(settings, job_id)
     return job_id
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -42,20 +43,28 @@ def index(
     workers: bool = typer.Option(
         False, "--workers", help="enqueue for Celery workers (needs ANYSEEK_BROKER_URL)"
     ),
+    metadata: Path | None = typer.Option(
+        None, "--metadata", help="CSV or JSONL of metadata, one row per image keyed by 'path'"
+    ),
 ) -> None:
     """Index SOURCE into a collection: in this process with a progress bar, or via workers."""
     settings = settings_of(ctx)
+    table = None
+    if metadata is not None:
+        from indexer.metadata import read_metadata_file
+
+        table = read_metadata_file(metadata)
     if workers:
         if not settings.broker_url:
             raise SettingsError("--workers needs a broker: set ANYSEEK_BROKER_URL")
         from workers.submit import submit_job
 
-        job_id = submit_job(settings, collection, source)
+        job_id = submit_job(settings, collection, source, metadata=table)
         typer.echo(f"job {job_id} queued; follow it with `anyseek jobs show {job_id}`")
         return
     from indexer import run_index
 
-    echo_report(run_index(settings, collection, source, progress=True))
+    echo_report(run_index(settings, collection, source, progress=True, metadata=table))
 
 
 def worker(

@@ -54,21 +54,70 @@ def _filter(
     max_bytes: int | None,
     since: str | None,
     until: str | None,
+    where: list[str],
 ):
-    """The payload filter the options ask for, or None."""
-    from search.stores import Filter, Range
+    """The filter by field names the options ask for (``--where`` included)."""
+    from search.fields import FilterSpec
 
-    ranges = {}
+    ranges: dict = {}
     if min_bytes is not None or max_bytes is not None:
-        ranges["bytes"] = Range(gte=min_bytes, lte=max_bytes)
+        ranges["bytes"] = (min_bytes, max_bytes)
     start, end = _timestamp(since, "--since"), _timestamp(until, "--until", end_of_day=True)
     if start is not None or end is not None:
-        ranges["mtime"] = Range(gte=start, lte=end)
-    equals = {"folder": folder} if folder else {}
-    any_of = {"ext": [e.lower().lstrip(".") for e in ext]} if ext else {}
-    if not (ranges or equals or any_of):
+        ranges["mtime"] = (start, end)
+    equals: dict = {"folder": folder} if folder else {}
+    any_of: dict = {"ext": [e.lower().lstrip(".") for e in ext]} if ext else {}
+    exists: list[str] = []
+    for condition in where:
+        _where(condition, equals, any_of, ranges, exists)
+    return FilterSpec(equals=equals, any_of=any_of, ranges=ranges, exists=exists)
+
+
+def _where(condition: str, equals: dict, any_of: dict, ranges: dict, exists: list) -> None:
+    """One ``--where``: ``f=v``, ``f=a|b`` (any of), ``f<=x``, ``f>=x`` or a bare ``f`` (has a
+    value); values typed as in a metadata CSV (true/false, numbers, text, ISO dates)."""
+    from indexer.metadata import csv_value
+
+    for op in ("<=", ">=", "="):
+        name, found, value = condition.partition(op)
+        if found:
+            break
+    name = name.strip()
+    if not name or (found and not value.strip()):
+        raise SettingsError(
+            f"--where {condition!r}: expected field=value, field=a|b, field<=x, field>=x or a "
+            "bare field name"
+        )
+    if not found:
+        exists.append(name)
+    elif op == "=":
+        values = [csv_value(v) for v in value.split("|")]
+        if len(values) > 1:
+            any_of[name] = values
+        else:
+            equals[name] = values[0]
+    else:
+        gte, lte = ranges.get(name, (None, None))
+        bound = csv_value(value)
+        ranges[name] = (bound, lte) if op == ">=" else (gte, bound)
+
+
+def _resolve(settings, collection: str, spec):
+    """The store filter of ``spec`` with the collection's metadata fields, or None."""
+    if not spec:
         return None
-    return Filter(equals=equals, any_of=any_of, ranges=ranges)
+    from anyseek.db import repository
+    from anyseek.db.migrate import open_database
+    from search.fields import resolve_filter
+
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            owner = repository.get_collection(session, collection)
+            registry = repository.field_registry(session, owner.id)
+    finally:
+        database.dispose()
+    return resolve_filter(spec, registry)
 
 
 def _query_option(kind: QueryKind) -> inspect.Parameter:
@@ -128,6 +177,12 @@ def search(
     max_bytes: int | None = typer.Option(None, "--max-bytes", help="Largest file size."),
     since: str | None = typer.Option(None, "--since", help="Modified on or after (ISO date)."),
     until: str | None = typer.Option(None, "--until", help="Modified on or before (ISO date)."),
+    where: list[str] = typer.Option(
+        [],
+        "--where",
+        help="A field condition (repeatable): price<=20, sold=true, tag=red|blue, or a bare "
+        "field name (it has a value).",
+    ),
     fusion: str | None = typer.Option(None, "--fusion", help="information (default) or rrf."),
     combine: str | None = typer.Option(
         None, "--combine", help="Weighted parts: fusion (default) or guidance."
@@ -159,7 +214,11 @@ def search(
         offset=offset,
         cursor=cursor,
         min_score=min_score,
-        filter=_filter(folder, ext, min_bytes, max_bytes, since, until),
+        filter=_resolve(
+            settings_of(ctx),
+            collection,
+            _filter(folder, ext, min_bytes, max_bytes, since, until, where),
+        ),
         fusion=fusion,
         combine=combine,
         explain=explain,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     DateTime,
@@ -218,6 +219,8 @@ class Item(Base):
     )
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # the user's metadata fields (search.fields); None for items indexed before there was any
+    meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, default=None)
 
     collection: Mapped[Collection] = relationship(back_populates="items")
     embeddings: Mapped[list[ItemEmbedding]] = relationship(
@@ -370,4 +373,42 @@ class NearDuplicate(Base):
     )
     original_id: Mapped[int] = mapped_column(BigId, ForeignKey("items.id", ondelete="CASCADE"))
     similarity: Mapped[float] = mapped_column(Float)  # mean cosine over the collection's spaces
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class MetadataField(Base):
+    """One user metadata field of a collection and the kind of its values (its field registry).
+
+    Filters name these fields; a field no item has is refused with the list of those that exist,
+    and every item's value of a field has the registered kind.
+    """
+
+    __tablename__ = "metadata_fields"
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))  # string|number|boolean|date|strings
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class PendingMetadata(Base):
+    """Outbox of metadata edits: an item's whole new metadata, staged with the edit itself.
+
+    The store's writer copies it into the item's store payload, then deletes the row if
+    ``revision`` is still the one it copied (a newer edit staged meanwhile stays to be applied),
+    so the store always ends with the database's metadata, whatever crashes in between.
+    """
+
+    __tablename__ = "pending_metadata"
+
+    item_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    metadata_json: Mapped[str] = mapped_column("metadata", Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

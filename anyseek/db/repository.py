@@ -22,6 +22,7 @@ from anyseek.db.models import (
     IndexJob,
     Item,
     ItemStatus,
+    MetadataField,
     Metric,
 )
 from anyseek.errors import AlreadyExistsError, AnyseekError, NotFoundError
@@ -184,3 +185,29 @@ def recent_jobs(session: Session, limit: int = 10) -> list[IndexJob]:
             select(IndexJob).order_by(IndexJob.created_at.desc(), IndexJob.id.desc()).limit(limit)
         )
     )
+
+
+def field_registry(session: Session, collection_id: int) -> dict[str, str]:
+    """A collection's user metadata fields and their kinds, by name."""
+    rows = session.execute(
+        select(MetadataField.name, MetadataField.kind)
+        .where(MetadataField.collection_id == collection_id)
+        .order_by(MetadataField.name)
+    ).all()
+    return {name: kind for name, kind in rows}
+
+
+def register_fields(session: Session, collection_id: int, kinds: dict[str, str]) -> dict[str, str]:
+    """Add the fields not registered yet (a concurrent writer may add the same one: both keep
+    the first kind); returns the collection's registry afterwards."""
+    registry = field_registry(session, collection_id)
+    for name, kind in kinds.items():
+        if name in registry:
+            continue
+        try:
+            with session.begin_nested():
+                session.add(MetadataField(collection_id=collection_id, name=name, kind=kind))
+                session.flush()
+        except IntegrityError:
+            pass
+    return field_registry(session, collection_id) if set(kinds) - set(registry) else registry

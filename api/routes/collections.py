@@ -1,4 +1,5 @@
-"""``/v1/collections``: create (with the model's spaces), list, get with counts, delete."""
+"""``/v1/collections``: create (with the model's spaces), list, get with counts, its filterable
+fields, delete."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from anyseek.db import duplicates, repository
 from api import catalog
 from api.deps import READ, WRITE, DbSession, State
 from api.routes.common import CollectionName, errors
-from api.schemas import CollectionCreate, CollectionList, CollectionOut, DuplicateGroupList
+from api.schemas import (
+    CollectionCreate,
+    CollectionList,
+    CollectionOut,
+    DuplicateGroupList,
+    FieldList,
+    FieldOut,
+)
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
 
@@ -50,6 +58,22 @@ def get_collection(name: CollectionName, session: DbSession) -> CollectionOut:
     """One collection with its counts."""
     collection = repository.get_collection(session, name)
     return _out(repository.summarize(session, [collection])[0])
+
+
+@router.get(
+    "/{name}/fields",
+    response_model=FieldList,
+    dependencies=[READ],
+    responses=errors(401, 404, 422),
+)
+def list_fields(name: CollectionName, session: DbSession) -> FieldList:
+    """The fields filters can name: the indexer's and the items' metadata fields, with kinds."""
+    return FieldList(
+        fields=[
+            FieldOut(name=n, kind=k, source=src)  # type: ignore[arg-type]
+            for n, k, src in catalog.fields(session, name)
+        ]
+    )
 
 
 @router.delete(

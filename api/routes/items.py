@@ -3,11 +3,12 @@ thumbnail bytes, delete."""
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from pathlib import Path as FilePath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, status
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -17,8 +18,10 @@ from api import query as convert
 from api.deps import READ, WRITE, DbSession, State
 from api.errors import ApiError
 from api.routes.common import CollectionName, Wait, errors, job_out
-from api.schemas import ItemList, ItemOut, JobOut
+from api.schemas import ItemList, ItemOut, ItemPatch, JobOut
 from indexer import Upload, write_upload_job
+from indexer import metadata as item_metadata
+from search.fields import MetadataError, normalize_metadata
 
 router = APIRouter(prefix="/v1/collections/{name}/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=0, le=2**63 - 1, description="item id")]
@@ -39,13 +42,33 @@ def _out(item: Item, collection: str, payload: dict | None) -> ItemOut:
         format=item.format,
         error=item.error,
         created_at=item.created_at,
+        metadata=item.meta or {},
         payload=payload,
     )
 
 
-async def _uploads(files: list[UploadFile], max_upload_mb: float) -> list[Upload]:
-    """The uploaded files read under the size cap (413 naming the file); the same file twice is
-    one upload."""
+def _upload_metadata(text: str | None, files: int) -> list[dict[str, Any] | None]:
+    """The ``metadata`` form field per file: one JSON object for every file, or a list with
+    one object per file in order (422 naming the field when it is neither)."""
+    if text is None or not text.strip():
+        return [None] * files
+    try:
+        value = json.loads(text)
+        given = value if isinstance(value, list) else [value] * files
+        if len(given) != files:
+            raise MetadataError(f"a list of {len(given)} objects for {files} files")
+        return [normalize_metadata(entry) or None for entry in given]
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, f"metadata: not JSON ({exc.msg})", "metadata") from None
+    except MetadataError as exc:
+        raise ApiError(422, f"metadata: {exc}", "metadata") from None
+
+
+async def _uploads(
+    files: list[UploadFile], max_upload_mb: float, metadata: list[dict[str, Any] | None]
+) -> list[Upload]:
+    """The uploaded files read under the size cap (413 naming the file), each with its
+    metadata; the same file twice is one upload."""
     if len(files) > MAX_FILES:
         raise ApiError(422, f"files: at most {MAX_FILES} per request, got {len(files)}", "files")
     uploads: dict[tuple[str, bytes], Upload] = {}
@@ -53,7 +76,7 @@ async def _uploads(files: list[UploadFile], max_upload_mb: float) -> list[Upload
         data = await upload.read(convert.max_bytes(max_upload_mb) + 1)
         convert.check_size(f"files[{i}]", len(data), max_upload_mb)
         filename = upload.filename or f"upload{i}"
-        uploads.setdefault((filename, data), Upload(filename, data))
+        uploads.setdefault((filename, data), Upload(filename, data, metadata[i]))
     return list(uploads.values())
 
 
@@ -70,10 +93,18 @@ async def upload_items(
     state: State,
     session: DbSession,
     wait: Wait = False,
+    metadata: Annotated[
+        str | None,
+        Form(
+            description="JSON metadata: one object for every file, or a list of one object per "
+            "file in order"
+        ),
+    ] = None,
 ) -> JobOut:
     """Upload images to index into a collection (created if missing); returns their job."""
     jobs = state.ready_jobs
-    uploads = await _uploads(files, state.settings.api.max_upload_mb)
+    per_file = _upload_metadata(metadata, len(files))
+    uploads = await _uploads(files, state.settings.api.max_upload_mb, per_file)
     job_id = await run_in_threadpool(write_upload_job, session, state.settings, name, uploads)
     return job_out(await run_in_threadpool(jobs.launch, session, job_id, wait))
 
@@ -110,6 +141,25 @@ def get_item(name: CollectionName, item_id: ItemId, state: State, session: DbSes
     found = {}
     if state.searcher is not None:
         found = catalog.payloads(state.searcher.store, name, [item_id])
+    return _out(item, name, found.get(item_id))
+
+
+@router.patch(
+    "/{item_id}",
+    response_model=ItemOut,
+    dependencies=[WRITE],
+    responses=errors(400, 401, 404, 422, 503),
+)
+def patch_item(
+    name: CollectionName, item_id: ItemId, body: ItemPatch, state: State, session: DbSession
+) -> ItemOut:
+    """Edit an item's metadata: given fields are set, null ones removed (a merge); filters see
+    the change when this returns."""
+    jobs = state.ready_jobs
+    item = item_metadata.edit(session, name, item_id, body.metadata)
+    session.commit()  # staged in the outbox first: the store follows the database
+    jobs.sync_metadata(name)
+    found = catalog.payloads(state.ready_searcher.store, name, [item_id])
     return _out(item, name, found.get(item_id))
 
 

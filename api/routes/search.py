@@ -9,8 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Form
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from anyseek.errors import AnyseekError
+from api import catalog
 from api import query as convert
 from api.deps import READ, AppState, State
 from api.errors import TITLES, ApiError, status_of
@@ -25,7 +27,13 @@ from api.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from search.query import CursorError, SearchInputError, SearchQuery, SearchResults
+from search.query import (
+    CursorError,
+    QueryPart,
+    SearchInputError,
+    SearchQuery,
+    SearchResults,
+)
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 RESPONSES = errors(400, 401, 404, 413, 422, 503)
@@ -67,6 +75,16 @@ def _failed(exc: AnyseekError, where: str) -> BatchEntryOut:
     return BatchEntryOut(status=status, error=problem)
 
 
+async def _query(
+    state: AppState, name: str, parts: list[QueryPart], params: SearchParams
+) -> SearchQuery:
+    """The query, its filter's fields checked against the collection's (read only if filtered)."""
+    registry = None
+    if convert.filter_spec(params):
+        registry = await run_in_threadpool(catalog.field_registry, state.database, name)
+    return convert.build_query(name, parts, params, registry)
+
+
 @router.post(
     "/search",
     response_model=SearchResponse,
@@ -76,7 +94,7 @@ def _failed(exc: AnyseekError, where: str) -> BatchEntryOut:
 async def search_json(body: SearchRequest, name: CollectionName, state: State) -> SearchResponse:
     """Search with JSON: captions as ``text``, files (sketch, depth...) as base64 ``data``."""
     parts = convert.parts_from_json(body, state.settings.api.max_upload_mb)
-    return await _run(state, convert.build_query(name, parts, body))
+    return await _run(state, await _query(state, name, parts, body))
 
 
 @router.post(
@@ -102,7 +120,7 @@ async def search_upload(
         raise ApiError(422, f"{where}: {first['msg']}", where) from None
     values = await form_values(fields, state.settings.api.max_upload_mb)
     parts = convert.parts_from_form(values, parsed.weights)
-    return await _run(state, convert.build_query(name, parts, parsed), "params")
+    return await _run(state, await _query(state, name, parts, parsed), "params")
 
 
 @router.post(
@@ -117,12 +135,15 @@ async def search_batch(
     """Up to 64 JSON searches (each a body of ``/search``) answered through one model batch; a
     query that fails gets its error in its entry and spoils nothing for the others."""
     max_mb = state.settings.api.max_upload_mb
+    registry = None
+    if any(convert.filter_spec(request) for request in body.queries):
+        registry = await run_in_threadpool(catalog.field_registry, state.database, name)
     entries: list[BatchEntryOut | None] = []
     queries: list[SearchQuery] = []
     for i, request in enumerate(body.queries):
         try:
             parts = convert.parts_from_json(request, max_mb)
-            queries.append(convert.build_query(name, parts, request))
+            queries.append(convert.build_query(name, parts, request, registry))
             entries.append(None)
         except AnyseekError as exc:
             entries.append(_failed(exc, f"queries[{i}]"))

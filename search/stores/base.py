@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +25,12 @@ from anyseek.errors import AnyseekError, NotFoundError
 Metric = Literal["cosine", "dot"]
 Scalar = str | int | bool
 Payload = dict[str, Any]
+FieldKind = Literal["string", "number", "boolean", "date", "strings"]
+"""What a payload field holds, for payload indexes: text, a number, true/false, an RFC 3339 date,
+or a list of texts (tags)."""
+
+METADATA = "metadata"
+"""The payload key under which an item's user metadata is stored (``metadata.<field>``)."""
 
 MAX_K = 10_000
 """Largest ``k`` a search accepts: beyond it the caller wants an export, not a search."""
@@ -93,20 +100,66 @@ class Range:
         return (self.gte is None or value >= self.gte) and (self.lte is None or value <= self.lte)
 
 
+def parse_date(value: object) -> datetime | None:
+    """An ISO 8601 / RFC 3339 date or date-time as an aware UTC datetime (naive = UTC), or None."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and len(value) >= 10 and value[4:5] == "-":
+        try:
+            moment = datetime.fromisoformat(value.replace("z", "Z"))
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Bounds on a date field (RFC 3339 strings in the payload), both inclusive; None: open."""
+
+    gte: datetime | None = None
+    lte: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("gte", "lte"):
+            bound = getattr(self, name)
+            if bound is not None:
+                moment = parse_date(bound)
+                if moment is None:
+                    raise InvalidInputError(f"date range bounds must be ISO dates, got {bound!r}")
+                object.__setattr__(self, name, moment)
+        if self.gte is None and self.lte is None:
+            raise InvalidInputError("a date range needs gte, lte or both")
+        if self.gte is not None and self.lte is not None and self.gte > self.lte:
+            raise InvalidInputError(f"empty date range: gte {self.gte} > lte {self.lte}")
+
+    def contains(self, value: object) -> bool:
+        """Whether a payload value is a date within the bounds."""
+        moment = parse_date(value) if isinstance(value, str) else None
+        if moment is None:
+            return False
+        return (self.gte is None or moment >= self.gte) and (self.lte is None or moment <= self.lte)
+
+
 @dataclass(frozen=True)
 class Filter:
     """Conditions an item must meet to be returned; all of them must hold (AND).
 
     ``equals`` maps a payload field to a value it must have; ``any_of`` maps a field to values of
     which it must have one. A payload field holding a list matches when any element matches (as
-    in Qdrant). ``ranges`` maps a numeric field (size, mtime...) to inclusive bounds. ``ids``
-    restricts the search to a set of item ids.
+    in Qdrant). ``ranges`` maps a numeric field (size, mtime...) to inclusive bounds, ``dates`` a
+    date field to inclusive date bounds. ``exists`` names fields that must hold a value (not
+    missing, null or an empty list). ``ids`` restricts the search to a set of item ids. Field
+    names are payload keys; user metadata fields are ``metadata.<name>``.
     """
 
     equals: Mapping[str, Scalar] = field(default_factory=dict)
     any_of: Mapping[str, Sequence[Scalar]] = field(default_factory=dict)
     ids: Collection[int] | None = None
     ranges: Mapping[str, Range] = field(default_factory=dict)
+    dates: Mapping[str, DateRange] = field(default_factory=dict)
+    exists: Collection[str] = ()
 
     def __post_init__(self) -> None:
         for key, value in self.equals.items():
@@ -119,6 +172,14 @@ class Filter:
         for key, bounds in self.ranges.items():
             if not isinstance(key, str) or not key or not isinstance(bounds, Range):
                 raise InvalidInputError(f"filter ranges[{key!r}] must be a Range on a named field")
+        for key, bounds in self.dates.items():
+            if not isinstance(key, str) or not key or not isinstance(bounds, DateRange):
+                raise InvalidInputError(f"filter dates[{key!r}] must be a DateRange on a field")
+        if isinstance(self.exists, str) or not all(
+            isinstance(key, str) and key for key in self.exists
+        ):
+            raise InvalidInputError("filter exists must be a list of field names")
+        object.__setattr__(self, "exists", tuple(dict.fromkeys(self.exists)))
         if self.ids is not None:
             object.__setattr__(
                 self, "ids", frozenset(check_ids(list(self.ids), unique=False).tolist())
@@ -232,6 +293,18 @@ class VectorStore(ABC):
 
         An upsert replaces the whole item; spaces not given are removed for these ids.
         """
+
+    @abstractmethod
+    def set_metadata(
+        self, collection: str, ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Replace the user metadata (payload key ``metadata``) of existing items, keeping the
+        rest of their payload and their vectors; unknown ids are ignored."""
+
+    def index_fields(self, collection: str, fields: Mapping[str, FieldKind]) -> None:
+        """Build payload indexes for these payload keys, so filters on them stay fast (a store
+        that indexes every field, or needs none, does nothing)."""
+        return None
 
     @abstractmethod
     def delete(self, collection: str, ids: Sequence[int]) -> None:
@@ -394,6 +467,14 @@ def check_payloads(payloads: Sequence[Payload] | None, rows: int) -> list[Payloa
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"payload is not plain JSON: {exc}") from None
     return payloads
+
+
+def check_metadata_update(
+    ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
+) -> tuple[np.ndarray, list[Payload]]:
+    """Ids and one plain-JSON metadata object each, for :meth:`VectorStore.set_metadata`."""
+    id_array = check_ids(ids)
+    return id_array, check_payloads([dict(m) for m in metadata], len(id_array))
 
 
 def check_upsert(

@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import math
 import os
 import shutil
 import threading
@@ -28,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import faiss
 import numpy as np
@@ -47,6 +48,7 @@ from search.stores.base import (
     VectorStore,
     check_ids,
     check_k,
+    check_metadata_update,
     check_name,
     check_upsert,
     prepare_vectors,
@@ -138,6 +140,7 @@ class FaissStore(VectorStore):
             ivf_nprobe=settings.ivf_nprobe,
         )
         self.mmap = settings.faiss_mmap
+        self.post_filter_share = settings.faiss_post_filter_share
         self.gpu, self.device = gpu_resources(settings.faiss_gpu)
         self._lock = threading.RLock()
         self._writer: IO[str] | None = None
@@ -212,6 +215,17 @@ class FaissStore(VectorStore):
                 else:
                     index.remove(id_array)
 
+    def set_metadata(
+        self, collection: str, ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Replace the ``metadata`` object of existing items (durable from the next flush)."""
+        with self._lock:
+            coll = self._get(collection)
+            id_array, values = check_metadata_update(ids, metadata)
+            if len(id_array):
+                self._take_writer_lock()
+                coll.payloads.set_metadata(id_array.tolist(), values)
+
     def delete(self, collection: str, ids: Sequence[int]) -> None:
         """Remove items by id from the payloads and every space."""
         with self._lock:
@@ -263,9 +277,8 @@ class FaissStore(VectorStore):
             coll = self._get(collection)
             spec = space_of(coll.spaces, collection, space)
             matrix = prepare_vectors(spec, queries)
-            allowed = coll.payloads.matching(filter) if filter is not None else None
             index = coll.indexes[space]
-            scores, labels = index.search(matrix, min(k, max(index.size, 1)), allowed)
+            scores, labels = self._filtered_search(coll, index, matrix, k, filter)
             payload_of = coll.payloads.get
             return [  # tolist() first: Python numbers in one call, not one numpy scalar per hit
                 SearchResult(
@@ -277,6 +290,37 @@ class FaissStore(VectorStore):
                 )
                 for row_scores, row_ids in zip(scores.tolist(), labels.tolist(), strict=True)
             ]
+
+    def _filtered_search(
+        self,
+        coll: _Collection,
+        index: SpaceIndex,
+        matrix: np.ndarray,
+        k: int,
+        filter: Filter | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and ids (-1 = none) of the k best matching items per query.
+
+        A filter that most items pass is a post-filter: an unfiltered search over-fetched by the
+        inverse of its share, non-matching hits dropped; rows left short of k (and a selective
+        filter from the start) are a pre-filter: the search restricted to the matching ids.
+        """
+        k = min(k, max(index.size, 1))
+        if filter is None:
+            return index.search(matrix, k)
+        share = coll.payloads.share(filter) if self.post_filter_share < 1 else 0.0
+        if share >= self.post_filter_share and share > 0:
+            fetch = min(index.size, math.ceil(2 * k / share) + k)
+            scores, labels = index.search(matrix, fetch)
+            keep = np.array(
+                [
+                    [i >= 0 and coll.payloads.accepts(i, filter) for i in row]
+                    for row in labels.tolist()
+                ]
+            ).reshape(labels.shape)
+            if fetch >= index.size or keep.sum(axis=1).min() >= k:
+                return _first_kept(scores, labels, keep, k)
+        return index.search(matrix, k, coll.payloads.matching(filter))
 
     # --- durability ------------------------------------------------------------------------
 
@@ -468,6 +512,19 @@ def _write_or_link(target: Path, previous: Path | None, changed: bool, write) ->
         write(target)
     fsync_path(target)
     return target
+
+
+def _first_kept(
+    scores: np.ndarray, labels: np.ndarray, keep: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first k kept columns of each row (order preserved), padded with -1 / -inf."""
+    out_scores = np.full((len(labels), k), -np.inf, np.float32)
+    out_labels = np.full((len(labels), k), -1, np.int64)
+    for row in range(len(labels)):
+        chosen = np.flatnonzero(keep[row])[:k]
+        out_scores[row, : len(chosen)] = scores[row, chosen]
+        out_labels[row, : len(chosen)] = labels[row, chosen]
+    return out_scores, out_labels
 
 
 def _save_ids(path: Path, index: SpaceIndex) -> None:

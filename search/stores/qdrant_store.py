@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -23,6 +24,8 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from anyseek.errors import AnyseekError, NotFoundError, ServiceUnavailableError
 from anyseek.settings import StoreSettings
 from search.stores.base import (
+    METADATA,
+    FieldKind,
     Filter,
     InvalidInputError,
     Payload,
@@ -34,6 +37,7 @@ from search.stores.base import (
     VectorStore,
     check_ids,
     check_k,
+    check_metadata_update,
     check_name,
     check_upsert,
     prepare_vectors,
@@ -44,6 +48,14 @@ log = logging.getLogger(__name__)
 
 DISTANCES = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT}
 METRICS = {distance: metric for metric, distance in DISTANCES.items()}
+FIELD_SCHEMAS: dict[FieldKind, models.PayloadSchemaType] = {
+    "string": models.PayloadSchemaType.KEYWORD,
+    "strings": models.PayloadSchemaType.KEYWORD,
+    "number": models.PayloadSchemaType.FLOAT,
+    "boolean": models.PayloadSchemaType.BOOL,
+    "date": models.PayloadSchemaType.DATETIME,
+}
+"""The Qdrant payload index built for each kind of field."""
 
 
 class QdrantStore(VectorStore):
@@ -171,6 +183,37 @@ class QdrantStore(VectorStore):
                 ]
                 self.client.upsert(collection, points=points, wait=True)
 
+    def set_metadata(
+        self, collection: str, ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Replace the ``metadata`` payload key of existing points in one batched request."""
+        id_array, values = check_metadata_update(ids, metadata)
+        present = {item.id for item in self.retrieve(collection, id_array, with_vectors=False)}
+        operations = [
+            models.SetPayloadOperation(
+                set_payload=models.SetPayload(payload={METADATA: value}, points=[int(item)])
+            )
+            for item, value in zip(id_array.tolist(), values, strict=True)
+            if item in present
+        ]
+        if operations:
+            with self._calls(f"set metadata in {collection!r}"):
+                self.client.batch_update_points(collection, operations, wait=True)
+
+    def index_fields(self, collection: str, fields: Mapping[str, FieldKind]) -> None:
+        """A payload index per field not indexed yet (local mode keeps none: it scans)."""
+        self.spaces(collection)
+        with self._calls(f"index payload fields of {collection!r}"):
+            existing = self.client.get_collection(collection).payload_schema or {}
+            for key, kind in fields.items():
+                if key in existing:
+                    continue
+                with warnings.catch_warnings():  # local mode: "payload indexes have no effect"
+                    warnings.simplefilter("ignore")
+                    self.client.create_payload_index(
+                        collection, key, field_schema=FIELD_SCHEMAS[kind], wait=True
+                    )
+
     def delete(self, collection: str, ids: Sequence[int]) -> None:
         """Remove points by id; unknown ids are ignored."""
         id_array = check_ids(ids, unique=False)
@@ -272,7 +315,8 @@ class QdrantStore(VectorStore):
 
 
 def _to_qdrant(filter: Filter | None) -> models.Filter | None:
-    """Our filter as a Qdrant filter: one ``must`` condition per field, plus the id set."""
+    """Our filter as a Qdrant filter: one ``must`` condition per field, plus the id set; each
+    field that must exist is a ``must_not`` is-empty condition."""
     if filter is None:
         return None
     must: list[Any] = [
@@ -288,9 +332,16 @@ def _to_qdrant(filter: Filter | None) -> models.Filter | None:
         models.FieldCondition(key=key, range=models.Range(gte=bounds.gte, lte=bounds.lte))
         for key, bounds in filter.ranges.items()
     ]
+    must += [
+        models.FieldCondition(key=key, range=models.DatetimeRange(gte=bounds.gte, lte=bounds.lte))
+        for key, bounds in filter.dates.items()
+    ]
     if filter.ids is not None:
         must.append(models.HasIdCondition(has_id=sorted(filter.ids)))
-    return models.Filter(must=must)
+    must_not: list[Any] = [
+        models.IsEmptyCondition(is_empty=models.PayloadField(key=key)) for key in filter.exists
+    ]
+    return models.Filter(must=must, must_not=must_not or None)
 
 
 def _root_cause(exc: BaseException) -> str:

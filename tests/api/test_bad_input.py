@@ -64,7 +64,7 @@ JSON_CASES = [
     ({"parts": [{"modality": "caption", "text": "a cube"}], "k": 5000}, "k must be at most"),
     ({"parts": [{"modality": "caption", "text": "a cube", "weight": 0}]}, "weight of"),
     (
-        {"parts": [{"modality": "caption", "text": "a"}], "filter": {"ranges": {"x": {}}}},
+        {"parts": [{"modality": "caption", "text": "a"}], "filter": {"ranges": {"bytes": {}}}},
         "a range needs gte",
     ),
     ({"parts": [{"modality": "caption", "text": "a cube"}], "nonsense": 1}, "body.nonsense"),

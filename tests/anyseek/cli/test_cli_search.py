@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from anyseek.cli import main
-from anyseek.db import migrate
+from anyseek.db import migrate, repository
 from anyseek.db.session import database_for
 from anyseek.settings import StoreSettings, load_settings
 from model.data import generate_scene
@@ -43,7 +43,9 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     _gallery_helpers().index_scenes(load_search_model("builtin"), store, "scenes", scenes)
     store.close()
     database = database_for(load_settings(data_dir=data_dir), create_dirs=True)
-    migrate.upgrade(database)  # search reads paging snapshots from it
+    migrate.upgrade(database)  # search reads paging snapshots and filter fields from it
+    with database.session() as session:
+        repository.create_collection(session, "scenes")
     database.dispose()
     return data_dir, scenes
 

@@ -25,7 +25,7 @@ from search.stores import (
     SpaceSpec,
     backend_class,
 )
-from search.stores.base import VectorStore
+from search.stores.base import DateRange, VectorStore
 
 SPACES = (SpaceSpec("clip", 32), SpaceSpec("dino", 48), SpaceSpec("raw", 16, "dot"))
 N = 300
@@ -210,6 +210,90 @@ def test_filtered_search_is_exact_among_matches(
     [result] = store.search("c", "dino", query, k=10, filter=filter)
     want, _ = _brute(data["dino"][keep], ids[keep], query, 10)
     assert result.ids == want
+
+
+# --- user metadata ------------------------------------------------------------------------
+
+
+def _metadata(i: int) -> dict:
+    """Item i's user metadata: a number, a boolean, tags, a date; ``note`` on every third item."""
+    meta = {
+        "price": i % 50,
+        "sold": i % 4 == 0,
+        "tags": [f"t{i % 5}", f"u{i % 3}"],
+        "taken": f"2024-{i % 12 + 1:02d}-{i % 28 + 1:02d}T12:00:00Z",
+    }
+    if i % 3 == 0:
+        meta["note"] = f"n{i}"
+    return meta
+
+
+def _fill_metadata(store: VectorStore, data: dict[str, np.ndarray]) -> np.ndarray:
+    ids = np.arange(N, dtype=np.int64) * 7 + 11
+    payloads = [{"tag": TAGS[i % 3], "metadata": _metadata(i)} for i in range(N)]
+    store.upsert("c", ids, data, payloads)
+    return ids
+
+
+METADATA_FILTERS = [
+    (Filter(equals={"metadata.sold": True}), lambda i: i % 4 == 0),
+    (Filter(equals={"metadata.price": 7}), lambda i: i % 50 == 7),
+    (Filter(any_of={"metadata.tags": ["t1", "t2"]}), lambda i: i % 5 in (1, 2)),  # list field
+    (Filter(ranges={"metadata.price": Range(lte=24)}), lambda i: i % 50 <= 24),  # ~50 %: post
+    (Filter(ranges={"metadata.price": Range(gte=3, lte=4)}), lambda i: i % 50 in (3, 4)),
+    (
+        Filter(dates={"metadata.taken": DateRange(gte="2024-03-01", lte="2024-04-30T23:59:59Z")}),
+        lambda i: i % 12 + 1 in (3, 4),
+    ),
+    (Filter(exists=["metadata.note"]), lambda i: i % 3 == 0),
+    (Filter(exists=["metadata.nothing"]), lambda i: False),
+    (
+        Filter(equals={"tag": "dog", "metadata.sold": False}, exists=["metadata.note"]),
+        lambda i: TAGS[i % 3] == "dog" and i % 4 != 0 and i % 3 == 0,
+    ),
+]
+
+
+@pytest.mark.parametrize(("filter", "accept"), METADATA_FILTERS)
+def test_metadata_filters_are_exact_among_matches(
+    store: VectorStore, data, filter: Filter, accept: Callable[[int], bool]
+) -> None:
+    ids = _fill_metadata(store, data)
+    keep = np.array([accept(i) for i in range(N)])
+    for query in (data["dino"][1], data["dino"][200]):
+        [result] = store.search("c", "dino", query, k=10, filter=filter)
+        want, _ = _brute(data["dino"][keep], ids[keep], query, 10)
+        assert result.ids == want
+
+
+def test_set_metadata_replaces_metadata_only_then_filters_see_it(store: VectorStore, data) -> None:
+    ids = _fill_metadata(store, data)
+    first, second = int(ids[0]), int(ids[1])
+    store.set_metadata("c", [first, second, 999_999_999], [{"price": 1000}, {}, {"price": 1}])
+    store.flush()
+    items = {item.id: item for item in store.retrieve("c", [first, second])}
+    assert items[first].payload == {"tag": TAGS[0], "metadata": {"price": 1000}}
+    assert items[second].payload == {"tag": TAGS[1], "metadata": {}}
+    np.testing.assert_allclose(items[first].vectors["clip"], _normed(data["clip"][0]), atol=1e-6)
+    assert store.count("c") == N  # the unknown id was ignored, not created
+    rich = Filter(ranges={"metadata.price": Range(gte=100)})
+    assert store.search("c", "clip", data["clip"][5], k=5, filter=rich)[0].ids == [first]
+    sold = Filter(equals={"metadata.sold": True})
+    assert first not in store.search("c", "clip", data["clip"][0], k=N, filter=sold)[0].ids
+    with pytest.raises(InvalidInputError, match="plain JSON"):
+        store.set_metadata("c", [first], [{"x": float("nan")}])
+
+
+def test_index_fields_is_idempotent_and_keeps_answers(store: VectorStore, data) -> None:
+    ids = _fill_metadata(store, data)
+    kinds = {"metadata.price": "number", "metadata.tags": "strings", "metadata.taken": "date"}
+    store.index_fields("c", kinds)
+    store.index_fields("c", kinds)
+    keep = np.array([i % 50 <= 24 for i in range(N)])
+    [result] = store.search(
+        "c", "dino", data["dino"][3], k=10, filter=Filter(ranges={"metadata.price": Range(lte=24)})
+    )
+    assert result.ids == _brute(data["dino"][keep], ids[keep], data["dino"][3], 10)[0]
 
 
 # --- writes --------------------------------------------------------------------------------

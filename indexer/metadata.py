@@ -1,0 +1,172 @@
+"""Where item metadata comes from (a CSV/JSONL file keyed by path, a sidecar ``IMAGE.json``, an
+upload's field) and how an edit is recorded: the item's row, the field registry and the outbox.
+
+Values are checked and normalised by ``search.fields``; the store's payload follows the database
+through the metadata outbox (``indexer.outbox.apply_metadata``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from anyseek.db import repository
+from anyseek.db.models import Item, PendingMetadata
+from anyseek.errors import NotFoundError
+from indexer.errors import ItemError, SourceError
+from indexer.sources import SourceRef
+from search.fields import (
+    MetadataError,
+    check_kinds,
+    kinds_of,
+    merge,
+    normalize_metadata,
+)
+
+KEY = "path"
+"""The column (CSV) or key (JSONL) naming the image a row of a metadata file belongs to."""
+SIDECAR_SUFFIX = ".json"
+
+
+def read_metadata_file(path: Path) -> dict[str, dict[str, Any]]:
+    """Rows of a ``.csv`` or ``.jsonl`` metadata file by their ``path``; a bad file is a
+    :class:`SourceError` naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise SourceError(f"cannot read metadata file {path}: {error.strerror or error}") from None
+    rows = _csv_rows(text) if path.suffix.lower() == ".csv" else _jsonl_rows(text, path)
+    table: dict[str, dict[str, Any]] = {}
+    for line, row in rows:
+        key = row.pop(KEY, None)
+        if not isinstance(key, str) or not key:
+            raise SourceError(f"{path}:{line}: no {KEY!r} naming the image")
+        try:
+            table[key] = normalize_metadata(row)
+        except MetadataError as error:
+            raise SourceError(f"{path}:{line}: {error}") from None
+    return table
+
+
+def _jsonl_rows(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """One JSON object a line (blank lines skipped)."""
+    rows = []
+    for line, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise SourceError(f"{path}:{line}: not JSON ({error.msg})") from None
+        if not isinstance(row, dict):
+            raise SourceError(f"{path}:{line}: each line must be a JSON object")
+        rows.append((line, row))
+    return rows
+
+
+def _csv_rows(text: str) -> list[tuple[int, dict[str, Any]]]:
+    """CSV rows with a header; cells typed by :func:`csv_value`, empty cells left out."""
+    reader = csv.DictReader(text.splitlines())
+    return [
+        (n, {k: csv_value(v) for k, v in row.items() if k and v not in (None, "")})
+        for n, row in enumerate(reader, 2)
+    ]
+
+
+def csv_value(cell: str) -> Any:
+    """A CSV cell as a value: true/false, a number, a JSON list of strings, else the text (ISO
+    dates are recognised when normalised)."""
+    text = cell.strip()
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return number if number == number and abs(number) != float("inf") else text
+
+
+def attach(refs: Sequence[SourceRef], table: Mapping[str, Mapping[str, Any]]) -> list[SourceRef]:
+    """Each ref with its row of a metadata file (matched by its path, or its full URI)."""
+    out = []
+    for ref in refs:
+        row = table.get(ref.path, table.get(ref.uri))
+        out.append(ref if row is None else replace(ref, metadata={**(ref.metadata or {}), **row}))
+    return out
+
+
+def unmatched(refs: Sequence[SourceRef], table: Mapping[str, Any]) -> list[str]:
+    """Keys of a metadata file that name none of the refs (shown to the user as a warning)."""
+    known = {ref.path for ref in refs} | {ref.uri for ref in refs}
+    return [key for key in table if key not in known]
+
+
+def read_sidecar(image: Path) -> dict[str, Any] | None:
+    """The metadata in ``IMAGE.jpg.json`` or ``IMAGE.json`` next to an image, if there is one."""
+    for candidate in (image.with_name(image.name + SIDECAR_SUFFIX), image.with_suffix(".json")):
+        if candidate == image or not candidate.is_file():
+            continue
+        try:
+            value = json.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ItemError(f"sidecar {candidate.name}: not readable JSON ({error})") from None
+        if not isinstance(value, dict):
+            raise ItemError(f"sidecar {candidate.name}: must be a JSON object")
+        return value
+    return None
+
+
+def register(session: Session, collection_id: int, metadata: Mapping[str, Any]) -> None:
+    """Check the values' kinds against the collection's registry and register new fields."""
+    if not metadata:
+        return
+    registry = repository.field_registry(session, collection_id)
+    check_kinds(registry, metadata)
+    registry = repository.register_fields(session, collection_id, kinds_of(metadata))
+    check_kinds(registry, metadata)  # a concurrent writer registered another kind first
+
+
+def edit(session: Session, collection: str, item_id: int, changes: Mapping[str, Any]) -> Item:
+    """Merge ``changes`` into an item's metadata (``None`` removes a field) and stage the result
+    in the metadata outbox, in the caller's transaction; the item."""
+    owner = repository.get_collection(session, collection)
+    item = session.get(Item, item_id, with_for_update=True)
+    if item is None or item.collection_id != owner.id:
+        raise NotFoundError(f"collection {collection!r} has no item {item_id}")
+    merged = merge(item.meta or {}, normalize_metadata(changes, allow_null=True))
+    register(session, owner.id, merged)
+    item.meta = merged
+    stage(session, item, merged)
+    return item
+
+
+def stage(session: Session, item: Item, metadata: Mapping[str, Any]) -> None:
+    """Put an item's whole metadata in the outbox (a newer edit replaces an unapplied one)."""
+    row = session.scalar(
+        select(PendingMetadata).where(PendingMetadata.item_id == item.id).with_for_update()
+    )
+    text = json.dumps(dict(metadata), sort_keys=True)
+    if row is None:
+        session.add(
+            PendingMetadata(item_id=item.id, collection_id=item.collection_id, metadata_json=text)
+        )
+    else:
+        row.metadata_json = text
+        row.revision += 1
+    session.flush()

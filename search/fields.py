@@ -1,0 +1,224 @@
+"""User metadata fields: which values an item may carry, their kinds, and filters by field name.
+
+An item's metadata is a flat JSON object of fields: strings, numbers, booleans, lists of strings
+and ISO 8601 dates (kept as RFC 3339 UTC strings). Each collection keeps a registry of its fields
+with their kinds (``anyseek.db``); a filter names fields as users know them (``price``, ``path``)
+and :func:`resolve_filter` turns it into the store's payload keys (``metadata.price``), refusing a
+field the collection does not have with the list of those it has.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+from search.query import SearchInputError
+from search.stores.base import METADATA, DateRange, FieldKind, Filter, Range, Scalar, parse_date
+
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+MAX_FIELDS = 64
+"""Fields one item may carry."""
+MAX_TEXT = 1000
+"""Characters of one string value (metadata is for filtering, not documents)."""
+MAX_LIST = 100
+"""Strings in one list value."""
+DATE_SHAPE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+SYSTEM_FIELDS: dict[str, FieldKind] = {
+    "path": "string",
+    "folder": "string",
+    "ext": "string",
+    "bytes": "number",
+    "width": "number",
+    "height": "number",
+    "mtime": "number",
+    "sha256": "string",
+}
+"""Fields the indexer records for every image; user metadata may not reuse their names."""
+
+
+class MetadataError(SearchInputError):
+    """Metadata that cannot be stored: a bad field name, value type or size."""
+
+
+class UnknownFieldError(SearchInputError):
+    """A filter names a field no item of the collection has."""
+
+
+def kind_of(value: object) -> FieldKind:
+    """The kind of a normalised metadata value."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list):
+        return "strings"
+    return "date" if DATE_SHAPE.match(value) and parse_date(value) is not None else "string"
+
+
+def normalize_value(name: str, value: object) -> Any:
+    """A metadata value in its stored form: integral floats as ints, dates as RFC 3339 UTC."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise MetadataError(f"metadata {name!r}: numbers must be finite, got {value!r}")
+        return int(value) if float(value).is_integer() and abs(value) < 2**53 else float(value)
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT:
+            raise MetadataError(f"metadata {name!r}: text longer than {MAX_TEXT} characters")
+        if DATE_SHAPE.match(value) and (moment := parse_date(value)) is not None:
+            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value
+    if isinstance(value, list | tuple):
+        if len(value) > MAX_LIST or not all(isinstance(v, str) for v in value):
+            raise MetadataError(
+                f"metadata {name!r}: a list holds at most {MAX_LIST} strings, got {value!r:.80}"
+            )
+        return list(value)
+    raise MetadataError(
+        f"metadata {name!r}: values are strings, numbers, booleans, lists of strings or ISO "
+        f"dates, got {type(value).__name__}"
+    )
+
+
+def check_name(name: object) -> str:
+    """A field name usable everywhere (payload key, query string, CSV column), not a system one."""
+    if not isinstance(name, str) or not FIELD_NAME.match(name):
+        raise MetadataError(
+            f"metadata field {name!r}: use 1-64 letters, digits or '_', not starting with a digit"
+        )
+    if name in SYSTEM_FIELDS:
+        raise MetadataError(
+            f"metadata field {name!r} is recorded by the indexer; choose another name "
+            f"(reserved: {', '.join(SYSTEM_FIELDS)})"
+        )
+    return name
+
+
+def normalize_metadata(metadata: object, *, allow_null: bool = False) -> dict[str, Any]:
+    """A checked, normalised metadata object; ``allow_null`` keeps ``None`` (a PATCH removal)."""
+    if not isinstance(metadata, Mapping):
+        raise MetadataError(f"metadata must be a JSON object, got {type(metadata).__name__}")
+    if len(metadata) > MAX_FIELDS:
+        raise MetadataError(f"metadata has {len(metadata)} fields, at most {MAX_FIELDS}")
+    out: dict[str, Any] = {}
+    for name, value in metadata.items():
+        check_name(name)
+        if value is None and allow_null:
+            out[name] = None
+        elif value is None:
+            raise MetadataError(f"metadata {name!r}: null (leave the field out instead)")
+        else:
+            out[name] = normalize_value(name, value)
+    return out
+
+
+def merge(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``current`` updated by ``changes`` (already normalised); a ``None`` change removes a key."""
+    merged = dict(current)
+    for name, value in changes.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    if len(merged) > MAX_FIELDS:
+        raise MetadataError(f"metadata would have {len(merged)} fields, at most {MAX_FIELDS}")
+    return merged
+
+
+def kinds_of(metadata: Mapping[str, Any]) -> dict[str, FieldKind]:
+    """The kind of every field of a normalised metadata object."""
+    return {name: kind_of(value) for name, value in metadata.items()}
+
+
+def check_kinds(registry: Mapping[str, FieldKind], metadata: Mapping[str, Any]) -> None:
+    """Refuse a value whose kind differs from the one the collection registered for its field."""
+    for name, kind in kinds_of(metadata).items():
+        known = registry.get(name)
+        if known is not None and known != kind:
+            raise MetadataError(
+                f"metadata {name!r} holds {known} values in this collection, got {kind} "
+                f"{metadata[name]!r}"
+            )
+
+
+def payload_key(name: str) -> str:
+    """The store's payload key of a field: system fields as they are, user ones under metadata."""
+    return name if name in SYSTEM_FIELDS else f"{METADATA}.{name}"
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """A filter by field names as users write it (API body, CLI ``--where``), not yet resolved."""
+
+    equals: Mapping[str, Scalar] = field(default_factory=dict)
+    any_of: Mapping[str, Sequence[Scalar]] = field(default_factory=dict)
+    ranges: Mapping[str, tuple[float | str | None, float | str | None]] = field(
+        default_factory=dict
+    )  # field -> (gte, lte): numbers, or ISO dates for a date field
+    exists: Sequence[str] = ()
+
+    def names(self) -> list[str]:
+        """Every field named, in order of first mention."""
+        return list(dict.fromkeys([*self.equals, *self.any_of, *self.ranges, *self.exists]))
+
+    def __bool__(self) -> bool:
+        return bool(self.equals or self.any_of or self.ranges or self.exists)
+
+
+def resolve_filter(spec: FilterSpec, registry: Mapping[str, FieldKind]) -> Filter:
+    """The store filter of ``spec`` for a collection whose user fields are ``registry``.
+
+    A field neither recorded by the indexer nor registered is an :class:`UnknownFieldError`
+    listing the collection's fields; dates compare as dates, equals on a date as its RFC 3339
+    form.
+    """
+    kinds = {**SYSTEM_FIELDS, **registry}
+    unknown = [name for name in spec.names() if name not in kinds]
+    if unknown:
+        user = ", ".join(f"{n} ({k})" for n, k in sorted(registry.items())) or "none yet"
+        raise UnknownFieldError(
+            f"unknown filter field {unknown[0]!r}: this collection has the fields "
+            f"{', '.join(SYSTEM_FIELDS)} and, from its metadata, {user}",
+            f"filter.{unknown[0]}",
+        )
+    ranges: dict[str, Range] = {}
+    dates: dict[str, DateRange] = {}
+    for name, (gte, lte) in spec.ranges.items():
+        try:
+            if kinds[name] == "date":
+                dates[payload_key(name)] = DateRange(gte=gte, lte=lte)  # type: ignore[arg-type]
+            else:
+                ranges[payload_key(name)] = Range(gte=_number(name, gte), lte=_number(name, lte))
+        except ValueError as exc:
+            raise SearchInputError(f"filter range on {name!r}: {exc}", f"filter.{name}") from None
+
+    def value(name: str, given: Scalar) -> Scalar:
+        return normalize_value(name, given) if kinds[name] == "date" else given
+
+    return Filter(
+        equals={payload_key(n): value(n, v) for n, v in spec.equals.items()},
+        any_of={payload_key(n): [value(n, v) for v in vs] for n, vs in spec.any_of.items()},
+        ranges=ranges,
+        dates=dates,
+        exists=[payload_key(n) for n in spec.exists],
+    )
+
+
+def _number(name: str, bound: float | str | None) -> float | None:
+    """A numeric range bound (a text bound is an error naming the field)."""
+    if bound is None or (isinstance(bound, int | float) and not isinstance(bound, bool)):
+        return bound
+    try:
+        return float(bound)
+    except (TypeError, ValueError):
+        raise SearchInputError(
+            f"filter range on {name!r}: {bound!r} is not a number", f"filter.{name}"
+        ) from None
