@@ -6,13 +6,9 @@ from sqlalchemy.orm import Session
 
 from anyseek.db import repository
 from anyseek.db.models import Collection, Metric
-from anyseek.errors import AnyseekError
+from anyseek.errors import ModelMismatchError
 from model.service import SearchModel
 from search.stores import SpaceSpec
-
-
-class ModelMismatchError(AnyseekError):
-    """A collection was indexed with another model (version); its vectors would not compare."""
 
 
 def attach_model(session: Session, collection: Collection, model: SearchModel) -> None:
