@@ -17,9 +17,10 @@ import numpy as np
 from sqlalchemy import delete, exc, select, update
 from sqlalchemy.orm import Session
 
-from anyseek.db import repository
+from anyseek.db import repository, versions
 from anyseek.db.models import (
     ChunkStatus,
+    Collection,
     IndexChunk,
     Item,
     ItemEmbedding,
@@ -29,6 +30,7 @@ from anyseek.db.models import (
     utc_now,
 )
 from anyseek.db.session import Database
+from anyseek.errors import ModelMismatchError
 from anyseek.settings import Settings
 from indexer.collections import store_spaces
 from indexer.decode import Decoded
@@ -70,17 +72,44 @@ class ChunkOutcome:
     skipped: int
 
 
+def staging_version(
+    session: Session, collection_id: int, model: tuple[str, str] | None
+) -> int | None:
+    """The current version the vectors of ``model`` (name, version) are staged for, with the
+    collection row locked against a switch; refused when a switch made another model current."""
+    collection = session.get(
+        Collection, collection_id, with_for_update=True, populate_existing=True
+    )
+    current = versions.current_version(session, collection) if collection is not None else None
+    if current is None or model is None:
+        return None
+    if (current.model_name, current.model_version) != model:
+        raise ModelMismatchError(
+            f"collection {collection.name!r} switched to {current.model} while this job embedded "
+            f"with {model[0]}@{model[1]}: run the job again (`anyseek jobs list`)"
+        )
+    return current.number
+
+
 def stage_chunk(
-    session: Session, job_id: int, seq: int, collection_id: int, outcome: ChunkOutcome
+    session: Session,
+    job_id: int,
+    seq: int,
+    collection_id: int,
+    outcome: ChunkOutcome,
+    model: tuple[str, str] | None = None,
 ) -> bool:
-    """Write a chunk's items, staged vectors and failures once; False if it was already written."""
+    """Write a chunk's items, staged vectors and failures once; False if it was already written.
+    ``model`` (name, version) made the vectors: they are staged for the current version, which
+    must be that model's."""
     job = get_job(session, job_id, lock=True)
     chunk = session.get(IndexChunk, (job_id, seq), with_for_update=True, populate_existing=True)
     if chunk is None or chunk.status == ChunkStatus.DONE or job.status in FINISHED:
         return False
+    version = staging_version(session, collection_id, model)
     skipped = outcome.skipped
     for item in outcome.embedded:
-        if stage_item(session, collection_id, job_id, item) is None:
+        if stage_item(session, collection_id, job_id, item, version) is None:
             skipped += 1
     for uri, reason in outcome.failures:
         session.add(JobFailure(job_id=job_id, source_uri=uri, reason=reason))
@@ -93,7 +122,9 @@ def stage_chunk(
     return True
 
 
-def stage_item(session: Session, collection_id: int, job_id: int, item: Embedded) -> int | None:
+def stage_item(
+    session: Session, collection_id: int, job_id: int, item: Embedded, version: int | None = None
+) -> int | None:
     """Insert a pending item with its outbox row; None when the collection already has the hash."""
     fetched, decoded = item.decoded.fetched, item.decoded
     existing = session.scalar(
@@ -120,6 +151,7 @@ def stage_item(session: Session, collection_id: int, job_id: int, item: Embedded
             item_id=row.id,
             collection_id=collection_id,
             job_id=job_id,
+            version=version,
             vectors=np.ascontiguousarray(item.vectors, dtype=np.float32).tobytes(),
             payload=json.dumps(item.payload()),
             thumbnail=decoded.thumbnail,
@@ -134,6 +166,7 @@ class _Staged:
 
     item_id: int
     job_id: int | None
+    version: int | None
     vectors: bytes
     payload: str
     thumbnail: bytes
@@ -150,12 +183,17 @@ def apply_pending(
         row = repository.get_collection(session, collection)
         collection_id, specs = row.id, store_spaces(row)
         space_ids = [space.id for space in row.spaces]
+        names = {v.number: v.store_name for v in versions.versions(session, row)}
+        current = names.get(row.current_version or 0, collection)
     if not specs:
         return 0
-    store.ensure_collection(collection, specs)
+    store.ensure_collection(current, specs)
     applied = 0
     while batch := _read_batch(database, collection_id):
-        _write_store(store, settings, collection, specs, batch)
+        for number in sorted({row.version for row in batch}, key=lambda n: n or 0):
+            part = [row for row in batch if row.version == number]
+            target = names.get(number, current) if number is not None else current
+            _write_store(store, settings, collection, target, specs, part)
         applied += _mark_indexed(database, batch, space_ids)
     return applied
 
@@ -167,6 +205,7 @@ def _read_batch(database: Database, collection_id: int) -> list[_Staged]:
             select(
                 PendingVectors.item_id,
                 PendingVectors.job_id,
+                PendingVectors.version,
                 PendingVectors.vectors,
                 PendingVectors.payload,
                 PendingVectors.thumbnail,
@@ -179,9 +218,15 @@ def _read_batch(database: Database, collection_id: int) -> list[_Staged]:
 
 
 def _write_store(
-    store: VectorStore, settings: Settings, collection: str, specs: Sequence, batch: list[_Staged]
+    store: VectorStore,
+    settings: Settings,
+    collection: str,
+    target: str,
+    specs: Sequence,
+    batch: list[_Staged],
 ) -> None:
-    """Thumbnails to disk, then vectors and payloads to the store, flushed to be durable."""
+    """Thumbnails to disk, then vectors and payloads to the version's store collection
+    ``target``, flushed to be durable."""
     for row in batch:
         write_thumbnail(thumbnail_path(settings, collection, row.item_id), row.thumbnail)
     matrix = np.stack([np.frombuffer(row.vectors, dtype=np.float32) for row in batch])
@@ -190,7 +235,7 @@ def _write_store(
         vectors[spec.name] = matrix[:, start : start + spec.dim]
         start += spec.dim
     store.upsert(
-        collection, [row.item_id for row in batch], vectors, [json.loads(r.payload) for r in batch]
+        target, [row.item_id for row in batch], vectors, [json.loads(r.payload) for r in batch]
     )
     store.flush()
 

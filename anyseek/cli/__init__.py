@@ -25,6 +25,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("eval", "anyseek.cli.eval"),
     ("jobs", "anyseek.cli.index"),
     ("search", "anyseek.cli.search"),
+    ("reindex", "anyseek.cli.reindex"),
     ("serve", "anyseek.cli.serve"),
 )
 

@@ -9,6 +9,7 @@ import typer
 
 from anyseek.cli.database import checked_database
 from anyseek.cli.output import echo_table
+from anyseek.cli.versions import rollback, versions
 from anyseek.db import repository
 
 app = typer.Typer(help="Create, list and delete image collections.", no_args_is_help=True)
@@ -78,3 +79,7 @@ def delete(
         with database.session() as session:
             deleted = repository.delete_collection(session, name)
     typer.echo(f"deleted collection {name!r} ({deleted.items} items, {deleted.jobs} jobs)")
+
+
+app.command("versions")(versions)
+app.command("rollback")(rollback)

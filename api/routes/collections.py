@@ -31,7 +31,11 @@ def _out(summary: repository.CollectionSummary) -> CollectionOut:
 def create_collection(body: CollectionCreate, state: State, session: DbSession) -> CollectionOut:
     """Create an empty collection indexed in every space of the loaded model."""
     searcher = state.ready_searcher
-    return _out(catalog.create_collection(session, searcher.store, searcher.model, body.name))
+    return _out(
+        catalog.create_collection(
+            session, searcher.store, searcher.model, body.name, state.settings.model.source
+        )
+    )
 
 
 @router.get("", response_model=CollectionList, dependencies=[READ], responses=errors(401))
