@@ -70,9 +70,7 @@ def indexed(ready_settings: Settings, search_model, tmp_path: Path):
     database = open_database(settings)
     store = open_store(settings)
     registry = ModelRegistry(settings.model, default=search_model)
-    searcher = VersionedSearcher(
-        Searcher(search_model, store, settings.search), database, registry
-    )
+    searcher = VersionedSearcher(Searcher(search_model, store, settings.search), database, registry)
     yield settings, database, store, searcher, registry
     store.close()
     database.dispose()
@@ -177,7 +175,9 @@ def test_a_cancelled_reindex_drops_its_version_and_searches_stay_on_the_current(
 
     before = _answer(searcher, CAPTIONS[0])
     with database.session() as session:
-        job_id, number = start_reindex(session, COLLECTION, registry.get(other_source), other_source)
+        job_id, number = start_reindex(
+            session, COLLECTION, registry.get(other_source), other_source
+        )
 
     def cancel(done: int, total: int) -> None:
         with database.session() as session:
