@@ -4,24 +4,39 @@ whose model is gone is refused too (``tests/indexer/test_reindex.py`` rolls back
 
 from __future__ import annotations
 
-import sys
+import io
 from pathlib import Path
 
 import pytest
+from derived_model import derived_bundle, perturb_weights
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from anyseek.cli import main
 from anyseek.db import migrate
 from anyseek.db.session import database_for
 from anyseek.settings import Settings
 from indexer import run_index
+from model.data import generate_scene
 from model.service import load_search_model
 from search.searcher import Searcher
 from search.stores import open_store
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "indexer"))
-from derived_model import derived_bundle, perturb_weights  # noqa: E402
-from indexing_images import scene_png, write_good_images  # noqa: E402
+
+def scene_png(seed: int) -> bytes:
+    """A generated 64 px scene as PNG bytes."""
+    out = io.BytesIO()
+    Image.fromarray(generate_scene(seed, 64).rgb).save(out, format="PNG")
+    return out.getvalue()
+
+
+def write_scenes(folder: Path, count: int) -> Path:
+    """``count`` scenes as PNG files in ``folder``."""
+    folder.mkdir(parents=True)
+    for seed in range(count):
+        (folder / f"scene{seed}.png").write_bytes(scene_png(seed))
+    return folder
+
 
 CAPTION = {"parts": [{"modality": "caption", "text": "a red cube"}], "k": 3}
 
@@ -39,7 +54,7 @@ def changed_source(settings: Settings, tmp_path: Path) -> tuple[Settings, str]:
     database = database_for(settings, create_dirs=True)
     migrate.upgrade(database)
     database.dispose()
-    run_index(settings, "scenes", write_good_images(tmp_path / "images", 3))
+    run_index(settings, "scenes", write_scenes(tmp_path / "images", 3))
     perturb_weights(Path(source), seed=4)
     return settings, source
 

@@ -13,7 +13,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-BUILTIN = Path(__file__).resolve().parents[2] / "model" / "builtin"
+BUILTIN = Path(__file__).resolve().parents[1] / "model" / "builtin"
 
 
 def perturb_weights(bundle: Path, seed: int, scale: float = 0.05) -> None:
