@@ -23,7 +23,7 @@ from model.service import load_search_model
 from search.model_registry import ModelRegistry
 from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher
-from search.stores import open_store
+from search.stores import BACKENDS, open_store
 from search.versions import VersionedSearcher
 
 COLLECTION = "scenes"
@@ -219,3 +219,32 @@ def test_a_model_changed_at_its_source_is_refused_not_mixed(
     message = str(refused.value)
     assert "derived-model@" in message and changed.version in message
     assert f"anyseek reindex {COLLECTION} --model" in message
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_reindex_switch_and_rollback_on_every_store(
+    backend: str, ready_settings: Settings, search_model, other_source: str, tmp_path: Path
+) -> None:
+    settings = _settings(ready_settings)
+    settings = settings.model_copy(
+        update={"store": settings.store.model_copy(update={"backend": backend})}
+    )
+    run_index(settings, COLLECTION, write_good_images(tmp_path / "images", 3), model=search_model)
+    database = open_database(settings)
+    store = open_store(settings)
+    try:
+        registry = ModelRegistry(settings.model, default=search_model)
+        searcher = VersionedSearcher(
+            Searcher(search_model, store, settings.search), database, registry
+        )
+        before = _answer(searcher, CAPTIONS[0])
+        with database.session() as session:
+            job_id, _ = start_reindex(session, COLLECTION, registry.get(other_source), other_source)
+        assert run_reindex(settings, database, store, job_id, registry.get).status == "succeeded"
+        moved = _answer(searcher, CAPTIONS[0])
+        assert store.alias_target(versions.alias_name(COLLECTION)) == "scenes@v2"
+        rollback(settings, database, store, COLLECTION, registry.get)
+        assert moved[0] != before[0] and _answer(searcher, CAPTIONS[0]) == before
+    finally:
+        store.close()
+        database.dispose()
