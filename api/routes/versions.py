@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1/collections/{name}", tags=["versions"])
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     dependencies=[WRITE],
-    responses=errors(401, 404, 409, 422, 503),
+    responses=errors(400, 401, 404, 409, 422, 503),
 )
 async def reindex(
     name: CollectionName, body: ReindexRequest, state: State, session: DbSession
