@@ -25,3 +25,7 @@ class AlreadyExistsError(AnyseekError):
 
 class MissingExtraError(AnyseekError):
     """A command needs an optional extra (``pip install 'anyseek[NAME]'``) that is not installed."""
+
+
+class ModelMismatchError(AnyseekError):
+    """Vectors made by one model would be compared with another's (HTTP 409): never mixed."""

@@ -47,6 +47,12 @@ class ModelSettings(BaseModel):
         description="official 4M checkpoints: folder holding one folder per tokenizer, named like "
         "its Hugging Face repo (e.g. 4M_tokenizers_depth_8k_224-448); unset: fetched by repo id",
     )
+    memory_budget_mb: int = Field(
+        default=8192,
+        ge=0,
+        description="weights of the models one process keeps loaded (each collection is searched "
+        "with its own); past it the least recently used are evicted; 0 = no limit",
+    )
 
 
 class StoreSettings(BaseModel):
@@ -167,6 +173,16 @@ class IndexerSettings(BaseModel):
     )
     worker_max_memory_mb: int = Field(
         default=0, ge=0, description="restart a worker child above this RSS; 0 = never"
+    )
+    keep_versions: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="versions of a collection's vectors kept after a re-index switches, the "
+        "current one included (2 = one to roll back to); older ones are dropped from the store",
+    )
+    reindex_batch: int = Field(
+        default=64, ge=1, le=10_000, description="items re-embedded per step of a re-index"
     )
 
 

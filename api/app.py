@@ -25,9 +25,11 @@ from api.deps import AppState
 from api.indexing import JobRunner
 from api.metrics import Metrics
 from api.query import MB
-from api.routes import collections, export, health, items, jobs, model, search
+from api.routes import collections, export, health, items, jobs, model, search, versions
 from api.schemas import publish_limits
+from search.model_registry import ModelRegistry
 from search.searcher import Searcher, open_searcher
+from search.versions import VersionedSearcher
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("anyseek.api")
@@ -57,14 +59,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         state.searcher = searcher or await asyncio.to_thread(_load, settings)
+        state.models = ModelRegistry(settings.model, default=state.searcher.model)
+        state.versioned = VersionedSearcher(state.searcher, database, state.models)
         state.batcher = SearchBatcher(
-            state.searcher.search_many,
+            state.versioned.search_many,
             max_batch=settings.api.batch_max,
             wait_ms=settings.api.batch_wait_ms,
             on_batch=state.metrics.batches.observe,
         )
         state.batcher.start()
-        runner = state.jobs = JobRunner(settings, database, state.searcher)
+        runner = state.jobs = JobRunner(settings, database, state.searcher, state.models)
         if settings.broker_url:
             state.broker_check = _broker_probe(settings)
         try:
@@ -99,6 +103,7 @@ def create_app(
     for router in (
         collections.router,
         export.router,
+        versions.router,
         items.router,
         jobs.router,
         search.router,

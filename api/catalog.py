@@ -12,26 +12,29 @@ import shutil
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from anyseek.db import repository
-from anyseek.db.models import Item, ItemStatus
+from anyseek.db import repository, versions
+from anyseek.db.models import Collection, Item, ItemStatus
 from anyseek.db.session import Database
 from anyseek.errors import NotFoundError
 from anyseek.settings import Settings
-from indexer.collections import attach_model, store_spaces
+from indexer.collections import attach_model, store_names, store_spaces
 from indexer.thumbnails import reconstruction_path, thumbnail_dir, thumbnail_path
 from model.service import RECONSTRUCTION_KINDS, SearchModel
 from search.fields import SYSTEM_FIELDS
+from search.model_registry import ModelRegistry
 from search.stores import VectorStore
+from search.versions import check_model
 
 __all__ = ["reconstruction_path", "thumbnail_path"]  # re-exported for the item routes
 
 
 def create_collection(
-    session: Session, store: VectorStore, model: SearchModel, name: str
+    session: Session, store: VectorStore, model: SearchModel, name: str, source: str | None = None
 ) -> repository.CollectionSummary:
-    """A new collection in the database and the store, with every space of the loaded model."""
+    """A new collection in the database and the store, with every space of the loaded model
+    (loaded from ``source``, recorded as the collection's version 1)."""
     collection = repository.create_collection(session, name)
-    attach_model(session, collection, model)  # what the indexer records on first use
+    attach_model(session, collection, model, source)  # what the indexer records on first use
     store.ensure_collection(name, store_spaces(collection))
     return repository.summarize(session, [collection])[0]
 
@@ -41,12 +44,29 @@ def delete_collection(
 ) -> repository.CollectionSummary:
     """Delete a collection's records (committed first: a failed drop leaves stray vectors, never
     records whose vectors are gone), then its vectors and thumbnails."""
+    names = store_names(session, repository.get_collection(session, name))
     summary = repository.delete_collection(session, name)
     session.commit()
-    if name in store.collections():
-        store.drop(name)
+    existing = set(store.collections())
+    for store_name in names:
+        if store_name in existing:
+            store.drop(store_name)
+    store.delete_alias(versions.alias_name(name))
     shutil.rmtree(thumbnail_dir(settings, name), ignore_errors=True)
     return summary
+
+
+def check_indexable(session: Session, models: ModelRegistry, name: str) -> None:
+    """Refuse (409) indexing into a collection whose model is no longer found at its source,
+    before a job is written (a job would only fail)."""
+    row = session.scalar(select(Collection).where(Collection.name == name))
+    current = versions.current_version(session, row) if row is not None else None
+    if current is None:
+        return
+    made_by = versions.ModelIdentity(
+        current.model_source, current.model_name, current.model_version
+    )
+    check_model(name, made_by, models.get(current.model_source))
 
 
 def get_item(session: Session, collection: str, item_id: int) -> Item:
@@ -71,11 +91,15 @@ def list_items(
     return list(rows), total
 
 
-def payloads(store: VectorStore, collection: str, ids: list[int]) -> dict[int, dict]:
-    """Stored payloads of the items the store has (pending ones are not there yet)."""
-    if not ids or collection not in store.collections():
+def payloads(
+    session: Session, store: VectorStore, collection: str, ids: list[int]
+) -> dict[int, dict]:
+    """Stored payloads of the items the current version has (pending ones are not there yet)."""
+    current = versions.current_version(session, repository.get_collection(session, collection))
+    name = current.store_name if current is not None else collection
+    if not ids or name not in store.collections():
         return {}
-    return {s.id: s.payload for s in store.retrieve(collection, ids, with_vectors=False)}
+    return {s.id: s.payload for s in store.retrieve(name, ids, with_vectors=False)}
 
 
 def delete_item(
@@ -83,9 +107,11 @@ def delete_item(
 ) -> None:
     """Remove an item from the store first (it stops being found), then its record and thumbnail."""
     item = get_item(session, collection, item_id)
-    if collection in store.collections():
-        store.delete(collection, [item_id])
-        store.flush()
+    existing = set(store.collections())
+    for name in store_names(session, item.collection):
+        if name in existing:
+            store.delete(name, [item_id])
+    store.flush()
     session.delete(item)
     session.flush()
     thumbnail_path(settings, collection, item_id).unlink(missing_ok=True)

@@ -18,7 +18,9 @@ from api.batching import SearchBatcher
 from api.errors import ApiError
 from api.indexing import JobRunner
 from api.metrics import Metrics
+from search.model_registry import ModelRegistry
 from search.searcher import Searcher
+from search.versions import VersionedSearcher
 
 API_KEY_HEADER = "X-API-Key"
 api_key_header = APIKeyHeader(
@@ -35,7 +37,9 @@ class AppState:
     settings: Settings
     database: Database
     metrics: Metrics
-    searcher: Searcher | None = None
+    searcher: Searcher | None = None  # the default model's (ANYSEEK_MODEL__SOURCE)
+    models: ModelRegistry | None = None  # every model a collection needs, loaded lazily
+    versioned: VersionedSearcher | None = None  # each collection with its own model
     batcher: SearchBatcher | None = None
     jobs: JobRunner | None = None
     broker_check: Callable[[], None] | None = None  # raises when the broker does not answer
@@ -46,6 +50,13 @@ class AppState:
         if self.searcher is None:
             raise ApiError(503, LOADING)
         return self.searcher
+
+    @property
+    def ready_models(self) -> ModelRegistry:
+        """The model registry, or a 503 while the default model is still loading."""
+        if self.models is None:
+            raise ApiError(503, LOADING)
+        return self.models
 
     @property
     def ready_batcher(self) -> SearchBatcher:

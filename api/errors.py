@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from anyseek.db.versions import VersionStateError
 from anyseek.errors import (
     AlreadyExistsError,
     AnyseekError,
@@ -62,7 +63,12 @@ def status_of(exc: AnyseekError) -> int:
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(
-        exc, AlreadyExistsError | JobStateError | ModelMismatchError | SpaceMismatchError
+        exc,
+        AlreadyExistsError
+        | JobStateError
+        | ModelMismatchError
+        | SpaceMismatchError
+        | VersionStateError,
     ):
         return 409
     if isinstance(exc, ServiceUnavailableError):

@@ -19,6 +19,8 @@ from anyseek.settings import Settings
 from indexer import IndexReport, run_index
 from indexer.jobs import report
 from indexer.outbox import apply_metadata
+from indexer.reindex import reindex_version, run_reindex
+from search.model_registry import ModelRegistry
 from search.searcher import Searcher
 
 log = logging.getLogger("anyseek.api")
@@ -27,8 +29,15 @@ log = logging.getLogger("anyseek.api")
 class JobRunner:
     """Starts index jobs: on workers (broker set) or on one indexing thread here."""
 
-    def __init__(self, settings: Settings, database: Database, searcher: Searcher) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        searcher: Searcher,
+        models: ModelRegistry | None = None,
+    ) -> None:
         self.settings, self.database, self.searcher = settings, database, searcher
+        self.models = models or ModelRegistry(settings.model, default=searcher.model)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anyseek-index")
         self.running: dict[int, Future] = {}
 
@@ -40,9 +49,12 @@ class JobRunner:
     def start(self, job_id: int) -> None:
         """Start a written job: enqueue its chunks, or schedule it on the indexing thread."""
         if self.uses_workers:
-            from workers.submit import enqueue_chunks
+            from workers.submit import enqueue_chunks, enqueue_reindex
 
-            enqueue_chunks(self.settings, job_id)
+            if self._is_reindex(job_id):
+                enqueue_reindex(self.settings, job_id)
+            else:
+                enqueue_chunks(self.settings, job_id)
             return
         self.running[job_id] = self._executor.submit(self._run, job_id)
 
@@ -71,9 +83,19 @@ class JobRunner:
         if future is not None:
             future.result(timeout)
 
+    def _is_reindex(self, job_id: int) -> bool:
+        """Whether the job builds a collection version (``anyseek reindex``)."""
+        with self.database.session() as session:
+            return reindex_version(session, job_id) is not None
+
     def _run(self, job_id: int) -> None:
         """Run one job to its end; failures are recorded on the job by ``run_index``."""
         try:
+            if self._is_reindex(job_id):
+                run_reindex(
+                    self.settings, self.database, self.searcher.store, job_id, self.models.get
+                )
+                return
             run_index(
                 self.settings,
                 "",
@@ -81,6 +103,7 @@ class JobRunner:
                 model=self.searcher.model,
                 store=self.searcher.store,
                 job_id=job_id,
+                load_model=self.models.get,
             )
         except Exception as exc:  # recorded on the job; the thread lives on
             log.warning("index job %s failed: %s", job_id, exc)

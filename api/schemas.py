@@ -387,6 +387,48 @@ class JobOut(BaseModel):
     error: str | None
 
 
+class ReindexRequest(BaseModel):
+    """Re-embed a collection with another model (or the same model's new weights)."""
+
+    model: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="ANYSEEK_MODEL__SOURCE of the model: 'builtin', a bundle or checkpoint folder, "
+        "a .safetensors file or a Hugging Face repo id",
+    )
+
+
+class VersionOut(BaseModel):
+    """One version of a collection's vectors and the model that made them."""
+
+    number: int
+    model: str = Field(description="name@content-hash of the model")
+    model_source: str | None
+    store_name: str
+    status: Literal["building", "ready"]
+    current: bool
+    job_id: int | None
+    created_at: datetime
+    built_at: datetime | None
+
+
+class VersionList(BaseModel):
+    """A collection's versions, oldest first; exactly one is current."""
+
+    collection: str
+    versions: list[VersionOut]
+
+
+class SwitchOut(BaseModel):
+    """A switch of the current version (a rollback): from, to, and versions dropped."""
+
+    collection: str
+    previous: int | None
+    current: int
+    model: str
+    dropped: list[int]
+
+
 class JobList(BaseModel):
     """The newest jobs first."""
 

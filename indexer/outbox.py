@@ -21,9 +21,10 @@ import numpy as np
 from sqlalchemy import delete, exc, select, update
 from sqlalchemy.orm import Session
 
-from anyseek.db import repository
+from anyseek.db import repository, versions
 from anyseek.db.models import (
     ChunkStatus,
+    Collection,
     IndexChunk,
     Item,
     ItemEmbedding,
@@ -35,6 +36,7 @@ from anyseek.db.models import (
     utc_now,
 )
 from anyseek.db.session import Database
+from anyseek.errors import ModelMismatchError
 from anyseek.settings import Settings
 from indexer.collections import store_spaces
 from indexer.decode import Decoded
@@ -87,19 +89,46 @@ class ChunkOutcome:
     skipped: int
 
 
+def staging_version(
+    session: Session, collection_id: int, model: tuple[str, str] | None
+) -> int | None:
+    """The current version the vectors of ``model`` (name, version) are staged for, with the
+    collection row locked against a switch; refused when a switch made another model current."""
+    collection = session.get(
+        Collection, collection_id, with_for_update=True, populate_existing=True
+    )
+    current = versions.current_version(session, collection) if collection is not None else None
+    if current is None or model is None:
+        return None
+    if (current.model_name, current.model_version) != model:
+        raise ModelMismatchError(
+            f"collection {collection.name!r} switched to {current.model} while this job embedded "
+            f"with {model[0]}@{model[1]}: run the job again (`anyseek jobs list`)"
+        )
+    return current.number
+
+
 def stage_chunk(
-    session: Session, job_id: int, seq: int, collection_id: int, outcome: ChunkOutcome
+    session: Session,
+    job_id: int,
+    seq: int,
+    collection_id: int,
+    outcome: ChunkOutcome,
+    model: tuple[str, str] | None = None,
 ) -> bool:
-    """Write a chunk's items, staged vectors and failures once; False if it was already written."""
+    """Write a chunk's items, staged vectors and failures once; False if it was already written.
+    ``model`` (name, version) made the vectors: they are staged for the current version, which
+    must be that model's."""
     job = get_job(session, job_id, lock=True)
     chunk = session.get(IndexChunk, (job_id, seq), with_for_update=True, populate_existing=True)
     if chunk is None or chunk.status == ChunkStatus.DONE or job.status in FINISHED:
         return False
+    version = staging_version(session, collection_id, model)
     skipped = outcome.skipped
     failures = list(outcome.failures)
     for item in outcome.embedded:
         try:
-            if stage_item(session, collection_id, job_id, item) is None:
+            if stage_item(session, collection_id, job_id, item, version) is None:
                 skipped += 1
         except MetadataError as error:  # the image is reported, nothing of it is written
             failures.append((item.decoded.fetched.ref.uri, f"metadata: {error}"))
@@ -114,7 +143,9 @@ def stage_chunk(
     return True
 
 
-def stage_item(session: Session, collection_id: int, job_id: int, item: Embedded) -> int | None:
+def stage_item(
+    session: Session, collection_id: int, job_id: int, item: Embedded, version: int | None = None
+) -> int | None:
     """Insert a pending item with its outbox row; None when the collection already has the hash."""
     fetched, decoded = item.decoded.fetched, item.decoded
     existing = session.scalar(
@@ -145,6 +176,7 @@ def stage_item(session: Session, collection_id: int, job_id: int, item: Embedded
             item_id=row.id,
             collection_id=collection_id,
             job_id=job_id,
+            version=version,
             vectors=np.ascontiguousarray(item.vectors, dtype=np.float32).tobytes(),
             payload=json.dumps(item.payload(metadata)),
             thumbnail=decoded.thumbnail,
@@ -159,6 +191,7 @@ class _Staged:
 
     item_id: int
     job_id: int | None
+    version: int | None
     vectors: bytes
     payload: str
     thumbnail: bytes
@@ -176,14 +209,22 @@ def apply_pending(
         collection_id, specs = row.id, store_spaces(row)
         space_ids = [space.id for space in row.spaces]
         threshold = row.near_duplicate_threshold
+        names = {v.number: v.store_name for v in versions.versions(session, row)}
+        current = names.get(row.current_version or 0, collection)
     if threshold is None:
         threshold = settings.indexer.near_duplicate_threshold
     if not specs:
         return 0
-    store.ensure_collection(collection, specs)
+    store.ensure_collection(current, specs)
     applied = 0
     while batch := _read_batch(database, collection_id):
-        links = _write_store(store, settings, collection, specs, batch, threshold)
+        links: list[DuplicateLink] = []
+        for number in sorted({row.version for row in batch}, key=lambda n: n or 0):
+            part = [row for row in batch if row.version == number]
+            target = names.get(number, current) if number is not None else current
+            # near-duplicates are linked once, when an image reaches the version searches use
+            found = threshold if target == current else 0.0
+            links += _write_store(store, settings, collection, target, specs, part, found)
         applied += _mark_indexed(database, batch, space_ids, links)
     apply_metadata(database, store, collection)  # after the vectors: edits of items just stored
     return applied
@@ -197,16 +238,24 @@ def apply_metadata(database: Database, store: VectorStore, collection: str) -> i
     an item whose vectors are still staged waits until they are stored.
     """
     with database.session() as session:
-        collection_id = repository.get_collection(session, collection).id
+        row = repository.get_collection(session, collection)
+        collection_id = row.id
         registry = repository.field_registry(session, collection_id)
-    if collection not in store.collections():
+        names = [v.store_name for v in versions.versions(session, row)] or [collection]
+    present = set(store.collections())
+    targets = [name for name in names if name in present]  # every version gets the edit
+    if not targets:
         return 0
     if registry:
-        store.index_fields(collection, {payload_key(n): k for n, k in registry.items()})  # type: ignore[misc]
+        fields = {payload_key(n): k for n, k in registry.items()}
+        for target in targets:
+            store.index_fields(target, fields)  # type: ignore[arg-type]
     applied = 0
     while rows := _read_edits(database, collection_id):
         ids = [item_id for item_id, _, _ in rows]
-        store.set_metadata(collection, ids, [json.loads(text) for _, text, _ in rows])
+        values = [json.loads(text) for _, text, _ in rows]
+        for target in targets:
+            store.set_metadata(target, ids, values)
         store.flush()
         with database.session() as session:
             for item_id, _, revision in rows:
@@ -242,6 +291,7 @@ def _read_batch(database: Database, collection_id: int) -> list[_Staged]:
             select(
                 PendingVectors.item_id,
                 PendingVectors.job_id,
+                PendingVectors.version,
                 PendingVectors.vectors,
                 PendingVectors.payload,
                 PendingVectors.thumbnail,
@@ -257,12 +307,14 @@ def _write_store(
     store: VectorStore,
     settings: Settings,
     collection: str,
+    target: str,
     specs: Sequence,
     batch: list[_Staged],
     threshold: float,
 ) -> list[DuplicateLink]:
-    """Thumbnails to disk, near-duplicates found among what the store holds so far, then vectors
-    and payloads to the store, flushed to be durable; the near-duplicate links to record."""
+    """Thumbnails to disk, near-duplicates found among what the version's store collection
+    ``target`` holds so far (none with ``threshold`` 0), then vectors and payloads to it, flushed
+    to be durable; the near-duplicate links to record."""
     for row in batch:
         write_thumbnail(thumbnail_path(settings, collection, row.item_id), row.thumbnail)
     matrix = np.stack([np.frombuffer(row.vectors, dtype=np.float32) for row in batch])
@@ -271,8 +323,8 @@ def _write_store(
         vectors[spec.name] = matrix[:, start : start + spec.dim]
         start += spec.dim
     ids = [row.item_id for row in batch]
-    links = find_near_duplicates(store, collection, ids, vectors, threshold)
-    store.upsert(collection, ids, vectors, [json.loads(r.payload) for r in batch])
+    links = find_near_duplicates(store, target, ids, vectors, threshold)
+    store.upsert(target, ids, vectors, [json.loads(r.payload) for r in batch])
     store.flush()
     return links
 

@@ -159,7 +159,12 @@ def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
     )
     with ctx.database.session() as session:
         staged = stage_chunk(
-            session, prepared.job_id, prepared.seq, prepared.collection_id, outcome
+            session,
+            prepared.job_id,
+            prepared.seq,
+            prepared.collection_id,
+            outcome,
+            (ctx.model.name, ctx.model.version),
         )
     if staged:  # the items have ids now: their reconstructions go beside their thumbnails
         reconstructions.write(ctx.database, settings, prepared.collection_id, pictures)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from anyseek.db.migrate import open_database
 from anyseek.db.models import JobStatus
 from anyseek.settings import Settings
-from indexer.collections import attach_model
+from indexer.collections import attach_model, collection_model
 from indexer.errors import SourceError
 from indexer.jobs import (
     IndexReport,
@@ -99,12 +99,15 @@ def run_index(
     progress: bool = False,
     job_id: int | None = None,
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    load_model: Callable[[str], SearchModel] | None = None,
 ) -> IndexReport:
     """Index ``source`` into ``collection`` in this process and return the job's report.
 
     With ``job_id`` an existing job (queued, running or failed) is resumed: its staged chunks are
     not redone and ``source`` is ignored. The collection is created in the database and the
-    store when missing.
+    store when missing. A collection already indexed is indexed with its current version's model
+    (``load_model(source)``, by default this process's model of that source), ``model`` being
+    the one new collections get.
     """
     model = model or process_model(settings)  # bad model or store settings: no job written
     own_store = store is None
@@ -120,7 +123,9 @@ def run_index(
     try:
         with database.session() as session:
             job = start_job(session, job_id, resume=True)
-            attach_model(session, job.collection, model)
+            load = load_model or (lambda source: process_model(settings, source))
+            model, source = collection_model(session, job.collection, model, load)
+            attach_model(session, job.collection, model, source or settings.model.source)
             collection = job.collection.name
         with ThreadPoolExecutor(settings.indexer.decode_workers, "anyseek-decode") as pool:
             ctx = ChunkContext(settings, database, model, pool)

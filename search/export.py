@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy import select
 
-from anyseek.db import repository
+from anyseek.db import repository, versions
 from anyseek.db.models import Item, ItemStatus
 from anyseek.db.session import Database
 from anyseek.errors import AnyseekError, MissingExtraError
@@ -88,7 +88,10 @@ def export_records(
     with database.session() as session:
         row = repository.get_collection(session, collection)
         collection_id = row.id
+        current = versions.current_version(session, row)  # searches read this version
         model = f"{row.model_name}@{row.model_version}" if row.model_name else ""
+        target = collection if current is None else current.store_name
+        model = model if current is None else f"{current.model_name}@{current.model_version}"
     after = -1
     while True:
         with database.session() as session:
@@ -107,7 +110,7 @@ def export_records(
         if not items:
             return
         after = items[-1].id
-        stored = {s.id: s for s in store.retrieve(collection, [i.id for i in items])}
+        stored = {s.id: s for s in store.retrieve(target, [i.id for i in items])}
         for item in items:
             found = stored.get(item.id)
             if found is None:

@@ -85,6 +85,7 @@ class _Plan:
     spaces: dict[str, float]
     inputs: dict[str, torch.Tensor]
     timer: _Timer
+    target: str  # the store collection searched: the collection's current version
     priors: Mapping[str, torch.Tensor] | None = None  # the collection's, for query information
     predicted: dict[str, QueryEmbedding] | AnyseekError = field(default_factory=dict)
 
@@ -154,13 +155,17 @@ class Searcher:
             raise answer
         return answer
 
-    def search_many(self, queries: Sequence[SearchQuery]) -> list[SearchResults | AnyseekError]:
+    def search_many(
+        self, queries: Sequence[SearchQuery], targets: Sequence[str] | None = None
+    ) -> list[SearchResults | AnyseekError]:
         """Answer several queries with one batched model call (micro-batching for the API); a
-        bad query gets its error in its place and spoils nothing for the others."""
+        bad query gets its error in its place and spoils nothing for the others. ``targets``
+        names the store collection of each query (its collection's current version, see
+        ``search.versions``); by default the collection's own name."""
         plans: list[_Plan | AnyseekError] = []
-        for query in queries:
+        for i, query in enumerate(queries):
             try:
-                plans.append(self._plan(query))
+                plans.append(self._plan(query, targets[i] if targets else query.collection))
             except AnyseekError as exc:
                 plans.append(exc)
         self._predict([p for p in plans if isinstance(p, _Plan) and p.inputs])
@@ -172,12 +177,12 @@ class Searcher:
                 answers.append(exc)
         return answers
 
-    def _plan(self, query: SearchQuery) -> _Plan:
+    def _plan(self, query: SearchQuery, target: str) -> _Plan:
         """Check the query and turn its parts into model inputs."""
         timer = _Timer()
         fusion, combine = self._methods(query)
         offset, cursor = self._window(query)
-        spaces = self._spaces(query)
+        spaces = self._spaces(query, target)
         with timer.stage("transform"):
             inputs = model_inputs(self.model, query.parts, self.max_image_pixels)
         priors = None
@@ -191,7 +196,9 @@ class Searcher:
             offset_in_order = offset
         else:
             offset_in_order = 0  # the cursor's key says where the page starts
-        return _Plan(query, fusion, combine, offset_in_order, cursor, spaces, inputs, timer, priors)
+        return _Plan(
+            query, fusion, combine, offset_in_order, cursor, spaces, inputs, timer, target, priors
+        )
 
     def _predict(self, plans: list[_Plan]) -> None:
         """Every plan's prediction from one batched model call (one by one if that fails, so
@@ -220,7 +227,7 @@ class Searcher:
         if isinstance(plan.predicted, AnyseekError):
             raise plan.predicted
         with timer.stage("items"):
-            liked = self._liked(query)
+            liked = self._liked(query, plan.target)
         vectors, information = _query_vectors(plan.predicted, plan.sign, liked, plan.spaces)
         fused_weights = _space_weights(information, plan.spaces)
         queries = [SpaceQuery(s, vectors[s], fused_weights[s]) for s in plan.spaces]
@@ -231,9 +238,7 @@ class Searcher:
         )
         with timer.stage("store"):
             exclude = {item.id for item in query.like if item.weight > 0}
-            candidates = gather(
-                self.store, query.collection, queries, per_space, query.filter, exclude
-            )
+            candidates = gather(self.store, plan.target, queries, per_space, query.filter, exclude)
         with timer.stage("fuse"):
             fused = FUSIONS[plan.fusion](candidates, fused_weights, settings.rrf_k)
             order = best_first(candidates, fused)
@@ -368,9 +373,9 @@ class Searcher:
             )
         return offset, cursor
 
-    def _spaces(self, query: SearchQuery) -> dict[str, float]:
+    def _spaces(self, query: SearchQuery, target: str) -> dict[str, float]:
         """Spaces to score in, with the caller's weights: those both model and collection have."""
-        stored = {s.name: s.dim for s in self.store.spaces(query.collection)}
+        stored = {s.name: s.dim for s in self.store.spaces(target)}
         usable = [s.name for s in self.model.spaces if stored.get(s.name) == s.dim]
         if not usable:
             raise SearchInputError(
@@ -387,12 +392,12 @@ class Searcher:
             )
         return {s: float(w) for s, w in query.spaces.items()}
 
-    def _liked(self, query: SearchQuery) -> list[tuple[float, dict]]:
+    def _liked(self, query: SearchQuery, target: str) -> list[tuple[float, dict]]:
         """(weight, stored vectors per space) of every "more like this" item."""
         if not query.like:
             return []
         ids = [item.id for item in query.like]
-        found = {i.id: i for i in self.store.retrieve(query.collection, ids, with_vectors=True)}
+        found = {i.id: i for i in self.store.retrieve(target, ids, with_vectors=True)}
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFoundError(

@@ -37,7 +37,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "broker_connection_retry_on_startup": True,
         "task_default_queue": INDEX_QUEUE,
         "task_queues": [Queue(name, routing_key=name, durable=True) for name in QUEUES.values()],
-        "task_routes": {"anyseek.apply_pending": {"queue": WRITER_QUEUE}},
+        "task_routes": {
+            "anyseek.apply_pending": {"queue": WRITER_QUEUE},
+            "anyseek.reindex": {"queue": WRITER_QUEUE},  # writes the store: its one writer
+        },
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_max_memory_per_child": max_memory_kb or None,

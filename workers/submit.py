@@ -16,7 +16,7 @@ from anyseek.settings import Settings
 from indexer import plan_job
 from indexer.jobs import fail_job, pending_chunks
 from workers.app import app, check_broker, configure
-from workers.tasks import index_chunk
+from workers.tasks import index_chunk, reindex
 
 
 def submit_job(
@@ -50,3 +50,19 @@ def enqueue_chunks(settings: Settings, job_id: int) -> int:
     finally:
         database.dispose()
     return len(seqs)
+
+
+def enqueue_reindex(settings: Settings, job_id: int) -> None:
+    """Send a written re-index job to the writer queue (also resumes one)."""
+    check_broker(configure(settings))
+    try:
+        with app.connection_for_write(settings.broker_url) as connection:
+            reindex.apply_async((job_id,), connection=connection, retry=False)
+    except Exception as error:
+        database = open_database(settings)
+        try:
+            with database.session() as session:
+                fail_job(session, job_id, f"could not enqueue the re-index: {error}")
+        finally:
+            database.dispose()
+        raise ServiceUnavailableError(f"could not enqueue job {job_id}: {error}") from None

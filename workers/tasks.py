@@ -7,15 +7,17 @@ Transient errors (database or store down) are retried with exponential backoff.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from sqlalchemy import exc
 
 from anyseek.errors import AnyseekError, ServiceUnavailableError
-from indexer.collections import attach_model
+from indexer.collections import attach_model, collection_model
 from indexer.jobs import fail_job, start_job
 from indexer.outbox import apply_pending
 from indexer.pipeline import process_chunk
+from indexer.runtime import process_model
 from workers.app import app
 from workers.context import state, worker_settings, writer_store, writes_directly
 
@@ -38,8 +40,13 @@ def index_chunk(self, job_id: int, seq: int) -> bool:
     try:
         with chunks.database.session() as session:
             job = start_job(session, job_id)
-            attach_model(session, job.collection, chunks.model)
+            model, source = collection_model(
+                session, job.collection, chunks.model, lambda s: process_model(chunks.settings, s)
+            )
+            attach_model(session, job.collection, model, source or chunks.settings.model.source)
             collection = job.collection.name
+        if model is not chunks.model:  # the collection's own model, not this worker's default
+            chunks = dataclasses.replace(chunks, model=model)
         staged = process_chunk(chunks, job_id, seq)
     except TRANSIENT:
         raise
@@ -58,6 +65,25 @@ def index_chunk(self, job_id: int, seq: int) -> bool:
     else:
         apply_staged.delay(collection)
     return staged
+
+
+@app.task(name="anyseek.reindex", bind=True, **RETRY)
+def reindex(self, job_id: int) -> str:
+    """Build a collection version (``anyseek reindex --workers``) and switch to it: on the writer
+    queue, the store's one writer. A redelivered task resumes where the store says it stopped."""
+    from indexer.reindex import run_reindex
+    from indexer.runtime import process_model
+
+    current = state()
+    settings = current.chunks.settings
+    found = run_reindex(
+        settings,
+        current.chunks.database,
+        writer_store(),
+        job_id,
+        lambda source: process_model(settings, source),
+    )
+    return found.status
 
 
 @app.task(name="anyseek.apply_pending", bind=True, **RETRY)

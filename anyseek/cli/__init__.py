@@ -27,6 +27,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("search", "anyseek.cli.search"),
     ("export", "anyseek.cli.export"),
     ("duplicates", "anyseek.cli.duplicates"),
+    ("reindex", "anyseek.cli.reindex"),
     ("serve", "anyseek.cli.serve"),
 )
 

@@ -9,6 +9,7 @@ import typer
 
 from anyseek.cli.database import checked_database
 from anyseek.cli.output import echo_table
+from anyseek.cli.versions import rollback, versions
 from anyseek.db import repository
 from anyseek.db.duplicates import set_threshold
 
@@ -90,3 +91,7 @@ def delete(
         with database.session() as session:
             deleted = repository.delete_collection(session, name)
     typer.echo(f"deleted collection {name!r} ({deleted.items} items, {deleted.jobs} jobs)")
+
+
+app.command("versions")(versions)
+app.command("rollback")(rollback)

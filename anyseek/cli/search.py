@@ -193,7 +193,7 @@ def search(
 ) -> None:
     """Search a collection by any mix of caption, sketch, depth, segmentation and image."""
     from search.query import LikeItem, QueryPart, SearchQuery
-    from search.searcher import open_searcher
+    from search.versions import open_versioned_searcher
 
     given = _query_values(parts)
     weights = _pairs(weight, "weight")
@@ -223,7 +223,7 @@ def search(
         combine=combine,
         explain=explain,
     )
-    searcher = open_searcher(settings_of(ctx))
+    searcher = open_versioned_searcher(settings_of(ctx))
     try:
         results = searcher.search(query)
     finally:

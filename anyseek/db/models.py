@@ -97,6 +97,13 @@ class ChunkStatus(enum.StrEnum):
     DONE = "done"
 
 
+class VersionStatus(enum.StrEnum):
+    """Where a collection version is: being built (re-index running), or complete."""
+
+    BUILDING = "building"
+    READY = "ready"
+
+
 class JobStatus(enum.StrEnum):
     """Life cycle of an index job."""
 
@@ -166,6 +173,8 @@ class Collection(Base):
     # mean cosine over the spaces at or above which a new image is a near-duplicate of an item
     # already indexed; None: ANYSEEK_INDEXER__NEAR_DUPLICATE_THRESHOLD; 0: never
     near_duplicate_threshold: Mapped[float | None] = mapped_column(Float, default=None)
+    # the number of the version searches use (``collection_versions``); switched in one UPDATE
+    current_version: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     spaces: Mapped[list[EmbeddingSpace]] = relationship(  # written through CollectionSpace
@@ -180,6 +189,46 @@ class Collection(Base):
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r})"
+
+
+class CollectionVersion(Base):
+    """One set of a collection's vectors, made by one model, in its own store collection.
+
+    A re-index builds version n+1 beside the current one; the switch is one UPDATE of
+    ``collections.current_version``, so exactly one version is current at any time, and the model
+    that searches it is read from the same row as the vectors' store name (never mixed).
+    """
+
+    __tablename__ = "collection_versions"
+    __table_args__ = (
+        UniqueConstraint("collection_id", "number"),
+        CheckConstraint("number > 0", name="number_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    # what to load (``ANYSEEK_MODEL__SOURCE``); None for versions recorded before sources were
+    model_source: Mapped[str | None] = mapped_column(Text, default=None)
+    model_name: Mapped[str] = mapped_column(String(255))
+    model_version: Mapped[str] = mapped_column(String(128))  # content hash of the weights
+    store_name: Mapped[str] = mapped_column(String(128))
+    status: Mapped[VersionStatus] = mapped_column(
+        string_enum(VersionStatus, "version_status"), default=VersionStatus.BUILDING
+    )
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("index_jobs.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    built_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def model(self) -> str:
+        """The model identity as people read it: ``name@content-hash``."""
+        return f"{self.model_name}@{self.model_version}"
+
+    def __repr__(self) -> str:
+        return f"CollectionVersion({self.number}, {self.model}, {self.status.value})"
 
 
 class CollectionSpace(Base):
@@ -331,6 +380,8 @@ class PendingVectors(Base):
     job_id: Mapped[int | None] = mapped_column(
         ForeignKey("index_jobs.id", ondelete="SET NULL"), index=True, default=None
     )
+    # the collection version these vectors were embedded for (None: the current one)
+    version: Mapped[int | None] = mapped_column(Integer, default=None)
     vectors: Mapped[bytes] = mapped_column(LargeBinary)  # float32, spaces in name order
     payload: Mapped[str] = mapped_column(Text)  # JSON store payload
     thumbnail: Mapped[bytes] = mapped_column(LargeBinary)  # JPEG

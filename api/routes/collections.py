@@ -39,7 +39,9 @@ def _out(summary: repository.CollectionSummary) -> CollectionOut:
 def create_collection(body: CollectionCreate, state: State, session: DbSession) -> CollectionOut:
     """Create an empty collection indexed in every space of the loaded model."""
     searcher = state.ready_searcher
-    created = catalog.create_collection(session, searcher.store, searcher.model, body.name)
+    created = catalog.create_collection(
+        session, searcher.store, searcher.model, body.name, state.settings.model.source
+    )
     if body.near_duplicate_threshold is not None:
         duplicates.set_threshold(session, body.name, body.near_duplicate_threshold)
     return _out(created)

@@ -85,7 +85,7 @@ async def _uploads(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     dependencies=[WRITE],
-    responses=errors(400, 401, 404, 413, 422, 503),
+    responses=errors(400, 401, 404, 409, 413, 422, 503),
 )
 async def upload_items(
     name: CollectionName,
@@ -103,6 +103,7 @@ async def upload_items(
 ) -> JobOut:
     """Upload images to index into a collection (created if missing); returns their job."""
     jobs = state.ready_jobs
+    await run_in_threadpool(catalog.check_indexable, session, state.ready_models, name)
     per_file = _upload_metadata(metadata, len(files))
     uploads = await _uploads(files, state.settings.api.max_upload_mb, per_file)
     job_id = await run_in_threadpool(write_upload_job, session, state.settings, name, uploads)
@@ -122,7 +123,7 @@ def list_items(
     rows, total = catalog.list_items(session, name, offset, limit, status_)
     found = {}
     if state.searcher is not None:
-        found = catalog.payloads(state.searcher.store, name, [r.id for r in rows])
+        found = catalog.payloads(session, state.searcher.store, name, [r.id for r in rows])
     more = offset + len(rows) < total
     return ItemList(
         items=[_out(r, name, found.get(r.id)) for r in rows],
@@ -140,7 +141,7 @@ def get_item(name: CollectionName, item_id: ItemId, state: State, session: DbSes
     item = catalog.get_item(session, name, item_id)
     found = {}
     if state.searcher is not None:
-        found = catalog.payloads(state.searcher.store, name, [item_id])
+        found = catalog.payloads(session, state.searcher.store, name, [item_id])
     return _out(item, name, found.get(item_id))
 
 
@@ -159,7 +160,7 @@ def patch_item(
     item = item_metadata.edit(session, name, item_id, body.metadata)
     session.commit()  # staged in the outbox first: the store follows the database
     jobs.sync_metadata(name)
-    found = catalog.payloads(state.ready_searcher.store, name, [item_id])
+    found = catalog.payloads(session, state.ready_searcher.store, name, [item_id])
     return _out(item, name, found.get(item_id))
 
 

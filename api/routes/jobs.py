@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
+from api import catalog
 from api.deps import READ, WRITE, DbSession, State
 from api.errors import ApiError
 from api.routes.common import Wait, errors, job_out
@@ -24,7 +25,7 @@ LISTED_FAILURES = 20  # failure reasons per job in a listing; a job's own page h
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     dependencies=[WRITE],
-    responses=errors(400, 401, 404, 422, 503),
+    responses=errors(400, 401, 404, 409, 422, 503),
 )
 def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = False) -> JobOut:
     """Index a folder, file or list file on the server (inside ANYSEEK_INDEXER__ALLOWED_ROOTS)."""
@@ -38,6 +39,7 @@ def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = F
     if "://" in body.source:
         raise ApiError(422, "source: URLs are indexed with `anyseek index` on the server", "source")
     jobs = state.ready_jobs
+    catalog.check_indexable(session, state.ready_models, body.collection)
     job_id = write_job(session, state.settings, body.collection, body.source)
     return job_out(jobs.launch(session, job_id, wait))
 

@@ -36,7 +36,7 @@ MAX_K = 10_000
 """Largest ``k`` a search accepts: beyond it the caller wants an export, not a search."""
 MAX_ID = 2**63 - 1
 """Ids are non-negative signed 64-bit integers, which both FAISS and Qdrant can hold."""
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")  # '@': version names (name@v2)
 
 
 class InvalidInputError(AnyseekError, ValueError):
@@ -51,7 +51,7 @@ def check_name(kind: str, name: str) -> str:
     """A collection or space name that is safe as a file name and a Qdrant name."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise InvalidInputError(
-            f"invalid {kind} name {name!r}: use 1-64 letters, digits, '_', '-' or '.', "
+            f"invalid {kind} name {name!r}: use 1-128 letters, digits, '_', '-', '.' or '@', "
             "starting with a letter or digit"
         )
     return name
@@ -338,6 +338,18 @@ class VectorStore(ABC):
     @abstractmethod
     def drop(self, collection: str) -> None:
         """Delete a collection and everything in it; unknown names are ignored."""
+
+    @abstractmethod
+    def set_alias(self, alias: str, collection: str) -> None:
+        """Point ``alias`` at ``collection`` in one atomic step (created or moved)."""
+
+    @abstractmethod
+    def alias_target(self, alias: str) -> str | None:
+        """The collection ``alias`` points at, or None when there is no such alias."""
+
+    @abstractmethod
+    def delete_alias(self, alias: str) -> None:
+        """Remove an alias (not its collection); unknown aliases are ignored."""
 
     @abstractmethod
     def health(self) -> StoreHealth:

@@ -5,6 +5,10 @@ On disk a collection is a folder of *generations*::
     <path>/<collection>/CURRENT            name of the committed generation
     <path>/<collection>/gen-00000007/      manifest.json, payloads.json,
                                                 <space>.faiss, <space>.ids.npz per space
+    <path>/.aliases/<alias>                name of the collection the alias points at
+
+A collection version is a collection of its own (``photos@v2``), so a folder per version; the
+alias ``photos@current`` is a pointer file written atomically (temp file, fsync, rename).
 
 ``flush`` writes a new generation into a temporary folder (unchanged files are hard-linked from the
 previous one), fsyncs it, renames it into place and then atomically replaces ``CURRENT`` (temp
@@ -62,6 +66,7 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 CURRENT = "CURRENT"
 LOCK = ".writer.lock"
+ALIASES = ".aliases"  # one small file per alias holding its target's name, replaced atomically
 MMAP_FLAGS = {
     "flat": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped zero-copy
     "hnsw": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped, graph read into memory
@@ -189,6 +194,33 @@ class FaissStore(VectorStore):
                 os.replace(folder, trash)
                 fsync_path(self.root)
                 shutil.rmtree(trash, ignore_errors=True)
+
+    def set_alias(self, alias: str, collection: str) -> None:
+        """Write the alias's pointer file atomically: readers see the old or the new target."""
+        check_name("alias", alias)
+        check_name("collection", collection)
+        with self._lock:
+            self._take_writer_lock()
+            folder = self.root / ALIASES
+            folder.mkdir(exist_ok=True)
+            write_atomic(folder / alias, collection)
+
+    def alias_target(self, alias: str) -> str | None:
+        """The pointer file's content, None without one."""
+        check_name("alias", alias)
+        try:
+            return (self.root / ALIASES / alias).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def delete_alias(self, alias: str) -> None:
+        """Remove the pointer file."""
+        check_name("alias", alias)
+        with self._lock:
+            self._take_writer_lock()
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / ALIASES / alias).unlink()
+                fsync_path(self.root / ALIASES)
 
     # --- items -----------------------------------------------------------------------------
 
@@ -418,6 +450,9 @@ class FaissStore(VectorStore):
         except FileNotFoundError:
             if coll is not None:
                 return coll
+            target = self.alias_target(name)
+            if target is not None and target != name:
+                return self._get(target)
             raise NotFoundError(f"no collection named {name!r}") from None
         if coll is None or committed != f"gen-{coll.generation:08d}":
             coll = self._load(name, self.root / name / committed)

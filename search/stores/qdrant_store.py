@@ -156,6 +156,49 @@ class QdrantStore(VectorStore):
             if self.client.collection_exists(collection):
                 self.client.delete_collection(collection)
 
+    def set_alias(self, alias: str, collection: str) -> None:
+        """Move (or create) a Qdrant alias in one atomic alias-update request."""
+        check_name("alias", alias)
+        check_name("collection", collection)
+        with self._calls(f"point alias {alias!r} at {collection!r}"):
+            operations: list = []
+            if self._alias_target(alias) is not None:
+                operations.append(
+                    models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias))
+                )
+            operations.append(
+                models.CreateAliasOperation(
+                    create_alias=models.CreateAlias(collection_name=collection, alias_name=alias)
+                )
+            )
+            self.client.update_collection_aliases(change_aliases_operations=operations)
+
+    def alias_target(self, alias: str) -> str | None:
+        """The collection a Qdrant alias points at."""
+        check_name("alias", alias)
+        with self._calls(f"read alias {alias!r}"):
+            return self._alias_target(alias)
+
+    def _alias_target(self, alias: str) -> str | None:
+        """The alias's collection, read from the server's alias list."""
+        for found in self.client.get_aliases().aliases:
+            if found.alias_name == alias:
+                return found.collection_name
+        return None
+
+    def delete_alias(self, alias: str) -> None:
+        """Remove a Qdrant alias."""
+        check_name("alias", alias)
+        with self._calls(f"delete alias {alias!r}"):
+            if self._alias_target(alias) is not None:
+                self.client.update_collection_aliases(
+                    change_aliases_operations=[
+                        models.DeleteAliasOperation(
+                            delete_alias=models.DeleteAlias(alias_name=alias)
+                        )
+                    ]
+                )
+
     # --- items -----------------------------------------------------------------------------
 
     def upsert(

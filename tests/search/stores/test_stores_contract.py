@@ -127,6 +127,36 @@ def test_drop_removes_the_collection(store: VectorStore, data) -> None:
         store.count("c")
 
 
+def test_a_version_is_a_collection_and_an_alias_moves_atomically_between_them(
+    store: VectorStore, data
+) -> None:
+    _fill(store, data)
+    store.ensure_collection("c@v2", SPACES[:1])
+    store.upsert("c@v2", [7], {"clip": data["clip"][:1]})
+    assert store.alias_target("c@current") is None
+    store.set_alias("c@current", "c")
+    assert store.alias_target("c@current") == "c"
+    store.set_alias("c@current", "c@v2")  # moved: one target at any time
+    assert store.alias_target("c@current") == "c@v2"
+    assert (store.count("c"), store.count("c@v2")) == (N, 1)  # versions apart
+    assert "c@current" not in store.collections()
+    store.delete_alias("c@current")
+    store.delete_alias("c@current")  # unknown: ignored
+    assert store.alias_target("c@current") is None
+    assert store.count("c@v2") == 1
+
+
+@pytest.mark.parametrize("backend", PERSISTENT)
+def test_an_alias_survives_reopening(backend: str, tmp_path: Path) -> None:
+    first = _open(backend, tmp_path)
+    first.ensure_collection("c@v3", SPACES)
+    first.set_alias("c@current", "c@v3")
+    first.close()
+    second = _open(backend, tmp_path)
+    assert second.alias_target("c@current") == "c@v3"
+    second.close()
+
+
 # --- search --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,189 @@
+"""Each collection searched with its own model, in its current version, never mixed.
+
+:class:`VersionedSearcher` reads, for every search, the collection's current version from the
+metadata database (one query per batch): the store collection holding its vectors and the model
+(source, name, content hash) that made them. It gets that model from the :class:`ModelRegistry`
+and refuses with :class:`ModelMismatchError` (HTTP 409) when the model found at that source is not
+the one that made the vectors, naming both and the way out (``reindex``). A switch to a new
+version changes one row, so every search sees either the old vectors with the old model or the new
+vectors with the new model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from anyseek.db.models import Collection, CollectionVersion
+from anyseek.db.session import Database
+from anyseek.db.versions import ModelIdentity
+from anyseek.errors import AnyseekError, ModelMismatchError
+from model.service import PriorModel, SearchModel
+from search.model_registry import ModelRegistry
+from search.query import SearchQuery, SearchResults
+from search.searcher import Searcher
+
+
+@dataclass(frozen=True)
+class SearchTarget:
+    """Where a collection's current vectors are and which model made them (None: unrecorded,
+    searched with the default model as before versions existed)."""
+
+    collection: str
+    store_name: str
+    made_by: ModelIdentity | None = None
+
+
+def resolve_targets(database: Database, names: Sequence[str]) -> dict[str, SearchTarget]:
+    """The current version of each named collection in one query; unknown or never indexed
+    collections are searched by name (the store says when they do not exist)."""
+    found: dict[str, SearchTarget] = {}
+    with database.session() as session:
+        rows = session.execute(
+            select(
+                Collection.name,
+                CollectionVersion.store_name,
+                CollectionVersion.model_source,
+                CollectionVersion.model_name,
+                CollectionVersion.model_version,
+            )
+            .join(
+                CollectionVersion,
+                (CollectionVersion.collection_id == Collection.id)
+                & (CollectionVersion.number == Collection.current_version),
+            )
+            .where(Collection.name.in_(set(names)))
+        )
+        for name, store_name, source, model_name, model_version in rows:
+            found[name] = SearchTarget(
+                name, store_name, ModelIdentity(source, model_name, model_version)
+            )
+    return {name: found.get(name, SearchTarget(name, name)) for name in names}
+
+
+def check_model(collection: str, made_by: ModelIdentity | None, model: SearchModel) -> None:
+    """Refuse to compare a collection's vectors with another model's queries (409)."""
+    if made_by is None or (made_by.name, made_by.version) == (model.name, model.version):
+        return
+    source = made_by.source or "the configured ANYSEEK_MODEL__SOURCE"
+    raise ModelMismatchError(
+        f"collection {collection!r} was indexed with {made_by}, but the model at {source} is now "
+        f"{model.name}@{model.version}; their vectors do not compare. Re-embed it: "
+        f"`anyseek reindex {collection} --model SOURCE` "
+        f"(or POST /v1/collections/{collection}/reindex)"
+    )
+
+
+class VersionedSearcher:
+    """Searches every collection in its current version with the model that made it."""
+
+    def __init__(self, default: Searcher, database: Database, registry: ModelRegistry) -> None:
+        self.default = default
+        self.database = database
+        self.registry = registry
+
+    @property
+    def model(self) -> SearchModel:
+        """The default model (what new collections are indexed with)."""
+        return self.default.model
+
+    @property
+    def store(self):
+        """The vector store every version lives in."""
+        return self.default.store
+
+    def search(self, query: SearchQuery) -> SearchResults:
+        """Answer one query (see :meth:`search_many`)."""
+        [answer] = self.search_many([query])
+        if isinstance(answer, AnyseekError):
+            raise answer
+        return answer
+
+    def search_many(self, queries: Sequence[SearchQuery]) -> list[SearchResults | AnyseekError]:
+        """Answer several queries, one batched model call per model among their collections."""
+        try:
+            targets = resolve_targets(self.database, [q.collection for q in queries])
+        except AnyseekError as exc:
+            return [exc for _ in queries]
+        answers: list[SearchResults | AnyseekError | None] = [None] * len(queries)
+        groups: dict[str | None, list[int]] = {}
+        for i, query in enumerate(queries):
+            made_by = targets[query.collection].made_by
+            groups.setdefault(made_by.source if made_by else None, []).append(i)
+        for source, members in groups.items():
+            try:
+                searcher = self._searcher(source)
+                for i in members:
+                    target = targets[queries[i].collection]
+                    check_model(target.collection, target.made_by, searcher.model)
+            except AnyseekError as exc:
+                for i in members:
+                    answers[i] = exc
+                continue
+            found = searcher.search_many(
+                [queries[i] for i in members],
+                [targets[queries[i].collection].store_name for i in members],
+            )
+            for i, answer in zip(members, found, strict=True):
+                answers[i] = answer
+        return [a for a in answers if a is not None]
+
+    def _searcher(self, source: str | None) -> Searcher:
+        """The default searcher, or one over the registry's model of ``source``."""
+        model = self.registry.get(source)
+        if model is self.default.model:
+            return self.default
+        priors = None
+        if isinstance(model, PriorModel):
+            from search.priors import CollectionPriorsLookup
+
+            priors = CollectionPriorsLookup(self.database, model)
+        d = self.default
+        return Searcher(model, d.store, d.settings, d.max_image_pixels, priors)
+
+    def warm_up(self) -> list[str]:
+        """Warm the default model up."""
+        return self.default.warm_up()
+
+    def close(self) -> None:
+        """Close the default searcher (the store and its priors lookup)."""
+        self.default.close()
+
+
+def open_versioned_searcher(settings) -> VersionedSearcher | Searcher:
+    """The CLI's searcher: each collection in its current version with its own model; without
+    a metadata database (a store filled from Python) collections are searched by name."""
+    from anyseek.db.migrate import open_database
+    from anyseek.db.session import database_for
+    from search.searcher import open_searcher
+
+    if settings.database_url is None and not database_file_exists(database_for(settings)):
+        return open_searcher(settings)
+    database = open_database(settings)  # out of date: "run `anyseek db upgrade`"
+    searcher = open_searcher(settings)
+    registry = ModelRegistry(settings.model, default=searcher.model)
+    return _ClosingVersionedSearcher(searcher, database, registry)
+
+
+def database_file_exists(database: Database) -> bool:
+    """Whether an SQLite database's file exists (other databases: assumed to)."""
+    url = database.engine.url
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return True
+    exists = Path(url.database).exists()
+    database.dispose()
+    return exists
+
+
+class _ClosingVersionedSearcher(VersionedSearcher):
+    """A versioned searcher that owns its database and closes it with the store."""
+
+    def close(self) -> None:
+        """Close the store and dispose of the database."""
+        try:
+            super().close()
+        finally:
+            self.database.dispose()
