@@ -87,7 +87,21 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     api_keys: list[SecretStr] = Field(default_factory=list, description="empty = no auth")
     max_upload_mb: float = Field(default=20.0, gt=0)
-    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    max_image_pixels: int = Field(
+        default=40_000_000, gt=0, description="largest image decoded when indexing"
+    )
+    max_query_pixels: int = Field(
+        default=8_000_000,
+        gt=0,
+        description="largest query image or array decoded (a search decodes it in the request; "
+        "far below the indexing limit so one query cannot hold memory or time)",
+    )
+    query_decode_timeout_s: float = Field(
+        default=5.0, gt=0, le=600, description="longest a search may spend decoding its files"
+    )
+    query_decode_workers: int = Field(
+        default=2, ge=1, le=64, description="threads decoding query files, beside the model's"
+    )
     auth_reads: bool = Field(default=False, description="require a key for reads too")
     batch_max: int = Field(default=16, ge=1, le=256, description="searches per model call; 1=off")
     batch_wait_ms: float = Field(

@@ -21,6 +21,7 @@ from anyseek.db.session import Database, database_for
 from anyseek.settings import Settings
 from api import errors
 from api.batching import SearchBatcher
+from api.decoding import QueryDecoder
 from api.deps import AppState
 from api.indexing import JobRunner
 from api.metrics import Metrics
@@ -64,6 +65,11 @@ def create_app(
             on_batch=state.metrics.batches.observe,
         )
         state.batcher.start()
+        state.decoder = QueryDecoder(
+            state.searcher,
+            settings.api.query_decode_workers,
+            settings.api.query_decode_timeout_s,
+        )
         runner = state.jobs = JobRunner(settings, database, state.searcher)
         if settings.broker_url:
             state.broker_check = _broker_probe(settings)
@@ -80,6 +86,7 @@ def create_app(
         finally:
             await asyncio.to_thread(runner.shutdown)
             await state.batcher.stop()
+            state.decoder.close()
             if owns_searcher:
                 state.searcher.close()  # the store and the priors lookup's database
             if owns_database:

@@ -91,8 +91,11 @@ def decode_cursor(cursor: str, collection: str) -> int:
 
 
 @dataclass
-class _Plan:
-    """One query on its way: checked options, model inputs, then the model's prediction."""
+class Plan:
+    """One query on its way: checked options, model inputs, then the model's prediction.
+
+    :meth:`Searcher.prepare` makes one (the API does so before the query joins a micro-batch,
+    so decoding happens per request and never inside the batch)."""
 
     query: SearchQuery
     fusion: str
@@ -102,7 +105,7 @@ class _Plan:
     inputs: dict[str, torch.Tensor]
     timer: _Timer
     priors: Mapping[str, torch.Tensor] | None = None  # the collection's, for query information
-    predicted: dict[str, QueryEmbedding] | AnyseekError = field(default_factory=dict)
+    predicted: dict[str, QueryEmbedding] | Exception = field(default_factory=dict)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -134,13 +137,13 @@ class Searcher:
         model: SearchModel,
         store: VectorStore,
         settings: SearchSettings | None = None,
-        max_image_pixels: int = MAX_PIXELS,
+        max_query_pixels: int = MAX_PIXELS,
         priors: PriorsLookup | None = None,
     ) -> None:
         self.model = model
         self.store = store
         self.settings = settings or SearchSettings()
-        self.max_image_pixels = max_image_pixels  # ANYSEEK_API__MAX_IMAGE_PIXELS, as for indexing
+        self.max_query_pixels = max_query_pixels  # ANYSEEK_API__MAX_QUERY_PIXELS
         self.priors = priors
 
     def close(self) -> None:
@@ -160,43 +163,44 @@ class Searcher:
     def search(self, query: SearchQuery) -> SearchResults:
         """Answer one query: a page of hits best first, and an explanation when asked."""
         [answer] = self.search_many([query])
-        if isinstance(answer, AnyseekError):
+        if isinstance(answer, Exception):
             raise answer
         return answer
 
-    def search_many(self, queries: Sequence[SearchQuery]) -> list[SearchResults | AnyseekError]:
-        """Answer several queries with one batched model call (micro-batching for the API); a
-        bad query gets its error in its place and spoils nothing for the others."""
-        plans: list[_Plan | AnyseekError] = []
+    def search_many(self, queries: Sequence[SearchQuery | Plan]) -> list[SearchResults | Exception]:
+        """Answer several queries (or prepared plans) with one batched model call
+        (micro-batching for the API); a bad query gets its error in its place and spoils nothing
+        for the others, whatever the error."""
+        plans: list[Plan | Exception] = []
         for query in queries:
             try:
-                plans.append(self._plan(query))
-            except AnyseekError as exc:
+                plans.append(query if isinstance(query, Plan) else self.prepare(query))
+            except Exception as exc:
                 plans.append(exc)
-        self._predict([p for p in plans if isinstance(p, _Plan) and p.inputs])
-        answers: list[SearchResults | AnyseekError] = []
+        self._predict([p for p in plans if isinstance(p, Plan) and p.inputs])
+        answers: list[SearchResults | Exception] = []
         for plan in plans:
             try:
-                answers.append(plan if isinstance(plan, AnyseekError) else self._answer(plan))
-            except AnyseekError as exc:
+                answers.append(plan if isinstance(plan, Exception) else self._answer(plan))
+            except Exception as exc:
                 answers.append(exc)
         return answers
 
-    def _plan(self, query: SearchQuery) -> _Plan:
+    def prepare(self, query: SearchQuery) -> Plan:
         """Check the query and turn its parts into model inputs."""
         timer = _Timer()
         fusion, combine = self._methods(query)
         offset = self._window(query)
         spaces = self._spaces(query)
         with timer.stage("transform"):
-            inputs = model_inputs(self.model, query.parts, self.max_image_pixels)
+            inputs = model_inputs(self.model, query.parts, self.max_query_pixels)
         priors = None
         if self.priors is not None and inputs:
             with timer.stage("priors"):
                 priors = self.priors(query.collection)
-        return _Plan(query, fusion, combine, offset, spaces, inputs, timer, priors)
+        return Plan(query, fusion, combine, offset, spaces, inputs, timer, priors)
 
-    def _predict(self, plans: list[_Plan]) -> None:
+    def _predict(self, plans: list[Plan]) -> None:
         """Every plan's prediction from one batched model call (one by one if that fails, so
         an error reaches only the query that caused it)."""
         if not plans:
@@ -205,22 +209,22 @@ class Searcher:
         start = time.perf_counter()
         try:
             found: list = self.model.embed_queries(requests)
-        except AnyseekError:
+        except Exception:
             found = []
             for request in requests:
                 try:
                     found.append(self.model.embed_queries([request])[0])
-                except AnyseekError as exc:
+                except Exception as exc:
                     found.append(exc)
         ms = round((time.perf_counter() - start) * 1000, 3)
         for plan, prediction in zip(plans, found, strict=True):
             plan.predicted = prediction
             plan.timer.ms["model"] = ms
 
-    def _answer(self, plan: _Plan) -> SearchResults:
+    def _answer(self, plan: Plan) -> SearchResults:
         """Add liked items, gather and fuse the candidates, and cut the page."""
         query, timer, offset = plan.query, plan.timer, plan.offset
-        if isinstance(plan.predicted, AnyseekError):
+        if isinstance(plan.predicted, Exception):
             raise plan.predicted
         with timer.stage("items"):
             liked = self._liked(query)
@@ -260,7 +264,7 @@ class Searcher:
 
     def _explain(
         self,
-        plan: _Plan,
+        plan: Plan,
         information: Mapping[str, float],
         fused_weights: Mapping[str, float],
         candidates: Candidates,
@@ -282,7 +286,7 @@ class Searcher:
             reconstructions=seen,
         )
 
-    def _imagine(self, plan: _Plan) -> str | None:
+    def _imagine(self, plan: Plan) -> str | None:
         """What the model "imagines" for the query's positive parts (a caption it generates),
         when it can say; None for models that cannot, or for a query of liked items only."""
         positive = {k: v for k, v in plan.inputs.items() if plan.weights.get(k, 1.0) > 0}
@@ -296,7 +300,7 @@ class Searcher:
         finally:
             plan.timer.ms["imagine"] = round((time.perf_counter() - start) * 1000, 3)
 
-    def _reconstruct(self, plan: _Plan) -> dict[str, str] | None:
+    def _reconstruct(self, plan: Plan) -> dict[str, str] | None:
         """The model's depth and segmentation of the query's image part, when asked and able."""
         if not plan.query.reconstruct:
             return None
@@ -458,5 +462,5 @@ def open_searcher(settings: Settings) -> Searcher:
 
         priors = CollectionPriorsLookup(open_database(settings), model)
     return Searcher(
-        model, open_store(settings), settings.search, settings.api.max_image_pixels, priors
+        model, open_store(settings), settings.search, settings.api.max_query_pixels, priors
     )

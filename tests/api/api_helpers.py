@@ -141,7 +141,7 @@ def serve(
     from api.app import create_app
 
     settings, database, store, ids = prepare(data_dir, model, scenes, **api)
-    searcher = Searcher(model, store, settings.search, settings.api.max_image_pixels)
+    searcher = Searcher(model, store, settings.search, settings.api.max_query_pixels)
     app = create_app(settings, searcher=searcher, database=database)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Served(client, settings, database, store, list(scenes), ids)
