@@ -53,6 +53,7 @@ class IndexReport:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    recovered: int = 0  # items a crash had left pending, finished or re-queued by this run
 
     @property
     def processed(self) -> int:

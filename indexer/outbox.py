@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from anyseek.db import repository
 from anyseek.db.models import (
     ChunkStatus,
+    Collection,
     IndexChunk,
     Item,
     ItemEmbedding,
@@ -158,6 +159,44 @@ def apply_pending(
         _write_store(store, settings, collection, specs, batch)
         applied += _mark_indexed(database, batch, space_ids)
     return applied
+
+
+def recover_pending(
+    database: Database, store: VectorStore, settings: Settings, collection: str
+) -> int:
+    """Finish what a crash left of a collection; how many items it found ``pending``.
+
+    Items whose outbox row is there are applied (vectors written, marked indexed); an item
+    ``pending`` without one (written apart from its vectors by a version before issue 24's fix)
+    is deleted, so that its hash no longer hides it and the run that follows indexes it again.
+    """
+    with database.session() as session:
+        row = repository.get_collection(session, collection)
+        pending = select(Item.id).where(
+            Item.collection_id == row.id, Item.status == ItemStatus.PENDING
+        )
+        found = len(session.scalars(pending).all())
+        staged = select(PendingVectors.item_id).where(PendingVectors.collection_id == row.id)
+        session.execute(delete(Item).where(Item.id.in_(pending), Item.id.not_in(staged)))
+    if found:
+        apply_pending(database, store, settings, collection)
+    return found
+
+
+def pending_collections(database: Database) -> list[str]:
+    """Names of the collections that have items a crash left ``pending``."""
+    with database.session() as session:
+        return list(
+            session.scalars(
+                select(Collection.name)
+                .where(
+                    Collection.id.in_(
+                        select(Item.collection_id).where(Item.status == ItemStatus.PENDING)
+                    )
+                )
+                .order_by(Collection.name)
+            )
+        )
 
 
 def _read_batch(database: Database, collection_id: int) -> list[_Staged]:

@@ -27,6 +27,8 @@ def echo_report(result: IndexReport) -> None:
         f"job {result.job_id} {result.status}: {result.done} indexed, {result.failed} failed, "
         f"{result.skipped} skipped of {result.total} (collection {result.collection!r})"
     )
+    if result.recovered:
+        typer.echo(f"  recovered {result.recovered} items a crash had left pending")
     if result.error:
         typer.echo(f"  error: {result.error}")
     for uri, reason in result.failures[:MAX_FAILURES_SHOWN]:
