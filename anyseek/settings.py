@@ -159,6 +159,12 @@ class IndexerSettings(BaseModel):
     )
     max_file_mb: float = Field(default=100.0, gt=0, description="larger files are failed")
     url_timeout_s: float = Field(default=10.0, gt=0, description="per URL download")
+    file_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="longest one item's read and decode may take before it is failed, so one "
+        "stuck file (a hung network mount) never holds a job",
+    )
     url_max_mb: float = Field(default=50.0, gt=0, description="larger downloads are failed")
     visibility_timeout_s: int = Field(
         default=3600, ge=1, description="Redis redelivery delay; longer than any chunk takes"

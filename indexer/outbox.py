@@ -34,6 +34,7 @@ from anyseek.settings import Settings
 from indexer.collections import store_spaces
 from indexer.decode import Decoded
 from indexer.jobs import FINISHED, count_done, finish_if_complete, get_job
+from indexer.sources import printable
 from indexer.thumbnails import thumbnail_path, write_thumbnail
 from search.stores import VectorStore
 
@@ -51,8 +52,8 @@ class Embedded:
         """The store payload search filters on."""
         fetched = self.decoded.fetched
         return {
-            "path": fetched.ref.path,
-            "folder": fetched.ref.folder,
+            "path": fetched.ref.shown_path,
+            "folder": printable(fetched.ref.folder),
             "ext": fetched.ref.ext,
             "bytes": len(fetched.data),
             "width": self.decoded.width,
@@ -105,7 +106,7 @@ def stage_item(session: Session, collection_id: int, job_id: int, item: Embedded
     row = Item(
         collection_id=collection_id,
         sha256=fetched.sha256,
-        source_uri=fetched.ref.uri,
+        source_uri=fetched.ref.shown,
         width=decoded.width,
         height=decoded.height,
         format=decoded.format[:16] or None,
