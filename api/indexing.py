@@ -18,6 +18,7 @@ from anyseek.db.models import IndexJob, JobStatus
 from anyseek.db.session import Database
 from anyseek.settings import Settings
 from indexer import IndexReport, run_index
+from indexer.heartbeat import stale_jobs
 from indexer.jobs import report
 from indexer.outbox import pending_collections, recover_pending
 from search.searcher import Searcher
@@ -89,18 +90,22 @@ class JobRunner:
 
     def resume_unfinished(self) -> list[int]:
         """Recover pending items, then schedule the jobs a killed server left queued or running
-        (in-process mode only)."""
+        (in-process mode only; a running job only when its heartbeat says its process died)."""
         if self.uses_workers:
             return []
         self._executor.submit(self._recover)
         with self.database.session() as session:
-            ids = list(
-                session.scalars(
-                    select(IndexJob.id)
-                    .where(IndexJob.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-                    .order_by(IndexJob.id)
+            queued = session.scalars(
+                select(IndexJob.id).where(IndexJob.status == JobStatus.QUEUED)
+            ).all()
+            # running: only those whose process died (another live process may be running one)
+            dead = stale_jobs(session, self.settings.indexer.heartbeat_stale_s)
+            never = session.scalars(
+                select(IndexJob.id).where(
+                    IndexJob.status == JobStatus.RUNNING, IndexJob.heartbeat_at.is_(None)
                 )
-            )
+            ).all()
+            ids = sorted({*queued, *dead, *never})
         for job_id in ids:
             self.start(job_id)
         return ids

@@ -22,6 +22,7 @@ from anyseek.db.models import JobStatus
 from anyseek.settings import Settings
 from indexer.collections import attach_model
 from indexer.errors import SourceError
+from indexer.heartbeat import heartbeat
 from indexer.jobs import (
     IndexReport,
     create_job,
@@ -117,7 +118,8 @@ def run_index(
             collection = job.collection.name
         with ThreadPoolExecutor(settings.indexer.decode_workers, "anyseek-decode") as pool:
             ctx = ChunkContext(settings, database, model, pool)
-            recovered = _run_chunks(ctx, store, job_id, collection, progress)
+            with heartbeat(database, job_id, settings.indexer.heartbeat_s):
+                recovered = _run_chunks(ctx, store, job_id, collection, progress)
         with database.session() as session:
             return dataclasses.replace(report(session, job_id), recovered=recovered)
     except BaseException as error:

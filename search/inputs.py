@@ -32,7 +32,9 @@ def decoded(value: Any, max_pixels: int) -> Any:
     """
     if isinstance(value, bytes | bytearray) and bytes(value[:6]) == NUMPY_MAGIC:
         return checked_array(io.BytesIO(value), len(value), max_pixels)
-    if isinstance(value, str | Path) and str(value).lower().endswith(".npy") and _is_file(value):
+    if isinstance(value, str | Path) and str(value).lower().endswith(".npy"):
+        if not _is_file(value):
+            return value  # the transform says which file is missing
         path = Path(value)
         with path.open("rb") as handle:
             return checked_array(handle, path.stat().st_size, max_pixels)
@@ -79,7 +81,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _is_file(value: Any) -> bool:
-    """A string that names an existing file (a server-side query file), not a caption."""
+    """A path (or a string naming one) of an existing file (a server-side query file), not a
+    caption."""
+    if isinstance(value, Path):
+        return value.is_file()
     return isinstance(value, str) and len(value) < 4096 and Path(value).is_file()
 
 
