@@ -20,6 +20,7 @@ from anyseek.errors import (
     NotFoundError,
     ServiceUnavailableError,
     SettingsError,
+    plain,
 )
 from indexer.collections import ModelMismatchError
 from indexer.jobs import JobStateError
@@ -74,7 +75,7 @@ def problem(status: int, detail: str, field: str | None = None, **extra: Any) ->
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": plain(detail),
     }
     if field is not None:
         body["field"] = field

@@ -26,7 +26,7 @@ from anyseek.db.models import (
     PendingVectors,
     utc_now,
 )
-from anyseek.errors import AnyseekError, NotFoundError
+from anyseek.errors import AnyseekError, NotFoundError, plain
 from indexer.sources import SourceRef
 
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -128,7 +128,7 @@ def fail_job(session: Session, job_id: int, error: str) -> None:
     job = get_job(session, job_id, lock=True)
     if job.status not in FINISHED:
         job.status = JobStatus.FAILED
-        job.error = error
+        job.error = plain(error)
         job.finished_at = utc_now()
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from anyseek.db.models import ChunkStatus, IndexChunk, Item
 from anyseek.db.session import Database
+from anyseek.errors import plain
 from anyseek.settings import Settings
 from indexer import reconstructions
 from indexer.decode import Decoded, DecodeLimits, decode
@@ -89,7 +90,7 @@ def _try(function, *args) -> object:
     except ItemError as error:
         return error
     except Exception as error:  # an unexpected library error fails this item, not the job
-        return ItemError(f"{type(error).__name__}: {error}")
+        return ItemError(plain(f"{type(error).__name__}: {error}"))
 
 
 def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
@@ -115,7 +116,7 @@ def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
         fresh, _each(ctx, decode, [(f, limits, image_input) for f in fresh]), strict=True
     ):
         if isinstance(result, ItemError):
-            failures.append((item.ref.shown, str(result)))
+            failures.append((item.ref.shown, plain(result)))
         else:
             decoded.append(result)
     return Prepared(job_id, seq, collection_id, tuple(decoded), tuple(failures), skipped)
@@ -129,7 +130,7 @@ def _fetch_all(
     out: list[Fetched] = []
     for ref, result in zip(refs, _each(ctx, fetch, [(r, settings) for r in refs]), strict=True):
         if isinstance(result, ItemError):
-            failures.append((ref.shown, str(result)))
+            failures.append((ref.shown, plain(result)))
         else:
             out.append(result)
     return out
