@@ -52,8 +52,11 @@ def collection_state(settings: Settings, collection: str) -> CollectionState:
         database.dispose()
     ids = {row[0] for row in rows}
     with open_store(settings) as store:
-        stored = store.count(collection) if collection in store.collections() else 0
-        found = {i.id for i in store.retrieve(collection, sorted(ids))} if ids else set()
+        present = collection in store.collections()  # a kill before the first flush: not yet
+        stored = store.count(collection) if present else 0
+        found = (
+            {i.id for i in store.retrieve(collection, sorted(ids))} if ids and present else set()
+        )
     return CollectionState(
         items=len(rows),
         distinct=len({row[1] for row in rows}),
