@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
+#: reprs that say nothing to a user and change every run: ``<_io.BytesIO object at 0x7f..>``
+_OBJECT_REPR = re.compile(r"<([\w.]+?)(?: object)?(?: [^<>]*?)? at 0x[0-9a-fA-F]+>")
+_CLASS_REPR = re.compile(r"<class '([\w.]+)'>")
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def plain(message: object) -> str:
+    """A message with no memory addresses or internal reprs (``<_io.BytesIO object at 0x..>``
+    becomes ``BytesIO``), on one line, valid UTF-8: what users see of any error."""
+    text = _OBJECT_REPR.sub(lambda m: m.group(1).rsplit(".", 1)[-1], str(message))
+    text = _CLASS_REPR.sub(lambda m: m.group(1).rsplit(".", 1)[-1], text)
+    text = _ADDRESS.sub("", text)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # a name's stray bytes
+    return " ".join(text.split())
+
 
 class AnyseekError(Exception):
     """Base class for errors caused by input, configuration or environment, not by a bug."""

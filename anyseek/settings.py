@@ -101,7 +101,21 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     api_keys: list[SecretStr] = Field(default_factory=list, description="empty = no auth")
     max_upload_mb: float = Field(default=20.0, gt=0)
-    max_image_pixels: int = Field(default=40_000_000, gt=0)
+    max_image_pixels: int = Field(
+        default=40_000_000, gt=0, description="largest image decoded when indexing"
+    )
+    max_query_pixels: int = Field(
+        default=8_000_000,
+        gt=0,
+        description="largest query image or array decoded (a search decodes it in the request; "
+        "far below the indexing limit so one query cannot hold memory or time)",
+    )
+    query_decode_timeout_s: float = Field(
+        default=5.0, gt=0, le=600, description="longest a search may spend decoding its files"
+    )
+    query_decode_workers: int = Field(
+        default=2, ge=1, le=64, description="threads decoding query files, beside the model's"
+    )
     auth_reads: bool = Field(default=False, description="require a key for reads too")
     batch_max: int = Field(default=16, ge=1, le=256, description="searches per model call; 1=off")
     batch_wait_ms: float = Field(
@@ -126,6 +140,10 @@ IMAGE_EXTENSIONS = (
     "heif",
     "avif",
 )
+
+
+MIN_VISIBILITY_S = 300
+VISIBILITY_S_PER_IMAGE = 1.0
 
 
 class IndexerSettings(BaseModel):
@@ -167,9 +185,24 @@ class IndexerSettings(BaseModel):
     )
     max_file_mb: float = Field(default=100.0, gt=0, description="larger files are failed")
     url_timeout_s: float = Field(default=10.0, gt=0, description="per URL download")
+    file_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="longest one item's read and decode may take before it is failed, so one "
+        "stuck file (a hung network mount) never holds a job",
+    )
     url_max_mb: float = Field(default=50.0, gt=0, description="larger downloads are failed")
-    visibility_timeout_s: int = Field(
-        default=3600, ge=1, description="Redis redelivery delay; longer than any chunk takes"
+    visibility_timeout_s: int | None = Field(
+        default=None,
+        ge=1,
+        description="Redis redelivery delay of a killed worker's chunk; unset = "
+        "visibility_timeout (a few minutes, from chunk_size; docs/deploy.md)",
+    )
+    heartbeat_s: float = Field(
+        default=10.0, gt=0, description="an in-process job's process beats this often"
+    )
+    heartbeat_stale_s: float = Field(
+        default=120.0, gt=0, description="a running job without a beat this long is dead"
     )
     worker_max_memory_mb: int = Field(
         default=0, ge=0, description="restart a worker child above this RSS; 0 = never"
@@ -184,6 +217,16 @@ class IndexerSettings(BaseModel):
     reindex_batch: int = Field(
         default=64, ge=1, le=10_000, description="items re-embedded per step of a re-index"
     )
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Seconds before Redis redelivers an unacknowledged chunk: the setting, or
+        ``chunk_size`` x 1 s (50x the measured worst rate of 20 ms per photo-sized image,
+        bench/results/indexing.md) and at least 300 s: a killed worker's chunk waits minutes,
+        not an hour, and a slow live chunk is not run twice."""
+        if self.visibility_timeout_s is not None:
+            return self.visibility_timeout_s
+        return max(MIN_VISIBILITY_S, int(self.chunk_size * VISIBILITY_S_PER_IMAGE))
 
 
 class SearchSettings(BaseModel):

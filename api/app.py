@@ -14,13 +14,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from anyseek.db.session import Database, database_for
 from anyseek.settings import Settings
 from api import errors
 from api.batching import SearchBatcher
+from api.decoding import QueryDecoder
 from api.deps import AppState
 from api.indexing import JobRunner
 from api.metrics import Metrics
@@ -68,6 +69,11 @@ def create_app(
             on_batch=state.metrics.batches.observe,
         )
         state.batcher.start()
+        state.decoder = QueryDecoder(
+            state.versioned,
+            settings.api.query_decode_workers,
+            settings.api.query_decode_timeout_s,
+        )
         runner = state.jobs = JobRunner(settings, database, state.searcher, state.models)
         if settings.broker_url:
             state.broker_check = _broker_probe(settings)
@@ -84,6 +90,7 @@ def create_app(
         finally:
             await asyncio.to_thread(runner.shutdown)
             await state.batcher.stop()
+            state.decoder.close()
             if owns_searcher:
                 state.searcher.close()  # the store and the priors lookup's database
             if owns_database:
@@ -94,12 +101,12 @@ def create_app(
         version="1",
         summary="Find images by caption, sketch, depth, segmentation or another image.",
         lifespan=lifespan,
+        max_body_size=body_limit(settings),  # counted as it streams: Content-Length or not
     )
     app.state.anyseek = state
     app.openapi = _openapi_with_limits(app, settings)  # type: ignore[method-assign]
     errors.install(app)
     app.middleware("http")(state.metrics.middleware)
-    app.middleware("http")(_body_limit(settings))
     for router in (
         collections.router,
         export.router,
@@ -138,17 +145,8 @@ def _broker_probe(settings: Settings) -> Callable[[], None]:
     return probe
 
 
-def _body_limit(settings: Settings):
-    """Refuse request bodies over every file modality's cap together (413, before reading)."""
-    limit = int(settings.api.max_upload_mb * MB * 8) + 16 * MB
-
-    async def middleware(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return errors.problem(
-                413,
-                f"the request body is over the {limit // MB} MB limit (ANYSEEK_API__MAX_UPLOAD_MB)",
-            )
-        return await call_next(request)
-
-    return middleware
+def body_limit(settings: Settings) -> int:
+    """The largest request body: every file modality's cap together, plus room for the rest.
+    Starlette's body limit holds it whether or not the client sends ``Content-Length`` (a body
+    streamed without one is cut with a 413 as soon as it passes the cap)."""
+    return int(settings.api.max_upload_mb * MB * 8) + 16 * MB

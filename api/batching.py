@@ -15,8 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from anyseek.errors import AnyseekError
 from search.query import SearchQuery, SearchResults
+from search.searcher import Plan
 
-SearchMany = Callable[[Sequence[SearchQuery]], list[SearchResults | AnyseekError]]
+Query = SearchQuery | Plan  # a plan: a query whose files were already decoded (api.decoding)
+SearchMany = Callable[[Sequence[Query]], list[SearchResults | Exception]]
 
 
 class SearchBatcher:
@@ -33,7 +35,7 @@ class SearchBatcher:
         self.max_batch = max(1, max_batch)
         self.wait_s = max(0.0, wait_ms) / 1000
         self._on_batch = on_batch
-        self._queue: asyncio.Queue[tuple[SearchQuery, asyncio.Future]] | None = None
+        self._queue: asyncio.Queue[tuple[Query, asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anyseek-search")
 
@@ -54,7 +56,7 @@ class SearchBatcher:
                 future.set_exception(AnyseekError("the server is shutting down"))
         self._executor.shutdown(wait=True)
 
-    async def search(self, query: SearchQuery) -> SearchResults:
+    async def search(self, query: Query) -> SearchResults:
         """Answer one query, batched with whatever else arrives meanwhile."""
         if self._queue is None:
             raise RuntimeError("SearchBatcher.start() was not called")

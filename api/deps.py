@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from anyseek.db.session import Database
 from anyseek.settings import Settings
 from api.batching import SearchBatcher
+from api.decoding import QueryDecoder
 from api.errors import ApiError
 from api.indexing import JobRunner
 from api.metrics import Metrics
@@ -41,6 +42,7 @@ class AppState:
     models: ModelRegistry | None = None  # every model a collection needs, loaded lazily
     versioned: VersionedSearcher | None = None  # each collection with its own model
     batcher: SearchBatcher | None = None
+    decoder: QueryDecoder | None = None
     jobs: JobRunner | None = None
     broker_check: Callable[[], None] | None = None  # raises when the broker does not answer
 
@@ -64,6 +66,13 @@ class AppState:
         if self.batcher is None:
             raise ApiError(503, LOADING)
         return self.batcher
+
+    @property
+    def ready_decoder(self) -> QueryDecoder:
+        """The per-request decoder of query files, or a 503 while the model is loading."""
+        if self.decoder is None:
+            raise ApiError(503, LOADING)
+        return self.decoder
 
     @property
     def ready_jobs(self) -> JobRunner:

@@ -21,6 +21,7 @@ from anyseek.errors import (
     NotFoundError,
     ServiceUnavailableError,
     SettingsError,
+    plain,
 )
 from indexer.collections import ModelMismatchError
 from indexer.jobs import JobStateError
@@ -84,7 +85,7 @@ def problem(status: int, detail: str, field: str | None = None, **extra: Any) ->
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
         "status": status,
-        "detail": detail,
+        "detail": plain(detail),
     }
     if field is not None:
         body["field"] = field
@@ -117,9 +118,13 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, detail, first["field"], errors=errors)
 
 
+BODY_TOO_LARGE = "the request body is over the size limit (ANYSEEK_API__MAX_UPLOAD_MB)"
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    response = problem(exc.status_code, str(exc.detail))
+    detail = BODY_TOO_LARGE if exc.status_code == 413 else str(exc.detail)
+    response = problem(exc.status_code, detail)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     return response

@@ -2,7 +2,8 @@
 thread sharing the loaded model and open store) or handed to workers when a broker is configured.
 
 Jobs left queued or running by a killed server are resumed at start-up (in-process mode), so a
-restarted server finishes what it had accepted.
+restarted server finishes what it had accepted; first, items it left ``pending`` are finished
+(their staged vectors applied) or re-queued, on the indexing thread, the store's one writer.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from anyseek.db.models import IndexJob, JobStatus
 from anyseek.db.session import Database
 from anyseek.settings import Settings
 from indexer import IndexReport, run_index
+from indexer.heartbeat import stale_jobs
 from indexer.jobs import report
-from indexer.outbox import apply_metadata
+from indexer.outbox import apply_metadata, pending_collections, recover_pending
 from indexer.reindex import reindex_version, run_reindex
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher
@@ -110,18 +112,33 @@ class JobRunner:
         finally:
             self.running.pop(job_id, None)
 
+    def _recover(self) -> None:
+        """Finish or re-queue the items a killed server left pending, collection by collection."""
+        try:
+            for name in pending_collections(self.database):
+                found = recover_pending(self.database, self.searcher.store, self.settings, name)
+                log.info("recovered %d pending items of collection %r", found, name)
+        except Exception as exc:  # the database or store is away: the next start tries again
+            log.warning("could not recover pending items: %s", exc)
+
     def resume_unfinished(self) -> list[int]:
-        """Schedule the jobs a killed server left queued or running (in-process mode only)."""
+        """Recover pending items, then schedule the jobs a killed server left queued or running
+        (in-process mode only; a running job only when its heartbeat says its process died)."""
         if self.uses_workers:
             return []
+        self._executor.submit(self._recover)
         with self.database.session() as session:
-            ids = list(
-                session.scalars(
-                    select(IndexJob.id)
-                    .where(IndexJob.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-                    .order_by(IndexJob.id)
+            queued = session.scalars(
+                select(IndexJob.id).where(IndexJob.status == JobStatus.QUEUED)
+            ).all()
+            # running: only those whose process died (another live process may be running one)
+            dead = stale_jobs(session, self.settings.indexer.heartbeat_stale_s)
+            never = session.scalars(
+                select(IndexJob.id).where(
+                    IndexJob.status == JobStatus.RUNNING, IndexJob.heartbeat_at.is_(None)
                 )
-            )
+            ).all()
+            ids = sorted({*queued, *dead, *never})
         for job_id in ids:
             self.start(job_id)
         return ids

@@ -5,7 +5,9 @@ Limits (file size, download size, timeout, content type) turn into :class:`ItemE
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,10 @@ import httpx
 from anyseek.settings import IndexerSettings
 from indexer.errors import ItemError
 from indexer.metadata import read_sidecar
-from indexer.sources import SourceRef
+from indexer.sources import SourceRef, file_kind
+
+#: open flags: never block on a FIFO swapped in after the check, never take a terminal
+OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 BLOCK = 1 << 20
 MB = 1 << 20
@@ -39,29 +44,48 @@ def fetch(ref: SourceRef, settings: IndexerSettings) -> Fetched:
 
 
 def read_file(ref: SourceRef, settings: IndexerSettings) -> Fetched:
-    """Read a local file in blocks, hashing as it goes, refusing files above the size cap."""
-    path = Path(ref.uri)
+    """Read a local regular file in blocks, hashing as it goes, refusing files above the size
+    cap. Its type is checked before it is opened (a FIFO, device or socket is never read) and
+    again on the opened descriptor; at most cap + 1 bytes are ever read."""
     cap = int(settings.max_file_mb * MB)
     digest = hashlib.sha256()
     blocks: list[bytes] = []
+    size = 0
     try:
-        stat = path.stat()
-        if stat.st_size > cap:
-            raise ItemError(f"file is {stat.st_size / MB:.1f} MB, above {settings.max_file_mb} MB")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(BLOCK), b""):
+        _check_type(os.stat(ref.uri).st_mode)
+        descriptor = os.open(ref.uri, OPEN_FLAGS)
+        with os.fdopen(descriptor, "rb", buffering=0) as handle:
+            stat = os.fstat(descriptor)
+            _check_type(stat.st_mode)  # what was opened, whatever the name points to now
+            if stat.st_size > cap:
+                raise ItemError(
+                    f"file is {stat.st_size / MB:.1f} MB, above {settings.max_file_mb} MB"
+                )
+            while block := handle.read(min(BLOCK, cap + 1 - size)):
+                size += len(block)
+                if size > cap:
+                    raise ItemError(f"file grew above {settings.max_file_mb} MB while read")
                 digest.update(block)
                 blocks.append(block)
     except FileNotFoundError:
-        raise ItemError("file not found") from None
+        raise ItemError("file not found (or a broken link)") from None
     except OSError as error:
-        raise ItemError(f"cannot read the file: {error.strerror or error}") from None
+        if error.errno == errno.ELOOP:
+            raise ItemError("symlink loop") from None
+        raise ItemError(f"cannot read the file: {error.strerror or 'I/O error'}") from None
     data = b"".join(blocks)
     if not data:
         raise ItemError("empty file (0 bytes)")
-    sidecar = None if ref.upload else read_sidecar(path)
+    sidecar = None if ref.upload else read_sidecar(Path(os.fsdecode(ref.uri)))
     mtime = 0 if ref.upload else int(stat.st_mtime)
     return Fetched(ref, data, digest.hexdigest(), mtime, sidecar)
+
+
+def _check_type(mode: int) -> None:
+    """Refuse anything but a regular file, naming what it is."""
+    kind = file_kind(mode)
+    if kind is not None:
+        raise ItemError(f"{kind}, not a regular file: not read")
 
 
 def fetch_url(ref: SourceRef, settings: IndexerSettings) -> Fetched:

@@ -26,7 +26,7 @@ from anyseek.db.models import (
     PendingVectors,
     utc_now,
 )
-from anyseek.errors import AnyseekError, NotFoundError
+from anyseek.errors import AnyseekError, NotFoundError, plain
 from indexer.sources import SourceRef
 
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -53,6 +53,7 @@ class IndexReport:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    recovered: int = 0  # items a crash had left pending, finished or re-queued by this run
 
     @property
     def processed(self) -> int:
@@ -130,7 +131,7 @@ def fail_job(session: Session, job_id: int, error: str) -> None:
     job = get_job(session, job_id, lock=True)
     if job.status not in FINISHED:
         job.status = JobStatus.FAILED
-        job.error = error
+        job.error = plain(error)
         job.finished_at = utc_now()
 
 

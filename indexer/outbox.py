@@ -43,6 +43,7 @@ from indexer.decode import Decoded
 from indexer.duplicates import DuplicateLink, find_near_duplicates
 from indexer.jobs import FINISHED, count_done, finish_if_complete, get_job
 from indexer.metadata import register
+from indexer.sources import printable
 from indexer.thumbnails import thumbnail_path, write_thumbnail
 from search.fields import MetadataError, normalize_metadata, payload_key
 from search.stores import VectorStore
@@ -68,8 +69,8 @@ class Embedded:
         fetched = self.decoded.fetched
         extra = {"metadata": metadata} if metadata else {}
         return {
-            "path": fetched.ref.path,
-            "folder": fetched.ref.folder,
+            "path": fetched.ref.shown_path,
+            "folder": printable(fetched.ref.folder),
             "ext": fetched.ref.ext,
             "bytes": len(fetched.data),
             "width": self.decoded.width,
@@ -159,7 +160,7 @@ def stage_item(
     row = Item(
         collection_id=collection_id,
         sha256=fetched.sha256,
-        source_uri=fetched.ref.uri,
+        source_uri=fetched.ref.shown,
         width=decoded.width,
         height=decoded.height,
         format=decoded.format[:16] or None,
@@ -282,6 +283,44 @@ def _read_edits(database: Database, collection_id: int) -> list[tuple[int, str, 
             .limit(APPLY_BATCH)
         ).all()
     return [(int(a), b, int(c)) for a, b, c in rows]
+
+
+def recover_pending(
+    database: Database, store: VectorStore, settings: Settings, collection: str
+) -> int:
+    """Finish what a crash left of a collection; how many items it found ``pending``.
+
+    Items whose outbox row is there are applied (vectors written, marked indexed); an item
+    ``pending`` without one (written apart from its vectors by a version before issue 24's fix)
+    is deleted, so that its hash no longer hides it and the run that follows indexes it again.
+    """
+    with database.session() as session:
+        row = repository.get_collection(session, collection)
+        pending = select(Item.id).where(
+            Item.collection_id == row.id, Item.status == ItemStatus.PENDING
+        )
+        found = len(session.scalars(pending).all())
+        staged = select(PendingVectors.item_id).where(PendingVectors.collection_id == row.id)
+        session.execute(delete(Item).where(Item.id.in_(pending), Item.id.not_in(staged)))
+    if found:
+        apply_pending(database, store, settings, collection)
+    return found
+
+
+def pending_collections(database: Database) -> list[str]:
+    """Names of the collections that have items a crash left ``pending``."""
+    with database.session() as session:
+        return list(
+            session.scalars(
+                select(Collection.name)
+                .where(
+                    Collection.id.in_(
+                        select(Item.collection_id).where(Item.status == ItemStatus.PENDING)
+                    )
+                )
+                .order_by(Collection.name)
+            )
+        )
 
 
 def _read_batch(database: Database, collection_id: int) -> list[_Staged]:

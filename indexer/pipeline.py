@@ -7,8 +7,10 @@ in-process loop decode the next chunk while the current one is embedded.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,7 @@ from sqlalchemy import select
 
 from anyseek.db.models import ChunkStatus, IndexChunk, Item
 from anyseek.db.session import Database
+from anyseek.errors import plain
 from anyseek.settings import Settings
 from indexer import reconstructions
 from indexer.decode import Decoded, DecodeLimits, decode
@@ -59,6 +62,27 @@ class ChunkContext:
         )
 
 
+def _each(ctx: ChunkContext, function, items: Sequence) -> list[object]:
+    """``function`` on every item in the pool, each result or its :class:`ItemError`; an item
+    still running after ``indexer.file_timeout_s`` (counted from when all were submitted) is
+    failed and left behind, so one stuck file never holds the job."""
+    timeout = ctx.settings.indexer.file_timeout_s
+    futures = [ctx.pool.submit(_try, function, *item) for item in items]
+    deadline = time.monotonic() + timeout * max(
+        1, -(-len(items) // ctx.settings.indexer.decode_workers)
+    )
+    out: list[object] = []
+    for future in futures:
+        try:
+            out.append(future.result(max(0.0, deadline - time.monotonic())))
+        except FutureTimeout:
+            future.cancel()
+            out.append(
+                ItemError(f"timed out after {timeout:g} s (ANYSEEK_INDEXER__FILE_TIMEOUT_S)")
+            )
+    return out
+
+
 def _try(function, *args) -> object:
     """Run ``function``; an :class:`ItemError` is returned (as the item's failure), not raised."""
     try:
@@ -66,7 +90,7 @@ def _try(function, *args) -> object:
     except ItemError as error:
         return error
     except Exception as error:  # an unexpected library error fails this item, not the job
-        return ItemError(f"{type(error).__name__}: {error}")
+        return ItemError(plain(f"{type(error).__name__}: {error}"))
 
 
 def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
@@ -89,10 +113,10 @@ def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
     limits, image_input = ctx.limits, ctx.model.image_input
     decoded: list[Decoded] = []
     for item, result in zip(
-        fresh, ctx.pool.map(lambda f: _try(decode, f, limits, image_input), fresh), strict=True
+        fresh, _each(ctx, decode, [(f, limits, image_input) for f in fresh]), strict=True
     ):
         if isinstance(result, ItemError):
-            failures.append((item.ref.uri, str(result)))
+            failures.append((item.ref.shown, plain(result)))
         else:
             decoded.append(result)
     return Prepared(job_id, seq, collection_id, tuple(decoded), tuple(failures), skipped)
@@ -104,11 +128,9 @@ def _fetch_all(
     """Fetch every item in the pool; failures are appended as (uri, reason)."""
     settings = ctx.settings.indexer
     out: list[Fetched] = []
-    for ref, result in zip(
-        refs, ctx.pool.map(lambda r: _try(fetch, r, settings), refs), strict=True
-    ):
+    for ref, result in zip(refs, _each(ctx, fetch, [(r, settings) for r in refs]), strict=True):
         if isinstance(result, ItemError):
-            failures.append((ref.uri, str(result)))
+            failures.append((ref.shown, plain(result)))
         else:
             out.append(result)
     return out

@@ -6,6 +6,7 @@ of the model, staged, and applied to the store by this process, which is the sto
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import time
@@ -22,6 +23,7 @@ from anyseek.db.models import JobStatus
 from anyseek.settings import Settings
 from indexer.collections import attach_model, collection_model
 from indexer.errors import SourceError
+from indexer.heartbeat import heartbeat
 from indexer.jobs import (
     IndexReport,
     create_job,
@@ -32,7 +34,7 @@ from indexer.jobs import (
     start_job,
 )
 from indexer.metadata import attach
-from indexer.outbox import apply_pending
+from indexer.outbox import apply_pending, recover_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
 from indexer.runtime import process_model
 from indexer.sources import SourceRef, describe, expand_source
@@ -107,7 +109,8 @@ def run_index(
     not redone and ``source`` is ignored. The collection is created in the database and the
     store when missing. A collection already indexed is indexed with its current version's model
     (``load_model(source)``, by default this process's model of that source), ``model`` being
-    the one new collections get.
+    the one new collections get. Items a crash left ``pending`` in the collection are
+    finished (or re-queued) first; the report counts them as ``recovered``.
     """
     model = model or process_model(settings)  # bad model or store settings: no job written
     own_store = store is None
@@ -129,9 +132,10 @@ def run_index(
             collection = job.collection.name
         with ThreadPoolExecutor(settings.indexer.decode_workers, "anyseek-decode") as pool:
             ctx = ChunkContext(settings, database, model, pool)
-            _run_chunks(ctx, store, job_id, collection, progress)
+            with heartbeat(database, job_id, settings.indexer.heartbeat_s):
+                recovered = _run_chunks(ctx, store, job_id, collection, progress)
         with database.session() as session:
-            return report(session, job_id)
+            return dataclasses.replace(report(session, job_id), recovered=recovered)
     except BaseException as error:
         if not isinstance(error, KeyboardInterrupt | SourceError):
             with database.session() as session:
@@ -145,9 +149,10 @@ def run_index(
 
 def _run_chunks(
     ctx: ChunkContext, store: VectorStore, job_id: int, collection: str, progress: bool
-) -> None:
-    """Process the job's pending chunks in order; staged vectors are applied (and the store
-    flushed) every ``flush_interval_s`` and at the end, not after every chunk."""
+) -> int:
+    """Recover what a crash left, then process the job's pending chunks in order; staged vectors
+    are applied (and the store flushed) every ``flush_interval_s`` and at the end, not after
+    every chunk. Returns how many items were recovered."""
     with ctx.database.session() as session:
         seqs = pending_chunks(session, job_id)
         job = get_job(session, job_id)
@@ -155,7 +160,7 @@ def _run_chunks(
     bar = _progress_bar(total, already, collection) if progress else None
     interval = ctx.settings.indexer.flush_interval_s
     try:
-        apply_pending(ctx.database, store, ctx.settings, collection)  # leftovers of a crash
+        recovered = recover_pending(ctx.database, store, ctx.settings, collection)
         last_apply = time.monotonic()
         for prepared in prefetched(ctx, job_id, seqs):
             if prepared is not None:
@@ -174,6 +179,7 @@ def _run_chunks(
     finally:
         if bar is not None:
             bar.close()
+    return recovered
 
 
 def _progress_bar(total: int, already: int, collection: str):

@@ -3,6 +3,12 @@
 Each item is a :class:`SourceRef`: the URI it is read from (an absolute path or an http(s) URL) and
 the path shown and filtered on (relative to the folder root for folders). Server-side paths must lie
 under ``indexer.allowed_roots`` when that is set, and symlinks never lead out of a folder's root.
+
+A source fails per entry, never whole: a folder's entries are listed by name without being opened
+(a symlink loop, a FIFO, a device or an unreadable file is failed by ``indexer.fetch`` with its
+reason, on the job); a name that is not UTF-8 is kept as the bytes it is (``os.fsencode`` of the
+URI) and shown escaped (:func:`printable`). Paths the user names wrongly are a one-line
+:class:`SourceError` (a 4xx over HTTP).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -33,6 +40,16 @@ class SourceRef:
     metadata: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     @property
+    def shown(self) -> str:
+        """The URI as text that any database stores: undecodable bytes of a name escaped."""
+        return printable(self.uri)
+
+    @property
+    def shown_path(self) -> str:
+        """:attr:`path` with undecodable bytes escaped (``payload.path``)."""
+        return printable(self.path)
+
+    @property
     def is_url(self) -> bool:
         """Whether the item is downloaded rather than read from disk."""
         return self.uri.startswith(URL_SCHEMES)
@@ -52,12 +69,35 @@ class SourceRef:
         return name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
+def printable(text: str) -> str:
+    """A file name as valid UTF-8 text: bytes that are not UTF-8 (kept by the OS's
+    surrogate escapes) shown as ``\\xNN``."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+#: file types that are never opened, by the name each is reported with
+NOT_FILES = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def file_kind(mode: int) -> str | None:
+    """What a non-regular file is ("a FIFO (named pipe)"...); None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return NOT_FILES.get(stat.S_IFMT(mode), "not a regular file")
+
+
 def describe(source: str | Path | Sequence[Path]) -> str:
     """A short text naming the source, stored on the job."""
     if isinstance(source, str | Path):
-        return str(source)
+        return printable(str(source))
     items = list(source)
-    return f"{len(items)} files" + (f" ({items[0]}, ...)" if items else "")
+    return f"{len(items)} files" + (f" ({printable(str(items[0]))}, ...)" if items else "")
 
 
 def expand_source(
@@ -78,7 +118,7 @@ def expand_source(
         elif path.suffix.lower() in LIST_SUFFIXES:
             refs = read_list(settings, path)
         else:
-            refs = [SourceRef(str(path), path.name)]
+            refs = [explicit_file(settings, path)]
     else:
         refs = [explicit_file(settings, Path(p)) for p in source]
         if not refs:
@@ -88,10 +128,7 @@ def expand_source(
 
 def checked_path(settings: IndexerSettings, path: Path) -> Path:
     """An existing path, resolved, inside the allowed roots; else a one-line error."""
-    try:
-        resolved = path.expanduser().resolve()
-    except (ValueError, OSError) as exc:  # a NUL byte, an unresolvable home, a symlink loop
-        raise SourceError(f"{str(path)!r} is not a usable path ({exc})") from None
+    resolved = _resolved(path)
     roots = [root.expanduser().resolve() for root in settings.allowed_roots]
     if roots and not any(resolved.is_relative_to(root) for root in roots):
         raise SourceError(
@@ -99,15 +136,31 @@ def checked_path(settings: IndexerSettings, path: Path) -> Path:
             "see ANYSEEK_INDEXER__ALLOWED_ROOTS"
         )
     if not resolved.exists():
-        raise SourceError(f"{path} does not exist")
+        raise SourceError(f"{printable(str(path))} does not exist")
     return resolved
 
 
+def _resolved(path: Path) -> Path:
+    """``path`` with ``~`` expanded and links resolved, or a one-line error naming it."""
+    try:
+        return path.expanduser().resolve()
+    except RuntimeError:  # "~nosuchuser", or a symlink loop (Python 3.11)
+        shown = printable(str(path))
+        if shown.startswith("~"):
+            raise SourceError(f"{shown!r}: no such user's home folder") from None
+        raise SourceError(f"{shown!r} is a symlink loop") from None
+    except (ValueError, OSError) as exc:  # a NUL byte, a symlink loop (newer Pythons)
+        reason = getattr(exc, "strerror", None) or "not a usable path"
+        raise SourceError(f"{printable(str(path))!r} is not a usable path: {reason}") from None
+
+
 def explicit_file(settings: IndexerSettings, path: Path) -> SourceRef:
-    """One file named explicitly (API uploads, path lists): recorded under its own path."""
+    """One file named explicitly (API uploads, path lists): recorded under its own path; a FIFO,
+    a device or a socket is refused by its type, never opened."""
     resolved = checked_path(settings, path)
-    if not resolved.is_file():
-        raise SourceError(f"{path} is not a file")
+    kind = file_kind(resolved.stat().st_mode)
+    if kind is not None:
+        raise SourceError(f"{printable(str(path))} is {kind}, not an image file")
     return SourceRef(str(resolved), path.name)
 
 
@@ -120,7 +173,10 @@ def included(settings: IndexerSettings, relative: str) -> bool:
 
 
 def walk_folder(settings: IndexerSettings, root: Path) -> Iterator[SourceRef]:
-    """Image files under ``root``, recursively, sorted; symlinks are kept only inside the root."""
+    """Entries under ``root`` whose names are included, recursively, sorted, none opened: what
+    each really is (a loop, a FIFO...) is checked when it is read, and failed there alone.
+    Symlinks are kept only when they point inside the root; folders that cannot be listed
+    are left out (``os.walk`` skips them)."""
     for folder, dirs, files in os.walk(root, followlinks=False):
         dirs.sort()
         for name in sorted(files):
@@ -128,18 +184,21 @@ def walk_folder(settings: IndexerSettings, root: Path) -> Iterator[SourceRef]:
             relative = full.relative_to(root).as_posix()
             if not included(settings, relative):
                 continue
-            if full.is_symlink() and not full.resolve().is_relative_to(root):
+            if full.is_symlink() and not Path(os.path.realpath(full)).is_relative_to(root):
                 continue  # a link out of the root would let a folder read anything
-            if full.is_file():
-                yield SourceRef(str(full), relative)
+            yield SourceRef(str(full), relative)
 
 
 def read_list(settings: IndexerSettings, path: Path) -> list[SourceRef]:
     """A text list (one path or URL a line) or CSV (first column); paths relative to the list."""
+    kind = file_kind(path.stat().st_mode)
+    if kind is not None:
+        raise SourceError(f"the list {printable(str(path))} is {kind}, not a file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise SourceError(f"cannot read the list {path}: {error}") from None
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        raise SourceError(f"cannot read the list {printable(str(path))}: {reason}") from None
     rows = csv.reader(text.splitlines()) if path.suffix.lower() == ".csv" else text.splitlines()
     refs: list[SourceRef] = []
     for row in rows:
@@ -158,8 +217,12 @@ def read_list(settings: IndexerSettings, path: Path) -> list[SourceRef]:
 
 
 def list_entry(settings: IndexerSettings, item: Path, entry: str) -> SourceRef:
-    """A path from a list: refused outside the allowed roots; a missing file fails as an item."""
-    resolved = item.expanduser().resolve()
+    """A path from a list: refused outside the allowed roots; a missing, looping or odd file
+    fails as an item when it is read."""
+    try:
+        resolved = item.expanduser().resolve()
+    except (RuntimeError, ValueError, OSError):  # a loop or "~nosuchuser": fails when read
+        return SourceRef(str(item), entry)
     roots = [root.expanduser().resolve() for root in settings.allowed_roots]
     if roots and not any(resolved.is_relative_to(root) for root in roots):
         raise SourceError(f"{entry} (in the list) is outside the allowed roots")

@@ -1,15 +1,21 @@
 """Query parts -> model inputs through the transforms the loaded model declares, and a short,
 showable summary of what the model was given (for ``explain``).
 
-Every failure names the modality: "sketch: the sketch is empty: no lines found".
+Every failure names the modality: "sketch: the sketch is empty: no lines found". Every file is
+checked against the query pixel limit before any pixel is allocated: images by their header
+(Pillow), ``.npy`` arrays by theirs (shape and dtype, :func:`checked_array`), so a 128-byte file
+that declares a 37 GiB array is refused in microseconds, alone, with a 4xx.
 """
 
 from __future__ import annotations
 
+import io
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import numpy as np
 import torch
 
 from anyseek.errors import AnyseekError
@@ -18,21 +24,67 @@ from search.query import QueryPart, SearchInputError
 
 
 def decoded(value: Any, max_pixels: int) -> Any:
-    """An image file (path or bytes) opened under the pixel limit; other values as they are.
+    """A query file (path or bytes) decoded under the pixel limit; other values as they are.
 
-    Images are opened here, with the service's one pixel limit (``ANYSEEK_API__MAX_IMAGE_PIXELS``,
-    the same as indexing), before the model's transform reads them; ``.npy`` data and text pass.
+    Images are opened here with the query pixel limit (``ANYSEEK_API__MAX_QUERY_PIXELS``) before
+    the model's transform reads them; ``.npy`` data is read only after its header passed
+    :func:`checked_array`; text passes.
     """
-    is_npy = (isinstance(value, bytes | bytearray) and bytes(value[:6]) == NUMPY_MAGIC) or (
-        isinstance(value, str | Path) and str(value).lower().endswith(".npy")
-    )
-    if is_npy or (not isinstance(value, bytes | bytearray | Path) and not _is_file(value)):
+    if isinstance(value, bytes | bytearray) and bytes(value[:6]) == NUMPY_MAGIC:
+        return checked_array(io.BytesIO(value), len(value), max_pixels)
+    if isinstance(value, str | Path) and str(value).lower().endswith(".npy"):
+        if not _is_file(value):
+            return value  # the transform says which file is missing
+        path = Path(value)
+        with path.open("rb") as handle:
+            return checked_array(handle, path.stat().st_size, max_pixels)
+    if not isinstance(value, bytes | bytearray | Path) and not _is_file(value):
         return value
     return open_image(value, max_pixels)
 
 
+def checked_array(stream: BinaryIO, size: int, max_pixels: int) -> np.ndarray:
+    """A ``.npy`` array read only once its header is known to be safe: a numeric dtype, at most
+    ``max_pixels`` elements, and exactly the bytes the header promises (no pickles, no lies)."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(stream)
+    except (ValueError, OSError, SyntaxError, TypeError) as exc:
+        raise SearchInputError(f"not a readable .npy array ({_first_line(exc)})") from None
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise SearchInputError(f"a .npy query array must hold numbers, not {dtype.str!r} values")
+    count = math.prod(shape)
+    if count > max_pixels:
+        raise SearchInputError(
+            f"the .npy array has shape {tuple(shape)} ({count / 1e6:.3g} M values); at most "
+            f"{max_pixels / 1e6:.3g} M are accepted (ANYSEEK_API__MAX_QUERY_PIXELS): downscale it"
+        )
+    expected = count * dtype.itemsize
+    if size - stream.tell() != expected:
+        raise SearchInputError(
+            f"the .npy array's header promises {expected:,} bytes of data but the file has "
+            f"{max(0, size - stream.tell()):,}"
+        )
+    data = np.frombuffer(stream.read(expected), dtype=dtype)
+    return data.reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's message, first line only and short (never a repr of internals)."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
 def _is_file(value: Any) -> bool:
-    """A string that names an existing file (a server-side query file), not a caption."""
+    """A path (or a string naming one) of an existing file (a server-side query file), not a
+    caption."""
+    if isinstance(value, Path):
+        return value.is_file()
     return isinstance(value, str) and len(value) < 4096 and Path(value).is_file()
 
 
@@ -59,7 +111,12 @@ def model_inputs(
             raise SearchInputError(f"{part.modality}: {exc}") from None
         except (TypeError, ValueError) as exc:  # a value of the wrong kind (bytes for a caption)
             raise SearchInputError(
-                f"{part.modality}: cannot use a {type(part.value).__name__} here ({exc})"
+                f"{part.modality}: cannot use a {type(part.value).__name__} here "
+                f"({_first_line(exc)})"
+            ) from None
+        except Exception as exc:  # any other decoding failure is this query's alone (a 4xx)
+            raise SearchInputError(
+                f"{part.modality}: the input could not be decoded ({type(exc).__name__})"
             ) from None
     return out
 

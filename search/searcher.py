@@ -74,8 +74,11 @@ class _Timer:
 
 
 @dataclass
-class _Plan:
-    """One query on its way: checked options, model inputs, then the model's prediction."""
+class Plan:
+    """One query on its way: checked options, model inputs, then the model's prediction.
+
+    :meth:`Searcher.prepare` makes one (the API does so before the query joins a micro-batch,
+    so decoding happens per request and never inside the batch)."""
 
     query: SearchQuery
     fusion: str
@@ -87,7 +90,8 @@ class _Plan:
     timer: _Timer
     target: str  # the store collection searched: the collection's current version
     priors: Mapping[str, torch.Tensor] | None = None  # the collection's, for query information
-    predicted: dict[str, QueryEmbedding] | AnyseekError = field(default_factory=dict)
+    source: str | None = None  # the model source it was prepared for (search.versions)
+    predicted: dict[str, QueryEmbedding] | Exception = field(default_factory=dict)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -122,14 +126,14 @@ class Searcher:
         model: SearchModel,
         store: VectorStore,
         settings: SearchSettings | None = None,
-        max_image_pixels: int = MAX_PIXELS,
+        max_query_pixels: int = MAX_PIXELS,
         priors: PriorsLookup | None = None,
         snapshot: SnapshotLookup | None = None,
     ) -> None:
         self.model = model
         self.store = store
         self.settings = settings or SearchSettings()
-        self.max_image_pixels = max_image_pixels  # ANYSEEK_API__MAX_IMAGE_PIXELS, as for indexing
+        self.max_query_pixels = max_query_pixels  # ANYSEEK_API__MAX_QUERY_PIXELS
         self.priors = priors
         self.snapshot = snapshot
 
@@ -151,40 +155,46 @@ class Searcher:
     def search(self, query: SearchQuery) -> SearchResults:
         """Answer one query: a page of hits best first, and an explanation when asked."""
         [answer] = self.search_many([query])
-        if isinstance(answer, AnyseekError):
+        if isinstance(answer, Exception):
             raise answer
         return answer
 
     def search_many(
-        self, queries: Sequence[SearchQuery], targets: Sequence[str] | None = None
-    ) -> list[SearchResults | AnyseekError]:
-        """Answer several queries with one batched model call (micro-batching for the API); a
-        bad query gets its error in its place and spoils nothing for the others. ``targets``
-        names the store collection of each query (its collection's current version, see
-        ``search.versions``); by default the collection's own name."""
-        plans: list[_Plan | AnyseekError] = []
+        self, queries: Sequence[SearchQuery | Plan], targets: Sequence[str] | None = None
+    ) -> list[SearchResults | Exception]:
+        """Answer several queries (or prepared plans) with one batched model call
+        (micro-batching for the API); a bad query gets its error in its place and spoils nothing
+        for the others, whatever the error. ``targets`` names the store collection of each query
+        not yet prepared (its collection's current version, see ``search.versions``); by default
+        the collection's own name."""
+        plans: list[Plan | Exception] = []
         for i, query in enumerate(queries):
             try:
-                plans.append(self._plan(query, targets[i] if targets else query.collection))
-            except AnyseekError as exc:
+                if isinstance(query, Plan):
+                    plans.append(query)
+                else:
+                    plans.append(self.prepare(query, targets[i] if targets else None))
+            except Exception as exc:
                 plans.append(exc)
-        self._predict([p for p in plans if isinstance(p, _Plan) and p.inputs])
-        answers: list[SearchResults | AnyseekError] = []
+        self._predict([p for p in plans if isinstance(p, Plan) and p.inputs])
+        answers: list[SearchResults | Exception] = []
         for plan in plans:
             try:
-                answers.append(plan if isinstance(plan, AnyseekError) else self._answer(plan))
-            except AnyseekError as exc:
+                answers.append(plan if isinstance(plan, Exception) else self._answer(plan))
+            except Exception as exc:
                 answers.append(exc)
         return answers
 
-    def _plan(self, query: SearchQuery, target: str) -> _Plan:
-        """Check the query and turn its parts into model inputs."""
+    def prepare(self, query: SearchQuery, target: str | None = None) -> Plan:
+        """Check the query and turn its parts into model inputs, to be searched in the store
+        collection ``target`` (by default the collection's own name)."""
+        target = target or query.collection
         timer = _Timer()
         fusion, combine = self._methods(query)
         offset, cursor = self._window(query)
         spaces = self._spaces(query, target)
         with timer.stage("transform"):
-            inputs = model_inputs(self.model, query.parts, self.max_image_pixels)
+            inputs = model_inputs(self.model, query.parts, self.max_query_pixels)
         priors = None
         if self.priors is not None and inputs:
             with timer.stage("priors"):
@@ -196,11 +206,11 @@ class Searcher:
             offset_in_order = offset
         else:
             offset_in_order = 0  # the cursor's key says where the page starts
-        return _Plan(
+        return Plan(
             query, fusion, combine, offset_in_order, cursor, spaces, inputs, timer, target, priors
         )
 
-    def _predict(self, plans: list[_Plan]) -> None:
+    def _predict(self, plans: list[Plan]) -> None:
         """Every plan's prediction from one batched model call (one by one if that fails, so
         an error reaches only the query that caused it)."""
         if not plans:
@@ -209,22 +219,22 @@ class Searcher:
         start = time.perf_counter()
         try:
             found: list = self.model.embed_queries(requests)
-        except AnyseekError:
+        except Exception:
             found = []
             for request in requests:
                 try:
                     found.append(self.model.embed_queries([request])[0])
-                except AnyseekError as exc:
+                except Exception as exc:
                     found.append(exc)
         ms = round((time.perf_counter() - start) * 1000, 3)
         for plan, prediction in zip(plans, found, strict=True):
             plan.predicted = prediction
             plan.timer.ms["model"] = ms
 
-    def _answer(self, plan: _Plan) -> SearchResults:
+    def _answer(self, plan: Plan) -> SearchResults:
         """Add liked items, gather and fuse the candidates, and cut the page."""
         query, timer, offset = plan.query, plan.timer, plan.offset
-        if isinstance(plan.predicted, AnyseekError):
+        if isinstance(plan.predicted, Exception):
             raise plan.predicted
         with timer.stage("items"):
             liked = self._liked(query, plan.target)
@@ -269,7 +279,7 @@ class Searcher:
 
     def _explain(
         self,
-        plan: _Plan,
+        plan: Plan,
         information: Mapping[str, float],
         fused_weights: Mapping[str, float],
         candidates: Candidates,
@@ -291,7 +301,7 @@ class Searcher:
             reconstructions=seen,
         )
 
-    def _imagine(self, plan: _Plan) -> str | None:
+    def _imagine(self, plan: Plan) -> str | None:
         """What the model "imagines" for the query's positive parts (a caption it generates),
         when it can say; None for models that cannot, or for a query of liked items only."""
         positive = {k: v for k, v in plan.inputs.items() if plan.weights.get(k, 1.0) > 0}
@@ -305,7 +315,7 @@ class Searcher:
         finally:
             plan.timer.ms["imagine"] = round((time.perf_counter() - start) * 1000, 3)
 
-    def _reconstruct(self, plan: _Plan) -> dict[str, str] | None:
+    def _reconstruct(self, plan: Plan) -> dict[str, str] | None:
         """The model's depth and segmentation of the query's image part, when asked and able."""
         if not plan.query.reconstruct:
             return None
@@ -515,7 +525,7 @@ def open_searcher(settings: Settings) -> Searcher:
         model,
         open_store(settings),
         settings.search,
-        settings.api.max_image_pixels,
+        settings.api.max_query_pixels,
         priors,
         CollectionWatermark(database),
     )

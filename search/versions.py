@@ -24,7 +24,7 @@ from anyseek.errors import AnyseekError, ModelMismatchError
 from model.service import PriorModel, SearchModel
 from search.model_registry import ModelRegistry
 from search.query import SearchQuery, SearchResults
-from search.searcher import Searcher
+from search.searcher import Plan, Searcher
 
 
 @dataclass(frozen=True)
@@ -98,36 +98,62 @@ class VersionedSearcher:
     def search(self, query: SearchQuery) -> SearchResults:
         """Answer one query (see :meth:`search_many`)."""
         [answer] = self.search_many([query])
-        if isinstance(answer, AnyseekError):
+        if isinstance(answer, Exception):
             raise answer
         return answer
 
-    def search_many(self, queries: Sequence[SearchQuery]) -> list[SearchResults | AnyseekError]:
-        """Answer several queries, one batched model call per model among their collections."""
+    def prepare(self, query: SearchQuery) -> Plan:
+        """The query checked and decoded by its collection's model for its current version (the
+        API decodes files per request with this, before the batch)."""
+        target = resolve_targets(self.database, [query.collection])[query.collection]
+        source = target.made_by.source if target.made_by else None
+        searcher = self._searcher(source)
+        check_model(target.collection, target.made_by, searcher.model)
+        plan = searcher.prepare(query, target.store_name)
+        plan.source = source
+        return plan
+
+    def search_many(self, queries: Sequence[SearchQuery | Plan]) -> list[SearchResults | Exception]:
+        """Answer several queries (or plans from :meth:`prepare`), one batched model call per
+        model among their collections; a plan keeps the version it was prepared for."""
         try:
-            targets = resolve_targets(self.database, [q.collection for q in queries])
+            names = [q.collection for q in queries if not isinstance(q, Plan)]
+            targets = resolve_targets(self.database, names) if names else {}
         except AnyseekError as exc:
             return [exc for _ in queries]
-        answers: list[SearchResults | AnyseekError | None] = [None] * len(queries)
+        answers: list[SearchResults | Exception | None] = [None] * len(queries)
         groups: dict[str | None, list[int]] = {}
         for i, query in enumerate(queries):
-            made_by = targets[query.collection].made_by
-            groups.setdefault(made_by.source if made_by else None, []).append(i)
+            if isinstance(query, Plan):
+                source = query.source
+            else:
+                made_by = targets[query.collection].made_by
+                source = made_by.source if made_by else None
+            groups.setdefault(source, []).append(i)
         for source, members in groups.items():
             try:
                 searcher = self._searcher(source)
-                for i in members:
-                    target = targets[queries[i].collection]
-                    check_model(target.collection, target.made_by, searcher.model)
             except AnyseekError as exc:
                 for i in members:
                     answers[i] = exc
                 continue
+            ready: list[int] = []
+            for i in members:
+                query = queries[i]
+                if isinstance(query, Plan):
+                    ready.append(i)
+                    continue
+                target = targets[query.collection]
+                try:
+                    check_model(target.collection, target.made_by, searcher.model)
+                    ready.append(i)
+                except AnyseekError as exc:
+                    answers[i] = exc
             found = searcher.search_many(
-                [queries[i] for i in members],
-                [targets[queries[i].collection].store_name for i in members],
+                [queries[i] for i in ready],
+                [_store_name(queries[i], targets) for i in ready],
             )
-            for i, answer in zip(members, found, strict=True):
+            for i, answer in zip(ready, found, strict=True):
                 answers[i] = answer
         return [a for a in answers if a is not None]
 
@@ -142,7 +168,7 @@ class VersionedSearcher:
 
             priors = CollectionPriorsLookup(self.database, model)
         d = self.default
-        return Searcher(model, d.store, d.settings, d.max_image_pixels, priors)
+        return Searcher(model, d.store, d.settings, d.max_query_pixels, priors)
 
     def warm_up(self) -> list[str]:
         """Warm the default model up."""
@@ -187,3 +213,10 @@ class _ClosingVersionedSearcher(VersionedSearcher):
             super().close()
         finally:
             self.database.dispose()
+
+
+def _store_name(query: SearchQuery | Plan, targets: dict[str, SearchTarget]) -> str:
+    """The store collection a query is searched in (a plan already names its own)."""
+    if isinstance(query, Plan):
+        return query.target
+    return targets[query.collection].store_name

@@ -23,7 +23,7 @@ app = Celery("anyseek", include=["workers.tasks"])
 
 def celery_config(settings: Settings) -> dict[str, object]:
     """The Celery settings anyseek relies on; see docs/deploy.md for why each one is there."""
-    transport = {"visibility_timeout": settings.indexer.visibility_timeout_s}
+    transport = {"visibility_timeout": settings.indexer.visibility_timeout}
     max_memory_kb = settings.indexer.worker_max_memory_mb * 1024
     return {
         "broker_url": settings.broker_url,

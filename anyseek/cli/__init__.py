@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from anyseek.errors import AnyseekError
+from anyseek.errors import AnyseekError, plain
 from anyseek.settings import load_settings
 
 # (group name, module exposing ``app: typer.Typer``)
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="anyseek", standalone_mode=True)
     except AnyseekError as exc:
-        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        typer.secho(f"error: {plain(exc)}", err=True, fg=typer.colors.RED)
         return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -28,6 +28,8 @@ def echo_report(result: IndexReport) -> None:
         f"job {result.job_id} {result.status}: {result.done} indexed, {result.failed} failed, "
         f"{result.skipped} skipped of {result.total} (collection {result.collection!r})"
     )
+    if result.recovered:
+        typer.echo(f"  recovered {result.recovered} items a crash had left pending")
     if result.error:
         typer.echo(f"  error: {result.error}")
     for uri, reason in result.failures[:MAX_FAILURES_SHOWN]:
@@ -110,10 +112,13 @@ def list_(
     collection: str | None = typer.Option(None, "--collection", "-c"),
     limit: int = typer.Option(20, min=1),
 ) -> None:
-    """The newest index jobs with their progress."""
+    """The newest index jobs with their progress (a job whose process died shows failed)."""
+    from indexer.heartbeat import fail_dead_jobs
     from indexer.jobs import list_jobs
 
+    stale_s = settings_of(ctx).indexer.heartbeat_stale_s
     with checked_database(ctx) as database, database.session() as session:
+        fail_dead_jobs(session, stale_s)
         rows = [
             (
                 j.id,
@@ -144,9 +149,12 @@ def show(
     all_failures: bool = typer.Option(False, "--all", help="print every failure"),
 ) -> None:
     """One job's counts, status and failures."""
+    from indexer.heartbeat import fail_dead_jobs
     from indexer.jobs import report
 
+    stale_s = settings_of(ctx).indexer.heartbeat_stale_s
     with checked_database(ctx) as database, database.session() as session:
+        fail_dead_jobs(session, stale_s)
         result = report(session, job_id, max_failures=10**9 if all_failures else 100)
     if all_failures:
         for uri, reason in result.failures:

@@ -322,6 +322,7 @@ class IndexJob(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)  # in-process runs only
 
     collection: Mapped[Collection] = relationship(back_populates="jobs")
 

@@ -79,14 +79,30 @@ def make_engine(url: str, *, create_dirs: bool = False) -> Engine:
         ) from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """Enforce foreign keys (ON DELETE CASCADE) on every SQLite connection; SQLite defaults off."""
+    """Enforce foreign keys (ON DELETE CASCADE) on every SQLite connection (SQLite defaults off),
+    and take transaction control from the driver (see :func:`_sqlite_begin`)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    dbapi_connection.isolation_level = None  # the driver emits no BEGIN/COMMIT of its own
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Start every SQLite transaction ourselves, as SQLAlchemy documents for pysqlite.
+
+    The driver alone begins a transaction only at the first INSERT/UPDATE, so a SAVEPOINT issued
+    before it (``begin_nested``) ran outside any transaction and its RELEASE committed on the
+    spot: the first item of each chunk was written apart from its vectors and was lost when
+    indexing was killed (issue 24). ``BEGIN IMMEDIATE`` also takes the write lock up front,
+    which is what the row locks (``with_for_update``) mean on PostgreSQL: two writers queue
+    (``timeout``) instead of one failing with "database is locked" when it upgrades a read.
+    """
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def unreachable(engine: Engine, error: exc.DBAPIError) -> ServiceUnavailableError:

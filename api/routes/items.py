@@ -9,11 +9,10 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, status
-from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from anyseek.db.models import Item, ItemStatus
-from api import catalog
+from api import catalog, files
 from api import query as convert
 from api.deps import READ, WRITE, DbSession, State
 from api.errors import ApiError
@@ -166,18 +165,17 @@ def patch_item(
 
 @router.get(
     "/{item_id}/image",
-    response_class=FileResponse,
+    response_class=Response,
     dependencies=[READ],
     responses={**IMAGE, **errors(401, 404, 422)},
 )
-def get_image(name: CollectionName, item_id: ItemId, session: DbSession) -> FileResponse:
-    """The original image bytes, when its file is on this server."""
+def get_image(name: CollectionName, item_id: ItemId, state: State, session: DbSession) -> Response:
+    """The original image bytes, when its file is on this server and is still the one indexed
+    (a regular file inside the allowed roots, with the same SHA-256; see ``api.files``)."""
     item = catalog.get_item(session, name, item_id)
-    path = FilePath(item.source_uri)
-    if "://" in item.source_uri or not path.is_file():
-        raise ApiError(404, f"the image of item {item_id} is not stored on this server")
-    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media)
+    data = files.indexed_image(state.settings, item.source_uri, item.sha256, item_id)
+    media = mimetypes.guess_type(FilePath(item.source_uri).name)[0] or "application/octet-stream"
+    return Response(data, media_type=media)
 
 
 ThumbnailKind = Annotated[
@@ -191,7 +189,7 @@ ThumbnailKind = Annotated[
 
 @router.get(
     "/{item_id}/thumbnail",
-    response_class=FileResponse,
+    response_class=Response,
     dependencies=[READ],
     responses={**IMAGE, **errors(401, 404, 422)},
 )
@@ -201,22 +199,22 @@ def get_thumbnail(
     state: State,
     session: DbSession,
     kind: ThumbnailKind = "image",
-) -> FileResponse:
+) -> Response:
     """The item's thumbnail written by the indexer, or the model's depth or segmentation of it."""
     catalog.get_item(session, name, item_id)
     if kind == "image":
-        path = catalog.thumbnail_path(state.settings, name, item_id)
-        if not path.is_file():
+        data = files.data_file(catalog.thumbnail_path(state.settings, name, item_id))
+        if data is None:
             raise ApiError(404, f"item {item_id} has no thumbnail (not indexed yet?)")
-        return FileResponse(path, media_type="image/jpeg")
-    path = catalog.reconstruction_path(state.settings, name, item_id, kind)
-    if not path.is_file():
+        return Response(data, media_type="image/jpeg")
+    data = files.data_file(catalog.reconstruction_path(state.settings, name, item_id, kind))
+    if data is None:
         raise ApiError(
             404,
             f"item {item_id} has no {kind} reconstruction (only a model that reconstructs, "
             "MultiMAE, writes them at index time)",
         )
-    return FileResponse(path, media_type="image/png")
+    return Response(data, media_type="image/png")
 
 
 @router.delete(

@@ -13,6 +13,7 @@ from api.errors import ApiError
 from api.routes.common import Wait, errors, job_out
 from api.schemas import JobCreate, JobList, JobOut
 from indexer import write_job
+from indexer.heartbeat import fail_dead_jobs
 from indexer.jobs import cancel_job, list_reports, report
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -47,10 +48,12 @@ def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = F
 @router.get("", response_model=JobList, dependencies=[READ], responses=errors(401, 404, 422))
 def get_jobs(
     session: DbSession,
+    state: State,
     collection: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> JobList:
-    """The newest jobs, optionally of one collection."""
+    """The newest jobs, optionally of one collection (a job whose process died shows failed)."""
+    fail_dead_jobs(session, state.settings.indexer.heartbeat_stale_s)
     found = list_reports(session, collection, limit, max_failures=LISTED_FAILURES)
     return JobList(jobs=[job_out(r) for r in found])
 
@@ -58,8 +61,9 @@ def get_jobs(
 @router.get(
     "/{job_id}", response_model=JobOut, dependencies=[READ], responses=errors(401, 404, 422)
 )
-def get_job(job_id: JobId, session: DbSession) -> JobOut:
+def get_job(job_id: JobId, session: DbSession, state: State) -> JobOut:
     """A job's status and progress, with the reason of each failed item."""
+    fail_dead_jobs(session, state.settings.indexer.heartbeat_stale_s)
     return job_out(report(session, job_id))
 
 

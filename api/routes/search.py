@@ -40,11 +40,13 @@ RESPONSES = errors(400, 401, 404, 413, 422, 503)
 
 
 async def _run(state: AppState, query: SearchQuery, where: str = "body") -> SearchResponse:
-    """Search through the batcher as asked (explain only when the query says so), record the
-    stage timings every result carries, and render the page; a field the searcher refuses is
-    named where the request gave it (``body.k``, ``params.k``)."""
+    """Decode the query's files for this request alone, then search through the batcher as asked
+    (explain only when the query says so), record the stage timings every result carries, and
+    render the page; a field the searcher refuses is named where the request gave it
+    (``body.k``, ``params.k``)."""
     try:
-        results: SearchResults = await state.ready_batcher.search(query)
+        prepared = await state.ready_decoder.prepare(query)
+        results: SearchResults = await state.ready_batcher.search(prepared)
     except Exception as exc:
         state.metrics.searches.labels("error").inc()
         if isinstance(exc, CursorError):  # another query's or a forged cursor: a bad request

@@ -144,7 +144,7 @@ def serve(
     settings, database, store, ids = prepare(data_dir, model, scenes, **api)
     snapshot = CollectionWatermark(database)  # as open_searcher wires it: paging snapshots
     searcher = Searcher(
-        model, store, settings.search, settings.api.max_image_pixels, snapshot=snapshot
+        model, store, settings.search, settings.api.max_query_pixels, snapshot=snapshot
     )
     app = create_app(settings, searcher=searcher, database=database)
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -36,4 +36,5 @@ def served_with_keys(
         api_keys=[KEY],
         max_upload_mb=1,
         max_image_pixels=10_000,
+        max_query_pixels=10_000,
     )

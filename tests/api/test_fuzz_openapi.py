@@ -62,7 +62,7 @@ def live_url(
 
     data_dir = tmp_path_factory.mktemp("fuzz")
     config, database, store, _ = prepare(data_dir, search_model, scenes[:12])
-    searcher = Searcher(search_model, store, config.search, config.api.max_image_pixels)
+    searcher = Searcher(search_model, store, config.search, config.api.max_query_pixels)
     app = create_app(config, searcher=searcher, database=database)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))

@@ -103,7 +103,7 @@ def small_limits(served: Served) -> Iterator[TestClient]:
     search = served.settings.search.model_copy(update={"max_k": 7, "max_window": 9})
     settings: Settings = served.settings.model_copy(update={"search": search})
     model = served.client.app.state.anyseek.searcher.model
-    searcher = Searcher(model, served.store, settings.search, settings.api.max_image_pixels)
+    searcher = Searcher(model, served.store, settings.search, settings.api.max_query_pixels)
     with TestClient(create_app(settings, searcher=searcher, database=served.database)) as client:
         yield client
 

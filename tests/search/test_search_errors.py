@@ -140,7 +140,7 @@ def test_query_images_obey_the_one_pixel_limit(gallery: Gallery, tmp_path: Path)
     """Query files are opened under ANYSEEK_API__MAX_IMAGE_PIXELS, the limit indexing uses."""
     sketch = _png(tmp_path / "big.png", np.full((100, 120), 255, np.uint8))
     sketch_bytes = sketch.read_bytes()
-    strict = Searcher(gallery.model, gallery.store, max_image_pixels=10_000)
+    strict = Searcher(gallery.model, gallery.store, max_query_pixels=10_000)
     for value in (str(sketch), sketch_bytes):
         with pytest.raises(SearchInputError, match=r"sketch: .*0\.012 MP.*at most 0\.01 MP"):
             _search(strict, gallery, QueryPart("sketch", value))
