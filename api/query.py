@@ -108,6 +108,7 @@ def build_query(collection: str, parts: list[QueryPart], params: SearchParams) -
         offset=params.offset,
         cursor=params.cursor,
         min_score=params.min_score,
+        min_relevance=params.min_relevance,
         filter=search_filter,
         fusion=params.fusion,
         combine=params.combine,

@@ -139,7 +139,16 @@ class SearchParams(BaseModel):
         description="results to skip; offset + k at most ANYSEEK_SEARCH__MAX_WINDOW",
     )
     cursor: str | None = Field(default=None, max_length=512)
-    min_score: float | None = None
+    min_score: float | None = Field(
+        default=None, description="drop hits whose fused score (raw cosines) is below this"
+    )
+    min_relevance: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="drop hits whose relevance (0..1, the same meaning for every query kind) is "
+        "below this",
+    )
     filter: FilterIn | None = None
     fusion: Literal["information", "rrf"] | None = None
     combine: Literal["guidance", "fusion"] | None = None
@@ -200,10 +209,12 @@ class SpaceScoreOut(BaseModel):
 
 
 class HitOut(BaseModel):
-    """One item found."""
+    """One item found: ``relevance`` is the calibrated probability (0..1) that it is what the
+    query describes, comparable across query kinds; ``score`` is the raw fused cosine."""
 
     id: int
     score: float
+    relevance: float = Field(ge=0, le=1)
     payload: dict[str, Any]
     spaces: dict[str, SpaceScoreOut]
 

@@ -121,7 +121,12 @@ def search(
         0, "--offset", help="Skip this many results (offset + k: ANYSEEK_SEARCH__MAX_WINDOW)."
     ),
     cursor: str | None = typer.Option(None, "--cursor", help="next_cursor of a previous page."),
-    min_score: float | None = typer.Option(None, "--min-score", help="Drop weaker results."),
+    min_score: float | None = typer.Option(
+        None, "--min-score", help="Drop results whose fused score (raw cosines) is lower."
+    ),
+    min_relevance: float | None = typer.Option(
+        None, "--min-relevance", help="Drop results whose relevance (0-1, any query kind) is lower."
+    ),
     folder: str | None = typer.Option(None, "--folder", help="Only images in this folder."),
     ext: list[str] = typer.Option([], "--ext", help="Only these file types (repeatable)."),
     min_bytes: int | None = typer.Option(None, "--min-bytes", help="Smallest file size."),
@@ -134,11 +139,18 @@ def search(
     ),
     explain: bool = typer.Option(False, "--explain", help="Show space weights and stage times."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        metavar="URL",
+        help="Ask this running server (default ANYSEEK_API__URL, else http://HOST:PORT of the "
+        "settings); with none there, the model is loaded here.",
+    ),
+    local: bool = typer.Option(False, "--local", help="Load the model here; ask no server."),
     **parts: Any,
 ) -> None:
     """Search a collection by any mix of caption, sketch, depth, segmentation and image."""
     from search.query import LikeItem, QueryPart, SearchQuery
-    from search.searcher import open_searcher
 
     given = _query_values(parts)
     weights = _pairs(weight, "weight")
@@ -159,20 +171,44 @@ def search(
         offset=offset,
         cursor=cursor,
         min_score=min_score,
+        min_relevance=min_relevance,
         filter=_filter(folder, ext, min_bytes, max_bytes, since, until),
         fusion=fusion,
         combine=combine,
         explain=explain,
     )
-    searcher = open_searcher(settings_of(ctx))
-    try:
-        results = searcher.search(query)
-    finally:
-        searcher.close()
+    settings = settings_of(ctx)
+    results = None if local else _ask_server(settings, server, query)
+    if results is None:
+        from search.searcher import open_searcher
+
+        searcher = open_searcher(settings)
+        try:
+            results = searcher.search(query)
+        finally:
+            searcher.close()
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(results), indent=2, default=str))
         return
     echo_results(results)
+
+
+def _ask_server(settings: Any, given: str | None, query: Any) -> Any:
+    """The server's answer, or None when no server listens (then the caller loads the model)."""
+    from anyseek.cli.remote import NoServer, search_remote, server_url
+
+    url = server_url(settings, given)
+    keys = settings.api.api_keys
+    try:
+        return search_remote(url, query, keys[0].get_secret_value() if keys else None)
+    except NoServer:
+        typer.secho(
+            f"no server at {url}: loading the model here (a running `anyseek serve` answers "
+            "in well under a second)",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+        return None
 
 
 def echo_results(results) -> None:
@@ -184,6 +220,7 @@ def echo_results(results) -> None:
         (
             results.offset + i + 1,
             hit.id,
+            f"{hit.relevance:.2f}",
             f"{hit.score:.4f}",
             *(f"{hit.spaces[s].score:.3f} ({hit.spaces[s].rank})" for s in spaces),
             hit.payload.get("path"),
@@ -191,7 +228,7 @@ def echo_results(results) -> None:
         for i, hit in enumerate(results.hits)
     ]
     if rows:
-        echo_table(("rank", "id", "score", *spaces, "path"), rows)
+        echo_table(("rank", "id", "relevance", "score", *spaces, "path"), rows)
     if results.next_cursor:
         typer.echo(f"next page: --cursor {results.next_cursor}")
     explanation = results.explanation
