@@ -199,6 +199,11 @@ class ModelInfo(BaseModel):
     spaces: list[SpaceOut]
     query_modalities: list[QueryModalityOut]
     palette: list[PaletteClassOut] | None
+    previews: list[str] = Field(
+        default_factory=list,
+        description="pictures of each indexed item the model makes (thumbnail ?kind=...): depth "
+        "and semseg for MultiMAE, none for the built-in model",
+    )
 
 
 class SpaceScoreOut(BaseModel):

@@ -150,14 +150,23 @@ def watched_context(browser, origin: str, **options):
 
 
 def watched_page(context, watch: PageWatch):
-    """A page of the context whose script errors land in ``watch``."""
+    """A page of the context whose script and console errors land in ``watch``."""
     page = context.new_page()
     page.on("pageerror", lambda exc: watch.errors.append(f"page error: {exc}"))
+    # console errors too: a failed request (a 404 preview) is logged as one
+    page.on(
+        "console",
+        lambda msg: (
+            watch.errors.append(f"console error: {msg.text} ({msg.location.get('url')})")
+            if msg.type == "error"
+            else None
+        ),
+    )
     page.watch = watch
     return page
 
 
 def check_watch(watch: PageWatch) -> None:
-    """Nothing fetched beyond the server, no script error."""
+    """Nothing fetched beyond the server, no script error, no console error."""
     assert not watch.offsite, f"the page reached beyond the server: {watch.offsite}"
     assert not watch.errors, f"the page's script failed: {watch.errors}"
