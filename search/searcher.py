@@ -276,7 +276,8 @@ class Searcher:
             return np.zeros(0)
         positive = [p.modality for p in plan.query.parts if p.weight > 0]
         kind = query_kind(positive, bool(plan.query.like))
-        return relevance(self.calibration, kind, scores, float(np.max(scores)))
+        found = relevance(self.calibration, kind, scores, float(np.max(scores)))
+        return np.round(found, 4)  # as reported: the filter keeps what the hits say
 
     def _explain(
         self,
@@ -472,7 +473,7 @@ def _hit(
     return SearchHitResult(
         id=int(candidates.ids[i]),
         score=float(fused[i]),
-        relevance=round(float(relevant[i]), 4),
+        relevance=float(relevant[i]),
         payload=candidates.payloads[i],
         spaces={
             s: SpaceScore(float(candidates.scores[s][i]), int(candidates.ranks[s][i]))
