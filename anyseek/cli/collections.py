@@ -8,8 +8,11 @@ import json
 import typer
 
 from anyseek.cli.database import checked_database
+from anyseek.cli.lazy import LazyModule
 from anyseek.cli.output import echo_table
-from anyseek.db import repository
+
+# the database layer loads SQLAlchemy (~1 s cold): only when a collections command runs
+repository = LazyModule("anyseek.db.repository")
 
 app = typer.Typer(help="Create, list and delete image collections.", no_args_is_help=True)
 
@@ -39,7 +42,7 @@ def list_(
         echo_collections(summaries)
 
 
-def echo_collections(summaries: list[repository.CollectionSummary]) -> None:
+def echo_collections(summaries: list) -> None:
     """Print collection summaries as a table (shared with ``anyseek demo``)."""
     echo_table(
         ("name", "items", "indexed", "pending", "failed", "jobs", "spaces", "model", "created"),

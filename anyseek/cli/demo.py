@@ -10,6 +10,7 @@ A second run reuses the gallery and the index (every image is skipped by its has
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,12 +18,13 @@ from anyseek.cli.collections import echo_collections
 from anyseek.cli.context import settings_of
 from anyseek.cli.extras import require_extra
 from anyseek.cli.output import echo_table
-from anyseek.db import migrate, repository
-from anyseek.db.models import IndexJob
-from anyseek.db.session import Database, database_for, display_url, make_dir
 from anyseek.errors import ServiceUnavailableError
 from anyseek.settings import Settings
-from search.stores import StoreHealth
+
+if TYPE_CHECKING:  # the database and the stores load when the demo runs, not for every command
+    from anyseek.db.models import IndexJob
+    from anyseek.db.session import Database
+    from search.stores import StoreHealth
 
 RECENT_JOBS = 10
 JOB_COLUMNS = (
@@ -160,6 +162,9 @@ def report_store(settings: Settings) -> StoreHealth:
 
 def prepare(settings: Settings) -> Database:
     """Create the data directory and bring the database to the newest schema."""
+    from anyseek.db import migrate
+    from anyseek.db.session import database_for, display_url, make_dir
+
     make_dir(settings.data_dir, "the data directory")
     database = database_for(settings, create_dirs=True)
     try:
@@ -174,6 +179,8 @@ def prepare(settings: Settings) -> Database:
 
 def report(database: Database) -> None:
     """Print the collections with their counts and the most recent index jobs."""
+    from anyseek.db import repository
+
     with database.session() as session:
         summaries = repository.list_collections(session)
         jobs = [_job_row(job) for job in repository.recent_jobs(session, RECENT_JOBS)]

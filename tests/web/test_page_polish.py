@@ -120,4 +120,4 @@ def test_liked_result_is_pinned_and_details_read_well(page, server, artefacts: P
     before = int(page.evaluate("document.body.dataset.searched"))
     page.click("#item-unlike")
     page.wait_for_function(f"Number(document.body.dataset.searched) > {before}")
-    assert "-0.8 not like this" in page.inner_text("#like-list")  # -0.75, shown to one place
+    assert "-0.75 not like this" in page.inner_text("#like-list")

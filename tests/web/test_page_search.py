@@ -111,7 +111,8 @@ def test_a_result_as_the_next_query(page, server, artefacts: Path) -> None:
     assert [r.split()[:2] for r in rows] == [["item", str(first)], ["item", str(avoided)]]
     assert "not like this" in rows[1]
     after = result_ids(page)
-    assert after.index(avoided) > len(after) // 2, after  # from first to the lower half
+    # steered out of the first places, not buried: the measured default (search/steering.py)
+    assert after.index(avoided) >= 3, after
 
 
 def test_a_shared_link_gives_the_same_results(page, server, artefacts: Path) -> None:

@@ -100,12 +100,13 @@ function weightRow(label, value, onInput) {
   const name = document.createElement("span");
   name.textContent = label;
   const range = Object.assign(document.createElement("input"),
-    { type: "range", min: -2, max: 2, step: 0.1, value });
+    { type: "range", min: -2, max: 2, step: 0.05, value });
   range.setAttribute("aria-label", `weight of ${label}`);
   const out = document.createElement("output");
   const show = () => {
     const w = Number(range.value);
-    out.textContent = w === 0 ? "off" : w < 0 ? `${w.toFixed(1)} not like this` : w.toFixed(1);
+    const shown = Number.isInteger(w * 10) ? w.toFixed(1) : w.toFixed(2);
+    out.textContent = w === 0 ? "off" : w < 0 ? `${shown} not like this` : shown;
   };
   range.addEventListener("input", () => { show(); onInput(Number(range.value)); });
   show();
@@ -242,6 +243,7 @@ async function run(request, more = false) {
       // on a phone the results are below the query: bring them into view
       if (matchMedia("(max-width: 680px)").matches) $("#results").scrollIntoView({ block: "start" });
     }
+    results.settle();
     $("#download").disabled = !results.hits.length;
   } catch (err) {
     if (err.status === 401) askForKey(err.message);

@@ -21,20 +21,26 @@ export class ResultsView {
     $("#show-scores").addEventListener("change", (e) => {
       this.grid.classList.toggle("no-scores", !e.target.checked);
     });
-    // infinite scroll: the "More results" button loads the next page once the user scrolls it
-    // into view (not by itself after a search: the count then matches what was asked for)
-    this.scrolled = false;
-    window.addEventListener("scroll", () => { this.scrolled = true; }, { passive: true });
+    // infinite scroll: the "More results" button loads the next page once the user scrolls
+    // down to it (never by itself after a search: the count then matches what was asked for)
+    this.baseY = 0;
+    const next = () => {
+      if (window.scrollY > this.baseY + 40 && !this.more.hidden && !this.more.disabled) this.more.click();
+    };
+    this.near = false;
     new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting) && this.scrolled && !this.more.hidden && !this.more.disabled) {
-        this.scrolled = false;
-        this.more.click();
-      }
+      this.near = entries.some((e) => e.isIntersecting);
+      if (this.near) next();
     }, { rootMargin: "200px" }).observe(this.more);
+    window.addEventListener("scroll", () => { if (this.near) next(); }, { passive: true });
+  }
+
+  /** Where the page rests after a search: scrolling down from here loads the next page. */
+  settle() {
+    requestAnimationFrame(() => { this.baseY = window.scrollY; });
   }
 
   clear() {
-    this.scrolled = false;
     this.hits = [];
     this.grid.replaceChildren();
     this.more.hidden = true;
