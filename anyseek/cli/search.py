@@ -202,6 +202,8 @@ def _ask_server(settings: Any, given: str | None, query: Any) -> Any:
     try:
         return search_remote(url, query, keys[0].get_secret_value() if keys else None)
     except NoServer:
+        if not (given or settings.api.url):  # the implicit default: quietly search here
+            return None
         typer.secho(
             f"no server at {url}: loading the model here (a running `anyseek serve` answers "
             "in well under a second)",
