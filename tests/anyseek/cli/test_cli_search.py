@@ -177,9 +177,8 @@ def test_search_through_a_running_server_answers_the_same(cli: Cli, indexed) -> 
         assert code == 0 and remote == local and "relevance" in local
         code, _, err = cli(*args, "--server", f"http://127.0.0.1:{_closed_port()}")
         assert code == 0 and "no server at" in err
-        code, _, err = cli(
-            "search", "-c", "nowhere", "--caption", "x", "--server", server_url(port)
-        )
+        url = f"http://127.0.0.1:{port}"
+        code, _, err = cli("search", "-c", "nowhere", "--caption", "x", "--server", url)
         assert code == 1 and "no collection named 'nowhere'" in err
     finally:
         server.should_exit = True
