@@ -35,6 +35,8 @@ def _part(modality: str, value: object, weight: float) -> dict[str, Any]:
     if isinstance(value, Path):
         try:
             body["data"] = base64.b64encode(value.read_bytes()).decode()
+        except FileNotFoundError:
+            raise SettingsError(f"{modality} file not found: {value}") from None
         except OSError as exc:
             raise SettingsError(f"--{modality} {value}: {exc.strerror or exc}") from None
     elif isinstance(value, str):

@@ -83,7 +83,7 @@ def test_caption_and_sketch_from_the_shell(cli: Cli, indexed, tmp_path: Path) ->
     )  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["rank", "id", "score", "clip", "dino", "path"]
+    assert lines[0].split() == ["rank", "id", "relevance", "score", "clip", "dino", "path"]
     assert lines[1].split()[:2] == ["1", "5"]  # scene 4 is item 5
     assert "next page: --cursor" in out and "combined: fusion" in out
 
