@@ -59,7 +59,7 @@ for _name, _module in COMMAND_GROUPS:
 _VALUE_NAMES = {int: "N", float: "X", Path: "PATH", str: "TEXT"}
 
 
-def _plain_value_name(param: typer.core.TyperOption, ctx: object) -> str | None:
+def _plain_value_name(param: typer.core._TyperParameter, ctx: object) -> str | None:
     """How help names an option's value: its metavar, N, X, PATH or TEXT; nothing for flags."""
     if param.metavar is not None:
         return param.metavar
@@ -75,7 +75,9 @@ def _plain_value_name(param: typer.core.TyperOption, ctx: object) -> str | None:
     return f"{name}..." if many else name
 
 
-typer.core.TyperOption.display_type_rich = _plain_value_name  # every command's help, --help too
+# every command's help, its arguments and --help too
+typer.core.TyperOption.display_type_rich = _plain_value_name
+typer.core.TyperArgument.display_type_rich = _plain_value_name
 
 
 def main(argv: list[str] | None = None) -> int:
