@@ -12,9 +12,19 @@ PYTEST_ARGS ?=
 
 .PHONY: install demo test lint format bench clean
 
+# PyPI's torch for Linux is the CUDA build (about 3 GB of nvidia-* packages). On a machine without
+# an NVIDIA GPU the venv starts with a CPU-only build when the package index has one (this
+# project's machines have $(TORCH_CPU) beside the index); then `pip install -e .` keeps it, as it
+# satisfies torch>=2.2. A GPU machine, or one whose index has no CPU build, gets the default.
+TORCH_CPU ?= torch==2.13.0+cpu
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1; then echo "GPU found: PyTorch's CUDA build"; \
+	elif $(BIN)/python -m pip install -q "$(TORCH_CPU)" >/dev/null 2>&1; then \
+	  echo "no GPU: installed the CPU-only $(TORCH_CPU)"; \
+	else echo "no GPU, but the package index has no $(TORCH_CPU): PyTorch's default build"; fi
 
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[scenes]"

@@ -99,6 +99,11 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    url: str | None = Field(
+        default=None,
+        description="the server `anyseek search` asks first (unset: http://HOST:PORT); with no "
+        "server there it loads the model itself",
+    )
     api_keys: list[SecretStr] = Field(default_factory=list, description="empty = no auth")
     max_upload_mb: float = Field(default=20.0, gt=0)
     max_image_pixels: int = Field(

@@ -121,6 +121,7 @@ def build_query(
         offset=params.offset,
         cursor=params.cursor,
         min_score=params.min_score,
+        min_relevance=params.min_relevance,
         filter=search_filter,
         fusion=params.fusion,
         combine=params.combine,

@@ -179,7 +179,16 @@ class SearchParams(BaseModel):
         description="next_cursor of the previous page of the same query: pages after it, in the "
         "collection as the first page saw it (another query's cursor is a 400)",
     )
-    min_score: float | None = None
+    min_score: float | None = Field(
+        default=None, description="drop hits whose fused score (raw cosines) is below this"
+    )
+    min_relevance: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="drop hits whose relevance (0..1, the same meaning for every query kind) is "
+        "below this",
+    )
     filter: FilterIn | None = None
     fusion: Literal["information", "rrf"] | None = None
     combine: Literal["guidance", "fusion"] | None = None
@@ -240,6 +249,11 @@ class ModelInfo(BaseModel):
     spaces: list[SpaceOut]
     query_modalities: list[QueryModalityOut]
     palette: list[PaletteClassOut] | None
+    previews: list[str] = Field(
+        default_factory=list,
+        description="pictures of each indexed item the model makes (thumbnail ?kind=...): depth "
+        "and semseg for MultiMAE, none for the built-in model",
+    )
 
 
 class SpaceScoreOut(BaseModel):
@@ -250,10 +264,12 @@ class SpaceScoreOut(BaseModel):
 
 
 class HitOut(BaseModel):
-    """One item found."""
+    """One item found: ``relevance`` is the calibrated probability (0..1) that it is what the
+    query describes, comparable across query kinds; ``score`` is the raw fused cosine."""
 
     id: int
     score: float
+    relevance: float = Field(ge=0, le=1)
     payload: dict[str, Any]
     spaces: dict[str, SpaceScoreOut]
 

@@ -75,6 +75,7 @@ def fingerprint(query: SearchQuery) -> str:
         "like": [(i.id, i.weight) for i in query.like],
         "spaces": _canonical(dict(query.spaces) if query.spaces is not None else None),
         "min_score": query.min_score,
+        "min_relevance": query.min_relevance,
         "filter": _canonical(asdict(query.filter) if query.filter is not None else None),
         "fusion": query.fusion,
         "combine": query.combine,

@@ -80,7 +80,8 @@ class SearchQuery:
     k: int = 10
     offset: int = 0
     cursor: str | None = None  # from a previous page's ``next_cursor``; replaces ``offset``
-    min_score: float | None = None
+    min_score: float | None = None  # on the fused score (raw cosines: differs per query kind)
+    min_relevance: float | None = None  # on relevance in [0, 1] (search.relevance)
     filter: Filter | None = None
     fusion: str | None = None  # "information" | "rrf"; None: the settings' default
     combine: str | None = None  # "guidance" | "fusion" for weighted parts; None: default
@@ -118,6 +119,11 @@ class SearchQuery:
             raise SearchInputError(f"offset must be 0 or more, got {self.offset}", "offset")
         if self.min_score is not None and not math.isfinite(self.min_score):
             raise SearchInputError(f"min_score must be a finite number, got {self.min_score!r}")
+        if self.min_relevance is not None and not 0 <= self.min_relevance <= 1:
+            raise SearchInputError(
+                f"min_relevance must be between 0 and 1, got {self.min_relevance!r}",
+                "min_relevance",
+            )
 
 
 @dataclass(frozen=True)
@@ -130,12 +136,14 @@ class SpaceScore:
 
 @dataclass(frozen=True)
 class SearchHitResult:
-    """One item found: id, fused score, payload, and its score and rank in every space."""
+    """One item found: id, fused score, payload, its score and rank in every space, and its
+    relevance: the calibrated probability in [0, 1] that it is what the query describes."""
 
     id: int
     score: float
     payload: Payload
     spaces: Mapping[str, SpaceScore]
+    relevance: float = 0.0
 
 
 @dataclass(frozen=True)

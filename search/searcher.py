@@ -24,6 +24,7 @@ from model.service import (
     COMBINATIONS,
     MAX_PIXELS,
     DescribingModel,
+    FolderModel,
     PriorModel,
     QueryEmbedding,
     QueryRequest,
@@ -51,6 +52,8 @@ from search.query import (
     SpaceScore,
 )
 from search.reconstruct import explain_reconstructions
+from search.relevance import load_calibration, query_kind, relevance
+from search.steering import steer
 from search.stores.base import MAX_K, VectorStore
 
 WEIGHTED_COMBINATIONS = tuple(name for name in COMBINATIONS if name != "joint")
@@ -136,6 +139,8 @@ class Searcher:
         self.max_query_pixels = max_query_pixels  # ANYSEEK_API__MAX_QUERY_PIXELS
         self.priors = priors
         self.snapshot = snapshot
+        folder = model.folder if isinstance(model, FolderModel) else None
+        self.calibration = load_calibration(folder, model.version)  # None: uncalibrated
 
     def close(self) -> None:
         """Close the store and, when they have them, the lookups' database connections."""
@@ -252,11 +257,14 @@ class Searcher:
         with timer.stage("fuse"):
             fused = FUSIONS[plan.fusion](candidates, fused_weights, settings.rrf_k)
             order = best_first(candidates, fused)
+            relevant = self._relevance(plan, candidates, fused_weights)
             if query.min_score is not None:
                 order = order[fused[order] >= query.min_score]
+            if query.min_relevance is not None:
+                order = order[relevant[order] >= query.min_relevance]
             order = _after(order, candidates.ids, fused, plan.cursor, bool(query.cursor))
             page = order[offset : offset + query.k]
-            hits = tuple(_hit(candidates, fused, int(i)) for i in page)
+            hits = tuple(_hit(candidates, fused, relevant, int(i)) for i in page)
         timer.ms["total"] = round(sum(timer.ms.values()), 3)
         more = len(order) > offset + query.k and served + query.k < settings.max_window
         next_cursor = None
@@ -276,6 +284,19 @@ class Searcher:
             model={"name": self.model.name, "version": self.model.version},
             timings_ms=dict(timer.ms),
         )
+
+    def _relevance(
+        self, plan: Plan, candidates: Candidates, fused_weights: Mapping[str, float]
+    ) -> np.ndarray:
+        """Every candidate's relevance in [0, 1] (``search.relevance``): from its scores fused by
+        information, whichever fusion orders the results, as the calibration was fitted."""
+        scores = FUSIONS["information"](candidates, fused_weights, self.settings.rrf_k)
+        if not len(scores):
+            return np.zeros(0)
+        positive = [p.modality for p in plan.query.parts if p.weight > 0]
+        kind = query_kind(positive, bool(plan.query.like))
+        found = relevance(self.calibration, kind, scores, float(np.max(scores)))
+        return np.round(found, 4)  # as reported: the filter keeps what the hits say
 
     def _explain(
         self,
@@ -423,22 +444,35 @@ def _query_vectors(
     spaces: Mapping[str, float],
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Per space: the model's prediction (times ``sign``) plus the weighted stored vectors of liked
-    items, unit length; and the information fusion weighs it by (the model's, or 1 for items)."""
+    items, unit length, then steered away from "not like this" items (``search.steering``); and
+    the information fusion weighs it by (the model's, or 1 for items)."""
     vectors, information = {}, {}
     for space in spaces:
         total = sign * predicted[space].vector.astype(np.float64) if predicted else 0.0
+        negatives = []
         for weight, stored in liked:
-            if space in stored:
-                total = total + weight * stored[space].astype(np.float64)
-        norm = float(np.linalg.norm(total)) if not np.isscalar(total) else 0.0
-        if norm < 1e-6:
-            raise SearchInputError(
-                f"the query's parts cancel out in space {space!r}: give the positive parts more "
-                "weight than the negative ones"
-            )
-        vectors[space] = (total / norm).astype(np.float32)
+            if space not in stored:
+                continue
+            item = stored[space].astype(np.float64)
+            if weight > 0:
+                total = total + weight * item
+            else:
+                negatives.append((weight, item / max(float(np.linalg.norm(item)), 1e-12)))
+        total = _unit(total, space)
+        vectors[space] = _unit(steer(total, negatives), space).astype(np.float32)
         information[space] = predicted[space].information if predicted else 1.0
     return vectors, information
+
+
+def _unit(vector: np.ndarray | float, space: str) -> np.ndarray:
+    """The vector at unit length, or a clear error when the query's parts cancel out."""
+    norm = float(np.linalg.norm(vector)) if not np.isscalar(vector) else 0.0
+    if norm < 1e-6:
+        raise SearchInputError(
+            f"the query's parts cancel out in space {space!r}: give the positive parts more "
+            "weight than the negative ones"
+        )
+    return np.asarray(vector) / norm
 
 
 def _space_weights(information: Mapping[str, float], weights: Mapping[str, float]) -> dict:
@@ -492,11 +526,14 @@ def _next(cursor: PageCursor, hits: Sequence[SearchHitResult], served: int) -> P
     )
 
 
-def _hit(candidates: Candidates, fused: np.ndarray, i: int) -> SearchHitResult:
+def _hit(
+    candidates: Candidates, fused: np.ndarray, relevant: np.ndarray, i: int
+) -> SearchHitResult:
     """The result of candidate position ``i``."""
     return SearchHitResult(
         id=int(candidates.ids[i]),
         score=float(fused[i]),
+        relevance=float(relevant[i]),
         payload=candidates.payloads[i],
         spaces={
             s: SpaceScore(float(candidates.scores[s][i]), int(candidates.ranks[s][i]))

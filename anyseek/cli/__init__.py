@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+import typing
+from pathlib import Path
 
 import typer
+import typer.core
 
 from anyseek.errors import AnyseekError, plain
 from anyseek.settings import load_settings
@@ -52,6 +55,32 @@ for _name, _module in COMMAND_GROUPS:
         app.add_typer(_group.app, name=_name)
     for _command in getattr(_group, "COMMANDS", ()):
         app.command()(_command)
+
+
+#: help's word for an option's value by its Python type (typer's own tags, ``<int range>``,
+#: ``<bool>``, read like code to a first-time user)
+_VALUE_NAMES = {int: "N", float: "X", Path: "PATH", str: "TEXT"}
+
+
+def _plain_value_name(param: typer.core._TyperParameter, ctx: object) -> str | None:
+    """How help names an option's value: its metavar, N, X, PATH or TEXT; nothing for flags."""
+    if param.metavar is not None:
+        return param.metavar
+    if getattr(param, "is_flag", False):
+        return None
+    annotation = param.type_descriptor.annotation
+    many = typing.get_origin(annotation) is list
+    inner = typing.get_args(annotation)[0] if many else annotation
+    name = next(
+        (v for t, v in _VALUE_NAMES.items() if isinstance(inner, type) and issubclass(inner, t)),
+        "TEXT",
+    )
+    return f"{name}..." if many else name
+
+
+# every command's help, its arguments and --help too
+typer.core.TyperOption.display_type_rich = _plain_value_name
+typer.core.TyperArgument.display_type_rich = _plain_value_name
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,10 +8,13 @@ import json
 import typer
 
 from anyseek.cli.database import checked_database
+from anyseek.cli.lazy import LazyModule
 from anyseek.cli.output import echo_table
 from anyseek.cli.versions import rollback, versions
-from anyseek.db import repository
-from anyseek.db.duplicates import set_threshold
+
+# the database layer loads SQLAlchemy (~1 s cold): only when a collections command runs
+repository = LazyModule("anyseek.db.repository")
+duplicates = LazyModule("anyseek.db.duplicates")
 
 app = typer.Typer(help="Create, list and delete image collections.", no_args_is_help=True)
 
@@ -31,7 +34,7 @@ def create(
     with checked_database(ctx) as database, database.session() as session:
         repository.create_collection(session, name)
         if near_duplicates is not None:
-            set_threshold(session, name, near_duplicates)
+            duplicates.set_threshold(session, name, near_duplicates)
     typer.echo(f"created collection {name!r}")
 
 
@@ -52,7 +55,7 @@ def list_(
         echo_collections(summaries)
 
 
-def echo_collections(summaries: list[repository.CollectionSummary]) -> None:
+def echo_collections(summaries: list) -> None:
     """Print collection summaries as a table (shared with ``anyseek demo``)."""
     echo_table(
         ("name", "items", "indexed", "pending", "failed", "jobs", "spaces", "model", "created"),

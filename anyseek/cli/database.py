@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
 from anyseek.cli.context import settings_of
-from anyseek.db.migrate import open_database
-from anyseek.db.session import Database
+
+if TYPE_CHECKING:  # the database modules load SQLAlchemy and Alembic: only when a command runs
+    from anyseek.db.session import Database
 
 
 @contextmanager
 def checked_database(ctx: typer.Context) -> Iterator[Database]:
     """The database, reachable and at the current schema (else a one-line "run upgrade" error)."""
+    from anyseek.db.migrate import open_database
+
     database = open_database(settings_of(ctx))
     try:
         yield database

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from anyseek.cli.context import settings_of
-from anyseek.db import migrate
-from anyseek.db.session import database_for, display_url
+
+if TYPE_CHECKING:  # SQLAlchemy and Alembic load when a db command runs, not for every command
+    from anyseek.db import migrate
 
 app = typer.Typer(help="Create, migrate and inspect the metadata database.", no_args_is_help=True)
 
 
 def _status(state: migrate.SchemaState) -> str:
     """Where the database is and what to do, e.g. ``0001 (up to date)``."""
+    from anyseek.db import migrate
+
     if state.is_current:
         return f"{state.current} (up to date)"
     if state.current is None:
@@ -28,6 +33,9 @@ def upgrade(
     revision: str = typer.Argument("head", help="target revision; 'head' is the newest"),
 ) -> None:
     """Create the database or migrate it up to REVISION (default: the newest)."""
+    from anyseek.db import migrate
+    from anyseek.db.session import database_for, display_url
+
     database = database_for(settings_of(ctx), create_dirs=True)
     try:
         before = migrate.schema_state(database)
@@ -48,6 +56,9 @@ def downgrade(
     yes: bool = typer.Option(False, "--yes", "-y", help="do not ask before dropping data"),
 ) -> None:
     """Migrate the database down to REVISION; 'base' drops every anyseek table."""
+    from anyseek.db import migrate
+    from anyseek.db.session import database_for, display_url
+
     database = database_for(settings_of(ctx))
     try:
         before = migrate.schema_state(database)
@@ -69,6 +80,9 @@ def downgrade(
 @app.command("current")
 def current(ctx: typer.Context) -> None:
     """Show the database's schema revision and whether it is up to date."""
+    from anyseek.db import migrate
+    from anyseek.db.session import database_for, display_url
+
     database = database_for(settings_of(ctx))
     try:
         state = migrate.schema_state(database)

@@ -10,6 +10,7 @@ A second run reuses the gallery and the index (every image is skipped by its has
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,12 +18,13 @@ from anyseek.cli.collections import echo_collections
 from anyseek.cli.context import settings_of
 from anyseek.cli.extras import require_extra
 from anyseek.cli.output import echo_table
-from anyseek.db import migrate, repository
-from anyseek.db.models import IndexJob
-from anyseek.db.session import Database, database_for, display_url, make_dir
 from anyseek.errors import ServiceUnavailableError
 from anyseek.settings import Settings
-from search.stores import StoreHealth
+
+if TYPE_CHECKING:  # the database and the stores load when the demo runs, not for every command
+    from anyseek.db.models import IndexJob
+    from anyseek.db.session import Database
+    from search.stores import StoreHealth
 
 RECENT_JOBS = 10
 JOB_COLUMNS = (
@@ -49,10 +51,18 @@ def demo(
     queries: int = typer.Option(100, "--queries", min=1, help="scenes asked per query kind"),
     workers: int = typer.Option(2, "--workers", min=1, max=64, help="processes generating"),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="serve the API afterwards"),
+    host: str | None = typer.Option(
+        None, "--host", help="address to serve on (default ANYSEEK_API__HOST, 127.0.0.1)"
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="port to serve on (default ANYSEEK_API__PORT, 8000)"
+    ),
 ) -> None:
     """Generate a gallery, index it, run example queries with known answers, then serve."""
     require_extra("scenes", "demo")
     settings = settings_of(ctx)
+    given = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = settings.model_copy(update={"api": settings.api.model_copy(update=given)})
     database = prepare(settings)
     try:
         health = report_store(settings)
@@ -70,7 +80,14 @@ def demo(
 
 def run_gallery(settings: Settings, database: Database, n: int, queries: int, workers: int) -> None:
     """Make (or reuse) the gallery, index it, and score every kind of example query on it."""
-    from anyseek.cli.demo_gallery import SIZE, SPLIT, ask, gallery_ready, item_ids
+    from anyseek.cli.demo_gallery import (
+        SIZE,
+        SPLIT,
+        ask,
+        example_scene,
+        gallery_ready,
+        item_ids,
+    )
     from indexer import run_index
     from model.workbench import SynthRequest, synthesize
     from search.searcher import open_searcher
@@ -91,15 +108,19 @@ def run_gallery(settings: Settings, database: Database, n: int, queries: int, wo
             request = SynthRequest(root, n, SIZE, GALLERY_SEED, workers, SPLIT, overwrite=True)
             synthesize(request, progress=True)
         images = root / SPLIT / "rgb"
-        typer.echo(f"\nindexing {images} into collection {COLLECTION!r}")
-        done = run_index(
-            settings, COLLECTION, images, model=model, store=searcher.store, progress=True
-        )
-        typer.echo(
-            f"job {done.job_id} {done.status}: {done.done} indexed, {done.skipped} already "
-            f"there, {done.failed} failed"
-        )
         ids = item_ids(database, COLLECTION, images)
+        if len(ids) >= n:  # a re-run: nothing to index, so no job that indexed nothing
+            typer.echo(f"\ncollection {COLLECTION!r} already holds the {n} scenes' images")
+        else:
+            typer.echo(f"\nindexing {images} into collection {COLLECTION!r}")
+            done = run_index(
+                settings, COLLECTION, images, model=model, store=searcher.store, progress=True
+            )
+            typer.echo(
+                f"job {done.job_id} {done.status}: {done.done} indexed, {done.skipped} already "
+                f"there, {done.failed} failed"
+            )
+            ids = item_ids(database, COLLECTION, images)
         typer.echo(f"\nasking {queries} scenes by each query kind (answer: the scene's own image)")
         accepted = set(model.query_modalities)
         scores = ask(searcher.search_many, COLLECTION, root, ids, range(queries), accepted)
@@ -109,12 +130,17 @@ def run_gallery(settings: Settings, database: Database, n: int, queries: int, wo
         ("query", "asked", "R@1", "R@10"),
         [(s.name, s.asked, f"{s.r1:.2f}", f"{s.r10:.2f}") for s in scores],
     )
-    example = {s.name: s.example for s in scores}
-    wanted = ids.get(0)
-    typer.echo(f"\nscene 0 (item {wanted}) asked by each kind, top {EXAMPLE_HITS}:")
-    for name, results in example.items():
-        top = [f"{'*' if h.id == wanted else ''}{h.id} ({h.score:.2f})" for h in results.hits]
-        typer.echo(f"  {name:<15} {'  '.join(top[:EXAMPLE_HITS])}")
+    scene = example_scene(scores, ids, EXAMPLE_HITS)
+    wanted = ids.get(scene)
+    typer.echo(
+        f"\nan example, scene {scene} (item {wanted}), asked by each kind: its top "
+        f"{EXAMPLE_HITS} as item (score); * marks the scene's own image, the right answer"
+    )
+    for s in scores:
+        hits = s.answers[scene].hits[:EXAMPLE_HITS]
+        top = [f"{'*' if h.id == wanted else ''}{h.id} ({h.score:.2f})" for h in hits]
+        typer.echo(f"  {s.name:<15} {'  '.join(top)}")
+    typer.echo("(the page shows each hit's relevance, 0-1, which means the same for every kind)")
 
 
 def report_store(settings: Settings) -> StoreHealth:
@@ -136,6 +162,9 @@ def report_store(settings: Settings) -> StoreHealth:
 
 def prepare(settings: Settings) -> Database:
     """Create the data directory and bring the database to the newest schema."""
+    from anyseek.db import migrate
+    from anyseek.db.session import database_for, display_url, make_dir
+
     make_dir(settings.data_dir, "the data directory")
     database = database_for(settings, create_dirs=True)
     try:
@@ -150,6 +179,8 @@ def prepare(settings: Settings) -> Database:
 
 def report(database: Database) -> None:
     """Print the collections with their counts and the most recent index jobs."""
+    from anyseek.db import repository
+
     with database.session() as session:
         summaries = repository.list_collections(session)
         jobs = [_job_row(job) for job in repository.recent_jobs(session, RECENT_JOBS)]

@@ -81,7 +81,7 @@ class QueryScore:
     asked: int
     r1: float
     r10: float
-    example: SearchResults
+    answers: dict[int, SearchResults]  # scene -> its answer
 
 
 def ask(
@@ -115,7 +115,28 @@ def ask(
             hits10 += ids.get(i) in found
         scores.append(
             QueryScore(
-                kind.name, len(scenes), hits1 / len(scenes), hits10 / len(scenes), answers[0]
+                kind.name,
+                len(scenes),
+                hits1 / len(scenes),
+                hits10 / len(scenes),
+                dict(zip(scenes, answers, strict=True)),
             )
         )
     return scores
+
+
+def example_scene(scores: Sequence[QueryScore], ids: dict[int, int], top: int) -> int:
+    """The asked scene whose answers show best what works: the one most kinds put in their
+    first ``top`` results, the better ranks first (ties: the lowest scene number)."""
+
+    def merit(scene: int) -> tuple[int, float, int]:
+        ranks = [
+            [h.id for h in s.answers[scene].hits].index(ids.get(scene)) + 1
+            if ids.get(scene) in [h.id for h in s.answers[scene].hits[:top]]
+            else None
+            for s in scores
+        ]
+        found = [r for r in ranks if r is not None]
+        return (len(found), sum(1 / r for r in found), -scene)
+
+    return max(scores[0].answers, key=merit)

@@ -170,7 +170,12 @@ def search(
         0, "--offset", help="Skip this many results (offset + k: ANYSEEK_SEARCH__MAX_WINDOW)."
     ),
     cursor: str | None = typer.Option(None, "--cursor", help="next_cursor of a previous page."),
-    min_score: float | None = typer.Option(None, "--min-score", help="Drop weaker results."),
+    min_score: float | None = typer.Option(
+        None, "--min-score", help="Drop results whose fused score (raw cosines) is lower."
+    ),
+    min_relevance: float | None = typer.Option(
+        None, "--min-relevance", help="Drop results whose relevance (0-1, any query kind) is lower."
+    ),
     folder: str | None = typer.Option(None, "--folder", help="Only images in this folder."),
     ext: list[str] = typer.Option([], "--ext", help="Only these file types (repeatable)."),
     min_bytes: int | None = typer.Option(None, "--min-bytes", help="Smallest file size."),
@@ -189,11 +194,18 @@ def search(
     ),
     explain: bool = typer.Option(False, "--explain", help="Show space weights and stage times."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        metavar="URL",
+        help="Ask this running server (default ANYSEEK_API__URL, else http://HOST:PORT of the "
+        "settings); with none there, the model is loaded here.",
+    ),
+    local: bool = typer.Option(False, "--local", help="Load the model here; ask no server."),
     **parts: Any,
 ) -> None:
     """Search a collection by any mix of caption, sketch, depth, segmentation and image."""
     from search.query import LikeItem, QueryPart, SearchQuery
-    from search.versions import open_versioned_searcher
 
     given = _query_values(parts)
     weights = _pairs(weight, "weight")
@@ -214,24 +226,48 @@ def search(
         offset=offset,
         cursor=cursor,
         min_score=min_score,
-        filter=_resolve(
-            settings_of(ctx),
-            collection,
-            _filter(folder, ext, min_bytes, max_bytes, since, until, where),
-        ),
+        min_relevance=min_relevance,
         fusion=fusion,
         combine=combine,
         explain=explain,
     )
-    searcher = open_versioned_searcher(settings_of(ctx))
-    try:
-        results = searcher.search(query)
-    finally:
-        searcher.close()
+    settings = settings_of(ctx)
+    spec = _filter(folder, ext, min_bytes, max_bytes, since, until, where)
+    results = None if local else _ask_server(settings, server, query, spec)
+    if results is None:  # the filter's fields resolved against the collection's registry here
+        from search.versions import open_versioned_searcher
+
+        query = dataclasses.replace(query, filter=_resolve(settings, collection, spec))
+        searcher = open_versioned_searcher(settings)
+        try:
+            results = searcher.search(query)
+        finally:
+            searcher.close()
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(results), indent=2, default=str))
         return
     echo_results(results)
+
+
+def _ask_server(settings: Any, given: str | None, query: Any, spec: Any) -> Any:
+    """The server's answer to ``query`` filtered by ``spec`` (field names, resolved by the
+    server), or None when no server listens (then the caller loads the model)."""
+    from anyseek.cli.remote import NoServer, search_remote, server_url
+
+    url = server_url(settings, given)
+    keys = settings.api.api_keys
+    try:
+        return search_remote(url, query, spec, keys[0].get_secret_value() if keys else None)
+    except NoServer:
+        if not (given or settings.api.url):  # the implicit default: quietly search here
+            return None
+        typer.secho(
+            f"no server at {url}: loading the model here (a running `anyseek serve` answers "
+            "in well under a second)",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
+        return None
 
 
 def echo_results(results) -> None:
@@ -243,6 +279,7 @@ def echo_results(results) -> None:
         (
             results.offset + i + 1,
             hit.id,
+            f"{hit.relevance:.2f}",
             f"{hit.score:.4f}",
             *(f"{hit.spaces[s].score:.3f} ({hit.spaces[s].rank})" for s in spaces),
             hit.payload.get("path"),
@@ -250,7 +287,7 @@ def echo_results(results) -> None:
         for i, hit in enumerate(results.hits)
     ]
     if rows:
-        echo_table(("rank", "id", "score", *spaces, "path"), rows)
+        echo_table(("rank", "id", "relevance", "score", *spaces, "path"), rows)
     if results.next_cursor:
         typer.echo(f"next page: --cursor {results.next_cursor}")
     explanation = results.explanation

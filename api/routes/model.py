@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from api.deps import READ, State
 from api.routes.common import errors
 from api.schemas import ModelInfo, PaletteClassOut, QueryModalityOut, SpaceOut
+from model.service import RECONSTRUCTION_KINDS, ReconstructingModel
 
 router = APIRouter(tags=["model"])
 
@@ -33,6 +34,9 @@ def model_info(state: State) -> ModelInfo:
             QueryModalityOut.model_validate(q.kind.to_json())
             for q in model.query_modalities.values()
         ],
+        previews=list(RECONSTRUCTION_KINDS)
+        if isinstance(model, ReconstructingModel) and state.settings.indexer.reconstructions
+        else [],
         palette=None
         if palette is None
         else [PaletteClassOut(id=c.id, name=c.name, color=list(c.color)) for c in palette.classes],

@@ -50,7 +50,8 @@ class BundleSearchModel(SearchModelBase):
     def __init__(self, bundle: Any, name: str = "builtin") -> None:
         self.bundle = bundle
         self.name = name
-        self.version = weights_digest(list(Path(bundle.path).rglob("*.safetensors")))
+        self.folder = Path(bundle.path)
+        self.version = weights_digest(list(self.folder.rglob("*.safetensors")))
         self.device = bundle.fm.device
         if bundle.declarations is None:  # assembled in code, not loaded from a folder
             bundle = replace(

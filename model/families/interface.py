@@ -148,6 +148,14 @@ class SearchModel(Protocol):
 
 
 @runtime_checkable
+class FolderModel(Protocol):
+    """A model loaded from a folder, which may also hold files fitted to it (``relevance.json``:
+    the relevance calibration ``search.relevance`` reads)."""
+
+    folder: Path
+
+
+@runtime_checkable
 class PriorModel(Protocol):
     """A model whose space priors come from the collection it searches (official 4M models):
     the indexer estimates them from the collection's images and stores them with it."""

@@ -221,3 +221,37 @@ def test_stage_timings_come_without_explain_and_explain_only_when_asked(
     assert explained.ids == plain.ids
     assert explained.explanation is not None
     assert set(explained.explanation.timings_ms) >= set(plain.timings_ms)
+
+
+def test_relevance_is_in_0_1_ordered_and_filters(searcher: Searcher, gallery: Gallery) -> None:
+    """Every hit carries a relevance in [0, 1] that falls with the score; min_relevance keeps
+    exactly the hits at or above it, whatever the query kind."""
+    for names in (("caption",), ("sketch",), ("caption", "sketch")):
+        parts = _parts(gallery, 6, *names)
+        hits = searcher.search(SearchQuery(gallery.collection, parts, k=30)).hits
+        relevance = [h.relevance for h in hits]
+        assert all(0 <= r <= 1 for r in relevance)
+        assert relevance == sorted(relevance, reverse=True), names
+        floor = relevance[2]
+        kept = searcher.search(SearchQuery(gallery.collection, parts, k=30, min_relevance=floor))
+        assert [h.id for h in kept.hits] == [h.id for h in hits if h.relevance >= floor]
+    with pytest.raises(SearchInputError, match="min_relevance"):
+        SearchQuery(gallery.collection, _parts(gallery, 6, "caption"), min_relevance=1.5)
+
+
+def test_not_like_this_at_the_default_weight_steers_without_burying(
+    searcher: Searcher, gallery: Gallery
+) -> None:
+    """'Not like this' on the top wrong hit, at the page's default weight and even at -1: the
+    wanted scene stays in the top 10, the wrong hit leaves the top 3."""
+    from search.steering import DEFAULT_NEGATIVE_WEIGHT
+
+    for i in (2, 9, 14):
+        parts = _parts(gallery, i, "caption")
+        plain = searcher.search(SearchQuery(gallery.collection, parts, k=10)).ids
+        wrong = next(x for x in plain if x != gallery.ids[i])
+        for weight in (DEFAULT_NEGATIVE_WEIGHT, -1.0):
+            like = (LikeItem(wrong, weight),)
+            found = searcher.search(SearchQuery(gallery.collection, parts, like=like, k=10)).ids
+            assert gallery.ids[i] in found, (i, weight, found)
+            assert wrong not in found[:3], (i, weight, found)

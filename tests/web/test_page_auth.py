@@ -27,6 +27,7 @@ def test_the_page_asks_for_the_key_and_uses_it(browser, keyed_server, artefacts,
         browser, keyed_server.url, viewport={"width": 1280, "height": 1200}
     )
     page = watched_page(context, watch)
+    watch.expected.append("status of 401 (Unauthorized)")  # asked before the key is given
     try:
         page.goto(keyed_server.url)
         page.wait_for_selector("body[data-ready='1']")

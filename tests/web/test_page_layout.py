@@ -5,18 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from page_drawing import result_ids, search, shoot
+from web_server import check_watch, watched_context, watched_page
 
 
 def test_phone_width_and_touch_drawing(browser, server, artefacts: Path) -> None:
-    context = browser.new_context(
+    context, watch = watched_context(
+        browser,
+        server.url,
         viewport={"width": 390, "height": 844},
         has_touch=True,
         is_mobile=True,
         device_scale_factor=2,
     )
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = watched_page(context, watch)
     try:
         page.goto(server.url)
         page.wait_for_selector("body[data-ready='1']")
@@ -54,9 +55,9 @@ def test_phone_width_and_touch_drawing(browser, server, artefacts: Path) -> None
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"with results the page is {overflow}px wider than a phone"
         shoot(page, artefacts, "15-phone")
-        assert not errors, errors
     finally:
         context.close()
+    check_watch(watch)
 
 
 def test_keyboard_only(page, server, artefacts: Path) -> None:

@@ -39,7 +39,7 @@ def test_drawn_painted_and_typed_query_finds_its_scene(page, server, artefacts: 
     page.fill("#caption", scene.captions[0])
     shoot(page, artefacts, "03-query")
     weights = page.eval_on_selector_all(
-        "#weight-list .weight span", "els => els.map(e => e.textContent)"
+        ".query .part > .weight > span", "els => els.map(e => e.textContent)"
     )
     assert weights == ["caption", "sketch", "semseg"]
 
@@ -107,11 +107,12 @@ def test_a_result_as_the_next_query(page, server, artefacts: Path) -> None:
     before = int(page.evaluate("document.body.dataset.searched"))
     page.click("#item-unlike")
     page.wait_for_function(f"Number(document.body.dataset.searched) > {before}")
-    rows = page.locator("#weight-list .weight").all_inner_texts()
+    rows = page.locator("#like-list .weight").all_inner_texts()
     assert [r.split()[:2] for r in rows] == [["item", str(first)], ["item", str(avoided)]]
     assert "not like this" in rows[1]
     after = result_ids(page)
-    assert after.index(avoided) > len(after) // 2, after  # from first to the lower half
+    # steered out of the first places, not buried: the measured default (search/steering.py)
+    assert after.index(avoided) >= 3, after
 
 
 def test_a_shared_link_gives_the_same_results(page, server, artefacts: Path) -> None:

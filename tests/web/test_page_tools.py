@@ -46,7 +46,7 @@ def test_depth_files_preview_and_search(page, server, artefacts: Path, tmp_path)
     open_page(page, server)
 
     page.set_input_files("#depth-file", str(png))
-    page.wait_for_function("document.querySelector('#weight-list').textContent.includes('depth')")
+    page.wait_for_function("document.querySelector('#part-depth > .weight') !== null")
     from_png = canvas_pixels(page, "#depth")
     shoot(page, artefacts, "12-depth-png")
     colours = {tuple(p) for p in from_png.reshape(-1, 4)[:, :3]}
@@ -126,7 +126,7 @@ def test_spaces_min_score_paging_and_download(page, server, artefacts: Path) -> 
     assert scores and min(scores) >= 0.2 and len(scores) < len(server.scenes)
 
     page.locator("#min-score").evaluate(
-        "(el) => { el.value = -1; el.dispatchEvent(new Event('input')); }"
+        "(el) => { el.value = 0; el.dispatchEvent(new Event('input')); }"
     )
     search(page)
     assert page.locator("#grid li").count() == 24  # one page of 24

@@ -130,6 +130,7 @@ class PageWatch:
 
     offsite: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)  # error texts a test provokes on purpose
 
 
 def watched_context(browser, origin: str, **options):
@@ -150,14 +151,24 @@ def watched_context(browser, origin: str, **options):
 
 
 def watched_page(context, watch: PageWatch):
-    """A page of the context whose script errors land in ``watch``."""
+    """A page of the context whose script and console errors land in ``watch``."""
     page = context.new_page()
     page.on("pageerror", lambda exc: watch.errors.append(f"page error: {exc}"))
+    # console errors too: a failed request (a 404 preview) is logged as one
+    page.on(
+        "console",
+        lambda msg: (
+            watch.errors.append(f"console error: {msg.text} ({msg.location.get('url')})")
+            if msg.type == "error"
+            else None
+        ),
+    )
     page.watch = watch
     return page
 
 
 def check_watch(watch: PageWatch) -> None:
-    """Nothing fetched beyond the server, no script error."""
+    """Nothing fetched beyond the server, no script error, no console error."""
     assert not watch.offsite, f"the page reached beyond the server: {watch.offsite}"
-    assert not watch.errors, f"the page's script failed: {watch.errors}"
+    errors = [e for e in watch.errors if not any(x in e for x in watch.expected)]
+    assert not errors, f"the page logged errors: {errors}"

@@ -8,6 +8,9 @@ import { Uploads } from "./upload.js";
 import { encodeState, decodeState } from "./urlstate.js";
 
 const $ = (sel) => document.querySelector(sel);
+// the weight "not like this" gives a result: search/steering.py DEFAULT_NEGATIVE_WEIGHT, measured
+// by bench/query_combination.py (-1 buried the wanted scene; this keeps it in the top 10)
+export const NOT_LIKE_WEIGHT = -0.75;
 
 const page = {
   collections: [],
@@ -27,10 +30,10 @@ query.onError = (text) => status(text, true);
 query.onSubmit = () => search();
 
 const results = new ResultsView({
-  onOpen: (hit) => showItem(collection(), hit, {
+  onOpen: (hit) => showItem(collection(), hit, page.model?.previews ?? [], {
     "#item-like": (h) => likeOnly(h.id),
     "#item-add": (h) => addLike(h.id, 1),
-    "#item-unlike": (h) => addLike(h.id, -1),
+    "#item-unlike": (h) => addLike(h.id, NOT_LIKE_WEIGHT),
   }),
 });
 
@@ -97,12 +100,13 @@ function weightRow(label, value, onInput) {
   const name = document.createElement("span");
   name.textContent = label;
   const range = Object.assign(document.createElement("input"),
-    { type: "range", min: -2, max: 2, step: 0.1, value });
+    { type: "range", min: -2, max: 2, step: 0.05, value });
   range.setAttribute("aria-label", `weight of ${label}`);
   const out = document.createElement("output");
   const show = () => {
     const w = Number(range.value);
-    out.textContent = w === 0 ? "off" : w < 0 ? `${w.toFixed(1)} not like this` : w.toFixed(1);
+    const shown = Number.isInteger(w * 10) ? w.toFixed(1) : w.toFixed(2);
+    out.textContent = w === 0 ? "off" : w < 0 ? `${shown} not like this` : shown;
   };
   range.addEventListener("input", () => { show(); onInput(Number(range.value)); });
   show();
@@ -110,32 +114,50 @@ function weightRow(label, value, onInput) {
   return row;
 }
 
+/** Each part's weight slider sits in the part it weighs; liked results have theirs in the list. */
 function renderWeights() {
-  const list = $("#weight-list");
-  const rows = query.active().map((p) => weightRow(p, query.weights[p], (w) => { query.weights[p] = w; }));
-  for (const like of query.like) {
-    const row = weightRow(`item ${like.id}`, like.weight, (w) => { like.weight = w; });
+  const active = new Set(query.active());
+  for (const editor of query.editors) {
+    editor.root.querySelector(":scope > .weight")?.remove();
+    if (!active.has(editor.name)) continue;
+    editor.root.append(weightRow(editor.name, query.weights[editor.name], (w) => { query.weights[editor.name] = w; }));
+  }
+  $("#part-like").hidden = !query.like.length;
+  $("#like-list").replaceChildren(...query.like.map((like) => {
+    const li = document.createElement("li");
+    const img = Object.assign(document.createElement("img"), { alt: `item ${like.id}` });
+    showImage(img, api.thumbnailUrl(collection(), like.id));
+    const row = weightRow(`item ${like.id}`, like.weight, (w) => { like.weight = w; renderPinned(); });
     const remove = Object.assign(document.createElement("button"), { type: "button", textContent: "×" });
     remove.setAttribute("aria-label", `remove item ${like.id} from the query`);
     remove.addEventListener("click", () => { query.like = query.like.filter((l) => l !== like); renderWeights(); });
     row.append(remove);
-    rows.push(row);
-  }
-  list.replaceChildren(...rows);
-  if (!rows.length) list.innerHTML = "<p class='muted'>Draw, paint or type something first.</p>";
-  const likeList = $("#like-list");
-  $("#part-like").hidden = !query.like.length;
-  likeList.replaceChildren(...query.like.map((l) => {
-    const li = document.createElement("li");
-    const img = Object.assign(document.createElement("img"), { alt: `item ${l.id}` });
-    showImage(img, api.thumbnailUrl(collection(), l.id));
-    li.append(img, ` item ${l.id} (${l.weight > 0 ? "like" : "not like"})`);
+    li.append(img, row);
     return li;
+  }));
+  renderPinned();
+}
+
+/** The results in the query, pinned above the grid: a liked item is the query, so the server
+ * leaves it out of the results; this says so where the results are. */
+function renderPinned() {
+  const liked = query.like.filter((l) => l.weight > 0);
+  const box = $("#pinned");
+  box.hidden = !liked.length;
+  box.replaceChildren(...liked.map((l) => {
+    const figure = document.createElement("figure");
+    const img = Object.assign(document.createElement("img"), { alt: `item ${l.id}, your query` });
+    showImage(img, api.thumbnailUrl(collection(), l.id));
+    const text = document.createElement("figcaption");
+    text.textContent = `item ${l.id}: your query (results like it follow)`;
+    figure.append(img, text);
+    return figure;
   }));
 }
 
 function likeOnly(id) {
   query.reset();
+  query.like = [];
   query.like = [{ id, weight: 1 }];
   renderWeights();
   search();
@@ -149,9 +171,10 @@ function addLike(id, weight) {
 
 // ---- state in the URL -------------------------------------------------------------------
 
+/** The minimum relevance (0..1), or null when off (0). */
 function minScore() {
   const v = Number($("#min-score").value);
-  return v <= -1 ? null : v;
+  return v <= 0 ? null : v;
 }
 
 function currentState() {
@@ -165,7 +188,7 @@ async function applyState(s) {
   await query.fromState(s);
   if (s.c && page.collections.some((c) => c.name === s.c)) $("#collection").value = s.c;
   page.spaces = s.spaces ?? null;
-  $("#min-score").value = s.min ?? -1;
+  $("#min-score").value = s.min ?? 0;
   $("#min-score").dispatchEvent(new Event("input"));
   $("#explain").checked = Boolean(s.explain);
   $("#page-size").value = String(s.k || 24);
@@ -190,7 +213,7 @@ async function search() {
   }
   const request = { parts, like, k: Number($("#page-size").value), explain: $("#explain").checked };
   if (page.spaces) request.spaces = Object.fromEntries(page.spaces.map((s) => [s, 1]));
-  if (minScore() !== null) request.min_score = minScore();
+  if (minScore() !== null) request.min_relevance = minScore();
   const fragment = await encodeState(currentState());
   if (location.hash.slice(1) !== fragment) history.pushState(null, "", `#${fragment}`);
   await run(request);
@@ -209,12 +232,18 @@ async function run(request, more = false) {
     results.append(name, response);
     page.cursor = response.next_cursor;
     const ms = Math.round(performance.now() - t0);
-    status(results.hits.length ? `${results.hits.length} result${results.hits.length === 1 ? "" : "s"} (${ms} ms)` : "No results above the minimum score.");
+    const n = results.hits.length;
+    const pinned = query.like.filter((l) => l.weight > 0).length;
+    status(n ? `${n} result${n === 1 ? "" : "s"} shown${response.next_cursor ? ", more as you scroll" : ""} (${ms} ms)`
+      + (pinned ? "; the pinned item is your query, so it is not among them" : "")
+      : "No results at or above the minimum relevance.");
     if (!more) {
       showExplain(response.explanation);
+      $("#show-explain").disabled = !response.explanation;
       // on a phone the results are below the query: bring them into view
       if (matchMedia("(max-width: 680px)").matches) $("#results").scrollIntoView({ block: "start" });
     }
+    results.settle();
     $("#download").disabled = !results.hits.length;
   } catch (err) {
     if (err.status === 401) askForKey(err.message);
@@ -270,20 +299,33 @@ function wireKey() {
 async function fromUrl(event) {
   const state = await decodeState(location.hash);
   if (!state) {
-    if (event?.type === "popstate") { // back to the page before any search: an empty query
-      query.reset();
-      renderWeights();
-      results.clear();
-    }
+    if (event?.type === "popstate") newQuery(); // back to the page before any search
     return;
   }
   await applyState(state);
   await search();
 }
 
+/** "New query": an empty query, no results, no explanation, options as on a first visit. */
+function newQuery() {
+  query.reset();
+  results.clear();
+  page.request = null;
+  $("#min-score").value = 0;
+  $("#min-score").dispatchEvent(new Event("input"));
+  renderWeights();
+  showExplain(null);
+  $("#show-explain").disabled = true;
+  $("#download").disabled = true;
+  status("Build a query and press Search.");
+  if (location.hash) history.pushState(null, "", location.pathname + location.search);
+}
+
 async function start() {
   $("#search").addEventListener("click", search);
-  $("#reset").addEventListener("click", () => { query.reset(); renderWeights(); results.clear(); });
+  $("#reset").addEventListener("click", newQuery);
+  $("#show-explain").addEventListener("click", () => { $("#explain-panel").hidden = false; $("#explain-close").focus(); });
+  $("#explain-close").addEventListener("click", () => { $("#explain-panel").hidden = true; $("#show-explain").focus(); });
   $("#more").addEventListener("click", () => page.cursor && run({ ...page.request, cursor: page.cursor }, true));
   $("#download").addEventListener("click", download);
   $("#copy-link").addEventListener("click", async () => {

@@ -138,7 +138,7 @@ class Editor {
 /** A caption: one text box. */
 class TextEditor extends Editor {
   constructor(decl, page) {
-    super(decl, page, `<textarea id="${decl.name}" rows="2" maxlength="2000" autocomplete="off"></textarea>`);
+    super(decl, page, `<textarea id="${decl.name}" rows="3" maxlength="2000" autocomplete="off"></textarea>`);
     this.input = this.$("textarea");
     this.input.placeholder = decl.example || "";
     this.input.setAttribute("aria-label", decl.label);
@@ -246,7 +246,36 @@ class PaintEditor extends GridEditor {
       legend.append(b);
     }
     legend.querySelector("button")?.click();
+    // class names drawn over the painted regions: a brush colour is a class, not an object colour
+    const canvas = this.$("canvas");
+    this.labels = document.createElement("div");
+    this.labels.className = "pad-wrap";
+    canvas.replaceWith(this.labels);
+    this.labels.append(canvas);
+    const render = this.grid.render.bind(this.grid);
+    this.grid.render = () => { render(); this.label(); };
     this.grid.render();
+  }
+
+  /** One class-name tag at the centre of each painted class's pixels. */
+  label() {
+    const { size, values } = this.grid;
+    const sums = new Map();
+    for (let i = 0; i < values.length; i++) {
+      if (!values[i]) continue;
+      const s = sums.get(values[i]) || [0, 0, 0];
+      s[0] += i % size; s[1] += Math.floor(i / size); s[2] += 1;
+      sums.set(values[i], s);
+    }
+    this.labels.querySelectorAll(".seg-label").forEach((e) => e.remove());
+    for (const [id, [x, y, n]] of sums) {
+      const tag = document.createElement("span");
+      tag.className = "seg-label";
+      tag.textContent = this.page.palette.find((c) => c.id === id)?.name ?? String(id);
+      tag.style.left = `${((x / n + 0.5) / size) * 100}%`;
+      tag.style.top = `${((y / n + 0.5) / size) * 100}%`;
+      this.labels.append(tag);
+    }
   }
 
   colourOf(id) {

@@ -62,6 +62,7 @@ export class QueryBuilder {
 
   reset() {
     for (const editor of this.editors) editor.clear();
+    for (const editor of this.editors) this.weights[editor.name] = 1;
     this.like = [];
     this.onChange();
   }

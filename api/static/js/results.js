@@ -5,6 +5,7 @@ import { api, showImage } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
 const fmt = (x) => (Math.round(x * 1000) / 1000).toFixed(3);
+const pct = (x) => `${Math.round(x * 100)}%`;
 
 /** "clip #1 0.912 · dino #3 0.801": an item's rank and score in every space. */
 export function spaceSummary(hit) {
@@ -20,12 +21,23 @@ export class ResultsView {
     $("#show-scores").addEventListener("change", (e) => {
       this.grid.classList.toggle("no-scores", !e.target.checked);
     });
-    // infinite scroll: the "More results" button loads the next page once it scrolls into view
+    // infinite scroll: the "More results" button loads the next page once the user scrolls
+    // down to it (never by itself after a search: the count then matches what was asked for)
+    this.baseY = 0;
+    const next = () => {
+      if (window.scrollY > this.baseY + 40 && !this.more.hidden && !this.more.disabled) this.more.click();
+    };
+    this.near = false;
     new IntersectionObserver((entries) => {
-      if (entries.some((e) => e.isIntersecting) && !this.more.hidden && !this.more.disabled) {
-        this.more.click();
-      }
+      this.near = entries.some((e) => e.isIntersecting);
+      if (this.near) next();
     }, { rootMargin: "200px" }).observe(this.more);
+    window.addEventListener("scroll", () => { if (this.near) next(); }, { passive: true });
+  }
+
+  /** Where the page rests after a search: scrolling down from here loads the next page. */
+  settle() {
+    requestAnimationFrame(() => { this.baseY = window.scrollY; });
   }
 
   clear() {
@@ -43,14 +55,15 @@ export class ResultsView {
       li.dataset.id = hit.id;
       const button = document.createElement("button");
       button.type = "button";
-      button.title = `item ${hit.id}\nscore ${fmt(hit.score)}\n${spaceSummary(hit).replaceAll(" · ", "\n")}`;
-      button.setAttribute("aria-label", `Result ${this.hits.length}: item ${hit.id}, score ${fmt(hit.score)}`);
+      button.title = `item ${hit.id}\nrelevance ${pct(hit.relevance)}\nscore ${fmt(hit.score)}\n${spaceSummary(hit).replaceAll(" · ", "\n")}`;
+      button.setAttribute("aria-label", `Result ${this.hits.length}: item ${hit.id}, relevance ${pct(hit.relevance)}`);
       const img = document.createElement("img");
       showImage(img, api.thumbnailUrl(collection, hit.id));
       img.alt = hit.payload?.path?.split("/").pop() || `item ${hit.id}`;
       const score = document.createElement("span");
       score.className = "score";
-      score.textContent = fmt(hit.score);
+      score.textContent = hit.relevance.toFixed(2);
+      score.title = "relevance: how likely this is what the query describes (0 to 1)";
       const rank = document.createElement("span");
       rank.className = "rank";
       rank.textContent = `#${this.hits.length}`;
@@ -63,44 +76,77 @@ export class ResultsView {
   }
 }
 
-/** The item view: full image, per-space scores, payload, and "search like this" actions. */
-export function showItem(collection, hit, actions) {
+/** "2.4 KB", "1.3 MB". */
+export function fileSize(bytes) {
+  const units = ["bytes", "KB", "MB", "GB"];
+  let i = 0;
+  for (; bytes >= 1024 && i < units.length - 1; i++) bytes /= 1024;
+  return `${i ? bytes.toFixed(1) : bytes} ${units[i]}`;
+}
+
+// payload fields a person reads, in words; the rest (hashes, ids) go behind "technical details"
+const READABLE = {
+  path: ["file", String],
+  folder: ["folder", String],
+  ext: ["type", (v) => String(v).toUpperCase()],
+  bytes: ["size", fileSize],
+  mtime: ["modified", (v) => new Date(v * 1000).toLocaleString()],
+};
+
+function describe(dl, entries) {
+  dl.replaceChildren();
+  for (const [k, v] of entries) {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v;
+    dl.append(dt, dd);
+  }
+}
+
+/** The item view: full image, relevance and per-space scores, readable details, and "search
+ * like this" actions; ``previews``: the model's pictures of items it has (GET /v1/model). */
+export function showItem(collection, hit, previews, actions) {
   const dialog = $("#item-view");
   $("#item-title").textContent = `Item ${hit.id}`;
   showImage($("#item-image"), api.imageUrl(collection, hit.id));
   $("#item-image").alt = hit.payload?.path || `item ${hit.id}`;
-  showSeen(collection, hit.id);
+  showSeen(collection, hit.id, previews);
   const table = $("#item-spaces");
-  table.innerHTML = "<tr><th scope='col'>space</th><th scope='col'>rank</th><th scope='col'>score</th></tr>";
-  table.insertAdjacentHTML("beforeend", `<tr><td>fused</td><td></td><td>${fmt(hit.score)}</td></tr>`);
+  table.innerHTML = "<tr><th scope='col'></th><th scope='col'>rank</th><th scope='col'>similarity</th></tr>";
+  table.insertAdjacentHTML("beforeend", `<tr><td>relevance (0 to 1)</td><td></td><td>${hit.relevance.toFixed(2)}</td></tr>`);
+  table.insertAdjacentHTML("beforeend", `<tr><td>all spaces together</td><td></td><td>${fmt(hit.score)}</td></tr>`);
   for (const [space, v] of Object.entries(hit.spaces)) {
     const row = table.insertRow();
-    for (const text of [space, `#${v.rank}`, fmt(v.score)]) row.insertCell().textContent = text;
+    for (const text of [`${space} space`, `#${v.rank}`, fmt(v.score)]) row.insertCell().textContent = text;
   }
-  const dl = $("#item-payload");
-  dl.replaceChildren();
-  for (const [k, v] of Object.entries(hit.payload || {})) {
-    const dt = document.createElement("dt");
-    dt.textContent = k;
-    const dd = document.createElement("dd");
-    dd.textContent = typeof v === "object" ? JSON.stringify(v) : String(v);
-    dl.append(dt, dd);
-  }
+  const payload = hit.payload || {};
+  const readable = Object.entries(READABLE).filter(([k]) => payload[k] !== undefined && payload[k] !== null)
+    .map(([k, [label, show]]) => [label, show(payload[k])]);
+  if (payload.width && payload.height) readable.push(["pixels", `${payload.width} × ${payload.height}`]);
+  describe($("#item-payload"), readable);
+  const shown = new Set([...Object.keys(READABLE), "width", "height"]);
+  describe($("#item-raw-body"), [["item id", String(hit.id)], ...Object.entries(payload)
+    .filter(([k]) => !shown.has(k)).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)])]);
+  $("#item-raw").open = false;
   for (const [id, action] of Object.entries(actions)) {
     $(id).onclick = () => { dialog.close(); action(hit); };
   }
   dialog.showModal();
 }
 
-/** The model's depth and segmentation of an item (MultiMAE writes them): shown once one loads. */
-function showSeen(collection, id) {
+/** The model's pictures of an item (MultiMAE's depth and segmentation): only those the model
+ * says it makes, so nothing is asked for that cannot exist. */
+function showSeen(collection, id, previews) {
   const seen = $("#item-seen");
   seen.hidden = true;
   for (const kind of ["depth", "semseg"]) {
     const img = $(`#item-${kind}`);
     img.removeAttribute("src");
+    img.parentElement.hidden = !previews.includes(kind);
+    if (!previews.includes(kind)) continue;
     img.onload = () => { seen.hidden = false; };
-    img.onerror = () => img.removeAttribute("src"); // 404: the model reconstructs nothing
+    img.onerror = () => img.removeAttribute("src"); // not written for this item (e.g. turned off)
     showImage(img, api.thumbnailUrl(collection, id, kind));
   }
 }
@@ -113,23 +159,35 @@ function seen(pictures) {
   return `<div class="seen" id="explain-seen">${Object.entries(pictures).map(figure).join("")}</div>`;
 }
 
-/** The explain panel: stage timings, space weights, what the model was given and, when it can
- * say, what it sees in the query image (depth and segmentation). */
+const COMBINED = {
+  joint: "all parts given to the model together, in one pass",
+  fusion: "each part asked alone, the answers mixed by their weights",
+  guidance: "the parts steer one another by their weights",
+  items: "only results you picked: their stored vectors",
+};
+
+/** The explain panel, in words: how the query was read, how much each space counted, what the
+ * model was given, the time each step took and, when it can say, what it sees in the image. */
 export function showExplain(explanation) {
   const panel = $("#explain-panel");
   panel.hidden = !explanation;
   if (!explanation) return;
-  panel.open = true; // asked for: show it
   const rows = (obj, f) => Object.entries(obj).map(([k, v]) => `<tr><th scope="row">${k}</th>${f(v)}</tr>`).join("");
   const esc = (s) => String(s).replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
+  const fusion = explanation.fusion === "rrf" ? "by rank in each space" : "by how sure the model is in each space";
   $("#explain-body").innerHTML = `
-    <p>fusion <b>${esc(explanation.fusion)}</b>, parts combined by <b>${esc(explanation.combine)}</b>,
-      ${explanation.union} candidates scored in every space</p>
-    <table><caption>stage timings (ms)</caption>
+    <p>How the query was read: ${esc(COMBINED[explanation.combine] ?? explanation.combine)}.
+      The model predicts what a matching image looks like in each <i>space</i> (a way of comparing
+      images: one for meaning, one for layout); ${explanation.union} images close to that
+      prediction were compared in every space and ranked ${fusion}.</p>
+    ${explanation.imagined ? `<p>The model imagines: <q>${esc(explanation.imagined)}</q></p>` : ""}
+    <table><caption>how much each space counted</caption><tr><th></th><th>share</th><th>model's certainty</th><th>images compared</th></tr>
+      ${rows(explanation.spaces, (v) => `<td>${Math.round(v.weight * 100)}%</td><td>${v.information.toFixed(2)}</td><td>${v.candidates}</td>`)}</table>
+    <p class="muted">Each result's relevance (0 to 1) is how likely it is what the query describes;
+      the similarity per space (the raw cosine) is in the item view.</p>
+    <table><caption>time each step took (ms)</caption>
       ${rows(explanation.timings_ms, (v) => `<td>${v.toFixed(1)}</td>`)}</table>
-    <table><caption>spaces</caption><tr><th></th><th>information</th><th>weight</th><th>candidates</th></tr>
-      ${rows(explanation.spaces, (v) => `<td>${v.information.toFixed(2)}</td><td>${v.weight.toFixed(2)}</td><td>${v.candidates}</td>`)}</table>
-    <table><caption>what the model saw</caption>
+    <table><caption>what the model was given</caption>
       ${rows(explanation.inputs, (v) => `<td>${esc(Object.entries(v).map(([k, x]) => `${k}: ${JSON.stringify(x)}`).join(", "))}</td>`)}</table>
     ${seen(explanation.reconstructions)}`;
 }

@@ -160,6 +160,9 @@ def test_demo_indexes_a_gallery_asks_it_and_shows_what_is_there(cli: Cli, data_d
     for kind in ("caption", "sketch", "depth", "semseg", "caption+sketch"):
         assert rows[kind][1] == "10", rows[kind]
     assert float(rows["caption"][3]) >= 0.8  # R@10 of a caption in 30 scenes (random: 0.33)
+    assert "* marks the scene's own image, the right answer" in first.out  # the example, told
+    example = [line.split() for line in first.out.splitlines() if line.startswith("  caption ")]
+    assert example and any(t.startswith("*") for t in example[0][1:])  # one its caption finds
 
     assert cli("collections", "create", "holiday").code == 0
     database = database_from_url(f"sqlite:///{data_dir / 'anyseek.db'}")
@@ -169,7 +172,10 @@ def test_demo_indexes_a_gallery_asks_it_and_shows_what_is_there(cli: Cli, data_d
     database.dispose()
     second = cli(*DEMO)
     assert second.code == 0
-    assert "0 indexed, 30 already there" in second.out  # the gallery and its index are reused
+    assert "collection 'demo' already holds the 30 scenes' images" in second.out  # reused
+    assert "indexed," not in second.out  # and no job that indexed nothing
+    demo_jobs = [line for line in second.out.splitlines() if " demo " in f" {line} "]
+    assert len([j for j in demo_jobs if "succeeded" in j]) == 1, demo_jobs
     assert "collections (2)" in second.out
     jobs = [line.split() for line in second.out.splitlines() if "holiday" in line]
     assert ["holiday", "queued", "4", "0", "1", "9"] in [job[1:7] for job in jobs]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import socket
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,6 +56,13 @@ def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
 Cli = Callable[..., tuple[int, str, str]]
 
 
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture
 def cli(indexed, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> Cli:
     for key in list(os.environ):
@@ -60,6 +70,7 @@ def cli(indexed, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture)
             monkeypatch.delenv(key)
     monkeypatch.setenv("ANYSEEK_DATA_DIR", str(indexed[0]))
     monkeypatch.setenv("ANYSEEK_MODEL__DEVICE", "cpu")
+    monkeypatch.setenv("ANYSEEK_API__PORT", str(_closed_port()))  # no one's server: in-process
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(list(args))
@@ -79,7 +90,7 @@ def test_caption_and_sketch_from_the_shell(cli: Cli, indexed, tmp_path: Path) ->
     )  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["rank", "id", "score", "clip", "dino", "path"]
+    assert lines[0].split() == ["rank", "id", "relevance", "score", "clip", "dino", "path"]
     assert lines[1].split()[:2] == ["1", "5"]  # scene 4 is item 5
     assert "next page: --cursor" in out and "combined: fusion" in out
 
@@ -139,3 +150,43 @@ def test_until_a_date_includes_that_day(cli: Cli) -> None:
     )
     assert code == 0, err
     assert sorted(h["id"] for h in json.loads(out)["hits"]) == [1, 2, 3]  # 14th, 15th, 16th
+
+
+def test_search_through_a_running_server_answers_the_same(cli: Cli, indexed) -> None:
+    """``--server URL`` asks a running API (model loaded there) and prints what the in-process
+    search prints; a URL with nothing behind it falls back to searching here, saying so."""
+    import uvicorn
+
+    from anyseek.db import migrate
+    from anyseek.db.session import database_for
+    from anyseek.settings import load_settings
+    from api.app import create_app
+
+    port = _closed_port()
+    settings = load_settings()
+    database = database_for(settings, create_dirs=True)
+    migrate.upgrade(database)  # the API wants its metadata database
+    database.dispose()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert server.started
+        args = ("search", "-c", "scenes", "--caption", indexed[1][3].captions[0], "--k", "5")
+        code, remote, err = cli(*args, "--server", f"http://127.0.0.1:{port}")
+        assert code == 0 and "no server" not in err, err
+        code, local, _ = cli(*args, "--local")
+        assert code == 0 and remote == local and "relevance" in local
+        code, _, err = cli(*args, "--server", f"http://127.0.0.1:{_closed_port()}")
+        assert code == 0 and "no server at" in err
+        url = f"http://127.0.0.1:{port}"
+        code, _, err = cli("search", "-c", "nowhere", "--caption", "x", "--server", url)
+        assert code == 1 and "no collection named 'nowhere'" in err
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
