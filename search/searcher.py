@@ -34,7 +34,7 @@ from model.service import (
     load_search_model,
 )
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
-from search.inputs import describe_inputs, model_inputs, warm_up
+from search.inputs import describe_inputs, model_inputs, query_warnings, warm_up
 from search.query import (
     Explanation,
     SearchHitResult,
@@ -103,6 +103,7 @@ class _Plan:
     timer: _Timer
     priors: Mapping[str, torch.Tensor] | None = None  # the collection's, for query information
     predicted: dict[str, QueryEmbedding] | AnyseekError = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what the model will not read of the parts
 
     @property
     def weights(self) -> dict[str, float]:
@@ -190,11 +191,14 @@ class Searcher:
         spaces = self._spaces(query)
         with timer.stage("transform"):
             inputs = model_inputs(self.model, query.parts, self.max_image_pixels)
+            warnings = query_warnings(self.model, query.parts)
         priors = None
         if self.priors is not None and inputs:
             with timer.stage("priors"):
                 priors = self.priors(query.collection)
-        return _Plan(query, fusion, combine, offset, spaces, inputs, timer, priors)
+        return _Plan(
+            query, fusion, combine, offset, spaces, inputs, timer, priors, warnings=warnings
+        )
 
     def _predict(self, plans: list[_Plan]) -> None:
         """Every plan's prediction from one batched model call (one by one if that fails, so
@@ -256,6 +260,7 @@ class Searcher:
             explanation=explanation,
             model={"name": self.model.name, "version": self.model.version},
             timings_ms=dict(timer.ms),
+            warnings=plan.warnings,
         )
 
     def _explain(

@@ -34,6 +34,7 @@ from model.queries import QUERY_KINDS, QueryKind
 from model.transforms.palette_semseg import ClassPalette
 
 QueryTransform = Callable[[Any], torch.Tensor]
+QueryWarnings = Callable[[Any], list[str]]  # a user value -> what the model will not read of it
 MAX_CAPTION_CHARS = 2_000  # longer text is no caption; refused before tokenising
 NUMPY_MAGIC = b"\x93NUMPY"
 
@@ -59,6 +60,7 @@ class QueryModality:
     name: str  # e.g. "sketch"
     input: str  # e.g. "sketch@64"
     transform: QueryTransform  # user file / value -> the model input for ONE sample
+    warnings: QueryWarnings | None = None  # what of a value the model drops ('unknown word "x"')
 
     def __post_init__(self) -> None:
         """Refuse a query modality nothing declares (it would have no field, option or editor)."""
@@ -215,6 +217,14 @@ def caption_ids(text: Any, caption: str) -> torch.Tensor:
             "are accepted (describe the image in a sentence or two)"
         )
     return text.caption_batch([caption.strip()]).ids[0]
+
+
+def unknown_word_warnings(text: Any, caption: str, closed: bool = False) -> list[str]:
+    """One warning per word of ``caption`` the model's text tokenizer cannot read (see
+    ``TextTokenizer.unknown_words``), so search reports it instead of dropping it silently."""
+    if not isinstance(caption, str):
+        return []
+    return [f'unknown word "{word}"' for word in text.unknown_words(caption, closed=closed)]
 
 
 def weights_digest(paths: Sequence[Path]) -> str:

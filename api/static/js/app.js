@@ -212,6 +212,7 @@ async function run(request, more = false) {
     status(results.hits.length ? `${results.hits.length} result${results.hits.length === 1 ? "" : "s"} (${ms} ms)` : "No results above the minimum score.");
     if (!more) {
       showExplain(response.explanation);
+      query.showWarnings(response.warnings || []);
       // on a phone the results are below the query: bring them into view
       if (matchMedia("(max-width: 680px)").matches) $("#results").scrollIntoView({ block: "start" });
     }

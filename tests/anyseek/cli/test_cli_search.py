@@ -132,3 +132,12 @@ def test_until_a_date_includes_that_day(cli: Cli) -> None:
     )
     assert code == 0, err
     assert sorted(h["id"] for h in json.loads(out)["hits"]) == [1, 2, 3]  # 14th, 15th, 16th
+
+
+def test_unknown_caption_words_are_printed_as_warnings(cli: Cli) -> None:
+    code, out, err = cli("search", "--collection", "scenes", "--caption", "a teal ball with dots")
+    assert code == 0, err
+    assert err.splitlines() == ['warning: unknown word "with"', 'warning: unknown word "dots"']
+    assert out.splitlines()[0].split()[:3] == ["rank", "id", "score"]
+    code, out, _ = cli("search", "--collection", "scenes", "--caption", "a teal ball", "--json")
+    assert json.loads(out)["warnings"] == []
