@@ -41,7 +41,7 @@ def _bundle_query_modalities(bundle: Any) -> list[QueryModality]:
     ]
 
 
-def _caption_text(text: Any, caption: Any) -> Any:
+def caption_text(text: Any, caption: Any) -> Any:
     """A caption as the built-in model reads it: people's synonyms first become the scene world's
     words (``model.data.synonyms``), then the words its closed WordPiece (trained on the scene
     captions) does not hold are left out; each is reported by :func:`_warnings`."""
@@ -73,7 +73,7 @@ def _caption_text_ids(text: Any, caption: Any) -> torch.Tensor:
     from model.transforms.base import UserInputError
 
     if isinstance(caption, str) and caption.strip():
-        known = _caption_text(text, caption)
+        known = caption_text(text, caption)
         if not known.strip():
             unknown = unknown_word_warnings(text, canonical_caption(caption), closed=True)
             raise UserInputError(
