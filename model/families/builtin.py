@@ -24,6 +24,7 @@ from model.families.interface import (
     QueryWarnings,
     SpaceInfo,
     caption_ids,
+    checked_caption,
     depth_input,
     torch_dtype,
     unknown_word_warnings,
@@ -72,16 +73,15 @@ def _caption_text_ids(text: Any, caption: Any) -> torch.Tensor:
     refused with them named, instead of searching with nothing."""
     from model.transforms.base import UserInputError
 
-    if isinstance(caption, str) and caption.strip():
-        known = caption_text(text, caption)
-        if not known.strip():
-            unknown = unknown_word_warnings(text, canonical_caption(caption), closed=True)
-            raise UserInputError(
-                f"the model knows none of the caption's words ({'; '.join(unknown) or 'none'}): "
-                "describe the scene's objects by colour, size, material and shape"
-            )
-        caption = known
-    return caption_ids(text, caption)
+    caption = checked_caption(caption)
+    known = caption_text(text, caption)
+    if not known.strip():
+        unknown = unknown_word_warnings(text, canonical_caption(caption), closed=True)
+        raise UserInputError(
+            f"the model knows none of the caption's words ({'; '.join(unknown) or 'none'}): "
+            "describe the scene's objects by colour, size, material and shape"
+        )
+    return caption_ids(text, known)
 
 
 class BundleSearchModel(SearchModelBase):
