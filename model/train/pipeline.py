@@ -165,10 +165,12 @@ def stage_data(run: Run) -> dict[str, Any]:
         if split == "train" and c.human.share > 0:  # human-style copies beside the originals
             human = human_split(scenes_dir, split, c.human, c.train_seed, c.workers)
             tensors = SceneTensors.concat([tensors, human])
+            run.path("tensors", "train_human.json").write_text(json.dumps({"n": len(human)}))
         tensors.save(run.path("tensors", f"{split}.pt"))
+    human_file = run.out / "tensors" / "train_human.json"
     return {
         "n_train": c.n_train,
-        "n_train_human": len(_train_scenes(run)) - c.n_train,
+        "n_train_human": json.loads(human_file.read_text())["n"] if human_file.is_file() else 0,
         "n_gallery": c.n_gallery,
         "size": c.size,
         "train_seed": c.train_seed,
