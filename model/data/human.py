@@ -63,9 +63,11 @@ class _Hand:
         self.style = style
 
     def chance(self, p: float) -> bool:
+        """True with probability ``p``."""
         return bool(self.rng.random() < p)
 
     def pick(self, options: tuple[str, ...] | list[str]) -> str:
+        """One of ``options``, uniformly."""
         return options[int(self.rng.integers(len(options)))]
 
     def wobbly(self, points: list[Point], closed: bool) -> list[Point]:

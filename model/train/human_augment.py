@@ -38,6 +38,7 @@ class HumanAugmentConfig:
     style: HumanStyle = field(default_factory=HumanStyle)
 
     def __post_init__(self) -> None:
+        """Refuse a share outside [0, 1] or no copies."""
         if not 0.0 <= self.share <= 1.0 or self.copies < 1:
             raise ValueError(f"human: share must be in [0, 1] and copies >= 1, got {self}")
 
