@@ -308,6 +308,11 @@ class SearchResponse(BaseModel):
     next_cursor: str | None
     model: dict[str, str]
     explanation: ExplanationOut | None = None
+    warnings: list[str] = Field(
+        default_factory=list,
+        description='what the model could not read of the query, e.g. `unknown word "teal"` '
+        "for a caption word outside its vocabulary (the search ran without it)",
+    )
 
 
 class BatchEntryOut(BaseModel):

@@ -13,6 +13,7 @@ from model.data.dataset import MANIFEST, SceneReader, file_stem
 from model.data.sample import generate_scene
 from model.data.synth import SynthRequest, scene_seed, synthesize
 from model.data.tensors import from_samples
+from model.eval.human import beside, evaluate_human
 from model.eval.retrieval import evaluate_retrieval, write_report
 from model.inference.predict import DECODE_MODES
 from model.train.pipeline import Run, run_pipeline
@@ -24,7 +25,9 @@ __all__ = [
     "Run",
     "SceneReader",
     "SynthRequest",
+    "beside",
     "contact_sheet",
+    "evaluate_human",
     "evaluate_retrieval",
     "file_stem",
     "from_samples",

@@ -121,6 +121,18 @@ def model_inputs(
     return out
 
 
+def query_warnings(model: SearchModel, parts: Sequence[QueryPart]) -> tuple[str, ...]:
+    """What the model will not read of the query's parts (``unknown word "teal"``), each once:
+    search answers anyway and reports these instead of dropping the words silently."""
+    found: list[str] = []
+    for part in parts:
+        check = model.query_modalities[part.modality].warnings
+        for warning in check(part.value) if check is not None else ():
+            if warning not in found:
+                found.append(warning)
+    return tuple(found)
+
+
 def _lines(x: torch.Tensor) -> dict[str, Any]:
     return {"line_pixels": round(float((x > 0).float().mean()), 4)}
 

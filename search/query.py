@@ -173,7 +173,8 @@ class Explanation:
 @dataclass(frozen=True)
 class SearchResults:
     """One page of results, best first, the cursor of the next page, the time each stage took
-    (always: metrics read it) and the explanation (only when the query asked for it)."""
+    (always: metrics read it), the explanation (only when the query asked for it) and warnings
+    about what of the query the model could not read (``unknown word "teal"``)."""
 
     hits: tuple[SearchHitResult, ...]
     collection: str
@@ -182,6 +183,7 @@ class SearchResults:
     explanation: Explanation | None = None
     model: Mapping[str, str] = field(default_factory=dict)  # name and version of the vectors
     timings_ms: Mapping[str, float] = field(default_factory=dict)  # per stage, explain or not
+    warnings: tuple[str, ...] = ()  # what the model did not read of the query (unknown words)
 
     @property
     def ids(self) -> list[int]:

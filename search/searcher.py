@@ -41,7 +41,7 @@ from search.cursor import (
     encode_cursor,
     fingerprint,
 )
-from search.inputs import describe_inputs, model_inputs, warm_up
+from search.inputs import describe_inputs, model_inputs, query_warnings, warm_up
 from search.query import (
     Explanation,
     SearchHitResult,
@@ -95,6 +95,7 @@ class Plan:
     priors: Mapping[str, torch.Tensor] | None = None  # the collection's, for query information
     source: str | None = None  # the model source it was prepared for (search.versions)
     predicted: dict[str, QueryEmbedding] | Exception = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what the model will not read of the parts
 
     @property
     def weights(self) -> dict[str, float]:
@@ -200,6 +201,7 @@ class Searcher:
         spaces = self._spaces(query, target)
         with timer.stage("transform"):
             inputs = model_inputs(self.model, query.parts, self.max_query_pixels)
+            warnings = query_warnings(self.model, query.parts)
         priors = None
         if self.priors is not None and inputs:
             with timer.stage("priors"):
@@ -212,7 +214,17 @@ class Searcher:
         else:
             offset_in_order = 0  # the cursor's key says where the page starts
         return Plan(
-            query, fusion, combine, offset_in_order, cursor, spaces, inputs, timer, target, priors
+            query,
+            fusion,
+            combine,
+            offset_in_order,
+            cursor,
+            spaces,
+            inputs,
+            timer,
+            target,
+            priors,
+            warnings=warnings,
         )
 
     def _predict(self, plans: list[Plan]) -> None:
@@ -283,6 +295,7 @@ class Searcher:
             explanation=explanation,
             model={"name": self.model.name, "version": self.model.version},
             timings_ms=dict(timer.ms),
+            warnings=plan.warnings,
         )
 
     def _relevance(

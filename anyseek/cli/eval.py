@@ -26,6 +26,12 @@ def retrieval(
     decode: str | None = typer.Option(
         None, "--decode", help="greedy or expected (default: the bundle's own)."
     ),
+    human: bool = typer.Option(
+        False,
+        "--human",
+        help="Also ask each scene the way a person does (rough sketch, painted segmentation, "
+        "own words; model.data.human) and report those queries beside the generator's.",
+    ),
 ) -> None:
     """Query every gallery scene by each of its modalities; print R@k, MRR and attr_P@10."""
     require_extra("scenes", "eval retrieval")
@@ -33,6 +39,8 @@ def retrieval(
 
     from model.workbench import (
         DECODE_MODES,
+        beside,
+        evaluate_human,
         evaluate_retrieval,
         from_samples,
         generate_scene,
@@ -48,7 +56,10 @@ def retrieval(
     bundle = load_bundle(model or settings_of(ctx).model.source, device=device)
     bundle = replace(bundle, decode=decode or bundle.decode)
     size = int(bundle.modality("rgb").split("@")[1])
-    gallery = from_samples([generate_scene(scene_seed(seed, i), size) for i in range(n)])
+    samples = [generate_scene(scene_seed(seed, i), size) for i in range(n)]
+    gallery = from_samples(samples)
     result = evaluate_retrieval(bundle, gallery, seed=seed)
+    if human:
+        result = beside(result, evaluate_human(bundle, gallery, samples, seed=seed))
     write_report(result, json_path)
     typer.echo(result.markdown())

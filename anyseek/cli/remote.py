@@ -113,6 +113,7 @@ def results_of(data: dict[str, Any]) -> Any:
         next_cursor=data.get("next_cursor"),
         explanation=explanation,
         model=data.get("model", {}),
+        warnings=tuple(data.get("warnings", ())),
     )
 
 

@@ -272,6 +272,8 @@ def _ask_server(settings: Any, given: str | None, query: Any, spec: Any) -> Any:
 
 def echo_results(results) -> None:
     """Results as a table: rank, id, fused score, each space's score (rank), path."""
+    for warning in results.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if not results.hits:
         typer.echo(f"no results in {results.collection!r}")
     spaces = sorted({s for hit in results.hits for s in hit.spaces})

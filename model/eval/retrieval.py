@@ -109,23 +109,23 @@ def caption_facts(caption: str) -> list[dict[str, str]]:
     """Objects an object-list caption states, each as its stated attributes.
 
     "A small red metal cube and a blue ball." -> [{size: small, color: red, material: metal,
-    shape: cube}, {color: blue, shape: sphere}].
+    shape: cube}, {color: blue, shape: sphere}]. Every object phrase ends with its noun, so the
+    words between two nouns are the next object's, whatever joins them (", ", "and", "next to",
+    or nothing once unknown words are left out).
     """
     colors, nouns = _vocabulary()
     facts = []
-    for phrase in re.split(r",| and ", caption.lower().strip().rstrip(".")):
-        fact: dict[str, str] = {}
-        for word in phrase.split():
-            if word in _SIZE_WORDS:
-                fact["size"] = _SIZE_WORDS[word]
-            elif word in colors:
-                fact["color"] = word
-            elif word in _MATERIAL_WORDS:
-                fact["material"] = _MATERIAL_WORDS[word]
-            elif word in nouns:
-                fact["shape"] = nouns[word]
-        if "shape" in fact:
-            facts.append(fact)
+    fact: dict[str, str] = {}
+    for word in re.findall(r"[a-z]+", caption.lower()):
+        if word in _SIZE_WORDS:
+            fact["size"] = _SIZE_WORDS[word]
+        elif word in colors:
+            fact["color"] = word
+        elif word in _MATERIAL_WORDS:
+            fact["material"] = _MATERIAL_WORDS[word]
+        elif word in nouns:
+            facts.append({**fact, "shape": nouns[word]})
+            fact = {}
     return facts
 
 

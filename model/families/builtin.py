@@ -13,6 +13,7 @@ import torch
 from model.bundle.declarations import declare, input_transform
 from model.bundle.definition import CAPTION_TRANSFORM, InputTransform, builtin_palette
 from model.bundle.loading import is_bundle, load_bundle
+from model.data.synonyms import canonical_caption
 from model.families.base import SearchModelBase
 from model.families.interface import (
     ModelError,
@@ -20,10 +21,13 @@ from model.families.interface import (
     QueryModality,
     QueryRequest,
     QueryTransform,
+    QueryWarnings,
     SpaceInfo,
     caption_ids,
+    checked_caption,
     depth_input,
     torch_dtype,
+    unknown_word_warnings,
     weights_digest,
 )
 
@@ -31,17 +35,53 @@ from model.families.interface import (
 def _bundle_query_modalities(bundle: Any) -> list[QueryModality]:
     """The query modalities of a bundle, each with the transform its ``bundle.json`` declares."""
     return [
-        QueryModality(declared.query, name, _transform(bundle, declared))
+        QueryModality(
+            declared.query, name, _transform(bundle, declared), _warnings(bundle, declared)
+        )
         for name, declared in ((n, bundle.declarations.inputs[n]) for n in bundle.input_modalities)
     ]
+
+
+def caption_text(text: Any, caption: Any) -> Any:
+    """A caption as the built-in model reads it: people's synonyms first become the scene world's
+    words (``model.data.synonyms``), then the words its closed WordPiece (trained on the scene
+    captions) does not hold are left out; each is reported by :func:`_warnings`."""
+    if not isinstance(caption, str):
+        return caption
+    return text.known_text(canonical_caption(caption), closed=True)
+
+
+def _warnings(bundle: Any, declared: InputTransform) -> QueryWarnings | None:
+    """Captions: one warning per word the model leaves out (``unknown word "stripes"``)."""
+    if declared.transform != CAPTION_TRANSFORM:
+        return None
+    return lambda s, text=bundle.text: unknown_word_warnings(
+        text, canonical_caption(s) if isinstance(s, str) else s, closed=True
+    )
 
 
 def _transform(bundle: Any, declared: InputTransform) -> QueryTransform:
     """User file -> model input for one declared input (captions through the bundle's text)."""
     if declared.transform == CAPTION_TRANSFORM:
-        return lambda s, text=bundle.text: caption_ids(text, s)
+        return lambda s, text=bundle.text: _caption_text_ids(text, s)
     transform = input_transform(declared, bundle.declarations.palette)
     return depth_input(transform) if declared.transform == "depth" else transform
+
+
+def _caption_text_ids(text: Any, caption: Any) -> torch.Tensor:
+    """The ids of a caption as the built-in model reads it; a caption of unknown words only is
+    refused with them named, instead of searching with nothing."""
+    from model.transforms.base import UserInputError
+
+    caption = checked_caption(caption)
+    known = caption_text(text, caption)
+    if not known.strip():
+        unknown = unknown_word_warnings(text, canonical_caption(caption), closed=True)
+        raise UserInputError(
+            f"the model knows none of the caption's words ({'; '.join(unknown) or 'none'}): "
+            "describe the scene's objects by colour, size, material and shape"
+        )
+    return caption_ids(text, known)
 
 
 class BundleSearchModel(SearchModelBase):

@@ -34,6 +34,7 @@ from model.queries import QUERY_KINDS, QueryKind
 from model.transforms.palette_semseg import ClassPalette
 
 QueryTransform = Callable[[Any], torch.Tensor]
+QueryWarnings = Callable[[Any], list[str]]  # a user value -> what the model will not read of it
 MAX_CAPTION_CHARS = 2_000  # longer text is no caption; refused before tokenising
 NUMPY_MAGIC = b"\x93NUMPY"
 
@@ -59,6 +60,7 @@ class QueryModality:
     name: str  # e.g. "sketch"
     input: str  # e.g. "sketch@64"
     transform: QueryTransform  # user file / value -> the model input for ONE sample
+    warnings: QueryWarnings | None = None  # what of a value the model drops ('unknown word "x"')
 
     def __post_init__(self) -> None:
         """Refuse a query modality nothing declares (it would have no field, option or editor)."""
@@ -211,8 +213,9 @@ def depth_input(transform: QueryTransform) -> QueryTransform:
     return read
 
 
-def caption_ids(text: Any, caption: str) -> torch.Tensor:
-    """A caption string -> the WordPiece ids [L] the model reads (refusing empty text)."""
+def checked_caption(caption: Any) -> str:
+    """The caption stripped, refusing what is no caption: not text, empty, or over
+    ``MAX_CAPTION_CHARS`` (checked before any tokenising)."""
     from model.transforms.base import UserInputError
 
     if not isinstance(caption, str) or not caption.strip():
@@ -222,7 +225,25 @@ def caption_ids(text: Any, caption: str) -> torch.Tensor:
             f"the caption is {len(caption):,} characters long; at most {MAX_CAPTION_CHARS:,} "
             "are accepted (describe the image in a sentence or two)"
         )
-    return text.caption_batch([caption.strip()]).ids[0]
+    return caption.strip()
+
+
+def caption_ids(text: Any, caption: str) -> torch.Tensor:
+    """A caption string -> the WordPiece ids [L] the model reads (refusing empty text)."""
+    return text.caption_batch([checked_caption(caption)]).ids[0]
+
+
+def unknown_word_warnings(text: Any, caption: str, closed: bool = False) -> list[str]:
+    """One warning per word of ``caption`` the model's text tokenizer cannot read (see
+    ``TextTokenizer.unknown_words``), so search reports it instead of dropping it silently."""
+    if not isinstance(caption, str) or len(caption) > MAX_CAPTION_CHARS:
+        return []  # no caption: its transform refuses it
+    return [f'unknown word "{_short(w)}"' for w in text.unknown_words(caption, closed=closed)]
+
+
+def _short(word: str, most: int = 40) -> str:
+    """A word as a message shows it: at most ``most`` characters."""
+    return word if len(word) <= most else word[: most - 1] + "\u2026"
 
 
 def weights_digest(paths: Sequence[Path]) -> str:

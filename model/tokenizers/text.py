@@ -51,6 +51,7 @@ class TextTokenizer:
                 f"ones {SPECIAL_IDS}: {wrong}"
             )
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+        self._vocab = vocab
         # Control tokens dropped by decode. Not every "special" token of the file: COCO class
         # names such as "bus" are registered as added tokens too and are real words.
         self._control_ids = frozenset(
@@ -85,6 +86,37 @@ class TextTokenizer:
         if skip_special_tokens:
             ids = [i for i in ids if i not in self._control_ids]
         return self._tok.decode(ids, skip_special_tokens=False)
+
+    def words(self, text: str) -> list[str]:
+        """The words of ``text`` as the tokenizer splits them (normalised: lower case)."""
+        normalizer, pre_tokenizer = self._tok.normalizer, self._tok.pre_tokenizer
+        normal = normalizer.normalize_str(text) if normalizer is not None else text
+        if pre_tokenizer is None:
+            return normal.split()
+        return [word for word, _ in pre_tokenizer.pre_tokenize_str(normal)]
+
+    def reads(self, word: str, closed: bool = False) -> bool:
+        """Whether the model can read ``word``: it does not become ``[UNK]`` and, with ``closed``
+        (a WordPiece trained on a closed caption vocabulary, like the built-in model's), the
+        vocabulary holds it whole: its letter pieces were never seen as that word."""
+        if word in self._vocab:
+            return True
+        return not closed and self.unk_id not in self._tok.encode(word).ids
+
+    def unknown_words(self, text: str, closed: bool = False) -> list[str]:
+        """Words of ``text`` the model cannot read (see :meth:`reads`), each once, in order.
+        Punctuation is not a word and is never reported."""
+        unknown: list[str] = []
+        for word in self.words(text):
+            if word in unknown or not any(c.isalnum() for c in word):
+                continue
+            if not self.reads(word, closed):
+                unknown.append(word)
+        return unknown
+
+    def known_text(self, text: str, closed: bool = False) -> str:
+        """``text`` without the words the model cannot read (their pieces would only be noise)."""
+        return " ".join(word for word in self.words(text) if self.reads(word, closed))
 
     def caption_ids(self, text: str) -> list[int]:
         """A caption as the model reads it: text ids followed by ``[EOS]``."""

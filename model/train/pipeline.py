@@ -40,6 +40,7 @@ from model.train.global_tokenizers import (
     tokenizer_quality,
     train_global_tokenizer,
 )
+from model.train.human_augment import HumanAugmentConfig, human_split
 from model.train.step import StepOptions, speed_summary
 from model.train.teachers import (
     ClipTeacherConfig,
@@ -77,6 +78,7 @@ class PipelineConfig:
     tokenizer: GlobalTokenizerConfig = field(default_factory=GlobalTokenizerConfig)
     fm: FMTrainConfig = field(default_factory=FMTrainConfig)
     fm_step: StepOptions = field(default_factory=StepOptions)  # how the FM step uses the device
+    human: HumanAugmentConfig = field(default_factory=HumanAugmentConfig)  # person-drawn copies
     export_dtype: str = "float16"
     decode: str = "expected"  # how the exported bundle turns token predictions into vectors
     workers: int = 2  # processes generating and loading scenes
@@ -159,9 +161,16 @@ def stage_data(run: Run) -> dict[str, Any]:
                 overwrite=True,
             )
         )
-        load_split(scenes_dir, split, c.workers).save(run.path("tensors", f"{split}.pt"))
+        tensors = load_split(scenes_dir, split, c.workers)
+        if split == "train" and c.human.share > 0:  # human-style copies beside the originals
+            human = human_split(scenes_dir, split, c.human, c.train_seed, c.workers)
+            tensors = SceneTensors.concat([tensors, human])
+            run.path("tensors", "train_human.json").write_text(json.dumps({"n": len(human)}))
+        tensors.save(run.path("tensors", f"{split}.pt"))
+    human_file = run.out / "tensors" / "train_human.json"
     return {
         "n_train": c.n_train,
+        "n_train_human": json.loads(human_file.read_text())["n"] if human_file.is_file() else 0,
         "n_gallery": c.n_gallery,
         "size": c.size,
         "train_seed": c.train_seed,

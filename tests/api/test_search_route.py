@@ -135,3 +135,33 @@ def test_a_searcher_with_other_limits_than_the_app_is_refused(served: Served) ->
     other = served.settings.search.model_copy(update={"max_k": 3})
     with pytest.raises(ValueError, match="search settings"):
         create_app(served.settings, searcher=Searcher(model, served.store, other))
+
+
+def test_unknown_caption_words_come_back_as_warnings(served: Served) -> None:
+    body = {"parts": [{"modality": "caption", "text": "a red cube with stripes"}], "k": 3}
+    response = served.client.post(SEARCH, json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["warnings"] == ['unknown word "with"', 'unknown word "stripes"']
+    assert len(answer["hits"]) == 3  # searched anyway, with the words it reads
+
+
+def test_synonyms_search_as_the_scene_world_words(served: Served) -> None:
+    def hits(text: str) -> tuple[list, list]:
+        body = {"parts": [{"modality": "caption", "text": text}], "k": 5}
+        answer = served.client.post(SEARCH, json=body).json()
+        return [(h["id"], h["score"]) for h in answer["hits"]], answer["warnings"]
+
+    assert hits("a teal pyramid and a grey orb") == hits("a cyan cone and a gray sphere")
+    assert hits("a teal pyramid and a grey orb")[1] == []
+    assert hits("a teal pyramid")[0] != hits("a red cube")[0]  # the words do change the answer
+    # an unknown word is left out, not read as noise: the answer is the known words' answer
+    assert hits("a teal pyramid with stripes")[0] == hits("a cyan cone")[0]
+
+
+def test_a_caption_of_unknown_words_only_is_refused_naming_them(served: Served) -> None:
+    body = {"parts": [{"modality": "caption", "text": "zebra stripes"}]}
+    response = served.client.post(SEARCH, json=body)
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert 'unknown word "zebra"' in detail and 'unknown word "stripes"' in detail

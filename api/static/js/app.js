@@ -240,6 +240,7 @@ async function run(request, more = false) {
     if (!more) {
       showExplain(response.explanation);
       $("#show-explain").disabled = !response.explanation;
+      query.showWarnings(response.warnings || []);
       // on a phone the results are below the query: bring them into view
       if (matchMedia("(max-width: 680px)").matches) $("#results").scrollIntoView({ block: "start" });
     }

@@ -135,14 +135,17 @@ class Editor {
   }
 }
 
-/** A caption: one text box. */
+/** A caption: one text box, and the words of the last search the model could not read. */
 class TextEditor extends Editor {
   constructor(decl, page) {
-    super(decl, page, `<textarea id="${decl.name}" rows="3" maxlength="2000" autocomplete="off"></textarea>`);
+    super(decl, page, `<textarea id="${decl.name}" rows="3" maxlength="2000" autocomplete="off"></textarea>
+      <p class="warnings" id="${decl.name}-warnings" role="status" aria-live="polite" hidden></p>`);
     this.input = this.$("textarea");
+    this.warnings = this.$(".warnings");
     this.input.placeholder = decl.example || "";
     this.input.setAttribute("aria-label", decl.label);
-    this.input.addEventListener("input", () => page.changed());
+    this.input.setAttribute("aria-describedby", this.warnings.id);
+    this.input.addEventListener("input", () => { this.showWarnings([]); page.changed(); });
     // Enter searches (a caption is one line); Shift+Enter is left to the browser
     this.input.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); page.submit?.(); }
@@ -153,7 +156,13 @@ class TextEditor extends Editor {
   state() { return this.input.value; }
   load(state) { this.input.value = state || ""; }
   value() { return { text: this.input.value.trim() }; }
-  clear() { this.input.value = ""; }
+  clear() { this.input.value = ""; this.showWarnings([]); }
+
+  /** The search's warnings (`unknown word "teal"`) under the box; none hides them. */
+  showWarnings(warnings) {
+    this.warnings.textContent = warnings.length ? `Not understood: ${warnings.join("; ")}` : "";
+    this.warnings.hidden = !warnings.length;
+  }
 }
 
 /** A drawing pad (sketches, edge maps): pen widths, eraser, undo/redo, clear. */

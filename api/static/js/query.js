@@ -60,6 +60,14 @@ export class QueryBuilder {
       .map((e) => ({ modality: e.name, weight: this.weights[e.name], ...e.value() }));
   }
 
+  /** A search's warnings (words the model could not read) next to the text parts that were sent;
+   * the other text parts show none. */
+  showWarnings(warnings) {
+    for (const editor of this.editors) {
+      if (editor.showWarnings) editor.showWarnings(editor.isEmpty() ? [] : warnings);
+    }
+  }
+
   reset() {
     for (const editor of this.editors) editor.clear();
     for (const editor of this.editors) this.weights[editor.name] = 1;

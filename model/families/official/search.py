@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -30,6 +31,7 @@ from model.families.interface import (
     SpaceInfo,
     caption_ids,
     depth_input,
+    unknown_word_warnings,
 )
 from model.transforms.base import UserInputError
 
@@ -272,7 +274,8 @@ def build_query_modality(
         transform: QueryTransform = TextTransform(
             text, spec.name, get_modality(name).max_length, serialize
         )
-        return QueryModality(spec.name, name, transform)
+        warnings = None if structured else partial(unknown_word_warnings, text)  # [UNK] only
+        return QueryModality(spec.name, name, transform, warnings)
     read = transform_for(spec.reader, resolution(name, image_size))
     if spec.reader == "depth":
         read = depth_input(read)

@@ -7,13 +7,14 @@ import json
 import pytest
 
 from anyseek.cli import main
+from model.eval.human import HUMAN_QUERIES
 from model.eval.retrieval import QUERIES
 
 
 @pytest.mark.slow
 def test_eval_retrieval_writes_the_report_of_the_committed_model(tmp_path, capsys) -> None:
     report_path = tmp_path / "report.json"
-    args = ["--n", "12", "--decode", "greedy", "--json", str(report_path)]
+    args = ["--n", "12", "--decode", "greedy", "--human", "--json", str(report_path)]
     code = main(["eval", "retrieval", *args])
     assert code in (0, None)
     report = json.loads(report_path.read_text())
@@ -25,7 +26,11 @@ def test_eval_retrieval_writes_the_report_of_the_committed_model(tmp_path, capsy
     # the committed model finds scenes from their captions far better than a random ranking
     assert report["caption"]["fused"]["MRR"] > 2 * report["random"]["none"]["MRR"]
     assert "attr_P@10" in report["caption"]["fused"]
-    assert "| sketch | fused |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| sketch | fused |" in out
+    # --human: a person's queries of the same scenes, beside the generator's, before the baseline
+    assert list(report)[-5:] == [*HUMAN_QUERIES, "random"]
+    assert "| sketch (human) | fused |" in out
 
 
 @pytest.mark.parametrize(

@@ -190,3 +190,12 @@ def test_search_through_a_running_server_answers_the_same(cli: Cli, indexed) -> 
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_unknown_caption_words_are_printed_as_warnings(cli: Cli) -> None:
+    code, out, err = cli("search", "--collection", "scenes", "--caption", "a teal ball with dots")
+    assert code == 0, err
+    assert err.splitlines() == ['warning: unknown word "with"', 'warning: unknown word "dots"']
+    assert out.splitlines()[0].split()[:3] == ["rank", "id", "relevance"]
+    code, out, _ = cli("search", "--collection", "scenes", "--caption", "a teal ball", "--json")
+    assert json.loads(out)["warnings"] == []
