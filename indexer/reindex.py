@@ -117,11 +117,17 @@ def run_reindex(
 ) -> IndexReport:
     """Build the job's version, catch up, switch and apply retention; the job's report.
 
-    Run by the store's writer (this process, the API's indexing thread or the writer worker).
+    Run by the store's writer (this process, the API's indexing thread or the writer worker). A
+    job that already succeeded, or was cancelled and dropped, is only reported: a task delivered
+    twice must not switch back to a version a rollback left.
     """
     with database.session() as session:
         job = start_job(session, job_id, resume=True)
         version = reindex_version(session, job_id)
+        if job.status == JobStatus.SUCCEEDED or (
+            job.status == JobStatus.CANCELLED and version is None
+        ):  # ran before (a redelivered task): switching again would undo a later rollback
+            return report(session, job_id)
         if version is None:
             raise VersionStateError(f"job {job_id} is not a re-index")
         collection = job.collection.name

@@ -7,11 +7,13 @@ that, from the ``ANYSEEK_*`` settings, exactly as the CLI would.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from logging.config import fileConfig
 from typing import Literal
 
 from alembic import context
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from anyseek.db.models import Base, UtcDateTime
 from anyseek.db.session import make_engine
@@ -59,15 +61,44 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite: foreign keys off while migrating, checked before the commit, on again after.
+
+    Batch mode changes a table by copying it and dropping the old one; with foreign keys on, that
+    drop deletes every referencing row (ON DELETE CASCADE): 0006's downgrade emptied ``items``.
+    The pragma is a no-op inside a transaction, so it is set on the driver's connection first.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:  # the migrations are committed; end what the driver still has open, then back on
+        connection.rollback()
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Fail the migration (its transaction rolls back) if it left rows pointing nowhere."""
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+
+
 def run_online() -> None:
     """Run the migrations on a live connection, in one transaction where the database allows."""
     handed_over: Engine | None = config.attributes.get("engine")
     engine = handed_over or make_engine(_url(), create_dirs=True)
     try:
-        with engine.connect() as connection:
+        with engine.connect() as connection, _sqlite_foreign_keys_off(connection):
             _configure(connection=connection)
             with context.begin_transaction():
                 context.run_migrations()
+                _check_foreign_keys(connection)
     finally:
         if handed_over is None:
             engine.dispose()

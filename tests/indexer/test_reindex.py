@@ -248,3 +248,38 @@ def test_reindex_switch_and_rollback_on_every_store(
     finally:
         store.close()
         database.dispose()
+
+
+def test_a_finished_reindex_run_again_changes_nothing(indexed, other_source: str) -> None:
+    """What a redelivered ``anyseek.reindex`` task does (Redis redelivers an unacknowledged
+    task after its visibility timeout, acks-late tasks run at least once)."""
+    settings, database, store, searcher, registry = indexed
+    from indexer.jobs import cancel_job
+
+    with database.session() as session:
+        done_id, _ = start_reindex(session, COLLECTION, registry.get(other_source), other_source)
+    assert run_reindex(settings, database, store, done_id, registry.get).status == "succeeded"
+    rollback(settings, database, store, COLLECTION, registry.get)
+    rolled_back = _answer(searcher, CAPTIONS[0])
+
+    again = run_reindex(settings, database, store, done_id, registry.get)
+
+    assert again.status == "succeeded"
+    with database.session() as session:
+        assert [(v.number, v.current) for v in versions.describe(session, COLLECTION)] == [
+            (1, True),
+            (2, False),
+        ]
+    assert _answer(searcher, CAPTIONS[0]) == rolled_back
+
+    with database.session() as session:
+        # the same model again: the ready version 2 is not "building", so a new version 3
+        cancelled_id, number = start_reindex(
+            session, COLLECTION, registry.get(other_source), other_source
+        )
+        cancel_job(session, cancelled_id)
+    assert run_reindex(settings, database, store, cancelled_id, registry.get).status == "cancelled"
+    assert run_reindex(settings, database, store, cancelled_id, registry.get).status == "cancelled"
+    with database.session() as session:
+        assert [v.number for v in versions.describe(session, COLLECTION)] == [1, 2]
+    assert f"scenes@v{number}" not in store.collections()

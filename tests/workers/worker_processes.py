@@ -30,6 +30,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         ANYSEEK_INDEXER__CHUNK_SIZE=str(settings.indexer.chunk_size),
         ANYSEEK_INDEXER__DECODE_WORKERS=str(settings.indexer.decode_workers),
         ANYSEEK_INDEXER__VISIBILITY_TIMEOUT_S=str(settings.indexer.visibility_timeout_s),
+        ANYSEEK_INDEXER__REINDEX_BATCH=str(settings.indexer.reindex_batch),
+        ANYSEEK_INDEXER__FLUSH_INTERVAL_S=str(settings.indexer.flush_interval_s),
+        ANYSEEK_MODEL__DEVICE=settings.model.device,
         OMP_NUM_THREADS="1",
     )
     return env
