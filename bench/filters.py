@@ -7,9 +7,12 @@ copies of stored vectors) are asked with filters matching 1 % (``bucket = 0``), 
 against exact (numpy) search among the matching items. The FAISS store at 100k items uses HNSW
 (exact below ``exact_threshold``); its filters are pre-filters by id set below
 ``faiss_post_filter_share`` and over-fetching post-filters above. Qdrant runs in local mode (the
-embedded engine scans and filters in Python; a Qdrant server uses its payload indexes).
+embedded engine scans and filters in Python; a Qdrant server uses its payload indexes), so its
+row is built at ``--qdrant-n`` items (20k: under a minute to write on 2 cores); ``--qdrant-url``
+adds a ``qdrant-server`` row at the full ``--n`` against a running server.
 
 PYTHONPATH=. .venv/bin/python bench/filters.py --n 100000 --out bench/results/filters.md
+PYTHONPATH=. .venv/bin/python bench/filters.py --stores qdrant-server --qdrant-url http://HOST:6333
 """
 
 from __future__ import annotations
@@ -49,11 +52,26 @@ def gallery(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def build(kind: str, folder: Path, vectors: np.ndarray, ef_construct: int):
+def queries_for(vectors: np.ndarray, count: int, seed: int = 1) -> np.ndarray:
+    """Noisy unit copies of ``count`` stored vectors: queries whose neighbours are in the store."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(vectors), count)
+    noise = 0.3 * rng.normal(size=(count, vectors.shape[1])).astype(np.float32)
+    queries = vectors[picks] + noise
+    return queries / np.linalg.norm(queries, axis=1, keepdims=True)
+
+
+def build(kind: str, folder: Path, vectors: np.ndarray, ef_construct: int, qdrant_url: str | None):
     """A store of ``kind`` holding the gallery, and the seconds it took to write."""
     backend = "faiss" if kind == "faiss" else "qdrant"
+    url = qdrant_url if kind == "qdrant-server" else None
+    if kind == "qdrant-server" and not url:
+        raise SystemExit("--stores qdrant-server needs --qdrant-url http://HOST:6333")
     settings = StoreSettings(
-        backend=backend, path=str(folder / backend), hnsw_ef_construct=ef_construct
+        backend=backend,
+        path=str(folder / backend),
+        hnsw_ef_construct=ef_construct,
+        qdrant_url=url,
     )
     store = backend_class(backend)(settings)
     store.ensure_collection("c", [SpaceSpec("v", vectors.shape[1])])
@@ -106,33 +124,40 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--qdrant-queries", type=int, default=20)
     parser.add_argument("--ef-construct", type=int, default=64)
-    parser.add_argument("--stores", default="faiss,qdrant-local")
+    parser.add_argument(
+        "--qdrant-n",
+        type=int,
+        default=20_000,
+        help="items in the qdrant-local store (local mode is a brute-force Python store)",
+    )
+    parser.add_argument("--qdrant-url", help="a Qdrant server for --stores qdrant-server")
+    parser.add_argument("--stores", default="faiss,qdrant-local", help="faiss, qdrant-local, "
+                        "qdrant-server (comma-separated)")  # fmt: skip
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    vectors = gallery(args.n, args.dim)
-    rng = np.random.default_rng(1)
-    picks = rng.integers(0, args.n, args.queries)
-    queries = vectors[picks] + 0.3 * rng.normal(size=(args.queries, args.dim)).astype(np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    full = gallery(args.n, args.dim)
     rows = []
     for kind in args.stores.split(","):
+        # the same gallery, cut to --qdrant-n for local mode (its first items)
+        vectors = full[: args.qdrant_n] if kind == "qdrant-local" else full
+        count = args.queries if kind == "faiss" else args.qdrant_queries
+        queries = queries_for(vectors, count)
         with tempfile.TemporaryDirectory() as folder:
-            store, seconds = build(kind, Path(folder), vectors, args.ef_construct)
-            asked = queries if kind == "faiss" else queries[: args.qdrant_queries]
-            results = measure(store, vectors, asked)
+            store, seconds = build(kind, Path(folder), vectors, args.ef_construct, args.qdrant_url)
+            results = measure(store, vectors, queries)
             store.close()
-        print(f"{kind}: written in {seconds:.1f} s", flush=True)
+        print(f"{kind} (n = {len(vectors):,}): written in {seconds:.1f} s", flush=True)
         for name, (p50, p95, recall) in results.items():
             print(f"  {name:>5}: p50 {p50:.2f} ms  p95 {p95:.2f} ms  recall@10 {recall:.3f}")
             rows.append(
-                f"| {kind} | {name} | {p50:.2f} | {p95:.2f} | {recall:.3f} | {len(asked)} |"
+                f"| {kind} | {len(vectors):,} | {name} | {p50:.2f} | {p95:.2f} | {recall:.3f} "
+                f"| {count} |"
             )
     if args.out:
         header = (
-            f"n = {args.n:,} items, dim {args.dim}, k = 10, HNSW ef_construct "
-            f"{args.ef_construct} (FAISS)\n\n"
-            "| store | filter (share of items) | p50 ms | p95 ms | recall@10 | queries |\n"
-            "|---|---|---|---|---|---|\n"
+            f"dim {args.dim}, k = 10, HNSW ef_construct {args.ef_construct} (FAISS)\n\n"
+            "| store | items | filter (share of items) | p50 ms | p95 ms | recall@10 | queries |\n"
+            "|---|---|---|---|---|---|---|\n"
         )
         args.out.write_text(header + "\n".join(rows) + "\n")
 

@@ -4,15 +4,11 @@ the outbox, filtered by name; on FAISS and Qdrant, SQLite and PostgreSQL, crashe
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from indexing_images import scene_png, write_good_images
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from anyseek.db import migrate, repository
 from anyseek.db.models import Item, PendingMetadata
@@ -25,22 +21,6 @@ from search.fields import FilterSpec, MetadataError, UnknownFieldError, resolve_
 from search.stores import open_store
 
 COLLECTION = "meta"
-
-
-@pytest.fixture
-def postgres_schema(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL URL whose connections use a fresh schema, dropped afterwards."""
-    schema = f"anyseek_meta_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.fixture(params=["faiss-sqlite", "qdrant-sqlite", "faiss-postgresql"])

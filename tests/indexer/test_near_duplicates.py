@@ -1,6 +1,7 @@
-"""Near-duplicates on a made corpus, on both stores: re-encoded, resized, cropped and recoloured
-copies of indexed scenes are kept and linked to their original (also within one batch); distinct
-scenes are never linked; a collection's threshold 0 turns it off."""
+"""Near-duplicates on a made corpus, on both stores and both databases (FAISS and Qdrant on
+SQLite, FAISS on PostgreSQL): re-encoded, resized, cropped and recoloured copies of indexed scenes
+are kept and linked to their original (also within one batch); distinct scenes are never linked;
+a collection's threshold 0 turns it off."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageEnhance
 
-from anyseek.db import repository
+from anyseek.db import migrate, repository
 from anyseek.db.duplicates import duplicate_groups, set_threshold
 from anyseek.db.migrate import open_database
+from anyseek.db.session import database_for
 from indexer import run_index
 from model.data import generate_scene
 
@@ -45,10 +47,19 @@ def _groups(settings, collection: str) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture(params=["faiss", "qdrant"])
-def backend_settings(request: pytest.FixtureRequest, ready_settings):
-    store = ready_settings.store.model_copy(update={"backend": request.param})
-    return ready_settings.model_copy(update={"store": store})
+@pytest.fixture(params=["faiss-sqlite", "qdrant-sqlite", "faiss-postgresql"])
+def backend_settings(request: pytest.FixtureRequest, settings):
+    """Migrated settings for one store and database pairing (PostgreSQL skips without the
+    service unless ANYSEEK_REQUIRE_SERVICES=1)."""
+    backend, db = request.param.split("-")
+    changes: dict = {"store": settings.store.model_copy(update={"backend": backend})}
+    if db == "postgresql":
+        changes["database_url"] = request.getfixturevalue("postgres_schema")
+    configured = settings.model_copy(update=changes)
+    database = database_for(configured, create_dirs=True)
+    migrate.upgrade(database)
+    database.dispose()
+    return configured
 
 
 def test_copies_are_linked_to_their_originals(backend_settings, search_model, tmp_path) -> None:

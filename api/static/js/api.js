@@ -63,6 +63,8 @@ export const api = {
   },
   job: (id) => call("GET", `/v1/jobs/${enc(id)}`),
   jobs: (collection) => call("GET", `/v1/jobs?limit=5${collection ? `&collection=${enc(collection)}` : ""}`),
+  fields: (collection) => call("GET", `/v1/collections/${enc(collection)}/fields`).then((r) => r.fields),
+  duplicates: (collection) => call("GET", `/v1/collections/${enc(collection)}/duplicates`),
   item: (collection, id) => call("GET", `/v1/collections/${enc(collection)}/items/${id}`),
   thumbnailUrl: (collection, id, kind = "image") =>
     `/v1/collections/${enc(collection)}/items/${id}/thumbnail${kind === "image" ? "" : `?kind=${kind}`}`,

@@ -2,6 +2,8 @@
 // together, and keeps the query in the URL (every search is a link that gives the same results).
 
 import { api, apiKey, showImage } from "./api.js";
+import { showDuplicates } from "./duplicates.js";
+import { FilterRows } from "./filters.js";
 import { QueryBuilder } from "./query.js";
 import { ResultsView, showItem, showExplain } from "./results.js";
 import { Uploads } from "./upload.js";
@@ -38,6 +40,13 @@ const results = new ResultsView({
 });
 
 const collection = () => $("#collection").value;
+const filters = new FilterRows($("#filters"));
+
+/** The filter choices follow the collection: its fields, as GET .../fields lists them. */
+async function loadFields() {
+  const name = collection();
+  filters.setFields(name ? await api.fields(name) : []);
+}
 
 // ---- collections and the model ----------------------------------------------------------
 
@@ -179,7 +188,7 @@ function minScore() {
 
 function currentState() {
   return {
-    c: collection(), ...query.toState(), spaces: page.spaces, min: minScore(),
+    c: collection(), ...query.toState(), spaces: page.spaces, min: minScore(), f: filters.conditions(),
     explain: $("#explain").checked, k: Number($("#page-size").value),
   };
 }
@@ -187,6 +196,8 @@ function currentState() {
 async function applyState(s) {
   await query.fromState(s);
   if (s.c && page.collections.some((c) => c.name === s.c)) $("#collection").value = s.c;
+  await loadFields();
+  filters.load(s.f);
   page.spaces = s.spaces ?? null;
   $("#min-score").value = s.min ?? 0;
   $("#min-score").dispatchEvent(new Event("input"));
@@ -199,9 +210,10 @@ async function applyState(s) {
 // ---- search -----------------------------------------------------------------------------
 
 async function search() {
-  let parts;
+  let parts, filter;
   try {
     parts = query.parts();
+    filter = filters.toRequest();
   } catch (err) {
     status(err.message, true);
     return;
@@ -214,6 +226,7 @@ async function search() {
   const request = { parts, like, k: Number($("#page-size").value), explain: $("#explain").checked };
   if (page.spaces) request.spaces = Object.fromEntries(page.spaces.map((s) => [s, 1]));
   if (minScore() !== null) request.min_relevance = minScore();
+  if (filter) request.filter = filter;
   const fragment = await encodeState(currentState());
   if (location.hash.slice(1) !== fragment) history.pushState(null, "", `#${fragment}`);
   await run(request);
@@ -236,7 +249,7 @@ async function run(request, more = false) {
     const pinned = query.like.filter((l) => l.weight > 0).length;
     status(n ? `${n} result${n === 1 ? "" : "s"} shown${response.next_cursor ? ", more as you scroll" : ""} (${ms} ms)`
       + (pinned ? "; the pinned item is your query, so it is not among them" : "")
-      : "No results at or above the minimum relevance.");
+      : `No results${request.filter ? " match the filters" : ""} at or above the minimum relevance.`);
     if (!more) {
       showExplain(response.explanation);
       $("#show-explain").disabled = !response.explanation;
@@ -286,6 +299,7 @@ function wireKey() {
     apiKey.set($("#api-key").value.trim());
     try {
       await Promise.all([loadModel(), loadCollections()]);
+      await loadFields();
       status("Key saved for this tab.");
       await fromUrl();
     } catch (err) {
@@ -310,6 +324,7 @@ async function fromUrl(event) {
 /** "New query": an empty query, no results, no explanation, options as on a first visit. */
 function newQuery() {
   query.reset();
+  filters.clear();
   results.clear();
   page.request = null;
   $("#min-score").value = 0;
@@ -338,7 +353,12 @@ async function start() {
     $("#upload-collection").value = collection();
     renderSpaces();
     renderWeights();
+    loadFields().catch((err) => status(err.message, true));
   });
+  $("#show-duplicates").addEventListener("click", () => showDuplicates(collection(), (err) => {
+    if (err.status === 401) askForKey(err.message);
+    else status(err.message, true);
+  }));
   $("#min-score").addEventListener("input", (e) => {
     $("#min-score-out").textContent = minScore() === null ? "off" : Number(e.target.value).toFixed(2);
   });
@@ -351,6 +371,7 @@ async function start() {
   });
   try {
     await Promise.all([loadModel(), loadCollections()]);
+    await loadFields();
     await uploads.showRecent();
     $("#upload-collection").value ||= collection();
     await fromUrl();

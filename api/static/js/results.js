@@ -124,8 +124,10 @@ export function showItem(collection, hit, previews, actions) {
   const readable = Object.entries(READABLE).filter(([k]) => payload[k] !== undefined && payload[k] !== null)
     .map(([k, [label, show]]) => [label, show(payload[k])]);
   if (payload.width && payload.height) readable.push(["pixels", `${payload.width} × ${payload.height}`]);
+  // your own metadata fields (what the filters name), as they are
+  for (const [k, v] of Object.entries(payload.metadata || {})) readable.push([k, Array.isArray(v) ? v.join(", ") : String(v)]);
   describe($("#item-payload"), readable);
-  const shown = new Set([...Object.keys(READABLE), "width", "height"]);
+  const shown = new Set([...Object.keys(READABLE), "width", "height", "metadata"]);
   describe($("#item-raw-body"), [["item id", String(hit.id)], ...Object.entries(payload)
     .filter(([k]) => !shown.has(k)).map(([k, v]) => [k, typeof v === "object" ? JSON.stringify(v) : String(v)])]);
   $("#item-raw").open = false;
