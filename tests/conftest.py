@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 REQUIRE_SERVICES = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
 
@@ -77,6 +81,25 @@ def postgres_url() -> str:
     )
     require(port_open("127.0.0.1", 5432), "PostgreSQL is not running on 127.0.0.1:5432")
     return url
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A URL whose connections use a fresh PostgreSQL schema, dropped after the test (every
+    PostgreSQL test gets its own, so tests never see each other's rows)."""
+    schema = f"anyseek_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    # A non-UTC session time zone proves timestamps are normalised whatever the server's setting.
+    options = f"-csearch_path={schema} -ctimezone=America/New_York"
+    url = make_url(postgres_url).update_query_dict({"options": options})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,7 @@ def backend_settings(request: pytest.FixtureRequest, settings):
     backend, db = request.param.split("-")
     changes: dict = {"store": settings.store.model_copy(update={"backend": backend})}
     if db == "postgresql":
-        changes["database_url"] = request.getfixturevalue("postgres_schema")
+        changes["database_url"] = request.getfixturevalue("postgres_schema_url")
     configured = settings.model_copy(update=changes)
     database = database_for(configured, create_dirs=True)
     migrate.upgrade(database)

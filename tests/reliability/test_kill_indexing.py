@@ -5,14 +5,11 @@ The bench (bench/reliability.py) kills at 20 points; CI kills at a few."""
 from __future__ import annotations
 
 import signal
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from indexing_checks import collection_state, killed_run, sound
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from anyseek.db import migrate
 from anyseek.db.session import database_for
@@ -47,18 +44,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'anyseek.db'}"
         return
-    postgres_url = request.getfixturevalue("postgres_url")
-    schema = f"anyseek_kill_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_url)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    yield request.getfixturevalue("postgres_schema_url")
 
 
 @pytest.mark.slow

@@ -6,13 +6,11 @@ will; swapping it in changes only the ``gallery`` fixture.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from scene_gallery import COLLECTION, FIRST_SEED, GALLERY_SIZE, Gallery, index_scenes
-from sqlalchemy import create_engine, make_url
 
 from anyseek.db import migrate
 from anyseek.db.session import Database, database_from_url
@@ -48,21 +46,13 @@ def migrated_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterato
         yield database
         database.dispose()
         return
-    url = request.getfixturevalue("postgres_url")
-    schema = f"anyseek_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    scoped = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    database = database_from_url(scoped.render_as_string(hide_password=False))
+    url = request.getfixturevalue("postgres_schema_url")
+    database = database_from_url(url)
     try:
         migrate.upgrade(database)
         yield database
     finally:
         database.dispose()
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.fixture(params=["faiss", "qdrant"])
