@@ -9,12 +9,22 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from page_drawing import result_ids, search, shoot
 from PIL import Image
 
 SHOP = "shop"  # uploaded with metadata, apart from the shared gallery
 DUPES = "dupes"
 SHOP_SIZE = 8
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_collections(server):
+    """Delete this module's collections afterwards: the page opens on a server's collections,
+    and the other browser tests expect the shared gallery's alone."""
+    yield
+    for name in (SHOP, DUPES):
+        httpx.delete(f"{server.url}/v1/collections/{name}", timeout=60)
 
 
 def _png(rgb) -> bytes:
