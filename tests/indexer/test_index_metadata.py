@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from indexing_images import scene_png, write_good_images
 
-from anyseek.db import migrate, repository
+from anyseek.db import repository
 from anyseek.db.models import Item, PendingMetadata
 from anyseek.db.session import database_for
 from indexer import Upload, index_uploads, run_index
@@ -21,20 +21,6 @@ from search.fields import FilterSpec, MetadataError, UnknownFieldError, resolve_
 from search.stores import open_store
 
 COLLECTION = "meta"
-
-
-@pytest.fixture(params=["faiss-sqlite", "qdrant-sqlite", "faiss-postgresql"])
-def meta_settings(request: pytest.FixtureRequest, settings):
-    """Migrated settings for one store and database pairing."""
-    backend, db = request.param.split("-")
-    changes: dict = {"store": settings.store.model_copy(update={"backend": backend})}
-    if db == "postgresql":
-        changes["database_url"] = request.getfixturevalue("postgres_schema_url")
-    configured = settings.model_copy(update=changes)
-    database = database_for(configured, create_dirs=True)
-    migrate.upgrade(database)
-    database.dispose()
-    return configured
 
 
 def _items(settings) -> dict[str, Item]:
@@ -67,7 +53,7 @@ def _search(store, settings, spec: FilterSpec) -> set[int]:
 
 
 def test_metadata_from_file_sidecar_and_upload_then_edit_and_filter(
-    meta_settings, search_model, tmp_path: Path
+    paired_settings, search_model, tmp_path: Path
 ) -> None:
     write_good_images(tmp_path / "src", 4)  # scene0, sub/scene1, scene2, sub/scene3
     sheet = tmp_path / "meta.csv"
@@ -77,10 +63,10 @@ def test_metadata_from_file_sidecar_and_upload_then_edit_and_filter(
     )
     (tmp_path / "src" / "scene2.png.json").write_text(json.dumps({"price": 7, "note": "side"}))
     table = item_metadata.read_metadata_file(sheet)
-    store = open_store(meta_settings)
+    store = open_store(paired_settings)
     try:
         report = run_index(
-            meta_settings,
+            paired_settings,
             COLLECTION,
             tmp_path / "src",
             model=search_model,
@@ -89,8 +75,8 @@ def test_metadata_from_file_sidecar_and_upload_then_edit_and_filter(
         )
         assert report.done == 4 and report.failed == 0
         upload = Upload("up.png", scene_png(99), {"price": 3, "tags": ["red"]})
-        index_uploads(meta_settings, COLLECTION, [upload], model=search_model, store=store)
-        items = _items(meta_settings)
+        index_uploads(paired_settings, COLLECTION, [upload], model=search_model, store=store)
+        items = _items(paired_settings)
         ids = {name: item.id for name, item in items.items()}
         assert items["scene0.png"].meta == {
             "price": 12,
@@ -107,16 +93,16 @@ def test_metadata_from_file_sidecar_and_upload_then_edit_and_filter(
         assert stored.payload["path"] == "scene0.png"  # the indexer's fields stay
 
         cheap = FilterSpec(ranges={"price": (None, 10)})
-        assert _search(store, meta_settings, cheap) == {ids["scene2.png"], ids["up.png"]}
+        assert _search(store, paired_settings, cheap) == {ids["scene2.png"], ids["up.png"]}
         red = FilterSpec(any_of={"tags": ["red"]})
-        assert _search(store, meta_settings, red) == {ids["scene0.png"], ids["up.png"]}
+        assert _search(store, paired_settings, red) == {ids["scene0.png"], ids["up.png"]}
         spring = FilterSpec(ranges={"taken": ("2024-03-01", "2024-03-31")})
-        assert _search(store, meta_settings, spring) == {ids["scene0.png"]}
-        assert _search(store, meta_settings, FilterSpec(exists=["note"])) == {ids["scene2.png"]}
+        assert _search(store, paired_settings, spring) == {ids["scene0.png"]}
+        assert _search(store, paired_settings, FilterSpec(exists=["note"])) == {ids["scene2.png"]}
         sold = FilterSpec(equals={"sold": True, "folder": ""})
-        assert _search(store, meta_settings, sold) == {ids["scene0.png"]}
+        assert _search(store, paired_settings, sold) == {ids["scene0.png"]}
 
-        database = database_for(meta_settings)
+        database = database_for(paired_settings)
         try:
             with database.session() as session:  # PATCH: merge, null removes a key
                 item_metadata.edit(
@@ -130,27 +116,27 @@ def test_metadata_from_file_sidecar_and_upload_then_edit_and_filter(
                     item_metadata.edit(session, COLLECTION, ids["scene3.png"], {"price": "x"})
         finally:
             database.dispose()
-        assert _search(store, meta_settings, cheap) == {
+        assert _search(store, paired_settings, cheap) == {
             ids["scene2.png"],
             ids["scene3.png"],
             ids["up.png"],
         }
-        assert _search(store, meta_settings, FilterSpec(exists=["note"])) == {ids["scene3.png"]}
+        assert _search(store, paired_settings, FilterSpec(exists=["note"])) == {ids["scene3.png"]}
         with pytest.raises(UnknownFieldError, match=r"'colour'.*price \(number\)"):
-            _search(store, meta_settings, FilterSpec(equals={"colour": "red"}))
+            _search(store, paired_settings, FilterSpec(equals={"colour": "red"}))
     finally:
         store.close()
 
 
 def test_a_crash_between_store_and_database_leaves_them_consistent(
-    meta_settings, search_model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    paired_settings, search_model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write_good_images(tmp_path / "src", 2)
-    store = open_store(meta_settings)
-    database = database_for(meta_settings)
+    store = open_store(paired_settings)
+    database = database_for(paired_settings)
     try:
-        run_index(meta_settings, COLLECTION, tmp_path / "src", model=search_model, store=store)
-        item_id = _items(meta_settings)["scene0.png"].id
+        run_index(paired_settings, COLLECTION, tmp_path / "src", model=search_model, store=store)
+        item_id = _items(paired_settings)["scene0.png"].id
         with database.session() as session:  # crash 1: committed, never applied
             item_metadata.edit(session, COLLECTION, item_id, {"price": 5})
         with database.session() as session:
@@ -181,7 +167,7 @@ def test_a_crash_between_store_and_database_leaves_them_consistent(
 
 
 def test_bad_metadata_is_a_clear_error_or_an_item_failure(
-    meta_settings, search_model, tmp_path: Path
+    paired_settings, search_model, tmp_path: Path
 ) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"path": "a.png", "price": 1}\n{"path": "b.png", "path2": {"x": 1}}\n')
@@ -195,10 +181,10 @@ def test_bad_metadata_is_a_clear_error_or_an_item_failure(
     (tmp_path / "src" / "scene0.json").write_text('{"price": "free"}')
     (tmp_path / "src" / "sub").mkdir(exist_ok=True)
     (tmp_path / "src" / "sub" / "scene1.json").write_text('{"price": 2}')
-    store = open_store(meta_settings)
+    store = open_store(paired_settings)
     try:
         report = run_index(
-            meta_settings, COLLECTION, tmp_path / "src", model=search_model, store=store
+            paired_settings, COLLECTION, tmp_path / "src", model=search_model, store=store
         )
     finally:
         store.close()

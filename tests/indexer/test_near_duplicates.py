@@ -8,13 +8,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pytest
 from PIL import Image, ImageEnhance
 
-from anyseek.db import migrate, repository
+from anyseek.db import repository
 from anyseek.db.duplicates import duplicate_groups, set_threshold
 from anyseek.db.migrate import open_database
-from anyseek.db.session import database_for
 from indexer import run_index
 from model.data import generate_scene
 
@@ -47,22 +45,7 @@ def _groups(settings, collection: str) -> dict[str, list[str]]:
     }
 
 
-@pytest.fixture(params=["faiss-sqlite", "qdrant-sqlite", "faiss-postgresql"])
-def backend_settings(request: pytest.FixtureRequest, settings):
-    """Migrated settings for one store and database pairing (PostgreSQL skips without the
-    service unless ANYSEEK_REQUIRE_SERVICES=1)."""
-    backend, db = request.param.split("-")
-    changes: dict = {"store": settings.store.model_copy(update={"backend": backend})}
-    if db == "postgresql":
-        changes["database_url"] = request.getfixturevalue("postgres_schema_url")
-    configured = settings.model_copy(update=changes)
-    database = database_for(configured, create_dirs=True)
-    migrate.upgrade(database)
-    database.dispose()
-    return configured
-
-
-def test_copies_are_linked_to_their_originals(backend_settings, search_model, tmp_path) -> None:
+def test_copies_are_linked_to_their_originals(paired_settings, search_model, tmp_path) -> None:
     scenes = {n: _scene(7_100 + n) for n in range(5)}
     originals = [_save(img, tmp_path / "a" / f"scene{n}.png") for n, img in scenes.items()]
     w, h = scenes[1].size
@@ -74,12 +57,12 @@ def test_copies_are_linked_to_their_originals(backend_settings, search_model, tm
         ),
         _save(scenes[3].resize((77, 77)), tmp_path / "b" / "scene3-resized.png"),
     ]
-    first = run_index(backend_settings, "made", originals, model=search_model)
+    first = run_index(paired_settings, "made", originals, model=search_model)
     assert first.done == len(originals)
-    assert _groups(backend_settings, "made") == {}  # distinct scenes are not near-duplicates
-    second = run_index(backend_settings, "made", copies, model=search_model)
+    assert _groups(paired_settings, "made") == {}  # distinct scenes are not near-duplicates
+    second = run_index(paired_settings, "made", copies, model=search_model)
     assert second.done == len(copies)  # kept: near-duplicates are indexed and searchable
-    assert _groups(backend_settings, "made") == {
+    assert _groups(paired_settings, "made") == {
         "scene0.png": ["scene0-reencoded.jpg"],
         "scene1.png": ["scene1-cropped.png"],
         "scene2.png": ["scene2-recoloured.png"],
@@ -87,9 +70,7 @@ def test_copies_are_linked_to_their_originals(backend_settings, search_model, tm
     }
 
 
-def test_copies_within_one_batch_and_threshold_off(
-    backend_settings, search_model, tmp_path
-) -> None:
+def test_copies_within_one_batch_and_threshold_off(paired_settings, search_model, tmp_path) -> None:
     scene = _scene(7_200)
     batch = [
         _save(scene, tmp_path / "c" / "a-original.png"),
@@ -97,13 +78,13 @@ def test_copies_within_one_batch_and_threshold_off(
         _save(scene.resize((90, 90)), tmp_path / "c" / "c-small.png"),
         _save(_scene(7_201), tmp_path / "c" / "d-other.png"),
     ]
-    run_index(backend_settings, "batch", batch, model=search_model)
-    groups = _groups(backend_settings, "batch")
+    run_index(paired_settings, "batch", batch, model=search_model)
+    groups = _groups(paired_settings, "batch")
     assert groups == {"a-original.png": ["b-copy.jpg", "c-small.png"]}  # one group, one root
-    database = open_database(backend_settings)
+    database = open_database(paired_settings)
     with database.session() as session:
         repository.create_collection(session, "off")
         set_threshold(session, "off", 0.0)
     database.dispose()
-    run_index(backend_settings, "off", batch, model=search_model)
-    assert _groups(backend_settings, "off") == {}
+    run_index(paired_settings, "off", batch, model=search_model)
+    assert _groups(paired_settings, "off") == {}
