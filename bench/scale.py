@@ -109,16 +109,13 @@ class Gallery:
     noise: float
 
 
-def make_gallery(n_real: int, n_queries: int, noise: float) -> Gallery:
-    """Embed ``n_real`` generated scenes and ``n_queries`` held-out ones with the built-in model."""
+def make_gallery(model, n_real: int, n_queries: int, noise: float) -> Gallery:
+    """Embed ``n_real`` generated scenes and ``n_queries`` held-out ones with the search model."""
     import torch
     from PIL import Image
 
     from indexer.thumbnails import make_thumbnail
     from model.data.sample import generate_batch
-    from model.families.registry import load_search_model
-
-    model = load_search_model("builtin")
 
     def embed(scenes) -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {}
@@ -165,18 +162,19 @@ def payload(item_id: int) -> dict[str, object]:
 def batches(
     gallery: Gallery, first_id: int, count: int
 ) -> Iterator[tuple[list[int], dict[str, np.ndarray]]]:
-    """Items ``first_id``.. in upsert batches: real vectors first, then perturbed copies."""
+    """Items ``first_id``.. in upsert batches: real vectors first, then perturbed copies; an
+    item's vectors are the same however the range is asked for (noise drawn per aligned block)."""
     n_real = len(next(iter(gallery.real.values())))
-    for lo in range(first_id - 1, first_id - 1 + count, BATCH):
-        hi = min(first_id - 1 + count, lo + BATCH)
-        rng = np.random.default_rng(lo)  # the same vectors whichever way they are asked for
+    end = first_id - 1 + count
+    for block in range((first_id - 1) // BATCH * BATCH, end, BATCH):
+        lo, hi = max(block, first_id - 1), min(end, block + BATCH)
+        rng = np.random.default_rng(block // BATCH)
         rows = np.arange(lo, hi)
         out = {}
         for name, v in gallery.real.items():
-            x = v[rows % n_real].copy()
-            copy = rows >= n_real
-            x[copy] += gallery.noise * rng.standard_normal(x[copy].shape, np.float32)
-            out[name] = _normed(x)
+            noise = rng.standard_normal((BATCH, v.shape[1]), np.float32)[lo - block : hi - block]
+            x = v[rows % n_real] + gallery.noise * noise * (rows >= n_real)[:, None]
+            out[name] = _normed(x.astype(np.float32))
         yield list(range(lo + 1, hi + 1)), out
 
 
@@ -322,7 +320,7 @@ def recall_at_10(settings, truth: ExactTopK) -> float:
     return float(np.mean(shares))
 
 
-def outbox_rate(settings, size: int, items: int, gallery: Gallery) -> float:
+def outbox_rate(settings, model, size: int, items: int, gallery: Gallery) -> float:
     """Stage ``items`` new items in the database, apply them through ``apply_pending`` on top of
     the full collection; vectors (items x spaces) per second of the apply."""
     from anyseek.db import repository
@@ -330,13 +328,11 @@ def outbox_rate(settings, size: int, items: int, gallery: Gallery) -> float:
     from anyseek.db.session import database_for
     from indexer.collections import attach_model
     from indexer.outbox import apply_pending
-    from model.families.registry import load_search_model
     from search.stores import open_store
 
     if items <= 0:
         return float("nan")
     database = database_for(settings)
-    model = load_search_model("builtin")
     with database.session() as session:
         collection = repository.create_collection(session, COLLECTION)
         attach_model(session, collection, model, "builtin")
@@ -388,7 +384,7 @@ def index_name(settings, config: str, size: int) -> str:
     return f"faiss {store.approximate} (nprobe={store.ivf_nprobe})"
 
 
-def run_one(size: int, config: str, gallery: Gallery, args) -> ConfigResult:
+def run_one(size: int, config: str, model, gallery: Gallery, args) -> ConfigResult:
     """Build, serve, query, measure memory, recall and the outbox for one configuration."""
     with tempfile.TemporaryDirectory(prefix="anyseek-scale-", dir=args.tmp) as tmp:
         data_dir = Path(tmp)
@@ -415,7 +411,9 @@ def run_one(size: int, config: str, gallery: Gallery, args) -> ConfigResult:
             outbox_items=args.outbox,
             queries=queries,
         )
-        result.outbox_vectors_per_s = round(outbox_rate(settings, size, args.outbox, gallery), 1)
+        result.outbox_vectors_per_s = round(
+            outbox_rate(settings, model, size, args.outbox, gallery), 1
+        )
         print(f"{size} {config}: {asdict(result) | {'queries': '...'}}", flush=True)
         return result
 
@@ -477,10 +475,13 @@ def main() -> None:
     parser.add_argument("--render", action="store_true", help="only write the table and the plot")
     args = parser.parse_args()
     if not args.render:
-        gallery = make_gallery(args.real, args.queries, args.noise)
+        from model.families.registry import load_search_model
+
+        model = load_search_model("builtin")
+        gallery = make_gallery(model, args.real, args.queries, args.noise)
         for size in [int(s) for s in args.sizes.split(",")]:
             for config in args.configs.split(","):
-                save(run_one(size, config, gallery, args), args.out)
+                save(run_one(size, config, model, gallery, args), args.out)
     from bench.scale_report import render
 
     render(args.out)
