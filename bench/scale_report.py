@@ -61,7 +61,9 @@ def plot(data: dict, path: Path) -> None:
         )
     lat.axhline(25, color="grey", lw=0.8)
     lat.axhline(60, color="grey", lw=0.8, ls="--")
-    lat.set(xscale="log", xlabel="items", ylabel="ms over HTTP", title="query latency")
+    lat.set(
+        xscale="log", yscale="log", xlabel="items", ylabel="ms over HTTP", title="query latency"
+    )
     mem.set(xscale="log", yscale="log", xlabel="items", ylabel="GB", title="memory and disk")
     lat.legend(fontsize=7)
     mem.legend(fontsize=7)
