@@ -48,7 +48,6 @@ from bench.search import (  # noqa: E402  (after the path fix, as bench/search.p
     MODALITIES,
     _load,
     _port,
-    latencies,
     pct,
     query_body,
     stop,
@@ -288,11 +287,32 @@ def folder_gb(path: Path, pattern: str = "*") -> float:
     return total / 1e9
 
 
+def interleaved_latencies(base: str, bodies: dict[str, list[dict]]) -> dict[str, list[float]]:
+    """Milliseconds per query, one client, the kinds taken in turn (query i of every kind, then
+    i + 1), after one warm-up query of each: no kind is measured while the server is colder
+    (memory-mapped index pages still being read in) than another."""
+    import httpx
+
+    url = f"{base}/v1/collections/{COLLECTION}/search"
+    out: dict[str, list[float]] = {kind: [] for kind in bodies}
+    with httpx.Client(trust_env=False, timeout=60) as client:
+        for queries in bodies.values():
+            client.post(url, json=queries[-1])
+        for i in range(min(len(q) for q in bodies.values())):
+            for kind, queries in bodies.items():
+                start = time.perf_counter()
+                response = client.post(url, json=queries[i])
+                out[kind].append((time.perf_counter() - start) * 1000)
+                if response.status_code != 200:
+                    raise SystemExit(f"{kind}: {response.status_code} {response.text[:300]}")
+    return out
+
+
 def measure_http(
     base: str, gallery: Gallery, clients: int, seconds: float
 ) -> dict[str, KindResult]:
     """p50/p95/p99 of one client, then queries/s of ``clients`` clients, per query kind."""
-    found = latencies(base, gallery.bodies)
+    found = interleaved_latencies(base, gallery.bodies)
     out = {}
     for kind, times in found.items():
         done, errors = asyncio.run(_load(base, gallery.bodies[kind], clients, seconds))
