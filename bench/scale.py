@@ -61,6 +61,12 @@ BATCH = 20_000
 CONFIGS: dict[str, dict[str, object]] = {
     "exact": {"backend": "faiss", "exact_threshold": 10**9},
     "hnsw": {"backend": "faiss", "exact_threshold": 1, "approximate": "hnsw"},
+    "hnsw_ef512": {
+        "backend": "faiss",
+        "exact_threshold": 1,
+        "approximate": "hnsw",
+        "hnsw_ef_search": 512,
+    },
     "ivf_sq8": {"backend": "faiss", "exact_threshold": 1, "approximate": "ivf_sq8"},
     "ivf_pq": {"backend": "faiss", "exact_threshold": 1, "approximate": "ivf_pq"},
     "qdrant_local": {"backend": "qdrant"},
