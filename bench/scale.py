@@ -31,7 +31,6 @@ import asyncio
 import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,9 +46,9 @@ from bench.search import (  # noqa: E402  (after the path fix, as bench/search.p
     COLLECTION,
     MODALITIES,
     _load,
-    _port,
     pct,
     query_body,
+    serve,
     stop,
 )
 
@@ -248,29 +247,11 @@ def build(data_dir: Path, size: int, config: str, gallery: Gallery) -> tuple[flo
 
 def start_server(data_dir: Path, config: str, threads: int):
     """``anyseek serve`` on the configuration's store; (process, base url) once /readyz answers."""
-    import httpx
-
-    port = _port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     store = dict(CONFIGS[config]) | {"path": str(data_dir / str(CONFIGS[config]["backend"]))}
     env |= {f"ANYSEEK_STORE__{k.upper()}": str(v) for k, v in store.items()}
     env |= {"ANYSEEK_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": str(threads)}
-    exe = Path(sys.executable).with_name("anyseek")
-    cmd = [str(exe), "serve", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    with httpx.Client(trust_env=False) as client:
-        for _ in range(3000):
-            try:
-                if client.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    return process, base
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None:
-                raise SystemExit(f"server exited: {process.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server not ready in 600 s")
+    return serve(env, timeout_s=600)  # a 1M-item index takes minutes to load
 
 
 def rss_gb(pid: int) -> float:

@@ -115,11 +115,33 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, store_kind: str, batch_max: int, wait_ms: float, threads: int):
-    """``anyseek serve`` on the gallery; returns (process, base url) once /readyz answers."""
+def serve(env: dict[str, str], timeout_s: float = 120) -> tuple[subprocess.Popen, str]:
+    """``anyseek serve`` with ``env`` on a free port; (process, base url) once /readyz answers,
+    or the server's last words when it exits or is not ready within ``timeout_s``."""
     import httpx
 
     port = _port()
+    exe = Path(sys.executable).with_name("anyseek")
+    cmd = [str(exe), "serve", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(trust_env=False) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    return process, base
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                raise SystemExit(f"server exited: {process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"server not ready in {timeout_s:g} s")
+
+
+def start_server(data_dir: Path, store_kind: str, batch_max: int, wait_ms: float, threads: int):
+    """``anyseek serve`` on the gallery; returns (process, base url) once /readyz answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     store = _store_settings(data_dir, store_kind)
     env |= {
@@ -132,22 +154,7 @@ def start_server(data_dir: Path, store_kind: str, batch_max: int, wait_ms: float
     }
     if "approximate" in store:
         env["ANYSEEK_STORE__APPROXIMATE"] = store["approximate"]
-    exe = Path(sys.executable).with_name("anyseek")
-    cmd = [str(exe), "serve", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    with httpx.Client(trust_env=False) as client:
-        for _ in range(600):
-            try:
-                if client.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    return process, base
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None:
-                raise SystemExit(f"server exited: {process.stderr.read().decode()[-2000:]}")
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server not ready in 120 s")
+    return serve(env)
 
 
 def stop(process) -> None:
