@@ -11,6 +11,7 @@ vectors with the new model.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,10 @@ class VersionedSearcher:
         self.default = default
         self.database = database
         self.registry = registry
+        # one searcher per other model, kept while the registry keeps its model: its relevance
+        # calibration and priors lookup (with its cache) are made once, not per batch
+        self._searchers: dict[str | None, Searcher] = {}
+        self._lock = threading.Lock()
 
     @property
     def model(self) -> SearchModel:
@@ -158,10 +163,22 @@ class VersionedSearcher:
         return [a for a in answers if a is not None]
 
     def _searcher(self, source: str | None) -> Searcher:
-        """The default searcher, or one over the registry's model of ``source``."""
+        """The default searcher, or the one over the registry's model of ``source`` (made once
+        per loaded model; dropped when the registry evicts it)."""
         model = self.registry.get(source)
         if model is self.default.model:
             return self.default
+        with self._lock:
+            loaded = set(self.registry.loaded())
+            for evicted in [s for s in self._searchers if s not in loaded]:
+                del self._searchers[evicted]
+            searcher = self._searchers.get(source)
+            if searcher is None or searcher.model is not model:
+                searcher = self._searchers[source] = self._new_searcher(model)
+            return searcher
+
+    def _new_searcher(self, model: SearchModel) -> Searcher:
+        """A searcher over ``model`` sharing the default's store and settings."""
         priors = None
         if isinstance(model, PriorModel):
             from search.priors import CollectionPriorsLookup
