@@ -104,7 +104,8 @@ class SpaceIndex:
         self.trained_at = trained_at
         self.mapped_from = mapped_from
         self.position = {int(label): i for i, label in enumerate(self.labels) if self.alive[i]}
-        self.dirty = False
+        self.dirty = False  # differs from the files it was loaded from
+        self.rebuilt = False  # re-created since then: appending segments would not describe it
         self.gpu = gpu
         self._alive_selector: tuple[faiss.IDSelector, np.ndarray] | None = None
         self._gpu_index: faiss.Index | None = None
@@ -197,7 +198,7 @@ class SpaceIndex:
         self.position = {int(label): i for i, label in enumerate(labels)}
         self.trained_at = len(labels) if kind.startswith("ivf") else 0
         self.mapped_from = None
-        self.dirty = True
+        self.dirty = self.rebuilt = True
         self._changed()
 
     def _apply_search_settings(self) -> None:

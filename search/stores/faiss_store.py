@@ -2,18 +2,24 @@
 
 On disk a collection is a folder of *generations*::
 
-    <path>/<collection>/CURRENT            name of the committed generation
-    <path>/<collection>/gen-00000007/      manifest.json, payloads.json,
-                                                <space>.faiss, <space>.ids.npz per space
+    <path>/<collection>/CURRENT            the committed generation and its segment count
+                                           (``gen-00000007 3``)
+    <path>/<collection>/gen-00000007/      manifest.json, payloads.jsonl,
+                                                <space>.faiss, <space>.ids.npz per space,
+                                                seg-000001.npz ... (changes since, in order)
     <path>/.aliases/<alias>                name of the collection the alias points at
 
 A collection version is a collection of its own (``photos@v2``), so a folder per version; the
 alias ``photos@current`` is a pointer file written atomically (temp file, fsync, rename).
 
-``flush`` writes a new generation into a temporary folder (unchanged files are hard-linked from the
-previous one), fsyncs it, renames it into place and then atomically replaces ``CURRENT`` (temp
-file, fsync, rename). A process killed at any point leaves the previous generation committed and
-loadable. Changes are durable from ``flush`` on; until then they live in memory.
+``flush`` appends the changes since the last flush as one segment file (``search/stores/segments``)
+and then atomically replaces ``CURRENT`` to count it (temp file, fsync, rename), so a flush costs
+what changed, not the collection's size. When the segments hold many rows against the generation's
+base (``COMPACT_SHARE``), a small collection, or an index was rebuilt, ``flush`` instead writes a
+whole new generation into a temporary folder (unchanged files hard-linked from the previous one),
+fsyncs it, renames it into place and replaces ``CURRENT``. A process killed at any point leaves the
+previous state committed and loadable. Changes are durable from ``flush`` on; until then they live
+in memory.
 
 One process writes (it takes an exclusive lock on the folder at its first change); other processes
 may open the same folder to read and pick up each newly committed generation.
@@ -31,7 +37,6 @@ import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -58,13 +63,38 @@ from search.stores.base import (
     prepare_vectors,
     space_of,
 )
+from search.stores.faiss_collection import LoadedCollection
+from search.stores.faiss_files import (
+    CURRENT,
+    fsync_path,
+    remove_stale_generations,
+    save_ids,
+    write_atomic,
+    write_or_link,
+)
 from search.stores.faiss_index import IndexParams, SpaceIndex
 from search.stores.payloads import PayloadTable
+from search.stores.segments import (
+    Op,
+    Pointer,
+    read_segment,
+    segment_path,
+    write_segment,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-CURRENT = "CURRENT"
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
+"""Format 2 added segments and JSON Lines payloads; format 1 folders load unchanged."""
+PAYLOADS = "payloads.jsonl"
+LEGACY_PAYLOADS = "payloads.json"
+SEGMENT_MIN_BASE = 20_000
+"""Below this many items a flush rewrites the whole (small) generation instead of a segment."""
+COMPACT_MIN_ROWS = 10_000
+COMPACT_SHARE = 0.05
+"""Write a whole generation once the segments would hold more rows than this share of the base
+(and at least ``COMPACT_MIN_ROWS``): bounds the replay at load to a few seconds."""
 LOCK = ".writer.lock"
 ALIASES = ".aliases"  # one small file per alias holding its target's name, replaced atomically
 MMAP_FLAGS = {
@@ -76,26 +106,6 @@ MMAP_FLAGS = {
 """How each index kind is memory-mapped; mapped indexes are read-only until first written."""
 
 
-def fsync_path(path: Path) -> None:
-    """Flush a file's or a folder's content to stable storage."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace a small file atomically: temp file, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_path(path.parent)
-
-
 def gpu_resources(wanted: bool) -> tuple[object | None, str]:
     """FAISS GPU resources when asked for and available, else None and the reason."""
     if not wanted:
@@ -104,24 +114,6 @@ def gpu_resources(wanted: bool) -> tuple[object | None, str]:
         log.warning("faiss_gpu is on but faiss has no CUDA device here; searching on the CPU")
         return None, "cpu (faiss_gpu set, but no faiss-gpu build or CUDA device)"
     return faiss.StandardGpuResources(), "gpu"
-
-
-@dataclass
-class _Collection:
-    """A loaded collection: its spaces, their indexes and the payload table."""
-
-    name: str
-    folder: Path
-    spaces: tuple[SpaceSpec, ...]
-    indexes: dict[str, SpaceIndex]
-    payloads: PayloadTable
-    generation: int = 0
-    files: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def dirty(self) -> bool:
-        """Whether something changed since the last committed generation."""
-        return self.payloads.dirty or any(ix.dirty for ix in self.indexes.values())
 
 
 class FaissStore(VectorStore):
@@ -149,7 +141,7 @@ class FaissStore(VectorStore):
         self.gpu, self.device = gpu_resources(settings.faiss_gpu)
         self._lock = threading.RLock()
         self._writer: IO[str] | None = None
-        self._loaded: dict[str, _Collection] = {}
+        self._loaded: dict[str, LoadedCollection] = {}
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -167,7 +159,7 @@ class FaissStore(VectorStore):
         """Create the collection's folder and commit its first (empty) generation at once."""
         self._take_writer_lock()
         indexes = {s.name: self._new_index(s) for s in spaces}
-        coll = _Collection(name, self.root / name, spaces, indexes, PayloadTable())
+        coll = LoadedCollection(name, self.root / name, spaces, indexes, PayloadTable())
         coll.folder.mkdir(parents=True, exist_ok=True)
         self._loaded[name] = coll
         self._commit(coll)
@@ -240,12 +232,7 @@ class FaissStore(VectorStore):
             if len(id_array) == 0:
                 return
             self._take_writer_lock()
-            coll.payloads.upsert(id_array.tolist(), payload_list)
-            for name, index in coll.indexes.items():
-                if name in prepared:
-                    index.upsert(id_array, prepared[name])
-                else:
-                    index.remove(id_array)
+            coll.record(Op("upsert", id_array, prepared, payload_list))
 
     def set_metadata(
         self, collection: str, ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
@@ -256,18 +243,16 @@ class FaissStore(VectorStore):
             id_array, values = check_metadata_update(ids, metadata)
             if len(id_array):
                 self._take_writer_lock()
-                coll.payloads.set_metadata(id_array.tolist(), values)
+                coll.record(Op("metadata", id_array, {}, values))
 
     def delete(self, collection: str, ids: Sequence[int]) -> None:
         """Remove items by id from the payloads and every space."""
         with self._lock:
             coll = self._get(collection)
             id_array = check_ids(ids, unique=False)
-            self._take_writer_lock()
-            for item in id_array.tolist():
-                coll.payloads.remove(item)
-            for index in coll.indexes.values():
-                index.remove(id_array)
+            if len(id_array):
+                self._take_writer_lock()
+                coll.record(Op("delete", id_array))
 
     def retrieve(
         self, collection: str, ids: Sequence[int], with_vectors: bool = True
@@ -325,7 +310,7 @@ class FaissStore(VectorStore):
 
     def _filtered_search(
         self,
-        coll: _Collection,
+        coll: LoadedCollection,
         index: SpaceIndex,
         matrix: np.ndarray,
         k: int,
@@ -357,11 +342,11 @@ class FaissStore(VectorStore):
     # --- durability ------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Commit a new generation for every collection changed since the last one."""
+        """Make every change since the last flush durable: a segment, or a whole generation."""
         with self._lock:
             for coll in self._loaded.values():
                 if coll.dirty:
-                    self._commit(coll)
+                    self._save(coll)
 
     def close(self) -> None:
         """Flush, then release the writer lock."""
@@ -380,7 +365,28 @@ class FaissStore(VectorStore):
         detail = f"{self.root} ({self.device})" if ok else f"{self.root} is not accessible"
         return StoreHealth(ok, self.backend, detail)
 
-    def _commit(self, coll: _Collection) -> None:
+    def _save(self, coll: LoadedCollection) -> None:
+        """Flush one collection: a segment, or a whole generation when that is due (a small
+        collection, many segment rows against the base, or an index rebuilt since the base)."""
+        rows = sum(op.rows for op in coll.journal)
+        limit = max(COMPACT_MIN_ROWS, COMPACT_SHARE * coll.base_count)
+        rebuilt = any(index.rebuilt for index in coll.indexes.values())
+        if rebuilt or coll.base_count < SEGMENT_MIN_BASE or coll.segment_rows + rows > limit:
+            self._commit(coll)
+        else:
+            self._append(coll, rows)
+
+    def _append(self, coll: LoadedCollection, rows: int) -> None:
+        """Write the journal as the generation's next segment, then count it in ``CURRENT``."""
+        self._take_writer_lock()
+        number = coll.segments + 1
+        folder = coll.folder / coll.pointer.generation
+        write_segment(segment_path(folder, number), coll.journal)
+        write_atomic(coll.folder / CURRENT, str(Pointer(folder.name, number)))
+        coll.segments, coll.segment_rows = number, coll.segment_rows + rows
+        coll.journal.clear()
+
+    def _commit(self, coll: LoadedCollection) -> None:
         """Write the collection as generation n+1 and make it current, crash-safely."""
         self._take_writer_lock()
         number = coll.generation + 1
@@ -392,14 +398,15 @@ class FaissStore(VectorStore):
         for name, index in coll.indexes.items():
             for suffix, write in (
                 (".faiss", lambda p, ix=index: faiss.write_index(ix.index, str(p))),
-                (".ids.npz", lambda p, ix=index: _save_ids(p, ix)),
+                (".ids.npz", lambda p, ix=index: save_ids(p, ix)),
             ):
-                files[name + suffix] = _write_or_link(
+                files[name + suffix] = write_or_link(
                     tmp / (name + suffix), coll.files.get(name + suffix), index.dirty, write
                 )
-        files["payloads.json"] = _write_or_link(
-            tmp / "payloads.json",
-            coll.files.get("payloads.json"),
+        previous_payloads = coll.files.get("payloads")
+        files["payloads"] = write_or_link(
+            tmp / (previous_payloads.name if previous_payloads is not None else PAYLOADS),
+            previous_payloads,
             coll.payloads.dirty,
             coll.payloads.save,
         )
@@ -424,7 +431,7 @@ class FaissStore(VectorStore):
         fsync_path(tmp)
         os.replace(tmp, final)
         fsync_path(coll.folder)
-        write_atomic(coll.folder / CURRENT, final.name)
+        write_atomic(coll.folder / CURRENT, str(Pointer(final.name)))
         previous = coll.generation
         coll.generation = number
         coll.files = {key: final / path.name for key, path in files.items()}
@@ -433,36 +440,64 @@ class FaissStore(VectorStore):
             if index.mapped_from is not None:
                 index.mapped_from = coll.files[name + ".faiss"]
         coll.payloads.dirty = False
+        coll.journal.clear()
+        coll.segments = coll.segment_rows = 0
+        coll.base_count = len(coll.payloads)
+        for index in coll.indexes.values():
+            index.rebuilt = False
         if previous:
             shutil.rmtree(coll.folder / f"gen-{previous:08d}", ignore_errors=True)
 
     # --- loading ---------------------------------------------------------------------------
 
-    def _get(self, name: str) -> _Collection:
+    def _get(self, name: str) -> LoadedCollection:
         """A loaded collection, (re)loading it when another process committed a newer one."""
         check_name("collection", name)
         coll = self._loaded.get(name)
         if coll is not None and (self._writer is not None or coll.dirty):
             return coll
-        current = self.root / name / CURRENT
-        try:
-            committed = current.read_text().strip()
-        except FileNotFoundError:
-            if coll is not None:
-                return coll
-            target = self.alias_target(name)
-            if target is not None and target != name:
-                return self._get(target)
-            raise NotFoundError(f"no collection named {name!r}") from None
-        if coll is None or committed != f"gen-{coll.generation:08d}":
-            coll = self._load(name, self.root / name / committed)
+        for attempt in range(3):
+            try:
+                committed = Pointer.parse((self.root / name / CURRENT).read_text())
+            except FileNotFoundError:
+                if coll is not None:
+                    return coll
+                target = self.alias_target(name)
+                if target is not None and target != name:
+                    return self._get(target)
+                raise NotFoundError(f"no collection named {name!r}") from None
+            try:
+                return self._catch_up(name, coll, committed)
+            except FileNotFoundError:  # the writer compacted meanwhile: read CURRENT again
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _catch_up(
+        self, name: str, coll: LoadedCollection | None, committed: Pointer
+    ) -> LoadedCollection:
+        """The collection as ``CURRENT`` says: loaded afresh for another generation, or the
+        loaded one with the segments committed since replayed on it."""
+        if coll is None or committed.generation != coll.pointer.generation:
+            coll = self._load(name, self.root / name / committed.generation)
             self._loaded[name] = coll
+        self._replay(coll, committed.segments)
         return coll
 
-    def _load(self, name: str, folder: Path) -> _Collection:
-        """Read a committed generation, memory-mapping index files where FAISS allows."""
+    def _replay(self, coll: LoadedCollection, upto: int) -> None:
+        """Apply the generation's segments after those already applied, up to ``upto``."""
+        folder = coll.folder / coll.pointer.generation
+        for number in range(coll.segments + 1, upto + 1):
+            ops = read_segment(segment_path(folder, number))
+            for op in ops:
+                coll.apply(op)
+            coll.segments, coll.segment_rows = number, coll.segment_rows + sum(o.rows for o in ops)
+
+    def _load(self, name: str, folder: Path) -> LoadedCollection:
+        """Read a committed generation's base files, memory-mapping index files where FAISS
+        allows (its segments are replayed by the caller)."""
         manifest = json.loads((folder / "manifest.json").read_text())
-        if manifest.get("format") != FORMAT:
+        if manifest.get("format") not in READABLE_FORMATS:
             raise ServiceUnavailableError(
                 f"{folder} has store format {manifest.get('format')}, this anyseek reads {FORMAT}"
             )
@@ -488,17 +523,21 @@ class FaissStore(VectorStore):
             spaces.append(spec)
             files[spec.name + ".faiss"] = path
             files[spec.name + ".ids.npz"] = folder / f"{spec.name}.ids.npz"
-        files["payloads.json"] = folder / "payloads.json"
-        coll = _Collection(
+        files["payloads"] = next(
+            (p for p in (folder / PAYLOADS, folder / LEGACY_PAYLOADS) if p.exists()),
+            folder / PAYLOADS,
+        )
+        payloads = PayloadTable.load(files["payloads"])
+        return LoadedCollection(
             name,
             folder.parent,
             tuple(spaces),
             indexes,
-            PayloadTable.load(folder / "payloads.json"),
+            payloads,
             generation=manifest["generation"],
             files=files,
+            base_count=len(payloads),
         )
-        return coll
 
     def _new_index(self, spec: SpaceSpec) -> SpaceIndex:
         index = SpaceIndex(spec, self.params, gpu=self.gpu)
@@ -523,30 +562,7 @@ class FaissStore(VectorStore):
             if folder.name.startswith(".dropped-"):
                 shutil.rmtree(folder, ignore_errors=True)
             elif folder.is_dir():
-                _remove_stale_generations(folder)
-
-
-def _remove_stale_generations(folder: Path) -> None:
-    """Delete temporary and superseded generation folders of one collection."""
-    with contextlib.suppress(FileNotFoundError):
-        committed = (folder / CURRENT).read_text().strip()
-        for child in folder.iterdir():
-            if child.is_dir() and child.name != committed:
-                shutil.rmtree(child, ignore_errors=True)
-
-
-def _write_or_link(target: Path, previous: Path | None, changed: bool, write) -> Path:
-    """Write a file afresh and fsync it, or hard-link the unchanged one of the last generation."""
-    if not changed and previous is not None and previous.exists():
-        try:
-            os.link(previous, target)
-            return target
-        except OSError:  # a file system without hard links: copy instead
-            shutil.copyfile(previous, target)
-    else:
-        write(target)
-    fsync_path(target)
-    return target
+                remove_stale_generations(folder)
 
 
 def _first_kept(
@@ -560,9 +576,3 @@ def _first_kept(
         out_scores[row, : len(chosen)] = scores[row, chosen]
         out_labels[row, : len(chosen)] = labels[row, chosen]
     return out_scores, out_labels
-
-
-def _save_ids(path: Path, index: SpaceIndex) -> None:
-    """Positions-to-ids map and live flags of one space index."""
-    with open(path, "wb") as handle:
-        np.savez(handle, labels=index.labels, alive=index.alive)

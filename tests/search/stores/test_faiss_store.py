@@ -125,7 +125,7 @@ def stuck(path, index):
     print("SAVING", flush=True)
     time.sleep(60)
 
-fs._save_ids = stuck
+fs.save_ids = stuck
 store.flush()
 """
 
