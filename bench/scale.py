@@ -66,6 +66,7 @@ CONFIGS: dict[str, dict[str, object]] = {
         "approximate": "hnsw",
         "hnsw_ef_search": 512,
     },
+    "ivf_flat": {"backend": "faiss", "exact_threshold": 1, "approximate": "ivf_flat"},
     "ivf_sq8": {"backend": "faiss", "exact_threshold": 1, "approximate": "ivf_sq8"},
     "ivf_pq": {"backend": "faiss", "exact_threshold": 1, "approximate": "ivf_pq"},
     "qdrant_local": {"backend": "qdrant"},

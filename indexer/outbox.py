@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, exc, select, update
+from sqlalchemy import delete, exc, insert, select, update
 from sqlalchemy.orm import Session
 
 from anyseek.db import repository, versions
@@ -44,7 +44,7 @@ from indexer.duplicates import DuplicateLink, find_near_duplicates
 from indexer.jobs import FINISHED, count_done, finish_if_complete, get_job
 from indexer.metadata import register
 from indexer.sources import printable
-from indexer.thumbnails import thumbnail_path, write_thumbnail
+from indexer.thumbnails import thumbnail_path, write_thumbnails
 from search.fields import MetadataError, normalize_metadata, payload_key
 from search.stores import VectorStore
 
@@ -354,8 +354,9 @@ def _write_store(
     """Thumbnails to disk, near-duplicates found among what the version's store collection
     ``target`` holds so far (none with ``threshold`` 0), then vectors and payloads to it, flushed
     to be durable; the near-duplicate links to record."""
-    for row in batch:
-        write_thumbnail(thumbnail_path(settings, collection, row.item_id), row.thumbnail)
+    write_thumbnails(
+        [(thumbnail_path(settings, collection, row.item_id), row.thumbnail) for row in batch]
+    )
     matrix = np.stack([np.frombuffer(row.vectors, dtype=np.float32) for row in batch])
     vectors, start = {}, 0
     for spec in specs:
@@ -385,10 +386,14 @@ def _mark_indexed(
             return 0
         session.execute(update(Item).where(Item.id.in_(live)).values(status=ItemStatus.INDEXED))
         session.execute(delete(ItemEmbedding).where(ItemEmbedding.item_id.in_(live)))
-        session.add_all(
-            ItemEmbedding(item_id=item_id, space_id=space_id)
-            for item_id in live
-            for space_id in space_ids
+        now = utc_now()
+        session.execute(  # one executemany: ORM objects cost ~0.3 ms an item at this volume
+            insert(ItemEmbedding),
+            [
+                {"item_id": item_id, "space_id": space_id, "created_at": now}
+                for item_id in live
+                for space_id in space_ids
+            ],
         )
         applied = set(live)
         _record_duplicates(session, [link for link in links if link.item_id in applied])

@@ -23,7 +23,7 @@ from search.stores.base import SpaceSpec
 
 log = logging.getLogger(__name__)
 
-IndexKind = Literal["flat", "hnsw", "ivf_sq8", "ivf_pq"]
+IndexKind = Literal["flat", "hnsw", "ivf_flat", "ivf_sq8", "ivf_pq"]
 EXACT_FALLBACK = 20_000
 """A filter that leaves at most this many candidates is answered exactly by brute force."""
 DEAD_FRACTION = 0.25
@@ -38,7 +38,7 @@ class IndexParams:
     """How indexes are built and searched; copied from StoreSettings."""
 
     exact_threshold: int = 50_000
-    approximate: Literal["hnsw", "ivf_pq", "ivf_sq8"] = "hnsw"
+    approximate: Literal["hnsw", "ivf_flat", "ivf_pq", "ivf_sq8"] = "hnsw"
     hnsw_m: int = 32
     hnsw_ef_construct: int = 200
     hnsw_ef_search: int = 128
@@ -67,7 +67,9 @@ def new_index(kind: IndexKind, dim: int, params: IndexParams, size: int) -> fais
         return index
     nlist = params.nlist_for(size)
     quantizer = faiss.IndexFlatIP(dim)
-    if kind == "ivf_sq8":
+    if kind == "ivf_flat":
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, ip)
+    elif kind == "ivf_sq8":
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, ip
         )

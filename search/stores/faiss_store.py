@@ -100,7 +100,8 @@ ALIASES = ".aliases"  # one small file per alias holding its target's name, repl
 MMAP_FLAGS = {
     "flat": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped zero-copy
     "hnsw": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped, graph read into memory
-    "ivf_sq8": faiss.IO_FLAG_MMAP,  # inverted lists mapped (OnDiskInvertedLists)
+    "ivf_flat": faiss.IO_FLAG_MMAP,  # inverted lists mapped (OnDiskInvertedLists)
+    "ivf_sq8": faiss.IO_FLAG_MMAP,
     "ivf_pq": faiss.IO_FLAG_MMAP,
 }
 """How each index kind is memory-mapped; mapped indexes are read-only until first written."""
