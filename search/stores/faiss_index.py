@@ -20,6 +20,7 @@ import faiss
 import numpy as np
 
 from search.stores.base import SpaceSpec
+from search.stores.id_positions import IdPositions
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,9 @@ EXACT_FALLBACK = 20_000
 DEAD_FRACTION = 0.25
 """Rebuild once this share of positions are tombstones (and at least ``DEAD_MIN`` of them)."""
 DEAD_MIN = 1024
+TRAIN_PER_CELL = 64
+"""IVF training points per cell (FAISS asks for at least 39): k-means on 256 per cell took 257 s
+for a million 64-d vectors on one core, and the rebuild holds the writer that long."""
 IVF_RETRAIN_GROWTH = 4
 """Retrain an IVF index once the space holds this many times the vectors it was trained on."""
 
@@ -105,7 +109,7 @@ class SpaceIndex:
         self.alive = alive if alive is not None else np.empty(0, bool)
         self.trained_at = trained_at
         self.mapped_from = mapped_from
-        self.position = {int(label): i for i, label in enumerate(self.labels) if self.alive[i]}
+        self.position = IdPositions(self.labels, self.alive)
         self.dirty = False  # differs from the files it was loaded from
         self.rebuilt = False  # re-created since then: appending segments would not describe it
         self.gpu = gpu
@@ -135,7 +139,7 @@ class SpaceIndex:
         self.index.add(vectors)
         self.labels = np.concatenate([self.labels, ids])
         self.alive = np.concatenate([self.alive, np.ones(len(ids), bool)])
-        self.position.update((int(i), start + n) for n, i in enumerate(ids))
+        self.position.add(ids, np.arange(start, start + len(ids)))
         self.dirty = True
         self._changed()
         self._maybe_rebuild()
@@ -149,8 +153,8 @@ class SpaceIndex:
 
     def _tombstone(self, ids: np.ndarray) -> int:
         """Mark the rows of these ids dead; returns how many existed."""
-        found = [self.position.pop(int(i)) for i in ids if int(i) in self.position]
-        if found:
+        found = self.position.remove(ids)
+        if len(found):
             self._writable()
             self.alive[found] = False
             self.dirty = True
@@ -187,7 +191,7 @@ class SpaceIndex:
         index = new_index(kind, self.spec.dim, self.params, len(keep))
         if kind.startswith("ivf"):
             sample = vectors
-            limit = 256 * index.nlist
+            limit = TRAIN_PER_CELL * index.nlist
             if len(vectors) > limit:
                 sample = vectors[np.random.default_rng(0).choice(len(vectors), limit, False)]
             index.train(sample)
@@ -197,7 +201,7 @@ class SpaceIndex:
         self.index, self.kind, self.labels = index, kind, labels
         self._apply_search_settings()
         self.alive = np.ones(len(labels), bool)
-        self.position = {int(label): i for i, label in enumerate(labels)}
+        self.position = IdPositions(labels, self.alive)
         self.trained_at = len(labels) if kind.startswith("ivf") else 0
         self.mapped_from = None
         self.dirty = self.rebuilt = True
@@ -226,11 +230,13 @@ class SpaceIndex:
 
     def vectors_of(self, ids: np.ndarray) -> dict[int, np.ndarray]:
         """Stored vectors of those ids that exist in this space."""
-        pairs = [(int(i), self.position[int(i)]) for i in ids if int(i) in self.position]
-        if not pairs:
+        ids = np.asarray(ids, np.int64)
+        positions = self.position.find(ids)
+        live = positions >= 0
+        if not live.any():
             return {}
-        rows = self.vectors_at(np.array([p for _, p in pairs], np.int64))
-        return {item: rows[n] for n, (item, _) in enumerate(pairs)}
+        rows = self.vectors_at(positions[live])
+        return {item: rows[n] for n, item in enumerate(ids[live].tolist())}
 
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
