@@ -399,6 +399,7 @@ def outbox_rate(settings, model, size: int, items: int, gallery: Gallery) -> flo
                     )
                 )
     with open_store(settings) as store:
+        store.count(COLLECTION)  # loaded once per writer process, as the worker or server does
         start = time.perf_counter()
         applied = apply_pending(database, store, settings, COLLECTION)
         elapsed = time.perf_counter() - start

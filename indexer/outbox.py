@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,15 +219,23 @@ def apply_pending(
         return 0
     store.ensure_collection(current, specs)
     applied = 0
-    while batch := _read_batch(database, collection_id):
-        links: list[DuplicateLink] = []
-        for number in sorted({row.version for row in batch}, key=lambda n: n or 0):
-            part = [row for row in batch if row.version == number]
-            target = names.get(number, current) if number is not None else current
-            # near-duplicates are linked once, when an image reaches the version searches use
-            found = threshold if target == current else 0.0
-            links += _write_store(store, settings, collection, target, specs, part, found)
-        applied += _mark_indexed(database, batch, space_ids, links)
+    with ThreadPoolExecutor(1, thread_name_prefix="thumbnails") as files:
+        while batch := _read_batch(database, collection_id):
+            # thumbnails are written beside the store work (file creation waits on the disk,
+            # not the CPU), and before the commit that deletes the staged rows holding them
+            thumbnails = files.submit(
+                write_thumbnails,
+                [(thumbnail_path(settings, collection, r.item_id), r.thumbnail) for r in batch],
+            )
+            links: list[DuplicateLink] = []
+            for number in sorted({row.version for row in batch}, key=lambda n: n or 0):
+                part = [row for row in batch if row.version == number]
+                target = names.get(number, current) if number is not None else current
+                # near-duplicates are linked once, when an image reaches the version searches use
+                found = threshold if target == current else 0.0
+                links += _write_store(store, target, specs, part, found)
+            thumbnails.result()
+            applied += _mark_indexed(database, batch, space_ids, links)
     apply_metadata(database, store, collection)  # after the vectors: edits of items just stored
     return applied
 
@@ -343,20 +352,11 @@ def _read_batch(database: Database, collection_id: int) -> list[_Staged]:
 
 
 def _write_store(
-    store: VectorStore,
-    settings: Settings,
-    collection: str,
-    target: str,
-    specs: Sequence,
-    batch: list[_Staged],
-    threshold: float,
+    store: VectorStore, target: str, specs: Sequence, batch: list[_Staged], threshold: float
 ) -> list[DuplicateLink]:
-    """Thumbnails to disk, near-duplicates found among what the version's store collection
-    ``target`` holds so far (none with ``threshold`` 0), then vectors and payloads to it, flushed
-    to be durable; the near-duplicate links to record."""
-    write_thumbnails(
-        [(thumbnail_path(settings, collection, row.item_id), row.thumbnail) for row in batch]
-    )
+    """Near-duplicates found among what the version's store collection ``target`` holds so far
+    (none with ``threshold`` 0), then vectors and payloads to it, flushed to be durable; the
+    near-duplicate links to record."""
     matrix = np.stack([np.frombuffer(row.vectors, dtype=np.float32) for row in batch])
     vectors, start = {}, 0
     for spec in specs:
