@@ -67,7 +67,10 @@ class StoreSettings(BaseModel):
     faiss_gpu: bool = Field(default=False, description="GPU indexes when faiss-gpu and CUDA exist")
     faiss_mmap: bool = Field(default=True, description="memory-map saved indexes when loading")
     exact_threshold: int = Field(default=50_000, ge=0, description="vectors before approximate")
-    approximate: Literal["hnsw", "ivf_flat", "ivf_pq", "ivf_sq8"] = "hnsw"
+    approximate: Literal["hnsw", "ivf_flat", "ivf_pq", "ivf_sq8"] = Field(
+        default="ivf_flat",
+        description="approximate index from exact_threshold on (docs/stores.md compares them)",
+    )
     qdrant_url: str | None = Field(default=None, description="server URL; unset = local mode")
     qdrant_api_key: SecretStr | None = None
     qdrant_timeout: int = Field(default=10, ge=1, description="seconds per Qdrant request")

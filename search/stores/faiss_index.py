@@ -42,7 +42,7 @@ class IndexParams:
     """How indexes are built and searched; copied from StoreSettings."""
 
     exact_threshold: int = 50_000
-    approximate: Literal["hnsw", "ivf_flat", "ivf_pq", "ivf_sq8"] = "hnsw"
+    approximate: Literal["hnsw", "ivf_flat", "ivf_pq", "ivf_sq8"] = "ivf_flat"
     hnsw_m: int = 32
     hnsw_ef_construct: int = 200
     hnsw_ef_search: int = 128

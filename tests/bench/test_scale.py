@@ -62,7 +62,7 @@ def test_build_recall_and_outbox(tmp_path: Path, search_model, gallery, config: 
 def test_results_are_keyed_by_size_in_the_issue_schema(tmp_path: Path) -> None:
     out = tmp_path / "scale.json"
     kind = KindResult(p50_ms=20.0, p95_ms=30.0, p99_ms=40.0, qps_16_clients=50.0)
-    for config, recall in (("exact", 1.0), ("hnsw", 0.97)):
+    for config, recall in (("exact", 1.0), ("ivf_flat", 0.97)):
         result = ConfigResult(
             size=100_000,
             config=config,
@@ -78,9 +78,9 @@ def test_results_are_keyed_by_size_in_the_issue_schema(tmp_path: Path) -> None:
         )
         save(result, out)
     entry = json.loads(out.read_text())["100000"]
-    assert entry["service_config"] == "hnsw"  # the default store is approximate past 50k
+    assert entry["service_config"] == "ivf_flat"  # the default store is approximate past 50k
     assert entry["recall_at_10"] == 0.97
     assert set(entry["queries"]["caption"]) >= {"p50_ms", "p95_ms", "p99_ms", "qps_16_clients"}
     for key, kind_of in (("outbox_vectors_per_s", float), ("ram_gb", float), ("index", str)):
         assert isinstance(entry[key], kind_of)
-    assert [c["config"] for c in entry["configs"]] == ["exact", "hnsw"]
+    assert [c["config"] for c in entry["configs"]] == ["exact", "ivf_flat"]

@@ -102,7 +102,7 @@ def test_small_collections_and_rebuilds_rewrite_the_generation(tmp_path: Path) -
     assert _pointer(tmp_path) == Pointer("gen-00000002", 0)
     fs.SEGMENT_MIN_BASE, saved = 0, fs.SEGMENT_MIN_BASE
     try:
-        store.upsert("c", range(10, 40), {"v": _vectors(30, 1)})  # crosses 30: rebuilt as HNSW
+        store.upsert("c", range(10, 40), {"v": _vectors(30, 1)})  # crosses 30: rebuilt as IVF
         assert store._get("c").indexes["v"].rebuilt
         store.flush()
     finally:
@@ -110,7 +110,7 @@ def test_small_collections_and_rebuilds_rewrite_the_generation(tmp_path: Path) -
     assert _pointer(tmp_path) == Pointer("gen-00000003", 0)
     store.close()
     manifest = json.loads((tmp_path / "c" / "gen-00000003" / "manifest.json").read_text())
-    assert manifest["spaces"][0]["kind"] == "hnsw"
+    assert manifest["spaces"][0]["kind"] == "ivf_flat"
 
 
 def test_a_reader_replays_only_the_new_segments(tmp_path: Path, segmented) -> None:
