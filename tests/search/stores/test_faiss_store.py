@@ -38,7 +38,9 @@ def _recall(store: FaissStore, vectors: np.ndarray, queries: np.ndarray, k: int 
     return float(np.mean([len(set(t) & set(r.ids)) / k for t, r in zip(truth, found, strict=True)]))
 
 
-@pytest.mark.parametrize(("kind", "floor"), [("hnsw", 0.95), ("ivf_flat", 0.9), ("ivf_sq8", 0.9), ("ivf_pq", 0.4)])
+@pytest.mark.parametrize(
+    ("kind", "floor"), [("hnsw", 0.95), ("ivf_flat", 0.9), ("ivf_sq8", 0.9), ("ivf_pq", 0.4)]
+)
 def test_growing_past_threshold_switches_to_approximate(tmp_path: Path, kind: str, floor: float):
     settings = StoreSettings(exact_threshold=400, approximate=kind, ivf_nprobe=16)
     store = FaissStore(settings.model_copy(update={"path": str(tmp_path)}))
