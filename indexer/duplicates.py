@@ -53,15 +53,22 @@ def find_near_duplicates(
             for row, result in enumerate(store.search(collection, space, new[space], NEIGHBOURS)):
                 candidates[row].update(h.id for h in result.hits if h.id not in fresh)
         wanted = sorted(set().union(*candidates))
-        stored = {i.id: i for i in store.retrieve(collection, wanted, with_vectors=True)}
-        for row, item in enumerate(ids):
-            for other in candidates[row]:
-                found = stored.get(other)
-                if found is None or not all(s in found.vectors for s in spaces):
-                    continue
-                score = float(np.mean([new[s][row] @ found.vectors[s] for s in spaces]))
-                if score > best.get(item, (-2.0, 0))[0]:
-                    best[item] = (score, other)
+        stored = [
+            item
+            for item in store.retrieve(collection, wanted, with_vectors=True)
+            if all(s in item.vectors for s in spaces)
+        ]
+        column = {item.id: n for n, item in enumerate(stored)}
+        pairs = [(r, column[c]) for r, found in enumerate(candidates) for c in found if c in column]
+        if pairs:  # every (new item, candidate) pair's mean cosine at once
+            rows, cols = (np.array(side) for side in zip(*pairs, strict=True))
+            scores = sum(
+                np.einsum("ij,ij->i", new[s][rows], np.stack([i.vectors[s] for i in stored])[cols])
+                for s in spaces
+            ) / len(spaces)
+            for row, col, score in zip(rows.tolist(), cols.tolist(), scores.tolist(), strict=True):
+                if score > best.get(ids[row], (-2.0, 0))[0]:
+                    best[ids[row]] = (score, stored[col].id)
     within = sum(new[s] @ new[s].T for s in spaces) / len(spaces)  # earlier rows of the batch
     for row in range(1, len(ids)):
         earlier = int(np.argmax(within[row, :row]))
