@@ -50,8 +50,9 @@ def find_near_duplicates(
     if store.count(collection):
         candidates: list[set[int]] = [set() for _ in ids]
         for space in spaces:
-            for row, result in enumerate(store.search(collection, space, new[space], NEIGHBOURS)):
-                candidates[row].update(h.id for h in result.hits if h.id not in fresh)
+            found = store.nearest_ids(collection, space, new[space], NEIGHBOURS)
+            for row, near in enumerate(found.tolist()):
+                candidates[row].update(i for i in near if i >= 0 and i not in fresh)
         wanted = sorted(set().union(*candidates))
         stored = [
             item

@@ -363,6 +363,16 @@ class VectorStore(ABC):
         """Shorthand for ``health().ready``."""
         return self.health().ready
 
+    def nearest_ids(self, collection: str, space: str, queries: np.ndarray, k: int) -> np.ndarray:
+        """Ids of about the k nearest items per query row, -1 where fewer: a cheaper search for
+        write-time checks (near-duplicates) that may miss a neighbour an ordinary search finds.
+        Backends without a cheaper mode search as usual."""
+        results = self.search(collection, space, queries, k)
+        out = np.full((len(results), k), -1, np.int64)
+        for row, result in enumerate(results):
+            out[row, : len(result.ids)] = result.ids
+        return out
+
     def search_spaces(
         self,
         collection: str,

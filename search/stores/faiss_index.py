@@ -33,6 +33,9 @@ DEAD_MIN = 1024
 TRAIN_PER_CELL = 64
 """IVF training points per cell (FAISS asks for at least 39): k-means on 256 per cell took 257 s
 for a million 64-d vectors on one core, and the rebuild holds the writer that long."""
+QUICK_EFFORT = 0.125
+"""Share of the IVF cells (or HNSW candidates) a quick search visits: near-duplicates (cosine
+>= 0.9) sit in the query's nearest cells, and the check runs twice per stored item."""
 IVF_RETRAIN_GROWTH = 4
 """Retrain an IVF index once the space holds this many times the vectors it was trained on."""
 
@@ -237,6 +240,22 @@ class SpaceIndex:
             return {}
         rows = self.vectors_at(positions[live])
         return {item: rows[n] for n, item in enumerate(ids[live].tolist())}
+
+    def quick_search(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """Item ids (-1 = none) of about the k best rows per query, visiting ``QUICK_EFFORT`` of
+        the IVF cells or HNSW candidates an ordinary search visits (live rows only)."""
+        if self.size == 0 or self.kind == "flat" or self.gpu is not None:
+            return self.search(queries, k)[1]
+        selector = self._live_selector()
+        sel = selector[0] if selector is not None else None
+        if self.kind == "hnsw":
+            ef = max(k, round(self.params.hnsw_ef_search * QUICK_EFFORT))
+            params: faiss.SearchParameters = faiss.SearchParametersHNSW(efSearch=ef, sel=sel)
+        else:
+            nprobe = max(1, round(min(self.params.ivf_nprobe, self.index.nlist) * QUICK_EFFORT))
+            params = faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
+        _, positions = self.index.search(queries, k, params=params)
+        return self._ids_at(positions)
 
     def search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None

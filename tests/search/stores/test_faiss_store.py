@@ -234,3 +234,15 @@ def test_open_store_picks_the_backend(tmp_path: Path) -> None:
     local = open_store(load_settings(data_dir=tmp_path, store={"backend": "qdrant"}))
     assert isinstance(local, QdrantStore) and local.path == str(tmp_path / "qdrant")
     local.close()
+
+
+@pytest.mark.parametrize("kind", ["ivf_flat", "hnsw"])
+def test_quick_search_finds_near_copies(tmp_path: Path, kind: str) -> None:
+    store = FaissStore(StoreSettings(path=str(tmp_path), exact_threshold=0, approximate=kind))
+    store.ensure_collection("c", [SpaceSpec("v", 32)])
+    vectors = _clustered(3000, 32)
+    store.upsert("c", range(3000), {"v": vectors})
+    rng = np.random.default_rng(5)
+    copies = vectors[:200] + 0.1 * rng.normal(size=(200, 32)).astype(np.float32)  # cosine ~0.95
+    found = store.nearest_ids("c", "v", copies, k=3)
+    assert np.mean([i in row for i, row in enumerate(found.tolist())]) >= 0.98

@@ -199,6 +199,17 @@ def test_k_larger_than_collection_returns_everything(store: VectorStore, data) -
     assert scores == sorted(scores, reverse=True)
 
 
+def test_nearest_ids_find_stored_items_and_skip_deleted_ones(store: VectorStore, data) -> None:
+    ids = _fill(store, data)
+    store.delete("c", ids[:2].tolist())
+    found = store.nearest_ids("c", "clip", data["clip"][:6], k=3)
+    assert found.shape == (6, 3) and found.dtype == np.int64
+    assert found[2:, 0].tolist() == ids[2:6].tolist()  # each item is its own nearest
+    assert not set(found.ravel().tolist()) & set(ids[:2].tolist())
+    store.delete("c", ids[2:].tolist())
+    assert store.nearest_ids("c", "clip", data["clip"][:1], k=3).tolist() == [[-1, -1, -1]]
+
+
 def test_search_empty_collection(store: VectorStore) -> None:
     [result] = store.search("c", "clip", np.ones(32, np.float32), k=5)
     assert result.hits == ()
