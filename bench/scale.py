@@ -37,6 +37,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -100,6 +101,7 @@ class ConfigResult:
     outbox_vectors_per_s: float
     outbox_items: int
     queries: dict[str, KindResult] = field(default_factory=dict)
+    outbox_stage_s: dict[str, float] = field(default_factory=dict)
     note: str = ""
 
 
@@ -353,9 +355,57 @@ def index_gallery_rows(database, collection_id: int, size: int) -> None:
             session.execute(insert(Item), rows)
 
 
-def outbox_rate(settings, model, size: int, items: int, gallery: Gallery) -> float:
+class StageClock:
+    """Seconds spent in each stage of the outbox's apply: module functions and store methods
+    wrapped with a timer for the duration of a ``with`` block (the thumbnail stage runs on its
+    own thread, beside the others)."""
+
+    STAGES: ClassVar[dict[str, tuple[str, str]]] = {
+        "read staged rows": ("indexer.outbox", "_read_batch"),
+        "thumbnails (files)": ("indexer.outbox", "write_thumbnails"),
+        "near-duplicate check": ("indexer.outbox", "find_near_duplicates"),
+        "database commit": ("indexer.outbox", "_mark_indexed"),
+    }
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.seconds: dict[str, float] = {}
+        self._saved: list[tuple[object, str, object]] = []
+
+    def _wrap(self, owner, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+        self._saved.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def __enter__(self) -> StageClock:
+        import importlib
+
+        for stage, (module, name) in self.STAGES.items():
+            self._wrap(importlib.import_module(module), name, stage)
+        self._wrap(self.store, "upsert", "store upsert")
+        self._wrap(self.store, "flush", "store flush")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        self.seconds = {k: round(v, 3) for k, v in self.seconds.items()}
+
+
+def outbox_rate(
+    settings, model, size: int, items: int, gallery: Gallery
+) -> tuple[float, dict[str, float]]:
     """Stage ``items`` new items in the database, apply them through ``apply_pending`` on top of
-    the full collection; vectors (items x spaces) per second of the apply."""
+    the full collection; vectors (items x spaces) per second of the apply, and the seconds of
+    each of its stages."""
     from anyseek.db import repository
     from anyseek.db.models import Item, PendingVectors
     from anyseek.db.session import database_for
@@ -364,7 +414,7 @@ def outbox_rate(settings, model, size: int, items: int, gallery: Gallery) -> flo
     from search.stores import open_store
 
     if items <= 0:
-        return float("nan")
+        return float("nan"), {}
     database = database_for(settings)
     with database.session() as session:
         collection = repository.create_collection(session, COLLECTION)
@@ -400,11 +450,12 @@ def outbox_rate(settings, model, size: int, items: int, gallery: Gallery) -> flo
                 )
     with open_store(settings) as store:
         store.count(COLLECTION)  # loaded once per writer process, as the worker or server does
-        start = time.perf_counter()
-        applied = apply_pending(database, store, settings, COLLECTION)
-        elapsed = time.perf_counter() - start
+        with StageClock(store) as clock:
+            start = time.perf_counter()
+            applied = apply_pending(database, store, settings, COLLECTION)
+            elapsed = time.perf_counter() - start
     database.dispose()
-    return applied * len(names) / elapsed
+    return applied * len(names) / elapsed, clock.seconds | {"total": round(elapsed, 3)}
 
 
 def index_name(settings, config: str, size: int) -> str:
@@ -447,8 +498,9 @@ def run_one(size: int, config: str, model, gallery: Gallery, args) -> ConfigResu
             queries=queries,
         )
         try:
-            rate = outbox_rate(settings, model, size, args.outbox, gallery)
+            rate, stages = outbox_rate(settings, model, size, args.outbox, gallery)
             result.outbox_vectors_per_s = round(rate, 1)
+            result.outbox_stage_s = stages
         except Exception as exc:  # keep what was measured; say why the outbox part is missing
             result.outbox_vectors_per_s = float("nan")
             result.note = f"outbox failed: {type(exc).__name__}: {str(exc)[:200]}"
