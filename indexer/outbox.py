@@ -13,8 +13,8 @@ way (:func:`apply_metadata`): set in the store, flushed, then the staged row del
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,23 +219,15 @@ def apply_pending(
         return 0
     store.ensure_collection(current, specs)
     applied = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="thumbnails") as files:
-        while batch := _read_batch(database, collection_id):
-            # thumbnails are written beside the store work (file creation waits on the disk,
-            # not the CPU), and before the commit that deletes the staged rows holding them
-            thumbnails = files.submit(
-                write_thumbnails,
-                [(thumbnail_path(settings, collection, r.item_id), r.thumbnail) for r in batch],
-            )
-            links: list[DuplicateLink] = []
-            for number in sorted({row.version for row in batch}, key=lambda n: n or 0):
-                part = [row for row in batch if row.version == number]
-                target = names.get(number, current) if number is not None else current
-                # near-duplicates are linked once, when an image reaches the version searches use
-                found = threshold if target == current else 0.0
-                links += _write_store(store, target, specs, part, found)
-            thumbnails.result()
-            applied += _mark_indexed(database, batch, space_ids, links)
+    for batch in _batches_with_thumbnails(database, settings, collection, collection_id):
+        links: list[DuplicateLink] = []
+        for number in sorted({row.version for row in batch}, key=lambda n: n or 0):
+            part = [row for row in batch if row.version == number]
+            target = names.get(number, current) if number is not None else current
+            # near-duplicates are linked once, when an image reaches the version searches use
+            found = threshold if target == current else 0.0
+            links += _write_store(store, target, specs, part, found)
+        applied += _mark_indexed(database, batch, space_ids, links)
     apply_metadata(database, store, collection)  # after the vectors: edits of items just stored
     return applied
 
@@ -332,8 +324,8 @@ def pending_collections(database: Database) -> list[str]:
         )
 
 
-def _read_batch(database: Database, collection_id: int) -> list[_Staged]:
-    """The next staged rows of a collection, oldest first."""
+def _read_batch(database: Database, collection_id: int, after: int = 0) -> list[_Staged]:
+    """The next staged rows of a collection with ids above ``after``, oldest first."""
     with database.session() as session:
         rows = session.execute(
             select(
@@ -344,11 +336,38 @@ def _read_batch(database: Database, collection_id: int) -> list[_Staged]:
                 PendingVectors.payload,
                 PendingVectors.thumbnail,
             )
-            .where(PendingVectors.collection_id == collection_id)
+            .where(PendingVectors.collection_id == collection_id, PendingVectors.item_id > after)
             .order_by(PendingVectors.item_id)
             .limit(APPLY_BATCH)
         ).all()
     return [_Staged(*row) for row in rows]
+
+
+def _batches_with_thumbnails(
+    database: Database, settings: Settings, collection: str, collection_id: int
+) -> Iterator[list[_Staged]]:
+    """Staged batches until none is left, each given once its thumbnails are on disk (so no
+    search finds an item whose thumbnail is missing); the next batch's thumbnails are written
+    on a thread while the caller stores this one (creating files waits on the disk, not the
+    CPU)."""
+
+    def start(batch: list[_Staged]) -> Future[None]:
+        files = [(thumbnail_path(settings, collection, r.item_id), r.thumbnail) for r in batch]
+        return writer.submit(write_thumbnails, files)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="thumbnails") as writer:
+        batch = _read_batch(database, collection_id)
+        written = start(batch)
+        while batch:
+            written.result()
+            ahead = _read_batch(database, collection_id, after=batch[-1].item_id)
+            ahead_written = start(ahead)
+            yield batch  # stored and committed by the caller before the loop goes on
+            batch, written = ahead, ahead_written
+            if not batch:  # rows staged meanwhile, also below the ids read so far
+                written.result()
+                batch = _read_batch(database, collection_id)
+                written = start(batch)
 
 
 def _write_store(
