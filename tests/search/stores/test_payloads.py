@@ -23,7 +23,7 @@ def _payload(item: int, rng: random.Random) -> dict:
         "folder": f"/p/{rng.randrange(5)}",
         "bytes": rng.randrange(1000),
         "flag": rng.choice([True, False, 1, 0]),
-        "labels": rng.sample(["a", "b", "c", "d"], rng.randrange(3)),
+        "labels": rng.sample(["a", "b", "c", "d"], rng.randrange(3)) + ["a"] * rng.randrange(2),
     }
     if rng.random() < 0.5:
         day = f"2024-01-{rng.randrange(1, 28):02d}"
@@ -49,9 +49,13 @@ def _expected(table: PayloadTable, filter: Filter) -> list[int]:
     return sorted(int(i) for i in table.ids() if table.accepts(int(i), filter))
 
 
-@pytest.mark.parametrize("floor", [10, 10_000])  # hashes and paths lose their index, or keep it
-def test_filters_agree_with_a_scan_through_changes(monkeypatch, floor: int) -> None:
+@pytest.mark.parametrize(
+    ("floor", "small"),
+    [(10, 10_000), (10_000, 10_000), (10, 8)],  # paths and hashes lose their index or keep it;
+)  # with small=8 the ids of a value turn from a set into an array with removals set aside
+def test_filters_agree_with_a_scan_through_changes(monkeypatch, floor: int, small: int) -> None:
     monkeypatch.setattr(pl, "INDEX_FLOOR", floor)
+    monkeypatch.setattr(pl, "SMALL_GROUP", small)
     rng = random.Random(0)
     table = PayloadTable({i: _payload(i, rng) for i in range(300)})
     assert ("path" in table._wide) == (floor == 10) and "folder" not in table._wide
@@ -98,3 +102,19 @@ def test_ids_and_numbers_are_numpy() -> None:
     table = PayloadTable({5: {"n": 1.5}, 9: {"n": [2, 3]}})
     assert table.ids().dtype == np.int64
     assert table.matching(Filter(ranges={"n": Range(gte=2.5)})).tolist() == [9]
+
+
+def test_id_group_turns_into_an_array_and_compacts(monkeypatch) -> None:
+    monkeypatch.setattr(pl, "SMALL_GROUP", 8)
+    group, expected = pl.IdGroup(), set()
+    for item in range(100):
+        group.add(item)
+        expected.add(item)
+    for item in range(0, 60, 2):  # 30 removals: past a quarter, the array is rewritten
+        group.discard(item)
+        expected.discard(item)
+        assert len(group) == len(expected)
+    group.add(4)  # removed before, back again
+    group.add(200)
+    expected |= {4, 200}
+    assert group.ids() == expected and len(group) == len(expected)
