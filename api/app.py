@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from api.metrics import Metrics
 from api.query import MB
 from api.routes import collections, export, health, items, jobs, model, search, versions
 from api.schemas import publish_limits
+from model.service import use_threads
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher, open_searcher
 from search.versions import VersionedSearcher
@@ -67,6 +69,7 @@ def create_app(
             max_batch=settings.api.batch_max,
             wait_ms=settings.api.batch_wait_ms,
             on_batch=state.metrics.batches.observe,
+            thread_setup=partial(use_threads, settings.api.inference_threads),
         )
         state.batcher.start()
         state.decoder = QueryDecoder(

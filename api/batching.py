@@ -30,6 +30,7 @@ class SearchBatcher:
         max_batch: int = 16,
         wait_ms: float = 2.0,
         on_batch: Callable[[int], None] | None = None,
+        thread_setup: Callable[[], None] | None = None,
     ) -> None:
         self._search_many = search_many
         self.max_batch = max(1, max_batch)
@@ -37,7 +38,9 @@ class SearchBatcher:
         self._on_batch = on_batch
         self._queue: asyncio.Queue[tuple[Query, asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anyseek-search")
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="anyseek-search", initializer=thread_setup
+        )
 
     def start(self) -> None:
         """Start the background task (inside the running event loop)."""

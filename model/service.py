@@ -24,6 +24,7 @@ from model.families.interface import (
 )
 from model.families.registry import load_search_model
 from model.inference.fusion import fusion_weights
+from model.inference.threads import use_threads
 from model.queries import (
     QUERY_KINDS,
     QueryKind,
@@ -58,5 +59,6 @@ __all__ = [
     "query_kind",
     "query_kinds_markdown",
     "to_rgb",
+    "use_threads",
     "with_parameter_per_kind",
 ]

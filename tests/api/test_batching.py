@@ -100,3 +100,28 @@ def test_concurrent_requests_are_batched_by_the_app(served: Served) -> None:
         if line.startswith("anyseek_search_batch_size_count")
     ]
     assert sizes[0] >= 8 and counts[0] < sizes[0]  # fewer model calls than searches
+
+
+def test_the_inference_thread_is_set_up_once_and_runs_every_batch() -> None:
+    import torch
+
+    from model.service import use_threads
+
+    seen: list[tuple[str, int]] = []
+
+    def search_many(queries):
+        seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return [q.parts[0].value for q in queries]
+
+    async def run() -> None:
+        batcher = SearchBatcher(search_many, thread_setup=lambda: use_threads(1))
+        batcher.start()
+        for text in ("a", "b"):
+            await batcher.search(_query(text))
+        await batcher.stop()
+
+    before = torch.get_num_threads()
+    run_loop(run())
+    assert [threads for _, threads in seen] == [1, 1]  # set on the inference thread...
+    assert seen[0][0] == seen[1][0] and seen[0][0].startswith("anyseek-search")
+    assert torch.get_num_threads() == before  # ...not on this one
