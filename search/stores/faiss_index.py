@@ -140,8 +140,8 @@ class SpaceIndex:
         self._tombstone(ids)  # no rebuild in between: the batch is added right after
         start = len(self.labels)
         self.index.add(vectors)
-        self.labels = np.concatenate([self.labels, ids])
-        self.alive = np.concatenate([self.alive, np.ones(len(ids), bool)])
+        self.labels = _extended(self.labels, ids)
+        self.alive = _extended(self.alive, np.ones(len(ids), bool))
         self.position.add(ids, np.arange(start, start + len(ids)))
         self.dirty = True
         self._changed()
@@ -331,6 +331,26 @@ class SpaceIndex:
             nprobe = min(self.params.ivf_nprobe, self.index.nlist)
             return faiss.SearchParametersIVF(nprobe=nprobe, sel=sel)
         return faiss.SearchParameters(sel=sel)
+
+
+def _extended(array: np.ndarray, tail: np.ndarray) -> np.ndarray:
+    """``array`` with ``tail`` appended, as a view of a buffer grown by doubling: appending a
+    batch to a million-row space copied every row (22 ms a batch)."""
+    n, m = len(array), len(tail)
+    base = array.base
+    if (
+        isinstance(base, np.ndarray)
+        and base.ndim == 1
+        and base.dtype == array.dtype
+        and len(base) >= n + m
+        and base.ctypes.data == array.ctypes.data
+    ):
+        base[n : n + m] = tail
+        return base[: n + m]
+    grown = np.empty(max(2 * n, n + m, 1024), array.dtype)
+    grown[:n] = array
+    grown[n : n + m] = tail
+    return grown[: n + m]
 
 
 def _selector(mask: np.ndarray) -> tuple[faiss.IDSelector, np.ndarray]:
