@@ -10,30 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from search.stores.durable import fsync_path
 from search.stores.faiss_index import SpaceIndex
 from search.stores.segments import Pointer, stray_segments
 
 CURRENT = "CURRENT"
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a file's or a folder's content to stable storage."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace a small file atomically: temp file, fsync, rename, fsync the folder."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    fsync_path(path.parent)
 
 
 def remove_stale_generations(folder: Path) -> None:

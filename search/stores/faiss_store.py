@@ -63,13 +63,12 @@ from search.stores.base import (
     prepare_vectors,
     space_of,
 )
+from search.stores.durable import fsync_path, write_atomic
 from search.stores.faiss_collection import LoadedCollection
 from search.stores.faiss_files import (
     CURRENT,
-    fsync_path,
     remove_stale_generations,
     save_ids,
-    write_atomic,
     write_or_link,
 )
 from search.stores.faiss_index import IndexParams, SpaceIndex

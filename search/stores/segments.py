@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from search.stores.durable import fsync_path
+
 OpKind = Literal["upsert", "delete", "metadata"]
 SEGMENT_GLOB = "seg-*.npz"
 
@@ -79,7 +81,7 @@ def write_segment(path: Path, ops: Sequence[Op]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    _fsync_folder(path.parent)
+    fsync_path(path.parent)
 
 
 def read_segment(path: Path) -> list[Op]:
@@ -105,12 +107,3 @@ def stray_segments(folder: Path, committed: int) -> list[Path]:
         for p in folder.iterdir()
         if (p.match(SEGMENT_GLOB) and p.name not in keep) or p.name.startswith(".seg-")
     ]
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make a rename inside the folder durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
