@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -181,7 +182,10 @@ def test_search_through_a_running_server_answers_the_same(cli: Cli, indexed) -> 
         code, remote, err = cli(*args, "--server", f"http://127.0.0.1:{port}")
         assert code == 0 and "no server" not in err, err
         code, local, _ = cli(*args, "--local")
-        assert code == 0 and remote == local and "relevance" in local
+        # the same hits and scores as printed; the next-page cursor embeds the last score to
+        # full precision, which differs in the 7th digit (the server's inference thread runs
+        # the model on 1 intra-op thread, this process on 2: another summation order)
+        assert code == 0 and _no_cursor(remote) == _no_cursor(local) and "relevance" in local
         code, _, err = cli(*args, "--server", f"http://127.0.0.1:{_closed_port()}")
         assert code == 0 and "no server at" in err
         url = f"http://127.0.0.1:{port}"
@@ -199,3 +203,8 @@ def test_unknown_caption_words_are_printed_as_warnings(cli: Cli) -> None:
     assert out.splitlines()[0].split()[:3] == ["rank", "id", "relevance"]
     code, out, _ = cli("search", "--collection", "scenes", "--caption", "a teal ball", "--json")
     assert json.loads(out)["warnings"] == []
+
+
+def _no_cursor(output: str) -> str:
+    """The printed results without the next page's cursor token."""
+    return re.sub(r"--cursor \S+", "--cursor <cursor>", output)
