@@ -228,30 +228,31 @@ class FaissStore(VectorStore):
             id_array, prepared, payload_list = check_upsert(
                 coll.spaces, collection, ids, vectors, payloads
             )
-            if len(id_array) == 0:
-                return
-            self._take_writer_lock()
-            coll.record(Op("upsert", id_array, prepared, payload_list))
+            if len(id_array):
+                self._record(collection, Op("upsert", id_array, prepared, payload_list))
 
     def set_metadata(
         self, collection: str, ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
     ) -> None:
         """Replace the ``metadata`` object of existing items (durable from the next flush)."""
         with self._lock:
-            coll = self._get(collection)
+            self._get(collection)  # an unknown collection fails before the values are checked
             id_array, values = check_metadata_update(ids, metadata)
             if len(id_array):
-                self._take_writer_lock()
-                coll.record(Op("metadata", id_array, {}, values))
+                self._record(collection, Op("metadata", id_array, {}, values))
 
     def delete(self, collection: str, ids: Sequence[int]) -> None:
         """Remove items by id from the payloads and every space."""
         with self._lock:
-            coll = self._get(collection)
+            self._get(collection)
             id_array = check_ids(ids, unique=False)
             if len(id_array):
-                self._take_writer_lock()
-                coll.record(Op("delete", id_array))
+                self._record(collection, Op("delete", id_array))
+
+    def _record(self, collection: str, op: Op) -> None:
+        """Make a validated change as the folder's writer, on the collection as last committed."""
+        self._take_writer_lock()
+        self._get(collection).record(op)
 
     def retrieve(
         self, collection: str, ids: Sequence[int], with_vectors: bool = True
@@ -569,6 +570,9 @@ class FaissStore(VectorStore):
                 "writes a FAISS store (use a Qdrant server for several writers)"
             ) from None
         self._writer = handle
+        # what this process loaded as a reader may predate another writer's last commit: read
+        # it again (nothing is unflushed yet: every change is made under this lock)
+        self._loaded.clear()
         for folder in self.root.iterdir():  # leftovers of a writer killed mid-save or mid-drop
             if folder.name.startswith(".dropped-"):
                 shutil.rmtree(folder, ignore_errors=True)

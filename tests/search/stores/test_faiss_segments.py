@@ -216,3 +216,20 @@ def test_segments_not_counted_in_current_are_ignored_and_removed(tmp_path: Path,
     assert sorted(p.name for p in folder.iterdir() if "seg" in p.name) == ["seg-000001.npz"]
     writer.close()
     assert _store(tmp_path).count("c") == 6
+
+
+def test_a_process_that_read_first_writes_on_top_of_another_writers_commit(
+    tmp_path: Path, segmented
+) -> None:
+    first = _store(tmp_path)
+    first.ensure_collection("c", [SpaceSpec("v", 8)])
+    first.upsert("c", range(5), {"v": _vectors(5, 0)})
+    first.close()
+    reader = _store(tmp_path)
+    assert reader.count("c") == 5  # loaded while another process still writes
+    other = _store(tmp_path)
+    other.upsert("c", range(5, 9), {"v": _vectors(4, 1)})  # a segment the reader has not seen
+    other.close()
+    reader.upsert("c", [100], {"v": _vectors(1, 2)})  # now the writer: it reads the folder again
+    reader.close()
+    assert _store(tmp_path).count("c") == 10  # nobody's segment was overwritten

@@ -103,6 +103,7 @@ def test_loading_memory_maps_and_copies_before_writing(tmp_path: Path) -> None:
         assert (space.mapped_from is not None) == (kind != "ivf_sq8") and space.kind == kind
         assert mapped.search("c", "v", vectors[5], k=1)[0].ids == [5]
         mapped.upsert("c", [1000], {"v": vectors[7] * -1})  # would abort on a mapped index
+        space = mapped._loaded["c"].indexes["v"]  # read again on becoming the writer
         assert space.mapped_from is None
         assert mapped.search("c", "v", -vectors[7], k=1)[0].ids == [1000]
         mapped.close()
