@@ -53,20 +53,9 @@ def plot(data: dict, path: Path) -> None:
         p99 = [max(c["queries"][k]["p99_ms"] for k in KINDS if k in c["queries"]) for _, c in rows]
         (line,) = lat.plot(sizes, p50, "o-", label=f"{config} p50 (slowest kind)")
         lat.plot(sizes, p99, "o--", color=line.get_color(), label=f"{config} p99")
-        mem.plot(
-            sizes,
-            [c["ram_gb"] for _, c in rows],
-            "o-",
-            color=line.get_color(),
-            label=f"{config} server RSS",
-        )
-        mem.plot(
-            sizes,
-            [c["disk_gb"] for _, c in rows],
-            "s--",
-            color=line.get_color(),
-            label=f"{config} disk",
-        )
+        for key, style, what in (("ram_gb", "o-", "server RSS"), ("disk_gb", "s--", "disk")):
+            values = [c[key] for _, c in rows]
+            mem.plot(sizes, values, style, color=line.get_color(), label=f"{config} {what}")
     lat.axhline(25, color="grey", lw=0.8)
     lat.axhline(60, color="grey", lw=0.8, ls="--")
     lat.set(
