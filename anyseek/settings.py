@@ -124,12 +124,12 @@ class ApiSettings(BaseModel):
     query_decode_workers: int = Field(
         default=2, ge=1, le=64, description="threads decoding query files, beside the model's"
     )
-    inference_threads: int = Field(
-        default=1,
+    inference_threads: int | None = Field(
+        default=None,
         ge=1,
         le=256,
-        description="intra-op threads of the thread that runs the model (1: two made one "
-        "query's pass 2x slower on a 2-core machine, from a thread other than the main one)",
+        description="intra-op threads of the one thread that loads and runs the model (unset: "
+        "torch's default, the cores or OMP_NUM_THREADS); every other thread of the server uses one",
     )
     auth_reads: bool = Field(default=False, description="require a key for reads too")
     batch_max: int = Field(default=16, ge=1, le=256, description="searches per model call; 1=off")

@@ -21,11 +21,11 @@ from fastapi.staticfiles import StaticFiles
 from anyseek.db.session import Database, database_for
 from anyseek.settings import Settings
 from api import errors
-from api.batching import SearchBatcher
+from api.batching import SearchBatcher, inference_thread
 from api.decoding import QueryDecoder
 from api.deps import AppState
 from api.indexing import JobRunner
-from api.metrics import Metrics
+from api.metrics import Metrics, RequestTimer
 from api.query import MB
 from api.routes import collections, export, health, items, jobs, model, search, versions
 from api.schemas import publish_limits
@@ -45,6 +45,14 @@ def _load(settings: Settings) -> Searcher:
     return searcher
 
 
+def _inference_threads(settings: Settings) -> int:
+    """The model thread's intra-op threads: as set, else what torch would use in this process
+    (its cores, or ``OMP_NUM_THREADS``), read before this thread is set to one."""
+    import torch
+
+    return settings.api.inference_threads or torch.get_num_threads()
+
+
 def create_app(
     settings: Settings, *, searcher: Searcher | None = None, database: Database | None = None
 ) -> FastAPI:
@@ -61,7 +69,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        state.searcher = searcher or await asyncio.to_thread(_load, settings)
+        inference = inference_thread(partial(use_threads, _inference_threads(settings)))
+        use_threads(1)  # the event loop's own torch calls (small ones) stay off the cores
+        if searcher is None:
+            loop = asyncio.get_running_loop()
+            state.searcher = await loop.run_in_executor(inference, _load, settings)
+        else:
+            state.searcher = searcher
         state.models = ModelRegistry(settings.model, default=state.searcher.model)
         state.versioned = VersionedSearcher(state.searcher, database, state.models)
         state.batcher = SearchBatcher(
@@ -69,7 +83,7 @@ def create_app(
             max_batch=settings.api.batch_max,
             wait_ms=settings.api.batch_wait_ms,
             on_batch=state.metrics.batches.observe,
-            thread_setup=partial(use_threads, settings.api.inference_threads),
+            executor=inference,
         )
         state.batcher.start()
         state.decoder = QueryDecoder(
@@ -109,7 +123,7 @@ def create_app(
     app.state.anyseek = state
     app.openapi = _openapi_with_limits(app, settings)  # type: ignore[method-assign]
     errors.install(app)
-    app.middleware("http")(state.metrics.middleware)
+    app.add_middleware(RequestTimer, metrics=state.metrics)
     for router in (
         collections.router,
         export.router,

@@ -3,7 +3,8 @@
 Requests that arrive while a batch is being answered form the next batch (up to ``max_batch``),
 and ``wait_ms`` (default 0) can hold the first one of a batch longer for others; the batch runs on
 one inference thread, off the event loop, so the model is called by one
-thread at a time and queries with the same modalities share one encoder pass.
+thread at a time and queries with the same modalities share one encoder pass. The service also
+loads the model on that thread (:func:`inference_thread`), so one OpenMP team does all its work.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ Query = SearchQuery | Plan  # a plan: a query whose files were already decoded (
 SearchMany = Callable[[Sequence[Query]], list[SearchResults | Exception]]
 
 
+def inference_thread(setup: Callable[[], None] | None = None) -> ThreadPoolExecutor:
+    """The one thread that loads and runs the model, set up once by ``setup`` (its intra-op
+    threads): loading elsewhere would leave a second OpenMP team whose idle workers slow every
+    pass of this one (measured 2x on the 2-core machine)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="anyseek-search", initializer=setup)
+
+
 class SearchBatcher:
     """Queue of pending searches answered in batches by one background task."""
 
@@ -31,16 +39,17 @@ class SearchBatcher:
         wait_ms: float = 2.0,
         on_batch: Callable[[int], None] | None = None,
         thread_setup: Callable[[], None] | None = None,
+        executor: ThreadPoolExecutor | None = None,
     ) -> None:
+        """``executor``: the inference thread to run on (it is shut down with the batcher);
+        without one, a new :func:`inference_thread` set up by ``thread_setup``."""
         self._search_many = search_many
         self.max_batch = max(1, max_batch)
         self.wait_s = max(0.0, wait_ms) / 1000
         self._on_batch = on_batch
         self._queue: asyncio.Queue[tuple[Query, asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
-        self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="anyseek-search", initializer=thread_setup
-        )
+        self._executor = executor or inference_thread(thread_setup)
 
     def start(self) -> None:
         """Start the background task (inside the running event loop)."""

@@ -13,7 +13,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from api.errors import ApiError
-from model.service import query_kind
+from model.service import query_kind, use_threads
 from search.query import SearchQuery
 from search.searcher import Plan
 from search.versions import VersionedSearcher
@@ -36,7 +36,12 @@ class QueryDecoder:
     ) -> None:
         self.searcher = searcher
         self.timeout_s = timeout_s
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="anyseek-query-decode")
+        self._executor = ThreadPoolExecutor(  # one intra-op thread each: the cores are the model's
+            workers,
+            thread_name_prefix="anyseek-query-decode",
+            initializer=use_threads,
+            initargs=(1,),
+        )
 
     async def prepare(self, query: SearchQuery) -> SearchQuery | Plan:
         """The query ready for the batch: a :class:`Plan` with decoded inputs when it has files

@@ -8,9 +8,10 @@ import torch
 def use_threads(threads: int) -> None:
     """Give the calling thread's model passes ``threads`` intra-op threads.
 
-    The service runs the model on a thread of its own; there, on the 2-core machine, two intra-op
-    threads made one query's pass about 2x slower than one (30-34 ms against 17 ms: a new
-    OpenMP team per parallel region of a non-main thread), so the service sets this once on its
-    inference thread (``ANYSEEK_API__INFERENCE_THREADS``).
+    OpenMP keeps a team of threads per thread that ran a parallel region, and an idle team slows
+    another's work: on the 2-core machine, a pass on 2 threads from a thread other than the one
+    that had loaded the model took 17-24 ms against 10 ms. So the service loads and runs the
+    model on one thread set up with this (``ANYSEEK_API__INFERENCE_THREADS``), and gives every
+    other thread one.
     """
     torch.set_num_threads(max(1, threads))

@@ -11,7 +11,7 @@ import pytest
 from api_helpers import COLLECTION, Served
 
 from anyseek.errors import AnyseekError
-from api.batching import SearchBatcher
+from api.batching import SearchBatcher, inference_thread
 from search.query import QueryPart, SearchQuery
 
 
@@ -125,3 +125,32 @@ def test_the_inference_thread_is_set_up_once_and_runs_every_batch() -> None:
     assert [threads for _, threads in seen] == [1, 1]  # set on the inference thread...
     assert seen[0][0] == seen[1][0] and seen[0][0].startswith("anyseek-search")
     assert torch.get_num_threads() == before  # ...not on this one
+
+
+def test_the_thread_that_loads_the_model_runs_every_batch() -> None:
+    """The service loads the model on the inference thread, then batches on it: one OpenMP team
+    for all the model's work (a team left on another thread slowed every pass 2x)."""
+    import torch
+
+    from model.service import use_threads
+
+    executor = inference_thread(lambda: use_threads(1))
+    loaded_on = executor.submit(lambda: (threading.get_ident(), torch.get_num_threads())).result()
+    seen: list[int] = []
+
+    def search_many(queries):
+        seen.append(threading.get_ident())
+        return [q.parts[0].value for q in queries]
+
+    async def run() -> list[str]:
+        batcher = SearchBatcher(search_many, executor=executor)
+        batcher.start()
+        answers = [await batcher.search(_query(text)) for text in ("a", "b")]
+        await batcher.stop()
+        return answers
+
+    assert run_loop(run()) == ["a", "b"]
+    assert loaded_on[1] == 1
+    assert seen == [loaded_on[0], loaded_on[0]]
+    with pytest.raises(RuntimeError):  # stopping the batcher released its thread
+        executor.submit(int)
