@@ -35,7 +35,6 @@ class Candidates:
     """The union of every space's candidates, scored and ranked in every space."""
 
     ids: np.ndarray  # [M] int64, ascending
-    payloads: list[Payload]
     scores: dict[str, np.ndarray]  # space -> [M] cosine
     ranks: dict[str, np.ndarray]  # space -> [M] 1-based rank among the union
     found: dict[str, int]  # space -> how many candidates the store gave
@@ -49,19 +48,28 @@ def gather(
     filter: Filter | None = None,
     exclude: Collection[int] = (),
 ) -> Candidates:
-    """Top ``per_space`` items of every space, their union scored in every space."""
+    """Top ``per_space`` items of every space, their union scored in every space (without their
+    payloads: only a page's are read, by :func:`payloads_of`)."""
     found: dict[str, int] = {}
     union: set[int] = set()
     for query in queries:
-        [result] = store.search(collection, query.name, query.vector, per_space, filter)
+        [result] = store.search(
+            collection, query.name, query.vector, per_space, filter, with_payload=False
+        )
         found[query.name] = len(result.hits)
         union.update(result.ids)
     ids = np.array(sorted(union - set(exclude)), dtype=np.int64)
-    items = store.retrieve(collection, ids.tolist(), with_vectors=True)
+    items = store.retrieve(collection, ids.tolist(), with_vectors=True, with_payload=False)
     ids = np.array([item.id for item in items], dtype=np.int64)  # deleted meanwhile: left out
     scores = {q.name: _scores(items, q) for q in queries}
     ranks = {space: _ranks(s, ids) for space, s in scores.items()}
-    return Candidates(ids, [item.payload for item in items], scores, ranks, found)
+    return Candidates(ids, scores, ranks, found)
+
+
+def payloads_of(store: VectorStore, collection: str, ids: Sequence[int]) -> dict[int, Payload]:
+    """The payloads of a page's items by id (an item deleted since it was gathered is absent)."""
+    items = store.retrieve(collection, ids, with_vectors=False)
+    return {item.id: item.payload for item in items}
 
 
 def _scores(items: Sequence, query: SpaceQuery) -> np.ndarray:

@@ -32,7 +32,7 @@ from model.service import (
     fusion_weights,
     load_search_model,
 )
-from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
+from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather, payloads_of
 from search.cursor import (
     MAX_TIED,
     SCORE_TOLERANCE,
@@ -54,7 +54,7 @@ from search.query import (
 from search.reconstruct import explain_reconstructions
 from search.relevance import load_calibration, query_kind, relevance
 from search.steering import steer
-from search.stores.base import MAX_K, VectorStore
+from search.stores.base import MAX_K, Payload, VectorStore
 
 WEIGHTED_COMBINATIONS = tuple(name for name in COMBINATIONS if name != "joint")
 PriorsLookup = Callable[[str], Mapping[str, torch.Tensor] | None]  # collection -> its priors
@@ -276,7 +276,13 @@ class Searcher:
                 order = order[relevant[order] >= query.min_relevance]
             order = _after(order, candidates.ids, fused, plan.cursor, bool(query.cursor))
             page = order[offset : offset + query.k]
-            hits = tuple(_hit(candidates, fused, relevant, int(i)) for i in page)
+        with timer.stage("payloads"):
+            payloads = payloads_of(self.store, plan.target, candidates.ids[page].tolist())
+            hits = tuple(
+                _hit(candidates, fused, relevant, int(i), payloads[int(candidates.ids[i])])
+                for i in page
+                if int(candidates.ids[i]) in payloads
+            )
         timer.ms["total"] = round(sum(timer.ms.values()), 3)
         more = len(order) > offset + query.k and served + query.k < settings.max_window
         next_cursor = None
@@ -540,14 +546,14 @@ def _next(cursor: PageCursor, hits: Sequence[SearchHitResult], served: int) -> P
 
 
 def _hit(
-    candidates: Candidates, fused: np.ndarray, relevant: np.ndarray, i: int
+    candidates: Candidates, fused: np.ndarray, relevant: np.ndarray, i: int, payload: Payload
 ) -> SearchHitResult:
     """The result of candidate position ``i``."""
     return SearchHitResult(
         id=int(candidates.ids[i]),
         score=float(fused[i]),
         relevance=float(relevant[i]),
-        payload=candidates.payloads[i],
+        payload=payload,
         spaces={
             s: SpaceScore(float(candidates.scores[s][i]), int(candidates.ranks[s][i]))
             for s in candidates.scores

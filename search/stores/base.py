@@ -318,14 +318,21 @@ class VectorStore(ABC):
         queries: np.ndarray,
         k: int = 10,
         filter: Filter | None = None,
+        with_payload: bool = True,
     ) -> list[SearchResult]:
-        """The ``k`` nearest items for each query row (one 1-d query or a 2-d batch)."""
+        """The ``k`` nearest items for each query row (one 1-d query or a 2-d batch); hits carry
+        an empty payload unless ``with_payload`` (reading payloads is most of a search's cost)."""
 
     @abstractmethod
     def retrieve(
-        self, collection: str, ids: Sequence[int], with_vectors: bool = True
+        self,
+        collection: str,
+        ids: Sequence[int],
+        with_vectors: bool = True,
+        with_payload: bool = True,
     ) -> list[StoredItem]:
-        """Stored items by id, in the order asked; unknown ids are left out."""
+        """Stored items by id, in the order asked; unknown ids are left out. Without
+        ``with_vectors``/``with_payload`` those parts are left empty."""
 
     @abstractmethod
     def count(self, collection: str) -> int:

@@ -255,7 +255,11 @@ class FaissStore(VectorStore):
         self._get(collection).record(op)
 
     def retrieve(
-        self, collection: str, ids: Sequence[int], with_vectors: bool = True
+        self,
+        collection: str,
+        ids: Sequence[int],
+        with_vectors: bool = True,
+        with_payload: bool = True,
     ) -> list[StoredItem]:
         """Stored items in the order asked; unknown ids are left out."""
         with self._lock:
@@ -270,7 +274,7 @@ class FaissStore(VectorStore):
                 StoredItem(
                     item,
                     {name: rows[item] for name, rows in per_space.items() if item in rows},
-                    coll.payloads.get(item),
+                    coll.payloads.get(item) if with_payload else {},
                 )
                 for item in found
             ]
@@ -287,6 +291,7 @@ class FaissStore(VectorStore):
         queries: np.ndarray,
         k: int = 10,
         filter: Filter | None = None,
+        with_payload: bool = True,
     ) -> list[SearchResult]:
         """The k best items per query, best first, optionally among items matching a filter."""
         k = check_k(k)
@@ -296,7 +301,7 @@ class FaissStore(VectorStore):
             matrix = prepare_vectors(spec, queries)
             index = coll.indexes[space]
             scores, labels = self._filtered_search(coll, index, matrix, k, filter)
-            payload_of = coll.payloads.get
+            payload_of = coll.payloads.get if with_payload else _no_payload
             return [  # tolist() first: Python numbers in one call, not one numpy scalar per hit
                 SearchResult(
                     tuple(
@@ -578,6 +583,11 @@ class FaissStore(VectorStore):
                 shutil.rmtree(folder, ignore_errors=True)
             elif folder.is_dir():
                 remove_stale_generations(folder)
+
+
+def _no_payload(_: int) -> Payload:
+    """The payload of a hit asked for without payloads: empty."""
+    return {}
 
 
 def _first_kept(

@@ -271,14 +271,21 @@ class QdrantStore(VectorStore):
             )
 
     def retrieve(
-        self, collection: str, ids: Sequence[int], with_vectors: bool = True
+        self,
+        collection: str,
+        ids: Sequence[int],
+        with_vectors: bool = True,
+        with_payload: bool = True,
     ) -> list[StoredItem]:
         """Stored points in the order asked; unknown ids are left out."""
         id_array = check_ids(ids, unique=False)
         self.spaces(collection)
         with self._calls(f"retrieve from {collection!r}"):
             records = self.client.retrieve(
-                collection, ids=[int(i) for i in id_array], with_vectors=with_vectors
+                collection,
+                ids=[int(i) for i in id_array],
+                with_vectors=with_vectors,
+                with_payload=with_payload,
             )
         by_id = {int(r.id): r for r in records}
         return [
@@ -307,6 +314,7 @@ class QdrantStore(VectorStore):
         queries: np.ndarray,
         k: int = 10,
         filter: Filter | None = None,
+        with_payload: bool = True,
     ) -> list[SearchResult]:
         """The k best points per query through one batched query request."""
         k = check_k(k)
@@ -324,7 +332,7 @@ class QdrantStore(VectorStore):
                 limit=k,
                 filter=query_filter,
                 params=params,
-                with_payload=True,
+                with_payload=with_payload,
             )
             for row in matrix
         ]

@@ -366,6 +366,24 @@ def test_delete(store: VectorStore, data) -> None:
         assert ids[0] not in found and ids[1] not in found and len(found) == N - 2
 
 
+def test_without_payloads_hits_and_items_are_the_same_less_their_payloads(
+    store: VectorStore, data
+) -> None:
+    ids = _fill(store, data)
+    filter = Filter(equals={"tag": TAGS[1]})
+    [full] = store.search("c", "dino", data["dino"][4], k=7, filter=filter)
+    [bare] = store.search("c", "dino", data["dino"][4], k=7, filter=filter, with_payload=False)
+    assert bare.ids == full.ids and len(full.ids) == 7
+    assert [h.score for h in bare.hits] == pytest.approx([h.score for h in full.hits])
+    assert all(h.payload == {} for h in bare.hits)
+    assert all(h.payload["tag"] == TAGS[1] for h in full.hits)
+    asked = [int(ids[3]), int(ids[8])]
+    [item] = store.retrieve("c", asked[:1], with_payload=False)
+    assert item.payload == {} and set(item.vectors) == {"clip", "dino", "raw"}
+    found = store.retrieve("c", asked, with_vectors=False)
+    assert [i.payload["n"] for i in found] == [3, 8] and found[0].vectors == {}
+
+
 def test_retrieve_keeps_order_and_skips_unknown(store: VectorStore, data) -> None:
     ids = _fill(store, data)
     items = store.retrieve("c", [int(ids[9]), 999, int(ids[2])])
