@@ -6,10 +6,21 @@ page saw it; items indexed later are left out of the following pages (``search.c
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from anyseek.db.models import Collection, Item, ItemStatus
 from anyseek.db.session import Database
+
+
+def watermark_statement(collection: str) -> Select:
+    """``max(id)`` of the collection's indexed items, the collection's id a scalar subquery: with
+    one table in the outer query, PostgreSQL reads the max from the end of the
+    (collection_id, status, id) index; joined to collections it scanned every indexed row of the
+    collection (170 ms a search at one million items)."""
+    collection_id = select(Collection.id).where(Collection.name == collection).scalar_subquery()
+    return select(func.max(Item.id)).where(
+        Item.collection_id == collection_id, Item.status == ItemStatus.INDEXED
+    )
 
 
 class CollectionWatermark:
@@ -21,11 +32,7 @@ class CollectionWatermark:
     def __call__(self, collection: str) -> int | None:
         """The largest id among the collection's indexed items (None when it has none)."""
         with self.database.session() as session:
-            return session.scalar(
-                select(func.max(Item.id))
-                .join(Collection, Collection.id == Item.collection_id)
-                .where(Collection.name == collection, Item.status == ItemStatus.INDEXED)
-            )
+            return session.scalar(watermark_statement(collection))
 
     def close(self) -> None:
         """Release the database connections."""

@@ -251,7 +251,7 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         UniqueConstraint("collection_id", "sha256"),
-        Index(None, "collection_id", "status"),
+        Index(None, "collection_id", "status", "id"),  # the newest indexed id: one probe
         CheckConstraint("width IS NULL OR width > 0", name="width_positive"),
         CheckConstraint("height IS NULL OR height > 0", name="height_positive"),
     )
