@@ -82,8 +82,9 @@ class AppState:
         return self.jobs
 
 
-def get_state(request: Request) -> AppState:
-    """The app's state, set once by ``create_app``."""
+async def get_state(request: Request) -> AppState:
+    """The app's state, set once by ``create_app`` (async, as every dependency that does not
+    block: FastAPI runs a plain ``def`` one on its thread pool, a hop per request)."""
     state = request.app.state.anyseek
     assert isinstance(state, AppState)
     return state
@@ -116,12 +117,12 @@ def _check_key(state: AppState, key: str | None, required: bool) -> None:
         raise ApiError(401, f"the API key in the {API_KEY_HEADER} header is not valid")
 
 
-def write_access(state: State, key: ApiKey) -> None:
+async def write_access(state: State, key: ApiKey) -> None:
     """Writes need a valid key whenever keys are configured."""
     _check_key(state, key, required=True)
 
 
-def read_access(state: State, key: ApiKey) -> None:
+async def read_access(state: State, key: ApiKey) -> None:
     """Reads need a key only with ``ANYSEEK_API__AUTH_READS``; a wrong key is refused anyway."""
     _check_key(state, key, required=state.settings.api.auth_reads)
 

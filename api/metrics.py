@@ -7,13 +7,14 @@ from the database at scrape time, so they are right whoever indexed (this proces
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
-from fastapi import Request, Response
+from fastapi import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anyseek.db.models import IndexJob, Item
 from anyseek.db.session import Database
@@ -87,19 +88,35 @@ class Metrics:
         """The text exposition format."""
         return Response(generate_latest(self.registry), media_type="text/plain; version=0.0.4")
 
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Time every request under its route template (``/v1/collections/{name}``)."""
+    def observe_request(self, scope: Scope, status: int, seconds: float) -> None:
+        """Record one request under its route template (``/v1/collections/{name}``)."""
+        route = scope.get("route")
+        path = getattr(route, "path", None) or "unmatched"
+        self.requests.labels(scope["method"], path, str(status)).observe(seconds)
+
+
+class RequestTimer:
+    """ASGI middleware timing every HTTP request into :class:`Metrics` (plain ASGI: Starlette's
+    ``BaseHTTPMiddleware`` costs a task and a body stream per request)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
         status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_noting_status)
         finally:
-            route = request.scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
-            self.requests.labels(request.method, path, str(status)).observe(
-                time.perf_counter() - start
-            )
+            self.metrics.observe_request(scope, status, time.perf_counter() - start)
