@@ -221,8 +221,11 @@ def settings_for(data_dir: Path, config: str):
     return load_settings(data_dir=data_dir, store=store)
 
 
-def build(data_dir: Path, size: int, config: str, gallery: Gallery) -> tuple[float, ExactTopK]:
-    """Write the gallery into the configuration's store; (seconds, exact ground truth)."""
+def build(
+    data_dir: Path, size: int, config: str, gallery: Gallery, model
+) -> tuple[float, ExactTopK]:
+    """Write the gallery into the configuration's store and its items, as indexed rows, into
+    the metadata database; (seconds of the store's writes, exact ground truth)."""
     from anyseek.db import migrate
     from anyseek.db.session import database_for
     from search.stores import SpaceSpec, open_store
@@ -230,6 +233,8 @@ def build(data_dir: Path, size: int, config: str, gallery: Gallery) -> tuple[flo
     settings = settings_for(data_dir, config)
     database = database_for(settings, create_dirs=True)
     migrate.upgrade(database)
+    collection_id = create_collection(database, model)
+    index_gallery_rows(database, collection_id, size)  # the server meets a database of this size
     database.dispose()
     truth = ExactTopK(gallery.query_vectors)
     elapsed = 0.0
@@ -330,6 +335,18 @@ def recall_at_10(settings, truth: ExactTopK) -> float:
     return float(np.mean(shares))
 
 
+def create_collection(database, model) -> int:
+    """The bench collection in the metadata database, made by the model (as version 1); its id."""
+    from anyseek.db import repository
+    from indexer.collections import attach_model
+
+    with database.session() as session:
+        collection = repository.create_collection(session, COLLECTION)
+        attach_model(session, collection, model, "builtin")
+        session.flush()
+        return collection.id
+
+
 def index_gallery_rows(database, collection_id: int, size: int) -> None:
     """The gallery's items as indexed rows in the database, as the indexer would have left them
     (near-duplicate links and the write path's lookups then meet a database of the real size)."""
@@ -409,7 +426,6 @@ def outbox_rate(
     from anyseek.db import repository
     from anyseek.db.models import Item, PendingVectors
     from anyseek.db.session import database_for
-    from indexer.collections import attach_model
     from indexer.outbox import apply_pending
     from search.stores import open_store
 
@@ -417,12 +433,9 @@ def outbox_rate(
         return float("nan"), {}
     database = database_for(settings)
     with database.session() as session:
-        collection = repository.create_collection(session, COLLECTION)
-        attach_model(session, collection, model, "builtin")
-        session.flush()
+        collection = repository.get_collection(session, COLLECTION)
         collection_id = collection.id
         names = sorted(s.name for s in collection.spaces)
-    index_gallery_rows(database, collection_id, size)
     with database.session() as session:
         for ids, vectors in batches(gallery, size + 1, items):
             matrix = np.concatenate([vectors[n] for n in names], axis=1).astype(np.float32)
@@ -475,7 +488,7 @@ def run_one(size: int, config: str, model, gallery: Gallery, args) -> ConfigResu
     with tempfile.TemporaryDirectory(prefix="anyseek-scale-", dir=args.tmp) as tmp:
         data_dir = Path(tmp)
         settings = settings_for(data_dir, config)
-        build_s, truth = build(data_dir, size, config, gallery)
+        build_s, truth = build(data_dir, size, config, gallery, model)
         print(f"{size} {config}: built in {build_s:.1f} s", flush=True)
         process, base = start_server(data_dir, config, args.threads)
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from anyseek.db.session import database_for
 from bench.scale import (
     ConfigResult,
     KindResult,
@@ -20,6 +21,7 @@ from bench.scale import (
     save,
     settings_for,
 )
+from search.snapshots import CollectionWatermark
 from search.stores import open_store
 
 SIZE = 300
@@ -44,8 +46,12 @@ def test_batches_are_the_same_vectors_however_asked(gallery) -> None:
 
 @pytest.mark.parametrize("config", ["exact", "ivf_flat"])
 def test_build_recall_and_outbox(tmp_path: Path, search_model, gallery, config: str) -> None:
-    _, truth = build(tmp_path, SIZE, config, gallery)
+    _, truth = build(tmp_path, SIZE, config, gallery, search_model)
     settings = settings_for(tmp_path, config)
+    database = database_for(settings)
+    # the server is measured on a database holding the gallery's items, as the indexer leaves it
+    assert CollectionWatermark(database)("bench") == SIZE
+    database.dispose()
     recall = recall_at_10(settings, truth)
     if config == "exact":
         assert recall == 1.0  # the store's exact search is the brute-force ground truth
