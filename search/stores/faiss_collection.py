@@ -27,6 +27,7 @@ class LoadedCollection:
     segments: int = 0  # committed segments on top of the generation's base files
     segment_rows: int = 0
     base_count: int = 0  # items in the generation's base files
+    epoch: str = ""  # made with the collection (``Pointer.epoch``); "" in older stores
 
     @property
     def dirty(self) -> bool:
@@ -36,7 +37,7 @@ class LoadedCollection:
     @property
     def pointer(self) -> Pointer:
         """What ``CURRENT`` says for the state this process has committed or loaded."""
-        return Pointer(f"gen-{self.generation:08d}", self.segments)
+        return Pointer(f"gen-{self.generation:08d}", self.segments, self.epoch)
 
     def apply(self, op: Op) -> None:
         """Make one (validated) change in memory: what a write does, and what replaying does."""

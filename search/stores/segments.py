@@ -45,18 +45,23 @@ class Op:
 
 @dataclass(frozen=True)
 class Pointer:
-    """What ``CURRENT`` says: the committed generation folder and how many segments of it count."""
+    """What ``CURRENT`` says: the committed generation folder, how many segments of it count, and
+    the collection's epoch (made when the collection is created: one dropped and made again by
+    another process restarts at the same generation name, and only the epoch tells them apart)."""
 
     generation: str
     segments: int = 0
+    epoch: str = ""
 
     @classmethod
     def parse(cls, text: str) -> Pointer:
-        """Read ``gen-00000007`` (no segments, as every older store) or ``gen-00000007 3``."""
-        name, _, count = text.strip().partition(" ")
-        return cls(name, int(count) if count else 0)
+        """Read ``gen-00000007`` (older stores), ``gen-00000007 3`` or ``gen-00000007 3 e5f0``."""
+        name, count, epoch = ([*text.split(), "", ""])[:3]
+        return cls(name, int(count) if count else 0, epoch)
 
     def __str__(self) -> str:
+        if self.epoch:
+            return f"{self.generation} {self.segments} {self.epoch}"
         return self.generation if not self.segments else f"{self.generation} {self.segments}"
 
 

@@ -40,7 +40,10 @@ def _vectors(n: int, seed: int, dim: int = 8) -> np.ndarray:
 
 
 def _pointer(path: Path) -> Pointer:
-    return Pointer.parse((path / "c" / CURRENT).read_text())
+    """What ``CURRENT`` says of collection c, less its epoch (random per collection)."""
+    committed = Pointer.parse((path / "c" / CURRENT).read_text())
+    assert len(committed.epoch) == 12
+    return Pointer(committed.generation, committed.segments)
 
 
 def _snapshot(store: FaissStore, queries: np.ndarray) -> tuple:
@@ -230,6 +233,40 @@ def test_a_process_that_read_first_writes_on_top_of_another_writers_commit(
     other = _store(tmp_path)
     other.upsert("c", range(5, 9), {"v": _vectors(4, 1)})  # a segment the reader has not seen
     other.close()
-    reader.upsert("c", [100], {"v": _vectors(1, 2)})  # now the writer: it reads the folder again
+    loads = _count_loads(reader)
+    reader.upsert("c", [100], {"v": _vectors(1, 2)})  # now the writer: it catches up first
+    assert loads == []  # by replaying the other writer's segment, not reading the base again
     reader.close()
     assert _store(tmp_path).count("c") == 10  # nobody's segment was overwritten
+
+
+def _count_loads(store: FaissStore) -> list[str]:
+    """The generation folders ``store`` reads from now on (its real loader, recorded)."""
+    loads: list[str] = []
+    load = store._load
+
+    def recorded(name: str, folder: Path):
+        loads.append(folder.name)
+        return load(name, folder)
+
+    store._load = recorded  # type: ignore[method-assign]
+    return loads
+
+
+def test_a_reader_sees_a_collection_another_process_dropped_and_made_again(
+    tmp_path: Path, segmented
+) -> None:
+    first = _store(tmp_path)
+    first.ensure_collection("c", [SpaceSpec("v", 8)])
+    first.upsert("c", range(5), {"v": _vectors(5, 0)}, [{"old": i} for i in range(5)])
+    first.close()
+    reader = _store(tmp_path)
+    assert reader.count("c") == 5
+    other = _store(tmp_path)
+    other.drop("c")
+    other.ensure_collection("c", [SpaceSpec("v", 8)])  # the same generation name, a new folder
+    other.upsert("c", [7, 8, 9], {"v": _vectors(3, 1)}, [{"new": i} for i in range(3)])
+    other.close()
+    assert _pointer(tmp_path).generation == "gen-00000001"
+    assert reader.count("c") == 3  # read afresh, not old items with the new segments on top
+    assert [i.payload for i in reader.retrieve("c", [0, 7])] == [{"new": 0}]
