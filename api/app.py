@@ -39,8 +39,10 @@ log = logging.getLogger("anyseek.api")
 
 
 def _load(settings: Settings) -> Searcher:
-    """Load the model and open the store, then run every transform once."""
+    """Load the model and open the store, then run every transform once (on the inference
+    thread, which the store then sets up for one query at a time)."""
     searcher = open_searcher(settings)
+    searcher.store.use_for_single_queries()
     searcher.warm_up()
     return searcher
 

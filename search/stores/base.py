@@ -370,6 +370,11 @@ class VectorStore(ABC):
         """Shorthand for ``health().ready``."""
         return self.health().ready
 
+    def use_for_single_queries(self) -> None:
+        """Set up the calling thread to search one query at a time (the server's inference
+        thread); by default nothing."""
+        return None
+
     def nearest_ids(self, collection: str, space: str, queries: np.ndarray, k: int) -> np.ndarray:
         """Ids of about the k nearest items per query row, -1 where fewer: a cheaper search for
         write-time checks (near-duplicates) that may miss a neighbour an ordinary search finds.

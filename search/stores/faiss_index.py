@@ -361,3 +361,26 @@ def _selector(mask: np.ndarray) -> tuple[faiss.IDSelector, np.ndarray]:
     """
     bits = np.packbits(mask, bitorder="little")
     return faiss.IDSelectorBitmap(bits), bits
+
+
+def gpu_resources(wanted: bool) -> tuple[object | None, str]:
+    """FAISS GPU resources when asked for and available, else None and the reason."""
+    if not wanted:
+        return None, "cpu"
+    if not hasattr(faiss, "StandardGpuResources") or faiss.get_num_gpus() == 0:
+        log.warning("faiss_gpu is on but faiss has no CUDA device here; searching on the CPU")
+        return None, "cpu (faiss_gpu set, but no faiss-gpu build or CUDA device)"
+    return faiss.StandardGpuResources(), "gpu"
+
+
+def first_kept(
+    scores: np.ndarray, labels: np.ndarray, keep: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first k kept columns of each row (order preserved), padded with -1 / -inf."""
+    out_scores = np.full((len(labels), k), -np.inf, np.float32)
+    out_labels = np.full((len(labels), k), -1, np.int64)
+    for row in range(len(labels)):
+        chosen = np.flatnonzero(keep[row])[:k]
+        out_scores[row, : len(chosen)] = scores[row, chosen]
+        out_labels[row, : len(chosen)] = labels[row, chosen]
+    return out_scores, out_labels

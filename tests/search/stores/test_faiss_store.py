@@ -247,3 +247,27 @@ def test_quick_search_finds_near_copies(tmp_path: Path, kind: str) -> None:
     copies = vectors[:200] + 0.1 * rng.normal(size=(200, 32)).astype(np.float32)  # cosine ~0.95
     found = store.nearest_ids("c", "v", copies, k=3)
     assert np.mean([i in row for i, row in enumerate(found.tolist())]) >= 0.98
+
+
+def test_single_query_threads_leave_faiss_one_openmp_thread_there_only(tmp_path: Path) -> None:
+    import threading
+
+    import faiss
+
+    store = FaissStore(StoreSettings(path=str(tmp_path)))
+    store.ensure_collection("c", [SpaceSpec("v", 4)])
+    store.upsert("c", [1, 2], {"v": np.eye(4)[:2]})
+    seen: dict[str, object] = {}
+
+    def serve() -> None:
+        store.use_for_single_queries()
+        seen["threads"] = faiss.omp_get_max_threads()
+        seen["ids"] = store.search("c", "v", np.eye(4)[1], k=1)[0].ids
+
+    before = faiss.omp_get_max_threads()
+    thread = threading.Thread(target=serve)
+    thread.start()
+    thread.join()
+    assert seen == {"threads": 1, "ids": [2]}
+    assert faiss.omp_get_max_threads() == before  # other threads keep theirs (for batches)
+    store.close()
