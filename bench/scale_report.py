@@ -31,8 +31,8 @@ def table(data: dict) -> str:
                 )
     if any(c.get("note", "").startswith(FIRST_PASS) for e in data.values() for c in e["configs"]):
         lines.append(
-            "\n† first pass (previous session): measured before segments, compact payloads, IVF "
-            "read into memory and the inference thread's setting"
+            "\n† first pass (two sessions earlier): measured before segments, compact payloads, "
+            "IVF read into memory and the server's thread set-up; the other rows: this session"
         )
     return "\n".join(lines) + "\n"
 
