@@ -29,7 +29,7 @@ from api.metrics import Metrics, RequestTimer
 from api.query import MB
 from api.routes import collections, export, health, items, jobs, model, search, versions
 from api.schemas import publish_limits
-from model.service import use_threads
+from model.service import default_threads, use_threads
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher, open_searcher
 from search.versions import VersionedSearcher
@@ -48,11 +48,8 @@ def _load(settings: Settings) -> Searcher:
 
 
 def _inference_threads(settings: Settings) -> int:
-    """The model thread's intra-op threads: as set, else what torch would use in this process
-    (its cores, or ``OMP_NUM_THREADS``), read before this thread is set to one."""
-    import torch
-
-    return settings.api.inference_threads or torch.get_num_threads()
+    """The model thread's intra-op threads: as set, else torch's default in this process."""
+    return settings.api.inference_threads or default_threads()
 
 
 def create_app(

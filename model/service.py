@@ -24,7 +24,7 @@ from model.families.interface import (
 )
 from model.families.registry import load_search_model
 from model.inference.fusion import fusion_weights
-from model.inference.threads import use_threads
+from model.inference.threads import default_threads, use_threads
 from model.queries import (
     QUERY_KINDS,
     QueryKind,
@@ -53,6 +53,7 @@ __all__ = [
     "SearchModel",
     "SpaceInfo",
     "UserInputError",
+    "default_threads",
     "fusion_weights",
     "load_search_model",
     "open_image",

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import torch
 
+_DEFAULT = torch.get_num_threads()  # read at import, before any thread is set to fewer
+
+
+def default_threads() -> int:
+    """What torch gives a thread by default in this process (its cores, or OMP_NUM_THREADS)."""
+    return _DEFAULT
+
 
 def use_threads(threads: int) -> None:
     """Give the calling thread's model passes ``threads`` intra-op threads.
