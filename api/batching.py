@@ -38,18 +38,17 @@ class SearchBatcher:
         max_batch: int = 16,
         wait_ms: float = 2.0,
         on_batch: Callable[[int], None] | None = None,
-        thread_setup: Callable[[], None] | None = None,
         executor: ThreadPoolExecutor | None = None,
     ) -> None:
         """``executor``: the inference thread to run on (it is shut down with the batcher);
-        without one, a new :func:`inference_thread` set up by ``thread_setup``."""
+        without one, a new :func:`inference_thread`."""
         self._search_many = search_many
         self.max_batch = max(1, max_batch)
         self.wait_s = max(0.0, wait_ms) / 1000
         self._on_batch = on_batch
         self._queue: asyncio.Queue[tuple[Query, asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
-        self._executor = executor or inference_thread(thread_setup)
+        self._executor = executor or inference_thread()
 
     def start(self) -> None:
         """Start the background task (inside the running event loop)."""

@@ -277,11 +277,12 @@ class Searcher:
             order = _after(order, candidates.ids, fused, plan.cursor, bool(query.cursor))
             page = order[offset : offset + query.k]
         with timer.stage("payloads"):
-            payloads = payloads_of(self.store, plan.target, candidates.ids[page].tolist())
+            shown = candidates.ids[page].tolist()
+            payloads = payloads_of(self.store, plan.target, shown)
             hits = tuple(
-                _hit(candidates, fused, relevant, int(i), payloads[int(candidates.ids[i])])
-                for i in page
-                if int(candidates.ids[i]) in payloads
+                _hit(candidates, fused, relevant, int(i), payloads[item])
+                for i, item in zip(page, shown, strict=True)
+                if item in payloads
             )
         timer.ms["total"] = round(sum(timer.ms.values()), 3)
         more = len(order) > offset + query.k and served + query.k < settings.max_window

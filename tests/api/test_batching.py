@@ -114,7 +114,7 @@ def test_the_inference_thread_is_set_up_once_and_runs_every_batch() -> None:
         return [q.parts[0].value for q in queries]
 
     async def run() -> None:
-        batcher = SearchBatcher(search_many, thread_setup=lambda: use_threads(1))
+        batcher = SearchBatcher(search_many, executor=inference_thread(lambda: use_threads(1)))
         batcher.start()
         for text in ("a", "b"):
             await batcher.search(_query(text))
