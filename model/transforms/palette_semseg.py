@@ -115,10 +115,10 @@ class PaletteSemsegTransform:
         packed = (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2]
         colors = self.palette.colors
         codes = (colors[:, 0] << 16) | (colors[:, 1] << 8) | colors[:, 2]
-        lookup = {int(code): i for i, code in enumerate(codes)}
-        unique, inverse = np.unique(packed, return_inverse=True)
-        ids = np.array([lookup.get(int(u), -1) for u in unique], dtype=np.int64)[inverse]
-        ids = np.where(rgba[..., 3] == 0, 0, ids.reshape(packed.shape))
+        order = np.argsort(codes)  # a binary search per pixel among the few palette colours
+        at = np.searchsorted(codes[order], packed).clip(0, len(codes) - 1)
+        ids = np.where(codes[order][at] == packed, order[at], -1)
+        ids = np.where(rgba[..., 3] == 0, 0, ids)
         if (ids < 0).any():
             bad = np.unique(packed[ids < 0])[:5]
             shown = ", ".join(str((int(b) >> 16, (int(b) >> 8) & 255, int(b) & 255)) for b in bad)
