@@ -142,7 +142,8 @@ def _depth(x: torch.Tensor) -> dict[str, Any]:
 
 
 def _caption(x: torch.Tensor) -> dict[str, Any]:
-    return {"tokens": int((x != 0).sum())}
+    """Token ids [L], or word rows [L, 1 + T] (a word id and its letter trigrams): one a word."""
+    return {"tokens": int((x[..., 0] != 0).sum() if x.ndim == 2 else (x != 0).sum())}
 
 
 #: default transform -> what can be shown of its model input (the thinned sketch's ink...)

@@ -53,14 +53,22 @@ Combination = Callable[[ModelBundle, Sequence[WeightedPart]], dict[str, SpaceEmb
 
 def _check(parts: Sequence[WeightedPart]) -> None:
     """At least one part with a positive weight: "not like X" alone asks for nothing."""
-    if not parts:
+    check_weights([p.weight for p in parts])
+
+
+def check_weights(weights: Sequence[float], how: str = "fusion") -> None:
+    """A known way to combine, at least one part, one positive weight, only finite weights:
+    each a CombinationError saying so (every model family refuses the same queries)."""
+    if how not in COMBINATIONS:
+        raise CombinationError(f"unknown combination {how!r}; choose one of {list(COMBINATIONS)}")
+    if not weights:
         raise CombinationError("a query needs at least one part")
-    if not any(p.weight > 0 for p in parts):
+    if not any(w > 0 for w in weights):
         raise CombinationError(
             "every weight is negative or zero: a query needs at least one part with a positive "
             "weight (negative weights mean 'not like this' next to something to look for)"
         )
-    if any(not math.isfinite(p.weight) for p in parts):
+    if any(not math.isfinite(w) for w in weights):
         raise CombinationError("weights must be finite numbers")
 
 

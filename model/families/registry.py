@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from anyseek.settings import ModelSettings
+from model.families.bind import is_bind_bundle, load_bind_search_model
 from model.families.builtin import is_bundle, load_bundle_search_model
 from model.families.interface import ModelError, SearchModel
 from model.families.multimae.search import is_multimae_source, load_multimae_search_model
@@ -32,7 +33,8 @@ class ModelFamily:
 
 
 FAMILIES: tuple[ModelFamily, ...] = (
-    ModelFamily("bundle", is_bundle, load_bundle_search_model),  # builtin or a bundle folder
+    ModelFamily("bound", is_bind_bundle, load_bind_search_model),  # builtin, a bound-model folder
+    ModelFamily("bundle", is_bundle, load_bundle_search_model),  # an FM bundle folder
     ModelFamily("multimae", is_multimae_source, load_multimae_search_model),
     ModelFamily(
         "official 4M",

@@ -1,0 +1,151 @@
+"""A bound model (``model.bind``: the built-in default) behind the :class:`SearchModel` interface.
+
+One space: the gallery image's vector, and every query modality's vector in the same space. A
+query of several inputs is one vector, the normalised weighted sum of its parts' (a negative
+weight says "not like this"), so joint, guided and fused combinations are the same arithmetic
+here. Each query therefore tells its one space everything: its information is 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.bind.bundle import SPACE, BindBundle, is_bind_bundle, load_bind_bundle
+from model.bind.network import CAPTION, combine
+from model.bind.text import stack_words
+from model.bundle.declarations import input_transform
+from model.families.base import SearchModelBase
+from model.families.combination import check_weights
+from model.families.interface import (
+    QueryEmbedding,
+    QueryModality,
+    QueryRequest,
+    QueryTransform,
+    SpaceInfo,
+    checked_caption,
+    depth_input,
+    torch_dtype,
+    weights_digest,
+)
+
+
+def _caption_transform(bundle: BindBundle) -> QueryTransform:
+    """A caption string -> the word rows the text tower reads; empty text, or text of unknown
+    words only, is refused naming them instead of searching with nothing."""
+    from model.transforms.base import UserInputError
+
+    vocab = bundle.vocab
+    assert vocab is not None
+
+    def transform(caption: Any) -> torch.Tensor:
+        text = checked_caption(caption)
+        if not vocab.readable(text):
+            raise UserInputError(
+                f"the model knows none of the caption's words ({'; '.join(vocab.warnings(text))}"
+                "): describe the scene's objects by colour, size, material and shape"
+            )
+        return vocab.encode(text)
+
+    return transform
+
+
+def _caption_warnings(bundle: BindBundle) -> Any:
+    """One warning per word the model does not know: read as a known word, or left out."""
+    vocab = bundle.vocab
+    assert vocab is not None
+    return lambda caption: vocab.warnings(caption) if isinstance(caption, str) else []
+
+
+def _query_modalities(bundle: BindBundle) -> list[QueryModality]:
+    """One query modality per declared input, with the transform ``bundle.json`` declares."""
+    out = []
+    for name, declared in bundle.declarations.inputs.items():
+        if name == CAPTION:
+            out.append(
+                QueryModality(
+                    declared.query, name, _caption_transform(bundle), _caption_warnings(bundle)
+                )
+            )
+            continue
+        transform = input_transform(declared, bundle.declarations.palette)
+        if declared.transform == "depth":
+            transform = depth_input(transform)
+        out.append(QueryModality(declared.query, name, transform))
+    return out
+
+
+def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """One batch of one input: caption word rows padded, pixel inputs stacked."""
+    if tensors[0].ndim == 2 and tensors[0].dtype == torch.long:
+        return stack_words(tensors)
+    return torch.stack(list(tensors))
+
+
+class BindSearchModel(SearchModelBase):
+    """A :class:`model.bind.bundle.BindBundle` as a search model."""
+
+    def __init__(self, bundle: BindBundle, name: str = "builtin", dtype: str = "float32") -> None:
+        self.bundle = bundle
+        self.name = name
+        self.folder = Path(bundle.path)
+        self.version = weights_digest(list(self.folder.glob("*.safetensors")))
+        self.device = next(bundle.model.parameters()).device
+        self.compute_dtype = torch_dtype(dtype)
+        self.palette = bundle.declarations.palette
+        self.use_query_modalities(_query_modalities(bundle), f"the model at {bundle.path}")
+        short = bundle.declarations.space_names[SPACE]
+        self.spaces = (SpaceInfo(short, SPACE, bundle.config.embed_dim),)
+
+    def _base(self, modality: str) -> str:
+        """The network's name of a query modality's input (``sketch@64`` -> ``sketch``)."""
+        return self.query_modalities[modality].input.split("@", 1)[0]
+
+    @torch.inference_mode()
+    def _embed(self, base: str, x: torch.Tensor) -> torch.Tensor:
+        """One input's batch -> float32 unit vectors [B, D], autocast to the compute dtype."""
+        enabled = self.compute_dtype != torch.float32
+        with torch.autocast(self.device.type, self.compute_dtype, enabled=enabled):
+            return self.bundle.model.embed(base, x.to(self.device)).float()
+
+    def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        """Model-ready rgb [B, 3, S, S] -> {space: [B, D] float32}."""
+        return {self.spaces[0].name: self._embed("rgb", images).cpu().numpy()}
+
+    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
+        """Every request's inputs, batched by modality across requests, then combined per
+        request as the weighted sum of its parts' vectors."""
+        for request in requests:
+            self.check_request(request)
+            weights = request.weights or {}
+            check_weights([float(weights.get(k, 1.0)) for k in request.inputs], request.combine)
+        rows: dict[str, list[tuple[int, torch.Tensor]]] = {}
+        for i, request in enumerate(requests):
+            for modality, value in request.inputs.items():
+                rows.setdefault(modality, []).append((i, value))
+        parts: list[dict[str, torch.Tensor]] = [{} for _ in requests]
+        for modality, members in rows.items():
+            vectors = self._embed(self._base(modality), _stack([v for _, v in members]))
+            for row, (i, _) in enumerate(members):
+                parts[i][modality] = vectors[row : row + 1]
+        space = self.spaces[0].name
+        out = []
+        for request, found in zip(requests, parts, strict=True):
+            vector = combine(found, dict(request.weights or {}))[0]
+            out.append({space: QueryEmbedding(vector.cpu().numpy(), 1.0)})
+        return out
+
+
+def load_bind_search_model(
+    source: str | Path, *, device: str = "cpu", dtype: str = "float32"
+) -> BindSearchModel:
+    """Load ``builtin`` or a bound-model folder as a search model."""
+    name = "builtin" if str(source) == "builtin" else Path(source).name
+    return BindSearchModel(load_bind_bundle(source, device=device), name=name, dtype=dtype)
+
+
+__all__ = ["BindSearchModel", "is_bind_bundle", "load_bind_search_model"]

@@ -1,0 +1,90 @@
+"""The bound model's network: shapes, and rows that do not depend on their batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.bind.network import BindConfig, BindModel, combine
+from model.bind.text import WordVocab
+
+
+@pytest.fixture(scope="module")
+def tiny() -> BindModel:
+    torch.manual_seed(0)
+    return BindModel(BindConfig.load(Path("tiny"))).eval()
+
+
+def test_every_input_lands_on_the_unit_sphere_of_one_space(tiny: BindModel) -> None:
+    d = tiny.config.embed_dim
+    inputs = {
+        "rgb": torch.randn(3, 3, 64, 64),
+        "depth": torch.randn(3, 1, 64, 64),
+        "normal": torch.rand(3, 3, 64, 64) * 2 - 1,
+        "semseg": torch.randint(0, 7, (3, 64, 64)),
+        "sketch": torch.randn(3, 1, 64, 64).sign(),
+        "edges": torch.randn(3, 1, 64, 64).sign(),
+    }
+    vocab = WordVocab(("a", "red", "cube"), buckets=tiny.config.text_buckets)
+    inputs["caption"] = vocab.batch(["a red cube", "a cube", "blue"])
+    for name, x in inputs.items():
+        with torch.no_grad():
+            v = tiny.embed(name, x)
+        assert v.shape == (3, d), name
+        torch.testing.assert_close(v.norm(dim=-1), torch.ones(3))
+
+
+def test_a_row_does_not_depend_on_what_else_is_in_its_batch(tiny: BindModel) -> None:
+    # GroupNorm, not BatchNorm: a sketch alone and a sketch among depth maps embed alike
+    sketch = torch.randn(2, 1, 64, 64).sign()
+    depth = torch.randn(5, 1, 64, 64)
+    with torch.no_grad():
+        alone = tiny.embed_pixels("sketch", sketch)
+        mixed = tiny.embed_mixed(["depth", "sketch"], {"depth": depth, "sketch": sketch})
+    torch.testing.assert_close(mixed[5:], alone, atol=1e-5, rtol=1e-4)
+
+
+def test_padding_a_caption_does_not_change_it(tiny: BindModel) -> None:
+    vocab = WordVocab(("a", "red", "cube", "and", "blue", "ball"), buckets=256)
+    short = vocab.batch(["a red cube"])
+    padded = vocab.batch(["a red cube", "a red cube and a blue ball"])[:1]
+    assert padded.shape[1] > short.shape[1]
+    with torch.no_grad():
+        torch.testing.assert_close(
+            tiny.embed_text(padded), tiny.embed_text(short), atol=1e-5, rtol=1e-4
+        )
+
+
+def test_combining_is_a_normalised_weighted_sum() -> None:
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    torch.testing.assert_close(
+        combine({"a": a, "b": b}, {}), torch.tensor([[0.7071, 0.7071]]), atol=1e-4, rtol=0
+    )
+    torch.testing.assert_close(
+        combine({"a": a, "b": b}, {"b": -1.0}), torch.tensor([[0.7071, -0.7071]]), atol=1e-4, rtol=0
+    )
+
+
+def test_a_config_with_an_unknown_key_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="widht"):
+        BindConfig.from_json({"widht": [8, 16]})
+
+
+def test_a_misspelt_word_is_read_by_its_letters_and_reported() -> None:
+    vocab = WordVocab(("a", "red", "cube", "cylinder", "cone"), buckets=2048)
+    right, wrong = vocab.encode("cylinder")[0], vocab.encode("cyllinder")[0]
+    assert right[0] > 1 and wrong[0] == 1  # unknown as a word ...
+    shared = set(right[1:].tolist()) & set(wrong[1:].tolist()) - {0}
+    assert len(shared) >= 5  # ... but most of its letter trigrams are the known word's
+    assert vocab.warnings("a rde cube with stripes") == [
+        'unknown word "rde" (read like "red")', 'unknown word "with"', 'unknown word "stripes"'
+    ]  # fmt: skip
+    assert vocab.readable("a rde cueb") and not vocab.readable("zebra stripes")
+    assert vocab.unknown_words("a cyllinder and a teal ball") == [
+        "cyllinder",
+        "and",
+        "cyan",
+        "ball",
+    ]
