@@ -9,7 +9,7 @@ blobs in the class colours. Asked to describe it, they name some of the objects 
 words ("a teal pyramid next to a big ball"). :func:`draw_human_queries` makes all three from a
 scene's description (its scene graph and where each object appears), under
 :class:`HumanStyle`'s settings; the same settings are the recipe's human-style augmentations
-(``model.train``), so training and evaluation speak of the same person.
+(``workbench/styles.py`` names several people: some trained on, one held out).
 """
 
 from __future__ import annotations
@@ -44,6 +44,12 @@ class HumanStyle:
     p_paint_floor: float = 0.6  # the painting fills the floor (else only the objects)
     p_synonym: float = 0.5  # a colour or shape word is said in the person's own words
     p_some_objects: float = 0.4  # the caption names only some of the objects
+    aspect: tuple[float, float] = (1.0, 1.0)  # canvas width / height, log-uniform in this range
+    proportion_jitter: float = 0.0  # std of the log of an object's width / height distortion
+    p_broken: float = 0.0  # a piece of a stroke is left out (the pen skips)
+    p_extra_object: float = 0.0  # an object that is not in the scene is drawn too
+    paint_spill: float = 0.0  # painted blobs grow past the object's edges by up to this share
+    p_typo: float = 0.0  # a word of the caption is misspelt
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,19 @@ class _Hand:
     def __init__(self, seed: int, style: HumanStyle) -> None:
         self.rng = np.random.default_rng([seed, 0x4A3D])
         self.style = style
+        self.width = self.height = float(style.canvas)
+        low, high = style.aspect
+        if (low, high) != (1.0, 1.0):  # no extra draw for a square canvas: old seeds stay
+            ratio = math.exp(self.rng.uniform(math.log(low), math.log(high)))
+            self.width, self.height = (
+                style.canvas * math.sqrt(ratio),
+                style.canvas / math.sqrt(ratio),
+            )
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The canvas, (width, height) px."""
+        return round(self.width), round(self.height)
 
     def chance(self, p: float) -> bool:
         """True with probability ``p``."""
@@ -84,6 +103,18 @@ class _Hand:
         kernel = np.ones(5) / 5  # smooth: a tremor, not salt and pepper
         noise = np.stack([np.convolve(noise[:, i], kernel, mode="same") for i in range(2)], 1)
         return [(x + dx, y + dy) for (x, y), (dx, dy) in zip(out, noise, strict=True)]
+
+    def pieces(self, stroke: list[Point]) -> list[list[Point]]:
+        """A stroke as the pen draws it: whole, or in pieces with gaps when it skips."""
+        if self.style.p_broken <= 0 or len(stroke) < 4:
+            return [stroke]
+        out: list[list[Point]] = [[]]
+        for point in stroke:
+            if self.chance(self.style.p_broken / 3):  # a gap starts here
+                out.append([])
+            elif out[-1] or self.chance(0.5):
+                out[-1].append(point)
+        return [p for p in out if len(p) >= 2]
 
 
 def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 24) -> list[Point]:
@@ -136,26 +167,43 @@ class _Placed:
 
 
 def _placements(views: tuple[ObjectView, ...], instance: np.ndarray, hand: _Hand) -> list[_Placed]:
-    """Visible objects, far to near, each shifted and resized the way memory does."""
+    """Visible objects, far to near, each shifted and resized the way memory does (and now and
+    then one more that the scene does not have)."""
     style, size = hand.style, instance.shape[0]
-    scale = style.canvas / size
+    sx, sy = hand.width / size, hand.height / size
     seen = sorted((v for v in views if v.mentionable), key=lambda v: -v.depth)
     if len(seen) >= 2 and hand.chance(style.p_drop_object):
         seen.pop(int(hand.rng.integers(len(seen))))
     placed = []
     for v in seen:
         rows, cols = np.nonzero(instance == v.index + 1)
-        w = (cols.max() - cols.min() + 1) * scale
-        h = (rows.max() - rows.min() + 1) * scale
+        w = (cols.max() - cols.min() + 1) * sx
+        h = (rows.max() - rows.min() + 1) * sy
         grow = math.exp(hand.rng.normal(0, style.size_jitter))
         shift = hand.rng.normal(0, style.position_jitter * style.canvas, 2)
+        stretch = (
+            math.exp(hand.rng.normal(0, style.proportion_jitter))
+            if style.proportion_jitter
+            else 1.0
+        )
         placed.append(
             _Placed(
                 v.obj.shape,
-                (cols.min() + cols.max() + 1) / 2 * scale + shift[0],
-                (rows.min() + rows.max() + 1) / 2 * scale + shift[1],
-                max(6.0, w * grow),
-                max(6.0, h * grow),
+                (cols.min() + cols.max() + 1) / 2 * sx + shift[0],
+                (rows.min() + rows.max() + 1) / 2 * sy + shift[1],
+                max(6.0, w * grow * stretch),
+                max(6.0, h * grow / stretch),
+            )
+        )
+    if style.p_extra_object and hand.chance(style.p_extra_object):
+        side = hand.rng.uniform(0.12, 0.3) * min(hand.width, hand.height)
+        placed.append(
+            _Placed(
+                hand.pick(tuple(NOUNS)),
+                hand.rng.uniform(0.15, 0.85) * hand.width,
+                hand.rng.uniform(0.45, 0.85) * hand.height,
+                side,
+                side * hand.rng.uniform(0.7, 1.4),
             )
         )
     return placed
@@ -168,38 +216,61 @@ def _horizon_row(semseg: np.ndarray) -> float:
     return float(np.median(tops)) / semseg.shape[0] if tops else 0.5
 
 
-def _sketch(placed: list[_Placed], horizon: float, hand: _Hand) -> np.ndarray:
-    """Outlines in one pen width; the horizon only sometimes."""
+def _horizon(horizon: float, hand: _Hand) -> list[Point]:
+    """Where the person puts the horizon: a wobbly line across the canvas."""
     style = hand.style
-    image = Image.new("L", (style.canvas, style.canvas), PAPER)
+    y = horizon * hand.height + hand.rng.normal(0, style.position_jitter * style.canvas)
+    return hand.wobbly([(0.0, y), (hand.width - 1.0, y)], closed=False)
+
+
+def _sketch(placed: list[_Placed], horizon: float, hand: _Hand) -> np.ndarray:
+    """Outlines in one pen width, in pieces when the pen skips; the horizon only sometimes."""
+    style = hand.style
+    image = Image.new("L", hand.size, PAPER)
     draw = ImageDraw.Draw(image)
     low, high = style.stroke_widths
     width = max(1, round(int(hand.rng.integers(low, high + 1)) * style.canvas / 256))
-    if hand.chance(style.p_horizon):
-        y = horizon * style.canvas + hand.rng.normal(0, style.position_jitter * style.canvas)
-        line = hand.wobbly([(0.0, y), (style.canvas - 1.0, y)], closed=False)
-        draw.line(line, fill=INK, width=width, joint="curve")
+    strokes = [_horizon(horizon, hand)] if hand.chance(style.p_horizon) else []
     for p in placed:
-        for stroke in shape_outline(p.shape, p.cx, p.cy, p.w, p.h):
-            draw.line(hand.wobbly(stroke, closed=True), fill=INK, width=width, joint="curve")
+        strokes += [
+            hand.wobbly(s, closed=True) for s in shape_outline(p.shape, p.cx, p.cy, p.w, p.h)
+        ]
+    for stroke in strokes:
+        for piece in hand.pieces(stroke):
+            draw.line(piece, fill=INK, width=width, joint="curve")
     return np.asarray(image, dtype=np.uint8).copy()
 
 
 def _painting(placed: list[_Placed], horizon: float, hand: _Hand) -> np.ndarray:
-    """Rough blobs in the class colours, the floor sometimes, in depth order."""
+    """Rough blobs in the class colours (spilling past the edges as far as the style lets them),
+    the floor sometimes, in depth order."""
     style = hand.style
     colour = {i: tuple(int(c) for c in CLASS_COLOURS[i]) for i in range(len(CLASS_COLOURS))}
-    image = Image.new("RGB", (style.canvas, style.canvas), colour[0])
+    image = Image.new("RGB", hand.size, colour[0])
     draw = ImageDraw.Draw(image)
     if hand.chance(style.p_paint_floor):
-        y = horizon * style.canvas + hand.rng.normal(0, style.position_jitter * style.canvas)
-        edge = hand.wobbly([(0.0, y), (style.canvas - 1.0, y)], closed=False)
-        last = style.canvas - 1.0
-        draw.polygon([*edge, (last, last), (0.0, last)], fill=colour[FLOOR])
+        last_x, last_y = hand.width - 1.0, hand.height - 1.0
+        draw.polygon(
+            [*_horizon(horizon, hand), (last_x, last_y), (0.0, last_y)], fill=colour[FLOOR]
+        )
     for p in placed:
-        silhouette = shape_outline(p.shape, p.cx, p.cy, p.w, p.h)[0]
+        spill = 1.0 + (hand.rng.uniform(0, style.paint_spill) if style.paint_spill else 0.0)
+        silhouette = shape_outline(p.shape, p.cx, p.cy, p.w * spill, p.h * spill)[0]
         draw.polygon(hand.wobbly(silhouette, closed=True), fill=colour[SHAPE_CLASS[p.shape]])
     return np.asarray(image, dtype=np.uint8).copy()
+
+
+def _typo(word: str, hand: _Hand) -> str:
+    """``word`` misspelt one way: two letters swapped, one dropped or one doubled."""
+    if len(word) < 3:
+        return word
+    i = int(hand.rng.integers(1, len(word) - 1))
+    how = int(hand.rng.integers(3))
+    if how == 0:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if how == 1:
+        return word[:i] + word[i + 1 :]
+    return word[:i] + word[i] + word[i:]
 
 
 def _own_word(word: str, hand: _Hand) -> str:
@@ -229,7 +300,10 @@ def _caption(views: tuple[ObjectView, ...], hand: _Hand) -> str:
         phrases.append(" ".join(words))
     glue = hand.pick((" and ", ", ", " next to ", " with ", " beside "))
     text = glue.join(("an " if p[0] in "aeiou" else "a ") + p for p in phrases)
-    return hand.pick(("{}", "{}", "a picture of {}", "there is {}", "{} on the floor")).format(text)
+    text = hand.pick(("{}", "{}", "a picture of {}", "there is {}", "{} on the floor")).format(text)
+    if style_typos := hand.style.p_typo:
+        text = " ".join(_typo(w, hand) if hand.chance(style_typos) else w for w in text.split(" "))
+    return text
 
 
 def draw_human_queries(

@@ -13,7 +13,7 @@ from model.data.classes import CLASS_COLOURS, FLOOR, SHAPE_CLASS
 from model.data.human import HumanStyle, draw_human_queries
 from model.data.synonyms import canonical_caption
 from model.data.tensors import scene_facts
-from model.eval.retrieval import caption_facts, satisfies
+from workbench.metrics import caption_facts, satisfies
 
 SEEDS = [777_001 + i for i in range(8)]
 EXACT = HumanStyle(position_jitter=0.0, size_jitter=0.0, wobble=0.0, p_drop_object=0.0)
