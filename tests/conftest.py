@@ -125,31 +125,3 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         if key.startswith("ANYSEEK_") and key != "ANYSEEK_REQUIRE_SERVICES":
             monkeypatch.delenv(key)
     return load_settings(data_dir=tmp_path / "data")
-
-
-@pytest.fixture
-def tiny_training_set():
-    """16 random scenes with captions and global-token targets: a training set for unit tests."""
-    import torch
-
-    from model.data.tensors import SceneTensors
-    from model.train.fm_train import TrainingSet
-
-    g = torch.Generator().manual_seed(0)
-    n, s = 16, 64
-    scenes = SceneTensors(
-        rgb=torch.randint(0, 256, (n, 3, s, s), dtype=torch.uint8, generator=g),
-        depth=torch.randn(n, s, s, generator=g).half(),
-        normal=torch.rand(n, 3, s, s, generator=g).half() * 2 - 1,
-        semseg=torch.randint(0, 7, (n, s, s), dtype=torch.uint8, generator=g),
-        edges=torch.rand(n, s, s, generator=g) > 0.8,
-        sketch=torch.rand(n, s, s, generator=g) > 0.9,
-        captions=[("a red cube",)] * n,
-    )
-    ids = torch.randint(10, 300, (n, 2, 12), generator=g)
-    ids[:, :, 9], ids[:, :, 10:] = 3, 0
-    targets = {
-        name: torch.randint(0, 32, (n, 16), generator=g)
-        for name in ("tok_clip_global", "tok_dino_global")
-    }
-    return TrainingSet(scenes, ids, targets)

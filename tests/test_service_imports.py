@@ -30,3 +30,31 @@ def test_the_service_modules_import_no_module_of_an_extra() -> None:
     loaded = set(json.loads(result.stdout))
     assert {"api", "torch", "fastapi"} <= loaded  # the imports did run
     assert not loaded & set(ONLY_IN_EXTRAS), sorted(loaded & set(ONLY_IN_EXTRAS))
+
+
+def test_a_serving_process_loads_no_training_code_even_after_a_search() -> None:
+    code = (
+        "import json, sys\n"
+        "from PIL import Image\n"
+        "from model.service import load_search_model\n"
+        "model = load_search_model('builtin')\n"
+        "model.embed_images(model.image_input(Image.new('RGB', (64, 64), 'red'))[None])\n"
+        "sketch = Image.new('L', (64, 64), 255)\n"
+        "sketch.paste(0, (10, 10, 50, 12))\n"
+        "q = {'caption': model.query_modalities['caption'].transform('a red cube'),\n"
+        "     'sketch': model.query_modalities['sketch'].transform(sketch)}\n"
+        "model.embed_query(q)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    training = [
+        m
+        for m in loaded
+        if m.split(".")[0] == "workbench" or m.startswith(("model.train", "model.eval"))
+    ]
+    assert "model.bind.network" in loaded and not training, training

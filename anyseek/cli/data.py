@@ -27,7 +27,7 @@ def synth(
 ) -> None:
     """Render N scenes with all aligned modalities into OUT/SPLIT."""
     require_extra("scenes", "data synth")
-    from model.workbench import SynthRequest, synthesize
+    from workbench.scenes import SynthRequest, synthesize
 
     req = SynthRequest(out, n, size, seed, workers, split, overwrite)
     synthesize(req, progress=not quiet)
@@ -44,7 +44,7 @@ def show(
 ) -> None:
     """Write a contact sheet: one row per sample, every modality side by side."""
     require_extra("scenes", "data show")
-    from model.workbench import SceneReader, contact_sheet
+    from workbench.scenes import SceneReader, contact_sheet
 
     if n <= 0:
         raise SettingsError(f"--n must be a positive number of samples, got {n}")

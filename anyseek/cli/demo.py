@@ -89,8 +89,8 @@ def run_gallery(settings: Settings, database: Database, n: int, queries: int, wo
         item_ids,
     )
     from indexer import run_index
-    from model.workbench import SynthRequest, synthesize
     from search.searcher import open_searcher
+    from workbench.scenes import SynthRequest, synthesize
 
     start = time.perf_counter()
     searcher = open_searcher(settings)

@@ -1,4 +1,4 @@
-"""``anyseek eval``: measure a model's retrieval quality on held-out generated scenes."""
+"""``anyseek eval retrieval``: measure a model's retrieval quality on held-out generated scenes."""
 
 from __future__ import annotations
 
@@ -21,45 +21,26 @@ def retrieval(
     n: int = typer.Option(1000, "--n", help="Gallery size (held-out scenes)."),
     seed: int = typer.Option(DEFAULT_GALLERY_SEED, "--seed", help="Gallery seed."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the report as JSON here."),
-    model: str | None = typer.Option(None, "--model", help="Bundle folder (default: setting)."),
+    model: str | None = typer.Option(None, "--model", help="Model folder (default: setting)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-    decode: str | None = typer.Option(
-        None, "--decode", help="greedy or expected (default: the bundle's own)."
-    ),
     human: bool = typer.Option(
         False,
         "--human",
-        help="Also ask each scene the way a person does (rough sketch, painted segmentation, "
-        "own words; model.data.human) and report those queries beside the generator's.",
+        help="Also ask each scene the way people do (rough sketch, painted segmentation, own "
+        "words): the default person and each person held out of training (workbench.styles).",
     ),
 ) -> None:
     """Query every gallery scene by each of its modalities; print R@k, MRR and attr_P@10."""
     require_extra("scenes", "eval retrieval")
-    from dataclasses import replace
-
-    from model.workbench import (
-        DECODE_MODES,
-        beside,
-        evaluate_human,
-        evaluate_retrieval,
-        from_samples,
-        generate_scene,
-        load_bundle,
-        scene_seed,
-        write_report,
-    )
+    from model.service import load_search_model
+    from workbench.evaluate import evaluate_generated
 
     if n < 10:
         raise SettingsError(f"--n must be at least 10 scenes, got {n}")
-    if decode is not None and decode not in DECODE_MODES:
-        raise SettingsError(f"--decode must be one of {', '.join(DECODE_MODES)}, got {decode!r}")
-    bundle = load_bundle(model or settings_of(ctx).model.source, device=device)
-    bundle = replace(bundle, decode=decode or bundle.decode)
-    size = int(bundle.modality("rgb").split("@")[1])
-    samples = [generate_scene(scene_seed(seed, i), size) for i in range(n)]
-    gallery = from_samples(samples)
-    result = evaluate_retrieval(bundle, gallery, seed=seed)
-    if human:
-        result = beside(result, evaluate_human(bundle, gallery, samples, seed=seed))
-    write_report(result, json_path)
+    source = model or settings_of(ctx).model.source
+    search_model = load_search_model(source, device=device)
+    result = evaluate_generated(search_model, n, seed, human=human)
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(result.to_json() + "\n")
     typer.echo(result.markdown())

@@ -3,7 +3,7 @@
 ``pip install anyseek`` serves (API, indexing, search). The procedural scene generator (``demo``,
 ``data``, ``eval``) and training bring dependencies the service never imports, in the ``scenes``
 and ``train`` extras of ``pyproject.toml``. A command calls :func:`require_extra` before it imports
-``model.workbench``, so a missing extra is one line naming the ``pip install`` to run instead of an
+``workbench``, so a missing extra is one line naming the ``pip install`` to run instead of an
 ``ImportError`` traceback.
 """
 
@@ -26,7 +26,7 @@ class Extra:
 
 EXTRAS: dict[str, Extra] = {
     "scenes": Extra({"numba": "numba", "scipy": "scipy"}),
-    "train": Extra({"open-clip-torch": "open_clip", "torchvision": "torchvision"}, ("scenes",)),
+    "train": Extra({}, ("scenes",)),  # the bound model trains on the scenes with torch alone
     "export": Extra({"pyarrow": "pyarrow"}),
 }
 """Kept equal to ``[project.optional-dependencies]`` by tests/anyseek/cli/test_extras.py."""

@@ -1,4 +1,4 @@
-"""``anyseek train``: train the built-in default model from nothing."""
+"""``anyseek train``: train the built-in default model from nothing (``workbench``)."""
 
 from __future__ import annotations
 
@@ -14,32 +14,33 @@ app = typer.Typer(help="Train models.", no_args_is_help=True)
 
 @app.command("default")
 def default(
-    out: Path = typer.Option(..., "--out", help="Run folder (data, checkpoints, log, bundle)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    out: Path = typer.Option(..., "--out", help="Run folder (rendered data, checkpoint, bundle)."),
     recipe: str = typer.Option(
-        "default", "--recipe", help="Shipped recipe (default, or ci: tiny) or a recipe .json file."
+        "default", "--recipe", help="Shipped recipe (default, or tiny for tests) or a .json file."
     ),
-    stage: str | None = typer.Option(None, "--stage", help="Re-run only this stage."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Go on with the run already in --out (after a stop or a kill)."
+    ),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
 ) -> None:
-    """Generate data, train teachers, tokenizers and the FM, evaluate, write the model card.
-
-    Resumable: run the same command again after an interruption.
-    """
+    """Render the scenes, train the bound model in checkpointed chunks, write and evaluate its
+    bundle (OUT/bundle); install it with ``cp -r OUT/bundle/* model/builtin/``."""
     require_extra("train", "train default")
-    import torch
+    from workbench.pipeline import Run, run_pipeline
+    from workbench.recipe import load_recipe
 
-    from model.workbench import Run, load_recipe, run_pipeline
-
-    config = load_recipe(recipe)
-    if device not in ("cpu", "cuda"):
-        raise SettingsError(f"--device {device!r}: choose cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SettingsError("--device cuda: no CUDA device is available")
-    if threads is not None:
-        torch.set_num_threads(threads)
-    records = run_pipeline(Run(config, out, device, recipe), only=stage)
-    total = sum(r["seconds"] for r in records.values())
-    typer.echo(f"done in {total / 60:.1f} min; bundle: {out / 'bundle'}")
-    if (out / "eval.md").is_file():
-        typer.echo((out / "eval.md").read_text())
+    try:
+        config = load_recipe(recipe)
+    except ValueError as exc:
+        raise SettingsError(f"--recipe: {exc}") from None
+    if (out / "recipe.json").is_file() and not resume:
+        raise SettingsError(
+            f"{out} already holds a run: pass --resume to go on with it, or choose another --out"
+        )
+    if threads is not None and threads < 1:
+        raise SettingsError(f"--threads must be at least 1, got {threads}")
+    command = f"anyseek train default --recipe {recipe}"
+    records = run_pipeline(Run(config, out, command), threads=threads)
+    typer.echo(f"bundle: {out / 'bundle'}")
+    for name, value in records["eval"].items():
+        typer.echo(f"{name}: {value}")

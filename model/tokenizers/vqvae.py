@@ -244,7 +244,7 @@ class VQTokenizer(nn.Module):
     def decode_expected(self, probs: torch.Tensor) -> torch.Tensor:
         """Decode the expected quantised latent under per-token distributions ``[B, N, V]``.
 
-        Differentiable in ``probs`` (training aligns the FM through it, ``model.train.alignment``);
+        Differentiable in ``probs`` (a retrieval loss can train through it);
         the codebook projections are cached without gradients, so the tokenizer itself stays fixed.
 
         Greedy decoding keeps only the most likely code of each token, so an uncertain prediction

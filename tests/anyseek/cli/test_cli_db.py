@@ -153,7 +153,7 @@ def test_demo_indexes_a_gallery_asks_it_and_shows_what_is_there(cli: Cli, data_d
     assert (data_dir / "anyseek.db").is_file()
     assert f"(schema {migrate.head_revision()})" in first.out
     assert "vector store    faiss, ready" in first.out
-    assert "model           builtin" in first.out and "clip (128-d), dino (192-d)" in first.out
+    assert "model           builtin" in first.out and "bind (256-d)" in first.out
     assert "30 indexed, 0 already there, 0 failed" in first.out
     table = [line.split() for line in first.out.splitlines()]
     rows = {row[0]: row for row in table if len(row) == 4 and row[1].isdigit()}

@@ -21,7 +21,6 @@ from model.fourm.inputs import InputError
 from model.fourm.modalities import PAD_ID
 from model.inference.predict import predict_embeddings, predict_logits
 from model.inference.sampling import generate
-from model.train.objective import training_logits
 
 
 @pytest.fixture(scope="module")
@@ -137,41 +136,6 @@ def test_hidden_patches_do_not_matter(fm, inputs) -> None:
     assert (a - c).abs().max() > 1e-3
     with pytest.raises(InputError, match=r"input_mask must be a bool tensor of shape \[2, 196\]"):
         predict_logits(fm, {"rgb@224": ModalityTokens(rgb, mask[:, :10])}, "tok_dinov2_global")
-
-
-def test_training_forward_on_the_tiny_variant() -> None:
-    """forward(batch) gives per-target logits a loss can be taken of, and gradients flow."""
-    torch.manual_seed(0)
-    model = FourM(FourMConfig.named("test_tiny"))
-    B = 2
-    hidden = torch.zeros(B, 196, dtype=torch.bool)
-    caption = torch.tensor([[4321, 5135, 7403, 3, 0, 0], [5047, 5435, 3, 0, 0, 0]])
-    caption_targets = caption != 0
-    batch = {
-        "rgb@224": ModalityTokens(torch.randn(B, 3, 224, 224), hidden),
-        "semseg@224": ModalityTokens(torch.randint(0, 134, (B, 224, 224)), hidden),
-        "depth@224": ModalityTokens(torch.randn(B, 1, 224, 224), hidden),
-        "caption": ModalityTokens(
-            caption, torch.ones_like(caption, dtype=torch.bool), ~caption_targets
-        ),
-        "tok_clip_global": ModalityTokens(
-            torch.randint(0, 8192, (B, 16)),
-            torch.ones(B, 16, dtype=torch.bool),
-            torch.rand(B, 16) < 0.5,
-        ),
-    }
-    out = training_logits(model, batch)
-    assert set(out) == {"caption", "tok_clip_global"}
-    clip = out["tok_clip_global"]
-    assert clip.logits.shape[:2] == clip.labels.shape and clip.logits.shape[-1] == 8192
-    assert torch.equal(clip.valid.sum(1), (~batch["tok_clip_global"].target_mask).sum(1))
-    cap = out["caption"]
-    assert cap.valid.sum() == (3 + 2)  # pairs of consecutive target tokens per sample
-    assert torch.equal(cap.labels[0, :3], caption[0, 1:4])
-    loss = sum(F.cross_entropy(o.logits[o.valid], o.labels[o.valid]) for o in out.values())
-    loss.backward()
-    assert model.encoder_embeddings["semseg@224"].class_emb.weight.grad.abs().sum() > 0
-    assert model.mask_token.grad.abs().sum() > 0
 
 
 def test_save_and_reload_round_trip(tmp_path: Path) -> None:

@@ -1,1 +1,0 @@
-"""Evaluation of anyseek models: retrieval quality on held-out generated scenes."""

@@ -1,0 +1,104 @@
+"""Training recipes of the bound model: one JSON file each in ``workbench/recipes``.
+
+A recipe names the model variant (``model/bind/configs``), the scenes it renders and which
+people draw them, the held-out gallery it validates on after every chunk, and the schedule.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from workbench.styles import training_styles
+
+RECIPES = Path(__file__).parent / "recipes"
+
+
+@dataclass(frozen=True)
+class DataRecipe:
+    """The training scenes: how many, from which seed, at what size, drawn by whom."""
+
+    scenes: int = 20_000
+    seed: int = 0
+    size: int = 64
+    styles: tuple[str, ...] = ("default", "tidy", "rough", "loose")
+    chunk: int = 1000
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class ValRecipe:
+    """The held-out gallery validated on after every chunk (never trained on)."""
+
+    scenes: int = 1000
+    seed: int = 777_001
+    styles: tuple[str, ...] = ("default", "scrawl")
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """The optimisation: steps, batch, learning rate, what each row of a batch shows."""
+
+    steps: int = 6000
+    batch: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    warmup: int = 200
+    temperature: float = 0.07  # initial; learned
+    p_drawn: float = 0.6  # a sketch or segmentation row is a person's drawing, not the generator's
+    p_shift: float = 0.5  # a drawing is shifted and resized a little more on the fly
+    p_object_caption: float = 0.15  # a caption row names one object only
+    p_drawn_caption: float = 0.35  # a caption row is a person's words
+    object_positives: bool = False  # a one-object caption's positives: every scene with it
+    bf16: bool = True  # bfloat16 autocast (AVX-512 BF16 CPUs run it ~2x faster)
+    chunk_minutes: float = 8.0  # checkpoint and validate this often
+    threads: int = 2
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything one ``anyseek train default`` run does."""
+
+    name: str
+    model: str = "default"
+    vocab: int = 512
+    data: DataRecipe = field(default_factory=DataRecipe)
+    val: ValRecipe = field(default_factory=ValRecipe)
+    train: TrainRecipe = field(default_factory=TrainRecipe)
+
+    def to_json(self) -> dict[str, Any]:
+        """The recipe as written to the run folder and the bundle."""
+        return asdict(self)
+
+
+def _section(cls: type, data: dict[str, Any]) -> Any:
+    """A recipe section from JSON (lists become tuples); unknown keys are an error."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown keys {unknown}; known: {sorted(known)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def load_recipe(name: str) -> Recipe:
+    """A shipped recipe by name (``default``, ``tiny``) or a JSON file of one's own."""
+    path = Path(name)
+    if not path.suffix:
+        path = RECIPES / f"{name}.json"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in RECIPES.glob("*.json"))
+        raise ValueError(f"no recipe {name!r}: choose one of {shipped} or a .json file")
+    raw = json.loads(path.read_text())
+    recipe = Recipe(
+        name=raw.get("name", path.stem),
+        model=raw.get("model", "default"),
+        vocab=int(raw.get("vocab", 512)),
+        data=_section(DataRecipe, raw.get("data", {})),
+        val=_section(ValRecipe, raw.get("val", {})),
+        train=_section(TrainRecipe, raw.get("train", {})),
+    )
+    training_styles(recipe.data.styles)
+    return recipe

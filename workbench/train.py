@@ -1,0 +1,280 @@
+"""Training the bound model: every query modality pulled to its scene's image, chunk by chunk.
+
+Each step takes a batch of training scenes. Every row shows its image (the image tower), one
+other pixel modality chosen at random (through that modality's stem and the shared trunk, so the
+trunk sees every modality in every batch) and one caption (the text tower). Sketches and
+segmentations are often a person's drawing (``workbench.styles``), shifted a little more on the
+fly; captions are the generator's phrasings, one object's phrase, or a person's words. The loss
+is symmetric InfoNCE of the pixel queries and of the captions against the images, with one
+learned temperature. Training runs in chunks of ``chunk_minutes``: after each it saves a
+checkpoint (model, optimiser, step, random state, history) atomically and validates, so a kill
+at any moment loses at most the chunk in flight and ``--resume`` goes on from the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from model.bind.network import CAPTION, IMAGE, BindModel
+from model.bind.text import WordVocab
+from model.data.captions import object_phrases
+from model.data.tensors import PIXEL_INPUTS
+from model.fourm.imagenet import normalize_images
+from workbench.cache import TrainingSet
+from workbench.recipe import TrainRecipe
+
+DRAWN = ("sketch", "semseg")  # pixel modalities a person draws
+
+
+def info_nce(
+    a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, positives: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Symmetric InfoNCE of unit rows ``[B, D]``: row i of ``a`` belongs with row i of ``b``,
+    and with every j where ``positives[i, j]`` (a one-object caption fits several scenes)."""
+    logits = scale * a @ b.t()
+    if positives is None:
+        labels = torch.arange(len(a))
+        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
+    masked = logits.masked_fill(~positives, float("-inf"))
+    forward = (logits.logsumexp(1) - masked.logsumexp(1)).mean()
+    backward = (logits.t().logsumexp(1) - masked.t().logsumexp(1)).mean()
+    return (forward + backward) / 2
+
+
+def shifted(x: torch.Tensor, amount: float = 0.08, nearest: bool = True) -> torch.Tensor:
+    """Each map [B, C, S, S] moved and resized a little (a person's memory of a layout)."""
+    b = x.shape[0]
+    scale = torch.empty(b).uniform_(0.85, 1.18)
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1 / scale
+    theta[:, :, 2] = torch.empty(b, 2).uniform_(-2 * amount, 2 * amount)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    mode = "nearest" if nearest else "bilinear"
+    return F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=False)
+
+
+@dataclass
+class Batcher:
+    """Makes training batches from the rendered set, by the recipe's shares."""
+
+    data: TrainingSet
+    vocab: WordVocab
+    recipe: TrainRecipe
+    queries: tuple[str, ...]  # pixel query modalities
+    rng: random.Random = field(default_factory=random.Random)
+
+    def pixel_rows(self, name: str, index: torch.Tensor) -> torch.Tensor:
+        """One modality's inputs for these scenes; drawings from a random person for some."""
+        scenes = self.data.scenes
+        x = PIXEL_INPUTS[name](scenes, index)
+        if name not in DRAWN or not self.data.drawings:
+            return x
+        styles = list(self.data.drawings)
+        for row in range(len(index)):
+            if self.rng.random() >= self.recipe.p_drawn:
+                continue
+            drawn = self.data.drawings[self.rng.choice(styles)]
+            i = int(index[row])
+            x[row] = drawn.sketch[i].float()[None] * 2 - 1 if name == "sketch" else drawn.semseg[i]
+        if self.rng.random() < self.recipe.p_shift:
+            x = shifted(x) if name == "sketch" else shifted(x[:, None].float())[:, 0].long()
+        return x
+
+    def caption(self, i: int) -> str:
+        """One training caption of scene ``i``."""
+        roll = self.rng.random()
+        phrasings = self.data.scenes.captions[i]
+        if roll < self.recipe.p_object_caption:
+            return OBJECT + self.rng.choice(object_phrases(phrasings[0]) or [phrasings[0]])
+        roll -= self.recipe.p_object_caption
+        if roll < self.recipe.p_drawn_caption and self.data.drawings:
+            style = self.rng.choice(list(self.data.drawings))
+            return self.data.drawings[style].captions[i]
+        return phrasings[0] if self.rng.random() < 0.4 else self.rng.choice(phrasings)
+
+    def batch(self, size: int) -> dict[str, Any]:
+        """Images, pixel queries grouped by modality (with their rows), caption word rows."""
+        index = torch.randint(len(self.data), (size,))
+        kinds = torch.randint(len(self.queries), (size,))
+        groups = {}
+        for k, name in enumerate(self.queries):
+            rows = (kinds == k).nonzero().flatten()
+            if len(rows):
+                groups[name] = (rows, self.pixel_rows(name, index[rows]))
+        captions = [self.caption(int(i)) for i in index]
+        positives = None
+        if self.recipe.object_positives and any(c.startswith(OBJECT) for c in captions):
+            facts = [self.data.scenes.scenes[int(i)] for i in index]
+            positives = fitting(captions, facts)
+        words = self.vocab.batch([c.removeprefix(OBJECT) for c in captions])
+        return {
+            "rgb": normalize_images(self.data.scenes.rgb[index]),
+            "groups": groups,
+            "words": words,
+            "positives": positives,
+        }
+
+
+OBJECT = "\x00"  # marks a one-object caption inside a batch (removed before encoding)
+
+
+def fitting(captions: list[str], scenes: list[dict[str, Any]]) -> torch.Tensor:
+    """[B, B] bool: caption i is scene i's, or names one object that scene j has too."""
+    from workbench.metrics import caption_facts, satisfies
+
+    out = torch.eye(len(captions), dtype=torch.bool)
+    for i, caption in enumerate(captions):
+        if caption.startswith(OBJECT):
+            facts = caption_facts(caption.removeprefix(OBJECT))
+            if facts:
+                out[i] |= torch.tensor([satisfies(scene, facts) for scene in scenes])
+    return out
+
+
+def lr_at(step: int, recipe: TrainRecipe) -> float:
+    """Linear warm-up, then cosine decay to zero."""
+    if step < recipe.warmup:
+        return recipe.lr * (step + 1) / recipe.warmup
+    progress = (step - recipe.warmup) / max(1, recipe.steps - recipe.warmup)
+    return recipe.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+@dataclass
+class TrainState:
+    """What a checkpoint holds."""
+
+    model: BindModel
+    optimizer: torch.optim.Optimizer
+    log_scale: torch.nn.Parameter
+    step: int = 0
+    seconds: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def new_state(model: BindModel, recipe: TrainRecipe) -> TrainState:
+    """A fresh model's optimiser (no decay on norms, biases and the temperature)."""
+    log_scale = torch.nn.Parameter(torch.tensor(math.log(1 / recipe.temperature)))
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    plain = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": recipe.weight_decay},
+            {"params": [*plain, log_scale], "weight_decay": 0.0},
+        ],
+        lr=recipe.lr,
+        betas=(0.9, 0.98),
+    )
+    return TrainState(model, optimizer, log_scale)
+
+
+def save_checkpoint(state: TrainState, path: Path, rng: random.Random) -> None:
+    """Write the state atomically (a kill mid-write leaves the previous checkpoint whole)."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "model": state.model.state_dict(),
+            "optimizer": state.optimizer.state_dict(),
+            "log_scale": state.log_scale.detach(),
+            "step": state.step,
+            "seconds": state.seconds,
+            "history": state.history,
+            "torch_rng": torch.get_rng_state(),
+            "rng": rng.getstate(),
+        },
+        tmp,
+    )
+    tmp.replace(path)
+
+
+def load_checkpoint(state: TrainState, path: Path, rng: random.Random) -> TrainState:
+    """Restore a checkpoint into ``state`` (and the random generators)."""
+    data = torch.load(path, weights_only=False)
+    state.model.load_state_dict(data["model"])
+    state.optimizer.load_state_dict(data["optimizer"])
+    with torch.no_grad():
+        state.log_scale.copy_(data["log_scale"])
+    state.step, state.seconds, state.history = data["step"], data["seconds"], data["history"]
+    torch.set_rng_state(data["torch_rng"])
+    rng.setstate(data["rng"])
+    return state
+
+
+def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) -> dict[str, float]:
+    """One optimiser step; returns the two losses."""
+    model = state.model
+    for group in state.optimizer.param_groups:
+        group["lr"] = lr_at(state.step, recipe)
+    with torch.autocast("cpu", torch.bfloat16, enabled=recipe.bf16):
+        images = model.embed_images(batch["rgb"])
+        names = list(batch["groups"])
+        rows = torch.cat([batch["groups"][n][0] for n in names])
+        queries = model.embed_mixed(names, {n: batch["groups"][n][1] for n in names})
+        texts = model.embed_text(batch["words"])
+    scale = state.log_scale.exp()
+    pixel_loss = info_nce(queries, images[rows], scale)
+    text_loss = info_nce(texts, images, scale, batch.get("positives"))
+    loss = pixel_loss + text_loss
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    state.optimizer.step()
+    with torch.no_grad():
+        state.log_scale.clamp_(0, math.log(100))
+    state.step += 1
+    return {"pixel": float(pixel_loss.detach()), "text": float(text_loss.detach())}
+
+
+def train_chunks(
+    state: TrainState,
+    batcher: Batcher,
+    recipe: TrainRecipe,
+    checkpoint: Path,
+    *,
+    validate: Callable[[BindModel], dict[str, float]],
+    log: Callable[[str], None] = print,
+    max_chunks: int | None = None,
+) -> TrainState:
+    """Train until ``recipe.steps``, checkpointing and validating every ``chunk_minutes``."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=recipe.steps, initial=state.step, unit="step", desc="train", smoothing=0.05)
+    chunks = 0
+    while state.step < recipe.steps and (max_chunks is None or chunks < max_chunks):
+        started, losses = time.monotonic(), []
+        state.model.train()
+        while state.step < recipe.steps:
+            losses.append(train_step(state, batcher.batch(recipe.batch), recipe))
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]['pixel']:.2f}/{losses[-1]['text']:.2f}")
+            if time.monotonic() - started > recipe.chunk_minutes * 60:
+                break
+        state.seconds += time.monotonic() - started
+        state.model.eval()
+        metrics = validate(state.model)
+        record = {
+            "step": state.step,
+            "minutes": round(state.seconds / 60, 2),
+            "pixel_loss": round(sum(x["pixel"] for x in losses) / len(losses), 4),
+            "text_loss": round(sum(x["text"] for x in losses) / len(losses), 4),
+            "temperature": round(float(1 / state.log_scale.detach().exp()), 4),
+            **metrics,
+        }
+        state.history.append(record)
+        save_checkpoint(state, checkpoint, batcher.rng)
+        left = (recipe.steps - state.step) * state.seconds / max(1, state.step) / 60
+        log(f"chunk {len(state.history)}: {json.dumps(record)}; ETA {left:.1f} min")
+        chunks += 1
+    bar.close()
+    return state
+
+
+__all__ = ["CAPTION", "IMAGE", "Batcher", "TrainState", "new_state", "train_chunks"]
