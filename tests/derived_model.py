@@ -18,7 +18,7 @@ BUILTIN = Path(__file__).resolve().parents[1] / "model" / "builtin"
 
 def perturb_weights(bundle: Path, seed: int, scale: float = 0.05) -> None:
     """Add seeded relative noise to every floating-point weight of the bundle's network."""
-    path = bundle / "fm" / "model.safetensors"
+    path = bundle / "model.safetensors"
     with safe_open(str(path), "pt") as handle:
         metadata = handle.metadata()
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118

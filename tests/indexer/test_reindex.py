@@ -52,6 +52,16 @@ def _query(caption: str) -> SearchQuery:
     return SearchQuery(COLLECTION, (QueryPart("caption", caption),), k=5)
 
 
+def _same(a: tuple, b: tuple) -> bool:
+    """One model and the same hits, scores equal to 1e-5 (a micro-batch of other queries may
+    round the last digits of a score differently)."""
+    return (
+        a[0] == b[0]
+        and [h[0] for h in a[1]] == [h[0] for h in b[1]]
+        and all(abs(x[1] - y[1]) <= 1e-5 for x, y in zip(a[1], b[1], strict=True))
+    )
+
+
 def _answer(searcher, caption: str) -> tuple[str, tuple[tuple[int, float], ...]]:
     """The model that answered and the (id, score) hits."""
     found = searcher.search(_query(caption))
@@ -117,7 +127,7 @@ def test_a_collection_moves_to_another_model_under_16_clients_and_rolls_back_exa
     assert all(after[c][0] == moved for c in CAPTIONS)
     assert after != before  # another model: other scores
     for caption, model, hits in answers:  # never mixed: each answer is wholly one version's
-        assert (model, hits) in (before[caption], after[caption])
+        assert any(_same((model, hits), one) for one in (before[caption], after[caption]))
     assert {model for _, model, _ in answers} == {builtin, moved}
     with database.session() as session:
         listed = versions.describe(session, COLLECTION)

@@ -1,22 +1,22 @@
 """People's words for the scene world: the synonym table maps each onto a word the built-in
-model reads whole, and the committed model's tokenizer reports words it cannot read."""
+model knows, and the committed model reports the words it cannot read."""
 
 from __future__ import annotations
 
 import pytest
 
-from model.bundle.loading import BUILTIN_DIR
+from model.bind.bundle import load_bind_bundle
 from model.data.captions import NOUNS, PLURALS
 from model.data.scene import COLORS, SIZES
 from model.data.synonyms import SYNONYMS, canonical_caption, paraphrase_words
 from model.tokenizers.text import load_text_tokenizer
 
-BUILTIN_TEXT = load_text_tokenizer(BUILTIN_DIR / "text_tokenizer.json")
+VOCAB = load_bind_bundle("builtin").vocab
 
 
-def test_every_synonym_becomes_a_word_the_committed_model_reads_whole() -> None:
+def test_every_synonym_becomes_a_word_the_committed_model_knows() -> None:
     for word, known in SYNONYMS.items():
-        assert BUILTIN_TEXT.unknown_words(known, closed=True) == [], (word, known)
+        assert VOCAB.unknown_words(known) == [], (word, known)
 
 
 def test_no_synonym_overrides_a_word_of_the_scene_world() -> None:
@@ -42,20 +42,13 @@ def test_paraphrases_are_the_table_read_backwards() -> None:
     assert paraphrase_words("torus") == ()  # no people's word for it: the generator's own
 
 
-def test_the_closed_vocabulary_reports_words_it_never_saw_once_each() -> None:
+def test_the_committed_model_reports_words_it_does_not_know_once_each() -> None:
     text = "A teal ball with stripes, with a red cube!"
-    assert BUILTIN_TEXT.unknown_words(text, closed=True) == ["teal", "with", "stripes"]
-    assert BUILTIN_TEXT.unknown_words(canonical_caption(text), closed=True) == ["with", "stripes"]
-
-
-def test_known_text_leaves_out_what_the_model_cannot_read() -> None:
-    text = canonical_caption("A teal pyramid with stripes!")
-    assert BUILTIN_TEXT.known_text(text, closed=True) == "a cyan cone"
-    assert BUILTIN_TEXT.encode("a cyan cone") == BUILTIN_TEXT.encode("A cyan cone")
+    assert VOCAB.unknown_words(text) == ["stripes"]  # teal is read as cyan; "with" is known
 
 
 def test_an_open_vocabulary_reports_only_what_becomes_unk() -> None:
     official = load_text_tokenizer()  # the 30k WordPiece: pieces of a rare word are still read
     assert official.unknown_words("a teal ball with stripes") == []
-    assert BUILTIN_TEXT.unknown_words("a ball, sphere-like") == []  # "-" is punctuation
+    assert VOCAB.unknown_words("a ball, sphere-like") == ["like"]  # "-" splits words
     assert official.unknown_words("a red \ua66e ball") == ["\ua66e"]  # a letter it maps to [UNK]

@@ -89,7 +89,7 @@ def test_weights_of_one_are_the_joint_pass(model: SearchModel, scene: SceneSampl
         np.testing.assert_array_equal(joint[space].vector, again[space].vector)
     for how in ("guidance", "fusion"):
         weighted = model.embed_query(inputs, {"sketch": 0.3}, how)
-        assert not np.allclose(weighted["dino"].vector, joint["dino"].vector)
+        assert not np.allclose(weighted["bind"].vector, joint["bind"].vector)
         for found in weighted.values():
             assert np.linalg.norm(found.vector) == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(CombinationError, match="positive weight"):

@@ -21,7 +21,7 @@ def search_model() -> SearchModel:
 
 def test_builtin_declares_spaces_and_query_modalities(search_model: SearchModel) -> None:
     assert isinstance(search_model, SearchModel)
-    assert {s.name: s.dim for s in search_model.spaces} == {"clip": 128, "dino": 192}
+    assert {s.name: s.dim for s in search_model.spaces} == {"bind": 256}
     assert set(search_model.query_modalities) == {
         "image", "caption", "sketch", "edges", "depth", "semseg", "normal"
     }  # fmt: skip
@@ -34,7 +34,7 @@ def test_reindexing_an_image_gives_identical_vectors(search_model: SearchModel) 
     first = search_model.embed_images(search_model.image_input(image)[None])
     batch = torch.stack([search_model.image_input(image)] * 3)
     again = search_model.embed_images(batch)
-    for space in ("clip", "dino"):
+    for space in ("bind",):
         assert first[space].dtype == np.float32
         np.testing.assert_allclose(np.linalg.norm(again[space], axis=1), 1.0, atol=1e-5)
         np.testing.assert_allclose(again[space], np.repeat(first[space], 3, 0), atol=1e-5)
@@ -43,8 +43,10 @@ def test_reindexing_an_image_gives_identical_vectors(search_model: SearchModel) 
 def test_query_from_a_caption_and_bad_queries(search_model: SearchModel) -> None:
     caption = search_model.query_modalities["caption"].transform("a red cube")
     found = search_model.embed_query({"caption": caption})
-    assert found["clip"].vector.shape == (128,)
-    assert found["clip"].information > found["dino"].information  # text speaks to the clip space
+    assert found["bind"].vector.shape == (256,)
+    np.testing.assert_allclose(np.linalg.norm(found["bind"].vector), 1.0, atol=1e-5)
+    with pytest.raises(UserInputError, match="empty"):  # a blank page is no sketch
+        search_model.query_modalities["sketch"].transform(Image.new("L", (64, 64), 255))
     with pytest.raises(UserInputError, match="empty"):
         search_model.query_modalities["caption"].transform("   ")
     with pytest.raises(ModelError, match="not accepted"):
@@ -53,12 +55,12 @@ def test_query_from_a_caption_and_bad_queries(search_model: SearchModel) -> None
 
 def test_model_settings_choose_device_and_precision(search_model: SearchModel) -> None:
     half = load_search_model(ModelSettings(dtype="bfloat16", device="cpu"))
-    assert half.bundle.fm.dtype == torch.bfloat16
+    assert half.compute_dtype == torch.bfloat16
     rgb = torch.stack(
         [search_model.image_input(Image.new("RGB", (64, 64), c)) for c in ("red", "green", "navy")]
     )
     full, low = search_model.embed_images(rgb), half.embed_images(rgb)
-    for space in ("clip", "dino"):
+    for space in ("bind",):
         cosines = (full[space] * low[space]).sum(1)
         assert (cosines > 0.98).all(), cosines
     if not torch.cuda.is_available():
