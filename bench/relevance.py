@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 TOP = 50  # candidates per query the fit sees (a page, and what min-score filters among)
 #: query kind as search names it -> the eval's modality bases
@@ -46,27 +47,22 @@ def candidates(fused: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return features(scores, scores[:, :1]).reshape(-1, 2), labels.reshape(-1)
 
 
-def scenes_fused(bundle, seed: int, n: int, bases: tuple[str, ...]) -> torch.Tensor:
-    """Fused [n, n] scores of n held-out scenes queried by ``bases``, as search fuses them."""
-    from model.data.sample import generate_scene
-    from model.data.synth import scene_seed
-    from model.data.tensors import from_samples, pixel_inputs
-    from model.eval.retrieval import CAPTION_TEXTS, query_inputs
-    from model.families.combination import WeightedPart, combine
+def scenes_fused(model, seed: int, n: int, bases: tuple[str, ...]) -> torch.Tensor:
+    """Fused [n, n] scores of n held-out scenes queried by ``bases``, as search fuses them
+    (through the search-model interface, so any model family can be calibrated)."""
     from model.inference.fusion import fuse
+    from workbench.cache import ChunkJob, render_chunk
+    from workbench.evaluate import image_vectors, query_vectors, scene_values
 
-    size = int(bundle.modality("rgb").split("@")[1])
-    gallery = from_samples([generate_scene(scene_seed(seed, i), size) for i in range(n)])
-    ids = {b: bundle.text.caption_batch([f(c) for c in gallery.captions]).ids
-           for b, f in CAPTION_TEXTS.items()}  # fmt: skip
-    everything = torch.arange(n)
-    rgb = bundle.modality("rgb")
-    index = {s: e.vectors for s, e in bundle.embed_spaces(
-        {rgb: pixel_inputs(gallery, everything, [rgb])[rgb]}).items()}  # fmt: skip
-    inputs = query_inputs(bundle, gallery, bases, ids)(everything)
-    found = combine(bundle, [WeightedPart(inputs)], "joint")
-    return fuse({s: found[s].vectors @ index[s].t() for s in index},
-                {s: found[s].information for s in index})  # fmt: skip
+    gallery = render_chunk(ChunkJob(seed, 0, n, 64, ())).scenes
+    index = image_vectors(model, gallery)
+    values = scene_values(gallery)
+    values["rgb"] = lambda i: model.image_input(
+        Image.fromarray(gallery.rgb[i].permute(1, 2, 0).numpy())
+    )
+    vectors, information = query_vectors(model, bases, values, n, 256)
+    sims = {s: vectors[s] @ index[s].t() for s in index}
+    return fuse(sims, information) if len(sims) > 1 else next(iter(sims.values()))
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3) -> np.ndarray:
@@ -89,21 +85,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=400, help="scenes per set (fit, check)")
     parser.add_argument("--seed", type=int, default=555_001)
+    parser.add_argument("--model", default="builtin", help="model source (default: builtin)")
     parser.add_argument("--write", default=None, help="the calibration JSON to write")
     parser.add_argument("--out", default=None, help="the markdown report")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # not bench/search.py
-    from model.bundle.loading import load_bundle
-    from model.families.builtin import load_bundle_search_model
+    from model.service import load_search_model
     from search.relevance import apply
 
     start = time.perf_counter()
-    bundle = load_bundle("builtin")
+    model = load_search_model(args.model)
     fits, rows, pooled = {}, [], ([], [], [], [])
     for kind, variants in KINDS.items():
         sets = {}
         for role, seed in (("fit", args.seed), ("check", args.seed + 100_000)):
-            found = [candidates(scenes_fused(bundle, seed, args.n, b)) for b in variants]
+            found = [candidates(scenes_fused(model, seed, args.n, b)) for b in variants]
             xs, ys = zip(*found, strict=True)
             sets[role] = (np.concatenate(xs), np.concatenate(ys))
         w = fit_logistic(*sets["fit"])
@@ -118,7 +114,6 @@ def main() -> None:
                      float((keep & y).sum() / y.sum()), float(np.abs(p - y).mean())))  # fmt: skip
     everything = fit_logistic(np.concatenate(pooled[0]), np.concatenate(pooled[1]))
     fits["default"] = [round(float(v), 5) for v in everything]
-    model = load_bundle_search_model("builtin")
     if args.write:
         body = {"model": model.version, "features": ["score", "score - best score"], "kinds": fits}
         Path(args.write).write_text(json.dumps(body, indent=1) + "\n")

@@ -140,11 +140,14 @@ def serve(env: dict[str, str], timeout_s: float = 120) -> tuple[subprocess.Popen
     raise SystemExit(f"server not ready in {timeout_s:g} s")
 
 
-def start_server(data_dir: Path, store_kind: str, batch_max: int, wait_ms: float, threads: int):
+def start_server(
+    data_dir: Path, store_kind: str, batch_max: int, wait_ms: float, threads: int, model: str
+):
     """``anyseek serve`` on the gallery; returns (process, base url) once /readyz answers."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     store = _store_settings(data_dir, store_kind)
     env |= {
+        "ANYSEEK_MODEL__SOURCE": model,
         "ANYSEEK_DATA_DIR": str(data_dir),
         "ANYSEEK_STORE__PATH": store["path"],
         "ANYSEEK_STORE__EXACT_THRESHOLD": str(store["exact_threshold"]),
@@ -236,9 +239,22 @@ def main() -> None:
     parser.add_argument(
         "--loads", default="mixed,caption", help="load queries: mixed modalities and/or one"
     )
+    parser.add_argument(
+        "--models",
+        default="builtin",
+        help="model sources to serve, comma-separated (an old bundle folder beside builtin "
+        "measures both in one run)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    text = "\n\n".join(f"### Model {m}\n\n" + measure(args, m) for m in args.models.split(","))
+    print(text)
+    if args.out:
+        args.out.write_text(text)
 
+
+def measure(args: argparse.Namespace, source: str) -> str:
+    """The latency and load tables of one model."""
     import torch
     from PIL import Image
 
@@ -246,7 +262,7 @@ def main() -> None:
     from model.families.registry import load_search_model
 
     t0 = time.perf_counter()
-    model = load_search_model("builtin")
+    model = load_search_model(source)
     real = []
     for lo in range(0, args.real, 256):
         real += generate_batch(range(995_000 + lo, 995_000 + min(args.real, lo + 256)), 64)
@@ -262,7 +278,7 @@ def main() -> None:
     mixed = [bodies[m][i] for i in range(args.queries) for m in MODALITIES]
 
     lines = [
-        f"Gallery: {args.real} generated scenes embedded by the built-in model ({embed_s:.0f} s) "
+        f"Gallery: {args.real} generated scenes embedded by the model ({embed_s:.0f} s) "
         f"+ synthetic distractors (real vectors + N(0, {args.noise}²) noise, renormalised) up to "
         f"the size; {args.queries} held-out queries per modality; server OMP threads "
         f"{args.threads}; load: {args.clients} clients for {args.seconds:g} s each, queries of all "
@@ -284,7 +300,7 @@ def main() -> None:
                 modes = [
                     (int(m.split(":")[0]), float(m.split(":")[1])) for m in args.modes.split(",")
                 ]
-                process, base = start_server(data_dir, kind, *modes[0], args.threads)
+                process, base = start_server(data_dir, kind, *modes[0], args.threads, source)
                 try:
                     found = latencies(base, bodies)
                     for modality, times in found.items():
@@ -298,7 +314,7 @@ def main() -> None:
                         if i:
                             stop(process)
                             process, base = start_server(
-                                data_dir, kind, batch_max, wait_ms, args.threads
+                                data_dir, kind, batch_max, wait_ms, args.threads, source
                             )
                         how = f"on ({batch_max}, wait {wait_ms:g} ms)" if batch_max > 1 else "off"
                         for load in args.loads.split(","):
@@ -313,10 +329,7 @@ def main() -> None:
                             print(load_lines[-1], flush=True)
                 finally:
                     stop(process)
-    text = "\n".join(lines + load_lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text)
+    return "\n".join(lines + load_lines) + "\n"
 
 
 if __name__ == "__main__":

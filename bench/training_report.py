@@ -1,0 +1,79 @@
+"""The learning curve of an ``anyseek train default`` run as markdown (bench/results/training.md).
+
+    PYTHONPATH=. .venv/bin/python bench/training_report.py --run runs/v4 \
+        --load runs/v4.load --out bench/results/training.md
+
+Reads the run folder (``recipe.json``, ``history.json``: one record per checkpointed chunk,
+``calls.json``: each call's wall time) and, optionally, a file of ``/proc/loadavg`` samples taken
+while it ran; writes the command, the wall time, the load and the curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+COLUMNS = (
+    "sketch R@1", "depth R@1", "semseg R@1", "normal R@1", "caption R@1", "object attr_P@10",
+    "caption+sketch R@1", "sketch (default) R@10", "semseg (default) R@10",
+    "caption (default) R@1", "sketch (scrawl, held out) R@10", "semseg (scrawl, held out) R@10",
+)  # fmt: skip
+
+
+def main() -> None:
+    """Write the report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--load", type=Path, help="lines 'HH:MM:SS <contents of /proc/loadavg>'")
+    parser.add_argument("--note", default="", help="what else the machine did meanwhile")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    from workbench.card import curve_table
+
+    recipe = json.loads((args.run / "recipe.json").read_text())
+    history = json.loads((args.run / "history.json").read_text())
+    calls = json.loads((args.run / "calls.json").read_text())
+    wall = sum(c["seconds"] for c in calls) / 60
+    lines = [
+        "# Training the built-in model",
+        "",
+        f"Command: `anyseek train default --recipe {recipe['name']} --out {args.run}`",
+        "",
+        f"wall time: {wall:.0f} min",
+        "",
+        f"Calls: {len(calls)} ("
+        + ", ".join(f"{c['seconds'] / 60:.1f} min ended {c['ended']}" for c in calls)
+        + "); training itself "
+        f"{history[-1]['minutes']:.1f} min for {history[-1]['step']} steps of "
+        f"{recipe['train']['batch']}.",
+    ]
+    if args.load and args.load.is_file():
+        samples = [float(line.split()[1]) for line in args.load.read_text().splitlines() if line]
+        lines += [
+            "",
+            f"Load average (1 min) sampled every minute while it ran: median "
+            f"{sorted(samples)[len(samples) // 2]:.2f}, max {max(samples):.2f} over "
+            f"{len(samples)} samples on 2 cores. {args.note}".rstrip(),
+        ]
+    lines += [
+        "",
+        "Learning curve: the held-out validation gallery (1,000 scenes, seed "
+        f"{recipe['val']['seed']}) after every chunk; R@1 of the generator's queries, R@10 of "
+        "people's (`default`: the person of `--human`, seeds never trained on; `scrawl`: a "
+        "person held out of training).",
+        "",
+        *curve_table(history, COLUMNS),
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
