@@ -4,7 +4,8 @@ A negative item used to be added at its weight (``q - |w| n``), which at the pag
 of -1 overwhelmed the query: the wanted scene fell from #4 to past #1000. The ``project`` rule
 removes only a share ``|w|`` of the query's component along the item (at -1 the query becomes
 orthogonal to it, never its opposite), so it steers away without turning the query around.
-``bench/query_combination.py --negative-only`` measures both (``bench/results/search.md``).
+``bench/results/search.md`` has both measured on the previous built-in model (the script went
+with its training route and is in the git history).
 """
 
 from __future__ import annotations
