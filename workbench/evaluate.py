@@ -68,7 +68,7 @@ def scene_values(gallery: SceneTensors) -> dict[str, Values]:
     return values
 
 
-def _drawn_values(gallery: SceneTensors, drawn: Drawings) -> dict[str, Values]:
+def drawn_values(gallery: SceneTensors, drawn: Drawings) -> dict[str, Values]:
     """The same, with a person's sketch, painting and caption in place of the generator's."""
     values = scene_values(gallery)
     values["sketch"] = lambda i: drawn.sketch[i].float()[None] * 2 - 1
@@ -171,7 +171,7 @@ def evaluate_model(
     for style, drawn in (drawings or {}).items():
         label = f" ({style}{', held out' if style in held_out else ''})"
         report |= evaluate_queries(
-            model, gallery, HUMAN_QUERIES, _drawn_values(gallery, drawn), images=images,
+            model, gallery, HUMAN_QUERIES, drawn_values(gallery, drawn), images=images,
             label=label,
         )  # fmt: skip
     report["random"] = {"none": random_metrics(len(gallery))}
