@@ -75,7 +75,7 @@ def index_rate(source: str, folder: Path, n: int) -> float:
     with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as data:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
         env |= {"ANYSEEK_DATA_DIR": data, "ANYSEEK_MODEL__SOURCE": source, "PYTHONPATH": str(ROOT)}
-        run = [sys.executable, "-m", "anyseek"]
+        run = [sys.executable, "-m", "cli"]
         subprocess.run([*run, "db", "upgrade"], env=env, check=True, capture_output=True)
         t0 = time.perf_counter()
         subprocess.run(

@@ -311,7 +311,7 @@ def run_clients(tmp: Path, clients: int, seconds: float) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     env.update(ANYSEEK_DATA_DIR=str(data), PYTHONPATH=str(ROOT), ANYSEEK_API__PORT=str(port))
     server = subprocess.Popen(
-        [sys.executable, "-m", "anyseek", "serve"],
+        [sys.executable, "-m", "cli", "serve"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -32,7 +32,7 @@ body = {"parts": [{"modality": "thermal", "data": base64.b64encode(b"png!").deco
 part = parts_from_json(SearchRequest.model_validate(body), 20)[0]
 
 from typer.testing import CliRunner
-from anyseek.cli import app
+from cli import app
 help_text = CliRunner().invoke(app, ["search", "--help"], terminal_width=200).output
 
 print(json.dumps({

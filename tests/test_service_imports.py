@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from anyseek.cli.extras import EXTRAS
+from cli.extras import EXTRAS
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICE = ("api.app", "indexer", "search.searcher", "workers.tasks", "model.service", "anyseek.cli")
+SERVICE = ("api.app", "indexer", "search.searcher", "workers.tasks", "model.service", "cli")
 # scipy is in [scenes] because the generator imports it, but scikit-image (core) installs it too
 ONLY_IN_EXTRAS = sorted({m for e in EXTRAS.values() for m in e.modules.values()} - {"scipy"})
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from anyseek.cli import main
+from cli import main
 from anyseek.errors import SettingsError
 from anyseek.settings import load_settings
 

@@ -12,7 +12,7 @@ from derived_model import derived_bundle, perturb_weights
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from anyseek.cli import main
+from cli import main
 from anyseek.db import migrate
 from anyseek.db.session import database_for
 from anyseek.settings import Settings

@@ -14,7 +14,7 @@ import pytest
 from indexing_images import encoded, scene_png, write_good_images
 from PIL import Image
 
-from anyseek.cli import main
+from cli import main
 from anyseek.db.migrate import open_database
 from anyseek.db.models import IndexJob
 from indexer import Upload, index_uploads, run_index

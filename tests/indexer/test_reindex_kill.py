@@ -18,7 +18,7 @@ from derived_model import derived_bundle
 from indexing_images import write_good_images
 from test_reindex import CAPTIONS, COLLECTION, _answer
 
-from anyseek.cli import main
+from cli import main
 from anyseek.db import versions
 from anyseek.db.migrate import open_database
 from anyseek.db.models import IndexJob
@@ -65,7 +65,7 @@ def test_a_reindex_killed_with_sigkill_resumes_and_finishes(
     source = str(derived_bundle(tmp_path / "models"))
     env = _env(settings, ANYSEEK_INDEXER__REINDEX_BATCH="1")
     child = subprocess.Popen(
-        [sys.executable, "-m", "anyseek", "reindex", COLLECTION, "--model", source],
+        [sys.executable, "-m", "cli", "reindex", COLLECTION, "--model", source],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -233,7 +233,7 @@ def test_cli_search_with_the_official_model(indexed) -> None:
     args = ["search", "-c", "photos", "--image", str(indexed["photos"][0]), "--k", "2"]
     palette = ["--palette", "[[255, 0, 0]]", "--explain"]
     done = subprocess.run(
-        [sys.executable, "-m", "anyseek", *args, *palette],
+        [sys.executable, "-m", "cli", *args, *palette],
         capture_output=True, text=True, env=env, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -259,7 +259,7 @@ def test_missing_tokenizer_is_one_error_line_naming_the_repo(indexed, tmp_path: 
         ["demo", "--no-serve", "--n", "10", "--queries", "1"],
     ):
         done = subprocess.run(
-            [sys.executable, "-m", "anyseek", *args],
+            [sys.executable, "-m", "cli", *args],
             capture_output=True, text=True, env=env, check=False, timeout=120,
         )  # fmt: skip
         assert done.returncode == 1

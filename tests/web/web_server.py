@@ -107,7 +107,7 @@ def start_server(
     port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "anyseek", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=clean | (env or {}),
             stdout=out,
             stderr=subprocess.STDOUT,

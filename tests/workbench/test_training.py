@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from anyseek.cli import main
+from cli import main
 from model.service import load_search_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def test_a_killed_run_resumes_from_its_last_chunk(tmp_path: Path) -> None:
     path = tmp_path / "recipe.json"
     path.write_text(json.dumps(recipe))
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "anyseek", "train", "default", "--recipe", str(path)]
+    command = [sys.executable, "-m", "cli", "train", "default", "--recipe", str(path)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen(
         [*command, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

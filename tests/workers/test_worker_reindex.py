@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from worker_processes import purged_app, settings_env, wait_for, workers
 
-from anyseek.cli import main
+from cli import main
 from anyseek.db import versions
 from anyseek.db.migrate import open_database
 from anyseek.db.models import Collection, IndexJob, Item

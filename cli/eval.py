@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from anyseek.cli.context import settings_of
-from anyseek.cli.extras import require_extra
+from cli.context import settings_of
+from cli.extras import require_extra
 from anyseek.errors import SettingsError
 
 app = typer.Typer(help="Evaluate models.", no_args_is_help=True)

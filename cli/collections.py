@@ -7,10 +7,10 @@ import json
 
 import typer
 
-from anyseek.cli.database import checked_database
-from anyseek.cli.lazy import LazyModule
-from anyseek.cli.output import echo_table
-from anyseek.cli.versions import rollback, versions
+from cli.database import checked_database
+from cli.lazy import LazyModule
+from cli.output import echo_table
+from cli.versions import rollback, versions
 
 # the database layer loads SQLAlchemy (~1 s cold): only when a collections command runs
 repository = LazyModule("anyseek.db.repository")

@@ -29,7 +29,7 @@ EXTRAS: dict[str, Extra] = {
     "train": Extra({}, ("scenes",)),  # the bound model trains on the scenes with torch alone
     "export": Extra({"pyarrow": "pyarrow"}),
 }
-"""Kept equal to ``[project.optional-dependencies]`` by tests/anyseek/cli/test_extras.py."""
+"""Kept equal to ``[project.optional-dependencies]`` by tests/cli/test_extras.py."""
 
 
 def extra_modules(name: str) -> tuple[str, ...]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import typer
 
-from anyseek.cli.context import settings_of
-from anyseek.cli.output import echo_table
+from cli.context import settings_of
+from cli.output import echo_table
 from anyseek.errors import SettingsError
 from model.queries import QUERY_KINDS, QueryKind, with_parameter_per_kind
 
@@ -252,7 +252,7 @@ def search(
 def _ask_server(settings: Any, given: str | None, query: Any, spec: Any) -> Any:
     """The server's answer to ``query`` filtered by ``spec`` (field names, resolved by the
     server), or None when no server listens (then the caller loads the model)."""
-    from anyseek.cli.remote import NoServer, search_remote, server_url
+    from cli.remote import NoServer, search_remote, server_url
 
     url = server_url(settings, given)
     keys = settings.api.api_keys

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from anyseek.cli import main
+from cli import main
 from anyseek.db import migrate, repository
 from anyseek.db.models import IndexJob
 from anyseek.db.session import database_from_url
@@ -214,7 +214,7 @@ def test_cli_on_postgresql(cli: Cli, postgres_schema_url: str) -> None:
 def test_console_entry_point_prints_one_line_and_exits_non_zero(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     env |= {"ANYSEEK_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "anyseek", "collections", "create", "x"]
+    command = [sys.executable, "-m", "cli", "collections", "create", "x"]
 
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 

@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from anyseek.cli.context import settings_of
+from cli.context import settings_of
 from anyseek.settings import masked
 
 app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)

@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from anyseek.cli.database import checked_database
+from cli.database import checked_database
 from anyseek.db.duplicates import duplicate_groups
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from anyseek.cli.context import settings_of
+from cli.context import settings_of
 
 if TYPE_CHECKING:  # the database modules load SQLAlchemy and Alembic: only when a command runs
     from anyseek.db.session import Database

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from anyseek.cli.extras import require_extra
+from cli.extras import require_extra
 from anyseek.errors import SettingsError
 
 app = typer.Typer(help="Train models.", no_args_is_help=True)

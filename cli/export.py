@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from anyseek.cli.context import settings_of
-from anyseek.cli.database import checked_database
+from cli.context import settings_of
+from cli.database import checked_database
 from anyseek.errors import AnyseekError
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from anyseek.cli.versions import reindex
+from cli.versions import reindex
 
 COMMANDS = (reindex,)

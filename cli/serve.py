@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from anyseek.cli.context import settings_of
+from cli.context import settings_of
 from anyseek.settings import Settings
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anyseek.cli import main
+from cli import main
 from model.data import generate_scene
 
 SCENES = 8

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from anyseek.cli.collections import echo_collections
-from anyseek.cli.context import settings_of
-from anyseek.cli.extras import require_extra
-from anyseek.cli.output import echo_table
+from cli.collections import echo_collections
+from cli.context import settings_of
+from cli.extras import require_extra
+from cli.output import echo_table
 from anyseek.errors import ServiceUnavailableError
 from anyseek.settings import Settings
 
@@ -73,14 +73,14 @@ def demo(
     finally:
         database.dispose()
     if serve:
-        from anyseek.cli.serve import serve_api
+        from cli.serve import serve_api
 
         serve_api(settings)
 
 
 def run_gallery(settings: Settings, database: Database, n: int, queries: int, workers: int) -> None:
     """Make (or reuse) the gallery, index it, and score every kind of example query on it."""
-    from anyseek.cli.demo_gallery import (
+    from cli.demo_gallery import (
         SIZE,
         SPLIT,
         ask,

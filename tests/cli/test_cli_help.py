@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from anyseek.cli import main
+from cli import main
 
 
 @pytest.mark.parametrize("command", [("demo",), ("search",), ("serve",), ("db", "upgrade")])

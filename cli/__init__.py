@@ -19,19 +19,19 @@ from anyseek.settings import load_settings
 
 # (group name, module exposing ``app: typer.Typer``)
 COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
-    ("config", "anyseek.cli.config"),
-    ("db", "anyseek.cli.db"),
-    ("collections", "anyseek.cli.collections"),
-    ("demo", "anyseek.cli.demo"),
-    ("data", "anyseek.cli.data"),
-    ("train", "anyseek.cli.train"),
-    ("eval", "anyseek.cli.eval"),
-    ("jobs", "anyseek.cli.index"),
-    ("search", "anyseek.cli.search"),
-    ("export", "anyseek.cli.export"),
-    ("duplicates", "anyseek.cli.duplicates"),
-    ("reindex", "anyseek.cli.reindex"),
-    ("serve", "anyseek.cli.serve"),
+    ("config", "cli.config"),
+    ("db", "cli.db"),
+    ("collections", "cli.collections"),
+    ("demo", "cli.demo"),
+    ("data", "cli.data"),
+    ("train", "cli.train"),
+    ("eval", "cli.eval"),
+    ("jobs", "cli.index"),
+    ("search", "cli.search"),
+    ("export", "cli.export"),
+    ("duplicates", "cli.duplicates"),
+    ("reindex", "cli.reindex"),
+    ("serve", "cli.serve"),
 )
 
 app = typer.Typer(

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anyseek.cli import main
+from cli import main
 from anyseek.db import migrate, repository
 from anyseek.db.session import database_for
 from anyseek.settings import StoreSettings, load_settings

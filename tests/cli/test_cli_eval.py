@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from anyseek.cli import main
+from cli import main
 from workbench.evaluate import HUMAN_QUERIES, QUERIES
 from workbench.styles import HELD_OUT
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from anyseek.cli import main
+from cli import main
 
 
 def test_serve_on_an_uninitialised_database_says_run_upgrade(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from anyseek.cli.context import settings_of
+from cli.context import settings_of
 
 if TYPE_CHECKING:  # SQLAlchemy and Alembic load when a db command runs, not for every command
     from anyseek.db import migrate

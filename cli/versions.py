@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typer
 
-from anyseek.cli.context import settings_of
-from anyseek.cli.database import checked_database
-from anyseek.cli.output import echo_table
+from cli.context import settings_of
+from cli.database import checked_database
+from cli.output import echo_table
 from anyseek.errors import SettingsError
 
 
