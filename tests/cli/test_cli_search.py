@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli import main
 from anyseek.db import migrate, repository
 from anyseek.db.session import database_for
 from anyseek.settings import StoreSettings, load_settings
+from cli import main
 from model.data import generate_scene
 from model.families.registry import load_search_model
 from search.stores.faiss_store import FaissStore
@@ -30,7 +30,7 @@ SCENES = 12
 
 def _gallery_helpers():
     """tests/search/scene_gallery.py (test folders are not packages)."""
-    path = Path(__file__).parents[2] / "search" / "scene_gallery.py"
+    path = Path(__file__).parents[1] / "search" / "scene_gallery.py"
     spec = importlib.util.spec_from_file_location("scene_gallery_for_cli", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
