@@ -63,10 +63,8 @@ def check_indexable(session: Session, models: ModelRegistry, name: str) -> None:
     current = versions.current_version(session, row) if row is not None else None
     if current is None:
         return
-    made_by = versions.ModelIdentity(
-        current.model_source, current.model_name, current.model_version
-    )
-    check_model(name, made_by, models.get(current.model_source))
+    made_by = versions.stored_identity(current)
+    check_model(name, made_by, models.get(made_by.source))
 
 
 def get_item(session: Session, collection: str, item_id: int) -> Item:

@@ -18,12 +18,12 @@ from anyseek.db.versions import VersionStateError
 from anyseek.errors import (
     AlreadyExistsError,
     AnyseekError,
+    ModelMismatchError,
     NotFoundError,
     ServiceUnavailableError,
     SettingsError,
     plain,
 )
-from indexer.collections import ModelMismatchError
 from indexer.jobs import JobStateError
 from search.fields import UnknownFieldError
 from search.query import CursorError

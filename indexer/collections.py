@@ -7,9 +7,9 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from anyseek.db import repository, versions
-from anyseek.db.models import Collection, Metric
-from anyseek.errors import ModelMismatchError
-from model.service import SearchModel
+from anyseek.db.models import Collection, EmbeddingSpace, Metric
+from anyseek.identity import ensure_same_model
+from model.service import SearchModel, model_identity
 from search.stores import SpaceSpec
 
 
@@ -18,35 +18,29 @@ def attach_model(
 ) -> None:
     """Record the model (loaded from ``source``) and all its spaces on the collection as its
     version 1 (first use), or check that it is the model of the current version."""
-    current = versions.current_version(session, collection)
-    if current is None and collection.model_name is None:
-        collection.model_name, collection.model_version = model.name, model.version
-        versions.record_first_version(
-            session, collection, versions.ModelIdentity(source, model.name, model.version)
-        )
-    else:
-        name, version = (
-            (current.model_name, current.model_version)
-            if current is not None
-            else (collection.model_name, collection.model_version)
-        )
-        if (name, version) != (model.name, model.version):
-            raise ModelMismatchError(
-                f"collection {collection.name!r} was indexed with {name}@{version}, not "
-                f"{model.name}@{model.version}: its vectors would not compare. Index with its "
-                f"own model, or move it to this one with `anyseek reindex {collection.name} "
-                "--model SOURCE`"
-            )
-    for info in model.spaces:
-        space = repository.register_space(
+    found = model_identity(model, source)
+    made_by = versions.collection_identity(session, collection)
+    if made_by is None:
+        versions.record_first_version(session, collection, found)
+    ensure_same_model(collection.name, made_by, found)
+    for space in register_spaces(session, model):
+        repository.attach_space(session, collection, space)
+
+
+def register_spaces(session: Session, model: SearchModel) -> list[EmbeddingSpace]:
+    """Every space of the model, registered under its identity (found when already there)."""
+    identity = model_identity(model)
+    return [
+        repository.register_space(
             session,
             info.name,
             dim=info.dim,
             metric=Metric(info.metric),
-            model_name=model.name,
-            model_version=model.version,
+            model_name=identity.name,
+            model_version=identity.version,
         )
-        repository.attach_space(session, collection, space)
+        for info in model.spaces
+    ]
 
 
 def store_spaces(collection: Collection) -> list[SpaceSpec]:
@@ -63,11 +57,12 @@ def collection_model(
     """The model to index into ``collection`` with, and its source: its current version's
     (loaded by ``load`` when it is not ``default``), or ``default`` for a new collection."""
     current = versions.current_version(session, collection)
-    if current is None or current.model_source is None:
+    made_by = versions.stored_identity(current) if current is not None else None
+    if made_by is None or made_by.source is None:
         return default, None
-    if (current.model_name, current.model_version) == (default.name, default.version):
-        return default, current.model_source
-    return load(current.model_source), current.model_source
+    if made_by == model_identity(default):
+        return default, made_by.source
+    return load(made_by.source), made_by.source
 
 
 def store_names(session: Session, collection: Collection) -> list[str]:

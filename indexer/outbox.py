@@ -37,7 +37,7 @@ from anyseek.db.models import (
     utc_now,
 )
 from anyseek.db.session import Database
-from anyseek.errors import ModelMismatchError
+from anyseek.identity import ModelIdentity, ensure_same_model
 from anyseek.settings import Settings
 from indexer.collections import store_spaces
 from indexer.decode import Decoded
@@ -92,21 +92,17 @@ class ChunkOutcome:
 
 
 def staging_version(
-    session: Session, collection_id: int, model: tuple[str, str] | None
+    session: Session, collection_id: int, model: ModelIdentity | None
 ) -> int | None:
-    """The current version the vectors of ``model`` (name, version) are staged for, with the
-    collection row locked against a switch; refused when a switch made another model current."""
+    """The current version the vectors of ``model`` are staged for, with the collection row
+    locked against a switch; refused when a switch made another model current."""
     collection = session.get(
         Collection, collection_id, with_for_update=True, populate_existing=True
     )
     current = versions.current_version(session, collection) if collection is not None else None
     if current is None or model is None:
         return None
-    if (current.model_name, current.model_version) != model:
-        raise ModelMismatchError(
-            f"collection {collection.name!r} switched to {current.model} while this job embedded "
-            f"with {model[0]}@{model[1]}: run the job again (`anyseek jobs list`)"
-        )
+    ensure_same_model(collection.name, versions.stored_identity(current), model)
     return current.number
 
 
@@ -116,10 +112,10 @@ def stage_chunk(
     seq: int,
     collection_id: int,
     outcome: ChunkOutcome,
-    model: tuple[str, str] | None = None,
+    model: ModelIdentity | None = None,
 ) -> bool:
     """Write a chunk's items, staged vectors and failures once; False if it was already written.
-    ``model`` (name, version) made the vectors: they are staged for the current version, which
+    ``model`` made the vectors: they are staged for the current version, which
     must be that model's."""
     job = get_job(session, job_id, lock=True)
     chunk = session.get(IndexChunk, (job_id, seq), with_for_update=True, populate_existing=True)

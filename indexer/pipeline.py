@@ -29,7 +29,7 @@ from indexer.jobs import FINISHED, chunk_refs, get_job
 from indexer.outbox import ChunkOutcome, Embedded, stage_chunk
 from indexer.priors import ensure_priors
 from indexer.sources import SourceRef
-from model.service import SearchModel
+from model.service import SearchModel, model_identity
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
             prepared.seq,
             prepared.collection_id,
             outcome,
-            (ctx.model.name, ctx.model.version),
+            model_identity(ctx.model),
         )
     if staged:  # the items have ids now: their reconstructions go beside their thumbnails
         reconstructions.write(ctx.database, settings, prepared.collection_id, pictures)

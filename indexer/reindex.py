@@ -26,20 +26,20 @@ from anyseek.db.models import (
     ItemStatus,
     JobFailure,
     JobStatus,
-    Metric,
     utc_now,
 )
 from anyseek.db.session import Database
-from anyseek.db.versions import ModelIdentity, VersionStateError
-from anyseek.errors import ModelMismatchError
+from anyseek.db.versions import VersionStateError, stored_identity
+from anyseek.identity import ensure_same_model
 from anyseek.settings import Settings
+from indexer.collections import register_spaces
 from indexer.decode import DecodeLimits, decode
 from indexer.errors import ItemError
 from indexer.fetch import fetch
 from indexer.jobs import IndexReport, fail_job, get_job, report, start_job
 from indexer.pipeline import embed
 from indexer.sources import SourceRef
-from model.service import SearchModel
+from model.service import SearchModel, model_identity
 from search.stores import SpaceSpec, VectorStore
 
 ModelLoader = Callable[[str | None], SearchModel]  # a version's model source -> the model
@@ -55,11 +55,6 @@ class SwitchReport:
     current: int
     model: str
     dropped: tuple[int, ...]
-
-
-def identity(model: SearchModel, source: str | None) -> ModelIdentity:
-    """A loaded model's identity (its content hash is computed once, when it loads)."""
-    return ModelIdentity(source, model.name, model.version)
 
 
 def version_spaces(model: SearchModel) -> list[SpaceSpec]:
@@ -78,8 +73,9 @@ def start_reindex(
     """Write a building version for ``model`` and its job (the caller commits); (job id,
     version number). A re-index of the same model already building is resumed instead."""
     collection = repository.get_collection(session, collection_name)
+    identity = model_identity(model, source)
     busy = versions.building_version(session, collection)
-    if busy is not None and (busy.model_name, busy.model_version) == (model.name, model.version):
+    if busy is not None and stored_identity(busy) == identity:
         return busy.job_id or 0, busy.number
     indexed = session.scalar(
         select(func.count())
@@ -88,21 +84,13 @@ def start_reindex(
     )
     job = IndexJob(
         collection_id=collection.id,
-        source=f"{REINDEX_PREFIX} with {model.name}@{model.version} ({source})",
+        source=f"{REINDEX_PREFIX} with {identity} ({source})",
         total=indexed or 0,
     )
     session.add(job)
     session.flush()
-    version = versions.add_version(session, collection, identity(model, source), job.id)
-    for info in model.spaces:  # registered now, attached to the collection at the switch
-        repository.register_space(
-            session,
-            info.name,
-            dim=info.dim,
-            metric=Metric(info.metric),
-            model_name=model.name,
-            model_version=model.version,
-        )
+    version = versions.add_version(session, collection, identity, job.id)
+    register_spaces(session, model)  # attached to the collection at the switch
     return job.id, version.number
 
 
@@ -131,16 +119,11 @@ def run_reindex(
         if version is None:
             raise VersionStateError(f"job {job_id} is not a re-index")
         collection = job.collection.name
-        number, source = version.number, version.model_source
-        made_by = ModelIdentity(source, version.model_name, version.model_version)
+        number, made_by = version.number, stored_identity(version)
         target = version.store_name
     try:
-        model = load_model(source)
-        if (model.name, model.version) != (made_by.name, made_by.version):
-            raise ModelMismatchError(
-                f"the model at {source} is now {model.name}@{model.version}, not {made_by} that "
-                f"this re-index started with; cancel job {job_id} and re-index again"
-            )
+        model = load_model(made_by.source)
+        ensure_same_model(collection, made_by, model_identity(model, made_by.source))
         store.ensure_collection(target, version_spaces(model))
         work = _Work(settings, database, store, job_id, collection, target, model, progress)
         while work.catch_up():  # items added while a pass ran: another pass
@@ -365,14 +348,9 @@ def rollback(
             raise VersionStateError(
                 f"collection {collection!r} is being re-indexed: cancel that job first"
             )
-        number, source, name = target.number, target.model_source, target.store_name
-        made_by = ModelIdentity(source, target.model_name, target.model_version)
-    model = load_model(source)
-    if (model.name, model.version) != (made_by.name, made_by.version):
-        raise ModelMismatchError(
-            f"version {number} of {collection!r} was made by {made_by}, but the model at "
-            f"{source} is now {model.name}@{model.version}: re-index instead"
-        )
+        number, name, made_by = target.number, target.store_name, stored_identity(target)
+    model = load_model(made_by.source)
+    ensure_same_model(collection, made_by, model_identity(model, made_by.source))
     with database.session() as session:  # a job to carry the catch-up's failures, if any
         job = IndexJob(
             collection_id=repository.get_collection(session, collection).id,

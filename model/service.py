@@ -7,6 +7,7 @@ rearranged without touching the service. What a search model is: ``model.familie
 
 from __future__ import annotations
 
+from anyseek.identity import ModelIdentity
 from model.families.combination import COMBINATIONS
 from model.families.interface import (
     NUMPY_MAGIC,
@@ -44,6 +45,7 @@ __all__ = [
     "DescribingModel",
     "FolderModel",
     "ModelError",
+    "ModelIdentity",
     "PriorModel",
     "QueryEmbedding",
     "QueryKind",
@@ -56,6 +58,7 @@ __all__ = [
     "default_threads",
     "fusion_weights",
     "load_search_model",
+    "model_identity",
     "open_image",
     "query_kind",
     "query_kinds_markdown",
@@ -63,3 +66,9 @@ __all__ = [
     "use_threads",
     "with_parameter_per_kind",
 ]
+
+
+def model_identity(model: SearchModel, source: str | None = None) -> ModelIdentity:
+    """The identity of a loaded model (its digest was computed once, when it loaded), loaded from
+    ``source``: the one place an identity is made from a model."""
+    return ModelIdentity(model.name, model.version, source)

@@ -89,9 +89,8 @@ def export_records(
         row = repository.get_collection(session, collection)
         collection_id = row.id
         current = versions.current_version(session, row)  # searches read this version
-        model = f"{row.model_name}@{row.model_version}" if row.model_name else ""
         target = collection if current is None else current.store_name
-        model = model if current is None else f"{current.model_name}@{current.model_version}"
+        model = str(versions.collection_identity(session, row) or "")
     after = -1
     while True:
         with database.session() as session:

@@ -20,9 +20,10 @@ from sqlalchemy import select
 
 from anyseek.db.models import Collection, CollectionVersion
 from anyseek.db.session import Database
-from anyseek.db.versions import ModelIdentity
-from anyseek.errors import AnyseekError, ModelMismatchError
-from model.service import PriorModel, SearchModel
+from anyseek.db.versions import stored_identity
+from anyseek.errors import AnyseekError
+from anyseek.identity import ModelIdentity, ensure_same_model
+from model.service import PriorModel, SearchModel, model_identity
 from search.model_registry import ModelRegistry
 from search.query import SearchQuery, SearchResults
 from search.searcher import Plan, Searcher
@@ -44,13 +45,7 @@ def resolve_targets(database: Database, names: Sequence[str]) -> dict[str, Searc
     found: dict[str, SearchTarget] = {}
     with database.session() as session:
         rows = session.execute(
-            select(
-                Collection.name,
-                CollectionVersion.store_name,
-                CollectionVersion.model_source,
-                CollectionVersion.model_name,
-                CollectionVersion.model_version,
-            )
+            select(Collection.name, CollectionVersion)
             .join(
                 CollectionVersion,
                 (CollectionVersion.collection_id == Collection.id)
@@ -58,24 +53,16 @@ def resolve_targets(database: Database, names: Sequence[str]) -> dict[str, Searc
             )
             .where(Collection.name.in_(set(names)))
         )
-        for name, store_name, source, model_name, model_version in rows:
-            found[name] = SearchTarget(
-                name, store_name, ModelIdentity(source, model_name, model_version)
-            )
+        for name, version in rows:
+            found[name] = SearchTarget(name, version.store_name, stored_identity(version))
     return {name: found.get(name, SearchTarget(name, name)) for name in names}
 
 
 def check_model(collection: str, made_by: ModelIdentity | None, model: SearchModel) -> None:
-    """Refuse to compare a collection's vectors with another model's queries (409)."""
-    if made_by is None or (made_by.name, made_by.version) == (model.name, model.version):
-        return
-    source = made_by.source or "the configured ANYSEEK_MODEL__SOURCE"
-    raise ModelMismatchError(
-        f"collection {collection!r} was indexed with {made_by}, but the model at {source} is now "
-        f"{model.name}@{model.version}; their vectors do not compare. Re-embed it: "
-        f"`anyseek reindex {collection} --model SOURCE` "
-        f"(or POST /v1/collections/{collection}/reindex)"
-    )
+    """Refuse to compare a collection's vectors with the queries of ``model``, loaded from the
+    source that made them, when it is another model now (409)."""
+    source = made_by.source if made_by is not None else None
+    ensure_same_model(collection, made_by, model_identity(model, source))
 
 
 class VersionedSearcher:

@@ -25,6 +25,7 @@ from anyseek.db.models import (
     MetadataField,
     Metric,
 )
+from anyseek.db.versions import stored_identity
 from anyseek.errors import AlreadyExistsError, AnyseekError, NotFoundError
 
 # Lower case only: collection names become folder names, and "Cats" and "cats" are one folder on
@@ -126,15 +127,11 @@ def _summary(
 ) -> CollectionSummary:
     """One collection's summary from the grouped counts."""
     by_status = {status: item_counts.get((collection.id, status), 0) for status in ItemStatus}
-    model = (
-        f"{collection.model_name}@{collection.model_version}"
-        if collection.model_name is not None
-        else None
-    )
+    identity = stored_identity(collection)
     return CollectionSummary(
         name=collection.name,
         created_at=collection.created_at,
-        model=model,
+        model=str(identity) if identity is not None else None,
         spaces=tuple(space.name for space in collection.spaces),
         items=sum(by_status.values()),
         indexed=by_status[ItemStatus.INDEXED],

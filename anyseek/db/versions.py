@@ -23,23 +23,12 @@ from anyseek.db.models import (
     utc_now,
 )
 from anyseek.errors import AnyseekError, NotFoundError
+from anyseek.identity import ModelIdentity
 
 
 class VersionStateError(AnyseekError):
     """A version cannot do what was asked now (a re-index already running, nothing to roll
     back to): HTTP 409."""
-
-
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Which model made a set of vectors: where it was loaded from, its name and content hash."""
-
-    source: str | None
-    name: str
-    version: str
-
-    def __str__(self) -> str:
-        return f"{self.name}@{self.version}"
 
 
 @dataclass(frozen=True)
@@ -121,6 +110,29 @@ def building_version(session: Session, collection: Collection) -> CollectionVers
     )
 
 
+def store_identity(row: CollectionVersion | Collection, model: ModelIdentity) -> None:
+    """Record which model made a version's vectors on its row (a collection row keeps the name
+    and digest of its current version's model, without the source)."""
+    row.model_name, row.model_version = model.name, model.version
+    if isinstance(row, CollectionVersion):
+        row.model_source = model.source
+
+
+def stored_identity(row: CollectionVersion | Collection) -> ModelIdentity | None:
+    """The model identity recorded on a version row (or a collection row); None when none is."""
+    if row.model_name is None or row.model_version is None:
+        return None
+    source = row.model_source if isinstance(row, CollectionVersion) else None
+    return ModelIdentity(row.model_name, row.model_version, source)
+
+
+def collection_identity(session: Session, collection: Collection) -> ModelIdentity | None:
+    """The model that made a collection's current vectors: its current version's, or the one on
+    the collection row (recorded before versions); None for a collection never indexed."""
+    current = current_version(session, collection)
+    return stored_identity(current if current is not None else collection)
+
+
 def record_first_version(
     session: Session, collection: Collection, model: ModelIdentity
 ) -> CollectionVersion:
@@ -128,13 +140,12 @@ def record_first_version(
     row = CollectionVersion(
         collection_id=collection.id,
         number=1,
-        model_source=model.source,
-        model_name=model.name,
-        model_version=model.version,
         store_name=store_name(collection.name, 1),
         status=VersionStatus.READY,
         built_at=utc_now(),
     )
+    store_identity(row, model)
+    store_identity(collection, model)
     session.add(row)
     collection.current_version = 1
     session.flush()
@@ -161,13 +172,11 @@ def add_version(
     row = CollectionVersion(
         collection_id=collection.id,
         number=number,
-        model_source=model.source,
-        model_name=model.name,
-        model_version=model.version,
         store_name=store_name(collection.name, number),
         status=VersionStatus.BUILDING,
         job_id=job_id,
     )
+    store_identity(row, model)
     session.add(row)
     session.flush()
     return row
@@ -181,12 +190,13 @@ def switch(session: Session, name: str, number: int) -> CollectionVersion:
     target.status = VersionStatus.READY
     target.built_at = target.built_at or utc_now()
     collection.current_version = number
-    collection.model_name, collection.model_version = target.model_name, target.model_version
+    model = stored_identity(target)
+    store_identity(collection, model)
     session.execute(delete(CollectionSpace).where(CollectionSpace.collection_id == collection.id))
     space_ids = session.scalars(
         select(EmbeddingSpace.id).where(
-            EmbeddingSpace.model_name == target.model_name,
-            EmbeddingSpace.model_version == target.model_version,
+            EmbeddingSpace.model_name == model.name,
+            EmbeddingSpace.model_version == model.version,
         )
     )
     session.add_all(CollectionSpace(collection_id=collection.id, space_id=i) for i in space_ids)
