@@ -115,7 +115,7 @@ class SpatialOutputAdapter(nn.Module):
         self.task_embeddings = nn.ParameterDict(
             {t: nn.Parameter(torch.zeros(1, 1, dd)) for t in sorted(dec.context_tasks)}
         )
-        self.decoder = CrossAttention(*spec.attention_args())
+        self.decoder = CrossAttention(spec)
         self.context_norm, self.query_norm, self.out_norm = spec.norm(), spec.norm(), spec.norm()
         self.mlp = FeedForward(dd, int(dd * dec.mlp_ratio), nn.GELU, gated=False, bias=True)
         self.decoder_transformer = nn.ModuleList(EncoderBlock(spec) for _ in range(dec.depth))
