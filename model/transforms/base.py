@@ -135,3 +135,8 @@ def resize_masked(
 def to_numpy(source: np.ndarray | torch.Tensor) -> np.ndarray:
     """A numpy array from an array or tensor input."""
     return source.detach().cpu().numpy() if isinstance(source, torch.Tensor) else source
+
+
+def as_array(source: ImageSource) -> np.ndarray | None:
+    """The source as a numpy array when it is one (array or tensor); None for a file or image."""
+    return to_numpy(source) if isinstance(source, np.ndarray | torch.Tensor) else None

@@ -30,12 +30,12 @@ from PIL import Image
 from model.transforms.base import (
     ImageSource,
     UserInputError,
+    as_array,
     center_crop_array,
     check_dimensions,
     check_output_size,
     open_image,
     resize_masked,
-    to_numpy,
     warn,
 )
 
@@ -91,8 +91,8 @@ class DepthTransform:
 
 def load_depth(source: ImageSource) -> np.ndarray:
     """Read a depth map as a float ``[H, W]`` array from any accepted source."""
-    if isinstance(source, (np.ndarray, torch.Tensor)):
-        return _squeeze_depth(to_numpy(source), "depth array")
+    if (array := as_array(source)) is not None:
+        return _squeeze_depth(array, "depth array")
     if isinstance(source, (str, Path)) and Path(source).suffix.lower() in (".npy", ".npz"):
         return _squeeze_depth(_load_numpy(Path(source).expanduser()), str(source))
     return _depth_from_image(open_image(source))
