@@ -16,13 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anyseek.settings import StoreSettings
-from bench.stores import K, clustered, recall, timed_qps
+from bench.stores import K, clustered, exact_neighbours, recall, timed_qps
 from search.stores.base import SpaceSpec
 from search.stores.qdrant_store import QdrantStore
 
@@ -106,13 +105,7 @@ def main() -> None:
         sys.path.insert(0, args.edge_path)
     base = clustered(args.size, args.dim, seed=1)
     queries = clustered(args.queries, args.dim, seed=2)
-    exact = faiss.IndexFlatIP(args.dim)
-    normed = base.copy()
-    faiss.normalize_L2(normed)
-    exact.add(normed)
-    q = queries.copy()
-    faiss.normalize_L2(q)
-    truth = exact.search(q, K)[1]
+    truth = exact_neighbours(base, queries)
     for run in (
         lambda: client_local(base, queries, truth),
         lambda: edge(base, queries, truth, args.m, args.ef_construct, args.ef_search),
