@@ -18,7 +18,7 @@ from api.deps import READ, WRITE, DbSession, State
 from api.errors import ApiError
 from api.routes.common import CollectionName, Wait, errors, job_out
 from api.schemas import ItemList, ItemOut, ItemPatch, JobOut
-from indexer import Upload, write_upload_job
+from indexer import Upload, plan_uploads
 from indexer import metadata as item_metadata
 from search.fields import MetadataError, normalize_metadata
 
@@ -105,7 +105,7 @@ async def upload_items(
     await run_in_threadpool(catalog.check_indexable, session, state.ready_models, name)
     per_file = _upload_metadata(metadata, len(files))
     uploads = await _uploads(files, state.settings.api.max_upload_mb, per_file)
-    job_id = await run_in_threadpool(write_upload_job, session, state.settings, name, uploads)
+    job_id = await run_in_threadpool(plan_uploads, state.settings, name, uploads, session)
     return job_out(await run_in_threadpool(jobs.launch, session, job_id, wait))
 
 
