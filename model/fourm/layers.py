@@ -7,7 +7,8 @@ fully masked row gives a uniform softmax, not NaN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -83,18 +84,29 @@ class FeedForward(nn.Module):
 
 @dataclass(frozen=True)
 class BlockSpec:
-    """The shape options every encoder and decoder block of one model shares (from its config)."""
+    """The shape options every encoder and decoder block of one model shares (from its config).
+
+    The defaults are the plain ViT block (GELU MLP, every bias, no gating, no QK-norm), which is
+    what MultiMAE uses; 4M configs set each option.
+    """
 
     dim: int
     num_heads: int
     mlp_ratio: float
-    act: type[nn.Module]
-    qkv_bias: bool
-    proj_bias: bool
-    mlp_bias: bool
-    norm_bias: bool
-    gated_mlp: bool
-    qk_norm: bool
+    act: type[nn.Module] = nn.GELU
+    qkv_bias: bool = True
+    proj_bias: bool = True
+    mlp_bias: bool = True
+    norm_bias: bool = True
+    gated_mlp: bool = False
+    qk_norm: bool = False
+
+    @classmethod
+    def from_config(cls, config: object, **given: Any) -> BlockSpec:
+        """The options ``config`` carries under the same names, then ``given``; the rest at
+        their defaults."""
+        named = {f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)}
+        return cls(**(named | given))
 
     def norm(self) -> LayerNorm:
         """A LayerNorm of the block width."""
