@@ -32,11 +32,10 @@ import torch.nn.functional as F
 from model.transforms.base import (
     ImageSource,
     UserInputError,
-    as_array,
     center_crop_array,
-    check_dimensions,
     check_output_size,
     open_image,
+    single_channel_array,
 )
 
 MIN_CONTRAST = 0.1  # lines must differ from the background by at least this (0..1 scale)
@@ -97,13 +96,8 @@ def line_mask(grey: np.ndarray, polarity: str) -> np.ndarray:
 
 def _grey(source: ImageSource) -> np.ndarray:
     """A ``[0, 1]`` float greyscale image; transparency is composited over the background."""
-    if (array := as_array(source)) is not None:
+    if (array := single_channel_array(source, "sketch array", "greyscale sketch")) is not None:
         array = array.astype(np.float32)
-        if array.ndim == 3 and array.shape[0] == 1:
-            array = array[0]
-        if array.ndim != 2:
-            raise UserInputError(f"sketch array must be [H, W] greyscale, got {array.shape}")
-        check_dimensions(*array.shape, "sketch")
         if array.max() > 1.0:
             array = array / 255.0
         return array
