@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from anyseek.db.migrate import open_database
+from anyseek.db.migrate import open_database, session_for
 from anyseek.db.models import JobStatus
 from anyseek.settings import Settings
 from indexer.collections import attach_model, collection_model
@@ -68,14 +68,8 @@ def plan_job(
     the same file uploaded twice) is indexed once.
     """
     if session is None:
-        database = open_database(settings)
-        try:
-            with database.session() as own:
-                return plan_job(
-                    settings, collection, source, refs=refs, metadata=metadata, session=own
-                )
-        finally:
-            database.dispose()
+        with session_for(settings) as own:
+            return plan_job(settings, collection, source, refs=refs, metadata=metadata, session=own)
     refs = expand_source(settings.indexer, source) if refs is None else refs
     if metadata:
         refs = attach(refs, metadata)
