@@ -119,9 +119,9 @@ def _gridded(
 ) -> ModalitySpec:
     """An image-like modality on a patch grid at the default resolution, named with @RES."""
     return ModalitySpec(
-        name=name,
-        kind=kind,
-        encoder=encoder,
+        name,
+        kind,
+        encoder,
         patch_size=patch,
         input_size=DEFAULT_IMAGE_SIZE,
         transform=transform,
