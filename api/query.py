@@ -102,6 +102,20 @@ def filter_spec(params: SearchParams) -> FilterSpec:
     )
 
 
+#: the search parameters the searcher's query takes as they are, under the same names
+PASSED_ON = (
+    "spaces",
+    "k",
+    "offset",
+    "cursor",
+    "min_score",
+    "min_relevance",
+    "fusion",
+    "combine",
+    "explain",
+)
+
+
 def build_query(
     collection: str,
     parts: list[QueryPart],
@@ -116,14 +130,6 @@ def build_query(
         collection=collection,
         parts=tuple(parts),
         like=tuple(LikeItem(item.id, item.weight) for item in params.like),
-        spaces=params.spaces,
-        k=params.k,
-        offset=params.offset,
-        cursor=params.cursor,
-        min_score=params.min_score,
-        min_relevance=params.min_relevance,
         filter=search_filter,
-        fusion=params.fusion,
-        combine=params.combine,
-        explain=params.explain,
+        **{name: getattr(params, name) for name in PASSED_ON},
     )

@@ -14,17 +14,37 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anyseek.settings import StoreSettings
-from bench.stores import K, clustered, recall, timed_qps
+from bench.stores import K, clustered, exact_neighbours, recall, timed_qps
 from search.stores.base import SpaceSpec
 from search.stores.qdrant_store import QdrantStore
+
+
+def measured(
+    system: str,
+    upsert_s: float,
+    built_s: float,
+    search: Callable[[np.ndarray], list[list[int]]],
+    queries: np.ndarray,
+    truth: np.ndarray,
+) -> dict[str, object]:
+    """One system's result row: build times, single and batched queries/s, recall@10."""
+    single, batched, answers = timed_qps(search, queries, 200)
+    return {
+        "system": system,
+        "upsert_s": upsert_s,
+        "upsert_and_index_s": built_s,
+        "single_qps": single,
+        "batch_qps": batched,
+        "recall_at_10": recall(answers, truth),
+    }
 
 
 def edge(base: np.ndarray, queries: np.ndarray, truth: np.ndarray, m: int, ef: int, ef_search: int):
@@ -57,15 +77,7 @@ def edge(base: np.ndarray, queries: np.ndarray, truth: np.ndarray, m: int, ef: i
             return [[int(p.id) for p in shard.query(requests[0])]]
         return [[int(p.id) for p in r] for r in shard.query_batch(qe.QueryBatchRequest(requests))]
 
-    single, batched, answers = timed_qps(search, queries, 200)
-    return {
-        "system": "qdrant-edge-py (HNSW)",
-        "upsert_s": upserted,
-        "upsert_and_index_s": built,
-        "single_qps": single,
-        "batch_qps": batched,
-        "recall_at_10": recall(answers, truth),
-    }
+    return measured("qdrant-edge-py (HNSW)", upserted, built, search, queries, truth)
 
 
 def client_local(base: np.ndarray, queries: np.ndarray, truth: np.ndarray):
@@ -81,15 +93,7 @@ def client_local(base: np.ndarray, queries: np.ndarray, truth: np.ndarray):
     def search(batch: np.ndarray) -> list[list[int]]:
         return [r.ids for r in store.search("bench", "v", batch, k=K)]
 
-    single, batched, answers = timed_qps(search, queries, 200)
-    return {
-        "system": "qdrant-client local mode (exact scan)",
-        "upsert_s": built,
-        "upsert_and_index_s": built,
-        "single_qps": single,
-        "batch_qps": batched,
-        "recall_at_10": recall(answers, truth),
-    }
+    return measured("qdrant-client local mode (exact scan)", built, built, search, queries, truth)
 
 
 def main() -> None:
@@ -106,13 +110,7 @@ def main() -> None:
         sys.path.insert(0, args.edge_path)
     base = clustered(args.size, args.dim, seed=1)
     queries = clustered(args.queries, args.dim, seed=2)
-    exact = faiss.IndexFlatIP(args.dim)
-    normed = base.copy()
-    faiss.normalize_L2(normed)
-    exact.add(normed)
-    q = queries.copy()
-    faiss.normalize_L2(q)
-    truth = exact.search(q, K)[1]
+    truth = exact_neighbours(base, queries)
     for run in (
         lambda: client_local(base, queries, truth),
         lambda: edge(base, queries, truth, args.m, args.ef_construct, args.ef_search),

@@ -68,6 +68,17 @@ def clustered(n: int, dim: int, seed: int, centres: int = 1000) -> np.ndarray:
     return out
 
 
+def exact_neighbours(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """The true top-``K`` ids of each query by cosine similarity (exhaustive), [Q, K]."""
+    exact = faiss.IndexFlatIP(base.shape[1])
+    normed = base.copy()
+    faiss.normalize_L2(normed)
+    exact.add(normed)
+    q = queries.copy()
+    faiss.normalize_L2(q)
+    return exact.search(q, K)[1]
+
+
 def rss() -> int:
     """Resident memory of this process in bytes."""
     with open("/proc/self/statm") as handle:
@@ -274,14 +285,7 @@ def main() -> None:
         for row in overhead(base, queries, args.overhead.split(",")):
             print(json.dumps(row), flush=True)
         return
-    exact = faiss.IndexFlatIP(args.dim)
-    normed = base.copy()
-    faiss.normalize_L2(normed)
-    exact.add(normed)
-    q = queries.copy()
-    faiss.normalize_L2(q)
-    truth = exact.search(q, K)[1]
-    del exact, normed
+    truth = exact_neighbours(base, queries)
     gc.collect()
     print(f"data ready: {args.size} x {args.dim}, {args.queries} queries", flush=True)
     for stage in args.stages.split(","):

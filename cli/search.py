@@ -107,16 +107,12 @@ def _resolve(settings, collection: str, spec):
     if not spec:
         return None
     from anyseek.db import repository
-    from anyseek.db.migrate import open_database
+    from anyseek.db.migrate import session_for
     from search.fields import resolve_filter
 
-    database = open_database(settings)
-    try:
-        with database.session() as session:
-            owner = repository.get_collection(session, collection)
-            registry = repository.field_registry(session, owner.id)
-    finally:
-        database.dispose()
+    with session_for(settings) as session:
+        owner = repository.get_collection(session, collection)
+        registry = repository.field_registry(session, owner.id)
     return resolve_filter(spec, registry)
 
 

@@ -2,7 +2,7 @@
 
 Entry points: :func:`run_index` (in-process, also what a Celery chunk runs through
 :func:`indexer.pipeline.process_chunk`), :func:`index_uploads` for files uploaded through the API,
-and :func:`plan_job` to write a job for workers (:func:`write_job` in the caller's session).
+and :func:`plan_job` to write a job for workers (in the caller's session when it passes one).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from indexer.runner import (
     plan_job,
     plan_uploads,
     run_index,
-    write_job,
-    write_upload_job,
 )
 from indexer.thumbnails import thumbnail_path
 
@@ -27,6 +25,4 @@ __all__ = [
     "plan_uploads",
     "run_index",
     "thumbnail_path",
-    "write_job",
-    "write_upload_job",
 ]

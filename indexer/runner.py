@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from anyseek.db.migrate import open_database
+from anyseek.db.migrate import open_database, session_for
 from anyseek.db.models import JobStatus
 from anyseek.settings import Settings
 from indexer.collections import attach_model, collection_model
@@ -51,29 +51,6 @@ class Upload:
     metadata: dict[str, Any] | None = None
 
 
-def write_job(
-    session: Session,
-    settings: Settings,
-    collection: str,
-    source: str | Path | Sequence[Path],
-    *,
-    refs: Sequence[SourceRef] | None = None,
-    metadata: Mapping[str, Mapping[str, Any]] | None = None,
-) -> int:
-    """Expand the source (or take ``refs``) and add a queued job with its chunks to the session
-    (the caller commits); its id. ``metadata`` (a metadata file's rows by path) goes with the
-    items it names.
-
-    An item listed twice (the same path in a list, the same file uploaded twice) is indexed once.
-    """
-    refs = expand_source(settings.indexer, source) if refs is None else refs
-    if metadata:
-        refs = attach(refs, metadata)
-    refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
-    job = create_job(session, collection, describe(source), refs, settings.indexer.chunk_size)
-    return job.id
-
-
 def plan_job(
     settings: Settings,
     collection: str,
@@ -81,14 +58,24 @@ def plan_job(
     *,
     refs: Sequence[SourceRef] | None = None,
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    session: Session | None = None,
 ) -> int:
-    """:func:`write_job` in a transaction of its own, committed on return; the job's id."""
-    database = open_database(settings)
-    try:
-        with database.session() as session:
-            return write_job(session, settings, collection, source, refs=refs, metadata=metadata)
-    finally:
-        database.dispose()
+    """Expand the source (or take ``refs``) and write a queued job with its chunks; its id.
+    ``metadata`` (a metadata file's rows by path) goes with the items it names.
+
+    With ``session`` the job is added to it and the caller commits; without, it is written in a
+    transaction of its own, committed on return. An item listed twice (the same path in a list,
+    the same file uploaded twice) is indexed once.
+    """
+    if session is None:
+        with session_for(settings) as own:
+            return plan_job(settings, collection, source, refs=refs, metadata=metadata, session=own)
+    refs = expand_source(settings.indexer, source) if refs is None else refs
+    if metadata:
+        refs = attach(refs, metadata)
+    refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
+    job = create_job(session, collection, describe(source), refs, settings.indexer.chunk_size)
+    return job.id
 
 
 def run_index(
@@ -211,18 +198,17 @@ def spool_uploads(settings: Settings, uploads: Sequence[Upload]) -> list[SourceR
     return refs
 
 
-def write_upload_job(
-    session: Session, settings: Settings, collection: str, uploads: Sequence[Upload]
+def plan_uploads(
+    settings: Settings,
+    collection: str,
+    uploads: Sequence[Upload],
+    session: Session | None = None,
 ) -> int:
-    """Spool uploaded files and add a queued job for them to the session (the caller commits)."""
+    """Spool uploaded files and write a queued job for them (run it here or enqueue it); with
+    ``session`` the job is added to it and the caller commits."""
     refs = spool_uploads(settings, uploads)
-    return write_job(session, settings, collection, f"{len(refs)} uploaded files", refs=refs)
-
-
-def plan_uploads(settings: Settings, collection: str, uploads: Sequence[Upload]) -> int:
-    """Spool uploaded files and write a queued job for them (run it here or enqueue it)."""
-    refs = spool_uploads(settings, uploads)
-    return plan_job(settings, collection, f"{len(refs)} uploaded files", refs=refs)
+    source = f"{len(refs)} uploaded files"
+    return plan_job(settings, collection, source, refs=refs, session=session)
 
 
 def index_uploads(

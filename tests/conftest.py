@@ -1,4 +1,5 @@
-"""Shared test fixtures: service availability, the conformance fixtures, fresh settings."""
+"""Shared test fixtures: service availability, the conformance fixtures, fresh or migrated
+settings."""
 
 from __future__ import annotations
 
@@ -125,3 +126,15 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         if key.startswith("ANYSEEK_") and key != "ANYSEEK_REQUIRE_SERVICES":
             monkeypatch.delenv(key)
     return load_settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def ready_settings(settings):
+    """Settings whose SQLite database is migrated to the newest schema."""
+    from anyseek.db import migrate
+    from anyseek.db.session import database_for
+
+    database = database_for(settings, create_dirs=True)
+    migrate.upgrade(database)
+    database.dispose()
+    return settings

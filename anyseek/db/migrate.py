@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import exc
+from sqlalchemy.orm import Session
 
 from anyseek.db.session import Database, database_for, display_url, sqlite_file, unreachable
 from anyseek.errors import AnyseekError
@@ -153,3 +155,15 @@ def open_database(settings: Settings) -> Database:
         database.dispose()
         raise
     return database
+
+
+@contextmanager
+def session_for(settings: Settings) -> Iterator[Session]:
+    """One transaction on the settings' database (opened as :func:`open_database` does), closed
+    afterwards: for a command or a test that reads or writes once."""
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            yield session
+    finally:
+        database.dispose()

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import json
 import mimetypes
+from collections.abc import Sequence
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, status
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from anyseek.db.models import Item, ItemStatus
 from api import catalog, files
 from api import query as convert
-from api.deps import READ, WRITE, DbSession, State
+from api.deps import READ, WRITE, AppState, DbSession, State
 from api.errors import ApiError
 from api.routes.common import CollectionName, Wait, errors, job_out
 from api.schemas import ItemList, ItemOut, ItemPatch, JobOut
-from indexer import Upload, write_upload_job
+from indexer import Upload, plan_uploads
 from indexer import metadata as item_metadata
 from search.fields import MetadataError, normalize_metadata
+from search.stores import VectorStore
 
 router = APIRouter(prefix="/v1/collections/{name}/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=0, le=2**63 - 1, description="item id")]
@@ -29,21 +32,31 @@ MAX_FILES = 1000  # per upload request
 IMAGE = {200: {"content": {"image/*": {}}, "description": "the image bytes"}}
 
 
-def _out(item: Item, collection: str, payload: dict | None) -> ItemOut:
-    return ItemOut(
-        id=item.id,
-        collection=collection,
-        status=item.status.value,
-        sha256=item.sha256,
-        source_uri=item.source_uri,
-        width=item.width,
-        height=item.height,
-        format=item.format,
-        error=item.error,
-        created_at=item.created_at,
-        metadata=item.meta or {},
-        payload=payload,
-    )
+#: the item columns an ItemOut carries as they are, under the same names
+ITEM_COLUMNS = ("id", "sha256", "source_uri", "width", "height", "format", "error", "created_at")
+
+
+def _store(state: AppState) -> VectorStore | None:
+    """The store of the app's searcher, when one is up."""
+    return None if state.searcher is None else state.searcher.store
+
+
+def _outs(
+    session: Session, store: VectorStore | None, collection: str, items: Sequence[Item]
+) -> list[ItemOut]:
+    """The response models of items, with their payloads from ``store`` (none without one)."""
+    ids = [item.id for item in items]
+    found = {} if store is None else catalog.payloads(session, store, collection, ids)
+    return [
+        ItemOut(
+            collection=collection,
+            status=item.status.value,
+            metadata=item.meta or {},
+            payload=found.get(item.id),
+            **{name: getattr(item, name) for name in ITEM_COLUMNS},
+        )
+        for item in items
+    ]
 
 
 def _upload_metadata(text: str | None, files: int) -> list[dict[str, Any] | None]:
@@ -105,7 +118,7 @@ async def upload_items(
     await run_in_threadpool(catalog.check_indexable, session, state.ready_models, name)
     per_file = _upload_metadata(metadata, len(files))
     uploads = await _uploads(files, state.settings.api.max_upload_mb, per_file)
-    job_id = await run_in_threadpool(write_upload_job, session, state.settings, name, uploads)
+    job_id = await run_in_threadpool(plan_uploads, state.settings, name, uploads, session)
     return job_out(await run_in_threadpool(jobs.launch, session, job_id, wait))
 
 
@@ -120,12 +133,9 @@ def list_items(
 ) -> ItemList:
     """A page of the collection's items by id, with their payloads once indexed."""
     rows, total = catalog.list_items(session, name, offset, limit, status_)
-    found = {}
-    if state.searcher is not None:
-        found = catalog.payloads(session, state.searcher.store, name, [r.id for r in rows])
     more = offset + len(rows) < total
     return ItemList(
-        items=[_out(r, name, found.get(r.id)) for r in rows],
+        items=_outs(session, _store(state), name, rows),
         total=total,
         offset=offset,
         next_offset=offset + len(rows) if more and rows else None,
@@ -138,10 +148,7 @@ def list_items(
 def get_item(name: CollectionName, item_id: ItemId, state: State, session: DbSession) -> ItemOut:
     """One item: its record and stored payload."""
     item = catalog.get_item(session, name, item_id)
-    found = {}
-    if state.searcher is not None:
-        found = catalog.payloads(session, state.searcher.store, name, [item_id])
-    return _out(item, name, found.get(item_id))
+    return _outs(session, _store(state), name, [item])[0]
 
 
 @router.patch(
@@ -159,8 +166,7 @@ def patch_item(
     item = item_metadata.edit(session, name, item_id, body.metadata)
     session.commit()  # staged in the outbox first: the store follows the database
     jobs.sync_metadata(name)
-    found = catalog.payloads(session, state.ready_searcher.store, name, [item_id])
-    return _out(item, name, found.get(item_id))
+    return _outs(session, state.ready_searcher.store, name, [item])[0]
 
 
 @router.get(

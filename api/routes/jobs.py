@@ -12,7 +12,7 @@ from api.deps import READ, WRITE, DbSession, State
 from api.errors import ApiError
 from api.routes.common import Wait, errors, job_out
 from api.schemas import JobCreate, JobList, JobOut
-from indexer import write_job
+from indexer import plan_job
 from indexer.heartbeat import fail_dead_jobs
 from indexer.jobs import cancel_job, list_reports, report
 
@@ -41,7 +41,7 @@ def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = F
         raise ApiError(422, "source: URLs are indexed with `anyseek index` on the server", "source")
     jobs = state.ready_jobs
     catalog.check_indexable(session, state.ready_models, body.collection)
-    job_id = write_job(session, state.settings, body.collection, body.source)
+    job_id = plan_job(state.settings, body.collection, body.source, session=session)
     return job_out(jobs.launch(session, job_id, wait))
 
 

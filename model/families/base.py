@@ -3,12 +3,13 @@
 An adapter (the built-in bundle, official 4M checkpoints, MultiMAE) subclasses
 :class:`SearchModelBase` and adds what is its own: how it embeds gallery images and answers a
 batch of queries. The base holds the identity and spaces it declares, its query modalities in
-declared order, the gallery image input, the one-query call and the checks every request passes.
+declared order, the gallery image input and the checks every request passes; the one-query call
+comes from the :class:`SearchModel` protocol it subclasses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from model.families.interface import (
     QueryEmbedding,
     QueryModality,
     QueryRequest,
+    SearchModel,
     SpaceInfo,
     in_declared_order,
 )
@@ -27,7 +29,7 @@ from model.transforms.palette_semseg import ClassPalette
 GALLERY_INPUT = "image"  # the declared query modality gallery images are indexed from
 
 
-class SearchModelBase:
+class SearchModelBase(SearchModel):
     """A model family behind the :class:`model.families.interface.SearchModel` interface."""
 
     name: str
@@ -55,17 +57,6 @@ class SearchModelBase:
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32, L2-normalised}."""
         raise NotImplementedError
-
-    def embed_query(
-        self,
-        inputs: Mapping[str, torch.Tensor],
-        weights: Mapping[str, float] | None = None,
-        combine: str = "fusion",
-        priors: Mapping[str, torch.Tensor] | None = None,
-    ) -> dict[str, QueryEmbedding]:
-        """One query: inputs by query-modality name (one sample each), optional weights, how
-        weighted parts combine and the priors to measure information against."""
-        return self.embed_queries([QueryRequest(inputs, weights, combine, priors)])[0]
 
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
         """Several queries at once -> each one's per-space prediction."""

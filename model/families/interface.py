@@ -113,7 +113,7 @@ class ModelError(AnyseekError):
 
 @runtime_checkable
 class SearchModel(Protocol):
-    """What the indexer and search need of any model."""
+    """What the indexer and search need of any model (subclass it to inherit ``embed_query``)."""
 
     name: str
     version: str
@@ -140,8 +140,11 @@ class SearchModel(Protocol):
         (default 1; negative = "not like this") -> per-space prediction. All weights 1: one
         joint pass; otherwise ``combine`` names how per-part predictions are combined.
         ``priors`` ({space: [N, V]}, e.g. a collection's) replace the model's own for this
-        query only: the shared model is never changed by a request."""
-        ...
+        query only: the shared model is never changed by a request.
+
+        A default for classes that subclass this protocol: one request through ``embed_queries``.
+        """
+        return self.embed_queries([QueryRequest(inputs, weights, combine, priors)])[0]
 
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
         """Several queries at once (micro-batching): the joint ones with the same modalities

@@ -7,7 +7,8 @@ fully masked row gives a uniform softmax, not NaN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -59,98 +60,6 @@ def _attend(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> Tensor:
     return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
 
-class Attention(nn.Module):
-    """Multi-head self-attention with a fused qkv projection and optional QK-norm."""
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        qkv_bias: bool,
-        proj_bias: bool,
-        qk_norm: bool,
-        norm_bias: bool,
-    ) -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim, bias=proj_bias)
-        head_dim = dim // num_heads
-        if qk_norm:
-            self.q_norm = LayerNorm(head_dim, bias=norm_bias)
-            self.k_norm = LayerNorm(head_dim, bias=norm_bias)
-        else:
-            self.q_norm = self.k_norm = None
-
-    def forward(self, x: Tensor, bias: Tensor | None = None, past: KVCache | None = None) -> Tensor:
-        """x [B, N, D] -> [B, N, D]; bias [B, 1, N|1, N] additive.
-
-        With ``past`` the keys and values of ``x`` are appended to it and ``x`` attends to every
-        cached position (incremental causal decoding: one new token at a time, no bias needed).
-        """
-        B, N, D = x.shape
-        qkv = self.qkv(x).view(B, N, 3, self.num_heads, D // self.num_heads)  # (q|k|v, head, d)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each [B, h, N, d]
-        if self.q_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
-        if past is not None:
-            k, v = past.extend(k, v)  # [B, h, past + N, d]
-        out = _attend(q, k, v, bias)  # [B, h, N, d]
-        return self.proj(out.transpose(1, 2).reshape(B, N, D))
-
-
-class CrossAttention(nn.Module):
-    """Multi-head attention from decoder queries to the encoder context."""
-
-    def __init__(
-        self,
-        dim: int,
-        num_heads: int,
-        qkv_bias: bool,
-        proj_bias: bool,
-        qk_norm: bool,
-        norm_bias: bool,
-    ) -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.q = nn.Linear(dim, dim, bias=qkv_bias)
-        self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
-        self.proj = nn.Linear(dim, dim, bias=proj_bias)
-        head_dim = dim // num_heads
-        if qk_norm:
-            self.q_norm = LayerNorm(head_dim, bias=norm_bias)
-            self.k_norm = LayerNorm(head_dim, bias=norm_bias)
-        else:
-            self.q_norm = self.k_norm = None
-
-    def context_kv(self, context: Tensor) -> tuple[Tensor, Tensor]:
-        """Keys and values of the context, [B, h, M, d] each (normalised keys with QK-norm)."""
-        B, M, D = context.shape
-        h, d = self.num_heads, D // self.num_heads
-        k, v = self.kv(context).view(B, M, 2, h, d).permute(2, 0, 3, 1, 4).unbind(0)
-        return (k if self.k_norm is None else self.k_norm(k)), v
-
-    def forward(
-        self,
-        x: Tensor,
-        context: Tensor,
-        bias: Tensor | None = None,
-        kv: tuple[Tensor, Tensor] | None = None,
-    ) -> Tensor:
-        """x [B, N, D], context [B, M, D] -> [B, N, D]; bias [B, 1, 1, M] additive.
-
-        ``kv`` are the context's keys and values from :meth:`context_kv`, when already computed.
-        """
-        B, N, D = x.shape
-        h, d = self.num_heads, D // self.num_heads
-        q = self.q(x).view(B, N, h, d).transpose(1, 2)  # [B, h, N, d]
-        if self.q_norm is not None:
-            q = self.q_norm(q)
-        k, v = kv if kv is not None else self.context_kv(context)  # [B, h, M, d]
-        out = _attend(q, k, v, bias)
-        return self.proj(out.transpose(1, 2).reshape(B, N, D))
-
-
 class FeedForward(nn.Module):
     """MLP, or gated MLP (SwiGLU with SiLU) whose hidden width is 2/3 of ``hidden``."""
 
@@ -175,18 +84,29 @@ class FeedForward(nn.Module):
 
 @dataclass(frozen=True)
 class BlockSpec:
-    """The shape options every encoder and decoder block of one model shares (from its config)."""
+    """The shape options every encoder and decoder block of one model shares (from its config).
+
+    The defaults are the plain ViT block (GELU MLP, every bias, no gating, no QK-norm), which is
+    what MultiMAE uses; 4M configs set each option.
+    """
 
     dim: int
     num_heads: int
     mlp_ratio: float
-    act: type[nn.Module]
-    qkv_bias: bool
-    proj_bias: bool
-    mlp_bias: bool
-    norm_bias: bool
-    gated_mlp: bool
-    qk_norm: bool
+    act: type[nn.Module] = nn.GELU
+    qkv_bias: bool = True
+    proj_bias: bool = True
+    mlp_bias: bool = True
+    norm_bias: bool = True
+    gated_mlp: bool = False
+    qk_norm: bool = False
+
+    @classmethod
+    def from_config(cls, config: object, **given: Any) -> BlockSpec:
+        """The options ``config`` carries under the same names, then ``given``; the rest at
+        their defaults."""
+        named = {f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)}
+        return cls(**(named | given))
 
     def norm(self) -> LayerNorm:
         """A LayerNorm of the block width."""
@@ -197,16 +117,91 @@ class BlockSpec:
         hidden = int(self.dim * self.mlp_ratio)
         return FeedForward(self.dim, hidden, self.act, self.gated_mlp, self.mlp_bias)
 
-    def attention_args(self) -> tuple[int, int, bool, bool, bool, bool]:
-        """Positional arguments of Attention / CrossAttention."""
-        return (
-            self.dim,
-            self.num_heads,
-            self.qkv_bias,
-            self.proj_bias,
-            self.qk_norm,
-            self.norm_bias,
-        )
+
+class _MultiHead(nn.Module):
+    """What self- and cross-attention share: input projections, heads, optional QK-norm, output.
+
+    ``inputs`` names the input projections and their widths in multiples of ``dim``
+    (``{"qkv": 3}`` fused, or ``{"q": 1, "kv": 2}``), so the keys match the reference.
+    """
+
+    def __init__(self, spec: BlockSpec, inputs: dict[str, int]) -> None:
+        super().__init__()
+        self.num_heads = spec.num_heads
+        for name, width in inputs.items():
+            self.add_module(name, nn.Linear(spec.dim, width * spec.dim, bias=spec.qkv_bias))
+        self.proj = nn.Linear(spec.dim, spec.dim, bias=spec.proj_bias)
+        head_dim = spec.dim // spec.num_heads
+        if spec.qk_norm:
+            self.q_norm = LayerNorm(head_dim, bias=spec.norm_bias)
+            self.k_norm = LayerNorm(head_dim, bias=spec.norm_bias)
+        else:
+            self.q_norm = self.k_norm = None
+
+    def heads(self, x: Tensor, parts: int) -> tuple[Tensor, ...]:
+        """[B, N, parts * D] -> ``parts`` tensors of [B, h, N, d]."""
+        B, N, _ = x.shape
+        h = self.num_heads
+        return x.view(B, N, parts, h, -1).permute(2, 0, 3, 1, 4).unbind(0)
+
+    def output(self, out: Tensor) -> Tensor:
+        """Attention output [B, h, N, d] -> projected [B, N, D]."""
+        B, _, N, _ = out.shape
+        return self.proj(out.transpose(1, 2).reshape(B, N, -1))
+
+
+class Attention(_MultiHead):
+    """Multi-head self-attention with a fused qkv projection and optional QK-norm."""
+
+    qkv: nn.Linear
+
+    def __init__(self, spec: BlockSpec) -> None:
+        super().__init__(spec, {"qkv": 3})
+
+    def forward(self, x: Tensor, bias: Tensor | None = None, past: KVCache | None = None) -> Tensor:
+        """x [B, N, D] -> [B, N, D]; bias [B, 1, N|1, N] additive.
+
+        With ``past`` the keys and values of ``x`` are appended to it and ``x`` attends to every
+        cached position (incremental causal decoding: one new token at a time, no bias needed).
+        """
+        q, k, v = self.heads(self.qkv(x), 3)  # each [B, h, N, d]
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        if past is not None:
+            k, v = past.extend(k, v)  # [B, h, past + N, d]
+        return self.output(_attend(q, k, v, bias))
+
+
+class CrossAttention(_MultiHead):
+    """Multi-head attention from decoder queries to the encoder context."""
+
+    q: nn.Linear
+    kv: nn.Linear
+
+    def __init__(self, spec: BlockSpec) -> None:
+        super().__init__(spec, {"q": 1, "kv": 2})
+
+    def context_kv(self, context: Tensor) -> tuple[Tensor, Tensor]:
+        """Keys and values of the context, [B, h, M, d] each (normalised keys with QK-norm)."""
+        k, v = self.heads(self.kv(context), 2)
+        return (k if self.k_norm is None else self.k_norm(k)), v
+
+    def forward(
+        self,
+        x: Tensor,
+        context: Tensor,
+        bias: Tensor | None = None,
+        kv: tuple[Tensor, Tensor] | None = None,
+    ) -> Tensor:
+        """x [B, N, D], context [B, M, D] -> [B, N, D]; bias [B, 1, 1, M] additive.
+
+        ``kv`` are the context's keys and values from :meth:`context_kv`, when already computed.
+        """
+        (q,) = self.heads(self.q(x), 1)  # [B, h, N, d]
+        if self.q_norm is not None:
+            q = self.q_norm(q)
+        k, v = kv if kv is not None else self.context_kv(context)  # [B, h, M, d]
+        return self.output(_attend(q, k, v, bias))
 
 
 class EncoderBlock(nn.Module):
@@ -215,7 +210,7 @@ class EncoderBlock(nn.Module):
     def __init__(self, spec: BlockSpec) -> None:
         super().__init__()
         self.norm1 = spec.norm()
-        self.attn = Attention(*spec.attention_args())
+        self.attn = Attention(spec)
         self.norm2 = spec.norm()
         self.mlp = spec.mlp()
 
@@ -231,8 +226,8 @@ class DecoderBlock(nn.Module):
     def __init__(self, spec: BlockSpec) -> None:
         super().__init__()
         self.norm1 = spec.norm()
-        self.self_attn = Attention(*spec.attention_args())
-        self.cross_attn = CrossAttention(*spec.attention_args())
+        self.self_attn = Attention(spec)
+        self.cross_attn = CrossAttention(spec)
         self.query_norm = spec.norm()
         self.context_norm = spec.norm()
         self.norm2 = spec.norm()

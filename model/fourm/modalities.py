@@ -114,37 +114,43 @@ def modality_id(name: str) -> int:
 _TOK = "EPFL-VILAB/4M_tokenizers_"
 
 
+def _gridded(
+    name: str, kind: Kind, encoder: Embedding, transform: str | None, patch: int = 16, **more
+) -> ModalitySpec:
+    """An image-like modality on a patch grid at the default resolution, named with @RES."""
+    return ModalitySpec(
+        name,
+        kind,
+        encoder,
+        patch_size=patch,
+        input_size=DEFAULT_IMAGE_SIZE,
+        transform=transform,
+        gridded=True,
+        **more,
+    )
+
+
 def _grid_tokens(
     base: str, vocab: int, tokenizer: str | None, transform: str | None, patch: int = 16
 ) -> ModalitySpec:
     """A tokenized image modality (``tok_*@RES``) of the 4M-21 family."""
-    return ModalitySpec(
-        name=base,
-        kind=Kind.TOKEN_GRID,
-        encoder=Embedding.IMAGE_TOKENS,
-        decoder=Embedding.IMAGE_TOKENS,
+    tokens = Embedding.IMAGE_TOKENS
+    return _gridded(
+        base,
+        Kind.TOKEN_GRID,
+        tokens,
+        transform,
+        patch,
+        decoder=tokens,
         vocab_size=vocab,
-        patch_size=patch,
-        input_size=DEFAULT_IMAGE_SIZE,
         tokenizer=tokenizer,
-        transform=transform,
-        gridded=True,
     )
 
 
 def _global_tokens(name: str, tokenizer: str | None, vocab: int = 8192) -> ModalitySpec:
     """16 tokens of one global feature vector, with a learned position embedding (4x4 'grid')."""
-    return ModalitySpec(
-        name=name,
-        kind=Kind.TOKEN_GRID,
-        encoder=Embedding.IMAGE_TOKENS,
-        decoder=Embedding.IMAGE_TOKENS,
-        vocab_size=vocab,
-        patch_size=56,
-        input_size=None,
-        sincos_pos_emb=False,
-        tokenizer=tokenizer,
-    )
+    grid = _grid_tokens(name, vocab, tokenizer, None, patch=56)
+    return replace(grid, input_size=None, sincos_pos_emb=False, gridded=False)
 
 
 def _text_sequence(
@@ -163,17 +169,10 @@ def _text_sequence(
     )
 
 
-def _pixels(base: str, channels: int, transform: str) -> ModalitySpec:
+def _pixels(base: str, channels: int, transform: str, **more) -> ModalitySpec:
     """A pixel input cut into 16x16 patches (encoder only)."""
-    return ModalitySpec(
-        name=base,
-        kind=Kind.IMAGE,
-        encoder=Embedding.PIXEL_PATCHES,
-        patch_size=16,
-        input_size=DEFAULT_IMAGE_SIZE,
-        num_channels=channels,
-        transform=transform,
-        gridded=True,
+    return _gridded(
+        base, Kind.IMAGE, Embedding.PIXEL_PATCHES, transform, num_channels=channels, **more
     )
 
 
@@ -210,17 +209,8 @@ _ENTRIES: tuple[ModalitySpec, ...] = (
     _pixels("normal", 3, "normal"),
     _pixels("sketch", 1, "sketch"),
     _pixels("edges", 1, "edges"),
-    ModalitySpec(
-        name="semseg",
-        kind=Kind.IMAGE,
-        encoder=Embedding.CLASS_PATCHES,
-        patch_size=16,
-        input_size=DEFAULT_IMAGE_SIZE,
-        num_channels=8,
-        num_classes=134,
-        transform="semseg",
-        gridded=True,
-    ),
+    # class maps: a per-pixel class embedding before the patch projection
+    replace(_pixels("semseg", 8, "semseg", num_classes=134), encoder=Embedding.CLASS_PATCHES),
     _global_tokens("tok_clip_global", None),
     _global_tokens("tok_dino_global", None),
 )

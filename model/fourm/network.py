@@ -95,18 +95,7 @@ class FourM(nn.Module):
             {m: build_decoder_embedding(config.spec(m), dim, size) for m in config.domains_out}
         )
         self.tie_modality_embeddings()
-        spec = BlockSpec(
-            dim=dim,
-            num_heads=config.num_heads,
-            mlp_ratio=config.mlp_ratio,
-            act=getattr(nn, config.act_layer),
-            qkv_bias=config.qkv_bias,
-            proj_bias=config.proj_bias,
-            mlp_bias=config.mlp_bias,
-            norm_bias=config.norm_bias,
-            gated_mlp=config.gated_mlp,
-            qk_norm=config.qk_norm,
-        )
+        spec = BlockSpec.from_config(config, act=getattr(nn, config.act_layer))
         self.encoder = nn.ModuleList([EncoderBlock(spec) for _ in range(config.encoder_depth)])
         self.encoder_norm = LayerNorm(dim, bias=config.norm_bias)
         self.decoder_proj_context = nn.Linear(dim, dim)

@@ -144,7 +144,6 @@ class SpaceEmbedding:
     information: Tensor  # [B] float32 nats >= 0 (token_information)
 
 
-@torch.inference_mode()
 def predict_embeddings(
     model: FourM,
     inputs: Mapping[str, InputValue],

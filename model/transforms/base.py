@@ -135,3 +135,22 @@ def resize_masked(
 def to_numpy(source: np.ndarray | torch.Tensor) -> np.ndarray:
     """A numpy array from an array or tensor input."""
     return source.detach().cpu().numpy() if isinstance(source, torch.Tensor) else source
+
+
+def as_array(source: ImageSource) -> np.ndarray | None:
+    """The source as a numpy array when it is one (array or tensor); None for a file or image."""
+    return to_numpy(source) if isinstance(source, np.ndarray | torch.Tensor) else None
+
+
+def single_channel_array(source: ImageSource, what: str, kind: str) -> np.ndarray | None:
+    """An array or tensor source as ``[H, W]`` (``[1, H, W]`` and ``[H, W, 1]`` squeezed) within
+    the size limits, for one-channel inputs (depth, sketches); None for a file or image."""
+    array = as_array(source)
+    if array is None:
+        return None
+    if array.ndim == 3 and 1 in (array.shape[0], array.shape[-1]):
+        array = array.reshape(array.shape[1:] if array.shape[0] == 1 else array.shape[:2])
+    if array.ndim != 2:
+        raise UserInputError(f"{what}: expected a single-channel [H, W] {kind}, got {array.shape}")
+    check_dimensions(*array.shape, what)
+    return array

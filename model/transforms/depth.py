@@ -31,11 +31,10 @@ from model.transforms.base import (
     ImageSource,
     UserInputError,
     center_crop_array,
-    check_dimensions,
     check_output_size,
     open_image,
     resize_masked,
-    to_numpy,
+    single_channel_array,
     warn,
 )
 
@@ -91,10 +90,11 @@ class DepthTransform:
 
 def load_depth(source: ImageSource) -> np.ndarray:
     """Read a depth map as a float ``[H, W]`` array from any accepted source."""
-    if isinstance(source, (np.ndarray, torch.Tensor)):
-        return _squeeze_depth(to_numpy(source), "depth array")
+    what = "depth array"
     if isinstance(source, (str, Path)) and Path(source).suffix.lower() in (".npy", ".npz"):
-        return _squeeze_depth(_load_numpy(Path(source).expanduser()), str(source))
+        source, what = _load_numpy(Path(source).expanduser()), str(source)
+    if (array := single_channel_array(source, what, "depth map")) is not None:
+        return _numeric(array, what)
     return _depth_from_image(open_image(source))
 
 
@@ -117,17 +117,10 @@ def _load_numpy(path: Path) -> np.ndarray:
     raise UserInputError(f"{path}: holds arrays {keys}; name the depth array 'depth'")
 
 
-def _squeeze_depth(array: np.ndarray, what: str) -> np.ndarray:
-    """Accept ``[H, W]``, ``[1, H, W]`` or ``[H, W, 1]`` numeric arrays."""
-    if array.ndim == 3 and 1 in (array.shape[0], array.shape[-1]):
-        array = array.reshape(array.shape[1:] if array.shape[0] == 1 else array.shape[:2])
-    if array.ndim != 2:
-        raise UserInputError(
-            f"{what}: expected a single-channel [H, W] depth map, got {array.shape}"
-        )
+def _numeric(array: np.ndarray, what: str) -> np.ndarray:
+    """A depth array of numbers, as float32."""
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise UserInputError(f"{what}: expected numbers, got dtype {array.dtype}")
-    check_dimensions(*array.shape, what)
     return array.astype(np.float32)
 
 

@@ -33,10 +33,9 @@ from model.transforms.base import (
     ImageSource,
     UserInputError,
     center_crop_array,
-    check_dimensions,
     check_output_size,
     open_image,
-    to_numpy,
+    single_channel_array,
 )
 
 MIN_CONTRAST = 0.1  # lines must differ from the background by at least this (0..1 scale)
@@ -97,13 +96,8 @@ def line_mask(grey: np.ndarray, polarity: str) -> np.ndarray:
 
 def _grey(source: ImageSource) -> np.ndarray:
     """A ``[0, 1]`` float greyscale image; transparency is composited over the background."""
-    if isinstance(source, (np.ndarray, torch.Tensor)):
-        array = to_numpy(source).astype(np.float32)
-        if array.ndim == 3 and array.shape[0] == 1:
-            array = array[0]
-        if array.ndim != 2:
-            raise UserInputError(f"sketch array must be [H, W] greyscale, got {array.shape}")
-        check_dimensions(*array.shape, "sketch")
+    if (array := single_channel_array(source, "sketch array", "greyscale sketch")) is not None:
+        array = array.astype(np.float32)
         if array.max() > 1.0:
             array = array / 255.0
         return array

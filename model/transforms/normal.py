@@ -19,12 +19,12 @@ from PIL import Image
 from model.transforms.base import (
     ImageSource,
     UserInputError,
+    as_array,
     center_crop_array,
     center_crop_resize,
     check_dimensions,
     check_output_size,
     open_image,
-    to_numpy,
 )
 
 
@@ -40,8 +40,8 @@ class NormalTransform:
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Load, crop, resize and rescale one normal map."""
-        if isinstance(source, (np.ndarray, torch.Tensor)):
-            return self._from_array(to_numpy(source))
+        if (array := as_array(source)) is not None:
+            return self._from_array(array)
         image = open_image(source)
         if image.mode not in ("RGB", "RGBA", "P"):
             raise UserInputError(

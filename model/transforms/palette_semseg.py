@@ -18,10 +18,10 @@ from PIL import Image
 from model.transforms.base import (
     ImageSource,
     UserInputError,
+    as_array,
     center_crop_resize,
     check_output_size,
     open_image,
-    to_numpy,
 )
 from model.transforms.semseg import _ID_MODES, SemsegClass, _image_ids, _integer_map
 
@@ -74,8 +74,8 @@ class PaletteSemsegTransform:
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Read ids or painted colours, check them against the palette, centre-crop and resize."""
-        if isinstance(source, np.ndarray | torch.Tensor):
-            class_map = self._checked_ids(_integer_map(to_numpy(source)))
+        if (array := as_array(source)) is not None:
+            class_map = self._checked_ids(_integer_map(array))
         else:
             image = open_image(source)
             if image.mode in _ID_MODES and not self._painted(image):

@@ -33,6 +33,7 @@ from PIL import Image
 from model.transforms.base import (
     ImageSource,
     UserInputError,
+    as_array,
     center_crop_resize,
     check_dimensions,
     check_output_size,
@@ -93,8 +94,8 @@ class SemsegTransform:
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Read, map to model ids, centre-crop and resize (nearest) one segmentation."""
-        if isinstance(source, (np.ndarray, torch.Tensor)):
-            class_map = self._map_ids(_integer_map(to_numpy(source)))
+        if (array := as_array(source)) is not None:
+            class_map = self._map_ids(_integer_map(array))
         else:
             image = open_image(source)
             if self.input == "auto":

@@ -45,18 +45,24 @@ class Served:
     ids: list[int]
 
 
-def api_settings(data_dir: Path, **api: object) -> Settings:
-    """Settings from nothing but arguments (the developer's ANYSEEK_* variables ignored)."""
+def settings_from_args(**values: object) -> Settings:
+    """``load_settings`` from nothing but arguments (the developer's ANYSEEK_* variables set
+    aside while it reads the environment)."""
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("ANYSEEK_")}
     try:
-        return load_settings(
-            data_dir=data_dir,
-            store={"path": str(data_dir / "faiss"), "exact_threshold": 100_000},
-            api={"batch_wait_ms": 1.0, **api},
-            indexer={"allowed_roots": [str(data_dir / "allowed")], "flush_interval_s": 0},
-        )
+        return load_settings(**values)
     finally:
         os.environ.update(saved)
+
+
+def api_settings(data_dir: Path, **api: object) -> Settings:
+    """Settings from nothing but arguments (the developer's ANYSEEK_* variables ignored)."""
+    return settings_from_args(
+        data_dir=data_dir,
+        store={"path": str(data_dir / "faiss"), "exact_threshold": 100_000},
+        api={"batch_wait_ms": 1.0, **api},
+        indexer={"allowed_roots": [str(data_dir / "allowed")], "flush_interval_s": 0},
+    )
 
 
 def png_bytes(array: np.ndarray) -> bytes:

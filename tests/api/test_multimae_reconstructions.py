@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from api_helpers import png_bytes, settings_from_args
 from fastapi.testclient import TestClient
 from PIL import Image
 
 from anyseek.db import migrate
 from anyseek.db.session import database_for
-from anyseek.settings import Settings, load_settings
+from anyseek.settings import Settings
 from api.app import create_app
 from indexer import run_index
 from indexer.thumbnails import reconstruction_path, thumbnail_path
@@ -47,27 +47,13 @@ class Indexed:
 
 def _settings(data_dir: Path, source: str) -> Settings:
     """Settings from arguments only (the developer's ANYSEEK_* variables set aside)."""
-    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("ANYSEEK_")}
-    try:
-        return load_settings(
-            data_dir=data_dir,
-            model={"source": source},
-            store={"path": str(data_dir / "faiss")},
-            api={"batch_wait_ms": 1.0},
-            indexer={
-                "allowed_roots": [str(data_dir)],
-                "flush_interval_s": 0,
-                "thumbnail_size": THUMB,
-            },
-        )
-    finally:
-        os.environ.update(saved)
-
-
-def _png(array: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG")
-    return out.getvalue()
+    return settings_from_args(
+        data_dir=data_dir,
+        model={"source": source},
+        store={"path": str(data_dir / "faiss")},
+        api={"batch_wait_ms": 1.0},
+        indexer={"allowed_roots": [str(data_dir)], "flush_interval_s": 0, "thumbnail_size": THUMB},
+    )
 
 
 def _index(root: Path, source: str) -> Iterator[Indexed]:
@@ -79,13 +65,13 @@ def _index(root: Path, source: str) -> Iterator[Indexed]:
     images = root / "data" / "images"
     images.mkdir(parents=True)
     for seed in SEEDS:
-        (images / f"{seed}.png").write_bytes(_png(generate_scene(seed, 64).rgb))
+        (images / f"{seed}.png").write_bytes(png_bytes(generate_scene(seed, 64).rgb))
     report = run_index(settings, "scenes", images)
     assert (report.status, report.done, report.failed) == ("succeeded", len(SEEDS), 0), report
     searcher = open_searcher(settings)
     with TestClient(create_app(settings, searcher=searcher)) as client:
         listed = client.get("/v1/collections/scenes/items").json()["items"]
-        query = _png(generate_scene(SEEDS[0], 64).rgb)
+        query = png_bytes(generate_scene(SEEDS[0], 64).rgb)
         sources = {i["id"]: i["source_uri"] for i in listed}
         yield Indexed(settings, searcher, client, sources, query)
     searcher.close()
@@ -225,7 +211,7 @@ def test_the_indexer_can_be_told_to_skip_them(multimae: Indexed, tmp_path: Path)
     )
     images = settings.data_dir / "more"
     images.mkdir()
-    (images / "9.png").write_bytes(_png(generate_scene(9, 64).rgb))
+    (images / "9.png").write_bytes(png_bytes(generate_scene(9, 64).rgb))
     searcher = multimae.searcher
     report = run_index(quiet, "plain", images, model=searcher.model, store=searcher.store)
     assert (report.status, report.done) == ("succeeded", 1)

@@ -8,15 +8,6 @@ from anyseek.db import migrate
 from anyseek.db.session import database_for
 
 
-@pytest.fixture
-def ready_settings(settings):
-    """Settings whose SQLite database is migrated to the newest schema."""
-    database = database_for(settings, create_dirs=True)
-    migrate.upgrade(database)
-    database.dispose()
-    return settings
-
-
 @pytest.fixture(params=["faiss-sqlite", "qdrant-sqlite", "faiss-postgresql"])
 def paired_settings(request: pytest.FixtureRequest, settings):
     """Migrated settings for one store and database pairing (PostgreSQL skips without the

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,25 +73,35 @@ def test_a_crash_after_the_store_write_is_repaired_by_resuming(
         assert store.count("crash") == 5
 
 
-def test_cancel_stops_the_job_within_one_chunk(ready_settings, search_model, tmp_path) -> None:
-    write_good_images(tmp_path, count=6)
-    settings = with_chunks(ready_settings, 2)
-    job_id = plan_job(settings, "cancel", tmp_path)
+@contextmanager
+def started_job(
+    settings, model, collection: str, folder: Path
+) -> Iterator[tuple[int, ChunkContext]]:
+    """Plan a job over ``folder`` and start it with ``model`` attached; its id and a one-thread
+    chunk context, whose database is closed afterwards."""
+    job_id = plan_job(settings, collection, folder)
     database = open_database(settings)
     try:
         with database.session() as session:
-            attach_model(session, start_job(session, job_id).collection, search_model)
+            attach_model(session, start_job(session, job_id).collection, model)
         with ThreadPoolExecutor(1) as pool:
-            assert process_chunk(ChunkContext(settings, database, search_model, pool), job_id, 0)
-        with database.session() as session:
+            yield job_id, ChunkContext(settings, database, model, pool)
+    finally:
+        database.dispose()
+
+
+def test_cancel_stops_the_job_within_one_chunk(ready_settings, search_model, tmp_path) -> None:
+    write_good_images(tmp_path, count=6)
+    settings = with_chunks(ready_settings, 2)
+    with started_job(settings, search_model, "cancel", tmp_path) as (job_id, ctx):
+        assert process_chunk(ctx, job_id, 0)
+        with ctx.database.session() as session:
             cancel_job(session, job_id)
 
         result = run_index(settings, "cancel", tmp_path, model=search_model, job_id=job_id)
 
-        with database.session() as session:
+        with ctx.database.session() as session:
             assert report(session, job_id).status == "cancelled"
-    finally:
-        database.dispose()
     assert (result.status, result.done, result.skipped, result.failed) == ("cancelled", 2, 0, 0)
     assert statuses(settings) == {ItemStatus.INDEXED.value: 2, "outbox": 0}
 
@@ -97,21 +109,13 @@ def test_cancel_stops_the_job_within_one_chunk(ready_settings, search_model, tmp
 def test_a_redelivered_chunk_is_staged_once(ready_settings, search_model, tmp_path) -> None:
     write_good_images(tmp_path, count=3)
     settings = with_chunks(ready_settings, 2)
-    job_id = plan_job(settings, "twice", tmp_path)
-    database = open_database(settings)
-    try:
-        with database.session() as session:
-            attach_model(session, start_job(session, job_id).collection, search_model)
-        with ThreadPoolExecutor(1) as pool:
-            ctx = ChunkContext(settings, database, search_model, pool)
-            first = prepare_chunk(ctx, job_id, 0)
-            assert first is not None and finish_chunk(ctx, first)
-            again = prepare_chunk(ctx, job_id, 0)  # a redelivered task
-            assert again is None and not process_chunk(ctx, job_id, 0)
-            assert not finish_chunk(ctx, first)  # two deliveries racing: the second stages nothing
-        with database.session() as session:
+    with started_job(settings, search_model, "twice", tmp_path) as (job_id, ctx):
+        first = prepare_chunk(ctx, job_id, 0)
+        assert first is not None and finish_chunk(ctx, first)
+        again = prepare_chunk(ctx, job_id, 0)  # a redelivered task
+        assert again is None and not process_chunk(ctx, job_id, 0)
+        assert not finish_chunk(ctx, first)  # two deliveries racing: the second stages nothing
+        with ctx.database.session() as session:
             counts = report(session, job_id)
-    finally:
-        database.dispose()
     assert (counts.done, counts.skipped, counts.failed) == (0, 0, 0)
     assert statuses(settings) == {"pending": 2, "outbox": 2}

@@ -11,6 +11,7 @@ import pytest
 from indexing_images import scene_png, write_good_images
 
 from anyseek.db import repository
+from anyseek.db.migrate import session_for
 from anyseek.db.models import Item, PendingMetadata
 from anyseek.db.session import database_for
 from indexer import Upload, index_uploads, run_index
@@ -37,13 +38,9 @@ def _items(settings) -> dict[str, Item]:
 
 def _search(store, settings, spec: FilterSpec) -> set[int]:
     """Ids of every item the filter lets through (all of a tiny collection)."""
-    database = database_for(settings)
-    try:
-        with database.session() as session:
-            owner = repository.get_collection(session, COLLECTION)
-            registry = repository.field_registry(session, owner.id)
-    finally:
-        database.dispose()
+    with session_for(settings) as session:
+        owner = repository.get_collection(session, COLLECTION)
+        registry = repository.field_registry(session, owner.id)
     space = store.spaces(COLLECTION)[0]
     query = np.ones(space.dim, np.float32)
     [result] = store.search(

@@ -12,8 +12,6 @@ sys.path.append(str(Path(__file__).parents[1] / "api"))  # the API tests' app he
 
 from api_helpers import Served, serve
 
-from anyseek.db import migrate
-from anyseek.db.session import database_for
 from model.data import SceneSample, generate_scene
 
 FIRST_SEED = 993_000  # held out from the built-in model's training seeds
@@ -38,12 +36,3 @@ def guarded(
         query_decode_timeout_s=0.1,
         max_upload_mb=2,
     )
-
-
-@pytest.fixture
-def ready_settings(settings):
-    """Settings whose SQLite database is migrated to the newest schema."""
-    database = database_for(settings, create_dirs=True)
-    migrate.upgrade(database)
-    database.dispose()
-    return settings

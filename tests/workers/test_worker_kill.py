@@ -98,12 +98,17 @@ def check_exactly_once(settings, probe: Probe, job_id: int) -> None:
         assert {stored.id for stored in store.retrieve("kill", sorted(ids), False)} == ids
 
 
-def kill_mid_job(settings, tmp_path: Path) -> None:
-    """Submit a job, kill -9 its worker after a chunk or two, finish it with a new worker."""
+def submit_images(settings, tmp_path: Path) -> tuple[Probe, int]:
+    """Write the images, purge the queues and submit the job; a probe and the job's id."""
     make_images(tmp_path / "images")
     purged_app(settings)
     probe = Probe(settings.effective_database_url)
-    job_id = submit_job(settings, "kill", tmp_path / "images")
+    return probe, submit_job(settings, "kill", tmp_path / "images")
+
+
+def kill_mid_job(settings, tmp_path: Path) -> None:
+    """Submit a job, kill -9 its worker after a chunk or two, finish it with a new worker."""
+    probe, job_id = submit_images(settings, tmp_path)
     logs = [tmp_path / "worker0.log"]
     chunks = IMAGES // CHUNK
     with workers(settings, tmp_path, "index,writer") as (first,):
@@ -132,10 +137,7 @@ def test_two_workers_on_faiss_lose_and_duplicate_nothing(
     tmp_path, worker_database_url, redis_url
 ) -> None:
     settings = worker_settings(tmp_path, worker_database_url, redis_url)
-    make_images(tmp_path / "images")
-    purged_app(settings)
-    probe = Probe(settings.effective_database_url)
-    job_id = submit_job(settings, "kill", tmp_path / "images")
+    probe, job_id = submit_images(settings, tmp_path)
     with workers(settings, tmp_path, "index,writer", "index"):
         logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
         wait_for(lambda: probe.status(job_id) == "succeeded", 180, "the job to finish", logs)
@@ -149,10 +151,7 @@ def test_cancelling_a_running_job_stops_it_within_one_chunk(
     tmp_path, worker_database_url, redis_url
 ) -> None:
     settings = worker_settings(tmp_path, worker_database_url, redis_url)
-    make_images(tmp_path / "images")
-    purged_app(settings)
-    probe = Probe(settings.effective_database_url)
-    job_id = submit_job(settings, "kill", tmp_path / "images")
+    probe, job_id = submit_images(settings, tmp_path)
     with workers(settings, tmp_path, "index,writer"):
         logs = [tmp_path / "worker0.log"]
         wait_for(lambda: probe.chunks_done(job_id) >= 1, 120, "a first chunk", logs)

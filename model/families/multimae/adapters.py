@@ -15,9 +15,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from model.fourm.embeddings import sincos_2d
-from model.fourm.layers import BlockSpec, CrossAttention, EncoderBlock, FeedForward
+from model.fourm.layers import BlockSpec, CrossAttention, EncoderBlock
 
-from .config import SEMSEG, DecoderConfig, InputAdapterConfig, OutputAdapterConfig
+from .config import (
+    SEMSEG,
+    DecoderConfig,
+    InputAdapterConfig,
+    MultiMAEConfig,
+    OutputAdapterConfig,
+)
 
 Grid = tuple[int, int]
 
@@ -82,20 +88,9 @@ def build_input_adapter(
     return kind(cfg, dim, patch_size, grid)
 
 
-def decoder_spec(dec: DecoderConfig) -> BlockSpec:
-    """Block options of the output adapters' decoder (GELU MLP, every bias, no QK-norm)."""
-    return BlockSpec(
-        dim=dec.dim_tokens,
-        num_heads=dec.num_heads,
-        mlp_ratio=dec.mlp_ratio,
-        act=nn.GELU,
-        qkv_bias=dec.qkv_bias,
-        proj_bias=True,
-        mlp_bias=True,
-        norm_bias=True,
-        gated_mlp=False,
-        qk_norm=False,
-    )
+def block_spec(cfg: DecoderConfig | MultiMAEConfig) -> BlockSpec:
+    """Block options of the encoder or the output adapters' decoder (the plain ViT block)."""
+    return BlockSpec.from_config(cfg, dim=cfg.dim_tokens)
 
 
 class SpatialOutputAdapter(nn.Module):
@@ -109,15 +104,15 @@ class SpatialOutputAdapter(nn.Module):
         self.channels = cfg.num_channels
         self.patch = max(1, patch_size // cfg.stride_level)
         dd = dec.dim_tokens
-        spec = decoder_spec(dec)
+        spec = block_spec(dec)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, dd))
         self.pos_emb = _table(grid, dd, not dec.learnable_pos_emb, dec.learnable_pos_emb)
         self.task_embeddings = nn.ParameterDict(
             {t: nn.Parameter(torch.zeros(1, 1, dd)) for t in sorted(dec.context_tasks)}
         )
-        self.decoder = CrossAttention(*spec.attention_args())
+        self.decoder = CrossAttention(spec)
         self.context_norm, self.query_norm, self.out_norm = spec.norm(), spec.norm(), spec.norm()
-        self.mlp = FeedForward(dd, int(dd * dec.mlp_ratio), nn.GELU, gated=False, bias=True)
+        self.mlp = spec.mlp()
         self.decoder_transformer = nn.ModuleList(EncoderBlock(spec) for _ in range(dec.depth))
         self.out_proj = nn.Linear(dd, cfg.num_channels * self.patch * self.patch)
         self.proj_context = nn.Linear(dim, dd)

@@ -17,9 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from anyseek.errors import AnyseekError
-from model.fourm.layers import BlockSpec, EncoderBlock, LayerNorm
+from model.fourm.layers import EncoderBlock, LayerNorm
 
-from .adapters import SpatialOutputAdapter, build_input_adapter
+from .adapters import SpatialOutputAdapter, block_spec, build_input_adapter
 from .config import SEMSEG, InputAdapterConfig, MultiMAEConfig
 
 Grid = tuple[int, int]
@@ -53,18 +53,7 @@ class MultiMAE(nn.Module):
         self.input_adapters = nn.ModuleDict(
             {a.name: build_input_adapter(a, D, P, grid) for a in config.input_adapters}
         )
-        spec = BlockSpec(
-            dim=D,
-            num_heads=config.num_heads,
-            mlp_ratio=config.mlp_ratio,
-            act=nn.GELU,
-            qkv_bias=config.qkv_bias,
-            proj_bias=True,
-            mlp_bias=True,
-            norm_bias=True,
-            gated_mlp=False,
-            qk_norm=False,
-        )
+        spec = block_spec(config)
         self.encoder = nn.ModuleList(EncoderBlock(spec) for _ in range(config.depth))
         self.output_adapters = nn.ModuleDict(
             {
