@@ -1,7 +1,8 @@
-"""The small interface every vector store implements, with its typed results.
+"""The small interface every vector store implements, with its typed queries and results.
 
 Its vocabulary is importable from here: the inputs and their checks live in ``checks``, filters in
-``filters``.
+``filters``. ``VectorStore`` runs the checks shared by every backend (ids, ``k``, vectors,
+payloads) and hands the backend validated input (``_upsert``, ``_search``, ...).
 
 A *collection* holds items; each item has a stable 64-bit id, one vector per named embedding *space*
 (e.g. ``clip`` 512-d and ``dino`` 768-d) and a small JSON payload. Stores differ in engine, never in
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,6 +31,7 @@ from search.stores.checks import (  # noqa: F401
     Payload,
     SpaceMismatchError,
     SpaceSpec,
+    UpsertBatch,
     check_ids,
     check_k,
     check_metadata_update,
@@ -48,6 +50,23 @@ or a list of texts (tags)."""
 
 METADATA = "metadata"
 """The payload key under which an item's user metadata is stored (``metadata.<field>``)."""
+
+
+@dataclass(frozen=True)
+class VectorQuery:
+    """One search as asked (``k`` checked): the raw query rows, prepared against the collection's
+    spaces by the backend that looks them up."""
+
+    collection: str
+    space: str
+    vectors: np.ndarray
+    k: int
+    filter: Filter | None = None
+    with_payload: bool = True
+
+    def matrix(self, spaces: Iterable[SpaceSpec]) -> np.ndarray:
+        """The query rows as the space holds vectors (NotFoundError for an unknown space)."""
+        return prepare_vectors(space_of(spaces, self.collection, self.space), self.vectors)
 
 
 @dataclass(frozen=True)
@@ -114,7 +133,8 @@ class VectorStore(ABC):
             )
 
     def _exclusive(self, action: str) -> AbstractContextManager[object]:
-        """Held while a collection is looked up and created (a backend's lock or error mapping)."""
+        """Held while a call looks a collection up and changes it (a backend's lock or error
+        mapping), so the checks and the change see the same collection."""
         return contextlib.nullcontext()
 
     @abstractmethod
@@ -129,7 +149,6 @@ class VectorStore(ABC):
     def spaces(self, collection: str) -> tuple[SpaceSpec, ...]:
         """The spaces of a collection."""
 
-    @abstractmethod
     def upsert(
         self,
         collection: str,
@@ -139,26 +158,50 @@ class VectorStore(ABC):
     ) -> None:
         """Insert or replace items: each id gets its row of every given space and its payload.
 
-        An upsert replaces the whole item; spaces not given are removed for these ids.
+        An upsert replaces the whole item; spaces not given are removed for these ids. The batch
+        is validated in full before anything is written, so a bad batch changes nothing.
         """
+        with self._exclusive(f"upsert into {collection!r}"):
+            batch = check_upsert(self.spaces(collection), collection, ids, vectors, payloads)
+            if len(batch.ids):
+                self._upsert(collection, batch)
 
     @abstractmethod
+    def _upsert(self, collection: str, batch: UpsertBatch) -> None:
+        """Write a validated, non-empty batch into an existing collection."""
+
     def set_metadata(
         self, collection: str, ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
     ) -> None:
         """Replace the user metadata (payload key ``metadata``) of existing items, keeping the
         rest of their payload and their vectors; unknown ids are ignored."""
+        with self._exclusive(f"set metadata in {collection!r}"):
+            self.spaces(collection)  # an unknown collection fails before the values are checked
+            id_array, values = check_metadata_update(ids, metadata)
+            if len(id_array):
+                self._set_metadata(collection, id_array, values)
+
+    @abstractmethod
+    def _set_metadata(self, collection: str, ids: np.ndarray, metadata: list[Payload]) -> None:
+        """Replace the metadata of these (checked, distinct) ids where they exist."""
 
     def index_fields(self, collection: str, fields: Mapping[str, FieldKind]) -> None:
         """Build payload indexes for these payload keys, so filters on them stay fast (a store
         that indexes every field, or needs none, does nothing)."""
         return None
 
-    @abstractmethod
     def delete(self, collection: str, ids: Sequence[int]) -> None:
         """Remove items by id; unknown ids are ignored."""
+        with self._exclusive(f"delete from {collection!r}"):
+            self.spaces(collection)
+            id_array = check_ids(ids, unique=False)
+            if len(id_array):
+                self._delete(collection, id_array)
 
     @abstractmethod
+    def _delete(self, collection: str, ids: np.ndarray) -> None:
+        """Remove these (checked, non-empty) ids from an existing collection."""
+
     def search(
         self,
         collection: str,
@@ -170,8 +213,14 @@ class VectorStore(ABC):
     ) -> list[SearchResult]:
         """The ``k`` nearest items for each query row (one 1-d query or a 2-d batch); hits carry
         an empty payload unless ``with_payload`` (reading payloads is most of a search's cost)."""
+        return self._search(
+            VectorQuery(collection, space, queries, check_k(k), filter, with_payload)
+        )
 
     @abstractmethod
+    def _search(self, query: VectorQuery) -> list[SearchResult]:
+        """Answer a query whose ``k`` is checked (its rows are prepared with ``query.matrix``)."""
+
     def retrieve(
         self,
         collection: str,
@@ -181,6 +230,13 @@ class VectorStore(ABC):
     ) -> list[StoredItem]:
         """Stored items by id, in the order asked; unknown ids are left out. Without
         ``with_vectors``/``with_payload`` those parts are left empty."""
+        return self._retrieve(collection, check_ids(ids, unique=False), with_vectors, with_payload)
+
+    @abstractmethod
+    def _retrieve(
+        self, collection: str, ids: np.ndarray, with_vectors: bool, with_payload: bool
+    ) -> list[StoredItem]:
+        """Stored items of these (checked) ids, in this order, unknown ones left out."""
 
     @abstractmethod
     def count(self, collection: str) -> int:

@@ -60,6 +60,15 @@ class SpaceSpec:
             )
 
 
+@dataclass(frozen=True)
+class UpsertBatch:
+    """A validated upsert: distinct ids, their prepared rows per space, one payload per id."""
+
+    ids: np.ndarray  # [n] int64
+    vectors: dict[str, np.ndarray]  # space -> [n, dim] float32
+    payloads: list[Payload]
+
+
 def space_of(spaces: Iterable[SpaceSpec], collection: str, name: str) -> SpaceSpec:
     """The named space of a collection, or a NotFoundError listing the ones that exist."""
     spaces = tuple(spaces)
@@ -172,7 +181,7 @@ def check_upsert(
     ids: Sequence[int],
     vectors: Mapping[str, np.ndarray],
     payloads: Sequence[Payload] | None,
-) -> tuple[np.ndarray, dict[str, np.ndarray], list[Payload]]:
+) -> UpsertBatch:
     """Validate a whole upsert before anything is written, so a bad batch changes nothing."""
     id_array = check_ids(ids)
     if not vectors:
@@ -181,4 +190,4 @@ def check_upsert(
         name: prepare_vectors(space_of(spaces, collection, name), matrix, rows=len(id_array))
         for name, matrix in vectors.items()
     }
-    return id_array, prepared, check_payloads(payloads, len(id_array))
+    return UpsertBatch(id_array, prepared, check_payloads(payloads, len(id_array)))

@@ -36,10 +36,9 @@ import os
 import shutil
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import faiss
 import numpy as np
@@ -47,22 +46,20 @@ import numpy as np
 from anyseek.errors import NotFoundError, ServiceUnavailableError
 from anyseek.settings import StoreSettings
 from search.stores.base import (
-    Filter,
-    InvalidInputError,
-    Payload,
     SearchHit,
     SearchResult,
-    SpaceSpec,
     StoredItem,
     StoreHealth,
+    VectorQuery,
     VectorStore,
-    check_ids,
+)
+from search.stores.checks import (
+    InvalidInputError,
+    Payload,
+    SpaceSpec,
+    UpsertBatch,
     check_k,
-    check_metadata_update,
     check_name,
-    check_upsert,
-    prepare_vectors,
-    space_of,
 )
 from search.stores.durable import fsync_path, write_atomic
 from search.stores.faiss_collection import LoadedCollection
@@ -73,6 +70,7 @@ from search.stores.faiss_files import (
     write_or_link,
 )
 from search.stores.faiss_index import IndexParams, SpaceIndex, first_kept, gpu_resources
+from search.stores.filters import Filter
 from search.stores.payloads import PayloadTable
 from search.stores.segments import (
     Op,
@@ -142,7 +140,7 @@ class FaissStore(VectorStore):
     # --- collections -----------------------------------------------------------------------
 
     def _exclusive(self, action: str) -> AbstractContextManager[object]:
-        """The store's lock: one thread at a time creates or loads collections."""
+        """The store's lock: one thread at a time looks a collection up and changes it."""
         return self._lock
 
     def _create_collection(self, name: str, spaces: tuple[SpaceSpec, ...]) -> None:
@@ -206,59 +204,32 @@ class FaissStore(VectorStore):
                 (self.root / ALIASES / alias).unlink()
                 fsync_path(self.root / ALIASES)
 
-    # --- items -----------------------------------------------------------------------------
+    # --- items (checked by VectorStore, under the lock) -------------------------------------
 
-    def upsert(
-        self,
-        collection: str,
-        ids: Sequence[int],
-        vectors: Mapping[str, np.ndarray],
-        payloads: Sequence[Payload] | None = None,
-    ) -> None:
-        """Insert or replace whole items (validated in full before anything changes)."""
-        with self._lock:
-            coll = self._get(collection)
-            id_array, prepared, payload_list = check_upsert(
-                coll.spaces, collection, ids, vectors, payloads
-            )
-            if len(id_array):
-                self._record(collection, Op("upsert", id_array, prepared, payload_list))
+    def _upsert(self, collection: str, batch: UpsertBatch) -> None:
+        """Insert or replace whole items (durable from the next flush)."""
+        self._record(collection, Op("upsert", batch.ids, batch.vectors, batch.payloads))
 
-    def set_metadata(
-        self, collection: str, ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
-    ) -> None:
+    def _set_metadata(self, collection: str, ids: np.ndarray, metadata: list[Payload]) -> None:
         """Replace the ``metadata`` object of existing items (durable from the next flush)."""
-        with self._lock:
-            self._get(collection)  # an unknown collection fails before the values are checked
-            id_array, values = check_metadata_update(ids, metadata)
-            if len(id_array):
-                self._record(collection, Op("metadata", id_array, {}, values))
+        self._record(collection, Op("metadata", ids, {}, metadata))
 
-    def delete(self, collection: str, ids: Sequence[int]) -> None:
+    def _delete(self, collection: str, ids: np.ndarray) -> None:
         """Remove items by id from the payloads and every space."""
-        with self._lock:
-            self._get(collection)
-            id_array = check_ids(ids, unique=False)
-            if len(id_array):
-                self._record(collection, Op("delete", id_array))
+        self._record(collection, Op("delete", ids))
 
     def _record(self, collection: str, op: Op) -> None:
         """Make a validated change as the folder's writer, on the collection as last committed."""
         self._take_writer_lock()
         self._get(collection).record(op)
 
-    def retrieve(
-        self,
-        collection: str,
-        ids: Sequence[int],
-        with_vectors: bool = True,
-        with_payload: bool = True,
+    def _retrieve(
+        self, collection: str, ids: np.ndarray, with_vectors: bool, with_payload: bool
     ) -> list[StoredItem]:
         """Stored items in the order asked; unknown ids are left out."""
         with self._lock:
             coll = self._get(collection)
-            id_array = check_ids(ids, unique=False)
-            found = [int(i) for i in id_array if int(i) in coll.payloads]
+            found = [item for item in ids.tolist() if item in coll.payloads]
             per_space = {
                 name: index.vectors_of(np.array(found, np.int64)) if with_vectors else {}
                 for name, index in coll.indexes.items()
@@ -277,24 +248,14 @@ class FaissStore(VectorStore):
         with self._lock:
             return len(self._get(collection).payloads)
 
-    def search(
-        self,
-        collection: str,
-        space: str,
-        queries: np.ndarray,
-        k: int = 10,
-        filter: Filter | None = None,
-        with_payload: bool = True,
-    ) -> list[SearchResult]:
+    def _search(self, query: VectorQuery) -> list[SearchResult]:
         """The k best items per query, best first, optionally among items matching a filter."""
-        k = check_k(k)
         with self._lock:
-            coll = self._get(collection)
-            spec = space_of(coll.spaces, collection, space)
-            matrix = prepare_vectors(spec, queries)
-            index = coll.indexes[space]
-            scores, labels = self._filtered_search(coll, index, matrix, k, filter)
-            payload_of = coll.payloads.get if with_payload else _no_payload
+            coll = self._get(query.collection)
+            matrix = query.matrix(coll.spaces)
+            index = coll.indexes[query.space]
+            scores, labels = self._filtered_search(coll, index, matrix, query.k, query.filter)
+            payload_of = coll.payloads.get if query.with_payload else _no_payload
             return [  # tolist() first: Python numbers in one call, not one numpy scalar per hit
                 SearchResult(
                     tuple(
@@ -315,13 +276,13 @@ class FaissStore(VectorStore):
 
     def nearest_ids(self, collection: str, space: str, queries: np.ndarray, k: int) -> np.ndarray:
         """Ids of about the k nearest items per query, from a quick (fewer cells) search."""
-        k = check_k(k)
+        query = VectorQuery(collection, space, queries, check_k(k))
         with self._lock:
             coll = self._get(collection)
-            matrix = prepare_vectors(space_of(coll.spaces, collection, space), queries)
+            matrix = query.matrix(coll.spaces)
             index = coll.indexes[space]
-            found = index.quick_search(matrix, min(k, max(index.size, 1)))
-        out = np.full((len(matrix), k), -1, np.int64)
+            found = index.quick_search(matrix, min(query.k, max(index.size, 1)))
+        out = np.full((len(matrix), query.k), -1, np.int64)
         out[:, : found.shape[1]] = found
         return out
 
