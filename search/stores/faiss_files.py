@@ -1,20 +1,133 @@
-"""Files of a FAISS collection on disk, written crash-safely: atomic small files, fsyncs, hard
-links of unchanged files between generations, and clean-up after a killed writer."""
+"""Files of a FAISS collection on disk, written crash-safely: a generation's base files (manifest,
+index and id map per space, payloads) written and read back, hard links of unchanged files
+between generations, and clean-up after a killed writer."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from pathlib import Path
 
+import faiss
 import numpy as np
 
+from anyseek.errors import ServiceUnavailableError
+from search.stores.base import SpaceSpec
 from search.stores.durable import fsync_path
-from search.stores.faiss_index import SpaceIndex
+from search.stores.faiss_collection import LoadedCollection
+from search.stores.faiss_index import IndexKind, IndexSetup, SpaceIndex
+from search.stores.payloads import PayloadTable
 from search.stores.segments import Pointer, stray_segments
 
 CURRENT = "CURRENT"
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
+"""Format 2 added segments and JSON Lines payloads; format 1 folders load unchanged."""
+PAYLOADS = "payloads.jsonl"
+LEGACY_PAYLOADS = "payloads.json"
+MANIFEST = "manifest.json"
+MMAP_FLAGS = {
+    "flat": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped zero-copy
+    "hnsw": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped, graph read into memory
+}
+"""How each index kind is memory-mapped; mapped indexes are read-only until first written. IVF
+kinds are read into memory: mapped, FAISS serves their lists through ``OnDiskInvertedLists``,
+which made one 10-nearest search of 200k vectors 12x slower (3.4 ms against 0.29 ms)."""
+
+
+def write_generation(coll: LoadedCollection, folder: Path, number: int) -> dict[str, Path]:
+    """Write the collection's base files into ``folder`` (each fsynced; unchanged ones linked to
+    the previous generation's) and its manifest last; returns the files by key."""
+    files: dict[str, Path] = {}
+    for name, index in coll.indexes.items():
+        for suffix, write in (
+            (".faiss", lambda p, ix=index: faiss.write_index(ix.index, str(p))),
+            (".ids.npz", lambda p, ix=index: save_ids(p, ix)),
+        ):
+            files[name + suffix] = write_or_link(
+                folder / (name + suffix), coll.files.get(name + suffix), index.dirty, write
+            )
+    previous_payloads = coll.files.get("payloads")
+    files["payloads"] = write_or_link(
+        folder / (previous_payloads.name if previous_payloads is not None else PAYLOADS),
+        previous_payloads,
+        coll.payloads.dirty,
+        coll.payloads.save,
+    )
+    manifest = {
+        "format": FORMAT,
+        "generation": number,
+        "count": len(coll.payloads),
+        "spaces": [
+            {
+                "name": s.name,
+                "dim": s.dim,
+                "metric": s.metric,
+                "kind": coll.indexes[s.name].kind,
+                "trained_at": coll.indexes[s.name].trained_at,
+                "size": coll.indexes[s.name].size,
+            }
+            for s in coll.spaces
+        ],
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    fsync_path(folder / MANIFEST)
+    return files
+
+
+def read_generation(folder: Path, setup: IndexSetup) -> LoadedCollection:
+    """A committed generation's base files as a collection (its segments are replayed after)."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    if manifest.get("format") not in READABLE_FORMATS:
+        raise ServiceUnavailableError(
+            f"{folder} has store format {manifest.get('format')}, this anyseek reads {FORMAT}"
+        )
+    spaces, indexes, files = [], {}, {}
+    for entry in manifest["spaces"]:
+        spec = SpaceSpec(entry["name"], entry["dim"], entry["metric"])
+        indexes[spec.name] = read_space(setup, spec, folder, entry["kind"], entry["trained_at"])
+        spaces.append(spec)
+        files[spec.name + ".faiss"] = folder / f"{spec.name}.faiss"
+        files[spec.name + ".ids.npz"] = folder / f"{spec.name}.ids.npz"
+    files["payloads"] = next(
+        (p for p in (folder / PAYLOADS, folder / LEGACY_PAYLOADS) if p.exists()),
+        folder / PAYLOADS,
+    )
+    payloads = PayloadTable.load(files["payloads"])
+    return LoadedCollection(
+        folder.parent.name,
+        folder.parent,
+        tuple(spaces),
+        indexes,
+        payloads,
+        generation=manifest["generation"],
+        files=files,
+        base_count=len(payloads),
+    )
+
+
+def read_space(
+    setup: IndexSetup, spec: SpaceSpec, folder: Path, kind: IndexKind, trained_at: int
+) -> SpaceIndex:
+    """A space's saved index and id map, the index memory-mapped where FAISS allows."""
+    path = folder / f"{spec.name}.faiss"
+    mapped = setup.mmap and kind in MMAP_FLAGS
+    flags = MMAP_FLAGS[kind] | faiss.IO_FLAG_READ_ONLY if mapped else 0
+    with np.load(folder / f"{spec.name}.ids.npz") as ids:
+        labels, alive = ids["labels"], ids["alive"]
+    return SpaceIndex(
+        spec,
+        setup.params,
+        faiss.read_index(str(path), flags),
+        labels,
+        alive,
+        kind=kind,
+        trained_at=trained_at,
+        mapped_from=path if mapped else None,
+        gpu=setup.gpu,
+    )
 
 
 def remove_stale_generations(folder: Path) -> None:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
 import faiss
 import numpy as np
 
+from anyseek.settings import StoreSettings
 from search.stores.base import SpaceSpec
 from search.stores.id_positions import IdPositions
 
@@ -51,6 +52,11 @@ class IndexParams:
     hnsw_ef_search: int = 128
     ivf_nlist: int = 0
     ivf_nprobe: int = 32
+
+    @classmethod
+    def from_settings(cls, settings: StoreSettings) -> IndexParams:
+        """The store settings of the same names."""
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     def kind_for(self, size: int) -> IndexKind:
         """Exact below the threshold, the configured approximate kind from it on."""
@@ -333,6 +339,21 @@ class SpaceIndex:
         return faiss.SearchParameters(sel=sel)
 
 
+@dataclass(frozen=True)
+class IndexSetup:
+    """What a store makes its space indexes with: parameters, memory-mapping, GPU resources."""
+
+    params: IndexParams
+    mmap: bool = True
+    gpu: object | None = None
+
+    def new(self, spec: SpaceSpec) -> SpaceIndex:
+        """An empty exact index, written with the next generation."""
+        index = SpaceIndex(spec, self.params, gpu=self.gpu)
+        index.dirty = True
+        return index
+
+
 def _extended(array: np.ndarray, tail: np.ndarray) -> np.ndarray:
     """``array`` with ``tail`` appended, as a view of a buffer grown by doubling: appending a
     batch to a million-row space copied every row (22 ms a batch)."""
@@ -371,16 +392,3 @@ def gpu_resources(wanted: bool) -> tuple[object | None, str]:
         log.warning("faiss_gpu is on but faiss has no CUDA device here; searching on the CPU")
         return None, "cpu (faiss_gpu set, but no faiss-gpu build or CUDA device)"
     return faiss.StandardGpuResources(), "gpu"
-
-
-def first_kept(
-    scores: np.ndarray, labels: np.ndarray, keep: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The first k kept columns of each row (order preserved), padded with -1 / -inf."""
-    out_scores = np.full((len(labels), k), -np.inf, np.float32)
-    out_labels = np.full((len(labels), k), -1, np.int64)
-    for row in range(len(labels)):
-        chosen = np.flatnonzero(keep[row])[:k]
-        out_scores[row, : len(chosen)] = scores[row, chosen]
-        out_labels[row, : len(chosen)] = labels[row, chosen]
-    return out_scores, out_labels

@@ -12,14 +12,12 @@ On disk a collection is a folder of *generations*::
 A collection version is a collection of its own (``photos@v2``), so a folder per version; the
 alias ``photos@current`` is a pointer file written atomically (temp file, fsync, rename).
 
-``flush`` appends the changes since the last flush as one segment file (``search/stores/segments``)
-and then atomically replaces ``CURRENT`` to count it (temp file, fsync, rename), so a flush costs
-what changed, not the collection's size. When the segments hold many rows against the generation's
-base (``COMPACT_SHARE``), a small collection, or an index was rebuilt, ``flush`` instead writes a
-whole new generation into a temporary folder (unchanged files hard-linked from the previous one),
-fsyncs it, renames it into place and replaces ``CURRENT``. A process killed at any point leaves the
+``flush`` appends the changes since the last flush as one segment file, or writes a whole new
+generation when that is due (``search/stores/faiss_log``: the commit protocol; ``faiss_files``:
+the generation's files; ``segments``: the segment files). A process killed at any point leaves the
 previous state committed and loadable. Changes are durable from ``flush`` on; until then they live
-in memory.
+in memory. Each collection's indexes (``faiss_index``) and payloads (``payloads``) are held and
+searched together by ``faiss_collection``.
 
 One process writes (it takes an exclusive lock on the folder at its first change); other processes
 may open the same folder to read and pick up each newly committed generation.
@@ -29,85 +27,47 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
-import logging
-import math
 import os
 import shutil
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import faiss
 import numpy as np
 
 from anyseek.errors import NotFoundError, ServiceUnavailableError
 from anyseek.settings import StoreSettings
-from search.stores.base import (
-    Filter,
+from search.stores import faiss_log
+from search.stores.base import SearchResult, StoredItem, StoreHealth, VectorQuery, VectorStore
+from search.stores.checks import (
     InvalidInputError,
     Payload,
-    SearchHit,
-    SearchResult,
     SpaceSpec,
-    StoredItem,
-    StoreHealth,
-    VectorStore,
-    check_ids,
+    UpsertBatch,
     check_k,
-    check_metadata_update,
     check_name,
-    check_upsert,
-    prepare_vectors,
-    space_of,
 )
 from search.stores.durable import fsync_path, write_atomic
 from search.stores.faiss_collection import LoadedCollection
-from search.stores.faiss_files import (
-    CURRENT,
-    remove_stale_generations,
-    save_ids,
-    write_or_link,
-)
-from search.stores.faiss_index import IndexParams, SpaceIndex, first_kept, gpu_resources
+from search.stores.faiss_files import CURRENT, remove_stale_generations
+from search.stores.faiss_index import IndexParams, IndexSetup, gpu_resources
 from search.stores.payloads import PayloadTable
-from search.stores.segments import (
-    Op,
-    Pointer,
-    read_segment,
-    segment_path,
-    write_segment,
-)
+from search.stores.segments import Op, Pointer
 
-log = logging.getLogger(__name__)
-
-FORMAT = 2
-READABLE_FORMATS = (1, 2)
-"""Format 2 added segments and JSON Lines payloads; format 1 folders load unchanged."""
-PAYLOADS = "payloads.jsonl"
-LEGACY_PAYLOADS = "payloads.json"
-SEGMENT_MIN_BASE = 20_000
-"""Below this many items a flush rewrites the whole (small) generation instead of a segment."""
-COMPACT_MIN_ROWS = 10_000
-COMPACT_SHARE = 0.05
-"""Write a whole generation once the segments would hold more rows than this share of the base
-(and at least ``COMPACT_MIN_ROWS``): bounds the replay at load to a few seconds."""
 LOCK = ".writer.lock"
 ALIASES = ".aliases"  # one small file per alias holding its target's name, replaced atomically
-MMAP_FLAGS = {
-    "flat": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped zero-copy
-    "hnsw": faiss.IO_FLAG_MMAP_IFC,  # vectors mapped, graph read into memory
-}
-"""How each index kind is memory-mapped; mapped indexes are read-only until first written. IVF
-kinds are read into memory: mapped, FAISS serves their lists through ``OnDiskInvertedLists``,
-which made one 10-nearest search of 200k vectors 12x slower (3.4 ms against 0.29 ms)."""
 
 
 class FaissStore(VectorStore):
-    """Vector store on local FAISS indexes; see the module docstring for the on-disk layout."""
+    """Vector store on local FAISS indexes; see the module docstring for the on-disk layout.
+
+    The store holds the thread lock, the registry of loaded collections and the folder's writer
+    lock; the collections (``faiss_collection``) search and change themselves, and ``faiss_log``
+    commits and replays them.
+    """
 
     backend = "faiss"
 
@@ -117,18 +77,10 @@ class FaissStore(VectorStore):
                 f"the FAISS store needs a folder (ANYSEEK_STORE__PATH), got {settings.path!r}"
             )
         self.root = Path(settings.path)
-        self.params = IndexParams(
-            exact_threshold=settings.exact_threshold,
-            approximate=settings.approximate,
-            hnsw_m=settings.hnsw_m,
-            hnsw_ef_construct=settings.hnsw_ef_construct,
-            hnsw_ef_search=settings.hnsw_ef_search,
-            ivf_nlist=settings.ivf_nlist,
-            ivf_nprobe=settings.ivf_nprobe,
-        )
-        self.mmap = settings.faiss_mmap
-        self.post_filter_share = settings.faiss_post_filter_share
+        self.params = IndexParams.from_settings(settings)
         self.gpu, self.device = gpu_resources(settings.faiss_gpu)
+        self.setup = IndexSetup(self.params, settings.faiss_mmap, self.gpu)
+        self.post_filter_share = settings.faiss_post_filter_share
         self._lock = threading.RLock()
         self._writer: IO[str] | None = None
         self._loaded: dict[str, LoadedCollection] = {}
@@ -142,19 +94,19 @@ class FaissStore(VectorStore):
     # --- collections -----------------------------------------------------------------------
 
     def _exclusive(self, action: str) -> AbstractContextManager[object]:
-        """The store's lock: one thread at a time creates or loads collections."""
+        """The store's lock: one thread at a time looks a collection up and changes it."""
         return self._lock
 
     def _create_collection(self, name: str, spaces: tuple[SpaceSpec, ...]) -> None:
         """Create the collection's folder and commit its first (empty) generation at once."""
         self._take_writer_lock()
-        indexes = {s.name: self._new_index(s) for s in spaces}
+        indexes = {s.name: self.setup.new(s) for s in spaces}
         coll = LoadedCollection(
             name, self.root / name, spaces, indexes, PayloadTable(), epoch=uuid.uuid4().hex[:12]
         )
         coll.folder.mkdir(parents=True, exist_ok=True)
         self._loaded[name] = coll
-        self._commit(coll)
+        faiss_log.commit(coll)
 
     def collections(self) -> list[str]:
         """Collections with a committed generation on disk, plus any not yet flushed."""
@@ -206,105 +158,41 @@ class FaissStore(VectorStore):
                 (self.root / ALIASES / alias).unlink()
                 fsync_path(self.root / ALIASES)
 
-    # --- items -----------------------------------------------------------------------------
+    # --- items (checked by VectorStore, under the lock) -------------------------------------
 
-    def upsert(
-        self,
-        collection: str,
-        ids: Sequence[int],
-        vectors: Mapping[str, np.ndarray],
-        payloads: Sequence[Payload] | None = None,
-    ) -> None:
-        """Insert or replace whole items (validated in full before anything changes)."""
-        with self._lock:
-            coll = self._get(collection)
-            id_array, prepared, payload_list = check_upsert(
-                coll.spaces, collection, ids, vectors, payloads
-            )
-            if len(id_array):
-                self._record(collection, Op("upsert", id_array, prepared, payload_list))
+    def _upsert(self, collection: str, batch: UpsertBatch) -> None:
+        """Insert or replace whole items (durable from the next flush)."""
+        self._record(collection, Op("upsert", batch.ids, batch.vectors, batch.payloads))
 
-    def set_metadata(
-        self, collection: str, ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
-    ) -> None:
+    def _set_metadata(self, collection: str, ids: np.ndarray, metadata: list[Payload]) -> None:
         """Replace the ``metadata`` object of existing items (durable from the next flush)."""
-        with self._lock:
-            self._get(collection)  # an unknown collection fails before the values are checked
-            id_array, values = check_metadata_update(ids, metadata)
-            if len(id_array):
-                self._record(collection, Op("metadata", id_array, {}, values))
+        self._record(collection, Op("metadata", ids, {}, metadata))
 
-    def delete(self, collection: str, ids: Sequence[int]) -> None:
+    def _delete(self, collection: str, ids: np.ndarray) -> None:
         """Remove items by id from the payloads and every space."""
-        with self._lock:
-            self._get(collection)
-            id_array = check_ids(ids, unique=False)
-            if len(id_array):
-                self._record(collection, Op("delete", id_array))
+        self._record(collection, Op("delete", ids))
 
     def _record(self, collection: str, op: Op) -> None:
         """Make a validated change as the folder's writer, on the collection as last committed."""
         self._take_writer_lock()
         self._get(collection).record(op)
 
-    def retrieve(
-        self,
-        collection: str,
-        ids: Sequence[int],
-        with_vectors: bool = True,
-        with_payload: bool = True,
+    def _retrieve(
+        self, collection: str, ids: np.ndarray, with_vectors: bool, with_payload: bool
     ) -> list[StoredItem]:
         """Stored items in the order asked; unknown ids are left out."""
         with self._lock:
-            coll = self._get(collection)
-            id_array = check_ids(ids, unique=False)
-            found = [int(i) for i in id_array if int(i) in coll.payloads]
-            per_space = {
-                name: index.vectors_of(np.array(found, np.int64)) if with_vectors else {}
-                for name, index in coll.indexes.items()
-            }
-            return [
-                StoredItem(
-                    item,
-                    {name: rows[item] for name, rows in per_space.items() if item in rows},
-                    coll.payloads.get(item) if with_payload else {},
-                )
-                for item in found
-            ]
+            return self._get(collection).retrieve(ids, with_vectors, with_payload)
 
     def count(self, collection: str) -> int:
         """Number of items."""
         with self._lock:
             return len(self._get(collection).payloads)
 
-    def search(
-        self,
-        collection: str,
-        space: str,
-        queries: np.ndarray,
-        k: int = 10,
-        filter: Filter | None = None,
-        with_payload: bool = True,
-    ) -> list[SearchResult]:
+    def _search(self, query: VectorQuery) -> list[SearchResult]:
         """The k best items per query, best first, optionally among items matching a filter."""
-        k = check_k(k)
         with self._lock:
-            coll = self._get(collection)
-            spec = space_of(coll.spaces, collection, space)
-            matrix = prepare_vectors(spec, queries)
-            index = coll.indexes[space]
-            scores, labels = self._filtered_search(coll, index, matrix, k, filter)
-            payload_of = coll.payloads.get if with_payload else _no_payload
-            return [  # tolist() first: Python numbers in one call, not one numpy scalar per hit
-                SearchResult(
-                    tuple(
-                        SearchHit(item, score, payload_of(item))
-                        for score, item in zip(row_scores, row_ids, strict=True)
-                        if item >= 0
-                    )
-                )
-                for row_scores, row_ids in zip(scores.tolist(), labels.tolist(), strict=True)
-            ]
+            return self._get(query.collection).search(query, self.post_filter_share)
 
     def use_for_single_queries(self) -> None:
         """One OpenMP thread for FAISS on the calling thread: a single query's search is not
@@ -315,55 +203,26 @@ class FaissStore(VectorStore):
 
     def nearest_ids(self, collection: str, space: str, queries: np.ndarray, k: int) -> np.ndarray:
         """Ids of about the k nearest items per query, from a quick (fewer cells) search."""
-        k = check_k(k)
+        query = VectorQuery(collection, space, queries, check_k(k))
         with self._lock:
             coll = self._get(collection)
-            matrix = prepare_vectors(space_of(coll.spaces, collection, space), queries)
+            matrix = query.matrix(coll.spaces)
             index = coll.indexes[space]
-            found = index.quick_search(matrix, min(k, max(index.size, 1)))
-        out = np.full((len(matrix), k), -1, np.int64)
+            found = index.quick_search(matrix, min(query.k, max(index.size, 1)))
+        out = np.full((len(matrix), query.k), -1, np.int64)
         out[:, : found.shape[1]] = found
         return out
-
-    def _filtered_search(
-        self,
-        coll: LoadedCollection,
-        index: SpaceIndex,
-        matrix: np.ndarray,
-        k: int,
-        filter: Filter | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and ids (-1 = none) of the k best matching items per query.
-
-        A filter that most items pass is a post-filter: an unfiltered search over-fetched by the
-        inverse of its share, non-matching hits dropped; rows left short of k (and a selective
-        filter from the start) are a pre-filter: the search restricted to the matching ids.
-        """
-        k = min(k, max(index.size, 1))
-        if filter is None:
-            return index.search(matrix, k)
-        share = coll.payloads.share(filter) if self.post_filter_share < 1 else 0.0
-        if share >= self.post_filter_share and share > 0:
-            fetch = min(index.size, math.ceil(2 * k / share) + k)
-            scores, labels = index.search(matrix, fetch)
-            keep = np.array(
-                [
-                    [i >= 0 and coll.payloads.accepts(i, filter) for i in row]
-                    for row in labels.tolist()
-                ]
-            ).reshape(labels.shape)
-            if fetch >= index.size or keep.sum(axis=1).min() >= k:
-                return first_kept(scores, labels, keep, k)
-        return index.search(matrix, k, coll.payloads.matching(filter))
 
     # --- durability ------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Make every change since the last flush durable: a segment, or a whole generation."""
+        """Make every change since the last flush durable: a segment, or a whole generation
+        (every change was made under the writer lock, so a changed collection's writer holds
+        it)."""
         with self._lock:
             for coll in self._loaded.values():
                 if coll.dirty:
-                    self._save(coll)
+                    faiss_log.flush(coll)
 
     def close(self) -> None:
         """Flush, then release the writer lock."""
@@ -382,90 +241,7 @@ class FaissStore(VectorStore):
         detail = f"{self.root} ({self.device})" if ok else f"{self.root} is not accessible"
         return StoreHealth(ok, self.backend, detail)
 
-    def _save(self, coll: LoadedCollection) -> None:
-        """Flush one collection: a segment, or a whole generation when that is due (a small
-        collection, many segment rows against the base, or an index rebuilt since the base)."""
-        rows = sum(op.rows for op in coll.journal)
-        limit = max(COMPACT_MIN_ROWS, COMPACT_SHARE * coll.base_count)
-        rebuilt = any(index.rebuilt for index in coll.indexes.values())
-        if rebuilt or coll.base_count < SEGMENT_MIN_BASE or coll.segment_rows + rows > limit:
-            self._commit(coll)
-        else:
-            self._append(coll, rows)
-
-    def _append(self, coll: LoadedCollection, rows: int) -> None:
-        """Write the journal as the generation's next segment, then count it in ``CURRENT``."""
-        self._take_writer_lock()
-        number = coll.segments + 1
-        folder = coll.folder / coll.pointer.generation
-        write_segment(segment_path(folder, number), coll.journal)
-        write_atomic(coll.folder / CURRENT, str(Pointer(folder.name, number, coll.epoch)))
-        coll.segments, coll.segment_rows = number, coll.segment_rows + rows
-        coll.journal.clear()
-
-    def _commit(self, coll: LoadedCollection) -> None:
-        """Write the collection as generation n+1 and make it current, crash-safely."""
-        self._take_writer_lock()
-        number = coll.generation + 1
-        final = coll.folder / f"gen-{number:08d}"
-        tmp = coll.folder / f".tmp-gen-{number:08d}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        files: dict[str, Path] = {}
-        for name, index in coll.indexes.items():
-            for suffix, write in (
-                (".faiss", lambda p, ix=index: faiss.write_index(ix.index, str(p))),
-                (".ids.npz", lambda p, ix=index: save_ids(p, ix)),
-            ):
-                files[name + suffix] = write_or_link(
-                    tmp / (name + suffix), coll.files.get(name + suffix), index.dirty, write
-                )
-        previous_payloads = coll.files.get("payloads")
-        files["payloads"] = write_or_link(
-            tmp / (previous_payloads.name if previous_payloads is not None else PAYLOADS),
-            previous_payloads,
-            coll.payloads.dirty,
-            coll.payloads.save,
-        )
-        manifest = {
-            "format": FORMAT,
-            "generation": number,
-            "count": len(coll.payloads),
-            "spaces": [
-                {
-                    "name": s.name,
-                    "dim": s.dim,
-                    "metric": s.metric,
-                    "kind": coll.indexes[s.name].kind,
-                    "trained_at": coll.indexes[s.name].trained_at,
-                    "size": coll.indexes[s.name].size,
-                }
-                for s in coll.spaces
-            ],
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        fsync_path(tmp / "manifest.json")
-        fsync_path(tmp)
-        os.replace(tmp, final)
-        fsync_path(coll.folder)
-        write_atomic(coll.folder / CURRENT, str(Pointer(final.name, 0, coll.epoch)))
-        previous = coll.generation
-        coll.generation = number
-        coll.files = {key: final / path.name for key, path in files.items()}
-        for name, index in coll.indexes.items():
-            index.dirty = False
-            if index.mapped_from is not None:
-                index.mapped_from = coll.files[name + ".faiss"]
-        coll.payloads.dirty = False
-        coll.journal.clear()
-        coll.segments = coll.segment_rows = 0
-        coll.base_count = len(coll.payloads)
-        for index in coll.indexes.values():
-            index.rebuilt = False
-        if previous:
-            shutil.rmtree(coll.folder / f"gen-{previous:08d}", ignore_errors=True)
-
-    # --- loading ---------------------------------------------------------------------------
+    # --- the registry of loaded collections -------------------------------------------------
 
     def _get(self, name: str) -> LoadedCollection:
         """A loaded collection, (re)loading it when another process committed a newer one."""
@@ -475,7 +251,7 @@ class FaissStore(VectorStore):
             return coll
         for attempt in range(3):
             try:
-                committed = Pointer.parse((self.root / name / CURRENT).read_text())
+                committed = faiss_log.read_pointer(self.root / name)
             except FileNotFoundError:
                 if coll is not None:
                     return coll
@@ -493,77 +269,9 @@ class FaissStore(VectorStore):
     def _catch_up(
         self, name: str, coll: LoadedCollection | None, committed: Pointer
     ) -> LoadedCollection:
-        """The collection as ``CURRENT`` says: loaded afresh for another generation, or the
-        loaded one with the segments committed since replayed on it."""
-        if coll is None or (committed.generation, committed.epoch) != (
-            coll.pointer.generation,
-            coll.epoch,
-        ):
-            coll = self._load(name, self.root / name / committed.generation)
-            coll.epoch = committed.epoch
-            self._loaded[name] = coll
-        self._replay(coll, committed.segments)
-        return coll
-
-    def _replay(self, coll: LoadedCollection, upto: int) -> None:
-        """Apply the generation's segments after those already applied, up to ``upto``."""
-        folder = coll.folder / coll.pointer.generation
-        for number in range(coll.segments + 1, upto + 1):
-            ops = read_segment(segment_path(folder, number))
-            for op in ops:
-                coll.apply(op)
-            coll.segments, coll.segment_rows = number, coll.segment_rows + sum(o.rows for o in ops)
-
-    def _load(self, name: str, folder: Path) -> LoadedCollection:
-        """Read a committed generation's base files, memory-mapping index files where FAISS
-        allows (its segments are replayed by the caller)."""
-        manifest = json.loads((folder / "manifest.json").read_text())
-        if manifest.get("format") not in READABLE_FORMATS:
-            raise ServiceUnavailableError(
-                f"{folder} has store format {manifest.get('format')}, this anyseek reads {FORMAT}"
-            )
-        spaces, indexes, files = [], {}, {}
-        for entry in manifest["spaces"]:
-            spec = SpaceSpec(entry["name"], entry["dim"], entry["metric"])
-            path = folder / f"{spec.name}.faiss"
-            mapped = self.mmap and entry["kind"] in MMAP_FLAGS
-            flags = MMAP_FLAGS[entry["kind"]] | faiss.IO_FLAG_READ_ONLY if mapped else 0
-            with np.load(folder / f"{spec.name}.ids.npz") as ids:
-                labels, alive = ids["labels"], ids["alive"]
-            indexes[spec.name] = SpaceIndex(
-                spec,
-                self.params,
-                faiss.read_index(str(path), flags),
-                labels,
-                alive,
-                kind=entry["kind"],
-                trained_at=entry["trained_at"],
-                mapped_from=path if mapped else None,
-                gpu=self.gpu,
-            )
-            spaces.append(spec)
-            files[spec.name + ".faiss"] = path
-            files[spec.name + ".ids.npz"] = folder / f"{spec.name}.ids.npz"
-        files["payloads"] = next(
-            (p for p in (folder / PAYLOADS, folder / LEGACY_PAYLOADS) if p.exists()),
-            folder / PAYLOADS,
-        )
-        payloads = PayloadTable.load(files["payloads"])
-        return LoadedCollection(
-            name,
-            folder.parent,
-            tuple(spaces),
-            indexes,
-            payloads,
-            generation=manifest["generation"],
-            files=files,
-            base_count=len(payloads),
-        )
-
-    def _new_index(self, spec: SpaceSpec) -> SpaceIndex:
-        index = SpaceIndex(spec, self.params, gpu=self.gpu)
-        index.dirty = True
-        return index
+        """The collection as ``committed`` says, kept as the loaded one."""
+        self._loaded[name] = faiss_log.catch_up(self.root / name, coll, committed, self.setup)
+        return self._loaded[name]
 
     def _take_writer_lock(self) -> None:
         """Become the folder's single writer, or fail clearly if another process is."""
@@ -585,7 +293,7 @@ class FaissStore(VectorStore):
         # this lock
         for name, coll in list(self._loaded.items()):
             try:
-                committed = Pointer.parse((self.root / name / CURRENT).read_text())
+                committed = faiss_log.read_pointer(self.root / name)
             except FileNotFoundError:  # dropped meanwhile
                 del self._loaded[name]
                 continue
@@ -595,8 +303,3 @@ class FaissStore(VectorStore):
                 shutil.rmtree(folder, ignore_errors=True)
             elif folder.is_dir():
                 remove_stale_generations(folder)
-
-
-def _no_payload(_: int) -> Payload:
-    """The payload of a hit asked for without payloads: empty."""
-    return {}

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -26,23 +26,15 @@ from anyseek.settings import StoreSettings
 from search.stores.base import (
     METADATA,
     FieldKind,
-    Filter,
-    InvalidInputError,
-    Payload,
     SearchHit,
     SearchResult,
-    SpaceSpec,
     StoredItem,
     StoreHealth,
+    VectorQuery,
     VectorStore,
-    check_ids,
-    check_k,
-    check_metadata_update,
-    check_name,
-    check_upsert,
-    prepare_vectors,
-    space_of,
 )
+from search.stores.checks import InvalidInputError, Payload, SpaceSpec, UpsertBatch, check_name
+from search.stores.filters import Filter
 
 log = logging.getLogger(__name__)
 
@@ -201,42 +193,31 @@ class QdrantStore(VectorStore):
 
     # --- items -----------------------------------------------------------------------------
 
-    def upsert(
-        self,
-        collection: str,
-        ids: Sequence[int],
-        vectors: Mapping[str, np.ndarray],
-        payloads: Sequence[Payload] | None = None,
-    ) -> None:
+    def _upsert(self, collection: str, batch: UpsertBatch) -> None:
         """Insert or replace whole points, in batches of ``qdrant_batch_size``."""
-        spaces = self.spaces(collection)
-        id_array, prepared, payload_list = check_upsert(spaces, collection, ids, vectors, payloads)
-        batch = self.settings.qdrant_batch_size
+        size = self.settings.qdrant_batch_size
         with self._calls(f"upsert into {collection!r}"):
-            for start in range(0, len(id_array), batch):
-                stop = start + batch
-                rows = {name: matrix[start:stop].tolist() for name, matrix in prepared.items()}
+            for start in range(0, len(batch.ids), size):
+                stop = start + size
+                rows = {name: matrix[start:stop].tolist() for name, matrix in batch.vectors.items()}
                 points = [
                     models.PointStruct(
                         id=int(item),
                         vector={name: rows[name][n] for name in rows},
-                        payload=payload_list[start + n],
+                        payload=batch.payloads[start + n],
                     )
-                    for n, item in enumerate(id_array[start:stop])
+                    for n, item in enumerate(batch.ids[start:stop])
                 ]
                 self.client.upsert(collection, points=points, wait=True)
 
-    def set_metadata(
-        self, collection: str, ids: Sequence[int], metadata: Sequence[Mapping[str, Any]]
-    ) -> None:
+    def _set_metadata(self, collection: str, ids: np.ndarray, metadata: list[Payload]) -> None:
         """Replace the ``metadata`` payload key of existing points in one batched request."""
-        id_array, values = check_metadata_update(ids, metadata)
-        present = {item.id for item in self.retrieve(collection, id_array, with_vectors=False)}
+        present = {item.id for item in self.retrieve(collection, ids, with_vectors=False)}
         operations = [
             models.SetPayloadOperation(
                 set_payload=models.SetPayload(payload={METADATA: value}, points=[int(item)])
             )
-            for item, value in zip(id_array.tolist(), values, strict=True)
+            for item, value in zip(ids.tolist(), metadata, strict=True)
             if item in present
         ]
         if operations:
@@ -257,33 +238,24 @@ class QdrantStore(VectorStore):
                         collection, key, field_schema=FIELD_SCHEMAS[kind], wait=True
                     )
 
-    def delete(self, collection: str, ids: Sequence[int]) -> None:
+    def _delete(self, collection: str, ids: np.ndarray) -> None:
         """Remove points by id; unknown ids are ignored."""
-        id_array = check_ids(ids, unique=False)
-        self.spaces(collection)
-        if len(id_array) == 0:
-            return
         with self._calls(f"delete from {collection!r}"):
             self.client.delete(
                 collection,
-                points_selector=models.PointIdsList(points=[int(i) for i in id_array]),
+                points_selector=models.PointIdsList(points=[int(i) for i in ids]),
                 wait=True,
             )
 
-    def retrieve(
-        self,
-        collection: str,
-        ids: Sequence[int],
-        with_vectors: bool = True,
-        with_payload: bool = True,
+    def _retrieve(
+        self, collection: str, ids: np.ndarray, with_vectors: bool, with_payload: bool
     ) -> list[StoredItem]:
         """Stored points in the order asked; unknown ids are left out."""
-        id_array = check_ids(ids, unique=False)
         self.spaces(collection)
         with self._calls(f"retrieve from {collection!r}"):
             records = self.client.retrieve(
                 collection,
-                ids=[int(i) for i in id_array],
+                ids=[int(i) for i in ids],
                 with_vectors=with_vectors,
                 with_payload=with_payload,
             )
@@ -297,7 +269,7 @@ class QdrantStore(VectorStore):
                 },
                 dict(by_id[item].payload or {}),
             )
-            for item in (int(i) for i in id_array)
+            for item in ids.tolist()
             if item in by_id
         ]
 
@@ -307,37 +279,26 @@ class QdrantStore(VectorStore):
         with self._calls(f"count {collection!r}"):
             return self.client.count(collection, exact=True).count
 
-    def search(
-        self,
-        collection: str,
-        space: str,
-        queries: np.ndarray,
-        k: int = 10,
-        filter: Filter | None = None,
-        with_payload: bool = True,
-    ) -> list[SearchResult]:
+    def _search(self, query: VectorQuery) -> list[SearchResult]:
         """The k best points per query through one batched query request."""
-        k = check_k(k)
-        spec = space_of(self.spaces(collection), collection, space)
-        matrix = prepare_vectors(spec, queries)
-        query_filter = _to_qdrant(filter)
+        matrix = query.matrix(self.spaces(query.collection))
+        query_filter = _to_qdrant(query.filter)
         # local mode always searches exactly (and warns about search params it ignores)
-        params = (
-            models.SearchParams(hnsw_ef=max(self.settings.hnsw_ef_search, k)) if self.url else None
-        )
+        hnsw_ef = max(self.settings.hnsw_ef_search, query.k)
+        params = models.SearchParams(hnsw_ef=hnsw_ef) if self.url else None
         requests = [
             models.QueryRequest(
                 query=row.tolist(),
-                using=space,
-                limit=k,
+                using=query.space,
+                limit=query.k,
                 filter=query_filter,
                 params=params,
-                with_payload=with_payload,
+                with_payload=query.with_payload,
             )
             for row in matrix
         ]
-        with self._calls(f"search {collection!r}"):
-            responses = self.client.query_batch_points(collection, requests=requests)
+        with self._calls(f"search {query.collection!r}"):
+            responses = self.client.query_batch_points(query.collection, requests=requests)
         return [
             SearchResult(
                 tuple(SearchHit(int(p.id), float(p.score), dict(p.payload or {})) for p in r.points)

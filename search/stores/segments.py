@@ -65,6 +65,11 @@ class Pointer:
         return self.generation if not self.segments else f"{self.generation} {self.segments}"
 
 
+def generation_name(number: int) -> str:
+    """``gen-00000007``: the one place a generation folder's name is spelled."""
+    return f"gen-{number:08d}"
+
+
 def segment_path(folder: Path, number: int) -> Path:
     """``<generation folder>/seg-000003.npz``: the one place a segment's name is spelled."""
     return folder / f"seg-{number:06d}.npz"

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import search.stores.faiss_store as fs
 from anyseek.settings import StoreSettings
+from search.stores import faiss_log
 from search.stores.base import Filter, SpaceSpec
 from search.stores.faiss_store import CURRENT, FaissStore
 from search.stores.segments import Pointer
@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture
 def segmented(monkeypatch: pytest.MonkeyPatch) -> None:
     """Segments from the first flush on; a whole generation once they hold 40 rows."""
-    monkeypatch.setattr(fs, "SEGMENT_MIN_BASE", 0)
-    monkeypatch.setattr(fs, "COMPACT_MIN_ROWS", 40)
+    monkeypatch.setattr(faiss_log, "SEGMENT_MIN_BASE", 0)
+    monkeypatch.setattr(faiss_log, "COMPACT_MIN_ROWS", 40)
 
 
 def _store(path: Path, **settings: object) -> FaissStore:
@@ -103,13 +103,13 @@ def test_small_collections_and_rebuilds_rewrite_the_generation(tmp_path: Path) -
     store.upsert("c", range(10), {"v": _vectors(10, 0)})
     store.flush()  # below SEGMENT_MIN_BASE: a whole generation, as before segments
     assert _pointer(tmp_path) == Pointer("gen-00000002", 0)
-    fs.SEGMENT_MIN_BASE, saved = 0, fs.SEGMENT_MIN_BASE
+    faiss_log.SEGMENT_MIN_BASE, saved = 0, faiss_log.SEGMENT_MIN_BASE
     try:
         store.upsert("c", range(10, 40), {"v": _vectors(30, 1)})  # crosses 30: rebuilt as IVF
         assert store._get("c").indexes["v"].rebuilt
         store.flush()
     finally:
-        fs.SEGMENT_MIN_BASE = saved
+        faiss_log.SEGMENT_MIN_BASE = saved
     assert _pointer(tmp_path) == Pointer("gen-00000003", 0)
     store.close()
     manifest = json.loads((tmp_path / "c" / "gen-00000003" / "manifest.json").read_text())
@@ -157,12 +157,14 @@ def test_a_folder_written_before_segments_still_loads(tmp_path: Path) -> None:
 _SEGMENTS_IN_A_LOOP = """
 import sys
 import numpy as np
-import search.stores.faiss_store as fs
+from search.stores import faiss_log
 from anyseek.settings import StoreSettings
 from search.stores.base import SpaceSpec
+from search.stores.faiss_store import FaissStore
 
-fs.SEGMENT_MIN_BASE, fs.COMPACT_MIN_ROWS = 0, 500  # segments, and a compaction every 10 flushes
-store = fs.FaissStore(StoreSettings(path=sys.argv[1]))
+# segments, and a compaction every 10 flushes
+faiss_log.SEGMENT_MIN_BASE, faiss_log.COMPACT_MIN_ROWS = 0, 500
+store = FaissStore(StoreSettings(path=sys.argv[1]))
 store.ensure_collection("c", [SpaceSpec("v", 16)])
 known = store._get("c").payloads.ids()
 start = int(known.max()) + 1 if len(known) else 0
@@ -222,7 +224,7 @@ def test_segments_not_counted_in_current_are_ignored_and_removed(tmp_path: Path,
 
 
 def test_a_process_that_read_first_writes_on_top_of_another_writers_commit(
-    tmp_path: Path, segmented
+    tmp_path: Path, segmented, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _store(tmp_path)
     first.ensure_collection("c", [SpaceSpec("v", 8)])
@@ -233,23 +235,23 @@ def test_a_process_that_read_first_writes_on_top_of_another_writers_commit(
     other = _store(tmp_path)
     other.upsert("c", range(5, 9), {"v": _vectors(4, 1)})  # a segment the reader has not seen
     other.close()
-    loads = _count_loads(reader)
+    loads = _count_loads(monkeypatch)
     reader.upsert("c", [100], {"v": _vectors(1, 2)})  # now the writer: it catches up first
     assert loads == []  # by replaying the other writer's segment, not reading the base again
     reader.close()
     assert _store(tmp_path).count("c") == 10  # nobody's segment was overwritten
 
 
-def _count_loads(store: FaissStore) -> list[str]:
-    """The generation folders ``store`` reads from now on (its real loader, recorded)."""
+def _count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The generation folders read from now on (the real loader, recorded)."""
     loads: list[str] = []
-    load = store._load
+    read = faiss_log.read_generation
 
-    def recorded(name: str, folder: Path):
+    def recorded(folder: Path, setup):
         loads.append(folder.name)
-        return load(name, folder)
+        return read(folder, setup)
 
-    store._load = recorded  # type: ignore[method-assign]
+    monkeypatch.setattr(faiss_log, "read_generation", recorded)
     return loads
 
 

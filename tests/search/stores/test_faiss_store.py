@@ -112,11 +112,12 @@ def test_loading_memory_maps_and_copies_before_writing(tmp_path: Path) -> None:
 _KILLED_MID_SAVE = """
 import sys, time
 import numpy as np
-import search.stores.faiss_store as fs
+import search.stores.faiss_files as files
 from anyseek.settings import StoreSettings
 from search.stores.base import SpaceSpec
+from search.stores.faiss_store import FaissStore
 
-store = fs.FaissStore(StoreSettings(path=sys.argv[1]))
+store = FaissStore(StoreSettings(path=sys.argv[1]))
 store.ensure_collection("c", [SpaceSpec("v", 8)])
 rng = np.random.default_rng(0)
 store.upsert("c", range(10), {"v": rng.normal(size=(10, 8))})
@@ -128,7 +129,7 @@ def stuck(path, index):
     print("SAVING", flush=True)
     time.sleep(60)
 
-fs.save_ids = stuck
+files.save_ids = stuck
 store.flush()
 """
 

@@ -1,0 +1,106 @@
+"""The segment log of a FAISS collection: how a flush commits changes and how a process catches
+up with what was committed.
+
+``CURRENT`` names the committed generation and how many of its segments count. A flush appends
+the changes since the last one as the next segment (``search/stores/segments``) and then replaces
+``CURRENT`` to count it, so it costs what changed, not the collection's size. When the segments
+would hold many rows against the generation's base (``COMPACT_SHARE``), the collection is small,
+or an index was rebuilt, the flush instead writes a whole generation n+1 into a temporary folder
+(``search/stores/faiss_files``), renames it into place and replaces ``CURRENT`` (compaction). A
+process killed at any point leaves the previous state committed and loadable.
+
+Catching up is the other side: a generation is read afresh when ``CURRENT`` names another one
+(or the collection was made again), otherwise only the segments committed since are replayed.
+The caller holds the folder's writer lock for every write here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from search.stores.durable import fsync_path, write_atomic
+from search.stores.faiss_collection import LoadedCollection
+from search.stores.faiss_files import CURRENT, read_generation, write_generation
+from search.stores.faiss_index import IndexSetup
+from search.stores.segments import (
+    Pointer,
+    generation_name,
+    read_segment,
+    segment_path,
+    write_segment,
+)
+
+SEGMENT_MIN_BASE = 20_000
+"""Below this many items a flush rewrites the whole (small) generation instead of a segment."""
+COMPACT_MIN_ROWS = 10_000
+COMPACT_SHARE = 0.05
+"""Write a whole generation once the segments would hold more rows than this share of the base
+(and at least ``COMPACT_MIN_ROWS``): bounds the replay at load to a few seconds."""
+
+
+def read_pointer(folder: Path) -> Pointer:
+    """What a collection folder's ``CURRENT`` says (FileNotFoundError without one)."""
+    return Pointer.parse((folder / CURRENT).read_text())
+
+
+def flush(coll: LoadedCollection) -> None:
+    """Make the collection's changes durable: a segment, or a whole generation when that is due
+    (a small collection, many segment rows against the base, or an index rebuilt since it)."""
+    rows = sum(op.rows for op in coll.journal)
+    limit = max(COMPACT_MIN_ROWS, COMPACT_SHARE * coll.base_count)
+    rebuilt = any(index.rebuilt for index in coll.indexes.values())
+    if rebuilt or coll.base_count < SEGMENT_MIN_BASE or coll.segment_rows + rows > limit:
+        commit(coll)
+    else:
+        append(coll)
+
+
+def append(coll: LoadedCollection) -> None:
+    """Write the journal as the generation's next segment, then count it in ``CURRENT``."""
+    number = coll.segments + 1
+    folder = coll.folder / coll.pointer.generation
+    write_segment(segment_path(folder, number), coll.journal)
+    write_atomic(coll.folder / CURRENT, str(Pointer(folder.name, number, coll.epoch)))
+    coll.appended(number)
+
+
+def commit(coll: LoadedCollection) -> None:
+    """Write the collection as generation n+1 and make it current, crash-safely."""
+    number = coll.generation + 1
+    final = coll.folder / generation_name(number)
+    tmp = coll.folder / f".tmp-{final.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    files = write_generation(coll, tmp, number)
+    fsync_path(tmp)
+    os.replace(tmp, final)
+    fsync_path(coll.folder)
+    write_atomic(coll.folder / CURRENT, str(Pointer(final.name, 0, coll.epoch)))
+    previous = coll.generation
+    coll.committed(number, {key: final / path.name for key, path in files.items()})
+    if previous:
+        shutil.rmtree(coll.folder / generation_name(previous), ignore_errors=True)
+
+
+def catch_up(
+    folder: Path, coll: LoadedCollection | None, committed: Pointer, setup: IndexSetup
+) -> LoadedCollection:
+    """The collection in ``folder`` as ``committed`` says: read afresh for another generation
+    (or epoch), or ``coll`` with the segments committed since replayed on it."""
+    if coll is None or (committed.generation, committed.epoch) != (
+        coll.pointer.generation,
+        coll.epoch,
+    ):
+        coll = read_generation(folder / committed.generation, setup)
+        coll.epoch = committed.epoch
+    replay(coll, committed.segments)
+    return coll
+
+
+def replay(coll: LoadedCollection, upto: int) -> None:
+    """Apply the generation's segments after those already applied, up to ``upto``."""
+    folder = coll.folder / coll.pointer.generation
+    for number in range(coll.segments + 1, upto + 1):
+        coll.replayed(number, read_segment(segment_path(folder, number)))
