@@ -6,8 +6,8 @@ import json
 
 import typer
 
-from cli.context import settings_of
 from anyseek.settings import masked
+from cli.context import settings_of
 
 app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 

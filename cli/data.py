@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from cli.extras import require_extra
 from anyseek.errors import SettingsError
+from cli.extras import require_extra
 
 app = typer.Typer(
     help="Generate and inspect procedural multimodal scene datasets.", no_args_is_help=True

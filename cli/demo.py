@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from anyseek.errors import ServiceUnavailableError
+from anyseek.settings import Settings
 from cli.collections import echo_collections
 from cli.context import settings_of
 from cli.extras import require_extra
 from cli.output import echo_table
-from anyseek.errors import ServiceUnavailableError
-from anyseek.settings import Settings
 
 if TYPE_CHECKING:  # the database and the stores load when the demo runs, not for every command
     from anyseek.db.models import IndexJob

@@ -7,8 +7,8 @@ import json
 
 import typer
 
-from cli.database import checked_database
 from anyseek.db.duplicates import duplicate_groups
+from cli.database import checked_database
 
 
 def duplicates(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
+from anyseek.errors import SettingsError
 from cli.context import settings_of
 from cli.extras import require_extra
-from anyseek.errors import SettingsError
 
 app = typer.Typer(help="Evaluate models.", no_args_is_help=True)
 

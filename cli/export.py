@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
+from anyseek.errors import AnyseekError
 from cli.context import settings_of
 from cli.database import checked_database
-from anyseek.errors import AnyseekError
 
 
 def export(

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from anyseek.errors import SettingsError
 from cli.context import settings_of
 from cli.database import checked_database
 from cli.output import echo_table
-from anyseek.errors import SettingsError
 
 if TYPE_CHECKING:
     from indexer import IndexReport

@@ -15,9 +15,9 @@ from typing import Any
 
 import typer
 
+from anyseek.errors import SettingsError
 from cli.context import settings_of
 from cli.output import echo_table
-from anyseek.errors import SettingsError
 from model.queries import QUERY_KINDS, QueryKind, with_parameter_per_kind
 
 

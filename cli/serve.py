@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from cli.context import settings_of
 from anyseek.settings import Settings
+from cli.context import settings_of
 
 
 def serve(

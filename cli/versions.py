@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import typer
 
+from anyseek.errors import SettingsError
 from cli.context import settings_of
 from cli.database import checked_database
 from cli.output import echo_table
-from anyseek.errors import SettingsError
 
 
 def reindex(

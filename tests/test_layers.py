@@ -11,7 +11,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("anyseek", "cli", "model", "search", "indexer", "api", "workers", "migrations", "workbench")
+PACKAGES = (
+    "anyseek",
+    "cli",
+    "model",
+    "search",
+    "indexer",
+    "api",
+    "workers",
+    "migrations",
+    "workbench",
+)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 INTERFACE = ("service", "queries")  # the model/ modules the layers above may import
 

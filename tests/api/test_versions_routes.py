@@ -12,10 +12,10 @@ from derived_model import derived_bundle, perturb_weights
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from cli import main
 from anyseek.db import migrate
 from anyseek.db.session import database_for
 from anyseek.settings import Settings
+from cli import main
 from indexer import run_index
 from model.data import generate_scene
 from model.service import load_search_model

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from cli import main
 from anyseek.db import migrate, repository
 from anyseek.db.models import IndexJob
 from anyseek.db.session import database_from_url
+from cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli import main
 from anyseek.db import migrate, repository
 from anyseek.db.session import database_for
 from anyseek.settings import StoreSettings, load_settings
+from cli import main
 from model.data import generate_scene
 from model.families.registry import load_search_model
 from search.stores.faiss_store import FaissStore

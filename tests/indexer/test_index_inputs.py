@@ -14,9 +14,9 @@ import pytest
 from indexing_images import encoded, scene_png, write_good_images
 from PIL import Image
 
-from cli import main
 from anyseek.db.migrate import open_database
 from anyseek.db.models import IndexJob
+from cli import main
 from indexer import Upload, index_uploads, run_index
 from indexer.errors import SourceError
 from indexer.sources import expand_source

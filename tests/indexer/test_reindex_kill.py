@@ -18,11 +18,11 @@ from derived_model import derived_bundle
 from indexing_images import write_good_images
 from test_reindex import CAPTIONS, COLLECTION, _answer
 
-from cli import main
 from anyseek.db import versions
 from anyseek.db.migrate import open_database
 from anyseek.db.models import IndexJob
 from anyseek.settings import Settings
+from cli import main
 from indexer import run_index
 from indexer.reindex import rollback, run_reindex, start_reindex, sync_alias
 from search.model_registry import ModelRegistry

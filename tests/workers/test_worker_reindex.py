@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from worker_processes import purged_app, settings_env, wait_for, workers
 
-from cli import main
 from anyseek.db import versions
 from anyseek.db.migrate import open_database
 from anyseek.db.models import Collection, IndexJob, Item
 from anyseek.settings import Settings, load_settings
+from cli import main
 from indexer import run_index
 from indexer.jobs import cancel_job, report
 from indexer.reindex import run_reindex, start_reindex
