@@ -19,7 +19,7 @@ from anyseek.db.models import IndexJob
 from anyseek.db.session import database_from_url
 from cli import main
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ SCENES = 12
 
 def _gallery_helpers():
     """tests/search/scene_gallery.py (test folders are not packages)."""
-    path = Path(__file__).parents[2] / "search" / "scene_gallery.py"
+    path = Path(__file__).parents[1] / "search" / "scene_gallery.py"
     spec = importlib.util.spec_from_file_location("scene_gallery_for_cli", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there

@@ -13,7 +13,7 @@ import pytest
 from cli import main
 from cli.extras import EXTRAS, extra_modules, missing_modules
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 SELF_EXTRA = re.compile(r"anyseek\[(?P<extras>[^\]]+)\]")
 
