@@ -25,7 +25,7 @@ from anyseek.errors import (
     plain,
 )
 from indexer.jobs import JobStateError
-from search.fields import UnknownFieldError
+from search.fields import FilterFieldError
 from search.query import CursorError
 from search.stores import SpaceMismatchError
 
@@ -59,7 +59,7 @@ def status_of(exc: AnyseekError) -> int:
     """The HTTP status of a user error, by its type (see docs/search.md)."""
     if isinstance(exc, ApiError):
         return exc.status
-    if isinstance(exc, (CursorError, UnknownFieldError)):
+    if isinstance(exc, (CursorError, FilterFieldError)):
         return 400
     if isinstance(exc, NotFoundError):
         return 404

@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # the database modules load SQLAlchemy and Alembic: only when
 
 @contextmanager
 def checked_database(ctx: typer.Context) -> Iterator[Database]:
-    """The database, reachable and at the current schema (else a one-line "run upgrade" error)."""
+    """The database, reachable and at the current schema: SQLite migrated on first use, else a
+    one-line "run `anyseek db upgrade`" error (PostgreSQL)."""
     from anyseek.db.migrate import open_database
 
     database = open_database(settings_of(ctx))

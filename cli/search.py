@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,23 +74,27 @@ def _filter(
     return FilterSpec(equals=equals, any_of=any_of, ranges=ranges, exists=exists)
 
 
+WHERE = re.compile(r"^\s*(?P<name>[^<>=!~\s]+)\s*(?:(?P<op>[<>=!~]+)(?P<value>.*))?$")
+"""One ``--where``: a field name, then an operator and a value, or nothing."""
+WHERE_FORMS = "field=value, field=a|b, field<=x, field>=x or a bare field name"
+
+
 def _where(condition: str, equals: dict, any_of: dict, ranges: dict, exists: list) -> None:
     """One ``--where``: ``f=v``, ``f=a|b`` (any of), ``f<=x``, ``f>=x`` or a bare ``f`` (has a
-    value); values typed as in a metadata CSV (true/false, numbers, text, ISO dates)."""
+    value); values typed as in a metadata CSV (true/false, numbers, text, ISO dates). Another
+    operator (``>``, ``==``, ``!=``) is refused by name rather than read as part of a field name."""
     from indexer.metadata import csv_value
 
-    for op in ("<=", ">=", "="):
-        name, found, value = condition.partition(op)
-        if found:
-            break
-    name = name.strip()
-    if not name or (found and not value.strip()):
-        raise SettingsError(
-            f"--where {condition!r}: expected field=value, field=a|b, field<=x, field>=x or a "
-            "bare field name"
-        )
-    if not found:
+    found = WHERE.match(condition)
+    if found is None or (found["op"] and not found["value"].strip()):
+        raise SettingsError(f"--where {condition!r}: expected {WHERE_FORMS}")
+    name, op, value = found["name"], found["op"], found["value"]
+    if op is None:
         exists.append(name)
+    elif op not in ("=", "<=", ">="):
+        raise SettingsError(
+            f"--where {condition!r}: unknown operator {op!r} after {name!r}; expected {WHERE_FORMS}"
+        )
     elif op == "=":
         values = [csv_value(v) for v in value.split("|")]
         if len(values) > 1:

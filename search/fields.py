@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -47,8 +47,40 @@ class MetadataError(SearchInputError):
     """Metadata that cannot be stored: a bad field name, value type or size."""
 
 
-class UnknownFieldError(SearchInputError):
+class FilterFieldError(SearchInputError):
+    """A filter condition its field cannot meet: a field the collection lacks, or a value or an
+    operator of the wrong kind for it (HTTP 400, naming the field)."""
+
+
+class UnknownFieldError(FilterFieldError):
     """A filter names a field no item of the collection has."""
+
+
+class FilterKindError(FilterFieldError):
+    """A filter value or operator of the wrong kind for its field: text for a number, a range
+    on a text field. Such a filter would match nothing, so it is refused instead."""
+
+
+EXPECTED: dict[FieldKind, str] = {
+    "string": "text",
+    "strings": "text (one of the list's strings)",
+    "number": "a number",
+    "boolean": "true or false",
+    "date": "an ISO date such as 2024-05-31",
+}
+"""What a filter value on a field of each kind must be, as messages say it."""
+
+ACCEPTS: dict[FieldKind, Callable[[object], bool]] = {
+    "string": lambda value: isinstance(value, str),
+    "strings": lambda value: isinstance(value, str),
+    "number": lambda value: isinstance(value, int | float) and not isinstance(value, bool),
+    "boolean": lambda value: isinstance(value, bool),
+    "date": lambda value: isinstance(value, str) and parse_date(value) is not None,
+}
+"""Whether a filter value (equals, any_of, a range bound) suits a field of each kind."""
+
+RANGE_KINDS: tuple[FieldKind, ...] = ("number", "date")
+"""The kinds a range (``<=``, ``>=``, gte/lte) compares."""
 
 
 def kind_of(value: object) -> FieldKind:
@@ -177,8 +209,9 @@ def resolve_filter(spec: FilterSpec, registry: Mapping[str, FieldKind]) -> Filte
     """The store filter of ``spec`` for a collection whose user fields are ``registry``.
 
     A field neither recorded by the indexer nor registered is an :class:`UnknownFieldError`
-    listing the collection's fields; dates compare as dates, equals on a date as its RFC 3339
-    form.
+    listing the collection's fields; a value or a range its field's kind cannot meet is a
+    :class:`FilterKindError` naming the field and the kind expected. Dates compare as dates,
+    equals on a date as its RFC 3339 form.
     """
     kinds = {**SYSTEM_FIELDS, **registry}
     unknown = [name for name in spec.names() if name not in kinds]
@@ -189,6 +222,7 @@ def resolve_filter(spec: FilterSpec, registry: Mapping[str, FieldKind]) -> Filte
             f"{', '.join(SYSTEM_FIELDS)} and, from its metadata, {user}",
             f"filter.{unknown[0]}",
         )
+    check_kinds_of_filter(spec, kinds)
     ranges: dict[str, Range] = {}
     dates: dict[str, DateRange] = {}
     for name, (gte, lte) in spec.ranges.items():
@@ -196,7 +230,7 @@ def resolve_filter(spec: FilterSpec, registry: Mapping[str, FieldKind]) -> Filte
             if kinds[name] == "date":
                 dates[payload_key(name)] = DateRange(gte=gte, lte=lte)  # type: ignore[arg-type]
             else:
-                ranges[payload_key(name)] = Range(gte=_number(name, gte), lte=_number(name, lte))
+                ranges[payload_key(name)] = Range(gte=_number(gte), lte=_number(lte))
         except ValueError as exc:
             raise SearchInputError(f"filter range on {name!r}: {exc}", f"filter.{name}") from None
 
@@ -212,13 +246,40 @@ def resolve_filter(spec: FilterSpec, registry: Mapping[str, FieldKind]) -> Filte
     )
 
 
-def _number(name: str, bound: float | str | None) -> float | None:
-    """A numeric range bound (a text bound is an error naming the field)."""
-    if bound is None or (isinstance(bound, int | float) and not isinstance(bound, bool)):
-        return bound
-    try:
-        return float(bound)
-    except (TypeError, ValueError):
-        raise SearchInputError(
-            f"filter range on {name!r}: {bound!r} is not a number", f"filter.{name}"
-        ) from None
+def check_kinds_of_filter(spec: FilterSpec, kinds: Mapping[str, FieldKind]) -> None:
+    """Refuse a value or a range that the field's kind cannot meet (see :data:`ACCEPTS`)."""
+    for name, (gte, lte) in spec.ranges.items():
+        if kinds[name] not in RANGE_KINDS:
+            raise FilterKindError(
+                f"filter range on {name!r}: {name} is a {kinds[name]} field and ranges compare "
+                f"{' and '.join(RANGE_KINDS)} fields; use equals or any_of",
+                f"filter.{name}",
+            )
+        for bound in (gte, lte):
+            if bound is not None:
+                _check_value("range", name, kinds[name], _number(bound))
+    for name, value in spec.equals.items():
+        _check_value("equals", name, kinds[name], value)
+    for name, values in spec.any_of.items():
+        for value in values:
+            _check_value("any_of", name, kinds[name], value)
+
+
+def _check_value(operator: str, name: str, kind: FieldKind, value: object) -> None:
+    """Refuse one value of a condition unless a field of ``kind`` can hold it."""
+    if not ACCEPTS[kind](value):
+        raise FilterKindError(
+            f"filter {operator} on {name!r}: {name} is a {kind} field, so the value must be "
+            f"{EXPECTED[kind]}, got {value!r}",
+            f"filter.{name}",
+        )
+
+
+def _number(bound: object) -> object:
+    """A range bound as a number when it is numeric text ("20"), else as given."""
+    if isinstance(bound, str):
+        try:
+            return float(bound)
+        except ValueError:
+            return bound
+    return bound

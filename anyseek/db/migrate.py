@@ -1,5 +1,8 @@
 """Alembic driven from code: upgrade, downgrade, and "is this database at the code's revision?".
 
+Opening the database (:func:`open_database`) migrates the embedded SQLite default on first use;
+a PostgreSQL database is migrated only by ``anyseek db upgrade``.
+
 No ``alembic.ini`` is needed: the Alembic config is built here from the database the settings name,
 and the migration scripts are found inside the installed ``migrations`` package. That package sits
 above this one (its scripts import ``anyseek.db.models``), so it is located, never imported, here:
@@ -142,15 +145,37 @@ def _run(action: Callable[[Config, str], None], database: Database, revision: st
         raise SchemaError(f"migrating to {revision!r} failed: {reason}") from None
 
 
+def migrates_on_first_use(database: Database) -> bool:
+    """Whether opening ``database`` brings its schema up to date by itself: the embedded SQLite
+    default belongs to this installation alone, while a server database (PostgreSQL) is shared,
+    backed up and migrated by its operator with ``anyseek db upgrade``."""
+    return database.engine.url.get_backend_name() == "sqlite"
+
+
+def ensure_current(database: Database) -> SchemaState:
+    """Create or migrate an embedded database to the code's head; any other database must already
+    be there (else a :class:`SchemaError` saying to run ``anyseek db upgrade``)."""
+    if not migrates_on_first_use(database):
+        return require_current(database)
+    if not schema_state(database).is_current:
+        # Processes starting together (``anyseek serve`` and its workers) queue on SQLite's
+        # write lock (every transaction is BEGIN IMMEDIATE); Alembic reads the revision inside
+        # it, so the first migrates and the others find nothing left to do. A revision this
+        # code does not know is refused, not touched.
+        upgrade(database)
+    return require_current(database)
+
+
 def open_database(settings: Settings) -> Database:
     """The settings' database, checked reachable and at the code's schema revision.
 
-    This is how commands, the API and workers open the database; only ``anyseek db upgrade`` and
-    ``anyseek demo`` migrate.
+    This is how commands, the API and workers open the database. The embedded SQLite default is
+    created or migrated here on first use, so ``anyseek index DIR`` works in a new data directory;
+    a PostgreSQL database that is behind is an error saying to run ``anyseek db upgrade``.
     """
-    database = database_for(settings)
+    database = database_for(settings, create_dirs=True)
     try:
-        require_current(database)
+        ensure_current(database)
     except BaseException:
         database.dispose()
         raise

@@ -6,7 +6,8 @@ of the training captions gets an id. People's synonyms first become the scene's 
 trigrams hashed into a fixed number of buckets (fastText's trick): "cyllinder" shares most of its
 trigrams with "cylinder", and a word the vocabulary lacks is still read by its spelling (training
 shows the model misspelt words read that way). Such words are reported, with the known word one
-edit away when there is one.
+edit away when there is one, unless they are function words ("near", "its"), which only glue the
+content words together.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from model.data.function_words import is_function_word
 from model.data.synonyms import canonical_caption
 
 PAD, UNKNOWN = 0, 1
@@ -96,10 +98,12 @@ class WordVocab:
         return seen
 
     def warnings(self, caption: str) -> list[str]:
-        """One line per word the model does not know (function words such as "with" are known
-        words, never warned about); a misspelling says which word it resembles."""
+        """One line per content word the model does not know (function words such as "with" or
+        "near" never: ``model.data.function_words``); a misspelling says which word it resembles."""
         out = []
         for word in self.unknown_words(caption):
+            if is_function_word(word):
+                continue
             near = self.near_known(word)
             shown = word[:40]
             out.append(f'unknown word "{shown}"' + (f' (read like "{near}")' if near else ""))

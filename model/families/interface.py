@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from anyseek.errors import AnyseekError
+from model.data.function_words import is_function_word
 from model.queries import QUERY_KINDS, QueryKind
 from model.transforms.palette_semseg import ClassPalette
 
@@ -237,11 +238,13 @@ def caption_ids(text: Any, caption: str) -> torch.Tensor:
 
 
 def unknown_word_warnings(text: Any, caption: str, closed: bool = False) -> list[str]:
-    """One warning per word of ``caption`` the model's text tokenizer cannot read (see
-    ``TextTokenizer.unknown_words``), so search reports it instead of dropping it silently."""
+    """One warning per content word of ``caption`` the model's text tokenizer cannot read (see
+    ``TextTokenizer.unknown_words``), so search reports it instead of dropping it silently;
+    function words ("with", "near": ``model.data.function_words``) are never reported."""
     if not isinstance(caption, str) or len(caption) > MAX_CAPTION_CHARS:
         return []  # no caption: its transform refuses it
-    return [f'unknown word "{_short(w)}"' for w in text.unknown_words(caption, closed=closed)]
+    unknown = text.unknown_words(caption, closed=closed)
+    return [f'unknown word "{_short(w)}"' for w in unknown if not is_function_word(w)]
 
 
 def _short(word: str, most: int = 40) -> str:

@@ -78,11 +78,12 @@ def assert_one_line_error(run: Run, *fragments: str) -> None:
 
 
 def test_collections_lifecycle(cli: Cli, data_dir: Path) -> None:
-    not_ready = cli("collections", "list")
-    assert_one_line_error(not_ready, "not initialised", "run `anyseek db upgrade`")
+    assert "not initialised" in cli("db", "current").out
     assert not (data_dir / "anyseek.db").exists()  # looking did not create an empty database
+    first = cli("collections", "list")  # the embedded database is created on first use
+    assert first.code == 0 and "no collections yet" in first.out, first.err
+    assert (data_dir / "anyseek.db").is_file()
 
-    assert cli("db", "upgrade").out.strip().endswith(f"from empty to {migrate.head_revision()}")
     assert "already at" in cli("db", "upgrade").out
     assert "(up to date)" in cli("db", "current").out
     assert cli("collections", "create", "cats").code == 0
@@ -104,13 +105,34 @@ def test_collections_lifecycle(cli: Cli, data_dir: Path) -> None:
     assert "no collections yet" in cli("collections", "list").out
 
 
-def test_out_of_date_schema_says_run_upgrade(cli: Cli, data_dir: Path) -> None:
+def test_index_on_a_new_data_directory_needs_no_upgrade(
+    cli: Cli, data_dir: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from model.data import generate_scene
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(3):
+        Image.fromarray(generate_scene(991_500 + seed, 64).rgb).save(folder / f"{seed}.png")
+
+    run = cli("index", str(folder), "-c", "photos")
+
+    assert run.code == 0, run.err
+    assert "3 indexed, 0 failed" in run.out
+    assert "photos" in cli("collections", "list").out
+
+
+def test_out_of_date_sqlite_is_migrated_and_an_unknown_revision_refused(
+    cli: Cli, data_dir: Path
+) -> None:
     assert cli("db", "upgrade").code == 0
     assert cli("db", "downgrade", "base", "--yes").code == 0  # an older schema (none at all)
-    assert_one_line_error(cli("collections", "create", "x"), "run `anyseek db upgrade`")
     assert "not initialised" in cli("db", "current").out
+    assert cli("collections", "create", "x").code == 0  # migrated on the way
+    assert "(up to date)" in cli("db", "current").out
 
-    assert cli("db", "upgrade").code == 0
     database = database_from_url(f"sqlite:///{data_dir / 'anyseek.db'}")
     with database.engine.begin() as connection:  # as if a newer anyseek had migrated it
         connection.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
@@ -203,7 +225,12 @@ def test_cli_on_postgresql(cli: Cli, postgres_schema_url: str) -> None:
     def on_pg(*args: str) -> Run:
         return cli(*args, ANYSEEK_DATABASE_URL=postgres_schema_url)
 
-    assert_one_line_error(on_pg("collections", "list"), "run `anyseek db upgrade`")
+    assert_one_line_error(on_pg("collections", "list"), "not initialised", "anyseek db upgrade")
+    assert_one_line_error(on_pg("index", ".", "-c", "x"), "not initialised", "anyseek db upgrade")
+    assert on_pg("db", "upgrade").code == 0
+    older = migrate.scripts().get_revision(migrate.head_revision()).down_revision
+    assert on_pg("db", "downgrade", older, "--yes").code == 0  # as an older anyseek left it
+    assert_one_line_error(on_pg("collections", "list"), "at revision", "run `anyseek db upgrade`")
     assert on_pg("db", "upgrade").code == 0
     assert on_pg("collections", "create", "cats").code == 0
     assert_one_line_error(on_pg("collections", "create", "cats"), "already exists")
@@ -213,13 +240,12 @@ def test_cli_on_postgresql(cli: Cli, postgres_schema_url: str) -> None:
 
 def test_console_entry_point_prints_one_line_and_exits_non_zero(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
-    env |= {"ANYSEEK_DATA_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env |= {"ANYSEEK_DATA_DIR": str(tmp_path / "new"), "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "cli", "collections", "create", "x"]
 
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    first = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        f"error: the database sqlite:///{tmp_path / 'anyseek.db'} is not initialised: "
-        "run `anyseek db upgrade`"
-    ]
+    assert first.returncode == 0, first.stderr  # a new data directory, no `anyseek db upgrade`
+    assert again.returncode == 1
+    assert again.stderr.strip().splitlines() == ["error: a collection named 'x' already exists"]
