@@ -95,7 +95,11 @@ def run_online() -> None:
     engine = handed_over or make_engine(_url(), create_dirs=True)
     try:
         with engine.connect() as connection, _sqlite_foreign_keys_off(connection):
-            _configure(connection=connection)
+            # Alembic runs SQLite's migrations one transaction each by default (its driver once
+            # could not roll DDL back); anyseek's SQLite engine issues BEGIN IMMEDIATE itself, so
+            # every migration and the revision read before them share one transaction under the
+            # write lock: processes opening a new database together migrate it once, in turn.
+            _configure(connection=connection, transactional_ddl=True)
             with context.begin_transaction():
                 context.run_migrations()
                 _check_foreign_keys(connection)
