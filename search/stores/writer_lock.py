@@ -73,7 +73,7 @@ class WriterBusyError(ServiceUnavailableError):
 
     def __init__(self, folder: Path, holder: WriterHolder | None) -> None:
         self.folder, self.holder = folder, holder
-        who = holder.describe() if holder else "another process"
+        who = f"another process, {holder.describe()}" if holder else "another process"
         super().__init__(
             f"FAISS folder {folder} is being written by {who}; one process writes a FAISS store "
             "(use a Qdrant server for several writers)"

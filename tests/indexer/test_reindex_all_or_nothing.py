@@ -63,7 +63,7 @@ def test_another_writer_is_refused_before_anything_changes(indexed) -> None:
     other = open_store(settings)
     try:
         other.claim_writer()
-        with pytest.raises(WriterBusyError, match="is being written by a command") as refused:
+        with pytest.raises(WriterBusyError, match="by another process, a command") as refused:
             rollback(settings, database, store, COLLECTION, registry.get)
         assert refused.value.holder is not None and refused.value.holder.role == "command"
     finally:
