@@ -11,6 +11,7 @@ from anyseek.errors import SettingsError
 from cli.context import settings_of
 from cli.database import checked_database
 from cli.output import echo_table
+from cli.writer import claim_store, held_by_worker, refusal
 
 if TYPE_CHECKING:
     from indexer import IndexReport
@@ -65,8 +66,20 @@ def index(
         typer.echo(f"job {job_id} queued; follow it with `anyseek jobs show {job_id}`")
         return
     from indexer import run_index
+    from search.stores.writer_lock import WriterBusyError
 
-    echo_report(run_index(settings, collection, source, progress=True, metadata=table))
+    try:  # another process writing the store: refused before a job is written
+        store = claim_store(settings)
+    except WriterBusyError as busy:
+        advice = "upload the images through it (POST /v1/collections/NAME/items)"
+        if held_by_worker(busy):
+            advice = "index with --workers"
+        raise refusal(busy, f"index {source} --collection {collection}", advice) from None
+    try:
+        found = run_index(settings, collection, source, store=store, progress=True, metadata=table)
+    finally:
+        store.close()
+    echo_report(found)
 
 
 def worker(

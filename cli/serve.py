@@ -7,6 +7,9 @@ import typer
 from anyseek.settings import Settings
 from cli.context import settings_of
 
+#: where a command on this machine reaches a server bound to every address
+LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}
+
 
 def serve(
     ctx: typer.Context,
@@ -26,11 +29,13 @@ def serve_api(
 
     from anyseek.db.migrate import open_database
     from api.app import create_app
+    from search.stores.writer_lock import SERVER, announce
 
     database = open_database(settings)  # a one-line error now, not a 500 on every request later
     app = create_app(settings, database=database)
     host = host or settings.api.host
     port = port or settings.api.port
+    announce(SERVER, f"http://{LOOPBACK.get(host, host)}:{port}")  # CLI writes come here
     typer.echo(f"anyseek on http://{host}:{port}  (web page; API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
 

@@ -12,6 +12,7 @@ store alias follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ from indexer.sources import SourceRef
 from model.service import SearchModel, model_identity
 from search.stores import SpaceSpec, VectorStore
 
+log = logging.getLogger(__name__)
 ModelLoader = Callable[[str | None], SearchModel]  # a version's model source -> the model
 REINDEX_PREFIX = "reindex"
 
@@ -105,22 +107,27 @@ def run_reindex(
 ) -> IndexReport:
     """Build the job's version, catch up, switch and apply retention; the job's report.
 
-    Run by the store's writer (this process, the API's indexing thread or the writer worker). A
-    job that already succeeded, or was cancelled and dropped, is only reported: a task delivered
-    twice must not switch back to a version a rollback left.
+    Run by the store's writer (this process, the API's indexing thread or the writer worker),
+    claimed before anything changes. All or nothing: a run that fails before its switch ends its
+    job failed with the reason and drops the unfinished version. A job that already succeeded, or
+    whose version was dropped (cancelled or failed), is only reported: a task delivered twice
+    must not switch back to a version a rollback left.
     """
+    store.claim_writer()  # another process writing: refused here, before any change
     with database.session() as session:
-        job = start_job(session, job_id, resume=True)
+        job = get_job(session, job_id, lock=True)
         version = reindex_version(session, job_id)
         if job.status == JobStatus.SUCCEEDED or (
-            job.status == JobStatus.CANCELLED and version is None
+            job.status in (JobStatus.CANCELLED, JobStatus.FAILED) and version is None
         ):  # ran before (a redelivered task): switching again would undo a later rollback
             return report(session, job_id)
         if version is None:
             raise VersionStateError(f"job {job_id} is not a re-index")
+        start_job(session, job_id, resume=True)
         collection = job.collection.name
         number, made_by = version.number, stored_identity(version)
         target = version.store_name
+    switched = False
     try:
         model = load_model(made_by.source)
         ensure_same_model(collection, made_by, model_identity(model, made_by.source))
@@ -133,6 +140,7 @@ def run_reindex(
             with database.session() as session:
                 return report(session, job_id)
         switch_version(settings, database, store, collection, number)
+        switched = True
         work.catch_up()  # anything staged into the old version while switching
         with database.session() as session:
             job = get_job(session, job_id, lock=True)
@@ -141,10 +149,21 @@ def run_reindex(
         with database.session() as session:
             return report(session, job_id)
     except BaseException as error:
-        if not isinstance(error, KeyboardInterrupt):
+        if not isinstance(error, KeyboardInterrupt):  # interrupted: kept, to resume
             with database.session() as session:
                 fail_job(session, job_id, f"{type(error).__name__}: {error}")
+            if not switched:
+                _discard(database, store, collection, number)
         raise
+
+
+def _discard(database: Database, store: VectorStore, collection: str, number: int) -> None:
+    """Drop a failed re-index's unfinished version; a drop that fails too is only logged (the
+    re-index's own error is the one to report)."""
+    try:
+        drop_version(database, store, collection, number)
+    except Exception:
+        log.exception("could not drop version %s of %r after a failed re-index", number, collection)
 
 
 @dataclass
@@ -289,7 +308,13 @@ def switch_version(
         previous = row.current_version
         target = versions.switch(session, collection, number)
         model, store_name = target.model, target.store_name
-    store.set_alias(versions.alias_name(collection), store_name)
+    try:
+        store.set_alias(versions.alias_name(collection), store_name)
+    except BaseException:  # the store refused: the database goes back, nothing changed
+        if previous is not None:
+            with database.session() as session:
+                versions.switch(session, collection, previous)
+        raise
     dropped = apply_retention(settings, database, store, collection)
     return SwitchReport(collection, previous, number, model, tuple(dropped))
 
@@ -341,7 +366,10 @@ def rollback(
     load_model: ModelLoader,
 ) -> SwitchReport:
     """Switch back to the newest earlier version, after embedding into it (with its own model)
-    the items added since it stopped being current."""
+    the items added since it stopped being current. All or nothing: the store's writer is
+    claimed first, and a rollback that fails leaves the current version and ends its job failed
+    with the reason."""
+    store.claim_writer()  # another process writing: refused here, before any change
     with database.session() as session:
         target = versions.rollback_target(session, collection)
         if versions.building_version(session, repository.get_collection(session, collection)):
@@ -361,9 +389,14 @@ def rollback(
         session.add(job)
         session.flush()
         job_id = job.id
-    work = _Work(settings, database, store, job_id, collection, name, model, None)
-    work.catch_up()
-    result = switch_version(settings, database, store, collection, number)
+    try:
+        work = _Work(settings, database, store, job_id, collection, name, model, None)
+        work.catch_up()
+        result = switch_version(settings, database, store, collection, number)
+    except BaseException as error:
+        with database.session() as session:
+            fail_job(session, job_id, f"{type(error).__name__}: {error}")
+        raise
     with database.session() as session:
         job = get_job(session, job_id, lock=True)
         job.status, job.finished_at = JobStatus.SUCCEEDED, utc_now()

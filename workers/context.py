@@ -16,6 +16,7 @@ from anyseek.settings import Settings, load_settings
 from indexer.pipeline import ChunkContext
 from indexer.runtime import process_model
 from search.stores import VectorStore, open_store
+from search.stores.writer_lock import WORKER, announce
 from workers.app import app
 
 
@@ -55,6 +56,7 @@ def writer_store() -> VectorStore:
     """This process's store, opened once (for FAISS it holds the folder's writer lock)."""
     current = state()
     if current.store is None:
+        announce(WORKER)  # the note a command refused the writer lock reads
         current.store = open_store(current.chunks.settings)
     return current.store
 

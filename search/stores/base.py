@@ -274,6 +274,12 @@ class VectorStore(ABC):
         """Shorthand for ``health().ready``."""
         return self.health().ready
 
+    def claim_writer(self) -> None:
+        """Become the store's writer now, before a change that must not stop half-way; raises
+        :class:`ServiceUnavailableError` while another process writes (a single-writer store
+        such as FAISS). By default nothing: the store takes many writers."""
+        return None
+
     def use_for_single_queries(self) -> None:
         """Set up the calling thread to search one query at a time (the server's inference
         thread); by default nothing."""

@@ -56,6 +56,7 @@ from search.stores.faiss_files import CURRENT, remove_stale_generations
 from search.stores.faiss_index import IndexParams, IndexSetup, gpu_resources
 from search.stores.payloads import PayloadTable
 from search.stores.segments import Op, Pointer
+from search.stores.writer_lock import WriterBusyError, read_holder, record
 
 LOCK = ".writer.lock"
 ALIASES = ".aliases"  # one small file per alias holding its target's name, replaced atomically
@@ -130,6 +131,11 @@ class FaissStore(VectorStore):
                 os.replace(folder, trash)
                 fsync_path(self.root)
                 shutil.rmtree(trash, ignore_errors=True)
+
+    def claim_writer(self) -> None:
+        """Take the folder's writer lock now (a :class:`WriterBusyError` naming its holder)."""
+        with self._lock:
+            self._take_writer_lock()
 
     def set_alias(self, alias: str, collection: str) -> None:
         """Write the alias's pointer file atomically: readers see the old or the new target."""
@@ -282,10 +288,8 @@ class FaissStore(VectorStore):
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise ServiceUnavailableError(
-                f"FAISS folder {self.root} is being written by another process; one process "
-                "writes a FAISS store (use a Qdrant server for several writers)"
-            ) from None
+            raise WriterBusyError(self.root, read_holder(self.root / LOCK)) from None
+        record(handle)  # who writes, for a process refused the lock (search.stores.writer_lock)
         self._writer = handle
         # what this process loaded as a reader may predate another writer's last commit: bring
         # it up to date, replaying only the segments committed since (a whole 1M collection

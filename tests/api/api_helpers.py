@@ -8,20 +8,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import numpy as np
-import pytest
 import torch
 from fastapi.testclient import TestClient
 from PIL import Image
+from server_process import ANYSEEK, HTTP, free_port, start_server  # noqa: F401 (re-exported)
 
 from anyseek.db import migrate
 from anyseek.db.models import Item, ItemStatus
@@ -34,8 +30,6 @@ from search.searcher import Searcher
 from search.snapshots import CollectionWatermark
 from search.stores import VectorStore, open_store
 
-ANYSEEK = Path(sys.executable).with_name("anyseek")
-HTTP = httpx.Client(trust_env=False, timeout=30)  # loopback: no proxy from the environment
 COLLECTION = "scenes"
 FIRST_SEED = 991_000  # held out from the built-in model's training seeds
 GALLERY_SIZE = 24
@@ -168,40 +162,13 @@ def serve(
     database.dispose()
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_serve(
     data_dir: Path, port: int, log: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen:
-    """``anyseek serve`` on ``data_dir`` (nothing else of the developer's ``ANYSEEK_*``, plus
-    ``env``), once ``/readyz`` answers 200; the test fails with its log if it never does."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
-    clean |= {
+    """``anyseek serve`` on ``data_dir`` (its store in ``data_dir/faiss``, plus ``env``), once
+    ``/readyz`` answers 200 (tests/server_process.py starts it)."""
+    settings_env = {
         "ANYSEEK_DATA_DIR": str(data_dir),
         "ANYSEEK_STORE__PATH": str(data_dir / "faiss"),
-        "OMP_NUM_THREADS": "1",
-        **(env or {}),
     }
-    process = subprocess.Popen(
-        [str(ANYSEEK), "serve", "--port", str(port), "--log-level", "warning"],
-        env=clean,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"anyseek serve exited with {process.returncode}: {log.read_text()}")
-        try:
-            if HTTP.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    pytest.fail(f"anyseek serve was not ready in 120 s: {log.read_text()}")
+    return start_server(settings_env | (env or {}), port, log)
