@@ -36,7 +36,7 @@ from indexer.collections import register_spaces
 from indexer.decode import DecodeLimits, decode
 from indexer.errors import ItemError
 from indexer.fetch import fetch
-from indexer.jobs import IndexReport, fail_job, get_job, report, start_job
+from indexer.jobs import IndexReport, fail_job, get_job, record_failures, report, start_job
 from indexer.pipeline import embed
 from indexer.sources import SourceRef
 from model.service import SearchModel, model_identity
@@ -254,9 +254,7 @@ class _Work:
                 )
             )
             fresh = [(u, r) for u, r in failures if u not in known]
-            session.add_all(
-                JobFailure(job_id=self.job_id, source_uri=u, reason=r) for u, r in fresh
-            )
+            record_failures(session, self.job_id, fresh)
             job = get_job(session, self.job_id, lock=True)
             job.failed += len(fresh)
 

@@ -37,7 +37,7 @@ from indexer.metadata import attach
 from indexer.outbox import apply_pending, recover_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
 from indexer.runtime import process_model
-from indexer.sources import SourceRef, describe, expand_source
+from indexer.sources import Expanded, SourceRef, describe, expand
 from model.service import SearchModel
 from search.stores import VectorStore, open_store
 
@@ -62,15 +62,15 @@ def write_job(
 ) -> int:
     """Expand the source (or take ``refs``) and add a queued job with its chunks to the session
     (the caller commits); its id. ``metadata`` (a metadata file's rows by path) goes with the
-    items it names.
+    items it names; the entries of a folder left out are listed on the job as skipped.
 
     An item listed twice (the same path in a list, the same file uploaded twice) is indexed once.
     """
-    refs = expand_source(settings.indexer, source) if refs is None else refs
-    if metadata:
-        refs = attach(refs, metadata)
+    found = expand(settings.indexer, source) if refs is None else Expanded(list(refs))
+    refs = attach(found.refs, metadata) if metadata else found.refs
     refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
-    job = create_job(session, collection, describe(source), refs, settings.indexer.chunk_size)
+    chunk_size = settings.indexer.chunk_size
+    job = create_job(session, collection, describe(source), refs, chunk_size, found.skips)
     return job.id
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -351,7 +352,9 @@ class IndexChunk(Base):
 
 
 class JobFailure(Base):
-    """One source item a job could not index, with the one-line reason."""
+    """One source entry a job did not index, with the one-line reason: failed (it was tried and
+    could not be read, decoded or stored) or ``skipped`` (a duplicate, a name outside the include
+    globs, a link out of the folder or looping...)."""
 
     __tablename__ = "index_job_failures"
     __table_args__ = (UniqueConstraint("job_id", "source_uri"),)
@@ -360,6 +363,7 @@ class JobFailure(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("index_jobs.id", ondelete="CASCADE"))
     source_uri: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+    skipped: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

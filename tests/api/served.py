@@ -1,0 +1,92 @@
+"""``anyseek serve`` and ``python -m cli`` as real processes, for tests of what a user runs:
+settings come from the environment alone (the developer's ANYSEEK_* variables set aside)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HTTP = httpx.Client(trust_env=False, timeout=120)  # loopback: no proxy from the environment
+START_TIMEOUT_S = 120
+
+
+def process_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a process using ``data_dir``, plus ``ANYSEEK_*`` ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
+    return env | {
+        "ANYSEEK_DATA_DIR": str(data_dir),
+        "ANYSEEK_STORE__PATH": str(data_dir / "faiss"),
+        "OMP_NUM_THREADS": "1",
+        **settings,
+    }
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    """``anyseek serve`` on ``port``, once its /readyz answers 200 (else the test fails with
+    its log)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"anyseek serve exited with {process.returncode}: {log.read_text()}")
+        try:
+            if HTTP.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"anyseek serve was not ready in {START_TIMEOUT_S} s: {log.read_text()}")
+
+
+@contextmanager
+def served(env: dict[str, str], log: Path) -> Iterator[str]:
+    """A running ``anyseek serve`` with ``env``: its base URL; stopped on exit."""
+    port = free_port()
+    process = start_serve(env, port, log)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    """``python -m cli ARGS`` with ``env``: its output (the test fails with it if it fails)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"anyseek {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout
