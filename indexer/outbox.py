@@ -167,6 +167,7 @@ def stage_item(
         collection_id=collection_id,
         sha256=fetched.sha256,
         source_uri=fetched.ref.shown,
+        source_bytes=fetched.ref.undecodable,
         width=decoded.width,
         height=decoded.height,
         format=decoded.format[:16] or None,

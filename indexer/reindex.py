@@ -26,6 +26,7 @@ from anyseek.db.models import (
     ItemStatus,
     JobFailure,
     JobStatus,
+    stored_path,
     utc_now,
 )
 from anyseek.db.session import Database
@@ -183,11 +184,11 @@ class _Work:
         return added
 
     def _next_items(self, after: int, limit: int) -> tuple[list[int], list[str]]:
-        """The next indexed items of the collection after id ``after``."""
+        """The next indexed items of the collection after id ``after``, with their paths."""
         with self.database.session() as session:
             collection_id = repository.get_collection(session, self.collection).id
             rows = session.execute(
-                select(Item.id, Item.source_uri)
+                select(Item.id, Item.source_uri, Item.source_bytes)
                 .where(
                     Item.collection_id == collection_id,
                     Item.status == ItemStatus.INDEXED,
@@ -196,7 +197,7 @@ class _Work:
                 .order_by(Item.id)
                 .limit(limit)
             ).all()
-        return [r[0] for r in rows], [r[1] for r in rows]
+        return [r[0] for r in rows], [stored_path(r[1], r[2]) for r in rows]
 
     def _embed(self, items: list[tuple[int, str]]) -> int:
         """Read, decode and embed items from their stored images into the version; an image that
@@ -206,13 +207,14 @@ class _Work:
             thumbnail_size=self.settings.indexer.thumbnail_size,
         )
         decoded, ids, failures = [], [], []
-        for item_id, uri in items:
+        for item_id, path in items:
+            ref = SourceRef(path, path)
             try:
-                fetched = fetch(SourceRef(uri, uri), self.settings.indexer)
+                fetched = fetch(ref, self.settings.indexer)
                 decoded.append(decode(fetched, limits, self.model.image_input))
                 ids.append(item_id)
             except ItemError as error:
-                failures.append((uri, f"re-index: {error}"))
+                failures.append((ref.shown, f"re-index: {error}"))
         if failures:
             self._fail(failures)
         if not ids:

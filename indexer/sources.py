@@ -50,6 +50,17 @@ class SourceRef:
         return printable(self.uri)
 
     @property
+    def undecodable(self) -> bytes | None:
+        """The URI's own bytes when they are not UTF-8 (stored beside :attr:`shown`, so the
+        file can be read again), else None."""
+        raw = os.fsencode(self.uri)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+        return None
+
+    @property
     def shown_path(self) -> str:
         """:attr:`path` with undecodable bytes escaped (``payload.path``)."""
         return printable(self.path)
