@@ -2,12 +2,13 @@
 
 ``start_reindex`` writes the new version (building) and an index job for it; ``run_reindex``
 embeds the collection's stored images with the new model into the version's own store collection,
-batch by batch, while searches keep using the current version. It is resumable (the store says
-which items the version already holds, so a re-run, also after ``kill -9``, does only the rest),
-shows progress on the job and stops when the job is cancelled (``anyseek jobs cancel``), dropping
-the unfinished version. Items added meanwhile are caught up until a pass finds none missing;
-deleted ones are pruned. Then ``switch_version`` makes it current in one database UPDATE, the
-store alias follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are dropped.
+batch by batch (with the previews a first index writes, when the model reconstructs), while
+searches keep using the current version. It is resumable (the store says which items the version
+already holds, so a re-run, also after ``kill -9``, does only the rest), shows progress on the
+job and stops when the job is cancelled (``anyseek jobs cancel``), dropping the unfinished
+version. Items added meanwhile are caught up until a pass finds none missing; deleted ones are
+pruned. Then ``switch_version`` makes it current in one database UPDATE, the store alias
+follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are dropped.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from anyseek.db.session import Database
 from anyseek.db.versions import VersionStateError, stored_identity
 from anyseek.identity import ensure_same_model
 from anyseek.settings import Settings
+from indexer import reconstructions
 from indexer.collections import register_spaces
-from indexer.decode import DecodeLimits, decode
+from indexer.decode import Decoded, DecodeLimits, decode
 from indexer.errors import ItemError
 from indexer.fetch import fetch
 from indexer.jobs import IndexReport, fail_job, get_job, record_failures, report, start_job
@@ -227,7 +229,24 @@ class _Work:
             start += spec.dim
         self.store.upsert(self.target, ids, vectors, [payloads.get(i, {}) for i in ids])
         self.store.flush()
+        self._reconstruct(ids, decoded)
         return len(ids)
+
+    def _reconstruct(self, ids: list[int], decoded: list[Decoded]) -> None:
+        """The items' depth and segmentation previews from the new model, as a first index
+        writes them (none for a model that does not reconstruct)."""
+        settings = self.settings
+        if not settings.indexer.reconstructions:
+            return
+        pictures = reconstructions.predict(
+            self.model, decoded, settings.indexer.thumbnail_size, settings.model.batch_size
+        )
+        by_id = {
+            item_id: pictures[d.fetched.sha256]
+            for item_id, d in zip(ids, decoded, strict=True)
+            if d.fetched.sha256 in pictures
+        }
+        reconstructions.write_items(settings, self.collection, by_id)
 
     def _payloads(self, ids: list[int]) -> dict[int, dict]:
         """The items' payloads as the current version holds them (the same filters apply)."""

@@ -212,7 +212,7 @@ def get_thumbnail(
         raise ApiError(
             404,
             f"item {item_id} has no {kind} reconstruction (only a model that reconstructs, "
-            "MultiMAE, writes them at index time)",
+            "MultiMAE, writes them when it indexes or re-indexes)",
         )
     return Response(data, media_type="image/png")
 
