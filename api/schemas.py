@@ -383,7 +383,7 @@ class JobCreate(BaseModel):
 
 
 class FailureOut(BaseModel):
-    """One item a job could not index, and why."""
+    """One entry a job did not index (failed or skipped), and why."""
 
     source: str
     reason: str
@@ -402,6 +402,11 @@ class JobOut(BaseModel):
     skipped: int
     processed: int
     failures: list[FailureOut]
+    skips: list[FailureOut] = Field(
+        description="entries skipped, each with its reason: an image already in the collection, "
+        "a name outside the include globs, a link out of the folder or looping, a folder that "
+        "cannot be listed"
+    )
     created_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None

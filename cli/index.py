@@ -24,7 +24,7 @@ MAX_FAILURES_SHOWN = 20
 
 
 def echo_report(result: IndexReport) -> None:
-    """Print a job's counts and its first failures, one line each."""
+    """Print a job's counts and its first failures and skips, one line each."""
     typer.echo(
         f"job {result.job_id} {result.status}: {result.done} indexed, {result.failed} failed, "
         f"{result.skipped} skipped of {result.total} (collection {result.collection!r})"
@@ -33,9 +33,10 @@ def echo_report(result: IndexReport) -> None:
         typer.echo(f"  recovered {result.recovered} items a crash had left pending")
     if result.error:
         typer.echo(f"  error: {result.error}")
-    for uri, reason in result.failures[:MAX_FAILURES_SHOWN]:
-        typer.echo(f"  failed: {uri}: {reason}")
-    if len(result.failures) > MAX_FAILURES_SHOWN:
+    listed = [("failed", *f) for f in result.failures] + [("skipped", *s) for s in result.skips]
+    for kind, uri, reason in listed[:MAX_FAILURES_SHOWN]:
+        typer.echo(f"  {kind}: {uri}: {reason}")
+    if len(listed) > MAX_FAILURES_SHOWN:
         typer.echo(f"  ... see `anyseek jobs show {result.job_id} --all`")
 
 
@@ -159,9 +160,9 @@ def list_(
 def show(
     ctx: typer.Context,
     job_id: int = typer.Argument(...),
-    all_failures: bool = typer.Option(False, "--all", help="print every failure"),
+    all_failures: bool = typer.Option(False, "--all", help="print every failure and skip"),
 ) -> None:
-    """One job's counts, status and failures."""
+    """One job's counts, status, failures and skips."""
     from indexer.heartbeat import fail_dead_jobs
     from indexer.jobs import report
 
@@ -172,6 +173,8 @@ def show(
     if all_failures:
         for uri, reason in result.failures:
             typer.echo(f"failed: {uri}: {reason}")
+        for uri, reason in result.skips:
+            typer.echo(f"skipped: {uri}: {reason}")
     echo_report(result)
 
 

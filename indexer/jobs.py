@@ -27,7 +27,7 @@ from anyseek.db.models import (
     utc_now,
 )
 from anyseek.errors import AnyseekError, NotFoundError, plain
-from indexer.sources import SourceRef
+from indexer.sources import Skip, SourceRef
 
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
@@ -38,7 +38,7 @@ class JobStateError(AnyseekError):
 
 @dataclass(frozen=True)
 class IndexReport:
-    """Where a job stands: counts, status and the reason of each failed item."""
+    """Where a job stands: counts, status and the reason of each entry failed or skipped."""
 
     job_id: int
     collection: str
@@ -54,6 +54,7 @@ class IndexReport:
     finished_at: datetime | None = None
     error: str | None = None
     recovered: int = 0  # items a crash had left pending, finished or re-queued by this run
+    skips: tuple[tuple[str, str], ...] = ()  # (source uri, reason): entries not indexed
 
     @property
     def processed(self) -> int:
@@ -62,15 +63,24 @@ class IndexReport:
 
 
 def create_job(
-    session: Session, collection: str, source: str, refs: Sequence[SourceRef], chunk_size: int
+    session: Session,
+    collection: str,
+    source: str,
+    refs: Sequence[SourceRef],
+    chunk_size: int,
+    skips: Sequence[Skip] = (),
 ) -> IndexJob:
-    """A queued job over ``refs`` split into chunks; the collection is created if missing."""
+    """A queued job over ``refs`` split into chunks; the collection is created if missing. The
+    source's ``skips`` are counted (in ``total`` and ``skipped``) and listed on it at once."""
     row = session.scalar(select(Collection).where(Collection.name == collection))
     if row is None:
         row = repository.create_collection(session, collection)
-    job = IndexJob(collection_id=row.id, source=source, total=len(refs))
+    job = IndexJob(
+        collection_id=row.id, source=source, total=len(refs) + len(skips), skipped=len(skips)
+    )
     session.add(job)
     session.flush()
+    record_skips(session, job.id, [(skip.path, skip.reason) for skip in skips])
     for seq, start in enumerate(range(0, len(refs), chunk_size)):
         part = [
             [ref.uri, ref.path, ref.upload, *([ref.metadata] if ref.metadata else [])]
@@ -79,6 +89,18 @@ def create_job(
         session.add(IndexChunk(job_id=job.id, seq=seq, sources=json.dumps(part)))
     session.flush()
     return job
+
+
+def record_failures(session: Session, job_id: int, failures: Sequence[tuple[str, str]]) -> None:
+    """List failed entries (source uri, reason) on the job (the caller counts them)."""
+    session.add_all(JobFailure(job_id=job_id, source_uri=u, reason=r) for u, r in failures)
+
+
+def record_skips(session: Session, job_id: int, skips: Sequence[tuple[str, str]]) -> None:
+    """List skipped entries (source uri, reason) on the job (the caller counts them)."""
+    session.add_all(
+        JobFailure(job_id=job_id, source_uri=u, reason=r, skipped=True) for u, r in skips
+    )
 
 
 def get_job(session: Session, job_id: int, *, lock: bool = False) -> IndexJob:
@@ -165,7 +187,7 @@ def count_done(session: Session, job_counts: dict[int, int]) -> None:
 
 
 def report(session: Session, job_id: int, max_failures: int = 1000) -> IndexReport:
-    """The job's report, with up to ``max_failures`` failure reasons."""
+    """The job's report, with up to ``max_failures`` failure reasons and as many skips."""
     job = get_job(session, job_id)
     session.refresh(job)  # counters move in other transactions (workers, the indexing thread)
     return _reports(session, [job], max_failures)[0]
@@ -194,42 +216,49 @@ def list_reports(
 
 
 def _reports(session: Session, jobs: list[IndexJob], max_failures: int) -> list[IndexReport]:
-    """Reports of loaded jobs, their failure reasons fetched together in one query."""
-    failures = _failures(session, [job.id for job in jobs], max_failures)
-    return [_report(job, failures.get(job.id, ())) for job in jobs]
+    """Reports of loaded jobs, their failure and skip reasons fetched together in one query."""
+    listed = _failures(session, [job.id for job in jobs], max_failures)
+    return [
+        _report(job, listed.get((job.id, False), ()), listed.get((job.id, True), ()))
+        for job in jobs
+    ]
 
 
 def _failures(
     session: Session, job_ids: list[int], max_failures: int
-) -> dict[int, list[tuple[str, str]]]:
-    """Up to ``max_failures`` (source uri, reason) per job, oldest first, in one query."""
+) -> dict[tuple[int, bool], list[tuple[str, str]]]:
+    """Up to ``max_failures`` (source uri, reason) per job and kind (failed, skipped), oldest
+    first, in one query; keyed by (job id, skipped)."""
     if not job_ids:
         return {}
     numbered = (
         select(
             JobFailure.job_id,
+            JobFailure.skipped,
             JobFailure.source_uri,
             JobFailure.reason,
             func.row_number()
-            .over(partition_by=JobFailure.job_id, order_by=JobFailure.id)
+            .over(partition_by=(JobFailure.job_id, JobFailure.skipped), order_by=JobFailure.id)
             .label("n"),
         )
         .where(JobFailure.job_id.in_(job_ids))
         .subquery()
     )
     rows = session.execute(
-        select(numbered.c.job_id, numbered.c.source_uri, numbered.c.reason)
+        select(numbered.c.job_id, numbered.c.skipped, numbered.c.source_uri, numbered.c.reason)
         .where(numbered.c.n <= max_failures)
         .order_by(numbered.c.job_id, numbered.c.n)
     )
-    found: dict[int, list[tuple[str, str]]] = {}
-    for job_id, uri, reason in rows:
-        found.setdefault(job_id, []).append((uri, reason))
+    found: dict[tuple[int, bool], list[tuple[str, str]]] = {}
+    for job_id, skipped, uri, reason in rows:
+        found.setdefault((job_id, bool(skipped)), []).append((uri, reason))
     return found
 
 
-def _report(job: IndexJob, failures: Sequence[tuple[str, str]]) -> IndexReport:
-    """One job's report from its row (collection loaded) and its failure reasons."""
+def _report(
+    job: IndexJob, failures: Sequence[tuple[str, str]], skips: Sequence[tuple[str, str]]
+) -> IndexReport:
+    """One job's report from its row (collection loaded) and its failure and skip reasons."""
     return IndexReport(
         job_id=job.id,
         collection=job.collection.name,
@@ -240,6 +269,7 @@ def _report(job: IndexJob, failures: Sequence[tuple[str, str]]) -> IndexReport:
         failed=job.failed,
         skipped=job.skipped,
         failures=tuple(failures),
+        skips=tuple(skips),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

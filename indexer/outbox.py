@@ -30,7 +30,6 @@ from anyseek.db.models import (
     Item,
     ItemEmbedding,
     ItemStatus,
-    JobFailure,
     NearDuplicate,
     PendingMetadata,
     PendingVectors,
@@ -42,7 +41,14 @@ from anyseek.settings import Settings
 from indexer.collections import store_spaces
 from indexer.decode import Decoded
 from indexer.duplicates import DuplicateLink, find_near_duplicates
-from indexer.jobs import FINISHED, count_done, finish_if_complete, get_job
+from indexer.jobs import (
+    FINISHED,
+    count_done,
+    finish_if_complete,
+    get_job,
+    record_failures,
+    record_skips,
+)
 from indexer.metadata import register
 from indexer.sources import printable
 from indexer.thumbnails import thumbnail_path, write_thumbnails
@@ -50,6 +56,7 @@ from search.fields import MetadataError, normalize_metadata, payload_key
 from search.stores import VectorStore
 
 APPLY_BATCH = 512
+ALREADY_INDEXED = "the same image (by SHA-256) is already in the collection"
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ class ChunkOutcome:
 
     embedded: tuple[Embedded, ...]
     failures: tuple[tuple[str, str], ...]  # (source uri, reason)
-    skipped: int
+    skips: tuple[tuple[str, str], ...]  # (source uri, reason): not indexed, e.g. duplicates
 
 
 def staging_version(
@@ -114,7 +121,8 @@ def stage_chunk(
     outcome: ChunkOutcome,
     model: ModelIdentity | None = None,
 ) -> bool:
-    """Write a chunk's items, staged vectors and failures once; False if it was already written.
+    """Write a chunk's items, staged vectors, failures and skips once; False if it was already
+    written.
     ``model`` made the vectors: they are staged for the current version, which
     must be that model's."""
     job = get_job(session, job_id, lock=True)
@@ -122,20 +130,21 @@ def stage_chunk(
     if chunk is None or chunk.status == ChunkStatus.DONE or job.status in FINISHED:
         return False
     version = staging_version(session, collection_id, model)
-    skipped = outcome.skipped
+    skips = list(outcome.skips)
     failures = list(outcome.failures)
     for item in outcome.embedded:
+        shown = item.decoded.fetched.ref.shown
         try:
             if stage_item(session, collection_id, job_id, item, version) is None:
-                skipped += 1
+                skips.append((shown, ALREADY_INDEXED))
         except MetadataError as error:  # the image is reported, nothing of it is written
-            failures.append((item.decoded.fetched.ref.uri, f"metadata: {error}"))
-    for uri, reason in failures:
-        session.add(JobFailure(job_id=job_id, source_uri=uri, reason=reason))
+            failures.append((shown, f"metadata: {error}"))
+    record_failures(session, job_id, failures)
+    record_skips(session, job_id, skips)
     chunk.status = ChunkStatus.DONE
     chunk.finished_at = utc_now()
     job.failed += len(failures)
-    job.skipped += skipped
+    job.skipped += len(skips)
     session.flush()
     finish_if_complete(session, job)
     return True
@@ -158,6 +167,7 @@ def stage_item(
         collection_id=collection_id,
         sha256=fetched.sha256,
         source_uri=fetched.ref.shown,
+        source_bytes=fetched.ref.undecodable,
         width=decoded.width,
         height=decoded.height,
         format=decoded.format[:16] or None,

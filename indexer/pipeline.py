@@ -26,7 +26,7 @@ from indexer.decode import Decoded, DecodeLimits, decode
 from indexer.errors import ItemError
 from indexer.fetch import Fetched, fetch
 from indexer.jobs import FINISHED, chunk_refs, get_job
-from indexer.outbox import ChunkOutcome, Embedded, stage_chunk
+from indexer.outbox import ALREADY_INDEXED, ChunkOutcome, Embedded, stage_chunk
 from indexer.priors import ensure_priors
 from indexer.sources import SourceRef
 from model.service import SearchModel, model_identity
@@ -40,8 +40,8 @@ class Prepared:
     seq: int
     collection_id: int
     decoded: tuple[Decoded, ...]
-    failures: tuple[tuple[str, str], ...]
-    skipped: int
+    failures: tuple[tuple[str, str], ...]  # (source uri, reason)
+    skips: tuple[tuple[str, str], ...]  # (source uri, reason)
 
 
 @dataclass
@@ -104,12 +104,13 @@ def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
     failures: list[tuple[str, str]] = []
     fetched = _fetch_all(ctx, refs, failures)
     known = _known_hashes(ctx.database, collection_id, [f.sha256 for f in fetched])
-    fresh, seen = [], set(known)
+    fresh, skips, first = [], [], dict.fromkeys(known, "")
     for item in fetched:
-        if item.sha256 not in seen:
-            seen.add(item.sha256)
+        if item.sha256 in first:
+            skips.append((item.ref.shown, _duplicate(first[item.sha256])))
+        else:
+            first[item.sha256] = item.ref.shown
             fresh.append(item)
-    skipped = len(fetched) - len(fresh)
     limits, image_input = ctx.limits, ctx.model.image_input
     decoded: list[Decoded] = []
     for item, result in zip(
@@ -119,7 +120,13 @@ def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
             failures.append((item.ref.shown, plain(result)))
         else:
             decoded.append(result)
-    return Prepared(job_id, seq, collection_id, tuple(decoded), tuple(failures), skipped)
+    return Prepared(job_id, seq, collection_id, tuple(decoded), tuple(failures), tuple(skips))
+
+
+def _duplicate(original: str) -> str:
+    """Why an item whose hash was seen is skipped: which file of the chunk has the same bytes,
+    or ("") that the collection already has them."""
+    return f"the same image (by SHA-256) as {original}" if original else ALREADY_INDEXED
 
 
 def _fetch_all(
@@ -177,7 +184,7 @@ def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
     outcome = ChunkOutcome(
         embedded=tuple(Embedded(d, v) for d, v in zip(prepared.decoded, vectors, strict=True)),
         failures=prepared.failures,
-        skipped=prepared.skipped,
+        skips=prepared.skips,
     )
     with ctx.database.session() as session:
         staged = stage_chunk(

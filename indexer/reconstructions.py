@@ -2,7 +2,8 @@
 
 Only models that reconstruct (MultiMAE, see :class:`model.families.interface.ReconstructingModel`)
 produce them. They are predicted with the chunk's vectors and written once the chunk is staged
-(when its items have ids); the web page's item view and ``GET .../thumbnail?kind=`` serve them.
+(when its items have ids), and again by a re-index with such a model (``indexer.reindex``); the
+web page's item view and ``GET .../thumbnail?kind=`` serve them.
 """
 
 from __future__ import annotations
@@ -52,9 +53,16 @@ def write(
             )
         ).all()
         name = session.get(Collection, collection_id).name
+    return write_items(settings, name, {item_id: pictures[sha256] for item_id, sha256 in rows})
+
+
+def write_items(
+    settings: Settings, collection: str, pictures: Mapping[int, Mapping[str, bytes]]
+) -> int:
+    """Write the PNGs of items by id (a re-index knows its ids); returns the files written."""
     written = 0
-    for item_id, sha256 in rows:
-        for kind, data in pictures[sha256].items():
-            write_thumbnail(reconstruction_path(settings, name, item_id, kind), data)
+    for item_id, pngs in pictures.items():
+        for kind, data in pngs.items():
+            write_thumbnail(reconstruction_path(settings, collection, item_id, kind), data)
             written += 1
     return written

@@ -2,12 +2,13 @@
 
 ``start_reindex`` writes the new version (building) and an index job for it; ``run_reindex``
 embeds the collection's stored images with the new model into the version's own store collection,
-batch by batch, while searches keep using the current version. It is resumable (the store says
-which items the version already holds, so a re-run, also after ``kill -9``, does only the rest),
-shows progress on the job and stops when the job is cancelled (``anyseek jobs cancel``), dropping
-the unfinished version. Items added meanwhile are caught up until a pass finds none missing;
-deleted ones are pruned. Then ``switch_version`` makes it current in one database UPDATE, the
-store alias follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are dropped.
+batch by batch (with the previews a first index writes, when the model reconstructs), while
+searches keep using the current version. It is resumable (the store says which items the version
+already holds, so a re-run, also after ``kill -9``, does only the rest), shows progress on the
+job and stops when the job is cancelled (``anyseek jobs cancel``), dropping the unfinished
+version. Items added meanwhile are caught up until a pass finds none missing; deleted ones are
+pruned. Then ``switch_version`` makes it current in one database UPDATE, the store alias
+follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are dropped.
 """
 
 from __future__ import annotations
@@ -27,17 +28,19 @@ from anyseek.db.models import (
     ItemStatus,
     JobFailure,
     JobStatus,
+    stored_path,
     utc_now,
 )
 from anyseek.db.session import Database
 from anyseek.db.versions import VersionStateError, stored_identity
 from anyseek.identity import ensure_same_model
 from anyseek.settings import Settings
+from indexer import reconstructions
 from indexer.collections import register_spaces
-from indexer.decode import DecodeLimits, decode
+from indexer.decode import Decoded, DecodeLimits, decode
 from indexer.errors import ItemError
 from indexer.fetch import fetch
-from indexer.jobs import IndexReport, fail_job, get_job, report, start_job
+from indexer.jobs import IndexReport, fail_job, get_job, record_failures, report, start_job
 from indexer.pipeline import embed
 from indexer.sources import SourceRef
 from model.service import SearchModel, model_identity
@@ -202,11 +205,11 @@ class _Work:
         return added
 
     def _next_items(self, after: int, limit: int) -> tuple[list[int], list[str]]:
-        """The next indexed items of the collection after id ``after``."""
+        """The next indexed items of the collection after id ``after``, with their paths."""
         with self.database.session() as session:
             collection_id = repository.get_collection(session, self.collection).id
             rows = session.execute(
-                select(Item.id, Item.source_uri)
+                select(Item.id, Item.source_uri, Item.source_bytes)
                 .where(
                     Item.collection_id == collection_id,
                     Item.status == ItemStatus.INDEXED,
@@ -215,7 +218,7 @@ class _Work:
                 .order_by(Item.id)
                 .limit(limit)
             ).all()
-        return [r[0] for r in rows], [r[1] for r in rows]
+        return [r[0] for r in rows], [stored_path(r[1], r[2]) for r in rows]
 
     def _embed(self, items: list[tuple[int, str]]) -> int:
         """Read, decode and embed items from their stored images into the version; an image that
@@ -225,13 +228,14 @@ class _Work:
             thumbnail_size=self.settings.indexer.thumbnail_size,
         )
         decoded, ids, failures = [], [], []
-        for item_id, uri in items:
+        for item_id, path in items:
+            ref = SourceRef(path, path)
             try:
-                fetched = fetch(SourceRef(uri, uri), self.settings.indexer)
+                fetched = fetch(ref, self.settings.indexer)
                 decoded.append(decode(fetched, limits, self.model.image_input))
                 ids.append(item_id)
             except ItemError as error:
-                failures.append((uri, f"re-index: {error}"))
+                failures.append((ref.shown, f"re-index: {error}"))
         if failures:
             self._fail(failures)
         if not ids:
@@ -244,7 +248,24 @@ class _Work:
             start += spec.dim
         self.store.upsert(self.target, ids, vectors, [payloads.get(i, {}) for i in ids])
         self.store.flush()
+        self._reconstruct(ids, decoded)
         return len(ids)
+
+    def _reconstruct(self, ids: list[int], decoded: list[Decoded]) -> None:
+        """The items' depth and segmentation previews from the new model, as a first index
+        writes them (none for a model that does not reconstruct)."""
+        settings = self.settings
+        if not settings.indexer.reconstructions:
+            return
+        pictures = reconstructions.predict(
+            self.model, decoded, settings.indexer.thumbnail_size, settings.model.batch_size
+        )
+        by_id = {
+            item_id: pictures[d.fetched.sha256]
+            for item_id, d in zip(ids, decoded, strict=True)
+            if d.fetched.sha256 in pictures
+        }
+        reconstructions.write_items(settings, self.collection, by_id)
 
     def _payloads(self, ids: list[int]) -> dict[int, dict]:
         """The items' payloads as the current version holds them (the same filters apply)."""
@@ -273,9 +294,7 @@ class _Work:
                 )
             )
             fresh = [(u, r) for u, r in failures if u not in known]
-            session.add_all(
-                JobFailure(job_id=self.job_id, source_uri=u, reason=r) for u, r in fresh
-            )
+            record_failures(session, self.job_id, fresh)
             job = get_job(session, self.job_id, lock=True)
             job.failed += len(fresh)
 

@@ -37,7 +37,7 @@ from indexer.metadata import attach
 from indexer.outbox import apply_pending, recover_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
 from indexer.runtime import process_model
-from indexer.sources import SourceRef, describe, expand_source
+from indexer.sources import Expanded, SourceRef, describe, expand
 from model.service import SearchModel
 from search.stores import VectorStore, open_store
 
@@ -61,7 +61,8 @@ def plan_job(
     session: Session | None = None,
 ) -> int:
     """Expand the source (or take ``refs``) and write a queued job with its chunks; its id.
-    ``metadata`` (a metadata file's rows by path) goes with the items it names.
+    ``metadata`` (a metadata file's rows by path) goes with the items it names; the entries of a
+    folder left out are listed on the job as skipped.
 
     With ``session`` the job is added to it and the caller commits; without, it is written in a
     transaction of its own, committed on return. An item listed twice (the same path in a list,
@@ -70,11 +71,11 @@ def plan_job(
     if session is None:
         with session_for(settings) as own:
             return plan_job(settings, collection, source, refs=refs, metadata=metadata, session=own)
-    refs = expand_source(settings.indexer, source) if refs is None else refs
-    if metadata:
-        refs = attach(refs, metadata)
+    found = expand(settings.indexer, source) if refs is None else Expanded(list(refs))
+    refs = attach(found.refs, metadata) if metadata else found.refs
     refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
-    job = create_job(session, collection, describe(source), refs, settings.indexer.chunk_size)
+    chunk_size = settings.indexer.chunk_size
+    job = create_job(session, collection, describe(source), refs, chunk_size, found.skips)
     return job.id
 
 

@@ -9,6 +9,11 @@ A source fails per entry, never whole: a folder's entries are listed by name wit
 reason, on the job); a name that is not UTF-8 is kept as the bytes it is (``os.fsencode`` of the
 URI) and shown escaped (:func:`printable`). Paths the user names wrongly are a one-line
 :class:`SourceError` (a 4xx over HTTP).
+
+Nothing in a folder is left out silently: every entry that is not an item (a name outside the
+include globs, a link out of the root, a folder link that loops, a folder that cannot be listed)
+is a :class:`Skip` with its reason, recorded on the job beside its failures. A sidecar
+``IMAGE.json`` is read with its image, so it is neither.
 """
 
 from __future__ import annotations
@@ -45,6 +50,17 @@ class SourceRef:
         return printable(self.uri)
 
     @property
+    def undecodable(self) -> bytes | None:
+        """The URI's own bytes when they are not UTF-8 (stored beside :attr:`shown`, so the
+        file can be read again), else None."""
+        raw = os.fsencode(self.uri)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw
+        return None
+
+    @property
     def shown_path(self) -> str:
         """:attr:`path` with undecodable bytes escaped (``payload.path``)."""
         return printable(self.path)
@@ -67,6 +83,27 @@ class SourceRef:
         """Lower-case extension without the dot ("" when there is none)."""
         name = self.uri.split("?", 1)[0].rsplit("/", 1)[-1]
         return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An entry of a source that is not indexed, and why (recorded on the job, never silent)."""
+
+    path: str  # as shown, like a failure's: undecodable bytes escaped
+    reason: str
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """A source's items to index and the entries it leaves out, each with its reason."""
+
+    refs: list[SourceRef]
+    skips: list[Skip] = field(default_factory=list)
+
+
+LOOP = "symlink loop: a link to a folder that contains it"
+OUTSIDE = "a link to outside the indexed folder: not followed"
+LINKED_FOLDER = "a link to a folder inside the indexed folder: its images are indexed there"
 
 
 def printable(text: str) -> str:
@@ -104,26 +141,25 @@ def expand_source(
     settings: IndexerSettings, source: str | Path | Sequence[Path]
 ) -> list[SourceRef]:
     """Every item of a source, in a stable order; a source that gives nothing is an error."""
+    return expand(settings, source).refs
+
+
+def expand(settings: IndexerSettings, source: str | Path | Sequence[Path]) -> Expanded:
+    """Every item of a source in a stable order, and the entries of a folder left out with
+    their reasons; a source that gives nothing is an error."""
     if isinstance(source, str) and source.startswith(URL_SCHEMES):
-        refs = [SourceRef(source, source)]
-    elif isinstance(source, str | Path):
+        return Expanded([SourceRef(source, source)])
+    if isinstance(source, str | Path):
         path = checked_path(settings, Path(source))
         if path.is_dir():
-            refs = list(walk_folder(settings, path))
-            if not refs:
-                raise SourceError(
-                    f"no images in {path} (include: {', '.join(settings.include)}"
-                    + (f"; exclude: {', '.join(settings.exclude)})" if settings.exclude else ")")
-                )
-        elif path.suffix.lower() in LIST_SUFFIXES:
-            refs = read_list(settings, path)
-        else:
-            refs = [explicit_file(settings, path)]
-    else:
-        refs = [explicit_file(settings, Path(p)) for p in source]
-        if not refs:
-            raise SourceError("no files given to index")
-    return refs
+            return scan_folder(settings, path)
+        if path.suffix.lower() in LIST_SUFFIXES:
+            return Expanded(read_list(settings, path))
+        return Expanded([explicit_file(settings, path)])
+    refs = [explicit_file(settings, Path(p)) for p in source]
+    if not refs:
+        raise SourceError("no files given to index")
+    return Expanded(refs)
 
 
 def checked_path(settings: IndexerSettings, path: Path) -> Path:
@@ -166,27 +202,101 @@ def explicit_file(settings: IndexerSettings, path: Path) -> SourceRef:
 
 def included(settings: IndexerSettings, relative: str) -> bool:
     """Whether a file (path relative to the root) passes the include and exclude globs."""
+    return name_refused(settings, relative) is None
+
+
+def name_refused(settings: IndexerSettings, relative: str) -> str | None:
+    """Why a file (path relative to the root) is not indexed by its name; None if it is."""
     name = relative.rsplit("/", 1)[-1].lower()
     if not any(fnmatch.fnmatch(name, pattern.lower()) for pattern in settings.include):
-        return False
-    return not any(fnmatch.fnmatch(relative, pattern) for pattern in settings.exclude)
+        return f"not an image name (ANYSEEK_INDEXER__INCLUDE: {', '.join(settings.include)})"
+    for pattern in settings.exclude:
+        if fnmatch.fnmatch(relative, pattern):
+            return f"excluded by {pattern!r} (ANYSEEK_INDEXER__EXCLUDE)"
+    return None
 
 
-def walk_folder(settings: IndexerSettings, root: Path) -> Iterator[SourceRef]:
-    """Entries under ``root`` whose names are included, recursively, sorted, none opened: what
-    each really is (a loop, a FIFO...) is checked when it is read, and failed there alone.
-    Symlinks are kept only when they point inside the root; folders that cannot be listed
-    are left out (``os.walk`` skips them)."""
-    for folder, dirs, files in os.walk(root, followlinks=False):
+def scan_folder(settings: IndexerSettings, root: Path) -> Expanded:
+    """A folder's items and its skipped entries; a folder without items is an error that says
+    what was skipped."""
+    found = Expanded([])
+    for entry in walk_folder(settings, root):
+        (found.skips if isinstance(entry, Skip) else found.refs).append(entry)
+    if not found.refs:
+        first = f"; {len(found.skips)} skipped, e.g. " if found.skips else ""
+        example = f"{found.skips[0].path}: {found.skips[0].reason}" if found.skips else ""
+        raise SourceError(
+            f"no images in {printable(str(root))} (include: {', '.join(settings.include)}"
+            + (f"; exclude: {', '.join(settings.exclude)}" if settings.exclude else "")
+            + f"{first}{example})"
+        )
+    return found
+
+
+def walk_folder(settings: IndexerSettings, root: Path) -> Iterator[SourceRef | Skip]:
+    """Entries under ``root``, recursively, sorted, none opened: each included name is an item
+    (what it really is, a loop, a FIFO..., is checked when it is read and failed there alone);
+    every other entry is a :class:`Skip` with its reason. Links are followed only to files
+    inside the root, never into folders (which the walk reaches under their own path)."""
+    unlisted: list[OSError] = []
+    for folder, dirs, files in os.walk(root, onerror=unlisted.append, followlinks=False):
+        yield from (_unlisted(root, error) for error in unlisted)
+        unlisted.clear()
         dirs.sort()
+        here = Path(folder)
+        yield from (_folder_link(root, here / name) for name in dirs if (here / name).is_symlink())
+        sidecars = _sidecars(settings, root, here, files)
         for name in sorted(files):
-            full = Path(folder) / name
+            full = here / name
             relative = full.relative_to(root).as_posix()
-            if not included(settings, relative):
-                continue
-            if full.is_symlink() and not Path(os.path.realpath(full)).is_relative_to(root):
-                continue  # a link out of the root would let a folder read anything
-            yield SourceRef(str(full), relative)
+            if name in sidecars:
+                continue  # read with its image
+            refused = name_refused(settings, relative)
+            if refused is None and full.is_symlink() and not _inside(root, full):
+                refused = OUTSIDE  # a link out of the root would let a folder read anything
+            yield (
+                SourceRef(str(full), relative)
+                if refused is None
+                else Skip(printable(str(full)), refused)
+            )
+    yield from (_unlisted(root, error) for error in unlisted)
+
+
+def _inside(root: Path, link: Path) -> bool:
+    """Whether a link resolves to a path inside ``root``."""
+    return Path(os.path.realpath(link)).is_relative_to(root)
+
+
+def _folder_link(root: Path, link: Path) -> Skip:
+    """Why a link to a folder is not walked: it loops, leads out, or leads to a folder the walk
+    reaches anyway."""
+    target = Path(os.path.realpath(link))
+    if link.parent.is_relative_to(target):
+        reason = LOOP
+    elif target.is_relative_to(root):
+        reason = LINKED_FOLDER
+    else:
+        reason = OUTSIDE
+    return Skip(printable(str(link)), reason)
+
+
+def _unlisted(root: Path, error: OSError) -> Skip:
+    """A folder the walk could not list, with the system's reason."""
+    reason = error.strerror or type(error).__name__
+    return Skip(printable(str(error.filename or root)), f"cannot list the folder: {reason}")
+
+
+def _sidecars(settings: IndexerSettings, root: Path, folder: Path, files: list[str]) -> set[str]:
+    """The names among ``files`` that are metadata sidecars (``IMAGE.jpg.json``, ``IMAGE.json``)
+    of an image indexed from the same folder."""
+    images = [
+        n
+        for n in files
+        if name_refused(settings, (folder / n).relative_to(root).as_posix()) is None
+    ]
+    return {f"{n}.json" for n in images} | {
+        f"{n.rsplit('.', 1)[0]}.json" for n in images if "." in n
+    }
 
 
 def read_list(settings: IndexerSettings, path: Path) -> list[SourceRef]:

@@ -1,5 +1,5 @@
-"""A real ``anyseek serve`` process for tests: started on a free port with the given settings
-(environment), ready once ``/readyz`` answers."""
+"""``anyseek serve`` and ``python -m cli`` as real processes, for tests of what a user runs:
+settings come from the environment alone (the developer's ANYSEEK_* variables set aside)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 ANYSEEK = Path(sys.executable).with_name("anyseek")
-HTTP = httpx.Client(trust_env=False, timeout=30)  # loopback: no proxy from the environment
+ROOT = Path(__file__).resolve().parents[1]
+HTTP = httpx.Client(trust_env=False, timeout=120)  # loopback: no proxy from the environment
 
 
 def free_port() -> int:
@@ -46,3 +49,44 @@ def start_server(settings_env: dict[str, str], port: int, log: Path) -> subproce
         time.sleep(0.2)
     process.kill()
     pytest.fail(f"anyseek serve was not ready in 120 s: {log.read_text()}")
+
+
+def process_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment of a process using ``data_dir``, plus ``ANYSEEK_*`` ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
+    return env | {
+        "ANYSEEK_DATA_DIR": str(data_dir),
+        "ANYSEEK_STORE__PATH": str(data_dir / "faiss"),
+        "OMP_NUM_THREADS": "1",
+        **settings,
+    }
+
+
+@contextmanager
+def served(env: dict[str, str], log: Path) -> Iterator[str]:
+    """A running ``anyseek serve`` with ``env``: its base URL; stopped on exit."""
+    port = free_port()
+    process = start_server(env, port, log)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    """``python -m cli ARGS`` with ``env``: its output (the test fails with it if it fails)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"anyseek {' '.join(args)}: {done.stdout}{done.stderr}"
+    return done.stdout

@@ -9,6 +9,7 @@ by :data:`NAMING_CONVENTION` so migrations are deterministic.
 from __future__ import annotations
 
 import enum
+import os
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -259,7 +261,9 @@ class Item(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
     sha256: Mapped[str] = mapped_column(String(64))
-    source_uri: Mapped[str] = mapped_column(Text)
+    source_uri: Mapped[str] = mapped_column(Text)  # as shown: undecodable bytes escaped
+    # the path's own bytes when they are not UTF-8 (text columns cannot hold them); else None
+    source_bytes: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     width: Mapped[int | None] = mapped_column(Integer, default=None)
     height: Mapped[int | None] = mapped_column(Integer, default=None)
     format: Mapped[str | None] = mapped_column(String(ENUM_LENGTH), default=None)
@@ -272,12 +276,24 @@ class Item(Base):
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, default=None)
 
     collection: Mapped[Collection] = relationship(back_populates="items")
+
     embeddings: Mapped[list[ItemEmbedding]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True
     )
 
+    @property
+    def source_path(self) -> str:
+        """Where the item's file is read from again (serving it, re-indexing it)."""
+        return stored_path(self.source_uri, self.source_bytes)
+
     def __repr__(self) -> str:
         return f"Item({self.id}, {self.sha256[:12]}, {self.status.value})"
+
+
+def stored_path(source_uri: str, source_bytes: bytes | None) -> str:
+    """An item's path from its two columns: the bytes (as the OS takes them back, undecodable
+    ones surrogate-escaped) when a name was not UTF-8, else the text."""
+    return source_uri if source_bytes is None else os.fsdecode(source_bytes)
 
 
 class ItemEmbedding(Base):
@@ -351,7 +367,9 @@ class IndexChunk(Base):
 
 
 class JobFailure(Base):
-    """One source item a job could not index, with the one-line reason."""
+    """One source entry a job did not index, with the one-line reason: failed (it was tried and
+    could not be read, decoded or stored) or ``skipped`` (a duplicate, a name outside the include
+    globs, a link out of the folder or looping...)."""
 
     __tablename__ = "index_job_failures"
     __table_args__ = (UniqueConstraint("job_id", "source_uri"),)
@@ -360,6 +378,7 @@ class JobFailure(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("index_jobs.id", ondelete="CASCADE"))
     source_uri: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+    skipped: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

@@ -179,7 +179,7 @@ def get_image(name: CollectionName, item_id: ItemId, state: State, session: DbSe
     """The original image bytes, when its file is on this server and is still the one indexed
     (a regular file inside the allowed roots, with the same SHA-256; see ``api.files``)."""
     item = catalog.get_item(session, name, item_id)
-    data = files.indexed_image(state.settings, item.source_uri, item.sha256, item_id)
+    data = files.indexed_image(state.settings, item.source_path, item.sha256, item_id)
     media = mimetypes.guess_type(FilePath(item.source_uri).name)[0] or "application/octet-stream"
     return Response(data, media_type=media)
 
@@ -218,7 +218,7 @@ def get_thumbnail(
         raise ApiError(
             404,
             f"item {item_id} has no {kind} reconstruction (only a model that reconstructs, "
-            "MultiMAE, writes them at index time)",
+            "MultiMAE, writes them when it indexes or re-indexes)",
         )
     return Response(data, media_type="image/png")
 

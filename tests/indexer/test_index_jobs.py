@@ -47,7 +47,8 @@ def statuses(settings) -> dict[str, int]:
 def test_a_crash_after_the_store_write_is_repaired_by_resuming(
     ready_settings, search_model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_good_images(tmp_path, count=5)
+    images = tmp_path / "images"  # beside the data directory, whose files would be skips
+    write_good_images(images, count=5)
     settings = with_chunks(ready_settings, 2)
     # one apply, at the end (a slow, shared machine must not make an earlier one crash)
     settings.indexer.flush_interval_s = 3600
@@ -57,7 +58,7 @@ def test_a_crash_after_the_store_write_is_repaired_by_resuming(
 
     monkeypatch.setattr(outbox, "_mark_indexed", crash)
     with pytest.raises(RuntimeError, match="power cut"):
-        run_index(settings, "crash", tmp_path, model=search_model)
+        run_index(settings, "crash", images, model=search_model)
 
     # vectors were written for pending items: never vectors without an item, nothing "indexed"
     assert statuses(settings) == {"pending": 5, "outbox": 5}
@@ -65,7 +66,7 @@ def test_a_crash_after_the_store_write_is_repaired_by_resuming(
         assert store.count("crash") == 5
     monkeypatch.undo()
 
-    resumed = run_index(settings, "crash", tmp_path, model=search_model, job_id=1)
+    resumed = run_index(settings, "crash", images, model=search_model, job_id=1)
 
     assert (resumed.status, resumed.done, resumed.failed, resumed.skipped) == ("succeeded", 5, 0, 0)
     assert statuses(settings) == {"indexed": 5, "outbox": 0}
@@ -91,14 +92,15 @@ def started_job(
 
 
 def test_cancel_stops_the_job_within_one_chunk(ready_settings, search_model, tmp_path) -> None:
-    write_good_images(tmp_path, count=6)
+    images = tmp_path / "images"
+    write_good_images(images, count=6)
     settings = with_chunks(ready_settings, 2)
-    with started_job(settings, search_model, "cancel", tmp_path) as (job_id, ctx):
+    with started_job(settings, search_model, "cancel", images) as (job_id, ctx):
         assert process_chunk(ctx, job_id, 0)
         with ctx.database.session() as session:
             cancel_job(session, job_id)
 
-        result = run_index(settings, "cancel", tmp_path, model=search_model, job_id=job_id)
+        result = run_index(settings, "cancel", images, model=search_model, job_id=job_id)
 
         with ctx.database.session() as session:
             assert report(session, job_id).status == "cancelled"
@@ -107,9 +109,9 @@ def test_cancel_stops_the_job_within_one_chunk(ready_settings, search_model, tmp
 
 
 def test_a_redelivered_chunk_is_staged_once(ready_settings, search_model, tmp_path) -> None:
-    write_good_images(tmp_path, count=3)
+    write_good_images(tmp_path / "images", count=3)
     settings = with_chunks(ready_settings, 2)
-    with started_job(settings, search_model, "twice", tmp_path) as (job_id, ctx):
+    with started_job(settings, search_model, "twice", tmp_path / "images") as (job_id, ctx):
         first = prepare_chunk(ctx, job_id, 0)
         assert first is not None and finish_chunk(ctx, first)
         again = prepare_chunk(ctx, job_id, 0)  # a redelivered task
