@@ -22,6 +22,7 @@ from indexer.outbox import staging_version
 from indexer.reindex import rollback, run_reindex, start_reindex
 from model.service import SpaceInfo, model_identity
 from search.query import QueryPart, SearchQuery
+from search.stores import open_store
 from search.versions import VersionedSearcher
 
 COLLECTION, SOURCE = "scenes", "/models/derived"
@@ -52,6 +53,7 @@ def test_every_refusal_path_gives_one_error_and_message(ready_settings: Settings
     registry = SimpleNamespace(get=lambda source: FOUND_NOW)
     default = SimpleNamespace(model=FOUND_NOW, search_many=lambda queries, targets: [])
     searcher = VersionedSearcher(default, database, registry)
+    store = open_store(ready_settings)  # rollback and re-index claim its writer before anything
     messages = {}
     try:
         with database.session() as session:
@@ -78,14 +80,15 @@ def test_every_refusal_path_gives_one_error_and_message(ready_settings: Settings
         with database.session() as session:
             versions.switch(session, COLLECTION, 2)
         messages["rollback"] = _refusal(
-            lambda: rollback(ready_settings, database, None, COLLECTION, lambda _: FOUND_NOW)
+            lambda: rollback(ready_settings, database, store, COLLECTION, lambda _: FOUND_NOW)
         )
         with database.session() as session:
             job_id, _ = start_reindex(session, COLLECTION, INDEXED_WITH, SOURCE)
         messages["re-index"] = _refusal(
-            lambda: run_reindex(ready_settings, database, None, job_id, lambda _: FOUND_NOW)
+            lambda: run_reindex(ready_settings, database, store, job_id, lambda _: FOUND_NOW)
         )
     finally:
+        store.close()
         database.dispose()
 
     expected = mismatch_message(
