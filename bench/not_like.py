@@ -97,9 +97,9 @@ def main() -> None:
         *rows,
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
     if args.out:
         Path(args.out).write_text(text)
+    print(text)
 
 
 if __name__ == "__main__":
