@@ -53,7 +53,7 @@ PLACEHOLDERS: tuple[tuple[str, str], ...] = (
     # the same options on fewer scenes: the docs' sizes take minutes to hours
     ("--n 20000", "--n 8"),
     ("--n 2000 ", "--n 8 "),
-    ("--n 1000", "--n 8"),
+    ("--n 1000", "--n 16"),
 )
 #: (doc file, command) -> why it does not run here
 SKIPPED: dict[tuple[str, str], str] = {
