@@ -308,6 +308,11 @@ class SearchResponse(BaseModel):
     next_cursor: str | None
     model: dict[str, str]
     explanation: ExplanationOut | None = None
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="milliseconds per stage (transform, priors, model, items, store, fuse, total) "
+        "of this search, explain or not",
+    )
     warnings: list[str] = Field(
         default_factory=list,
         description='what the model could not read of the query, e.g. `unknown word "teal"` '

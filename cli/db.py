@@ -49,7 +49,7 @@ def upgrade(
         typer.echo(f"database {where} upgraded from {before.current or 'empty'} to {after.current}")
 
 
-@app.command("downgrade")
+@app.command("downgrade", context_settings={"ignore_unknown_options": True})  # -1: a revision
 def downgrade(
     ctx: typer.Context,
     revision: str = typer.Argument(..., help="target revision, '-1' for one step, 'base' for none"),

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from anyseek.errors import AnyseekError
+from anyseek.errors import AnyseekError, NotFoundError
 from search.stores.base import Filter, Payload
 
 
@@ -33,6 +33,15 @@ class CursorError(SearchInputError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, "cursor")
+
+
+class UnknownReferenceError(NotFoundError):
+    """A space or liked item the query names that its collection does not have (HTTP 404);
+    ``field`` names the query field (``spaces``, ``like``), as the API's errors do."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def check_weight(what: str, weight: object) -> float:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from anyseek.errors import AnyseekError, NotFoundError
+from anyseek.errors import AnyseekError
 from anyseek.settings import SearchSettings, Settings
 from model.service import (
     COMBINATIONS,
@@ -50,6 +50,7 @@ from search.query import (
     SearchResults,
     SpaceExplanation,
     SpaceScore,
+    UnknownReferenceError,
 )
 from search.reconstruct import explain_reconstructions
 from search.relevance import load_calibration, query_kind, relevance
@@ -437,9 +438,10 @@ class Searcher:
             return {s: 1.0 for s in usable}
         unknown = sorted(set(query.spaces) - set(usable))
         if unknown:
-            raise NotFoundError(
+            raise UnknownReferenceError(
                 f"unknown space {', '.join(map(repr, unknown))}; collection {query.collection!r} "
-                f"can be searched in: {', '.join(usable)}"
+                f"can be searched in: {', '.join(usable)}",
+                "spaces",
             )
         return {s: float(w) for s, w in query.spaces.items()}
 
@@ -451,8 +453,9 @@ class Searcher:
         found = {i.id: i for i in self.store.retrieve(target, ids, with_vectors=True)}
         missing = [i for i in ids if i not in found]
         if missing:
-            raise NotFoundError(
-                f"collection {query.collection!r} has no item {', '.join(map(str, missing))}"
+            raise UnknownReferenceError(
+                f"collection {query.collection!r} has no item {', '.join(map(str, missing))}",
+                "like",
             )
         return [(item.weight, found[item.id].vectors) for item in query.like]
 

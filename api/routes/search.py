@@ -29,7 +29,6 @@ from api.schemas import (
 from search.query import (
     CursorError,
     QueryPart,
-    SearchInputError,
     SearchQuery,
     SearchResults,
 )
@@ -50,8 +49,9 @@ async def _run(state: AppState, query: SearchQuery, where: str = "body") -> Sear
         state.metrics.searches.labels("error").inc()
         if isinstance(exc, CursorError):  # another query's or a forged cursor: a bad request
             raise ApiError(400, str(exc), f"{where}.cursor") from None
-        if isinstance(exc, SearchInputError) and exc.field is not None:
-            raise ApiError(422, str(exc), f"{where}.{exc.field}") from None
+        field = getattr(exc, "field", None)  # k, offset, spaces, like...: keep the error's status
+        if isinstance(exc, AnyseekError) and field is not None:
+            raise ApiError(status_of(exc), str(exc), f"{where}.{field}") from None
         raise
     state.metrics.searches.labels("ok").inc()
     state.metrics.observe_stages(results.timings_ms)
