@@ -3,59 +3,23 @@ SIGKILL, and once restarted still finds everything it had indexed."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from api_helpers import COLLECTION, api_settings, png_bytes
+from live_server import HTTP, free_port, server_env, start
 
 from anyseek.db import migrate
 from anyseek.db.session import database_for
 from model.data import SceneSample
 
 pytestmark = pytest.mark.slow
-ANYSEEK = Path(sys.executable).with_name("anyseek")
-HTTP = httpx.Client(trust_env=False, timeout=30)  # loopback: no proxy from the environment
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
-    env |= {
-        "ANYSEEK_DATA_DIR": str(data_dir),
-        "ANYSEEK_STORE__PATH": str(data_dir / "faiss"),
-        "ANYSEEK_API__API_KEYS": '["k1"]',
-        "OMP_NUM_THREADS": "1",
-    }
-    process = subprocess.Popen(
-        [str(ANYSEEK), "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"anyseek serve exited with {process.returncode}: {log.read_text()}")
-        try:
-            if HTTP.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    pytest.fail(f"anyseek serve was not ready in 120 s: {log.read_text()}")
+    return start(server_env(data_dir, API__API_KEYS='["k1"]'), port, log)
 
 
 def _top(base: str, scene: SceneSample) -> int:
@@ -73,7 +37,7 @@ def test_served_process_survives_kill_and_restart(
     migrate.upgrade(database)
     database.dispose()
 
-    port, log = _free_port(), tmp_path / "serve.log"
+    port, log = free_port(), tmp_path / "serve.log"
     base = f"http://127.0.0.1:{port}"
     server = _start(data_dir, port, log)
     try:
