@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from anyseek.db.migrate import open_database
 from anyseek.db.models import JobStatus
+from anyseek.errors import PATH_ERRORS, path_refused
 from anyseek.settings import Settings
 from indexer.collections import attach_model, collection_model
 from indexer.errors import SourceError
@@ -66,7 +67,11 @@ def write_job(
 
     An item listed twice (the same path in a list, the same file uploaded twice) is indexed once.
     """
-    refs = expand_source(settings.indexer, source) if refs is None else refs
+    if refs is None:
+        try:
+            refs = expand_source(settings.indexer, source)
+        except PATH_ERRORS as error:  # a path the OS refuses: too long, no file name, no access
+            raise SourceError(path_refused("source", describe(source), error)) from None
     if metadata:
         refs = attach(refs, metadata)
     refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
