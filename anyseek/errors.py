@@ -46,3 +46,20 @@ class MissingExtraError(AnyseekError):
 
 class ModelMismatchError(AnyseekError):
     """Vectors made by one model would be compared with another's (HTTP 409): never mixed."""
+
+
+SHOWN_PATH = 120  # characters of a user's path an error message quotes
+
+
+#: what probing a user-given path raises when the OS cannot take it: OSError (too long, a loop, no
+#: permission), ValueError (a NUL byte; UnicodeEncodeError for text that is no file name)
+PATH_ERRORS = (OSError, ValueError)
+
+
+def path_refused(what: str, path: object, error: Exception) -> str:
+    """One line saying a user-given path cannot be used (too long, not a file name, no
+    permission): what it was for, the path (shortened) and the reason, never a traceback."""
+    text = plain(path)
+    shown = text if len(text) <= SHOWN_PATH else f"{text[: SHOWN_PATH - 3]}..."
+    reason = getattr(error, "strerror", None) or plain(error)
+    return f"{what} {shown!r} cannot be read: {reason}"

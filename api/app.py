@@ -26,9 +26,9 @@ from api.decoding import QueryDecoder
 from api.deps import AppState
 from api.indexing import JobRunner
 from api.metrics import Metrics, RequestTimer
+from api.openapi import finish
 from api.query import MB
 from api.routes import collections, export, health, items, jobs, model, search, versions
-from api.schemas import publish_limits
 from model.service import default_threads, use_threads
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher, open_searcher
@@ -120,7 +120,7 @@ def create_app(
         max_body_size=body_limit(settings),  # counted as it streams: Content-Length or not
     )
     app.state.anyseek = state
-    app.openapi = _openapi_with_limits(app, settings)  # type: ignore[method-assign]
+    app.openapi = _finished_openapi(app, settings)  # type: ignore[method-assign]
     errors.install(app)
     app.add_middleware(RequestTimer, metrics=state.metrics)
     for router in (
@@ -138,13 +138,14 @@ def create_app(
     return app
 
 
-def _openapi_with_limits(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
-    """The app's OpenAPI document, built once, showing the search limits of its settings."""
+def _finished_openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI document, built once: the search limits of its settings, every error
+    each route answers, and the links between routes (``api.openapi``)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = publish_limits(build(), settings.search)
+            app.openapi_schema = finish(build(), settings)
         return app.openapi_schema
 
     return openapi

@@ -12,13 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from api.errors import ApiError
-from api.schemas import SearchParams, SearchRequest
+from api.schemas import CARRIERS, SearchParams, SearchRequest
 from model.service import QUERY_KINDS, query_kind
 from search.fields import FilterSpec, resolve_filter
 from search.query import LikeItem, QueryPart, SearchQuery
 
-#: a declared value kind -> the JSON field of a part that carries it
-CARRIER = {"text": "text", "file": "data", "structured": "value"}
 CARRIER_WORDS = {"text": "text", "data": "a file, base64-encoded in data", "value": "a JSON value"}
 MB = 1024 * 1024
 
@@ -52,8 +50,8 @@ def parts_from_json(request: SearchRequest, max_upload_mb: float) -> list[QueryP
                 f"{', '.join(QUERY_KINDS)}",
                 f"{where}.modality",
             )
-        field = CARRIER[kind.value]
-        given = [name for name in CARRIER.values() if getattr(part, name) is not None]
+        field = CARRIERS[kind.value]
+        given = [name for name in CARRIERS.values() if getattr(part, name) is not None]
         if given != [field]:
             raise ApiError(
                 422,

@@ -12,9 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from anyseek.db.repository import COLLECTION_NAME
 from anyseek.settings import SearchSettings
+from model.service import QUERY_KINDS
 
 PAGED_SCHEMAS = ("SearchParams", "SearchRequest")  # the bodies that carry k and offset
+NAME_PATTERN = f"^{COLLECTION_NAME.pattern}$"  # what ``check_collection_name`` accepts
+NOT_ZERO: dict[str, Any] = {"not": {"const": 0}}  # weights: a zero weight asks nothing
+MAX_JSON_ID = 2**53 - 1  # the largest integer every JSON client reads exactly (ids in bodies)
 
 
 class Problem(BaseModel):
@@ -33,7 +38,10 @@ class CollectionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(
-        min_length=1, max_length=64, description="lower-case letters, digits, '.', '_' or '-'"
+        min_length=1,
+        max_length=64,
+        description="lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+        json_schema_extra={"pattern": NAME_PATTERN},  # checked by the catalog, with its message
     )
     near_duplicate_threshold: float | None = Field(
         default=None,
@@ -115,12 +123,37 @@ class ItemList(BaseModel):
     next_offset: int | None
 
 
+#: a declared value kind -> the JSON field of a part that carries it
+CARRIERS = {"text": "text", "file": "data", "structured": "value"}
+
+
+def _carried_by() -> list[dict[str, Any]]:
+    """JSON Schema of "each modality in its one field": per field, the modalities it carries,
+    that field given and the others null or absent (``api.query.parts_from_json`` checks it)."""
+    return [
+        {
+            "properties": {
+                "modality": {"enum": [k.name for k in QUERY_KINDS.values() if k.value == kind]},
+                **{other: {"type": "null"} for other in CARRIERS.values() if other != field},
+                field: {"not": {"type": "null"}},
+            },
+            "required": [field],
+        }
+        for kind, field in CARRIERS.items()
+    ]
+
+
 class QueryPartIn(BaseModel):
     """One query modality: ``text`` for a caption, base64 ``data`` for a file modality, ``value``
     for a structured one (official 4M-21 models: ``color_palette``, ``det``, ``metadata``)."""
 
-    model_config = ConfigDict(extra="forbid")
-    modality: str = Field(min_length=1, max_length=32, examples=["caption", "sketch"])
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": _carried_by()})
+    modality: str = Field(
+        min_length=1,
+        max_length=32,
+        examples=["caption", "sketch"],
+        json_schema_extra={"enum": list(QUERY_KINDS)},  # checked by api.query, naming them all
+    )
     text: str | None = Field(default=None, description="the caption")
     data: str | None = Field(default=None, description="base64 file bytes (PNG, .npy, JPEG...)")
     value: list[Any] | dict[str, Any] | None = Field(
@@ -128,15 +161,19 @@ class QueryPartIn(BaseModel):
         description="a structured query: colours [[r, g, b], ...], boxes [[class, [x0, y0, x1, "
         "y1]], ...] or metadata {key: value}; see docs/official.md",
     )
-    weight: float = Field(default=1.0, description="negative: 'not like this'; never 0")
+    weight: float = Field(
+        default=1.0,
+        description="negative: 'not like this'; never 0",
+        json_schema_extra=NOT_ZERO,
+    )
 
 
 class LikeIn(BaseModel):
     """An indexed item to search like ("more like this"), with a weight."""
 
     model_config = ConfigDict(extra="forbid")
-    id: int = Field(ge=0, le=2**63 - 1)
-    weight: float = 1.0
+    id: int = Field(ge=0, le=MAX_JSON_ID)
+    weight: float = Field(default=1.0, json_schema_extra=NOT_ZERO)
 
 
 class RangeIn(BaseModel):
@@ -166,7 +203,14 @@ class SearchParams(BaseModel):
         default_factory=dict, description="per modality of the multipart form (default 1)"
     )
     like: list[LikeIn] = Field(default_factory=list, max_length=100)
-    spaces: dict[str, float] | None = Field(default=None, description="space -> weight")
+    spaces: dict[str, float] | None = Field(
+        default=None,
+        description="space -> weight (positive); leave it out to use every space",
+        json_schema_extra={  # checked by the searcher, with its messages
+            "minProperties": 1,
+            "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+        },
+    )
     k: int = Field(default=10, ge=1, description="results per page, at most ANYSEEK_SEARCH__MAX_K")
     offset: int = Field(
         default=0,
@@ -197,6 +241,15 @@ class SearchParams(BaseModel):
 
 class SearchRequest(SearchParams):
     """A JSON search: query parts (captions as text, files as base64) plus the parameters."""
+
+    model_config = ConfigDict(  # a query needs a part or a liked item (``SearchQuery`` says so)
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field], "properties": {field: {"minItems": 1}}}
+                for field in ("parts", "like")
+            ]
+        }
+    )
 
     parts: list[QueryPartIn] = Field(default_factory=list, max_length=16)
 
@@ -381,7 +434,11 @@ class JobCreate(BaseModel):
     """Index a server-side folder, file or list file (under the allowed roots) into a collection."""
 
     model_config = ConfigDict(extra="forbid")
-    collection: str = Field(min_length=1, max_length=64)
+    collection: str = Field(
+        min_length=1,
+        max_length=64,
+        json_schema_extra={"pattern": NAME_PATTERN},  # checked by the catalog, with its message
+    )
     source: str = Field(
         min_length=1, max_length=4096, pattern=r"^[^\x00]+$", description="a path on the server"
     )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from anyseek.db import repository
 from anyseek.db.models import Item, PendingMetadata
-from anyseek.errors import NotFoundError
+from anyseek.errors import PATH_ERRORS, NotFoundError, path_refused
 from indexer.errors import ItemError, SourceError
 from indexer.sources import SourceRef
 from search.fields import (
@@ -40,8 +40,8 @@ def read_metadata_file(path: Path) -> dict[str, dict[str, Any]]:
     :class:`SourceError` naming the line."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise SourceError(f"cannot read metadata file {path}: {error.strerror or error}") from None
+    except PATH_ERRORS as error:
+        raise SourceError(path_refused("metadata file", path, error)) from None
     rows = _csv_rows(text) if path.suffix.lower() == ".csv" else _jsonl_rows(text, path)
     table: dict[str, dict[str, Any]] = {}
     for line, row in rows:

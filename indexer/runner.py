@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from anyseek.db.migrate import open_database, session_for
 from anyseek.db.models import JobStatus
+from anyseek.errors import PATH_ERRORS, path_refused
 from anyseek.settings import Settings
 from indexer.collections import attach_model, collection_model
 from indexer.errors import SourceError
@@ -71,7 +72,13 @@ def plan_job(
     if session is None:
         with session_for(settings) as own:
             return plan_job(settings, collection, source, refs=refs, metadata=metadata, session=own)
-    found = expand(settings.indexer, source) if refs is None else Expanded(list(refs))
+    if refs is None:
+        try:
+            found = expand(settings.indexer, source)
+        except PATH_ERRORS as error:  # a path the OS refuses: too long, no file name, no access
+            raise SourceError(path_refused("source", describe(source), error)) from None
+    else:
+        found = Expanded(list(refs))
     refs = attach(found.refs, metadata) if metadata else found.refs
     refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
     chunk_size = settings.indexer.chunk_size

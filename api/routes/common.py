@@ -19,10 +19,10 @@ Wait = Annotated[
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the given error statuses, all problem+json."""
-    return {status: {**PROBLEM, "description": _WHY.get(status, "error")} for status in statuses}
+    return {status: {**PROBLEM, "description": WHY.get(status, "error")} for status in statuses}
 
 
-_WHY = {
+WHY = {  # what each error status means, as the document describes it
     400: "a body that cannot be parsed (malformed JSON or multipart)",
     401: "missing or wrong API key",
     404: "unknown collection, space or item",

@@ -29,6 +29,7 @@ router = APIRouter(prefix="/v1/collections/{name}/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=0, le=2**63 - 1, description="item id")]
 MAX_PAGE = 1000
 MAX_FILES = 1000  # per upload request
+JSON_CONTAINER = r"^\s*([{\[][\s\S]*)?$"  # empty, or a JSON object or list
 IMAGE = {200: {"content": {"image/*": {}}, "description": "the image bytes"}}
 
 
@@ -101,7 +102,14 @@ async def _uploads(
 )
 async def upload_items(
     name: CollectionName,
-    files: Annotated[list[UploadFile], File(description="images to index")],
+    files: Annotated[
+        list[UploadFile],
+        File(
+            description="images to index",
+            min_length=1,
+            json_schema_extra={"maxItems": MAX_FILES},  # checked by _uploads, with its message
+        ),
+    ],
     state: State,
     session: DbSession,
     wait: Wait = False,
@@ -109,7 +117,8 @@ async def upload_items(
         str | None,
         Form(
             description="JSON metadata: one object for every file, or a list of one object per "
-            "file in order"
+            "file in order",
+            json_schema_extra={"pattern": JSON_CONTAINER},  # parsed by _upload_metadata
         ),
     ] = None,
 ) -> JobOut:

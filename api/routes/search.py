@@ -109,7 +109,11 @@ async def search_json(body: SearchRequest, name: CollectionName, state: State) -
 async def search_upload(
     name: CollectionName,
     state: State,
-    params: str | None = Form(None, description="JSON of SearchParams (k, weights, filter...)"),
+    params: str | None = Form(
+        None,
+        description="JSON of SearchParams (k, weights, filter...)",
+        json_schema_extra={"pattern": r"^\s*\{"},  # a JSON object, parsed as SearchParams
+    ),
     **fields: Any,
 ) -> SearchResponse:
     """Search with a multipart form: a field per query modality (a file, a caption, JSON), and

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from anyseek.errors import PATH_ERRORS, path_refused
 from anyseek.settings import ModelSettings
 from model.families.bind import is_bind_bundle, load_bind_search_model
 from model.families.builtin import is_bundle, load_bundle_search_model
@@ -65,10 +66,16 @@ def load_search_model(
     settings = source if isinstance(source, ModelSettings) else None
     if settings is not None:
         source, device, dtype = settings.source, settings.device, settings.dtype
-    for family in FAMILIES:
-        if family.matches(source):
-            options = family.options(settings) if settings is not None else {}
+    try:  # recognising a family probes the source as a path ("~user" is a RuntimeError)
+        family = next((f for f in FAMILIES if f.matches(source)), None)
+    except (*PATH_ERRORS, RuntimeError) as error:
+        raise ModelError(path_refused("ANYSEEK_MODEL__SOURCE", source, error)) from None
+    if family is not None:
+        options = family.options(settings) if settings is not None else {}
+        try:
             return family.load(source, device=resolve_device(device), dtype=dtype, **options)
+        except OSError as error:  # a file of the source the OS refuses: unreadable, gone
+            raise ModelError(path_refused("ANYSEEK_MODEL__SOURCE", source, error)) from None
     raise ModelError(
         f"ANYSEEK_MODEL__SOURCE={source!r} is not a model anyseek can search with: expected "
         f"'builtin', a model bundle folder (with bundle.json) or a "

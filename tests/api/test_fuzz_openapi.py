@@ -7,22 +7,21 @@ with ``ANYSEEK_FUZZ_REPORT=path.json``, writes the counts (``bench/results/api_f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import socket
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
-import uvicorn
-from api_helpers import COLLECTION, prepare
+from api_helpers import COLLECTION
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import Flaky, Unsatisfiable
+from live_server import serve_scenes
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -30,10 +29,11 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.config import SchemathesisConfig
+from schemathesis.core.failures import FailureGroup
 
 from model.data import SceneSample
 from model.families.interface import SearchModel
-from search.searcher import Searcher
 
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("ANYSEEK_FUZZ_EXAMPLES", "6"))
@@ -47,36 +47,13 @@ CHECKS = [
 SEEN: Counter = Counter()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_url(
     tmp_path_factory: pytest.TempPathFactory, search_model: SearchModel, scenes: list[SceneSample]
 ) -> Iterator[str]:
-    """The API under uvicorn on a loopback port, in a thread of this process."""
-    from api.app import create_app
-
-    data_dir = tmp_path_factory.mktemp("fuzz")
-    config, database, store, _ = prepare(data_dir, search_model, scenes[:12])
-    searcher = Searcher(search_model, store, config.search, config.api.max_query_pixels)
-    app = create_app(config, searcher=searcher, database=database)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    store.close()
-    database.dispose()
+    """The API as a ``python -m cli serve`` process over 12 indexed scenes."""
+    for live in serve_scenes(tmp_path_factory.mktemp("fuzz"), search_model, scenes[:12]):
+        yield live.url
     if REPORT:
         Path(REPORT).write_text(json.dumps(dict(SEEN), indent=2, sort_keys=True))
 
@@ -122,8 +99,69 @@ def test_no_request_gets_a_server_error(live_url: str) -> None:
                 _fuzz(operation, live_url, mode)
             except Unsatisfiable:  # nothing to make invalid (no parameters, no body)
                 assert mode is GenerationMode.NEGATIVE
-            except Exception as exc:  # collect every operation's failure, then report them all
+            except (Exception, FailureGroup) as exc:  # every operation's failure, reported together
                 failures[f"{operation.label} ({mode.value})"] = str(exc)[:2000]
     assert operations >= 15
     assert SEEN["cases"] >= operations
     assert not failures, "\n\n".join(f"{k}:\n{v}" for k, v in failures.items())
+
+
+ITEM_ROUTES = (
+    "GET /v1/collections/{name}/items/{item_id}",
+    "GET /v1/collections/{name}/items/{item_id}/image",
+    "GET /v1/collections/{name}/items/{item_id}/thumbnail",
+    "PATCH /v1/collections/{name}/items/{item_id}",
+)
+JOB_ROUTE = "GET /v1/jobs/{job_id}"
+SUITES = 10
+REAL_SEARCH = {"parts": [{"modality": "caption", "text": "a red cube"}], "k": 3}
+
+
+def test_links_lead_from_listed_items_and_jobs_to_their_routes(live_url: str) -> None:
+    """The stateful phase: schemathesis follows the document's links, so the routes that take
+    an item or job id are called with ids the server just gave out, and answer them."""
+    only_declared = {"phases": {"stateful": {"inference": {"algorithms": []}}}}
+    schema = schemathesis.openapi.from_url(
+        f"{live_url}/openapi.json", config=SchemathesisConfig.from_dict(only_declared)
+    )
+    reached: Counter = Counter()
+
+    class Scenario(schema.as_state_machine()):  # type: ignore[misc]
+        def step(self, input: Any) -> Any:
+            """A scenario's first call aims at the indexed collection (links then carry it);
+            its first search is a real one."""
+            case = input.case
+            first = input.transition is None and case.method != "DELETE"
+            if first and "name" in (case.path_parameters or {}):
+                case.path_parameters["name"] = COLLECTION
+            if first and case.path == "/v1/collections/{name}/search" and case.body != REAL_SEARCH:
+                case.body = REAL_SEARCH  # hits to follow (a generated query rarely finds any)
+            return super().step(input)
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": live_url, "timeout": 60}
+
+        def after_call(self, response: Any, case: Any) -> None:
+            SEEN["stateful cases"] += 1
+            if response.status_code < 300:
+                reached[f"{case.method} {case.path}"] += 1
+
+        def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS)
+
+    scenarios = settings(
+        max_examples=max(EXAMPLES * 5, 30),
+        stateful_step_count=6,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    for _ in range(SUITES):  # as schemathesis' own runner: a suite the server's state made
+        with contextlib.suppress(Flaky):  # hypothesis call flaky (a bundle empty on replay)
+            Scenario.run(settings=scenarios)  # ends, and the next one goes on
+        if all(reached[route] for route in (*ITEM_ROUTES, JOB_ROUTE)):
+            break
+    missed = [route for route in ITEM_ROUTES if not reached[route]]
+    assert not missed, f"never answered with a real id: {missed}; reached: {dict(reached)}"
+    assert reached[JOB_ROUTE], dict(reached)

@@ -1,0 +1,141 @@
+"""The served OpenAPI document, finished: every error each route can answer, with its one content
+type, and links from the responses that name a resource to the routes that take its id.
+
+FastAPI documents the errors a route lists by hand, plus a 422 of its own shape
+(``HTTPValidationError``, ``application/json``) that this API never sends. :func:`declare_problems`
+derives the statuses every route can answer from what it takes (parameters: 422; a body: 400,
+413; an API key: 401) and gives each error one content, ``application/problem+json`` with the
+``Problem`` schema, as ``api.errors`` sends it. :func:`add_links` writes the :data:`LINKS` table
+into the responses, so a client (or a stateful fuzzer) can follow a created job or a listed item
+to the routes that take its id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from anyseek.settings import Settings
+from api.errors import PROBLEM_JSON
+from api.routes.common import WHY
+from api.schemas import publish_limits
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+FASTAPI_422 = ("HTTPValidationError", "ValidationError")  # FastAPI's own 422 shape, never sent
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def finish(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The app's document with its settings' limits, every error declared, and the links."""
+    publish_limits(document, settings.search)
+    declare_problems(document)
+    add_links(document)
+    return document
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every (path, method, operation) of a document."""
+    return [
+        (path, method, operation)
+        for path, item in document.get("paths", {}).items()
+        for method, operation in item.items()
+        if method in METHODS
+    ]
+
+
+def implied_errors(operation: dict[str, Any]) -> set[int]:
+    """The error statuses a route answers by what it takes, whatever its own code does."""
+    statuses = set()
+    if operation.get("parameters") or "requestBody" in operation:
+        statuses.add(422)  # a parameter or body that fails validation
+    if "requestBody" in operation:
+        statuses |= {400, 413}  # a body that cannot be parsed, or over the size limit
+    if operation.get("security"):
+        statuses.add(401)  # a missing or wrong API key
+    return statuses
+
+
+def _is_problem(response: dict[str, Any]) -> bool:
+    """Whether a documented response is one of the API's problem+json errors (or FastAPI's
+    default 422, which is sent as one)."""
+    content = response.get("content", {})
+    return PROBLEM_JSON in content or any(n in str(content) for n in FASTAPI_422)
+
+
+def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Declare every error status each operation can answer, each as problem+json only (in
+    place); FastAPI's unused validation-error schemas are dropped."""
+    for _, _, operation in operations(document):
+        responses = operation.setdefault("responses", {})
+        for status in implied_errors(operation):
+            responses.setdefault(str(status), {"description": WHY[status]})
+        for status, response in responses.items():
+            if int(status) >= 400 and (_is_problem(response) or "content" not in response):
+                if "Validation Error" in response.get("description", ""):
+                    response["description"] = WHY[int(status)]
+                response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in FASTAPI_422:
+        schemas.pop(name, None)
+    return document
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link from one operation's response to an operation taking a value of it."""
+
+    source: tuple[str, str, str]  # (method, path, status) of the response that carries the value
+    name: str  # the link's name in that response
+    target: str  # the operationId it leads to
+    parameters: dict[str, str]  # target parameter -> runtime expression
+
+
+JOB = "$response.body#/id"
+SAME_NAME = "$request.path.name"
+JOB_RESPONSES = (
+    ("post", "/v1/jobs", "202"),
+    ("post", "/v1/collections/{name}/items", "202"),
+    ("post", "/v1/collections/{name}/reindex", "202"),
+)
+ITEM_ROUTES = {  # operationId of each route that takes an item id
+    "GetItem": "get_item_v1_collections__name__items__item_id__get",
+    "GetImage": "get_image_v1_collections__name__items__item_id__image_get",
+    "GetThumbnail": "get_thumbnail_v1_collections__name__items__item_id__thumbnail_get",
+    "PatchItem": "patch_item_v1_collections__name__items__item_id__patch",
+    "DeleteItem": "delete_item_v1_collections__name__items__item_id__delete",
+}
+ITEM_SOURCES = (  # responses that carry item ids, and where the first one is
+    (("get", "/v1/collections/{name}/items", "200"), "$response.body#/items/0/id"),
+    (("post", "/v1/collections/{name}/search", "200"), "$response.body#/hits/0/id"),
+)
+LINKS: tuple[Link, ...] = (
+    *(
+        Link(source, name, target, {"job_id": JOB})
+        for source in JOB_RESPONSES
+        for name, target in (
+            ("GetJob", "get_job_v1_jobs__job_id__get"),
+            ("CancelJob", "cancel_v1_jobs__job_id__cancel_post"),
+        )
+    ),
+    *(
+        Link(source, name, target, {"name": SAME_NAME, "item_id": where})
+        for source, where in ITEM_SOURCES
+        for name, target in ITEM_ROUTES.items()
+    ),
+)
+
+
+def add_links(document: dict[str, Any]) -> dict[str, Any]:
+    """Write :data:`LINKS` into the responses they start from (in place); a link whose source
+    or target the document lacks is an error of this table."""
+    known = {operation.get("operationId") for _, _, operation in operations(document)}
+    for link in LINKS:
+        method, path, status = link.source
+        if link.target not in known:
+            raise KeyError(f"OpenAPI link {link.name}: no operation {link.target}")
+        response = document["paths"][path][method]["responses"][status]
+        response.setdefault("links", {})[link.name] = {
+            "operationId": link.target,
+            "parameters": dict(link.parameters),
+        }
+    return document
