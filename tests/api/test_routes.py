@@ -68,6 +68,7 @@ def _caption_in(client, name: str) -> dict:
 def test_the_same_query_twice_gives_identical_results(served: Served) -> None:
     first = _caption(served, "a blue sphere next to a green cube", k=8)
     second = _caption(served, "a blue sphere next to a green cube", k=8)
+    assert first.pop("timings_ms").keys() == second.pop("timings_ms").keys()  # times differ
     assert first == second
     assert len(first["hits"]) == 8
     assert [h["score"] for h in first["hits"]] == sorted(
