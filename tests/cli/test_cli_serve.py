@@ -1,4 +1,5 @@
-"""``anyseek serve`` refuses to start on a database that is not initialised, in one line."""
+"""``anyseek serve`` refuses, in one line, to start on a server database that is not initialised
+(an embedded SQLite one is created on first use instead: tests/api/test_serve_first_run.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ import pytest
 from cli import main
 
 
-def test_serve_on_an_uninitialised_database_says_run_upgrade(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.integration
+def test_serve_on_an_uninitialised_postgresql_database_says_run_upgrade(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    postgres_schema_url: str,
 ) -> None:
     for key in [k for k in os.environ if k.startswith("ANYSEEK_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("ANYSEEK_DATA_DIR", str(tmp_path / "data"))
-    assert main(["serve", "--port", "1"]) == 1
+    monkeypatch.setenv("ANYSEEK_DATABASE_URL", postgres_schema_url)  # an empty schema
+    assert main(["serve", "--port", "1"]) == 1  # refused before it binds a port
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "anyseek db upgrade" in err
     assert len(err.splitlines()) == 1
