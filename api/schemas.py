@@ -460,6 +460,15 @@ class JobCreate(BaseModel):
     source: str = Field(
         min_length=1, max_length=4096, pattern=r"^[^\x00]+$", description="a path on the server"
     )
+    metadata: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        pattern=r"^[^\x00]+$",
+        description="a CSV or JSON-lines metadata file on the server (inside the allowed roots, "
+        "as the source), one row per image keyed by its `path`: what `anyseek index "
+        "--metadata` reads; a bad row is a 422 saying `FILE:LINE: why`",
+    )
 
 
 class FailureOut(BaseModel):
