@@ -231,7 +231,8 @@ class SearchParams(BaseModel):
         ge=0,
         le=1,
         description="drop hits whose relevance (0..1, the same meaning for every query kind) is "
-        "below this",
+        "below this; refused (422) when the model has no relevance calibration (see "
+        "relevance_note)",
     )
     filter: FilterIn | None = None
     fusion: Literal["information", "rrf"] | None = None
@@ -307,6 +308,11 @@ class ModelInfo(BaseModel):
         description="pictures of each indexed item the model makes (thumbnail ?kind=...): depth "
         "and semseg for MultiMAE, none for the built-in model",
     )
+    relevance_note: str | None = Field(
+        default=None,
+        description="set when the model has no relevance calibration: its hits' relevance is "
+        "null and min_relevance is refused (the web page then hides both)",
+    )
 
 
 class SpaceScoreOut(BaseModel):
@@ -318,11 +324,17 @@ class SpaceScoreOut(BaseModel):
 
 class HitOut(BaseModel):
     """One item found: ``relevance`` is the calibrated probability (0..1) that it is what the
-    query describes, comparable across query kinds; ``score`` is the raw fused cosine."""
+    query describes, comparable across query kinds (null when the model has no relevance
+    calibration); ``score`` is the raw fused cosine."""
 
     id: int
     score: float
-    relevance: float = Field(ge=0, le=1)
+    relevance: float | None = Field(
+        ge=0,
+        le=1,
+        description="null when the model has no relevance calibration (the answer's "
+        "relevance_note says so)",
+    )
     payload: dict[str, Any]
     spaces: dict[str, SpaceScoreOut]
 
@@ -370,6 +382,12 @@ class SearchResponse(BaseModel):
         default_factory=list,
         description='what the model could not read of the query, e.g. `unknown word "teal"` '
         "for a caption word outside its vocabulary (the search ran without it)",
+    )
+    relevance_note: str | None = Field(
+        default=None,
+        description="set when the model has no relevance calibration: why every hit's relevance "
+        "is null and min_relevance is refused, and how to fit one (bench/relevance.py writes "
+        "relevance.json)",
     )
 
 
@@ -441,6 +459,15 @@ class JobCreate(BaseModel):
     )
     source: str = Field(
         min_length=1, max_length=4096, pattern=r"^[^\x00]+$", description="a path on the server"
+    )
+    metadata: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        pattern=r"^[^\x00]+$",
+        description="a CSV or JSON-lines metadata file on the server (inside the allowed roots, "
+        "as the source), one row per image keyed by its `path`: what `anyseek index "
+        "--metadata` reads; a bad row is a 422 saying `FILE:LINE: why`",
     )
 
 

@@ -97,7 +97,7 @@ def results_of(data: dict[str, Any]) -> Any:
             score=h["score"],
             payload=h["payload"],
             spaces={s: SpaceScore(v["score"], v["rank"]) for s, v in h["spaces"].items()},
-            relevance=h.get("relevance", 0.0),
+            relevance=h.get("relevance"),
         )
         for h in data["hits"]
     )
@@ -114,6 +114,7 @@ def results_of(data: dict[str, Any]) -> Any:
         explanation=explanation,
         model=data.get("model", {}),
         warnings=tuple(data.get("warnings", ())),
+        relevance_note=data.get("relevance_note"),
     )
 
 

@@ -175,7 +175,10 @@ def search(
         None, "--min-score", help="Drop results whose fused score (raw cosines) is lower."
     ),
     min_relevance: float | None = typer.Option(
-        None, "--min-relevance", help="Drop results whose relevance (0-1, any query kind) is lower."
+        None,
+        "--min-relevance",
+        help="Drop results whose relevance (0-1, any query kind) is lower; models without a "
+        "relevance calibration refuse it (use --min-score).",
     ),
     folder: str | None = typer.Option(None, "--folder", help="Only images in this folder."),
     ext: list[str] = typer.Option([], "--ext", help="Only these file types (repeatable)."),
@@ -272,17 +275,19 @@ def _ask_server(settings: Any, given: str | None, query: Any, spec: Any) -> Any:
 
 
 def echo_results(results) -> None:
-    """Results as a table: rank, id, fused score, each space's score (rank), path."""
+    """Results as a table: rank, id, relevance (for a calibrated model), fused score, each
+    space's score (rank), path; for a model without a calibration, the note saying why once."""
     for warning in results.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if not results.hits:
         typer.echo(f"no results in {results.collection!r}")
     spaces = sorted({s for hit in results.hits for s in hit.spaces})
+    calibrated = results.relevance_note is None
     rows = [
         (
             results.offset + i + 1,
             hit.id,
-            f"{hit.relevance:.2f}",
+            *((f"{hit.relevance:.2f}",) if calibrated else ()),
             f"{hit.score:.4f}",
             *(f"{hit.spaces[s].score:.3f} ({hit.spaces[s].rank})" for s in spaces),
             hit.payload.get("path"),
@@ -290,7 +295,10 @@ def echo_results(results) -> None:
         for i, hit in enumerate(results.hits)
     ]
     if rows:
-        echo_table(("rank", "id", "relevance", "score", *spaces, "path"), rows)
+        relevance = ("relevance",) if calibrated else ()
+        echo_table(("rank", "id", *relevance, "score", *spaces, "path"), rows)
+    if not calibrated:
+        typer.echo(f"note: {results.relevance_note}")
     if results.next_cursor:
         typer.echo(f"next page: --cursor {results.next_cursor}")
     explanation = results.explanation

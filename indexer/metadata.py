@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 from anyseek.db import repository
 from anyseek.db.models import Item, PendingMetadata
 from anyseek.errors import PATH_ERRORS, NotFoundError, path_refused
+from anyseek.settings import IndexerSettings
 from indexer.errors import ItemError, SourceError
-from indexer.sources import SourceRef
+from indexer.sources import SourceRef, checked_path, file_kind, printable
 from search.fields import (
     MetadataError,
     check_kinds,
@@ -39,23 +40,48 @@ def read_metadata_file(path: Path) -> dict[str, dict[str, Any]]:
     """Rows of a ``.csv`` or ``.jsonl`` metadata file by their ``path``; a bad file is a
     :class:`SourceError` naming the line."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except PATH_ERRORS as error:
         raise SourceError(path_refused("metadata file", path, error)) from None
-    rows = _csv_rows(text) if path.suffix.lower() == ".csv" else _jsonl_rows(text, path)
+    return parse_metadata(data, str(path))
+
+
+def read_allowed_metadata_file(settings: IndexerSettings, path: str) -> dict[str, dict[str, Any]]:
+    """A metadata file named by an API client: checked as a job's source is (inside the allowed
+    roots, existing) and a regular file (a FIFO would block the read), then read."""
+    resolved = checked_path(settings, Path(path))
+    try:
+        kind = file_kind(resolved.stat().st_mode)
+    except PATH_ERRORS as error:
+        raise SourceError(path_refused("metadata file", path, error)) from None
+    if kind is not None:
+        raise SourceError(f"metadata file {printable(path)} is {kind}, not a CSV or JSONL file")
+    return read_metadata_file(resolved)
+
+
+def parse_metadata(data: bytes | str, name: str) -> dict[str, dict[str, Any]]:
+    """Rows of a metadata file's content by their ``path``: CSV when ``name`` (the file's path or
+    upload name, which labels every error) ends in ``.csv``, else one JSON object a line; values
+    checked as every metadata value is (``search.fields``). A bad row is a :class:`SourceError`
+    saying ``NAME:LINE: why``, for the CLI and the API alike."""
+    try:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as error:
+        raise SourceError(f"{name}: not UTF-8 text (byte {error.start}: {error.reason})") from None
+    rows = _csv_rows(text) if name.lower().endswith(".csv") else _jsonl_rows(text, name)
     table: dict[str, dict[str, Any]] = {}
     for line, row in rows:
         key = row.pop(KEY, None)
         if not isinstance(key, str) or not key:
-            raise SourceError(f"{path}:{line}: no {KEY!r} naming the image")
+            raise SourceError(f"{name}:{line}: no {KEY!r} naming the image")
         try:
             table[key] = normalize_metadata(row)
         except MetadataError as error:
-            raise SourceError(f"{path}:{line}: {error}") from None
+            raise SourceError(f"{name}:{line}: {error}") from None
     return table
 
 
-def _jsonl_rows(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
+def _jsonl_rows(text: str, name: str) -> list[tuple[int, dict[str, Any]]]:
     """One JSON object a line (blank lines skipped)."""
     rows = []
     for line, raw in enumerate(text.splitlines(), 1):
@@ -64,9 +90,9 @@ def _jsonl_rows(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
         try:
             row = json.loads(raw)
         except json.JSONDecodeError as error:
-            raise SourceError(f"{path}:{line}: not JSON ({error.msg})") from None
+            raise SourceError(f"{name}:{line}: not JSON ({error.msg})") from None
         if not isinstance(row, dict):
-            raise SourceError(f"{path}:{line}: each line must be a JSON object")
+            raise SourceError(f"{name}:{line}: each line must be a JSON object")
         rows.append((line, row))
     return rows
 

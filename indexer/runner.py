@@ -211,12 +211,14 @@ def plan_uploads(
     collection: str,
     uploads: Sequence[Upload],
     session: Session | None = None,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
     """Spool uploaded files and write a queued job for them (run it here or enqueue it); with
-    ``session`` the job is added to it and the caller commits."""
+    ``session`` the job is added to it and the caller commits. ``metadata`` (a metadata file's
+    rows, keyed by the uploads' file names) goes with the uploads it names."""
     refs = spool_uploads(settings, uploads)
     source = f"{len(refs)} uploaded files"
-    return plan_job(settings, collection, source, refs=refs, session=session)
+    return plan_job(settings, collection, source, refs=refs, metadata=metadata, session=session)
 
 
 def index_uploads(

@@ -90,7 +90,7 @@ class SearchQuery:
     offset: int = 0
     cursor: str | None = None  # from a previous page's ``next_cursor``; replaces ``offset``
     min_score: float | None = None  # on the fused score (raw cosines: differs per query kind)
-    min_relevance: float | None = None  # on relevance in [0, 1] (search.relevance)
+    min_relevance: float | None = None  # on relevance in [0, 1]; calibrated models only
     filter: Filter | None = None
     fusion: str | None = None  # "information" | "rrf"; None: the settings' default
     combine: str | None = None  # "guidance" | "fusion" for weighted parts; None: default
@@ -146,13 +146,14 @@ class SpaceScore:
 @dataclass(frozen=True)
 class SearchHitResult:
     """One item found: id, fused score, payload, its score and rank in every space, and its
-    relevance: the calibrated probability in [0, 1] that it is what the query describes."""
+    relevance: the calibrated probability in [0, 1] that it is what the query describes (None
+    when the model has no relevance calibration, see ``search.relevance``)."""
 
     id: int
     score: float
     payload: Payload
     spaces: Mapping[str, SpaceScore]
-    relevance: float = 0.0
+    relevance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ class Explanation:
 class SearchResults:
     """One page of results, best first, the cursor of the next page, the time each stage took
     (always: metrics read it), the explanation (only when the query asked for it) and warnings
-    about what of the query the model could not read (``unknown word "teal"``)."""
+    about what of the query the model could not read (``unknown word "teal"``); and, for a model
+    without a relevance calibration, once, why its hits carry no relevance."""
 
     hits: tuple[SearchHitResult, ...]
     collection: str
@@ -193,6 +195,7 @@ class SearchResults:
     model: Mapping[str, str] = field(default_factory=dict)  # name and version of the vectors
     timings_ms: Mapping[str, float] = field(default_factory=dict)  # per stage, explain or not
     warnings: tuple[str, ...] = ()  # what the model did not read of the query (unknown words)
+    relevance_note: str | None = None  # why hits carry no relevance (uncalibrated model)
 
     @property
     def ids(self) -> list[int]:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.service import FolderModel, SearchModel
+
 FEATURES = ("score", "score - best score")
 DEFAULT_KIND = "default"
 
@@ -66,10 +68,23 @@ def load_calibration(folder: str | Path | None, version: str) -> Calibration | N
     return Calibration(body["model"], {k: tuple(v) for k, v in body["kinds"].items()})
 
 
-def relevance(
-    calibration: Calibration | None, kind: str, scores: np.ndarray, best: float
-) -> np.ndarray:
-    """Relevance in [0, 1] of fused scores: calibrated when the model has a calibration."""
-    if calibration is None:
-        return np.clip((np.asarray(scores, np.float64) + 1.0) / 2.0, 0.0, 1.0)
-    return calibration.relevance(kind, scores, best)
+def calibration_of(model: SearchModel) -> Calibration | None:
+    """The model's calibration: from its folder's ``relevance.json``, when fitted to its version."""
+    return load_calibration(model.folder if isinstance(model, FolderModel) else None, model.version)
+
+
+def relevance_note(model: SearchModel) -> str | None:
+    """Why the model's hits carry no relevance, or None when it has a calibration."""
+    if calibration_of(model) is not None:
+        return None
+    return uncalibrated_note(model.name, model.version)
+
+
+def uncalibrated_note(name: str, version: str) -> str:
+    """Why the answers of an uncalibrated model carry no relevance, and how to give it one."""
+    return (
+        f"model {name!r} (version {version}) has no relevance calibration, so hits carry no "
+        "relevance and min_relevance is refused (min_score filters on the raw fused score); "
+        "bench/relevance.py --model SOURCE --write relevance.json fits one for this version, "
+        "read from the model's folder"
+    )

@@ -24,7 +24,6 @@ from model.service import (
     COMBINATIONS,
     MAX_PIXELS,
     DescribingModel,
-    FolderModel,
     PriorModel,
     QueryEmbedding,
     QueryRequest,
@@ -53,7 +52,7 @@ from search.query import (
     UnknownReferenceError,
 )
 from search.reconstruct import explain_reconstructions
-from search.relevance import load_calibration, query_kind, relevance
+from search.relevance import calibration_of, query_kind, uncalibrated_note
 from search.steering import steer
 from search.stores.base import MAX_K, Payload, VectorStore
 
@@ -141,8 +140,7 @@ class Searcher:
         self.max_query_pixels = max_query_pixels  # ANYSEEK_API__MAX_QUERY_PIXELS
         self.priors = priors
         self.snapshot = snapshot
-        folder = model.folder if isinstance(model, FolderModel) else None
-        self.calibration = load_calibration(folder, model.version)  # None: uncalibrated
+        self.calibration = calibration_of(model)  # None: uncalibrated
 
     def close(self) -> None:
         """Close the store and, when they have them, the lookups' database connections."""
@@ -198,6 +196,7 @@ class Searcher:
         target = target or query.collection
         timer = _Timer()
         fusion, combine = self._methods(query)
+        self._check_relevance(query)
         offset, cursor = self._window(query)
         spaces = self._spaces(query, target)
         with timer.stage("transform"):
@@ -273,7 +272,7 @@ class Searcher:
             relevant = self._relevance(plan, candidates, fused_weights)
             if query.min_score is not None:
                 order = order[fused[order] >= query.min_score]
-            if query.min_relevance is not None:
+            if query.min_relevance is not None and relevant is not None:
                 order = order[relevant[order] >= query.min_relevance]
             order = _after(order, candidates.ids, fused, plan.cursor, bool(query.cursor))
             page = order[offset : offset + query.k]
@@ -304,19 +303,30 @@ class Searcher:
             model={"name": self.model.name, "version": self.model.version},
             timings_ms=dict(timer.ms),
             warnings=plan.warnings,
+            relevance_note=self.relevance_note,
         )
+
+    @property
+    def relevance_note(self) -> str | None:
+        """Why this model's hits carry no relevance; None when it has a calibration."""
+        if self.calibration is not None:
+            return None
+        return uncalibrated_note(self.model.name, self.model.version)
 
     def _relevance(
         self, plan: Plan, candidates: Candidates, fused_weights: Mapping[str, float]
-    ) -> np.ndarray:
+    ) -> np.ndarray | None:
         """Every candidate's relevance in [0, 1] (``search.relevance``): from its scores fused by
-        information, whichever fusion orders the results, as the calibration was fitted."""
+        information, whichever fusion orders the results, as the calibration was fitted; None
+        for a model without a calibration."""
+        if self.calibration is None:
+            return None
         scores = FUSIONS["information"](candidates, fused_weights, self.settings.rrf_k)
         if not len(scores):
             return np.zeros(0)
         positive = [p.modality for p in plan.query.parts if p.weight > 0]
         kind = query_kind(positive, bool(plan.query.like))
-        found = relevance(self.calibration, kind, scores, float(np.max(scores)))
+        found = self.calibration.relevance(kind, scores, float(np.max(scores)))
         return np.round(found, 4)  # as reported: the filter keeps what the hits say
 
     def _explain(
@@ -386,6 +396,11 @@ class Searcher:
         return described
 
     # --- checks -----------------------------------------------------------------------------
+
+    def _check_relevance(self, query: SearchQuery) -> None:
+        """Refuse a minimum relevance the model cannot measure (it has no calibration)."""
+        if query.min_relevance is not None and self.relevance_note is not None:
+            raise SearchInputError(f"min_relevance: {self.relevance_note}", "min_relevance")
 
     def _methods(self, query: SearchQuery) -> tuple[str, str]:
         """The fusion and combination methods, refusing unknown names."""
@@ -550,13 +565,17 @@ def _next(cursor: PageCursor, hits: Sequence[SearchHitResult], served: int) -> P
 
 
 def _hit(
-    candidates: Candidates, fused: np.ndarray, relevant: np.ndarray, i: int, payload: Payload
+    candidates: Candidates,
+    fused: np.ndarray,
+    relevant: np.ndarray | None,
+    i: int,
+    payload: Payload,
 ) -> SearchHitResult:
     """The result of candidate position ``i``."""
     return SearchHitResult(
         id=int(candidates.ids[i]),
         score=float(fused[i]),
-        relevance=float(relevant[i]),
+        relevance=None if relevant is None else float(relevant[i]),
         payload=payload,
         spaces={
             s: SpaceScore(float(candidates.scores[s][i]), int(candidates.ranks[s][i]))

@@ -22,6 +22,7 @@ from api.routes.common import CollectionName, Wait, errors, job_out
 from api.schemas import ItemList, ItemOut, ItemPatch, JobOut
 from indexer import Upload, plan_uploads
 from indexer import metadata as item_metadata
+from indexer.errors import SourceError
 from search.fields import MetadataError, normalize_metadata
 from search.stores import VectorStore
 
@@ -77,6 +78,21 @@ def _upload_metadata(text: str | None, files: int) -> list[dict[str, Any] | None
         raise ApiError(422, f"metadata: {exc}", "metadata") from None
 
 
+async def _metadata_file(
+    upload: UploadFile | None, max_upload_mb: float
+) -> dict[str, dict[str, Any]] | None:
+    """The rows of an uploaded CSV/JSONL metadata file by file name, read under the size cap and
+    checked as ``anyseek index --metadata`` checks them (a bad row: 422 saying NAME:LINE: why)."""
+    if upload is None:
+        return None
+    data = await upload.read(convert.max_bytes(max_upload_mb) + 1)
+    convert.check_size("metadata_file", len(data), max_upload_mb)
+    try:
+        return item_metadata.parse_metadata(data, upload.filename or "metadata_file")
+    except SourceError as exc:
+        raise ApiError(422, str(exc), "metadata_file") from None
+
+
 async def _uploads(
     files: list[UploadFile], max_upload_mb: float, metadata: list[dict[str, Any] | None]
 ) -> list[Upload]:
@@ -121,13 +137,23 @@ async def upload_items(
             json_schema_extra={"pattern": JSON_CONTAINER},  # parsed by _upload_metadata
         ),
     ] = None,
+    metadata_file: Annotated[
+        UploadFile | None,
+        File(
+            description="a CSV or JSON-lines metadata file, one row per image keyed by `path` "
+            "(the uploaded file's name), as `anyseek index --metadata` reads it; its rows win "
+            "over `metadata` for the fields both give"
+        ),
+    ] = None,
 ) -> JobOut:
     """Upload images to index into a collection (created if missing); returns their job."""
     jobs = state.ready_jobs
+    max_mb = state.settings.api.max_upload_mb
     await run_in_threadpool(catalog.check_indexable, session, state.ready_models, name)
     per_file = _upload_metadata(metadata, len(files))
-    uploads = await _uploads(files, state.settings.api.max_upload_mb, per_file)
-    job_id = await run_in_threadpool(plan_uploads, state.settings, name, uploads, session)
+    table = await _metadata_file(metadata_file, max_mb)
+    uploads = await _uploads(files, max_mb, per_file)
+    job_id = await run_in_threadpool(plan_uploads, state.settings, name, uploads, session, table)
     return job_out(await run_in_threadpool(jobs.launch, session, job_id, wait))
 
 

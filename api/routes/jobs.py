@@ -13,8 +13,10 @@ from api.errors import ApiError
 from api.routes.common import Wait, errors, job_out
 from api.schemas import JobCreate, JobList, JobOut
 from indexer import plan_job
+from indexer.errors import SourceError
 from indexer.heartbeat import fail_dead_jobs
 from indexer.jobs import cancel_job, list_reports, report
+from indexer.metadata import read_allowed_metadata_file
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="job id")]
@@ -29,7 +31,8 @@ LISTED_FAILURES = 20  # failure reasons per job in a listing; a job's own page h
     responses=errors(400, 401, 404, 409, 422, 503),
 )
 def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = False) -> JobOut:
-    """Index a folder, file or list file on the server (inside ANYSEEK_INDEXER__ALLOWED_ROOTS)."""
+    """Index a folder, file or list file on the server (inside ANYSEEK_INDEXER__ALLOWED_ROOTS),
+    with the rows of a metadata file there when ``metadata`` names one."""
     if not state.settings.indexer.allowed_roots:
         raise ApiError(
             422,
@@ -41,7 +44,13 @@ def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = F
         raise ApiError(422, "source: URLs are indexed with `anyseek index` on the server", "source")
     jobs = state.ready_jobs
     catalog.check_indexable(session, state.ready_models, body.collection)
-    job_id = plan_job(state.settings, body.collection, body.source, session=session)
+    table = None
+    if body.metadata is not None:
+        try:
+            table = read_allowed_metadata_file(state.settings.indexer, body.metadata)
+        except SourceError as exc:  # outside the roots, missing, or a bad row (FILE:LINE: why)
+            raise ApiError(422, str(exc), "metadata") from None
+    job_id = plan_job(state.settings, body.collection, body.source, metadata=table, session=session)
     return job_out(jobs.launch(session, job_id, wait))
 
 

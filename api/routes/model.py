@@ -12,6 +12,7 @@ from api.deps import READ, State
 from api.routes.common import errors
 from api.schemas import ModelInfo, PaletteClassOut, QueryModalityOut, SpaceOut
 from model.service import RECONSTRUCTION_KINDS, ReconstructingModel
+from search.relevance import relevance_note
 
 router = APIRouter(tags=["model"])
 
@@ -37,6 +38,7 @@ def model_info(state: State) -> ModelInfo:
         previews=list(RECONSTRUCTION_KINDS)
         if isinstance(model, ReconstructingModel) and state.settings.indexer.reconstructions
         else [],
+        relevance_note=relevance_note(model),
         palette=None
         if palette is None
         else [PaletteClassOut(id=c.id, name=c.name, color=list(c.color)) for c in palette.classes],

@@ -79,6 +79,21 @@ async function loadModel() {
   }
   query.setModel(page.model);
   $("#model-info").textContent = `model ${page.model.name} ${page.model.version ?? ""}`;
+  showRelevanceNote(page.model.relevance_note ?? null);
+}
+
+/** A model without a relevance calibration: its results carry no relevance, so the minimum
+ * relevance control is off and disabled, and the note saying why is shown once beside it. */
+function showRelevanceNote(note) {
+  const control = $("#min-score");
+  control.disabled = note !== null;
+  if (note !== null && minScore() !== null) {
+    control.value = 0;
+    control.dispatchEvent(new Event("input"));
+  }
+  $("#show-scores").closest("label").hidden = note !== null;
+  $("#relevance-note").textContent = note ?? "";
+  $("#relevance-note").hidden = note === null;
 }
 
 function renderSpaces() {
@@ -180,10 +195,10 @@ function addLike(id, weight) {
 
 // ---- state in the URL -------------------------------------------------------------------
 
-/** The minimum relevance (0..1), or null when off (0). */
+/** The minimum relevance (0..1), or null when off (0, or a model without a calibration). */
 function minScore() {
   const v = Number($("#min-score").value);
-  return v <= 0 ? null : v;
+  return v <= 0 || $("#min-score").disabled ? null : v;
 }
 
 function currentState() {

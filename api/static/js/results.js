@@ -6,6 +6,8 @@ import { api, showImage } from "./api.js";
 const $ = (sel) => document.querySelector(sel);
 const fmt = (x) => (Math.round(x * 1000) / 1000).toFixed(3);
 const pct = (x) => `${Math.round(x * 100)}%`;
+/** "relevance 87%\n" for a hit that has one; nothing for a model without a calibration. */
+const relevanceLine = (hit) => (hit.relevance === null ? "" : `relevance ${pct(hit.relevance)}\n`);
 
 /** "clip #1 0.912 · dino #3 0.801": an item's rank and score in every space. */
 export function spaceSummary(hit) {
@@ -55,19 +57,23 @@ export class ResultsView {
       li.dataset.id = hit.id;
       const button = document.createElement("button");
       button.type = "button";
-      button.title = `item ${hit.id}\nrelevance ${pct(hit.relevance)}\nscore ${fmt(hit.score)}\n${spaceSummary(hit).replaceAll(" · ", "\n")}`;
-      button.setAttribute("aria-label", `Result ${this.hits.length}: item ${hit.id}, relevance ${pct(hit.relevance)}`);
+      button.title = `item ${hit.id}\n${relevanceLine(hit)}score ${fmt(hit.score)}\n${spaceSummary(hit).replaceAll(" · ", "\n")}`;
+      button.setAttribute("aria-label", `Result ${this.hits.length}: item ${hit.id}`
+        + (hit.relevance === null ? "" : `, relevance ${pct(hit.relevance)}`));
       const img = document.createElement("img");
       showImage(img, api.thumbnailUrl(collection, hit.id));
       img.alt = hit.payload?.path?.split("/").pop() || `item ${hit.id}`;
-      const score = document.createElement("span");
-      score.className = "score";
-      score.textContent = hit.relevance.toFixed(2);
-      score.title = "relevance: how likely this is what the query describes (0 to 1)";
       const rank = document.createElement("span");
       rank.className = "rank";
       rank.textContent = `#${this.hits.length}`;
-      button.append(img, rank, score);
+      button.append(img, rank);
+      if (hit.relevance !== null) { // a model without a relevance calibration has none to show
+        const score = document.createElement("span");
+        score.className = "score";
+        score.textContent = hit.relevance.toFixed(2);
+        score.title = "relevance: how likely this is what the query describes (0 to 1)";
+        button.append(score);
+      }
       button.addEventListener("click", () => this.onOpen(hit));
       li.append(button);
       this.grid.append(li);
@@ -114,7 +120,7 @@ export function showItem(collection, hit, previews, actions) {
   showSeen(collection, hit.id, previews);
   const table = $("#item-spaces");
   table.innerHTML = "<tr><th scope='col'></th><th scope='col'>rank</th><th scope='col'>similarity</th></tr>";
-  table.insertAdjacentHTML("beforeend", `<tr><td>relevance (0 to 1)</td><td></td><td>${hit.relevance.toFixed(2)}</td></tr>`);
+  if (hit.relevance !== null) table.insertAdjacentHTML("beforeend", `<tr><td>relevance (0 to 1)</td><td></td><td>${hit.relevance.toFixed(2)}</td></tr>`);
   table.insertAdjacentHTML("beforeend", `<tr><td>all spaces together</td><td></td><td>${fmt(hit.score)}</td></tr>`);
   for (const [space, v] of Object.entries(hit.spaces)) {
     const row = table.insertRow();

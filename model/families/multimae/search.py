@@ -100,9 +100,11 @@ class MultiMAESearchModel(SearchModelBase):
         name: str = "multimae",
         version: str = "untracked",
         pooling: Literal["global", "all"] = "global",
+        folder: Path | None = None,
     ) -> None:
         self.model = model.eval()
         self.name = name
+        self.folder = folder  # the checkpoint's folder: files fitted to it (relevance.json)
         self.pooling = pooling
         self.version = version if pooling == "global" else f"{version}-{pooling}"
         self.device = model.global_tokens.device
@@ -265,4 +267,6 @@ def load_multimae_search_model(
     """Load a MultiMAE checkpoint as a search model; its version is the weights' content hash."""
     weights = find_weights(source)
     model = load_multimae(weights, device=device, dtype=torch_dtype(dtype))
-    return MultiMAESearchModel(model, name=Path(source).name, version=weights_digest([weights]))
+    return MultiMAESearchModel(
+        model, name=Path(source).name, version=weights_digest([weights]), folder=weights.parent
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -145,6 +146,8 @@ class OfficialSearchModel(BundleSearchModel):
         self.bundle = bundle
         self.name = name
         self.version = version
+        path = Path(bundle.path)  # the FM's weights file: files fitted to it sit beside it
+        self.folder = path.parent if path.is_file() else path
         self.device = bundle.fm.device
         self.palette = None  # segmentations in the COCO numbering and palette
         self.use_query_modalities(query_modalities.values(), "this 4M checkpoint")
