@@ -133,9 +133,13 @@ def search_remote(url: str, query: Any, spec: Any = None, api_key: str | None = 
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         raise NoServer(f"no server at {url} ({exc})") from None
     if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail") or response.text
-        except ValueError:
-            detail = response.text
-        raise SettingsError(f"the server at {url} refused the search: {detail}")
+        raise SettingsError(f"the server at {url} refused the search: {refused_detail(response)}")
     return results_of(response.json())
+
+
+def refused_detail(response: Any) -> str:
+    """What a server's error answer says: its problem detail, else its body as text."""
+    try:
+        return response.json().get("detail") or response.text
+    except ValueError:
+        return response.text

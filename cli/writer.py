@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from anyseek.errors import ServiceUnavailableError, SettingsError
 from anyseek.settings import Settings
+from cli.remote import refused_detail
 
 if TYPE_CHECKING:  # the store modules load numpy and FAISS: only when a writing command runs
     from search.stores import VectorStore
@@ -77,11 +78,7 @@ class ServerWriter:
                 f"{self.who} holds the writer but does not answer ({exc}); nothing changed"
             ) from None
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail") or response.text
-            except ValueError:
-                detail = response.text
-            raise SettingsError(f"the server at {self.url} refused it: {detail}")
+            raise SettingsError(f"the server at {self.url} refused it: {refused_detail(response)}")
         return response.json()
 
     def follow(self, job: dict[str, Any], progress: Any) -> dict[str, Any]:

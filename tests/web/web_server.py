@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_process import stop
 from web_gallery import build_gallery
 
 from anyseek.settings import Settings, load_settings
@@ -117,11 +118,7 @@ def start_server(
         wait_ready(server)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, timeout=15)
 
 
 @dataclass
