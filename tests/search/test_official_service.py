@@ -251,6 +251,9 @@ def test_missing_tokenizer_is_one_error_line_naming_the_repo(indexed, tmp_path: 
         "ANYSEEK_MODEL__SOURCE": settings.model.source,
         "ANYSEEK_MODEL__TOKENIZERS": str(lacking),
         "ANYSEEK_MODEL__DEVICE": "cpu",
+        # a store of its own: this test process holds the writer of the fixture's, and a command
+        # asked to write there is refused for that first (tests/cli/test_cli_writes_with_server)
+        "ANYSEEK_STORE__PATH": str(tmp_path / "faiss"),
         "PATH": os.environ["PATH"],
     }
     for args in (
