@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.pipeline import Run, run_pipeline
 from workbench.recipe import Recipe, load_recipe
-from workbench.styles import RANDOM
+from workbench.styles import RANDOM, RANDOM_WIDE
 
 ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     "base": ("the shipped recipe, short", {}),
@@ -42,6 +42,10 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     "random_person": (
         "a fifth training style: every drawing by a new person with random knobs",
         {"data": {"styles": ("default", "tidy", "rough", "loose", RANDOM)}},
+    ),
+    "random_wide": (
+        "a fifth training style: every drawing by a new person whose knobs span the widest range",
+        {"data": {"styles": ("default", "tidy", "rough", "loose", RANDOM_WIDE)}},
     ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",

@@ -52,6 +52,11 @@ HELD_OUT = ("scrawl",)
 RANDOM = "random"
 """Not one person but a new one for every drawing, each knob drawn from :data:`RANDOM_KNOBS`."""
 
+RANDOM_WIDE = "random_wide"
+"""Like :data:`RANDOM`, with every knob drawn from the widest range a person may have
+(:data:`WIDE_KNOBS`): each of the held-out person's habits lies inside it, none of its
+combinations or seeds is trained on. An experiment of ``bench/levers.py``, in no shipped recipe."""
+
 #: knob -> (low, high) of a random person; kept short of the held-out person's tall pages,
 #: tremor and broken strokes, so that evaluating ``scrawl`` stays a step outside training
 RANDOM_KNOBS: dict[str, tuple[float, float]] = {
@@ -62,13 +67,28 @@ RANDOM_KNOBS: dict[str, tuple[float, float]] = {
     "p_typo": (0.0, 0.1),
 }  # fmt: skip
 
+#: the widest person: every knob from careful to beyond the held-out scrawler
+WIDE_KNOBS: dict[str, tuple[float, float]] = RANDOM_KNOBS | {
+    "position_jitter": (0.02, 0.16), "size_jitter": (0.1, 0.5), "wobble": (0.004, 0.035),
+    "proportion_jitter": (0.0, 0.45), "p_broken": (0.0, 0.6), "paint_spill": (0.0, 0.55),
+    "p_typo": (0.0, 0.2),
+}  # fmt: skip
 
-def random_person(seed: int) -> HumanStyle:
-    """A person drawn at random from :data:`RANDOM_KNOBS` (reproducible from ``seed``)."""
+#: random person's name -> (knob ranges, page aspect range as width / height)
+RANDOM_PEOPLE: dict[str, tuple[dict[str, tuple[float, float]], tuple[float, float]]] = {
+    RANDOM: (RANDOM_KNOBS, (0.75, 1.8)),
+    RANDOM_WIDE: (WIDE_KNOBS, (0.45, 2.2)),
+}
+
+
+def random_person(seed: int, name: str = RANDOM) -> HumanStyle:
+    """A person drawn at random from the ranges of random person ``name`` (reproducible from
+    ``seed``)."""
+    ranges, (narrow, wide) = RANDOM_PEOPLE[name]
     rng = np.random.default_rng([seed, 0x5EED])
-    knobs = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in RANDOM_KNOBS.items()}
+    knobs = {k: float(rng.uniform(lo, hi)) for k, (lo, hi) in ranges.items()}
     thin = int(rng.integers(1, 6))
-    aspect = float(np.exp(rng.uniform(np.log(0.75), np.log(1.8))))
+    aspect = float(np.exp(rng.uniform(np.log(narrow), np.log(wide))))
     return HumanStyle(
         stroke_widths=(thin, thin + int(rng.integers(0, 9))),
         aspect=(min(1.0, aspect), max(1.0, aspect)),
@@ -77,12 +97,13 @@ def random_person(seed: int) -> HumanStyle:
 
 
 def style(name: str, seed: int = 0) -> HumanStyle:
-    """A named style (``random``: the person of this drawing's ``seed``), or a ValueError
+    """A named style (a random person: the person of this drawing's ``seed``), or a ValueError
     listing the names."""
-    if name == RANDOM:
-        return random_person(seed)
+    if name in RANDOM_PEOPLE:
+        return random_person(seed, name)
     if name not in STYLES:
-        raise ValueError(f"unknown drawing style {name!r}; known: {', '.join(STYLES)}, {RANDOM}")
+        known = ", ".join([*STYLES, *RANDOM_PEOPLE])
+        raise ValueError(f"unknown drawing style {name!r}; known: {known}")
     return STYLES[name]
 
 
