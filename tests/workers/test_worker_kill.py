@@ -137,9 +137,12 @@ def test_two_workers_on_faiss_lose_and_duplicate_nothing(
     tmp_path, worker_database_url, redis_url
 ) -> None:
     settings = worker_settings(tmp_path, worker_database_url, redis_url)
-    probe, job_id = submit_images(settings, tmp_path)
-    with workers(settings, tmp_path, "index,writer", "index"):
-        logs = [tmp_path / "worker0.log", tmp_path / "worker1.log"]
+    with workers(settings, tmp_path, "index,writer", "index") as started:
+        logs = [worker.log for worker in started]
+        # both consuming before the job exists: a chunk takes ~25 ms, so a worker ready half a
+        # second before the other could take all twenty
+        wait_for(lambda: all("ready." in log.read_text() for log in logs), 120, "both ready", logs)
+        probe, job_id = submit_images(settings, tmp_path)
         wait_for(lambda: probe.status(job_id) == "succeeded", 180, "the job to finish", logs)
     check_exactly_once(settings, probe, job_id)
     both = [(tmp_path / f"worker{n}.log").read_text().count("index_chunk[") for n in (0, 1)]
