@@ -13,6 +13,12 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from anyseek.db.migrate import open_database
+from anyseek.settings import Settings
+from indexer.reindex import run_reindex, start_reindex
+from search.model_registry import ModelRegistry
+from search.stores import open_store
+
 BUILTIN = Path(__file__).resolve().parents[1] / "model" / "builtin"
 
 
@@ -36,3 +42,16 @@ def derived_bundle(folder: Path, seed: int = 1) -> Path:
     shutil.copytree(BUILTIN, target)
     perturb_weights(target, seed)
     return target
+
+
+def reindex_in_process(settings: Settings, model, collection: str, source: str) -> None:
+    """The reference: the same re-index run here (the store's writer while no worker runs)."""
+    database, store = open_database(settings), open_store(settings)
+    try:
+        registry = ModelRegistry(settings.model, default=model)
+        with database.session() as session:
+            job_id, _ = start_reindex(session, collection, registry.get(source), source)
+        assert run_reindex(settings, database, store, job_id, registry.get).status == "succeeded"
+    finally:
+        store.close()
+        database.dispose()

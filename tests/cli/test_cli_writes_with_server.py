@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from derived_model import derived_bundle
+from derived_model import derived_bundle, reindex_in_process
 from PIL import Image
 from server_process import HTTP, free_port, start_server
 from sqlalchemy import func, select
@@ -20,9 +20,7 @@ from anyseek.db.session import database_for
 from anyseek.settings import Settings, load_settings
 from cli import main
 from indexer import run_index
-from indexer.reindex import run_reindex, start_reindex
 from model.data import generate_scene
-from search.model_registry import ModelRegistry
 from search.stores import open_store
 
 COLLECTION, KEY = "photos", "k1"
@@ -55,16 +53,9 @@ def two_versions(settings: Settings, images: Path, model, source: str) -> None:
     images.mkdir()
     for seed in range(6):
         Image.fromarray(generate_scene(seed, 64).rgb).save(images / f"scene{seed}.png")
+    database.dispose()
     run_index(settings, COLLECTION, images, model=model)
-    store = open_store(settings)
-    try:
-        registry = ModelRegistry(settings.model, default=model)
-        with database.session() as session:
-            job_id, _ = start_reindex(session, COLLECTION, registry.get(source), source)
-        assert run_reindex(settings, database, store, job_id, registry.get).status == "succeeded"
-    finally:
-        store.close()
-        database.dispose()
+    reindex_in_process(settings, model, COLLECTION, source)
 
 
 def state(settings: Settings) -> tuple[list[tuple[int, bool, str]], str | None, dict[str, int]]:

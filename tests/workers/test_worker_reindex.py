@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from derived_model import derived_bundle
+from derived_model import derived_bundle, reindex_in_process
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from worker_processes import purged_app, settings_env, wait_for, workers
@@ -23,7 +23,7 @@ from anyseek.settings import Settings, load_settings
 from cli import main
 from indexer import run_index
 from indexer.jobs import cancel_job, report
-from indexer.reindex import run_reindex, start_reindex
+from indexer.reindex import start_reindex
 from model.data import generate_scene
 from search.model_registry import ModelRegistry
 from search.query import QueryPart, SearchQuery
@@ -69,19 +69,6 @@ def index_scenes(settings: Settings, folder: Path, count: int, model, *names: st
         Image.fromarray(generate_scene(seed, 64).rgb).save(folder / f"scene{seed:03d}.png")
     for name in names:
         run_index(settings, name, folder, model=model)
-
-
-def reindex_in_process(settings: Settings, model, collection: str, source: str) -> None:
-    """The reference: the same re-index run here (the store's writer while no worker runs)."""
-    database, store = open_database(settings), open_store(settings)
-    try:
-        registry = ModelRegistry(settings.model, default=model)
-        with database.session() as session:
-            job_id, _ = start_reindex(session, collection, registry.get(source), source)
-        assert run_reindex(settings, database, store, job_id, registry.get).status == "succeeded"
-    finally:
-        store.close()
-        database.dispose()
 
 
 class Probe:
