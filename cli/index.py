@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,6 +92,11 @@ def worker(
     concurrency: int = typer.Option(1, min=1, help="processes (one per GPU; CPU: cores)"),
     pool: str = typer.Option("solo", help="solo (one process), prefork, threads"),
     loglevel: str = typer.Option("INFO"),
+    name: str = typer.Option(
+        "",
+        help="the worker's node name (default anyseek-PID@HOSTNAME: unique per process, so "
+        "several workers on one machine can share a RabbitMQ broker)",
+    ),
 ) -> None:
     """Start a Celery worker for index jobs (see docs/deploy.md)."""
     from workers.app import QUEUES, check_broker, configure
@@ -110,6 +116,7 @@ def worker(
             f"--concurrency={concurrency}",
             f"--pool={pool}",
             f"--loglevel={loglevel}",
+            f"--hostname={name or f'anyseek-{os.getpid()}@%h'}",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",

@@ -133,10 +133,13 @@ def test_kill_9_worker_mid_job_on_rabbitmq(tmp_path, worker_database_url, amqp_u
     kill_mid_job(worker_settings(tmp_path, worker_database_url, amqp_url), tmp_path)
 
 
+@pytest.mark.parametrize("broker", ["redis_url", "amqp_url"])
 def test_two_workers_on_faiss_lose_and_duplicate_nothing(
-    tmp_path, worker_database_url, redis_url
+    tmp_path, worker_database_url, broker, request
 ) -> None:
-    settings = worker_settings(tmp_path, worker_database_url, redis_url)
+    # on RabbitMQ two workers of one machine once shared the node name celery@HOST and the second
+    # died on its exclusive control queue: each process now names itself anyseek-PID@HOST
+    settings = worker_settings(tmp_path, worker_database_url, request.getfixturevalue(broker))
     with workers(settings, tmp_path, "index,writer", "index") as started:
         logs = [worker.log for worker in started]
         # both consuming before the job exists: a chunk takes ~25 ms, so a worker ready half a
