@@ -16,7 +16,6 @@ PYTHONPATH=. .venv/bin/python bench/reliability.py --out bench/results/reliabili
 from __future__ import annotations
 
 import argparse
-import base64
 import io
 import os
 import random
@@ -29,7 +28,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.append(str(ROOT / "tests" / "reliability"))
 
-from hostile import npy_bomb, npy_header, slow_segmentation_png  # noqa: E402
+from hostile import hostile_requests, npy_header  # noqa: E402
 from indexing_checks import collection_state, killed_run, sound  # noqa: E402
 
 
@@ -334,36 +332,11 @@ def run_clients(tmp: Path, clients: int, seconds: float) -> dict[str, object]:
             server.kill()
 
 
-JSON = {"content-type": "application/json"}
-
-
-def _hostile_requests() -> list[tuple[str, Callable[[], dict]]]:
-    """Hostile searches: (kind, a maker of httpx.post keyword arguments)."""
-
-    def part(modality: str, data: bytes) -> Callable[[], dict]:
-        encoded = base64.b64encode(data).decode()
-        return lambda: {"json": {"parts": [{"modality": modality, "data": encoded}]}}
-
-    def streamed() -> Iterator[bytes]:
-        for _ in range(200):  # 200 MB, no Content-Length
-            yield b"x" * (1 << 20)
-
-    slow = slow_segmentation_png(2800, 2800)  # 7.8 MP: under the query pixel limit, slow
-    return [
-        ("npy bomb (json)", part("depth", npy_bomb())),
-        ("npy bomb (multipart)", lambda: {"files": {"depth": ("d.npy", npy_bomb())}}),
-        ("npy truncated", part("depth", npy_header((64, 64)) + b"\x00" * 10)),
-        ("slow segmentation 7.8 MP", lambda: {"files": {"semseg": ("s.png", slow)}}),
-        ("garbage image", part("image", os.urandom(2048))),
-        ("streamed body 200 MB", lambda: {"content": streamed(), "headers": JSON}),
-    ]
-
-
 def _load(base: str, clients: int, seconds: float) -> dict[str, object]:
     import httpx
 
     search = f"{base}/v1/collections/g/search"
-    hostile = _hostile_requests()
+    hostile = hostile_requests()
     captions = ["a red cube", "a blue sphere left of a green cone", "two yellow tori", "a cylinder"]
     counts: Counter = Counter()
     good_ms: list[float] = []

@@ -17,13 +17,20 @@ INDEX_QUEUE = "anyseek.index"
 WRITER_QUEUE = "anyseek.writer"
 QUEUES = {"index": INDEX_QUEUE, "writer": WRITER_QUEUE}
 BROKER_CHECK_TIMEOUT_S = 5
+REDELIVERY_SCAN_S = 10
 
 app = Celery("anyseek", include=["workers.tasks"])
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
     """The Celery settings anyseek relies on; see docs/deploy.md for why each one is there."""
-    transport = {"visibility_timeout": settings.indexer.visibility_timeout}
+    transport = {
+        "visibility_timeout": settings.indexer.visibility_timeout,
+        # Redis: look for overdue unacked chunks every 10 s (kombu's default looks once every
+        # 10 x 10 s, so a dead worker's chunk waited up to ~100 s past its visibility timeout)
+        "unacked_restore_interval": REDELIVERY_SCAN_S,
+        "unacked_restore_throttle": 1,
+    }
     max_memory_kb = settings.indexer.worker_max_memory_mb * 1024
     return {
         "broker_url": settings.broker_url,

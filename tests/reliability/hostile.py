@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import os
 import struct
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -46,3 +49,29 @@ def slow_segmentation_png(width: int, height: int) -> bytes:
     out = io.BytesIO()
     Image.fromarray(array).save(out, format="PNG")
     return out.getvalue()
+
+
+def hostile_requests(stream_mb: int = 200) -> list[tuple[str, Callable[[], dict]]]:
+    """Hostile searches: (kind, a maker of ``httpx`` request keyword arguments); a maker with
+    ``files`` goes to the upload route."""
+
+    def part(modality: str, data: bytes) -> Callable[[], dict]:
+        encoded = base64.b64encode(data).decode()
+        return lambda: {"json": {"parts": [{"modality": modality, "data": encoded}]}}
+
+    def streamed() -> Iterator[bytes]:
+        for _ in range(stream_mb):  # no Content-Length: the server must cut it off itself
+            yield b"x" * (1 << 20)
+
+    slow = slow_segmentation_png(2800, 2800)  # 7.8 MP: under the query pixel limit, slow
+    return [
+        ("npy bomb (json)", part("depth", npy_bomb())),
+        ("npy bomb (multipart)", lambda: {"files": {"depth": ("d.npy", npy_bomb())}}),
+        ("npy truncated", part("depth", npy_header((64, 64)) + b"\x00" * 10)),
+        ("slow segmentation 7.8 MP", lambda: {"files": {"semseg": ("s.png", slow)}}),
+        ("garbage image", part("image", os.urandom(2048))),
+        (
+            f"streamed body {stream_mb} MB",
+            lambda: {"content": streamed(), "headers": {"content-type": "application/json"}},
+        ),
+    ]

@@ -1,0 +1,239 @@
+"""The faults a deployment must survive, one entry each, and the run that measures one of them.
+
+A run submits a bulk job, starts the search clients, injects the fault once the job is under way,
+heals it after the outage (a host gone for good is not healed), waits for the job to end and reads
+what holds: every image indexed exactly once, what the clients saw, how long recovery took.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cluster import Cluster
+from load import Load, LoadSummary, summarise
+from workload import Outcome, Probe, submit
+
+
+def fill_disk(folder: Path) -> None:
+    """Write a filler file in ``folder`` until its filesystem is full."""
+    block = b"\0" * (1 << 20)
+    with (folder / "filler").open("wb") as out:
+        try:
+            while True:
+                out.write(block)
+                out.flush()
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+
+
+def free_disk(folder: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (folder / "filler").unlink()
+
+
+def kill_api_host(cluster: Cluster) -> None:
+    cluster.host("api").kill_all()
+
+
+def restart_worker_host(cluster: Cluster) -> None:
+    """A replacement for a host gone for good: plugged in again, its worker started anew."""
+    cluster.host("w1").reconnect()
+    cluster.start_worker("w1")
+
+
+def remove_worker_host(cluster: Cluster) -> None:
+    cluster.host("w1").kill_all()
+    cluster.host("w1").cut()
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault: how to cause it, how it ends (None: it does not), how the bed is made whole."""
+
+    name: str
+    what: str
+    inject: Callable[[Cluster], None]
+    heal: Callable[[Cluster], None] | None
+    restore: Callable[[Cluster], None] | None = None  # after the run, for the next fault
+    api_down: bool = False  # the API host itself dies: its clients cannot connect meanwhile
+
+
+FAULTS = (
+    Fault(
+        "worker-link-down",
+        "a worker host's link down, then back",
+        lambda c: c.host("w1").cut(),
+        lambda c: c.host("w1").reconnect(),
+    ),
+    Fault(
+        "worker-host-gone",
+        "a worker host gone for good (every process killed, link down)",
+        remove_worker_host,
+        None,
+        restore=restart_worker_host,
+    ),
+    Fault(
+        "broker-restart",
+        "the broker stopped, then started with its data",
+        lambda c: c.broker.stop(),
+        lambda c: c.broker.start(),
+    ),
+    Fault(
+        "postgres-restart",
+        "PostgreSQL stopped, then started",
+        lambda c: c.postgres.stop(),
+        lambda c: c.postgres.start(),
+    ),
+    Fault(
+        "writer-disk-full",
+        "the FAISS writer's disk full, then freed",
+        lambda c: fill_disk(c.api_data),
+        lambda c: free_disk(c.api_data),
+    ),
+    Fault(
+        "api-host-restart",
+        "the API host (API and FAISS writer) killed, then started again",
+        kill_api_host,
+        lambda c: c.start_api_host(),
+        api_down=True,
+    ),
+)
+BY_NAME = {fault.name: fault for fault in FAULTS}
+DONE = ("succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class FaultResult:
+    """What one fault run measured."""
+
+    fault: str
+    broker: str
+    outcome: Outcome
+    recovery_s: float | None  # from the heal to indexing moving and a search answered again
+    job_s: float  # submit to the job's end
+    during: LoadSummary  # the clients, from the fault to recovery
+    overall: LoadSummary  # the clients, the whole run
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+def run_fault(
+    cluster: Cluster, fault: Fault, collection: str, files: int, clients: int = 16
+) -> FaultResult:
+    """Index ``cluster.images`` into ``collection`` with ``fault`` part-way; what held."""
+    probe = Probe(cluster)
+    outage = cluster.sizes.outage_s
+    try:
+        started = time.monotonic()
+        job_id = submit(cluster, collection, cluster.images)
+        wait_until(lambda: probe.indexed(collection) >= files // 10, 300, "10% indexed")
+        load = Load(cluster.api_url, collection, clients).start()
+        time.sleep(1.0)
+        fault_at = time.monotonic()
+        fault.inject(cluster)
+        time.sleep(outage)
+        healed_at = time.monotonic()  # recovery counts the heal itself (a host's restart)
+        if fault.heal:
+            fault.heal(cluster)
+        moved_at = _first_progress(probe, job_id, collection, files, timeout=600)
+        answered_at = _first_answer_after(load, healed_at, timeout=120)
+        wait_until(lambda: _safe_status(probe, job_id) in DONE, 600, "the job to end")
+        job_s = time.monotonic() - started
+        time.sleep(1.0)
+        load.stop()
+        recovered = max(moved_at, answered_at) if moved_at and answered_at else None
+        outcome = probe.outcome(job_id, collection, files)
+        return FaultResult(
+            fault=fault.name,
+            broker=cluster.broker_kind,
+            outcome=outcome,
+            recovery_s=None if recovered is None else round(max(0.0, recovered - healed_at), 1),
+            job_s=round(job_s, 1),
+            during=summarise(load.answers, fault_at, recovered or float("inf"), fault.api_down),
+            overall=summarise(load.answers, api_down=fault.api_down),
+        )
+    finally:
+        if fault.restore:
+            fault.restore(cluster)
+        probe.close()
+
+
+def _safe_status(probe: Probe, job_id: int) -> str:
+    """The job's status, or "unknown" while the database cannot be read."""
+    try:
+        return probe.job(job_id)["status"]
+    except Exception:
+        return "unknown"
+
+
+def _first_progress(
+    probe: Probe, job_id: int, collection: str, files: int, timeout: float
+) -> float | None:
+    """When, after now, the collection's indexed count first grew (or was already complete)."""
+    deadline = time.monotonic() + timeout
+    before: int | None = None
+    while time.monotonic() < deadline:
+        try:
+            count = probe.indexed(collection)
+        except Exception:
+            count = None
+        if count is not None:
+            if count >= files or (before is not None and count > before):
+                return time.monotonic()
+            before = count if before is None else before
+        time.sleep(0.25)
+    return None
+
+
+def _first_answer_after(load: Load, after: float, timeout: float) -> float | None:
+    """When the first good query sent after ``after`` was answered 200 (its send time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answered = [
+            a.at for a in list(load.answers) if a.at >= after and a.good and a.outcome == "200"
+        ]
+        if answered:
+            return min(answered)
+        time.sleep(0.25)
+    return None
+
+
+def run_load(
+    cluster: Cluster, collection: str, files: int, seconds: float, clients: int = 16
+) -> FaultResult:
+    """No fault: ``clients`` search clients for ``seconds`` while a bulk job indexes."""
+    probe = Probe(cluster)
+    try:
+        started = time.monotonic()
+        job_id = submit(cluster, collection, cluster.images)
+        wait_until(lambda: probe.indexed(collection) > 0, 300, "a first image indexed")
+        load = Load(cluster.api_url, collection, clients).start()
+        time.sleep(seconds)
+        wait_until(lambda: _safe_status(probe, job_id) in DONE, 600, "the job to end")
+        job_s = time.monotonic() - started
+        load.stop()
+        summary = summarise(load.answers)
+        return FaultResult(
+            fault="none (load only)",
+            broker=cluster.broker_kind,
+            outcome=probe.outcome(job_id, collection, files),
+            recovery_s=0.0,
+            job_s=round(job_s, 1),
+            during=summary,
+            overall=summary,
+        )
+    finally:
+        probe.close()

@@ -1,0 +1,198 @@
+"""The test bed's own servers, each on its host: Redis, RabbitMQ and a PostgreSQL cluster.
+
+Each keeps its files under a folder of the test's, listens on its host's address only, and can be
+stopped (cleanly, as a restart does) and started again with its data kept.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from netns import Host
+
+PG_BIN = Path(shutil.which("initdb") or "/usr/lib/postgresql/15/bin/initdb").parent
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+
+
+def port_open(address: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections at ``address:port``."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_port(address: str, port: int, timeout: float, what: str, log: Path) -> None:
+    """Wait until ``address:port`` accepts connections; fail with the log's tail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(address, port):
+            return
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"
+    raise RuntimeError(f"{what} did not listen on {address}:{port} in {timeout} s:\n{tail}")
+
+
+def why_missing() -> str | None:
+    """Which server binary is missing here (None when all are present)."""
+    for path in (
+        Path(shutil.which("redis-server") or "/nonexistent"),
+        RABBITMQ_SERVER,
+        PG_BIN / "initdb",
+        PG_BIN / "pg_ctl",
+    ):
+        if not path.exists():
+            return f"{path.name} is not installed"
+    return None
+
+
+def _stop(process: subprocess.Popen | None, timeout: float = 60) -> None:
+    """SIGTERM the process's session and wait; SIGKILL it when it does not stop in time."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+class Redis:
+    """redis-server with an append-only file, as docs/deploy.md tells a broker host to run it."""
+
+    port = 6379
+
+    def __init__(self, host: Host, folder: Path) -> None:
+        self.host, self.folder = host, folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.log = folder / "redis.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host.address}:{self.port}/0"
+
+    def start(self) -> None:
+        argv = [
+            shutil.which("redis-server") or "redis-server",
+            "--bind",
+            self.host.address,
+            "--port",
+            str(self.port),
+            "--protected-mode",
+            "no",
+            "--dir",
+            str(self.folder),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ]
+        self.process = self.host.spawn(argv, dict(os.environ), self.log)
+        wait_port(self.host.address, self.port, 30, "Redis", self.log)
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
+class RabbitMQ:
+    """A RabbitMQ node of its own (``rabbit@localhost`` inside its host), guest allowed remotely."""
+
+    port = 5672
+
+    def __init__(self, host: Host, folder: Path) -> None:
+        self.host, self.folder = host, folder
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = {self.port}\nloopback_users = none\n"
+        )
+        (folder / "enabled_plugins").write_text("[].\n")
+        shutil.chown(folder, "rabbitmq")
+        for path in folder.iterdir():
+            shutil.chown(path, "rabbitmq")
+        self.log = folder / "rabbitmq.out"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@{self.host.address}:{self.port}//"
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "HOME": str(self.folder),
+            "RABBITMQ_NODENAME": "rabbit@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": self.host.address,
+            "RABBITMQ_MNESIA_BASE": str(self.folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.folder / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.folder / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "enabled_plugins"),
+        }
+        argv = ["env", f"HOME={self.folder}", str(RABBITMQ_SERVER)]  # runuser resets HOME
+        self.process = self.host.spawn(argv, env, self.log, user="rabbitmq")
+        wait_port(self.host.address, self.port, 90, "RabbitMQ", self.log)
+
+    def stop(self) -> None:
+        _stop(self.process, timeout=90)
+
+
+class Postgres:
+    """A PostgreSQL cluster made by ``initdb`` for the test (trust auth from the test network)."""
+
+    port = 5432
+
+    def __init__(self, host: Host, folder: Path) -> None:
+        self.host, self.folder = host, folder
+        self.data = folder / "data"
+        self.log = folder / "postgres.log"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.chown(folder, "postgres")
+        self.host.run(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+            user="postgres",
+        )
+        with (self.data / "pg_hba.conf").open("a") as hba:
+            hba.write("host all all 0.0.0.0/0 trust\n")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@{self.host.address}:{self.port}/anyseek"
+
+    def _ctl(self, *args: str) -> None:
+        self.host.run(
+            [str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args], user="postgres", timeout=120
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-c listen_addresses={self.host.address} -p {self.port} "
+            f"-k {self.folder} -c fsync=off -c max_connections=200"
+        )
+        self._ctl("-o", options, "-l", str(self.log), "-w", "-t", "60", "start")
+
+    def create_database(self) -> None:
+        self.host.run(
+            ["psql", "-h", self.host.address, "-U", "postgres", "-c", "CREATE DATABASE anyseek"]
+        )
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "-w", "stop")
