@@ -127,7 +127,8 @@ def _sqlite_begin(connection: Any) -> None:
 
 def unreachable(engine: Engine, error: exc.SQLAlchemyError) -> ServiceUnavailableError:
     """A one-line user error for a database that cannot be connected to, or went away."""
-    reason = re.sub(r"\s+", " ", str(getattr(error, "orig", None) or error)).strip()
+    text = str(getattr(error, "orig", None) or error).split("\nLINE ")[0]  # not the statement
+    reason = re.sub(r"\s+", " ", text).strip()
     if isinstance(error, exc.TimeoutError):
         what = f"no connection to the database {display_url(engine.url)} came free in time"
     elif isinstance(error, exc.DBAPIError) and error.statement is not None:
