@@ -168,3 +168,19 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
             yield folder
     except MountRefused as refused:
         require(False, str(refused))
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator:
+    """A started Redis server of the test's own (``tests/redis_server.py``) that the test may
+    stop and start again; stopped afterwards."""
+    from redis_server import RedisServer, unavailable
+
+    reason = unavailable()
+    require(reason is None, reason or "")
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

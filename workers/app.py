@@ -50,6 +50,9 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,  # a broker back after any outage is rejoined
         "broker_heartbeat": AMQP_HEARTBEAT_S,  # RabbitMQ: a dead link is noticed, then retried
+        # a chunk running when the broker link drops finishes (Celery's 5.x default, said
+        # here: 6.0 flips it); staged once, its redelivery would be a no-op
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_default_queue": INDEX_QUEUE,
         "task_queues": [Queue(name, routing_key=name, durable=True) for name in QUEUES.values()],
         "task_routes": {

@@ -39,12 +39,17 @@ TRANSIENT = (
     BrokerError,  # publishing the apply task while the broker restarts
     ConnectionError,
 )
+#: how long a task's own publishes (its retry, the apply it sends) wait for the broker: about
+#: 2 minutes. Celery drops a task whose retry cannot be published (``Reject(requeue=False)``),
+#: so a retry published during a broker restart must outlast the restart
+PUBLISH_WAIT = {"max_retries": 24, "interval_start": 1, "interval_step": 1, "interval_max": 5}
 RETRY = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
     "retry_backoff_max": 120,
     "retry_jitter": True,
     "max_retries": 20,
+    "retry_kwargs": {"retry_policy": PUBLISH_WAIT},
 }
 
 
@@ -79,7 +84,7 @@ def index_chunk(self, job_id: int, seq: int) -> bool:
     if writes_directly(chunks.settings):
         apply_pending(chunks.database, writer_store(), chunks.settings, collection)
     else:
-        apply_staged.delay(collection)
+        apply_staged.apply_async((collection,), retry_policy=PUBLISH_WAIT)
     return staged
 
 

@@ -29,15 +29,17 @@ FIRST = 4  # images of a first job, indexed before the disk is full
 STALLED_TRIES = 2  # applies that find the disk full before it is freed
 
 
-def fault_settings(tmp_path: Path, database_url: str, broker_url: str, **store: str):
-    """Settings shared by the test and its workers (no worker is killed here: Redis keeps a
-    retried task unacknowledged for its countdown without redelivering it)."""
+def fault_settings(
+    tmp_path: Path, database_url: str, broker_url: str, visibility_s: int = 300, **store: str
+):
+    """Settings shared by the test and its workers (by default Redis redelivers nothing during
+    a test: no worker is killed, and a retried task waits out its countdown unacknowledged)."""
     return load_settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         broker_url=broker_url,
         store=store,
-        indexer={"chunk_size": CHUNK, "decode_workers": 1, "visibility_timeout_s": 300},
+        indexer={"chunk_size": CHUNK, "decode_workers": 1, "visibility_timeout_s": visibility_s},
     )
 
 
@@ -115,11 +117,14 @@ def test_the_writers_disk_full_stalls_the_job_then_it_finishes_once_freed(
     probe.database.dispose()
 
 
-def _waiting_on_lock(engine) -> bool:
-    """Whether a session of the worker waits on a lock the test holds."""
+def waiting_on_lock(engine) -> bool:
+    """Whether a session waits to write the outbox table, which the test holds locked."""
     with engine.connect() as connection:
         waiting = connection.execute(
-            text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database() AND query LIKE '%pending_vectors%'"
+            )
         ).scalar_one()
     return waiting > 0
 
@@ -142,7 +147,7 @@ def test_a_postgresql_restart_under_a_writing_chunk_is_retried_and_loses_nothing
     locker = create_engine(pg_cluster.url).connect()
     locker.execute(text("LOCK TABLE pending_vectors IN ACCESS EXCLUSIVE MODE"))
     with workers(settings, tmp_path, "index,writer"):
-        wait_for(lambda: _waiting_on_lock(watcher), 120, "a chunk waiting to stage", [log])
+        wait_for(lambda: waiting_on_lock(watcher), 120, "a chunk waiting to stage", [log])
         pg_cluster.restart()
         locker.invalidate()
         watcher.dispose()
