@@ -71,9 +71,14 @@ class PostgresCluster:
         self.folder = Path(tempfile.mkdtemp(prefix="anyseek-pg-"))  # not under pytest's 0700
         self.data = self.folder / "data"
         self.log = self.folder / "postgres.log"
-        user = pwd.getpwnam(USER)
-        os.chown(self.folder, user.pw_uid, user.pw_gid)
-        self._run([binary("initdb") or "initdb", "-D", str(self.data), "-A", "trust", "-U", USER])
+        try:
+            user = pwd.getpwnam(USER)
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
+            initdb = [binary("initdb") or "initdb", "-D", str(self.data), "-A", "trust"]
+            self._run([*initdb, "-U", USER])
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
 
     @property
     def url(self) -> str:
