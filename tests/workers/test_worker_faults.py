@@ -32,8 +32,9 @@ STALLED_TRIES = 2  # applies that find the disk full before it is freed
 def fault_settings(
     tmp_path: Path, database_url: str, broker_url: str, visibility_s: int = 300, **store: str
 ):
-    """Settings shared by the test and its workers (by default Redis redelivers nothing during
-    a test: no worker is killed, and a retried task waits out its countdown unacknowledged)."""
+    """Settings shared by the test and its workers, on a Redis of the test's own (no other run
+    purges its queues); by default Redis redelivers nothing during a test: no worker is
+    killed, and a retried task waits out its countdown unacknowledged."""
     return load_settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
@@ -69,10 +70,10 @@ def _other_images(folder: Path, count: int) -> None:
 
 
 def test_the_writers_disk_full_stalls_the_job_then_it_finishes_once_freed(
-    tmp_path: Path, worker_database_url: str, redis_url: str, small_disk: Path
+    tmp_path: Path, worker_database_url: str, own_redis, small_disk: Path
 ) -> None:
     store_path = small_disk / "faiss"
-    settings = fault_settings(tmp_path, worker_database_url, redis_url, path=str(store_path))
+    settings = fault_settings(tmp_path, worker_database_url, own_redis.url, path=str(store_path))
     _other_images(tmp_path / "first", FIRST)
     make_images(tmp_path / "images")
     purged_app(settings)
@@ -130,12 +131,12 @@ def waiting_on_lock(engine) -> bool:
 
 
 def test_a_postgresql_restart_under_a_writing_chunk_is_retried_and_loses_nothing(
-    tmp_path: Path, pg_cluster, redis_url: str
+    tmp_path: Path, pg_cluster, own_redis
 ) -> None:
     database = database_from_url(pg_cluster.url)
     migrate.upgrade(database)
     database.dispose()
-    settings = fault_settings(tmp_path, pg_cluster.url, redis_url)
+    settings = fault_settings(tmp_path, pg_cluster.url, own_redis.url)
     probe = Probe(pg_cluster.url)
     make_images(tmp_path / "images")
     purged_app(settings)
