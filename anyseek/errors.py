@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 
 #: reprs that say nothing to a user and change every run: ``<_io.BytesIO object at 0x7f..>``
@@ -30,6 +31,24 @@ class SettingsError(AnyseekError):
 
 class ServiceUnavailableError(AnyseekError):
     """A service anyseek depends on (database, vector store, broker) does not answer."""
+
+
+class WriteFailedError(ServiceUnavailableError):
+    """A file anyseek writes (the vector store, thumbnails) could not be written: the disk is
+    full, read-only or gone. Nothing half-written is used; retried like a service outage."""
+
+
+#: what a write that fails for lack of room says (no space, over a quota)
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def write_failed(what: str, where: object, error: OSError) -> WriteFailedError:
+    """One line saying ``what`` could not be written in the folder ``where``, and why: a full
+    disk is named as such, as the thing to fix."""
+    reason = error.strerror or plain(error)
+    if error.errno in DISK_FULL:
+        return WriteFailedError(f"the disk is full: cannot write {what} in {where} ({reason})")
+    return WriteFailedError(f"cannot write {what} in {where}: {reason}")
 
 
 class NotFoundError(AnyseekError):

@@ -132,6 +132,13 @@ class ApiSettings(BaseModel):
         "torch's default, the cores or OMP_NUM_THREADS); every other thread of the server uses one",
     )
     auth_reads: bool = Field(default=False, description="require a key for reads too")
+    retry_after_s: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="the Retry-After header of every 503 (model loading, a dependency down): "
+        "seconds a client should wait before it asks again",
+    )
     batch_max: int = Field(default=16, ge=1, le=256, description="searches per model call; 1=off")
     batch_wait_ms: float = Field(
         default=0.0,

@@ -121,7 +121,7 @@ def create_app(
     )
     app.state.anyseek = state
     app.openapi = _finished_openapi(app, settings)  # type: ignore[method-assign]
-    errors.install(app)
+    errors.install(app, settings.api.retry_after_s)
     app.add_middleware(RequestTimer, metrics=state.metrics)
     for router in (
         collections.router,

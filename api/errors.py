@@ -2,6 +2,7 @@
 
 User errors (``AnyseekError`` subclasses) map to 4xx/503 by type; request validation errors to 422
 with the failing field; anything else to a bare 500 whose detail says nothing about the code.
+Every 503 (the model loading, a database or broker away) carries ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anyseek.db.versions import VersionStateError
 from anyseek.errors import (
@@ -30,6 +32,7 @@ from search.query import CursorError
 from search.stores import SpaceMismatchError
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER = "Retry-After"
 log = logging.getLogger("anyseek.api")
 
 
@@ -135,9 +138,33 @@ async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "internal error: the server failed to answer; see its log")
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on an app."""
+class RetryAfter:
+    """ASGI middleware giving every 503 answer a ``Retry-After`` header (when the route set
+    none): whatever made it, a client learns that it may ask again, and when."""
+
+    def __init__(self, app: ASGIApp, seconds: int) -> None:
+        self.app = app
+        self.header = (RETRY_AFTER.lower().encode(), str(int(seconds)).encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_retry_after(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 503:
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == self.header[0] for name, _ in headers):
+                    message = {**message, "headers": [*headers, self.header]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_retry_after)
+
+
+def install(app: FastAPI, retry_after_s: int) -> None:
+    """Register the handlers on an app, and the ``Retry-After`` of its 503 answers."""
     app.add_exception_handler(AnyseekError, _anyseek_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(RetryAfter, seconds=retry_after_s)

@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from anyseek.settings import Settings
-from api.errors import PROBLEM_JSON
+from api.errors import PROBLEM_JSON, RETRY_AFTER
 from api.routes.common import WHY
 from api.schemas import publish_limits
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+RETRY_AFTER_HEADER = {
+    "description": "seconds to wait before asking again (ANYSEEK_API__RETRY_AFTER_S)",
+    "schema": {"type": "integer", "minimum": 1},
+}
 FASTAPI_422 = ("HTTPValidationError", "ValidationError")  # FastAPI's own 422 shape, never sent
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -63,8 +67,9 @@ def _is_problem(response: dict[str, Any]) -> bool:
 
 
 def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
-    """Declare every error status each operation can answer, each as problem+json only (in
-    place); FastAPI's unused validation-error schemas are dropped."""
+    """Declare every error status each operation can answer, each as problem+json only, and
+    the ``Retry-After`` of a 503 (in place); FastAPI's unused validation-error schemas are
+    dropped."""
     for _, _, operation in operations(document):
         responses = operation.setdefault("responses", {})
         for status in implied_errors(operation):
@@ -74,6 +79,8 @@ def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
                 if "Validation Error" in response.get("description", ""):
                     response["description"] = WHY[int(status)]
                 response["content"] = {PROBLEM_JSON: {"schema": PROBLEM_REF}}
+            if status == "503":  # api.errors.RetryAfter gives every 503 the header
+                response.setdefault("headers", {})[RETRY_AFTER] = RETRY_AFTER_HEADER
     schemas = document.get("components", {}).get("schemas", {})
     for name in FASTAPI_422:
         schemas.pop(name, None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from anyseek.errors import write_failed
 from anyseek.settings import Settings
 
 THUMBNAIL_QUALITY = 85
@@ -41,21 +42,31 @@ def make_thumbnail(image: Image.Image, size: int) -> bytes:
 
 def write_thumbnail(path: Path, jpeg: bytes) -> None:
     """Write a thumbnail atomically (temp file + rename), so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_file(path, jpeg)
+    write_thumbnails([(path, jpeg)])
 
 
 def write_thumbnails(files: Sequence[tuple[Path, bytes]]) -> None:
     """Write many thumbnails atomically, their folders made once. One after another: creating
-    a file costs 0.65-1 ms on the shared VM disk whether 1 or 8 threads create them."""
-    for folder in {path.parent for path, _ in files}:
-        folder.mkdir(parents=True, exist_ok=True)
-    for path, jpeg in files:
-        _write_file(path, jpeg)
+    a file costs 0.65-1 ms on the shared VM disk whether 1 or 8 threads create them. A failed
+    write (a full disk) is a ``WriteFailedError`` naming the folder."""
+    folder = None
+    try:
+        for folder in {path.parent for path, _ in files}:
+            folder.mkdir(parents=True, exist_ok=True)
+        for path, jpeg in files:
+            folder = path.parent
+            _write_file(path, jpeg)
+    except OSError as error:
+        raise write_failed("thumbnails", folder, error) from error
 
 
 def _write_file(path: Path, jpeg: bytes) -> None:
-    """Temp file, then rename: a reader never sees half a thumbnail."""
+    """Temp file, then rename: a reader never sees half a thumbnail (nor a failed write's
+    temp file)."""
     temp = path.with_suffix(f".{os.getpid()}.tmp")
-    temp.write_bytes(jpeg)
-    os.replace(temp, path)
+    try:
+        temp.write_bytes(jpeg)
+        os.replace(temp, path)
+    except OSError:
+        temp.unlink(missing_ok=True)
+        raise

@@ -138,3 +138,49 @@ def ready_settings(settings):
     migrate.upgrade(database)
     database.dispose()
     return settings
+
+
+@pytest.fixture
+def pg_cluster() -> Iterator:
+    """A started PostgreSQL cluster of the test's own (``tests/pg_cluster.py``) that the test may
+    stop, start and restart; removed afterwards."""
+    from pg_cluster import PostgresCluster, unavailable
+
+    reason = unavailable()
+    require(reason is None, reason or "")
+    with PostgresCluster() as cluster:
+        cluster.start()
+        yield cluster
+
+
+SMALL_DISK_MB = 8
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a tmpfs of ``SMALL_DISK_MB`` MiB of the test's own (``tests/small_disk.py``:
+    ``fill`` makes it full, ``free`` gives the room back); unmounted afterwards."""
+    from small_disk import MountRefused
+    from small_disk import small_disk as mounted
+
+    try:
+        with mounted(tmp_path / "small-disk", SMALL_DISK_MB) as folder:
+            yield folder
+    except MountRefused as refused:
+        require(False, str(refused))
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator:
+    """A started Redis server of the test's own (``tests/redis_server.py``) that the test may
+    stop and start again; stopped afterwards."""
+    from redis_server import RedisServer, unavailable
+
+    reason = unavailable()
+    require(reason is None, reason or "")
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

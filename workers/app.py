@@ -18,19 +18,32 @@ WRITER_QUEUE = "anyseek.writer"
 QUEUES = {"index": INDEX_QUEUE, "writer": WRITER_QUEUE}
 BROKER_CHECK_TIMEOUT_S = 5
 REDELIVERY_SCAN_S = 10
+AMQP_HEARTBEAT_S = 60
+"""RabbitMQ heartbeat: a silent link is dropped after two missed beats (about 2 minutes), so a
+solo worker's chunk, which holds its heartbeats, must take well under that."""
+#: Redis connections: a broker gone silent (a cut link, a host gone) fails a command after
+#: ``socket_timeout`` instead of never; TCP keepalives find a dead idle connection
+REDIS_TRANSPORT = {
+    "socket_timeout": 30,
+    "socket_connect_timeout": 10,
+    "socket_keepalive": True,
+    "retry_on_timeout": True,
+}
 
 app = Celery("anyseek", include=["workers.tasks"])
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
     """The Celery settings anyseek relies on; see docs/deploy.md for why each one is there."""
-    transport = {
+    transport: dict[str, object] = {
         "visibility_timeout": settings.indexer.visibility_timeout,
         # Redis: look for overdue unacked chunks every 10 s (kombu's default looks once every
         # 10 x 10 s, so a dead worker's chunk waited up to ~100 s past its visibility timeout)
         "unacked_restore_interval": REDELIVERY_SCAN_S,
         "unacked_restore_throttle": 1,
     }
+    if settings.broker_url.startswith(("redis://", "rediss://")):
+        transport |= REDIS_TRANSPORT
     max_memory_kb = settings.indexer.worker_max_memory_mb * 1024
     return {
         "broker_url": settings.broker_url,
@@ -42,6 +55,11 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "broker_transport_options": transport,  # Redis: redeliver unacked after this long
         "result_backend_transport_options": transport,
         "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,  # a broker back after any outage is rejoined
+        "broker_heartbeat": AMQP_HEARTBEAT_S,  # RabbitMQ: a dead link is noticed, then retried
+        # a chunk running when the broker link drops finishes (Celery's 5.x default, said
+        # here: 6.0 flips it); staged once, its redelivery would be a no-op
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_default_queue": INDEX_QUEUE,
         "task_queues": [Queue(name, routing_key=name, durable=True) for name in QUEUES.values()],
         "task_routes": {

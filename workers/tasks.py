@@ -2,7 +2,8 @@
 
 Tasks carry ids only. A chunk task stages its items once (a redelivered chunk is a no-op); the
 store is then written by the writer queue's single process, or directly for a Qdrant server.
-Transient errors (database or store down) are retried with exponential backoff.
+Transient errors (database, broker or store down or restarting, the writer's disk full) are
+retried with exponential backoff; staged rows wait in the database meanwhile.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+import psycopg
+from celery import Task
+from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import exc
 
 from anyseek.errors import AnyseekError, ServiceUnavailableError
@@ -23,13 +27,29 @@ from workers.context import state, worker_settings, writer_store, writes_directl
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (ServiceUnavailableError, exc.OperationalError, exc.IntegrityError, ConnectionError)
+#: what a retry may cure: a service away for a while, never a bug in the chunk
+TRANSIENT = (
+    ServiceUnavailableError,  # database or store unreachable; WriteFailedError: a full disk
+    exc.OperationalError,  # PostgreSQL shut down or restarting ("terminating connection")
+    exc.InterfaceError,  # "connection already closed": a connection that died with the server
+    exc.IntegrityError,  # a concurrent writer staged the same row first
+    exc.TimeoutError,  # no pooled connection came free: every one hangs on a silent database
+    psycopg.OperationalError,  # the same, raised by the driver outside a statement
+    psycopg.InterfaceError,
+    BrokerError,  # publishing the apply task while the broker restarts
+    ConnectionError,
+)
+#: how long a task's own publishes (its retry, the apply it sends) wait for the broker: about
+#: 2 minutes. Celery drops a task whose retry cannot be published (``Reject(requeue=False)``),
+#: so a retry published during a broker restart must outlast the restart
+PUBLISH_WAIT = {"max_retries": 24, "interval_start": 1, "interval_step": 1, "interval_max": 5}
 RETRY = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 2,
     "retry_backoff_max": 120,
     "retry_jitter": True,
     "max_retries": 20,
+    "retry_kwargs": {"retry_policy": PUBLISH_WAIT},
 }
 
 
@@ -48,7 +68,8 @@ def index_chunk(self, job_id: int, seq: int) -> bool:
         if model is not chunks.model:  # the collection's own model, not this worker's default
             chunks = dataclasses.replace(chunks, model=model)
         staged = process_chunk(chunks, job_id, seq)
-    except TRANSIENT:
+    except TRANSIENT as error:
+        waiting(self, f"job {job_id} chunk {seq}", error)
         raise
     except Exception as error:  # not going to get better by retrying: the job fails, visibly
         reason = (
@@ -63,7 +84,7 @@ def index_chunk(self, job_id: int, seq: int) -> bool:
     if writes_directly(chunks.settings):
         apply_pending(chunks.database, writer_store(), chunks.settings, collection)
     else:
-        apply_staged.delay(collection)
+        apply_staged.apply_async((collection,), retry_policy=PUBLISH_WAIT)
     return staged
 
 
@@ -88,6 +109,18 @@ def reindex(self, job_id: int) -> str:
 
 @app.task(name="anyseek.apply_pending", bind=True, **RETRY)
 def apply_staged(self, collection: str) -> int:
-    """Apply every staged vector of ``collection`` to the store (the writer queue's one process)."""
-    current = state()
-    return apply_pending(current.chunks.database, writer_store(), worker_settings(), collection)
+    """Apply every staged vector of ``collection`` to the store (the writer queue's one
+    process); while the database or the store's disk is away the staged rows wait for a retry."""
+    try:
+        current = state()
+        return apply_pending(current.chunks.database, writer_store(), worker_settings(), collection)
+    except TRANSIENT as error:
+        waiting(self, f"the staged vectors of {collection!r} (kept in the database)", error)
+        raise
+
+
+def waiting(task: Task, what: str, error: BaseException) -> None:
+    """One line saying what waits for which outage, before the task is retried."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    tries = f"{task.request.retries + 1} of {task.max_retries}"
+    log.warning("retrying %s (try %s): %s", what, tries, reason)

@@ -19,6 +19,22 @@ from anyseek.settings import Settings
 DATABASE_URL_VARIABLE = "ANYSEEK_DATABASE_URL"
 CONNECT_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_S = 30
+POOL_TIMEOUT_S = 10
+"""Longest a session waits for a pooled connection (SQLAlchemy: 30 s) before it is a 503: the
+pool is empty only when every connection hangs on a database that stopped answering."""
+#: libpq's TCP settings for PostgreSQL (docs/database.md): an idle connection whose server went
+#: silent is found dead after 10 + 3 x 5 = 25 s of unanswered keepalives, a query whose packets
+#: go unacknowledged for 20 s fails, so no process waits forever on a dead link
+POSTGRES_TCP = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,  # milliseconds
+}
+#: SQLSTATE classes a retry cures: 08 connection exception, 53 insufficient resources (disk
+#: full, out of memory, too many connections), 57P operator intervention (shut down, restarting)
+TRANSIENT_SQLSTATES = ("08", "53", "57P")
 
 
 def parse_url(url: str) -> URL:
@@ -56,7 +72,8 @@ def make_dir(path: Path, purpose: str) -> None:
 
 
 def make_engine(url: str, *, create_dirs: bool = False) -> Engine:
-    """An engine for ``url``: foreign keys on for SQLite, a connect timeout for servers.
+    """An engine for ``url``: foreign keys on for SQLite; for PostgreSQL a connect timeout and
+    TCP keepalives (:data:`POSTGRES_TCP`) unless the URL sets them; a bounded pool wait.
 
     ``create_dirs`` makes the folder of an SQLite file (only commands that initialise the database
     should create anything on disk).
@@ -69,10 +86,13 @@ def make_engine(url: str, *, create_dirs: bool = False) -> Engine:
         path = sqlite_file(parsed)
         if create_dirs and path is not None:
             make_dir(path.parent, "the SQLite database")
-    elif backend == "postgresql" and "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    elif backend == "postgresql":
+        given = {"connect_timeout": CONNECT_TIMEOUT_S, **POSTGRES_TCP}
+        connect_args.update({k: v for k, v in given.items() if k not in parsed.query})
     try:
-        engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
+        engine = create_engine(
+            parsed, connect_args=connect_args, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S
+        )
     except (exc.NoSuchModuleError, ModuleNotFoundError) as error:
         raise SettingsError(
             f"{DATABASE_URL_VARIABLE}: no driver for {parsed.drivername!r} ({error})"
@@ -105,12 +125,33 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def unreachable(engine: Engine, error: exc.DBAPIError) -> ServiceUnavailableError:
-    """A one-line user error for a database that cannot be connected to."""
-    reason = re.sub(r"\s+", " ", str(error.orig or error)).strip()
-    return ServiceUnavailableError(
-        f"cannot connect to the database {display_url(engine.url)}: {reason}"
-    )
+def unreachable(engine: Engine, error: exc.SQLAlchemyError) -> ServiceUnavailableError:
+    """A one-line user error for a database that cannot be connected to, or went away."""
+    text = str(getattr(error, "orig", None) or error).split("\nLINE ")[0]  # not the statement
+    reason = re.sub(r"\s+", " ", text).strip()
+    if isinstance(error, exc.TimeoutError):
+        what = f"no connection to the database {display_url(engine.url)} came free in time"
+    elif isinstance(error, exc.DBAPIError) and error.statement is not None:
+        what = f"lost the connection to the database {display_url(engine.url)}"
+    else:
+        what = f"cannot connect to the database {display_url(engine.url)}"
+    return ServiceUnavailableError(f"{what}: {reason}")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether a database error says the database is away (down, restarting, unreachable, out
+    of connections or of disk) rather than that a statement is wrong: a retry may succeed."""
+    if isinstance(error, exc.TimeoutError):  # the pool had no connection free in time
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated or error.statement is None:  # lost, or never connected
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    if sqlstate.startswith(TRANSIENT_SQLSTATES):
+        return True
+    # psycopg's "the connection is closed": a connection that died before this statement
+    return isinstance(error, exc.InterfaceError) and "closed" in str(error.orig)
 
 
 @dataclass(frozen=True)
@@ -137,11 +178,12 @@ class Database:
 
     @contextmanager
     def _reachable(self) -> Iterator[None]:
-        """A lost connection becomes a one-line :class:`ServiceUnavailableError`."""
+        """A database that is away (:func:`is_unavailable`) becomes a one-line
+        :class:`ServiceUnavailableError`; a wrong statement stays what it is."""
         try:
             yield
-        except exc.OperationalError as error:
-            if error.connection_invalidated or error.statement is None:  # lost, not a bad query
+        except (exc.DBAPIError, exc.TimeoutError) as error:
+            if is_unavailable(error):
                 raise unreachable(self.engine, error) from None
             raise
 

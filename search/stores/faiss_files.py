@@ -5,6 +5,7 @@ between generations, and clean-up after a killed writer."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -43,7 +44,7 @@ def write_generation(coll: LoadedCollection, folder: Path, number: int) -> dict[
     files: dict[str, Path] = {}
     for name, index in coll.indexes.items():
         for suffix, write in (
-            (".faiss", lambda p, ix=index: faiss.write_index(ix.index, str(p))),
+            (".faiss", lambda p, ix=index: write_index(ix.index, p)),
             (".ids.npz", lambda p, ix=index: save_ids(p, ix)),
         ):
             files[name + suffix] = write_or_link(
@@ -153,6 +154,19 @@ def write_or_link(target: Path, previous: Path | None, changed: bool, write) -> 
         write(target)
     fsync_path(target)
     return target
+
+
+def write_index(index: faiss.Index, path: Path) -> None:
+    """``faiss.write_index``, a failed write raised as the ``OSError`` it is (FAISS raises a
+    ``RuntimeError`` naming the C library's reason, e.g. "No space left on device")."""
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as error:
+        text = str(error)
+        if "write error" not in text:
+            raise
+        code = next((n for n in sorted(errno.errorcode) if f"({os.strerror(n)})" in text), 0)
+        raise OSError(code or errno.EIO, os.strerror(code or errno.EIO), str(path)) from error
 
 
 def save_ids(path: Path, index: SpaceIndex) -> None:

@@ -11,7 +11,10 @@ process killed at any point leaves the previous state committed and loadable.
 
 Catching up is the other side: a generation is read afresh when ``CURRENT`` names another one
 (or the collection was made again), otherwise only the segments committed since are replayed.
-The caller holds the folder's writer lock for every write here.
+The caller holds the folder's writer lock for every write here. A flush that failed part way
+(a full disk) leaves ``CURRENT`` as it was, or, if it failed after replacing it, ahead of this
+process: the next flush numbers its generation or segment past both, so it never writes into a
+folder or file that ``CURRENT`` counts, nor renames onto one a failed flush left.
 """
 
 from __future__ import annotations
@@ -22,11 +25,17 @@ from pathlib import Path
 
 from search.stores.durable import fsync_path, write_atomic
 from search.stores.faiss_collection import LoadedCollection
-from search.stores.faiss_files import CURRENT, read_generation, write_generation
+from search.stores.faiss_files import (
+    CURRENT,
+    read_generation,
+    remove_stale_generations,
+    write_generation,
+)
 from search.stores.faiss_index import IndexSetup
 from search.stores.segments import (
     Pointer,
     generation_name,
+    generation_number,
     read_segment,
     segment_path,
     write_segment,
@@ -57,9 +66,21 @@ def flush(coll: LoadedCollection) -> None:
         append(coll)
 
 
+def on_disk(coll: LoadedCollection) -> Pointer | None:
+    """What the collection's ``CURRENT`` says now (None before its first commit)."""
+    try:
+        return read_pointer(coll.folder)
+    except FileNotFoundError:
+        return None
+
+
 def append(coll: LoadedCollection) -> None:
-    """Write the journal as the generation's next segment, then count it in ``CURRENT``."""
+    """Write the journal as the generation's next segment, then count it in ``CURRENT`` (past
+    a segment a failed flush counted there: replaying changes twice gives the same items)."""
     number = coll.segments + 1
+    disk = on_disk(coll)
+    if disk is not None and (disk.generation, disk.epoch) == (coll.pointer.generation, coll.epoch):
+        number = max(number, disk.segments + 1)
     folder = coll.folder / coll.pointer.generation
     write_segment(segment_path(folder, number), coll.journal)
     write_atomic(coll.folder / CURRENT, str(Pointer(folder.name, number, coll.epoch)))
@@ -67,21 +88,22 @@ def append(coll: LoadedCollection) -> None:
 
 
 def commit(coll: LoadedCollection) -> None:
-    """Write the collection as generation n+1 and make it current, crash-safely."""
-    number = coll.generation + 1
+    """Write the collection as its next generation and make it current, crash-safely; the
+    generations ``CURRENT`` no longer names are removed."""
+    disk = on_disk(coll)
+    number = max(coll.generation, generation_number(disk.generation) if disk else 0) + 1
     final = coll.folder / generation_name(number)
     tmp = coll.folder / f".tmp-{final.name}"
     shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(final, ignore_errors=True)  # renamed by a flush that failed before CURRENT
     tmp.mkdir()
     files = write_generation(coll, tmp, number)
     fsync_path(tmp)
     os.replace(tmp, final)
     fsync_path(coll.folder)
     write_atomic(coll.folder / CURRENT, str(Pointer(final.name, 0, coll.epoch)))
-    previous = coll.generation
     coll.committed(number, {key: final / path.name for key, path in files.items()})
-    if previous:
-        shutil.rmtree(coll.folder / generation_name(previous), ignore_errors=True)
+    remove_stale_generations(coll.folder)  # the previous one, and any a failed flush left
 
 
 def catch_up(

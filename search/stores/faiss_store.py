@@ -31,14 +31,15 @@ import os
 import shutil
 import threading
 import uuid
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import IO
 
 import faiss
 import numpy as np
 
-from anyseek.errors import NotFoundError, ServiceUnavailableError
+from anyseek.errors import NotFoundError, ServiceUnavailableError, write_failed
 from anyseek.settings import StoreSettings
 from search.stores import faiss_log
 from search.stores.base import SearchResult, StoredItem, StoreHealth, VectorQuery, VectorStore
@@ -105,9 +106,10 @@ class FaissStore(VectorStore):
         coll = LoadedCollection(
             name, self.root / name, spaces, indexes, PayloadTable(), epoch=uuid.uuid4().hex[:12]
         )
-        coll.folder.mkdir(parents=True, exist_ok=True)
+        with self._writing(coll.folder):
+            coll.folder.mkdir(parents=True, exist_ok=True)
+            faiss_log.commit(coll)
         self._loaded[name] = coll
-        faiss_log.commit(coll)
 
     def collections(self) -> list[str]:
         """Collections with a committed generation on disk, plus any not yet flushed."""
@@ -224,11 +226,21 @@ class FaissStore(VectorStore):
     def flush(self) -> None:
         """Make every change since the last flush durable: a segment, or a whole generation
         (every change was made under the writer lock, so a changed collection's writer holds
-        it)."""
+        it). A write that fails (a full disk) is a :class:`WriteFailedError`: what was
+        committed stays as it was, the changes stay in memory for the next flush."""
         with self._lock:
             for coll in self._loaded.values():
                 if coll.dirty:
-                    faiss_log.flush(coll)
+                    with self._writing(coll.folder):
+                        faiss_log.flush(coll)
+
+    @contextmanager
+    def _writing(self, folder: Path) -> Iterator[None]:
+        """A failed write in ``folder`` as one line naming it (and a full disk as such)."""
+        try:
+            yield
+        except OSError as error:
+            raise write_failed("the FAISS store", folder, error) from error
 
     def close(self) -> None:
         """Flush, then release the writer lock."""

@@ -70,6 +70,11 @@ def generation_name(number: int) -> str:
     return f"gen-{number:08d}"
 
 
+def generation_number(name: str) -> int:
+    """The number in a generation folder's name (``gen-00000007`` -> 7)."""
+    return int(name.rsplit("-", 1)[-1])
+
+
 def segment_path(folder: Path, number: int) -> Path:
     """``<generation folder>/seg-000003.npz``: the one place a segment's name is spelled."""
     return folder / f"seg-{number:06d}.npz"

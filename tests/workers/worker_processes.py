@@ -35,6 +35,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         ANYSEEK_MODEL__DEVICE=settings.model.device,
         OMP_NUM_THREADS="1",
     )
+    if settings.store.path is not None:  # a store folder of its own (e.g. on a small disk)
+        env["ANYSEEK_STORE__PATH"] = settings.store.path
     return env
 
 

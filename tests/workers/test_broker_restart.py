@@ -1,0 +1,47 @@
+"""A worker whose Redis broker (a server of the test's own, with its append-only file, as
+docs/deploy.md runs it) restarts mid-job reconnects by itself, and the job ends with every image
+indexed exactly once (issue 40)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from redis_server import RedisServer
+from sqlalchemy import create_engine, text
+from test_worker_faults import fault_settings, waiting_on_lock
+from test_worker_kill import Probe, check_exactly_once, make_images
+from worker_processes import purged_app, wait_for, workers
+
+from workers.submit import submit_job
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
+DOWN_S = 5
+VISIBILITY_S = 10  # the chunk the worker held when the broker went away comes back after this
+
+
+def test_a_redis_restart_mid_job_is_ridden_out(
+    tmp_path: Path, worker_database_url: str, own_redis: RedisServer
+) -> None:
+    settings = fault_settings(tmp_path, worker_database_url, own_redis.url, VISIBILITY_S)
+    make_images(tmp_path / "images")
+    purged_app(settings)
+    probe = Probe(worker_database_url)
+    job_id = submit_job(settings, "kill", tmp_path / "images")
+    log = tmp_path / "worker0.log"
+    # the first chunk waits on the outbox (locked by the test) while the broker goes away
+    watcher = create_engine(worker_database_url, isolation_level="AUTOCOMMIT")
+    locker = create_engine(worker_database_url).connect()
+    locker.execute(text("LOCK TABLE pending_vectors IN ACCESS EXCLUSIVE MODE"))
+    with workers(settings, tmp_path, "index,writer") as (worker,):
+        wait_for(lambda: waiting_on_lock(watcher), 120, "a chunk waiting to stage", [log])
+        own_redis.stop()
+        locker.close()  # the chunk stages, and cannot send its apply
+        watcher.dispose()
+        time.sleep(DOWN_S)
+        own_redis.start()
+        wait_for(lambda: probe.status(job_id) == "succeeded", 180, "the job to finish", [log])
+        assert worker.process.poll() is None
+    check_exactly_once(settings, probe, job_id)
+    probe.database.dispose()
