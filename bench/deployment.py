@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.append(str(ROOT / "tests" / "deployment"))
+sys.path += [str(ROOT / "tests"), str(ROOT / "tests" / "deployment")]
 from cluster import Cluster, Sizes  # noqa: E402
 from faults import FAULTS, FaultResult, run_fault, run_load  # noqa: E402
 from netns import why_not_available  # noqa: E402

@@ -10,6 +10,7 @@ reads the database and the FAISS folder to check the result.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -20,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from netns import Host, Network
-from services import Postgres, RabbitMQ, Redis, wait_port
+from netns import IP, Host, Network
+from pg_cluster import PostgresCluster
+from services import RabbitMQ, Redis, wait_port
+from small_disk import small_disk
 
 ANYSEEK = Path(sys.executable).with_name("anyseek")
 API_PORT = 8000
@@ -39,21 +42,6 @@ class Sizes:
     visibility_s: int = 10  # Redis redelivers a dead worker's chunk after this long
 
 
-def mount_small_disk(folder: Path, size_mb: int) -> None:
-    """A tmpfs of ``size_mb`` at ``folder``: the writer's own disk, small enough to fill."""
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0755", "tmpfs", str(folder)],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-
-
-def unmount(folder: Path) -> None:
-    subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30, check=False)
-
-
 class Cluster:
     """Hosts, servers and anyseek processes of one deployment; :meth:`close` removes them all."""
 
@@ -65,7 +53,8 @@ class Cluster:
         self.logs = self.root / "logs"
         self.logs.mkdir()
         self.api_data = self.root / "api-data"
-        self.disk_mounted = False
+        self.stack = contextlib.ExitStack()  # the small disk and the database cluster
+        self.filler: Path | None = None  # what fills the small disk, while a fault does
         self.anyseek: dict[str, list[subprocess.Popen]] = {}
         try:
             self._build()
@@ -78,15 +67,20 @@ class Cluster:
     def _build(self) -> None:
         net = self.network
         self.hosts = {name: net.add_host(name) for name in ("db", "mq", "api", "w1", "w2")}
-        self.postgres = Postgres(self.hosts["db"], self.root / "postgres")
+        db = self.hosts["db"]
+        self.postgres = self.stack.enter_context(
+            PostgresCluster(
+                db.address, 5432, [IP, "netns", "exec", db.namespace], {"max_connections": "200"}
+            )
+        )
+        with (self.postgres.data / "pg_hba.conf").open("a") as hba:
+            hba.write(f"host all all {self.network.prefix}.0/24 trust\n")  # the test network
         self.postgres.start()
-        self.postgres.create_database()
         broker_type = Redis if self.broker_kind == "redis" else RabbitMQ
         self.broker = broker_type(self.hosts["mq"], self.root / self.broker_kind)
         self.broker.start()
         self.network.note_mount(self.api_data)
-        mount_small_disk(self.api_data, self.sizes.disk_mb)
-        self.disk_mounted = True
+        self.stack.enter_context(small_disk(self.api_data, self.sizes.disk_mb))
         subprocess.run(
             [str(ANYSEEK), "db", "upgrade"],
             env=self.env("api"),
@@ -183,8 +177,6 @@ class Cluster:
         try:
             self.network.close()
         finally:
-            if self.disk_mounted:
-                unmount(self.api_data)
-                self.disk_mounted = False
+            self.stack.close()
             if not os.environ.get("ANYSEEK_KEEP_TESTBED"):
                 shutil.rmtree(self.root, ignore_errors=True)

@@ -7,34 +7,24 @@ what holds: every image indexed exactly once, what the clients saw, how long rec
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from cluster import Cluster
 from load import Load, LoadSummary, summarise
+from small_disk import fill, free
 from workload import Outcome, Probe, submit
 
 
-def fill_disk(folder: Path) -> None:
-    """Write a filler file in ``folder`` until its filesystem is full."""
-    block = b"\0" * (1 << 20)
-    with (folder / "filler").open("wb") as out:
-        try:
-            while True:
-                out.write(block)
-                out.flush()
-        except OSError as error:
-            if error.errno != errno.ENOSPC:
-                raise
+def fill_disk(cluster: Cluster) -> None:
+    cluster.filler = fill(cluster.api_data)
 
 
-def free_disk(folder: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (folder / "filler").unlink()
+def free_disk(cluster: Cluster) -> None:
+    if cluster.filler is not None:
+        free(cluster.filler)
+        cluster.filler = None
 
 
 def kill_api_host(cluster: Cluster) -> None:
@@ -93,8 +83,8 @@ FAULTS = (
     Fault(
         "writer-disk-full",
         "the FAISS writer's disk full, then freed",
-        lambda c: fill_disk(c.api_data),
-        lambda c: free_disk(c.api_data),
+        fill_disk,
+        free_disk,
     ),
     Fault(
         "api-host-restart",

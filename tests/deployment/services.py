@@ -1,4 +1,4 @@
-"""The test bed's own servers, each on its host: Redis, RabbitMQ and a PostgreSQL cluster.
+"""The test bed's own brokers, each on its host: Redis and RabbitMQ (PostgreSQL: tests/pg_cluster).
 
 Each keeps its files under a folder of the test's, listens on its host's address only, and can be
 stopped (cleanly, as a restart does) and started again with its data kept.
@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from netns import Host
+from pg_cluster import unavailable as postgres_unavailable
 
-PG_BIN = Path(shutil.which("initdb") or "/usr/lib/postgresql/15/bin/initdb").parent
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 
 
@@ -42,15 +42,10 @@ def wait_port(address: str, port: int, timeout: float, what: str, log: Path) -> 
 
 def why_missing() -> str | None:
     """Which server binary is missing here (None when all are present)."""
-    for path in (
-        Path(shutil.which("redis-server") or "/nonexistent"),
-        RABBITMQ_SERVER,
-        PG_BIN / "initdb",
-        PG_BIN / "pg_ctl",
-    ):
+    for path in (Path(shutil.which("redis-server") or "/nonexistent"), RABBITMQ_SERVER):
         if not path.exists():
             return f"{path.name} is not installed"
-    return None
+    return postgres_unavailable()
 
 
 def _stop(process: subprocess.Popen | None, timeout: float = 60) -> None:
@@ -144,55 +139,3 @@ class RabbitMQ:
 
     def stop(self) -> None:
         _stop(self.process, timeout=90)
-
-
-class Postgres:
-    """A PostgreSQL cluster made by ``initdb`` for the test (trust auth from the test network)."""
-
-    port = 5432
-
-    def __init__(self, host: Host, folder: Path) -> None:
-        self.host, self.folder = host, folder
-        self.data = folder / "data"
-        self.log = folder / "postgres.log"
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.chown(folder, "postgres")
-        self.host.run(
-            [
-                str(PG_BIN / "initdb"),
-                "-D",
-                str(self.data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-            ],
-            user="postgres",
-        )
-        with (self.data / "pg_hba.conf").open("a") as hba:
-            hba.write("host all all 0.0.0.0/0 trust\n")
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@{self.host.address}:{self.port}/anyseek"
-
-    def _ctl(self, *args: str) -> None:
-        self.host.run(
-            [str(PG_BIN / "pg_ctl"), "-D", str(self.data), *args], user="postgres", timeout=120
-        )
-
-    def start(self) -> None:
-        options = (
-            f"-c listen_addresses={self.host.address} -p {self.port} "
-            f"-k {self.folder} -c fsync=off -c max_connections=200"
-        )
-        self._ctl("-o", options, "-l", str(self.log), "-w", "-t", "60", "start")
-
-    def create_database(self) -> None:
-        self.host.run(
-            ["psql", "-h", self.host.address, "-U", "postgres", "-c", "CREATE DATABASE anyseek"]
-        )
-
-    def stop(self) -> None:
-        self._ctl("-m", "fast", "-w", "stop")
