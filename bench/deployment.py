@@ -4,7 +4,7 @@ in 10 hostile), plus 60 s of load beside indexing with no fault; one table of wh
 
 Needs root (network namespaces, a tmpfs), redis-server, rabbitmq-server and PostgreSQL's initdb.
 
-sudo .venv/bin/python bench/deployment.py --out bench/results/deployment.md
+sudo PYTHONPATH=. .venv/bin/python bench/deployment.py --out bench/results/deployment.md
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def render(results: list[FaultResult], sizes: Sizes, args: argparse.Namespace, w
     lines = [
         "# Faults across hosts (issue 40)",
         "",
-        "Command: `sudo .venv/bin/python bench/deployment.py` "
+        "Command: `sudo PYTHONPATH=. .venv/bin/python bench/deployment.py` "
         f"(--images {args.images} --chunk {args.chunk} --outage {args.outage:g} "
         f"--load-seconds {args.load_seconds:g} --visibility {args.visibility}); "
         f"{platform.node() or 'this machine'}: {os.cpu_count()} cores, no GPU; "

@@ -107,8 +107,15 @@ def worker(
         raise SettingsError(f"unknown queues {unknown}: choose from {sorted(QUEUES)}")
     if "writer" in names and (concurrency > 1 or pool != "solo"):
         raise SettingsError("the writer queue needs one process: use --pool solo --concurrency 1")
-    celery = configure(settings_of(ctx))
+    settings = settings_of(ctx)
+    celery = configure(settings)
     check_broker(celery)
+    if "writer" in names:  # what earlier applies left in the outbox, before the first new chunk
+        from workers.submit import enqueue_staged
+
+        waiting = enqueue_staged(settings)
+        if waiting:
+            typer.echo(f"applying staged vectors of {', '.join(waiting)}")
     celery.worker_main(
         [
             "worker",

@@ -50,6 +50,7 @@ class RedisServer:
         """Start it and wait until it answers."""
         server = ["redis-server", "--port", str(self.port), "--bind", self.host]
         server += ["--dir", str(self.folder), "--appendonly", "yes", "--save", ""]
+        server += ["--protected-mode", "no"]  # clients from other hosts (the multi-host bed)
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(server), stdout=log, stderr=subprocess.STDOUT

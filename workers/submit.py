@@ -15,8 +15,9 @@ from anyseek.errors import ServiceUnavailableError
 from anyseek.settings import Settings
 from indexer import plan_job
 from indexer.jobs import fail_job, pending_chunks
+from indexer.outbox import pending_collections
 from workers.app import app, check_broker, configure
-from workers.tasks import index_chunk, reindex
+from workers.tasks import apply_staged, index_chunk, reindex
 
 
 def submit_job(
@@ -66,3 +67,22 @@ def enqueue_reindex(settings: Settings, job_id: int) -> None:
         finally:
             database.dispose()
         raise ServiceUnavailableError(f"could not enqueue job {job_id}: {error}") from None
+
+
+def enqueue_staged(settings: Settings) -> list[str]:
+    """Send one apply per collection with staged vectors waiting; the collections' names.
+
+    A writer worker calls it when it starts: an apply that gave up (a disk full for longer than its
+    retries) or was lost with a broker leaves rows in the outbox that nothing else would send
+    for until the next chunk of the same collection.
+    """
+    configure(settings)
+    database = open_database(settings)
+    try:
+        names = pending_collections(database)
+    finally:
+        database.dispose()
+    with app.connection_for_write(settings.broker_url) as connection:
+        for name in names:
+            apply_staged.apply_async((name,), connection=connection, retry=False)
+    return names

@@ -23,7 +23,8 @@ from pathlib import Path
 import httpx
 from netns import IP, Host, Network
 from pg_cluster import PostgresCluster
-from services import RabbitMQ, Redis, wait_port
+from redis_server import RedisServer
+from services import RabbitMQ, wait_port
 from small_disk import small_disk
 
 ANYSEEK = Path(sys.executable).with_name("anyseek")
@@ -76,8 +77,13 @@ class Cluster:
         with (self.postgres.data / "pg_hba.conf").open("a") as hba:
             hba.write(f"host all all {self.network.prefix}.0/24 trust\n")  # the test network
         self.postgres.start()
-        broker_type = Redis if self.broker_kind == "redis" else RabbitMQ
-        self.broker = broker_type(self.hosts["mq"], self.root / self.broker_kind)
+        mq = self.hosts["mq"]
+        folder = self.root / self.broker_kind
+        self.broker = (
+            RedisServer(folder, mq.address, 6379, [IP, "netns", "exec", mq.namespace])
+            if self.broker_kind == "redis"
+            else RabbitMQ(mq, folder)
+        )
         self.broker.start()
         self.network.note_mount(self.api_data)
         self.stack.enter_context(small_disk(self.api_data, self.sizes.disk_mb))

@@ -1,4 +1,5 @@
-"""The test bed's own brokers, each on its host: Redis and RabbitMQ (PostgreSQL: tests/pg_cluster).
+"""The test bed's own RabbitMQ node on its host (Redis: tests/redis_server, PostgreSQL:
+tests/pg_cluster, each run in its host's namespace).
 
 Each keeps its files under a folder of the test's, listens on its host's address only, and can be
 stopped (cleanly, as a restart does) and started again with its data kept.
@@ -58,46 +59,6 @@ def _stop(process: subprocess.Popen | None, timeout: float = 60) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
-
-
-class Redis:
-    """redis-server with an append-only file, as docs/deploy.md tells a broker host to run it."""
-
-    port = 6379
-
-    def __init__(self, host: Host, folder: Path) -> None:
-        self.host, self.folder = host, folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.log = folder / "redis.log"
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://{self.host.address}:{self.port}/0"
-
-    def start(self) -> None:
-        argv = [
-            shutil.which("redis-server") or "redis-server",
-            "--bind",
-            self.host.address,
-            "--port",
-            str(self.port),
-            "--protected-mode",
-            "no",
-            "--dir",
-            str(self.folder),
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ]
-        self.process = self.host.spawn(argv, dict(os.environ), self.log)
-        wait_port(self.host.address, self.port, 30, "Redis", self.log)
-
-    def stop(self) -> None:
-        _stop(self.process)
 
 
 class RabbitMQ:

@@ -63,22 +63,20 @@ SKIPPED: dict[tuple[str, str], str] = {
     ("docs/database.md", "anyseek demo"): "2,000 scenes, then serves until stopped (tests/cli)",
     (
         "docs/deploy.md",
-        "sudo -u postgres createuser anyseek -P && sudo -u postgres createdb -O anyseek anyseek",
+        "sudo -u postgres createuser anyseek && sudo -u postgres createdb -O anyseek anyseek",
     ): "needs the postgres superuser",
     **{
-        ("docs/deploy.md", worker): "a worker serves until stopped (tests/workers start theirs)"
+        ("docs/deploy.md", worker): "a worker serves until stopped (tests/workers, "
+        "tests/deployment start theirs)"
         for worker in (
-            "CUDA_VISIBLE_DEVICES=0 anyseek worker --queues index --pool solo &",
-            "CUDA_VISIBLE_DEVICES=1 anyseek worker --queues index --pool solo &",
-            "anyseek worker --queues index --pool prefork --concurrency 4",
+            "anyseek worker --queues writer --pool solo &",
             "anyseek worker --queues index,writer --pool solo",
             "anyseek worker --queues index --pool solo",
         )
     },
-    ("docs/deploy.md", "anyseek index /srv/images/2024 --collection photos --workers"): (
-        "needs a broker and running workers"
+    ("docs/deploy.md", "anyseek serve --host 0.0.0.0 --port 8000"): (
+        "serves until stopped on every address (tests/deployment start it on a host's)"
     ),
-    ("docs/deploy.md", "anyseek jobs cancel 7"): "cancels the queued job of the --workers example",
     **{
         ("docs/models.md", reindex): "needs the official 4M-21 weights"
         for reindex in (

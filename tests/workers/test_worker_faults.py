@@ -22,6 +22,7 @@ from anyseek.errors import ServiceUnavailableError
 from anyseek.settings import load_settings
 from model.data import generate_scene
 from search.stores import open_store
+from workers.app import WRITER_QUEUE
 from workers.submit import submit_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
@@ -157,5 +158,29 @@ def test_a_postgresql_restart_under_a_writing_chunk_is_retried_and_loses_nothing
         )
     text_log = log.read_text()
     assert re.search(rf"retrying job {job_id} chunk \d+ .*terminating connection", text_log)
+    check_exactly_once(settings, probe, job_id)
+    probe.database.dispose()
+
+
+def test_a_writer_that_starts_applies_what_waits_in_the_outbox(
+    tmp_path: Path, worker_database_url: str, own_redis
+) -> None:
+    # the applies the chunks sent are lost (a writer that gave up after its retries, a broker
+    # that lost them): a writer worker started later finds the staged rows by itself
+    settings = fault_settings(tmp_path, worker_database_url, own_redis.url)
+    make_images(tmp_path / "images")
+    app = purged_app(settings)
+    probe = Probe(settings.effective_database_url)
+    job_id = submit_job(settings, "kill", tmp_path / "images")
+    with workers(settings, tmp_path, "index") as started:
+        logs = [worker.log for worker in started]
+        wait_for(lambda: probe.chunks_done(job_id) == IMAGES // CHUNK, 120, "every chunk", logs)
+    assert _outbox(probe) == IMAGES and probe.status(job_id) == "running"
+    with app.connection_for_write() as connection:
+        assert connection.default_channel.queue_purge(WRITER_QUEUE) > 0  # the applies, lost
+    with workers(settings, tmp_path, "writer") as started:
+        logs = [worker.log for worker in started]
+        wait_for(lambda: probe.status(job_id) == "succeeded", 120, "the job to finish", logs)
+    assert "applying staged vectors of kill" in logs[0].read_text()
     check_exactly_once(settings, probe, job_id)
     probe.database.dispose()
