@@ -53,6 +53,7 @@ def main() -> None:
     )
     chosen = [f for f in FAULTS if f.name in args.faults.split(",")]
     results: list[FaultResult] = []
+    failures: list[str] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="anyseek-bench-images-") as folder:
         os.chmod(folder, 0o755)
@@ -65,23 +66,28 @@ def main() -> None:
                 for name, fault in runs:
                     collection = f"{name}-{broker}"
                     print(f"{broker} {name} ...", flush=True)
-                    result = (
-                        run_load(cluster, collection, sizes.images, args.load_seconds)
-                        if fault is None
-                        else run_fault(cluster, fault, collection, sizes.images)
-                    )
+                    try:
+                        result = (
+                            run_load(cluster, collection, sizes.images, args.load_seconds)
+                            if fault is None
+                            else run_fault(cluster, fault, collection, sizes.images)
+                        )
+                    except Exception as error:  # a run that did not end is a row, not a crash
+                        failures.append(f"{name} on {broker}: {type(error).__name__}: {error}")
+                        print(f"  FAILED: {failures[-1]}\n{cluster.log_tails()}", flush=True)
+                        continue
                     print(f"  {row(result)}", flush=True)
                     results.append(result)
             finally:
                 cluster.close()
     wall = (time.monotonic() - started) / 60
-    args.out.write_text(render(results, sizes, args, wall))
+    args.out.write_text(render(results, failures, sizes, args, wall))
     print(f"wrote {args.out}")
 
 
 HEADER = (
-    "| fault | broker | exactly once | lost | duplicated | job | recovery s | job s | "
-    "5xx | hangs | good harmed | hostile 5xx/hang | 503 + Retry-After | unreachable | "
+    "| fault | broker | exactly once | lost | duplicated | job | chunks resent | recovery s | "
+    "job s | 5xx | hangs | good harmed | hostile 5xx/hang | 503 + Retry-After | unreachable | "
     "good p50 / p99 ms |"
 )
 
@@ -92,14 +98,21 @@ def row(result: FaultResult) -> str:
     recovery = "not recovered" if result.recovery_s is None else f"{result.recovery_s:.1f}"
     return (
         f"| {result.fault} | {result.broker} | {'yes' if o.exactly_once else '**no**'} | "
-        f"{o.lost} | {o.duplicated} | {o.status} {o.job_done}/{o.files} | {recovery} | "
+        f"{o.lost} | {o.duplicated} | {o.status} {o.job_done}/{o.files} | {result.resent} | "
+        f"{recovery} | "
         f"{result.job_s:.0f} | {seen.five_xx} | {seen.hangs} | {seen.harmed} | "
         f"{seen.hostile_bad} | {seen.refused_503} | {seen.unreachable} | "
         f"{seen.p50_ms} / {seen.p99_ms} |"
     )
 
 
-def render(results: list[FaultResult], sizes: Sizes, args: argparse.Namespace, wall: float) -> str:
+def render(
+    results: list[FaultResult],
+    failures: list[str],
+    sizes: Sizes,
+    args: argparse.Namespace,
+    wall: float,
+) -> str:
     """The results file."""
     load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
@@ -122,13 +135,17 @@ def render(results: list[FaultResult], sizes: Sizes, args: argparse.Namespace, w
         "*exactly once*: job succeeded, and job count = items = distinct images = indexed items = "
         "vectors in the store = files, outbox empty. *recovery*: from the end of the outage (or "
         "the kill) to the first index progress and the first answered search after it, "
-        "whichever is later; no manual step anywhere. *unreachable*: the API host itself was down "
+        "whichever is later; no manual step anywhere. *chunks resent*: chunks a broker lost, "
+        "sent again by the writer's watchdog once the job stalled (`workers/watchdog.py`). "
+        "*unreachable*: the API host itself was down "
         "(connection refused, or reset under a request when it was killed). Load counts are over "
         "the whole run.",
         "",
         HEADER,
         "|" + "---|" * (HEADER.count("|") - 1),
         *[row(result) for result in results],
+        "",
+        "Runs that did not end: " + ("; ".join(failures) if failures else "none."),
         "",
         "Outcomes per run (good / hostile queries):",
         "",

@@ -110,12 +110,15 @@ def worker(
     settings = settings_of(ctx)
     celery = configure(settings)
     check_broker(celery)
-    if "writer" in names:  # what earlier applies left in the outbox, before the first new chunk
+    if "writer" in names:  # the deployment's one writer also looks after what a broker lost
+        from anyseek.db.migrate import open_database
         from workers.submit import enqueue_staged
+        from workers.watchdog import start_watchdog
 
         waiting = enqueue_staged(settings)
         if waiting:
             typer.echo(f"applying staged vectors of {', '.join(waiting)}")
+        start_watchdog(settings, open_database(settings))
     celery.worker_main(
         [
             "worker",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -168,6 +169,12 @@ class Cluster:
 
     def host(self, name: str) -> Host:
         return self.hosts[name]
+
+    def resent_chunks(self) -> int:
+        """Chunks the writer's watchdog has sent again so far (its log lines say how many)."""
+        log = self.logs / "api-writer.log"
+        found = re.findall(r"sent its (\d+) pending chunks again", log.read_text(errors="replace"))
+        return sum(map(int, found))
 
     def log_tails(self, chars: int = 2000) -> str:
         """The end of every log of the bed, for a failure message."""

@@ -109,6 +109,7 @@ class FaultResult:
     job_s: float  # submit to the job's end
     during: LoadSummary  # the clients, from the fault to recovery
     overall: LoadSummary  # the clients, the whole run
+    resent: int = 0  # chunks the writer's watchdog sent again (a broker lost them)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -126,6 +127,7 @@ def run_fault(
     """Index ``cluster.images`` into ``collection`` with ``fault`` part-way; what held."""
     probe = Probe(cluster)
     outage = cluster.sizes.outage_s
+    resent_before = cluster.resent_chunks()
     try:
         started = time.monotonic()
         job_id = submit(cluster, collection, cluster.images)
@@ -154,6 +156,7 @@ def run_fault(
             job_s=round(job_s, 1),
             during=summarise(load.answers, fault_at, recovered or float("inf"), fault.api_down),
             overall=summarise(load.answers, api_down=fault.api_down),
+            resent=cluster.resent_chunks() - resent_before,
         )
     finally:
         if fault.restore:

@@ -1,0 +1,113 @@
+"""Send again the chunks of a worker job that a broker lost, so that no job waits forever.
+
+A broker can lose a chunk's message: kombu's Redis transport pops a message and only then records
+it as unacknowledged, so a Redis restart between the two drops it (seen on the multi-host bed,
+one chunk in 125 of a job whose Redis was restarted mid-job), and a task Celery cannot
+publish a retry for is dropped too. Nothing else would send that chunk again: worker jobs have no
+heartbeat, and the job stays ``running`` with a chunk ``pending`` for ever.
+
+The writer worker (one per deployment) runs :func:`watch` in a thread: every
+:data:`SWEEP_S` it looks for worker jobs that have chunks left, none finished for the stall
+window, and no chunk waiting on the index queue, and sends their pending chunks again. A chunk
+sent twice is harmless: the second staging finds it done and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from anyseek.db.models import ChunkStatus, IndexChunk, IndexJob, JobStatus, utc_now
+from anyseek.db.session import Database
+from anyseek.settings import Settings
+from workers.app import AMQP_HEARTBEAT_S, INDEX_QUEUE, REDELIVERY_SCAN_S, app, configure
+from workers.submit import enqueue_chunks
+
+log = logging.getLogger(__name__)
+SWEEP_S = 15.0
+STALL_MARGIN_S = 30
+
+
+def stall_window_s(settings: Settings) -> int:
+    """How long a job may go without a finished chunk before its pending chunks are sent again:
+    past any redelivery the broker would still make (Redis: the visibility timeout and its scan;
+    RabbitMQ: a dead consumer found by two missed heartbeats)."""
+    redelivery = max(settings.indexer.visibility_timeout + REDELIVERY_SCAN_S, 2 * AMQP_HEARTBEAT_S)
+    return redelivery + STALL_MARGIN_S
+
+
+def stalled_jobs(database: Database, window_s: int, now: datetime | None = None) -> list[int]:
+    """Worker jobs (no heartbeat) with pending chunks and no chunk finished for ``window_s``."""
+    cutoff = (now or utc_now()) - timedelta(seconds=window_s)
+    last_finished = (
+        select(func.max(IndexChunk.finished_at))
+        .where(IndexChunk.job_id == IndexJob.id)
+        .scalar_subquery()
+    )
+    has_pending = (
+        select(IndexChunk.seq)
+        .where(IndexChunk.job_id == IndexJob.id, IndexChunk.status == ChunkStatus.PENDING)
+        .exists()
+    )
+    with database.session() as session:
+        jobs = session.execute(
+            select(IndexJob.id, IndexJob.created_at, last_finished).where(
+                IndexJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
+                IndexJob.heartbeat_at.is_(None),
+                has_pending,
+            )
+        ).all()
+    return [job_id for job_id, created, finished in jobs if _aware(finished or created) < cutoff]
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes: they are UTC (the only kind the database stores)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=utc_now().tzinfo)
+
+
+def queued_chunks() -> int:
+    """Chunks waiting on the index queue (not counting those a worker holds unacknowledged)."""
+    queue = next(q for q in app.conf.task_queues if q.name == INDEX_QUEUE)
+    with app.connection_for_write() as connection:  # declared as configured: Redis has no
+        # passive declare of an empty queue (an empty list is no key), RabbitMQ refuses other args
+        return queue.bind(connection.default_channel).queue_declare().message_count
+
+
+def resend_stalled(settings: Settings, database: Database, now: datetime | None = None) -> dict:
+    """One sweep: for each stalled job, its pending chunks sent again; {job id: chunks sent}."""
+    jobs = stalled_jobs(database, stall_window_s(settings), now)
+    if not jobs or queued_chunks() > 0:  # chunks still queued: workers are busy or away
+        return {}
+    sent = {}
+    for job_id in jobs:
+        sent[job_id] = enqueue_chunks(settings, job_id)
+        log.warning(
+            "job %s: no chunk finished for %s s and none queued: sent its %s pending chunks "
+            "again (a broker lost them)",
+            job_id,
+            stall_window_s(settings),
+            sent[job_id],
+        )
+    return sent
+
+
+def watch(settings: Settings, database: Database, stop: threading.Event) -> None:
+    """Sweep every :data:`SWEEP_S` until ``stop``; an error is logged and the next sweep tries."""
+    configure(settings)
+    while not stop.wait(SWEEP_S):
+        try:
+            resend_stalled(settings, database)
+        except Exception as error:  # the database or broker may be away for now
+            log.info("stalled-job sweep skipped: %s", error)
+
+
+def start_watchdog(settings: Settings, database: Database) -> threading.Event:
+    """Run :func:`watch` in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    threading.Thread(
+        target=watch, args=(settings, database, stop), name="anyseek-watchdog", daemon=True
+    ).start()
+    return stop
