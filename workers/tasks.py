@@ -69,7 +69,7 @@ def index_chunk(self, job_id: int, seq: int) -> bool:
             chunks = dataclasses.replace(chunks, model=model)
         staged = process_chunk(chunks, job_id, seq)
     except TRANSIENT as error:
-        waiting(self, f"job {job_id} chunk {seq}", error)
+        waiting(self, f"job {job_id} chunk {seq}", error, GAVE_UP_CHUNK)
         raise
     except Exception as error:  # not going to get better by retrying: the job fails, visibly
         reason = (
@@ -115,12 +115,27 @@ def apply_staged(self, collection: str) -> int:
         current = state()
         return apply_pending(current.chunks.database, writer_store(), worker_settings(), collection)
     except TRANSIENT as error:
-        waiting(self, f"the staged vectors of {collection!r} (kept in the database)", error)
+        staged = f"the staged vectors of {collection!r} (kept in the database)"
+        waiting(self, staged, error, GAVE_UP_APPLY)
         raise
 
 
-def waiting(task: Task, what: str, error: BaseException) -> None:
-    """One line saying what waits for which outage, before the task is retried."""
+GAVE_UP_CHUNK = (
+    "the writer's watchdog sends the chunk again once the job has stalled (docs/deploy.md)"
+)
+GAVE_UP_APPLY = (
+    "once the outage is over, restart the writer (anyseek worker --queues writer): it applies "
+    "every staged vector at start (docs/deploy.md)"
+)
+
+
+def waiting(task: Task, what: str, error: BaseException, after_last: str) -> None:
+    """One line saying what waits for which outage, before the task is retried; after the last
+    try, what happens next or what to do (``after_last``)."""
     reason = " ".join(str(error).split()) or type(error).__name__
     tries = f"{task.request.retries + 1} of {task.max_retries}"
-    log.warning("retrying %s (try %s): %s", what, tries, reason)
+    if task.request.retries >= task.max_retries:
+        done = task.request.retries + 1
+        log.error("gave up on %s after %s tries: %s; %s", what, done, reason, after_last)
+    else:
+        log.warning("retrying %s (try %s): %s", what, tries, reason)
