@@ -121,7 +121,7 @@ def read_space(
     return SpaceIndex(
         spec,
         setup.params,
-        faiss.read_index(str(path), flags),
+        _read_index(path, flags),
         labels,
         alive,
         kind=kind,
@@ -129,6 +129,17 @@ def read_space(
         mapped_from=path if mapped else None,
         gpu=setup.gpu,
     )
+
+
+def _read_index(path: Path, flags: int) -> faiss.Index:
+    """``faiss.read_index``, with a file the writer deleted meanwhile a ``FileNotFoundError``
+    (FAISS raises a RuntimeError for it), so that a reader reads ``CURRENT`` again."""
+    try:
+        return faiss.read_index(str(path), flags)
+    except RuntimeError as error:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} was removed while it was read") from error
+        raise
 
 
 def remove_stale_generations(folder: Path) -> None:

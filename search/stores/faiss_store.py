@@ -61,6 +61,8 @@ from search.stores.writer_lock import WriterBusyError, read_holder, record
 
 LOCK = ".writer.lock"
 ALIASES = ".aliases"  # one small file per alias holding its target's name, replaced atomically
+#: reads of CURRENT and the generation it names, when the writer replaces it under a reader
+CATCH_UP_TRIES = 5
 
 
 class FaissStore(VectorStore):
@@ -267,7 +269,7 @@ class FaissStore(VectorStore):
         coll = self._loaded.get(name)
         if coll is not None and (self._writer is not None or coll.dirty):
             return coll
-        for attempt in range(3):
+        for attempt in range(CATCH_UP_TRIES):
             try:
                 committed = faiss_log.read_pointer(self.root / name)
             except FileNotFoundError:
@@ -280,7 +282,7 @@ class FaissStore(VectorStore):
             try:
                 return self._catch_up(name, coll, committed)
             except FileNotFoundError:  # the writer compacted meanwhile: read CURRENT again
-                if attempt == 2:
+                if attempt == CATCH_UP_TRIES - 1:
                     raise
         raise AssertionError("unreachable")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -272,3 +273,31 @@ def test_a_reader_sees_a_collection_another_process_dropped_and_made_again(
     assert _pointer(tmp_path).generation == "gen-00000001"
     assert reader.count("c") == 3  # read afresh, not old items with the new segments on top
     assert [i.payload for i in reader.retrieve("c", [0, 7])] == [{"new": 0}]
+
+
+def test_a_reader_whose_generation_is_replaced_under_it_reads_current_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the race the multi-host bed hit under 16 clients and a 4,000-image job: a reader read
+    # CURRENT, the writer committed a new generation and removed the old one, and the reader's
+    # read of the old one's index file raised a RuntimeError from FAISS (a 500)
+    writer = _store(tmp_path)
+    writer.ensure_collection("c", [SpaceSpec("v", 8)])
+    vectors = _vectors(20, 0)
+    writer.upsert("c", range(10), {"v": vectors[:10]})
+    writer.flush()
+    stale = faiss_log.read_pointer(tmp_path / "c")
+    old = tmp_path / "c" / stale.generation
+    shutil.copytree(old, tmp_path / "old")
+    writer.upsert("c", range(10, 20), {"v": vectors[10:]})
+    writer.flush()
+    assert not old.exists()  # a new generation replaced it
+    shutil.copytree(tmp_path / "old", old)  # caught half-removed: manifest and ids still there,
+    (old / "v.faiss").unlink()  # the index file gone
+    reads = iter([stale])  # the reader's first read of CURRENT came just before that
+    real = faiss_log.read_pointer
+    monkeypatch.setattr(faiss_log, "read_pointer", lambda folder: next(reads, None) or real(folder))
+    reader = _store(tmp_path)
+    assert reader.count("c") == 20
+    assert reader.search("c", "v", vectors[15], k=1)[0].ids == [15]
+    writer.close()
