@@ -35,10 +35,11 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.append(str(ROOT / "tests" / "reliability"))
+sys.path += [str(ROOT / "tests"), str(ROOT / "tests" / "reliability")]
 
 from hostile import hostile_requests, npy_header  # noqa: E402
 from indexing_checks import collection_state, killed_run, sound  # noqa: E402
+from server_process import free_port, wait_ready  # noqa: E402
 
 
 def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -280,15 +281,8 @@ def _drop_schema(base_url: str, schema: str) -> None:
     admin.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def run_clients(tmp: Path, clients: int, seconds: float) -> dict[str, object]:
     """``clients`` threads searching ``anyseek serve`` for ``seconds``, 1 query in 10 hostile."""
-    import httpx
 
     from anyseek.db import migrate
     from anyseek.db.session import database_for
@@ -305,7 +299,7 @@ def run_clients(tmp: Path, clients: int, seconds: float) -> dict[str, object]:
     migrate.upgrade(database)
     database.dispose()
     run_index(settings, "g", gallery)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     env.update(ANYSEEK_DATA_DIR=str(data), PYTHONPATH=str(ROOT), ANYSEEK_API__PORT=str(port))
     server = subprocess.Popen(
@@ -316,13 +310,7 @@ def run_clients(tmp: Path, clients: int, seconds: float) -> dict[str, object]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_ready(base, server, 150)
         return _load(base, clients, seconds)
     finally:
         server.send_signal(signal.SIGINT)

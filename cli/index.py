@@ -111,14 +111,11 @@ def worker(
     celery = configure(settings)
     check_broker(celery)
     if "writer" in names:  # the deployment's one writer also looks after what a broker lost
-        from anyseek.db.migrate import open_database
-        from workers.submit import enqueue_staged
-        from workers.watchdog import start_watchdog
+        from workers.watchdog import start_writer_duties
 
-        waiting = enqueue_staged(settings)
+        waiting = start_writer_duties(settings)
         if waiting:
             typer.echo(f"applying staged vectors of {', '.join(waiting)}")
-        start_watchdog(settings, open_database(settings))
     celery.worker_main(
         [
             "worker",

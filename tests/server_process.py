@@ -37,18 +37,26 @@ def start_server(settings_env: dict[str, str], port: int, log: Path) -> subproce
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"anyseek serve exited with {process.returncode}: {log.read_text()}")
+    if wait_ready(f"http://127.0.0.1:{port}", process, 120):
+        return process
+    if process.poll() is not None:
+        pytest.fail(f"anyseek serve exited with {process.returncode}: {log.read_text()}")
+    process.kill()
+    pytest.fail(f"anyseek serve was not ready in 120 s: {log.read_text()}")
+
+
+def wait_ready(base_url: str, process: subprocess.Popen, timeout: float) -> bool:
+    """Poll ``/readyz`` until it answers 200 (True); False once ``process`` exits or ``timeout``
+    seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
         try:
-            if HTTP.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
+            if HTTP.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return True
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    process.kill()
-    pytest.fail(f"anyseek serve was not ready in 120 s: {log.read_text()}")
+    return False
 
 
 def process_env(data_dir: Path, **settings: str) -> dict[str, str]:

@@ -20,11 +20,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from anyseek.db.migrate import open_database
 from anyseek.db.models import ChunkStatus, IndexChunk, IndexJob, JobStatus, utc_now
 from anyseek.db.session import Database
 from anyseek.settings import Settings
 from workers.app import AMQP_HEARTBEAT_S, INDEX_QUEUE, REDELIVERY_SCAN_S, app, configure
-from workers.submit import enqueue_chunks
+from workers.submit import enqueue_chunks, enqueue_staged
 
 log = logging.getLogger(__name__)
 SWEEP_S = 15.0
@@ -78,7 +79,8 @@ def queued_chunks() -> int:
 
 def resend_stalled(settings: Settings, database: Database, now: datetime | None = None) -> dict:
     """One sweep: for each stalled job, its pending chunks sent again; {job id: chunks sent}."""
-    jobs = stalled_jobs(database, stall_window_s(settings), now)
+    window = stall_window_s(settings)
+    jobs = stalled_jobs(database, window, now)
     if not jobs or queued_chunks() > 0:  # chunks still queued: workers are busy or away
         return {}
     sent = {}
@@ -88,7 +90,7 @@ def resend_stalled(settings: Settings, database: Database, now: datetime | None 
             "job %s: no chunk finished for %s s and none queued: sent its %s pending chunks "
             "again (a broker lost them)",
             job_id,
-            stall_window_s(settings),
+            window,
             sent[job_id],
         )
     return sent
@@ -111,3 +113,11 @@ def start_watchdog(settings: Settings, database: Database) -> threading.Event:
         target=watch, args=(settings, database, stop), name="anyseek-watchdog", daemon=True
     ).start()
     return stop
+
+
+def start_writer_duties(settings: Settings) -> list[str]:
+    """What the writer worker does at start besides consuming its queue: an apply sent for every
+    collection with staged rows (their names), and the watchdog thread started."""
+    waiting = enqueue_staged(settings)
+    start_watchdog(settings, open_database(settings))
+    return waiting

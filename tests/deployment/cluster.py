@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import httpx
 from netns import IP, Host, Network
 from pg_cluster import PostgresCluster
 from redis_server import RedisServer
+from server_process import wait_ready
 from services import RabbitMQ, wait_port
 from small_disk import small_disk
 
@@ -153,15 +153,9 @@ class Cluster:
         )
 
     def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if HTTP.get(f"{self.api_url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the API was not ready in {timeout} s")
+        """Until the API host's ``anyseek serve`` answers ``/readyz``."""
+        if not wait_ready(self.api_url, self.anyseek["api"][-1], timeout):
+            raise RuntimeError(f"the API was not ready in {timeout} s\n{self.log_tails()}")
 
     @property
     def api_url(self) -> str:

@@ -10,14 +10,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 from server_process import stop
+from server_process import wait_ready as wait_until_ready
 from web_gallery import build_gallery
 
 from anyseek.settings import Settings, load_settings
@@ -75,16 +74,8 @@ def free_port() -> int:
 
 def wait_ready(server: Server) -> None:
     """Until /readyz answers 200 (model loaded, store open), or fail with the server's log."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            break
-        try:
-            if httpx.get(f"{server.url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
+    if wait_until_ready(server.url, server.process, START_TIMEOUT_S):
+        return
     pytest.fail(f"anyseek serve did not become ready; its log:\n{server.log.read_text()[-4000:]}")
 
 
