@@ -29,6 +29,7 @@ from model.families.bind import load_bind_search_model
 from workbench import styles
 from workbench.cache import draw_seed, drawings_of
 from workbench.evaluate import HUMAN_QUERIES, drawn_values, evaluate_queries, image_vectors
+from workbench.readers import Readers, model_readers
 
 HELD = "scrawl"
 TRAINED = ("default", "tidy", "rough", "loose")
@@ -74,6 +75,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=20261124)
     parser.add_argument("--model", default="builtin")
+    parser.add_argument(
+        "--fit", choices=("crop", "stretch"), help="read drawings with this fit, not the model's"
+    )
+    parser.add_argument(
+        "--only", help="comma-separated people to evaluate (e.g. scrawl,default), not every row"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -82,10 +89,19 @@ def main() -> None:
     samples = [generate_scene(scene_seed(args.seed, i), 64) for i in range(args.n)]
     gallery = from_samples(samples)
     images = image_vectors(model, gallery)
+    readers = model_readers(model)
+    if args.fit:
+        sketch, semseg = (replace(r, fit=args.fit) for r in (readers.sketch, readers.semseg))
+        readers = Readers(sketch, semseg)
     rows = []
-    for label, person in variants().items():
+    people = variants()
+    if args.only:
+        people = {k: v for k, v in people.items() if k in args.only.split(",")}
+    for label, person in people.items():
         styles.STYLES["_variant"] = person  # the drawing code reads people by name
-        drawn = drawings_of(samples, "_variant", gallery, seed_of=lambda s, _: draw_seed(s, HELD))
+        drawn = drawings_of(
+            samples, "_variant", gallery, readers, seed_of=lambda s, _: draw_seed(s, HELD)
+        )
         report = evaluate_queries(
             model, gallery, HUMAN_QUERIES, drawn_values(gallery, drawn), images=images
         )
@@ -99,11 +115,15 @@ def main() -> None:
         "# The held-out person, one knob at a time",
         "",
         f"Command: `PYTHONPATH=. .venv/bin/python bench/held_out_knobs.py --n {args.n} "
-        f"--seed {args.seed} --model {args.model}` ({time.monotonic() - began:.0f} s on this "
+        f"--seed {args.seed} --model {args.model}"
+        + (f" --fit {args.fit}" if args.fit else "")
+        + (f" --only {args.only}" if args.only else "")
+        + f"` ({time.monotonic() - began:.0f} s on this "
         "2-core CPU). The committed model; the same "
         f"{args.n:,} scenes, each drawn from the held-out person's seeds; R@10 of sketches and "
         "paintings, R@1 of own words. Each row gives one of `scrawl`'s knobs back the `default` "
-        "person's value.",
+        "person's value. Drawings are read with the model's own transforms"
+        + (f", their fit replaced by `{args.fit}`." if args.fit else "."),
         "",
         "| person | sketch R@10 | painting R@10 | own words R@1 | sketch gain | painting gain |",
         "|---|---|---|---|---|---|",

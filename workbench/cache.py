@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from model.data.tensors import SceneTensors
+from workbench.readers import Readers, declared_readers
 
 SEED_STRIDE = 0x9E37  # a style's drawing seed is the scene's plus this times the style's number
 
@@ -73,29 +74,28 @@ def drawings_of(
     samples: Sequence[Any],
     style_name: str,
     generated: SceneTensors,
+    readers: Readers,
     seed_of: Callable[[int, str], int] = draw_seed,
 ) -> Drawings:
-    """Every sample drawn by one style, read through the service's sketch and palette
-    transforms at the samples' size. A drawing search would refuse (a sketch with no line: the
-    person left every object out and drew no horizon) is the generator's instead."""
+    """Every sample drawn by one style, read through the sketch and palette transforms the model
+    declares. A drawing search would refuse (a sketch with no line: the person left every object
+    out and drew no horizon) is the generator's instead."""
     from PIL import Image
 
     from model.data.human import draw_human_queries
     from model.transforms.base import UserInputError
-    from workbench.readers import user_readers
     from workbench.styles import style
 
-    readers = user_readers(int(samples[0].rgb.shape[0]))
     sketches, paintings, captions = [], [], []
     for i, s in enumerate(samples):
         seed = seed_of(s.seed, style_name)
         d = draw_human_queries(seed, s.objects, s.instance, s.semseg, style(style_name, seed))
         try:
-            sketches.append(readers["sketch"](Image.fromarray(d.sketch))[0] > 0)
+            sketches.append(readers.sketch(Image.fromarray(d.sketch))[0] > 0)
         except UserInputError:
             sketches.append(generated.sketch[i])
         try:
-            paintings.append(readers["semseg"](Image.fromarray(d.painting)).to(torch.uint8))
+            paintings.append(readers.semseg(Image.fromarray(d.painting)).to(torch.uint8))
         except UserInputError:
             paintings.append(generated.semseg[i])
         captions.append(d.caption)
@@ -104,13 +104,15 @@ def drawings_of(
 
 @dataclass(frozen=True)
 class ChunkJob:
-    """Scenes [start, stop) of the set with base seed ``seed``, drawn by ``styles``."""
+    """Scenes [start, stop) of the set with base seed ``seed``, drawn by ``styles`` and read by
+    ``readers`` (None: the transforms a new built-in bundle declares)."""
 
     seed: int
     start: int
     stop: int
     size: int
     styles: tuple[str, ...]
+    readers: Readers | None = None
 
 
 def render_chunk(job: ChunkJob) -> TrainingSet:
@@ -122,7 +124,9 @@ def render_chunk(job: ChunkJob) -> TrainingSet:
     seeds = [scene_seed(job.seed, i) for i in range(job.start, job.stop)]
     samples = [generate_scene(seed, job.size) for seed in seeds]
     generated = from_samples(samples)
-    return TrainingSet(generated, {s: drawings_of(samples, s, generated) for s in job.styles})
+    readers = job.readers or declared_readers(job.size)
+    drawn = {s: drawings_of(samples, s, generated, readers) for s in job.styles}
+    return TrainingSet(generated, drawn)
 
 
 def _save(part: TrainingSet, path: Path) -> None:

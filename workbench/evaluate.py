@@ -197,15 +197,18 @@ def evaluate_generated(
     model: SearchModel, n: int, seed: int, *, human: bool = False
 ) -> RetrievalResult:
     """Render ``n`` held-out scenes of ``seed`` (with people's drawings of them when ``human``:
-    the default person and every held-out one) and evaluate ``model`` on them."""
+    the default person and every held-out one, read the way ``model`` reads them) and evaluate
+    ``model`` on them."""
     from PIL import Image
 
     from workbench.cache import ChunkJob, render_chunk
+    from workbench.readers import model_readers
     from workbench.styles import HELD_OUT
 
     size = int(model.image_input(Image.new("RGB", (8, 8))).shape[-1])
     styles = ("default", *HELD_OUT) if human else ()
-    gallery = render_chunk(ChunkJob(seed, 0, n, size, styles))
+    readers = model_readers(model) if human else None
+    gallery = render_chunk(ChunkJob(seed, 0, n, size, styles, readers))
     return evaluate_model(
         model, gallery.scenes, gallery.drawings, seed=seed, held_out=HELD_OUT, edge_baseline=True
     )

@@ -33,6 +33,7 @@ class QueryInput:
     base: str  # registry base name, e.g. "sketch" (the FM input is "sketch@<resolution>")
     transform: str = ""  # a model.transforms kind, "palette_semseg" or "caption"; "" = base
     query: str = ""  # what queries call it; "" = base
+    settings: tuple[tuple[str, Any], ...] = ()  # the transform's settings that differ from its own
 
     @property
     def transform_kind(self) -> str:
@@ -137,8 +138,10 @@ def transform_params(spec: QueryInput, resolution: int) -> tuple[tuple[str, Any]
     if spec.transform_kind == CAPTION_TRANSFORM:
         return ()
     if spec.transform_kind == PALETTE_TRANSFORM:
-        return (("size", resolution),)
-    transform = transform_for(spec.transform_kind, resolution or None)
+        return (("size", resolution), *spec.settings)
+    transform = dataclasses.replace(
+        transform_for(spec.transform_kind, resolution or None), **dict(spec.settings)
+    )
     return tuple((f.name, getattr(transform, f.name)) for f in dataclasses.fields(transform))
 
 
@@ -158,8 +161,9 @@ BUILTIN = BuiltinDefinition(
         QueryInput("rgb", query="image"),
         QueryInput("depth"),
         QueryInput("normal"),
-        QueryInput("semseg", transform=PALETTE_TRANSFORM),
-        QueryInput("sketch"),
+        # a person's painting and sketch are of the whole scene, whatever the page's shape
+        QueryInput("semseg", transform=PALETTE_TRANSFORM, settings=(("fit", "stretch"),)),
+        QueryInput("sketch", settings=(("fit", "stretch"),)),
         QueryInput("edges"),
     ),
     caption=QueryInput("caption", transform=CAPTION_TRANSFORM),

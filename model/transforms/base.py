@@ -24,6 +24,10 @@ ImageSource = str | Path | bytes | BinaryIO | Image.Image | np.ndarray | torch.T
 # callers that hold the settings pass it in as ``max_pixels``.
 MAX_PIXELS = 40_000_000
 MAX_SIZE = 4096  # largest model-side resolution a transform may produce
+# How a page that is not square becomes the model's square input: "crop" keeps its centre (a
+# photo's subject; what the official pipeline does), "stretch" resizes the whole page (a drawing
+# of a whole scene on a page of another shape: nothing drawn is cut off, shapes are unsquashed).
+FITS = ("crop", "stretch")
 
 
 class UserInputError(AnyseekError):
@@ -97,10 +101,20 @@ def center_crop_box(height: int, width: int) -> tuple[int, int, int, int]:
     return 0, (width - height) // 2, height, height
 
 
-def center_crop_resize(image: Image.Image, size: int, resample: Image.Resampling) -> Image.Image:
-    """Centre-crop a PIL image to a square and resize it to ``size x size``."""
-    top, left, side, _ = center_crop_box(image.height, image.width)
-    image = image.crop((left, top, left + side, top + side))
+def check_fit(fit: str) -> None:
+    """Refuse a fit that is not one of :data:`FITS`."""
+    if fit not in FITS:
+        raise UserInputError(f"unknown fit {fit!r} (known: {', '.join(FITS)})")
+
+
+def center_crop_resize(
+    image: Image.Image, size: int, resample: Image.Resampling, fit: str = "crop"
+) -> Image.Image:
+    """Centre-crop a PIL image to a square (or keep it whole with ``fit="stretch"``) and resize
+    it to ``size x size``."""
+    if fit == "crop":
+        top, left, side, _ = center_crop_box(image.height, image.width)
+        image = image.crop((left, top, left + side, top + side))
     if image.size != (size, size):
         image = image.resize((size, size), resample=resample)
     return image

@@ -10,8 +10,10 @@ Steps, each documented by a field:
   and white-on-black edge maps both work; ``"dark_lines"`` / ``"light_lines"`` force it;
 * **binarisation** - Otsu's threshold on the line intensity, so anti-aliased or grey strokes are
   handled; transparent pixels count as background;
-* **resolution** - centre crop to a square, then resize: shrinking marks an output pixel as edge
-  when any source pixel under it is (lines never vanish), enlarging uses nearest neighbour;
+* **resolution** - centre crop to a square (``fit="crop"``) or keep the whole page
+  (``fit="stretch"``, for a drawing of a whole scene on a page of another shape), then resize:
+  shrinking marks an output pixel as edge when any source pixel under it is (lines never vanish),
+  enlarging uses nearest neighbour;
 * **thinning** - with ``thin`` lines are reduced to a 1-pixel skeleton (hand-drawn strokes are
   much thicker than Canny edges); :class:`SketchTransform` thins by default,
   :class:`EdgesTransform` keeps the lines of an edge map as they are;
@@ -33,6 +35,7 @@ from model.transforms.base import (
     ImageSource,
     UserInputError,
     center_crop_array,
+    check_fit,
     check_output_size,
     open_image,
     single_channel_array,
@@ -49,10 +52,12 @@ class EdgesTransform:
     polarity: Literal["auto", "dark_lines", "light_lines"] = "auto"
     thin: bool = False
     line_width: int = 1
+    fit: str = "crop"  # a page that is not square: "crop" its centre or "stretch" it whole
 
     def __post_init__(self) -> None:
         """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
+        check_fit(self.fit)
         if self.polarity not in ("auto", "dark_lines", "light_lines"):
             raise UserInputError(f"unknown polarity {self.polarity!r}")
         if not 1 <= self.line_width <= 16:
@@ -61,7 +66,9 @@ class EdgesTransform:
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Binarise, crop, resize, thin/thicken one drawing."""
         ink = line_mask(_grey(source), self.polarity)
-        ink = center_crop_array(torch.from_numpy(ink))
+        ink = torch.from_numpy(ink)
+        if self.fit == "crop":
+            ink = center_crop_array(ink)
         ink = _resize_binary(ink, self.size)
         if self.thin:
             from skimage.morphology import skeletonize  # deferred: a slow import
@@ -117,13 +124,15 @@ def _grey(source: ImageSource) -> np.ndarray:
 
 
 def _resize_binary(mask: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize a boolean mask to ``size x size``: any-pixel pooling down, nearest up."""
+    """Resize a boolean mask to ``size x size``: any-pixel pooling down, nearest up (each axis
+    on its own, so a page that is not square is stretched)."""
     if mask.shape == (size, size):
         return mask
     x = mask[None, None].float()
-    if mask.shape[0] > size:
-        x = F.adaptive_max_pool2d(x, (size, size))
-    else:
+    shrunk = (min(mask.shape[0], size), min(mask.shape[1], size))
+    if shrunk != tuple(mask.shape):
+        x = F.adaptive_max_pool2d(x, shrunk)
+    if shrunk != (size, size):
         x = F.interpolate(x, size=(size, size), mode="nearest")
     return x[0, 0] > 0.5
 

@@ -20,6 +20,7 @@ from model.transforms.base import (
     UserInputError,
     as_array,
     center_crop_resize,
+    check_fit,
     check_output_size,
     open_image,
 )
@@ -68,12 +69,16 @@ class PaletteSemsegTransform:
 
     palette: ClassPalette
     size: int = 64
+    fit: str = "crop"  # a page that is not square: "crop" its centre or "stretch" it whole
 
     def __post_init__(self) -> None:
+        """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
+        check_fit(self.fit)
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
-        """Read ids or painted colours, check them against the palette, centre-crop and resize."""
+        """Read ids or painted colours, check them against the palette, fit to a square and
+        resize."""
         if (array := as_array(source)) is not None:
             class_map = self._checked_ids(_integer_map(array))
         else:
@@ -83,7 +88,7 @@ class PaletteSemsegTransform:
             else:
                 class_map = self._ids_from_colors(image)
         image = Image.fromarray(class_map.astype(np.uint8), mode="L")
-        image = center_crop_resize(image, self.size, Image.Resampling.NEAREST)
+        image = center_crop_resize(image, self.size, Image.Resampling.NEAREST, self.fit)
         return torch.from_numpy(np.asarray(image, dtype=np.int64).copy())
 
     def _checked_ids(self, values: np.ndarray) -> np.ndarray:

@@ -287,6 +287,22 @@ def test_semseg_resizes_with_nearest_and_crops_the_centre():
     assert torch.all(out[:, :4] == 17) and torch.all(out[:, 4:] == 18)
 
 
+def test_painted_segmentation_on_a_wide_page_is_stretched_whole():
+    from model.bundle.definition import builtin_palette
+    from model.transforms.palette_semseg import PaletteSemsegTransform
+
+    palette = builtin_palette()
+    page = np.zeros((40, 120, 3), np.uint8) + np.uint8(palette.classes[0].color)
+    page[:, :20] = palette.classes[2].color  # a thing painted at the left edge
+    stretched = PaletteSemsegTransform(palette, size=30, fit="stretch")(Image.fromarray(page))
+    assert set(stretched[:, :5].unique().tolist()) == {2}
+    assert set(stretched[:, 5:].unique().tolist()) == {0}
+    cropped = PaletteSemsegTransform(palette, size=30)(Image.fromarray(page))
+    assert set(cropped.unique().tolist()) == {0}  # the centre square holds none of it
+    with pytest.raises(UserInputError, match="unknown fit"):
+        PaletteSemsegTransform(palette, fit="tile")
+
+
 def test_semseg_transparent_pixels_are_no_class_and_tolerance_matches_near_colours():
     dog = semseg_classes()[class_id("dog")].color
     image = Image.new("RGBA", (8, 8), (*dog, 255))
@@ -380,6 +396,24 @@ def test_bad_sketch_options():
         SketchTransform(line_width=0)
     with pytest.raises(UserInputError, match="polarity"):
         SketchTransform(polarity="sideways")
+    with pytest.raises(UserInputError, match=r"fit 'squash'.*crop, stretch"):
+        SketchTransform(fit="squash")
+
+
+def test_a_drawing_on_a_tall_page_is_stretched_whole_or_cropped_to_its_centre():
+    page = Image.new("L", (60, 120), 255)  # a tall page: a box near the top, a line at the bottom
+    pen = ImageDraw.Draw(page)
+    pen.rectangle((10, 5, 50, 25), outline=0, width=2)
+    pen.line((5, 110, 55, 110), fill=0, width=2)
+    cropped = SketchTransform(size=60)(page)[0] > 0
+    stretched = SketchTransform(size=60, fit="stretch")(page)[0] > 0
+    assert not cropped.any()  # both drawn things lie outside the centre square
+    rows = stretched.any(dim=1).nonzero()[:, 0]
+    assert rows.min() <= 4 and rows.max() >= 53  # the box on top and the line at the bottom
+    box_cols = stretched[:12].any(dim=0).nonzero()[:, 0]
+    assert 8 <= box_cols.min() <= 12 and 48 <= box_cols.max() <= 52  # widths are unchanged
+    wide = SketchTransform(size=60, fit="stretch")(page.transpose(Image.Transpose.TRANSPOSE))
+    assert torch.equal(wide[0] > 0, stretched.T)  # a page larger on one axis only
 
 
 # --- normals, captions ----------------------------------------------------------------------------
