@@ -52,7 +52,7 @@ def main() -> None:
         f"{recipe['train']['batch']}.",
     ]
     if args.load and args.load.is_file():
-        samples = [float(line.split()[1]) for line in args.load.read_text().splitlines() if line]
+        samples = load_samples(args.load.read_text())
         lines += [
             "",
             f"Load average (1 min) sampled every minute while it ran: median "
@@ -73,6 +73,19 @@ def main() -> None:
     print(text)
     if args.out:
         args.out.write_text(text)
+
+
+def load_samples(text: str) -> list[float]:
+    """The 1-minute load averages of a sampler's lines; other lines (a shell's 'Terminated' when
+    the sampler is stopped) are skipped."""
+    samples = []
+    for line in text.splitlines():
+        fields = line.split()
+        try:
+            samples.append(float(fields[1]))
+        except (IndexError, ValueError):
+            continue
+    return samples
 
 
 if __name__ == "__main__":
