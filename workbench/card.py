@@ -9,6 +9,8 @@ from typing import Any
 from workbench.metrics import RetrievalResult
 from workbench.recipe import Recipe
 
+GENERATION = "v5"  # the built-in design's generation this workbench trains (bump with the recipe)
+
 KINDS = ("sketch", "depth", "semseg", "normal", "edges", "caption", "object",
          "caption+sketch", "caption+depth", "sketch+semseg")  # fmt: skip
 
@@ -59,7 +61,7 @@ def write_card(
 ) -> None:
     """``MODEL_CARD.md``: what the model is, how to reproduce it, what it measured."""
     lines = [
-        "# anyseek built-in model (bound, v4)",
+        f"# anyseek built-in model (bound, {GENERATION})",
         "",
         "The default model of anyseek (`ANYSEEK_MODEL__SOURCE=builtin`), trained from nothing",
         "on procedurally generated scenes by one command on a 2-core CPU. Every input modality",
@@ -70,8 +72,8 @@ def write_card(
         "## Reproduce",
         "",
         "```",
-        f"anyseek train default --recipe {recipe.name} --out runs/v4",
-        "cp -r runs/v4/bundle/* model/builtin/",
+        f"anyseek train default --recipe {recipe.name} --out runs/{GENERATION}",
+        f"cp -r runs/{GENERATION}/bundle/* model/builtin/",
         "```",
         "",
         "Resumable: after a stop or a kill, the same command with `--resume` goes on from the last",
