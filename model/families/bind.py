@@ -112,6 +112,30 @@ class BindSearchModel(SearchModelBase):
         with torch.autocast(self.device.type, self.compute_dtype, enabled=enabled):
             return self.bundle.model.embed(base, x.to(self.device)).float()
 
+    def _embed_batches(self, batches: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each modality's rows -> unit vectors; the query modalities that share the trunk (a
+        sketch, a depth map, a painting...) go through it in one pass, not one pass each."""
+        stems = self.bundle.model.stems
+        shared = [m for m, x in batches.items() if self._base(m) in stems]
+        vectors: dict[str, torch.Tensor] = {}
+        if len(shared) > 1 and len({tuple(batches[m].shape[-2:]) for m in shared}) == 1:
+            vectors.update(self._embed_shared({m: batches[m] for m in shared}))
+        for modality, x in batches.items():
+            if modality not in vectors:
+                vectors[modality] = self._embed(self._base(modality), x)
+        return vectors
+
+    @torch.inference_mode()
+    def _embed_shared(self, batches: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Several query modalities' rows [B_m, ...] through their stems and one trunk pass."""
+        names = [self._base(m) for m in batches]
+        x = {n: b.to(self.device) for n, b in zip(names, batches.values(), strict=True)}
+        enabled = self.compute_dtype != torch.float32
+        with torch.autocast(self.device.type, self.compute_dtype, enabled=enabled):
+            out = self.bundle.model.embed_mixed(names, x).float()
+        split = torch.split(out, [len(b) for b in batches.values()])
+        return dict(zip(batches, split, strict=True))
+
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {space: [B, D] float32}."""
         return {self.spaces[0].name: self._embed("rgb", images).cpu().numpy()}
@@ -127,11 +151,12 @@ class BindSearchModel(SearchModelBase):
         for i, request in enumerate(requests):
             for modality, value in request.inputs.items():
                 rows.setdefault(modality, []).append((i, value))
+        batches = {m: _stack([v for _, v in members]) for m, members in rows.items()}
+        vectors = self._embed_batches(batches)
         parts: list[dict[str, torch.Tensor]] = [{} for _ in requests]
         for modality, members in rows.items():
-            vectors = self._embed(self._base(modality), _stack([v for _, v in members]))
             for row, (i, _) in enumerate(members):
-                parts[i][modality] = vectors[row : row + 1]
+                parts[i][modality] = vectors[modality][row : row + 1]
         space = self.spaces[0].name
         out = []
         for request, found in zip(requests, parts, strict=True):
