@@ -83,7 +83,7 @@ def test_the_search_model_applies_what_the_bundle_declares(tmp_path: Path) -> No
 
     model = BindSearchModel(load_bind_bundle(_copy(tmp_path, change)))
     assert model.query_modalities["sketch"].transform == SketchTransform(
-        size=64, thin=False, line_width=2
+        size=64, thin=False, line_width=2, fit="stretch"
     )
     edges = model.query_modalities["edges"].transform
     assert edges == EdgesTransform(size=64, polarity="light_lines")

@@ -16,10 +16,18 @@ def _caption(model: SearchModel, text: str) -> np.ndarray:
 
 
 def test_a_misspelt_caption_means_what_it_meant(search_model: SearchModel) -> None:
-    right = _caption(search_model, "a small red cube")
     typo = _caption(search_model, "a smal rde cueb")
-    other = _caption(search_model, "a large blue sphere")
-    assert float(right @ typo) > float(right @ other) + 0.1
+    meant = "a small red cube"
+    near = [
+        meant,
+        "a large red cube",
+        "a small red sphere",
+        "a small blue cube",
+        "a large blue sphere",
+    ]
+    closeness = {text: float(_caption(search_model, text) @ typo) for text in near}
+    assert max(closeness, key=closeness.__getitem__) == meant  # nearer than one word changed
+    assert closeness[meant] > closeness["a large blue sphere"] + 0.1
 
 
 def test_only_words_the_model_cannot_read_are_warned_about(search_model: SearchModel) -> None:
