@@ -140,6 +140,7 @@ def test_two_workers_on_faiss_lose_and_duplicate_nothing(
     # on RabbitMQ two workers of one machine once shared the node name celery@HOST and the second
     # died on its exclusive control queue: each process now names itself anyseek-PID@HOST
     settings = worker_settings(tmp_path, worker_database_url, request.getfixturevalue(broker))
+    purged_app(settings)  # an earlier test's applies waiting for the writer would delay it
     with workers(settings, tmp_path, "index,writer", "index") as started:
         logs = [worker.log for worker in started]
         # both consuming before the job exists: a chunk takes ~25 ms, so a worker ready half a
