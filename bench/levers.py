@@ -47,6 +47,10 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "a fifth training style: every drawing by a new person whose knobs span the widest range",
         {"data": {"styles": ("default", "tidy", "rough", "loose", RANDOM_WIDE)}},
     ),
+    "shift_wide": (
+        "drawings shifted on the fly more often and twice as far (p_shift 0.8, shift 0.16)",
+        {"train": {"p_shift": 0.8, "shift": 0.16}},
+    ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
         {"train": {"object_positives": True, "p_object_caption": 0.4}},

@@ -49,6 +49,7 @@ class TrainRecipe:
     temperature: float = 0.07  # initial; learned
     p_drawn: float = 0.6  # a sketch or segmentation row is a person's drawing, not the generator's
     p_shift: float = 0.5  # a drawing is shifted and resized a little more on the fly
+    shift: float = 0.08  # how far: up to twice this share of the page each way
     p_object_caption: float = 0.15  # a caption row names one object only
     p_drawn_caption: float = 0.35  # a caption row is a person's words
     object_positives: bool = False  # a one-object caption's positives: every scene with it

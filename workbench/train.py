@@ -87,7 +87,11 @@ class Batcher:
             i = int(index[row])
             x[row] = drawn.sketch[i].float()[None] * 2 - 1 if name == "sketch" else drawn.semseg[i]
         if self.rng.random() < self.recipe.p_shift:
-            x = shifted(x) if name == "sketch" else shifted(x[:, None].float())[:, 0].long()
+            amount = self.recipe.shift
+            if name == "sketch":
+                x = shifted(x, amount)
+            else:
+                x = shifted(x[:, None].float(), amount)[:, 0].long()
         return x
 
     def caption(self, i: int) -> str:
