@@ -105,18 +105,22 @@ class BindSearchModel(SearchModelBase):
         """The network's name of a query modality's input (``sketch@64`` -> ``sketch``)."""
         return self.query_modalities[modality].input.split("@", 1)[0]
 
+    def _autocast(self) -> torch.autocast:
+        """Autocast to the compute dtype (off for float32)."""
+        enabled = self.compute_dtype != torch.float32
+        return torch.autocast(self.device.type, self.compute_dtype, enabled=enabled)
+
     @torch.inference_mode()
     def _embed(self, base: str, x: torch.Tensor) -> torch.Tensor:
         """One input's batch -> float32 unit vectors [B, D], autocast to the compute dtype."""
-        enabled = self.compute_dtype != torch.float32
-        with torch.autocast(self.device.type, self.compute_dtype, enabled=enabled):
+        with self._autocast():
             return self.bundle.model.embed(base, x.to(self.device)).float()
 
     def _embed_batches(self, batches: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each modality's rows -> unit vectors; the query modalities that share the trunk (a
         sketch, a depth map, a painting...) go through it in one pass, not one pass each."""
         stems = self.bundle.model.stems
-        shared = [m for m, x in batches.items() if self._base(m) in stems]
+        shared = [m for m in batches if self._base(m) in stems]
         vectors: dict[str, torch.Tensor] = {}
         if len(shared) > 1 and len({tuple(batches[m].shape[-2:]) for m in shared}) == 1:
             vectors.update(self._embed_shared({m: batches[m] for m in shared}))
@@ -130,8 +134,7 @@ class BindSearchModel(SearchModelBase):
         """Several query modalities' rows [B_m, ...] through their stems and one trunk pass."""
         names = [self._base(m) for m in batches]
         x = {n: b.to(self.device) for n, b in zip(names, batches.values(), strict=True)}
-        enabled = self.compute_dtype != torch.float32
-        with torch.autocast(self.device.type, self.compute_dtype, enabled=enabled):
+        with self._autocast():
             out = self.bundle.model.embed_mixed(names, x).float()
         split = torch.split(out, [len(b) for b in batches.values()])
         return dict(zip(batches, split, strict=True))

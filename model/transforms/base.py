@@ -107,11 +107,11 @@ def check_fit(fit: str) -> None:
         raise UserInputError(f"unknown fit {fit!r} (known: {', '.join(FITS)})")
 
 
-def center_crop_resize(
+def square_resize(
     image: Image.Image, size: int, resample: Image.Resampling, fit: str = "crop"
 ) -> Image.Image:
-    """Centre-crop a PIL image to a square (or keep it whole with ``fit="stretch"``) and resize
-    it to ``size x size``."""
+    """A PIL image made ``size x size``: its centre square (``fit="crop"``) or the whole image
+    (``fit="stretch"``), resized."""
     if fit == "crop":
         top, left, side, _ = center_crop_box(image.height, image.width)
         image = image.crop((left, top, left + side, top + side))

@@ -21,10 +21,10 @@ from model.transforms.base import (
     UserInputError,
     as_array,
     center_crop_array,
-    center_crop_resize,
     check_dimensions,
     check_output_size,
     open_image,
+    square_resize,
 )
 
 
@@ -48,7 +48,7 @@ class NormalTransform:
                 f"normal maps must be RGB images (x, y, z in the three channels), got mode "
                 f"{image.mode!r}"
             )
-        image = center_crop_resize(image.convert("RGB"), self.size, Image.Resampling.BICUBIC)
+        image = square_resize(image.convert("RGB"), self.size, Image.Resampling.BICUBIC)
         x = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255.0
         return (x - 0.5) / 0.5
 

@@ -19,10 +19,10 @@ from model.transforms.base import (
     ImageSource,
     UserInputError,
     as_array,
-    center_crop_resize,
     check_fit,
     check_output_size,
     open_image,
+    square_resize,
 )
 from model.transforms.semseg import _ID_MODES, SemsegClass, _image_ids, _integer_map
 
@@ -88,7 +88,7 @@ class PaletteSemsegTransform:
             else:
                 class_map = self._ids_from_colors(image)
         image = Image.fromarray(class_map.astype(np.uint8), mode="L")
-        image = center_crop_resize(image, self.size, Image.Resampling.NEAREST, self.fit)
+        image = square_resize(image, self.size, Image.Resampling.NEAREST, self.fit)
         return torch.from_numpy(np.asarray(image, dtype=np.int64).copy())
 
     def _checked_ids(self, values: np.ndarray) -> np.ndarray:

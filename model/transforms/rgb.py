@@ -13,9 +13,9 @@ from model.fourm.imagenet import imagenet_stats
 from model.transforms.base import (
     ImageSource,
     UserInputError,
-    center_crop_resize,
     check_output_size,
     open_image,
+    square_resize,
 )
 
 _HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
@@ -59,7 +59,7 @@ class RGBTransform:
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Load, convert, crop, resize and normalise one image."""
         image = to_rgb(open_image(source))
-        image = center_crop_resize(image, self.size, Image.Resampling.BICUBIC)
+        image = square_resize(image, self.size, Image.Resampling.BICUBIC)
         x = torch.from_numpy(np.asarray(image).copy()).permute(2, 0, 1).float() / 255.0
         if self.normalization == "symmetric":
             return (x - 0.5) / 0.5

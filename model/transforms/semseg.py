@@ -34,10 +34,10 @@ from model.transforms.base import (
     ImageSource,
     UserInputError,
     as_array,
-    center_crop_resize,
     check_dimensions,
     check_output_size,
     open_image,
+    square_resize,
     to_numpy,
 )
 
@@ -107,7 +107,7 @@ class SemsegTransform:
             else:
                 class_map = _map_colors(image, self.color_tolerance)
         image = Image.fromarray(class_map.astype(np.uint8), mode="L")
-        image = center_crop_resize(image, self.size, Image.Resampling.NEAREST)
+        image = square_resize(image, self.size, Image.Resampling.NEAREST)
         return torch.from_numpy(np.asarray(image, dtype=np.int64).copy())
 
     def _map_ids(self, values: np.ndarray) -> np.ndarray:
