@@ -51,6 +51,15 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "drawings shifted on the fly more often and twice as far (p_shift 0.8, shift 0.16)",
         {"train": {"p_shift": 0.8, "shift": 0.16}},
     ),
+    "focus_drawn": (
+        "sketch and semseg weigh 2.5 against the other pixel queries' 1 (62 % of pixel rows, "
+        "was 40 %), 80 % of them a person's drawing (was 60 %)",
+        {"train": {"query_weights": {"sketch": 2.5, "semseg": 2.5}, "p_drawn": 0.8}},
+    ),
+    "focus_more": (
+        "sketch and semseg weigh 4 (73 % of pixel rows), 90 % of them a person's drawing",
+        {"train": {"query_weights": {"sketch": 4.0, "semseg": 4.0}, "p_drawn": 0.9}},
+    ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
         {"train": {"object_positives": True, "p_object_caption": 0.4}},

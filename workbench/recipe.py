@@ -52,6 +52,8 @@ class TrainRecipe:
     shift: float = 0.08  # how far: up to twice this share of the page each way
     p_object_caption: float = 0.15  # a caption row names one object only
     p_drawn_caption: float = 0.35  # a caption row is a person's words
+    # pixel query modality -> weight of its share of rows (unnamed: 1); empty: every one alike
+    query_weights: dict[str, float] = field(default_factory=dict)
     object_positives: bool = False  # a one-object caption's positives: every scene with it
     bf16: bool = True  # bfloat16 autocast (AVX-512 BF16 CPUs run it ~2x faster)
     chunk_minutes: float = 8.0  # checkpoint and validate this often
@@ -102,4 +104,21 @@ def load_recipe(name: str) -> Recipe:
         train=_section(TrainRecipe, raw.get("train", {})),
     )
     training_styles(recipe.data.styles)
+    check_query_weights(recipe.train.query_weights)
     return recipe
+
+
+def check_query_weights(weights: dict[str, float]) -> None:
+    """A ValueError unless every weight names a pixel query modality, none is negative and
+    some query keeps a share (an unnamed one weighs 1)."""
+    from model.data.tensors import PIXEL_INPUTS
+
+    queries = sorted(set(PIXEL_INPUTS) - {"rgb"})
+    unknown = sorted(set(weights) - set(queries))
+    if unknown:
+        raise ValueError(f"query_weights: unknown modalities {unknown}; known: {queries}")
+    negative = sorted(k for k, w in weights.items() if not float(w) >= 0)
+    if negative:
+        raise ValueError(f"query_weights: weights of {negative} must be 0 or more")
+    if not any(float(weights.get(q, 1.0)) > 0 for q in queries):
+        raise ValueError("query_weights: every pixel query weighs 0; one must weigh more")

@@ -106,10 +106,18 @@ class Batcher:
             return self.data.drawings[style].captions[i]
         return phrasings[0] if self.rng.random() < 0.4 else self.rng.choice(phrasings)
 
+    def query_kinds(self, size: int) -> torch.Tensor:
+        """[size] index into ``queries``: each row's pixel query, by the recipe's weights."""
+        weights = self.recipe.query_weights
+        if not weights:
+            return torch.randint(len(self.queries), (size,))
+        share = torch.tensor([float(weights.get(q, 1.0)) for q in self.queries])
+        return torch.multinomial(share, size, replacement=True)
+
     def batch(self, size: int) -> dict[str, Any]:
         """Images, pixel queries grouped by modality (with their rows), caption word rows."""
         index = torch.randint(len(self.data), (size,))
-        kinds = torch.randint(len(self.queries), (size,))
+        kinds = self.query_kinds(size)
         groups = {}
         for k, name in enumerate(self.queries):
             rows = (kinds == k).nonzero().flatten()

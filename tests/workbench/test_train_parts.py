@@ -1,13 +1,19 @@
-"""Pieces of the training loop: the contrastive loss, one-object positives, a random person."""
+"""Pieces of the training loop: the contrastive loss, one-object positives, a random person,
+each pixel query's share of rows."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
+import pytest
 import torch
 import torch.nn.functional as F
 
-from workbench.recipe import TrainRecipe
+from workbench.recipe import TrainRecipe, load_recipe
 from workbench.styles import RANDOM, random_person, style, training_styles
-from workbench.train import OBJECT, fitting, info_nce, lr_at, shifted
+from workbench.train import OBJECT, Batcher, fitting, info_nce, lr_at, shifted
 
 
 def test_one_positive_each_is_plain_infonce() -> None:
@@ -51,3 +57,26 @@ def test_a_shifted_map_keeps_its_values() -> None:
     ids = torch.randint(0, 7, (4, 1, 64, 64)).float()
     moved = shifted(ids)
     assert moved.shape == ids.shape and set(moved.unique().tolist()) <= set(range(7))
+
+
+def test_query_weights_set_each_pixel_query_s_share_of_rows() -> None:
+    queries = ("depth", "normal", "semseg", "sketch", "edges")
+    recipe = TrainRecipe(query_weights={"sketch": 3.0, "edges": 0.0})
+    batcher = Batcher(data=None, vocab=None, recipe=recipe, queries=queries)  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    counts = torch.bincount(batcher.query_kinds(70_000), minlength=len(queries)) / 70_000
+    assert counts[queries.index("edges")] == 0.0  # weight 0: never drawn
+    assert abs(counts[queries.index("sketch")] - 3 / 6) < 0.01  # 3 of 1 + 1 + 1 + 3 + 0
+    assert abs(counts[queries.index("depth")] - 1 / 6) < 0.01  # unnamed: weight 1
+
+
+def test_query_weights_of_unknown_modalities_or_below_zero_are_refused(tmp_path: Path) -> None:
+    for weights, said in (
+        ({"skech": 2.0}, "unknown modalities ['skech']"),
+        ({"depth": -1}, "0 or more"),
+        ({q: 0 for q in ("depth", "normal", "semseg", "sketch", "edges")}, "every pixel query"),
+    ):
+        recipe = tmp_path / "r.json"
+        recipe.write_text(json.dumps({"name": "r", "train": {"query_weights": weights}}))
+        with pytest.raises(ValueError, match=re.escape(said)):
+            load_recipe(str(recipe))
