@@ -56,7 +56,9 @@ def clipped_into_training(person: HumanStyle) -> HumanStyle:
 
 
 def variants() -> dict[str, HumanStyle]:
-    """The held-out person, then one knob at a time given back the default person's value."""
+    """The held-out person, then one knob at a time given back the default person's value,
+    then the trained-on people and the default person misplacing things as the held-out one
+    does."""
     held, default = styles.STYLES[HELD], styles.STYLES["default"]
     out = {HELD: held}
     for f in fields(HumanStyle):
@@ -66,6 +68,11 @@ def variants() -> dict[str, HumanStyle]:
             )
     out["every knob clipped into the training range"] = clipped_into_training(held)
     out["default"] = default
+    # trained-on people (these scenes' drawings never trained on): underfitted or unseen?
+    for name in TRAINED[1:]:
+        out[f"{name} (trained on)"] = styles.STYLES[name]
+    jitter = held.position_jitter
+    out[f"default with position_jitter = {jitter}"] = replace(default, position_jitter=jitter)
     return out
 
 
