@@ -19,7 +19,7 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
-from itertools import permutations
+from itertools import pairwise, permutations
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ def fits(objects: list[Obj], facts: list[Fact], ordered: bool) -> bool:
     for chosen in permutations(range(len(objects)), len(facts)):
         if all(_matches(objects[j], f) for j, f in zip(chosen, facts, strict=True)):
             cols = [objects[j]["col"] for j in chosen]
-            if not ordered or all(a <= b for a, b in zip(cols, cols[1:], strict=False)):
+            if not ordered or all(a <= b for a, b in pairwise(cols)):
                 return True
     return False
 

@@ -60,6 +60,24 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "sketch and semseg weigh 4 (73 % of pixel rows), 90 % of them a person's drawing",
         {"train": {"query_weights": {"sketch": 4.0, "semseg": 4.0}, "p_drawn": 0.9}},
     ),
+    "presence": (
+        "the presence loss: every caption against every image of the batch, a sigmoid each, "
+        "labelled by whether the scene has what the caption states (weight 1)",
+        {"train": {"presence_weight": 1.0}},
+    ),
+    "presence_light": (
+        "the presence loss at weight 0.1",
+        {"train": {"presence_weight": 0.1}},
+    ),
+    "presence_faint": (
+        "the presence loss at weight 0.03",
+        {"train": {"presence_weight": 0.03}},
+    ),
+    "warp": (
+        "half of the drawings bent on the fly: their parts moved apart by a smooth random "
+        "field (standard deviation 6 % of the page, 4 moves across a side)",
+        {"train": {"p_warp": 0.5, "warp": 0.06}},
+    ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
         {"train": {"object_positives": True, "p_object_caption": 0.4}},

@@ -50,11 +50,16 @@ class TrainRecipe:
     p_drawn: float = 0.6  # a sketch or segmentation row is a person's drawing, not the generator's
     p_shift: float = 0.5  # a drawing is shifted and resized a little more on the fly
     shift: float = 0.08  # how far: up to twice this share of the page each way
+    p_warp: float = 0.0  # a drawing's parts are moved apart on the fly (workbench.train.warped)
+    warp: float = 0.04  # how far: the displacement's standard deviation, a share of the page
     p_object_caption: float = 0.15  # a caption row names one object only
     p_drawn_caption: float = 0.35  # a caption row is a person's words
     # pixel query modality -> weight of its share of rows (unnamed: 1); empty: every one alike
     query_weights: dict[str, float] = field(default_factory=dict)
     object_positives: bool = False  # a one-object caption's positives: every scene with it
+    # weight of the presence loss (workbench.presence: every caption against every image of the
+    # batch, labelled by whether the scene has what the caption states); 0: off
+    presence_weight: float = 0.0
     bf16: bool = True  # bfloat16 autocast (AVX-512 BF16 CPUs run it ~2x faster)
     chunk_minutes: float = 8.0  # checkpoint and validate this often
     threads: int = 2

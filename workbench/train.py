@@ -31,6 +31,13 @@ from model.data.captions import object_phrases
 from model.data.tensors import PIXEL_INPUTS
 from model.fourm.imagenet import normalize_images
 from workbench.cache import TrainingSet
+from workbench.presence import (
+    encode_scenes,
+    fits,
+    initial_presence,
+    presence_loss,
+    trusted_rows,
+)
 from workbench.recipe import TrainRecipe
 
 DRAWN = ("sketch", "semseg")  # pixel modalities a person draws
@@ -63,6 +70,19 @@ def shifted(x: torch.Tensor, amount: float = 0.08, nearest: bool = True) -> torc
     return F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=False)
 
 
+def warped(x: torch.Tensor, amount: float = 0.05, cells: int = 4) -> torch.Tensor:
+    """Each map [B, C, S, S] bent by a smooth random displacement field: the parts of a drawing
+    move apart from each other (a person remembers each object's place on its own), unlike
+    :func:`shifted`, which moves the whole drawing. ``amount``: the displacement's standard
+    deviation as a share of the page; ``cells``: how many independent moves across a side."""
+    b, _, size, _ = x.shape
+    coarse = torch.randn(b, 2, cells, cells) * (2 * amount)  # grid coordinates span 2
+    field = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False)
+    identity = F.affine_grid(torch.eye(2, 3).expand(b, 2, 3), list(x.shape), align_corners=False)
+    grid = identity + field.permute(0, 2, 3, 1)
+    return F.grid_sample(x, grid, mode="nearest", padding_mode="border", align_corners=False)
+
+
 @dataclass
 class Batcher:
     """Makes training batches from the rendered set, by the recipe's shares."""
@@ -72,6 +92,11 @@ class Batcher:
     recipe: TrainRecipe
     queries: tuple[str, ...]  # pixel query modalities
     rng: random.Random = field(default_factory=random.Random)
+    objects: torch.Tensor | None = None  # [N, M, 4] scene objects' codes (the presence loss's)
+
+    def __post_init__(self) -> None:
+        if self.recipe.presence_weight > 0 and self.objects is None:
+            self.objects = encode_scenes(self.data.scenes.scenes)
 
     def pixel_rows(self, name: str, index: torch.Tensor) -> torch.Tensor:
         """One modality's inputs for these scenes; drawings from a random person for some."""
@@ -92,6 +117,11 @@ class Batcher:
                 x = shifted(x, amount)
             else:
                 x = shifted(x[:, None].float(), amount)[:, 0].long()
+        if self.rng.random() < self.recipe.p_warp:
+            if name == "sketch":
+                x = warped(x, self.recipe.warp)
+            else:
+                x = warped(x[:, None].float(), self.recipe.warp)[:, 0].long()
         return x
 
     def caption(self, i: int) -> str:
@@ -128,12 +158,17 @@ class Batcher:
         if self.recipe.object_positives and any(c.startswith(OBJECT) for c in captions):
             facts = [self.data.scenes.scenes[int(i)] for i in index]
             positives = fitting(captions, facts)
-        words = self.vocab.batch([c.removeprefix(OBJECT) for c in captions])
+        texts = [c.removeprefix(OBJECT) for c in captions]
+        presence = None
+        if self.objects is not None:
+            labels = fits(texts, self.objects[index])
+            presence = (labels, trusted_rows(texts, labels))
         return {
             "rgb": normalize_images(self.data.scenes.rgb[index]),
             "groups": groups,
-            "words": words,
+            "words": self.vocab.batch(texts),
             "positives": positives,
+            "presence": presence,
         }
 
 
@@ -168,6 +203,10 @@ class TrainState:
     model: BindModel
     optimizer: torch.optim.Optimizer
     log_scale: torch.nn.Parameter
+    # the presence loss's own log scale and bias (workbench.presence.initial_presence)
+    presence: torch.nn.Parameter = field(
+        default_factory=lambda: torch.nn.Parameter(initial_presence())
+    )
     step: int = 0
     seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -176,17 +215,18 @@ class TrainState:
 def new_state(model: BindModel, recipe: TrainRecipe) -> TrainState:
     """A fresh model's optimiser (no decay on norms, biases and the temperature)."""
     log_scale = torch.nn.Parameter(torch.tensor(math.log(1 / recipe.temperature)))
+    presence = torch.nn.Parameter(initial_presence())
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     plain = [p for n, p in model.named_parameters() if p.ndim < 2]
     optimizer = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": recipe.weight_decay},
-            {"params": [*plain, log_scale], "weight_decay": 0.0},
+            {"params": [*plain, log_scale, presence], "weight_decay": 0.0},
         ],
         lr=recipe.lr,
         betas=(0.9, 0.98),
     )
-    return TrainState(model, optimizer, log_scale)
+    return TrainState(model, optimizer, log_scale, presence)
 
 
 def save_checkpoint(state: TrainState, path: Path, rng: random.Random) -> None:
@@ -197,6 +237,7 @@ def save_checkpoint(state: TrainState, path: Path, rng: random.Random) -> None:
             "model": state.model.state_dict(),
             "optimizer": state.optimizer.state_dict(),
             "log_scale": state.log_scale.detach(),
+            "presence": state.presence.detach(),
             "step": state.step,
             "seconds": state.seconds,
             "history": state.history,
@@ -215,6 +256,8 @@ def load_checkpoint(state: TrainState, path: Path, rng: random.Random) -> TrainS
     state.optimizer.load_state_dict(data["optimizer"])
     with torch.no_grad():
         state.log_scale.copy_(data["log_scale"])
+        if "presence" in data:  # checkpoints from before the presence loss lack it
+            state.presence.copy_(data["presence"])
     state.step, state.seconds, state.history = data["step"], data["seconds"], data["history"]
     torch.set_rng_state(data["torch_rng"])
     rng.setstate(data["rng"])
@@ -222,7 +265,7 @@ def load_checkpoint(state: TrainState, path: Path, rng: random.Random) -> TrainS
 
 
 def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) -> dict[str, float]:
-    """One optimiser step; returns the two losses."""
+    """One optimiser step; returns the losses."""
     model = state.model
     for group in state.optimizer.param_groups:
         group["lr"] = lr_at(state.step, recipe)
@@ -236,13 +279,21 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
     pixel_loss = info_nce(queries, images[rows], scale)
     text_loss = info_nce(texts, images, scale, batch.get("positives"))
     loss = pixel_loss + text_loss
+    out = {"pixel": float(pixel_loss.detach()), "text": float(text_loss.detach())}
+    if batch.get("presence") is not None:
+        labels, trusted = batch["presence"]
+        log_scale, bias = state.presence[0], state.presence[1]
+        fit_loss = presence_loss(texts[trusted], images, labels[trusted], log_scale.exp(), bias)
+        loss = loss + recipe.presence_weight * fit_loss
+        out["presence"] = float(fit_loss.detach())
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
     with torch.no_grad():
         state.log_scale.clamp_(0, math.log(100))
+        state.presence[0].clamp_(0, math.log(100))
     state.step += 1
-    return {"pixel": float(pixel_loss.detach()), "text": float(text_loss.detach())}
+    return out
 
 
 def train_chunks(
@@ -277,6 +328,11 @@ def train_chunks(
             "minutes": round(state.seconds / 60, 2),
             "pixel_loss": round(sum(x["pixel"] for x in losses) / len(losses), 4),
             "text_loss": round(sum(x["text"] for x in losses) / len(losses), 4),
+            **(
+                {"presence_loss": round(sum(x["presence"] for x in losses) / len(losses), 4)}
+                if "presence" in losses[0]
+                else {}
+            ),
             "temperature": round(float(1 / state.log_scale.detach().exp()), 4),
             **metrics,
         }

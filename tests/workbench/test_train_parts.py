@@ -4,6 +4,7 @@ each pixel query's share of rows."""
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from model.bind.text import WordVocab
+from workbench.presence import encode_scenes, fits, presence_loss, trusted_rows
 from workbench.recipe import TrainRecipe, load_recipe
 from workbench.styles import RANDOM, random_person, style, training_styles
-from workbench.train import OBJECT, Batcher, fitting, info_nce, lr_at, shifted
+from workbench.train import OBJECT, Batcher, fitting, info_nce, lr_at, shifted, warped
 
 
 def test_one_positive_each_is_plain_infonce() -> None:
@@ -59,6 +62,25 @@ def test_a_shifted_map_keeps_its_values() -> None:
     assert moved.shape == ids.shape and set(moved.unique().tolist()) <= set(range(7))
 
 
+def test_a_warped_drawing_moves_its_parts_apart_and_keeps_its_values() -> None:
+    page = torch.zeros(64, 1, 64, 64)
+    page[:, :, 8:16, 8:16] = 1  # one object top left
+    page[:, :, 48:56, 48:56] = 1  # one bottom right
+    torch.manual_seed(0)
+    bent = warped(page, 0.06)
+    assert set(bent.unique().tolist()) <= {0.0, 1.0}
+
+    def centre(x: torch.Tensor) -> torch.Tensor:
+        rows, cols = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+        mass = x.sum((-1, -2)).clamp(min=1)
+        return torch.stack([(x * rows).sum((-1, -2)) / mass, (x * cols).sum((-1, -2)) / mass])
+
+    corners = ((0, 32), (32, 64))
+    moves = [centre(bent[:, 0, a:b, a:b]) - centre(page[:, 0, a:b, a:b]) for a, b in corners]
+    assert all(m.abs().mean() > 0.5 for m in moves)  # both objects moved
+    assert (moves[0] - moves[1]).abs().mean() > 0.5  # and not together
+
+
 def test_query_weights_set_each_pixel_query_s_share_of_rows() -> None:
     queries = ("depth", "normal", "semseg", "sketch", "edges")
     recipe = TrainRecipe(query_weights={"sketch": 3.0, "edges": 0.0})
@@ -80,3 +102,80 @@ def test_query_weights_of_unknown_modalities_or_below_zero_are_refused(tmp_path:
         recipe.write_text(json.dumps({"name": "r", "train": {"query_weights": weights}}))
         with pytest.raises(ValueError, match=re.escape(said)):
             load_recipe(str(recipe))
+
+
+def test_presence_labels_say_which_scenes_have_what_a_caption_states() -> None:
+    red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
+    blue_ball = {"shape": "sphere", "color": "blue", "size": "large", "material": "matte"}
+    objects = encode_scenes(
+        [{"objects": [red_cube]}, {"objects": [blue_ball]}, {"objects": [red_cube, blue_ball]}]
+    )
+    captions = [
+        "A red cube.",  # one object, any size or material
+        "a teal orb",  # a person's words: a cyan sphere, which no scene has
+        "a red block next to a big ball",  # some objects, synonyms
+        "a large red cube",  # every red cube here is small
+        "an empty room",  # states no object: fits every scene, and is not trusted
+    ]
+    labels = fits(captions, objects)
+    assert labels.tolist() == [
+        [True, False, True],
+        [False, False, False],
+        [False, False, True],
+        [False, False, False],
+        [True, True, True],
+    ]
+    own = fits(["a small red metal cube", "a ball", "a crimson box"], objects)
+    assert trusted_rows(["a small red metal cube", "a ball", "a crimson box"], own).tolist() == [
+        True,  # scene 0's own caption, and scene 0 fits it
+        True,
+        True,  # crimson is red, box is cube: scene 2 has a red cube
+    ]
+    assert not trusted_rows(["an empty room"], torch.ones(1, 1, dtype=torch.bool)).any()
+
+
+def test_the_presence_loss_rewards_scores_that_follow_the_labels() -> None:
+    texts, images = F.normalize(torch.randn(4, 8), dim=1), F.normalize(torch.randn(5, 8), dim=1)
+    labels = (texts @ images.t()) > 0
+    scale, bias = torch.tensor(10.0), torch.tensor(0.0)
+    agreeing = presence_loss(texts, images, labels, scale, bias)
+    assert agreeing < presence_loss(texts, images, ~labels, scale, bias)
+
+
+def test_a_presence_batch_carries_labels_of_its_own_scenes() -> None:
+    from workbench.cache import ChunkJob, render_chunk
+
+    data = render_chunk(ChunkJob(5, 0, 24, 64, ("default",)))
+    vocab = WordVocab.build([c for p in data.scenes.captions for c in p], 128)
+    recipe = TrainRecipe(presence_weight=1.0, p_object_caption=0.5)
+    batcher = Batcher(data, vocab, recipe, ("sketch", "semseg"), random.Random(0))
+    batch = batcher.batch(16)
+    labels, trusted = batch["presence"]
+    assert labels.shape == (16, 16) and trusted.shape == (16,)
+    assert labels.diagonal()[trusted].all() and trusted.sum() >= 12
+    assert labels.sum() > labels.diagonal().sum()  # some one-object caption fits another scene
+
+
+def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias() -> None:
+    from model.bind.network import BindConfig, BindModel
+    from workbench.cache import ChunkJob, render_chunk
+    from workbench.train import new_state, train_step
+
+    torch.manual_seed(0)
+    data = render_chunk(ChunkJob(6, 0, 16, 64, ("default",)))
+    config = BindConfig.load(Path("tiny"))
+    vocab = WordVocab.build(
+        [c for p in data.scenes.captions for c in p], config.text_vocab,
+        buckets=config.text_buckets, trigrams_per_word=config.trigrams_per_word,
+    )  # fmt: skip
+    recipe = TrainRecipe(presence_weight=0.1, p_object_caption=0.5, bf16=False, warmup=1)
+    model = BindModel(config)
+    state = new_state(model, recipe)
+    before = state.presence.detach().clone()
+    batcher = Batcher(data, vocab, recipe, ("sketch", "semseg"), random.Random(0))
+    losses = train_step(state, batcher.batch(16), recipe)
+    assert losses["presence"] > 0 and set(losses) == {"pixel", "text", "presence"}
+    assert not torch.equal(state.presence.detach(), before)  # its scale and bias learn
+    off = TrainRecipe(bf16=False)
+    plain = Batcher(data, vocab, off, ("sketch", "semseg"), random.Random(0)).batch(16)
+    assert plain["presence"] is None and "presence" not in train_step(state, plain, off)
