@@ -78,6 +78,11 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "field (standard deviation 6 % of the page, 4 moves across a side)",
         {"train": {"p_warp": 0.5, "warp": 0.06}},
     ),
+    "max_pool": (
+        "both trunks also hand their head the last stage's maximum over the 4x4 grid (what is "
+        "there, wherever it is) beside the flattened grid (model/bind/configs/max_pool.json)",
+        {"recipe": {"model": "max_pool"}},
+    ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
         {"train": {"object_positives": True, "p_object_caption": 0.4}},
@@ -103,7 +108,9 @@ def arm_recipe(base: Recipe, name: str, scenes: int, steps: int, chunk: float) -
     _, overrides = ARMS[name]
     data = replace(base.data, scenes=scenes, **overrides.get("data", {}))
     train = replace(base.train, steps=steps, chunk_minutes=chunk, **overrides.get("train", {}))
-    return replace(base, name=f"lever-{name}", data=data, train=train)
+    return replace(
+        base, name=f"lever-{name}", data=data, train=train, **overrides.get("recipe", {})
+    )
 
 
 def share_renders(root: Path, out: Path, recipe: Recipe) -> None:

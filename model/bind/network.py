@@ -48,6 +48,7 @@ class BindConfig:
     widths: tuple[int, ...] = (16, 32, 64, 128)  # stem width, then one per trunk stage
     groups: int = 8  # GroupNorm groups
     pool_channels: int = 64  # 1x1 conv before the final grid is flattened (keeps layout)
+    max_pool: bool = False  # also the last stage's maximum over the grid: what is there, anywhere
     inputs: tuple[str, ...] = ("rgb", "depth", "normal", "semseg", "sketch", "edges", CAPTION)
     text_dim: int = 128
     text_layers: int = 2
@@ -140,12 +141,17 @@ class Trunk(nn.Module):
             )
         )
         self.pool = nn.Conv2d(w[-1], config.pool_channels, 1)
-        self.head = nn.Linear(config.pool_channels * config.grid**2, config.embed_dim)
+        self.max_pool = config.max_pool
+        features = config.pool_channels * config.grid**2 + (w[-1] if config.max_pool else 0)
+        self.head = nn.Linear(features, config.embed_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, widths[0], S/2, S/2] -> [B, embed_dim] (not normalised)."""
-        x = self.pool(self.stages(x))  # [B, P, G, G]
-        return self.head(x.flatten(1))
+        x = self.stages(x)  # [B, C, G, G]
+        flat = self.pool(x).flatten(1)  # [B, P * G * G]: where things are
+        if self.max_pool:
+            flat = torch.cat([flat, x.amax((-2, -1))], 1)  # + [B, C]: what is there, anywhere
+        return self.head(flat)
 
 
 class TextTower(nn.Module):

@@ -90,3 +90,25 @@ def test_a_misspelt_word_is_read_by_its_letters_and_reported() -> None:
         "cyan",
         "ball",
     ]
+
+
+def test_a_max_pooled_trunk_sees_an_object_wherever_it_is() -> None:
+    from dataclasses import replace
+
+    config = replace(BindConfig.load(Path("tiny")), max_pool=True)
+    torch.manual_seed(0)
+    model = BindModel(config).eval()
+    plain = BindModel(BindConfig.load(Path("tiny")))
+    extra = config.widths[-1]  # the last stage's channels join the head's input
+    assert model.trunk.head.in_features == plain.trunk.head.in_features + extra
+    page = -torch.ones(2, 1, 64, 64)
+    page[0, :, 4:20, 4:20] = 1  # the same square, top left ...
+    page[1, :, 44:60, 44:60] = 1  # ... and bottom right
+    with torch.no_grad():
+        features = model.trunk.stages(model.stems["sketch"](page))
+        vectors = model.embed_pixels("sketch", page)
+        where = torch.corrcoef(model.trunk.pool(features).flatten(1))[0, 1]
+    assert vectors.shape == (2, config.embed_dim)
+    anywhere = torch.corrcoef(features.amax((-2, -1)))[0, 1]
+    assert anywhere > where + 0.1, (anywhere, where)  # the max agrees more than the grid does
+    assert BindConfig.from_json({}).max_pool is False  # bundles from before it load as they were
