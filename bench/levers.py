@@ -83,6 +83,10 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "there, wherever it is) beside the flattened grid (model/bind/configs/max_pool.json)",
         {"recipe": {"model": "max_pool"}},
     ),
+    "max_pool_seed1": (
+        "max_pool with another training seed (is its gain more than chance?)",
+        {"recipe": {"model": "max_pool"}, "train": {"seed": 1}},
+    ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
         {"train": {"object_positives": True, "p_object_caption": 0.4}},
