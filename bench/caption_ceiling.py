@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.data.synonyms import canonical_caption
-from workbench.metrics import caption_facts
+from workbench.metrics import caption_facts, satisfies
 
 Fact = dict[str, str]
 Obj = dict[str, Any]
@@ -35,11 +35,6 @@ Obj = dict[str, Any]
 def _matches(obj: Obj, fact: Fact) -> bool:
     """Whether one visible object has every attribute the phrase states."""
     return all(obj.get(k) == v for k, v in fact.items())
-
-
-def _has_each(objects: list[Obj], facts: list[Fact]) -> bool:
-    """A quick necessary condition: every stated object matches some object of the scene."""
-    return all(any(_matches(o, f) for o in objects) for f in facts)
 
 
 def fits(objects: list[Obj], facts: list[Fact], ordered: bool) -> bool:
@@ -74,7 +69,7 @@ def ceiling(source: str, captions: list[str], scenes: list[list[Obj]]) -> Ceilin
     for i, caption in enumerate(captions):
         facts = caption_facts(canonical_caption(caption))
         parsed += bool(facts)
-        candidates = [objs for objs in scenes if _has_each(objs, facts)]
+        candidates = [objs for objs in scenes if satisfies({"objects": objs}, facts)]  # quick
         for ordered in (False, True):
             count = sum(fits(objs, facts, ordered) for objs in candidates)
             if not fits(scenes[i], facts, ordered):

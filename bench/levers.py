@@ -69,10 +69,6 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "the presence loss at weight 0.1",
         {"train": {"presence_weight": 0.1}},
     ),
-    "presence_faint": (
-        "the presence loss at weight 0.03",
-        {"train": {"presence_weight": 0.03}},
-    ),
     "warp": (
         "half of the drawings bent on the fly: their parts moved apart by a smooth random "
         "field (standard deviation 6 % of the page, 4 moves across a side)",

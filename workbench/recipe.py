@@ -51,7 +51,7 @@ class TrainRecipe:
     p_shift: float = 0.5  # a drawing is shifted and resized a little more on the fly
     shift: float = 0.08  # how far: up to twice this share of the page each way
     p_warp: float = 0.0  # a drawing's parts are moved apart on the fly (workbench.train.warped)
-    warp: float = 0.04  # how far: the displacement's standard deviation, a share of the page
+    warp: float = 0.06  # how far: the displacement's standard deviation, a share of the page
     p_object_caption: float = 0.15  # a caption row names one object only
     p_drawn_caption: float = 0.35  # a caption row is a person's words
     # pixel query modality -> weight of its share of rows (unnamed: 1); empty: every one alike

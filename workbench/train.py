@@ -70,7 +70,7 @@ def shifted(x: torch.Tensor, amount: float = 0.08, nearest: bool = True) -> torc
     return F.grid_sample(x, grid, mode=mode, padding_mode="border", align_corners=False)
 
 
-def warped(x: torch.Tensor, amount: float = 0.05, cells: int = 4) -> torch.Tensor:
+def warped(x: torch.Tensor, amount: float, cells: int = 4) -> torch.Tensor:
     """Each map [B, C, S, S] bent by a smooth random displacement field: the parts of a drawing
     move apart from each other (a person remembers each object's place on its own), unlike
     :func:`shifted`, which moves the whole drawing. ``amount``: the displacement's standard
@@ -177,15 +177,10 @@ OBJECT = "\x00"  # marks a one-object caption inside a batch (removed before enc
 
 def fitting(captions: list[str], scenes: list[dict[str, Any]]) -> torch.Tensor:
     """[B, B] bool: caption i is scene i's, or names one object that scene j has too."""
-    from workbench.metrics import caption_facts, satisfies
-
-    out = torch.eye(len(captions), dtype=torch.bool)
-    for i, caption in enumerate(captions):
-        if caption.startswith(OBJECT):
-            facts = caption_facts(caption.removeprefix(OBJECT))
-            if facts:
-                out[i] |= torch.tensor([satisfies(scene, facts) for scene in scenes])
-    return out
+    one_object = torch.tensor([c.startswith(OBJECT) for c in captions])
+    texts = [c.removeprefix(OBJECT) for c in captions]
+    fit = fits(texts, encode_scenes(scenes))
+    return torch.eye(len(captions), dtype=torch.bool) | (one_object[:, None] & fit)
 
 
 def lr_at(step: int, recipe: TrainRecipe) -> float:
@@ -203,10 +198,7 @@ class TrainState:
     model: BindModel
     optimizer: torch.optim.Optimizer
     log_scale: torch.nn.Parameter
-    # the presence loss's own log scale and bias (workbench.presence.initial_presence)
-    presence: torch.nn.Parameter = field(
-        default_factory=lambda: torch.nn.Parameter(initial_presence())
-    )
+    presence: torch.nn.Parameter  # the presence loss's own log scale and bias
     step: int = 0
     seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
