@@ -76,12 +76,18 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     ),
     "max_pool": (
         "both trunks also hand their head the last stage's maximum over the 4x4 grid (what is "
-        "there, wherever it is) beside the flattened grid (model/bind/configs/max_pool.json)",
+        "there, wherever it is) beside the flattened grid (model/bind/configs/max_pool.json; "
+        "shipped since v7, so now the same as base)",
         {"recipe": {"model": "max_pool"}},
     ),
     "max_pool_seed1": (
         "max_pool with another training seed (is its gain more than chance?)",
         {"recipe": {"model": "max_pool"}, "train": {"seed": 1}},
+    ),
+    "grid_only": (
+        "the trunk without the max, only the flattened grid (v4-v6's default.json): since v7 "
+        "ships max_pool, this is v6's recipe, the base of levers_presence.md",
+        {"recipe": {"model": "default"}},
     ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
