@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,9 @@ def test_spaces_min_score_paging_and_download(page, server, artefacts: Path) -> 
     tip = page.get_attribute("#grid li:first-child button", "title")
     assert "bind #" in tip
     shown = sorted(float(s) for s in page.locator("#grid .score").all_inner_texts())
-    floor = min(s for s in shown if s > shown[0])  # a minimum that the lowest shown misses
+    step = float(page.get_attribute("#min-score", "step"))  # the slider moves in steps
+    floor = round((math.floor(shown[0] / step) + 1) * step, 2)  # the step above the lowest shown
+    assert floor <= shown[-1], shown  # ... that the best shown still clears
 
     page.locator("#min-score").evaluate(
         f"(el) => {{ el.value = {floor}; el.dispatchEvent(new Event('input')); }}"
