@@ -84,6 +84,15 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "max_pool with another training seed (is its gain more than chance?)",
         {"recipe": {"model": "max_pool"}, "train": {"seed": 1}},
     ),
+    "attn_pool": (
+        "both trunks' heads also read 4 learned queries, each a softmax-weighted average of the "
+        "grid's cells (one object each, wherever it is; model/bind/configs/attn_pool.json)",
+        {"recipe": {"model": "attn_pool"}},
+    ),
+    "attn_pool_seed1": (
+        "attn_pool with another training seed",
+        {"recipe": {"model": "attn_pool"}, "train": {"seed": 1}},
+    ),
     "grid_only": (
         "the trunk without the max, only the flattened grid (v4-v6's default.json): since v7 "
         "ships max_pool, this is v6's recipe, the base of levers_presence.md",

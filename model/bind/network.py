@@ -49,6 +49,7 @@ class BindConfig:
     groups: int = 8  # GroupNorm groups
     pool_channels: int = 64  # 1x1 conv before the final grid is flattened (keeps layout)
     max_pool: bool = False  # also the last stage's maximum over the grid: what is there, anywhere
+    attn_queries: int = 0  # learned queries that each attend over the grid: objects, not places
     inputs: tuple[str, ...] = ("rgb", "depth", "normal", "semseg", "sketch", "edges", CAPTION)
     text_dim: int = 128
     text_layers: int = 2
@@ -128,6 +129,22 @@ class Stem(nn.Sequential):
         super().__init__(ConvNormAct(cin, width, 2, groups), ConvNormAct(width, width, 1, groups))
 
 
+class GridReadout(nn.Module):
+    """Learned queries, each a softmax-weighted average of the grid's cells: one object each."""
+
+    def __init__(self, channels: int, queries: int) -> None:
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(queries, channels) * channels**-0.5)
+        self.keys = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C, G, G] -> [B, Q * C]."""
+        keys = self.keys(x).flatten(2)  # [B, C, N]
+        scores = torch.einsum("qc,bcn->bqn", self.queries.to(keys.dtype), keys)
+        weights = torch.softmax(scores * x.shape[1] ** -0.5, -1)  # [B, Q, N]
+        return torch.einsum("bqn,bcn->bqc", weights, x.flatten(2)).flatten(1)
+
+
 class Trunk(nn.Module):
     """Stages of (strided conv, residual block), then the grid flattened and projected."""
 
@@ -142,7 +159,9 @@ class Trunk(nn.Module):
         )
         self.pool = nn.Conv2d(w[-1], config.pool_channels, 1)
         self.max_pool = config.max_pool
+        self.readout = GridReadout(w[-1], config.attn_queries) if config.attn_queries else None
         features = config.pool_channels * config.grid**2 + (w[-1] if config.max_pool else 0)
+        features += w[-1] * config.attn_queries
         self.head = nn.Linear(features, config.embed_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -151,6 +170,8 @@ class Trunk(nn.Module):
         flat = self.pool(x).flatten(1)  # [B, P * G * G]: where things are
         if self.max_pool:
             flat = torch.cat([flat, x.amax((-2, -1))], 1)  # + [B, C]: what is there, anywhere
+        if self.readout is not None:
+            flat = torch.cat([flat, self.readout(x)], 1)  # + [B, Q * C]: objects, one per query
         return self.head(flat)
 
 

@@ -113,3 +113,25 @@ def test_a_max_pooled_trunk_sees_an_object_wherever_it_is() -> None:
     anywhere = torch.corrcoef(features.amax((-2, -1)))[0, 1]
     assert anywhere > where + 0.1, (anywhere, where)  # the max agrees more than the grid does
     assert BindConfig.from_json({}).max_pool is False  # bundles from before it load as they were
+
+
+def test_attention_queries_read_an_object_wherever_it_is() -> None:
+    from dataclasses import replace
+
+    config = replace(BindConfig.load(Path("tiny")), attn_queries=3)
+    torch.manual_seed(0)
+    model = BindModel(config).eval()
+    extra = 3 * config.widths[-1]  # each query hands the head one average of the cells
+    plain = BindModel(replace(config, attn_queries=0))
+    assert model.trunk.head.in_features == plain.trunk.head.in_features + extra
+    page = -torch.ones(2, 1, 64, 64)
+    page[0, :, 4:20, 4:20] = 1  # the same square, top left ...
+    page[1, :, 44:60, 44:60] = 1  # ... and bottom right
+    with torch.no_grad():
+        features = model.trunk.stages(model.stems["sketch"](page))
+        objects = model.trunk.readout(features)
+        vectors = model.embed_pixels("sketch", page)
+        where = torch.corrcoef(model.trunk.pool(features).flatten(1))[0, 1]
+    assert objects.shape == (2, extra) and vectors.shape == (2, config.embed_dim)
+    assert torch.corrcoef(objects)[0, 1] > where + 0.1  # the readout agrees more than the grid
+    assert BindConfig.from_json({}).attn_queries == 0  # bundles from before it load as they were
