@@ -92,6 +92,19 @@ def test_a_misspelt_word_is_read_by_its_letters_and_reported() -> None:
     ]
 
 
+def _square_twice(model: BindModel) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One square drawn top left and bottom right: the trunk's last stage [2, C, G, G], the two
+    embeddings, and how far the flattened grids of the two agree (their correlation)."""
+    page = -torch.ones(2, 1, 64, 64)
+    page[0, :, 4:20, 4:20] = 1
+    page[1, :, 44:60, 44:60] = 1
+    with torch.no_grad():
+        features = model.trunk.stages(model.stems["sketch"](page))
+        vectors = model.embed_pixels("sketch", page)
+        where = torch.corrcoef(model.trunk.pool(features).flatten(1))[0, 1]
+    return features, vectors, where
+
+
 def test_a_max_pooled_trunk_sees_an_object_wherever_it_is() -> None:
     from dataclasses import replace
 
@@ -102,13 +115,7 @@ def test_a_max_pooled_trunk_sees_an_object_wherever_it_is() -> None:
     plain = BindModel(replace(config, max_pool=False))
     extra = config.widths[-1]  # the last stage's channels join the head's input
     assert model.trunk.head.in_features == plain.trunk.head.in_features + extra
-    page = -torch.ones(2, 1, 64, 64)
-    page[0, :, 4:20, 4:20] = 1  # the same square, top left ...
-    page[1, :, 44:60, 44:60] = 1  # ... and bottom right
-    with torch.no_grad():
-        features = model.trunk.stages(model.stems["sketch"](page))
-        vectors = model.embed_pixels("sketch", page)
-        where = torch.corrcoef(model.trunk.pool(features).flatten(1))[0, 1]
+    features, vectors, where = _square_twice(model)
     assert vectors.shape == (2, config.embed_dim)
     anywhere = torch.corrcoef(features.amax((-2, -1)))[0, 1]
     assert anywhere > where + 0.1, (anywhere, where)  # the max agrees more than the grid does
@@ -124,14 +131,9 @@ def test_attention_queries_read_an_object_wherever_it_is() -> None:
     extra = 3 * config.widths[-1]  # each query hands the head one average of the cells
     plain = BindModel(replace(config, attn_queries=0))
     assert model.trunk.head.in_features == plain.trunk.head.in_features + extra
-    page = -torch.ones(2, 1, 64, 64)
-    page[0, :, 4:20, 4:20] = 1  # the same square, top left ...
-    page[1, :, 44:60, 44:60] = 1  # ... and bottom right
+    features, vectors, where = _square_twice(model)
     with torch.no_grad():
-        features = model.trunk.stages(model.stems["sketch"](page))
         objects = model.trunk.readout(features)
-        vectors = model.embed_pixels("sketch", page)
-        where = torch.corrcoef(model.trunk.pool(features).flatten(1))[0, 1]
     assert objects.shape == (2, extra) and vectors.shape == (2, config.embed_dim)
     assert torch.corrcoef(objects)[0, 1] > where + 0.1  # the readout agrees more than the grid
     assert BindConfig.from_json({}).attn_queries == 0  # bundles from before it load as they were
