@@ -31,10 +31,6 @@ from workbench.styles import RANDOM, RANDOM_WIDE
 
 ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     "base": ("the shipped recipe, short", {}),
-    "base_seed1": (
-        "none: base with another training seed (how far two runs differ by chance)",
-        {"train": {"seed": 1}},
-    ),
     "object_positives": (
         "a one-object caption's positives are every scene of the batch with that object",
         {"train": {"object_positives": True}},
@@ -80,18 +76,10 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "shipped since v7, so now the same as base)",
         {"recipe": {"model": "max_pool"}},
     ),
-    "max_pool_seed1": (
-        "max_pool with another training seed (is its gain more than chance?)",
-        {"recipe": {"model": "max_pool"}, "train": {"seed": 1}},
-    ),
     "attn_pool": (
         "both trunks' heads also read 4 learned queries, each a softmax-weighted average of the "
         "grid's cells (one object each, wherever it is; model/bind/configs/attn_pool.json)",
         {"recipe": {"model": "attn_pool"}},
-    ),
-    "attn_pool_seed1": (
-        "attn_pool with another training seed",
-        {"recipe": {"model": "attn_pool"}, "train": {"seed": 1}},
     ),
     "grid_only": (
         "the trunk without the max, only the flattened grid (v4-v6's default.json): since v7 "
@@ -110,6 +98,16 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         },
     ),
 }
+
+
+def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
+    """Arm ``arm`` with training seed 1: how far two runs of one lever differ by chance."""
+    overrides = ARMS[arm][1]
+    seeded = {**overrides, "train": {**overrides.get("train", {}), "seed": 1}}
+    return f"{arm} with another training seed (is its change more than chance?)", seeded
+
+
+ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in ("base", "max_pool", "attn_pool")}
 
 COLUMNS = (
     "caption R@1", "object attr_P@10", "sketch (default) R@10", "semseg (default) R@10",

@@ -83,6 +83,14 @@ def warped(x: torch.Tensor, amount: float, cells: int = 4) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="nearest", padding_mode="border", align_corners=False)
 
 
+def moved(name: str, x: torch.Tensor, move: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """A spatial ``move`` of [B, C, S, S] maps applied to a sketch as it is, or to a segmentation's
+    class map [B, S, S] as one channel (nearest sampling keeps its classes whole)."""
+    if name == "sketch":
+        return move(x)
+    return move(x[:, None].float())[:, 0].long()
+
+
 @dataclass
 class Batcher:
     """Makes training batches from the rendered set, by the recipe's shares."""
@@ -92,10 +100,11 @@ class Batcher:
     recipe: TrainRecipe
     queries: tuple[str, ...]  # pixel query modalities
     rng: random.Random = field(default_factory=random.Random)
-    objects: torch.Tensor | None = None  # [N, M, 4] scene objects' codes (the presence loss's)
+    objects: torch.Tensor | None = None  # [N, M, 4] scene objects' codes, when a loss asks them
 
     def __post_init__(self) -> None:
-        if self.recipe.presence_weight > 0 and self.objects is None:
+        wanted = self.recipe.presence_weight > 0 or self.recipe.object_positives
+        if wanted and self.objects is None:  # once, not per batch
             self.objects = encode_scenes(self.data.scenes.scenes)
 
     def pixel_rows(self, name: str, index: torch.Tensor) -> torch.Tensor:
@@ -112,16 +121,9 @@ class Batcher:
             i = int(index[row])
             x[row] = drawn.sketch[i].float()[None] * 2 - 1 if name == "sketch" else drawn.semseg[i]
         if self.rng.random() < self.recipe.p_shift:
-            amount = self.recipe.shift
-            if name == "sketch":
-                x = shifted(x, amount)
-            else:
-                x = shifted(x[:, None].float(), amount)[:, 0].long()
+            x = moved(name, x, lambda m: shifted(m, self.recipe.shift))
         if self.rng.random() < self.recipe.p_warp:
-            if name == "sketch":
-                x = warped(x, self.recipe.warp)
-            else:
-                x = warped(x[:, None].float(), self.recipe.warp)[:, 0].long()
+            x = moved(name, x, lambda m: warped(m, self.recipe.warp))
         return x
 
     def caption(self, i: int) -> str:
@@ -156,8 +158,7 @@ class Batcher:
         captions = [self.caption(int(i)) for i in index]
         positives = None
         if self.recipe.object_positives and any(c.startswith(OBJECT) for c in captions):
-            facts = [self.data.scenes.scenes[int(i)] for i in index]
-            positives = fitting(captions, facts)
+            positives = fitting(captions, self.objects[index])
         texts = [c.removeprefix(OBJECT) for c in captions]
         presence = None
         if self.objects is not None:
@@ -175,11 +176,12 @@ class Batcher:
 OBJECT = "\x00"  # marks a one-object caption inside a batch (removed before encoding)
 
 
-def fitting(captions: list[str], scenes: list[dict[str, Any]]) -> torch.Tensor:
-    """[B, B] bool: caption i is scene i's, or names one object that scene j has too."""
+def fitting(captions: list[str], objects: torch.Tensor) -> torch.Tensor:
+    """[B, B] bool: caption i is scene i's, or names one object that scene j has too
+    (``objects``: the batch's scenes as ``workbench.presence.encode_scenes`` codes)."""
     one_object = torch.tensor([c.startswith(OBJECT) for c in captions])
     texts = [c.removeprefix(OBJECT) for c in captions]
-    fit = fits(texts, encode_scenes(scenes))
+    fit = fits(texts, objects)
     return torch.eye(len(captions), dtype=torch.bool) | (one_object[:, None] & fit)
 
 

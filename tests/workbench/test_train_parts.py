@@ -34,7 +34,7 @@ def test_a_one_object_caption_fits_every_scene_with_that_object() -> None:
     blue_ball = {"shape": "sphere", "color": "blue", "size": "large", "material": "rubber"}
     scenes = [{"objects": [red_cube]}, {"objects": [blue_ball]}, {"objects": [red_cube, blue_ball]}]
     captions = [OBJECT + "A red cube.", "A large blue rubber sphere.", OBJECT + "a blue ball"]
-    fits = fitting(captions, scenes)
+    fits = fitting(captions, encode_scenes(scenes))
     assert fits.tolist() == [
         [True, False, True],
         [False, True, False],  # a full caption keeps its own scene only
