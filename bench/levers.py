@@ -86,6 +86,16 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "ships max_pool, this is v6's recipe, the base of levers_presence.md",
         {"recipe": {"model": "default"}},
     ),
+    "attributes": (
+        "an auxiliary head reads each scene's objects off its image vector: which (shape, "
+        "colour[, size][, material]) conjunctions it has, a sigmoid each (workbench.attributes, "
+        "weight 1; training only)",
+        {"train": {"attribute_weight": 1.0}},
+    ),
+    "attributes_light": (
+        "the attribute head at weight 0.1",
+        {"train": {"attribute_weight": 0.1}},
+    ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
         {"train": {"object_positives": True, "p_object_caption": 0.4}},
@@ -107,7 +117,8 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
     return f"{arm} with another training seed (is its change more than chance?)", seeded
 
 
-ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in ("base", "max_pool", "attn_pool")}
+SEEDED = ("base", "max_pool", "attn_pool", "attributes")  # arms run twice, to measure chance
+ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (
     "caption R@1", "object attr_P@10", "sketch (default) R@10", "semseg (default) R@10",

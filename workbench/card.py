@@ -90,7 +90,8 @@ def write_card(
         "",
         f"Config `{recipe.model}` ({facts.get('parameters', 0) / 1e6:.2f} M parameters,",
         f"{facts.get('bundle_mb', 0):.1f} MB of float32 weights); {recipe.train.steps} steps of",
-        f"{recipe.train.batch} scenes, AdamW lr {recipe.train.lr}, bf16 autocast; "
+        f"{recipe.train.batch} scenes, AdamW lr {recipe.train.lr}, "
+        f"{facts.get('precision', 'bf16 autocast' if recipe.train.bf16 else 'float32')}; "
         f"{facts.get('wall_minutes', 0):.0f} min wall time on {facts.get('machine', 'this CPU')}.",
         "",
         "```json",

@@ -60,7 +60,10 @@ class TrainRecipe:
     # weight of the presence loss (workbench.presence: every caption against every image of the
     # batch, labelled by whether the scene has what the caption states); 0: off
     presence_weight: float = 0.0
-    bf16: bool = True  # bfloat16 autocast (AVX-512 BF16 CPUs run it ~2x faster)
+    # weight of the attribute head's loss (workbench.attributes: which objects, as conjunctions
+    # of shape, colour, size and material, the scene has, read off its image vector); 0: off
+    attribute_weight: float = 0.0
+    bf16: bool = True  # bfloat16 autocast where the CPU has it natively (~2x faster there)
     chunk_minutes: float = 8.0  # checkpoint and validate this often
     threads: int = 2
     seed: int = 0

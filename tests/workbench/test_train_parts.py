@@ -156,10 +156,10 @@ def test_a_presence_batch_carries_labels_of_its_own_scenes() -> None:
     assert labels.sum() > labels.diagonal().sum()  # some one-object caption fits another scene
 
 
-def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias() -> None:
-    from model.bind.network import BindConfig, BindModel
+def _tiny_training() -> tuple:
+    """16 rendered scenes, the tiny model's config and a vocabulary of their captions."""
+    from model.bind.network import BindConfig
     from workbench.cache import ChunkJob, render_chunk
-    from workbench.train import new_state, train_step
 
     torch.manual_seed(0)
     data = render_chunk(ChunkJob(6, 0, 16, 64, ("default",)))
@@ -168,6 +168,14 @@ def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias() -> No
         [c for p in data.scenes.captions for c in p], config.text_vocab,
         buckets=config.text_buckets, trigrams_per_word=config.trigrams_per_word,
     )  # fmt: skip
+    return data, config, vocab
+
+
+def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias() -> None:
+    from model.bind.network import BindModel
+    from workbench.train import new_state, train_step
+
+    data, config, vocab = _tiny_training()
     recipe = TrainRecipe(presence_weight=0.1, p_object_caption=0.5, bf16=False, warmup=1)
     model = BindModel(config)
     state = new_state(model, recipe)
@@ -179,3 +187,72 @@ def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias() -> No
     off = TrainRecipe(bf16=False)
     plain = Batcher(data, vocab, off, ("sketch", "semseg"), random.Random(0)).batch(16)
     assert plain["presence"] is None and "presence" not in train_step(state, plain, off)
+
+
+def test_attribute_labels_are_each_objects_conjunctions() -> None:
+    from model.data.scene import COLORS, SHAPES
+    from workbench.attributes import conjunction_labels, label_count, label_of
+
+    red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
+    black_torus = {"shape": "torus", "color": "black", "size": "large", "material": "matte"}
+    scenes = [{"objects": [red_cube, black_torus]}, {"objects": [red_cube]}]
+    labels = conjunction_labels(encode_scenes(scenes))  # scene 1 is padded to two objects
+    assert labels.shape == (2, label_count())
+    assert labels.sum(1).tolist() == [8.0, 4.0]  # four conjunctions per object, padding none
+    colors = list(COLORS)
+    red_cube_pair = SHAPES.index("cube") * len(colors) + colors.index("red")
+    black_torus_pair = SHAPES.index("torus") * len(colors) + colors.index("black")
+    assert labels[:, red_cube_pair].tolist() == [1.0, 1.0]
+    assert labels[:, black_torus_pair].tolist() == [1.0, 0.0]
+    red_torus_pair = SHAPES.index("torus") * len(colors) + colors.index("red")
+    assert labels[:, red_torus_pair].tolist() == [0.0, 0.0]  # red and a torus, not a red torus
+    assert label_of({"shape": "cube", "color": "red"}) == red_cube_pair
+    small, metal = {"size": "small"}, {"material": "metal"}
+    for stated in (small, metal, small | metal):
+        label = label_of({"shape": "cube", "color": "red", **stated})
+        assert label is not None and label != red_cube_pair and labels[1, label] == 1.0
+    assert label_of({"shape": "cube"}) is None  # not a conjunction the head predicts
+    assert label_of({"shape": "cube", "color": "mauve"}) is None  # not a colour of the scenes
+
+
+def test_the_attribute_loss_rewards_logits_that_follow_the_labels() -> None:
+    from workbench.attributes import attribute_loss
+
+    labels = (torch.rand(4, 540) < 0.05).float()
+    assert attribute_loss(8 * labels - 4, labels) < attribute_loss(4 - 8 * labels, labels)
+
+
+def test_a_training_step_with_the_attribute_head_trains_it_and_a_checkpoint_keeps_it(
+    tmp_path: Path,
+) -> None:
+    from model.bind.network import BindModel
+    from workbench.train import load_checkpoint, new_state, save_checkpoint, train_step
+
+    data, config, vocab = _tiny_training()
+    recipe = TrainRecipe(attribute_weight=1.0, bf16=False, warmup=1)
+    state = new_state(BindModel(config), recipe)
+    assert state.attributes is not None
+    before = state.attributes.linear.weight.detach().clone()
+    rng = random.Random(0)
+    batch = Batcher(data, vocab, recipe, ("sketch", "semseg"), rng).batch(16)
+    assert batch["attributes"].shape == (16, 540) and batch["presence"] is None
+    losses = train_step(state, batch, recipe)
+    assert losses["attributes"] > 0 and set(losses) == {"pixel", "text", "attributes"}
+    assert not torch.equal(state.attributes.linear.weight.detach(), before)  # the head learns
+    save_checkpoint(state, tmp_path / "ckpt.pt", rng)
+    restored = load_checkpoint(new_state(BindModel(config), recipe), tmp_path / "ckpt.pt", rng)
+    assert torch.equal(restored.attributes.linear.weight, state.attributes.linear.weight)
+    off = TrainRecipe(bf16=False)
+    assert new_state(BindModel(config), off).attributes is None  # off: no head, none saved
+    plain = Batcher(data, vocab, off, ("sketch", "semseg"), random.Random(0)).batch(16)
+    assert plain["attributes"] is None and "attributes" not in train_step(state, plain, off)
+
+
+def test_bf16_autocast_is_used_only_where_the_cpu_has_it(tmp_path: Path) -> None:
+    from workbench.train import native_bf16
+
+    avx2 = tmp_path / "avx2"
+    avx2.write_text("flags\t\t: fpu sse sse2 avx avx2 fma\n" * 2)
+    bf16 = tmp_path / "bf16"
+    bf16.write_text("flags\t\t: fpu avx2 avx512f avx512_vnni avx512_bf16\n")
+    assert not native_bf16(avx2) and native_bf16(bf16)
