@@ -1,0 +1,37 @@
+"""bench/object_binding.py: a bag of attributes scores high alone and low on the whole object."""
+
+from __future__ import annotations
+
+import torch
+
+from bench.object_binding import binding_row, fit_probe, probe_precision
+from workbench.attributes import conjunction_labels, label_of
+from workbench.presence import encode_scenes
+
+
+def test_a_scene_with_red_and_a_cube_but_no_red_cube_counts_alone_not_bound() -> None:
+    red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
+    red_ball = {"shape": "sphere", "color": "red", "size": "large", "material": "matte"}
+    blue_cube = {"shape": "cube", "color": "blue", "size": "small", "material": "matte"}
+    scenes = [{"objects": [red_cube]}, {"objects": [red_ball, blue_cube]}]
+    facts = [{"shape": "cube", "color": "red"}]  # "A red cube." states no size or material
+    row = binding_row(torch.tensor([[0, 1]]), facts, scenes)
+    assert row["shape"] == row["color"] == 1.0  # both hits have some cube and something red
+    assert row["shape+color"] == row["whole object (attr_P@10)"] == 0.5  # one has a red cube
+    assert row["size"] == row["material"] == 0.0  # unstated: not counted, not credited
+
+
+def test_a_probe_finds_the_whole_object_where_the_image_vectors_carry_it() -> None:
+    red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
+    red_ball = {"shape": "sphere", "color": "red", "size": "large", "material": "matte"}
+    blue_cube = {"shape": "cube", "color": "blue", "size": "small", "material": "matte"}
+    torch.manual_seed(0)
+    scenes = [{"objects": [red_cube]}] * 20 + [{"objects": [red_ball, blue_cube]}] * 20
+    labels = conjunction_labels(encode_scenes(scenes))
+    noise = torch.randn(40, 16) * 0.1
+    carries = torch.nn.functional.normalize(noise + labels[:, [label_of(red_cube)]], dim=1)
+    probe = fit_probe(carries, labels, steps=200)
+    facts = [{"shape": "cube", "color": "red"}]
+    assert probe_precision(probe, carries, facts, scenes) == 1.0  # the red cubes first
+    blind = torch.nn.functional.normalize(noise, dim=1)  # vectors that carry nothing
+    assert probe_precision(fit_probe(blind, labels, steps=200), blind, facts, scenes) < 1.0
