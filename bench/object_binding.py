@@ -59,9 +59,11 @@ def binding_row(top: torch.Tensor, facts: list[dict[str, str]], scenes: list) ->
 
 def fit_probe(vectors: torch.Tensor, labels: torch.Tensor, steps: int = 500) -> torch.nn.Linear:
     """A logistic classifier per label [N, L] of image vectors [N, D], full batch, Adam."""
+    from workbench.attributes import unit_scaled
+
     probe = torch.nn.Linear(vectors.shape[1], labels.shape[1])
     optimizer = torch.optim.Adam(probe.parameters(), lr=0.01)
-    x = vectors * vectors.shape[1] ** 0.5  # unit vectors to entries of about unit size
+    x = unit_scaled(vectors)
     for _ in range(steps):
         loss = F.binary_cross_entropy_with_logits(probe(x), labels)
         optimizer.zero_grad()
@@ -74,9 +76,9 @@ def probe_precision(
     probe: torch.nn.Linear, images: torch.Tensor, facts: list[dict[str, str]], scenes: list
 ) -> float:
     """P@10 of ranking the gallery [N, D] by the probe's logit for each query's stated object."""
-    from workbench.attributes import label_of
+    from workbench.attributes import label_of, unit_scaled
 
-    logits = probe(images * images.shape[1] ** 0.5).detach()  # [N, L]
+    logits = probe(unit_scaled(images)).detach()  # [N, L]
     hits = asked = 0
     for fact in facts:
         label = label_of(fact)
@@ -115,12 +117,14 @@ def measure(source: str, n: int, seed: int, probe_scenes: int) -> tuple[dict[str
 
 @functools.cache
 def _galleries(n: int, seed: int, probe_scenes: int) -> tuple[Any, Any]:
-    """The query gallery and the probe's own scenes (another seed), rendered once per run."""
+    """The query gallery and the probe's own scenes (another seed; None without a probe),
+    rendered once per run."""
     from workbench.cache import ChunkJob, render_chunk
 
     gallery = render_chunk(ChunkJob(seed, 0, n, 64, (), None)).scenes
-    train = render_chunk(ChunkJob(seed + 1, 0, probe_scenes, 64, (), None)).scenes
-    return gallery, train
+    if not probe_scenes:
+        return gallery, None
+    return gallery, render_chunk(ChunkJob(seed + 1, 0, probe_scenes, 64, (), None)).scenes
 
 
 def main() -> None:

@@ -101,7 +101,14 @@ class AttributeHead(nn.Module):
         read as they are, a step of AdamW moves a logit ~16x less, and in a 1,000-step arm the
         head stayed near the labels' base rate (loss 17.1 -> 14.4 in 548 steps; 16.4 is the
         base rate's)."""
-        return self.linear(images.float() * images.shape[-1] ** 0.5)
+        return self.linear(unit_scaled(images))
+
+
+def unit_scaled(vectors: torch.Tensor) -> torch.Tensor:
+    """Unit vectors [B, D] scaled by sqrt(D) to entries of about unit size: what a linear
+    reader of them (this head, a probe) takes, so that a step of Adam moves a logit as far as
+    it would on ordinary features."""
+    return vectors.float() * vectors.shape[-1] ** 0.5
 
 
 def attribute_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ at any moment loses at most the chunk in flight and ``--resume`` goes on from th
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -192,6 +193,7 @@ def fitting(captions: list[str], objects: torch.Tensor) -> torch.Tensor:
     return torch.eye(len(captions), dtype=torch.bool) | (one_object[:, None] & fit)
 
 
+@functools.cache
 def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX). Elsewhere autocast
     emulates it: on an AVX2-only EPYC a training step took 21 s in bf16 against 1.5 s in float32,
