@@ -96,6 +96,17 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "the attribute head at weight 0.1",
         {"train": {"attribute_weight": 0.1}},
     ),
+    "negatives": (
+        "every caption row also gets a binding negative: its caption one attribute away from "
+        "true (two colours, shapes, sizes or materials swapped, or one replaced by another "
+        "object's), checked false of the scene, which its image must rank below its own "
+        "(workbench.negatives, NegCLIP's hard negatives)",
+        {"train": {"binding_negatives": 1.0}},
+    ),
+    "negatives_half": (
+        "half of the caption rows get a binding negative",
+        {"train": {"binding_negatives": 0.5}},
+    ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
         {"train": {"object_positives": True, "p_object_caption": 0.4}},

@@ -34,6 +34,7 @@ from model.data.tensors import PIXEL_INPUTS
 from model.fourm.imagenet import normalize_images
 from workbench.attributes import AttributeHead, attribute_loss, conjunction_labels
 from workbench.cache import TrainingSet
+from workbench.negatives import binding_negative
 from workbench.presence import (
     encode_scenes,
     fits,
@@ -47,17 +48,31 @@ DRAWN = ("sketch", "semseg")  # pixel modalities a person draws
 
 
 def info_nce(
-    a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, positives: torch.Tensor | None = None
+    a: torch.Tensor,
+    b: torch.Tensor,
+    scale: torch.Tensor,
+    positives: torch.Tensor | None = None,
+    extra: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Symmetric InfoNCE of unit rows ``[B, D]``: row i of ``a`` belongs with row i of ``b``,
-    and with every j where ``positives[i, j]`` (a one-object caption fits several scenes)."""
+    and with every j where ``positives[i, j]`` (a one-object caption fits several scenes).
+    ``extra`` [K, D] are more rows like ``a``'s that belong with no row of ``b``: hard negatives
+    that every row of ``b`` must rank below its own (``workbench.negatives``)."""
     logits = scale * a @ b.t()
-    if positives is None:
+    if positives is None and extra is None:
         labels = torch.arange(len(a))
         return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
-    masked = logits.masked_fill(~positives, float("-inf"))
-    forward = (logits.logsumexp(1) - masked.logsumexp(1)).mean()
-    backward = (logits.t().logsumexp(1) - masked.t().logsumexp(1)).mean()
+    if positives is None:
+        positives = torch.eye(len(a), dtype=torch.bool)
+    back, back_positives = logits.t(), positives.t()  # [B, B]: each b against every a
+    if extra is not None:
+        back = torch.cat([back, scale * b @ extra.t()], 1)  # [B, B + K]
+        none = torch.zeros(len(b), len(extra), dtype=torch.bool)
+        back_positives = torch.cat([back_positives, none], 1)
+    forward = (logits.logsumexp(1) - logits.masked_fill(~positives, -math.inf).logsumexp(1)).mean()
+    backward = (
+        back.logsumexp(1) - back.masked_fill(~back_positives, -math.inf).logsumexp(1)
+    ).mean()
     return (forward + backward) / 2
 
 
@@ -164,6 +179,7 @@ class Batcher:
         if self.recipe.object_positives and any(c.startswith(OBJECT) for c in captions):
             positives = fitting(captions, self.objects[index])
         texts = [c.removeprefix(OBJECT) for c in captions]
+        negatives = self.binding_negatives(texts, index)
         presence = None
         if self.recipe.presence_weight > 0:
             labels = fits(texts, self.objects[index])
@@ -174,11 +190,27 @@ class Batcher:
         return {
             "rgb": normalize_images(self.data.scenes.rgb[index]),
             "groups": groups,
-            "words": self.vocab.batch(texts),
+            "words": self.vocab.batch(texts + negatives),  # the batch's captions, then negatives
+            "negatives": len(negatives),
             "positives": positives,
             "presence": presence,
             "attributes": attributes,
         }
+
+    def binding_negatives(self, texts: list[str], index: torch.Tensor) -> list[str]:
+        """For a ``binding_negatives`` share of the rows, its caption one attribute away from
+        true (``workbench.negatives``): captions its image must rank below its own."""
+        share = self.recipe.binding_negatives
+        if share <= 0:
+            return []
+        scenes = self.data.scenes.scenes
+        out = []
+        for text, i in zip(texts, index.tolist(), strict=True):
+            if self.rng.random() < share:
+                negative = binding_negative(text, scenes[i], self.rng)
+                if negative is not None:
+                    out.append(negative)
+        return out
 
 
 OBJECT = "\x00"  # marks a one-object caption inside a batch (removed before encoding)
@@ -297,10 +329,12 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         names = list(batch["groups"])
         rows = torch.cat([batch["groups"][n][0] for n in names])
         queries = model.embed_mixed(names, {n: batch["groups"][n][1] for n in names})
-        texts = model.embed_text(batch["words"])
+        words = model.embed_text(batch["words"])  # [B + K, D]: captions, then K negatives
+    texts, negatives = words[: len(images)], words[len(images) :]
     scale = state.log_scale.exp()
     pixel_loss = info_nce(queries, images[rows], scale)
-    text_loss = info_nce(texts, images, scale, batch.get("positives"))
+    extra = negatives if len(negatives) else None
+    text_loss = info_nce(texts, images, scale, batch.get("positives"), extra)
     loss = pixel_loss + text_loss
     out = {"pixel": float(pixel_loss.detach()), "text": float(text_loss.detach())}
     if batch.get("presence") is not None:
