@@ -107,6 +107,15 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "half of the caption rows get a binding negative",
         {"train": {"binding_negatives": 0.5}},
     ),
+    "scenes_3x": (
+        "three times the distinct training scenes (18,000 instead of --scenes 6,000), each seen a "
+        "third as often in the same steps",
+        {"data": {"scenes": 18_000}},
+    ),
+    "scenes_third": (
+        "a third of the distinct training scenes (2,000), each seen three times as often",
+        {"data": {"scenes": 2_000}},
+    ),
     "object_heavy": (
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
         {"train": {"object_positives": True, "p_object_caption": 0.4}},
@@ -141,8 +150,10 @@ COLUMNS = (
 def arm_recipe(base: Recipe, name: str, scenes: int, steps: int, chunk: float) -> Recipe:
     """The default recipe, short, with arm ``name``'s lever on."""
     _, overrides = ARMS[name]
-    data = replace(base.data, scenes=scenes, **overrides.get("data", {}))
-    train = replace(base.train, steps=steps, chunk_minutes=chunk, **overrides.get("train", {}))
+    data = replace(base.data, **{"scenes": scenes, **overrides.get("data", {})})
+    train = replace(
+        base.train, **{"steps": steps, "chunk_minutes": chunk, **overrides.get("train", {})}
+    )
     return replace(
         base, name=f"lever-{name}", data=data, train=train, **overrides.get("recipe", {})
     )
