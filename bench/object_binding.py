@@ -34,6 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 ATTRIBUTES = ("shape", "color", "size", "material")
 COLUMNS = (*ATTRIBUTES, "shape+color", "whole object (attr_P@10)")
 PROBE = "linear probe of the image vectors, P@10"
+#: column -> the caption of each scene it asks about, as a ``scene_values`` base
+PREFERS = {
+    "image prefers its one-object caption to a binding negative": "object",
+    "image prefers its object list to a binding negative": "caption",
+}
 
 
 def has(scene: dict[str, Any], fact: dict[str, str]) -> bool:
@@ -90,6 +95,33 @@ def probe_precision(
     return hits / max(1, asked)
 
 
+def prefers_own(
+    model: Any, images: torch.Tensor, texts: list[str], scenes: list, seed: int
+) -> float:
+    """Share of images [N, D] closer to their own caption than to its binding negative (the
+    caption one attribute away from true, ``workbench.negatives``); 0.5 is a bag of attributes."""
+    import random
+
+    from workbench.negatives import binding_negative
+
+    rng = random.Random(seed)
+    pairs = [(i, binding_negative(t, scenes[i], rng)) for i, t in enumerate(texts)]
+    pairs = [(i, negative) for i, negative in pairs if negative is not None]
+    own = [texts[i] for i, _ in pairs]
+    negatives = [negative for _, negative in pairs]
+    own_vectors, negative_vectors = (caption_vectors(model, t) for t in (own, negatives))
+    rows = images[[i for i, _ in pairs]]
+    return float(((rows * own_vectors).sum(1) > (rows * negative_vectors).sum(1)).float().mean())
+
+
+def caption_vectors(model: Any, texts: list[str]) -> torch.Tensor:
+    """Each caption's vector [N, D] in the model's one space, the way search embeds it."""
+    from workbench.evaluate import query_vectors
+
+    vectors, _ = query_vectors(model, ("caption",), {"caption": texts.__getitem__}, len(texts), 256)
+    return next(iter(vectors.values()))
+
+
 def measure(source: str, n: int, seed: int, probe_scenes: int) -> tuple[dict[str, float], dict]:
     """One model's row, and how often each attribute is stated."""
     from model.service import load_search_model
@@ -108,6 +140,9 @@ def measure(source: str, n: int, seed: int, probe_scenes: int) -> tuple[dict[str
     facts = [(caption_facts(values["object"](i)) or [{}])[0] for i in range(n)]
     stated = {a: sum(a in f for f in facts) / n for a in ATTRIBUTES}
     row = binding_row(top, facts, gallery.scenes)
+    for column, base in PREFERS.items():
+        texts = [values[base](i) for i in range(n)]
+        row[column] = prefers_own(model, images[space], texts, gallery.scenes, seed)
     if probe_scenes:
         labels = conjunction_labels(encode_scenes(train.scenes))
         probe = fit_probe(image_vectors(model, train)[space], labels)
@@ -142,7 +177,7 @@ def main() -> None:
     if len(names) != len(sources):
         parser.error(f"--names gives {len(names)} names for {len(sources)} models")
     began = time.monotonic()
-    columns = (*COLUMNS, PROBE) if args.probe_scenes else COLUMNS
+    columns = (*COLUMNS, *PREFERS, PROBE) if args.probe_scenes else (*COLUMNS, *PREFERS)
     lines = [f"| model | {' | '.join(columns)} |", "|---|" + "---|" * len(columns)]
     stated: dict[str, float] = {}
     for name, source in zip(names, sources, strict=True):

@@ -35,3 +35,18 @@ def test_a_probe_finds_the_whole_object_where_the_image_vectors_carry_it() -> No
     assert probe_precision(probe, carries, facts, scenes) == 1.0  # the red cubes first
     blind = torch.nn.functional.normalize(noise, dim=1)  # vectors that carry nothing
     assert probe_precision(fit_probe(blind, labels, steps=200), blind, facts, scenes) < 1.0
+
+
+def test_an_image_at_its_own_caption_prefers_it_to_the_binding_negative() -> None:
+    from bench.object_binding import caption_vectors, prefers_own
+    from model.service import load_search_model
+
+    model = load_search_model("builtin", device="cpu")
+    red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
+    blue_ball = {"shape": "sphere", "color": "blue", "size": "large", "material": "matte"}
+    scenes = [{"objects": [red_cube, blue_ball]}, {"objects": [red_cube]}]
+    texts = ["A red cube and a blue ball.", "A small red cube."]
+    at_own = caption_vectors(model, texts)  # "images" that are exactly their captions' vectors
+    assert at_own.shape[0] == 2
+    assert prefers_own(model, at_own, texts, scenes, seed=0) == 1.0
+    assert prefers_own(model, -at_own, texts, scenes, seed=0) == 0.0  # farthest from their own
