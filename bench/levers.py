@@ -202,7 +202,7 @@ def _row(values: dict[str, float], keys: tuple[str, ...]) -> str:
     return " | ".join(f"{values[k]:.3f}" if k in values else "" for k in keys)
 
 
-def report(results: list[dict[str, object]], command: str, recipe: Recipe) -> str:
+def report(results: list[dict[str, object]], command: str, recipe: Recipe, shipped: Recipe) -> str:
     """The markdown: final numbers per arm (and the change against base), then the curves."""
     lines = [
         "# Levers for the next recipe of the built-in model",
@@ -210,8 +210,9 @@ def report(results: list[dict[str, object]], command: str, recipe: Recipe) -> st
         f"Command: `{command}`",
         "",
         f"Every arm: the `default` recipe with {recipe.data.scenes:,} training scenes and "
-        f"{recipe.train.steps:,} steps of {recipe.train.batch} (the shipped run: 20,000 and "
-        "5,000), validated on the same held-out gallery (1,000 scenes, seed "
+        f"{recipe.train.steps:,} steps of {recipe.train.batch} (the shipped run: "
+        f"{shipped.data.scenes:,} and {shipped.train.steps:,}), validated on the same held-out "
+        "gallery (1,000 scenes, seed "
         f"{recipe.val.seed}) after every {recipe.train.chunk_minutes:g}-minute chunk; one lever "
         "each, on this 2-core CPU with nothing else running. R@1 of the generator's queries, "
         "R@10 of people's drawings (`default`: a person trained on, scenes never trained on; "
@@ -264,7 +265,7 @@ def main() -> None:
         recipe = arm_recipe(base, name, *shape)
         results.append(run_arm(args.root, name, recipe))
     command = "PYTHONPATH=. .venv/bin/python bench/levers.py " + " ".join(sys.argv[1:])
-    text = report(results, command, arm_recipe(base, "base", *shape))
+    text = report(results, command, arm_recipe(base, "base", *shape), base)
     if args.out:
         args.out.write_text(text + "\n")
     print(text)
