@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -72,19 +71,13 @@ def test_extra_negatives_are_ranked_against_every_image() -> None:
     )
 
 
-def test_a_batch_with_binding_negatives_carries_them_after_its_captions() -> None:
-    from model.bind.network import BindConfig, BindModel
-    from model.bind.text import WordVocab
-    from workbench.cache import ChunkJob, render_chunk
+def test_a_batch_with_binding_negatives_carries_them_after_its_captions(
+    tiny_training: tuple,
+) -> None:
+    from model.bind.network import BindModel
     from workbench.train import new_state, train_step
 
-    torch.manual_seed(0)
-    data = render_chunk(ChunkJob(7, 0, 16, 64, ("default",)))
-    config = BindConfig.load(Path("tiny"))
-    vocab = WordVocab.build(
-        [c for p in data.scenes.captions for c in p], config.text_vocab,
-        buckets=config.text_buckets, trigrams_per_word=config.trigrams_per_word,
-    )  # fmt: skip
+    data, config, vocab = tiny_training
     recipe = TrainRecipe(binding_negatives=1.0, bf16=False, warmup=1)
     batch = Batcher(data, vocab, recipe, ("sketch", "semseg"), random.Random(0)).batch(16)
     assert 8 <= batch["negatives"] <= 16  # counts captions ("two cubes") state no colour to swap

@@ -156,26 +156,13 @@ def test_a_presence_batch_carries_labels_of_its_own_scenes() -> None:
     assert labels.sum() > labels.diagonal().sum()  # some one-object caption fits another scene
 
 
-def _tiny_training() -> tuple:
-    """16 rendered scenes, the tiny model's config and a vocabulary of their captions."""
-    from model.bind.network import BindConfig
-    from workbench.cache import ChunkJob, render_chunk
-
-    torch.manual_seed(0)
-    data = render_chunk(ChunkJob(6, 0, 16, 64, ("default",)))
-    config = BindConfig.load(Path("tiny"))
-    vocab = WordVocab.build(
-        [c for p in data.scenes.captions for c in p], config.text_vocab,
-        buckets=config.text_buckets, trigrams_per_word=config.trigrams_per_word,
-    )  # fmt: skip
-    return data, config, vocab
-
-
-def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias() -> None:
+def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias(
+    tiny_training: tuple,
+) -> None:
     from model.bind.network import BindModel
     from workbench.train import new_state, train_step
 
-    data, config, vocab = _tiny_training()
+    data, config, vocab = tiny_training
     recipe = TrainRecipe(presence_weight=0.1, p_object_caption=0.5, bf16=False, warmup=1)
     model = BindModel(config)
     state = new_state(model, recipe)
@@ -223,12 +210,12 @@ def test_the_attribute_loss_rewards_logits_that_follow_the_labels() -> None:
 
 
 def test_a_training_step_with_the_attribute_head_trains_it_and_a_checkpoint_keeps_it(
-    tmp_path: Path,
+    tmp_path: Path, tiny_training: tuple
 ) -> None:
     from model.bind.network import BindModel
     from workbench.train import load_checkpoint, new_state, save_checkpoint, train_step
 
-    data, config, vocab = _tiny_training()
+    data, config, vocab = tiny_training
     recipe = TrainRecipe(attribute_weight=1.0, bf16=False, warmup=1)
     state = new_state(BindModel(config), recipe)
     assert state.attributes is not None
