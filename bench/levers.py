@@ -96,6 +96,16 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "the attribute head at weight 0.1",
         {"train": {"attribute_weight": 0.1}},
     ),
+    "cells": (
+        "a 1x1 head on the image trunk's last grid says which (shape, colour[, size][, "
+        "material]) conjunctions of the objects drawn in each cell it sees, a sigmoid each "
+        "(workbench.cells, weight 1; training only): binding asked of a cell, not a scene",
+        {"train": {"cell_weight": 1.0}},
+    ),
+    "cells_light": (
+        "the cell head at weight 0.1",
+        {"train": {"cell_weight": 0.1}},
+    ),
     "negatives": (
         "every caption row also gets a binding negative: its caption one attribute away from "
         "true (two colours, shapes, sizes or materials swapped, or one replaced by another "
@@ -137,7 +147,8 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
     return f"{arm} with another training seed (is its change more than chance?)", seeded
 
 
-SEEDED = ("base", "max_pool", "attn_pool", "attributes")  # arms run twice, to measure chance
+#: arms run twice, to measure chance
+SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells")
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (

@@ -43,6 +43,9 @@ class TrainingSet:
 
     scenes: SceneTensors
     drawings: dict[str, Drawings] = field(default_factory=dict)
+    # [N, MAX_OBJECTS, cells] bool: which cells of the image trunk's last grid each object
+    # occupies (``workbench.cells``); None in sets rendered before it was kept
+    occupied: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.scenes)
@@ -51,6 +54,7 @@ class TrainingSet:
     def concat(cls, parts: Sequence[TrainingSet]) -> TrainingSet:
         """The scenes of ``parts`` in order."""
         styles = list(parts[0].drawings)
+        known = all(p.occupied is not None for p in parts)
         return cls(
             SceneTensors.concat([p.scenes for p in parts]),
             {
@@ -61,6 +65,7 @@ class TrainingSet:
                 )
                 for s in styles
             },
+            torch.cat([p.occupied for p in parts]) if known else None,
         )
 
 
@@ -120,26 +125,28 @@ def render_chunk(job: ChunkJob) -> TrainingSet:
     from model.data.sample import generate_scene
     from model.data.synth import scene_seed
     from model.data.tensors import from_samples
+    from workbench.cells import occupancy
 
     seeds = [scene_seed(job.seed, i) for i in range(job.start, job.stop)]
     samples = [generate_scene(seed, job.size) for seed in seeds]
     generated = from_samples(samples)
     readers = job.readers or declared_readers(job.size)
     drawn = {s: drawings_of(samples, s, generated, readers) for s in job.styles}
-    return TrainingSet(generated, drawn)
+    return TrainingSet(generated, drawn, torch.stack([occupancy(s) for s in samples]))
 
 
 def _save(part: TrainingSet, path: Path) -> None:
     """Write a chunk atomically."""
     tmp = path.with_suffix(".tmp")
-    torch.save({"scenes": part.scenes.__dict__, "drawings": part.drawings}, tmp)
+    data = {"scenes": part.scenes.__dict__, "drawings": part.drawings, "occupied": part.occupied}
+    torch.save(data, tmp)
     tmp.replace(path)
 
 
 def _load(path: Path) -> TrainingSet:
     """Read a chunk written by :func:`_save`."""
     data = torch.load(path, weights_only=False)
-    return TrainingSet(SceneTensors(**data["scenes"]), data["drawings"])
+    return TrainingSet(SceneTensors(**data["scenes"]), data["drawings"], data.get("occupied"))
 
 
 def _render_to(args: tuple[ChunkJob, str]) -> str:

@@ -63,6 +63,9 @@ class TrainRecipe:
     # weight of the attribute head's loss (workbench.attributes: which objects, as conjunctions
     # of shape, colour, size and material, the scene has, read off its image vector); 0: off
     attribute_weight: float = 0.0
+    # weight of the cell head's loss (workbench.cells: which objects, as the same conjunctions,
+    # each cell of the image trunk's last grid holds); 0: off
+    cell_weight: float = 0.0
     # share of caption rows that also get a binding negative (workbench.negatives: the caption
     # one attribute away from true, which its image must rank below its own); 0: off
     binding_negatives: float = 0.0

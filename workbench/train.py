@@ -34,6 +34,7 @@ from model.data.tensors import PIXEL_INPUTS
 from model.fourm.imagenet import normalize_images
 from workbench.attributes import AttributeHead, attribute_loss, conjunction_labels
 from workbench.cache import TrainingSet
+from workbench.cells import CellHead, cell_labels, cell_loss
 from workbench.negatives import binding_negative
 from workbench.presence import (
     encode_scenes,
@@ -122,9 +123,12 @@ class Batcher:
 
     def __post_init__(self) -> None:
         r = self.recipe
-        wanted = any((r.presence_weight, r.object_positives, r.attribute_weight))  # reads objects
+        wanted = any((r.presence_weight, r.object_positives, r.attribute_weight, r.cell_weight))
         if wanted and self.objects is None:  # once, not per batch
             self.objects = encode_scenes(self.data.scenes.scenes)
+        if r.cell_weight > 0 and self.data.occupied is None:
+            raise ValueError("cell_weight needs a training set rendered with objects' cells; "
+                             "render it again (delete the run's cache folder)")  # fmt: skip
 
     def pixel_rows(self, name: str, index: torch.Tensor) -> torch.Tensor:
         """One modality's inputs for these scenes; drawings from a random person for some."""
@@ -187,6 +191,9 @@ class Batcher:
         attributes = None
         if self.recipe.attribute_weight > 0:
             attributes = conjunction_labels(self.objects[index])
+        cells = None
+        if self.recipe.cell_weight > 0:
+            cells = cell_labels(self.objects[index], self.data.occupied[index])
         return {
             "rgb": normalize_images(self.data.scenes.rgb[index]),
             "groups": groups,
@@ -195,6 +202,7 @@ class Batcher:
             "positives": positives,
             "presence": presence,
             "attributes": attributes,
+            "cells": cells,
         }
 
     def binding_negatives(self, texts: list[str], index: torch.Tensor) -> list[str]:
@@ -259,6 +267,7 @@ class TrainState:
     seconds: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)
     attributes: AttributeHead | None = None  # the auxiliary head, when the recipe weighs it
+    cells: CellHead | None = None  # the image grid's cell head, when the recipe weighs it
     bf16: bool = field(default_factory=native_bf16)  # this CPU runs bfloat16 autocast natively
 
 
@@ -267,9 +276,11 @@ def new_state(model: BindModel, recipe: TrainRecipe) -> TrainState:
     log_scale = torch.nn.Parameter(torch.tensor(math.log(1 / recipe.temperature)))
     presence = torch.nn.Parameter(initial_presence())
     head = AttributeHead(model.config.embed_dim) if recipe.attribute_weight > 0 else None
+    cells = CellHead(model.config.widths[-1]) if recipe.cell_weight > 0 else None
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     plain = [p for n, p in model.named_parameters() if p.ndim < 2]
-    plain += [log_scale, presence, *(head.parameters() if head is not None else ())]
+    plain += [log_scale, presence]
+    plain += [p for h in (head, cells) if h is not None for p in h.parameters()]
     optimizer = torch.optim.AdamW(
         [
             {"params": decay, "weight_decay": recipe.weight_decay},
@@ -278,7 +289,7 @@ def new_state(model: BindModel, recipe: TrainRecipe) -> TrainState:
         lr=recipe.lr,
         betas=(0.9, 0.98),
     )
-    return TrainState(model, optimizer, log_scale, presence, attributes=head)
+    return TrainState(model, optimizer, log_scale, presence, attributes=head, cells=cells)
 
 
 def save_checkpoint(state: TrainState, path: Path, rng: random.Random) -> None:
@@ -291,6 +302,7 @@ def save_checkpoint(state: TrainState, path: Path, rng: random.Random) -> None:
             "log_scale": state.log_scale.detach(),
             "presence": state.presence.detach(),
             "attributes": state.attributes.state_dict() if state.attributes is not None else None,
+            "cells": state.cells.state_dict() if state.cells is not None else None,
             "step": state.step,
             "seconds": state.seconds,
             "history": state.history,
@@ -313,6 +325,8 @@ def load_checkpoint(state: TrainState, path: Path, rng: random.Random) -> TrainS
             state.presence.copy_(data["presence"])
     if state.attributes is not None:
         state.attributes.load_state_dict(data["attributes"])
+    if state.cells is not None:
+        state.cells.load_state_dict(data["cells"])
     state.step, state.seconds, state.history = data["step"], data["seconds"], data["history"]
     torch.set_rng_state(data["torch_rng"])
     rng.setstate(data["rng"])
@@ -325,7 +339,7 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
     for group in state.optimizer.param_groups:
         group["lr"] = lr_at(state.step, recipe)
     with torch.autocast("cpu", torch.bfloat16, enabled=recipe.bf16 and state.bf16):
-        images = model.embed_images(batch["rgb"])
+        images, grid = model.embed_images_and_grid(batch["rgb"])
         names = list(batch["groups"])
         rows = torch.cat([batch["groups"][n][0] for n in names])
         queries = model.embed_mixed(names, {n: batch["groups"][n][1] for n in names})
@@ -347,6 +361,10 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         head_loss = attribute_loss(state.attributes(images), batch["attributes"])
         loss = loss + recipe.attribute_weight * head_loss
         out["attributes"] = float(head_loss.detach())
+    if batch.get("cells") is not None and state.cells is not None:
+        grid_loss = cell_loss(state.cells(grid), batch["cells"])
+        loss = loss + recipe.cell_weight * grid_loss
+        out["cells"] = float(grid_loss.detach())
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
@@ -391,7 +409,7 @@ def train_chunks(
             "text_loss": round(sum(x["text"] for x in losses) / len(losses), 4),
             **{
                 f"{part}_loss": round(sum(x[part] for x in losses) / len(losses), 4)
-                for part in ("presence", "attributes")
+                for part in ("presence", "attributes", "cells")
                 if part in losses[0]
             },
             "temperature": round(float(1 / state.log_scale.detach().exp()), 4),

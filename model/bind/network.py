@@ -166,7 +166,10 @@ class Trunk(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """[B, widths[0], S/2, S/2] -> [B, embed_dim] (not normalised)."""
-        x = self.stages(x)  # [B, C, G, G]
+        return self.project(self.stages(x))
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stage's grid [B, C, G, G] -> [B, embed_dim] (not normalised)."""
         flat = self.pool(x).flatten(1)  # [B, P * G * G]: where things are
         if self.max_pool:
             flat = torch.cat([flat, x.amax((-2, -1))], 1)  # + [B, C]: what is there, anywhere
@@ -228,7 +231,13 @@ class BindModel(nn.Module):
 
     def embed_images(self, rgb: torch.Tensor) -> torch.Tensor:
         """ImageNet-normalised rgb [B, 3, S, S] -> unit vectors [B, D]."""
-        return F.normalize(self.image_trunk(self.image_stem(rgb)).float(), dim=-1)
+        return self.embed_images_and_grid(rgb)[0]
+
+    def embed_images_and_grid(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ImageNet-normalised rgb [B, 3, S, S] -> unit vectors [B, D] and the image trunk's
+        last grid [B, C, G, G], which training may supervise cell by cell."""
+        grid = self.image_trunk.stages(self.image_stem(rgb))
+        return F.normalize(self.image_trunk.project(grid).float(), dim=-1), grid
 
     def embed_pixels(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """One query modality's inputs [B, C, S, S] (semseg: [B, S, S] ids) -> unit vectors."""
