@@ -209,30 +209,40 @@ def test_the_attribute_loss_rewards_logits_that_follow_the_labels() -> None:
     assert attribute_loss(8 * labels - 4, labels) < attribute_loss(4 - 8 * labels, labels)
 
 
-def test_a_training_step_with_the_attribute_head_trains_it_and_a_checkpoint_keeps_it(
-    tmp_path: Path, tiny_training: tuple
+@pytest.mark.parametrize(
+    ("weight", "head", "labels"),
+    [
+        ("attribute_weight", "attributes", (16, 540)),  # workbench.attributes: the image vector
+        ("cell_weight", "cells", (16, 540, 16)),  # workbench.cells: each cell of the image grid
+    ],
+)
+def test_a_training_step_with_an_auxiliary_head_trains_it_and_a_checkpoint_keeps_it(
+    tmp_path: Path, tiny_training: tuple, weight: str, head: str, labels: tuple[int, ...]
 ) -> None:
     from model.bind.network import BindModel
     from workbench.train import load_checkpoint, new_state, save_checkpoint, train_step
 
+    def params(state: object) -> torch.Tensor:
+        return next(getattr(state, head).parameters())
+
     data, config, vocab = tiny_training
-    recipe = TrainRecipe(attribute_weight=1.0, bf16=False, warmup=1)
+    recipe = TrainRecipe(**{weight: 1.0}, bf16=False, warmup=1)
     state = new_state(BindModel(config), recipe)
-    assert state.attributes is not None
-    before = state.attributes.linear.weight.detach().clone()
+    assert getattr(state, head) is not None
+    before = params(state).detach().clone()
     rng = random.Random(0)
     batch = Batcher(data, vocab, recipe, ("sketch", "semseg"), rng).batch(16)
-    assert batch["attributes"].shape == (16, 540) and batch["presence"] is None
+    assert batch[head].shape == labels and batch[head].sum() > 0 and batch["presence"] is None
     losses = train_step(state, batch, recipe)
-    assert losses["attributes"] > 0 and set(losses) == {"pixel", "text", "attributes"}
-    assert not torch.equal(state.attributes.linear.weight.detach(), before)  # the head learns
+    assert losses[head] > 0 and set(losses) == {"pixel", "text", head}
+    assert not torch.equal(params(state).detach(), before)  # the head learns
     save_checkpoint(state, tmp_path / "ckpt.pt", rng)
     restored = load_checkpoint(new_state(BindModel(config), recipe), tmp_path / "ckpt.pt", rng)
-    assert torch.equal(restored.attributes.linear.weight, state.attributes.linear.weight)
+    assert torch.equal(params(restored), params(state))
     off = TrainRecipe(bf16=False)
-    assert new_state(BindModel(config), off).attributes is None  # off: no head, none saved
+    assert getattr(new_state(BindModel(config), off), head) is None  # off: no head, none saved
     plain = Batcher(data, vocab, off, ("sketch", "semseg"), random.Random(0)).batch(16)
-    assert plain["attributes"] is None and "attributes" not in train_step(state, plain, off)
+    assert plain[head] is None and head not in train_step(state, plain, off)
 
 
 def test_bf16_autocast_is_used_only_where_the_cpu_has_it(tmp_path: Path) -> None:
