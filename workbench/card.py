@@ -9,7 +9,7 @@ from typing import Any
 from workbench.metrics import RetrievalResult
 from workbench.recipe import Recipe
 
-GENERATION = "v8"  # the built-in design's generation this workbench trains (bump with the recipe)
+GENERATION = "v9"  # the built-in design's generation this workbench trains (bump with the recipe)
 
 KINDS = ("sketch", "depth", "semseg", "normal", "edges", "caption", "object",
          "caption+sketch", "caption+depth", "sketch+semseg")  # fmt: skip

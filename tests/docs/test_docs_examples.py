@@ -58,8 +58,8 @@ PLACEHOLDERS: tuple[tuple[str, str], ...] = (
 #: (doc file, command) -> why it does not run here
 SKIPPED: dict[tuple[str, str], str] = {
     ("docs/api.md", "anyseek serve --port 8000 &"): "the test's server: this, on a free port",
-    ("README.md", "anyseek train default --out runs/v8"): "trains the committed model (73 min)",
-    ("README.md", "anyseek train default --out runs/v8 --resume"): "resumes the 73-minute run",
+    ("README.md", "anyseek train default --out runs/v9"): "trains the committed model (71 min)",
+    ("README.md", "anyseek train default --out runs/v9 --resume"): "resumes the 71-minute run",
     ("docs/database.md", "anyseek demo"): "2,000 scenes, then serves until stopped (tests/cli)",
     (
         "docs/deploy.md",
