@@ -9,6 +9,7 @@ from scene_gallery import Gallery
 
 from search.query import LikeItem, QueryPart, SearchInputError, SearchQuery
 from search.searcher import Searcher
+from search.steering import DEFAULT_NEGATIVE_WEIGHT
 from search.stores import Filter, Range
 from workbench.metrics import first_object
 
@@ -128,16 +129,21 @@ def test_more_like_this_and_not_like_this(searcher: Searcher, gallery: Gallery) 
     assert target not in results.ids and len(results.ids) == 5  # the item itself is left out
     plain = searcher.search(SearchQuery(gallery.collection, _parts(gallery, 7, "caption"), k=10))
     runner_up = plain.ids[1]
-    avoided = searcher.search(
-        SearchQuery(
-            gallery.collection,
-            _parts(gallery, 7, "caption"),
-            like=(LikeItem(runner_up, -0.5),),
-            k=10,
+
+    def gap(hits: list) -> float:  # how far the runner-up scores below the target
+        score = {h.id: h.score for h in hits}
+        return score[target] - score.get(runner_up, -np.inf)
+
+    gaps = [gap(plain.hits)]
+    for weight in (-0.25, -0.5, DEFAULT_NEGATIVE_WEIGHT):  # "not like" the runner-up, harder
+        like = (LikeItem(runner_up, weight),)
+        avoided = searcher.search(
+            SearchQuery(gallery.collection, _parts(gallery, 7, "caption"), like=like, k=10)
         )
-    )
-    assert avoided.ids[0] == target
-    assert runner_up not in avoided.ids[:2]
+        assert avoided.ids[0] == target
+        gaps.append(gap(avoided.hits))
+    assert gaps == sorted(gaps) and gaps[1] > gaps[0], gaps  # the harder, the farther it falls
+    assert runner_up not in avoided.ids[:2]  # at the page's weight it leaves the top two
     neighbour = results.ids[0]  # "not like" a sketch of the nearest item: it drops
     sketch = _parts(gallery, gallery.ids.index(neighbour), "sketch")[0]
     steered = searcher.search(
