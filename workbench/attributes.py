@@ -53,7 +53,7 @@ def label_count() -> int:
     return _offsets()[-1]
 
 
-def _label(group: tuple[str, ...], codes: torch.Tensor) -> torch.Tensor:
+def conjunction_index(group: tuple[str, ...], codes: torch.Tensor) -> torch.Tensor:
     """Objects' codes [..., 4] -> their label in ``group``'s block (mixed radix, then offset)."""
     sizes = _cardinality()
     index = torch.zeros(codes.shape[:-1], dtype=torch.long)
@@ -73,7 +73,7 @@ def label_of(fact: dict[str, str]) -> int | None:
     codes = torch.tensor([_code(a, fact[a]) if a in fact else 0 for a in ATTRIBUTES])
     if any(codes[ATTRIBUTES.index(a)] < 0 for a in group):
         return None
-    return int(_label(group, codes))
+    return int(conjunction_index(group, codes))
 
 
 def conjunction_labels(objects: torch.Tensor) -> torch.Tensor:
@@ -84,7 +84,7 @@ def conjunction_labels(objects: torch.Tensor) -> torch.Tensor:
     rows = torch.arange(len(codes))[:, None].expand(real.shape)
     labels = torch.zeros(len(codes), label_count())
     for group in CONJUNCTIONS:
-        labels[rows[real], _label(group, codes)[real]] = 1.0
+        labels[rows[real], conjunction_index(group, codes)[real]] = 1.0
     return labels
 
 

@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workbench.attributes import CONJUNCTIONS, _label, label_count
+from model.data.scene import MAX_OBJECTS
+from workbench.attributes import CONJUNCTIONS, attribute_loss, conjunction_index, label_count
 
 CELL_PIXELS = 16  # side of one cell of the trunk's last grid, in input pixels (4 halvings)
 MIN_PIXELS = 8  # an object occupies a cell where it covers at least this many of its pixels
-MAX_OBJECTS = 6  # the scene generator's most objects (model.data.scene.MAX_OBJECTS)
 PRIOR = 0.02  # the head's bias starts at this rate of presence (a cell has ~2 of 540 labels)
 
 
@@ -60,7 +60,7 @@ def cell_labels(objects: torch.Tensor, occupied: torch.Tensor) -> torch.Tensor:
     where = occupied & real[..., None]  # [B, M, C]
     scene, obj, cell = where.nonzero(as_tuple=True)
     for group in CONJUNCTIONS:
-        labels[scene, _label(group, codes)[scene, obj], cell] = 1.0
+        labels[scene, conjunction_index(group, codes)[scene, obj], cell] = 1.0
     return labels
 
 
@@ -85,5 +85,5 @@ def cell_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
             f"{labels.shape[-1]} ({CELL_PIXELS}-pixel cells): the model's image_size over "
             f"2 ** len(widths) must be the rendered size over {CELL_PIXELS}"
         )
-    total = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
-    return total / (len(logits) * logits.shape[-1] * len(CONJUNCTIONS))
+    rows = logits.transpose(1, 2).flatten(0, 1), labels.transpose(1, 2).flatten(0, 1)
+    return attribute_loss(*rows)  # every cell a row of labels, as a scene is for the vector's
