@@ -7,6 +7,7 @@ values into its OpenAPI document.
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from anyseek.db.repository import COLLECTION_NAME
 from anyseek.settings import SearchSettings
+from indexer.records import MODALITIES
 from model.service import QUERY_KINDS
 
 PAGED_SCHEMAS = ("SearchParams", "SearchRequest")  # the bodies that carry k and offset
@@ -303,6 +305,12 @@ class ModelInfo(BaseModel):
     spaces: list[SpaceOut]
     query_modalities: list[QueryModalityOut]
     palette: list[PaletteClassOut] | None
+    item_modalities: list[str] = Field(
+        default_factory=list,
+        description="what an indexed item may hold (`rgb`, `depth`, `caption`...): uploads' "
+        "`modality` and the columns of a manifest",
+        examples=[["caption", "sketch", "depth", "rgb"]],
+    )
     previews: list[str] = Field(
         default_factory=list,
         description="pictures of each indexed item the model makes (thumbnail ?kind=...): depth "
@@ -448,8 +456,13 @@ class Readiness(BaseModel):
     checks: dict[str, Check]
 
 
+ItemModality = enum.StrEnum("ItemModality", {name: name for name in MODALITIES})  # type: ignore[misc]
+"""What an item's part may be: ``rgb`` (a photo), ``caption`` and every other query modality."""
+
+
 class JobCreate(BaseModel):
-    """Index a server-side folder, file or list file (under the allowed roots) into a collection."""
+    """Index a server-side folder, file or list file (under the allowed roots) into a collection:
+    images, files of one other modality, a JSON-lines file of captions, or a manifest of records."""
 
     model_config = ConfigDict(extra="forbid")
     collection: str = Field(
@@ -468,6 +481,16 @@ class JobCreate(BaseModel):
         description="a CSV or JSON-lines metadata file on the server (inside the allowed roots, "
         "as the source), one row per image keyed by its `path`: what `anyseek index "
         "--metadata` reads; a bad row is a 422 saying `FILE:LINE: why`",
+    )
+    modality: ItemModality = Field(
+        default=ItemModality("rgb"),
+        description="what the source's files are: `rgb` (photos), `depth`, `semseg`, `sketch`"
+        "...; `caption`: the source is a JSON-lines file of `{text, key, fields}`",
+    )
+    manifest: bool = Field(
+        default=False,
+        description="the source is a CSV or JSON-lines manifest: one record a row, a column per "
+        "modality (file paths relative to it, text for `caption`), an optional `key`",
     )
 
 

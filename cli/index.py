@@ -51,9 +51,24 @@ def index(
     metadata: Path | None = typer.Option(
         None, "--metadata", help="CSV or JSONL of metadata, one row per image keyed by 'path'"
     ),
+    modality: str = typer.Option(
+        "rgb",
+        "--modality",
+        help="what SOURCE's files are: rgb (photos), depth, semseg, normal, sketch, edges...; "
+        "caption: SOURCE is a JSONL of {'text', 'key', metadata fields} lines",
+    ),
+    manifest: bool = typer.Option(
+        False,
+        "--manifest",
+        help="SOURCE is a CSV or JSONL of records: a column per modality (file paths relative "
+        "to it, text for caption), an optional 'key', metadata columns",
+    ),
 ) -> None:
     """Index SOURCE into a collection: in this process with a progress bar, or via workers."""
+    from indexer.records import SourceForm
+
     settings = settings_of(ctx)
+    form = SourceForm(modality, manifest)
     table = None
     if metadata is not None:
         from indexer.metadata import read_metadata_file
@@ -64,7 +79,7 @@ def index(
             raise SettingsError("--workers needs a broker: set ANYSEEK_BROKER_URL")
         from workers.submit import submit_job
 
-        job_id = submit_job(settings, collection, source, metadata=table)
+        job_id = submit_job(settings, collection, source, metadata=table, form=form)
         typer.echo(f"job {job_id} queued; follow it with `anyseek jobs show {job_id}`")
         return
     from indexer import run_index
@@ -78,7 +93,9 @@ def index(
             advice = "index with --workers"
         raise refusal(busy, f"index {source} --collection {collection}", advice) from None
     try:
-        found = run_index(settings, collection, source, store=store, progress=True, metadata=table)
+        found = run_index(
+            settings, collection, source, store=store, progress=True, metadata=table, form=form
+        )
     finally:
         store.close()
     echo_report(found)

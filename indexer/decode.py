@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -37,14 +38,22 @@ class DecodeLimits:
 
 @dataclass(frozen=True)
 class Decoded:
-    """One item ready for the model: its model input, facts for the payload, and a thumbnail."""
+    """One item ready for the model: its model input, facts for the payload, and a thumbnail.
+    An image file has ``pixels``; an item of parts (``indexer.parts``) has ``inputs`` instead,
+    one per part by query modality, and no size or thumbnail when it has no picture."""
 
     fetched: Fetched
-    pixels: torch.Tensor  # model-ready rgb [3, S, S]
-    width: int
-    height: int
+    pixels: torch.Tensor | None  # model-ready rgb [3, S, S]
+    width: int | None
+    height: int | None
     format: str
-    thumbnail: bytes  # JPEG
+    thumbnail: bytes  # JPEG; b"" for an item with no picture (captions)
+    inputs: dict[str, Any] | None = None  # {query modality: model input} of an item of parts
+
+    @property
+    def rgb(self) -> torch.Tensor | None:
+        """The item's model-ready photo, whichever way it came (None when it has none)."""
+        return self.pixels if self.pixels is not None else (self.inputs or {}).get("image")
 
 
 def open_rgb(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:

@@ -9,5 +9,9 @@ class SourceError(AnyseekError):
     """A source that cannot be indexed at all: outside the allowed roots, missing, empty."""
 
 
+class ModalityError(SourceError):
+    """A source of a modality that does not exist or that the model does not take."""
+
+
 class ItemError(Exception):
     """One item that cannot be indexed; its message is the one-line reason recorded for it."""

@@ -17,7 +17,8 @@ import httpx
 from anyseek.settings import IndexerSettings
 from indexer.errors import ItemError
 from indexer.metadata import read_sidecar
-from indexer.sources import SourceRef, file_kind
+from indexer.records import MODALITIES
+from indexer.sources import SourceRef, file_kind, printable
 
 #: open flags: never block on a FIFO swapped in after the check, never take a terminal
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -27,20 +28,61 @@ MB = 1 << 20
 
 
 @dataclass(frozen=True)
+class FetchedPart:
+    """One part of an item of any modality: a file's bytes, or a text (caption, JSON value)."""
+
+    modality: str
+    value: bytes | str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Fetched:
     """One item's raw bytes with their SHA-256, modification time (0 for downloads) and the
-    metadata of its sidecar ``IMAGE.json`` when it has one."""
+    metadata of its sidecar ``IMAGE.json`` when it has one. An item of parts (``ref.parts``)
+    has them in ``parts``; its ``sha256`` is then the hash of all of them, its ``data`` the
+    first file's bytes (or the first text)."""
 
     ref: SourceRef
     data: bytes
     sha256: str
     mtime: int
     sidecar: dict[str, Any] | None = None
+    parts: tuple[FetchedPart, ...] = ()
 
 
 def fetch(ref: SourceRef, settings: IndexerSettings) -> Fetched:
     """The bytes of one item, or :class:`ItemError` with a one-line reason."""
+    if ref.parts:
+        return fetch_parts(ref, settings)
     return fetch_url(ref, settings) if ref.is_url else read_file(ref, settings)
+
+
+def fetch_parts(ref: SourceRef, settings: IndexerSettings) -> Fetched:
+    """Every part of an item: files read (hashed, size-capped) as images are, texts taken as
+    they are. The item's identity is the hash of all its parts, each with its modality, so the
+    same depth map in two records makes two items."""
+    parts: list[FetchedPart] = []
+    mtime, sidecar = 0, None
+    for modality, value in ref.parts:
+        if MODALITIES.get(modality) != "file":
+            text_hash = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+            parts.append(FetchedPart(modality, value, text_hash))
+            continue
+        try:
+            read = read_file(SourceRef(value, value, upload=ref.upload), settings)
+        except ItemError as error:
+            raise ItemError(f"{modality} {printable(value)}: {error}") from None
+        parts.append(FetchedPart(modality, read.data, read.sha256))
+        mtime = max(mtime, read.mtime)
+        if len(ref.parts) == 1:  # a folder's depth map or sketch: its sidecar as an image's
+            sidecar = read.sidecar
+    digest = hashlib.sha256()
+    for part in sorted(parts, key=lambda p: p.modality):
+        digest.update(f"{part.modality}\0{part.sha256}\n".encode())
+    first = next((p.value for p in parts if isinstance(p.value, bytes)), parts[0].value)
+    data = first if isinstance(first, bytes) else first.encode("utf-8", "surrogatepass")
+    return Fetched(ref, data, digest.hexdigest(), mtime, sidecar, tuple(parts))
 
 
 def read_file(ref: SourceRef, settings: IndexerSettings) -> Fetched:

@@ -69,23 +69,27 @@ def create_job(
     refs: Sequence[SourceRef],
     chunk_size: int,
     skips: Sequence[Skip] = (),
+    failures: Sequence[Skip] = (),
 ) -> IndexJob:
     """A queued job over ``refs`` split into chunks; the collection is created if missing. The
-    source's ``skips`` are counted (in ``total`` and ``skipped``) and listed on it at once."""
+    source's ``skips`` and ``failures`` (rows that are no item) are counted (in ``total`` and
+    ``skipped`` / ``failed``) and listed on it at once."""
     row = session.scalar(select(Collection).where(Collection.name == collection))
     if row is None:
         row = repository.create_collection(session, collection)
     job = IndexJob(
-        collection_id=row.id, source=source, total=len(refs) + len(skips), skipped=len(skips)
+        collection_id=row.id,
+        source=source,
+        total=len(refs) + len(skips) + len(failures),
+        skipped=len(skips),
+        failed=len(failures),
     )
     session.add(job)
     session.flush()
     record_skips(session, job.id, [(skip.path, skip.reason) for skip in skips])
+    record_failures(session, job.id, [(row.path, row.reason) for row in failures])
     for seq, start in enumerate(range(0, len(refs), chunk_size)):
-        part = [
-            [ref.uri, ref.path, ref.upload, *([ref.metadata] if ref.metadata else [])]
-            for ref in refs[start : start + chunk_size]
-        ]
+        part = [ref.to_row() for ref in refs[start : start + chunk_size]]
         session.add(IndexChunk(job_id=job.id, seq=seq, sources=json.dumps(part)))
     session.flush()
     return job
@@ -113,7 +117,7 @@ def get_job(session: Session, job_id: int, *, lock: bool = False) -> IndexJob:
 
 def chunk_refs(chunk: IndexChunk) -> list[SourceRef]:
     """The source items of a chunk."""
-    return [SourceRef(*entry) for entry in json.loads(chunk.sources)]
+    return [SourceRef.from_row(entry) for entry in json.loads(chunk.sources)]
 
 
 def pending_chunks(session: Session, job_id: int) -> list[int]:

@@ -73,10 +73,16 @@ class Embedded:
         return normalize_metadata({**(fetched.sidecar or {}), **(fetched.ref.metadata or {})})
 
     def payload(self, metadata: dict[str, Any] | None = None) -> dict[str, object]:
-        """The store payload search filters on."""
+        """The store payload search filters on: the item's name (``key``; ``path`` as ever), the
+        modalities it holds, a caption's text when it has one (what a hit shows of it)."""
         fetched = self.decoded.fetched
-        extra = {"metadata": metadata} if metadata else {}
+        extra: dict[str, object] = {"metadata": metadata} if metadata else {}
+        texts = {p.modality: p.value for p in fetched.parts if isinstance(p.value, str)}
+        if "caption" in texts:
+            extra["caption"] = texts["caption"]
         return {
+            "key": fetched.ref.shown_path,
+            "modalities": sorted(fetched.ref.modalities),
             "path": fetched.ref.shown_path,
             "folder": printable(fetched.ref.folder),
             "ext": fetched.ref.ext,
@@ -172,6 +178,7 @@ def stage_item(
         height=decoded.height,
         format=decoded.format[:16] or None,
         meta=metadata or None,
+        parts={name: printable(value) for name, value in fetched.ref.parts} or None,
     )
     try:
         with session.begin_nested():  # another job may insert the same image concurrently
@@ -358,7 +365,11 @@ def _batches_with_thumbnails(
     CPU)."""
 
     def start(batch: list[_Staged]) -> Future[None]:
-        files = [(thumbnail_path(settings, collection, r.item_id), r.thumbnail) for r in batch]
+        files = [
+            (thumbnail_path(settings, collection, r.item_id), r.thumbnail)
+            for r in batch
+            if r.thumbnail  # an item with no picture (a caption) has none
+        ]
         return writer.submit(write_thumbnails, files)
 
     with ThreadPoolExecutor(1, thread_name_prefix="thumbnails") as writer:

@@ -22,14 +22,15 @@ from anyseek.db.session import Database
 from anyseek.errors import plain
 from anyseek.settings import Settings
 from indexer import reconstructions
-from indexer.decode import Decoded, DecodeLimits, decode
+from indexer.decode import Decoded, DecodeLimits
 from indexer.errors import ItemError
 from indexer.fetch import Fetched, fetch
 from indexer.jobs import FINISHED, chunk_refs, get_job
 from indexer.outbox import ALREADY_INDEXED, ChunkOutcome, Embedded, stage_chunk
+from indexer.parts import decode_item
 from indexer.priors import ensure_priors
 from indexer.sources import SourceRef
-from model.service import SearchModel, model_identity
+from model.service import QueryRequest, SearchModel, model_identity
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,10 @@ def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
         else:
             first[item.sha256] = item.ref.shown
             fresh.append(item)
-    limits, image_input = ctx.limits, ctx.model.image_input
+    limits, model = ctx.limits, ctx.model
     decoded: list[Decoded] = []
     for item, result in zip(
-        fresh, _each(ctx, decode, [(f, limits, image_input) for f in fresh]), strict=True
+        fresh, _each(ctx, decode_item, [(f, limits, model) for f in fresh]), strict=True
     ):
         if isinstance(result, ItemError):
             failures.append((item.ref.shown, plain(result)))
@@ -124,9 +125,9 @@ def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
 
 
 def _duplicate(original: str) -> str:
-    """Why an item whose hash was seen is skipped: which file of the chunk has the same bytes,
+    """Why an item whose hash was seen is skipped: which entry of the chunk has the same bytes,
     or ("") that the collection already has them."""
-    return f"the same image (by SHA-256) as {original}" if original else ALREADY_INDEXED
+    return f"the same item (by SHA-256) as {original}" if original else ALREADY_INDEXED
 
 
 def _fetch_all(
@@ -158,15 +159,26 @@ def _known_hashes(database: Database, collection_id: int, hashes: list[str]) -> 
 
 
 def embed(model: SearchModel, decoded: Sequence[Decoded], batch_size: int) -> list[np.ndarray]:
-    """One vector row per item: every space of the model, concatenated in space-name order."""
+    """One vector row per item: every space of the model, concatenated in space-name order.
+    Image files go through the gallery image path; an item of parts is one joint query of all
+    of them (``embed_queries``: 4M models in one encoder pass over every input, the built-in
+    model the normalised sum of its parts' vectors), batched across items."""
     names = sorted(space.name for space in model.spaces)
-    rows: list[np.ndarray] = []
+    rows: dict[int, np.ndarray] = {}
+    images = [i for i, d in enumerate(decoded) if d.pixels is not None]
+    records = [i for i, d in enumerate(decoded) if d.pixels is None]
     with torch.inference_mode():
-        for start in range(0, len(decoded), batch_size):
-            batch = torch.stack([d.pixels for d in decoded[start : start + batch_size]])
-            vectors = model.embed_images(batch)
-            rows.extend(np.concatenate([vectors[name] for name in names], axis=1))
-    return rows
+        for start in range(0, len(images), batch_size):
+            part = images[start : start + batch_size]
+            vectors = model.embed_images(torch.stack([decoded[i].pixels for i in part]))
+            found = np.concatenate([vectors[name] for name in names], axis=1)
+            rows.update(zip(part, found, strict=True))
+        for start in range(0, len(records), batch_size):
+            part = records[start : start + batch_size]
+            answers = model.embed_queries([QueryRequest(decoded[i].inputs) for i in part])
+            for i, answer in zip(part, answers, strict=True):
+                rows[i] = np.concatenate([answer[name].vector for name in names]).astype(np.float32)
+    return [rows[i] for i in range(len(decoded))]
 
 
 def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
@@ -207,7 +219,7 @@ def _priors(ctx: ChunkContext, prepared: Prepared) -> None:
         ctx.database,
         ctx.model,
         prepared.collection_id,
-        [d.pixels for d in prepared.decoded],
+        [d.rgb for d in prepared.decoded if d.rgb is not None],
         ctx.settings.indexer.prior_images,
     )
 

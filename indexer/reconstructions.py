@@ -26,6 +26,7 @@ ByHash = dict[str, dict[str, bytes]]  # image sha256 -> {kind: PNG bytes}
 
 def predict(model: SearchModel, decoded: Sequence[Decoded], size: int, batch_size: int) -> ByHash:
     """Depth and segmentation PNGs of each decoded image; empty for models that cannot."""
+    decoded = [d for d in decoded if d.rgb is not None]  # a model reconstructs from photos
     if not decoded or not isinstance(model, ReconstructingModel):
         return {}
     found: ByHash = {}
@@ -33,7 +34,7 @@ def predict(model: SearchModel, decoded: Sequence[Decoded], size: int, batch_siz
         for start in range(0, len(decoded), batch_size):
             batch = decoded[start : start + batch_size]
             try:
-                pngs = model.reconstruction_pngs(torch.stack([d.pixels for d in batch]), size)
+                pngs = model.reconstruction_pngs(torch.stack([d.rgb for d in batch]), size)
             except AnyseekError:  # a checkpoint without depth/semseg output adapters
                 return {}
             found.update((d.fetched.sha256, p) for d, p in zip(batch, pngs, strict=True))

@@ -37,10 +37,11 @@ from anyseek.identity import ensure_same_model
 from anyseek.settings import Settings
 from indexer import reconstructions
 from indexer.collections import register_spaces
-from indexer.decode import Decoded, DecodeLimits, decode
+from indexer.decode import Decoded, DecodeLimits
 from indexer.errors import ItemError
 from indexer.fetch import fetch
 from indexer.jobs import IndexReport, fail_job, get_job, record_failures, report, start_job
+from indexer.parts import decode_item
 from indexer.pipeline import embed
 from indexer.sources import SourceRef
 from model.service import SearchModel, model_identity
@@ -204,12 +205,13 @@ class _Work:
             self._count()
         return added
 
-    def _next_items(self, after: int, limit: int) -> tuple[list[int], list[str]]:
-        """The next indexed items of the collection after id ``after``, with their paths."""
+    def _next_items(self, after: int, limit: int) -> tuple[list[int], list[SourceRef]]:
+        """The next indexed items of the collection after id ``after``, each with where it is
+        read again: its image file, or its parts."""
         with self.database.session() as session:
             collection_id = repository.get_collection(session, self.collection).id
             rows = session.execute(
-                select(Item.id, Item.source_uri, Item.source_bytes)
+                select(Item.id, Item.source_uri, Item.source_bytes, Item.parts)
                 .where(
                     Item.collection_id == collection_id,
                     Item.status == ItemStatus.INDEXED,
@@ -218,9 +220,13 @@ class _Work:
                 .order_by(Item.id)
                 .limit(limit)
             ).all()
-        return [r[0] for r in rows], [stored_path(r[1], r[2]) for r in rows]
+        refs = []
+        for _, uri, raw, parts in rows:
+            path = stored_path(uri, raw)
+            refs.append(SourceRef(path, path, parts=tuple((parts or {}).items())))
+        return [r[0] for r in rows], refs
 
-    def _embed(self, items: list[tuple[int, str]]) -> int:
+    def _embed(self, items: list[tuple[int, SourceRef]]) -> int:
         """Read, decode and embed items from their stored images into the version; an image that
         is gone is recorded on the job as a failure (the item keeps its old vectors only)."""
         limits = DecodeLimits(
@@ -228,11 +234,10 @@ class _Work:
             thumbnail_size=self.settings.indexer.thumbnail_size,
         )
         decoded, ids, failures = [], [], []
-        for item_id, path in items:
-            ref = SourceRef(path, path)
+        for item_id, ref in items:
             try:
                 fetched = fetch(ref, self.settings.indexer)
-                decoded.append(decode(fetched, limits, self.model.image_input))
+                decoded.append(decode_item(fetched, limits, self.model))
                 ids.append(item_id)
             except ItemError as error:
                 failures.append((ref.shown, f"re-index: {error}"))

@@ -37,9 +37,10 @@ from indexer.jobs import (
 from indexer.metadata import attach
 from indexer.outbox import apply_pending, recover_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
+from indexer.records import SourceForm, check_taken, expand_items, with_modality
 from indexer.runtime import process_model
-from indexer.sources import Expanded, SourceRef, describe, expand
-from model.service import SearchModel
+from indexer.sources import Expanded, SourceRef, describe
+from model.service import SearchModel, item_modalities
 from search.stores import VectorStore, open_store
 
 
@@ -57,13 +58,17 @@ def plan_job(
     collection: str,
     source: str | Path | Sequence[Path],
     *,
-    refs: Sequence[SourceRef] | None = None,
+    refs: Sequence[SourceRef] | Expanded | None = None,
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
     session: Session | None = None,
+    form: SourceForm = SourceForm(),
+    model: SearchModel | None = None,
 ) -> int:
-    """Expand the source (or take ``refs``) and write a queued job with its chunks; its id.
-    ``metadata`` (a metadata file's rows by path) goes with the items it names; the entries of a
-    folder left out are listed on the job as skipped.
+    """Expand the source (or take ``refs``) as ``form`` says and write a queued job with its
+    chunks; its id. ``metadata`` (a metadata file's rows by path) goes with the items it names;
+    the entries of a folder left out are listed on the job as skipped, a manifest's rows that are
+    no item as failed. With ``model``, a source holding a modality it does not take is refused
+    before anything is written.
 
     With ``session`` the job is added to it and the caller commits; without, it is written in a
     transaction of its own, committed on return. An item listed twice (the same path in a list,
@@ -71,18 +76,25 @@ def plan_job(
     """
     if session is None:
         with session_for(settings) as own:
-            return plan_job(settings, collection, source, refs=refs, metadata=metadata, session=own)
+            return plan_job(
+                settings, collection, source, refs=refs, metadata=metadata, session=own,
+                form=form, model=model,
+            )  # fmt: skip
     if refs is None:
         try:
-            found = expand(settings.indexer, source)
+            found = expand_items(settings.indexer, source, form)
         except PATH_ERRORS as error:  # a path the OS refuses: too long, no file name, no access
             raise SourceError(path_refused("source", describe(source), error)) from None
     else:
-        found = Expanded(list(refs))
+        found = refs if isinstance(refs, Expanded) else Expanded(list(refs))
     refs = attach(found.refs, metadata) if metadata else found.refs
     refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
+    if model is not None:
+        check_taken(refs, item_modalities(model), model.name)
     chunk_size = settings.indexer.chunk_size
-    job = create_job(session, collection, describe(source), refs, chunk_size, found.skips)
+    job = create_job(
+        session, collection, describe(source), refs, chunk_size, found.skips, found.failures
+    )
     return job.id
 
 
@@ -97,6 +109,7 @@ def run_index(
     job_id: int | None = None,
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
     load_model: Callable[[str], SearchModel] | None = None,
+    form: SourceForm = SourceForm(),
 ) -> IndexReport:
     """Index ``source`` into ``collection`` in this process and return the job's report.
 
@@ -112,7 +125,9 @@ def run_index(
     store = store or open_store(settings)
     try:
         if job_id is None:
-            job_id = plan_job(settings, collection, source, metadata=metadata)
+            job_id = plan_job(
+                settings, collection, source, metadata=metadata, form=form, model=model
+            )
     except BaseException:
         if own_store:
             store.close()
@@ -187,16 +202,19 @@ def _progress_bar(total: int, already: int, collection: str):
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def spool_uploads(settings: Settings, uploads: Sequence[Upload]) -> list[SourceRef]:
-    """Write uploads under ``<data_dir>/uploads`` (by content hash), so tasks carry paths."""
+def spool_uploads(
+    settings: Settings, uploads: Sequence[Upload], folder: Path | None = None
+) -> list[SourceRef]:
+    """Write uploads under ``<data_dir>/uploads`` (by content hash), so tasks carry paths; with
+    ``folder``, all of them into that one folder under their names (a manifest and its files)."""
     if not uploads:
         raise SourceError("no files uploaded")
-    folder = settings.data_dir / "uploads"
+    root = settings.data_dir / "uploads"
     refs = []
     for upload in uploads:
         digest = hashlib.sha256(upload.data).hexdigest()
         name = SAFE_NAME.sub("_", Path(upload.filename).name)[-100:] or "upload"
-        path = folder / digest[:2] / digest / name
+        path = (folder or root / digest[:2] / digest) / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             temp = path.with_suffix(path.suffix + ".tmp")
@@ -206,19 +224,53 @@ def spool_uploads(settings: Settings, uploads: Sequence[Upload]) -> list[SourceR
     return refs
 
 
+def uploaded_items(
+    settings: Settings, uploads: Sequence[Upload], form: SourceForm, manifest: Upload | None
+) -> Expanded:
+    """Uploaded files as items: each file one item of ``form.modality``, each file a JSONL of
+    captions, or (``manifest``) the records of an uploaded manifest, whose columns name the
+    uploaded files by name. Spooled into the data directory, uploads are read whatever the
+    allowed roots say."""
+    own = settings.indexer.model_copy(update={"allowed_roots": []})
+    if manifest is not None:
+        digest = hashlib.sha256(manifest.data)
+        for upload in uploads:
+            digest.update(hashlib.sha256(upload.data).digest() + upload.filename.encode())
+        folder = settings.data_dir / "uploads" / "records" / digest.hexdigest()
+        spool_uploads(settings, uploads, folder)
+        listed = spool_uploads(settings, [manifest], folder)[0]
+        return expand_items(own, listed.uri, SourceForm(manifest=True))
+    refs = spool_uploads(settings, uploads)
+    if form.modality != "caption":
+        return with_modality(Expanded(refs), form.modality)
+    found = Expanded([])
+    for ref in refs:
+        texts = expand_items(own, ref.uri, form)
+        found.refs.extend(texts.refs)
+        found.failures.extend(texts.failures)
+    return found
+
+
 def plan_uploads(
     settings: Settings,
     collection: str,
     uploads: Sequence[Upload],
     session: Session | None = None,
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    form: SourceForm = SourceForm(),
+    manifest: Upload | None = None,
+    model: SearchModel | None = None,
 ) -> int:
     """Spool uploaded files and write a queued job for them (run it here or enqueue it); with
     ``session`` the job is added to it and the caller commits. ``metadata`` (a metadata file's
-    rows, keyed by the uploads' file names) goes with the uploads it names."""
-    refs = spool_uploads(settings, uploads)
-    source = f"{len(refs)} uploaded files"
-    return plan_job(settings, collection, source, refs=refs, metadata=metadata, session=session)
+    rows, keyed by the uploads' file names) goes with the uploads it names; ``form`` and
+    ``manifest`` say what the files are (:func:`uploaded_items`)."""
+    found = uploaded_items(settings, uploads, form, manifest)
+    source = f"{len(uploads)} uploaded files" + (f" ({manifest.filename})" if manifest else "")
+    return plan_job(
+        settings, collection, source, refs=found, metadata=metadata, session=session, model=model
+    )
 
 
 def index_uploads(

@@ -29,6 +29,7 @@ from typing import Any
 
 from anyseek.settings import IndexerSettings
 from indexer.errors import SourceError
+from model.service import query_kind, query_name
 
 LIST_SUFFIXES = (".txt", ".csv", ".lst")
 URL_SCHEMES = ("http://", "https://")
@@ -43,6 +44,30 @@ class SourceRef:
     upload: bool = False  # spooled upload: recorded with mtime 0, like URLs
     # user metadata given with the source (a metadata file's row, an upload's field)
     metadata: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    # the item's parts, (modality, file path or caption text) each; () is one rgb image at uri
+    parts: tuple[tuple[str, str], ...] = ()
+
+    def to_row(self) -> list[Any]:
+        """The ref as a JSON list, as a job's chunk stores it (:meth:`from_row` reads it)."""
+        row: list[Any] = [self.uri, self.path, self.upload]
+        if self.metadata or self.parts:
+            row.append(self.metadata or None)
+        if self.parts:
+            row.append([list(part) for part in self.parts])
+        return row
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> SourceRef:
+        """A ref from :meth:`to_row`'s list (also the shorter lists of earlier versions)."""
+        uri, path, upload, *rest = row
+        metadata = rest[0] if rest else None
+        parts = tuple((str(m), str(v)) for m, v in rest[1]) if len(rest) > 1 else ()
+        return cls(uri, path, upload, metadata, parts)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The names of the item's parts, in the order given (an image file alone: ``rgb``)."""
+        return tuple(name for name, _ in self.parts) or ("rgb",)
 
     @property
     def shown(self) -> str:
@@ -80,8 +105,11 @@ class SourceRef:
 
     @property
     def ext(self) -> str:
-        """Lower-case extension without the dot ("" when there is none)."""
-        name = self.uri.split("?", 1)[0].rsplit("/", 1)[-1]
+        """Lower-case extension without the dot ("" when there is none); an item of parts: its
+        first file's (a caption alone: "")."""
+        files = [value for name, value in self.parts if is_file_modality(name)]
+        uri = files[0] if files else ("" if self.parts else self.uri)
+        name = uri.split("?", 1)[0].rsplit("/", 1)[-1]
         return name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
@@ -99,11 +127,18 @@ class Expanded:
 
     refs: list[SourceRef]
     skips: list[Skip] = field(default_factory=list)
+    failures: list[Skip] = field(default_factory=list)  # rows of a manifest that are no item
 
 
 LOOP = "symlink loop: a link to a folder that contains it"
 OUTSIDE = "a link to outside the indexed folder: not followed"
 LINKED_FOLDER = "a link to a folder inside the indexed folder: its images are indexed there"
+
+
+def is_file_modality(name: str) -> bool:
+    """Whether an item's part of this modality is a file (else a text or JSON value)."""
+    kind = query_kind(query_name(name))
+    return kind is not None and kind.value == "file"
 
 
 def printable(text: str) -> str:

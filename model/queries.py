@@ -129,6 +129,21 @@ def with_parameter_per_kind(
     return func
 
 
+ITEM_NAMES = {"image": "rgb"}
+"""Query modalities that an item's part calls by another name: a gallery image is ``rgb``."""
+QUERY_NAMES = {item: query for query, item in ITEM_NAMES.items()}
+
+
+def item_name(query: str) -> str:
+    """What an item's part of a query modality is called (``image`` -> ``rgb``)."""
+    return ITEM_NAMES.get(query, query)
+
+
+def query_name(item: str) -> str:
+    """The query modality an item's part is read with (``rgb`` -> ``image``; others as named)."""
+    return QUERY_NAMES.get(item, item)
+
+
 def query_kind(name: str) -> QueryKind | None:
     """The declaration of a query modality, or None when nothing declares that name."""
     return QUERY_KINDS.get(name)

@@ -29,11 +29,14 @@ from model.inference.threads import default_threads, use_threads
 from model.queries import (
     QUERY_KINDS,
     QueryKind,
+    item_name,
     query_kind,
     query_kinds_markdown,
+    query_name,
     with_parameter_per_kind,
 )
 from model.transforms.base import MAX_PIXELS, UserInputError, open_image
+from model.transforms.depth import load_depth
 from model.transforms.rgb import to_rgb
 
 __all__ = [
@@ -57,11 +60,15 @@ __all__ = [
     "UserInputError",
     "default_threads",
     "fusion_weights",
+    "item_modalities",
+    "item_name",
+    "load_depth",
     "load_search_model",
     "model_identity",
     "open_image",
     "query_kind",
     "query_kinds_markdown",
+    "query_name",
     "to_rgb",
     "use_threads",
     "with_parameter_per_kind",
@@ -72,3 +79,10 @@ def model_identity(model: SearchModel, source: str | None = None) -> ModelIdenti
     """The identity of a loaded model (its digest was computed once, when it loaded), loaded from
     ``source``: the one place an identity is made from a model."""
     return ModelIdentity(model.name, model.version, source)
+
+
+def item_modalities(model: SearchModel) -> dict[str, QueryModality]:
+    """What an item indexed with ``model`` may hold, by part name (``rgb``, ``depth``,
+    ``caption``...): every query modality the model reads, since an item's vectors are the model's
+    prediction from all of its parts at once, as a query's are."""
+    return {item_name(name): modality for name, modality in model.query_modalities.items()}

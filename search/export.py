@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -41,11 +41,26 @@ class ExportRecord:
     metadata: dict[str, Any]  # the user's own fields (issue #27 item 1); {} until items have them
     vectors: dict[str, np.ndarray]  # space -> float32 vector as stored
     model: str  # name@version of the model that made the vectors
+    # the item's parts, {modality: file path or caption text}; an image file: {"rgb": path}
+    parts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """The item's name (its path for a file, its record's key)."""
+        return str(self.payload.get("key", self.path))
+
+    @property
+    def modalities(self) -> list[str]:
+        """The modalities the item holds."""
+        return sorted(self.parts) or ["rgb"]
 
     def as_json(self) -> dict[str, Any]:
         """The record as one JSON object (vectors as lists of floats)."""
         return {
             "id": self.id,
+            "key": self.key,
+            "modalities": self.modalities,
+            "parts": self.parts,
             "path": self.path,
             "sha256": self.sha256,
             "payload": self.payload,
@@ -65,6 +80,7 @@ class ExportRecord:
             metadata=dict(data.get("metadata") or {}),
             vectors={s: np.asarray(v, dtype=np.float32) for s, v in data["vectors"].items()},
             model=str(data["model"]),
+            parts=dict(data.get("parts") or {}),
         )
 
 
@@ -122,6 +138,7 @@ def export_records(
                 metadata=item_metadata(item),
                 vectors=found.vectors,
                 model=model,
+                parts=dict(item.parts or {"rgb": item.source_uri}),
             )
 
 
@@ -182,6 +199,9 @@ def _table(pa: Any, rows: list[ExportRecord]) -> Any:
     spaces = sorted(rows[0].vectors) if rows else []
     columns = {
         "id": pa.array([r.id for r in rows], pa.int64()),
+        "key": pa.array([r.key for r in rows], pa.string()),
+        "modalities": pa.array([r.modalities for r in rows], pa.list_(pa.string())),
+        "parts": pa.array([json.dumps(r.parts) for r in rows], pa.string()),
         "path": pa.array([r.path for r in rows], pa.string()),
         "sha256": pa.array([r.sha256 for r in rows], pa.string()),
         "payload": pa.array([json.dumps(r.payload) for r in rows], pa.string()),
@@ -215,6 +235,7 @@ def read_export(path: Path) -> Iterator[ExportRecord]:
                         if k.startswith("vector.")
                     },
                     model=row["model"],
+                    parts=json.loads(row.get("parts") or "{}"),
                 )
         return
     with path.open(encoding="utf-8") as lines:

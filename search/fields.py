@@ -31,6 +31,8 @@ DATE_SHAPE = re.compile(
 )
 
 SYSTEM_FIELDS: dict[str, FieldKind] = {
+    "key": "string",
+    "modalities": "strings",
     "path": "string",
     "folder": "string",
     "ext": "string",
@@ -40,7 +42,9 @@ SYSTEM_FIELDS: dict[str, FieldKind] = {
     "mtime": "number",
     "sha256": "string",
 }
-"""Fields the indexer records for every image; user metadata may not reuse their names."""
+"""Fields the indexer records for every item (``key`` and ``modalities`` since items of any
+modality: an item indexed before has ``path`` and is one ``rgb`` image); user metadata may not
+reuse their names."""
 
 
 class MetadataError(SearchInputError):

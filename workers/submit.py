@@ -16,6 +16,7 @@ from anyseek.settings import Settings
 from indexer import plan_job
 from indexer.jobs import fail_job, pending_chunks
 from indexer.outbox import pending_collections
+from indexer.records import SourceForm
 from workers.app import app, check_broker, configure
 from workers.tasks import apply_staged, index_chunk, reindex
 
@@ -25,10 +26,13 @@ def submit_job(
     collection: str,
     source: str | Path | Sequence[Path],
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    form: SourceForm = SourceForm(),
 ) -> int:
-    """Write a job for ``source`` (with a metadata file's rows) and enqueue its chunks; its id."""
+    """Write a job for ``source`` (with a metadata file's rows) read as ``form`` says (files of
+    one modality, a manifest of records) and enqueue its chunks; its id. The workers' model
+    fails an item holding a modality it does not take, naming what it takes."""
     check_broker(configure(settings))
-    job_id = plan_job(settings, collection, source, metadata=metadata)
+    job_id = plan_job(settings, collection, source, metadata=metadata, form=form)
     enqueue_chunks(settings, job_id)
     return job_id
 

@@ -248,7 +248,8 @@ class CollectionSpace(Base):
 
 
 class Item(Base):
-    """One image of a collection, identified by the SHA-256 of its bytes (duplicates skipped)."""
+    """One item of a collection (an image file, or a record of parts of any modality),
+    identified by the SHA-256 of its bytes, or of all its parts (duplicates skipped)."""
 
     __tablename__ = "items"
     __table_args__ = (
@@ -274,6 +275,8 @@ class Item(Base):
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     # the user's metadata fields (search.fields); None for items indexed before there was any
     meta: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON, default=None)
+    # an item of several modalities: {modality: file path or caption text}; None: one image file
+    parts: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
 
     collection: Mapped[Collection] = relationship(back_populates="items")
 

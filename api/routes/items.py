@@ -19,10 +19,11 @@ from api import query as convert
 from api.deps import READ, WRITE, AppState, DbSession, State
 from api.errors import ApiError
 from api.routes.common import CollectionName, Wait, errors, job_out
-from api.schemas import ItemList, ItemOut, ItemPatch, JobOut
+from api.schemas import ItemList, ItemModality, ItemOut, ItemPatch, JobOut
 from indexer import Upload, plan_uploads
 from indexer import metadata as item_metadata
-from indexer.errors import SourceError
+from indexer.errors import ModalityError, SourceError
+from indexer.records import SourceForm
 from search.fields import MetadataError, normalize_metadata
 from search.stores import VectorStore
 
@@ -145,16 +146,56 @@ async def upload_items(
             "over `metadata` for the fields both give"
         ),
     ] = None,
+    modality: Annotated[
+        ItemModality,
+        Form(
+            description="what each uploaded file is: `rgb` (photos), `depth`, `semseg`, "
+            "`sketch`...; `caption`: each file is a JSON-lines file of `{text, key, fields}`"
+        ),
+    ] = ItemModality("rgb"),
+    manifest: Annotated[
+        UploadFile | None,
+        File(
+            description="a CSV or JSON-lines manifest of records, a column per modality naming "
+            "the uploaded files by name (text for `caption`), an optional `key`, metadata "
+            "columns: as `anyseek index --manifest` reads it"
+        ),
+    ] = None,
 ) -> JobOut:
-    """Upload images to index into a collection (created if missing); returns their job."""
+    """Upload items to index into a collection (created if missing): images, maps of one
+    modality, JSON lines of captions, or records of several (``manifest``); returns their job."""
     jobs = state.ready_jobs
     max_mb = state.settings.api.max_upload_mb
     await run_in_threadpool(catalog.check_indexable, session, state.ready_models, name)
     per_file = _upload_metadata(metadata, len(files))
     table = await _metadata_file(metadata_file, max_mb)
     uploads = await _uploads(files, max_mb, per_file)
-    job_id = await run_in_threadpool(plan_uploads, state.settings, name, uploads, session, table)
+    listed = None
+    if manifest is not None:
+        data = await manifest.read(convert.max_bytes(max_mb) + 1)
+        convert.check_size("manifest", len(data), max_mb)
+        listed = Upload(manifest.filename or "manifest.jsonl", data)
+    field = "manifest" if listed is not None else "files"
+    form = _form(ItemModality(modality).value if listed is None else "rgb", listed is not None)
+    try:
+        job_id = await run_in_threadpool(
+            lambda: plan_uploads(
+                state.settings, name, uploads, session, table, form=form, manifest=listed,
+                model=state.ready_searcher.model,
+            )
+        )  # fmt: skip
+    except SourceError as exc:  # a modality the model does not take, a manifest without items
+        field = "modality" if isinstance(exc, ModalityError) else field
+        raise ApiError(422, f"{field}: {exc}", field) from None
     return job_out(await run_in_threadpool(jobs.launch, session, job_id, wait))
+
+
+def _form(modality: str, manifest: bool) -> SourceForm:
+    """What the uploaded files are, or a 422 naming the field."""
+    try:
+        return SourceForm(modality, manifest)
+    except SourceError as exc:
+        raise ApiError(422, f"modality: {exc}", "modality") from None
 
 
 @router.get("", response_model=ItemList, dependencies=[READ], responses=errors(401, 404, 422))

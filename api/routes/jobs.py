@@ -13,10 +13,11 @@ from api.errors import ApiError
 from api.routes.common import Wait, errors, job_out
 from api.schemas import JobCreate, JobList, JobOut
 from indexer import plan_job
-from indexer.errors import SourceError
+from indexer.errors import ModalityError, SourceError
 from indexer.heartbeat import fail_dead_jobs
 from indexer.jobs import cancel_job, list_reports, report
 from indexer.metadata import read_allowed_metadata_file
+from indexer.records import SourceForm
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="job id")]
@@ -50,7 +51,19 @@ def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = F
             table = read_allowed_metadata_file(state.settings.indexer, body.metadata)
         except SourceError as exc:  # outside the roots, missing, or a bad row (FILE:LINE: why)
             raise ApiError(422, str(exc), "metadata") from None
-    job_id = plan_job(state.settings, body.collection, body.source, metadata=table, session=session)
+    try:
+        form = SourceForm(body.modality.value, body.manifest)
+        job_id = plan_job(
+            state.settings,
+            body.collection,
+            body.source,
+            metadata=table,
+            session=session,
+            form=form,
+            model=state.ready_searcher.model,
+        )
+    except ModalityError as exc:  # a modality the model does not take
+        raise ApiError(422, f"modality: {exc}", "modality") from None
     return job_out(jobs.launch(session, job_id, wait))
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from api.deps import READ, State
 from api.routes.common import errors
 from api.schemas import ModelInfo, PaletteClassOut, QueryModalityOut, SpaceOut
-from model.service import RECONSTRUCTION_KINDS, ReconstructingModel
+from model.service import RECONSTRUCTION_KINDS, ReconstructingModel, item_modalities
 from search.relevance import relevance_note
 
 router = APIRouter(tags=["model"])
@@ -35,6 +35,7 @@ def model_info(state: State) -> ModelInfo:
             QueryModalityOut.model_validate(q.kind.to_json())
             for q in model.query_modalities.values()
         ],
+        item_modalities=list(item_modalities(model)),
         previews=list(RECONSTRUCTION_KINDS)
         if isinstance(model, ReconstructingModel) and state.settings.indexer.reconstructions
         else [],

@@ -67,3 +67,18 @@ def write_broken(root: Path) -> dict[str, Path]:
     for path, data in files.values():
         path.write_bytes(data)
     return {name: path for name, (path, _) in files.items()}
+
+
+def write_scene_parts(root: Path, count: int, first_seed: int = 100) -> list[str]:
+    """``count`` generated scenes as the scene world writes them (``rgb/``, ``depth/`` as
+    16-bit PNG, ``semseg/``, ``sketch/``...: ``root/MODALITY/00000N.png``); their first
+    captions, in order."""
+    from model.data.dataset import make_split_dirs, write_images
+
+    make_split_dirs(root)
+    captions = []
+    for n in range(count):
+        sample = generate_scene(first_seed + n, 64)
+        write_images(root, n, sample)
+        captions.append(sample.captions[0])
+    return captions

@@ -56,9 +56,10 @@ export const api = {
   collections: () => call("GET", "/v1/collections").then((r) => r.collections),
   createCollection: (name) => call("POST", "/v1/collections", { name }),
   search: (collection, request) => call("POST", `/v1/collections/${enc(collection)}/search`, request),
-  upload(collection, files) {
+  upload(collection, files, modality = "rgb") {
     const form = new FormData();
     for (const file of files) form.append("files", file, file.name);
+    form.append("modality", modality);
     return call("POST", `/v1/collections/${enc(collection)}/items`, form);
   },
   job: (id) => call("GET", `/v1/jobs/${enc(id)}`),

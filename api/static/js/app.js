@@ -78,6 +78,9 @@ async function loadModel() {
     }
   }
   query.setModel(page.model);
+  // uploads offer what the model indexes: each option one modality the model takes
+  const takes = new Set(page.model.item_modalities ?? ["rgb"]);
+  for (const option of $("#upload-modality").options) option.hidden = option.disabled = !takes.has(option.value);
   $("#model-info").textContent = `model ${page.model.name} ${page.model.version ?? ""}`;
   showRelevanceNote(page.model.relevance_note ?? null);
 }

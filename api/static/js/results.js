@@ -14,6 +14,16 @@ export function spaceSummary(hit) {
   return Object.entries(hit.spaces).map(([s, v]) => `${s} #${v.rank} ${fmt(v.score)}`).join(" · ");
 }
 
+/** Whether an item has a picture (a photo, a depth map, a sketch...): one of text alone (a
+ * caption) is shown as its text. Items indexed before items had parts are photos. */
+export const hasPicture = (payload) => (payload?.modalities ?? ["rgb"]).some((m) => m !== "caption");
+
+/** "depth + rgb": the modalities an item holds, when it is more than one photo. */
+export const modalityLabel = (payload) => {
+  const m = payload?.modalities ?? ["rgb"];
+  return m.length === 1 && m[0] === "rgb" ? "" : m.join(" + ");
+};
+
 export class ResultsView {
   constructor({ onOpen }) {
     this.grid = $("#grid");
@@ -60,13 +70,28 @@ export class ResultsView {
       button.title = `item ${hit.id}\n${relevanceLine(hit)}score ${fmt(hit.score)}\n${spaceSummary(hit).replaceAll(" · ", "\n")}`;
       button.setAttribute("aria-label", `Result ${this.hits.length}: item ${hit.id}`
         + (hit.relevance === null ? "" : `, relevance ${pct(hit.relevance)}`));
-      const img = document.createElement("img");
-      showImage(img, api.thumbnailUrl(collection, hit.id));
-      img.alt = hit.payload?.path?.split("/").pop() || `item ${hit.id}`;
       const rank = document.createElement("span");
       rank.className = "rank";
       rank.textContent = `#${this.hits.length}`;
-      button.append(img, rank);
+      if (hasPicture(hit.payload)) { // a photo, a depth map in its colour map, a sketch's lines...
+        const img = document.createElement("img");
+        showImage(img, api.thumbnailUrl(collection, hit.id));
+        img.alt = hit.payload?.key || hit.payload?.path?.split("/").pop() || `item ${hit.id}`;
+        button.append(img);
+      } else { // a caption: its text is the item
+        const text = document.createElement("q");
+        text.className = "caption-hit";
+        text.textContent = hit.payload?.caption ?? hit.payload?.key ?? `item ${hit.id}`;
+        button.append(text);
+      }
+      const kinds = modalityLabel(hit.payload);
+      if (kinds) {
+        const badge = document.createElement("span");
+        badge.className = "kinds";
+        badge.textContent = kinds;
+        button.append(badge);
+      }
+      button.append(rank);
       if (hit.relevance !== null) { // a model without a relevance calibration has none to show
         const score = document.createElement("span");
         score.className = "score";
@@ -92,6 +117,9 @@ export function fileSize(bytes) {
 
 // payload fields a person reads, in words; the rest (hashes, ids) go behind "technical details"
 const READABLE = {
+  key: ["name", String],
+  modalities: ["holds", (v) => v.join(" + ")],
+  caption: ["caption", String],
   path: ["file", String],
   folder: ["folder", String],
   ext: ["type", (v) => String(v).toUpperCase()],
@@ -115,8 +143,13 @@ function describe(dl, entries) {
 export function showItem(collection, hit, previews, actions) {
   const dialog = $("#item-view");
   $("#item-title").textContent = `Item ${hit.id}`;
-  showImage($("#item-image"), api.imageUrl(collection, hit.id));
-  $("#item-image").alt = hit.payload?.path || `item ${hit.id}`;
+  const picture = hasPicture(hit.payload);
+  $("#item-image").hidden = !picture;
+  if (picture) { // the original photo, or the item's picture (a colour-mapped depth map...)
+    const own = (hit.payload?.modalities ?? ["rgb"]).includes("rgb");
+    showImage($("#item-image"), own ? api.imageUrl(collection, hit.id) : api.thumbnailUrl(collection, hit.id));
+  }
+  $("#item-image").alt = hit.payload?.key || hit.payload?.path || `item ${hit.id}`;
   showSeen(collection, hit.id, previews);
   const table = $("#item-spaces");
   table.innerHTML = "<tr><th scope='col'></th><th scope='col'>rank</th><th scope='col'>similarity</th></tr>";
@@ -127,7 +160,8 @@ export function showItem(collection, hit, previews, actions) {
     for (const text of [`${space} space`, `#${v.rank}`, fmt(v.score)]) row.insertCell().textContent = text;
   }
   const payload = hit.payload || {};
-  const readable = Object.entries(READABLE).filter(([k]) => payload[k] !== undefined && payload[k] !== null)
+  const readable = Object.entries(READABLE)
+    .filter(([k]) => payload[k] !== undefined && payload[k] !== null && !(k === "path" && payload.key === payload.path))
     .map(([k, [label, show]]) => [label, show(payload[k])]);
   if (payload.width && payload.height) readable.push(["pixels", `${payload.width} × ${payload.height}`]);
   // your own metadata fields (what the filters name), as they are

@@ -7,6 +7,8 @@ const $ = (sel) => document.querySelector(sel);
 const FINAL = new Set(["succeeded", "failed", "cancelled"]);
 const POLL_MS = 400;
 const IMAGE_NAME = /\.(png|jpe?g|webp|gif|bmp|tiff?|heic|avif)$/i;
+const DEPTH_NAME = /\.(png|jpe?g|webp|tiff?|npy|npz)$/i;
+const TEXT_NAME = /\.jsonl?$/i;
 
 /** A job's progress in [0, 1]: processed = indexed + failed + skipped. */
 function progress(job) {
@@ -27,13 +29,18 @@ export class Uploads {
       if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); }
     });
     input.addEventListener("change", () => { this.send([...input.files]); input.value = ""; });
+    // what the files are: photos, maps of one modality, or JSON lines of captions
+    $("#upload-modality").addEventListener("change", () => {
+      input.accept = this.modality() === "caption" ? ".jsonl,.json" : this.modality() === "depth" ? "image/*,.npy,.npz" : "image/*";
+    });
     drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
     drop.addEventListener("dragleave", () => drop.classList.remove("over"));
     drop.addEventListener("drop", (e) => {
       e.preventDefault();
       drop.classList.remove("over");
       // folders and other files dropped along with the images are left out
-      this.send([...e.dataTransfer.files].filter((f) => f.type.startsWith("image/") || IMAGE_NAME.test(f.name)));
+      const wanted = this.modality() === "caption" ? TEXT_NAME : this.modality() === "depth" ? DEPTH_NAME : IMAGE_NAME;
+      this.send([...e.dataTransfer.files].filter((f) => wanted.test(f.name) || (wanted === IMAGE_NAME && f.type.startsWith("image/"))));
     });
   }
 
@@ -49,12 +56,16 @@ export class Uploads {
     for (const job of jobs.slice(0, 5).reverse()) this.poll(this.row(job), job, false);
   }
 
+  modality() {
+    return $("#upload-modality").value;
+  }
+
   async send(files) {
     const collection = this.target();
     if (!files.length || !collection) return;
-    const row = this.row(null, `${files.length} image${files.length > 1 ? "s" : ""} → ${collection}`);
+    const row = this.row(null, `${files.length} file${files.length > 1 ? "s" : ""} → ${collection}`);
     try {
-      const job = await api.upload(collection, files);
+      const job = await api.upload(collection, files, this.modality());
       this.label(row, job);
       this.poll(row, job);
     } catch (err) {
@@ -66,7 +77,7 @@ export class Uploads {
   label(row, job) {
     row.dataset.job = job.id;
     row.querySelector(".label").textContent =
-      `job ${job.id}: ${job.total} image${job.total === 1 ? "" : "s"} → ${job.collection}`;
+      `job ${job.id}: ${job.total} item${job.total === 1 ? "" : "s"} → ${job.collection}`;
   }
 
   row(job, text = "") {

@@ -1,0 +1,148 @@
+"""Decoding an item of any modality: each part through the model's transform for it, and a
+picture of the item in its own form for the page (depth in a colour map, a segmentation in the
+palette, a sketch as its lines; a caption has none, its text is in the payload).
+
+An image file alone is decoded as it always was (:func:`indexer.decode.decode`); an item of parts
+(``Fetched.parts``) becomes a :class:`Decoded` whose ``inputs`` hold one model input per part,
+keyed by the model's query modality, so the indexer embeds it as one joint query of all of them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from indexer.decode import Decoded, DecodeLimits, decode, open_rgb
+from indexer.errors import ItemError
+from indexer.fetch import Fetched, FetchedPart
+from indexer.records import MODALITIES
+from indexer.thumbnails import make_thumbnail
+from model.service import (
+    SearchModel,
+    UserInputError,
+    item_modalities,
+    load_depth,
+    open_image,
+    to_rgb,
+)
+
+Picture = Callable[[bytes, SearchModel, int], Image.Image]
+
+DEPTH_COLOURS = np.array(
+    [[48, 18, 59], [70, 131, 240], [27, 208, 213], [162, 252, 60], [250, 186, 57], [122, 4, 3]],
+    dtype=np.float32,
+)
+"""Anchors of the depth colour map, near (dark blue) to far (dark red), as the page shows it."""
+
+
+def decode_item(fetched: Fetched, limits: DecodeLimits, model: SearchModel) -> Decoded:
+    """An image file as ever, or an item of parts with one model input each and its picture."""
+    if not fetched.parts:
+        return decode(fetched, limits, model.image_input)
+    takes = item_modalities(model)
+    inputs: dict[str, Any] = {}
+    for part in fetched.parts:
+        modality = takes.get(part.modality)
+        if modality is None:
+            raise ItemError(
+                f"the model {model.name} does not take {part.modality}; it takes: "
+                f"{', '.join(takes)}"
+            )
+        inputs[modality.name] = _model_input(part, modality.transform)
+    width = height = None
+    fmt, thumbnail = "text", b""
+    for part in sorted(fetched.parts, key=lambda p: PREVIEW_ORDER.get(p.modality, 99)):
+        if isinstance(part.value, bytes) and part.modality in PICTURES:
+            image = PICTURES[part.modality](part.value, model, limits.max_pixels)
+            width, height, fmt = image.width, image.height, _format(part.value)
+            thumbnail = make_thumbnail(image, limits.thumbnail_size)
+            break
+    return Decoded(fetched, None, width, height, fmt, thumbnail, inputs)
+
+
+def _model_input(part: FetchedPart, transform: Callable[[Any], Any]) -> Any:
+    """One part through its transform; what the transform refuses is the item's failure."""
+    value: Any = part.value
+    if isinstance(value, str) and MODALITIES.get(part.modality) == "structured":
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ItemError(f"{part.modality}: not JSON ({error.msg})") from None
+    try:
+        return transform(value)
+    except (UserInputError, ValueError, TypeError) as error:
+        raise ItemError(f"{part.modality}: {error}") from None
+
+
+def _format(data: bytes) -> str:
+    """The file format of a part's bytes (``png``, ``npy``...)."""
+    if data[:6] == b"\x93NUMPY":
+        return "npy"
+    if data[:2] == b"PK":
+        return "npz"
+    try:
+        return (Image.open(io.BytesIO(data)).format or "").lower()
+    except Exception:
+        return ""
+
+
+def rgb_picture(data: bytes, model: SearchModel, max_pixels: int) -> Image.Image:
+    """A photo as the page shows it: upright RGB."""
+    return open_rgb(data, max_pixels)[0]
+
+
+def line_picture(data: bytes, model: SearchModel, max_pixels: int) -> Image.Image:
+    """A sketch, an edge map or normals as they are, in RGB."""
+    return to_rgb(open_image(data, max_pixels))
+
+
+def depth_picture(data: bytes, model: SearchModel, max_pixels: int) -> Image.Image:
+    """A depth map in a colour map: valid depths ranked between their 2nd and 98th percentile
+    (near dark blue, far dark red), missing depth black."""
+    source: Any = data
+    if data[:6] == b"\x93NUMPY":
+        source = np.load(io.BytesIO(data), allow_pickle=False)
+    depth = load_depth(source).astype(np.float32)
+    valid = np.isfinite(depth) & (depth > 0)
+    low, high = np.percentile(depth[valid], [2, 98]) if valid.any() else (0.0, 1.0)
+    scaled = np.clip((depth - low) / max(high - low, 1e-6), 0, 1) * (len(DEPTH_COLOURS) - 1)
+    scaled = np.nan_to_num(scaled)
+    index = np.minimum(scaled.astype(np.int64), len(DEPTH_COLOURS) - 2)
+    share = (scaled - index)[..., None]
+    colours = DEPTH_COLOURS[index] * (1 - share) + DEPTH_COLOURS[index + 1] * share
+    colours[~valid] = 0
+    return Image.fromarray(colours.astype(np.uint8), mode="RGB")
+
+
+def semseg_picture(data: bytes, model: SearchModel, max_pixels: int) -> Image.Image:
+    """A segmentation in the model's palette: class ids coloured by it (an RGB painting, already
+    in colours, as it is)."""
+    image = open_image(data, max_pixels)
+    if image.mode not in ("P", "L", "I", "I;16"):
+        return to_rgb(image)
+    ids = np.asarray(image, dtype=np.int64)
+    colours = (
+        model.palette.colors
+        if model.palette is not None
+        else np.array([[(37 * i) % 256, (91 * i) % 256, (173 * i) % 256] for i in range(256)])
+    )
+    return Image.fromarray(colours[ids % len(colours)].astype(np.uint8), mode="RGB")
+
+
+PICTURES: dict[str, Picture] = {
+    "rgb": rgb_picture,
+    "depth": depth_picture,
+    "semseg": semseg_picture,
+    "normal": line_picture,
+    "sketch": line_picture,
+    "edges": line_picture,
+    "sam_edges": line_picture,
+}
+"""How each pixel modality is shown; a part without an entry (text, JSON) has no picture."""
+PREVIEW_ORDER = {name: rank for rank, name in enumerate(PICTURES)}
+"""Which part pictures an item of several: the photo first, then depth, segmentation..."""
