@@ -30,7 +30,7 @@ from indexer.outbox import ALREADY_INDEXED, ChunkOutcome, Embedded, stage_chunk
 from indexer.parts import decode_item
 from indexer.priors import ensure_priors
 from indexer.sources import SourceRef
-from model.service import QueryRequest, SearchModel, model_identity
+from model.service import SearchModel, item_request, model_identity
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,8 @@ def _known_hashes(database: Database, collection_id: int, hashes: list[str]) -> 
 def embed(model: SearchModel, decoded: Sequence[Decoded], batch_size: int) -> list[np.ndarray]:
     """One vector row per item: every space of the model, concatenated in space-name order.
     Image files go through the gallery image path; an item of parts is one joint query of all
-    of them (``embed_queries``: 4M models in one encoder pass over every input, the built-in
-    model the normalised sum of its parts' vectors), batched across items."""
+    of them (:func:`model.service.item_request`: 4M models in one encoder pass over every
+    input, the built-in model the weighted sum of its parts' vectors), batched across items."""
     names = sorted(space.name for space in model.spaces)
     rows: dict[int, np.ndarray] = {}
     images = [i for i, d in enumerate(decoded) if d.pixels is not None]
@@ -175,7 +175,7 @@ def embed(model: SearchModel, decoded: Sequence[Decoded], batch_size: int) -> li
             rows.update(zip(part, found, strict=True))
         for start in range(0, len(records), batch_size):
             part = records[start : start + batch_size]
-            answers = model.embed_queries([QueryRequest(decoded[i].inputs) for i in part])
+            answers = model.embed_queries([item_request(model, decoded[i].inputs) for i in part])
             for i, answer in zip(part, answers, strict=True):
                 rows[i] = np.concatenate([answer[name].vector for name in names]).astype(np.float32)
     return [rows[i] for i in range(len(decoded))]

@@ -22,6 +22,7 @@ from model.families.interface import (
     ReconstructingModel,
     SearchModel,
     SpaceInfo,
+    item_request,
 )
 from model.families.registry import load_search_model
 from model.inference.fusion import fusion_weights
@@ -62,6 +63,7 @@ __all__ = [
     "fusion_weights",
     "item_modalities",
     "item_name",
+    "item_request",
     "load_depth",
     "load_search_model",
     "model_identity",

@@ -9,7 +9,8 @@ comes from the :class:`SearchModel` protocol it subclasses.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ class SearchModelBase(SearchModel):
     spaces: tuple[SpaceInfo, ...]
     palette: ClassPalette | None = None
     query_modalities: dict[str, QueryModality]
+    item_weights: Mapping[str, float] = MappingProxyType({})  # an item's parts all alike
 
     def use_query_modalities(self, modalities: Iterable[QueryModality], what: str) -> None:
         """Take these query modalities (in declared order); one must read gallery images."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -87,7 +88,16 @@ def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 class BindSearchModel(SearchModelBase):
-    """A :class:`model.bind.bundle.BindBundle` as a search model."""
+    """A :class:`model.bind.bundle.BindBundle` as a search model.
+
+    An indexed item of several parts is the normalised weighted sum of its parts' vectors, as a
+    query of several is, with its photo counted twice: the photo's colours are what a caption
+    names, which a depth map, a segmentation or a sketch of the same scene lack, so an equal
+    sum made a record of a photo and its depth map worse for captions than the photo alone
+    (``bench/results/any_to_any.md``).
+    """
+
+    item_weights = MappingProxyType({"image": 2.0})
 
     def __init__(self, bundle: BindBundle, name: str = "builtin", dtype: str = "float32") -> None:
         self.bundle = bundle

@@ -121,6 +121,9 @@ class SearchModel(Protocol):
     spaces: tuple[SpaceInfo, ...]
     query_modalities: Mapping[str, QueryModality]
     palette: ClassPalette | None  # classes of the segmentation input, when the model has one
+    # how much each part of an indexed item of several counts (query modality -> weight); empty:
+    # all alike, one joint pass (4M models); see :func:`item_request`
+    item_weights: Mapping[str, float]
 
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32, L2-normalised}."""
@@ -151,6 +154,14 @@ class SearchModel(Protocol):
         """Several queries at once (micro-batching): the joint ones with the same modalities
         share one encoder pass; the result of each is what ``embed_query`` gives it."""
         ...
+
+
+def item_request(model: SearchModel, inputs: Mapping[str, torch.Tensor]) -> QueryRequest:
+    """An indexed item of several parts as the one query the model embeds it as: every part at
+    once, each weighted as the model's ``item_weights`` say (all 1 when it names none: one joint
+    pass of a 4M encoder over every input)."""
+    weights = {name: float(model.item_weights.get(name, 1.0)) for name in inputs}
+    return QueryRequest(inputs, weights if set(weights.values()) != {1.0} else None)
 
 
 @runtime_checkable

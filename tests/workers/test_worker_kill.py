@@ -22,6 +22,7 @@ from anyseek.db.models import (
 from anyseek.db.session import database_from_url
 from anyseek.settings import load_settings
 from indexer.jobs import cancel_job, report
+from indexer.records import SourceForm
 from model.data import generate_scene
 from search.stores import open_store
 from workers.submit import submit_job
@@ -42,6 +43,23 @@ def make_images(folder: Path, count: int = IMAGES) -> None:
     folder.mkdir(parents=True)
     for seed in range(count):
         Image.fromarray(generate_scene(seed, 64).rgb).save(folder / f"scene{seed:03d}.png")
+
+
+def make_records(folder: Path, count: int = IMAGES) -> Path:
+    """``count`` records of a photo, a depth map and a caption (issue 51), and their manifest."""
+    from model.data.modalities import MODALITIES
+
+    depth = next(m for m in MODALITIES if m.name == "depth")
+    make_images(folder, count)
+    lines = []
+    for seed in range(count):
+        sample = generate_scene(seed, 64)
+        Image.fromarray(depth.encode(sample)).save(folder / f"depth{seed:03d}.png")
+        parts = {"rgb": f"scene{seed:03d}.png", "depth": f"depth{seed:03d}.png"}
+        lines.append(json.dumps({"key": f"r{seed}", **parts, "caption": sample.captions[0]}))
+    manifest = folder / "records.jsonl"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
 
 
 def worker_settings(tmp_path: Path, database_url: str, broker_url: str):
@@ -98,17 +116,21 @@ def check_exactly_once(settings, probe: Probe, job_id: int) -> None:
         assert {stored.id for stored in store.retrieve("kill", sorted(ids), False)} == ids
 
 
-def submit_images(settings, tmp_path: Path) -> tuple[Probe, int]:
-    """Write the images, purge the queues and submit the job; a probe and the job's id."""
-    make_images(tmp_path / "images")
+def submit_images(settings, tmp_path: Path, records: bool = False) -> tuple[Probe, int]:
+    """Write the images (or records of several modalities), purge the queues and submit the
+    job; a probe and the job's id."""
     purged_app(settings)
     probe = Probe(settings.effective_database_url)
+    if records:
+        manifest = make_records(tmp_path / "images")
+        return probe, submit_job(settings, "kill", manifest, form=SourceForm(manifest=True))
+    make_images(tmp_path / "images")
     return probe, submit_job(settings, "kill", tmp_path / "images")
 
 
-def kill_mid_job(settings, tmp_path: Path) -> None:
+def kill_mid_job(settings, tmp_path: Path, records: bool = False) -> None:
     """Submit a job, kill -9 its worker after a chunk or two, finish it with a new worker."""
-    probe, job_id = submit_images(settings, tmp_path)
+    probe, job_id = submit_images(settings, tmp_path, records)
     logs = [tmp_path / "worker0.log"]
     chunks = IMAGES // CHUNK
     with workers(settings, tmp_path, "index,writer") as (first,):
@@ -130,7 +152,8 @@ def test_kill_9_worker_mid_job_on_redis(tmp_path, worker_database_url, redis_url
 
 
 def test_kill_9_worker_mid_job_on_rabbitmq(tmp_path, worker_database_url, amqp_url) -> None:
-    kill_mid_job(worker_settings(tmp_path, worker_database_url, amqp_url), tmp_path)
+    """Records of a photo, a depth map and a caption each: exactly once as images are."""
+    kill_mid_job(worker_settings(tmp_path, worker_database_url, amqp_url), tmp_path, records=True)
 
 
 @pytest.mark.parametrize("broker", ["redis_url", "amqp_url"])

@@ -280,3 +280,39 @@ def test_structured_inputs_and_clip_space_on_a_generated_fm(structured_model, fi
         q["det"].transform([["person", [0.0, 0.0, 1.5, 1.0]]])
     with pytest.raises(UserInputError, match=r"43 tokens long.*at most 40"):
         q["metadata"].transform(dict.fromkeys(METADATA_KEYS, 1))  # 21 entries: 2 tokens each
+
+
+def test_an_item_of_several_modalities_is_one_encoder_pass(model, files, monkeypatch):
+    """Issue 51: a record of a photo, a depth map and a caption is indexed from all three at
+    once, in one encoder pass for the whole batch of records, and its vectors are the joint
+    query's of the same parts."""
+    from indexer.decode import DecodeLimits
+    from indexer.fetch import Fetched, FetchedPart
+    from indexer.parts import decode_item
+    from indexer.pipeline import embed
+    from indexer.sources import SourceRef
+
+    values = {
+        "rgb": files["image"].read_bytes(),
+        "depth": files["depth"].read_bytes(),
+        "caption": "a red car on a street",
+    }
+    parts = tuple(FetchedPart(k, v, k) for k, v in values.items())
+    ref = SourceRef("record:1", "record", parts=tuple((k, k) for k in values))
+    fetched = Fetched(ref, values["rgb"], "h", 0, None, parts)
+    decoded = decode_item(fetched, DecodeLimits(10**8, 64), model)
+    assert set(decoded.inputs) == {"image", "depth", "caption"}
+    seen = []
+    encode = model.bundle.fm.encode
+
+    def counted(enc):
+        seen.append(enc)
+        return encode(enc)
+
+    monkeypatch.setattr(model.bundle.fm, "encode", counted)
+    rows = embed(model, [decoded, decoded, decoded], batch_size=8)
+    assert len(seen) == 1  # three records of three modalities: one encoder pass
+    joint = model.embed_query(decoded.inputs)
+    names = sorted(s.name for s in model.spaces)
+    expected = np.concatenate([joint[n].vector for n in names])
+    np.testing.assert_allclose(rows[0], expected, atol=1e-5)
