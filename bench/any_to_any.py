@@ -40,7 +40,7 @@ from model.data.sample import generate_scene
 from model.data.synth import scene_seed
 from model.service import QueryRequest, SearchModel, item_modalities, load_search_model
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parent))  # caption_ceiling, after the packages
 from caption_ceiling import fits
 
 from model.data.synonyms import canonical_caption

@@ -2,6 +2,12 @@
 
 PYTHONPATH=. python bench/indexing.py [--images 400] [--width 640 --height 480]
     [--chunk-size 256] [--broker redis://127.0.0.1:6379/13] [--database-url postgresql+psycopg://postgres@127.0.0.1/test]
+PYTHONPATH=. python bench/indexing.py --modalities [--out bench/results/indexing_modalities.md]
+
+``--modalities`` measures instead whole in-process jobs over sources of every kind of item, the
+same scenes at the same size: a folder of photos (PNG), of 16-bit depth maps, of segmentations,
+of sketches, a JSONL of captions, and a manifest of photo + depth records (issue 51: a folder of
+depth maps or a JSONL of captions indexes at no less than the rate of photos of the same size).
 
 Images are JPEG photos made from generated scenes (upscaled, with noise so they compress like
 photos). Decode-only is the pipeline's CPU work per image (read, SHA-256, decode, EXIF, RGB,
@@ -13,6 +19,7 @@ in-process and worker rates are whole jobs (database, store, thumbnails included
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the packages, not bench/search.py
 ANYSEEK = Path(sys.executable).with_name("anyseek")
 
 
@@ -187,6 +195,61 @@ def postgres_schema(url: str) -> Iterator[str]:
         engine.dispose()
 
 
+def make_sources(root: Path, count: int, width: int, height: int) -> dict[str, tuple]:
+    """The same ``count`` scenes as every kind of source: {name: (source path, SourceForm)}."""
+    from indexer.records import SourceForm
+    from model.data import generate_scene
+    from model.data.modalities import MODALITIES
+
+    encode = {m.name: m.encode for m in MODALITIES}
+    folders = {"rgb": "rgb", "depth": "depth", "semseg": "semseg", "sketch": "sketch"}
+    for name in folders:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    captions, records = [], []
+    for seed in range(count):
+        sample = generate_scene(seed, 64)
+        for name, source in folders.items():
+            resample = Image.Resampling.NEAREST if name != "rgb" else Image.Resampling.BICUBIC
+            picture = Image.fromarray(encode[source](sample)).resize((width, height), resample)
+            picture.save(root / name / f"{seed:05d}.png")
+        captions.append(json.dumps({"text": sample.captions[0], "key": f"c{seed}"}))
+        records.append(
+            json.dumps(
+                {"key": f"r{seed}", "rgb": f"rgb/{seed:05d}.png", "depth": f"depth/{seed:05d}.png"}
+            )
+        )
+    (root / "captions.jsonl").write_text("\n".join(captions) + "\n")
+    (root / "records.jsonl").write_text("\n".join(records) + "\n")
+    sources = {f"folder of {n} ({width}x{height} PNG)": (root / n, SourceForm(n)) for n in folders}
+    sources["JSONL of captions"] = (root / "captions.jsonl", SourceForm("caption"))
+    sources["manifest of rgb + depth records"] = (root / "records.jsonl", SourceForm(manifest=True))
+    return sources
+
+
+def by_modality(args: argparse.Namespace) -> str:
+    """Items/s of whole in-process jobs over every kind of source; a Markdown table."""
+    from indexer import run_index
+    from indexer.runtime import process_model
+
+    with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
+        root = Path(tmp)
+        sources = make_sources(root / "items", args.images, args.width, args.height)
+        settings = fresh_settings(root / "inproc", None, indexer={"chunk_size": args.chunk_size})
+        model = process_model(settings)
+        rows = []
+        for n, (name, (source, form)) in enumerate(sources.items()):
+            run_index(settings, f"warm{n}", source, model=model, form=form)  # first use of each
+            start = time.perf_counter()
+            report = run_index(settings, f"bench{n}", source, model=model, form=form)
+            elapsed = time.perf_counter() - start
+            assert report.done == report.total, report
+            rows.append((name, report.total / elapsed))
+    photos = rows[0][1]
+    lines = ["| source | items/s | / photos |", "|---|---|---|"]
+    lines += [f"| {name} | {rate:.0f} | {rate / photos:.2f} |" for name, rate in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Run every measurement and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -199,7 +262,25 @@ def main() -> None:
     )
     parser.add_argument("--chunk-size", type=int, default=256)
     parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument("--modalities", action="store_true", help="every kind of item instead")
+    parser.add_argument("--out", type=Path, help="with --modalities: write the table here")
     args = parser.parse_args()
+    if args.modalities:
+        import torch
+
+        table = by_modality(args)
+        load = os.getloadavg()
+        note = (
+            f"{args.images} scenes per source, {args.width}x{args.height}; torch threads "
+            f"{torch.get_num_threads()}, {os.cpu_count()} CPU cores, load average "
+            f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) when it ended; "
+            "in-process `run_index` (SQLite, FAISS, built-in model), a warm-up job per source first"
+        )
+        print(f"{note}\n\n{table}")
+        if args.out:
+            command = "PYTHONPATH=. .venv/bin/python bench/indexing.py " + " ".join(sys.argv[1:])
+            args.out.write_text(f"Command: `{command}`\n\n{note}.\n\n{table}\n")
+        return
 
     import torch
 

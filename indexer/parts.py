@@ -31,7 +31,10 @@ from model.service import (
     to_rgb,
 )
 
-Picture = Callable[[bytes, SearchModel, int], Image.Image]
+Shown = tuple[Image.Image, int, int]
+Picture = Callable[[bytes, SearchModel, DecodeLimits], Shown]
+"""A part's bytes -> what the page shows of it (at most the thumbnail's size, or the photo
+itself) and the part's own width and height."""
 
 DEPTH_COLOURS = np.array(
     [[48, 18, 59], [70, 131, 240], [27, 208, 213], [162, 252, 60], [250, 186, 57], [122, 4, 3]],
@@ -58,9 +61,8 @@ def decode_item(fetched: Fetched, limits: DecodeLimits, model: SearchModel) -> D
     fmt, thumbnail = "text", b""
     for part in sorted(fetched.parts, key=lambda p: PREVIEW_ORDER.get(p.modality, 99)):
         if isinstance(part.value, bytes) and part.modality in PICTURES:
-            image = PICTURES[part.modality](part.value, model, limits.max_pixels)
-            width, height, fmt = image.width, image.height, _format(part.value)
-            thumbnail = make_thumbnail(image, limits.thumbnail_size)
+            image, width, height = PICTURES[part.modality](part.value, model, limits)
+            fmt, thumbnail = _format(part.value), make_thumbnail(image, limits.thumbnail_size)
             break
     return Decoded(fetched, None, width, height, fmt, thumbnail, inputs)
 
@@ -91,24 +93,36 @@ def _format(data: bytes) -> str:
         return ""
 
 
-def rgb_picture(data: bytes, model: SearchModel, max_pixels: int) -> Image.Image:
+def rgb_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Shown:
     """A photo as the page shows it: upright RGB."""
-    return open_rgb(data, max_pixels)[0]
+    image = open_rgb(data, limits.max_pixels)[0]
+    return image, image.width, image.height
 
 
-def line_picture(data: bytes, model: SearchModel, max_pixels: int) -> Image.Image:
+def line_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Shown:
     """A sketch, an edge map or normals as they are, in RGB."""
-    return to_rgb(open_image(data, max_pixels))
+    image = to_rgb(open_image(data, limits.max_pixels))
+    return image, image.width, image.height
 
 
-def depth_picture(data: bytes, model: SearchModel, max_pixels: int) -> Image.Image:
+def _shrunk(image: Image.Image, limits: DecodeLimits) -> Image.Image:
+    """A map at most the thumbnail's size, each pixel one of the map's own (never a blend of a
+    missing depth or of two classes), before it is coloured."""
+    small = image.copy()
+    small.thumbnail((limits.thumbnail_size, limits.thumbnail_size), Image.Resampling.NEAREST)
+    return small
+
+
+def depth_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Shown:
     """A depth map in a colour map: valid depths ranked between their 2nd and 98th percentile
     (near dark blue, far dark red), missing depth black."""
     source: Any = data
     if data[:6] == b"\x93NUMPY":
         source = np.load(io.BytesIO(data), allow_pickle=False)
-    depth = load_depth(source).astype(np.float32)
-    valid = np.isfinite(depth) & (depth > 0)
+    full = load_depth(source).astype(np.float32)
+    depth = np.asarray(_shrunk(Image.fromarray(full), limits), dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(depth) & (depth > 0)
     low, high = np.percentile(depth[valid], [2, 98]) if valid.any() else (0.0, 1.0)
     scaled = np.clip((depth - low) / max(high - low, 1e-6), 0, 1) * (len(DEPTH_COLOURS) - 1)
     scaled = np.nan_to_num(scaled)
@@ -116,22 +130,24 @@ def depth_picture(data: bytes, model: SearchModel, max_pixels: int) -> Image.Ima
     share = (scaled - index)[..., None]
     colours = DEPTH_COLOURS[index] * (1 - share) + DEPTH_COLOURS[index + 1] * share
     colours[~valid] = 0
-    return Image.fromarray(colours.astype(np.uint8), mode="RGB")
+    picture = Image.fromarray(colours.astype(np.uint8))
+    return picture, full.shape[1], full.shape[0]
 
 
-def semseg_picture(data: bytes, model: SearchModel, max_pixels: int) -> Image.Image:
+def semseg_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Shown:
     """A segmentation in the model's palette: class ids coloured by it (an RGB painting, already
     in colours, as it is)."""
-    image = open_image(data, max_pixels)
+    image = open_image(data, limits.max_pixels)
     if image.mode not in ("P", "L", "I", "I;16"):
-        return to_rgb(image)
-    ids = np.asarray(image, dtype=np.int64)
+        return to_rgb(image), image.width, image.height
+    ids = np.asarray(_shrunk(image, limits), dtype=np.int64)
     colours = (
         model.palette.colors
         if model.palette is not None
         else np.array([[(37 * i) % 256, (91 * i) % 256, (173 * i) % 256] for i in range(256)])
     )
-    return Image.fromarray(colours[ids % len(colours)].astype(np.uint8), mode="RGB")
+    picture = Image.fromarray(colours[ids % len(colours)].astype(np.uint8))
+    return picture, image.width, image.height
 
 
 PICTURES: dict[str, Picture] = {

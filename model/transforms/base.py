@@ -136,8 +136,11 @@ def resize_masked(
     """
     if values.shape == (size, size):
         return values, valid
-    weight = valid.to(values.dtype)
-    stacked = torch.stack([torch.where(valid, values, 0.0) * weight, weight])[None]
+    # the full-size steps in numpy (the same float32 arithmetic): torch's elementwise kernels
+    # cost several times more on a busy CPU, where decoding threads share the cores
+    mask = valid.numpy()
+    weight = mask.astype(values.numpy().dtype)
+    stacked = torch.from_numpy(np.stack([np.where(mask, values.numpy(), 0) * weight, weight]))[None]
     resized = F.interpolate(
         stacked, size=(size, size), mode="bilinear", antialias=True, align_corners=False
     )[0]

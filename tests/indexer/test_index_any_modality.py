@@ -176,3 +176,53 @@ def test_a_filter_keeps_the_items_holding_a_modality(ready_settings, search_mode
     only = FilterSpec(equals={"modalities": "sketch"})
     hits = _top(ready_settings, search_model, "mixed", part, filter_spec=only)
     assert len(hits) == SCENES and all(hit["modalities"] == ["sketch"] for hit in hits)
+
+
+def test_a_reindex_reads_every_part_again(ready_settings, search_model, scenes, tmp_path):
+    """Records of a photo, a depth map and a caption move to another model: every part is read
+    again (the new version's vectors are the new model's joint prediction from all three) and
+    the records keep their keys and modalities."""
+    from derived_model import derived_bundle
+
+    from anyseek.db.migrate import open_database
+    from indexer.reindex import run_reindex, start_reindex
+    from model.service import item_request
+    from search.model_registry import ModelRegistry
+
+    root, captions = scenes
+    manifest = root / "records.jsonl"
+    rows = [
+        {"key": f"r{i}", "rgb": f"rgb/00000{i}.png", "depth": f"depth/00000{i}.png",
+         "caption": captions[i]}
+        for i in range(3)
+    ]  # fmt: skip
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    form = SourceForm(manifest=True)
+    assert run_index(ready_settings, "moving", manifest, model=search_model, form=form).done == 3
+    other = str(derived_bundle(tmp_path / "models"))
+    registry = ModelRegistry(ready_settings.model, default=search_model)
+    database, store = open_database(ready_settings), open_store(ready_settings)
+    try:
+        with database.session() as session:
+            job_id, _ = start_reindex(session, "moving", registry.get(other), other)
+        moved = run_reindex(ready_settings, database, store, job_id, registry.get)
+        assert (moved.status, moved.failed) == ("succeeded", 0)
+        new = registry.get(other)
+        stored = {
+            s.payload["key"]: s for s in store.retrieve("moving@v2", [1, 2, 3], with_vectors=True)
+        }
+        assert sorted(stored) == ["r0", "r1", "r2"]
+        assert stored["r1"].payload["modalities"] == ["caption", "depth", "rgb"]
+        inputs = {
+            "image": new.image_input((root / "rgb" / "000001.png").read_bytes()),
+            "depth": new.query_modalities["depth"].transform(
+                (root / "depth" / "000001.png").read_bytes()
+            ),
+            "caption": new.query_modalities["caption"].transform(captions[1]),
+        }
+        [expected] = new.embed_queries([item_request(new, inputs)])
+        space = new.spaces[0].name
+        assert abs(float(stored["r1"].vectors[space] @ expected[space].vector) - 1) < 1e-5
+    finally:
+        store.close()
+        database.dispose()
