@@ -81,14 +81,19 @@ def demo(
 def run_gallery(settings: Settings, database: Database, n: int, queries: int, workers: int) -> None:
     """Make (or reuse) the gallery, index it, and score every kind of example query on it."""
     from cli.demo_gallery import (
+        CAPTIONS,
         SIZE,
         SPLIT,
         ask,
+        ask_captions,
         example_scene,
         gallery_ready,
+        indexed_count,
         item_ids,
+        write_captions,
     )
     from indexer import run_index
+    from indexer.records import SourceForm
     from search.searcher import open_searcher
     from workbench.scenes import SynthRequest, synthesize
 
@@ -124,6 +129,15 @@ def run_gallery(settings: Settings, database: Database, n: int, queries: int, wo
         typer.echo(f"\nasking {queries} scenes by each query kind (answer: the scene's own image)")
         accepted = set(model.query_modalities)
         scores = ask(searcher.search_many, COLLECTION, root, ids, range(queries), accepted)
+        other_way = None
+        if {"caption", "image"} <= accepted:  # any to any: a photo asking for its caption
+            captions = write_captions(root, range(queries))
+            if indexed_count(database, CAPTIONS) < queries:  # a re-run adds no job
+                run_index(
+                    settings, CAPTIONS, captions, model=model, store=searcher.store,
+                    form=SourceForm("caption"),
+                )  # fmt: skip
+            other_way = ask_captions(searcher.search_many, root, range(queries))
     finally:
         searcher.close()
     echo_table(
@@ -141,6 +155,22 @@ def run_gallery(settings: Settings, database: Database, n: int, queries: int, wo
         top = [f"{'*' if h.id == wanted else ''}{h.id} ({h.score:.2f})" for h in hits]
         typer.echo(f"  {s.name:<15} {'  '.join(top)}")
     typer.echo("(the page shows each hit's relevance, 0-1, which means the same for every kind)")
+    if other_way is not None:
+        show_captions(other_way, scene)
+
+
+def show_captions(score, scene: int) -> None:
+    """The other way round: photos asking a collection of captions for their own."""
+    from cli.demo_gallery import CAPTIONS
+
+    typer.echo(
+        f"\nthe other way round: each asked scene's photo searches {score.asked} captions "
+        f"(collection {CAPTIONS!r}): R@1 {score.r1:.2f}, R@10 {score.r10:.2f}; scene "
+        f"{scene}'s photo finds (* its own caption):"
+    )
+    for hit in score.answers[scene].hits[:3]:
+        own = "*" if hit.payload.get("key") == f"scene {scene}" else " "
+        typer.echo(f"  {own} {hit.score:.2f}  {hit.payload.get('caption', '')}")
 
 
 def report_store(settings: Settings) -> StoreHealth:

@@ -140,3 +140,50 @@ def example_scene(scores: Sequence[QueryScore], ids: dict[int, int], top: int) -
         return (len(found), sum(1 / r for r in found), -scene)
 
     return max(scores[0].answers, key=merit)
+
+
+CAPTIONS = "demo-captions"
+"""The demo's collection of captions: the scenes asked, one caption each (``anyseek index
+FILE.jsonl --modality caption``), which their photos are asked against the other way round."""
+
+
+def write_captions(root: Path, scenes: Sequence[int]) -> Path:
+    """A JSON-lines file of the asked scenes' first captions, keyed ``scene N``."""
+    reader = SceneReader(root, SPLIT)
+    path = root / "captions_of_asked_scenes.jsonl"
+    lines = [json.dumps({"text": reader[i].captions[0], "key": f"scene {i}"}) for i in scenes]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def ask_captions(
+    search_many: Callable[[Sequence[SearchQuery]], list], root: Path, scenes: Sequence[int]
+) -> QueryScore:
+    """Each asked scene's photo against the collection of captions: where its own ranks."""
+    images = root / SPLIT / "rgb"
+    queries = [
+        SearchQuery(CAPTIONS, (QueryPart("image", str(images / f"{file_stem(i)}.png")),), k=10)
+        for i in scenes
+    ]
+    answers = search_many(queries)
+    keys = {}
+    for i, answer in zip(scenes, answers, strict=True):
+        if isinstance(answer, Exception):
+            raise answer
+        keys[i] = [hit.payload.get("key") for hit in answer.hits]
+    r1 = sum(keys[i][:1] == [f"scene {i}"] for i in scenes) / len(scenes)
+    r10 = sum(f"scene {i}" in keys[i] for i in scenes) / len(scenes)
+    return QueryScore(
+        "photo->caption", len(scenes), r1, r10, dict(zip(scenes, answers, strict=True))
+    )
+
+
+def indexed_count(database: Database, collection: str) -> int:
+    """How many items of ``collection`` are indexed (0 when there is no such collection)."""
+    with database.session() as session:
+        return (
+            session.query(Item.id)
+            .join(Collection)
+            .filter(Collection.name == collection, Item.status == ItemStatus.INDEXED)
+            .count()
+        )

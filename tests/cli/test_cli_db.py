@@ -185,6 +185,9 @@ def test_demo_indexes_a_gallery_asks_it_and_shows_what_is_there(cli: Cli, data_d
     assert "* marks the scene's own image, the right answer" in first.out  # the example, told
     example = [line.split() for line in first.out.splitlines() if line.startswith("  caption ")]
     assert example and any(t.startswith("*") for t in example[0][1:])  # one its caption finds
+    other_way = [line for line in first.out.splitlines() if "the other way round" in line]
+    assert other_way and "searches 10 captions (collection 'demo-captions')" in other_way[0]
+    assert float(other_way[0].split("R@10 ")[1].split(";")[0]) >= 0.8  # a photo finds its caption
 
     assert cli("collections", "create", "holiday").code == 0
     database = database_from_url(f"sqlite:///{data_dir / 'anyseek.db'}")
@@ -198,7 +201,8 @@ def test_demo_indexes_a_gallery_asks_it_and_shows_what_is_there(cli: Cli, data_d
     assert "indexed," not in second.out  # and no job that indexed nothing
     demo_jobs = [line for line in second.out.splitlines() if " demo " in f" {line} "]
     assert len([j for j in demo_jobs if "succeeded" in j]) == 1, demo_jobs
-    assert "collections (2)" in second.out
+    assert "collections (3)" in second.out  # demo, demo-captions, holiday
+    assert len([line for line in second.out.splitlines() if "demo-captions  succeeded" in line]) == 1
     jobs = [line.split() for line in second.out.splitlines() if "holiday" in line]
     assert ["holiday", "queued", "4", "0", "1", "9"] in [job[1:7] for job in jobs]
 
