@@ -172,41 +172,62 @@ def markdown(table: dict[str, dict[str, list[float]]]) -> str:
     return "\n".join(lines)
 
 
+def report(found: dict) -> str:
+    """What the results file and ``docs/any_to_any.md`` say of one run (its JSON), word for
+    word: the docs test renders it again from the JSON and compares."""
+    return (
+        f"Model {found['model_name']}@{found['model']}; {found['n']} generated scenes, seed "
+        f"{found['seed']}; R@1 / R@10 of the scene's own item.\n\n"
+        + markdown(found["table"])
+        + "\n\nA perfect reader of each caption that sees no colour and no material (all a depth "
+        "map, a segmentation or a sketch shows of an object) reaches R@1 "
+        f"**{found['colour_blind_ceiling']:.3f}** on these scenes: the ceiling of caption -> "
+        "depth, segmentation, sketch, normals and edges, and of those galleries asked by a "
+        "caption."
+    )
+
+
+BEGIN, END = "<!-- any_to_any: begin -->", "<!-- any_to_any: end -->"
+"""Where ``--doc`` writes the report in a document (the text between is replaced)."""
+
+
+def write_doc(path: Path, text: str) -> None:
+    """Replace what stands between the markers of ``path`` with ``text``."""
+    doc = path.read_text()
+    head, rest = doc.split(BEGIN, 1)
+    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{rest.split(END, 1)[1]}")
+
+
 def main() -> None:
     """Measure every gallery against every query kind and write the table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--model", default="builtin")
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--json", type=Path)
+    parser.add_argument("--out", type=Path, help="the results file (Markdown)")
+    parser.add_argument("--json", type=Path, help="the same as JSON, for the docs test")
+    parser.add_argument("--doc", type=Path, help="a document whose marked section gets the table")
     args = parser.parse_args()
     began = time.monotonic()
     model = load_search_model(args.model, device="cpu")
     scenes, objects = scene_parts(args.n, args.seed)
-    table = measure(model, scenes)
-    ceiling = colour_blind_ceiling([str(p["caption"]) for p in scenes], objects)
-    text = markdown(table) + (
-        "\n\nA perfect reader of each caption that sees no colour and no material (all a depth "
-        "map, a segmentation or a sketch shows of an object) reaches R@1 "
-        f"**{ceiling:.3f}** on these scenes: the ceiling of caption -> depth, segmentation, "
-        "sketch, normals and edges, and of those galleries asked by a caption."
-    )
-    seconds = time.monotonic() - began
+    found = {
+        "n": args.n,
+        "seed": args.seed,
+        "model_name": model.name,
+        "model": model.version,
+        "table": measure(model, scenes),
+        "colour_blind_ceiling": colour_blind_ceiling([str(p["caption"]) for p in scenes], objects),
+    }
+    text = report(found)
     command = "PYTHONPATH=. .venv/bin/python bench/any_to_any.py " + " ".join(sys.argv[1:])
-    print(text)
-    print(f"\n{args.n} scenes, seed {args.seed}, {model.name}@{model.version}; {seconds:.0f} s")
+    print(f"{text}\n\n{time.monotonic() - began:.0f} s")
     if args.out:
-        args.out.write_text(
-            f"Command: `{command}`\n\n"
-            f"Model {model.name}@{model.version}; {args.n} generated scenes, seed {args.seed}; "
-            "R@1 / R@10 of the scene's own item.\n\n"
-            f"{text}\n"
-        )
+        args.out.write_text(f"Command: `{command}`\n\n{text}\n")
     if args.json:
-        found = {"n": args.n, "seed": args.seed, "model": model.version, "table": table,
-                 "colour_blind_ceiling": ceiling}  # fmt: skip
         args.json.write_text(json.dumps(found, indent=1) + "\n")
+    if args.doc:
+        write_doc(args.doc, f"Measured by `{command}`:\n\n{text}")
 
 
 if __name__ == "__main__":

@@ -282,12 +282,15 @@ def echo_results(results) -> None:
     if not results.hits:
         typer.echo(f"no results in {results.collection!r}")
     spaces = sorted({s for hit in results.hits for s in hit.spaces})
-    calibrated = results.relevance_note is None
+    # relevance is calibrated on photos: a collection of depth maps or captions has none
+    calibrated = results.relevance_note is None and any(
+        h.relevance is not None for h in results.hits
+    )
     rows = [
         (
             results.offset + i + 1,
             hit.id,
-            *((f"{hit.relevance:.2f}",) if calibrated else ()),
+            *(("-" if hit.relevance is None else f"{hit.relevance:.2f}",) if calibrated else ()),
             f"{hit.score:.4f}",
             *(f"{hit.spaces[s].score:.3f} ({hit.spaces[s].rank})" for s in spaces),
             hit.payload.get("path"),
@@ -297,8 +300,10 @@ def echo_results(results) -> None:
     if rows:
         relevance = ("relevance",) if calibrated else ()
         echo_table(("rank", "id", *relevance, "score", *spaces, "path"), rows)
-    if not calibrated:
+    if results.relevance_note is not None:
         typer.echo(f"note: {results.relevance_note}")
+    elif not calibrated and results.hits:
+        typer.echo("note: relevance is calibrated on photos; these items are not photos: see score")
     if results.next_cursor:
         typer.echo(f"next page: --cursor {results.next_cursor}")
     explanation = results.explanation

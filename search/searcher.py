@@ -571,11 +571,13 @@ def _hit(
     i: int,
     payload: Payload,
 ) -> SearchHitResult:
-    """The result of candidate position ``i``."""
+    """The result of candidate position ``i``. Relevance is calibrated on photos: an item
+    without one (a depth map, a caption: issue 51) gets none rather than a wrong one."""
+    photo = "rgb" in payload.get("modalities", ("rgb",))
     return SearchHitResult(
         id=int(candidates.ids[i]),
         score=float(fused[i]),
-        relevance=None if relevant is None else float(relevant[i]),
+        relevance=None if relevant is None or not photo else float(relevant[i]),
         payload=payload,
         spaces={
             s: SpaceScore(float(candidates.scores[s][i]), int(candidates.ranks[s][i]))

@@ -176,6 +176,13 @@ def test_a_filter_keeps_the_items_holding_a_modality(ready_settings, search_mode
     only = FilterSpec(equals={"modalities": "sketch"})
     hits = _top(ready_settings, search_model, "mixed", part, filter_spec=only)
     assert len(hits) == SCENES and all(hit["modalities"] == ["sketch"] for hit in hits)
+    store = open_store(ready_settings)
+    try:  # relevance is calibrated on photos: the sketches carry none rather than a wrong one
+        found = Searcher(search_model, store).search(SearchQuery("mixed", (part,), k=2 * SCENES))
+    finally:
+        store.close()
+    relevance = {tuple(h.payload["modalities"]): h.relevance for h in found.hits}
+    assert relevance[("sketch",)] is None and relevance[("rgb",)] is not None
 
 
 def test_a_reindex_reads_every_part_again(ready_settings, search_model, scenes, tmp_path):

@@ -1,0 +1,45 @@
+"""The any-to-any table that docs quote is the one its bench wrote: ``docs/any_to_any.md``'s
+marked section and ``bench/results/any_to_any.md`` are what ``bench/any_to_any.py`` renders from
+``bench/results/any_to_any.json``, word for word; and that run meets the targets it claims."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "bench" / "results"
+
+
+def _bench():
+    """``bench/any_to_any.py`` as a module (bench/ is no package)."""
+    spec = importlib.util.spec_from_file_location("any_to_any", ROOT / "bench" / "any_to_any.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_docs_and_the_results_file_say_what_the_run_measured() -> None:
+    bench = _bench()
+    found = json.loads((RESULTS / "any_to_any.json").read_text())
+    text = bench.report(found)
+    results = (RESULTS / "any_to_any.md").read_text()
+    assert results.startswith("Command: `PYTHONPATH=. .venv/bin/python bench/any_to_any.py ")
+    assert text in results
+    doc = (ROOT / "docs" / "any_to_any.md").read_text()
+    section = doc.split(bench.BEGIN, 1)[1].split(bench.END, 1)[0]
+    assert text in section and f"--seed {found['seed']}" in section
+
+
+def test_the_run_meets_what_the_docs_claim_of_it() -> None:
+    """Photo -> caption (retrieval as captioning) and every pair with a photo at R@1 >= 0.9;
+    records of a photo and its depth map never below the photo alone, for any query kind."""
+    table = json.loads((RESULTS / "any_to_any.json").read_text())["table"]
+    assert table["caption"]["rgb"][0] >= 0.9
+    assert all(r1 >= 0.9 for r1, _ in table["rgb"].values())
+    assert all(table[g]["rgb"][0] >= 0.9 for g in table if g != "rgb")
+    for kind, alone in table["rgb"].items():  # (a photo asking photos is no question)
+        r1, r10 = table["rgb+depth"][kind]
+        assert r1 >= alone[0] and r10 >= alone[1], (kind, (r1, r10), alone)
