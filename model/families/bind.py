@@ -93,10 +93,8 @@ class BindSearchModel(SearchModelBase):
     An indexed item of several parts is the normalised weighted sum of its parts' vectors, as a
     query of several is, with its photo counted four times: the photo's colours are what a
     caption names, which a depth map, a segmentation or a sketch of the same scene lack, so an
-    equal sum made a record of a photo and its depth map worse for captions than the photo
-    alone (R@1 0.934 against 0.976 at 1,000 scenes); at 2 it was still 0.009 short on one seed;
-    4 was chosen on two other seeds, where it matched the photo for captions and gained 0.01
-    for sketches (``docs/any_to_any.md``, ``bench/results/any_to_any.md``).
+    equal sum made a record of a photo and its depth map clearly worse for captions than the
+    photo alone (``docs/any_to_any.md``; the weight was chosen on seeds other than its table's).
     """
 
     item_weights = MappingProxyType({"image": 4.0})

@@ -54,6 +54,9 @@ PLACEHOLDERS: tuple[tuple[str, str], ...] = (
     ("--n 20000", "--n 8"),
     ("--n 2000 ", "--n 8 "),
     ("--n 1000", "--n 16"),
+    ("~/.anyseek/demo/scenes/gallery/depth", "scans/depth"),  # the demo's depth maps
+    # indexed into the CLI's data directory (no server holds it): searched there too
+    ("search -c demo-depth", "search --local -c demo-depth"),
 )
 #: (doc file, command) -> why it does not run here
 SKIPPED: dict[tuple[str, str], str] = {
@@ -152,6 +155,20 @@ def _write_query_files(folder: Path, scene: SceneSample) -> None:
     Image.fromarray(255 - scene.sketch).save(folder / "sketch.png")  # dark ink on paper
     Image.fromarray(scene.semseg).save(folder / "seg.png")
     Image.fromarray((scene.depth * 1000).astype(np.uint16)).save(folder / "depth.png")
+    # docs/any_to_any.md's sources: a folder of depth maps, a JSONL of captions, a manifest
+    for name, array in (("rgb/0001.jpg", scene.rgb), ("depth/0001.png", scene.depth * 1000)):
+        (folder / name).parent.mkdir(exist_ok=True)
+        Image.fromarray(array.astype(np.uint16) if name.endswith("png") else array).save(
+            folder / name
+        )
+    (folder / "scans").mkdir()
+    shutil.copytree(folder / "depth", folder / "scans" / "depth")
+    caption = json.dumps({"text": scene.captions[0], "key": "first"})
+    (folder / "captions.jsonl").write_text(caption + "\n")
+    (folder / "records.csv").write_text(
+        f"key,rgb,depth,caption,room\nkitchen-01,rgb/0001.jpg,depth/0001.png,{json.dumps(scene.captions[0])}"
+        ",kitchen\n"
+    )
 
 
 @pytest.fixture(scope="module")

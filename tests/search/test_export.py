@@ -95,6 +95,10 @@ def test_jsonl_lines_are_self_describing(
     path = tmp_path / "out.jsonl"
     write_export(export_records(migrated_database, fresh_store, NAME), path, "jsonl")
     first = json.loads(path.read_text().splitlines()[0])
-    assert set(first) == {"id", "path", "sha256", "payload", "metadata", "model", "vectors"}
+    assert set(first) == {
+        *("id", "key", "modalities", "parts", "path", "sha256"),
+        *("payload", "metadata", "model", "vectors"),
+    }
+    assert first["modalities"] == ["rgb"] and first["key"] == first["path"]  # a photo's item
     dims = {s.name: s.dim for s in gallery.model.spaces}
     assert {s: len(v) for s, v in first["vectors"].items()} == dims
