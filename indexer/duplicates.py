@@ -4,6 +4,8 @@ threshold is linked to it (kept and searchable; re-encodes, resizes, crops, slig
 
 Candidates are each space's nearest stored items; the similarity is measured in every space from
 the stored vectors, so a match in one space alone (same layout, other objects) does not count.
+Items are compared within one kind only (the same modalities: a photo's sketch is no copy of it,
+however near its vector; issue 51).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 from search.stores import VectorStore
 
 NEIGHBOURS = 3  # stored candidates per space and image
+PHOTO = ("rgb",)  # the kind of an item indexed before items had parts
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,16 @@ def find_near_duplicates(
     ids: Sequence[int],
     vectors: Mapping[str, np.ndarray],
     threshold: float,
+    kinds: Sequence[tuple[str, ...]] | None = None,
 ) -> list[DuplicateLink]:
-    """For each new item, its most similar earlier item when at or above ``threshold``."""
+    """For each new item, its most similar earlier item of the same kind (``kinds``: each new
+    item's modalities; photos when not given) when at or above ``threshold``."""
     if threshold <= 0 or not ids or (store.count(collection) == 0 and len(ids) < 2):
         return []
     spaces = sorted(vectors)
     new = {s: _unit(np.asarray(vectors[s], dtype=np.float32)) for s in spaces}
     fresh = set(int(i) for i in ids)
+    kinds = list(kinds) if kinds is not None else [PHOTO] * len(ids)
     best: dict[int, tuple[float, int]] = {}
     if store.count(collection):
         candidates: list[set[int]] = [set() for _ in ids]
@@ -60,7 +66,13 @@ def find_near_duplicates(
             if all(s in item.vectors for s in spaces)
         ]
         column = {item.id: n for n, item in enumerate(stored)}
-        pairs = [(r, column[c]) for r, found in enumerate(candidates) for c in found if c in column]
+        kind_of = [tuple(item.payload.get("modalities", PHOTO)) for item in stored]
+        pairs = [
+            (r, column[c])
+            for r, found in enumerate(candidates)
+            for c in found
+            if c in column and kind_of[column[c]] == kinds[r]
+        ]
         if pairs:  # every (new item, candidate) pair's mean cosine at once
             rows, cols = (np.array(side) for side in zip(*pairs, strict=True))
             scores = sum(
@@ -71,6 +83,8 @@ def find_near_duplicates(
                 if score > best.get(ids[row], (-2.0, 0))[0]:
                     best[ids[row]] = (score, stored[col].id)
     within = sum(new[s] @ new[s].T for s in spaces) / len(spaces)  # earlier rows of the batch
+    same = np.array([[a == b for b in kinds] for a in kinds])
+    within = np.where(same, within, -2.0)
     for row in range(1, len(ids)):
         earlier = int(np.argmax(within[row, :row]))
         score = float(within[row, earlier])

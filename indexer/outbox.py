@@ -399,8 +399,10 @@ def _write_store(
         vectors[spec.name] = matrix[:, start : start + spec.dim]
         start += spec.dim
     ids = [row.item_id for row in batch]
-    links = find_near_duplicates(store, target, ids, vectors, threshold)
-    store.upsert(target, ids, vectors, [json.loads(r.payload) for r in batch])
+    payloads = [json.loads(r.payload) for r in batch]
+    kinds = [tuple(p.get("modalities", ("rgb",))) for p in payloads]
+    links = find_near_duplicates(store, target, ids, vectors, threshold, kinds)
+    store.upsert(target, ids, vectors, payloads)
     store.flush()
     return links
 

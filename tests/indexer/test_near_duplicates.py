@@ -88,3 +88,42 @@ def test_copies_within_one_batch_and_threshold_off(paired_settings, search_model
     database.dispose()
     run_index(paired_settings, "off", batch, model=search_model)
     assert _groups(paired_settings, "off") == {}
+
+
+def test_near_duplicates_are_found_within_one_kind_of_item(
+    ready_settings, search_model, tmp_path
+) -> None:
+    """Issue 51: records of a photo and its depth map sit next to the photo alone (the photo
+    weighs most in a record's vector) but are no copy of it; a record whose photo was
+    re-encoded is a copy of the first record."""
+    import json
+
+    from indexer.records import SourceForm
+    from model.data.modalities import MODALITIES
+
+    depth = next(m for m in MODALITIES if m.name == "depth")
+    samples = {n: generate_scene(7_200 + n, SIZE) for n in range(3)}
+    photos = [_save(Image.fromarray(s.rgb), tmp_path / f"scene{n}.png") for n, s in samples.items()]
+    for n, s in samples.items():
+        _save(Image.fromarray(depth.encode(s)), tmp_path / f"depth{n}.png")
+    _save(Image.fromarray(samples[0].rgb), tmp_path / "scene0-again.jpg", "JPEG", quality=80)
+    rows = [{"key": f"r{n}", "rgb": f"scene{n}.png", "depth": f"depth{n}.png"} for n in samples]
+    rows.append({"key": "r0-again", "rgb": "scene0-again.jpg", "depth": "depth0.png"})
+    manifest = tmp_path / "records.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert run_index(ready_settings, "kinds", photos, model=search_model).done == 3
+    found = run_index(
+        ready_settings, "kinds", manifest, model=search_model, form=SourceForm(manifest=True)
+    )
+    assert found.done == 4
+    database = open_database(ready_settings)
+    try:
+        with database.session() as session:
+            groups = duplicate_groups(session, "kinds")
+    finally:
+        database.dispose()
+    linked = {
+        Path(g.original.source_uri).name: [Path(d.source_uri).name for d in g.duplicates]
+        for g in groups
+    }
+    assert linked == {"records.jsonl:1": ["records.jsonl:4"]}  # records, never photo-to-record
