@@ -1,0 +1,38 @@
+"""``anyseek index`` and ``anyseek jobs show`` as real processes: what a job lists, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from server_process import cli, process_env
+
+from model.data import generate_scene
+
+pytestmark = pytest.mark.slow
+
+
+def _folder(root: Path) -> None:
+    """Two images, a copy of one (a skip) and a file that is not an image (a failure)."""
+    root.mkdir(parents=True)
+    for seed, name in enumerate(("a.png", "b.png")):
+        Image.fromarray(generate_scene(4_600 + seed, 64).rgb).save(root / name)
+    (root / "copy.png").write_bytes((root / "a.png").read_bytes())
+    (root / "broken.png").write_bytes(b"not a png at all")
+
+
+@pytest.mark.timeout(300)
+def test_jobs_show_all_lists_each_failure_and_skip_once(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    _folder(root)
+    env = process_env(tmp_path / "data", ANYSEEK_INDEXER__FLUSH_INTERVAL_S="0")
+    summary = cli(env, "index", str(root), "--collection", "c")
+    assert "2 indexed, 1 failed, 1 skipped" in summary, summary
+
+    shown = cli(env, "jobs", "show", "1", "--all").splitlines()
+    failed = [line for line in shown if "broken.png" in line]
+    skipped = [line for line in shown if "copy.png" in line]
+    assert len(failed) == 1 and failed[0].startswith("failed: "), shown
+    assert len(skipped) == 1 and skipped[0].startswith("skipped: "), shown
+    assert not any("--all" in line for line in shown), shown
