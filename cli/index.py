@@ -30,6 +30,8 @@ def echo_report(result: IndexReport, shown: int = MAX_FAILURES_SHOWN) -> None:
         f"job {result.job_id} {result.status}: {result.done} indexed, {result.failed} failed, "
         f"{result.skipped} skipped of {result.total} (collection {result.collection!r})"
     )
+    if result.already_indexed:
+        typer.echo(f"  {result.already_indexed} of the skipped were already in the collection")
     if result.recovered:
         typer.echo(f"  recovered {result.recovered} items a crash had left pending")
     if result.error:

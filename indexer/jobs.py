@@ -55,6 +55,7 @@ class IndexReport:
     error: str | None = None
     recovered: int = 0  # items a crash had left pending, finished or re-queued by this run
     skips: tuple[tuple[str, str], ...] = ()  # (source uri, reason): entries not indexed
+    already_indexed: int = 0  # of ``skipped``: images the collection had, counted, not listed
 
     @property
     def processed(self) -> int:
@@ -270,6 +271,7 @@ def _report(
         skipped=job.skipped,
         failures=tuple(failures),
         skips=tuple(skips),
+        already_indexed=job.already_indexed,
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -47,6 +47,7 @@ def job_out(found: IndexReport) -> JobOut:
         processed=found.processed,
         failures=[FailureOut(source=s, reason=r) for s, r in found.failures],
         skips=[FailureOut(source=s, reason=r) for s, r in found.skips],
+        already_indexed=found.already_indexed,
         created_at=found.created_at,
         started_at=found.started_at,
         finished_at=found.finished_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,24 @@ def test_jobs_show_all_lists_each_failure_and_skip_once(tmp_path: Path) -> None:
     assert len(failed) == 1 and failed[0].startswith("failed: "), shown
     assert len(skipped) == 1 and skipped[0].startswith("skipped: "), shown
     assert not any("--all" in line for line in shown), shown
+
+
+@pytest.mark.timeout(300)
+def test_a_rerun_counts_images_already_indexed_without_a_row_each(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    _folder(root)
+    data = tmp_path / "data"
+    env = process_env(data, ANYSEEK_INDEXER__FLUSH_INTERVAL_S="0")
+    cli(env, "index", str(root), "--collection", "c")
+    again = cli(env, "index", str(root), "--collection", "c")
+    assert "0 indexed, 1 failed, 3 skipped of 4" in again, again
+    assert "3 of the skipped were already in the collection" in again, again
+
+    with sqlite3.connect(data / "anyseek.db") as db:
+        rows = db.execute(
+            "SELECT skipped, count(*) FROM index_job_failures WHERE job_id = 2 GROUP BY skipped"
+        ).fetchall()
+    assert rows == [(0, 1)]  # the broken file, which a person must mend; no row per image there
+    shown = cli(env, "jobs", "show", "2", "--all")
+    assert "3 of the skipped were already in the collection" in shown, shown
+    assert "skipped: " not in shown, shown
