@@ -500,6 +500,13 @@ class JobOut(BaseModel):
     already_indexed: int = Field(
         0, description="of `skipped`: images the collection already had (counted, not listed)"
     )
+    metadata_unmatched: int = Field(
+        0, description="rows of the job's metadata file that named no image of its source"
+    )
+    unmatched_rows: list[str] = Field(
+        default_factory=list,
+        description="the first few of those rows, each as `FILE:LINE (path)`",
+    )
     created_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None

@@ -32,6 +32,13 @@ def echo_report(result: IndexReport, shown: int = MAX_FAILURES_SHOWN) -> None:
     )
     if result.already_indexed:
         typer.echo(f"  {result.already_indexed} of the skipped were already in the collection")
+    if result.metadata_unmatched:
+        rows = ", ".join(result.unmatched_rows)
+        more = ", ..." if result.metadata_unmatched > len(result.unmatched_rows) else ""
+        typer.echo(
+            f"  {result.metadata_unmatched} metadata rows named no image of the source: "
+            f"{rows}{more}"
+        )
     if result.recovered:
         typer.echo(f"  recovered {result.recovered} items a crash had left pending")
     if result.error:

@@ -56,6 +56,8 @@ class IndexReport:
     recovered: int = 0  # items a crash had left pending, finished or re-queued by this run
     skips: tuple[tuple[str, str], ...] = ()  # (source uri, reason): entries not indexed
     already_indexed: int = 0  # of ``skipped``: images the collection had, counted, not listed
+    metadata_unmatched: int = 0  # rows of the metadata file that named no image of the source
+    unmatched_rows: tuple[str, ...] = ()  # the first few of them, as NAME:LINE (path)
 
     @property
     def processed(self) -> int:
@@ -272,6 +274,8 @@ def _report(
         failures=tuple(failures),
         skips=tuple(skips),
         already_indexed=job.already_indexed,
+        metadata_unmatched=job.metadata_unmatched,
+        unmatched_rows=tuple((job.metadata_unmatched_rows or "").splitlines()),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

@@ -34,7 +34,7 @@ from indexer.jobs import (
     report,
     start_job,
 )
-from indexer.metadata import attach
+from indexer.metadata import UNMATCHED_SHOWN, attach, unmatched
 from indexer.outbox import apply_pending, recover_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
 from indexer.runtime import process_model
@@ -83,6 +83,10 @@ def plan_job(
     refs = list({ref.uri: ref for ref in refs}.values())  # in order of first appearance
     chunk_size = settings.indexer.chunk_size
     job = create_job(session, collection, describe(source), refs, chunk_size, found.skips)
+    if metadata:  # rows naming no image: counted on the job with the first few, never dropped
+        missed = unmatched(refs, metadata)
+        job.metadata_unmatched = len(missed)
+        job.metadata_unmatched_rows = "\n".join(missed[:UNMATCHED_SHOWN]) or None
     return job.id
 
 

@@ -48,6 +48,8 @@ def job_out(found: IndexReport) -> JobOut:
         failures=[FailureOut(source=s, reason=r) for s, r in found.failures],
         skips=[FailureOut(source=s, reason=r) for s, r in found.skips],
         already_indexed=found.already_indexed,
+        metadata_unmatched=found.metadata_unmatched,
+        unmatched_rows=list(found.unmatched_rows),
         created_at=found.created_at,
         started_at=found.started_at,
         finished_at=found.finished_at,

@@ -58,3 +58,17 @@ def test_a_rerun_counts_images_already_indexed_without_a_row_each(tmp_path: Path
     shown = cli(env, "jobs", "show", "2", "--all")
     assert "3 of the skipped were already in the collection" in shown, shown
     assert "skipped: " not in shown, shown
+
+
+@pytest.mark.timeout(300)
+def test_metadata_rows_naming_no_image_are_counted_and_pointed_at(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    _folder(root)
+    sheet = tmp_path / "meta.csv"
+    rows = ["a.png,1", "A.png,2", "b.png,3", "photos/b.png,4"]  # a wrong case, a wrong folder
+    sheet.write_text("path,price\n" + "\n".join(rows) + "\n")
+    env = process_env(tmp_path / "data", ANYSEEK_INDEXER__FLUSH_INTERVAL_S="0")
+    said = cli(env, "index", str(root), "--collection", "c", "--metadata", str(sheet))
+    expected = f"2 metadata rows named no image of the source: {sheet}:3 (A.png), {sheet}:5"
+    assert expected in said, said
+    assert expected in cli(env, "jobs", "show", "1"), "the job keeps them"
