@@ -189,6 +189,17 @@ def count_done(session: Session, job_counts: dict[int, int]) -> None:
         finish_if_complete(session, job)
 
 
+def progress(session: Session, job_id: int) -> int:
+    """Items of a job accounted for, counting those staged but not yet applied to the store: what a
+    progress bar shows, moving chunk by chunk while ``done`` waits for the next apply."""
+    job = get_job(session, job_id)
+    session.refresh(job)
+    staged = session.scalar(
+        select(func.count()).select_from(PendingVectors).where(PendingVectors.job_id == job_id)
+    )
+    return job.done + job.failed + job.skipped + (staged or 0)
+
+
 def report(session: Session, job_id: int, max_failures: int = 1000) -> IndexReport:
     """The job's report, with up to ``max_failures`` failure reasons and as many skips."""
     job = get_job(session, job_id)

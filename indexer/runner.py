@@ -31,6 +31,7 @@ from indexer.jobs import (
     fail_job,
     get_job,
     pending_chunks,
+    progress,
     report,
     start_job,
 )
@@ -147,16 +148,15 @@ def run_index(
 
 
 def _run_chunks(
-    ctx: ChunkContext, store: VectorStore, job_id: int, collection: str, progress: bool
+    ctx: ChunkContext, store: VectorStore, job_id: int, collection: str, show_progress: bool
 ) -> int:
     """Recover what a crash left, then process the job's pending chunks in order; staged vectors
     are applied (and the store flushed) every ``flush_interval_s`` and at the end, not after
     every chunk. Returns how many items were recovered."""
     with ctx.database.session() as session:
         seqs = pending_chunks(session, job_id)
-        job = get_job(session, job_id)
-        total, already = job.total, job.done + job.failed + job.skipped
-    bar = _progress_bar(total, already, collection) if progress else None
+        total, already = get_job(session, job_id).total, progress(session, job_id)
+    bar = _progress_bar(total, already, collection) if show_progress else None
     interval = ctx.settings.indexer.flush_interval_s
     try:
         recovered = recover_pending(ctx.database, store, ctx.settings, collection)
@@ -167,9 +167,8 @@ def _run_chunks(
             if time.monotonic() - last_apply >= interval:  # each apply flushes the store
                 apply_pending(ctx.database, store, ctx.settings, collection)
                 last_apply = time.monotonic()
-            with ctx.database.session() as session:
-                job = get_job(session, job_id)
-                counted, status = job.done + job.failed + job.skipped, job.status
+            with ctx.database.session() as session:  # staged items count: the bar moves by chunk
+                counted, status = progress(session, job_id), get_job(session, job_id).status
             if bar is not None:
                 bar.update(counted - bar.n)
             if status == JobStatus.CANCELLED:

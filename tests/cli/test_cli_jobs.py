@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,30 @@ def test_metadata_rows_naming_no_image_are_counted_and_pointed_at(tmp_path: Path
     expected = f"2 metadata rows named no image of the source: {sheet}:3 (A.png), {sheet}:5"
     assert expected in said, said
     assert expected in cli(env, "jobs", "show", "1"), "the job keeps them"
+
+
+@pytest.mark.timeout(300)
+def test_the_progress_bar_moves_chunk_by_chunk_before_the_store_is_written(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    for seed in range(8):
+        Image.fromarray(generate_scene(4_800 + seed, 64).rgb).save(root / f"{seed}.png")
+    env = process_env(
+        tmp_path / "data",
+        ANYSEEK_INDEXER__CHUNK_SIZE="2",
+        ANYSEEK_INDEXER__FLUSH_INTERVAL_S="3600",  # applied once, at the end (as in a short job)
+        TQDM_MININTERVAL="0",  # every update drawn
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "index", str(root), "--collection", "c"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    shown = [int(n) for n in re.findall(r"\b(\d+)/8\b", done.stderr)]
+    assert shown[-1] == 8, done.stderr
+    assert {2, 4, 6} <= set(shown), done.stderr  # not 0/8 until the job ends
