@@ -20,6 +20,7 @@ import io
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,18 @@ def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
     out = io.BytesIO()
     image.save(out, format=fmt, **options)
     return out.getvalue()
+
+
+def _with_exif(image: Image.Image, tiff: bytes) -> bytes:
+    """A JPEG of ``image`` whose EXIF segment holds ``tiff`` as given (damaged on purpose)."""
+    jpeg = _encoded(image, "JPEG")
+    segment = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(segment) + 2) + segment + jpeg[2:]
+
+
+def _float_tiff(values: np.ndarray) -> bytes:
+    """A 32-bit float TIFF (mode F) of ``values``."""
+    return _encoded(Image.fromarray(values, mode="F"), "TIFF")
 
 
 def hostile_corpus(root: Path) -> dict[str, str]:
@@ -85,6 +98,14 @@ def hostile_corpus(root: Path) -> dict[str, str]:
     exif = Image.Exif()
     exif[0x0112] = 6
     put("EXIF-rotated JPEG", "modes/rot.jpg", _encoded(generate(17), "JPEG", exif=exif), "ok")
+    past_end = b"II*\x00" + struct.pack("<IHHHIII", 8, 1, 0x010F, 2, 5000, 9999, 0)
+    put("EXIF tag past its end", "modes/exif_long.jpg", _with_exif(generate(33), past_end), "ok")
+    garbage = b"MM\x00*" + b"\xff" * 20
+    put("corrupt EXIF", "modes/exif_bad.jpg", _with_exif(generate(34), garbage), "ok")
+    for kind, value in (("NaN", np.nan), ("infinity", np.inf)):
+        floats = np.full((40, 50), 0.5, np.float32)
+        floats[5:9, 5:9] = value
+        put(f"float TIFF holding {kind}", f"modes/{kind}.tif", _float_tiff(floats), "fail")
     frames = [generate(18 + i).convert("P") for i in range(3)]
     out = io.BytesIO()
     frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:])
