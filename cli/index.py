@@ -119,12 +119,13 @@ def worker(
     settings = settings_of(ctx)
     celery = configure(settings)
     check_broker(celery)
-    if "writer" in names:  # the deployment's one writer also looks after what a broker lost
-        from workers.watchdog import start_writer_duties
+    from workers.watchdog import start_watchdog, start_writer_duties
 
+    if "writer" in names:
         waiting = start_writer_duties(settings)
         if waiting:
             typer.echo(f"applying staged vectors of {', '.join(waiting)}")
+    start_watchdog(settings)  # every worker; the one holding the lease sweeps (workers/lease.py)
     celery.worker_main(
         [
             "worker",
