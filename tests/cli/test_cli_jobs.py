@@ -1,4 +1,6 @@
-"""``anyseek index`` and ``anyseek jobs show`` as real processes: what a job lists, once."""
+"""``anyseek index`` and ``anyseek jobs show`` as real processes, on one folder indexed twice: a
+job lists each failure and skip once, a re-run counts the images already there without a row
+each, metadata rows naming no image are counted and pointed at, and the bar moves by chunk."""
 
 from __future__ import annotations
 
@@ -14,27 +16,38 @@ from server_process import cli, process_env
 
 from model.data import generate_scene
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def _folder(root: Path) -> None:
-    """Two images, a copy of one (a skip) and a file that is not an image (a failure)."""
-    root.mkdir(parents=True)
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Two images, a copy of one (a skip) and a file that is not an image (a failure), indexed
+    with a metadata file whose rows 3 and 5 name no image, then indexed again; what each command
+    printed, with the metadata file's path and the data directory."""
+    tmp = tmp_path_factory.mktemp("jobs")
+    root = tmp / "photos"
+    root.mkdir()
     for seed, name in enumerate(("a.png", "b.png")):
         Image.fromarray(generate_scene(4_600 + seed, 64).rgb).save(root / name)
     (root / "copy.png").write_bytes((root / "a.png").read_bytes())
     (root / "broken.png").write_bytes(b"not a png at all")
+    sheet = tmp / "meta.csv"
+    rows = ["a.png,1", "A.png,2", "b.png,3", "photos/b.png,4"]  # a wrong case, a wrong folder
+    sheet.write_text("path,price\n" + "\n".join(rows) + "\n")
+    env = process_env(tmp / "data", ANYSEEK_INDEXER__FLUSH_INTERVAL_S="0")
+    return {
+        "first": cli(env, "index", str(root), "--collection", "c", "--metadata", str(sheet)),
+        "again": cli(env, "index", str(root), "--collection", "c"),
+        "show 1": cli(env, "jobs", "show", "1", "--all"),
+        "show 2": cli(env, "jobs", "show", "2", "--all"),
+        "sheet": str(sheet),
+        "data": str(tmp / "data"),
+    }
 
 
-@pytest.mark.timeout(300)
-def test_jobs_show_all_lists_each_failure_and_skip_once(tmp_path: Path) -> None:
-    root = tmp_path / "photos"
-    _folder(root)
-    env = process_env(tmp_path / "data", ANYSEEK_INDEXER__FLUSH_INTERVAL_S="0")
-    summary = cli(env, "index", str(root), "--collection", "c")
-    assert "2 indexed, 1 failed, 1 skipped" in summary, summary
-
-    shown = cli(env, "jobs", "show", "1", "--all").splitlines()
+def test_jobs_show_all_lists_each_failure_and_skip_once(runs: dict[str, str]) -> None:
+    assert "2 indexed, 1 failed, 1 skipped" in runs["first"], runs["first"]
+    shown = runs["show 1"].splitlines()
     failed = [line for line in shown if "broken.png" in line]
     skipped = [line for line in shown if "copy.png" in line]
     assert len(failed) == 1 and failed[0].startswith("failed: "), shown
@@ -42,42 +55,26 @@ def test_jobs_show_all_lists_each_failure_and_skip_once(tmp_path: Path) -> None:
     assert not any("--all" in line for line in shown), shown
 
 
-@pytest.mark.timeout(300)
-def test_a_rerun_counts_images_already_indexed_without_a_row_each(tmp_path: Path) -> None:
-    root = tmp_path / "photos"
-    _folder(root)
-    data = tmp_path / "data"
-    env = process_env(data, ANYSEEK_INDEXER__FLUSH_INTERVAL_S="0")
-    cli(env, "index", str(root), "--collection", "c")
-    again = cli(env, "index", str(root), "--collection", "c")
+def test_a_rerun_counts_images_already_indexed_without_a_row_each(runs: dict[str, str]) -> None:
+    again = runs["again"]
     assert "0 indexed, 1 failed, 3 skipped of 4" in again, again
     assert "3 of the skipped were already in the collection" in again, again
-
-    with sqlite3.connect(data / "anyseek.db") as db:
+    with sqlite3.connect(Path(runs["data"]) / "anyseek.db") as db:
         rows = db.execute(
             "SELECT skipped, count(*) FROM index_job_failures WHERE job_id = 2 GROUP BY skipped"
         ).fetchall()
     assert rows == [(0, 1)]  # the broken file, which a person must mend; no row per image there
-    shown = cli(env, "jobs", "show", "2", "--all")
-    assert "3 of the skipped were already in the collection" in shown, shown
-    assert "skipped: " not in shown, shown
+    assert "3 of the skipped were already in the collection" in runs["show 2"], runs["show 2"]
+    assert "skipped: " not in runs["show 2"], runs["show 2"]
 
 
-@pytest.mark.timeout(300)
-def test_metadata_rows_naming_no_image_are_counted_and_pointed_at(tmp_path: Path) -> None:
-    root = tmp_path / "photos"
-    _folder(root)
-    sheet = tmp_path / "meta.csv"
-    rows = ["a.png,1", "A.png,2", "b.png,3", "photos/b.png,4"]  # a wrong case, a wrong folder
-    sheet.write_text("path,price\n" + "\n".join(rows) + "\n")
-    env = process_env(tmp_path / "data", ANYSEEK_INDEXER__FLUSH_INTERVAL_S="0")
-    said = cli(env, "index", str(root), "--collection", "c", "--metadata", str(sheet))
+def test_metadata_rows_naming_no_image_are_counted_and_pointed_at(runs: dict[str, str]) -> None:
+    sheet = runs["sheet"]
     expected = f"2 metadata rows named no image of the source: {sheet}:3 (A.png), {sheet}:5"
-    assert expected in said, said
-    assert expected in cli(env, "jobs", "show", "1"), "the job keeps them"
+    assert expected in runs["first"], runs["first"]
+    assert expected in runs["show 1"], "the job keeps them"
 
 
-@pytest.mark.timeout(300)
 def test_the_progress_bar_moves_chunk_by_chunk_before_the_store_is_written(
     tmp_path: Path,
 ) -> None:

@@ -80,17 +80,16 @@ def test_a_second_run_into_the_same_folder_is_refused_naming_the_first(tmp_path:
     )
     try:
         deadline = time.monotonic() + 120
-        while not (out / "recipe.json").exists() and time.monotonic() < deadline:
+        while not (out / "recipe.json").exists() and time.monotonic() < deadline:  # lock held
             assert first.poll() is None, "the first run ended at once"
             time.sleep(0.2)
-        for extra in ([], ["--resume"]):
-            second = subprocess.run(
-                [*command, "--out", str(out), *extra], env=env, capture_output=True, text=True,
-                timeout=120,
-            )  # fmt: skip
-            assert first.poll() is None, "the first run must still be running"
-            assert second.returncode == 1, second.stdout + second.stderr
-            assert f"is being trained by pid {first.pid} (started " in second.stderr, second.stderr
+        second = subprocess.run(  # --resume: what the "already holds a run" check lets through
+            [*command, "--out", str(out), "--resume"], env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert first.poll() is None, "the first run must still be running"
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert f"is being trained by pid {first.pid} (started " in second.stderr, second.stderr
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
