@@ -1,13 +1,12 @@
 """Collections and items kept the same in the database and the vector store, for the routes.
 
 The indexer owns how items get in; this module holds the few whole-collection and whole-item
-changes the API makes (create with the model's spaces, delete everywhere) and the reads it serves.
+changes the API makes (create and delete everywhere: `indexer.collections`, shared with the CLI)
+and the reads it serves.
 Each takes the request's session; the request commits it.
 """
 
 from __future__ import annotations
-
-import shutil
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,43 +16,16 @@ from anyseek.db.models import Collection, Item, ItemStatus
 from anyseek.db.session import Database
 from anyseek.errors import NotFoundError
 from anyseek.settings import Settings
-from indexer.collections import attach_model, store_names, store_spaces
-from indexer.thumbnails import reconstruction_path, thumbnail_dir, thumbnail_path
-from model.service import RECONSTRUCTION_KINDS, SearchModel
+from indexer.collections import create_collection, delete_collection, store_names
+from indexer.thumbnails import reconstruction_path, thumbnail_path
+from model.service import RECONSTRUCTION_KINDS
 from search.fields import SYSTEM_FIELDS
 from search.model_registry import ModelRegistry
 from search.stores import VectorStore
 from search.versions import check_model
 
-__all__ = ["reconstruction_path", "thumbnail_path"]  # re-exported for the item routes
-
-
-def create_collection(
-    session: Session, store: VectorStore, model: SearchModel, name: str, source: str | None = None
-) -> repository.CollectionSummary:
-    """A new collection in the database and the store, with every space of the loaded model
-    (loaded from ``source``, recorded as the collection's version 1)."""
-    collection = repository.create_collection(session, name)
-    attach_model(session, collection, model, source)  # what the indexer records on first use
-    store.ensure_collection(name, store_spaces(collection))
-    return repository.summarize(session, [collection])[0]
-
-
-def delete_collection(
-    settings: Settings, session: Session, store: VectorStore, name: str
-) -> repository.CollectionSummary:
-    """Delete a collection's records (committed first: a failed drop leaves stray vectors, never
-    records whose vectors are gone), then its vectors and thumbnails."""
-    names = store_names(session, repository.get_collection(session, name))
-    summary = repository.delete_collection(session, name)
-    session.commit()
-    existing = set(store.collections())
-    for store_name in names:
-        if store_name in existing:
-            store.drop(store_name)
-    store.delete_alias(versions.alias_name(name))
-    shutil.rmtree(thumbnail_dir(settings, name), ignore_errors=True)
-    return summary
+# re-exported for the routes: the CLI creates and deletes collections with the same functions
+__all__ = ["create_collection", "delete_collection", "reconstruction_path", "thumbnail_path"]
 
 
 def check_indexable(session: Session, models: ModelRegistry, name: str) -> None:

@@ -515,9 +515,20 @@ class JobOut(BaseModel):
     processed: int
     failures: list[FailureOut]
     skips: list[FailureOut] = Field(
-        description="entries skipped, each with its reason: an image already in the collection, "
-        "a name outside the include globs, a link out of the folder or looping, a folder that "
-        "cannot be listed"
+        description="entries skipped, each with its reason: a copy of another image of the "
+        "source, a name outside the include globs, a link out of the folder or looping, a folder "
+        "that cannot be listed (images already in the collection are counted in "
+        "`already_indexed`, not listed)"
+    )
+    already_indexed: int = Field(
+        0, description="of `skipped`: images the collection already had (counted, not listed)"
+    )
+    metadata_unmatched: int = Field(
+        0, description="rows of the job's metadata file that named no image of its source"
+    )
+    unmatched_rows: list[str] = Field(
+        default_factory=list,
+        description="the first few of those rows, each as `FILE:LINE (path)`",
     )
     created_at: datetime | None
     started_at: datetime | None

@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import random
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -35,10 +35,15 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path += [str(ROOT / "tests"), str(ROOT / "tests" / "reliability")]
+sys.path += [
+    str(ROOT / "tests"),
+    str(ROOT / "tests" / "reliability"),
+    str(ROOT / "tests" / "deployment"),
+]
 
-from hostile import hostile_requests, npy_header  # noqa: E402
+from hostile import npy_header  # noqa: E402
 from indexing_checks import collection_state, killed_run, sound  # noqa: E402
+from load import Load, summarise  # noqa: E402
 from server_process import free_port, wait_ready  # noqa: E402
 
 
@@ -46,6 +51,18 @@ def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
     out = io.BytesIO()
     image.save(out, format=fmt, **options)
     return out.getvalue()
+
+
+def _with_exif(image: Image.Image, tiff: bytes) -> bytes:
+    """A JPEG of ``image`` whose EXIF segment holds ``tiff`` as given (damaged on purpose)."""
+    jpeg = _encoded(image, "JPEG")
+    segment = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(segment) + 2) + segment + jpeg[2:]
+
+
+def _float_tiff(values: np.ndarray) -> bytes:
+    """A 32-bit float TIFF (mode F) of ``values``."""
+    return _encoded(Image.fromarray(values, mode="F"), "TIFF")
 
 
 def hostile_corpus(root: Path) -> dict[str, str]:
@@ -81,6 +98,14 @@ def hostile_corpus(root: Path) -> dict[str, str]:
     exif = Image.Exif()
     exif[0x0112] = 6
     put("EXIF-rotated JPEG", "modes/rot.jpg", _encoded(generate(17), "JPEG", exif=exif), "ok")
+    past_end = b"II*\x00" + struct.pack("<IHHHIII", 8, 1, 0x010F, 2, 5000, 9999, 0)
+    put("EXIF tag past its end", "modes/exif_long.jpg", _with_exif(generate(33), past_end), "ok")
+    garbage = b"MM\x00*" + b"\xff" * 20
+    put("corrupt EXIF", "modes/exif_bad.jpg", _with_exif(generate(34), garbage), "ok")
+    for kind, value in (("NaN", np.nan), ("infinity", np.inf)):
+        floats = np.full((40, 50), 0.5, np.float32)
+        floats[5:9, 5:9] = value
+        put(f"float TIFF holding {kind}", f"modes/{kind}.tif", _float_tiff(floats), "fail")
     frames = [generate(18 + i).convert("P") for i in range(3)]
     out = io.BytesIO()
     frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:])
@@ -321,78 +346,26 @@ def run_clients(tmp: Path, clients: int, seconds: float) -> dict[str, object]:
 
 
 def _load(base: str, clients: int, seconds: float) -> dict[str, object]:
-    import httpx
-
-    search = f"{base}/v1/collections/g/search"
-    hostile = hostile_requests()
-    captions = ["a red cube", "a blue sphere left of a green cone", "two yellow tori", "a cylinder"]
-    counts: Counter = Counter()
-    good_ms: list[float] = []
-    lock = threading.Lock()
-    end = time.monotonic() + seconds
-
-    def client(index: int) -> None:
-        rng = random.Random(index)
-        with httpx.Client(timeout=60) as http:
-            n = 0
-            while time.monotonic() < end:
-                n += 1
-                bad = n % 10 == index % 10
-                start = time.perf_counter()
-                try:
-                    if bad:
-                        kind, make = hostile[rng.randrange(len(hostile))]
-                        request = make()
-                        target = search + ("/upload" if "files" in request else "")
-                        response = http.post(target, **request)
-                    else:
-                        body = {"parts": [{"modality": "caption", "text": rng.choice(captions)}]}
-                        response = http.post(search, json=body)
-                    code = response.status_code
-                except httpx.TimeoutException:
-                    code = "hang"
-                except httpx.HTTPError:
-                    code = "reset"
-                ms = (time.perf_counter() - start) * 1000
-                with lock:
-                    counts["cases"] += 1
-                    counts["hostile" if bad else "good"] += 1
-                    if code in ("hang", "reset"):
-                        counts[code] += 1
-                    elif code >= 500:
-                        counts["5xx"] += 1
-                    if bad:
-                        counts[f"hostile: {kind} -> {code}"] += 1
-                    if bad and code not in ("hang", "reset") and 400 <= code < 500:
-                        counts["hostile answered 4xx"] += 1
-                    if not bad:
-                        if code != 200:
-                            counts["good queries harmed"] += 1
-                        else:
-                            good_ms.append(ms)
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    good_ms.sort()
-    shown = ("cases", "good", "hostile", "hostile answered 4xx", "5xx", "hang", "reset")
-    per_kind = {key: counts[key] for key in sorted(counts) if key.startswith("hostile: ")}
+    """The shared load generator (tests/deployment/load.py) for ``seconds``, summarised."""
+    load = Load(base, "g", clients).start()
+    time.sleep(seconds)
+    load.stop()
+    summary = summarise(load.answers)
+    hostile = [a for a in load.answers if not a.good]
+    per_kind = Counter(f"hostile: {a.kind} -> {a.outcome}" for a in hostile)
     return {
-        **{key: counts[key] for key in shown},
-        **per_kind,
-        "good queries harmed": counts["good queries harmed"],
-        "good p50 ms": _quantile(good_ms, 0.5),
-        "good p99 ms": _quantile(good_ms, 0.99),
+        "cases": summary.queries,
+        "good": summary.good,
+        "hostile": len(hostile),
+        "hostile answered 4xx": sum(a.outcome.startswith("4") for a in hostile),
+        "5xx": summary.five_xx,
+        "hang": summary.hangs,
+        "reset": sum(a.outcome.startswith("reset") for a in load.answers),
+        **dict(sorted(per_kind.items())),
+        "good queries harmed": summary.harmed,
+        "good p50 ms": summary.p50_ms,
+        "good p99 ms": summary.p99_ms,
     }
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    """The ``q`` quantile of sorted values (None when there are none)."""
-    if not values:
-        return None
-    return round(values[min(len(values) - 1, int(q * len(values)))], 1)
 
 
 def main() -> None:

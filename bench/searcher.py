@@ -17,10 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+from bench.search import pct  # the same percentile as the API's latency table
 
 
 def main() -> None:
@@ -80,9 +77,7 @@ def main() -> None:
             query = SearchQuery("bench", tuple(parts(scenes[i])), k=10, explain=True)
             stages = searcher.search(query).explanation.timings_ms
             store_ms.append(stages["store"] + stages["fuse"])
-        rows.append(
-            (name, statistics.median(times), _percentile(times, 0.95), statistics.median(store_ms))
-        )
+        rows.append((name, statistics.median(times), pct(times, 0.95), statistics.median(store_ms)))
     batch = [SearchQuery("bench", (QueryPart("caption", s.captions[0]),)) for s in scenes[:16]]
     t0 = time.perf_counter()
     for query in batch:

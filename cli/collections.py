@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import typer
 
+from cli.context import settings_of
 from cli.database import checked_database
 from cli.lazy import LazyModule
 from cli.output import echo_table
 from cli.versions import rollback, versions
+from cli.writer import ServerWriter, claim_store
 
 # the database layer loads SQLAlchemy (~1 s cold): only when a collections command runs
 repository = LazyModule("anyseek.db.repository")
@@ -30,11 +33,30 @@ def create(
         "default ANYSEEK_INDEXER__NEAR_DUPLICATE_THRESHOLD)",
     ),
 ) -> None:
-    """Create an empty collection called NAME."""
-    with checked_database(ctx) as database, database.session() as session:
-        repository.create_collection(session, name)
-        if near_duplicates is not None:
-            duplicates.set_threshold(session, name, near_duplicates)
+    """Create an empty collection called NAME, in the database and the store, with every space
+    of the configured model (what `POST /v1/collections` does; a running server that writes the
+    same store creates it itself)."""
+    from indexer.collections import create_collection
+    from indexer.runtime import process_model
+    from search.stores.writer_lock import WriterBusyError
+
+    settings = settings_of(ctx)
+    try:
+        store = claim_store(settings)
+    except WriterBusyError as busy:
+        server = ServerWriter(settings, busy, f"collections create {name}")
+        body = {"name": name, "near_duplicate_threshold": near_duplicates}
+        server.call("POST", "/v1/collections", {k: v for k, v in body.items() if v is not None})
+        typer.echo(f"created collection {name!r} (through {server.who})")
+        return
+    try:
+        model = process_model(settings)
+        with checked_database(ctx) as database, database.session() as session:
+            create_collection(session, store, model, name, settings.model.source)
+            if near_duplicates is not None:
+                duplicates.set_threshold(session, name, near_duplicates)
+    finally:
+        store.close()
     typer.echo(f"created collection {name!r}")
 
 
@@ -82,7 +104,12 @@ def delete(
     name: str = typer.Argument(..., help="collection to delete"),
     yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
 ) -> None:
-    """Delete collection NAME with its items and jobs."""
+    """Delete collection NAME with its items, jobs, vectors and thumbnails (what `DELETE
+    /v1/collections/NAME` does; a running server that writes the same store deletes it itself)."""
+    from indexer.collections import delete_collection
+    from search.stores.writer_lock import WriterBusyError
+
+    settings = settings_of(ctx)
     with checked_database(ctx) as database:
         with database.session() as session:
             summary = repository.summarize(session, [repository.get_collection(session, name)])[0]
@@ -91,8 +118,17 @@ def delete(
                 f"Delete collection {name!r} with {summary.items} items and {summary.jobs} jobs?",
                 abort=True,
             )
-        with database.session() as session:
-            deleted = repository.delete_collection(session, name)
+        try:
+            store = claim_store(settings)
+        except WriterBusyError as busy:
+            server = ServerWriter(settings, busy, f"collections delete {name} --yes")
+            deleted = SimpleNamespace(**server.call("DELETE", f"/v1/collections/{name}"))
+        else:
+            try:
+                with database.session() as session:
+                    deleted = delete_collection(settings, session, store, name)
+            finally:
+                store.close()
     typer.echo(f"deleted collection {name!r} ({deleted.items} items, {deleted.jobs} jobs)")
 
 

@@ -24,20 +24,29 @@ app = typer.Typer(help="List, show and cancel index jobs.", no_args_is_help=True
 MAX_FAILURES_SHOWN = 20
 
 
-def echo_report(result: IndexReport) -> None:
-    """Print a job's counts and its first failures and skips, one line each."""
+def echo_report(result: IndexReport, shown: int = MAX_FAILURES_SHOWN) -> None:
+    """Print a job's counts and its first ``shown`` failures and skips, one line each."""
     typer.echo(
         f"job {result.job_id} {result.status}: {result.done} indexed, {result.failed} failed, "
         f"{result.skipped} skipped of {result.total} (collection {result.collection!r})"
     )
+    if result.already_indexed:
+        typer.echo(f"  {result.already_indexed} of the skipped were already in the collection")
+    if result.metadata_unmatched:
+        rows = ", ".join(result.unmatched_rows)
+        more = ", ..." if result.metadata_unmatched > len(result.unmatched_rows) else ""
+        typer.echo(
+            f"  {result.metadata_unmatched} metadata rows named no image of the source: "
+            f"{rows}{more}"
+        )
     if result.recovered:
         typer.echo(f"  recovered {result.recovered} items a crash had left pending")
     if result.error:
         typer.echo(f"  error: {result.error}")
     listed = [("failed", *f) for f in result.failures] + [("skipped", *s) for s in result.skips]
-    for kind, uri, reason in listed[:MAX_FAILURES_SHOWN]:
+    for kind, uri, reason in listed[:shown]:
         typer.echo(f"  {kind}: {uri}: {reason}")
-    if len(listed) > MAX_FAILURES_SHOWN:
+    if len(listed) > shown > 0:
         typer.echo(f"  ... see `anyseek jobs show {result.job_id} --all`")
 
 
@@ -127,12 +136,13 @@ def worker(
     settings = settings_of(ctx)
     celery = configure(settings)
     check_broker(celery)
-    if "writer" in names:  # the deployment's one writer also looks after what a broker lost
-        from workers.watchdog import start_writer_duties
+    from workers.watchdog import start_watchdog, start_writer_duties
 
+    if "writer" in names:
         waiting = start_writer_duties(settings)
         if waiting:
             typer.echo(f"applying staged vectors of {', '.join(waiting)}")
+    start_watchdog(settings)  # every worker; the one holding the lease sweeps (workers/lease.py)
     celery.worker_main(
         [
             "worker",
@@ -201,12 +211,12 @@ def show(
     with checked_database(ctx) as database, database.session() as session:
         fail_dead_jobs(session, stale_s)
         result = report(session, job_id, max_failures=10**9 if all_failures else 100)
-    if all_failures:
+    if all_failures:  # every one, once, each on its own line before the counts
         for uri, reason in result.failures:
             typer.echo(f"failed: {uri}: {reason}")
         for uri, reason in result.skips:
             typer.echo(f"skipped: {uri}: {reason}")
-    echo_report(result)
+    echo_report(result, shown=0 if all_failures else MAX_FAILURES_SHOWN)
 
 
 @app.command("cancel")

@@ -28,19 +28,22 @@ def default(
     require_extra("train", "train default")
     from workbench.pipeline import Run, run_pipeline
     from workbench.recipe import load_recipe
+    from workbench.run_lock import hold_run
 
     try:
         config = load_recipe(recipe)
     except ValueError as exc:
         raise SettingsError(f"--recipe: {exc}") from None
-    if (out / "recipe.json").is_file() and not resume:
-        raise SettingsError(
-            f"{out} already holds a run: pass --resume to go on with it, or choose another --out"
-        )
     if threads is not None and threads < 1:
         raise SettingsError(f"--threads must be at least 1, got {threads}")
     command = f"anyseek train default --recipe {recipe}"
-    records = run_pipeline(Run(config, out, command), threads=threads)
+    with hold_run(out, command):  # a second run into the same folder is refused, naming this one
+        if (out / "recipe.json").is_file() and not resume:
+            raise SettingsError(
+                f"{out} already holds a run: pass --resume to go on with it, or choose another "
+                "--out"
+            )
+        records = run_pipeline(Run(config, out, command), threads=threads)
     typer.echo(f"bundle: {out / 'bundle'}")
     for name, value in records["eval"].items():
         typer.echo(f"{name}: {value}")

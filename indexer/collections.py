@@ -1,7 +1,9 @@
-"""A collection's model identity and embedding spaces, kept the same in the database and store."""
+"""A collection's model identity and embedding spaces, kept the same in the database and store;
+creating and deleting a whole collection everywhere (the API's routes and the CLI call these)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 
 from sqlalchemy.orm import Session
@@ -9,8 +11,10 @@ from sqlalchemy.orm import Session
 from anyseek.db import repository, versions
 from anyseek.db.models import Collection, EmbeddingSpace, Metric
 from anyseek.identity import ensure_same_model
+from anyseek.settings import Settings
+from indexer.thumbnails import thumbnail_dir
 from model.service import SearchModel, model_identity
-from search.stores import SpaceSpec
+from search.stores import SpaceSpec, VectorStore
 
 
 def attach_model(
@@ -70,3 +74,32 @@ def store_names(session: Session, collection: Collection) -> list[str]:
     goes from all of them, so a rollback never brings it back)."""
     names = [v.store_name for v in versions.versions(session, collection)]
     return names or [collection.name]
+
+
+def create_collection(
+    session: Session, store: VectorStore, model: SearchModel, name: str, source: str | None = None
+) -> repository.CollectionSummary:
+    """A new collection in the database and the store, with every space of the loaded model
+    (loaded from ``source``, recorded as the collection's version 1); the caller commits."""
+    collection = repository.create_collection(session, name)
+    attach_model(session, collection, model, source)  # what the indexer records on first use
+    store.ensure_collection(name, store_spaces(collection))
+    return repository.summarize(session, [collection])[0]
+
+
+def delete_collection(
+    settings: Settings, session: Session, store: VectorStore, name: str
+) -> repository.CollectionSummary:
+    """Delete a collection's records (committed first: a failed drop leaves stray vectors, never
+    records whose vectors are gone), then its vectors of every version, its alias and its
+    thumbnails; what it held."""
+    names = store_names(session, repository.get_collection(session, name))
+    summary = repository.delete_collection(session, name)
+    session.commit()
+    existing = set(store.collections())
+    for store_name in names:
+        if store_name in existing:
+            store.drop(store_name)
+    store.delete_alias(versions.alias_name(name))
+    shutil.rmtree(thumbnail_dir(settings, name), ignore_errors=True)
+    return summary

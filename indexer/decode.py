@@ -16,8 +16,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from indexer.errors import ItemError
 from indexer.fetch import Fetched
+from indexer.notes import log_notes, noted
 from indexer.thumbnails import make_thumbnail
-from model.service import to_rgb
+from model.service import UserInputError, to_rgb
 
 try:  # HEIC/HEIF (iPhone photos); optional so a missing wheel only loses that format
     from pillow_heif import register_heif_opener
@@ -77,11 +78,16 @@ def open_rgb(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
         raise ItemError(f"decompression bomb refused: {error}") from None
     except (OSError, SyntaxError, ValueError) as error:  # truncated or corrupt data
         raise ItemError(f"damaged or incomplete image data: {error}") from None
+    except UserInputError as error:  # pixels no image can hold (NaN in a float image)
+        raise ItemError(str(error)) from None
 
 
 def decode(fetched: Fetched, limits: DecodeLimits, image_input) -> Decoded:
-    """Fetched bytes -> :class:`Decoded` using the model's ``image_input`` transform."""
-    image, fmt = open_rgb(fetched.data, limits.max_pixels)
+    """Fetched bytes -> :class:`Decoded` using the model's ``image_input`` transform; what
+    decoding warned about (damaged EXIF...) is logged as the item's notes."""
+    with noted() as notes:
+        image, fmt = open_rgb(fetched.data, limits.max_pixels)
+    log_notes(fetched.ref.shown, notes)
     try:
         pixels = image_input(image)
     except Exception as error:  # the transform names the problem (e.g. an empty image)

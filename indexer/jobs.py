@@ -55,6 +55,9 @@ class IndexReport:
     error: str | None = None
     recovered: int = 0  # items a crash had left pending, finished or re-queued by this run
     skips: tuple[tuple[str, str], ...] = ()  # (source uri, reason): entries not indexed
+    already_indexed: int = 0  # of ``skipped``: images the collection had, counted, not listed
+    metadata_unmatched: int = 0  # rows of the metadata file that named no image of the source
+    unmatched_rows: tuple[str, ...] = ()  # the first few of them, as NAME:LINE (path)
 
     @property
     def processed(self) -> int:
@@ -190,6 +193,17 @@ def count_done(session: Session, job_counts: dict[int, int]) -> None:
         finish_if_complete(session, job)
 
 
+def progress(session: Session, job_id: int) -> int:
+    """Items of a job accounted for, counting those staged but not yet applied to the store: what a
+    progress bar shows, moving chunk by chunk while ``done`` waits for the next apply."""
+    job = get_job(session, job_id)
+    session.refresh(job)
+    staged = session.scalar(
+        select(func.count()).select_from(PendingVectors).where(PendingVectors.job_id == job_id)
+    )
+    return job.done + job.failed + job.skipped + (staged or 0)
+
+
 def report(session: Session, job_id: int, max_failures: int = 1000) -> IndexReport:
     """The job's report, with up to ``max_failures`` failure reasons and as many skips."""
     job = get_job(session, job_id)
@@ -274,6 +288,9 @@ def _report(
         skipped=job.skipped,
         failures=tuple(failures),
         skips=tuple(skips),
+        already_indexed=job.already_indexed,
+        metadata_unmatched=job.metadata_unmatched,
+        unmatched_rows=tuple((job.metadata_unmatched_rows or "").splitlines()),
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,

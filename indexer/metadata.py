@@ -34,9 +34,19 @@ from search.fields import (
 KEY = "path"
 """The column (CSV) or key (JSONL) naming the image a row of a metadata file belongs to."""
 SIDECAR_SUFFIX = ".json"
+UNMATCHED_SHOWN = 5  # rows matching no image named on the job, besides their count
 
 
-def read_metadata_file(path: Path) -> dict[str, dict[str, Any]]:
+class MetadataRows(dict[str, dict[str, Any]]):
+    """A metadata file's rows by their ``path``, each remembering where it was (``NAME:LINE``),
+    so a row that matches no image can be pointed at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.where: dict[str, str] = {}
+
+
+def read_metadata_file(path: Path) -> MetadataRows:
     """Rows of a ``.csv`` or ``.jsonl`` metadata file by their ``path``; a bad file is a
     :class:`SourceError` naming the line."""
     try:
@@ -46,7 +56,7 @@ def read_metadata_file(path: Path) -> dict[str, dict[str, Any]]:
     return parse_metadata(data, str(path))
 
 
-def read_allowed_metadata_file(settings: IndexerSettings, path: str) -> dict[str, dict[str, Any]]:
+def read_allowed_metadata_file(settings: IndexerSettings, path: str) -> MetadataRows:
     """A metadata file named by an API client: checked as a job's source is (inside the allowed
     roots, existing) and a regular file (a FIFO would block the read), then read."""
     resolved = checked_path(settings, Path(path))
@@ -59,7 +69,7 @@ def read_allowed_metadata_file(settings: IndexerSettings, path: str) -> dict[str
     return read_metadata_file(resolved)
 
 
-def parse_metadata(data: bytes | str, name: str) -> dict[str, dict[str, Any]]:
+def parse_metadata(data: bytes | str, name: str) -> MetadataRows:
     """Rows of a metadata file's content by their ``path``: CSV when ``name`` (the file's path or
     upload name, which labels every error) ends in ``.csv``, else one JSON object a line; values
     checked as every metadata value is (``search.fields``). A bad row is a :class:`SourceError`
@@ -69,7 +79,7 @@ def parse_metadata(data: bytes | str, name: str) -> dict[str, dict[str, Any]]:
     except UnicodeDecodeError as error:
         raise SourceError(f"{name}: not UTF-8 text (byte {error.start}: {error.reason})") from None
     rows = _csv_rows(text) if name.lower().endswith(".csv") else _jsonl_rows(text, name)
-    table: dict[str, dict[str, Any]] = {}
+    table = MetadataRows()
     for line, row in rows:
         key = row.pop(KEY, None)
         if not isinstance(key, str) or not key:
@@ -78,6 +88,7 @@ def parse_metadata(data: bytes | str, name: str) -> dict[str, dict[str, Any]]:
             table[key] = normalize_metadata(row)
         except MetadataError as error:
             raise SourceError(f"{name}:{line}: {error}") from None
+        table.where[key] = f"{name}:{line}"
     return table
 
 
@@ -138,9 +149,11 @@ def attach(refs: Sequence[SourceRef], table: Mapping[str, Mapping[str, Any]]) ->
 
 
 def unmatched(refs: Sequence[SourceRef], table: Mapping[str, Any]) -> list[str]:
-    """Keys of a metadata file that name none of the refs (shown to the user as a warning)."""
+    """Rows of a metadata file that name none of the refs, as ``NAME:LINE (path)`` where the
+    table knows its lines (else the path): reported on the job, never dropped silently."""
     known = {ref.path for ref in refs} | {ref.uri for ref in refs}
-    return [key for key in table if key not in known]
+    where = getattr(table, "where", {})
+    return [f"{where[key]} ({key})" if key in where else key for key in table if key not in known]
 
 
 def read_sidecar(image: Path) -> dict[str, Any] | None:

@@ -128,7 +128,7 @@ def stage_chunk(
     model: ModelIdentity | None = None,
 ) -> bool:
     """Write a chunk's items, staged vectors, failures and skips once; False if it was already
-    written.
+    written. Images the collection already has are counted (``already_indexed``), not listed.
     ``model`` made the vectors: they are staged for the current version, which
     must be that model's."""
     job = get_job(session, job_id, lock=True)
@@ -136,21 +136,23 @@ def stage_chunk(
     if chunk is None or chunk.status == ChunkStatus.DONE or job.status in FINISHED:
         return False
     version = staging_version(session, collection_id, model)
-    skips = list(outcome.skips)
+    listed = [skip for skip in outcome.skips if skip[1] != ALREADY_INDEXED]
+    already = len(outcome.skips) - len(listed)
     failures = list(outcome.failures)
     for item in outcome.embedded:
         shown = item.decoded.fetched.ref.shown
         try:
             if stage_item(session, collection_id, job_id, item, version) is None:
-                skips.append((shown, ALREADY_INDEXED))
+                already += 1
         except MetadataError as error:  # the image is reported, nothing of it is written
             failures.append((shown, f"metadata: {error}"))
     record_failures(session, job_id, failures)
-    record_skips(session, job_id, skips)
+    record_skips(session, job_id, listed)  # images already there are only counted: no one acts
     chunk.status = ChunkStatus.DONE
     chunk.finished_at = utc_now()
     job.failed += len(failures)
-    job.skipped += len(skips)
+    job.skipped += len(listed) + already
+    job.already_indexed += already
     session.flush()
     finish_if_complete(session, job)
     return True

@@ -108,14 +108,17 @@ def run_reindex(
     load_model: ModelLoader,
     *,
     progress: Callable[[int, int], None] | None = None,
+    resumable: tuple[type[BaseException], ...] = (),
 ) -> IndexReport:
     """Build the job's version, catch up, switch and apply retention; the job's report.
 
     Run by the store's writer (this process, the API's indexing thread or the writer worker),
     claimed before anything changes. All or nothing: a run that fails before its switch ends its
-    job failed with the reason and drops the unfinished version. A job that already succeeded, or
-    whose version was dropped (cancelled or failed), is only reported: a task delivered twice
-    must not switch back to a version a rollback left.
+    job failed with the reason and drops the unfinished version, except on an error of
+    ``resumable`` (an outage the caller retries after) or an interrupt: then the job and its
+    version are kept as a ``kill -9`` leaves them, and a second run resumes. A job that already
+    succeeded, or whose version was dropped (cancelled or failed), is only reported: a task
+    delivered twice must not switch back to a version a rollback left.
     """
     store.claim_writer()  # another process writing: refused here, before any change
     with database.session() as session:
@@ -153,7 +156,7 @@ def run_reindex(
         with database.session() as session:
             return report(session, job_id)
     except BaseException as error:
-        if not isinstance(error, KeyboardInterrupt):  # interrupted: kept, to resume
+        if not isinstance(error, (KeyboardInterrupt, *resumable)):  # else kept, to resume
             with database.session() as session:
                 fail_job(session, job_id, f"{type(error).__name__}: {error}")
             if not switched:

@@ -31,10 +31,11 @@ from indexer.jobs import (
     fail_job,
     get_job,
     pending_chunks,
+    progress,
     report,
     start_job,
 )
-from indexer.metadata import attach
+from indexer.metadata import UNMATCHED_SHOWN, attach, unmatched
 from indexer.outbox import apply_pending, recover_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
 from indexer.records import SourceForm, check_taken, expand_items, with_modality
@@ -95,6 +96,10 @@ def plan_job(
     job = create_job(
         session, collection, describe(source), refs, chunk_size, found.skips, found.failures
     )
+    if metadata:  # rows naming no image: counted on the job with the first few, never dropped
+        missed = unmatched(refs, metadata)
+        job.metadata_unmatched = len(missed)
+        job.metadata_unmatched_rows = "\n".join(missed[:UNMATCHED_SHOWN]) or None
     return job.id
 
 
@@ -158,16 +163,15 @@ def run_index(
 
 
 def _run_chunks(
-    ctx: ChunkContext, store: VectorStore, job_id: int, collection: str, progress: bool
+    ctx: ChunkContext, store: VectorStore, job_id: int, collection: str, show_progress: bool
 ) -> int:
     """Recover what a crash left, then process the job's pending chunks in order; staged vectors
     are applied (and the store flushed) every ``flush_interval_s`` and at the end, not after
     every chunk. Returns how many items were recovered."""
     with ctx.database.session() as session:
         seqs = pending_chunks(session, job_id)
-        job = get_job(session, job_id)
-        total, already = job.total, job.done + job.failed + job.skipped
-    bar = _progress_bar(total, already, collection) if progress else None
+        total, already = get_job(session, job_id).total, progress(session, job_id)
+    bar = _progress_bar(total, already, collection) if show_progress else None
     interval = ctx.settings.indexer.flush_interval_s
     try:
         recovered = recover_pending(ctx.database, store, ctx.settings, collection)
@@ -178,9 +182,8 @@ def _run_chunks(
             if time.monotonic() - last_apply >= interval:  # each apply flushes the store
                 apply_pending(ctx.database, store, ctx.settings, collection)
                 last_apply = time.monotonic()
-            with ctx.database.session() as session:
-                job = get_job(session, job_id)
-                counted, status = job.done + job.failed + job.skipped, job.status
+            with ctx.database.session() as session:  # staged items count: the bar moves by chunk
+                counted, status = progress(session, job_id), get_job(session, job_id).status
             if bar is not None:
                 bar.update(counted - bar.n)
             if status == JobStatus.CANCELLED:

@@ -91,19 +91,27 @@ def index_chunk(self, job_id: int, seq: int) -> bool:
 @app.task(name="anyseek.reindex", bind=True, **RETRY)
 def reindex(self, job_id: int) -> str:
     """Build a collection version (``anyseek reindex --workers``) and switch to it: on the writer
-    queue, the store's one writer. A redelivered task resumes where the store says it stopped."""
+    queue, the store's one writer. A redelivered task resumes where the store says it stopped,
+    and so does a retry after a transient error (database, broker or disk away); only the last
+    try's error fails the job and drops its version."""
     from indexer.reindex import run_reindex
     from indexer.runtime import process_model
 
     current = state()
     settings = current.chunks.settings
-    found = run_reindex(
-        settings,
-        current.chunks.database,
-        writer_store(),
-        job_id,
-        lambda source: process_model(settings, source),
-    )
+    last_try = self.request.retries >= self.max_retries
+    try:  # an outage keeps the job and its version, as a kill -9 would: the retry resumes
+        found = run_reindex(
+            settings,
+            current.chunks.database,
+            writer_store(),
+            job_id,
+            lambda source: process_model(settings, source),
+            resumable=() if last_try else TRANSIENT,
+        )
+    except TRANSIENT as error:
+        waiting(self, f"the re-index of job {job_id}", error, GAVE_UP_REINDEX)
+        raise
     return found.status
 
 
@@ -124,8 +132,12 @@ GAVE_UP_CHUNK = (
     "the writer's watchdog sends the chunk again once the job has stalled (docs/deploy.md)"
 )
 GAVE_UP_APPLY = (
-    "once the outage is over, restart the writer (anyseek worker --queues writer): it applies "
-    "every staged vector at start (docs/deploy.md)"
+    "the watchdog sends the apply again once the staged vectors have waited for the stall "
+    "window, and a writer applies every staged vector at start (docs/deploy.md)"
+)
+GAVE_UP_REINDEX = (
+    "the job failed and its unfinished version was dropped: run `anyseek reindex` again once "
+    "the outage is over"
 )
 
 

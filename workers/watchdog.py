@@ -1,19 +1,23 @@
-"""Send again the chunks of a worker job that a broker lost, so that no job waits forever.
+"""Send again what a broker lost or a task gave up on, so that no job waits forever.
 
 A broker can lose a chunk's message: kombu's Redis transport pops a message and only then records
 it as unacknowledged, so a Redis restart between the two drops it (seen on the multi-host bed,
 one chunk in 125 of a job whose Redis was restarted mid-job), and a task Celery cannot
 publish a retry for is dropped too. Nothing else would send that chunk again: worker jobs have no
-heartbeat, and the job stays ``running`` with a chunk ``pending`` for ever.
+heartbeat, and the job stays ``running`` with a chunk ``pending`` for ever. Likewise an apply
+that gave up (a disk full for longer than its retries) leaves staged vectors in the outbox.
 
-The writer worker (one per deployment) runs :func:`watch` in a thread: every
-:data:`SWEEP_S` it looks for worker jobs that have chunks left, none finished for the stall
-window, and no chunk waiting on the index queue, and sends their pending chunks again. A chunk
-sent twice is harmless: the second staging finds it done and does nothing.
+Every worker runs :func:`watch` in a thread, and the one holding the watchdog lease
+(``workers.lease``) sweeps every :data:`SWEEP_S`: it sends again the pending chunks of worker jobs
+that have chunks left, none finished for the stall window and no chunk waiting on the index
+queue, and an apply for each collection whose staged vectors have waited that long (applied here
+when chunk workers write a Qdrant server themselves). A chunk or an apply sent twice is harmless:
+the second finds its work done.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -21,11 +25,24 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from anyseek.db.migrate import open_database
-from anyseek.db.models import ChunkStatus, IndexChunk, IndexJob, JobStatus, utc_now
+from anyseek.db.models import (
+    ChunkStatus,
+    Collection,
+    IndexChunk,
+    IndexJob,
+    JobStatus,
+    PendingVectors,
+    utc_now,
+)
 from anyseek.db.session import Database
 from anyseek.settings import Settings
+from indexer.outbox import apply_pending
+from search.stores import open_store
 from workers.app import AMQP_HEARTBEAT_S, INDEX_QUEUE, REDELIVERY_SCAN_S, app, configure
+from workers.context import writes_directly
+from workers.lease import WatchdogLease
 from workers.submit import enqueue_chunks, enqueue_staged
+from workers.tasks import PUBLISH_WAIT, apply_staged
 
 log = logging.getLogger(__name__)
 SWEEP_S = 15.0
@@ -96,28 +113,89 @@ def resend_stalled(settings: Settings, database: Database, now: datetime | None 
     return sent
 
 
+def stale_staged(database: Database, cutoff: datetime) -> list[str]:
+    """Collections with vectors staged before ``cutoff`` and not yet applied, by name."""
+    with database.session() as session:
+        return list(
+            session.scalars(
+                select(Collection.name)
+                .where(
+                    Collection.id.in_(
+                        select(PendingVectors.collection_id).where(
+                            PendingVectors.created_at < cutoff
+                        )
+                    )
+                )
+                .order_by(Collection.name)
+            )
+        )
+
+
+def resend_staged(
+    settings: Settings,
+    database: Database,
+    now: datetime | None = None,
+    sent: dict[str, datetime] | None = None,
+) -> list[str]:
+    """One sweep: an apply for each collection whose staged vectors waited past the stall window
+    (an apply that gave up or was lost), at most once a window each (``sent`` remembers when);
+    the collections' names."""
+    now = now or utc_now()
+    window = timedelta(seconds=stall_window_s(settings))
+    sent = {} if sent is None else sent
+    names = [
+        name
+        for name in stale_staged(database, now - window)
+        if name not in sent or now - sent[name] >= window
+    ]
+    for name in names:
+        if writes_directly(settings):  # no writer worker: the store takes writes from anyone
+            with open_store(settings) as store:
+                apply_pending(database, store, settings, name)
+        else:
+            apply_staged.apply_async((name,), retry_policy=PUBLISH_WAIT)
+        sent[name] = now
+        log.warning(
+            "the staged vectors of %r waited over %s s: their apply was sent again",
+            name,
+            window.total_seconds(),
+        )
+    return names
+
+
 def watch(settings: Settings, database: Database, stop: threading.Event) -> None:
-    """Sweep every :data:`SWEEP_S` until ``stop``; an error is logged and the next sweep tries."""
+    """Every :data:`SWEEP_S` until ``stop``, while this worker holds the watchdog lease: send
+    stalled chunks and given-up applies again; an error is logged and the next sweep tries."""
     configure(settings)
-    while not stop.wait(SWEEP_S):
-        try:
-            resend_stalled(settings, database)
-        except Exception as error:  # the database or broker may be away for now
-            log.info("stalled-job sweep skipped: %s", error)
+    lease = WatchdogLease(settings, database)
+    sent: dict[str, datetime] = {}
+    try:
+        with contextlib.suppress(Exception):  # taken at start when free, swept from the next
+            lease.held()
+        while not stop.wait(SWEEP_S):
+            try:
+                if lease.held():
+                    resend_stalled(settings, database)
+                    resend_staged(settings, database, sent=sent)
+            except Exception as error:  # the database or broker may be away for now
+                log.info("watchdog sweep skipped: %s", error)
+    finally:
+        lease.release()
 
 
-def start_watchdog(settings: Settings, database: Database) -> threading.Event:
+def start_watchdog(settings: Settings, database: Database | None = None) -> threading.Event:
     """Run :func:`watch` in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
     threading.Thread(
-        target=watch, args=(settings, database, stop), name="anyseek-watchdog", daemon=True
+        target=watch,
+        args=(settings, database or open_database(settings), stop),
+        name="anyseek-watchdog",
+        daemon=True,
     ).start()
     return stop
 
 
 def start_writer_duties(settings: Settings) -> list[str]:
     """What the writer worker does at start besides consuming its queue: an apply sent for every
-    collection with staged rows (their names), and the watchdog thread started."""
-    waiting = enqueue_staged(settings)
-    start_watchdog(settings, open_database(settings))
-    return waiting
+    collection with staged rows (their names)."""
+    return enqueue_staged(settings)

@@ -336,6 +336,11 @@ class IndexJob(Base):
     done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # of ``skipped``: images the collection already had, counted only (no row each: issue 55)
+    already_indexed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # rows of the job's metadata file that named no image: their count and the first few lines
+    metadata_unmatched: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    metadata_unmatched_rows: Mapped[str | None] = mapped_column(Text, default=None)
     task_id: Mapped[str | None] = mapped_column(String(255), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

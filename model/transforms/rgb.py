@@ -22,9 +22,14 @@ _HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode as 8-bit RGB: transparency over white, high bit depth rescaled."""
+    """Any Pillow mode as 8-bit RGB: transparency over white, high bit depth rescaled; a float
+    image holding NaN or infinity is refused (:class:`UserInputError`)."""
     if image.mode in _HIGH_DEPTH_MODES:  # convert("L") would clip these at 255
         array = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(array).all():  # cast to uint8, NaN is garbage: refused, never read
+            raise UserInputError(
+                f"the {image.mode} image holds NaN or infinite values: no pixels to read"
+            )
         peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
         if image.mode == "F":
             peak = max(float(array.max()), 1e-12) if array.max() > 1.0 else 1.0

@@ -57,11 +57,13 @@ def _cli_error(path: Path) -> str:
 def test_a_job_takes_a_metadata_file_inside_the_allowed_roots(live: Live, tmp_path: Path) -> None:
     photos = _photos(live.allowed / "photos")
     sheet = live.allowed / "meta.csv"
-    sheet.write_text(SHEET)
+    sheet.write_text(SHEET + "photo3.png,1,true,\n")  # names no image: reported on the job
     body = {"collection": "scenes", "source": str(photos), "metadata": str(sheet)}
     done = HTTP.post(f"{live.url}/v1/jobs", params={"wait": "true"}, json=body)
     assert done.status_code == 202, done.text
     assert (done.json()["status"], done.json()["done"]) == ("succeeded", 2), done.json()
+    assert done.json()["metadata_unmatched"] == 1
+    assert done.json()["unmatched_rows"] == [f"{sheet}:4 (photo3.png)"]
     found = _metadata_by_name(live)
     assert found["photo1.png"] == {"price": 12.5, "sold": True, "tags": ["red", "big"]}
     assert found["photo2.png"] == {"price": 40, "sold": False}

@@ -37,6 +37,7 @@ def test_uploaded_images_are_indexed_and_found(served: Served) -> None:
     assert image.status_code == 200 and image.content == png_bytes(scenes[2].rgb)
     again = _upload(served, "uploads", scenes[:2])  # same bytes: skipped, not duplicated
     assert (again["done"], again["skipped"]) == (0, 2)
+    assert (again["already_indexed"], again["skips"]) == (2, [])  # counted, no row each
     assert client.get("/v1/collections/uploads").json()["items"] == 5
 
 

@@ -1,6 +1,8 @@
 """CLI writes while ``anyseek serve`` (a real process) holds the FAISS writer of the same data
 directory, on SQLite and on PostgreSQL: ``collections rollback`` and ``reindex`` run through the
-server and leave one consistent current version; ``index`` is refused before it writes a job."""
+server and leave one consistent current version; ``index`` is refused before it writes a job;
+``collections create`` and ``delete`` go through the server too, all of it (vectors, alias,
+thumbnails)."""
 
 from __future__ import annotations
 
@@ -75,6 +77,17 @@ def state(settings: Settings) -> tuple[list[tuple[int, bool, str]], str | None, 
     return found, alias, jobs
 
 
+def gone(settings: Settings) -> tuple[list[str], str | None, bool]:
+    """What is left of the collection: its store collections, its alias, its thumbnails."""
+    store = open_store(settings)
+    try:
+        names = [n for n in store.collections() if n.startswith(COLLECTION)]
+        alias = store.alias_target(versions.alias_name(COLLECTION))
+    finally:
+        store.close()
+    return names, alias, (settings.data_dir / "thumbnails" / COLLECTION).exists()
+
+
 def test_cli_rollback_and_reindex_go_through_the_server_holding_the_writer(
     tmp_path, database_url, search_model, monkeypatch, capsys
 ) -> None:
@@ -114,6 +127,15 @@ def test_cli_rollback_and_reindex_go_through_the_server_holding_the_writer(
         assert f"a server (pid {server.pid}, http://127.0.0.1:{port}) holds the writer" in refused
         assert "nothing changed" in refused and "POST /v1/collections/NAME/items" in refused
         assert state(settings) == (found, alias, jobs)  # no job written
+
+        assert main(["collections", "create", "third"]) == 0  # made by the server, store too
+        assert main(["collections", "delete", COLLECTION, "--yes"]) == 0
+        assert gone(settings) == ([], None, False)
+        store = open_store(settings)
+        try:
+            assert "third" in store.collections()
+        finally:
+            store.close()
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -1,4 +1,5 @@
-"""Concurrent search clients against the API host, 1 query in 10 hostile, every answer recorded.
+"""Concurrent search clients against the API host, 1 query in 10 hostile, every answer recorded:
+the one load generator of the multi-host fault tests and ``bench/reliability.py``.
 
 A good query must be answered (200), or refused with a 503 that says when to retry
 (``Retry-After``) while a part it needs is down; when the API host itself is down a client cannot
@@ -34,6 +35,7 @@ class Answer:
     good: bool
     outcome: str  # "200", "503+retry-after", "unreachable", "hang", "reset", or the status
     ms: float
+    kind: str = ""  # a hostile query's kind (``hostile.hostile_requests``)
 
 
 def classify(response: httpx.Response) -> str:
@@ -81,10 +83,10 @@ class Load:
             while not self._stop.is_set():
                 n += 1
                 bad = n % 10 == index % 10
-                start, at = time.perf_counter(), time.monotonic()
+                start, at, kind = time.perf_counter(), time.monotonic(), ""
                 try:
                     if bad:
-                        _kind, make = self._hostile[rng.randrange(len(self._hostile))]
+                        kind, make = self._hostile[rng.randrange(len(self._hostile))]
                         request = make()
                         target = search + ("/upload" if "files" in request else "")
                         outcome = classify(http.post(target, **request))
@@ -98,7 +100,7 @@ class Load:
                     outcome = "hang"
                 except httpx.HTTPError as error:  # e.g. the server closed the connection
                     outcome = f"reset ({type(error).__name__})"
-                answer = Answer(at, not bad, outcome, (time.perf_counter() - start) * 1000)
+                answer = Answer(at, not bad, outcome, (time.perf_counter() - start) * 1000, kind)
                 with self._lock:
                     self.answers.append(answer)
                 if outcome == "503+retry-after":

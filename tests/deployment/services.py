@@ -10,24 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 from netns import Host
 from pg_cluster import unavailable as postgres_unavailable
+from ports import port_open
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
-
-
-def port_open(address: str, port: int, timeout: float = 0.5) -> bool:
-    """Whether something accepts TCP connections at ``address:port``."""
-    try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def wait_port(address: str, port: int, timeout: float, what: str, log: Path) -> None:

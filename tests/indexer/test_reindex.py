@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from derived_model import derived_bundle, perturb_weights
 from indexing_images import write_good_images
+from reindex_answers import CAPTIONS, COLLECTION, answer, query
 from sqlalchemy import select
 
 from anyseek.db import versions
@@ -21,13 +22,10 @@ from indexer import run_index
 from indexer.reindex import rollback, run_reindex, start_reindex
 from model.service import load_search_model
 from search.model_registry import ModelRegistry
-from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher
 from search.stores import BACKENDS, open_store
 from search.versions import VersionedSearcher
 
-COLLECTION = "scenes"
-CAPTIONS = ("a red cube", "a blue sphere and a green cone", "a yellow torus on the floor")
 CLIENTS = 16
 
 
@@ -48,10 +46,6 @@ def _settings(settings: Settings, **indexer: object) -> Settings:
     )
 
 
-def _query(caption: str) -> SearchQuery:
-    return SearchQuery(COLLECTION, (QueryPart("caption", caption),), k=5)
-
-
 def _same(a: tuple, b: tuple) -> bool:
     """One model and the same hits, scores equal to 1e-5 (a micro-batch of other queries may
     round the last digits of a score differently)."""
@@ -59,15 +53,6 @@ def _same(a: tuple, b: tuple) -> bool:
         a[0] == b[0]
         and [h[0] for h in a[1]] == [h[0] for h in b[1]]
         and all(abs(x[1] - y[1]) <= 1e-5 for x, y in zip(a[1], b[1], strict=True))
-    )
-
-
-def _answer(searcher, caption: str) -> tuple[str, tuple[tuple[int, float], ...]]:
-    """The model that answered and the (id, score) hits."""
-    found = searcher.search(_query(caption))
-    return (
-        f"{found.model['name']}@{found.model['version']}",
-        tuple((h.id, round(h.score, 6)) for h in found.hits),
     )
 
 
@@ -91,7 +76,7 @@ def test_a_collection_moves_to_another_model_under_16_clients_and_rolls_back_exa
 ) -> None:
     settings, database, store, searcher, registry = indexed
     builtin = f"{search_model.name}@{search_model.version}"
-    before = {caption: _answer(searcher, caption) for caption in CAPTIONS}
+    before = {caption: answer(searcher, caption) for caption in CAPTIONS}
     answers: list[tuple[str, str, tuple]] = []
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -100,7 +85,7 @@ def test_a_collection_moves_to_another_model_under_16_clients_and_rolls_back_exa
         while not stop.is_set():
             caption = CAPTIONS[n % len(CAPTIONS)]
             try:
-                answers.append((caption, *_answer(searcher, caption)))
+                answers.append((caption, *answer(searcher, caption)))
             except BaseException as exc:  # every error counts
                 errors.append(exc)
 
@@ -123,7 +108,7 @@ def test_a_collection_moves_to_another_model_under_16_clients_and_rolls_back_exa
     assert errors == []
     assert (report.status, report.done, report.total, number) == ("succeeded", 8, 8, 2)
     moved = f"{other.name}@{other.version}"
-    after = {caption: _answer(searcher, caption) for caption in CAPTIONS}
+    after = {caption: answer(searcher, caption) for caption in CAPTIONS}
     assert all(after[c][0] == moved for c in CAPTIONS)
     assert after != before  # another model: other scores
     for caption, model, hits in answers:  # never mixed: each answer is wholly one version's
@@ -140,7 +125,7 @@ def test_a_collection_moves_to_another_model_under_16_clients_and_rolls_back_exa
     rolled = rollback(settings, database, store, COLLECTION, registry.get)
 
     assert (rolled.previous, rolled.current) == (2, 1)
-    assert {caption: _answer(searcher, caption) for caption in CAPTIONS} == before
+    assert {caption: answer(searcher, caption) for caption in CAPTIONS} == before
     assert store.alias_target(versions.alias_name(COLLECTION)) == "scenes"
 
 
@@ -183,7 +168,7 @@ def test_a_cancelled_reindex_drops_its_version_and_searches_stay_on_the_current(
     settings, database, store, searcher, registry = indexed
     from indexer.jobs import cancel_job
 
-    before = _answer(searcher, CAPTIONS[0])
+    before = answer(searcher, CAPTIONS[0])
     with database.session() as session:
         job_id, number = start_reindex(
             session, COLLECTION, registry.get(other_source), other_source
@@ -199,7 +184,7 @@ def test_a_cancelled_reindex_drops_its_version_and_searches_stay_on_the_current(
     with database.session() as session:
         assert [v.number for v in versions.describe(session, COLLECTION)] == [1]
     assert f"scenes@v{number}" not in store.collections()
-    assert _answer(searcher, CAPTIONS[0]) == before
+    assert answer(searcher, CAPTIONS[0]) == before
 
 
 def test_a_model_changed_at_its_source_is_refused_not_mixed(
@@ -219,7 +204,7 @@ def test_a_model_changed_at_its_source_is_refused_not_mixed(
         registry = ModelRegistry(settings.model, default=changed)
         searcher = VersionedSearcher(Searcher(changed, store, settings.search), database, registry)
         with pytest.raises(ModelMismatchError) as refused:
-            searcher.search(_query(CAPTIONS[0]))
+            searcher.search(query(CAPTIONS[0]))
         with pytest.raises(AnyseekError, match="was indexed with"):
             more = write_good_images(tmp_path / "more", 1, 50)  # a fresh process: the new weights
             run_index(settings, COLLECTION, more, model=changed, load_model=lambda _: changed)
@@ -247,14 +232,14 @@ def test_reindex_switch_and_rollback_on_every_store(
         searcher = VersionedSearcher(
             Searcher(search_model, store, settings.search), database, registry
         )
-        before = _answer(searcher, CAPTIONS[0])
+        before = answer(searcher, CAPTIONS[0])
         with database.session() as session:
             job_id, _ = start_reindex(session, COLLECTION, registry.get(other_source), other_source)
         assert run_reindex(settings, database, store, job_id, registry.get).status == "succeeded"
-        moved = _answer(searcher, CAPTIONS[0])
+        moved = answer(searcher, CAPTIONS[0])
         assert store.alias_target(versions.alias_name(COLLECTION)) == "scenes@v2"
         rollback(settings, database, store, COLLECTION, registry.get)
-        assert moved[0] != before[0] and _answer(searcher, CAPTIONS[0]) == before
+        assert moved[0] != before[0] and answer(searcher, CAPTIONS[0]) == before
     finally:
         store.close()
         database.dispose()
@@ -270,7 +255,7 @@ def test_a_finished_reindex_run_again_changes_nothing(indexed, other_source: str
         done_id, _ = start_reindex(session, COLLECTION, registry.get(other_source), other_source)
     assert run_reindex(settings, database, store, done_id, registry.get).status == "succeeded"
     rollback(settings, database, store, COLLECTION, registry.get)
-    rolled_back = _answer(searcher, CAPTIONS[0])
+    rolled_back = answer(searcher, CAPTIONS[0])
 
     again = run_reindex(settings, database, store, done_id, registry.get)
 
@@ -280,7 +265,7 @@ def test_a_finished_reindex_run_again_changes_nothing(indexed, other_source: str
             (1, True),
             (2, False),
         ]
-    assert _answer(searcher, CAPTIONS[0]) == rolled_back
+    assert answer(searcher, CAPTIONS[0]) == rolled_back
 
     with database.session() as session:
         # the same model again: the ready version 2 is not "building", so a new version 3

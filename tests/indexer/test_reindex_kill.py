@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from derived_model import derived_bundle
 from indexing_images import write_good_images
-from test_reindex import CAPTIONS, COLLECTION, _answer
+from reindex_answers import CAPTIONS, COLLECTION, answer
 
 from anyseek.db import versions
 from anyseek.db.migrate import open_database
@@ -149,11 +149,11 @@ def test_a_switch_killed_with_sigkill_leaves_one_consistent_current_version(
         return VersionedSearcher(Searcher(search_model, store, settings.search), database, registry)
 
     store = open_store(settings)
-    answers = {1: {c: _answer(searcher_over(store), c) for c in CAPTIONS}}
+    answers = {1: {c: answer(searcher_over(store), c) for c in CAPTIONS}}
     with database.session() as session:
         job_id, _ = start_reindex(session, COLLECTION, registry.get(source), source)
     run_reindex(settings, database, store, job_id, registry.get)
-    answers[2] = {c: _answer(searcher_over(store), c) for c in CAPTIONS}
+    answers[2] = {c: answer(searcher_over(store), c) for c in CAPTIONS}
     rollback(settings, database, store, COLLECTION, registry.get)
     store.close()
     assert answers[1] != answers[2]
@@ -184,7 +184,7 @@ def test_a_switch_killed_with_sigkill_leaves_one_consistent_current_version(
             seen.add(current[0])
             target = sync_alias(database, store, COLLECTION)
             assert store.alias_target(versions.alias_name(COLLECTION)) == target
-            found = {c: _answer(searcher_over(store), c) for c in CAPTIONS}
+            found = {c: answer(searcher_over(store), c) for c in CAPTIONS}
             assert found == answers[current[0]]  # the version's vectors with its own model
         finally:
             store.close()

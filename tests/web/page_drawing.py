@@ -11,6 +11,12 @@ import numpy as np
 INK_THRESHOLD = 96  # sketch pixels at least this dark are drawn
 
 
+def open_page(page, server) -> None:
+    """Load the page and wait for its start-up calls (model, collections)."""
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']")
+
+
 def runs(mask: np.ndarray) -> Iterator[tuple[int, int, int]]:
     """(row, first column, last column) of every horizontal run of True pixels."""
     for y, row in enumerate(mask):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from page_drawing import draw_sketch, paint_segmentation, result_ids, search, shoot
+from page_drawing import draw_sketch, open_page, paint_segmentation, result_ids, search, shoot
 
 TARGET = 5  # the gallery scene the query describes
 
@@ -16,12 +16,6 @@ def need_palette(server) -> None:
     answer = httpx.get(f"{server.url}/v1/model", timeout=10)
     assert answer.status_code == 200, answer.text
     assert answer.json()["palette"], answer.json()
-
-
-def open_page(page, server) -> None:
-    """Load the page and wait for its start-up calls (model, collections)."""
-    page.goto(server.url)
-    page.wait_for_selector("body[data-ready='1']")
 
 
 def test_drawn_painted_and_typed_query_finds_its_scene(page, server, artefacts: Path) -> None:

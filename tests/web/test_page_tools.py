@@ -9,17 +9,12 @@ import math
 from pathlib import Path
 
 import numpy as np
-from page_drawing import draw_sketch, result_ids, search, shoot
+from page_drawing import draw_sketch, open_page, result_ids, search, shoot
 from PIL import Image
 
 from model.data.modalities import DEPTH_SCALE
 
 TARGET = 3
-
-
-def open_page(page, server) -> None:
-    page.goto(server.url)
-    page.wait_for_selector("body[data-ready='1']")
 
 
 def canvas_pixels(page, selector: str) -> np.ndarray:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from page_drawing import result_ids, search, shoot
-from test_page_search import open_page
+from page_drawing import open_page, result_ids, search, shoot
 
 
 def test_unknown_words_are_shown_next_to_the_caption(page, server, artefacts: Path) -> None:

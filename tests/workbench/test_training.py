@@ -65,3 +65,35 @@ def test_a_killed_run_resumes_from_its_last_chunk(tmp_path: Path) -> None:
     history = json.loads((out / "history.json").read_text())
     steps = [r["step"] for r in history]
     assert steps == sorted(steps) and steps[-1] == 400 and len(steps) >= 2
+
+
+@pytest.mark.slow
+def test_a_second_run_into_the_same_folder_is_refused_naming_the_first(tmp_path: Path) -> None:
+    recipe = {**TINY, "train": {**TINY["train"], "steps": 1_000_000}}  # runs until killed
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(recipe))
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "cli", "train", "default", "--recipe", str(path)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.Popen(
+        [*command, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "recipe.json").exists() and time.monotonic() < deadline:  # lock held
+            assert first.poll() is None, "the first run ended at once"
+            time.sleep(0.2)
+        second = subprocess.run(  # --resume: what the "already holds a run" check lets through
+            [*command, "--out", str(out), "--resume"], env=env, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert first.poll() is None, "the first run must still be running"
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert f"is being trained by pid {first.pid} (started " in second.stderr, second.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    from workbench.run_lock import hold_run
+
+    with hold_run(out, "a test"):  # the kernel let go of the killed run's lock
+        assert json.loads((out / ".train.lock").read_text())["pid"] == os.getpid()

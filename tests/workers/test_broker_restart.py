@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
+from index_checks import Probe, check_exactly_once, fault_settings, make_images, waiting_on_lock
 from redis_server import RedisServer
 from sqlalchemy import create_engine, text
-from test_worker_faults import fault_settings, waiting_on_lock
-from test_worker_kill import Probe, check_exactly_once, make_images
 from worker_processes import purged_app, wait_for, workers
 
 from workers.submit import submit_job

@@ -25,6 +25,6 @@ def test_the_last_retry_says_what_to_do(caplog, retries: int, level: int) -> Non
         assert (
             "gave up on the staged vectors of 'photos' after 21 tries: disk full" in record.message
         )
-        assert "restart the writer (anyseek worker --queues writer)" in record.message
+        assert "the watchdog sends the apply again" in record.message
     else:
         assert record.message == "retrying the staged vectors of 'photos' (try 4 of 20): disk full"

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_worker_kill import CHUNK, IMAGES, Probe, check_exactly_once, make_images, worker_settings
+from index_checks import CHUNK, IMAGES, Probe, check_exactly_once, make_images, worker_settings
 from worker_processes import purged_app, wait_for, workers
 
 from anyseek.db.models import utc_now

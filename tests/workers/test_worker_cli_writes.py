@@ -5,7 +5,7 @@ refused before anything changes, with the holder named."""
 from __future__ import annotations
 
 import pytest
-from test_worker_reindex import MOVED, Probe, index_scenes, newest_job, reindex_settings
+from reindex_checks import MOVED, Probe, index_scenes, newest_job, reindex_settings
 from worker_processes import purged_app, settings_env, wait_for, workers
 
 from anyseek.db import versions

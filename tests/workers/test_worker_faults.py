@@ -9,17 +9,25 @@ import re
 from pathlib import Path
 
 import pytest
+from index_checks import (
+    CHUNK,
+    IMAGES,
+    SPACES,
+    Probe,
+    check_exactly_once,
+    fault_settings,
+    make_images,
+    waiting_on_lock,
+)
 from PIL import Image
 from small_disk import fill, free
 from sqlalchemy import create_engine, func, select, text
-from test_worker_kill import CHUNK, IMAGES, SPACES, Probe, check_exactly_once, make_images
 from worker_processes import purged_app, wait_for, workers
 
 from anyseek.db import migrate
 from anyseek.db.models import PendingVectors
 from anyseek.db.session import database_from_url
 from anyseek.errors import ServiceUnavailableError
-from anyseek.settings import load_settings
 from model.data import generate_scene
 from search.stores import open_store
 from workers.app import WRITER_QUEUE
@@ -28,21 +36,6 @@ from workers.submit import submit_job
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 FIRST = 4  # images of a first job, indexed before the disk is full
 STALLED_TRIES = 2  # applies that find the disk full before it is freed
-
-
-def fault_settings(
-    tmp_path: Path, database_url: str, broker_url: str, visibility_s: int = 300, **store: str
-):
-    """Settings shared by the test and its workers, on a Redis of the test's own (no other run
-    purges its queues); by default Redis redelivers nothing during a test: no worker is
-    killed, and a retried task waits out its countdown unacknowledged."""
-    return load_settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        broker_url=broker_url,
-        store=store,
-        indexer={"chunk_size": CHUNK, "decode_workers": 1, "visibility_timeout_s": visibility_s},
-    )
 
 
 def _quietly(condition):
@@ -117,18 +110,6 @@ def test_the_writers_disk_full_stalls_the_job_then_it_finishes_once_freed(
         assert {item.id for item in store.retrieve("full", sorted(ids), False)} == ids
     assert "Traceback" not in log.read_text()
     probe.database.dispose()
-
-
-def waiting_on_lock(engine) -> bool:
-    """Whether a session waits to write the outbox table, which the test holds locked."""
-    with engine.connect() as connection:
-        waiting = connection.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database() AND query LIKE '%pending_vectors%'"
-            )
-        ).scalar_one()
-    return waiting > 0
 
 
 def test_a_postgresql_restart_under_a_writing_chunk_is_retried_and_loses_nothing(

@@ -7,32 +7,29 @@ those of the same re-index run in-process, and a cancelled one leaves the curren
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-import numpy as np
 import pytest
 from derived_model import derived_bundle, reindex_in_process
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from reindex_checks import (
+    CAPTIONS,
+    MOVED,
+    TWIN,
+    Probe,
+    check_like_in_process,
+    index_scenes,
+    newest_job,
+    reindex_settings,
+)
 from worker_processes import purged_app, settings_env, wait_for, workers
 
-from anyseek.db import versions
 from anyseek.db.migrate import open_database
-from anyseek.db.models import Collection, IndexJob, Item
-from anyseek.settings import Settings, load_settings
 from cli import main
-from indexer import run_index
-from indexer.jobs import cancel_job, report
+from indexer.jobs import cancel_job
 from indexer.reindex import start_reindex
-from model.data import generate_scene
-from search.model_registry import ModelRegistry
-from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher
 from search.stores import open_store
-from search.versions import VersionedSearcher
 
-MOVED, TWIN = "scenes", "twin"  # re-indexed on a worker / in this process, from the same images
-CAPTIONS = ("a red cube", "a blue sphere and a green cone")
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 
 
@@ -40,112 +37,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300
 def other_source(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A modified copy of the built-in model (same spaces, other weights), as a source."""
     return str(derived_bundle(tmp_path_factory.mktemp("models")))
-
-
-def reindex_settings(tmp_path: Path, database_url: str, broker_url: str) -> Settings:
-    """Settings shared by the test and its workers: re-index 2 items per step (progress per
-    step), Redis redelivering an unacknowledged task after 3 s (a re-index takes longer)."""
-    return load_settings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        broker_url=broker_url,
-        model={"device": "cpu"},
-        indexer={
-            "chunk_size": 4,
-            "decode_workers": 1,
-            "visibility_timeout_s": 3,
-            "reindex_batch": 2,
-            "flush_interval_s": 0,
-        },
-    )
-
-
-def index_scenes(settings: Settings, folder: Path, count: int, model, *names: str) -> None:
-    """``count`` generated 64 px scenes indexed with the built-in model into each collection."""
-    from PIL import Image
-
-    folder.mkdir(parents=True)
-    for seed in range(count):
-        Image.fromarray(generate_scene(seed, 64).rgb).save(folder / f"scene{seed:03d}.png")
-    for name in names:
-        run_index(settings, name, folder, model=model)
-
-
-class Probe:
-    """The test's view while workers run: job progress, versions, answers (a store reader)."""
-
-    def __init__(self, settings: Settings, model) -> None:
-        self.database = open_database(settings)
-        self.store = open_store(settings)
-        self.registry = ModelRegistry(settings.model, default=model)
-        searcher = Searcher(model, self.store, settings.search)
-        self.searcher = VersionedSearcher(searcher, self.database, self.registry)
-        self.progress: list[tuple[int, int]] = []
-
-    def job(self, job_id: int):
-        """The job's report, its (done, total) recorded when it changed."""
-        with self.database.session() as session:
-            found = report(session, job_id)
-        if not self.progress or self.progress[-1] != (found.done, found.total):
-            self.progress.append((found.done, found.total))
-        return found
-
-    def versions(self, collection: str) -> list[tuple[int, bool, str]]:
-        """(number, current, model) of each version."""
-        with self.database.session() as session:
-            return [(v.number, v.current, v.model) for v in versions.describe(session, collection)]
-
-    def uris(self, collection: str) -> dict[int, str]:
-        """Item id -> the file it was indexed from."""
-        with self.database.session() as session:
-            rows = session.execute(
-                select(Item.id, Item.source_uri)
-                .join(Collection, Collection.id == Item.collection_id)
-                .where(Collection.name == collection)
-            ).all()
-        return dict(rows)
-
-    def vectors(self, collection: str, store_name: str) -> dict[str, dict[str, np.ndarray]]:
-        """Each item's vectors in one store collection, by the file it came from."""
-        uris = self.uris(collection)
-        held = self.store.retrieve(store_name, sorted(uris), with_vectors=True)
-        return {uris[s.id]: s.vectors for s in held}
-
-    def answers(self, collection: str) -> dict[str, tuple[str, list[tuple[str, float]]]]:
-        """Per caption: the model that answered and the (file, score) hits."""
-        uris = self.uris(collection)
-        found = {}
-        for caption in CAPTIONS:
-            result = self.searcher.search(
-                SearchQuery(collection, (QueryPart("caption", caption),), k=5)
-            )
-            hits = [(uris[h.id], round(h.score, 4)) for h in result.hits]
-            found[caption] = (f"{result.model['name']}@{result.model['version']}", hits)
-        return found
-
-    def close(self) -> None:
-        """Release the store and the database."""
-        self.store.close()
-        self.database.dispose()
-
-
-def check_like_in_process(probe: Probe, job_id: int, model, other) -> None:
-    """The worker's re-index switched and holds what the in-process one holds."""
-    builtin, moved = f"{model.name}@{model.version}", f"{other.name}@{other.version}"
-    found = probe.job(job_id)
-    assert (found.status, found.done, found.total, found.failed) == ("succeeded", 8, 8, 0)
-    done = [d for d, _ in probe.progress]
-    assert done == sorted(done) and probe.progress[-1] == (8, 8)
-    assert probe.versions(MOVED) == [(1, False, builtin), (2, True, moved)]
-    assert probe.store.alias_target(versions.alias_name(MOVED)) == f"{MOVED}@v2"
-    worker_made, here = probe.vectors(MOVED, f"{MOVED}@v2"), probe.vectors(TWIN, f"{TWIN}@v2")
-    assert sorted(worker_made) == sorted(here) and len(here) == 8
-    for uri, spaces in here.items():
-        for space, vector in spaces.items():
-            np.testing.assert_allclose(worker_made[uri][space], vector, atol=1e-5)
-    answers = probe.answers(MOVED)
-    assert answers == probe.answers(TWIN)
-    assert {model_name for model_name, _ in answers.values()} == {moved}
 
 
 def test_cli_reindex_with_workers_on_redis_switches_like_in_process(
@@ -173,12 +64,6 @@ def test_cli_reindex_with_workers_on_redis_switches_like_in_process(
         assert before != probe.answers(MOVED)
     finally:
         probe.close()
-
-
-def newest_job(probe: Probe) -> int:
-    """The id of the newest index job."""
-    with probe.database.session() as session:
-        return session.scalar(select(IndexJob.id).order_by(IndexJob.id.desc()).limit(1)) or 0
 
 
 def test_api_reindex_with_workers_on_rabbitmq_switches_like_in_process(

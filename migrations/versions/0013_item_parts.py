@@ -5,8 +5,8 @@ depth map, a segmentation, a caption, a photo: issue 51), each a file path or, f
 text; a re-index reads them again and the page shows them. JSON ``{modality: path or text}``;
 NULL for every item that is one image file.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-11-26 05:30:00.000000
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
