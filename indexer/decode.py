@@ -14,6 +14,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from indexer.errors import ItemError
+from indexer.exif import NO_FACTS, PhotoFacts, read_photo_facts
 from indexer.fetch import Fetched
 from indexer.thumbnails import make_thumbnail
 from model.service import to_rgb
@@ -45,6 +46,7 @@ class Decoded:
     height: int
     format: str
     thumbnail: bytes  # JPEG
+    photo: PhotoFacts = NO_FACTS  # what its EXIF says (indexer.exif)
 
 
 def open_rgb(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
@@ -84,4 +86,5 @@ def decode(fetched: Fetched, limits: DecodeLimits, image_input) -> Decoded:
         height=image.height,
         format=fmt,
         thumbnail=make_thumbnail(image, limits.thumbnail_size),
+        photo=read_photo_facts(fetched.data),
     )
