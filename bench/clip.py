@@ -3,10 +3,11 @@
 
 Each open_clip architecture (random weights saved to a temporary checkpoint) is loaded through
 anyseek's loader (``open_clip:ARCH/FILE``) and timed on ``embed_images`` of a batch of
-preprocessed images, in float32 and with the bf16 autocast the family uses where the CPU has
-bf16; open_clip's own ``encode_image`` on the same batch (``torch.autocast`` for bf16) is the
-yardstick. 4M-21 B's retrieval path (``predict_embeddings``, as bench/fourm_embeddings.py) is
-timed in the same run. Needs the clip extra (``make test-clip`` builds .venv-clip)::
+preprocessed images, in float32 and through the bf16 copy of the image tower the family uses where
+the CPU has bf16; open_clip's own ``encode_image`` on the same batch is the yardstick, in float32,
+under ``torch.autocast`` and in open_clip's own bf16 mode (``precision='bf16'``: bf16 weights).
+4M-21 B's retrieval path (``predict_embeddings``, as bench/fourm_embeddings.py) is timed in the
+same run. Needs the clip extra (``make test-clip`` builds .venv-clip)::
 
     .venv-clip/bin/python bench/clip.py --out bench/results/clip.md
 """
@@ -65,7 +66,8 @@ def uptime() -> str:
 
 
 def open_clip_rows(arch: str, batch: int, iters: int, folder: Path) -> list[tuple[str, float]]:
-    """(path, seconds per batch) of anyseek's loader and open_clip's own model, fp32 and bf16."""
+    """(path, seconds per batch) of anyseek's loader and open_clip's own model, fp32 and bf16
+    (the family's bf16 copy of the image tower; open_clip's autocast and bf16 weights)."""
     import open_clip
 
     from model.families.open_clip import load_open_clip_search_model
@@ -81,11 +83,19 @@ def open_clip_rows(arch: str, batch: int, iters: int, folder: Path) -> list[tupl
         seconds = timed(lambda m=ours: m.embed_images(images), iters)
         rows.append((f"anyseek {'bf16' if bf16 else 'float32'}", seconds))
 
-        def own(bf16: bool = bf16) -> None:
+        def autocast(bf16: bool = bf16) -> None:
             with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
                 reference.encode_image(images)
 
-        rows.append((f"open_clip's own {'bf16' if bf16 else 'float32'}", timed(own, iters)))
+        name = "open_clip's own bf16 autocast" if bf16 else "open_clip's own float32"
+        rows.append((name, timed(autocast, iters)))
+    half = open_clip.create_model(arch, precision="bf16").eval()  # open_clip's own bf16 mode
+
+    def pure() -> None:
+        with torch.inference_mode():
+            half.encode_image(images.bfloat16())
+
+    rows.append(("open_clip's own bf16 (precision='bf16')", timed(pure, iters)))
     weights.unlink()
     return rows
 
@@ -171,7 +181,7 @@ def main() -> None:
             f"{100 * achieved / peak:.0f}% |"
         )
     b32 = {p: ips for m, p, ips, _ in results if m == "ViT-B-32"}
-    theirs = b32["open_clip's own bf16"]
+    theirs = b32["open_clip's own bf16 (precision='bf16')"]
     lines += [
         "",
         f"ViT-B-32 through anyseek in bf16: {b32['anyseek bf16']:.1f} images/s (target >= 30; "

@@ -5,8 +5,9 @@ through the model's own preprocessing and ``encode_image``; captions through its
 and ``encode_text``; a sketch is read as an image (light lines on dark are turned dark on light,
 as drawings are photographed). A query of several parts is one vector, the normalised weighted
 sum of its parts' (a negative weight says "not like this"), as for the bound model; its
-information is 1. Gallery batches run under bfloat16 autocast where the CPU multiplies bf16 in
-hardware (``model.inference.precision``); queries stay in the model's own precision.
+information is 1. Gallery batches run through a bfloat16 copy of the image tower where the CPU
+multiplies bf16 in hardware (``model.inference.precision``); queries stay in the model's own
+precision.
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ class OpenClipSearchModel(SearchModelBase):
             cpu = self.device.type == "cpu"
             gallery_bf16 = cpu and self.compute_dtype == torch.float32 and native_bf16()
         self.gallery_bf16 = gallery_bf16
+        self.gallery = _bf16_image_tower(model) if gallery_bf16 else model
         self.palette = None
         transforms = {"caption": _caption(tokenizer), "image": _image(preprocess)}
         transforms["sketch"] = _sketch(preprocess)
@@ -183,10 +185,14 @@ class OpenClipSearchModel(SearchModelBase):
             out = encode(x.to(self.device))
         return torch.nn.functional.normalize(out.float(), dim=-1)
 
+    @torch.inference_mode()
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
-        """Model-ready rgb [B, 3, S, S] -> {clip: [B, D] float32}; bf16 where that is native."""
-        dtype = torch.bfloat16 if self.gallery_bf16 else self.compute_dtype
-        return {SPACE: self._encode(PIXELS, images, dtype).cpu().numpy()}
+        """Model-ready rgb [B, 3, S, S] -> {clip: [B, D] float32}; through the bf16 copy of the
+        image tower where the CPU has bf16, else in the model's own precision."""
+        if not self.gallery_bf16:
+            return {SPACE: self._encode(PIXELS, images, self.compute_dtype).cpu().numpy()}
+        out = self.gallery.encode_image(images.to(self.device, torch.bfloat16))
+        return {SPACE: torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy()}
 
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
         """Every request's parts batched by encoder across requests (captions through the text
@@ -213,6 +219,17 @@ class OpenClipSearchModel(SearchModelBase):
             vector = combine(found, dict(request.weights or {}))[0]
             out.append({SPACE: QueryEmbedding(vector.cpu().numpy(), 1.0)})
         return out
+
+
+def _bf16_image_tower(model: Any) -> Any:
+    """The model with a bfloat16 copy of its image tower (the text tower shared): gallery
+    batches run in bf16 weights, not under autocast, because autocast takes open_clip's
+    attention off PyTorch's fused path and ran slower than float32 (bench/results/clip.md)."""
+    import copy
+
+    gallery = copy.copy(model)  # shares every submodule but the one replaced below
+    gallery._modules = {**model._modules, "visual": copy.deepcopy(model.visual).bfloat16()}
+    return gallery
 
 
 def _version(source: ClipSource) -> str:

@@ -86,3 +86,35 @@ def test_index_a_folder_and_search_it_by_caption_image_and_sketch(
     code = main(["search", "-c", "photos", "--depth", str(tmp_path / "sketch.png"), "--local"])
     err = capsys.readouterr().err
     assert code != 0 and "caption, sketch, image" in err and "Traceback" not in err
+
+
+def test_the_api_describes_the_model(tiny_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    """``GET /v1/model``: identity, the clip space, the three query kinds, the relevance note."""
+    from fastapi.testclient import TestClient
+
+    from anyseek.db import migrate
+    from anyseek.db.session import database_for
+    from anyseek.settings import load_settings
+    from api.app import create_app
+    from search.searcher import Searcher
+    from search.stores import open_store
+
+    for key in list(os.environ):
+        if key.startswith("ANYSEEK_"):
+            monkeypatch.delenv(key)
+    settings = load_settings(data_dir=tmp_path, model={"source": str(tiny_folder)})
+    database = database_for(settings, create_dirs=True)
+    migrate.upgrade(database)
+    from model.families.registry import load_search_model
+
+    model = load_search_model(settings.model)
+    store = open_store(settings)
+    searcher = Searcher(model, store, settings.search, settings.api.max_query_pixels)
+    with TestClient(create_app(settings, searcher=searcher, database=database)) as client:
+        info = client.get("/v1/model").json()
+    store.close()
+    database.dispose()
+    assert (info["name"], info["version"]) == ("tiny-clip", model.version)
+    assert info["spaces"] == [{"name": "clip", "dim": 32}]
+    assert [q["name"] for q in info["query_modalities"]] == ["caption", "sketch", "image"]
+    assert "no relevance calibration" in info["relevance_note"] and info["palette"] is None
