@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -41,23 +42,29 @@ def vit_flops(arch: str) -> float:
     return 2 * (n - 1) * 3 * patch * patch * d + layers * block + 2 * d * 512
 
 
-def timed(fn: Callable[[], object], iters: int) -> float:
-    """Seconds of the fastest of ``iters`` calls after one warm-up call: on a machine shared with
-    other jobs the fastest call is the nearest to what the code can do (the mean measures the
-    neighbours)."""
-    fn()
-    best = float("inf")
-    for _ in range(iters):
-        start = time.perf_counter()
+def race(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Seconds of each call's fastest run over ``rounds`` rounds in which the calls take turns
+    (each warmed up first). On a machine shared with other jobs the load then falls on all of
+    them alike, and the fastest run is the nearest to what the code can do."""
+    for fn in calls.values():
         fn()
-        best = min(best, time.perf_counter() - start)
+    best = dict.fromkeys(calls, float("inf"))
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
-def matmul_peak(dtype: torch.dtype) -> float:
-    """Practical peak: FLOP/s of a 2048^2 matmul in ``dtype`` with this process's threads."""
-    a = torch.randn(2048, 2048, dtype=dtype)
-    return 2 * 2048**3 / timed(lambda: a @ a, 5)
+def matmuls() -> dict[str, Callable[[], object]]:
+    """A 2048^2 matmul in float32 and in bf16: the practical peak, raced beside every model."""
+    a = torch.randn(2048, 2048)
+    b = a.bfloat16()
+    return {"matmul float32": lambda: a @ a, "matmul bf16": lambda: b @ b}
+
+
+MATMUL_FLOPS = 2 * 2048**3
 
 
 def uptime() -> str:
@@ -65,43 +72,38 @@ def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def open_clip_rows(arch: str, batch: int, iters: int, folder: Path) -> list[tuple[str, float]]:
-    """(path, seconds per batch) of anyseek's loader and open_clip's own model, fp32 and bf16
-    (the family's bf16 copy of the image tower; open_clip's autocast and bf16 weights)."""
+def open_clip_calls(arch: str, batch: int, folder: Path) -> dict[str, Callable[[], object]]:
+    """anyseek's loader and open_clip's own model on one batch: float32, the family's bf16 copy
+    of the image tower, open_clip under autocast and in its own bf16 mode (bf16 weights)."""
     import open_clip
 
     from model.families.open_clip import load_open_clip_search_model
 
     torch.manual_seed(0)
     reference = open_clip.create_model(arch).eval()  # random weights
+    half = open_clip.create_model(arch, precision="bf16").eval()
     weights = folder / f"{arch}.pt"
     torch.save(reference.state_dict(), weights)
-    rows = []
+    exact = load_open_clip_search_model(f"open_clip:{arch}/{weights}", gallery_bf16=False)
+    fast = load_open_clip_search_model(f"open_clip:{arch}/{weights}", gallery_bf16=True)
     images = torch.randn(batch, 3, 224, 224)
-    for bf16 in (False, True):
-        ours = load_open_clip_search_model(f"open_clip:{arch}/{weights}", gallery_bf16=bf16)
-        seconds = timed(lambda m=ours: m.embed_images(images), iters)
-        rows.append((f"anyseek {'bf16' if bf16 else 'float32'}", seconds))
 
-        def autocast(bf16: bool = bf16) -> None:
-            with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                reference.encode_image(images)
+    def own(model: Any, dtype: torch.dtype | None = None, autocast: bool = False) -> None:
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=autocast):
+            model.encode_image(images if dtype is None else images.to(dtype))
 
-        name = "open_clip's own bf16 autocast" if bf16 else "open_clip's own float32"
-        rows.append((name, timed(autocast, iters)))
-    half = open_clip.create_model(arch, precision="bf16").eval()  # open_clip's own bf16 mode
-
-    def pure() -> None:
-        with torch.inference_mode():
-            half.encode_image(images.bfloat16())
-
-    rows.append(("open_clip's own bf16 (precision='bf16')", timed(pure, iters)))
-    weights.unlink()
-    return rows
+    return {
+        "anyseek float32": lambda: exact.embed_images(images),
+        "anyseek bf16 (bf16 copy of the image tower)": lambda: fast.embed_images(images),
+        "open_clip's own float32": lambda: own(reference),
+        "open_clip's own under bf16 autocast": lambda: own(reference, autocast=True),
+        "open_clip's own bf16 (precision='bf16')": lambda: own(half, torch.bfloat16),
+    }
 
 
-def fourm_rows(batch: int, iters: int) -> list[tuple[str, float, float]]:
-    """(path, seconds per batch, FLOPs per image) of 4M-21 B's retrieval path, fp32 and bf16."""
+def fourm_calls(batch: int) -> tuple[dict[str, Callable[[], object]], float]:
+    """4M-21 B's retrieval path (as bench/fourm_embeddings.py) in float32 and in bf16 weights,
+    and its FLOPs per image."""
     from bench.fourm_embeddings import SPACES, CodebookDecoder, flops_per_image
     from model import FourM, FourMConfig
     from model.fourm.modalities import get_modality
@@ -109,19 +111,18 @@ def fourm_rows(batch: int, iters: int) -> list[tuple[str, float, float]]:
 
     cfg = FourMConfig.named("fourm21_b")
     torch.manual_seed(0)
-    model = FourM(cfg).eval()
+    models = {torch.float32: FourM(cfg).eval()}
+    models[torch.bfloat16] = FourM(cfg).eval().bfloat16()
     flops = flops_per_image(cfg, get_modality("rgb@224").num_tokens(), 32, 8192)["total"]
-    decoders = {s: CodebookDecoder(8192, 16, 768, "cpu", torch.float32) for s in SPACES}
     images = torch.randn(batch, 3, 224, 224)
-    rows = []
-    for bf16 in (False, True):
 
-        def run(bf16: bool = bf16) -> None:
-            with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                predict_embeddings(model, {"rgb@224": images}, decoders)
+    def run(dtype: torch.dtype) -> None:
+        decoders = {s: CodebookDecoder(8192, 16, 768, "cpu", dtype) for s in SPACES}
+        with torch.inference_mode():
+            predict_embeddings(models[dtype], {"rgb@224": images.to(dtype)}, decoders)
 
-        rows.append(("bf16 autocast" if bf16 else "float32", timed(run, iters), flops))
-    return rows
+    calls = {"float32": lambda: run(torch.float32), "bf16": lambda: run(torch.bfloat16)}
+    return calls, flops
 
 
 def main() -> None:
@@ -130,23 +131,34 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iters", type=int, default=5)
-    parser.add_argument("--fourm-iters", type=int, default=2)
+    parser.add_argument("--fourm-iters", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "clip.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from model.inference.precision import native_bf16
 
     load_before = uptime()
-    peaks = {"float32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     results: list[tuple[str, str, float, float]] = []  # model, path, images/s, FLOPs per image
+    peaks = dict.fromkeys(("float32", "bf16"), 0.0)
+
+    def keep(name: str, seconds: dict[str, float], flops: float) -> None:
+        for path, sec in seconds.items():
+            if path.startswith("matmul"):
+                kind = path.split()[1]
+                peaks[kind] = max(peaks[kind], MATMUL_FLOPS / sec)
+            else:
+                results.append((name, path, args.batch / sec, flops))
+                print(results[-1], flush=True)
+
     with tempfile.TemporaryDirectory() as folder:
         for arch in ARCHS:
-            for path, seconds in open_clip_rows(arch, args.batch, args.iters, Path(folder)):
-                results.append((arch, path, args.batch / seconds, vit_flops(arch)))
-                print(results[-1], flush=True)
-    for path, seconds, flops in fourm_rows(args.batch, args.fourm_iters):
-        results.append(("4M-21 B (predict_embeddings)", path, args.batch / seconds, flops))
-        print(results[-1], flush=True)
+            calls = open_clip_calls(arch, args.batch, Path(folder))
+            keep(arch, race({**calls, **matmuls()}, args.iters), vit_flops(arch))
+            del calls
+    calls, fourm_flops = fourm_calls(args.batch)
+    keep(
+        "4M-21 B (predict_embeddings)", race({**calls, **matmuls()}, args.fourm_iters), fourm_flops
+    )
     load_after = uptime()
 
     lines = [
@@ -160,13 +172,15 @@ def main() -> None:
         f"- machine: {platform.processor() or platform.machine()}, {args.threads} threads, "
         f"torch {torch.__version__}; native bf16 (AVX-512 BF16 / AMX): {native_bf16()}",
         f"- batch {args.batch} preprocessed 224 px images per call (preprocessing not timed); "
-        f"the fastest of {args.iters} calls after a warm-up ({args.fourm_iters} for 4M-21 B), "
-        "run under `nice -n 10` as this machine's rules ask",
-        f"- matmul peak measured here (2048^2, {args.threads} threads): float32 "
+        f"each path's fastest call of {args.iters} rounds ({args.fourm_iters} for 4M-21 B) in "
+        "which the paths of one model and the matmuls take turns, after a warm-up, so the "
+        "machine's load falls on all alike; run under `nice -n 10` as this machine's rules ask",
+        f"- matmul peak measured here (2048^2, {args.threads} threads, fastest of all rounds): "
+        "float32 "
         f"{peaks['float32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s",
         "- FLOPs per image (analytic, 2 per multiply-add): "
         + ", ".join(f"{a} {vit_flops(a) / 1e9:.1f} G" for a in ARCHS)
-        + f", 4M-21 B retrieval path {results[-1][3] / 1e9:.1f} G",
+        + f", 4M-21 B retrieval path {fourm_flops / 1e9:.1f} G",
         "- the machine is shared with other developers' jobs: load before the run "
         f"`{load_before}`, after `{load_after}`; numbers under load are pessimistic",
         "",
@@ -181,10 +195,13 @@ def main() -> None:
             f"{100 * achieved / peak:.0f}% |"
         )
     b32 = {p: ips for m, p, ips, _ in results if m == "ViT-B-32"}
-    theirs = b32["open_clip's own bf16 (precision='bf16')"]
+    ours, theirs = (
+        b32["anyseek bf16 (bf16 copy of the image tower)"],
+        b32["open_clip's own bf16 (precision='bf16')"],
+    )
     lines += [
         "",
-        f"ViT-B-32 through anyseek in bf16: {b32['anyseek bf16']:.1f} images/s (target >= 30; "
+        f"ViT-B-32 through anyseek in bf16: {ours:.1f} images/s (target >= 30; "
         f"open_clip's own model on the same batch: {theirs:.1f}).",
     ]
     args.out.write_text("\n".join(lines) + "\n")

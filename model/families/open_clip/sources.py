@@ -166,8 +166,8 @@ def _from_arch(arch: str, weights: str, cache: Path | None) -> ClipSource:
     name = f"{arch}/{weights}"
     if tag.get("hf_hub"):
         repo, filename = _hub_parts(tag["hf_hub"])
-        local = hub_file(repo, filename or None, cache, name)
-        licence = hub_licence(repo, cache)
+        local, fetched = hub_file(repo, filename or None, cache, name)
+        licence = hub_licence(repo, cache, fetch=fetched)
     elif tag.get("url"):
         local, licence = _url_file(tag["url"], cache, name), None
     else:
@@ -192,15 +192,15 @@ def _from_hub(repo: str, cache: Path | None) -> ClipSource:
     """hf-hub:ORG/NAME: its open_clip_config.json and weights, from the cache or downloaded."""
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
         raise ModelError(f"{HUB}{repo!r} is not a Hugging Face repo id (ORG/NAME)")
-    config_path = hub_file(repo, CONFIG_NAME, cache, f"{HUB}{repo}")
+    config_path, _ = hub_file(repo, CONFIG_NAME, cache, f"{HUB}{repo}")
     config = _read_config(config_path)
-    weights = hub_file(repo, None, cache, f"{HUB}{repo}")
+    weights, fetched = hub_file(repo, None, cache, f"{HUB}{repo}")
     return ClipSource(
         f"{HUB}{repo}",
         weights,
         config=config,
         folder=config_path.parent,
-        licence=hub_licence(repo, cache),
+        licence=hub_licence(repo, cache, fetch=fetched),
     )
 
 
@@ -214,10 +214,11 @@ def _hub_names(filename: str | None) -> list[str]:
     return [*safe, f"{filename.rsplit('.', 1)[0]}.safetensors", filename]
 
 
-def hub_file(repo: str, filename: str | None, cache: Path | None, what: str) -> Path:
-    """One file of a hub repo: from ``cache`` when it is there, else downloaded into it once.
-    ``filename`` None: the repo's checkpoint (safetensors first). Missing and not downloadable:
-    a ModelError naming the repo, the file and the folder to put it in."""
+def hub_file(repo: str, filename: str | None, cache: Path | None, what: str) -> tuple[Path, bool]:
+    """One file of a hub repo and whether it was downloaded now: from ``cache`` when it is
+    there, else downloaded into it once. ``filename`` None: the repo's checkpoint (safetensors
+    first). Missing and not downloadable: a ModelError naming the repo, the file and the folder
+    to put it in."""
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
@@ -225,7 +226,7 @@ def hub_file(repo: str, filename: str | None, cache: Path | None, what: str) -> 
     folder = str(cache) if cache is not None else None
     for name in names:  # offline first: whatever the cache holds
         try:
-            return Path(hf_hub_download(repo, name, cache_dir=folder, local_files_only=True))
+            return Path(hf_hub_download(repo, name, cache_dir=folder, local_files_only=True)), False
         except (LocalEntryNotFoundError, EntryNotFoundError, FileNotFoundError):
             continue
     why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else ""
@@ -233,7 +234,7 @@ def hub_file(repo: str, filename: str | None, cache: Path | None, what: str) -> 
         for name in names:
             try:
                 log.info("downloading %s/%s into %s", repo, name, folder or "the HF cache")
-                return Path(hf_hub_download(repo, name, cache_dir=folder))
+                return Path(hf_hub_download(repo, name, cache_dir=folder)), True
             except EntryNotFoundError:
                 continue
             except Exception as error:  # no network, no such repo, refused: all said the same way
@@ -251,14 +252,15 @@ def hub_file(repo: str, filename: str | None, cache: Path | None, what: str) -> 
     )
 
 
-def hub_licence(repo: str, cache: Path | None) -> str | None:
-    """The ``license:`` a hub repo's model card declares, when the card is in the cache or can
-    be fetched (best effort: the licence is shown, never required)."""
+def hub_licence(repo: str, cache: Path | None, fetch: bool) -> str | None:
+    """The ``license:`` a hub repo's model card declares, from the cache, or fetched with it when
+    ``fetch`` (the weights were downloaded now: a later load never waits on the network for it).
+    Best effort: the licence is shown, never required."""
     from huggingface_hub import constants, hf_hub_download
 
     folder = str(cache) if cache is not None else None
     for offline in (True, False):
-        if not offline and constants.HF_HUB_OFFLINE:
+        if not offline and (constants.HF_HUB_OFFLINE or not fetch):
             return None
         try:
             card = hf_hub_download(repo, "README.md", cache_dir=folder, local_files_only=offline)
