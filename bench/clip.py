@@ -184,6 +184,11 @@ def main() -> None:
         "- the machine is shared with other developers' jobs: load before the run "
         f"`{load_before}`, after `{load_after}`; numbers under load are pessimistic",
         "",
+        "`anyseek float32` and `open_clip's own float32` run the same computation (anyseek calls "
+        "open_clip's `encode_image`): the gap between them is this machine's noise in this run. "
+        "`anyseek bf16` is the image tower with every weight in bf16 (LayerNorm too), open_clip's "
+        "`precision='bf16'` keeps LayerNorm in float32 with casts around it.",
+        "",
         "| model | path | images/s | achieved GFLOP/s | % of measured matmul peak (same dtype) |",
         "|---|---|---|---|---|",
     ]
