@@ -158,9 +158,10 @@ class OpenClipSearchModel(SearchModelBase):
         self.version = _version(source)
         self.device = next(model.parameters()).device
         self.compute_dtype = torch_dtype(dtype)
-        if gallery_bf16 is None:  # float32 weights on a bf16 CPU: gallery batches in bf16
+        if gallery_bf16 is None:  # asked for, or float32 on a bf16 CPU: gallery batches in bf16
             cpu = self.device.type == "cpu"
-            gallery_bf16 = cpu and self.compute_dtype == torch.float32 and native_bf16()
+            native = cpu and self.compute_dtype == torch.float32 and native_bf16()
+            gallery_bf16 = native or self.compute_dtype == torch.bfloat16
         self.gallery_bf16 = gallery_bf16
         self.gallery = _bf16_image_tower(model) if gallery_bf16 else model
         self.palette = None

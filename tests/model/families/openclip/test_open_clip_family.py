@@ -210,6 +210,7 @@ def test_bf16_gallery_batches_where_the_cpu_has_it(tiny_folder: Path) -> None:
 
     default = load_search_model(str(tiny_folder))
     assert default.gallery_bf16 == native_bf16()
+    assert load_open_clip_search_model(str(tiny_folder), dtype="bfloat16").gallery_bf16
     exact = load_open_clip_search_model(str(tiny_folder), gallery_bf16=False)
     fast = load_open_clip_search_model(str(tiny_folder), gallery_bf16=True)
     batch = torch.stack([exact.image_input(p) for p in _photos()])
