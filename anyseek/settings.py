@@ -13,7 +13,14 @@ from pathlib import Path
 from types import UnionType
 from typing import Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
@@ -46,6 +53,11 @@ class ModelSettings(BaseModel):
         default=None,
         description="official 4M checkpoints: folder holding one folder per tokenizer, named like "
         "its Hugging Face repo (e.g. 4M_tokenizers_depth_8k_224-448); unset: fetched by repo id",
+    )
+    cache: str | None = Field(
+        default=None,
+        description="where downloaded weights go once (open_clip tags and hf-hub ids); a later "
+        "load reads them from here without the network; default: <data_dir>/models",
     )
     memory_budget_mb: int = Field(
         default=8192,
@@ -293,6 +305,13 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @model_validator(mode="after")
+    def _model_cache(self) -> Settings:
+        """Downloaded weights go under the data directory unless ANYSEEK_MODEL__CACHE says."""
+        if self.model.cache is None:
+            self.model = self.model.model_copy(update={"cache": str(self.data_dir / "models")})
+        return self
 
     @property
     def effective_database_url(self) -> str:

@@ -16,7 +16,12 @@ from anyseek.db.models import Collection, Item, ItemStatus
 from anyseek.db.session import Database
 from anyseek.errors import NotFoundError
 from anyseek.settings import Settings
-from indexer.collections import create_collection, delete_collection, store_names
+from indexer.collections import (
+    create_collection,
+    delete_collection,
+    store_names,
+)
+from indexer.exif import item_order
 from indexer.thumbnails import reconstruction_path, thumbnail_path
 from model.service import RECONSTRUCTION_KINDS
 from search.fields import SYSTEM_FIELDS
@@ -49,15 +54,22 @@ def get_item(session: Session, collection: str, item_id: int) -> Item:
 
 
 def list_items(
-    session: Session, collection: str, offset: int, limit: int, status: ItemStatus | None
+    session: Session,
+    collection: str,
+    offset: int,
+    limit: int,
+    status: ItemStatus | None,
+    sort: str = "id",
 ) -> tuple[list[Item], int]:
-    """One page of a collection's items by id, and how many there are in all."""
+    """One page of a collection's items by id or by date taken (``indexer.exif.SORTS``), and
+    how many there are in all."""
     owner = repository.get_collection(session, collection)
     where = [Item.collection_id == owner.id]
     if status is not None:
         where.append(Item.status == status)
     total = session.scalar(select(func.count()).select_from(Item).where(*where)) or 0
-    rows = session.scalars(select(Item).where(*where).order_by(Item.id).offset(offset).limit(limit))
+    order = item_order(sort)
+    rows = session.scalars(select(Item).where(*where).order_by(*order).offset(offset).limit(limit))
     return list(rows), total
 
 

@@ -18,6 +18,7 @@ from cli.writer import ServerWriter, claim_store
 # the database layer loads SQLAlchemy (~1 s cold): only when a collections command runs
 repository = LazyModule("anyseek.db.repository")
 duplicates = LazyModule("anyseek.db.duplicates")
+exif = LazyModule("indexer.exif")
 
 app = typer.Typer(help="Create, list and delete image collections.", no_args_is_help=True)
 
@@ -130,6 +131,37 @@ def delete(
             finally:
                 store.close()
     typer.echo(f"deleted collection {name!r} ({deleted.items} items, {deleted.jobs} jobs)")
+
+
+@app.command("items")
+def items(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="collection to list"),
+    sort: str = typer.Option(
+        "id",
+        "--sort",
+        help="id (indexing order), taken (date taken, oldest first) or -taken (newest first); "
+        "items without a date taken follow, by id",
+    ),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="items to show"),
+    offset: int = typer.Option(0, "--offset", min=0, help="items to skip first"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+) -> None:
+    """List a collection's items with their photo facts, by id or by date taken."""
+    if sort not in exif.SORTS:
+        raise typer.BadParameter(
+            f"one of {', '.join(exif.SORTS)}, got {sort!r}", param_hint="--sort"
+        )
+    with checked_database(ctx) as database, database.session() as session:
+        rows = exif.list_items(session, name, sort, offset, limit)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    shown = ("taken", "camera_model", "lens", "gps_lat", "gps_lon")
+    echo_table(
+        ("id", "path", "status", *shown),
+        [(r["id"], r["path"], r["status"], *(r["metadata"].get(f) for f in shown)) for r in rows],
+    )
 
 
 app.command("versions")(versions)

@@ -15,6 +15,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from indexer.errors import ItemError
+from indexer.exif import NO_FACTS, PhotoFacts, read_photo_facts
 from indexer.fetch import Fetched
 from indexer.notes import log_notes, noted
 from indexer.thumbnails import make_thumbnail
@@ -50,6 +51,7 @@ class Decoded:
     format: str
     thumbnail: bytes  # JPEG; b"" for an item with no picture (captions)
     inputs: dict[str, Any] | None = None  # {query modality: model input} of an item of parts
+    photo: PhotoFacts = NO_FACTS  # what its EXIF says (indexer.exif)
 
     @property
     def rgb(self) -> torch.Tensor | None:
@@ -99,4 +101,5 @@ def decode(fetched: Fetched, limits: DecodeLimits, image_input) -> Decoded:
         height=image.height,
         format=fmt,
         thumbnail=make_thumbnail(image, limits.thumbnail_size),
+        photo=read_photo_facts(fetched.data),
     )

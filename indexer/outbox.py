@@ -41,6 +41,7 @@ from anyseek.settings import Settings
 from indexer.collections import store_spaces
 from indexer.decode import Decoded
 from indexer.duplicates import DuplicateLink, find_near_duplicates
+from indexer.exif import with_photo_facts
 from indexer.jobs import (
     FINISHED,
     count_done,
@@ -168,7 +169,8 @@ def stage_item(
     )
     if existing is not None:
         return None
-    metadata = item.metadata()
+    where = f"job {job_id}: {fetched.ref.shown}"
+    metadata = with_photo_facts(session, collection_id, decoded.photo, item.metadata(), where)
     with session.begin_nested():  # a refused kind leaves no registered field behind
         register(session, collection_id, metadata)
     row = Item(

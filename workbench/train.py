@@ -13,11 +13,9 @@ at any moment loses at most the chunk in flight and ``--resume`` goes on from th
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from model.bind.text import WordVocab
 from model.data.captions import object_phrases
 from model.data.tensors import PIXEL_INPUTS
 from model.fourm.imagenet import normalize_images
+from model.inference.precision import native_bf16
 from workbench.attributes import AttributeHead, attribute_loss, conjunction_labels
 from workbench.cache import TrainingSet
 from workbench.cells import CellHead, cell_labels, cell_loss
@@ -231,20 +230,6 @@ def fitting(captions: list[str], objects: torch.Tensor) -> torch.Tensor:
     texts = [c.removeprefix(OBJECT) for c in captions]
     fit = fits(texts, objects)
     return torch.eye(len(captions), dtype=torch.bool) | (one_object[:, None] & fit)
-
-
-@functools.cache
-def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX). Elsewhere autocast
-    emulates it: on an AVX2-only EPYC a training step took 21 s in bf16 against 1.5 s in float32,
-    so a recipe's ``bf16`` applies only where this says yes."""
-    if cpuinfo.is_file():
-        flags = set(re.findall(r"\b(avx512_bf16|amx_bf16)\b", cpuinfo.read_text()))
-        return bool(flags)
-    try:  # no /proc (not Linux): oneDNN's own answer
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
 
 
 def lr_at(step: int, recipe: TrainRecipe) -> float:

@@ -206,9 +206,17 @@ def list_items(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     status_: Annotated[ItemStatus | None, Query(alias="status")] = None,
+    sort: Annotated[
+        Literal["id", "taken", "-taken"],
+        Query(
+            description="id (indexing order), taken (date taken, oldest first) or -taken "
+            "(newest first); items without a date taken (no EXIF date) follow, by id"
+        ),
+    ] = "id",
 ) -> ItemList:
-    """A page of the collection's items by id, with their payloads once indexed."""
-    rows, total = catalog.list_items(session, name, offset, limit, status_)
+    """A page of the collection's items by id or date taken, with their payloads once
+    indexed."""
+    rows, total = catalog.list_items(session, name, offset, limit, status_, sort)
     more = offset + len(rows) < total
     return ItemList(
         items=_outs(session, _store(state), name, rows),

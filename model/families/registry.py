@@ -20,6 +20,7 @@ from model.families.builtin import is_bundle, load_bundle_search_model
 from model.families.interface import ModelError, SearchModel
 from model.families.multimae.search import is_multimae_source, load_multimae_search_model
 from model.families.official import is_official_source, load_official_search_model
+from model.families.open_clip import is_open_clip_source, load_open_clip_search_model
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,12 @@ FAMILIES: tuple[ModelFamily, ...] = (
         is_official_source,
         load_official_search_model,
         lambda settings: {"tokenizers": settings.tokenizers},
+    ),
+    ModelFamily(  # open_clip:ARCH/TAG, open_clip:hf-hub:ID, a folder with open_clip_config.json
+        "open_clip",
+        is_open_clip_source,
+        load_open_clip_search_model,
+        lambda settings: {"cache": settings.cache},
     ),
 )
 

@@ -4,8 +4,10 @@ by field name, and the 400 for a field the collection does not have."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from api_helpers import COLLECTION, Served, png_bytes
+from exif_photos import PARIS, SYDNEY, exif_jpeg
 
 URL = f"/v1/collections/{COLLECTION}"
 
@@ -71,3 +73,35 @@ def test_unknown_fields_and_bad_metadata_are_clear_errors(served: Served) -> Non
         data={"metadata": "[{}, {}]"},
     )
     assert bad.status_code == 422 and "2 objects for 1 files" in bad.json()["detail"]
+
+
+def test_photo_facts_from_exif_filter_and_sort(served: Served) -> None:
+    photos = {
+        "paris.jpg": exif_jpeg(taken="2024:06:15 14:30:00", offset="+02:00", model="EOS R6",
+                               gps=PARIS),
+        "sydney.jpg": exif_jpeg(taken="2023:01:02 09:00:00", gps=SYDNEY, colour=(20, 90, 200)),
+        "bad.jpg": exif_jpeg(taken="2024:13:45 10:00:00", colour=(20, 200, 90)),
+    }  # fmt: skip
+    upload = served.client.post(
+        f"{URL}/items",
+        params={"wait": "true"},
+        files=[("files", (name, data, "image/jpeg")) for name, data in photos.items()],
+    )
+    assert upload.status_code == 202 and upload.json()["done"] == 3, upload.text
+    assert upload.json()["failed"] == 0
+    box = {"ranges": {"gps_lat": {"gte": 40, "lte": 55}, "gps_lon": {"gte": -5, "lte": 10}}}
+    (paris,) = _search(served, box)
+    item = served.client.get(f"{URL}/items/{paris}").json()
+    assert item["payload"]["metadata"]["camera_model"] == "EOS R6"
+    assert item["metadata"]["taken"] == "2024-06-15T12:30:00Z"
+    assert _search(served, {"ranges": {"taken": {"gte": "2024-06-01"}}}) == [paris]
+
+    def listed(sort: str) -> list[str]:
+        response = served.client.get(f"{URL}/items", params={"sort": sort, "limit": 200})
+        assert response.status_code == 200, response.text
+        names = [Path(i["source_uri"]).name for i in response.json()["items"]]
+        return [n for n in names if n in photos]
+
+    assert listed("-taken") == ["paris.jpg", "sydney.jpg", "bad.jpg"]  # no date: last
+    assert listed("taken") == ["sydney.jpg", "paris.jpg", "bad.jpg"]
+    assert served.client.get(f"{URL}/items", params={"sort": "size"}).status_code == 422

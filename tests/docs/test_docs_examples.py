@@ -91,6 +91,10 @@ SKIPPED: dict[tuple[str, str], str] = {
             "curl -X POST localhost:8000/v1/collections/photos/rollback",
         )
     },
+    (
+        "README.md",
+        'anyseek search -c photos --sketch sketch.png --where "taken>=2024-06-01"',
+    ): "the test's scenes have no EXIF date (tests/cli/test_cli_exif.py filters photos on it)",
     # docs/official.md's examples run on the built-in model, but for these query modalities
     **{
         ("docs/official.md", f"anyseek search -c photos {options}"): "a modality only 4M-21 takes"

@@ -1,0 +1,300 @@
+"""Where an open_clip model's config and weights come from: offline first, every gap named.
+
+``ANYSEEK_MODEL__SOURCE`` forms (the ``open_clip:`` prefix is optional for a local folder):
+
+* ``open_clip:ARCH/TAG``: an architecture open_clip knows and one of its pretrained tags
+  (``open_clip:ViT-B-32/laion2b_s34b_b79k``);
+* ``open_clip:ARCH/FILE``: that architecture with a local checkpoint file;
+* ``open_clip:hf-hub:ORG/NAME``: a Hugging Face repo holding ``open_clip_config.json``;
+* a folder holding ``open_clip_config.json`` and a checkpoint, or a checkpoint file beside one.
+
+Downloads (tags and hub ids) go once into ``ANYSEEK_MODEL__CACHE`` (default ``<data dir>/models``);
+a later load reads them from there without the network. With ``HF_HUB_OFFLINE=1`` or no network a
+missing file is named with where to fetch it, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from model.families.interface import ModelError
+
+log = logging.getLogger("anyseek.model.open_clip")
+
+PREFIX = "open_clip:"
+HUB = "hf-hub:"
+CONFIG_NAME = "open_clip_config.json"
+# open_clip's own order of preference for a folder's checkpoint (factory._find_checkpoint_in_dir)
+CHECKPOINT_NAMES = (
+    "open_clip_model.safetensors",
+    "open_clip_pytorch_model.safetensors",
+    "open_clip_pytorch_model.bin",
+    "open_clip_pytorch_model.pth",
+    "model.safetensors",
+    "pytorch_model.bin",
+    "pytorch_model.pth",
+    "model.pth",
+)
+CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pth", ".pt")
+MISSING_EXTRA = (
+    "the open_clip model family needs open-clip-torch: pip install 'anyseek[clip]' (it brings "
+    "torchvision, whose PyPI wheels need PyPI's default torch build; see the README)"
+)
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """An open_clip model resolved to local files: what to build and which weights to load."""
+
+    name: str  # what identities and messages call it ("ViT-B-32/laion2b_s34b_b79k")
+    weights: Path
+    arch: str | None = None  # a built-in architecture, or None when ``config`` says it
+    config: dict[str, Any] | None = None  # open_clip_config.json: model_cfg (+ preprocess_cfg)
+    folder: Path | None = None  # the folder of the config (tokenizer files may be there)
+    preprocess: dict[str, Any] = field(default_factory=dict)  # the tag's mean/std/interpolation
+    quick_gelu: bool = False  # the tag was trained with QuickGELU
+    licence: str | None = None
+
+
+def import_open_clip() -> Any:
+    """open_clip, or a ModelError naming the extra to install."""
+    try:
+        import open_clip
+    except ImportError as error:  # also torchvision failing to import beside a CPU-only torch
+        raise ModelError(f"{MISSING_EXTRA} ({error})") from None
+    return open_clip
+
+
+def is_open_clip_source(source: object) -> bool:
+    """Whether ``source`` names an open_clip model (prefix, or a folder/file with its config)."""
+    if not isinstance(source, str | Path):
+        return False
+    text = str(source)
+    if text.startswith(PREFIX):
+        return True
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return (path / CONFIG_NAME).is_file()
+    return (
+        path.is_file()
+        and path.suffix in CHECKPOINT_SUFFIXES
+        and (path.parent / CONFIG_NAME).is_file()
+    )
+
+
+def resolve(source: str, cache: Path | None) -> ClipSource:
+    """The local files of an open_clip source, downloading a tag or hub id once into ``cache``."""
+    text = str(source).removeprefix(PREFIX).strip()
+    if not text:
+        raise ModelError(f"{source!r}: name a model, e.g. {PREFIX}ViT-B-32/laion2b_s34b_b79k")
+    if text.startswith(HUB):
+        return _from_hub(text[len(HUB) :], cache)
+    path = Path(text).expanduser()
+    if path.exists():
+        return _from_path(path)
+    arch, _, weights = text.partition("/")
+    return _from_arch(arch, weights, cache)
+
+
+def _from_path(path: Path) -> ClipSource:
+    """A folder with open_clip_config.json and a checkpoint, or a checkpoint beside the config."""
+    folder = path if path.is_dir() else path.parent
+    config = _read_config(folder / CONFIG_NAME)
+    weights = path if path.is_file() else _checkpoint_in(folder)
+    return ClipSource(path.name, weights, config=config, folder=folder)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """open_clip_config.json, checked for the ``model_cfg`` open_clip builds from."""
+    if not path.is_file():
+        raise ModelError(f"{path.parent}: no {CONFIG_NAME} (the model config open_clip builds)")
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{path}: not a readable JSON model config ({error})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("model_cfg"), dict):
+        raise ModelError(f"{path}: has no 'model_cfg' object (open_clip's model config)")
+    return config
+
+
+def _checkpoint_in(folder: Path) -> Path:
+    """The checkpoint open_clip would pick in a folder, or a ModelError naming the names."""
+    for name in CHECKPOINT_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    found = sorted(p for p in folder.iterdir() if p.suffix in CHECKPOINT_SUFFIXES)
+    if not found:
+        raise ModelError(
+            f"{folder}: holds {CONFIG_NAME} but no checkpoint (expected one of "
+            f"{', '.join(CHECKPOINT_NAMES[:3])}, ...)"
+        )
+    return found[0]
+
+
+def _from_arch(arch: str, weights: str, cache: Path | None) -> ClipSource:
+    """ARCH/TAG or ARCH/FILE: open_clip's built-in config with a tag's or a file's weights."""
+    open_clip = import_open_clip()
+    if arch not in open_clip.list_models():
+        close = [m for m in open_clip.list_models() if m.lower().startswith(arch[:5].lower())]
+        raise ModelError(
+            f"open_clip knows no architecture {arch!r}"
+            + (f" (close: {', '.join(close[:8])})" if close else "")
+            + "; list them with: python -c 'import open_clip; print(open_clip.list_models())'"
+        )
+    tags = open_clip.list_pretrained_tags_by_model(arch)
+    if not weights:
+        raise ModelError(
+            f"{PREFIX}{arch} names no weights: add a pretrained tag or a checkpoint file, e.g. "
+            f"{PREFIX}{arch}/{tags[0] if tags else 'PATH.safetensors'}"
+        )
+    path = Path(weights).expanduser()
+    if path.is_file():
+        return ClipSource(f"{arch}/{path.name}", path, arch=arch)
+    if weights not in tags:
+        raise ModelError(
+            f"{weights!r} is neither a file nor a pretrained tag of {arch}; its tags: "
+            f"{', '.join(tags) or 'none (give a checkpoint file)'}"
+        )
+    tag = open_clip.get_pretrained_cfg(arch, weights)
+    keys = ("mean", "std", "interpolation", "resize_mode")
+    preprocess = {k: tag[k] for k in keys if tag.get(k) is not None}
+    name = f"{arch}/{weights}"
+    if tag.get("hf_hub"):
+        repo, filename = _hub_parts(tag["hf_hub"])
+        local, fetched = hub_file(repo, filename or None, cache, name)
+        licence = hub_licence(repo, cache, fetch=fetched)
+    elif tag.get("url"):
+        local, licence = _url_file(tag["url"], cache, name), None
+    else:
+        raise ModelError(f"open_clip's tag {name} says no place to download its weights from")
+    return ClipSource(
+        name,
+        local,
+        arch=arch,
+        preprocess=preprocess,
+        quick_gelu=bool(tag.get("quick_gelu")),
+        licence=licence or tag.get("license"),
+    )
+
+
+def _hub_parts(hub: str) -> tuple[str, str]:
+    """A tag's ``hf_hub`` ('org/name/' or 'org/name/file.bin') -> (repo, filename or '')."""
+    org, name, *rest = hub.split("/")
+    return f"{org}/{name}", "/".join(rest)
+
+
+def _from_hub(repo: str, cache: Path | None) -> ClipSource:
+    """hf-hub:ORG/NAME: its open_clip_config.json and weights, from the cache or downloaded."""
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
+        raise ModelError(f"{HUB}{repo!r} is not a Hugging Face repo id (ORG/NAME)")
+    config_path, _ = hub_file(repo, CONFIG_NAME, cache, f"{HUB}{repo}")
+    config = _read_config(config_path)
+    weights, fetched = hub_file(repo, None, cache, f"{HUB}{repo}")
+    return ClipSource(
+        f"{HUB}{repo}",
+        weights,
+        config=config,
+        folder=config_path.parent,
+        licence=hub_licence(repo, cache, fetch=fetched),
+    )
+
+
+def _hub_names(filename: str | None) -> list[str]:
+    """The files to try for a hub checkpoint: safetensors first, as open_clip does."""
+    if filename is None:
+        return ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    if filename.endswith(".safetensors"):
+        return [filename]
+    safe = ["open_clip_model.safetensors"] if filename == "open_clip_pytorch_model.bin" else []
+    return [*safe, f"{filename.rsplit('.', 1)[0]}.safetensors", filename]
+
+
+def hub_file(repo: str, filename: str | None, cache: Path | None, what: str) -> tuple[Path, bool]:
+    """One file of a hub repo and whether it was downloaded now: from ``cache`` when it is
+    there, else downloaded into it once. ``filename`` None: the repo's checkpoint (safetensors
+    first). Missing and not downloadable: a ModelError naming the repo, the file and the folder
+    to put it in."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+    names = _hub_names(filename)
+    folder = str(cache) if cache is not None else None
+    for name in names:  # offline first: whatever the cache holds
+        try:
+            return Path(hf_hub_download(repo, name, cache_dir=folder, local_files_only=True)), False
+        except (LocalEntryNotFoundError, EntryNotFoundError, FileNotFoundError):
+            continue
+    why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else ""
+    if not why:
+        for name in names:
+            try:
+                log.info("downloading %s/%s into %s", repo, name, folder or "the HF cache")
+                return Path(hf_hub_download(repo, name, cache_dir=folder)), True
+            except EntryNotFoundError:
+                continue
+            except Exception as error:  # no network, no such repo, refused: all said the same way
+                why = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                break
+        else:
+            why = f"the repo has none of {', '.join(names)}"
+    raise ModelError(
+        f"the weights of {what} are not in the model cache and could not be downloaded ({why}). "
+        f"Fetch {names[0]} from https://huggingface.co/{repo} with network: "
+        f"`huggingface-cli download {repo} {names[0]}"
+        + (f" {CONFIG_NAME}" if filename is None else "")
+        + (f" --cache-dir {cache}`" if cache else "`")
+        + ", or give a local folder holding open_clip_config.json and the checkpoint"
+    )
+
+
+def hub_licence(repo: str, cache: Path | None, fetch: bool) -> str | None:
+    """The ``license:`` a hub repo's model card declares, from the cache, or fetched with it when
+    ``fetch`` (the weights were downloaded now: a later load never waits on the network for it).
+    Best effort: the licence is shown, never required."""
+    from huggingface_hub import constants, hf_hub_download
+
+    folder = str(cache) if cache is not None else None
+    for offline in (True, False):
+        if not offline and (constants.HF_HUB_OFFLINE or not fetch):
+            return None
+        try:
+            card = hf_hub_download(repo, "README.md", cache_dir=folder, local_files_only=offline)
+            return card_licence(Path(card).read_text(errors="replace"))
+        except Exception:  # no card, no network: no licence to show
+            continue
+    return None
+
+
+def card_licence(card: str) -> str | None:
+    """The ``license:`` of a model card's YAML front matter."""
+    head = card.split("---", 2)[1] if card.startswith("---") else ""
+    found = re.search(r"^license:\s*['\"]?([^'\"\n]+)", head, re.MULTILINE)
+    return found[1].strip() if found else None
+
+
+def _url_file(url: str, cache: Path | None, what: str) -> Path:
+    """A tag's weights by URL: ``cache/<file name>`` when there, else downloaded into it once."""
+    from huggingface_hub import constants
+
+    open_clip = import_open_clip()
+    folder = cache or Path.home() / ".cache" / "clip"
+    target = folder / url.rsplit("/", 1)[-1]
+    if target.is_file():
+        return target
+    if not constants.HF_HUB_OFFLINE:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return Path(open_clip.pretrained.download_pretrained_from_url(url, str(folder)))
+        except Exception as error:  # no network or a bad download: said below
+            why = f"{type(error).__name__}: {error}"
+    else:
+        why = "HF_HUB_OFFLINE is set"
+    raise ModelError(
+        f"the weights of {what} are not in the model cache and could not be downloaded ({why}). "
+        f"Fetch {url} with network and put it at {target}"
+    )
