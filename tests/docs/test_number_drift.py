@@ -57,12 +57,8 @@ class Quote:
 
 
 def _human(row: str, *indices: int) -> tuple[Cell, ...]:
-    """Cells of a row of ``human.md``'s full report (R@1 0, R@5 1, R@10 2, MRR 3, attr_P@10 4)."""
-    return tuple(Cell("human.md", row, i) for i in indices)
-
-
-def _summary(row: str, *indices: int) -> tuple[Cell, ...]:
-    """Cells of ``human.md``'s summary row (v3 pair, v8 pair, v9 pair, target, as written)."""
+    """Cells of a row of ``human.md``: its full report (R@1 0, R@5 1, R@10 2, MRR 3, attr_P@10 4)
+    or its summary (the v3, v8 and v9 pairs as written, then the target)."""
     return tuple(Cell("human.md", row, i) for i in indices)
 
 
@@ -115,9 +111,9 @@ QUOTES: tuple[Quote, ...] = (
         r"{N}, own words {N} / {N} \(a perfect reader of those words reaches R@1 "
         r"{N}",
         (
-            *_summary("| sketch, default person |", 4, 5),
-            *_summary("| painted segmentation, default person |", 4, 5),
-            *_summary("| own-words caption, default person |", 4, 5),
+            *_human("| sketch, default person |", 4, 5),
+            *_human("| painted segmentation, default person |", 4, 5),
+            *_human("| own-words caption, default person |", 4, 5),
             Cell("caption_ceiling.md", "| default |", 2),
         ),
     ),
@@ -126,8 +122,8 @@ QUOTES: tuple[Quote, ...] = (
         r"tall pages\): sketch {N} / {N}, painting {N} / {N}\. At 5,000 "
         r"scenes sketches find their scene at R@1 {N} \(`bench/results/builtin_5k\.md`\)",
         (
-            *_summary("| sketch, held-out person (`scrawl`) |", 2, 3),
-            *_summary("| painting, held-out person |", 2, 3),
+            *_human("| sketch, held-out person (`scrawl`) |", 2, 3),
+            *_human("| painting, held-out person |", 2, 3),
             Cell("builtin_5k.md", "| sketch | bind |", 0),
         ),
     ),
@@ -163,7 +159,7 @@ QUOTES: tuple[Quote, ...] = (
         Quote(
             "docs/builtin_model.md",
             rf"\| {re.escape(doc_row)} \| {{N}} / {{N}} \| {{N}} / {{N}} \|",
-            _summary(f"| {human_row} |", 0, 1, 2, 3),
+            _human(f"| {human_row} |", 0, 1, 2, 3),
         )
         for doc_row, human_row in (
             ("sketch", "sketch, generator's"),
@@ -176,7 +172,7 @@ QUOTES: tuple[Quote, ...] = (
         Quote(
             "docs/builtin_model.md",
             rf"\| {re.escape(doc_row)} \| {{N}} / {{N}} \| {{N}} / {{N}} \|",
-            _summary(f"| {human_row} |", 2, 3, 4, 5),
+            _human(f"| {human_row} |", 2, 3, 4, 5),
         )
         for doc_row, human_row in (
             ("a person's sketch (`default`)", "sketch, default person"),
@@ -188,7 +184,7 @@ QUOTES: tuple[Quote, ...] = (
         Quote(
             "docs/builtin_model.md",
             rf"\| {re.escape(doc_row)} \| R@10 {{N}} \| R@10 {{N}} \|",
-            _summary(f"| {human_row} |", 1, 3),
+            _human(f"| {human_row} |", 1, 3),
         )
         for doc_row, human_row in (
             (
@@ -201,7 +197,7 @@ QUOTES: tuple[Quote, ...] = (
     Quote(
         "docs/builtin_model.md",
         r"\| one-object captions, attr_P@10 \| {N} \| {N} \(ceiling",
-        _summary("| one-object captions, attribute precision@10 |", 0, 1),
+        _human("| one-object captions, attribute precision@10 |", 0, 1),
     ),
     Quote(
         "docs/builtin_model.md",
