@@ -394,7 +394,7 @@ class SearchResponse(BaseModel):
     relevance_note: str | None = Field(
         default=None,
         description="set when the model has no relevance calibration: why every hit's relevance "
-        "is null and min_relevance is refused, and how to fit one (bench/relevance.py writes "
+        "is null and min_relevance is refused, and how to fit one (`anyseek calibrate` writes "
         "relevance.json)",
     )
 

@@ -14,6 +14,7 @@ OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python bench/not_like.py --n 2000 \
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -87,6 +88,8 @@ def main() -> None:
             sim = steered_scores(query, index, information, hard, rule, weight)
             rows.append(row(f"{args.query}, not its top wrong hit {weight}", name, sim, hard))
     lines = [
+        f"Command: `PYTHONPATH=. python {shlex.join(sys.argv)}`",
+        "",
         f"Gallery: {args.n} held-out scenes (seed {args.seed}), model {model.version}, spaces "
         f"fused by information; {time.perf_counter() - start:.0f} s on "
         f"{torch.get_num_threads()} threads. Search's rule: `{DEFAULT_RULE}`, the page's "

@@ -12,7 +12,9 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -107,6 +109,8 @@ def main() -> None:
 
     lines = [
         "# Scene generator speed",
+        "",
+        f"Command: `PYTHONPATH=. python {shlex.join(sys.argv)}`",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
         f"load average at start {os.getloadavg()[0]:.1f} (other processes share the cores); "

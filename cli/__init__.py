@@ -26,6 +26,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("data", "cli.data"),
     ("train", "cli.train"),
     ("eval", "cli.eval"),
+    ("calibrate", "cli.calibrate"),
     ("jobs", "cli.index"),
     ("search", "cli.search"),
     ("export", "cli.export"),

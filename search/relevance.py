@@ -2,7 +2,7 @@
 
 Fused cosines mean different things per query kind (a caption's right answer scores lower than a
 sketch's), so no one minimum score fits every query. A model may ship a calibration (the built-in
-bundle's ``relevance.json``, fitted by ``bench/relevance.py`` on held-out generated scenes): per
+bundle's ``relevance.json``, fitted by ``anyseek calibrate`` on held-out generated scenes): per
 query kind, a logistic model over each hit's fused score and its distance below the query's best
 score. Models without one get the hit's score mapped from [-1, 1] to [0, 1]: uncalibrated, and
 said so in ``docs/search.md``. The raw cosine stays in each hit's per-space scores and the fused
@@ -85,6 +85,6 @@ def uncalibrated_note(name: str, version: str) -> str:
     return (
         f"model {name!r} (version {version}) has no relevance calibration, so hits carry no "
         "relevance and min_relevance is refused (min_score filters on the raw fused score); "
-        "bench/relevance.py --model SOURCE --write relevance.json fits one for this version, "
-        "read from the model's folder"
+        "`anyseek calibrate --model SOURCE` fits one for this version into the model's folder, "
+        "where it is read"
     )

@@ -4,9 +4,9 @@ A negative item used to be added at its weight (``q - |w| n``), which at the pag
 of -1 overwhelmed the query: the wanted scene fell from #4 to past #1000. The ``project`` rule
 removes only a share ``|w|`` of the query's component along the item (at -1 the query becomes
 orthogonal to it, never its opposite), so it steers away without turning the query around.
-``bench/not_like.py`` measures both on the built-in model (``bench/results/not_like.md``: at the
-default -0.75 the wanted scene stays in the top 10 for 98% of 2,000 held-out caption queries and
-the negative leaves it for 97%); ``bench/results/search.md`` has v3's numbers.
+``bench/not_like.py`` measures both rules at each weight on the built-in model; its figures, the
+default -0.75's included, are in ``bench/results/not_like.md`` (quoted in README and
+``docs/search.md``, never here, so they cannot drift).
 """
 
 from __future__ import annotations

@@ -6,10 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workbench.metrics import RetrievalResult
-from workbench.recipe import Recipe
-
-GENERATION = "v9"  # the built-in design's generation this workbench trains (bump with the recipe)
+from model.bundle.loading import BUNDLE_FILE
 
 KINDS = ("sketch", "depth", "semseg", "normal", "edges", "caption", "object",
          "caption+sketch", "caption+depth", "sketch+semseg")  # fmt: skip
@@ -52,16 +49,24 @@ CURVE_COLUMNS = (
 )  # fmt: skip
 
 
-def write_card(
-    path: Path,
-    recipe: Recipe,
-    result: RetrievalResult,
-    history: list[dict[str, Any]],
-    facts: dict[str, Any],
-) -> None:
-    """``MODEL_CARD.md``: what the model is, how to reproduce it, what it measured."""
+def _read(bundle: Path, name: str) -> Any:
+    """One JSON file of the bundle."""
+    return json.loads((bundle / name).read_text())
+
+
+def render_card(bundle: Path) -> str:
+    """``MODEL_CARD.md`` of a bound-model folder, from its own files only: the generation and
+    run facts in ``bundle.json``, the recipe, the retrieval report and the learning curve."""
+    manifest = _read(bundle, BUNDLE_FILE)
+    recipe = _read(bundle, "train_config.json")
+    report = _read(bundle, "eval.json")
+    history = _read(bundle, "history.json")
+    facts = manifest.get("training", {})
+    generation = manifest.get("generation", "")
+    run_dir = f"runs/{generation or recipe['name']}"
+    data, val, train = recipe["data"], recipe["val"], recipe["train"]
     lines = [
-        f"# anyseek built-in model (bound, {GENERATION})",
+        f"# anyseek built-in model (bound{', ' + generation if generation else ''})",
         "",
         "The default model of anyseek (`ANYSEEK_MODEL__SOURCE=builtin`), trained from nothing",
         "on procedurally generated scenes by one command on a 2-core CPU. Every input modality",
@@ -72,8 +77,8 @@ def write_card(
         "## Reproduce",
         "",
         "```",
-        f"anyseek train default --recipe {recipe.name} --out runs/{GENERATION}",
-        f"cp -r runs/{GENERATION}/bundle/* model/builtin/",
+        f"anyseek train default --recipe {recipe['name']} --out {run_dir}",
+        f"cp -r {run_dir}/bundle/* model/builtin/",
         "```",
         "",
         "Resumable: after a stop or a kill, the same command with `--resume` goes on from the last",
@@ -81,34 +86,41 @@ def write_card(
         "",
         "## Data",
         "",
-        f"{recipe.data.scenes} training scenes at {recipe.data.size} px (seed {recipe.data.seed}),",
-        f"each drawn again by the people {', '.join(recipe.data.styles)} (`workbench/styles.py`);",
-        f"validation on {recipe.val.scenes} held-out scenes (seed {recipe.val.seed}) with the",
-        f"people {', '.join(recipe.val.styles)}; `scrawl` is never trained on.",
+        f"{data['scenes']} training scenes at {data['size']} px (seed {data['seed']}),",
+        f"each drawn again by the people {', '.join(data['styles'])} (`workbench/styles.py`);",
+        f"validation on {val['scenes']} held-out scenes (seed {val['seed']}) with the",
+        f"people {', '.join(val['styles'])}; `scrawl` is never trained on.",
         "",
         "## Training",
         "",
-        f"Config `{recipe.model}` ({facts.get('parameters', 0) / 1e6:.2f} M parameters,",
-        f"{facts.get('bundle_mb', 0):.1f} MB of float32 weights); {recipe.train.steps} steps of",
-        f"{recipe.train.batch} scenes, AdamW lr {recipe.train.lr}, "
-        f"{facts.get('precision', 'bf16 autocast' if recipe.train.bf16 else 'float32')}; "
+        f"Config `{recipe['model']}` ({facts.get('parameters', 0) / 1e6:.2f} M parameters,",
+        f"{facts.get('bundle_mb', 0):.1f} MB of float32 weights); {train['steps']} steps of",
+        f"{train['batch']} scenes, AdamW lr {train['lr']}, "
+        f"{facts.get('precision', 'float32')}; "
         f"{facts.get('wall_minutes', 0):.0f} min wall time on {facts.get('machine', 'this CPU')}.",
         "",
         "```json",
-        json.dumps(recipe.to_json(), indent=1),
+        json.dumps(recipe, indent=1),
         "```",
         "",
         "## Learning curve (validation gallery, after every chunk)",
         "",
         *curve_table(history, CURVE_COLUMNS),
         "",
-        f"## Retrieval ({result.n} held-out scenes, seed {result.seed})",
+        f"## Retrieval ({val['scenes']} held-out scenes, seed {val['seed']})",
         "",
-        *results_table(result.report),
+        *results_table(report),
         "",
         "Random ranking: R@1 "
-        f"{result.report['random']['none']['R@1']:.4f}, R@10 "
-        f"{result.report['random']['none']['R@10']:.4f}.",
+        f"{report['random']['none']['R@1']:.4f}, R@10 "
+        f"{report['random']['none']['R@10']:.4f}.",
         "",
     ]
-    path.write_text("\n".join(lines))
+    return "\n".join(lines)
+
+
+def write_card(bundle: Path) -> Path:
+    """Write ``MODEL_CARD.md`` into the bundle folder from the bundle's own files."""
+    path = bundle / "MODEL_CARD.md"
+    path.write_text(render_card(bundle))
+    return path

@@ -141,6 +141,15 @@ def _wall_minutes(run: Run, seconds: float) -> float:
     return sum(c["seconds"] for c in calls) / 60
 
 
+def _record_facts(bundle_dir: Path, facts: dict[str, Any]) -> None:
+    """The run's facts (size, wall time, machine) into the bundle's manifest, where the model
+    card and the docs read them."""
+    path = bundle_dir / "bundle.json"
+    manifest = json.loads(path.read_text())
+    manifest["training"] = facts
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def run_pipeline(run: Run, *, threads: int | None = None) -> dict[str, Any]:
     """Every stage not yet done, in order; returns the stage records."""
     import os
@@ -161,7 +170,8 @@ def run_pipeline(run: Run, *, threads: int | None = None) -> dict[str, Any]:
     if not run.stage_file("train").is_file():
         started = time.monotonic()
         model = _train(run, data, val, vocab)
-        save_bind_bundle(bundle_dir, model, vocab, {"recipe": f"{run.command}"})
+        extra = {"recipe": f"{run.command}", "generation": run.recipe.generation}
+        save_bind_bundle(bundle_dir, model, vocab, extra)
         run.stage_file("train").write_text(
             json.dumps({"seconds": round(time.monotonic() - started, 1)}) + "\n"
         )
@@ -174,7 +184,6 @@ def run_pipeline(run: Run, *, threads: int | None = None) -> dict[str, Any]:
     (run.out / "eval.md").write_text(result.markdown())
     records["eval"] = headline(result)
     run.log(f"eval: {json.dumps(records['eval'])}")
-    history = json.loads((run.out / "history.json").read_text())
     for name in ("eval.json", "history.json"):
         shutil.copy(run.out / name, bundle_dir / name)
     shutil.copy(run.out / "recipe.json", bundle_dir / "train_config.json")
@@ -186,7 +195,8 @@ def run_pipeline(run: Run, *, threads: int | None = None) -> dict[str, Any]:
         "machine": f"{os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads",
         "precision": "bf16 autocast" if run.recipe.train.bf16 and native_bf16() else "float32",
     }
-    write_card(bundle_dir / "MODEL_CARD.md", run.recipe, result, history, facts)
+    _record_facts(bundle_dir, facts)
+    write_card(bundle_dir)
     run.log(f"wall time: {facts['wall_minutes']:.1f} min")
     records["wall_minutes"] = facts["wall_minutes"]
     return records

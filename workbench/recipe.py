@@ -81,6 +81,9 @@ class Recipe:
 
     name: str
     model: str = "default"
+    # the built-in design's generation this recipe trains (``v9``); the bundle and its card
+    # carry it (``bundle.json``), so no code names it; empty for trial recipes
+    generation: str = ""
     vocab: int = 512
     data: DataRecipe = field(default_factory=DataRecipe)
     val: ValRecipe = field(default_factory=ValRecipe)
@@ -112,6 +115,7 @@ def load_recipe(name: str) -> Recipe:
     recipe = Recipe(
         name=raw.get("name", path.stem),
         model=raw.get("model", "default"),
+        generation=str(raw.get("generation", "")),
         vocab=int(raw.get("vocab", 512)),
         data=_section(DataRecipe, raw.get("data", {})),
         val=_section(ValRecipe, raw.get("val", {})),

@@ -85,7 +85,7 @@ def test_hits_carry_no_relevance_and_the_answer_says_why_once(uncalibrated: Unca
     assert found["status"] == 200, found
     assert len(found["hits"]) == SCENES
     assert all(hit["relevance"] is None for hit in found["hits"])
-    assert NOTE in found["relevance_note"] and "bench/relevance.py" in found["relevance_note"]
+    assert NOTE in found["relevance_note"] and "anyseek calibrate" in found["relevance_note"]
     assert all("relevance_note" not in hit for hit in found["hits"])
     model = HTTP.get(f"{uncalibrated.live.url}/v1/model").json()
     assert model["relevance_note"] == found["relevance_note"]

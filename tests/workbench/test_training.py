@@ -15,6 +15,7 @@ import pytest
 
 from cli import main
 from model.service import load_search_model
+from workbench.card import render_card
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = json.loads((ROOT / "workbench" / "recipes" / "tiny.json").read_text())
@@ -32,6 +33,13 @@ def test_the_tiny_recipe_trains_a_bundle_the_service_loads(tmp_path: Path, capsy
     assert "sketch (scrawl, held out) R@10" in history[-1]
     report = json.loads((out / "eval.json").read_text())
     assert report["sketch"]["bind"]["R@10"] >= 0.0 and "edge_baseline" in report["sketch"]
+    # the card is written from the bundle's own files: its run facts are in bundle.json
+    manifest = json.loads((out / "bundle" / "bundle.json").read_text())
+    assert manifest["generation"] == TINY.get("generation", "")
+    assert manifest["training"]["parameters"] > 0 and manifest["training"]["wall_minutes"] > 0
+    card = (out / "bundle" / "MODEL_CARD.md").read_text()
+    assert card == render_card(out / "bundle")
+    assert f"{manifest['training']['parameters'] / 1e6:.2f} M parameters" in card
     # a second call without --resume refuses to mix runs
     assert main(["train", "default", "--recipe", "tiny", "--out", str(out)]) == 1
     assert "--resume" in capsys.readouterr().err
