@@ -26,6 +26,7 @@ from anyseek.errors import (
     SettingsError,
     plain,
 )
+from indexer.errors import OutsideRootsError
 from indexer.jobs import JobStateError
 from search.fields import FilterFieldError
 from search.query import CursorError
@@ -47,6 +48,7 @@ class ApiError(AnyseekError):
 TITLES = {
     400: "Bad request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
@@ -64,6 +66,8 @@ def status_of(exc: AnyseekError) -> int:
         return exc.status
     if isinstance(exc, (CursorError, FilterFieldError)):
         return 400
+    if isinstance(exc, OutsideRootsError):
+        return 403
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(

@@ -8,9 +8,9 @@ values into its OpenAPI document.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from anyseek.db.repository import COLLECTION_NAME
 from anyseek.settings import SearchSettings
@@ -19,6 +19,20 @@ from model.service import QUERY_KINDS
 PAGED_SCHEMAS = ("SearchParams", "SearchRequest")  # the bodies that carry k and offset
 NAME_PATTERN = f"^{COLLECTION_NAME.pattern}$"  # what ``check_collection_name`` accepts
 NOT_ZERO: dict[str, Any] = {"not": {"const": 0}}  # weights: a zero weight asks nothing
+BASE64: dict[str, Any] = {  # bytes as text, padded (what api.query decodes)
+    "format": "byte",
+    "contentEncoding": "base64",
+    "pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+}
+BODY = ConfigDict(extra="forbid", strict=True)  # a body's JSON as its schema says: no "1" for 1
+
+
+def _whole(value: Any) -> Any:
+    """A whole float as the integer it is: JSON Schema's integer takes 2.0 (strict int does not)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integer = Annotated[int, BeforeValidator(_whole)]
 MAX_JSON_ID = 2**53 - 1  # the largest integer every JSON client reads exactly (ids in bodies)
 
 
@@ -36,7 +50,7 @@ class Problem(BaseModel):
 class CollectionCreate(BaseModel):
     """A new collection; its spaces are the loaded model's."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     name: str = Field(
         min_length=1,
         max_length=64,
@@ -92,7 +106,7 @@ class ItemOut(BaseModel):
 class ItemPatch(BaseModel):
     """An edit of an item's metadata: given fields are set, a field given as null is removed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     metadata: dict[str, Any] = Field(
         description="fields to set (strings, numbers, booleans, lists of strings, ISO dates); "
         "null removes a field",
@@ -147,15 +161,23 @@ class QueryPartIn(BaseModel):
     """One query modality: ``text`` for a caption, base64 ``data`` for a file modality, ``value``
     for a structured one (official 4M-21 models: ``color_palette``, ``det``, ``metadata``)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": _carried_by()})
+    model_config = ConfigDict(**BODY, json_schema_extra={"oneOf": _carried_by()})
     modality: str = Field(
         min_length=1,
         max_length=32,
         examples=["caption", "sketch"],
         json_schema_extra={"enum": list(QUERY_KINDS)},  # checked by api.query, naming them all
     )
-    text: str | None = Field(default=None, description="the caption")
-    data: str | None = Field(default=None, description="base64 file bytes (PNG, .npy, JPEG...)")
+    text: str | None = Field(
+        default=None,
+        description="the caption",
+        json_schema_extra={"pattern": r"\S"},  # a word at least (checked by the model's reader)
+    )
+    data: str | None = Field(
+        default=None,
+        description="base64 file bytes (PNG, .npy, JPEG...)",
+        json_schema_extra=BASE64,  # decoded by api.query, naming the part at fault
+    )
     value: list[Any] | dict[str, Any] | None = Field(
         default=None,
         description="a structured query: colours [[r, g, b], ...], boxes [[class, [x0, y0, x1, "
@@ -171,15 +193,15 @@ class QueryPartIn(BaseModel):
 class LikeIn(BaseModel):
     """An indexed item to search like ("more like this"), with a weight."""
 
-    model_config = ConfigDict(extra="forbid")
-    id: int = Field(ge=0, le=MAX_JSON_ID)
+    model_config = BODY
+    id: Integer = Field(ge=0, le=MAX_JSON_ID)
     weight: float = Field(default=1.0, json_schema_extra=NOT_ZERO)
 
 
 class RangeIn(BaseModel):
     """Inclusive bounds on a field: numbers, or ISO dates for a date field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     gte: float | str | None = None
     lte: float | str | None = None
 
@@ -188,9 +210,9 @@ class FilterIn(BaseModel):
     """Conditions on fields by name, all of which must hold: the indexer's (folder, ext, bytes,
     mtime...) and the collection's metadata fields (``GET .../fields``)."""
 
-    model_config = ConfigDict(extra="forbid")
-    equals: dict[str, str | int | bool] = Field(default_factory=dict)
-    any_of: dict[str, list[str | int | bool]] = Field(default_factory=dict)
+    model_config = BODY
+    equals: dict[str, str | Integer | bool] = Field(default_factory=dict)
+    any_of: dict[str, list[str | Integer | bool]] = Field(default_factory=dict)
     ranges: dict[str, RangeIn] = Field(default_factory=dict)
     exists: list[str] = Field(default_factory=list, description="fields that must have a value")
 
@@ -198,7 +220,7 @@ class FilterIn(BaseModel):
 class SearchParams(BaseModel):
     """Everything a search takes besides the query parts' content."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     weights: dict[str, float] = Field(
         default_factory=dict, description="per modality of the multipart form (default 1)"
     )
@@ -211,8 +233,10 @@ class SearchParams(BaseModel):
             "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
         },
     )
-    k: int = Field(default=10, ge=1, description="results per page, at most ANYSEEK_SEARCH__MAX_K")
-    offset: int = Field(
+    k: Integer = Field(
+        default=10, ge=1, description="results per page, at most ANYSEEK_SEARCH__MAX_K"
+    )
+    offset: Integer = Field(
         default=0,
         ge=0,
         description="results to skip; offset + k at most ANYSEEK_SEARCH__MAX_WINDOW",
@@ -261,7 +285,7 @@ MAX_BATCH_QUERIES = 64
 class BatchSearchRequest(BaseModel):
     """Several JSON searches of one collection, answered through one model batch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     queries: list[SearchRequest] = Field(min_length=1, max_length=MAX_BATCH_QUERIES)
 
 
@@ -451,7 +475,7 @@ class Readiness(BaseModel):
 class JobCreate(BaseModel):
     """Index a server-side folder, file or list file (under the allowed roots) into a collection."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     collection: str = Field(
         min_length=1,
         max_length=64,
@@ -505,11 +529,15 @@ class JobOut(BaseModel):
 class ReindexRequest(BaseModel):
     """Re-embed a collection with another model (or the same model's new weights)."""
 
+    model_config = BODY
+
     model: str = Field(
         min_length=1,
         max_length=1000,
         description="ANYSEEK_MODEL__SOURCE of the model: 'builtin', a bundle or checkpoint folder, "
-        "a .safetensors file or a Hugging Face repo id",
+        "a .safetensors file or a Hugging Face repo id; or the name@digest of a model the "
+        "server has loaded (as versions show it)",
+        examples=["builtin"],
     )
 
 

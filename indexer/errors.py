@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from anyseek.errors import AnyseekError
+from anyseek.errors import AnyseekError, NotFoundError
 
 
 class SourceError(AnyseekError):
     """A source that cannot be indexed at all: outside the allowed roots, missing, empty."""
+
+
+class OutsideRootsError(SourceError):
+    """A source outside the allowed roots: the server may not read it (HTTP 403)."""
+
+
+class SourceMissingError(SourceError, NotFoundError):
+    """A source that does not exist (HTTP 404)."""
 
 
 class ItemError(Exception):

@@ -29,7 +29,7 @@ from search.stores import VectorStore
 router = APIRouter(prefix="/v1/collections/{name}/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=0, le=2**63 - 1, description="item id")]
 MAX_PAGE = 1000
-MAX_FILES = 1000  # per upload request
+MAX_FILES = 999  # per upload request: with a metadata file, the form parser's 1,000 file parts
 JSON_CONTAINER = r"^\s*([{\[][\s\S]*)?$"  # empty, or a JSON object or list
 IMAGE = {200: {"content": {"image/*": {}}, "description": "the image bytes"}}
 

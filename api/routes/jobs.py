@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from api import catalog
 from api.deps import READ, WRITE, DbSession, State
-from api.errors import ApiError
+from api.errors import ApiError, status_of
 from api.routes.common import Wait, errors, job_out
 from api.schemas import JobCreate, JobList, JobOut
 from indexer import plan_job
@@ -28,7 +28,7 @@ LISTED_FAILURES = 20  # failure reasons per job in a listing; a job's own page h
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     dependencies=[WRITE],
-    responses=errors(400, 401, 404, 409, 422, 503),
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
 )
 def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = False) -> JobOut:
     """Index a folder, file or list file on the server (inside ANYSEEK_INDEXER__ALLOWED_ROOTS),
@@ -49,8 +49,13 @@ def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = F
         try:
             table = read_allowed_metadata_file(state.settings.indexer, body.metadata)
         except SourceError as exc:  # outside the roots, missing, or a bad row (FILE:LINE: why)
-            raise ApiError(422, str(exc), "metadata") from None
-    job_id = plan_job(state.settings, body.collection, body.source, metadata=table, session=session)
+            raise ApiError(status_of(exc), str(exc), "metadata") from None
+    try:
+        job_id = plan_job(
+            state.settings, body.collection, body.source, metadata=table, session=session
+        )
+    except SourceError as exc:  # outside the roots (403), missing (404), unreadable (422)
+        raise ApiError(status_of(exc), str(exc), "source") from None
     return job_out(jobs.launch(session, job_id, wait))
 
 

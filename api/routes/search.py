@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from anyseek.db.repository import check_collection_name
 from anyseek.errors import AnyseekError
 from api import catalog
 from api import query as convert
@@ -140,6 +141,7 @@ async def search_batch(
 ) -> BatchSearchResponse:
     """Up to 64 JSON searches (each a body of ``/search``) answered through one model batch; a
     query that fails gets its error in its entry and spoils nothing for the others."""
+    check_collection_name(name)  # the path at fault, not each query
     max_mb = state.settings.api.max_upload_mb
     registry = None
     if any(convert.filter_spec(request) for request in body.queries):

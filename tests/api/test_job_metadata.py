@@ -76,10 +76,13 @@ def test_a_bad_row_or_a_file_outside_the_roots_is_refused_before_any_job(
     outside = tmp_path / "meta.csv"
     outside.write_text(SHEET)
     before = _jobs(live)
-    for path, says in ((bad, _cli_error(bad)), (outside, "outside the allowed roots")):
+    for path, status, says in (
+        (bad, 422, _cli_error(bad)),
+        (outside, 403, "outside the allowed roots"),
+    ):
         body = {"collection": "scenes", "source": photos, "metadata": str(path)}
         refused = HTTP.post(f"{live.url}/v1/jobs", json=body)
-        assert refused.status_code == 422, refused.text
+        assert refused.status_code == status, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
         assert refused.json()["field"] == "metadata" and says in refused.json()["detail"]
     assert "bad.jsonl:2: " in _cli_error(bad)
