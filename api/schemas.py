@@ -337,6 +337,11 @@ class ModelInfo(BaseModel):
         description="set when the model has no relevance calibration: its hits' relevance is "
         "null and min_relevance is refused (the web page then hides both)",
     )
+    access: Literal["keys", "open-local", "open-network"] = Field(
+        description="who may use the server: keys (writes need an API key, reads too with "
+        "ANYSEEK_API__AUTH_READS), open-local (no key, bound to loopback), open-network (no "
+        "key, bound beyond loopback by ANYSEEK_API__ALLOW_OPEN)"
+    )
 
 
 class SpaceScoreOut(BaseModel):

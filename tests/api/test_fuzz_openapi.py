@@ -279,6 +279,7 @@ def test_the_document_says_what_the_open_server_does(live_url: str) -> None:
     """No API key configured: no security declared, and every check holds."""
     document = HTTP.get(f"{live_url}/openapi.json").json()
     assert "securitySchemes" not in document["components"]
+    assert HTTP.get(f"{live_url}/v1/model").json()["access"] == "open-local"
     failures, cases = agreement_failures(live_url)
     assert cases >= 200
     assert not failures, "\n\n".join(failures)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from api_helpers import COLLECTION, Served, png_bytes
+from api_helpers import COLLECTION, KEY, Served, png_bytes
 
 
 def _caption(served: Served, text: str, **params) -> dict:
@@ -223,6 +223,8 @@ def test_openapi_declares_keys_as_enforced(served_with_keys: Served) -> None:
     assert search["security"] == [{"APIKeyHeader": []}, {}]  # a read: a key optional
     create = spec["paths"]["/v1/collections"]["post"]
     assert create["security"] == [{"APIKeyHeader": []}] and "401" in create["responses"]
+    model = served_with_keys.client.get("/v1/model", headers={"X-API-Key": KEY}).json()
+    assert model["access"] == "keys"  # the page shows it; open-local: test_fuzz_openapi
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,15 @@ async function loadModel() {
   query.setModel(page.model);
   $("#model-info").textContent = `model ${page.model.name} ${page.model.version ?? ""}`;
   showRelevanceNote(page.model.relevance_note ?? null);
+  $("#access").textContent = ACCESS[page.model.access] ?? "";
 }
+
+/** What each access mode of the server (GET /v1/model) means to the person using the page. */
+const ACCESS = {
+  "keys": "API key required to change things",
+  "open-local": "open: no API key, this machine only",
+  "open-network": "open to the network: no API key (ANYSEEK_API__ALLOW_OPEN)",
+};
 
 /** A model without a relevance calibration: its results carry no relevance, so the minimum
  * relevance control is off and disabled, and the note saying why is shown once beside it. */
