@@ -426,6 +426,11 @@ class BatchEntryOut(BaseModel):
     status: int = Field(description="the HTTP status this query alone would have had")
     result: SearchResponse | None = None
     error: Problem | None = None
+    retry_after: int | None = Field(
+        default=None,
+        description="with a 503: seconds to wait before asking again (the Retry-After this query "
+        "alone would have had; the batch's answer then carries the header too)",
+    )
 
 
 class BatchSearchResponse(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -15,7 +15,7 @@ from anyseek.errors import AnyseekError
 from api import catalog
 from api import query as convert
 from api.deps import READ, AppState, State
-from api.errors import TITLES, ApiError, status_of
+from api.errors import RETRY_AFTER, TITLES, ApiError, status_of
 from api.forms import form_values, with_query_fields
 from api.routes.common import CollectionName, errors
 from api.schemas import (
@@ -65,8 +65,9 @@ def _response(results: SearchResults) -> SearchResponse:
     return SearchResponse.model_validate(results, from_attributes=True)
 
 
-def _failed(exc: AnyseekError, where: str) -> BatchEntryOut:
-    """A batch entry for a query that failed, as its own request would have (status, field)."""
+def _failed(exc: AnyseekError, where: str, retry_after_s: int) -> BatchEntryOut:
+    """A batch entry for a query that failed, as its own request would have (status, field,
+    and a 503's Retry-After)."""
     status = status_of(exc)
     field = getattr(exc, "field", None)
     problem = Problem(
@@ -75,7 +76,8 @@ def _failed(exc: AnyseekError, where: str) -> BatchEntryOut:
         detail=str(exc),
         field=f"{where}.{field}" if field is not None else None,
     )
-    return BatchEntryOut(status=status, error=problem)
+    retry = retry_after_s if status == 503 else None
+    return BatchEntryOut(status=status, error=problem, retry_after=retry)
 
 
 async def _query(
@@ -137,12 +139,12 @@ async def search_upload(
     responses=RESPONSES,
 )
 async def search_batch(
-    body: BatchSearchRequest, name: CollectionName, state: State
+    body: BatchSearchRequest, name: CollectionName, state: State, response: Response
 ) -> BatchSearchResponse:
     """Up to 64 JSON searches (each a body of ``/search``) answered through one model batch; a
     query that fails gets its error in its entry and spoils nothing for the others."""
     check_collection_name(name)  # the path at fault, not each query
-    max_mb = state.settings.api.max_upload_mb
+    max_mb, retry_after_s = state.settings.api.max_upload_mb, state.settings.api.retry_after_s
     registry = None
     if any(convert.filter_spec(request) for request in body.queries):
         registry = await run_in_threadpool(catalog.field_registry, state.database, name)
@@ -154,7 +156,7 @@ async def search_batch(
             queries.append(convert.build_query(name, parts, request, registry))
             entries.append(None)
         except AnyseekError as exc:
-            entries.append(_failed(exc, f"queries[{i}]"))
+            entries.append(_failed(exc, f"queries[{i}]", retry_after_s))
     answers = iter(await state.ready_batcher.search_all(queries))
     out = []
     for i, entry in enumerate(entries):
@@ -162,7 +164,7 @@ async def search_batch(
             answer = next(answers)
             if isinstance(answer, AnyseekError):
                 state.metrics.searches.labels("error").inc()
-                entry = _failed(answer, f"queries[{i}]")
+                entry = _failed(answer, f"queries[{i}]", retry_after_s)
             elif isinstance(answer, BaseException):
                 raise answer
             else:
@@ -170,4 +172,6 @@ async def search_batch(
                 state.metrics.observe_stages(answer.timings_ms)
                 entry = BatchEntryOut(status=200, result=_response(answer))
         out.append(entry)
+    if any(entry.status == 503 for entry in out):  # when to ask again for those queries
+        response.headers[RETRY_AFTER] = str(retry_after_s)
     return BatchSearchResponse(results=out)

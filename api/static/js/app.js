@@ -274,7 +274,7 @@ async function run(request, more = false) {
       + (pinned ? "; the pinned item is your query, so it is not among them" : "")
       : `No results${request.filter ? " match the filters" : ""} at or above the minimum relevance.`);
     if (!more) {
-      showExplain(response.explanation);
+      showExplain(response.explanation, response.relevance_note ?? null);
       $("#show-explain").disabled = !response.explanation;
       query.showWarnings(response.warnings || []);
       // on a phone the results are below the query: bring them into view
