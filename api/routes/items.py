@@ -246,7 +246,7 @@ def get_thumbnail(
     if kind == "image":
         data = files.data_file(catalog.thumbnail_path(state.settings, name, item_id))
         if data is None:
-            raise ApiError(404, f"item {item_id} has no thumbnail (not indexed yet?)")
+            raise ApiError(404, f"item {item_id} has no thumbnail (not indexed yet?)", "item_id")
         return Response(data, media_type="image/jpeg")
     data = files.data_file(catalog.reconstruction_path(state.settings, name, item_id, kind))
     if data is None:
@@ -254,6 +254,7 @@ def get_thumbnail(
             404,
             f"item {item_id} has no {kind} reconstruction (only a model that reconstructs, "
             "MultiMAE, writes them when it indexes or re-indexes)",
+            "query.kind",
         )
     return Response(data, media_type="image/png")
 

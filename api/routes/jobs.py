@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
+from anyseek.errors import AnyseekError, at_field
 from api import catalog
 from api.deps import READ, WRITE, DbSession, State
 from api.errors import ApiError, status_of
@@ -43,7 +44,10 @@ def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = F
     if "://" in body.source:
         raise ApiError(422, "source: URLs are indexed with `anyseek index` on the server", "source")
     jobs = state.ready_jobs
-    catalog.check_indexable(session, state.ready_models, body.collection)
+    try:
+        catalog.check_indexable(session, state.ready_models, body.collection)
+    except AnyseekError as exc:  # unknown, or made by another model: the body's collection
+        raise at_field(exc, "collection") from None
     table = None
     if body.metadata is not None:
         try:

@@ -184,15 +184,15 @@ def test_links_lead_from_listed_items_and_jobs_to_their_routes(live_url: str) ->
 AGREEMENT_SEED = 20261126
 AGREEMENT_EXAMPLES = int(os.environ.get("ANYSEEK_FUZZ_AGREEMENT_EXAMPLES", "5"))
 BEYOND_SCHEMA = (  # what the server checks that a JSON Schema cannot state: (field, detail) regexes
-    ("model", ""),  # a model source: what it holds (a folder, a checkpoint) or cannot be read
+    ("body.model", ""),  # a model source: what it holds (a folder, a checkpoint) or cannot be read
     ("body.cursor", "invalid cursor"),  # a next_cursor no page gave out
-    ("[a-z_]+", "(not|Invalid)( valid)? JSON"),  # JSON text in a form field
-    ("metadata_file", "metadata_file:"),  # a metadata file's rows (FILE:LINE: why)
+    (r"body\.[a-z_]+", "(not|Invalid)( valid)? JSON"),  # JSON text in a form field
+    ("body.metadata_file", "metadata_file:"),  # a metadata file's rows (FILE:LINE: why)
     (".*", r"not a readable (image|numpy file|\.npy array)"),  # a query file's bytes
     (".*", "knows none of the caption's words"),  # the model's vocabulary
-    ("", "every weight is negative"),  # parts' and liked items' weights together
-    ("", "the query is empty"),  # a form whose fields are all empty
-    (r"filter\..*", "unknown filter field"),  # the collection's fields
+    (r"body(\.parts)?", "every weight is negative"),  # parts' and liked items' weights together
+    (r"body(\.parts)?", "the query is empty"),  # a form whose fields are all empty
+    (r"body\.filter\..*", "unknown filter field"),  # the collection's fields
 )
 BATCH = "POST /v1/collections/{name}/search/batch"  # a bad query fails its entry, not the batch
 

@@ -76,11 +76,11 @@ def test_server_side_sources_only_under_the_allowed_roots(served: Served, tmp_pa
     assert made.json()["done"] == 3 and made.json()["status"] == "succeeded"
     outside = client.post("/v1/jobs", json={"collection": "folder", "source": str(tmp_path)})
     assert outside.status_code == 403 and "outside the allowed roots" in outside.json()["detail"]
-    assert outside.json()["field"] == "source"
+    assert outside.json()["field"] == "body.source"
     missing = client.post("/v1/jobs", json={"collection": "folder", "source": str(root / "no")})
-    assert missing.status_code == 404 and missing.json()["field"] == "source", missing.text
+    assert missing.status_code == 404 and missing.json()["field"] == "body.source", missing.text
     url = client.post("/v1/jobs", json={"collection": "folder", "source": "http://x/a.png"})
-    assert url.status_code == 422 and url.json()["field"] == "source"
+    assert url.status_code == 422 and url.json()["field"] == "body.source"
 
 
 @pytest.mark.parametrize(
