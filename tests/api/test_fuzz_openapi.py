@@ -212,7 +212,8 @@ def _shown(recorder: Any, case_id: str) -> str:
     """A failing case as a reader needs it: the request sent and the answer's status and text."""
     case = recorder.cases[case_id].value
     response = recorder.find_response(case_id=case_id)
-    answer = f"{response.status_code} {response.text[:300]}" if response is not None else "none"
+    text = response.content[:300].decode(errors="replace") if response is not None else ""
+    answer = f"{response.status_code} {text}" if response is not None else "none"
     return f"{case.as_curl_command()[:600]}\n  -> {answer}"
 
 
