@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import re
+from typing import TypeVar
 
 #: reprs that say nothing to a user and change every run: ``<_io.BytesIO object at 0x7f..>``
 _OBJECT_REPR = re.compile(r"<([\w.]+?)(?: object)?(?: [^<>]*?)? at 0x[0-9a-fA-F]+>")
@@ -23,6 +24,16 @@ def plain(message: object) -> str:
 
 class AnyseekError(Exception):
     """Base class for errors caused by input, configuration or environment, not by a bug."""
+
+
+E = TypeVar("E", bound=AnyseekError)
+
+
+def at_field(error: E, field: str) -> E:
+    """``error`` naming the input at fault (``name``, ``item_id``, ``job_id``, ``k``...): the
+    API says where the request gave it (``path.name``, ``body.name``; docs/api.md)."""
+    error.field = field  # type: ignore[attr-defined]
+    return error
 
 
 class SettingsError(AnyseekError):

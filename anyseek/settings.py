@@ -144,6 +144,11 @@ class ApiSettings(BaseModel):
         "torch's default, the cores or OMP_NUM_THREADS); every other thread of the server uses one",
     )
     auth_reads: bool = Field(default=False, description="require a key for reads too")
+    allow_open: bool = Field(
+        default=False,
+        description="serve with no API key on an address other than loopback (anyone who can "
+        "reach the port may write); without it such a server refuses to start",
+    )
     retry_after_s: int = Field(
         default=5,
         ge=1,

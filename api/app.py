@@ -15,26 +15,37 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from anyseek.db.session import Database, database_for
 from anyseek.settings import Settings
 from api import errors
 from api.batching import SearchBatcher, inference_thread
 from api.decoding import QueryDecoder
-from api.deps import AppState
+from api.deps import WRITE, AppState
 from api.indexing import JobRunner
 from api.metrics import Metrics, RequestTimer
 from api.openapi import finish
+from api.page import Page
 from api.query import MB
 from api.routes import collections, export, health, items, jobs, model, search, versions
-from model.service import default_threads, use_threads
+from model.service import QUERY_KINDS, default_threads, use_threads
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher, open_searcher
 from search.versions import VersionedSearcher
 
 STATIC_DIR = Path(__file__).parent / "static"
+ROUTERS = (
+    collections.router,
+    export.router,
+    versions.router,
+    items.router,
+    jobs.router,
+    search.router,
+    model.router,
+    health.router,
+)
 log = logging.getLogger("anyseek.api")
 
 
@@ -123,32 +134,42 @@ def create_app(
     app.openapi = _finished_openapi(app, settings)  # type: ignore[method-assign]
     errors.install(app, settings.api.retry_after_s)
     app.add_middleware(RequestTimer, metrics=state.metrics)
-    for router in (
-        collections.router,
-        export.router,
-        versions.router,
-        items.router,
-        jobs.router,
-        search.router,
-        model.router,
-        health.router,
-    ):
+    for router in ROUTERS:
         app.include_router(router)
-    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    app.mount("/", Page(directory=STATIC_DIR, html=True), name="static")
     return app
 
 
 def _finished_openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
-    """The app's OpenAPI document, built once: the search limits of its settings, every error
-    each route answers, and the links between routes (``api.openapi``)."""
+    """The app's OpenAPI document, built once the model has loaded: the search limits of its
+    settings, the model's query modalities, every error each route answers, and the links
+    between routes (``api.openapi``)."""
     build = app.openapi
+    kept: list[dict[str, Any]] = []
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = finish(build(), settings)
-        return app.openapi_schema
+        if kept:
+            return kept[0]
+        app.openapi_schema = None  # FastAPI's own cache: built afresh until the model is known
+        searcher = app.state.anyseek.searcher
+        taken = list(searcher.model.query_modalities) if searcher else list(QUERY_KINDS)
+        document = finish(build(), settings, _writes(ROUTERS), taken)
+        if searcher is not None:
+            kept.append(document)
+        return document
 
     return openapi
+
+
+def _writes(routers: tuple[APIRouter, ...]) -> set[tuple[str, str]]:
+    """The (path, method) of every route that needs write access (``api.deps.WRITE``)."""
+    return {
+        (route.path, method.lower())
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and WRITE in route.dependencies
+        for method in route.methods
+    }
 
 
 def _broker_probe(settings: Settings) -> Callable[[], None]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from anyseek.db import repository, versions
 from anyseek.db.models import Collection, Item, ItemStatus
 from anyseek.db.session import Database
-from anyseek.errors import NotFoundError
+from anyseek.errors import NotFoundError, at_field
 from anyseek.settings import Settings
 from indexer.collections import (
     create_collection,
@@ -35,7 +35,8 @@ __all__ = ["create_collection", "delete_collection", "reconstruction_path", "thu
 
 def check_indexable(session: Session, models: ModelRegistry, name: str) -> None:
     """Refuse (409) indexing into a collection whose model is no longer found at its source,
-    before a job is written (a job would only fail)."""
+    before a job is written (a job would only fail); a name no collection can have first."""
+    repository.check_collection_name(name)
     row = session.scalar(select(Collection).where(Collection.name == name))
     current = versions.current_version(session, row) if row is not None else None
     if current is None:
@@ -49,7 +50,7 @@ def get_item(session: Session, collection: str, item_id: int) -> Item:
     owner = repository.get_collection(session, collection)
     item = session.get(Item, item_id)
     if item is None or item.collection_id != owner.id:
-        raise NotFoundError(f"collection {collection!r} has no item {item_id}")
+        raise at_field(NotFoundError(f"collection {collection!r} has no item {item_id}"), "item_id")
     return item
 
 

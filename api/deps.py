@@ -24,6 +24,7 @@ from search.searcher import Searcher
 from search.versions import VersionedSearcher
 
 API_KEY_HEADER = "X-API-Key"
+KEY_FIELD = f"header.{API_KEY_HEADER}"
 api_key_header = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False, description="one of ANYSEEK_API__API_KEYS"
 )
@@ -111,10 +112,12 @@ def _check_key(state: AppState, key: str | None, required: bool) -> None:
         return
     if key is None:
         if required:
-            raise ApiError(401, f"this request needs an API key in the {API_KEY_HEADER} header")
+            raise ApiError(
+                401, f"this request needs an API key in the {API_KEY_HEADER} header", KEY_FIELD
+            )
         return
     if not any(secrets.compare_digest(key.encode(), k.encode()) for k in keys):
-        raise ApiError(401, f"the API key in the {API_KEY_HEADER} header is not valid")
+        raise ApiError(401, f"the API key in the {API_KEY_HEADER} header is not valid", KEY_FIELD)
 
 
 async def write_access(state: State, key: ApiKey) -> None:

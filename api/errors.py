@@ -8,6 +8,7 @@ Every 503 (the model loading, a database or broker away) carries ``Retry-After``
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,6 +27,7 @@ from anyseek.errors import (
     SettingsError,
     plain,
 )
+from indexer.errors import OutsideRootsError
 from indexer.jobs import JobStateError
 from search.fields import FilterFieldError
 from search.query import CursorError
@@ -47,6 +49,7 @@ class ApiError(AnyseekError):
 TITLES = {
     400: "Bad request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
@@ -64,6 +67,8 @@ def status_of(exc: AnyseekError) -> int:
         return exc.status
     if isinstance(exc, (CursorError, FilterFieldError)):
         return 400
+    if isinstance(exc, OutsideRootsError):
+        return 403
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(
@@ -97,25 +102,60 @@ def problem(status: int, detail: str, field: str | None = None, **extra: Any) ->
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
-    """A validation error location as a dotted field name (``body.parts[0].weight``)."""
+#: where a request gives an input: every ``field`` starts with one (docs/api.md, Errors)
+LOCATIONS = ("body", "path", "query", "header")
+#: pydantic's name for the member of a union a value was tried as (``equals.price.int``)
+_UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|[\w-]+\[.*\])$")
+#: 409s about the collection the path names, raised without naming it
+COLLECTION_STATES = (ModelMismatchError, SpaceMismatchError, VersionStateError)
+
+
+def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """A location as a dotted field name (``body.parts[0].weight``), without pydantic's names
+    of union members."""
     out = ""
     for part in loc:
+        if isinstance(part, str) and out and _UNION_MEMBER.match(part):
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-async def _anyseek_error(_request: Request, exc: Exception) -> JSONResponse:
+def located(request: Request, exc: AnyseekError) -> str | None:
+    """The field an error is about, where the request gave it: ``path.name`` for a path
+    parameter, ``query.limit`` for a query one, else in the body (``body.model``,
+    ``body.parts[0].data``, a form's ``body.sketch``); a field already placed as it is."""
+    field = getattr(exc, "field", None)
+    if field is None and isinstance(exc, COLLECTION_STATES):
+        field = "name"
+    if field is None:
+        return None
+    head = re.split(r"[.\[]", field, maxsplit=1)[0]
+    if head in LOCATIONS:
+        return field
+    if head in request.path_params:
+        return f"path.{field}"
+    if head in request.query_params:
+        return f"query.{field}"
+    return f"body.{field}"
+
+
+async def _anyseek_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AnyseekError)
     status = status_of(exc)
     if status >= 500 and not isinstance(exc, ServiceUnavailableError):
         log.error("server misconfigured: %s", exc)
-    return problem(status, str(exc), getattr(exc, "field", None))
+    return problem(status, str(exc), located(request, exc))
+
+
+def _validation_field(error: dict[str, Any]) -> str:
+    """A validation error's field; a body that is not JSON at all is the ``body``."""
+    return "body" if error["type"] == "json_invalid" else field_name(error["loc"])
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [{"field": _loc(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+    errors = [{"field": _validation_field(e), "message": e["msg"]} for e in exc.errors()]
     first = errors[0] if errors else {"field": None, "message": "invalid request"}
     detail = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
     return problem(422, detail, first["field"], errors=errors)
@@ -127,7 +167,8 @@ BODY_TOO_LARGE = "the request body is over the size limit (ANYSEEK_API__MAX_UPLO
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = BODY_TOO_LARGE if exc.status_code == 413 else str(exc.detail)
-    response = problem(exc.status_code, detail)
+    field = "body" if exc.status_code in (400, 413) else None  # unparseable or over the cap
+    response = problem(exc.status_code, detail, field)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     return response

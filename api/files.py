@@ -46,7 +46,7 @@ def source_roots(settings: Settings) -> list[Path]:
 
 def indexed_image(settings: Settings, source_uri: str, sha256: str, item_id: int) -> bytes:
     """The item's original bytes, if its file is still the one indexed; else a 404."""
-    missing = ApiError(404, f"the image of item {item_id} is not stored on this server")
+    missing = ApiError(404, f"the image of item {item_id} is not stored on this server", "item_id")
     if "://" in source_uri:
         raise missing
     resolved = Path(os.path.realpath(source_uri))

@@ -15,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from anyseek.settings import Settings
+from anyseek.settings import ApiSettings, Settings
 from api.errors import PROBLEM_JSON, RETRY_AFTER
 from api.routes.common import WHY
 from api.schemas import publish_limits
+from model.service import QUERY_KINDS
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 RETRY_AFTER_HEADER = {
@@ -26,13 +27,24 @@ RETRY_AFTER_HEADER = {
     "schema": {"type": "integer", "minimum": 1},
 }
 FASTAPI_422 = ("HTTPValidationError", "ValidationError")  # FastAPI's own 422 shape, never sent
+FORM = "multipart/form-data"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
-def finish(document: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The app's document with its settings' limits, every error declared, and the links."""
+def finish(
+    document: dict[str, Any],
+    settings: Settings,
+    writes: set[tuple[str, str]],
+    modalities: list[str],
+) -> dict[str, Any]:
+    """The app's document with its settings' limits, the query modalities of the loaded model,
+    every error declared, security as the server enforces it (``writes``: the (path, method)
+    of the routes that write), form fields as a form sends them, and the links."""
     publish_limits(document, settings.search)
+    narrow_modalities(document, modalities)
     declare_problems(document)
+    declare_security(document, settings.api, writes)
+    drop_form_nulls(document)
     add_links(document)
     return document
 
@@ -84,6 +96,77 @@ def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.get("components", {}).get("schemas", {})
     for name in FASTAPI_422:
         schemas.pop(name, None)
+    return document
+
+
+def narrow_modalities(document: dict[str, Any], taken: list[str]) -> dict[str, Any]:
+    """The query modalities the loaded model takes, of all those declared (in place): in a JSON
+    part's ``modality`` (and the field each is given in) and as the search form's fields."""
+    schemas = document.get("components", {}).get("schemas", {})
+    part = schemas.get("QueryPartIn", {})
+    if "modality" in part.get("properties", {}):
+        part["properties"]["modality"]["enum"] = list(taken)
+    for carrier in part.get("oneOf", []):
+        given = carrier["properties"]["modality"]
+        given["enum"] = [name for name in given["enum"] if name in taken]
+    part["oneOf"] = [c for c in part.get("oneOf", []) if c["properties"]["modality"]["enum"]]
+    parts = schemas.get("SearchRequest", {}).get("properties", {}).get("parts")
+    if parts is not None:  # each modality once (``SearchQuery`` says so)
+        parts["allOf"] = [
+            {
+                "contains": {"properties": {"modality": {"const": name}}, "required": ["modality"]},
+                "minContains": 0,
+                "maxContains": 1,
+            }
+            for name in taken
+        ]
+    for _, _, operation in operations(document):
+        form = operation.get("requestBody", {}).get("content", {}).get(FORM, {})
+        ref = form.get("schema", {}).get("$ref", "")
+        fields = schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+        if "params" in fields:  # the search form: a field per query modality, and params
+            for name in [n for n in fields if n in QUERY_KINDS and n not in taken]:
+                del fields[name]
+    return document
+
+
+def declare_security(
+    document: dict[str, Any], api: ApiSettings, writes: set[tuple[str, str]]
+) -> dict[str, Any]:
+    """Security as ``api.deps`` enforces it (in place): with no keys configured none at all
+    (and no 401); with keys a write needs one, and a read too with ``auth_reads``, else a
+    read's key is optional (a wrong one is still a 401)."""
+    keyed = bool(api.api_keys)
+    if not keyed:
+        document.get("components", {}).pop("securitySchemes", None)
+    for path, method, operation in operations(document):
+        if "security" not in operation:
+            continue
+        if not keyed:
+            del operation["security"]
+            operation["responses"].pop("401", None)
+        elif (path, method) not in writes and not api.auth_reads:
+            operation["security"] = [*operation["security"], {}]
+    return document
+
+
+def drop_form_nulls(document: dict[str, Any]) -> dict[str, Any]:
+    """A multipart form's optional fields as a form gives them: present or absent (in place).
+    FastAPI declares each as "the value or null", but a form has no null: a field sent as
+    null arrives as the text "null", which a file field refuses."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for _, _, operation in operations(document):
+        form = operation.get("requestBody", {}).get("content", {}).get(FORM)
+        if form is None:
+            continue
+        ref = form["schema"].get("$ref", "")
+        body = schemas.get(ref.rsplit("/", 1)[-1], form["schema"])
+        for field in body.get("properties", {}).values():
+            options = field.get("anyOf", [])
+            if {"type": "null"} in options:
+                rest = [o for o in options if o != {"type": "null"}]
+                del field["anyOf"]
+                field.update(rest[0] if len(rest) == 1 else {"anyOf": rest})
     return document
 
 

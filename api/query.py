@@ -82,7 +82,7 @@ def parts_from_form(values: Mapping[str, object], weights: Mapping[str, float]) 
         raise ApiError(
             422,
             f"params.weights: weight for {', '.join(stray)}, which the request does not include",
-            "params.weights",
+            "weights",
         )
     return [QueryPart(name, value, weights.get(name, 1.0)) for name, value in values.items()]
 

@@ -7,20 +7,32 @@ values into its OpenAPI document.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from anyseek.db.repository import COLLECTION_NAME
 from anyseek.settings import SearchSettings
-from indexer.records import MODALITIES
 from model.service import QUERY_KINDS
 
 PAGED_SCHEMAS = ("SearchParams", "SearchRequest")  # the bodies that carry k and offset
 NAME_PATTERN = f"^{COLLECTION_NAME.pattern}$"  # what ``check_collection_name`` accepts
 NOT_ZERO: dict[str, Any] = {"not": {"const": 0}}  # weights: a zero weight asks nothing
+BASE64: dict[str, Any] = {  # bytes as text, padded (what api.query decodes)
+    "format": "byte",
+    "contentEncoding": "base64",
+    "pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+}
+BODY = ConfigDict(extra="forbid", strict=True)  # a body's JSON as its schema says: no "1" for 1
+
+
+def _whole(value: Any) -> Any:
+    """A whole float as the integer it is: JSON Schema's integer takes 2.0 (strict int does not)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Integer = Annotated[int, BeforeValidator(_whole)]
 MAX_JSON_ID = 2**53 - 1  # the largest integer every JSON client reads exactly (ids in bodies)
 
 
@@ -38,7 +50,7 @@ class Problem(BaseModel):
 class CollectionCreate(BaseModel):
     """A new collection; its spaces are the loaded model's."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     name: str = Field(
         min_length=1,
         max_length=64,
@@ -94,7 +106,7 @@ class ItemOut(BaseModel):
 class ItemPatch(BaseModel):
     """An edit of an item's metadata: given fields are set, a field given as null is removed."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     metadata: dict[str, Any] = Field(
         description="fields to set (strings, numbers, booleans, lists of strings, ISO dates); "
         "null removes a field",
@@ -149,15 +161,23 @@ class QueryPartIn(BaseModel):
     """One query modality: ``text`` for a caption, base64 ``data`` for a file modality, ``value``
     for a structured one (official 4M-21 models: ``color_palette``, ``det``, ``metadata``)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": _carried_by()})
+    model_config = ConfigDict(**BODY, json_schema_extra={"oneOf": _carried_by()})
     modality: str = Field(
         min_length=1,
         max_length=32,
         examples=["caption", "sketch"],
         json_schema_extra={"enum": list(QUERY_KINDS)},  # checked by api.query, naming them all
     )
-    text: str | None = Field(default=None, description="the caption")
-    data: str | None = Field(default=None, description="base64 file bytes (PNG, .npy, JPEG...)")
+    text: str | None = Field(
+        default=None,
+        description="the caption",
+        json_schema_extra={"pattern": r"\S"},  # a word at least (checked by the model's reader)
+    )
+    data: str | None = Field(
+        default=None,
+        description="base64 file bytes (PNG, .npy, JPEG...)",
+        json_schema_extra=BASE64,  # decoded by api.query, naming the part at fault
+    )
     value: list[Any] | dict[str, Any] | None = Field(
         default=None,
         description="a structured query: colours [[r, g, b], ...], boxes [[class, [x0, y0, x1, "
@@ -173,15 +193,15 @@ class QueryPartIn(BaseModel):
 class LikeIn(BaseModel):
     """An indexed item to search like ("more like this"), with a weight."""
 
-    model_config = ConfigDict(extra="forbid")
-    id: int = Field(ge=0, le=MAX_JSON_ID)
+    model_config = BODY
+    id: Integer = Field(ge=0, le=MAX_JSON_ID)
     weight: float = Field(default=1.0, json_schema_extra=NOT_ZERO)
 
 
 class RangeIn(BaseModel):
     """Inclusive bounds on a field: numbers, or ISO dates for a date field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     gte: float | str | None = None
     lte: float | str | None = None
 
@@ -190,9 +210,9 @@ class FilterIn(BaseModel):
     """Conditions on fields by name, all of which must hold: the indexer's (folder, ext, bytes,
     mtime...) and the collection's metadata fields (``GET .../fields``)."""
 
-    model_config = ConfigDict(extra="forbid")
-    equals: dict[str, str | int | bool] = Field(default_factory=dict)
-    any_of: dict[str, list[str | int | bool]] = Field(default_factory=dict)
+    model_config = BODY
+    equals: dict[str, str | Integer | bool] = Field(default_factory=dict)
+    any_of: dict[str, list[str | Integer | bool]] = Field(default_factory=dict)
     ranges: dict[str, RangeIn] = Field(default_factory=dict)
     exists: list[str] = Field(default_factory=list, description="fields that must have a value")
 
@@ -200,7 +220,7 @@ class FilterIn(BaseModel):
 class SearchParams(BaseModel):
     """Everything a search takes besides the query parts' content."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     weights: dict[str, float] = Field(
         default_factory=dict, description="per modality of the multipart form (default 1)"
     )
@@ -213,8 +233,10 @@ class SearchParams(BaseModel):
             "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
         },
     )
-    k: int = Field(default=10, ge=1, description="results per page, at most ANYSEEK_SEARCH__MAX_K")
-    offset: int = Field(
+    k: Integer = Field(
+        default=10, ge=1, description="results per page, at most ANYSEEK_SEARCH__MAX_K"
+    )
+    offset: Integer = Field(
         default=0,
         ge=0,
         description="results to skip; offset + k at most ANYSEEK_SEARCH__MAX_WINDOW",
@@ -263,7 +285,7 @@ MAX_BATCH_QUERIES = 64
 class BatchSearchRequest(BaseModel):
     """Several JSON searches of one collection, answered through one model batch."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = BODY
     queries: list[SearchRequest] = Field(min_length=1, max_length=MAX_BATCH_QUERIES)
 
 
@@ -320,6 +342,11 @@ class ModelInfo(BaseModel):
         default=None,
         description="set when the model has no relevance calibration: its hits' relevance is "
         "null and min_relevance is refused (the web page then hides both)",
+    )
+    access: Literal["keys", "open-local", "open-network"] = Field(
+        description="who may use the server: keys (writes need an API key, reads too with "
+        "ANYSEEK_API__AUTH_READS), open-local (no key, bound to loopback), open-network (no "
+        "key, bound beyond loopback by ANYSEEK_API__ALLOW_OPEN)"
     )
 
 
@@ -405,6 +432,11 @@ class BatchEntryOut(BaseModel):
     status: int = Field(description="the HTTP status this query alone would have had")
     result: SearchResponse | None = None
     error: Problem | None = None
+    retry_after: int | None = Field(
+        default=None,
+        description="with a 503: seconds to wait before asking again (the Retry-After this query "
+        "alone would have had; the batch's answer then carries the header too)",
+    )
 
 
 class BatchSearchResponse(BaseModel):
@@ -454,134 +486,6 @@ class Readiness(BaseModel):
 
     ready: bool
     checks: dict[str, Check]
-
-
-ItemModality = enum.StrEnum("ItemModality", {name: name for name in MODALITIES})  # type: ignore[misc]
-"""What an item's part may be: ``rgb`` (a photo), ``caption`` and every other query modality."""
-
-
-class JobCreate(BaseModel):
-    """Index a server-side folder, file or list file (under the allowed roots) into a collection:
-    images, files of one other modality, a JSON-lines file of captions, or a manifest of records."""
-
-    model_config = ConfigDict(extra="forbid")
-    collection: str = Field(
-        min_length=1,
-        max_length=64,
-        json_schema_extra={"pattern": NAME_PATTERN},  # checked by the catalog, with its message
-    )
-    source: str = Field(
-        min_length=1, max_length=4096, pattern=r"^[^\x00]+$", description="a path on the server"
-    )
-    metadata: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=4096,
-        pattern=r"^[^\x00]+$",
-        description="a CSV or JSON-lines metadata file on the server (inside the allowed roots, "
-        "as the source), one row per image keyed by its `path`: what `anyseek index "
-        "--metadata` reads; a bad row is a 422 saying `FILE:LINE: why`",
-    )
-    modality: ItemModality = Field(
-        default=ItemModality("rgb"),
-        description="what the source's files are: `rgb` (photos), `depth`, `semseg`, `sketch`"
-        "...; `caption`: the source is a JSON-lines file of `{text, key, fields}`",
-    )
-    manifest: bool = Field(
-        default=False,
-        description="the source is a CSV or JSON-lines manifest: one record a row, a column per "
-        "modality (file paths relative to it, text for `caption`), an optional `key`",
-    )
-
-
-class FailureOut(BaseModel):
-    """One entry a job did not index (failed or skipped), and why."""
-
-    source: str
-    reason: str
-
-
-class JobOut(BaseModel):
-    """An index job with its progress."""
-
-    id: int
-    collection: str
-    source: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
-    total: int
-    done: int
-    failed: int
-    skipped: int
-    processed: int
-    failures: list[FailureOut]
-    skips: list[FailureOut] = Field(
-        description="entries skipped, each with its reason: a copy of another image of the "
-        "source, a name outside the include globs, a link out of the folder or looping, a folder "
-        "that cannot be listed (images already in the collection are counted in "
-        "`already_indexed`, not listed)"
-    )
-    already_indexed: int = Field(
-        0, description="of `skipped`: images the collection already had (counted, not listed)"
-    )
-    metadata_unmatched: int = Field(
-        0, description="rows of the job's metadata file that named no image of its source"
-    )
-    unmatched_rows: list[str] = Field(
-        default_factory=list,
-        description="the first few of those rows, each as `FILE:LINE (path)`",
-    )
-    created_at: datetime | None
-    started_at: datetime | None
-    finished_at: datetime | None
-    error: str | None
-
-
-class ReindexRequest(BaseModel):
-    """Re-embed a collection with another model (or the same model's new weights)."""
-
-    model: str = Field(
-        min_length=1,
-        max_length=1000,
-        description="ANYSEEK_MODEL__SOURCE of the model: 'builtin', a bundle or checkpoint folder, "
-        "a .safetensors file or a Hugging Face repo id",
-    )
-
-
-class VersionOut(BaseModel):
-    """One version of a collection's vectors and the model that made them."""
-
-    number: int
-    model: str = Field(description="name@content-hash of the model")
-    model_source: str | None
-    store_name: str
-    status: Literal["building", "ready"]
-    current: bool
-    job_id: int | None
-    created_at: datetime
-    built_at: datetime | None
-
-
-class VersionList(BaseModel):
-    """A collection's versions, oldest first; exactly one is current."""
-
-    collection: str
-    versions: list[VersionOut]
-
-
-class SwitchOut(BaseModel):
-    """A switch of the current version (a rollback): from, to, and versions dropped."""
-
-    collection: str
-    previous: int | None
-    current: int
-    model: str
-    dropped: list[int]
-
-
-class JobList(BaseModel):
-    """The newest jobs first."""
-
-    jobs: list[JobOut]
 
 
 def publish_limits(document: dict[str, Any], search: SearchSettings) -> dict[str, Any]:

@@ -113,6 +113,7 @@ def results_of(data: dict[str, Any]) -> Any:
         next_cursor=data.get("next_cursor"),
         explanation=explanation,
         model=data.get("model", {}),
+        timings_ms=data.get("timings_ms", {}),
         warnings=tuple(data.get("warnings", ())),
         relevance_note=data.get("relevance_note"),
     )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
+from anyseek.access import OPEN, check_open
 from anyseek.settings import Settings
 from cli.context import settings_of
 
+log = logging.getLogger("anyseek.serve")
 #: where a command on this machine reaches a server bound to every address
 LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}
 
@@ -31,10 +35,19 @@ def serve_api(
     from api.app import create_app
     from search.stores.writer_lock import SERVER, announce
 
+    bound = {"host": host or settings.api.host, "port": port or settings.api.port}
+    api = settings.api.model_copy(update=bound)
+    settings = settings.model_copy(update={"api": api})  # /v1/model says the mode it is in
+    if check_open(api) == OPEN:
+        log.warning(
+            "serving on %s with no API key (ANYSEEK_API__ALLOW_OPEN): anyone who can reach "
+            "port %s may change or delete every collection",
+            api.host,
+            api.port,
+        )
     database = open_database(settings)  # a one-line error now, not a 500 on every request later
     app = create_app(settings, database=database)
-    host = host or settings.api.host
-    port = port or settings.api.port
+    host, port = api.host, api.port
     announce(SERVER, f"http://{LOOPBACK.get(host, host)}:{port}")  # CLI writes come here
     typer.echo(f"anyseek on http://{host}:{port}  (web page; API docs: http://{host}:{port}/docs)")
     uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from anyseek.errors import AnyseekError
+from anyseek.errors import AnyseekError, NotFoundError
 
 
 class SourceError(AnyseekError):
@@ -11,6 +11,14 @@ class SourceError(AnyseekError):
 
 class ModalityError(SourceError):
     """A source of a modality that does not exist or that the model does not take."""
+
+
+class OutsideRootsError(SourceError):
+    """A source outside the allowed roots: the server may not read it (HTTP 403)."""
+
+
+class SourceMissingError(SourceError, NotFoundError):
+    """A source that does not exist (HTTP 404)."""
 
 
 class ItemError(Exception):

@@ -26,7 +26,7 @@ from anyseek.db.models import (
     PendingVectors,
     utc_now,
 )
-from anyseek.errors import AnyseekError, NotFoundError, plain
+from anyseek.errors import AnyseekError, NotFoundError, at_field, plain
 from indexer.sources import Skip, SourceRef
 
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -114,7 +114,7 @@ def get_job(session: Session, job_id: int, *, lock: bool = False) -> IndexJob:
     """The job ``job_id`` (row-locked when asked); :class:`NotFoundError` otherwise."""
     job = session.get(IndexJob, job_id, with_for_update=lock or None, populate_existing=lock)
     if job is None:
-        raise NotFoundError(f"no index job {job_id} (see `anyseek jobs list`)")
+        raise at_field(NotFoundError(f"no index job {job_id} (see `anyseek jobs list`)"), "job_id")
     return job
 
 
@@ -148,7 +148,7 @@ def cancel_job(session: Session, job_id: int) -> IndexJob:
     """Cancel a queued or running job: chunks not yet staged are dropped by whoever picks them."""
     job = get_job(session, job_id, lock=True)
     if job.status in FINISHED:
-        raise JobStateError(f"job {job_id} is already {job.status.value}")
+        raise at_field(JobStateError(f"job {job_id} is already {job.status.value}"), "job_id")
     job.status = JobStatus.CANCELLED
     job.finished_at = utc_now()
     session.flush()  # a report in the same session reads the row again

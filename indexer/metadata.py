@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from anyseek.db import repository
 from anyseek.db.models import Item, PendingMetadata
-from anyseek.errors import PATH_ERRORS, NotFoundError, path_refused
+from anyseek.errors import PATH_ERRORS, NotFoundError, at_field, path_refused
 from anyseek.settings import IndexerSettings
 from indexer.errors import ItemError, SourceError
 from indexer.sources import SourceRef, checked_path, file_kind, printable
@@ -187,7 +187,7 @@ def edit(session: Session, collection: str, item_id: int, changes: Mapping[str, 
     owner = repository.get_collection(session, collection)
     item = session.get(Item, item_id, with_for_update=True)
     if item is None or item.collection_id != owner.id:
-        raise NotFoundError(f"collection {collection!r} has no item {item_id}")
+        raise at_field(NotFoundError(f"collection {collection!r} has no item {item_id}"), "item_id")
     merged = merge(item.meta or {}, normalize_metadata(changes, allow_null=True))
     register(session, owner.id, merged)
     item.meta = merged

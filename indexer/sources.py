@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from anyseek.settings import IndexerSettings
-from indexer.errors import SourceError
+from indexer.errors import OutsideRootsError, SourceError, SourceMissingError
 from model.service import query_kind, query_name
 
 LIST_SUFFIXES = (".txt", ".csv", ".lst")
@@ -202,12 +202,12 @@ def checked_path(settings: IndexerSettings, path: Path) -> Path:
     resolved = _resolved(path)
     roots = [root.expanduser().resolve() for root in settings.allowed_roots]
     if roots and not any(resolved.is_relative_to(root) for root in roots):
-        raise SourceError(
+        raise OutsideRootsError(
             f"{path} is outside the allowed roots ({', '.join(map(str, roots))}); "
             "see ANYSEEK_INDEXER__ALLOWED_ROOTS"
         )
     if not resolved.exists():
-        raise SourceError(f"{printable(str(path))} does not exist")
+        raise SourceMissingError(f"{printable(str(path))} does not exist")
     return resolved
 
 
@@ -370,5 +370,5 @@ def list_entry(settings: IndexerSettings, item: Path, entry: str) -> SourceRef:
         return SourceRef(str(item), entry)
     roots = [root.expanduser().resolve() for root in settings.allowed_roots]
     if roots and not any(resolved.is_relative_to(root) for root in roots):
-        raise SourceError(f"{entry} (in the list) is outside the allowed roots")
+        raise OutsideRootsError(f"{entry} (in the list) is outside the allowed roots")
     return SourceRef(str(resolved), entry)

@@ -97,7 +97,8 @@ def model_inputs(
     if unknown:
         raise SearchInputError(
             f"unknown query modality {', '.join(map(repr, unknown))}; the model "
-            f"{model.name!r} accepts: {', '.join(accepted)}"
+            f"{model.name!r} accepts: {', '.join(accepted)}",
+            modality=unknown[0],
         )
     out = {}
     for part in parts:
@@ -108,15 +109,17 @@ def model_inputs(
                 value = decoded(value, max_pixels)
             out[part.modality] = modality.transform(value)
         except AnyseekError as exc:
-            raise SearchInputError(f"{part.modality}: {exc}") from None
+            raise SearchInputError(f"{part.modality}: {exc}", modality=part.modality) from None
         except (TypeError, ValueError) as exc:  # a value of the wrong kind (bytes for a caption)
             raise SearchInputError(
                 f"{part.modality}: cannot use a {type(part.value).__name__} here "
-                f"({_first_line(exc)})"
+                f"({_first_line(exc)})",
+                modality=part.modality,
             ) from None
         except Exception as exc:  # any other decoding failure is this query's alone (a 4xx)
             raise SearchInputError(
-                f"{part.modality}: the input could not be decoded ({type(exc).__name__})"
+                f"{part.modality}: the input could not be decoded ({type(exc).__name__})",
+                modality=part.modality,
             ) from None
     return out
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 
 from anyseek.settings import ModelSettings
-from model.service import SearchModel, load_search_model
+from model.service import SearchModel, load_search_model, model_identity
 
 Loader = Callable[[ModelSettings], SearchModel]
 MB = 1024 * 1024
@@ -72,6 +72,15 @@ class ModelRegistry:
         """Sources of the models held now, least recently used first."""
         with self._lock:
             return list(self._models)
+
+    def source_of(self, given: str) -> str:
+        """The source to load for ``given``: the source of the loaded model whose identity
+        (``name@digest``, as versions and collections show it) it is, else ``given`` itself."""
+        with self._lock:
+            for source, (model, _) in self._models.items():
+                if given == str(model_identity(model)):
+                    return source
+        return given
 
     def get(self, source: str | None) -> SearchModel:
         """The model loaded from ``source`` (None: the default), loading it on first use."""

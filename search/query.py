@@ -21,11 +21,13 @@ from search.stores.base import Filter, Payload
 
 class SearchInputError(AnyseekError):
     """A search request that cannot be answered as asked (no modality, bad k, bad weight...);
-    ``field`` names the query field at fault when it is one (``k``, ``offset``, ``cursor``)."""
+    ``field`` names the query field at fault when it is one (``k``, ``offset``, ``cursor``);
+    ``modality`` the query part at fault (the API names where the request gave it)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, modality: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.modality = modality
 
 
 class CursorError(SearchInputError):
@@ -44,12 +46,12 @@ class UnknownReferenceError(NotFoundError):
         self.field = field
 
 
-def check_weight(what: str, weight: object) -> float:
+def check_weight(what: str, weight: object, field: str | None = None) -> float:
     """A finite number, not zero (a zero weight asks nothing)."""
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
-        raise SearchInputError(f"weight of {what} must be a finite number, got {weight!r}")
+        raise SearchInputError(f"weight of {what} must be a finite number, got {weight!r}", field)
     if weight == 0:
-        raise SearchInputError(f"weight of {what} is 0: leave it out instead")
+        raise SearchInputError(f"weight of {what} is 0: leave it out instead", field)
     return float(weight)
 
 
@@ -62,7 +64,12 @@ class QueryPart:
     weight: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "weight", check_weight(f"modality {self.modality!r}", self.weight))
+        try:
+            weight = check_weight(f"modality {self.modality!r}", self.weight)
+        except SearchInputError as exc:
+            exc.modality = self.modality  # the part's weight
+            raise
+        object.__setattr__(self, "weight", weight)
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,8 @@ class LikeItem:
 
     def __post_init__(self) -> None:
         if isinstance(self.id, bool) or not isinstance(self.id, int) or self.id < 0:
-            raise SearchInputError(f"item ids are non-negative integers, got {self.id!r}")
-        object.__setattr__(self, "weight", check_weight(f"item {self.id}", self.weight))
+            raise SearchInputError(f"item ids are non-negative integers, got {self.id!r}", "like")
+        object.__setattr__(self, "weight", check_weight(f"item {self.id}", self.weight, "like"))
 
 
 @dataclass(frozen=True)
@@ -103,22 +110,24 @@ class SearchQuery:
         if not self.parts and not self.like:
             raise SearchInputError(
                 "the query is empty: give at least one modality (caption, sketch, depth, "
-                "semseg, image...) or an item id to search like"
+                "semseg, image...) or an item id to search like",
+                "parts",
             )
         names = [p.modality for p in self.parts]
         if len(set(names)) != len(names):
-            raise SearchInputError(f"each modality may be given once, got {names}")
+            raise SearchInputError(f"each modality may be given once, got {names}", "parts")
         if not any(p.weight > 0 for p in self.parts) and not any(i.weight > 0 for i in self.like):
             raise SearchInputError(
                 "every weight is negative: a query needs something to look for next to what to "
-                "avoid"
+                "avoid",
+                "parts",
             )
         if self.spaces is not None:
             if not self.spaces:
-                raise SearchInputError("spaces is empty: leave it out to use every space")
+                raise SearchInputError("spaces is empty: leave it out to use every space", "spaces")
             for space, weight in self.spaces.items():
-                if check_weight(f"space {space!r}", weight) < 0:
-                    raise SearchInputError(f"weight of space {space!r} must be positive")
+                if check_weight(f"space {space!r}", weight, "spaces") < 0:
+                    raise SearchInputError(f"weight of space {space!r} must be positive", "spaces")
         for name, value in (("k", self.k), ("offset", self.offset)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise SearchInputError(f"{name} must be an integer, got {value!r}", name)
@@ -127,7 +136,9 @@ class SearchQuery:
         if self.offset < 0:
             raise SearchInputError(f"offset must be 0 or more, got {self.offset}", "offset")
         if self.min_score is not None and not math.isfinite(self.min_score):
-            raise SearchInputError(f"min_score must be a finite number, got {self.min_score!r}")
+            raise SearchInputError(
+                f"min_score must be a finite number, got {self.min_score!r}", "min_score"
+            )
         if self.min_relevance is not None and not 0 <= self.min_relevance <= 1:
             raise SearchInputError(
                 f"min_relevance must be between 0 and 1, got {self.min_relevance!r}",

@@ -406,11 +406,14 @@ class Searcher:
         """The fusion and combination methods, refusing unknown names."""
         fusion = query.fusion or self.settings.fusion
         if fusion not in FUSIONS:
-            raise SearchInputError(f"unknown fusion {fusion!r}; choose one of {list(FUSIONS)}")
+            raise SearchInputError(
+                f"unknown fusion {fusion!r}; choose one of {list(FUSIONS)}", "fusion"
+            )
         combine = query.combine or self.settings.combine
         if combine not in WEIGHTED_COMBINATIONS:
             raise SearchInputError(
-                f"unknown combination {combine!r}; choose one of {list(WEIGHTED_COMBINATIONS)}"
+                f"unknown combination {combine!r}; choose one of {list(WEIGHTED_COMBINATIONS)}",
+                "combine",
             )
         return fusion, combine
 
@@ -508,7 +511,8 @@ def _unit(vector: np.ndarray | float, space: str) -> np.ndarray:
     if norm < 1e-6:
         raise SearchInputError(
             f"the query's parts cancel out in space {space!r}: give the positive parts more "
-            "weight than the negative ones"
+            "weight than the negative ones",
+            "parts",
         )
     return np.asarray(vector) / norm
 

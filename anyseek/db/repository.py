@@ -26,7 +26,7 @@ from anyseek.db.models import (
     Metric,
 )
 from anyseek.db.versions import stored_identity
-from anyseek.errors import AlreadyExistsError, AnyseekError, NotFoundError
+from anyseek.errors import AlreadyExistsError, AnyseekError, NotFoundError, at_field
 
 # Lower case only: collection names become folder names, and "Cats" and "cats" are one folder on
 # case-insensitive file systems.
@@ -59,9 +59,12 @@ class CollectionSummary:
 def check_collection_name(name: str) -> str:
     """Return ``name`` if it is a valid collection name, else raise :class:`InvalidNameError`."""
     if COLLECTION_NAME.fullmatch(name) is None:
-        raise InvalidNameError(
-            f"invalid collection name {name!r}: use 1-{NAME_LENGTH} lower-case letters, digits, "
-            "'.', '_' or '-', starting with a letter or digit"
+        raise at_field(
+            InvalidNameError(
+                f"invalid collection name {name!r}: use 1-{NAME_LENGTH} lower-case letters, "
+                "digits, '.', '_' or '-', starting with a letter or digit"
+            ),
+            "name",
         )
     return name
 
@@ -70,13 +73,15 @@ def create_collection(session: Session, name: str) -> Collection:
     """Add an empty collection; a taken name raises :class:`AlreadyExistsError`."""
     check_collection_name(name)
     if session.scalar(select(Collection.id).where(Collection.name == name)) is not None:
-        raise AlreadyExistsError(f"a collection named {name!r} already exists")
+        raise at_field(AlreadyExistsError(f"a collection named {name!r} already exists"), "name")
     collection = Collection(name=name)
     session.add(collection)
     try:
         session.flush()
     except IntegrityError:  # created concurrently between the check and the insert
-        raise AlreadyExistsError(f"a collection named {name!r} already exists") from None
+        raise at_field(
+            AlreadyExistsError(f"a collection named {name!r} already exists"), "name"
+        ) from None
     return collection
 
 
@@ -84,7 +89,9 @@ def get_collection(session: Session, name: str) -> Collection:
     """The collection called ``name``; raises :class:`NotFoundError` naming it otherwise."""
     collection = session.scalar(select(Collection).where(Collection.name == name))
     if collection is None:
-        raise NotFoundError(f"no collection named {name!r} (see `anyseek collections list`)")
+        raise at_field(
+            NotFoundError(f"no collection named {name!r} (see `anyseek collections list`)"), "name"
+        )
     return collection
 
 

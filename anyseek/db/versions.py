@@ -22,7 +22,7 @@ from anyseek.db.models import (
     VersionStatus,
     utc_now,
 )
-from anyseek.errors import AnyseekError, NotFoundError
+from anyseek.errors import AnyseekError, NotFoundError, at_field
 from anyseek.identity import ModelIdentity
 
 
@@ -63,7 +63,9 @@ def _collection(session: Session, name: str, lock: bool = False) -> Collection:
         query = query.with_for_update()
     row = session.scalar(query.execution_options(populate_existing=lock))
     if row is None:
-        raise NotFoundError(f"no collection named {name!r} (see `anyseek collections list`)")
+        raise at_field(
+            NotFoundError(f"no collection named {name!r} (see `anyseek collections list`)"), "name"
+        )
     return row
 
 

@@ -7,11 +7,20 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query
 
-from api.schemas import FailureOut, JobOut, Problem
+from api.job_schemas import FailureOut, JobOut
+from api.schemas import NAME_PATTERN, Problem
 from indexer import IndexReport
 
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
-CollectionName = Annotated[str, Path(min_length=1, max_length=64, description="collection name")]
+CollectionName = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        description="collection name",
+        json_schema_extra={"pattern": NAME_PATTERN},  # checked by the catalog, with its message
+    ),
+]
 Wait = Annotated[
     bool, Query(description="answer when the job has ended (in-process indexing only)")
 ]
@@ -25,6 +34,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 WHY = {  # what each error status means, as the document describes it
     400: "a body that cannot be parsed (malformed JSON or multipart)",
     401: "missing or wrong API key",
+    403: "a path outside ANYSEEK_INDEXER__ALLOWED_ROOTS",
     404: "unknown collection, space or item",
     409: "already exists",
     413: "upload too large",

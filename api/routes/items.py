@@ -18,8 +18,9 @@ from api import catalog, files
 from api import query as convert
 from api.deps import READ, WRITE, AppState, DbSession, State
 from api.errors import ApiError
+from api.job_schemas import ItemModality, JobOut
 from api.routes.common import CollectionName, Wait, errors, job_out
-from api.schemas import ItemList, ItemModality, ItemOut, ItemPatch, JobOut
+from api.schemas import ItemList, ItemOut, ItemPatch
 from indexer import Upload, plan_uploads
 from indexer import metadata as item_metadata
 from indexer.errors import ModalityError, SourceError
@@ -30,7 +31,7 @@ from search.stores import VectorStore
 router = APIRouter(prefix="/v1/collections/{name}/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=0, le=2**63 - 1, description="item id")]
 MAX_PAGE = 1000
-MAX_FILES = 1000  # per upload request
+MAX_FILES = 999  # per upload request: with a metadata file, the form parser's 1,000 file parts
 JSON_CONTAINER = r"^\s*([{\[][\s\S]*)?$"  # empty, or a JSON object or list
 IMAGE = {200: {"content": {"image/*": {}}, "description": "the image bytes"}}
 
@@ -295,7 +296,7 @@ def get_thumbnail(
     if kind == "image":
         data = files.data_file(catalog.thumbnail_path(state.settings, name, item_id))
         if data is None:
-            raise ApiError(404, f"item {item_id} has no thumbnail (not indexed yet?)")
+            raise ApiError(404, f"item {item_id} has no thumbnail (not indexed yet?)", "item_id")
         return Response(data, media_type="image/jpeg")
     data = files.data_file(catalog.reconstruction_path(state.settings, name, item_id, kind))
     if data is None:
@@ -303,6 +304,7 @@ def get_thumbnail(
             404,
             f"item {item_id} has no {kind} reconstruction (only a model that reconstructs, "
             "MultiMAE, writes them when it indexes or re-indexes)",
+            "query.kind",
         )
     return Response(data, media_type="image/png")
 

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
+from anyseek.errors import AnyseekError, at_field
 from api import catalog
 from api.deps import READ, WRITE, DbSession, State
-from api.errors import ApiError
+from api.errors import ApiError, status_of
+from api.job_schemas import JobCreate, JobList, JobOut
 from api.routes.common import Wait, errors, job_out
-from api.schemas import JobCreate, JobList, JobOut
 from indexer import plan_job
 from indexer.errors import ModalityError, SourceError
 from indexer.heartbeat import fail_dead_jobs
@@ -29,7 +30,7 @@ LISTED_FAILURES = 20  # failure reasons per job in a listing; a job's own page h
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobOut,
     dependencies=[WRITE],
-    responses=errors(400, 401, 404, 409, 422, 503),
+    responses=errors(400, 401, 403, 404, 409, 422, 503),
 )
 def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = False) -> JobOut:
     """Index a folder, file or list file on the server (inside ANYSEEK_INDEXER__ALLOWED_ROOTS),
@@ -44,13 +45,16 @@ def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = F
     if "://" in body.source:
         raise ApiError(422, "source: URLs are indexed with `anyseek index` on the server", "source")
     jobs = state.ready_jobs
-    catalog.check_indexable(session, state.ready_models, body.collection)
+    try:
+        catalog.check_indexable(session, state.ready_models, body.collection)
+    except AnyseekError as exc:  # unknown, or made by another model: the body's collection
+        raise at_field(exc, "collection") from None
     table = None
     if body.metadata is not None:
         try:
             table = read_allowed_metadata_file(state.settings.indexer, body.metadata)
         except SourceError as exc:  # outside the roots, missing, or a bad row (FILE:LINE: why)
-            raise ApiError(422, str(exc), "metadata") from None
+            raise ApiError(status_of(exc), str(exc), "metadata") from None
     try:
         form = SourceForm(body.modality.value, body.manifest)
         job_id = plan_job(
@@ -64,6 +68,8 @@ def create_job(body: JobCreate, state: State, session: DbSession, wait: Wait = F
         )
     except ModalityError as exc:  # a modality the model does not take
         raise ApiError(422, f"modality: {exc}", "modality") from None
+    except SourceError as exc:  # outside the roots (403), missing (404), unreadable (422)
+        raise ApiError(status_of(exc), str(exc), "source") from None
     return job_out(jobs.launch(session, job_id, wait))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from anyseek.access import access_mode
 from api.deps import READ, State
 from api.routes.common import errors
 from api.schemas import ModelInfo, PaletteClassOut, QueryModalityOut, SpaceOut
@@ -40,6 +41,7 @@ def model_info(state: State) -> ModelInfo:
         if isinstance(model, ReconstructingModel) and state.settings.indexer.reconstructions
         else [],
         relevance_note=relevance_note(model),
+        access=access_mode(state.settings.api),
         palette=None
         if palette is None
         else [PaletteClassOut(id=c.id, name=c.name, color=list(c.color)) for c in palette.classes],

@@ -4,17 +4,19 @@ modality plus JSON parameters. Both go through the micro-batcher to ``Searcher.s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from anyseek.db.repository import check_collection_name
 from anyseek.errors import AnyseekError
 from api import catalog
 from api import query as convert
 from api.deps import READ, AppState, State
-from api.errors import TITLES, ApiError, status_of
+from api.errors import LOCATIONS, RETRY_AFTER, TITLES, ApiError, field_name, status_of
 from api.forms import form_values, with_query_fields
 from api.routes.common import CollectionName, errors
 from api.schemas import (
@@ -27,7 +29,6 @@ from api.schemas import (
     SearchResponse,
 )
 from search.query import (
-    CursorError,
     QueryPart,
     SearchQuery,
     SearchResults,
@@ -37,21 +38,44 @@ router = APIRouter(prefix="/v1/collections/{name}", tags=["search"])
 RESPONSES = errors(400, 401, 404, 413, 422, 503)
 
 
-async def _run(state: AppState, query: SearchQuery, where: str = "body") -> SearchResponse:
+Places = Mapping[str, str]  # a query modality -> the request field that gave it
+FORM_PARAMS = "body.params"  # where the search form's JSON parameters are
+
+
+def placed(exc: AnyseekError, where: str, places: Places) -> str | None:
+    """Where the request gave what ``exc`` is about: a part by its modality (``places``), else
+    its field under ``where`` (``body`` for JSON, ``body.params`` in the form; the form's
+    fields themselves are ``body.sketch``...), a field already placed (``path.name``) as it is."""
+    modality = getattr(exc, "modality", None)
+    if modality in places:
+        return places[modality]
+    field = getattr(exc, "field", None)
+    if field is None or field.split(".")[0] in LOCATIONS:
+        return field
+    if field == "name":  # the collection: the path's one parameter
+        return "path.name"
+    if field == "parts" and where == FORM_PARAMS:  # the form's modality fields, together
+        return "body"
+    return f"{where}.{field}"
+
+
+def _json_places(body: SearchRequest, where: str = "body") -> dict[str, str]:
+    """Each JSON part's modality -> its place (``body.parts[1]``)."""
+    return {part.modality: f"{where}.parts[{i}]" for i, part in enumerate(body.parts)}
+
+
+async def _run(state: AppState, query: SearchQuery, where: str, places: Places) -> SearchResponse:
     """Decode the query's files for this request alone, then search through the batcher as asked
     (explain only when the query says so), record the stage timings every result carries, and
-    render the page; a field the searcher refuses is named where the request gave it
-    (``body.k``, ``params.k``)."""
+    render the page; what the searcher refuses is named where the request gave it
+    (``body.k``, ``body.params.k``, ``body.parts[0]``, ``body.sketch``)."""
     try:
         prepared = await state.ready_decoder.prepare(query)
         results: SearchResults = await state.ready_batcher.search(prepared)
     except Exception as exc:
         state.metrics.searches.labels("error").inc()
-        if isinstance(exc, CursorError):  # another query's or a forged cursor: a bad request
-            raise ApiError(400, str(exc), f"{where}.cursor") from None
-        field = getattr(exc, "field", None)  # k, offset, spaces, like...: keep the error's status
-        if isinstance(exc, AnyseekError) and field is not None:
-            raise ApiError(status_of(exc), str(exc), f"{where}.{field}") from None
+        if isinstance(exc, AnyseekError):
+            raise ApiError(status_of(exc), str(exc), placed(exc, where, places)) from None
         raise
     state.metrics.searches.labels("ok").inc()
     state.metrics.observe_stages(results.timings_ms)
@@ -64,17 +88,18 @@ def _response(results: SearchResults) -> SearchResponse:
     return SearchResponse.model_validate(results, from_attributes=True)
 
 
-def _failed(exc: AnyseekError, where: str) -> BatchEntryOut:
-    """A batch entry for a query that failed, as its own request would have (status, field)."""
+def _failed(exc: AnyseekError, where: str, places: Places, retry_after_s: int) -> BatchEntryOut:
+    """A batch entry for a query that failed, as its own request would have (status, field
+    under its place ``body.queries[i]``, and a 503's Retry-After)."""
     status = status_of(exc)
-    field = getattr(exc, "field", None)
     problem = Problem(
         title=TITLES.get(status, "Error"),
         status=status,
         detail=str(exc),
-        field=f"{where}.{field}" if field is not None else None,
+        field=placed(exc, where, places),
     )
-    return BatchEntryOut(status=status, error=problem)
+    retry = retry_after_s if status == 503 else None
+    return BatchEntryOut(status=status, error=problem, retry_after=retry)
 
 
 async def _query(
@@ -95,8 +120,13 @@ async def _query(
 )
 async def search_json(body: SearchRequest, name: CollectionName, state: State) -> SearchResponse:
     """Search with JSON: captions as ``text``, files (sketch, depth...) as base64 ``data``."""
-    parts = convert.parts_from_json(body, state.settings.api.max_upload_mb)
-    return await _run(state, await _query(state, name, parts, body))
+    places = _json_places(body)
+    try:
+        parts = convert.parts_from_json(body, state.settings.api.max_upload_mb)
+        query = await _query(state, name, parts, body)
+    except AnyseekError as exc:
+        raise ApiError(status_of(exc), str(exc), placed(exc, "body", places)) from None
+    return await _run(state, query, "body", places)
 
 
 @router.post(
@@ -122,11 +152,16 @@ async def search_upload(
         parsed = SearchParams.model_validate_json(params) if params else SearchParams()
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in ("params", *first["loc"]))
-        raise ApiError(422, f"{where}: {first['msg']}", where) from None
-    values = await form_values(fields, state.settings.api.max_upload_mb)
-    parts = convert.parts_from_form(values, parsed.weights)
-    return await _run(state, await _query(state, name, parts, parsed), "params")
+        where = field_name(("body", "params", *first["loc"]))
+        raise ApiError(422, f"{where.removeprefix('body.')}: {first['msg']}", where) from None
+    places = {name: f"body.{name}" for name in fields}
+    values = await form_values(fields, state.settings.api.max_upload_mb)  # body.sketch...
+    try:
+        parts = convert.parts_from_form(values, parsed.weights)
+        query = await _query(state, name, parts, parsed)
+    except AnyseekError as exc:
+        raise ApiError(status_of(exc), str(exc), placed(exc, FORM_PARAMS, places)) from None
+    return await _run(state, query, FORM_PARAMS, places)
 
 
 @router.post(
@@ -136,23 +171,25 @@ async def search_upload(
     responses=RESPONSES,
 )
 async def search_batch(
-    body: BatchSearchRequest, name: CollectionName, state: State
+    body: BatchSearchRequest, name: CollectionName, state: State, response: Response
 ) -> BatchSearchResponse:
     """Up to 64 JSON searches (each a body of ``/search``) answered through one model batch; a
     query that fails gets its error in its entry and spoils nothing for the others."""
-    max_mb = state.settings.api.max_upload_mb
+    check_collection_name(name)  # the path at fault, not each query
+    max_mb, retry_after_s = state.settings.api.max_upload_mb, state.settings.api.retry_after_s
     registry = None
     if any(convert.filter_spec(request) for request in body.queries):
         registry = await run_in_threadpool(catalog.field_registry, state.database, name)
     entries: list[BatchEntryOut | None] = []
     queries: list[SearchQuery] = []
+    places = [_json_places(request, f"body.queries[{i}]") for i, request in enumerate(body.queries)]
     for i, request in enumerate(body.queries):
         try:
             parts = convert.parts_from_json(request, max_mb)
             queries.append(convert.build_query(name, parts, request, registry))
             entries.append(None)
         except AnyseekError as exc:
-            entries.append(_failed(exc, f"queries[{i}]"))
+            entries.append(_failed(exc, f"body.queries[{i}]", places[i], retry_after_s))
     answers = iter(await state.ready_batcher.search_all(queries))
     out = []
     for i, entry in enumerate(entries):
@@ -160,7 +197,7 @@ async def search_batch(
             answer = next(answers)
             if isinstance(answer, AnyseekError):
                 state.metrics.searches.labels("error").inc()
-                entry = _failed(answer, f"queries[{i}]")
+                entry = _failed(answer, f"body.queries[{i}]", places[i], retry_after_s)
             elif isinstance(answer, BaseException):
                 raise answer
             else:
@@ -168,4 +205,6 @@ async def search_batch(
                 state.metrics.observe_stages(answer.timings_ms)
                 entry = BatchEntryOut(status=200, result=_response(answer))
         out.append(entry)
+    if any(entry.status == 503 for entry in out):  # when to ask again for those queries
+        response.headers[RETRY_AFTER] = str(retry_after_s)
     return BatchSearchResponse(results=out)

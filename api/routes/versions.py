@@ -15,8 +15,8 @@ from fastapi.concurrency import run_in_threadpool
 from anyseek.db import versions
 from api.deps import READ, WRITE, DbSession, State
 from api.errors import ApiError
+from api.job_schemas import JobOut, ReindexRequest, SwitchOut, VersionList, VersionOut
 from api.routes.common import CollectionName, errors, job_out
-from api.schemas import JobOut, ReindexRequest, SwitchOut, VersionList, VersionOut
 from indexer.reindex import rollback, start_reindex
 from model.service import ModelError
 
@@ -36,11 +36,12 @@ async def reindex(
     """Re-embed the collection with ``model`` into a new version, then switch to it atomically;
     a re-index of the same model already running is resumed (its job returned)."""
     jobs = state.ready_jobs
+    source = state.ready_models.source_of(body.model)  # a model's name@digest: its source
     try:
-        model = await run_in_threadpool(state.ready_models.get, body.model)
+        model = await run_in_threadpool(state.ready_models.get, source)
     except ModelError as exc:  # not a model, or a path the OS refuses: the body's field at fault
         raise ApiError(422, f"model: {exc}", "model") from None
-    job_id, _ = start_reindex(session, name, model, body.model)
+    job_id, _ = start_reindex(session, name, model, source)
     return job_out(await run_in_threadpool(jobs.launch, session, job_id, False))
 
 

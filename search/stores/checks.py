@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from anyseek.errors import AnyseekError, NotFoundError
+from anyseek.errors import AnyseekError, NotFoundError, at_field
 
 Metric = Literal["cosine", "dot"]
 Payload = dict[str, Any]
@@ -35,10 +35,11 @@ class SpaceMismatchError(AnyseekError):
 def check_name(kind: str, name: str) -> str:
     """A collection or space name that is safe as a file name and a Qdrant name."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise InvalidInputError(
+        invalid = InvalidInputError(
             f"invalid {kind} name {name!r}: use 1-128 letters, digits, '_', '-', '.' or '@', "
             "starting with a letter or digit"
         )
+        raise at_field(invalid, "name" if kind == "collection" else "spaces")
     return name
 
 

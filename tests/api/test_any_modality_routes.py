@@ -96,7 +96,7 @@ def test_a_job_of_depth_maps_on_the_server_and_what_is_refused(served: Served) -
     )
     assert refused.status_code == 422, refused.text
     assert "does not take color_palette" in refused.json()["detail"]
-    assert refused.json()["field"] == "modality"
+    assert refused.json()["field"] == "body.modality"
     info = client.get("/v1/model").json()
     assert set(info["item_modalities"]) >= {"rgb", "depth", "semseg", "sketch", "caption"}
     assert "color_palette" not in info["item_modalities"]

@@ -114,9 +114,10 @@ def test_oversized_uploads_are_413(served_with_keys: Served) -> None:
     client = served_with_keys.client
     big = b"\x89PNG" + b"0" * (1024 * 1024 + 10)  # over the 1 MB cap of this app
     body = _assert_problem(client.post(UPLOAD, files={"sketch": ("s.png", big)}), 413, "sketch")
-    assert body["field"] == "sketch"
+    assert body["field"] == "body.sketch"
     as_json = {"parts": [{"modality": "image", "data": _b64(big)}]}
-    _assert_problem(client.post(SEARCH, json=as_json), 413, "parts[0].data")
+    body = _assert_problem(client.post(SEARCH, json=as_json), 413, "parts[0].data")
+    assert body["field"] == "body.parts[0].data"
 
 
 def test_images_over_the_pixel_cap_are_422(served_with_keys: Served) -> None:
@@ -171,3 +172,211 @@ def test_auth_reads_makes_reads_need_the_key_too(tmp_path, search_model, scenes:
         assert app.client.get("/healthz").status_code == 200  # probes stay open
     finally:
         next(served, None)
+
+
+def _fields_of_every_4xx(served: Served, keyed: Served, tmp_path) -> list[tuple]:
+    """(what, answer, status, field) for each kind of 4xx the API answers (docs/api.md)."""
+    client, base = served.client, f"/v1/collections/{COLLECTION}"
+    caption = [{"modality": "caption", "text": "a red cube"}]
+    job = client.post(
+        f"{base}/items",
+        files={"files": ("one.png", png_bytes(served.scenes[0].rgb), "image/png")},
+        params={"wait": True},
+    ).json()
+    outside, missing = str(tmp_path), str(served.settings.indexer.allowed_roots[0] / "nope")
+    det = [{"modality": "det", "value": [["dog", [0, 0, 1, 1]]]}]
+    return [
+        (
+            "bad multipart",
+            client.post(
+                UPLOAD,
+                content=b"--x\r\nContent-Disposition: form-data\r\n\r\na\r\n--x--\r\n",
+                headers={"content-type": "multipart/form-data; boundary=x"},
+            ),
+            400,
+            "body",
+        ),
+        (
+            "forged cursor",
+            client.post(SEARCH, json={"parts": caption, "cursor": "x"}),
+            400,
+            "body.cursor",
+        ),
+        (
+            "unknown filter field",
+            client.post(SEARCH, json={"parts": caption, "filter": {"equals": {"nope": "x"}}}),
+            400,
+            "body.filter.nope",
+        ),
+        (
+            "no key",
+            keyed.client.post("/v1/collections", json={"name": "k"}),
+            401,
+            "header.X-API-Key",
+        ),
+        (
+            "wrong key",
+            keyed.client.get("/v1/collections", headers={"X-API-Key": "no"}),
+            401,
+            "header.X-API-Key",
+        ),
+        (
+            "source outside the roots",
+            client.post("/v1/jobs", json={"collection": COLLECTION, "source": outside}),
+            403,
+            "body.source",
+        ),
+        ("unknown collection", client.get("/v1/collections/nope"), 404, "path.name"),
+        ("unknown item", client.get(f"{base}/items/999999"), 404, "path.item_id"),
+        ("unknown job", client.get("/v1/jobs/999999"), 404, "path.job_id"),
+        (
+            "no reconstruction",
+            client.get(f"{base}/items/{served.ids[0]}/thumbnail", params={"kind": "depth"}),
+            404,
+            "query.kind",
+        ),
+        (
+            "unknown space",
+            client.post(SEARCH, json={"parts": caption, "spaces": {"nope": 1}}),
+            404,
+            "body.spaces",
+        ),
+        (
+            "unknown liked item",
+            client.post(SEARCH, json={"like": [{"id": 999999}]}),
+            404,
+            "body.like",
+        ),
+        (
+            "job for an invalid collection name",
+            client.post("/v1/jobs", json={"collection": "Bad!", "source": missing}),
+            422,
+            "body.collection",
+        ),
+        (
+            "missing source",
+            client.post("/v1/jobs", json={"collection": COLLECTION, "source": missing}),
+            404,
+            "body.source",
+        ),
+        ("name taken", client.post("/v1/collections", json={"name": COLLECTION}), 409, "body.name"),
+        ("nothing to roll back to", client.post(f"{base}/rollback"), 409, "path.name"),
+        ("job already finished", client.post(f"/v1/jobs/{job['id']}/cancel"), 409, "path.job_id"),
+        (
+            "upload over the cap",
+            keyed.client.post(
+                UPLOAD.replace(COLLECTION, COLLECTION),
+                files={"sketch": ("s.png", b"0" * (1024 * 1024 + 10))},
+                headers={"X-API-Key": KEY},
+            ),
+            413,
+            "body.sketch",
+        ),
+        (
+            "not JSON",
+            client.post(SEARCH, content=b"{", headers={"content-type": "application/json"}),
+            422,
+            "body",
+        ),
+        (
+            "k of the wrong type",
+            client.post(SEARCH, json={"parts": caption, "k": "x"}),
+            422,
+            "body.k",
+        ),
+        ("bad path parameter", client.get("/v1/jobs/0"), 422, "path.job_id"),
+        ("bad query parameter", client.get("/v1/jobs", params={"limit": 0}), 422, "query.limit"),
+        (
+            "invalid collection name",
+            client.post("/v1/collections/Bad!/search", json={"parts": caption}),
+            422,
+            "path.name",
+        ),
+        (
+            "a modality the model does not take",
+            client.post(SEARCH, json={"parts": det}),
+            422,
+            "body.parts[0]",
+        ),
+        (
+            "an unreadable image",
+            client.post(
+                SEARCH, json={"parts": [{"modality": "image", "data": _b64(b"not an image")}]}
+            ),
+            422,
+            "body.parts[0]",
+        ),
+        (
+            "a caption with no known word",
+            client.post(SEARCH, json={"parts": [{"modality": "caption", "text": "zzz qqq"}]}),
+            422,
+            "body.parts[0]",
+        ),
+        (
+            "a float in an equality filter",
+            client.post(SEARCH, json={"parts": caption, "filter": {"equals": {"width": 1.5}}}),
+            422,
+            "body.filter.equals.width",
+        ),
+        ("empty query", client.post(SEARCH, json={"parts": [], "like": []}), 422, "body.parts"),
+        (
+            "bad base64",
+            client.post(SEARCH, json={"parts": [{"modality": "sketch", "data": "***"}]}),
+            422,
+            "body.parts[0].data",
+        ),
+        (
+            "form parameter",
+            client.post(UPLOAD, data={"caption": "a cube", "params": '{"k": -1}'}),
+            422,
+            "body.params.k",
+        ),
+        (
+            "form part the model cannot read",
+            client.post(UPLOAD, files={"image": ("x.png", b"not an image", "image/png")}),
+            422,
+            "body.image",
+        ),
+        (
+            "upload metadata",
+            client.post(
+                f"{base}/items",
+                files={"files": ("a.png", png_bytes(served.scenes[1].rgb), "image/png")},
+                data={"metadata": "[nope"},
+            ),
+            422,
+            "body.metadata",
+        ),
+        (
+            "not a model",
+            client.post(f"{base}/reindex", json={"model": "/no/such/model"}),
+            422,
+            "body.model",
+        ),
+        (
+            "a URL source",
+            client.post("/v1/jobs", json={"collection": COLLECTION, "source": "http://x/a.png"}),
+            422,
+            "body.source",
+        ),
+    ]
+
+
+def test_every_4xx_names_its_field_where_the_request_gave_it(
+    served: Served, served_with_keys: Served, tmp_path
+) -> None:
+    """docs/api.md's one scheme: ``path.``, ``query.``, ``header.`` or ``body.`` and the path in
+    it, for every kind of 4xx; a batch's query under ``body.queries[i]``; none for a 405."""
+    wrong = []
+    for what, answer, status, field in _fields_of_every_4xx(served, served_with_keys, tmp_path):
+        body = answer.json()
+        if (answer.status_code, body.get("field")) != (status, field):
+            wrong.append((what, answer.status_code, body.get("field"), body.get("detail")))
+    assert not wrong, "\n".join(map(str, wrong))
+    batch = served.client.post(
+        f"{SEARCH}/batch",
+        json={"queries": [{"parts": [{"modality": "sketch", "data": "***"}]}]},
+    ).json()["results"][0]
+    assert batch["error"]["field"] == "body.queries[0].parts[0].data"
+    method = served.client.put(SEARCH)
+    assert method.status_code == 405 and "field" not in method.json()

@@ -57,12 +57,12 @@ def test_a_bad_query_fails_only_its_entry(served: Served) -> None:
     ]
     entries = served.client.post(f"{SEARCH}/batch", json={"queries": queries}).json()["results"]
     assert [e["status"] for e in entries] == [422, 200, 404, 400, 422]
-    assert entries[0]["error"]["field"] == "queries[0].parts[0].modality"
+    assert entries[0]["error"]["field"] == "body.queries[0].parts[0].modality"
     assert entries[1]["result"]["hits"] == first["hits"]
     assert "smell" in entries[2]["error"]["detail"]
-    assert entries[3]["error"]["field"] == "queries[3].cursor"
+    assert entries[3]["error"]["field"] == "body.queries[3].cursor"
     assert "another query" in entries[3]["error"]["detail"]
-    assert entries[4]["error"]["field"] == "queries[4].parts[0].data"
+    assert entries[4]["error"]["field"] == "body.queries[4].parts[0].data"
 
 
 def test_batch_limits(served: Served) -> None:

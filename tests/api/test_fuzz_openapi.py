@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +18,11 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_helpers import COLLECTION
+from api_helpers import COLLECTION, KEY
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, Unsatisfiable
-from live_server import serve_scenes
+from live_server import HTTP, serve_scenes
 from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
@@ -31,6 +32,7 @@ from schemathesis.checks import (
 )
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
+from schemathesis.engine import events
 
 from model.data import SceneSample
 from model.families.interface import SearchModel
@@ -172,3 +174,139 @@ def test_links_lead_from_listed_items_and_jobs_to_their_routes(live_url: str) ->
     missed = [route for route in ITEM_ROUTES if not reached[route]]
     assert not missed, f"never answered with a real id: {missed}; reached: {dict(reached)}"
     assert reached[JOB_ROUTE], dict(reached)
+
+
+# The document against the server, as `st run --checks all` holds them: every schemathesis check
+# (server errors, schema-forbidden requests accepted, schema-allowed ones refused, a 405's
+# `Allow`, security declared but not enforced or enforced but not declared...), over its phases
+# (examples, coverage, fuzzing, stateful), with a fixed seed and a small budget; with no API key
+# configured and with one.
+AGREEMENT_SEED = 20261126
+AGREEMENT_EXAMPLES = int(os.environ.get("ANYSEEK_FUZZ_AGREEMENT_EXAMPLES", "5"))
+BEYOND_SCHEMA = (  # what the server checks that a JSON Schema cannot state: (field, detail) regexes
+    ("body.model", ""),  # a model source: what it holds (a folder, a checkpoint) or cannot be read
+    ("body.cursor", "invalid cursor"),  # a next_cursor no page gave out
+    (r"body\.[a-z_]+", "(not|Invalid)( valid)? JSON"),  # JSON text in a form field
+    ("body.metadata_file", "metadata_file:"),  # a metadata file's rows (FILE:LINE: why)
+    (".*", r"not a readable (image|numpy file|\.npy array)"),  # a query file's bytes
+    (".*", "knows none of the caption's words"),  # the model's vocabulary
+    (r"body(\.parts)?", "every weight is negative"),  # parts' and liked items' weights together
+    (r"body(\.parts)?", "the query is empty"),  # a form whose fields are all empty
+    (r"body\.filter\..*", "unknown filter field"),  # the collection's fields
+)
+BATCH = "POST /v1/collections/{name}/search/batch"  # a bad query fails its entry, not the batch
+
+
+def _refusal(recorder: Any, case_id: str) -> tuple[str | None, str]:
+    """The field and detail of the problem a case's response carried."""
+    response = recorder.find_response(case_id=case_id)
+    try:
+        body = json.loads(response.content) if response is not None else {}
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    return body.get("field"), str(body.get("detail", ""))
+
+
+def _shown(recorder: Any, case_id: str) -> str:
+    """A failing case as a reader needs it: the request sent and the answer's status and text."""
+    case = recorder.cases[case_id].value
+    response = recorder.find_response(case_id=case_id)
+    text = response.content[:300].decode(errors="replace") if response is not None else ""
+    answer = f"{response.status_code} {text}" if response is not None else "none"
+    return f"{case.as_curl_command()[:600]}\n  -> {answer}"
+
+
+def _entries_refused(recorder: Any, case_id: str) -> bool:
+    """Whether a batch was answered with an error in some entry (docs/api.md: a query the
+    schema refuses fails its own entry)."""
+    response = recorder.find_response(case_id=case_id)
+    results = json.loads(response.content).get("results", []) if response is not None else []
+    return response.status_code == 200 and any(entry["status"] >= 400 for entry in results)
+
+
+def _beyond_schema(failure: Any, recorder: Any, case_id: str) -> bool:
+    """Whether a failure is a schema-valid request refused for what no schema can state, or a
+    batch's bad query refused in its entry."""
+    if failure.code == "ST201" and failure.operation == BATCH:
+        return _entries_refused(recorder, case_id)
+    if failure.code == "ST302":  # "created, then 404": a 404 naming a field of the body is
+        return _refusal(recorder, case_id)[0] is not None  # about that, not the resource
+    if failure.code != "ST202":
+        return False
+    field, detail = _refusal(recorder, case_id)
+    return any(re.fullmatch(f, field or "") and re.search(d, detail) for f, d in BEYOND_SCHEMA)
+
+
+def agreement_failures(url: str, headers: dict[str, str] | None = None) -> tuple[list[str], int]:
+    """Run schemathesis' engine (what `st run` runs) with every check against ``url``: the
+    failures (code, operation, message) it found, and the number of cases it sent."""
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": AGREEMENT_SEED,
+            "cache": {"enabled": False},  # no replay of another run's findings: this run alone
+            "base-url": url,
+            "headers": headers or {},
+            "workers": 1,
+            "request-timeout": 60,
+            "generation": {  # the same cases every run, none replayed from a database
+                "max-examples": AGREEMENT_EXAMPLES,
+                "deterministic": True,
+                "database": "none",
+            },
+        }
+    )
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json", config=config)
+    found: list[str] = []
+    cases = 0
+    for event in schemathesis.engine.from_schema(schema).execute():
+        if isinstance(event, events.FatalError):
+            raise event.exception
+        if isinstance(event, events.NonFatalError):
+            found.append(f"error in {event.label}: {event.info.message}")
+        if not isinstance(event, events.ScenarioFinished):
+            continue
+        cases += len(event.recorder.cases)
+        for case_id, checks in event.recorder.checks.items():
+            for check in checks:
+                failure = check.failure_info.failure if check.failure_info else None
+                if failure is not None and not _beyond_schema(failure, event.recorder, case_id):
+                    shown = _shown(event.recorder, case_id)
+                    found.append(f"{failure.code} {failure.operation}: {failure.message}\n{shown}")
+    return sorted(set(found)), cases
+
+
+def test_the_document_says_what_the_open_server_does(live_url: str) -> None:
+    """No API key configured: no security declared, and every check holds."""
+    document = HTTP.get(f"{live_url}/openapi.json").json()
+    assert "securitySchemes" not in document["components"]
+    assert HTTP.get(f"{live_url}/v1/model").json()["access"] == "open-local"
+    failures, cases = agreement_failures(live_url)
+    assert cases >= 200
+    assert not failures, "\n\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def keyed_url(
+    tmp_path_factory: pytest.TempPathFactory, search_model: SearchModel, scenes: list[SceneSample]
+) -> Iterator[str]:
+    """The API with one key (writes need it, reads take it), over 4 indexed scenes."""
+    folder = tmp_path_factory.mktemp("fuzz-keyed")
+    for live in serve_scenes(folder, search_model, scenes[:4], API__API_KEYS=json.dumps([KEY])):
+        yield live.url
+
+
+def test_the_document_says_what_the_keyed_server_does(keyed_url: str) -> None:
+    """With a key: writes declare it required, reads optional, and every check holds (the
+    key given, then left out and forged by the auth checks)."""
+    document = HTTP.get(f"{keyed_url}/openapi.json").json()
+    security = {
+        (method, path): operation.get("security")
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert security[("delete", "/v1/collections/{name}")] == [{"APIKeyHeader": []}]
+    assert security[("get", "/v1/collections/{name}")] == [{"APIKeyHeader": []}, {}]
+    failures, cases = agreement_failures(keyed_url, {"X-API-Key": KEY})
+    assert cases >= 200
+    assert not failures, "\n\n".join(failures)

@@ -78,12 +78,15 @@ def test_a_bad_row_or_a_file_outside_the_roots_is_refused_before_any_job(
     outside = tmp_path / "meta.csv"
     outside.write_text(SHEET)
     before = _jobs(live)
-    for path, says in ((bad, _cli_error(bad)), (outside, "outside the allowed roots")):
+    for path, status, says in (
+        (bad, 422, _cli_error(bad)),
+        (outside, 403, "outside the allowed roots"),
+    ):
         body = {"collection": "scenes", "source": photos, "metadata": str(path)}
         refused = HTTP.post(f"{live.url}/v1/jobs", json=body)
-        assert refused.status_code == 422, refused.text
+        assert refused.status_code == status, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
-        assert refused.json()["field"] == "metadata" and says in refused.json()["detail"]
+        assert refused.json()["field"] == "body.metadata" and says in refused.json()["detail"]
     assert "bad.jsonl:2: " in _cli_error(bad)
     assert _jobs(live) == before
 
@@ -114,6 +117,6 @@ def test_an_upload_takes_a_metadata_file_part(live: Live, tmp_path: Path) -> Non
     )
     assert refused.status_code == 422, refused.text
     problem = refused.json()
-    assert problem["field"] == "metadata_file"
+    assert problem["field"] == "body.metadata_file"
     assert problem["detail"] == _cli_error(bad).replace(str(bad), "bad.jsonl")
     assert _jobs(live) == before

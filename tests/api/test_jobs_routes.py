@@ -76,15 +76,20 @@ def test_server_side_sources_only_under_the_allowed_roots(served: Served, tmp_pa
     assert made.status_code == 202, made.text
     assert made.json()["done"] == 3 and made.json()["status"] == "succeeded"
     outside = client.post("/v1/jobs", json={"collection": "folder", "source": str(tmp_path)})
-    assert outside.status_code == 422 and "outside the allowed roots" in outside.json()["detail"]
+    assert outside.status_code == 403 and "outside the allowed roots" in outside.json()["detail"]
+    assert outside.json()["field"] == "body.source"
+    missing = client.post("/v1/jobs", json={"collection": "folder", "source": str(root / "no")})
+    assert missing.status_code == 404 and missing.json()["field"] == "body.source", missing.text
     url = client.post("/v1/jobs", json={"collection": "folder", "source": "http://x/a.png"})
-    assert url.status_code == 422 and url.json()["field"] == "source"
+    assert url.status_code == 422 and url.json()["field"] == "body.source"
 
 
-@pytest.mark.parametrize("source", ["", "/definitely/not/here", "/tmp/a\x00b"])
-def test_bad_sources_are_4xx(served: Served, source: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "status"), [("", 422), ("/definitely/not/here", 403), ("/tmp/a\x00b", 422)]
+)
+def test_bad_sources_are_4xx(served: Served, source: str, status: int) -> None:
     response = served.client.post("/v1/jobs", json={"collection": "folder", "source": source})
-    assert response.status_code == 422
+    assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
 
 

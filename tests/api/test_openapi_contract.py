@@ -85,9 +85,11 @@ def test_user_paths_the_os_refuses_are_422_naming_the_field(live: Live) -> None:
     ):
         body = json.dumps({"model": source})  # ASCII: a lone surrogate as its JSON escape
         response = HTTP.post(reindex, content=body, headers={"content-type": "application/json"})
-        _assert_problem(response, 422, "model", reason)
+        _assert_problem(response, 422, "body.model", reason)
     job = {"collection": COLLECTION, "source": str(live.allowed / ("s" * 300))}
-    _assert_problem(HTTP.post(f"{live.url}/v1/jobs", json=job), 422, None, "File name too long")
+    _assert_problem(
+        HTTP.post(f"{live.url}/v1/jobs", json=job), 422, "body.source", "File name too long"
+    )
 
 
 def test_the_schemas_declare_what_validation_enforces(document: dict) -> None:

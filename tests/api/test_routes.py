@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from api_helpers import COLLECTION, Served, png_bytes
+from api_helpers import COLLECTION, KEY, Served, png_bytes
 
 
 def _caption(served: Served, text: str, **params) -> dict:
@@ -212,7 +212,34 @@ def test_openapi_documents_bodies_and_errors(served: Served) -> None:
     assert "application/problem+json" in search["responses"]["422"]["content"]
     upload = spec["paths"]["/v1/collections/{name}/search/upload"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
+    assert "securitySchemes" not in spec["components"]  # no key configured: nothing to send
+    assert "security" not in search and "401" not in search["responses"]
+
+
+def test_openapi_declares_keys_as_enforced(served_with_keys: Served) -> None:
+    spec = served_with_keys.client.get("/openapi.json").json()
     assert "APIKeyHeader" in spec["components"]["securitySchemes"]
+    search = spec["paths"]["/v1/collections/{name}/search"]["post"]
+    assert search["security"] == [{"APIKeyHeader": []}, {}]  # a read: a key optional
+    create = spec["paths"]["/v1/collections"]["post"]
+    assert create["security"] == [{"APIKeyHeader": []}] and "401" in create["responses"]
+    model = served_with_keys.client.get("/v1/model", headers={"X-API-Key": KEY}).json()
+    assert model["access"] == "keys"  # the page shows it; open-local: test_fuzz_openapi
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/v1/jobs", "GET, POST"),
+        ("OPTIONS", "/v1/collections/x/items/1", "DELETE, GET, PATCH"),
+        ("POST", "/index.html", "GET, HEAD"),
+    ],
+)
+def test_a_405_lists_the_methods_of_the_path(
+    served: Served, method: str, path: str, allow: str
+) -> None:
+    response = served.client.request(method, path)
+    assert response.status_code == 405 and response.headers["allow"] == allow
 
 
 def test_readyz_is_503_naming_a_database_without_schema(served: Served, tmp_path) -> None:

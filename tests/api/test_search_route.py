@@ -125,7 +125,7 @@ def test_a_changed_setting_changes_the_document_and_the_check(small_limits: Test
     too_deep = _search(small_limits, k=5, offset=5)
     assert too_deep.status_code == 422 and too_deep.json()["field"] == "body.offset"
     form = small_limits.post(f"{SEARCH}/upload", data={"caption": "a cube", "params": '{"k": 8}'})
-    assert form.status_code == 422 and form.json()["field"] == "params.k"
+    assert form.status_code == 422 and form.json()["field"] == "body.params.k"
 
 
 def test_a_searcher_with_other_limits_than_the_app_is_refused(served: Served) -> None:

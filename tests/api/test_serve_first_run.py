@@ -96,7 +96,7 @@ def test_a_filter_of_the_wrong_kind_is_a_400_naming_field_and_kind(
 ) -> None:
     answer = _search(first_run, **filter)
     assert answer["status"] == 400, answer
-    assert answer["field"] == f"filter.{field}"  # as for an unknown field
+    assert answer["field"] == f"body.filter.{field}"  # as for an unknown field
     assert repr(field) in answer["detail"] and expected in answer["detail"], answer["detail"]
 
 

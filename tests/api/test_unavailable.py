@@ -59,6 +59,8 @@ def test_a_batch_answers_each_query_503(without_database: TestClient) -> None:
     response = without_database.post(f"/v1/collections/{COLLECTION}/search/batch", json=batch)
     assert response.status_code == 200
     assert [entry["status"] for entry in response.json()["results"]] == [503, 503]
+    assert [entry["retry_after"] for entry in response.json()["results"]] == [RETRY_AFTER_S] * 2
+    assert response.headers["retry-after"] == str(RETRY_AFTER_S)
 
 
 def test_answers_other_than_503_carry_no_retry_after(served: Served) -> None:

@@ -102,14 +102,14 @@ def test_min_relevance_is_refused_naming_the_field(uncalibrated: Uncalibrated) -
         data={"params": '{"min_relevance": 0.5}'},
     )
     assert upload.status_code == 422, upload.text
-    assert upload.json()["field"] == "params.min_relevance"
+    assert upload.json()["field"] == "body.params.min_relevance"
     image = {"modality": "image", "data": base64.b64encode(query.read_bytes()).decode()}
     batch = HTTP.post(
         f"{live.url}/v1/collections/scenes/search/batch",
         json={"queries": [{"parts": [image], "min_relevance": 0.5}, {"parts": [image]}]},
     ).json()["results"]
     assert [entry["status"] for entry in batch] == [422, 200]
-    assert batch[0]["error"]["field"] == "queries[0].min_relevance"
+    assert batch[0]["error"]["field"] == "body.queries[0].min_relevance"
     assert _search(live, query, min_score=-1.0)["status"] == 200  # the raw score still filters
 
 

@@ -186,6 +186,8 @@ def test_search_through_a_running_server_answers_the_same(cli: Cli, indexed) -> 
         # full precision, which differs in the 7th digit (the server's inference thread runs
         # the model on 1 intra-op thread, this process on 2: another summation order)
         assert code == 0 and _no_cursor(remote) == _no_cursor(local) and "relevance" in local
+        code, out, _ = cli(*args, "--server", f"http://127.0.0.1:{port}", "--json")
+        assert code == 0 and json.loads(out)["timings_ms"]["total"] > 0, out  # kept from the API
         code, _, err = cli(*args, "--server", f"http://127.0.0.1:{_closed_port()}")
         assert code == 0 and "no server at" in err
         url = f"http://127.0.0.1:{port}"

@@ -305,7 +305,7 @@ def _problems(place: Place) -> list[tuple[str, httpx.Response, int, str]]:
     """(what, answer, documented status, documented field) of each error docs/api.md shows."""
     base64 = [{"modality": "sketch", "data": "not base64!"}]
     return [
-        ("bad base64", _search(place, {"parts": base64}), 422, "parts[0].data"),
+        ("bad base64", _search(place, {"parts": base64}), 422, "body.parts[0].data"),
         (
             "another query's cursor",
             _search(place, {"parts": CAPTION, "cursor": _other_querys_cursor(place)}),
@@ -332,7 +332,7 @@ def _problems(place: Place) -> list[tuple[str, httpx.Response, int, str]]:
                 data={"caption": "a red cube", "params": json.dumps({"k": 100_000})},
             ),
             422,
-            "params.k",
+            "body.params.k",
         ),
     ]
 
@@ -360,8 +360,8 @@ def test_a_bad_batch_entry_names_its_field_under_its_place(place: Place) -> None
     assert entries[0]["status"] == 200
     fields = [(e["status"], e["error"]["field"]) for e in entries[1:]]
     assert fields == [
-        (400, "queries[1].cursor"),
-        (422, "queries[2].parts[0].data"),
-        (404, "queries[3].spaces"),
-        (422, "queries[4].parts[0].modality"),
+        (400, "body.queries[1].cursor"),
+        (422, "body.queries[2].parts[0].data"),
+        (404, "body.queries[3].spaces"),
+        (422, "body.queries[4].parts[0].modality"),
     ], entries

@@ -311,4 +311,4 @@ def test_structured_queries_over_http(indexed) -> None:
             json={"parts": [{"modality": "det", "text": "a dog"}]},
         )
         assert wrong.status_code == 422
-        assert wrong.json()["field"] == "parts[0].value"
+        assert wrong.json()["field"] == "body.parts[0].value"

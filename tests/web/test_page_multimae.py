@@ -66,6 +66,8 @@ def test_explain_and_item_view_show_what_multimae_sees(
     assert mmae_server.ids[scene.seed] == result_ids(page)[0]
     for kind in ("depth", "semseg"):
         assert _loaded(page, f"#explain-seen img[alt^='{kind}']") == (128, 128)
+    scores = page.inner_text("#explain-scores")  # MultiMAE has no relevance calibration
+    assert "no relevance calibration" in scores and "0 to 1" not in scores, scores
     shoot(page, artefacts, "20-multimae-explain")
 
     page.click("#grid li:first-child button")

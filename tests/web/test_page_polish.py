@@ -77,6 +77,7 @@ def test_layout_counts_explain_and_reset(browser, server, artefacts: Path, size:
         page.locator("#show-explain").click()
         assert page.is_visible("#explain-panel") and page.locator("#explain-body").is_visible()
         assert "How the query was read" in page.inner_text("#explain-body")
+        assert "relevance (0 to 1)" in page.inner_text("#explain-scores")  # calibrated
         shoot(page, artefacts, f"32-{size}-explain")
         page.click("#explain-close")
         # "New query": nothing left of the last search

@@ -83,7 +83,15 @@ async function loadModel() {
   for (const option of $("#upload-modality").options) option.hidden = option.disabled = !takes.has(option.value);
   $("#model-info").textContent = `model ${page.model.name} ${page.model.version ?? ""}`;
   showRelevanceNote(page.model.relevance_note ?? null);
+  $("#access").textContent = ACCESS[page.model.access] ?? "";
 }
+
+/** What each access mode of the server (GET /v1/model) means to the person using the page. */
+const ACCESS = {
+  "keys": "API key required to change things",
+  "open-local": "open: no API key, this machine only",
+  "open-network": "open to the network: no API key (ANYSEEK_API__ALLOW_OPEN)",
+};
 
 /** A model without a relevance calibration: its results carry no relevance, so the minimum
  * relevance control is off and disabled, and the note saying why is shown once beside it. */
@@ -269,7 +277,7 @@ async function run(request, more = false) {
       + (pinned ? "; the pinned item is your query, so it is not among them" : "")
       : `No results${request.filter ? " match the filters" : ""} at or above the minimum relevance.`);
     if (!more) {
-      showExplain(response.explanation);
+      showExplain(response.explanation, response.relevance_note ?? null);
       $("#show-explain").disabled = !response.explanation;
       query.showWarnings(response.warnings || []);
       // on a phone the results are below the query: bring them into view

@@ -208,9 +208,20 @@ const COMBINED = {
   items: "only results you picked: their stored vectors",
 };
 
+/** What a result's score means: the calibrated relevance, or (a model without a calibration,
+ * ``note`` its answer's relevance_note) the raw similarity the results are ranked by. */
+function scoreMeaning(note) {
+  return note === null
+    ? `Each result's relevance (0 to 1) is how likely it is what the query describes;
+      the similarity per space (the raw cosine) is in the item view.`
+    : `This model has no relevance calibration, so results carry no relevance: they are ranked by
+      their similarity to the query (the fused raw cosine, not a probability; per space in the
+      item view).`;
+}
+
 /** The explain panel, in words: how the query was read, how much each space counted, what the
  * model was given, the time each step took and, when it can say, what it sees in the image. */
-export function showExplain(explanation) {
+export function showExplain(explanation, note = null) {
   const panel = $("#explain-panel");
   panel.hidden = !explanation;
   if (!explanation) return;
@@ -225,8 +236,7 @@ export function showExplain(explanation) {
     ${explanation.imagined ? `<p>The model imagines: <q>${esc(explanation.imagined)}</q></p>` : ""}
     <table><caption>how much each space counted</caption><tr><th></th><th>share</th><th>model's certainty</th><th>images compared</th></tr>
       ${rows(explanation.spaces, (v) => `<td>${Math.round(v.weight * 100)}%</td><td>${v.information.toFixed(2)}</td><td>${v.candidates}</td>`)}</table>
-    <p class="muted">Each result's relevance (0 to 1) is how likely it is what the query describes;
-      the similarity per space (the raw cosine) is in the item view.</p>
+    <p class="muted" id="explain-scores">${scoreMeaning(note)}</p>
     <table><caption>time each step took (ms)</caption>
       ${rows(explanation.timings_ms, (v) => `<td>${v.toFixed(1)}</td>`)}</table>
     <table><caption>what the model was given</caption>
