@@ -40,6 +40,7 @@ class JobCreate(BaseModel):
     )
     modality: ItemModality = Field(
         default=ItemModality("rgb"),
+        strict=False,  # the JSON string names the member (a strict body takes no enum from JSON)
         description="what the source's files are: `rgb` (photos), `depth`, `semseg`, `sketch`"
         "...; `caption`: the source is a JSON-lines file of `{text, key, fields}`",
     )

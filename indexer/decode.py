@@ -87,8 +87,9 @@ def open_rgb(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
 def decode(fetched: Fetched, limits: DecodeLimits, image_input) -> Decoded:
     """Fetched bytes -> :class:`Decoded` using the model's ``image_input`` transform; what
     decoding warned about (damaged EXIF...) is logged as the item's notes."""
-    with noted() as notes:
+    with noted() as notes:  # Pillow's warnings, while decoding pixels or reading EXIF
         image, fmt = open_rgb(fetched.data, limits.max_pixels)
+        photo = read_photo_facts(fetched.data)
     log_notes(fetched.ref.shown, notes)
     try:
         pixels = image_input(image)
@@ -101,5 +102,5 @@ def decode(fetched: Fetched, limits: DecodeLimits, image_input) -> Decoded:
         height=image.height,
         format=fmt,
         thumbnail=make_thumbnail(image, limits.thumbnail_size),
-        photo=read_photo_facts(fetched.data),
+        photo=photo,
     )

@@ -201,8 +201,8 @@ def with_photo_facts(
                 problems.append(f"EXIF {name} left out: the collection's {name} holds {known}")
             elif len(taken) < room:
                 taken[name] = value
-    for problem in problems:
-        log.warning("%s: %s", where, problem)
+    for problem in problems:  # INFO, as the item's other notes: the image is indexed all the same
+        log.info("%s: %s", where, problem)
     return {**taken, **metadata}
 
 

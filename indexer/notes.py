@@ -20,15 +20,15 @@ from contextlib import contextmanager
 log = logging.getLogger(__name__)
 _local = threading.local()
 _install_lock = threading.Lock()
-_installed = False
 
 
 def _install() -> None:
-    """Put the hook in front of ``warnings.showwarning`` once, and let Pillow's warnings through
-    each time (not once per place), so every item gets its own note."""
-    global _installed
+    """Put the hook in front of ``warnings.showwarning``, and let Pillow's warnings through each
+    time (not once per place), so every item gets its own note. Checked at every item: whoever
+    saved and restored ``showwarning`` meanwhile (``warnings.catch_warnings``, a test runner)
+    took the hook away with it."""
     with _install_lock:
-        if _installed:
+        if getattr(warnings.showwarning, "_item_notes", False):
             return
         shown = warnings.showwarning
 
@@ -39,9 +39,9 @@ def _install() -> None:
             else:
                 collected.append(" ".join(str(message).split()))
 
+        show._item_notes = True  # type: ignore[attr-defined]
         warnings.showwarning = show
         warnings.filterwarnings("always", module=r"PIL\.")
-        _installed = True
 
 
 @contextmanager

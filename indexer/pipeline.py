@@ -108,7 +108,7 @@ def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
     fresh, skips, first = [], [], dict.fromkeys(known, "")
     for item in fetched:
         if item.sha256 in first:
-            skips.append((item.ref.shown, _duplicate(first[item.sha256])))
+            skips.append((item.ref.shown, _duplicate(first[item.sha256], bool(item.parts))))
         else:
             first[item.sha256] = item.ref.shown
             fresh.append(item)
@@ -124,10 +124,11 @@ def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
     return Prepared(job_id, seq, collection_id, tuple(decoded), tuple(failures), tuple(skips))
 
 
-def _duplicate(original: str) -> str:
-    """Why an item whose hash was seen is skipped: which entry of the chunk has the same bytes,
-    or ("") that the collection already has them."""
-    return f"the same item (by SHA-256) as {original}" if original else ALREADY_INDEXED
+def _duplicate(original: str, record: bool = False) -> str:
+    """Why an item whose hash was seen is skipped: which entry of the chunk has the same bytes
+    (an image's, or all of a record's parts), or ("") that the collection already has them."""
+    what = "item (by the SHA-256 of its parts)" if record else "image (by SHA-256)"
+    return f"the same {what} as {original}" if original else ALREADY_INDEXED
 
 
 def _fetch_all(

@@ -193,6 +193,9 @@ BEYOND_SCHEMA = (  # what the server checks that a JSON Schema cannot state: (fi
     (r"body(\.parts)?", "every weight is negative"),  # parts' and liked items' weights together
     (r"body(\.parts)?", "the query is empty"),  # a form whose fields are all empty
     (r"body\.filter\..*", "unknown filter field"),  # the collection's fields
+    ("body.modality", "does not take"),  # a modality the loaded model does not read (issue 51)
+    # what a manifest or a JSON-lines file of captions holds (issue 51): rows, columns, UTF-8
+    (r"body\.(source|files|manifest)", "no items in|no column names a modality|not UTF-8"),
 )
 BATCH = "POST /v1/collections/{name}/search/batch"  # a bad query fails its entry, not the batch
 

@@ -28,7 +28,7 @@ def test_photo_facts_from_the_shell(
     monkeypatch.setenv("ANYSEEK_MODEL__DEVICE", "cpu")
     write_library(tmp_path / "photos")
     assert main(["db", "upgrade"]) == 0
-    with caplog.at_level(logging.WARNING, logger="anyseek.indexer.exif"):
+    with caplog.at_level(logging.INFO, logger="anyseek.indexer.exif"):
         assert main(["index", str(tmp_path / "photos"), "-c", "photos"]) == 0
     assert "5 indexed, 0 failed" in capsys.readouterr().out  # bad EXIF fails no photo
     assert any("bad.jpg: EXIF taken left empty" in m for m in caplog.messages)  # the job's log

@@ -73,7 +73,7 @@ def library(paired_settings, search_model, tmp_path: Path, caplog):
     folder = tmp_path / "photos"
     write_library(folder)
     (folder / "paris.jpg.json").write_text(json.dumps({"lens": "my own words"}))
-    with caplog.at_level(logging.WARNING, logger="anyseek.indexer.exif"):
+    with caplog.at_level(logging.INFO, logger="anyseek.indexer.exif"):
         report = run_index(paired_settings, "photos", folder, model=search_model)
     return paired_settings, report, caplog.messages
 

@@ -33,6 +33,7 @@ def _drop(page, path: Path, kind: str) -> None:
     assert row.get_attribute("data-status") == "succeeded", row.inner_text()
 
 
+# the collections sort after the gallery's ("scenes"), which the page opens first for later tests
 def test_captions_and_depth_maps_are_shown_in_their_own_form(
     page, server, artefacts: Path, tmp_path
 ) -> None:
@@ -47,10 +48,10 @@ def test_captions_and_depth_maps_are_shown_in_their_own_form(
     captions = tmp_path / "captions.jsonl"
     lines = [json.dumps({"text": s.captions[0], "key": f"scene {s.seed}"}) for s in scenes]
     captions.write_text("\n".join(lines) + "\n")
-    page.fill("#upload-collection", "notes")
+    page.fill("#upload-collection", "with-captions")
     page.select_option("#upload-modality", "caption")
     _drop(page, captions, "application/jsonl")
-    page.select_option("#collection", "notes")
+    page.select_option("#collection", "with-captions")
     page.set_input_files("#image-file", str(_png(tmp_path / "photo.png", scenes[1].rgb)))
     page.wait_for_selector("#image-preview:not([hidden])")
     search(page)
@@ -61,10 +62,10 @@ def test_captions_and_depth_maps_are_shown_in_their_own_form(
     assert first.locator(".kinds").inner_text() == "caption"
 
     depth = _png(tmp_path / "depth.png", DEPTH.encode(scenes[2]))
-    page.fill("#upload-collection", "scans")
+    page.fill("#upload-collection", "with-depths")
     page.select_option("#upload-modality", "depth")
     _drop(page, depth, "image/png")
-    page.select_option("#collection", "scans")
+    page.select_option("#collection", "with-depths")
     page.fill("#caption", scenes[2].captions[0])
     search(page)
     shoot(page, artefacts, "31-depth-map-in-its-colour-map")
