@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas import BODY, NAME_PATTERN
 from indexer.records import MODALITIES
@@ -20,7 +20,14 @@ class JobCreate(BaseModel):
     """Index a server-side folder, file or list file (under the allowed roots) into a collection:
     images, files of one other modality, a JSON-lines file of captions, or a manifest of records."""
 
-    model_config = BODY
+    model_config = ConfigDict(
+        **BODY,
+        # a manifest names its modalities in its columns: with it, no other modality is given
+        json_schema_extra={
+            "if": {"properties": {"manifest": {"const": True}}, "required": ["manifest"]},
+            "then": {"properties": {"modality": {"const": "rgb"}}},
+        },
+    )
     collection: str = Field(
         min_length=1,
         max_length=64,
