@@ -17,8 +17,7 @@ import httpx
 from anyseek.settings import IndexerSettings
 from indexer.errors import ItemError
 from indexer.metadata import read_sidecar
-from indexer.records import MODALITIES
-from indexer.sources import SourceRef, file_kind, printable
+from indexer.sources import SourceRef, file_kind, is_file_modality, printable
 
 #: open flags: never block on a FIFO swapped in after the check, never take a terminal
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -65,7 +64,7 @@ def fetch_parts(ref: SourceRef, settings: IndexerSettings) -> Fetched:
     parts: list[FetchedPart] = []
     mtime, sidecar = 0, None
     for modality, value in ref.parts:
-        if MODALITIES.get(modality) != "file":
+        if not is_file_modality(modality):
             text_hash = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
             parts.append(FetchedPart(modality, value, text_hash))
             continue

@@ -45,17 +45,23 @@ def test_the_tiny_recipe_trains_a_bundle_the_service_loads(tmp_path: Path, capsy
     assert "--resume" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_a_killed_run_resumes_from_its_last_chunk(tmp_path: Path) -> None:
-    recipe = {**TINY, "train": {**TINY["train"], "steps": 400, "chunk_minutes": 0.01}}
+def _start_run(tmp_path: Path, **train: object) -> tuple[list[str], Path, dict, subprocess.Popen]:
+    """``anyseek train default`` of the tiny recipe (``train`` overrides) started into
+    ``tmp_path/run`` in a process of its own: its command, folder, environment and process."""
     path = tmp_path / "recipe.json"
-    path.write_text(json.dumps(recipe))
+    path.write_text(json.dumps({**TINY, "train": {**TINY["train"], **train}}))
     out = tmp_path / "run"
     command = [sys.executable, "-m", "cli", "train", "default", "--recipe", str(path)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen(
         [*command, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    return command, out, env, first
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_from_its_last_chunk(tmp_path: Path) -> None:
+    command, out, env, first = _start_run(tmp_path, steps=400, chunk_minutes=0.01)
     deadline = time.monotonic() + 240
     while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
         assert first.poll() is None, "the run ended before its first checkpoint"
@@ -77,15 +83,7 @@ def test_a_killed_run_resumes_from_its_last_chunk(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_second_run_into_the_same_folder_is_refused_naming_the_first(tmp_path: Path) -> None:
-    recipe = {**TINY, "train": {**TINY["train"], "steps": 1_000_000}}  # runs until killed
-    path = tmp_path / "recipe.json"
-    path.write_text(json.dumps(recipe))
-    out = tmp_path / "run"
-    command = [sys.executable, "-m", "cli", "train", "default", "--recipe", str(path)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    first = subprocess.Popen(
-        [*command, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    command, out, env, first = _start_run(tmp_path, steps=1_000_000)  # runs until killed
     try:
         deadline = time.monotonic() + 120
         while not (out / "recipe.json").exists() and time.monotonic() < deadline:  # lock held
