@@ -34,16 +34,16 @@ from indexer.fetch import Fetched, FetchedPart
 from indexer.parts import decode_item
 from indexer.pipeline import embed
 from indexer.sources import SourceRef
-from model.data.modalities import MODALITIES
-from model.data.png import encode_png
-from model.data.sample import generate_scene
-from model.data.synth import scene_seed
 from model.service import QueryRequest, SearchModel, item_modalities, load_search_model
+from scenes.modalities import MODALITIES
+from scenes.png import encode_png
+from scenes.sample import generate_scene
+from scenes.synth import scene_seed
 
 sys.path.append(str(Path(__file__).resolve().parent))  # caption_ceiling, after the packages
 from caption_ceiling import fits
 
-from model.data.synonyms import canonical_caption
+from model.vocabulary.synonyms import canonical_caption
 from workbench.metrics import caption_facts
 
 SCENE_FILES = {"rgb": "rgb", "depth": "depth", "semseg": "semseg", "sketch": "sketch",

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from model.tokenizers.vqvae import TokenizerConfig, VQTokenizer
+from model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
 from model.transforms import TRANSFORMS
 from model.transforms.semseg import colorize
 

@@ -34,7 +34,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.bind.network import BindConfig, Stem, Trunk
+from model.builtin.network import BuiltinConfig, Stem, Trunk
 from model.fourm.imagenet import normalize_images
 from workbench.attributes import CONJUNCTIONS, _offsets, conjunction_labels
 from workbench.cache import build_cache
@@ -65,7 +65,7 @@ def rendered(folder: Path, n: int, seed: int) -> Scenes:
 class Tower(nn.Module):
     """The built-in model's image tower with a linear conjunction head."""
 
-    def __init__(self, config: BindConfig, labels: int) -> None:
+    def __init__(self, config: BuiltinConfig, labels: int) -> None:
         super().__init__()
         self.stem, self.trunk = Stem(3, config.widths[0], config.groups), Trunk(config)
         self.head = nn.Linear(config.embed_dim, labels)
@@ -94,7 +94,7 @@ def precision_at_10(tower: Tower, scenes: Scenes, block: int) -> float:
 
 
 def train_tower(
-    config: BindConfig, train: Scenes, steps: int, flip: bool, seed: int = 0
+    config: BuiltinConfig, train: Scenes, steps: int, flip: bool, seed: int = 0
 ) -> tuple[Tower, float]:
     """The tower after ``steps`` steps of 256 (AdamW, warm-up then cosine); and seconds."""
     torch.manual_seed(seed)
@@ -124,12 +124,12 @@ def main() -> None:
     parser.add_argument("--scenes", default="2500,5000,10000,20000")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--flip", action="store_true", help="also each count with mirrored rows")
-    parser.add_argument("--model", default="max_pool", help="a model/bind/configs variant")
+    parser.add_argument("--model", default="max_pool", help="a model/builtin/configs variant")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     counts = sorted(int(n) for n in args.scenes.split(","))
     torch.set_num_threads(2)
-    config = BindConfig.load(Path(args.model))
+    config = BuiltinConfig.load(Path(args.model))
     began = time.monotonic()
     train = rendered(args.root / "train", counts[-1], seed=0)
     held_out = rendered(args.root / "val", 1000, seed=777_001)

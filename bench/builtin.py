@@ -30,7 +30,7 @@ KINDS = ("caption", "sketch", "depth", "semseg", "image")
 
 def folder_mb(source: str) -> float:
     """Size of a model folder's files in MB (``builtin`` is the committed one)."""
-    path = ROOT / "model" / "builtin" if source == "builtin" else Path(source)
+    path = ROOT / "model" / "builtin" / "weights" if source == "builtin" else Path(source)
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
@@ -94,8 +94,8 @@ def main() -> None:
     parser.add_argument("--index", type=int, default=0, help="scenes for `anyseek index` (0: skip)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    from model.data.sample import generate_scene
-    from model.data.synth import scene_seed
+    from scenes.sample import generate_scene
+    from scenes.synth import scene_seed
 
     scenes = [generate_scene(scene_seed(991_000, i), 64) for i in range(max(args.batch, 40))]
     folder = None

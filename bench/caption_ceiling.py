@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.data.synonyms import canonical_caption
+from model.vocabulary.synonyms import canonical_caption
 from workbench.metrics import caption_facts, satisfies
 
 Fact = dict[str, str]
@@ -82,9 +82,9 @@ def ceiling(source: str, captions: list[str], scenes: list[list[Obj]]) -> Ceilin
 
 def gallery(n: int, seed: int, styles: tuple[str, ...]) -> tuple[dict[str, list[str]], list]:
     """Captions per source and every scene's visible objects (with their image column)."""
-    from model.data.human import draw_human_queries
-    from model.data.sample import generate_scene
-    from model.data.synth import scene_seed
+    from scenes.human import draw_human_queries
+    from scenes.sample import generate_scene
+    from scenes.synth import scene_seed
     from workbench.cache import draw_seed
     from workbench.metrics import first_object
     from workbench.styles import style

@@ -106,8 +106,8 @@ def fourm_calls(batch: int) -> tuple[dict[str, Callable[[], object]], float]:
     and its FLOPs per image."""
     from bench.fourm_embeddings import SPACES, CodebookDecoder, flops_per_image
     from model import FourM, FourMConfig
+    from model.fourm.inference.predict import predict_embeddings
     from model.fourm.modalities import get_modality
-    from model.inference.predict import predict_embeddings
 
     cfg = FourMConfig.named("fourm21_b")
     torch.manual_seed(0)
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "clip.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from model.inference.precision import native_bf16
+    from model.runtime.precision import native_bf16
 
     load_before = uptime()
     results: list[tuple[str, str, float, float]] = []  # model, path, images/s, FLOPs per image

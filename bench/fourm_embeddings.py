@@ -20,9 +20,9 @@ import torch
 from torch import Tensor
 
 from model import FourM, FourMConfig, GenerationTarget
+from model.fourm.inference.predict import predict_embeddings
+from model.fourm.inference.sampling import generate
 from model.fourm.modalities import get_modality
-from model.inference.predict import predict_embeddings
-from model.inference.sampling import generate
 
 SPACES = ("tok_dinov2_global", "tok_imagebind_global")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.data.human import HumanStyle
-from model.data.sample import generate_scene
-from model.data.synth import scene_seed
-from model.data.tensors import from_samples
-from model.families.bind import load_bind_search_model
+from model.families.builtin import load_builtin_search_model
+from scenes.human import HumanStyle
+from scenes.sample import generate_scene
+from scenes.synth import scene_seed
+from scenes.tensors import from_samples
 from workbench import styles
 from workbench.cache import draw_seed, drawings_of
 from workbench.evaluate import HUMAN_QUERIES, drawn_values, evaluate_queries, image_vectors
@@ -92,7 +92,7 @@ def main() -> None:
     args = parser.parse_args()
 
     began = time.monotonic()
-    model = load_bind_search_model(args.model)
+    model = load_builtin_search_model(args.model)
     samples = [generate_scene(scene_seed(args.seed, i), 64) for i in range(args.n)]
     gallery = from_samples(samples)
     images = image_vectors(model, gallery)

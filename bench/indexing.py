@@ -41,7 +41,7 @@ ANYSEEK = Path(sys.executable).with_name("anyseek")
 
 def make_images(folder: Path, count: int, width: int, height: int) -> None:
     """``count`` JPEG photos of generated scenes, ``width`` x ``height``."""
-    from model.data import generate_scene
+    from scenes import generate_scene
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -198,8 +198,8 @@ def postgres_schema(url: str) -> Iterator[str]:
 def make_sources(root: Path, count: int, width: int, height: int) -> dict[str, tuple]:
     """The same ``count`` scenes as every kind of source: {name: (source path, SourceForm)}."""
     from indexer.records import SourceForm
-    from model.data import generate_scene
-    from model.data.modalities import MODALITIES
+    from scenes import generate_scene
+    from scenes.modalities import MODALITIES
 
     encode = {m.name: m.encode for m in MODALITIES}
     folders = {"rgb": "rgb", "depth": "depth", "semseg": "semseg", "sketch": "sketch"}

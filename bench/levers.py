@@ -72,13 +72,13 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     ),
     "max_pool": (
         "both trunks also hand their head the last stage's maximum over the 4x4 grid (what is "
-        "there, wherever it is) beside the flattened grid (model/bind/configs/max_pool.json; "
+        "there, wherever it is) beside the flattened grid (model/builtin/configs/max_pool.json; "
         "shipped since v7, so now the same as base)",
         {"recipe": {"model": "max_pool"}},
     ),
     "attn_pool": (
         "both trunks' heads also read 4 learned queries, each a softmax-weighted average of the "
-        "grid's cells (one object each, wherever it is; model/bind/configs/attn_pool.json)",
+        "grid's cells (one object each, wherever it is; model/builtin/configs/attn_pool.json)",
         {"recipe": {"model": "attn_pool"}},
     ),
     "grid_only": (

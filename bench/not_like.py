@@ -37,7 +37,7 @@ def steered_scores(
     weight: float,
 ) -> torch.Tensor:
     """Fused [n, n] scores of every query steered away from its hard negative by ``rule``."""
-    from model.inference.fusion import fuse
+    from model.runtime.fusion import fuse
 
     sims = {}
     for space, vectors in index.items():
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="the markdown report")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # not bench/search.py
-    from model.inference.fusion import fuse
+    from model.runtime.fusion import fuse
     from model.service import load_search_model
     from search.steering import DEFAULT_NEGATIVE_WEIGHT, DEFAULT_RULE, NEGATIVE_RULES
     from workbench.cache import ChunkJob, render_chunk

@@ -67,7 +67,7 @@ def _float_tiff(values: np.ndarray) -> bytes:
 
 def hostile_corpus(root: Path) -> dict[str, str]:
     """Write one entry of each kind under ``root``: {kind: expected 'ok'|'fail'|'skip'}."""
-    from model.data import generate_scene
+    from scenes import generate_scene
 
     rng = np.random.default_rng(0)
     other = Image.fromarray(generate_scene(998_001, 64).rgb)
@@ -180,7 +180,7 @@ def hostile_corpus(root: Path) -> dict[str, str]:
 
 def generate(seed: int) -> Image.Image:
     """A distinct generated scene as a PIL image."""
-    from model.data import generate_scene
+    from scenes import generate_scene
 
     return Image.fromarray(generate_scene(998_100 + seed, 64).rgb)
 

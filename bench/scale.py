@@ -122,7 +122,7 @@ def make_gallery(model, n_real: int, n_queries: int, noise: float) -> Gallery:
     from PIL import Image
 
     from indexer.thumbnails import make_thumbnail
-    from model.data.sample import generate_batch
+    from scenes.sample import generate_batch
 
     def embed(scenes) -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {}

@@ -20,15 +20,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from model.data.captions import write_captions
-from model.data.dataset import json_records, make_split_dirs, write_images
-from model.data.derived import canny_edges_batch, color_palette, metadata
-from model.data.layout import object_views
-from model.data.render import camera_rig, render_batch
-from model.data.sample import batch_size, generate_batch
-from model.data.scene import sample_scene
-from model.data.sketch import draw_sketch
-from model.data.synth import SynthRequest, synthesize
+from scenes.captions import write_captions
+from scenes.dataset import json_records, make_split_dirs, write_images
+from scenes.derived import canny_edges_batch, color_palette, metadata
+from scenes.layout import object_views
+from scenes.render import camera_rig, render_batch
+from scenes.sample import batch_size, generate_batch
+from scenes.scene import sample_scene
+from scenes.sketch import draw_sketch
+from scenes.synth import SynthRequest, synthesize
 
 
 def stage_times(size: int, n: int) -> dict[str, float]:

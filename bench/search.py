@@ -258,8 +258,8 @@ def measure(args: argparse.Namespace, source: str) -> str:
     import torch
     from PIL import Image
 
-    from model.data.sample import generate_batch
     from model.families.registry import load_search_model
+    from scenes.sample import generate_batch
 
     t0 = time.perf_counter()
     model = load_search_model(source)

@@ -31,8 +31,8 @@ def main() -> None:
     from PIL import Image
 
     from anyseek.settings import StoreSettings
-    from model.data.sample import generate_batch
     from model.families.registry import load_search_model
+    from scenes.sample import generate_batch
     from search.query import QueryPart, SearchQuery
     from search.searcher import Searcher
     from search.stores.faiss_store import FaissStore

@@ -27,7 +27,7 @@ def synth(
 ) -> None:
     """Render N scenes with all aligned modalities into OUT/SPLIT."""
     require_extra("scenes", "data synth")
-    from workbench.scenes import SynthRequest, synthesize
+    from scenes.synth import SynthRequest, synthesize
 
     req = SynthRequest(out, n, size, seed, workers, split, overwrite)
     synthesize(req, progress=not quiet)
@@ -44,7 +44,8 @@ def show(
 ) -> None:
     """Write a contact sheet: one row per sample, every modality side by side."""
     require_extra("scenes", "data show")
-    from workbench.scenes import SceneReader, contact_sheet
+    from scenes.contact_sheet import contact_sheet
+    from scenes.dataset import SceneReader
 
     if n <= 0:
         raise SettingsError(f"--n must be a positive number of samples, got {n}")

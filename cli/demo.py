@@ -94,8 +94,8 @@ def run_gallery(settings: Settings, database: Database, n: int, queries: int, wo
     )
     from indexer import run_index
     from indexer.records import SourceForm
+    from scenes.synth import SynthRequest, synthesize
     from search.searcher import open_searcher
-    from workbench.scenes import SynthRequest, synthesize
 
     start = time.perf_counter()
     searcher = open_searcher(settings)

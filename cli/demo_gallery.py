@@ -13,8 +13,8 @@ from pathlib import Path
 
 from anyseek.db.models import Collection, Item, ItemStatus
 from anyseek.db.session import Database
+from scenes.dataset import MANIFEST, SceneReader, file_stem
 from search.query import QueryPart, SearchQuery, SearchResults
-from workbench.scenes import MANIFEST, SceneReader, file_stem
 
 SPLIT = "gallery"
 SIZE = 64  # the built-in model's resolution

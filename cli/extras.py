@@ -26,7 +26,7 @@ class Extra:
 
 EXTRAS: dict[str, Extra] = {
     "scenes": Extra({"numba": "numba", "scipy": "scipy"}),
-    "train": Extra({}, ("scenes",)),  # the bound model trains on the scenes with torch alone
+    "train": Extra({}, ("scenes",)),  # the built-in model trains on the scenes with torch alone
     "export": Extra({"pyarrow": "pyarrow"}),
 }
 """Kept equal to ``[project.optional-dependencies]`` by tests/cli/test_extras.py."""

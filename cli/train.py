@@ -23,8 +23,8 @@ def default(
     ),
     threads: int | None = typer.Option(None, "--threads", help="CPU threads for torch."),
 ) -> None:
-    """Render the scenes, train the bound model in checkpointed chunks, write and evaluate its
-    bundle (OUT/bundle); install it with ``cp -r OUT/bundle/* model/builtin/``."""
+    """Render the scenes, train the built-in model in checkpointed chunks, write and evaluate its
+    bundle (OUT/bundle); install it with ``cp -r OUT/bundle/* model/builtin/weights/``."""
     require_extra("train", "train default")
     from workbench.pipeline import Run, run_pipeline
     from workbench.recipe import load_recipe

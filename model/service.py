@@ -25,8 +25,6 @@ from model.families.interface import (
     item_request,
 )
 from model.families.registry import load_search_model
-from model.inference.fusion import fusion_weights
-from model.inference.threads import default_threads, use_threads
 from model.queries import (
     QUERY_KINDS,
     QueryKind,
@@ -36,6 +34,8 @@ from model.queries import (
     query_name,
     with_parameter_per_kind,
 )
+from model.runtime.fusion import fusion_weights
+from model.runtime.threads import default_threads, use_threads
 from model.transforms.base import MAX_PIXELS, UserInputError, open_image
 from model.transforms.depth import load_depth
 from model.transforms.rgb import to_rgb

@@ -1,7 +1,7 @@
 """Fusion across spaces over a real store: gather each space's top candidates, score their union in
 every space, and fuse.
 
-``model.inference.fusion.fuse`` needs dense [Q, N] similarities, which only evaluation has. A store
+``model.runtime.fusion.fuse`` needs dense [Q, N] similarities, which only evaluation has. A store
 answers top-k per space, and an item near the top in one space may be outside the top k' of
 another, so the union of every space's candidates is scored in every space from the stored vectors
 (``retrieve``), and then fused: by the query's information per space (``information``, the
@@ -94,7 +94,7 @@ Fusion = Callable[[Candidates, Mapping[str, float], int], np.ndarray]
 
 
 def information_fusion(candidates: Candidates, weights: Mapping[str, float], _: int) -> np.ndarray:
-    """Sum of cosines weighted by the query's information per space (``model.inference.fusion``)."""
+    """Sum of cosines weighted by the query's information per space (``model.runtime.fusion``)."""
     return sum(w * candidates.scores[s].astype(np.float64) for s, w in weights.items())
 
 

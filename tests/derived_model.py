@@ -19,7 +19,7 @@ from indexer.reindex import run_reindex, start_reindex
 from search.model_registry import ModelRegistry
 from search.stores import open_store
 
-BUILTIN = Path(__file__).resolve().parents[1] / "model" / "builtin"
+BUILTIN = Path(__file__).resolve().parents[1] / "model" / "builtin" / "weights"
 
 
 def perturb_weights(bundle: Path, seed: int, scale: float = 0.05) -> None:

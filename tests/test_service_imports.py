@@ -30,6 +30,7 @@ def test_the_service_modules_import_no_module_of_an_extra() -> None:
     loaded = set(json.loads(result.stdout))
     assert {"api", "torch", "fastapi"} <= loaded  # the imports did run
     assert not loaded & set(ONLY_IN_EXTRAS), sorted(loaded & set(ONLY_IN_EXTRAS))
+    assert "scenes" not in loaded  # the scene world is training's and the demo's
 
 
 def test_a_serving_process_loads_no_training_code_even_after_a_search() -> None:
@@ -55,6 +56,6 @@ def test_a_serving_process_loads_no_training_code_even_after_a_search() -> None:
     training = [
         m
         for m in loaded
-        if m.split(".")[0] == "workbench" or m.startswith(("model.train", "model.eval"))
+        if m.split(".")[0] in ("workbench", "scenes") or m.startswith(("model.train", "model.eval"))
     ]
-    assert "model.bind.network" in loaded and not training, training
+    assert "model.builtin.network" in loaded and not training, training

@@ -35,7 +35,7 @@ PRIOR = 0.05  # the head's bias starts at this rate of presence (a scene has ~4 
 @functools.cache
 def _cardinality() -> dict[str, int]:
     """Attribute -> how many values it takes, from the scene generator's own lists."""
-    from model.data.scene import COLORS, MATERIALS, SHAPES, SIZES
+    from scenes.scene import COLORS, MATERIALS, SHAPES, SIZES
 
     return {"shape": len(SHAPES), "color": len(COLORS), "size": len(SIZES),
             "material": len(MATERIALS)}  # fmt: skip

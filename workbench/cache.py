@@ -1,7 +1,7 @@
 """Pre-rendered scenes: the training set rendered once, in chunks, so the cores later train.
 
-Each chunk of scenes is generated (``model.data``), passed through the service's own input
-transforms (``model.data.tensors.from_samples``) and drawn again by every training style of
+Each chunk of scenes is generated (``scenes``), passed through the service's own input
+transforms (``scenes.tensors.from_samples``) and drawn again by every training style of
 ``workbench.styles`` (a person's sketch, painting and caption, read the way search reads a
 user's file), then saved as ``chunk-NNNN.pt``. A chunk on disk is never redone, so an interrupted
 build continues where it stopped; chunks are rendered by a pool of worker processes.
@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from model.data.tensors import SceneTensors
+from scenes.tensors import SceneTensors
 from workbench.readers import Readers, declared_readers
 
 SEED_STRIDE = 0x9E37  # a style's drawing seed is the scene's plus this times the style's number
@@ -87,8 +87,8 @@ def drawings_of(
     out and drew no horizon) is the generator's instead."""
     from PIL import Image
 
-    from model.data.human import draw_human_queries
     from model.transforms.base import UserInputError
+    from scenes.human import draw_human_queries
     from workbench.styles import style
 
     sketches, paintings, captions = [], [], []
@@ -122,9 +122,9 @@ class ChunkJob:
 
 def render_chunk(job: ChunkJob) -> TrainingSet:
     """Generate, transform and draw one chunk of scenes."""
-    from model.data.sample import generate_scene
-    from model.data.synth import scene_seed
-    from model.data.tensors import from_samples
+    from scenes.sample import generate_scene
+    from scenes.synth import scene_seed
+    from scenes.tensors import from_samples
     from workbench.cells import occupancy
 
     seeds = [scene_seed(job.seed, i) for i in range(job.start, job.stop)]

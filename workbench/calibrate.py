@@ -99,7 +99,7 @@ def candidates(fused: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 def scenes_fused(model: SearchModel, seed: int, n: int, bases: tuple[str, ...]) -> torch.Tensor:
     """Fused [n, n] scores of n held-out scenes queried by ``bases``, as search fuses them
     (through the search-model interface, so any model family can be calibrated)."""
-    from model.inference.fusion import fuse
+    from model.runtime.fusion import fuse
     from workbench.cache import ChunkJob, render_chunk
     from workbench.evaluate import image_vectors, query_vectors, scene_values
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from model.bundle.loading import BUNDLE_FILE
+from model.bundle.files import BUNDLE_FILE
 
 KINDS = ("sketch", "depth", "semseg", "normal", "edges", "caption", "object",
          "caption+sketch", "caption+depth", "sketch+semseg")  # fmt: skip
@@ -55,7 +55,7 @@ def _read(bundle: Path, name: str) -> Any:
 
 
 def render_card(bundle: Path) -> str:
-    """``MODEL_CARD.md`` of a bound-model folder, from its own files only: the generation and
+    """``MODEL_CARD.md`` of a built-in model folder, from its own files only: the generation and
     run facts in ``bundle.json``, the recipe, the retrieval report and the learning curve."""
     manifest = _read(bundle, BUNDLE_FILE)
     recipe = _read(bundle, "train_config.json")
@@ -72,13 +72,13 @@ def render_card(bundle: Path) -> str:
         "on procedurally generated scenes by one command on a 2-core CPU. Every input modality",
         "(image, depth, normals, segmentation, sketch, edges, caption) is embedded into one",
         "256-d space where its scene's image lies; several inputs at once are the normalised",
-        "weighted sum of their vectors (`model/bind`, `docs/builtin_model.md`).",
+        "weighted sum of their vectors (`model/builtin`, `docs/builtin_model.md`).",
         "",
         "## Reproduce",
         "",
         "```",
         f"anyseek train default --recipe {recipe['name']} --out {run_dir}",
-        f"cp -r {run_dir}/bundle/* model/builtin/",
+        f"cp -r {run_dir}/bundle/* model/builtin/weights/",
         "```",
         "",
         "Resumable: after a stop or a kill, the same command with `--resume` goes on from the last",

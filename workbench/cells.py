@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.data.scene import MAX_OBJECTS
+from scenes.scene import MAX_OBJECTS
 from workbench.attributes import CONJUNCTIONS, attribute_loss, conjunction_index, label_count
 
 CELL_PIXELS = 16  # side of one cell of the trunk's last grid, in input pixels (4 halvings)
@@ -32,9 +32,9 @@ PRIOR = 0.02  # the head's bias starts at this rate of presence (a cell has ~2 o
 
 
 def occupancy(sample: Any) -> torch.Tensor:
-    """One generated scene (``model.data.sample.SceneSample``) -> [MAX_OBJECTS, G * G] bool:
+    """One generated scene (``scenes.sample.SceneSample``) -> [MAX_OBJECTS, G * G] bool:
     which cells each of its mentionable objects occupies, in the order of its scene facts
-    (``model.data.tensors.scene_facts``); rows past its objects are False."""
+    (``scenes.tensors.scene_facts``); rows past its objects are False."""
     grid = sample.size // CELL_PIXELS
     out = torch.zeros(MAX_OBJECTS, grid * grid, dtype=torch.bool)
     instance = torch.from_numpy(sample.instance.astype("int64"))

@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from model.data.tensors import PIXEL_INPUTS, SceneTensors
 from model.fourm.imagenet import normalize_images
-from model.inference.fusion import fuse
+from model.runtime.fusion import fuse
 from model.service import QueryRequest, SearchModel
+from scenes.tensors import PIXEL_INPUTS, SceneTensors
 from workbench.cache import Drawings
 from workbench.metrics import (
     CAPTION_TEXTS,

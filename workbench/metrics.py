@@ -26,7 +26,7 @@ QUERY_CAPTION = 0  # which phrasing queries use: the short object list ("a red c
 
 def first_object(caption: str) -> str:
     """The first object of an object-list caption as a caption of its own: "A red metal cube."."""
-    from model.data.captions import object_phrases
+    from scenes.captions import object_phrases
 
     return (object_phrases(caption) or [caption])[0]
 
@@ -74,8 +74,8 @@ _MATERIAL_WORDS = {
 
 def _vocabulary() -> tuple[set[str], dict[str, str]]:
     """Colour names and noun -> shape, from the scene generator's own word lists."""
-    from model.data.captions import NOUNS
-    from model.data.scene import COLORS
+    from scenes.captions import NOUNS
+    from scenes.scene import COLORS
 
     return set(COLORS), {word: shape for shape, words in NOUNS.items() for word in words}
 

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from model.data.synonyms import canonical_caption
+from model.vocabulary.synonyms import canonical_caption
 from workbench.metrics import caption_facts, satisfies
 
 WORD = re.compile(r"[A-Za-z]+")
@@ -34,8 +34,8 @@ WORD = re.compile(r"[A-Za-z]+")
 @functools.cache
 def _kinds() -> dict[str, dict[str, str]]:
     """Attribute -> {word: the scene value it names}: the words an edit may exchange."""
-    from model.data.captions import NOUNS
-    from model.data.scene import COLORS, MATERIALS, SIZES
+    from scenes.captions import NOUNS
+    from scenes.scene import COLORS, MATERIALS, SIZES
 
     return {
         "color": {c: c for c in COLORS},

@@ -1,4 +1,4 @@
-"""``anyseek train default``: from nothing to a bound-model bundle, resumable at every stage.
+"""``anyseek train default``: from nothing to a built-in model bundle, resumable at every stage.
 
 Stages, each recorded in ``OUT/stages/<stage>.json`` when done and skipped on the next call:
 ``data`` (the rendered training set and the held-out validation gallery, ``workbench.cache``),
@@ -20,11 +20,11 @@ from typing import Any
 
 import torch
 
-from model.bind.bundle import BindBundle, input_names, save_bind_bundle
-from model.bind.network import BindConfig, BindModel
-from model.bind.text import WordVocab
+from model.builtin.bundle import BuiltinBundle, input_names, save_builtin_bundle
+from model.builtin.network import BuiltinConfig, BuiltinModel
+from model.builtin.text import WordVocab
 from model.bundle.declarations import declare
-from model.families.bind import BindSearchModel, load_bind_search_model
+from model.families.builtin import BuiltinSearchModel, load_builtin_search_model
 from workbench.cache import TrainingSet, build_cache
 from workbench.evaluate import evaluate_model, headline
 from workbench.recipe import Recipe
@@ -78,7 +78,7 @@ def _vocab(run: Run, data: TrainingSet) -> WordVocab:
     path = run.out / "vocab.json"
     if path.is_file():
         return WordVocab.load(path)
-    config = BindConfig.load(Path(run.recipe.model))
+    config = BuiltinConfig.load(Path(run.recipe.model))
     captions = [c for phrasings in data.scenes.captions for c in phrasings]
     captions += [c for drawn in data.drawings.values() for c in drawn.captions]
     vocab = WordVocab.build(
@@ -89,19 +89,19 @@ def _vocab(run: Run, data: TrainingSet) -> WordVocab:
     return vocab
 
 
-def in_memory_model(model: BindModel, vocab: WordVocab, path: Path) -> BindSearchModel:
+def in_memory_model(model: BuiltinModel, vocab: WordVocab, path: Path) -> BuiltinSearchModel:
     """A model being trained, as the search model its bundle will load as."""
     declarations = declare(input_names(model.config), ["bind_global"])
-    bundle = BindBundle(path, model.config, model, vocab, declarations, {})
-    return BindSearchModel(bundle, name="training")
+    bundle = BuiltinBundle(path, model.config, model, vocab, declarations, {})
+    return BuiltinSearchModel(bundle, name="training")
 
 
 def _validator(
     run: Run, val: TrainingSet, vocab: WordVocab
-) -> Callable[[BindModel], dict[str, float]]:
+) -> Callable[[BuiltinModel], dict[str, float]]:
     """What every chunk reports: headline numbers on the validation gallery."""
 
-    def validate(model: BindModel) -> dict[str, float]:
+    def validate(model: BuiltinModel) -> dict[str, float]:
         search_model = in_memory_model(model, vocab, run.out)
         result = evaluate_model(search_model, val.scenes, val.drawings, held_out=HELD_OUT)
         return headline(result)
@@ -109,13 +109,13 @@ def _validator(
     return validate
 
 
-def _train(run: Run, data: TrainingSet, val: TrainingSet, vocab: WordVocab) -> BindModel:
+def _train(run: Run, data: TrainingSet, val: TrainingSet, vocab: WordVocab) -> BuiltinModel:
     """Train (from the last checkpoint, when there is one)."""
     recipe = run.recipe.train
     torch.manual_seed(recipe.seed)
     rng = random.Random(recipe.seed)
-    config = BindConfig.load(Path(run.recipe.model))
-    state = new_state(BindModel(config), recipe)
+    config = BuiltinConfig.load(Path(run.recipe.model))
+    state = new_state(BuiltinModel(config), recipe)
     checkpoint = run.out / "checkpoint.pt"
     if checkpoint.is_file():
         load_checkpoint(state, checkpoint, rng)
@@ -171,11 +171,11 @@ def run_pipeline(run: Run, *, threads: int | None = None) -> dict[str, Any]:
         started = time.monotonic()
         model = _train(run, data, val, vocab)
         extra = {"recipe": f"{run.command}", "generation": run.recipe.generation}
-        save_bind_bundle(bundle_dir, model, vocab, extra)
+        save_builtin_bundle(bundle_dir, model, vocab, extra)
         run.stage_file("train").write_text(
             json.dumps({"seconds": round(time.monotonic() - started, 1)}) + "\n"
         )
-    search_model = load_bind_search_model(bundle_dir)
+    search_model = load_builtin_search_model(bundle_dir)
     result = evaluate_model(
         search_model, val.scenes, val.drawings, seed=run.recipe.val.seed, held_out=HELD_OUT,
         edge_baseline=True,

@@ -32,7 +32,7 @@ MAX_FACTS = 8  # stated objects kept per caption
 @functools.cache
 def _codes() -> dict[str, dict[str, int]]:
     """Attribute -> value -> code, from the scene generator's own lists."""
-    from model.data.scene import COLORS, MATERIALS, SHAPES, SIZES
+    from scenes.scene import COLORS, MATERIALS, SHAPES, SIZES
 
     values = {"shape": SHAPES, "color": tuple(COLORS), "size": tuple(SIZES), "material": MATERIALS}
     return {a: {v: i for i, v in enumerate(values[a])} for a in ATTRIBUTES}
@@ -44,7 +44,7 @@ def _code(attribute: str, value: str) -> int:
 
 
 def encode_scenes(scenes: Sequence[dict[str, Any]]) -> torch.Tensor:
-    """Scene facts (``model.data.tensors.scene_facts``) -> [N, M, 4] int8 codes, padded."""
+    """Scene facts (``scenes.tensors.scene_facts``) -> [N, M, 4] int8 codes, padded."""
     width = max((len(s["objects"]) for s in scenes), default=0) or 1
     out = torch.full((len(scenes), width, len(ATTRIBUTES)), NO_OBJECT, dtype=torch.int8)
     for i, scene in enumerate(scenes):
@@ -57,7 +57,7 @@ def encode_scenes(scenes: Sequence[dict[str, Any]]) -> torch.Tensor:
 def encode_caption(caption: str) -> torch.Tensor:
     """A caption -> [F, 4] int8 codes of the objects it states (UNSTATED where it does not say
     an attribute); [0, 4] when it states none."""
-    from model.data.synonyms import canonical_caption
+    from model.vocabulary.synonyms import canonical_caption
     from workbench.metrics import caption_facts
 
     facts = caption_facts(canonical_caption(caption))[:MAX_FACTS]

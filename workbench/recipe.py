@@ -1,6 +1,6 @@
-"""Training recipes of the bound model: one JSON file each in ``workbench/recipes``.
+"""Training recipes of the built-in model: one JSON file each in ``workbench/recipes``.
 
-A recipe names the model variant (``model/bind/configs``), the scenes it renders and which
+A recipe names the model variant (``model/builtin/configs``), the scenes it renders and which
 people draw them, the held-out gallery it validates on after every chunk, and the schedule.
 """
 
@@ -129,7 +129,7 @@ def load_recipe(name: str) -> Recipe:
 def check_query_weights(weights: dict[str, float]) -> None:
     """A ValueError unless every weight names a pixel query modality, none is negative and
     some query keeps a share (an unnamed one weighs 1)."""
-    from model.data.tensors import PIXEL_INPUTS
+    from scenes.tensors import PIXEL_INPUTS
 
     queries = sorted(set(PIXEL_INPUTS) - {"rgb"})
     unknown = sorted(set(weights) - set(queries))

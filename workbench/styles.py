@@ -1,4 +1,4 @@
-"""People who draw: named drawing styles of ``model.data.human``, some trained on, one held out.
+"""People who draw: named drawing styles of ``scenes.human``, some trained on, one held out.
 
 Breadth of styles, not steps, is what lets the model read a person it has not seen, so the
 training styles spread every knob of :class:`HumanStyle` (pen, tremor, memory of positions and
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.data.human import HumanStyle
+from scenes.human import HumanStyle
 
 STYLES: dict[str, HumanStyle] = {
     # the person of ``anyseek eval retrieval --human`` (its seeds are never trained on)

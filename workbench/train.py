@@ -1,4 +1,4 @@
-"""Training the bound model: every query modality pulled to its scene's image, chunk by chunk.
+"""Training the built-in model: every query modality pulled to its scene's image, chunk by chunk.
 
 Each step takes a batch of training scenes. Every row shows its image (the image tower), one
 other pixel modality chosen at random (through that modality's stem and the shared trunk, so the
@@ -25,12 +25,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from model.bind.network import CAPTION, IMAGE, BindModel
-from model.bind.text import WordVocab
-from model.data.captions import object_phrases
-from model.data.tensors import PIXEL_INPUTS
+from model.builtin.network import CAPTION, IMAGE, BuiltinModel
+from model.builtin.text import WordVocab
 from model.fourm.imagenet import normalize_images
-from model.inference.precision import native_bf16
+from model.runtime.precision import native_bf16
+from scenes.captions import object_phrases
+from scenes.tensors import PIXEL_INPUTS
 from workbench.attributes import AttributeHead, attribute_loss, conjunction_labels
 from workbench.cache import TrainingSet
 from workbench.cells import CellHead, cell_labels, cell_loss
@@ -244,7 +244,7 @@ def lr_at(step: int, recipe: TrainRecipe) -> float:
 class TrainState:
     """What a checkpoint holds."""
 
-    model: BindModel
+    model: BuiltinModel
     optimizer: torch.optim.Optimizer
     log_scale: torch.nn.Parameter
     presence: torch.nn.Parameter  # the presence loss's own log scale and bias
@@ -256,7 +256,7 @@ class TrainState:
     bf16: bool = field(default_factory=native_bf16)  # this CPU runs bfloat16 autocast natively
 
 
-def new_state(model: BindModel, recipe: TrainRecipe) -> TrainState:
+def new_state(model: BuiltinModel, recipe: TrainRecipe) -> TrainState:
     """A fresh model's optimiser (no decay on norms, biases and the temperature)."""
     log_scale = torch.nn.Parameter(torch.tensor(math.log(1 / recipe.temperature)))
     presence = torch.nn.Parameter(initial_presence())
@@ -366,7 +366,7 @@ def train_chunks(
     recipe: TrainRecipe,
     checkpoint: Path,
     *,
-    validate: Callable[[BindModel], dict[str, float]],
+    validate: Callable[[BuiltinModel], dict[str, float]],
     log: Callable[[str], None] = print,
     max_chunks: int | None = None,
 ) -> TrainState:

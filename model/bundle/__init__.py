@@ -1,1 +1,1 @@
-"""The built-in model as files: its one definition, what a bundle declares, loading a bundle."""
+"""What every model bundle declares (input transforms, palette, space names) and where it is."""

@@ -3,7 +3,7 @@
 Training (the FM's inputs and targets), evaluation (query kinds, space names in reports), the
 bundle export (the transforms and palette ``bundle.json`` declares) and search (query modalities,
 space short names) all read :data:`BUILTIN`, so adding an input or a space is one entry here (plus
-its data in ``model.data`` and, for a space, its teacher). Every modality is named by its registry
+its data in ``scenes`` and, for a space, its teacher). Every modality is named by its registry
 base name (``normal``, never ``normals``).
 """
 
@@ -147,9 +147,9 @@ def transform_params(spec: QueryInput, resolution: int) -> tuple[tuple[str, Any]
 
 def builtin_palette() -> Any:
     """The scene classes the built-in model was trained on, with their contact-sheet colours."""
-    from model.data.classes import CLASS_COLOURS, CLASSES
     from model.transforms.palette_semseg import ClassPalette
     from model.transforms.semseg import SemsegClass
+    from model.vocabulary.classes import CLASS_COLOURS, CLASSES
 
     return ClassPalette(
         tuple(SemsegClass(i, name, tuple(int(c) for c in CLASS_COLOURS[i])) for i, name in CLASSES)

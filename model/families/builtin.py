@@ -1,196 +1,191 @@
-"""The built-in model (and any bundle folder) behind the :class:`SearchModel` interface."""
+"""The built-in model (``model.builtin``, the default) behind the :class:`SearchModel` interface.
+
+One space: the gallery image's vector, and every query modality's vector in the same space. A
+query of several inputs is one vector, the normalised weighted sum of its parts' (a negative
+weight says "not like this"), so joint, guided and fused combinations are the same arithmetic
+here. Each query therefore tells its one space everything: its information is 1.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import torch
 
-from model.bundle.declarations import declare, input_transform
-from model.bundle.definition import CAPTION_TRANSFORM, InputTransform, builtin_palette
-from model.bundle.loading import is_bundle, load_bundle
-from model.data.synonyms import canonical_caption
+from model.builtin.bundle import SPACE, BuiltinBundle, is_builtin_bundle, load_builtin_bundle
+from model.builtin.network import CAPTION, combine
+from model.builtin.text import stack_words
+from model.bundle.declarations import input_transform
 from model.families.base import SearchModelBase
+from model.families.combination import check_weights
 from model.families.interface import (
-    ModelError,
     QueryEmbedding,
     QueryModality,
     QueryRequest,
     QueryTransform,
-    QueryWarnings,
     SpaceInfo,
-    caption_ids,
     checked_caption,
     depth_input,
     torch_dtype,
-    unknown_word_warnings,
     weights_digest,
 )
 
 
-def _bundle_query_modalities(bundle: Any) -> list[QueryModality]:
-    """The query modalities of a bundle, each with the transform its ``bundle.json`` declares."""
-    return [
-        QueryModality(
-            declared.query, name, _transform(bundle, declared), _warnings(bundle, declared)
-        )
-        for name, declared in ((n, bundle.declarations.inputs[n]) for n in bundle.input_modalities)
-    ]
-
-
-def caption_text(text: Any, caption: Any) -> Any:
-    """A caption as the built-in model reads it: people's synonyms first become the scene world's
-    words (``model.data.synonyms``), then the words its closed WordPiece (trained on the scene
-    captions) does not hold are left out; each is reported by :func:`_warnings`."""
-    if not isinstance(caption, str):
-        return caption
-    return text.known_text(canonical_caption(caption), closed=True)
-
-
-def _warnings(bundle: Any, declared: InputTransform) -> QueryWarnings | None:
-    """Captions: one warning per word the model leaves out (``unknown word "stripes"``)."""
-    if declared.transform != CAPTION_TRANSFORM:
-        return None
-    return lambda s, text=bundle.text: unknown_word_warnings(
-        text, canonical_caption(s) if isinstance(s, str) else s, closed=True
-    )
-
-
-def _transform(bundle: Any, declared: InputTransform) -> QueryTransform:
-    """User file -> model input for one declared input (captions through the bundle's text)."""
-    if declared.transform == CAPTION_TRANSFORM:
-        return lambda s, text=bundle.text: _caption_text_ids(text, s)
-    transform = input_transform(declared, bundle.declarations.palette)
-    return depth_input(transform) if declared.transform == "depth" else transform
-
-
-def _caption_text_ids(text: Any, caption: Any) -> torch.Tensor:
-    """The ids of a caption as the built-in model reads it; a caption of unknown words only is
-    refused with them named, instead of searching with nothing."""
+def _caption_transform(bundle: BuiltinBundle) -> QueryTransform:
+    """A caption string -> the word rows the text tower reads; empty text, or text of unknown
+    words only, is refused naming them instead of searching with nothing."""
     from model.transforms.base import UserInputError
 
-    caption = checked_caption(caption)
-    known = caption_text(text, caption)
-    if not known.strip():
-        unknown = unknown_word_warnings(text, canonical_caption(caption), closed=True)
-        raise UserInputError(
-            f"the model knows none of the caption's words ({'; '.join(unknown) or 'none'}): "
-            "describe the scene's objects by colour, size, material and shape"
-        )
-    return caption_ids(text, known)
+    vocab = bundle.vocab
+    assert vocab is not None
 
-
-class BundleSearchModel(SearchModelBase):
-    """A :class:`model.bundle.loading.ModelBundle` (the built-in model or another bundle folder)."""
-
-    def __init__(self, bundle: Any, name: str = "builtin") -> None:
-        self.bundle = bundle
-        self.name = name
-        self.folder = Path(bundle.path)
-        self.version = weights_digest(list(self.folder.rglob("*.safetensors")))
-        self.device = bundle.fm.device
-        if bundle.declarations is None:  # assembled in code, not loaded from a folder
-            bundle = replace(
-                bundle,
-                declarations=declare(bundle.input_modalities, bundle.fm.output_modalities),
+    def transform(caption: Any) -> torch.Tensor:
+        text = checked_caption(caption)
+        if not vocab.readable(text):
+            raise UserInputError(
+                f"the model knows none of the caption's words ({'; '.join(vocab.warnings(text))}"
+                "): describe the scene's objects by colour, size, material and shape"
             )
-            self.bundle = bundle
-        self.palette = bundle.declarations.palette
-        self.use_query_modalities(_bundle_query_modalities(bundle), f"the model at {bundle.path}")
-        from PIL import Image
+        return vocab.encode(text)
 
-        probe = self.image_input(Image.new("RGB", (8, 8)))[None]
-        dims = {out: v.shape[1] for out, v in bundle.embed(self._inputs(probe)).items()}
-        names = bundle.declarations.space_names
-        self.spaces = tuple(SpaceInfo(names[o], o, int(d)) for o, d in dims.items())
+    return transform
 
-    def _inputs(self, rgb: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {self.gallery_input.input: rgb.to(self.device)}
 
-    def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
-        """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32} in one encoder pass."""
-        vectors = self.bundle.embed(self._inputs(images))
-        return {s.name: vectors[s.output].float().cpu().numpy() for s in self.spaces}
+def _caption_warnings(bundle: BuiltinBundle) -> Any:
+    """One warning per word the model does not know: read as a known word, or left out."""
+    vocab = bundle.vocab
+    assert vocab is not None
+    return lambda caption: vocab.warnings(caption) if isinstance(caption, str) else []
 
-    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
-        """Several queries: joint ones batched by modality set, weighted ones one by one."""
-        for request in requests:
-            self.check_request(request)
-        out: list[dict[str, QueryEmbedding]] = [{} for _ in requests]
-        groups: dict[tuple[tuple[str, ...], int], list[int]] = {}
-        views: dict[int, Any] = {}
-        for i, request in enumerate(requests):
-            key = id(request.priors)
-            if key not in views:
-                views[key] = self._view(request.priors)
-            if request.joint:
-                groups.setdefault((tuple(sorted(request.inputs)), key), []).append(i)
-            else:
-                out[i] = self._weighted(request, views[key])
-        for (names, key), members in groups.items():
-            batch = {
-                self.query_modalities[n].input: _stack([requests[i].inputs[n] for i in members])
-                for n in names
-            }
-            found = views[key].embed_spaces({k: v.to(self.device) for k, v in batch.items()})
-            for row, i in enumerate(members):
-                out[i] = self._row(found, row)
-        return out
 
-    def _view(self, priors: Mapping[str, torch.Tensor] | None) -> Any:
-        """The bundle with these priors (by space name) instead of its own: a shallow copy
-        sharing the FM and tokenizers, so concurrent queries never see each other's priors."""
-        if priors is None:
-            return self.bundle
-        outputs = {s.name: s.output for s in self.spaces}
-        unknown = sorted(set(priors) - set(outputs))
-        if unknown:
-            raise ModelError(f"priors for unknown spaces {unknown}; spaces: {list(outputs)}")
-        return replace(self.bundle, priors={outputs[k]: v for k, v in priors.items()})
-
-    def _weighted(self, request: QueryRequest, bundle: Any) -> dict[str, QueryEmbedding]:
-        """One weighted query, its parts combined the way it names (on ``bundle``'s priors)."""
-        from model.families.combination import WeightedPart, combine
-
-        parts = [
-            WeightedPart(
-                {self.query_modalities[k].input: v.unsqueeze(0).to(self.device)},
-                float((request.weights or {}).get(k, 1.0)),
+def _query_modalities(bundle: BuiltinBundle) -> list[QueryModality]:
+    """One query modality per declared input, with the transform ``bundle.json`` declares."""
+    out = []
+    for name, declared in bundle.declarations.inputs.items():
+        if name == CAPTION:
+            out.append(
+                QueryModality(
+                    declared.query, name, _caption_transform(bundle), _caption_warnings(bundle)
+                )
             )
-            for k, v in request.inputs.items()
-        ]
-        return self._row(combine(bundle, parts, request.combine), 0)
-
-    def _row(self, found: Mapping[str, Any], row: int) -> dict[str, QueryEmbedding]:
-        """One query's vectors and information out of a batched prediction."""
-        return {
-            s.name: QueryEmbedding(
-                found[s.output].vectors[row].float().cpu().numpy(),
-                float(found[s.output].information[row]),
-            )
-            for s in self.spaces
-        }
+            continue
+        transform = input_transform(declared, bundle.declarations.palette)
+        if declared.transform == "depth":
+            transform = depth_input(transform)
+        out.append(QueryModality(declared.query, name, transform))
+    return out
 
 
 def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """One batch of one modality's inputs; 1-d id sequences (captions) padded with 0 = [PAD]."""
-    if tensors[0].ndim == 1:
-        length = max(t.shape[0] for t in tensors)
-        return torch.stack([torch.nn.functional.pad(t, (0, length - t.shape[0])) for t in tensors])
+    """One batch of one input: caption word rows padded, pixel inputs stacked."""
+    if tensors[0].ndim == 2 and tensors[0].dtype == torch.long:
+        return stack_words(tensors)
     return torch.stack(list(tensors))
 
 
-def load_bundle_search_model(
+class BuiltinSearchModel(SearchModelBase):
+    """A :class:`model.builtin.bundle.BuiltinBundle` as a search model.
+
+    An indexed item of several parts is the normalised weighted sum of its parts' vectors, as a
+    query of several is, with its photo counted four times: the photo's colours are what a
+    caption names, which a depth map, a segmentation or a sketch of the same scene lack, so an
+    equal sum made a record of a photo and its depth map clearly worse for captions than the
+    photo alone (``docs/any_to_any.md``; the weight was chosen on seeds other than its table's).
+    """
+
+    item_weights = MappingProxyType({"image": 4.0})
+
+    def __init__(
+        self, bundle: BuiltinBundle, name: str = "builtin", dtype: str = "float32"
+    ) -> None:
+        self.bundle = bundle
+        self.name = name
+        self.folder = Path(bundle.path)
+        self.version = weights_digest(list(self.folder.glob("*.safetensors")))
+        self.device = next(bundle.model.parameters()).device
+        self.compute_dtype = torch_dtype(dtype)
+        self.palette = bundle.declarations.palette
+        self.use_query_modalities(_query_modalities(bundle), f"the model at {bundle.path}")
+        short = bundle.declarations.space_names[SPACE]
+        self.spaces = (SpaceInfo(short, SPACE, bundle.config.embed_dim),)
+
+    def _base(self, modality: str) -> str:
+        """The network's name of a query modality's input (``sketch@64`` -> ``sketch``)."""
+        return self.query_modalities[modality].input.split("@", 1)[0]
+
+    def _autocast(self) -> torch.autocast:
+        """Autocast to the compute dtype (off for float32)."""
+        enabled = self.compute_dtype != torch.float32
+        return torch.autocast(self.device.type, self.compute_dtype, enabled=enabled)
+
+    @torch.inference_mode()
+    def _embed(self, base: str, x: torch.Tensor) -> torch.Tensor:
+        """One input's batch -> float32 unit vectors [B, D], autocast to the compute dtype."""
+        with self._autocast():
+            return self.bundle.model.embed(base, x.to(self.device)).float()
+
+    def _embed_batches(self, batches: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each modality's rows -> unit vectors; the query modalities that share the trunk (a
+        sketch, a depth map, a painting...) go through it in one pass, not one pass each."""
+        stems = self.bundle.model.stems
+        shared = [m for m in batches if self._base(m) in stems]
+        vectors: dict[str, torch.Tensor] = {}
+        if len(shared) > 1 and len({tuple(batches[m].shape[-2:]) for m in shared}) == 1:
+            vectors.update(self._embed_shared({m: batches[m] for m in shared}))
+        for modality, x in batches.items():
+            if modality not in vectors:
+                vectors[modality] = self._embed(self._base(modality), x)
+        return vectors
+
+    @torch.inference_mode()
+    def _embed_shared(self, batches: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Several query modalities' rows [B_m, ...] through their stems and one trunk pass."""
+        names = [self._base(m) for m in batches]
+        x = {n: b.to(self.device) for n, b in zip(names, batches.values(), strict=True)}
+        with self._autocast():
+            out = self.bundle.model.embed_mixed(names, x).float()
+        split = torch.split(out, [len(b) for b in batches.values()])
+        return dict(zip(batches, split, strict=True))
+
+    def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
+        """Model-ready rgb [B, 3, S, S] -> {space: [B, D] float32}."""
+        return {self.spaces[0].name: self._embed("rgb", images).cpu().numpy()}
+
+    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
+        """Every request's inputs, batched by modality across requests, then combined per
+        request as the weighted sum of its parts' vectors."""
+        for request in requests:
+            self.check_request(request)
+            weights = request.weights or {}
+            check_weights([float(weights.get(k, 1.0)) for k in request.inputs], request.combine)
+        rows: dict[str, list[tuple[int, torch.Tensor]]] = {}
+        for i, request in enumerate(requests):
+            for modality, value in request.inputs.items():
+                rows.setdefault(modality, []).append((i, value))
+        batches = {m: _stack([v for _, v in members]) for m, members in rows.items()}
+        vectors = self._embed_batches(batches)
+        parts: list[dict[str, torch.Tensor]] = [{} for _ in requests]
+        for modality, members in rows.items():
+            for row, (i, _) in enumerate(members):
+                parts[i][modality] = vectors[modality][row : row + 1]
+        space = self.spaces[0].name
+        out = []
+        for request, found in zip(requests, parts, strict=True):
+            vector = combine(found, dict(request.weights or {}))[0]
+            out.append({space: QueryEmbedding(vector.cpu().numpy(), 1.0)})
+        return out
+
+
+def load_builtin_search_model(
     source: str | Path, *, device: str = "cpu", dtype: str = "float32"
-) -> BundleSearchModel:
-    """Load ``builtin`` or a bundle folder as a search model."""
+) -> BuiltinSearchModel:
+    """Load ``builtin`` or a built-in model folder as a search model."""
     name = "builtin" if str(source) == "builtin" else Path(source).name
-    bundle = load_bundle(source, device=device, dtype=torch_dtype(dtype))
-    return BundleSearchModel(bundle, name=name)
+    return BuiltinSearchModel(load_builtin_bundle(source, device=device), name=name, dtype=dtype)
 
 
-__all__ = ["BundleSearchModel", "builtin_palette", "is_bundle", "load_bundle_search_model"]
+__all__ = ["BuiltinSearchModel", "is_builtin_bundle", "load_builtin_search_model"]

@@ -8,7 +8,7 @@ prediction per space.
   predicts for a typical image) stands in for the unconditional prediction;
 * ``fusion``: one pass per part, the parts' vectors summed per space, each weighted by its weight
   times its information in that space squared (a sketch says little in a colour space, so its
-  vector counts little there), as ``model.inference.fusion`` weights spaces.
+  vector counts little there), as ``model.runtime.fusion`` weights spaces.
 
 Adding a way is one entry in :data:`COMBINATIONS`. Inputs are batched: every tensor [B, ...].
 """
@@ -24,15 +24,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from anyseek.errors import AnyseekError
-from model.bundle.loading import ModelBundle
-from model.inference.predict import (
+from model.families.fm_bundle.loading import ModelBundle
+from model.fourm.inference.predict import (
     SpaceEmbedding,
     embeddings_from_distributions,
     predict_distributions,
 )
 
 FUSION_POWER = (
-    2.0  # exponent of a part's information in its fusion weight (as model.inference.fusion)
+    2.0  # exponent of a part's information in its fusion weight (as model.runtime.fusion)
 )
 
 

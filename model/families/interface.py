@@ -14,7 +14,7 @@ unchanged whichever model ``ANYSEEK_MODEL__SOURCE`` names (the built-in bundle t
   fusion (``model.families.combination``); the information is measured against ``priors`` when
   given (a collection's own, see :class:`PriorModel`), else the model's own;
 * its **class palette** when it reads segmentations in its own numbering (the built-in model
-  knows the scene classes of ``model.data``, not COCO's).
+  knows the scene classes of ``scenes``, not COCO's).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ import numpy as np
 import torch
 
 from anyseek.errors import AnyseekError
-from model.data.function_words import is_function_word
 from model.queries import QUERY_KINDS, QueryKind
 from model.transforms.palette_semseg import ClassPalette
+from model.vocabulary.function_words import is_function_word
 
 QueryTransform = Callable[[Any], torch.Tensor]
 QueryWarnings = Callable[[Any], list[str]]  # a user value -> what the model will not read of it
@@ -251,7 +251,7 @@ def caption_ids(text: Any, caption: str) -> torch.Tensor:
 def unknown_word_warnings(text: Any, caption: str, closed: bool = False) -> list[str]:
     """One warning per content word of ``caption`` the model's text tokenizer cannot read (see
     ``TextTokenizer.unknown_words``), so search reports it instead of dropping it silently;
-    function words ("with", "near": ``model.data.function_words``) are never reported."""
+    function words ("with", "near": ``model.vocabulary.function_words``) are never reported."""
     if not isinstance(caption, str) or len(caption) > MAX_CAPTION_CHARS:
         return []  # no caption: its transform refuses it
     unknown = text.unknown_words(caption, closed=closed)

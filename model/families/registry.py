@@ -15,8 +15,8 @@ import torch
 
 from anyseek.errors import PATH_ERRORS, path_refused
 from anyseek.settings import ModelSettings
-from model.families.bind import is_bind_bundle, load_bind_search_model
-from model.families.builtin import is_bundle, load_bundle_search_model
+from model.families.builtin import is_builtin_bundle, load_builtin_search_model
+from model.families.fm_bundle.search import is_bundle, load_bundle_search_model
 from model.families.interface import ModelError, SearchModel
 from model.families.multimae.search import is_multimae_source, load_multimae_search_model
 from model.families.official import is_official_source, load_official_search_model
@@ -35,8 +35,8 @@ class ModelFamily:
 
 
 FAMILIES: tuple[ModelFamily, ...] = (
-    ModelFamily("bound", is_bind_bundle, load_bind_search_model),  # builtin, a bound-model folder
-    ModelFamily("bundle", is_bundle, load_bundle_search_model),  # an FM bundle folder
+    ModelFamily("builtin", is_builtin_bundle, load_builtin_search_model),  # its folders too
+    ModelFamily("FM bundle", is_bundle, load_bundle_search_model),  # a 4M-format FM bundle
     ModelFamily("multimae", is_multimae_source, load_multimae_search_model),
     ModelFamily(
         "official 4M",

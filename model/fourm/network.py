@@ -1,8 +1,8 @@
 """The 4M encoder-decoder network (nanoGPT style): embeddings, encoder, decoder, output heads.
 
-The network knows nothing about prediction or sampling: ``model.inference.predict`` and
-``model.inference.sampling`` build on the few primitives here (they import this module, never the
-reverse):
+The network knows nothing about prediction or sampling: ``model.fourm.inference.predict`` and
+``model.fourm.inference.sampling`` build on the few primitives here (they import this module,
+never the reverse):
 
 * ``embed_inputs`` : modalities -> visible tokens of all of them, compacted per sample;
 * ``encode``       : tokens -> cross-attention context (``decoder_proj_context(h) + emb``);

@@ -7,7 +7,7 @@ from functools import cache
 
 import torch
 
-from model.tokenizers.text import TextTokenizer, load_text_tokenizer
+from model.fourm.tokenizers.text import TextTokenizer, load_text_tokenizer
 from model.transforms.base import UserInputError
 
 

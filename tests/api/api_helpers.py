@@ -24,8 +24,8 @@ from anyseek.db.models import Item, ItemStatus
 from anyseek.db.session import Database, database_for
 from anyseek.settings import Settings, load_settings
 from api import catalog
-from model.data import SceneSample
 from model.families.interface import SearchModel
+from scenes import SceneSample
 from search.searcher import Searcher
 from search.snapshots import CollectionWatermark
 from search.stores import VectorStore, open_store

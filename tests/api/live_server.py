@@ -11,8 +11,8 @@ from pathlib import Path
 from api_helpers import prepare
 from server_process import HTTP, process_env, served  # noqa: F401 (HTTP for the tests)
 
-from model.data import SceneSample
 from model.families.interface import SearchModel
+from scenes import SceneSample
 
 
 @dataclass

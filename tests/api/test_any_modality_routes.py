@@ -8,7 +8,7 @@ import json
 
 from api_helpers import Served, png_bytes
 
-from model.data.modalities import MODALITIES
+from scenes.modalities import MODALITIES
 
 ENCODE = {m.name: m.encode for m in MODALITIES}
 

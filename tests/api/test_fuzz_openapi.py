@@ -34,8 +34,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.engine import events
 
-from model.data import SceneSample
 from model.families.interface import SearchModel
+from scenes import SceneSample
 
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("ANYSEEK_FUZZ_EXAMPLES", "6"))

@@ -23,8 +23,8 @@ from anyseek.settings import Settings
 from api.app import create_app
 from indexer import run_index
 from indexer.thumbnails import reconstruction_path, thumbnail_path
-from model.data import generate_scene
 from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from scenes import generate_scene
 from search.query import QueryPart, SearchQuery
 from search.reconstruct import EXPLAIN_SIZE
 from search.searcher import Searcher, open_searcher

@@ -11,7 +11,7 @@ from api_helpers import COLLECTION, HTTP, api_settings, free_port, png_bytes, st
 
 from anyseek.db import migrate
 from anyseek.db.session import database_for
-from model.data import SceneSample
+from scenes import SceneSample
 
 pytestmark = pytest.mark.slow
 KEYS = {"ANYSEEK_API__API_KEYS": '["k1"]'}

@@ -17,8 +17,8 @@ from anyseek.db.session import database_for
 from anyseek.settings import Settings
 from cli import main
 from indexer import run_index
-from model.data import generate_scene
 from model.service import load_search_model
+from scenes import generate_scene
 from search.searcher import Searcher
 from search.stores import open_store
 

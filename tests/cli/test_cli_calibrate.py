@@ -13,7 +13,7 @@ from cli import main
 from model.service import load_search_model
 from search.relevance import calibration_of, relevance_note, uncalibrated_note
 
-BUILTIN = Path(__file__).resolve().parents[2] / "model" / "builtin"
+BUILTIN = Path(__file__).resolve().parents[2] / "model" / "builtin" / "weights"
 
 
 def test_calibrate_writes_the_relevance_search_reads(tmp_path: Path, capsys) -> None:

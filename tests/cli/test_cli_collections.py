@@ -15,7 +15,7 @@ from anyseek.db.session import database_for
 from anyseek.settings import load_settings
 from cli import main
 from indexer import run_index
-from model.data import generate_scene
+from scenes import generate_scene
 from search.stores import open_store
 
 

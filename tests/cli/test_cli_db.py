@@ -110,7 +110,7 @@ def test_index_on_a_new_data_directory_needs_no_upgrade(
 ) -> None:
     from PIL import Image
 
-    from model.data import generate_scene
+    from scenes import generate_scene
 
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from cli import main
-from model.data import generate_scene
+from scenes import generate_scene
 
 SCENES = 8
 SIZE = 128  # as tests/indexer/test_near_duplicates.py: distinct scenes are never linked

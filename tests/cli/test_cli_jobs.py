@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from server_process import cli, process_env
 
-from model.data import generate_scene
+from scenes import generate_scene
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -21,8 +21,8 @@ from anyseek.db import migrate, repository
 from anyseek.db.session import database_for
 from anyseek.settings import StoreSettings, load_settings
 from cli import main
-from model.data import generate_scene
 from model.families.registry import load_search_model
+from scenes import generate_scene
 from search.stores.faiss_store import FaissStore
 
 SCENES = 12

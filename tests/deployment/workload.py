@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from anyseek.db.models import Collection, Item, ItemStatus, PendingVectors
 from anyseek.db.session import Database, database_from_url
 from anyseek.settings import load_settings
-from model.data import generate_scene
+from scenes import generate_scene
 from search.stores import open_store
 
 

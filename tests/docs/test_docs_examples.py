@@ -32,7 +32,7 @@ from doc_examples import DocExample, doc_examples
 from PIL import Image
 
 from anyseek.settings import load_settings
-from model.data import SceneSample, generate_scene
+from scenes import SceneSample, generate_scene
 
 pytestmark = pytest.mark.slow
 

@@ -262,7 +262,7 @@ def test_a_drifted_number_fails() -> None:
 def test_the_model_card_is_what_the_bundle_says() -> None:
     """``MODEL_CARD.md`` is rendered from the bundle's own files: its generation, run facts,
     recipe, learning curve and retrieval table cannot drift from them."""
-    bundle = ROOT / "model" / "builtin"
+    bundle = ROOT / "model" / "builtin" / "weights"
     assert (bundle / "MODEL_CARD.md").read_text() == render_card(bundle)
 
 

@@ -14,7 +14,7 @@ from anyseek.db import repository
 from anyseek.db.duplicates import duplicate_groups, set_threshold
 from anyseek.db.migrate import open_database
 from indexer import run_index
-from model.data import generate_scene
+from scenes import generate_scene
 
 SIZE = 128
 
@@ -99,7 +99,7 @@ def test_near_duplicates_are_found_within_one_kind_of_item(
     import json
 
     from indexer.records import SourceForm
-    from model.data.modalities import MODALITIES
+    from scenes.modalities import MODALITIES
 
     depth = next(m for m in MODALITIES if m.name == "depth")
     samples = {n: generate_scene(7_200 + n, SIZE) for n in range(3)}

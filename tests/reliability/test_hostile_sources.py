@@ -13,7 +13,7 @@ from PIL import Image
 
 from indexer import run_index
 from indexer.errors import SourceError
-from model.data import generate_scene
+from scenes import generate_scene
 
 GOOD = 3
 

@@ -15,7 +15,7 @@ from anyseek.db import migrate
 from anyseek.db.session import database_for
 from anyseek.settings import load_settings
 from indexer import run_index
-from model.data import generate_scene
+from scenes import generate_scene
 
 IMAGES = 9
 CHUNK = 3

@@ -16,7 +16,7 @@ from anyseek.settings import IndexerSettings, load_settings
 from api.indexing import JobRunner
 from indexer.heartbeat import fail_dead_jobs, stale_jobs
 from indexer.jobs import get_job
-from model.data import generate_scene
+from scenes import generate_scene
 from search.searcher import Searcher
 from search.stores import open_store
 

@@ -15,8 +15,8 @@ from scene_gallery import COLLECTION, FIRST_SEED, GALLERY_SIZE, Gallery, index_s
 from anyseek.db import migrate
 from anyseek.db.session import Database, database_from_url
 from anyseek.settings import StoreSettings
-from model.data import SceneSample, generate_scene
 from model.families.interface import SearchModel
+from scenes import SceneSample, generate_scene
 from search.stores import VectorStore, backend_class
 from search.stores.faiss_store import FaissStore
 

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.data import SceneSample
 from model.families.interface import SearchModel
+from scenes import SceneSample
 from search.stores import SpaceSpec, VectorStore
 
 GALLERY_SIZE = 60

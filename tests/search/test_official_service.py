@@ -23,9 +23,9 @@ from anyseek.db.models import CollectionPriors, Item
 from anyseek.db.session import database_for
 from anyseek.settings import ModelSettings, load_settings
 from indexer import run_index
-from model.data import generate_scene
 from model.families.official.search import OfficialSearchModel
 from model.families.official.synthetic import write_fm, write_tokenizer
+from scenes import generate_scene
 from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher, open_searcher
 
@@ -225,7 +225,7 @@ def test_cli_search_with_the_official_model(indexed) -> None:
     env = {
         "ANYSEEK_DATA_DIR": str(settings.data_dir),
         "ANYSEEK_MODEL__SOURCE": settings.model.source,
-        "ANYSEEK_MODEL__TOKENIZERS": settings.model.tokenizers,
+        "ANYSEEK_MODEL__TOKENIZERS": settings.model.fourm.tokenizers,
         "ANYSEEK_MODEL__DEVICE": "cpu",
         "OMP_NUM_THREADS": "1",
         "PATH": os.environ["PATH"],

@@ -13,7 +13,7 @@ from anyseek.db.models import Item
 from anyseek.db.session import database_for
 from anyseek.settings import Settings
 from indexer.runner import run_index
-from model.data import SceneSample
+from scenes import SceneSample
 
 COLLECTION = "scenes"
 FIRST_SEED = 993_000  # held out from the built-in model's training seeds

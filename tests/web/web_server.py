@@ -20,7 +20,7 @@ from server_process import wait_ready as wait_until_ready
 from web_gallery import build_gallery
 
 from anyseek.settings import Settings, load_settings
-from model.data import SceneSample
+from scenes import SceneSample
 
 START_TIMEOUT_S = 120
 

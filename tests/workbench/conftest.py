@@ -11,13 +11,13 @@ import torch
 @pytest.fixture
 def tiny_training() -> tuple:
     """16 rendered scenes, the tiny model's config and a vocabulary of their captions."""
-    from model.bind.network import BindConfig
-    from model.bind.text import WordVocab
+    from model.builtin.network import BuiltinConfig
+    from model.builtin.text import WordVocab
     from workbench.cache import ChunkJob, render_chunk
 
     torch.manual_seed(0)
     data = render_chunk(ChunkJob(6, 0, 16, 64, ("default",)))
-    config = BindConfig.load(Path("tiny"))
+    config = BuiltinConfig.load(Path("tiny"))
     vocab = WordVocab.build(
         [c for p in data.scenes.captions for c in p], config.text_vocab,
         buckets=config.text_buckets, trigrams_per_word=config.trigrams_per_word,

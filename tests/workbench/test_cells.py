@@ -15,7 +15,7 @@ from workbench.train import Batcher
 
 
 def test_an_object_occupies_the_cells_its_pixels_cover() -> None:
-    from model.data.sample import generate_scene
+    from scenes.sample import generate_scene
 
     sample = generate_scene(11, 64)
     cells = occupancy(sample)
@@ -31,7 +31,7 @@ def test_an_object_occupies_the_cells_its_pixels_cover() -> None:
 
 
 def test_cell_labels_bind_each_objects_attributes_to_its_own_cells() -> None:
-    from model.data.scene import COLORS, SHAPES
+    from scenes.scene import COLORS, SHAPES
 
     red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
     black_torus = {"shape": "torus", "color": "black", "size": "large", "material": "matte"}

@@ -7,7 +7,7 @@ import random
 import torch
 import torch.nn.functional as F
 
-from model.data.synonyms import canonical_caption
+from model.vocabulary.synonyms import canonical_caption
 from workbench.metrics import caption_facts, satisfies
 from workbench.negatives import attribute_words, binding_negative
 from workbench.recipe import TrainRecipe
@@ -74,7 +74,7 @@ def test_extra_negatives_are_ranked_against_every_image() -> None:
 def test_a_batch_with_binding_negatives_carries_them_after_its_captions(
     tiny_training: tuple,
 ) -> None:
-    from model.bind.network import BindModel
+    from model.builtin.network import BuiltinModel
     from workbench.train import new_state, train_step
 
     data, config, vocab = tiny_training
@@ -82,7 +82,7 @@ def test_a_batch_with_binding_negatives_carries_them_after_its_captions(
     batch = Batcher(data, vocab, recipe, ("sketch", "semseg"), random.Random(0)).batch(16)
     assert 8 <= batch["negatives"] <= 16  # counts captions ("two cubes") state no colour to swap
     assert batch["words"].shape[0] == 16 + batch["negatives"]
-    state = new_state(BindModel(config), recipe)
+    state = new_state(BuiltinModel(config), recipe)
     assert torch.isfinite(torch.tensor(train_step(state, batch, recipe)["text"]))
     off = Batcher(data, vocab, TrainRecipe(bf16=False), ("sketch", "semseg"), random.Random(0))
     plain = off.batch(16)

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.bind.bundle import load_bind_bundle
+from model.builtin.bundle import load_builtin_bundle
 from model.bundle.declarations import declare
 from model.bundle.definition import BUILTIN
-from model.families.bind import BindSearchModel
+from model.families.builtin import BuiltinSearchModel
 from workbench.cache import ChunkJob, render_chunk
 from workbench.readers import declared_readers, model_readers
 
-BUILTIN_DIR = Path(__file__).resolve().parents[2] / "model" / "builtin"
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "model" / "builtin" / "weights"
 
 
 def test_a_new_bundle_reads_whole_pages_of_drawings_and_crops_other_inputs() -> None:
@@ -35,7 +35,7 @@ def test_evaluation_reads_drawings_the_way_the_evaluated_model_does(tmp_path: Pa
     for name in ("sketch@64", "semseg@64"):
         manifest["inputs"][name]["params"]["fit"] = "crop"
     (root / "bundle.json").write_text(json.dumps(manifest))
-    cropping = model_readers(BindSearchModel(load_bind_bundle(root)))
+    cropping = model_readers(BuiltinSearchModel(load_builtin_bundle(root)))
     assert cropping.sketch.fit == cropping.semseg.fit == "crop"
 
     tall = Image.new("L", (40, 80), 255)

@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from model.data.human import HumanStyle, draw_human_queries
-from model.data.sample import generate_scene
+from scenes.human import HumanStyle, draw_human_queries
+from scenes.sample import generate_scene
 from workbench.recipe import load_recipe
 from workbench.styles import HELD_OUT, STYLES, training_styles
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.bind.text import WordVocab
+from model.builtin.text import WordVocab
 from workbench.presence import encode_scenes, fits, presence_loss, trusted_rows
 from workbench.recipe import TrainRecipe, load_recipe
 from workbench.styles import RANDOM, random_person, style, training_styles
@@ -159,12 +159,12 @@ def test_a_presence_batch_carries_labels_of_its_own_scenes() -> None:
 def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias(
     tiny_training: tuple,
 ) -> None:
-    from model.bind.network import BindModel
+    from model.builtin.network import BuiltinModel
     from workbench.train import new_state, train_step
 
     data, config, vocab = tiny_training
     recipe = TrainRecipe(presence_weight=0.1, p_object_caption=0.5, bf16=False, warmup=1)
-    model = BindModel(config)
+    model = BuiltinModel(config)
     state = new_state(model, recipe)
     before = state.presence.detach().clone()
     batcher = Batcher(data, vocab, recipe, ("sketch", "semseg"), random.Random(0))
@@ -177,7 +177,7 @@ def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias(
 
 
 def test_attribute_labels_are_each_objects_conjunctions() -> None:
-    from model.data.scene import COLORS, SHAPES
+    from scenes.scene import COLORS, SHAPES
     from workbench.attributes import conjunction_labels, label_count, label_of
 
     red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
@@ -219,7 +219,7 @@ def test_the_attribute_loss_rewards_logits_that_follow_the_labels() -> None:
 def test_a_training_step_with_an_auxiliary_head_trains_it_and_a_checkpoint_keeps_it(
     tmp_path: Path, tiny_training: tuple, weight: str, head: str, labels: tuple[int, ...]
 ) -> None:
-    from model.bind.network import BindModel
+    from model.builtin.network import BuiltinModel
     from workbench.train import load_checkpoint, new_state, save_checkpoint, train_step
 
     def params(state: object) -> torch.Tensor:
@@ -227,7 +227,7 @@ def test_a_training_step_with_an_auxiliary_head_trains_it_and_a_checkpoint_keeps
 
     data, config, vocab = tiny_training
     recipe = TrainRecipe(**{weight: 1.0}, bf16=False, warmup=1)
-    state = new_state(BindModel(config), recipe)
+    state = new_state(BuiltinModel(config), recipe)
     assert getattr(state, head) is not None
     before = params(state).detach().clone()
     rng = random.Random(0)
@@ -237,10 +237,10 @@ def test_a_training_step_with_an_auxiliary_head_trains_it_and_a_checkpoint_keeps
     assert losses[head] > 0 and set(losses) == {"pixel", "text", head}
     assert not torch.equal(params(state).detach(), before)  # the head learns
     save_checkpoint(state, tmp_path / "ckpt.pt", rng)
-    restored = load_checkpoint(new_state(BindModel(config), recipe), tmp_path / "ckpt.pt", rng)
+    restored = load_checkpoint(new_state(BuiltinModel(config), recipe), tmp_path / "ckpt.pt", rng)
     assert torch.equal(params(restored), params(state))
     off = TrainRecipe(bf16=False)
-    assert getattr(new_state(BindModel(config), off), head) is None  # off: no head, none saved
+    assert getattr(new_state(BuiltinModel(config), off), head) is None  # off: no head, none saved
     plain = Batcher(data, vocab, off, ("sketch", "semseg"), random.Random(0)).batch(16)
     assert plain[head] is None and head not in train_step(state, plain, off)
 

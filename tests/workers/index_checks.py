@@ -20,14 +20,16 @@ from anyseek.db.models import (
 from anyseek.db.session import database_from_url
 from anyseek.settings import load_settings
 from indexer.jobs import report
-from model.data import generate_scene
+from scenes import generate_scene
 from search.stores import open_store
 
 IMAGES = 40
 #: vectors per image: one per space of the built-in model (its bundle.json names them)
 SPACES = len(
     json.loads(
-        (Path(__file__).resolve().parents[2] / "model" / "builtin" / "bundle.json").read_text()
+        (
+            Path(__file__).resolve().parents[2] / "model" / "builtin" / "weights" / "bundle.json"
+        ).read_text()
     )["space_names"]
 )
 CHUNK = 4
@@ -42,7 +44,7 @@ def make_images(folder: Path, count: int = IMAGES) -> None:
 
 def make_records(folder: Path, count: int = IMAGES) -> Path:
     """``count`` records of a photo, a depth map and a caption (issue 51), and their manifest."""
-    from model.data.modalities import MODALITIES
+    from scenes.modalities import MODALITIES
 
     depth = next(m for m in MODALITIES if m.name == "depth")
     make_images(folder, count)

@@ -14,7 +14,7 @@ from anyseek.db.models import Collection, IndexJob, Item
 from anyseek.settings import Settings, load_settings
 from indexer import run_index
 from indexer.jobs import report
-from model.data import generate_scene
+from scenes import generate_scene
 from search.model_registry import ModelRegistry
 from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher

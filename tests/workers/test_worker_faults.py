@@ -28,7 +28,7 @@ from anyseek.db import migrate
 from anyseek.db.models import PendingVectors
 from anyseek.db.session import database_from_url
 from anyseek.errors import ServiceUnavailableError
-from model.data import generate_scene
+from scenes import generate_scene
 from search.stores import open_store
 from workers.app import WRITER_QUEUE
 from workers.submit import submit_job

@@ -155,7 +155,7 @@ class MultiMAESearchModel(SearchModelBase):
     def _embed(self, request: QueryRequest) -> dict[str, QueryEmbedding]:
         """One query: joint when every weight is 1, otherwise its parts fused."""
         from model.families.combination import fuse_predictions
-        from model.inference.predict import SpaceEmbedding
+        from model.fourm.inference.predict import SpaceEmbedding
 
         self.check_request(request)
         if request.joint:

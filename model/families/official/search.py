@@ -7,7 +7,7 @@ are embedded from rgb in one encoder and one decoder pass for every space. Queri
 the FM takes among :data:`QUERY_SPECS`: pixel and tokenized inputs read from user files, captions,
 and the structured 4M-21 inputs (``model.families.official.structured``). The query batching,
 weighting and combination are the built-in bundle's
-(:class:`model.families.builtin.BundleSearchModel`).
+(:class:`model.families.fm_bundle.search.BundleSearchModel`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from model.bundle.loading import ModelBundle
-from model.bundle.loading import estimate_priors as bundle_priors
-from model.families.builtin import BundleSearchModel, _stack
+from model.families.fm_bundle.loading import ModelBundle
+from model.families.fm_bundle.loading import estimate_priors as bundle_priors
+from model.families.fm_bundle.search import BundleSearchModel, _stack
 from model.families.interface import (
     ModelError,
     QueryModality,
@@ -213,7 +213,7 @@ class OfficialSearchModel(BundleSearchModel):
         generated greedily (temperature 0, deterministic) by the model's own sampler. A caption
         among the inputs is what the user said already: the others condition the generation,
         and a caption alone is returned as it is."""
-        from model.inference.sampling import GenerationTarget, generate
+        from model.fourm.inference.sampling import GenerationTarget, generate
 
         if "caption" not in self.bundle.fm.output_modalities:
             raise ModelError("this 4M checkpoint cannot generate captions")

@@ -58,7 +58,7 @@ def write_tokenizer(modality: str, root: str | Path, seed: int = 0) -> Path:
     """A random tiny tokenizer for ``modality`` in ``<root>/<repo name>`` (hub layout)."""
     from safetensors.torch import save_file
 
-    from model.tokenizers.vqvae import TokenizerConfig, VQTokenizer
+    from model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
 
     config = TINY_TOKENIZERS[modality]
     torch.manual_seed(seed)

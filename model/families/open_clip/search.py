@@ -4,9 +4,9 @@ One space, ``clip``: the model's joint image-text space. Gallery images and imag
 through the model's own preprocessing and ``encode_image``; captions through its own tokenizer
 and ``encode_text``; a sketch is read as an image (light lines on dark are turned dark on light,
 as drawings are photographed). A query of several parts is one vector, the normalised weighted
-sum of its parts' (a negative weight says "not like this"), as for the bound model; its
+sum of its parts' (a negative weight says "not like this"), as for the built-in model; its
 information is 1. Gallery batches run through a bfloat16 copy of the image tower where the CPU
-multiplies bf16 in hardware (``model.inference.precision``); queries stay in the model's own
+multiplies bf16 in hardware (``model.runtime.precision``); queries stay in the model's own
 precision.
 """
 
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from model.bind.network import combine
+from model.builtin.network import combine
 from model.families.base import SearchModelBase
 from model.families.combination import check_weights
 from model.families.interface import (
@@ -38,7 +38,7 @@ from model.families.interface import (
     torch_dtype,
     weights_digest,
 )
-from model.inference.precision import native_bf16
+from model.runtime.precision import native_bf16
 from model.transforms.base import open_image
 from model.transforms.rgb import to_rgb
 

@@ -10,7 +10,7 @@ from anyseek.db import migrate, versions
 from anyseek.db.session import Database
 from anyseek.settings import Settings
 from indexer import run_index
-from model.data import generate_scene
+from scenes import generate_scene
 from search.model_registry import ModelRegistry
 from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher

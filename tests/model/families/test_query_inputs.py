@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from model.data import SceneSample, generate_scene
 from model.families.combination import CombinationError
 from model.families.interface import SearchModel
 from model.families.registry import load_search_model
+from scenes import SceneSample, generate_scene
 
 
 @pytest.fixture(scope="module")

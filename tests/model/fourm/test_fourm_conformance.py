@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from model import GenerationTarget, ModalityTokens, load_fourm
+from model.fourm.inference.predict import predict_logits, predict_tokens
+from model.fourm.inference.sampling import empty_sequence_target, generate
 from model.fourm.inputs import prepare_inputs
 from model.fourm.modalities import S1_ID
-from model.inference.predict import predict_logits, predict_tokens
-from model.inference.sampling import empty_sequence_target, generate
 
 ATOL = 1e-4
 LAYOUTS = ("single_file", "hub_folder", "hub_config_single_weights")

@@ -13,10 +13,10 @@ from safetensors.torch import load_file, save_file
 from anyseek.errors import AnyseekError
 from model import load_fourm
 from model.fourm.checkpoint import CheckpointError
+from model.fourm.inference.predict import predict_embeddings, predict_logits
+from model.fourm.inference.sampling import generate
 from model.fourm.inputs import InputError
 from model.fourm.modalities import UnknownModalityError
-from model.inference.predict import predict_embeddings, predict_logits
-from model.inference.sampling import generate
 
 
 @pytest.fixture(scope="module")

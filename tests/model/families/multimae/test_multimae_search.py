@@ -14,13 +14,13 @@ import pytest
 import torch
 from PIL import Image
 
-from model.data import generate_scene
 from model.families.base import SearchModelBase
 from model.families.interface import ModelError, QueryRequest, SearchModel
 from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
 from model.families.multimae.search import MultiMAESearchModel, is_multimae_source
 from model.families.registry import load_search_model
 from model.transforms import UserInputError
+from scenes import generate_scene
 
 SEEDS = (0, 1, 2)
 
@@ -81,7 +81,7 @@ def test_dispatch_identity_spaces_and_modalities(search_model, checkpoint, tmp_p
     (tmp_path / "config.json").write_text(json.dumps(config))
     again = load_search_model(str(tmp_path))
     assert isinstance(again, MultiMAESearchModel) and again.name == tmp_path.name
-    assert not is_multimae_source("model/builtin") and not is_multimae_source("builtin")
+    assert not is_multimae_source("model/builtin/weights") and not is_multimae_source("builtin")
     assert is_multimae_source(checkpoint)
 
 

@@ -11,7 +11,7 @@ from model.families.official.structured import (
     serialize_metadata,
     serialize_palette,
 )
-from model.tokenizers.text import load_text_tokenizer
+from model.fourm.tokenizers.text import load_text_tokenizer
 from model.transforms.base import UserInputError
 
 

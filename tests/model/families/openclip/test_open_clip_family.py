@@ -206,7 +206,7 @@ def test_sketches_weights_and_refusals(tiny_folder: Path, tmp_path: Path) -> Non
 
 
 def test_bf16_gallery_batches_where_the_cpu_has_it(tiny_folder: Path) -> None:
-    from model.inference.precision import native_bf16
+    from model.runtime.precision import native_bf16
 
     default = load_search_model(str(tiny_folder))
     assert default.gallery_bf16 == native_bf16()

@@ -1,0 +1,163 @@
+"""Captions as the built-in model reads them: words, each an id and its hashed letter trigrams.
+
+The scene world speaks a small closed vocabulary, so a word-level tokenizer fits it: every word
+of the training captions gets an id. People's synonyms first become the scene's words
+(``model.vocabulary.synonyms``). People misspell, so each word also carries the ids of its letter
+trigrams hashed into a fixed number of buckets (fastText's trick): "cyllinder" shares most of its
+trigrams with "cylinder", and a word the vocabulary lacks is still read by its spelling (training
+shows the model misspelt words read that way). Such words are reported, with the known word one
+edit away when there is one, unless they are function words ("near", "its"), which only glue the
+content words together.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from model.vocabulary.function_words import is_function_word
+from model.vocabulary.synonyms import canonical_caption
+
+PAD, UNKNOWN = 0, 1
+_WORD = re.compile(r"[a-z]+")
+
+
+def words_of(caption: str) -> list[str]:
+    """Lower-case words of a caption after people's synonyms became the scene's words."""
+    return _WORD.findall(canonical_caption(caption).lower())
+
+
+def trigrams(word: str) -> list[str]:
+    """Letter trigrams of ``<word>`` (with boundary marks), e.g. cube -> <cu cub ube be>."""
+    marked = f"<{word}>"
+    return [marked[i : i + 3] for i in range(len(marked) - 2)]
+
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def one_edit(word: str) -> set[str]:
+    """Every string one edit from ``word``: a letter dropped, two swapped, one changed or added."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    dropped = {a + b[1:] for a, b in splits if b}
+    swapped = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    changed = {a + c + b[1:] for a, b in splits if b for c in LETTERS}
+    added = {a + c + b for a, b in splits for c in LETTERS}
+    return (dropped | swapped | changed | added) - {word}
+
+
+def bucket(gram: str, buckets: int) -> int:
+    """A trigram's hashed id in 1..buckets-1 (0 is padding); stable across processes."""
+    return 1 + zlib.crc32(gram.encode()) % (buckets - 1)
+
+
+@dataclass(frozen=True)
+class WordVocab:
+    """The words a built-in model knows by id, and how its captions become id tensors."""
+
+    words: tuple[str, ...]  # id 2.. in this order (0 pad, 1 unknown)
+    buckets: int = 2048
+    trigrams_per_word: int = 12
+    max_words: int = 32
+
+    @classmethod
+    def build(cls, captions: Iterable[str], size: int, **sizes: int) -> WordVocab:
+        """The ``size - 2`` most frequent words of ``captions`` (ties by first appearance)."""
+        counts: dict[str, int] = {}
+        for caption in captions:
+            for word in words_of(caption):
+                counts[word] = counts.get(word, 0) + 1
+        ranked = sorted(counts, key=lambda w: -counts[w])[: size - 2]
+        return cls(tuple(ranked), **sizes)
+
+    @property
+    def ids(self) -> dict[str, int]:
+        """Word -> id."""
+        return _ids(self.words)
+
+    def near_known(self, word: str) -> str | None:
+        """The most frequent known word one edit from ``word`` (three letters or more)."""
+        ids = self.ids
+        near = [w for w in one_edit(word) if w in ids] if len(word) >= 3 else []
+        return min(near, key=ids.__getitem__) if near else None
+
+    def unknown_words(self, caption: str) -> list[str]:
+        """Words of ``caption`` the vocabulary lacks (read by their spelling only), once each."""
+        ids = self.ids
+        seen: list[str] = []
+        for word in words_of(caption):
+            if word not in ids and word not in seen:
+                seen.append(word)
+        return seen
+
+    def warnings(self, caption: str) -> list[str]:
+        """One line per content word the model does not know (function words such as "with" or
+        "near" never: ``model.vocabulary.function_words``); a misspelling names its look-alike."""
+        out = []
+        for word in self.unknown_words(caption):
+            if is_function_word(word):
+                continue
+            near = self.near_known(word)
+            shown = word[:40]
+            out.append(f'unknown word "{shown}"' + (f' (read like "{near}")' if near else ""))
+        return out
+
+    def readable(self, caption: str) -> bool:
+        """Whether any word is known, or one edit from a known word (a caption of strange
+        words only tells the model nothing it can trust)."""
+        ids = self.ids
+        return any(w in ids or self.near_known(w) for w in words_of(caption))
+
+    def encode(self, caption: str) -> torch.Tensor:
+        """One caption -> [L, 1 + T] int64 (L >= 1 words; each row: word id, trigram ids)."""
+        ids, width = self.ids, 1 + self.trigrams_per_word
+        words = words_of(caption)[: self.max_words] or ["."]
+        rows = torch.zeros(len(words), width, dtype=torch.long)
+        for i, word in enumerate(words):
+            grams = [bucket(g, self.buckets) for g in trigrams(word)][: self.trigrams_per_word]
+            rows[i, 0] = ids.get(word, UNKNOWN)
+            rows[i, 1 : 1 + len(grams)] = torch.tensor(grams, dtype=torch.long)
+        return rows
+
+    def batch(self, captions: Sequence[str]) -> torch.Tensor:
+        """Captions -> [B, L, 1 + T], padded with 0 rows to the longest."""
+        return stack_words([self.encode(c) for c in captions])
+
+    def to_json(self) -> dict[str, object]:
+        """The ``vocab.json`` contents."""
+        return {
+            "words": list(self.words),
+            "buckets": self.buckets,
+            "trigrams_per_word": self.trigrams_per_word,
+            "max_words": self.max_words,
+        }
+
+    @classmethod
+    def load(cls, path: Path) -> WordVocab:
+        """Read a ``vocab.json``."""
+        data = json.loads(Path(path).read_text())
+        return cls(
+            tuple(data["words"]),
+            int(data["buckets"]),
+            int(data["trigrams_per_word"]),
+            int(data["max_words"]),
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _ids(words: tuple[str, ...]) -> dict[str, int]:
+    """Word -> id (0 pad, 1 unknown, then the words in order), built once per vocabulary."""
+    return {w: i + 2 for i, w in enumerate(words)}
+
+
+def stack_words(rows: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Encoded captions [L_i, W] -> [B, max L, W], padded with 0 rows."""
+    length = max(r.shape[0] for r in rows)
+    return torch.stack([torch.nn.functional.pad(r, (0, 0, 0, length - r.shape[0])) for r in rows])

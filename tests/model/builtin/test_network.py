@@ -1,0 +1,139 @@
+"""The built-in model's network: shapes, and rows that do not depend on their batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.builtin.network import BuiltinConfig, BuiltinModel, combine
+from model.builtin.text import WordVocab
+
+
+@pytest.fixture(scope="module")
+def tiny() -> BuiltinModel:
+    torch.manual_seed(0)
+    return BuiltinModel(BuiltinConfig.load(Path("tiny"))).eval()
+
+
+def test_every_input_lands_on_the_unit_sphere_of_one_space(tiny: BuiltinModel) -> None:
+    d = tiny.config.embed_dim
+    inputs = {
+        "rgb": torch.randn(3, 3, 64, 64),
+        "depth": torch.randn(3, 1, 64, 64),
+        "normal": torch.rand(3, 3, 64, 64) * 2 - 1,
+        "semseg": torch.randint(0, 7, (3, 64, 64)),
+        "sketch": torch.randn(3, 1, 64, 64).sign(),
+        "edges": torch.randn(3, 1, 64, 64).sign(),
+    }
+    vocab = WordVocab(("a", "red", "cube"), buckets=tiny.config.text_buckets)
+    inputs["caption"] = vocab.batch(["a red cube", "a cube", "blue"])
+    for name, x in inputs.items():
+        with torch.no_grad():
+            v = tiny.embed(name, x)
+        assert v.shape == (3, d), name
+        torch.testing.assert_close(v.norm(dim=-1), torch.ones(3))
+
+
+def test_a_row_does_not_depend_on_what_else_is_in_its_batch(tiny: BuiltinModel) -> None:
+    # GroupNorm, not BatchNorm: a sketch alone and a sketch among depth maps embed alike
+    sketch = torch.randn(2, 1, 64, 64).sign()
+    depth = torch.randn(5, 1, 64, 64)
+    with torch.no_grad():
+        alone = tiny.embed_pixels("sketch", sketch)
+        mixed = tiny.embed_mixed(["depth", "sketch"], {"depth": depth, "sketch": sketch})
+    torch.testing.assert_close(mixed[5:], alone, atol=1e-5, rtol=1e-4)
+
+
+def test_padding_a_caption_does_not_change_it(tiny: BuiltinModel) -> None:
+    vocab = WordVocab(("a", "red", "cube", "and", "blue", "ball"), buckets=256)
+    short = vocab.batch(["a red cube"])
+    padded = vocab.batch(["a red cube", "a red cube and a blue ball"])[:1]
+    assert padded.shape[1] > short.shape[1]
+    with torch.no_grad():
+        torch.testing.assert_close(
+            tiny.embed_text(padded), tiny.embed_text(short), atol=1e-5, rtol=1e-4
+        )
+
+
+def test_combining_is_a_normalised_weighted_sum() -> None:
+    a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    torch.testing.assert_close(
+        combine({"a": a, "b": b}, {}), torch.tensor([[0.7071, 0.7071]]), atol=1e-4, rtol=0
+    )
+    torch.testing.assert_close(
+        combine({"a": a, "b": b}, {"b": -1.0}), torch.tensor([[0.7071, -0.7071]]), atol=1e-4, rtol=0
+    )
+
+
+def test_a_config_with_an_unknown_key_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="widht"):
+        BuiltinConfig.from_json({"widht": [8, 16]})
+
+
+def test_a_misspelt_word_is_read_by_its_letters_and_reported() -> None:
+    vocab = WordVocab(("a", "red", "cube", "cylinder", "cone"), buckets=2048)
+    right, wrong = vocab.encode("cylinder")[0], vocab.encode("cyllinder")[0]
+    assert right[0] > 1 and wrong[0] == 1  # unknown as a word ...
+    shared = set(right[1:].tolist()) & set(wrong[1:].tolist()) - {0}
+    assert len(shared) >= 5  # ... but most of its letter trigrams are the known word's
+    # "with" is not in this vocabulary either, but a function word is never warned about
+    assert vocab.warnings("a rde cube with stripes") == [
+        'unknown word "rde" (read like "red")',
+        'unknown word "stripes"',
+    ]
+    assert vocab.readable("a rde cueb") and not vocab.readable("zebra stripes")
+    assert vocab.unknown_words("a cyllinder and a teal ball") == [
+        "cyllinder",
+        "and",
+        "cyan",
+        "ball",
+    ]
+
+
+def _square_twice(model: BuiltinModel) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One square drawn top left and bottom right: the trunk's last stage [2, C, G, G], the two
+    embeddings, and how far the flattened grids of the two agree (their correlation)."""
+    page = -torch.ones(2, 1, 64, 64)
+    page[0, :, 4:20, 4:20] = 1
+    page[1, :, 44:60, 44:60] = 1
+    with torch.no_grad():
+        features = model.trunk.stages(model.stems["sketch"](page))
+        vectors = model.embed_pixels("sketch", page)
+        where = torch.corrcoef(model.trunk.pool(features).flatten(1))[0, 1]
+    return features, vectors, where
+
+
+def test_a_max_pooled_trunk_sees_an_object_wherever_it_is() -> None:
+    from dataclasses import replace
+
+    config = BuiltinConfig.load(Path("tiny"))
+    assert config.max_pool  # the tests' variant has the shipped max, as max_pool.json does
+    torch.manual_seed(0)
+    model = BuiltinModel(config).eval()
+    plain = BuiltinModel(replace(config, max_pool=False))
+    extra = config.widths[-1]  # the last stage's channels join the head's input
+    assert model.trunk.head.in_features == plain.trunk.head.in_features + extra
+    features, vectors, where = _square_twice(model)
+    assert vectors.shape == (2, config.embed_dim)
+    anywhere = torch.corrcoef(features.amax((-2, -1)))[0, 1]
+    assert anywhere > where + 0.1, (anywhere, where)  # the max agrees more than the grid does
+    assert BuiltinConfig.from_json({}).max_pool is False  # bundles from before it load as they were
+
+
+def test_attention_queries_read_an_object_wherever_it_is() -> None:
+    from dataclasses import replace
+
+    config = replace(BuiltinConfig.load(Path("tiny")), attn_queries=3)
+    torch.manual_seed(0)
+    model = BuiltinModel(config).eval()
+    extra = 3 * config.widths[-1]  # each query hands the head one average of the cells
+    plain = BuiltinModel(replace(config, attn_queries=0))
+    assert model.trunk.head.in_features == plain.trunk.head.in_features + extra
+    features, vectors, where = _square_twice(model)
+    with torch.no_grad():
+        objects = model.trunk.readout(features)
+    assert objects.shape == (2, extra) and vectors.shape == (2, config.embed_dim)
+    assert torch.corrcoef(objects)[0, 1] > where + 0.1  # the readout agrees more than the grid
+    assert BuiltinConfig.from_json({}).attn_queries == 0  # bundles from before it load as they were
