@@ -61,3 +61,18 @@ def test_declarations_that_do_not_fit_are_refused(bundle: Path) -> None:
     (bundle / "bundle.json").write_text(json.dumps(manifest))
     with pytest.raises(BuiltinBundleError, match=r"bundle\.json"):
         load_builtin_bundle(bundle)
+
+
+@pytest.mark.parametrize(("family", "read"), [("builtin", True), ("bind", True), ("bound", False)])
+def test_a_bundle_is_read_by_its_family_today_and_as_v1_to_v9_wrote_it(
+    bundle: Path, family: str, read: bool
+) -> None:
+    manifest = json.loads((bundle / "bundle.json").read_text())
+    assert manifest["family"] == "builtin"  # what a bundle is written as now
+    (bundle / "bundle.json").write_text(json.dumps({**manifest, "family": family}))
+    assert is_builtin_bundle(bundle) is read
+    if read:
+        assert load_builtin_bundle(bundle).manifest["family"] == family
+    else:
+        with pytest.raises(BuiltinBundleError):
+            load_builtin_bundle(bundle)
