@@ -1,4 +1,6 @@
-"""The any-to-any model: 4M encoder-decoder, modality registry, tokenizers, data and training.
+"""The any-to-any models, in three rooms: the 4M reimplementation (``fourm``), the built-in
+network (``builtin``) and the service adapters (``service``, ``families``, ``bundle``,
+``transforms``).
 
 The library API below is imported on first use (``from model import load_fourm``), so importing a
 light part of the package (``model.queries``, read by the command line at start-up) does not pay
