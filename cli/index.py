@@ -86,9 +86,11 @@ def index(
     if workers:
         if not settings.broker_url:
             raise SettingsError("--workers needs a broker: set ANYSEEK_BROKER_URL")
+        from indexer.runtime import process_model
         from workers.submit import submit_job
 
-        job_id = submit_job(settings, collection, source, metadata=table, form=form)
+        model = process_model(settings)  # the workers' model: what it does not take is refused
+        job_id = submit_job(settings, collection, source, metadata=table, form=form, model=model)
         typer.echo(f"job {job_id} queued; follow it with `anyseek jobs show {job_id}`")
         return
     from indexer import run_index

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,8 +19,10 @@ from PIL import Image
 
 from indexer.decode import Decoded, DecodeLimits, decode, open_rgb
 from indexer.errors import ItemError
+from indexer.exif import NO_FACTS, PhotoFacts, read_photo_facts
 from indexer.fetch import Fetched, FetchedPart
-from indexer.records import MODALITIES
+from indexer.notes import log_notes, noted
+from indexer.records import MODALITIES, RGB
 from indexer.thumbnails import make_thumbnail
 from model.service import (
     SearchModel,
@@ -44,9 +46,26 @@ DEPTH_COLOURS = np.array(
 
 
 def decode_item(fetched: Fetched, limits: DecodeLimits, model: SearchModel) -> Decoded:
-    """An image file as ever, or an item of parts with one model input each and its picture."""
+    """An image file as ever, or an item of parts with one model input each, its picture and
+    its photo's EXIF facts; what decoding warned about is logged as the item's notes, as a
+    photo's are."""
     if not fetched.parts:
         return decode(fetched, limits, model.image_input)
+    with noted() as notes:  # Pillow's warnings while the parts are read (damaged EXIF...)
+        decoded = _decode_parts(fetched, limits, model)
+    log_notes(fetched.ref.shown, notes)
+    return decoded
+
+
+def _photo_facts(parts: Sequence[FetchedPart]) -> PhotoFacts:
+    """What the EXIF of an item's photo (its ``rgb`` part) says, as a plain photo's would; an
+    item without one (a depth map, a sketch, a caption) has none."""
+    photo = next((p for p in parts if p.modality == RGB and isinstance(p.value, bytes)), None)
+    return read_photo_facts(photo.value) if photo is not None else NO_FACTS
+
+
+def _decode_parts(fetched: Fetched, limits: DecodeLimits, model: SearchModel) -> Decoded:
+    """An item of parts: one model input per part, the picture of its first pictured part."""
     takes = item_modalities(model)
     inputs: dict[str, Any] = {}
     for part in fetched.parts:
@@ -64,7 +83,9 @@ def decode_item(fetched: Fetched, limits: DecodeLimits, model: SearchModel) -> D
             image, width, height = PICTURES[part.modality](part.value, model, limits)
             fmt, thumbnail = _format(part.value), make_thumbnail(image, limits.thumbnail_size)
             break
-    return Decoded(fetched, None, width, height, fmt, thumbnail, inputs)
+    return Decoded(
+        fetched, None, width, height, fmt, thumbnail, inputs, _photo_facts(fetched.parts)
+    )
 
 
 def _model_input(part: FetchedPart, transform: Callable[[Any], Any]) -> Any:

@@ -17,6 +17,7 @@ from indexer import plan_job
 from indexer.jobs import fail_job, pending_chunks
 from indexer.outbox import pending_collections
 from indexer.records import SourceForm
+from model.service import SearchModel
 from workers.app import app, check_broker, configure
 from workers.tasks import apply_staged, index_chunk, reindex
 
@@ -27,12 +28,15 @@ def submit_job(
     source: str | Path | Sequence[Path],
     metadata: Mapping[str, Mapping[str, Any]] | None = None,
     form: SourceForm = SourceForm(),
+    model: SearchModel | None = None,
 ) -> int:
     """Write a job for ``source`` (with a metadata file's rows) read as ``form`` says (files of
-    one modality, a manifest of records) and enqueue its chunks; its id. The workers' model
-    fails an item holding a modality it does not take, naming what it takes."""
+    one modality, a manifest of records) and enqueue its chunks; its id. With ``model`` (the
+    workers' model, as this process loads it), a source holding a modality it does not take is
+    refused before anything is written, naming what it takes; without, the workers fail each
+    such item."""
     check_broker(configure(settings))
-    job_id = plan_job(settings, collection, source, metadata=metadata, form=form)
+    job_id = plan_job(settings, collection, source, metadata=metadata, form=form, model=model)
     enqueue_chunks(settings, job_id)
     return job_id
 

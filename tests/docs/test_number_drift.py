@@ -79,13 +79,19 @@ QUOTES: tuple[Quote, ...] = (
     ),
     Quote(
         "README.md",
-        r"it makes a \*\*[\d.]+ GB `\.venv`\*\* and (\d+) MB of data",
+        r"\(`bench/results/demo\.md`\) and makes (\d+) MB of data",
         (Cell(DEMO, "`du -sh $ANYSEEK_DATA_DIR` afterwards:", 0),),
     ),
     Quote(
         "README.md",
         r"takes {N} s on this machine shared",
         (Cell(DEMO, "Wall time:", 0),),
+    ),
+    # README: reliability (the hostile corpus's kinds)
+    Quote(
+        "README.md",
+        r"a hostile corpus of {N} kinds of entries",
+        (Cell("reliability.md", "| kinds |", 0),),
     ),
     # README: the status of the built-in model (human.md, builtin_5k.md)
     Quote(

@@ -4,16 +4,19 @@ taken on SQLite and PostgreSQL, and show in export; the user's own fields win.""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
 
 import pytest
 from exif_photos import PARIS, exif_jpeg, write_library
+from PIL import Image, ImageDraw
 
 from anyseek.db.migrate import open_database
 from indexer import run_index
 from indexer.exif import NO_FACTS, read_photo_facts
+from indexer.records import SourceForm
 
 
 def test_facts_as_a_camera_writes_them() -> None:
@@ -103,3 +106,59 @@ def test_indexing_keeps_every_photo_with_its_facts(library) -> None:
     paris = newest[0]["metadata"]
     assert paris["lens"] == "my own words"  # the user's field wins over the EXIF one
     assert paris["camera_model"] == "EOS R6" and paris["taken"] == "2024-06-15T12:30:00Z"
+
+
+def _metadata_by_path(settings, collection: str) -> dict[str, dict]:
+    """Each item's metadata by its path's last part (a file's name; a record's ``FILE:LINE``)."""
+    from indexer.exif import list_items
+
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            rows = list_items(session, collection, "id", 0, 50)
+    finally:
+        database.dispose()
+    return {Path(r["path"]).name: r["metadata"] for r in rows}
+
+
+def _drawn_with_exif(photo: bytes) -> bytes:
+    """A line drawing saved as a JPEG carrying the EXIF block of ``photo``."""
+    drawing = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(drawing).line([(8, 8), (56, 56), (8, 56)], fill="black", width=3)
+    out = io.BytesIO()
+    drawing.save(out, "JPEG", exif=Image.open(io.BytesIO(photo)).getexif(), quality=95)
+    return out.getvalue()
+
+
+def test_a_records_photo_gets_the_facts_a_plain_photo_gets(
+    ready_settings, search_model, tmp_path: Path, caplog
+) -> None:
+    """A manifest record's ``rgb`` part is read for EXIF as the same photo indexed alone is (the
+    record's own columns win, damaged EXIF is a note naming the record); a part of another
+    modality holding EXIF (a sketch saved as a camera JPEG) gives none."""
+    photos = write_library(tmp_path / "photos")
+    run_index(ready_settings, "plain", tmp_path / "photos", model=search_model)
+    alone = _metadata_by_path(ready_settings, "plain")
+    assert alone["paris.jpg"]["taken"] == "2024-06-15T12:30:00Z"
+    (tmp_path / "photos" / "sketch.jpg").write_bytes(_drawn_with_exif(photos["sydney.jpg"]))
+    records = [
+        {"key": "paris", "rgb": "paris.jpg", "caption": "a red square"},
+        {"key": "sydney", "rgb": "sydney.jpg", "lens": "my own words"},
+        {"key": "corrupt", "rgb": "corrupt.jpg"},
+        {"key": "drawn", "sketch": "sketch.jpg"},
+    ]
+    manifest = tmp_path / "photos" / "records.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with caplog.at_level(logging.INFO, logger="anyseek.indexer.exif"):
+        report = run_index(
+            ready_settings, "records", manifest, model=search_model, form=SourceForm(manifest=True)
+        )
+    assert (report.done, report.failed) == (4, 0), report.failures
+    by_line = _metadata_by_path(ready_settings, "records")  # a record's path: FILE:LINE
+    found = {r["key"]: by_line[f"{manifest.name}:{i}"] for i, r in enumerate(records, 1)}
+    assert found["paris"] == alone["paris.jpg"]
+    assert found["sydney"] == {**alone["sydney.jpg"], "lens": "my own words"}
+    assert found["corrupt"] == alone["corrupt.jpg"]
+    assert found["drawn"] == {}
+    said = f"job {report.job_id}: {manifest}:3: the EXIF block is unreadable"  # the record
+    assert any(m.startswith(said) for m in caplog.messages), caplog.messages

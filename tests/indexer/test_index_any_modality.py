@@ -163,6 +163,28 @@ def test_a_modality_the_model_does_not_take_is_refused_before_anything_is_writte
         assert session.query(IndexJob).count() == 0
 
 
+@pytest.mark.integration
+def test_index_with_workers_refuses_a_modality_the_model_does_not_take(
+    ready_settings, scenes, redis_url, monkeypatch, capsys
+):
+    """``anyseek index --workers`` (a reachable broker) refuses as the in-process path does: one
+    line naming the model and what it takes, and no job written, so nothing is queued."""
+    from cli import main
+
+    root, _ = scenes
+    path = root / "palettes.csv"
+    path.write_text('key,color_palette\np,"[[255, 0, 0]]"\n')
+    monkeypatch.setenv("ANYSEEK_DATA_DIR", str(ready_settings.data_dir))
+    monkeypatch.setenv("ANYSEEK_MODEL__DEVICE", "cpu")
+    monkeypatch.setenv("ANYSEEK_BROKER_URL", redis_url)
+    assert main(["index", str(path), "-c", "pal", "--manifest", "--workers"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "the model builtin does not take color_palette; it takes: caption, " in err
+    with session_for(ready_settings) as session:
+        assert session.query(IndexJob).count() == 0
+
+
 def test_a_filter_keeps_the_items_holding_a_modality(ready_settings, search_model, scenes):
     """Photos and sketches in one collection: ``modalities=sketch`` keeps the sketches only."""
     root, captions = scenes
