@@ -26,6 +26,11 @@ class DataRecipe:
     styles: tuple[str, ...] = ("default", "tidy", "rough", "loose")
     chunk: int = 1000
     workers: int = 2
+    # input base -> transform setting -> value, where the bundle reads an input otherwise than
+    # the built-in definition does; the drawings are rendered with it and the bundle declares
+    # it, e.g. {"sketch": {"content_box": true, "box_margin": 0.06}}: a sketch read from the
+    # square around its lines (``model.transforms.edges.content_square``); empty: as defined
+    input_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,27 @@ def load_recipe(name: str) -> Recipe:
     )
     training_styles(recipe.data.styles)
     check_query_weights(recipe.train.query_weights)
+    check_input_settings(recipe.data.input_settings, recipe.data.size)
     return recipe
+
+
+def check_input_settings(settings: dict[str, dict[str, Any]], size: int) -> None:
+    """A ValueError unless every setting names an input of the built-in model and a setting its
+    transform takes, with a value it accepts."""
+    from model.bundle.declarations import DeclarationError, declare, input_transform
+    from model.bundle.definition import BUILTIN
+    from model.transforms import UserInputError
+
+    if not settings:
+        return
+    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+        raise ValueError(f"input_settings: expected {{input: {{setting: value}}}}, got {settings}")
+    try:
+        declared = declare(BUILTIN.domains_in(size), [], settings=settings)
+        for spec in declared.inputs.values():
+            input_transform(spec, declared.palette)
+    except (TypeError, ValueError, UserInputError, DeclarationError) as exc:
+        raise ValueError(f"input_settings: {exc}") from None
 
 
 def check_query_weights(weights: dict[str, float]) -> None:
