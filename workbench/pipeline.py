@@ -132,7 +132,9 @@ def _train(run: Run, data: TrainingSet, val: TrainingSet, vocab: WordVocab) -> B
         run.log("bf16 autocast off: this CPU has no native bfloat16 (AVX-512 BF16 or AMX), and "
                 "emulated it is ~14x slower than float32; training in float32")  # fmt: skip
     queries = tuple(q for q in config.pixel_inputs if q != "rgb")
-    batcher = Batcher(data, vocab, recipe, queries, rng)
+    settings = run.recipe.data.input_settings
+    boxed = tuple(q for q, s in settings.items() if s.get("content_box"))
+    batcher = Batcher(data, vocab, recipe, queries, rng, boxed=boxed)
     train_chunks(
         state, batcher, recipe, checkpoint, validate=_validator(run, val, vocab), log=run.log
     )

@@ -121,6 +121,9 @@ class Batcher:
     queries: tuple[str, ...]  # pixel query modalities
     rng: random.Random = field(default_factory=random.Random)
     objects: torch.Tensor | None = None  # [N, M, 4] scene objects' codes, when a loss asks them
+    # drawn modalities read from their content's box (``data.input_settings``): never shifted on
+    # the fly, since search's box undoes where a drawing sits and how large it is
+    boxed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         r = self.recipe
@@ -144,7 +147,7 @@ class Batcher:
             drawn = self.data.drawings[self.rng.choice(styles)]
             i = int(index[row])
             x[row] = drawn.sketch[i].float()[None] * 2 - 1 if name == "sketch" else drawn.semseg[i]
-        if self.rng.random() < self.recipe.p_shift:
+        if name not in self.boxed and self.rng.random() < self.recipe.p_shift:
             x = moved(name, x, lambda m: shifted(m, self.recipe.shift))
         if self.rng.random() < self.recipe.p_warp:
             x = moved(name, x, lambda m: warped(m, self.recipe.warp))

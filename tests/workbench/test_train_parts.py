@@ -120,6 +120,21 @@ def test_input_settings_a_transform_does_not_take_are_refused_by_name(tmp_path: 
     assert load_recipe(str(recipe)).data.input_settings == boxed
 
 
+def test_a_drawing_read_from_its_content_box_is_never_shifted_on_the_fly(
+    tiny_training: tuple,
+) -> None:
+    from scenes.tensors import PIXEL_INPUTS
+
+    data, _, vocab = tiny_training
+    recipe = TrainRecipe(p_shift=1.0, p_drawn=0.0)  # the generator's sketches, always shifted
+    index = torch.arange(16)
+    as_rendered = PIXEL_INPUTS["sketch"](data.scenes, index)
+    boxed = Batcher(data, vocab, recipe, ("sketch",), random.Random(0), boxed=("sketch",))
+    assert torch.equal(boxed.pixel_rows("sketch", index), as_rendered)
+    page = Batcher(data, vocab, recipe, ("sketch",), random.Random(0))
+    assert not torch.equal(page.pixel_rows("sketch", index), as_rendered)
+
+
 def test_presence_labels_say_which_scenes_have_what_a_caption_states() -> None:
     red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
     blue_ball = {"shape": "sphere", "color": "blue", "size": "large", "material": "matte"}
