@@ -205,11 +205,21 @@ def arm_recipe(base: Recipe, name: str, scenes: int, steps: int, chunk: float) -
     )
 
 
+def render_key(part: str, recipe: Recipe) -> str:
+    """What a rendered set depends on: its section, the size and how drawings are read (the
+    validation gallery too, since a model reading a content box is validated so); a recipe
+    without input settings keys as recipes before them did, so their renders are reused."""
+    settings = recipe.data.input_settings
+    section = asdict(recipe.data if part == "cache" else recipe.val)
+    section.pop("input_settings", None)
+    key = [part, section, recipe.data.size, *([settings] if settings else [])]
+    return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def share_renders(root: Path, out: Path, recipe: Recipe) -> None:
     """Point the arm's ``cache`` and ``val`` at one rendered set per distinct data recipe."""
-    for part, section in (("cache", recipe.data), ("val", recipe.val)):
-        key = json.dumps([part, asdict(section), asdict(recipe.data)["size"]], sort_keys=True)
-        shared = root / "renders" / hashlib.sha1(key.encode()).hexdigest()[:12]
+    for part in ("cache", "val"):
+        shared = root / "renders" / render_key(part, recipe)
         shared.mkdir(parents=True, exist_ok=True)
         link = out / part
         if not link.exists():

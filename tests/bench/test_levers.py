@@ -33,3 +33,19 @@ def test_each_v10_lever_arm_switches_on_its_lever_only() -> None:
     captions = arm_recipe(base, "cross_captions", 600, 50, 1.0).train.cross_pairs
     assert {b for _, b in captions} == {"depth", "normal", "semseg", "sketch", "edges"}
     assert {f"{a}_seed1" for a in ("content_box", "cross_pairs", "v10_draft")} <= set(ARMS)
+
+
+def test_a_content_box_arm_renders_its_own_sets_and_other_arms_reuse_theirs() -> None:
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    from bench.levers import render_key
+
+    base = arm_recipe(load_recipe("default"), "base", 600, 50, 1.0)
+    boxed = arm_recipe(load_recipe("default"), "content_box", 600, 50, 1.0)
+    data = {k: v for k, v in asdict(base.data).items() if k != "input_settings"}
+    for part, section in (("cache", data), ("val", asdict(base.val))):
+        before = json.dumps([part, section, 64], sort_keys=True)  # the key before input settings
+        assert render_key(part, base) == hashlib.sha1(before.encode()).hexdigest()[:12]
+        assert render_key(part, boxed) != render_key(part, base)  # the gallery read boxed too
