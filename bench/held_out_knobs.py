@@ -29,7 +29,7 @@ from scenes.tensors import from_samples
 from workbench import styles
 from workbench.cache import draw_seed, drawings_of
 from workbench.evaluate import HUMAN_QUERIES, drawn_values, evaluate_queries, image_vectors
-from workbench.readers import Readers, model_readers
+from workbench.readers import Readers, generator_sketch, model_readers
 
 HELD = "scrawl"
 TRAINED = ("default", "tidy", "rough", "loose")
@@ -94,9 +94,9 @@ def main() -> None:
     began = time.monotonic()
     model = load_builtin_search_model(args.model)
     samples = [generate_scene(scene_seed(args.seed, i), 64) for i in range(args.n)]
-    gallery = from_samples(samples)
-    images = image_vectors(model, gallery)
     readers = model_readers(model)
+    gallery = from_samples(samples, generator_sketch(readers))
+    images = image_vectors(model, gallery)
     if args.fit:
         sketch, semseg = (replace(r, fit=args.fit) for r in (readers.sketch, readers.semseg))
         readers = Readers(sketch, semseg)

@@ -10,6 +10,11 @@ on; ``base`` switches none. Every arm trains through ``workbench.pipeline`` exac
 already finished are read, not retrained). Arms with the same data share one rendered set. The
 report is each arm's learning curve (the per-chunk validation on the held-out gallery) and its
 final evaluation beside ``base``.
+
+Issue 53's levers (``content_box``, ``cross_pairs``, ``cross_captions``, ``cells``,
+``v10_draft``: ``workbench/recipes/v10-draft.json`` made short) each have a ``_seed1`` twin;
+the validation curves do not show pairs without the image, so run ``bench/any_to_any.py
+--model ROOT/ARM/bundle`` on the cross arms' bundles too.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from workbench.pipeline import Run, run_pipeline
 from workbench.recipe import Recipe, load_recipe
 from workbench.styles import RANDOM, RANDOM_WIDE
+
+BOXED = {"sketch": {"content_box": True, "box_margin": 0.06}}  # v10-draft's input_settings
+CAPTION_PAIRS = tuple(("caption", q) for q in ("depth", "normal", "semseg", "sketch", "edges"))
 
 ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     "base": ("the shipped recipe, short", {}),
@@ -130,6 +138,32 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "object_positives, and 40 % of caption rows name one object (shipped: 15 %)",
         {"train": {"object_positives": True, "p_object_caption": 0.4}},
     ),
+    "content_box": (
+        "a sketch (the generator's and people's) is read from the square around its lines, their "
+        "bounding box grown by 6 % of its longer side and centred, not from the page: the bundle "
+        "declares it (SketchTransform content_box, data.input_settings) and training renders "
+        "with it; sketches are then never shifted on the fly",
+        {"data": {"input_settings": BOXED}},
+    ),
+    "cross_pairs": (
+        "InfoNCE between every pair of non-rgb modalities of the same scenes (caption and pixel "
+        "queries; workbench.cross, weight 0.5), half the rows with a second pixel query",
+        {"train": {"cross_weight": 0.5}},
+    ),
+    "cross_captions": (
+        "the cross pairs of the caption only (caption with depth, normal, semseg, sketch, "
+        "edges; weight 0.5): no second pixel query, no extra compute",
+        {"train": {"cross_weight": 0.5, "cross_pairs": CAPTION_PAIRS}},
+    ),
+    "v10_draft": (
+        "workbench/recipes/v10-draft.json: the cell head (weight 1), sketches from their "
+        "content's box and every cross pair (weight 0.5) together",
+        {
+            "recipe": {"generation": "v10"},
+            "data": {"input_settings": BOXED},
+            "train": {"cell_weight": 1.0, "cross_weight": 0.5},
+        },
+    ),
     "both": (
         "object_positives and the random person together",
         {
@@ -148,7 +182,8 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 
 
 #: arms run twice, to measure chance
-SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells")
+SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "content_box", "cross_pairs",
+          "v10_draft")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (
@@ -170,11 +205,21 @@ def arm_recipe(base: Recipe, name: str, scenes: int, steps: int, chunk: float) -
     )
 
 
+def render_key(part: str, recipe: Recipe) -> str:
+    """What a rendered set depends on: its section, the size and how drawings are read (the
+    validation gallery too, since a model reading a content box is validated so); a recipe
+    without input settings keys as recipes before them did, so their renders are reused."""
+    settings = recipe.data.input_settings
+    section = asdict(recipe.data if part == "cache" else recipe.val)
+    section.pop("input_settings", None)
+    key = [part, section, recipe.data.size, *([settings] if settings else [])]
+    return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def share_renders(root: Path, out: Path, recipe: Recipe) -> None:
     """Point the arm's ``cache`` and ``val`` at one rendered set per distinct data recipe."""
-    for part, section in (("cache", recipe.data), ("val", recipe.val)):
-        key = json.dumps([part, asdict(section), asdict(recipe.data)["size"]], sort_keys=True)
-        shared = root / "renders" / hashlib.sha1(key.encode()).hexdigest()[:12]
+    for part in ("cache", "val"):
+        shared = root / "renders" / render_key(part, recipe)
         shared.mkdir(parents=True, exist_ok=True)
         link = out / part
         if not link.exists():

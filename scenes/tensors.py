@@ -182,12 +182,18 @@ def load_split(
     return SceneTensors.concat(parts)
 
 
-def from_samples(samples: Sequence[Any]) -> SceneTensors:
-    """Transform and stack generated scene samples (``scenes`` records)."""
+def from_samples(
+    samples: Sequence[Any], sketch: Callable[[Any], torch.Tensor] | None = None
+) -> SceneTensors:
+    """Transform and stack generated scene samples (``scenes`` records); ``sketch``: the
+    transform that reads their sketches, when not the service's default (a model that reads a
+    drawing's content box reads the generator's sketches so too)."""
     import numpy as np
 
     size = int(samples[0].rgb.shape[0])
     tr = service_transforms(size)
+    if sketch is not None:
+        tr["sketch"] = sketch
     parts = [_transformed(s, tr) for s in samples]
     rgb = torch.from_numpy(np.stack([s.rgb for s in samples])).permute(0, 3, 1, 2).contiguous()
     return SceneTensors(

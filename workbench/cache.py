@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from scenes.tensors import SceneTensors
-from workbench.readers import Readers, declared_readers
+from workbench.readers import Readers, declared_readers, generator_sketch
 
 SEED_STRIDE = 0x9E37  # a style's drawing seed is the scene's plus this times the style's number
 
@@ -129,8 +129,8 @@ def render_chunk(job: ChunkJob) -> TrainingSet:
 
     seeds = [scene_seed(job.seed, i) for i in range(job.start, job.stop)]
     samples = [generate_scene(seed, job.size) for seed in seeds]
-    generated = from_samples(samples)
     readers = job.readers or declared_readers(job.size)
+    generated = from_samples(samples, generator_sketch(readers))
     drawn = {s: drawings_of(samples, s, generated, readers) for s in job.styles}
     return TrainingSet(generated, drawn, torch.stack([occupancy(s) for s in samples]))
 
@@ -166,12 +166,18 @@ def build_cache(
     chunk: int = 1000,
     workers: int = 2,
     progress: Callable[[int], None] | None = None,
+    readers: Readers | None = None,
 ) -> TrainingSet:
     """The set of ``n`` scenes from base ``seed``, rendered into ``folder`` chunk by chunk
-    (chunks already there are read, not redone) and returned in memory."""
+    (chunks already there are read, not redone) and returned in memory; drawings (and, when they
+    read a content box, the generator's sketches) read by ``readers`` (None: the transforms a new
+    built-in bundle declares)."""
     folder.mkdir(parents=True, exist_ok=True)
     jobs = [
-        (ChunkJob(seed, a, min(n, a + chunk), size, styles), folder / f"chunk-{a // chunk:04d}.pt")
+        (
+            ChunkJob(seed, a, min(n, a + chunk), size, styles, readers),
+            folder / f"chunk-{a // chunk:04d}.pt",
+        )
         for a in range(0, n, chunk)
     ]
     todo = [(job, str(path)) for job, path in jobs if not path.exists()]

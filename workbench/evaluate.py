@@ -197,7 +197,8 @@ def evaluate_generated(
     model: SearchModel, n: int, seed: int, *, human: bool = False
 ) -> RetrievalResult:
     """Render ``n`` held-out scenes of ``seed`` (with people's drawings of them when ``human``:
-    the default person and every held-out one, read the way ``model`` reads them) and evaluate
+    the default person and every held-out one, read the way ``model`` reads them; the
+    generator's sketches too, when ``model`` reads a drawing's content box) and evaluate
     ``model`` on them."""
     from PIL import Image
 
@@ -207,7 +208,8 @@ def evaluate_generated(
 
     size = int(model.image_input(Image.new("RGB", (8, 8))).shape[-1])
     styles = ("default", *HELD_OUT) if human else ()
-    readers = model_readers(model) if human else None
+    drawn = {"sketch", "semseg"} <= set(model.query_modalities)
+    readers = model_readers(model) if drawn else None
     gallery = render_chunk(ChunkJob(seed, 0, n, size, styles, readers))
     return evaluate_model(
         model, gallery.scenes, gallery.drawings, seed=seed, held_out=HELD_OUT, edge_baseline=True

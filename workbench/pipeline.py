@@ -27,6 +27,7 @@ from model.bundle.declarations import declare
 from model.families.builtin import BuiltinSearchModel, load_builtin_search_model
 from workbench.cache import TrainingSet, build_cache
 from workbench.evaluate import evaluate_model, headline
+from workbench.readers import declared_readers
 from workbench.recipe import Recipe
 from workbench.styles import HELD_OUT
 from workbench.train import Batcher, load_checkpoint, native_bf16, new_state, train_chunks
@@ -58,6 +59,7 @@ def _data(run: Run) -> tuple[TrainingSet, TrainingSet]:
     from tqdm import tqdm
 
     d, v = run.recipe.data, run.recipe.val
+    readers = declared_readers(d.size, d.input_settings)  # what the bundle will declare
     sets = []
     for name, n, seed, styles in (
         ("cache", d.scenes, d.seed, d.styles),
@@ -67,7 +69,7 @@ def _data(run: Run) -> tuple[TrainingSet, TrainingSet]:
             sets.append(
                 build_cache(
                     run.out / name, n=n, seed=seed, size=d.size, styles=styles,
-                    chunk=d.chunk, workers=d.workers, progress=bar.update,
+                    chunk=d.chunk, workers=d.workers, progress=bar.update, readers=readers,
                 )
             )  # fmt: skip
     return sets[0], sets[1]
@@ -89,9 +91,15 @@ def _vocab(run: Run, data: TrainingSet) -> WordVocab:
     return vocab
 
 
-def in_memory_model(model: BuiltinModel, vocab: WordVocab, path: Path) -> BuiltinSearchModel:
-    """A model being trained, as the search model its bundle will load as."""
-    declarations = declare(input_names(model.config), ["bind_global"])
+def in_memory_model(
+    model: BuiltinModel,
+    vocab: WordVocab,
+    path: Path,
+    settings: dict[str, dict[str, Any]] | None = None,
+) -> BuiltinSearchModel:
+    """A model being trained, as the search model its bundle will load as (``settings``: its
+    recipe's input settings, which the bundle declares)."""
+    declarations = declare(input_names(model.config), ["bind_global"], settings=settings)
     bundle = BuiltinBundle(path, model.config, model, vocab, declarations, {})
     return BuiltinSearchModel(bundle, name="training")
 
@@ -102,7 +110,7 @@ def _validator(
     """What every chunk reports: headline numbers on the validation gallery."""
 
     def validate(model: BuiltinModel) -> dict[str, float]:
-        search_model = in_memory_model(model, vocab, run.out)
+        search_model = in_memory_model(model, vocab, run.out, run.recipe.data.input_settings)
         result = evaluate_model(search_model, val.scenes, val.drawings, held_out=HELD_OUT)
         return headline(result)
 
@@ -124,7 +132,9 @@ def _train(run: Run, data: TrainingSet, val: TrainingSet, vocab: WordVocab) -> B
         run.log("bf16 autocast off: this CPU has no native bfloat16 (AVX-512 BF16 or AMX), and "
                 "emulated it is ~14x slower than float32; training in float32")  # fmt: skip
     queries = tuple(q for q in config.pixel_inputs if q != "rgb")
-    batcher = Batcher(data, vocab, recipe, queries, rng)
+    settings = run.recipe.data.input_settings
+    boxed = tuple(q for q, s in settings.items() if s.get("content_box"))
+    batcher = Batcher(data, vocab, recipe, queries, rng, boxed=boxed)
     train_chunks(
         state, batcher, recipe, checkpoint, validate=_validator(run, val, vocab), log=run.log
     )
@@ -171,7 +181,7 @@ def run_pipeline(run: Run, *, threads: int | None = None) -> dict[str, Any]:
         started = time.monotonic()
         model = _train(run, data, val, vocab)
         extra = {"recipe": f"{run.command}", "generation": run.recipe.generation}
-        save_builtin_bundle(bundle_dir, model, vocab, extra)
+        save_builtin_bundle(bundle_dir, model, vocab, extra, run.recipe.data.input_settings)
         run.stage_file("train").write_text(
             json.dumps({"seconds": round(time.monotonic() - started, 1)}) + "\n"
         )

@@ -3,7 +3,7 @@ evaluation: through exactly the transforms the model reading them declares."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,12 +18,13 @@ class Readers:
     semseg: Callable[[Any], torch.Tensor]
 
 
-def declared_readers(size: int) -> Readers:
-    """The transforms a new built-in bundle at ``size`` declares (``model.bundle.definition``)."""
+def declared_readers(size: int, settings: Mapping[str, Mapping[str, Any]] | None = None) -> Readers:
+    """The transforms a new built-in bundle at ``size`` declares (``model.bundle.definition``),
+    with a recipe's ``settings`` (input base -> transform setting -> value) when it has some."""
     from model.bundle.declarations import declare, input_transform
     from model.bundle.definition import BUILTIN
 
-    declared = declare(BUILTIN.domains_in(size), [])
+    declared = declare(BUILTIN.domains_in(size), [], settings=settings)
     read = {
         t.query: input_transform(t, declared.palette)
         for t in declared.inputs.values()
@@ -36,3 +37,11 @@ def model_readers(model: Any) -> Readers:
     """The transforms a loaded search model reads sketches and segmentations with."""
     modalities = model.query_modalities
     return Readers(modalities["sketch"].transform, modalities["semseg"].transform)
+
+
+def generator_sketch(readers: Readers) -> Callable[[Any], torch.Tensor] | None:
+    """The transform the generator's own sketches are read with for these readers' model: its
+    sketch reader when that reads the drawing's content box (training and evaluation then feed
+    what search will), else None: the default transform, which gives the same tensor for a
+    square page at the model's size, so galleries of other models stay as they were."""
+    return readers.sketch if getattr(readers.sketch, "content_box", False) else None

@@ -7,10 +7,11 @@ people draw them, the held-out gallery it validates on after every chunk, and th
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from workbench.cross import check_cross_pairs
 from workbench.styles import training_styles
 
 RECIPES = Path(__file__).parent / "recipes"
@@ -26,6 +27,11 @@ class DataRecipe:
     styles: tuple[str, ...] = ("default", "tidy", "rough", "loose")
     chunk: int = 1000
     workers: int = 2
+    # input base -> transform setting -> value, where the bundle reads an input otherwise than
+    # the built-in definition does; the drawings are rendered with it and the bundle declares
+    # it, e.g. {"sketch": {"content_box": true, "box_margin": 0.06}}: a sketch read from the
+    # square around its lines (``model.transforms.edges.content_square``); empty: as defined
+    input_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,16 @@ class TrainRecipe:
     # share of caption rows that also get a binding negative (workbench.negatives: the caption
     # one attribute away from true, which its image must rank below its own); 0: off
     binding_negatives: float = 0.0
+    # weight of the cross-pair loss (workbench.cross: InfoNCE between two non-rgb modalities of
+    # the same scenes, a caption and a depth map, a sketch and a segmentation, not through the
+    # image); 0: off
+    cross_weight: float = 0.0
+    # the pairs it trains, e.g. [["caption", "depth"], ["sketch", "semseg"]]; empty: every pair
+    # of the caption and the pixel queries
+    cross_pairs: tuple[tuple[str, str], ...] = ()
+    # share of the rows that show a second pixel query, for the pixel pairs (one more pass of
+    # those rows through the trunk); caption pairs need none
+    cross_second: float = 0.5
     bf16: bool = True  # bfloat16 autocast where the CPU has it natively (~2x faster there)
     chunk_minutes: float = 8.0  # checkpoint and validate this often
     threads: int = 2
@@ -123,7 +139,29 @@ def load_recipe(name: str) -> Recipe:
     )
     training_styles(recipe.data.styles)
     check_query_weights(recipe.train.query_weights)
+    pairs = check_cross_pairs(recipe.train.cross_pairs)  # JSON's lists as tuples
+    recipe = replace(recipe, train=replace(recipe.train, cross_pairs=pairs))
+    check_input_settings(recipe.data.input_settings, recipe.data.size)
     return recipe
+
+
+def check_input_settings(settings: dict[str, dict[str, Any]], size: int) -> None:
+    """A ValueError unless every setting names an input of the built-in model and a setting its
+    transform takes, with a value it accepts."""
+    from model.bundle.declarations import DeclarationError, declare, input_transform
+    from model.bundle.definition import BUILTIN
+    from model.transforms import UserInputError
+
+    if not settings:
+        return
+    if not isinstance(settings, dict) or not all(isinstance(v, dict) for v in settings.values()):
+        raise ValueError(f"input_settings: expected {{input: {{setting: value}}}}, got {settings}")
+    try:
+        declared = declare(BUILTIN.domains_in(size), [], settings=settings)
+        for spec in declared.inputs.values():
+            input_transform(spec, declared.palette)
+    except (TypeError, ValueError, UserInputError, DeclarationError) as exc:
+        raise ValueError(f"input_settings: {exc}") from None
 
 
 def check_query_weights(weights: dict[str, float]) -> None:

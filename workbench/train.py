@@ -6,7 +6,8 @@ trunk sees every modality in every batch) and one caption (the text tower). Sket
 segmentations are often a person's drawing (``workbench.styles``), shifted a little more on the
 fly; captions are the generator's phrasings, one object's phrase, or a person's words. The loss
 is symmetric InfoNCE of the pixel queries and of the captions against the images, with one
-learned temperature. Training runs in chunks of ``chunk_minutes``: after each it saves a
+learned temperature (and, when a recipe weighs them, of non-rgb modalities against each other:
+``workbench.cross``). Training runs in chunks of ``chunk_minutes``: after each it saves a
 checkpoint (model, optimiser, step, random state, history) atomically and validates, so a kill
 at any moment loses at most the chunk in flight and ``--resume`` goes on from the last one.
 """
@@ -34,6 +35,7 @@ from scenes.tensors import PIXEL_INPUTS
 from workbench.attributes import AttributeHead, attribute_loss, conjunction_labels
 from workbench.cache import TrainingSet
 from workbench.cells import CellHead, cell_labels, cell_loss
+from workbench.cross import cross_loss, cross_modalities, modality_rows, pairs_of, second_kinds
 from workbench.negatives import binding_negative
 from workbench.presence import (
     encode_scenes,
@@ -119,6 +121,9 @@ class Batcher:
     queries: tuple[str, ...]  # pixel query modalities
     rng: random.Random = field(default_factory=random.Random)
     objects: torch.Tensor | None = None  # [N, M, 4] scene objects' codes, when a loss asks them
+    # drawn modalities read from their content's box (``data.input_settings``): never shifted on
+    # the fly, since search's box undoes where a drawing sits and how large it is
+    boxed: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         r = self.recipe
@@ -142,7 +147,7 @@ class Batcher:
             drawn = self.data.drawings[self.rng.choice(styles)]
             i = int(index[row])
             x[row] = drawn.sketch[i].float()[None] * 2 - 1 if name == "sketch" else drawn.semseg[i]
-        if self.rng.random() < self.recipe.p_shift:
+        if name not in self.boxed and self.rng.random() < self.recipe.p_shift:
             x = moved(name, x, lambda m: shifted(m, self.recipe.shift))
         if self.rng.random() < self.recipe.p_warp:
             x = moved(name, x, lambda m: warped(m, self.recipe.warp))
@@ -168,15 +173,25 @@ class Batcher:
         share = torch.tensor([float(weights.get(q, 1.0)) for q in self.queries])
         return torch.multinomial(share, size, replacement=True)
 
-    def batch(self, size: int) -> dict[str, Any]:
-        """Images, pixel queries grouped by modality (with their rows), caption word rows."""
-        index = torch.randint(len(self.data), (size,))
-        kinds = self.query_kinds(size)
+    def groups(self, kinds: torch.Tensor, index: torch.Tensor) -> dict[str, Any]:
+        """Pixel query modality -> (its rows, their inputs), for each row's kind (-1: none)."""
         groups = {}
         for k, name in enumerate(self.queries):
             rows = (kinds == k).nonzero().flatten()
             if len(rows):
                 groups[name] = (rows, self.pixel_rows(name, index[rows]))
+        return groups
+
+    def batch(self, size: int) -> dict[str, Any]:
+        """Images, pixel queries grouped by modality (with their rows), caption word rows."""
+        index = torch.randint(len(self.data), (size,))
+        kinds = self.query_kinds(size)
+        groups = self.groups(kinds, index)
+        second = None  # a second pixel query on some rows, for the cross-pair loss's pixel pairs
+        if self.recipe.cross_weight > 0:
+            pairs = pairs_of(self.recipe.cross_pairs, self.queries)
+            more = second_kinds(kinds, pairs, self.queries, self.recipe.cross_second)
+            second = self.groups(more, index) or None
         captions = [self.caption(int(i)) for i in index]
         positives = None
         if self.recipe.object_positives and any(c.startswith(OBJECT) for c in captions):
@@ -202,6 +217,7 @@ class Batcher:
             "presence": presence,
             "attributes": attributes,
             "cells": cells,
+            "second": second,
         }
 
     def binding_negatives(self, texts: list[str], index: torch.Tensor) -> list[str]:
@@ -329,6 +345,10 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         rows = torch.cat([batch["groups"][n][0] for n in names])
         queries = model.embed_mixed(names, {n: batch["groups"][n][1] for n in names})
         words = model.embed_text(batch["words"])  # [B + K, D]: captions, then K negatives
+        second = None
+        if batch.get("second"):
+            more = list(batch["second"])
+            second = model.embed_mixed(more, {n: batch["second"][n][1] for n in more})
     texts, negatives = words[: len(images)], words[len(images) :]
     scale = state.log_scale.exp()
     pixel_loss = info_nce(queries, images[rows], scale)
@@ -350,6 +370,11 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         grid_loss = cell_loss(state.cells(grid), batch["cells"])
         loss = loss + recipe.cell_weight * grid_loss
         out["cells"] = float(grid_loss.detach())
+    if recipe.cross_weight > 0:
+        pair_loss = _cross(batch, queries, second, texts, scale, recipe)
+        if pair_loss is not None:
+            loss = loss + recipe.cross_weight * pair_loss
+            out["cross"] = float(pair_loss.detach())
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
@@ -358,6 +383,23 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         state.presence[0].clamp_(0, math.log(100))
     state.step += 1
     return out
+
+
+def _cross(
+    batch: dict[str, Any],
+    queries: torch.Tensor,
+    second: torch.Tensor | None,
+    texts: torch.Tensor,
+    scale: torch.Tensor,
+    recipe: TrainRecipe,
+) -> torch.Tensor | None:
+    """The cross-pair loss of a batch (``workbench.cross``): each row's caption, first and
+    second pixel query, paired as the recipe lists."""
+    shown = [(batch["groups"], queries)]
+    if second is not None:
+        shown.append((batch["second"], second))
+    pairs = pairs_of(recipe.cross_pairs, cross_modalities()[1:])
+    return cross_loss(modality_rows(texts, shown), pairs, scale, batch.get("positives"))
 
 
 def train_chunks(
@@ -394,7 +436,7 @@ def train_chunks(
             "text_loss": round(sum(x["text"] for x in losses) / len(losses), 4),
             **{
                 f"{part}_loss": round(sum(x[part] for x in losses) / len(losses), 4)
-                for part in ("presence", "attributes", "cells")
+                for part in ("presence", "attributes", "cells", "cross")
                 if part in losses[0]
             },
             "temperature": round(float(1 / state.log_scale.detach().exp()), 4),

@@ -81,11 +81,13 @@ def save_builtin_bundle(
     model: BuiltinModel,
     vocab: WordVocab | None,
     extra: dict[str, Any] | None = None,
+    settings: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
-    """Write ``model`` (float32 weights) and its declarations to ``folder``."""
+    """Write ``model`` (float32 weights) and its declarations to ``folder``; ``settings``: the
+    transform settings its recipe reads some inputs with (``declare``)."""
     folder.mkdir(parents=True, exist_ok=True)
     config = model.config
-    declarations = declare(input_names(config), [SPACE])
+    declarations = declare(input_names(config), [SPACE], settings=settings)
     manifest = {"family": FAMILY, "space": SPACE, **declarations.to_json(), **(extra or {})}
     (folder / "config.json").write_text(json.dumps(config.to_json(), indent=2) + "\n")
     state = {k: v.detach().float().contiguous().cpu() for k, v in model.state_dict().items()}

@@ -54,8 +54,13 @@ def declare(
     domains_in: Sequence[str],
     outputs: Sequence[str],
     definition: BuiltinDefinition = BUILTIN,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> BundleDeclarations:
-    """What a bundle of ``definition`` with these FM inputs and outputs declares."""
+    """What a bundle of ``definition`` with these FM inputs and outputs declares; ``settings``
+    (input base -> transform setting -> value) change how some inputs are read, e.g. a recipe's
+    ``{"sketch": {"content_box": True}}`` (``BuiltinDefinition.with_settings``)."""
+    if settings:
+        definition = definition.with_settings(settings)
     inputs = definition.input_transforms(tuple(domains_in))
     return BundleDeclarations(
         inputs, _default_palette(inputs), {o: definition.short_name(o) for o in outputs}

@@ -119,6 +119,25 @@ class BuiltinDefinition:
         """The defined input of a base name, or a plain one (its own transform) if not defined."""
         return next((q for q in self.inputs if q.base == base), QueryInput(base))
 
+    def with_settings(self, settings: Mapping[str, Mapping[str, Any]]) -> BuiltinDefinition:
+        """This definition with more transform settings for some inputs (base name -> setting ->
+        value, e.g. ``{"sketch": {"content_box": True}}``): what a recipe's bundle declares when
+        it reads an input otherwise than the definition does. A ValueError names an input the
+        definition lacks."""
+        unknown = sorted(set(settings) - set(self.pixel_bases))
+        if unknown:
+            raise ValueError(f"settings for unknown inputs {unknown}; known: {self.pixel_bases}")
+
+        def changed(spec: QueryInput) -> QueryInput:
+            extra = dict(settings.get(spec.base) or {})
+            if not extra:
+                return spec
+            return dataclasses.replace(
+                spec, settings=tuple({**dict(spec.settings), **extra}.items())
+            )
+
+        return dataclasses.replace(self, pixel_inputs=tuple(changed(q) for q in self.pixel_inputs))
+
     def input_transforms(self, domains_in: tuple[str, ...]) -> dict[str, InputTransform]:
         """FM input name -> what ``bundle.json`` declares for it, at each input's resolution."""
         out = {}

@@ -10,8 +10,13 @@ Steps, each documented by a field:
   and white-on-black edge maps both work; ``"dark_lines"`` / ``"light_lines"`` force it;
 * **binarisation** - Otsu's threshold on the line intensity, so anti-aliased or grey strokes are
   handled; transparent pixels count as background;
+* **content box** - with ``content_box`` the page is replaced by the square around what is
+  drawn on it: the lines' bounding box, grown by ``box_margin`` of its longer side each way and
+  centred on a square of background, so neither the page's shape nor where on it (or how large)
+  the drawing sits reaches the model; off, a bundle reads the page as before;
 * **resolution** - centre crop to a square (``fit="crop"``) or keep the whole page
-  (``fit="stretch"``, for a drawing of a whole scene on a page of another shape), then resize:
+  (``fit="stretch"``, for a drawing of a whole scene on a page of another shape; unused with
+  ``content_box``, whose square holds all the lines), then resize:
   shrinking marks an output pixel as edge when any source pixel under it is (lines never vanish),
   enlarging uses nearest neighbour;
 * **thinning** - with ``thin`` lines are reduced to a 1-pixel skeleton (hand-drawn strokes are
@@ -53,11 +58,17 @@ class EdgesTransform:
     thin: bool = False
     line_width: int = 1
     fit: str = "crop"  # a page that is not square: "crop" its centre or "stretch" it whole
+    content_box: bool = False  # read the square around the lines, not the page (content_square)
+    box_margin: float = 0.06  # with content_box: background around the lines, share of the box
 
     def __post_init__(self) -> None:
         """Refuse invalid options when the transform is built, not when it is used."""
         check_output_size(self.size)
         check_fit(self.fit)
+        if not isinstance(self.content_box, bool):
+            raise UserInputError(f"content_box must be true or false, got {self.content_box!r}")
+        if not (isinstance(self.box_margin, int | float) and 0 <= self.box_margin <= 1):
+            raise UserInputError(f"box_margin must be a number in [0, 1], got {self.box_margin!r}")
         if self.polarity not in ("auto", "dark_lines", "light_lines"):
             raise UserInputError(f"unknown polarity {self.polarity!r}")
         if not 1 <= self.line_width <= 16:
@@ -67,7 +78,9 @@ class EdgesTransform:
         """Binarise, crop, resize, thin/thicken one drawing."""
         ink = line_mask(_grey(source), self.polarity)
         ink = torch.from_numpy(ink)
-        if self.fit == "crop":
+        if self.content_box:
+            ink = content_square(ink, self.box_margin)
+        elif self.fit == "crop":
             ink = center_crop_array(ink)
         ink = _resize_binary(ink, self.size)
         if self.thin:
@@ -99,6 +112,25 @@ def line_mask(grey: np.ndarray, polarity: str) -> np.ndarray:
     if not mask.any():
         raise UserInputError("the sketch is empty: no lines found")
     return mask
+
+
+def content_square(ink: torch.Tensor, margin: float) -> torch.Tensor:
+    """Boolean ``[H, W]`` lines -> the ``[side, side]`` square around them: their bounding box,
+    grown by ``margin`` of its longer side each way, centred on background. The same drawing
+    anywhere on a page of any shape gives the same square (up to its own scale), which is what
+    the model then reads, in training as in search."""
+    rows = ink.any(1).nonzero().flatten()
+    cols = ink.any(0).nonzero().flatten()
+    if not len(rows):
+        return ink  # nothing drawn: the caller refuses it
+    top, left = int(rows[0]), int(cols[0])
+    height, width = int(rows[-1]) + 1 - top, int(cols[-1]) + 1 - left
+    longer = max(height, width)
+    pad = round(margin * longer)
+    out = torch.zeros(longer + 2 * pad, longer + 2 * pad, dtype=torch.bool)
+    y, x = pad + (longer - height) // 2, pad + (longer - width) // 2
+    out[y : y + height, x : x + width] = ink[top : top + height, left : left + width]
+    return out
 
 
 def _grey(source: ImageSource) -> np.ndarray:

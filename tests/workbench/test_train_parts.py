@@ -104,6 +104,37 @@ def test_query_weights_of_unknown_modalities_or_below_zero_are_refused(tmp_path:
             load_recipe(str(recipe))
 
 
+def test_input_settings_a_transform_does_not_take_are_refused_by_name(tmp_path: Path) -> None:
+    for settings, said in (
+        ({"sketch": {"contentbox": True}}, "contentbox"),
+        ({"paint": {"content_box": True}}, "unknown inputs ['paint']"),
+        ({"sketch": {"box_margin": 3}}, "box_margin must be a number in [0, 1]"),
+        ({"sketch": True}, "expected {input: {setting: value}}"),
+    ):
+        recipe = tmp_path / "r.json"
+        recipe.write_text(json.dumps({"name": "r", "data": {"input_settings": settings}}))
+        with pytest.raises(ValueError, match=re.escape(said)):
+            load_recipe(str(recipe))
+    boxed = {"sketch": {"content_box": True, "box_margin": 0.06}}
+    recipe.write_text(json.dumps({"name": "r", "data": {"input_settings": boxed}}))
+    assert load_recipe(str(recipe)).data.input_settings == boxed
+
+
+def test_a_drawing_read_from_its_content_box_is_never_shifted_on_the_fly(
+    tiny_training: tuple,
+) -> None:
+    from scenes.tensors import PIXEL_INPUTS
+
+    data, _, vocab = tiny_training
+    recipe = TrainRecipe(p_shift=1.0, p_drawn=0.0)  # the generator's sketches, always shifted
+    index = torch.arange(16)
+    as_rendered = PIXEL_INPUTS["sketch"](data.scenes, index)
+    boxed = Batcher(data, vocab, recipe, ("sketch",), random.Random(0), boxed=("sketch",))
+    assert torch.equal(boxed.pixel_rows("sketch", index), as_rendered)
+    page = Batcher(data, vocab, recipe, ("sketch",), random.Random(0))
+    assert not torch.equal(page.pixel_rows("sketch", index), as_rendered)
+
+
 def test_presence_labels_say_which_scenes_have_what_a_caption_states() -> None:
     red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
     blue_ball = {"shape": "sphere", "color": "blue", "size": "large", "material": "matte"}

@@ -109,3 +109,56 @@ def test_the_search_model_applies_what_the_bundle_declares(tmp_path: Path) -> No
 def test_declarations_that_do_not_fit_are_named(tmp_path: Path, change, message: str) -> None:
     with pytest.raises(BuiltinBundleError, match=message):
         load_builtin_bundle(_copy(tmp_path, change))
+
+
+def _wide_page() -> Image.Image:
+    """A cube, a ball and a horizon on a landscape page."""
+    from PIL import ImageDraw
+
+    page = Image.new("L", (300, 160), 255)
+    pen = ImageDraw.Draw(page)
+    pen.rectangle((40, 30, 110, 100), outline=0, width=5)
+    pen.ellipse((150, 50, 230, 130), outline=0, width=4)
+    pen.line((0, 120, 299, 125), fill=0, width=3)
+    return page
+
+
+def test_a_bundle_that_declares_no_content_box_reads_drawings_as_before() -> None:
+    """The committed bundle (v9, written before ``content_box`` existed) reads a sketch and an
+    edge map bit for bit as the transforms did before it: the digests were taken of that code."""
+    import hashlib
+
+    declared = load_builtin_bundle("builtin").declarations
+    digests = {"sketch@64": "c0cfb7455c8c795c", "edges@64": "91270bfad9684541"}
+    for name, digest in digests.items():
+        assert "content_box" not in dict(declared.inputs[name].params)
+        transform = input_transform(declared.inputs[name], declared.palette)
+        assert transform.content_box is False
+        out = transform(_wide_page()).numpy().tobytes()
+        assert hashlib.sha256(out).hexdigest()[:16] == digest
+
+
+def test_a_content_box_is_declared_and_read_back(tmp_path: Path) -> None:
+    """A bundle saved with a recipe's input settings declares them in ``bundle.json`` and the
+    search model reads its sketches with them; other inputs are as the definition says."""
+    from model.builtin.bundle import save_builtin_bundle
+    from model.builtin.network import BuiltinConfig, BuiltinModel
+    from model.builtin.text import WordVocab
+    from model.bundle.declarations import declare
+    from model.bundle.definition import BUILTIN
+
+    config = BuiltinConfig.load(Path("tiny"))
+    vocab = WordVocab(("a", "red", "cube"), buckets=config.text_buckets)
+    settings = {"sketch": {"content_box": True, "box_margin": 0.1}}
+    root = save_builtin_bundle(tmp_path / "b", BuiltinModel(config), vocab, None, settings)
+    params = json.loads((root / "bundle.json").read_text())["inputs"]["sketch@64"]["params"]
+    assert params["content_box"] is True and params["box_margin"] == 0.1
+    assert params["fit"] == "stretch" and params["thin"] is True  # the definition's own
+    model = BuiltinSearchModel(load_builtin_bundle(root))
+    sketch = model.query_modalities["sketch"].transform
+    assert sketch == SketchTransform(size=64, fit="stretch", content_box=True, box_margin=0.1)
+    assert model.query_modalities["edges"].transform == EdgesTransform(size=64)
+    plain = declare(BUILTIN.domains_in(64), [])
+    assert dict(plain.inputs["sketch@64"].params)["content_box"] is False
+    with pytest.raises(ValueError, match="unknown inputs"):
+        declare(BUILTIN.domains_in(64), [], settings={"paint": {"content_box": True}})

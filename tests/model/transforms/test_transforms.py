@@ -391,6 +391,63 @@ def test_empty_sketch_is_refused(source):
         TRANSFORMS["sketch"](source)
 
 
+def scene_drawing(width: int, height: int, left: int, top: int, scale: float) -> Image.Image:
+    """A cube, a ball and a cone drawn with a pen of ``scale`` on a ``width x height`` page, the
+    drawing's top left corner at (``left``, ``top``)."""
+    page = Image.new("L", (width, height), 255)
+    pen = ImageDraw.Draw(page)
+
+    def at(*xy: float) -> tuple[int, ...]:
+        return tuple(round(v * scale) + (left if i % 2 == 0 else top) for i, v in enumerate(xy))
+
+    pen.rectangle(at(0, 20, 50, 70), outline=0, width=round(3 * scale))
+    pen.ellipse(at(70, 0, 130, 60), outline=0, width=round(3 * scale))
+    pen.polygon([at(40, 110), at(70, 80), at(100, 110)], outline=0, width=round(3 * scale))
+    return page
+
+
+def near(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Share of ``a``'s line pixels within one pixel of a line of ``b``."""
+    grown = torch.nn.functional.max_pool2d(b[None, None].float(), 3, 1, 1)[0, 0] > 0
+    return float((a & grown).sum() / a.sum())
+
+
+def test_a_content_box_reads_a_drawing_alike_wherever_and_however_large_it_is_on_the_page():
+    boxed = SketchTransform(size=64, content_box=True, box_margin=0.06)
+    stretched = SketchTransform(size=64, fit="stretch")
+    centred = scene_drawing(160, 160, 15, 25, 1.0)  # the drawing in the middle of a square page
+    moved = scene_drawing(520, 180, 330, 12, 1.0)  # the same at the right of a wide page
+    larger = scene_drawing(300, 700, 20, 400, 2.0)  # twice as large, low on a tall page
+    reference = boxed(centred)[0] > 0
+    assert torch.equal(boxed(moved)[0] > 0, reference)  # only the page differs: the same
+    scaled = boxed(larger)[0] > 0
+    assert min(near(scaled, reference), near(reference, scaled)) > 0.9
+    page = stretched(centred)[0] > 0
+    for other in (moved, larger):  # read as a page, the same drawing is elsewhere
+        assert near(stretched(other)[0] > 0, page) < 0.5
+    rows = reference.any(1).nonzero().flatten()
+    cols = reference.any(0).nonzero().flatten()
+    assert int(cols[0]) in (3, 4) and int(cols[-1]) in (59, 60)  # the longer side, 6 % margins
+    assert abs(int(rows[0]) - (63 - int(rows[-1]))) <= 1  # the shorter side centred
+
+
+def test_a_content_box_keeps_every_line_and_refuses_bad_settings():
+    line = Image.new("L", (200, 100), 255)
+    ImageDraw.Draw(line).line((20, 50, 180, 50), fill=0, width=3)
+    out = SketchTransform(size=64, content_box=True, box_margin=0.0)(line)[0] > 0
+    assert out.any(0).all() and out.any(1).sum() == 1  # the stroke spans the page's width
+    assert torch.equal(
+        SketchTransform(size=64, content_box=True)(np.asarray(line)),
+        SketchTransform(size=64, content_box=True)(line),
+    )
+    with pytest.raises(UserInputError, match="box_margin"):
+        SketchTransform(content_box=True, box_margin=2)
+    with pytest.raises(UserInputError, match="content_box"):
+        SketchTransform(content_box="yes")
+    with pytest.raises(UserInputError, match="sketch is empty"):
+        SketchTransform(content_box=True)(Image.new("L", (64, 32), 255))
+
+
 def test_bad_sketch_options():
     with pytest.raises(UserInputError, match="line_width"):
         SketchTransform(line_width=0)
