@@ -33,7 +33,6 @@ from api.routes import collections, export, health, items, jobs, model, search, 
 from model.service import QUERY_KINDS, default_threads, use_threads
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher, open_searcher
-from search.versions import VersionedSearcher
 
 STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS = (
@@ -87,20 +86,22 @@ def create_app(
         else:
             state.searcher = searcher
         state.models = ModelRegistry(settings.model, default=state.searcher.model)
-        state.versioned = VersionedSearcher(state.searcher, database, state.models)
-        state.batcher = SearchBatcher(
-            state.versioned.search_many,
-            max_batch=settings.api.batch_max,
-            wait_ms=settings.api.batch_wait_ms,
-            on_batch=state.metrics.batches.observe,
-            executor=inference,
-        )
-        state.batcher.start()
-        state.decoder = QueryDecoder(
+        state.versioned = state.searcher.with_versions(database, state.models)
+        state.decoder = QueryDecoder(  # the request pool: resolve and plan, then store and page
             state.versioned,
             settings.api.query_decode_workers,
             settings.api.query_decode_timeout_s,
         )
+        state.batcher = SearchBatcher(  # the model stage, on the inference thread
+            state.versioned.predict,
+            max_batch=settings.api.batch_max,
+            wait_ms=settings.api.batch_wait_ms,
+            on_batch=state.metrics.batches.observe,
+            executor=inference,
+            finish=state.versioned.finish,
+            finisher=state.decoder.executor,
+        )
+        state.batcher.start()
         runner = state.jobs = JobRunner(settings, database, state.searcher, state.models)
         if settings.broker_url:
             state.broker_check = _broker_probe(settings)

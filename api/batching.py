@@ -1,10 +1,12 @@
-"""Micro-batching: concurrent search requests gathered into one ``Searcher.search_many`` call.
+"""Micro-batching: concurrent searches' model stage gathered into one ``Searcher.predict`` call.
 
-Requests that arrive while a batch is being answered form the next batch (up to ``max_batch``),
-and ``wait_ms`` (default 0) can hold the first one of a batch longer for others; the batch runs on
-one inference thread, off the event loop, so the model is called by one
+Requests that arrive while a batch is being predicted form the next batch (up to ``max_batch``),
+and ``wait_ms`` (default 0) can hold the first one of a batch longer for others; the batch's
+model stage runs on one inference thread, off the event loop, so the model is called by one
 thread at a time and queries with the same modalities share one encoder pass. The service also
 loads the model on that thread (:func:`inference_thread`), so one OpenMP team does all its work.
+Each predicted plan is then finished (store search, fusion, page: ``Searcher.finish``) on
+another pool, so the inference thread is free for the next batch meanwhile.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from anyseek.errors import AnyseekError
-from search.query import SearchQuery, SearchResults
-from search.searcher import Plan
+from search.plan import Plan
+from search.query import SearchResults
 
-Query = SearchQuery | Plan  # a plan: a query whose files were already decoded (api.decoding)
-SearchMany = Callable[[Sequence[Query]], list[SearchResults | Exception]]
+Predict = Callable[[Sequence[Plan]], list]  # the model stage of a batch: plans, or answers
+Finish = Callable[[Plan], SearchResults]  # the stages after the model's, per plan
 
 
 def inference_thread(setup: Callable[[], None] | None = None) -> ThreadPoolExecutor:
@@ -34,20 +36,26 @@ class SearchBatcher:
 
     def __init__(
         self,
-        search_many: SearchMany,
+        predict: Predict,
         max_batch: int = 16,
         wait_ms: float = 2.0,
         on_batch: Callable[[int], None] | None = None,
         executor: ThreadPoolExecutor | None = None,
+        finish: Finish | None = None,
+        finisher: ThreadPoolExecutor | None = None,
     ) -> None:
-        """``executor``: the inference thread to run on (it is shut down with the batcher);
-        without one, a new :func:`inference_thread`."""
-        self._search_many = search_many
+        """``predict`` runs a batch on ``executor``, the inference thread (shut down with the
+        batcher; without one, a new :func:`inference_thread`); ``finish``, when given, answers
+        each of its plans on ``finisher`` (the request pool), else ``predict`` answers."""
+        self._predict = predict
+        self._finish = finish
+        self._finisher = finisher
         self.max_batch = max(1, max_batch)
         self.wait_s = max(0.0, wait_ms) / 1000
         self._on_batch = on_batch
-        self._queue: asyncio.Queue[tuple[Query, asyncio.Future]] | None = None
+        self._queue: asyncio.Queue[tuple[Plan, asyncio.Future]] | None = None
         self._task: asyncio.Task | None = None
+        self._delivering: set[asyncio.Task] = set()  # batches predicted, being finished
         self._executor = executor or inference_thread()
 
     def start(self) -> None:
@@ -61,13 +69,14 @@ class SearchBatcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await asyncio.gather(*self._delivering, return_exceptions=True)
         while self._queue is not None and not self._queue.empty():
             _, future = self._queue.get_nowait()
             if not future.done():
                 future.set_exception(AnyseekError("the server is shutting down"))
         self._executor.shutdown(wait=True)
 
-    async def search(self, query: Query) -> SearchResults:
+    async def search(self, query: Plan) -> SearchResults:
         """Answer one query, batched with whatever else arrives meanwhile."""
         if self._queue is None:
             raise RuntimeError("SearchBatcher.start() was not called")
@@ -76,22 +85,20 @@ class SearchBatcher:
         return await future
 
     async def search_all(
-        self, queries: Sequence[SearchQuery]
-    ) -> list[SearchResults | AnyseekError]:
-        """Answer a batch request's queries together: one ``search_many`` call (one model
-        batch) on the inference thread, each answer or error in its query's place."""
+        self, plans: Sequence[Plan | Exception]
+    ) -> list[SearchResults | Exception]:
+        """Answer a batch request's plans together: one model batch on the inference thread,
+        each answer or error (a plan that could not be made: its error) in its place."""
         if self._queue is None:
             raise RuntimeError("SearchBatcher.start() was not called")
-        if not queries:
-            return []
         loop = asyncio.get_running_loop()
-        answers = await loop.run_in_executor(self._executor, self._search_many, queries)
-        if self._on_batch is not None:
-            self._on_batch(len(queries))
-        return answers
+        ready = [p for p in plans if not isinstance(p, Exception)]
+        found = await self._predicted(loop, ready) if ready else []
+        answers = iter(await self._finished_all(loop, found))
+        return [p if isinstance(p, Exception) else next(answers) for p in plans]
 
     async def _run(self) -> None:
-        """Collect a batch, answer it in the inference thread, resolve its futures; forever."""
+        """Collect a batch, predict it on the inference thread, finish it meanwhile; forever."""
         assert self._queue is not None
         loop = asyncio.get_running_loop()
         while True:
@@ -108,17 +115,41 @@ class SearchBatcher:
                     batch.append(await asyncio.wait_for(self._queue.get(), remaining))
                 except TimeoutError:
                     break
-            await self._answer(loop, batch)
+            found = await self._predicted(loop, [plan for plan, _ in batch])
+            # finished meanwhile: the inference thread goes on to the next batch
+            delivery = loop.create_task(self._deliver(loop, batch, found))
+            self._delivering.add(delivery)
+            delivery.add_done_callback(self._delivering.discard)
 
-    async def _answer(self, loop: asyncio.AbstractEventLoop, batch: list) -> None:
-        """One ``search_many`` call for the batch; every waiting request gets its own answer."""
-        queries = [query for query, _ in batch]
+    async def _predicted(self, loop: asyncio.AbstractEventLoop, plans: Sequence[Plan]) -> list:
+        """The batch's model stage on the inference thread: its plans predicted (or answers)."""
         try:
-            answers = await loop.run_in_executor(self._executor, self._search_many, queries)
+            found = await loop.run_in_executor(self._executor, self._predict, plans)
         except Exception as exc:  # a bug: every request of the batch gets it (-> 500)
-            answers = [exc] * len(batch)
+            found = [exc] * len(plans)
         if self._on_batch is not None:
-            self._on_batch(len(batch))
+            self._on_batch(len(plans))
+        return found
+
+    async def _finished_all(self, loop: asyncio.AbstractEventLoop, found: list) -> list:
+        """Each predicted plan finished on the request pool, all at once (answers as they are)."""
+        if self._finish is None:
+            return found
+        return list(await asyncio.gather(*(self._finished(loop, plan) for plan in found)))
+
+    async def _finished(self, loop: asyncio.AbstractEventLoop, plan: Plan | Exception) -> object:
+        """One predicted plan's answer from the request pool (an error in its place)."""
+        if isinstance(plan, Exception):
+            return plan
+        assert self._finish is not None
+        try:
+            return await loop.run_in_executor(self._finisher, self._finish, plan)
+        except Exception as exc:
+            return exc
+
+    async def _deliver(self, loop: asyncio.AbstractEventLoop, batch: list, found: list) -> None:
+        """Finish a predicted batch; every waiting request gets its own answer."""
+        answers = await self._finished_all(loop, found)
         for (_, future), answer in zip(batch, answers, strict=True):
             if future.done():  # the client went away
                 continue

@@ -26,8 +26,8 @@ from indexer.thumbnails import reconstruction_path, thumbnail_path
 from model.service import RECONSTRUCTION_KINDS
 from search.fields import SYSTEM_FIELDS
 from search.model_registry import ModelRegistry
+from search.resolve import check_model
 from search.stores import VectorStore
-from search.versions import check_model
 
 # re-exported for the routes: the CLI creates and deletes collections with the same functions
 __all__ = ["create_collection", "delete_collection", "reconstruction_path", "thumbnail_path"]

@@ -21,7 +21,6 @@ from api.indexing import JobRunner
 from api.metrics import Metrics
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher
-from search.versions import VersionedSearcher
 
 API_KEY_HEADER = "X-API-Key"
 KEY_FIELD = f"header.{API_KEY_HEADER}"
@@ -41,7 +40,7 @@ class AppState:
     metrics: Metrics
     searcher: Searcher | None = None  # the default model's (ANYSEEK_MODEL__SOURCE)
     models: ModelRegistry | None = None  # every model a collection needs, loaded lazily
-    versioned: VersionedSearcher | None = None  # each collection with its own model
+    versioned: Searcher | None = None  # each collection in its current version, own model
     batcher: SearchBatcher | None = None
     decoder: QueryDecoder | None = None
     jobs: JobRunner | None = None

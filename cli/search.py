@@ -239,10 +239,10 @@ def search(
     spec = _filter(folder, ext, min_bytes, max_bytes, since, until, where)
     results = None if local else _ask_server(settings, server, query, spec)
     if results is None:  # the filter's fields resolved against the collection's registry here
-        from search.versions import open_versioned_searcher
+        from search.searcher import open_searcher
 
         query = dataclasses.replace(query, filter=_resolve(settings, collection, spec))
-        searcher = open_versioned_searcher(settings)
+        searcher = open_searcher(settings)
         try:
             results = searcher.search(query)
         finally:

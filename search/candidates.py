@@ -1,12 +1,14 @@
-"""Fusion across spaces over a real store: gather each space's top candidates, score their union in
-every space, and fuse.
+"""The store stage and fusion: one search per space, the union of their candidates scored in
+every space, and fused.
 
 ``model.runtime.fusion.fuse`` needs dense [Q, N] similarities, which only evaluation has. A store
 answers top-k per space, and an item near the top in one space may be outside the top k' of
-another, so the union of every space's candidates is scored in every space from the stored vectors
-(``retrieve``), and then fused: by the query's information per space (``information``, the
-default, as evaluation measures) or by weighted reciprocal ranks (``rrf``). Adding a fusion
-method is one entry in :data:`FUSIONS`.
+another, so each space's search also returns its hits' stored vectors in the *other* spaces
+(only when the query has several) and their payloads: a hit keeps the score its own space's
+search gave it, and is scored in the other spaces from those vectors; nothing is read twice.
+The union is then fused: by the query's information per space (``information``, the default, as
+evaluation measures) or by weighted reciprocal ranks (``rrf``). Adding a fusion method is one
+entry in :data:`FUSIONS`.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ class SpaceQuery:
 
 @dataclass(frozen=True)
 class Candidates:
-    """The union of every space's candidates, scored and ranked in every space."""
+    """The union of every space's candidates, scored and ranked in every space, with payloads."""
 
     ids: np.ndarray  # [M] int64, ascending
     scores: dict[str, np.ndarray]  # space -> [M] cosine
     ranks: dict[str, np.ndarray]  # space -> [M] 1-based rank among the union
     found: dict[str, int]  # space -> how many candidates the store gave
+    payloads: dict[int, Payload]  # id -> payload, for every candidate
 
 
 def gather(
@@ -48,37 +51,56 @@ def gather(
     filter: Filter | None = None,
     exclude: Collection[int] = (),
 ) -> Candidates:
-    """Top ``per_space`` items of every space, their union scored in every space (without their
-    payloads: only a page's are read, by :func:`payloads_of`)."""
+    """Top ``per_space`` items of every space (one store search each, with payloads and, for a
+    query of several spaces, the hits' vectors in the others), their union scored in every
+    space."""
+    names = [q.name for q in queries]
     found: dict[str, int] = {}
-    union: set[int] = set()
+    own: dict[str, dict[int, float]] = {}  # space -> id -> the score its search gave
+    stored: dict[str, dict[int, np.ndarray]] = {name: {} for name in names}
+    payloads: dict[int, Payload] = {}
     for query in queries:
+        others = [name for name in names if name != query.name]
         [result] = store.search(
-            collection, query.name, query.vector, per_space, filter, with_payload=False
+            collection,
+            query.name,
+            query.vector,
+            per_space,
+            filter,
+            with_payload=True,
+            with_vectors=others,
         )
         found[query.name] = len(result.hits)
-        union.update(result.ids)
-    ids = np.array(sorted(union - set(exclude)), dtype=np.int64)
-    items = store.retrieve(collection, ids.tolist(), with_vectors=True, with_payload=False)
-    ids = np.array([item.id for item in items], dtype=np.int64)  # deleted meanwhile: left out
-    scores = {q.name: _scores(items, q) for q in queries}
+        own[query.name] = {}
+        for hit in result.hits:
+            if hit.id in exclude:
+                continue
+            own[query.name][hit.id] = hit.score
+            payloads.setdefault(hit.id, hit.payload)
+            for name, vector in hit.vectors.items():
+                stored[name].setdefault(hit.id, vector)
+    ids = np.array(sorted(payloads), dtype=np.int64)
+    scores = {q.name: _scores(ids, own[q.name], stored[q.name], q) for q in queries}
     ranks = {space: _ranks(s, ids) for space, s in scores.items()}
-    return Candidates(ids, scores, ranks, found)
+    return Candidates(ids, scores, ranks, found, payloads)
 
 
-def payloads_of(store: VectorStore, collection: str, ids: Sequence[int]) -> dict[int, Payload]:
-    """The payloads of a page's items by id (an item deleted since it was gathered is absent)."""
-    items = store.retrieve(collection, ids, with_vectors=False)
-    return {item.id: item.payload for item in items}
-
-
-def _scores(items: Sequence, query: SpaceQuery) -> np.ndarray:
-    """Cosine of every item's stored vector in this space with the query."""
-    out = np.full(len(items), MISSING_SCORE, dtype=np.float32)
-    rows = [i for i, item in enumerate(items) if query.name in item.vectors]
-    if rows:
-        matrix = np.stack([items[i].vectors[query.name] for i in rows]).astype(np.float32)
-        out[rows] = matrix @ query.vector.astype(np.float32)
+def _scores(
+    ids: np.ndarray, own: Mapping[int, float], stored: Mapping[int, np.ndarray], query: SpaceQuery
+) -> np.ndarray:
+    """Every candidate's score in one space: the one this space's search gave it, else the
+    cosine of its stored vector here (from another space's search) with the query."""
+    out = np.full(len(ids), MISSING_SCORE, dtype=np.float32)
+    rest = []
+    for row, item in enumerate(ids.tolist()):
+        score = own.get(item)
+        if score is not None:
+            out[row] = score
+        elif item in stored:
+            rest.append((row, item))
+    if rest:
+        matrix = np.stack([stored[item] for _, item in rest]).astype(np.float32)
+        out[[row for row, _ in rest]] = matrix @ query.vector.astype(np.float32)
     return out
 
 

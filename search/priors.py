@@ -18,6 +18,7 @@ from torch import Tensor
 from anyseek.db.models import Collection, CollectionPriors
 from anyseek.db.session import Database
 from model.service import PriorModel, SearchModel
+from search.resolve import PriorsKey
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,32 @@ class CollectionPriorsLookup:
         priors = self.model.priors_from_bytes(data)
         with self._lock:
             self._cache[collection] = _Cached(key, priors)
+        return priors
+
+    def for_key(self, collection: str, key: PriorsKey | None) -> Mapping[str, Tensor] | None:
+        """The priors of ``collection`` whose stored row's key the resolve stage read with the
+        collection's version (``search.resolve``): no query while the row is the cached one,
+        one for the blob when it changed."""
+        if not isinstance(self.model, PriorModel) or key is None:
+            return None
+        if key.model_version != self.model.version:
+            return None
+        wanted = (key.collection_id, key.model_version, key.created_at.isoformat())
+        with self._lock:
+            cached = self._cache.get(collection)
+        if cached is not None and cached.key == wanted:
+            return cached.priors
+        with self.database.reading() as connection:
+            data = connection.scalar(
+                select(CollectionPriors.priors).where(
+                    CollectionPriors.collection_id == key.collection_id
+                )
+            )
+        if data is None:  # deleted since the resolve stage read its key
+            return None
+        priors = self.model.priors_from_bytes(data)
+        with self._lock:
+            self._cache[collection] = _Cached(wanted, priors)
         return priors
 
     def close(self) -> None:

@@ -1,128 +1,95 @@
-"""The search service: one :class:`Searcher` over a loaded model and an open store, one method.
+"""The search service: one :class:`Searcher`, a query's stages in order.
 
-``Searcher(model, store, settings).search(query)`` turns the query's parts into model inputs,
-predicts one vector per space (one joint encoder pass when every weight is 1; otherwise the
-parts combined by guidance or fusion, see ``model.families.combination``), adds the stored vectors
-of "more like this" items, gathers every space's candidates from the store, scores their union in
-every space and fuses them (``search.candidates``). The HTTP API and ``anyseek search`` are thin
-layers over it: they build a :class:`SearchQuery` and render the :class:`SearchResults`.
+1. **resolve** (``search.resolve``): the collection's current version (store collection, model,
+   paging snapshot) in one database read; the model from the registry, checked once per identity.
+2. **plan** (``search.plan``): options checked, the page decoded (``search.paging``), the parts
+   turned into model inputs (``search.inputs``).
+3. **model**: one batched model call per model for a batch of plans; the only stage on the
+   server's inference thread (with ``explain``'s model passes, ``search.explain``).
+4. **store** (``search.candidates``): one store search per space, returning scores, payloads and
+   (for several spaces) the hits' vectors in the others; "more like this" items' vectors first.
+5. **fuse**: the spaces' scores fused, relevance (``search.relevance``), the page after the
+   cursor's key within the snapshot; **page**: hits and the next cursor.
+
+:meth:`Searcher.prepare` runs 1-2 (the API runs it per request, off the event loop),
+:meth:`Searcher.predict` 3, :meth:`Searcher.finish` 4-5 (on any thread, so a batch's store work
+leaves the inference thread free for the next batch); :meth:`Searcher.search_many` runs them in
+turn and is where a query and a prepared plan are told apart. Every answer carries each stage's
+milliseconds (``timings_ms``). The HTTP API and ``anyseek search`` are thin layers over it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from anyseek.errors import AnyseekError
+from anyseek.db.session import Database
+from anyseek.identity import ModelIdentity
 from anyseek.settings import SearchSettings, Settings
-from model.service import (
-    COMBINATIONS,
-    MAX_PIXELS,
-    DescribingModel,
-    PriorModel,
-    QueryEmbedding,
-    QueryRequest,
-    SearchModel,
-    fusion_weights,
-    load_search_model,
-)
-from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather, payloads_of
-from search.cursor import (
-    MAX_TIED,
-    SCORE_TOLERANCE,
-    PageCursor,
-    decode_cursor,
-    encode_cursor,
-    fingerprint,
-)
-from search.inputs import describe_inputs, model_inputs, query_warnings, warm_up
+from model.service import MAX_PIXELS, PriorModel, SearchModel, load_search_model
+from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
+from search.cursor import encode_cursor
+from search.explain import explain, model_work
+from search.inputs import model_inputs, query_warnings, warm_up
+from search.model_registry import ModelRegistry
+from search.paging import after, cursor_key, first_page, next_cursor, window
+from search.plan import Plan, StageTimer, check_relevance, methods, spaces_of
+from search.priors import CollectionPriorsLookup
 from search.query import (
-    Explanation,
     SearchHitResult,
-    SearchInputError,
     SearchQuery,
     SearchResults,
-    SpaceExplanation,
     SpaceScore,
     UnknownReferenceError,
 )
-from search.reconstruct import explain_reconstructions
-from search.relevance import calibration_of, query_kind, uncalibrated_note
-from search.steering import steer
-from search.stores.base import MAX_K, Payload, VectorStore
+from search.relevance import Calibration, calibration_of, query_kind, uncalibrated_note
+from search.resolve import NameResolver, Resolved, SnapshotLookup, VersionResolver, check_model
+from search.stores.base import MAX_K, VectorStore
+from search.vectors import Liked, query_vectors, space_weights
 
-WEIGHTED_COMBINATIONS = tuple(name for name in COMBINATIONS if name != "joint")
 PriorsLookup = Callable[[str], Mapping[str, torch.Tensor] | None]  # collection -> its priors
-SnapshotLookup = Callable[[str], int | None]  # collection -> its newest indexed item id
 
 
-class _Timer:
-    """Milliseconds spent per named stage."""
+class ModelContext:
+    """What the searcher keeps per loaded model: its calibration and its priors lookup, made
+    once (not per query) and dropped with the model."""
 
-    def __init__(self) -> None:
-        self.ms: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.ms[name] = round((time.perf_counter() - start) * 1000, 3)
-
-
-@dataclass
-class Plan:
-    """One query on its way: checked options, model inputs, then the model's prediction.
-
-    :meth:`Searcher.prepare` makes one (the API does so before the query joins a micro-batch,
-    so decoding happens per request and never inside the batch)."""
-
-    query: SearchQuery
-    fusion: str
-    combine: str
-    offset: int  # hits served before this page (the offset, or the cursor's count)
-    cursor: PageCursor | None
-    spaces: dict[str, float]
-    inputs: dict[str, torch.Tensor]
-    timer: _Timer
-    target: str  # the store collection searched: the collection's current version
-    priors: Mapping[str, torch.Tensor] | None = None  # the collection's, for query information
-    source: str | None = None  # the model source it was prepared for (search.versions)
-    predicted: dict[str, QueryEmbedding] | Exception = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()  # what the model will not read of the parts
+    def __init__(
+        self, model: SearchModel, database: Database | None, priors: PriorsLookup | None
+    ) -> None:
+        self.model = model
+        self.calibration: Calibration | None = calibration_of(model)
+        self.lookup = None
+        if database is not None and isinstance(model, PriorModel):
+            self.lookup = CollectionPriorsLookup(database, model)
+        self.given = priors  # a lookup passed in (by collection name), without versions
 
     @property
-    def weights(self) -> dict[str, float]:
-        """Weight per modality."""
-        return {p.modality: p.weight for p in self.query.parts}
+    def relevance_note(self) -> str | None:
+        """Why this model's hits carry no relevance; None when it has a calibration."""
+        if self.calibration is not None:
+            return None
+        return uncalibrated_note(self.model.name, self.model.version)
 
-    @property
-    def sign(self) -> float:
-        """-1 when every part is negative (next to a liked item): such parts are predicted as
-        positives and the prediction subtracted."""
-        return 1.0 if any(w > 0 for w in self.weights.values()) else -1.0
-
-    @property
-    def request(self) -> QueryRequest:
-        """What the model is asked for this query."""
-        signed = {m: self.sign * w for m, w in self.weights.items()}
-        return QueryRequest(self.inputs, signed, self.combine, self.priors)
+    def priors(self, resolved: Resolved) -> Mapping[str, torch.Tensor] | None:
+        """The collection's priors for this model, when it measures information against them."""
+        if self.lookup is not None:
+            return self.lookup.for_key(resolved.collection, resolved.priors)
+        return self.given(resolved.collection) if self.given is not None else None
 
 
 class Searcher:
-    """Searches collections of one store with one loaded model; safe to share, holds no state.
+    """Searches the collections of one store, each in its current version with the model that
+    made it (with ``database``; else by name with ``model``); safe to share between threads.
 
-    ``priors`` gives the stored priors of a collection (``search.priors``) for models whose
-    query information is measured against them; each query carries its collection's.
-    ``snapshot`` gives a collection's newest indexed item id (``search.snapshots``): the first
-    page's cursor keeps it, so later pages leave out items indexed since (without it, paging is
-    still keyed by score, so no hit repeats and none is skipped).
+    ``registry`` loads the other models versions name (without one, every version must be
+    ``model``'s). ``priors`` and ``snapshot`` are lookups by collection name for a searcher
+    without a database: the collection's stored priors (``search.priors``) and newest indexed
+    item id (``search.cursor``: later pages leave out items indexed since the first).
     """
 
     def __init__(
@@ -133,29 +100,61 @@ class Searcher:
         max_query_pixels: int = MAX_PIXELS,
         priors: PriorsLookup | None = None,
         snapshot: SnapshotLookup | None = None,
+        *,
+        database: Database | None = None,
+        registry: ModelRegistry | None = None,
     ) -> None:
         self.model = model
         self.store = store
         self.settings = settings or SearchSettings()
         self.max_query_pixels = max_query_pixels  # ANYSEEK_API__MAX_QUERY_PIXELS
-        self.priors = priors
-        self.snapshot = snapshot
-        self.calibration = calibration_of(model)  # None: uncalibrated
+        self.database = database
+        self.registry = registry
+        self.resolve = VersionResolver(database) if database else NameResolver(snapshot)
+        self._given_priors = priors
+        self._default = ModelContext(model, database, priors)
+        self._contexts: dict[str | None, ModelContext] = {}  # by source, for other models
+        self._checked: set[tuple[ModelIdentity, int]] = set()  # (vectors' model, id(model)) ok
+        self._lock = threading.Lock()
+
+    def with_versions(self, database: Database, registry: ModelRegistry | None) -> Searcher:
+        """This searcher's model, store and settings, each collection searched in its current
+        version (read from ``database``) with the model ``registry`` loads for it."""
+        return Searcher(
+            self.model,
+            self.store,
+            self.settings,
+            self.max_query_pixels,
+            database=database,
+            registry=registry,
+        )
+
+    @property
+    def calibration(self) -> Calibration | None:
+        """The default model's relevance calibration (None: uncalibrated)."""
+        return self._default.calibration
+
+    @property
+    def relevance_note(self) -> str | None:
+        """Why the default model's hits carry no relevance; None when it has a calibration."""
+        return self._default.relevance_note
 
     def close(self) -> None:
-        """Close the store and, when they have them, the lookups' database connections."""
+        """Close the store and the database connections of the lookups."""
         try:
             self.store.close()
         finally:
-            for lookup in (self.priors, self.snapshot):
-                close = getattr(lookup, "close", None)
-                if close is not None:
-                    close()
+            self.resolve.close()
+            close = getattr(self._given_priors, "close", None)
+            if close is not None:
+                close()
 
     def warm_up(self) -> list[str]:
         """Run every query transform and the model once, so the first query is not the slow one
         (lazy imports of image libraries take ~0.4 s); returns the modalities warmed up."""
         return warm_up(self.model)
+
+    # --- all stages -------------------------------------------------------------------------
 
     def search(self, query: SearchQuery) -> SearchResults:
         """Answer one query: a page of hits best first, and an explanation when asked."""
@@ -164,102 +163,126 @@ class Searcher:
             raise answer
         return answer
 
-    def search_many(
-        self, queries: Sequence[SearchQuery | Plan], targets: Sequence[str] | None = None
-    ) -> list[SearchResults | Exception]:
-        """Answer several queries (or prepared plans) with one batched model call
-        (micro-batching for the API); a bad query gets its error in its place and spoils nothing
-        for the others, whatever the error. ``targets`` names the store collection of each query
-        not yet prepared (its collection's current version, see ``search.versions``); by default
-        the collection's own name."""
+    def search_many(self, queries: Sequence[SearchQuery | Plan]) -> list[SearchResults | Exception]:
+        """Answer several queries (or plans from :meth:`prepare`) with one batched model call
+        per model; a bad query gets its error in its place and spoils nothing for the others,
+        whatever the error. The one place a query and a prepared plan are told apart."""
         plans: list[Plan | Exception] = []
-        for i, query in enumerate(queries):
+        for query in queries:
             try:
-                if isinstance(query, Plan):
-                    plans.append(query)
-                else:
-                    plans.append(self.prepare(query, targets[i] if targets else None))
+                plans.append(query if isinstance(query, Plan) else self.prepare(query))
             except Exception as exc:
                 plans.append(exc)
-        self._predict([p for p in plans if isinstance(p, Plan) and p.inputs])
-        answers: list[SearchResults | Exception] = []
-        for plan in plans:
-            try:
-                answers.append(plan if isinstance(plan, Exception) else self._answer(plan))
-            except Exception as exc:
-                answers.append(exc)
-        return answers
+        self.predict([p for p in plans if isinstance(p, Plan)])
+        return [p if isinstance(p, Exception) else self.finish_safely(p) for p in plans]
 
-    def prepare(self, query: SearchQuery, target: str | None = None) -> Plan:
-        """Check the query and turn its parts into model inputs, to be searched in the store
-        collection ``target`` (by default the collection's own name)."""
-        target = target or query.collection
-        timer = _Timer()
-        fusion, combine = self._methods(query)
-        self._check_relevance(query)
-        offset, cursor = self._window(query)
-        spaces = self._spaces(query, target)
+    # --- 1-2: resolve and plan --------------------------------------------------------------
+
+    def prepare(self, query: SearchQuery) -> Plan:
+        """Resolve the query's collection and plan it: checked, its page decoded, its parts
+        turned into model inputs by the model of the collection's current version."""
+        timer = StageTimer()
+        with timer.stage("resolve"):
+            resolved = self.resolve(query.collection)
+            context = self._context(resolved)
+        fusion, combine = methods(query, self.settings)
+        check_relevance(query, context.relevance_note)
+        offset, cursor = window(query, self.settings)
+        model = context.model
         with timer.stage("transform"):
-            inputs = model_inputs(self.model, query.parts, self.max_query_pixels)
-            warnings = query_warnings(self.model, query.parts)
+            spaces = spaces_of(query, self.store.spaces(resolved.store_name), model)
+            inputs = model_inputs(model, query.parts, self.max_query_pixels)
+            warnings = query_warnings(model, query.parts)
         priors = None
-        if self.priors is not None and inputs:
+        if inputs:
             with timer.stage("priors"):
-                priors = self.priors(query.collection)
+                priors = context.priors(resolved)
         if cursor is None:
-            with timer.stage("snapshot"):
-                watermark = self.snapshot(query.collection) if self.snapshot else None
-            cursor = PageCursor(query.collection, fingerprint(query), watermark, offset, 0.0, ())
-            offset_in_order = offset
+            cursor, in_order = first_page(query, resolved.watermark, offset), offset
         else:
-            offset_in_order = 0  # the cursor's key says where the page starts
-        return Plan(
+            in_order = 0  # the cursor's key says where the page starts
+        plan = Plan(
             query,
+            resolved,
+            model,
+            context.calibration,
             fusion,
             combine,
-            offset_in_order,
+            in_order,
             cursor,
             spaces,
             inputs,
             timer,
-            target,
             priors,
             warnings=warnings,
         )
+        plan.prepared_at = time.perf_counter()  # the model stage times the wait for its batch
+        return plan
 
-    def _predict(self, plans: list[Plan]) -> None:
-        """Every plan's prediction from one batched model call (one by one if that fails, so
-        an error reaches only the query that caused it)."""
-        if not plans:
-            return
-        requests = [p.request for p in plans]
-        start = time.perf_counter()
+    def _context(self, resolved: Resolved) -> ModelContext:
+        """The model (and its calibration, priors) of a resolved version, its identity checked
+        against the vectors' once per loaded model (409 when another model is found there)."""
+        source = resolved.source
+        model = self.model if self.registry is None else self.registry.get(source)
+        checked = (resolved.made_by, id(model))
+        if resolved.made_by is not None and checked not in self._checked:
+            check_model(resolved.collection, resolved.made_by, model)  # a mismatch: 409
+            with self._lock:
+                self._checked.add(checked)
+        if model is self.model:
+            return self._default
+        with self._lock:
+            if self.registry is not None:
+                loaded = set(self.registry.loaded())
+                for evicted in [s for s in self._contexts if s not in loaded]:
+                    del self._contexts[evicted]
+            context = self._contexts.get(source)
+            if context is None or context.model is not model:
+                context = self._contexts[source] = ModelContext(model, self.database, None)
+            return context
+
+    # --- 3: model ---------------------------------------------------------------------------
+
+    def predict(self, plans: Sequence[Plan]) -> list[Plan]:
+        """Every plan's prediction: one batched call per model (one by one if that fails, so an
+        error reaches only the query that caused it); with ``explain``, its model passes too."""
+        for plan in plans:
+            if plan.prepared_at:
+                plan.timer.add("queue", plan.prepared_at)
+        groups: dict[int, list[Plan]] = {}
+        for plan in plans:
+            if plan.inputs:
+                groups.setdefault(id(plan.model), []).append(plan)
+        for group in groups.values():
+            _predict(group)
+        for plan in plans:
+            if plan.query.explain and not isinstance(plan.predicted, Exception):
+                plan.explained = model_work(plan)
+        return list(plans)
+
+    # --- 4-5: store, fuse, page -------------------------------------------------------------
+
+    def finish_safely(self, plan: Plan) -> SearchResults | Exception:
+        """:meth:`finish`, its error returned in its place."""
         try:
-            found: list = self.model.embed_queries(requests)
-        except Exception:
-            found = []
-            for request in requests:
-                try:
-                    found.append(self.model.embed_queries([request])[0])
-                except Exception as exc:
-                    found.append(exc)
-        ms = round((time.perf_counter() - start) * 1000, 3)
-        for plan, prediction in zip(plans, found, strict=True):
-            plan.predicted = prediction
-            plan.timer.ms["model"] = ms
+            return self.finish(plan)
+        except Exception as exc:
+            return exc
 
-    def _answer(self, plan: Plan) -> SearchResults:
-        """Add liked items, gather and fuse the candidates, and cut the page."""
-        query, timer, offset = plan.query, plan.timer, plan.offset
+    def finish(self, plan: Plan) -> SearchResults:
+        """Answer a predicted plan: its store search, fusion, relevance and page."""
+        query, timer = plan.query, plan.timer
         if isinstance(plan.predicted, Exception):
             raise plan.predicted
-        with timer.stage("items"):
-            liked = self._liked(query, plan.target)
-        vectors, information = _query_vectors(plan.predicted, plan.sign, liked, plan.spaces)
-        fused_weights = _space_weights(information, plan.spaces)
+        liked: Liked = []
+        if query.like:
+            with timer.stage("items"):
+                liked = self._liked(query, plan.target)
+        vectors, information = query_vectors(plan.predicted, plan.sign, liked, plan.spaces)
+        fused_weights = space_weights(information, plan.spaces)
         queries = [SpaceQuery(s, vectors[s], fused_weights[s]) for s in plan.spaces]
         settings = self.settings
-        served = plan.cursor.served if plan.cursor else offset
+        served = plan.cursor.served if plan.cursor else plan.offset
         per_space = min(
             MAX_K, max(settings.min_candidates, settings.candidate_factor * (served + query.k))
         )
@@ -269,204 +292,38 @@ class Searcher:
         with timer.stage("fuse"):
             fused = FUSIONS[plan.fusion](candidates, fused_weights, settings.rrf_k)
             order = best_first(candidates, fused)
-            relevant = self._relevance(plan, candidates, fused_weights)
+            relevant = _relevance(plan, candidates, fused_weights, settings.rrf_k)
             if query.min_score is not None:
                 order = order[fused[order] >= query.min_score]
             if query.min_relevance is not None and relevant is not None:
                 order = order[relevant[order] >= query.min_relevance]
-            order = _after(order, candidates.ids, fused, plan.cursor, bool(query.cursor))
-            page = order[offset : offset + query.k]
-        with timer.stage("payloads"):
-            shown = candidates.ids[page].tolist()
-            payloads = payloads_of(self.store, plan.target, shown)
-            hits = tuple(
-                _hit(candidates, fused, relevant, int(i), payloads[item])
-                for i, item in zip(page, shown, strict=True)
-                if item in payloads
-            )
+            order = after(order, candidates.ids, fused, plan.cursor, bool(query.cursor))
+        with timer.stage("page"):
+            page = order[plan.offset : plan.offset + query.k]
+            hits = tuple(_hit(candidates, fused, relevant, int(i)) for i in page)
+            more = len(order) > plan.offset + query.k and served + query.k < settings.max_window
+            cursor = None
+            if more and plan.cursor is not None and hits:
+                after_page = next_cursor(plan.cursor, hits, served + len(hits))
+                cursor = encode_cursor(after_page, cursor_key(settings))
         timer.ms["total"] = round(sum(timer.ms.values()), 3)
-        more = len(order) > offset + query.k and served + query.k < settings.max_window
-        next_cursor = None
-        if more and plan.cursor is not None:
-            next_cursor = encode_cursor(
-                _next(plan.cursor, hits, served + len(hits)), self._cursor_key
-            )
         explanation = None
-        if query.explain:  # extra model work (per-part passes, captions): only when asked
-            explanation = self._explain(plan, information, fused_weights, candidates)
+        if query.explain:
+            explanation = explain(plan, information, fused_weights, candidates)
         return SearchResults(
             hits=hits,
             collection=query.collection,
             offset=served,
-            next_cursor=next_cursor,
+            next_cursor=cursor,
             explanation=explanation,
-            model={"name": self.model.name, "version": self.model.version},
+            model={"name": plan.model.name, "version": plan.model.version},
             timings_ms=dict(timer.ms),
             warnings=plan.warnings,
-            relevance_note=self.relevance_note,
+            relevance_note=None if plan.calibration else _note(plan.model),
         )
 
-    @property
-    def relevance_note(self) -> str | None:
-        """Why this model's hits carry no relevance; None when it has a calibration."""
-        if self.calibration is not None:
-            return None
-        return uncalibrated_note(self.model.name, self.model.version)
-
-    def _relevance(
-        self, plan: Plan, candidates: Candidates, fused_weights: Mapping[str, float]
-    ) -> np.ndarray | None:
-        """Every candidate's relevance in [0, 1] (``search.relevance``): from its scores fused by
-        information, whichever fusion orders the results, as the calibration was fitted; None
-        for a model without a calibration."""
-        if self.calibration is None:
-            return None
-        scores = FUSIONS["information"](candidates, fused_weights, self.settings.rrf_k)
-        if not len(scores):
-            return np.zeros(0)
-        positive = [p.modality for p in plan.query.parts if p.weight > 0]
-        kind = query_kind(positive, bool(plan.query.like))
-        found = self.calibration.relevance(kind, scores, float(np.max(scores)))
-        return np.round(found, 4)  # as reported: the filter keeps what the hits say
-
-    def _explain(
-        self,
-        plan: Plan,
-        information: Mapping[str, float],
-        fused_weights: Mapping[str, float],
-        candidates: Candidates,
-    ) -> Explanation:
-        """Why the results are what they are; costs model passes the search itself does not."""
-        imagined = self._imagine(plan)
-        seen = self._reconstruct(plan)
-        return Explanation(
-            spaces={
-                s: SpaceExplanation(information[s], fused_weights[s], candidates.found[s])
-                for s in plan.spaces
-            },
-            fusion=plan.fusion,
-            combine=_way(plan.query, plan.combine),
-            inputs=self._describe(plan.inputs, plan.weights, plan.priors),
-            union=len(candidates.ids),
-            timings_ms=dict(plan.timer.ms),
-            imagined=imagined,
-            reconstructions=seen,
-        )
-
-    def _imagine(self, plan: Plan) -> str | None:
-        """What the model "imagines" for the query's positive parts (a caption it generates),
-        when it can say; None for models that cannot, or for a query of liked items only."""
-        positive = {k: v for k, v in plan.inputs.items() if plan.weights.get(k, 1.0) > 0}
-        if not positive or not isinstance(self.model, DescribingModel):
-            return None
-        start = time.perf_counter()
-        try:
-            return self.model.describe(positive)
-        except AnyseekError:  # e.g. a checkpoint that generates no captions
-            return None
-        finally:
-            plan.timer.ms["imagine"] = round((time.perf_counter() - start) * 1000, 3)
-
-    def _reconstruct(self, plan: Plan) -> dict[str, str] | None:
-        """The model's depth and segmentation of the query's image part, when asked and able."""
-        if not plan.query.reconstruct:
-            return None
-        start = time.perf_counter()
-        found = explain_reconstructions(self.model, plan.inputs)
-        if found is not None:
-            plan.timer.ms["reconstruct"] = round((time.perf_counter() - start) * 1000, 3)
-        return found
-
-    def _describe(
-        self,
-        inputs: Mapping[str, torch.Tensor],
-        weights: Mapping[str, float],
-        priors: Mapping[str, torch.Tensor] | None = None,
-    ) -> dict[str, dict]:
-        """What the model saw of each part and, for several parts, what each alone says per
-        space (its information in nats: a sketch speaks to the layout space, a caption to the
-        semantic one), which is what the combined prediction and the space weights follow."""
-        described = describe_inputs(self.model, inputs, weights)
-        if len(inputs) > 1:
-            for name, x in inputs.items():
-                alone = self.model.embed_query({name: x}, priors=priors)
-                described[name]["information"] = {
-                    s: round(e.information, 4) for s, e in alone.items()
-                }
-        return described
-
-    # --- checks -----------------------------------------------------------------------------
-
-    def _check_relevance(self, query: SearchQuery) -> None:
-        """Refuse a minimum relevance the model cannot measure (it has no calibration)."""
-        if query.min_relevance is not None and self.relevance_note is not None:
-            raise SearchInputError(f"min_relevance: {self.relevance_note}", "min_relevance")
-
-    def _methods(self, query: SearchQuery) -> tuple[str, str]:
-        """The fusion and combination methods, refusing unknown names."""
-        fusion = query.fusion or self.settings.fusion
-        if fusion not in FUSIONS:
-            raise SearchInputError(
-                f"unknown fusion {fusion!r}; choose one of {list(FUSIONS)}", "fusion"
-            )
-        combine = query.combine or self.settings.combine
-        if combine not in WEIGHTED_COMBINATIONS:
-            raise SearchInputError(
-                f"unknown combination {combine!r}; choose one of {list(WEIGHTED_COMBINATIONS)}",
-                "combine",
-            )
-        return fusion, combine
-
-    @property
-    def _cursor_key(self) -> bytes:
-        """The key cursors are signed with."""
-        return self.settings.cursor_key.get_secret_value().encode()
-
-    def _window(self, query: SearchQuery) -> tuple[int, PageCursor | None]:
-        """Hits served before the page (the offset, or the cursor's count) and the decoded cursor,
-        within the settings' limits: the one check of ``k``, ``offset`` and ``cursor`` for the API
-        and the CLI (the OpenAPI document shows the limits)."""
-        if query.k > self.settings.max_k:
-            raise SearchInputError(
-                f"k must be at most {self.settings.max_k} (ANYSEEK_SEARCH__MAX_K), got {query.k}; "
-                "page with a cursor",
-                "k",
-            )
-        cursor = decode_cursor(query.cursor, query, self._cursor_key) if query.cursor else None
-        offset = cursor.served if cursor else query.offset
-        if offset + query.k > self.settings.max_window:
-            raise SearchInputError(
-                f"offset + k must be at most {self.settings.max_window} "
-                f"(ANYSEEK_SEARCH__MAX_WINDOW), got {offset + query.k}: narrow the query with a "
-                "filter instead of paging this deep",
-                "cursor" if query.cursor else "offset",
-            )
-        return offset, cursor
-
-    def _spaces(self, query: SearchQuery, target: str) -> dict[str, float]:
-        """Spaces to score in, with the caller's weights: those both model and collection have."""
-        stored = {s.name: s.dim for s in self.store.spaces(target)}
-        usable = [s.name for s in self.model.spaces if stored.get(s.name) == s.dim]
-        if not usable:
-            raise SearchInputError(
-                f"collection {query.collection!r} has spaces {sorted(stored)}, none of which the "
-                f"model {self.model.name!r} predicts: index it again with this model"
-            )
-        if query.spaces is None:
-            return {s: 1.0 for s in usable}
-        unknown = sorted(set(query.spaces) - set(usable))
-        if unknown:
-            raise UnknownReferenceError(
-                f"unknown space {', '.join(map(repr, unknown))}; collection {query.collection!r} "
-                f"can be searched in: {', '.join(usable)}",
-                "spaces",
-            )
-        return {s: float(w) for s, w in query.spaces.items()}
-
-    def _liked(self, query: SearchQuery, target: str) -> list[tuple[float, dict]]:
+    def _liked(self, query: SearchQuery, target: str) -> Liked:
         """(weight, stored vectors per space) of every "more like this" item."""
-        if not query.like:
-            return []
         ids = [item.id for item in query.like]
         found = {i.id: i for i in self.store.retrieve(target, ids, with_vectors=True)}
         missing = [i for i in ids if i not in found]
@@ -478,108 +335,57 @@ class Searcher:
         return [(item.weight, found[item.id].vectors) for item in query.like]
 
 
-def _query_vectors(
-    predicted: Mapping[str, QueryEmbedding],
-    sign: float,
-    liked: list[tuple[float, dict]],
-    spaces: Mapping[str, float],
-) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Per space: the model's prediction (times ``sign``) plus the weighted stored vectors of liked
-    items, unit length, then steered away from "not like this" items (``search.steering``); and
-    the information fusion weighs it by (the model's, or 1 for items)."""
-    vectors, information = {}, {}
-    for space in spaces:
-        total = sign * predicted[space].vector.astype(np.float64) if predicted else 0.0
-        negatives = []
-        for weight, stored in liked:
-            if space not in stored:
-                continue
-            item = stored[space].astype(np.float64)
-            if weight > 0:
-                total = total + weight * item
-            else:
-                negatives.append((weight, item / max(float(np.linalg.norm(item)), 1e-12)))
-        total = _unit(total, space)
-        vectors[space] = _unit(steer(total, negatives), space).astype(np.float32)
-        information[space] = predicted[space].information if predicted else 1.0
-    return vectors, information
+def _predict(plans: list[Plan]) -> None:
+    """The predictions of plans of one model from one batched call (one by one if it fails)."""
+    model = plans[0].model
+    requests = [p.request for p in plans]
+    start = time.perf_counter()
+    try:
+        found: list = model.embed_queries(requests)
+    except Exception:
+        found = []
+        for request in requests:
+            try:
+                found.append(model.embed_queries([request])[0])
+            except Exception as exc:
+                found.append(exc)
+    for plan, prediction in zip(plans, found, strict=True):
+        plan.predicted = prediction
+        plan.timer.add("model", start)
 
 
-def _unit(vector: np.ndarray | float, space: str) -> np.ndarray:
-    """The vector at unit length, or a clear error when the query's parts cancel out."""
-    norm = float(np.linalg.norm(vector)) if not np.isscalar(vector) else 0.0
-    if norm < 1e-6:
-        raise SearchInputError(
-            f"the query's parts cancel out in space {space!r}: give the positive parts more "
-            "weight than the negative ones",
-            "parts",
-        )
-    return np.asarray(vector) / norm
+def _note(model: SearchModel) -> str:
+    """Why an uncalibrated model's hits carry no relevance."""
+    return uncalibrated_note(model.name, model.version)
 
 
-def _space_weights(information: Mapping[str, float], weights: Mapping[str, float]) -> dict:
-    """Fusion weight per space (summing to 1): caller's weight times information squared."""
-    found = fusion_weights({s: torch.tensor([i]) for s, i in information.items()}, dict(weights))
-    return {s: float(w[0]) for s, w in found.items()}
-
-
-def _way(query: SearchQuery, combine: str) -> str:
-    """How the query's parts were turned into one prediction."""
-    if not query.parts:
-        return "items"
-    if all(p.weight == 1.0 for p in query.parts) or (
-        len(query.parts) == 1 and query.parts[0].weight > 0
-    ):
-        return "joint"
-    return combine
-
-
-def _after(
-    order: np.ndarray, ids: np.ndarray, fused: np.ndarray, cursor: PageCursor | None, keyed: bool
-) -> np.ndarray:
-    """The ranked candidate positions a page may show: within the snapshot's watermark and, for a
-    page after a cursor, after its key (scores below the last served one, ties not yet served)."""
-    if cursor is None:
-        return order
-    keep = np.ones(len(order), dtype=bool)
-    if cursor.watermark is not None:
-        keep &= ids[order] <= cursor.watermark
-    if keyed:
-        keep &= fused[order] < cursor.score + SCORE_TOLERANCE
-        if cursor.tied:
-            keep &= ~np.isin(ids[order], np.array(cursor.tied, dtype=np.int64))
-    return order[keep]
-
-
-def _next(cursor: PageCursor, hits: Sequence[SearchHitResult], served: int) -> PageCursor:
-    """The cursor after a page: keyed by its last hit's score, carrying the ids served at (about)
-    that score, from this page and, when the score barely moved, from the previous ones."""
-    score = hits[-1].score
-    tied = [h.id for h in hits if abs(h.score - score) <= SCORE_TOLERANCE]
-    if cursor.served and abs(cursor.score - score) <= SCORE_TOLERANCE:
-        tied = list(cursor.tied) + tied
-    return PageCursor(
-        cursor.collection,
-        cursor.query,
-        cursor.watermark,
-        served,
-        score,
-        tuple(dict.fromkeys(tied))[-MAX_TIED:],
-    )
+def _relevance(
+    plan: Plan, candidates: Candidates, fused_weights: Mapping[str, float], rrf_k: int
+) -> np.ndarray | None:
+    """Every candidate's relevance in [0, 1] (``search.relevance``): from its scores fused by
+    information, whichever fusion orders the results, as the calibration was fitted; None for
+    a model without a calibration."""
+    if plan.calibration is None:
+        return None
+    scores = FUSIONS["information"](candidates, fused_weights, rrf_k)
+    if not len(scores):
+        return np.zeros(0)
+    positive = [p.modality for p in plan.query.parts if p.weight > 0]
+    kind = query_kind(positive, bool(plan.query.like))
+    found = plan.calibration.relevance(kind, scores, float(np.max(scores)))
+    return np.round(found, 4)  # as reported: the filter keeps what the hits say
 
 
 def _hit(
-    candidates: Candidates,
-    fused: np.ndarray,
-    relevant: np.ndarray | None,
-    i: int,
-    payload: Payload,
+    candidates: Candidates, fused: np.ndarray, relevant: np.ndarray | None, i: int
 ) -> SearchHitResult:
     """The result of candidate position ``i``. Relevance is calibrated on photos: an item
     without one (a depth map, a caption: issue 51) gets none rather than a wrong one."""
+    item = int(candidates.ids[i])
+    payload = candidates.payloads[item]
     photo = "rgb" in payload.get("modalities", ("rgb",))
     return SearchHitResult(
-        id=int(candidates.ids[i]),
+        id=item,
         score=float(fused[i]),
         relevance=None if relevant is None or not photo else float(relevant[i]),
         payload=payload,
@@ -591,26 +397,19 @@ def _hit(
 
 
 def open_searcher(settings: Settings) -> Searcher:
-    """A searcher with the configured model (loaded once) and store; close it when done. Paging
-    snapshots (and, for models with per-collection priors, the priors) come from the metadata
-    database."""
+    """The service's searcher: the configured model (loaded once) and store, each collection
+    in its current version read from the metadata database, other versions' models loaded by a
+    registry; close it when done."""
+    from anyseek.db.migrate import open_database
     from search.stores import open_store
 
     model = load_search_model(settings.model)
-    from anyseek.db.migrate import open_database
-    from search.snapshots import CollectionWatermark
-
-    database = open_database(settings)  # the lookups share it; each closes it (idempotent)
-    priors = None
-    if isinstance(model, PriorModel):
-        from search.priors import CollectionPriorsLookup
-
-        priors = CollectionPriorsLookup(database, model)
+    database = open_database(settings)
     return Searcher(
         model,
         open_store(settings),
         settings.search,
         settings.api.max_query_pixels,
-        priors,
-        CollectionWatermark(database),
+        database=database,
+        registry=ModelRegistry(settings.model, default=model),
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,7 @@ DATABASE_URL_VARIABLE = "ANYSEEK_DATABASE_URL"
 CONNECT_TIMEOUT_S = 10
 SQLITE_BUSY_TIMEOUT_S = 30
 POOL_TIMEOUT_S = 10
+READ_ONLY = "anyseek_read_only"  # execution option of the connections of Database.reading
 """Longest a session waits for a pooled connection (SQLAlchemy: 30 s) before it is a 503: the
 pool is empty only when every connection hangs on a database that stopped answering."""
 #: libpq's TCP settings for PostgreSQL (docs/database.md): an idle connection whose server went
@@ -121,8 +122,11 @@ def _sqlite_begin(connection: Any) -> None:
     indexing was killed (issue 24). ``BEGIN IMMEDIATE`` also takes the write lock up front,
     which is what the row locks (``with_for_update``) mean on PostgreSQL: two writers queue
     (``timeout``) instead of one failing with "database is locked" when it upgrades a read.
+    A connection opened by :meth:`Database.reading` begins a plain (deferred) transaction: a read
+    takes no write lock, so searches neither queue behind a writer's lock nor hold one.
     """
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def unreachable(engine: Engine, error: exc.SQLAlchemyError) -> ServiceUnavailableError:
@@ -166,6 +170,15 @@ class Database:
         """A session in one transaction: committed on success, rolled back on any error."""
         with self._reachable(), self.sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A Core connection for reads only, in one transaction (SQLite: deferred, no write
+        lock): the search path's one read per request (``search.resolve``)."""
+        with self._reachable(), self.engine.connect() as connection:
+            connection.execution_options(**{READ_ONLY: True})
+            with connection.begin():
+                yield connection
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -1,6 +1,8 @@
 """``/v1/collections/{name}/search``: JSON with base64 payloads, or multipart with a file per
-modality plus JSON parameters. Both go through the micro-batcher to ``Searcher.search_many``;
-``/search/batch`` sends up to 64 JSON searches to it as one model batch."""
+modality plus JSON parameters. Each query is prepared on the request pool (``api.decoding``:
+resolve and plan), predicted in a micro-batch on the inference thread (``api.batching``: the
+model stage) and finished on the request pool (store, fusion, page); ``/search/batch`` sends up
+to 64 JSON searches through one model batch."""
 
 from __future__ import annotations
 
@@ -190,7 +192,8 @@ async def search_batch(
             entries.append(None)
         except AnyseekError as exc:
             entries.append(_failed(exc, f"body.queries[{i}]", places[i], retry_after_s))
-    answers = iter(await state.ready_batcher.search_all(queries))
+    plans = await state.ready_decoder.prepare_all(queries)
+    answers = iter(await state.ready_batcher.search_all(plans))
     out = []
     for i, entry in enumerate(entries):
         if entry is None:

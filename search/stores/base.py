@@ -63,6 +63,7 @@ class VectorQuery:
     k: int
     filter: Filter | None = None
     with_payload: bool = True
+    with_vectors: tuple[str, ...] = ()  # spaces whose stored vectors each hit carries
 
     def matrix(self, spaces: Iterable[SpaceSpec]) -> np.ndarray:
         """The query rows as the space holds vectors (NotFoundError for an unknown space)."""
@@ -71,11 +72,14 @@ class VectorQuery:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One item found: its id, similarity (cosine or dot product; higher is closer) and payload."""
+    """One item found: its id, similarity (cosine or dot product; higher is closer), payload and,
+    when asked, its stored vectors in other spaces (so a caller scores it there without a
+    second round trip)."""
 
     id: int
     score: float
     payload: Payload = field(default_factory=dict)
+    vectors: Mapping[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -210,11 +214,16 @@ class VectorStore(ABC):
         k: int = 10,
         filter: Filter | None = None,
         with_payload: bool = True,
+        with_vectors: Sequence[str] = (),
     ) -> list[SearchResult]:
         """The ``k`` nearest items for each query row (one 1-d query or a 2-d batch); hits carry
-        an empty payload unless ``with_payload`` (reading payloads is most of a search's cost)."""
+        an empty payload unless ``with_payload`` (reading payloads is most of a search's cost),
+        and their stored vectors in the spaces ``with_vectors`` names (normalised for cosine
+        spaces, as :meth:`retrieve` gives them; a space the item has no vector in is absent)."""
         return self._search(
-            VectorQuery(collection, space, queries, check_k(k), filter, with_payload)
+            VectorQuery(
+                collection, space, queries, check_k(k), filter, with_payload, tuple(with_vectors)
+            )
         )
 
     @abstractmethod

@@ -5,6 +5,7 @@ combine the indexes with the payload table's filters here."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from search.stores.base import (
     SpaceSpec,
     StoredItem,
     VectorQuery,
+    space_of,
 )
 from search.stores.faiss_index import SpaceIndex
 from search.stores.payloads import PayloadTable
@@ -124,16 +126,29 @@ class LoadedCollection:
             self.indexes[query.space], matrix, query.k, query.filter, post_filter_share
         )
         payload_of = self.payloads.get if query.with_payload else _no_payload
+        vectors_of = self._vectors_of(query.with_vectors, labels)
         return [  # tolist() first: Python numbers in one call, not one numpy scalar per hit
             SearchResult(
                 tuple(
-                    SearchHit(item, score, payload_of(item))
+                    SearchHit(item, score, payload_of(item), vectors_of(item))
                     for score, item in zip(row_scores, row_ids, strict=True)
                     if item >= 0
                 )
             )
             for row_scores, row_ids in zip(scores.tolist(), labels.tolist(), strict=True)
         ]
+
+    def _vectors_of(
+        self, spaces: tuple[str, ...], labels: np.ndarray
+    ) -> Callable[[int], dict[str, np.ndarray]]:
+        """Each found item's stored vectors in ``spaces``, read for all hits at once."""
+        if not spaces:
+            return _no_vectors
+        for name in spaces:
+            space_of(self.spaces, self.name, name)  # an unknown space: NotFoundError
+        found = np.unique(labels[labels >= 0])
+        rows = {name: self.indexes[name].vectors_of(found) for name in spaces}
+        return lambda item: {name: r[item] for name, r in rows.items() if item in r}
 
     def _best(
         self,
@@ -178,6 +193,11 @@ def first_kept(
         out_scores[row, : len(chosen)] = scores[row, chosen]
         out_labels[row, : len(chosen)] = labels[row, chosen]
     return out_scores, out_labels
+
+
+def _no_vectors(_: int) -> dict[str, np.ndarray]:
+    """The vectors of a hit asked for without vectors: none."""
+    return {}
 
 
 def _no_payload(_: int) -> Payload:

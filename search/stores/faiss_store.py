@@ -88,6 +88,9 @@ class FaissStore(VectorStore):
         self._lock = threading.RLock()
         self._writer: IO[str] | None = None
         self._loaded: dict[str, LoadedCollection] = {}
+        # per collection, the (inode, mtime, size) of the CURRENT this reader last loaded: a
+        # search stats the file instead of reading it (a commit replaces it: a new inode)
+        self._stamps: dict[str, tuple[int, int, int]] = {}
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -271,6 +274,9 @@ class FaissStore(VectorStore):
             return coll
         for attempt in range(CATCH_UP_TRIES):
             try:
+                stamp = _stamp(self.root / name / CURRENT)
+                if coll is not None and self._stamps.get(name) == stamp:
+                    return coll  # CURRENT is the file this process last read: nothing new
                 committed = faiss_log.read_pointer(self.root / name)
             except FileNotFoundError:
                 if coll is not None:
@@ -280,7 +286,9 @@ class FaissStore(VectorStore):
                     return self._get(target)
                 raise NotFoundError(f"no collection named {name!r}") from None
             try:
-                return self._catch_up(name, coll, committed)
+                found = self._catch_up(name, coll, committed)
+                self._stamps[name] = stamp
+                return found
             except FileNotFoundError:  # the writer compacted meanwhile: read CURRENT again
                 if attempt == CATCH_UP_TRIES - 1:
                     raise
@@ -321,3 +329,9 @@ class FaissStore(VectorStore):
                 shutil.rmtree(folder, ignore_errors=True)
             elif folder.is_dir():
                 remove_stale_generations(folder)
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """What tells one ``CURRENT`` file from its replacement: inode, modification time, size."""
+    found = os.stat(path)
+    return found.st_ino, found.st_mtime_ns, found.st_size

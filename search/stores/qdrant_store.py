@@ -33,7 +33,14 @@ from search.stores.base import (
     VectorQuery,
     VectorStore,
 )
-from search.stores.checks import InvalidInputError, Payload, SpaceSpec, UpsertBatch, check_name
+from search.stores.checks import (
+    InvalidInputError,
+    Payload,
+    SpaceSpec,
+    UpsertBatch,
+    check_name,
+    space_of,
+)
 from search.stores.filters import Filter
 
 log = logging.getLogger(__name__)
@@ -281,7 +288,10 @@ class QdrantStore(VectorStore):
 
     def _search(self, query: VectorQuery) -> list[SearchResult]:
         """The k best points per query through one batched query request."""
-        matrix = query.matrix(self.spaces(query.collection))
+        spaces = self.spaces(query.collection)
+        matrix = query.matrix(spaces)
+        for name in query.with_vectors:
+            space_of(spaces, query.collection, name)  # an unknown space: NotFoundError
         query_filter = _to_qdrant(query.filter)
         # local mode always searches exactly (and warns about search params it ignores)
         hnsw_ef = max(self.settings.hnsw_ef_search, query.k)
@@ -294,6 +304,7 @@ class QdrantStore(VectorStore):
                 filter=query_filter,
                 params=params,
                 with_payload=query.with_payload,
+                with_vector=list(query.with_vectors) or False,
             )
             for row in matrix
         ]
@@ -301,7 +312,19 @@ class QdrantStore(VectorStore):
             responses = self.client.query_batch_points(query.collection, requests=requests)
         return [
             SearchResult(
-                tuple(SearchHit(int(p.id), float(p.score), dict(p.payload or {})) for p in r.points)
+                tuple(
+                    SearchHit(
+                        int(p.id),
+                        float(p.score),
+                        dict(p.payload or {}),
+                        {
+                            name: np.asarray(vector, np.float32)
+                            for name, vector in (p.vector or {}).items()
+                            if name in query.with_vectors
+                        },
+                    )
+                    for p in r.points
+                )
             )
             for r in responses
         ]

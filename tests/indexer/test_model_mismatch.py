@@ -22,8 +22,8 @@ from indexer.outbox import staging_version
 from indexer.reindex import rollback, run_reindex, start_reindex
 from model.service import SpaceInfo, model_identity
 from search.query import QueryPart, SearchQuery
+from search.searcher import Searcher
 from search.stores import open_store
-from search.versions import VersionedSearcher
 
 COLLECTION, SOURCE = "scenes", "/models/derived"
 
@@ -51,9 +51,8 @@ def _refusal(refuse: Callable[[], object]) -> str:
 def test_every_refusal_path_gives_one_error_and_message(ready_settings: Settings) -> None:
     database = open_database(ready_settings)
     registry = SimpleNamespace(get=lambda source: FOUND_NOW)
-    default = SimpleNamespace(model=FOUND_NOW, search_many=lambda queries, targets: [])
-    searcher = VersionedSearcher(default, database, registry)
     store = open_store(ready_settings)  # rollback and re-index claim its writer before anything
+    searcher = Searcher(FOUND_NOW, store, database=database, registry=registry)
     messages = {}
     try:
         with database.session() as session:

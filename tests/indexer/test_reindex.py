@@ -24,7 +24,6 @@ from model.service import load_search_model
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher
 from search.stores import BACKENDS, open_store
-from search.versions import VersionedSearcher
 
 CLIENTS = 16
 
@@ -65,7 +64,7 @@ def indexed(ready_settings: Settings, search_model, tmp_path: Path):
     database = open_database(settings)
     store = open_store(settings)
     registry = ModelRegistry(settings.model, default=search_model)
-    searcher = VersionedSearcher(Searcher(search_model, store, settings.search), database, registry)
+    searcher = Searcher(search_model, store, settings.search, database=database, registry=registry)
     yield settings, database, store, searcher, registry
     store.close()
     database.dispose()
@@ -202,7 +201,7 @@ def test_a_model_changed_at_its_source_is_refused_not_mixed(
     changed = load_search_model(settings.model)
     try:
         registry = ModelRegistry(settings.model, default=changed)
-        searcher = VersionedSearcher(Searcher(changed, store, settings.search), database, registry)
+        searcher = Searcher(changed, store, settings.search, database=database, registry=registry)
         with pytest.raises(ModelMismatchError) as refused:
             searcher.search(query(CAPTIONS[0]))
         with pytest.raises(AnyseekError, match="was indexed with"):
@@ -229,8 +228,8 @@ def test_reindex_switch_and_rollback_on_every_store(
     store = open_store(settings)
     try:
         registry = ModelRegistry(settings.model, default=search_model)
-        searcher = VersionedSearcher(
-            Searcher(search_model, store, settings.search), database, registry
+        searcher = Searcher(
+            search_model, store, settings.search, database=database, registry=registry
         )
         before = answer(searcher, CAPTIONS[0])
         with database.session() as session:

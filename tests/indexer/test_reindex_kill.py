@@ -28,7 +28,6 @@ from indexer.reindex import rollback, run_reindex, start_reindex, sync_alias
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher
 from search.stores import open_store
-from search.versions import VersionedSearcher
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,7 +145,7 @@ def test_a_switch_killed_with_sigkill_leaves_one_consistent_current_version(
     registry = ModelRegistry(settings.model, default=search_model)
 
     def searcher_over(store):
-        return VersionedSearcher(Searcher(search_model, store, settings.search), database, registry)
+        return Searcher(search_model, store, settings.search, database=database, registry=registry)
 
     store = open_store(settings)
     answers = {1: {c: answer(searcher_over(store), c) for c in CAPTIONS}}

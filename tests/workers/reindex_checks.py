@@ -19,7 +19,6 @@ from search.model_registry import ModelRegistry
 from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher
 from search.stores import open_store
-from search.versions import VersionedSearcher
 
 MOVED, TWIN = "scenes", "twin"  # re-indexed on a worker / in this process, from the same images
 CAPTIONS = ("a red cube", "a blue sphere and a green cone")
@@ -61,8 +60,9 @@ class Probe:
         self.database = open_database(settings)
         self.store = open_store(settings)
         self.registry = ModelRegistry(settings.model, default=model)
-        searcher = Searcher(model, self.store, settings.search)
-        self.searcher = VersionedSearcher(searcher, self.database, self.registry)
+        self.searcher = Searcher(
+            model, self.store, settings.search, database=self.database, registry=self.registry
+        )
         self.progress: list[tuple[int, int]] = []
 
     def job(self, job_id: int):

@@ -15,7 +15,6 @@ from search.model_registry import ModelRegistry
 from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher
 from search.stores import open_store
-from search.versions import VersionedSearcher
 
 BEFORE_VERSIONS = "0005"
 CAPTIONS = ("a red cube", "a blue sphere and a green cone")
@@ -26,7 +25,7 @@ def answers(settings: Settings, database: Database, model) -> dict[str, tuple]:
     store = open_store(settings)
     try:
         registry = ModelRegistry(settings.model, default=model)
-        searcher = VersionedSearcher(Searcher(model, store, settings.search), database, registry)
+        searcher = Searcher(model, store, settings.search, database=database, registry=registry)
         found = {}
         for caption in CAPTIONS:
             result = searcher.search(SearchQuery("scenes", (QueryPart("caption", caption),), k=4))

@@ -1,0 +1,69 @@
+"""One query vector per space, and each space's fusion weight: scalar maths in plain numpy.
+
+The model's prediction (times the plan's sign) plus the weighted stored vectors of "more like
+this" items, at unit length, steered away from "not like this" items (``search.steering``); and
+the weight fusion gives each space: the caller's weight times the query's information squared,
+as ``model.service.fusion_weights`` computes it over batches of tensors (a test holds the two
+together). Per query these are a handful of floats, so no tensor is made for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from model.service import QueryEmbedding
+from search.query import SearchInputError
+from search.steering import steer
+
+FUSION_POWER = 2.0  # the information's power in a space's fusion weight (the model's default)
+Liked = list[tuple[float, dict[str, np.ndarray]]]  # (weight, stored vector per space) per item
+
+
+def query_vectors(
+    predicted: Mapping[str, QueryEmbedding],
+    sign: float,
+    liked: Liked,
+    spaces: Mapping[str, float],
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Per space: the query vector (float32, unit length) and the information fusion weighs it
+    by (the model's, or 1 for a query of items only)."""
+    vectors, information = {}, {}
+    for space in spaces:
+        total = sign * predicted[space].vector.astype(np.float64) if predicted else None
+        negatives = []
+        for weight, stored in liked:
+            if space not in stored:
+                continue
+            item = stored[space].astype(np.float64)
+            if weight > 0:
+                total = weight * item if total is None else total + weight * item
+            else:
+                negatives.append((weight, item / max(float(np.linalg.norm(item)), 1e-12)))
+        total = unit(total, space)
+        vectors[space] = unit(steer(total, negatives), space).astype(np.float32)
+        information[space] = float(predicted[space].information) if predicted else 1.0
+    return vectors, information
+
+
+def unit(vector: np.ndarray | None, space: str) -> np.ndarray:
+    """The vector at unit length, or a clear error when the query's parts cancel out."""
+    norm = float(np.linalg.norm(vector)) if vector is not None else 0.0
+    if norm < 1e-6:
+        raise SearchInputError(
+            f"the query's parts cancel out in space {space!r}: give the positive parts more "
+            "weight than the negative ones",
+            "parts",
+        )
+    return np.asarray(vector) / norm
+
+
+def space_weights(information: Mapping[str, float], weights: Mapping[str, float]) -> dict:
+    """Fusion weight per space (summing to 1): caller's weight times information squared."""
+    raw = {
+        space: float(weights.get(space, 1.0)) * max(float(info), 0.0) ** FUSION_POWER + 1e-12
+        for space, info in information.items()
+    }
+    total = sum(raw.values())
+    return {space: value / total for space, value in raw.items()}
