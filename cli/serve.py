@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import typer
 
@@ -29,6 +30,10 @@ def serve_api(
     settings: Settings, host: str | None = None, port: int | None = None, log_level: str = "info"
 ) -> None:
     """Run the API and the web page under uvicorn until interrupted (also ``anyseek demo``)."""
+    # idle OpenMP workers (the model's, FAISS's) sleep instead of spinning, before either
+    # library loads: spinning, they took the cores the request threads need between batches
+    # (16 clients of captions and sketches: about 2x the searches/s, bench/results/search.md)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import uvicorn
 
     from anyseek.db.migrate import open_database

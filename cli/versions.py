@@ -204,8 +204,8 @@ def rollback(ctx: typer.Context, name: str = typer.Argument(..., help="collectio
 
     A running server that writes the same store does the rollback itself; a failed one changes
     nothing."""
-    from indexer.reindex import rollback as roll_back
     from indexer.runtime import process_model
+    from indexer.versions import rollback as roll_back
     from search.stores.writer_lock import WriterBusyError
 
     settings = settings_of(ctx)

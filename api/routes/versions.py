@@ -17,7 +17,8 @@ from api.deps import READ, WRITE, DbSession, State
 from api.errors import ApiError
 from api.job_schemas import JobOut, ReindexRequest, SwitchOut, VersionList, VersionOut
 from api.routes.common import CollectionName, errors, job_out
-from indexer.reindex import rollback, start_reindex
+from indexer.reindex import start_reindex
+from indexer.versions import rollback
 from model.service import ModelError
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["versions"])

@@ -19,7 +19,8 @@ from anyseek.settings import Settings
 from api.catalog import check_indexable
 from indexer.collections import attach_model
 from indexer.outbox import staging_version
-from indexer.reindex import rollback, run_reindex, start_reindex
+from indexer.reindex import run_reindex, start_reindex
+from indexer.versions import rollback
 from model.service import SpaceInfo, model_identity
 from search.query import QueryPart, SearchQuery
 from search.searcher import Searcher

@@ -19,7 +19,8 @@ from anyseek.db.models import Item
 from anyseek.errors import AnyseekError, ModelMismatchError
 from anyseek.settings import Settings
 from indexer import run_index
-from indexer.reindex import rollback, run_reindex, start_reindex
+from indexer.reindex import run_reindex, start_reindex
+from indexer.versions import rollback
 from model.service import load_search_model
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher

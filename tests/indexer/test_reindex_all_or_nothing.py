@@ -18,7 +18,8 @@ from anyseek.errors import ServiceUnavailableError
 from anyseek.settings import Settings
 from indexer import run_index
 from indexer.jobs import report
-from indexer.reindex import rollback, run_reindex, start_reindex
+from indexer.reindex import run_reindex, start_reindex
+from indexer.versions import rollback
 from search.model_registry import ModelRegistry
 from search.stores import open_store
 from search.stores.writer_lock import WriterBusyError

@@ -24,7 +24,8 @@ from anyseek.db.models import IndexJob
 from anyseek.settings import Settings
 from cli import main
 from indexer import run_index
-from indexer.reindex import rollback, run_reindex, start_reindex, sync_alias
+from indexer.reindex import run_reindex, start_reindex
+from indexer.versions import rollback, sync_alias
 from search.model_registry import ModelRegistry
 from search.searcher import Searcher
 from search.stores import open_store
@@ -118,7 +119,7 @@ SWITCHER = textwrap.dedent(
     import sys
     from anyseek.db.migrate import open_database
     from anyseek.settings import load_settings
-    from indexer.reindex import switch_version
+    from indexer.versions import switch_version
     from search.stores import open_store
 
     settings = load_settings()

@@ -384,6 +384,25 @@ def test_without_payloads_hits_and_items_are_the_same_less_their_payloads(
     assert [i.payload["n"] for i in found] == [3, 8] and found[0].vectors == {}
 
 
+def test_hits_carry_their_vectors_in_the_spaces_asked_as_retrieve_gives_them(
+    store: VectorStore, data
+) -> None:
+    """What the search's store stage reads in one call: each hit's stored vectors in the other
+    spaces, the same as ``retrieve`` holds, and none unless asked."""
+    _fill(store, data)
+    [plain] = store.search("c", "clip", data["clip"][5], k=6)
+    assert all(hit.vectors == {} for hit in plain.hits)
+    [found] = store.search("c", "clip", data["clip"][5], k=6, with_vectors=["dino", "raw"])
+    assert found.ids == plain.ids
+    stored = {item.id: item.vectors for item in store.retrieve("c", found.ids)}
+    for hit in found.hits:
+        assert set(hit.vectors) == {"dino", "raw"}
+        for space in ("dino", "raw"):
+            np.testing.assert_allclose(hit.vectors[space], stored[hit.id][space], atol=1e-6)
+    with pytest.raises(NotFoundError):
+        store.search("c", "clip", data["clip"][5], k=3, with_vectors=["nope"])
+
+
 def test_retrieve_keeps_order_and_skips_unknown(store: VectorStore, data) -> None:
     ids = _fill(store, data)
     items = store.retrieve("c", [int(ids[9]), 999, int(ids[2])])
