@@ -277,7 +277,8 @@ class SearchSettings(BaseModel):
     max_window: int = Field(default=5000, ge=1, le=10_000, description="largest offset + k")
     fusion: Literal["information", "rrf"] = "information"
     combine: Literal["guidance", "fusion"] = Field(
-        default="fusion", description="how weighted query parts combine (bench/results/search.md)"
+        default="fusion",
+        description="how weighted query parts combine (bench/results/search_history.md)",
     )
     rrf_k: int = Field(default=60, ge=1, description="rank offset of reciprocal-rank fusion")
     cursor_key: SecretStr = Field(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from anyseek.errors import AnyseekError
 from search.plan import Plan
@@ -122,30 +122,39 @@ class SearchBatcher:
             delivery.add_done_callback(self._delivering.discard)
 
     async def _predicted(self, loop: asyncio.AbstractEventLoop, plans: Sequence[Plan]) -> list:
-        """The batch's model stage on the inference thread: its plans predicted (or answers)."""
+        """The batch's model stage on the inference thread: its plans predicted and handed on
+        to the request pool from there (one hop less than through the event loop), or its
+        answers when there is no finishing stage."""
         try:
-            found = await loop.run_in_executor(self._executor, self._predict, plans)
+            found = await loop.run_in_executor(self._executor, self._predict_and_hand_on, plans)
         except Exception as exc:  # a bug: every request of the batch gets it (-> 500)
             found = [exc] * len(plans)
         if self._on_batch is not None:
             self._on_batch(len(plans))
         return found
 
-    async def _finished_all(self, loop: asyncio.AbstractEventLoop, found: list) -> list:
-        """Each predicted plan finished on the request pool, all at once (answers as they are)."""
+    def _predict_and_hand_on(self, plans: Sequence[Plan]) -> list:
+        """On the inference thread: predict, then submit each plan's finishing to the pool."""
+        found = self._predict(plans)
         if self._finish is None:
             return found
-        return list(await asyncio.gather(*(self._finished(loop, plan) for plan in found)))
+        return [p if isinstance(p, Exception) else self._hand_on(p) for p in found]
 
-    async def _finished(self, loop: asyncio.AbstractEventLoop, plan: Plan | Exception) -> object:
-        """One predicted plan's answer from the request pool (an error in its place)."""
-        if isinstance(plan, Exception):
-            return plan
+    def _hand_on(self, plan: Plan) -> Future:
+        """A plan's finishing, submitted to the request pool."""
         assert self._finish is not None
-        try:
-            return await loop.run_in_executor(self._finisher, self._finish, plan)
-        except Exception as exc:
-            return exc
+        if self._finisher is None:  # no pool given: finished here (tests, one-off batchers)
+            done: Future = Future()
+            try:
+                done.set_result(self._finish(plan))
+            except Exception as exc:
+                done.set_exception(exc)
+            return done
+        return self._finisher.submit(self._finish, plan)
+
+    async def _finished_all(self, loop: asyncio.AbstractEventLoop, found: list) -> list:
+        """Every plan's answer: its finishing awaited (answers and errors as they are)."""
+        return list(await asyncio.gather(*(_answer_of(item) for item in found)))
 
     async def _deliver(self, loop: asyncio.AbstractEventLoop, batch: list, found: list) -> None:
         """Finish a predicted batch; every waiting request gets its own answer."""
@@ -157,3 +166,13 @@ class SearchBatcher:
                 future.set_exception(answer)
             else:
                 future.set_result(answer)
+
+
+async def _answer_of(item: object) -> object:
+    """An answer as it is, or the result (or error) of a finishing submitted to the pool."""
+    if not isinstance(item, Future):
+        return item
+    try:
+        return await asyncio.wrap_future(item)
+    except Exception as exc:
+        return exc

@@ -63,7 +63,7 @@ class Metrics:
         )
         self.stages = Histogram(
             "anyseek_search_stage_seconds",
-            "Time per search stage (transform, model, items, store, fuse, total)",
+            "Time per search stage (resolve, transform, queue, model, store, fuse, page, total)",
             ["stage"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,

@@ -1,22 +1,26 @@
-"""End-to-end HTTP latency and throughput of ``anyseek serve`` over loopback.
+"""Search over HTTP, this tree's server beside another revision's, in the same run.
 
-For each gallery size and store kind: a gallery is written to a FAISS store in a temporary data
-directory, ``anyseek serve`` is started on it as its own process, and a small httpx load generator
-(this process) measures
+For each gallery size: a gallery is written once (a FAISS store in a temporary data directory,
+the collection's rows in its database as the indexer leaves them: version 1 current, every item
+indexed), then each server in turn (``anyseek serve`` of this tree and, with ``--baseline-rev``,
+of that revision checked out in a temporary git worktree, on the same data) is measured by this
+process's httpx load generator:
 
-* p50/p95/p99 latency per query modality, one client, ``--queries`` different queries each;
-* throughput and errors under ``--clients`` concurrent clients for ``--seconds`` seconds, with
-  micro-batching on (ANYSEEK_API__BATCH_MAX=16, waiting 0 or 2 ms for a batch to fill) and off
-  (=1), each on a fresh server.
+* **one client**: ``--queries`` caption queries and as many sketch queries, one after another;
+  p50/p95/p99 in ms, and each stage's median ``timings_ms`` (what the server says it spent);
+* **16 clients** (``--clients``) of mixed caption and sketch queries, in turn, for
+  ``--seconds``: searches/s, errors, p50 latency (at the sizes of ``--load-sizes``).
 
 The gallery: ``--real`` generated scenes embedded by the built-in model (real vectors), and up to
-``--sizes`` items filled with *synthetic distractors*: real vectors plus Gaussian noise
-(sigma ``--noise``), renormalised, as other items. Embedding 100k scenes takes ~40 min on this
-2-core machine; the distractors give the store its real size and a realistic spread, but they
-are not images, so only latency and throughput are measured here, not retrieval quality.
+the size *synthetic distractors*: real vectors plus Gaussian noise (sigma ``--noise``),
+renormalised. They give the store its real size and spread, but are not images, so only speed is
+measured here, not retrieval quality. The store is the default configuration (exact up to
+``ANYSEEK_STORE__EXACT_THRESHOLD``, IVF beyond). Server threads: ``OMP_NUM_THREADS`` as given.
 
-OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python bench/search.py --sizes 10000,100000 \
-    --stores exact,ivf_sq8 --out /tmp/search_http.md
+Writes the whole result file (``--out``), starting with the command that made it::
+
+    OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python bench/search.py --baseline-rev REV \
+        --sizes 2000,100000,1000000 --load-sizes 2000,100000 --out bench/results/search.md
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ import asyncio
 import base64
 import io
 import os
+import shlex
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +48,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # ``search`` package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 COLLECTION = "bench"
-MODALITIES = ("caption", "sketch", "depth", "semseg", "image")
+KINDS = ("caption", "sketch")  # what this bench asks
+MODALITIES = ("caption", "sketch", "depth", "semseg", "image")  # what query_body can ask
 
 
 def _png(array: np.ndarray) -> str:
@@ -59,7 +67,7 @@ def _npy(array: np.ndarray) -> str:
 
 
 def query_body(modality: str, scene) -> dict:
-    """A JSON search body asking for one modality of a scene."""
+    """A JSON search body asking for one modality of a scene (``bench/scale.py`` asks them all)."""
     if modality == "caption":
         part = {"modality": "caption", "text": scene.captions[0]}
     elif modality == "depth":
@@ -70,43 +78,62 @@ def query_body(modality: str, scene) -> dict:
     return {"parts": [part], "k": 10}
 
 
-def build_gallery(data_dir: Path, size: int, store_kind: str, real, vectors, noise: float) -> float:
-    """Write the gallery (real vectors + distractors) into a FAISS store; returns build seconds."""
-    from anyseek.db import migrate
-    from anyseek.db.session import database_for
+def build_gallery(data_dir: Path, size: int, real_vectors: dict, model, noise: float) -> float:
+    """The gallery in a FAISS store and the database, as indexing leaves them; build seconds."""
+    from anyseek.db import migrate, repository, versions
     from anyseek.settings import load_settings
+    from indexer.collections import attach_model
     from search.stores import SpaceSpec, open_store
 
-    settings = load_settings(data_dir=data_dir, store=_store_settings(data_dir, store_kind))
-    database = database_for(settings, create_dirs=True)
-    migrate.upgrade(database)
+    settings = load_settings(data_dir=data_dir, store={"path": str(data_dir / "faiss")})
+    database = migrate.open_database(settings)
+    with database.session() as session:
+        collection = repository.create_collection(session, COLLECTION)
+        attach_model(session, collection, model, "builtin")  # version 1, current
+        session.flush()
+        collection_id, store_name = collection.id, versions.store_name(COLLECTION, 1)
+    _item_rows(database, collection_id, size)
     database.dispose()
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     with open_store(settings) as store:
-        specs = [SpaceSpec(name, v.shape[1]) for name, v in vectors.items()]
-        store.ensure_collection(COLLECTION, specs)
-        n_real = len(real)
-        for lo in range(0, size, 20_000):
-            hi = min(size, lo + 20_000)
-            ids = list(range(lo + 1, hi + 1))
+        specs = [SpaceSpec(name, v.shape[1]) for name, v in real_vectors.items()]
+        store.ensure_collection(store_name, specs)
+        n_real = len(next(iter(real_vectors.values())))
+        for lo in range(0, size, 50_000):
+            hi = min(size, lo + 50_000)
             batch = {}
-            for name, v in vectors.items():
-                rows = np.arange(lo, hi) % n_real
-                x = v[rows].astype(np.float32)
+            for name, v in real_vectors.items():
+                x = v[np.arange(lo, hi) % n_real].astype(np.float32)
                 distractor = np.arange(lo, hi) >= n_real
                 x[distractor] += noise * rng.standard_normal(x[distractor].shape, np.float32)
                 batch[name] = x / np.linalg.norm(x, axis=1, keepdims=True)
+            ids = list(range(lo + 1, hi + 1))
             payloads = [{"path": f"/bench/{i}.png", "ext": "png"} for i in ids]
-            store.upsert(COLLECTION, ids, batch, payloads)
+            store.upsert(store_name, ids, batch, payloads)
         store.flush()
     return time.perf_counter() - start
 
 
-def _store_settings(data_dir: Path, kind: str) -> dict:
-    if kind == "exact":
-        return {"path": str(data_dir / "faiss"), "exact_threshold": 10**7}
-    return {"path": str(data_dir / "faiss"), "exact_threshold": 1, "approximate": kind}
+def _item_rows(database, collection_id: int, size: int) -> None:
+    """Every gallery item as an indexed row (the paging snapshot reads the newest)."""
+    from sqlalchemy import insert
+
+    from anyseek.db.models import Item, ItemStatus
+
+    for lo in range(1, size + 1, 50_000):
+        rows = [
+            {
+                "id": i,
+                "collection_id": collection_id,
+                "sha256": f"{i:064x}",
+                "source_uri": f"/bench/{i}.png",
+                "status": ItemStatus.INDEXED,
+            }
+            for i in range(lo, min(size, lo + 49_999) + 1)
+        ]
+        with database.session() as session:
+            session.execute(insert(Item), rows)
 
 
 def _port() -> int:
@@ -115,15 +142,30 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def serve(env: dict[str, str], timeout_s: float = 120) -> tuple[subprocess.Popen, str]:
-    """``anyseek serve`` with ``env`` on a free port; (process, base url) once /readyz answers,
-    or the server's last words when it exits or is not ready within ``timeout_s``."""
+def start_server(tree: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
+    """``anyseek serve`` of the code in ``tree`` on the gallery (see :func:`serve`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
+    env |= {
+        "PYTHONPATH": str(tree),
+        "ANYSEEK_MODEL__SOURCE": "builtin",
+        "ANYSEEK_DATA_DIR": str(data_dir),
+        "ANYSEEK_STORE__PATH": str(data_dir / "faiss"),
+    }
+    return serve(env, timeout_s=600, cwd=tree)  # a 1M-item index takes minutes to load
+
+
+def serve(
+    env: dict[str, str], timeout_s: float = 120, cwd: Path = ROOT
+) -> tuple[subprocess.Popen, str]:
+    """``anyseek serve`` (``python -m cli`` from ``cwd``) with ``env`` on a free port; (process,
+    base url) once /readyz answers, or the server's last words when it exits first."""
     import httpx
 
     port = _port()
-    exe = Path(sys.executable).with_name("anyseek")
-    cmd = [str(exe), "serve", "--port", str(port), "--log-level", "warning"]
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    cmd = [sys.executable, "-m", "cli", "serve", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
     with httpx.Client(trust_env=False) as client:
@@ -140,27 +182,7 @@ def serve(env: dict[str, str], timeout_s: float = 120) -> tuple[subprocess.Popen
     raise SystemExit(f"server not ready in {timeout_s:g} s")
 
 
-def start_server(
-    data_dir: Path, store_kind: str, batch_max: int, wait_ms: float, threads: int, model: str
-):
-    """``anyseek serve`` on the gallery; returns (process, base url) once /readyz answers."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
-    store = _store_settings(data_dir, store_kind)
-    env |= {
-        "ANYSEEK_MODEL__SOURCE": model,
-        "ANYSEEK_DATA_DIR": str(data_dir),
-        "ANYSEEK_STORE__PATH": store["path"],
-        "ANYSEEK_STORE__EXACT_THRESHOLD": str(store["exact_threshold"]),
-        "ANYSEEK_API__BATCH_MAX": str(batch_max),
-        "ANYSEEK_API__BATCH_WAIT_MS": str(wait_ms),
-        "OMP_NUM_THREADS": str(threads),
-    }
-    if "approximate" in store:
-        env["ANYSEEK_STORE__APPROXIMATE"] = store["approximate"]
-    return serve(env)
-
-
-def stop(process) -> None:
+def stop(process: subprocess.Popen) -> None:
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=30)
@@ -173,33 +195,53 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def latencies(base: str, bodies: dict[str, list[dict]]) -> dict[str, list[float]]:
-    """Milliseconds per query, one client, per modality (after 3 warm-up queries)."""
+@dataclass
+class OneClient:
+    """One client's latencies (ms) per query kind, and the stage timings the server reported."""
+
+    ms: dict[str, list[float]] = field(default_factory=dict)
+    stages: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+
+def one_client(base: str, bodies: dict[str, list[dict]]) -> OneClient:
+    """Each kind's queries one after another (after 5 warm-up queries of each)."""
     import httpx
 
     url = f"{base}/v1/collections/{COLLECTION}/search"
-    out = {}
+    out = OneClient()
     with httpx.Client(trust_env=False, timeout=60) as client:
-        for body in bodies["caption"][:3]:
-            client.post(url, json=body)
-        for modality, queries in bodies.items():
-            times = []
+        for queries in bodies.values():
+            for body in queries[:5]:
+                client.post(url, json=body)
+        for kind, queries in bodies.items():
+            times, stages = [], {}
             for body in queries:
                 start = time.perf_counter()
                 response = client.post(url, json=body)
                 times.append((time.perf_counter() - start) * 1000)
                 if response.status_code != 200:
-                    raise SystemExit(f"{modality}: {response.status_code} {response.text[:300]}")
-            out[modality] = times
+                    raise SystemExit(f"{kind}: {response.status_code} {response.text[:300]}")
+                for stage, ms in response.json().get("timings_ms", {}).items():
+                    stages.setdefault(stage, []).append(ms)
+            out.ms[kind], out.stages[kind] = times, stages
     return out
 
 
 async def _load(base: str, bodies: list[dict], clients: int, seconds: float) -> tuple[int, int]:
     """(answered, errors) of ``clients`` concurrent clients looping for ``seconds``."""
+    done, errors, _ = await _timed_load(base, bodies, clients, seconds)
+    return done, errors
+
+
+async def _timed_load(
+    base: str, bodies: list[dict], clients: int, seconds: float
+) -> tuple[int, int, list[float]]:
+    """(answered, errors, latencies ms) of ``clients`` concurrent clients for ``seconds``."""
     import httpx
 
     url = f"{base}/v1/collections/{COLLECTION}/search"
     done = errors = 0
+    times: list[float] = []
     stop_at = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=clients)
     async with httpx.AsyncClient(trust_env=False, timeout=60, limits=limits) as client:
@@ -208,61 +250,81 @@ async def _load(base: str, bodies: list[dict], clients: int, seconds: float) -> 
             nonlocal done, errors
             j = i
             while time.monotonic() < stop_at:
+                start = time.perf_counter()
                 try:
                     response = await client.post(url, json=bodies[j % len(bodies)])
                     ok = response.status_code == 200
                 except httpx.HTTPError:
                     ok = False
+                times.append((time.perf_counter() - start) * 1000)
                 done += ok
                 errors += not ok
                 j += clients
 
         await asyncio.gather(*(worker(i) for i in range(clients)))
-    return done, errors
+    return done, errors, times
+
+
+def load_avg() -> str:
+    """The 1/5/15-minute load averages, as ``uptime`` gives them."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def baseline_tree(rev: str) -> Path:
+    """A temporary git worktree of ``rev`` (removed by :func:`remove_tree`)."""
+    folder = Path(tempfile.mkdtemp(prefix="anyseek-baseline-"))
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), rev],
+        check=True,
+        capture_output=True,
+    )
+    return folder
+
+
+def remove_tree(folder: Path) -> None:
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--stores", default="exact,ivf_sq8")
+    parser.add_argument("--sizes", default="2000,100000")
+    parser.add_argument("--load-sizes", default=None, help="sizes with the 16-client load")
+    parser.add_argument("--baseline-rev", default=None, help="git revision to measure beside")
     parser.add_argument("--real", type=int, default=1000, help="scenes embedded by the model")
     parser.add_argument("--noise", type=float, default=0.05)
-    parser.add_argument("--queries", type=int, default=40, help="per modality")
+    parser.add_argument("--queries", type=int, default=60, help="per kind, one client")
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--threads", type=int, default=2, help="server OMP threads")
-    parser.add_argument(
-        "--modes",
-        default="16:2,1:0",
-        help="server modes BATCH_MAX:WAIT_MS; latencies with the first, load with each",
-    )
-    parser.add_argument(
-        "--loads", default="mixed,caption", help="load queries: mixed modalities and/or one"
-    )
-    parser.add_argument(
-        "--models",
-        default="builtin",
-        help="model sources to serve, comma-separated (an old bundle folder beside builtin "
-        "measures both in one run)",
-    )
+    parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    text = "\n\n".join(f"### Model {m}\n\n" + measure(args, m) for m in args.models.split(","))
+    command = "OMP_NUM_THREADS={} PYTHONPATH=. .venv/bin/python bench/search.py {}".format(
+        os.environ.get("OMP_NUM_THREADS", "(unset)"), shlex.join(sys.argv[1:])
+    )
+    trees = {"this tree": ROOT}
+    if args.baseline_rev:
+        trees = {args.baseline_rev[:10]: baseline_tree(args.baseline_rev), "this tree": ROOT}
+    try:
+        text = measure(args, trees, command)
+    finally:
+        for tree in trees.values():
+            if tree != ROOT:
+                remove_tree(tree)
     print(text)
     if args.out:
         args.out.write_text(text)
 
 
-def measure(args: argparse.Namespace, source: str) -> str:
-    """The latency and load tables of one model."""
+def measure(args: argparse.Namespace, trees: dict[str, Path], command: str) -> str:
+    """The whole result file: setting, one-client latencies, stage timings, load."""
     import torch
     from PIL import Image
 
-    from model.families.registry import load_search_model
+    from model.service import load_search_model
     from scenes.sample import generate_batch
 
-    t0 = time.perf_counter()
-    model = load_search_model(source)
+    model = load_search_model("builtin")
     real = []
     for lo in range(0, args.real, 256):
         real += generate_batch(range(995_000 + lo, 995_000 + min(args.real, lo + 256)), 64)
@@ -270,66 +332,83 @@ def measure(args: argparse.Namespace, source: str) -> str:
     for lo in range(0, len(real), 256):
         x = torch.stack([model.image_input(Image.fromarray(s.rgb)) for s in real[lo : lo + 256]])
         for name, v in model.embed_images(x).items():
-            vectors.setdefault(name, []).append(v)
+            vectors.setdefault(name, []).append(np.asarray(v))
     stacked = {name: np.concatenate(v) for name, v in vectors.items()}
-    embed_s = time.perf_counter() - t0
     queries = generate_batch(range(996_000, 996_000 + args.queries), 64)  # not in the gallery
-    bodies = {m: [query_body(m, s) for s in queries] for m in MODALITIES}
-    mixed = [bodies[m][i] for i in range(args.queries) for m in MODALITIES]
-
-    lines = [
-        f"Gallery: {args.real} generated scenes embedded by the model ({embed_s:.0f} s) "
-        f"+ synthetic distractors (real vectors + N(0, {args.noise}²) noise, renormalised) up to "
-        f"the size; {args.queries} held-out queries per modality; server OMP threads "
-        f"{args.threads}; load: {args.clients} clients for {args.seconds:g} s each, queries of all "
-        "five modalities in turn (mixed) or captions only.",
-        "",
-        "| items | store | build s | query | p50 ms | p95 ms | p99 ms |",
-        "|---:|---|---:|---|---:|---:|---:|",
-    ]
-    load_lines = [
-        "",
-        "| items | store | queries | micro-batching | clients | queries/s | errors |",
-        "|---:|---|---|---|---:|---:|---:|",
-    ]
+    bodies = {kind: [query_body(kind, s) for s in queries] for kind in KINDS}
+    mixed = [bodies[kind][i] for i in range(args.queries) for kind in KINDS]
+    load_sizes = {int(s) for s in (args.load_sizes or args.sizes).split(",")}
+    started = load_avg()
+    single, stages, load = [], [], []
     for size in [int(s) for s in args.sizes.split(",")]:
-        for kind in args.stores.split(","):
-            with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
-                data_dir = Path(tmp)
-                build_s = build_gallery(data_dir, size, kind, real, stacked, args.noise)
-                modes = [
-                    (int(m.split(":")[0]), float(m.split(":")[1])) for m in args.modes.split(",")
-                ]
-                process, base = start_server(data_dir, kind, *modes[0], args.threads, source)
+        with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
+            build_s = build_gallery(Path(tmp), size, stacked, model, args.noise)
+            print(f"{size:,} items built in {build_s:.0f} s", flush=True)
+            for name, tree in trees.items():
+                process, base = start_server(tree, Path(tmp))
                 try:
-                    found = latencies(base, bodies)
-                    for modality, times in found.items():
-                        lines.append(
-                            f"| {size:,} | {kind} | {build_s:.0f} | {modality} | "
-                            f"{pct(times, 0.5):.1f} | {pct(times, 0.95):.1f} | "
-                            f"{pct(times, 0.99):.1f} |"
+                    found = one_client(base, bodies)
+                    for kind, times in found.ms.items():
+                        single.append(
+                            f"| {size:,} | {name} | {kind} | {pct(times, 0.5):.1f} | "
+                            f"{pct(times, 0.95):.1f} | {pct(times, 0.99):.1f} |"
                         )
-                        print(lines[-1], flush=True)
-                    for i, (batch_max, wait_ms) in enumerate(modes):
-                        if i:
-                            stop(process)
-                            process, base = start_server(
-                                data_dir, kind, batch_max, wait_ms, args.threads, source
-                            )
-                        how = f"on ({batch_max}, wait {wait_ms:g} ms)" if batch_max > 1 else "off"
-                        for load in args.loads.split(","):
-                            sent = mixed if load == "mixed" else bodies[load]
-                            done, errors = asyncio.run(
-                                _load(base, sent, args.clients, args.seconds)
-                            )
-                            load_lines.append(
-                                f"| {size:,} | {kind} | {load} | {how} | "
-                                f"{args.clients} | {done / args.seconds:.1f} | {errors} |"
-                            )
-                            print(load_lines[-1], flush=True)
+                        print(single[-1], flush=True)
+                        medians = {s: statistics.median(v) for s, v in found.stages[kind].items()}
+                        shown = ", ".join(f"{s} {ms:.2f}" for s, ms in medians.items())
+                        stages.append(f"| {size:,} | {name} | {kind} | {shown} |")
+                    if size in load_sizes:
+                        asyncio.run(_load(base, mixed, args.clients, 3))  # warm up
+                        done, errors, times = asyncio.run(
+                            _timed_load(base, mixed, args.clients, args.seconds)
+                        )
+                        load.append(
+                            f"| {size:,} | {name} | {args.clients} | {done / args.seconds:.1f} | "
+                            f"{pct(times, 0.5):.0f} | {pct(times, 0.99):.0f} | {errors} |"
+                        )
+                        print(load[-1], flush=True)
                 finally:
                     stop(process)
-    return "\n".join(lines + load_lines) + "\n"
+    return "\n".join(
+        [
+            "# Search over HTTP: this tree beside an earlier revision, in one run",
+            "",
+            f"Command: `{command}`",
+            "",
+            f"Machine: {os.cpu_count()} cores; load average (1/5/15 min) {started} at the start,"
+            f" {load_avg()} at the end (other work on the machine shows here). Gallery: "
+            f"{args.real} generated scenes embedded by the built-in model + synthetic "
+            f"distractors (real vectors + N(0, {args.noise}²) noise, renormalised) up to the "
+            f"size, in the default store (exact up to 50,000 items, IVF beyond), the database "
+            f"holding every item; {args.queries} held-out queries per kind; each server started "
+            "on the same data in turn. Generated by `bench/search.py`: rerun it, do not edit.",
+            "",
+            "## One client: latency over HTTP (ms)",
+            "",
+            "| items | server | query | p50 | p95 | p99 |",
+            "|---:|---|---|---:|---:|---:|",
+            *single,
+            "",
+            "## Where the time goes: the server's stage timings (`timings_ms`, median ms)",
+            "",
+            "`resolve` (the collection's version, model and snapshot: one database read), "
+            "`transform` (spaces and model inputs), `queue` (waiting for the model's batch), "
+            "`model`, `store` (one search per space), `fuse` (fusion, relevance, cursor), "
+            "`page` (hits and the next cursor); the earlier revision names its own stages. "
+            "The rest of a request's time is HTTP, JSON and thread hand-offs.",
+            "",
+            "| items | server | query | stages |",
+            "|---:|---|---|---|",
+            *stages,
+            "",
+            f"## {args.clients} clients of mixed caption and sketch queries, {args.seconds:g} s",
+            "",
+            "| items | server | clients | searches/s | p50 ms | p99 ms | errors |",
+            "|---:|---|---:|---:|---:|---:|---:|",
+            *load,
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":
