@@ -18,8 +18,8 @@ from sqlalchemy import event
 
 from anyseek.db import repository, versions
 from anyseek.db.session import Database
-from model.data import generate_scene
 from model.service import fusion_weights, model_identity
+from scenes import generate_scene
 from search.candidates import SpaceQuery, gather
 from search.query import LikeItem, QueryPart, SearchQuery
 from search.searcher import Searcher
