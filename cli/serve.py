@@ -30,9 +30,10 @@ def serve_api(
     settings: Settings, host: str | None = None, port: int | None = None, log_level: str = "info"
 ) -> None:
     """Run the API and the web page under uvicorn until interrupted (also ``anyseek demo``)."""
-    # idle OpenMP workers (the model's, FAISS's) sleep instead of spinning, before either
+    # idle OpenMP workers (the model's, FAISS's) sleep instead of spinning, set before either
     # library loads: spinning, they took the cores the request threads need between batches
-    # (16 clients of captions and sketches: about 2x the searches/s, bench/results/search.md)
+    # (16 clients of captions and sketches on 2 busy cores gave about twice the searches/s with
+    # it, in a quick A/B that is not a result file; bench/search.py measures the whole path)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import uvicorn
 
