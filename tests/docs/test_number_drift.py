@@ -63,6 +63,7 @@ def _human(row: str, *indices: int) -> tuple[Cell, ...]:
 
 
 DEMO = "demo.md"
+INSTALL = "install.md"
 NOT_LIKE = "| caption, not its top wrong hit {} | project |"
 QUOTES: tuple[Quote, ...] = (
     # README: the demo's own queries
@@ -92,6 +93,28 @@ QUOTES: tuple[Quote, ...] = (
         "README.md",
         r"a hostile corpus of {N} kinds of entries",
         (Cell("reliability.md", "| kinds |", 0),),
+    ),
+    # README: what setting up costs (install.md)
+    Quote(
+        "README.md",
+        r"is {N} GB, {N} GB of it `nvidia-\*` libraries",
+        (
+            Cell(INSTALL, "| make test-clip's venv |", 1),
+            Cell(INSTALL, "| make test-clip's venv |", 2),
+        ),
+    ),
+    Quote(
+        "README.md",
+        r"is {N} GB and installs in {N} s here",
+        (Cell(INSTALL, "| make install |", 1), Cell(INSTALL, "| make install |", 0)),
+    ),
+    Quote(
+        "README.md",
+        r"`\.\[clip,dev\]` \({N} GB; {N} s here",
+        (
+            Cell(INSTALL, "| make test-clip's venv |", 1),
+            Cell(INSTALL, "| make test-clip's venv |", 0),
+        ),
     ),
     # README: the status of the built-in model (human.md, builtin_5k.md)
     Quote(
