@@ -225,7 +225,7 @@ def test_cli_search_with_the_official_model(indexed) -> None:
     env = {
         "ANYSEEK_DATA_DIR": str(settings.data_dir),
         "ANYSEEK_MODEL__SOURCE": settings.model.source,
-        "ANYSEEK_MODEL__TOKENIZERS": settings.model.fourm.tokenizers,
+        "ANYSEEK_MODEL__TOKENIZERS": settings.model.tokenizers,
         "ANYSEEK_MODEL__DEVICE": "cpu",
         "OMP_NUM_THREADS": "1",
         "PATH": os.environ["PATH"],
