@@ -61,7 +61,8 @@ def _start_run(tmp_path: Path, **train: object) -> tuple[list[str], Path, dict, 
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_chunk(tmp_path: Path) -> None:
-    command, out, env, first = _start_run(tmp_path, steps=400, chunk_minutes=0.01)
+    steps = 150  # ~50 s of tiny steps here, about 80 chunks: killed well inside the run
+    command, out, env, first = _start_run(tmp_path, steps=steps, chunk_minutes=0.01)
     deadline = time.monotonic() + 240
     while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
         assert first.poll() is None, "the run ended before its first checkpoint"
@@ -77,8 +78,8 @@ def test_a_killed_run_resumes_from_its_last_chunk(tmp_path: Path) -> None:
     log = (out / "train.log").read_text()
     assert "resumed at step" in log
     history = json.loads((out / "history.json").read_text())
-    steps = [r["step"] for r in history]
-    assert steps == sorted(steps) and steps[-1] == 400 and len(steps) >= 2
+    done_at = [r["step"] for r in history]
+    assert done_at == sorted(done_at) and done_at[-1] == steps and len(done_at) >= 2
 
 
 @pytest.mark.slow
