@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from postgres_plan import items_plan
 from sqlalchemy import event, insert
-from sqlalchemy.dialects import postgresql
 
 from anyseek.db import repository, versions
 from anyseek.db.models import Item, ItemStatus
@@ -189,12 +189,6 @@ def test_postgres_reads_the_resolve_stages_watermark_from_the_end_of_one_index(
                 for i in range(1, 3004)  # the newest, 3003, still pending
             ],
         )
-    statement = resolve_statement("photos").compile(
-        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-    )
-    with migrated_database.engine.connect() as connection:
-        connection.exec_driver_sql("ANALYZE items")
-        connection.exec_driver_sql("SET enable_seqscan = off")  # small table: ask for the index
-        plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}"))
+    plan = items_plan(migrated_database, resolve_statement("photos"))
     assert "Backward" in plan and "Aggregate" not in plan, plan
     assert VersionResolver(migrated_database)("photos").watermark == 3002

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from postgres_plan import items_plan
 from sqlalchemy import insert, inspect
-from sqlalchemy.dialects import postgresql
 
 from anyseek.db import repository
 from anyseek.db.models import Item, ItemStatus
@@ -58,13 +58,7 @@ def test_postgres_reads_the_watermark_from_the_end_of_one_index(
     if migrated_database.engine.dialect.name != "postgresql":
         return  # SQLite's indexes end with the row id: the plan question is PostgreSQL's
     _fill(migrated_database)
-    statement = watermark_statement("photos").compile(
-        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
-    )
-    with migrated_database.engine.connect() as connection:
-        connection.exec_driver_sql("ANALYZE items")
-        connection.exec_driver_sql("SET enable_seqscan = off")  # small table: ask for the index
-        plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}"))
+    plan = items_plan(migrated_database, watermark_statement("photos"))
     # max() as a LIMIT 1 backward index scan (the planner picks the index, by its statistics):
     # a probe from the newest end, not an aggregate over every indexed row of the collection
     # (what the old join to collections got: 170 ms a search at one million items)
