@@ -34,7 +34,7 @@ from model.queries import (
     query_name,
     with_parameter_per_kind,
 )
-from model.runtime.fusion import fusion_weights
+from model.runtime.fusion import fusion_weights, query_fusion_weights
 from model.runtime.threads import default_threads, use_threads
 from model.transforms.base import MAX_PIXELS, UserInputError, open_image
 from model.transforms.depth import load_depth
@@ -68,6 +68,7 @@ __all__ = [
     "load_search_model",
     "model_identity",
     "open_image",
+    "query_fusion_weights",
     "query_kind",
     "query_kinds_markdown",
     "query_name",

@@ -30,7 +30,13 @@ import torch
 from anyseek.db.session import Database
 from anyseek.identity import ModelIdentity
 from anyseek.settings import SearchSettings, Settings
-from model.service import MAX_PIXELS, PriorModel, SearchModel, load_search_model
+from model.service import (
+    MAX_PIXELS,
+    PriorModel,
+    SearchModel,
+    load_search_model,
+    query_fusion_weights,
+)
 from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
 from search.cursor import encode_cursor
 from search.explain import explain, model_work
@@ -49,7 +55,7 @@ from search.query import (
 from search.relevance import Calibration, calibration_of, query_kind, uncalibrated_note
 from search.resolve import NameResolver, Resolved, SnapshotLookup, VersionResolver, check_model
 from search.stores.base import MAX_K, VectorStore
-from search.vectors import Liked, query_vectors, space_weights
+from search.vectors import Liked, query_vectors
 
 PriorsLookup = Callable[[str], Mapping[str, torch.Tensor] | None]  # collection -> its priors
 
@@ -279,7 +285,7 @@ class Searcher:
             with timer.stage("items"):
                 liked = self._liked(query, plan.target)
         vectors, information = query_vectors(plan.predicted, plan.sign, liked, plan.spaces)
-        fused_weights = space_weights(information, plan.spaces)
+        fused_weights = query_fusion_weights(information, plan.spaces)
         queries = [SpaceQuery(s, vectors[s], fused_weights[s]) for s in plan.spaces]
         settings = self.settings
         served = plan.cursor.served if plan.cursor else plan.offset

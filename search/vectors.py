@@ -1,10 +1,8 @@
-"""One query vector per space, and each space's fusion weight: scalar maths in plain numpy.
+"""One query vector per space: scalar maths in plain numpy.
 
 The model's prediction (times the plan's sign) plus the weighted stored vectors of "more like
-this" items, at unit length, steered away from "not like this" items (``search.steering``); and
-the weight fusion gives each space: the caller's weight times the query's information squared,
-as ``model.service.fusion_weights`` computes it over batches of tensors (a test holds the two
-together). Per query these are a handful of floats, so no tensor is made for them.
+this" items, at unit length, steered away from "not like this" items (``search.steering``). Each
+space's fusion weight is ``model.service.query_fusion_weights``.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from model.service import QueryEmbedding
 from search.query import SearchInputError
 from search.steering import steer
 
-FUSION_POWER = 2.0  # the information's power in a space's fusion weight (the model's default)
 Liked = list[tuple[float, dict[str, np.ndarray]]]  # (weight, stored vector per space) per item
 
 
@@ -57,13 +54,3 @@ def unit(vector: np.ndarray | None, space: str) -> np.ndarray:
             "parts",
         )
     return np.asarray(vector) / norm
-
-
-def space_weights(information: Mapping[str, float], weights: Mapping[str, float]) -> dict:
-    """Fusion weight per space (summing to 1): caller's weight times information squared."""
-    raw = {
-        space: float(weights.get(space, 1.0)) * max(float(info), 0.0) ** FUSION_POWER + 1e-12
-        for space, info in information.items()
-    }
-    total = sum(raw.values())
-    return {space: value / total for space, value in raw.items()}

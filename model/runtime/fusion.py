@@ -55,6 +55,22 @@ def fusion_weights(
     return {space: r / total for space, r in raw.items()}
 
 
+def query_fusion_weights(
+    information: Mapping[str, float],
+    weights: Mapping[str, float] | None = None,
+    power: float = DEFAULT_POWER,
+) -> dict[str, float]:
+    """One query's weight per space (floats summing to 1), by :func:`fusion_weights`' rule: a
+    search's scalar maths needs no tensors (the caller has checked the weights)."""
+    weights = weights or {}
+    raw = {
+        space: float(weights.get(space, 1.0)) * max(float(info), 0.0) ** power + 1e-12
+        for space, info in information.items()
+    }
+    total = sum(raw.values())
+    return {space: value / total for space, value in raw.items()}
+
+
 def fuse(
     similarities: Mapping[str, Tensor],
     information: Mapping[str, Tensor] | None = None,

@@ -20,14 +20,13 @@ from sqlalchemy import event, insert
 from anyseek.db import repository, versions
 from anyseek.db.models import Item, ItemStatus
 from anyseek.db.session import Database
-from model.service import fusion_weights, model_identity
+from model.service import fusion_weights, model_identity, query_fusion_weights
 from scenes import generate_scene
 from search.candidates import SpaceQuery, gather
 from search.query import LikeItem, QueryPart, SearchQuery
 from search.resolve import VersionResolver, resolve_statement
 from search.searcher import Searcher
 from search.stores import SpaceSpec, VectorStore
-from search.vectors import space_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 SWITCH = """
@@ -156,7 +155,7 @@ def test_a_search_calls_the_store_once_and_a_liked_item_once_more(
 def test_space_weights_are_the_models_fusion_weights() -> None:
     information = {"semantic": 1.7, "layout": 0.4, "none": -0.2}
     weights = {"semantic": 1.0, "layout": 2.5, "none": 1.0}
-    found = space_weights(information, weights)
+    found = query_fusion_weights(information, weights)
     expected = fusion_weights({s: torch.tensor([i]) for s, i in information.items()}, weights)
     assert found == pytest.approx({s: float(w[0]) for s, w in expected.items()}, rel=1e-5)
     assert sum(found.values()) == pytest.approx(1.0)
