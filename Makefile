@@ -52,7 +52,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/anyseek demo
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
 
 test-clip: $(CLIP_STAMP)
 	$(CLIP_VENV)/bin/python -m pytest -m clip tests/model/families/openclip $(PYTEST_ARGS)

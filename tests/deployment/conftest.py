@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from cluster import Cluster, Sizes
+from faults import CI_CASES
 from netns import why_not_available
 from services import why_missing
 from workload import make_images
@@ -17,6 +18,21 @@ from workload import make_images
 REQUIRED = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
 #: CI's size: short outages, small jobs (bench/deployment.py runs the full size)
 CI_SIZES = Sizes(images=240, chunk=12, outage_s=6.0, disk_mb=64, visibility_s=8)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep only CI's (broker, fault) runs of the fault matrix (``faults.CI_CASES``)."""
+    kept, dropped = [], []
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        fault = spec.params.get("fault") if spec is not None else None
+        if fault is None or (spec.params["bed"], fault.name) in CI_CASES:
+            kept.append(item)
+        else:
+            dropped.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,12 @@
-"""Every fault of the catalogue, on Redis and on RabbitMQ, during a bulk job and 16 search clients:
-each image indexed exactly once, the job's state true, no 5xx, no hang, recovery unattended."""
+"""Every fault of the catalogue during a bulk job and 16 search clients: each image indexed exactly
+once, the job's state true, no 5xx, no hang, recovery unattended (CI makes the runs of
+``faults.CI_CASES``: each fault on one broker, the broker's restart on both)."""
 
 from __future__ import annotations
 
 import pytest
 from cluster import Cluster
-from faults import FAULTS, Fault, run_fault, run_load
+from faults import BY_NAME, CI_CASES, FAULTS, Fault, run_fault, run_load
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -20,6 +21,11 @@ def test_a_fault_loses_and_duplicates_nothing(bed: Cluster, fault: Fault) -> Non
     seen = result.overall
     assert seen.five_xx == seen.hangs == seen.harmed == seen.hostile_bad == 0, failure
     assert seen.answered > 0, failure
+
+
+def test_ci_makes_every_fault_on_a_broker_the_bed_has() -> None:
+    assert {name for _, name in CI_CASES} == set(BY_NAME)
+    assert {broker for broker, _ in CI_CASES} == {"redis", "rabbitmq"}
 
 
 def test_sixteen_clients_beside_indexing_harm_no_good_query(bed: Cluster) -> None:
