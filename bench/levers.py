@@ -13,8 +13,8 @@ final evaluation beside ``base``.
 
 Issue 53's levers (``content_box``, ``cross_pairs``, ``cross_captions``, ``cells``,
 ``v10_draft``: ``workbench/recipes/v10-draft.json`` made short) each have a ``_seed1`` twin;
-the validation curves do not show pairs without the image, so run ``bench/any_to_any.py
---model ROOT/ARM/bundle`` on the cross arms' bundles too.
+the validation curves do not show pairs without the image, so ``--pairs-n N`` also measures
+``bench/any_to_any.py``'s table on every arm's bundle (kept beside it) and reports chosen pairs.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from workbench.pipeline import Run, run_pipeline
 from workbench.recipe import Recipe, load_recipe
 from workbench.styles import RANDOM, RANDOM_WIDE
 
-BOXED = {"sketch": {"content_box": True, "box_margin": 0.06}}  # v10-draft's input_settings
+BOXED = {"sketch": {"content_box": True, "box_margin": 0.06}}  # the content_box arm's
 CAPTION_PAIRS = tuple(("caption", q) for q in ("depth", "normal", "semseg", "sketch", "edges"))
 
 ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
@@ -156,13 +156,15 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         {"train": {"cross_weight": 0.5, "cross_pairs": CAPTION_PAIRS}},
     ),
     "v10_draft": (
-        "workbench/recipes/v10-draft.json: the cell head (weight 1), sketches from their "
-        "content's box and every cross pair (weight 0.5) together",
-        {
-            "recipe": {"generation": "v10"},
-            "data": {"input_settings": BOXED},
-            "train": {"cell_weight": 1.0, "cross_weight": 0.5},
-        },
+        "workbench/recipes/v10-draft.json: the cell head (weight 1) and every cross pair "
+        "(weight 0.5), drawings read from the page (the content box left out after "
+        "levers_v10.md)",
+        {"recipe": {"generation": "v10"}, "train": {"cell_weight": 1.0, "cross_weight": 0.5}},
+    ),
+    "cells_cross": (
+        "the cell head (weight 1) and every cross pair (weight 0.5), drawings read from the "
+        "page as shipped (the draft's first form without its content box)",
+        {"train": {"cell_weight": 1.0, "cross_weight": 0.5}},
     ),
     "both": (
         "object_positives and the random person together",
@@ -254,11 +256,68 @@ def run_arm(root: Path, name: str, recipe: Recipe) -> dict[str, object]:
     return result
 
 
+#: any-to-any cells the report shows per arm, (gallery, query): the pairs without the image that
+#: v9 reads least well, a caption's pairs with a depth map and a sketch, and one through rgb
+PAIRS = (
+    ("sketch", "depth"), ("sketch", "normal"), ("sketch", "edges"), ("semseg", "sketch"),
+    ("depth", "sketch"), ("depth", "caption"), ("caption", "depth"), ("sketch", "caption"),
+    ("caption", "sketch"), ("rgb", "caption"),
+)  # fmt: skip
+PIXEL = ("depth", "semseg", "sketch", "normal", "edges")
+
+
+def arm_pairs(root: Path, name: str, n: int, seed: int, scenes: list[dict]) -> dict[str, object]:
+    """``bench/any_to_any.py``'s table of one arm's bundle on ``n`` scenes of ``seed`` (kept in
+    the arm's folder, so a second call only reads it)."""
+    path = root / name / f"any_to_any-{n}-{seed}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    from bench.any_to_any import measure
+    from model.service import load_search_model
+
+    table = measure(load_search_model(str(root / name / "bundle"), device="cpu"), scenes)
+    path.write_text(json.dumps(table, indent=1) + "\n")
+    return table
+
+
+def pairs_report(tables: dict[str, dict], n: int, seed: int) -> list[str]:
+    """The any-to-any section: chosen R@1 cells per arm, and the lowest R@1 of the generator's
+    pairs of two pixel modalities (the issue's bar is 0.95)."""
+    heads = [f"{g} <- {q}" for g, q in PAIRS]
+    lines = [
+        "## Pairs without the image (R@1)",
+        "",
+        f"`bench/any_to_any.py`'s measurement on each arm's bundle ({n:,} scenes, seed {seed}): "
+        "a gallery of one modality asked by another, R@1 of the scene's own item; the lowest "
+        "is over every pair of two pixel modalities (depth, segmentation, sketch, normals, "
+        "edges) whose gallery the bench builds.",
+        "",
+        "| arm | lowest pixel pair | " + " | ".join(heads) + " |",
+        "|---|---|" + "---|" * len(heads),
+    ]
+    for arm, table in tables.items():
+        lowest = min(
+            (r[0], f"{g} <- {q}")
+            for g, row in table.items()
+            for q, r in row.items()
+            if g in PIXEL and q in PIXEL
+        )
+        cells = " | ".join(f"{table[g][q][0]:.3f}" for g, q in PAIRS)
+        lines.append(f"| {arm} | {lowest[0]:.3f} ({lowest[1]}) | {cells} |")
+    return [*lines, ""]
+
+
 def _row(values: dict[str, float], keys: tuple[str, ...]) -> str:
     return " | ".join(f"{values[k]:.3f}" if k in values else "" for k in keys)
 
 
-def report(results: list[dict[str, object]], command: str, recipe: Recipe, shipped: Recipe) -> str:
+def report(
+    results: list[dict[str, object]],
+    command: str,
+    recipe: Recipe,
+    shipped: Recipe,
+    pairs: list[str] | None = None,
+) -> str:
     """The markdown: final numbers per arm (and the change against base), then the curves."""
     lines = [
         "# Levers for the next recipe of the built-in model",
@@ -287,7 +346,7 @@ def report(results: list[dict[str, object]], command: str, recipe: Recipe, shipp
             delta = {k: r["eval"][k] - base[k] for k in COLUMNS if k in r["eval"] and k in base}
             cells = " | ".join(f"{delta[k]:+.3f}" if k in delta else "" for k in COLUMNS)
             lines.append(f"| | change against base | | {cells} |")
-    lines += ["", "## Learning curves (validation after each chunk)", ""]
+    lines += ["", *(pairs or []), "## Learning curves (validation after each chunk)", ""]
     for r in results:
         lines += [
             f"### {r['arm']}",
@@ -310,6 +369,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--chunk-minutes", type=float, default=4.0)
     parser.add_argument("--out", type=Path, help="the markdown report")
+    parser.add_argument(
+        "--pairs-n", type=int, default=0, help="also measure any-to-any pairs on N scenes"
+    )
+    parser.add_argument("--pairs-seed", type=int, default=20261202)
     args = parser.parse_args()
     unknown = [a for a in args.arms.split(",") if a not in ARMS]
     if unknown:
@@ -320,8 +383,18 @@ def main() -> None:
     for name in args.arms.split(","):
         recipe = arm_recipe(base, name, *shape)
         results.append(run_arm(args.root, name, recipe))
+    pairs = None
+    if args.pairs_n:
+        from bench.any_to_any import scene_parts
+
+        scenes = scene_parts(args.pairs_n, args.pairs_seed)[0]
+        tables = {
+            arm: arm_pairs(args.root, arm, args.pairs_n, args.pairs_seed, scenes)
+            for arm in (str(r["arm"]) for r in results)
+        }
+        pairs = pairs_report(tables, args.pairs_n, args.pairs_seed)
     command = "PYTHONPATH=. .venv/bin/python bench/levers.py " + " ".join(sys.argv[1:])
-    text = report(results, command, arm_recipe(base, "base", *shape), base)
+    text = report(results, command, arm_recipe(base, "base", *shape), base, pairs)
     if args.out:
         args.out.write_text(text + "\n")
     print(text)

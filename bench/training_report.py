@@ -4,7 +4,8 @@
         --load runs/v4.load --out bench/results/training.md
 
 Reads the run folder (``recipe.json``, ``history.json``: one record per checkpointed chunk,
-``calls.json``: each call's wall time) and, optionally, a file of ``/proc/loadavg`` samples taken
+``calls.json``: each call's wall time; a run stopped before its end, its last checkpoint's
+curve) and, optionally, a file of ``/proc/loadavg`` samples taken
 while it ran; writes the command, the wall time, the load and the curve.
 """
 
@@ -18,7 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 COLUMNS = (
-    "sketch R@1", "depth R@1", "semseg R@1", "normal R@1", "caption R@1", "object attr_P@10",
+    "sketch R@1", "edges R@1", "depth R@1", "semseg R@1", "normal R@1", "caption R@1",
+    "object attr_P@10",
     "caption+sketch R@1", "sketch (default) R@10", "semseg (default) R@10",
     "caption (default) R@1", "sketch (scrawl, held out) R@10", "semseg (scrawl, held out) R@10",
 )  # fmt: skip
@@ -31,15 +33,16 @@ def main() -> None:
     parser.add_argument("--load", type=Path, help="lines 'HH:MM:SS <contents of /proc/loadavg>'")
     parser.add_argument("--note", default="", help="what else the machine did meanwhile")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--title", default="Training the built-in model")
     args = parser.parse_args()
     from workbench.card import curve_table
 
     recipe = json.loads((args.run / "recipe.json").read_text())
-    history = json.loads((args.run / "history.json").read_text())
+    history, stopped = read_history(args.run)
     calls = json.loads((args.run / "calls.json").read_text())
     wall = sum(c["seconds"] for c in calls) / 60
     lines = [
-        "# Training the built-in model",
+        f"# {args.title}",
         "",
         f"Command: `anyseek train default --recipe {recipe['name']} --out {args.run}`",
         "",
@@ -51,6 +54,13 @@ def main() -> None:
         f"{history[-1]['minutes']:.1f} min for {history[-1]['step']} steps of "
         f"{recipe['train']['batch']}.",
     ]
+    if stopped:
+        lines += [
+            "",
+            f"**Stopped before its end**: the curve is the last checkpoint's, step "
+            f"{history[-1]['step']} of the recipe's {recipe['train']['steps']}; a call killed "
+            "before it ended is not in the wall time.",
+        ]
     if args.load and args.load.is_file():
         samples = load_samples(args.load.read_text())
         lines += [
@@ -73,6 +83,16 @@ def main() -> None:
     print(text)
     if args.out:
         args.out.write_text(text)
+
+
+def read_history(run: Path) -> tuple[list[dict[str, float]], bool]:
+    """The run's per-chunk records and whether it was stopped: a finished run's
+    ``history.json``, else (a run stopped or still going) its last checkpoint's."""
+    if (run / "history.json").is_file():
+        return json.loads((run / "history.json").read_text()), False
+    import torch
+
+    return torch.load(run / "checkpoint.pt", weights_only=False)["history"], True
 
 
 def load_samples(text: str) -> list[float]:

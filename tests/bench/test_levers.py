@@ -35,6 +35,15 @@ def test_each_v10_lever_arm_switches_on_its_lever_only() -> None:
     assert {f"{a}_seed1" for a in ("content_box", "cross_pairs", "v10_draft")} <= set(ARMS)
 
 
+def test_the_cells_cross_arm_is_the_v10_draft_arm_measured_before_the_draft_took_it() -> None:
+    base = load_recipe("default")
+    draft = arm_recipe(base, "v10_draft", 600, 50, 1.0)
+    measured = arm_recipe(base, "cells_cross", 600, 50, 1.0)
+    assert measured.data == arm_recipe(base, "base", 600, 50, 1.0).data  # no content box
+    assert measured.train == draft.train  # the cell head and every cross pair
+    assert not draft.data.input_settings
+
+
 def test_a_content_box_arm_renders_its_own_sets_and_other_arms_reuse_theirs() -> None:
     import hashlib
     import json
@@ -49,3 +58,20 @@ def test_a_content_box_arm_renders_its_own_sets_and_other_arms_reuse_theirs() ->
         before = json.dumps([part, section, 64], sort_keys=True)  # the key before input settings
         assert render_key(part, base) == hashlib.sha1(before.encode()).hexdigest()[:12]
         assert render_key(part, boxed) != render_key(part, base)  # the gallery read boxed too
+
+
+def test_the_pairs_section_shows_each_arm_s_cells_and_its_lowest_pixel_pair() -> None:
+    from bench.any_to_any import GALLERIES, QUERIES
+    from bench.levers import PAIRS, pairs_report
+
+    table = {
+        g: {q: [0.99, 1.0] for q in QUERIES if (q,) != kinds} for g, kinds in GALLERIES.items()
+    }
+    table["sketch"]["edges"] = [0.853, 0.98]
+    table["caption"]["depth"] = [0.12, 0.5]  # a caption pair is not a pixel pair
+    lines = pairs_report({"base": table}, 1000, 20261202)
+    row = next(line for line in lines if line.startswith("| base |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "0.853 (sketch <- edges)"
+    assert cells[2 + PAIRS.index(("caption", "depth"))] == "0.120"
+    assert len(cells) == 2 + len(PAIRS)
