@@ -184,8 +184,8 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 
 
 #: arms run twice, to measure chance
-SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "content_box", "cross_pairs",
-          "v10_draft")  # fmt: skip
+SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross", "content_box",
+          "cross_pairs", "v10_draft")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (
