@@ -34,6 +34,12 @@ class Change:
         """The newer model's number less the older's."""
         return self.new - self.old
 
+    def mark(self, tolerance: float) -> str:
+        """``lower`` or ``higher`` where the change is past ``tolerance``, else empty."""
+        if abs(self.delta) <= tolerance + 1e-9:  # 1e-9: three-decimal numbers read as floats
+            return ""
+        return "lower" if self.delta < 0 else "higher"
+
 
 def report_changes(old: dict, new: dict) -> list[Change]:
     """Every (query, space, metric) both retrieval reports hold, but the random baseline."""
@@ -66,20 +72,13 @@ def table(title: str, changes: list[Change], names: tuple[str, str], tolerance: 
     """A Markdown section: each number of both models, the change, and a mark past the tolerance."""
     lines = [f"## {title}", "", f"| row | metric | {names[0]} | {names[1]} | change | |"]
     lines.append("|---|---|---|---|---|---|")
-    for c in changes:
-        mark = (
-            "lower"
-            if c.delta < -tolerance - 1e-9
-            else "higher"
-            if c.delta > tolerance + 1e-9
-            else ""
-        )
+    marks = [c.mark(tolerance) for c in changes]
+    for c, mark in zip(changes, marks, strict=True):
         lines.append(
             f"| {c.row} | {c.metric} | {c.old:.3f} | {c.new:.3f} | {c.delta:+.3f} | {mark} |"
         )
-    lost = [c for c in changes if c.delta < -tolerance - 1e-9]
-    gained = [c for c in changes if c.delta > tolerance + 1e-9]
-    lines += ["", f"{len(gained)} numbers gain more than {tolerance}, {len(lost)} lose more.", ""]
+    gained, lost = marks.count("higher"), marks.count("lower")
+    lines += ["", f"{gained} numbers gain more than {tolerance}, {lost} lose more.", ""]
     return lines
 
 
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         pairs = [json.loads(p.read_text()) for p in args.pairs] if args.pairs else None
     except (OSError, ValueError) as exc:
         sys.exit(f"cannot read a report: {exc}")
-    names = (args.names[0], args.names[1])
+    names = tuple(args.names)
     command = "PYTHONPATH=. .venv/bin/python " + shlex.join(["bench/compare_models.py", *argv])
     lines = [f"# {args.title}", "", f"Command: `{command}`", ""]
     lines += table("Retrieval (anyseek eval retrieval --human)", report_changes(old, new), names,
