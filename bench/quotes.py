@@ -1,0 +1,337 @@
+"""Numbers the docs quote, each tied to the result file it comes from, and the tool that
+writes them: ``tests/docs/test_number_drift.py`` fails when a doc and its result file disagree,
+and after a run regenerates result files this rewrites every quoted number from them.
+
+    PYTHONPATH=. .venv/bin/python bench/quotes.py           # list what disagrees
+    PYTHONPATH=. .venv/bin/python bench/quotes.py --write   # rewrite those numbers in the docs
+
+A quote is one entry of :data:`QUOTES`: a doc, a pattern whose ``{N}`` are the quoted numbers, and
+where each number is read in a result file (a markdown table row and which of its numbers). A
+quoted number matches when it is the file's value rounded to as many decimals as it is written
+with (a percentage: the value times 100). Only numbers move: a quote whose wording no longer
+matches is reported, never guessed at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+#: a quoted number in a pattern of QUOTES
+N = r"(\d+(?:\.\d+)?)"
+NUMBER = re.compile(r"(?<![\w.@])\d+\.\d+|(?<![\w.@])\d+(?![\d.])")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A number of a result file: the ``index``-th number in the first line starting ``row``
+    (after the row's label), as ``convert`` turns it into what the doc writes."""
+
+    file: str
+    row: str
+    index: int
+    convert: Callable[[float], float] = lambda v: v
+
+
+def percent(value: float) -> float:
+    """A share as a percentage."""
+    return 100 * value
+
+
+def percent_left(value: float) -> float:
+    """The share that is not ``value``, as a percentage (neg@10 -> how often the item left)."""
+    return 100 * (1 - value)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Numbers quoted in a doc (the groups of ``pattern``) and the cells they come from."""
+
+    doc: str
+    pattern: str
+    cells: tuple[Cell, ...]
+
+
+def _human(row: str, *indices: int) -> tuple[Cell, ...]:
+    """Cells of a row of ``human.md``: its full report (R@1 0, R@5 1, R@10 2, MRR 3, attr_P@10 4)
+    or its summary (the previous generation's numbers, the shipped one's, then the target)."""
+    return tuple(Cell("human.md", row, i) for i in indices)
+
+
+DEMO = "demo.md"
+INSTALL = "install.md"
+NOT_LIKE = "| caption, not its top wrong hit {} | project |"
+QUOTES: tuple[Quote, ...] = (
+    # README: the demo's own queries
+    Quote(
+        "README.md",
+        r"with v9; `bench/results/demo.md`\): caption {N} / {N}, sketch {N} / "
+        r"{N}, depth {N} / {N}, segmentation {N} / {N}, caption\+sketch "
+        r"{N} / {N}",
+        tuple(
+            Cell(DEMO, f"{kind} ", i)
+            for kind in ("caption", "sketch", "depth", "semseg", "caption+sketch")
+            for i in (1, 2)
+        ),
+    ),
+    Quote(
+        "README.md",
+        r"with the load around it\) and makes (\d+) MB of data",
+        (Cell(DEMO, "`du -sh $ANYSEEK_DATA_DIR` afterwards:", 0),),
+    ),
+    Quote(
+        "README.md",
+        r"takes {N} s on this 2-core machine",
+        (Cell(DEMO, "Wall time:", 0),),
+    ),
+    # README: reliability (the hostile corpus's kinds)
+    Quote(
+        "README.md",
+        r"a hostile corpus of {N} kinds of entries",
+        (Cell("reliability.md", "| kinds |", 0),),
+    ),
+    # README: what setting up costs (install.md)
+    Quote(
+        "README.md",
+        r"is {N} GB, {N} GB of it `nvidia-\*` libraries",
+        (
+            Cell(INSTALL, "| make test-clip's venv |", 1),
+            Cell(INSTALL, "| make test-clip's venv |", 2),
+        ),
+    ),
+    Quote(
+        "README.md",
+        r"is {N} GB and installs in {N} s here",
+        (Cell(INSTALL, "| make install |", 1), Cell(INSTALL, "| make install |", 0)),
+    ),
+    Quote(
+        "README.md",
+        r"`\.\[clip,dev\]` \({N} GB; {N} s here",
+        (
+            Cell(INSTALL, "| make test-clip's venv |", 1),
+            Cell(INSTALL, "| make test-clip's venv |", 0),
+        ),
+    ),
+    # README: the status of the built-in model (human.md, builtin_5k.md)
+    Quote(
+        "README.md",
+        r"R@1 / R@10\): sketch {N} / {N}, depth {N} / {N}, segmentation "
+        r"{N} / {N}, normals {N} / {N}, caption {N} / {N}, "
+        r"caption\+sketch {N} / {N}, caption\+depth {N} / {N}; one-object "
+        r"captions \(\"a small red cube\"\) attr_P@10 {N}",
+        (
+            *_human("| sketch | bind |", 0, 2),
+            *_human("| depth | bind |", 0, 2),
+            *_human("| semseg | bind |", 0, 2),
+            *_human("| normal | bind |", 0, 2),
+            *_human("| caption | bind |", 0, 2),
+            *_human("| caption+sketch | bind |", 0, 2),
+            *_human("| caption+depth | bind |", 0, 2),
+            *_human("| object | bind |", 4),
+        ),
+    ),
+    Quote(
+        "README.md",
+        r"seeds never trained on\): sketch {N} / {N}, painted segmentation {N} / "
+        r"{N}, own words {N} / {N} \(a perfect reader of those words reaches R@1 "
+        r"{N}",
+        (
+            *_human("| sketch, default person |", 2, 3),
+            *_human("| painted segmentation, default person |", 2, 3),
+            *_human("| own-words caption, default person |", 2, 3),
+            Cell("caption_ceiling.md", "| default |", 2),
+        ),
+    ),
+    Quote(
+        "README.md",
+        r"tall pages\): sketch {N} / {N}, painting {N} / {N}\. At 5,000 "
+        r"scenes sketches find their scene at R@1 {N} \(`bench/results/builtin_5k\.md`\)",
+        (
+            *_human("| sketch, held-out person (`scrawl`) |", 2, 3),
+            *_human("| painting, held-out person |", 2, 3),
+            Cell("builtin_5k.md", "| sketch | bind |", 0),
+        ),
+    ),
+    Quote(
+        "README.md", r"the committed model: (\d+) min here", (Cell("training.md", "wall time:", 0),)
+    ),
+    # README and docs/search.md: "not like this" at the page's default weight
+    Quote(
+        "README.md",
+        r"keeps the wanted scene in the top 10 for (\d+)% of caption queries at -0\.75 and drops "
+        r"the item from it for (\d+)%",
+        (
+            Cell("not_like.md", NOT_LIKE.format(-0.75), 1, percent),
+            Cell("not_like.md", NOT_LIKE.format(-0.75), 3, percent_left),
+        ),
+    ),
+    Quote(
+        "docs/search.md",
+        r"keeps the wanted scene in the top 10 for {N}% of queries \(R@1 {N}, {N} "
+        r"without the negative\) while the negative leaves the top 10 for {N}%; at -1 those "
+        r"are {N}% and {N}%",
+        (
+            Cell("not_like.md", NOT_LIKE.format(-0.75), 1, percent),
+            Cell("not_like.md", NOT_LIKE.format(-0.75), 0),
+            Cell("not_like.md", "| caption alone (its top wrong hit, no negative) |", 0),
+            Cell("not_like.md", NOT_LIKE.format(-0.75), 3, percent_left),
+            Cell("not_like.md", NOT_LIKE.format(-1.0), 1, percent),
+            Cell("not_like.md", NOT_LIKE.format(-1.0), 3, percent_left),
+        ),
+    ),
+    # docs/builtin_model.md: the headline table's two columns (human.md's summary)
+    *(
+        Quote(
+            "docs/builtin_model.md",
+            rf"\| {re.escape(doc_row)} \| {{N}} / {{N}} \| {{N}} / {{N}} \|",
+            _human(f"| {human_row} |", 0, 1, 2, 3),
+        )
+        for doc_row, human_row in (
+            ("sketch", "sketch, generator's"),
+            ("depth", "depth, generator's"),
+            ("segmentation", "segmentation, generator's"),
+            ("normals", "normals, generator's"),
+            ("caption", "caption, generator's"),
+        )
+    ),
+    *(
+        Quote(
+            "docs/builtin_model.md",
+            rf"\| {re.escape(doc_row)} \| {{N}} / {{N}} \| {{N}} / {{N}} \|",
+            _human(f"| {human_row} |", 0, 1, 2, 3),
+        )
+        for doc_row, human_row in (
+            ("a person's sketch (`default`)", "sketch, default person"),
+            ("a person's painting", "painted segmentation, default person"),
+            ("a person's own words", "own-words caption, default person"),
+        )
+    ),
+    *(
+        Quote(
+            "docs/builtin_model.md",
+            rf"\| {re.escape(doc_row)} \| R@10 {{N}} \| R@10 {{N}} \|",
+            _human(f"| {human_row} |", 1, 3),
+        )
+        for doc_row, human_row in (
+            (
+                "a person held out of training (`scrawl`): sketch",
+                "sketch, held-out person (`scrawl`)",
+            ),
+            ("a person held out of training: painting", "painting, held-out person"),
+        )
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"\| one-object captions, attr_P@10 \| {N} \| {N} \(ceiling {N}\)",
+        (
+            *_human("| one-object captions, attribute precision@10 |", 0, 1),
+            Cell("human.md", "| object | ceiling |", 0),
+        ),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"\| caption \+ sketch, caption \+ depth \| {N}, {N} \| {N}, {N} \|",
+        (
+            *_human("| caption + sketch, generator's |", 0),
+            *_human("| caption + depth, generator's |", 0),
+            *_human("| caption + sketch, generator's |", 2),
+            *_human("| caption + depth, generator's |", 2),
+        ),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"\| a person's own words \|[^|]*\|[^|]*\|[^|]*\| short; no reader of these words reaches "
+        r"0\.8 \(ceiling {N}\) \|",
+        (Cell("caption_ceiling.md", "| default |", 2),),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"\| sketch, 5,000 scenes \| [\d.]+ \(its own seed\) \| {N} \|",
+        (Cell("builtin_5k.md", "| sketch | bind |", 0),),
+    ),
+)
+
+
+def flatten(text: str) -> str:
+    """A doc's text with every run of whitespace one space (quotes wrap across lines)."""
+    return " ".join(text.split())
+
+
+def read_cell(cell: Cell) -> float:
+    """The number a cell names, converted as the doc writes it."""
+    for line in (RESULTS / cell.file).read_text().splitlines():
+        if line.startswith(cell.row):
+            numbers = NUMBER.findall(line[len(cell.row) :].replace(",", ""))
+            return cell.convert(float(numbers[cell.index]))
+    raise AssertionError(f"bench/results/{cell.file} has no line starting {cell.row!r}")
+
+
+def agrees(quoted: str, value: float) -> bool:
+    """Whether a number written ``quoted`` is ``value`` rounded to the decimals it shows."""
+    decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+    return abs(float(quoted) - value) <= 0.5 * 10**-decimals + 1e-9
+
+
+def drift(quote: Quote, text: str) -> list[str]:
+    """What in ``text`` disagrees with the result files: one line per number."""
+    found = re.search(quote.pattern.replace("{N}", N), flatten(text))
+    if found is None:
+        return [f"{quote.doc}: no text matches {quote.pattern!r} (reworded? update QUOTES)"]
+    assert len(found.groups()) == len(quote.cells), quote.pattern
+    return [
+        f"{quote.doc} quotes {quoted} where bench/results/{cell.file} ({cell.row!r}) has {value:g}"
+        for quoted, cell in zip(found.groups(), quote.cells, strict=True)
+        if not agrees(quoted, value := read_cell(cell))
+    ]
+
+
+def _loose(pattern: str) -> str:
+    """``pattern`` (written against flattened text) matching the doc as it is: a space may be any
+    run of whitespace, a line break included."""
+    return re.sub(r"\\? ", lambda _: r"\s+", pattern.replace("{N}", N))
+
+
+def requote(quote: Quote, text: str) -> str:
+    """``text`` with the numbers ``quote`` names rewritten to their result files' values, each
+    with as many decimals as it had; unchanged where they agree or the wording does not match."""
+    found = re.search(_loose(quote.pattern), text)
+    if found is None:
+        return text
+    for group in range(len(quote.cells), 0, -1):  # from the end, so earlier spans hold
+        quoted, value = found.group(group), read_cell(quote.cells[group - 1])
+        if agrees(quoted, value):
+            continue
+        decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+        start, end = found.span(group)
+        text = text[:start] + f"{value:.{decimals}f}" + text[end:]
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Report (or, with ``--write``, mend) every quoted number that its result file contradicts."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite the docs' numbers")
+    args = parser.parse_args(argv)
+    problems = []
+    for doc in sorted({q.doc for q in QUOTES}):
+        path = ROOT / doc
+        text = original = path.read_text()
+        for quote in (q for q in QUOTES if q.doc == doc):
+            if args.write:
+                text = requote(quote, text)
+            problems += drift(quote, text)
+        if text != original:
+            path.write_text(text)
+            print(f"rewrote {doc}")
+    print("\n".join(problems) if problems else "every quoted number agrees")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
