@@ -272,10 +272,14 @@ def read_cell(cell: Cell) -> float:
     raise AssertionError(f"bench/results/{cell.file} has no line starting {cell.row!r}")
 
 
+def decimals(quoted: str) -> int:
+    """How many decimals a number is written with."""
+    return len(quoted.split(".")[1]) if "." in quoted else 0
+
+
 def agrees(quoted: str, value: float) -> bool:
     """Whether a number written ``quoted`` is ``value`` rounded to the decimals it shows."""
-    decimals = len(quoted.split(".")[1]) if "." in quoted else 0
-    return abs(float(quoted) - value) <= 0.5 * 10**-decimals + 1e-9
+    return abs(float(quoted) - value) <= 0.5 * 10 ** -decimals(quoted) + 1e-9
 
 
 def drift(quote: Quote, text: str) -> list[str]:
@@ -307,9 +311,8 @@ def requote(quote: Quote, text: str) -> str:
         quoted, value = found.group(group), read_cell(quote.cells[group - 1])
         if agrees(quoted, value):
             continue
-        decimals = len(quoted.split(".")[1]) if "." in quoted else 0
         start, end = found.span(group)
-        text = text[:start] + f"{value:.{decimals}f}" + text[end:]
+        text = text[:start] + f"{value:.{decimals(quoted)}f}" + text[end:]
     return text
 
 
