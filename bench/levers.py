@@ -12,7 +12,8 @@ report is each arm's learning curve (the per-chunk validation on the held-out ga
 final evaluation beside ``base``.
 
 Issue 53's levers (``content_box``, ``cross_pairs``, ``cross_captions``, ``cells``,
-``v10_draft``: ``workbench/recipes/v10-draft.json`` made short) each have a ``_seed1`` twin;
+``cells_cross``; v10 ships the cell head and the cross pairs, so those arms now equal ``base``)
+each have a ``_seed1`` twin;
 the validation curves do not show pairs without the image, so ``--pairs-n N`` also measures
 ``bench/any_to_any.py``'s table on every arm's bundle (kept beside it) and reports chosen pairs.
 """
@@ -107,7 +108,8 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     "cells": (
         "a 1x1 head on the image trunk's last grid says which (shape, colour[, size][, "
         "material]) conjunctions of the objects drawn in each cell it sees, a sigmoid each "
-        "(workbench.cells, weight 1; training only): binding asked of a cell, not a scene",
+        "(workbench.cells, weight 1; training only): binding asked of a cell, not a scene "
+        "(shipped since v10, so now the same as base)",
         {"train": {"cell_weight": 1.0}},
     ),
     "cells_light": (
@@ -147,7 +149,8 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     ),
     "cross_pairs": (
         "InfoNCE between every pair of non-rgb modalities of the same scenes (caption and pixel "
-        "queries; workbench.cross, weight 0.5), half the rows with a second pixel query",
+        "queries; workbench.cross, weight 0.5), half the rows with a second pixel query "
+        "(shipped since v10, so now the same as base)",
         {"train": {"cross_weight": 0.5}},
     ),
     "cross_captions": (
@@ -155,15 +158,9 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "edges; weight 0.5): no second pixel query, no extra compute",
         {"train": {"cross_weight": 0.5, "cross_pairs": CAPTION_PAIRS}},
     ),
-    "v10_draft": (
-        "workbench/recipes/v10-draft.json: the cell head (weight 1) and every cross pair "
-        "(weight 0.5), drawings read from the page (the content box left out after "
-        "levers_v10.md)",
-        {"recipe": {"generation": "v10"}, "train": {"cell_weight": 1.0, "cross_weight": 0.5}},
-    ),
     "cells_cross": (
         "the cell head (weight 1) and every cross pair (weight 0.5), drawings read from the "
-        "page as shipped (the draft's first form without its content box)",
+        "page (v10's recipe, shipped since v10, so now the same as base)",
         {"train": {"cell_weight": 1.0, "cross_weight": 0.5}},
     ),
     "both": (
@@ -185,7 +182,7 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 
 #: arms run twice, to measure chance
 SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross", "content_box",
-          "cross_pairs", "v10_draft")  # fmt: skip
+          "cross_pairs")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (

@@ -71,7 +71,7 @@ QUOTES: tuple[Quote, ...] = (
     # README: the demo's own queries
     Quote(
         "README.md",
-        r"with v9; `bench/results/demo.md`\): caption {N} / {N}, sketch {N} / "
+        r"with v10; `bench/results/demo.md`\): caption {N} / {N}, sketch {N} / "
         r"{N}, depth {N} / {N}, segmentation {N} / {N}, caption\+sketch "
         r"{N} / {N}",
         tuple(
@@ -160,6 +160,21 @@ QUOTES: tuple[Quote, ...] = (
     ),
     Quote(
         "README.md", r"the committed model: (\d+) min here", (Cell("training.md", "wall time:", 0),)
+    ),
+    Quote(
+        "README.md",
+        r"the training run \((\d+) minutes of training on a rendered set",
+        (Cell("training.md", "wall time:", 0),),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"Its run took (\d+) minutes",
+        (Cell("training.md", "wall time:", 0),),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"in which left-to-right order, expects R@1 {N} on the gallery",
+        (Cell("caption_ceiling.md", "| default |", 2),),
     ),
     # README and docs/search.md: "not like this" at the page's default weight
     Quote(

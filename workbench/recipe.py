@@ -97,7 +97,7 @@ class Recipe:
 
     name: str
     model: str = "default"
-    # the built-in design's generation this recipe trains (``v9``); the bundle and its card
+    # the built-in design's generation this recipe trains (``v10``); the bundle and its card
     # carry it (``bundle.json``), so no code names it; empty for trial recipes
     generation: str = ""
     vocab: int = 512

@@ -1,5 +1,5 @@
-"""bench/levers.py's arms: each is the default recipe with its lever on, and the v10 draft's arm
-is the draft recipe made short (the arms measure what a full run would train)."""
+"""bench/levers.py's arms: each is the shipped recipe made short with its lever on; a lever the
+shipped recipe already has gives the same recipe as ``base``."""
 
 from __future__ import annotations
 
@@ -9,39 +9,41 @@ from bench.levers import ARMS, arm_recipe
 from workbench.recipe import load_recipe
 
 
-def test_the_v10_draft_arm_is_the_draft_recipe_made_short() -> None:
-    base, draft = load_recipe("default"), load_recipe("v10-draft")
-    arm = arm_recipe(base, "v10_draft", 600, 50, 1.0)
+def test_the_base_arm_is_the_shipped_recipe_made_short() -> None:
+    shipped = load_recipe("default")
     short = replace(
-        draft,
-        name="lever-v10_draft",
-        data=replace(draft.data, scenes=600),
-        train=replace(draft.train, steps=50, chunk_minutes=1.0),
+        shipped,
+        name="lever-base",
+        data=replace(shipped.data, scenes=600),
+        train=replace(shipped.train, steps=50, chunk_minutes=1.0),
     )
-    assert arm == short
+    assert arm_recipe(shipped, "base", 600, 50, 1.0) == short
 
 
-def test_each_v10_lever_arm_switches_on_its_lever_only() -> None:
+def test_the_levers_v10_shipped_are_now_the_base_arm() -> None:
+    base = load_recipe("default")
+    short = arm_recipe(base, "base", 600, 50, 1.0)
+    for arm in ("cells", "cross_pairs", "cells_cross", "max_pool"):
+        assert replace(arm_recipe(base, arm, 600, 50, 1.0), name=short.name) == short, arm
+        assert "same as base" in ARMS[arm][0]
+
+
+def test_the_other_v10_lever_arms_switch_on_their_lever_only() -> None:
     base = load_recipe("default")
     short = arm_recipe(base, "base", 600, 50, 1.0)
     boxed = arm_recipe(base, "content_box", 600, 50, 1.0)
     assert boxed.data.input_settings["sketch"]["content_box"] is True
     assert replace(boxed, name=short.name, data=short.data) == short
-    for arm, field in (("cross_pairs", "cross_weight"), ("cells", "cell_weight")):
-        on = arm_recipe(base, arm, 600, 50, 1.0)
-        assert getattr(on.train, field) > 0 == getattr(short.train, field)
-    captions = arm_recipe(base, "cross_captions", 600, 50, 1.0).train.cross_pairs
-    assert {b for _, b in captions} == {"depth", "normal", "semseg", "sketch", "edges"}
-    assert {f"{a}_seed1" for a in ("content_box", "cross_pairs", "v10_draft")} <= set(ARMS)
-
-
-def test_the_cells_cross_arm_is_the_v10_draft_arm_measured_before_the_draft_took_it() -> None:
-    base = load_recipe("default")
-    draft = arm_recipe(base, "v10_draft", 600, 50, 1.0)
-    measured = arm_recipe(base, "cells_cross", 600, 50, 1.0)
-    assert measured.data == arm_recipe(base, "base", 600, 50, 1.0).data  # no content box
-    assert measured.train == draft.train  # the cell head and every cross pair
-    assert not draft.data.input_settings
+    captions = arm_recipe(base, "cross_captions", 600, 50, 1.0)
+    assert {b for _, b in captions.train.cross_pairs} == {
+        "depth",
+        "normal",
+        "semseg",
+        "sketch",
+        "edges",
+    }
+    assert replace(captions.train, cross_pairs=short.train.cross_pairs) == short.train
+    assert {f"{a}_seed1" for a in ("content_box", "cross_pairs", "cells_cross")} <= set(ARMS)
 
 
 def test_a_content_box_arm_renders_its_own_sets_and_other_arms_reuse_theirs() -> None:

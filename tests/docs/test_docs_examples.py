@@ -61,10 +61,10 @@ PLACEHOLDERS: tuple[tuple[str, str], ...] = (
 #: (doc file, command) -> why it does not run here
 SKIPPED: dict[tuple[str, str], str] = {
     ("docs/api.md", "anyseek serve --port 8000 &"): "the test's server: this, on a free port",
-    ("README.md", "anyseek train default --out runs/v9"): "trains the committed model (71 min)",
-    ("README.md", "anyseek train default --out runs/v9 --resume"): "resumes the 71-minute run",
+    ("README.md", "anyseek train default --out runs/v10"): "trains the committed model (1 h+)",
+    ("README.md", "anyseek train default --out runs/v10 --resume"): "resumes that run",
     ("docs/database.md", "anyseek demo"): "2,000 scenes, then serves until stopped (tests/cli)",
-    ("README.md", "anyseek calibrate --model runs/v9/bundle"): (
+    ("README.md", "anyseek calibrate --model runs/v10/bundle"): (
         "a trained run's bundle (tests/cli/test_cli_calibrate.py calibrates a model copy)"
     ),
     (

@@ -61,7 +61,7 @@ def test_a_recipe_s_content_box_reads_training_drawings_as_its_bundle_serves_the
     settings = {"sketch": {"content_box": True, "box_margin": 0.06}}
     boxed = declared_readers(64, settings)
     assert boxed.sketch.content_box and not declared_readers(64).sketch.content_box
-    assert generator_sketch(declared_readers(64)) is None  # v9: the generator's as before
+    assert generator_sketch(declared_readers(64)) is None  # no box: the generator's as before
     declared = declare(BUILTIN.domains_in(64), [], settings=settings)
     assert model_readers_of(declared).sketch == boxed.sketch  # what search will apply
 

@@ -30,7 +30,7 @@ def test_a_style_draws_the_same_scene_the_same_way(scene, name: str) -> None:
 
 
 def test_no_shipped_recipe_trains_on_a_held_out_person() -> None:
-    for name in ("default", "tiny", "v10-draft"):
+    for name in ("default", "tiny"):
         assert not set(load_recipe(name).data.styles) & set(HELD_OUT)
     with pytest.raises(ValueError, match="held out"):
         training_styles(("default", *HELD_OUT))
