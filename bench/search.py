@@ -17,6 +17,10 @@ renormalised. They give the store its real size and spread, but are not images, 
 measured here, not retrieval quality. The store is the default configuration (exact up to
 ``ANYSEEK_STORE__EXACT_THRESHOLD``, IVF beyond). Server threads: ``OMP_NUM_THREADS`` as given.
 
+Both servers load one model (``--model``), which embeds the gallery too: ``baseline`` is the
+built-in bundle the baseline revision ships (a newer tree reads an older bundle; an older tree
+may not read a newer one), ``builtin`` this tree's, or a bundle folder.
+
 Writes the whole result file (``--out``), starting with the command that made it::
 
     OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python bench/search.py --baseline-rev REV \
@@ -30,6 +34,7 @@ import asyncio
 import base64
 import io
 import os
+import resource
 import shlex
 import signal
 import socket
@@ -78,7 +83,9 @@ def query_body(modality: str, scene) -> dict:
     return {"parts": [part], "k": 10}
 
 
-def build_gallery(data_dir: Path, size: int, real_vectors: dict, model, noise: float) -> float:
+def build_gallery(
+    data_dir: Path, size: int, real_vectors: dict, model, noise: float, source: str = "builtin"
+) -> float:
     """The gallery in a FAISS store and the database, as indexing leaves them; build seconds."""
     from anyseek.db import migrate, repository, versions
     from anyseek.settings import load_settings
@@ -89,7 +96,7 @@ def build_gallery(data_dir: Path, size: int, real_vectors: dict, model, noise: f
     database = migrate.open_database(settings)
     with database.session() as session:
         collection = repository.create_collection(session, COLLECTION)
-        attach_model(session, collection, model, "builtin")  # version 1, current
+        attach_model(session, collection, model, source)  # version 1, current
         session.flush()
         collection_id, store_name = collection.id, versions.store_name(COLLECTION, 1)
     _item_rows(database, collection_id, size)
@@ -142,12 +149,15 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(tree: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    """``anyseek serve`` of the code in ``tree`` on the gallery (see :func:`serve`)."""
+def start_server(
+    tree: Path, data_dir: Path, source: str = "builtin"
+) -> tuple[subprocess.Popen, str]:
+    """``anyseek serve`` of the code in ``tree`` with model ``source`` on the gallery (see
+    :func:`serve`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     env |= {
         "PYTHONPATH": str(tree),
-        "ANYSEEK_MODEL__SOURCE": "builtin",
+        "ANYSEEK_MODEL__SOURCE": source,
         "ANYSEEK_DATA_DIR": str(data_dir),
         "ANYSEEK_STORE__PATH": str(data_dir / "faiss"),
     }
@@ -265,6 +275,26 @@ async def _timed_load(
     return done, errors, times
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) process ``pid`` has used, from ``/proc`` (None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """CPU seconds this process (the load generator) has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_ms(seconds: float | None, done: int) -> str:
+    """CPU ms per answered search, or blank when unknown."""
+    return f"{seconds * 1000 / done:.2f}" if seconds is not None and done else ""
+
+
 def load_avg() -> str:
     """The 1/5/15-minute load averages, as ``uptime`` gives them."""
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -297,6 +327,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=60, help="per kind, one client")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--model", default="builtin", help="baseline, builtin or a bundle folder")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     command = "OMP_NUM_THREADS={} PYTHONPATH=. .venv/bin/python bench/search.py {}".format(
@@ -306,7 +337,7 @@ def main() -> None:
     if args.baseline_rev:
         trees = {args.baseline_rev[:10]: baseline_tree(args.baseline_rev), "this tree": ROOT}
     try:
-        text = measure(args, trees, command)
+        text = measure(args, trees, command, model_source(args.model, trees))
     finally:
         for tree in trees.values():
             if tree != ROOT:
@@ -316,7 +347,19 @@ def main() -> None:
         args.out.write_text(text)
 
 
-def measure(args: argparse.Namespace, trees: dict[str, Path], command: str) -> str:
+def model_source(model: str, trees: dict[str, Path]) -> str:
+    """What both servers load: ``baseline`` -> the first tree's shipped built-in bundle (its
+    folder, where that revision kept it), ``builtin`` or a folder as given."""
+    if model != "baseline":
+        return model if model == "builtin" else str(Path(model).resolve())
+    tree = next(iter(trees.values()))
+    for folder in ("model/builtin/weights", "model/builtin"):
+        if (tree / folder / "bundle.json").is_file():
+            return str(tree / folder)
+    raise SystemExit(f"no built-in bundle in {tree}")
+
+
+def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, source: str) -> str:
     """The whole result file: setting, one-client latencies, stage timings, load."""
     import torch
     from PIL import Image
@@ -324,7 +367,7 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str) -> s
     from model.service import load_search_model
     from scenes.sample import generate_batch
 
-    model = load_search_model("builtin")
+    model = load_search_model(source)
     real = []
     for lo in range(0, args.real, 256):
         real += generate_batch(range(995_000 + lo, 995_000 + min(args.real, lo + 256)), 64)
@@ -342,10 +385,10 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str) -> s
     single, stages, load = [], [], []
     for size in [int(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
-            build_s = build_gallery(Path(tmp), size, stacked, model, args.noise)
+            build_s = build_gallery(Path(tmp), size, stacked, model, args.noise, source)
             print(f"{size:,} items built in {build_s:.0f} s", flush=True)
             for name, tree in trees.items():
-                process, base = start_server(tree, Path(tmp))
+                process, base = start_server(tree, Path(tmp), source)
                 try:
                     found = one_client(base, bodies)
                     for kind, times in found.ms.items():
@@ -359,12 +402,19 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str) -> s
                         stages.append(f"| {size:,} | {name} | {kind} | {shown} |")
                     if size in load_sizes:
                         asyncio.run(_load(base, mixed, args.clients, 3))  # warm up
+                        server_before, client_before = process_cpu_s(process.pid), own_cpu_s()
                         done, errors, times = asyncio.run(
                             _timed_load(base, mixed, args.clients, args.seconds)
                         )
+                        server_after = process_cpu_s(process.pid)
+                        server_s = None
+                        if server_before is not None and server_after is not None:
+                            server_s = server_after - server_before
+                        client_s = own_cpu_s() - client_before
                         load.append(
                             f"| {size:,} | {name} | {args.clients} | {done / args.seconds:.1f} | "
-                            f"{pct(times, 0.5):.0f} | {pct(times, 0.99):.0f} | {errors} |"
+                            f"{pct(times, 0.5):.0f} | {pct(times, 0.99):.0f} | {errors} | "
+                            f"{cpu_ms(server_s, done)} | {cpu_ms(client_s, done)} |"
                         )
                         print(load[-1], flush=True)
                 finally:
@@ -377,7 +427,8 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str) -> s
             "",
             f"Machine: {os.cpu_count()} cores; load average (1/5/15 min) {started} at the start,"
             f" {load_avg()} at the end (other work on the machine shows here). Gallery: "
-            f"{args.real} generated scenes embedded by the built-in model + synthetic "
+            f"{args.real} generated scenes embedded by the model both servers load "
+            f"(`--model {args.model}`) + synthetic "
             f"distractors (real vectors + N(0, {args.noise}²) noise, renormalised) up to the "
             f"size, in the default store (exact up to 50,000 items, IVF beyond), the database "
             f"holding every item; {args.queries} held-out queries per kind; each server started "
@@ -403,8 +454,12 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str) -> s
             "",
             f"## {args.clients} clients of mixed caption and sketch queries, {args.seconds:g} s",
             "",
-            "| items | server | clients | searches/s | p50 ms | p99 ms | errors |",
-            "|---:|---|---:|---:|---:|---:|---:|",
+            "CPU ms per search: the server process's (every thread) and this load generator's "
+            "(httpx, in the same run on the same cores), so what the cores spent per search.",
+            "",
+            "| items | server | clients | searches/s | p50 ms | p99 ms | errors | server CPU "
+            "ms/search | load generator CPU ms/search |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
             *load,
             "",
         ]
