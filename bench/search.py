@@ -237,19 +237,23 @@ def one_client(base: str, bodies: dict[str, list[dict]]) -> OneClient:
     return out
 
 
-async def _load(base: str, bodies: list[dict], clients: int, seconds: float) -> tuple[int, int]:
+async def _load(
+    base: str | list[str], bodies: list[dict], clients: int, seconds: float
+) -> tuple[int, int]:
     """(answered, errors) of ``clients`` concurrent clients looping for ``seconds``."""
     done, errors, _ = await _timed_load(base, bodies, clients, seconds)
     return done, errors
 
 
 async def _timed_load(
-    base: str, bodies: list[dict], clients: int, seconds: float
+    base: str | list[str], bodies: list[dict], clients: int, seconds: float
 ) -> tuple[int, int, list[float]]:
-    """(answered, errors, latencies ms) of ``clients`` concurrent clients for ``seconds``."""
+    """(answered, errors, latencies ms) of ``clients`` concurrent clients for ``seconds``; with
+    several servers (``base`` a list) client ``i`` asks server ``i mod n``."""
     import httpx
 
-    url = f"{base}/v1/collections/{COLLECTION}/search"
+    bases = [base] if isinstance(base, str) else base
+    urls = [f"{b}/v1/collections/{COLLECTION}/search" for b in bases]
     done = errors = 0
     times: list[float] = []
     stop_at = time.monotonic() + seconds
@@ -262,6 +266,7 @@ async def _timed_load(
             while time.monotonic() < stop_at:
                 start = time.perf_counter()
                 try:
+                    url = urls[i % len(urls)]
                     response = await client.post(url, json=bodies[j % len(bodies)])
                     ok = response.status_code == 200
                 except httpx.HTTPError:
@@ -293,6 +298,32 @@ def own_cpu_s() -> float:
 def cpu_ms(seconds: float | None, done: int) -> str:
     """CPU ms per answered search, or blank when unknown."""
     return f"{seconds * 1000 / done:.2f}" if seconds is not None and done else ""
+
+
+def load_row(
+    label: str,
+    size: int,
+    processes: list[subprocess.Popen],
+    bases: list[str],
+    args: argparse.Namespace,
+    bodies: list[dict],
+) -> str:
+    """One row of the load table: ``args.clients`` clients spread over ``bases`` (after a
+    3-second warm-up), with the CPU the server processes and this generator spent."""
+    asyncio.run(_load(bases, bodies, args.clients, 3))
+    before = [process_cpu_s(p.pid) for p in processes]
+    client_before = own_cpu_s()
+    done, errors, times = asyncio.run(_timed_load(bases, bodies, args.clients, args.seconds))
+    after = [process_cpu_s(p.pid) for p in processes]
+    server_s = None
+    if None not in before and None not in after:
+        server_s = sum(after) - sum(before)  # type: ignore[arg-type]
+    client_s = own_cpu_s() - client_before
+    return (
+        f"| {size:,} | {label} | {args.clients} | {done / args.seconds:.1f} | "
+        f"{pct(times, 0.5):.0f} | {pct(times, 0.99):.0f} | {errors} | "
+        f"{cpu_ms(server_s, done)} | {cpu_ms(client_s, done)} |"
+    )
 
 
 def load_avg() -> str:
@@ -328,6 +359,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--model", default="builtin", help="baseline, builtin or a bundle folder")
+    parser.add_argument(
+        "--servers", type=int, default=1, help="also load N processes of this tree on one data"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     command = "OMP_NUM_THREADS={} PYTHONPATH=. .venv/bin/python bench/search.py {}".format(
@@ -357,6 +391,22 @@ def model_source(model: str, trees: dict[str, Path]) -> str:
         if (tree / folder / "bundle.json").is_file():
             return str(tree / folder)
     raise SystemExit(f"no built-in bundle in {tree}")
+
+
+def several_servers(
+    args: argparse.Namespace, size: int, data_dir: Path, source: str, bodies: list[dict]
+) -> str:
+    """The load row of ``args.servers`` processes of this tree serving the same data (each a
+    reader of the store; the clients spread over them)."""
+    started = [start_server(ROOT, data_dir, source) for _ in range(args.servers)]
+    try:
+        processes, bases = [p for p, _ in started], [b for _, b in started]
+        return load_row(
+            f"this tree, {args.servers} processes", size, processes, bases, args, bodies
+        )
+    finally:
+        for process, _ in started:
+            stop(process)
 
 
 def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, source: str) -> str:
@@ -401,24 +451,13 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
                         shown = ", ".join(f"{s} {ms:.2f}" for s, ms in medians.items())
                         stages.append(f"| {size:,} | {name} | {kind} | {shown} |")
                     if size in load_sizes:
-                        asyncio.run(_load(base, mixed, args.clients, 3))  # warm up
-                        server_before, client_before = process_cpu_s(process.pid), own_cpu_s()
-                        done, errors, times = asyncio.run(
-                            _timed_load(base, mixed, args.clients, args.seconds)
-                        )
-                        server_after = process_cpu_s(process.pid)
-                        server_s = None
-                        if server_before is not None and server_after is not None:
-                            server_s = server_after - server_before
-                        client_s = own_cpu_s() - client_before
-                        load.append(
-                            f"| {size:,} | {name} | {args.clients} | {done / args.seconds:.1f} | "
-                            f"{pct(times, 0.5):.0f} | {pct(times, 0.99):.0f} | {errors} | "
-                            f"{cpu_ms(server_s, done)} | {cpu_ms(client_s, done)} |"
-                        )
+                        load.append(load_row(name, size, [process], [base], args, mixed))
                         print(load[-1], flush=True)
                 finally:
                     stop(process)
+            if size in load_sizes and args.servers > 1:
+                load.append(several_servers(args, size, Path(tmp), source, mixed))
+                print(load[-1], flush=True)
     return "\n".join(
         [
             "# Search over HTTP: this tree beside an earlier revision, in one run",
@@ -454,8 +493,10 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
             "",
             f"## {args.clients} clients of mixed caption and sketch queries, {args.seconds:g} s",
             "",
-            "CPU ms per search: the server process's (every thread) and this load generator's "
-            "(httpx, in the same run on the same cores), so what the cores spent per search.",
+            "CPU ms per search: the server processes' (every thread) and this load generator's "
+            "(httpx, in the same run on the same cores), so what the cores spent per search. "
+            "With `--servers N`, a last row per size: N processes of this tree serving the "
+            "same data, the clients spread over them (what a process per core would buy).",
             "",
             "| items | server | clients | searches/s | p50 ms | p99 ms | errors | server CPU "
             "ms/search | load generator CPU ms/search |",
