@@ -14,6 +14,7 @@ OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python bench/not_like.py --n 2000 \
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -56,6 +57,13 @@ def row(name: str, rule: str, sim: torch.Tensor, hard: torch.Tensor) -> str:
     return f"| {name} | {rule} | {m['R@1']:.3f} | {m['R@10']:.3f} | {m['MRR']:.3f} | {neg:.3f} |"
 
 
+def command_line() -> str:
+    """The command as it was run: the thread count when set, the venv's python, the arguments."""
+    threads = os.environ.get("OMP_NUM_THREADS")
+    prefix = f"OMP_NUM_THREADS={threads} " if threads else ""
+    return f"{prefix}PYTHONPATH=. .venv/bin/python {shlex.join(sys.argv)}"
+
+
 def main() -> None:
     """Print (and write) the table: one row per rule and weight, and the query alone."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -88,7 +96,7 @@ def main() -> None:
             sim = steered_scores(query, index, information, hard, rule, weight)
             rows.append(row(f"{args.query}, not its top wrong hit {weight}", name, sim, hard))
     lines = [
-        f"Command: `PYTHONPATH=. python {shlex.join(sys.argv)}`",
+        f"Command: `{command_line()}`",
         "",
         f"Gallery: {args.n} held-out scenes (seed {args.seed}), model {model.version}, spaces "
         f"fused by information; {time.perf_counter() - start:.0f} s on "
