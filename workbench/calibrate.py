@@ -72,7 +72,8 @@ class Fit:
         head = [f"Command: `{command}`", ""] if command else []
         lines = [
             *head,
-            f"Fit on {self.n} held-out scenes per kind (seed {self.seed}), checked on {self.n} "
+            f"Model {self.model}. Fit on {self.n} held-out scenes per kind (seed {self.seed}), "
+            f"checked on {self.n} "
             f"others (seed {self.seed + CHECK_OFFSET}); top {TOP} candidates per query; "
             f"{self.seconds:.0f} s on {torch.get_num_threads()} threads.",
             "",
@@ -84,8 +85,34 @@ class Fit:
                 f"| {r.recall:.3f} | {r.abs_error:.4f} |"
                 for r in self.rows
             ),
+            "",
+            *self.reading(),
         ]
         return "\n".join(lines) + "\n"
+
+    def reading(self) -> list[str]:
+        """What the table says, written from its rows (no hand prose to fall out of date)."""
+        lines = [
+            "`right among relevance >= 0.5`: of the hits a minimum relevance of 0.5 keeps, the "
+            "share that are the scene (the precision that minimum promises); `right ones kept at "
+            "0.5`: the share of the scenes a 0.5 minimum keeps."
+        ]
+        caption = next((r for r in self.rows if r.kind == "caption"), None)
+        if caption is not None:
+            lines.append(
+                '`caption` pools full captions and one-object captions ("a red cube"), which '
+                f"fit many scenes: its #1 is the asked scene {caption.top1_right:.1%} of the time "
+                f"and the calibration says {caption.top1_relevance:.2f}."
+            )
+        others = [r for r in self.rows if r.kind != "caption"]
+        if others:
+            right = sorted(r.top1_right for r in others)
+            said = sorted(r.top1_relevance for r in others)
+            lines.append(
+                f"Every other kind's #1 is right {right[0]:.1%}-{right[-1]:.1%} of the time and "
+                f"said to be {said[0]:.2f}-{said[-1]:.2f}."
+            )
+        return [" ".join(lines)]
 
 
 def candidates(fused: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

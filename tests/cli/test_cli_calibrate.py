@@ -57,3 +57,19 @@ def test_calibrate_rejects_bad_arguments(capsys, args, message) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+
+
+def test_the_report_reads_its_own_rows() -> None:
+    """The sentence under the table is written from the rows, so a rerun cannot leave it stale."""
+    from workbench.calibrate import CheckRow, Fit
+
+    rows = [
+        CheckRow("caption", 0.509, 0.527, 0.977, 0.512, 0.0182),
+        CheckRow("sketch", 0.976, 0.993, 0.983, 0.995, 0.0012),
+        CheckRow("depth", 0.992, 1.0, 1.0, 0.998, 0.0002),
+    ]
+    text = Fit("m", 400, 555001, 47.0, rows=rows).markdown("anyseek calibrate")
+    assert text.startswith("Command: `anyseek calibrate`")
+    assert "its #1 is the asked scene 52.7% of the time and the calibration says 0.51" in text
+    others = "Every other kind's #1 is right 99.3%-100.0% of the time and said to be 0.98-0.99"
+    assert others in text
