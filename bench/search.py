@@ -262,11 +262,10 @@ async def _timed_load(
 
         async def worker(i: int) -> None:
             nonlocal done, errors
-            j = i
+            j, url = i, urls[i % len(urls)]
             while time.monotonic() < stop_at:
                 start = time.perf_counter()
                 try:
-                    url = urls[i % len(urls)]
                     response = await client.post(url, json=bodies[j % len(bodies)])
                     ok = response.status_code == 200
                 except httpx.HTTPError:
@@ -398,8 +397,10 @@ def several_servers(
 ) -> str:
     """The load row of ``args.servers`` processes of this tree serving the same data (each a
     reader of the store; the clients spread over them)."""
-    started = [start_server(ROOT, data_dir, source) for _ in range(args.servers)]
-    try:
+    started: list[tuple[subprocess.Popen, str]] = []
+    try:  # each started one is stopped, even when a later one fails to start
+        for _ in range(args.servers):
+            started.append(start_server(ROOT, data_dir, source))
         processes, bases = [p for p, _ in started], [b for _, b in started]
         return load_row(
             f"this tree, {args.servers} processes", size, processes, bases, args, bodies

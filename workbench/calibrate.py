@@ -86,11 +86,11 @@ class Fit:
                 for r in self.rows
             ),
             "",
-            *self.reading(),
+            self.reading(),
         ]
         return "\n".join(lines) + "\n"
 
-    def reading(self) -> list[str]:
+    def reading(self) -> str:
         """What the table says, written from its rows (no hand prose to fall out of date)."""
         lines = [
             "`right among relevance >= 0.5`: of the hits a minimum relevance of 0.5 keeps, the "
@@ -112,7 +112,7 @@ class Fit:
                 f"Every other kind's #1 is right {right[0]:.1%}-{right[-1]:.1%} of the time and "
                 f"said to be {said[0]:.2f}-{said[-1]:.2f}."
             )
-        return [" ".join(lines)]
+        return " ".join(lines)
 
 
 def candidates(fused: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
