@@ -24,6 +24,7 @@ from api import errors
 from api.batching import SearchBatcher, inference_thread
 from api.decoding import QueryDecoder
 from api.deps import WRITE, AppState
+from api.forward import WriteForwarder
 from api.indexing import JobRunner
 from api.metrics import Metrics, RequestTimer
 from api.openapi import finish
@@ -63,12 +64,18 @@ def _inference_threads(settings: Settings) -> int:
 
 
 def create_app(
-    settings: Settings, *, searcher: Searcher | None = None, database: Database | None = None
+    settings: Settings,
+    *,
+    searcher: Searcher | None = None,
+    database: Database | None = None,
+    writer_url: str | None = None,
 ) -> FastAPI:
     """The API app; ``searcher``/``database`` given are used (and not closed) instead of opened.
 
     A given searcher must search with ``settings.search``: its limits are the ones the OpenAPI
-    document publishes.
+    document publishes. With ``writer_url`` the app is a *reader* (``anyseek serve --workers``):
+    it searches and reads, runs no index jobs, and forwards every write route's request to the
+    writer process at that address (``api.forward``).
     """
     if searcher is not None and searcher.settings != settings.search:
         raise ValueError("the searcher's search settings differ from the app's settings.search")
@@ -102,21 +109,17 @@ def create_app(
             finisher=state.decoder.executor,
         )
         state.batcher.start()
-        runner = state.jobs = JobRunner(settings, database, state.searcher, state.models)
         if settings.broker_url:
             state.broker_check = _broker_probe(settings)
-        try:
-            resumed = await asyncio.to_thread(runner.resume_unfinished)
-        except Exception as exc:  # database away: serve anyway, /readyz says why
-            log.warning("could not look for unfinished index jobs: %s", exc)
-            resumed = []
-        if resumed:
-            log.info("resuming index jobs %s", resumed)
+        if writer_url is None:  # the writer: index jobs run here (a reader forwards them)
+            state.jobs = JobRunner(settings, database, state.searcher, state.models)
+            await _resume_jobs(state.jobs)
         log.info("anyseek API ready: model %s", state.searcher.model.name)
         try:
             yield
         finally:
-            await asyncio.to_thread(runner.shutdown)
+            if state.jobs is not None:
+                await asyncio.to_thread(state.jobs.shutdown)
             await state.batcher.stop()
             state.decoder.close()
             if owns_searcher:
@@ -133,12 +136,25 @@ def create_app(
     )
     app.state.anyseek = state
     app.openapi = _finished_openapi(app, settings)  # type: ignore[method-assign]
+    if writer_url is not None:  # innermost: timed, and its 503s given a Retry-After
+        app.add_middleware(WriteForwarder, writer_url=writer_url, write_routes=_write_routes())
     errors.install(app, settings.api.retry_after_s)
     app.add_middleware(RequestTimer, metrics=state.metrics)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/", Page(directory=STATIC_DIR, html=True), name="static")
     return app
+
+
+async def _resume_jobs(runner: JobRunner) -> None:
+    """Resume the index jobs a stopped server left unfinished."""
+    try:
+        resumed = await asyncio.to_thread(runner.resume_unfinished)
+    except Exception as exc:  # database away: serve anyway, /readyz says why
+        log.warning("could not look for unfinished index jobs: %s", exc)
+        resumed = []
+    if resumed:
+        log.info("resuming index jobs %s", resumed)
 
 
 def _finished_openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
@@ -162,14 +178,20 @@ def _finished_openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str
     return openapi
 
 
-def _writes(routers: tuple[APIRouter, ...]) -> set[tuple[str, str]]:
-    """The (path, method) of every route that needs write access (``api.deps.WRITE``)."""
-    return {
-        (route.path, method.lower())
+def _write_routes(routers: tuple[APIRouter, ...] = ROUTERS) -> list[APIRoute]:
+    """Every route that needs write access (``dependencies=[api.deps.WRITE]``)."""
+    return [
+        route
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute) and WRITE in route.dependencies
-        for method in route.methods
+    ]
+
+
+def _writes(routers: tuple[APIRouter, ...]) -> set[tuple[str, str]]:
+    """The (path, method) of every route that needs write access (``api.deps.WRITE``)."""
+    return {
+        (route.path, method.lower()) for route in _write_routes(routers) for method in route.methods
     }
 
 

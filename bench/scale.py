@@ -43,10 +43,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import http_load  # noqa: E402
 from bench.search import (  # noqa: E402  (after the path fix, as bench/search.py needs)
     COLLECTION,
     MODALITIES,
-    _load,
     pct,
     query_body,
     serve,
@@ -310,7 +310,9 @@ def measure_http(
     found = interleaved_latencies(base, gallery.bodies)
     out = {}
     for kind, times in found.items():
-        done, errors = asyncio.run(_load(base, gallery.bodies[kind], clients, seconds))
+        url = f"{base}/v1/collections/{COLLECTION}/search"
+        found = asyncio.run(http_load.run_clients([url], gallery.bodies[kind], clients, seconds))
+        done, errors = found.done, found.errors
         out[kind] = KindResult(
             p50_ms=round(pct(times, 0.5), 2),
             p95_ms=round(pct(times, 0.95), 2),

@@ -4,12 +4,17 @@ For each gallery size: a gallery is written once (a FAISS store in a temporary d
 the collection's rows in its database as the indexer leaves them: version 1 current, every item
 indexed), then each server in turn (``anyseek serve`` of this tree and, with ``--baseline-rev``,
 of that revision checked out in a temporary git worktree, on the same data) is measured by this
-process's httpx load generator:
+process's load generator (``bench/http_load.py``):
 
 * **one client**: ``--queries`` caption queries and as many sketch queries, one after another;
   p50/p95/p99 in ms, and each stage's median ``timings_ms`` (what the server says it spent);
 * **16 clients** (``--clients``) of mixed caption and sketch queries, in turn, for
-  ``--seconds``: searches/s, errors, p50 latency (at the sizes of ``--load-sizes``).
+  ``--seconds``: searches/s, errors, p50 latency (at the sizes of ``--load-sizes``); with
+  ``--workers N`` also this tree's ``anyseek serve --workers N`` (a writer and N-1 readers on
+  one port).
+
+Both servers run in this venv, so with the same libraries (an earlier revision gets httptools
+too when this tree's install has it).
 
 The gallery: ``--real`` generated scenes embedded by the built-in model (real vectors), and up to
 the size *synthetic distractors*: real vectors plus Gaussian noise (sigma ``--noise``),
@@ -24,7 +29,8 @@ may not read a newer one), ``builtin`` this tree's, or a bundle folder.
 Writes the whole result file (``--out``), starting with the command that made it::
 
     OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python bench/search.py --baseline-rev REV \
-        --sizes 2000,100000,1000000 --load-sizes 2000,100000 --out bench/results/search.md
+        --model baseline --workers 2 --sizes 2000,100000,1000000 --load-sizes 2000,100000 \
+        --out bench/results/search.md
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # run as a script, this file's folder comes first on sys.path and this module would shadow the
 # ``search`` package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(ROOT))
+from bench import http_load  # noqa: E402  (after the path fix)
+
 COLLECTION = "bench"
 KINDS = ("caption", "sketch")  # what this bench asks
 MODALITIES = ("caption", "sketch", "depth", "semseg", "image")  # what query_body can ask
@@ -150,10 +159,10 @@ def _port() -> int:
 
 
 def start_server(
-    tree: Path, data_dir: Path, source: str = "builtin"
+    tree: Path, data_dir: Path, source: str = "builtin", workers: int = 1
 ) -> tuple[subprocess.Popen, str]:
-    """``anyseek serve`` of the code in ``tree`` with model ``source`` on the gallery (see
-    :func:`serve`)."""
+    """``anyseek serve`` of the code in ``tree`` with model ``source`` on the gallery, in
+    ``workers`` processes (see :func:`serve`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     env |= {
         "PYTHONPATH": str(tree),
@@ -161,6 +170,8 @@ def start_server(
         "ANYSEEK_DATA_DIR": str(data_dir),
         "ANYSEEK_STORE__PATH": str(data_dir / "faiss"),
     }
+    if workers > 1:  # an earlier revision without the setting is never asked for it
+        env["ANYSEEK_API__WORKERS"] = str(workers)
     return serve(env, timeout_s=600, cwd=tree)  # a 1M-item index takes minutes to load
 
 
@@ -215,77 +226,21 @@ class OneClient:
 
 def one_client(base: str, bodies: dict[str, list[dict]]) -> OneClient:
     """Each kind's queries one after another (after 5 warm-up queries of each)."""
-    import httpx
-
     url = f"{base}/v1/collections/{COLLECTION}/search"
     out = OneClient()
-    with httpx.Client(trust_env=False, timeout=60) as client:
-        for queries in bodies.values():
-            for body in queries[:5]:
-                client.post(url, json=body)
-        for kind, queries in bodies.items():
-            times, stages = [], {}
-            for body in queries:
-                start = time.perf_counter()
-                response = client.post(url, json=body)
-                times.append((time.perf_counter() - start) * 1000)
-                if response.status_code != 200:
-                    raise SystemExit(f"{kind}: {response.status_code} {response.text[:300]}")
-                for stage, ms in response.json().get("timings_ms", {}).items():
-                    stages.setdefault(stage, []).append(ms)
-            out.ms[kind], out.stages[kind] = times, stages
+    asyncio.run(
+        http_load.ask_each(url, [body for queries in bodies.values() for body in queries[:5]])
+    )
+    for kind, queries in bodies.items():
+        stages: dict[str, list[float]] = {}
+        answered = asyncio.run(http_load.ask_each(url, queries))
+        for _, answer in answered:
+            if answer.status != 200:
+                raise SystemExit(f"{kind}: {answer.status} {answer.body[:300]!r}")
+            for stage, stage_ms in answer.json().get("timings_ms", {}).items():
+                stages.setdefault(stage, []).append(stage_ms)
+        out.ms[kind], out.stages[kind] = [ms for ms, _ in answered], stages
     return out
-
-
-async def _load(
-    base: str | list[str], bodies: list[dict], clients: int, seconds: float
-) -> tuple[int, int]:
-    """(answered, errors) of ``clients`` concurrent clients looping for ``seconds``."""
-    done, errors, _ = await _timed_load(base, bodies, clients, seconds)
-    return done, errors
-
-
-async def _timed_load(
-    base: str | list[str], bodies: list[dict], clients: int, seconds: float
-) -> tuple[int, int, list[float]]:
-    """(answered, errors, latencies ms) of ``clients`` concurrent clients for ``seconds``; with
-    several servers (``base`` a list) client ``i`` asks server ``i mod n``."""
-    import httpx
-
-    bases = [base] if isinstance(base, str) else base
-    urls = [f"{b}/v1/collections/{COLLECTION}/search" for b in bases]
-    done = errors = 0
-    times: list[float] = []
-    stop_at = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(trust_env=False, timeout=60, limits=limits) as client:
-
-        async def worker(i: int) -> None:
-            nonlocal done, errors
-            j, url = i, urls[i % len(urls)]
-            while time.monotonic() < stop_at:
-                start = time.perf_counter()
-                try:
-                    response = await client.post(url, json=bodies[j % len(bodies)])
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                times.append((time.perf_counter() - start) * 1000)
-                done += ok
-                errors += not ok
-                j += clients
-
-        await asyncio.gather(*(worker(i) for i in range(clients)))
-    return done, errors, times
-
-
-def process_cpu_s(pid: int) -> float | None:
-    """CPU seconds (user + system) process ``pid`` has used, from ``/proc`` (None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_s() -> float:
@@ -302,26 +257,23 @@ def cpu_ms(seconds: float | None, done: int) -> str:
 def load_row(
     label: str,
     size: int,
-    processes: list[subprocess.Popen],
-    bases: list[str],
+    process: subprocess.Popen,
+    base: str,
     args: argparse.Namespace,
     bodies: list[dict],
 ) -> str:
-    """One row of the load table: ``args.clients`` clients spread over ``bases`` (after a
-    3-second warm-up), with the CPU the server processes and this generator spent."""
-    asyncio.run(_load(bases, bodies, args.clients, 3))
-    before = [process_cpu_s(p.pid) for p in processes]
-    client_before = own_cpu_s()
-    done, errors, times = asyncio.run(_timed_load(bases, bodies, args.clients, args.seconds))
-    after = [process_cpu_s(p.pid) for p in processes]
-    server_s = None
-    if None not in before and None not in after:
-        server_s = sum(after) - sum(before)  # type: ignore[arg-type]
-    client_s = own_cpu_s() - client_before
+    """One row of the load table: ``args.clients`` clients on ``base`` (after a 3-second
+    warm-up), with the CPU the server's processes and this generator spent."""
+    url = f"{base}/v1/collections/{COLLECTION}/search"
+    asyncio.run(http_load.run_clients([url], bodies, args.clients, 3))
+    before, client_before = http_load.tree_cpu_s(process.pid), own_cpu_s()
+    load = asyncio.run(http_load.run_clients([url], bodies, args.clients, args.seconds))
+    after, client_s = http_load.tree_cpu_s(process.pid), own_cpu_s() - client_before
+    server_s = after - before if before is not None and after is not None else None
     return (
-        f"| {size:,} | {label} | {args.clients} | {done / args.seconds:.1f} | "
-        f"{pct(times, 0.5):.0f} | {pct(times, 0.99):.0f} | {errors} | "
-        f"{cpu_ms(server_s, done)} | {cpu_ms(client_s, done)} |"
+        f"| {size:,} | {label} | {args.clients} | {load.done / args.seconds:.1f} | "
+        f"{pct(load.ms, 0.5):.0f} | {pct(load.ms, 0.99):.0f} | {load.errors} | "
+        f"{cpu_ms(server_s, load.done)} | {cpu_ms(client_s, load.done)} |"
     )
 
 
@@ -359,7 +311,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--model", default="builtin", help="baseline, builtin or a bundle folder")
     parser.add_argument(
-        "--servers", type=int, default=1, help="also load N processes of this tree on one data"
+        "--workers", type=int, default=1, help="also load this tree's server with --workers N"
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -392,22 +344,16 @@ def model_source(model: str, trees: dict[str, Path]) -> str:
     raise SystemExit(f"no built-in bundle in {tree}")
 
 
-def several_servers(
+def with_workers(
     args: argparse.Namespace, size: int, data_dir: Path, source: str, bodies: list[dict]
 ) -> str:
-    """The load row of ``args.servers`` processes of this tree serving the same data (each a
-    reader of the store; the clients spread over them)."""
-    started: list[tuple[subprocess.Popen, str]] = []
-    try:  # each started one is stopped, even when a later one fails to start
-        for _ in range(args.servers):
-            started.append(start_server(ROOT, data_dir, source))
-        processes, bases = [p for p, _ in started], [b for _, b in started]
-        return load_row(
-            f"this tree, {args.servers} processes", size, processes, bases, args, bodies
-        )
+    """The load row of this tree's server with ``--workers N`` (N processes on one port: a
+    writer and readers)."""
+    process, base = start_server(ROOT, data_dir, source, workers=args.workers)
+    try:
+        return load_row(f"this tree, --workers {args.workers}", size, process, base, args, bodies)
     finally:
-        for process, _ in started:
-            stop(process)
+        stop(process)
 
 
 def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, source: str) -> str:
@@ -452,12 +398,12 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
                         shown = ", ".join(f"{s} {ms:.2f}" for s, ms in medians.items())
                         stages.append(f"| {size:,} | {name} | {kind} | {shown} |")
                     if size in load_sizes:
-                        load.append(load_row(name, size, [process], [base], args, mixed))
+                        load.append(load_row(name, size, process, base, args, mixed))
                         print(load[-1], flush=True)
                 finally:
                     stop(process)
-            if size in load_sizes and args.servers > 1:
-                load.append(several_servers(args, size, Path(tmp), source, mixed))
+            if size in load_sizes and args.workers > 1:
+                load.append(with_workers(args, size, Path(tmp), source, mixed))
                 print(load[-1], flush=True)
     return "\n".join(
         [
@@ -494,10 +440,11 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
             "",
             f"## {args.clients} clients of mixed caption and sketch queries, {args.seconds:g} s",
             "",
-            "CPU ms per search: the server processes' (every thread) and this load generator's "
-            "(httpx, in the same run on the same cores), so what the cores spent per search. "
-            "With `--servers N`, a last row per size: N processes of this tree serving the "
-            "same data, the clients spread over them (what a process per core would buy).",
+            "CPU ms per search: the server's processes (every thread) and this load "
+            "generator's (`bench/http_load.py`, keep-alive connections with each request "
+            "encoded once, in the same run on the same cores), so what the cores spent per "
+            "search. With `--workers N`, a last row per size: this tree's `anyseek serve "
+            "--workers N` (a writer and N-1 readers on one port, `api/readers.py`).",
             "",
             "| items | server | clients | searches/s | p50 ms | p99 ms | errors | server CPU "
             "ms/search | load generator CPU ms/search |",

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.search import cpu_ms, model_source, process_cpu_s
+from bench.http_load import tree_cpu_s
+from bench.search import cpu_ms, model_source
 
 
 def test_baseline_means_the_bundle_the_first_tree_ships_wherever_it_kept_it(tmp_path) -> None:
@@ -29,8 +30,8 @@ def test_baseline_means_the_bundle_the_first_tree_ships_wherever_it_kept_it(tmp_
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_cpu_of_a_process_grows_with_its_work() -> None:
-    before = process_cpu_s(os.getpid())
+    before = tree_cpu_s(os.getpid())
     sum(i * i for i in range(2_000_000))
-    after = process_cpu_s(os.getpid())
+    after = tree_cpu_s(os.getpid())
     assert before is not None and after is not None and after > before
     assert cpu_ms(0.5, 100) == "5.00" and cpu_ms(None, 100) == "" and cpu_ms(0.5, 0) == ""

@@ -1,0 +1,165 @@
+"""``anyseek serve --workers N``: this process serves as the writer and N-1 reader processes serve
+the same port, so searches use every core (one process's Python work holds one core).
+
+Each process listens on its own socket bound with ``SO_REUSEPORT``, so the kernel spreads new
+connections evenly over the processes. (With one shared socket, the process that wakes first
+accepts every connection waiting: 16 clients connecting at once all went to one process, and the
+other idled: 224 searches/s against 645 for two processes with 8 clients each.)
+
+The writer is the server as with one process: it runs the index jobs and is the store's one
+writing process; it also listens on a private loopback port. A reader loads the model, searches
+and reads, and forwards each write to that port (``api.forward``). A reader that dies is started
+again; readers stop with the writer, and stop by themselves when the writer is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
+
+from anyseek.settings import Settings
+
+log = logging.getLogger("anyseek.serve")
+RESTART_PAUSE_S = 1.0  # between a reader's death and its restart, so a crash loop stays slow
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    """What a reader process is started with (pickled to it): the port it serves (the writer's,
+    bound already) and where it forwards writes."""
+
+    settings: Settings
+    host: str
+    port: int
+    writer_url: str
+    log_level: str
+
+
+def threads_per_process(settings: Settings, processes: int) -> Settings:
+    """``settings`` with the model's intra-op threads split over ``processes`` (unless set), so
+    N processes' OpenMP teams do not ask for N times the cores."""
+    if settings.api.inference_threads or processes == 1:
+        return settings
+    share = max(1, (os.cpu_count() or 1) // processes)
+    api = settings.api.model_copy(update={"inference_threads": share})
+    return settings.model_copy(update={"api": api})
+
+
+def tcp_socket(family: socket.AddressFamily) -> socket.socket:
+    """A TCP socket whose protocol is named, not 0: asyncio turns Nagle's algorithm off
+    (``TCP_NODELAY``) only on connections of such a socket, and with it on every answer waited
+    for the client's delayed ACK (about 40 ms: 4 clients got 82 searches/s)."""
+    return socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+
+
+def shared_port_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` that every process of the server binds too
+    (``SO_REUSEPORT``: the kernel balances new connections over them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = tcp_socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    return sock
+
+
+def private_socket() -> socket.socket:
+    """A listening socket on a free loopback port: the writer's address for forwarded writes."""
+    sock = tcp_socket(socket.AF_INET)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
+def run_reader(spec: ReaderSpec, writer_pid: int) -> None:
+    """A reader process: the app with writes forwarded, on its own socket of the shared port."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the writer (cli.serve)
+    import uvicorn
+
+    from api.app import create_app
+
+    _stop_when_orphaned(writer_pid)
+    sock = shared_port_socket(spec.host, spec.port)
+    app = create_app(spec.settings, writer_url=spec.writer_url)
+    config = uvicorn.Config(app, log_level=spec.log_level, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stop_when_orphaned(writer_pid: int) -> None:
+    """Stop this reader (SIGTERM: uvicorn's graceful stop) once the writer process is gone."""
+
+    def watch() -> None:
+        while os.getppid() == writer_pid:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="anyseek-orphan-watch", daemon=True).start()
+
+
+class ReaderPool:
+    """``count`` reader processes, kept running until :meth:`stop`."""
+
+    def __init__(self, spec: ReaderSpec, count: int) -> None:
+        self.spec, self.count = spec, count
+        self._context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        self._processes: list[BaseProcess] = []
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._keep, name="anyseek-readers", daemon=True)
+
+    def _spawn(self) -> BaseProcess:
+        process = self._context.Process(
+            target=run_reader, args=(self.spec, os.getpid()), name="anyseek-reader"
+        )
+        process.start()
+        return process
+
+    def start(self) -> None:
+        """Start the readers, and a thread that restarts any that dies."""
+        self._processes = [self._spawn() for _ in range(self.count)]
+        log.info("%d reader processes: %s", self.count, [p.pid for p in self._processes])
+        self._watcher.start()
+
+    def _keep(self) -> None:
+        while not self._stopping.wait(RESTART_PAUSE_S):
+            for i, process in enumerate(self._processes):
+                if process.is_alive() or self._stopping.is_set():
+                    continue
+                log.warning(
+                    "reader pid %s exited (%s); starting another", process.pid, process.exitcode
+                )
+                self._processes[i] = self._spawn()
+
+    @property
+    def pids(self) -> list[int | None]:
+        return [p.pid for p in self._processes]
+
+    def stop(self, timeout_s: float = 10) -> None:
+        """Stop every reader: SIGTERM, then SIGKILL for one still running after ``timeout_s``."""
+        self._stopping.set()
+        for process in self._processes:
+            if process.is_alive():
+                process.terminate()
+        deadline = time.monotonic() + timeout_s
+        for process in self._processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
