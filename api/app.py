@@ -69,13 +69,15 @@ def create_app(
     searcher: Searcher | None = None,
     database: Database | None = None,
     writer_url: str | None = None,
+    on_loaded: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The API app; ``searcher``/``database`` given are used (and not closed) instead of opened.
 
     A given searcher must search with ``settings.search``: its limits are the ones the OpenAPI
     document publishes. With ``writer_url`` the app is a *reader* (``anyseek serve --workers``):
     it searches and reads, runs no index jobs, and forwards every write route's request to the
-    writer process at that address (``api.forward``).
+    writer process at that address (``api.forward``). ``on_loaded`` runs (on a thread) once the
+    model has loaded, before the server listens (``api.readers``: the processes start together).
     """
     if searcher is not None and searcher.settings != settings.search:
         raise ValueError("the searcher's search settings differ from the app's settings.search")
@@ -114,6 +116,8 @@ def create_app(
         if writer_url is None:  # the writer: index jobs run here (a reader forwards them)
             state.jobs = JobRunner(settings, database, state.searcher, state.models)
             await _resume_jobs(state.jobs)
+        if on_loaded is not None:
+            await asyncio.to_thread(on_loaded)
         log.info("anyseek API ready: model %s", state.searcher.model.name)
         try:
             yield

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import typer
@@ -13,7 +15,7 @@ from anyseek.settings import Settings
 from cli.context import settings_of
 
 if TYPE_CHECKING:
-    import uvicorn
+    from api.readers import ReaderPool
 
 log = logging.getLogger("anyseek.serve")
 #: where a command on this machine reaches a server bound to every address
@@ -74,34 +76,49 @@ def serve_api(
             api.port,
         )
     database = open_database(settings)  # a one-line error now, not a 500 on every request later
-    app = create_app(settings, database=database)
     host, port = api.host, api.port
+    readers = _readers(settings, log_level) if api.workers > 1 else None
+    on_loaded = readers.pool.barrier.release_when_loaded if readers else None
+    app = create_app(settings, database=database, on_loaded=on_loaded)
     announce(SERVER, f"http://{LOOPBACK.get(host, host)}:{port}")  # CLI writes come here
     typer.echo(f"anyseek on http://{host}:{port}  (web page; API docs: http://{host}:{port}/docs)")
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5
     )
-    if api.workers == 1:
+    if readers is None:
         uvicorn.Server(config).run()
-    else:
-        _serve_with_readers(config, settings, log_level)
-
-
-def _serve_with_readers(config: uvicorn.Config, settings: Settings, log_level: str) -> None:
-    """This process as the writer on the port and a private address, beside its readers."""
-    import uvicorn
-
-    from api.readers import ReaderPool, ReaderSpec, private_socket, shared_port_socket, url_of
-
-    public, private = shared_port_socket(config.host, config.port), private_socket()
-    port = public.getsockname()[1]
-    spec = ReaderSpec(settings, config.host, port, url_of(private), log_level)
-    readers = ReaderPool(spec, settings.api.workers - 1)
-    readers.start()
+        return
+    readers.pool.start()
     try:
-        uvicorn.Server(config).run(sockets=[public, private])
+        uvicorn.Server(config).run(sockets=readers.sockets)
     finally:
-        readers.stop()
+        readers.pool.stop()
+
+
+@dataclass
+class _Readers:
+    """What the writer of ``--workers N`` serves beside its N-1 readers: its sockets (the port,
+    the private address readers forward writes to) and the readers."""
+
+    sockets: list[socket.socket]
+    pool: ReaderPool
+
+
+def _readers(settings: Settings, log_level: str) -> _Readers:
+    """The port bound (not listening yet) and the reader processes that will share it."""
+    from api.readers import (
+        ReaderPool,
+        ReaderSpec,
+        free_port_of,
+        private_socket,
+        shared_port_socket,
+        url_of,
+    )
+
+    port = free_port_of(settings.api.host, settings.api.port)
+    public, private = shared_port_socket(settings.api.host, port), private_socket()
+    spec = ReaderSpec(settings, settings.api.host, port, url_of(private), log_level)
+    return _Readers([public, private], ReaderPool(spec, settings.api.workers - 1))
 
 
 COMMANDS = (serve,)
