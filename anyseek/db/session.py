@@ -90,9 +90,12 @@ def make_engine(url: str, *, create_dirs: bool = False) -> Engine:
     elif backend == "postgresql":
         given = {"connect_timeout": CONNECT_TIMEOUT_S, **POSTGRES_TCP}
         connect_args.update({k: v for k, v in given.items() if k not in parsed.query})
+    # a server's connection may have gone away since its last use: ping it before each use; an
+    # SQLite file cannot, and its ping was one more statement on every search's one read
+    ping = backend != "sqlite"
     try:
         engine = create_engine(
-            parsed, connect_args=connect_args, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_S
+            parsed, connect_args=connect_args, pool_pre_ping=ping, pool_timeout=POOL_TIMEOUT_S
         )
     except (exc.NoSuchModuleError, ModuleNotFoundError) as error:
         raise SettingsError(

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from search.stores.base import METADATA, DateRange, Filter, Payload, Range, Scalar
 
@@ -128,6 +129,16 @@ class IdGroup:
         return set(self._array) - self._removed  # type: ignore[arg-type]
 
 
+def decode(blob: bytes) -> Payload:
+    """A stored payload, as a new object (orjson reads these small documents about 4x faster
+    than ``json``, and a search reads every candidate's: 50 or more; an integer past 64 bits,
+    which only ``json`` reads, falls back to it)."""
+    try:
+        return orjson.loads(blob)
+    except orjson.JSONDecodeError:
+        return json.loads(blob)
+
+
 def encode(payload: Payload) -> bytes:
     """A payload as the compact JSON bytes the table holds and the payload file stores."""
     return json.dumps(payload, separators=(",", ":")).encode()
@@ -159,7 +170,7 @@ class PayloadTable:
 
     def get(self, item: int) -> Payload:
         """A copy of an item's payload."""
-        return json.loads(self._blobs[item])
+        return decode(self._blobs[item])
 
     def set_metadata(self, ids: Iterable[int], metadata: Iterable[Payload]) -> None:
         """Replace the ``metadata`` object of these ids (unknown ids are skipped)."""
@@ -185,7 +196,7 @@ class PayloadTable:
         self._sample = None
         self._columns.clear()  # rare (replacements, deletions): columns are read again when asked
         self._derived.clear()
-        for field, value in fields(json.loads(blob)):
+        for field, value in fields(decode(blob)):
             column = self._index.get(field)
             for key in {_key(k) for k in _keys(value)} if column is not None else ():
                 ids = column.get(key)
@@ -201,7 +212,7 @@ class PayloadTable:
         blob = self._blobs.get(item)
         if blob is None or (filter.ids is not None and item not in filter.ids):
             return False
-        payload = json.loads(blob)
+        payload = decode(blob)
         for field, accepted in filter.conditions():
             have = {_key(v) for v in _keys(value_at(payload, field))}
             if not any(_key(v) in have for v in accepted):
@@ -260,7 +271,7 @@ class PayloadTable:
             ids: list[int] = []
             values: list[object] = []
             for item, blob in self._blobs.items():
-                value = value_at(json.loads(blob), field)
+                value = value_at(decode(blob), field)
                 if value is not None:
                     ids.append(item)
                     values.append(value)
@@ -334,5 +345,5 @@ class PayloadTable:
             for line in handle:
                 comma = line.index(b",")
                 blob = line[comma + 1 : line.rindex(b"]")]
-                table._put(int(line[1:comma]), json.loads(blob), blob)
+                table._put(int(line[1:comma]), decode(blob), blob)
         return table
