@@ -21,7 +21,8 @@ from api.errors import problem
 FORWARDED_HEADER = "x-anyseek-forwarded"  # on a reader's answer that the writer gave
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 KNOWN_PATHS = 4096  # (method, path) answers remembered; paths past it are matched each time
-HOP_BY_HOP = frozenset(  # one connection's own headers (RFC 9110 7.6.1), never passed on
+HOP_BY_HOP = frozenset(  # one connection's own headers (RFC 9110 7.6.1), never passed on (Host
+    # and Content-Length are: the writer answers for the address asked, and limits the body)
     {
         b"connection",
         b"keep-alive",
@@ -30,8 +31,6 @@ HOP_BY_HOP = frozenset(  # one connection's own headers (RFC 9110 7.6.1), never 
         b"trailer",
         b"transfer-encoding",
         b"upgrade",
-        b"host",
-        b"content-length",
     }
 )
 
@@ -84,6 +83,10 @@ class WriteForwarder:
         query = scope.get("query_string", b"").decode("latin-1")
         url = f"{self.writer_url}{scope.get('root_path', '')}{scope['path']}"
         headers = [(k, v) for k, v in scope["headers"] if k not in HOP_BY_HOP]
+        client = scope.get("client")
+        if client:  # the writer's log and its proxy-headers middleware see who asked
+            headers.append((b"x-forwarded-for", client[0].encode()))
+            headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode()))
         request = self._client.build_request(
             scope["method"],
             f"{url}?{query}" if query else url,
