@@ -108,12 +108,17 @@ def test_the_schemas_declare_what_validation_enforces(document: dict) -> None:
     assert upload["files"]["minItems"] == 1 and upload["metadata"]["pattern"]
 
 
-def test_most_generated_valid_searches_are_accepted(live: Live) -> None:
+def test_generated_valid_searches_pass_the_request_validation(live: Live) -> None:
     """Positive cases are built from the schemas: when they declare what the validation checks,
-    most of them pass it (a 422 left is a query the model cannot read, e.g. an unknown word)."""
+    the validation refuses none of them (a 422 of the validation lists its ``errors``). What is
+    left to refuse is what no schema can say: a query the model cannot read (unknown words, bytes
+    that are no image, every weight negative), an item or space the collection lacks. (How many
+    of those the generator makes moves with the hypothesis and schemathesis releases: counting
+    them failed on a new install.)"""
     schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
     operation = schema["/v1/collections/{name}/search"]["POST"]
     statuses: list[int] = []
+    refused_by_validation: list[str] = []
 
     @given(case=operation.as_strategy(GenerationMode.POSITIVE))
     @settings(
@@ -126,7 +131,11 @@ def test_most_generated_valid_searches_are_accepted(live: Live) -> None:
     )
     def run(case) -> None:
         case.path_parameters["name"] = COLLECTION
-        statuses.append(case.call(base_url=live.url, timeout=60).status_code)
+        response = case.call(base_url=live.url, timeout=60)
+        statuses.append(response.status_code)
+        if response.status_code == 422 and "errors" in response.json():
+            refused_by_validation.append(response.text)
 
     run()
-    assert statuses.count(422) <= len(statuses) // 2, statuses
+    assert statuses and 500 not in statuses, statuses
+    assert refused_by_validation == []
