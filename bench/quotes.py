@@ -176,6 +176,17 @@ QUOTES: tuple[Quote, ...] = (
         r"in which left-to-right order, expects R@1 {N} on the gallery",
         (Cell("caption_ceiling.md", "| default |", 2),),
     ),
+    # docs/search.md: 16 clients' searches/s, the earlier revision, one process, --workers 2
+    Quote(
+        "docs/search.md",
+        r"at 2,000 items the earlier revision served {N} searches/s, one process of this tree "
+        r"{N} and `--workers 2` {N}; at 100,000 items {N}, {N} and {N}",
+        tuple(
+            Cell("search.md", f"| {size} | {server} | 16 |", 0)
+            for size in ("2,000", "100,000")
+            for server in ("3040b98b12", "this tree", "this tree, --workers 2")
+        ),
+    ),
     # README and docs/search.md: "not like this" at the page's default weight
     Quote(
         "README.md",

@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 from bench import http_load  # noqa: E402  (after the path fix)
+from bench.search_cpu import STAGES, StageCpu, stage_cpu  # noqa: E402
 
 COLLECTION = "bench"
 KINDS = ("caption", "sketch")  # what this bench asks
@@ -261,20 +262,23 @@ def load_row(
     base: str,
     args: argparse.Namespace,
     bodies: list[dict],
-) -> str:
+) -> tuple[str, float | None]:
     """One row of the load table: ``args.clients`` clients on ``base`` (after a 3-second
-    warm-up), with the CPU the server's processes and this generator spent."""
+    warm-up), with the CPU the server's processes and this generator spent; and the server's
+    CPU ms per search."""
     url = f"{base}/v1/collections/{COLLECTION}/search"
     asyncio.run(http_load.run_clients([url], bodies, args.clients, 3))
     before, client_before = http_load.tree_cpu_s(process.pid), own_cpu_s()
     load = asyncio.run(http_load.run_clients([url], bodies, args.clients, args.seconds))
     after, client_s = http_load.tree_cpu_s(process.pid), own_cpu_s() - client_before
     server_s = after - before if before is not None and after is not None else None
-    return (
+    row = (
         f"| {size:,} | {label} | {args.clients} | {load.done / args.seconds:.1f} | "
         f"{pct(load.ms, 0.5):.0f} | {pct(load.ms, 0.99):.0f} | {load.errors} | "
         f"{cpu_ms(server_s, load.done)} | {cpu_ms(client_s, load.done)} |"
     )
+    server_ms = server_s * 1000 / load.done if server_s is not None and load.done else None
+    return row, server_ms
 
 
 def load_avg() -> str:
@@ -379,7 +383,7 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
     mixed = [bodies[kind][i] for i in range(args.queries) for kind in KINDS]
     load_sizes = {int(s) for s in (args.load_sizes or args.sizes).split(",")}
     started = load_avg()
-    single, stages, load = [], [], []
+    single, stages, load, cpu_rows = [], [], [], []
     for size in [int(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
             build_s = build_gallery(Path(tmp), size, stacked, model, args.noise, source)
@@ -398,12 +402,15 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
                         shown = ", ".join(f"{s} {ms:.2f}" for s, ms in medians.items())
                         stages.append(f"| {size:,} | {name} | {kind} | {shown} |")
                     if size in load_sizes:
-                        load.append(load_row(name, size, process, base, args, mixed))
+                        load.append(load_row(name, size, process, base, args, mixed)[0])
                         print(load[-1], flush=True)
                 finally:
                     stop(process)
             if size in load_sizes and args.workers > 1:
-                load.append(with_workers(args, size, Path(tmp), source, mixed))
+                row, server_ms = with_workers(args, size, Path(tmp), source, mixed)
+                load.append(row)
+                spent = stage_cpu(Path(tmp), source, mixed, COLLECTION)
+                cpu_rows.append(cpu_row(size, spent, server_ms))
                 print(load[-1], flush=True)
     return "\n".join(
         [
@@ -450,9 +457,40 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
             "ms/search | load generator CPU ms/search |",
             "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
             *load,
-            "",
+            *cpu_section(cpu_rows, args.workers),
         ]
     )
+
+
+def cpu_row(size: int, spent: StageCpu, server_ms: float | None) -> str:
+    """A row of the in-process stage CPU table (``bench/search_cpu.py``)."""
+    rest = f"{server_ms - spent.total:.2f}" if server_ms is not None else ""
+    shown = " | ".join(f"{spent.ms[s]:.2f}" for s in STAGES)
+    served = f"{server_ms:.2f}" if server_ms is not None else ""
+    return f"| {size:,} | {shown} | {spent.total:.2f} | {served} | {rest} |"
+
+
+def cpu_section(rows: list[str], workers: int) -> list[str]:
+    """The in-process stage CPU table, when there are rows (``--workers`` given)."""
+    if not rows:
+        return [""]
+    return [
+        "",
+        "## Where a search's CPU goes: this tree's stages in-process, and the rest",
+        "",
+        "Thread CPU ms per search of each of the searcher's own stages, run one after another "
+        "on one thread over the same gallery and queries in batches of 8 (`bench/search_cpu.py`:"
+        " `prepare` = the version read and the query decoded into model inputs, `model`, "
+        "`finish` = store, fusion, page), beside the server's CPU per search under the load "
+        f"with `--workers {workers}`; the rest is HTTP, the framework, JSON and the hand-offs "
+        "between threads.",
+        "",
+        f"| items | prepare | model | finish | sum | server CPU ms/search (`--workers {workers}`)"
+        " | rest |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+    ]
 
 
 if __name__ == "__main__":
