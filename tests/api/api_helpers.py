@@ -162,6 +162,15 @@ def serve(
     database.dispose()
 
 
+def migrated_data_dir(folder: Path) -> Path:
+    """``folder/data`` holding a migrated metadata database, for a server process to start on."""
+    data_dir = folder / "data"
+    database = database_for(api_settings(data_dir), create_dirs=True)
+    migrate.upgrade(database)
+    database.dispose()
+    return data_dir
+
+
 def start_serve(
     data_dir: Path, port: int, log: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen:

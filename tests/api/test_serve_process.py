@@ -7,10 +7,15 @@ import signal
 from pathlib import Path
 
 import pytest
-from api_helpers import COLLECTION, HTTP, api_settings, free_port, png_bytes, start_serve
+from api_helpers import (
+    COLLECTION,
+    HTTP,
+    free_port,
+    migrated_data_dir,
+    png_bytes,
+    start_serve,
+)
 
-from anyseek.db import migrate
-from anyseek.db.session import database_for
 from scenes import SceneSample
 
 pytestmark = pytest.mark.slow
@@ -27,10 +32,7 @@ def _top(base: str, scene: SceneSample) -> int:
 def test_served_process_survives_kill_and_restart(
     tmp_path: Path, scenes: list[SceneSample]
 ) -> None:
-    data_dir = tmp_path / "data"
-    database = database_for(api_settings(data_dir), create_dirs=True)
-    migrate.upgrade(database)
-    database.dispose()
+    data_dir = migrated_data_dir(tmp_path)
 
     port, log = free_port(), tmp_path / "serve.log"
     base = f"http://127.0.0.1:{port}"

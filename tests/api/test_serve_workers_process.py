@@ -13,10 +13,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import COLLECTION, api_settings, free_port, png_bytes, start_serve
+from api_helpers import (
+    COLLECTION,
+    free_port,
+    migrated_data_dir,
+    png_bytes,
+    start_serve,
+)
 
-from anyseek.db import migrate
-from anyseek.db.session import database_for
 from api.forward import FORWARDED_HEADER
 from scenes import SceneSample
 
@@ -52,10 +56,7 @@ def _until(check: Callable[[], bool], timeout: float = 90) -> None:
 def test_writes_reach_the_writer_and_searches_agree_across_processes(
     tmp_path: Path, scenes: list[SceneSample]
 ) -> None:
-    data_dir = tmp_path / "data"
-    database = database_for(api_settings(data_dir), create_dirs=True)
-    migrate.upgrade(database)
-    database.dispose()
+    data_dir = migrated_data_dir(tmp_path)
     port, log = free_port(), tmp_path / "serve.log"
     base = f"http://127.0.0.1:{port}"
     server = start_serve(data_dir, port, log, ENV)
@@ -118,10 +119,7 @@ def test_writes_reach_the_writer_and_searches_agree_across_processes(
 
 
 def test_a_killed_reader_is_restarted_and_readers_go_with_the_writer(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    database = database_for(api_settings(data_dir), create_dirs=True)
-    migrate.upgrade(database)
-    database.dispose()
+    data_dir = migrated_data_dir(tmp_path)
     port, log = free_port(), tmp_path / "serve.log"
     server = start_serve(data_dir, port, log, ENV)
     try:
