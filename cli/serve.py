@@ -78,6 +78,7 @@ def serve_api(
     database = open_database(settings)  # a one-line error now, not a 500 on every request later
     host, port = api.host, api.port
     readers = _readers(settings, log_level) if api.workers > 1 else None
+    port = readers.port if readers else port  # port 0: the free one the writer bound
     on_loaded = readers.pool.barrier.release_when_loaded if readers else None
     app = create_app(settings, database=database, on_loaded=on_loaded)
     announce(SERVER, f"http://{LOOPBACK.get(host, host)}:{port}")  # CLI writes come here
@@ -102,6 +103,7 @@ class _Readers:
 
     sockets: list[socket.socket]
     pool: ReaderPool
+    port: int
 
 
 def _readers(settings: Settings, log_level: str) -> _Readers:
@@ -118,7 +120,7 @@ def _readers(settings: Settings, log_level: str) -> _Readers:
     port = free_port_of(settings.api.host, settings.api.port)
     public, private = shared_port_socket(settings.api.host, port), private_socket()
     spec = ReaderSpec(settings, settings.api.host, port, url_of(private), log_level)
-    return _Readers([public, private], ReaderPool(spec, settings.api.workers - 1))
+    return _Readers([public, private], ReaderPool(spec, settings.api.workers - 1), port)
 
 
 COMMANDS = (serve,)
