@@ -106,21 +106,20 @@ class Load:
     ms: list[float] = field(default_factory=list)
 
 
-async def run_clients(urls: list[str], bodies: list[dict], clients: int, seconds: float) -> Load:
-    """``clients`` connections, client ``i`` on ``urls[i % len(urls)]`` asking ``bodies`` in turn
-    (each client starting at its own offset) until ``seconds`` have passed."""
-    encoded = {url: [encode_post(url, body) for body in bodies] for url in urls}
+async def run_clients(url: str, bodies: list[dict], clients: int, seconds: float) -> Load:
+    """``clients`` connections to ``url``, each asking ``bodies`` in turn (each client starting at
+    its own offset) until ``seconds`` have passed."""
+    encoded = [encode_post(url, body) for body in bodies]
     load = Load()
     stop_at = time.monotonic() + seconds
 
     async def client(i: int) -> None:
-        url = urls[i % len(urls)]
         connection = await connect(url)
         j = i
         while time.monotonic() < stop_at:
             start = time.perf_counter()
             try:
-                ok = (await connection.ask(encoded[url][j % len(bodies)])).status == 200
+                ok = (await connection.ask(encoded[j % len(encoded)])).status == 200
             except ConnectionError:
                 ok = False
                 connection = await connect(url)

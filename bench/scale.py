@@ -311,7 +311,7 @@ def measure_http(
     out = {}
     for kind, times in found.items():
         url = f"{base}/v1/collections/{COLLECTION}/search"
-        found = asyncio.run(http_load.run_clients([url], gallery.bodies[kind], clients, seconds))
+        found = asyncio.run(http_load.run_clients(url, gallery.bodies[kind], clients, seconds))
         done, errors = found.done, found.errors
         out[kind] = KindResult(
             p50_ms=round(pct(times, 0.5), 2),

@@ -267,9 +267,9 @@ def load_row(
     warm-up), with the CPU the server's processes and this generator spent; and the server's
     CPU ms per search."""
     url = f"{base}/v1/collections/{COLLECTION}/search"
-    asyncio.run(http_load.run_clients([url], bodies, args.clients, 3))
+    asyncio.run(http_load.run_clients(url, bodies, args.clients, 3))
     before, client_before = http_load.tree_cpu_s(process.pid), own_cpu_s()
-    load = asyncio.run(http_load.run_clients([url], bodies, args.clients, args.seconds))
+    load = asyncio.run(http_load.run_clients(url, bodies, args.clients, args.seconds))
     after, client_s = http_load.tree_cpu_s(process.pid), own_cpu_s() - client_before
     server_s = after - before if before is not None and after is not None else None
     row = (
@@ -350,9 +350,9 @@ def model_source(model: str, trees: dict[str, Path]) -> str:
 
 def with_workers(
     args: argparse.Namespace, size: int, data_dir: Path, source: str, bodies: list[dict]
-) -> str:
+) -> tuple[str, float | None]:
     """The load row of this tree's server with ``--workers N`` (N processes on one port: a
-    writer and readers)."""
+    writer and readers), and its CPU ms per search."""
     process, base = start_server(ROOT, data_dir, source, workers=args.workers)
     try:
         return load_row(f"this tree, --workers {args.workers}", size, process, base, args, bodies)

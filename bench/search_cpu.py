@@ -11,7 +11,6 @@ the hand-offs between threads.
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,18 +29,16 @@ class StageCpu:
         return sum(self.ms.values())
 
 
-def _queries(bodies: list[dict], collection: str) -> list:
-    """The JSON bodies as the route turns them into queries (a file part's base64 -> bytes)."""
-    from search.query import QueryPart, SearchQuery
+def _queries(bodies: list[dict], collection: str, max_upload_mb: float) -> list:
+    """The JSON bodies as the search route turns them into queries (``api.query``)."""
+    from api import query as convert
+    from api.schemas import SearchRequest
 
-    out = []
-    for body in bodies:
-        parts = []
-        for part in body["parts"]:
-            value = part["text"] if "text" in part else base64.b64decode(part["data"])
-            parts.append(QueryPart(part["modality"], value))
-        out.append(SearchQuery(collection, tuple(parts), k=body.get("k", 10)))
-    return out
+    requests = [SearchRequest.model_validate(body) for body in bodies]
+    return [
+        convert.build_query(collection, convert.parts_from_json(r, max_upload_mb), r)
+        for r in requests
+    ]
 
 
 def stage_cpu(
@@ -72,7 +69,7 @@ def stage_cpu(
         versioned = searcher.with_versions(
             database, ModelRegistry(settings.model, default=searcher.model)
         )
-        queries = _queries(bodies, collection)
+        queries = _queries(bodies, collection, settings.api.max_upload_mb)
 
         def run(n: int) -> dict[str, float]:
             spent = dict.fromkeys(STAGES, 0.0)
