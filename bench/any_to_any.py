@@ -63,13 +63,16 @@ QUERIES = ("rgb", "depth", "semseg", "sketch", "normal", "edges", "caption")
 BATCH = 64
 
 
-def scene_parts(n: int, seed: int) -> tuple[list[dict[str, bytes | str]], list[list[dict]]]:
-    """Every scene's parts as files hold them (PNG bytes per pixel modality, the caption text)
-    and its visible objects' facts (shape, colour, size, material, image column)."""
+def scene_parts(
+    n: int, seed: int, size: int = 64
+) -> tuple[list[dict[str, bytes | str]], list[list[dict]]]:
+    """Every scene's parts as files hold them (PNG bytes per pixel modality, rendered ``size``
+    pixels square; the caption text) and its visible objects' facts (shape, colour, size,
+    material, image column)."""
     encoders = {m.name: m.encode for m in MODALITIES}
     scenes, objects = [], []
     for index in range(n):
-        sample = generate_scene(scene_seed(seed, index), 64)
+        sample = generate_scene(scene_seed(seed, index), size)
         parts: dict[str, bytes | str] = {
             name: encode_png(encoders[source](sample)) for name, source in SCENE_FILES.items()
         }

@@ -126,12 +126,12 @@ def measure(source: str, n: int, seed: int, probe_scenes: int) -> tuple[dict[str
     """One model's row, and how often each attribute is stated."""
     from model.service import load_search_model
     from workbench.attributes import conjunction_labels
-    from workbench.evaluate import image_vectors, query_vectors, scene_values
+    from workbench.evaluate import image_vectors, input_size, query_vectors, scene_values
     from workbench.metrics import caption_facts
     from workbench.presence import encode_scenes
 
     model = load_search_model(source, device="cpu")
-    gallery, train = _galleries(n, seed, probe_scenes)
+    gallery, train = _galleries(n, seed, probe_scenes, input_size(model))
     values = scene_values(gallery)
     images = image_vectors(model, gallery)
     queries, _ = query_vectors(model, ("object",), values, n, 256)
@@ -151,15 +151,15 @@ def measure(source: str, n: int, seed: int, probe_scenes: int) -> tuple[dict[str
 
 
 @functools.cache
-def _galleries(n: int, seed: int, probe_scenes: int) -> tuple[Any, Any]:
+def _galleries(n: int, seed: int, probe_scenes: int, size: int) -> tuple[Any, Any]:
     """The query gallery and the probe's own scenes (another seed; None without a probe),
-    rendered once per run."""
+    rendered once per run and image size."""
     from workbench.cache import ChunkJob, render_chunk
 
-    gallery = render_chunk(ChunkJob(seed, 0, n, 64, (), None)).scenes
+    gallery = render_chunk(ChunkJob(seed, 0, n, size, (), None)).scenes
     if not probe_scenes:
         return gallery, None
-    return gallery, render_chunk(ChunkJob(seed + 1, 0, probe_scenes, 64, (), None)).scenes
+    return gallery, render_chunk(ChunkJob(seed + 1, 0, probe_scenes, size, (), None)).scenes
 
 
 def main() -> None:

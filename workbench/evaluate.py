@@ -193,6 +193,13 @@ def headline(result: RetrievalResult, space: str = "fused") -> dict[str, float]:
     return out
 
 
+def input_size(model: SearchModel) -> int:
+    """The side in pixels ``model`` reads an image at: the size its test scenes are rendered at."""
+    from PIL import Image
+
+    return int(model.image_input(Image.new("RGB", (8, 8))).shape[-1])
+
+
 def evaluate_generated(
     model: SearchModel, n: int, seed: int, *, human: bool = False
 ) -> RetrievalResult:
@@ -200,13 +207,11 @@ def evaluate_generated(
     the default person and every held-out one, read the way ``model`` reads them; the
     generator's sketches too, when ``model`` reads a drawing's content box) and evaluate
     ``model`` on them."""
-    from PIL import Image
-
     from workbench.cache import ChunkJob, render_chunk
     from workbench.readers import model_readers
     from workbench.styles import HELD_OUT
 
-    size = int(model.image_input(Image.new("RGB", (8, 8))).shape[-1])
+    size = input_size(model)
     styles = ("default", *HELD_OUT) if human else ()
     drawn = {"sketch", "semseg"} <= set(model.query_modalities)
     readers = model_readers(model) if drawn else None
