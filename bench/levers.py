@@ -163,6 +163,12 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "page (v10's recipe, shipped since v10, so now the same as base)",
         {"train": {"cell_weight": 1.0, "cross_weight": 0.5}},
     ),
+    "pixels_96": (
+        "the image and every pixel query at 96 pixels instead of 64 (rendered at 96; the trunk's "
+        "last grid 6x6, so a cell of the cell head sees an object at 2.25 times the pixels): "
+        "model/builtin/configs/max_pool_96.json",
+        {"recipe": {"model": "max_pool_96"}, "data": {"size": 96}},
+    ),
     "both": (
         "object_positives and the random person together",
         {
@@ -386,10 +392,14 @@ def main() -> None:
     if args.pairs_n:
         from bench.any_to_any import scene_parts
 
-        scenes = scene_parts(args.pairs_n, args.pairs_seed)[0]
+        sizes = {str(r["arm"]): arm_recipe(base, str(r["arm"]), *shape).data.size for r in results}
+        scenes = {  # each arm's pairs read scenes rendered at the size it was trained on
+            size: scene_parts(args.pairs_n, args.pairs_seed, size)[0]
+            for size in set(sizes.values())
+        }
         tables = {
-            arm: arm_pairs(args.root, arm, args.pairs_n, args.pairs_seed, scenes)
-            for arm in (str(r["arm"]) for r in results)
+            arm: arm_pairs(args.root, arm, args.pairs_n, args.pairs_seed, scenes[size])
+            for arm, size in sizes.items()
         }
         pairs = pairs_report(tables, args.pairs_n, args.pairs_seed)
     command = "PYTHONPATH=. .venv/bin/python bench/levers.py " + " ".join(sys.argv[1:])

@@ -77,3 +77,43 @@ def test_the_pairs_section_shows_each_arm_s_cells_and_its_lowest_pixel_pair() ->
     assert cells[1] == "0.853 (sketch <- edges)"
     assert cells[2 + PAIRS.index(("caption", "depth"))] == "0.120"
     assert len(cells) == 2 + len(PAIRS)
+
+
+def test_the_pixels_arm_is_the_shipped_network_at_96_pixels_rendered_at_96() -> None:
+    from bench.levers import render_key
+    from model.builtin.network import CONFIGS, BuiltinConfig
+    from workbench.cells import CELL_PIXELS
+
+    base = load_recipe("default")
+    short = arm_recipe(base, "base", 600, 50, 1.0)
+    wide = arm_recipe(base, "pixels_96", 600, 50, 1.0)
+    assert (wide.model, wide.data.size) == ("max_pool_96", 96)
+    assert replace(wide, name=short.name, model=short.model, data=short.data) == short
+    assert replace(wide.data, size=short.data.size) == short.data
+    shipped = BuiltinConfig.load(CONFIGS / f"{base.model}.json")
+    larger = BuiltinConfig.load(CONFIGS / "max_pool_96.json")
+    assert replace(larger, image_size=shipped.image_size) == shipped
+    assert larger.grid == 96 // CELL_PIXELS == 6  # the cell head's labels fit the trunk's grid
+    for part in ("cache", "val"):
+        assert render_key(part, wide) != render_key(part, short)  # rendered at its own size
+
+
+def test_the_pairs_of_a_96_pixel_arm_read_the_same_scenes_at_96_pixels() -> None:
+    import io
+
+    from PIL import Image
+
+    from bench.any_to_any import scene_parts
+
+    small, facts = scene_parts(2, 20261202)
+    large, large_facts = scene_parts(2, 20261202, 96)
+    for objects, large_objects in zip(facts, large_facts, strict=True):  # the same objects
+        assert [{**o, "col": round(o["col"] * 1.5, 1)} for o in objects] == [
+            {**o, "col": round(o["col"], 1)} for o in large_objects
+        ]  # the image column is in pixels
+    for at_64, at_96 in zip(small, large, strict=True):
+        assert at_96["caption"] == at_64["caption"]
+        for kind, data in at_96.items():
+            if isinstance(data, bytes):
+                assert Image.open(io.BytesIO(data)).size == (96, 96), kind
+                assert Image.open(io.BytesIO(at_64[kind])).size == (64, 64), kind
