@@ -53,6 +53,21 @@ def test_requote_rewrites_a_drifted_number_to_its_result_file_s_across_lines() -
     assert requote(quote, "the demo's numbers, reworded") == "the demo's numbers, reworded"
 
 
+def test_a_cell_reads_the_line_it_names_of_a_repeated_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report whose rows repeat (an arm in two tables) is read at the n-th line of the row, and a
+    line past the last is named, not guessed at."""
+    import bench.quotes as quotes
+
+    (tmp_path / "r.md").write_text("| arm | at 96 pixels | 30.9 | 0.5 |\n| arm | 0.923 (x) |\n")
+    monkeypatch.setattr(quotes, "RESULTS", tmp_path)
+    assert quotes.read_cell(quotes.Cell("r.md", "| arm |", 1)) == 30.9
+    assert quotes.read_cell(quotes.Cell("r.md", "| arm |", 0, line=1)) == 0.923
+    with pytest.raises(AssertionError, match="2 line"):
+        quotes.read_cell(quotes.Cell("r.md", "| arm |", 0, line=2))
+
+
 def test_the_model_card_is_what_the_bundle_says() -> None:
     """``MODEL_CARD.md`` is rendered from the bundle's own files: its generation, run facts,
     recipe, learning curve and retrieval table cannot drift from them."""
