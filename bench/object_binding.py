@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -185,7 +186,7 @@ def main() -> None:
         lines.append(f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |")
     said = ", ".join(f"{a} {share:.0%}" for a, share in stated.items())
     text = "\n".join(lines) + f"\n\nQueries stating each attribute: {said}.\n"
-    command = "PYTHONPATH=. .venv/bin/python bench/object_binding.py " + " ".join(sys.argv[1:])
+    command = "PYTHONPATH=. .venv/bin/python bench/object_binding.py " + shlex.join(sys.argv[1:])
     print(text)
     print(f"{args.n} scenes, seed {args.seed}; {time.monotonic() - began:.0f} s")
     if args.out:
