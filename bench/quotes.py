@@ -236,6 +236,15 @@ QUOTES: tuple[Quote, ...] = (
             Cell(PIXELS, "| base |", 0),
         ),
     ),
+    Quote(
+        "docs/builtin_model.md",
+        r"a red cube among the top 10 for \"a small red metal cube\" {N} of the time against {N}, "
+        r"and the linear probe of the image vectors finds the whole object at P@10 {N} against {N}",
+        tuple(
+            Cell("object_binding_pixels.md", f"| {arm} arm (500 steps) |", i)
+            for i, arm in ((4, "pixels_96"), (4, "base"), (8, "pixels_96"), (8, "base"))
+        ),
+    ),
     # docs/builtin_model.md: the headline table's two columns (human.md's summary)
     *(
         Quote(
