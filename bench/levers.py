@@ -384,22 +384,19 @@ def main() -> None:
         parser.error(f"unknown arm(s) {unknown}; choose from {list(ARMS)}")
     base = load_recipe("default")
     shape = (args.scenes, args.steps, args.chunk_minutes)
-    results = []
-    for name in args.arms.split(","):
-        recipe = arm_recipe(base, name, *shape)
-        results.append(run_arm(args.root, name, recipe))
+    recipes = {name: arm_recipe(base, name, *shape) for name in args.arms.split(",")}
+    results = [run_arm(args.root, name, recipe) for name, recipe in recipes.items()]
     pairs = None
     if args.pairs_n:
         from bench.any_to_any import scene_parts
 
-        sizes = {str(r["arm"]): arm_recipe(base, str(r["arm"]), *shape).data.size for r in results}
         scenes = {  # each arm's pairs read scenes rendered at the size it was trained on
             size: scene_parts(args.pairs_n, args.pairs_seed, size)[0]
-            for size in set(sizes.values())
+            for size in {r.data.size for r in recipes.values()}
         }
         tables = {
-            arm: arm_pairs(args.root, arm, args.pairs_n, args.pairs_seed, scenes[size])
-            for arm, size in sizes.items()
+            arm: arm_pairs(args.root, arm, args.pairs_n, args.pairs_seed, scenes[recipe.data.size])
+            for arm, recipe in recipes.items()
         }
         pairs = pairs_report(tables, args.pairs_n, args.pairs_seed)
     command = "PYTHONPATH=. .venv/bin/python bench/levers.py " + " ".join(sys.argv[1:])
