@@ -27,12 +27,14 @@ from model.bundle.declarations import declare
 from model.families.builtin import BuiltinSearchModel, load_builtin_search_model
 from workbench.cache import TrainingSet, build_cache
 from workbench.evaluate import evaluate_model, headline
+from workbench.pace import time_precisions
 from workbench.readers import declared_readers
 from workbench.recipe import Recipe
 from workbench.styles import HELD_OUT
 from workbench.train import Batcher, load_checkpoint, native_bf16, new_state, train_chunks
 
 STAGES = ("data", "vocab", "train", "bundle", "eval")
+PRECISION = "precision.json"  # the measured choice of float32 or bf16 autocast (workbench.pace)
 
 
 @dataclass
@@ -80,15 +82,21 @@ def _vocab(run: Run, data: TrainingSet) -> WordVocab:
     path = run.out / "vocab.json"
     if path.is_file():
         return WordVocab.load(path)
-    config = BuiltinConfig.load(Path(run.recipe.model))
-    captions = [c for phrasings in data.scenes.captions for c in phrasings]
-    captions += [c for drawn in data.drawings.values() for c in drawn.captions]
-    vocab = WordVocab.build(
-        captions, min(run.recipe.vocab, config.text_vocab), buckets=config.text_buckets,
-        trigrams_per_word=config.trigrams_per_word, max_words=config.max_words,
-    )  # fmt: skip
+    vocab = build_vocab(run.recipe, data)
     path.write_text(json.dumps(vocab.to_json(), indent=1) + "\n")
     return vocab
+
+
+def build_vocab(recipe: Recipe, data: TrainingSet) -> WordVocab:
+    """The words of every caption of ``data``, the generator's and the people's, sized for the
+    recipe's model."""
+    config = BuiltinConfig.load(Path(recipe.model))
+    captions = [c for phrasings in data.scenes.captions for c in phrasings]
+    captions += [c for drawn in data.drawings.values() for c in drawn.captions]
+    return WordVocab.build(
+        captions, min(recipe.vocab, config.text_vocab), buckets=config.text_buckets,
+        trigrams_per_word=config.trigrams_per_word, max_words=config.max_words,
+    )  # fmt: skip
 
 
 def in_memory_model(
@@ -135,11 +143,25 @@ def _train(run: Run, data: TrainingSet, val: TrainingSet, vocab: WordVocab) -> B
     settings = run.recipe.data.input_settings
     boxed = tuple(q for q, s in settings.items() if s.get("content_box"))
     batcher = Batcher(data, vocab, recipe, queries, rng, boxed=boxed)
+    if recipe.bf16 and state.bf16 and state.step < recipe.steps:
+        trial = time_precisions(state, batcher, recipe)
+        state.bf16 = trial.bf16
+        run.log(trial.describe())
+        (run.out / PRECISION).write_text(json.dumps(trial.to_json()) + "\n")
     train_chunks(
         state, batcher, recipe, checkpoint, validate=_validator(run, val, vocab), log=run.log
     )
     (run.out / "history.json").write_text(json.dumps(state.history, indent=1) + "\n")
     return state.model.eval()
+
+
+def _precision(run: Run) -> str:
+    """What the run trained in: the last call's measured choice, else float32 (the recipe or the
+    CPU ruled bfloat16 out before any trial)."""
+    path = run.out / PRECISION
+    if run.recipe.train.bf16 and native_bf16() and path.is_file():
+        return str(json.loads(path.read_text())["chosen"])
+    return "float32"
 
 
 def _wall_minutes(run: Run, seconds: float) -> float:
@@ -203,7 +225,7 @@ def run_pipeline(run: Run, *, threads: int | None = None) -> dict[str, Any]:
         "bundle_mb": weights.stat().st_size / 1e6,
         "wall_minutes": _wall_minutes(run, time.monotonic() - began),
         "machine": f"{os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads",
-        "precision": "bf16 autocast" if run.recipe.train.bf16 and native_bf16() else "float32",
+        "precision": _precision(run),
     }
     _record_facts(bundle_dir, facts)
     write_card(bundle_dir)

@@ -85,7 +85,9 @@ class TrainRecipe:
     # share of the rows that show a second pixel query, for the pixel pairs (one more pass of
     # those rows through the trunk); caption pairs need none
     cross_second: float = 0.5
-    bf16: bool = True  # bfloat16 autocast where the CPU has it natively (~2x faster there)
+    # bfloat16 autocast where the CPU has it natively and a timed step is faster in it
+    # (workbench.pace); False: float32 always
+    bf16: bool = True
     chunk_minutes: float = 8.0  # checkpoint and validate this often
     threads: int = 2
     seed: int = 0

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from cli import main
+from model.runtime.precision import native_bf16
 from model.service import load_search_model
 from workbench.card import render_card
 
@@ -37,6 +38,15 @@ def test_the_tiny_recipe_trains_a_bundle_the_service_loads(tmp_path: Path, capsy
     manifest = json.loads((out / "bundle" / "bundle.json").read_text())
     assert manifest["generation"] == TINY.get("generation", "")
     assert manifest["training"]["parameters"] > 0 and manifest["training"]["wall_minutes"] > 0
+    # the precision is measured where the CPU could use bf16, and the card names the one used
+    trial = out / "precision.json"
+    if native_bf16():
+        chosen = json.loads(trial.read_text())["chosen"]
+        assert f"precision: {chosen}" in (out / "train.log").read_text()
+    else:
+        chosen = "float32"
+        assert not trial.exists()
+    assert manifest["training"]["precision"] == chosen
     card = (out / "bundle" / "MODEL_CARD.md").read_text()
     assert card == render_card(out / "bundle")
     assert f"{manifest['training']['parameters'] / 1e6:.2f} M parameters" in card
