@@ -1,0 +1,148 @@
+"""What a training run of the shipped recipe costs on this CPU, by image side and precision.
+
+    PYTHONPATH=. .venv/bin/python bench/train_pace.py --scenes 2000 \
+        --out bench/results/train_pace.md
+
+For each image side (the shipped network at 64 pixels, ``max_pool_96`` at 96) this renders
+``--scenes`` training scenes as ``anyseek train default`` does (timed, and their size on disk,
+which training holds in memory), then times one batch's training step of the shipped recipe in
+float32 and under bfloat16 autocast (``workbench.pace``, the trial every run makes before it
+trains) and projects the recipe's steps and scenes to minutes. It answers whether a recipe fits
+the 120 minutes issue 53 gives a run on the machine at hand, before a run is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import re
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model.builtin.network import BuiltinConfig, BuiltinModel
+from model.runtime.precision import native_bf16
+from workbench.cache import build_cache
+from workbench.pace import PrecisionTrial, time_precisions
+from workbench.pipeline import build_vocab
+from workbench.readers import declared_readers
+from workbench.recipe import Recipe, load_recipe
+from workbench.train import Batcher, new_state
+
+#: model config -> the image side it reads (rendered at that side)
+SIDES = {"max_pool": 64, "max_pool_96": 96}
+
+
+@dataclass(frozen=True)
+class Pace:
+    """One image side's costs on this CPU."""
+
+    model: str
+    side: int
+    render_s_per_1000: float
+    mb_per_1000: float
+    trial: PrecisionTrial
+
+
+def cpu_name() -> str:
+    """The CPU's model name and the bfloat16 flags it reports."""
+    info = Path("/proc/cpuinfo")
+    text = info.read_text() if info.is_file() else ""
+    name = re.search(r"model name\s*:\s*(.+)", text)
+    flags = sorted(set(re.findall(r"\b(avx512_bf16|amx_bf16|amx_tile)\b", text)))
+    return f"{name.group(1) if name else platform.processor()}; flags: {', '.join(flags) or 'none'}"
+
+
+def measure(base: Recipe, model: str, side: int, scenes: int, repeats: int, root: Path) -> Pace:
+    """Render ``scenes`` at ``side`` into ``root`` and time the recipe's step there."""
+    recipe = replace(base, model=model, data=replace(base.data, size=side, scenes=scenes))
+    d = recipe.data
+    began = time.monotonic()
+    data = build_cache(
+        root / f"cache-{side}", n=scenes, seed=d.seed, size=side, styles=d.styles, chunk=d.chunk,
+        workers=d.workers, readers=declared_readers(side, d.input_settings),
+    )  # fmt: skip
+    render = (time.monotonic() - began) / scenes * 1000
+    mb = sum(f.stat().st_size for f in (root / f"cache-{side}").glob("*.pt")) / 1e6
+    torch.manual_seed(0)
+    config = BuiltinConfig.load(Path(model))
+    state = new_state(BuiltinModel(config), recipe.train)
+    queries = tuple(q for q in config.pixel_inputs if q != "rgb")
+    batcher = Batcher(data, build_vocab(recipe, data), recipe.train, queries, random.Random(0))
+    trial = time_precisions(state, batcher, recipe.train, repeats=repeats)
+    return Pace(model, side, round(render, 2), round(mb / scenes * 1000, 1), trial)
+
+
+def report(paces: list[Pace], recipe: Recipe, rendered: int, command: str, cpu: str) -> str:
+    """The markdown: per side, the step both ways and the shipped recipe projected."""
+    steps, scenes = recipe.train.steps, recipe.data.scenes
+    lines = [
+        "# Training pace of the built-in model on this CPU",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"CPU: {cpu}; {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+        f"native bfloat16 by its flags: {'yes' if native_bf16() else 'no'}.",
+        "",
+        f"One batch of {recipe.train.batch} of the shipped recipe (`default`: the cell head and "
+        "the cross pairs on), its training step timed after a warm-up step, the fastest of the "
+        "repeats (`workbench.pace`, the trial `anyseek train default` makes before it trains); "
+        f"rendering timed on {rendered:,} scenes per side, on {recipe.data.workers} worker "
+        f"processes. Projected: the shipped recipe's {steps:,} steps at the faster precision "
+        f"(validation excluded) and its {scenes:,} scenes (rendering, and the memory training "
+        "holds them in).",
+        "",
+        "| model | image side | float32 s/step | bf16 autocast s/step | bf16 / float32 | "
+        f"chosen | {steps:,} steps, min | render s / 1,000 scenes | {scenes:,} scenes: render "
+        "min | GB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in paces:
+        t = p.trial
+        best = min(t.float32_s, t.bf16_s) if t.bf16 else t.float32_s
+        lines.append(
+            f"| {p.model} | {p.side} | {t.float32_s:.3f} | {t.bf16_s:.3f} | "
+            f"{t.bf16_s / t.float32_s:.2f} | {t.chosen} | {best * steps / 60:.0f} | "
+            f"{p.render_s_per_1000:.1f} | {p.render_s_per_1000 * scenes / 1000 / 60:.0f} | "
+            f"{p.mb_per_1000 * scenes / 1000 / 1000:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Measure each side, then write the report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenes", type=int, default=2000, help="rendered per side")
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per precision")
+    parser.add_argument("--models", default=",".join(SIDES), help=f"from {', '.join(SIDES)}")
+    parser.add_argument("--out", type=Path, help="the markdown report")
+    args = parser.parse_args()
+    unknown = [m for m in args.models.split(",") if m not in SIDES]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {list(SIDES)}")
+    if args.scenes < 1 or args.repeats < 1:
+        parser.error("--scenes and --repeats must be at least 1")
+    base = load_recipe("default")
+    torch.set_num_threads(base.train.threads)
+    with tempfile.TemporaryDirectory(prefix="train-pace-") as root:
+        paces = [
+            measure(base, m, SIDES[m], args.scenes, args.repeats, Path(root))
+            for m in args.models.split(",")
+        ]
+    command = "PYTHONPATH=. .venv/bin/python bench/train_pace.py " + shlex.join(sys.argv[1:])
+    text = report(paces, base, args.scenes, command, cpu_name())
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""bench/train_pace.py: a real render and real steps both ways, projected to the shipped recipe."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workbench.recipe import load_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = [sys.executable, str(ROOT / "bench" / "train_pace.py")]
+
+
+@pytest.mark.slow
+def test_the_report_times_both_precisions_and_projects_the_recipe(tmp_path: Path) -> None:
+    out = tmp_path / "pace.md"
+    args = ["--scenes", "20", "--repeats", "1", "--models", "max_pool", "--out", str(out)]
+    done = subprocess.run([*SCRIPT, *args], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text()
+    assert "bench/train_pace.py --scenes 20 --repeats 1" in text
+    row = next(line for line in text.splitlines() if line.startswith("| max_pool |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    float32, bf16, ratio = float(cells[2]), float(cells[3]), float(cells[4])
+    assert float32 > 0 and bf16 > 0 and ratio == pytest.approx(bf16 / float32, abs=0.01)
+    fastest = bf16 if cells[5] == "bf16 autocast" else float32
+    assert int(cells[6]) == round(fastest * load_recipe("default").train.steps / 60)
+    assert float(cells[7]) > 0 and float(cells[9]) > 0  # rendering time and memory
+    assert "| max_pool_96 |" not in text
+
+
+def test_an_unknown_model_is_refused_by_name() -> None:
+    done = subprocess.run([*SCRIPT, "--models", "huge"], capture_output=True, text=True)
+    assert done.returncode == 2 and "unknown model(s) ['huge']" in done.stderr
