@@ -188,7 +188,7 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 
 #: arms run twice, to measure chance
 SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross", "content_box",
-          "cross_pairs")  # fmt: skip
+          "cross_pairs", "pixels_96")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (
@@ -316,6 +316,12 @@ def _row(values: dict[str, float], keys: tuple[str, ...]) -> str:
     return " | ".join(f"{values[k]:.3f}" if k in values else "" for k in keys)
 
 
+def baseline_of(arm: str) -> str:
+    """The arm a lever is compared with: ``base`` trained with the same seed (``base_seed1``
+    itself with ``base``: the spread of chance)."""
+    return "base_seed1" if arm.endswith("_seed1") and arm != "base_seed1" else "base"
+
+
 def report(
     results: list[dict[str, object]],
     command: str,
@@ -343,14 +349,16 @@ def report(
         "| arm | lever | training min | " + " | ".join(COLUMNS) + " |",
         "|---|---|---|" + "---|" * len(COLUMNS),
     ]
-    base = next((r["eval"] for r in results if r["arm"] == "base"), None)
+    evals = {r["arm"]: r["eval"] for r in results}
     for r in results:
         minutes = r["history"][-1]["minutes"] if r["history"] else 0.0
         lines.append(f"| {r['arm']} | {r['what']} | {minutes:.1f} | {_row(r['eval'], COLUMNS)} |")
-        if base is not None and r["arm"] != "base":
+        reference = baseline_of(r["arm"])
+        base = evals.get(reference)
+        if base is not None and r["arm"] != reference:
             delta = {k: r["eval"][k] - base[k] for k in COLUMNS if k in r["eval"] and k in base}
             cells = " | ".join(f"{delta[k]:+.3f}" if k in delta else "" for k in COLUMNS)
-            lines.append(f"| | change against base | | {cells} |")
+            lines.append(f"| | change against {reference} | | {cells} |")
     lines += ["", *(pairs or []), "## Learning curves (validation after each chunk)", ""]
     for r in results:
         lines += [

@@ -117,3 +117,20 @@ def test_the_pairs_of_a_96_pixel_arm_read_the_same_scenes_at_96_pixels() -> None
             if isinstance(data, bytes):
                 assert Image.open(io.BytesIO(data)).size == (96, 96), kind
                 assert Image.open(io.BytesIO(at_64[kind])).size == (64, 64), kind
+
+
+def test_an_arm_of_another_seed_is_compared_with_base_of_that_seed() -> None:
+    from bench.levers import baseline_of, report
+
+    base = load_recipe("default")
+    short = arm_recipe(base, "base", 600, 50, 1.0)
+    assert arm_recipe(base, "pixels_96_seed1", 600, 50, 1.0).train.seed == 1
+    results = [
+        {"arm": arm, "what": ARMS[arm][0], "eval": {"caption R@1": value}, "history": []}
+        for arm, value in (("pixels_96_seed1", 0.5), ("base_seed1", 0.25), ("base", 0.125))
+    ]
+    text = report(results, "cmd", short, base)
+    assert "| | change against base_seed1 | | +0.250 |" in text
+    assert "| | change against base | | +0.125 |" in text  # two seeds of base: chance
+    assert text.count("change against") == 2
+    assert [baseline_of(a) for a in ("cells", "cells_seed1")] == ["base", "base_seed1"]
