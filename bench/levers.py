@@ -13,7 +13,8 @@ final evaluation beside ``base``.
 
 Issue 53's levers (``content_box``, ``cross_pairs``, ``cross_captions``, ``cells``,
 ``cells_cross``; v10 ships the cell head and the cross pairs, so those arms now equal ``base``)
-each have a ``_seed1`` twin;
+each have a ``_seed1`` twin, and so do ``pixels_96`` and ``base_900`` (base at the minutes a
+500-step ``pixels_96`` arm trains), a seed-1 arm being compared with ``base_seed1``;
 the validation curves do not show pairs without the image, so ``--pairs-n N`` also measures
 ``bench/any_to_any.py``'s table on every arm's bundle (kept beside it) and reports chosen pairs.
 """
@@ -169,6 +170,12 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "model/builtin/configs/max_pool_96.json",
         {"recipe": {"model": "max_pool_96"}, "data": {"size": 96}},
     ),
+    "base_900": (
+        "the shipped recipe at 64 pixels given 900 steps, the training minutes a 500-step "
+        "pixels_96 arm takes (its step costs 1.8 times base's on the machine of "
+        "levers_pixels_seed1.md): the two sides at equal minutes, each schedule run to its end",
+        {"train": {"steps": 900}},
+    ),
     "both": (
         "object_positives and the random person together",
         {
@@ -188,7 +195,7 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 
 #: arms run twice, to measure chance
 SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross", "content_box",
-          "cross_pairs", "pixels_96")  # fmt: skip
+          "cross_pairs", "pixels_96", "base_900")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (

@@ -134,3 +134,11 @@ def test_an_arm_of_another_seed_is_compared_with_base_of_that_seed() -> None:
     assert "| | change against base | | +0.125 |" in text  # two seeds of base: chance
     assert text.count("change against") == 2
     assert [baseline_of(a) for a in ("cells", "cells_seed1")] == ["base", "base_seed1"]
+
+
+def test_base_900_is_base_with_the_steps_a_500_step_pixels_96_arm_has_minutes_for() -> None:
+    base = load_recipe("default")
+    long = arm_recipe(base, "base_900_seed1", 600, 500, 1.0)
+    short = arm_recipe(base, "base", 600, 500, 1.0)
+    assert long.train.steps == 900 and long.train.seed == 1
+    assert replace(long, name=short.name, train=replace(long.train, steps=500, seed=0)) == short
