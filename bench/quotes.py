@@ -67,6 +67,9 @@ def _human(row: str, *indices: int) -> tuple[Cell, ...]:
 
 DEMO = "demo.md"
 PIXELS = "levers_pixels.md"
+PACE = "train_pace.md"
+SEED1 = "levers_pixels_seed1.md"
+ARMS_96_64 = ("pixels_96", "base_900")  # levers_pixels_seed1.md's arms at equal minutes
 INSTALL = "install.md"
 NOT_LIKE = "| caption, not its top wrong hit {} | project |"
 QUOTES: tuple[Quote, ...] = (
@@ -212,6 +215,51 @@ QUOTES: tuple[Quote, ...] = (
             Cell("not_like.md", NOT_LIKE.format(-1.0), 1, percent),
             Cell("not_like.md", NOT_LIKE.format(-1.0), 3, percent_left),
         ),
+    ),
+    # docs/builtin_model.md: pixels_96 on a second seed (levers_pixels_seed1.md's first change
+    # row), then at equal minutes (the final rows, the pairs table's second lines), then the
+    # machine's costs (train_pace.md)
+    Quote(
+        "docs/builtin_model.md",
+        r"step for step: captions \+{N} R@1, one-object attr_P@10 \+{N}, the held-out person's "
+        r"sketches and paintings \+{N} / \+{N} R@10, so the step-for-step gain is not chance",
+        tuple(Cell(SEED1, "| | change against base_seed1 |", i) for i in (0, 1, 5, 6)),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"given the same training minutes \(`base_900`: 900 steps, {N} minutes against {N}",
+        (Cell(SEED1, "| base_900_seed1 |", 0), Cell(SEED1, "| pixels_96_seed1 |", 0)),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"one-object attr_P@10 {N} against {N} and the held-out person's paintings {N} against "
+        r"{N} R@10, its sketches level \({N} against {N}\); what it keeps is on the generator's "
+        r"drawings \(sketch R@1 {N} against {N}, the weakest pair without the image {N} against "
+        r"{N}\)",
+        (
+            *(Cell(SEED1, f"| {arm}_seed1 |", i) for i in (2, 7, 6, 8) for arm in ARMS_96_64),
+            Cell(SEED1, "| pixels_96_seed1 |", 0, line=1),
+            Cell(SEED1, "| base_900_seed1 |", 0, line=1),
+        ),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"the shipped recipe at 96 pixels would train its steps in {N} minutes and render its "
+        r"scenes in {N} more, holding {N} GB of them in memory, where the 64-pixel recipe needs "
+        r"{N} and {N} minutes",
+        (
+            Cell(PACE, "| max_pool_96 |", 4),
+            Cell(PACE, "| max_pool_96 |", 6),
+            Cell(PACE, "| max_pool_96 |", 7),
+            Cell(PACE, "| max_pool |", 4),
+            Cell(PACE, "| max_pool |", 6),
+        ),
+    ),
+    # docs/builtin_model.md: the precision trial (train_pace.md: bf16 / float32 at 64 pixels)
+    Quote(
+        "docs/builtin_model.md",
+        r"a step of the shipped recipe took {N} times as long in bfloat16 as in float32",
+        (Cell(PACE, "| max_pool |", 3),),
     ),
     # docs/builtin_model.md: more pixels per object (levers_pixels.md: each arm's final row,
     # the change against base, then the pairs table's rows, each arm's second line)
