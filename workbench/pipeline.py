@@ -156,12 +156,14 @@ def _train(run: Run, data: TrainingSet, val: TrainingSet, vocab: WordVocab) -> B
 
 
 def _precision(run: Run) -> str:
-    """What the run trained in: the last call's measured choice, else float32 (the recipe or the
-    CPU ruled bfloat16 out before any trial)."""
+    """What the run trained in: the measured choice of its last call (``workbench.pace``);
+    float32 where the recipe or the CPU ruled bfloat16 out before any trial."""
+    if not (run.recipe.train.bf16 and native_bf16()):
+        return "float32"
     path = run.out / PRECISION
-    if run.recipe.train.bf16 and native_bf16() and path.is_file():
+    if path.is_file():
         return str(json.loads(path.read_text())["chosen"])
-    return "float32"
+    return "bf16 autocast"  # a run trained before the trial existed took the flag's word
 
 
 def _wall_minutes(run: Run, seconds: float) -> float:
