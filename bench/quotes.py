@@ -68,6 +68,7 @@ def _human(row: str, *indices: int) -> tuple[Cell, ...]:
 DEMO = "demo.md"
 PIXELS = "levers_pixels.md"
 PACE = "train_pace.md"
+NO_AMX = "clip_no_amx.md"
 SEED1 = "levers_pixels_seed1.md"
 ARMS_96_64 = ("pixels_96", "base_900")  # levers_pixels_seed1.md's arms at equal minutes
 INSTALL = "install.md"
@@ -253,6 +254,18 @@ QUOTES: tuple[Quote, ...] = (
             Cell(PACE, "| max_pool_96 |", 7),
             Cell(PACE, "| max_pool |", 4),
             Cell(PACE, "| max_pool |", 6),
+        ),
+    ),
+    # docs/models.md: open_clip's gallery precision on a CPU without AMX (clip_no_amx.md)
+    Quote(
+        "docs/models.md",
+        r"a bf16 matmul ran at {N} GFLOP/s against {N} in float32, and the bf16 copy embedded "
+        r"{N} images/s against {N} in float32",
+        (
+            Cell(NO_AMX, "- matmul peak measured here", 4),
+            Cell(NO_AMX, "- matmul peak measured here", 3),
+            Cell(NO_AMX, "| ViT-B-32 | anyseek bf16", 0),
+            Cell(NO_AMX, "| ViT-B-32 | anyseek float32 |", 0),
         ),
     ),
     # docs/builtin_model.md: the precision trial (train_pace.md: bf16 / float32 at 64 pixels)

@@ -15,10 +15,9 @@ from typing import Any
 
 import torch
 
+from model.runtime.precision import bf16_faster
 from workbench.recipe import TrainRecipe
 from workbench.train import Batcher, TrainState, train_step
-
-MARGIN = 0.05  # bfloat16 must be this share faster than float32 to be chosen
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class PrecisionTrial:
     @property
     def bf16(self) -> bool:
         """Whether bfloat16 autocast is clearly the faster."""
-        return self.bf16_s < self.float32_s * (1 - MARGIN)
+        return bf16_faster(self.float32_s, self.bf16_s)
 
     @property
     def chosen(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from pathlib import Path
 
 import torch
@@ -21,3 +22,34 @@ def native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+MARGIN = 0.05  # bfloat16 must be this share faster than float32 to be chosen
+
+
+def bf16_faster(float32_s: float, bf16_s: float) -> bool:
+    """Whether timings show bfloat16 clearly faster; float32, the exact one, wins a tie."""
+    return bf16_s < float32_s * (1 - MARGIN)
+
+
+def matmul_seconds(dtype: torch.dtype, side: int = 1024, repeats: int = 3) -> float:
+    """The fastest of ``repeats`` square matmuls of ``side`` in ``dtype`` on this CPU."""
+    a, b = torch.randn(side, side).to(dtype), torch.randn(side, side).to(dtype)
+    a @ b  # warm-up: the first call picks and loads the kernel
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
+@functools.cache
+def bf16_matmul_pays() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices clearly faster than float32: its flags
+    first, then a timed matmul both ways (a fraction of a second, once per process), because a
+    CPU may report AVX-512 BF16 and still run bfloat16 matrices slower than float32 (seen on a
+    2-core Xeon without AMX). What a transformer's gallery batches go by."""
+    if not native_bf16():
+        return False
+    return bf16_faster(matmul_seconds(torch.float32), matmul_seconds(torch.bfloat16))

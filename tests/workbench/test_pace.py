@@ -7,7 +7,8 @@ import random
 import pytest
 import torch
 
-from workbench.pace import MARGIN, PrecisionTrial, time_precisions
+from model.runtime.precision import MARGIN
+from workbench.pace import PrecisionTrial, time_precisions
 from workbench.recipe import TrainRecipe
 from workbench.train import Batcher, new_state
 

@@ -38,7 +38,7 @@ from model.families.interface import (
     torch_dtype,
     weights_digest,
 )
-from model.runtime.precision import native_bf16
+from model.runtime.precision import bf16_matmul_pays
 from model.transforms.base import open_image
 from model.transforms.rgb import to_rgb
 
@@ -158,9 +158,9 @@ class OpenClipSearchModel(SearchModelBase):
         self.version = _version(source)
         self.device = next(model.parameters()).device
         self.compute_dtype = torch_dtype(dtype)
-        if gallery_bf16 is None:  # asked for, or float32 on a bf16 CPU: gallery batches in bf16
+        if gallery_bf16 is None:  # asked for, or float32 where bf16 pays: gallery batches in bf16
             cpu = self.device.type == "cpu"
-            native = cpu and self.compute_dtype == torch.float32 and native_bf16()
+            native = cpu and self.compute_dtype == torch.float32 and bf16_matmul_pays()
             gallery_bf16 = native or self.compute_dtype == torch.bfloat16
         self.gallery_bf16 = gallery_bf16
         self.gallery = _bf16_image_tower(model) if gallery_bf16 else model
