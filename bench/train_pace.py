@@ -107,10 +107,9 @@ def report(paces: list[Pace], recipe: Recipe, rendered: int, command: str, cpu: 
     ]
     for p in paces:
         t = p.trial
-        best = min(t.float32_s, t.bf16_s) if t.bf16 else t.float32_s
         lines.append(
             f"| {p.model} | {p.side} | {t.float32_s:.3f} | {t.bf16_s:.3f} | "
-            f"{t.bf16_s / t.float32_s:.2f} | {t.chosen} | {best * steps / 60:.0f} | "
+            f"{t.bf16_s / t.float32_s:.2f} | {t.chosen} | {t.seconds * steps / 60:.0f} | "
             f"{p.render_s_per_1000:.1f} | {p.render_s_per_1000 * scenes / 1000 / 60:.0f} | "
             f"{p.mb_per_1000 * scenes / 1000 / 1000:.1f} |"
         )

@@ -33,6 +33,11 @@ class PrecisionTrial:
         return bf16_faster(self.float32_s, self.bf16_s)
 
     @property
+    def seconds(self) -> float:
+        """Seconds per step in the precision chosen."""
+        return self.bf16_s if self.bf16 else self.float32_s
+
+    @property
     def chosen(self) -> str:
         """The precision the run trains in, as the model card names it."""
         return "bf16 autocast" if self.bf16 else "float32"
