@@ -27,7 +27,9 @@ def test_the_report_times_both_precisions_and_projects_the_recipe(tmp_path: Path
     float32, bf16, ratio = float(cells[2]), float(cells[3]), float(cells[4])
     assert float32 > 0 and bf16 > 0 and ratio == pytest.approx(bf16 / float32, abs=0.01)
     fastest = bf16 if cells[5] == "bf16 autocast" else float32
-    assert int(cells[6]) == round(fastest * load_recipe("default").train.steps / 60)
+    per_minute = load_recipe("default").train.steps / 60
+    # the table rounds the seconds to 3 decimals, the projection reads them unrounded
+    assert abs(int(cells[6]) - fastest * per_minute) <= 0.5 + 0.0005 * per_minute
     assert float(cells[7]) > 0 and float(cells[9]) > 0  # rendering time and memory
     assert "| max_pool_96 |" not in text
 
