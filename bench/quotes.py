@@ -68,6 +68,7 @@ def _human(row: str, *indices: int) -> tuple[Cell, ...]:
 DEMO = "demo.md"
 PIXELS = "levers_pixels.md"
 PACE = "train_pace.md"
+PACE_AMX = "train_pace_amx.md"
 NO_AMX = "clip_no_amx.md"
 SEED1 = "levers_pixels_seed1.md"
 ARMS_96_64 = ("pixels_96", "base_900")  # levers_pixels_seed1.md's arms at equal minutes
@@ -273,6 +274,19 @@ QUOTES: tuple[Quote, ...] = (
         "docs/builtin_model.md",
         r"a step of the shipped recipe took {N} times as long in bfloat16 as in float32",
         (Cell(PACE, "| max_pool |", 3),),
+    ),
+    # docs/builtin_model.md: the same on an AMX Xeon (train_pace_amx.md: bf16 / float32, the
+    # projected minutes, rendering, and the fused attention's step against the trained one)
+    Quote(
+        "docs/builtin_model.md",
+        r"a step took {N} times as long as in float32\), and the shipped recipe's 8,000 steps "
+        r"project to {N} minutes besides {N} minutes of rendering",
+        tuple(Cell(PACE_AMX, "| max_pool |", i) for i in (3, 4, 6)),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"through torch's fused CPU kernel the same step took {N} times as long there",
+        (Cell(PACE_AMX, "| max_pool |", 9),),
     ),
     # docs/builtin_model.md: more pixels per object (levers_pixels.md: each arm's final row,
     # the change against base, then the pairs table's rows, each arm's second line)

@@ -7,7 +7,9 @@ For each image side (the shipped network at 64 pixels, ``max_pool_96`` at 96) th
 ``--scenes`` training scenes as ``anyseek train default`` does (timed, and their size on disk,
 which training holds in memory), then times one batch's training step of the shipped recipe in
 float32 and under bfloat16 autocast (``workbench.pace``, the trial every run makes before it
-trains) and projects the recipe's steps and scenes to minutes. It answers whether a recipe fits
+trains), and again in the chosen precision through torch's fused attention kernel for the text
+tower (recipes train through plain matmuls, ``train.attention``), and projects the recipe's
+steps and scenes to minutes. It answers whether a recipe fits
 the 120 minutes issue 53 gives a run on the machine at hand, before a run is started.
 """
 
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model.builtin.network import BuiltinConfig, BuiltinModel
 from model.runtime.precision import native_bf16
 from workbench.cache import build_cache
-from workbench.pace import PrecisionTrial, time_precisions
+from workbench.pace import PrecisionTrial, step_seconds, time_precisions
 from workbench.pipeline import build_vocab
 from workbench.readers import declared_readers
 from workbench.recipe import Recipe, load_recipe
@@ -50,6 +52,7 @@ class Pace:
     render_s_per_1000: float
     mb_per_1000: float
     trial: PrecisionTrial
+    fused_s: float  # the step in the chosen precision with the text tower's fused attention
 
 
 def cpu_name() -> str:
@@ -78,7 +81,10 @@ def measure(base: Recipe, model: str, side: int, scenes: int, repeats: int, root
     queries = tuple(q for q in config.pixel_inputs if q != "rgb")
     batcher = Batcher(data, build_vocab(recipe, data), recipe.train, queries, random.Random(0))
     trial = time_precisions(state, batcher, recipe.train, repeats=repeats)
-    return Pace(model, side, round(render, 2), round(mb / scenes * 1000, 1), trial)
+    fused = replace(recipe.train, attention="auto")
+    batch = batcher.batch(recipe.train.batch)  # the trial's batch: it put the random state back
+    fused_s = step_seconds(state, batch, fused, bf16=trial.bf16, repeats=repeats)
+    return Pace(model, side, round(render, 2), round(mb / scenes * 1000, 1), trial, fused_s)
 
 
 def report(paces: list[Pace], recipe: Recipe, rendered: int, command: str, cpu: str) -> str:
@@ -98,12 +104,15 @@ def report(paces: list[Pace], recipe: Recipe, rendered: int, command: str, cpu: 
         f"rendering timed on {rendered:,} scenes per side, on {recipe.data.workers} worker "
         f"processes. Projected: the shipped recipe's {steps:,} steps at the faster precision "
         f"(validation excluded) and its {scenes:,} scenes (rendering, and the memory training "
-        "holds them in).",
+        "holds them in). The text tower's attention runs as recipes train it "
+        f"(`train.attention` {recipe.train.attention!r}); the last two columns time the same "
+        "step in the chosen precision through torch's fused attention kernel instead "
+        "(`attention` 'auto').",
         "",
         "| model | image side | float32 s/step | bf16 autocast s/step | bf16 / float32 | "
         f"chosen | {steps:,} steps, min | render s / 1,000 scenes | {scenes:,} scenes: render "
-        "min | GB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "min | GB | fused attention s/step | fused / as trained |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in paces:
         t = p.trial
@@ -111,7 +120,8 @@ def report(paces: list[Pace], recipe: Recipe, rendered: int, command: str, cpu: 
             f"| {p.model} | {p.side} | {t.float32_s:.3f} | {t.bf16_s:.3f} | "
             f"{t.bf16_s / t.float32_s:.2f} | {t.chosen} | {t.seconds * steps / 60:.0f} | "
             f"{p.render_s_per_1000:.1f} | {p.render_s_per_1000 * scenes / 1000 / 60:.0f} | "
-            f"{p.mb_per_1000 * scenes / 1000 / 1000:.1f} |"
+            f"{p.mb_per_1000 * scenes / 1000 / 1000:.1f} | {p.fused_s:.3f} | "
+            f"{p.fused_s / t.seconds:.2f} |"
         )
     return "\n".join(lines)
 

@@ -43,6 +43,10 @@ class ValRecipe:
     styles: tuple[str, ...] = ("default", "scrawl")
 
 
+#: what ``TrainRecipe.attention`` may name (``workbench.train.ATTENTION`` maps each to kernels)
+ATTENTION_KERNELS = ("math", "auto")
+
+
 @dataclass(frozen=True)
 class TrainRecipe:
     """The optimisation: steps, batch, learning rate, what each row of a batch shows."""
@@ -88,6 +92,10 @@ class TrainRecipe:
     # bfloat16 autocast where the CPU has it natively and a timed step is faster in it
     # (workbench.pace); False: float32 always
     bf16: bool = True
+    # the text tower's attention while training (workbench.train.ATTENTION): "math", plain
+    # matmuls, or "auto", torch's choice (a fused kernel on a CPU, slower to train through here:
+    # bench/results/train_pace_amx.md)
+    attention: str = "math"
     chunk_minutes: float = 8.0  # checkpoint and validate this often
     threads: int = 2
     seed: int = 0
@@ -141,6 +149,10 @@ def load_recipe(name: str) -> Recipe:
     )
     training_styles(recipe.data.styles)
     check_query_weights(recipe.train.query_weights)
+    if recipe.train.attention not in ATTENTION_KERNELS:
+        raise ValueError(
+            f"train.attention: {recipe.train.attention!r} is not one of {list(ATTENTION_KERNELS)}"
+        )
     pairs = check_cross_pairs(recipe.train.cross_pairs)  # JSON's lists as tuples
     recipe = replace(recipe, train=replace(recipe.train, cross_pairs=pairs))
     check_input_settings(recipe.data.input_settings, recipe.data.size)

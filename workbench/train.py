@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from model.builtin.network import CAPTION, IMAGE, BuiltinModel
 from model.builtin.text import WordVocab
@@ -47,6 +48,14 @@ from workbench.presence import (
 from workbench.recipe import TrainRecipe
 
 DRAWN = ("sketch", "semseg")  # pixel modalities a person draws
+
+#: a recipe's ``attention`` -> the kernels the text tower's attention may use while training. The
+#: fused (flash) CPU kernel's backward is slow over captions this short, so recipes train through
+#: plain matmuls (``bench/results/train_pace_amx.md`` times both); serving keeps torch's choice.
+ATTENTION: dict[str, list[SDPBackend]] = {
+    "math": [SDPBackend.MATH],
+    "auto": [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH],
+}
 
 
 def info_nce(
@@ -339,7 +348,11 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
     model = state.model
     for group in state.optimizer.param_groups:
         group["lr"] = lr_at(state.step, recipe)
-    with torch.autocast("cpu", torch.bfloat16, enabled=recipe.bf16 and state.bf16):
+    bf16 = recipe.bf16 and state.bf16
+    with (
+        torch.autocast("cpu", torch.bfloat16, enabled=bf16),
+        sdpa_kernel(ATTENTION[recipe.attention]),
+    ):
         images, grid = model.embed_images_and_grid(batch["rgb"])
         names = list(batch["groups"])
         rows = torch.cat([batch["groups"][n][0] for n in names])

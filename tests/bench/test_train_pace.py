@@ -31,6 +31,8 @@ def test_the_report_times_both_precisions_and_projects_the_recipe(tmp_path: Path
     # the table rounds the seconds to 3 decimals, the projection reads them unrounded
     assert abs(int(cells[6]) - fastest * per_minute) <= 0.5 + 0.0005 * per_minute
     assert float(cells[7]) > 0 and float(cells[9]) > 0  # rendering time and memory
+    fused, slower = float(cells[10]), float(cells[11])  # the step through the fused attention
+    assert fused > 0 and slower == pytest.approx(fused / fastest, abs=0.01)
     assert "| max_pool_96 |" not in text
 
 

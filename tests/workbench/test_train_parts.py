@@ -284,3 +284,38 @@ def test_bf16_autocast_is_used_only_where_the_cpu_has_it(tmp_path: Path) -> None
     bf16 = tmp_path / "bf16"
     bf16.write_text("flags\t\t: fpu avx2 avx512f avx512_vnni avx512_bf16\n")
     assert not native_bf16(avx2) and native_bf16(bf16)
+
+
+def test_the_attention_kernels_train_alike_and_math_leaves_the_fused_kernel_out(
+    tiny_training: tuple,
+) -> None:
+    import copy
+
+    from torch.profiler import profile
+
+    from model.builtin.network import BuiltinModel
+    from workbench.recipe import ATTENTION_KERNELS
+    from workbench.train import ATTENTION, new_state, train_step
+
+    assert set(ATTENTION) == set(ATTENTION_KERNELS)
+    data, config, vocab = tiny_training
+    torch.manual_seed(0)
+    start = new_state(BuiltinModel(config), TrainRecipe(bf16=False))
+    batch = Batcher(data, vocab, TrainRecipe(), ("sketch", "semseg"), random.Random(0)).batch(16)
+    weights, ops = {}, {}
+    for kernel in ATTENTION_KERNELS:
+        state, recipe = copy.deepcopy(start), TrainRecipe(bf16=False, warmup=1, attention=kernel)
+        with profile() as run:
+            train_step(state, batch, recipe)
+        ops[kernel] = {e.key for e in run.key_averages()}
+        weights[kernel] = state.model.text.head.weight.detach()
+    assert any("flash_attention" in op for op in ops["auto"])  # torch fuses it on a CPU
+    assert not any("flash_attention" in op for op in ops["math"])  # plain matmuls only
+    assert torch.allclose(weights["math"], weights["auto"], atol=1e-5)  # the same step
+
+
+def test_an_attention_kernel_not_known_is_refused_by_name(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"name": "r", "train": {"attention": "flash"}}))
+    with pytest.raises(ValueError, match=re.escape("'flash' is not one of ['math', 'auto']")):
+        load_recipe(str(recipe))
