@@ -170,6 +170,13 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "model/builtin/configs/max_pool_96.json",
         {"recipe": {"model": "max_pool_96"}, "data": {"size": 96}},
     ),
+    "wide_max": (
+        "before the maximum over the image and query trunks' last grid, a 1x1 conv and GELU "
+        "widen its 128 channels to 512 (model/builtin/configs/max_pool_wide.json): room for a "
+        "channel per object, so the maximum keeps a colour with its shape, where the cell head "
+        "asks each cell for the objects it holds",
+        {"recipe": {"model": "max_pool_wide"}},
+    ),
     "base_900": (
         "the shipped recipe at 64 pixels given 900 steps, the training minutes a 500-step "
         "pixels_96 arm takes (its step costs 1.8 times base's on the machine of "
@@ -195,7 +202,7 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 
 #: arms run twice, to measure chance
 SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross", "content_box",
-          "cross_pairs", "pixels_96", "base_900")  # fmt: skip
+          "cross_pairs", "pixels_96", "base_900", "wide_max")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (

@@ -49,6 +49,10 @@ class BuiltinConfig:
     groups: int = 8  # GroupNorm groups
     pool_channels: int = 64  # 1x1 conv before the final grid is flattened (keeps layout)
     max_pool: bool = False  # also the last stage's maximum over the grid: what is there, anywhere
+    # channels a 1x1 conv and GELU widen the last stage to before that maximum (0: as they are):
+    # room for a channel per object ("a red cube") rather than per attribute, so the maximum
+    # keeps an object's colour with its shape
+    max_width: int = 0
     attn_queries: int = 0  # learned queries that each attend over the grid: objects, not places
     inputs: tuple[str, ...] = ("rgb", "depth", "normal", "semseg", "sketch", "edges", CAPTION)
     text_dim: int = 128
@@ -159,8 +163,11 @@ class Trunk(nn.Module):
         )
         self.pool = nn.Conv2d(w[-1], config.pool_channels, 1)
         self.max_pool = config.max_pool
+        wide = config.max_width
+        self.widen = nn.Sequential(nn.Conv2d(w[-1], wide, 1), nn.GELU()) if wide else None
         self.readout = GridReadout(w[-1], config.attn_queries) if config.attn_queries else None
-        features = config.pool_channels * config.grid**2 + (w[-1] if config.max_pool else 0)
+        pooled = (wide or w[-1]) if config.max_pool else 0
+        features = config.pool_channels * config.grid**2 + pooled
         features += w[-1] * config.attn_queries
         self.head = nn.Linear(features, config.embed_dim)
 
@@ -172,7 +179,8 @@ class Trunk(nn.Module):
         """The last stage's grid [B, C, G, G] -> [B, embed_dim] (not normalised)."""
         flat = self.pool(x).flatten(1)  # [B, P * G * G]: where things are
         if self.max_pool:
-            flat = torch.cat([flat, x.amax((-2, -1))], 1)  # + [B, C]: what is there, anywhere
+            cells = self.widen(x) if self.widen is not None else x  # [B, C or max_width, G, G]
+            flat = torch.cat([flat, cells.amax((-2, -1))], 1)  # what is there, anywhere
         if self.readout is not None:
             flat = torch.cat([flat, self.readout(x)], 1)  # + [B, Q * C]: objects, one per query
         return self.head(flat)

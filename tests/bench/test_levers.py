@@ -142,3 +142,11 @@ def test_base_900_is_base_with_the_steps_a_500_step_pixels_96_arm_has_minutes_fo
     short = arm_recipe(base, "base", 600, 500, 1.0)
     assert long.train.steps == 900 and long.train.seed == 1
     assert replace(long, name=short.name, train=replace(long.train, steps=500, seed=0)) == short
+
+
+def test_the_wide_max_arm_is_base_with_the_widened_network_only() -> None:
+    base = load_recipe("default")
+    short = arm_recipe(base, "base", 600, 50, 1.0)
+    wide = arm_recipe(base, "wide_max", 600, 50, 1.0)
+    assert wide.model == "max_pool_wide" and base.model == "max_pool"
+    assert replace(wide, name=short.name, model=short.model) == short

@@ -137,3 +137,22 @@ def test_attention_queries_read_an_object_wherever_it_is() -> None:
     assert objects.shape == (2, extra) and vectors.shape == (2, config.embed_dim)
     assert torch.corrcoef(objects)[0, 1] > where + 0.1  # the readout agrees more than the grid
     assert BuiltinConfig.from_json({}).attn_queries == 0  # bundles from before it load as they were
+
+
+def test_a_widened_maximum_reads_an_object_wherever_it_is_through_more_channels() -> None:
+    from dataclasses import replace
+
+    config = replace(BuiltinConfig.load(Path("tiny")), max_width=48)
+    torch.manual_seed(0)
+    model = BuiltinModel(config).eval()
+    narrow = BuiltinModel(replace(config, max_width=0))
+    extra = 48 - config.widths[-1]  # the widened channels replace the last stage's in the max
+    assert model.trunk.head.in_features == narrow.trunk.head.in_features + extra
+    features, vectors, where = _square_twice(model)
+    with torch.no_grad():
+        widened = model.trunk.widen(features)
+    assert widened.shape[1] == 48 and vectors.shape == (2, config.embed_dim)
+    assert torch.corrcoef(widened.amax((-2, -1)))[0, 1] > where + 0.1  # the max agrees more
+    wide = BuiltinConfig.load(Path("max_pool_wide"))
+    assert replace(wide, max_width=0) == BuiltinConfig.load(Path("max_pool"))  # only the width
+    assert BuiltinConfig.from_json({}).max_width == 0  # bundles from before it load as they were
