@@ -251,10 +251,11 @@ OBJECT = "\x00"  # marks a one-object caption inside a batch (removed before enc
 def fitting(captions: list[str], objects: torch.Tensor) -> torch.Tensor:
     """[B, B] bool: caption i is scene i's, or names one object that scene j has too
     (``objects``: the batch's scenes as ``workbench.presence.encode_scenes`` codes)."""
-    one_object = torch.tensor([c.startswith(OBJECT) for c in captions])
-    texts = [c.removeprefix(OBJECT) for c in captions]
-    fit = fits(texts, objects)
-    return torch.eye(len(captions), dtype=torch.bool) | (one_object[:, None] & fit)
+    out = torch.eye(len(captions), dtype=torch.bool)
+    rows = [i for i, c in enumerate(captions) if c.startswith(OBJECT)]
+    if rows:  # only a one-object caption's row is asked: a whole caption fits its own scene
+        out[rows] |= fits([captions[i].removeprefix(OBJECT) for i in rows], objects)
+    return out
 
 
 def lr_at(step: int, recipe: TrainRecipe) -> float:
