@@ -69,6 +69,9 @@ DEMO = "demo.md"
 PIXELS = "levers_pixels.md"
 PACE = "train_pace.md"
 PACE_AMX = "train_pace_amx.md"
+AFTER_V10 = "levers_after_v10.md"
+CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
+CHANGE_SEED1 = "| | change against base_seed1 |"  # object_heavy_seed1
 NO_AMX = "clip_no_amx.md"
 SEED1 = "levers_pixels_seed1.md"
 ARMS_96_64 = ("pixels_96", "base_900")  # levers_pixels_seed1.md's arms at equal minutes
@@ -275,18 +278,63 @@ QUOTES: tuple[Quote, ...] = (
         r"a step of the shipped recipe took {N} times as long in bfloat16 as in float32",
         (Cell(PACE, "| max_pool |", 3),),
     ),
-    # docs/builtin_model.md: the same on an AMX Xeon (train_pace_amx.md: bf16 / float32, the
-    # projected minutes, rendering, and the fused attention's step against the trained one)
+    # docs/builtin_model.md: the same on an AMX Xeon (train_pace_amx.md: bf16 / float32, a run's
+    # projected minutes, rendering, from nothing, and the fused attention's step against the
+    # trial's)
     Quote(
         "docs/builtin_model.md",
-        r"a step took {N} times as long as in float32\), and the shipped recipe's 8,000 steps "
-        r"project to {N} minutes besides {N} minutes of rendering",
-        tuple(Cell(PACE_AMX, "| max_pool |", i) for i in (3, 4, 6)),
+        r"a step took {N} times as long as in float32\). A run's step is slower than the trial's: "
+        r"batches differ in the rows each modality takes, and the mean over fresh batches, batch "
+        r"making included, projects the shipped recipe's 8,000 steps to {N} minutes besides {N} "
+        r"minutes of rendering, {N} from nothing",
+        tuple(Cell(PACE_AMX, "| max_pool |", i) for i in (3, 5, 7, 8)),
     ),
     Quote(
         "docs/builtin_model.md",
         r"through torch's fused CPU kernel the same step took {N} times as long there",
-        (Cell(PACE_AMX, "| max_pool |", 9),),
+        (Cell(PACE_AMX, "| max_pool |", 11),),
+    ),
+    # docs/builtin_model.md: the levers after v10 (levers_after_v10.md's change rows: caption
+    # R@1 0, attr_P@10 1, own words 4, held-out sketch 5 and painting 6, generator sketch 7)
+    Quote(
+        "docs/builtin_model.md",
+        r"attr_P@10 -{N}, captions -{N} R@1, the held-out person's paintings -{N} R@10; "
+        r"`max_width` stays 0",
+        tuple(Cell(AFTER_V10, CHANGE, i) for i in (1, 0, 6)),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"the held-out person's sketches -{N} and paintings -{N} R@10, the generator's sketches "
+        r"-{N} R@1",
+        tuple(Cell(AFTER_V10, CHANGE, i, line=1) for i in (5, 6, 7)),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"attr_P@10 \+{N} and \+{N} over two training seeds, each against the shipped recipe of "
+        r"its seed, for captions -{N} / -{N} R@1 and a person's own words -{N} / -{N} R@1",
+        (
+            Cell(AFTER_V10, CHANGE, 1, line=2),
+            Cell(AFTER_V10, CHANGE_SEED1, 1),
+            Cell(AFTER_V10, CHANGE, 0, line=2),
+            Cell(AFTER_V10, CHANGE_SEED1, 0),
+            Cell(AFTER_V10, CHANGE, 4, line=2),
+            Cell(AFTER_V10, CHANGE_SEED1, 4),
+        ),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"it had measured \+{N} attr_P@10 for -{N} caption R@1 \(`levers.md`\)",
+        (Cell("levers.md", CHANGE, 1, line=2), Cell("levers.md", CHANGE, 0, line=2)),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"1,000-step arms of {N} and {N} training minutes against {N} and {N}",
+        (
+            Cell(AFTER_V10, "| object_heavy |", 2),
+            Cell(AFTER_V10, "| object_heavy_seed1 |", 0),
+            Cell(AFTER_V10, "| base |", 0),
+            Cell(AFTER_V10, "| base_seed1 |", 0),
+        ),
     ),
     # docs/builtin_model.md: more pixels per object (levers_pixels.md: each arm's final row,
     # the change against base, then the pairs table's rows, each arm's second line)
