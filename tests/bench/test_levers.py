@@ -150,3 +150,12 @@ def test_the_wide_max_arm_is_base_with_the_widened_network_only() -> None:
     wide = arm_recipe(base, "wide_max", 600, 50, 1.0)
     assert wide.model == "max_pool_wide" and base.model == "max_pool"
     assert replace(wide, name=short.name, model=short.model) == short
+
+
+def test_the_next_run_s_draft_is_the_shipped_recipe_with_the_object_heavy_arm_s_lever() -> None:
+    base, draft = load_recipe("default"), load_recipe("v11-draft")
+    arm = arm_recipe(base, "object_heavy", base.data.scenes, base.train.steps, 0.0)
+    assert (draft.name, draft.generation) == ("v11-draft", "v11")
+    assert draft.train.object_positives and draft.train.p_object_caption == 0.4
+    assert replace(draft.train, chunk_minutes=0.0) == arm.train  # the arm's lever, full length
+    assert (draft.model, draft.data, draft.val) == (base.model, base.data, base.val)
