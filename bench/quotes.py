@@ -70,6 +70,10 @@ PIXELS = "levers_pixels.md"
 PACE = "train_pace.md"
 PACE_AMX = "train_pace_amx.md"
 AFTER_V10 = "levers_after_v10.md"
+PACE_EPYC = "train_pace_epyc.md"
+V11_RUN = "v11_run.md"
+V11_V10 = "v11_vs_v10.md"
+V11_V9 = "v11_vs_v9.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
 CHANGE_SEED1 = "| | change against base_seed1 |"  # object_heavy_seed1
 NO_AMX = "clip_no_amx.md"
@@ -293,6 +297,41 @@ QUOTES: tuple[Quote, ...] = (
         "docs/builtin_model.md",
         r"through torch's fused CPU kernel the same step took {N} times as long there",
         (Cell(PACE_AMX, "| max_pool |", 11),),
+    ),
+    # docs/builtin_model.md: v11's full run, its pace and its comparisons (compare_models.py rows:
+    # the old model's number, the new one's, the change)
+    Quote(
+        "docs/builtin_model.md",
+        r"trained from nothing in {N} minutes on a 2-core AMD EPYC with AVX-512 BF16 and no AMX,\s+"
+        r"where `bench/train_pace.py` had projected {N}",
+        (Cell(V11_RUN, "wall time:", 0), Cell(PACE_EPYC, "| max_pool |", 8)),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"attr_P@10 {N} -> {N} against v10\. It pays on the caption rows: against v10 the "
+        r"default\s+person's caption \+ sketch -{N} R@1 and the held-out person's own words "
+        r"-{N} R@1, and\s+against v9 the generator's captions -{N}, the held-out person's own "
+        r"words -{N} and caption\s+\+ sketch -{N} R@1",
+        (
+            Cell(V11_V10, "| object (bind) | attr_P@10 |", 0),
+            Cell(V11_V10, "| object (bind) | attr_P@10 |", 1),
+            Cell(V11_V10, "| caption+sketch (default) (bind) | R@1 |", 2),
+            Cell(V11_V10, "| caption (scrawl, held out) (bind) | R@1 |", 2),
+            Cell(V11_V9, "| caption (bind) | R@1 |", 2),
+            Cell(V11_V9, "| caption (scrawl, held out) (bind) | R@1 |", 2),
+            Cell(V11_V9, "| caption+sketch (scrawl, held out) (bind) | R@1 |", 2),
+        ),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"\(caption -> depth {N} -> {N} R@1\)\. The held-out person stays short: sketches {N}\s+"
+        r"and paintings {N} R@10",
+        (
+            Cell(V11_V10, "| caption -> depth | R@1 |", 0),
+            Cell(V11_V10, "| caption -> depth | R@1 |", 1),
+            Cell(V11_V10, "| sketch (scrawl, held out) (bind) | R@10 |", 1),
+            Cell(V11_V10, "| semseg (scrawl, held out) (bind) | R@10 |", 1),
+        ),
     ),
     # docs/builtin_model.md: the levers after v10 (levers_after_v10.md's change rows: caption
     # R@1 0, attr_P@10 1, own words 4, held-out sketch 5 and painting 6, generator sketch 7)
