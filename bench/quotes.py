@@ -50,6 +50,11 @@ def percent_left(value: float) -> float:
     return 100 * (1 - value)
 
 
+def old_and_new(file: str, row: str) -> tuple[Cell, Cell]:
+    """A ``bench/compare_models.py`` row's two numbers: the old model's, then the new one's."""
+    return Cell(file, row, 0), Cell(file, row, 1)
+
+
 @dataclass(frozen=True)
 class Quote:
     """Numbers quoted in a doc (the groups of ``pattern``) and the cells they come from."""
@@ -313,8 +318,7 @@ QUOTES: tuple[Quote, ...] = (
         r"-{N} R@1, and\s+against v9 the generator's captions -{N}, the held-out person's own "
         r"words -{N} and caption\s+\+ sketch -{N} R@1",
         (
-            Cell(V11_V10, "| object (bind) | attr_P@10 |", 0),
-            Cell(V11_V10, "| object (bind) | attr_P@10 |", 1),
+            *old_and_new(V11_V10, "| object (bind) | attr_P@10 |"),
             Cell(V11_V10, "| caption+sketch (default) (bind) | R@1 |", 2),
             Cell(V11_V10, "| caption (scrawl, held out) (bind) | R@1 |", 2),
             Cell(V11_V9, "| caption (bind) | R@1 |", 2),
@@ -327,8 +331,7 @@ QUOTES: tuple[Quote, ...] = (
         r"\(caption -> depth {N} -> {N} R@1\)\. The held-out person stays short: sketches {N}\s+"
         r"and paintings {N} R@10",
         (
-            Cell(V11_V10, "| caption -> depth | R@1 |", 0),
-            Cell(V11_V10, "| caption -> depth | R@1 |", 1),
+            *old_and_new(V11_V10, "| caption -> depth | R@1 |"),
             Cell(V11_V10, "| sketch (scrawl, held out) (bind) | R@10 |", 1),
             Cell(V11_V10, "| semseg (scrawl, held out) (bind) | R@10 |", 1),
         ),
