@@ -159,3 +159,15 @@ def test_the_next_run_s_draft_is_the_shipped_recipe_with_the_object_heavy_arm_s_
     assert draft.train.object_positives and draft.train.p_object_caption == 0.4
     assert replace(draft.train, chunk_minutes=0.0) == arm.train  # the arm's lever, full length
     assert (draft.model, draft.data, draft.val) == (base.model, base.data, base.val)
+
+
+def test_the_v12_draft_is_v11_s_lever_at_a_quarter_of_caption_rows_with_fewer_validations() -> None:
+    base, v11, draft = load_recipe("default"), load_recipe("v11-draft"), load_recipe("v12-draft")
+    assert (draft.name, draft.generation) == ("v12-draft", "v12")
+    assert draft.train.object_positives and draft.train.p_object_caption == 0.25
+    assert base.train.p_object_caption < draft.train.p_object_caption < v11.train.p_object_caption
+    # 9-minute chunks validate 10 times instead of 18: about 5 minutes of v11's 123 back
+    assert draft.train.chunk_minutes == 9.0
+    same = {"p_object_caption": 0.4, "chunk_minutes": v11.train.chunk_minutes}
+    assert replace(draft.train, **same) == v11.train
+    assert (draft.model, draft.data, draft.val) == (base.model, base.data, base.val)
