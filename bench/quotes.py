@@ -79,6 +79,9 @@ PACE_EPYC = "train_pace_epyc.md"
 V11_RUN = "v11_run.md"
 V11_V10 = "v11_vs_v10.md"
 V11_V9 = "v11_vs_v9.md"
+V12_RUN = "v12_run.md"
+V12_V10 = "v12_vs_v10.md"
+V12_V9 = "v12_vs_v9.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
 CHANGE_SEED1 = "| | change against base_seed1 |"  # object_heavy_seed1
 NO_AMX = "clip_no_amx.md"
@@ -334,6 +337,22 @@ QUOTES: tuple[Quote, ...] = (
             *old_and_new(V11_V10, "| caption -> depth | R@1 |"),
             Cell(V11_V10, "| sketch (scrawl, held out) (bind) | R@10 |", 1),
             Cell(V11_V10, "| semseg (scrawl, held out) (bind) | R@10 |", 1),
+        ),
+    ),
+    # docs/builtin_model.md: v12's full run and its comparisons
+    Quote(
+        "docs/builtin_model.md",
+        r"18\) took {N} minutes from nothing on the same kind of EPYC",
+        (Cell(V12_RUN, "wall time:", 0),),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"one-object attr_P@10 {N} -> {N} against v10, short of the target, and against v9 the\s+"
+        r"generator's captions -{N} and the default person's own words -{N} R@1",
+        (
+            *old_and_new(V12_V10, "| object (bind) | attr_P@10 |"),
+            Cell(V12_V9, "| caption (bind) | R@1 |", 2),
+            Cell(V12_V9, "| caption (default) (bind) | R@1 |", 2),
         ),
     ),
     # docs/builtin_model.md: the levers after v10 (levers_after_v10.md's change rows: caption
