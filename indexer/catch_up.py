@@ -16,7 +16,7 @@ from anyseek.db.models import Item, ItemStatus, JobFailure, JobStatus, stored_pa
 from anyseek.db.session import Database
 from anyseek.settings import Settings
 from indexer import reconstructions
-from indexer.decode import Decoded, DecodeLimits
+from indexer.decode import Decoded, decode_limits
 from indexer.errors import ItemError
 from indexer.fetch import fetch
 from indexer.jobs import get_job, record_failures
@@ -92,9 +92,10 @@ class VersionFill:
     def _embed(self, items: list[tuple[int, SourceRef]]) -> int:
         """Read, decode and embed items from their stored images into the version; an image that
         is gone is recorded on the job as a failure (the item keeps its old vectors only)."""
-        limits = DecodeLimits(
-            max_pixels=self.settings.api.max_image_pixels,
-            thumbnail_size=self.settings.indexer.thumbnail_size,
+        limits = decode_limits(
+            self.settings.api.max_image_pixels,
+            self.settings.indexer.thumbnail_size,
+            self.model.image_input,
         )
         decoded, ids, failures = [], [], []
         for item_id, ref in items:

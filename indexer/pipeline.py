@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from anyseek.db.session import Database
 from anyseek.errors import plain
 from anyseek.settings import Settings
 from indexer import reconstructions
-from indexer.decode import Decoded, DecodeLimits
+from indexer.decode import Decoded, DecodeLimits, decode_limits
 from indexer.errors import ItemError
 from indexer.fetch import Fetched, fetch
 from indexer.jobs import FINISHED, chunk_refs, get_job
@@ -54,12 +55,14 @@ class ChunkContext:
     model: SearchModel
     pool: ThreadPoolExecutor
 
-    @property
+    @cached_property
     def limits(self) -> DecodeLimits:
-        """Decoding limits from the settings (one pixel limit for queries and indexing)."""
-        return DecodeLimits(
-            max_pixels=self.settings.api.max_image_pixels,
-            thumbnail_size=self.settings.indexer.thumbnail_size,
+        """Decoding limits from the settings (one pixel limit for queries and indexing) and the
+        model's input size (how small a photo may be decoded)."""
+        return decode_limits(
+            self.settings.api.max_image_pixels,
+            self.settings.indexer.thumbnail_size,
+            self.model.image_input,
         )
 
 
