@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from indexer.decode import Decoded, DecodeLimits, decode, open_rgb
+from indexer.decode import Decoded, DecodeLimits, Opened, decode, open_picture, open_rgb
 from indexer.errors import ItemError
 from indexer.exif import NO_FACTS, PhotoFacts, read_photo_facts
 from indexer.fetch import Fetched, FetchedPart
@@ -67,6 +67,7 @@ def _photo_facts(parts: Sequence[FetchedPart]) -> PhotoFacts:
 def _decode_parts(fetched: Fetched, limits: DecodeLimits, model: SearchModel) -> Decoded:
     """An item of parts: one model input per part, the picture of its first pictured part."""
     takes = item_modalities(model)
+    photos = {id(part): _open_photo(part, limits) for part in fetched.parts if _is_photo(part)}
     inputs: dict[str, Any] = {}
     for part in fetched.parts:
         modality = takes.get(part.modality)
@@ -75,22 +76,42 @@ def _decode_parts(fetched: Fetched, limits: DecodeLimits, model: SearchModel) ->
                 f"the model {model.name} does not take {part.modality}; it takes: "
                 f"{', '.join(takes)}"
             )
-        inputs[modality.name] = _model_input(part, modality.transform)
+        photo = photos.get(id(part))
+        value = part.value if photo is None else photo.image
+        inputs[modality.name] = _model_input(part, modality.transform, value)
     width = height = None
     fmt, thumbnail = "text", b""
     for part in sorted(fetched.parts, key=lambda p: PREVIEW_ORDER.get(p.modality, 99)):
         if isinstance(part.value, bytes) and part.modality in PICTURES:
-            image, width, height = PICTURES[part.modality](part.value, model, limits)
-            fmt, thumbnail = _format(part.value), make_thumbnail(image, limits.thumbnail_size)
+            photo = photos.get(id(part))
+            if photo is not None:  # the photo decoded once serves its input and its picture
+                image, width, height, fmt = photo.image, photo.width, photo.height, photo.format
+            else:
+                image, width, height = PICTURES[part.modality](part.value, model, limits)
+                fmt = _format(part.value)
+            thumbnail = make_thumbnail(image, limits.thumbnail_size)
             break
     return Decoded(
         fetched, None, width, height, fmt, thumbnail, inputs, _photo_facts(fetched.parts)
     )
 
 
-def _model_input(part: FetchedPart, transform: Callable[[Any], Any]) -> Any:
-    """One part through its transform; what the transform refuses is the item's failure."""
-    value: Any = part.value
+def _is_photo(part: FetchedPart) -> bool:
+    """A photo part given as a file (decoded once, reduced, for its input and its picture)."""
+    return part.modality == RGB and isinstance(part.value, bytes)
+
+
+def _open_photo(part: FetchedPart, limits: DecodeLimits) -> Opened:
+    """A photo part decoded as a photo file is (reduced as far as the model allows)."""
+    try:
+        return open_picture(part.value, limits)  # type: ignore[arg-type]
+    except ItemError as error:
+        raise ItemError(f"{part.modality}: {error}") from None
+
+
+def _model_input(part: FetchedPart, transform: Callable[[Any], Any], value: Any) -> Any:
+    """One part (its ``value``: as fetched, or a photo already decoded) through its transform;
+    what the transform refuses is the item's failure."""
     if isinstance(value, str) and MODALITIES.get(part.modality) == "structured":
         try:
             value = json.loads(value)

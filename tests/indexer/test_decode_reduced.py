@@ -154,3 +154,28 @@ def test_a_100_megapixel_jpeg_decodes_in_little_memory(tmp_path: Path) -> None:
     ).stdout.split()
     assert out[:4] == ["(1375,", "1138)", "11000", "9100"]
     assert int(out[4]) < 60, f"peak memory grew by {out[4]} MB"
+
+
+def test_a_records_photo_is_decoded_once_reduced(search_model, monkeypatch) -> None:
+    """A record's photo part is decoded once, reduced, for both its model input and its
+    picture; the item's size is the file's."""
+    from indexer import parts
+    from indexer.fetch import FetchedPart
+
+    sizes = []
+    real = parts.open_picture
+
+    def counted(data, limits):
+        opened = real(data, limits)
+        sizes.append(opened.image.size)
+        return opened
+
+    monkeypatch.setattr(parts, "open_picture", counted)
+    data = photo()
+    part = FetchedPart("rgb", data, hashlib.sha256(data).hexdigest())
+    item = Fetched(SourceRef("r1", "r1"), data, part.sha256, 0, parts=(part,))
+    limits = decode_limits(40_000_000, 256, search_model.image_input)
+    decoded = parts.decode_item(item, limits, search_model)
+    assert sizes == [(504, 378)]
+    assert (decoded.width, decoded.height) == PHONE
+    assert decoded.inputs is not None and decoded.inputs["image"].shape[-1] == 64
