@@ -151,7 +151,7 @@ def decode(fetched: Fetched, limits: DecodeLimits, image_input) -> Decoded:
     except Exception as error:  # the transform names the problem (e.g. an empty image)
         raise ItemError(f"cannot prepare the image for the model: {error}") from None
     return Decoded(
-        fetched=fetched,
+        fetched=fetched.decoded(),
         pixels=pixels,
         width=opened.width,
         height=opened.height,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,21 @@ class Fetched:
     mtime: int
     sidecar: dict[str, Any] | None = None
     parts: tuple[FetchedPart, ...] = ()
+    read_bytes: int | None = None  # the bytes read, kept once ``data`` is let go (decoded)
+
+    @property
+    def size(self) -> int:
+        """How many bytes the item's file had (its payload's ``bytes``)."""
+        return len(self.data) if self.read_bytes is None else self.read_bytes
+
+    def decoded(self) -> Fetched:
+        """This item without its files' bytes, once they are decoded: a chunk waiting for the
+        model holds its pictures' model inputs and thumbnails, not their files (a phone's
+        photo is a few MB, its inputs a few hundred KB)."""
+        parts = tuple(
+            replace(p, value=b"") if isinstance(p.value, bytes) else p for p in self.parts
+        )
+        return replace(self, data=b"", parts=parts, read_bytes=self.size)
 
 
 def fetch(ref: SourceRef, settings: IndexerSettings) -> Fetched:

@@ -87,7 +87,7 @@ class Embedded:
             "path": fetched.ref.shown_path,
             "folder": printable(fetched.ref.folder),
             "ext": fetched.ref.ext,
-            "bytes": len(fetched.data),
+            "bytes": fetched.size,
             "width": self.decoded.width,
             "height": self.decoded.height,
             "mtime": fetched.mtime,

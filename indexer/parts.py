@@ -92,7 +92,7 @@ def _decode_parts(fetched: Fetched, limits: DecodeLimits, model: SearchModel) ->
             thumbnail = make_thumbnail(image, limits.thumbnail_size)
             break
     return Decoded(
-        fetched, None, width, height, fmt, thumbnail, inputs, _photo_facts(fetched.parts)
+        fetched.decoded(), None, width, height, fmt, thumbnail, inputs, _photo_facts(fetched.parts)
     )
 
 
