@@ -3,6 +3,10 @@
 PYTHONPATH=. python bench/indexing.py [--images 400] [--width 640 --height 480]
     [--chunk-size 256] [--broker redis://127.0.0.1:6379/13] [--database-url postgresql+psycopg://postgres@127.0.0.1/test]
 PYTHONPATH=. python bench/indexing.py --modalities [--out bench/results/indexing_modalities.md]
+PYTHONPATH=. python bench/indexing.py --phone [--images 40] [--out bench/results/indexing.md]
+
+``--phone`` measures a phone's 12-megapixel JPEG and HEIC photos for the built-in model and for
+open_clip ViT-B-32, each family in its own venv (``bench/indexing_phone.py``).
 
 ``--modalities`` measures instead whole in-process jobs over sources of every kind of item, the
 same scenes at the same size: a folder of photos (PNG), of 16-bit depth maps, of segmentations,
@@ -94,13 +98,14 @@ def fresh_settings(root: Path, database_url: str | None, **extra):
     return settings
 
 
-def in_process(settings, model, folder: Path, warm: Path) -> float:
-    """Images/s of ``run_index`` on the folder (after a one-image warm-up job)."""
+def in_process(settings, model, folder: Path, warm: Path, name: str = "bench") -> float:
+    """Images/s of ``run_index`` on the folder into collection ``name`` (after a one-image
+    warm-up job)."""
     from indexer import run_index
 
-    run_index(settings, "warmup", warm, model=model)
+    run_index(settings, f"warmup-{name}", warm, model=model)
     start = time.perf_counter()
-    report = run_index(settings, "bench", folder, model=model)
+    report = run_index(settings, name, folder, model=model)
     elapsed = time.perf_counter() - start
     assert report.done == report.total, report
     return report.total / elapsed
@@ -114,8 +119,11 @@ def worker_env(settings, threads: int) -> dict[str, str]:
         ANYSEEK_DATABASE_URL=settings.effective_database_url,
         ANYSEEK_BROKER_URL=settings.broker_url,
         ANYSEEK_INDEXER__CHUNK_SIZE=str(settings.indexer.chunk_size),
+        ANYSEEK_MODEL__SOURCE=settings.model.source,
         OMP_NUM_THREADS=str(threads),
     )
+    if settings.model.cache:
+        env["ANYSEEK_MODEL__CACHE"] = settings.model.cache
     return env
 
 
@@ -140,8 +148,11 @@ def wait_job(settings, job_id: int, timeout: float = 900) -> None:
     raise TimeoutError(f"job {job_id} did not finish")
 
 
-def with_workers(settings, count: int, folder: Path, warm: Path, logs: Path) -> float:
-    """Images/s of a job run by ``count`` worker processes (the first one also the writer)."""
+def with_workers(
+    settings, count: int, folders: dict[str, Path], warm: Path, logs: Path
+) -> dict[str, float]:
+    """Images/s of a job per folder run by ``count`` worker processes (the first one also the
+    writer), the processes started and warmed up once."""
     from workers.app import INDEX_QUEUE, WRITER_QUEUE, check_broker, configure
     from workers.submit import submit_job
 
@@ -167,9 +178,12 @@ def with_workers(settings, count: int, folder: Path, warm: Path, logs: Path) -> 
     try:
         for n in range(count):  # every worker loads its model on a warm-up chunk
             wait_job(settings, submit_job(settings, f"warmup{n}", warm / f"w{n}"))
-        start = time.perf_counter()
-        wait_job(settings, submit_job(settings, "bench", folder))
-        return len(list(folder.iterdir())) / (time.perf_counter() - start)
+        rates = {}
+        for name, folder in folders.items():
+            start = time.perf_counter()
+            wait_job(settings, submit_job(settings, f"bench-{name}", folder))
+            rates[name] = len(list(folder.iterdir())) / (time.perf_counter() - start)
+        return rates
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
@@ -253,18 +267,26 @@ def by_modality(args: argparse.Namespace) -> str:
 def main() -> None:
     """Run every measurement and print a Markdown table."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--images", type=int, default=400)
+    parser.add_argument("--images", type=int, help="default 400 (--phone: 40)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/13")
     parser.add_argument(
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
     )
-    parser.add_argument("--chunk-size", type=int, default=256)
+    parser.add_argument("--chunk-size", type=int, help="default 256 (--phone: 20)")
     parser.add_argument("--skip-workers", action="store_true")
     parser.add_argument("--modalities", action="store_true", help="every kind of item instead")
-    parser.add_argument("--out", type=Path, help="with --modalities: write the table here")
+    parser.add_argument("--phone", action="store_true", help="12 MP JPEG and HEIC, per family")
+    parser.add_argument("--out", type=Path, help="with --modalities or --phone: write it here")
     args = parser.parse_args()
+    args.images = args.images or (40 if args.phone else 400)
+    args.chunk_size = args.chunk_size or (20 if args.phone else 256)
+    if args.phone:
+        import indexing_phone
+
+        indexing_phone.run(args)
+        return
     if args.modalities:
         import torch
 
@@ -316,7 +338,7 @@ def main() -> None:
                     worker_settings = fresh_settings(
                         root / f"workers{count}", url, broker_url=args.broker, **chunks
                     )
-                    rate = with_workers(worker_settings, count, folder, warm, root)
+                    rate = with_workers(worker_settings, count, {"": folder}, warm, root)[""]
                 rows.append((f"{count} worker process(es) (PostgreSQL, Redis, FAISS)", rate))
     print(
         f"{args.images} JPEG images {args.width}x{args.height}; torch threads "
