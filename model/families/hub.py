@@ -21,7 +21,9 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urljoin, urlparse
+
+import httpx
 
 from model.families.interface import ModelError
 
@@ -30,6 +32,7 @@ HUB_TIMEOUT_S = 4.0
 #: seconds a started download may wait for its next bytes
 READ_TIMEOUT_S = 60.0
 REVISION = "main"
+MAX_REDIRECTS = 5
 CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _GIT_SHA1 = re.compile(r"[0-9a-f]{40}")
@@ -82,51 +85,83 @@ def repo_folder(cache: Path, repo: str) -> Path:
 
 
 def cached(repo: str, name: str, cache: Path) -> Path | None:
-    """The cached file ``name`` of ``repo``, or None; never touches the network."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    """The cached file ``name`` of ``repo``, or None: the file system only, no network."""
+    from huggingface_hub import try_to_load_from_cache
 
-    try:
-        return Path(hf_hub_download(repo, name, cache_dir=str(cache), local_files_only=True))
-    except (EntryNotFoundError, FileNotFoundError):
-        return None
+    found = try_to_load_from_cache(repo, name, cache_dir=str(cache), revision=REVISION)
+    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
+
+
+#: the hub's ``X-Error-Code`` of a refused request -> what it means here
+REFUSALS = {
+    "RepoNotFound": "no such repo (or it is private: log in with `hf auth login`)",
+    "GatedRepo": "a gated repo: accept its terms on the hub and log in with `hf auth login`",
+    "RevisionNotFound": f"no {REVISION!r} revision",
+}
 
 
 def describe(repo: str, name: str) -> RemoteFile | None:
     """What the hub says of ``repo``'s file ``name`` (None: the repo has no such file), asked
-    once with no retry. Unreachable: :class:`HubUnreachable`; no such repo: a ModelError."""
-    import httpx2
-    from huggingface_hub import get_hf_file_metadata
-    from huggingface_hub.errors import (
-        HfHubHTTPError,
-        OfflineModeIsEnabled,
-        RemoteEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    once with no retry. Unreachable: :class:`HubUnreachable`; refused: a ModelError.
 
+    Asked with httpx, not ``get_hf_file_metadata``: huggingface_hub builds its request headers
+    with a lookup of its own on the hub (a registry of AI agents, 3 s of timeout), which would
+    come first and double the wait on a dead link."""
     if offline():
         raise HubUnreachable("HF_HUB_OFFLINE is set")
     url = f"{endpoint()}/{repo}/resolve/{REVISION}/{quote(name)}"
     try:
-        found = get_hf_file_metadata(url, timeout=HUB_TIMEOUT_S, retry_on_errors=False)
-    except RemoteEntryNotFoundError:
-        return None
-    except (RepositoryNotFoundError, RevisionNotFoundError) as error:
-        raise ModelError(
-            f"the hub at {endpoint()} has no repo {repo!r} (or it is private or gated: log in "
-            f"with `hf auth login`) ({first_line(error)})"
-        ) from None
-    except (httpx2.TransportError, OfflineModeIsEnabled) as error:  # refused, timed out, no DNS
+        with httpx.Client(timeout=HUB_TIMEOUT_S, trust_env=True) as client:
+            response = _head(client, url)
+    except httpx.TransportError as error:  # refused, timed out, no DNS, a proxy that is down
         raise HubUnreachable(f"{type(error).__name__}: {first_line(error)}") from None
-    except HfHubHTTPError as error:
-        raise ModelError(f"the hub at {endpoint()} refused {url}: {first_line(error)}") from None
-    if not found.commit_hash or not found.etag:
+    code = response.headers.get("X-Error-Code")
+    if code == "EntryNotFound" or (response.status_code == 404 and code is None):
+        return None
+    if response.status_code == 401 or code in REFUSALS:
+        why = REFUSALS.get(code or "RepoNotFound")
+        raise ModelError(f"the hub at {endpoint()} refused {repo!r}: {why}")
+    if response.status_code >= 400:
+        raise ModelError(f"the hub at {endpoint()} answered {response.status_code} for {url}")
+    return _remote(repo, name, url, response)
+
+
+def _head(client: httpx.Client, url: str) -> httpx.Response:
+    """HEAD ``url``, following redirects on the hub's own host (a renamed repo), not those to
+    another host (the CDN holding LFS files: the answer before it says what they are)."""
+    from huggingface_hub import get_token
+
+    token = get_token()
+    headers = {"Accept-Encoding": "identity", "User-Agent": "anyseek"}
+    headers |= {"Authorization": f"Bearer {token}"} if token else {}
+    for _ in range(MAX_REDIRECTS):
+        response = client.head(url, headers=headers, follow_redirects=False)
+        target = response.headers.get("Location")
+        if not response.is_redirect or not target:
+            return response
+        target = urljoin(url, target)
+        if not _same_host(target, url):
+            return response
+        url = target
+    return response
+
+
+def _remote(repo: str, name: str, url: str, response: httpx.Response) -> RemoteFile:
+    """A file's description from the hub's answer to its HEAD request."""
+    headers = response.headers
+    commit = headers.get("X-Repo-Commit")
+    etag = (headers.get("X-Linked-Etag") or headers.get("ETag") or "").removeprefix("W/")
+    etag = etag.strip('"')
+    if not commit or not etag:
         raise ModelError(
             f"{url} answered without the X-Repo-Commit and ETag headers a Hugging Face hub sends: "
             f"is HF_ENDPOINT={endpoint()} a hub?"
         )
-    return RemoteFile(repo, name, found.location, found.commit_hash, found.etag, found.size)
+    size = headers.get("X-Linked-Size") or (
+        None if response.is_redirect else headers.get("Content-Length")
+    )
+    location = urljoin(url, headers["Location"]) if response.is_redirect else url
+    return RemoteFile(repo, name, location, commit, etag, int(size) if size else None)
 
 
 def first_line(error: BaseException) -> str:
@@ -211,15 +246,15 @@ def download(remote: RemoteFile, cache: Path, *, progress: bool | None = False) 
 def _transfer(remote: RemoteFile, part: Path, progress: bool | None) -> None:
     """Append the bytes ``part`` lacks (a Range request when it holds some); an interruption
     keeps what arrived and says how to continue."""
-    import httpx
-    from huggingface_hub.utils import build_hf_headers
+    from huggingface_hub import get_token
     from tqdm import tqdm
 
     have = part.stat().st_size if part.is_file() else 0
     if remote.size is not None and have >= remote.size:
         return
-    headers = build_hf_headers() if _same_host(remote.url, endpoint()) else {}
-    headers = {**headers, "Accept-Encoding": "identity"}
+    token = get_token() if _same_host(remote.url, endpoint()) else None  # never to a CDN
+    headers = {"Accept-Encoding": "identity", "User-Agent": "anyseek"}
+    headers |= {"Authorization": f"Bearer {token}"} if token else {}
     if have:
         headers["Range"] = f"bytes={have}-"
     timeout = httpx.Timeout(READ_TIMEOUT_S, connect=HUB_TIMEOUT_S)
