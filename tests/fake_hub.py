@@ -1,8 +1,9 @@
 """A local stand-in for the Hugging Face hub: an HTTP server on 127.0.0.1 answering what a model
 download asks (``HEAD``/``GET /{repo}/resolve/{revision}/{file}``) with the headers the hub sends,
-Range requests included, and faults a test sets: a download cut off part way, bytes that do not
-match the declared hash. Point huggingface_hub at it with ``HF_ENDPOINT`` (read at its import, so
-a test in the same process sets ``huggingface_hub.constants.ENDPOINT``).
+Range requests included, and faults a test sets: a download cut off part way, one served slowly
+(to be interrupted), bytes that do not match the declared hash. Point huggingface_hub at it with
+``HF_ENDPOINT`` (read at its import, so a test in the same process sets
+``huggingface_hub.constants.ENDPOINT``).
 
 LFS files (weights) answer as the hub does: a redirect to another host (the CDN; here
 ``localhost`` for the ``127.0.0.1`` the endpoint names) with ``X-Linked-Etag`` (their sha256)
@@ -15,6 +16,7 @@ import hashlib
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ class FakeHub:
     requests: list[Request] = field(default_factory=list)
     cut_after: dict[str, int] = field(default_factory=dict)  # file -> bytes sent, then hang up
     corrupt: set[str] = field(default_factory=set)  # files served with one byte changed
+    slow: dict[str, float] = field(default_factory=dict)  # file -> seconds between 8 KB blocks
     port: int = 0
 
     @property
@@ -115,8 +118,16 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if not body:
                 return None
             cut = hub.cut_after.pop(name, None) if self.command == "GET" else None
-            self.wfile.write(data[start:] if cut is None else data[start : start + cut])
-            self.wfile.flush()
+            sent = data[start:] if cut is None else data[start : start + cut]
+            pause = hub.slow.get(name, 0.0)
+            block = 8192 if pause else max(len(sent), 1)
+            try:
+                for at in range(0, len(sent), block):
+                    self.wfile.write(sent[at : at + block])
+                    self.wfile.flush()
+                    time.sleep(pause)
+            except (BrokenPipeError, ConnectionResetError):  # the client went away
+                return None
             if cut is not None:  # hang up part way, as a dropped connection does
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)

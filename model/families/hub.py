@@ -179,10 +179,10 @@ def fetch(
     progress: bool | None = False,
 ) -> HubFile | None:
     """The first of ``names`` the cache holds, else the first the repo has, downloaded into the
-    cache; None when the repo has none of them. ``progress``: a bar on stderr (None: when it
-    is a terminal). ``check``: a cached file is hashed again and
-    downloaded anew when it no longer matches. Raises :class:`HubUnreachable` when a download is
-    needed and the hub cannot be reached."""
+    cache; None when the repo has none of them. ``check``: a cached file is hashed again and
+    downloaded anew when it no longer matches. ``progress``: a bar on stderr (None: when stderr
+    is a terminal). Raises :class:`HubUnreachable` when a download is needed and the hub cannot
+    be reached."""
     for name in names:  # offline first
         path = cached(repo, name, cache)
         if path is not None and (not check or _still_intact(path)):

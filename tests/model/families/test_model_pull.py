@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -104,6 +105,38 @@ def test_an_interrupted_pull_continues_where_it_stopped(hub, data_dir, capsys) -
     assert hub.gets(WEIGHTS)[-1].range == "bytes=250000-"  # only the rest was asked for
     assert _cached(data_dir / "models", WEIGHTS) == weights
     assert not list((data_dir / "models").rglob("*.part"))
+
+
+def test_a_pull_stopped_by_ctrl_c_continues_where_it_stopped(hub, data_dir) -> None:
+    """The real command in its own process, interrupted as a person does (SIGINT) while the
+    weights arrive slowly; the next pull asks only for the rest."""
+    weights = _files()[WEIGHTS]
+    hub.slow[WEIGHTS] = 0.02  # 8 KB every 20 ms: the whole file takes about 1.6 s
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANYSEEK_", "HF_"))}
+    env |= {"HF_ENDPOINT": hub.url, "ANYSEEK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    pull = subprocess.Popen(
+        [sys.executable, "-m", "cli", "models", "pull", NAME],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and pull.poll() is None:
+        parts = list(data_dir.rglob("*.part"))
+        if parts and parts[0].stat().st_size > 50_000:
+            break
+        time.sleep(0.05)
+    pull.send_signal(signal.SIGINT)
+    _, err = pull.communicate(timeout=60)
+    assert pull.returncode != 0 and "Traceback" not in err, err
+    kept = next(data_dir.rglob("*.part")).stat().st_size
+    assert 50_000 < kept < len(weights)
+
+    hub.slow.clear()
+    assert main(["models", "pull", NAME]) == 0  # the same data directory, in this process
+    assert hub.gets(WEIGHTS)[-1].range == f"bytes={kept}-"
+    assert _cached(data_dir / "models", WEIGHTS) == weights
 
 
 def test_a_corrupted_download_is_refused_and_a_damaged_file_fetched_anew(hub, data_dir, capsys):
