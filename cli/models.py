@@ -38,10 +38,12 @@ def pull(
         "open_clip:hf-hub:ORG/NAME (the open_clip: prefix may be left out)",
     ),
 ) -> None:
-    """Download NAME's weights into the model cache with a progress bar, and check them against
-    the size and hash the hub declares. Files already cached are hashed again (a damaged one is
-    downloaded anew); an interrupted pull continues where it stopped when run again. The hub is
-    HF_ENDPOINT (default https://huggingface.co)."""
+    """Download a named model's weights into the model cache, checked, so it loads offline.
+
+    A progress bar shows each file; each is checked against the size and hash the hub declares.
+    Files already cached are hashed again (a damaged one is downloaded anew); an interrupted pull
+    continues where it stopped when run again. The hub is HF_ENDPOINT (default
+    https://huggingface.co)."""
     cache = _cache(ctx)
     files = service.pull_model(name, cache, progress=True)
     rows = [(f.name, _size(f.size), f.how) for f in files]
@@ -56,8 +58,9 @@ def list_(
         False, "--cached", help="only what the cache holds, not what open_clip offers"
     ),
 ) -> None:
-    """List the models in the model cache (ready with no network) and the pretrained models
-    open_clip offers to pull."""
+    """List the models in the model cache and the pretrained models open_clip offers.
+
+    Cached models load with no network; a pull that stopped is named with its size."""
     cache = _cache(ctx)
     repos = service.cached_models(cache)
     if repos:
