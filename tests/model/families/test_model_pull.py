@@ -75,6 +75,7 @@ def test_a_pull_fetches_checks_and_then_needs_no_network(hub, data_dir, monkeypa
     assert out.out.count("downloaded") == 3 and "loads from there with no network" in out.out
     for name, data in _files().items():
         assert _cached(data_dir / "models", name) == data
+    assert not [r for r in hub.requests if "open_clip_config.safetensors" in r.path]  # no such file
     gets = len([r for r in hub.requests if r.method == "GET"])
 
     from huggingface_hub import constants  # the hub gone: a second pull rehashes, offline

@@ -121,3 +121,22 @@ def test_a_tag_with_no_network_says_so_within_5_s(data_dir: Path, monkeypatch) -
     message = str(error.value)
     assert "cannot be reached, no network?" in message and "has none of" not in message
     assert f"anyseek models pull open_clip:{TAG}" in message
+
+
+def test_a_first_load_with_network_downloads_checks_and_keeps_the_files(
+    tiny_folder: Path, data_dir: Path, monkeypatch, capsys
+) -> None:
+    from huggingface_hub import constants
+
+    from anyseek.settings import load_settings
+
+    files = {p.name: p.read_bytes() for p in tiny_folder.iterdir()}
+    files["README.md"] = b"---\nlicense: apache-2.0\n---\n"
+    monkeypatch.setenv("ANYSEEK_MODEL__SOURCE", NAME)
+    with serve(FakeHub(repos={REPO: files})) as hub:
+        monkeypatch.setattr(constants, "ENDPOINT", hub.url)
+        first = load_search_model(load_settings().model)  # no pull: the load fetches them
+    assert "released under 'apache-2.0'" in capsys.readouterr().err
+    assert first.version == load_search_model(str(tiny_folder)).version
+    _no_network(monkeypatch)  # and keeps them: the next load needs no network
+    assert load_search_model(load_settings().model).version == first.version
