@@ -51,6 +51,7 @@ class FakeHub:
     cut_after: dict[str, int] = field(default_factory=dict)  # file -> bytes sent, then hang up
     corrupt: set[str] = field(default_factory=set)  # files served with one byte changed
     slow: dict[str, float] = field(default_factory=dict)  # file -> seconds between 8 KB blocks
+    declared: dict[str, str] = field(default_factory=dict)  # file -> the ETag said instead
     port: int = 0
 
     @property
@@ -92,7 +93,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             if name not in files:
                 return self._error(404, "EntryNotFound")
             data = files[name]
-            etag = hub.etag(name, data)
+            etag = hub.declared.get(name) or hub.etag(name, data)
             if name.endswith(LFS_SUFFIXES) and not cdn:  # the hub redirects weights to its CDN
                 self.send_response(302)
                 self.send_header(

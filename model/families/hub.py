@@ -25,6 +25,7 @@ from urllib.parse import quote, urljoin, urlparse
 
 import httpx
 
+from anyseek.errors import write_failed
 from model.families.interface import ModelError
 
 #: seconds the hub gets to answer the first request before it counts as unreachable
@@ -36,6 +37,7 @@ MAX_REDIRECTS = 5
 CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _GIT_SHA1 = re.compile(r"[0-9a-f]{40}")
+_NAME = re.compile(r"[\w-]{1,128}")  # what a hub's commit id or ETag may be: a file name
 
 
 class HubUnreachable(ModelError):
@@ -152,10 +154,10 @@ def _remote(repo: str, name: str, url: str, response: httpx.Response) -> RemoteF
     commit = headers.get("X-Repo-Commit")
     etag = (headers.get("X-Linked-Etag") or headers.get("ETag") or "").removeprefix("W/")
     etag = etag.strip('"')
-    if not commit or not etag:
+    if not _NAME.fullmatch(commit or "") or not _NAME.fullmatch(etag):  # both name files here
         raise ModelError(
-            f"{url} answered without the X-Repo-Commit and ETag headers a Hugging Face hub sends: "
-            f"is HF_ENDPOINT={endpoint()} a hub?"
+            f"{url} answered with no usable X-Repo-Commit and ETag headers (a Hugging Face hub "
+            f"sends a commit id and a content hash): is HF_ENDPOINT={endpoint()} a hub?"
         )
     size = headers.get("X-Linked-Size") or (
         None if response.is_redirect else headers.get("Content-Length")
@@ -235,12 +237,15 @@ def download(remote: RemoteFile, cache: Path, *, progress: bool | None = False) 
     blob = folder / "blobs" / remote.etag
     part = blob.with_name(f"{remote.etag}.part")
     blob.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{part}.lock"):  # two pulls of one file take turns
-        if not blob.is_file():
-            _transfer(remote, part, progress)
-            _check(remote, part)
-            os.replace(part, blob)
-    return _link(folder, remote, blob)
+    try:
+        with FileLock(f"{part}.lock"):  # two pulls of one file take turns
+            if not blob.is_file():
+                _transfer(remote, part, progress)
+                _check(remote, part)
+                os.replace(part, blob)
+        return _link(folder, remote, blob)
+    except OSError as error:  # a full disk, a read-only cache: said in one line
+        raise write_failed(f"the download of {remote.name}", blob.parent, error) from None
 
 
 def _transfer(remote: RemoteFile, part: Path, progress: bool | None) -> None:

@@ -8,9 +8,11 @@
 * ``open_clip:hf-hub:ORG/NAME``: a Hugging Face repo holding ``open_clip_config.json``;
 * a folder holding ``open_clip_config.json`` and a checkpoint, or a checkpoint file beside one.
 
-Downloads (tags and hub ids) go once into ``ANYSEEK_MODEL__CACHE`` (default ``<data dir>/models``);
-a later load reads them from there without the network. With ``HF_HUB_OFFLINE=1`` or no network a
-missing file is named with where to fetch it, never a traceback.
+Downloads (tags and hub ids) go once into ``ANYSEEK_MODEL__CACHE`` (default ``<data dir>/models``),
+checked, through :mod:`model.families.hub`; a later load reads them from there without the
+network (``anyseek models pull`` fills it ahead of time: :mod:`.catalog`). With ``HF_HUB_OFFLINE=1``
+or no network, a file that is not cached stops the load within seconds with one line saying so
+and how to bring it, never a traceback.
 """
 
 from __future__ import annotations

@@ -159,6 +159,13 @@ def test_a_corrupted_download_is_refused_and_a_damaged_file_fetched_anew(hub, da
     assert _cached(data_dir / "models", WEIGHTS) == _files()[WEIGHTS]
 
 
+def test_an_etag_that_is_no_hash_is_refused_before_it_names_a_file(hub, data_dir, capsys):
+    hub.declared[WEIGHTS] = "../../../escaped"  # the cache names blobs by their ETag
+    assert main(["models", "pull", NAME]) == 1
+    assert "no usable X-Repo-Commit and ETag headers" in capsys.readouterr().err
+    assert not list(data_dir.parent.rglob("escaped*"))
+
+
 def _load_error(settings_source: str, cache: Path) -> tuple[str, float]:
     """The one-line error and the seconds a load of ``settings_source`` took to give it."""
     from anyseek.settings import ModelSettings
@@ -294,3 +301,19 @@ def test_the_docs_say_the_wait_the_code_has() -> None:
     text = " ".join((ROOT / "docs" / "models.md").read_text().split())
     assert f"waits at most {HUB_TIMEOUT_S:g} s for an answer (`HUB_TIMEOUT_S`" in text
     assert HUB_TIMEOUT_S < WITHIN_S
+
+
+def test_a_full_disk_is_said_in_one_line_and_the_next_pull_works(
+    hub, data_dir, small_disk, monkeypatch, capsys
+) -> None:
+    from small_disk import fill, free
+
+    monkeypatch.setenv("ANYSEEK_MODEL__CACHE", str(small_disk / "models"))
+    filler = fill(small_disk)
+    code = main(["models", "pull", NAME])
+    free(filler)
+    err = capsys.readouterr().err
+    assert code == 1 and "the disk is full: cannot write the download of" in err, err
+    assert "Traceback" not in err
+    assert main(["models", "pull", NAME]) == 0
+    assert _cached(small_disk / "models", WEIGHTS) == _files()[WEIGHTS]
