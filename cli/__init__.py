@@ -33,6 +33,7 @@ COMMAND_GROUPS: tuple[tuple[str, str], ...] = (
     ("duplicates", "cli.duplicates"),
     ("reindex", "cli.reindex"),
     ("serve", "cli.serve"),
+    ("models", "cli.models"),
 )
 
 app = typer.Typer(

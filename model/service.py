@@ -24,6 +24,13 @@ from model.families.interface import (
     SpaceInfo,
     item_request,
 )
+from model.families.open_clip.catalog import (
+    CachedRepo,
+    PulledFile,
+    cached_models,
+    offered_models,
+    pull_model,
+)
 from model.families.registry import load_search_model
 from model.queries import (
     QUERY_KINDS,
@@ -46,11 +53,13 @@ __all__ = [
     "NUMPY_MAGIC",
     "QUERY_KINDS",
     "RECONSTRUCTION_KINDS",
+    "CachedRepo",
     "DescribingModel",
     "FolderModel",
     "ModelError",
     "ModelIdentity",
     "PriorModel",
+    "PulledFile",
     "QueryEmbedding",
     "QueryKind",
     "QueryModality",
@@ -59,6 +68,7 @@ __all__ = [
     "SearchModel",
     "SpaceInfo",
     "UserInputError",
+    "cached_models",
     "default_threads",
     "fusion_weights",
     "item_modalities",
@@ -67,7 +77,9 @@ __all__ = [
     "load_depth",
     "load_search_model",
     "model_identity",
+    "offered_models",
     "open_image",
+    "pull_model",
     "query_fusion_weights",
     "query_kind",
     "query_kinds_markdown",

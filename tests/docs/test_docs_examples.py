@@ -80,6 +80,14 @@ SKIPPED: dict[tuple[str, str], str] = {
             "anyseek worker --queues index --pool solo",
         )
     },
+    **{
+        ("docs/models.md", pull): "downloads a model from the Hugging Face hub: "
+        "tests/model/families/test_model_pull.py pulls from a local stand-in for it"
+        for pull in (
+            "anyseek models pull open_clip:ViT-B-32/laion2b_s34b_b79k",
+            "anyseek models pull open_clip:hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+        )
+    },
     ("docs/deploy.md", "anyseek serve --workers 2"): (
         "serves until stopped (tests/api/test_serve_workers_process.py starts it)"
     ),

@@ -8,9 +8,11 @@
 * ``open_clip:hf-hub:ORG/NAME``: a Hugging Face repo holding ``open_clip_config.json``;
 * a folder holding ``open_clip_config.json`` and a checkpoint, or a checkpoint file beside one.
 
-Downloads (tags and hub ids) go once into ``ANYSEEK_MODEL__CACHE`` (default ``<data dir>/models``);
-a later load reads them from there without the network. With ``HF_HUB_OFFLINE=1`` or no network a
-missing file is named with where to fetch it, never a traceback.
+Downloads (tags and hub ids) go once into ``ANYSEEK_MODEL__CACHE`` (default ``<data dir>/models``),
+checked, through :mod:`model.families.hub`; a later load reads them from there without the
+network (``anyseek models pull`` fills it ahead of time: :mod:`.catalog`). With ``HF_HUB_OFFLINE=1``
+or no network, a file that is not cached stops the load within seconds with one line saying so
+and how to bring it, never a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model.families import hub
 from model.families.interface import ModelError
 
 log = logging.getLogger("anyseek.model.open_clip")
@@ -29,6 +32,7 @@ log = logging.getLogger("anyseek.model.open_clip")
 PREFIX = "open_clip:"
 HUB = "hf-hub:"
 CONFIG_NAME = "open_clip_config.json"
+CARD_NAME = "README.md"  # the model card: its licence is shown at load
 # open_clip's own order of preference for a folder's checkpoint (factory._find_checkpoint_in_dir)
 CHECKPOINT_NAMES = (
     "open_clip_model.safetensors",
@@ -93,12 +97,12 @@ def resolve(source: str, cache: Path | None) -> ClipSource:
     if not text:
         raise ModelError(f"{source!r}: name a model, e.g. {PREFIX}ViT-B-32/laion2b_s34b_b79k")
     if text.startswith(HUB):
-        return _from_hub(text[len(HUB) :], cache)
+        return _from_hub(text[len(HUB) :], cache, str(source))
     path = Path(text).expanduser()
     if path.exists():
         return _from_path(path)
     arch, _, weights = text.partition("/")
-    return _from_arch(arch, weights, cache)
+    return _from_arch(arch, weights, cache, str(source))
 
 
 def _from_path(path: Path) -> ClipSource:
@@ -136,42 +140,22 @@ def _checkpoint_in(folder: Path) -> Path:
     return found[0]
 
 
-def _from_arch(arch: str, weights: str, cache: Path | None) -> ClipSource:
+def _from_arch(arch: str, weights: str, cache: Path | None, source: str) -> ClipSource:
     """ARCH/TAG or ARCH/FILE: open_clip's built-in config with a tag's or a file's weights."""
-    open_clip = import_open_clip()
-    if arch not in open_clip.list_models():
-        close = [m for m in open_clip.list_models() if m.lower().startswith(arch[:5].lower())]
-        raise ModelError(
-            f"open_clip knows no architecture {arch!r}"
-            + (f" (close: {', '.join(close[:8])})" if close else "")
-            + "; list them with: python -c 'import open_clip; print(open_clip.list_models())'"
-        )
-    tags = open_clip.list_pretrained_tags_by_model(arch)
-    if not weights:
-        raise ModelError(
-            f"{PREFIX}{arch} names no weights: add a pretrained tag or a checkpoint file, e.g. "
-            f"{PREFIX}{arch}/{tags[0] if tags else 'PATH.safetensors'}"
-        )
-    path = Path(weights).expanduser()
-    if path.is_file():
+    path = Path(weights).expanduser() if weights else None
+    if path is not None and path.is_file():
+        check_arch(import_open_clip(), arch)
         return ClipSource(f"{arch}/{path.name}", path, arch=arch)
-    if weights not in tags:
-        raise ModelError(
-            f"{weights!r} is neither a file nor a pretrained tag of {arch}; its tags: "
-            f"{', '.join(tags) or 'none (give a checkpoint file)'}"
-        )
-    tag = open_clip.get_pretrained_cfg(arch, weights)
+    tag = pretrained_tag(arch, weights)
     keys = ("mean", "std", "interpolation", "resize_mode")
     preprocess = {k: tag[k] for k in keys if tag.get(k) is not None}
     name = f"{arch}/{weights}"
     if tag.get("hf_hub"):
-        repo, filename = _hub_parts(tag["hf_hub"])
-        local, fetched = hub_file(repo, filename or None, cache, name)
+        repo, filename = hub_parts(tag["hf_hub"])
+        local, fetched = hub_file(repo, checkpoint_names(filename or None), cache, name, source)
         licence = hub_licence(repo, cache, fetch=fetched)
-    elif tag.get("url"):
-        local, licence = _url_file(tag["url"], cache, name), None
     else:
-        raise ModelError(f"open_clip's tag {name} says no place to download its weights from")
+        local, licence = url_file(tag["url"], cache, name, source), None
     return ClipSource(
         name,
         local,
@@ -182,19 +166,59 @@ def _from_arch(arch: str, weights: str, cache: Path | None) -> ClipSource:
     )
 
 
-def _hub_parts(hub: str) -> tuple[str, str]:
+def check_arch(open_clip: Any, arch: str) -> None:
+    """A ModelError listing close names when open_clip knows no architecture ``arch``."""
+    if arch not in open_clip.list_models():
+        close = [m for m in open_clip.list_models() if m.lower().startswith(arch[:5].lower())]
+        raise ModelError(
+            f"open_clip knows no architecture {arch!r}"
+            + (f" (close: {', '.join(close[:8])})" if close else "")
+            + "; list them with: anyseek models list"
+        )
+
+
+def pretrained_tag(arch: str, weights: str) -> dict[str, Any]:
+    """open_clip's record of the pretrained tag ``weights`` of ``arch`` (where its weights are,
+    its preprocessing); a typo in either is a ModelError listing the valid ones."""
+    open_clip = import_open_clip()
+    check_arch(open_clip, arch)
+    tags = open_clip.list_pretrained_tags_by_model(arch)
+    if not weights:
+        raise ModelError(
+            f"{PREFIX}{arch} names no weights: add a pretrained tag or a checkpoint file, e.g. "
+            f"{PREFIX}{arch}/{tags[0] if tags else 'PATH.safetensors'}"
+        )
+    if weights not in tags:
+        raise ModelError(
+            f"{weights!r} is neither a file nor a pretrained tag of {arch}; its tags: "
+            f"{', '.join(tags) or 'none (give a checkpoint file)'}"
+        )
+    tag = open_clip.get_pretrained_cfg(arch, weights)
+    if not tag.get("hf_hub") and not tag.get("url"):
+        raise ModelError(f"open_clip's tag {arch}/{weights} says no place to download it from")
+    return tag
+
+
+def hub_parts(hub: str) -> tuple[str, str]:
     """A tag's ``hf_hub`` ('org/name/' or 'org/name/file.bin') -> (repo, filename or '')."""
     org, name, *rest = hub.split("/")
     return f"{org}/{name}", "/".join(rest)
 
 
-def _from_hub(repo: str, cache: Path | None) -> ClipSource:
-    """hf-hub:ORG/NAME: its open_clip_config.json and weights, from the cache or downloaded."""
+def hub_repo(text: str) -> str:
+    """The repo id of ``hf-hub:ORG/NAME``, checked."""
+    repo = text.removeprefix(HUB)
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
         raise ModelError(f"{HUB}{repo!r} is not a Hugging Face repo id (ORG/NAME)")
-    config_path, _ = hub_file(repo, CONFIG_NAME, cache, f"{HUB}{repo}")
+    return repo
+
+
+def _from_hub(repo: str, cache: Path | None, source: str) -> ClipSource:
+    """hf-hub:ORG/NAME: its open_clip_config.json and weights, from the cache or downloaded."""
+    repo = hub_repo(repo)
+    config_path, _ = hub_file(repo, (CONFIG_NAME,), cache, f"{HUB}{repo}", source)
     config = _read_config(config_path)
-    weights, fetched = hub_file(repo, None, cache, f"{HUB}{repo}")
+    weights, fetched = hub_file(repo, checkpoint_names(None), cache, f"{HUB}{repo}", source)
     return ClipSource(
         f"{HUB}{repo}",
         weights,
@@ -204,51 +228,56 @@ def _from_hub(repo: str, cache: Path | None) -> ClipSource:
     )
 
 
-def _hub_names(filename: str | None) -> list[str]:
-    """The files to try for a hub checkpoint: safetensors first, as open_clip does."""
+def checkpoint_names(filename: str | None) -> tuple[str, ...]:
+    """The files to try for a hub checkpoint: safetensors first, as open_clip does. ``None``:
+    an hf-hub repo's own checkpoint."""
     if filename is None:
-        return ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        return ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
     if filename.endswith(".safetensors"):
-        return [filename]
-    safe = ["open_clip_model.safetensors"] if filename == "open_clip_pytorch_model.bin" else []
-    return [*safe, f"{filename.rsplit('.', 1)[0]}.safetensors", filename]
+        return (filename,)
+    safe = ("open_clip_model.safetensors",) if filename == "open_clip_pytorch_model.bin" else ()
+    return (*safe, f"{filename.rsplit('.', 1)[0]}.safetensors", filename)
 
 
-def hub_file(repo: str, filename: str | None, cache: Path | None, what: str) -> tuple[Path, bool]:
-    """One file of a hub repo and whether it was downloaded now: from ``cache`` when it is
-    there, else downloaded into it once. ``filename`` None: the repo's checkpoint (safetensors
-    first). Missing and not downloadable: a ModelError naming the repo, the file and the folder
-    to put it in."""
-    from huggingface_hub import constants, hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+def model_cache(cache: Path | None) -> Path:
+    """Where hub downloads go: ``cache``, or huggingface_hub's own cache when none is set."""
+    from huggingface_hub import constants
 
-    names = _hub_names(filename)
-    folder = str(cache) if cache is not None else None
-    for name in names:  # offline first: whatever the cache holds
-        try:
-            return Path(hf_hub_download(repo, name, cache_dir=folder, local_files_only=True)), False
-        except (LocalEntryNotFoundError, EntryNotFoundError, FileNotFoundError):
-            continue
-    why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else ""
-    if not why:
-        for name in names:
-            try:
-                log.info("downloading %s/%s into %s", repo, name, folder or "the HF cache")
-                return Path(hf_hub_download(repo, name, cache_dir=folder)), True
-            except EntryNotFoundError:
-                continue
-            except Exception as error:  # no network, no such repo, refused: all said the same way
-                why = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
-                break
-        else:
-            why = f"the repo has none of {', '.join(names)}"
-    raise ModelError(
-        f"the weights of {what} are not in the model cache and could not be downloaded ({why}). "
-        f"Fetch {names[0]} from https://huggingface.co/{repo} with network: "
-        f"`huggingface-cli download {repo} {names[0]}"
-        + (f" {CONFIG_NAME}" if filename is None else "")
-        + (f" --cache-dir {cache}`" if cache else "`")
-        + ", or give a local folder holding open_clip_config.json and the checkpoint"
+    return cache if cache is not None else Path(constants.HF_HUB_CACHE)
+
+
+def hub_file(
+    repo: str, names: tuple[str, ...], cache: Path | None, what: str, source: str
+) -> tuple[Path, bool]:
+    """The first of ``names`` in ``repo`` and whether it was downloaded now: from the cache, else
+    downloaded into it once (checked). Not there and not downloadable: a ModelError saying why
+    (the hub cannot be reached, or the repo has none of them) and how to bring the files."""
+    folder = model_cache(cache)
+    try:
+        found = hub.fetch(repo, names, folder, progress=None)
+    except hub.HubUnreachable as error:
+        raise ModelError(unreachable(what, repo, folder, source, str(error))) from None
+    if found is None:
+        raise ModelError(
+            f"the hub repo {repo} has none of {', '.join(names)}, which {what} needs "
+            f"({hub.endpoint()}/{repo})"
+        )
+    return found.path, found.how == "downloaded"
+
+
+def unreachable(what: str, repo: str, cache: Path, source: str, why: str) -> str:
+    """What a load says when files it needs are neither cached nor downloadable."""
+    reach = (
+        "HF_HUB_OFFLINE is set"
+        if why.startswith("HF_HUB_OFFLINE")
+        else f"the Hugging Face hub at {hub.endpoint()} cannot be reached, no network? ({why})"
+    )
+    name = source if source.startswith(PREFIX) else f"{PREFIX}{source}"
+    return (
+        f"cannot download the weights of {what}: {reach}; and they are not in the model cache "
+        f"{cache}. Bring them: run `anyseek models pull {name}` on a machine with network "
+        f"(with ANYSEEK_MODEL__CACHE={cache}, or copy its model cache here), or give a local "
+        f"folder holding {CONFIG_NAME} and the checkpoint ({hub.endpoint()}/{repo})"
     )
 
 
@@ -256,18 +285,15 @@ def hub_licence(repo: str, cache: Path | None, fetch: bool) -> str | None:
     """The ``license:`` a hub repo's model card declares, from the cache, or fetched with it when
     ``fetch`` (the weights were downloaded now: a later load never waits on the network for it).
     Best effort: the licence is shown, never required."""
-    from huggingface_hub import constants, hf_hub_download
-
-    folder = str(cache) if cache is not None else None
-    for offline in (True, False):
-        if not offline and (constants.HF_HUB_OFFLINE or not fetch):
-            return None
+    folder = model_cache(cache)
+    path = hub.cached(repo, CARD_NAME, folder)
+    if path is None and fetch:
         try:
-            card = hf_hub_download(repo, "README.md", cache_dir=folder, local_files_only=offline)
-            return card_licence(Path(card).read_text(errors="replace"))
-        except Exception:  # no card, no network: no licence to show
-            continue
-    return None
+            found = hub.fetch(repo, (CARD_NAME,), folder)
+        except ModelError:  # the network went away: no licence to show
+            found = None
+        path = found.path if found is not None else None
+    return card_licence(path.read_text(errors="replace")) if path is not None else None
 
 
 def card_licence(card: str) -> str | None:
@@ -277,24 +303,25 @@ def card_licence(card: str) -> str | None:
     return found[1].strip() if found else None
 
 
-def _url_file(url: str, cache: Path | None, what: str) -> Path:
-    """A tag's weights by URL: ``cache/<file name>`` when there, else downloaded into it once."""
-    from huggingface_hub import constants
-
+def url_file(url: str, cache: Path | None, what: str, source: str | None = None) -> Path:
+    """A tag's weights by URL: ``cache/<file name>`` when there, else downloaded into it once by
+    open_clip (which checks the sha256 the URL names, where it names one)."""
     open_clip = import_open_clip()
     folder = cache or Path.home() / ".cache" / "clip"
     target = folder / url.rsplit("/", 1)[-1]
     if target.is_file():
         return target
-    if not constants.HF_HUB_OFFLINE:
+    if hub.offline():
+        why = "HF_HUB_OFFLINE is set"
+    else:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             return Path(open_clip.pretrained.download_pretrained_from_url(url, str(folder)))
         except Exception as error:  # no network or a bad download: said below
-            why = f"{type(error).__name__}: {error}"
-    else:
-        why = "HF_HUB_OFFLINE is set"
+            why = f"{type(error).__name__}: {hub.first_line(error)}"
+    name = source if source is None or source.startswith(PREFIX) else f"{PREFIX}{source}"
+    pull = f"run `anyseek models pull {name}` where there is network, or " if name else ""
     raise ModelError(
-        f"the weights of {what} are not in the model cache and could not be downloaded ({why}). "
-        f"Fetch {url} with network and put it at {target}"
+        f"the weights of {what} are not in the model cache and could not be downloaded ({why}): "
+        f"{pull}fetch {url} and put it at {target}"
     )

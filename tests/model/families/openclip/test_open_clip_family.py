@@ -135,10 +135,12 @@ def test_missing_weights_name_what_to_fetch_and_from_where(tmp_path: Path, offli
         load_search_model_cached("open_clip:hf-hub:anyseek/absent", tmp_path)
     message = str(hub.value)
     assert "https://huggingface.co/anyseek/absent" in message
-    assert f"--cache-dir {tmp_path}" in message and "HF_HUB_OFFLINE" in message
+    assert "anyseek models pull open_clip:hf-hub:anyseek/absent" in message
+    assert f"ANYSEEK_MODEL__CACHE={tmp_path}" in message and "HF_HUB_OFFLINE is set" in message
     with pytest.raises(ModelError) as tag:
         load_search_model_cached("open_clip:ViT-B-32/laion2b_s34b_b79k", tmp_path)
     assert "huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K" in str(tag.value)
+    assert "anyseek models pull open_clip:ViT-B-32/laion2b_s34b_b79k" in str(tag.value)
 
 
 def load_search_model_cached(source: str, cache: Path):
