@@ -3,9 +3,10 @@
 A broker can lose a chunk's message: kombu's Redis transport pops a message and only then records
 it as unacknowledged, so a Redis restart between the two drops it (seen on the multi-host bed,
 one chunk in 125 of a job whose Redis was restarted mid-job), and a task Celery cannot
-publish a retry for is dropped too. Nothing else would send that chunk again: worker jobs have no
-heartbeat, and the job stays ``running`` with a chunk ``pending`` for ever. Likewise an apply
-that gave up (a disk full for longer than its retries) leaves staged vectors in the outbox.
+publish a retry for is dropped too. Nothing else would send that chunk again: a chunk no worker
+claimed has no lease to run out, and the job stays ``running`` with a chunk ``pending`` for
+ever. Likewise an apply that gave up (a disk full for longer than its retries) leaves staged
+vectors in the outbox.
 
 Every worker runs :func:`watch` in a thread. Every ``ANYSEEK_WORKERS__LEASE_SWEEP_S`` each one
 frees and sends again the chunks whose lease ran out (:func:`resend_expired`: their worker died

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from index_checks import CHUNK, Probe, check_exactly_once, make_images
 from sqlalchemy import select
 from worker_processes import purged_app, wait_for, workers
 
-from anyseek.db.models import Item
+from anyseek.db.models import ChunkStatus, IndexChunk, Item
 from anyseek.settings import Settings, load_settings
 from workers.submit import submit_job
 
@@ -41,6 +42,23 @@ def deployment_settings(root: Path, database_url: str, broker_url: str) -> Setti
 def file_hashes(folder: Path) -> set[str]:
     """SHA-256 of every image in a folder."""
     return {hashlib.sha256(path.read_bytes()).hexdigest() for path in folder.glob("*.png")}
+
+
+def held_chunk(probe: Probe, pid: int) -> tuple[int, int] | None:
+    """The pending chunk (job id, seq) whose lease the worker process ``pid`` holds, if any."""
+    with probe.database.session() as session:
+        row = session.execute(
+            select(IndexChunk.job_id, IndexChunk.seq).where(
+                IndexChunk.status == ChunkStatus.PENDING, IndexChunk.owner.like(f"%:{pid}")
+            )
+        ).first()
+    return (row[0], row[1]) if row else None
+
+
+def chunk_staged(probe: Probe, job_id: int, seq: int) -> bool:
+    """Whether a chunk is staged."""
+    with probe.database.session() as session:
+        return session.get(IndexChunk, (job_id, seq)).status == ChunkStatus.DONE
 
 
 def item_hashes(probe: Probe) -> set[str]:
@@ -71,14 +89,14 @@ def test_two_deployments_on_one_broker_each_index_exactly_their_own(
         wait_for(lambda: all("ready." in log.read_text() for log in logs), 180, "ready", logs)
         for name, settings in sides.items():
             jobs[name] = submit_job(settings, "kill", tmp_path / name / "images")
-        wait_for(
-            lambda: all(probes[n].chunks_done(jobs[n]) >= 1 for n in sides),
-            120,
-            "a first chunk in each",
-            logs,
-        )
-        first_a.kill9()  # each with a chunk in hand: unacknowledged, its lease not renewed
-        first_b.kill9()
+        killed = {}
+        for name, worker in (("a", first_a), ("b", first_b)):
+            pid = worker.process.pid
+            wait_for(
+                partial(held_chunk, probes[name], pid), 120, f"{name}'s worker on a chunk", logs
+            )
+            worker.kill9()  # its chunk unacknowledged, its lease no longer renewed
+            killed[name] = held_chunk(probes[name], pid)  # None: staged just before the kill
     killed_at = time.monotonic()
     for name in sides:
         assert probes[name].chunks_done(jobs[name]) < CHUNKS, "killed mid-job"
@@ -87,6 +105,15 @@ def test_two_deployments_on_one_broker_each_index_exactly_their_own(
         workers(sides["b"], tmp_path / "b", "index,writer") as (second_b,),
     ):
         logs += [second_a.log, second_b.log]
+        for name, chunk in killed.items():
+            if chunk is not None:
+                wait_for(
+                    partial(chunk_staged, probes[name], *chunk),
+                    VISIBILITY_S / 3,
+                    f"{name}'s killed chunk {chunk} to be staged by another worker",
+                    logs,
+                )
+                print(f"{name}: chunk {chunk} staged {time.monotonic() - killed_at:.1f} s after")
         wait_for(
             lambda: all(probes[n].status(jobs[n]) == "succeeded" for n in sides),
             VISIBILITY_S / 3,
