@@ -34,8 +34,9 @@ POSTGRES_TCP = {
     "tcp_user_timeout": 20_000,  # milliseconds
 }
 #: SQLSTATE classes a retry cures: 08 connection exception, 53 insufficient resources (disk
-#: full, out of memory, too many connections), 57P operator intervention (shut down, restarting)
-TRANSIENT_SQLSTATES = ("08", "53", "57P")
+#: full, out of memory, too many connections), 57P operator intervention (shut down, restarting),
+#: 25P03 a session ended by idle_in_transaction_session_timeout (a worker that was frozen)
+TRANSIENT_SQLSTATES = ("08", "53", "57P", "25P03")
 
 
 def parse_url(url: str) -> URL:

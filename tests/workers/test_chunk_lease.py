@@ -12,6 +12,7 @@ from sqlalchemy import exc, select, text
 from anyseek.db.deployment import installation_id
 from anyseek.db.models import IndexChunk, IndexJob
 from anyseek.db.session import SessionTimeouts, database_from_url, with_timeouts
+from anyseek.errors import ServiceUnavailableError
 from indexer.chunk_lease import Claim, claim_chunk, release_expired, renew
 from indexer.jobs import create_job
 from indexer.sources import SourceRef
@@ -72,13 +73,30 @@ def test_a_session_behind_a_frozen_transaction_fails_and_the_frozen_one_is_ended
                 s.execute(locked)
             assert time.monotonic() - started < 5
             time.sleep(1.5)  # past idle_in_transaction_session_timeout
-            with pytest.raises(exc.OperationalError):
+            with pytest.raises(exc.DBAPIError, match="idle-in-transaction timeout"):
                 stuck.execute(text("SELECT 1"))  # the database ended the frozen session
         with waiting.session() as session:  # and its lock with it
             session.execute(locked)
     finally:
         frozen.dispose()
         waiting.dispose()
+
+
+def test_a_session_ended_for_idling_in_a_transaction_is_an_outage_a_retry_cures(
+    worker_database_url,
+) -> None:
+    limits = SessionTimeouts(idle_in_transaction_s=0.5)
+    database = with_timeouts(database_from_url(worker_database_url), limits)
+    try:
+        ended = pytest.raises(ServiceUnavailableError, match="idle-in-transaction")
+        with ended, database.session() as session:
+            session.execute(text("SELECT 1"))
+            time.sleep(1.0)  # frozen, as far as the database can tell
+            session.execute(text("SELECT 1"))
+        with database.session() as session:  # a new connection: fine
+            assert session.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        database.dispose()
 
 
 def test_the_deployment_id_is_made_once_and_kept(database) -> None:
