@@ -79,10 +79,11 @@ def index_chunk(self, job_id: int, seq: int, deployment: str | None = None) -> b
         if claim is Claim.CLAIMED:
             with leased(chunks.database, job_id, seq, owner, lease_s):
                 collection, staged = run_chunk(chunks, job_id, seq, owner)
-            if not staged:
-                log.warning(
-                    "job %s chunk %s: staged by another worker or its job finished while this "
-                    "one worked on it (its lease ran out: paused, or cut off): result dropped",
+            if not staged:  # a logged no-op
+                log.info(
+                    "job %s chunk %s: nothing staged by this worker (its job finished, or its "
+                    "lease ran out, paused or cut off, and another worker staged the chunk): "
+                    "result dropped",
                     job_id,
                     seq,
                 )
