@@ -276,6 +276,44 @@ class IndexerSettings(BaseModel):
         return max(MIN_VISIBILITY_S, int(self.chunk_size * VISIBILITY_S_PER_IMAGE))
 
 
+class WorkerSettings(BaseModel):
+    """Celery workers: their queues, the lease a worker holds on its chunk, and the timeouts of
+    their database sessions (PostgreSQL), so a frozen process never stops the others."""
+
+    queue: str = Field(
+        default="anyseek",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="queue name prefix: chunks go to <queue>.index, store writes to "
+        "<queue>.writer; give each deployment sharing a broker its own (docs/deploy.md)",
+    )
+    chunk_lease_s: float = Field(
+        default=15.0,
+        ge=1,
+        le=3600,
+        description="a worker's claim on its chunk lasts this long unless renewed (every quarter "
+        "of it); a chunk whose worker died or froze is sent again once its lease ran out",
+    )
+    lease_sweep_s: float = Field(
+        default=5.0, gt=0, le=600, description="how often workers look for expired chunk leases"
+    )
+    lock_timeout_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="PostgreSQL lock_timeout of worker sessions: a row lock not granted in this "
+        "long is an error, logged and retried; 0 = wait for ever",
+    )
+    statement_timeout_s: float = Field(
+        default=300.0, ge=0, description="PostgreSQL statement_timeout of worker sessions; 0 = none"
+    )
+    idle_in_transaction_timeout_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="PostgreSQL idle_in_transaction_session_timeout of worker sessions: the "
+        "database ends the session (and frees its locks) of a process frozen mid-transaction; "
+        "0 = never",
+    )
+
+
 class SearchSettings(BaseModel):
     """How search gathers candidates from the store, fuses them, and its limits."""
 
@@ -313,6 +351,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     indexer: IndexerSettings = Field(default_factory=IndexerSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
 
     @field_validator("data_dir")

@@ -88,7 +88,7 @@ def main() -> None:
 HEADER = (
     "| fault | broker | exactly once | lost | duplicated | job | chunks resent | recovery s | "
     "job s | 5xx | hangs | good harmed | hostile 5xx/hang | 503 + Retry-After | unreachable | "
-    "good p50 / p99 ms |"
+    "good p50 / p99 ms | w1's chunk back s |"
 )
 
 
@@ -102,7 +102,8 @@ def row(result: FaultResult) -> str:
         f"{recovery} | "
         f"{result.job_s:.0f} | {seen.five_xx} | {seen.hangs} | {seen.harmed} | "
         f"{seen.hostile_bad} | {seen.refused_503} | {seen.unreachable} | "
-        f"{seen.p50_ms} / {seen.p99_ms} |"
+        f"{seen.p50_ms} / {seen.p99_ms} | "
+        f"{'-' if result.chunk_back_s is None else f'{result.chunk_back_s:.1f}'} |"
     )
 
 
@@ -137,6 +138,9 @@ def render(
         "the kill) to the first index progress and the first answered search after it, "
         "whichever is later; no manual step anywhere. *chunks resent*: chunks a broker lost, "
         "sent again by the writer's watchdog once the job stalled (`workers/watchdog.py`). "
+        "*w1's chunk back*: from the fault to the chunk w1's worker held being staged by "
+        "another worker (its lease ran out and a sweep sent it again, or the broker redelivered "
+        "it); - when w1 held none or it was not back before the outage ended. "
         "*unreachable*: the API host itself was down "
         "(connection refused, or reset under a request when it was killed). Load counts are over "
         "the whole run.",

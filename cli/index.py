@@ -127,7 +127,7 @@ def worker(
     ),
 ) -> None:
     """Start a Celery worker for index jobs (see docs/deploy.md)."""
-    from workers.app import QUEUES, check_broker, configure
+    from workers.app import QUEUES, check_broker, configure, forward_queue, queue_names
 
     names = [name.strip() for name in queues.split(",") if name.strip()]
     unknown = sorted(set(names) - set(QUEUES))
@@ -138,8 +138,11 @@ def worker(
     settings = settings_of(ctx)
     celery = configure(settings)
     check_broker(celery)
+    from workers.submit import deployment
     from workers.watchdog import start_watchdog, start_writer_duties
 
+    # its own queues, and those other deployments' workers forward this deployment's tasks to
+    own, forwarded = queue_names(settings), [forward_queue(deployment(settings), n) for n in names]
     if "writer" in names:
         waiting = start_writer_duties(settings)
         if waiting:
@@ -148,7 +151,7 @@ def worker(
     celery.worker_main(
         [
             "worker",
-            f"--queues={','.join(QUEUES[name] for name in names)}",
+            f"--queues={','.join([own[name] for name in names] + forwarded)}",
             f"--concurrency={concurrency}",
             f"--pool={pool}",
             f"--loglevel={loglevel}",

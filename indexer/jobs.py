@@ -1,8 +1,9 @@
 """Index jobs in the database: creation with their chunks, progress, cancel, and the report.
 
 Counters change only together with a state change that happens once (a chunk staged, an outbox row
-applied), in the same transaction, under a row lock on the job: retried or redelivered work never
-counts twice, and the job is marked done by whichever transaction finishes its last piece.
+applied), in the same transaction, by an update of the job's row at its end: retried or
+redelivered work never counts twice, the job is marked done by whichever transaction finishes its
+last piece, and the row is locked only for that last moment, never across work that may stall.
 """
 
 from __future__ import annotations
@@ -110,9 +111,12 @@ def record_skips(session: Session, job_id: int, skips: Sequence[tuple[str, str]]
     )
 
 
-def get_job(session: Session, job_id: int, *, lock: bool = False) -> IndexJob:
-    """The job ``job_id`` (row-locked when asked); :class:`NotFoundError` otherwise."""
-    job = session.get(IndexJob, job_id, with_for_update=lock or None, populate_existing=lock)
+def get_job(session: Session, job_id: int, *, lock: bool = False, fresh: bool = False) -> IndexJob:
+    """The job ``job_id`` (row-locked when asked, read again when ``fresh``);
+    :class:`NotFoundError` otherwise."""
+    job = session.get(
+        IndexJob, job_id, with_for_update=lock or None, populate_existing=lock or fresh
+    )
     if job is None:
         raise at_field(NotFoundError(f"no index job {job_id} (see `anyseek jobs list`)"), "job_id")
     return job
@@ -135,13 +139,22 @@ def pending_chunks(session: Session, job_id: int) -> list[int]:
 
 
 def start_job(session: Session, job_id: int, *, resume: bool = False) -> IndexJob:
-    """Mark a queued job running (idempotent); ``resume`` also restarts a failed job."""
-    job = get_job(session, job_id, lock=True)
-    if job.status == JobStatus.QUEUED or (resume and job.status == JobStatus.FAILED):
-        job.status = JobStatus.RUNNING
-        job.started_at = job.started_at or utc_now()
-        job.error = job.finished_at = None
-    return job
+    """Mark a queued job running (idempotent); ``resume`` also restarts a failed job. One
+    conditional update: a job already running is read, not locked, so every chunk's start
+    leaves the job's row free for the others (issue 74)."""
+    startable = (JobStatus.QUEUED, JobStatus.FAILED) if resume else (JobStatus.QUEUED,)
+    session.execute(
+        update(IndexJob)
+        .where(IndexJob.id == job_id, IndexJob.status.in_(startable))
+        .values(
+            status=JobStatus.RUNNING,
+            started_at=func.coalesce(IndexJob.started_at, utc_now()),
+            error=None,
+            finished_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return get_job(session, job_id, lock=False, fresh=True)
 
 
 def cancel_job(session: Session, job_id: int) -> IndexJob:

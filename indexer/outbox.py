@@ -27,6 +27,7 @@ from anyseek.db.models import (
     ChunkStatus,
     Collection,
     IndexChunk,
+    IndexJob,
     Item,
     ItemEmbedding,
     ItemStatus,
@@ -109,9 +110,10 @@ def staging_version(
     session: Session, collection_id: int, model: ModelIdentity | None
 ) -> int | None:
     """The current version the vectors of ``model`` are staged for, with the collection row
-    locked against a switch; refused when a switch made another model current."""
+    share-locked against a switch (stagers share it); refused when a switch made another model
+    current."""
     collection = session.get(
-        Collection, collection_id, with_for_update=True, populate_existing=True
+        Collection, collection_id, with_for_update={"read": True}, populate_existing=True
     )
     current = versions.current_version(session, collection) if collection is not None else None
     if current is None or model is None:
@@ -127,36 +129,74 @@ def stage_chunk(
     collection_id: int,
     outcome: ChunkOutcome,
     model: ModelIdentity | None = None,
+    owner: str | None = None,
 ) -> bool:
     """Write a chunk's items, staged vectors, failures and skips once; False if it was already
-    written. Images the collection already has are counted (``already_indexed``), not listed.
-    ``model`` made the vectors: they are staged for the current version, which
-    must be that model's."""
-    job = get_job(session, job_id, lock=True)
+    written, its job finished, or (given ``owner``) its lease is no longer ``owner``'s. Images
+    the collection already has are counted (``already_indexed``), not listed. ``model`` made
+    the vectors: they are staged for the current version, which must be that model's.
+
+    The chunk's row is locked for the transaction; the job's row only by the counters' update at
+    its end, so a stager that stalls holds no one else's chunk up.
+    """
     chunk = session.get(IndexChunk, (job_id, seq), with_for_update=True, populate_existing=True)
-    if chunk is None or chunk.status == ChunkStatus.DONE or job.status in FINISHED:
+    if chunk is None or chunk.status == ChunkStatus.DONE:
         return False
-    version = staging_version(session, collection_id, model)
-    listed = [skip for skip in outcome.skips if skip[1] != ALREADY_INDEXED]
-    already = len(outcome.skips) - len(listed)
-    failures = list(outcome.failures)
-    for item in outcome.embedded:
-        shown = item.decoded.fetched.ref.shown
-        try:
-            if stage_item(session, collection_id, job_id, item, version) is None:
-                already += 1
-        except MetadataError as error:  # the image is reported, nothing of it is written
-            failures.append((shown, f"metadata: {error}"))
-    record_failures(session, job_id, failures)
-    record_skips(session, job_id, listed)  # images already there are only counted: no one acts
-    chunk.status = ChunkStatus.DONE
-    chunk.finished_at = utc_now()
-    job.failed += len(failures)
-    job.skipped += len(listed) + already
-    job.already_indexed += already
-    session.flush()
-    finish_if_complete(session, job)
+    if owner is not None and chunk.owner != owner:
+        return False
+    if get_job(session, job_id).status in FINISHED:
+        return False
+    try:
+        _stage_outcome(session, job_id, chunk, collection_id, outcome, model)
+    except _JobFinished:  # cancelled or failed while this chunk was staged: nothing of it kept
+        return False
+    finish_if_complete(session, get_job(session, job_id, lock=True))
     return True
+
+
+class _JobFinished(Exception):
+    """The job finished while a chunk of it was being staged."""
+
+
+def _stage_outcome(
+    session: Session,
+    job_id: int,
+    chunk: IndexChunk,
+    collection_id: int,
+    outcome: ChunkOutcome,
+    model: ModelIdentity | None,
+) -> None:
+    """Stage a chunk's outcome in a savepoint, counted on its job at the end; raises
+    :class:`_JobFinished` (the savepoint undone) when the job finished meanwhile."""
+    with session.begin_nested():
+        version = staging_version(session, collection_id, model)
+        listed = [skip for skip in outcome.skips if skip[1] != ALREADY_INDEXED]
+        already = len(outcome.skips) - len(listed)
+        failures = list(outcome.failures)
+        for item in outcome.embedded:
+            shown = item.decoded.fetched.ref.shown
+            try:
+                if stage_item(session, collection_id, job_id, item, version) is None:
+                    already += 1
+            except MetadataError as error:  # the image is reported, nothing of it is written
+                failures.append((shown, f"metadata: {error}"))
+        record_failures(session, job_id, failures)
+        record_skips(session, job_id, listed)  # images already there: only counted, no one acts
+        chunk.status = ChunkStatus.DONE
+        chunk.finished_at = utc_now()
+        chunk.owner = chunk.lease_until = None
+        session.flush()
+        counted = session.execute(
+            update(IndexJob)
+            .where(IndexJob.id == job_id, IndexJob.status.not_in(FINISHED))
+            .values(
+                failed=IndexJob.failed + len(failures),
+                skipped=IndexJob.skipped + len(listed) + already,
+                already_indexed=IndexJob.already_indexed + already,
+            )
+        )
+        if not counted.rowcount:
+            raise _JobFinished
 
 
 def stage_item(

@@ -185,8 +185,9 @@ def embed(model: SearchModel, decoded: Sequence[Decoded], batch_size: int) -> li
     return [rows[i] for i in range(len(decoded))]
 
 
-def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
-    """Embed a prepared chunk and stage it in one transaction; False if it was already staged.
+def finish_chunk(ctx: ChunkContext, prepared: Prepared, owner: str | None = None) -> bool:
+    """Embed a prepared chunk and stage it in one transaction; False if it was already staged
+    (or, given the worker ``owner`` of its lease, the lease is no longer theirs).
     The collection's first chunk with images also estimates and stores its priors; a model that
     reconstructs also writes each item's depth and segmentation PNGs beside its thumbnail."""
     _priors(ctx, prepared)
@@ -210,6 +211,7 @@ def finish_chunk(ctx: ChunkContext, prepared: Prepared) -> bool:
             prepared.collection_id,
             outcome,
             model_identity(ctx.model),
+            owner,
         )
     if staged:  # the items have ids now: their reconstructions go beside their thumbnails
         reconstructions.write(ctx.database, settings, prepared.collection_id, pictures)
@@ -228,10 +230,11 @@ def _priors(ctx: ChunkContext, prepared: Prepared) -> None:
     )
 
 
-def process_chunk(ctx: ChunkContext, job_id: int, seq: int) -> bool:
-    """Prepare and stage one chunk (what a Celery task does); False if there was nothing to do."""
+def process_chunk(ctx: ChunkContext, job_id: int, seq: int, owner: str | None = None) -> bool:
+    """Prepare and stage one chunk (what a Celery task does, as ``owner`` of its lease); False
+    if there was nothing to do."""
     prepared = prepare_chunk(ctx, job_id, seq)
-    return prepared is not None and finish_chunk(ctx, prepared)
+    return prepared is not None and finish_chunk(ctx, prepared, owner)
 
 
 def prefetched(ctx: ChunkContext, job_id: int, seqs: Sequence[int]) -> Iterator[Prepared | None]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,10 +76,9 @@ def postgres_url() -> str:
     return url
 
 
-@pytest.fixture
-def postgres_schema_url(postgres_url: str) -> Iterator[str]:
-    """A URL whose connections use a fresh PostgreSQL schema, dropped after the test (every
-    PostgreSQL test gets its own, so tests never see each other's rows)."""
+@contextmanager
+def schema_url(postgres_url: str) -> Iterator[str]:
+    """A URL whose connections use a fresh PostgreSQL schema, dropped at the end."""
     schema = f"anyseek_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(postgres_url)
     with admin.begin() as connection:
@@ -94,18 +94,35 @@ def postgres_schema_url(postgres_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A URL whose connections use a fresh PostgreSQL schema, dropped after the test (every
+    PostgreSQL test gets its own, so tests never see each other's rows)."""
+    with schema_url(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture
+def other_schema_url(postgres_url: str) -> Iterator[str]:
+    """A second fresh schema, for a test of two deployments (two databases) side by side."""
+    with schema_url(postgres_url) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    """URL of the Redis test server."""
+    """URL of the Redis test server (``ANYSEEK_TEST_REDIS_URL`` names another database, so that
+    people testing on one machine at once do not share queues)."""
     require(port_open("127.0.0.1", 6379), "Redis is not running on 127.0.0.1:6379")
-    return "redis://127.0.0.1:6379/15"
+    return os.environ.get("ANYSEEK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(scope="session")
 def amqp_url() -> str:
-    """URL of the RabbitMQ test broker."""
+    """URL of the RabbitMQ test broker (``ANYSEEK_TEST_AMQP_URL`` names another vhost, so that
+    people testing on one machine at once do not share queues)."""
     require(port_open("127.0.0.1", 5672), "RabbitMQ is not running on 127.0.0.1:5672")
-    return "amqp://guest:guest@127.0.0.1:5672//"
+    return os.environ.get("ANYSEEK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 @pytest.fixture

@@ -1,8 +1,11 @@
 """The Celery app, configured from the settings: acks late, no lost tasks, one task at a time.
 
 One module-level app (tasks register on it at import); :func:`configure` applies the settings at
-the edge that starts a worker or submits a job. Two queues: ``anyseek.index`` for chunks (any
-number of workers) and ``anyseek.writer`` for applying staged vectors to a single-writer store.
+the edge that starts a worker or submits a job. Two queues: ``<queue>.index`` for chunks (any
+number of workers) and ``<queue>.writer`` for applying staged vectors to a single-writer store,
+``<queue>`` being ``ANYSEEK_WORKERS__QUEUE`` (default ``anyseek``). A task that reached a worker
+of another deployment is forwarded to :func:`forward_queue`, which its own deployment's workers
+also consume.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from kombu import Queue
 from anyseek.errors import ServiceUnavailableError, SettingsError
 from anyseek.settings import Settings
 
-INDEX_QUEUE = "anyseek.index"
+INDEX_QUEUE = "anyseek.index"  # the default names (ANYSEEK_WORKERS__QUEUE=anyseek)
 WRITER_QUEUE = "anyseek.writer"
 QUEUES = {"index": INDEX_QUEUE, "writer": WRITER_QUEUE}
+#: which queue role a task goes to; the others go to the writer
+ROLE_OF_TASK = {"anyseek.index_chunk": "index"}
+FORWARD_PREFIX = "anyseek.forwarded"
 BROKER_CHECK_TIMEOUT_S = 5
 REDELIVERY_SCAN_S = 10
 AMQP_HEARTBEAT_S = 60
@@ -33,6 +39,22 @@ REDIS_TRANSPORT = {
 app = Celery("anyseek", include=["workers.tasks"])
 
 
+def queue_names(settings: Settings) -> dict[str, str]:
+    """The deployment's queues by role: ``{"index": "<queue>.index", "writer": ...}``."""
+    return {role: f"{settings.workers.queue}.{role}" for role in QUEUES}
+
+
+def forward_queue(deployment: str, role: str) -> str:
+    """Where a task of ``deployment`` that reached another deployment's worker is sent: a queue
+    named by the deployment alone, which that deployment's workers of ``role`` consume."""
+    return f"{FORWARD_PREFIX}.{deployment}.{role}"
+
+
+def task_role(task_name: str) -> str:
+    """The queue role of a task: ``index`` for chunks, ``writer`` for store writes."""
+    return ROLE_OF_TASK.get(task_name, "writer")
+
+
 def celery_config(settings: Settings) -> dict[str, object]:
     """The Celery settings anyseek relies on; see docs/deploy.md for why each one is there."""
     transport: dict[str, object] = {
@@ -45,6 +67,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
     if settings.broker_url.startswith(("redis://", "rediss://")):
         transport |= REDIS_TRANSPORT
     max_memory_kb = settings.indexer.worker_max_memory_mb * 1024
+    names = queue_names(settings)
     return {
         "broker_url": settings.broker_url,
         "result_backend": settings.result_backend or None,
@@ -60,11 +83,11 @@ def celery_config(settings: Settings) -> dict[str, object]:
         # a chunk running when the broker link drops finishes (Celery's 5.x default, said
         # here: 6.0 flips it); staged once, its redelivery would be a no-op
         "worker_cancel_long_running_tasks_on_connection_loss": False,
-        "task_default_queue": INDEX_QUEUE,
-        "task_queues": [Queue(name, routing_key=name, durable=True) for name in QUEUES.values()],
+        "task_default_queue": names["index"],
+        "task_queues": [Queue(name, routing_key=name, durable=True) for name in names.values()],
         "task_routes": {
-            "anyseek.apply_pending": {"queue": WRITER_QUEUE},
-            "anyseek.reindex": {"queue": WRITER_QUEUE},  # writes the store: its one writer
+            "anyseek.apply_pending": {"queue": names["writer"]},
+            "anyseek.reindex": {"queue": names["writer"]},  # writes the store: its one writer
         },
         "task_serializer": "json",
         "accept_content": ["json"],

@@ -11,7 +11,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from anyseek.db.deployment import installation_id
 from anyseek.db.migrate import open_database
+from anyseek.db.session import Database, SessionTimeouts, with_timeouts
 from anyseek.settings import Settings, load_settings
 from indexer.pipeline import ChunkContext
 from indexer.runtime import process_model
@@ -25,6 +27,7 @@ class WorkerState:
     """One process's resources: the chunk context and, when it writes, its store."""
 
     chunks: ChunkContext
+    deployment: str
     store: VectorStore | None = None
 
 
@@ -36,18 +39,39 @@ def worker_settings() -> Settings:
     return getattr(app.conf, "anyseek_settings", None) or load_settings()
 
 
+def worker_database(settings: Settings) -> Database:
+    """The database as a worker (or the writer) uses it: every PostgreSQL session with the
+    lock, statement and idle-in-transaction timeouts of ``ANYSEEK_WORKERS__*``, so that a
+    session stuck behind a frozen one fails and is retried, and a frozen one's locks are freed."""
+    limits = settings.workers
+    timeouts = SessionTimeouts(
+        lock_s=limits.lock_timeout_s,
+        statement_s=limits.statement_timeout_s,
+        idle_in_transaction_s=limits.idle_in_transaction_timeout_s,
+    )
+    return with_timeouts(open_database(settings), timeouts)
+
+
+def deployment_of(database: Database) -> str:
+    """The deployment's id (made on first use), read from its database."""
+    with database.session() as session:
+        return installation_id(session)
+
+
 def state() -> WorkerState:
     """This process's :class:`WorkerState`, created on first use."""
     pid = os.getpid()
     if pid not in _STATE:
         settings = worker_settings()
+        database = worker_database(settings)
         _STATE[pid] = WorkerState(
             ChunkContext(
                 settings=settings,
-                database=open_database(settings),
+                database=database,
                 model=process_model(settings),
                 pool=ThreadPoolExecutor(settings.indexer.decode_workers, "anyseek-decode"),
-            )
+            ),
+            deployment=deployment_of(database),
         )
     return _STATE[pid]
 

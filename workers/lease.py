@@ -25,6 +25,9 @@ from anyseek.settings import Settings
 log = logging.getLogger(__name__)
 KEY_SQL = "hashtext(current_database() || '.' || current_schema() || '.anyseek-watchdog')"
 APPLICATION = "anyseek-watchdog"  # with the worker's pid: pg_stat_activity says who holds it
+IDLE_SESSION_S = 60
+"""The lease connection is used at every watchdog sweep (15 s); one idle for longer belongs to a
+frozen worker (SIGSTOP, a paused VM), and PostgreSQL 14+ ends it, freeing the lease for another."""
 
 
 class WatchdogLease:
@@ -54,6 +57,8 @@ class WatchdogLease:
         )
         try:  # named first, so that the lock is never seen held by a nameless connection
             connection.execute(text(f"SET application_name = '{APPLICATION} {os.getpid()}'"))
+            if connection.dialect.server_version_info >= (14,):
+                connection.execute(text(f"SET idle_session_timeout = {IDLE_SESSION_S * 1000}"))
             taken = connection.execute(text(f"SELECT pg_try_advisory_lock({KEY_SQL})")).scalar()
         except BaseException:
             connection.close()

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from anyseek.db.deployment import installation_id
 from anyseek.db.migrate import open_database
 from anyseek.errors import ServiceUnavailableError
 from anyseek.settings import Settings
@@ -48,10 +49,13 @@ def enqueue_chunks(settings: Settings, job_id: int) -> int:
     try:
         with database.session() as session:
             seqs = pending_chunks(session, job_id)
+            named = {"deployment": installation_id(session)}
         try:  # one explicit connection: the settings' broker, whatever the app used before
             with app.connection_for_write(settings.broker_url) as connection:
                 for seq in seqs:
-                    index_chunk.apply_async((job_id, seq), connection=connection, retry=False)
+                    index_chunk.apply_async(
+                        (job_id, seq), named, connection=connection, retry=False
+                    )
         except Exception as error:
             with database.session() as session:
                 fail_job(session, job_id, f"could not enqueue the job: {error}")
@@ -64,9 +68,10 @@ def enqueue_chunks(settings: Settings, job_id: int) -> int:
 def enqueue_reindex(settings: Settings, job_id: int) -> None:
     """Send a written re-index job to the writer queue (also resumes one)."""
     check_broker(configure(settings))
+    named = {"deployment": deployment(settings)}
     try:
         with app.connection_for_write(settings.broker_url) as connection:
-            reindex.apply_async((job_id,), connection=connection, retry=False)
+            reindex.apply_async((job_id,), named, connection=connection, retry=False)
     except Exception as error:
         database = open_database(settings)
         try:
@@ -88,9 +93,21 @@ def enqueue_staged(settings: Settings) -> list[str]:
     database = open_database(settings)
     try:
         names = pending_collections(database)
+        with database.session() as session:
+            named = {"deployment": installation_id(session)}
     finally:
         database.dispose()
     with app.connection_for_write(settings.broker_url) as connection:
         for name in names:
-            apply_staged.apply_async((name,), connection=connection, retry=False)
+            apply_staged.apply_async((name,), named, connection=connection, retry=False)
     return names
+
+
+def deployment(settings: Settings) -> str:
+    """The id of the deployment the settings' database belongs to (tasks name it)."""
+    database = open_database(settings)
+    try:
+        with database.session() as session:
+            return installation_id(session)
+    finally:
+        database.dispose()

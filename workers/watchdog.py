@@ -3,16 +3,20 @@
 A broker can lose a chunk's message: kombu's Redis transport pops a message and only then records
 it as unacknowledged, so a Redis restart between the two drops it (seen on the multi-host bed,
 one chunk in 125 of a job whose Redis was restarted mid-job), and a task Celery cannot
-publish a retry for is dropped too. Nothing else would send that chunk again: worker jobs have no
-heartbeat, and the job stays ``running`` with a chunk ``pending`` for ever. Likewise an apply
-that gave up (a disk full for longer than its retries) leaves staged vectors in the outbox.
+publish a retry for is dropped too. Nothing else would send that chunk again: a chunk no worker
+claimed has no lease to run out, and the job stays ``running`` with a chunk ``pending`` for
+ever. Likewise an apply that gave up (a disk full for longer than its retries) leaves staged
+vectors in the outbox.
 
-Every worker runs :func:`watch` in a thread, and the one holding the watchdog lease
-(``workers.lease``) sweeps every :data:`SWEEP_S`: it sends again the pending chunks of worker jobs
-that have chunks left, none finished for the stall window and no chunk waiting on the index
-queue, and an apply for each collection whose staged vectors have waited that long (applied here
-when chunk workers write a Qdrant server themselves). A chunk or an apply sent twice is harmless:
-the second finds its work done.
+Every worker runs :func:`watch` in a thread. Every ``ANYSEEK_WORKERS__LEASE_SWEEP_S`` each one
+frees and sends again the chunks whose lease ran out (:func:`resend_expired`: their worker died
+or froze; one update frees each chunk once, whoever sweeps), so a lost worker's chunk is back
+within its lease and a sweep on Redis as on RabbitMQ. The one holding the watchdog lease
+(``workers.lease``) also sweeps every :data:`SWEEP_S`: it sends again the pending chunks of
+worker jobs that have chunks left, none finished for the stall window and no chunk waiting on
+the index queue, and an apply for each collection whose staged vectors have waited that long
+(applied here when chunk workers write a Qdrant server themselves). A chunk or an apply sent
+twice is harmless: the second finds its work done.
 """
 
 from __future__ import annotations
@@ -20,11 +24,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-from anyseek.db.migrate import open_database
 from anyseek.db.models import (
     ChunkStatus,
     Collection,
@@ -36,13 +40,14 @@ from anyseek.db.models import (
 )
 from anyseek.db.session import Database
 from anyseek.settings import Settings
+from indexer.chunk_lease import release_expired
 from indexer.outbox import apply_pending
 from search.stores import open_store
-from workers.app import AMQP_HEARTBEAT_S, INDEX_QUEUE, REDELIVERY_SCAN_S, app, configure
-from workers.context import writes_directly
+from workers.app import AMQP_HEARTBEAT_S, REDELIVERY_SCAN_S, app, configure
+from workers.context import deployment_of, worker_database, writes_directly
 from workers.lease import WatchdogLease
 from workers.submit import enqueue_chunks, enqueue_staged
-from workers.tasks import PUBLISH_WAIT, apply_staged
+from workers.tasks import PUBLISH_WAIT, apply_staged, index_chunk
 
 log = logging.getLogger(__name__)
 SWEEP_S = 15.0
@@ -88,7 +93,7 @@ def _aware(moment: datetime) -> datetime:
 
 def queued_chunks() -> int:
     """Chunks waiting on the index queue (not counting those a worker holds unacknowledged)."""
-    queue = next(q for q in app.conf.task_queues if q.name == INDEX_QUEUE)
+    queue = next(q for q in app.conf.task_queues if q.name == app.conf.task_default_queue)
     with app.connection_for_write() as connection:  # declared as configured: Redis has no
         # passive declare of an empty queue (an empty list is no key), RabbitMQ refuses other args
         return queue.bind(connection.default_channel).queue_declare().message_count
@@ -153,7 +158,8 @@ def resend_staged(
             with open_store(settings) as store:
                 apply_pending(database, store, settings, name)
         else:
-            apply_staged.apply_async((name,), retry_policy=PUBLISH_WAIT)
+            named = {"deployment": deployment_of(database)}
+            apply_staged.apply_async((name,), named, retry_policy=PUBLISH_WAIT)
         sent[name] = now
         log.warning(
             "the staged vectors of %r waited over %s s: their apply was sent again",
@@ -163,20 +169,47 @@ def resend_staged(
     return names
 
 
+def resend_expired(settings: Settings, database: Database) -> list[tuple[int, int]]:
+    """Free the chunks whose lease ran out and send each again; their (job id, seq). The
+    chunks are freed and sent in one transaction: a send that fails leaves them expired for the
+    next sweep, and a concurrent sweeper finds them already freed."""
+    with database.session() as session:
+        expired = release_expired(session)
+        if not expired:
+            return []
+        named = {"deployment": deployment_of(database)}
+        with app.connection_for_write(settings.broker_url) as connection:
+            for job_id, seq in expired:
+                index_chunk.apply_async((job_id, seq), named, connection=connection, retry=False)
+    for job_id, seq in expired:
+        log.warning(
+            "job %s chunk %s: its worker's lease ran out (the worker died or froze): sent again",
+            job_id,
+            seq,
+        )
+    return expired
+
+
 def watch(settings: Settings, database: Database, stop: threading.Event) -> None:
-    """Every :data:`SWEEP_S` until ``stop``, while this worker holds the watchdog lease: send
-    stalled chunks and given-up applies again; an error is logged and the next sweep tries."""
+    """Until ``stop``: every lease sweep, send chunks whose lease ran out; every
+    :data:`SWEEP_S`, while this worker holds the watchdog lease, send stalled chunks and
+    given-up applies again; an error is logged and the next sweep tries."""
     configure(settings)
     lease = WatchdogLease(settings, database)
     sent: dict[str, datetime] = {}
+    every = settings.workers.lease_sweep_s
+    next_sweep = time.monotonic() + SWEEP_S
     try:
         with contextlib.suppress(Exception):  # taken at start when free, swept from the next
             lease.held()
-        while not stop.wait(SWEEP_S):
+        while not stop.wait(every):
             try:
-                if lease.held():
-                    resend_stalled(settings, database)
-                    resend_staged(settings, database, sent=sent)
+                resend_expired(settings, database)
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + SWEEP_S
+                    if lease.held():
+                        resend_stalled(settings, database)
+                        resend_staged(settings, database, sent=sent)
             except Exception as error:  # the database or broker may be away for now
                 log.info("watchdog sweep skipped: %s", error)
     finally:
@@ -188,7 +221,7 @@ def start_watchdog(settings: Settings, database: Database | None = None) -> thre
     stop = threading.Event()
     threading.Thread(
         target=watch,
-        args=(settings, database or open_database(settings), stop),
+        args=(settings, database or worker_database(settings), stop),
         name="anyseek-watchdog",
         daemon=True,
     ).start()

@@ -372,6 +372,10 @@ class IndexChunk(Base):
         string_enum(ChunkStatus, "chunk_status"), default=ChunkStatus.PENDING
     )
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: the worker process working on it (``host:pid``) and until when its lease holds unless
+    #: renewed: a chunk is exclusive by this lease, never by a transaction left open
+    owner: Mapped[str | None] = mapped_column(String(255), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class JobFailure(Base):
@@ -490,4 +494,15 @@ class PendingMetadata(Base):
     )
     metadata_json: Mapped[str] = mapped_column("metadata", Text)
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Deployment(Base):
+    """This deployment's identity (one row): a random id every task names, so that a worker
+    never runs a task of another deployment sharing its broker."""
+
+    __tablename__ = "deployment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1: one row
+    installation_id: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

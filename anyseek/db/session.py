@@ -34,8 +34,9 @@ POSTGRES_TCP = {
     "tcp_user_timeout": 20_000,  # milliseconds
 }
 #: SQLSTATE classes a retry cures: 08 connection exception, 53 insufficient resources (disk
-#: full, out of memory, too many connections), 57P operator intervention (shut down, restarting)
-TRANSIENT_SQLSTATES = ("08", "53", "57P")
+#: full, out of memory, too many connections), 57P operator intervention (shut down, restarting),
+#: 25P03 a session ended by idle_in_transaction_session_timeout (a worker that was frozen)
+TRANSIENT_SQLSTATES = ("08", "53", "57P", "25P03")
 
 
 def parse_url(url: str) -> URL:
@@ -206,6 +207,43 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections (end of a CLI command, end of a test)."""
         self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class SessionTimeouts:
+    """PostgreSQL session limits, in seconds (0 = none): how long a statement waits for a row
+    lock, how long a statement may run, and how long a transaction may sit idle before the
+    server ends the session, which frees every lock it held (a frozen process's included)."""
+
+    lock_s: float = 0
+    statement_s: float = 0
+    idle_in_transaction_s: float = 0
+
+    def statements(self) -> list[str]:
+        """The ``SET`` statements that give a new connection these limits."""
+        limits = {
+            "lock_timeout": self.lock_s,
+            "statement_timeout": self.statement_s,
+            "idle_in_transaction_session_timeout": self.idle_in_transaction_s,
+        }
+        return [f"SET {name} = {round(seconds * 1000)}" for name, seconds in limits.items()]
+
+
+def with_timeouts(database: Database, timeouts: SessionTimeouts) -> Database:
+    """Give every new PostgreSQL connection of ``database`` the ``timeouts`` (SQLite has no
+    such limits: its writers queue on one file lock, bounded by its busy timeout)."""
+    if database.engine.dialect.name != "postgresql":
+        return database
+
+    def limit(dbapi_connection: Any, _record: Any) -> None:
+        """Set the limits on a fresh connection, committed so that they last its life."""
+        for statement in timeouts.statements():
+            dbapi_connection.execute(statement)
+        dbapi_connection.commit()
+
+    event.listen(database.engine, "connect", limit)
+    database.engine.dispose()  # connections opened before (the schema check) lack the limits
+    return database
 
 
 def database_from_url(url: str, *, create_dirs: bool = False) -> Database:

@@ -7,9 +7,16 @@ from pathlib import Path
 
 from cluster import HTTP, Cluster
 from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
-from anyseek.db.models import Collection, Item, ItemStatus, PendingVectors
+from anyseek.db.models import (
+    ChunkStatus,
+    Collection,
+    IndexChunk,
+    Item,
+    ItemStatus,
+    PendingVectors,
+)
 from anyseek.db.session import Database, database_from_url
 from anyseek.settings import load_settings
 from scenes import generate_scene
@@ -113,6 +120,24 @@ class Probe:
             staged=staged,
             vectors=vectors,
         )
+
+    def held_chunk(self, pids: list[int]) -> tuple[int, int] | None:
+        """The pending chunk (job id, seq) whose lease one of the processes ``pids`` holds."""
+        owners = [IndexChunk.owner.like(f"%:{pid}") for pid in pids]
+        if not owners:
+            return None
+        with self.database.session() as session:
+            row = session.execute(
+                select(IndexChunk.job_id, IndexChunk.seq).where(
+                    IndexChunk.status == ChunkStatus.PENDING, or_(*owners)
+                )
+            ).first()
+        return (row[0], row[1]) if row else None
+
+    def chunk_staged(self, job_id: int, seq: int) -> bool:
+        """Whether a chunk is staged (by whichever worker)."""
+        with self.database.session() as session:
+            return session.get(IndexChunk, (job_id, seq)).status == ChunkStatus.DONE
 
     def close(self) -> None:
         self.database.dispose()

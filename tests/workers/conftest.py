@@ -15,3 +15,12 @@ def worker_database_url(postgres_schema_url: str) -> str:
     migrate.upgrade(database)
     database.dispose()
     return postgres_schema_url
+
+
+@pytest.fixture
+def other_database_url(other_schema_url: str) -> str:
+    """A second migrated database in a schema of its own: another deployment's."""
+    database = database_from_url(other_schema_url)
+    migrate.upgrade(database)
+    database.dispose()
+    return other_schema_url

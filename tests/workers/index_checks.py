@@ -35,10 +35,10 @@ SPACES = len(
 CHUNK = 4
 
 
-def make_images(folder: Path, count: int = IMAGES) -> None:
-    """``count`` distinct generated 64 px scenes."""
+def make_images(folder: Path, count: int = IMAGES, first: int = 0) -> None:
+    """``count`` distinct generated 64 px scenes (seeds from ``first``)."""
     folder.mkdir(parents=True)
-    for seed in range(count):
+    for seed in range(first, first + count):
         Image.fromarray(generate_scene(seed, 64).rgb).save(folder / f"scene{seed:03d}.png")
 
 
@@ -103,13 +103,13 @@ class Probe:
         )
 
 
-def check_exactly_once(settings, probe: Probe, job_id: int) -> None:
+def check_exactly_once(settings, probe: Probe, job_id: int, images: int = IMAGES) -> None:
     """Every image indexed once: job counts, item rows, embeddings, outbox, store ids."""
     job, items, ids = probe.exact_counts(job_id)
-    assert job == ("succeeded", IMAGES, 0, 0)
-    assert items == (IMAGES, IMAGES, IMAGES, IMAGES * SPACES, 0)
+    assert job == ("succeeded", images, 0, 0)
+    assert items == (images, images, images, images * SPACES, 0)
     with open_store(settings) as store:
-        assert store.count("kill") == IMAGES
+        assert store.count("kill") == images
         assert {stored.id for stored in store.retrieve("kill", sorted(ids), False)} == ids
 
 

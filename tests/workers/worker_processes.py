@@ -14,7 +14,7 @@ from pathlib import Path
 from celery import Celery
 
 from anyseek.settings import Settings
-from workers.app import INDEX_QUEUE, WRITER_QUEUE, check_broker, configure
+from workers.app import check_broker, configure, queue_names
 
 ANYSEEK = Path(sys.executable).with_name("anyseek")
 
@@ -34,6 +34,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
         ANYSEEK_INDEXER__FLUSH_INTERVAL_S=str(settings.indexer.flush_interval_s),
         ANYSEEK_MODEL__DEVICE=settings.model.device,
         OMP_NUM_THREADS="1",
+    )
+    env.update(  # the lease, queue and database timeouts of issues 73 and 74
+        {f"ANYSEEK_WORKERS__{k.upper()}": str(v) for k, v in settings.workers.model_dump().items()}
     )
     if settings.store.path is not None:  # a store folder of its own (e.g. on a small disk)
         env["ANYSEEK_STORE__PATH"] = settings.store.path
@@ -59,9 +62,19 @@ class Worker:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def pause(self) -> None:
+        """SIGSTOP the worker: frozen as a long GC pause or a paused VM would leave it, its
+        connections open and its locks held."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT a paused worker."""
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         """Warm shutdown (SIGTERM), then SIGKILL if it hangs."""
         if self.process.poll() is None:
+            self.resume()  # a paused worker would not act on SIGTERM
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
@@ -99,6 +112,6 @@ def purged_app(settings: Settings) -> Celery:
     app = configure(settings)
     check_broker(app)  # declares the queues
     with app.connection_for_write() as connection:
-        for queue in (INDEX_QUEUE, WRITER_QUEUE):
+        for queue in queue_names(settings).values():
             connection.default_channel.queue_purge(queue)
     return app
