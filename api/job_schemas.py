@@ -121,6 +121,9 @@ class VersionOut(BaseModel):
     number: int
     model: str = Field(description="name@content-hash of the model")
     model_source: str | None
+    precision: str | None = Field(
+        default=None, description="float32, bfloat16 or mixed; null: recorded before it was"
+    )
     store_name: str
     status: Literal["building", "ready"]
     current: bool

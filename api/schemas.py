@@ -72,6 +72,12 @@ class CollectionOut(BaseModel):
     name: str
     created_at: datetime
     model: str | None
+    precision: str | None = Field(
+        default=None,
+        description="what its current vectors were computed in: float32, bfloat16 "
+        "(ANYSEEK_MODEL__PRECISION), mixed when jobs of both added to them; null when indexed "
+        "before it was recorded",
+    )
     spaces: list[str]
     items: int
     indexed: int
@@ -324,6 +330,11 @@ class ModelInfo(BaseModel):
 
     name: str
     version: str
+    precision: str = Field(
+        description="what this server computes gallery vectors in: float32 or bfloat16 "
+        "(ANYSEEK_MODEL__PRECISION; auto resolved on this CPU)",
+        examples=["float32"],
+    )
     spaces: list[SpaceOut]
     query_modalities: list[QueryModalityOut]
     palette: list[PaletteClassOut] | None

@@ -109,7 +109,8 @@ def staging_version(
     session: Session, collection_id: int, model: ModelIdentity | None
 ) -> int | None:
     """The current version the vectors of ``model`` are staged for, with the collection row
-    locked against a switch; refused when a switch made another model current."""
+    locked against a switch; refused when a switch made another model current; a precision
+    other than the version's marks it mixed."""
     collection = session.get(
         Collection, collection_id, with_for_update=True, populate_existing=True
     )
@@ -117,6 +118,7 @@ def staging_version(
     if current is None or model is None:
         return None
     ensure_same_model(collection.name, versions.stored_identity(current), model)
+    versions.note_precision([current, collection], model.precision)
     return current.number
 
 

@@ -172,6 +172,8 @@ class Collection(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     model_name: Mapped[str | None] = mapped_column(String(255), default=None)
     model_version: Mapped[str | None] = mapped_column(String(128), default=None)
+    # the precision that made its current version's vectors (see CollectionVersion)
+    model_precision: Mapped[str | None] = mapped_column(String(16), default=None)
     # mean cosine over the spaces at or above which a new image is a near-duplicate of an item
     # already indexed; None: ANYSEEK_INDEXER__NEAR_DUPLICATE_THRESHOLD; 0: never
     near_duplicate_threshold: Mapped[float | None] = mapped_column(Float, default=None)
@@ -214,6 +216,9 @@ class CollectionVersion(Base):
     model_source: Mapped[str | None] = mapped_column(Text, default=None)
     model_name: Mapped[str] = mapped_column(String(255))
     model_version: Mapped[str] = mapped_column(String(128))  # content hash of the weights
+    # float32 or bfloat16 (ANYSEEK_MODEL__PRECISION), "mixed" when jobs of both added to it;
+    # None for vectors made before it was recorded
+    model_precision: Mapped[str | None] = mapped_column(String(16), default=None)
     store_name: Mapped[str] = mapped_column(String(128))
     status: Mapped[VersionStatus] = mapped_column(
         string_enum(VersionStatus, "version_status"), default=VersionStatus.BUILDING
