@@ -48,6 +48,7 @@ from indexer.jobs import (
     finish_if_complete,
     get_job,
     record_failures,
+    record_notes,
     record_skips,
 )
 from indexer.metadata import register
@@ -142,14 +143,16 @@ def stage_chunk(
     listed = [skip for skip in outcome.skips if skip[1] != ALREADY_INDEXED]
     already = len(outcome.skips) - len(listed)
     failures = list(outcome.failures)
+    notes: list[tuple[str, str]] = []  # indexed, with why a fact of theirs was left out
     for item in outcome.embedded:
         shown = item.decoded.fetched.ref.shown
         try:
-            if stage_item(session, collection_id, job_id, item, version) is None:
+            if stage_item(session, collection_id, job_id, item, version, notes) is None:
                 already += 1
         except MetadataError as error:  # the image is reported, nothing of it is written
             failures.append((shown, f"metadata: {error}"))
     record_failures(session, job_id, failures)
+    record_notes(session, job_id, notes)
     record_skips(session, job_id, listed)  # images already there are only counted: no one acts
     chunk.status = ChunkStatus.DONE
     chunk.finished_at = utc_now()
@@ -162,9 +165,15 @@ def stage_chunk(
 
 
 def stage_item(
-    session: Session, collection_id: int, job_id: int, item: Embedded, version: int | None = None
+    session: Session,
+    collection_id: int,
+    job_id: int,
+    item: Embedded,
+    version: int | None = None,
+    notes: list[tuple[str, str]] | None = None,
 ) -> int | None:
-    """Insert a pending item with its outbox row; None when the collection already has the hash."""
+    """Insert a pending item with its outbox row; None when the collection already has the hash.
+    Why a fact of its EXIF was left out goes to ``notes`` (source uri, reasons) once it is in."""
     fetched, decoded = item.decoded.fetched, item.decoded
     existing = session.scalar(
         select(Item.id).where(Item.collection_id == collection_id, Item.sha256 == fetched.sha256)
@@ -172,7 +181,9 @@ def stage_item(
     if existing is not None:
         return None
     where = f"job {job_id}: {fetched.ref.shown}"
-    metadata = with_photo_facts(session, collection_id, decoded.photo, item.metadata(), where)
+    metadata, left_out = with_photo_facts(
+        session, collection_id, decoded.photo, item.metadata(), where
+    )
     with session.begin_nested():  # a refused kind leaves no registered field behind
         register(session, collection_id, metadata)
     row = Item(
@@ -192,6 +203,8 @@ def stage_item(
             session.flush()
     except exc.IntegrityError:
         return None
+    if left_out and notes is not None:
+        notes.append((fetched.ref.shown, "; ".join(dict.fromkeys(left_out))))
     session.add(
         PendingVectors(
             item_id=row.id,

@@ -382,7 +382,8 @@ class IndexChunk(Base):
 class JobFailure(Base):
     """One source entry a job did not index, with the one-line reason: failed (it was tried and
     could not be read, decoded or stored) or ``skipped`` (a duplicate, a name outside the include
-    globs, a link out of the folder or looping...)."""
+    globs, a link out of the folder or looping...); or one it indexed with a ``noted`` reason
+    (part of its facts left out: an unreadable EXIF date, a latitude of 200...)."""
 
     __tablename__ = "index_job_failures"
     __table_args__ = (UniqueConstraint("job_id", "source_uri"),)
@@ -392,6 +393,7 @@ class JobFailure(Base):
     source_uri: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     skipped: Mapped[bool] = mapped_column(default=False, server_default=false())
+    noted: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 
