@@ -20,14 +20,17 @@ class ModelIdentity:
     Equality (and hashing) is by ``name`` and ``version`` only, the two that decide whether
     vectors compare: ``version`` is the content hash of the weight files, and ``name`` is what
     the model's spaces are registered under. ``source`` is where the model was loaded from; the
-    same weights may be found at another path or spelling, so it does not count. The family is
-    implied by the weights, and the spaces are registered under the identity (the same weights
-    predict the same spaces), so neither is part of it.
+    same weights may be found at another path or spelling, so it does not count; nor does
+    ``precision``, since float32 and bfloat16 vectors of one model compare (docs/models.md). The
+    family is implied by the weights, and the spaces are registered under the identity (the same
+    weights predict the same spaces), so neither is part of it.
     """
 
     name: str
     version: str  # content hash of the weights: the version of the vectors
     source: str | None = field(default=None, compare=False)
+    # what the vectors were computed in (float32, bfloat16): they differ slightly but compare
+    precision: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.name}@{self.version}"

@@ -48,6 +48,12 @@ class ModelSettings(BaseModel):
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="what gallery vectors are computed in: float32 (exact), bfloat16 (faster on "
+        "a CPU with AVX-512 BF16 or AMX; docs/models.md gives its difference per family) or auto "
+        "(bfloat16 only where a timed matmul shows it faster); recorded with the vectors",
+    )
     batch_size: int = Field(default=32, ge=1, le=4096)
     tokenizers: str | None = Field(
         default=None,
@@ -65,6 +71,18 @@ class ModelSettings(BaseModel):
         description="weights of the models one process keeps loaded (each collection is searched "
         "with its own); past it the least recently used are evicted; 0 = no limit",
     )
+
+    @model_validator(mode="after")
+    def _precision_fits_dtype(self) -> ModelSettings:
+        """A model loaded in bfloat16 or float16 computes its vectors in it: another precision
+        asked for beside it is a contradiction, refused rather than silently ignored."""
+        if self.dtype != "float32" and self.precision not in ("auto", self.dtype):
+            raise ValueError(
+                f"ANYSEEK_MODEL__PRECISION={self.precision} cannot hold with "
+                f"ANYSEEK_MODEL__DTYPE={self.dtype}: the model computes everything in "
+                f"{self.dtype}; unset one of them"
+            )
+        return self
 
 
 class StoreSettings(BaseModel):

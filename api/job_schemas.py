@@ -87,6 +87,12 @@ class JobOut(BaseModel):
     already_indexed: int = Field(
         0, description="of `skipped`: images the collection already had (counted, not listed)"
     )
+    notes: list[FailureOut] = Field(
+        default_factory=list,
+        description="entries indexed with part of their facts left out, each with why: an EXIF "
+        "value that could not be read (an impossible date, a latitude of 200, half a GPS "
+        "position) or whose field holds another kind in the collection",
+    )
     metadata_unmatched: int = Field(
         0, description="rows of the job's metadata file that named no image of its source"
     )
@@ -121,6 +127,9 @@ class VersionOut(BaseModel):
     number: int
     model: str = Field(description="name@content-hash of the model")
     model_source: str | None
+    precision: str | None = Field(
+        default=None, description="float32, bfloat16 or mixed; null: recorded before it was"
+    )
     store_name: str
     status: Literal["building", "ready"]
     current: bool

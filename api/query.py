@@ -14,7 +14,7 @@ from typing import Any
 from api.errors import ApiError
 from api.schemas import CARRIERS, SearchParams, SearchRequest
 from model.service import QUERY_KINDS, query_kind
-from search.fields import FilterSpec, resolve_filter
+from search.fields import Bound, FilterSpec, Strict, resolve_filter
 from search.query import LikeItem, QueryPart, SearchQuery
 
 CARRIER_WORDS = {"text": "text", "data": "a file, base64-encoded in data", "value": "a JSON value"}
@@ -95,9 +95,14 @@ def filter_spec(params: SearchParams) -> FilterSpec:
     return FilterSpec(
         equals=dict(f.equals),
         any_of={k: list(v) for k, v in f.any_of.items()},
-        ranges={k: (r.gte, r.lte) for k, r in f.ranges.items()},
+        ranges={k: (_bound(r.gte, r.gt), _bound(r.lte, r.lt)) for k, r in f.ranges.items()},
         exists=list(f.exists),
     )
+
+
+def _bound(kept: float | str | None, left_out: float | str | None) -> Bound:
+    """One side of a range: ``gte``/``lte`` as given, ``gt``/``lt`` as a strict bound."""
+    return Strict(left_out) if left_out is not None else kept
 
 
 #: the search parameters the searcher's query takes as they are, under the same names

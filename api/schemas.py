@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from anyseek.db.repository import COLLECTION_NAME
 from anyseek.settings import SearchSettings
@@ -72,6 +72,12 @@ class CollectionOut(BaseModel):
     name: str
     created_at: datetime
     model: str | None
+    precision: str | None = Field(
+        default=None,
+        description="what its current vectors were computed in: float32, bfloat16 "
+        "(ANYSEEK_MODEL__PRECISION), mixed when jobs of both added to them; null when indexed "
+        "before it was recorded",
+    )
     spaces: list[str]
     items: int
     indexed: int
@@ -199,11 +205,27 @@ class LikeIn(BaseModel):
 
 
 class RangeIn(BaseModel):
-    """Inclusive bounds on a field: numbers, or ISO dates for a date field."""
+    """Bounds on a field: numbers, or ISO dates for a date field (a date without a time is its
+    whole day: ``lte 2024-03-31`` keeps the 31st, ``lt 2024-03-31`` ends before it)."""
 
-    model_config = BODY
-    gte: float | str | None = None
-    lte: float | str | None = None
+    model_config = ConfigDict(  # one bound per side, in the schema as in the validator below
+        **BODY,
+        json_schema_extra={
+            "allOf": [{"not": {"required": list(side)}} for side in (("gte", "gt"), ("lte", "lt"))]
+        },
+    )
+    gte: float | str | None = Field(default=None, description="at least (kept)")
+    gt: float | str | None = Field(default=None, description="more than (left out)")
+    lte: float | str | None = Field(default=None, description="at most (kept)")
+    lt: float | str | None = Field(default=None, description="less than (left out)")
+
+    @model_validator(mode="after")
+    def _one_bound_per_side(self) -> RangeIn:
+        """gte or gt, lte or lt: two bounds on one side are a contradiction or a typo."""
+        for kept, left_out in (("gte", "gt"), ("lte", "lt")):
+            if getattr(self, kept) is not None and getattr(self, left_out) is not None:
+                raise ValueError(f"give {kept} or {left_out}, not both")
+        return self
 
 
 class FilterIn(BaseModel):
@@ -324,6 +346,11 @@ class ModelInfo(BaseModel):
 
     name: str
     version: str
+    precision: str = Field(
+        description="what this server computes gallery vectors in: float32 or bfloat16 "
+        "(ANYSEEK_MODEL__PRECISION; auto resolved on this CPU)",
+        examples=["float32"],
+    )
     spaces: list[SpaceOut]
     query_modalities: list[QueryModalityOut]
     palette: list[PaletteClassOut] | None

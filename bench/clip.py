@@ -84,8 +84,8 @@ def open_clip_calls(arch: str, batch: int, folder: Path) -> dict[str, Callable[[
     half = open_clip.create_model(arch, precision="bf16").eval()
     weights = folder / f"{arch}.pt"
     torch.save(reference.state_dict(), weights)
-    exact = load_open_clip_search_model(f"open_clip:{arch}/{weights}", gallery_bf16=False)
-    fast = load_open_clip_search_model(f"open_clip:{arch}/{weights}", gallery_bf16=True)
+    exact = load_open_clip_search_model(f"open_clip:{arch}/{weights}", precision="float32")
+    fast = load_open_clip_search_model(f"open_clip:{arch}/{weights}", precision="bfloat16")
     images = torch.randn(batch, 3, 224, 224)
 
     def own(model: Any, dtype: torch.dtype | None = None, autocast: bool = False) -> None:

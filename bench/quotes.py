@@ -78,6 +78,7 @@ def _human(row: str, *indices: int) -> tuple[Cell, ...]:
 DEMO = "demo.md"
 PIXELS = "levers_pixels.md"
 PACE = "train_pace.md"
+PRECISION = "precision.md"
 PACE_AMX = "train_pace_amx.md"
 AFTER_V10 = "levers_after_v10.md"
 PACE_EPYC = "train_pace_epyc.md"
@@ -287,6 +288,26 @@ QUOTES: tuple[Quote, ...] = (
             Cell(NO_AMX, "- matmul peak measured here", 3),
             Cell(NO_AMX, "| ViT-B-32 | anyseek bf16", 0),
             Cell(NO_AMX, "| ViT-B-32 | anyseek float32 |", 0),
+        ),
+    ),
+    # docs/models.md: bfloat16 against float32 gallery vectors per family (precision.md: the
+    # largest difference of a component, then the smallest cosine)
+    Quote(
+        "docs/models.md",
+        r"the built-in model {N} and {N}; official 4M's conformance fixture {N} and {N} in its "
+        r"dinov2 space \(a tokenized space: a token flipped by rounding moves the vector\) and "
+        r"{N} and {N} in its imagebind space; MultiMAE's conformance "
+        r"fixture {N} and {N}; open_clip ViT-B-32 with random weights {N} and {N}\.",
+        tuple(
+            Cell(PRECISION, row, index)
+            for row in (
+                "| builtin | bind |",
+                "| official 4M (fixture) | dinov2 |",
+                "| official 4M (fixture) | imagebind |",
+                "| MultiMAE (fixture) | multimae |",
+                "| open_clip ViT-B-32 (random weights) | clip |",
+            )
+            for index in (0, 1)
         ),
     ),
     # docs/builtin_model.md: the precision trial (train_pace.md: bf16 / float32 at 64 pixels)

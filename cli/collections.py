@@ -81,7 +81,18 @@ def list_(
 def echo_collections(summaries: list) -> None:
     """Print collection summaries as a table (shared with ``anyseek demo``)."""
     echo_table(
-        ("name", "items", "indexed", "pending", "failed", "jobs", "spaces", "model", "created"),
+        (
+            "name",
+            "items",
+            "indexed",
+            "pending",
+            "failed",
+            "jobs",
+            "spaces",
+            "model",
+            "precision",
+            "created",
+        ),
         [
             (
                 s.name,
@@ -92,6 +103,7 @@ def echo_collections(summaries: list) -> None:
                 s.jobs,
                 s.spaces,
                 s.model,
+                s.precision or "-",
                 s.created_at,
             )
             for s in summaries

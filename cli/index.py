@@ -43,7 +43,11 @@ def echo_report(result: IndexReport, shown: int = MAX_FAILURES_SHOWN) -> None:
         typer.echo(f"  recovered {result.recovered} items a crash had left pending")
     if result.error:
         typer.echo(f"  error: {result.error}")
-    listed = [("failed", *f) for f in result.failures] + [("skipped", *s) for s in result.skips]
+    listed = [
+        *(("failed", *f) for f in result.failures),
+        *(("skipped", *s) for s in result.skips),
+        *(("noted", *n) for n in result.notes),  # indexed, a fact of it left out: why
+    ]
     for kind, uri, reason in listed[:shown]:
         typer.echo(f"  {kind}: {uri}: {reason}")
     if len(listed) > shown > 0:
@@ -206,9 +210,10 @@ def list_(
 def show(
     ctx: typer.Context,
     job_id: int = typer.Argument(...),
-    all_failures: bool = typer.Option(False, "--all", help="print every failure and skip"),
+    all_failures: bool = typer.Option(False, "--all", help="print every failure, skip and note"),
 ) -> None:
-    """One job's counts, status, failures and skips."""
+    """One job's counts, status, failures, skips and notes (entries indexed with a fact of
+    theirs left out, and why)."""
     from indexer.heartbeat import fail_dead_jobs
     from indexer.jobs import report
 
@@ -221,6 +226,8 @@ def show(
             typer.echo(f"failed: {uri}: {reason}")
         for uri, reason in result.skips:
             typer.echo(f"skipped: {uri}: {reason}")
+        for uri, note in result.notes:
+            typer.echo(f"noted: {uri}: {note}")
     echo_report(result, shown=0 if all_failures else MAX_FAILURES_SHOWN)
 
 

@@ -68,11 +68,24 @@ def request_body(query: Any, spec: Any = None) -> dict[str, Any]:
     return body | {k: v for k, v in optional.items() if v is not None}
 
 
+def _bounds(lower: Any, upper: Any) -> dict[str, Any]:
+    """One range as the API's JSON: ``gte``/``lte``, or ``gt``/``lt`` for a strict bound."""
+    from search.fields import Strict
+
+    found = {}
+    for bound, inclusive, strict in ((lower, "gte", "gt"), (upper, "lte", "lt")):
+        if isinstance(bound, Strict):
+            found[strict] = bound.value
+        elif bound is not None:
+            found[inclusive] = bound
+    return found
+
+
 def _filter(spec: Any) -> dict[str, Any] | None:
     """A filter by field names as the API's JSON ``filter`` object."""
     if not spec:
         return None
-    ranges = {k: {"gte": gte, "lte": lte} for k, (gte, lte) in spec.ranges.items()}
+    ranges = {k: _bounds(lower, upper) for k, (lower, upper) in spec.ranges.items()}
     return {
         "equals": dict(spec.equals),
         "any_of": {k: list(v) for k, v in spec.any_of.items()},

@@ -76,14 +76,16 @@ def _filter(
 
 WHERE = re.compile(r"^\s*(?P<name>[^<>=!~\s]+)\s*(?:(?P<op>[<>=!~]+)(?P<value>.*))?$")
 """One ``--where``: a field name, then an operator and a value, or nothing."""
-WHERE_FORMS = "field=value, field=a|b, field<=x, field>=x or a bare field name"
+WHERE_FORMS = "field=value, field=a|b, field<=x, field>=x, field<x, field>x or a bare field name"
 
 
 def _where(condition: str, equals: dict, any_of: dict, ranges: dict, exists: list) -> None:
-    """One ``--where``: ``f=v``, ``f=a|b`` (any of), ``f<=x``, ``f>=x`` or a bare ``f`` (has a
-    value); values typed as in a metadata CSV (true/false, numbers, text, ISO dates). Another
-    operator (``>``, ``==``, ``!=``) is refused by name rather than read as part of a field name."""
+    """One ``--where``: ``f=v``, ``f=a|b`` (any of), ``f<=x``, ``f>=x``, ``f<x``, ``f>x`` or a
+    bare ``f`` (has a value); values typed as in a metadata CSV (true/false, numbers, text, ISO
+    dates: a date without a time is its whole day). Another operator (``==``, ``!=``) is refused
+    by name rather than read as part of a field name."""
     from indexer.metadata import csv_value
+    from search.fields import Strict
 
     found = WHERE.match(condition)
     if found is None or (found["op"] and not found["value"].strip()):
@@ -91,7 +93,7 @@ def _where(condition: str, equals: dict, any_of: dict, ranges: dict, exists: lis
     name, op, value = found["name"], found["op"], found["value"]
     if op is None:
         exists.append(name)
-    elif op not in ("=", "<=", ">="):
+    elif op not in ("=", "<=", ">=", "<", ">"):
         raise SettingsError(
             f"--where {condition!r}: unknown operator {op!r} after {name!r}; expected {WHERE_FORMS}"
         )
@@ -102,9 +104,9 @@ def _where(condition: str, equals: dict, any_of: dict, ranges: dict, exists: lis
         else:
             equals[name] = values[0]
     else:
-        gte, lte = ranges.get(name, (None, None))
-        bound = csv_value(value)
-        ranges[name] = (bound, lte) if op == ">=" else (gte, bound)
+        lower, upper = ranges.get(name, (None, None))
+        bound = csv_value(value) if "=" in op else Strict(csv_value(value))
+        ranges[name] = (bound, upper) if op.startswith(">") else (lower, bound)
 
 
 def _resolve(settings, collection: str, spec):

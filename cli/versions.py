@@ -182,13 +182,14 @@ def versions(ctx: typer.Context, name: str = typer.Argument(..., help="collectio
     with checked_database(ctx) as database, database.session() as session:
         found = describe(session, name)
     echo_table(
-        ("", "version", "model", "source", "status", "store", "job", "built"),
+        ("", "version", "model", "source", "precision", "status", "store", "job", "built"),
         [
             (
                 "*" if v.current else "",
                 v.number,
                 v.model,
                 v.model_source or "-",
+                v.precision or "-",
                 v.status,
                 v.store_name,
                 v.job_id or "-",

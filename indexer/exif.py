@@ -5,8 +5,9 @@ Read once per image at decoding (Pillow reads EXIF of JPEG, PNG, WebP, TIFF and,
 pillow-heif, HEIC). The facts sit under the image's own metadata: a field the user gives (sidecar,
 metadata file, upload) wins, and so does a field the collection already holds with another kind.
 Bad EXIF (unreadable, an absurd date, a value of the wrong type) never fails an image: that field
-is left empty and the job's log says why. A photo without EXIF gets no ``taken``; its file's time
-stays in the ``mtime`` field.
+is left empty and the item's note on its job says why (``anyseek index``, ``jobs show --all``,
+``GET /v1/jobs/N``); it is also logged at INFO. A photo without EXIF gets no ``taken``; its
+file's time stays in the ``mtime`` field.
 """
 
 from __future__ import annotations
@@ -184,10 +185,10 @@ def with_photo_facts(
     facts: PhotoFacts,
     metadata: Mapping[str, Any],
     where: str,
-) -> dict[str, Any]:
-    """An item's metadata with its photo facts under it: the user's fields win, a fact whose
-    field holds another kind in this collection is left out, and every field left empty is
-    logged with ``where`` (the job and the file) saying why."""
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """An item's metadata with its photo facts under it, and why each fact was left out: the
+    user's fields win, a fact whose field holds another kind in this collection is left out,
+    and every field left empty is also logged with ``where`` (the job and the file)."""
     problems = list(facts.problems)
     taken: dict[str, Any] = {}
     if facts.fields:
@@ -203,7 +204,7 @@ def with_photo_facts(
                 taken[name] = value
     for problem in problems:  # INFO, as the item's other notes: the image is indexed all the same
         log.info("%s: %s", where, problem)
-    return {**taken, **metadata}
+    return {**taken, **metadata}, tuple(problems)
 
 
 def item_order(sort: str) -> list[ColumnElement[Any]]:

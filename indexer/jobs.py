@@ -39,7 +39,8 @@ class JobStateError(AnyseekError):
 
 @dataclass(frozen=True)
 class IndexReport:
-    """Where a job stands: counts, status and the reason of each entry failed or skipped."""
+    """Where a job stands: counts, status and the reason of each entry failed or skipped, and
+    the note of each entry indexed with part of its facts left out."""
 
     job_id: int
     collection: str
@@ -59,6 +60,7 @@ class IndexReport:
     already_indexed: int = 0  # of ``skipped``: images the collection had, counted, not listed
     metadata_unmatched: int = 0  # rows of the metadata file that named no image of the source
     unmatched_rows: tuple[str, ...] = ()  # the first few of them, as NAME:LINE (path)
+    notes: tuple[tuple[str, str], ...] = ()  # (source uri, note): indexed, a fact left out
 
     @property
     def processed(self) -> int:
@@ -109,6 +111,11 @@ def record_skips(session: Session, job_id: int, skips: Sequence[tuple[str, str]]
     session.add_all(
         JobFailure(job_id=job_id, source_uri=u, reason=r, skipped=True) for u, r in skips
     )
+
+
+def record_notes(session: Session, job_id: int, notes: Sequence[tuple[str, str]]) -> None:
+    """List the notes (source uri, why a fact was left out) of entries the job indexed."""
+    session.add_all(JobFailure(job_id=job_id, source_uri=u, reason=r, noted=True) for u, r in notes)
 
 
 def get_job(session: Session, job_id: int, *, lock: bool = False, fresh: bool = False) -> IndexJob:
@@ -218,7 +225,8 @@ def progress(session: Session, job_id: int) -> int:
 
 
 def report(session: Session, job_id: int, max_failures: int = 1000) -> IndexReport:
-    """The job's report, with up to ``max_failures`` failure reasons and as many skips."""
+    """The job's report, with up to ``max_failures`` failure reasons and as many skips and
+    notes."""
     job = get_job(session, job_id)
     session.refresh(job)  # counters move in other transactions (workers, the indexing thread)
     return _reports(session, [job], max_failures)[0]
@@ -246,50 +254,66 @@ def list_reports(
     return _reports(session, list_jobs(session, collection, limit), max_failures)
 
 
+ROW_KINDS = ("failed", "skipped", "noted")  # what a row of index_job_failures lists, by its flags
+
+
 def _reports(session: Session, jobs: list[IndexJob], max_failures: int) -> list[IndexReport]:
-    """Reports of loaded jobs, their failure and skip reasons fetched together in one query."""
+    """Reports of loaded jobs, their failure and skip reasons and notes fetched together in
+    one query."""
     listed = _failures(session, [job.id for job in jobs], max_failures)
-    return [
-        _report(job, listed.get((job.id, False), ()), listed.get((job.id, True), ()))
-        for job in jobs
-    ]
+    return [_report(job, *(listed.get((job.id, kind), ()) for kind in ROW_KINDS)) for job in jobs]
 
 
 def _failures(
     session: Session, job_ids: list[int], max_failures: int
-) -> dict[tuple[int, bool], list[tuple[str, str]]]:
-    """Up to ``max_failures`` (source uri, reason) per job and kind (failed, skipped), oldest
-    first, in one query; keyed by (job id, skipped)."""
+) -> dict[tuple[int, str], list[tuple[str, str]]]:
+    """Up to ``max_failures`` (source uri, reason) per job and kind (failed, skipped, noted),
+    oldest first, in one query; keyed by (job id, kind)."""
     if not job_ids:
         return {}
     numbered = (
         select(
             JobFailure.job_id,
             JobFailure.skipped,
+            JobFailure.noted,
             JobFailure.source_uri,
             JobFailure.reason,
             func.row_number()
-            .over(partition_by=(JobFailure.job_id, JobFailure.skipped), order_by=JobFailure.id)
+            .over(
+                partition_by=(JobFailure.job_id, JobFailure.skipped, JobFailure.noted),
+                order_by=JobFailure.id,
+            )
             .label("n"),
         )
         .where(JobFailure.job_id.in_(job_ids))
         .subquery()
     )
     rows = session.execute(
-        select(numbered.c.job_id, numbered.c.skipped, numbered.c.source_uri, numbered.c.reason)
+        select(
+            numbered.c.job_id,
+            numbered.c.skipped,
+            numbered.c.noted,
+            numbered.c.source_uri,
+            numbered.c.reason,
+        )
         .where(numbered.c.n <= max_failures)
         .order_by(numbered.c.job_id, numbered.c.n)
     )
-    found: dict[tuple[int, bool], list[tuple[str, str]]] = {}
-    for job_id, skipped, uri, reason in rows:
-        found.setdefault((job_id, bool(skipped)), []).append((uri, reason))
+    found: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    for job_id, skipped, noted, uri, reason in rows:
+        kind = "noted" if noted else "skipped" if skipped else "failed"
+        found.setdefault((job_id, kind), []).append((uri, reason))
     return found
 
 
 def _report(
-    job: IndexJob, failures: Sequence[tuple[str, str]], skips: Sequence[tuple[str, str]]
+    job: IndexJob,
+    failures: Sequence[tuple[str, str]],
+    skips: Sequence[tuple[str, str]],
+    notes: Sequence[tuple[str, str]] = (),
 ) -> IndexReport:
-    """One job's report from its row (collection loaded) and its failure and skip reasons."""
+    """One job's report from its row (collection loaded), its failure and skip reasons and its
+    notes."""
     return IndexReport(
         job_id=job.id,
         collection=job.collection.name,
@@ -301,6 +325,7 @@ def _report(
         skipped=job.skipped,
         failures=tuple(failures),
         skips=tuple(skips),
+        notes=tuple(notes),
         already_indexed=job.already_indexed,
         metadata_unmatched=job.metadata_unmatched,
         unmatched_rows=tuple((job.metadata_unmatched_rows or "").splitlines()),

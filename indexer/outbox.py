@@ -49,6 +49,7 @@ from indexer.jobs import (
     finish_if_complete,
     get_job,
     record_failures,
+    record_notes,
     record_skips,
 )
 from indexer.metadata import register
@@ -111,7 +112,7 @@ def staging_version(
 ) -> int | None:
     """The current version the vectors of ``model`` are staged for, with the collection row
     share-locked against a switch (stagers share it); refused when a switch made another model
-    current."""
+    current; a precision other than the version's marks it mixed."""
     collection = session.get(
         Collection, collection_id, with_for_update={"read": True}, populate_existing=True
     )
@@ -119,6 +120,7 @@ def staging_version(
     if current is None or model is None:
         return None
     ensure_same_model(collection.name, versions.stored_identity(current), model)
+    versions.note_precision([current, collection], model.precision)
     return current.number
 
 
@@ -173,14 +175,16 @@ def _stage_outcome(
         listed = [skip for skip in outcome.skips if skip[1] != ALREADY_INDEXED]
         already = len(outcome.skips) - len(listed)
         failures = list(outcome.failures)
+        notes: list[tuple[str, str]] = []  # indexed, with why a fact of theirs was left out
         for item in outcome.embedded:
             shown = item.decoded.fetched.ref.shown
             try:
-                if stage_item(session, collection_id, job_id, item, version) is None:
+                if stage_item(session, collection_id, job_id, item, version, notes) is None:
                     already += 1
             except MetadataError as error:  # the image is reported, nothing of it is written
                 failures.append((shown, f"metadata: {error}"))
         record_failures(session, job_id, failures)
+        record_notes(session, job_id, notes)
         record_skips(session, job_id, listed)  # images already there: only counted, no one acts
         chunk.status = ChunkStatus.DONE
         chunk.finished_at = utc_now()
@@ -200,9 +204,15 @@ def _stage_outcome(
 
 
 def stage_item(
-    session: Session, collection_id: int, job_id: int, item: Embedded, version: int | None = None
+    session: Session,
+    collection_id: int,
+    job_id: int,
+    item: Embedded,
+    version: int | None = None,
+    notes: list[tuple[str, str]] | None = None,
 ) -> int | None:
-    """Insert a pending item with its outbox row; None when the collection already has the hash."""
+    """Insert a pending item with its outbox row; None when the collection already has the hash.
+    Why a fact of its EXIF was left out goes to ``notes`` (source uri, reasons) once it is in."""
     fetched, decoded = item.decoded.fetched, item.decoded
     existing = session.scalar(
         select(Item.id).where(Item.collection_id == collection_id, Item.sha256 == fetched.sha256)
@@ -210,7 +220,9 @@ def stage_item(
     if existing is not None:
         return None
     where = f"job {job_id}: {fetched.ref.shown}"
-    metadata = with_photo_facts(session, collection_id, decoded.photo, item.metadata(), where)
+    metadata, left_out = with_photo_facts(
+        session, collection_id, decoded.photo, item.metadata(), where
+    )
     with session.begin_nested():  # a refused kind leaves no registered field behind
         register(session, collection_id, metadata)
     row = Item(
@@ -230,6 +242,8 @@ def stage_item(
             session.flush()
     except exc.IntegrityError:
         return None
+    if left_out and notes is not None:
+        notes.append((fetched.ref.shown, "; ".join(dict.fromkeys(left_out))))
     session.add(
         PendingVectors(
             item_id=row.id,

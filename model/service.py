@@ -92,8 +92,9 @@ __all__ = [
 
 def model_identity(model: SearchModel, source: str | None = None) -> ModelIdentity:
     """The identity of a loaded model (its digest was computed once, when it loaded), loaded from
-    ``source``: the one place an identity is made from a model."""
-    return ModelIdentity(model.name, model.version, source)
+    ``source``, with the precision its gallery vectors are computed in: the one place an identity
+    is made from a model."""
+    return ModelIdentity(model.name, model.version, source, model.precision)
 
 
 def item_modalities(model: SearchModel) -> dict[str, QueryModality]:

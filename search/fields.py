@@ -5,6 +5,10 @@ and ISO 8601 dates (kept as RFC 3339 UTC strings). Each collection keeps a regis
 with their kinds (``anyseek.db``); a filter names fields as users know them (``price``, ``path``)
 and :func:`resolve_filter` turns it into the store's payload keys (``metadata.price``), refusing a
 field the collection does not have with the list of those it has.
+
+A date written without a time in a filter is the whole day it names (in UTC, as dates are
+stored): ``taken <= 2021-07-04`` keeps a photo taken at 12:30 that day, ``taken < 2021-07-04``
+does not, ``taken = 2021-07-04`` is that day; with a time, a bound is that moment.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from search.query import SearchInputError
@@ -29,6 +33,10 @@ MAX_LIST = 100
 DATE_SHAPE = re.compile(
     r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
 )
+
+BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+"""A date without a time: in a filter, the whole day it names."""
+ONE_DAY, TICK = timedelta(days=1), timedelta(microseconds=1)  # a tick: datetime's resolution
 
 SYSTEM_FIELDS: dict[str, FieldKind] = {
     "key": "string",
@@ -191,14 +199,25 @@ def payload_key(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class Strict:
+    """A range bound that is itself left out (``<`` / ``>``, the API's ``lt`` / ``gt``); a bare
+    bound is kept (``<=`` / ``>=``, ``lte`` / ``gte``)."""
+
+    value: float | str
+
+
+Bound = float | str | Strict | None
+
+
+@dataclass(frozen=True)
 class FilterSpec:
     """A filter by field names as users write it (API body, CLI ``--where``), not yet resolved."""
 
     equals: Mapping[str, Scalar] = field(default_factory=dict)
     any_of: Mapping[str, Sequence[Scalar]] = field(default_factory=dict)
-    ranges: Mapping[str, tuple[float | str | None, float | str | None]] = field(
+    ranges: Mapping[str, tuple[Bound, Bound]] = field(
         default_factory=dict
-    )  # field -> (gte, lte): numbers, or ISO dates for a date field
+    )  # field -> (lower, upper): numbers, or ISO dates for a date field; Strict: left out
     exists: Sequence[str] = ()
 
     def names(self) -> list[str]:
@@ -214,8 +233,9 @@ def resolve_filter(spec: FilterSpec, registry: Mapping[str, FieldKind]) -> Filte
 
     A field neither recorded by the indexer nor registered is an :class:`UnknownFieldError`
     listing the collection's fields; a value or a range its field's kind cannot meet is a
-    :class:`FilterKindError` naming the field and the kind expected. Dates compare as dates,
-    equals on a date as its RFC 3339 form.
+    :class:`FilterKindError` naming the field and the kind expected. Dates compare as dates; a
+    date without a time is its whole day, in a bound and in equals; equals on a date with a time
+    is its RFC 3339 form.
     """
     kinds = {**SYSTEM_FIELDS, **registry}
     unknown = [name for name in spec.names() if name not in kinds]
@@ -229,12 +249,19 @@ def resolve_filter(spec: FilterSpec, registry: Mapping[str, FieldKind]) -> Filte
     check_kinds_of_filter(spec, kinds)
     ranges: dict[str, Range] = {}
     dates: dict[str, DateRange] = {}
-    for name, (gte, lte) in spec.ranges.items():
+    days = {  # equals on a date field with a bare date: that whole day, as a range
+        name: (value, value)
+        for name, value in spec.equals.items()
+        if kinds[name] == "date" and _bare_date(value)
+    }
+    for name in dict.fromkeys([*spec.ranges, *days]):
         try:
             if kinds[name] == "date":
-                dates[payload_key(name)] = DateRange(gte=gte, lte=lte)  # type: ignore[arg-type]
+                bounds = [b for b in (spec.ranges.get(name), days.get(name)) if b is not None]
+                dates[payload_key(name)] = _date_range(bounds)
             else:
-                ranges[payload_key(name)] = Range(gte=_number(gte), lte=_number(lte))
+                lower, upper = spec.ranges[name]
+                ranges[payload_key(name)] = Range(gte=_lower(lower), lte=_upper(upper))
         except ValueError as exc:
             raise SearchInputError(f"filter range on {name!r}: {exc}", f"filter.{name}") from None
 
@@ -242,7 +269,7 @@ def resolve_filter(spec: FilterSpec, registry: Mapping[str, FieldKind]) -> Filte
         return normalize_value(name, given) if kinds[name] == "date" else given
 
     return Filter(
-        equals={payload_key(n): value(n, v) for n, v in spec.equals.items()},
+        equals={payload_key(n): value(n, v) for n, v in spec.equals.items() if n not in days},
         any_of={payload_key(n): [value(n, v) for v in vs] for n, vs in spec.any_of.items()},
         ranges=ranges,
         dates=dates,
@@ -252,14 +279,14 @@ def resolve_filter(spec: FilterSpec, registry: Mapping[str, FieldKind]) -> Filte
 
 def check_kinds_of_filter(spec: FilterSpec, kinds: Mapping[str, FieldKind]) -> None:
     """Refuse a value or a range that the field's kind cannot meet (see :data:`ACCEPTS`)."""
-    for name, (gte, lte) in spec.ranges.items():
+    for name, bounds in spec.ranges.items():
         if kinds[name] not in RANGE_KINDS:
             raise FilterKindError(
                 f"filter range on {name!r}: {name} is a {kinds[name]} field and ranges compare "
                 f"{' and '.join(RANGE_KINDS)} fields; use equals or any_of",
                 f"filter.{name}",
             )
-        for bound in (gte, lte):
+        for bound in map(_unwrapped, bounds):
             if bound is not None:
                 _check_value("range", name, kinds[name], _number(bound))
     for name, value in spec.equals.items():
@@ -277,6 +304,51 @@ def _check_value(operator: str, name: str, kind: FieldKind, value: object) -> No
             f"{EXPECTED[kind]}, got {value!r}",
             f"filter.{name}",
         )
+
+
+def _unwrapped(bound: Bound) -> float | str | None:
+    """A bound's value, strict or not."""
+    return bound.value if isinstance(bound, Strict) else bound
+
+
+def _bare_date(value: object) -> bool:
+    """Whether ``value`` is a date without a time (``2021-07-04``): a whole day in a filter."""
+    return isinstance(value, str) and bool(BARE_DATE.match(value)) and parse_date(value) is not None
+
+
+def _lower(bound: Bound) -> float | None:
+    """A number's lower bound as an inclusive one (``> x``: the next number up)."""
+    value = _number(_unwrapped(bound))
+    return math.nextafter(value, math.inf) if isinstance(bound, Strict) else value  # type: ignore
+
+
+def _upper(bound: Bound) -> float | None:
+    """A number's upper bound as an inclusive one (``< x``: the next number down)."""
+    value = _number(_unwrapped(bound))
+    return math.nextafter(value, -math.inf) if isinstance(bound, Strict) else value  # type: ignore
+
+
+def _moment(bound: Bound, lower: bool) -> datetime | None:
+    """A date bound as the inclusive moment it means: a bare date spans its whole day, so
+    ``>= D`` starts at its midnight, ``> D`` at the next, ``<= D`` ends at its last tick and
+    ``< D`` just before it starts; a date with a time spans one tick."""
+    value = _unwrapped(bound)
+    if value is None:
+        return None
+    start = parse_date(value)
+    if start is None:
+        raise ValueError(f"date range bounds must be ISO dates, got {value!r}")
+    span = ONE_DAY if _bare_date(value) else TICK
+    if lower:
+        return start + span if isinstance(bound, Strict) else start
+    return start - TICK if isinstance(bound, Strict) else start + span - TICK
+
+
+def _date_range(bounds: Sequence[tuple[Bound, Bound]]) -> DateRange:
+    """The inclusive date range all of ``bounds`` (lower, upper) allow: their intersection."""
+    lowers = [m for lo, _ in bounds if (m := _moment(lo, lower=True)) is not None]
+    uppers = [m for _, up in bounds if (m := _moment(up, lower=False)) is not None]
+    return DateRange(gte=max(lowers, default=None), lte=min(uppers, default=None))
 
 
 def _number(bound: object) -> object:

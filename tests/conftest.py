@@ -31,7 +31,7 @@ def search_model():
     """The built-in search model, loaded once for the whole run (search, API, indexing tests)."""
     from model.families.registry import load_search_model
 
-    return load_search_model("builtin", device="cpu")
+    return load_search_model("builtin", device="cpu", precision="float32")  # whatever the CPU
 
 
 @pytest.fixture(scope="session")

@@ -172,6 +172,8 @@ class Collection(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     model_name: Mapped[str | None] = mapped_column(String(255), default=None)
     model_version: Mapped[str | None] = mapped_column(String(128), default=None)
+    # the precision that made its current version's vectors (see CollectionVersion)
+    model_precision: Mapped[str | None] = mapped_column(String(16), default=None)
     # mean cosine over the spaces at or above which a new image is a near-duplicate of an item
     # already indexed; None: ANYSEEK_INDEXER__NEAR_DUPLICATE_THRESHOLD; 0: never
     near_duplicate_threshold: Mapped[float | None] = mapped_column(Float, default=None)
@@ -214,6 +216,9 @@ class CollectionVersion(Base):
     model_source: Mapped[str | None] = mapped_column(Text, default=None)
     model_name: Mapped[str] = mapped_column(String(255))
     model_version: Mapped[str] = mapped_column(String(128))  # content hash of the weights
+    # float32 or bfloat16 (ANYSEEK_MODEL__PRECISION), "mixed" when jobs of both added to it;
+    # None for vectors made before it was recorded
+    model_precision: Mapped[str | None] = mapped_column(String(16), default=None)
     store_name: Mapped[str] = mapped_column(String(128))
     status: Mapped[VersionStatus] = mapped_column(
         string_enum(VersionStatus, "version_status"), default=VersionStatus.BUILDING
@@ -381,7 +386,8 @@ class IndexChunk(Base):
 class JobFailure(Base):
     """One source entry a job did not index, with the one-line reason: failed (it was tried and
     could not be read, decoded or stored) or ``skipped`` (a duplicate, a name outside the include
-    globs, a link out of the folder or looping...)."""
+    globs, a link out of the folder or looping...); or one it indexed with a ``noted`` reason
+    (part of its facts left out: an unreadable EXIF date, a latitude of 200...)."""
 
     __tablename__ = "index_job_failures"
     __table_args__ = (UniqueConstraint("job_id", "source_uri"),)
@@ -391,6 +397,7 @@ class JobFailure(Base):
     source_uri: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     skipped: Mapped[bool] = mapped_column(default=False, server_default=false())
+    noted: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

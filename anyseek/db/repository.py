@@ -48,6 +48,7 @@ class CollectionSummary:
     name: str
     created_at: datetime
     model: str | None
+    precision: str | None  # what its current vectors were computed in (float32, bfloat16, mixed)
     spaces: tuple[str, ...]
     items: int
     indexed: int
@@ -139,6 +140,7 @@ def _summary(
         name=collection.name,
         created_at=collection.created_at,
         model=str(identity) if identity is not None else None,
+        precision=collection.model_precision,
         spaces=tuple(space.name for space in collection.spaces),
         items=sum(by_status.values()),
         indexed=by_status[ItemStatus.INDEXED],

@@ -8,6 +8,7 @@ lock, and the model and store collection a search uses come from that same row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +39,7 @@ class VersionInfo:
     number: int
     model: str
     model_source: str | None
+    precision: str | None
     store_name: str
     status: str
     current: bool
@@ -112,12 +114,24 @@ def building_version(session: Session, collection: Collection) -> CollectionVers
     )
 
 
+MIXED = "mixed"  # the precision of a version that jobs in float32 and in bfloat16 added to
+
+
 def store_identity(row: CollectionVersion | Collection, model: ModelIdentity) -> None:
-    """Record which model made a version's vectors on its row (a collection row keeps the name
-    and digest of its current version's model, without the source)."""
+    """Record which model made a version's vectors, and in what precision, on its row (a
+    collection row keeps those of its current version's model, without the source)."""
     row.model_name, row.model_version = model.name, model.version
+    row.model_precision = model.precision
     if isinstance(row, CollectionVersion):
         row.model_source = model.source
+
+
+def note_precision(rows: Sequence[CollectionVersion | Collection], precision: str | None) -> None:
+    """Vectors in ``precision`` were added to a version: where its rows recorded another one,
+    they now say ``mixed`` (a collection indexed partly in float32, partly in bfloat16)."""
+    for row in rows:  # unknown (recorded before precisions were) stays unknown
+        if precision is not None and row.model_precision not in (None, precision):
+            row.model_precision = MIXED
 
 
 def stored_identity(row: CollectionVersion | Collection) -> ModelIdentity | None:
@@ -125,7 +139,7 @@ def stored_identity(row: CollectionVersion | Collection) -> ModelIdentity | None
     if row.model_name is None or row.model_version is None:
         return None
     source = row.model_source if isinstance(row, CollectionVersion) else None
-    return ModelIdentity(row.model_name, row.model_version, source)
+    return ModelIdentity(row.model_name, row.model_version, source, row.model_precision)
 
 
 def collection_identity(session: Session, collection: Collection) -> ModelIdentity | None:
@@ -238,6 +252,7 @@ def describe(session: Session, name: str) -> list[VersionInfo]:
             number=v.number,
             model=v.model,
             model_source=v.model_source,
+            precision=v.model_precision,
             store_name=v.store_name,
             status=v.status.value,
             current=v.number == collection.current_version,

@@ -57,6 +57,7 @@ def job_out(found: IndexReport) -> JobOut:
         processed=found.processed,
         failures=[FailureOut(source=s, reason=r) for s, r in found.failures],
         skips=[FailureOut(source=s, reason=r) for s, r in found.skips],
+        notes=[FailureOut(source=s, reason=r) for s, r in found.notes],
         already_indexed=found.already_indexed,
         metadata_unmatched=found.metadata_unmatched,
         unmatched_rows=list(found.unmatched_rows),

@@ -31,6 +31,7 @@ def model_info(state: State) -> ModelInfo:
     return ModelInfo(
         name=model.name,
         version=model.version,
+        precision=model.precision,
         spaces=[SpaceOut(name=s.name, dim=s.dim) for s in model.spaces],
         query_modalities=[
             QueryModalityOut.model_validate(q.kind.to_json())

@@ -25,6 +25,7 @@ from model.families.interface import (
     SpaceInfo,
     in_declared_order,
 )
+from model.runtime.precision import gallery_precision
 from model.transforms.palette_semseg import ClassPalette
 
 GALLERY_INPUT = "image"  # the declared query modality gallery images are indexed from
@@ -40,12 +41,24 @@ class SearchModelBase(SearchModel):
     palette: ClassPalette | None = None
     query_modalities: dict[str, QueryModality]
     item_weights: Mapping[str, float] = MappingProxyType({})  # an item's parts all alike
+    precision: str = "float32"  # what gallery vectors are computed in (``use_precision``)
 
     def use_query_modalities(self, modalities: Iterable[QueryModality], what: str) -> None:
         """Take these query modalities (in declared order); one must read gallery images."""
         self.query_modalities = in_declared_order(modalities)
         if GALLERY_INPUT not in self.query_modalities:
             raise ModelError(f"{what} takes no rgb input: it cannot index images")
+
+    def use_precision(self, setting: str, dtype: str = "float32") -> None:
+        """Compute gallery vectors in ``setting`` (``ANYSEEK_MODEL__PRECISION``: auto, float32,
+        bfloat16), resolved once here for this model's device and weights' dtype."""
+        self.precision = gallery_precision(setting, device=self.device.type, dtype=dtype)
+
+    def gallery_autocast(self) -> torch.autocast:
+        """bfloat16 autocast around a gallery batch when its precision is bfloat16 (the weights
+        stay as loaded; queries are computed outside it, in the model's own precision)."""
+        bf16 = self.precision == "bfloat16"
+        return torch.autocast(self.device.type, torch.bfloat16, enabled=bf16)
 
     @property
     def gallery_input(self) -> QueryModality:

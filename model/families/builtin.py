@@ -128,6 +128,15 @@ class BuiltinSearchModel(SearchModelBase):
         with self._autocast():
             return self.bundle.model.embed(base, x.to(self.device)).float()
 
+    @torch.inference_mode()
+    def _embed_gallery(self, x: torch.Tensor) -> torch.Tensor:
+        """Gallery images [B, 3, S, S] -> float32 unit vectors [B, D], in the gallery's
+        precision (bfloat16 autocast when it is bfloat16, else the compute dtype)."""
+        if self.precision != "bfloat16":
+            return self._embed("rgb", x)
+        with self.gallery_autocast():
+            return self.bundle.model.embed("rgb", x.to(self.device)).float()
+
     def _embed_batches(self, batches: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Each modality's rows -> unit vectors; the query modalities that share the trunk (a
         sketch, a depth map, a painting...) go through it in one pass, not one pass each."""
@@ -153,7 +162,7 @@ class BuiltinSearchModel(SearchModelBase):
 
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {space: [B, D] float32}."""
-        return {self.spaces[0].name: self._embed("rgb", images).cpu().numpy()}
+        return {self.spaces[0].name: self._embed_gallery(images).cpu().numpy()}
 
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
         """Every request's inputs, batched by modality across requests, then combined per
@@ -181,11 +190,15 @@ class BuiltinSearchModel(SearchModelBase):
 
 
 def load_builtin_search_model(
-    source: str | Path, *, device: str = "cpu", dtype: str = "float32"
+    source: str | Path, *, device: str = "cpu", dtype: str = "float32", precision: str = "float32"
 ) -> BuiltinSearchModel:
-    """Load ``builtin`` or a built-in model folder as a search model."""
+    """Load ``builtin`` or a built-in model folder as a search model, its gallery vectors
+    computed in ``precision`` (auto, float32, bfloat16)."""
     name = "builtin" if str(source) == "builtin" else Path(source).name
-    return BuiltinSearchModel(load_builtin_bundle(source, device=device), name=name, dtype=dtype)
+    bundle = load_builtin_bundle(source, device=device)
+    model = BuiltinSearchModel(bundle, name=name, dtype=dtype)
+    model.use_precision(precision, dtype)
+    return model
 
 
 __all__ = ["BuiltinSearchModel", "is_builtin_bundle", "load_builtin_search_model"]

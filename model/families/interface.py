@@ -124,6 +124,9 @@ class SearchModel(Protocol):
     # how much each part of an indexed item of several counts (query modality -> weight); empty:
     # all alike, one joint pass (4M models); see :func:`item_request`
     item_weights: Mapping[str, float]
+    precision: (
+        str  # what gallery vectors are computed in: float32, bfloat16 (or the weights' dtype)
+    )
 
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32, L2-normalised}."""

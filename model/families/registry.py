@@ -29,7 +29,7 @@ class ModelFamily:
 
     name: str
     matches: Callable[[str], bool]  # does this source belong to the family?
-    load: Callable[..., SearchModel]  # (source, *, device, dtype, **options) -> SearchModel
+    load: Callable[..., SearchModel]  # (source, *, device, dtype, precision, **opts) -> model
     # the family's own settings as extra keyword arguments of ``load``
     options: Callable[[ModelSettings], dict[str, Any]] = lambda settings: {}
 
@@ -63,16 +63,22 @@ def resolve_device(device: str) -> str:
 
 
 def load_search_model(
-    source: str | ModelSettings = "builtin", *, device: str = "cpu", dtype: str = "float32"
+    source: str | ModelSettings = "builtin",
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    precision: str = "auto",
 ) -> SearchModel:
     """The search model behind ``ANYSEEK_MODEL__SOURCE``, by the first family that matches it.
 
-    Given the ``ModelSettings`` (``ANYSEEK_MODEL__*``), their source, device and dtype are used,
-    and the family's own settings (the tokenizers folder of official checkpoints).
+    Given the ``ModelSettings`` (``ANYSEEK_MODEL__*``), their source, device, dtype and
+    precision are used, and the family's own settings (the tokenizers folder of official
+    checkpoints).
     """
     settings = source if isinstance(source, ModelSettings) else None
     if settings is not None:
         source, device, dtype = settings.source, settings.device, settings.dtype
+        precision = settings.precision
     try:  # recognising a family probes the source as a path ("~user" is a RuntimeError)
         family = next((f for f in FAMILIES if f.matches(source)), None)
     except (*PATH_ERRORS, RuntimeError) as error:
@@ -80,7 +86,9 @@ def load_search_model(
     if family is not None:
         options = family.options(settings) if settings is not None else {}
         try:
-            return family.load(source, device=resolve_device(device), dtype=dtype, **options)
+            return family.load(
+                source, device=resolve_device(device), dtype=dtype, precision=precision, **options
+            )
         except OSError as error:  # a file of the source the OS refuses: unreadable, gone
             raise ModelError(path_refused("ANYSEEK_MODEL__SOURCE", source, error)) from None
     raise ModelError(

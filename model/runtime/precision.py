@@ -53,3 +53,20 @@ def bf16_matmul_pays() -> bool:
     if not native_bf16():
         return False
     return bf16_faster(matmul_seconds(torch.float32), matmul_seconds(torch.bfloat16))
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")  # the choices of ANYSEEK_MODEL__PRECISION
+
+
+def gallery_precision(setting: str, *, device: str = "cpu", dtype: str = "float32") -> str:
+    """The precision gallery vectors are computed in, from ``ANYSEEK_MODEL__PRECISION``:
+    ``float32`` or ``bfloat16`` as asked; ``auto`` bfloat16 only on a CPU whose timed matmul
+    shows it clearly faster (:func:`bf16_matmul_pays`), else float32. A model whose weights are
+    loaded in another dtype (``ANYSEEK_MODEL__DTYPE``) computes everything in that one."""
+    if setting not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {setting!r}")
+    if dtype != "float32":
+        return dtype
+    if setting == "auto":
+        return "bfloat16" if device == "cpu" and bf16_matmul_pays() else "float32"
+    return setting

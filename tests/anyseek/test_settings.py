@@ -114,3 +114,32 @@ def test_config_show_keeps_urls_without_password(
 
     assert shown["broker_url"] == "redis://cache.example:6379/0"
     assert shown["database_url"] == f"sqlite:///{tmp_path / 'anyseek.db'}"
+
+
+@pytest.mark.parametrize("value", ["auto", "float32", "bfloat16"])
+def test_the_precision_of_gallery_vectors_is_a_setting(env: pytest.MonkeyPatch, value: str) -> None:
+    assert load_settings().model.precision == "auto"  # unset: chosen by a timed matmul
+    env.setenv("ANYSEEK_MODEL__PRECISION", value)
+    assert load_settings().model.precision == value
+
+
+@pytest.mark.parametrize(
+    ("variables", "said"),
+    [
+        ({"ANYSEEK_MODEL__PRECISION": "bf16"}, r"ANYSEEK_MODEL__PRECISION: .*'auto', 'float32'"),
+        ({"ANYSEEK_MODEL__PRECISION": "float16"}, r"ANYSEEK_MODEL__PRECISION: .*'bfloat16'"),
+        (
+            {"ANYSEEK_MODEL__PRECISION": "float32", "ANYSEEK_MODEL__DTYPE": "bfloat16"},
+            r"ANYSEEK_MODEL__PRECISION=float32 cannot hold with ANYSEEK_MODEL__DTYPE=bfloat16",
+        ),
+    ],
+)
+def test_a_bad_precision_is_refused_with_the_choices(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, variables: dict[str, str], said: str
+) -> None:
+    for name, value in variables.items():
+        env.setenv(name, value)
+    with pytest.raises(SettingsError, match=said):
+        load_settings()
+    assert main(["config", "show"]) == 1
+    assert capsys.readouterr().err.count("\n") == 1  # one line, no traceback

@@ -146,3 +146,20 @@ def test_listing_jobs_takes_as_many_queries_for_twenty_jobs_as_for_one(served: S
     assert all(job["collection"] == "many" for job in jobs.values())
     whole = served.client.get(f"/v1/jobs/{ids[0]}").json()
     assert len(whole["failures"]) == 25  # its own page: every reason
+
+
+def test_an_exif_value_left_out_is_the_items_note_on_its_job(served: Served) -> None:
+    from exif_photos import exif_jpeg
+
+    bad = exif_jpeg(taken="2024:13:45 10:00:00", make="Nikon", colour=(10, 120, 200))
+    good = exif_jpeg(taken="2024:06:15 14:30:00", make="Canon", colour=(120, 10, 200))
+    files = [("files", ("bad.jpg", bad, "image/jpeg")), ("files", ("good.jpg", good, "image/jpeg"))]
+    job = served.client.post("/v1/collections/noted/items", files=files, params={"wait": True})
+    assert job.status_code == 202, job.text
+    got = served.client.get(f"/v1/jobs/{job.json()['id']}").json()
+    assert (got["done"], got["failed"]) == (2, 0)  # indexed all the same, with a note
+    assert [n["source"].rsplit("/", 1)[-1] for n in got["notes"]] == ["bad.jpg"]
+    assert (
+        "EXIF taken left empty: date '2024:13:45 10:00:00' is not a date"
+        in (got["notes"][0]["reason"])
+    )

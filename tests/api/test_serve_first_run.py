@@ -101,9 +101,11 @@ def test_a_filter_of_the_wrong_kind_is_a_400_naming_field_and_kind(
 
 
 def test_an_unknown_operator_is_a_422_naming_it(first_run: FirstRun) -> None:
-    answer = _search(first_run, ranges={"price": {"gt": 5}})
+    answer = _search(first_run, ranges={"price": {"ne": 5}})
     assert answer["status"] == 422, answer
-    assert answer["field"] == "body.filter.ranges.price.gt", answer
+    assert answer["field"] == "body.filter.ranges.price.ne", answer
+    both = _search(first_run, ranges={"price": {"gt": 5, "gte": 6}})  # two lower bounds
+    assert both["status"] == 422 and "give gte or gt, not both" in both["detail"], both
 
 
 def test_filters_of_the_right_kind_still_select(first_run: FirstRun) -> None:
@@ -141,7 +143,7 @@ def _cli_search(first_run: FirstRun, *where: str) -> subprocess.CompletedProcess
         ("price>=abc", "price is a number field, so the value must be a number, got 'abc'"),
         ("sold=maybe", "sold is a boolean field, so the value must be true or false"),
         ("note<=3", "note is a string field and ranges compare number and date fields"),
-        ("price>5", "unknown operator '>' after 'price'"),
+        ("price<>5", "unknown operator '<>' after 'price'"),
         ("price==5", "unknown operator '==' after 'price'"),
         ("price!=5", "unknown operator '!=' after 'price'"),
     ],

@@ -30,8 +30,21 @@ def test_photo_facts_from_the_shell(
     assert main(["db", "upgrade"]) == 0
     with caplog.at_level(logging.INFO, logger="anyseek.indexer.exif"):
         assert main(["index", str(tmp_path / "photos"), "-c", "photos"]) == 0
-    assert "5 indexed, 0 failed" in capsys.readouterr().out  # bad EXIF fails no photo
+    summary = capsys.readouterr().out
+    assert "5 indexed, 0 failed" in summary  # bad EXIF fails no photo
     assert any("bad.jpg: EXIF taken left empty" in m for m in caplog.messages)  # the job's log
+    bad = str(tmp_path / "photos" / "bad.jpg")
+    said = [  # and where the person indexing sees it: each value left out, with why
+        f"noted: {bad}: EXIF taken left empty: date '2024:13:45 10:00:00' is not a date",
+        "EXIF gps_lat left empty: 200.0 degrees is outside -90..90",
+        "EXIF orientation left empty: 9 is not an orientation 1-8",
+        f"noted: {tmp_path / 'photos' / 'corrupt.jpg'}: the EXIF block is unreadable",
+    ]
+    assert all(line in summary for line in said), summary
+    assert main(["jobs", "show", "1", "--all"]) == 0
+    shown = capsys.readouterr().out
+    assert all(line in shown for line in said), shown
+    assert sum(line.startswith("noted: ") for line in shown.splitlines()) == 2  # no other photo
 
     def found(*where: str) -> list[str]:
         args = [a for w in where for a in ("--where", w)]

@@ -89,6 +89,10 @@ def test_indexing_keeps_every_photo_with_its_facts(library) -> None:
     assert any("bad.jpg: EXIF taken left empty" in m for m in logged), logged
     assert any("corrupt.jpg: the EXIF block is unreadable" in m for m in logged), logged
     assert all(m.startswith(f"job {report.job_id}: ") for m in logged)
+    notes = {Path(uri).name: note for uri, note in report.notes}  # on the job, not only the log
+    assert sorted(notes) == ["bad.jpg", "corrupt.jpg"]
+    assert "EXIF taken left empty" in notes["bad.jpg"] and "EXIF gps" in notes["bad.jpg"]
+    assert notes["corrupt.jpg"].startswith("the EXIF block is unreadable")
     database = open_database(settings)
     try:
         with database.session() as session:

@@ -36,6 +36,7 @@ class StandIn:
     name: str
     version: str
     spaces: tuple[SpaceInfo, ...] = (SpaceInfo("clip", "tok_clip_global", 8),)
+    precision: str = "float32"
 
 
 INDEXED_WITH = StandIn("derived-model", "0123456789abcdef")

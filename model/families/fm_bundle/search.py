@@ -113,7 +113,8 @@ class BundleSearchModel(SearchModelBase):
 
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {space: [B, dim] float32} in one encoder pass."""
-        vectors = self.bundle.embed(self._inputs(images))
+        with self.gallery_autocast():
+            vectors = self.bundle.embed(self._inputs(images))
         return {s.name: vectors[s.output].float().cpu().numpy() for s in self.spaces}
 
     def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
@@ -185,12 +186,15 @@ def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 def load_bundle_search_model(
-    source: str | Path, *, device: str = "cpu", dtype: str = "float32"
+    source: str | Path, *, device: str = "cpu", dtype: str = "float32", precision: str = "float32"
 ) -> BundleSearchModel:
-    """Load ``builtin`` or a bundle folder as a search model."""
+    """Load ``builtin`` or a bundle folder as a search model, its gallery vectors computed in
+    ``precision`` (auto, float32, bfloat16)."""
     name = "builtin" if str(source) == "builtin" else Path(source).name
     bundle = load_bundle(source, device=device, dtype=torch_dtype(dtype))
-    return BundleSearchModel(bundle, name=name)
+    model = BundleSearchModel(bundle, name=name)
+    model.use_precision(precision, dtype)
+    return model
 
 
 __all__ = ["BundleSearchModel", "builtin_palette", "is_bundle", "load_bundle_search_model"]

@@ -136,7 +136,8 @@ class MultiMAESearchModel(SearchModelBase):
     @torch.no_grad()
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {multimae: [B, D] float32, L2-normalised}."""
-        hidden = self.model.encode({"rgb": images.to(self.device)})
+        with self.gallery_autocast():
+            hidden = self.model.encode({"rgb": images.to(self.device)})
         return {SPACE: self._pool(hidden).cpu().numpy()}
 
     def _pool(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -262,11 +263,14 @@ def is_multimae_source(source: object) -> bool:
 
 
 def load_multimae_search_model(
-    source: str | Path, *, device: str = "cpu", dtype: str = "float32"
+    source: str | Path, *, device: str = "cpu", dtype: str = "float32", precision: str = "float32"
 ) -> MultiMAESearchModel:
-    """Load a MultiMAE checkpoint as a search model; its version is the weights' content hash."""
+    """Load a MultiMAE checkpoint as a search model, its gallery vectors computed in
+    ``precision`` (auto, float32, bfloat16); its version is the weights' content hash."""
     weights = find_weights(source)
-    model = load_multimae(weights, device=device, dtype=torch_dtype(dtype))
-    return MultiMAESearchModel(
-        model, name=Path(source).name, version=weights_digest([weights]), folder=weights.parent
+    network = load_multimae(weights, device=device, dtype=torch_dtype(dtype))
+    model = MultiMAESearchModel(
+        network, name=Path(source).name, version=weights_digest([weights]), folder=weights.parent
     )
+    model.use_precision(precision, dtype)
+    return model

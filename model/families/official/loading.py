@@ -51,6 +51,7 @@ def load_official_search_model(
     device: str = "cpu",
     dtype: str = "float32",
     tokenizers: str | Path | None = None,
+    precision: str = "float32",
 ) -> OfficialSearchModel:
     """Load an official 4M / 4M-21 FM (file, folder or repo id) with its tokenizers from the
     ``tokenizers`` folder (or the hub by repo id when None) as a search model.
@@ -61,11 +62,11 @@ def load_official_search_model(
     from model.fourm.loading import load_fourm
     from model.fourm.tokenizers.text import load_text_tokenizer
 
-    precision = torch_dtype(dtype)  # a bad name is refused before anything is loaded
+    weights_dtype = torch_dtype(dtype)  # a bad name is refused before anything is loaded
     notice_licence()
     try:
         weights, _ = resolve_source(source)
-        fm = load_fourm(source, device=device, dtype=precision)
+        fm = load_fourm(source, device=device, dtype=weights_dtype)
     except CheckpointError as exc:
         raise ModelError(f"cannot load the 4M checkpoint {source}: {exc}") from None
     shelf = TokenizerShelf(tokenizers, device)
@@ -106,7 +107,7 @@ def load_official_search_model(
         queries[spec.name] = build_query_modality(spec, name, text, tokenizer, fm.config.image_size)
     bundle = ModelBundle(fm, decoders, text, Path(weights))
     space_files = [shelf.files[tokenizer_repo(o)] for o in decoders]
-    return OfficialSearchModel(
+    model = OfficialSearchModel(
         bundle,
         name=_model_name(source, weights),
         version=weights_digest([weights, *space_files]),
@@ -114,6 +115,8 @@ def load_official_search_model(
         space_names=names,
         unavailable=unavailable,
     )
+    model.use_precision(precision, dtype)  # gallery vectors in it: auto, float32, bfloat16
+    return model
 
 
 def _model_name(source: str | Path, weights: Path) -> str:

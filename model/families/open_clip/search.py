@@ -5,9 +5,9 @@ through the model's own preprocessing and ``encode_image``; captions through its
 and ``encode_text``; a sketch is read as an image (light lines on dark are turned dark on light,
 as drawings are photographed). A query of several parts is one vector, the normalised weighted
 sum of its parts' (a negative weight says "not like this"), as for the built-in model; its
-information is 1. Gallery batches run through a bfloat16 copy of the image tower where the CPU
-multiplies bf16 in hardware (``model.runtime.precision``); queries stay in the model's own
-precision.
+information is 1. Gallery batches run through a bfloat16 copy of the image tower when the gallery
+precision is bfloat16 (``ANYSEEK_MODEL__PRECISION``; auto: where a timed matmul shows bf16 faster,
+``model.runtime.precision``); queries stay in the model's own precision.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from model.families.interface import (
     torch_dtype,
     weights_digest,
 )
-from model.runtime.precision import bf16_matmul_pays
 from model.transforms.base import open_image
 from model.transforms.rgb import to_rgb
 
@@ -149,7 +148,7 @@ class OpenClipSearchModel(SearchModelBase):
         tokenizer: Any,
         *,
         dtype: str = "float32",
-        gallery_bf16: bool | None = None,
+        precision: str = "float32",
     ) -> None:
         self.source = source
         self.model = model
@@ -158,12 +157,9 @@ class OpenClipSearchModel(SearchModelBase):
         self.version = _version(source)
         self.device = next(model.parameters()).device
         self.compute_dtype = torch_dtype(dtype)
-        if gallery_bf16 is None:  # asked for, or float32 where bf16 pays: gallery batches in bf16
-            cpu = self.device.type == "cpu"
-            native = cpu and self.compute_dtype == torch.float32 and bf16_matmul_pays()
-            gallery_bf16 = native or self.compute_dtype == torch.bfloat16
-        self.gallery_bf16 = gallery_bf16
-        self.gallery = _bf16_image_tower(model) if gallery_bf16 else model
+        self.use_precision(precision, dtype)  # auto: bfloat16 where a timed matmul says it pays
+        self.gallery_bf16 = self.precision == "bfloat16"
+        self.gallery = _bf16_image_tower(model) if self.gallery_bf16 else model
         self.palette = None
         transforms = {"caption": _caption(tokenizer), "image": _image(preprocess)}
         transforms["sketch"] = _sketch(preprocess)
@@ -189,7 +185,7 @@ class OpenClipSearchModel(SearchModelBase):
     @torch.inference_mode()
     def embed_images(self, images: torch.Tensor) -> dict[str, np.ndarray]:
         """Model-ready rgb [B, 3, S, S] -> {clip: [B, D] float32}; through the bf16 copy of the
-        image tower where the CPU has bf16, else in the model's own precision."""
+        image tower when the gallery precision is bfloat16, else in the model's own precision."""
         if not self.gallery_bf16:
             return {SPACE: self._encode(PIXELS, images, self.compute_dtype).cpu().numpy()}
         out = self.gallery.encode_image(images.to(self.device, torch.bfloat16))
@@ -267,14 +263,14 @@ def load_open_clip_search_model(
     device: str = "cpu",
     dtype: str = "float32",
     cache: str | Path | None = None,
-    gallery_bf16: bool | None = None,
+    precision: str = "float32",
 ) -> OpenClipSearchModel:
     """Load an open_clip model (see :mod:`.sources` for the source forms) as a search model;
-    downloads go once into ``cache``. ``gallery_bf16`` None: bf16 gallery batches where native."""
+    downloads go once into ``cache``; gallery vectors in ``precision`` (auto, float32, bfloat16)."""
     torch_dtype(dtype)  # a bad name is refused before anything is loaded or downloaded
     resolved = resolve(str(source), Path(cache).expanduser() if cache else None)
     notice_licence(resolved)
     model, preprocess, tokenizer = build(resolved, device)
     return OpenClipSearchModel(
-        resolved, model, preprocess, tokenizer, dtype=dtype, gallery_bf16=gallery_bf16
+        resolved, model, preprocess, tokenizer, dtype=dtype, precision=precision
     )

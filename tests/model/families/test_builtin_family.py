@@ -51,3 +51,13 @@ def test_sketches_find_their_scenes(search_model: SearchModel) -> None:
     ]
     top = (np.stack(found) @ index.T).argmax(1)
     assert (top == np.arange(len(scenes))).mean() >= 0.8
+
+
+def test_the_precision_setting_is_honoured_by_the_builtin_model() -> None:
+    from precision_check import check_precision_honoured
+
+    from anyseek.settings import ModelSettings
+    from scenes.sample import generate_scene
+
+    photos = [Image.fromarray(generate_scene(9_100 + seed, 64).rgb) for seed in range(4)]
+    check_precision_honoured(ModelSettings(source="builtin"), photos)

@@ -36,3 +36,16 @@ def test_with_the_flags_the_timing_decides(monkeypatch) -> None:
         seconds = {torch.float32: float32_s, torch.bfloat16: bf16_s}
         monkeypatch.setattr(precision, "matmul_seconds", lambda dtype, s=seconds: s[dtype])
         assert precision.bf16_matmul_pays.__wrapped__() is pays
+
+
+@pytest.mark.parametrize("pays", [True, False])
+def test_the_setting_resolves_to_what_gallery_vectors_are_computed_in(monkeypatch, pays) -> None:
+    monkeypatch.setattr(precision, "bf16_matmul_pays", lambda: pays)
+    chosen = "bfloat16" if pays else "float32"
+    assert precision.gallery_precision("auto") == chosen  # the timed matmul decides
+    assert precision.gallery_precision("auto", device="cuda") == "float32"  # as before on a GPU
+    for forced in ("float32", "bfloat16"):  # asked for: honoured whatever the CPU
+        assert precision.gallery_precision(forced) == forced
+    assert precision.gallery_precision("auto", dtype="bfloat16") == "bfloat16"  # weights' dtype
+    with pytest.raises(ValueError, match="auto, float32, bfloat16"):
+        precision.gallery_precision("half")

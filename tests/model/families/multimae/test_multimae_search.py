@@ -207,3 +207,12 @@ def test_weighted_parts_are_fused(search_model, scenes):
     with pytest.raises(ModelError, match="use fusion"):
         search_model.embed_query(inputs, {"depth": 0.5}, "guidance")
     assert search_model.palette is None
+
+
+def test_the_precision_setting_is_honoured_by_multimae(checkpoint: Path) -> None:
+    from precision_check import check_precision_honoured
+
+    from anyseek.settings import ModelSettings
+
+    photos = [Image.fromarray(generate_scene(seed, 64).rgb) for seed in SEEDS]
+    check_precision_honoured(ModelSettings(source=str(checkpoint)), photos)

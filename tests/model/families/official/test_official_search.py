@@ -316,3 +316,13 @@ def test_an_item_of_several_modalities_is_one_encoder_pass(model, files, monkeyp
     names = sorted(s.name for s in model.spaces)
     expected = np.concatenate([joint[n].vector for n in names])
     np.testing.assert_allclose(rows[0], expected, atol=1e-5)
+
+
+def test_the_precision_setting_is_honoured_by_official_4m(
+    fourm_fixtures: Path, tokenizers: Path, files: dict[str, Path]
+) -> None:
+    from precision_check import check_precision_honoured
+
+    settings = ModelSettings(source=str(fourm_fixtures / "fm"), tokenizers=str(tokenizers))
+    # a tokenized space of the tiny random fixture moves most (bench/results/precision.md)
+    check_precision_honoured(settings, [files["image"], files["image"]], min_cosine=0.8)

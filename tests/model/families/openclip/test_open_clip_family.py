@@ -73,17 +73,17 @@ def test_a_folder_is_served_as_open_clip_serves_it(tiny_folder: Path) -> None:
     assert [(s.name, s.dim) for s in found.spaces] == [("clip", 32)]
     assert list(found.query_modalities) == ["caption", "sketch", "image"]
     assert found.name == "tiny-clip" and len(found.version) == 16
-    exact = load_open_clip_search_model(f"open_clip:{tiny_folder}", gallery_bf16=False)
+    exact = load_open_clip_search_model(f"open_clip:{tiny_folder}", precision="float32")
     assert exact.version == found.version
     _assert_same_as_open_clip(exact, _reference(f"local-dir:{tiny_folder}"))
 
 
 def test_a_checkpoint_file_beside_its_config_and_arch_with_a_file(tiny_folder, tiny_arch) -> None:
     weights = tiny_folder / "open_clip_model.safetensors"
-    beside = load_open_clip_search_model(str(weights), gallery_bf16=False)
+    beside = load_open_clip_search_model(str(weights), precision="float32")
     _assert_same_as_open_clip(beside, _reference(f"local-dir:{tiny_folder}"))
     # ARCH/FILE: open_clip's registered config with the file; preprocessing is the arch's default
-    by_arch = load_open_clip_search_model(f"open_clip:{ARCH}/{weights}", gallery_bf16=False)
+    by_arch = load_open_clip_search_model(f"open_clip:{ARCH}/{weights}", precision="float32")
     assert by_arch.name == f"{ARCH}/open_clip_model.safetensors"
     assert by_arch.version != beside.version  # other preprocessing: other vectors
     _assert_same_as_open_clip(by_arch, _reference(ARCH, str(weights)))
@@ -110,7 +110,7 @@ def test_a_hub_id_loads_from_the_model_cache_without_the_network(
     card = "---\nlicense: mit\ntags:\n- clip\n---\n# tiny\n"
     _hub_cache(tmp_path, "anyseek/tiny-clip", tiny_folder, card)
     found = load_open_clip_search_model(
-        "open_clip:hf-hub:anyseek/tiny-clip", cache=tmp_path, gallery_bf16=False
+        "open_clip:hf-hub:anyseek/tiny-clip", cache=tmp_path, precision="float32"
     )
     assert found.name == "hf-hub:anyseek/tiny-clip"
     assert "released under 'mit'" in capsys.readouterr().err  # the licence is printed
@@ -179,7 +179,7 @@ def _tiny_wider() -> dict:
 
 
 def test_sketches_weights_and_refusals(tiny_folder: Path, tmp_path: Path) -> None:
-    model = load_open_clip_search_model(str(tiny_folder), gallery_bf16=False)
+    model = load_open_clip_search_model(str(tiny_folder), precision="float32")
     drawing = Image.new("RGB", (40, 40), "white")
     for x in range(5, 35):
         drawing.putpixel((x, 20), (0, 0, 0))
@@ -207,14 +207,18 @@ def test_sketches_weights_and_refusals(tiny_folder: Path, tmp_path: Path) -> Non
         model.query_modalities["caption"].transform("  ")
 
 
-def test_bf16_gallery_batches_where_the_cpu_runs_it_faster(tiny_folder: Path) -> None:
+def test_bf16_gallery_batches_as_the_precision_setting_says(tiny_folder: Path) -> None:
+    from anyseek.settings import ModelSettings
     from model.runtime.precision import bf16_matmul_pays
 
-    default = load_search_model(str(tiny_folder))
+    default = load_search_model(str(tiny_folder))  # auto: where the timed matmul says it pays
     assert default.gallery_bf16 == bf16_matmul_pays()
+    assert default.precision == ("bfloat16" if bf16_matmul_pays() else "float32")
     assert load_open_clip_search_model(str(tiny_folder), dtype="bfloat16").gallery_bf16
-    exact = load_open_clip_search_model(str(tiny_folder), gallery_bf16=False)
-    fast = load_open_clip_search_model(str(tiny_folder), gallery_bf16=True)
+    exact = load_search_model(ModelSettings(source=str(tiny_folder), precision="float32"))
+    fast = load_search_model(ModelSettings(source=str(tiny_folder), precision="bfloat16"))
+    assert (exact.precision, exact.gallery_bf16) == ("float32", False)
+    assert (fast.precision, fast.gallery_bf16) == ("bfloat16", True)  # whatever this CPU is
     batch = torch.stack([exact.image_input(p) for p in _photos()])
     a, b = exact.embed_images(batch)["clip"], fast.embed_images(batch)["clip"]
     assert not np.array_equal(a, b)  # bf16 did run
