@@ -82,6 +82,7 @@ class Decoded:
     thumbnail: bytes  # JPEG; b"" for an item with no picture (captions)
     inputs: dict[str, Any] | None = None  # {query modality: model input} of an item of parts
     photo: PhotoFacts = NO_FACTS  # what its EXIF says (indexer.exif)
+    notes: tuple[str, ...] = ()  # what decoding warned of (damaged EXIF...): the item's notes
 
     @property
     def rgb(self) -> torch.Tensor | None:
@@ -158,4 +159,5 @@ def decode(fetched: Fetched, limits: DecodeLimits, image_input) -> Decoded:
         format=opened.format,
         thumbnail=make_thumbnail(opened.image, limits.thumbnail_size),
         photo=photo,
+        notes=tuple(dict.fromkeys(notes)),
     )

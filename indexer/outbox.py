@@ -242,8 +242,9 @@ def stage_item(
             session.flush()
     except exc.IntegrityError:
         return None
-    if left_out and notes is not None:
-        notes.append((fetched.ref.shown, "; ".join(dict.fromkeys(left_out))))
+    said = (*decoded.notes, *left_out)  # what decoding warned of, then each fact left out
+    if said and notes is not None:
+        notes.append((fetched.ref.shown, "; ".join(dict.fromkeys(said))))
     session.add(
         PendingVectors(
             item_id=row.id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -54,7 +55,7 @@ def decode_item(fetched: Fetched, limits: DecodeLimits, model: SearchModel) -> D
     with noted() as notes:  # Pillow's warnings while the parts are read (damaged EXIF...)
         decoded = _decode_parts(fetched, limits, model)
     log_notes(fetched.ref.shown, notes)
-    return decoded
+    return replace(decoded, notes=tuple(dict.fromkeys(notes)))
 
 
 def _photo_facts(parts: Sequence[FetchedPart]) -> PhotoFacts:

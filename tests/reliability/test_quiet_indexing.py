@@ -41,7 +41,9 @@ def test_indexing_the_hostile_corpus_prints_only_the_summary(tmp_path: Path) -> 
     assert summary[0].startswith("job 1 succeeded: "), done.stdout
     assert not any("warning" in line.lower() for line in summary), done.stdout
     with sqlite3.connect(tmp_path / "data" / "anyseek.db") as db:  # every reason on the job
-        listed = dict(db.execute("SELECT source_uri, reason FROM index_job_failures").fetchall())
+        listed = dict(
+            db.execute("SELECT source_uri, reason FROM index_job_failures WHERE NOT noted")
+        )
     refused = sorted(Path(uri).name for uri, why in listed.items() if "NaN or infinite" in why)
     assert refused == ["NaN.tif", "infinity.tif"], listed
     assert not any("exif_" in uri for uri in listed), "damaged EXIF is decoded all the same"
@@ -62,3 +64,6 @@ def test_damaged_exif_is_the_items_logged_note(ready_settings, search_model, tmp
     notes = sorted(r.getMessage() for r in caplog.records if r.name == "indexer.notes")
     assert len(notes) == 2 and all("Corrupt EXIF data" in note for note in notes), notes
     assert [Path(note.split(": ")[0]).name for note in notes] == ["bad0.jpg", "bad1.jpg"]
+    on_job = {Path(uri).name: note for uri, note in found.notes}  # and on the job, shown to all
+    assert sorted(on_job) == ["bad0.jpg", "bad1.jpg"], found.notes
+    assert all("Corrupt EXIF data" in note for note in on_job.values()), on_job
