@@ -140,7 +140,10 @@ class ApiSettings(BaseModel):
     api_keys: list[SecretStr] = Field(default_factory=list, description="empty = no auth")
     max_upload_mb: float = Field(default=20.0, gt=0)
     max_image_pixels: int = Field(
-        default=40_000_000, gt=0, description="largest image decoded when indexing"
+        default=40_000_000,
+        gt=0,
+        description="most pixels of one image decoded when indexing (a JPEG or HEIC counts at "
+        "the reduced size it is decoded at)",
     )
     max_query_pixels: int = Field(
         default=8_000_000,
