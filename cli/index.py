@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="List, show and cancel index jobs.", no_args_is_help=True)
 MAX_FAILURES_SHOWN = 20
+EXIT_CODES = {"succeeded": 0, "partial": 2}  # how a job ended -> exit code; any other is 1
 
 
 def echo_report(result: IndexReport, shown: int = MAX_FAILURES_SHOWN) -> None:
@@ -110,6 +111,9 @@ def index(
     finally:
         store.close()
     echo_report(found)
+    if found.status == "failed" and found.failed and not found.done:
+        typer.echo("  none of its items was indexed: the failures above say why", err=True)
+    raise typer.Exit(EXIT_CODES.get(found.status, 1))
 
 
 def worker(
