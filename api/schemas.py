@@ -420,9 +420,9 @@ class SearchResponse(BaseModel):
     )
     relevance_note: str | None = Field(
         default=None,
-        description="set when the model has no relevance calibration: why every hit's relevance "
-        "is null and min_relevance is refused, and how to fit one (`anyseek calibrate` writes "
-        "relevance.json)",
+        description="set when no hit carries a relevance: the model has no relevance calibration "
+        "(why, min_relevance is refused, and how to fit one: `anyseek calibrate` writes "
+        "relevance.json), or the hits are not photos, the calibration's domain",
     )
 
 

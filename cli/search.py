@@ -274,18 +274,28 @@ def _ask_server(settings: Any, given: str | None, query: Any, spec: Any) -> Any:
         return None
 
 
+CAPTION_SHOWN = 60  # characters of a caption item's text in the table
+
+
+def _caption(payload: dict[str, Any]) -> str | None:
+    """A caption item's text as the table shows it, cut to ``CAPTION_SHOWN`` characters."""
+    text = payload.get("caption")
+    if not isinstance(text, str):
+        return None
+    return text if len(text) <= CAPTION_SHOWN else text[: CAPTION_SHOWN - 1] + "…"
+
+
 def echo_results(results) -> None:
     """Results as a table: rank, id, relevance (for a calibrated model), fused score, each
-    space's score (rank), path; for a model without a calibration, the note saying why once."""
+    space's score (rank), the item's modalities and key (its path for an image file), and a
+    caption item's text; the answer's note on relevance, when it has one."""
     for warning in results.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if not results.hits:
         typer.echo(f"no results in {results.collection!r}")
     spaces = sorted({s for hit in results.hits for s in hit.spaces})
-    # relevance is calibrated on photos: a collection of depth maps or captions has none
-    calibrated = results.relevance_note is None and any(
-        h.relevance is not None for h in results.hits
-    )
+    calibrated = any(h.relevance is not None for h in results.hits)
+    captions = [_caption(hit.payload) for hit in results.hits]
     rows = [
         (
             results.offset + i + 1,
@@ -293,17 +303,21 @@ def echo_results(results) -> None:
             *(("-" if hit.relevance is None else f"{hit.relevance:.2f}",) if calibrated else ()),
             f"{hit.score:.4f}",
             *(f"{hit.spaces[s].score:.3f} ({hit.spaces[s].rank})" for s in spaces),
-            hit.payload.get("path"),
+            hit.payload.get("modalities", ["rgb"]),
+            hit.payload.get("key", hit.payload.get("path")),
+            *((caption,) if any(captions) else ()),
         )
-        for i, hit in enumerate(results.hits)
+        for i, (hit, caption) in enumerate(zip(results.hits, captions, strict=True))
     ]
     if rows:
         relevance = ("relevance",) if calibrated else ()
-        echo_table(("rank", "id", *relevance, "score", *spaces, "path"), rows)
+        caption_column = ("caption",) if any(captions) else ()
+        echo_table(
+            ("rank", "id", *relevance, "score", *spaces, "modalities", "key", *caption_column),
+            rows,
+        )
     if results.relevance_note is not None:
         typer.echo(f"note: {results.relevance_note}")
-    elif not calibrated and results.hits:
-        typer.echo("note: relevance is calibrated on photos; these items are not photos: see score")
     if results.next_cursor:
         typer.echo(f"next page: --cursor {results.next_cursor}")
     explanation = results.explanation

@@ -91,7 +91,7 @@ def test_caption_and_sketch_from_the_shell(cli: Cli, indexed, tmp_path: Path) ->
     )  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["rank", "id", "relevance", "score", "bind", "path"]
+    assert lines[0].split() == ["rank", "id", "relevance", "score", "bind", "modalities", "key"]
     assert lines[1].split()[:2] == ["1", "5"]  # scene 4 is item 5
     assert "next page: --cursor" in out and "combined: fusion" in out
 
