@@ -29,6 +29,9 @@ KEY = "key"
 """The manifest column (JSONL key) naming an item; without it an item is named ``FILE:LINE``."""
 TEXT = "text"
 """The JSONL key holding a caption item's text."""
+SCENE_CAPTIONS, SCENE_INDEX = "captions", "index"
+"""A line of the scene data's ``captions.jsonl`` (the demo's gallery): ``{"index": N, "captions":
+[...]}``, read as the scene's first caption (the one the demo asks by), keyed ``scene N``."""
 RGB = "rgb"
 MODALITIES: dict[str, str] = {item_name(name): kind.value for name, kind in QUERY_KINDS.items()}
 """Every modality an item may hold, by part name, with how its value is given (file/text/JSON)."""
@@ -93,12 +96,22 @@ def read_texts(path: Path) -> Expanded:
     """A JSONL of caption items: ``{"text": ..., "key": ..., other fields: metadata}`` a line."""
     found = Expanded([])
     for line, row in _jsonl_lines(path, found):
+        if TEXT not in row and SCENE_CAPTIONS in row:
+            row = _scene_line(row)
         text = row.pop(TEXT, None)
         if not isinstance(text, str):
-            found.failures.append(_row_failure(path, line, f"no {TEXT!r} string (the caption)"))
+            reason = f"no {TEXT!r} string (the caption) nor a {SCENE_CAPTIONS!r} list of them"
+            found.failures.append(_row_failure(path, line, reason))
             continue
         found.refs.append(_record(path, line, row, [("caption", text)]))
     return _nonempty(found, path)
+
+
+def _scene_line(row: dict[str, Any]) -> dict[str, Any]:
+    """A scene data line as a caption item's row: its first caption, keyed ``scene N``."""
+    captions, index = row.pop(SCENE_CAPTIONS), row.pop(SCENE_INDEX, None)
+    text = captions[0] if isinstance(captions, list) and captions else None
+    return {**row, TEXT: text, **({KEY: f"scene {index}"} if index is not None else {})}
 
 
 def read_manifest(settings: IndexerSettings, path: Path) -> Expanded:
