@@ -202,8 +202,8 @@ def search(
         None,
         "--server",
         metavar="URL",
-        help="Ask this running server (default ANYSEEK_API__URL, else http://HOST:PORT of the "
-        "settings); with none there, the model is loaded here.",
+        help="Ask this running server (default ANYSEEK_API__URL, else the `anyseek serve` that "
+        "serves this data directory, if one runs); with none, the model is loaded here.",
     ),
     local: bool = typer.Option(False, "--local", help="Load the model here; ask no server."),
     **parts: Any,
@@ -237,7 +237,9 @@ def search(
     )
     settings = settings_of(ctx)
     spec = _filter(folder, ext, min_bytes, max_bytes, since, until, where)
-    results = None if local else _ask_server(settings, server, query, spec)
+    results, where = (
+        (None, "searched here (--local)") if local else _ask_server(settings, server, query, spec)
+    )
     if results is None:  # the filter's fields resolved against the collection's registry here
         from search.searcher import open_searcher
 
@@ -247,31 +249,39 @@ def search(
             results = searcher.search(query)
         finally:
             searcher.close()
+    typer.secho(where, err=True, dim=True)  # stderr: stdout stays the results, for pipes
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(results), indent=2, default=str))
         return
     echo_results(results)
 
 
-def _ask_server(settings: Any, given: str | None, query: Any, spec: Any) -> Any:
-    """The server's answer to ``query`` filtered by ``spec`` (field names, resolved by the
-    server), or None when no server listens (then the caller loads the model)."""
-    from cli.remote import NoServer, search_remote, server_url
+def _ask_server(settings: Any, given: str | None, query: Any, spec: Any) -> tuple[Any, str]:
+    """The answer of the server to ask, ``query`` filtered by ``spec`` (field names, resolved by
+    the server), or None to search here: a URL given (``--server``, ``ANYSEEK_API__URL``), else
+    the server that serves this data directory (its note, ``cli.server_note``), never another;
+    with the line saying where the search ran."""
+    from cli.remote import NoServer, search_remote
+    from cli.server_note import serving
 
-    url = server_url(settings, given)
+    url = (given or settings.api.url or "").rstrip("/")
+    note = None if url else serving(settings.data_dir)
+    if note is None and not url:
+        return None, f"searched here: no `anyseek serve` serves {settings.data_dir}"
+    url = url or note.url
     keys = settings.api.api_keys
     try:
-        return search_remote(url, query, spec, keys[0].get_secret_value() if keys else None)
+        found = search_remote(url, query, spec, keys[0].get_secret_value() if keys else None)
     except NoServer:
-        if not (given or settings.api.url):  # the implicit default: quietly search here
-            return None
         typer.secho(
             f"no server at {url}: loading the model here (a running `anyseek serve` answers "
             "in well under a second)",
             err=True,
             fg=typer.colors.YELLOW,
         )
-        return None
+        return None, f"searched here: no server answers at {url}"
+    mine = f" (pid {note.pid}), which serves {settings.data_dir}" if note else ""
+    return found, f"searched through the server at {url}{mine}"
 
 
 CAPTION_SHOWN = 60  # characters of a caption item's text in the table
