@@ -75,10 +75,11 @@ def index(
     ),
 ) -> None:
     """Index SOURCE into a collection: in this process with a progress bar, or via workers."""
-    from indexer.records import SourceForm
+    from indexer.records import SourceForm, check_request
 
     settings = settings_of(ctx)
     form = SourceForm(modality, manifest)
+    check_request(settings.indexer, collection, source, form)  # seconds before the model would load
     table = None
     if metadata is not None:
         from indexer.metadata import read_metadata_file

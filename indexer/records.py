@@ -19,11 +19,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from anyseek.errors import PATH_ERRORS, path_refused
 from anyseek.settings import IndexerSettings
 from indexer.errors import ModalityError, SourceError
 from indexer.metadata import csv_value
-from indexer.sources import Expanded, Skip, SourceRef, checked_path, expand, list_entry, printable
-from model.service import QUERY_KINDS, item_name
+from indexer.sources import (
+    Expanded,
+    Skip,
+    SourceRef,
+    checked_path,
+    describe,
+    expand,
+    list_entry,
+    printable,
+)
+from model.queries import QUERY_KINDS, item_name
+from search.stores.checks import check_name
 
 KEY = "key"
 """The manifest column (JSONL key) naming an item; without it an item is named ``FILE:LINE``."""
@@ -74,6 +85,26 @@ def expand_items(
         path = checked_path(settings, Path(source))
         return read_manifest(settings, path) if form.manifest else read_texts(path)
     return with_modality(expand(folder_settings(settings, form.modality), source), form.modality)
+
+
+def check_request(
+    settings: IndexerSettings,
+    collection: str,
+    source: str | Path | Sequence[Path],
+    form: SourceForm,
+) -> None:
+    """Refuse, in a moment, a request that would fail after the model loads (seconds): a bad
+    collection name, a local source path that does not exist or is outside the allowed roots
+    (issue 71). URLs and lists of paths are read later, entry by entry."""
+    check_name("collection", collection)
+    if not isinstance(source, str | Path) or str(source).startswith(("http://", "https://")):
+        return
+    try:
+        found = checked_path(settings, Path(source))
+    except PATH_ERRORS as error:  # a path the OS refuses: too long, no file name, no access
+        raise SourceError(path_refused("source", describe(source), error)) from None
+    if (form.manifest or form.modality == "caption") and not found.is_file():
+        raise SourceError(f"{describe(source)} is not a file (a JSONL or CSV is expected)")
 
 
 def with_modality(found: Expanded, modality: str) -> Expanded:

@@ -38,7 +38,7 @@ from indexer.jobs import (
 from indexer.metadata import UNMATCHED_SHOWN, attach, unmatched
 from indexer.outbox import apply_pending, recover_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
-from indexer.records import SourceForm, check_taken, expand_items, with_modality
+from indexer.records import SourceForm, check_request, check_taken, expand_items, with_modality
 from indexer.runtime import process_model
 from indexer.sources import Expanded, SourceRef, describe
 from model.service import SearchModel, item_modalities
@@ -125,6 +125,8 @@ def run_index(
     the one new collections get. Items a crash left ``pending`` in the collection are
     finished (or re-queued) first; the report counts them as ``recovered``.
     """
+    if job_id is None:
+        check_request(settings.indexer, collection, source, form)  # before the model loads
     model = model or process_model(settings)  # bad model or store settings: no job written
     own_store = store is None
     store = store or open_store(settings)
