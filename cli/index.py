@@ -16,6 +16,7 @@ from cli.writer import claim_store, held_by_worker, refusal
 
 if TYPE_CHECKING:
     from indexer import IndexReport
+    from indexer.records import SourceForm
 
 # indexer and workers import torch: they are imported inside the commands that need them, so
 # `anyseek --help` and the other commands stay fast.
@@ -49,6 +50,22 @@ def echo_report(result: IndexReport, shown: int = MAX_FAILURES_SHOWN) -> None:
         typer.echo(f"  {kind}: {uri}: {reason}")
     if len(listed) > shown > 0:
         typer.echo(f"  ... see `anyseek jobs show {result.job_id} --all`")
+
+
+def upload_advice(collection: str, form: SourceForm) -> str:
+    """How to send this source to the server holding the writer instead: the upload route with
+    the form fields a non-photo source needs (``modality``, ``manifest``)."""
+    route = f"POST /v1/collections/{collection}/items"
+    if form.manifest:
+        return (
+            f"upload it through it ({route}: the manifest in the form field 'manifest', "
+            "each file it names in 'files')"
+        )
+    if form.modality == "caption":
+        return f"upload the JSONL through it ({route} with the form field modality=caption)"
+    if form.modality != "rgb":
+        return f"upload the files through it ({route} with the form field modality={form.modality})"
+    return f"upload the images through it ({route})"
 
 
 def index(
@@ -101,7 +118,7 @@ def index(
     try:  # another process writing the store: refused before a job is written
         store = claim_store(settings)
     except WriterBusyError as busy:
-        advice = "upload the images through it (POST /v1/collections/NAME/items)"
+        advice = upload_advice(collection, form)
         if held_by_worker(busy):
             advice = "index with --workers"
         raise refusal(busy, f"index {source} --collection {collection}", advice) from None
