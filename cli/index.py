@@ -70,7 +70,9 @@ def upload_advice(collection: str, form: SourceForm) -> str:
 
 def index(
     ctx: typer.Context,
-    source: str = typer.Argument(..., help="folder, .txt/.csv list of paths or URLs, file or URL"),
+    source: str = typer.Argument(
+        ..., metavar="SOURCE", help="folder, .txt/.csv list of paths or URLs, file or URL"
+    ),
     collection: str = typer.Option(..., "--collection", "-c", help="collection to index into"),
     workers: bool = typer.Option(
         False, "--workers", help="enqueue for Celery workers (needs ANYSEEK_BROKER_URL)"

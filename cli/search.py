@@ -160,12 +160,20 @@ def search(
     ctx: typer.Context,
     collection: str = typer.Option(..., "--collection", "-c", help="Collection to search."),
     like: list[str] = typer.Option(
-        [], "--like", help="Indexed item id to search like; ID=-0.5 for 'not like this'."
+        [],
+        "--like",
+        metavar="ID[=W]",
+        help="Indexed item id to search like; ID=-0.5 for 'not like this'.",
     ),
     weight: list[str] = typer.Option(
-        [], "--weight", help="MODALITY=W, e.g. sketch=0.5 or depth=-1 (default 1)."
+        [],
+        "--weight",
+        metavar="MODALITY=W",
+        help="MODALITY=W, e.g. sketch=0.5 or depth=-1 (default 1).",
     ),
-    space: list[str] = typer.Option([], "--space", help="Only these spaces: NAME or NAME=W."),
+    space: list[str] = typer.Option(
+        [], "--space", metavar="NAME[=W]", help="Only these spaces: NAME or NAME=W."
+    ),
     k: int = typer.Option(10, "--k", help="How many results (at most ANYSEEK_SEARCH__MAX_K)."),
     offset: int = typer.Option(
         0, "--offset", help="Skip this many results (offset + k: ANYSEEK_SEARCH__MAX_WINDOW)."
@@ -181,7 +189,9 @@ def search(
         "relevance calibration refuse it (use --min-score).",
     ),
     folder: str | None = typer.Option(None, "--folder", help="Only images in this folder."),
-    ext: list[str] = typer.Option([], "--ext", help="Only these file types (repeatable)."),
+    ext: list[str] = typer.Option(
+        [], "--ext", metavar="EXT", help="Only these file types (repeatable)."
+    ),
     min_bytes: int | None = typer.Option(None, "--min-bytes", help="Smallest file size."),
     max_bytes: int | None = typer.Option(None, "--max-bytes", help="Largest file size."),
     since: str | None = typer.Option(None, "--since", help="Modified on or after (ISO date)."),
@@ -189,6 +199,7 @@ def search(
     where: list[str] = typer.Option(
         [],
         "--where",
+        metavar="CONDITION",
         help="A field condition (repeatable): price<=20, sold=true, tag=red|blue, or a bare "
         "field name (it has a value).",
     ),

@@ -130,9 +130,13 @@ def read_texts(path: Path) -> Expanded:
         if TEXT not in row and SCENE_CAPTIONS in row:
             row = _scene_line(row)
         text = row.pop(TEXT, None)
-        if not isinstance(text, str):
-            reason = f"no {TEXT!r} string (the caption) nor a {SCENE_CAPTIONS!r} list of them"
-            found.failures.append(_row_failure(path, line, reason))
+        if not isinstance(text, str) or not text.strip():
+            reason = (
+                f"the caption is empty (the line's {TEXT!r} holds no words)"
+                if isinstance(text, str)
+                else f"no {TEXT!r} string (the caption) nor a {SCENE_CAPTIONS!r} list of them"
+            )
+            found.failures.append(_row_failure(path, line, reason))  # listed in line order
             continue
         found.refs.append(_record(path, line, row, [("caption", text)]))
     return _nonempty(found, path)

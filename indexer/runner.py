@@ -198,10 +198,10 @@ def _run_chunks(
 
 
 def _progress_bar(total: int, already: int, collection: str):
-    """A tqdm bar on stderr counting processed items."""
+    """A tqdm bar on stderr counting processed items (photos, captions, maps or records)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=already, unit="img", desc=f"indexing {collection}")
+    return tqdm(total=total, initial=already, unit="item", desc=f"indexing {collection}")
 
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")

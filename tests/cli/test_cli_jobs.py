@@ -120,3 +120,4 @@ def test_the_progress_bar_moves_chunk_by_chunk_before_the_store_is_written(
     shown = [int(n) for n in re.findall(r"\b(\d+)/8\b", done.stderr)]
     assert shown[-1] == 8, done.stderr
     assert {2, 4, 6} <= set(shown), done.stderr  # not 0/8 until the job ends
+    assert "item/s" in done.stderr and "img/s" not in done.stderr  # captions are items too
