@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from anyseek.db.repository import COLLECTION_NAME
 from anyseek.settings import SearchSettings
@@ -20,6 +20,17 @@ from search.fields import FIELD_NAME
 PAGED_SCHEMAS = ("SearchParams", "SearchRequest")  # the bodies that carry k and offset
 NAME_PATTERN = f"^{COLLECTION_NAME.pattern}$"  # what ``check_collection_name`` accepts
 NOT_ZERO: dict[str, Any] = {"not": {"const": 0}}  # weights: a zero weight asks nothing
+
+
+def _not_zero(weight: float) -> float:
+    """Refuse a zero weight with the body, as the schema declares (a batch's whole request, not
+    its one entry: the document says no such body is valid)."""
+    if weight == 0:
+        raise ValueError("weight of 0 asks nothing: leave the part out instead")
+    return weight
+
+
+Weight = Annotated[float, AfterValidator(_not_zero)]
 BASE64: dict[str, Any] = {  # bytes as text, padded (what api.query decodes)
     "format": "byte",
     "contentEncoding": "base64",
@@ -206,7 +217,7 @@ class QueryPartIn(BaseModel):
         description="a structured query: colours [[r, g, b], ...], boxes [[class, [x0, y0, x1, "
         "y1]], ...] or metadata {key: value}; see docs/official.md",
     )
-    weight: float = Field(
+    weight: Weight = Field(
         default=1.0,
         description="negative: 'not like this'; never 0",
         json_schema_extra=NOT_ZERO,
@@ -218,7 +229,7 @@ class LikeIn(BaseModel):
 
     model_config = BODY
     id: Integer = Field(ge=0, le=MAX_JSON_ID)
-    weight: float = Field(default=1.0, json_schema_extra=NOT_ZERO)
+    weight: Weight = Field(default=1.0, json_schema_extra=NOT_ZERO)
 
 
 class RangeIn(BaseModel):
