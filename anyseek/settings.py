@@ -134,8 +134,8 @@ class ApiSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     url: str | None = Field(
         default=None,
-        description="the server `anyseek search` asks first (unset: http://HOST:PORT); with no "
-        "server there it loads the model itself",
+        description="the server `anyseek search` asks first (unset: the `anyseek serve` that "
+        "serves the data directory, if one runs); with no server it loads the model itself",
     )
     api_keys: list[SecretStr] = Field(default_factory=list, description="empty = no auth")
     max_upload_mb: float = Field(default=20.0, gt=0)

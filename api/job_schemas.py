@@ -71,7 +71,7 @@ class JobOut(BaseModel):
     id: int
     collection: str
     source: str
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    status: Literal["queued", "running", "succeeded", "partial", "failed", "cancelled"]
     total: int
     done: int
     failed: int

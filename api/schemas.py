@@ -10,15 +10,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from anyseek.db.repository import COLLECTION_NAME
 from anyseek.settings import SearchSettings
 from model.service import QUERY_KINDS
+from search.fields import FIELD_NAME
 
 PAGED_SCHEMAS = ("SearchParams", "SearchRequest")  # the bodies that carry k and offset
 NAME_PATTERN = f"^{COLLECTION_NAME.pattern}$"  # what ``check_collection_name`` accepts
 NOT_ZERO: dict[str, Any] = {"not": {"const": 0}}  # weights: a zero weight asks nothing
+
+
+def _not_zero(weight: float) -> float:
+    """Refuse a zero weight with the body, as the schema declares (a batch's whole request, not
+    its one entry: the document says no such body is valid)."""
+    if weight == 0:
+        raise ValueError("weight of 0 asks nothing: leave the part out instead")
+    return weight
+
+
+Weight = Annotated[float, AfterValidator(_not_zero)]
 BASE64: dict[str, Any] = {  # bytes as text, padded (what api.query decodes)
     "format": "byte",
     "contentEncoding": "base64",
@@ -109,6 +121,18 @@ class ItemOut(BaseModel):
     payload: dict[str, Any] | None = None
 
 
+METADATA_VALUE = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "array", "items": {"type": "string"}},
+        {"type": "null"},
+    ]
+}
+"""A metadata field's value as an edit gives it: null removes the field."""
+
+
 class ItemPatch(BaseModel):
     """An edit of an item's metadata: given fields are set, a field given as null is removed."""
 
@@ -117,6 +141,10 @@ class ItemPatch(BaseModel):
         description="fields to set (strings, numbers, booleans, lists of strings, ISO dates); "
         "null removes a field",
         examples=[{"price": 20, "tags": ["red"], "draft": None}],
+        json_schema_extra={  # what search.fields stores: its name pattern and value kinds
+            "propertyNames": {"pattern": FIELD_NAME.pattern},
+            "additionalProperties": METADATA_VALUE,
+        },
     )
 
 
@@ -189,7 +217,7 @@ class QueryPartIn(BaseModel):
         description="a structured query: colours [[r, g, b], ...], boxes [[class, [x0, y0, x1, "
         "y1]], ...] or metadata {key: value}; see docs/official.md",
     )
-    weight: float = Field(
+    weight: Weight = Field(
         default=1.0,
         description="negative: 'not like this'; never 0",
         json_schema_extra=NOT_ZERO,
@@ -201,7 +229,7 @@ class LikeIn(BaseModel):
 
     model_config = BODY
     id: Integer = Field(ge=0, le=MAX_JSON_ID)
-    weight: float = Field(default=1.0, json_schema_extra=NOT_ZERO)
+    weight: Weight = Field(default=1.0, json_schema_extra=NOT_ZERO)
 
 
 class RangeIn(BaseModel):
@@ -228,15 +256,21 @@ class RangeIn(BaseModel):
         return self
 
 
+FieldName = Annotated[str, Field(min_length=1)]
+"""A field a filter names: never empty (which fields exist is the collection's: ``.../fields``)."""
+
+
 class FilterIn(BaseModel):
     """Conditions on fields by name, all of which must hold: the indexer's (folder, ext, bytes,
     mtime...) and the collection's metadata fields (``GET .../fields``)."""
 
     model_config = BODY
-    equals: dict[str, str | Integer | bool] = Field(default_factory=dict)
-    any_of: dict[str, list[str | Integer | bool]] = Field(default_factory=dict)
-    ranges: dict[str, RangeIn] = Field(default_factory=dict)
-    exists: list[str] = Field(default_factory=list, description="fields that must have a value")
+    equals: dict[FieldName, str | Integer | bool] = Field(default_factory=dict)
+    any_of: dict[FieldName, list[str | Integer | bool]] = Field(default_factory=dict)
+    ranges: dict[FieldName, RangeIn] = Field(default_factory=dict)
+    exists: list[FieldName] = Field(
+        default_factory=list, description="fields that must have a value"
+    )
 
 
 class SearchParams(BaseModel):
@@ -447,9 +481,9 @@ class SearchResponse(BaseModel):
     )
     relevance_note: str | None = Field(
         default=None,
-        description="set when the model has no relevance calibration: why every hit's relevance "
-        "is null and min_relevance is refused, and how to fit one (`anyseek calibrate` writes "
-        "relevance.json)",
+        description="set when no hit carries a relevance: the model has no relevance calibration "
+        "(why, min_relevance is refused, and how to fit one: `anyseek calibrate` writes "
+        "relevance.json), or the hits are not photos, the calibration's domain",
     )
 
 

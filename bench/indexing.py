@@ -140,7 +140,7 @@ def wait_job(settings, job_id: int, timeout: float = 900) -> None:
                 status = report(session, job_id).status
             if status == "succeeded":
                 return
-            if status in ("failed", "cancelled"):
+            if status in ("partial", "failed", "cancelled"):  # a bench job indexes every image
                 raise RuntimeError(f"job {job_id} {status}")
             time.sleep(0.05)
     finally:

@@ -77,12 +77,20 @@ def _plain_value_name(param: typer.core._TyperParameter, ctx: object) -> str | N
         (v for t, v in _VALUE_NAMES.items() if isinstance(inner, type) and issubclass(inner, t)),
         "TEXT",
     )
-    return f"{name}..." if many else name
+    return f"{name} (repeatable)" if many else name  # not TEXT...: one value per --option
+
+
+def _usage_name(param: typer.core.TyperArgument) -> str:
+    """How the usage line names an argument: SOURCE, [SOURCE] when optional, never {source}."""
+    name = (param.metavar or param.name or "arg").upper()
+    name = name if param.required else f"[{name}]"
+    return f"{name}..." if param.nargs != 1 else name
 
 
 # every command's help, its arguments and --help too
 typer.core.TyperOption.display_type_rich = _plain_value_name
 typer.core.TyperArgument.display_type_rich = _plain_value_name
+typer.core.TyperArgument._usage_display_name = _usage_name
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,12 +16,14 @@ from cli.writer import claim_store, held_by_worker, refusal
 
 if TYPE_CHECKING:
     from indexer import IndexReport
+    from indexer.records import SourceForm
 
 # indexer and workers import torch: they are imported inside the commands that need them, so
 # `anyseek --help` and the other commands stay fast.
 
 app = typer.Typer(help="List, show and cancel index jobs.", no_args_is_help=True)
 MAX_FAILURES_SHOWN = 20
+EXIT_CODES = {"succeeded": 0, "partial": 2}  # how a job ended -> exit code; any other is 1
 
 
 def echo_report(result: IndexReport, shown: int = MAX_FAILURES_SHOWN) -> None:
@@ -54,9 +56,27 @@ def echo_report(result: IndexReport, shown: int = MAX_FAILURES_SHOWN) -> None:
         typer.echo(f"  ... see `anyseek jobs show {result.job_id} --all`")
 
 
+def upload_advice(collection: str, form: SourceForm) -> str:
+    """How to send this source to the server holding the writer instead: the upload route with
+    the form fields a non-photo source needs (``modality``, ``manifest``)."""
+    route = f"POST /v1/collections/{collection}/items"
+    if form.manifest:
+        return (
+            f"upload it through it ({route}: the manifest in the form field 'manifest', "
+            "each file it names in 'files')"
+        )
+    if form.modality == "caption":
+        return f"upload the JSONL through it ({route} with the form field modality=caption)"
+    if form.modality != "rgb":
+        return f"upload the files through it ({route} with the form field modality={form.modality})"
+    return f"upload the images through it ({route})"
+
+
 def index(
     ctx: typer.Context,
-    source: str = typer.Argument(..., help="folder, .txt/.csv list of paths or URLs, file or URL"),
+    source: str = typer.Argument(
+        ..., metavar="SOURCE", help="folder, .txt/.csv list of paths or URLs, file or URL"
+    ),
     collection: str = typer.Option(..., "--collection", "-c", help="collection to index into"),
     workers: bool = typer.Option(
         False, "--workers", help="enqueue for Celery workers (needs ANYSEEK_BROKER_URL)"
@@ -78,10 +98,11 @@ def index(
     ),
 ) -> None:
     """Index SOURCE into a collection: in this process with a progress bar, or via workers."""
-    from indexer.records import SourceForm
+    from indexer.records import SourceForm, check_request
 
     settings = settings_of(ctx)
     form = SourceForm(modality, manifest)
+    check_request(settings.indexer, collection, source, form)  # seconds before the model would load
     table = None
     if metadata is not None:
         from indexer.metadata import read_metadata_file
@@ -103,7 +124,7 @@ def index(
     try:  # another process writing the store: refused before a job is written
         store = claim_store(settings)
     except WriterBusyError as busy:
-        advice = "upload the images through it (POST /v1/collections/NAME/items)"
+        advice = upload_advice(collection, form)
         if held_by_worker(busy):
             advice = "index with --workers"
         raise refusal(busy, f"index {source} --collection {collection}", advice) from None
@@ -114,6 +135,9 @@ def index(
     finally:
         store.close()
     echo_report(found)
+    if found.status == "failed" and found.failed and not found.done:
+        typer.echo("  none of its items was indexed: the failures above say why", err=True)
+    raise typer.Exit(EXIT_CODES.get(found.status, 1))
 
 
 def worker(

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from anyseek.errors import AnyseekError, SettingsError
-from anyseek.settings import Settings
 
 CONNECT_TIMEOUT_S = 0.5  # nothing listening answers at once; a busy server gets the read time
 READ_TIMEOUT_S = 60.0
@@ -20,13 +19,6 @@ READ_TIMEOUT_S = 60.0
 
 class NoServer(AnyseekError):
     """Nothing answers at the server URL (the caller searches in-process instead)."""
-
-
-def server_url(settings: Settings, given: str | None) -> str:
-    """The server to ask: ``--server``, else ``ANYSEEK_API__URL``, else http://HOST:PORT."""
-    api = settings.api
-    url = given or api.url or f"http://{api.host}:{api.port}"
-    return url.rstrip("/")
 
 
 def _part(modality: str, value: object, weight: float) -> dict[str, Any]:

@@ -162,12 +162,20 @@ def search(
     ctx: typer.Context,
     collection: str = typer.Option(..., "--collection", "-c", help="Collection to search."),
     like: list[str] = typer.Option(
-        [], "--like", help="Indexed item id to search like; ID=-0.5 for 'not like this'."
+        [],
+        "--like",
+        metavar="ID[=W]",
+        help="Indexed item id to search like; ID=-0.5 for 'not like this'.",
     ),
     weight: list[str] = typer.Option(
-        [], "--weight", help="MODALITY=W, e.g. sketch=0.5 or depth=-1 (default 1)."
+        [],
+        "--weight",
+        metavar="MODALITY=W",
+        help="MODALITY=W, e.g. sketch=0.5 or depth=-1 (default 1).",
     ),
-    space: list[str] = typer.Option([], "--space", help="Only these spaces: NAME or NAME=W."),
+    space: list[str] = typer.Option(
+        [], "--space", metavar="NAME[=W]", help="Only these spaces: NAME or NAME=W."
+    ),
     k: int = typer.Option(10, "--k", help="How many results (at most ANYSEEK_SEARCH__MAX_K)."),
     offset: int = typer.Option(
         0, "--offset", help="Skip this many results (offset + k: ANYSEEK_SEARCH__MAX_WINDOW)."
@@ -183,7 +191,9 @@ def search(
         "relevance calibration refuse it (use --min-score).",
     ),
     folder: str | None = typer.Option(None, "--folder", help="Only images in this folder."),
-    ext: list[str] = typer.Option([], "--ext", help="Only these file types (repeatable)."),
+    ext: list[str] = typer.Option(
+        [], "--ext", metavar="EXT", help="Only these file types (repeatable)."
+    ),
     min_bytes: int | None = typer.Option(None, "--min-bytes", help="Smallest file size."),
     max_bytes: int | None = typer.Option(None, "--max-bytes", help="Largest file size."),
     since: str | None = typer.Option(None, "--since", help="Modified on or after (ISO date)."),
@@ -191,6 +201,7 @@ def search(
     where: list[str] = typer.Option(
         [],
         "--where",
+        metavar="CONDITION",
         help="A field condition (repeatable): price<=20, sold=true, tag=red|blue, or a bare "
         "field name (it has a value).",
     ),
@@ -204,8 +215,8 @@ def search(
         None,
         "--server",
         metavar="URL",
-        help="Ask this running server (default ANYSEEK_API__URL, else http://HOST:PORT of the "
-        "settings); with none there, the model is loaded here.",
+        help="Ask this running server (default ANYSEEK_API__URL, else the `anyseek serve` that "
+        "serves this data directory, if one runs); with none, the model is loaded here.",
     ),
     local: bool = typer.Option(False, "--local", help="Load the model here; ask no server."),
     **parts: Any,
@@ -239,7 +250,9 @@ def search(
     )
     settings = settings_of(ctx)
     spec = _filter(folder, ext, min_bytes, max_bytes, since, until, where)
-    results = None if local else _ask_server(settings, server, query, spec)
+    results, where = (
+        (None, "searched here (--local)") if local else _ask_server(settings, server, query, spec)
+    )
     if results is None:  # the filter's fields resolved against the collection's registry here
         from search.searcher import open_searcher
 
@@ -249,45 +262,63 @@ def search(
             results = searcher.search(query)
         finally:
             searcher.close()
+    typer.secho(where, err=True, dim=True)  # stderr: stdout stays the results, for pipes
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(results), indent=2, default=str))
         return
     echo_results(results)
 
 
-def _ask_server(settings: Any, given: str | None, query: Any, spec: Any) -> Any:
-    """The server's answer to ``query`` filtered by ``spec`` (field names, resolved by the
-    server), or None when no server listens (then the caller loads the model)."""
-    from cli.remote import NoServer, search_remote, server_url
+def _ask_server(settings: Any, given: str | None, query: Any, spec: Any) -> tuple[Any, str]:
+    """The answer of the server to ask, ``query`` filtered by ``spec`` (field names, resolved by
+    the server), or None to search here: a URL given (``--server``, ``ANYSEEK_API__URL``), else
+    the server that serves this data directory (its note, ``cli.server_note``), never another;
+    with the line saying where the search ran."""
+    from cli.remote import NoServer, search_remote
+    from cli.server_note import serving
 
-    url = server_url(settings, given)
+    url = (given or settings.api.url or "").rstrip("/")
+    note = None if url else serving(settings.data_dir)
+    if note is None and not url:
+        return None, f"searched here: no `anyseek serve` serves {settings.data_dir}"
+    url = url or note.url
     keys = settings.api.api_keys
     try:
-        return search_remote(url, query, spec, keys[0].get_secret_value() if keys else None)
+        found = search_remote(url, query, spec, keys[0].get_secret_value() if keys else None)
     except NoServer:
-        if not (given or settings.api.url):  # the implicit default: quietly search here
-            return None
         typer.secho(
             f"no server at {url}: loading the model here (a running `anyseek serve` answers "
             "in well under a second)",
             err=True,
             fg=typer.colors.YELLOW,
         )
+        return None, f"searched here: no server answers at {url}"
+    mine = f" (pid {note.pid}), which serves {settings.data_dir}" if note else ""
+    return found, f"searched through the server at {url}{mine}"
+
+
+CAPTION_SHOWN = 60  # characters of a caption item's text in the table
+
+
+def _caption(payload: dict[str, Any]) -> str | None:
+    """A caption item's text as the table shows it, cut to ``CAPTION_SHOWN`` characters."""
+    text = payload.get("caption")
+    if not isinstance(text, str):
         return None
+    return text if len(text) <= CAPTION_SHOWN else text[: CAPTION_SHOWN - 1] + "…"
 
 
 def echo_results(results) -> None:
     """Results as a table: rank, id, relevance (for a calibrated model), fused score, each
-    space's score (rank), path; for a model without a calibration, the note saying why once."""
+    space's score (rank), the item's modalities and key (its path for an image file), and a
+    caption item's text; the answer's note on relevance, when it has one."""
     for warning in results.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if not results.hits:
         typer.echo(f"no results in {results.collection!r}")
     spaces = sorted({s for hit in results.hits for s in hit.spaces})
-    # relevance is calibrated on photos: a collection of depth maps or captions has none
-    calibrated = results.relevance_note is None and any(
-        h.relevance is not None for h in results.hits
-    )
+    calibrated = any(h.relevance is not None for h in results.hits)
+    captions = [_caption(hit.payload) for hit in results.hits]
     rows = [
         (
             results.offset + i + 1,
@@ -295,17 +326,21 @@ def echo_results(results) -> None:
             *(("-" if hit.relevance is None else f"{hit.relevance:.2f}",) if calibrated else ()),
             f"{hit.score:.4f}",
             *(f"{hit.spaces[s].score:.3f} ({hit.spaces[s].rank})" for s in spaces),
-            hit.payload.get("path"),
+            hit.payload.get("modalities", ["rgb"]),
+            hit.payload.get("key", hit.payload.get("path")),
+            *((caption,) if any(captions) else ()),
         )
-        for i, hit in enumerate(results.hits)
+        for i, (hit, caption) in enumerate(zip(results.hits, captions, strict=True))
     ]
     if rows:
         relevance = ("relevance",) if calibrated else ()
-        echo_table(("rank", "id", *relevance, "score", *spaces, "path"), rows)
+        caption_column = ("caption",) if any(captions) else ()
+        echo_table(
+            ("rank", "id", *relevance, "score", *spaces, "modalities", "key", *caption_column),
+            rows,
+        )
     if results.relevance_note is not None:
         typer.echo(f"note: {results.relevance_note}")
-    elif not calibrated and results.hits:
-        typer.echo("note: relevance is calibrated on photos; these items are not photos: see score")
     if results.next_cursor:
         typer.echo(f"next page: --cursor {results.next_cursor}")
     explanation = results.explanation

@@ -13,6 +13,7 @@ import typer
 from anyseek.access import OPEN, check_open
 from anyseek.settings import Settings
 from cli.context import settings_of
+from cli.server_note import leave_note, remove_note
 
 if TYPE_CHECKING:
     from api.readers import ReaderPool
@@ -81,19 +82,32 @@ def serve_api(
     port = readers.port if readers else port  # port 0: the free one the writer bound
     on_loaded = readers.pool.barrier.release_when_loaded if readers else None
     app = create_app(settings, database=database, on_loaded=on_loaded)
-    announce(SERVER, f"http://{LOOPBACK.get(host, host)}:{port}")  # CLI writes come here
-    typer.echo(f"anyseek on http://{host}:{port}  (web page; API docs: http://{host}:{port}/docs)")
+    local_url = f"http://{LOOPBACK.get(host, host)}:{port}"
+    announce(SERVER, local_url)  # CLI writes come here
+    typer.echo(_listening(host, port, local_url))
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5
     )
-    if readers is None:
-        uvicorn.Server(config).run()
-        return
-    readers.pool.start()
+    note = leave_note(settings.data_dir, local_url) if port else None  # `anyseek search` asks it
     try:
-        uvicorn.Server(config).run(sockets=readers.sockets)
+        if readers is None:
+            uvicorn.Server(config).run()
+            return
+        readers.pool.start()
+        try:
+            uvicorn.Server(config).run(sockets=readers.sockets)
+        finally:
+            readers.pool.stop()
     finally:
-        readers.pool.stop()
+        if note is not None:
+            remove_note(note)
+
+
+def _listening(host: str, port: int, local_url: str) -> str:
+    """The line saying where to open the page: a URL a browser can open (``0.0.0.0`` is an
+    address to bind, not one to visit), and the bound address when it is every address."""
+    where = f"anyseek on {local_url}  (web page; API docs: {local_url}/docs)"
+    return where if host not in LOOPBACK else f"{where}; listening on every address ({host})"
 
 
 @dataclass

@@ -165,7 +165,7 @@ class _Bar:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=total, unit="img", desc=f"re-indexing {self.collection}")
+            self.bar = tqdm(total=total, unit="item", desc=f"re-indexing {self.collection}")
         self.bar.total = total
         self.bar.update(done - self.bar.n)
 

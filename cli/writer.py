@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the store modules load numpy and FAISS: only when a writing
     from search.stores.writer_lock import WriterBusyError
 
 POLL_S = 0.5  # how often a command following a job on the server asks for its progress
-FINISHED = ("succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "partial", "failed", "cancelled")
 
 
 def claim_store(settings: Settings) -> VectorStore:

@@ -30,7 +30,7 @@ from anyseek.db.models import (
 from anyseek.errors import AnyseekError, NotFoundError, at_field, plain
 from indexer.sources import Skip, SourceRef
 
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class JobStateError(AnyseekError):
@@ -194,8 +194,18 @@ def finish_if_complete(session: Session, job: IndexJob) -> None:
         select(func.count()).select_from(PendingVectors).where(PendingVectors.job_id == job.id)
     )
     if staged == 0:
-        job.status = JobStatus.SUCCEEDED
+        job.status = finished_status(job)
         job.finished_at = utc_now()
+
+
+def finished_status(job: IndexJob) -> JobStatus:
+    """The one rule for a job whose every entry is accounted for (README, "How an index job
+    ends"): no failed item is ``succeeded``; failed items and none of the source in the collection
+    (neither indexed now nor already there) ``failed``; failed items beside the others ``partial``.
+    """
+    if not job.failed:
+        return JobStatus.SUCCEEDED
+    return JobStatus.PARTIAL if job.done or job.already_indexed else JobStatus.FAILED
 
 
 def count_done(session: Session, job_counts: dict[int, int]) -> None:

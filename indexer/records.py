@@ -19,16 +19,30 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from anyseek.errors import PATH_ERRORS, path_refused
 from anyseek.settings import IndexerSettings
 from indexer.errors import ModalityError, SourceError
 from indexer.metadata import csv_value
-from indexer.sources import Expanded, Skip, SourceRef, checked_path, expand, list_entry, printable
-from model.service import QUERY_KINDS, item_name
+from indexer.sources import (
+    Expanded,
+    Skip,
+    SourceRef,
+    checked_path,
+    describe,
+    expand,
+    list_entry,
+    printable,
+)
+from model.queries import QUERY_KINDS, item_name
+from search.stores.checks import check_name
 
 KEY = "key"
 """The manifest column (JSONL key) naming an item; without it an item is named ``FILE:LINE``."""
 TEXT = "text"
 """The JSONL key holding a caption item's text."""
+SCENE_CAPTIONS, SCENE_INDEX = "captions", "index"
+"""A line of the scene data's ``captions.jsonl`` (the demo's gallery): ``{"index": N, "captions":
+[...]}``, read as the scene's first caption (the one the demo asks by), keyed ``scene N``."""
 RGB = "rgb"
 MODALITIES: dict[str, str] = {item_name(name): kind.value for name, kind in QUERY_KINDS.items()}
 """Every modality an item may hold, by part name, with how its value is given (file/text/JSON)."""
@@ -73,6 +87,26 @@ def expand_items(
     return with_modality(expand(folder_settings(settings, form.modality), source), form.modality)
 
 
+def check_request(
+    settings: IndexerSettings,
+    collection: str,
+    source: str | Path | Sequence[Path],
+    form: SourceForm,
+) -> None:
+    """Refuse, in a moment, a request that would fail after the model loads (seconds): a bad
+    collection name, a local source path that does not exist or is outside the allowed roots
+    (issue 71). URLs and lists of paths are read later, entry by entry."""
+    check_name("collection", collection)
+    if not isinstance(source, str | Path) or str(source).startswith(("http://", "https://")):
+        return
+    try:
+        found = checked_path(settings, Path(source))
+    except PATH_ERRORS as error:  # a path the OS refuses: too long, no file name, no access
+        raise SourceError(path_refused("source", describe(source), error)) from None
+    if (form.manifest or form.modality == "caption") and not found.is_file():
+        raise SourceError(f"{describe(source)} is not a file (a JSONL or CSV is expected)")
+
+
 def with_modality(found: Expanded, modality: str) -> Expanded:
     """A folder's or list's files as items of one modality (their one part is the file)."""
     if modality == RGB:
@@ -93,12 +127,26 @@ def read_texts(path: Path) -> Expanded:
     """A JSONL of caption items: ``{"text": ..., "key": ..., other fields: metadata}`` a line."""
     found = Expanded([])
     for line, row in _jsonl_lines(path, found):
+        if TEXT not in row and SCENE_CAPTIONS in row:
+            row = _scene_line(row)
         text = row.pop(TEXT, None)
-        if not isinstance(text, str):
-            found.failures.append(_row_failure(path, line, f"no {TEXT!r} string (the caption)"))
+        if not isinstance(text, str) or not text.strip():
+            reason = (
+                f"the caption is empty (the line's {TEXT!r} holds no words)"
+                if isinstance(text, str)
+                else f"no {TEXT!r} string (the caption) nor a {SCENE_CAPTIONS!r} list of them"
+            )
+            found.failures.append(_row_failure(path, line, reason))  # listed in line order
             continue
         found.refs.append(_record(path, line, row, [("caption", text)]))
     return _nonempty(found, path)
+
+
+def _scene_line(row: dict[str, Any]) -> dict[str, Any]:
+    """A scene data line as a caption item's row: its first caption, keyed ``scene N``."""
+    captions, index = row.pop(SCENE_CAPTIONS), row.pop(SCENE_INDEX, None)
+    text = captions[0] if isinstance(captions, list) and captions else None
+    return {**row, TEXT: text, **({KEY: f"scene {index}"} if index is not None else {})}
 
 
 def read_manifest(settings: IndexerSettings, path: Path) -> Expanded:

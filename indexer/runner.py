@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from anyseek.db.migrate import open_database, session_for
 from anyseek.db.models import JobStatus
 from anyseek.errors import PATH_ERRORS, path_refused
-from anyseek.settings import Settings
+from anyseek.settings import IndexerSettings, Settings
 from indexer.collections import attach_model, collection_model
 from indexer.errors import SourceError
 from indexer.heartbeat import heartbeat
@@ -38,9 +38,9 @@ from indexer.jobs import (
 from indexer.metadata import UNMATCHED_SHOWN, attach, unmatched
 from indexer.outbox import apply_pending, recover_pending
 from indexer.pipeline import ChunkContext, finish_chunk, prefetched
-from indexer.records import SourceForm, check_taken, expand_items, with_modality
+from indexer.records import SourceForm, check_request, check_taken, expand_items, with_modality
 from indexer.runtime import process_model
-from indexer.sources import Expanded, SourceRef, describe
+from indexer.sources import Expanded, Skip, SourceRef, describe, printable
 from model.service import SearchModel, item_modalities
 from search.stores import VectorStore, open_store
 
@@ -125,6 +125,8 @@ def run_index(
     the one new collections get. Items a crash left ``pending`` in the collection are
     finished (or re-queued) first; the report counts them as ``recovered``.
     """
+    if job_id is None:
+        check_request(settings.indexer, collection, source, form)  # before the model loads
     model = model or process_model(settings)  # bad model or store settings: no job written
     own_store = store is None
     store = store or open_store(settings)
@@ -196,10 +198,10 @@ def _run_chunks(
 
 
 def _progress_bar(total: int, already: int, collection: str):
-    """A tqdm bar on stderr counting processed items."""
+    """A tqdm bar on stderr counting processed items (photos, captions, maps or records)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=already, unit="img", desc=f"indexing {collection}")
+    return tqdm(total=total, initial=already, unit="item", desc=f"indexing {collection}")
 
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -233,7 +235,8 @@ def uploaded_items(
     """Uploaded files as items: each file one item of ``form.modality``, each file a JSONL of
     captions, or (``manifest``) the records of an uploaded manifest, whose columns name the
     uploaded files by name. Spooled into the data directory, uploads are read whatever the
-    allowed roots say."""
+    allowed roots say; what is said of them (errors, rows that are no item) names the uploaded
+    file, never where the server spooled it."""
     own = settings.indexer.model_copy(update={"allowed_roots": []})
     if manifest is not None:
         digest = hashlib.sha256(manifest.data)
@@ -242,16 +245,30 @@ def uploaded_items(
         folder = settings.data_dir / "uploads" / "records" / digest.hexdigest()
         spool_uploads(settings, uploads, folder)
         listed = spool_uploads(settings, [manifest], folder)[0]
-        return expand_items(own, listed.uri, SourceForm(manifest=True))
+        return _read_spooled(own, Path(listed.uri), SourceForm(manifest=True))
     refs = spool_uploads(settings, uploads)
     if form.modality != "caption":
         return with_modality(Expanded(refs), form.modality)
     found = Expanded([])
     for ref in refs:
-        texts = expand_items(own, ref.uri, form)
+        texts = _read_spooled(own, Path(ref.uri), form)
         found.refs.extend(texts.refs)
         found.failures.extend(texts.failures)
     return found
+
+
+def _read_spooled(settings: IndexerSettings, path: Path, form: SourceForm) -> Expanded:
+    """The items of a spooled file (a manifest, a JSONL of captions), its errors and the rows
+    that are no item naming it by its uploaded name: the spool folder is the server's own."""
+    folder = f"{printable(str(path.parent))}/"
+    try:
+        found = expand_items(settings, path, form)
+    except SourceError as error:
+        raise SourceError(str(error).replace(folder, "")) from None
+    rows = [
+        Skip(row.path.replace(folder, ""), row.reason.replace(folder, "")) for row in found.failures
+    ]
+    return dataclasses.replace(found, failures=rows)
 
 
 def plan_uploads(

@@ -29,7 +29,7 @@ from typing import Any
 
 from anyseek.settings import IndexerSettings
 from indexer.errors import OutsideRootsError, SourceError, SourceMissingError
-from model.service import query_kind, query_name
+from model.queries import query_kind, query_name
 
 LIST_SUFFIXES = (".txt", ".csv", ".lst")
 URL_SCHEMES = ("http://", "https://")

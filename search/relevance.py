@@ -80,6 +80,12 @@ def relevance_note(model: SearchModel) -> str | None:
     return uncalibrated_note(model.name, model.version)
 
 
+NOT_PHOTOS_NOTE = (
+    "relevance is calibrated on photos and these items are not photos (depth maps, captions, "
+    "...): their relevance is null; rank them by score"
+)
+
+
 def uncalibrated_note(name: str, version: str) -> str:
     """Why the answers of an uncalibrated model carry no relevance, and how to give it one."""
     return (

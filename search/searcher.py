@@ -52,7 +52,13 @@ from search.query import (
     SpaceScore,
     UnknownReferenceError,
 )
-from search.relevance import Calibration, calibration_of, query_kind, uncalibrated_note
+from search.relevance import (
+    NOT_PHOTOS_NOTE,
+    Calibration,
+    calibration_of,
+    query_kind,
+    uncalibrated_note,
+)
 from search.resolve import NameResolver, Resolved, SnapshotLookup, VersionResolver, check_model
 from search.stores.base import MAX_K, VectorStore
 from search.vectors import Liked, query_vectors
@@ -325,7 +331,7 @@ class Searcher:
             model={"name": plan.model.name, "version": plan.model.version},
             timings_ms=dict(timer.ms),
             warnings=plan.warnings,
-            relevance_note=None if plan.calibration else _note(plan.model),
+            relevance_note=_results_note(plan, hits),
         )
 
     def _liked(self, query: SearchQuery, target: str) -> Liked:
@@ -358,6 +364,16 @@ def _predict(plans: list[Plan]) -> None:
     for plan, prediction in zip(plans, found, strict=True):
         plan.predicted = prediction
         plan.timer.add("model", start)
+
+
+def _results_note(plan: Plan, hits: tuple[SearchHitResult, ...]) -> str | None:
+    """Why the hits carry no relevance: an uncalibrated model, or items that are no photos (the
+    calibration's domain); None when some hit has one."""
+    if plan.calibration is None:
+        return _note(plan.model)
+    if hits and all(hit.relevance is None for hit in hits):
+        return NOT_PHOTOS_NOTE
+    return None
 
 
 def _note(model: SearchModel) -> str:

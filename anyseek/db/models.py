@@ -111,8 +111,9 @@ class JobStatus(enum.StrEnum):
 
     QUEUED = "queued"
     RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    SUCCEEDED = "succeeded"  # every item given was indexed or skipped: none failed
+    PARTIAL = "partial"  # some items were indexed and some failed
+    FAILED = "failed"  # items failed and none was indexed, or the job itself stopped
     CANCELLED = "cancelled"
 
 

@@ -100,3 +100,24 @@ def test_a_job_of_depth_maps_on_the_server_and_what_is_refused(served: Served) -
     info = client.get("/v1/model").json()
     assert set(info["item_modalities"]) >= {"rgb", "depth", "semseg", "sketch", "caption"}
     assert "color_palette" not in info["item_modalities"]
+
+
+def test_what_is_said_of_an_uploaded_manifest_names_it_not_the_servers_disk(served: Served) -> None:
+    data_dir = str(served.settings.data_dir)
+    empty = [
+        ("files", ("p.png", png_bytes(served.scenes[18].rgb), "image/png")),
+        ("manifest", ("records.csv", b"key,rgb\n", "text/csv")),
+    ]
+    refused = served.client.post("/v1/collections/none-up/items", files=empty)
+    assert refused.status_code in (400, 422), refused.text
+    detail = refused.json()["detail"]
+    assert "no items in records.csv" in detail, detail
+    assert data_dir not in detail and "uploads" not in detail, detail
+    rows = b"key,rgb\na,p.png\nb,\n"  # row 3 names no file: a failure of its own
+    files = [
+        ("files", ("p.png", png_bytes(served.scenes[18].rgb), "image/png")),
+        ("manifest", ("records.csv", rows, "text/csv")),
+    ]
+    job = _post(served, "half-up", files)
+    assert [f["source"] for f in job["failures"]] == ["records.csv:3"], job
+    assert data_dir not in json.dumps(job), job

@@ -380,3 +380,14 @@ def test_every_4xx_names_its_field_where_the_request_gave_it(
     assert batch["error"]["field"] == "body.queries[0].parts[0].data"
     method = served.client.put(SEARCH)
     assert method.status_code == 405 and "field" not in method.json()
+
+
+def test_a_batch_with_a_zero_weight_is_refused_whole(served: Served) -> None:
+    """The document declares no weight is 0, so a batch holding one is an invalid body: 422 for
+    the request, as for one search, not 200 with a refused entry (issue 71, item 9)."""
+    good = {"parts": [{"modality": "caption", "text": "a cube"}]}
+    zero = {"parts": [{"modality": "caption", "text": "a cube", "weight": 0}]}
+    body = _assert_problem(
+        served.client.post(f"{SEARCH}/batch", json={"queries": [good, zero]}), 422, "weight of 0"
+    )
+    assert body["field"] == "body.queries[1].parts[0].weight", body

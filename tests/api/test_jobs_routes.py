@@ -50,6 +50,15 @@ def test_a_bad_file_fails_alone(served: Served) -> None:
     body = job.json()
     assert body["done"] == 1 and body["failed"] == 1
     assert "notes.txt" in body["failures"][0]["source"]
+    assert body["status"] == "partial", body  # one rule: failures beside indexed items
+    assert served.client.get(f"/v1/jobs/{body['id']}").json()["status"] == "partial"
+
+
+def test_a_job_whose_every_file_failed_is_failed(served: Served) -> None:
+    files = [("files", (f"n{i}.txt", b"not an image %d" % i, "text/plain")) for i in range(2)]
+    job = served.client.post("/v1/collections/allbad/items", files=files, params={"wait": True})
+    body = served.client.get(f"/v1/jobs/{job.json()['id']}").json()
+    assert (body["status"], body["done"], body["failed"]) == ("failed", 0, 2), body
 
 
 def test_jobs_status_list_and_cancel(served: Served) -> None:

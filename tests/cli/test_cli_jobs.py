@@ -1,6 +1,7 @@
 """``anyseek index`` and ``anyseek jobs show`` as real processes, on one folder indexed twice: a
 job lists each failure and skip once, a re-run counts the images already there without a row
-each, metadata rows naming no image are counted and pointed at, and the bar moves by chunk."""
+each, metadata rows naming no image are counted and pointed at, the bar moves by chunk, and a job
+ends succeeded, partial or failed by one rule, in its state and its exit code."""
 
 from __future__ import annotations
 
@@ -36,8 +37,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     sheet.write_text("path,price\n" + "\n".join(rows) + "\n")
     env = process_env(tmp / "data", ANYSEEK_INDEXER__FLUSH_INTERVAL_S="0")
     return {
-        "first": cli(env, "index", str(root), "--collection", "c", "--metadata", str(sheet)),
-        "again": cli(env, "index", str(root), "--collection", "c"),
+        "first": cli(
+            env, "index", str(root), "--collection", "c", "--metadata", str(sheet), code=2
+        ),
+        "again": cli(env, "index", str(root), "--collection", "c", code=2),
         "show 1": cli(env, "jobs", "show", "1", "--all"),
         "show 2": cli(env, "jobs", "show", "2", "--all"),
         "sheet": str(sheet),
@@ -66,6 +69,24 @@ def test_a_rerun_counts_images_already_indexed_without_a_row_each(runs: dict[str
     assert rows == [(0, 1)]  # the broken file, which a person must mend; no row per image there
     assert "3 of the skipped were already in the collection" in runs["show 2"], runs["show 2"]
     assert "skipped: " not in runs["show 2"], runs["show 2"]
+
+
+def test_a_job_with_failures_beside_indexed_items_ends_partial(runs: dict[str, str]) -> None:
+    assert runs["first"].startswith("job 1 partial: 2 indexed, 1 failed"), runs["first"]
+    assert runs["again"].startswith("job 2 partial: 0 indexed, 1 failed"), "the rest is there"
+    assert "job 1 partial" in runs["show 1"], runs["show 1"]
+
+
+def test_a_job_whose_every_item_failed_ends_failed_with_exit_code_1(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    for seed, name in enumerate(("a.png", "b.png")):
+        Image.fromarray(generate_scene(4_700 + seed, 64).rgb).save(root / name)
+    env = process_env(tmp_path / "data", ANYSEEK_INDEXER__FLUSH_INTERVAL_S="0")
+    photos_as_depth = cli(env, "index", str(root), "-c", "d", "--modality", "depth", code=1)
+    assert photos_as_depth.startswith("job 1 failed: 0 indexed, 2 failed"), photos_as_depth
+    assert cli(env, "jobs", "show", "1").startswith("job 1 failed: 0 indexed"), "the job keeps it"
+    assert cli(env, "index", str(root), "-c", "p").startswith("job 2 succeeded: 2 indexed")
 
 
 def test_metadata_rows_naming_no_image_are_counted_and_pointed_at(runs: dict[str, str]) -> None:
@@ -99,3 +120,4 @@ def test_the_progress_bar_moves_chunk_by_chunk_before_the_store_is_written(
     shown = [int(n) for n in re.findall(r"\b(\d+)/8\b", done.stderr)]
     assert shown[-1] == 8, done.stderr
     assert {2, 4, 6} <= set(shown), done.stderr  # not 0/8 until the job ends
+    assert "item/s" in done.stderr and "img/s" not in done.stderr  # captions are items too

@@ -91,7 +91,7 @@ def test_caption_and_sketch_from_the_shell(cli: Cli, indexed, tmp_path: Path) ->
     )  # fmt: skip
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0].split() == ["rank", "id", "relevance", "score", "bind", "path"]
+    assert lines[0].split() == ["rank", "id", "relevance", "score", "bind", "modalities", "key"]
     assert lines[1].split()[:2] == ["1", "5"]  # scene 4 is item 5
     assert "next page: --cursor" in out and "combined: fusion" in out
 
@@ -201,7 +201,9 @@ def test_search_through_a_running_server_answers_the_same(cli: Cli, indexed) -> 
 def test_unknown_caption_words_are_printed_as_warnings(cli: Cli) -> None:
     code, out, err = cli("search", "--collection", "scenes", "--caption", "a teal ball with dots")
     assert code == 0, err
-    assert err.splitlines() == ['warning: unknown word "dots"']  # "with" is a word it knows
+    where, *warnings = err.splitlines()
+    assert warnings == ['warning: unknown word "dots"']  # "with" is a word it knows
+    assert where.startswith("searched here: no `anyseek serve` serves "), where
     assert out.splitlines()[0].split()[:3] == ["rank", "id", "relevance"]
     code, out, _ = cli("search", "--collection", "scenes", "--caption", "a teal ball", "--json")
     assert json.loads(out)["warnings"] == []

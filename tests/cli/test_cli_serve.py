@@ -26,3 +26,26 @@ def test_serve_on_an_uninitialised_postgresql_database_says_run_upgrade(
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "anyseek db upgrade" in err
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.timeout(180)
+def test_serve_on_every_address_prints_a_url_a_browser_can_open(tmp_path: Path) -> None:
+    import subprocess
+
+    from server_process import ANYSEEK, free_port, process_env, stop
+
+    port = free_port()
+    env = process_env(tmp_path / "data", ANYSEEK_API__API_KEYS='["a-key"]')
+    server = subprocess.Popen(
+        [str(ANYSEEK), "serve", "--host", "0.0.0.0", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = server.stdout.readline()  # said before the model loads
+    finally:
+        stop(server)
+    assert line.startswith(f"anyseek on http://127.0.0.1:{port} "), line
+    assert "http://0.0.0.0" not in line and "every address (0.0.0.0)" in line, line

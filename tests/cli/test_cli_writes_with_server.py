@@ -125,8 +125,15 @@ def test_cli_rollback_and_reindex_go_through_the_server_holding_the_writer(
         assert main(["index", str(tmp_path / "images"), "--collection", COLLECTION]) == 1
         refused = capsys.readouterr().err
         assert f"a server (pid {server.pid}, http://127.0.0.1:{port}) holds the writer" in refused
-        assert "nothing changed" in refused and "POST /v1/collections/NAME/items" in refused
+        assert (
+            "nothing changed" in refused and f"POST /v1/collections/{COLLECTION}/items" in refused
+        )
         assert state(settings) == (found, alias, jobs)  # no job written
+        depth = ["index", str(tmp_path / "images"), "-c", "maps", "--modality", "depth"]
+        assert main(depth) == 1  # the advice names the form field a depth map's upload needs
+        assert "/v1/collections/maps/items with the form field modality=depth" in (
+            capsys.readouterr().err
+        )
 
         assert main(["collections", "create", "third"]) == 0  # made by the server, store too
         assert main(["collections", "delete", COLLECTION, "--yes"]) == 0

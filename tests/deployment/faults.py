@@ -133,7 +133,7 @@ CI_CASES = frozenset(
         ("rabbitmq", "api-host-restart"),
     }
 )
-DONE = ("succeeded", "failed", "cancelled")
+DONE = ("succeeded", "partial", "failed", "cancelled")
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,9 @@ PLACEHOLDERS: tuple[tuple[str, str], ...] = (
     ("~/.anyseek/demo/scenes/gallery/depth", "scans/depth"),  # the demo's depth maps
     # indexed into the CLI's data directory (no server holds it): searched there too
     ("search -c demo-depth", "search --local -c demo-depth"),
+    # the demo gallery's caption file (scene data lines) and one of its photos
+    ("~/.anyseek/demo/scenes/gallery/", "scans/gallery/"),
+    ("search -c demo-captions", "search --local -c demo-captions"),
 )
 #: (doc file, command) -> why it does not run here
 SKIPPED: dict[tuple[str, str], str] = {
@@ -181,6 +184,10 @@ def _write_query_files(folder: Path, scene: SceneSample) -> None:
         )
     (folder / "scans").mkdir()
     shutil.copytree(folder / "depth", folder / "scans" / "depth")
+    (folder / "scans" / "gallery" / "rgb").mkdir(parents=True)
+    Image.fromarray(scene.rgb).save(folder / "scans" / "gallery" / "rgb" / "000002.png")
+    scene_line = json.dumps({"index": 2, "captions": list(scene.captions)})  # the demo's format
+    (folder / "scans" / "gallery" / "captions.jsonl").write_text(scene_line + "\n")
     caption = json.dumps({"text": scene.captions[0], "key": "first"})
     (folder / "captions.jsonl").write_text(caption + "\n")
     (folder / "records.csv").write_text(

@@ -89,6 +89,9 @@ def test_a_photo_finds_its_caption_and_bad_lines_fail_one_by_one(
     assert (found.done, found.failed) == (SCENES, 4)
     reasons = {uri.rsplit(":", 1)[1]: why for uri, why in found.failures}
     assert "the caption is empty" in reasons[str(SCENES + 1)]
+    assert "type a few words" not in reasons[str(SCENES + 1)]  # a file's line, not a query box
+    lines = [int(uri.rsplit(":", 1)[1]) for uri, _ in found.failures]
+    assert lines == sorted(lines), lines  # listed in the file's order
     assert reasons[str(SCENES + 2)].startswith("not JSON")
     assert reasons[str(SCENES + 3)].startswith("not UTF-8")
     assert "'text'" in reasons[str(SCENES + 4)]

@@ -34,11 +34,11 @@ def test_indexing_the_hostile_corpus_prints_only_the_summary(tmp_path: Path) -> 
         timeout=280,
         check=False,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr  # partial: failures beside the rest
     left = BAR.sub("", done.stderr).strip()
     assert not left, f"printed besides the bar:\n{left}"
     summary = done.stdout.splitlines()
-    assert summary[0].startswith("job 1 succeeded: "), done.stdout
+    assert summary[0].startswith("job 1 partial: "), done.stdout
     assert not any("warning" in line.lower() for line in summary), done.stdout
     with sqlite3.connect(tmp_path / "data" / "anyseek.db") as db:  # every reason on the job
         listed = dict(

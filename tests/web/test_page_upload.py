@@ -50,3 +50,23 @@ def test_dropped_images_are_indexed_and_found(page, server, artefacts: Path, tmp
     shoot(page, artefacts, "11-upload-found")
     top = page.locator("#grid li img").first.get_attribute("alt")
     assert top == path.name, (top, result_ids(page)[:3])
+
+
+def test_a_drop_whose_every_file_fails_shows_a_failed_job(page, server, tmp_path) -> None:
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']")
+    page.fill("#upload-collection", "unreadable")
+    transfer = page.evaluate_handle(
+        """() => {
+            const dt = new DataTransfer();
+            const bytes = new Uint8Array([1, 2, 3, 4]);
+            dt.items.add(new File([bytes], "broken.png", { type: "image/png" }));
+            return dt;
+        }"""
+    )
+    page.dispatch_event("#drop", "dragover", {"dataTransfer": transfer})
+    page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+    page.wait_for_selector("#jobs li:first-child[data-status]", timeout=60_000)
+    row = page.locator("#jobs li").first
+    assert row.get_attribute("data-status") == "failed", row.inner_text()
+    assert row.inner_text().count("failed: 0 indexed, 1 failed") == 1, row.inner_text()

@@ -4,7 +4,7 @@
 import { api } from "./api.js";
 
 const $ = (sel) => document.querySelector(sel);
-const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+const FINAL = new Set(["succeeded", "partial", "failed", "cancelled"]);
 const POLL_MS = 400;
 const IMAGE_NAME = /\.(png|jpe?g|webp|gif|bmp|tiff?|heic|avif)$/i;
 const DEPTH_NAME = /\.(png|jpe?g|webp|tiff?|npy|npz)$/i;
@@ -89,11 +89,11 @@ export class Uploads {
     return li;
   }
 
-  finish(row, text, value, failed = false) {
+  finish(row, text, value, failed = false, status = failed ? "failed" : "succeeded") {
     row.querySelector("progress").value = value;
     row.querySelector(".state").textContent = text;
     row.classList.toggle("failed", failed);
-    row.dataset.status = failed ? "failed" : "succeeded";
+    row.dataset.status = status;
   }
 
   async poll(row, job, notify = true) {
@@ -105,7 +105,7 @@ export class Uploads {
       if (FINAL.has(job.status)) {
         const why = job.error || job.failures?.[0]?.reason;
         this.finish(row, `${job.status}: ${job.done} indexed${job.skipped ? `, ${job.skipped} already there` : ""}${job.failed ? `, ${job.failed} failed${why ? ` (${why})` : ""}` : ""}`,
-          share, job.status !== "succeeded");
+          share, job.status !== "succeeded", job.status);
         if (notify) this.onJobDone(job);
         return;
       }
