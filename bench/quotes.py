@@ -118,6 +118,12 @@ QUOTES: tuple[Quote, ...] = (
         r"takes {N} s on this 2-core machine",
         (Cell(DEMO, "Wall time:", 0),),
     ),
+    # README: how long the test suite takes
+    Quote(
+        "README.md",
+        r"\(`make test`\) takes {N} minutes on this 2-core machine",
+        (Cell("test_suite.md", "| wall time, minutes |", 0),),
+    ),
     # README: a phone's photos (indexing.md's phone section, the built-in model's table)
     Quote(
         "README.md",

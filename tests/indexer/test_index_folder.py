@@ -61,7 +61,7 @@ def test_folder_with_broken_files_indexes_exactly_the_good_ones(
 
     report = run_index(settings, "photos", root, model=search_model, progress=True)
 
-    assert report.status == "succeeded"
+    assert report.status == "partial"  # failures beside indexed images (README, how a job ends)
     assert (report.total, report.done, report.failed, report.skipped) == (
         len(good) + len(odd) + len(broken) + 1,
         len(good) + len(odd),

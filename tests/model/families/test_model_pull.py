@@ -112,7 +112,8 @@ def test_a_pull_stopped_by_ctrl_c_continues_where_it_stopped(hub, data_dir) -> N
     """The real command in its own process, interrupted as a person does (SIGINT) while the
     weights arrive slowly; the next pull asks only for the rest."""
     weights = _files()[WEIGHTS]
-    hub.slow[WEIGHTS] = 0.02  # 8 KB every 20 ms: the whole file takes about 1.6 s
+    hub.slow[WEIGHTS] = 0.1  # 8 KB every 100 ms: about 8 s for the file, so a loaded machine
+    # still interrupts it part way (at 20 ms a block it once finished before the signal came)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANYSEEK_", "HF_"))}
     env |= {"HF_ENDPOINT": hub.url, "ANYSEEK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     pull = subprocess.Popen(
