@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from anyseek.db.models import ChunkStatus, IndexChunk, IndexJob, utc_now
 from anyseek.db.session import Database
+from indexer.heartbeat import repeating
 from indexer.jobs import FINISHED
 
 log = logging.getLogger(__name__)
@@ -137,28 +138,22 @@ def release_expired(session: Session) -> list[tuple[int, int]]:
 def leased(database: Database, job_id: int, seq: int, owner: str, lease_s: float) -> Iterator[None]:
     """Renew ``owner``'s lease every quarter of ``lease_s`` while the block runs; a renewal
     that finds the lease lost is logged (the chunk's result will be dropped at staging)."""
-    stop = threading.Event()
 
-    def run() -> None:
-        while not stop.wait(lease_s / 4):
-            try:
-                if not renew(database, job_id, seq, owner, lease_s):
-                    if stop.is_set() or staged(database, job_id, seq):
-                        return  # staged: by this worker just now, or by another (said later)
-                    log.warning(
-                        "job %s chunk %s: this worker's lease ran out (it was paused or cut "
-                        "off) and the chunk went to another; its result will be dropped",
-                        job_id,
-                        seq,
-                    )
-                    return
-            except Exception as error:  # a database hiccup: the next beat tries again
-                log.info("job %s chunk %s: lease not renewed: %s", job_id, seq, error)
+    def tick(stop: threading.Event) -> bool:
+        try:
+            if renew(database, job_id, seq, owner, lease_s):
+                return True
+            if not (stop.is_set() or staged(database, job_id, seq)):
+                log.warning(
+                    "job %s chunk %s: this worker's lease ran out (it was paused or cut off) "
+                    "and the chunk went to another; its result will be dropped",
+                    job_id,
+                    seq,
+                )
+            return False  # staged: by this worker just now, or by another (said at staging)
+        except Exception as error:  # a database hiccup: the next beat tries again
+            log.info("job %s chunk %s: lease not renewed: %s", job_id, seq, error)
+            return True
 
-    thread = threading.Thread(target=run, name=f"anyseek-lease-{job_id}-{seq}", daemon=True)
-    thread.start()
-    try:
+    with repeating(lease_s / 4, tick, f"anyseek-lease-{job_id}-{seq}"):
         yield
-    finally:
-        stop.set()
-        thread.join()

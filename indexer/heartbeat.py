@@ -10,8 +10,8 @@ chunk's worker renews a lease on it instead, ``indexer.chunk_lease``) and are ne
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -35,25 +35,36 @@ def beat(database: Database, job_id: int) -> None:
 
 
 @contextmanager
-def heartbeat(database: Database, job_id: int, every_s: float) -> Iterator[None]:
-    """Beat for ``job_id`` now and every ``every_s`` seconds until the block ends."""
-    beat(database, job_id)
+def repeating(every_s: float, tick: Callable[[threading.Event], bool], name: str) -> Iterator[None]:
+    """Call ``tick(stop)`` every ``every_s`` seconds in a thread while the block runs, until it
+    returns False; the thread is stopped and joined when the block ends (heartbeats, leases)."""
     stop = threading.Event()
 
     def run() -> None:
-        while not stop.wait(every_s):
-            try:
-                beat(database, job_id)
-            except Exception:  # a database hiccup: the next beat tries again
-                continue
+        while not stop.wait(every_s) and tick(stop):
+            pass
 
-    thread = threading.Thread(target=run, name=f"anyseek-heartbeat-{job_id}", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     try:
         yield
     finally:
         stop.set()
         thread.join()
+
+
+@contextmanager
+def heartbeat(database: Database, job_id: int, every_s: float) -> Iterator[None]:
+    """Beat for ``job_id`` now and every ``every_s`` seconds until the block ends."""
+    beat(database, job_id)
+
+    def tick(_stop: threading.Event) -> bool:
+        with suppress(Exception):  # a database hiccup: the next beat tries again
+            beat(database, job_id)
+        return True
+
+    with repeating(every_s, tick, f"anyseek-heartbeat-{job_id}"):
+        yield
 
 
 def stale_jobs(session: Session, stale_s: float) -> list[int]:
