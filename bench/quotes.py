@@ -118,6 +118,12 @@ QUOTES: tuple[Quote, ...] = (
         r"takes {N} s on this 2-core machine",
         (Cell(DEMO, "Wall time:", 0),),
     ),
+    # docs/deploy.md: a killed worker's chunk back (the workers' bed run)
+    Quote(
+        "docs/deploy.md",
+        r"by the other worker {N} s after the kill on Redis",
+        (Cell("deployment_workers.md", "| worker-host-gone | redis |", 15),),
+    ),
     # README: how long the test suite takes
     Quote(
         "README.md",
