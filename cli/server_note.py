@@ -41,7 +41,7 @@ def remove_note(path: Path) -> None:
 def serving(data_dir: Path) -> ServerNote | None:
     """The live server that serves ``data_dir``; None when no note or its process is gone."""
     note = _read(data_dir / NOTE)
-    return note if note is not None and _alive(note.pid) else None
+    return note if note is not None and process_alive(note.pid) else None
 
 
 def _read(path: Path) -> ServerNote | None:
@@ -53,12 +53,12 @@ def _read(path: Path) -> ServerNote | None:
         return None
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether process ``pid`` exists (one of another user counts: it exists)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it exists, and is not ours to signal
+        pass
     return True

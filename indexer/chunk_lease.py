@@ -43,6 +43,15 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _pending(job_id: int, seq: int) -> tuple:
+    """The conditions naming one chunk still to be staged (every lease update's)."""
+    return (
+        IndexChunk.job_id == job_id,
+        IndexChunk.seq == seq,
+        IndexChunk.status == ChunkStatus.PENDING,
+    )
+
+
 def claim_chunk(session: Session, job_id: int, seq: int, owner: str, lease_s: float) -> Claim:
     """Claim a pending chunk for ``lease_s`` seconds when it is free, expired or already
     ``owner``'s (one conditional update: no lock waits beyond it)."""
@@ -50,9 +59,7 @@ def claim_chunk(session: Session, job_id: int, seq: int, owner: str, lease_s: fl
     claimed = session.execute(
         update(IndexChunk)
         .where(
-            IndexChunk.job_id == job_id,
-            IndexChunk.seq == seq,
-            IndexChunk.status == ChunkStatus.PENDING,
+            *_pending(job_id, seq),
             or_(
                 IndexChunk.owner.is_(None),
                 IndexChunk.owner == owner,
@@ -85,12 +92,7 @@ def renew(database: Database, job_id: int, seq: int, owner: str, lease_s: float)
     with database.session() as session:
         renewed = session.execute(
             update(IndexChunk)
-            .where(
-                IndexChunk.job_id == job_id,
-                IndexChunk.seq == seq,
-                IndexChunk.status == ChunkStatus.PENDING,
-                IndexChunk.owner == owner,
-            )
+            .where(*_pending(job_id, seq), IndexChunk.owner == owner)
             .values(lease_until=utc_now() + timedelta(seconds=lease_s))
         )
         return bool(renewed.rowcount)

@@ -19,6 +19,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.server_note import process_alive
+
 IP = shutil.which("ip") or "/usr/sbin/ip"
 #: one folder per live network, named by its tag, holding its owner's pid and its mounts: a run
 #: killed before its cleanup is reaped by the next one (see :func:`reap_orphans`)
@@ -58,22 +60,12 @@ def unused_subnet(rng: random.Random) -> str:
     raise RuntimeError("no unused 10.x.y.0/24 found in 200 tries")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_orphans() -> list[str]:
     """Remove the namespaces, links and mounts of networks whose owning process is dead."""
     reaped = []
     for entry in sorted(REGISTRY.glob("as*")) if REGISTRY.exists() else []:
         owner = int((entry / "owner").read_text() or 0) if (entry / "owner").exists() else 0
-        if owner and _alive(owner):
+        if owner and process_alive(owner):
             continue
         tag = entry.name
         for line in ip("netns", "list", check=False).splitlines():
