@@ -173,7 +173,7 @@ def measure(args: argparse.Namespace) -> None:
 
 
 def family_rows(
-    name: str, venv: Path, source: str | None, photos: Path, args: argparse.Namespace
+    venv: Path, source: str | None, photos: Path, args: argparse.Namespace
 ) -> dict | str:
     """Run ``measure`` for one family in its venv; its rows, or why there are none."""
     python = venv / "bin" / "python"
@@ -224,7 +224,7 @@ def report(args: argparse.Namespace) -> str:
         make_photos(photos, args.images)
         print(f"made {args.images} photos per source in {time.perf_counter() - made:.0f} s")
         results = {
-            name: family_rows(name, venv, source, photos, args)
+            name: family_rows(venv, source, photos, args)
             for name, (venv, source) in FAMILIES.items()
         }
     load = os.getloadavg()
