@@ -30,12 +30,13 @@ ENV_PREFIX = "ANYSEEK_"
 ENV_NESTED = "__"
 
 
-#: The vector store backends: name -> ``module:Class`` of its ``search.stores.VectorStore``. This is
+#: The vector store backends: name -> ``module:Class`` of its
+# ``anyseek.search.stores.VectorStore``. This is
 #: the one entry a new backend adds: settings validate ``ANYSEEK_STORE__BACKEND`` against it and
-#: ``search.stores.open_store`` imports the class from it (named, not imported, here).
+#: ``anyseek.search.stores.open_store`` imports the class from it (named, not imported, here).
 STORE_BACKENDS: dict[str, str] = {
-    "faiss": "search.stores.faiss_store:FaissStore",
-    "qdrant": "search.stores.qdrant_store:QdrantStore",
+    "faiss": "anyseek.search.stores.faiss_store:FaissStore",
+    "qdrant": "anyseek.search.stores.qdrant_store:QdrantStore",
 }
 
 

@@ -18,22 +18,22 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from anyseek.api import errors
+from anyseek.api.batching import SearchBatcher, inference_thread
+from anyseek.api.decoding import QueryDecoder
+from anyseek.api.deps import WRITE, AppState
+from anyseek.api.forward import WriteForwarder
+from anyseek.api.indexing import JobRunner
+from anyseek.api.metrics import Metrics, RequestTimer
+from anyseek.api.openapi import finish
+from anyseek.api.page import Page
+from anyseek.api.query import MB
+from anyseek.api.routes import collections, export, health, items, jobs, model, search, versions
 from anyseek.db.session import Database, database_for
+from anyseek.model.service import QUERY_KINDS, default_threads, use_threads
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.searcher import Searcher, open_searcher
 from anyseek.settings import Settings
-from api import errors
-from api.batching import SearchBatcher, inference_thread
-from api.decoding import QueryDecoder
-from api.deps import WRITE, AppState
-from api.forward import WriteForwarder
-from api.indexing import JobRunner
-from api.metrics import Metrics, RequestTimer
-from api.openapi import finish
-from api.page import Page
-from api.query import MB
-from api.routes import collections, export, health, items, jobs, model, search, versions
-from model.service import QUERY_KINDS, default_threads, use_threads
-from search.model_registry import ModelRegistry
-from search.searcher import Searcher, open_searcher
 
 STATIC_DIR = Path(__file__).parent / "static"
 ROUTERS = (
@@ -76,8 +76,10 @@ def create_app(
     A given searcher must search with ``settings.search``: its limits are the ones the OpenAPI
     document publishes. With ``writer_url`` the app is a *reader* (``anyseek serve --workers``):
     it searches and reads, runs no index jobs, and forwards every write route's request to the
-    writer process at that address (``api.forward``). ``on_loaded`` runs (on a thread) once the
-    model has loaded, before the server listens (``api.readers``: the processes start together).
+    writer process at that address (``anyseek.api.forward``). ``on_loaded`` runs (on a thread) once
+    the
+    model has loaded, before the server listens (``anyseek.api.readers``: the processes start
+    together).
     """
     if searcher is not None and searcher.settings != settings.search:
         raise ValueError("the searcher's search settings differ from the app's settings.search")
@@ -164,7 +166,7 @@ async def _resume_jobs(runner: JobRunner) -> None:
 def _finished_openapi(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
     """The app's OpenAPI document, built once the model has loaded: the search limits of its
     settings, the model's query modalities, every error each route answers, and the links
-    between routes (``api.openapi``)."""
+    between routes (``anyseek.api.openapi``)."""
     build = app.openapi
     kept: list[dict[str, Any]] = []
 
@@ -193,7 +195,7 @@ def _write_routes(routers: tuple[APIRouter, ...] = ROUTERS) -> list[APIRoute]:
 
 
 def _writes(routers: tuple[APIRouter, ...]) -> set[tuple[str, str]]:
-    """The (path, method) of every route that needs write access (``api.deps.WRITE``)."""
+    """The (path, method) of every route that needs write access (``anyseek.api.deps.WRITE``)."""
     return {
         (route.path, method.lower()) for route in _write_routes(routers) for method in route.methods
     }
@@ -203,7 +205,7 @@ def _broker_probe(settings: Settings) -> Callable[[], None]:
     """A check that the configured broker answers (for /readyz)."""
 
     def probe() -> None:
-        from workers.app import check_broker, configure
+        from anyseek.workers.app import check_broker, configure
 
         check_broker(configure(settings))
 

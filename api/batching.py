@@ -17,8 +17,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from anyseek.errors import AnyseekError
-from search.plan import Plan
-from search.query import SearchResults
+from anyseek.search.plan import Plan
+from anyseek.search.query import SearchResults
 
 Predict = Callable[[Sequence[Plan]], list]  # the model stage of a batch: plans, or answers
 Finish = Callable[[Plan], SearchResults]  # the stages after the model's, per plan

@@ -1,7 +1,8 @@
 """Collections and items kept the same in the database and the vector store, for the routes.
 
 The indexer owns how items get in; this module holds the few whole-collection and whole-item
-changes the API makes (create and delete everywhere: `indexer.collections`, shared with the CLI)
+changes the API makes (create and delete everywhere: `anyseek.indexer.collections`, shared with the
+CLI)
 and the reads it serves.
 Each takes the request's session; the request commits it.
 """
@@ -15,19 +16,19 @@ from anyseek.db import repository, versions
 from anyseek.db.models import Collection, Item, ItemStatus
 from anyseek.db.session import Database
 from anyseek.errors import NotFoundError, at_field
-from anyseek.settings import Settings
-from indexer.collections import (
+from anyseek.indexer.collections import (
     create_collection,
     delete_collection,
     store_names,
 )
-from indexer.exif import item_order
-from indexer.thumbnails import reconstruction_path, thumbnail_path
-from model.service import RECONSTRUCTION_KINDS
-from search.fields import SYSTEM_FIELDS
-from search.model_registry import ModelRegistry
-from search.resolve import check_model
-from search.stores import VectorStore
+from anyseek.indexer.exif import item_order
+from anyseek.indexer.thumbnails import reconstruction_path, thumbnail_path
+from anyseek.model.service import RECONSTRUCTION_KINDS
+from anyseek.search.fields import SYSTEM_FIELDS
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.resolve import check_model
+from anyseek.search.stores import VectorStore
+from anyseek.settings import Settings
 
 # re-exported for the routes: the CLI creates and deletes collections with the same functions
 __all__ = ["create_collection", "delete_collection", "reconstruction_path", "thumbnail_path"]
@@ -62,7 +63,7 @@ def list_items(
     status: ItemStatus | None,
     sort: str = "id",
 ) -> tuple[list[Item], int]:
-    """One page of a collection's items by id or by date taken (``indexer.exif.SORTS``), and
+    """One page of a collection's items by id or by date taken (``anyseek.indexer.exif.SORTS``), and
     how many there are in all."""
     owner = repository.get_collection(session, collection)
     where = [Item.collection_id == owner.id]

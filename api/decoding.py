@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from api.errors import ApiError
-from model.service import query_kind, use_threads
-from search.plan import Plan
-from search.query import SearchQuery
-from search.searcher import Searcher
+from anyseek.api.errors import ApiError
+from anyseek.model.service import query_kind, use_threads
+from anyseek.search.plan import Plan
+from anyseek.search.query import SearchQuery
+from anyseek.search.searcher import Searcher
 
 
 def has_files(query: SearchQuery) -> bool:

@@ -12,15 +12,15 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
+from anyseek.api.batching import SearchBatcher
+from anyseek.api.decoding import QueryDecoder
+from anyseek.api.errors import ApiError
+from anyseek.api.indexing import JobRunner
+from anyseek.api.metrics import Metrics
 from anyseek.db.session import Database
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.searcher import Searcher
 from anyseek.settings import Settings
-from api.batching import SearchBatcher
-from api.decoding import QueryDecoder
-from api.errors import ApiError
-from api.indexing import JobRunner
-from api.metrics import Metrics
-from search.model_registry import ModelRegistry
-from search.searcher import Searcher
 
 API_KEY_HEADER = "X-API-Key"
 KEY_FIELD = f"header.{API_KEY_HEADER}"

@@ -27,11 +27,11 @@ from anyseek.errors import (
     SettingsError,
     plain,
 )
-from indexer.errors import OutsideRootsError
-from indexer.jobs import JobStateError
-from search.fields import FilterFieldError
-from search.query import CursorError
-from search.stores import SpaceMismatchError
+from anyseek.indexer.errors import OutsideRootsError
+from anyseek.indexer.jobs import JobStateError
+from anyseek.search.fields import FilterFieldError
+from anyseek.search.query import CursorError
+from anyseek.search.stores import SpaceMismatchError
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER = "Retry-After"

@@ -14,8 +14,8 @@ import os
 import stat
 from pathlib import Path
 
+from anyseek.api.errors import ApiError
 from anyseek.settings import Settings
-from api.errors import ApiError
 
 MB = 1 << 20
 NOFOLLOW = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)

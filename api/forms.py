@@ -3,7 +3,7 @@
 ``POST /v1/collections/{name}/search/upload`` takes one form field per declared query modality:
 a file for file kinds, a text field for captions and JSON kinds. The fields are parameters of the
 route's signature (so FastAPI reads them and the OpenAPI document lists them with their help),
-built here from :data:`model.service.QUERY_KINDS` rather than written out by hand.
+built here from :data:`anyseek.model.service.QUERY_KINDS` rather than written out by hand.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 from fastapi import File, Form, UploadFile
 
-from api.errors import ApiError
-from api.query import check_size, max_bytes
-from model.service import QUERY_KINDS, QueryKind, with_parameter_per_kind
+from anyseek.api.errors import ApiError
+from anyseek.api.query import check_size, max_bytes
+from anyseek.model.service import QUERY_KINDS, QueryKind, with_parameter_per_kind
 
 
 def _field(kind: QueryKind) -> inspect.Parameter:

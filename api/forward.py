@@ -16,7 +16,7 @@ import httpx
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import problem
+from anyseek.api.errors import problem
 
 FORWARDED_HEADER = "x-anyseek-forwarded"  # on a reader's answer that the writer gave
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

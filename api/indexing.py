@@ -16,14 +16,14 @@ from sqlalchemy.orm import Session
 
 from anyseek.db.models import IndexJob, JobStatus
 from anyseek.db.session import Database
+from anyseek.indexer import IndexReport, run_index
+from anyseek.indexer.heartbeat import stale_jobs
+from anyseek.indexer.jobs import report
+from anyseek.indexer.outbox import apply_metadata, pending_collections, recover_pending
+from anyseek.indexer.reindex import reindex_version, run_reindex
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.searcher import Searcher
 from anyseek.settings import Settings
-from indexer import IndexReport, run_index
-from indexer.heartbeat import stale_jobs
-from indexer.jobs import report
-from indexer.outbox import apply_metadata, pending_collections, recover_pending
-from indexer.reindex import reindex_version, run_reindex
-from search.model_registry import ModelRegistry
-from search.searcher import Searcher
 
 log = logging.getLogger("anyseek.api")
 
@@ -51,7 +51,7 @@ class JobRunner:
     def start(self, job_id: int) -> None:
         """Start a written job: enqueue its chunks, or schedule it on the indexing thread."""
         if self.uses_workers:
-            from workers.submit import enqueue_chunks, enqueue_reindex
+            from anyseek.workers.submit import enqueue_chunks, enqueue_reindex
 
             if self._is_reindex(job_id):
                 enqueue_reindex(self.settings, job_id)
@@ -73,7 +73,7 @@ class JobRunner:
         """Apply staged metadata edits to the store: here, or by the writer worker's apply task
         (which applies a collection's staged vectors, then its edits)."""
         if self.uses_workers:
-            from workers.tasks import apply_staged
+            from anyseek.workers.tasks import apply_staged
 
             apply_staged.delay(collection)
             return

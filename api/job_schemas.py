@@ -1,5 +1,5 @@
 """The bodies of index jobs, re-index requests and collection versions over HTTP (apart from
-``api.schemas``, which holds collections, items and searches)."""
+``anyseek.api.schemas``, which holds collections, items and searches)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import BODY, NAME_PATTERN
-from indexer.records import MODALITIES
+from anyseek.api.schemas import BODY, NAME_PATTERN
+from anyseek.indexer.records import MODALITIES
 
 ItemModality = enum.StrEnum("ItemModality", {name: name for name in MODALITIES})  # type: ignore[misc]
 """What an item's part may be: ``rgb`` (a photo), ``caption`` and every other query modality."""

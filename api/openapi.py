@@ -5,7 +5,8 @@ FastAPI documents the errors a route lists by hand, plus a 422 of its own shape
 (``HTTPValidationError``, ``application/json``) that this API never sends. :func:`declare_problems`
 derives the statuses every route can answer from what it takes (parameters: 422; a body: 400,
 413; an API key: 401) and gives each error one content, ``application/problem+json`` with the
-``Problem`` schema, as ``api.errors`` sends it. :func:`add_links` writes the :data:`LINKS` table
+``Problem`` schema, as ``anyseek.api.errors`` sends it. :func:`add_links` writes the :data:`LINKS`
+table
 into the responses, so a client (or a stateful fuzzer) can follow a created job or a listed item
 to the routes that take its id.
 """
@@ -15,11 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from anyseek.api.errors import PROBLEM_JSON, RETRY_AFTER
+from anyseek.api.routes.common import WHY
+from anyseek.api.schemas import publish_limits
+from anyseek.model.service import QUERY_KINDS
 from anyseek.settings import ApiSettings, Settings
-from api.errors import PROBLEM_JSON, RETRY_AFTER
-from api.routes.common import WHY
-from api.schemas import publish_limits
-from model.service import QUERY_KINDS
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 RETRY_AFTER_HEADER = {
@@ -133,7 +134,7 @@ def narrow_modalities(document: dict[str, Any], taken: list[str]) -> dict[str, A
 def declare_security(
     document: dict[str, Any], api: ApiSettings, writes: set[tuple[str, str]]
 ) -> dict[str, Any]:
-    """Security as ``api.deps`` enforces it (in place): with no keys configured none at all
+    """Security as ``anyseek.api.deps`` enforces it (in place): with no keys configured none at all
     (and no 401); with keys a write needs one, and a read too with ``auth_reads``, else a
     read's key is optional (a wrong one is still a 401)."""
     keyed = bool(api.api_keys)

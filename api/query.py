@@ -11,11 +11,11 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-from api.errors import ApiError
-from api.schemas import CARRIERS, SearchParams, SearchRequest
-from model.service import QUERY_KINDS, query_kind
-from search.fields import Bound, FilterSpec, Strict, resolve_filter
-from search.query import LikeItem, QueryPart, SearchQuery
+from anyseek.api.errors import ApiError
+from anyseek.api.schemas import CARRIERS, SearchParams, SearchRequest
+from anyseek.model.service import QUERY_KINDS, query_kind
+from anyseek.search.fields import Bound, FilterSpec, Strict, resolve_filter
+from anyseek.search.query import LikeItem, QueryPart, SearchQuery
 
 CARRIER_WORDS = {"text": "text", "data": "a file, base64-encoded in data", "value": "a JSON value"}
 MB = 1024 * 1024
@@ -76,7 +76,7 @@ def _base64(data: str, where: str, max_upload_mb: float) -> bytes:
 
 
 def parts_from_form(values: Mapping[str, object], weights: Mapping[str, float]) -> list[QueryPart]:
-    """Multipart parts: one form field per given modality (see ``api.forms``)."""
+    """Multipart parts: one form field per given modality (see ``anyseek.api.forms``)."""
     stray = sorted(set(weights) - set(values))
     if stray:
         raise ApiError(

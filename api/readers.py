@@ -11,7 +11,8 @@ over every process.
 
 The writer is the server as with one process: it runs the index jobs and is the store's one
 writing process; it also listens on a private loopback port. A reader loads the model, searches
-and reads, and forwards each write to that port (``api.forward``). A reader that dies is started
+and reads, and forwards each write to that port (``anyseek.api.forward``). A reader that dies is
+started
 again; readers stop with the writer, and stop by themselves when the writer is gone.
 """
 
@@ -140,7 +141,7 @@ def run_reader(spec: ReaderSpec, writer_pid: int, loaded: Event, go: Event) -> N
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the writer (cli.serve)
     import uvicorn
 
-    from api.app import create_app
+    from anyseek.api.app import create_app
 
     _stop_when_orphaned(writer_pid)
     sock = shared_port_socket(spec.host, spec.port)

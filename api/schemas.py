@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from anyseek.db.repository import COLLECTION_NAME
+from anyseek.model.service import QUERY_KINDS
+from anyseek.search.fields import FIELD_NAME
 from anyseek.settings import SearchSettings
-from model.service import QUERY_KINDS
-from search.fields import FIELD_NAME
 
 PAGED_SCHEMAS = ("SearchParams", "SearchRequest")  # the bodies that carry k and offset
 NAME_PATTERN = f"^{COLLECTION_NAME.pattern}$"  # what ``check_collection_name`` accepts
@@ -177,7 +177,8 @@ CARRIERS = {"text": "text", "file": "data", "structured": "value"}
 
 def _carried_by() -> list[dict[str, Any]]:
     """JSON Schema of "each modality in its one field": per field, the modalities it carries,
-    that field given and the others null or absent (``api.query.parts_from_json`` checks it)."""
+    that field given and the others null or absent (``anyseek.api.query.parts_from_json`` checks
+    it)."""
     return [
         {
             "properties": {

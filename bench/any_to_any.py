@@ -6,7 +6,8 @@
 Generated scenes give every modality of one scene at once, so each scene's item in a gallery of
 depth maps (of segmentations, sketches, captions, photos, or records of a photo and its depth
 map) is the right answer to that scene's query of any other kind. Gallery items are read and
-embedded by the indexer's own code (``indexer.parts.decode_item``, ``indexer.pipeline.embed``:
+embedded by the indexer's own code (``anyseek.indexer.parts.decode_item``,
+``anyseek.indexer.pipeline.embed``:
 what ``anyseek index --modality`` / ``--manifest`` does), queries by the model's query transforms
 (what a search does), from PNG bytes as the scene world writes them. Cells are R@1 / R@10 of
 the scene's own item; a dash is a gallery asked by its own kind. ``--json`` writes the table
@@ -28,23 +29,23 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from anyseek.indexer.decode import DecodeLimits
+from anyseek.indexer.fetch import Fetched, FetchedPart
+from anyseek.indexer.parts import decode_item
+from anyseek.indexer.pipeline import embed
+from anyseek.indexer.sources import SourceRef
+from anyseek.model.service import QueryRequest, SearchModel, item_modalities, load_search_model
+from anyseek.scenes.modalities import MODALITIES
+from anyseek.scenes.png import encode_png
+from anyseek.scenes.sample import generate_scene
+from anyseek.scenes.synth import scene_seed
 from anyseek.settings import load_settings
-from indexer.decode import DecodeLimits
-from indexer.fetch import Fetched, FetchedPart
-from indexer.parts import decode_item
-from indexer.pipeline import embed
-from indexer.sources import SourceRef
-from model.service import QueryRequest, SearchModel, item_modalities, load_search_model
-from scenes.modalities import MODALITIES
-from scenes.png import encode_png
-from scenes.sample import generate_scene
-from scenes.synth import scene_seed
 
 sys.path.append(str(Path(__file__).resolve().parent))  # caption_ceiling, after the packages
 from caption_ceiling import fits
 
-from model.vocabulary.synonyms import canonical_caption
-from workbench.metrics import caption_facts
+from anyseek.model.vocabulary.synonyms import canonical_caption
+from anyseek.workbench.metrics import caption_facts
 
 SCENE_FILES = {"rgb": "rgb", "depth": "depth", "semseg": "semseg", "sketch": "sketch",
                "normal": "normals", "edges": "edges"}  # fmt: skip

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
-from model.transforms import TRANSFORMS
-from model.transforms.semseg import colorize
+from anyseek.model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
+from anyseek.model.transforms import TRANSFORMS
+from anyseek.model.transforms.semseg import colorize
 
 SIZES = {  # released tokenizers: encoder/decoder types and codebooks (DiVAE decoders not built)
     "depth (DiVAE, ViT-B enc)": dict(

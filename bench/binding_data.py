@@ -7,7 +7,7 @@ v7's image vectors read a scene as a bag of attributes (``object_binding.md``), 
 contrastive levers nor an auxiliary head changed that. This asks the image tower the question
 directly, with nothing else in the way: the built-in model's image stem and trunk (the shipped
 config) and a linear head are trained on each scene's object conjunctions
-(``workbench.attributes``: every (shape, colour), (shape, colour, size), (shape, colour,
+(``anyseek.workbench.attributes``: every (shape, colour), (shape, colour, size), (shape, colour,
 material) and whole object its visible objects have; a sigmoid each), on the first ``n``
 training scenes, for the same steps whatever ``n`` is. Then every conjunction that at least 10
 held-out scenes have ranks the held-out gallery by its logit: P@10 of the (shape, colour) pairs
@@ -34,11 +34,11 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.builtin.network import BuiltinConfig, Stem, Trunk
-from model.fourm.imagenet import normalize_images
-from workbench.attributes import CONJUNCTIONS, _offsets, conjunction_labels
-from workbench.cache import build_cache
-from workbench.presence import encode_scenes
+from anyseek.model.builtin.network import BuiltinConfig, Stem, Trunk
+from anyseek.model.fourm.imagenet import normalize_images
+from anyseek.workbench.attributes import CONJUNCTIONS, _offsets, conjunction_labels
+from anyseek.workbench.cache import build_cache
+from anyseek.workbench.presence import encode_scenes
 
 PAIR, WHOLE = CONJUNCTIONS.index(("shape", "color")), len(CONJUNCTIONS) - 1
 MIN_POSITIVES = 10  # a conjunction is asked for only where P@10 can reach 1

@@ -4,7 +4,8 @@
     OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python bench/builtin.py \
         --models /tmp/old_builtin,builtin --dtypes float32,bfloat16 --index 2000 --out /tmp/t.md
 
-The in-process rows go through the search-model interface (``model.service``), exactly what the
+The in-process rows go through the search-model interface (``anyseek.model.service``), exactly what
+the
 indexer and the server call; the ``anyseek index`` column runs the command as a user does, on a
 fresh data directory, with ``ANYSEEK_MODEL__SOURCE`` set to the model.
 """
@@ -47,7 +48,7 @@ def query_values(scene) -> dict[str, object]:
 
 def in_process(source: str, dtype: str, scenes: list, batch: int) -> dict[str, float]:
     """Load time, images/s through ``embed_images`` and median ms of one query per kind."""
-    from model.service import load_search_model
+    from anyseek.model.service import load_search_model
 
     t0 = time.perf_counter()
     model = load_search_model(source, dtype=dtype)
@@ -75,7 +76,7 @@ def index_rate(source: str, folder: Path, n: int) -> float:
     with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as data:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
         env |= {"ANYSEEK_DATA_DIR": data, "ANYSEEK_MODEL__SOURCE": source, "PYTHONPATH": str(ROOT)}
-        run = [sys.executable, "-m", "cli"]
+        run = [sys.executable, "-m", "anyseek.cli"]
         subprocess.run([*run, "db", "upgrade"], env=env, check=True, capture_output=True)
         t0 = time.perf_counter()
         subprocess.run(
@@ -94,8 +95,8 @@ def main() -> None:
     parser.add_argument("--index", type=int, default=0, help="scenes for `anyseek index` (0: skip)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    from scenes.sample import generate_scene
-    from scenes.synth import scene_seed
+    from anyseek.scenes.sample import generate_scene
+    from anyseek.scenes.synth import scene_seed
 
     scenes = [generate_scene(scene_seed(991_000, i), 64) for i in range(max(args.batch, 40))]
     folder = None

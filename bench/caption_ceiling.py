@@ -4,7 +4,7 @@
         --out bench/results/caption_ceiling.md
 
 For every gallery scene and caption source (the generator's object list, each person's own
-words), the caption's stated objects (``workbench.metrics.caption_facts``, after people's
+words), the caption's stated objects (``anyseek.workbench.metrics.caption_facts``, after people's
 synonyms become the scene's words) are matched against every gallery scene. A scene *fits* when
 it has every stated object; it fits *in order* when, in addition, distinct objects of it match the
 stated ones from left to right (people and the generator name objects in image order). A reader
@@ -25,8 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.vocabulary.synonyms import canonical_caption
-from workbench.metrics import caption_facts, satisfies
+from anyseek.model.vocabulary.synonyms import canonical_caption
+from anyseek.workbench.metrics import caption_facts, satisfies
 
 Fact = dict[str, str]
 Obj = dict[str, Any]
@@ -82,12 +82,12 @@ def ceiling(source: str, captions: list[str], scenes: list[list[Obj]]) -> Ceilin
 
 def gallery(n: int, seed: int, styles: tuple[str, ...]) -> tuple[dict[str, list[str]], list]:
     """Captions per source and every scene's visible objects (with their image column)."""
-    from scenes.human import draw_human_queries
-    from scenes.sample import generate_scene
-    from scenes.synth import scene_seed
-    from workbench.cache import draw_seed
-    from workbench.metrics import first_object
-    from workbench.styles import style
+    from anyseek.scenes.human import draw_human_queries
+    from anyseek.scenes.sample import generate_scene
+    from anyseek.scenes.synth import scene_seed
+    from anyseek.workbench.cache import draw_seed
+    from anyseek.workbench.metrics import first_object
+    from anyseek.workbench.styles import style
 
     samples = [generate_scene(scene_seed(seed, i), 64) for i in range(n)]
     scenes = [

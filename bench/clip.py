@@ -77,7 +77,7 @@ def open_clip_calls(arch: str, batch: int, folder: Path) -> dict[str, Callable[[
     of the image tower, open_clip under autocast and in its own bf16 mode (bf16 weights)."""
     import open_clip
 
-    from model.families.open_clip import load_open_clip_search_model
+    from anyseek.model.families.open_clip import load_open_clip_search_model
 
     torch.manual_seed(0)
     reference = open_clip.create_model(arch).eval()  # random weights
@@ -104,10 +104,10 @@ def open_clip_calls(arch: str, batch: int, folder: Path) -> dict[str, Callable[[
 def fourm_calls(batch: int) -> tuple[dict[str, Callable[[], object]], float]:
     """4M-21 B's retrieval path (as bench/fourm_embeddings.py) in float32 and in bf16 weights,
     and its FLOPs per image."""
+    from anyseek.model import FourM, FourMConfig
+    from anyseek.model.fourm.inference.predict import predict_embeddings
+    from anyseek.model.fourm.modalities import get_modality
     from bench.fourm_embeddings import SPACES, CodebookDecoder, flops_per_image
-    from model import FourM, FourMConfig
-    from model.fourm.inference.predict import predict_embeddings
-    from model.fourm.modalities import get_modality
 
     cfg = FourMConfig.named("fourm21_b")
     torch.manual_seed(0)
@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "clip.md")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from model.runtime.precision import bf16_matmul_pays, native_bf16
+    from anyseek.model.runtime.precision import bf16_matmul_pays, native_bf16
 
     load_before = uptime()
     results: list[tuple[str, str, float, float]] = []  # model, path, images/s, FLOPs per image

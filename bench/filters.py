@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
+from anyseek.search.fields import FilterSpec, resolve_filter  # noqa: E402
+from anyseek.search.stores import SpaceSpec, backend_class  # noqa: E402
 from anyseek.settings import StoreSettings  # noqa: E402
-from search.fields import FilterSpec, resolve_filter  # noqa: E402
-from search.stores import SpaceSpec, backend_class  # noqa: E402
 
 REGISTRY = {"bucket": "number", "tag": "string"}
 FILTERS = {

@@ -19,10 +19,10 @@ import time
 import torch
 from torch import Tensor
 
-from model import FourM, FourMConfig, GenerationTarget
-from model.fourm.inference.predict import predict_embeddings
-from model.fourm.inference.sampling import generate
-from model.fourm.modalities import get_modality
+from anyseek.model import FourM, FourMConfig, GenerationTarget
+from anyseek.model.fourm.inference.predict import predict_embeddings
+from anyseek.model.fourm.inference.sampling import generate
+from anyseek.model.fourm.modalities import get_modality
 
 SPACES = ("tok_dinov2_global", "tok_imagebind_global")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}

@@ -3,7 +3,8 @@
     PYTHONPATH=. .venv/bin/python bench/held_out_knobs.py --n 1000 \
         --out bench/results/held_out_knobs.md
 
-The held-out person (``scrawl`` in ``workbench/styles.py``) differs from the trained-on people in
+The held-out person (``scrawl`` in ``anyseek/workbench/styles.py``) differs from the trained-on
+people in
 many knobs at once. Each row here is that person with one knob given back the ``default``
 person's value (the same scenes, drawn from the same seeds), and one row with every knob that lies
 outside the training styles' range clipped into it; the model is the committed one. A knob whose
@@ -21,15 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.families.builtin import load_builtin_search_model
-from scenes.human import HumanStyle
-from scenes.sample import generate_scene
-from scenes.synth import scene_seed
-from scenes.tensors import from_samples
-from workbench import styles
-from workbench.cache import draw_seed, drawings_of
-from workbench.evaluate import HUMAN_QUERIES, drawn_values, evaluate_queries, image_vectors
-from workbench.readers import Readers, generator_sketch, model_readers
+from anyseek.model.families.builtin import load_builtin_search_model
+from anyseek.scenes.human import HumanStyle
+from anyseek.scenes.sample import generate_scene
+from anyseek.scenes.synth import scene_seed
+from anyseek.scenes.tensors import from_samples
+from anyseek.workbench import styles
+from anyseek.workbench.cache import draw_seed, drawings_of
+from anyseek.workbench.evaluate import HUMAN_QUERIES, drawn_values, evaluate_queries, image_vectors
+from anyseek.workbench.readers import Readers, generator_sketch, model_readers
 
 HELD = "scrawl"
 TRAINED = ("default", "tidy", "rough", "loose")

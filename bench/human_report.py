@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from anyseek.workbench.metrics import RetrievalResult
 from bench.compare_models import Change
-from workbench.metrics import RetrievalResult
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -66,9 +66,10 @@ SUMMARY = (
     ),
 )
 PEOPLE = (
-    "People are `scenes/human.py`'s drawing model under the named styles of "
-    "`workbench/styles.py`: `default` (the person of `--human`; training drew other seeds of it, "
-    "never these scenes' drawings), and `scrawl`, a person **held out of every training recipe** "
+    "People are `anyseek/scenes/human.py`'s drawing model under the named styles of "
+    "`anyseek/workbench/styles.py`: `default` (the person of `--human`; training drew other seeds "
+    "of it, never these scenes' drawings), and `scrawl`, a person **held out of every training "
+    "recipe** "
     "(shaky broken strokes, squashed shapes, tall pages, paint spilling over edges, typos). Their "
     "queries reach the model as a user's files do: through the bundle's declared transforms "
     "(`fit: stretch` for sketches and paintings: a page of any shape is read whole), captions "

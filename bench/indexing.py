@@ -45,7 +45,7 @@ ANYSEEK = Path(sys.executable).with_name("anyseek")
 
 def make_images(folder: Path, count: int, width: int, height: int) -> None:
     """``count`` JPEG photos of generated scenes, ``width`` x ``height``."""
-    from scenes import generate_scene
+    from anyseek.scenes import generate_scene
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -58,9 +58,9 @@ def make_images(folder: Path, count: int, width: int, height: int) -> None:
 
 def decode_only(settings, model, folder: Path) -> tuple[float, list]:
     """Images/s of fetch + hash + decode + thumbnail + model input on the decode pool."""
-    from indexer.decode import DecodeLimits, decode
-    from indexer.fetch import fetch
-    from indexer.sources import expand_source
+    from anyseek.indexer.decode import DecodeLimits, decode
+    from anyseek.indexer.fetch import fetch
+    from anyseek.indexer.sources import expand_source
 
     refs = expand_source(settings.indexer, folder)
     limits = DecodeLimits(settings.api.max_image_pixels, settings.indexer.thumbnail_size)
@@ -77,7 +77,7 @@ def decode_only(settings, model, folder: Path) -> tuple[float, list]:
 
 def model_only(settings, model, decoded: list) -> float:
     """Images/s of the model alone on prepared inputs, in batches of the settings' size."""
-    from indexer.pipeline import embed
+    from anyseek.indexer.pipeline import embed
 
     embed(model, decoded[: settings.model.batch_size], settings.model.batch_size)  # warm-up
     start = time.perf_counter()
@@ -101,7 +101,7 @@ def fresh_settings(root: Path, database_url: str | None, **extra):
 def in_process(settings, model, folder: Path, warm: Path, name: str = "bench") -> float:
     """Images/s of ``run_index`` on the folder into collection ``name`` (after a one-image
     warm-up job)."""
-    from indexer import run_index
+    from anyseek.indexer import run_index
 
     run_index(settings, f"warmup-{name}", warm, model=model)
     start = time.perf_counter()
@@ -130,7 +130,7 @@ def worker_env(settings, threads: int) -> dict[str, str]:
 def wait_job(settings, job_id: int, timeout: float = 900) -> None:
     """Block until the job succeeded (or fail)."""
     from anyseek.db.migrate import open_database
-    from indexer.jobs import report
+    from anyseek.indexer.jobs import report
 
     database = open_database(settings)
     deadline = time.monotonic() + timeout
@@ -153,8 +153,8 @@ def with_workers(
 ) -> dict[str, float]:
     """Images/s of a job per folder run by ``count`` worker processes (the first one also the
     writer), the processes started and warmed up once."""
-    from workers.app import INDEX_QUEUE, WRITER_QUEUE, check_broker, configure
-    from workers.submit import submit_job
+    from anyseek.workers.app import INDEX_QUEUE, WRITER_QUEUE, check_broker, configure
+    from anyseek.workers.submit import submit_job
 
     app = configure(settings)
     check_broker(app)
@@ -211,9 +211,9 @@ def postgres_schema(url: str) -> Iterator[str]:
 
 def make_sources(root: Path, count: int, width: int, height: int) -> dict[str, tuple]:
     """The same ``count`` scenes as every kind of source: {name: (source path, SourceForm)}."""
-    from indexer.records import SourceForm
-    from scenes import generate_scene
-    from scenes.modalities import MODALITIES
+    from anyseek.indexer.records import SourceForm
+    from anyseek.scenes import generate_scene
+    from anyseek.scenes.modalities import MODALITIES
 
     encode = {m.name: m.encode for m in MODALITIES}
     folders = {"rgb": "rgb", "depth": "depth", "semseg": "semseg", "sketch": "sketch"}
@@ -242,8 +242,8 @@ def make_sources(root: Path, count: int, width: int, height: int) -> dict[str, t
 
 def by_modality(args: argparse.Namespace) -> str:
     """Items/s of whole in-process jobs over every kind of source; a Markdown table."""
-    from indexer import run_index
-    from indexer.runtime import process_model
+    from anyseek.indexer import run_index
+    from anyseek.indexer.runtime import process_model
 
     with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
         root = Path(tmp)
@@ -306,7 +306,7 @@ def main() -> None:
 
     import torch
 
-    from indexer.runtime import process_model
+    from anyseek.indexer.runtime import process_model
 
     with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
         root = Path(tmp)

@@ -67,7 +67,7 @@ def cpu_name() -> str:
 
 def make_photo(seed: int, folder: Path, noise: np.random.Generator) -> None:
     """One scene as a 12-megapixel photo in every source's format."""
-    from scenes import generate_scene
+    from anyseek.scenes import generate_scene
 
     scene = Image.fromarray(generate_scene(seed, 64).rgb).resize(PHONE, Image.Resampling.BICUBIC)
     grain = noise.integers(-12, 12, (PHONE[1], PHONE[0], 3), dtype=np.int16)
@@ -113,9 +113,9 @@ def random_clip_checkpoint(folder: Path) -> str:
 def decode_rate(settings, model, folder: Path, reduced: bool) -> tuple[float, list]:
     """Images/s of the pipeline's decoding of every photo in ``folder`` on its pool; reduced or
     every pixel."""
-    from indexer.decode import DecodeLimits, decode, decode_limits
-    from indexer.fetch import fetch
-    from indexer.sources import expand_source
+    from anyseek.indexer.decode import DecodeLimits, decode, decode_limits
+    from anyseek.indexer.fetch import fetch
+    from anyseek.indexer.sources import expand_source
 
     refs = expand_source(settings.indexer, folder)
     sizes = (settings.api.max_image_pixels, settings.indexer.thumbnail_size)
@@ -135,7 +135,7 @@ def measure(args: argparse.Namespace) -> None:
     import torch
     from indexing import fresh_settings, in_process, model_only, postgres_schema, with_workers
 
-    from indexer.runtime import process_model
+    from anyseek.indexer.runtime import process_model
 
     photos = Path(args.photos)
     rows: dict[str, dict[str, float]] = {name: {} for name in SOURCES}

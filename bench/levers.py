@@ -3,9 +3,10 @@
     PYTHONPATH=. .venv/bin/python bench/levers.py --root runs/levers \
         --out bench/results/levers.md
 
-Each *arm* is the ``default`` recipe (``workbench/recipes/default.json``) made short (``--scenes``
+Each *arm* is the ``default`` recipe (``anyseek/workbench/recipes/default.json``) made short
+(``--scenes``
 training scenes, ``--steps`` steps, validation every ``--chunk-minutes``) with one lever switched
-on; ``base`` switches none. Every arm trains through ``workbench.pipeline`` exactly as
+on; ``base`` switches none. Every arm trains through ``anyseek.workbench.pipeline`` exactly as
 ``anyseek train default`` does, so it checkpoints per chunk and a second call resumes it (arms
 already finished are read, not retrained). Arms with the same data share one rendered set. The
 report is each arm's learning curve (the per-chunk validation on the held-out gallery) and its
@@ -32,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workbench.pipeline import Run, run_pipeline
-from workbench.recipe import Recipe, load_recipe
-from workbench.styles import RANDOM, RANDOM_WIDE
+from anyseek.workbench.pipeline import Run, run_pipeline
+from anyseek.workbench.recipe import Recipe, load_recipe
+from anyseek.workbench.styles import RANDOM, RANDOM_WIDE
 
 BOXED = {"sketch": {"content_box": True, "box_margin": 0.06}}  # the content_box arm's
 CAPTION_PAIRS = tuple(("caption", q) for q in ("depth", "normal", "semseg", "sketch", "edges"))
@@ -288,8 +289,8 @@ def arm_pairs(root: Path, name: str, n: int, seed: int, scenes: list[dict]) -> d
     path = root / name / f"any_to_any-{n}-{seed}.json"
     if path.is_file():
         return json.loads(path.read_text())
+    from anyseek.model.service import load_search_model
     from bench.any_to_any import measure
-    from model.service import load_search_model
 
     table = measure(load_search_model(str(root / name / "bundle"), device="cpu"), scenes)
     path.write_text(json.dumps(table, indent=1) + "\n")

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
-from model.families.registry import load_search_model
-from scenes.sample import generate_batch
+from anyseek.model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from anyseek.model.families.registry import load_search_model
+from anyseek.scenes.sample import generate_batch
 
 
 def timed(fn, repeat: int = 3) -> tuple[float, object]:

@@ -54,8 +54,8 @@ def main() -> None:
     import torch
     from PIL import Image
 
-    from model.families.registry import load_search_model
-    from scenes import generate_scene
+    from anyseek.model.families.registry import load_search_model
+    from anyseek.scenes import generate_scene
 
     model = load_search_model("builtin")
     start = time.perf_counter()

@@ -2,10 +2,11 @@
 
 Every gallery scene's image is embedded as the indexer embeds images, each scene is asked for by
 its caption, and the caption's top WRONG hit (a hard negative) is then added as a "not like this"
-item at a negative weight, steered by each rule of ``search.steering.NEGATIVE_RULES`` and made unit
+item at a negative weight, steered by each rule of ``anyseek.search.steering.NEGATIVE_RULES`` and
+made unit
 length as search does, the spaces fused by information. R@10: the wanted scene is still in the
 top 10; neg@10: the negative is still in the top 10 (lower is better). The page's default weight
-(``search.steering.DEFAULT_NEGATIVE_WEIGHT``) is the one this table supports.
+(``anyseek.search.steering.DEFAULT_NEGATIVE_WEIGHT``) is the one this table supports.
 
 OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python bench/not_like.py --n 2000 \
     --out bench/results/not_like.md
@@ -38,7 +39,7 @@ def steered_scores(
     weight: float,
 ) -> torch.Tensor:
     """Fused [n, n] scores of every query steered away from its hard negative by ``rule``."""
-    from model.runtime.fusion import fuse
+    from anyseek.model.runtime.fusion import fuse
 
     sims = {}
     for space, vectors in index.items():
@@ -50,7 +51,7 @@ def steered_scores(
 
 def row(name: str, rule: str, sim: torch.Tensor, hard: torch.Tensor) -> str:
     """One markdown row: R@1, R@10, MRR and neg@10 of these scores."""
-    from workbench.metrics import ranking_metrics
+    from anyseek.workbench.metrics import ranking_metrics
 
     m = ranking_metrics(sim)
     neg = float((sim.topk(10, dim=1).indices == hard[:, None]).any(1).float().mean())
@@ -74,11 +75,11 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="the markdown report")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # not bench/search.py
-    from model.runtime.fusion import fuse
-    from model.service import load_search_model
-    from search.steering import DEFAULT_NEGATIVE_WEIGHT, DEFAULT_RULE, NEGATIVE_RULES
-    from workbench.cache import ChunkJob, render_chunk
-    from workbench.evaluate import QUERIES, image_vectors, query_vectors, scene_values
+    from anyseek.model.runtime.fusion import fuse
+    from anyseek.model.service import load_search_model
+    from anyseek.search.steering import DEFAULT_NEGATIVE_WEIGHT, DEFAULT_RULE, NEGATIVE_RULES
+    from anyseek.workbench.cache import ChunkJob, render_chunk
+    from anyseek.workbench.evaluate import QUERIES, image_vectors, query_vectors, scene_values
 
     start = time.perf_counter()
     model = load_search_model(args.model)

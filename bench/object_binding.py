@@ -11,7 +11,8 @@ scene as a bag of attributes scores high on each alone and low on the conjunctio
 between the two is what it does not bind.
 
 A last column asks whether the image vectors carry the whole object at all: a linear probe
-(one logistic classifier per conjunction of ``workbench.attributes``) is fitted on the vectors
+(one logistic classifier per conjunction of ``anyseek.workbench.attributes``) is fitted on the
+vectors
 of ``--probe-scenes`` other scenes, and each query's gallery ranked by the probe's logit for its
 stated conjunction. Its P@10 is what a caption vector could reach by pointing where the probe
 points; far above attr_P@10, the gap is on the caption's side, not the image's.
@@ -65,7 +66,7 @@ def binding_row(top: torch.Tensor, facts: list[dict[str, str]], scenes: list) ->
 
 def fit_probe(vectors: torch.Tensor, labels: torch.Tensor, steps: int = 500) -> torch.nn.Linear:
     """A logistic classifier per label [N, L] of image vectors [N, D], full batch, Adam."""
-    from workbench.attributes import unit_scaled
+    from anyseek.workbench.attributes import unit_scaled
 
     probe = torch.nn.Linear(vectors.shape[1], labels.shape[1])
     optimizer = torch.optim.Adam(probe.parameters(), lr=0.01)
@@ -82,7 +83,7 @@ def probe_precision(
     probe: torch.nn.Linear, images: torch.Tensor, facts: list[dict[str, str]], scenes: list
 ) -> float:
     """P@10 of ranking the gallery [N, D] by the probe's logit for each query's stated object."""
-    from workbench.attributes import label_of, unit_scaled
+    from anyseek.workbench.attributes import label_of, unit_scaled
 
     logits = probe(unit_scaled(images)).detach()  # [N, L]
     hits = asked = 0
@@ -100,10 +101,11 @@ def prefers_own(
     model: Any, images: torch.Tensor, texts: list[str], scenes: list, seed: int
 ) -> float:
     """Share of images [N, D] closer to their own caption than to its binding negative (the
-    caption one attribute away from true, ``workbench.negatives``); 0.5 is a bag of attributes."""
+    caption one attribute away from true, ``anyseek.workbench.negatives``); 0.5 is a bag of
+    attributes."""
     import random
 
-    from workbench.negatives import binding_negative
+    from anyseek.workbench.negatives import binding_negative
 
     rng = random.Random(seed)
     pairs = [(i, binding_negative(t, scenes[i], rng)) for i, t in enumerate(texts)]
@@ -117,7 +119,7 @@ def prefers_own(
 
 def caption_vectors(model: Any, texts: list[str]) -> torch.Tensor:
     """Each caption's vector [N, D] in the model's one space, the way search embeds it."""
-    from workbench.evaluate import query_vectors
+    from anyseek.workbench.evaluate import query_vectors
 
     vectors, _ = query_vectors(model, ("caption",), {"caption": texts.__getitem__}, len(texts), 256)
     return next(iter(vectors.values()))
@@ -125,11 +127,11 @@ def caption_vectors(model: Any, texts: list[str]) -> torch.Tensor:
 
 def measure(source: str, n: int, seed: int, probe_scenes: int) -> tuple[dict[str, float], dict]:
     """One model's row, and how often each attribute is stated."""
-    from model.service import load_search_model
-    from workbench.attributes import conjunction_labels
-    from workbench.evaluate import image_vectors, input_size, query_vectors, scene_values
-    from workbench.metrics import caption_facts
-    from workbench.presence import encode_scenes
+    from anyseek.model.service import load_search_model
+    from anyseek.workbench.attributes import conjunction_labels
+    from anyseek.workbench.evaluate import image_vectors, input_size, query_vectors, scene_values
+    from anyseek.workbench.metrics import caption_facts
+    from anyseek.workbench.presence import encode_scenes
 
     model = load_search_model(source, device="cpu")
     gallery, train = _galleries(n, seed, probe_scenes, input_size(model))
@@ -155,7 +157,7 @@ def measure(source: str, n: int, seed: int, probe_scenes: int) -> tuple[dict[str
 def _galleries(n: int, seed: int, probe_scenes: int, size: int) -> tuple[Any, Any]:
     """The query gallery and the probe's own scenes (another seed; None without a probe),
     rendered once per run and image size."""
-    from workbench.cache import ChunkJob, render_chunk
+    from anyseek.workbench.cache import ChunkJob, render_chunk
 
     gallery = render_chunk(ChunkJob(seed, 0, n, size, (), None)).scenes
     if not probe_scenes:

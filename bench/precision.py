@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the packages, not bench/scenes.py; the
 # fixtures' layouts are assembled by the tests' code (tests/fixture_layouts.py)
 
+from anyseek.model.service import load_search_model  # noqa: E402
 from anyseek.settings import ModelSettings  # noqa: E402
-from model.service import load_search_model  # noqa: E402
 
 #: the official fixtures' tokenizer folders, named like the repos a user downloads
 OFFICIAL_TOKENIZERS = {
@@ -66,7 +66,7 @@ def official_settings(folder: Path) -> ModelSettings:
     """The official 4M conformance FM with its tokenizers, as a user lays them out."""
     from fixture_layouts import assemble_fourm
 
-    from model.families.official.synthetic import write_tokenizer
+    from anyseek.model.families.official.synthetic import write_tokenizer
 
     fixtures = assemble_fourm(folder / "fourm")
     tokenizers = folder / "tokenizers"
@@ -103,7 +103,7 @@ FAMILIES: dict[str, Callable[[Path], ModelSettings]] = {
 
 def photos(count: int, side: int, folder: Path) -> list[Path]:
     """Generated scenes saved as PNG photos of ``side`` pixels in ``folder``."""
-    from scenes.sample import generate_scene
+    from anyseek.scenes.sample import generate_scene
 
     folder.mkdir()
     paths = [folder / f"{i:03d}.png" for i in range(count)]
@@ -145,7 +145,7 @@ def cpu_name() -> str:
 
 def report(found: list[Gap], missing: dict[str, str], args: argparse.Namespace) -> str:
     """The results file: command, machine, one row per family and space."""
-    from model.runtime.precision import bf16_matmul_pays, native_bf16
+    from anyseek.model.runtime.precision import bf16_matmul_pays, native_bf16
 
     lines = [
         "# bfloat16 against float32 gallery vectors, per model family",

@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from anyseek.search.stores.base import SpaceSpec
+from anyseek.search.stores.qdrant_store import QdrantStore
 from anyseek.settings import StoreSettings
 from bench.stores import K, clustered, exact_neighbours, recall, timed_qps
-from search.stores.base import SpaceSpec
-from search.stores.qdrant_store import QdrantStore
 
 
 def measured(

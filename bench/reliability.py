@@ -67,7 +67,7 @@ def _float_tiff(values: np.ndarray) -> bytes:
 
 def hostile_corpus(root: Path) -> dict[str, str]:
     """Write one entry of each kind under ``root``: {kind: expected 'ok'|'fail'|'skip'}."""
-    from scenes import generate_scene
+    from anyseek.scenes import generate_scene
 
     rng = np.random.default_rng(0)
     other = Image.fromarray(generate_scene(998_001, 64).rgb)
@@ -180,7 +180,7 @@ def hostile_corpus(root: Path) -> dict[str, str]:
 
 def generate(seed: int) -> Image.Image:
     """A distinct generated scene as a PIL image."""
-    from scenes import generate_scene
+    from anyseek.scenes import generate_scene
 
     return Image.fromarray(generate_scene(998_100 + seed, 64).rgb)
 
@@ -189,8 +189,8 @@ def run_corpus(tmp: Path) -> dict[str, object]:
     """Index the hostile corpus in-process (SQLite): counts and time."""
     from anyseek.db import migrate
     from anyseek.db.session import database_for
+    from anyseek.indexer import run_index
     from anyseek.settings import load_settings
-    from indexer import run_index
 
     root = tmp / "corpus"
     kinds = hostile_corpus(root)
@@ -233,9 +233,9 @@ def run_kills(tmp: Path, points: int, postgres_url: str | None) -> list[dict[str
     """kill -9 at ``points`` commits of indexing, then a re-run, on each database."""
     from anyseek.db import migrate
     from anyseek.db.session import database_for
+    from anyseek.indexer import run_index
+    from anyseek.indexer.runtime import process_model
     from anyseek.settings import load_settings
-    from indexer import run_index
-    from indexer.runtime import process_model
 
     images = tmp / "kill-images"
     images.mkdir()
@@ -311,8 +311,8 @@ def run_clients(tmp: Path, clients: int, seconds: float) -> dict[str, object]:
 
     from anyseek.db import migrate
     from anyseek.db.session import database_for
+    from anyseek.indexer import run_index
     from anyseek.settings import load_settings
-    from indexer import run_index
 
     data = tmp / "serve-data"
     gallery = tmp / "serve-gallery"
@@ -328,7 +328,7 @@ def run_clients(tmp: Path, clients: int, seconds: float) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     env.update(ANYSEEK_DATA_DIR=str(data), PYTHONPATH=str(ROOT), ANYSEEK_API__PORT=str(port))
     server = subprocess.Popen(
-        [sys.executable, "-m", "cli", "serve"],
+        [sys.executable, "-m", "anyseek.cli", "serve"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

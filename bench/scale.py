@@ -11,7 +11,8 @@ folder, extension, bytes, width, height, mtime, sha256), then
 * recall@10 of the store against exact search is measured in this process, per space, on the
   held-out query scenes' vectors (ground truth: a brute-force scan of the same gallery);
 * ``--outbox`` items are staged in the metadata database and applied by the real write path
-  (``indexer.outbox.apply_pending``: thumbnails, near-duplicate check, upsert, flush, database
+  (``anyseek.indexer.outbox.apply_pending``: thumbnails, near-duplicate check, upsert, flush,
+  database
   commit) on top of the full collection: vectors/s of the store and database, model excluded.
 
 Results: ``bench/results/scale.json`` keyed by size (the configuration the service uses at that
@@ -121,8 +122,8 @@ def make_gallery(model, n_real: int, n_queries: int, noise: float) -> Gallery:
     import torch
     from PIL import Image
 
-    from indexer.thumbnails import make_thumbnail
-    from scenes.sample import generate_batch
+    from anyseek.indexer.thumbnails import make_thumbnail
+    from anyseek.scenes.sample import generate_batch
 
     def embed(scenes) -> dict[str, np.ndarray]:
         parts: dict[str, list[np.ndarray]] = {}
@@ -152,7 +153,7 @@ def _normed(x: np.ndarray) -> np.ndarray:
 
 
 def payload(item_id: int) -> dict[str, object]:
-    """A payload shaped like the indexer's (``indexer.outbox.Embedded.payload``)."""
+    """A payload shaped like the indexer's (``anyseek.indexer.outbox.Embedded.payload``)."""
     folder = f"/photos/{2000 + item_id % 25}/{item_id % 12 + 1:02d}"
     return {
         "path": f"{folder}/IMG_{item_id:07d}.jpg",
@@ -228,7 +229,7 @@ def build(
     the metadata database; (seconds of the store's writes, exact ground truth)."""
     from anyseek.db import migrate
     from anyseek.db.session import database_for
-    from search.stores import SpaceSpec, open_store
+    from anyseek.search.stores import SpaceSpec, open_store
 
     settings = settings_for(data_dir, config)
     database = database_for(settings, create_dirs=True)
@@ -326,7 +327,7 @@ def measure_http(
 
 def recall_at_10(settings, truth: ExactTopK) -> float:
     """Mean share of the exact top 10 the store returns, over the query vectors of every space."""
-    from search.stores import open_store
+    from anyseek.search.stores import open_store
 
     shares = []
     with open_store(settings) as store:
@@ -340,7 +341,7 @@ def recall_at_10(settings, truth: ExactTopK) -> float:
 def create_collection(database, model) -> int:
     """The bench collection in the metadata database, made by the model (as version 1); its id."""
     from anyseek.db import repository
-    from indexer.collections import attach_model
+    from anyseek.indexer.collections import attach_model
 
     with database.session() as session:
         collection = repository.create_collection(session, COLLECTION)
@@ -380,10 +381,10 @@ class StageClock:
     own thread, beside the others)."""
 
     STAGES: ClassVar[dict[str, tuple[str, str]]] = {
-        "read staged rows": ("indexer.outbox", "_read_batch"),
-        "thumbnails (files)": ("indexer.outbox", "write_thumbnails"),
-        "near-duplicate check": ("indexer.outbox", "find_near_duplicates"),
-        "database commit": ("indexer.outbox", "_mark_indexed"),
+        "read staged rows": ("anyseek.indexer.outbox", "_read_batch"),
+        "thumbnails (files)": ("anyseek.indexer.outbox", "write_thumbnails"),
+        "near-duplicate check": ("anyseek.indexer.outbox", "find_near_duplicates"),
+        "database commit": ("anyseek.indexer.outbox", "_mark_indexed"),
     }
 
     def __init__(self, store) -> None:
@@ -428,8 +429,8 @@ def outbox_rate(
     from anyseek.db import repository
     from anyseek.db.models import Item, PendingVectors
     from anyseek.db.session import database_for
-    from indexer.outbox import apply_pending
-    from search.stores import open_store
+    from anyseek.indexer.outbox import apply_pending
+    from anyseek.search.stores import open_store
 
     if items <= 0:
         return float("nan"), {}
@@ -580,7 +581,7 @@ def main() -> None:
     parser.add_argument("--render", action="store_true", help="only write the table and the plot")
     args = parser.parse_args()
     if not args.render:
-        from model.families.registry import load_search_model
+        from anyseek.model.families.registry import load_search_model
 
         model = load_search_model("builtin")
         gallery = make_gallery(model, args.real, args.queries, args.noise)

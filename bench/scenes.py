@@ -20,15 +20,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from scenes.captions import write_captions
-from scenes.dataset import json_records, make_split_dirs, write_images
-from scenes.derived import canny_edges_batch, color_palette, metadata
-from scenes.layout import object_views
-from scenes.render import camera_rig, render_batch
-from scenes.sample import batch_size, generate_batch
-from scenes.scene import sample_scene
-from scenes.sketch import draw_sketch
-from scenes.synth import SynthRequest, synthesize
+from anyseek.scenes.captions import write_captions
+from anyseek.scenes.dataset import json_records, make_split_dirs, write_images
+from anyseek.scenes.derived import canny_edges_batch, color_palette, metadata
+from anyseek.scenes.layout import object_views
+from anyseek.scenes.render import camera_rig, render_batch
+from anyseek.scenes.sample import batch_size, generate_batch
+from anyseek.scenes.scene import sample_scene
+from anyseek.scenes.sketch import draw_sketch
+from anyseek.scenes.synth import SynthRequest, synthesize
 
 
 def stage_times(size: int, n: int) -> dict[str, float]:

@@ -98,9 +98,9 @@ def build_gallery(
 ) -> float:
     """The gallery in a FAISS store and the database, as indexing leaves them; build seconds."""
     from anyseek.db import migrate, repository, versions
+    from anyseek.indexer.collections import attach_model
+    from anyseek.search.stores import SpaceSpec, open_store
     from anyseek.settings import load_settings
-    from indexer.collections import attach_model
-    from search.stores import SpaceSpec, open_store
 
     settings = load_settings(data_dir=data_dir, store={"path": str(data_dir / "faiss")})
     database = migrate.open_database(settings)
@@ -179,12 +179,22 @@ def start_server(
 def serve(
     env: dict[str, str], timeout_s: float = 120, cwd: Path = ROOT
 ) -> tuple[subprocess.Popen, str]:
-    """``anyseek serve`` (``python -m cli`` from ``cwd``) with ``env`` on a free port; (process,
+    """``anyseek serve`` (``python -m anyseek.cli`` from ``cwd``) with ``env`` on a free port;
+    (process,
     base url) once /readyz answers, or the server's last words when it exits first."""
     import httpx
 
     port = _port()
-    cmd = [sys.executable, "-m", "cli", "serve", "--port", str(port), "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "anyseek.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     process = subprocess.Popen(
         cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -365,8 +375,8 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
     import torch
     from PIL import Image
 
-    from model.service import load_search_model
-    from scenes.sample import generate_batch
+    from anyseek.model.service import load_search_model
+    from anyseek.scenes.sample import generate_batch
 
     model = load_search_model(source)
     real = []

@@ -30,9 +30,9 @@ class StageCpu:
 
 
 def _queries(bodies: list[dict], collection: str, max_upload_mb: float) -> list:
-    """The JSON bodies as the search route turns them into queries (``api.query``)."""
-    from api import query as convert
-    from api.schemas import SearchRequest
+    """The JSON bodies as the search route turns them into queries (``anyseek.api.query``)."""
+    from anyseek.api import query as convert
+    from anyseek.api.schemas import SearchRequest
 
     requests = [SearchRequest.model_validate(body) for body in bodies]
     return [
@@ -52,10 +52,10 @@ def stage_cpu(
     """Each stage's thread CPU per search over ``searches`` searches (after a warm-up), the
     model with one thread as each process of ``--workers 2`` on 2 cores has."""
     from anyseek.db.migrate import open_database
+    from anyseek.model.service import use_threads
+    from anyseek.search.model_registry import ModelRegistry
+    from anyseek.search.searcher import open_searcher
     from anyseek.settings import load_settings
-    from model.service import use_threads
-    from search.model_registry import ModelRegistry
-    from search.searcher import open_searcher
 
     settings = load_settings(
         data_dir=data_dir, store={"path": str(data_dir / "faiss")}, model={"source": source}

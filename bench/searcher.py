@@ -30,12 +30,12 @@ def main() -> None:
     import torch
     from PIL import Image
 
+    from anyseek.model.families.registry import load_search_model
+    from anyseek.scenes.sample import generate_batch
+    from anyseek.search.query import QueryPart, SearchQuery
+    from anyseek.search.searcher import Searcher
+    from anyseek.search.stores.faiss_store import FaissStore
     from anyseek.settings import StoreSettings
-    from model.families.registry import load_search_model
-    from scenes.sample import generate_batch
-    from search.query import QueryPart, SearchQuery
-    from search.searcher import Searcher
-    from search.stores.faiss_store import FaissStore
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "search"))
     from scene_gallery import index_scenes

@@ -28,11 +28,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from anyseek.search.stores.base import SpaceSpec, VectorStore
+from anyseek.search.stores.faiss_index import IndexParams, new_index
+from anyseek.search.stores.faiss_store import FaissStore
+from anyseek.search.stores.qdrant_store import QdrantStore
 from anyseek.settings import StoreSettings
-from search.stores.base import SpaceSpec, VectorStore
-from search.stores.faiss_index import IndexParams, new_index
-from search.stores.faiss_store import FaissStore
-from search.stores.qdrant_store import QdrantStore
 
 RESULTS = Path(__file__).parent / "results"
 K = 10

@@ -6,7 +6,7 @@
 For each image side (the shipped network at 64 pixels, ``max_pool_96`` at 96) this renders
 ``--scenes`` training scenes as ``anyseek train default`` does (timed, and their size on disk,
 which training holds in memory), then times one batch's training step of the shipped recipe in
-float32 and under bfloat16 autocast (``workbench.pace``, the trial every run makes before it
+float32 and under bfloat16 autocast (``anyseek.workbench.pace``, the trial every run makes before it
 trains), and again in the chosen precision through torch's fused attention kernel for the text
 tower (recipes train through plain matmuls, ``train.attention``). A run's pace is the mean step
 over ``--run-steps`` fresh batches, batch making included; from it the recipe's steps and
@@ -32,14 +32,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.builtin.network import BuiltinConfig, BuiltinModel
-from model.runtime.precision import native_bf16
-from workbench.cache import build_cache
-from workbench.pace import PrecisionTrial, step_seconds, time_precisions
-from workbench.pipeline import build_vocab
-from workbench.readers import declared_readers
-from workbench.recipe import Recipe, TrainRecipe, load_recipe
-from workbench.train import Batcher, TrainState, new_state, train_step
+from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel
+from anyseek.model.runtime.precision import native_bf16
+from anyseek.workbench.cache import build_cache
+from anyseek.workbench.pace import PrecisionTrial, step_seconds, time_precisions
+from anyseek.workbench.pipeline import build_vocab
+from anyseek.workbench.readers import declared_readers
+from anyseek.workbench.recipe import Recipe, TrainRecipe, load_recipe
+from anyseek.workbench.train import Batcher, TrainState, new_state, train_step
 
 #: model config -> the image side it reads (rendered at that side)
 SIDES = {"max_pool": 64, "max_pool_96": 96}
@@ -124,7 +124,8 @@ def report(
         "",
         f"One batch of {recipe.train.batch} of the shipped recipe (`default`: the cell head and "
         "the cross pairs on), its training step timed after a warm-up step, the fastest of the "
-        "repeats (`workbench.pace`, the trial `anyseek train default` makes before it trains), "
+        "repeats (`anyseek.workbench.pace`, the trial `anyseek train default` makes before it "
+        "trains), "
         "in float32 and under bf16 autocast; then, in the precision the trial chose, the mean "
         f"step over {run_steps} fresh batches, each made as a run makes it (a run's pace: "
         "batches differ in the rows each modality takes, so one batch repeated is faster); "

@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--title", default="Training the built-in model")
     args = parser.parse_args()
-    from workbench.card import curve_table
+    from anyseek.workbench.card import curve_table
 
     recipe = json.loads((args.run / "recipe.json").read_text())
     history, stopped = read_history(args.run)

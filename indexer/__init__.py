@@ -1,7 +1,8 @@
 """Bulk indexing: sources -> fetch, hash, decode -> model -> vectors in the store, rows in the DB.
 
 Entry points: :func:`run_index` (in-process, also what a Celery chunk runs through
-:func:`indexer.pipeline.process_chunk`), :func:`index_uploads` for files uploaded through the API,
+:func:`anyseek.indexer.pipeline.process_chunk`), :func:`index_uploads` for files uploaded through
+the API,
 and :func:`plan_job` to write a job for workers (in the caller's session when it passes one).
 """
 
@@ -11,24 +12,24 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from indexer.jobs import IndexReport
-    from indexer.runner import Upload, index_uploads, plan_job, plan_uploads, run_index
-    from indexer.thumbnails import thumbnail_path
+    from anyseek.indexer.jobs import IndexReport
+    from anyseek.indexer.runner import Upload, index_uploads, plan_job, plan_uploads, run_index
+    from anyseek.indexer.thumbnails import thumbnail_path
 
 _HOME = {
-    "IndexReport": "indexer.jobs",
-    "Upload": "indexer.runner",
-    "index_uploads": "indexer.runner",
-    "plan_job": "indexer.runner",
-    "plan_uploads": "indexer.runner",
-    "run_index": "indexer.runner",
-    "thumbnail_path": "indexer.thumbnails",
+    "IndexReport": "anyseek.indexer.jobs",
+    "Upload": "anyseek.indexer.runner",
+    "index_uploads": "anyseek.indexer.runner",
+    "plan_job": "anyseek.indexer.runner",
+    "plan_uploads": "anyseek.indexer.runner",
+    "run_index": "anyseek.indexer.runner",
+    "thumbnail_path": "anyseek.indexer.thumbnails",
 }
 
 
 def __getattr__(name: str) -> Any:
     """The entry points, imported on first use: a light module of the package (a source's
-    check, ``indexer.records.check_request``) loads without torch and the model's code."""
+    check, ``anyseek.indexer.records.check_request``) loads without torch and the model's code."""
     if name not in _HOME:
         raise AttributeError(f"module 'indexer' has no attribute {name!r}")
     return getattr(importlib.import_module(_HOME[name]), name)

@@ -14,17 +14,17 @@ from sqlalchemy import func, select
 from anyseek.db import repository, versions
 from anyseek.db.models import Item, ItemStatus, JobFailure, JobStatus, stored_path
 from anyseek.db.session import Database
+from anyseek.indexer import reconstructions
+from anyseek.indexer.decode import Decoded, decode_limits
+from anyseek.indexer.errors import ItemError
+from anyseek.indexer.fetch import fetch
+from anyseek.indexer.jobs import get_job, record_failures
+from anyseek.indexer.parts import decode_item
+from anyseek.indexer.pipeline import embed
+from anyseek.indexer.sources import SourceRef
+from anyseek.model.service import SearchModel
+from anyseek.search.stores import SpaceSpec, VectorStore
 from anyseek.settings import Settings
-from indexer import reconstructions
-from indexer.decode import Decoded, decode_limits
-from indexer.errors import ItemError
-from indexer.fetch import fetch
-from indexer.jobs import get_job, record_failures
-from indexer.parts import decode_item
-from indexer.pipeline import embed
-from indexer.sources import SourceRef
-from model.service import SearchModel
-from search.stores import SpaceSpec, VectorStore
 
 
 def version_spaces(model: SearchModel) -> list[SpaceSpec]:

@@ -5,7 +5,7 @@ deadline on the chunk's row, each written in a transaction of its own that commi
 lock on a shared row (the job, the collection) outlives a statement or two. A worker that dies or
 freezes stops renewing; once its deadline passes any worker's sweep (:func:`release_expired`)
 frees the chunk and sends it again, and the late worker, should it wake, finds the chunk no longer
-its own and stages nothing (:func:`indexer.outbox.stage_chunk` checks the owner).
+its own and stages nothing (:func:`anyseek.indexer.outbox.stage_chunk` checks the owner).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from anyseek.db.models import ChunkStatus, IndexChunk, IndexJob, utc_now
 from anyseek.db.session import Database
-from indexer.heartbeat import repeating
-from indexer.jobs import FINISHED
+from anyseek.indexer.heartbeat import repeating
+from anyseek.indexer.jobs import FINISHED
 
 log = logging.getLogger(__name__)
 

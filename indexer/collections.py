@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from anyseek.db import repository, versions
 from anyseek.db.models import Collection, EmbeddingSpace, Metric
 from anyseek.identity import ensure_same_model
+from anyseek.indexer.thumbnails import thumbnail_dir
+from anyseek.model.service import SearchModel, model_identity
+from anyseek.search.stores import SpaceSpec, VectorStore
 from anyseek.settings import Settings
-from indexer.thumbnails import thumbnail_dir
-from model.service import SearchModel, model_identity
-from search.stores import SpaceSpec, VectorStore
 
 
 def attach_model(

@@ -20,12 +20,12 @@ from typing import Any
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from indexer.errors import ItemError
-from indexer.exif import NO_FACTS, PhotoFacts, read_photo_facts
-from indexer.fetch import Fetched
-from indexer.notes import log_notes, noted
-from indexer.thumbnails import make_thumbnail
-from model.service import UserInputError, to_rgb
+from anyseek.indexer.errors import ItemError
+from anyseek.indexer.exif import NO_FACTS, PhotoFacts, read_photo_facts
+from anyseek.indexer.fetch import Fetched
+from anyseek.indexer.notes import log_notes, noted
+from anyseek.indexer.thumbnails import make_thumbnail
+from anyseek.model.service import UserInputError, to_rgb
 
 try:  # HEIC/HEIF (iPhone photos); optional so a missing wheel only loses that format
     from pillow_heif import register_heif_opener
@@ -71,7 +71,8 @@ def decode_limits(max_pixels: int, thumbnail_size: int, image_input) -> DecodeLi
 @dataclass(frozen=True)
 class Decoded:
     """One item ready for the model: its model input, facts for the payload, and a thumbnail.
-    An image file has ``pixels``; an item of parts (``indexer.parts``) has ``inputs`` instead,
+    An image file has ``pixels``; an item of parts (``anyseek.indexer.parts``) has ``inputs``
+    instead,
     one per part by query modality, and no size or thumbnail when it has no picture."""
 
     fetched: Fetched

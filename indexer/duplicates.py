@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.stores import VectorStore
+from anyseek.search.stores import VectorStore
 
 NEIGHBOURS = 3  # stored candidates per space and image
 PHOTO = ("rgb",)  # the kind of an item indexed before items had parts

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from anyseek.db import repository
 from anyseek.db.models import Item
-from search.fields import MAX_FIELDS, MAX_TEXT, kind_of
+from anyseek.search.fields import MAX_FIELDS, MAX_TEXT, kind_of
 
 log = logging.getLogger("anyseek.indexer.exif")
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
+from anyseek.indexer.errors import ItemError
+from anyseek.indexer.metadata import read_sidecar
+from anyseek.indexer.sources import SourceRef, file_kind, is_file_modality, printable
 from anyseek.settings import IndexerSettings
-from indexer.errors import ItemError
-from indexer.metadata import read_sidecar
-from indexer.sources import SourceRef, file_kind, is_file_modality, printable
 
 #: open flags: never block on a FIFO swapped in after the check, never take a terminal
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)

@@ -28,7 +28,7 @@ from anyseek.db.models import (
     utc_now,
 )
 from anyseek.errors import AnyseekError, NotFoundError, at_field, plain
-from indexer.sources import Skip, SourceRef
+from anyseek.indexer.sources import Skip, SourceRef
 
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED)
 

@@ -1,8 +1,9 @@
 """Where item metadata comes from (a CSV/JSONL file keyed by path, a sidecar ``IMAGE.json``, an
 upload's field) and how an edit is recorded: the item's row, the field registry and the outbox.
 
-Values are checked and normalised by ``search.fields``; the store's payload follows the database
-through the metadata outbox (``indexer.outbox.apply_metadata``).
+Values are checked and normalised by ``anyseek.search.fields``; the store's payload follows the
+database
+through the metadata outbox (``anyseek.indexer.outbox.apply_metadata``).
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ from sqlalchemy.orm import Session
 from anyseek.db import repository
 from anyseek.db.models import Item, PendingMetadata
 from anyseek.errors import PATH_ERRORS, NotFoundError, at_field, path_refused
-from anyseek.settings import IndexerSettings
-from indexer.errors import ItemError, SourceError
-from indexer.sources import SourceRef, checked_path, file_kind, printable
-from search.fields import (
+from anyseek.indexer.errors import ItemError, SourceError
+from anyseek.indexer.sources import SourceRef, checked_path, file_kind, printable
+from anyseek.search.fields import (
     MetadataError,
     check_kinds,
     kinds_of,
     merge,
     normalize_metadata,
 )
+from anyseek.settings import IndexerSettings
 
 KEY = "path"
 """The column (CSV) or key (JSONL) naming the image a row of a metadata file belongs to."""
@@ -72,7 +73,8 @@ def read_allowed_metadata_file(settings: IndexerSettings, path: str) -> Metadata
 def parse_metadata(data: bytes | str, name: str) -> MetadataRows:
     """Rows of a metadata file's content by their ``path``: CSV when ``name`` (the file's path or
     upload name, which labels every error) ends in ``.csv``, else one JSON object a line; values
-    checked as every metadata value is (``search.fields``). A bad row is a :class:`SourceError`
+    checked as every metadata value is (``anyseek.search.fields``). A bad row is a
+    :class:`SourceError`
     saying ``NAME:LINE: why``, for the CLI and the API alike."""
     try:
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data

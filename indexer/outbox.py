@@ -38,12 +38,11 @@ from anyseek.db.models import (
 )
 from anyseek.db.session import Database
 from anyseek.identity import ModelIdentity, ensure_same_model
-from anyseek.settings import Settings
-from indexer.collections import store_spaces
-from indexer.decode import Decoded
-from indexer.duplicates import DuplicateLink, find_near_duplicates
-from indexer.exif import with_photo_facts
-from indexer.jobs import (
+from anyseek.indexer.collections import store_spaces
+from anyseek.indexer.decode import Decoded
+from anyseek.indexer.duplicates import DuplicateLink, find_near_duplicates
+from anyseek.indexer.exif import with_photo_facts
+from anyseek.indexer.jobs import (
     FINISHED,
     count_done,
     finish_if_complete,
@@ -52,11 +51,12 @@ from indexer.jobs import (
     record_notes,
     record_skips,
 )
-from indexer.metadata import register
-from indexer.sources import printable
-from indexer.thumbnails import thumbnail_path, write_thumbnails
-from search.fields import MetadataError, normalize_metadata, payload_key
-from search.stores import VectorStore
+from anyseek.indexer.metadata import register
+from anyseek.indexer.sources import printable
+from anyseek.indexer.thumbnails import thumbnail_path, write_thumbnails
+from anyseek.search.fields import MetadataError, normalize_metadata, payload_key
+from anyseek.search.stores import VectorStore
+from anyseek.settings import Settings
 
 APPLY_BATCH = 512
 ALREADY_INDEXED = "the same image (by SHA-256) is already in the collection"

@@ -2,7 +2,8 @@
 picture of the item in its own form for the page (depth in a colour map, a segmentation in the
 palette, a sketch as its lines; a caption has none, its text is in the payload).
 
-An image file alone is decoded as it always was (:func:`indexer.decode.decode`); an item of parts
+An image file alone is decoded as it always was (:func:`anyseek.indexer.decode.decode`); an item of
+parts
 (``Fetched.parts``) becomes a :class:`Decoded` whose ``inputs`` hold one model input per part,
 keyed by the model's query modality, so the indexer embeds it as one joint query of all of them.
 """
@@ -18,14 +19,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from indexer.decode import Decoded, DecodeLimits, Opened, decode, open_picture, open_rgb
-from indexer.errors import ItemError
-from indexer.exif import NO_FACTS, PhotoFacts, read_photo_facts
-from indexer.fetch import Fetched, FetchedPart
-from indexer.notes import log_notes, noted
-from indexer.records import MODALITIES, RGB
-from indexer.thumbnails import make_thumbnail
-from model.service import (
+from anyseek.indexer.decode import Decoded, DecodeLimits, Opened, decode, open_picture, open_rgb
+from anyseek.indexer.errors import ItemError
+from anyseek.indexer.exif import NO_FACTS, PhotoFacts, read_photo_facts
+from anyseek.indexer.fetch import Fetched, FetchedPart
+from anyseek.indexer.notes import log_notes, noted
+from anyseek.indexer.records import MODALITIES, RGB
+from anyseek.indexer.thumbnails import make_thumbnail
+from anyseek.model.service import (
     SearchModel,
     UserInputError,
     item_modalities,

@@ -21,17 +21,17 @@ from sqlalchemy import select
 from anyseek.db.models import ChunkStatus, IndexChunk, Item
 from anyseek.db.session import Database
 from anyseek.errors import plain
+from anyseek.indexer import reconstructions
+from anyseek.indexer.decode import Decoded, DecodeLimits, decode_limits
+from anyseek.indexer.errors import ItemError
+from anyseek.indexer.fetch import Fetched, fetch
+from anyseek.indexer.jobs import FINISHED, chunk_refs, get_job
+from anyseek.indexer.outbox import ALREADY_INDEXED, ChunkOutcome, Embedded, stage_chunk
+from anyseek.indexer.parts import decode_item
+from anyseek.indexer.priors import ensure_priors
+from anyseek.indexer.sources import SourceRef
+from anyseek.model.service import SearchModel, item_request, model_identity
 from anyseek.settings import Settings
-from indexer import reconstructions
-from indexer.decode import Decoded, DecodeLimits, decode_limits
-from indexer.errors import ItemError
-from indexer.fetch import Fetched, fetch
-from indexer.jobs import FINISHED, chunk_refs, get_job
-from indexer.outbox import ALREADY_INDEXED, ChunkOutcome, Embedded, stage_chunk
-from indexer.parts import decode_item
-from indexer.priors import ensure_priors
-from indexer.sources import SourceRef
-from model.service import SearchModel, item_request, model_identity
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def _known_hashes(database: Database, collection_id: int, hashes: list[str]) -> 
 def embed(model: SearchModel, decoded: Sequence[Decoded], batch_size: int) -> list[np.ndarray]:
     """One vector row per item: every space of the model, concatenated in space-name order.
     Image files go through the gallery image path; an item of parts is one joint query of all
-    of them (:func:`model.service.item_request`: 4M models in one encoder pass over every
+    of them (:func:`anyseek.model.service.item_request`: 4M models in one encoder pass over every
     input, the built-in model the weighted sum of its parts' vectors), batched across items."""
     names = sorted(space.name for space in model.spaces)
     rows: dict[int, np.ndarray] = {}

@@ -1,7 +1,8 @@
 """A collection's space priors, estimated once from its first indexed images and stored with it.
 
 Models whose query information is measured against what they predict for a typical image
-(:class:`model.families.interface.PriorModel`, official 4M checkpoints) get priors per collection:
+(:class:`anyseek.model.families.interface.PriorModel`, official 4M checkpoints) get priors per
+collection:
 the first chunk staged estimates them from its decoded images (at most ``indexer.prior_images``;
 later chunks add to none) and writes them with the collection's model version. A collection that
 has priors keeps them: re-indexing or more jobs never re-estimate, so queries stay identical.
@@ -16,7 +17,7 @@ from sqlalchemy import exc, select
 
 from anyseek.db.models import Collection, CollectionPriors
 from anyseek.db.session import Database
-from model.service import PriorModel, SearchModel
+from anyseek.model.service import PriorModel, SearchModel
 
 
 def has_priors(database: Database, collection_id: int) -> bool:

@@ -1,8 +1,10 @@
 """The model's depth and segmentation of each indexed image, as PNGs beside its thumbnail.
 
-Only models that reconstruct (MultiMAE, see :class:`model.families.interface.ReconstructingModel`)
+Only models that reconstruct (MultiMAE, see
+:class:`anyseek.model.families.interface.ReconstructingModel`)
 produce them. They are predicted with the chunk's vectors and written once the chunk is staged
-(when its items have ids), and again by a re-index with such a model (``indexer.reindex``); the
+(when its items have ids), and again by a re-index with such a model (``anyseek.indexer.reindex``);
+the
 web page's item view and ``GET .../thumbnail?kind=`` serve them.
 """
 
@@ -16,10 +18,10 @@ from sqlalchemy import select
 from anyseek.db.models import Collection, Item
 from anyseek.db.session import Database
 from anyseek.errors import AnyseekError
+from anyseek.indexer.decode import Decoded
+from anyseek.indexer.thumbnails import reconstruction_path, write_thumbnail
+from anyseek.model.service import ReconstructingModel, SearchModel
 from anyseek.settings import Settings
-from indexer.decode import Decoded
-from indexer.thumbnails import reconstruction_path, write_thumbnail
-from model.service import ReconstructingModel, SearchModel
 
 ByHash = dict[str, dict[str, bytes]]  # image sha256 -> {kind: PNG bytes}
 

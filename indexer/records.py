@@ -5,7 +5,8 @@ An item's parts are (modality, value) pairs: a file path for pixel kinds (depth,
 rgb...), the text for ``caption``, JSON text for structured kinds (palette, boxes). Paths in a
 manifest are relative to it and checked against the allowed roots like a list's. A row that cannot
 become an item (not JSON, not UTF-8, no part) is a per-row failure ``FILE:LINE: why``; the rest
-of the file is indexed. Which modalities exist is :data:`model.queries.QUERY_KINDS` (``image``
+of the file is indexed. Which modalities exist is :data:`anyseek.model.queries.QUERY_KINDS`
+(``image``
 named ``rgb``); which ones a model takes is checked by :func:`check_taken` before a job is written.
 """
 
@@ -20,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from anyseek.errors import PATH_ERRORS, path_refused
-from anyseek.settings import IndexerSettings
-from indexer.errors import ModalityError, SourceError
-from indexer.metadata import csv_value
-from indexer.sources import (
+from anyseek.indexer.errors import ModalityError, SourceError
+from anyseek.indexer.metadata import csv_value
+from anyseek.indexer.sources import (
     Expanded,
     Skip,
     SourceRef,
@@ -33,8 +33,9 @@ from indexer.sources import (
     list_entry,
     printable,
 )
-from model.queries import QUERY_KINDS, item_name
-from search.stores.checks import check_name
+from anyseek.model.queries import QUERY_KINDS, item_name
+from anyseek.search.stores.checks import check_name
+from anyseek.settings import IndexerSettings
 
 KEY = "key"
 """The manifest column (JSONL key) naming an item; without it an item is named ``FILE:LINE``."""

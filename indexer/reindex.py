@@ -7,10 +7,12 @@ searches keep using the current version. It is resumable (the store says which i
 already holds, so a re-run, also after ``kill -9``, does only the rest), shows progress on the
 job and stops when the job is cancelled (``anyseek jobs cancel``), dropping the unfinished
 version. Items added meanwhile are caught up until a pass finds none missing; deleted ones are
-pruned. Then ``indexer.versions.switch_version`` makes it current in one database UPDATE, the
+pruned. Then ``anyseek.indexer.versions.switch_version`` makes it current in one database UPDATE,
+the
 store alias follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are dropped (the
-version lifecycle: switch, rollback, retention, is ``indexer.versions``'s; filling a version,
-``indexer.catch_up``'s).
+version lifecycle: switch, rollback, retention, is ``anyseek.indexer.versions``'s; filling a
+version,
+``anyseek.indexer.catch_up``'s).
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ from anyseek.db.models import (
 from anyseek.db.session import Database
 from anyseek.db.versions import VersionStateError, stored_identity
 from anyseek.identity import ensure_same_model
+from anyseek.indexer.catch_up import VersionFill, version_spaces
+from anyseek.indexer.collections import register_spaces
+from anyseek.indexer.jobs import IndexReport, fail_job, get_job, report, start_job
+from anyseek.indexer.versions import ModelLoader, drop_version, switch_version
+from anyseek.model.service import SearchModel, model_identity
+from anyseek.search.stores import VectorStore
 from anyseek.settings import Settings
-from indexer.catch_up import VersionFill, version_spaces
-from indexer.collections import register_spaces
-from indexer.jobs import IndexReport, fail_job, get_job, report, start_job
-from indexer.versions import ModelLoader, drop_version, switch_version
-from model.service import SearchModel, model_identity
-from search.stores import VectorStore
 
 log = logging.getLogger(__name__)
 REINDEX_PREFIX = "reindex"

@@ -21,11 +21,10 @@ from sqlalchemy.orm import Session
 from anyseek.db.migrate import open_database, session_for
 from anyseek.db.models import JobStatus
 from anyseek.errors import PATH_ERRORS, path_refused
-from anyseek.settings import IndexerSettings, Settings
-from indexer.collections import attach_model, collection_model
-from indexer.errors import SourceError
-from indexer.heartbeat import heartbeat
-from indexer.jobs import (
+from anyseek.indexer.collections import attach_model, collection_model
+from anyseek.indexer.errors import SourceError
+from anyseek.indexer.heartbeat import heartbeat
+from anyseek.indexer.jobs import (
     IndexReport,
     create_job,
     fail_job,
@@ -35,14 +34,21 @@ from indexer.jobs import (
     report,
     start_job,
 )
-from indexer.metadata import UNMATCHED_SHOWN, attach, unmatched
-from indexer.outbox import apply_pending, recover_pending
-from indexer.pipeline import ChunkContext, finish_chunk, prefetched
-from indexer.records import SourceForm, check_request, check_taken, expand_items, with_modality
-from indexer.runtime import process_model
-from indexer.sources import Expanded, Skip, SourceRef, describe, printable
-from model.service import SearchModel, item_modalities
-from search.stores import VectorStore, open_store
+from anyseek.indexer.metadata import UNMATCHED_SHOWN, attach, unmatched
+from anyseek.indexer.outbox import apply_pending, recover_pending
+from anyseek.indexer.pipeline import ChunkContext, finish_chunk, prefetched
+from anyseek.indexer.records import (
+    SourceForm,
+    check_request,
+    check_taken,
+    expand_items,
+    with_modality,
+)
+from anyseek.indexer.runtime import process_model
+from anyseek.indexer.sources import Expanded, Skip, SourceRef, describe, printable
+from anyseek.model.service import SearchModel, item_modalities
+from anyseek.search.stores import VectorStore, open_store
+from anyseek.settings import IndexerSettings, Settings
 
 
 @dataclass(frozen=True)
@@ -303,7 +309,8 @@ def index_uploads(
 ) -> IndexReport:
     """Index uploaded files (name + bytes) in this process; ``payload.path`` is the file name.
 
-    For workers instead: ``job_id = plan_uploads(...)`` then ``workers.submit.enqueue_chunks``.
+    For workers instead: ``job_id = plan_uploads(...)`` then
+    ``anyseek.workers.submit.enqueue_chunks``.
     Uploads are spooled into the data directory, so the allowed roots do not apply to them.
     """
     job_id = plan_uploads(settings, collection, uploads)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from anyseek.model.service import SearchModel
 from anyseek.settings import Settings
-from model.service import SearchModel
 
 _MODELS: dict[str, SearchModel] = {}
 
@@ -16,7 +16,7 @@ def process_model(settings: Settings, source: str | None = None) -> SearchModel:
         model_settings = model_settings.model_copy(update={"source": source})
     key = model_settings.model_dump_json()
     if key not in _MODELS:
-        from model.service import load_search_model
+        from anyseek.model.service import load_search_model
 
         _MODELS[key] = load_search_model(model_settings)
     return _MODELS[key]

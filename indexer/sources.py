@@ -5,7 +5,8 @@ the path shown and filtered on (relative to the folder root for folders). Server
 under ``indexer.allowed_roots`` when that is set, and symlinks never lead out of a folder's root.
 
 A source fails per entry, never whole: a folder's entries are listed by name without being opened
-(a symlink loop, a FIFO, a device or an unreadable file is failed by ``indexer.fetch`` with its
+(a symlink loop, a FIFO, a device or an unreadable file is failed by ``anyseek.indexer.fetch`` with
+its
 reason, on the job); a name that is not UTF-8 is kept as the bytes it is (``os.fsencode`` of the
 URI) and shown escaped (:func:`printable`). Paths the user names wrongly are a one-line
 :class:`SourceError` (a 4xx over HTTP).
@@ -27,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from anyseek.indexer.errors import OutsideRootsError, SourceError, SourceMissingError
+from anyseek.model.queries import query_kind, query_name
 from anyseek.settings import IndexerSettings
-from indexer.errors import OutsideRootsError, SourceError, SourceMissingError
-from model.queries import query_kind, query_name
 
 LIST_SUFFIXES = (".txt", ".csv", ".lst")
 URL_SCHEMES = ("http://", "https://")

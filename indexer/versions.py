@@ -2,10 +2,11 @@
 
 A version is current when ``collections.current_version`` names it: ``switch_version`` makes one
 current in that one UPDATE (every search, in any process, reads it with its next request,
-``search.resolve``), then points the store alias at it and drops the versions beyond
+``anyseek.search.resolve``), then points the store alias at it and drops the versions beyond
 ``ANYSEEK_INDEXER__KEEP_VERSIONS``. ``rollback`` switches back to the newest earlier version
-after catching it up (``indexer.catch_up``) with the items added since. Building a new version
-is ``indexer.reindex``'s.
+after catching it up (``anyseek.indexer.catch_up``) with the items added since. Building a new
+version
+is ``anyseek.indexer.reindex``'s.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from anyseek.db.models import CollectionVersion, IndexJob, JobStatus, utc_now
 from anyseek.db.session import Database
 from anyseek.db.versions import VersionStateError, stored_identity
 from anyseek.identity import ensure_same_model
+from anyseek.indexer.catch_up import VersionFill
+from anyseek.indexer.jobs import fail_job, get_job
+from anyseek.model.service import SearchModel, model_identity
+from anyseek.search.stores import VectorStore
 from anyseek.settings import Settings
-from indexer.catch_up import VersionFill
-from indexer.jobs import fail_job, get_job
-from model.service import SearchModel, model_identity
-from search.stores import VectorStore
 
 log = logging.getLogger(__name__)
 ModelLoader = Callable[[str | None], SearchModel]  # a version's model source -> the model

@@ -2,8 +2,10 @@
 network (``builtin``) and the service adapters (``service``, ``families``, ``bundle``,
 ``transforms``).
 
-The library API below is imported on first use (``from model import load_fourm``), so importing a
-light part of the package (``model.queries``, read by the command line at start-up) does not pay
+The library API below is imported on first use (``from anyseek.model import load_fourm``), so
+importing a
+light part of the package (``anyseek.model.queries``, read by the command line at start-up) does
+not pay
 for PyTorch and the network.
 """
 
@@ -14,29 +16,29 @@ from typing import Any
 
 #: public name -> the module that defines it
 _EXPORTS = {
-    "MultiMAE": "model.families.multimae",
-    "load_multimae": "model.families.multimae",
-    "ModalityTokens": "model.fourm.batch",
-    "FourMConfig": "model.fourm.config",
-    "load_fourm": "model.fourm.loading",
-    "save_fourm": "model.fourm.loading",
-    "ModalitySpec": "model.fourm.modalities",
-    "get_modality": "model.fourm.modalities",
-    "FourM": "model.fourm.network",
-    "VectorDecoder": "model.fourm.inference.predict",
-    "predict_embeddings": "model.fourm.inference.predict",
-    "predict_logits": "model.fourm.inference.predict",
-    "predict_tokens": "model.fourm.inference.predict",
-    "GenerationTarget": "model.fourm.inference.sampling",
-    "generate": "model.fourm.inference.sampling",
-    "TokenizerError": "model.fourm.tokenizers",
-    "VQTokenizer": "model.fourm.tokenizers",
-    "load_vq_tokenizer": "model.fourm.tokenizers",
-    "TextTokenizer": "model.fourm.tokenizers.text",
-    "load_text_tokenizer": "model.fourm.tokenizers.text",
-    "TRANSFORMS": "model.transforms",
-    "UserInputError": "model.transforms",
-    "transform_for": "model.transforms",
+    "MultiMAE": "anyseek.model.families.multimae",
+    "load_multimae": "anyseek.model.families.multimae",
+    "ModalityTokens": "anyseek.model.fourm.batch",
+    "FourMConfig": "anyseek.model.fourm.config",
+    "load_fourm": "anyseek.model.fourm.loading",
+    "save_fourm": "anyseek.model.fourm.loading",
+    "ModalitySpec": "anyseek.model.fourm.modalities",
+    "get_modality": "anyseek.model.fourm.modalities",
+    "FourM": "anyseek.model.fourm.network",
+    "VectorDecoder": "anyseek.model.fourm.inference.predict",
+    "predict_embeddings": "anyseek.model.fourm.inference.predict",
+    "predict_logits": "anyseek.model.fourm.inference.predict",
+    "predict_tokens": "anyseek.model.fourm.inference.predict",
+    "GenerationTarget": "anyseek.model.fourm.inference.sampling",
+    "generate": "anyseek.model.fourm.inference.sampling",
+    "TokenizerError": "anyseek.model.fourm.tokenizers",
+    "VQTokenizer": "anyseek.model.fourm.tokenizers",
+    "load_vq_tokenizer": "anyseek.model.fourm.tokenizers",
+    "TextTokenizer": "anyseek.model.fourm.tokenizers.text",
+    "load_text_tokenizer": "anyseek.model.fourm.tokenizers.text",
+    "TRANSFORMS": "anyseek.model.transforms",
+    "UserInputError": "anyseek.model.transforms",
+    "transform_for": "anyseek.model.transforms",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -3,7 +3,8 @@
 The API's JSON checks and multipart fields, the CLI's options, ``GET /v1/model``, the web page's
 part editors and the docs table are all derived from :data:`QUERY_KINDS`, so adding a query
 modality is one entry here. A model family then says which of them it takes and which transform
-settings it reads them with (``model.families``); a family cannot offer a query modality that is
+settings it reads them with (``anyseek.model.families``); a family cannot offer a query modality
+that is
 not declared here. The page has one editor per ``editor`` kind (``api/static/js/editors.js``).
 """
 

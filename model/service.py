@@ -2,14 +2,15 @@
 
 Everything above ``model/`` that serves searches goes through these names (``make lint`` refuses
 an import of any other ``model`` module from those layers), so the rooms behind it can be
-rearranged without touching the service. What a search model is: ``model.families.interface``.
+rearranged without touching the service. What a search model is:
+``anyseek.model.families.interface``.
 """
 
 from __future__ import annotations
 
 from anyseek.identity import ModelIdentity
-from model.families.combination import COMBINATIONS
-from model.families.interface import (
+from anyseek.model.families.combination import COMBINATIONS
+from anyseek.model.families.interface import (
     NUMPY_MAGIC,
     RECONSTRUCTION_KINDS,
     DescribingModel,
@@ -24,15 +25,15 @@ from model.families.interface import (
     SpaceInfo,
     item_request,
 )
-from model.families.open_clip.catalog import (
+from anyseek.model.families.open_clip.catalog import (
     CachedRepo,
     PulledFile,
     cached_models,
     offered_models,
     pull_model,
 )
-from model.families.registry import load_search_model
-from model.queries import (
+from anyseek.model.families.registry import load_search_model
+from anyseek.model.queries import (
     QUERY_KINDS,
     QueryKind,
     item_name,
@@ -41,11 +42,11 @@ from model.queries import (
     query_name,
     with_parameter_per_kind,
 )
-from model.runtime.fusion import fusion_weights, query_fusion_weights
-from model.runtime.threads import default_threads, use_threads
-from model.transforms.base import MAX_PIXELS, UserInputError, open_image
-from model.transforms.depth import load_depth
-from model.transforms.rgb import to_rgb
+from anyseek.model.runtime.fusion import fusion_weights, query_fusion_weights
+from anyseek.model.runtime.threads import default_threads, use_threads
+from anyseek.model.transforms.base import MAX_PIXELS, UserInputError, open_image
+from anyseek.model.transforms.depth import load_depth
+from anyseek.model.transforms.rgb import to_rgb
 
 __all__ = [
     "COMBINATIONS",

@@ -1,7 +1,8 @@
 """The store stage and fusion: one search per space, the union of their candidates scored in
 every space, and fused.
 
-``model.runtime.fusion.fuse`` needs dense [Q, N] similarities, which only evaluation has. A store
+``anyseek.model.runtime.fusion.fuse`` needs dense [Q, N] similarities, which only evaluation has. A
+store
 answers top-k per space, and an item near the top in one space may be outside the top k' of
 another, so each space's search also returns its hits' stored vectors in the *other* spaces
 (only when the query has several) and their payloads: a hit keeps the score its own space's
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.stores.base import Filter, Payload, VectorStore
+from anyseek.search.stores.base import Filter, Payload, VectorStore
 
 MISSING_SCORE = -1.0  # an item without a vector in a space scores the lowest cosine there
 
@@ -116,7 +117,8 @@ Fusion = Callable[[Candidates, Mapping[str, float], int], np.ndarray]
 
 
 def information_fusion(candidates: Candidates, weights: Mapping[str, float], _: int) -> np.ndarray:
-    """Sum of cosines weighted by the query's information per space (``model.runtime.fusion``)."""
+    """Sum of cosines weighted by the query's information per space
+    (``anyseek.model.runtime.fusion``)."""
     return sum(w * candidates.scores[s].astype(np.float64) for s, w in weights.items())
 
 

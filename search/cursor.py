@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from search.query import CursorError, SearchQuery
+from anyseek.search.query import CursorError, SearchQuery
 
 CURSOR_VERSION = 2
 SCORE_TOLERANCE = 1e-4

@@ -14,12 +14,12 @@ from typing import Any
 import torch
 
 from anyseek.errors import AnyseekError
-from model.service import DescribingModel
-from search.candidates import Candidates
-from search.inputs import describe_inputs
-from search.plan import Plan
-from search.query import Explanation, SearchQuery, SpaceExplanation
-from search.reconstruct import explain_reconstructions
+from anyseek.model.service import DescribingModel
+from anyseek.search.candidates import Candidates
+from anyseek.search.inputs import describe_inputs
+from anyseek.search.plan import Plan
+from anyseek.search.query import Explanation, SearchQuery, SpaceExplanation
+from anyseek.search.reconstruct import explain_reconstructions
 
 
 @dataclass(frozen=True)

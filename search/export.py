@@ -23,7 +23,7 @@ from anyseek.db import repository, versions
 from anyseek.db.models import Item, ItemStatus
 from anyseek.db.session import Database
 from anyseek.errors import AnyseekError, MissingExtraError
-from search.stores import VectorStore
+from anyseek.search.stores import VectorStore
 
 ExportFormat = Literal["jsonl", "parquet"]
 FORMATS: tuple[ExportFormat, ...] = ("jsonl", "parquet")

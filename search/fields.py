@@ -20,8 +20,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from search.query import SearchInputError
-from search.stores.base import METADATA, DateRange, FieldKind, Filter, Range, Scalar, parse_date
+from anyseek.search.query import SearchInputError
+from anyseek.search.stores.base import (
+    METADATA,
+    DateRange,
+    FieldKind,
+    Filter,
+    Range,
+    Scalar,
+    parse_date,
+)
 
 FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 MAX_FIELDS = 64

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from anyseek.errors import AnyseekError
-from model.service import MAX_PIXELS, NUMPY_MAGIC, SearchModel, open_image
-from search.query import QueryPart, SearchInputError
+from anyseek.model.service import MAX_PIXELS, NUMPY_MAGIC, SearchModel, open_image
+from anyseek.search.query import QueryPart, SearchInputError
 
 
 def decoded(value: Any, max_pixels: int) -> Any:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import torch
 
+from anyseek.model.service import SearchModel, load_search_model, model_identity
 from anyseek.settings import ModelSettings
-from model.service import SearchModel, load_search_model, model_identity
 
 Loader = Callable[[ModelSettings], SearchModel]
 MB = 1024 * 1024

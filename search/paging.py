@@ -1,5 +1,5 @@
 """The cursor stage: which page a query asks for, which ranked candidates it may show, and the
-cursor of the next page (the cursor's format and signature are ``search.cursor``'s)."""
+cursor of the next page (the cursor's format and signature are ``anyseek.search.cursor``'s)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from anyseek.search.cursor import MAX_TIED, SCORE_TOLERANCE, PageCursor, decode_cursor, fingerprint
+from anyseek.search.query import SearchHitResult, SearchInputError, SearchQuery
 from anyseek.settings import SearchSettings
-from search.cursor import MAX_TIED, SCORE_TOLERANCE, PageCursor, decode_cursor, fingerprint
-from search.query import SearchHitResult, SearchInputError, SearchQuery
 
 
 def cursor_key(settings: SearchSettings) -> bytes:

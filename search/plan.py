@@ -1,7 +1,7 @@
 """The plan stage: a query checked against its collection and model, and its parts turned into
 model inputs, before it joins a batch.
 
-A :class:`Plan` is one query on its way through the stages of ``search.searcher``: made here
+A :class:`Plan` is one query on its way through the stages of ``anyseek.search.searcher``: made here
 (on a request thread), given the model's prediction by the model stage (the inference thread),
 answered by the store and rank stages (any thread). Each stage adds its milliseconds to the
 plan's :class:`StageTimer`, which every answer reports as ``timings_ms``.
@@ -17,14 +17,14 @@ from typing import Any
 
 import torch
 
+from anyseek.model.service import COMBINATIONS, QueryEmbedding, QueryRequest, SearchModel
+from anyseek.search.candidates import FUSIONS
+from anyseek.search.cursor import PageCursor
+from anyseek.search.query import SearchInputError, SearchQuery, UnknownReferenceError
+from anyseek.search.relevance import Calibration
+from anyseek.search.resolve import Resolved
+from anyseek.search.stores.base import SpaceSpec
 from anyseek.settings import SearchSettings
-from model.service import COMBINATIONS, QueryEmbedding, QueryRequest, SearchModel
-from search.candidates import FUSIONS
-from search.cursor import PageCursor
-from search.query import SearchInputError, SearchQuery, UnknownReferenceError
-from search.relevance import Calibration
-from search.resolve import Resolved
-from search.stores.base import SpaceSpec
 
 WEIGHTED_COMBINATIONS = tuple(name for name in COMBINATIONS if name != "joint")
 
@@ -68,7 +68,7 @@ class Plan:
     priors: Mapping[str, torch.Tensor] | None = None  # the collection's, for query information
     predicted: dict[str, QueryEmbedding] | Exception = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # what the model will not read of the parts
-    explained: Any = None  # with ``explain``: the model's part of it (``search.explain``)
+    explained: Any = None  # with ``explain``: the model's part of it (``anyseek.search.explain``)
     prepared_at: float = 0.0  # ``time.perf_counter()`` when planned (0: not yet)
 
     @property

@@ -1,7 +1,8 @@
 """The priors of the collection being searched, read from the metadata database and cached.
 
 Official 4M models measure a query's information (what fusion across spaces weighs by) against
-the collection's own priors, stored by the indexer (``indexer.priors``). The searcher passes them
+the collection's own priors, stored by the indexer (``anyseek.indexer.priors``). The searcher
+passes them
 with each query (``QueryRequest.priors``); the shared model is never changed. A collection
 without stored priors (indexed before, or by another model) is searched with the model's own.
 """
@@ -17,8 +18,8 @@ from torch import Tensor
 
 from anyseek.db.models import Collection, CollectionPriors
 from anyseek.db.session import Database
-from model.service import PriorModel, SearchModel
-from search.resolve import PriorsKey
+from anyseek.model.service import PriorModel, SearchModel
+from anyseek.search.resolve import PriorsKey
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class CollectionPriorsLookup:
 
     def for_key(self, collection: str, key: PriorsKey | None) -> Mapping[str, Tensor] | None:
         """The priors of ``collection`` whose stored row's key the resolve stage read with the
-        collection's version (``search.resolve``): no query while the row is the cached one,
+        collection's version (``anyseek.search.resolve``): no query while the row is the cached one,
         one for the blob when it changed."""
         if not isinstance(self.model, PriorModel) or key is None:
             return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from anyseek.errors import AnyseekError, NotFoundError
-from search.stores.base import Filter, Payload
+from anyseek.search.stores.base import Filter, Payload
 
 
 class SearchInputError(AnyseekError):
@@ -158,7 +158,7 @@ class SpaceScore:
 class SearchHitResult:
     """One item found: id, fused score, payload, its score and rank in every space, and its
     relevance: the calibrated probability in [0, 1] that it is what the query describes (None
-    when the model has no relevance calibration, see ``search.relevance``)."""
+    when the model has no relevance calibration, see ``anyseek.search.relevance``)."""
 
     id: int
     score: float

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import torch
 
 from anyseek.errors import AnyseekError
-from model.service import ReconstructingModel, SearchModel
+from anyseek.model.service import ReconstructingModel, SearchModel
 
 IMAGE_PART = "image"  # the query modality reconstructed
 EXPLAIN_SIZE = 128  # px, square: small enough for an explain response

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.service import FolderModel, SearchModel
+from anyseek.model.service import FolderModel, SearchModel
 
 FEATURES = ("score", "score - best score")
 DEFAULT_KIND = "default"

@@ -3,11 +3,12 @@
 A collection is searched in its *current version* (``collections.current_version``): the store
 collection holding its vectors and the model (source, name, content hash) that made them, never
 mixed. :class:`VersionResolver` reads that row, the collection's newest indexed item id (the
-paging snapshot, ``search.cursor``) and the key of its stored priors in **one** statement per
+paging snapshot, ``anyseek.search.cursor``) and the key of its stored priors in **one** statement
+per
 request, so a switch or rollback made by any process (another server, a worker, the CLI) is seen
 by the next search: the number is the generation check, nothing is cached across requests but
 what that row's identity names. What it names is cached by the searcher: the loaded model
-(``search.model_registry``), its relevance calibration, its identity check and its priors.
+(``anyseek.search.model_registry``), its relevance calibration, its identity check and its priors.
 
 Without a metadata database (a store filled from Python) :class:`NameResolver` searches a
 collection by its own name with the default model.
@@ -24,7 +25,7 @@ from sqlalchemy import BindParameter, Select, bindparam, func, select
 from anyseek.db.models import Collection, CollectionPriors, CollectionVersion, Item, ItemStatus
 from anyseek.db.session import Database
 from anyseek.identity import ModelIdentity, ensure_same_model
-from model.service import SearchModel, model_identity
+from anyseek.model.service import SearchModel, model_identity
 
 SnapshotLookup = Callable[[str], int | None]  # collection -> its newest indexed item id
 

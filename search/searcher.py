@@ -1,14 +1,17 @@
 """The search service: one :class:`Searcher`, a query's stages in order.
 
-1. **resolve** (``search.resolve``): the collection's current version (store collection, model,
+1. **resolve** (``anyseek.search.resolve``): the collection's current version (store collection,
+model,
    paging snapshot) in one database read; the model from the registry, checked once per identity.
-2. **plan** (``search.plan``): options checked, the page decoded (``search.paging``), the parts
-   turned into model inputs (``search.inputs``).
+2. **plan** (``anyseek.search.plan``): options checked, the page decoded
+(``anyseek.search.paging``), the parts
+   turned into model inputs (``anyseek.search.inputs``).
 3. **model**: one batched model call per model for a batch of plans; the only stage on the
-   server's inference thread (with ``explain``'s model passes, ``search.explain``).
-4. **store** (``search.candidates``): one store search per space, returning scores, payloads and
+   server's inference thread (with ``explain``'s model passes, ``anyseek.search.explain``).
+4. **store** (``anyseek.search.candidates``): one store search per space, returning scores,
+payloads and
    (for several spaces) the hits' vectors in the others; "more like this" items' vectors first.
-5. **fuse**: the spaces' scores fused, relevance (``search.relevance``), the page after the
+5. **fuse**: the spaces' scores fused, relevance (``anyseek.search.relevance``), the page after the
    cursor's key within the snapshot; **page**: hits and the next cursor.
 
 :meth:`Searcher.prepare` runs 1-2 (the API runs it per request, off the event loop),
@@ -29,39 +32,45 @@ import torch
 
 from anyseek.db.session import Database
 from anyseek.identity import ModelIdentity
-from anyseek.settings import SearchSettings, Settings
-from model.service import (
+from anyseek.model.service import (
     MAX_PIXELS,
     PriorModel,
     SearchModel,
     load_search_model,
     query_fusion_weights,
 )
-from search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
-from search.cursor import encode_cursor
-from search.explain import explain, model_work
-from search.inputs import model_inputs, query_warnings, warm_up
-from search.model_registry import ModelRegistry
-from search.paging import after, cursor_key, first_page, next_cursor, window
-from search.plan import Plan, StageTimer, check_relevance, methods, spaces_of
-from search.priors import CollectionPriorsLookup
-from search.query import (
+from anyseek.search.candidates import FUSIONS, Candidates, SpaceQuery, best_first, gather
+from anyseek.search.cursor import encode_cursor
+from anyseek.search.explain import explain, model_work
+from anyseek.search.inputs import model_inputs, query_warnings, warm_up
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.paging import after, cursor_key, first_page, next_cursor, window
+from anyseek.search.plan import Plan, StageTimer, check_relevance, methods, spaces_of
+from anyseek.search.priors import CollectionPriorsLookup
+from anyseek.search.query import (
     SearchHitResult,
     SearchQuery,
     SearchResults,
     SpaceScore,
     UnknownReferenceError,
 )
-from search.relevance import (
+from anyseek.search.relevance import (
     NOT_PHOTOS_NOTE,
     Calibration,
     calibration_of,
     query_kind,
     uncalibrated_note,
 )
-from search.resolve import NameResolver, Resolved, SnapshotLookup, VersionResolver, check_model
-from search.stores.base import MAX_K, VectorStore
-from search.vectors import Liked, query_vectors
+from anyseek.search.resolve import (
+    NameResolver,
+    Resolved,
+    SnapshotLookup,
+    VersionResolver,
+    check_model,
+)
+from anyseek.search.stores.base import MAX_K, VectorStore
+from anyseek.search.vectors import Liked, query_vectors
+from anyseek.settings import SearchSettings, Settings
 
 PriorsLookup = Callable[[str], Mapping[str, torch.Tensor] | None]  # collection -> its priors
 
@@ -100,8 +109,9 @@ class Searcher:
 
     ``registry`` loads the other models versions name (without one, every version must be
     ``model``'s). ``priors`` and ``snapshot`` are lookups by collection name for a searcher
-    without a database: the collection's stored priors (``search.priors``) and newest indexed
-    item id (``search.cursor``: later pages leave out items indexed since the first).
+    without a database: the collection's stored priors (``anyseek.search.priors``) and newest
+    indexed
+    item id (``anyseek.search.cursor``: later pages leave out items indexed since the first).
     """
 
     def __init__(
@@ -384,7 +394,8 @@ def _note(model: SearchModel) -> str:
 def _relevance(
     plan: Plan, candidates: Candidates, fused_weights: Mapping[str, float], rrf_k: int
 ) -> np.ndarray | None:
-    """Every candidate's relevance in [0, 1] (``search.relevance``): from its scores fused by
+    """Every candidate's relevance in [0, 1] (``anyseek.search.relevance``): from its scores fused
+    by
     information, whichever fusion orders the results, as the calibration was fitted; None for
     a model without a calibration."""
     if plan.calibration is None:
@@ -423,7 +434,7 @@ def open_searcher(settings: Settings) -> Searcher:
     in its current version read from the metadata database, other versions' models loaded by a
     registry; close it when done."""
     from anyseek.db.migrate import open_database
-    from search.stores import open_store
+    from anyseek.search.stores import open_store
 
     model = load_search_model(settings.model)
     database = open_database(settings)

@@ -1,7 +1,7 @@
 """The snapshot a paging cursor is bound to: a collection's newest indexed item id.
 
 Item ids only grow, so "every item with an id up to the watermark" is the collection as the first
-page saw it; items indexed later are left out of the following pages (``search.cursor``).
+page saw it; items indexed later are left out of the following pages (``anyseek.search.cursor``).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """One query vector per space: scalar maths in plain numpy.
 
 The model's prediction (times the plan's sign) plus the weighted stored vectors of "more like
-this" items, at unit length, steered away from "not like this" items (``search.steering``). Each
-space's fusion weight is ``model.service.query_fusion_weights``.
+this" items, at unit length, steered away from "not like this" items (``anyseek.search.steering``).
+Each
+space's fusion weight is ``anyseek.model.service.query_fusion_weights``.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from model.service import QueryEmbedding
-from search.query import SearchInputError
-from search.steering import steer
+from anyseek.model.service import QueryEmbedding
+from anyseek.search.query import SearchInputError
+from anyseek.search.steering import steer
 
 Liked = list[tuple[float, dict[str, np.ndarray]]]  # (weight, stored vector per space) per item
 

@@ -29,7 +29,7 @@ def require(available: bool, reason: str) -> None:
 @pytest.fixture(scope="session")
 def search_model():
     """The built-in search model, loaded once for the whole run (search, API, indexing tests)."""
-    from model.families.registry import load_search_model
+    from anyseek.model.families.registry import load_search_model
 
     return load_search_model("builtin", device="cpu", precision="float32")  # whatever the CPU
 

@@ -14,10 +14,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from anyseek.db.migrate import open_database
+from anyseek.indexer.reindex import run_reindex, start_reindex
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings
-from indexer.reindex import run_reindex, start_reindex
-from search.model_registry import ModelRegistry
-from search.stores import open_store
 
 BUILTIN = Path(__file__).resolve().parents[1] / "model" / "builtin" / "weights"
 

@@ -1,4 +1,4 @@
-"""Photos with EXIF written by Pillow, as cameras write it (tests of ``indexer.exif``)."""
+"""Photos with EXIF written by Pillow, as cameras write it (tests of ``anyseek.indexer.exif``)."""
 
 from __future__ import annotations
 

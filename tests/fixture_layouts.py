@@ -179,7 +179,7 @@ def require_stored(folder: Path) -> None:
 
 def assemble_fourm(target: Path) -> Path:
     """The 4M fixture set with every layout: stored files, hub folders, the WordPiece file."""
-    from model.fourm.tokenizers.text import DEFAULT_WORDPIECE
+    from anyseek.model.fourm.tokenizers.text import DEFAULT_WORDPIECE
 
     require_stored(FOURM_FIXTURES)
     _link_stored_files(FOURM_FIXTURES, target)

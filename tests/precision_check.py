@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from anyseek.model.families.registry import load_search_model
+from anyseek.model.service import model_identity
 from anyseek.settings import ModelSettings
-from model.families.registry import load_search_model
-from model.service import model_identity
 
 
 def check_precision_honoured(

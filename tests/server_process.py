@@ -1,4 +1,4 @@
-"""``anyseek serve`` and ``python -m cli`` as real processes, for tests of what a user runs:
+"""``anyseek serve`` and ``python -m anyseek.cli`` as real processes, for tests of what a user runs:
 settings come from the environment alone (the developer's ANYSEEK_* variables set aside)."""
 
 from __future__ import annotations
@@ -91,10 +91,11 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> None:
 
 
 def cli(env: dict[str, str], *args: str, code: int = 0) -> str:
-    """``python -m cli ARGS`` with ``env``: its output (the test fails with it unless it exits
+    """``python -m anyseek.cli ARGS`` with ``env``: its output (the test fails with it unless it
+    exits
     ``code``: 2 is ``anyseek index``'s job that ended ``partial``)."""
     done = subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "anyseek.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

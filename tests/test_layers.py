@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -11,18 +13,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = (
-    "anyseek",
-    "cli",
-    "model",
-    "search",
-    "indexer",
-    "api",
-    "workers",
-    "migrations",
-    "workbench",
-    "scenes",
-)
+# the one import root, and the repository's folders it links to (anyseek/model -> ../model, ...)
+LINKED = ("model", "search", "indexer", "api", "workers", "migrations")
+PACKAGES = ("anyseek", *LINKED)
+OLD_ROOTS = {*LINKED, "cli", "workbench", "scenes"}  # import names before the one root
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 INTERFACE = ("service", "queries")  # the model/ modules the layers above may import
 
@@ -45,10 +39,51 @@ def copy_tree(tmp_path: Path) -> Path:
     """The project's packages and pyproject.toml, without data files, in a scratch folder."""
     for name in PACKAGES:
         shutil.copytree(
-            ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("weights", "__pycache__")
+            ROOT / name,
+            tmp_path / name,
+            ignore=shutil.ignore_patterns("weights", "__pycache__"),
+            symlinks=True,  # anyseek/model stays a link to the copied model/
         )
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     return tmp_path
+
+
+def test_every_linked_folder_is_a_relative_link_under_the_import_root() -> None:
+    for name in LINKED:
+        link = ROOT / "anyseek" / name
+        assert link.is_symlink() and os.readlink(link) == f"../{name}", name
+
+
+def _old_root_imports(path: Path) -> list[str]:
+    """``path``'s absolute imports of a name the one import root replaced (``import model``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [f"{path}:{node.lineno}: {n}" for n in names if n.split(".")[0] in OLD_ROOTS]
+    return found
+
+
+def test_no_code_imports_a_folder_by_its_old_top_level_name() -> None:
+    """``import model`` from the repository root would load model/ a second time, as another
+    module than ``anyseek.model``: every import names the one root."""
+    skip = {".venv", ".venv-clip", ".git"}
+    files = [
+        p
+        for p in ROOT.rglob("*.py")
+        if not skip & set(p.relative_to(ROOT).parts) and not p.is_relative_to(ROOT / "anyseek")
+    ] + list((ROOT / "anyseek").glob("*.py"))
+    files += [
+        p
+        for name in ("cli", "scenes", "workbench", "db")
+        for p in (ROOT / "anyseek" / name).rglob("*.py")
+    ]
+    assert len(files) > 400  # the walk did find the code
+    assert [hit for path in files for hit in _old_root_imports(path)] == []
 
 
 def test_the_code_keeps_its_layers() -> None:
@@ -64,29 +99,85 @@ CONTRACTS = [
 ]
 LAYERS, BASE, INSIDE_MODEL, INSIDE_FOURM, INTERFACE_ONLY, NO_WORKBENCH, NO_SCENES = CONTRACTS
 UPWARD = [  # (module, the import added to it, the contract it breaks)
-    ("model/fourm/config.py", "import search.stores", LAYERS),  # model reaching up into search
-    ("anyseek/db/session.py", "import migrations", LAYERS),  # db reaching up into its migrations
-    ("anyseek/settings.py", "import search.stores", BASE),  # the base reaching up into search
-    ("anyseek/errors.py", "import cli", BASE),  # the base reaching up into the command line
-    ("anyseek/db/repository.py", "import model.service", BASE),  # the base reaching the model
-    ("cli/search.py", "import model.builtin.network", INTERFACE_ONLY),  # bypassing model.service
-    ("api/routes/search.py", "import model.families.registry", INTERFACE_ONLY),
-    ("search/inputs.py", "import model.transforms.depth", INTERFACE_ONLY),
-    ("indexer/decode.py", "from model.fourm import network", INTERFACE_ONLY),
-    ("model/transforms/base.py", "import model.builtin.network", INSIDE_MODEL),  # block -> a model
-    ("model/fourm/layers.py", "import model.transforms.rgb", INSIDE_MODEL),  # 4M -> an adapter
-    ("model/runtime/threads.py", "import model.fourm.network", INSIDE_MODEL),  # helper -> 4M
-    ("model/vocabulary/synonyms.py", "import model.builtin.text", INSIDE_MODEL),  # data -> model
-    ("model/fourm/network.py", "import model.fourm.inference.predict", INSIDE_FOURM),
-    ("model/fourm/tokenizers/vqvae.py", "import model.fourm.network", INSIDE_FOURM),
-    ("model/fourm/modalities.py", "import model.fourm.loading", INSIDE_FOURM),
-    ("api/catalog.py", "import workbench.pipeline", NO_WORKBENCH),  # the service reaching training
-    ("model/service.py", "import workbench.train", NO_WORKBENCH),  # the interface loading training
-    ("search/searcher.py", "import workbench.train", NO_WORKBENCH),
-    ("model/builtin/network.py", "import workbench.styles", NO_WORKBENCH),  # served -> training
-    ("model/families/builtin.py", "import scenes.render", NO_SCENES),  # served code -> the world
-    ("indexer/pipeline.py", "from scenes import generate_scene", NO_SCENES),
-    ("model/vocabulary/classes.py", "import scenes.scene", NO_SCENES),  # the words -> the world
+    (
+        "model/fourm/config.py",
+        "import anyseek.search.stores",
+        LAYERS,
+    ),  # model reaching up into search
+    (
+        "anyseek/db/session.py",
+        "import anyseek.migrations",
+        LAYERS,
+    ),  # db reaching up into its migrations
+    (
+        "anyseek/settings.py",
+        "import anyseek.search.stores",
+        BASE,
+    ),  # the base reaching up into search
+    ("anyseek/errors.py", "import anyseek.cli", BASE),  # the base reaching up into the command line
+    (
+        "anyseek/db/repository.py",
+        "import anyseek.model.service",
+        BASE,
+    ),  # the base reaching the model
+    (
+        "anyseek/cli/search.py",
+        "import anyseek.model.builtin.network",
+        INTERFACE_ONLY,
+    ),  # bypassing model.service
+    ("api/routes/search.py", "import anyseek.model.families.registry", INTERFACE_ONLY),
+    ("search/inputs.py", "import anyseek.model.transforms.depth", INTERFACE_ONLY),
+    ("indexer/decode.py", "from anyseek.model.fourm import network", INTERFACE_ONLY),
+    (
+        "model/transforms/base.py",
+        "import anyseek.model.builtin.network",
+        INSIDE_MODEL,
+    ),  # block -> a model
+    (
+        "model/fourm/layers.py",
+        "import anyseek.model.transforms.rgb",
+        INSIDE_MODEL,
+    ),  # 4M -> an adapter
+    (
+        "model/runtime/threads.py",
+        "import anyseek.model.fourm.network",
+        INSIDE_MODEL,
+    ),  # helper -> 4M
+    (
+        "model/vocabulary/synonyms.py",
+        "import anyseek.model.builtin.text",
+        INSIDE_MODEL,
+    ),  # data -> model
+    ("model/fourm/network.py", "import anyseek.model.fourm.inference.predict", INSIDE_FOURM),
+    ("model/fourm/tokenizers/vqvae.py", "import anyseek.model.fourm.network", INSIDE_FOURM),
+    ("model/fourm/modalities.py", "import anyseek.model.fourm.loading", INSIDE_FOURM),
+    (
+        "api/catalog.py",
+        "import anyseek.workbench.pipeline",
+        NO_WORKBENCH,
+    ),  # the service reaching training
+    (
+        "model/service.py",
+        "import anyseek.workbench.train",
+        NO_WORKBENCH,
+    ),  # the interface loading training
+    ("search/searcher.py", "import anyseek.workbench.train", NO_WORKBENCH),
+    (
+        "model/builtin/network.py",
+        "import anyseek.workbench.styles",
+        NO_WORKBENCH,
+    ),  # served -> training
+    (
+        "model/families/builtin.py",
+        "import anyseek.scenes.render",
+        NO_SCENES,
+    ),  # served code -> the world
+    ("indexer/pipeline.py", "from anyseek.scenes import generate_scene", NO_SCENES),
+    (
+        "model/vocabulary/classes.py",
+        "import anyseek.scenes.scene",
+        NO_SCENES,
+    ),  # the words -> the world
 ]
 
 
@@ -118,11 +209,11 @@ def _model_contracts() -> tuple[list[str], list[str]]:
     layered: list[str] = []
     hidden: list[str] = []
     for contract in contracts["contracts"]:
-        if contract.get("containers") == ["model"]:
+        if contract.get("containers") == ["anyseek.model"]:
             for layer in contract["layers"]:
                 layered += [room.strip() for room in layer.replace(":", "|").split("|")]
         if contract["name"].startswith("Above model/"):
-            hidden = [name.removeprefix("model.") for name in contract["forbidden_modules"]]
+            hidden = [name.removeprefix("anyseek.model.") for name in contract["forbidden_modules"]]
     return layered, hidden
 
 

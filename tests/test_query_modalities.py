@@ -12,16 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
 import base64, json, tempfile
-from model.queries import QUERY_KINDS, QueryKind, query_kinds_markdown
+from anyseek.model.queries import QUERY_KINDS, QueryKind, query_kinds_markdown
 QUERY_KINDS["thermal"] = QueryKind(
     "thermal", "file", "rgb", "file", "Thermal", "a thermal camera image", ("png",)
 )
 
 from anyseek.settings import Settings
-from api.app import create_app
-from api.query import parts_from_json
-from api.schemas import SearchRequest
-from model.families.interface import QueryModality
+from anyseek.api.app import create_app
+from anyseek.api.query import parts_from_json
+from anyseek.api.schemas import SearchRequest
+from anyseek.model.families.interface import QueryModality
 
 doc = create_app(Settings(data_dir=tempfile.mkdtemp())).openapi()
 upload = doc["paths"]["/v1/collections/{name}/search/upload"]["post"]
@@ -32,7 +32,7 @@ body = {"parts": [{"modality": "thermal", "data": base64.b64encode(b"png!").deco
 part = parts_from_json(SearchRequest.model_validate(body), 20)[0]
 
 from typer.testing import CliRunner
-from cli import app
+from anyseek.cli import app
 help_text = CliRunner().invoke(app, ["search", "--help"], terminal_width=200).output
 
 print(json.dumps({

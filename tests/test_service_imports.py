@@ -8,10 +8,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli.extras import EXTRAS
+from anyseek.cli.extras import EXTRAS
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICE = ("api.app", "indexer", "search.searcher", "workers.tasks", "model.service", "cli")
+SERVICE = (
+    "anyseek.api.app",
+    "anyseek.indexer",
+    "anyseek.search.searcher",
+    "anyseek.workers.tasks",
+    "anyseek.model.service",
+    "anyseek.cli",
+)
 # scipy is in [scenes] because the generator imports it, but scikit-image (core) installs it too
 ONLY_IN_EXTRAS = sorted({m for e in EXTRAS.values() for m in e.modules.values()} - {"scipy"})
 
@@ -20,7 +27,8 @@ def test_the_service_modules_import_no_module_of_an_extra() -> None:
     code = (
         "import importlib, json, sys\n"
         f"for name in {SERVICE!r}: importlib.import_module(name)\n"
-        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+        "names = {m.removeprefix('anyseek.').split('.')[0] for m in sys.modules}\n"
+        "print(json.dumps(sorted(names)))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
@@ -37,7 +45,7 @@ def test_a_serving_process_loads_no_training_code_even_after_a_search() -> None:
     code = (
         "import json, sys\n"
         "from PIL import Image\n"
-        "from model.service import load_search_model\n"
+        "from anyseek.model.service import load_search_model\n"
         "model = load_search_model('builtin')\n"
         "model.embed_images(model.image_input(Image.new('RGB', (64, 64), 'red'))[None])\n"
         "sketch = Image.new('L', (64, 64), 255)\n"
@@ -58,4 +66,4 @@ def test_a_serving_process_loads_no_training_code_even_after_a_search() -> None:
         for m in loaded
         if m.split(".")[0] in ("workbench", "scenes") or m.startswith(("model.train", "model.eval"))
     ]
-    assert "model.builtin.network" in loaded and not training, training
+    assert "anyseek.model.builtin.network" in loaded and not training, training

@@ -36,7 +36,7 @@ REDIS_TRANSPORT = {
     "retry_on_timeout": True,
 }
 
-app = Celery("anyseek", include=["workers.tasks"])
+app = Celery("anyseek", include=["anyseek.workers.tasks"])
 
 
 def queue_names(settings: Settings) -> dict[str, str]:

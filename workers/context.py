@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from anyseek.db.deployment import installation_id
 from anyseek.db.migrate import open_database
 from anyseek.db.session import Database, SessionTimeouts, with_timeouts
+from anyseek.indexer.pipeline import ChunkContext
+from anyseek.indexer.runtime import process_model
+from anyseek.search.stores import VectorStore, open_store
+from anyseek.search.stores.writer_lock import WORKER, announce
 from anyseek.settings import Settings, load_settings
-from indexer.pipeline import ChunkContext
-from indexer.runtime import process_model
-from search.stores import VectorStore, open_store
-from search.stores.writer_lock import WORKER, announce
-from workers.app import app
+from anyseek.workers.app import app
 
 
 @dataclass
@@ -35,7 +35,8 @@ _STATE: dict[int, WorkerState] = {}
 
 
 def worker_settings() -> Settings:
-    """The settings given to :func:`workers.app.configure`, else read from the environment."""
+    """The settings given to :func:`anyseek.workers.app.configure`, else read from the
+    environment."""
     return getattr(app.conf, "anyseek_settings", None) or load_settings()
 
 

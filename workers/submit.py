@@ -13,14 +13,14 @@ from typing import Any
 from anyseek.db.deployment import installation_id
 from anyseek.db.migrate import open_database
 from anyseek.errors import ServiceUnavailableError
+from anyseek.indexer import plan_job
+from anyseek.indexer.jobs import fail_job, pending_chunks
+from anyseek.indexer.outbox import pending_collections
+from anyseek.indexer.records import SourceForm
+from anyseek.model.service import SearchModel
 from anyseek.settings import Settings
-from indexer import plan_job
-from indexer.jobs import fail_job, pending_chunks
-from indexer.outbox import pending_collections
-from indexer.records import SourceForm
-from model.service import SearchModel
-from workers.app import app, check_broker, configure
-from workers.tasks import apply_staged, index_chunk, reindex
+from anyseek.workers.app import app, check_broker, configure
+from anyseek.workers.tasks import apply_staged, index_chunk, reindex
 
 
 def submit_job(

@@ -2,7 +2,8 @@
 
 Tasks carry ids only, and the id of the deployment that sent them: a worker of another deployment
 (two sharing a broker) forwards the task to that deployment's own queue instead of running it. A
-chunk task claims its chunk with a lease it renews while it works (``indexer.chunk_lease``), so a
+chunk task claims its chunk with a lease it renews while it works
+(``anyseek.indexer.chunk_lease``), so a
 chunk runs on one worker at a time without any lock held across the work; it stages its items
 once (a redelivered chunk, or a late worker's whose lease ran out, is a logged no-op). The store
 is then written by the writer queue's single process, or directly for a Qdrant server.
@@ -22,14 +23,14 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import exc
 
 from anyseek.errors import AnyseekError, ServiceUnavailableError
-from indexer.chunk_lease import Claim, claim_chunk, holder, leased, release, worker_name
-from indexer.collections import attach_model, collection_model
-from indexer.jobs import fail_job, get_job, start_job
-from indexer.outbox import apply_pending
-from indexer.pipeline import ChunkContext, process_chunk
-from indexer.runtime import process_model
-from workers.app import app, forward_queue, task_role
-from workers.context import state, worker_settings, writer_store, writes_directly
+from anyseek.indexer.chunk_lease import Claim, claim_chunk, holder, leased, release, worker_name
+from anyseek.indexer.collections import attach_model, collection_model
+from anyseek.indexer.jobs import fail_job, get_job, start_job
+from anyseek.indexer.outbox import apply_pending
+from anyseek.indexer.pipeline import ChunkContext, process_chunk
+from anyseek.indexer.runtime import process_model
+from anyseek.workers.app import app, forward_queue, task_role
+from anyseek.workers.context import state, worker_settings, writer_store, writes_directly
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def send_apply(collection: str, deployment: str) -> None:
 
 def forwarded(task: Task, deployment: str | None, args: tuple) -> bool:
     """Whether the task belongs to another deployment, and was sent on to that deployment's own
-    queue (:func:`workers.app.forward_queue`) rather than run against this one's database. A
+    queue (:func:`anyseek.workers.app.forward_queue`) rather than run against this one's database. A
     task without a deployment (sent before tasks named theirs) runs here."""
     mine = state().deployment
     if deployment is None or deployment == mine:
@@ -162,8 +163,8 @@ def reindex(self, job_id: int, deployment: str | None = None) -> str:
     queue, the store's one writer. A redelivered task resumes where the store says it stopped,
     and so does a retry after a transient error (database, broker or disk away); only the last
     try's error fails the job and drops its version."""
-    from indexer.reindex import run_reindex
-    from indexer.runtime import process_model
+    from anyseek.indexer.reindex import run_reindex
+    from anyseek.indexer.runtime import process_model
 
     current = state()
     if forwarded(self, deployment, (job_id,)):

@@ -12,7 +12,7 @@ Every worker runs :func:`watch` in a thread. Every ``ANYSEEK_WORKERS__LEASE_SWEE
 frees and sends again the chunks whose lease ran out (:func:`resend_expired`: their worker died
 or froze; one update frees each chunk once, whoever sweeps), so a lost worker's chunk is back
 within its lease and a sweep on Redis as on RabbitMQ. The one holding the watchdog lease
-(``workers.lease``) also sweeps every :data:`SWEEP_S`: it sends again the pending chunks of
+(``anyseek.workers.lease``) also sweeps every :data:`SWEEP_S`: it sends again the pending chunks of
 worker jobs that have chunks left, none finished for the stall window and no chunk waiting on
 the index queue, and an apply for each collection whose staged vectors have waited that long
 (applied here when chunk workers write a Qdrant server themselves). A chunk or an apply sent
@@ -39,15 +39,15 @@ from anyseek.db.models import (
     utc_now,
 )
 from anyseek.db.session import Database
+from anyseek.indexer.chunk_lease import release_expired
+from anyseek.indexer.outbox import apply_pending
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings
-from indexer.chunk_lease import release_expired
-from indexer.outbox import apply_pending
-from search.stores import open_store
-from workers.app import AMQP_HEARTBEAT_S, REDELIVERY_SCAN_S, app, configure
-from workers.context import deployment_of, worker_database, writes_directly
-from workers.lease import WatchdogLease
-from workers.submit import enqueue_chunks, enqueue_staged
-from workers.tasks import PUBLISH_WAIT, apply_staged, index_chunk
+from anyseek.workers.app import AMQP_HEARTBEAT_S, REDELIVERY_SCAN_S, app, configure
+from anyseek.workers.context import deployment_of, worker_database, writes_directly
+from anyseek.workers.lease import WatchdogLease
+from anyseek.workers.submit import enqueue_chunks, enqueue_staged
+from anyseek.workers.tasks import PUBLISH_WAIT, apply_staged, index_chunk
 
 log = logging.getLogger(__name__)
 SWEEP_S = 15.0

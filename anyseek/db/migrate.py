@@ -30,7 +30,7 @@ from anyseek.db.session import Database, database_for, display_url, sqlite_file,
 from anyseek.errors import AnyseekError
 from anyseek.settings import Settings
 
-MIGRATIONS_DIR = Path(importlib.util.find_spec("migrations").origin).resolve().parent
+MIGRATIONS_DIR = Path(importlib.util.find_spec("anyseek.migrations").origin).resolve().parent
 UPGRADE_HINT = "run `anyseek db upgrade`"
 
 

@@ -178,7 +178,7 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A Core connection for reads only, in one transaction (SQLite: deferred, no write
-        lock): the search path's one read per request (``search.resolve``)."""
+        lock): the search path's one read per request (``anyseek.search.resolve``)."""
         with self._reachable(), self.engine.connect() as connection:
             connection.execution_options(**{READ_ONLY: True})
             with connection.begin():

@@ -7,11 +7,10 @@ import dataclasses
 
 from fastapi import APIRouter, status
 
-from anyseek.db import duplicates, repository
-from api import catalog
-from api.deps import READ, WRITE, DbSession, State
-from api.routes.common import CollectionName, errors
-from api.schemas import (
+from anyseek.api import catalog
+from anyseek.api.deps import READ, WRITE, DbSession, State
+from anyseek.api.routes.common import CollectionName, errors
+from anyseek.api.schemas import (
     CollectionCreate,
     CollectionList,
     CollectionOut,
@@ -19,6 +18,7 @@ from api.schemas import (
     FieldList,
     FieldOut,
 )
+from anyseek.db import duplicates, repository
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
 

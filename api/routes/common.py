@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query
 
-from api.job_schemas import FailureOut, JobOut
-from api.schemas import NAME_PATTERN, Problem
-from indexer import IndexReport
+from anyseek.api.job_schemas import FailureOut, JobOut
+from anyseek.api.schemas import NAME_PATTERN, Problem
+from anyseek.indexer import IndexReport
 
 PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
 CollectionName = Annotated[

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from anyseek.api.deps import READ, DbSession, State
+from anyseek.api.routes.common import CollectionName, errors
 from anyseek.db import repository
-from api.deps import READ, DbSession, State
-from api.routes.common import CollectionName, errors
-from search.export import export_records, jsonl_lines
+from anyseek.search.export import export_records, jsonl_lines
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["collections"])
 JSONL = "application/x-ndjson"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from anyseek.api.deps import AppState, State
+from anyseek.api.schemas import Check, Health, Readiness
 from anyseek.db.migrate import require_current
-from api.deps import AppState, State
-from api.schemas import Check, Health, Readiness
 
 router = APIRouter(tags=["health"])
 

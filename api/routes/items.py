@@ -13,20 +13,20 @@ from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, st
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from anyseek.api import catalog, files
+from anyseek.api import query as convert
+from anyseek.api.deps import READ, WRITE, AppState, DbSession, State
+from anyseek.api.errors import ApiError
+from anyseek.api.job_schemas import ItemModality, JobOut
+from anyseek.api.routes.common import CollectionName, Wait, errors, job_out
+from anyseek.api.schemas import ItemList, ItemOut, ItemPatch
 from anyseek.db.models import Item, ItemStatus
-from api import catalog, files
-from api import query as convert
-from api.deps import READ, WRITE, AppState, DbSession, State
-from api.errors import ApiError
-from api.job_schemas import ItemModality, JobOut
-from api.routes.common import CollectionName, Wait, errors, job_out
-from api.schemas import ItemList, ItemOut, ItemPatch
-from indexer import Upload, plan_uploads
-from indexer import metadata as item_metadata
-from indexer.errors import ModalityError, SourceError
-from indexer.records import SourceForm
-from search.fields import MetadataError, normalize_metadata
-from search.stores import VectorStore
+from anyseek.indexer import Upload, plan_uploads
+from anyseek.indexer import metadata as item_metadata
+from anyseek.indexer.errors import ModalityError, SourceError
+from anyseek.indexer.records import SourceForm
+from anyseek.search.fields import MetadataError, normalize_metadata
+from anyseek.search.stores import VectorStore
 
 router = APIRouter(prefix="/v1/collections/{name}/items", tags=["items"])
 ItemId = Annotated[int, Path(ge=0, le=2**63 - 1, description="item id")]
@@ -262,7 +262,7 @@ def patch_item(
 )
 def get_image(name: CollectionName, item_id: ItemId, state: State, session: DbSession) -> Response:
     """The original image bytes, when its file is on this server and is still the one indexed
-    (a regular file inside the allowed roots, with the same SHA-256; see ``api.files``)."""
+    (a regular file inside the allowed roots, with the same SHA-256; see ``anyseek.api.files``)."""
     item = catalog.get_item(session, name, item_id)
     data = files.indexed_image(state.settings, item.source_path, item.sha256, item_id)
     media = mimetypes.guess_type(FilePath(item.source_uri).name)[0] or "application/octet-stream"

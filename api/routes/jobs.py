@@ -7,18 +7,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
+from anyseek.api import catalog
+from anyseek.api.deps import READ, WRITE, DbSession, State
+from anyseek.api.errors import ApiError, status_of
+from anyseek.api.job_schemas import JobCreate, JobList, JobOut
+from anyseek.api.routes.common import Wait, errors, job_out
 from anyseek.errors import AnyseekError, at_field
-from api import catalog
-from api.deps import READ, WRITE, DbSession, State
-from api.errors import ApiError, status_of
-from api.job_schemas import JobCreate, JobList, JobOut
-from api.routes.common import Wait, errors, job_out
-from indexer import plan_job
-from indexer.errors import ModalityError, SourceError
-from indexer.heartbeat import fail_dead_jobs
-from indexer.jobs import cancel_job, list_reports, report
-from indexer.metadata import read_allowed_metadata_file
-from indexer.records import SourceForm
+from anyseek.indexer import plan_job
+from anyseek.indexer.errors import ModalityError, SourceError
+from anyseek.indexer.heartbeat import fail_dead_jobs
+from anyseek.indexer.jobs import cancel_job, list_reports, report
+from anyseek.indexer.metadata import read_allowed_metadata_file
+from anyseek.indexer.records import SourceForm
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="job id")]

@@ -9,11 +9,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from anyseek.access import access_mode
-from api.deps import READ, State
-from api.routes.common import errors
-from api.schemas import ModelInfo, PaletteClassOut, QueryModalityOut, SpaceOut
-from model.service import RECONSTRUCTION_KINDS, ReconstructingModel, item_modalities
-from search.relevance import relevance_note
+from anyseek.api.deps import READ, State
+from anyseek.api.routes.common import errors
+from anyseek.api.schemas import ModelInfo, PaletteClassOut, QueryModalityOut, SpaceOut
+from anyseek.model.service import RECONSTRUCTION_KINDS, ReconstructingModel, item_modalities
+from anyseek.search.relevance import relevance_note
 
 router = APIRouter(tags=["model"])
 

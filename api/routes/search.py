@@ -1,6 +1,6 @@
 """``/v1/collections/{name}/search``: JSON with base64 payloads, or multipart with a file per
-modality plus JSON parameters. Each query is prepared on the request pool (``api.decoding``:
-resolve and plan), predicted in a micro-batch on the inference thread (``api.batching``: the
+modality plus JSON parameters. Each query is prepared on the request pool (``anyseek.api.decoding``:
+resolve and plan), predicted in a micro-batch on the inference thread (``anyseek.api.batching``: the
 model stage) and finished on the request pool (store, fusion, page); ``/search/batch`` sends up
 to 64 JSON searches through one model batch."""
 
@@ -13,15 +13,13 @@ from fastapi import APIRouter, Form, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from anyseek.db.repository import check_collection_name
-from anyseek.errors import AnyseekError
-from api import catalog
-from api import query as convert
-from api.deps import READ, AppState, State
-from api.errors import LOCATIONS, RETRY_AFTER, TITLES, ApiError, field_name, status_of
-from api.forms import form_values, with_query_fields
-from api.routes.common import CollectionName, errors
-from api.schemas import (
+from anyseek.api import catalog
+from anyseek.api import query as convert
+from anyseek.api.deps import READ, AppState, State
+from anyseek.api.errors import LOCATIONS, RETRY_AFTER, TITLES, ApiError, field_name, status_of
+from anyseek.api.forms import form_values, with_query_fields
+from anyseek.api.routes.common import CollectionName, errors
+from anyseek.api.schemas import (
     BatchEntryOut,
     BatchSearchRequest,
     BatchSearchResponse,
@@ -30,7 +28,9 @@ from api.schemas import (
     SearchRequest,
     SearchResponse,
 )
-from search.query import (
+from anyseek.db.repository import check_collection_name
+from anyseek.errors import AnyseekError
+from anyseek.search.query import (
     QueryPart,
     SearchQuery,
     SearchResults,

@@ -12,14 +12,14 @@ import dataclasses
 from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 
+from anyseek.api.deps import READ, WRITE, DbSession, State
+from anyseek.api.errors import ApiError
+from anyseek.api.job_schemas import JobOut, ReindexRequest, SwitchOut, VersionList, VersionOut
+from anyseek.api.routes.common import CollectionName, errors, job_out
 from anyseek.db import versions
-from api.deps import READ, WRITE, DbSession, State
-from api.errors import ApiError
-from api.job_schemas import JobOut, ReindexRequest, SwitchOut, VersionList, VersionOut
-from api.routes.common import CollectionName, errors, job_out
-from indexer.reindex import start_reindex
-from indexer.versions import rollback
-from model.service import ModelError
+from anyseek.indexer.reindex import start_reindex
+from anyseek.indexer.versions import rollback
+from anyseek.model.service import ModelError
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["versions"])
 

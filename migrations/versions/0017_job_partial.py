@@ -1,7 +1,7 @@
 """A job with some failed items ends ``partial``: index_jobs.status admits it.
 
 A job whose every item failed was ``succeeded`` and ``anyseek index`` exited 0 on an empty
-collection (issue 71). One rule now (``indexer.jobs.finished_status``): no failure is
+collection (issue 71). One rule now (``anyseek.indexer.jobs.finished_status``): no failure is
 ``succeeded``, failures beside indexed items ``partial``, failures and nothing indexed ``failed``.
 The jobs already finished keep the status they had.
 

@@ -9,7 +9,8 @@
     vocab.json          the caption words (model.builtin.text.WordVocab)
 
 ``bundle.json``'s ``inputs`` and ``palette`` are the same declarations an FM bundle makes
-(``model.bundle.declarations``): the service turns a user's file into exactly what training fed.
+(``anyseek.model.bundle.declarations``): the service turns a user's file into exactly what training
+fed.
 Its one space keeps the name ``bind`` (every modality bound to the image's vector): collections
 store their vectors under it, so renaming it would orphan every index.
 """
@@ -24,10 +25,10 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from model.builtin.network import CAPTION, BuiltinConfig, BuiltinModel
-from model.builtin.text import WordVocab
-from model.bundle.declarations import BundleDeclarations, declare, read_declarations
-from model.bundle.files import BUNDLE_FILE, resolve_bundle_source
+from anyseek.model.builtin.network import CAPTION, BuiltinConfig, BuiltinModel
+from anyseek.model.builtin.text import WordVocab
+from anyseek.model.bundle.declarations import BundleDeclarations, declare, read_declarations
+from anyseek.model.bundle.files import BUNDLE_FILE, resolve_bundle_source
 
 FAMILY = "builtin"
 FAMILIES_READ = (FAMILY, "bind")  # "bind": what bundles up to v9 were written as
@@ -101,7 +102,8 @@ def save_builtin_bundle(
 
 def load_builtin_bundle(source: str | Path, *, device: str = "cpu") -> BuiltinBundle:
     """Read a built-in model folder (float32 weights on ``device``; lower precision is autocast at
-    run time, see ``model.families.builtin``); a missing or mismatched part is a BuiltinBundleError
+    run time, see ``anyseek.model.families.builtin``); a missing or mismatched part is a
+    BuiltinBundleError
     naming the file."""
     path = resolve_bundle_source(source)
     manifest = manifest_of(path)

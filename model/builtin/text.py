@@ -2,7 +2,8 @@
 
 The scene world speaks a small closed vocabulary, so a word-level tokenizer fits it: every word
 of the training captions gets an id. People's synonyms first become the scene's words
-(``model.vocabulary.synonyms``). People misspell, so each word also carries the ids of its letter
+(``anyseek.model.vocabulary.synonyms``). People misspell, so each word also carries the ids of its
+letter
 trigrams hashed into a fixed number of buckets (fastText's trick): "cyllinder" shares most of its
 trigrams with "cylinder", and a word the vocabulary lacks is still read by its spelling (training
 shows the model misspelt words read that way). Such words are reported, with the known word one
@@ -22,8 +23,8 @@ from pathlib import Path
 
 import torch
 
-from model.vocabulary.function_words import is_function_word
-from model.vocabulary.synonyms import canonical_caption
+from anyseek.model.vocabulary.function_words import is_function_word
+from anyseek.model.vocabulary.synonyms import canonical_caption
 
 PAD, UNKNOWN = 0, 1
 _WORD = re.compile(r"[a-z]+")
@@ -99,7 +100,8 @@ class WordVocab:
 
     def warnings(self, caption: str) -> list[str]:
         """One line per content word the model does not know (function words such as "with" or
-        "near" never: ``model.vocabulary.function_words``); a misspelling names its look-alike."""
+        "near" never: ``anyseek.model.vocabulary.function_words``); a misspelling names its
+        look-alike."""
         out = []
         for word in self.unknown_words(caption):
             if is_function_word(word):

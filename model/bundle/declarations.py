@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from model.bundle.definition import (
+from anyseek.model.bundle.definition import (
     BUILTIN,
     CAPTION_TRANSFORM,
     PALETTE_TRANSFORM,
@@ -26,7 +26,7 @@ from model.bundle.definition import (
     InputTransform,
     builtin_palette,
 )
-from model.transforms.palette_semseg import ClassPalette
+from anyseek.model.transforms.palette_semseg import ClassPalette
 
 
 class DeclarationError(ValueError):
@@ -80,7 +80,7 @@ def read_declarations(
     manifest: Mapping[str, Any], domains_in: Sequence[str], outputs: Sequence[str]
 ) -> BundleDeclarations:
     """A manifest's declarations checked against the FM; missing keys get the built-in ones."""
-    from model.transforms import UserInputError
+    from anyseek.model.transforms import UserInputError
 
     try:
         if "inputs" in manifest:
@@ -115,8 +115,8 @@ def input_transform(declared: InputTransform, palette: ClassPalette | None) -> A
     """The pixel transform a declaration names, with exactly its settings (None for captions)."""
     import dataclasses
 
-    from model.transforms import TRANSFORMS
-    from model.transforms.palette_semseg import PaletteSemsegTransform
+    from anyseek.model.transforms import TRANSFORMS
+    from anyseek.model.transforms.palette_semseg import PaletteSemsegTransform
 
     params = dict(declared.params)
     if declared.transform == CAPTION_TRANSFORM:

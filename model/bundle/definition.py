@@ -152,7 +152,7 @@ class BuiltinDefinition:
 
 def transform_params(spec: QueryInput, resolution: int) -> tuple[tuple[str, Any], ...]:
     """Every setting of an input's transform at ``resolution`` (none for captions)."""
-    from model.transforms import transform_for
+    from anyseek.model.transforms import transform_for
 
     if spec.transform_kind == CAPTION_TRANSFORM:
         return ()
@@ -166,9 +166,9 @@ def transform_params(spec: QueryInput, resolution: int) -> tuple[tuple[str, Any]
 
 def builtin_palette() -> Any:
     """The scene classes the built-in model was trained on, with their contact-sheet colours."""
-    from model.transforms.palette_semseg import ClassPalette
-    from model.transforms.semseg import SemsegClass
-    from model.vocabulary.classes import CLASS_COLOURS, CLASSES
+    from anyseek.model.transforms.palette_semseg import ClassPalette
+    from anyseek.model.transforms.semseg import SemsegClass
+    from anyseek.model.vocabulary.classes import CLASS_COLOURS, CLASSES
 
     return ClassPalette(
         tuple(SemsegClass(i, name, tuple(int(c) for c in CLASS_COLOURS[i])) for i, name in CLASSES)

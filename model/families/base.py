@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.families.interface import (
+from anyseek.model.families.interface import (
     ModelError,
     QueryEmbedding,
     QueryModality,
@@ -25,14 +25,14 @@ from model.families.interface import (
     SpaceInfo,
     in_declared_order,
 )
-from model.runtime.precision import gallery_precision
-from model.transforms.palette_semseg import ClassPalette
+from anyseek.model.runtime.precision import gallery_precision
+from anyseek.model.transforms.palette_semseg import ClassPalette
 
 GALLERY_INPUT = "image"  # the declared query modality gallery images are indexed from
 
 
 class SearchModelBase(SearchModel):
-    """A model family behind the :class:`model.families.interface.SearchModel` interface."""
+    """A model family behind the :class:`anyseek.model.families.interface.SearchModel` interface."""
 
     name: str
     version: str

@@ -1,4 +1,5 @@
-"""The built-in model (``model.builtin``, the default) behind the :class:`SearchModel` interface.
+"""The built-in model (``anyseek.model.builtin``, the default) behind the :class:`SearchModel`
+interface.
 
 One space: the gallery image's vector, and every query modality's vector in the same space. A
 query of several inputs is one vector, the normalised weighted sum of its parts' (a negative
@@ -16,13 +17,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.builtin.bundle import SPACE, BuiltinBundle, is_builtin_bundle, load_builtin_bundle
-from model.builtin.network import CAPTION, combine
-from model.builtin.text import stack_words
-from model.bundle.declarations import input_transform
-from model.families.base import SearchModelBase
-from model.families.combination import check_weights
-from model.families.interface import (
+from anyseek.model.builtin.bundle import (
+    SPACE,
+    BuiltinBundle,
+    is_builtin_bundle,
+    load_builtin_bundle,
+)
+from anyseek.model.builtin.network import CAPTION, combine
+from anyseek.model.builtin.text import stack_words
+from anyseek.model.bundle.declarations import input_transform
+from anyseek.model.families.base import SearchModelBase
+from anyseek.model.families.combination import check_weights
+from anyseek.model.families.interface import (
     QueryEmbedding,
     QueryModality,
     QueryRequest,
@@ -38,7 +44,7 @@ from model.families.interface import (
 def _caption_transform(bundle: BuiltinBundle) -> QueryTransform:
     """A caption string -> the word rows the text tower reads; empty text, or text of unknown
     words only, is refused naming them instead of searching with nothing."""
-    from model.transforms.base import UserInputError
+    from anyseek.model.transforms.base import UserInputError
 
     vocab = bundle.vocab
     assert vocab is not None
@@ -88,7 +94,7 @@ def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 class BuiltinSearchModel(SearchModelBase):
-    """A :class:`model.builtin.bundle.BuiltinBundle` as a search model.
+    """A :class:`anyseek.model.builtin.bundle.BuiltinBundle` as a search model.
 
     An indexed item of several parts is the normalised weighted sum of its parts' vectors, as a
     query of several is, with its photo counted four times: the photo's colours are what a

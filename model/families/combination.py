@@ -8,7 +8,7 @@ prediction per space.
   predicts for a typical image) stands in for the unconditional prediction;
 * ``fusion``: one pass per part, the parts' vectors summed per space, each weighted by its weight
   times its information in that space squared (a sketch says little in a colour space, so its
-  vector counts little there), as ``model.runtime.fusion`` weights spaces.
+  vector counts little there), as ``anyseek.model.runtime.fusion`` weights spaces.
 
 Adding a way is one entry in :data:`COMBINATIONS`. Inputs are batched: every tensor [B, ...].
 """
@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from anyseek.errors import AnyseekError
-from model.families.fm_bundle.loading import ModelBundle
-from model.fourm.inference.predict import (
+from anyseek.model.families.fm_bundle.loading import ModelBundle
+from anyseek.model.fourm.inference.predict import (
     SpaceEmbedding,
     embeddings_from_distributions,
     predict_distributions,

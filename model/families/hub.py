@@ -26,7 +26,7 @@ from urllib.parse import quote, urljoin, urlparse
 import httpx
 
 from anyseek.errors import write_failed
-from model.families.interface import ModelError
+from anyseek.model.families.interface import ModelError
 
 #: seconds the hub gets to answer the first request before it counts as unreachable
 HUB_TIMEOUT_S = 4.0

@@ -11,7 +11,8 @@ unchanged whichever model ``ANYSEEK_MODEL__SOURCE`` names (the built-in bundle t
 * ``embed_images``: gallery images -> one vector per space, from the rgb input in one pass;
 * ``embed_query``: any subset of query inputs, each with a weight (negative: "not like this"),
   -> per space a vector and its information, combined jointly (one pass), by guidance or by
-  fusion (``model.families.combination``); the information is measured against ``priors`` when
+  fusion (``anyseek.model.families.combination``); the information is measured against ``priors``
+  when
   given (a collection's own, see :class:`PriorModel`), else the model's own;
 * its **class palette** when it reads segmentations in its own numbering (the built-in model
   knows the scene classes of ``scenes``, not COCO's).
@@ -30,9 +31,9 @@ import numpy as np
 import torch
 
 from anyseek.errors import AnyseekError
-from model.queries import QUERY_KINDS, QueryKind
-from model.transforms.palette_semseg import ClassPalette
-from model.vocabulary.function_words import is_function_word
+from anyseek.model.queries import QUERY_KINDS, QueryKind
+from anyseek.model.transforms.palette_semseg import ClassPalette
+from anyseek.model.vocabulary.function_words import is_function_word
 
 QueryTransform = Callable[[Any], torch.Tensor]
 QueryWarnings = Callable[[Any], list[str]]  # a user value -> what the model will not read of it
@@ -54,7 +55,7 @@ class SpaceInfo:
 class QueryModality:
     """One kind of query a model accepts: its declared name, model input and user-file transform.
 
-    The name must be declared in :data:`model.queries.QUERY_KINDS` (how people give
+    The name must be declared in :data:`anyseek.model.queries.QUERY_KINDS` (how people give
     it: a file, text or JSON; its page editor; its help), so every surface shows it the same way.
     """
 
@@ -68,7 +69,7 @@ class QueryModality:
         if self.name not in QUERY_KINDS:
             raise ModelError(
                 f"query modality {self.name!r} is not declared: add its entry to "
-                "model.queries.QUERY_KINDS"
+                "anyseek.model.queries.QUERY_KINDS"
             )
 
     @property
@@ -170,7 +171,7 @@ def item_request(model: SearchModel, inputs: Mapping[str, torch.Tensor]) -> Quer
 @runtime_checkable
 class FolderModel(Protocol):
     """A model loaded from a folder, which may also hold files fitted to it (``relevance.json``:
-    the relevance calibration ``search.relevance`` reads)."""
+    the relevance calibration ``anyseek.search.relevance`` reads)."""
 
     folder: Path
 
@@ -220,7 +221,7 @@ def depth_input(transform: QueryTransform) -> QueryTransform:
 
     def read(source: Any) -> torch.Tensor:
         if isinstance(source, bytes | bytearray) and bytes(source[:6]) == NUMPY_MAGIC:
-            from model.transforms.base import UserInputError
+            from anyseek.model.transforms.base import UserInputError
 
             try:
                 source = np.load(io.BytesIO(source), allow_pickle=False)
@@ -234,7 +235,7 @@ def depth_input(transform: QueryTransform) -> QueryTransform:
 def checked_caption(caption: Any) -> str:
     """The caption stripped, refusing what is no caption: not text, empty, or over
     ``MAX_CAPTION_CHARS`` (checked before any tokenising)."""
-    from model.transforms.base import UserInputError
+    from anyseek.model.transforms.base import UserInputError
 
     if not isinstance(caption, str) or not caption.strip():
         raise UserInputError("the caption is empty: type a few words describing the image")
@@ -254,7 +255,8 @@ def caption_ids(text: Any, caption: str) -> torch.Tensor:
 def unknown_word_warnings(text: Any, caption: str, closed: bool = False) -> list[str]:
     """One warning per content word of ``caption`` the model's text tokenizer cannot read (see
     ``TextTokenizer.unknown_words``), so search reports it instead of dropping it silently;
-    function words ("with", "near": ``model.vocabulary.function_words``) are never reported."""
+    function words ("with", "near": ``anyseek.model.vocabulary.function_words``) are never
+    reported."""
     if not isinstance(caption, str) or len(caption) > MAX_CAPTION_CHARS:
         return []  # no caption: its transform refuses it
     unknown = text.unknown_words(caption, closed=closed)

@@ -1,7 +1,8 @@
 """Which model family serves ``ANYSEEK_MODEL__SOURCE``: one entry per family.
 
 Each entry says how to recognise a source of its family and how to load it as a
-:class:`model.families.interface.SearchModel`; ``load_search_model`` tries them in order. Adding a
+:class:`anyseek.model.families.interface.SearchModel`; ``load_search_model`` tries them in order.
+Adding a
 model family (official 4M-21 checkpoints, say) is one module with an adapter and one entry here.
 """
 
@@ -14,13 +15,13 @@ from typing import Any
 import torch
 
 from anyseek.errors import PATH_ERRORS, path_refused
+from anyseek.model.families.builtin import is_builtin_bundle, load_builtin_search_model
+from anyseek.model.families.fm_bundle.search import is_bundle, load_bundle_search_model
+from anyseek.model.families.interface import ModelError, SearchModel
+from anyseek.model.families.multimae.search import is_multimae_source, load_multimae_search_model
+from anyseek.model.families.official import is_official_source, load_official_search_model
+from anyseek.model.families.open_clip import is_open_clip_source, load_open_clip_search_model
 from anyseek.settings import ModelSettings
-from model.families.builtin import is_builtin_bundle, load_builtin_search_model
-from model.families.fm_bundle.search import is_bundle, load_bundle_search_model
-from model.families.interface import ModelError, SearchModel
-from model.families.multimae.search import is_multimae_source, load_multimae_search_model
-from model.families.official import is_official_source, load_official_search_model
-from model.families.open_clip import is_open_clip_source, load_open_clip_search_model
 
 
 @dataclass(frozen=True)

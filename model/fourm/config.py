@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from anyseek.errors import AnyseekError
-from model.fourm.modalities import (
+from anyseek.model.fourm.modalities import (
     NUM_SENTINELS,
     SENTINEL_FIRST_ID,
     Kind,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from model.fourm.modalities import Embedding, ModalitySpec
+from anyseek.model.fourm.modalities import Embedding, ModalitySpec
 
 MAX_SINCOS_POSITIONS = 512  # the reference builds every 1-D table this long
 

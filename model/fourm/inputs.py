@@ -15,9 +15,9 @@ import torch
 from torch import Tensor
 
 from anyseek.errors import AnyseekError
-from model.fourm.batch import ModalityTokens
-from model.fourm.config import FourMConfig
-from model.fourm.modalities import EOS_ID, Kind, ModalitySpec, get_modality
+from anyseek.model.fourm.batch import ModalityTokens
+from anyseek.model.fourm.config import FourMConfig
+from anyseek.model.fourm.modalities import EOS_ID, Kind, ModalitySpec, get_modality
 
 InputValue = Tensor | ModalityTokens
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from model.fourm.checkpoint import CheckpointError, load_state_dict_strict, read_checkpoint
-from model.fourm.config import ConfigError, FourMConfig
-from model.fourm.modalities import UnknownModalityError
-from model.fourm.network import FourM
+from anyseek.model.fourm.checkpoint import CheckpointError, load_state_dict_strict, read_checkpoint
+from anyseek.model.fourm.config import ConfigError, FourMConfig
+from anyseek.model.fourm.modalities import UnknownModalityError
+from anyseek.model.fourm.network import FourM
 
 _META_ABOVE = 50_000_000  # elements; above this, skip the random init entirely
 

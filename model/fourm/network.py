@@ -1,7 +1,9 @@
 """The 4M encoder-decoder network (nanoGPT style): embeddings, encoder, decoder, output heads.
 
-The network knows nothing about prediction or sampling: ``model.fourm.inference.predict`` and
-``model.fourm.inference.sampling`` build on the few primitives here (they import this module,
+The network knows nothing about prediction or sampling: ``anyseek.model.fourm.inference.predict``
+and
+``anyseek.model.fourm.inference.sampling`` build on the few primitives here (they import this
+module,
 never the reverse):
 
 * ``embed_inputs`` : modalities -> visible tokens of all of them, compacted per sample;
@@ -17,14 +19,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from model.fourm.batch import EncoderContext, EncoderInput, ModalityTokens
-from model.fourm.config import FourMConfig
-from model.fourm.embeddings import (
+from anyseek.model.fourm.batch import EncoderContext, EncoderInput, ModalityTokens
+from anyseek.model.fourm.config import FourMConfig
+from anyseek.model.fourm.embeddings import (
     DecoderEmbedding,
     build_decoder_embedding,
     build_encoder_embedding,
 )
-from model.fourm.layers import (
+from anyseek.model.fourm.layers import (
     BlockSpec,
     DecoderBlock,
     EncoderBlock,

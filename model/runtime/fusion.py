@@ -6,7 +6,8 @@ says nothing about colour, so its prediction in a colour-aware space is little m
 space predicts for any image, and a plain mean of the cosines lets that guess drown the space that
 does know. Each space's similarity is therefore weighted by ``weight * information ** power``,
 normalised per query, where ``information`` is how far the model's prediction in that space moved
-away from the space's prior (``model.fourm.inference.predict.token_information``: KL divergence in
+away from the space's prior (``anyseek.model.fourm.inference.predict.token_information``: KL
+divergence in
 nats)
 and ``weight`` an optional per-space weight set by the caller. Without information it is the
 (weighted) mean.

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from model.transforms.base import InputWarning, UserInputError
-from model.transforms.caption import CaptionTransform
-from model.transforms.depth import DepthTransform
-from model.transforms.edges import EdgesTransform, SketchTransform
-from model.transforms.normal import NormalTransform
-from model.transforms.rgb import RGBTransform
-from model.transforms.semseg import SemsegTransform, class_id, colorize, semseg_classes
+from anyseek.model.transforms.base import InputWarning, UserInputError
+from anyseek.model.transforms.caption import CaptionTransform
+from anyseek.model.transforms.depth import DepthTransform
+from anyseek.model.transforms.edges import EdgesTransform, SketchTransform
+from anyseek.model.transforms.normal import NormalTransform
+from anyseek.model.transforms.rgb import RGBTransform
+from anyseek.model.transforms.semseg import SemsegTransform, class_id, colorize, semseg_classes
 
 TRANSFORMS = {
     "rgb": RGBTransform(),

@@ -7,8 +7,8 @@ from functools import cache
 
 import torch
 
-from model.fourm.tokenizers.text import TextTokenizer, load_text_tokenizer
-from model.transforms.base import UserInputError
+from anyseek.model.fourm.tokenizers.text import TextTokenizer, load_text_tokenizer
+from anyseek.model.transforms.base import UserInputError
 
 
 @cache

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.transforms.base import (
+from anyseek.model.transforms.base import (
     ImageSource,
     UserInputError,
     center_crop_array,

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from model.transforms.base import (
+from anyseek.model.transforms.base import (
     ImageSource,
     UserInputError,
     center_crop_array,

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from model.transforms.base import (
+from anyseek.model.transforms.base import (
     ImageSource,
     UserInputError,
     as_array,

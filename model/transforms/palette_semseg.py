@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.transforms.base import (
+from anyseek.model.transforms.base import (
     ImageSource,
     UserInputError,
     as_array,
@@ -24,7 +24,7 @@ from model.transforms.base import (
     open_image,
     square_resize,
 )
-from model.transforms.semseg import _ID_MODES, SemsegClass, _image_ids, _integer_map
+from anyseek.model.transforms.semseg import _ID_MODES, SemsegClass, _image_ids, _integer_map
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.fourm.imagenet import imagenet_stats
-from model.transforms.base import (
+from anyseek.model.fourm.imagenet import imagenet_stats
+from anyseek.model.transforms.base import (
     ImageSource,
     UserInputError,
     check_output_size,

@@ -1,7 +1,7 @@
 """People's words for the scene world's colours, shapes, sizes and materials: one synonym table.
 
-The built-in model's captions use a small closed vocabulary (``scenes.scene.COLORS``,
-``scenes.captions.NOUNS``...), so its WordPiece has never seen "teal", "pyramid" or "grey".
+The built-in model's captions use a small closed vocabulary (``anyseek.scenes.scene.COLORS``,
+``anyseek.scenes.captions.NOUNS``...), so its WordPiece has never seen "teal", "pyramid" or "grey".
 :data:`SYNONYMS` maps such words (and a few two-word phrases) to the generator's own words; search
 rewrites a caption with it before tokenising (:func:`canonical_caption`), and the human-style
 query model paraphrases captions the other way (:func:`paraphrase_words`). Plain data: this

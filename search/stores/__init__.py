@@ -10,8 +10,7 @@ from __future__ import annotations
 import importlib
 
 from anyseek.errors import SettingsError
-from anyseek.settings import STORE_BACKENDS, Settings
-from search.stores.base import (
+from anyseek.search.stores.base import (
     MAX_K,
     Filter,
     InvalidInputError,
@@ -24,6 +23,7 @@ from search.stores.base import (
     StoreHealth,
     VectorStore,
 )
+from anyseek.settings import STORE_BACKENDS, Settings
 
 #: backend name -> ``module:Class`` of its VectorStore, built as ``Backend(StoreSettings)`` and
 #: imported only when used (qdrant-client alone takes a second to import); the contract suite runs

@@ -22,8 +22,8 @@ from typing import Any, Literal
 import numpy as np
 
 # the inputs, their checks and the filters are defined beside this module and re-exported here,
-# so that the whole vocabulary of the interface is importable from ``search.stores.base``
-from search.stores.checks import (  # noqa: F401
+# so that the whole vocabulary of the interface is importable from ``anyseek.search.stores.base``
+from anyseek.search.stores.checks import (  # noqa: F401
     MAX_ID,
     MAX_K,
     InvalidInputError,
@@ -42,7 +42,7 @@ from search.stores.checks import (  # noqa: F401
     prepare_vectors,
     space_of,
 )
-from search.stores.filters import DateRange, Filter, Range, Scalar, parse_date  # noqa: F401
+from anyseek.search.stores.filters import DateRange, Filter, Range, Scalar, parse_date  # noqa: F401
 
 FieldKind = Literal["string", "number", "boolean", "date", "strings"]
 """What a payload field holds, for payload indexes: text, a number, true/false, an RFC 3339 date,
@@ -116,7 +116,7 @@ class VectorStore(ABC):
     """Collections of items with one vector per named space, searchable by similarity.
 
     Every backend is built the same way, ``Backend(settings: StoreSettings)``, and registered once
-    in ``search.stores.BACKENDS``; the contract suite runs over that registry.
+    in ``anyseek.search.stores.BACKENDS``; the contract suite runs over that registry.
     """
 
     backend: str = "abstract"

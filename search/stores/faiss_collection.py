@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search.stores.base import (
+from anyseek.search.stores.base import (
     Filter,
     Payload,
     SearchHit,
@@ -21,9 +21,9 @@ from search.stores.base import (
     VectorQuery,
     space_of,
 )
-from search.stores.faiss_index import SpaceIndex
-from search.stores.payloads import PayloadTable
-from search.stores.segments import Op, Pointer, generation_name
+from anyseek.search.stores.faiss_index import SpaceIndex
+from anyseek.search.stores.payloads import PayloadTable
+from anyseek.search.stores.segments import Op, Pointer, generation_name
 
 
 @dataclass

@@ -15,12 +15,12 @@ import faiss
 import numpy as np
 
 from anyseek.errors import ServiceUnavailableError
-from search.stores.base import SpaceSpec
-from search.stores.durable import fsync_path
-from search.stores.faiss_collection import LoadedCollection
-from search.stores.faiss_index import IndexKind, IndexSetup, SpaceIndex
-from search.stores.payloads import PayloadTable
-from search.stores.segments import Pointer, stray_segments
+from anyseek.search.stores.base import SpaceSpec
+from anyseek.search.stores.durable import fsync_path
+from anyseek.search.stores.faiss_collection import LoadedCollection
+from anyseek.search.stores.faiss_index import IndexKind, IndexSetup, SpaceIndex
+from anyseek.search.stores.payloads import PayloadTable
+from anyseek.search.stores.segments import Pointer, stray_segments
 
 CURRENT = "CURRENT"
 FORMAT = 2

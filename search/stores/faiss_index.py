@@ -19,9 +19,9 @@ from typing import Literal
 import faiss
 import numpy as np
 
+from anyseek.search.stores.base import SpaceSpec
+from anyseek.search.stores.id_positions import IdPositions
 from anyseek.settings import StoreSettings
-from search.stores.base import SpaceSpec
-from search.stores.id_positions import IdPositions
 
 log = logging.getLogger(__name__)
 

@@ -23,16 +23,16 @@ import os
 import shutil
 from pathlib import Path
 
-from search.stores.durable import fsync_path, write_atomic
-from search.stores.faiss_collection import LoadedCollection
-from search.stores.faiss_files import (
+from anyseek.search.stores.durable import fsync_path, write_atomic
+from anyseek.search.stores.faiss_collection import LoadedCollection
+from anyseek.search.stores.faiss_files import (
     CURRENT,
     read_generation,
     remove_stale_generations,
     write_generation,
 )
-from search.stores.faiss_index import IndexSetup
-from search.stores.segments import (
+from anyseek.search.stores.faiss_index import IndexSetup
+from anyseek.search.stores.segments import (
     Pointer,
     generation_name,
     generation_number,

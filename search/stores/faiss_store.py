@@ -40,10 +40,15 @@ import faiss
 import numpy as np
 
 from anyseek.errors import NotFoundError, ServiceUnavailableError, write_failed
-from anyseek.settings import StoreSettings
-from search.stores import faiss_log
-from search.stores.base import SearchResult, StoredItem, StoreHealth, VectorQuery, VectorStore
-from search.stores.checks import (
+from anyseek.search.stores import faiss_log
+from anyseek.search.stores.base import (
+    SearchResult,
+    StoredItem,
+    StoreHealth,
+    VectorQuery,
+    VectorStore,
+)
+from anyseek.search.stores.checks import (
     InvalidInputError,
     Payload,
     SpaceSpec,
@@ -51,13 +56,14 @@ from search.stores.checks import (
     check_k,
     check_name,
 )
-from search.stores.durable import fsync_path, write_atomic
-from search.stores.faiss_collection import LoadedCollection
-from search.stores.faiss_files import CURRENT, remove_stale_generations
-from search.stores.faiss_index import IndexParams, IndexSetup, gpu_resources
-from search.stores.payloads import PayloadTable
-from search.stores.segments import Op, Pointer
-from search.stores.writer_lock import WriterBusyError, read_holder, record
+from anyseek.search.stores.durable import fsync_path, write_atomic
+from anyseek.search.stores.faiss_collection import LoadedCollection
+from anyseek.search.stores.faiss_files import CURRENT, remove_stale_generations
+from anyseek.search.stores.faiss_index import IndexParams, IndexSetup, gpu_resources
+from anyseek.search.stores.payloads import PayloadTable
+from anyseek.search.stores.segments import Op, Pointer
+from anyseek.search.stores.writer_lock import WriterBusyError, read_holder, record
+from anyseek.settings import StoreSettings
 
 LOCK = ".writer.lock"
 ALIASES = ".aliases"  # one small file per alias holding its target's name, replaced atomically

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from search.stores.checks import InvalidInputError, check_ids
+from anyseek.search.stores.checks import InvalidInputError, check_ids
 
 Scalar = str | int | bool
 

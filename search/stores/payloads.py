@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from search.stores.base import METADATA, DateRange, Filter, Payload, Range, Scalar
+from anyseek.search.stores.base import METADATA, DateRange, Filter, Payload, Range, Scalar
 
 
 def fields(payload: Payload) -> Iterator[tuple[str, object]]:

@@ -22,8 +22,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from anyseek.errors import AnyseekError, NotFoundError, ServiceUnavailableError
-from anyseek.settings import StoreSettings
-from search.stores.base import (
+from anyseek.search.stores.base import (
     METADATA,
     FieldKind,
     SearchHit,
@@ -33,7 +32,7 @@ from search.stores.base import (
     VectorQuery,
     VectorStore,
 )
-from search.stores.checks import (
+from anyseek.search.stores.checks import (
     InvalidInputError,
     Payload,
     SpaceSpec,
@@ -41,7 +40,8 @@ from search.stores.checks import (
     check_name,
     space_of,
 )
-from search.stores.filters import Filter
+from anyseek.search.stores.filters import Filter
+from anyseek.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from search.stores.durable import fsync_path
+from anyseek.search.stores.durable import fsync_path
 
 OpKind = Literal["upsert", "delete", "metadata"]
 SEGMENT_GLOB = "seg-*.npz"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from anyseek.cli import main
 from anyseek.errors import SettingsError
 from anyseek.settings import load_settings
-from cli import main
 
 
 @pytest.fixture

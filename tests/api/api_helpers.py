@@ -19,16 +19,16 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from server_process import ANYSEEK, HTTP, free_port, start_server  # noqa: F401 (re-exported)
 
+from anyseek.api import catalog
 from anyseek.db import migrate
 from anyseek.db.models import Item, ItemStatus
 from anyseek.db.session import Database, database_for
+from anyseek.model.families.interface import SearchModel
+from anyseek.scenes import SceneSample
+from anyseek.search.searcher import Searcher
+from anyseek.search.snapshots import CollectionWatermark
+from anyseek.search.stores import VectorStore, open_store
 from anyseek.settings import Settings, load_settings
-from api import catalog
-from model.families.interface import SearchModel
-from scenes import SceneSample
-from search.searcher import Searcher
-from search.snapshots import CollectionWatermark
-from search.stores import VectorStore, open_store
 
 COLLECTION = "scenes"
 FIRST_SEED = 991_000  # held out from the built-in model's training seeds
@@ -148,7 +148,7 @@ def serve(
     data_dir: Path, model: SearchModel, scenes: list[SceneSample], **api: object
 ) -> Iterator[Served]:
     """A served app (TestClient) over a fresh database and store holding the scenes collection."""
-    from api.app import create_app
+    from anyseek.api.app import create_app
 
     settings, database, store, ids = prepare(data_dir, model, scenes, **api)
     snapshot = CollectionWatermark(database)  # as open_searcher wires it: paging snapshots

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from api_helpers import FIRST_SEED, GALLERY_SIZE, KEY, Served, serve
 
-from model.families.interface import SearchModel
-from scenes import SceneSample, generate_scene
+from anyseek.model.families.interface import SearchModel
+from anyseek.scenes import SceneSample, generate_scene
 
 
 @pytest.fixture(scope="session")

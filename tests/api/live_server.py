@@ -11,8 +11,8 @@ from pathlib import Path
 from api_helpers import prepare
 from server_process import HTTP, process_env, served  # noqa: F401 (HTTP for the tests)
 
-from model.families.interface import SearchModel
-from scenes import SceneSample
+from anyseek.model.families.interface import SearchModel
+from anyseek.scenes import SceneSample
 
 
 @dataclass
@@ -35,7 +35,7 @@ def serve_scenes(
     folder: Path, model: SearchModel, scenes: list[SceneSample], **settings: str
 ) -> Iterator[Live]:
     """The scenes collection written as ``api_helpers.prepare`` writes it, then served by a
-    ``python -m cli serve`` process with the same settings until the fixture ends."""
+    ``python -m anyseek.cli serve`` process with the same settings until the fixture ends."""
     data_dir = folder / "data"
     _, database, store, ids = prepare(data_dir, model, scenes)
     store.close()  # the server process is the store's one writer

@@ -8,7 +8,7 @@ import json
 
 from api_helpers import Served, png_bytes
 
-from scenes.modalities import MODALITIES
+from anyseek.scenes.modalities import MODALITIES
 
 ENCODE = {m.name: m.encode for m in MODALITIES}
 

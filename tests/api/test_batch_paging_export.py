@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from api_helpers import COLLECTION, Served, png_bytes
 
-from scenes import generate_scene
+from anyseek.scenes import generate_scene
 
 SEARCH = f"/v1/collections/{COLLECTION}/search"
 

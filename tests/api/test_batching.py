@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from api_helpers import COLLECTION, Served
 
+from anyseek.api.batching import SearchBatcher, inference_thread
 from anyseek.errors import AnyseekError
-from api.batching import SearchBatcher, inference_thread
-from search.query import QueryPart, SearchQuery
+from anyseek.search.query import QueryPart, SearchQuery
 
 
 def run_loop(coroutine):
@@ -105,7 +105,7 @@ def test_concurrent_requests_are_batched_by_the_app(served: Served) -> None:
 def test_the_inference_thread_is_set_up_once_and_runs_every_batch() -> None:
     import torch
 
-    from model.service import use_threads
+    from anyseek.model.service import use_threads
 
     seen: list[tuple[str, int]] = []
 
@@ -132,7 +132,7 @@ def test_the_thread_that_loads_the_model_runs_every_batch() -> None:
     for all the model's work (a team left on another thread slowed every pass 2x)."""
     import torch
 
-    from model.service import use_threads
+    from anyseek.model.service import use_threads
 
     executor = inference_thread(lambda: use_threads(1))
     loaded_on = executor.submit(lambda: (threading.get_ident(), torch.get_num_threads())).result()

@@ -9,11 +9,11 @@ import pytest
 from api_helpers import COLLECTION, free_port, prepare
 from fastapi.testclient import TestClient
 
-from api.app import _write_routes, create_app
-from api.forward import FORWARDED_HEADER, WriteForwarder
-from model.families.interface import SearchModel
-from scenes import SceneSample
-from search.searcher import Searcher
+from anyseek.api.app import _write_routes, create_app
+from anyseek.api.forward import FORWARDED_HEADER, WriteForwarder
+from anyseek.model.families.interface import SearchModel
+from anyseek.scenes import SceneSample
+from anyseek.search.searcher import Searcher
 
 
 @pytest.fixture(scope="module")

@@ -34,8 +34,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import FailureGroup
 from schemathesis.engine import events
 
-from model.families.interface import SearchModel
-from scenes import SceneSample
+from anyseek.model.families.interface import SearchModel
+from anyseek.scenes import SceneSample
 
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("ANYSEEK_FUZZ_EXAMPLES", "6"))
@@ -53,7 +53,7 @@ SEEN: Counter = Counter()
 def live_url(
     tmp_path_factory: pytest.TempPathFactory, search_model: SearchModel, scenes: list[SceneSample]
 ) -> Iterator[str]:
-    """The API as a ``python -m cli serve`` process over 12 indexed scenes."""
+    """The API as a ``python -m anyseek.cli serve`` process over 12 indexed scenes."""
     for live in serve_scenes(tmp_path_factory.mktemp("fuzz"), search_model, scenes[:12]):
         yield live.url
     if REPORT:

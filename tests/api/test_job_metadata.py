@@ -12,10 +12,10 @@ import pytest
 from api_helpers import png_bytes
 from live_server import HTTP, Live, serve_scenes
 
-from indexer.errors import SourceError
-from indexer.metadata import read_metadata_file
-from model.families.interface import SearchModel
-from scenes import SceneSample, generate_scene
+from anyseek.indexer.errors import SourceError
+from anyseek.indexer.metadata import read_metadata_file
+from anyseek.model.families.interface import SearchModel
+from anyseek.scenes import SceneSample, generate_scene
 
 SHEET = 'path,price,sold,tags\nphoto1.png,12.5,true,"[""red"",""big""]"\nsub/photo2.png,40,false,\n'
 BAD_ROWS = '{"path": "photo1.png", "price": 1}\n{"path": "sub/photo2.png", "box": {"x": 1}}\n'

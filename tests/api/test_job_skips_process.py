@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from server_process import HTTP, cli, process_env, served
 
-from scenes import generate_scene
+from anyseek.scenes import generate_scene
 
 pytestmark = pytest.mark.slow
 GOOD = ("a.png", "sub/b.png", "sub/c.png")

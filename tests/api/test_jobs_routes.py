@@ -105,8 +105,8 @@ def test_bad_sources_are_4xx(served: Served, source: str, status: int) -> None:
 def _write_failed_jobs(served: Served, collection: str, failures: list[int]) -> list[int]:
     """Jobs written straight to the database, ended as failed with that many failed items each."""
     from anyseek.db.models import JobFailure, JobStatus
-    from indexer.jobs import create_job
-    from indexer.sources import SourceRef
+    from anyseek.indexer.jobs import create_job
+    from anyseek.indexer.sources import SourceRef
 
     ids = []
     with served.database.session() as session:

@@ -17,17 +17,17 @@ from api_helpers import png_bytes, settings_from_args
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from anyseek.api.app import create_app
 from anyseek.db import migrate
 from anyseek.db.session import database_for
+from anyseek.indexer import run_index
+from anyseek.indexer.thumbnails import reconstruction_path, thumbnail_path
+from anyseek.model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from anyseek.scenes import generate_scene
+from anyseek.search.query import QueryPart, SearchQuery
+from anyseek.search.reconstruct import EXPLAIN_SIZE
+from anyseek.search.searcher import Searcher, open_searcher
 from anyseek.settings import Settings
-from api.app import create_app
-from indexer import run_index
-from indexer.thumbnails import reconstruction_path, thumbnail_path
-from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
-from scenes import generate_scene
-from search.query import QueryPart, SearchQuery
-from search.reconstruct import EXPLAIN_SIZE
-from search.searcher import Searcher, open_searcher
 
 SEEDS = (3, 4, 5)
 THUMB = 48  # thumbnail size in these tests (px): the reconstructions are this size too

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from live_server import HTTP, Live, serve_scenes
 from schemathesis import GenerationMode
 
-from model.families.interface import SearchModel
-from scenes import SceneSample
+from anyseek.model.families.interface import SearchModel
+from anyseek.scenes import SceneSample
 
 pytestmark = pytest.mark.slow
 PROBLEM_JSON = "application/problem+json"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from api_helpers import serve
 
+from anyseek.model.families.registry import load_search_model
+from anyseek.scenes import SceneSample
 from anyseek.settings import ModelSettings
-from model.families.registry import load_search_model
-from scenes import SceneSample
 
 
 def test_the_precision_is_shown_by_the_model_and_collection_routes(

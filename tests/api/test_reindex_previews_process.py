@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 from server_process import HTTP, cli, process_env, served
 
-from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
-from scenes import generate_scene
+from anyseek.model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from anyseek.scenes import generate_scene
 
 pytestmark = pytest.mark.slow
 SEEDS = (3, 4, 5)

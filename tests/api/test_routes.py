@@ -245,8 +245,8 @@ def test_a_405_lists_the_methods_of_the_path(
 def test_readyz_is_503_naming_a_database_without_schema(served: Served, tmp_path) -> None:
     from fastapi.testclient import TestClient
 
+    from anyseek.api.app import create_app
     from anyseek.db.session import database_from_url
-    from api.app import create_app
 
     searcher = served.client.app.state.anyseek.searcher
     empty = database_from_url(f"sqlite:///{tmp_path / 'empty.db'}")
@@ -268,7 +268,7 @@ def test_each_request_uses_one_database_session(served: Served) -> None:
     from sqlalchemy import event
     from sqlalchemy.orm import Session
 
-    from api import catalog
+    from anyseek.api import catalog
 
     searcher = served.client.app.state.anyseek.searcher
     with served.database.session() as session:

@@ -12,8 +12,8 @@ import pytest
 from api_helpers import COLLECTION, Served, png_bytes
 from fastapi.testclient import TestClient
 
+from anyseek.search.searcher import Searcher
 from anyseek.settings import Settings
-from search.searcher import Searcher
 
 SEARCH = f"/v1/collections/{COLLECTION}/search"
 STAGES = ("transform", "model", "store", "fuse", "total")
@@ -98,7 +98,7 @@ def test_openapi_publishes_the_settings_limits(served: Served) -> None:
 @pytest.fixture
 def small_limits(served: Served) -> Iterator[TestClient]:
     """An app over the same model and store whose settings allow k <= 7 and offset + k <= 9."""
-    from api.app import create_app
+    from anyseek.api.app import create_app
 
     search = served.settings.search.model_copy(update={"max_k": 7, "max_window": 9})
     settings: Settings = served.settings.model_copy(update={"search": search})
@@ -129,7 +129,7 @@ def test_a_changed_setting_changes_the_document_and_the_check(small_limits: Test
 
 
 def test_a_searcher_with_other_limits_than_the_app_is_refused(served: Served) -> None:
-    from api.app import create_app
+    from anyseek.api.app import create_app
 
     model = served.client.app.state.anyseek.searcher.model
     other = served.settings.search.model_copy(update={"max_k": 3})

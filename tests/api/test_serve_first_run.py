@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from api_helpers import ANYSEEK, COLLECTION, HTTP, free_port, png_bytes, start_serve
 
-from scenes import SceneSample
+from anyseek.scenes import SceneSample
 
 pytestmark = pytest.mark.slow
 PRICES = [5, 10, 15, 20, 25, 30]

@@ -16,7 +16,7 @@ from api_helpers import (
     start_serve,
 )
 
-from scenes import SceneSample
+from anyseek.scenes import SceneSample
 
 pytestmark = pytest.mark.slow
 KEYS = {"ANYSEEK_API__API_KEYS": '["k1"]'}

@@ -8,14 +8,14 @@ import socket
 import pytest
 from api_helpers import settings_from_args
 
-from api.readers import (
+from anyseek.api.readers import (
     free_port_of,
     private_socket,
     shared_port_socket,
     threads_per_process,
     url_of,
 )
-from cli import main
+from anyseek.cli import main
 
 
 def test_every_process_can_bind_the_port_and_the_kernel_turns_nagle_off() -> None:

@@ -21,8 +21,8 @@ from api_helpers import (
     start_serve,
 )
 
-from api.forward import FORWARDED_HEADER
-from scenes import SceneSample
+from anyseek.api.forward import FORWARDED_HEADER
+from anyseek.scenes import SceneSample
 
 pytestmark = pytest.mark.slow
 KEY = {"X-API-Key": "k1"}

@@ -19,7 +19,7 @@ CAPTION = {"parts": [{"modality": "caption", "text": "a red cube"}], "k": 3}
 @pytest.fixture(scope="module")
 def without_database(served: Served) -> Iterator[TestClient]:
     """The served gallery's model and store behind an app whose PostgreSQL does not answer."""
-    from api.app import create_app
+    from anyseek.api.app import create_app
 
     api = served.settings.api.model_copy(update={"retry_after_s": RETRY_AFTER_S})
     settings = served.settings.model_copy(update={"api": api})

@@ -17,10 +17,10 @@ from api_helpers import png_bytes
 from live_server import HTTP, Live, serve_scenes, server_env
 from server_process import cli
 
+from anyseek.model.families.official.synthetic import write_tokenizer
+from anyseek.model.families.registry import load_search_model
+from anyseek.scenes import SceneSample
 from anyseek.settings import ModelSettings
-from model.families.official.synthetic import write_tokenizer
-from model.families.registry import load_search_model
-from scenes import SceneSample
 
 FOURM_TOKENIZERS = {
     "tokenizer_DINOv2-B14-global": "4M_tokenizers_DINOv2-B14-global_8k_16_224",

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from server_process import HTTP, cli, process_env, served
 
-from scenes import generate_scene
+from anyseek.scenes import generate_scene
 
 pytestmark = pytest.mark.slow
 LATIN1 = b"caf\xe9.png"  # "café.png" as Latin-1: not UTF-8

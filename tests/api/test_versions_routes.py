@@ -12,15 +12,15 @@ from derived_model import derived_bundle, perturb_weights
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from anyseek.cli import main
 from anyseek.db import migrate
 from anyseek.db.session import database_for
+from anyseek.indexer import run_index
+from anyseek.model.service import load_search_model
+from anyseek.scenes import generate_scene
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings
-from cli import main
-from indexer import run_index
-from model.service import load_search_model
-from scenes import generate_scene
-from search.searcher import Searcher
-from search.stores import open_store
 
 
 def scene_png(seed: int) -> bytes:
@@ -62,7 +62,7 @@ def changed_source(settings: Settings, tmp_path: Path) -> tuple[Settings, str]:
 def test_a_changed_model_is_409_over_http_until_reindexed_and_again_after_rollback(
     changed_source: tuple[Settings, str],
 ) -> None:
-    from api.app import create_app
+    from anyseek.api.app import create_app
 
     settings, source = changed_source
     model = load_search_model(settings.model)

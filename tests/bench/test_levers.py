@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from anyseek.workbench.recipe import load_recipe
 from bench.levers import ARMS, arm_recipe
-from workbench.recipe import load_recipe
 
 
 def test_the_base_arm_is_the_shipped_recipe_made_short() -> None:
@@ -80,9 +80,9 @@ def test_the_pairs_section_shows_each_arm_s_cells_and_its_lowest_pixel_pair() ->
 
 
 def test_the_pixels_arm_is_the_shipped_network_at_96_pixels_rendered_at_96() -> None:
+    from anyseek.model.builtin.network import CONFIGS, BuiltinConfig
+    from anyseek.workbench.cells import CELL_PIXELS
     from bench.levers import render_key
-    from model.builtin.network import CONFIGS, BuiltinConfig
-    from workbench.cells import CELL_PIXELS
 
     base = load_recipe("default")
     short = arm_recipe(base, "base", 600, 50, 1.0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from anyseek.workbench.attributes import conjunction_labels, label_of
+from anyseek.workbench.presence import encode_scenes
 from bench.object_binding import binding_row, fit_probe, probe_precision
-from workbench.attributes import conjunction_labels, label_of
-from workbench.presence import encode_scenes
 
 
 def test_a_scene_with_red_and_a_cube_but_no_red_cube_counts_alone_not_bound() -> None:
@@ -38,8 +38,8 @@ def test_a_probe_finds_the_whole_object_where_the_image_vectors_carry_it() -> No
 
 
 def test_an_image_at_its_own_caption_prefers_it_to_the_binding_negative() -> None:
+    from anyseek.model.service import load_search_model
     from bench.object_binding import caption_vectors, prefers_own
-    from model.service import load_search_model
 
     model = load_search_model("builtin", device="cpu")
     red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}

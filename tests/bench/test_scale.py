@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from anyseek.db.session import database_for
+from anyseek.search.snapshots import CollectionWatermark
+from anyseek.search.stores import open_store
 from bench.scale import (
     ConfigResult,
     KindResult,
@@ -21,8 +23,6 @@ from bench.scale import (
     save,
     settings_for,
 )
-from search.snapshots import CollectionWatermark
-from search.stores import open_store
 
 SIZE = 300
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.recipe import load_recipe
+from anyseek.workbench.recipe import load_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = [sys.executable, str(ROOT / "bench" / "train_pace.py")]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cli import main
-from model.service import load_search_model
-from search.relevance import calibration_of, relevance_note, uncalibrated_note
+from anyseek.cli import main
+from anyseek.model.service import load_search_model
+from anyseek.search.relevance import calibration_of, relevance_note, uncalibrated_note
 
 BUILTIN = Path(__file__).resolve().parents[2] / "model" / "builtin" / "weights"
 
@@ -61,7 +61,7 @@ def test_calibrate_rejects_bad_arguments(capsys, args, message) -> None:
 
 def test_the_report_reads_its_own_rows() -> None:
     """The sentence under the table is written from the rows, so a rerun cannot leave it stale."""
-    from workbench.calibrate import CheckRow, Fit
+    from anyseek.workbench.calibrate import CheckRow, Fit
 
     rows = [
         CheckRow("caption", 0.509, 0.527, 0.977, 0.512, 0.0182),

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from anyseek.cli import main
 from anyseek.db import migrate
 from anyseek.db.session import database_for
+from anyseek.indexer import run_index
+from anyseek.scenes import generate_scene
+from anyseek.search.stores import open_store
 from anyseek.settings import load_settings
-from cli import main
-from indexer import run_index
-from scenes import generate_scene
-from search.stores import open_store
 
 
 def test_collections_create_and_delete_change_the_store_and_thumbnails(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from cli import main
+from anyseek.cli import main
 
 
 def _run(capsys, *args: str) -> tuple[int, str]:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from anyseek.cli import main
 from anyseek.db import migrate, repository
 from anyseek.db.models import IndexJob
 from anyseek.db.session import database_from_url
-from cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,7 @@ def test_index_on_a_new_data_directory_needs_no_upgrade(
 ) -> None:
     from PIL import Image
 
-    from scenes import generate_scene
+    from anyseek.scenes import generate_scene
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -246,7 +246,7 @@ def test_cli_on_postgresql(cli: Cli, postgres_schema_url: str) -> None:
 def test_console_entry_point_prints_one_line_and_exits_non_zero(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     env |= {"ANYSEEK_DATA_DIR": str(tmp_path / "new"), "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "cli", "collections", "create", "x"]
+    command = [sys.executable, "-m", "anyseek.cli", "collections", "create", "x"]
 
     first = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     again = subprocess.run(command, env=env, capture_output=True, text=True, check=False)

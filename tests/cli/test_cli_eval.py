@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from cli import main
-from workbench.evaluate import HUMAN_QUERIES, QUERIES
-from workbench.styles import HELD_OUT
+from anyseek.cli import main
+from anyseek.workbench.evaluate import HUMAN_QUERIES, QUERIES
+from anyseek.workbench.styles import HELD_OUT
 
 
 @pytest.mark.slow

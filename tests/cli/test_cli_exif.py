@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from exif_photos import write_library
 
-from cli import main
+from anyseek.cli import main
 
 
 def test_photo_facts_from_the_shell(

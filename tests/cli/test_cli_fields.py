@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli import main
-from scenes import generate_scene
+from anyseek.cli import main
+from anyseek.scenes import generate_scene
 
 SCENES = 8
 SIZE = 128  # as tests/indexer/test_near_duplicates.py: distinct scenes are never linked

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli import main
+from anyseek.cli import main
 
 
 @pytest.mark.parametrize("command", [("demo",), ("search",), ("serve",), ("db", "upgrade")])

@@ -29,7 +29,7 @@ def test_what_is_given_is_checked_before_the_model_loads(
 ) -> None:
     env = process_env(tmp_path / "data", ANYSEEK_MODEL__SOURCE=str(tmp_path / "no-model"))
     done = subprocess.run(
-        [sys.executable, "-m", "cli", "index", *(a.format(tmp=tmp_path) for a in args)],
+        [sys.executable, "-m", "anyseek.cli", "index", *(a.format(tmp=tmp_path) for a in args)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from server_process import cli, process_env
 
-from scenes import generate_scene
+from anyseek.scenes import generate_scene
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -110,7 +110,7 @@ def test_the_progress_bar_moves_chunk_by_chunk_before_the_store_is_written(
         TQDM_MININTERVAL="0",  # every update drawn
     )
     done = subprocess.run(
-        [sys.executable, "-m", "cli", "index", str(root), "--collection", "c"],
+        [sys.executable, "-m", "anyseek.cli", "index", str(root), "--collection", "c"],
         env=env,
         capture_output=True,
         text=True,

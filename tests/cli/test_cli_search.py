@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from anyseek.cli import main
 from anyseek.db import migrate, repository
 from anyseek.db.session import database_for
+from anyseek.model.families.registry import load_search_model
+from anyseek.scenes import generate_scene
+from anyseek.search.stores.faiss_store import FaissStore
 from anyseek.settings import StoreSettings, load_settings
-from cli import main
-from model.families.registry import load_search_model
-from scenes import generate_scene
-from search.stores.faiss_store import FaissStore
 
 SCENES = 12
 
@@ -158,10 +158,10 @@ def test_search_through_a_running_server_answers_the_same(cli: Cli, indexed) -> 
     search prints; a URL with nothing behind it falls back to searching here, saying so."""
     import uvicorn
 
+    from anyseek.api.app import create_app
     from anyseek.db import migrate
     from anyseek.db.session import database_for
     from anyseek.settings import load_settings
-    from api.app import create_app
 
     port = _closed_port()
     settings = load_settings()

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from server_process import ROOT, cli, free_port, process_env, start_server, stop
 
-from scenes import generate_scene
+from anyseek.scenes import generate_scene
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
@@ -20,7 +20,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 def _search(env: dict[str, str], collection: str) -> subprocess.CompletedProcess[str]:
     """``anyseek search -c COLLECTION --caption ...`` with ``env``, its outputs and exit code."""
     return subprocess.run(
-        [sys.executable, "-m", "cli", "search", "-c", collection, "--caption", "a red cube"],
+        [
+            sys.executable,
+            "-m",
+            "anyseek.cli",
+            "search",
+            "-c",
+            collection,
+            "--caption",
+            "a red cube",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli import main
+from anyseek.cli import main
 
 
 @pytest.mark.integration

@@ -16,14 +16,14 @@ from PIL import Image
 from server_process import HTTP, free_port, start_server
 from sqlalchemy import func, select
 
+from anyseek.cli import main
 from anyseek.db import migrate, versions
 from anyseek.db.models import IndexJob
 from anyseek.db.session import database_for
+from anyseek.indexer import run_index
+from anyseek.scenes import generate_scene
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings, load_settings
-from cli import main
-from indexer import run_index
-from scenes import generate_scene
-from search.stores import open_store
 
 COLLECTION, KEY = "photos", "k1"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

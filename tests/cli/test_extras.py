@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cli import main
-from cli.extras import EXTRAS, extra_modules, missing_modules
+from anyseek.cli import main
+from anyseek.cli.extras import EXTRAS, extra_modules, missing_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

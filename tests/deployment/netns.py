@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.server_note import process_alive
+from anyseek.cli.server_note import process_alive
 
 IP = shutil.which("ip") or "/usr/sbin/ip"
 #: one folder per live network, named by its tag, holding its owner's pid and its mounts: a run

@@ -18,9 +18,9 @@ from anyseek.db.models import (
     PendingVectors,
 )
 from anyseek.db.session import Database, database_from_url
+from anyseek.scenes import generate_scene
+from anyseek.search.stores import open_store
 from anyseek.settings import load_settings
-from scenes import generate_scene
-from search.stores import open_store
 
 
 def make_images(folder: Path, count: int, first_seed: int = 0) -> None:
@@ -77,7 +77,7 @@ class Probe:
 
     def job(self, job_id: int) -> dict:
         """The job as the API reports it, read from the database (the API may be down)."""
-        from indexer.jobs import report
+        from anyseek.indexer.jobs import report
 
         with self.database.session() as session:
             found = report(session, job_id)

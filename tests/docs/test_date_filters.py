@@ -13,7 +13,7 @@ import pytest
 from exif_photos import exif_jpeg
 from fastapi.testclient import TestClient
 
-from cli import main
+from anyseek.cli import main
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 ROW = re.compile(r"^\| `(?P<where>[^`]+)` \| `(?P<filter>\{.*\})` \| (?P<keeps>yes|no) \|$")
@@ -80,8 +80,8 @@ def shell(library: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
 @pytest.fixture
 def api(library: Path, monkeypatch: pytest.MonkeyPatch):
     """`POST /v1/collections/photos/search` with a filter -> the names of the photos found."""
+    from anyseek.api.app import create_app
     from anyseek.settings import load_settings
-    from api.app import create_app
 
     _environment(monkeypatch, library)
     with TestClient(create_app(load_settings())) as client:

@@ -1,6 +1,7 @@
 """Every ``anyseek ...`` command and ``curl ...`` request in README.md and docs/ runs as written.
 
-Commands run as ``python -m cli`` in a scratch folder per page holding the files the docs name
+Commands run as ``python -m anyseek.cli`` in a scratch folder per page holding the files the docs
+name
 (a.png, sketch.png, depth.png...), on a data directory of their own with a small generated gallery
 indexed; requests go with the real ``curl`` to one real ``anyseek serve`` process over another
 gallery (``anyseek search`` asks that server too, as it asks a running one). The docs' names are
@@ -31,8 +32,8 @@ import pytest
 from doc_examples import DocExample, doc_examples
 from PIL import Image
 
+from anyseek.scenes import SceneSample, generate_scene
 from anyseek.settings import load_settings
-from scenes import SceneSample, generate_scene
 
 pytestmark = pytest.mark.slow
 
@@ -229,7 +230,7 @@ def _as_run(example: DocExample, place: Place) -> str:
         text = text.replace(doc, ours)
     if example.kind == "curl":  # an HTTP error status fails the command
         return re.sub(r"^curl ", "curl --fail-with-body --noproxy '*' ", text)
-    return re.sub(r"^anyseek ", f"{shlex.quote(sys.executable)} -m cli ", text)
+    return re.sub(r"^anyseek ", f"{shlex.quote(sys.executable)} -m anyseek.cli ", text)
 
 
 def _run(text: str, place: Place, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:

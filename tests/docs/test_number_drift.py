@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from anyseek.workbench.card import render_card
 from bench.quotes import QUOTES, RESULTS, ROOT, N, Quote, drift, flatten, requote
-from workbench.card import render_card
 
 CATALOGUE = ROOT / "bench" / "README.md"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from scenes import generate_scene
+from anyseek.scenes import generate_scene
 
 GOOD_SCENES = 6
 
@@ -73,7 +73,7 @@ def write_scene_parts(root: Path, count: int, first_seed: int = 100) -> list[str
     """``count`` generated scenes as the scene world writes them (``rgb/``, ``depth/`` as
     16-bit PNG, ``semseg/``, ``sketch/``...: ``root/MODALITY/00000N.png``); their first
     captions, in order."""
-    from scenes.dataset import make_split_dirs, write_images
+    from anyseek.scenes.dataset import make_split_dirs, write_images
 
     make_split_dirs(root)
     captions = []

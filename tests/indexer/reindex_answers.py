@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search.query import QueryPart, SearchQuery
+from anyseek.search.query import QueryPart, SearchQuery
 
 COLLECTION = "scenes"
 CAPTIONS = ("a red cube", "a blue sphere and a green cone", "a yellow torus on the floor")

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from indexer.decode import DecodeLimits, decode, decode_limits, open_picture
-from indexer.fetch import Fetched
-from indexer.sources import SourceRef
+from anyseek.indexer.decode import DecodeLimits, decode, decode_limits, open_picture
+from anyseek.indexer.fetch import Fetched
+from anyseek.indexer.sources import SourceRef
 
 PHONE = (4032, 3024)  # a 12-megapixel phone photo, landscape as stored
 
@@ -124,7 +124,7 @@ def test_reduced_decode_gives_the_model_nearly_the_same_vectors(search_model) ->
 
 def test_a_png_above_the_pixel_limit_is_still_refused() -> None:
     """A format that cannot reduce is held to the limit on its full size."""
-    from indexer.errors import ItemError
+    from anyseek.indexer.errors import ItemError
 
     data = photo((400, 300), fmt="PNG")
     with pytest.raises(ItemError, match="above the limit"):
@@ -141,7 +141,7 @@ def test_a_100_megapixel_jpeg_decodes_in_little_memory(tmp_path: Path) -> None:
         import resource, sys
         from pathlib import Path
         sys.path.insert(0, {str(Path.cwd())!r})
-        from indexer.decode import DecodeLimits, open_picture
+        from anyseek.indexer.decode import DecodeLimits, open_picture
         data = Path({str(path)!r}).read_bytes()
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         opened = open_picture(data, DecodeLimits(40_000_000, 256, 224))
@@ -159,8 +159,8 @@ def test_a_100_megapixel_jpeg_decodes_in_little_memory(tmp_path: Path) -> None:
 def test_a_records_photo_is_decoded_once_reduced(search_model, monkeypatch) -> None:
     """A record's photo part is decoded once, reduced, for both its model input and its
     picture; the item's size is the file's."""
-    from indexer import parts
-    from indexer.fetch import FetchedPart
+    from anyseek.indexer import parts
+    from anyseek.indexer.fetch import FetchedPart
 
     sizes = []
     real = parts.open_picture

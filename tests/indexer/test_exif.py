@@ -14,9 +14,9 @@ from exif_photos import PARIS, exif_jpeg, write_library
 from PIL import Image, ImageDraw
 
 from anyseek.db.migrate import open_database
-from indexer import run_index
-from indexer.exif import NO_FACTS, read_photo_facts
-from indexer.records import SourceForm
+from anyseek.indexer import run_index
+from anyseek.indexer.exif import NO_FACTS, read_photo_facts
+from anyseek.indexer.records import SourceForm
 
 
 def test_facts_as_a_camera_writes_them() -> None:
@@ -82,7 +82,7 @@ def library(paired_settings, search_model, tmp_path: Path, caplog):
 
 
 def test_indexing_keeps_every_photo_with_its_facts(library) -> None:
-    from indexer.exif import list_items
+    from anyseek.indexer.exif import list_items
 
     settings, report, logged = library
     assert (report.done, report.failed) == (5, 0)  # bad and corrupt EXIF fail no image
@@ -114,7 +114,7 @@ def test_indexing_keeps_every_photo_with_its_facts(library) -> None:
 
 def _metadata_by_path(settings, collection: str) -> dict[str, dict]:
     """Each item's metadata by its path's last part (a file's name; a record's ``FILE:LINE``)."""
-    from indexer.exif import list_items
+    from anyseek.indexer.exif import list_items
 
     database = open_database(settings)
     try:

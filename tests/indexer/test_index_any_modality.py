@@ -13,13 +13,13 @@ from indexing_images import write_scene_parts
 
 from anyseek.db.migrate import session_for
 from anyseek.db.models import IndexJob, Item
-from indexer import run_index
-from indexer.errors import ModalityError
-from indexer.records import SourceForm
-from search.fields import FilterSpec, resolve_filter
-from search.query import QueryPart, SearchQuery
-from search.searcher import Searcher
-from search.stores import open_store
+from anyseek.indexer import run_index
+from anyseek.indexer.errors import ModalityError
+from anyseek.indexer.records import SourceForm
+from anyseek.search.fields import FilterSpec, resolve_filter
+from anyseek.search.query import QueryPart, SearchQuery
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import open_store
 
 SCENES = 6
 
@@ -172,7 +172,7 @@ def test_index_with_workers_refuses_a_modality_the_model_does_not_take(
 ):
     """``anyseek index --workers`` (a reachable broker) refuses as the in-process path does: one
     line naming the model and what it takes, and no job written, so nothing is queued."""
-    from cli import main
+    from anyseek.cli import main
 
     root, _ = scenes
     path = root / "palettes.csv"
@@ -217,9 +217,9 @@ def test_a_reindex_reads_every_part_again(ready_settings, search_model, scenes, 
     from derived_model import derived_bundle
 
     from anyseek.db.migrate import open_database
-    from indexer.reindex import run_reindex, start_reindex
-    from model.service import item_request
-    from search.model_registry import ModelRegistry
+    from anyseek.indexer.reindex import run_reindex, start_reindex
+    from anyseek.model.service import item_request
+    from anyseek.search.model_registry import ModelRegistry
 
     root, captions = scenes
     manifest = root / "records.jsonl"

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from anyseek.db.migrate import open_database
 from anyseek.db.models import Item, ItemEmbedding, ItemStatus, PendingVectors
-from indexer import run_index, thumbnail_path
-from search.stores import open_store
+from anyseek.indexer import run_index, thumbnail_path
+from anyseek.search.stores import open_store
 
 
 def db_counts(settings) -> dict[str, int]:

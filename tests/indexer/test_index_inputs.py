@@ -14,13 +14,13 @@ import pytest
 from indexing_images import encoded, scene_png, write_good_images
 from PIL import Image
 
+from anyseek.cli import main
 from anyseek.db.migrate import open_database
 from anyseek.db.models import IndexJob
-from cli import main
-from indexer import Upload, index_uploads, run_index
-from indexer.errors import SourceError
-from indexer.sources import expand_source
-from search.stores import open_store
+from anyseek.indexer import Upload, index_uploads, run_index
+from anyseek.indexer.errors import SourceError
+from anyseek.indexer.sources import expand_source
+from anyseek.search.stores import open_store
 
 
 def with_indexer(settings, **changes):
@@ -196,7 +196,7 @@ def test_cli_prints_one_line_errors(ready_settings, tmp_path: Path, monkeypatch,
 
 
 def test_one_pixel_limit_for_queries_and_indexing(ready_settings, search_model, tmp_path) -> None:
-    from model.transforms.base import MAX_PIXELS
+    from anyseek.model.transforms.base import MAX_PIXELS
 
     assert ready_settings.api.max_image_pixels == MAX_PIXELS
     (tmp_path / "big.png").write_bytes(encoded(Image.new("1", (3_000, 2_000)), "PNG"))

@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from anyseek.db.migrate import open_database
 from anyseek.db.models import Item, ItemStatus, PendingVectors
-from indexer import outbox, plan_job, run_index
-from indexer.collections import attach_model
-from indexer.jobs import cancel_job, report, start_job
-from indexer.pipeline import ChunkContext, finish_chunk, prepare_chunk, process_chunk
-from search.stores import open_store
+from anyseek.indexer import outbox, plan_job, run_index
+from anyseek.indexer.collections import attach_model
+from anyseek.indexer.jobs import cancel_job, report, start_job
+from anyseek.indexer.pipeline import ChunkContext, finish_chunk, prepare_chunk, process_chunk
+from anyseek.search.stores import open_store
 
 
 def with_chunks(settings, size: int):

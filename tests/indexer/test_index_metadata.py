@@ -14,12 +14,12 @@ from anyseek.db import repository
 from anyseek.db.migrate import session_for
 from anyseek.db.models import Item, PendingMetadata
 from anyseek.db.session import database_for
-from indexer import Upload, index_uploads, run_index
-from indexer import metadata as item_metadata
-from indexer.errors import SourceError
-from indexer.outbox import apply_metadata
-from search.fields import FilterSpec, MetadataError, UnknownFieldError, resolve_filter
-from search.stores import open_store
+from anyseek.indexer import Upload, index_uploads, run_index
+from anyseek.indexer import metadata as item_metadata
+from anyseek.indexer.errors import SourceError
+from anyseek.indexer.outbox import apply_metadata
+from anyseek.search.fields import FilterSpec, MetadataError, UnknownFieldError, resolve_filter
+from anyseek.search.stores import open_store
 
 COLLECTION = "meta"
 

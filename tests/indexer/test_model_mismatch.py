@@ -11,20 +11,20 @@ from types import SimpleNamespace
 
 import pytest
 
+from anyseek.api.catalog import check_indexable
 from anyseek.db import repository, versions
 from anyseek.db.migrate import open_database
 from anyseek.errors import ModelMismatchError
 from anyseek.identity import mismatch_message
+from anyseek.indexer.collections import attach_model
+from anyseek.indexer.outbox import staging_version
+from anyseek.indexer.reindex import run_reindex, start_reindex
+from anyseek.indexer.versions import rollback
+from anyseek.model.service import SpaceInfo, model_identity
+from anyseek.search.query import QueryPart, SearchQuery
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings
-from api.catalog import check_indexable
-from indexer.collections import attach_model
-from indexer.outbox import staging_version
-from indexer.reindex import run_reindex, start_reindex
-from indexer.versions import rollback
-from model.service import SpaceInfo, model_identity
-from search.query import QueryPart, SearchQuery
-from search.searcher import Searcher
-from search.stores import open_store
 
 COLLECTION, SOURCE = "scenes", "/models/derived"
 

@@ -13,8 +13,8 @@ from PIL import Image, ImageEnhance
 from anyseek.db import repository
 from anyseek.db.duplicates import duplicate_groups, set_threshold
 from anyseek.db.migrate import open_database
-from indexer import run_index
-from scenes import generate_scene
+from anyseek.indexer import run_index
+from anyseek.scenes import generate_scene
 
 SIZE = 128
 
@@ -98,8 +98,8 @@ def test_near_duplicates_are_found_within_one_kind_of_item(
     re-encoded is a copy of the first record."""
     import json
 
-    from indexer.records import SourceForm
-    from scenes.modalities import MODALITIES
+    from anyseek.indexer.records import SourceForm
+    from anyseek.scenes.modalities import MODALITIES
 
     depth = next(m for m in MODALITIES if m.name == "depth")
     samples = {n: generate_scene(7_200 + n, SIZE) for n in range(3)}

@@ -12,13 +12,13 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from anyseek.cli import main
 from anyseek.db.models import Collection, Item
 from anyseek.db.session import database_for
+from anyseek.indexer import run_index
+from anyseek.scenes import generate_scene
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings
-from cli import main
-from indexer import run_index
-from scenes import generate_scene
-from search.stores import open_store
 
 
 def _with_precision(settings: Settings, precision: str) -> Settings:

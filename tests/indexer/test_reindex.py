@@ -17,14 +17,14 @@ from anyseek.db import versions
 from anyseek.db.migrate import open_database
 from anyseek.db.models import Item
 from anyseek.errors import AnyseekError, ModelMismatchError
+from anyseek.indexer import run_index
+from anyseek.indexer.reindex import run_reindex, start_reindex
+from anyseek.indexer.versions import rollback
+from anyseek.model.service import load_search_model
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import BACKENDS, open_store
 from anyseek.settings import Settings
-from indexer import run_index
-from indexer.reindex import run_reindex, start_reindex
-from indexer.versions import rollback
-from model.service import load_search_model
-from search.model_registry import ModelRegistry
-from search.searcher import Searcher
-from search.stores import BACKENDS, open_store
 
 CLIENTS = 16
 
@@ -133,7 +133,7 @@ def test_items_added_and_deleted_during_a_reindex_are_in_both_versions(
     indexed, search_model, other_source: str, tmp_path: Path
 ) -> None:
     settings, database, store, _, registry = indexed
-    from api import catalog
+    from anyseek.api import catalog
 
     with database.session() as session:
         doomed = session.scalars(select(Item.id).order_by(Item.id)).all()[-1]
@@ -166,7 +166,7 @@ def test_a_cancelled_reindex_drops_its_version_and_searches_stay_on_the_current(
     indexed, other_source: str
 ) -> None:
     settings, database, store, searcher, registry = indexed
-    from indexer.jobs import cancel_job
+    from anyseek.indexer.jobs import cancel_job
 
     before = answer(searcher, CAPTIONS[0])
     with database.session() as session:
@@ -249,7 +249,7 @@ def test_a_finished_reindex_run_again_changes_nothing(indexed, other_source: str
     """What a redelivered ``anyseek.reindex`` task does (Redis redelivers an unacknowledged
     task after its visibility timeout, acks-late tasks run at least once)."""
     settings, database, store, searcher, registry = indexed
-    from indexer.jobs import cancel_job
+    from anyseek.indexer.jobs import cancel_job
 
     with database.session() as session:
         done_id, _ = start_reindex(session, COLLECTION, registry.get(other_source), other_source)

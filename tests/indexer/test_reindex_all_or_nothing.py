@@ -15,14 +15,14 @@ from anyseek.db import versions
 from anyseek.db.migrate import open_database
 from anyseek.db.models import IndexJob
 from anyseek.errors import ServiceUnavailableError
+from anyseek.indexer import run_index
+from anyseek.indexer.jobs import report
+from anyseek.indexer.reindex import run_reindex, start_reindex
+from anyseek.indexer.versions import rollback
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.stores import open_store
+from anyseek.search.stores.writer_lock import WriterBusyError
 from anyseek.settings import Settings
-from indexer import run_index
-from indexer.jobs import report
-from indexer.reindex import run_reindex, start_reindex
-from indexer.versions import rollback
-from search.model_registry import ModelRegistry
-from search.stores import open_store
-from search.stores.writer_lock import WriterBusyError
 
 COLLECTION = "scenes"
 

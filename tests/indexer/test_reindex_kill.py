@@ -18,17 +18,17 @@ from derived_model import derived_bundle
 from indexing_images import write_good_images
 from reindex_answers import CAPTIONS, COLLECTION, answer
 
+from anyseek.cli import main
 from anyseek.db import versions
 from anyseek.db.migrate import open_database
 from anyseek.db.models import IndexJob
+from anyseek.indexer import run_index
+from anyseek.indexer.reindex import run_reindex, start_reindex
+from anyseek.indexer.versions import rollback, sync_alias
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings
-from cli import main
-from indexer import run_index
-from indexer.reindex import run_reindex, start_reindex
-from indexer.versions import rollback, sync_alias
-from search.model_registry import ModelRegistry
-from search.searcher import Searcher
-from search.stores import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,7 @@ def test_a_reindex_killed_with_sigkill_resumes_and_finishes(
     source = str(derived_bundle(tmp_path / "models"))
     env = _env(settings, ANYSEEK_INDEXER__REINDEX_BATCH="1")
     child = subprocess.Popen(
-        [sys.executable, "-m", "cli", "reindex", COLLECTION, "--model", source],
+        [sys.executable, "-m", "anyseek.cli", "reindex", COLLECTION, "--model", source],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -119,8 +119,8 @@ SWITCHER = textwrap.dedent(
     import sys
     from anyseek.db.migrate import open_database
     from anyseek.settings import load_settings
-    from indexer.versions import switch_version
-    from search.stores import open_store
+    from anyseek.indexer.versions import switch_version
+    from anyseek.search.stores import open_store
 
     settings = load_settings()
     database, store = open_database(settings), open_store(settings)

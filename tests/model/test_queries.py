@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from anyseek.model.families.interface import ModelError, QueryModality
+from anyseek.model.families.registry import load_search_model
+from anyseek.model.queries import EDITORS, QUERY_KINDS, QueryKind, query_kinds_markdown
 from anyseek.settings import ModelSettings
-from model.families.interface import ModelError, QueryModality
-from model.families.registry import load_search_model
-from model.queries import EDITORS, QUERY_KINDS, QueryKind, query_kinds_markdown
 
 
 def test_every_declaration_names_a_known_editor_and_a_unique_option() -> None:
@@ -50,5 +50,5 @@ def test_the_docs_table_is_the_declarations() -> None:
     docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
     assert query_kinds_markdown() in docs, (
         "docs/api.md's query-modality table differs from model/queries.py: paste "
-        "python -c 'from model.queries import query_kinds_markdown as t; print(t())'"
+        "python -c 'from anyseek.model.queries import query_kinds_markdown as t; print(t())'"
     )

@@ -12,7 +12,7 @@ sys.path.append(str(Path(__file__).parents[1] / "api"))  # the API tests' app he
 
 from api_helpers import Served, serve
 
-from scenes import SceneSample, generate_scene
+from anyseek.scenes import SceneSample, generate_scene
 
 FIRST_SEED = 993_000  # held out from the built-in model's training seeds
 

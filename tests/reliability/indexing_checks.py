@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from anyseek.db.models import Collection, Item, ItemStatus, PendingVectors
 from anyseek.db.session import database_for
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings
-from search.stores import open_store
 
 KILLER = Path(__file__).with_name("kill_indexer.py")
 ROOT = Path(__file__).parents[2]

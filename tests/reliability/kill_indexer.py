@@ -11,8 +11,8 @@ import sys
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from anyseek.indexer import run_index
 from anyseek.settings import load_settings
-from indexer import run_index
 
 
 def main(source: str, collection: str, when: str, n: int) -> None:

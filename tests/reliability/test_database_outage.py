@@ -15,7 +15,7 @@ from PIL import Image
 from server_process import cli, process_env, served
 from sqlalchemy import create_engine, text
 
-from scenes import generate_scene
+from anyseek.scenes import generate_scene
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 RETRY_AFTER_S = 3

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from indexer import run_index
-from indexer.errors import SourceError
-from scenes import generate_scene
+from anyseek.indexer import run_index
+from anyseek.indexer.errors import SourceError
+from anyseek.scenes import generate_scene
 
 GOOD = 3
 
@@ -109,7 +109,7 @@ def test_a_wrong_source_path_is_one_line_and_no_job(
 def test_a_stuck_file_times_out_alone(
     ready_settings, search_model, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from indexer import pipeline
+    from anyseek.indexer import pipeline
 
     for n in range(GOOD):
         _image(tmp_path / f"good{n}.png", n)

@@ -13,9 +13,9 @@ from indexing_checks import collection_state, killed_run, sound
 
 from anyseek.db import migrate
 from anyseek.db.session import database_for
+from anyseek.indexer import run_index
+from anyseek.scenes import generate_scene
 from anyseek.settings import load_settings
-from indexer import run_index
-from scenes import generate_scene
 
 IMAGES = 9
 CHUNK = 3

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from api_helpers import COLLECTION, Served
 
-from api import catalog
-from api.app import body_limit
+from anyseek.api import catalog
+from anyseek.api.app import body_limit
 
 SEARCH = f"/v1/collections/{COLLECTION}/search"
 MB = 1 << 20

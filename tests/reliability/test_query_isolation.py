@@ -11,9 +11,9 @@ import pytest
 from api_helpers import COLLECTION, Served
 from hostile import big_flat_png, npy_bomb, npy_bytes, npy_header, slow_segmentation_png
 
-from search.inputs import decoded
-from search.query import QueryPart, SearchInputError, SearchQuery
-from search.searcher import Searcher
+from anyseek.search.inputs import decoded
+from anyseek.search.query import QueryPart, SearchInputError, SearchQuery
+from anyseek.search.searcher import Searcher
 
 SEARCH = f"/v1/collections/{COLLECTION}/search"
 UPLOAD = f"{SEARCH}/upload"

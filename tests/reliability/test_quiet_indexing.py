@@ -26,7 +26,15 @@ def test_indexing_the_hostile_corpus_prints_only_the_summary(tmp_path: Path) -> 
     assert {"corrupt EXIF", "EXIF tag past its end", "float TIFF holding NaN"} <= set(kinds)
     env = process_env(tmp_path / "data", ANYSEEK_INDEXER__FILE_TIMEOUT_S="30")
     done = subprocess.run(
-        [sys.executable, "-m", "cli", "index", str(tmp_path / "corpus"), "--collection", "h"],
+        [
+            sys.executable,
+            "-m",
+            "anyseek.cli",
+            "index",
+            str(tmp_path / "corpus"),
+            "--collection",
+            "h",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -50,18 +58,18 @@ def test_indexing_the_hostile_corpus_prints_only_the_summary(tmp_path: Path) -> 
 
 
 def test_damaged_exif_is_the_items_logged_note(ready_settings, search_model, tmp_path, caplog):
+    from anyseek.indexer import run_index
     from bench.reliability import _with_exif, generate
-    from indexer import run_index
 
     folder = tmp_path / "photos"
     folder.mkdir()
     garbage = b"MM\x00*" + b"\xff" * 20
     for n in range(2):  # twice the same warning: each item gets its note, not only the first
         (folder / f"bad{n}.jpg").write_bytes(_with_exif(generate(40 + n), garbage))
-    with caplog.at_level(logging.INFO, logger="indexer.notes"):
+    with caplog.at_level(logging.INFO, logger="anyseek.indexer.notes"):
         found = run_index(ready_settings, "notes", folder, model=search_model)
     assert (found.done, found.failed) == (2, 0)
-    notes = sorted(r.getMessage() for r in caplog.records if r.name == "indexer.notes")
+    notes = sorted(r.getMessage() for r in caplog.records if r.name == "anyseek.indexer.notes")
     assert len(notes) == 2 and all("Corrupt EXIF data" in note for note in notes), notes
     assert [Path(note.split(": ")[0]).name for note in notes] == ["bad0.jpg", "bad1.jpg"]
     on_job = {Path(uri).name: note for uri, note in found.notes}  # and on the job, shown to all

@@ -10,15 +10,15 @@ from pathlib import Path
 from indexing_checks import collection_state, killed_run, sound
 from PIL import Image
 
+from anyseek.api.indexing import JobRunner
 from anyseek.db.models import JobStatus
 from anyseek.db.session import database_for
+from anyseek.indexer.heartbeat import fail_dead_jobs, stale_jobs
+from anyseek.indexer.jobs import get_job
+from anyseek.scenes import generate_scene
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import open_store
 from anyseek.settings import IndexerSettings, load_settings
-from api.indexing import JobRunner
-from indexer.heartbeat import fail_dead_jobs, stale_jobs
-from indexer.jobs import get_job
-from scenes import generate_scene
-from search.searcher import Searcher
-from search.stores import open_store
 
 IMAGES = 6
 
@@ -91,7 +91,7 @@ def test_the_redis_visibility_timeout_is_minutes_and_follows_the_chunk_size() ->
     assert IndexerSettings(chunk_size=2000).visibility_timeout == 2000
     assert IndexerSettings(visibility_timeout_s=30).visibility_timeout == 30
     settings = load_settings(broker_url="redis://127.0.0.1:1/0", indexer={"chunk_size": 64})
-    from workers.app import configure
+    from anyseek.workers.app import configure
 
     celery = configure(settings)
     assert celery.conf.broker_transport_options["visibility_timeout"] == 300

@@ -1,4 +1,5 @@
-"""The drawing model of people (``scenes.human``): rough but faithful sketches, paintings and
+"""The drawing model of people (``anyseek.scenes.human``): rough but faithful sketches, paintings
+and
 captions of a scene, reproducible from its seed, with every roughness knob doing what it says."""
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from model.vocabulary.classes import CLASS_COLOURS, FLOOR, SHAPE_CLASS
-from model.vocabulary.synonyms import canonical_caption
-from scenes import generate_scene
-from scenes.human import HumanStyle, draw_human_queries
-from scenes.tensors import scene_facts
-from workbench.metrics import caption_facts, satisfies
+from anyseek.model.vocabulary.classes import CLASS_COLOURS, FLOOR, SHAPE_CLASS
+from anyseek.model.vocabulary.synonyms import canonical_caption
+from anyseek.scenes import generate_scene
+from anyseek.scenes.human import HumanStyle, draw_human_queries
+from anyseek.scenes.tensors import scene_facts
+from anyseek.workbench.metrics import caption_facts, satisfies
 
 SEEDS = [777_001 + i for i in range(8)]
 EXACT = HumanStyle(position_jitter=0.0, size_jitter=0.0, wobble=0.0, p_drop_object=0.0)

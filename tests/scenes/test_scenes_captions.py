@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from scenes.captions import NOUNS
-from scenes.sample import generate_scene
-from scenes.scene import COLORS
+from anyseek.scenes.captions import NOUNS
+from anyseek.scenes.sample import generate_scene
+from anyseek.scenes.scene import COLORS
 
 _NOUN_TO_SHAPE = {word: shape for shape, words in NOUNS.items() for word in words}
 _NOUN = "|".join(sorted(_NOUN_TO_SHAPE, key=len, reverse=True))

@@ -9,11 +9,11 @@ import pytest
 from torch.utils.data import DataLoader
 
 from anyseek.errors import AlreadyExistsError, NotFoundError, SettingsError
-from scenes.dataset import SceneReader
-from scenes.modalities import MODALITIES
-from scenes.sample import generate_scene
-from scenes.synth import SynthRequest, scene_seed, synthesize
-from scenes.torch_dataset import GeneratedSceneDataset, SceneDataset, collate_scenes
+from anyseek.scenes.dataset import SceneReader
+from anyseek.scenes.modalities import MODALITIES
+from anyseek.scenes.sample import generate_scene
+from anyseek.scenes.synth import SynthRequest, scene_seed, synthesize
+from anyseek.scenes.torch_dataset import GeneratedSceneDataset, SceneDataset, collate_scenes
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scenes.png import write_png
+from anyseek.scenes.png import write_png
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.vocabulary.classes import SHAPE_CLASS
-from scenes.render import camera_rig, object_centre, project
-from scenes.sample import generate_batch, generate_scene
-from scenes.scene import SHAPES, sample_scene
+from anyseek.model.vocabulary.classes import SHAPE_CLASS
+from anyseek.scenes.render import camera_rig, object_centre, project
+from anyseek.scenes.sample import generate_batch, generate_scene
+from anyseek.scenes.scene import SHAPES, sample_scene
 
 SEEDS = range(12)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-from scenes.render import camera_rig, render
-from scenes.sample import generate_scene
-from scenes.scene import sample_scene
-from scenes.sketch import STYLES, draw_sketch
+from anyseek.scenes.render import camera_rig, render
+from anyseek.scenes.sample import generate_scene
+from anyseek.scenes.scene import sample_scene
+from anyseek.scenes.sketch import STYLES, draw_sketch
 
 
 def _outlines(instance: np.ndarray) -> np.ndarray:

@@ -14,11 +14,11 @@ from scene_gallery import COLLECTION, FIRST_SEED, GALLERY_SIZE, Gallery, index_s
 
 from anyseek.db import migrate
 from anyseek.db.session import Database, database_from_url
+from anyseek.model.families.interface import SearchModel
+from anyseek.scenes import SceneSample, generate_scene
+from anyseek.search.stores import VectorStore, backend_class
+from anyseek.search.stores.faiss_store import FaissStore
 from anyseek.settings import StoreSettings
-from model.families.interface import SearchModel
-from scenes import SceneSample, generate_scene
-from search.stores import VectorStore, backend_class
-from search.stores.faiss_store import FaissStore
 
 
 @pytest.fixture(scope="session")

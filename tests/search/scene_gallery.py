@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.families.interface import SearchModel
-from scenes import SceneSample
-from search.stores import SpaceSpec, VectorStore
+from anyseek.model.families.interface import SearchModel
+from anyseek.scenes import SceneSample
+from anyseek.search.stores import SpaceSpec, VectorStore
 
 GALLERY_SIZE = 60
 COLLECTION = "scenes"

@@ -14,11 +14,11 @@ from scene_gallery import Gallery
 from anyseek.db import repository
 from anyseek.db.models import Item, ItemStatus
 from anyseek.db.session import Database
+from anyseek.indexer.collections import attach_model
+from anyseek.search.export import export_records, import_records, read_export, write_export
+from anyseek.search.stores import SpaceSpec, VectorStore
+from anyseek.search.stores.faiss_store import FaissStore
 from anyseek.settings import StoreSettings
-from indexer.collections import attach_model
-from search.export import export_records, import_records, read_export, write_export
-from search.stores import SpaceSpec, VectorStore
-from search.stores.faiss_store import FaissStore
 
 NAME = "exported"
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from search.fields import (
+from anyseek.search.fields import (
     FilterKindError,
     FilterSpec,
     Strict,
     UnknownFieldError,
     resolve_filter,
 )
-from search.stores.base import DateRange, Range
+from anyseek.search.stores.base import DateRange, Range
 
 REGISTRY = {"price": "number", "sold": "boolean", "note": "string", "tags": "strings"}
 REGISTRY |= {"taken": "date"}
@@ -105,7 +105,7 @@ def test_strict_number_bounds_leave_the_bound_out() -> None:
 
 
 def test_a_day_and_a_range_that_do_not_meet_are_an_empty_range() -> None:
-    from search.query import SearchInputError
+    from anyseek.search.query import SearchInputError
 
     spec = FilterSpec(ranges={"taken": ("2021-07-05", None)}, equals={"taken": "2021-07-04"})
     with pytest.raises(SearchInputError, match="empty date range"):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from derived_model import derived_bundle
 
+from anyseek.search.model_registry import ModelRegistry, model_bytes
 from anyseek.settings import ModelSettings
-from search.model_registry import ModelRegistry, model_bytes
 
 
 def test_models_load_once_per_source_and_the_least_recent_is_evicted(

@@ -21,13 +21,13 @@ from anyseek.db import migrate
 from anyseek.db.migrate import open_database
 from anyseek.db.models import CollectionPriors, Item
 from anyseek.db.session import database_for
+from anyseek.indexer import run_index
+from anyseek.model.families.official.search import OfficialSearchModel
+from anyseek.model.families.official.synthetic import write_fm, write_tokenizer
+from anyseek.scenes import generate_scene
+from anyseek.search.query import QueryPart, SearchQuery
+from anyseek.search.searcher import Searcher, open_searcher
 from anyseek.settings import ModelSettings, load_settings
-from indexer import run_index
-from model.families.official.search import OfficialSearchModel
-from model.families.official.synthetic import write_fm, write_tokenizer
-from scenes import generate_scene
-from search.query import QueryPart, SearchQuery
-from search.searcher import Searcher, open_searcher
 
 IMAGES = 8
 PRIOR_IMAGES = 3
@@ -233,7 +233,7 @@ def test_cli_search_with_the_official_model(indexed) -> None:
     args = ["search", "-c", "photos", "--image", str(indexed["photos"][0]), "--k", "2"]
     palette = ["--palette", "[[255, 0, 0]]", "--explain"]
     done = subprocess.run(
-        [sys.executable, "-m", "cli", *args, *palette],
+        [sys.executable, "-m", "anyseek.cli", *args, *palette],
         capture_output=True, text=True, env=env, check=False, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -262,7 +262,7 @@ def test_missing_tokenizer_is_one_error_line_naming_the_repo(indexed, tmp_path: 
         ["demo", "--no-serve", "--n", "10", "--queries", "1"],
     ):
         done = subprocess.run(
-            [sys.executable, "-m", "cli", *args],
+            [sys.executable, "-m", "anyseek.cli", *args],
             capture_output=True, text=True, env=env, check=False, timeout=120,
         )  # fmt: skip
         assert done.returncode == 1
@@ -272,7 +272,7 @@ def test_missing_tokenizer_is_one_error_line_naming_the_repo(indexed, tmp_path: 
 
 
 def test_queries_with_other_priors_in_one_batch_do_not_see_each_other(indexed) -> None:
-    from model.families.interface import QueryRequest
+    from anyseek.model.families.interface import QueryRequest
 
     model = indexed["model"]
     x = {"caption": model.query_modalities["caption"].transform("a red cube")}
@@ -291,7 +291,7 @@ def test_structured_queries_over_http(indexed) -> None:
     """Palette, boxes and metadata reach the official model through the JSON search route."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from anyseek.api.app import create_app
 
     app = create_app(indexed["settings"], searcher=indexed["searcher"])
     with TestClient(app, raise_server_exceptions=False) as client:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from scene_gallery import Gallery
 
+from anyseek.search.cursor import PageCursor, encode_cursor
+from anyseek.search.query import CursorError, QueryPart, SearchQuery
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import VectorStore, backend_class
 from anyseek.settings import SearchSettings, StoreSettings
-from search.cursor import PageCursor, encode_cursor
-from search.query import CursorError, QueryPart, SearchQuery
-from search.searcher import Searcher
-from search.stores import VectorStore, backend_class
 
 COPY = "paging"
 

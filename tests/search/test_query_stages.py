@@ -20,13 +20,13 @@ from sqlalchemy import event, insert
 from anyseek.db import repository, versions
 from anyseek.db.models import Item, ItemStatus
 from anyseek.db.session import Database
-from model.service import fusion_weights, model_identity, query_fusion_weights
-from scenes import generate_scene
-from search.candidates import SpaceQuery, gather
-from search.query import LikeItem, QueryPart, SearchQuery
-from search.resolve import VersionResolver, resolve_statement
-from search.searcher import Searcher
-from search.stores import SpaceSpec, VectorStore
+from anyseek.model.service import fusion_weights, model_identity, query_fusion_weights
+from anyseek.scenes import generate_scene
+from anyseek.search.candidates import SpaceQuery, gather
+from anyseek.search.query import LikeItem, QueryPart, SearchQuery
+from anyseek.search.resolve import VersionResolver, resolve_statement
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import SpaceSpec, VectorStore
 
 ROOT = Path(__file__).resolve().parents[2]
 SWITCH = """
@@ -169,7 +169,8 @@ def test_postgres_reads_the_resolve_stages_watermark_from_the_end_of_one_index(
     migrated_database: Database,
 ) -> None:
     """The resolve statement's watermark is a probe from the newest end of the items index, as
-    ``search.snapshots``' is (an aggregate over the collection's rows: 170 ms at 1M items)."""
+    ``anyseek.search.snapshots``' is (an aggregate over the collection's rows: 170 ms at 1M
+    items)."""
     if migrated_database.engine.dialect.name != "postgresql":
         return  # SQLite's indexes end with the row id: the plan question is PostgreSQL's
     with migrated_database.session() as session:

@@ -10,8 +10,8 @@ from PIL import Image
 from scene_gallery import Gallery
 
 from anyseek.errors import AnyseekError, NotFoundError
-from search.query import CursorError, LikeItem, QueryPart, SearchInputError, SearchQuery
-from search.searcher import Searcher
+from anyseek.search.query import CursorError, LikeItem, QueryPart, SearchInputError, SearchQuery
+from anyseek.search.searcher import Searcher
 
 
 @pytest.fixture(scope="module")

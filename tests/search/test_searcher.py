@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 from scene_gallery import Gallery
 
-from search.query import LikeItem, QueryPart, SearchInputError, SearchQuery
-from search.searcher import Searcher
-from search.steering import DEFAULT_NEGATIVE_WEIGHT
-from search.stores import Filter, Range
-from workbench.metrics import first_object
+from anyseek.search.query import LikeItem, QueryPart, SearchInputError, SearchQuery
+from anyseek.search.searcher import Searcher
+from anyseek.search.steering import DEFAULT_NEGATIVE_WEIGHT
+from anyseek.search.stores import Filter, Range
+from anyseek.workbench.metrics import first_object
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +257,7 @@ def test_not_like_this_at_the_default_weight_steers_without_burying(
 ) -> None:
     """'Not like this' on the top wrong hit, at the page's default weight and even at -1: the
     wanted scene stays in the top 10 and the wrong hit drops (at -1 out of the top 3)."""
-    from search.steering import DEFAULT_NEGATIVE_WEIGHT
+    from anyseek.search.steering import DEFAULT_NEGATIVE_WEIGHT
 
     for i in (2, 9, 14):
         parts = _parts(gallery, i, "caption")

@@ -8,7 +8,7 @@ from sqlalchemy import insert, inspect
 from anyseek.db import repository
 from anyseek.db.models import Item, ItemStatus
 from anyseek.db.session import Database
-from search.snapshots import CollectionWatermark, watermark_statement
+from anyseek.search.snapshots import CollectionWatermark, watermark_statement
 
 
 def _fill(database: Database) -> None:

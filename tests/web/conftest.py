@@ -19,7 +19,7 @@ from web_server import (
     watched_page,
 )
 
-from scenes import SceneSample, generate_scene
+from anyseek.scenes import SceneSample, generate_scene
 
 
 @pytest.fixture(scope="session")

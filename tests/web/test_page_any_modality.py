@@ -10,8 +10,8 @@ import numpy as np
 from page_drawing import search, shoot
 from PIL import Image
 
-from scenes import generate_scene
-from scenes.modalities import MODALITIES
+from anyseek.scenes import generate_scene
+from anyseek.scenes.modalities import MODALITIES
 
 SEEDS = (994_401, 994_402, 994_403)  # scenes the gallery does not hold
 DEPTH = next(m for m in MODALITIES if m.name == "depth")

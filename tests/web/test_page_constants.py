@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from search.steering import DEFAULT_NEGATIVE_WEIGHT
+from anyseek.search.steering import DEFAULT_NEGATIVE_WEIGHT
 
 APP = Path(__file__).resolve().parents[2] / "api" / "static" / "js" / "app.js"
 

@@ -12,8 +12,8 @@ from page_drawing import result_ids, search, shoot
 from PIL import Image
 from web_server import Server, check_watch, start_server, watched_context, watched_page
 
-from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
-from scenes import SceneSample, generate_scene
+from anyseek.model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from anyseek.scenes import SceneSample, generate_scene
 
 SEEDS = range(993_000, 993_004)
 

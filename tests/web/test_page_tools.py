@@ -12,7 +12,7 @@ import numpy as np
 from page_drawing import draw_sketch, open_page, result_ids, search, shoot
 from PIL import Image
 
-from scenes.modalities import DEPTH_SCALE
+from anyseek.scenes.modalities import DEPTH_SCALE
 
 TARGET = 3
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from page_drawing import result_ids, search, shoot
 from PIL import Image
 
-from scenes import generate_scene
+from anyseek.scenes import generate_scene
 
 NEW_SEED = 994_321  # a scene the gallery does not hold
 

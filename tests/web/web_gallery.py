@@ -11,9 +11,9 @@ from sqlalchemy import select
 from anyseek.db import migrate
 from anyseek.db.models import Item
 from anyseek.db.session import database_for
+from anyseek.indexer.runner import run_index
+from anyseek.scenes import SceneSample
 from anyseek.settings import Settings
-from indexer.runner import run_index
-from scenes import SceneSample
 
 COLLECTION = "scenes"
 FIRST_SEED = 993_000  # held out from the built-in model's training seeds

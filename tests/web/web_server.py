@@ -19,8 +19,8 @@ from server_process import stop
 from server_process import wait_ready as wait_until_ready
 from web_gallery import build_gallery
 
+from anyseek.scenes import SceneSample
 from anyseek.settings import Settings, load_settings
-from scenes import SceneSample
 
 START_TIMEOUT_S = 120
 
@@ -99,7 +99,16 @@ def start_server(
     port = free_port()
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "anyseek.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             env=clean | (env or {}),
             stdout=out,
             stderr=subprocess.STDOUT,

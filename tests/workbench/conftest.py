@@ -11,9 +11,9 @@ import torch
 @pytest.fixture
 def tiny_training() -> tuple:
     """16 rendered scenes, the tiny model's config and a vocabulary of their captions."""
-    from model.builtin.network import BuiltinConfig
-    from model.builtin.text import WordVocab
-    from workbench.cache import ChunkJob, render_chunk
+    from anyseek.model.builtin.network import BuiltinConfig
+    from anyseek.model.builtin.text import WordVocab
+    from anyseek.workbench.cache import ChunkJob, render_chunk
 
     torch.manual_seed(0)
     data = render_chunk(ChunkJob(6, 0, 16, 64, ("default",)))

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.cells import CELL_PIXELS, MIN_PIXELS, cell_labels, cell_loss, occupancy
-from workbench.presence import encode_scenes
-from workbench.recipe import TrainRecipe
-from workbench.train import Batcher
+from anyseek.workbench.cells import CELL_PIXELS, MIN_PIXELS, cell_labels, cell_loss, occupancy
+from anyseek.workbench.presence import encode_scenes
+from anyseek.workbench.recipe import TrainRecipe
+from anyseek.workbench.train import Batcher
 
 
 def test_an_object_occupies_the_cells_its_pixels_cover() -> None:
-    from scenes.sample import generate_scene
+    from anyseek.scenes.sample import generate_scene
 
     sample = generate_scene(11, 64)
     cells = occupancy(sample)
@@ -31,7 +31,7 @@ def test_an_object_occupies_the_cells_its_pixels_cover() -> None:
 
 
 def test_cell_labels_bind_each_objects_attributes_to_its_own_cells() -> None:
-    from scenes.scene import COLORS, SHAPES
+    from anyseek.scenes.scene import COLORS, SHAPES
 
     red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
     black_torus = {"shape": "torus", "color": "black", "size": "large", "material": "matte"}
@@ -61,7 +61,7 @@ def test_the_cell_loss_rewards_logits_that_follow_the_labels_and_names_a_grid_mi
 def test_rendered_chunks_keep_the_cells_and_a_set_without_them_is_refused_by_name(
     tiny_training: tuple,
 ) -> None:
-    from workbench.cache import TrainingSet
+    from anyseek.workbench.cache import TrainingSet
 
     data, _, vocab = tiny_training
     assert data.occupied is not None and data.occupied.shape == (16, 6, 16)

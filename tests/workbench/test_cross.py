@@ -1,4 +1,5 @@
-"""Pairs without the image (``workbench.cross``): which rows pair, the loss, and a training step
+"""Pairs without the image (``anyseek.workbench.cross``): which rows pair, the loss, and a training
+step
 that is the same as before when the recipe leaves them off and learns them when it turns them on."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from workbench.cross import (
+from anyseek.workbench.cross import (
     check_cross_pairs,
     cross_loss,
     modality_rows,
@@ -20,8 +21,8 @@ from workbench.cross import (
     partners,
     second_kinds,
 )
-from workbench.recipe import TrainRecipe, load_recipe
-from workbench.train import Batcher
+from anyseek.workbench.recipe import TrainRecipe, load_recipe
+from anyseek.workbench.train import Batcher
 
 QUERIES = ("depth", "normal", "semseg", "sketch", "edges")
 
@@ -83,8 +84,8 @@ def test_the_loss_pairs_the_rows_that_show_both_and_rewards_agreement() -> None:
 
 
 def _step(tiny_training: tuple, recipe: TrainRecipe, seed: int = 0) -> tuple:
-    from model.builtin.network import BuiltinModel
-    from workbench.train import new_state, train_step
+    from anyseek.model.builtin.network import BuiltinModel
+    from anyseek.workbench.train import new_state, train_step
 
     data, config, vocab = tiny_training
     torch.manual_seed(seed)
@@ -94,7 +95,7 @@ def _step(tiny_training: tuple, recipe: TrainRecipe, seed: int = 0) -> tuple:
 
 
 def test_off_the_step_is_the_step_before_and_on_it_learns_the_pairs(tiny_training: tuple) -> None:
-    from workbench.train import train_step
+    from anyseek.workbench.train import train_step
 
     plain = TrainRecipe(bf16=False, warmup=1)
     state, batch, losses = _step(tiny_training, plain)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbench.metrics import (
+from anyseek.workbench.metrics import (
     attribute_precision,
     caption_facts,
     edge_matching_similarity,

@@ -7,11 +7,11 @@ import random
 import torch
 import torch.nn.functional as F
 
-from model.vocabulary.synonyms import canonical_caption
-from workbench.metrics import caption_facts, satisfies
-from workbench.negatives import attribute_words, binding_negative
-from workbench.recipe import TrainRecipe
-from workbench.train import Batcher, info_nce
+from anyseek.model.vocabulary.synonyms import canonical_caption
+from anyseek.workbench.metrics import caption_facts, satisfies
+from anyseek.workbench.negatives import attribute_words, binding_negative
+from anyseek.workbench.recipe import TrainRecipe
+from anyseek.workbench.train import Batcher, info_nce
 
 RED_CUBE = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
 BLUE_BALL = {"shape": "sphere", "color": "blue", "size": "large", "material": "matte"}
@@ -74,8 +74,8 @@ def test_extra_negatives_are_ranked_against_every_image() -> None:
 def test_a_batch_with_binding_negatives_carries_them_after_its_captions(
     tiny_training: tuple,
 ) -> None:
-    from model.builtin.network import BuiltinModel
-    from workbench.train import new_state, train_step
+    from anyseek.model.builtin.network import BuiltinModel
+    from anyseek.workbench.train import new_state, train_step
 
     data, config, vocab = tiny_training
     recipe = TrainRecipe(binding_negatives=1.0, bf16=False, warmup=1)

@@ -7,10 +7,10 @@ import random
 import pytest
 import torch
 
-from model.runtime.precision import MARGIN
-from workbench.pace import PrecisionTrial, time_precisions
-from workbench.recipe import TrainRecipe
-from workbench.train import Batcher, new_state
+from anyseek.model.runtime.precision import MARGIN
+from anyseek.workbench.pace import PrecisionTrial, time_precisions
+from anyseek.workbench.recipe import TrainRecipe
+from anyseek.workbench.train import Batcher, new_state
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,7 @@ def test_bf16_is_chosen_only_when_clearly_faster(bf16_s: float, chosen: str) -> 
 
 
 def test_the_trial_times_both_ways_and_leaves_the_run_untouched(tiny_training: tuple) -> None:
-    from model.builtin.network import BuiltinModel
+    from anyseek.model.builtin.network import BuiltinModel
 
     data, config, vocab = tiny_training
     recipe = TrainRecipe(batch=16, warmup=1, cell_weight=1.0, cross_weight=0.5)

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from model.builtin.bundle import load_builtin_bundle
-from model.bundle.declarations import declare
-from model.bundle.definition import BUILTIN
-from model.families.builtin import BuiltinSearchModel
-from workbench.cache import ChunkJob, render_chunk
-from workbench.readers import declared_readers, model_readers
+from anyseek.model.builtin.bundle import load_builtin_bundle
+from anyseek.model.bundle.declarations import declare
+from anyseek.model.bundle.definition import BUILTIN
+from anyseek.model.families.builtin import BuiltinSearchModel
+from anyseek.workbench.cache import ChunkJob, render_chunk
+from anyseek.workbench.readers import declared_readers, model_readers
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "model" / "builtin" / "weights"
 
@@ -54,9 +54,9 @@ def test_evaluation_reads_drawings_the_way_the_evaluated_model_does(tmp_path: Pa
 def test_a_recipe_s_content_box_reads_training_drawings_as_its_bundle_serves_them() -> None:
     """With ``input_settings`` the training set's sketches (people's and the generator's) come
     from the very transform the bundle declares, and a page without the setting is unchanged."""
-    from scenes.sample import generate_scene
-    from scenes.synth import scene_seed
-    from workbench.readers import generator_sketch
+    from anyseek.scenes.sample import generate_scene
+    from anyseek.scenes.synth import scene_seed
+    from anyseek.workbench.readers import generator_sketch
 
     settings = {"sketch": {"content_box": True, "box_margin": 0.06}}
     boxed = declared_readers(64, settings)
@@ -84,8 +84,8 @@ def extent(lines) -> int:
 
 def model_readers_of(declared) -> object:
     """The readers a bundle of these declarations gives search."""
-    from model.bundle.declarations import input_transform
-    from workbench.readers import Readers
+    from anyseek.model.bundle.declarations import input_transform
+    from anyseek.workbench.readers import Readers
 
     read = {t.query: input_transform(t, declared.palette) for t in declared.inputs.values()}
     return Readers(read["sketch"], read["semseg"])

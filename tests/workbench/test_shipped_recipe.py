@@ -3,8 +3,8 @@ the bundle's own ``train_config.json`` say the same, so ``anyseek train default`
 
 from __future__ import annotations
 
-from model.bundle.files import BUILTIN_DIR
-from workbench.recipe import load_recipe
+from anyseek.model.bundle.files import BUILTIN_DIR
+from anyseek.workbench.recipe import load_recipe
 
 
 def test_the_shipped_bundle_was_trained_by_the_default_recipe() -> None:

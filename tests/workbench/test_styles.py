@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from scenes.human import HumanStyle, draw_human_queries
-from scenes.sample import generate_scene
-from workbench.recipe import load_recipe
-from workbench.styles import HELD_OUT, STYLES, training_styles
+from anyseek.scenes.human import HumanStyle, draw_human_queries
+from anyseek.scenes.sample import generate_scene
+from anyseek.workbench.recipe import load_recipe
+from anyseek.workbench.styles import HELD_OUT, STYLES, training_styles
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.builtin.text import WordVocab
-from workbench.presence import encode_scenes, fits, presence_loss, trusted_rows
-from workbench.recipe import TrainRecipe, load_recipe
-from workbench.styles import RANDOM, random_person, style, training_styles
-from workbench.train import OBJECT, Batcher, fitting, info_nce, lr_at, shifted, warped
+from anyseek.model.builtin.text import WordVocab
+from anyseek.workbench.presence import encode_scenes, fits, presence_loss, trusted_rows
+from anyseek.workbench.recipe import TrainRecipe, load_recipe
+from anyseek.workbench.styles import RANDOM, random_person, style, training_styles
+from anyseek.workbench.train import OBJECT, Batcher, fitting, info_nce, lr_at, shifted, warped
 
 
 def test_one_positive_each_is_plain_infonce() -> None:
@@ -123,7 +123,7 @@ def test_input_settings_a_transform_does_not_take_are_refused_by_name(tmp_path: 
 def test_a_drawing_read_from_its_content_box_is_never_shifted_on_the_fly(
     tiny_training: tuple,
 ) -> None:
-    from scenes.tensors import PIXEL_INPUTS
+    from anyseek.scenes.tensors import PIXEL_INPUTS
 
     data, _, vocab = tiny_training
     recipe = TrainRecipe(p_shift=1.0, p_drawn=0.0)  # the generator's sketches, always shifted
@@ -174,7 +174,7 @@ def test_the_presence_loss_rewards_scores_that_follow_the_labels() -> None:
 
 
 def test_a_presence_batch_carries_labels_of_its_own_scenes() -> None:
-    from workbench.cache import ChunkJob, render_chunk
+    from anyseek.workbench.cache import ChunkJob, render_chunk
 
     data = render_chunk(ChunkJob(5, 0, 24, 64, ("default",)))
     vocab = WordVocab.build([c for p in data.scenes.captions for c in p], 128)
@@ -190,8 +190,8 @@ def test_a_presence_batch_carries_labels_of_its_own_scenes() -> None:
 def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias(
     tiny_training: tuple,
 ) -> None:
-    from model.builtin.network import BuiltinModel
-    from workbench.train import new_state, train_step
+    from anyseek.model.builtin.network import BuiltinModel
+    from anyseek.workbench.train import new_state, train_step
 
     data, config, vocab = tiny_training
     recipe = TrainRecipe(presence_weight=0.1, p_object_caption=0.5, bf16=False, warmup=1)
@@ -208,8 +208,8 @@ def test_a_training_step_with_the_presence_loss_moves_its_scale_and_bias(
 
 
 def test_attribute_labels_are_each_objects_conjunctions() -> None:
-    from scenes.scene import COLORS, SHAPES
-    from workbench.attributes import conjunction_labels, label_count, label_of
+    from anyseek.scenes.scene import COLORS, SHAPES
+    from anyseek.workbench.attributes import conjunction_labels, label_count, label_of
 
     red_cube = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
     black_torus = {"shape": "torus", "color": "black", "size": "large", "material": "matte"}
@@ -234,7 +234,7 @@ def test_attribute_labels_are_each_objects_conjunctions() -> None:
 
 
 def test_the_attribute_loss_rewards_logits_that_follow_the_labels() -> None:
-    from workbench.attributes import attribute_loss
+    from anyseek.workbench.attributes import attribute_loss
 
     labels = (torch.rand(4, 540) < 0.05).float()
     assert attribute_loss(8 * labels - 4, labels) < attribute_loss(4 - 8 * labels, labels)
@@ -250,8 +250,8 @@ def test_the_attribute_loss_rewards_logits_that_follow_the_labels() -> None:
 def test_a_training_step_with_an_auxiliary_head_trains_it_and_a_checkpoint_keeps_it(
     tmp_path: Path, tiny_training: tuple, weight: str, head: str, labels: tuple[int, ...]
 ) -> None:
-    from model.builtin.network import BuiltinModel
-    from workbench.train import load_checkpoint, new_state, save_checkpoint, train_step
+    from anyseek.model.builtin.network import BuiltinModel
+    from anyseek.workbench.train import load_checkpoint, new_state, save_checkpoint, train_step
 
     def params(state: object) -> torch.Tensor:
         return next(getattr(state, head).parameters())
@@ -277,7 +277,7 @@ def test_a_training_step_with_an_auxiliary_head_trains_it_and_a_checkpoint_keeps
 
 
 def test_bf16_autocast_is_used_only_where_the_cpu_has_it(tmp_path: Path) -> None:
-    from workbench.train import native_bf16
+    from anyseek.workbench.train import native_bf16
 
     avx2 = tmp_path / "avx2"
     avx2.write_text("flags\t\t: fpu sse sse2 avx avx2 fma\n" * 2)
@@ -293,9 +293,9 @@ def test_the_attention_kernels_train_alike_and_math_leaves_the_fused_kernel_out(
 
     from torch.profiler import profile
 
-    from model.builtin.network import BuiltinModel
-    from workbench.recipe import ATTENTION_KERNELS
-    from workbench.train import ATTENTION, new_state, train_step
+    from anyseek.model.builtin.network import BuiltinModel
+    from anyseek.workbench.recipe import ATTENTION_KERNELS
+    from anyseek.workbench.train import ATTENTION, new_state, train_step
 
     assert set(ATTENTION) == set(ATTENTION_KERNELS)
     data, config, vocab = tiny_training

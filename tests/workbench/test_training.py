@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from cli import main
-from model.runtime.precision import native_bf16
-from model.service import load_search_model
-from workbench.card import render_card
+from anyseek.cli import main
+from anyseek.model.runtime.precision import native_bf16
+from anyseek.model.service import load_search_model
+from anyseek.workbench.card import render_card
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = json.loads((ROOT / "workbench" / "recipes" / "tiny.json").read_text())
+TINY = json.loads((ROOT / "anyseek" / "workbench" / "recipes" / "tiny.json").read_text())
 
 
 @pytest.mark.slow
@@ -61,7 +61,7 @@ def _start_run(tmp_path: Path, **train: object) -> tuple[list[str], Path, dict, 
     path = tmp_path / "recipe.json"
     path.write_text(json.dumps({**TINY, "train": {**TINY["train"], **train}}))
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "cli", "train", "default", "--recipe", str(path)]
+    command = [sys.executable, "-m", "anyseek.cli", "train", "default", "--recipe", str(path)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     first = subprocess.Popen(
         [*command, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -110,7 +110,7 @@ def test_a_second_run_into_the_same_folder_is_refused_naming_the_first(tmp_path:
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
-    from workbench.run_lock import hold_run
+    from anyseek.workbench.run_lock import hold_run
 
     with hold_run(out, "a test"):  # the kernel let go of the killed run's lock
         assert json.loads((out / ".train.lock").read_text())["pid"] == os.getpid()

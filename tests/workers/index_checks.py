@@ -18,10 +18,10 @@ from anyseek.db.models import (
     PendingVectors,
 )
 from anyseek.db.session import database_from_url
+from anyseek.indexer.jobs import report
+from anyseek.scenes import generate_scene
+from anyseek.search.stores import open_store
 from anyseek.settings import load_settings
-from indexer.jobs import report
-from scenes import generate_scene
-from search.stores import open_store
 
 IMAGES = 40
 #: vectors per image: one per space of the built-in model (its bundle.json names them)
@@ -44,7 +44,7 @@ def make_images(folder: Path, count: int = IMAGES, first: int = 0) -> None:
 
 def make_records(folder: Path, count: int = IMAGES) -> Path:
     """``count`` records of a photo, a depth map and a caption (issue 51), and their manifest."""
-    from scenes.modalities import MODALITIES
+    from anyseek.scenes.modalities import MODALITIES
 
     depth = next(m for m in MODALITIES if m.name == "depth")
     make_images(folder, count)

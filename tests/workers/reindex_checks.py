@@ -11,14 +11,14 @@ from sqlalchemy import select
 from anyseek.db import versions
 from anyseek.db.migrate import open_database
 from anyseek.db.models import Collection, IndexJob, Item
+from anyseek.indexer import run_index
+from anyseek.indexer.jobs import report
+from anyseek.scenes import generate_scene
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.query import QueryPart, SearchQuery
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings, load_settings
-from indexer import run_index
-from indexer.jobs import report
-from scenes import generate_scene
-from search.model_registry import ModelRegistry
-from search.query import QueryPart, SearchQuery
-from search.searcher import Searcher
-from search.stores import open_store
 
 MOVED, TWIN = "scenes", "twin"  # re-indexed on a worker / in this process, from the same images
 CAPTIONS = ("a red cube", "a blue sphere and a green cone")

@@ -13,7 +13,7 @@ from redis_server import RedisServer
 from sqlalchemy import create_engine, text
 from worker_processes import purged_app, wait_for, workers
 
-from workers.submit import submit_job
+from anyseek.workers.submit import submit_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 DOWN_S = 5

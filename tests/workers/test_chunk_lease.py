@@ -13,9 +13,9 @@ from anyseek.db.deployment import installation_id
 from anyseek.db.models import IndexChunk, IndexJob
 from anyseek.db.session import SessionTimeouts, database_from_url, with_timeouts
 from anyseek.errors import ServiceUnavailableError
-from indexer.chunk_lease import Claim, claim_chunk, release_expired, renew
-from indexer.jobs import create_job
-from indexer.sources import SourceRef
+from anyseek.indexer.chunk_lease import Claim, claim_chunk, release_expired, renew
+from anyseek.indexer.jobs import create_job
+from anyseek.indexer.sources import SourceRef
 
 pytestmark = pytest.mark.integration
 

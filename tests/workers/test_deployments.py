@@ -17,7 +17,7 @@ from worker_processes import purged_app, wait_for, workers
 
 from anyseek.db.models import ChunkStatus, IndexChunk, Item
 from anyseek.settings import Settings, load_settings
-from workers.submit import submit_job
+from anyseek.workers.submit import submit_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(600)]
 

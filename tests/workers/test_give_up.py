@@ -6,14 +6,14 @@ import logging
 
 import pytest
 
-from workers.tasks import GAVE_UP_APPLY, apply_staged, waiting
+from anyseek.workers.tasks import GAVE_UP_APPLY, apply_staged, waiting
 
 
 @pytest.mark.parametrize(("retries", "level"), [(3, logging.WARNING), (20, logging.ERROR)])
 def test_the_last_retry_says_what_to_do(caplog, retries: int, level: int) -> None:
     apply_staged.push_request(retries=retries)
     try:
-        with caplog.at_level(logging.WARNING, logger="workers.tasks"):
+        with caplog.at_level(logging.WARNING, logger="anyseek.workers.tasks"):
             waiting(
                 apply_staged, "the staged vectors of 'photos'", OSError("disk full"), GAVE_UP_APPLY
             )

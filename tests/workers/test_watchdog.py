@@ -12,9 +12,9 @@ from worker_processes import purged_app, wait_for, workers
 
 from anyseek.db.models import utc_now
 from anyseek.db.session import database_from_url
-from workers.app import INDEX_QUEUE
-from workers.submit import submit_job
-from workers.watchdog import queued_chunks, resend_stalled, stall_window_s
+from anyseek.workers.app import INDEX_QUEUE
+from anyseek.workers.submit import submit_job
+from anyseek.workers.watchdog import queued_chunks, resend_stalled, stall_window_s
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 

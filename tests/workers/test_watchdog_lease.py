@@ -15,10 +15,10 @@ from worker_processes import purged_app, wait_for, workers
 
 from anyseek.db.models import utc_now
 from anyseek.db.session import database_from_url
-from workers.app import WRITER_QUEUE
-from workers.lease import KEY_SQL
-from workers.submit import submit_job
-from workers.watchdog import resend_staged, stall_window_s
+from anyseek.workers.app import WRITER_QUEUE
+from anyseek.workers.lease import KEY_SQL
+from anyseek.workers.submit import submit_job
+from anyseek.workers.watchdog import resend_staged, stall_window_s
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 

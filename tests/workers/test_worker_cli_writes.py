@@ -8,8 +8,8 @@ import pytest
 from reindex_checks import MOVED, Probe, index_scenes, newest_job, reindex_settings
 from worker_processes import purged_app, settings_env, wait_for, workers
 
+from anyseek.cli import main
 from anyseek.db import versions
-from cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 

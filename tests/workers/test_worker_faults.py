@@ -28,10 +28,10 @@ from anyseek.db import migrate
 from anyseek.db.models import PendingVectors
 from anyseek.db.session import database_from_url
 from anyseek.errors import ServiceUnavailableError
-from scenes import generate_scene
-from search.stores import open_store
-from workers.app import WRITER_QUEUE
-from workers.submit import submit_job
+from anyseek.scenes import generate_scene
+from anyseek.search.stores import open_store
+from anyseek.workers.app import WRITER_QUEUE
+from anyseek.workers.submit import submit_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 FIRST = 4  # images of a first job, indexed before the disk is full

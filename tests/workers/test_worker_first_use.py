@@ -11,7 +11,7 @@ import pytest
 
 from anyseek.db import migrate
 from anyseek.settings import Settings, load_settings
-from workers import context
+from anyseek.workers import context
 
 
 @pytest.fixture

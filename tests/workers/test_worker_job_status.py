@@ -9,9 +9,9 @@ import pytest
 from index_checks import Probe, make_images, worker_settings
 from worker_processes import purged_app, wait_for, workers
 
-from indexer.jobs import report
-from indexer.records import SourceForm
-from workers.submit import submit_job
+from anyseek.indexer.jobs import report
+from anyseek.indexer.records import SourceForm
+from anyseek.workers.submit import submit_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -17,9 +17,9 @@ from index_checks import (
 )
 from worker_processes import purged_app, wait_for, workers
 
-from indexer.jobs import cancel_job
-from indexer.records import SourceForm
-from workers.submit import submit_job
+from anyseek.indexer.jobs import cancel_job
+from anyseek.indexer.records import SourceForm
+from anyseek.workers.submit import submit_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 

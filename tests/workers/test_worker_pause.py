@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from worker_processes import Worker, purged_app, wait_for, workers
 
 from anyseek.settings import Settings, load_settings
-from workers.submit import submit_job
+from anyseek.workers.submit import submit_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(600)]
 

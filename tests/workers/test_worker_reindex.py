@@ -23,12 +23,12 @@ from reindex_checks import (
 )
 from worker_processes import purged_app, settings_env, wait_for, workers
 
+from anyseek.cli import main
 from anyseek.db.migrate import open_database
-from cli import main
-from indexer.jobs import cancel_job
-from indexer.reindex import start_reindex
-from search.searcher import Searcher
-from search.stores import open_store
+from anyseek.indexer.jobs import cancel_job
+from anyseek.indexer.reindex import start_reindex
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import open_store
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -69,7 +69,7 @@ def test_cli_reindex_with_workers_on_redis_switches_like_in_process(
 def test_api_reindex_with_workers_on_rabbitmq_switches_like_in_process(
     tmp_path, worker_database_url, amqp_url, search_model, other_source
 ) -> None:
-    from api.app import create_app
+    from anyseek.api.app import create_app
 
     settings = reindex_settings(tmp_path, worker_database_url, amqp_url)
     index_scenes(settings, tmp_path / "images", 8, search_model, MOVED, TWIN)
@@ -108,7 +108,7 @@ def test_api_reindex_with_workers_on_rabbitmq_switches_like_in_process(
 def test_cancelling_a_worker_reindex_drops_its_version_and_keeps_the_answers(
     tmp_path, worker_database_url, redis_url, search_model, other_source
 ) -> None:
-    from workers.submit import enqueue_reindex
+    from anyseek.workers.submit import enqueue_reindex
 
     settings = reindex_settings(tmp_path, worker_database_url, redis_url)
     index_scenes(settings, tmp_path / "images", 24, search_model, MOVED)

@@ -12,8 +12,8 @@ from reindex_checks import MOVED, Probe, index_scenes, reindex_settings
 from small_disk import fill, free
 from worker_processes import purged_app, wait_for, workers
 
-from indexer.reindex import start_reindex
-from workers.submit import enqueue_reindex
+from anyseek.indexer.reindex import start_reindex
+from anyseek.workers.submit import enqueue_reindex
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
 

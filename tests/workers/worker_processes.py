@@ -14,7 +14,7 @@ from pathlib import Path
 from celery import Celery
 
 from anyseek.settings import Settings
-from workers.app import check_broker, configure, queue_names
+from anyseek.workers.app import check_broker, configure, queue_names
 
 ANYSEEK = Path(sys.executable).with_name("anyseek")
 

@@ -14,8 +14,9 @@ layouts, plus ``bundle.json`` naming the parts::
                          for typical images; fusion measures each query's information against it
 
 ``inputs``, ``palette`` and ``space_names`` say how user files become each input and what the
-spaces are called (``model.bundle.declarations``); a bundle without them gets the built-in
-definition's. It is the 4M reimplementation's model as the service loads it (``model.fourm``:
+spaces are called (``anyseek.model.bundle.declarations``); a bundle without them gets the built-in
+definition's. It is the 4M reimplementation's model as the service loads it
+(``anyseek.model.fourm``:
 the FM, its tokenizers, its one-pass prediction) with the input declarations every bundle has.
 """
 
@@ -28,17 +29,21 @@ from pathlib import Path
 import torch
 
 from anyseek.errors import AnyseekError
-from model.bundle.declarations import BundleDeclarations, DeclarationError, read_declarations
-from model.bundle.definition import BUILTIN
-from model.bundle.files import BUNDLE_FILE, resolve_bundle_source
-from model.fourm.checkpoint import CheckpointError
-from model.fourm.inference.predict import (
+from anyseek.model.bundle.declarations import (
+    BundleDeclarations,
+    DeclarationError,
+    read_declarations,
+)
+from anyseek.model.bundle.definition import BUILTIN
+from anyseek.model.bundle.files import BUNDLE_FILE, resolve_bundle_source
+from anyseek.model.fourm.checkpoint import CheckpointError
+from anyseek.model.fourm.inference.predict import (
     DECODE_MODES,
     SpaceEmbedding,
     predict_distributions,
     predict_embeddings,
 )
-from model.fourm.network import FourM
+from anyseek.model.fourm.network import FourM
 
 
 class BundleError(AnyseekError):
@@ -83,7 +88,7 @@ class ModelBundle:
     def embed_spaces(self, inputs: dict[str, torch.Tensor]) -> dict[str, SpaceEmbedding]:
         """Vectors per global space and how much each says about the inputs beyond the space's
         prior (what fusion weights by)."""
-        from model.fourm.inference.predict import predict_space_embeddings
+        from anyseek.model.fourm.inference.predict import predict_space_embeddings
 
         return predict_space_embeddings(self.fm, inputs, self.spaces, self.decode, self.priors)
 
@@ -147,9 +152,9 @@ def load_bundle(
 
     ``dtype`` is the FM's compute precision; the small global tokenizers stay in float32.
     """
-    from model.fourm.loading import load_fourm
-    from model.fourm.tokenizers import load_vq_tokenizer
-    from model.fourm.tokenizers.text import load_text_tokenizer
+    from anyseek.model.fourm.loading import load_fourm
+    from anyseek.model.fourm.tokenizers import load_vq_tokenizer
+    from anyseek.model.fourm.tokenizers.text import load_text_tokenizer
 
     root = resolve_bundle_source(source)
     manifest_path = root / BUNDLE_FILE

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.bundle.declarations import declare, input_transform
-from model.bundle.definition import CAPTION_TRANSFORM, InputTransform, builtin_palette
-from model.families.base import SearchModelBase
-from model.families.fm_bundle.loading import is_bundle, load_bundle
-from model.families.interface import (
+from anyseek.model.bundle.declarations import declare, input_transform
+from anyseek.model.bundle.definition import CAPTION_TRANSFORM, InputTransform, builtin_palette
+from anyseek.model.families.base import SearchModelBase
+from anyseek.model.families.fm_bundle.loading import is_bundle, load_bundle
+from anyseek.model.families.interface import (
     ModelError,
     QueryEmbedding,
     QueryModality,
@@ -29,7 +29,7 @@ from model.families.interface import (
     unknown_word_warnings,
     weights_digest,
 )
-from model.vocabulary.synonyms import canonical_caption
+from anyseek.model.vocabulary.synonyms import canonical_caption
 
 
 def _bundle_query_modalities(bundle: Any) -> list[QueryModality]:
@@ -44,7 +44,8 @@ def _bundle_query_modalities(bundle: Any) -> list[QueryModality]:
 
 def caption_text(text: Any, caption: Any) -> Any:
     """A caption as the built-in model reads it: people's synonyms first become the scene world's
-    words (``model.vocabulary.synonyms``), then the words its closed WordPiece (trained on the scene
+    words (``anyseek.model.vocabulary.synonyms``), then the words its closed WordPiece (trained on
+    the scene
     captions) does not hold are left out; each is reported by :func:`_warnings`."""
     if not isinstance(caption, str):
         return caption
@@ -71,7 +72,7 @@ def _transform(bundle: Any, declared: InputTransform) -> QueryTransform:
 def _caption_text_ids(text: Any, caption: Any) -> torch.Tensor:
     """The ids of a caption as the built-in model reads it; a caption of unknown words only is
     refused with them named, instead of searching with nothing."""
-    from model.transforms.base import UserInputError
+    from anyseek.model.transforms.base import UserInputError
 
     caption = checked_caption(caption)
     known = caption_text(text, caption)
@@ -85,7 +86,7 @@ def _caption_text_ids(text: Any, caption: Any) -> torch.Tensor:
 
 
 class BundleSearchModel(SearchModelBase):
-    """A 4M-format FM bundle (:class:`model.families.fm_bundle.loading.ModelBundle`)."""
+    """A 4M-format FM bundle (:class:`anyseek.model.families.fm_bundle.loading.ModelBundle`)."""
 
     def __init__(self, bundle: Any, name: str = "builtin") -> None:
         self.bundle = bundle
@@ -155,7 +156,7 @@ class BundleSearchModel(SearchModelBase):
 
     def _weighted(self, request: QueryRequest, bundle: Any) -> dict[str, QueryEmbedding]:
         """One weighted query, its parts combined the way it names (on ``bundle``'s priors)."""
-        from model.families.combination import WeightedPart, combine
+        from anyseek.model.families.combination import WeightedPart, combine
 
         parts = [
             WeightedPart(

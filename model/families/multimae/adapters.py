@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model.fourm.embeddings import sincos_2d
-from model.fourm.layers import BlockSpec, CrossAttention, EncoderBlock
+from anyseek.model.fourm.embeddings import sincos_2d
+from anyseek.model.fourm.layers import BlockSpec, CrossAttention, EncoderBlock
 
 from .config import (
     SEMSEG,

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from model.fourm.checkpoint import (
+from anyseek.model.fourm.checkpoint import (
     Checkpoint,
     CheckpointError,
     load_state_dict_strict,

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from anyseek.errors import AnyseekError
-from model.fourm.layers import EncoderBlock, LayerNorm
+from anyseek.model.fourm.layers import EncoderBlock, LayerNorm
 
 from .adapters import SpatialOutputAdapter, block_spec, build_input_adapter
 from .config import SEMSEG, InputAdapterConfig, MultiMAEConfig

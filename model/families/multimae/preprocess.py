@@ -4,7 +4,7 @@
 standardisation per sample (middle 80 % of the sorted values, unbiased variance, eps 1e-6, in
 float32 like the reference training loop). ``semseg``: full-resolution ids -> nearest resize to
 1/stride (PIL's NEAREST, which picks each block's centre pixel). User files go through
-``model.transforms`` instead (the search adapter does that).
+``anyseek.model.transforms`` instead (the search adapter does that).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""MultiMAE behind the service's :class:`model.families.interface.SearchModel` interface.
+"""MultiMAE behind the service's :class:`anyseek.model.families.interface.SearchModel` interface.
 
 One space, ``multimae``: the encoder's global token(s), averaged and L2-normalised, from whatever
 inputs a query gives (image, depth, semseg, or any combination). Gallery images are encoded from
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from model.families.base import SearchModelBase
-from model.families.interface import (
+from anyseek.model.families.base import SearchModelBase
+from anyseek.model.families.interface import (
     RECONSTRUCTION_KINDS,
     ModelError,
     QueryEmbedding,
@@ -30,8 +30,8 @@ from model.families.interface import (
     torch_dtype,
     weights_digest,
 )
-from model.fourm.checkpoint import CheckpointError
-from model.transforms.base import ImageSource, UserInputError
+from anyseek.model.fourm.checkpoint import CheckpointError
+from anyseek.model.transforms.base import ImageSource, UserInputError
 
 from .config import SEMSEG
 from .loading import find_weights, load_multimae
@@ -51,7 +51,7 @@ class MultiMAESemsegTransform:
 
     def __call__(self, source: ImageSource) -> torch.Tensor:
         """Read with the shared semseg transform (COCO ids or palette colours), then shift back."""
-        from model.transforms.semseg import SemsegTransform
+        from anyseek.model.transforms.semseg import SemsegTransform
 
         ids = SemsegTransform(size=self.size, ids="coco")(source) - 1  # model numbering -> COCO
         if int(ids.max()) >= self.num_classes:
@@ -77,7 +77,7 @@ class Reconstructions:
 
     def thumbnails(self, index: int = 0, size: int | None = None) -> dict[str, Image.Image]:
         """Depth (near = bright) and palette-coloured segmentation of one image as PIL images."""
-        from model.transforms.semseg import colorize, semseg_classes
+        from anyseek.model.transforms.semseg import colorize, semseg_classes
 
         depth = self.depth[index, 0].float()
         span = (depth.max() - depth.min()).clamp_min(1e-6)
@@ -116,7 +116,7 @@ class MultiMAESearchModel(SearchModelBase):
 
     def _query_modalities(self) -> list[QueryModality]:
         """The user-file transforms of the modalities this checkpoint has input adapters for."""
-        from model.transforms import transform_for
+        from anyseek.model.transforms import transform_for
 
         size, out = self.image_size, {}
         for query, modality in QUERY_INPUTS.items():
@@ -155,8 +155,8 @@ class MultiMAESearchModel(SearchModelBase):
 
     def _embed(self, request: QueryRequest) -> dict[str, QueryEmbedding]:
         """One query: joint when every weight is 1, otherwise its parts fused."""
-        from model.families.combination import fuse_predictions
-        from model.fourm.inference.predict import SpaceEmbedding
+        from anyseek.model.families.combination import fuse_predictions
+        from anyseek.model.fourm.inference.predict import SpaceEmbedding
 
         self.check_request(request)
         if request.joint:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from model.families.fm_bundle.loading import ModelBundle
-from model.families.interface import ModelError, torch_dtype, weights_digest
-from model.fourm.checkpoint import CheckpointError, resolve_source
-from model.fourm.tokenizers.errors import TokenizerError
+from anyseek.model.families.fm_bundle.loading import ModelBundle
+from anyseek.model.families.interface import ModelError, torch_dtype, weights_digest
+from anyseek.model.fourm.checkpoint import CheckpointError, resolve_source
+from anyseek.model.fourm.tokenizers.errors import TokenizerError
 
 from .search import (
     QUERY_SPECS,
@@ -32,7 +32,7 @@ class TokenizerShelf:
 
     def get(self, modality: str) -> Any | None:
         """The tokenizer of an FM modality, or None (and the reason in ``failed``)."""
-        from model.fourm.tokenizers import load_vq_tokenizer
+        from anyseek.model.fourm.tokenizers import load_vq_tokenizer
 
         repo = tokenizer_repo(modality)
         if repo not in self.loaded and repo not in self.failed:
@@ -59,8 +59,8 @@ def load_official_search_model(
     Every space the FM predicts needs its tokenizer: missing ones are all named with their repo
     ids. A query modality whose tokenizer is missing is not offered (asking for it names it).
     """
-    from model.fourm.loading import load_fourm
-    from model.fourm.tokenizers.text import load_text_tokenizer
+    from anyseek.model.fourm.loading import load_fourm
+    from anyseek.model.fourm.tokenizers.text import load_text_tokenizer
 
     weights_dtype = torch_dtype(dtype)  # a bad name is refused before anything is loaded
     notice_licence()

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from torch import Tensor
 
-from model.families.interface import ModelError
+from anyseek.model.families.interface import ModelError
 
 
 def priors_to_bytes(priors: Mapping[str, Tensor]) -> bytes:

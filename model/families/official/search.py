@@ -5,9 +5,10 @@ Spaces are the global embeddings the FM predicts, decoded by their tokenizers: `
 feature map, mean-pooled, so 4M-7 models without global tokens can search too). Gallery images
 are embedded from rgb in one encoder and one decoder pass for every space. Queries are whatever
 the FM takes among :data:`QUERY_SPECS`: pixel and tokenized inputs read from user files, captions,
-and the structured 4M-21 inputs (``model.families.official.structured``). The query batching,
+and the structured 4M-21 inputs (``anyseek.model.families.official.structured``). The query
+batching,
 weighting and combination are the built-in bundle's
-(:class:`model.families.fm_bundle.search.BundleSearchModel`).
+(:class:`anyseek.model.families.fm_bundle.search.BundleSearchModel`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from model.families.fm_bundle.loading import ModelBundle
-from model.families.fm_bundle.loading import estimate_priors as bundle_priors
-from model.families.fm_bundle.search import BundleSearchModel, _stack
-from model.families.interface import (
+from anyseek.model.families.fm_bundle.loading import ModelBundle
+from anyseek.model.families.fm_bundle.loading import estimate_priors as bundle_priors
+from anyseek.model.families.fm_bundle.search import BundleSearchModel, _stack
+from anyseek.model.families.interface import (
     ModelError,
     QueryModality,
     QueryRequest,
@@ -34,7 +35,7 @@ from model.families.interface import (
     depth_input,
     unknown_word_warnings,
 )
-from model.transforms.base import UserInputError
+from anyseek.model.transforms.base import UserInputError
 
 from .priors import priors_from_bytes, priors_to_bytes
 from .structured import STRUCTURED_INPUTS
@@ -62,7 +63,7 @@ class QuerySpec:
 
     ``kind``: ``pixels`` (a transform straight to the model input), ``tokens`` (a transform, then
     the modality's tokenizer), ``caption`` or ``structured`` (text over the WordPiece vocabulary).
-    ``reader`` names the user-file transform of ``model.transforms`` for pixels and tokens.
+    ``reader`` names the user-file transform of ``anyseek.model.transforms`` for pixels and tokens.
     """
 
     name: str
@@ -213,7 +214,7 @@ class OfficialSearchModel(BundleSearchModel):
         generated greedily (temperature 0, deterministic) by the model's own sampler. A caption
         among the inputs is what the user said already: the others condition the generation,
         and a caption alone is returned as it is."""
-        from model.fourm.inference.sampling import GenerationTarget, generate
+        from anyseek.model.fourm.inference.sampling import GenerationTarget, generate
 
         if "caption" not in self.bundle.fm.output_modalities:
             raise ModelError("this 4M checkpoint cannot generate captions")
@@ -268,8 +269,8 @@ def build_query_modality(
     spec: QuerySpec, name: str, text: Any, tokenizer: Any, image_size: int
 ) -> QueryModality:
     """The :class:`QueryModality` of one spec for an FM input ``name``."""
-    from model.fourm.modalities import get_modality
-    from model.transforms import transform_for
+    from anyseek.model.fourm.modalities import get_modality
+    from anyseek.model.transforms import transform_for
 
     if spec.kind in ("caption", "structured"):
         structured = STRUCTURED_INPUTS.get(spec.base)

@@ -14,8 +14,13 @@ import re
 import sys
 from pathlib import Path
 
-from model.fourm.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, resolve_source
-from model.fourm.modalities import REGISTRY
+from anyseek.model.fourm.checkpoint import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    CheckpointError,
+    resolve_source,
+)
+from anyseek.model.fourm.modalities import REGISTRY
 
 log = logging.getLogger("anyseek.model.official")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from model.transforms.base import UserInputError
+from anyseek.model.transforms.base import UserInputError
 
 VALUE_MAX = 999  # largest n of the special v0=<n> .. v3=<n> tokens
 COORD_BINS = 1000
@@ -79,7 +79,7 @@ def serialize_palette(value: Any) -> str:
 @cache
 def detection_classes() -> tuple[str, ...]:
     """The 80 COCO object classes the 4M-21 box annotations name (the panoptic 'things')."""
-    from model.transforms.semseg import semseg_classes
+    from anyseek.model.transforms.semseg import semseg_classes
 
     return tuple(c.name for c in semseg_classes()[1:81])
 

@@ -58,7 +58,7 @@ def write_tokenizer(modality: str, root: str | Path, seed: int = 0) -> Path:
     """A random tiny tokenizer for ``modality`` in ``<root>/<repo name>`` (hub layout)."""
     from safetensors.torch import save_file
 
-    from model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
+    from anyseek.model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
 
     config = TINY_TOKENIZERS[modality]
     torch.manual_seed(seed)
@@ -75,9 +75,9 @@ def write_fm(
     path: str | Path, domains_in: list[str], domains_out: list[str], seed: int = 0
 ) -> Path:
     """A random tiny FM (dim 12, 1+1 blocks) with these modalities, as one official .safetensors."""
-    from model.fourm.config import FourMConfig
-    from model.fourm.loading import save_fourm
-    from model.fourm.network import FourM
+    from anyseek.model.fourm.config import FourMConfig
+    from anyseek.model.fourm.loading import save_fourm
+    from anyseek.model.fourm.network import FourM
 
     config = FourMConfig.from_dict(
         {

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.families import hub
-from model.families.interface import ModelError
-from model.families.open_clip.sources import (
+from anyseek.model.families import hub
+from anyseek.model.families.interface import ModelError
+from anyseek.model.families.open_clip.sources import (
     CARD_NAME,
     CONFIG_NAME,
     HUB,

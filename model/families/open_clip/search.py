@@ -7,7 +7,7 @@ as drawings are photographed). A query of several parts is one vector, the norma
 sum of its parts' (a negative weight says "not like this"), as for the built-in model; its
 information is 1. Gallery batches run through a bfloat16 copy of the image tower when the gallery
 precision is bfloat16 (``ANYSEEK_MODEL__PRECISION``; auto: where a timed matmul shows bf16 faster,
-``model.runtime.precision``); queries stay in the model's own precision.
+``anyseek.model.runtime.precision``); queries stay in the model's own precision.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from model.builtin.network import combine
-from model.families.base import SearchModelBase
-from model.families.combination import check_weights
-from model.families.interface import (
+from anyseek.model.builtin.network import combine
+from anyseek.model.families.base import SearchModelBase
+from anyseek.model.families.combination import check_weights
+from anyseek.model.families.interface import (
     ModelError,
     QueryEmbedding,
     QueryModality,
@@ -38,8 +38,8 @@ from model.families.interface import (
     torch_dtype,
     weights_digest,
 )
-from model.transforms.base import open_image
-from model.transforms.rgb import to_rgb
+from anyseek.model.transforms.base import open_image
+from anyseek.model.transforms.rgb import to_rgb
 
 from .sources import ClipSource, import_open_clip, resolve
 

@@ -9,7 +9,7 @@
 * a folder holding ``open_clip_config.json`` and a checkpoint, or a checkpoint file beside one.
 
 Downloads (tags and hub ids) go once into ``ANYSEEK_MODEL__CACHE`` (default ``<data dir>/models``),
-checked, through :mod:`model.families.hub`; a later load reads them from there without the
+checked, through :mod:`anyseek.model.families.hub`; a later load reads them from there without the
 network (``anyseek models pull`` fills it ahead of time: :mod:`.catalog`). With ``HF_HUB_OFFLINE=1``
 or no network, a file that is not cached stops the load within seconds with one line saying so
 and how to bring it, never a traceback.
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.families import hub
-from model.families.interface import ModelError
+from anyseek.model.families import hub
+from anyseek.model.families.interface import ModelError
 
 log = logging.getLogger("anyseek.model.open_clip")
 

@@ -7,7 +7,7 @@ tokenizer decodes the prediction to a vector, which is L2-normalised: the argmax
 (``greedy``, the official way) or the probability-weighted mean code of every token
 (``expected``). ``predict_space_embeddings`` also returns how much each space's prediction says
 about this input (:func:`token_information`), which is what fusion across spaces weights by
-(``model.runtime.fusion``).
+(``anyseek.model.runtime.fusion``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from model.fourm.batch import EncoderContext
-from model.fourm.inputs import InputError, InputValue, prepare_inputs
-from model.fourm.modalities import Kind, get_modality
-from model.fourm.network import DecoderSegment, FourM
+from anyseek.model.fourm.batch import EncoderContext
+from anyseek.model.fourm.inputs import InputError, InputValue, prepare_inputs
+from anyseek.model.fourm.modalities import Kind, get_modality
+from anyseek.model.fourm.network import DecoderSegment, FourM
 
 
 @runtime_checkable

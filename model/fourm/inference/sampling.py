@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from model.fourm.batch import EncoderContext, ModalityTokens
-from model.fourm.inference.predict import check_target
-from model.fourm.inputs import InputError, InputValue, empty_target, prepare_inputs
-from model.fourm.modalities import PAD_ID, S1_ID, SENTINEL_IDS, Kind, get_modality
-from model.fourm.network import FourM
+from anyseek.model.fourm.batch import EncoderContext, ModalityTokens
+from anyseek.model.fourm.inference.predict import check_target
+from anyseek.model.fourm.inputs import InputError, InputValue, empty_target, prepare_inputs
+from anyseek.model.fourm.modalities import PAD_ID, S1_ID, SENTINEL_IDS, Kind, get_modality
+from anyseek.model.fourm.network import FourM
 
 Sample = dict[str, ModalityTokens]
 SCHEMES = ("roar", "maskgit", "autoregressive")

@@ -1,14 +1,14 @@
 """Modality tokenizers of the 4M family: VQ-VAE / DiVAE image tokenizers and the text tokenizer."""
 
-from model.fourm.tokenizers.errors import TokenizerError, TokenizerInputError
-from model.fourm.tokenizers.loading import load_vq_tokenizer, resolve_tokenizer_source
-from model.fourm.tokenizers.presets import (
+from anyseek.model.fourm.tokenizers.errors import TokenizerError, TokenizerInputError
+from anyseek.model.fourm.tokenizers.loading import load_vq_tokenizer, resolve_tokenizer_source
+from anyseek.model.fourm.tokenizers.presets import (
     TOKENIZER_PRESETS,
     InputKind,
     TokenizerPreset,
     preset_for_modality,
 )
-from model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
+from anyseek.model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
 
 __all__ = [
     "TOKENIZER_PRESETS",

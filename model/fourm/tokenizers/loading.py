@@ -7,15 +7,15 @@ from pathlib import Path
 
 import torch
 
-from model.fourm.checkpoint import load_state_dict_strict, read_checkpoint
-from model.fourm.tokenizers.errors import TokenizerError
-from model.fourm.tokenizers.presets import (
+from anyseek.model.fourm.checkpoint import load_state_dict_strict, read_checkpoint
+from anyseek.model.fourm.tokenizers.errors import TokenizerError
+from anyseek.model.fourm.tokenizers.presets import (
     TOKENIZER_PRESETS,
     InputKind,
     TokenizerPreset,
     preset_for_modality,
 )
-from model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
+from anyseek.model.fourm.tokenizers.vqvae import TokenizerConfig, VQTokenizer
 
 
 def resolve_tokenizer_source(source: str | Path) -> str | Path:

@@ -20,10 +20,10 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from model.fourm.modalities import REGISTRY
-from model.fourm.tokenizers.errors import TokenizerError
-from model.fourm.tokenizers.mlp import MLPSize
-from model.fourm.tokenizers.vit import ViTSize
+from anyseek.model.fourm.modalities import REGISTRY
+from anyseek.model.fourm.tokenizers.errors import TokenizerError
+from anyseek.model.fourm.tokenizers.mlp import MLPSize
+from anyseek.model.fourm.tokenizers.vit import ViTSize
 
 VIT_SIZES: dict[str, ViTSize] = {
     "s": ViTSize(dim=512, depth=8, heads=8),
@@ -97,7 +97,8 @@ class InputKind(StrEnum):
 class TokenizerPreset:
     """One released tokenizer: which modality it serves and what a file must look like.
 
-    Its repo id and vocabulary size are the modality's (``model.fourm.modalities``), written once
+    Its repo id and vocabulary size are the modality's (``anyseek.model.fourm.modalities``),
+    written once
     there.
     """
 

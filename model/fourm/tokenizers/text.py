@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from tokenizers import Tokenizer
 
-from model.fourm.tokenizers.errors import TokenizerError, TokenizerInputError
+from anyseek.model.fourm.tokenizers.errors import TokenizerError, TokenizerInputError
 
 DEFAULT_WORDPIECE = Path(__file__).parent / "assets" / "text_tokenizer_4m_wordpiece_30k.json"
 SPECIAL_IDS = {"[PAD]": 0, "[UNK]": 1, "[SOS]": 2, "[EOS]": 3, "[S_0]": 4}

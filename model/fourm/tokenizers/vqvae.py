@@ -23,12 +23,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from model.fourm.imagenet import imagenet_stats
-from model.fourm.tokenizers import presets
-from model.fourm.tokenizers.errors import TokenizerError, TokenizerInputError
-from model.fourm.tokenizers.mlp import BottleneckMLP
-from model.fourm.tokenizers.quantizers import Memcodes, VectorQuantizer
-from model.fourm.tokenizers.vit import ViTDecoder, ViTEncoder
+from anyseek.model.fourm.imagenet import imagenet_stats
+from anyseek.model.fourm.tokenizers import presets
+from anyseek.model.fourm.tokenizers.errors import TokenizerError, TokenizerInputError
+from anyseek.model.fourm.tokenizers.mlp import BottleneckMLP
+from anyseek.model.fourm.tokenizers.quantizers import Memcodes, VectorQuantizer
+from anyseek.model.fourm.tokenizers.vit import ViTDecoder, ViTEncoder
 
 # Keys only a DiVAE config carries (besides a diffusion dec_type).
 _DIVAE_ONLY_KEYS = frozenset(

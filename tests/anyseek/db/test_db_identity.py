@@ -10,7 +10,7 @@ import pytest
 from anyseek.db import repository, versions
 from anyseek.db.session import Database
 from anyseek.identity import ModelIdentity
-from model.service import model_identity
+from anyseek.model.service import model_identity
 
 
 def test_a_loaded_model_gives_its_identity(search_model) -> None:

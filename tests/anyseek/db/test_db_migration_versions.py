@@ -8,13 +8,13 @@ import sqlalchemy as sa
 
 from anyseek.db import migrate, versions
 from anyseek.db.session import Database
+from anyseek.indexer import run_index
+from anyseek.scenes import generate_scene
+from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.query import QueryPart, SearchQuery
+from anyseek.search.searcher import Searcher
+from anyseek.search.stores import open_store
 from anyseek.settings import Settings
-from indexer import run_index
-from scenes import generate_scene
-from search.model_registry import ModelRegistry
-from search.query import QueryPart, SearchQuery
-from search.searcher import Searcher
-from search.stores import open_store
 
 BEFORE_VERSIONS = "0005"
 CAPTIONS = ("a red cube", "a blue sphere and a green cone")

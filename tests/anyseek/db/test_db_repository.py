@@ -196,8 +196,8 @@ def test_every_enum_value_of_the_models_is_accepted_by_the_database(database: Da
 def test_job_reports_of_many_jobs_keep_each_jobs_first_failures(database: Database) -> None:
     """The listing's one window query (first N failures per job) on both backends."""
     from anyseek.db.models import JobFailure
-    from indexer.jobs import create_job, list_reports, report
-    from indexer.sources import SourceRef
+    from anyseek.indexer.jobs import create_job, list_reports, report
+    from anyseek.indexer.sources import SourceRef
 
     with database.session() as session:
         ids = []

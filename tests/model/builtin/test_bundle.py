@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.builtin.bundle import (
+from anyseek.model.builtin.bundle import (
     BuiltinBundleError,
     is_builtin_bundle,
     load_builtin_bundle,
     save_builtin_bundle,
 )
-from model.builtin.network import BuiltinConfig, BuiltinModel
-from model.builtin.text import WordVocab
+from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel
+from anyseek.model.builtin.text import WordVocab
 
 
 @pytest.fixture

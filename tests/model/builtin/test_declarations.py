@@ -14,12 +14,12 @@ import pytest
 import torch
 from PIL import Image
 
-from model.builtin.bundle import BuiltinBundleError, load_builtin_bundle
-from model.bundle.declarations import input_transform
-from model.bundle.files import BUILTIN_DIR
-from model.families.builtin import BuiltinSearchModel
-from model.transforms import EdgesTransform, SketchTransform
-from scenes.tensors import from_samples, pixel_inputs
+from anyseek.model.builtin.bundle import BuiltinBundleError, load_builtin_bundle
+from anyseek.model.bundle.declarations import input_transform
+from anyseek.model.bundle.files import BUILTIN_DIR
+from anyseek.model.families.builtin import BuiltinSearchModel
+from anyseek.model.transforms import EdgesTransform, SketchTransform
+from anyseek.scenes.tensors import from_samples, pixel_inputs
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_the_palette_loads_without_the_scene_renderer() -> None:
     """The service (no ``scenes`` extra: no numba or scipy) builds the scene classes' palette
     without loading the renderer."""
-    renderer = ("numba", "scipy", "scenes.render", "scenes.sample")
+    renderer = ("numba", "scipy", "anyseek.scenes.render", "anyseek.scenes.sample")
     code = (
         "import sys\n"
-        "from model.bundle.definition import builtin_palette\n"
+        "from anyseek.model.bundle.definition import builtin_palette\n"
         "assert len(builtin_palette().classes) == 7\n"
         f"print([m for m in {renderer!r} if m in sys.modules])\n"
     )
@@ -44,7 +44,7 @@ def test_the_palette_loads_without_the_scene_renderer() -> None:
 
 def test_declared_transforms_turn_scene_files_into_the_training_tensors() -> None:
     """The committed bundle's transforms, fed a scene's files, give exactly what training saw."""
-    from scenes.sample import generate_scene
+    from anyseek.scenes.sample import generate_scene
 
     sample = generate_scene(424_242, 64)
     scenes = from_samples([sample])
@@ -141,11 +141,11 @@ def test_a_bundle_that_declares_no_content_box_reads_drawings_as_before() -> Non
 def test_a_content_box_is_declared_and_read_back(tmp_path: Path) -> None:
     """A bundle saved with a recipe's input settings declares them in ``bundle.json`` and the
     search model reads its sketches with them; other inputs are as the definition says."""
-    from model.builtin.bundle import save_builtin_bundle
-    from model.builtin.network import BuiltinConfig, BuiltinModel
-    from model.builtin.text import WordVocab
-    from model.bundle.declarations import declare
-    from model.bundle.definition import BUILTIN
+    from anyseek.model.builtin.bundle import save_builtin_bundle
+    from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel
+    from anyseek.model.builtin.text import WordVocab
+    from anyseek.model.bundle.declarations import declare
+    from anyseek.model.bundle.definition import BUILTIN
 
     config = BuiltinConfig.load(Path("tiny"))
     vocab = WordVocab(("a", "red", "cube"), buckets=config.text_buckets)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.builtin.network import BuiltinConfig, BuiltinModel, combine
-from model.builtin.text import WordVocab
+from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel, combine
+from anyseek.model.builtin.text import WordVocab
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from model.families.builtin import load_builtin_search_model
-from model.families.interface import QueryRequest
-from scenes.sample import generate_scene
-from scenes.tensors import from_samples, pixel_inputs
+from anyseek.model.families.builtin import load_builtin_search_model
+from anyseek.model.families.interface import QueryRequest
+from anyseek.scenes.sample import generate_scene
+from anyseek.scenes.tensors import from_samples, pixel_inputs
 
 
 def test_mixed_queries_share_the_trunk_pass_and_get_their_own_vectors() -> None:

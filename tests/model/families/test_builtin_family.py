@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from model.families.interface import SearchModel
+from anyseek.model.families.interface import SearchModel
 
 
 def _caption(model: SearchModel, text: str) -> np.ndarray:
@@ -38,8 +38,8 @@ def test_only_words_the_model_cannot_read_are_warned_about(search_model: SearchM
 
 @pytest.mark.slow
 def test_sketches_find_their_scenes(search_model: SearchModel) -> None:
-    from scenes.sample import generate_scene
-    from scenes.synth import scene_seed
+    from anyseek.scenes.sample import generate_scene
+    from anyseek.scenes.synth import scene_seed
 
     scenes = [generate_scene(scene_seed(424_000, i), 64) for i in range(40)]
     images = torch.stack([search_model.image_input(Image.fromarray(s.rgb)) for s in scenes])
@@ -56,8 +56,8 @@ def test_sketches_find_their_scenes(search_model: SearchModel) -> None:
 def test_the_precision_setting_is_honoured_by_the_builtin_model() -> None:
     from precision_check import check_precision_honoured
 
+    from anyseek.scenes.sample import generate_scene
     from anyseek.settings import ModelSettings
-    from scenes.sample import generate_scene
 
     photos = [Image.fromarray(generate_scene(9_100 + seed, 64).rgb) for seed in range(4)]
     check_precision_honoured(ModelSettings(source="builtin"), photos)

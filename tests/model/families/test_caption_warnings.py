@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-from model.families.interface import unknown_word_warnings
-from model.families.registry import load_search_model
-from model.fourm.tokenizers.text import SPECIAL_IDS, TextTokenizer, load_text_tokenizer
+from anyseek.model.families.interface import unknown_word_warnings
+from anyseek.model.families.registry import load_search_model
+from anyseek.model.fourm.tokenizers.text import SPECIAL_IDS, TextTokenizer, load_text_tokenizer
 
 CAPTION = "a red cube with a blue sphere and a green cone on the left"
 GLUE = "a red cube near a blue sphere, under it, and this cone is by the wall"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fake_hub import FakeHub, blackhole, closed_port, serve
 
-from cli import main
+from anyseek.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
 REPO = "anyseek/tiny-clip"
@@ -117,7 +117,7 @@ def test_a_pull_stopped_by_ctrl_c_continues_where_it_stopped(hub, data_dir) -> N
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANYSEEK_", "HF_"))}
     env |= {"HF_ENDPOINT": hub.url, "ANYSEEK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
     pull = subprocess.Popen(
-        [sys.executable, "-m", "cli", "models", "pull", NAME],
+        [sys.executable, "-m", "anyseek.cli", "models", "pull", NAME],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -169,8 +169,8 @@ def test_an_etag_that_is_no_hash_is_refused_before_it_names_a_file(hub, data_dir
 
 def _load_error(settings_source: str, cache: Path) -> tuple[str, float]:
     """The one-line error and the seconds a load of ``settings_source`` took to give it."""
+    from anyseek.model.service import ModelError, load_search_model
     from anyseek.settings import ModelSettings
-    from model.service import ModelError, load_search_model
 
     settings = ModelSettings(source=settings_source, device="cpu", cache=str(cache))
     start = time.monotonic()
@@ -199,7 +199,7 @@ def test_no_network_is_said_within_seconds(how, tmp_path, monkeypatch) -> None:
 
 FRESH_LOAD = """
 import sys, time
-from model.service import ModelError, load_search_model
+from anyseek.model.service import ModelError, load_search_model
 from anyseek.settings import ModelSettings
 settings = ModelSettings(source=sys.argv[1], device="cpu", cache=sys.argv[2])
 start = time.monotonic()
@@ -269,7 +269,7 @@ def test_hf_endpoint_is_the_hub_a_pull_uses(tmp_path: Path) -> None:
             "PYTHONPATH": str(ROOT),
         }
         done = subprocess.run(
-            [sys.executable, "-m", "cli", "models", "pull", NAME],
+            [sys.executable, "-m", "anyseek.cli", "models", "pull", NAME],
             capture_output=True,
             text=True,
             env=env,
@@ -297,7 +297,7 @@ def test_without_open_clip_the_list_says_so_and_a_tag_names_the_extra(data_dir, 
 
 
 def test_the_docs_say_the_wait_the_code_has() -> None:
-    from model.families.hub import HUB_TIMEOUT_S
+    from anyseek.model.families.hub import HUB_TIMEOUT_S
 
     text = " ".join((ROOT / "docs" / "models.md").read_text().split())
     assert f"waits at most {HUB_TIMEOUT_S:g} s for an answer (`HUB_TIMEOUT_S`" in text

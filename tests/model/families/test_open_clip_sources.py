@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from model.families.interface import ModelError
-from model.families.open_clip.sources import card_licence, is_open_clip_source
-from model.families.registry import load_search_model
+from anyseek.model.families.interface import ModelError
+from anyseek.model.families.open_clip.sources import card_licence, is_open_clip_source
+from anyseek.model.families.registry import load_search_model
 
 
 def test_which_sources_are_open_clip_models(tmp_path: Path) -> None:

@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from model.families.combination import CombinationError
-from model.families.interface import SearchModel
-from model.families.registry import load_search_model
-from scenes import SceneSample, generate_scene
+from anyseek.model.families.combination import CombinationError
+from anyseek.model.families.interface import SearchModel
+from anyseek.model.families.registry import load_search_model
+from anyseek.scenes import SceneSample, generate_scene
 
 
 @pytest.fixture(scope="module")

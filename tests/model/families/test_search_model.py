@@ -7,11 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
+from anyseek.model.families.base import SearchModelBase
+from anyseek.model.families.interface import ModelError, QueryRequest, SearchModel
+from anyseek.model.families.registry import load_search_model
+from anyseek.model.transforms import UserInputError
 from anyseek.settings import ModelSettings
-from model.families.base import SearchModelBase
-from model.families.interface import ModelError, QueryRequest, SearchModel
-from model.families.registry import load_search_model
-from model.transforms import UserInputError
 
 
 @pytest.fixture(scope="module")

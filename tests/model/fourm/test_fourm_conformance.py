@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from model import GenerationTarget, ModalityTokens, load_fourm
-from model.fourm.inference.predict import predict_logits, predict_tokens
-from model.fourm.inference.sampling import empty_sequence_target, generate
-from model.fourm.inputs import prepare_inputs
-from model.fourm.modalities import S1_ID
+from anyseek.model import GenerationTarget, ModalityTokens, load_fourm
+from anyseek.model.fourm.inference.predict import predict_logits, predict_tokens
+from anyseek.model.fourm.inference.sampling import empty_sequence_target, generate
+from anyseek.model.fourm.inputs import prepare_inputs
+from anyseek.model.fourm.modalities import S1_ID
 
 ATOL = 1e-4
 LAYOUTS = ("single_file", "hub_folder", "hub_config_single_weights")

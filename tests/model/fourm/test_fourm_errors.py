@@ -11,12 +11,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from anyseek.errors import AnyseekError
-from model import load_fourm
-from model.fourm.checkpoint import CheckpointError
-from model.fourm.inference.predict import predict_embeddings, predict_logits
-from model.fourm.inference.sampling import generate
-from model.fourm.inputs import InputError
-from model.fourm.modalities import UnknownModalityError
+from anyseek.model import load_fourm
+from anyseek.model.fourm.checkpoint import CheckpointError
+from anyseek.model.fourm.inference.predict import predict_embeddings, predict_logits
+from anyseek.model.fourm.inference.sampling import generate
+from anyseek.model.fourm.inputs import InputError
+from anyseek.model.fourm.modalities import UnknownModalityError
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_bad_inputs(fm, inputs, target, error, match) -> None:
 
 def test_bad_generation_requests(fm, rgb) -> None:
     """Unknown schemes and wrong target kinds are refused before any compute."""
-    from model import GenerationTarget
+    from anyseek.model import GenerationTarget
 
     with pytest.raises(InputError, match="unknown scheme"):
         generate(fm, {"rgb@224": rgb}, [GenerationTarget("tok_dinov2_global", scheme="zigzag")])

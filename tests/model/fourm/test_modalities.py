@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from model import FourM, FourMConfig, get_modality
-from model.fourm.config import CONFIG_DIR, ConfigError
-from model.fourm.modalities import Kind, UnknownModalityError, known_modalities, modality_id
+from anyseek.model import FourM, FourMConfig, get_modality
+from anyseek.model.fourm.config import CONFIG_DIR, ConfigError
+from anyseek.model.fourm.modalities import Kind, UnknownModalityError, known_modalities, modality_id
 
 
 def test_modality_ids_are_the_reference_hash(fourm_fixtures: Path) -> None:
@@ -120,13 +120,13 @@ def test_config_errors() -> None:
 
 def test_transform_keys_are_the_agreed_ones() -> None:
     """``transform`` names a key of model.transforms.TRANSFORMS (checked there when present)."""
-    from model.fourm.modalities import REGISTRY
+    from anyseek.model.fourm.modalities import REGISTRY
 
     used = {spec.transform for spec in REGISTRY.values()} - {None}
     agreed = {"rgb", "depth", "semseg", "edges", "sketch", "normal", "caption"}
     assert used <= agreed
     try:
-        from model.transforms import TRANSFORMS
+        from anyseek.model.transforms import TRANSFORMS
     except ImportError:
         return
     assert used <= set(TRANSFORMS)

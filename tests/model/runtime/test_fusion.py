@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from model.fourm.inference.predict import token_information
-from model.runtime.fusion import FusionError, fuse, fusion_weights
+from anyseek.model.fourm.inference.predict import token_information
+from anyseek.model.runtime.fusion import FusionError, fuse, fusion_weights
 
 
 def test_information_is_the_divergence_from_the_prior() -> None:

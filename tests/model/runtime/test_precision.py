@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.runtime import precision
-from model.runtime.precision import MARGIN, bf16_faster, matmul_seconds
+from anyseek.model.runtime import precision
+from anyseek.model.runtime.precision import MARGIN, bf16_faster, matmul_seconds
 
 
 @pytest.mark.parametrize(

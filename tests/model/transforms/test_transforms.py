@@ -10,8 +10,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from anyseek.errors import AnyseekError
-from model import load_vq_tokenizer
-from model.transforms import (
+from anyseek.model import load_vq_tokenizer
+from anyseek.model.transforms import (
     TRANSFORMS,
     DepthTransform,
     EdgesTransform,
@@ -26,7 +26,7 @@ from model.transforms import (
     semseg_classes,
     transform_for,
 )
-from model.transforms.depth import truncated_standardize
+from anyseek.model.transforms.depth import truncated_standardize
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -288,8 +288,8 @@ def test_semseg_resizes_with_nearest_and_crops_the_centre():
 
 
 def test_painted_segmentation_on_a_wide_page_is_stretched_whole():
-    from model.bundle.definition import builtin_palette
-    from model.transforms.palette_semseg import PaletteSemsegTransform
+    from anyseek.model.bundle.definition import builtin_palette
+    from anyseek.model.transforms.palette_semseg import PaletteSemsegTransform
 
     palette = builtin_palette()
     page = np.zeros((40, 120, 3), np.uint8) + np.uint8(palette.classes[0].color)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from model.builtin.bundle import load_builtin_bundle
-from model.fourm.tokenizers.text import load_text_tokenizer
-from model.vocabulary.synonyms import SYNONYMS, canonical_caption, paraphrase_words
-from scenes.captions import NOUNS, PLURALS
-from scenes.scene import COLORS, SIZES
+from anyseek.model.builtin.bundle import load_builtin_bundle
+from anyseek.model.fourm.tokenizers.text import load_text_tokenizer
+from anyseek.model.vocabulary.synonyms import SYNONYMS, canonical_caption, paraphrase_words
+from anyseek.scenes.captions import NOUNS, PLURALS
+from anyseek.scenes.scene import COLORS, SIZES
 
 VOCAB = load_builtin_bundle("builtin").vocab
 

@@ -11,11 +11,11 @@ import pytest
 from small_disk import fill, free
 
 from anyseek.errors import WriteFailedError
+from anyseek.search.stores import faiss_log
+from anyseek.search.stores.base import SpaceSpec
+from anyseek.search.stores.faiss_store import CURRENT, FaissStore
+from anyseek.search.stores.segments import Pointer, generation_name
 from anyseek.settings import StoreSettings
-from search.stores import faiss_log
-from search.stores.base import SpaceSpec
-from search.stores.faiss_store import CURRENT, FaissStore
-from search.stores.segments import Pointer, generation_name
 
 DIM = 64
 

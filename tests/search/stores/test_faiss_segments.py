@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from anyseek.search.stores import faiss_log
+from anyseek.search.stores.base import Filter, SpaceSpec
+from anyseek.search.stores.faiss_store import CURRENT, FaissStore
+from anyseek.search.stores.segments import Pointer
 from anyseek.settings import StoreSettings
-from search.stores import faiss_log
-from search.stores.base import Filter, SpaceSpec
-from search.stores.faiss_store import CURRENT, FaissStore
-from search.stores.segments import Pointer
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -158,10 +158,10 @@ def test_a_folder_written_before_segments_still_loads(tmp_path: Path) -> None:
 _SEGMENTS_IN_A_LOOP = """
 import sys
 import numpy as np
-from search.stores import faiss_log
+from anyseek.search.stores import faiss_log
 from anyseek.settings import StoreSettings
-from search.stores.base import SpaceSpec
-from search.stores.faiss_store import FaissStore
+from anyseek.search.stores.base import SpaceSpec
+from anyseek.search.stores.faiss_store import FaissStore
 
 # segments, and a compaction every 10 flushes
 faiss_log.SEGMENT_MIN_BASE, faiss_log.COMPACT_MIN_ROWS = 0, 500

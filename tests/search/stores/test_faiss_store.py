@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from anyseek.errors import ServiceUnavailableError
+from anyseek.search.stores import open_store
+from anyseek.search.stores.base import Filter, SpaceSpec
+from anyseek.search.stores.faiss_index import DEAD_MIN
+from anyseek.search.stores.faiss_store import CURRENT, FaissStore
+from anyseek.search.stores.qdrant_store import QdrantStore
 from anyseek.settings import StoreSettings, load_settings
-from search.stores import open_store
-from search.stores.base import Filter, SpaceSpec
-from search.stores.faiss_index import DEAD_MIN
-from search.stores.faiss_store import CURRENT, FaissStore
-from search.stores.qdrant_store import QdrantStore
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -112,10 +112,10 @@ def test_loading_memory_maps_and_copies_before_writing(tmp_path: Path) -> None:
 _KILLED_MID_SAVE = """
 import sys, time
 import numpy as np
-import search.stores.faiss_files as files
+import anyseek.search.stores.faiss_files as files
 from anyseek.settings import StoreSettings
-from search.stores.base import SpaceSpec
-from search.stores.faiss_store import FaissStore
+from anyseek.search.stores.base import SpaceSpec
+from anyseek.search.stores.faiss_store import FaissStore
 
 store = FaissStore(StoreSettings(path=sys.argv[1]))
 store.ensure_collection("c", [SpaceSpec("v", 8)])
@@ -137,8 +137,8 @@ _SAVING_IN_A_LOOP = """
 import sys
 import numpy as np
 from anyseek.settings import StoreSettings
-from search.stores.faiss_store import FaissStore
-from search.stores.base import SpaceSpec
+from anyseek.search.stores.faiss_store import FaissStore
+from anyseek.search.stores.base import SpaceSpec
 
 store = FaissStore(StoreSettings(path=sys.argv[1]))
 store.ensure_collection("c", [SpaceSpec("v", 64)])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import search.stores.id_positions as ip
-from search.stores.id_positions import IdPositions
+import anyseek.search.stores.id_positions as ip
+from anyseek.search.stores.id_positions import IdPositions
 
 
 @pytest.mark.parametrize("merge_at", [4, 1000])

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import search.stores.payloads as pl
-from search.stores.base import DateRange, Filter, Range
-from search.stores.payloads import PayloadTable
+import anyseek.search.stores.payloads as pl
+from anyseek.search.stores.base import DateRange, Filter, Range
+from anyseek.search.stores.payloads import PayloadTable
 
 
 def _payload(item: int, rng: random.Random) -> dict:

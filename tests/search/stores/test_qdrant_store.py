@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from anyseek.errors import ServiceUnavailableError
+from anyseek.search.stores.base import SpaceSpec
+from anyseek.search.stores.qdrant_store import QdrantStore
 from anyseek.settings import StoreSettings
-from search.stores.base import SpaceSpec
-from search.stores.qdrant_store import QdrantStore
 
 
 def _closed_port() -> int:

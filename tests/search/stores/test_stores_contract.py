@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from anyseek.errors import NotFoundError
-from anyseek.settings import StoreSettings
-from search.stores import (
+from anyseek.search.stores import (
     BACKENDS,
     MAX_K,
     Filter,
@@ -25,7 +24,8 @@ from search.stores import (
     SpaceSpec,
     backend_class,
 )
-from search.stores.base import DateRange, VectorStore
+from anyseek.search.stores.base import DateRange, VectorStore
+from anyseek.settings import StoreSettings
 
 SPACES = (SpaceSpec("clip", 32), SpaceSpec("dino", 48), SpaceSpec("raw", 16, "dot"))
 N = 300

@@ -9,9 +9,9 @@ import pytest
 import torch
 from fixture_layouts import MULTIMAE_FIXTURES
 
-from model.families.multimae import MultiMAE, MultiMAEInputError, load_multimae
-from model.families.multimae.masking import sample_visible
-from model.families.multimae.preprocess import (
+from anyseek.model.families.multimae import MultiMAE, MultiMAEInputError, load_multimae
+from anyseek.model.families.multimae.masking import sample_visible
+from anyseek.model.families.multimae.preprocess import (
     depth_unit,
     downsample_ids,
     normalize_rgb,

@@ -10,10 +10,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.families.multimae import MultiMAE, MultiMAEConfig, MultiMAEInputError, load_multimae
-from model.families.multimae.config import MultiMAEConfigError
-from model.families.multimae.loading import resolve_config
-from model.fourm.checkpoint import CheckpointError
+from anyseek.model.families.multimae import (
+    MultiMAE,
+    MultiMAEConfig,
+    MultiMAEInputError,
+    load_multimae,
+)
+from anyseek.model.families.multimae.config import MultiMAEConfigError
+from anyseek.model.families.multimae.loading import resolve_config
+from anyseek.model.fourm.checkpoint import CheckpointError
 
 PTH = "multimae-tiny-dev_multivit-a518ea13.pth"
 

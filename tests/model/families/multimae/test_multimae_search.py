@@ -14,13 +14,13 @@ import pytest
 import torch
 from PIL import Image
 
-from model.families.base import SearchModelBase
-from model.families.interface import ModelError, QueryRequest, SearchModel
-from model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
-from model.families.multimae.search import MultiMAESearchModel, is_multimae_source
-from model.families.registry import load_search_model
-from model.transforms import UserInputError
-from scenes import generate_scene
+from anyseek.model.families.base import SearchModelBase
+from anyseek.model.families.interface import ModelError, QueryRequest, SearchModel
+from anyseek.model.families.multimae import MultiMAE, MultiMAEConfig, save_multimae
+from anyseek.model.families.multimae.search import MultiMAESearchModel, is_multimae_source
+from anyseek.model.families.registry import load_search_model
+from anyseek.model.transforms import UserInputError
+from anyseek.scenes import generate_scene
 
 SEEDS = (0, 1, 2)
 

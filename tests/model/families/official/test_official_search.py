@@ -11,14 +11,14 @@ import pytest
 import torch
 from PIL import Image
 
+from anyseek.model.families.interface import ModelError, QueryRequest
+from anyseek.model.families.official import load_official_search_model
+from anyseek.model.families.official import sources as official_sources
+from anyseek.model.families.official.search import OfficialSearchModel
+from anyseek.model.families.official.synthetic import write_fm, write_tokenizer
+from anyseek.model.families.registry import load_search_model
+from anyseek.model.transforms.base import UserInputError
 from anyseek.settings import ModelSettings
-from model.families.interface import ModelError, QueryRequest
-from model.families.official import load_official_search_model
-from model.families.official import sources as official_sources
-from model.families.official.search import OfficialSearchModel
-from model.families.official.synthetic import write_fm, write_tokenizer
-from model.families.registry import load_search_model
-from model.transforms.base import UserInputError
 
 FIXTURE_TOKENIZERS = {
     "tokenizer_DINOv2-B14-global": "4M_tokenizers_DINOv2-B14-global_8k_16_224",
@@ -86,7 +86,7 @@ def test_loads_fixture_fm_and_tokenizers_from_repo_named_folders(model) -> None:
 
 
 def test_official_sources_are_recognised(fourm_fixtures) -> None:
-    from model.families.official import is_official_source
+    from anyseek.model.families.official import is_official_source
 
     assert is_official_source(fourm_fixtures / "fm")  # config in the weights' metadata
     assert is_official_source(fourm_fixtures / "fm" / "hub")  # config.json
@@ -102,8 +102,8 @@ def test_official_sources_are_recognised(fourm_fixtures) -> None:
 def test_embeddings_equal_predict_embeddings_of_the_fixture_model(
     model, fourm_fixtures, tokenizers, files
 ) -> None:
-    from model import load_fourm, load_vq_tokenizer, predict_embeddings
-    from model.transforms import transform_for
+    from anyseek.model import load_fourm, load_vq_tokenizer, predict_embeddings
+    from anyseek.model.transforms import transform_for
 
     fm = load_fourm(fourm_fixtures / "fm")
     spaces = {
@@ -169,7 +169,7 @@ def test_priors_estimated_from_images_and_used_for_information(model, files) -> 
     for prior in priors.values():
         assert prior.shape == (16, 8192)
         torch.testing.assert_close(prior.sum(-1), torch.ones(16))
-    from model.families.official.priors import priors_from_bytes, priors_to_bytes
+    from anyseek.model.families.official.priors import priors_from_bytes, priors_to_bytes
 
     stored = priors_from_bytes(priors_to_bytes(priors))  # as a collection keeps them
     assert all(torch.equal(stored[k], priors[k]) for k in priors)
@@ -245,7 +245,7 @@ def structured_model(tmp_path_factory) -> OfficialSearchModel:
 
 
 def test_structured_inputs_and_clip_space_on_a_generated_fm(structured_model, files) -> None:
-    from model.families.official.structured import METADATA_KEYS, serialize_boxes
+    from anyseek.model.families.official.structured import METADATA_KEYS, serialize_boxes
 
     model = structured_model
     assert [(s.name, s.output, s.dim) for s in model.spaces] == [("clip", "tok_clip@224", 512)]
@@ -286,11 +286,11 @@ def test_an_item_of_several_modalities_is_one_encoder_pass(model, files, monkeyp
     """Issue 51: a record of a photo, a depth map and a caption is indexed from all three at
     once, in one encoder pass for the whole batch of records, and its vectors are the joint
     query's of the same parts."""
-    from indexer.decode import DecodeLimits
-    from indexer.fetch import Fetched, FetchedPart
-    from indexer.parts import decode_item
-    from indexer.pipeline import embed
-    from indexer.sources import SourceRef
+    from anyseek.indexer.decode import DecodeLimits
+    from anyseek.indexer.fetch import Fetched, FetchedPart
+    from anyseek.indexer.parts import decode_item
+    from anyseek.indexer.pipeline import embed
+    from anyseek.indexer.sources import SourceRef
 
     values = {
         "rgb": files["image"].read_bytes(),

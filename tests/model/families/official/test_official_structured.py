@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from model.families.official.structured import (
+from anyseek.model.families.official.structured import (
     METADATA_KEYS,
     serialize_boxes,
     serialize_metadata,
     serialize_palette,
 )
-from model.fourm.tokenizers.text import load_text_tokenizer
-from model.transforms.base import UserInputError
+from anyseek.model.fourm.tokenizers.text import load_text_tokenizer
+from anyseek.model.transforms.base import UserInputError
 
 
 def test_palette_is_count_then_channels() -> None:

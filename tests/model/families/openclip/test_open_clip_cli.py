@@ -15,7 +15,7 @@ from tiny_clip import need_open_clip
 
 open_clip = need_open_clip()
 
-from cli import main  # noqa: E402
+from anyseek.cli import main  # noqa: E402
 
 pytestmark = pytest.mark.clip
 BF16 = 2e-2  # gallery batches may run in bfloat16 (the CPU's native bf16)
@@ -92,12 +92,12 @@ def test_the_api_describes_the_model(tiny_folder: Path, tmp_path: Path, monkeypa
     """``GET /v1/model``: identity, the clip space, the three query kinds, the relevance note."""
     from fastapi.testclient import TestClient
 
+    from anyseek.api.app import create_app
     from anyseek.db import migrate
     from anyseek.db.session import database_for
+    from anyseek.search.searcher import Searcher
+    from anyseek.search.stores import open_store
     from anyseek.settings import load_settings
-    from api.app import create_app
-    from search.searcher import Searcher
-    from search.stores import open_store
 
     for key in list(os.environ):
         if key.startswith("ANYSEEK_"):
@@ -105,7 +105,7 @@ def test_the_api_describes_the_model(tiny_folder: Path, tmp_path: Path, monkeypa
     settings = load_settings(data_dir=tmp_path, model={"source": str(tiny_folder)})
     database = database_for(settings, create_dirs=True)
     migrate.upgrade(database)
-    from model.families.registry import load_search_model
+    from anyseek.model.families.registry import load_search_model
 
     model = load_search_model(settings.model)
     store = open_store(settings)

@@ -15,9 +15,9 @@ from tiny_clip import ARCH, TINY, need_open_clip, save_model
 
 open_clip = need_open_clip()
 
-from model.families.interface import ModelError, QueryRequest  # noqa: E402
-from model.families.open_clip import OpenClipSearchModel, load_open_clip_search_model  # noqa: E402
-from model.families.registry import load_search_model  # noqa: E402
+from anyseek.model.families.interface import ModelError, QueryRequest  # noqa: E402
+from anyseek.model.families.open_clip import OpenClipSearchModel, load_open_clip_search_model  # noqa: E402
+from anyseek.model.families.registry import load_search_model  # noqa: E402
 
 pytestmark = pytest.mark.clip
 TOLERANCE = 1e-5
@@ -201,15 +201,15 @@ def test_sketches_weights_and_refusals(tiny_folder: Path, tmp_path: Path) -> Non
     np.testing.assert_allclose(got, want / np.linalg.norm(want), atol=TOLERANCE)
     with pytest.raises(ModelError, match="caption, sketch, image"):
         model.embed_query({"depth": torch.zeros(1)})
-    from model.transforms.base import UserInputError
+    from anyseek.model.transforms.base import UserInputError
 
     with pytest.raises(UserInputError, match="caption is empty"):
         model.query_modalities["caption"].transform("  ")
 
 
 def test_bf16_gallery_batches_as_the_precision_setting_says(tiny_folder: Path) -> None:
+    from anyseek.model.runtime.precision import bf16_matmul_pays
     from anyseek.settings import ModelSettings
-    from model.runtime.precision import bf16_matmul_pays
 
     default = load_search_model(str(tiny_folder))  # auto: where the timed matmul says it pays
     assert default.gallery_bf16 == bf16_matmul_pays()

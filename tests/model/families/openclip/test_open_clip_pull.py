@@ -16,9 +16,9 @@ from tiny_clip import need_open_clip
 
 open_clip = need_open_clip()
 
-from cli import main  # noqa: E402
-from model.families.interface import ModelError  # noqa: E402
-from model.families.registry import load_search_model  # noqa: E402
+from anyseek.cli import main  # noqa: E402
+from anyseek.model.families.interface import ModelError  # noqa: E402
+from anyseek.model.families.registry import load_search_model  # noqa: E402
 
 pytestmark = pytest.mark.clip
 REPO = "anyseek/tiny-clip"

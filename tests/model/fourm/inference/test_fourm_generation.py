@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model import FourM, FourMConfig, GenerationTarget, ModalityTokens, generate
-from model.fourm.inference.sampling import Sampler, _Step, empty_sequence_target
+from anyseek.model import FourM, FourMConfig, GenerationTarget, ModalityTokens, generate
+from anyseek.model.fourm.inference.sampling import Sampler, _Step, empty_sequence_target
 
 
 @pytest.fixture(scope="module")

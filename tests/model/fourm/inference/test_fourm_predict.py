@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model import (
+from anyseek.model import (
     FourM,
     FourMConfig,
     GenerationTarget,
@@ -17,10 +17,10 @@ from model import (
     load_vq_tokenizer,
     save_fourm,
 )
-from model.fourm.inference.predict import predict_embeddings, predict_logits
-from model.fourm.inference.sampling import generate
-from model.fourm.inputs import InputError
-from model.fourm.modalities import PAD_ID
+from anyseek.model.fourm.inference.predict import predict_embeddings, predict_logits
+from anyseek.model.fourm.inference.sampling import generate
+from anyseek.model.fourm.inputs import InputError
+from anyseek.model.fourm.modalities import PAD_ID
 
 
 @pytest.fixture(scope="module")

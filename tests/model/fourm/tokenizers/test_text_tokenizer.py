@@ -10,9 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from model import TokenizerError, load_text_tokenizer
-from model.fourm.tokenizers import TokenizerInputError
-from model.fourm.tokenizers.text import DEFAULT_WORDPIECE
+from anyseek.model import TokenizerError, load_text_tokenizer
+from anyseek.model.fourm.tokenizers import TokenizerInputError
+from anyseek.model.fourm.tokenizers.text import DEFAULT_WORDPIECE
 
 OFFICIAL_BYTES = 1_451_469  # size and digest of the official WordPiece file (apple/ml-4m)
 OFFICIAL_SHA256 = "8e684e9a0673e39f70702a698869f909ba697f871a0c6b2a07b5f61e91b3526e"

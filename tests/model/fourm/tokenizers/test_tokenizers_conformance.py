@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model import load_vq_tokenizer
+from anyseek.model import load_vq_tokenizer
 
 LAYOUTS = ["single_file", "hub_folder"]
 ATOL = RTOL = 1e-4

@@ -9,15 +9,15 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from model import TokenizerError, load_vq_tokenizer
-from model.fourm.checkpoint import CheckpointError
-from model.fourm.tokenizers import (
+from anyseek.model import TokenizerError, load_vq_tokenizer
+from anyseek.model.fourm.checkpoint import CheckpointError
+from anyseek.model.fourm.tokenizers import (
     TOKENIZER_PRESETS,
     TokenizerInputError,
     preset_for_modality,
     resolve_tokenizer_source,
 )
-from model.fourm.tokenizers.presets import parse_mlp, parse_vit
+from anyseek.model.fourm.tokenizers.presets import parse_mlp, parse_vit
 
 
 def fixture_file(fixtures: Path, name: str) -> Path:
@@ -274,7 +274,7 @@ def test_memcodes_cache_follows_new_weights(fourm_fixtures, glob, expected):
 
 
 def test_three_channel_tokenizer_explains_how_to_feed_a_one_channel_map():
-    from model.fourm.tokenizers import TokenizerConfig, VQTokenizer
+    from anyseek.model.fourm.tokenizers import TokenizerConfig, VQTokenizer
 
     config = TokenizerConfig.from_dict(
         {

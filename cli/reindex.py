@@ -1,7 +1,0 @@
-"""``anyseek reindex``: the top-level command (defined with the versions commands)."""
-
-from __future__ import annotations
-
-from cli.versions import reindex
-
-COMMANDS = (reindex,)
