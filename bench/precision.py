@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the packages, not bench/scenes.py; the
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the packages, not lab/scenes.py; the
 # fixtures' layouts are assembled by the tests' code (tests/fixture_layouts.py)
 
 from anyseek.model.service import load_search_model  # noqa: E402

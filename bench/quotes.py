@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
+#: where result files live: the service's benchmarks, then the model research (lab/)
+RESULT_FOLDERS = (ROOT / "bench" / "results", ROOT / "lab" / "results")
 #: a quoted number in a pattern of QUOTES
 N = r"(\d+(?:\.\d+)?)"
 NUMBER = re.compile(r"(?<![\w.@])\d+\.\d+|(?<![\w.@])\d+(?![\d.])")
@@ -51,12 +52,12 @@ def percent_left(value: float) -> float:
 
 
 def old_and_new(file: str, row: str) -> tuple[Cell, Cell]:
-    """A ``bench/compare_models.py`` row's two numbers: the old model's, then the new one's."""
+    """A ``lab/compare_models.py`` row's two numbers: the old model's, then the new one's."""
     return Cell(file, row, 0), Cell(file, row, 1)
 
 
 def change(file: str, row: str) -> Cell:
-    """A ``bench/compare_models.py`` row's change: the new model's number less the old one's."""
+    """A ``lab/compare_models.py`` row's change: the new model's number less the old one's."""
     return Cell(file, row, 2)
 
 
@@ -201,7 +202,7 @@ QUOTES: tuple[Quote, ...] = (
     Quote(
         "README.md",
         r"tall pages\): sketch {N} / {N}, painting {N} / {N}\. At 5,000 "
-        r"scenes sketches find their scene at R@1 {N} \(`bench/results/builtin_5k\.md`\)",
+        r"scenes sketches find their scene at R@1 {N} \(`lab/results/builtin_5k\.md`\)",
         (
             *_human("| sketch, held-out person (`scrawl`) |", 2, 3),
             *_human("| painting, held-out person |", 2, 3),
@@ -217,12 +218,12 @@ QUOTES: tuple[Quote, ...] = (
         (Cell("training.md", "wall time:", 0),),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"Its run took (\d+) minutes",
         (Cell("training.md", "wall time:", 0),),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"in which left-to-right order, expects R@1 {N} on the gallery",
         (Cell("caption_ceiling.md", "| default |", 2),),
     ),
@@ -265,18 +266,18 @@ QUOTES: tuple[Quote, ...] = (
     # row), then at equal minutes (the final rows, the pairs table's second lines), then the
     # machine's costs (train_pace.md)
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"step for step: captions \+{N} R@1, one-object attr_P@10 \+{N}, the held-out person's "
         r"sketches and paintings \+{N} / \+{N} R@10, so the step-for-step gain is not chance",
         tuple(Cell(SEED1, "| | change against base_seed1 |", i) for i in (0, 1, 5, 6)),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"given the same training minutes \(`base_900`: 900 steps, {N} minutes against {N}",
         (Cell(SEED1, "| base_900_seed1 |", 0), Cell(SEED1, "| pixels_96_seed1 |", 0)),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"one-object attr_P@10 {N} against {N} and the held-out person's paintings {N} against "
         r"{N} R@10, its sketches level \({N} against {N}\); what it keeps is on the generator's "
         r"drawings \(sketch R@1 {N} against {N}, the weakest pair without the image {N} against "
@@ -288,7 +289,7 @@ QUOTES: tuple[Quote, ...] = (
         ),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"the shipped recipe at 96 pixels would train its steps in {N} minutes and render its "
         r"scenes in {N} more, holding {N} GB of them in memory, where the 64-pixel recipe needs "
         r"{N} and {N} minutes",
@@ -357,13 +358,13 @@ QUOTES: tuple[Quote, ...] = (
     # docs/builtin_model.md: v11's full run, its pace and its comparisons (compare_models.py rows:
     # the old model's number, the new one's, the change)
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"trained from nothing in {N} minutes on a 2-core AMD EPYC with AVX-512 BF16 and no AMX,\s+"
-        r"where `bench/train_pace.py` had projected {N}",
+        r"where `lab/train_pace.py` had projected {N}",
         (Cell(V11_RUN, "wall time:", 0), Cell(PACE_EPYC, "| max_pool |", 8)),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"attr_P@10 {N} -> {N} against v10\. It pays on the caption rows: against v10 the "
         r"default\s+person's caption \+ sketch -{N} R@1 and the held-out person's own words "
         r"-{N} R@1, and\s+against v9 the generator's captions -{N}, the held-out person's own "
@@ -378,7 +379,7 @@ QUOTES: tuple[Quote, ...] = (
         ),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"\(caption -> depth {N} -> {N} R@1\)\. The held-out person stays short: sketches {N}\s+"
         r"and paintings {N} R@10",
         (
@@ -389,12 +390,12 @@ QUOTES: tuple[Quote, ...] = (
     ),
     # docs/builtin_model.md: v12's full run and its comparisons
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"18\) took {N} minutes from nothing on the same kind of EPYC",
         (Cell(V12_RUN, "wall time:", 0),),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"one-object attr_P@10 {N} -> {N} against v10, short of the target, and against v9 the\s+"
         r"generator's captions -{N} and the default person's own words -{N} R@1",
         (
@@ -406,19 +407,19 @@ QUOTES: tuple[Quote, ...] = (
     # docs/builtin_model.md: the levers after v10 (levers_after_v10.md's change rows: caption
     # R@1 0, attr_P@10 1, own words 4, held-out sketch 5 and painting 6, generator sketch 7)
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"attr_P@10 -{N}, captions -{N} R@1, the held-out person's paintings -{N} R@10; "
         r"`max_width` stays 0",
         tuple(Cell(AFTER_V10, CHANGE, i) for i in (1, 0, 6)),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"the held-out person's sketches -{N} and paintings -{N} R@10, the generator's sketches "
         r"-{N} R@1",
         tuple(Cell(AFTER_V10, CHANGE, i, line=1) for i in (5, 6, 7)),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"attr_P@10 \+{N} and \+{N} over two training seeds, each against the shipped recipe of "
         r"its seed, for captions -{N} / -{N} R@1 and a person's own words -{N} / -{N} R@1",
         (
@@ -431,12 +432,12 @@ QUOTES: tuple[Quote, ...] = (
         ),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"it had measured \+{N} attr_P@10 for -{N} caption R@1 \(`levers.md`\)",
         (Cell("levers.md", CHANGE, 1, line=2), Cell("levers.md", CHANGE, 0, line=2)),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"1,000-step arms of {N} and {N} training minutes against {N} and {N}",
         (
             Cell(AFTER_V10, "| object_heavy |", 2),
@@ -448,14 +449,14 @@ QUOTES: tuple[Quote, ...] = (
     # docs/builtin_model.md: more pixels per object (levers_pixels.md: each arm's final row,
     # the change against base, then the pairs table's rows, each arm's second line)
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"Step for step it gains on every row: captions \+{N} R@1, one-object attr_P@10 \+{N}, "
         r"the held-out person's sketches and paintings \+{N} / \+{N} R@10, the `default` "
         r"person's \+{N} / \+{N}, the generator's sketches \+{N} R@1",
         tuple(Cell(PIXELS, "| | change against base |", i) for i in (0, 1, 5, 6, 2, 3, 7)),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"the weakest pair without the image \(a sketch gallery asked by edges\) rises from "
         r"{N} to {N}, and a caption finds the photo at R@1 {N} against {N}\. But a step costs "
         r"more: {N} against {N} minutes of training",
@@ -469,7 +470,7 @@ QUOTES: tuple[Quote, ...] = (
         ),
     ),
     Quote(
-        "docs/builtin_model.md",
+        "lab/log.md",
         r"a red cube among the top 10 for \"a small red metal cube\" {N} of the time against {N}, "
         r"and the linear probe of the image vectors finds the whole object at P@10 {N} against {N}",
         tuple(
@@ -555,12 +556,27 @@ def flatten(text: str) -> str:
     return " ".join(text.split())
 
 
+def result_path(name: str) -> Path:
+    """The result file named ``name`` in the first of :data:`RESULT_FOLDERS` that holds it."""
+    for folder in RESULT_FOLDERS:
+        if (folder / name).is_file():
+            return folder / name
+    raise AssertionError(f"no result file {name} in {[str(f) for f in RESULT_FOLDERS]}")
+
+
+def shown(name: str) -> str:
+    """A result file's path as a doc names it (``bench/results/NAME`` or ``lab/results/NAME``)."""
+    path = result_path(name)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def read_cell(cell: Cell) -> float:
     """The number a cell names, converted as the doc writes it."""
-    lines = [x for x in (RESULTS / cell.file).read_text().splitlines() if x.startswith(cell.row)]
+    text = result_path(cell.file).read_text()
+    lines = [x for x in text.splitlines() if x.startswith(cell.row)]
     if len(lines) <= cell.line:
         raise AssertionError(
-            f"bench/results/{cell.file} has {len(lines)} line(s) starting {cell.row!r}, "
+            f"{shown(cell.file)} has {len(lines)} line(s) starting {cell.row!r}, "
             f"not a line {cell.line}"
         )
     numbers = NUMBER.findall(lines[cell.line][len(cell.row) :].replace(",", ""))
@@ -584,7 +600,7 @@ def drift(quote: Quote, text: str) -> list[str]:
         return [f"{quote.doc}: no text matches {quote.pattern!r} (reworded? update QUOTES)"]
     assert len(found.groups()) == len(quote.cells), quote.pattern
     return [
-        f"{quote.doc} quotes {quoted} where bench/results/{cell.file} ({cell.row!r}) has {value:g}"
+        f"{quote.doc} quotes {quoted} where {shown(cell.file)} ({cell.row!r}) has {value:g}"
         for quoted, cell in zip(found.groups(), quote.cells, strict=True)
         if not agrees(quoted, value := read_cell(cell))
     ]

@@ -4,8 +4,8 @@ A negative item used to be added at its weight (``q - |w| n``), which at the pag
 of -1 overwhelmed the query: the wanted scene fell from #4 to past #1000. The ``project`` rule
 removes only a share ``|w|`` of the query's component along the item (at -1 the query becomes
 orthogonal to it, never its opposite), so it steers away without turning the query around.
-``bench/not_like.py`` measures both rules at each weight on the built-in model; its figures, the
-default -0.75's included, are in ``bench/results/not_like.md`` (quoted in README and
+``lab/not_like.py`` measures both rules at each weight on the built-in model; its figures, the
+default -0.75's included, are in ``lab/results/not_like.md`` (quoted in README and
 ``docs/search.md``, never here, so they cannot drift).
 """
 

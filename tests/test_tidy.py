@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCANNED = ("tests", "bench")
+SCANNED = ("tests", "bench", "lab")
 MIN_STATEMENTS = 3  # smaller functions may be alike by chance
 
 

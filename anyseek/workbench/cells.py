@@ -1,7 +1,7 @@
 """Which objects each cell of the image trunk's last grid holds: grid supervision, training only.
 
 The image vector of the shipped model reads a scene as a bag of attributes: a linear probe of it
-finds "a red cube" no better than the captions do (``bench/results/object_binding.md``), and a
+finds "a red cube" no better than the captions do (``lab/results/object_binding.md``), and a
 head that asks the *vector* which objects the scene has memorised its training scenes
 (``anyseek.workbench.attributes``). This asks earlier and more locally: a 1x1 classifier on each
 cell of

@@ -2,7 +2,7 @@
 
 The base loss pulls every query modality to its scene's image vector, so a caption and a depth
 map of one scene meet only through the image: any-to-any search from a caption to a depth map,
-a segmentation or a sketch (``bench/results/any_to_any.md``) is as good as what emerges there.
+a segmentation or a sketch (``lab/results/any_to_any.md``) is as good as what emerges there.
 This adds InfoNCE between the modalities themselves. A training row already shows its caption
 and one pixel query, so caption pairs cost nothing more; a pixel pair (a sketch and a depth map)
 needs a second pixel query on the row, drawn from the listed partners of its first for a

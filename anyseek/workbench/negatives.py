@@ -2,7 +2,7 @@
 
 Contrastive training with whole-scene captions never asks the image vector *which* object is red:
 in a batch of 256 random scenes, no other scene has the same bag of colours and shapes, so a bag
-is enough to tell them apart (``bench/results/object_binding.md``: v7's top 10 for "a red cube"
+is enough to tell them apart (``lab/results/object_binding.md``: v7's top 10 for "a red cube"
 hold something red 0.997 of the time, a red cube 0.629). NegCLIP's remedy (Yuksekgonul et al.,
 "When and why vision-language models behave like bags-of-words", 2023) is a hard negative
 caption per image: the true caption with two attributes swapped, which only a model that binds

@@ -2,7 +2,7 @@
 
 A CPU flag says whether bfloat16 is multiplied in hardware, not whether autocast pays: on a
 2-core Xeon with AVX-512 BF16 and no AMX a step of the shipped recipe ran slower in bfloat16 than
-in float32 (``bench/results/train_pace.md``). So a run whose recipe allows bfloat16 times the
+in float32 (``lab/results/train_pace.md``). So a run whose recipe allows bfloat16 times the
 same batch both ways before it trains and keeps the faster; float32, the exact one, wins a tie.
 """
 

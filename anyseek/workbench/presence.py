@@ -102,7 +102,7 @@ def initial_presence() -> torch.Tensor:
     pair the model knows nothing about starts at the rate of fits. SigLIP's -10 suits batches of
     thousands with one fit each; here the learning rate would take thousands of steps to move
     it, and in the meantime every fit costs ~10 and drags the embeddings (measured: the captions
-    collapsed, ``bench/results/levers_presence.md``)."""
+    collapsed, ``lab/results/levers_presence.md``)."""
     return torch.tensor([math.log(20.0), math.log(0.02 / 0.98)])
 
 

@@ -95,7 +95,7 @@ class TrainRecipe:
     bf16: bool = True
     # the text tower's attention while training (workbench.train.ATTENTION): "math", plain
     # matmuls, or "auto", torch's choice (a fused kernel on a CPU, slower to train through here:
-    # bench/results/train_pace_amx.md)
+    # lab/results/train_pace_amx.md)
     attention: str = "math"
     chunk_minutes: float = 8.0  # checkpoint and validate this often
     threads: int = 2

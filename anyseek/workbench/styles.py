@@ -55,7 +55,7 @@ RANDOM = "random"
 RANDOM_WIDE = "random_wide"
 """Like :data:`RANDOM`, with every knob drawn from the widest range a person may have
 (:data:`WIDE_KNOBS`): each of the held-out person's habits lies inside it, none of its
-combinations or seeds is trained on. Measured by ``bench/levers.py`` (``levers_wide.md``); the
+combinations or seeds is trained on. Measured by ``lab/levers.py`` (``levers_wide.md``); the
 ``default`` recipe's fifth person."""
 
 #: knob -> (low, high) of a random person; kept short of the held-out person's tall pages,

@@ -58,7 +58,7 @@ DRAWN = ("sketch", "semseg")  # pixel modalities a person draws
 
 #: a recipe's ``attention`` -> the kernels the text tower's attention may use while training. The
 #: fused (flash) CPU kernel's backward is slow over captions this short, so recipes train through
-#: plain matmuls (``bench/results/train_pace_amx.md`` times both); serving keeps torch's choice.
+#: plain matmuls (``lab/results/train_pace_amx.md`` times both); serving keeps torch's choice.
 ATTENTION: dict[str, list[SDPBackend]] = {
     "math": [SDPBackend.MATH],
     "auto": [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH],

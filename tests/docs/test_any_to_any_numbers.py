@@ -1,6 +1,6 @@
 """The any-to-any table that docs quote is the one its bench wrote: ``docs/any_to_any.md``'s
-marked section and ``bench/results/any_to_any.md`` are what ``bench/any_to_any.py`` renders from
-``bench/results/any_to_any.json``, word for word; and that run meets the targets it claims."""
+marked section and ``lab/results/any_to_any.md`` are what ``lab/any_to_any.py`` renders from
+``lab/results/any_to_any.json``, word for word; and that run meets the targets it claims."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-RESULTS = ROOT / "bench" / "results"
+RESULTS = ROOT / "lab" / "results"
 
 
 def _bench():
-    """``bench/any_to_any.py`` as a module (bench/ is no package)."""
-    spec = importlib.util.spec_from_file_location("any_to_any", ROOT / "bench" / "any_to_any.py")
+    """``lab/any_to_any.py`` as a module (bench/ is no package)."""
+    spec = importlib.util.spec_from_file_location("any_to_any", ROOT / "lab" / "any_to_any.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -26,7 +26,7 @@ def test_the_docs_and_the_results_file_say_what_the_run_measured() -> None:
     found = json.loads((RESULTS / "any_to_any.json").read_text())
     text = bench.report(found)
     results = (RESULTS / "any_to_any.md").read_text()
-    assert results.startswith("Command: `PYTHONPATH=. .venv/bin/python bench/any_to_any.py ")
+    assert results.startswith("Command: `PYTHONPATH=. .venv/bin/python lab/any_to_any.py ")
     assert text in results
     doc = (ROOT / "docs" / "any_to_any.md").read_text()
     section = doc.split(bench.BEGIN, 1)[1].split(bench.END, 1)[0]

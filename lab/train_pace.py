@@ -1,0 +1,191 @@
+"""What a training run of the shipped recipe costs on this CPU, by image side and precision.
+
+    PYTHONPATH=. .venv/bin/python lab/train_pace.py --scenes 2000 \
+        --out lab/results/train_pace.md
+
+For each image side (the shipped network at 64 pixels, ``max_pool_96`` at 96) this renders
+``--scenes`` training scenes as ``anyseek train default`` does (timed, and their size on disk,
+which training holds in memory), then times one batch's training step of the shipped recipe in
+float32 and under bfloat16 autocast (``anyseek.workbench.pace``, the trial every run makes before it
+trains), and again in the chosen precision through torch's fused attention kernel for the text
+tower (recipes train through plain matmuls, ``train.attention``). A run's pace is the mean step
+over ``--run-steps`` fresh batches, batch making included; from it the recipe's steps and
+scenes are projected to minutes. It answers whether a recipe fits the 120 minutes issue 53
+gives a run from nothing on the machine at hand, before a run is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import platform
+import random
+import re
+import shlex
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel
+from anyseek.model.runtime.precision import native_bf16
+from anyseek.workbench.cache import build_cache
+from anyseek.workbench.pace import PrecisionTrial, step_seconds, time_precisions
+from anyseek.workbench.pipeline import build_vocab
+from anyseek.workbench.readers import declared_readers
+from anyseek.workbench.recipe import Recipe, TrainRecipe, load_recipe
+from anyseek.workbench.train import Batcher, TrainState, new_state, train_step
+
+#: model config -> the image side it reads (rendered at that side)
+SIDES = {"max_pool": 64, "max_pool_96": 96}
+
+
+@dataclass(frozen=True)
+class Pace:
+    """One image side's costs on this CPU."""
+
+    model: str
+    side: int
+    render_s_per_1000: float
+    mb_per_1000: float
+    trial: PrecisionTrial
+    fused_s: float  # the step in the chosen precision with the text tower's fused attention
+    run_s: float  # a step as a run takes it: fresh batches, batch making included
+
+
+def cpu_name() -> str:
+    """The CPU's model name and the bfloat16 flags it reports."""
+    info = Path("/proc/cpuinfo")
+    text = info.read_text() if info.is_file() else ""
+    name = re.search(r"model name\s*:\s*(.+)", text)
+    flags = sorted(set(re.findall(r"\b(avx512_bf16|amx_bf16|amx_tile)\b", text)))
+    return f"{name.group(1) if name else platform.processor()}; flags: {', '.join(flags) or 'none'}"
+
+
+def measure(
+    base: Recipe, model: str, side: int, scenes: int, repeats: int, run_steps: int, root: Path
+) -> Pace:
+    """Render ``scenes`` at ``side`` into ``root`` and time the recipe's step there."""
+    recipe = replace(base, model=model, data=replace(base.data, size=side, scenes=scenes))
+    d = recipe.data
+    began = time.monotonic()
+    data = build_cache(
+        root / f"cache-{side}", n=scenes, seed=d.seed, size=side, styles=d.styles, chunk=d.chunk,
+        workers=d.workers, readers=declared_readers(side, d.input_settings),
+    )  # fmt: skip
+    render = (time.monotonic() - began) / scenes * 1000
+    mb = sum(f.stat().st_size for f in (root / f"cache-{side}").glob("*.pt")) / 1e6
+    torch.manual_seed(0)
+    config = BuiltinConfig.load(Path(model))
+    state = new_state(BuiltinModel(config), recipe.train)
+    queries = tuple(q for q in config.pixel_inputs if q != "rgb")
+    batcher = Batcher(data, build_vocab(recipe, data), recipe.train, queries, random.Random(0))
+    trial = time_precisions(state, batcher, recipe.train, repeats=repeats)
+    fused = replace(recipe.train, attention="auto")
+    batch = batcher.batch(recipe.train.batch)  # the trial's batch: it put the random state back
+    fused_s = step_seconds(state, batch, fused, bf16=trial.bf16, repeats=repeats)
+    as_chosen = replace(recipe.train, bf16=trial.bf16)
+    run_s = run_seconds(state, batcher, as_chosen, run_steps)
+    mb_per_1000 = round(mb / scenes * 1000, 1)
+    return Pace(model, side, round(render, 2), mb_per_1000, trial, fused_s, run_s)
+
+
+def run_seconds(state: TrainState, batcher: Batcher, recipe: TrainRecipe, steps: int) -> float:
+    """Mean seconds per step over ``steps`` fresh batches, each made as a run makes it, after
+    two to warm up, on a copy of ``state``. Batches differ in how many rows each modality and
+    the second queries take, and a new row count costs the convolutions a new plan, so one
+    batch repeated (the precision trial) runs faster than a run does."""
+    trial = copy.deepcopy(state)
+    for _ in range(2):
+        train_step(trial, batcher.batch(recipe.batch), recipe)
+    began = time.perf_counter()
+    for _ in range(steps):
+        train_step(trial, batcher.batch(recipe.batch), recipe)
+    return round((time.perf_counter() - began) / steps, 4)
+
+
+def report(
+    paces: list[Pace], recipe: Recipe, rendered: int, run_steps: int, command: str, cpu: str
+) -> str:
+    """The markdown: per side, the step both ways and the shipped recipe projected."""
+    steps, scenes = recipe.train.steps, recipe.data.scenes
+    lines = [
+        "# Training pace of the built-in model on this CPU",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"CPU: {cpu}; {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
+        f"native bfloat16 by its flags: {'yes' if native_bf16() else 'no'}.",
+        "",
+        f"One batch of {recipe.train.batch} of the shipped recipe (`default`: the cell head and "
+        "the cross pairs on), its training step timed after a warm-up step, the fastest of the "
+        "repeats (`anyseek.workbench.pace`, the trial `anyseek train default` makes before it "
+        "trains), "
+        "in float32 and under bf16 autocast; then, in the precision the trial chose, the mean "
+        f"step over {run_steps} fresh batches, each made as a run makes it (a run's pace: "
+        "batches differ in the rows each modality takes, so one batch repeated is faster); "
+        f"rendering timed on {rendered:,} scenes per side, on {recipe.data.workers} worker "
+        f"processes. Projected from a run's pace: the shipped recipe's {steps:,} steps "
+        f"(validation excluded) and its {scenes:,} scenes (rendering, and the memory training "
+        "holds them in); from nothing is the two together. The text tower's attention runs as "
+        f"recipes train it (`train.attention` {recipe.train.attention!r}); the last two columns "
+        "time the trial's step in the chosen precision through torch's fused attention kernel "
+        "instead (`attention` 'auto').",
+        "",
+        "| model | image side | float32 s/step | bf16 autocast s/step | bf16 / float32 | "
+        f"chosen | a run's s/step | {steps:,} steps, min | render s / 1,000 scenes | "
+        f"{scenes:,} scenes: render min | from nothing, min | GB | fused attention s/step | "
+        "fused / as trained |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in paces:
+        t = p.trial
+        train_min = p.run_s * steps / 60
+        render_min = p.render_s_per_1000 * scenes / 1000 / 60
+        lines.append(
+            f"| {p.model} | {p.side} | {t.float32_s:.3f} | {t.bf16_s:.3f} | "
+            f"{t.bf16_s / t.float32_s:.2f} | {t.chosen} | {p.run_s:.3f} | {train_min:.0f} | "
+            f"{p.render_s_per_1000:.1f} | {render_min:.0f} | {train_min + render_min:.0f} | "
+            f"{p.mb_per_1000 * scenes / 1000 / 1000:.1f} | {p.fused_s:.3f} | "
+            f"{p.fused_s / t.seconds:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Measure each side, then write the report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenes", type=int, default=2000, help="rendered per side")
+    parser.add_argument("--repeats", type=int, default=3, help="timed steps per precision")
+    parser.add_argument(
+        "--run-steps", type=int, default=20, help="fresh batches a run's pace is the mean of"
+    )
+    parser.add_argument("--models", default=",".join(SIDES), help=f"from {', '.join(SIDES)}")
+    parser.add_argument("--out", type=Path, help="the markdown report")
+    args = parser.parse_args()
+    unknown = [m for m in args.models.split(",") if m not in SIDES]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {list(SIDES)}")
+    if min(args.scenes, args.repeats, args.run_steps) < 1:
+        parser.error("--scenes, --repeats and --run-steps must be at least 1")
+    base = load_recipe("default")
+    torch.set_num_threads(base.train.threads)
+    with tempfile.TemporaryDirectory(prefix="train-pace-") as root:
+        paces = [
+            measure(base, m, SIDES[m], args.scenes, args.repeats, args.run_steps, Path(root))
+            for m in args.models.split(",")
+        ]
+    command = "PYTHONPATH=. .venv/bin/python lab/train_pace.py " + shlex.join(sys.argv[1:])
+    text = report(paces, base, args.scenes, args.run_steps, command, cpu_name())
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
