@@ -228,3 +228,38 @@ def test_every_room_of_model_is_named_by_the_contracts() -> None:
     assert sorted([*hidden, *INTERFACE]) == rooms, (
         f"the layers above model/ may import only {', '.join(INTERFACE)}"
     )
+
+
+def _import_cycles() -> list[tuple[str, str]]:
+    """Pairs of modules that import each other, directly or through others (lazy imports in a
+    function count: they are imports all the same)."""
+    import grimp  # import-linter's own graph builder
+
+    graph = grimp.build_graph("anyseek", cache_dir=None)
+    return sorted(
+        {
+            tuple(sorted((module, imported)))
+            for module in graph.modules
+            for imported in graph.find_modules_directly_imported_by(module)
+            if graph.chain_exists(importer=imported, imported=module)
+        }
+    )
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    assert _import_cycles() == []
+
+
+def test_a_lazy_import_that_closes_a_loop_is_a_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check can fail: the loss moved back into train (cross -> train -> recipe -> cross)."""
+    import grimp
+
+    real = grimp.build_graph
+
+    def with_loop(*args, **kwargs):
+        graph = real(*args, **kwargs)
+        graph.add_import(importer="anyseek.workbench.cross", imported="anyseek.workbench.train")
+        return graph
+
+    monkeypatch.setattr(grimp, "build_graph", with_loop)
+    assert ("anyseek.workbench.cross", "anyseek.workbench.train") in _import_cycles()

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from anyseek.workbench.contrastive import info_nce
+
 CAPTION = "caption"
 Pair = tuple[str, str]
 
@@ -114,8 +116,6 @@ def cross_loss(
     """Mean symmetric InfoNCE over the pairs, each over the rows that show both of its
     modalities (at least two); None when no pair has two rows. ``positives`` [B, B]: which
     scenes each row's caption fits (a one-object caption fits several)."""
-    from anyseek.workbench.train import info_nce
-
     terms = []
     for a, b in pairs:
         if a not in per_modality or b not in per_modality:

@@ -37,6 +37,7 @@ from anyseek.scenes.tensors import PIXEL_INPUTS
 from anyseek.workbench.attributes import AttributeHead, attribute_loss, conjunction_labels
 from anyseek.workbench.cache import TrainingSet
 from anyseek.workbench.cells import CellHead, cell_labels, cell_loss
+from anyseek.workbench.contrastive import info_nce
 from anyseek.workbench.cross import (
     cross_loss,
     cross_modalities,
@@ -63,35 +64,6 @@ ATTENTION: dict[str, list[SDPBackend]] = {
     "math": [SDPBackend.MATH],
     "auto": [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH],
 }
-
-
-def info_nce(
-    a: torch.Tensor,
-    b: torch.Tensor,
-    scale: torch.Tensor,
-    positives: torch.Tensor | None = None,
-    extra: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Symmetric InfoNCE of unit rows ``[B, D]``: row i of ``a`` belongs with row i of ``b``,
-    and with every j where ``positives[i, j]`` (a one-object caption fits several scenes).
-    ``extra`` [K, D] are more rows like ``a``'s that belong with no row of ``b``: hard negatives
-    that every row of ``b`` must rank below its own (``anyseek.workbench.negatives``)."""
-    logits = scale * a @ b.t()
-    if positives is None and extra is None:
-        labels = torch.arange(len(a))
-        return (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
-    if positives is None:
-        positives = torch.eye(len(a), dtype=torch.bool)
-    back, back_positives = logits.t(), positives.t()  # [B, B]: each b against every a
-    if extra is not None:
-        back = torch.cat([back, scale * b @ extra.t()], 1)  # [B, B + K]
-        none = torch.zeros(len(b), len(extra), dtype=torch.bool)
-        back_positives = torch.cat([back_positives, none], 1)
-    forward = (logits.logsumexp(1) - logits.masked_fill(~positives, -math.inf).logsumexp(1)).mean()
-    backward = (
-        back.logsumexp(1) - back.masked_fill(~back_positives, -math.inf).logsumexp(1)
-    ).mean()
-    return (forward + backward) / 2
 
 
 def shifted(x: torch.Tensor, amount: float = 0.08, nearest: bool = True) -> torch.Tensor:

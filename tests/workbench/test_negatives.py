@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from anyseek.model.vocabulary.synonyms import canonical_caption
+from anyseek.workbench.contrastive import info_nce
 from anyseek.workbench.metrics import caption_facts, satisfies
 from anyseek.workbench.negatives import attribute_words, binding_negative
 from anyseek.workbench.recipe import TrainRecipe
-from anyseek.workbench.train import Batcher, info_nce
+from anyseek.workbench.train import Batcher
 
 RED_CUBE = {"shape": "cube", "color": "red", "size": "small", "material": "metal"}
 BLUE_BALL = {"shape": "sphere", "color": "blue", "size": "large", "material": "matte"}

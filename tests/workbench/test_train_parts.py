@@ -13,10 +13,11 @@ import torch
 import torch.nn.functional as F
 
 from anyseek.model.builtin.text import WordVocab
+from anyseek.workbench.contrastive import info_nce
 from anyseek.workbench.presence import encode_scenes, fits, presence_loss, trusted_rows
 from anyseek.workbench.recipe import TrainRecipe, load_recipe
 from anyseek.workbench.styles import RANDOM, random_person, style, training_styles
-from anyseek.workbench.train import OBJECT, Batcher, fitting, info_nce, lr_at, shifted, warped
+from anyseek.workbench.train import OBJECT, Batcher, fitting, lr_at, shifted, warped
 
 
 def test_one_positive_each_is_plain_infonce() -> None:
