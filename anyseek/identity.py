@@ -1,10 +1,9 @@
 """Which model made a set of vectors, and the one refusal when another model would meet them.
 
 A :class:`ModelIdentity` is made from a loaded model by ``anyseek.model.service.model_identity``,
-stored
-on a collection version and read back by ``anyseek.db.versions`` (``store_identity`` /
-``stored_identity``), and compared with ``==``. Every place that finds two identities apart
-refuses through :func:`ensure_same_model`, so users see one error and one way out.
+stored on a collection version and read back by ``anyseek.db.versions`` (``store_identity`` /
+``stored_identity``), and compared with ``==``. Every place that finds two identities apart refuses
+through :func:`ensure_same_model`, so users see one error and one way out.
 """
 
 from __future__ import annotations

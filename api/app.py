@@ -77,8 +77,7 @@ def create_app(
     document publishes. With ``writer_url`` the app is a *reader* (``anyseek serve --workers``):
     it searches and reads, runs no index jobs, and forwards every write route's request to the
     writer process at that address (``anyseek.api.forward``). ``on_loaded`` runs (on a thread) once
-    the
-    model has loaded, before the server listens (``anyseek.api.readers``: the processes start
+    the model has loaded, before the server listens (``anyseek.api.readers``: the processes start
     together).
     """
     if searcher is not None and searcher.settings != settings.search:

@@ -2,9 +2,7 @@
 
 The indexer owns how items get in; this module holds the few whole-collection and whole-item
 changes the API makes (create and delete everywhere: `anyseek.indexer.collections`, shared with the
-CLI)
-and the reads it serves.
-Each takes the request's session; the request commits it.
+CLI) and the reads it serves. Each takes the request's session; the request commits it.
 """
 
 from __future__ import annotations

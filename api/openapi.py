@@ -6,9 +6,8 @@ FastAPI documents the errors a route lists by hand, plus a 422 of its own shape
 derives the statuses every route can answer from what it takes (parameters: 422; a body: 400,
 413; an API key: 401) and gives each error one content, ``application/problem+json`` with the
 ``Problem`` schema, as ``anyseek.api.errors`` sends it. :func:`add_links` writes the :data:`LINKS`
-table
-into the responses, so a client (or a stateful fuzzer) can follow a created job or a listed item
-to the routes that take its id.
+table into the responses, so a client (or a stateful fuzzer) can follow a created job or a listed
+item to the routes that take its id.
 """
 
 from __future__ import annotations

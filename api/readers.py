@@ -12,8 +12,7 @@ over every process.
 The writer is the server as with one process: it runs the index jobs and is the store's one
 writing process; it also listens on a private loopback port. A reader loads the model, searches
 and reads, and forwards each write to that port (``anyseek.api.forward``). A reader that dies is
-started
-again; readers stop with the writer, and stop by themselves when the writer is gone.
+started again; readers stop with the writer, and stop by themselves when the writer is gone.
 """
 
 from __future__ import annotations

@@ -5,8 +5,7 @@
         --models /tmp/old_builtin,builtin --dtypes float32,bfloat16 --index 2000 --out /tmp/t.md
 
 The in-process rows go through the search-model interface (``anyseek.model.service``), exactly what
-the
-indexer and the server call; the ``anyseek index`` column runs the command as a user does, on a
+the indexer and the server call; the ``anyseek index`` column runs the command as a user does, on a
 fresh data directory, with ``ANYSEEK_MODEL__SOURCE`` set to the model.
 """
 

@@ -12,8 +12,8 @@ folder, extension, bytes, width, height, mtime, sha256), then
   held-out query scenes' vectors (ground truth: a brute-force scan of the same gallery);
 * ``--outbox`` items are staged in the metadata database and applied by the real write path
   (``anyseek.indexer.outbox.apply_pending``: thumbnails, near-duplicate check, upsert, flush,
-  database
-  commit) on top of the full collection: vectors/s of the store and database, model excluded.
+  database commit) on top of the full collection: vectors/s of the store and database, model
+  excluded.
 
 Results: ``bench/results/scale.json`` keyed by size (the configuration the service uses at that
 size, plus every configuration measured under ``"configs"``), a markdown table and a plot

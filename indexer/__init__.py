@@ -2,8 +2,8 @@
 
 Entry points: :func:`run_index` (in-process, also what a Celery chunk runs through
 :func:`anyseek.indexer.pipeline.process_chunk`), :func:`index_uploads` for files uploaded through
-the API,
-and :func:`plan_job` to write a job for workers (in the caller's session when it passes one).
+the API, and :func:`plan_job` to write a job for workers (in the caller's session when it passes
+one).
 """
 
 from __future__ import annotations

@@ -3,10 +3,9 @@
 While ``run_index`` works on a job, a thread stamps ``heartbeat_at`` every ``heartbeat_s``. A job
 still ``running`` whose stamp is older than ``heartbeat_stale_s`` lost its process (kill -9, a
 crash, a power cut): the API server resumes such jobs at start (``anyseek.api.indexing``) and
-listing jobs
-marks the others failed, saying how to finish them. Jobs run by workers carry no heartbeat (each
-chunk's worker renews a lease on it instead, ``anyseek.indexer.chunk_lease``) and are never judged
-here.
+listing jobs marks the others failed, saying how to finish them. Jobs run by workers carry no
+heartbeat (each chunk's worker renews a lease on it instead, ``anyseek.indexer.chunk_lease``) and
+are never judged here.
 """
 
 from __future__ import annotations

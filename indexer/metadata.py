@@ -2,8 +2,7 @@
 upload's field) and how an edit is recorded: the item's row, the field registry and the outbox.
 
 Values are checked and normalised by ``anyseek.search.fields``; the store's payload follows the
-database
-through the metadata outbox (``anyseek.indexer.outbox.apply_metadata``).
+database through the metadata outbox (``anyseek.indexer.outbox.apply_metadata``).
 """
 
 from __future__ import annotations
@@ -74,8 +73,7 @@ def parse_metadata(data: bytes | str, name: str) -> MetadataRows:
     """Rows of a metadata file's content by their ``path``: CSV when ``name`` (the file's path or
     upload name, which labels every error) ends in ``.csv``, else one JSON object a line; values
     checked as every metadata value is (``anyseek.search.fields``). A bad row is a
-    :class:`SourceError`
-    saying ``NAME:LINE: why``, for the CLI and the API alike."""
+    :class:`SourceError` saying ``NAME:LINE: why``, for the CLI and the API alike."""
     try:
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     except UnicodeDecodeError as error:

@@ -3,8 +3,7 @@ picture of the item in its own form for the page (depth in a colour map, a segme
 palette, a sketch as its lines; a caption has none, its text is in the payload).
 
 An image file alone is decoded as it always was (:func:`anyseek.indexer.decode.decode`); an item of
-parts
-(``Fetched.parts``) becomes a :class:`Decoded` whose ``inputs`` hold one model input per part,
+parts (``Fetched.parts``) becomes a :class:`Decoded` whose ``inputs`` hold one model input per part,
 keyed by the model's query modality, so the indexer embeds it as one joint query of all of them.
 """
 

@@ -4,8 +4,7 @@ Only models that reconstruct (MultiMAE, see
 :class:`anyseek.model.families.interface.ReconstructingModel`)
 produce them. They are predicted with the chunk's vectors and written once the chunk is staged
 (when its items have ids), and again by a re-index with such a model (``anyseek.indexer.reindex``);
-the
-web page's item view and ``GET .../thumbnail?kind=`` serve them.
+the web page's item view and ``GET .../thumbnail?kind=`` serve them.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ rgb...), the text for ``caption``, JSON text for structured kinds (palette, boxe
 manifest are relative to it and checked against the allowed roots like a list's. A row that cannot
 become an item (not JSON, not UTF-8, no part) is a per-row failure ``FILE:LINE: why``; the rest
 of the file is indexed. Which modalities exist is :data:`anyseek.model.queries.QUERY_KINDS`
-(``image``
-named ``rgb``); which ones a model takes is checked by :func:`check_taken` before a job is written.
+(``image`` named ``rgb``); which ones a model takes is checked by :func:`check_taken` before a job
+is written.
 """
 
 from __future__ import annotations

@@ -8,11 +8,9 @@ already holds, so a re-run, also after ``kill -9``, does only the rest), shows p
 job and stops when the job is cancelled (``anyseek jobs cancel``), dropping the unfinished
 version. Items added meanwhile are caught up until a pass finds none missing; deleted ones are
 pruned. Then ``anyseek.indexer.versions.switch_version`` makes it current in one database UPDATE,
-the
-store alias follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are dropped (the
+the store alias follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are dropped (the
 version lifecycle: switch, rollback, retention, is ``anyseek.indexer.versions``'s; filling a
-version,
-``anyseek.indexer.catch_up``'s).
+version, ``anyseek.indexer.catch_up``'s).
 """
 
 from __future__ import annotations

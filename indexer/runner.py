@@ -149,9 +149,9 @@ def run_index(
     try:
         with database.session() as session:
             job = start_job(session, job_id, resume=True)
-            load = load_model or (lambda source: process_model(settings, source))
-            model, source = collection_model(session, job.collection, model, load)
-            attach_model(session, job.collection, model, source or settings.model.source)
+            load = load_model or (lambda model_source: process_model(settings, model_source))
+            model, model_source = collection_model(session, job.collection, model, load)
+            attach_model(session, job.collection, model, model_source or settings.model.source)
             collection = job.collection.name
         with ThreadPoolExecutor(settings.indexer.decode_workers, "anyseek-decode") as pool:
             ctx = ChunkContext(settings, database, model, pool)

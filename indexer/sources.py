@@ -6,8 +6,7 @@ under ``indexer.allowed_roots`` when that is set, and symlinks never lead out of
 
 A source fails per entry, never whole: a folder's entries are listed by name without being opened
 (a symlink loop, a FIFO, a device or an unreadable file is failed by ``anyseek.indexer.fetch`` with
-its
-reason, on the job); a name that is not UTF-8 is kept as the bytes it is (``os.fsencode`` of the
+its reason, on the job); a name that is not UTF-8 is kept as the bytes it is (``os.fsencode`` of the
 URI) and shown escaped (:func:`printable`). Paths the user names wrongly are a one-line
 :class:`SourceError` (a 4xx over HTTP).
 

@@ -5,8 +5,7 @@ current in that one UPDATE (every search, in any process, reads it with its next
 ``anyseek.search.resolve``), then points the store alias at it and drops the versions beyond
 ``ANYSEEK_INDEXER__KEEP_VERSIONS``. ``rollback`` switches back to the newest earlier version
 after catching it up (``anyseek.indexer.catch_up``) with the items added since. Building a new
-version
-is ``anyseek.indexer.reindex``'s.
+version is ``anyseek.indexer.reindex``'s.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""The any-to-any models, in three rooms: the 4M reimplementation (``fourm``), the built-in
-network (``builtin``) and the service adapters (``service``, ``families``, ``bundle``,
-``transforms``).
+"""The any-to-any models, in the rooms import-linter's contracts name, top to bottom: the
+interface the layers above use (``service``, and ``queries``: the query modalities), one adapter
+per model family (``families``), the built-in network (``builtin``), what a bundle declares
+(``bundle``), input transforms (``transforms``), the 4M reimplementation (``fourm``), CPU helpers
+(``runtime``) and the words and classes (``vocabulary``).
 
 The library API below is imported on first use (``from anyseek.model import load_fourm``), so
-importing a
-light part of the package (``anyseek.model.queries``, read by the command line at start-up) does
-not pay
-for PyTorch and the network.
+importing a light part of the package (``anyseek.model.queries``, read by the command line at
+start-up) does not pay for PyTorch and the network.
 """
 
 from __future__ import annotations

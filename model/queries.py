@@ -4,8 +4,8 @@ The API's JSON checks and multipart fields, the CLI's options, ``GET /v1/model``
 part editors and the docs table are all derived from :data:`QUERY_KINDS`, so adding a query
 modality is one entry here. A model family then says which of them it takes and which transform
 settings it reads them with (``anyseek.model.families``); a family cannot offer a query modality
-that is
-not declared here. The page has one editor per ``editor`` kind (``api/static/js/editors.js``).
+that is not declared here. The page has one editor per ``editor`` kind
+(``api/static/js/editors.js``).
 """
 
 from __future__ import annotations

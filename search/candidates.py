@@ -2,14 +2,12 @@
 every space, and fused.
 
 ``anyseek.model.runtime.fusion.fuse`` needs dense [Q, N] similarities, which only evaluation has. A
-store
-answers top-k per space, and an item near the top in one space may be outside the top k' of
-another, so each space's search also returns its hits' stored vectors in the *other* spaces
-(only when the query has several) and their payloads: a hit keeps the score its own space's
-search gave it, and is scored in the other spaces from those vectors; nothing is read twice.
-The union is then fused: by the query's information per space (``information``, the default, as
-evaluation measures) or by weighted reciprocal ranks (``rrf``). Adding a fusion method is one
-entry in :data:`FUSIONS`.
+store answers top-k per space, and an item near the top in one space may be outside the top k' of
+another, so each space's search also returns its hits' stored vectors in the *other* spaces (only
+when the query has several) and their payloads: a hit keeps the score its own space's search gave
+it, and is scored in the other spaces from those vectors; nothing is read twice. The union is then
+fused: by the query's information per space (``information``, the default, as evaluation measures)
+or by weighted reciprocal ranks (``rrf``). Adding a fusion method is one entry in :data:`FUSIONS`.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Official 4M models measure a query's information (what fusion across spaces weighs by) against
 the collection's own priors, stored by the indexer (``anyseek.indexer.priors``). The searcher
-passes them
-with each query (``QueryRequest.priors``); the shared model is never changed. A collection
-without stored priors (indexed before, or by another model) is searched with the model's own.
+passes them with each query (``QueryRequest.priors``); the shared model is never changed. A
+collection without stored priors (indexed before, or by another model) is searched with the model's
+own.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def apply(weights: Sequence[float], x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(w[0] + x @ w[1:])))
 
 
-def query_kind(modalities: Sequence[str], items: bool) -> str:
+def calibration_key(modalities: Sequence[str], items: bool) -> str:
     """The kind a calibration is keyed by: the positive parts' modalities, sorted and joined
     by '+' ("caption+sketch"); a query of liked items only is an "image" query."""
     names = sorted(set(modalities))

@@ -4,10 +4,9 @@ A collection is searched in its *current version* (``collections.current_version
 collection holding its vectors and the model (source, name, content hash) that made them, never
 mixed. :class:`VersionResolver` reads that row, the collection's newest indexed item id (the
 paging snapshot, ``anyseek.search.cursor``) and the key of its stored priors in **one** statement
-per
-request, so a switch or rollback made by any process (another server, a worker, the CLI) is seen
-by the next search: the number is the generation check, nothing is cached across requests but
-what that row's identity names. What it names is cached by the searcher: the loaded model
+per request, so a switch or rollback made by any process (another server, a worker, the CLI) is seen
+by the next search: the number is the generation check, nothing is cached across requests but what
+that row's identity names. What it names is cached by the searcher: the loaded model
 (``anyseek.search.model_registry``), its relevance calibration, its identity check and its priors.
 
 Without a metadata database (a store filled from Python) :class:`NameResolver` searches a

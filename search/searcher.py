@@ -57,8 +57,8 @@ from anyseek.search.query import (
 from anyseek.search.relevance import (
     NOT_PHOTOS_NOTE,
     Calibration,
+    calibration_key,
     calibration_of,
-    query_kind,
     uncalibrated_note,
 )
 from anyseek.search.resolve import (
@@ -110,8 +110,8 @@ class Searcher:
     ``registry`` loads the other models versions name (without one, every version must be
     ``model``'s). ``priors`` and ``snapshot`` are lookups by collection name for a searcher
     without a database: the collection's stored priors (``anyseek.search.priors``) and newest
-    indexed
-    item id (``anyseek.search.cursor``: later pages leave out items indexed since the first).
+    indexed item id (``anyseek.search.cursor``: later pages leave out items indexed since the
+    first).
     """
 
     def __init__(
@@ -395,16 +395,15 @@ def _relevance(
     plan: Plan, candidates: Candidates, fused_weights: Mapping[str, float], rrf_k: int
 ) -> np.ndarray | None:
     """Every candidate's relevance in [0, 1] (``anyseek.search.relevance``): from its scores fused
-    by
-    information, whichever fusion orders the results, as the calibration was fitted; None for
-    a model without a calibration."""
+    by information, whichever fusion orders the results, as the calibration was fitted; None for a
+    model without a calibration."""
     if plan.calibration is None:
         return None
     scores = FUSIONS["information"](candidates, fused_weights, rrf_k)
     if not len(scores):
         return np.zeros(0)
     positive = [p.modality for p in plan.query.parts if p.weight > 0]
-    kind = query_kind(positive, bool(plan.query.like))
+    kind = calibration_key(positive, bool(plan.query.like))
     found = plan.calibration.relevance(kind, scores, float(np.max(scores)))
     return np.round(found, 4)  # as reported: the filter keeps what the hits say
 

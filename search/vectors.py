@@ -2,8 +2,7 @@
 
 The model's prediction (times the plan's sign) plus the weighted stored vectors of "more like
 this" items, at unit length, steered away from "not like this" items (``anyseek.search.steering``).
-Each
-space's fusion weight is ``anyseek.model.service.query_fusion_weights``.
+Each space's fusion weight is ``anyseek.model.service.query_fusion_weights``.
 """
 
 from __future__ import annotations

@@ -40,8 +40,7 @@ print(json.dumps({
     "json": [part.modality, part.value.decode()],
     "cli": "--thermal" in help_text and "A thermal camera image" in help_text,
     "docs": "| `thermal` | file | png | `--thermal` | file | a thermal camera image |"
-    in query_kinds_markdown(),
-    "family": QueryModality("thermal", "rgb@64", lambda v: v).kind.label,
+    in query_kinds_markdown(), "family": QueryModality("thermal", "rgb@64", lambda v: v).kind.label,
 }))
 """
 

@@ -3,9 +3,9 @@
 Layout (see docs/data.md)::
 
     ROOT/manifest.json                  format, version, size, splits, modalities, class table
-    ROOT/<split>/<png modality>/<index>.png
-    ROOT/<split>/<jsonl modality>.jsonl one line per sample: {"index": i, "<name>": value}
-    ROOT/<split>/scenes.jsonl           one line per sample: seed, scene graph, per-object view
+    ROOT/<split>/<png modality>/<index>.png ROOT/<split>/<jsonl modality>.jsonl one line per sample:
+    {"index": i, "<name>": value} ROOT/<split>/scenes.jsonl one line per sample: seed, scene graph,
+    per-object view
 """
 
 from __future__ import annotations

@@ -2,10 +2,9 @@
 
 A training run reads the generated scenes once and passes every modality through the same input
 transforms the service applies to user files (``anyseek.model.transforms``), so training sees
-exactly what
-queries will look like: sketches thinned to 1-pixel lines, depth standardised per map, and so on.
-The results are kept compact (uint8 rgb, float16 depth/normals, bool line maps; ~30 kB per
-64 px scene) and turned into model inputs per batch by :data:`PIXEL_INPUTS`, one entry per
+exactly what queries will look like: sketches thinned to 1-pixel lines, depth standardised per map,
+and so on. The results are kept compact (uint8 rgb, float16 depth/normals, bool line maps; ~30 kB
+per 64 px scene) and turned into model inputs per batch by :data:`PIXEL_INPUTS`, one entry per
 modality:
 
 * ``rgb``: ImageNet-normalised float (the official rgb convention);

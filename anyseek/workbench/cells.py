@@ -4,8 +4,7 @@ The image vector of the shipped model reads a scene as a bag of attributes: a li
 finds "a red cube" no better than the captions do (``lab/results/object_binding.md``), and a
 head that asks the *vector* which objects the scene has memorised its training scenes
 (``anyseek.workbench.attributes``). This asks earlier and more locally: a 1x1 classifier on each
-cell of
-the image trunk's last grid (4x4 at 64 px) says which (shape, colour[, size][, material])
+cell of the image trunk's last grid (4x4 at 64 px) says which (shape, colour[, size][, material])
 conjunctions of the objects drawn in that cell it sees. A cell holds one to three objects, not a
 scene, so there is far less to memorise, and a cell whose channels say "red cube" is one the max
 over the grid and the flattened grid hand to the head as one object. The head is not part of the

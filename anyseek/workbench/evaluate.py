@@ -7,8 +7,7 @@ ranks of the scene's own image give R@1/5/10 and MRR
 (``anyseek.workbench.metrics.ranking_metrics``),
 and caption-like queries also attribute-precision@10. When a model has several spaces their
 cosines are fused as search fuses them. People's queries come from ``anyseek.workbench.styles``:
-each
-style's report rows are marked with its name, a held-out style's with ``(held out)``.
+each style's report rows are marked with its name, a held-out style's with ``(held out)``.
 """
 
 from __future__ import annotations

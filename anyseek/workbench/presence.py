@@ -6,8 +6,7 @@ naming one or two ("a red cube", a person's "a teal pyramid next to a ball"): ev
 batch that has those objects fits it too. The *presence* loss scores every caption of a batch
 against every image independently (a sigmoid per pair, as SigLIP does) with the true label: the
 scene has every object the caption states (``anyseek.workbench.metrics.caption_facts``, after
-people's
-synonyms become the scene's words). So the one-object and some-objects captions that people
+people's synonyms become the scene's words). So the one-object and some-objects captions that people
 type are pulled towards *all* the scenes that have what they say, and pushed from the rest.
 
 Objects and stated facts become small integer tensors (one code per attribute, -1 where a caption

@@ -1,9 +1,8 @@
 """Items indexed by (collection, status, id): the newest indexed id of a collection in one probe.
 
 Every search's first page reads that id (its paging snapshot, ``anyseek.search.snapshots``). With
-the
-index on (collection_id, status) alone, PostgreSQL scanned every indexed row of the collection for
-it: 170 ms a search at one million items (SQLite, whose indexes end with the row id, took 0.4
+the index on (collection_id, status) alone, PostgreSQL scanned every indexed row of the collection
+for it: 170 ms a search at one million items (SQLite, whose indexes end with the row id, took 0.4
 ms). The new index also serves every query the old one did, so the old one goes (issue 29).
 
 Revision ID: 0008

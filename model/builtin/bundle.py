@@ -10,8 +10,7 @@
 
 ``bundle.json``'s ``inputs`` and ``palette`` are the same declarations an FM bundle makes
 (``anyseek.model.bundle.declarations``): the service turns a user's file into exactly what training
-fed.
-Its one space keeps the name ``bind`` (every modality bound to the image's vector): collections
+fed. Its one space keeps the name ``bind`` (every modality bound to the image's vector): collections
 store their vectors under it, so renaming it would orphan every index.
 """
 
@@ -103,8 +102,7 @@ def save_builtin_bundle(
 def load_builtin_bundle(source: str | Path, *, device: str = "cpu") -> BuiltinBundle:
     """Read a built-in model folder (float32 weights on ``device``; lower precision is autocast at
     run time, see ``anyseek.model.families.builtin``); a missing or mismatched part is a
-    BuiltinBundleError
-    naming the file."""
+    BuiltinBundleError naming the file."""
     path = resolve_bundle_source(source)
     manifest = manifest_of(path)
     if manifest is None or manifest.get("family") not in FAMILIES_READ:

@@ -3,12 +3,11 @@
 The scene world speaks a small closed vocabulary, so a word-level tokenizer fits it: every word
 of the training captions gets an id. People's synonyms first become the scene's words
 (``anyseek.model.vocabulary.synonyms``). People misspell, so each word also carries the ids of its
-letter
-trigrams hashed into a fixed number of buckets (fastText's trick): "cyllinder" shares most of its
-trigrams with "cylinder", and a word the vocabulary lacks is still read by its spelling (training
-shows the model misspelt words read that way). Such words are reported, with the known word one
-edit away when there is one, unless they are function words ("near", "its"), which only glue the
-content words together.
+letter trigrams hashed into a fixed number of buckets (fastText's trick): "cyllinder" shares most of
+its trigrams with "cylinder", and a word the vocabulary lacks is still read by its spelling
+(training shows the model misspelt words read that way). Such words are reported, with the known
+word one edit away when there is one, unless they are function words ("near", "its"), which only
+glue the content words together.
 """
 
 from __future__ import annotations

@@ -12,8 +12,7 @@ unchanged whichever model ``ANYSEEK_MODEL__SOURCE`` names (the built-in bundle t
 * ``embed_query``: any subset of query inputs, each with a weight (negative: "not like this"),
   -> per space a vector and its information, combined jointly (one pass), by guidance or by
   fusion (``anyseek.model.families.combination``); the information is measured against ``priors``
-  when
-  given (a collection's own, see :class:`PriorModel`), else the model's own;
+  when given (a collection's own, see :class:`PriorModel`), else the model's own;
 * its **class palette** when it reads segmentations in its own numbering (the built-in model
   knows the scene classes of ``scenes``, not COCO's).
 """

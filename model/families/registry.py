@@ -2,8 +2,8 @@
 
 Each entry says how to recognise a source of its family and how to load it as a
 :class:`anyseek.model.families.interface.SearchModel`; ``load_search_model`` tries them in order.
-Adding a
-model family (official 4M-21 checkpoints, say) is one module with an adapter and one entry here.
+Adding a model family (official 4M-21 checkpoints, say) is one module with an adapter and one entry
+here.
 """
 
 from __future__ import annotations

@@ -3,8 +3,7 @@
 The network knows nothing about prediction or sampling: ``anyseek.model.fourm.inference.predict``
 and
 ``anyseek.model.fourm.inference.sampling`` build on the few primitives here (they import this
-module,
-never the reverse):
+module, never the reverse):
 
 * ``embed_inputs`` : modalities -> visible tokens of all of them, compacted per sample;
 * ``encode``       : tokens -> cross-attention context (``decoder_proj_context(h) + emb``);

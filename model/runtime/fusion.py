@@ -7,10 +7,8 @@ space predicts for any image, and a plain mean of the cosines lets that guess dr
 does know. Each space's similarity is therefore weighted by ``weight * information ** power``,
 normalised per query, where ``information`` is how far the model's prediction in that space moved
 away from the space's prior (``anyseek.model.fourm.inference.predict.token_information``: KL
-divergence in
-nats)
-and ``weight`` an optional per-space weight set by the caller. Without information it is the
-(weighted) mean.
+divergence in nats) and ``weight`` an optional per-space weight set by the caller. Without
+information it is the (weighted) mean.
 """
 
 from __future__ import annotations

@@ -1,15 +1,14 @@
 """Every ``anyseek ...`` command and ``curl ...`` request in README.md and docs/ runs as written.
 
 Commands run as ``python -m anyseek.cli`` in a scratch folder per page holding the files the docs
-name
-(a.png, sketch.png, depth.png...), on a data directory of their own with a small generated gallery
-indexed; requests go with the real ``curl`` to one real ``anyseek serve`` process over another
-gallery (``anyseek search`` asks that server too, as it asks a running one). The docs' names are
-mapped to the test's by :data:`PLACEHOLDERS`; what cannot run here is in :data:`SKIPPED` with its
-reason; a command that asks first is answered by :data:`ANSWERS`. Everything else must exit 0
-(``curl`` fails on an HTTP error status), so a drifted example (a renamed option, a field the API
-no longer takes) fails here. The API promises the docs make beside their examples (``timings_ms``
-on every answer, the ``field`` of each documented error) are checked against the same server.
+name (a.png, sketch.png, depth.png...), on a data directory of their own with a small generated
+gallery indexed; requests go with the real ``curl`` to one real ``anyseek serve`` process over
+another gallery (``anyseek search`` asks that server too, as it asks a running one). The docs' names
+are mapped to the test's by :data:`PLACEHOLDERS`; what cannot run here is in :data:`SKIPPED` with
+its reason; a command that asks first is answered by :data:`ANSWERS`. Everything else must exit 0
+(``curl`` fails on an HTTP error status), so a drifted example (a renamed option, a field the API no
+longer takes) fails here. The API promises the docs make beside their examples (``timings_ms`` on
+every answer, the ``field`` of each documented error) are checked against the same server.
 """
 
 from __future__ import annotations

@@ -22,8 +22,7 @@ def canvas_pixels(page, selector: str) -> np.ndarray:
     text, width = page.locator(selector).evaluate(
         """(c) => {
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-            let s = '';
-            for (let i = 0; i < d.length; i += 0x8000) {
+            let s = ''; for (let i = 0; i < d.length; i += 0x8000) {
                 s += String.fromCharCode(...d.subarray(i, i + 0x8000));
             }
             return [btoa(s), c.width];

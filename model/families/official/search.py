@@ -6,8 +6,7 @@ feature map, mean-pooled, so 4M-7 models without global tokens can search too). 
 are embedded from rgb in one encoder and one decoder pass for every space. Queries are whatever
 the FM takes among :data:`QUERY_SPECS`: pixel and tokenized inputs read from user files, captions,
 and the structured 4M-21 inputs (``anyseek.model.families.official.structured``). The query
-batching,
-weighting and combination are the built-in bundle's
+batching, weighting and combination are the built-in bundle's
 (:class:`anyseek.model.families.fm_bundle.search.BundleSearchModel`).
 """
 

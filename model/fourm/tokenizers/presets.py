@@ -98,8 +98,7 @@ class TokenizerPreset:
     """One released tokenizer: which modality it serves and what a file must look like.
 
     Its repo id and vocabulary size are the modality's (``anyseek.model.fourm.modalities``),
-    written once
-    there.
+    written once there.
     """
 
     name: str
