@@ -7,10 +7,10 @@ searches keep using the current version. It is resumable (the store says which i
 already holds, so a re-run, also after ``kill -9``, does only the rest), shows progress on the
 job and stops when the job is cancelled (``anyseek jobs cancel``), dropping the unfinished
 version. Items added meanwhile are caught up until a pass finds none missing; deleted ones are
-pruned. Then ``anyseek.indexer.versions.switch_version`` makes it current in one database UPDATE,
-the store alias follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are dropped (the
-version lifecycle: switch, rollback, retention, is ``anyseek.indexer.versions``'s; filling a
-version, ``anyseek.indexer.catch_up``'s).
+pruned. Then ``anyseek.indexer.version_switch.switch_version`` makes it current in one database
+UPDATE, the store alias follows, and versions beyond ``ANYSEEK_INDEXER__KEEP_VERSIONS`` are dropped
+(the version lifecycle: switch, rollback, retention, is ``anyseek.indexer.version_switch``'s;
+filling a version, ``anyseek.indexer.catch_up``'s).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from anyseek.identity import ensure_same_model
 from anyseek.indexer.catch_up import VersionFill, version_spaces
 from anyseek.indexer.collections import register_spaces
 from anyseek.indexer.jobs import IndexReport, fail_job, get_job, report, start_job
-from anyseek.indexer.versions import ModelLoader, drop_version, switch_version
+from anyseek.indexer.version_switch import ModelLoader, drop_version, switch_version
 from anyseek.model.service import SearchModel, model_identity
 from anyseek.search.stores import VectorStore
 from anyseek.settings import Settings

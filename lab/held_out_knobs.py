@@ -29,8 +29,8 @@ from anyseek.scenes.synth import scene_seed
 from anyseek.scenes.tensors import from_samples
 from anyseek.workbench import styles
 from anyseek.workbench.cache import draw_seed, drawings_of
+from anyseek.workbench.drawing_transforms import Readers, generator_sketch, model_readers
 from anyseek.workbench.evaluate import HUMAN_QUERIES, drawn_values, evaluate_queries, image_vectors
-from anyseek.workbench.readers import Readers, generator_sketch, model_readers
 
 HELD = "scrawl"
 TRAINED = ("default", "tidy", "rough", "loose")

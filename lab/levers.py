@@ -6,7 +6,7 @@
 Each *arm* is the ``default`` recipe (``anyseek/workbench/recipes/default.json``) made short
 (``--scenes``
 training scenes, ``--steps`` steps, validation every ``--chunk-minutes``) with one lever switched
-on; ``base`` switches none. Every arm trains through ``anyseek.workbench.pipeline`` exactly as
+on; ``base`` switches none. Every arm trains through ``anyseek.workbench.training_run`` exactly as
 ``anyseek train default`` does, so it checkpoints per chunk and a second call resumes it (arms
 already finished are read, not retrained). Arms with the same data share one rendered set. The
 report is each arm's learning curve (the per-chunk validation on the held-out gallery) and its
@@ -33,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anyseek.workbench.pipeline import Run, run_pipeline
 from anyseek.workbench.recipe import Recipe, load_recipe
 from anyseek.workbench.styles import RANDOM, RANDOM_WIDE
+from anyseek.workbench.training_run import Run, run_pipeline
 
 BOXED = {"sketch": {"content_box": True, "box_margin": 0.06}}  # the content_box arm's
 CAPTION_PAIRS = tuple(("caption", q) for q in ("depth", "normal", "semseg", "sketch", "edges"))

@@ -35,11 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel
 from anyseek.model.runtime.precision import native_bf16
 from anyseek.workbench.cache import build_cache
+from anyseek.workbench.drawing_transforms import declared_readers
 from anyseek.workbench.pace import PrecisionTrial, step_seconds, time_precisions
-from anyseek.workbench.pipeline import build_vocab
-from anyseek.workbench.readers import declared_readers
 from anyseek.workbench.recipe import Recipe, TrainRecipe, load_recipe
 from anyseek.workbench.train import Batcher, TrainState, new_state, train_step
+from anyseek.workbench.training_run import build_vocab
 
 #: model config -> the image side it reads (rendered at that side)
 SIDES = {"max_pool": 64, "max_pool_96": 96}

@@ -153,7 +153,7 @@ UPWARD = [  # (module, the import added to it, the contract it breaks)
     ("model/fourm/modalities.py", "import anyseek.model.fourm.loading", INSIDE_FOURM),
     (
         "api/catalog.py",
-        "import anyseek.workbench.pipeline",
+        "import anyseek.workbench.training_run",
         NO_WORKBENCH,
     ),  # the service reaching training
     (

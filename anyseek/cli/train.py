@@ -26,9 +26,9 @@ def default(
     """Render the scenes, train the built-in model in checkpointed chunks, write and evaluate its
     bundle (OUT/bundle); install it with ``cp -r OUT/bundle/* model/builtin/weights/``."""
     require_extra("train", "train default")
-    from anyseek.workbench.pipeline import Run, run_pipeline
     from anyseek.workbench.recipe import load_recipe
     from anyseek.workbench.run_lock import hold_run
+    from anyseek.workbench.training_run import Run, run_pipeline
 
     try:
         config = load_recipe(recipe)

@@ -206,7 +206,7 @@ def rollback(ctx: typer.Context, name: str = typer.Argument(..., help="collectio
     A running server that writes the same store does the rollback itself; a failed one changes
     nothing."""
     from anyseek.indexer.runtime import process_model
-    from anyseek.indexer.versions import rollback as roll_back
+    from anyseek.indexer.version_switch import rollback as roll_back
     from anyseek.search.stores.writer_lock import WriterBusyError
 
     settings = settings_of(ctx)

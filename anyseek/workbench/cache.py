@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from anyseek.scenes.tensors import SceneTensors
-from anyseek.workbench.readers import Readers, declared_readers, generator_sketch
+from anyseek.workbench.drawing_transforms import Readers, declared_readers, generator_sketch
 
 SEED_STRIDE = 0x9E37  # a style's drawing seed is the scene's plus this times the style's number
 

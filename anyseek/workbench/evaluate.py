@@ -209,7 +209,7 @@ def evaluate_generated(
     generator's sketches too, when ``model`` reads a drawing's content box) and evaluate
     ``model`` on them."""
     from anyseek.workbench.cache import ChunkJob, render_chunk
-    from anyseek.workbench.readers import model_readers
+    from anyseek.workbench.drawing_transforms import model_readers
     from anyseek.workbench.styles import HELD_OUT
 
     size = input_size(model)

@@ -18,7 +18,7 @@ from anyseek.api.job_schemas import JobOut, ReindexRequest, SwitchOut, VersionLi
 from anyseek.api.routes.common import CollectionName, errors, job_out
 from anyseek.db import versions
 from anyseek.indexer.reindex import start_reindex
-from anyseek.indexer.versions import rollback
+from anyseek.indexer.version_switch import rollback
 from anyseek.model.service import ModelError
 
 router = APIRouter(prefix="/v1/collections/{name}", tags=["versions"])

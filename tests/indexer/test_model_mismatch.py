@@ -19,7 +19,7 @@ from anyseek.identity import mismatch_message
 from anyseek.indexer.collections import attach_model
 from anyseek.indexer.outbox import staging_version
 from anyseek.indexer.reindex import run_reindex, start_reindex
-from anyseek.indexer.versions import rollback
+from anyseek.indexer.version_switch import rollback
 from anyseek.model.service import SpaceInfo, model_identity
 from anyseek.search.query import QueryPart, SearchQuery
 from anyseek.search.searcher import Searcher

@@ -19,7 +19,7 @@ from anyseek.db.models import Item
 from anyseek.errors import AnyseekError, ModelMismatchError
 from anyseek.indexer import run_index
 from anyseek.indexer.reindex import run_reindex, start_reindex
-from anyseek.indexer.versions import rollback
+from anyseek.indexer.version_switch import rollback
 from anyseek.model.service import load_search_model
 from anyseek.search.model_registry import ModelRegistry
 from anyseek.search.searcher import Searcher

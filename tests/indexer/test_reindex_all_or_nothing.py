@@ -18,7 +18,7 @@ from anyseek.errors import ServiceUnavailableError
 from anyseek.indexer import run_index
 from anyseek.indexer.jobs import report
 from anyseek.indexer.reindex import run_reindex, start_reindex
-from anyseek.indexer.versions import rollback
+from anyseek.indexer.version_switch import rollback
 from anyseek.search.model_registry import ModelRegistry
 from anyseek.search.stores import open_store
 from anyseek.search.stores.writer_lock import WriterBusyError

@@ -24,7 +24,7 @@ from anyseek.db.migrate import open_database
 from anyseek.db.models import IndexJob
 from anyseek.indexer import run_index
 from anyseek.indexer.reindex import run_reindex, start_reindex
-from anyseek.indexer.versions import rollback, sync_alias
+from anyseek.indexer.version_switch import rollback, sync_alias
 from anyseek.search.model_registry import ModelRegistry
 from anyseek.search.searcher import Searcher
 from anyseek.search.stores import open_store
@@ -119,7 +119,7 @@ SWITCHER = textwrap.dedent(
     import sys
     from anyseek.db.migrate import open_database
     from anyseek.settings import load_settings
-    from anyseek.indexer.versions import switch_version
+    from anyseek.indexer.version_switch import switch_version
     from anyseek.search.stores import open_store
 
     settings = load_settings()

@@ -14,7 +14,7 @@ from anyseek.model.bundle.declarations import declare
 from anyseek.model.bundle.definition import BUILTIN
 from anyseek.model.families.builtin import BuiltinSearchModel
 from anyseek.workbench.cache import ChunkJob, render_chunk
-from anyseek.workbench.readers import declared_readers, model_readers
+from anyseek.workbench.drawing_transforms import declared_readers, model_readers
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "model" / "builtin" / "weights"
 
@@ -56,7 +56,7 @@ def test_a_recipe_s_content_box_reads_training_drawings_as_its_bundle_serves_the
     from the very transform the bundle declares, and a page without the setting is unchanged."""
     from anyseek.scenes.sample import generate_scene
     from anyseek.scenes.synth import scene_seed
-    from anyseek.workbench.readers import generator_sketch
+    from anyseek.workbench.drawing_transforms import generator_sketch
 
     settings = {"sketch": {"content_box": True, "box_margin": 0.06}}
     boxed = declared_readers(64, settings)
@@ -85,7 +85,7 @@ def extent(lines) -> int:
 def model_readers_of(declared) -> object:
     """The readers a bundle of these declarations gives search."""
     from anyseek.model.bundle.declarations import input_transform
-    from anyseek.workbench.readers import Readers
+    from anyseek.workbench.drawing_transforms import Readers
 
     read = {t.query: input_transform(t, declared.palette) for t in declared.inputs.values()}
     return Readers(read["sketch"], read["semseg"])

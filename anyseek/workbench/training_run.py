@@ -28,9 +28,9 @@ from anyseek.model.builtin.text import WordVocab
 from anyseek.model.bundle.declarations import declare
 from anyseek.model.families.builtin import BuiltinSearchModel, load_builtin_search_model
 from anyseek.workbench.cache import TrainingSet, build_cache
+from anyseek.workbench.drawing_transforms import declared_readers
 from anyseek.workbench.evaluate import evaluate_model, headline
 from anyseek.workbench.pace import time_precisions
-from anyseek.workbench.readers import declared_readers
 from anyseek.workbench.recipe import Recipe
 from anyseek.workbench.styles import HELD_OUT
 from anyseek.workbench.train import Batcher, load_checkpoint, native_bf16, new_state, train_chunks
