@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, exc, insert, select, update
+from sqlalchemy import Select, delete, exc, insert, select, update
 from sqlalchemy.orm import Session
 
 from anyseek.db import repository, versions
@@ -380,20 +380,18 @@ def recover_pending(
     return found
 
 
+def collection_names(database: Database, collection_ids: Select[tuple[int]]) -> list[str]:
+    """Names of the collections whose id ``collection_ids`` selects, sorted: what the outbox's
+    sweeps (here and the workers' watchdog) go through."""
+    with database.session() as session:
+        query = select(Collection.name).where(Collection.id.in_(collection_ids))
+        return list(session.scalars(query.order_by(Collection.name)))
+
+
 def pending_collections(database: Database) -> list[str]:
     """Names of the collections that have items a crash left ``pending``."""
-    with database.session() as session:
-        return list(
-            session.scalars(
-                select(Collection.name)
-                .where(
-                    Collection.id.in_(
-                        select(Item.collection_id).where(Item.status == ItemStatus.PENDING)
-                    )
-                )
-                .order_by(Collection.name)
-            )
-        )
+    pending = select(Item.collection_id).where(Item.status == ItemStatus.PENDING)
+    return collection_names(database, pending)
 
 
 def _read_batch(database: Database, collection_id: int, after: int = 0) -> list[_Staged]:

@@ -31,7 +31,6 @@ from sqlalchemy import func, select
 
 from anyseek.db.models import (
     ChunkStatus,
-    Collection,
     IndexChunk,
     IndexJob,
     JobStatus,
@@ -40,7 +39,7 @@ from anyseek.db.models import (
 )
 from anyseek.db.session import Database
 from anyseek.indexer.chunk_lease import release_expired
-from anyseek.indexer.outbox import apply_pending
+from anyseek.indexer.outbox import apply_pending, collection_names
 from anyseek.search.stores import open_store
 from anyseek.settings import Settings
 from anyseek.workers.app import AMQP_HEARTBEAT_S, REDELIVERY_SCAN_S, app, configure
@@ -120,20 +119,8 @@ def resend_stalled(settings: Settings, database: Database, now: datetime | None 
 
 def stale_staged(database: Database, cutoff: datetime) -> list[str]:
     """Collections with vectors staged before ``cutoff`` and not yet applied, by name."""
-    with database.session() as session:
-        return list(
-            session.scalars(
-                select(Collection.name)
-                .where(
-                    Collection.id.in_(
-                        select(PendingVectors.collection_id).where(
-                            PendingVectors.created_at < cutoff
-                        )
-                    )
-                )
-                .order_by(Collection.name)
-            )
-        )
+    staged = select(PendingVectors.collection_id).where(PendingVectors.created_at < cutoff)
+    return collection_names(database, staged)
 
 
 def resend_staged(
