@@ -188,7 +188,7 @@ def serve(
     cmd = [
         sys.executable,
         "-m",
-        "anyseek.cli",
+        cli_module(cwd),
         "serve",
         "--port",
         str(port),
@@ -212,6 +212,34 @@ def serve(
             time.sleep(0.2)
     process.kill()
     raise SystemExit(f"server not ready in {timeout_s:g} s")
+
+
+def data_for(tree: Path, data_dir: Path) -> Path:
+    """The gallery as ``tree``'s server can open it: ``data_dir`` itself, or for a tree whose
+    newest migration is older than this tree's, a copy beside it with the database migrated
+    down to that revision (the store files are the same)."""
+    import shutil
+
+    from anyseek.db import migrate
+    from anyseek.settings import load_settings
+
+    head = max(p.name[:4] for p in (tree / "migrations" / "versions").glob("[0-9]*.py"))
+    ours = max(p.name[:4] for p in (ROOT / "migrations" / "versions").glob("[0-9]*.py"))
+    if tree == ROOT or head >= ours:
+        return data_dir
+    copy = data_dir.with_name(f"{data_dir.name}-{tree.name}")
+    if not copy.exists():
+        shutil.copytree(data_dir, copy)
+        database = migrate.open_database(load_settings(data_dir=copy))
+        migrate.downgrade(database, head)
+        database.dispose()
+    return copy
+
+
+def cli_module(tree: Path) -> str:
+    """The CLI's module in ``tree``: ``anyseek.cli`` since one import root (b6d1060), ``cli``
+    before (an older tree's ``anyseek.cli`` would be found in this venv's editable install)."""
+    return "anyseek.cli" if (tree / "anyseek" / "cli").exists() else "cli"
 
 
 def stop(process: subprocess.Popen) -> None:
