@@ -35,13 +35,13 @@ from anyseek.search.searcher import Searcher, open_searcher
 from anyseek.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
-ROUTERS = (
+ROUTERS = (  # search first: the router tries routes in turn, and searches are most requests
+    search.router,
     collections.router,
     export.router,
     versions.router,
     items.router,
     jobs.router,
-    search.router,
     model.router,
     health.router,
 )
