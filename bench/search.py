@@ -478,7 +478,7 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
             "(`bench/httpx_load.py`: httpx on asyncio, captions as JSON and sketches as "
             "multipart uploads, as users' clients are). CPU ms per search: the server's "
             "processes (every thread, the process tree) and the client's (this process), on "
-            f"the same cores. `{PLAIN}`: this tree's server with no `--workers`, which runs a "
+            f"the same cores. {PLAIN}: this tree's server with no `--workers`, which runs a "
             "process per core as the memory allows (`api/processes.py`).",
             "",
             *search_load.LOAD_HEAD,
