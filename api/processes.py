@@ -87,12 +87,9 @@ def default_processes(
 def model_bytes(settings: Settings) -> int:
     """The model's files on disk: the built-in bundle, a file or folder given, else (a name to
     download) counted as :data:`UNKNOWN_MODEL_BYTES`."""
-    source = settings.model.source
-    if source == "builtin":
-        from anyseek.model.builtin import bundle
+    from anyseek.model.service import resolve_bundle_source
 
-        return _size(Path(bundle.__file__).parent / "weights")
-    path = Path(source).expanduser()
+    path = resolve_bundle_source(settings.model.source)  # builtin: the committed bundle
     try:
         if path.exists():
             return _size(path)
