@@ -165,13 +165,14 @@ class ApiSettings(BaseModel):
         description="intra-op threads of the one thread that loads and runs the model (unset: "
         "torch's default, the cores or OMP_NUM_THREADS); every other thread of the server uses one",
     )
-    workers: int = Field(
-        default=1,
+    workers: int | None = Field(
+        default=None,
         ge=1,
         le=64,
         description="processes serving the port (`anyseek serve --workers`): one writer (index "
         "jobs, the store's writes) and the rest readers that search and forward writes to it; "
-        "one process's Python work holds one core, so a process per core serves more searches",
+        "one process's Python work holds one core, so unset means one per core, fewer when the "
+        "model and store would not fit the memory, one with Qdrant's local mode or a GPU",
     )
     auth_reads: bool = Field(default=False, description="require a key for reads too")
     allow_open: bool = Field(

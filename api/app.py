@@ -1,8 +1,8 @@
 """The FastAPI app: ``create_app(settings)`` wires routes, errors, auth, metrics and the lifespan.
 
-The lifespan loads the model and opens the store once (``open_searcher`` + ``warm_up``, in a
-thread so the loop stays free), starts the micro-batcher, and closes everything at shutdown. Tests
-pass an already loaded ``searcher`` to skip the loading.
+The lifespan loads the model and opens the store once (``open_searcher`` + ``warm_up``, on the
+inference thread so the loop stays free), starts the search runner (``anyseek.search.runner``),
+and closes everything at shutdown. Tests pass an already loaded ``searcher`` to skip the loading.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from anyseek.api import errors
-from anyseek.api.batching import SearchBatcher, inference_thread
-from anyseek.api.decoding import QueryDecoder
 from anyseek.api.deps import WRITE, AppState
 from anyseek.api.forward import WriteForwarder
 from anyseek.api.indexing import JobRunner
@@ -32,17 +30,18 @@ from anyseek.api.routes import collections, export, health, items, jobs, model, 
 from anyseek.db.session import Database, database_for
 from anyseek.model.service import QUERY_KINDS, default_threads, use_threads
 from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.runner import inference_thread, runner_for
 from anyseek.search.searcher import Searcher, open_searcher
 from anyseek.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
-ROUTERS = (
+ROUTERS = (  # search first: the router tries routes in turn, and searches are most requests
+    search.router,
     collections.router,
     export.router,
     versions.router,
     items.router,
     jobs.router,
-    search.router,
     model.router,
     health.router,
 )
@@ -97,21 +96,15 @@ def create_app(
             state.searcher = searcher
         state.models = ModelRegistry(settings.model, default=state.searcher.model)
         state.versioned = state.searcher.with_versions(database, state.models)
-        state.decoder = QueryDecoder(  # the request pool: resolve and plan, then store and page
+        state.runner = runner_for(  # each search's one entry: pool, batches, pool
             state.versioned,
-            settings.api.query_decode_workers,
-            settings.api.query_decode_timeout_s,
-        )
-        state.batcher = SearchBatcher(  # the model stage, on the inference thread
-            state.versioned.predict,
+            workers=settings.api.query_decode_workers,
             max_batch=settings.api.batch_max,
             wait_ms=settings.api.batch_wait_ms,
+            decode_timeout_s=settings.api.query_decode_timeout_s,
             on_batch=state.metrics.batches.observe,
-            executor=inference,
-            finish=state.versioned.finish,
-            finisher=state.decoder.executor,
+            inference=inference,
         )
-        state.batcher.start()
         if settings.broker_url:
             state.broker_check = _broker_probe(settings)
         if writer_url is None:  # the writer: index jobs run here (a reader forwards them)
@@ -125,8 +118,7 @@ def create_app(
         finally:
             if state.jobs is not None:
                 await asyncio.to_thread(state.jobs.shutdown)
-            await state.batcher.stop()
-            state.decoder.close()
+            await asyncio.to_thread(state.runner.close)
             if owns_searcher:
                 state.searcher.close()  # the store and the priors lookup's database
             if owns_database:

@@ -12,13 +12,12 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
-from anyseek.api.batching import SearchBatcher
-from anyseek.api.decoding import QueryDecoder
 from anyseek.api.errors import ApiError
 from anyseek.api.indexing import JobRunner
 from anyseek.api.metrics import Metrics
 from anyseek.db.session import Database
 from anyseek.search.model_registry import ModelRegistry
+from anyseek.search.runner import SearchRunner
 from anyseek.search.searcher import Searcher
 from anyseek.settings import Settings
 
@@ -33,7 +32,7 @@ LOADING = "the model is still loading; retry in a few seconds"
 @dataclass
 class AppState:
     """Everything loaded once at start-up and shared by every request; the lifespan fills in
-    what needs the model (searcher, batcher, job runner)."""
+    what needs the model (searcher, search runner, job runner)."""
 
     settings: Settings
     database: Database
@@ -41,8 +40,7 @@ class AppState:
     searcher: Searcher | None = None  # the default model's (ANYSEEK_MODEL__SOURCE)
     models: ModelRegistry | None = None  # every model a collection needs, loaded lazily
     versioned: Searcher | None = None  # each collection in its current version, own model
-    batcher: SearchBatcher | None = None
-    decoder: QueryDecoder | None = None
+    runner: SearchRunner | None = None  # every search's one entry (anyseek.search.runner)
     jobs: JobRunner | None = None
     broker_check: Callable[[], None] | None = None  # raises when the broker does not answer
 
@@ -61,18 +59,11 @@ class AppState:
         return self.models
 
     @property
-    def ready_batcher(self) -> SearchBatcher:
-        """The micro-batcher in front of the searcher, or a 503 while the model is loading."""
-        if self.batcher is None:
+    def ready_runner(self) -> SearchRunner:
+        """The search runner, or a 503 while the model is loading."""
+        if self.runner is None:
             raise ApiError(503, LOADING)
-        return self.batcher
-
-    @property
-    def ready_decoder(self) -> QueryDecoder:
-        """The per-request decoder of query files, or a 503 while the model is loading."""
-        if self.decoder is None:
-            raise ApiError(503, LOADING)
-        return self.decoder
+        return self.runner
 
     @property
     def ready_jobs(self) -> JobRunner:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from fastapi import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -78,11 +79,17 @@ class Metrics:
             "anyseek_searches", "Searches answered, by outcome", ["outcome"], registry=self.registry
         )
         self.registry.register(_DatabaseCounts(database))
+        self._stage_children: dict[str, Any] = {}
 
     def observe_stages(self, timings_ms: Mapping[str, float]) -> None:
-        """Record one search's stage timings."""
+        """Record one search's stage timings (each stage's child histogram looked up once: a
+        ``labels()`` call per stage and search was a tenth of the app's CPU per search)."""
+        children = self._stage_children
         for stage, ms in timings_ms.items():
-            self.stages.labels(stage).observe(ms / 1000)
+            child = children.get(stage)
+            if child is None:
+                child = children[stage] = self.stages.labels(stage)
+            child.observe(ms / 1000)
 
     def render(self) -> Response:
         """The text exposition format."""

@@ -142,6 +142,7 @@ def run_reader(spec: ReaderSpec, writer_pid: int, loaded: Event, go: Event) -> N
 
     from anyseek.api.app import create_app
 
+    _die_with_writer(writer_pid)
     _stop_when_orphaned(writer_pid)
     sock = shared_port_socket(spec.host, spec.port)
     app = create_app(
@@ -151,6 +152,21 @@ def run_reader(spec: ReaderSpec, writer_pid: int, loaded: Event, go: Event) -> N
     )
     config = uvicorn.Config(app, log_level=spec.log_level, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _die_with_writer(writer_pid: int) -> None:
+    """On Linux, have the kernel kill this reader the moment the writer dies (even by SIGKILL):
+    a reader left serving the port for the second the orphan watch takes kept a restarted
+    server from binding it (a plain ``anyseek serve`` runs readers on a machine with several
+    cores). Elsewhere the orphan watch alone stops it."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != writer_pid:  # the writer died before the request took hold
+        os._exit(0)
 
 
 def _stop_when_orphaned(writer_pid: int) -> None:

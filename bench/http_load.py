@@ -163,3 +163,23 @@ def tree_cpu_s(pid: int) -> float | None:
             continue
         total += sum(tree_cpu_s(int(child)) or 0.0 for child in children)
     return total
+
+
+def tree_cpu_by_thread(pid: int) -> dict[str, float]:
+    """CPU seconds of process ``pid`` and every process below it, per OS thread name with its
+    number left off (``anyseek-query_0`` -> ``anyseek-query``), from ``/proc`` (empty
+    elsewhere)."""
+    out: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            name = (task / "comm").read_text().strip().rstrip("0123456789").rstrip("_-")
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        for child in children:
+            for key, seconds in tree_cpu_by_thread(int(child)).items():
+                out[key] = out.get(key, 0.0) + seconds
+    return out

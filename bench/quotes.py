@@ -227,15 +227,21 @@ QUOTES: tuple[Quote, ...] = (
         r"in which left-to-right order, expects R@1 {N} on the gallery",
         (Cell("caption_ceiling.md", "| default |", 2),),
     ),
-    # docs/search.md: 16 clients' searches/s, the earlier revision, one process, --workers 2
+    # docs/search.md: the ordinary client's searches/s: 5065b65, one process, a plain serve
     Quote(
         "docs/search.md",
-        r"at 2,000 items the earlier revision served {N} searches/s, one process of this tree "
-        r"{N} and `--workers 2` {N}; at 100,000 items {N}, {N} and {N}",
+        r"With the ordinary client, at 2,000 items the earlier revision served {N} searches/s, "
+        r"one process of this tree {N} and a plain `anyseek serve` {N}; at 100,000 items {N}, "
+        r"{N} and {N}",
         tuple(
-            Cell("search.md", f"| {size} | {server} | 16 |", 0)
+            cell
             for size in ("2,000", "100,000")
-            for server in ("3040b98b12", "this tree", "this tree, --workers 2")
+            for cell in (
+                Cell("search.md", f"| {size} | 5065b65 | 1 | ordinary |", 0),
+                Cell("search.md", f"| {size} | this tree, --workers 1 | 1 | ordinary |", 0),
+                # this size's lines of a plain serve: 2 one-client, 2 stage, lean, ordinary
+                Cell("search.md", f"| {size} | this tree, `anyseek serve` |", 1, line=5),
+            )
         ),
     ),
     # README and docs/search.md: "not like this" at the page's default weight

@@ -28,9 +28,8 @@ may not read a newer one), ``builtin`` this tree's, or a bundle folder.
 
 Writes the whole result file (``--out``), starting with the command that made it::
 
-    OMP_NUM_THREADS=2 PYTHONPATH=. .venv/bin/python bench/search.py --baseline-rev REV \
-        --model baseline --workers 2 --sizes 2000,100000,1000000 --load-sizes 2000,100000 \
-        --out bench/results/search.md
+    PYTHONPATH=. .venv/bin/python bench/search.py --baseline-rev 5065b65 --model baseline \
+        --sizes 2000,100000 --out bench/results/search.md
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ import asyncio
 import base64
 import io
 import os
-import resource
 import shlex
 import signal
 import socket
@@ -59,7 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # ``search`` package
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
-from bench import http_load  # noqa: E402  (after the path fix)
+from bench import http_load, httpx_load, search_load  # noqa: E402  (after the path fix)
 from bench.search_cpu import STAGES, StageCpu, stage_cpu  # noqa: E402
 
 COLLECTION = "bench"
@@ -160,10 +158,10 @@ def _port() -> int:
 
 
 def start_server(
-    tree: Path, data_dir: Path, source: str = "builtin", workers: int = 1
+    tree: Path, data_dir: Path, source: str = "builtin", workers: int | None = None
 ) -> tuple[subprocess.Popen, str]:
     """``anyseek serve`` of the code in ``tree`` with model ``source`` on the gallery, in
-    ``workers`` processes (see :func:`serve`)."""
+    ``workers`` processes (None: as the tree's ``anyseek serve`` chooses; see :func:`serve`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
     env |= {
         "PYTHONPATH": str(tree),
@@ -171,7 +169,7 @@ def start_server(
         "ANYSEEK_DATA_DIR": str(data_dir),
         "ANYSEEK_STORE__PATH": str(data_dir / "faiss"),
     }
-    if workers > 1:  # an earlier revision without the setting is never asked for it
+    if workers is not None:  # an earlier revision without the setting is never asked for it
         env["ANYSEEK_API__WORKERS"] = str(workers)
     return serve(env, timeout_s=600, cwd=tree)  # a 1M-item index takes minutes to load
 
@@ -188,7 +186,7 @@ def serve(
     cmd = [
         sys.executable,
         "-m",
-        "anyseek.cli",
+        cli_module(cwd),
         "serve",
         "--port",
         str(port),
@@ -212,6 +210,34 @@ def serve(
             time.sleep(0.2)
     process.kill()
     raise SystemExit(f"server not ready in {timeout_s:g} s")
+
+
+def data_for(tree: Path, data_dir: Path) -> Path:
+    """The gallery as ``tree``'s server can open it: ``data_dir`` itself, or for a tree whose
+    newest migration is older than this tree's, a copy beside it with the database migrated
+    down to that revision (the store files are the same)."""
+    import shutil
+
+    from anyseek.db import migrate
+    from anyseek.settings import load_settings
+
+    head = max(p.name[:4] for p in (tree / "migrations" / "versions").glob("[0-9]*.py"))
+    ours = max(p.name[:4] for p in (ROOT / "migrations" / "versions").glob("[0-9]*.py"))
+    if tree == ROOT or head >= ours:
+        return data_dir
+    copy = data_dir.with_name(f"{data_dir.name}-{tree.name}")
+    if not copy.exists():
+        shutil.copytree(data_dir, copy)
+        database = migrate.open_database(load_settings(data_dir=copy))
+        migrate.downgrade(database, head)
+        database.dispose()
+    return copy
+
+
+def cli_module(tree: Path) -> str:
+    """The CLI's module in ``tree``: ``anyseek.cli`` since one import root (b6d1060), ``cli``
+    before (an older tree's ``anyseek.cli`` would be found in this venv's editable install)."""
+    return "anyseek.cli" if (tree / "anyseek" / "cli").exists() else "cli"
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -254,41 +280,29 @@ def one_client(base: str, bodies: dict[str, list[dict]]) -> OneClient:
     return out
 
 
-def own_cpu_s() -> float:
-    """CPU seconds this process (the load generator) has used."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+PLAIN = "this tree, `anyseek serve`"
 
 
-def cpu_ms(seconds: float | None, done: int) -> str:
-    """CPU ms per answered search, or blank when unknown."""
-    return f"{seconds * 1000 / done:.2f}" if seconds is not None and done else ""
+def servers(trees: dict[str, Path], workers: int) -> list[tuple[str, Path, int | None]]:
+    """Each server measured: an earlier tree as it serves by default, this tree in one process
+    (``--workers 1``), as a plain ``anyseek serve`` (no ``--workers``) and, with ``workers``,
+    with ``--workers N``."""
+    out: list[tuple[str, Path, int | None]] = []
+    for name, tree in trees.items():
+        if tree != ROOT:
+            out.append((name, tree, None))
+    out += [("this tree, --workers 1", ROOT, 1), (PLAIN, ROOT, None)]
+    if workers > 1:
+        out.append((f"this tree, --workers {workers}", ROOT, workers))
+    return out
 
 
-def load_row(
-    label: str,
-    size: int,
-    process: subprocess.Popen,
-    base: str,
-    args: argparse.Namespace,
-    bodies: list[dict],
-) -> tuple[str, float | None]:
-    """One row of the load table: ``args.clients`` clients on ``base`` (after a 3-second
-    warm-up), with the CPU the server's processes and this generator spent; and the server's
-    CPU ms per search."""
-    url = f"{base}/v1/collections/{COLLECTION}/search"
-    asyncio.run(http_load.run_clients(url, bodies, args.clients, 3))
-    before, client_before = http_load.tree_cpu_s(process.pid), own_cpu_s()
-    load = asyncio.run(http_load.run_clients(url, bodies, args.clients, args.seconds))
-    after, client_s = http_load.tree_cpu_s(process.pid), own_cpu_s() - client_before
-    server_s = after - before if before is not None and after is not None else None
-    row = (
-        f"| {size:,} | {label} | {args.clients} | {load.done / args.seconds:.1f} | "
-        f"{pct(load.ms, 0.5):.0f} | {pct(load.ms, 0.99):.0f} | {load.errors} | "
-        f"{cpu_ms(server_s, load.done)} | {cpu_ms(client_s, load.done)} |"
-    )
-    server_ms = server_s * 1000 / load.done if server_s is not None and load.done else None
-    return row, server_ms
+def cpu_model() -> str:
+    """The CPU's model name, as ``lscpu`` gives it."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 def load_avg() -> str:
@@ -325,7 +339,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--model", default="builtin", help="baseline, builtin or a bundle folder")
     parser.add_argument(
-        "--workers", type=int, default=1, help="also load this tree's server with --workers N"
+        "--workers", type=int, default=0, help="also load this tree's server with --workers N"
     )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -358,18 +372,6 @@ def model_source(model: str, trees: dict[str, Path]) -> str:
     raise SystemExit(f"no built-in bundle in {tree}")
 
 
-def with_workers(
-    args: argparse.Namespace, size: int, data_dir: Path, source: str, bodies: list[dict]
-) -> tuple[str, float | None]:
-    """The load row of this tree's server with ``--workers N`` (N processes on one port: a
-    writer and readers), and its CPU ms per search."""
-    process, base = start_server(ROOT, data_dir, source, workers=args.workers)
-    try:
-        return load_row(f"this tree, --workers {args.workers}", size, process, base, args, bodies)
-    finally:
-        stop(process)
-
-
 def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, source: str) -> str:
     """The whole result file: setting, one-client latencies, stage timings, load."""
     import torch
@@ -391,15 +393,19 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
     queries = generate_batch(range(996_000, 996_000 + args.queries), 64)  # not in the gallery
     bodies = {kind: [query_body(kind, s) for s in queries] for kind in KINDS}
     mixed = [bodies[kind][i] for i in range(args.queries) for kind in KINDS]
+    asks = httpx_load.mixed_asks(bodies)
     load_sizes = {int(s) for s in (args.load_sizes or args.sizes).split(",")}
-    started = load_avg()
-    single, stages, load, cpu_rows = [], [], [], []
+    started, cpu_name = load_avg(), cpu_model()
+    single, stages, load, layers, cpu_rows = [], [], [], [], []
+    results: dict[int, list[search_load.LoadResult]] = {}
+    caption_p50: dict[str, float] = {}
     for size in [int(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
-            build_s = build_gallery(Path(tmp), size, stacked, model, args.noise, source)
+            gallery = Path(tmp) / "gallery"
+            build_s = build_gallery(gallery, size, stacked, model, args.noise, source)
             print(f"{size:,} items built in {build_s:.0f} s", flush=True)
-            for name, tree in trees.items():
-                process, base = start_server(tree, Path(tmp), source)
+            for name, tree, workers in servers(trees, args.workers):
+                process, base = start_server(tree, data_for(tree, gallery), source, workers)
                 try:
                     found = one_client(base, bodies)
                     for kind, times in found.ms.items():
@@ -411,25 +417,34 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
                         medians = {s: statistics.median(v) for s, v in found.stages[kind].items()}
                         shown = ", ".join(f"{s} {ms:.2f}" for s, ms in medians.items())
                         stages.append(f"| {size:,} | {name} | {kind} | {shown} |")
+                        if size == 2000 and kind == "caption":
+                            caption_p50[name] = pct(times, 0.5)
                     if size in load_sizes:
-                        load.append(load_row(name, size, process, base, args, mixed)[0])
-                        print(load[-1], flush=True)
+                        url = f"{base}/v1/collections/{COLLECTION}"
+                        for client, work in (("lean", mixed), ("ordinary", asks)):
+                            got = search_load.run_load(
+                                name, client, process.pid, url, work, args.clients, args.seconds
+                            )
+                            results.setdefault(size, []).append(got)
+                            load.append(search_load.load_row(size, got))
+                            print(load[-1], flush=True)
+                            if tree == ROOT:
+                                layers.append(search_load.layer_row(size, got))
                 finally:
                     stop(process)
-            if size in load_sizes and args.workers > 1:
-                row, server_ms = with_workers(args, size, Path(tmp), source, mixed)
-                load.append(row)
-                spent = stage_cpu(Path(tmp), source, mixed, COLLECTION)
-                cpu_rows.append(cpu_row(size, spent, server_ms))
-                print(load[-1], flush=True)
+            if size in load_sizes:
+                spent = stage_cpu(gallery, source, mixed, COLLECTION)
+                plain = [r for r in results[size] if r.client == "lean" and r.server == PLAIN]
+                cpu_rows.append(cpu_row(size, spent, plain[0].server_ms if plain else None))
     return "\n".join(
         [
             "# Search over HTTP: this tree beside an earlier revision, in one run",
             "",
             f"Command: `{command}`",
             "",
-            f"Machine: {os.cpu_count()} cores; load average (1/5/15 min) {started} at the start,"
-            f" {load_avg()} at the end (other work on the machine shows here). Gallery: "
+            f"Machine: {cpu_name}, {os.cpu_count()} cores; load average (1/5/15 min) "
+            f"{started} at the start, {load_avg()} at the end (other work on the machine "
+            "shows here). Gallery: "
             f"{args.real} generated scenes embedded by the model both servers load "
             f"(`--model {args.model}`) + synthetic "
             f"distractors (real vectors + N(0, {args.noise}²) noise, renormalised) up to the "
@@ -457,17 +472,34 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
             "",
             f"## {args.clients} clients of mixed caption and sketch queries, {args.seconds:g} s",
             "",
-            "CPU ms per search: the server's processes (every thread) and this load "
-            "generator's (`bench/http_load.py`, keep-alive connections with each request "
-            "encoded once, in the same run on the same cores), so what the cores spent per "
-            "search. With `--workers N`, a last row per size: this tree's `anyseek serve "
-            "--workers N` (a writer and N-1 readers on one port, `api/readers.py`).",
+            "Each server in turn, under two clients in turn: the **lean** one "
+            "(`bench/http_load.py`: JSON captions and sketches, keep-alive connections, each "
+            "request encoded once, about 0.1 ms of CPU per request) and an **ordinary** one "
+            "(`bench/httpx_load.py`: httpx on asyncio, captions as JSON and sketches as "
+            "multipart uploads, as users' clients are). CPU ms per search: the server's "
+            "processes (every thread, the process tree) and the client's (this process), on "
+            f"the same cores. {PLAIN}: this tree's server with no `--workers`, which runs a "
+            "process per core as the memory allows (`api/processes.py`).",
             "",
-            "| items | server | clients | searches/s | p50 ms | p99 ms | errors | server CPU "
-            "ms/search | load generator CPU ms/search |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            *search_load.LOAD_HEAD,
             *load,
-            *cpu_section(cpu_rows, args.workers),
+            "",
+            "## This tree's server CPU per search, per layer (ms)",
+            "",
+            "The server names its threads (`search/runner.py`), so /proc splits its CPU: "
+            "`event loop` = each process's main thread and the unnamed ones (HTTP parsing, "
+            "routing and middleware, JSON and multipart parsing, pydantic, metrics, the hand-offs"
+            " to and from the threads), `request pool` = `anyseek-query` (the version read, "
+            "query decoding into model inputs, store search, fusion, page), `model` = "
+            "`anyseek-search` and its OpenMP team.",
+            "",
+            *search_load.LAYER_HEAD,
+            *layers,
+            "",
+            "## Issue 69's targets at 2,000 items",
+            "",
+            *search_load.targets(results, caption_p50),
+            *cpu_section(cpu_rows),
         ]
     )
 
@@ -480,8 +512,8 @@ def cpu_row(size: int, spent: StageCpu, server_ms: float | None) -> str:
     return f"| {size:,} | {shown} | {spent.total:.2f} | {served} | {rest} |"
 
 
-def cpu_section(rows: list[str], workers: int) -> list[str]:
-    """The in-process stage CPU table, when there are rows (``--workers`` given)."""
+def cpu_section(rows: list[str]) -> list[str]:
+    """The in-process stage CPU table, when there are rows (sizes under load)."""
     if not rows:
         return [""]
     return [
@@ -491,12 +523,11 @@ def cpu_section(rows: list[str], workers: int) -> list[str]:
         "Thread CPU ms per search of each of the searcher's own stages, run one after another "
         "on one thread over the same gallery and queries in batches of 8 (`bench/search_cpu.py`:"
         " `prepare` = the version read and the query decoded into model inputs, `model`, "
-        "`finish` = store, fusion, page), beside the server's CPU per search under the load "
-        f"with `--workers {workers}`; the rest is HTTP, the framework, JSON and the hand-offs "
+        "`finish` = store, fusion, page), beside the server's CPU per search under the lean "
+        f"client's load ({PLAIN}); the rest is HTTP, the framework, JSON and the hand-offs "
         "between threads.",
         "",
-        f"| items | prepare | model | finish | sum | server CPU ms/search (`--workers {workers}`)"
-        " | rest |",
+        "| items | prepare | model | finish | sum | server CPU ms/search | rest |",
         "|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",

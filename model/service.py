@@ -9,6 +9,7 @@ rearranged without touching the service. What a search model is:
 from __future__ import annotations
 
 from anyseek.identity import ModelIdentity
+from anyseek.model.bundle.files import resolve_bundle_source
 from anyseek.model.families.combination import COMBINATIONS
 from anyseek.model.families.interface import (
     NUMPY_MAGIC,
@@ -85,6 +86,7 @@ __all__ = [
     "query_kind",
     "query_kinds_markdown",
     "query_name",
+    "resolve_bundle_source",
     "to_rgb",
     "use_threads",
     "with_parameter_per_kind",

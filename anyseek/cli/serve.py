@@ -34,7 +34,7 @@ def serve(
         min=1,
         max=64,
         help="Processes serving the port: one writer and the rest readers, so searches use "
-        "every core (ANYSEEK_API__WORKERS).",
+        "every core (ANYSEEK_API__WORKERS; unset: one per core as the memory allows).",
     ),
 ) -> None:
     """Serve the HTTP API (docs at /docs) and the web page: search, collections, items, jobs."""
@@ -57,14 +57,16 @@ def serve_api(
     import uvicorn
 
     from anyseek.api.app import create_app
+    from anyseek.api.processes import serving_processes
     from anyseek.api.readers import threads_per_process
     from anyseek.db.migrate import open_database
     from anyseek.search.stores.writer_lock import SERVER, announce
 
+    plan = serving_processes(settings, workers or settings.api.workers)
     bound = {
         "host": host or settings.api.host,
         "port": port or settings.api.port,
-        "workers": workers or settings.api.workers,
+        "workers": plan.processes,
     }
     api = settings.api.model_copy(update=bound)
     settings = settings.model_copy(update={"api": api})  # /v1/model says the mode it is in
@@ -85,6 +87,7 @@ def serve_api(
     local_url = f"http://{LOOPBACK.get(host, host)}:{port}"
     announce(SERVER, local_url)  # CLI writes come here
     typer.echo(_listening(host, port, local_url))
+    typer.echo(f"serving from {plan.reason}")
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5
     )

@@ -1,8 +1,8 @@
 """``/v1/collections/{name}/search``: JSON with base64 payloads, or multipart with a file per
-modality plus JSON parameters. Each query is prepared on the request pool (``anyseek.api.decoding``:
-resolve and plan), predicted in a micro-batch on the inference thread (``anyseek.api.batching``: the
-model stage) and finished on the request pool (store, fusion, page); ``/search/batch`` sends up
-to 64 JSON searches through one model batch."""
+modality plus JSON parameters. Each request hands its query to the search runner once
+(``anyseek.search.runner``: prepared on its pool, predicted in a micro-batch on the inference
+thread, finished on the pool) and awaits the answer; ``/search/batch`` sends up to 64 JSON
+searches through one model batch."""
 
 from __future__ import annotations
 
@@ -67,13 +67,11 @@ def _json_places(body: SearchRequest, where: str = "body") -> dict[str, str]:
 
 
 async def _run(state: AppState, query: SearchQuery, where: str, places: Places) -> SearchResponse:
-    """Decode the query's files for this request alone, then search through the batcher as asked
-    (explain only when the query says so), record the stage timings every result carries, and
-    render the page; what the searcher refuses is named where the request gave it
-    (``body.k``, ``body.params.k``, ``body.parts[0]``, ``body.sketch``)."""
+    """Search once through the runner (explain only when the query says so), record the stage
+    timings every result carries, and render the page; what the searcher refuses is named where
+    the request gave it (``body.k``, ``body.params.k``, ``body.parts[0]``, ``body.sketch``)."""
     try:
-        prepared = await state.ready_decoder.prepare(query)
-        results: SearchResults = await state.ready_batcher.search(prepared)
+        results: SearchResults = await state.ready_runner.search(query)
     except Exception as exc:
         state.metrics.searches.labels("error").inc()
         if isinstance(exc, AnyseekError):
@@ -192,8 +190,7 @@ async def search_batch(
             entries.append(None)
         except AnyseekError as exc:
             entries.append(_failed(exc, f"body.queries[{i}]", places[i], retry_after_s))
-    plans = await state.ready_decoder.prepare_all(queries)
-    answers = iter(await state.ready_batcher.search_all(plans))
+    answers = iter(await state.ready_runner.search_all(queries))
     out = []
     for i, entry in enumerate(entries):
         if entry is None:
