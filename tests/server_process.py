@@ -17,6 +17,10 @@ import pytest
 
 ANYSEEK = Path(sys.executable).with_name("anyseek")
 ROOT = Path(__file__).resolve().parents[1]
+#: a test's server is one process unless the test asks for more: a plain ``anyseek serve`` runs
+#: one per core, and two model loads per server would slow every server test on a 2-core CI
+#: (tests/api/test_processes.py tests the default count, test_serve_workers_process.py two)
+ONE_PROCESS = {"ANYSEEK_API__WORKERS": "1"}
 HTTP = httpx.Client(trust_env=False, timeout=120)  # loopback: no proxy from the environment
 
 
@@ -30,7 +34,7 @@ def free_port() -> int:
 def start_server(settings_env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     """``anyseek serve`` with only ``settings_env`` of the ANYSEEK_* variables, once ready."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
-    env |= {"OMP_NUM_THREADS": "1", **settings_env}
+    env |= {"OMP_NUM_THREADS": "1", **ONE_PROCESS, **settings_env}
     process = subprocess.Popen(
         [str(ANYSEEK), "serve", "--port", str(port), "--log-level", "warning"],
         env=env,
@@ -66,6 +70,7 @@ def process_env(data_dir: Path, **settings: str) -> dict[str, str]:
         "ANYSEEK_DATA_DIR": str(data_dir),
         "ANYSEEK_STORE__PATH": str(data_dir / "faiss"),
         "OMP_NUM_THREADS": "1",
+        **ONE_PROCESS,
         **settings,
     }
 

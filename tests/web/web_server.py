@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from server_process import stop
+from server_process import ONE_PROCESS, stop
 from server_process import wait_ready as wait_until_ready
 from web_gallery import build_gallery
 
@@ -86,7 +86,7 @@ def start_server(
     on it in a subprocess on a free port (``env``: extra ANYSEEK_* settings) until closed."""
     data_dir = folder / "data"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ANYSEEK_")}
-    clean |= {"ANYSEEK_DATA_DIR": str(data_dir), "ANYSEEK_API__BATCH_WAIT_MS": "1"}
+    clean |= {"ANYSEEK_DATA_DIR": str(data_dir), "ANYSEEK_API__BATCH_WAIT_MS": "1", **ONE_PROCESS}
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("ANYSEEK_")}
     os.environ.update(env or {})  # the server's settings (e.g. its model) index the gallery too
     try:
