@@ -25,7 +25,7 @@ from anyseek.api.indexing import JobRunner
 from anyseek.api.metrics import Metrics, RequestTimer
 from anyseek.api.openapi import finish
 from anyseek.api.page import Page
-from anyseek.api.query import MB
+from anyseek.api.query_bodies import MB
 from anyseek.api.routes import collections, export, health, items, jobs, model, search, versions
 from anyseek.db.session import Database, database_for
 from anyseek.model.service import QUERY_KINDS, default_threads, use_threads

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import File, Form, UploadFile
 
 from anyseek.api.errors import ApiError
-from anyseek.api.query import check_size, max_bytes
+from anyseek.api.query_bodies import check_size, max_bytes
 from anyseek.model.service import QUERY_KINDS, QueryKind, with_parameter_per_kind
 
 

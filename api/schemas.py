@@ -177,8 +177,8 @@ CARRIERS = {"text": "text", "file": "data", "structured": "value"}
 
 def _carried_by() -> list[dict[str, Any]]:
     """JSON Schema of "each modality in its one field": per field, the modalities it carries,
-    that field given and the others null or absent (``anyseek.api.query.parts_from_json`` checks
-    it)."""
+    that field given and the others null or absent (``anyseek.api.query_bodies.parts_from_json``
+    checks it)."""
     return [
         {
             "properties": {

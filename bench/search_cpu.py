@@ -30,13 +30,13 @@ class StageCpu:
 
 
 def _queries(bodies: list[dict], collection: str, max_upload_mb: float) -> list:
-    """The JSON bodies as the search route turns them into queries (``anyseek.api.query``)."""
-    from anyseek.api import query as convert
+    """The JSON bodies as the search route turns them into queries (``api.query_bodies``)."""
+    from anyseek.api import query_bodies
     from anyseek.api.schemas import SearchRequest
 
     requests = [SearchRequest.model_validate(body) for body in bodies]
     return [
-        convert.build_query(collection, convert.parts_from_json(r, max_upload_mb), r)
+        query_bodies.build_query(collection, query_bodies.parts_from_json(r, max_upload_mb), r)
         for r in requests
     ]
 

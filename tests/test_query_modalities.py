@@ -19,7 +19,7 @@ QUERY_KINDS["thermal"] = QueryKind(
 
 from anyseek.settings import Settings
 from anyseek.api.app import create_app
-from anyseek.api.query import parts_from_json
+from anyseek.api.query_bodies import parts_from_json
 from anyseek.api.schemas import SearchRequest
 from anyseek.model.families.interface import QueryModality
 

@@ -13,8 +13,7 @@ from fastapi import APIRouter, File, Form, Path, Query, Response, UploadFile, st
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from anyseek.api import catalog, files
-from anyseek.api import query as convert
+from anyseek.api import catalog, files, query_bodies
 from anyseek.api.deps import READ, WRITE, AppState, DbSession, State
 from anyseek.api.errors import ApiError
 from anyseek.api.job_schemas import ItemModality, JobOut
@@ -87,8 +86,8 @@ async def _metadata_file(
     checked as ``anyseek index --metadata`` checks them (a bad row: 422 saying NAME:LINE: why)."""
     if upload is None:
         return None
-    data = await upload.read(convert.max_bytes(max_upload_mb) + 1)
-    convert.check_size("metadata_file", len(data), max_upload_mb)
+    data = await upload.read(query_bodies.max_bytes(max_upload_mb) + 1)
+    query_bodies.check_size("metadata_file", len(data), max_upload_mb)
     try:
         return item_metadata.parse_metadata(data, upload.filename or "metadata_file")
     except SourceError as exc:
@@ -104,8 +103,8 @@ async def _uploads(
         raise ApiError(422, f"files: at most {MAX_FILES} per request, got {len(files)}", "files")
     uploads: dict[tuple[str, bytes], Upload] = {}
     for i, upload in enumerate(files):
-        data = await upload.read(convert.max_bytes(max_upload_mb) + 1)
-        convert.check_size(f"files[{i}]", len(data), max_upload_mb)
+        data = await upload.read(query_bodies.max_bytes(max_upload_mb) + 1)
+        query_bodies.check_size(f"files[{i}]", len(data), max_upload_mb)
         filename = upload.filename or f"upload{i}"
         uploads.setdefault((filename, data), Upload(filename, data, metadata[i]))
     return list(uploads.values())
@@ -173,8 +172,8 @@ async def upload_items(
     uploads = await _uploads(files, max_mb, per_file)
     listed = None
     if manifest is not None:
-        data = await manifest.read(convert.max_bytes(max_mb) + 1)
-        convert.check_size("manifest", len(data), max_mb)
+        data = await manifest.read(query_bodies.max_bytes(max_mb) + 1)
+        query_bodies.check_size("manifest", len(data), max_mb)
         listed = Upload(manifest.filename or "manifest.jsonl", data)
     field = "manifest" if listed is not None else "files"
     form = _form(ItemModality(modality).value if listed is None else "rgb", listed is not None)

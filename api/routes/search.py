@@ -13,8 +13,7 @@ from fastapi import APIRouter, Form, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from anyseek.api import catalog
-from anyseek.api import query as convert
+from anyseek.api import catalog, query_bodies
 from anyseek.api.deps import READ, AppState, State
 from anyseek.api.errors import LOCATIONS, RETRY_AFTER, TITLES, ApiError, field_name, status_of
 from anyseek.api.forms import form_values, with_query_fields
@@ -107,9 +106,9 @@ async def _query(
 ) -> SearchQuery:
     """The query, its filter's fields checked against the collection's (read only if filtered)."""
     registry = None
-    if convert.filter_spec(params):
+    if query_bodies.filter_spec(params):
         registry = await run_in_threadpool(catalog.field_registry, state.database, name)
-    return convert.build_query(name, parts, params, registry)
+    return query_bodies.build_query(name, parts, params, registry)
 
 
 @router.post(
@@ -122,7 +121,7 @@ async def search_json(body: SearchRequest, name: CollectionName, state: State) -
     """Search with JSON: captions as ``text``, files (sketch, depth...) as base64 ``data``."""
     places = _json_places(body)
     try:
-        parts = convert.parts_from_json(body, state.settings.api.max_upload_mb)
+        parts = query_bodies.parts_from_json(body, state.settings.api.max_upload_mb)
         query = await _query(state, name, parts, body)
     except AnyseekError as exc:
         raise ApiError(status_of(exc), str(exc), placed(exc, "body", places)) from None
@@ -157,7 +156,7 @@ async def search_upload(
     places = {name: f"body.{name}" for name in fields}
     values = await form_values(fields, state.settings.api.max_upload_mb)  # body.sketch...
     try:
-        parts = convert.parts_from_form(values, parsed.weights)
+        parts = query_bodies.parts_from_form(values, parsed.weights)
         query = await _query(state, name, parts, parsed)
     except AnyseekError as exc:
         raise ApiError(status_of(exc), str(exc), placed(exc, FORM_PARAMS, places)) from None
@@ -178,15 +177,15 @@ async def search_batch(
     check_collection_name(name)  # the path at fault, not each query
     max_mb, retry_after_s = state.settings.api.max_upload_mb, state.settings.api.retry_after_s
     registry = None
-    if any(convert.filter_spec(request) for request in body.queries):
+    if any(query_bodies.filter_spec(request) for request in body.queries):
         registry = await run_in_threadpool(catalog.field_registry, state.database, name)
     entries: list[BatchEntryOut | None] = []
     queries: list[SearchQuery] = []
     places = [_json_places(request, f"body.queries[{i}]") for i, request in enumerate(body.queries)]
     for i, request in enumerate(body.queries):
         try:
-            parts = convert.parts_from_json(request, max_mb)
-            queries.append(convert.build_query(name, parts, request, registry))
+            parts = query_bodies.parts_from_json(request, max_mb)
+            queries.append(query_bodies.build_query(name, parts, request, registry))
             entries.append(None)
         except AnyseekError as exc:
             entries.append(_failed(exc, f"body.queries[{i}]", places[i], retry_after_s))
