@@ -175,9 +175,11 @@ def run_fault(
         wait_until(lambda: probe.indexed(collection) >= files // 10, 300, "10% indexed")
         load = Load(cluster.api_url, collection, clients).start()
         time.sleep(1.0)
-        held = probe.held_chunk(worker_pids(cluster))
+        held = _wait_for_held_chunk(probe, cluster, timeout=30.0)
         fault_at = time.monotonic()
         fault.inject(cluster)
+        if held is not None and probe.chunk_staged(*held):
+            held = None  # w1 finished it between the look and the fault: nothing to time
         chunk_back_s = _watch_chunk(probe, held, outage)
         healed_at = time.monotonic()  # recovery counts the heal itself (a host's restart)
         if fault.heal:
@@ -205,6 +207,23 @@ def run_fault(
         if fault.restore:
             fault.restore(cluster)
         probe.close()
+
+
+def _wait_for_held_chunk(probe: Probe, cluster: Cluster, timeout: float) -> tuple[int, int] | None:
+    """Wait until w1's worker holds a chunk's lease, so a fault on w1 strikes a chunk in hand.
+
+    Without the wait a kill could land between two chunks (issue 73: RabbitMQ's run had nothing to
+    time); None if w1 held none within ``timeout`` (the fault then strikes anyway).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(Exception):  # a look that fails is one more try
+            held = probe.held_chunk(worker_pids(cluster))
+            if held is not None:
+                return held
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 def _watch_chunk(probe: Probe, held: tuple[int, int] | None, outage: float) -> float | None:
