@@ -9,6 +9,10 @@ BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?=
+# `make test` runs the suite on this many pytest-xdist workers; tests that share a broker's queues
+# or the five-host bed keep to one worker each (xdist_group, tests/conftest.py). TEST_WORKERS=0
+# runs it in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test test-clip lint format bench clean
 
@@ -52,7 +56,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/anyseek demo
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 test-clip: $(CLIP_STAMP)
 	$(CLIP_VENV)/bin/python -m pytest -m clip tests/model/families/openclip $(PYTEST_ARGS)
