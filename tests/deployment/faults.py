@@ -212,8 +212,8 @@ def run_fault(
 def _wait_for_held_chunk(probe: Probe, cluster: Cluster, timeout: float) -> tuple[int, int] | None:
     """Wait until w1's worker holds a chunk's lease, so a fault on w1 strikes a chunk in hand.
 
-    Without the wait a kill could land between two chunks (issue 73: RabbitMQ's run had nothing to
-    time); None if w1 held none within ``timeout`` (the fault then strikes anyway).
+    Without the wait a kill may land between two chunks, leaving no chunk to time (issue 73);
+    None if w1 held none within ``timeout`` (the fault then strikes anyway).
     """
     deadline = time.monotonic() + timeout
     while True:
