@@ -9,6 +9,12 @@ BIN := $(VENV)/bin
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 PYTEST_ARGS ?=
+# `make test TEST_WORKERS=2` runs the suite on two pytest-xdist workers; tests that share a broker's
+# queues or the five-host bed keep to one worker each (xdist_group, tests/conftest.py). The default,
+# 0, is one process: on this 2-core machine shared with other work, two workers were not faster
+# (tests/cli: 357 s in one process, 401 and 439 s on two, load average 4-7); measure it on a quiet
+# machine with `bench/test_suite.py --workers 2` before making it the default.
+TEST_WORKERS ?= 0
 
 .PHONY: install demo test test-clip lint format bench clean
 
@@ -52,7 +58,7 @@ demo: $(DEMO_STAMP)
 	$(BIN)/anyseek demo
 
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)
 
 test-clip: $(CLIP_STAMP)
 	$(CLIP_VENV)/bin/python -m pytest -m clip tests/model/families/openclip $(PYTEST_ARGS)

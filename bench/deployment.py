@@ -138,9 +138,10 @@ def render(
         "the kill) to the first index progress and the first answered search after it, "
         "whichever is later; no manual step anywhere. *chunks resent*: chunks a broker lost, "
         "sent again by the writer's watchdog once the job stalled (`workers/watchdog.py`). "
-        "*w1's chunk back*: from the fault to the chunk w1's worker held being staged by "
-        "another worker (its lease ran out and a sweep sent it again, or the broker redelivered "
-        "it); - when w1 held none or it was not back before the outage ended. "
+        "*w1's chunk back*: each fault strikes once w1's worker holds a chunk's lease; from the "
+        "fault to that chunk being staged by another worker (its lease ran out and a sweep sent "
+        "it again, or the broker redelivered it), read from the chunk's `finished_at` after the "
+        "run; - when w1 held none within 30 s, or staged it before the fault. "
         "*unreachable*: the API host itself was down "
         "(connection refused, or reset under a request when it was killed). Load counts are over "
         "the whole run.",

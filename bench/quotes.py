@@ -122,8 +122,11 @@ QUOTES: tuple[Quote, ...] = (
     # docs/deploy.md: a killed worker's chunk back (the workers' bed run)
     Quote(
         "docs/deploy.md",
-        r"by the other worker {N} s after the kill on Redis",
-        (Cell("deployment_workers.md", "| worker-host-gone | redis |", 15),),
+        r"by the other worker {N} s after the kill on Redis and {N} s after it on RabbitMQ",
+        (
+            Cell("deployment_workers.md", "| worker-host-gone | redis |", 15),
+            Cell("deployment_workers.md", "| worker-host-gone | rabbitmq |", 15),
+        ),
     ),
     # README: how long the test suite takes
     Quote(

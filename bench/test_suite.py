@@ -29,9 +29,12 @@ DURATION = re.compile(r"^(\d+\.\d+)s (call|setup|teardown)\s+(\S+)")
 CLOSING = re.compile(r"^=+ (.*(?:passed|failed).*) in [\d.]+s")
 
 
-def run_suite(slowest: int) -> tuple[float, int, list[str]]:
-    """``make test`` as CI runs it: wall seconds, exit code, its output's lines."""
+def run_suite(slowest: int, workers: int | None) -> tuple[float, int, list[str]]:
+    """``make test`` as CI runs it (on ``workers`` pytest-xdist workers, None: the Makefile's
+    default): wall seconds, exit code, its output's lines."""
     env = dict(os.environ, ANYSEEK_REQUIRE_SERVICES="1", PYTEST_ARGS=f"--durations={slowest}")
+    if workers is not None:
+        env["TEST_WORKERS"] = str(workers)
     start = time.monotonic()
     done = subprocess.run(
         ["make", "test"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
@@ -40,19 +43,24 @@ def run_suite(slowest: int) -> tuple[float, int, list[str]]:
     return time.monotonic() - start, done.returncode, lines
 
 
-def report(wall_s: float, code: int, lines: list[str], slowest: int) -> str:
+def report(wall_s: float, code: int, lines: list[str], slowest: int, workers: int | None) -> str:
     """The result file's Markdown."""
     closing = next((m.group(1) for line in lines if (m := CLOSING.match(line))), "no summary")
     durations = [m.groups() for line in lines if (m := DURATION.match(line))][:slowest]
     load = os.getloadavg()
     rows = [f"| {float(s):.1f} | {phase} | `{test}` |" for s, phase, test in durations]
+    flag, make = (
+        ("", "make test")
+        if workers is None
+        else (f" --workers {workers}", f"make test TEST_WORKERS={workers}")
+    )
     return "\n".join(
         [
             "# The whole test suite on this machine",
             "",
             "Command: `PYTHONPATH=. .venv/bin/python bench/test_suite.py --out "
-            "bench/results/test_suite.md` (runs `make test` with ANYSEEK_REQUIRE_SERVICES=1, as "
-            "`.ci/run` does before `make test-clip`)",
+            f"bench/results/test_suite.md{flag}` (runs `{make}` with ANYSEEK_REQUIRE_SERVICES=1, "
+            "as `.ci/run` does before `make test-clip`)",
             "",
             f"CPU: {cpu_name()}, {os.cpu_count()} cores; load average {load[0]:.1f} / "
             f"{load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) when it ended; exit code {code}.",
@@ -78,9 +86,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path)
     parser.add_argument("--slowest", type=int, default=25)
+    parser.add_argument(
+        "--workers", type=int, help="pytest-xdist workers (make's TEST_WORKERS; default: its own)"
+    )
     args = parser.parse_args()
-    wall_s, code, lines = run_suite(args.slowest)
-    text = report(wall_s, code, lines, args.slowest)
+    wall_s, code, lines = run_suite(args.slowest, args.workers)
+    text = report(wall_s, code, lines, args.slowest, args.workers)
     print("\n".join(lines[-60:]))
     print(text)
     if args.out:

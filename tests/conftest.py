@@ -17,6 +17,32 @@ from sqlalchemy.engine import make_url
 REQUIRE_SERVICES = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
 
 
+#: ``make test TEST_WORKERS=2`` runs the suite on two pytest-xdist workers (``--dist loadgroup``):
+#: tests that share one fixed resource are grouped, and a group runs on one worker in turn. The
+#: brokers' test queues (Redis database 15, RabbitMQ's ``/`` vhost) are purged by the tests that
+#: use them; the five-host bed (tests/deployment) is one per broker for its whole module and too
+#: heavy to run beside itself.
+SHARED_GROUPS = {"redis_url": "brokers", "amqp_url": "brokers", "bed": "five-host-bed"}
+
+
+def shared_group(item: pytest.Item) -> str | None:
+    """The group of the shared resource a test uses (as a fixture or a parameter naming one)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    named = [
+        *getattr(item, "fixturenames", ()),
+        *(v for v in params.values() if isinstance(v, str)),
+    ]
+    return next((SHARED_GROUPS[name] for name in named if name in SHARED_GROUPS), None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test that shares a fixed resource with its xdist group (see SHARED_GROUPS)."""
+    for item in items:
+        group = shared_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 def require(available: bool, reason: str) -> None:
     """Skip when something external is absent; fail instead when CI demands it."""
     if available:

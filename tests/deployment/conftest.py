@@ -17,19 +17,26 @@ from workload import make_images
 
 REQUIRED = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
 #: CI's size: short outages, small jobs (bench/deployment.py runs the full size)
+#: the broker of CI's load-only run (bench/deployment.py runs it on both)
+LOAD_BROKER = "redis"
 CI_SIZES = Sizes(images=240, chunk=12, outage_s=6.0, disk_mb=64, visibility_s=8)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep only CI's (broker, fault) runs of the fault matrix (``faults.CI_CASES``)."""
+    """Keep only CI's (broker, fault) runs of the fault matrix (``faults.CI_CASES``) and the
+    load-only run on ``LOAD_BROKER`` (every fault run has the same 16 clients on both brokers)."""
     kept, dropped = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         fault, broker = params.get("fault"), params.get("bed")
-        if not isinstance(fault, Fault) or broker is None or (broker, fault.name) in CI_CASES:
+        if broker is None:
             kept.append(item)
+        elif isinstance(fault, Fault):
+            (kept if (broker, fault.name) in CI_CASES else dropped).append(item)
+        elif "sixteen_clients" in item.name:
+            (kept if broker == LOAD_BROKER else dropped).append(item)
         else:
-            dropped.append(item)
+            kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from cluster import Cluster
 from load import Load, LoadSummary, summarise
@@ -148,8 +149,8 @@ class FaultResult:
     during: LoadSummary  # the clients, from the fault to recovery
     overall: LoadSummary  # the clients, the whole run
     resent: int = 0  # chunks the writer's watchdog sent again (a broker lost them)
-    #: from the fault to w1's chunk in hand staged by another worker (None: w1 held none, or it
-    #: was not staged before the outage ended)
+    #: from the fault to w1's chunk in hand staged by another worker, whenever in the run (None:
+    #: w1 held none, or staged it before the fault)
     chunk_back_s: float | None = None
 
 
@@ -175,10 +176,10 @@ def run_fault(
         wait_until(lambda: probe.indexed(collection) >= files // 10, 300, "10% indexed")
         load = Load(cluster.api_url, collection, clients).start()
         time.sleep(1.0)
-        held = probe.held_chunk(worker_pids(cluster))
-        fault_at = time.monotonic()
+        held = _wait_for_held_chunk(probe, cluster, timeout=30.0)
+        fault_at, fault_clock = time.monotonic(), datetime.now(UTC)
         fault.inject(cluster)
-        chunk_back_s = _watch_chunk(probe, held, outage)
+        time.sleep(outage)
         healed_at = time.monotonic()  # recovery counts the heal itself (a host's restart)
         if fault.heal:
             fault.heal(cluster)
@@ -190,6 +191,7 @@ def run_fault(
         load.stop()
         recovered = max(moved_at, answered_at) if moved_at and answered_at else None
         outcome = probe.outcome(job_id, collection, files)
+        chunk_back_s = _chunk_back(probe, held, fault_clock)
         return FaultResult(
             fault=fault.name,
             broker=cluster.broker_kind,
@@ -207,17 +209,33 @@ def run_fault(
         probe.close()
 
 
-def _watch_chunk(probe: Probe, held: tuple[int, int] | None, outage: float) -> float | None:
-    """Wait out the outage; how long after its start the chunk ``held`` was staged, if it was."""
-    started = time.monotonic()
-    back = None
-    while (left := outage - (time.monotonic() - started)) > 0:
-        if held is not None and back is None:
-            with contextlib.suppress(Exception):  # the database may be what is down
-                if probe.chunk_staged(*held):
-                    back = round(time.monotonic() - started, 1)
-        time.sleep(min(0.25, left))
-    return back
+def _wait_for_held_chunk(probe: Probe, cluster: Cluster, timeout: float) -> tuple[int, int] | None:
+    """Wait until w1's worker holds a chunk's lease, so a fault on w1 strikes a chunk in hand.
+
+    Without the wait a kill may land between two chunks, leaving no chunk to time (issue 73);
+    None if w1 held none within ``timeout`` (the fault then strikes anyway).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(Exception):  # a look that fails is one more try
+            held = probe.held_chunk(worker_pids(cluster))
+            if held is not None:
+                return held
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+
+
+def _chunk_back(probe: Probe, held: tuple[int, int] | None, fault_clock: datetime) -> float | None:
+    """Seconds from the fault to the chunk ``held`` being staged (its ``finished_at``, written by
+    the worker that staged it; every host shares this machine's clock), after the run. None when
+    w1 held none, or staged it itself before the fault struck."""
+    if held is None:
+        return None
+    finished = probe.chunk_finished_at(*held)
+    if finished is None or finished < fault_clock:
+        return None
+    return round((finished - fault_clock).total_seconds(), 1)
 
 
 def _safe_status(probe: Probe, job_id: int) -> str:

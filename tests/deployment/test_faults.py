@@ -1,6 +1,7 @@
 """Every fault of the catalogue during a bulk job and 16 search clients: each image indexed exactly
 once, the job's state true, no 5xx, no hang, recovery unattended (CI makes the runs of
-``faults.CI_CASES``: each fault on one broker, the broker's restart on both)."""
+``faults.CI_CASES``: each fault on one broker, the broker's restart on both; the load-only run
+on ``conftest.LOAD_BROKER``; bench/deployment.py runs them all on both brokers)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from cluster import HTTP, Cluster
@@ -134,10 +135,11 @@ class Probe:
             ).first()
         return (row[0], row[1]) if row else None
 
-    def chunk_staged(self, job_id: int, seq: int) -> bool:
-        """Whether a chunk is staged (by whichever worker)."""
+    def chunk_finished_at(self, job_id: int, seq: int) -> datetime | None:
+        """When a chunk was staged (by whichever worker), None while it is not."""
         with self.database.session() as session:
-            return session.get(IndexChunk, (job_id, seq)).status == ChunkStatus.DONE
+            chunk = session.get(IndexChunk, (job_id, seq))
+            return chunk.finished_at if chunk.status == ChunkStatus.DONE else None
 
     def close(self) -> None:
         self.database.dispose()

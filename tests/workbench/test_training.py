@@ -71,7 +71,7 @@ def _start_run(tmp_path: Path, **train: object) -> tuple[list[str], Path, dict, 
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_chunk(tmp_path: Path) -> None:
-    steps = 150  # ~50 s of tiny steps here, about 80 chunks: killed well inside the run
+    steps = 60  # ~20 s of tiny steps here, about 30 chunks: killed well inside the run
     command, out, env, first = _start_run(tmp_path, steps=steps, chunk_minutes=0.01)
     deadline = time.monotonic() + 240
     while not (out / "checkpoint.pt").exists() and time.monotonic() < deadline:
@@ -79,7 +79,7 @@ def test_a_killed_run_resumes_from_its_last_chunk(tmp_path: Path) -> None:
         time.sleep(0.2)
     time.sleep(1.0)
     first.send_signal(signal.SIGKILL)
-    first.wait()
+    assert first.wait() == -signal.SIGKILL, "the run ended before the kill: nothing to resume"
     done = subprocess.run(
         [*command, "--out", str(out), "--resume"], env=env, capture_output=True, text=True,
         timeout=600,
