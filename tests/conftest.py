@@ -26,8 +26,13 @@ SHARED_GROUPS = {"redis_url": "brokers", "amqp_url": "brokers", "bed": "five-hos
 
 
 def shared_group(item: pytest.Item) -> str | None:
-    """The group of the shared resource a test uses (as a fixture or a parameter naming one)."""
+    """The group of the shared resource a test uses (as a fixture or a parameter naming one);
+    a doc page's examples share one group, as each runs in the folder the page's earlier ones
+    left (tests/docs/test_docs_examples.py)."""
     params = getattr(getattr(item, "callspec", None), "params", {})
+    example = params.get("example")
+    if item.path.name == "test_docs_examples.py" and example is not None:
+        return f"doc-page:{example.source.split(':')[0]}"
     named = [
         *getattr(item, "fixturenames", ()),
         *(v for v in params.values() if isinstance(v, str)),

@@ -30,11 +30,16 @@ def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel ``pip wheel .`` builds from this checkout (no network: this venv's setuptools)."""
     source = tmp_path_factory.mktemp("source")  # a copy, so the build leaves no build/ here
-    for name in ("anyseek", *CLIENT_FOLDERS):
-        ignore = shutil.ignore_patterns("__pycache__")
-        shutil.copytree(ROOT / name, source / name, symlinks=True, ignore=ignore)
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
+    tracked = _run(
+        ["git", "ls-files", "-z", "anyseek", *CLIENT_FOLDERS, "pyproject.toml", "README.md"],
+        cwd=ROOT,
+    ).stdout.split("\0")
+    for name in filter(None, tracked):  # what git holds: no scratch file another test writes
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        if (ROOT / name).is_symlink():
+            (source / name).symlink_to(os.readlink(ROOT / name))
+        else:
+            shutil.copy(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
     _run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.http_load import tree_cpu_s
-from bench.search import cpu_ms, model_source
+from bench.search import model_source
+from bench.search_load import LAYERS, OTHER, by_layer
 
 
 def test_baseline_means_the_bundle_the_first_tree_ships_wherever_it_kept_it(tmp_path) -> None:
@@ -34,4 +35,9 @@ def test_cpu_of_a_process_grows_with_its_work() -> None:
     sum(i * i for i in range(2_000_000))
     after = tree_cpu_s(os.getpid())
     assert before is not None and after is not None and after > before
-    assert cpu_ms(0.5, 100) == "5.00" and cpu_ms(None, 100) == "" and cpu_ms(0.5, 0) == ""
+
+
+def test_threads_cpu_sums_into_their_layers_and_unknown_threads_into_other() -> None:
+    name, layer = next(iter(LAYERS.items()))
+    split = by_layer({name: 0.5, "someone-else": 0.25, "another": 0.25})
+    assert split == {layer: 0.5, OTHER: 0.5}

@@ -94,6 +94,9 @@ SKIPPED: dict[tuple[str, str], str] = {
     ("docs/deploy.md", "anyseek serve --workers 2"): (
         "serves until stopped (tests/api/test_serve_workers_process.py starts it)"
     ),
+    ("docs/deploy.md", "anyseek serve --workers 1"): (
+        "serves until stopped (every server test starts one process: tests/server_process.py)"
+    ),
     ("docs/deploy.md", "anyseek serve --host 0.0.0.0 --port 8000"): (
         "serves until stopped on every address (tests/deployment start it on a host's)"
     ),
