@@ -134,6 +134,11 @@ QUOTES: tuple[Quote, ...] = (
         r"\(`make test`\) takes {N} minutes on this 2-core machine",
         (Cell("test_suite.md", "| wall time, minutes |", 0),),
     ),
+    Quote(
+        "README.md",
+        r"on two pytest-xdist workers: {N} minutes here",
+        (Cell("test_suite_parallel.md", "| wall time, minutes |", 0),),
+    ),
     # README: a phone's photos (indexing.md's phone section, the built-in model's table)
     Quote(
         "README.md",

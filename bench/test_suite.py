@@ -43,8 +43,15 @@ def run_suite(slowest: int, workers: int | None) -> tuple[float, int, list[str]]
     return time.monotonic() - start, done.returncode, lines
 
 
-def report(wall_s: float, code: int, lines: list[str], slowest: int, workers: int | None) -> str:
-    """The result file's Markdown."""
+def report(
+    wall_s: float,
+    code: int,
+    lines: list[str],
+    slowest: int,
+    workers: int | None,
+    out: str = "bench/results/test_suite.md",
+) -> str:
+    """The result file's Markdown; its command names ``out``, the file it was written to."""
     closing = next((m.group(1) for line in lines if (m := CLOSING.match(line))), "no summary")
     durations = [m.groups() for line in lines if (m := DURATION.match(line))][:slowest]
     load = os.getloadavg()
@@ -59,7 +66,7 @@ def report(wall_s: float, code: int, lines: list[str], slowest: int, workers: in
             "# The whole test suite on this machine",
             "",
             "Command: `PYTHONPATH=. .venv/bin/python bench/test_suite.py --out "
-            f"bench/results/test_suite.md{flag}` (runs `{make}` with ANYSEEK_REQUIRE_SERVICES=1, "
+            f"{out}{flag}` (runs `{make}` with ANYSEEK_REQUIRE_SERVICES=1, "
             "as `.ci/run` does before `make test-clip`)",
             "",
             f"CPU: {cpu_name()}, {os.cpu_count()} cores; load average {load[0]:.1f} / "
@@ -91,7 +98,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     wall_s, code, lines = run_suite(args.slowest, args.workers)
-    text = report(wall_s, code, lines, args.slowest, args.workers)
+    shown = str(args.out) if args.out else "bench/results/test_suite.md"
+    text = report(wall_s, code, lines, args.slowest, args.workers, shown)
     print("\n".join(lines[-60:]))
     print(text)
     if args.out:
