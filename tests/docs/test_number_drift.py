@@ -66,7 +66,7 @@ def test_a_cell_reads_the_line_it_names_of_a_repeated_row(
 ) -> None:
     """A report whose rows repeat (an arm in two tables) is read at the n-th line of the row, and a
     line past the last is named, not guessed at."""
-    import bench.quotes as quotes
+    import bench.quoting as quotes
 
     (tmp_path / "r.md").write_text("| arm | at 96 pixels | 30.9 | 0.5 |\n| arm | 0.923 (x) |\n")
     monkeypatch.setattr(quotes, "RESULT_FOLDERS", (tmp_path,))
