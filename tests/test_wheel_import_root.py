@@ -84,10 +84,16 @@ def test_the_installed_wheel_runs_the_demo_beside_a_users_api_and_model(
     (user / "api").mkdir(parents=True)
     (user / "api" / "__init__.py").write_text("OWNER = 'the user'\n")
     (user / "model.py").write_text("OWNER = 'the user'\n")
+    # a user's plain shell: nothing of this test run's environment (other tests' settings,
+    # caches or paths) reaches the installed package
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ANYSEEK_", "PYTHON", "VIRTUAL"))
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(user),
+        "ANYSEEK_DATA_DIR": str(tmp_path / "data"),
     }
-    env |= {"PYTHONPATH": str(user), "ANYSEEK_DATA_DIR": str(tmp_path / "data")}
     outside = tmp_path  # not the checkout: nothing of it is on the path
 
     demo = _run(
