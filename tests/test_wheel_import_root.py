@@ -17,6 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT_FOLDERS = ("api", "indexer", "migrations", "model", "search", "workers")
+#: the environment without what points Python at this checkout (``PYTHONPATH=.`` of a bench run)
+BARE = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL", "ANYSEEK_"))}
 
 
 def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -71,14 +73,17 @@ def test_the_installed_wheel_runs_the_demo_beside_a_users_api_and_model(
     python = env_dir / "bin" / "python"
     site = Path(
         _run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            env=BARE,
         ).stdout.strip()
     )
     # the dependencies: this venv's site-packages as a plain path (its .pth files, among them the
     # editable install of this checkout, are not processed), so nothing is downloaded
     (site / "dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    # without the test run's PYTHONPATH: pip would see this checkout's egg-info on it, call
+    # anyseek installed already and leave the venv without it
     _run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-          str(wheel)])  # fmt: skip
+          str(wheel)], env=BARE)  # fmt: skip
 
     user = tmp_path / "project"  # the user's own project: a package `api`, a module `model`
     (user / "api").mkdir(parents=True)
