@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from anyseek.errors import AnyseekError
 from anyseek.model.service import query_kind, use_threads
@@ -335,32 +336,14 @@ def _as_answer(found: object) -> SearchResults | Exception:
     return found  # type: ignore[return-value]
 
 
-def runner_for(
-    searcher: Searcher,
-    *,
-    workers: int = 2,
-    max_batch: int = 16,
-    wait_ms: float = 0.0,
-    decode_timeout_s: float = 5.0,
-    on_batch: Callable[[int], None] | None = None,
-    inference: ThreadPoolExecutor | None = None,
-) -> SearchRunner:
-    """A runner of ``searcher``'s stages, its pool's threads set up for one query at a time (one
-    intra-op thread each for torch and the store: the cores are the model's)."""
+def runner_for(searcher: Searcher, **options: Any) -> SearchRunner:
+    """A runner of ``searcher``'s stages (``options``: the runner's own keywords), its pool's
+    threads set up for one query at a time (one intra-op thread each for torch and the store:
+    the cores are the model's)."""
 
     def one_thread() -> None:
         use_threads(1)
         searcher.store.use_for_single_queries()
 
-    return SearchRunner(
-        searcher.prepare,
-        searcher.predict,
-        searcher.finish,
-        workers=workers,
-        max_batch=max_batch,
-        wait_ms=wait_ms,
-        decode_timeout_s=decode_timeout_s,
-        on_batch=on_batch,
-        inference=inference,
-        pool_setup=one_thread,
-    )
+    stages = (searcher.prepare, searcher.predict, searcher.finish)
+    return SearchRunner(*stages, pool_setup=one_thread, **options)
