@@ -184,6 +184,23 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "levers_pixels_seed1.md): the two sides at equal minutes, each schedule run to its end",
         {"train": {"steps": 900}},
     ),
+    "object_rows": (
+        "every scene of a batch also brings an extra caption row naming one of its objects, "
+        "beside its caption rather than in its place; each picks among the batch's images, "
+        "every scene with that object right (train.object_rows 1, object_weight 1)",
+        {"train": {"object_rows": 1.0}},
+    ),
+    "placement": (
+        "half of the people's drawings with each object moved and resized by itself (std 6 % "
+        "of the page, size std 0.2 in log), three in ten squeezed as onto a page of width / "
+        "height 0.45-2.2 (anyseek.workbench.placement)",
+        {"train": {"p_place": 0.5, "p_page": 0.3}},
+    ),
+    "second_quarter": (
+        "a second pixel query on a quarter of the rows instead of half (train.cross_second "
+        "0.25): the pixel pairs' term for 8 % less of a step",
+        {"train": {"cross_second": 0.25}},
+    ),
     "both": (
         "object_positives and the random person together",
         {

@@ -37,3 +37,14 @@ def info_nce(
         back.logsumexp(1) - back.masked_fill(~back_positives, -math.inf).logsumexp(1)
     ).mean()
     return (forward + backward) / 2
+
+
+def one_way_nce(
+    a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor, positives: torch.Tensor
+) -> torch.Tensor:
+    """InfoNCE in one direction: each row of ``a`` [A, D] picks among the rows of ``b`` [B, D],
+    every j where ``positives[i, j]`` right. Rows of ``a`` that fit many scenes (one object's
+    caption) are not asked to rank first among ``b``'s, and ``b``'s rows never pick among them."""
+    logits = scale * a @ b.t()  # [A, B]
+    right = logits.masked_fill(~positives, -math.inf).logsumexp(1)
+    return (logits.logsumexp(1) - right).mean()

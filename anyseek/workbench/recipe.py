@@ -63,11 +63,28 @@ class TrainRecipe:
     shift: float = 0.08  # how far: up to twice this share of the page each way
     p_warp: float = 0.0  # a drawing's parts are moved apart on the fly (workbench.train.warped)
     warp: float = 0.06  # how far: the displacement's standard deviation, a share of the page
+    # a person's drawing has each object moved and resized by itself on the fly
+    # (workbench.placement.objects_moved): this share of drawn rows, each object shifted by a
+    # normal of std ``place_shift`` of the page and scaled by exp(normal(0, ``place_size``))
+    p_place: float = 0.0
+    place_shift: float = 0.06
+    place_size: float = 0.2
+    # a person's drawing squeezed as if drawn on a page of another shape
+    # (workbench.placement.page_shaped): this share of drawn rows, width / height log-uniform
+    # in ``page_aspect``
+    p_page: float = 0.0
+    page_aspect: tuple[float, float] = (0.45, 2.2)
     p_object_caption: float = 0.15  # a caption row names one object only
     p_drawn_caption: float = 0.35  # a caption row is a person's words
     # pixel query modality -> weight of its share of rows (unnamed: 1); empty: every one alike
     query_weights: dict[str, float] = field(default_factory=dict)
     object_positives: bool = False  # a one-object caption's positives: every scene with it
+    # share of a batch's scenes that also bring an extra caption row naming one of their objects,
+    # *beside* their caption (not in its place, as ``p_object_caption`` is); each such row picks
+    # among the batch's images, every scene with the object a positive (workbench.train's
+    # object term); 0: off
+    object_rows: float = 0.0
+    object_weight: float = 1.0  # the object term's weight
     # weight of the presence loss (workbench.presence: every caption against every image of the
     # batch, labelled by whether the scene has what the caption states); 0: off
     presence_weight: float = 0.0

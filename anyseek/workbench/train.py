@@ -36,7 +36,7 @@ from anyseek.scenes.tensors import PIXEL_INPUTS
 from anyseek.workbench.attributes import AttributeHead, attribute_loss, conjunction_labels
 from anyseek.workbench.cache import TrainingSet
 from anyseek.workbench.cells import CellHead, cell_labels, cell_loss
-from anyseek.workbench.contrastive import info_nce
+from anyseek.workbench.contrastive import info_nce, one_way_nce
 from anyseek.workbench.cross import (
     cross_loss,
     cross_modalities,
@@ -45,6 +45,7 @@ from anyseek.workbench.cross import (
     second_kinds,
 )
 from anyseek.workbench.negatives import binding_negative
+from anyseek.workbench.placement import objects_moved, page_shaped
 from anyseek.workbench.presence import (
     encode_scenes,
     fits,
@@ -114,7 +115,8 @@ class Batcher:
 
     def __post_init__(self) -> None:
         r = self.recipe
-        wanted = any((r.presence_weight, r.object_positives, r.attribute_weight, r.cell_weight))
+        labels = (r.presence_weight, r.object_positives, r.object_rows, r.attribute_weight)
+        wanted = any((*labels, r.cell_weight))
         if wanted and self.objects is None:  # once, not per batch
             self.objects = encode_scenes(self.data.scenes.scenes)
         if r.cell_weight > 0 and self.data.occupied is None:
@@ -128,16 +130,32 @@ class Batcher:
         if name not in DRAWN or not self.data.drawings:
             return x
         styles = list(self.data.drawings)
+        drawn_rows = []
         for row in range(len(index)):
             if self.rng.random() >= self.recipe.p_drawn:
                 continue
             drawn = self.data.drawings[self.rng.choice(styles)]
             i = int(index[row])
             x[row] = drawn.sketch[i].float()[None] * 2 - 1 if name == "sketch" else drawn.semseg[i]
+            drawn_rows.append(row)
+        x = self.placed(name, x, drawn_rows)
         if name not in self.boxed and self.rng.random() < self.recipe.p_shift:
             x = moved(name, x, lambda m: shifted(m, self.recipe.shift))
         if self.rng.random() < self.recipe.p_warp:
             x = moved(name, x, lambda m: warped(m, self.recipe.warp))
+        return x
+
+    def placed(self, name: str, x: torch.Tensor, drawn_rows: list[int]) -> torch.Tensor:
+        """Some of a batch's drawn rows with their objects moved and resized one by one, some
+        squeezed onto a page of another shape (``anyseek.workbench.placement``)."""
+        r = self.recipe
+        rows = [row for row in drawn_rows if self.rng.random() < r.p_place] if r.p_place else []
+        if rows:
+            x[rows] = objects_moved(x[rows], name, r.place_shift, r.place_size)
+        page = 0.0 if name in self.boxed else r.p_page
+        rows = [row for row in drawn_rows if self.rng.random() < page] if page else []
+        if rows:
+            x[rows] = moved(name, x[rows], lambda m: page_shaped(m, r.page_aspect))
         return x
 
     def caption(self, i: int) -> str:
@@ -185,6 +203,7 @@ class Batcher:
             positives = fitting(captions, self.objects[index])
         texts = [c.removeprefix(OBJECT) for c in captions]
         negatives = self.binding_negatives(texts, index)
+        named, named_fit = self.object_rows(index)
         presence = None
         if self.recipe.presence_weight > 0:
             labels = fits(texts, self.objects[index])
@@ -198,14 +217,34 @@ class Batcher:
         return {
             "rgb": normalize_images(self.data.scenes.rgb[index]),
             "groups": groups,
-            "words": self.vocab.batch(texts + negatives),  # the batch's captions, then negatives
+            # the batch's captions, then negatives, then the extra one-object rows
+            "words": self.vocab.batch(texts + negatives + named),
             "negatives": len(negatives),
+            "objects": named_fit,  # [E, B] bool: which scenes each extra one-object row fits
             "positives": positives,
             "presence": presence,
             "attributes": attributes,
             "cells": cells,
             "second": second,
         }
+
+    def object_rows(self, index: torch.Tensor) -> tuple[list[str], torch.Tensor | None]:
+        """For an ``object_rows`` share of the scenes, one of their objects' phrase as an extra
+        caption row, and [E, B] which of the batch's scenes have that object."""
+        if self.recipe.object_rows <= 0:
+            return [], None
+        named = []
+        for i in index.tolist():
+            if self.rng.random() < self.recipe.object_rows:
+                phrases = object_phrases(self.data.scenes.captions[i][0])
+                if phrases:
+                    named.append(self.rng.choice(phrases))
+        fit = fits(named, self.objects[index]) if named else None
+        if fit is None or not fit.any(1).all():  # a phrase its own scene does not fit: none
+            keep = [] if fit is None else fit.any(1).nonzero().flatten().tolist()
+            named = [named[k] for k in keep]
+            fit = fit[keep] if keep else None
+        return named, fit
 
     def binding_negatives(self, texts: list[str], index: torch.Tensor) -> list[str]:
         """For a ``binding_negatives`` share of the rows, its caption one attribute away from
@@ -336,18 +375,24 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         names = list(batch["groups"])
         rows = torch.cat([batch["groups"][n][0] for n in names])
         queries = model.embed_mixed(names, {n: batch["groups"][n][1] for n in names})
-        words = model.embed_text(batch["words"])  # [B + K, D]: captions, then K negatives
+        words = model.embed_text(batch["words"])  # [B + K + E, D]: captions, negatives, objects
         second = None
         if batch.get("second"):
             more = list(batch["second"])
             second = model.embed_mixed(more, {n: batch["second"][n][1] for n in more})
-    texts, negatives = words[: len(images)], words[len(images) :]
+    named_fit = batch.get("objects")
+    extra_rows = 0 if named_fit is None else len(named_fit)
+    texts, negatives = words[: len(images)], words[len(images) : len(words) - extra_rows]
     scale = state.log_scale.exp()
     pixel_loss = info_nce(queries, images[rows], scale)
     extra = negatives if len(negatives) else None
     text_loss = info_nce(texts, images, scale, batch.get("positives"), extra)
     loss = pixel_loss + text_loss
     out = {"pixel": float(pixel_loss.detach()), "text": float(text_loss.detach())}
+    if named_fit is not None:
+        object_loss = one_way_nce(words[len(words) - extra_rows :], images, scale, named_fit)
+        loss = loss + recipe.object_weight * object_loss
+        out["objects"] = float(object_loss.detach())
     if batch.get("presence") is not None:
         labels, trusted = batch["presence"]
         log_scale, bias = state.presence[0], state.presence[1]
@@ -428,7 +473,7 @@ def train_chunks(
             "text_loss": round(sum(x["text"] for x in losses) / len(losses), 4),
             **{
                 f"{part}_loss": round(sum(x[part] for x in losses) / len(losses), 4)
-                for part in ("presence", "attributes", "cells", "cross")
+                for part in ("presence", "attributes", "cells", "cross", "objects")
                 if part in losses[0]
             },
             "temperature": round(float(1 / state.log_scale.detach().exp()), 4),

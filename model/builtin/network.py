@@ -186,6 +186,11 @@ class Trunk(nn.Module):
         return self.head(flat)
 
 
+#: rows per group the text tower encodes at once (``TextTower.forward``): small enough that a
+#: batch's lengths spread over several groups, large enough to keep its matmuls efficient
+TEXT_GROUP_ROWS = 32
+
+
 class TextTower(nn.Module):
     """Words (an id and hashed letter trigrams each) -> a transformer over the words -> pooled."""
 
@@ -204,7 +209,23 @@ class TextTower(nn.Module):
         self.head = nn.Linear(d, config.embed_dim)
 
     def forward(self, words: torch.Tensor) -> torch.Tensor:
-        """[B, L, 1 + T] int (column 0 the word id, then trigram ids; 0 = padding) -> [B, D]."""
+        """[B, L, 1 + T] int (column 0 the word id, then trigram ids; 0 = padding) -> [B, D].
+
+        Rows are encoded in groups of similar length, each cut to its own longest caption:
+        padding changes no row's vector (it is masked and left out of the mean), and one long
+        caption no longer makes every row of a training batch pay for its length."""
+        lengths = (words[..., 0] != 0).sum(1)  # [B]
+        if len(words) <= TEXT_GROUP_ROWS:
+            return self.encode(words[:, : max(1, int(lengths.max()))])
+        order = lengths.argsort(stable=True)
+        parts = [
+            self.encode(words[rows, : max(1, int(lengths[rows].max()))])
+            for rows in order.split(TEXT_GROUP_ROWS)
+        ]
+        return torch.cat(parts)[order.argsort()]
+
+    def encode(self, words: torch.Tensor) -> torch.Tensor:
+        """[B, L, 1 + T] word rows, as :meth:`forward` takes them -> [B, D], all in one pass."""
         b, length, t = words.shape
         ids, grams = words[..., 0], words[..., 1:]
         grams_per_word = self.trigrams(grams.reshape(b * length, t - 1)).view(b, length, -1)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel, combine
+from anyseek.model.builtin.network import TEXT_GROUP_ROWS, BuiltinConfig, BuiltinModel, combine
 from anyseek.model.builtin.text import WordVocab
 
 
@@ -55,6 +55,27 @@ def test_padding_a_caption_does_not_change_it(tiny: BuiltinModel) -> None:
         torch.testing.assert_close(
             tiny.embed_text(padded), tiny.embed_text(short), atol=1e-5, rtol=1e-4
         )
+
+
+def test_a_large_batch_of_captions_encoded_in_groups_by_length_is_encoded_as_one(
+    tiny: BuiltinModel,
+) -> None:
+    vocab = WordVocab(("a", "red", "cube", "and", "blue", "ball"), buckets=256)
+    words = ["a", "red", "cube", "and", "blue", "ball"]
+    rng = torch.Generator().manual_seed(0)
+    lengths = torch.randint(1, 30, (3 * TEXT_GROUP_ROWS + 5,), generator=rng).tolist()
+    captions = [" ".join(words[(i + k) % 6] for k in range(n)) for i, n in enumerate(lengths)]
+    batch = vocab.batch(captions)
+    text = tiny.text
+    assert text is not None and len(batch) > TEXT_GROUP_ROWS
+    with torch.no_grad():
+        grouped = text(batch)
+        whole = text.encode(batch)  # every row padded to the longest, one pass
+    torch.testing.assert_close(grouped, whole, atol=1e-5, rtol=1e-4)
+    # and gradients reach every row's words through the groups
+    grouped = text(batch)
+    grouped.sum().backward()
+    assert text.words.weight.grad is not None and text.words.weight.grad.abs().sum() > 0
 
 
 def test_combining_is_a_normalised_weighted_sum() -> None:
