@@ -51,6 +51,16 @@ def fits(objects: list[Obj], facts: list[Fact], ordered: bool) -> bool:
     return False
 
 
+def fits_exactly(objects: list[Obj], facts: list[Fact]) -> bool:
+    """Whether the objects, left to right, are the stated ones one for one: as many, each in
+    its place matching its phrase (a caption that names every visible object, as the
+    generator's object list does, is read this way by a reader that sees them all)."""
+    if len(objects) != len(facts):
+        return False
+    ordered = sorted(objects, key=lambda o: o["col"])
+    return all(_matches(o, f) for o, f in zip(ordered, facts, strict=True))
+
+
 @dataclass(frozen=True)
 class Ceiling:
     """One caption source on one gallery: expected R@1 of a perfect reader, two ways."""
