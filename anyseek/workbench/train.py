@@ -4,10 +4,12 @@ Each step takes a batch of training scenes. Every row shows its image (the image
 other pixel modality chosen at random (through that modality's stem and the shared trunk, so the
 trunk sees every modality in every batch) and one caption (the text tower). Sketches and
 segmentations are often a person's drawing (``anyseek.workbench.styles``), shifted a little more on
-the fly; captions are the generator's phrasings, one object's phrase, or a person's words. The loss
-is symmetric InfoNCE of the pixel queries and of the captions against the images, with one learned
-temperature (and, when a recipe weighs them, of non-rgb modalities against each other:
-``anyseek.workbench.cross``). Training runs in chunks of ``chunk_minutes``: after each it saves a
+the fly (and, when a recipe asks, each object moved by itself or the page reshaped:
+``anyseek.workbench.placement``); captions are the generator's phrasings, one object's phrase, or a
+person's words. The loss is symmetric InfoNCE of the pixel queries and of the captions against the
+images, with one learned temperature (and, when a recipe weighs them, of non-rgb modalities
+against each other: ``anyseek.workbench.cross``; of extra one-object caption rows beside the
+scene captions, each picking among the images: ``object_rows``). Training runs in chunks of ``chunk_minutes``: after each it saves a
 checkpoint (model, optimiser, step, random state, history) atomically and validates, so a kill at
 any moment loses at most the chunk in flight and ``--resume`` goes on from the last one.
 """
