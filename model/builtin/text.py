@@ -58,6 +58,14 @@ def bucket(gram: str, buckets: int) -> int:
     return 1 + zlib.crc32(gram.encode()) % (buckets - 1)
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def word_grams(word: str, buckets: int, per_word: int) -> tuple[int, ...]:
+    """A word's first ``per_word`` trigram ids, 0-padded to ``per_word``: hashed once per word
+    (training encodes every caption of every batch, from a few thousand distinct words)."""
+    grams = [bucket(g, buckets) for g in trigrams(word)][:per_word]
+    return (*grams, *[0] * (per_word - len(grams)))
+
+
 @dataclass(frozen=True)
 class WordVocab:
     """The words a built-in model knows by id, and how its captions become id tensors."""
@@ -120,10 +128,8 @@ class WordVocab:
         """One caption -> [L, 1 + T] int64 (L >= 1 words; each row: word id, trigram ids)."""
         ids, per_word = self.ids, self.trigrams_per_word
         words = words_of(caption)[: self.max_words] or ["."]
-        rows = []  # one tensor at the end: a tensor write per word took half of a caption's time
-        for word in words:
-            grams = [bucket(g, self.buckets) for g in trigrams(word)][:per_word]
-            rows.append([ids.get(word, UNKNOWN), *grams, *[0] * (per_word - len(grams))])
+        # one tensor at the end: a tensor write per word took half of a caption's time
+        rows = [[ids.get(w, UNKNOWN), *word_grams(w, self.buckets, per_word)] for w in words]
         return torch.tensor(rows, dtype=torch.long)
 
     def batch(self, captions: Sequence[str]) -> torch.Tensor:
