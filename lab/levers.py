@@ -190,6 +190,12 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "every scene with that object right (train.object_rows 1, object_weight 1)",
         {"train": {"object_rows": 1.0}},
     ),
+    "object_rows_both": (
+        "object_rows, the extra one-object rows joining the caption loss both ways: each image "
+        "also picks among its caption and the object rows it fits, as v11's one-object captions "
+        "did in the captions' place (train.object_rows_both_ways)",
+        {"train": {"object_rows": 1.0, "object_rows_both_ways": True}},
+    ),
     "placement": (
         "half of the people's drawings with each object moved and resized by itself (std 6 % "
         "of the page, size std 0.2 in log), three in ten squeezed as onto a page of width / "

@@ -85,6 +85,11 @@ class TrainRecipe:
     # object term); 0: off
     object_rows: float = 0.0
     object_weight: float = 1.0  # the object term's weight
+    # the object rows join the caption loss both ways instead of the one-way object term: each
+    # still picks among the images, and each image also picks among its caption and the object
+    # rows it fits (how ``p_object_caption``'s rows train: here as extra rows, not in the
+    # captions' place)
+    object_rows_both_ways: bool = False
     # weight of the presence loss (workbench.presence: every caption against every image of the
     # batch, labelled by whether the scene has what the caption states); 0: off
     presence_weight: float = 0.0

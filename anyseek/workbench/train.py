@@ -9,9 +9,10 @@ the fly (and, when a recipe asks, each object moved by itself or the page reshap
 person's words. The loss is symmetric InfoNCE of the pixel queries and of the captions against the
 images, with one learned temperature (and, when a recipe weighs them, of non-rgb modalities
 against each other: ``anyseek.workbench.cross``; of extra one-object caption rows beside the
-scene captions, each picking among the images: ``object_rows``). Training runs in chunks of ``chunk_minutes``: after each it saves a
-checkpoint (model, optimiser, step, random state, history) atomically and validates, so a kill at
-any moment loses at most the chunk in flight and ``--resume`` goes on from the last one.
+scene captions, each picking among the images: ``object_rows``). Training runs in chunks of
+``chunk_minutes``: after each it saves a checkpoint (model, optimiser, step, random state,
+history) atomically and validates, so a kill at any moment loses at most the chunk in flight and
+``--resume`` goes on from the last one.
 """
 
 from __future__ import annotations
@@ -388,11 +389,19 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
     scale = state.log_scale.exp()
     pixel_loss = info_nce(queries, images[rows], scale)
     extra = negatives if len(negatives) else None
-    text_loss = info_nce(texts, images, scale, batch.get("positives"), extra)
+    named = words[len(words) - extra_rows :]
+    if named_fit is not None and recipe.object_rows_both_ways:
+        own = batch.get("positives")
+        own = torch.eye(len(texts), dtype=torch.bool) if own is None else own
+        both = torch.cat([texts, named]), torch.cat([own, named_fit])
+        text_loss = info_nce(both[0], images, scale, both[1], extra)
+        named_fit = None  # trained here, not by the one-way term
+    else:
+        text_loss = info_nce(texts, images, scale, batch.get("positives"), extra)
     loss = pixel_loss + text_loss
     out = {"pixel": float(pixel_loss.detach()), "text": float(text_loss.detach())}
     if named_fit is not None:
-        object_loss = one_way_nce(words[len(words) - extra_rows :], images, scale, named_fit)
+        object_loss = one_way_nce(named, images, scale, named_fit)
         loss = loss + recipe.object_weight * object_loss
         out["objects"] = float(object_loss.detach())
     if batch.get("presence") is not None:

@@ -63,3 +63,20 @@ def test_a_step_with_object_rows_learns_them(tiny_training: tuple) -> None:
     for _ in range(12):
         losses = train_step(state, batch, recipe)
     assert losses["objects"] < first - 0.2
+
+
+def test_both_ways_the_object_rows_join_the_caption_loss(tiny_training: tuple) -> None:
+    from anyseek.model.builtin.network import BuiltinModel
+    from anyseek.workbench.train import new_state, train_step
+
+    data, config, vocab = tiny_training
+    recipe = TrainRecipe(bf16=False, warmup=1, lr=5e-3, object_rows=1.0, object_rows_both_ways=True)
+    torch.manual_seed(0)
+    state = new_state(BuiltinModel(config), recipe)
+    batch = Batcher(data, vocab, recipe, QUERIES, random.Random(0)).batch(16)
+    losses = train_step(state, batch, recipe)
+    assert set(losses) == {"pixel", "text"}  # no one-way term: the rows are in the text loss
+    first = losses["text"]
+    for _ in range(12):
+        losses = train_step(state, batch, recipe)
+    assert losses["text"] < first - 0.2
