@@ -76,6 +76,7 @@ SEED1 = "levers_pixels_seed1.md"
 ARMS_96_64 = ("pixels_96", "base_900")  # levers_pixels_seed1.md's arms at equal minutes
 INSTALL = "install.md"
 NOT_LIKE = "| caption, not its top wrong hit {} | project |"
+V11_LEVERS = "levers_v11.md"  # its change rows: object_rows (line 0), placement (1), both ways (2)
 QUOTES: tuple[Quote, ...] = (
     # README: the demo's own queries
     Quote(
@@ -255,6 +256,45 @@ QUOTES: tuple[Quote, ...] = (
             Cell("not_like.md", NOT_LIKE.format(-1.0), 1, percent),
             Cell("not_like.md", NOT_LIKE.format(-1.0), 3, percent_left),
         ),
+    ),
+    # lab/log.md: issue 72's levers, each arm's change against base (levers_v11.md)
+    Quote(
+        "lab/log.md",
+        r"they cost every row \(caption R@1 -{N}, the default person's paintings -{N} R@10, the "
+        r"generator's sketches -{N} R@1\) for attr_P@10 \+{N};",
+        tuple(Cell(V11_LEVERS, CHANGE, i, line=0) for i in (0, 3, 7, 1)),
+    ),
+    Quote(
+        "lab/log.md",
+        r"gave attr_P@10 \+{N} and the default person's sketches and paintings \+{N} / \+{N} "
+        r"R@10, for caption R@1 -{N} and a person's own words -{N}\.",
+        tuple(Cell(V11_LEVERS, CHANGE, i, line=2) for i in (1, 2, 3, 0, 4)),
+    ),
+    Quote(
+        "lab/log.md",
+        r"cost the held-out person too \(sketch R@10 -{N}, painting -{N}\)",
+        tuple(Cell(V11_LEVERS, CHANGE, i, line=1) for i in (5, 6)),
+    ),
+    Quote(
+        "lab/log.md",
+        r"v10 reads carefully worded captions -{N} R@1 \(an interval that leaves out zero, but "
+        r"inside 0\.01\), roughly worded ones level \(-{N} R@1\), and everyday words the "
+        r"generator never writes and search's synonym table does not know -{N} R@10\. Those "
+        r"everyday words are the gap: v10 finds their scene in the first ten {N} of the time, "
+        r"against {N} for rough wording",
+        (
+            Cell("people_words.md", "| careful | R@1 |", 6),
+            Cell("people_words.md", "| rough | R@1 |", 6),
+            Cell("people_words.md", "| everyday | R@10 |", 6),
+            Cell("people_words.md", "| everyday | R@10 |", 3),
+            Cell("people_words.md", "| rough | R@10 |", 3),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"projects the shipped recipe's steps at {N} minutes there and {N} from nothing "
+        r"\(float32: bfloat16 emulated is {N} times slower\)",
+        tuple(Cell("train_pace_avx2.md", "| max_pool |", i) for i in (5, 8, 3)),
     ),
     # docs/builtin_model.md: pixels_96 on a second seed (levers_pixels_seed1.md's first change
     # row), then at equal minutes (the final rows, the pairs table's second lines), then the

@@ -206,10 +206,15 @@ def report(
         if " - " in k
     ) if len(names) > 1 else float("nan")  # fmt: skip
     data["widest_change_half_interval"] = widest
+    seen = (
+        "so a change of 0.02 is outside the noise of every row."
+        if widest < 0.02
+        else "so a change of 0.02 is inside the noise of some row: ask more galleries."
+    )
     lines += [
         "",
         "`*`: the change's interval leaves out zero. The widest half-interval of a change here "
-        f"is {widest:.3f}, so a change of 0.02 is outside the noise of every row.",
+        f"is {widest:.3f}, {seen}",
     ]
     return "\n".join(lines), data
 
