@@ -21,7 +21,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,23 +95,30 @@ def scene_parts(
     return scenes, objects
 
 
-def colour_blind_ceiling(captions: Sequence[str], objects: Sequence[list[dict]]) -> float:
-    """The R@1 a perfect reader of each caption reaches when it sees no colour and no material
-    (all a depth map, a segmentation or a sketch shows of an object): the mean of 1 / the scenes
-    whose objects match the caption's shapes and sizes in order (``lab/caption_ceiling.py``)."""
+#: what a depth map, a segmentation or a sketch shows of an object (no colour, no material)
+SHOWN = ("shape", "size")
+Fit = Callable[[list[dict], list[dict]], bool]
+
+
+def reader_ceiling(captions: Sequence[str], objects: Sequence[list[dict]], fit: Fit) -> float:
+    """The R@1 of a perfect reader of each caption that sees only :data:`SHOWN` of each object
+    and takes a scene for the caption's when ``fit(scene's objects, stated facts)``: the mean of
+    1 / the scenes that fit (a caption its own scene does not fit counts its scene too)."""
     total = 0.0
     for i, caption in enumerate(captions):
         facts = [
-            {k: v for k, v in fact.items() if k not in ("color", "material")}
+            {k: v for k, v in fact.items() if k in SHOWN}
             for fact in caption_facts(canonical_caption(caption))
         ]
-        count = sum(fits(objs, facts, True) for objs in objects)
-        total += 1.0 / max(count, 1) if fits(objects[i], facts, True) else 1.0 / (count + 1)
+        count = sum(fit(objs, facts) for objs in objects)
+        total += 1.0 / (count if fit(objects[i], facts) else count + 1)
     return total / len(captions)
 
 
-#: what a depth map, a segmentation or a sketch shows of an object (no colour, no material)
-SHOWN = ("shape", "size")
+def colour_blind_ceiling(captions: Sequence[str], objects: Sequence[list[dict]]) -> float:
+    """A reader blind to colour and material that matches the named objects' shapes and sizes
+    in order (``lab/caption_ceiling.py``), ignoring that the caption names every visible one."""
+    return reader_ceiling(captions, objects, lambda objs, facts: fits(objs, facts, True))
 
 
 def map_reader_ceiling(captions: Sequence[str], objects: Sequence[list[dict]]) -> float:
@@ -119,17 +126,8 @@ def map_reader_ceiling(captions: Sequence[str], objects: Sequence[list[dict]]) -
     depth map, a segmentation or a sketch shows (every object's shape and size, how many there
     are and where they stand) and no colour or material. The generator's caption names every
     visible object left to right, so a scene fits when its objects are the caption's, one for
-    one and in order, in shape and (where stated) size; the ceiling is the mean of 1 / the
-    scenes that fit (an upper bound: it grants every map sizes and every object's place)."""
-    total = 0.0
-    for i, caption in enumerate(captions):
-        facts = [
-            {k: v for k, v in fact.items() if k in SHOWN}
-            for fact in caption_facts(canonical_caption(caption))
-        ]
-        count = sum(fits_exactly(objs, facts) for objs in objects)
-        total += 1.0 / (count if fits_exactly(objects[i], facts) else count + 1)
-    return total / len(captions)
+    one and in order (an upper bound: it grants every map sizes and every object's place)."""
+    return reader_ceiling(captions, objects, fits_exactly)
 
 
 #: the pairs of a caption and a map: (gallery, query) both ways

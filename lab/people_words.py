@@ -36,15 +36,25 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anyseek.model.service import SearchModel, load_search_model
+from anyseek.scenes.captions import NOUNS
 from anyseek.scenes.human import HumanStyle, draw_human_queries
 from anyseek.scenes.sample import SceneSample, generate_scene
 from anyseek.scenes.synth import scene_seed
 from anyseek.scenes.tensors import from_samples
 from anyseek.workbench.evaluate import image_vectors, input_size, query_vectors
 
+#: each shape -> everyday words for it (every generator noun of the shape gets them)
+EVERYDAY_SHAPES: dict[str, tuple[str, ...]] = {
+    "cube": ("cubic thing", "chunk", "lump"),
+    "sphere": ("round thing", "bubble", "pearl"),
+    "cylinder": ("can", "tin", "canister", "post"),
+    "cone": ("traffic cone", "party hat", "spire"),
+    "torus": ("lifebuoy", "tyre", "bangle"),
+}
 #: the generator's word -> everyday words for it that the generator never writes and the
 #: synonym table search reads (``anyseek.model.vocabulary.synonyms``) does not know
 EVERYDAY: dict[str, tuple[str, ...]] = {
+    **{noun: said for shape, said in EVERYDAY_SHAPES.items() for noun in NOUNS[shape]},
     "red": ("burgundy", "tomato red", "wine red"),
     "orange": ("pumpkin", "carrot orange", "rust"),
     "yellow": ("canary yellow", "banana yellow", "butter yellow"),
@@ -57,16 +67,6 @@ EVERYDAY: dict[str, tuple[str, ...]] = {
     "gray": ("slate gray", "ash", "stone gray"),
     "white": ("snow white", "pearl white", "off-white"),
     "black": ("jet black", "onyx", "coal black"),
-    "cube": ("cubic thing", "chunk", "lump"),
-    "block": ("cubic thing", "chunk", "lump"),
-    "box": ("cubic thing", "chunk", "lump"),
-    "sphere": ("round thing", "bubble", "pearl"),
-    "ball": ("round thing", "bubble", "pearl"),
-    "cylinder": ("can", "tin", "canister", "post"),
-    "cone": ("traffic cone", "party hat", "spire"),
-    "torus": ("lifebuoy", "tyre", "bangle"),
-    "ring": ("lifebuoy", "tyre", "bangle"),
-    "donut": ("lifebuoy", "tyre", "bangle"),
     "small": ("teeny", "itty-bitty", "pocket-sized"),
     "large": ("hefty", "jumbo", "oversized"),
     "metal": ("polished", "gleaming", "mirror-like"),

@@ -242,12 +242,12 @@ class Batcher:
                 phrases = object_phrases(self.data.scenes.captions[i][0])
                 if phrases:
                     named.append(self.rng.choice(phrases))
-        fit = fits(named, self.objects[index]) if named else None
-        if fit is None or not fit.any(1).all():  # a phrase its own scene does not fit: none
-            keep = [] if fit is None else fit.any(1).nonzero().flatten().tolist()
-            named = [named[k] for k in keep]
-            fit = fit[keep] if keep else None
-        return named, fit
+        if not named:
+            return [], None
+        fit = fits(named, self.objects[index])
+        keep = fit.any(1)  # a phrase no scene fits (not even its own) is left out
+        named = [n for n, k in zip(named, keep.tolist(), strict=True) if k]
+        return (named, fit[keep]) if named else ([], None)
 
     def binding_negatives(self, texts: list[str], index: torch.Tensor) -> list[str]:
         """For a ``binding_negatives`` share of the rows, its caption one attribute away from
@@ -390,17 +390,17 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
     pixel_loss = info_nce(queries, images[rows], scale)
     extra = negatives if len(negatives) else None
     named = words[len(words) - extra_rows :]
-    if named_fit is not None and recipe.object_rows_both_ways:
+    both_ways = named_fit is not None and recipe.object_rows_both_ways
+    if both_ways:  # the object rows are caption rows of the text loss, both ways
         own = batch.get("positives")
         own = torch.eye(len(texts), dtype=torch.bool) if own is None else own
-        both = torch.cat([texts, named]), torch.cat([own, named_fit])
-        text_loss = info_nce(both[0], images, scale, both[1], extra)
-        named_fit = None  # trained here, not by the one-way term
+        rows, fit = torch.cat([texts, named]), torch.cat([own, named_fit])
+        text_loss = info_nce(rows, images, scale, fit, extra)
     else:
         text_loss = info_nce(texts, images, scale, batch.get("positives"), extra)
     loss = pixel_loss + text_loss
     out = {"pixel": float(pixel_loss.detach()), "text": float(text_loss.detach())}
-    if named_fit is not None:
+    if named_fit is not None and not both_ways:
         object_loss = one_way_nce(named, images, scale, named_fit)
         loss = loss + recipe.object_weight * object_loss
         out["objects"] = float(object_loss.detach())
