@@ -1,62 +1,96 @@
 """The multipart search form, derived from the query-modality declarations.
 
-``POST /v1/collections/{name}/search/upload`` takes one form field per declared query modality:
-a file for file kinds, a text field for captions and JSON kinds. The fields are parameters of the
-route's signature (so FastAPI reads them and the OpenAPI document lists them with their help),
-built here from :data:`anyseek.model.service.QUERY_KINDS` rather than written out by hand.
+``POST /v1/collections/{name}/search/upload`` takes one form field per declared query modality
+(a file for file kinds, a text field for captions and JSON kinds) and ``params``, the JSON of
+``SearchParams``. The route reads the form once (:func:`read_search_form`) and the OpenAPI
+document declares its fields (:func:`search_form_body`), both from
+:data:`anyseek.model.service.QUERY_KINDS` rather than written out by hand. Declaring the fields as
+the route's parameters instead had FastAPI look each one up and validate it on every request:
+about half of a multipart search's event-loop CPU (``bench/results/search.md``).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import File, Form, UploadFile
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
 
 from anyseek.api.errors import ApiError
 from anyseek.api.query_bodies import check_size, max_bytes
-from anyseek.model.service import QUERY_KINDS, QueryKind, with_parameter_per_kind
+from anyseek.model.service import QUERY_KINDS, QueryKind
+
+FORM = "multipart/form-data"
+PARAMS = "params"  # the form's field for the JSON of SearchParams
+PARAMS_HELP = "JSON of SearchParams (k, weights, filter...)"
+MAX_PARTS = 1000  # files, and fields, in one form: the form parser's limit, as declared
+MAX_FIELD_BYTES = 1024 * 1024  # a text field's size: the form parser's limit
 
 
-def _field(kind: QueryKind) -> inspect.Parameter:
-    """The form field of one query modality: an optional file, or an optional text field."""
+@dataclass(frozen=True)
+class SearchForm:
+    """A search form as read: the ``params`` text (None: not given) and each given query
+    modality's value (file bytes, text, or parsed JSON), by field name."""
+
+    params: str | None
+    values: dict[str, object]
+
+
+def _field_schema(kind: QueryKind) -> dict[str, Any]:
+    """One query modality's form field in the OpenAPI document: a file, or a text field."""
+    field: dict[str, Any] = {"title": kind.name.replace("_", " ").title(), "type": "string"}
     if kind.value == "file":
-        default: Any = File(None, description=f"{kind.help} ({', '.join(kind.formats)})")
-        annotation: Any = UploadFile | None
+        field["description"] = f"{kind.help} ({', '.join(kind.formats)})"
+        field["contentMediaType"] = "application/octet-stream"
     else:
-        described = kind.help + (" (JSON)" if kind.value == "structured" else "")
-        default = Form(
-            None, description=described, examples=[kind.example] if kind.example else None
-        )
-        annotation = str | None
-    return inspect.Parameter(
-        kind.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+        field["description"] = kind.help + (" (JSON)" if kind.value == "structured" else "")
+        if kind.example:
+            field["examples"] = [kind.example]
+    return field
+
+
+def search_form_body() -> dict[str, Any]:
+    """The route's ``openapi_extra``: its multipart body, ``params`` and a field per modality."""
+    params = {"title": "Params", "type": "string", "description": PARAMS_HELP}
+    params["pattern"] = r"^\s*\{"  # a JSON object, parsed as SearchParams
+    properties = {PARAMS: params} | {k.name: _field_schema(k) for k in QUERY_KINDS.values()}
+    schema = {"title": "SearchForm", "type": "object", "properties": properties}
+    return {"requestBody": {"content": {FORM: {"schema": schema}}}}
+
+
+async def read_search_form(request: Request, max_upload_mb: float) -> SearchForm:
+    """The form parsed once: ``params`` and every declared modality given (an empty file field,
+    as a browser sends it, is not given); a file where text belongs, or text where a file
+    belongs, is a 422 naming the field, and a body that is no form a 400 (the parser's)."""
+    form = await request.form(
+        max_files=MAX_PARTS, max_fields=MAX_PARTS, max_part_size=MAX_FIELD_BYTES
     )
-
-
-def with_query_fields(route: Callable[..., Any]) -> Callable[..., Any]:
-    """Give ``route`` (which takes ``**fields``) one keyword parameter per declared modality."""
-    return with_parameter_per_kind(route, _field)
-
-
-async def form_values(fields: Mapping[str, Any], max_upload_mb: float) -> dict[str, object]:
-    """The given form fields as query values: file bytes, text, or parsed JSON."""
-    values: dict[str, object] = {}
-    for name, given in fields.items():
-        kind = QUERY_KINDS[name]  # the route's fields are the declared kinds
-        if given is None:
-            continue
-        if kind.value == "file":
-            if isinstance(given, str):  # an empty file field arrives as ""
+    try:
+        params = form.get(PARAMS)
+        if params is not None and not isinstance(params, str):
+            raise ApiError(422, f"{PARAMS}: expected JSON text, not a file", PARAMS)
+        values: dict[str, object] = {}
+        for name, kind in QUERY_KINDS.items():
+            given = form.get(name)
+            if given is None or given == "":
                 continue
-            values[name] = await _read(name, given, max_upload_mb)
-        elif kind.value == "structured":
-            values[name] = _json(name, given)
-        else:
-            values[name] = given
-    return values
+            values[name] = await _value(name, kind, given, max_upload_mb)
+        return SearchForm(params, values)
+    finally:
+        await form.close()
+
+
+async def _value(name: str, kind: QueryKind, given: object, max_upload_mb: float) -> object:
+    """One field's query value: a file's bytes, a caption's text, or a JSON field parsed."""
+    if kind.value == "file":
+        if not isinstance(given, UploadFile):
+            raise ApiError(422, f"{name}: expected a file upload, not text", name)
+        return await _read(name, given, max_upload_mb)
+    if not isinstance(given, str):
+        raise ApiError(422, f"{name}: expected text, not a file", name)
+    return _json(name, given) if kind.value == "structured" else given
 
 
 async def _read(name: str, upload: UploadFile, max_upload_mb: float) -> bytes:

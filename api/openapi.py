@@ -122,8 +122,7 @@ def narrow_modalities(document: dict[str, Any], taken: list[str]) -> dict[str, A
         ]
     for _, _, operation in operations(document):
         form = operation.get("requestBody", {}).get("content", {}).get(FORM, {})
-        ref = form.get("schema", {}).get("$ref", "")
-        fields = schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {})
+        fields = _form_schema(schemas, form.get("schema", {})).get("properties", {})
         if "params" in fields:  # the search form: a field per query modality, and params
             for name in [n for n in fields if n in QUERY_KINDS and n not in taken]:
                 del fields[name]
@@ -150,6 +149,13 @@ def declare_security(
     return document
 
 
+def _form_schema(schemas: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A form body's schema: the component it refers to (FastAPI's form parameters), or itself
+    (declared in the route's ``openapi_extra``, as the search form is)."""
+    ref = schema.get("$ref", "")
+    return schemas.get(ref.rsplit("/", 1)[-1], {}) if ref else schema
+
+
 def drop_form_nulls(document: dict[str, Any]) -> dict[str, Any]:
     """A multipart form's optional fields as a form gives them: present or absent (in place).
     FastAPI declares each as "the value or null", but a form has no null: a field sent as
@@ -159,8 +165,7 @@ def drop_form_nulls(document: dict[str, Any]) -> dict[str, Any]:
         form = operation.get("requestBody", {}).get("content", {}).get(FORM)
         if form is None:
             continue
-        ref = form["schema"].get("$ref", "")
-        body = schemas.get(ref.rsplit("/", 1)[-1], form["schema"])
+        body = _form_schema(schemas, form["schema"])
         for field in body.get("properties", {}).values():
             options = field.get("anyOf", [])
             if {"type": "null"} in options:

@@ -121,7 +121,7 @@ def with_parameter_per_kind(
 ) -> Callable[..., Any]:
     """Give ``func`` (which takes ``**kwargs``) one parameter per declared query modality, made by
     ``parameter`` and placed after its first ``at`` parameters (-1: last), so frameworks that
-    read signatures (FastAPI's form fields, typer's options) list every declared kind."""
+    read signatures (typer's options) list every declared kind."""
     signature = inspect.signature(func, eval_str=True)
     fixed = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
     at = len(fixed) if at < 0 else at

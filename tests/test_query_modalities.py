@@ -25,8 +25,7 @@ from anyseek.model.families.interface import QueryModality
 
 doc = create_app(Settings(data_dir=tempfile.mkdtemp())).openapi()
 upload = doc["paths"]["/v1/collections/{name}/search/upload"]["post"]
-ref = upload["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].split("/")[-1]
-field = doc["components"]["schemas"][ref]["properties"]["thermal"]
+field = upload["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["thermal"]
 
 body = {"parts": [{"modality": "thermal", "data": base64.b64encode(b"png!").decode()}]}
 part = parts_from_json(SearchRequest.model_validate(body), 20)[0]

@@ -7,16 +7,15 @@ searches through one model batch."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from fastapi import APIRouter, Form, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from anyseek.api import catalog, query_bodies
 from anyseek.api.deps import READ, AppState, State
 from anyseek.api.errors import LOCATIONS, RETRY_AFTER, TITLES, ApiError, field_name, status_of
-from anyseek.api.forms import form_values, with_query_fields
+from anyseek.api.forms import read_search_form, search_form_body
 from anyseek.api.routes.common import CollectionName, errors
 from anyseek.api.schemas import (
     BatchEntryOut,
@@ -133,30 +132,21 @@ async def search_json(body: SearchRequest, name: CollectionName, state: State) -
     response_model=SearchResponse,
     dependencies=[READ],
     responses=RESPONSES,
+    openapi_extra=search_form_body(),
 )
-@with_query_fields
-async def search_upload(
-    name: CollectionName,
-    state: State,
-    params: str | None = Form(
-        None,
-        description="JSON of SearchParams (k, weights, filter...)",
-        json_schema_extra={"pattern": r"^\s*\{"},  # a JSON object, parsed as SearchParams
-    ),
-    **fields: Any,
-) -> SearchResponse:
+async def search_upload(name: CollectionName, state: State, request: Request) -> SearchResponse:
     """Search with a multipart form: a field per query modality (a file, a caption, JSON), and
     JSON parameters."""
+    form = await read_search_form(request, state.settings.api.max_upload_mb)  # body.sketch...
     try:
-        parsed = SearchParams.model_validate_json(params) if params else SearchParams()
+        parsed = SearchParams.model_validate_json(form.params) if form.params else SearchParams()
     except ValidationError as exc:
         first = exc.errors()[0]
         where = field_name(("body", "params", *first["loc"]))
         raise ApiError(422, f"{where.removeprefix('body.')}: {first['msg']}", where) from None
-    places = {name: f"body.{name}" for name in fields}
-    values = await form_values(fields, state.settings.api.max_upload_mb)  # body.sketch...
+    places = {name: f"body.{name}" for name in form.values}
     try:
-        parts = query_bodies.parts_from_form(values, parsed.weights)
+        parts = query_bodies.parts_from_form(form.values, parsed.weights)
         query = await _query(state, name, parts, parsed)
     except AnyseekError as exc:
         raise ApiError(status_of(exc), str(exc), placed(exc, FORM_PARAMS, places)) from None
