@@ -5,8 +5,8 @@
 ``SearchParams``. The route reads the form once (:func:`read_search_form`) and the OpenAPI
 document declares its fields (:func:`search_form_body`), both from
 :data:`anyseek.model.service.QUERY_KINDS` rather than written out by hand. Declaring the fields as
-the route's parameters instead had FastAPI look each one up and validate it on every request:
-about half of a multipart search's event-loop CPU (``bench/results/search.md``).
+the route's parameters instead had FastAPI look each one up and validate it on every request, which
+cost the event loop more CPU than parsing the form itself.
 """
 
 from __future__ import annotations
