@@ -460,7 +460,8 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
             "",
             "## Where the time goes: the server's stage timings (`timings_ms`, median ms)",
             "",
-            "`resolve` (the collection's version, model and snapshot: one database read), "
+            "`resolve` (the collection's version, model and snapshot: one database read, or "
+            "none on SQLite when nothing was committed since the last), "
             "`transform` (spaces and model inputs), `queue` (waiting for the model's batch), "
             "`model`, `store` (one search per space), `fuse` (fusion, relevance, cursor), "
             "`page` (hits and the next cursor); the earlier revision names its own stages. "

@@ -5,9 +5,11 @@ collection holding its vectors and the model (source, name, content hash) that m
 mixed. :class:`VersionResolver` reads that row, the collection's newest indexed item id (the
 paging snapshot, ``anyseek.search.cursor``) and the key of its stored priors in **one** statement
 per request, so a switch or rollback made by any process (another server, a worker, the CLI) is seen
-by the next search: the number is the generation check, nothing is cached across requests but what
-that row's identity names. What it names is cached by the searcher: the loaded model
-(``anyseek.search.model_registry``), its relevance calibration, its identity check and its priors.
+by the next search: the number is the generation check. On an SQLite file the row read is kept
+while nothing has been committed to the file since (``anyseek.db.changes``: a counter the file
+keeps, read without a statement), so a search that follows no write reads no table. What the row
+names is cached by the searcher: the loaded model (``anyseek.search.model_registry``), its
+relevance calibration, its identity check and its priors.
 
 Without a metadata database (a store filled from Python) :class:`NameResolver` searches a
 collection by its own name with the default model.
@@ -21,11 +23,13 @@ from datetime import datetime
 
 from sqlalchemy import BindParameter, Select, bindparam, func, select
 
+from anyseek.db.changes import ChangeToken
 from anyseek.db.models import Collection, CollectionPriors, CollectionVersion, Item, ItemStatus
 from anyseek.db.session import Database
 from anyseek.identity import ModelIdentity, ensure_same_model
 from anyseek.model.service import SearchModel, model_identity
 
+MAX_KEPT = 1024  # collections whose row is kept at once (more: the kept rows start over)
 SnapshotLookup = Callable[[str], int | None]  # collection -> its newest indexed item id
 
 
@@ -96,30 +100,48 @@ def resolve_statement(collection: str | BindParameter) -> Select:
 
 class VersionResolver:
     """``resolve(collection)`` -> :class:`Resolved`, read from the metadata database in one
-    statement (see the module docstring); thread-safe, holds no state but the statement (built
-    once: building it per request cost more than running it)."""
+    statement (see the module docstring), or kept from the last read while the database's
+    change token is the same; thread-safe. The statement is built once: building it per request
+    cost more than running it."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self.statement = resolve_statement(bindparam("collection"))
+        self.changes = ChangeToken(database.engine)
+        self.kept: dict[str, tuple[int, Resolved]] = {}  # collection -> (token, what was read)
 
     def __call__(self, collection: str) -> Resolved:
         """The collection's current version; an unknown or never indexed collection is searched
         by name (the store says when it does not exist)."""
+        token = self.changes()  # before the read: a commit in between makes the next call read
+        kept = self.kept.get(collection)
+        if token is not None and kept is not None and kept[0] == token:
+            return kept[1]
+        resolved, known = self._read(collection)
+        if token is not None and known:  # names no collection has are not kept (unbounded)
+            if len(self.kept) >= MAX_KEPT:
+                self.kept.clear()
+            self.kept[collection] = (token, resolved)
+        return resolved
+
+    def _read(self, collection: str) -> tuple[Resolved, bool]:
+        """The collection's row as read now, and whether the collection exists."""
         with self.database.reading() as connection:
             row = connection.execute(self.statement, {"collection": collection}).first()
         if row is None:
-            return Resolved(collection, collection)
+            return Resolved(collection, collection), False
         made_by = None
         if row.model_name is not None and row.model_version is not None:
             made_by = ModelIdentity(row.model_name, row.model_version, row.model_source)
         priors = None
         if row.priors_version is not None:
             priors = PriorsKey(row.id, row.priors_version, row.priors_at)
-        return Resolved(collection, row.store_name or collection, made_by, row.watermark, priors)
+        found = Resolved(collection, row.store_name or collection, made_by, row.watermark, priors)
+        return found, True
 
     def close(self) -> None:
         """Release the database connections."""
+        self.changes.close()
         self.database.dispose()
 
 

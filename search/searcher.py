@@ -1,16 +1,15 @@
 """The search service: one :class:`Searcher`, a query's stages in order.
 
 1. **resolve** (``anyseek.search.resolve``): the collection's current version (store collection,
-model,
-   paging snapshot) in one database read; the model from the registry, checked once per identity.
+   model, paging snapshot) in one database read, kept on SQLite until the next commit to the
+   file; the model from the registry, checked once per identity.
 2. **plan** (``anyseek.search.plan``): options checked, the page decoded
-(``anyseek.search.paging``), the parts
-   turned into model inputs (``anyseek.search.inputs``).
+   (``anyseek.search.paging``), the parts turned into model inputs (``anyseek.search.inputs``).
 3. **model**: one batched model call per model for a batch of plans; the only stage on the
    server's inference thread (with ``explain``'s model passes, ``anyseek.search.explain``).
 4. **store** (``anyseek.search.candidates``): one store search per space, returning scores,
-payloads and
-   (for several spaces) the hits' vectors in the others; "more like this" items' vectors first.
+   payloads and (for several spaces) the hits' vectors in the others; "more like this" items'
+   vectors first.
 5. **fuse**: the spaces' scores fused, relevance (``anyseek.search.relevance``), the page after the
    cursor's key within the snapshot; **page**: hits and the next cursor.
 
