@@ -101,6 +101,7 @@ def create_app(
             workers=settings.api.query_decode_workers,
             max_batch=settings.api.batch_max,
             wait_ms=settings.api.batch_wait_ms,
+            join_ms=settings.api.batch_join_ms,
             decode_timeout_s=settings.api.query_decode_timeout_s,
             on_batch=state.metrics.batches.observe,
             inference=inference,

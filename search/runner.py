@@ -146,6 +146,7 @@ class SearchRunner:
         workers: int = 2,
         max_batch: int = 16,
         wait_ms: float = 0.0,
+        join_ms: float = 0.0,
         decode_timeout_s: float = 5.0,
         on_batch: Callable[[int], None] | None = None,
         inference: ThreadPoolExecutor | None = None,
@@ -157,6 +158,8 @@ class SearchRunner:
         self._prepare, self._predict, self._finish = prepare, predict, finish
         self.max_batch = max(1, max_batch)
         self.wait_s = max(0.0, wait_ms) / 1000
+        self.join_s = max(0.0, join_ms) / 1000
+        self._preparing = _Count()  # searches handed to the pool whose plan is not queued yet
         self.decode_timeout_s = decode_timeout_s
         self._on_batch = on_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -177,6 +180,7 @@ class SearchRunner:
         pending = _Pending(loop, loop.create_future())
         if has_files(query):
             pending.timer = loop.call_later(self.decode_timeout_s, self._time_out, pending)
+        self._preparing.add(1)
         self._pool.submit(self._prepare_and_queue, query, pending)
         return await pending.future
 
@@ -221,7 +225,10 @@ class SearchRunner:
 
     def _prepare_and_queue(self, query: SearchQuery, pending: _Pending) -> None:
         """On the pool: the query's plan, onto the batch queue (its error to the caller)."""
-        plan = self._plan(query, pending)
+        try:
+            plan = self._plan(query, pending)
+        finally:
+            self._preparing.add(-1)  # before the put: the batch it joins waits for no one else
         if plan is not None:
             self._queue.put([(plan, pending)])
 
@@ -268,17 +275,22 @@ class SearchRunner:
                     self._pool.submit(self._finish_and_settle, plan, pending)
 
     def _next_batch(self) -> list[tuple[Plan, _Pending]] | None:
-        """Every plan waiting (up to ``max_batch``, ``wait_s`` more for the first's batch to
-        fill); None once closed (what is still queued gets an error)."""
+        """Every plan waiting (up to ``max_batch``): ``wait_s`` more for the first's batch to
+        fill, and up to ``join_s`` while searches that have arrived are still being prepared
+        (they join this batch instead of waiting for the next); None once closed (what is
+        still queued gets an error)."""
         first = self._queue.get()
         if first is STOP:
             self._fail_queued()
             return None
         batch = list(first)  # a group (a batch request's) is never split
-        deadline = time.monotonic() + self.wait_s
+        start = time.monotonic()
         while len(batch) < self.max_batch:
+            until = start + (
+                max(self.wait_s, self.join_s) if self._preparing.value else self.wait_s
+            )
             try:
-                remaining = deadline - time.monotonic()
+                remaining = until - time.monotonic()
                 item = (
                     self._queue.get(timeout=remaining)
                     if remaining > 0
@@ -309,6 +321,19 @@ class SearchRunner:
         except Exception as exc:
             answer = exc
         pending.settle(answer)
+
+
+@dataclass(eq=False)
+class _Count:
+    """A counter that threads change together."""
+
+    value: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, n: int) -> None:
+        """Add ``n`` (negative: take away)."""
+        with self.lock:
+            self.value += n
 
 
 @dataclass(eq=False)

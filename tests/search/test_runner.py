@@ -94,6 +94,38 @@ def test_max_batch_caps_a_call() -> None:
     assert sizes == [1, 3, 3, 1]
 
 
+@pytest.mark.parametrize("join_ms", [0, 5000])
+def test_searches_still_being_prepared_join_the_batch_and_a_lone_one_waits_for_none(
+    join_ms: float,
+) -> None:
+    sizes: list[int] = []
+
+    def predict(plans):
+        sizes.append(len(plans))
+        return list(plans)
+
+    def prepare(query):
+        if _text(query) == "slow":
+            time.sleep(0.2)  # its file still decoding when the quick one's plan is queued
+        return query
+
+    async def run() -> tuple[list, float]:
+        runner = SearchRunner(prepare, predict, _finish, workers=2, join_ms=join_ms)
+        together = await asyncio.gather(
+            runner.search(_query("quick")), runner.search(_query("slow"))
+        )
+        start = time.monotonic()
+        alone = await runner.search(_query("alone"))
+        waited = time.monotonic() - start
+        runner.close()
+        return [*together, alone], waited
+
+    answers, waited = run_loop(run())
+    assert answers == ["quick", "slow", "alone"]
+    assert sizes == ([2, 1] if join_ms else [1, 1, 1])  # joined, or each its own call
+    assert waited < 2.5  # alone, nothing was being prepared: no wait for the 5 s
+
+
 def test_a_batch_request_is_one_model_call() -> None:
     sizes: list[int] = []
 
