@@ -5,7 +5,7 @@ collection holding its vectors and the model (source, name, content hash) that m
 mixed. :class:`VersionResolver` reads that row, the collection's newest indexed item id (the
 paging snapshot, ``anyseek.search.cursor``) and the key of its stored priors in **one** statement
 per request, so a switch or rollback made by any process (another server, a worker, the CLI) is seen
-by the next search: the number is the generation check. On an SQLite file the row read is kept
+by the next search (the version number is what it checks). On an SQLite file the row read is kept
 while nothing has been committed to the file since (``anyseek.db.changes``: a counter the file
 keeps, read without a statement), so a search that follows no write reads no table. What the row
 names is cached by the searcher: the loaded model (``anyseek.search.model_registry``), its
