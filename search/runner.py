@@ -9,8 +9,9 @@ allow, without the event loop in between:
    on the batch queue;
 2. the inference thread (the one that loaded the model, so one OpenMP team does all its work)
    takes every plan waiting, up to ``max_batch`` (and waits ``wait_ms`` more for others when
-   set), predicts them in one batched call per model (``Searcher.predict``), and hands each plan
-   back to the pool;
+   set, and up to ``join_ms`` for searches already handed to the pool and still being prepared),
+   predicts them in one batched call per model (``Searcher.predict``), and hands each plan back
+   to the pool;
 3. the pool finishes it (``Searcher.finish``: store, fusion, page) and settles the caller's
    future on its loop (one ``call_soon_threadsafe``).
 
