@@ -68,10 +68,13 @@ def _shop(server) -> dict[str, dict[str, object]]:
 
 
 def _open(page, server, collection: str) -> None:
+    """Load the page and choose ``collection``; return once the filter rows offer its fields
+    (until its GET .../fields is answered they offer the first collection's, whose add button
+    is already enabled: a row added then lacks this collection's fields)."""
     page.goto(server.url)
     page.wait_for_selector("body[data-ready='1']")
     page.select_option("#collection", collection)
-    page.wait_for_selector("#filter-add:not([disabled])")
+    page.wait_for_selector(f"#filters[data-collection='{collection}'] #filter-add:not([disabled])")
 
 
 def _add(page, field: str, op: str) -> str:
