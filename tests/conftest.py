@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 REQUIRE_SERVICES = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
 
 
-#: ``make test TEST_WORKERS=2`` runs the suite on two pytest-xdist workers (``--dist loadgroup``):
+#: ``make test`` runs the suite on two pytest-xdist workers (``TEST_WORKERS=2``, ``loadgroup``):
 #: tests that share one fixed resource are grouped, and a group runs on one worker in turn. The
 #: brokers' test queues (Redis database 15, RabbitMQ's ``/`` vhost) are purged by the tests that
 #: use them; the five-host bed (tests/deployment) is one per broker for its whole module and too
