@@ -40,12 +40,28 @@ def shared_group(item: pytest.Item) -> str | None:
     return next((SHARED_GROUPS[name] for name in named if name in SHARED_GROUPS), None)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each test that shares a fixed resource with its xdist group (see SHARED_GROUPS)."""
     for item in items:
         group = shared_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+            if getattr(config.option, "loadgroup", False):  # an xdist worker under loadgroup
+                _report_group(item, group)
+
+
+def _report_group(item: pytest.Item, group: str) -> None:
+    """Give ``item``'s nodeid the ``@group`` suffix by which xdist's loadgroup sends a group to one
+    worker. pytest-xdist adds it by setting ``item._nodeid``, which pytest 9 no longer reads (its
+    nodeid comes from ``item._id``): there every group was silently split over both workers, and
+    broker tests on two workers at once purged and took each other's tasks."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # pytest 8: xdist's own hook adds the suffix
+        return
+    if not item.nodeid.endswith(f"@{group}"):
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 def require(available: bool, reason: str) -> None:
