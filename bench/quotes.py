@@ -112,12 +112,12 @@ QUOTES: tuple[Quote, ...] = (
     # README: how long the test suite takes
     Quote(
         "README.md",
-        r"\(`make test`\) takes {N} minutes on this 2-core machine",
+        r"In one process, with nothing else running, the suite took {N} minutes",
         (Cell("test_suite.md", "| wall time, minutes |", 0),),
     ),
     Quote(
         "README.md",
-        r"on two pytest-xdist workers: {N} minutes here",
+        r"Its last whole run on two workers took {N} minutes on this 2-core machine",
         (Cell("test_suite_parallel.md", "| wall time, minutes |", 0),),
     ),
     # README: a phone's photos (indexing.md's phone section, the built-in model's table)

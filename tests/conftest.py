@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 REQUIRE_SERVICES = os.environ.get("ANYSEEK_REQUIRE_SERVICES") == "1"
 
 
-#: ``make test TEST_WORKERS=2`` runs the suite on two pytest-xdist workers (``--dist loadgroup``):
+#: ``make test`` runs the suite on two pytest-xdist workers (``TEST_WORKERS=2``, ``loadgroup``):
 #: tests that share one fixed resource are grouped, and a group runs on one worker in turn. The
 #: brokers' test queues (Redis database 15, RabbitMQ's ``/`` vhost) are purged by the tests that
 #: use them; the five-host bed (tests/deployment) is one per broker for its whole module and too
@@ -40,12 +40,28 @@ def shared_group(item: pytest.Item) -> str | None:
     return next((SHARED_GROUPS[name] for name in named if name in SHARED_GROUPS), None)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark each test that shares a fixed resource with its xdist group (see SHARED_GROUPS)."""
     for item in items:
         group = shared_group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+            if getattr(config.option, "loadgroup", False):  # an xdist worker under loadgroup
+                _report_group(item, group)
+
+
+def _report_group(item: pytest.Item, group: str) -> None:
+    """Give ``item``'s nodeid the ``@group`` suffix by which xdist's loadgroup sends a group to one
+    worker. pytest-xdist adds it by setting ``item._nodeid``, which pytest 9 no longer reads (its
+    nodeid comes from ``item._id``): there every group was silently split over both workers, and
+    broker tests on two workers at once purged and took each other's tasks."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # pytest 8: xdist's own hook adds the suffix
+        return
+    if not item.nodeid.endswith(f"@{group}"):
+        item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 def require(available: bool, reason: str) -> None:

@@ -1,9 +1,9 @@
 """A local stand-in for the Hugging Face hub: an HTTP server on 127.0.0.1 answering what a model
 download asks (``HEAD``/``GET /{repo}/resolve/{revision}/{file}``) with the headers the hub sends,
-Range requests included, and faults a test sets: a download cut off part way, one served slowly
-(to be interrupted), bytes that do not match the declared hash. Point huggingface_hub at it with
-``HF_ENDPOINT`` (read at its import, so a test in the same process sets
-``huggingface_hub.constants.ENDPOINT``).
+Range requests included, and faults a test sets: a download cut off part way, one held part way
+until the test releases it (to be interrupted there, whatever the machine's load), bytes that do
+not match the declared hash. Point huggingface_hub at it with ``HF_ENDPOINT`` (read at its
+import, so a test in the same process sets ``huggingface_hub.constants.ENDPOINT``).
 
 LFS files (weights) answer as the hub does: a redirect to another host (the CDN; here
 ``localhost`` for the ``127.0.0.1`` the endpoint names) with ``X-Linked-Etag`` (their sha256)
@@ -16,7 +16,6 @@ import hashlib
 import re
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,7 +49,9 @@ class FakeHub:
     requests: list[Request] = field(default_factory=list)
     cut_after: dict[str, int] = field(default_factory=dict)  # file -> bytes sent, then hang up
     corrupt: set[str] = field(default_factory=set)  # files served with one byte changed
-    slow: dict[str, float] = field(default_factory=dict)  # file -> seconds between 8 KB blocks
+    hold_after: dict[str, int] = field(default_factory=dict)  # file -> bytes sent, then wait
+    held: threading.Event = field(default_factory=threading.Event)  # set once a hold began
+    release: threading.Event = field(default_factory=threading.Event)  # ends every hold
     declared: dict[str, str] = field(default_factory=dict)  # file -> the ETag said instead
     port: int = 0
 
@@ -120,13 +121,16 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 return None
             cut = hub.cut_after.pop(name, None) if self.command == "GET" else None
             sent = data[start:] if cut is None else data[start : start + cut]
-            pause = hub.slow.get(name, 0.0)
-            block = 8192 if pause else max(len(sent), 1)
+            hold = hub.hold_after.pop(name, None) if self.command == "GET" else None
             try:
-                for at in range(0, len(sent), block):
-                    self.wfile.write(sent[at : at + block])
+                if hold is not None:  # part of the file, then nothing until the test says so
+                    self.wfile.write(sent[:hold])
                     self.wfile.flush()
-                    time.sleep(pause)
+                    hub.held.set()
+                    hub.release.wait()
+                    sent = sent[hold:]
+                self.wfile.write(sent)
+                self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):  # the client went away
                 return None
             if cut is not None:  # hang up part way, as a dropped connection does
@@ -161,6 +165,7 @@ def serve(hub: FakeHub) -> Iterator[FakeHub]:
     try:
         yield hub
     finally:
+        hub.release.set()  # no handler left waiting on a hold
         server.shutdown()
         server.server_close()
 

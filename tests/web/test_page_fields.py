@@ -27,6 +27,31 @@ def _remove_collections(server):
         httpx.delete(f"{server.url}/v1/collections/{name}", timeout=60)
 
 
+#: the shop's GET .../fields held until the test releases it, and flags for what happened: it was
+#: asked, the gallery's fields answered (count), the shop's answer parsed and every reaction to
+#: it run (a timer set then fires after the promise callbacks that follow the parse)
+HELD_SHOP_FIELDS = """
+window.scenesFieldsAnswered = 0;
+const released = new Promise((release) => { window.releaseShopFields = release; });
+const realFetch = window.fetch;
+window.fetch = async (url, ...rest) => {
+  if (String(url).endsWith("/shop/fields")) {
+    window.shopFieldsAsked = true;
+    await released;
+  }
+  return realFetch(url, ...rest);
+};
+const realJson = Response.prototype.json;
+Response.prototype.json = function () {
+  const parsed = realJson.call(this);
+  if (this.url.endsWith("/scenes/fields")) parsed.then(() => { window.scenesFieldsAnswered += 1; });
+  if (this.url.endsWith("/shop/fields"))
+    parsed.then(() => setTimeout(() => { window.shopFieldsHandled = true; }));
+  return parsed;
+};
+"""
+
+
 def _png(rgb) -> bytes:
     out = io.BytesIO()
     Image.fromarray(rgb).save(out, format="PNG")
@@ -68,10 +93,13 @@ def _shop(server) -> dict[str, dict[str, object]]:
 
 
 def _open(page, server, collection: str) -> None:
+    """Load the page and choose ``collection``; return once the filter rows offer its fields
+    (until its GET .../fields is answered they offer the first collection's, whose add button
+    is already enabled: a row added then lacks this collection's fields)."""
     page.goto(server.url)
     page.wait_for_selector("body[data-ready='1']")
     page.select_option("#collection", collection)
-    page.wait_for_selector("#filter-add:not([disabled])")
+    page.wait_for_selector(f"#filters[data-collection='{collection}'] #filter-add:not([disabled])")
 
 
 def _add(page, field: str, op: str) -> str:
@@ -167,6 +195,28 @@ def test_incomplete_condition_is_explained_not_sent(page, server) -> None:
     page.fill(f"{row} .filter-value", "15")
     search(page)
     assert _names(page) == ["shop3.png"]
+
+
+def test_a_late_answer_for_a_collection_left_does_not_replace_the_chosen_ones_fields(
+    page, server
+) -> None:
+    """The shop chosen, then the gallery while the shop's fields are still on their way: once the
+    shop's answer has come and been handled, the rows still offer the gallery's fields."""
+    _shop(server)
+    page.add_init_script(HELD_SHOP_FIELDS)
+    page.goto(server.url)
+    page.wait_for_selector("body[data-ready='1']")
+    page.select_option("#collection", SHOP)
+    page.wait_for_function("window.shopFieldsAsked === true")
+    answered = page.evaluate("window.scenesFieldsAnswered")
+    page.select_option("#collection", "scenes")
+    page.wait_for_function(f"window.scenesFieldsAnswered > {answered}")
+    page.evaluate("window.releaseShopFields()")
+    page.wait_for_function("window.shopFieldsHandled === true")
+    assert page.get_attribute("#filters", "data-collection") == "scenes"
+    page.click("#filter-add")
+    offered = page.eval_on_selector_all(".filter-field option", "os => os.map(o => o.value)")
+    assert "ext" in offered and "price" not in offered
 
 
 def test_duplicates_view_lists_a_copy_with_its_original(page, server, artefacts: Path) -> None:

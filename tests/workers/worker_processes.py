@@ -107,6 +107,39 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, logs: lis
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tails}")
 
 
+def wait_progressing(
+    condition: Callable[[], bool],
+    progress: Callable[[], object],
+    stall_s: float,
+    what: str,
+    logs: list[Path],
+    ceiling_s: float | None = None,
+) -> float:
+    """Poll ``condition`` until it holds; fail only when ``progress()`` (a snapshot of the work
+    done, compared with ``==``) has not changed for ``stall_s``, or when ``ceiling_s`` (if given:
+    a bound the test proves) has passed. A loaded machine is slower, not stuck, so the time a test
+    may take follows its progress instead of a guess at the machine's speed. Returns the seconds
+    waited."""
+    start = time.monotonic()
+    last, moved = progress(), start
+    while True:
+        if condition():
+            return time.monotonic() - start
+        now = time.monotonic()
+        if ceiling_s is not None and now - start > ceiling_s:
+            why = f"{ceiling_s:.0f} s passed"
+            break
+        seen = progress()
+        if seen != last:
+            last, moved = seen, now
+        elif now - moved > stall_s:
+            why = f"no progress for {stall_s:.0f} s (still at {last!r})"
+            break
+        time.sleep(0.1)
+    tails = "\n".join(f"--- {log}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
+    raise AssertionError(f"{why} waiting for {what}\n{tails}")
+
+
 def purged_app(settings: Settings) -> Celery:
     """The app configured for ``settings`` with both anyseek queues emptied (earlier runs)."""
     app = configure(settings)

@@ -42,10 +42,12 @@ const results = new ResultsView({
 const collection = () => $("#collection").value;
 const filters = new FilterRows($("#filters"));
 
-/** The filter choices follow the collection: its fields, as GET .../fields lists them. */
+/** The filter choices follow the collection: its fields, as GET .../fields lists them. An answer
+ * for a collection no longer chosen (a slow one, overtaken by a later choice) is dropped. */
 async function loadFields() {
   const name = collection();
-  filters.setFields(name ? await api.fields(name) : []);
+  const fields = name ? await api.fields(name) : [];
+  if (name === collection()) filters.setFields(fields, name);
 }
 
 // ---- collections and the model ----------------------------------------------------------

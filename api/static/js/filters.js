@@ -30,9 +30,11 @@ export class FilterRows {
     root.querySelector("#filter-add").addEventListener("click", () => this.add()?.focus());
   }
 
-  /** The fields of the collection now searched; rows naming a field it lacks are dropped. */
-  setFields(fields) {
+  /** The fields of the collection now searched; rows naming a field it lacks are dropped. The
+   * fieldset's data-collection names whose fields the rows offer (until then, the last one's). */
+  setFields(fields, collection = "") {
     this.fields = fields;
+    this.root.dataset.collection = collection;
     const known = new Set(fields.map((f) => f.name));
     for (const row of [...this.rows.children]) if (!known.has(row.dataset.field)) row.remove();
     this.root.querySelector("#filter-add").disabled = !fields.length;
