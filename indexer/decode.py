@@ -115,12 +115,6 @@ class Opened:
     height: int
 
 
-def open_rgb(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
-    """Decode bytes to an upright 8-bit RGB image, refusing bombs before decoding pixels."""
-    opened = open_picture(data, DecodeLimits(max_pixels, 0))
-    return opened.image, opened.format
-
-
 def open_picture(data: bytes, limits: DecodeLimits) -> Opened:
     """Decode bytes to an upright 8-bit RGB picture, reduced as far as ``limits`` allow, refusing
     bombs (more pixels to decode than the limit) before decoding any."""
@@ -156,8 +150,8 @@ def open_picture(data: bytes, limits: DecodeLimits) -> Opened:
 
 Shown = tuple[Image.Image, int, int]
 Picture = Callable[[bytes, SearchModel, DecodeLimits], Shown]
-"""A part's bytes -> what the page shows of it (at most the thumbnail's size, or the photo
-itself) and the part's own width and height."""
+"""A part's bytes -> what the page shows of it (at most the thumbnail's size) and the part's own
+width and height."""
 
 DEPTH_COLOURS = np.array(
     [[48, 18, 59], [70, 131, 240], [27, 208, 213], [162, 252, 60], [250, 186, 57], [122, 4, 3]],
@@ -195,15 +189,16 @@ def _decode_parts(fetched: Fetched, limits: DecodeLimits, model: SearchModel) ->
     width = height = None
     fmt, thumbnail = "text", b""
     for part in sorted(fetched.parts, key=lambda p: PREVIEW_ORDER.get(p.modality, 99)):
-        if isinstance(part.value, bytes) and part.modality in PICTURES:
-            photo = photos.get(id(part))
-            if photo is not None:  # the photo decoded once serves its input and its picture
-                image, width, height, fmt = photo.image, photo.width, photo.height, photo.format
-            else:
-                image, width, height = PICTURES[part.modality](part.value, model, limits)
-                fmt = _format(part.value)
-            thumbnail = make_thumbnail(image, limits.thumbnail_size)
-            break
+        photo = photos.get(id(part))
+        if photo is not None:  # the photo decoded once serves its input and its picture
+            image, width, height, fmt = photo.image, photo.width, photo.height, photo.format
+        elif isinstance(part.value, bytes) and part.modality in PICTURES:
+            image, width, height = PICTURES[part.modality](part.value, model, limits)
+            fmt = _format(part.value)
+        else:
+            continue
+        thumbnail = make_thumbnail(image, limits.thumbnail_size)
+        break
     facts = _photo_facts(fetched.parts)
     return Decoded(fetched.decoded(), inputs, width, height, fmt, thumbnail, facts)
 
@@ -259,12 +254,6 @@ def _format(data: bytes) -> str:
         return ""
 
 
-def rgb_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Shown:
-    """A photo as the page shows it: upright RGB."""
-    image = open_rgb(data, limits.max_pixels)[0]
-    return image, image.width, image.height
-
-
 def line_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Shown:
     """A sketch, an edge map or normals as they are, in RGB."""
     image = to_rgb(open_image(data, limits.max_pixels))
@@ -317,7 +306,6 @@ def semseg_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Sho
 
 
 PICTURES: dict[str, Picture] = {
-    "rgb": rgb_picture,
     "depth": depth_picture,
     "semseg": semseg_picture,
     "normal": line_picture,
@@ -325,6 +313,7 @@ PICTURES: dict[str, Picture] = {
     "edges": line_picture,
     "sam_edges": line_picture,
 }
-"""How each pixel modality is shown; a part without an entry (text, JSON) has no picture."""
-PREVIEW_ORDER = {name: rank for rank, name in enumerate(PICTURES)}
+"""How each pixel modality but the photo (shown as it is decoded: :func:`open_picture`) is shown;
+a part without an entry (text, JSON) has no picture."""
+PREVIEW_ORDER = {name: rank for rank, name in enumerate((RGB, *PICTURES))}
 """Which part pictures an item of several: the photo first, then depth, segmentation..."""
