@@ -58,7 +58,7 @@ def make_images(folder: Path, count: int, width: int, height: int) -> None:
 
 def decode_only(settings, model, folder: Path) -> tuple[float, list]:
     """Images/s of fetch + hash + decode + thumbnail + model input on the decode pool."""
-    from anyseek.indexer.decode import DecodeLimits, decode
+    from anyseek.indexer.decode import DecodeLimits, decode_item
     from anyseek.indexer.fetch import fetch
     from anyseek.indexer.sources import expand_source
 
@@ -66,7 +66,7 @@ def decode_only(settings, model, folder: Path) -> tuple[float, list]:
     limits = DecodeLimits(settings.api.max_image_pixels, settings.indexer.thumbnail_size)
 
     def one(ref):
-        return decode(fetch(ref, settings.indexer), limits, model.image_input)
+        return decode_item(fetch(ref, settings.indexer), limits, model)
 
     with ThreadPoolExecutor(settings.indexer.decode_workers) as pool:
         start = time.perf_counter()
@@ -77,11 +77,12 @@ def decode_only(settings, model, folder: Path) -> tuple[float, list]:
 
 def model_only(settings, model, decoded: list) -> float:
     """Images/s of the model alone on prepared inputs, in batches of the settings' size."""
-    from anyseek.indexer.pipeline import embed
+    from anyseek.model.service import embed_items
 
-    embed(model, decoded[: settings.model.batch_size], settings.model.batch_size)  # warm-up
+    inputs = [d.inputs for d in decoded]
+    embed_items(model, inputs[: settings.model.batch_size], settings.model.batch_size)  # warm-up
     start = time.perf_counter()
-    embed(model, decoded, settings.model.batch_size)
+    embed_items(model, inputs, settings.model.batch_size)
     return len(decoded) / (time.perf_counter() - start)
 
 

@@ -113,7 +113,7 @@ def random_clip_checkpoint(folder: Path) -> str:
 def decode_rate(settings, model, folder: Path, reduced: bool) -> tuple[float, list]:
     """Images/s of the pipeline's decoding of every photo in ``folder`` on its pool; reduced or
     every pixel."""
-    from anyseek.indexer.decode import DecodeLimits, decode, decode_limits
+    from anyseek.indexer.decode import DecodeLimits, decode_item, decode_limits
     from anyseek.indexer.fetch import fetch
     from anyseek.indexer.sources import expand_source
 
@@ -122,7 +122,7 @@ def decode_rate(settings, model, folder: Path, reduced: bool) -> tuple[float, li
     limits = decode_limits(*sizes, model.image_input) if reduced else DecodeLimits(*sizes)
 
     def one(ref):
-        return decode(fetch(ref, settings.indexer), limits, model.image_input)
+        return decode_item(fetch(ref, settings.indexer), limits, model)
 
     with ThreadPoolExecutor(settings.indexer.decode_workers) as pool:
         start = time.perf_counter()

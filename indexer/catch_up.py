@@ -15,14 +15,12 @@ from anyseek.db import repository, versions
 from anyseek.db.models import Item, ItemStatus, JobFailure, JobStatus, stored_path
 from anyseek.db.session import Database
 from anyseek.indexer import reconstructions
-from anyseek.indexer.decode import Decoded, decode_limits
+from anyseek.indexer.decode import Decoded, decode_item, decode_limits
 from anyseek.indexer.errors import ItemError
 from anyseek.indexer.fetch import fetch
 from anyseek.indexer.jobs import get_job, record_failures
-from anyseek.indexer.parts import decode_item
-from anyseek.indexer.pipeline import embed
 from anyseek.indexer.sources import SourceRef
-from anyseek.model.service import SearchModel
+from anyseek.model.service import SearchModel, embed_items
 from anyseek.search.stores import SpaceSpec, VectorStore
 from anyseek.settings import Settings
 
@@ -109,7 +107,8 @@ class VersionFill:
             self._fail(failures)
         if not ids:
             return 0
-        rows = np.stack(embed(self.model, decoded, self.settings.model.batch_size))
+        inputs = [d.inputs for d in decoded]
+        rows = np.stack(embed_items(self.model, inputs, self.settings.model.batch_size))
         payloads = self._payloads(ids)
         vectors, start = {}, 0
         for spec in version_spaces(self.model):

@@ -1,10 +1,13 @@
-"""Safe decoding of one fetched item: pixel limit, EXIF orientation, any mode to RGB, thumbnail.
+"""Decoding an item, one path for every kind: each part through the model's transform for it
+(a photo is an item of one part, ``rgb``), a thumbnail of the item's picture in its own form (a
+photo as it is, depth in a colour map, a segmentation in the palette, a sketch as its lines; a
+caption has none, its text is in the payload) and its photo's EXIF facts.
 
-One decode serves the model input and the thumbnail, read no larger than the larger of them
-needs: a JPEG through its own DCT scaling at 1/2, 1/4 or 1/8 of its size (Pillow's ``draft``), a
-HEIC through an embedded thumbnail that covers it (pillow-heif's ``draft``); other formats decode
-every pixel. A phone's 12-megapixel JPEG is read at 504x378 for a 256-pixel thumbnail, five times
-less work than every pixel (``bench/results/indexing.md``).
+A photo is decoded once for its model input and its thumbnail, read no larger than the larger of
+them needs: a JPEG through its own DCT scaling at 1/2, 1/4 or 1/8 of its size (Pillow's
+``draft``), a HEIC through an embedded thumbnail that covers it (pillow-heif's ``draft``); other
+formats decode every pixel. A phone's 12-megapixel JPEG is read at 504x378 for a 256-pixel
+thumbnail, five times less work than every pixel (``bench/results/indexing.md``).
 
 Phones' formats: AVIF through Pillow itself, HEIC/HEIF through the ``pillow-heif`` plugin
 (registered once here). Every failure becomes an :class:`ItemError` with a one-line reason.
@@ -13,19 +16,30 @@ Phones' formats: AVIF through Pillow itself, HEIC/HEIF through the ``pillow-heif
 from __future__ import annotations
 
 import io
+import json
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from anyseek.indexer.errors import ItemError
 from anyseek.indexer.exif import NO_FACTS, PhotoFacts, read_photo_facts
-from anyseek.indexer.fetch import Fetched
+from anyseek.indexer.fetch import Fetched, FetchedPart
 from anyseek.indexer.notes import log_notes, noted
+from anyseek.indexer.records import MODALITIES, RGB
 from anyseek.indexer.thumbnails import make_thumbnail
-from anyseek.model.service import UserInputError, to_rgb
+from anyseek.model.service import (
+    SearchModel,
+    UserInputError,
+    item_modalities,
+    load_depth,
+    open_image,
+    to_rgb,
+)
 
 try:  # HEIC/HEIF (iPhone photos); optional so a missing wheel only loses that format
     from pillow_heif import register_heif_opener
@@ -70,25 +84,24 @@ def decode_limits(max_pixels: int, thumbnail_size: int, image_input) -> DecodeLi
 
 @dataclass(frozen=True)
 class Decoded:
-    """One item ready for the model: its model input, facts for the payload, and a thumbnail.
-    An image file has ``pixels``; an item of parts (``anyseek.indexer.parts``) has ``inputs``
-    instead,
-    one per part by query modality, and no size or thumbnail when it has no picture."""
+    """One item ready for the model: one model input per part (by query modality; a photo's
+    under ``image``), facts for the payload, and a thumbnail (none for an item with no picture,
+    a caption's)."""
 
-    fetched: Fetched
-    pixels: torch.Tensor | None  # model-ready rgb [3, S, S]
+    fetched: Fetched  # without its files' bytes (:meth:`Fetched.decoded`)
+    inputs: dict[str, Any]  # {query modality: model input}
     width: int | None
     height: int | None
     format: str
     thumbnail: bytes  # JPEG; b"" for an item with no picture (captions)
-    inputs: dict[str, Any] | None = None  # {query modality: model input} of an item of parts
     photo: PhotoFacts = NO_FACTS  # what its EXIF says (indexer.exif)
     notes: tuple[str, ...] = ()  # what decoding warned of (damaged EXIF...): the item's notes
 
     @property
     def rgb(self) -> torch.Tensor | None:
-        """The item's model-ready photo, whichever way it came (None when it has none)."""
-        return self.pixels if self.pixels is not None else (self.inputs or {}).get("image")
+        """The item's model-ready photo (None when it has none): what priors and
+        reconstructions are made from."""
+        return self.inputs.get("image")
 
 
 @dataclass(frozen=True)
@@ -100,12 +113,6 @@ class Opened:
     format: str
     width: int
     height: int
-
-
-def open_rgb(data: bytes, max_pixels: int) -> tuple[Image.Image, str]:
-    """Decode bytes to an upright 8-bit RGB image, refusing bombs before decoding pixels."""
-    opened = open_picture(data, DecodeLimits(max_pixels, 0))
-    return opened.image, opened.format
 
 
 def open_picture(data: bytes, limits: DecodeLimits) -> Opened:
@@ -141,24 +148,172 @@ def open_picture(data: bytes, limits: DecodeLimits) -> Opened:
         raise ItemError(str(error)) from None
 
 
-def decode(fetched: Fetched, limits: DecodeLimits, image_input) -> Decoded:
-    """Fetched bytes -> :class:`Decoded` using the model's ``image_input`` transform; what
+Shown = tuple[Image.Image, int, int]
+Picture = Callable[[bytes, SearchModel, DecodeLimits], Shown]
+"""A part's bytes -> what the page shows of it (at most the thumbnail's size) and the part's own
+width and height."""
+
+DEPTH_COLOURS = np.array(
+    [[48, 18, 59], [70, 131, 240], [27, 208, 213], [162, 252, 60], [250, 186, 57], [122, 4, 3]],
+    dtype=np.float32,
+)
+"""Anchors of the depth colour map, near (dark blue) to far (dark red), as the page shows it."""
+
+
+def decode_item(fetched: Fetched, limits: DecodeLimits, model: SearchModel) -> Decoded:
+    """Every part of an item through the model's transform for it, the thumbnail of its first
+    pictured part and its photo's EXIF facts: the one decoding of every kind of item. What
     decoding warned about (damaged EXIF...) is logged as the item's notes."""
-    with noted() as notes:  # Pillow's warnings, while decoding pixels or reading EXIF
-        opened = open_picture(fetched.data, limits)
-        photo = read_photo_facts(fetched.data)
+    with noted() as notes:  # Pillow's warnings while the parts are read (damaged EXIF...)
+        decoded = _decode_parts(fetched, limits, model)
     log_notes(fetched.ref.shown, notes)
+    return replace(decoded, notes=tuple(dict.fromkeys(notes)))
+
+
+def _decode_parts(fetched: Fetched, limits: DecodeLimits, model: SearchModel) -> Decoded:
+    """An item's parts: one model input each, the picture of its first pictured part."""
+    takes = item_modalities(model)
+    named = bool(fetched.ref.parts)  # a photo file alone fails in its own words, as ever
+    photos = {id(p): _open_photo(p, limits, named) for p in fetched.parts if _is_photo(p)}
+    inputs: dict[str, Any] = {}
+    for part in fetched.parts:
+        modality = takes.get(part.modality)
+        if modality is None:
+            raise ItemError(
+                f"the model {model.name} does not take {part.modality}; it takes: "
+                f"{', '.join(takes)}"
+            )
+        photo = photos.get(id(part))
+        value = part.value if photo is None else photo.image
+        inputs[modality.name] = _model_input(part, modality.transform, value, named)
+    width = height = None
+    fmt, thumbnail = "text", b""
+    for part in sorted(fetched.parts, key=lambda p: PREVIEW_ORDER.get(p.modality, 99)):
+        photo = photos.get(id(part))
+        if photo is not None:  # the photo decoded once serves its input and its picture
+            image, width, height, fmt = photo.image, photo.width, photo.height, photo.format
+        elif isinstance(part.value, bytes) and part.modality in PICTURES:
+            image, width, height = PICTURES[part.modality](part.value, model, limits)
+            fmt = _format(part.value)
+        else:
+            continue
+        thumbnail = make_thumbnail(image, limits.thumbnail_size)
+        break
+    facts = _photo_facts(fetched.parts)
+    return Decoded(fetched.decoded(), inputs, width, height, fmt, thumbnail, facts)
+
+
+def _photo_facts(parts: tuple[FetchedPart, ...]) -> PhotoFacts:
+    """What the EXIF of an item's photo (its ``rgb`` part) says; an item without one (a depth
+    map, a sketch, a caption) has none."""
+    photo = next((p for p in parts if _is_photo(p)), None)
+    return read_photo_facts(photo.value) if photo is not None else NO_FACTS  # type: ignore[arg-type]
+
+
+def _is_photo(part: FetchedPart) -> bool:
+    """A photo part given as a file (decoded once, reduced, for its input and its picture)."""
+    return part.modality == RGB and isinstance(part.value, bytes)
+
+
+def _open_photo(part: FetchedPart, limits: DecodeLimits, named: bool) -> Opened:
+    """A photo part decoded, reduced as far as the model allows; a failure names the part
+    when the source ``named`` the item's parts."""
     try:
-        pixels = image_input(opened.image)
-    except Exception as error:  # the transform names the problem (e.g. an empty image)
-        raise ItemError(f"cannot prepare the image for the model: {error}") from None
-    return Decoded(
-        fetched=fetched.decoded(),
-        pixels=pixels,
-        width=opened.width,
-        height=opened.height,
-        format=opened.format,
-        thumbnail=make_thumbnail(opened.image, limits.thumbnail_size),
-        photo=photo,
-        notes=tuple(dict.fromkeys(notes)),
+        return open_picture(part.value, limits)  # type: ignore[arg-type]
+    except ItemError as error:
+        raise ItemError(f"{part.modality}: {error}" if named else str(error)) from None
+
+
+def _model_input(
+    part: FetchedPart, transform: Callable[[Any], Any], value: Any, named: bool
+) -> Any:
+    """One part (its ``value``: as fetched, or a photo already decoded) through its transform;
+    what the transform refuses is the item's failure, naming the part when the source ``named``
+    the item's parts (a photo file alone: "cannot prepare the image...", as ever)."""
+    said = f"{part.modality}: " if named else "cannot prepare the image for the model: "
+    if isinstance(value, str) and MODALITIES.get(part.modality) == "structured":
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ItemError(f"{said}not JSON ({error.msg})") from None
+    try:
+        return transform(value)
+    except Exception as error:  # the transform names the problem (an empty image...)
+        raise ItemError(f"{said}{error}") from None
+
+
+def _format(data: bytes) -> str:
+    """The file format of a part's bytes (``png``, ``npy``...)."""
+    if data[:6] == b"\x93NUMPY":
+        return "npy"
+    if data[:2] == b"PK":
+        return "npz"
+    try:
+        return (Image.open(io.BytesIO(data)).format or "").lower()
+    except Exception:
+        return ""
+
+
+def line_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Shown:
+    """A sketch, an edge map or normals as they are, in RGB."""
+    image = to_rgb(open_image(data, limits.max_pixels))
+    return image, image.width, image.height
+
+
+def _shrunk(image: Image.Image, limits: DecodeLimits) -> Image.Image:
+    """A map at most the thumbnail's size, each pixel one of the map's own (never a blend of a
+    missing depth or of two classes), before it is coloured."""
+    small = image.copy()
+    small.thumbnail((limits.thumbnail_size, limits.thumbnail_size), Image.Resampling.NEAREST)
+    return small
+
+
+def depth_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Shown:
+    """A depth map in a colour map: valid depths ranked between their 2nd and 98th percentile
+    (near dark blue, far dark red), missing depth black."""
+    source: Any = data
+    if data[:6] == b"\x93NUMPY":
+        source = np.load(io.BytesIO(data), allow_pickle=False)
+    full = load_depth(source).astype(np.float32)
+    depth = np.asarray(_shrunk(Image.fromarray(full), limits), dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(depth) & (depth > 0)
+    low, high = np.percentile(depth[valid], [2, 98]) if valid.any() else (0.0, 1.0)
+    scaled = np.clip((depth - low) / max(high - low, 1e-6), 0, 1) * (len(DEPTH_COLOURS) - 1)
+    scaled = np.nan_to_num(scaled)
+    index = np.minimum(scaled.astype(np.int64), len(DEPTH_COLOURS) - 2)
+    share = (scaled - index)[..., None]
+    colours = DEPTH_COLOURS[index] * (1 - share) + DEPTH_COLOURS[index + 1] * share
+    colours[~valid] = 0
+    picture = Image.fromarray(colours.astype(np.uint8))
+    return picture, full.shape[1], full.shape[0]
+
+
+def semseg_picture(data: bytes, model: SearchModel, limits: DecodeLimits) -> Shown:
+    """A segmentation in the model's palette: class ids coloured by it (an RGB painting, already
+    in colours, as it is)."""
+    image = open_image(data, limits.max_pixels)
+    if image.mode not in ("P", "L", "I", "I;16"):
+        return to_rgb(image), image.width, image.height
+    ids = np.asarray(_shrunk(image, limits), dtype=np.int64)
+    colours = (
+        model.palette.colors
+        if model.palette is not None
+        else np.array([[(37 * i) % 256, (91 * i) % 256, (173 * i) % 256] for i in range(256)])
     )
+    picture = Image.fromarray(colours[ids % len(colours)].astype(np.uint8))
+    return picture, image.width, image.height
+
+
+PICTURES: dict[str, Picture] = {
+    "depth": depth_picture,
+    "semseg": semseg_picture,
+    "normal": line_picture,
+    "sketch": line_picture,
+    "edges": line_picture,
+    "sam_edges": line_picture,
+}
+"""How each pixel modality but the photo (shown as it is decoded: :func:`open_picture`) is shown;
+a part without an entry (text, JSON) has no picture."""
+PREVIEW_ORDER = {name: rank for rank, name in enumerate((RGB, *PICTURES))}
+"""Which part pictures an item of several: the photo first, then depth, segmentation..."""

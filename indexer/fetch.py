@@ -16,6 +16,7 @@ import httpx
 
 from anyseek.indexer.errors import ItemError
 from anyseek.indexer.metadata import read_sidecar
+from anyseek.indexer.records import RGB
 from anyseek.indexer.sources import SourceRef, file_kind, is_file_modality, printable
 from anyseek.settings import IndexerSettings
 
@@ -38,9 +39,10 @@ class FetchedPart:
 @dataclass(frozen=True)
 class Fetched:
     """One item's raw bytes with their SHA-256, modification time (0 for downloads) and the
-    metadata of its sidecar ``IMAGE.json`` when it has one. An item of parts (``ref.parts``)
-    has them in ``parts``; its ``sha256`` is then the hash of all of them, its ``data`` the
-    first file's bytes (or the first text)."""
+    metadata of its sidecar ``IMAGE.json`` when it has one. Every item has its ``parts``: a
+    photo file one, ``rgb``, with the file's hash as the item's (as ever, so a collection's
+    hashes still match); an item the source gave parts of (``ref.parts``) has the hash of all of
+    them. ``data`` is the first file's bytes (or the first text)."""
 
     ref: SourceRef
     data: bytes
@@ -66,10 +68,12 @@ class Fetched:
 
 
 def fetch(ref: SourceRef, settings: IndexerSettings) -> Fetched:
-    """The bytes of one item, or :class:`ItemError` with a one-line reason."""
+    """The bytes of one item in its parts (a photo file: one, ``rgb``), or :class:`ItemError`
+    with a one-line reason."""
     if ref.parts:
         return fetch_parts(ref, settings)
-    return fetch_url(ref, settings) if ref.is_url else read_file(ref, settings)
+    read = fetch_url(ref, settings) if ref.is_url else read_file(ref, settings)
+    return replace(read, parts=(FetchedPart(RGB, read.data, read.sha256),))
 
 
 def fetch_parts(ref: SourceRef, settings: IndexerSettings) -> Fetched:

@@ -14,23 +14,20 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
-import torch
 from sqlalchemy import select
 
 from anyseek.db.models import ChunkStatus, IndexChunk, Item
 from anyseek.db.session import Database
 from anyseek.errors import plain
 from anyseek.indexer import reconstructions
-from anyseek.indexer.decode import Decoded, DecodeLimits, decode_limits
+from anyseek.indexer.decode import Decoded, DecodeLimits, decode_item, decode_limits
 from anyseek.indexer.errors import ItemError
 from anyseek.indexer.fetch import Fetched, fetch
 from anyseek.indexer.jobs import FINISHED, chunk_refs, get_job
 from anyseek.indexer.outbox import ALREADY_INDEXED, ChunkOutcome, Embedded, stage_chunk
-from anyseek.indexer.parts import decode_item
 from anyseek.indexer.priors import ensure_priors
 from anyseek.indexer.sources import SourceRef
-from anyseek.model.service import SearchModel, item_request, model_identity
+from anyseek.model.service import SearchModel, embed_items, model_identity
 from anyseek.settings import Settings
 
 
@@ -111,7 +108,7 @@ def prepare_chunk(ctx: ChunkContext, job_id: int, seq: int) -> Prepared | None:
     fresh, skips, first = [], [], dict.fromkeys(known, "")
     for item in fetched:
         if item.sha256 in first:
-            skips.append((item.ref.shown, _duplicate(first[item.sha256], bool(item.parts))))
+            skips.append((item.ref.shown, _duplicate(first[item.sha256], bool(item.ref.parts))))
         else:
             first[item.sha256] = item.ref.shown
             fresh.append(item)
@@ -162,29 +159,6 @@ def _known_hashes(database: Database, collection_id: int, hashes: list[str]) -> 
         )
 
 
-def embed(model: SearchModel, decoded: Sequence[Decoded], batch_size: int) -> list[np.ndarray]:
-    """One vector row per item: every space of the model, concatenated in space-name order.
-    Image files go through the gallery image path; an item of parts is one joint query of all
-    of them (:func:`anyseek.model.service.item_request`: 4M models in one encoder pass over every
-    input, the built-in model the weighted sum of its parts' vectors), batched across items."""
-    names = sorted(space.name for space in model.spaces)
-    rows: dict[int, np.ndarray] = {}
-    images = [i for i, d in enumerate(decoded) if d.pixels is not None]
-    records = [i for i, d in enumerate(decoded) if d.pixels is None]
-    with torch.inference_mode():
-        for start in range(0, len(images), batch_size):
-            part = images[start : start + batch_size]
-            vectors = model.embed_images(torch.stack([decoded[i].pixels for i in part]))
-            found = np.concatenate([vectors[name] for name in names], axis=1)
-            rows.update(zip(part, found, strict=True))
-        for start in range(0, len(records), batch_size):
-            part = records[start : start + batch_size]
-            answers = model.embed_queries([item_request(model, decoded[i].inputs) for i in part])
-            for i, answer in zip(part, answers, strict=True):
-                rows[i] = np.concatenate([answer[name].vector for name in names]).astype(np.float32)
-    return [rows[i] for i in range(len(decoded))]
-
-
 def finish_chunk(ctx: ChunkContext, prepared: Prepared, owner: str | None = None) -> bool:
     """Embed a prepared chunk and stage it in one transaction; False if it was already staged
     (or, given the worker ``owner`` of its lease, the lease is no longer theirs).
@@ -192,7 +166,8 @@ def finish_chunk(ctx: ChunkContext, prepared: Prepared, owner: str | None = None
     reconstructs also writes each item's depth and segmentation PNGs beside its thumbnail."""
     _priors(ctx, prepared)
     settings = ctx.settings
-    vectors = embed(ctx.model, prepared.decoded, settings.model.batch_size)
+    inputs = [d.inputs for d in prepared.decoded]
+    vectors = embed_items(ctx.model, inputs, settings.model.batch_size)
     pictures: reconstructions.ByHash = {}
     if settings.indexer.reconstructions:
         pictures = reconstructions.predict(

@@ -6,8 +6,8 @@
 Generated scenes give every modality of one scene at once, so each scene's item in a gallery of
 depth maps (of segmentations, sketches, captions, photos, or records of a photo and its depth
 map) is the right answer to that scene's query of any other kind. Gallery items are read and
-embedded by the indexer's own code (``anyseek.indexer.parts.decode_item``,
-``anyseek.indexer.pipeline.embed``:
+embedded by the indexer's own code (``anyseek.indexer.decode.decode_item``,
+``anyseek.model.service.embed_items``:
 what ``anyseek index --modality`` / ``--manifest`` does), queries by the model's query transforms
 (what a search does), from PNG bytes as the scene world writes them. Cells are R@1 / R@10 of
 the scene's own item; a dash is a gallery asked by its own kind. ``--json`` writes the table
@@ -29,12 +29,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anyseek.indexer.decode import DecodeLimits
+from anyseek.indexer.decode import DecodeLimits, decode_item
 from anyseek.indexer.fetch import Fetched, FetchedPart
-from anyseek.indexer.parts import decode_item
-from anyseek.indexer.pipeline import embed
 from anyseek.indexer.sources import SourceRef
-from anyseek.model.service import QueryRequest, SearchModel, item_modalities, load_search_model
+from anyseek.model.service import (
+    QueryRequest,
+    SearchModel,
+    embed_items,
+    item_modalities,
+    load_search_model,
+)
 from anyseek.scenes.modalities import MODALITIES
 from anyseek.scenes.png import encode_png
 from anyseek.scenes.sample import generate_scene
@@ -149,12 +153,12 @@ def gallery_vectors(
             for kind in kinds
         )
         ref = SourceRef(f"scene{index}", f"scene{index}", parts=tuple((k, k) for k in kinds))
-        if kinds == ("rgb",):  # an image file, as a folder of photos is indexed
-            ref, own = SourceRef(f"scene{index}.png", f"scene{index}.png"), ()
+        if kinds == ("rgb",):  # an image file (one part), as a folder of photos is indexed
+            ref = SourceRef(f"scene{index}.png", f"scene{index}.png")
         data = parts[kinds[0]]
         fetched = Fetched(ref, data if isinstance(data, bytes) else data.encode(), "", 0, None, own)
         decoded.append(decode_item(fetched, limits, model))
-    return np.stack(embed(model, decoded, BATCH))
+    return np.stack(embed_items(model, [d.inputs for d in decoded], BATCH))
 
 
 def query_vectors(model: SearchModel, scenes: Sequence[dict], kind: str) -> np.ndarray:

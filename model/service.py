@@ -24,6 +24,7 @@ from anyseek.model.families.interface import (
     ReconstructingModel,
     SearchModel,
     SpaceInfo,
+    embed_items,
     item_request,
 )
 from anyseek.model.families.open_clip.catalog import (
@@ -72,6 +73,7 @@ __all__ = [
     "UserInputError",
     "cached_models",
     "default_threads",
+    "embed_items",
     "fusion_weights",
     "item_modalities",
     "item_name",

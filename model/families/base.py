@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from anyseek.model.families.interface import (
+    GALLERY_INPUT,
     ModelError,
     QueryEmbedding,
     QueryModality,
@@ -27,8 +28,6 @@ from anyseek.model.families.interface import (
 )
 from anyseek.model.runtime.precision import gallery_precision
 from anyseek.model.transforms.palette_semseg import ClassPalette
-
-GALLERY_INPUT = "image"  # the declared query modality gallery images are indexed from
 
 
 class SearchModelBase(SearchModel):

@@ -9,6 +9,7 @@ unchanged whichever model ``ANYSEEK_MODEL__SOURCE`` names (the built-in bundle t
 * its **query modalities**: short name (``sketch``) -> model input name and the transform that
   turns what a user has (a file, bytes, a PIL image, a string) into that input;
 * ``embed_images``: gallery images -> one vector per space, from the rgb input in one pass;
+  an indexed item whose only part is a photo is embedded by it (:func:`embed_items`);
 * ``embed_query``: any subset of query inputs, each with a weight (negative: "not like this"),
   -> per space a vector and its information, combined jointly (one pass), by guidance or by
   fusion (``anyseek.model.families.combination``); the information is measured against ``priors``
@@ -38,6 +39,7 @@ QueryTransform = Callable[[Any], torch.Tensor]
 QueryWarnings = Callable[[Any], list[str]]  # a user value -> what the model will not read of it
 MAX_CAPTION_CHARS = 2_000  # longer text is no caption; refused before tokenising
 NUMPY_MAGIC = b"\x93NUMPY"
+GALLERY_INPUT = "image"  # the query modality gallery photos are read and embedded through
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,39 @@ def item_request(model: SearchModel, inputs: Mapping[str, torch.Tensor]) -> Quer
     pass of a 4M encoder over every input)."""
     weights = {name: float(model.item_weights.get(name, 1.0)) for name in inputs}
     return QueryRequest(inputs, weights if set(weights.values()) != {1.0} else None)
+
+
+def is_photo(inputs: Mapping[str, Any]) -> bool:
+    """Whether an item's model inputs are one photo alone: the item the gallery pass embeds."""
+    return set(inputs) == {GALLERY_INPUT}
+
+
+def embed_items(
+    model: SearchModel, items: Sequence[Mapping[str, torch.Tensor]], batch_size: int
+) -> list[np.ndarray]:
+    """Each indexed item's vector row (its model inputs by query modality -> every space of the
+    model, float32, concatenated in space-name order, as the store's rows are laid out). The one
+    place an item's path through the model is chosen: an item whose only part is a photo goes
+    through the gallery pass (``embed_images``: every space in one pass, in the gallery's
+    precision), any other is the one query of all its parts (:func:`item_request`); each kind
+    in batches of ``batch_size``, in the items' order."""
+    names = sorted(space.name for space in model.spaces)
+    rows: dict[int, np.ndarray] = {}
+    photos = [i for i, inputs in enumerate(items) if is_photo(inputs)]
+    others = [i for i, inputs in enumerate(items) if not is_photo(inputs)]
+    with torch.inference_mode():
+        for start in range(0, len(photos), batch_size):
+            batch = photos[start : start + batch_size]
+            images = torch.stack([items[i][GALLERY_INPUT] for i in batch])
+            vectors = model.embed_images(images)
+            found = np.concatenate([vectors[name] for name in names], axis=1)
+            rows.update(zip(batch, found, strict=True))
+        for start in range(0, len(others), batch_size):
+            batch = others[start : start + batch_size]
+            answers = model.embed_queries([item_request(model, items[i]) for i in batch])
+            for i, answer in zip(batch, answers, strict=True):
+                rows[i] = np.concatenate([answer[name].vector for name in names]).astype(np.float32)
+    return [rows[i] for i in range(len(items))]
 
 
 @runtime_checkable

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from anyseek.indexer.decode import DecodeLimits, decode, decode_limits, open_picture
-from anyseek.indexer.fetch import Fetched
+from anyseek.indexer.decode import DecodeLimits, decode_item, decode_limits, open_picture
+from anyseek.indexer.fetch import Fetched, FetchedPart
 from anyseek.indexer.sources import SourceRef
 
 PHONE = (4032, 3024)  # a 12-megapixel phone photo, landscape as stored
@@ -40,17 +40,25 @@ def photo(
 
 
 def fetched(data: bytes, name: str = "phone.jpg") -> Fetched:
-    """The fetched form of a file's bytes, as the pipeline hands it to decoding."""
-    ref = SourceRef(name, name)
-    return Fetched(ref=ref, data=data, sha256=hashlib.sha256(data).hexdigest(), mtime=0)
+    """The fetched form of a photo file's bytes (an item of one part, ``rgb``), as the pipeline
+    hands it to decoding."""
+    ref, sha256 = SourceRef(name, name), hashlib.sha256(data).hexdigest()
+    parts = (FetchedPart("rgb", data, sha256),)
+    return Fetched(ref=ref, data=data, sha256=sha256, mtime=0, parts=parts)
 
 
 class Seen:
-    """A gallery transform that records the size of every picture it is given."""
+    """A gallery transform that records the size of every picture it is given, and a model
+    whose only query modality, the photo, it reads."""
+
+    name = "seen"
 
     def __init__(self, side: int = 64) -> None:
         """``side``: the square it makes, as a model's input."""
+        from anyseek.model.service import QueryModality
+
         self.side, self.sizes = side, []
+        self.query_modalities = {"image": QueryModality("image", f"rgb@{side}", self)}
 
     def __call__(self, image: Image.Image):
         """Record the picture's size; a model-shaped zero input."""
@@ -66,7 +74,7 @@ def test_a_phone_jpeg_is_decoded_at_the_smallest_scale_covering_model_and_thumbn
     model given that, the thumbnail 256 pixels long, the size recorded the file's own."""
     seen = Seen(64)
     limits = decode_limits(40_000_000, 256, seen)
-    decoded = decode(fetched(photo()), limits, seen)
+    decoded = decode_item(fetched(photo()), limits, seen)
     assert seen.sizes == [(504, 378)]
     assert (decoded.width, decoded.height) == PHONE
     assert max(Image.open(io.BytesIO(decoded.thumbnail)).size) == 256
@@ -76,7 +84,7 @@ def test_a_larger_model_input_keeps_a_larger_scale() -> None:
     """A 448-pixel model input needs the shorter side at least 448: 1/4 of 3024 is 756, 1/8 is
     378, so the photo is read at 1/4."""
     seen = Seen(448)
-    decode(fetched(photo()), decode_limits(40_000_000, 256, seen), seen)
+    decode_item(fetched(photo()), decode_limits(40_000_000, 256, seen), seen)
     assert seen.sizes == [(1008, 756)]
 
 
@@ -84,7 +92,7 @@ def test_orientation_is_kept_and_the_size_is_upright() -> None:
     """EXIF orientation 6 (the phone held upright): the picture the model sees and the
     thumbnail are portrait, and the recorded size is the upright 3024x4032."""
     seen = Seen(64)
-    decoded = decode(fetched(photo(orientation=6)), decode_limits(40_000_000, 256, seen), seen)
+    decoded = decode_item(fetched(photo(orientation=6)), decode_limits(40_000_000, 256, seen), seen)
     assert seen.sizes == [(378, 504)]
     assert (decoded.width, decoded.height) == (3024, 4032)
     thumb = Image.open(io.BytesIO(decoded.thumbnail)).size
@@ -103,7 +111,7 @@ def test_heic_with_an_embedded_thumbnail_that_covers_is_read_from_it() -> None:
     pytest.importorskip("pillow_heif")
     seen = Seen(64)
     data = photo((1024, 768), fmt="HEIF")
-    decoded = decode(fetched(data, "phone.heic"), decode_limits(40_000_000, 256, seen), seen)
+    decoded = decode_item(fetched(data, "phone.heic"), decode_limits(40_000_000, 256, seen), seen)
     assert seen.sizes == [(320, 240)]
     assert (decoded.width, decoded.height, decoded.format) == (1024, 768, "heif")
 
@@ -113,11 +121,9 @@ def test_reduced_decode_gives_the_model_nearly_the_same_vectors(search_model) ->
     resampling (cosine above 0.99 in every space)."""
     data = photo((2048, 1536))
     model = search_model
-    full = decode(fetched(data), DecodeLimits(40_000_000, 256), model.image_input)
-    reduced = decode(
-        fetched(data), decode_limits(40_000_000, 256, model.image_input), model.image_input
-    )
-    vectors = [model.embed_images(d.pixels[None]) for d in (full, reduced)]
+    full = decode_item(fetched(data), DecodeLimits(40_000_000, 256), model)
+    reduced = decode_item(fetched(data), decode_limits(40_000_000, 256, model.image_input), model)
+    vectors = [model.embed_images(d.inputs["image"][None]) for d in (full, reduced)]
     for space, vector in vectors[0].items():
         assert float(vector[0] @ vectors[1][space][0]) > 0.99, space
 
@@ -159,23 +165,24 @@ def test_a_100_megapixel_jpeg_decodes_in_little_memory(tmp_path: Path) -> None:
 def test_a_records_photo_is_decoded_once_reduced(search_model, monkeypatch) -> None:
     """A record's photo part is decoded once, reduced, for both its model input and its
     picture; the item's size is the file's."""
-    from anyseek.indexer import parts
-    from anyseek.indexer.fetch import FetchedPart
+    from anyseek.indexer import decode as decoding
 
     sizes = []
-    real = parts.open_picture
+    real = decoding.open_picture
 
     def counted(data, limits):
         opened = real(data, limits)
         sizes.append(opened.image.size)
         return opened
 
-    monkeypatch.setattr(parts, "open_picture", counted)
+    monkeypatch.setattr(decoding, "open_picture", counted)
     data = photo()
     part = FetchedPart("rgb", data, hashlib.sha256(data).hexdigest())
-    item = Fetched(SourceRef("r1", "r1"), data, part.sha256, 0, parts=(part,))
+    item = Fetched(
+        SourceRef("r1", "r1", parts=(("rgb", "r1.jpg"),)), data, part.sha256, 0, parts=(part,)
+    )
     limits = decode_limits(40_000_000, 256, search_model.image_input)
-    decoded = parts.decode_item(item, limits, search_model)
+    decoded = decode_item(item, limits, search_model)
     assert sizes == [(504, 378)]
     assert (decoded.width, decoded.height) == PHONE
-    assert decoded.inputs is not None and decoded.inputs["image"].shape[-1] == 64
+    assert decoded.inputs["image"].shape[-1] == 64

@@ -216,3 +216,10 @@ def test_the_precision_setting_is_honoured_by_multimae(checkpoint: Path) -> None
 
     photos = [Image.fromarray(generate_scene(seed, 64).rgb) for seed in SEEDS]
     check_precision_honoured(ModelSettings(source=str(checkpoint)), photos)
+
+
+def test_a_photo_keeps_multimaes_gallery_vectors(search_model, tmp_path: Path) -> None:
+    """Issue 70: a photo indexed as an item of one part gets MultiMAE's gallery-pass vectors."""
+    from item_path_check import check_photos_take_the_gallery_pass
+
+    check_photos_take_the_gallery_pass(search_model, tmp_path)

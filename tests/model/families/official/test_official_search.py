@@ -286,11 +286,10 @@ def test_an_item_of_several_modalities_is_one_encoder_pass(model, files, monkeyp
     """Issue 51: a record of a photo, a depth map and a caption is indexed from all three at
     once, in one encoder pass for the whole batch of records, and its vectors are the joint
     query's of the same parts."""
-    from anyseek.indexer.decode import DecodeLimits
+    from anyseek.indexer.decode import DecodeLimits, decode_item
     from anyseek.indexer.fetch import Fetched, FetchedPart
-    from anyseek.indexer.parts import decode_item
-    from anyseek.indexer.pipeline import embed
     from anyseek.indexer.sources import SourceRef
+    from anyseek.model.service import embed_items
 
     values = {
         "rgb": files["image"].read_bytes(),
@@ -310,7 +309,7 @@ def test_an_item_of_several_modalities_is_one_encoder_pass(model, files, monkeyp
         return encode(enc)
 
     monkeypatch.setattr(model.bundle.fm, "encode", counted)
-    rows = embed(model, [decoded, decoded, decoded], batch_size=8)
+    rows = embed_items(model, [decoded.inputs] * 3, batch_size=8)
     assert len(seen) == 1  # three records of three modalities: one encoder pass
     joint = model.embed_query(decoded.inputs)
     names = sorted(s.name for s in model.spaces)
@@ -326,3 +325,11 @@ def test_the_precision_setting_is_honoured_by_official_4m(
     settings = ModelSettings(source=str(fourm_fixtures / "fm"), tokenizers=str(tokenizers))
     # a tokenized space of the tiny random fixture moves most (bench/results/precision.md)
     check_precision_honoured(settings, [files["image"], files["image"]], min_cosine=0.8)
+
+
+def test_a_photo_keeps_official_4ms_gallery_vectors(model, tmp_path: Path) -> None:
+    """Issue 70: a photo indexed as an item of one part gets the official 4M model's
+    gallery-pass vectors (every space in one pass)."""
+    from item_path_check import check_photos_take_the_gallery_pass
+
+    check_photos_take_the_gallery_pass(model, tmp_path)

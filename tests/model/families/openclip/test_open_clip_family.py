@@ -223,3 +223,10 @@ def test_bf16_gallery_batches_as_the_precision_setting_says(tiny_folder: Path) -
     a, b = exact.embed_images(batch)["clip"], fast.embed_images(batch)["clip"]
     assert not np.array_equal(a, b)  # bf16 did run
     assert (a * b).sum(1).min() > 0.99  # and the vectors stay where they were
+
+
+def test_a_photo_keeps_open_clips_gallery_vectors(tiny_folder: Path, tmp_path: Path) -> None:
+    """Issue 70: a photo indexed as an item of one part gets open_clip's gallery-pass vectors."""
+    from item_path_check import check_photos_take_the_gallery_pass
+
+    check_photos_take_the_gallery_pass(load_search_model(str(tiny_folder)), tmp_path)
