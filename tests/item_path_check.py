@@ -15,7 +15,6 @@ from anyseek.indexer.decode import decode_item, decode_limits, open_picture
 from anyseek.indexer.fetch import fetch
 from anyseek.indexer.sources import SourceRef
 from anyseek.model.service import SearchModel, embed_items, item_modalities
-from anyseek.scenes import generate_scene
 from anyseek.settings import IndexerSettings
 
 SEEDS = (70_001, 70_002, 70_003, 70_004)
@@ -29,9 +28,8 @@ def check_photos_take_the_gallery_pass(model: SearchModel, folder: Path, side: i
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for n, seed in enumerate(SEEDS):
-        scene = generate_scene(seed, side)
         path = folder / (f"photo{n}.png" if n == 0 else f"photo{n}.jpg")
-        Image.fromarray(scene.rgb).resize((4 * side, 3 * side)).save(path)
+        Image.fromarray(_picture(seed, side)).resize((4 * side, 3 * side)).save(path)
         paths.append(path)
     settings = IndexerSettings()
     limits = decode_limits(10**8, 128, model.image_input)
@@ -60,5 +58,19 @@ def _other_item(model: SearchModel, folder: Path, side: int) -> SourceRef:
     if "depth" not in item_modalities(model):
         return SourceRef("caption:1", "caption", parts=(("caption", "a red cube"),))
     depth = folder / "depth.png"
-    Image.fromarray((generate_scene(SEEDS[0], side).depth * 1000).astype(np.uint16)).save(depth)
+    rows = np.linspace(1.0, 5.0, side, dtype=np.float32)[:, None]  # metres, near at the top
+    Image.fromarray((np.repeat(rows, side, axis=1) * 1000).astype(np.uint16)).save(depth)
     return SourceRef(str(depth), depth.name, parts=(("depth", str(depth)),))
+
+
+def _picture(seed: int, side: int) -> np.ndarray:
+    """A photo-like ``[side, side, 3]`` image: smooth gradients and a few boxes of colour, made
+    without the scene generator (the open_clip venv has no numba)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:side, 0:side] / side
+    image = np.stack([x, y, 1 - x * y], axis=-1) * rng.uniform(0.3, 1.0, 3)
+    for _ in range(4):
+        top, left = rng.integers(0, side * 3 // 4, 2)
+        size = int(rng.integers(side // 8, side // 3))
+        image[top : top + size, left : left + size] = rng.uniform(0, 1, 3)
+    return (image * 255).astype(np.uint8)
