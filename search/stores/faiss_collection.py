@@ -23,7 +23,7 @@ from anyseek.search.stores.base import (
 )
 from anyseek.search.stores.faiss_index import SpaceIndex
 from anyseek.search.stores.payloads import PayloadTable
-from anyseek.search.stores.segments import Op, Pointer, generation_name
+from anyseek.search.stores.segments import Op, Pointer, pack_name
 
 
 @dataclass
@@ -35,12 +35,12 @@ class LoadedCollection:
     spaces: tuple[SpaceSpec, ...]
     indexes: dict[str, SpaceIndex]
     payloads: PayloadTable
-    generation: int = 0
+    pack_number: int = 0
     files: dict[str, Path] = field(default_factory=dict)
     journal: list[Op] = field(default_factory=list)  # changes since the last flush, in order
-    segments: int = 0  # committed segments on top of the generation's base files
+    segments: int = 0  # committed segments on top of the pack's files
     segment_rows: int = 0
-    base_count: int = 0  # items in the generation's base files
+    base_count: int = 0  # items in the pack's files
     epoch: str = ""  # made with the collection (``Pointer.epoch``); "" in older stores
 
     @property
@@ -51,7 +51,7 @@ class LoadedCollection:
     @property
     def pointer(self) -> Pointer:
         """What ``CURRENT`` says for the state this process has committed or loaded."""
-        return Pointer(generation_name(self.generation), self.segments, self.epoch)
+        return Pointer(pack_name(self.pack_number), self.segments, self.epoch)
 
     # --- changes ---------------------------------------------------------------------------
 
@@ -84,14 +84,14 @@ class LoadedCollection:
         self.segments, self.segment_rows = number, self.segment_rows + sum(o.rows for o in ops)
 
     def appended(self, number: int) -> None:
-        """The journal is now the generation's committed segment ``number``."""
+        """The journal is now the pack's committed segment ``number``."""
         rows = sum(op.rows for op in self.journal)
         self.segments, self.segment_rows = number, self.segment_rows + rows
         self.journal.clear()
 
-    def committed(self, generation: int, files: dict[str, Path]) -> None:
-        """Everything is now the base of ``generation``, held in these files."""
-        self.generation, self.files = generation, files
+    def committed(self, number: int, files: dict[str, Path]) -> None:
+        """Everything is now pack ``number``, held in these files."""
+        self.pack_number, self.files = number, files
         for name, index in self.indexes.items():
             index.dirty = index.rebuilt = False
             if index.mapped_from is not None:

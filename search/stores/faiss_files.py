@@ -1,6 +1,6 @@
-"""Files of a FAISS collection on disk, written crash-safely: a generation's base files (manifest,
+"""Files of a FAISS collection on disk, written crash-safely: a pack's files (manifest,
 index and id map per space, payloads) written and read back, hard links of unchanged files
-between generations, and clean-up after a killed writer."""
+between packs, and clean-up after a killed writer."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ kinds are read into memory: mapped, FAISS serves their lists through ``OnDiskInv
 which made one 10-nearest search of 200k vectors 12x slower (3.4 ms against 0.29 ms)."""
 
 
-def write_generation(coll: LoadedCollection, folder: Path, number: int) -> dict[str, Path]:
+def write_pack(coll: LoadedCollection, folder: Path, number: int) -> dict[str, Path]:
     """Write the collection's base files into ``folder`` (each fsynced; unchanged ones linked to
-    the previous generation's) and its manifest last; returns the files by key."""
+    the previous pack's) and its manifest last; returns the files by key."""
     files: dict[str, Path] = {}
     for name, index in coll.indexes.items():
         for suffix, write in (
@@ -59,7 +59,7 @@ def write_generation(coll: LoadedCollection, folder: Path, number: int) -> dict[
     )
     manifest = {
         "format": FORMAT,
-        "generation": number,
+        "generation": number,  # the pack's number, under the key it had on disk before "pack"
         "count": len(coll.payloads),
         "spaces": [
             {
@@ -78,8 +78,8 @@ def write_generation(coll: LoadedCollection, folder: Path, number: int) -> dict[
     return files
 
 
-def read_generation(folder: Path, setup: IndexSetup) -> LoadedCollection:
-    """A committed generation's base files as a collection (its segments are replayed after)."""
+def read_pack(folder: Path, setup: IndexSetup) -> LoadedCollection:
+    """A committed pack's files as a collection (its segments are replayed after)."""
     manifest = json.loads((folder / MANIFEST).read_text())
     if manifest.get("format") not in READABLE_FORMATS:
         raise ServiceUnavailableError(
@@ -103,7 +103,7 @@ def read_generation(folder: Path, setup: IndexSetup) -> LoadedCollection:
         tuple(spaces),
         indexes,
         payloads,
-        generation=manifest["generation"],
+        pack_number=manifest["generation"],
         files=files,
         base_count=len(payloads),
     )
@@ -142,19 +142,19 @@ def _read_index(path: Path, flags: int) -> faiss.Index:
         raise
 
 
-def remove_stale_generations(folder: Path) -> None:
-    """Delete temporary and superseded generation folders of one collection."""
+def remove_stale_packs(folder: Path) -> None:
+    """Delete temporary and superseded pack folders of one collection."""
     with contextlib.suppress(FileNotFoundError):
         committed = Pointer.parse((folder / CURRENT).read_text())
         for child in folder.iterdir():
-            if child.is_dir() and child.name != committed.generation:
+            if child.is_dir() and child.name != committed.pack:
                 shutil.rmtree(child, ignore_errors=True)
-        for stray in stray_segments(folder / committed.generation, committed.segments):
+        for stray in stray_segments(folder / committed.pack, committed.segments):
             stray.unlink(missing_ok=True)
 
 
 def write_or_link(target: Path, previous: Path | None, changed: bool, write) -> Path:
-    """Write a file afresh and fsync it, or hard-link the unchanged one of the last generation."""
+    """Write a file afresh and fsync it, or hard-link the unchanged one of the last pack."""
     if not changed and previous is not None and previous.exists():
         try:
             os.link(previous, target)

@@ -348,7 +348,7 @@ class IndexSetup:
     gpu: object | None = None
 
     def new(self, spec: SpaceSpec) -> SpaceIndex:
-        """An empty exact index, written with the next generation."""
+        """An empty exact index, written with the next pack."""
         index = SpaceIndex(spec, self.params, gpu=self.gpu)
         index.dirty = True
         return index

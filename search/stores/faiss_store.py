@@ -1,8 +1,8 @@
 """FaissStore: the embedded default store, one FAISS index per (collection, space) on local disk.
 
-On disk a collection is a folder of *generations*::
+On disk a collection is a folder of *packs*::
 
-    <path>/<collection>/CURRENT            the committed generation, its segment count and
+    <path>/<collection>/CURRENT            the committed pack, its segment count and
                                            the collection's epoch (``gen-00000007 3 5f0c9a…``)
     <path>/<collection>/gen-00000007/      manifest.json, payloads.jsonl,
                                                 <space>.faiss, <space>.ids.npz per space,
@@ -13,14 +13,14 @@ A collection version is a collection of its own (``photos@v2``), so a folder per
 alias ``photos@current`` is a pointer file written atomically (temp file, fsync, rename).
 
 ``flush`` appends the changes since the last flush as one segment file, or writes a whole new
-generation when that is due (``search/stores/faiss_log``: the commit protocol; ``faiss_files``:
-the generation's files; ``segments``: the segment files). A process killed at any point leaves the
+pack when that is due (``search/stores/faiss_log``: the commit protocol; ``faiss_files``:
+the pack's files; ``segments``: the segment files). A process killed at any point leaves the
 previous state committed and loadable. Changes are durable from ``flush`` on; until then they live
 in memory. Each collection's indexes (``faiss_index``) and payloads (``payloads``) are held and
 searched together by ``faiss_collection``.
 
 One process writes (it takes an exclusive lock on the folder at its first change); other processes
-may open the same folder to read and pick up each newly committed generation.
+may open the same folder to read and pick up each newly committed pack.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from anyseek.search.stores.checks import (
 )
 from anyseek.search.stores.durable import fsync_path, write_atomic
 from anyseek.search.stores.faiss_collection import LoadedCollection
-from anyseek.search.stores.faiss_files import CURRENT, remove_stale_generations
+from anyseek.search.stores.faiss_files import CURRENT, remove_stale_packs
 from anyseek.search.stores.faiss_index import IndexParams, IndexSetup, gpu_resources
 from anyseek.search.stores.payloads import PayloadTable
 from anyseek.search.stores.segments import Op, Pointer
@@ -67,7 +67,7 @@ from anyseek.settings import StoreSettings
 
 LOCK = ".writer.lock"
 ALIASES = ".aliases"  # one small file per alias holding its target's name, replaced atomically
-#: reads of CURRENT and the generation it names, when the writer replaces it under a reader
+#: reads of CURRENT and the pack it names, when the writer replaces it under a reader
 CATCH_UP_TRIES = 5
 
 
@@ -111,7 +111,7 @@ class FaissStore(VectorStore):
         return self._lock
 
     def _create_collection(self, name: str, spaces: tuple[SpaceSpec, ...]) -> None:
-        """Create the collection's folder and commit its first (empty) generation at once."""
+        """Create the collection's folder and commit its first (empty) pack at once."""
         self._take_writer_lock()
         indexes = {s.name: self.setup.new(s) for s in spaces}
         coll = LoadedCollection(
@@ -123,7 +123,7 @@ class FaissStore(VectorStore):
         self._loaded[name] = coll
 
     def collections(self) -> list[str]:
-        """Collections with a committed generation on disk, plus any not yet flushed."""
+        """Collections with a committed pack on disk, plus any not yet flushed."""
         on_disk = {p.name for p in self.root.iterdir() if (p / CURRENT).is_file()}
         return sorted(on_disk | set(self._loaded))
 
@@ -235,7 +235,7 @@ class FaissStore(VectorStore):
     # --- durability ------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Make every change since the last flush durable: a segment, or a whole generation
+        """Make every change since the last flush durable: a segment, or a whole pack
         (every change was made under the writer lock, so a changed collection's writer holds
         it). A write that fails (a full disk) is a :class:`WriteFailedError`: what was
         committed stays as it was, the changes stay in memory for the next flush."""
@@ -334,7 +334,7 @@ class FaissStore(VectorStore):
             if folder.name.startswith(".dropped-"):
                 shutil.rmtree(folder, ignore_errors=True)
             elif folder.is_dir():
-                remove_stale_generations(folder)
+                remove_stale_packs(folder)
 
 
 def _stamp(path: Path) -> tuple[int, int, int]:

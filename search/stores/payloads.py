@@ -1,7 +1,7 @@
 """Item payloads of a FAISS collection, in memory, with an inverted index for filtered search.
 
-Payloads live in one JSON Lines file inside the collection's generation folder (plus the
-generation's segments), so they are committed with the FAISS index files and can never disagree
+Payloads live in one JSON Lines file inside the collection's pack folder (plus the
+pack's segments), so they are committed with the FAISS index files and can never disagree
 with them after a crash (a separate database would be a second commit point). They are small by
 design (paths, tags, modality names): big data belongs in the service's database. User metadata
 (the ``metadata`` object) is indexed field by field as ``metadata.<field>``, the key filters name

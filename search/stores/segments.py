@@ -3,11 +3,11 @@
 Rewriting a collection's whole index and payload files on every flush costs O(collection) per
 batch: at a million items a 512-item batch paid for gigabytes of writes. Instead a flush appends
 its changes (the operations in the order they were made) as ``seg-NNNNNN.npz`` inside the
-committed generation folder; loading replays them on top of the generation's base files, and once
-the segments hold enough rows the store writes a whole new generation again (compaction).
+committed pack folder; loading replays them on top of the pack's files, and once
+the segments hold enough rows the store writes a whole new pack again (compaction).
 
 A segment becomes part of the collection only when ``CURRENT`` names it (``gen-00000007 3``: the
-generation and how many of its segments are committed), so a segment written by a process killed
+pack and how many of its segments are committed), so a segment written by a process killed
 before that rename is ignored and removed by the next writer.
 """
 
@@ -45,11 +45,11 @@ class Op:
 
 @dataclass(frozen=True)
 class Pointer:
-    """What ``CURRENT`` says: the committed generation folder, how many segments of it count, and
+    """What ``CURRENT`` says: the committed pack folder, how many segments of it count, and
     the collection's epoch (made when the collection is created: one dropped and made again by
-    another process restarts at the same generation name, and only the epoch tells them apart)."""
+    another process restarts at the same pack name, and only the epoch tells them apart)."""
 
-    generation: str
+    pack: str
     segments: int = 0
     epoch: str = ""
 
@@ -61,22 +61,22 @@ class Pointer:
 
     def __str__(self) -> str:
         if self.epoch:
-            return f"{self.generation} {self.segments} {self.epoch}"
-        return self.generation if not self.segments else f"{self.generation} {self.segments}"
+            return f"{self.pack} {self.segments} {self.epoch}"
+        return self.pack if not self.segments else f"{self.pack} {self.segments}"
 
 
-def generation_name(number: int) -> str:
-    """``gen-00000007``: the one place a generation folder's name is spelled."""
+def pack_name(number: int) -> str:
+    """``gen-00000007``: the one place a pack folder's name is spelled."""
     return f"gen-{number:08d}"
 
 
-def generation_number(name: str) -> int:
-    """The number in a generation folder's name (``gen-00000007`` -> 7)."""
+def pack_number_of(name: str) -> int:
+    """The number in a pack folder's name (``gen-00000007`` -> 7)."""
     return int(name.rsplit("-", 1)[-1])
 
 
 def segment_path(folder: Path, number: int) -> Path:
-    """``<generation folder>/seg-000003.npz``: the one place a segment's name is spelled."""
+    """``<pack folder>/seg-000003.npz``: the one place a segment's name is spelled."""
     return folder / f"seg-{number:06d}.npz"
 
 
@@ -115,7 +115,7 @@ def read_segment(path: Path) -> list[Op]:
 
 
 def stray_segments(folder: Path, committed: int) -> list[Path]:
-    """Segment files (and temp files) of a generation that ``CURRENT`` does not count."""
+    """Segment files (and temp files) of a pack that ``CURRENT`` does not count."""
     keep = {segment_path(folder, n).name for n in range(1, committed + 1)}
     return [
         p

@@ -14,7 +14,7 @@ from anyseek.errors import WriteFailedError
 from anyseek.search.stores import faiss_log
 from anyseek.search.stores.base import SpaceSpec
 from anyseek.search.stores.faiss_store import CURRENT, FaissStore
-from anyseek.search.stores.segments import Pointer, generation_name
+from anyseek.search.stores.segments import Pointer, pack_name
 from anyseek.settings import StoreSettings
 
 DIM = 64
@@ -41,11 +41,11 @@ def _reader_ids(path: Path) -> set[int]:
     return ids
 
 
-@pytest.mark.parametrize("segments", [False, True], ids=["generation", "segment"])
+@pytest.mark.parametrize("segments", [False, True], ids=["pack", "segment"])
 def test_a_flush_on_a_full_disk_fails_cleanly_and_the_next_one_writes_everything(
     small_disk: Path, monkeypatch: pytest.MonkeyPatch, segments: bool
 ) -> None:
-    if segments:  # a flush appends a segment instead of a whole generation
+    if segments:  # a flush appends a segment instead of a whole pack
         monkeypatch.setattr(faiss_log, "SEGMENT_MIN_BASE", 0)
     path = small_disk / "faiss"
     store = _store(path)
@@ -72,8 +72,8 @@ def test_a_flush_on_a_full_disk_fails_cleanly_and_the_next_one_writes_everything
     assert _reader_ids(path) == set(range(1, 301))
 
 
-def test_a_generation_a_failed_flush_renamed_into_place_is_replaced(tmp_path: Path) -> None:
-    """A flush that failed after renaming its generation, before ``CURRENT`` named it, left the
+def test_a_pack_a_failed_flush_renamed_into_place_is_replaced(tmp_path: Path) -> None:
+    """A flush that failed after renaming its pack, before ``CURRENT`` named it, left the
     folder behind: the next flush writes past it rather than failing on it forever."""
     path = tmp_path / "faiss"
     store = _store(path)
@@ -81,12 +81,12 @@ def test_a_generation_a_failed_flush_renamed_into_place_is_replaced(tmp_path: Pa
     _add(store, range(1, 11))
     store.flush()
     committed = Pointer.parse(_current(path))
-    number = int(committed.generation.rsplit("-", 1)[1])
-    stale = path / "c" / generation_name(number + 1)
+    number = int(committed.pack.rsplit("-", 1)[1])
+    stale = path / "c" / pack_name(number + 1)
     stale.mkdir()
-    (stale / "manifest.json").write_text("{}")  # half a generation, never current
+    (stale / "manifest.json").write_text("{}")  # half a pack, never current
     _add(store, range(11, 21))
     store.flush()
-    assert Pointer.parse(_current(path)).generation == generation_name(number + 1)
+    assert Pointer.parse(_current(path)).pack == pack_name(number + 1)
     assert _reader_ids(path) == set(range(1, 21))
     store.close()

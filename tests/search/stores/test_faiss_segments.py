@@ -1,5 +1,5 @@
 """FaissStore's append-only segments: a flush writes what changed, loading replays it exactly,
-compaction writes a whole generation, and a writer killed at any point leaves a committed state."""
+compaction writes a whole pack, and a writer killed at any point leaves a committed state."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def segmented(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Segments from the first flush on; a whole generation once they hold 40 rows."""
+    """Segments from the first flush on; a whole pack once they hold 40 rows."""
     monkeypatch.setattr(faiss_log, "SEGMENT_MIN_BASE", 0)
     monkeypatch.setattr(faiss_log, "COMPACT_MIN_ROWS", 40)
 
@@ -44,7 +44,7 @@ def _pointer(path: Path) -> Pointer:
     """What ``CURRENT`` says of collection c, less its epoch (random per collection)."""
     committed = Pointer.parse((path / "c" / CURRENT).read_text())
     assert len(committed.epoch) == 12
-    return Pointer(committed.generation, committed.segments)
+    return Pointer(committed.pack, committed.segments)
 
 
 def _snapshot(store: FaissStore, queries: np.ndarray) -> tuple:
@@ -69,8 +69,8 @@ def test_flushes_append_segments_and_loading_replays_them(tmp_path: Path, segmen
     store.flush()
     store.flush()  # nothing changed: no segment
     assert _pointer(tmp_path) == Pointer("gen-00000001", 2)
-    generation = tmp_path / "c" / "gen-00000001"
-    assert sorted(p.name for p in generation.glob("seg-*")) == ["seg-000001.npz", "seg-000002.npz"]
+    pack = tmp_path / "c" / "gen-00000001"
+    assert sorted(p.name for p in pack.glob("seg-*")) == ["seg-000001.npz", "seg-000002.npz"]
     queries = _vectors(3, 9)
     expected = _snapshot(store, queries)
     store.close()
@@ -80,7 +80,7 @@ def test_flushes_append_segments_and_loading_replays_them(tmp_path: Path, segmen
     reloaded.close()
 
 
-def test_enough_segment_rows_write_a_whole_generation(tmp_path: Path, segmented) -> None:
+def test_enough_segment_rows_write_a_whole_pack(tmp_path: Path, segmented) -> None:
     store = _store(tmp_path)
     store.ensure_collection("c", [SpaceSpec("v", 8)])
     for step in range(5):  # 10 rows a flush; the fifth would bring the segments past 40
@@ -98,11 +98,11 @@ def test_enough_segment_rows_write_a_whole_generation(tmp_path: Path, segmented)
     assert _store(tmp_path).count("c") == 51
 
 
-def test_small_collections_and_rebuilds_rewrite_the_generation(tmp_path: Path) -> None:
+def test_small_collections_and_rebuilds_rewrite_the_pack(tmp_path: Path) -> None:
     store = _store(tmp_path, exact_threshold=30)
     store.ensure_collection("c", [SpaceSpec("v", 8)])
     store.upsert("c", range(10), {"v": _vectors(10, 0)})
-    store.flush()  # below SEGMENT_MIN_BASE: a whole generation, as before segments
+    store.flush()  # below SEGMENT_MIN_BASE: a whole pack, as before segments
     assert _pointer(tmp_path) == Pointer("gen-00000002", 0)
     faiss_log.SEGMENT_MIN_BASE, saved = 0, faiss_log.SEGMENT_MIN_BASE
     try:
@@ -141,12 +141,12 @@ def test_a_folder_written_before_segments_still_loads(tmp_path: Path) -> None:
     vectors = _vectors(20, 0)
     store.upsert("c", range(20), {"v": vectors}, [{"n": i, "tag": "x"} for i in range(20)])
     store.close()
-    generation = tmp_path / "c" / "gen-00000002"
-    manifest = json.loads((generation / "manifest.json").read_text())
-    (generation / "manifest.json").write_text(json.dumps(manifest | {"format": 1}))
+    pack = tmp_path / "c" / "gen-00000002"
+    manifest = json.loads((pack / "manifest.json").read_text())
+    (pack / "manifest.json").write_text(json.dumps(manifest | {"format": 1}))
     legacy = [[i, {"n": i, "tag": "x"}] for i in range(20)]  # format 1: one JSON array
-    (generation / "payloads.jsonl").unlink()
-    (generation / "payloads.json").write_text(json.dumps(legacy))
+    (pack / "payloads.jsonl").unlink()
+    (pack / "payloads.json").write_text(json.dumps(legacy))
     old = _store(tmp_path)
     assert old.count("c") == 20 and old.retrieve("c", [4])[0].payload == {"n": 4, "tag": "x"}
     assert old.search("c", "v", vectors[4], k=1, filter=Filter(equals={"n": 4}))[0].ids == [4]
@@ -244,15 +244,15 @@ def test_a_process_that_read_first_writes_on_top_of_another_writers_commit(
 
 
 def _count_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The generation folders read from now on (the real loader, recorded)."""
+    """The pack folders read from now on (the real loader, recorded)."""
     loads: list[str] = []
-    read = faiss_log.read_generation
+    read = faiss_log.read_pack
 
     def recorded(folder: Path, setup):
         loads.append(folder.name)
         return read(folder, setup)
 
-    monkeypatch.setattr(faiss_log, "read_generation", recorded)
+    monkeypatch.setattr(faiss_log, "read_pack", recorded)
     return loads
 
 
@@ -267,19 +267,19 @@ def test_a_reader_sees_a_collection_another_process_dropped_and_made_again(
     assert reader.count("c") == 5
     other = _store(tmp_path)
     other.drop("c")
-    other.ensure_collection("c", [SpaceSpec("v", 8)])  # the same generation name, a new folder
+    other.ensure_collection("c", [SpaceSpec("v", 8)])  # the same pack name, a new folder
     other.upsert("c", [7, 8, 9], {"v": _vectors(3, 1)}, [{"new": i} for i in range(3)])
     other.close()
-    assert _pointer(tmp_path).generation == "gen-00000001"
+    assert _pointer(tmp_path).pack == "gen-00000001"
     assert reader.count("c") == 3  # read afresh, not old items with the new segments on top
     assert [i.payload for i in reader.retrieve("c", [0, 7])] == [{"new": 0}]
 
 
-def test_a_reader_whose_generation_is_replaced_under_it_reads_current_again(
+def test_a_reader_whose_pack_is_replaced_under_it_reads_current_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the race the multi-host bed hit under 16 clients and a 4,000-image job: a reader read
-    # CURRENT, the writer committed a new generation and removed the old one, and the reader's
+    # CURRENT, the writer committed a new pack and removed the old one, and the reader's
     # read of the old one's index file raised a RuntimeError from FAISS (a 500)
     writer = _store(tmp_path)
     writer.ensure_collection("c", [SpaceSpec("v", 8)])
@@ -287,11 +287,11 @@ def test_a_reader_whose_generation_is_replaced_under_it_reads_current_again(
     writer.upsert("c", range(10), {"v": vectors[:10]})
     writer.flush()
     stale = faiss_log.read_pointer(tmp_path / "c")
-    old = tmp_path / "c" / stale.generation
+    old = tmp_path / "c" / stale.pack
     shutil.copytree(old, tmp_path / "old")
     writer.upsert("c", range(10, 20), {"v": vectors[10:]})
     writer.flush()
-    assert not old.exists()  # a new generation replaced it
+    assert not old.exists()  # a new pack replaced it
     shutil.copytree(tmp_path / "old", old)  # caught half-removed: manifest and ids still there,
     (old / "v.faiss").unlink()  # the index file gone
     reads = iter([stale])  # the reader's first read of CURRENT came just before that

@@ -167,7 +167,7 @@ def _kill(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def test_kill_during_save_leaves_the_previous_generation(tmp_path: Path) -> None:
+def test_kill_during_save_leaves_the_previous_pack(tmp_path: Path) -> None:
     process = _run(_KILLED_MID_SAVE, tmp_path)
     assert process.stdout.readline().strip() == "SAVING"
     _kill(process)
@@ -209,7 +209,7 @@ def test_one_writer_many_readers(tmp_path: Path) -> None:
     writer.upsert("c", [1, 2], {"v": np.eye(4)[:2]})
     assert reader.count("c") == 0  # not flushed yet
     writer.flush()
-    assert reader.count("c") == 2  # picks up the new generation
+    assert reader.count("c") == 2  # picks up the new pack
     assert reader.search("c", "v", np.eye(4)[1], k=1)[0].ids == [2]
     assert (tmp_path / "c" / CURRENT).read_text().split()[:2] == ["gen-00000002", "0"]
     writer.close()
