@@ -104,8 +104,13 @@ def test_searches_still_being_prepared_join_the_batch_and_a_lone_one_waits_for_n
         sizes.append(len(plans))
         return list(plans)
 
+    slow_started = threading.Event()
+
     def prepare(query):
+        if _text(query) == "quick":  # queued only once the slow one has been handed over
+            slow_started.wait(5)
         if _text(query) == "slow":
+            slow_started.set()
             time.sleep(0.2)  # its file still decoding when the quick one's plan is queued
         return query
 
