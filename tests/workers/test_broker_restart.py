@@ -14,8 +14,9 @@ from sqlalchemy import create_engine, text
 from worker_processes import purged_app, wait_for, workers
 
 from anyseek.workers.submit import submit_job
+from anyseek.workers.watchdog import stall_window_s
 
-pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(480)]
 DOWN_S = 5
 VISIBILITY_S = 10  # the chunk the worker held when the broker went away comes back after this
 
@@ -40,7 +41,9 @@ def test_a_redis_restart_mid_job_is_ridden_out(
         watcher.dispose()
         time.sleep(DOWN_S)
         own_redis.start()
-        wait_for(lambda: probe.status(job_id) == "succeeded", 180, "the job to finish", [log])
+        # its apply was lost with the broker: the watchdog sends it again after the stall window
+        finish_s = stall_window_s(settings) + 120
+        wait_for(lambda: probe.status(job_id) == "succeeded", finish_s, "the job to finish", [log])
         assert worker.process.poll() is None
     check_exactly_once(settings, probe, job_id)
     probe.database.dispose()
