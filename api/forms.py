@@ -19,14 +19,14 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from anyseek.api.errors import ApiError
-from anyseek.api.query_bodies import check_size, max_bytes
+from anyseek.api.query_bodies import MB, check_size, max_bytes
 from anyseek.model.service import QUERY_KINDS, QueryKind
 
 FORM = "multipart/form-data"
 PARAMS = "params"  # the form's field for the JSON of SearchParams
 PARAMS_HELP = "JSON of SearchParams (k, weights, filter...)"
 MAX_PARTS = 1000  # files, and fields, in one form: the form parser's limit, as declared
-MAX_FIELD_BYTES = 1024 * 1024  # a text field's size: the form parser's limit
+MAX_FIELD_BYTES = MB  # a text field's size: the form parser's limit
 
 
 @dataclass(frozen=True)

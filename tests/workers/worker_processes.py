@@ -103,8 +103,7 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str, logs: lis
         if condition():
             return
         time.sleep(0.02)
-    tails = "\n".join(f"--- {log}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tails}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{_tails(logs)}")
 
 
 def wait_progressing(
@@ -136,8 +135,12 @@ def wait_progressing(
             why = f"no progress for {stall_s:.0f} s (still at {last!r})"
             break
         time.sleep(0.1)
-    tails = "\n".join(f"--- {log}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
-    raise AssertionError(f"{why} waiting for {what}\n{tails}")
+    raise AssertionError(f"{why} waiting for {what}\n{_tails(logs)}")
+
+
+def _tails(logs: list[Path]) -> str:
+    """The last lines of each worker log that exists, for a failure's message."""
+    return "\n".join(f"--- {log}\n{log.read_text()[-3000:]}" for log in logs if log.exists())
 
 
 def purged_app(settings: Settings) -> Celery:
