@@ -122,15 +122,14 @@ def report(
         f"CPU: {cpu}; {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
         f"native bfloat16 by its flags: {'yes' if native_bf16() else 'no'}.",
         "",
-        f"One batch of {recipe.train.batch} of the shipped recipe (`default`: the cell head and "
-        "the cross pairs on), its training step timed after a warm-up step, the fastest of the "
+        f"One batch of {recipe.train.batch} of the recipe `{recipe.name}`, its training step timed after a warm-up step, the fastest of the "
         "repeats (`anyseek.workbench.pace`, the trial `anyseek train default` makes before it "
         "trains), "
         "in float32 and under bf16 autocast; then, in the precision the trial chose, the mean "
         f"step over {run_steps} fresh batches, each made as a run makes it (a run's pace: "
         "batches differ in the rows each modality takes, so one batch repeated is faster); "
         f"rendering timed on {rendered:,} scenes per side, on {recipe.data.workers} worker "
-        f"processes. Projected from a run's pace: the shipped recipe's {steps:,} steps "
+        f"processes. Projected from a run's pace: the recipe's {steps:,} steps "
         f"(validation excluded) and its {scenes:,} scenes (rendering, and the memory training "
         "holds them in); from nothing is the two together. The text tower's attention runs as "
         f"recipes train it (`train.attention` {recipe.train.attention!r}); the last two columns "
@@ -166,6 +165,9 @@ def main() -> None:
         "--run-steps", type=int, default=20, help="fresh batches a run's pace is the mean of"
     )
     parser.add_argument("--models", default=",".join(SIDES), help=f"from {', '.join(SIDES)}")
+    parser.add_argument(
+        "--recipe", default="default", help="shipped recipe name or a .json file to project"
+    )
     parser.add_argument("--out", type=Path, help="the markdown report")
     args = parser.parse_args()
     unknown = [m for m in args.models.split(",") if m not in SIDES]
@@ -173,7 +175,10 @@ def main() -> None:
         parser.error(f"unknown model(s) {unknown}; choose from {list(SIDES)}")
     if min(args.scenes, args.repeats, args.run_steps) < 1:
         parser.error("--scenes, --repeats and --run-steps must be at least 1")
-    base = load_recipe("default")
+    try:
+        base = load_recipe(args.recipe)
+    except ValueError as err:
+        parser.error(str(err))
     torch.set_num_threads(base.train.threads)
     with tempfile.TemporaryDirectory(prefix="train-pace-") as root:
         paces = [
