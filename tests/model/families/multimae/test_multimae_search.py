@@ -36,7 +36,9 @@ def checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def search_model(checkpoint: Path) -> MultiMAESearchModel:
     torch.set_num_threads(1)
-    found = load_search_model(str(checkpoint))
+    # float32 pinned: "auto" computes gallery batches in bfloat16 where that pays (AMX), and
+    # these tests hold the gallery to the query path and the reference to 1e-5
+    found = load_search_model(str(checkpoint), precision="float32")
     assert isinstance(found, MultiMAESearchModel) and isinstance(found, SearchModelBase)
     return found
 
@@ -162,7 +164,7 @@ def test_released_layouts_as_search_models(multimae_fixtures, layout):
     """The space is the normalised global token of the reference's encoder output."""
     from safetensors.torch import load_file
 
-    found = load_search_model(str(multimae_fixtures / "checkpoint" / layout))
+    found = load_search_model(str(multimae_fixtures / "checkpoint" / layout), precision="float32")
     inputs = load_file(multimae_fixtures / "inputs.safetensors")
     expected = load_file(multimae_fixtures / "expected.safetensors")
     vectors = found.embed_images(inputs["rgb"])["multimae"]

@@ -41,7 +41,9 @@ def tokenizers(fourm_fixtures: Path, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(fourm_fixtures: Path, tokenizers: Path) -> OfficialSearchModel:
-    settings = ModelSettings(source=str(fourm_fixtures / "fm"), tokenizers=str(tokenizers))
+    settings = ModelSettings(
+        source=str(fourm_fixtures / "fm"), tokenizers=str(tokenizers), precision="float32"
+    )  # float32 pinned: "auto" is bfloat16 on a CPU where it pays, and these compare at 1e-5
     found = load_search_model(settings.model_copy(update={"device": "cpu"}))
     assert isinstance(found, OfficialSearchModel)
     return found
