@@ -95,18 +95,26 @@ def stop(process: subprocess.Popen, timeout: float = 30) -> None:
         process.kill()
 
 
-def cli(env: dict[str, str], *args: str, code: int = 0) -> str:
-    """``python -m anyseek.cli ARGS`` with ``env``: its output (the test fails with it unless it
-    exits
-    ``code``: 2 is ``anyseek index``'s job that ended ``partial``)."""
-    done = subprocess.run(
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """``python -m anyseek.cli ARGS`` with ``env``, run to its end: its exit code and output, for
+    a test that checks what it printed where."""
+    return subprocess.run(
         [sys.executable, "-m", "anyseek.cli", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
         check=False,
-        timeout=600,
+        timeout=timeout,
     )
+
+
+def cli(env: dict[str, str], *args: str, code: int = 0) -> str:
+    """``python -m anyseek.cli ARGS`` with ``env``: its output (the test fails with it unless it
+    exits
+    ``code``: 2 is ``anyseek index``'s job that ended ``partial``)."""
+    done = run_cli(env, *args)
     assert done.returncode == code, f"anyseek {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout

@@ -9,7 +9,7 @@ here. Each query therefore tells its one space everything: its information is 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -23,15 +23,11 @@ from anyseek.model.builtin.bundle import (
     is_builtin_bundle,
     load_builtin_bundle,
 )
-from anyseek.model.builtin.network import CAPTION, combine
+from anyseek.model.builtin.network import CAPTION
 from anyseek.model.builtin.text import stack_words
 from anyseek.model.bundle.declarations import input_transform
-from anyseek.model.families.base import SearchModelBase
-from anyseek.model.families.combination import check_weights
 from anyseek.model.families.interface import (
-    QueryEmbedding,
     QueryModality,
-    QueryRequest,
     QueryTransform,
     SpaceInfo,
     checked_caption,
@@ -39,6 +35,7 @@ from anyseek.model.families.interface import (
     torch_dtype,
     weights_digest,
 )
+from anyseek.model.families.weighted_sum import WeightedSumModel
 
 
 def _caption_transform(bundle: BuiltinBundle) -> QueryTransform:
@@ -93,7 +90,7 @@ def _stack(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.stack(list(tensors))
 
 
-class BuiltinSearchModel(SearchModelBase):
+class BuiltinSearchModel(WeightedSumModel):
     """A :class:`anyseek.model.builtin.bundle.BuiltinBundle` as a search model.
 
     An indexed item of several parts is the normalised weighted sum of its parts' vectors, as a
@@ -170,29 +167,21 @@ class BuiltinSearchModel(SearchModelBase):
         """Model-ready rgb [B, 3, S, S] -> {space: [B, D] float32}."""
         return {self.spaces[0].name: self._embed_gallery(images).cpu().numpy()}
 
-    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
-        """Every request's inputs, batched by modality across requests, then combined per
-        request as the weighted sum of its parts' vectors."""
-        for request in requests:
-            self.check_request(request)
-            weights = request.weights or {}
-            check_weights([float(weights.get(k, 1.0)) for k in request.inputs], request.combine)
+    def _part_vectors(
+        self, inputs: Sequence[Mapping[str, torch.Tensor]]
+    ) -> list[dict[str, torch.Tensor]]:
+        """The requests' parts batched by modality across requests, so each modality runs once."""
         rows: dict[str, list[tuple[int, torch.Tensor]]] = {}
-        for i, request in enumerate(requests):
-            for modality, value in request.inputs.items():
+        for i, given in enumerate(inputs):
+            for modality, value in given.items():
                 rows.setdefault(modality, []).append((i, value))
         batches = {m: _stack([v for _, v in members]) for m, members in rows.items()}
         vectors = self._embed_batches(batches)
-        parts: list[dict[str, torch.Tensor]] = [{} for _ in requests]
+        parts: list[dict[str, torch.Tensor]] = [{} for _ in inputs]
         for modality, members in rows.items():
             for row, (i, _) in enumerate(members):
                 parts[i][modality] = vectors[modality][row : row + 1]
-        space = self.spaces[0].name
-        out = []
-        for request, found in zip(requests, parts, strict=True):
-            vector = combine(found, dict(request.weights or {}))[0]
-            out.append({space: QueryEmbedding(vector.cpu().numpy(), 1.0)})
-        return out
+        return parts
 
 
 def load_builtin_search_model(

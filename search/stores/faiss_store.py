@@ -40,22 +40,7 @@ import faiss
 import numpy as np
 
 from anyseek.errors import NotFoundError, ServiceUnavailableError, write_failed
-from anyseek.search.stores import faiss_log
-from anyseek.search.stores.base import (
-    SearchResult,
-    StoredItem,
-    StoreHealth,
-    VectorQuery,
-    VectorStore,
-)
-from anyseek.search.stores.checks import (
-    InvalidInputError,
-    Payload,
-    SpaceSpec,
-    UpsertBatch,
-    check_k,
-    check_name,
-)
+from anyseek.search.stores import base, faiss_log
 from anyseek.search.stores.durable import fsync_path, write_atomic
 from anyseek.search.stores.faiss_collection import LoadedCollection
 from anyseek.search.stores.faiss_files import CURRENT, remove_stale_packs
@@ -71,7 +56,7 @@ ALIASES = ".aliases"  # one small file per alias holding its target's name, repl
 CATCH_UP_TRIES = 5
 
 
-class FaissStore(VectorStore):
+class FaissStore(base.VectorStore):
     """Vector store on local FAISS indexes; see the module docstring for the on-disk layout.
 
     The store holds the thread lock, the registry of loaded collections and the folder's writer
@@ -83,7 +68,7 @@ class FaissStore(VectorStore):
 
     def __init__(self, settings: StoreSettings) -> None:
         if settings.path is None or settings.path == ":memory:":
-            raise InvalidInputError(
+            raise base.InvalidInputError(
                 f"the FAISS store needs a folder (ANYSEEK_STORE__PATH), got {settings.path!r}"
             )
         self.root = Path(settings.path)
@@ -110,7 +95,7 @@ class FaissStore(VectorStore):
         """The store's lock: one thread at a time looks a collection up and changes it."""
         return self._lock
 
-    def _create_collection(self, name: str, spaces: tuple[SpaceSpec, ...]) -> None:
+    def _create_collection(self, name: str, spaces: tuple[base.SpaceSpec, ...]) -> None:
         """Create the collection's folder and commit its first (empty) pack at once."""
         self._take_writer_lock()
         indexes = {s.name: self.setup.new(s) for s in spaces}
@@ -127,14 +112,14 @@ class FaissStore(VectorStore):
         on_disk = {p.name for p in self.root.iterdir() if (p / CURRENT).is_file()}
         return sorted(on_disk | set(self._loaded))
 
-    def spaces(self, collection: str) -> tuple[SpaceSpec, ...]:
+    def spaces(self, collection: str) -> tuple[base.SpaceSpec, ...]:
         """The spaces of a collection."""
         with self._lock:
             return self._get(collection).spaces
 
     def drop(self, collection: str) -> None:
         """Delete a collection's folder (renamed away first, so a crash cannot half-delete it)."""
-        check_name("collection", collection)
+        base.check_name("collection", collection)
         with self._lock:
             self._take_writer_lock()
             self._loaded.pop(collection, None)
@@ -152,8 +137,8 @@ class FaissStore(VectorStore):
 
     def set_alias(self, alias: str, collection: str) -> None:
         """Write the alias's pointer file atomically: readers see the old or the new target."""
-        check_name("alias", alias)
-        check_name("collection", collection)
+        base.check_name("alias", alias)
+        base.check_name("collection", collection)
         with self._lock:
             self._take_writer_lock()
             folder = self.root / ALIASES
@@ -162,7 +147,7 @@ class FaissStore(VectorStore):
 
     def alias_target(self, alias: str) -> str | None:
         """The pointer file's content, None without one."""
-        check_name("alias", alias)
+        base.check_name("alias", alias)
         try:
             return (self.root / ALIASES / alias).read_text().strip() or None
         except FileNotFoundError:
@@ -170,7 +155,7 @@ class FaissStore(VectorStore):
 
     def delete_alias(self, alias: str) -> None:
         """Remove the pointer file."""
-        check_name("alias", alias)
+        base.check_name("alias", alias)
         with self._lock:
             self._take_writer_lock()
             with contextlib.suppress(FileNotFoundError):
@@ -179,11 +164,11 @@ class FaissStore(VectorStore):
 
     # --- items (checked by VectorStore, under the lock) -------------------------------------
 
-    def _upsert(self, collection: str, batch: UpsertBatch) -> None:
+    def _upsert(self, collection: str, batch: base.UpsertBatch) -> None:
         """Insert or replace whole items (durable from the next flush)."""
         self._record(collection, Op("upsert", batch.ids, batch.vectors, batch.payloads))
 
-    def _set_metadata(self, collection: str, ids: np.ndarray, metadata: list[Payload]) -> None:
+    def _set_metadata(self, collection: str, ids: np.ndarray, metadata: list[base.Payload]) -> None:
         """Replace the ``metadata`` object of existing items (durable from the next flush)."""
         self._record(collection, Op("metadata", ids, {}, metadata))
 
@@ -198,7 +183,7 @@ class FaissStore(VectorStore):
 
     def _retrieve(
         self, collection: str, ids: np.ndarray, with_vectors: bool, with_payload: bool
-    ) -> list[StoredItem]:
+    ) -> list[base.StoredItem]:
         """Stored items in the order asked; unknown ids are left out."""
         with self._lock:
             return self._get(collection).retrieve(ids, with_vectors, with_payload)
@@ -208,7 +193,7 @@ class FaissStore(VectorStore):
         with self._lock:
             return len(self._get(collection).payloads)
 
-    def _search(self, query: VectorQuery) -> list[SearchResult]:
+    def _search(self, query: base.VectorQuery) -> list[base.SearchResult]:
         """The k best items per query, best first, optionally among items matching a filter."""
         with self._lock:
             return self._get(query.collection).search(query, self.post_filter_share)
@@ -222,7 +207,7 @@ class FaissStore(VectorStore):
 
     def nearest_ids(self, collection: str, space: str, queries: np.ndarray, k: int) -> np.ndarray:
         """Ids of about the k nearest items per query, from a quick (fewer cells) search."""
-        query = VectorQuery(collection, space, queries, check_k(k))
+        query = base.VectorQuery(collection, space, queries, base.check_k(k))
         with self._lock:
             coll = self._get(collection)
             matrix = query.matrix(coll.spaces)
@@ -262,19 +247,19 @@ class FaissStore(VectorStore):
                 self._writer.close()
                 self._writer = None
 
-    def health(self) -> StoreHealth:
+    def health(self) -> base.StoreHealth:
         """Ready when the folder is writable (or readable, for a reader process)."""
         ok = os.access(self.root, os.R_OK | os.X_OK) and (
             self._writer is not None or os.access(self.root, os.W_OK)
         )
         detail = f"{self.root} ({self.device})" if ok else f"{self.root} is not accessible"
-        return StoreHealth(ok, self.backend, detail)
+        return base.StoreHealth(ok, self.backend, detail)
 
     # --- the registry of loaded collections -------------------------------------------------
 
     def _get(self, name: str) -> LoadedCollection:
         """A loaded collection, (re)loading it when another process committed a newer one."""
-        check_name("collection", name)
+        base.check_name("collection", name)
         coll = self._loaded.get(name)
         if coll is not None and (self._writer is not None or coll.dirty):
             return coll

@@ -22,32 +22,14 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from anyseek.errors import AnyseekError, NotFoundError, ServiceUnavailableError
-from anyseek.search.stores.base import (
-    METADATA,
-    FieldKind,
-    SearchHit,
-    SearchResult,
-    StoredItem,
-    StoreHealth,
-    VectorQuery,
-    VectorStore,
-)
-from anyseek.search.stores.checks import (
-    InvalidInputError,
-    Payload,
-    SpaceSpec,
-    UpsertBatch,
-    check_name,
-    space_of,
-)
-from anyseek.search.stores.filters import Filter
+from anyseek.search.stores import base
 from anyseek.settings import StoreSettings
 
 log = logging.getLogger(__name__)
 
 DISTANCES = {"cosine": models.Distance.COSINE, "dot": models.Distance.DOT}
 METRICS = {distance: metric for metric, distance in DISTANCES.items()}
-FIELD_SCHEMAS: dict[FieldKind, models.PayloadSchemaType] = {
+FIELD_SCHEMAS: dict[base.FieldKind, models.PayloadSchemaType] = {
     "string": models.PayloadSchemaType.KEYWORD,
     "strings": models.PayloadSchemaType.KEYWORD,
     "number": models.PayloadSchemaType.FLOAT,
@@ -57,7 +39,7 @@ FIELD_SCHEMAS: dict[FieldKind, models.PayloadSchemaType] = {
 """The Qdrant payload index built for each kind of field."""
 
 
-class QdrantStore(VectorStore):
+class QdrantStore(base.VectorStore):
     """Vector store on Qdrant through qdrant-client (server, or embedded local mode)."""
 
     backend = "qdrant"
@@ -112,7 +94,7 @@ class QdrantStore(VectorStore):
         """Serialised (local mode) and with transport errors named after the server."""
         return self._calls(action)
 
-    def _create_collection(self, name: str, spaces: tuple[SpaceSpec, ...]) -> None:
+    def _create_collection(self, name: str, spaces: tuple[base.SpaceSpec, ...]) -> None:
         """Create the collection with one named vector per space."""
         s = self.settings
         with self._calls(f"create collection {name!r}"):
@@ -132,33 +114,33 @@ class QdrantStore(VectorStore):
         with self._calls("list collections"):
             return sorted(c.name for c in self.client.get_collections().collections)
 
-    def spaces(self, collection: str) -> tuple[SpaceSpec, ...]:
+    def spaces(self, collection: str) -> tuple[base.SpaceSpec, ...]:
         """The spaces, read back from the collection's named vectors."""
-        check_name("collection", collection)
+        base.check_name("collection", collection)
         with self._calls(f"describe collection {collection!r}"):
             if not self.client.collection_exists(collection):
                 raise NotFoundError(f"no collection named {collection!r}")
             vectors = self.client.get_collection(collection).config.params.vectors
         if not isinstance(vectors, dict):
-            raise InvalidInputError(
+            raise base.InvalidInputError(
                 f"Qdrant collection {collection!r} has an unnamed vector; anyseek needs named ones"
             )
         return tuple(
-            SpaceSpec(name, params.size, METRICS[params.distance])
+            base.SpaceSpec(name, params.size, METRICS[params.distance])
             for name, params in sorted(vectors.items())
         )
 
     def drop(self, collection: str) -> None:
         """Delete a collection; unknown names are ignored."""
-        check_name("collection", collection)
+        base.check_name("collection", collection)
         with self._calls(f"drop collection {collection!r}"):
             if self.client.collection_exists(collection):
                 self.client.delete_collection(collection)
 
     def set_alias(self, alias: str, collection: str) -> None:
         """Move (or create) a Qdrant alias in one atomic alias-update request."""
-        check_name("alias", alias)
-        check_name("collection", collection)
+        base.check_name("alias", alias)
+        base.check_name("collection", collection)
         with self._calls(f"point alias {alias!r} at {collection!r}"):
             operations: list = []
             if self._alias_target(alias) is not None:
@@ -174,7 +156,7 @@ class QdrantStore(VectorStore):
 
     def alias_target(self, alias: str) -> str | None:
         """The collection a Qdrant alias points at."""
-        check_name("alias", alias)
+        base.check_name("alias", alias)
         with self._calls(f"read alias {alias!r}"):
             return self._alias_target(alias)
 
@@ -187,7 +169,7 @@ class QdrantStore(VectorStore):
 
     def delete_alias(self, alias: str) -> None:
         """Remove a Qdrant alias."""
-        check_name("alias", alias)
+        base.check_name("alias", alias)
         with self._calls(f"delete alias {alias!r}"):
             if self._alias_target(alias) is not None:
                 self.client.update_collection_aliases(
@@ -200,7 +182,7 @@ class QdrantStore(VectorStore):
 
     # --- items -----------------------------------------------------------------------------
 
-    def _upsert(self, collection: str, batch: UpsertBatch) -> None:
+    def _upsert(self, collection: str, batch: base.UpsertBatch) -> None:
         """Insert or replace whole points, in batches of ``qdrant_batch_size``."""
         size = self.settings.qdrant_batch_size
         with self._calls(f"upsert into {collection!r}"):
@@ -217,12 +199,12 @@ class QdrantStore(VectorStore):
                 ]
                 self.client.upsert(collection, points=points, wait=True)
 
-    def _set_metadata(self, collection: str, ids: np.ndarray, metadata: list[Payload]) -> None:
+    def _set_metadata(self, collection: str, ids: np.ndarray, metadata: list[base.Payload]) -> None:
         """Replace the ``metadata`` payload key of existing points in one batched request."""
         present = {item.id for item in self.retrieve(collection, ids, with_vectors=False)}
         operations = [
             models.SetPayloadOperation(
-                set_payload=models.SetPayload(payload={METADATA: value}, points=[int(item)])
+                set_payload=models.SetPayload(payload={base.METADATA: value}, points=[int(item)])
             )
             for item, value in zip(ids.tolist(), metadata, strict=True)
             if item in present
@@ -231,7 +213,7 @@ class QdrantStore(VectorStore):
             with self._calls(f"set metadata in {collection!r}"):
                 self.client.batch_update_points(collection, operations, wait=True)
 
-    def index_fields(self, collection: str, fields: Mapping[str, FieldKind]) -> None:
+    def index_fields(self, collection: str, fields: Mapping[str, base.FieldKind]) -> None:
         """A payload index per field not indexed yet (local mode keeps none: it scans)."""
         self.spaces(collection)
         with self._calls(f"index payload fields of {collection!r}"):
@@ -256,7 +238,7 @@ class QdrantStore(VectorStore):
 
     def _retrieve(
         self, collection: str, ids: np.ndarray, with_vectors: bool, with_payload: bool
-    ) -> list[StoredItem]:
+    ) -> list[base.StoredItem]:
         """Stored points in the order asked; unknown ids are left out."""
         self.spaces(collection)
         with self._calls(f"retrieve from {collection!r}"):
@@ -268,7 +250,7 @@ class QdrantStore(VectorStore):
             )
         by_id = {int(r.id): r for r in records}
         return [
-            StoredItem(
+            base.StoredItem(
                 item,
                 {
                     name: np.asarray(vector, np.float32)
@@ -286,12 +268,12 @@ class QdrantStore(VectorStore):
         with self._calls(f"count {collection!r}"):
             return self.client.count(collection, exact=True).count
 
-    def _search(self, query: VectorQuery) -> list[SearchResult]:
+    def _search(self, query: base.VectorQuery) -> list[base.SearchResult]:
         """The k best points per query through one batched query request."""
         spaces = self.spaces(query.collection)
         matrix = query.matrix(spaces)
         for name in query.with_vectors:
-            space_of(spaces, query.collection, name)  # an unknown space: NotFoundError
+            base.space_of(spaces, query.collection, name)  # an unknown space: NotFoundError
         query_filter = _to_qdrant(query.filter)
         # local mode always searches exactly (and warns about search params it ignores)
         hnsw_ef = max(self.settings.hnsw_ef_search, query.k)
@@ -311,9 +293,9 @@ class QdrantStore(VectorStore):
         with self._calls(f"search {query.collection!r}"):
             responses = self.client.query_batch_points(query.collection, requests=requests)
         return [
-            SearchResult(
+            base.SearchResult(
                 tuple(
-                    SearchHit(
+                    base.SearchHit(
                         int(p.id),
                         float(p.score),
                         dict(p.payload or {}),
@@ -339,17 +321,17 @@ class QdrantStore(VectorStore):
         with contextlib.suppress(Exception):
             self.client.close()
 
-    def health(self) -> StoreHealth:
+    def health(self) -> base.StoreHealth:
         """Ready when a cheap request succeeds; never raises."""
         try:
             with self._calls("health check"):
                 self.client.get_collections()
         except AnyseekError as exc:
-            return StoreHealth(False, self.backend, str(exc))
-        return StoreHealth(True, self.backend, self.where)
+            return base.StoreHealth(False, self.backend, str(exc))
+        return base.StoreHealth(True, self.backend, self.where)
 
 
-def _to_qdrant(filter: Filter | None) -> models.Filter | None:
+def _to_qdrant(filter: base.Filter | None) -> models.Filter | None:
     """Our filter as a Qdrant filter: one ``must`` condition per field, plus the id set; each
     field that must exist is a ``must_not`` is-empty condition."""
     if filter is None:

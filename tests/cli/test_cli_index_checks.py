@@ -5,12 +5,10 @@ model has loaded (issue 71)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from server_process import ROOT, process_env
+from server_process import process_env, run_cli
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -28,15 +26,7 @@ def test_what_is_given_is_checked_before_the_model_loads(
     tmp_path: Path, args: tuple[str, ...], refusal: str
 ) -> None:
     env = process_env(tmp_path / "data", ANYSEEK_MODEL__SOURCE=str(tmp_path / "no-model"))
-    done = subprocess.run(
-        [sys.executable, "-m", "anyseek.cli", "index", *(a.format(tmp=tmp_path) for a in args)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
+    done = run_cli(env, "index", *(a.format(tmp=tmp_path) for a in args), timeout=280)
     assert done.returncode == 1, done.stdout + done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("error: ") and refusal.format(tmp=tmp_path) in line, line

@@ -8,12 +8,10 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from server_process import ROOT, process_env
+from server_process import process_env, run_cli
 
 from bench.reliability import hostile_corpus
 
@@ -25,23 +23,7 @@ def test_indexing_the_hostile_corpus_prints_only_the_summary(tmp_path: Path) -> 
     kinds = hostile_corpus(tmp_path / "corpus")
     assert {"corrupt EXIF", "EXIF tag past its end", "float TIFF holding NaN"} <= set(kinds)
     env = process_env(tmp_path / "data", ANYSEEK_INDEXER__FILE_TIMEOUT_S="30")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "anyseek.cli",
-            "index",
-            str(tmp_path / "corpus"),
-            "--collection",
-            "h",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
-    )
+    done = run_cli(env, "index", str(tmp_path / "corpus"), "--collection", "h", timeout=280)
     assert done.returncode == 2, done.stdout + done.stderr  # partial: failures beside the rest
     left = BAR.sub("", done.stderr).strip()
     assert not left, f"printed besides the bar:\n{left}"

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +24,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from anyseek.model.builtin.network import combine
-from anyseek.model.families.base import SearchModelBase
-from anyseek.model.families.combination import check_weights
 from anyseek.model.families.interface import (
     ModelError,
-    QueryEmbedding,
     QueryModality,
-    QueryRequest,
     QueryTransform,
     SpaceInfo,
     checked_caption,
     torch_dtype,
     weights_digest,
 )
+from anyseek.model.families.weighted_sum import WeightedSumModel
 from anyseek.model.transforms.base import open_image
 from anyseek.model.transforms.rgb import to_rgb
 
@@ -137,7 +133,7 @@ def _caption(tokenizer: Any) -> QueryTransform:
     return lambda caption: tokenizer([checked_caption(caption)])[0]
 
 
-class OpenClipSearchModel(SearchModelBase):
+class OpenClipSearchModel(WeightedSumModel):
     """An open_clip model as a search model: one joint space, caption/image/sketch queries."""
 
     def __init__(
@@ -191,19 +187,16 @@ class OpenClipSearchModel(SearchModelBase):
         out = self.gallery.encode_image(images.to(self.device, torch.bfloat16))
         return {SPACE: torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy()}
 
-    def embed_queries(self, requests: Sequence[QueryRequest]) -> list[dict[str, QueryEmbedding]]:
-        """Every request's parts batched by encoder across requests (captions through the text
-        tower, images and sketches through the image tower), then each request's parts
-        combined as their normalised weighted sum."""
-        for request in requests:
-            self.check_request(request)
-            weights = request.weights or {}
-            check_weights([float(weights.get(k, 1.0)) for k in request.inputs], request.combine)
+    def _part_vectors(
+        self, inputs: Sequence[Mapping[str, torch.Tensor]]
+    ) -> list[dict[str, torch.Tensor]]:
+        """The requests' parts batched by encoder across requests: captions through the text
+        tower, images and sketches through the image tower."""
         rows: dict[str, list[tuple[int, str, torch.Tensor]]] = {TEXT: [], PIXELS: []}
-        for i, request in enumerate(requests):
-            for modality, value in request.inputs.items():
+        for i, given in enumerate(inputs):
+            for modality, value in given.items():
                 rows[QUERIES[modality]].append((i, modality, value))
-        parts: list[dict[str, torch.Tensor]] = [{} for _ in requests]
+        parts: list[dict[str, torch.Tensor]] = [{} for _ in inputs]
         for encoder, members in rows.items():
             if not members:
                 continue
@@ -211,11 +204,7 @@ class OpenClipSearchModel(SearchModelBase):
             vectors = self._encode(encoder, batch, self.compute_dtype)
             for row, (i, modality, _) in enumerate(members):
                 parts[i][modality] = vectors[row : row + 1]
-        out = []
-        for request, found in zip(requests, parts, strict=True):
-            vector = combine(found, dict(request.weights or {}))[0]
-            out.append({SPACE: QueryEmbedding(vector.cpu().numpy(), 1.0)})
-        return out
+        return parts
 
 
 def _bf16_image_tower(model: Any) -> Any:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from clip_extra import open_clip_installed
 from fake_hub import FakeHub, blackhole, closed_port, serve
 
 from anyseek.cli import main
@@ -46,16 +47,6 @@ def hub(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setattr(constants, "ENDPOINT", running.url)
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         yield running
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data directory (its models/ is the model cache)."""
-    for key in list(os.environ):
-        if key.startswith("ANYSEEK_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("ANYSEEK_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def _cached(cache: Path, name: str) -> bytes | None:
@@ -301,15 +292,7 @@ def test_hf_endpoint_is_the_hub_a_pull_uses(tmp_path: Path) -> None:
     assert _cached(tmp_path / "models", WEIGHTS) == _files()[WEIGHTS]
 
 
-def _open_clip_imports() -> bool:
-    try:
-        import open_clip
-    except ImportError:
-        return False
-    return hasattr(open_clip, "create_model")
-
-
-@pytest.mark.skipif(_open_clip_imports(), reason="open_clip is installed here")
+@pytest.mark.skipif(open_clip_installed(), reason="open_clip is installed here")
 def test_without_open_clip_the_list_says_so_and_a_tag_names_the_extra(data_dir, capsys) -> None:
     assert main(["models", "list"]) == 0
     out = capsys.readouterr().out

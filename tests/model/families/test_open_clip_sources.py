@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from clip_extra import open_clip_installed
 
 from anyseek.model.families.interface import ModelError
 from anyseek.model.families.open_clip.sources import card_licence, is_open_clip_source
@@ -43,15 +44,7 @@ def test_a_model_cards_licence() -> None:
     assert card_licence("# no front matter\nlicense: mit\n") is None
 
 
-def _open_clip_imports() -> bool:
-    try:
-        import open_clip
-    except ImportError:
-        return False
-    return hasattr(open_clip, "create_model")
-
-
-@pytest.mark.skipif(_open_clip_imports(), reason="open_clip is installed here")
+@pytest.mark.skipif(open_clip_installed(), reason="open_clip is installed here")
 def test_without_the_clip_extra_the_load_names_it() -> None:
     with pytest.raises(ModelError, match=r"pip install 'anyseek\[clip\]'"):
         load_search_model("open_clip:ViT-B-32/laion2b_s34b_b79k")

@@ -28,17 +28,14 @@ TAG_REPO = "laion/CLIP-ViT-B-32-laion2B-s34B-b79K"  # where open_clip's table sa
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh data directory, no ANYSEEK_* from outside, the hub reachable by default."""
+def data_dir(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The families' fresh data directory (../conftest.py), on the CPU, the hub reachable by
+    default."""
     from huggingface_hub import constants
 
-    for key in list(os.environ):
-        if key.startswith("ANYSEEK_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("ANYSEEK_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ANYSEEK_MODEL__DEVICE", "cpu")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    return tmp_path / "data"
+    return data_dir
 
 
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from clip_extra import open_clip_installed
 
 SKIP = "open-clip-torch is not importable here (the clip extra: `make test-clip` runs these)"
 
 
 def need_open_clip():
     """open_clip, or the module skipped with the reason (each test module calls it first)."""
-    found = pytest.importorskip("open_clip", reason=SKIP, exc_type=ImportError)
-    if not hasattr(found, "create_model"):  # a folder named open_clip on sys.path, not the package
+    if not open_clip_installed():
         pytest.skip(SKIP, allow_module_level=True)
-    return found
+    import open_clip
+
+    return open_clip
 
 
 TINY = {
