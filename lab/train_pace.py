@@ -123,8 +123,8 @@ def report(
         f"native bfloat16 by its flags: {'yes' if native_bf16() else 'no'}.",
         "",
         f"One batch of {recipe.train.batch} of the recipe `{recipe.name}`, its training step "
-        "timed after a warm-up step, the fastest of the repeats (`anyseek.workbench.pace`, the trial `anyseek train default` makes before it "
-        "trains), "
+        "timed after a warm-up step, the fastest of the repeats (`anyseek.workbench.pace`, the "
+        "trial `anyseek train default` makes before it trains), "
         "in float32 and under bf16 autocast; then, in the precision the trial chose, the mean "
         f"step over {run_steps} fresh batches, each made as a run makes it (a run's pace: "
         "batches differ in the rows each modality takes, so one batch repeated is faster); "
