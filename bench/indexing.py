@@ -279,10 +279,17 @@ def main() -> None:
     parser.add_argument("--skip-workers", action="store_true")
     parser.add_argument("--modalities", action="store_true", help="every kind of item instead")
     parser.add_argument("--phone", action="store_true", help="12 MP JPEG and HEIC, per family")
+    parser.add_argument(
+        "--baseline-rev",
+        help="with --phone: the built-in model's in-process rows of this git revision and this "
+        "tree, in turn on the same photos",
+    )
     parser.add_argument("--out", type=Path, help="with --modalities or --phone: write it here")
     args = parser.parse_args()
     args.images = args.images or (40 if args.phone else 400)
     args.chunk_size = args.chunk_size or (20 if args.phone else 256)
+    if args.baseline_rev and not args.phone:
+        parser.error("--baseline-rev goes with --phone")
     if args.phone:
         import indexing_phone
 

@@ -50,6 +50,11 @@ FAMILIES = {  # name -> (venv, ANYSEEK_MODEL__SOURCE or None for a random ViT-B-
 }
 MARK_BEGIN = "<!-- phone photos: written by bench/indexing.py --phone -->"
 MARK_END = "<!-- /phone photos -->"
+MARK_COMPARE_BEGIN = (
+    "<!-- phone photos, before and after: bench/indexing.py --phone --baseline-rev -->"
+)
+MARK_COMPARE_END = "<!-- /phone photos, before and after -->"
+ROUNDS = 2  # alternating runs per revision in --baseline-rev
 DECODE_TARGET = 4 * 8  # issue 68: 4x the 8 images/s of decoding every pixel on this machine
 JOB_TARGET = 0.85  # a whole job's share of the slower of decode only and model only
 
@@ -173,22 +178,24 @@ def measure(args: argparse.Namespace) -> None:
 
 
 def family_rows(
-    venv: Path, source: str | None, photos: Path, args: argparse.Namespace
+    venv: Path, source: str | None, photos: Path, args: argparse.Namespace, tree: Path = ROOT
 ) -> dict | str:
-    """Run ``measure`` for one family in its venv; its rows, or why there are none."""
+    """Run ``measure`` for one family in its venv, with the code of ``tree`` (this checkout, or
+    an earlier revision's worktree: its own ``measure``); its rows, or why there are none."""
     python = venv / "bin" / "python"
     if not python.exists():
         return f"not measured: {venv.name} is missing (`make test-clip` builds it)"
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [
-            str(python), __file__, "measure", "--photos", str(photos), "--json", out.name,
+            str(python), str(tree / "bench" / "indexing_phone.py"), "measure",
+            "--photos", str(photos), "--json", out.name,
             "--chunk-size", str(args.chunk_size), "--broker", args.broker,
             "--database-url", args.database_url,
         ]  # fmt: skip
         command += ["--source", source] if source else []
         command += ["--skip-workers"] if args.skip_workers else []
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        env = dict(os.environ, PYTHONPATH=str(tree))
+        done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tree)
         if done.returncode:
             return f"failed: {done.stderr.strip().splitlines()[-1:]}"
         return json.loads(Path(out.name).read_text())
@@ -248,12 +255,67 @@ def report(args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
+def compare_report(args: argparse.Namespace) -> str:
+    """The built-in model's in-process rows for an earlier revision and this tree, in turn on
+    the same photos (each measured ``ROUNDS`` times, alternating, the best rate kept: a quiet
+    moment is what both are judged by), and the Markdown section."""
+    from revisions import baseline_tree, remove_tree
+
+    rev = args.baseline_rev
+    venv, source = FAMILIES["built-in"]
+    args.skip_workers = True  # the in-process path is what a revision changes; workers add noise
+    runs: dict[str, list[dict]] = {rev: [], "this tree": []}
+    with tempfile.TemporaryDirectory(prefix="anyseek-phone-photos-") as tmp:
+        photos = Path(tmp)
+        make_photos(photos, args.images)
+        tree = baseline_tree(rev)
+        try:
+            for _ in range(ROUNDS):
+                for name, code in ((rev, tree), ("this tree", ROOT)):
+                    found = family_rows(venv, source, photos, args, code)
+                    if isinstance(found, str):
+                        raise SystemExit(f"{name}: {found}")
+                    runs[name].append(found["rows"])
+        finally:
+            remove_tree(tree)
+    best = {
+        name: {s: {m: max(r[s][m] for r in rows) for m in rows[0][s]} for s in SOURCES}
+        for name, rows in runs.items()
+    }
+    load = os.getloadavg()
+    command = "PYTHONPATH=. .venv/bin/python bench/indexing.py " + " ".join(sys.argv[1:])
+    lines = [
+        MARK_COMPARE_BEGIN,
+        f"## A phone's photos before and after: {rev} beside this tree",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"The built-in model; {args.images} photos of {PHONE[0]}x{PHONE[1]} per source, chunks "
+        f"of {args.chunk_size}; each revision's own `measure` (in-process rows, no workers) run "
+        f"{ROUNDS} times in turn on the same photos, the best rate of each kept. CPU: "
+        f"{cpu_name()}, {os.cpu_count()} cores; load average {load[0]:.1f} / {load[1]:.1f} / "
+        f"{load[2]:.1f} (1 / 5 / 15 min) when it ended. Images/s.",
+        "",
+        f"| source | measure | {rev} | this tree | this tree / {rev} |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for s in SOURCES:
+        for m, then in best[rev][s].items():
+            now = best["this tree"][s].get(m)
+            if now is not None:
+                lines.append(
+                    f"| {SOURCES[s][1]} | {m} | {then:.1f} | {now:.1f} | {now / then:.2f} |"
+                )
+    lines.append(MARK_COMPARE_END)
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, section: str, begin: str = MARK_BEGIN, end: str = MARK_END) -> None:
     """Put the section into the result file, replacing the one an earlier run wrote."""
     text = path.read_text() if path.exists() else "# Indexing throughput\n"
-    if MARK_BEGIN in text:
-        before, rest = text.split(MARK_BEGIN, 1)
-        text = before + section + rest.split(MARK_END, 1)[1].lstrip("\n")
+    if begin in text:
+        before, rest = text.split(begin, 1)
+        text = before + section + rest.split(end, 1)[1].lstrip("\n")
     else:
         head, _, body = text.partition("\n## ")
         text = f"{head.rstrip()}\n\n{section}\n## {body}" if body else f"{text}\n{section}"
@@ -275,11 +337,16 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    """The report, printed and (with ``--out``) written into its result file."""
-    section = report(args)
+    """The report (with ``--baseline-rev``, the before-and-after one), printed and (with
+    ``--out``) written into its result file."""
+    if args.baseline_rev:
+        section = compare_report(args)
+        marks = (MARK_COMPARE_BEGIN, MARK_COMPARE_END)
+    else:
+        section, marks = report(args), (MARK_BEGIN, MARK_END)
     print(section)
     if args.out:
-        write_section(args.out, section)
+        write_section(args.out, section, *marks)
 
 
 if __name__ == "__main__":

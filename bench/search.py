@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 from bench import http_load, httpx_load, search_load  # noqa: E402  (after the path fix)
+from bench.revisions import baseline_tree, remove_tree  # noqa: E402
 from bench.search_cpu import STAGES, StageCpu, stage_cpu  # noqa: E402
 
 COLLECTION = "bench"
@@ -308,23 +309,6 @@ def cpu_model() -> str:
 def load_avg() -> str:
     """The 1/5/15-minute load averages, as ``uptime`` gives them."""
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def baseline_tree(rev: str) -> Path:
-    """A temporary git worktree of ``rev`` (removed by :func:`remove_tree`)."""
-    folder = Path(tempfile.mkdtemp(prefix="anyseek-baseline-"))
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), rev],
-        check=True,
-        capture_output=True,
-    )
-    return folder
-
-
-def remove_tree(folder: Path) -> None:
-    subprocess.run(
-        ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False
-    )
 
 
 def main() -> None:
