@@ -65,6 +65,26 @@ def _waiting_requests(base: str) -> tuple[list[threading.Thread], list]:
     return threads, answers
 
 
+def _until_waiting_settles(locker, quiet_s: float = 1.0, limit_s: float = 30.0) -> None:
+    """Until the sessions waiting on the test's lock have not changed for ``quiet_s`` (the
+    requests have reached the database; the server's pool may queue some behind others): a
+    fixed one-second sleep let a request a loaded machine served late reach the database only
+    after the restart, and answer 200."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> "
+        "pg_backend_pid()"
+    )
+    deadline = time.monotonic() + limit_s
+    seen, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        waiting = locker.execute(query).scalar_one()
+        if waiting != seen:
+            seen, since = waiting, time.monotonic()
+        elif waiting and time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.05)
+
+
 def test_serve_answers_503_while_postgresql_is_down_and_recovers(pg_cluster, tmp_path: Path):
     images = tmp_path / "images"
     images.mkdir()
@@ -97,7 +117,7 @@ def test_serve_answers_503_while_postgresql_is_down_and_recovers(pg_cluster, tmp
         locker = create_engine(pg_cluster.url).connect()
         locker.execute(text("LOCK TABLE collections, items, index_jobs IN ACCESS EXCLUSIVE MODE"))
         threads, answers = _waiting_requests(base)
-        time.sleep(1.0)
+        _until_waiting_settles(locker)
         pg_cluster.restart()
         for thread in threads:
             thread.join(ANSWER_S)
