@@ -296,6 +296,19 @@ QUOTES: tuple[Quote, ...] = (
         r"\(float32: bfloat16 emulated is {N} times slower\)",
         tuple(Cell("train_pace_avx2.md", "| max_pool |", i) for i in (5, 8, 3)),
     ),
+    Quote(
+        "lab/log.md",
+        r"rendering took\s+{N} s per 1,000 scenes against {N} there\. On it "
+        r"`lab/results/train_pace_amx_v11b.md`\s+projects the next run's recipe at {N} minutes "
+        r"of steps and {N} from nothing, and the shipped\s+recipe {N} from nothing",
+        (
+            Cell("train_pace_amx_v11b.md", "| max_pool |", 6),
+            Cell(PACE_AMX, "| max_pool |", 6),
+            Cell("train_pace_amx_v11b.md", "| max_pool |", 5),
+            Cell("train_pace_amx_v11b.md", "| max_pool |", 8),
+            Cell("train_pace_amx_b.md", "| max_pool |", 8),
+        ),
+    ),
     # docs/builtin_model.md: pixels_96 on a second seed (levers_pixels_seed1.md's first change
     # row), then at equal minutes (the final rows, the pairs table's second lines), then the
     # machine's costs (train_pace.md)
