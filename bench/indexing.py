@@ -284,6 +284,9 @@ def main() -> None:
         help="with --phone: the built-in model's in-process rows of this git revision and this "
         "tree, in turn on the same photos",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="with --baseline-rev: runs of each, alternating"
+    )
     parser.add_argument("--out", type=Path, help="with --modalities or --phone: write it here")
     args = parser.parse_args()
     args.images = args.images or (40 if args.phone else 400)

@@ -54,7 +54,6 @@ MARK_COMPARE_BEGIN = (
     "<!-- phone photos, before and after: bench/indexing.py --phone --baseline-rev -->"
 )
 MARK_COMPARE_END = "<!-- /phone photos, before and after -->"
-ROUNDS = 2  # alternating runs per revision in --baseline-rev
 DECODE_TARGET = 4 * 8  # issue 68: 4x the 8 images/s of decoding every pixel on this machine
 JOB_TARGET = 0.85  # a whole job's share of the slower of decode only and model only
 
@@ -257,7 +256,7 @@ def report(args: argparse.Namespace) -> str:
 
 def compare_report(args: argparse.Namespace) -> str:
     """The built-in model's in-process rows for an earlier revision and this tree, in turn on
-    the same photos (each measured ``ROUNDS`` times, alternating, the best rate kept: a quiet
+    the same photos (each measured ``--rounds`` times, alternating, the best rate kept: a quiet
     moment is what both are judged by), and the Markdown section."""
     from revisions import baseline_tree, remove_tree
 
@@ -270,7 +269,7 @@ def compare_report(args: argparse.Namespace) -> str:
         make_photos(photos, args.images)
         tree = baseline_tree(rev)
         try:
-            for _ in range(ROUNDS):
+            for _ in range(args.rounds):
                 for name, code in ((rev, tree), ("this tree", ROOT)):
                     found = family_rows(venv, source, photos, args, code)
                     if isinstance(found, str):
@@ -292,7 +291,7 @@ def compare_report(args: argparse.Namespace) -> str:
         "",
         f"The built-in model; {args.images} photos of {PHONE[0]}x{PHONE[1]} per source, chunks "
         f"of {args.chunk_size}; each revision's own `measure` (in-process rows, no workers) run "
-        f"{ROUNDS} times in turn on the same photos, the best rate of each kept. CPU: "
+        f"{args.rounds} times in turn on the same photos, the best rate of each kept. CPU: "
         f"{cpu_name()}, {os.cpu_count()} cores; load average {load[0]:.1f} / {load[1]:.1f} / "
         f"{load[2]:.1f} (1 / 5 / 15 min) when it ended. Images/s.",
         "",
@@ -311,11 +310,16 @@ def compare_report(args: argparse.Namespace) -> str:
 
 
 def write_section(path: Path, section: str, begin: str = MARK_BEGIN, end: str = MARK_END) -> None:
-    """Put the section into the result file, replacing the one an earlier run wrote."""
+    """Put the section into the result file, replacing the one an earlier run wrote; a new one
+    goes after the phone section and its prose (never inside it), else first."""
     text = path.read_text() if path.exists() else "# Indexing throughput\n"
     if begin in text:
         before, rest = text.split(begin, 1)
         text = before + section + rest.split(end, 1)[1].lstrip("\n")
+    elif MARK_END in text:  # after the phone section and the prose that follows it
+        before, rest = text.split(MARK_END, 1)
+        tail, _, body = rest.partition("\n## ")
+        text = f"{before}{MARK_END}{tail.rstrip()}\n\n{section}" + (f"## {body}" if body else "")
     else:
         head, _, body = text.partition("\n## ")
         text = f"{head.rstrip()}\n\n{section}\n## {body}" if body else f"{text}\n{section}"
