@@ -156,7 +156,11 @@ class ApiSettings(BaseModel):
         default=5.0, gt=0, le=600, description="longest a search may spend decoding its files"
     )
     query_decode_workers: int = Field(
-        default=2, ge=1, le=64, description="threads decoding query files, beside the model's"
+        default=2,
+        ge=1,
+        le=64,
+        description="threads decoding query files, beside the one thread that plans "
+        "file-less queries and finishes every search, and the model's",
     )
     inference_threads: int | None = Field(
         default=None,

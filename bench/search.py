@@ -474,8 +474,9 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
             "The server names its threads (`search/runner.py`), so /proc splits its CPU: "
             "`event loop` = each process's main thread and the unnamed ones (HTTP parsing, "
             "routing and middleware, JSON and multipart parsing, pydantic, metrics, the hand-offs"
-            " to and from the threads), `request pool` = `anyseek-query` (the version read, "
-            "query decoding into model inputs, store search, fusion, page), `model` = "
+            " to and from the threads), `request pool` = `anyseek-query` (the version read and "
+            "model inputs of file-less queries, store search, fusion, page) and "
+            "`anyseek-decode` (the queries with files), `model` = "
             "`anyseek-search` and its OpenMP team.",
             "",
             *search_load.LAYER_HEAD,

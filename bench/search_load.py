@@ -24,6 +24,7 @@ from bench import http_load, httpx_load
 
 LAYERS = {
     "anyseek-query": "request pool",
+    "anyseek-decode": "request pool",
     "anyseek-search": "model",
 }  # every other thread: the event loop and the rest
 OTHER = "event loop"

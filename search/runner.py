@@ -4,16 +4,23 @@ A server (the API; any caller with an event loop) hands each search to a :class:
 once and awaits one answer. Inside, every search crosses threads the fewest times the stages
 allow, without the event loop in between:
 
-1. the request pool (``workers`` threads, one intra-op thread each) prepares it
-   (``Searcher.prepare``: version resolved, parts decoded into model inputs) and puts the plan
-   on the batch queue;
+1. the request pool prepares it (``Searcher.prepare``: version resolved, parts decoded into
+   model inputs) and puts the plan on the batch queue: a query with files on one of the
+   ``workers`` decode threads, any other on the one query thread (each thread has one
+   intra-op thread);
 2. the inference thread (the one that loaded the model, so one OpenMP team does all its work)
    takes every plan waiting, up to ``max_batch`` (and waits ``wait_ms`` more for others when
    set, and up to ``join_ms`` for searches already handed to the pool and still being prepared),
    predicts them in one batched call per model (``Searcher.predict``), and hands each plan back
-   to the pool;
-3. the pool finishes it (``Searcher.finish``: store, fusion, page) and settles the caller's
-   future on its loop (one ``call_soon_threadsafe``).
+   to the query thread;
+3. the query thread finishes it (``Searcher.finish``: store, fusion, page) and settles the
+   caller's future on its loop (one ``call_soon_threadsafe``).
+
+The pool's Python work (every finish, the plans of captions) runs on one thread: a second one
+only contended for the interpreter with it and the event loop (under 16 clients on the 2-core
+machine, two such threads spent more CPU per search for fewer searches/s). Decoding files,
+much of it outside the interpreter and at times slow, has threads of its own, so a large file
+holds up no other search.
 
 A query with files must be prepared within ``decode_timeout_s`` or its caller gets a
 :class:`DecodeTimeoutError` then (the decode ends on its own and is dropped): a bad or slow
@@ -165,8 +172,11 @@ class SearchRunner:
         self._on_batch = on_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(
-            max(1, workers), thread_name_prefix="anyseek-query", initializer=_named(pool_setup)
-        )
+            1, thread_name_prefix="anyseek-query", initializer=_named(pool_setup)
+        )  # every finish and the file-less plans
+        self._decoders = ThreadPoolExecutor(
+            max(1, workers), thread_name_prefix="anyseek-decode", initializer=_named(pool_setup)
+        )  # the plans of queries with files
         self._inference = inference or inference_thread()
         self._batches: Future = self._inference.submit(self._serve_batches)
         self._closed = False
@@ -179,10 +189,8 @@ class SearchRunner:
             raise AnyseekError("the server is shutting down")
         loop = asyncio.get_running_loop()
         pending = _Pending(loop, loop.create_future())
-        if has_files(query):
-            pending.timer = loop.call_later(self.decode_timeout_s, self._time_out, pending)
         self._preparing.add(1)
-        self._pool.submit(self._prepare_and_queue, query, pending)
+        self._lane(query, pending, loop).submit(self._prepare_and_queue, query, pending)
         return await pending.future
 
     async def search_all(self, queries: Sequence[SearchQuery]) -> list[SearchResults | Exception]:
@@ -197,9 +205,7 @@ class SearchRunner:
         waiting = []
         for query in queries:
             pending = _Pending(loop, loop.create_future())
-            if has_files(query):
-                pending.timer = loop.call_later(self.decode_timeout_s, self._time_out, pending)
-            self._pool.submit(self._prepare_into, query, pending, group)
+            self._lane(query, pending, loop).submit(self._prepare_into, query, pending, group)
             waiting.append(pending.future)
         found = await asyncio.gather(*waiting, return_exceptions=True)
         return [_as_answer(answer) for answer in found]
@@ -211,8 +217,19 @@ class SearchRunner:
         self._batches.result()
         self._inference.shutdown(wait=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._decoders.shutdown(wait=False, cancel_futures=True)
 
     # --- the stages, on their threads -----------------------------------------------------
+
+    def _lane(
+        self, query: SearchQuery, pending: _Pending, loop: asyncio.AbstractEventLoop
+    ) -> ThreadPoolExecutor:
+        """Where ``query`` is prepared: a query with files on the decode threads, its decode
+        timed from now; any other on the query thread."""
+        if not has_files(query):
+            return self._pool
+        pending.timer = loop.call_later(self.decode_timeout_s, self._time_out, pending)
+        return self._decoders
 
     def _time_out(self, pending: _Pending) -> None:
         """On the loop, ``decode_timeout_s`` after a query with files came: fail it unless its

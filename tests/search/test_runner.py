@@ -181,6 +181,44 @@ def test_a_query_whose_files_decode_too_long_fails_alone() -> None:
     assert fast == "fast"
 
 
+def test_files_decode_on_threads_of_their_own_and_hold_up_no_caption() -> None:
+    """Every finish and every file-less plan run on the one query thread; files decode beside
+    it, so a caption is answered while two large files are still decoding."""
+    threads: dict[str, set[str]] = {"prepare": set(), "finish": set()}
+    decoding = threading.Event()
+    release = threading.Event()
+
+    def prepare(query):
+        threads["prepare"].add(threading.current_thread().name.rsplit("_", 1)[0])
+        if isinstance(_text(query), bytes):
+            decoding.set()
+            release.wait(5)
+        return query
+
+    def finish(found):
+        threads["finish"].add(threading.current_thread().name.rsplit("_", 1)[0])
+        return _finish(found)
+
+    async def run() -> tuple[str, bool, list]:
+        runner = SearchRunner(prepare, list, finish, workers=2, decode_timeout_s=10)
+        files = [
+            asyncio.ensure_future(runner.search(SearchQuery("c", (QueryPart("sketch", b"x"),))))
+            for _ in range(2)
+        ]
+        await asyncio.get_running_loop().run_in_executor(None, decoding.wait, 5)
+        caption = await asyncio.wait_for(runner.search(_query("fast")), 5)
+        still_decoding = not any(f.done() for f in files)
+        release.set()
+        rest = await asyncio.gather(*files)
+        runner.close()
+        return caption, still_decoding, rest
+
+    caption, still_decoding, rest = run_loop(run())
+    assert caption == "fast" and still_decoding and len(rest) == 2
+    assert threads["prepare"] == {"anyseek-query", "anyseek-decode"}
+    assert threads["finish"] == {"anyseek-query"}
+
+
 def test_the_thread_that_loads_the_model_runs_every_batch() -> None:
     """The service loads the model on the inference thread, then batches on it: one OpenMP team
     for all the model's work (a team left on another thread slowed every pass 2x)."""
