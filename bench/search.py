@@ -383,6 +383,7 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
     single, stages, load, layers, cpu_rows = [], [], [], [], []
     results: dict[int, list[search_load.LoadResult]] = {}
     caption_p50: dict[str, float] = {}
+    stage_ms: dict[int, dict[str, float]] = {}  # size -> in-process CPU ms per search by stage
     for size in [int(s) for s in args.sizes.split(",")]:
         with tempfile.TemporaryDirectory(prefix="anyseek-bench-") as tmp:
             gallery = Path(tmp) / "gallery"
@@ -418,6 +419,7 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
                     stop(process)
             if size in load_sizes:
                 spent = stage_cpu(gallery, source, mixed, COLLECTION)
+                stage_ms[size] = spent.ms
                 plain = [r for r in results[size] if r.client == "lean" and r.server == PLAIN]
                 cpu_rows.append(cpu_row(size, spent, plain[0].server_ms if plain else None))
     return "\n".join(
@@ -486,6 +488,7 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], command: str, sour
             "",
             *search_load.targets(results, caption_p50),
             *cpu_section(cpu_rows),
+            *search_load.left_section(results, stage_ms, PLAIN),
         ]
     )
 

@@ -28,6 +28,7 @@ LAYERS = {
     "anyseek-search": "model",
 }  # every other thread: the event loop and the rest
 OTHER = "event loop"
+LAYER_NAMES = tuple(dict.fromkeys((OTHER, *LAYERS.values())))  # each layer once, in order
 
 
 @dataclass
@@ -137,7 +138,7 @@ def load_row(size: int, r: LoadResult) -> str:
 
 def layer_row(size: int, r: LoadResult) -> str:
     """A row of the per-layer table (this tree's servers only)."""
-    shown = " | ".join(f"{r.layers.get(layer, 0.0):.2f}" for layer in (OTHER, *LAYERS.values()))
+    shown = " | ".join(f"{r.layers.get(layer, 0.0):.2f}" for layer in LAYER_NAMES)
     total = f"{r.server_ms:.2f}" if r.server_ms is not None else ""
     return f"| {size:,} | {r.server} | {r.client} | {shown} | {total} |"
 
@@ -148,7 +149,7 @@ LOAD_HEAD = [
     "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|",
 ]
 LAYER_HEAD = [
-    f"| items | server | client | {OTHER} | {' | '.join(LAYERS.values())} | total |",
+    f"| items | server | client | {' | '.join(LAYER_NAMES)} | total |",
     "|---:|---|---|---:|---:|---:|---:|",
 ]
 
@@ -179,4 +180,55 @@ def targets(results: dict[int, list[LoadResult]], caption_p50: dict[str, float])
         if server.startswith("this tree"):
             met = "yes" if p50 <= 3 else "no"
             lines.append(f"| one caption search, {server}: p50 <= 3 ms | {p50:.1f} ms | {met} |")
+    return lines
+
+
+#: what each layer's own work is in-process (``bench/search_cpu.py``'s stages), and what would
+#: close the rest of it: the closing section of ``bench/results/search.md``
+LEFT = {
+    OTHER: (
+        (),
+        "HTTP parsing, the framework's middleware stack (each layer wraps every answer's send), "
+        "request validation and response encoding in pydantic, the access log line: fewer "
+        "layers (one ASGI middleware for the timer and Retry-After), answers encoded once "
+        "without the framework's second validation, the access log off the loop",
+    ),
+    "request pool": (
+        ("prepare", "finish"),
+        "the rest is the hand-offs (pool, inference thread, pool: a wake-up each) and the "
+        "interpreter shared with the event loop: file-less queries planned on the loop where "
+        "the version read is memory-only, one store call per model batch",
+    ),
+    "model": (
+        ("model",),
+        "batches stay small under an ordinary client (each process sees part of the searches), "
+        "so the pass per search costs what a batch of one does: a cheaper text tower and trunk "
+        "(the built-in model's next generation), or waiting for a batch to fill under load",
+    ),
+}
+
+
+def left_section(
+    results: dict[int, list[LoadResult]], stages: dict[int, dict[str, float]], server: str
+) -> list[str]:
+    """Per layer at 2,000 items for ``server`` under the ordinary client (what users run): its
+    CPU per search, its stages' own work in-process, what is left, what would close it."""
+    rows = [r for r in results.get(2000, []) if r.client == "ordinary" and r.server == server]
+    if not rows or 2000 not in stages:
+        return []
+    r, own = rows[0], stages[2000]
+    lines = [
+        "## What is left, per layer",
+        "",
+        f"2,000 items, {r.server}, the ordinary client: each layer's CPU per search under the "
+        "load, its stages' own work run in-process (the table above; the event loop has no "
+        "stage of its own), what is left, and what would close it.",
+        "",
+        "| layer | server CPU ms/search | its stages in-process | left | what would close it |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for layer, (names, closing) in LEFT.items():
+        spent = r.layers.get(layer, 0.0)
+        inside = sum(own.get(n, 0.0) for n in names)
+        lines.append(f"| {layer} | {spent:.2f} | {inside:.2f} | {spent - inside:.2f} | {closing} |")
     return lines
