@@ -262,7 +262,8 @@ def compare_report(args: argparse.Namespace) -> str:
 
     rev = args.baseline_rev
     venv, source = FAMILIES["built-in"]
-    args.skip_workers = True  # the in-process path is what a revision changes; workers add noise
+    # the in-process path is what a revision changes; workers add noise
+    args = argparse.Namespace(**{**vars(args), "skip_workers": True})
     runs: dict[str, list[dict]] = {rev: [], "this tree": []}
     with tempfile.TemporaryDirectory(prefix="anyseek-phone-photos-") as tmp:
         photos = Path(tmp)

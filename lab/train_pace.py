@@ -1,4 +1,4 @@
-"""What a training run of the shipped recipe costs on this CPU, by image side and precision.
+"""What a training run of a recipe (the shipped one unless ``--recipe``) costs on this CPU.
 
     PYTHONPATH=. .venv/bin/python lab/train_pace.py --scenes 2000 \
         --out lab/results/train_pace.md

@@ -171,7 +171,7 @@ class SearchRunner:
         self.decode_timeout_s = decode_timeout_s
         self._on_batch = on_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._pool = ThreadPoolExecutor(
+        self._query_thread = ThreadPoolExecutor(
             1, thread_name_prefix="anyseek-query", initializer=_named(pool_setup)
         )  # every finish and the file-less plans
         self._decoders = ThreadPoolExecutor(
@@ -216,7 +216,7 @@ class SearchRunner:
         self._queue.put(STOP)
         self._batches.result()
         self._inference.shutdown(wait=True)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._query_thread.shutdown(wait=False, cancel_futures=True)
         self._decoders.shutdown(wait=False, cancel_futures=True)
 
     # --- the stages, on their threads -----------------------------------------------------
@@ -224,10 +224,10 @@ class SearchRunner:
     def _lane(
         self, query: SearchQuery, pending: _Pending, loop: asyncio.AbstractEventLoop
     ) -> ThreadPoolExecutor:
-        """Where ``query`` is prepared: a query with files on the decode threads, its decode
-        timed from now; any other on the query thread."""
+        """Where ``query`` is prepared: a query with files on the decode threads (its decode
+        limit starts now, set on ``pending``); any other on the query thread."""
         if not has_files(query):
-            return self._pool
+            return self._query_thread
         pending.timer = loop.call_later(self.decode_timeout_s, self._time_out, pending)
         return self._decoders
 
@@ -290,7 +290,7 @@ class SearchRunner:
                 if isinstance(plan, Exception):
                     pending.settle(plan)
                 else:
-                    self._pool.submit(self._finish_and_settle, plan, pending)
+                    self._query_thread.submit(self._finish_and_settle, plan, pending)
 
     def _next_batch(self) -> list[tuple[Plan, _Pending]] | None:
         """Every plan waiting (up to ``max_batch``): ``wait_s`` more for the first's batch to

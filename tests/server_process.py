@@ -113,8 +113,7 @@ def run_cli(
 
 def cli(env: dict[str, str], *args: str, code: int = 0) -> str:
     """``python -m anyseek.cli ARGS`` with ``env``: its output (the test fails with it unless it
-    exits
-    ``code``: 2 is ``anyseek index``'s job that ended ``partial``)."""
+    exits ``code``: 2 is ``anyseek index``'s job that ended ``partial``)."""
     done = run_cli(env, *args)
     assert done.returncode == code, f"anyseek {' '.join(args)}: {done.stdout}{done.stderr}"
     return done.stdout
