@@ -26,12 +26,15 @@ CAPTIONS = ("a red cube", "a blue sphere and a green cone")
 
 def reindex_settings(tmp_path: Path, database_url: str, broker_url: str) -> Settings:
     """Settings shared by the test and its workers: re-index 2 items per step (progress per
-    step), Redis redelivering an unacknowledged task after 3 s (a re-index takes longer)."""
+    step), Redis redelivering an unacknowledged task after 3 s (a re-index takes longer), and
+    float32 vectors: "auto" precision times a matmul once per process, so on a bf16-capable CPU
+    under load the worker and this process could choose differently, and the vectors compared
+    must come from one precision."""
     return load_settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         broker_url=broker_url,
-        model={"device": "cpu"},
+        model={"device": "cpu", "precision": "float32"},
         indexer={
             "chunk_size": 4,
             "decode_workers": 1,

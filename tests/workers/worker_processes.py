@@ -32,8 +32,14 @@ def settings_env(settings: Settings) -> dict[str, str]:
         ANYSEEK_INDEXER__VISIBILITY_TIMEOUT_S=str(settings.indexer.visibility_timeout_s),
         ANYSEEK_INDEXER__REINDEX_BATCH=str(settings.indexer.reindex_batch),
         ANYSEEK_INDEXER__FLUSH_INTERVAL_S=str(settings.indexer.flush_interval_s),
-        ANYSEEK_MODEL__DEVICE=settings.model.device,
         OMP_NUM_THREADS="1",
+    )
+    env.update(  # the model's device and precision among them: "auto" may differ per process
+        {
+            f"ANYSEEK_MODEL__{key.upper()}": str(value)
+            for key, value in settings.model.model_dump().items()
+            if value is not None
+        }
     )
     env.update(  # the lease, queue and database timeouts of issues 73 and 74
         {f"ANYSEEK_WORKERS__{k.upper()}": str(v) for k, v in settings.workers.model_dump().items()}
