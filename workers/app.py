@@ -83,6 +83,10 @@ def celery_config(settings: Settings) -> dict[str, object]:
         # a chunk running when the broker link drops finishes (Celery's 5.x default, said
         # here: 6.0 flips it); staged once, its redelivery would be a no-op
         "worker_cancel_long_running_tasks_on_connection_loss": False,
+        # no remote control: on Redis it is a pub/sub link the consumer reads, and redis-py
+        # reconnects a closed one inside a read with no timeout, freezing the worker deaf;
+        # jobs are cancelled through the database, so nothing here uses it
+        "worker_enable_remote_control": False,
         "task_default_queue": names["index"],
         "task_queues": [Queue(name, routing_key=name, durable=True) for name in names.values()],
         "task_routes": {
