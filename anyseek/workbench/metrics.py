@@ -111,9 +111,44 @@ def satisfies(scene: dict[str, Any], facts: Sequence[dict[str, str]]) -> bool:
 
 
 def fact_matrix(captions: Sequence[str], scenes: Sequence[dict[str, Any]]) -> torch.Tensor:
-    """[Q, N] bool: gallery scene j satisfies every fact of query caption i."""
-    parsed = [caption_facts(c) for c in captions]
-    return torch.tensor([[satisfies(s, f) for s in scenes] for f in parsed], dtype=torch.bool)
+    """[Q, N] bool: gallery scene j satisfies every fact of query caption i (:func:`satisfies`).
+
+    Each distinct stated object is matched against every scene's objects at once, as integer
+    codes: asking :func:`satisfies` pair by pair took 40 s of every 42 s validation of a
+    1,000-scene gallery (a run validates after every chunk)."""
+    parsed = [[tuple(sorted(fact.items())) for fact in caption_facts(c)] for c in captions]
+    distinct = sorted({fact for facts in parsed for fact in facts})
+    found = _objects_found(distinct, scenes)  # [U, N]
+    row_of = {fact: u for u, fact in enumerate(distinct)}
+    out = torch.ones(len(captions), len(scenes), dtype=torch.bool)  # no fact: every scene fits
+    for i, facts in enumerate(parsed):
+        for fact in facts:
+            out[i] &= found[row_of[fact]]
+    return out
+
+
+def _objects_found(
+    facts: Sequence[tuple[tuple[str, str], ...]], scenes: Sequence[dict[str, Any]]
+) -> torch.Tensor:
+    """[U, N] bool: scene j has an object with every (attribute, value) of stated object u."""
+    keys = sorted({key for fact in facts for key, _ in fact})
+    codes = {key: {v: c for c, v in enumerate(sorted({v for f in facts for k, v in f if k == key}))}
+             for key in keys}  # fmt: skip
+    width = max((len(s["objects"]) for s in scenes), default=0)
+    # [N, M, K]: each object's code per attribute; -1 for padding, a value no fact states or none
+    objects = torch.full((len(scenes), width, len(keys)), -1, dtype=torch.int32)
+    real = torch.zeros(len(scenes), width, dtype=torch.bool)  # [N, M]: not padding
+    for j, scene in enumerate(scenes):
+        for m, obj in enumerate(scene["objects"]):
+            objects[j, m] = torch.tensor([codes[k].get(obj.get(k), -1) for k in keys])
+            real[j, m] = True
+    found = torch.zeros(len(facts), len(scenes), dtype=torch.bool)
+    for u, fact in enumerate(facts):
+        match = real.clone()
+        for key, value in fact:
+            match &= objects[:, :, keys.index(key)] == codes[key][value]
+        found[u] = match.any(dim=1)
+    return found
 
 
 def attribute_precision(similarity: torch.Tensor, facts: torch.Tensor, k: int = 10) -> float:

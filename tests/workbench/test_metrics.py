@@ -10,6 +10,7 @@ from anyseek.workbench.metrics import (
     caption_facts,
     edge_matching_similarity,
     fact_matrix,
+    first_object,
     random_metrics,
     ranking_metrics,
     satisfies,
@@ -65,6 +66,23 @@ def test_fact_checks_and_attribute_precision() -> None:
     assert facts.tolist() == [[True, True, True], [True, False, False]]
     sim = torch.tensor([[0.9, 0.5, 0.1], [0.1, 0.9, 0.5]])
     assert attribute_precision(sim, facts, k=2) == pytest.approx((1.0 + 0.0) / 2)
+
+
+def test_the_fact_matrix_is_satisfies_asked_of_every_pair() -> None:
+    """On generated scenes, their own captions (every phrasing), one-object captions, a
+    caption stating nothing and one with a value no scene has, and a scene with no objects."""
+    from anyseek.scenes.sample import generate_batch
+    from anyseek.scenes.tensors import scene_facts
+
+    samples = generate_batch(list(range(40)), 32)
+    scenes = [scene_facts(s) for s in samples] + [{"objects": []}]
+    captions = [c for s in samples[:10] for c in s.captions]
+    captions += [first_object(s.captions[0]) for s in samples]
+    captions += ["a photo", "a small red metal cube", "a golden cube", ""]
+    facts = fact_matrix(captions, scenes)
+    expected = [[satisfies(s, caption_facts(c)) for s in scenes] for c in captions]
+    assert facts.tolist() == expected
+    assert 0 < int(facts.sum()) < facts.numel()  # neither everything nor nothing fits
 
 
 def test_edge_baseline_finds_a_sketch_drawn_on_the_image_edges() -> None:
