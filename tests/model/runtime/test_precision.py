@@ -34,8 +34,24 @@ def test_with_the_flags_the_timing_decides(monkeypatch) -> None:
     monkeypatch.setattr(precision, "native_bf16", lambda: True)
     for float32_s, bf16_s, pays in ((1.0, 2.0, False), (1.0, 0.5, True)):
         seconds = {torch.float32: float32_s, torch.bfloat16: bf16_s}
-        monkeypatch.setattr(precision, "matmul_seconds", lambda dtype, s=seconds: s[dtype])
+        monkeypatch.setattr(precision, "matmul_seconds", lambda dtype, s=seconds, **_: s[dtype])
         assert precision.bf16_matmul_pays.__wrapped__() is pays
+
+
+def test_the_dtypes_are_timed_in_turns_so_a_burst_slows_both(monkeypatch) -> None:
+    """A burst of other work over the first half of the timings (float32's block, when each
+    dtype was timed all at once) slows one turn of each dtype; the fastest of each still wins."""
+    calls: list[torch.dtype] = []
+    fast = {torch.float32: 1.0, torch.bfloat16: 0.5}
+
+    def timed(dtype: torch.dtype, **_: object) -> float:
+        calls.append(dtype)
+        burst = len(calls) <= precision.ROUNDS
+        return fast[dtype] * (3 if burst else 1)
+
+    monkeypatch.setattr(precision, "matmul_seconds", timed)
+    assert precision.best_in_turns() == (1.0, 0.5)
+    assert calls == [torch.float32, torch.bfloat16] * precision.ROUNDS
 
 
 @pytest.mark.parametrize("pays", [True, False])
