@@ -309,6 +309,20 @@ QUOTES: tuple[Quote, ...] = (
             Cell("train_pace_amx_b.md", "| max_pool |", 8),
         ),
     ),
+    Quote(
+        "lab/log.md",
+        r"v12's\s+run took {N} min of wall on the EPYC where `train_pace_epyc.md` projects the "
+        r"shipped\s+recipe at {N} from nothing",
+        (Cell(V12_RUN, "wall time:", 0), Cell(PACE_EPYC, "| max_pool |", 8)),
+    ),
+    Quote(
+        "lab/log.md",
+        r"measured\s+\(`lab/results/train_pace_amx_v11c.md`\) a validation at {N} s and the "
+        r"run's validations at {N}\s+minutes, the step at {N} s drawn from 80,000 scenes against "
+        r"{N} from the 4,000 rendered,\s+and the next run's recipe at {N} minutes of steps and "
+        r"{N} from nothing",
+        tuple(Cell("train_pace_amx_v11c.md", "| max_pool |", i) for i in (9, 10, 5, 4, 6, 11)),
+    ),
     # docs/builtin_model.md: pixels_96 on a second seed (levers_pixels_seed1.md's first change
     # row), then at equal minutes (the final rows, the pairs table's second lines), then the
     # machine's costs (train_pace.md)
