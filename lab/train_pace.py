@@ -10,11 +10,11 @@ float32 and under bfloat16 autocast (``anyseek.workbench.pace``, the trial every
 trains), and again in the chosen precision through torch's fused attention kernel for the text
 tower (recipes train through plain matmuls, ``train.attention``). A run's pace is the mean step
 over ``--run-steps`` fresh batches, batch making included, drawn from the rendered scenes and
-again from a set of the recipe's size (the rendered scenes repeated), because a run draws from
-its whole set and that is slower. The validation gallery is rendered and one validation timed,
-as a run makes one after every chunk. From these the recipe's steps, scenes and validations
-are projected to minutes. It answers whether a recipe fits the 120 minutes issue 53 gives a run
-from nothing on the machine at hand, before a run is started.
+again from a set of the recipe's size (the rendered scenes repeated), since a run draws its
+batches from its whole set, held in memory. The validation gallery is rendered and one
+validation timed, as a run makes one after every chunk. From these the recipe's steps, scenes
+and validations are projected to minutes. It answers whether a recipe fits the 120 minutes
+issue 53 gives a run from nothing on the machine at hand, before a run is started.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel
+from anyseek.model.builtin.text import WordVocab
 from anyseek.model.runtime.precision import native_bf16
 from anyseek.workbench.cache import TrainingSet, build_cache
 from anyseek.workbench.drawing_transforms import declared_readers
@@ -136,7 +137,7 @@ def measure(base: Recipe, model: str, side: int, sizes: Sizes, root: Path) -> Pa
 
 
 def validation_seconds(
-    state: TrainState, vocab, val: TrainingSet, recipe: Recipe, root: Path
+    state: TrainState, vocab: WordVocab, val: TrainingSet, recipe: Recipe, root: Path
 ) -> float:
     """One validation as a run makes it after every chunk: the model as its bundle will load,
     asked the validation gallery's queries."""
