@@ -34,16 +34,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
         ANYSEEK_INDEXER__FLUSH_INTERVAL_S=str(settings.indexer.flush_interval_s),
         OMP_NUM_THREADS="1",
     )
-    env.update(  # the model's device and precision among them: "auto" may differ per process
-        {
-            f"ANYSEEK_MODEL__{key.upper()}": str(value)
-            for key, value in settings.model.model_dump().items()
-            if value is not None
-        }
-    )
-    env.update(  # the lease, queue and database timeouts of issues 73 and 74
-        {f"ANYSEEK_WORKERS__{k.upper()}": str(v) for k, v in settings.workers.model_dump().items()}
-    )
+    # whole sections: the model's ("auto" precision may differ per process) and the workers'
+    # lease, queue and database timeouts (issues 73 and 74)
+    for section in ("model", "workers"):
+        values = getattr(settings, section).model_dump().items()
+        prefix = f"ANYSEEK_{section.upper()}__"
+        env.update({prefix + k.upper(): str(v) for k, v in values if v is not None})
     if settings.store.path is not None:  # a store folder of its own (e.g. on a small disk)
         env["ANYSEEK_STORE__PATH"] = settings.store.path
     return env
