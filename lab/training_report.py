@@ -34,17 +34,21 @@ def main() -> None:
     parser.add_argument("--note", default="", help="what else the machine did meanwhile")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--title", default="Training the built-in model")
+    parser.add_argument(
+        "--recipe", help="the --recipe the run was given (default: the recipe's name, as shipped)"
+    )
     args = parser.parse_args()
     from anyseek.workbench.card import curve_table
 
     recipe = json.loads((args.run / "recipe.json").read_text())
     history, stopped = read_history(args.run)
+    given = args.recipe or recipe["name"]
     calls = json.loads((args.run / "calls.json").read_text())
     wall = sum(c["seconds"] for c in calls) / 60
     lines = [
         f"# {args.title}",
         "",
-        f"Command: `anyseek train default --recipe {recipe['name']} --out {args.run}`",
+        f"Command: `anyseek train default --recipe {given} --out {args.run}`",
         "",
         f"wall time: {wall:.0f} min",
         "",

@@ -40,3 +40,14 @@ def test_the_report_says_a_run_stopped_and_at_which_step(tmp_path: Path) -> None
     text = out.read_text()
     assert "Stopped before its end" in text and "step 419 of the recipe's 6500" in text
     assert "| 5.0 | 419 | 2.83 | 4.45 | 0.386 |" in text
+
+
+def test_the_report_names_the_recipe_file_a_run_was_given(tmp_path: Path) -> None:
+    (_run(tmp_path) / "history.json").write_text(json.dumps([RECORD]))
+    out = tmp_path / "report.md"
+    script = ROOT / "lab" / "training_report.py"
+    for given, named in ((None, "v10-draft"), ("lab/recipes/x.json", "lab/recipes/x.json")):
+        extra = ["--recipe", given] if given else []
+        subprocess.run([sys.executable, str(script), "--run", str(tmp_path), "--out", str(out),
+                        *extra], check=True, capture_output=True)  # fmt: skip
+        assert f"--recipe {named} --out" in out.read_text()
