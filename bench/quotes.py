@@ -323,6 +323,48 @@ QUOTES: tuple[Quote, ...] = (
         r"{N} from nothing",
         tuple(Cell("train_pace_amx_v11c.md", "| max_pool |", i) for i in (9, 10, 5, 4, 6, 11)),
     ),
+    # docs/builtin_model.md: the first run projected with validation and rendering counted
+    Quote(
+        "docs/builtin_model.md",
+        r"`lab/results/train_pace_epyc_v11b.md` said {N} minutes\s+from nothing and the run "
+        r"took {N}",
+        (Cell("train_pace_epyc_v11b.md", "| max_pool |", 11), Cell("v11b_run.md", "wall time:", 0)),
+    ),
+    # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
+    Quote(
+        "lab/log.md",
+        r"`lab/results/train_pace_epyc_v11b.md` projected the recipe at {N} minutes of steps and "
+        r"{N} from\s+nothing, and the run, with the machine to itself, took {N} minutes of wall",
+        (
+            Cell("train_pace_epyc_v11b.md", "| max_pool |", 6),
+            Cell("train_pace_epyc_v11b.md", "| max_pool |", 11),
+            Cell("v11b_run.md", "wall time:", 0),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"one-object target with room, attr_P@10 {N} -> {N} against v10.*?two pairs of the "
+        r"any-to-any table fall {N} "
+        r"\(sketch ->\s+segmentation R@1, caption -> sketch R@10\).*?sketches {N} and paintings "
+        r"{N} R@10",
+        (
+            Cell("v11b_vs_v10.md", "| object (bind) | attr_P@10 |", 0),
+            Cell("v11b_vs_v10.md", "| object (bind) | attr_P@10 |", 1),
+            Cell("v11b_vs_v10.md", "| sketch -> semseg | R@1 |", 2),
+            Cell("v11b_vs_v10.md", "| sketch (scrawl, held out) (bind) | R@10 |", 1),
+            Cell("v11b_vs_v10.md", "| semseg (scrawl, held out) (bind) | R@10 |", 1),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"against v9, careful captions -{N} R@1 and everyday words -{N} R@10, both outside their\s+"
+        r"intervals, where v10 was -{N} on everyday words",
+        (
+            Cell("people_words_v11b.md", "| careful | R@1 |", 12),
+            Cell("people_words_v11b.md", "| everyday | R@10 |", 12),
+            Cell("people_words_v11b.md", "| everyday | R@10 |", 9),
+        ),
+    ),
     # docs/builtin_model.md: pixels_96 on a second seed (levers_pixels_seed1.md's first change
     # row), then at equal minutes (the final rows, the pairs table's second lines), then the
     # machine's costs (train_pace.md)
