@@ -69,6 +69,9 @@ V11_V9 = "v11_vs_v9.md"
 V12_RUN = "v12_run.md"
 V12_V10 = "v12_vs_v10.md"
 V12_V9 = "v12_vs_v9.md"
+PACE_V11B = "train_pace_epyc_v11b.md"
+V11B_RUN = "v11b_run.md"
+V11B_V10 = "v11b_vs_v10.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
 CHANGE_SEED1 = "| | change against base_seed1 |"  # object_heavy_seed1
 NO_AMX = "clip_no_amx.md"
@@ -328,18 +331,14 @@ QUOTES: tuple[Quote, ...] = (
         "docs/builtin_model.md",
         r"`lab/results/train_pace_epyc_v11b.md` said {N} minutes\s+from nothing and the run "
         r"took {N}",
-        (Cell("train_pace_epyc_v11b.md", "| max_pool |", 11), Cell("v11b_run.md", "wall time:", 0)),
+        (Cell(PACE_V11B, "| max_pool |", 11), Cell(V11B_RUN, "wall time:", 0)),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
     Quote(
         "lab/log.md",
         r"`lab/results/train_pace_epyc_v11b.md` projected the recipe at {N} minutes of steps and "
         r"{N} from\s+nothing, and the run, with the machine to itself, took {N} minutes of wall",
-        (
-            Cell("train_pace_epyc_v11b.md", "| max_pool |", 6),
-            Cell("train_pace_epyc_v11b.md", "| max_pool |", 11),
-            Cell("v11b_run.md", "wall time:", 0),
-        ),
+        (*(Cell(PACE_V11B, "| max_pool |", i) for i in (6, 11)), Cell(V11B_RUN, "wall time:", 0)),
     ),
     Quote(
         "lab/log.md",
@@ -348,11 +347,10 @@ QUOTES: tuple[Quote, ...] = (
         r"\(sketch ->\s+segmentation R@1, caption -> sketch R@10\).*?sketches {N} and paintings "
         r"{N} R@10",
         (
-            Cell("v11b_vs_v10.md", "| object (bind) | attr_P@10 |", 0),
-            Cell("v11b_vs_v10.md", "| object (bind) | attr_P@10 |", 1),
-            Cell("v11b_vs_v10.md", "| sketch -> semseg | R@1 |", 2),
-            Cell("v11b_vs_v10.md", "| sketch (scrawl, held out) (bind) | R@10 |", 1),
-            Cell("v11b_vs_v10.md", "| semseg (scrawl, held out) (bind) | R@10 |", 1),
+            *(Cell(V11B_V10, "| object (bind) | attr_P@10 |", i) for i in (0, 1)),
+            Cell(V11B_V10, "| sketch -> semseg | R@1 |", 2),
+            Cell(V11B_V10, "| sketch (scrawl, held out) (bind) | R@10 |", 1),
+            Cell(V11B_V10, "| semseg (scrawl, held out) (bind) | R@10 |", 1),
         ),
     ),
     Quote(
