@@ -72,6 +72,8 @@ V12_V9 = "v12_vs_v9.md"
 PACE_V11B = "train_pace_epyc_v11b.md"
 V11B_RUN = "v11b_run.md"
 V11B_V10 = "v11b_vs_v10.md"
+UNREADABLE = "people_words_unreadable.md"
+UNREADABLE_BEFORE = "people_words_unreadable_before.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
 CHANGE_SEED1 = "| | change against base_seed1 |"  # object_heavy_seed1
 NO_AMX = "clip_no_amx.md"
@@ -325,6 +327,18 @@ QUOTES: tuple[Quote, ...] = (
         r"{N} from the 4,000 rendered,\s+and the next run's recipe at {N} minutes of steps and "
         r"{N} from nothing",
         tuple(Cell("train_pace_amx_v11c.md", "| max_pool |", i) for i in (9, 10, 5, 4, 6, 11)),
+    ),
+    # docs/builtin_model.md: unreadable words left out, the same queries before and after
+    Quote(
+        "docs/builtin_model.md",
+        r"finds v10's scene in the first ten {N} of the time instead of {N}, and first {N}\s+"
+        r"instead of {N}, with careful",
+        (
+            Cell(UNREADABLE, "| everyday | R@10 |", 3),
+            Cell(UNREADABLE_BEFORE, "| everyday | R@10 |", 3),
+            Cell(UNREADABLE, "| everyday | R@1 |", 3),
+            Cell(UNREADABLE_BEFORE, "| everyday | R@1 |", 3),
+        ),
     ),
     # docs/builtin_model.md: the first run projected with validation and rendering counted
     Quote(

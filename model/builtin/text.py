@@ -4,10 +4,13 @@ The scene world speaks a small closed vocabulary, so a word-level tokenizer fits
 of the training captions gets an id. People's synonyms first become the scene's words
 (``anyseek.model.vocabulary.synonyms``). People misspell, so each word also carries the ids of its
 letter trigrams hashed into a fixed number of buckets (fastText's trick): "cyllinder" shares most of
-its trigrams with "cylinder", and a word the vocabulary lacks is still read by its spelling
-(training shows the model misspelt words read that way). Such words are reported, with the known
-word one edit away when there is one, unless they are function words ("near", "its"), which only
-glue the content words together.
+its trigrams with "cylinder", so a word one edit from a known word (or from a word of the synonym
+table) is still read by its spelling (training shows the model misspelt words read that way). A
+word far from every known word ("burgundy", "please") is left out: its trigrams are noise the
+model never trained on, and reading them halved how often people's everyday words found their
+scene (``lab/results/people_words_unreadable.md``). Such words are reported, with the known word
+one edit away when there is one, unless they are function words ("near", "its"), which only glue
+the content words together.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 import torch
 
 from anyseek.model.vocabulary.function_words import is_function_word
-from anyseek.model.vocabulary.synonyms import canonical_caption
+from anyseek.model.vocabulary.synonyms import SYNONYMS, canonical_caption
 
 PAD, UNKNOWN = 0, 1
 _WORD = re.compile(r"[a-z]+")
@@ -41,6 +44,8 @@ def trigrams(word: str) -> list[str]:
 
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+#: the synonym table's one-word entries: a person's misspelt "tael" is one edit from "teal"
+SYNONYM_WORDS: frozenset[str] = frozenset(w for w in SYNONYMS if " " not in w)
 
 
 def one_edit(word: str) -> set[str]:
@@ -91,13 +96,18 @@ class WordVocab:
         return _ids(self.words)
 
     def near_known(self, word: str) -> str | None:
-        """The most frequent known word one edit from ``word`` (three letters or more)."""
-        ids = self.ids
-        near = [w for w in one_edit(word) if w in ids] if len(word) >= 3 else []
-        return min(near, key=ids.__getitem__) if near else None
+        """The known word one edit from ``word`` (three letters or more): the vocabulary's most
+        frequent such word, else a word of the synonym table."""
+        return _near_known(word, self.words)
+
+    def reads(self, word: str) -> bool:
+        """Whether the model reads ``word``: it knows it, or it is one edit from a known word;
+        any other word is left out of the caption."""
+        return word in self.ids or self.near_known(word) is not None
 
     def unknown_words(self, caption: str) -> list[str]:
-        """Words of ``caption`` the vocabulary lacks (read by their spelling only), once each."""
+        """Words of ``caption`` the vocabulary lacks (read by their spelling, or left out), once
+        each."""
         ids = self.ids
         seen: list[str] = []
         for word in words_of(caption):
@@ -119,15 +129,16 @@ class WordVocab:
         return out
 
     def readable(self, caption: str) -> bool:
-        """Whether any word is known, or one edit from a known word (a caption of strange
-        words only tells the model nothing it can trust)."""
-        ids = self.ids
-        return any(w in ids or self.near_known(w) for w in words_of(caption))
+        """Whether the model reads any word of ``caption`` (a caption of strange words only
+        tells the model nothing it can trust)."""
+        return any(self.reads(w) for w in words_of(caption))
 
     def encode(self, caption: str) -> torch.Tensor:
-        """One caption -> [L, 1 + T] int64 (L >= 1 words; each row: word id, trigram ids)."""
+        """One caption -> [L, 1 + T] int64 (L >= 1 words it reads; each row: word id, trigram
+        ids)."""
         ids, per_word = self.ids, self.trigrams_per_word
-        words = words_of(caption)[: self.max_words] or ["."]
+        read = [w for w in words_of(caption) if w in ids or self.near_known(w) is not None]
+        words = read[: self.max_words] or ["."]
         # one tensor at the end: a tensor write per word took half of a caption's time
         rows = [[ids.get(w, UNKNOWN), *word_grams(w, self.buckets, per_word)] for w in words]
         return torch.tensor(rows, dtype=torch.long)
@@ -161,6 +172,20 @@ class WordVocab:
 def _ids(words: tuple[str, ...]) -> dict[str, int]:
     """Word -> id (0 pad, 1 unknown, then the words in order), built once per vocabulary."""
     return {w: i + 2 for i, w in enumerate(words)}
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _near_known(word: str, words: tuple[str, ...]) -> str | None:
+    """:meth:`WordVocab.near_known`, once per word and vocabulary (training asks it of every
+    misspelt word of every batch)."""
+    if len(word) < 3:
+        return None
+    edits = one_edit(word)
+    ids = _ids(words)
+    near = [w for w in edits if w in ids]
+    if near:
+        return min(near, key=ids.__getitem__)
+    return min(edits & SYNONYM_WORDS, default=None)
 
 
 def stack_words(rows: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -113,6 +113,15 @@ def test_a_misspelt_word_is_read_by_its_letters_and_reported() -> None:
     ]
 
 
+def test_a_word_far_from_every_known_word_is_left_out() -> None:
+    vocab = WordVocab(("a", "red", "cube"), buckets=2048)
+    plain = vocab.encode("a red cube")
+    torch.testing.assert_close(vocab.encode("please a burgundy red cube"), plain)
+    assert vocab.encode("a rde cube").shape[0] == 3  # one edit from "red": read by its letters
+    assert vocab.near_known("turqoise") == "turquoise"  # a synonym, misspelt, is read too
+    assert vocab.encode("zebra stripes").tolist() == vocab.encode(".").tolist()  # nothing read
+
+
 def _square_twice(model: BuiltinModel) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One square drawn top left and bottom right: the trunk's last stage [2, C, G, G], the two
     embeddings, and how far the flattened grids of the two agree (their correlation)."""

@@ -36,6 +36,19 @@ def test_only_words_the_model_cannot_read_are_warned_about(search_model: SearchM
     assert warn("a red cube with stripes") == ['unknown word "stripes"']
 
 
+def test_words_it_cannot_read_are_left_out_not_read_as_noise(search_model: SearchModel) -> None:
+    plain = _caption(search_model, "a small red cube")
+    asked = _caption(search_model, "please find me a small red cube, burgundy")
+    np.testing.assert_array_equal(asked, plain)  # "please", "find", "burgundy" add nothing
+    misspelt = _caption(search_model, "a small turqoise cube")  # misspelt: read by spelling
+    assert not np.array_equal(misspelt, _caption(search_model, "a small cube"))
+    warn = search_model.query_modalities["caption"].warnings
+    assert warn("a small turqoise cube, burgundy") == [
+        'unknown word "turqoise" (read like "turquoise")',
+        'unknown word "burgundy"',
+    ]
+
+
 @pytest.mark.slow
 def test_sketches_find_their_scenes(search_model: SearchModel) -> None:
     from anyseek.scenes.sample import generate_scene
