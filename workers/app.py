@@ -15,6 +15,7 @@ from kombu import Queue
 
 from anyseek.errors import ServiceUnavailableError, SettingsError
 from anyseek.settings import Settings
+from anyseek.workers.redis_transport import TRANSPORT as REDIS_ACK_SAFE_TRANSPORT
 
 INDEX_QUEUE = "anyseek.index"  # the default names (ANYSEEK_WORKERS__QUEUE=anyseek)
 WRITER_QUEUE = "anyseek.writer"
@@ -64,12 +65,15 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "unacked_restore_interval": REDELIVERY_SCAN_S,
         "unacked_restore_throttle": 1,
     }
-    if settings.broker_url.startswith(("redis://", "rediss://")):
+    redis = settings.broker_url.startswith(("redis://", "rediss://"))
+    if redis:
         transport |= REDIS_TRANSPORT
     max_memory_kb = settings.indexer.worker_max_memory_mb * 1024
     names = queue_names(settings)
     return {
         "broker_url": settings.broker_url,
+        # Redis: kombu's transport, but a failed ack does not leave the worker deaf for good
+        "broker_transport": REDIS_ACK_SAFE_TRANSPORT if redis else None,
         "result_backend": settings.result_backend or None,
         "task_ignore_result": True,  # progress lives in the database, not in results
         "task_acks_late": True,  # ack after the chunk is staged...
