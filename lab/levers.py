@@ -196,6 +196,11 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "did in the captions' place (train.object_rows_both_ways)",
         {"train": {"object_rows": 1.0, "object_rows_both_ways": True}},
     ),
+    "object_rows_half": (
+        "object_rows_both for half the scenes of a batch: an extra one-object row beside the "
+        "caption of one scene in two, the lighter dose of v11b's lever (train.object_rows 0.5)",
+        {"train": {"object_rows": 0.5, "object_rows_both_ways": True}},
+    ),
     "placement": (
         "half of the people's drawings with each object moved and resized by itself (std 6 % "
         "of the page, size std 0.2 in log), three in ten squeezed as onto a page of width / "
