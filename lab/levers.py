@@ -231,7 +231,8 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 
 #: arms run twice, to measure chance
 SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross", "content_box",
-          "cross_pairs", "pixels_96", "base_900", "wide_max", "object_heavy")  # fmt: skip
+          "cross_pairs", "pixels_96", "base_900", "wide_max", "object_heavy",
+          "object_rows_half")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (
