@@ -73,6 +73,11 @@ PACE_V11B = "train_pace_epyc_v11b.md"
 V11B_RUN = "v11b_run.md"
 V11B_V10 = "v11b_vs_v10.md"
 UNREADABLE = "people_words_unreadable.md"
+DOSE = "levers_v11_dose.md"
+DOSE_SEED1 = "levers_v11_dose_seed1.md"
+DOSE_WORDS = "people_words_dose.md"
+DOSE_WORDS_SEED1 = "people_words_dose_seed1.md"
+PACE_XEON = "train_pace_amx_v11d.md"
 UNREADABLE_BEFORE = "people_words_unreadable_before.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
 CHANGE_SEED1 = "| | change against base_seed1 |"  # object_heavy_seed1
@@ -339,6 +344,45 @@ QUOTES: tuple[Quote, ...] = (
             Cell(UNREADABLE, "| everyday | R@1 |", 3),
             Cell(UNREADABLE_BEFORE, "| everyday | R@1 |", 3),
         ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"finds the scene of an everyday caption in the first ten {N} of the time instead of {N},",
+        tuple(Cell(f, "| everyday | R@10 |", 3) for f in (UNREADABLE, UNREADABLE_BEFORE)),
+    ),
+    Quote(
+        "lab/log.md",
+        r"attr_P@10 \+{N} against base, where the full dose gave \+{N}, and \+{N} on\s+a second",
+        (
+            Cell(DOSE, CHANGE, 1, line=1),
+            Cell(DOSE, CHANGE, 1, line=0),
+            Cell(DOSE_SEED1, CHANGE_SEED1, 1),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"the full dose cost careful captions -{N}\s+R@1 and everyday words -{N} R@10, as v11b's "
+        r"full run paid against v9, while the half dose\s+cost -{N} and -{N}, both inside their "
+        r"intervals; on the second seed\s+\(`people_words_dose_seed1.md`\) the half dose is "
+        r"\+{N} and \+{N}\.",
+        (
+            Cell(DOSE_WORDS, "| careful | R@1 |", 9),
+            Cell(DOSE_WORDS, "| everyday | R@10 |", 9),
+            Cell(DOSE_WORDS, "| careful | R@1 |", 12),
+            Cell(DOSE_WORDS, "| everyday | R@10 |", 12),
+            Cell(DOSE_WORDS_SEED1, "| careful | R@1 |", 6),
+            Cell(DOSE_WORDS_SEED1, "| everyday | R@10 |", 6),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"generator's captions about 0\.02 R@1 in arms this short \(-{N}, and -{N} on the second",
+        (Cell(DOSE, CHANGE, 0, line=1), Cell(DOSE_SEED1, CHANGE_SEED1, 0)),
+    ),
+    Quote(
+        "lab/log.md",
+        r"where `lab/train_pace.py` projected the v11b recipe at {N} minutes from",
+        (Cell(PACE_XEON, "| max_pool |", 11),),
     ),
     # docs/builtin_model.md: the first run projected with validation and rendering counted
     Quote(

@@ -181,3 +181,17 @@ def test_the_v12_draft_is_v11_s_lever_at_a_quarter_of_caption_rows_with_fewer_va
     same = {"p_object_caption": 0.4, "chunk_minutes": v11.train.chunk_minutes}
     assert replace(draft.train, **same) == v11.train
     assert (draft.model, draft.data, draft.val) == (base.model, base.data, base.val)
+
+
+def test_the_v11c_draft_is_v11b_s_at_half_the_dose_and_the_half_arm_at_full_length() -> None:
+    base, v11b, draft = (
+        load_recipe("default"),
+        load_recipe(DRAFTS["v11b-draft"]),
+        load_recipe(DRAFTS["v11c-draft"]),
+    )
+    arm = arm_recipe(base, "object_rows_half", base.data.scenes, base.train.steps, 0.0)
+    assert (draft.name, draft.generation) == ("v11c-draft", "v11")
+    assert draft.train.object_rows == 0.5 and draft.train.object_rows_both_ways
+    assert replace(draft.train, chunk_minutes=0.0) == arm.train
+    assert replace(draft.train, object_rows=1.0) == v11b.train
+    assert (draft.model, draft.data, draft.val) == (base.model, base.data, base.val)
