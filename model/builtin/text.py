@@ -7,10 +7,10 @@ letter trigrams hashed into a fixed number of buckets (fastText's trick): "cylli
 its trigrams with "cylinder", so a word one edit from a known word (or from a word of the synonym
 table) is still read by its spelling (training shows the model misspelt words read that way). A
 word far from every known word ("burgundy", "please") is left out: its trigrams are noise the
-model never trained on, and reading them halved how often people's everyday words found their
-scene (``lab/results/people_words_unreadable.md``). Such words are reported, with the known word
-one edit away when there is one, unless they are function words ("near", "its"), which only glue
-the content words together.
+model never trained on, and reading them drowned the words it knows: captions in people's
+everyday words found their scene far less often (``lab/results/people_words_unreadable.md``).
+Such words are reported, with the known word one edit away when there is one, unless they are
+function words ("near", "its"), which only glue the content words together.
 """
 
 from __future__ import annotations
