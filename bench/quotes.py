@@ -365,13 +365,10 @@ QUOTES: tuple[Quote, ...] = (
         r"full run paid against v9, while the half dose\s+cost -{N} and -{N}, both inside their "
         r"intervals; on the second seed\s+\(`people_words_dose_seed1.md`\) the half dose is "
         r"\+{N} and \+{N}\.",
-        (
-            Cell(DOSE_WORDS, "| careful | R@1 |", 9),
-            Cell(DOSE_WORDS, "| everyday | R@10 |", 9),
-            Cell(DOSE_WORDS, "| careful | R@1 |", 12),
-            Cell(DOSE_WORDS, "| everyday | R@10 |", 12),
-            Cell(DOSE_WORDS_SEED1, "| careful | R@1 |", 6),
-            Cell(DOSE_WORDS_SEED1, "| everyday | R@10 |", 6),
+        tuple(
+            Cell(file, row, i)
+            for file, i in ((DOSE_WORDS, 9), (DOSE_WORDS, 12), (DOSE_WORDS_SEED1, 6))
+            for row in ("| careful | R@1 |", "| everyday | R@10 |")
         ),
     ),
     Quote(

@@ -14,27 +14,34 @@ The error is raised on, so Celery still logs the failed ack.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from kombu.transport import redis, virtual
 
 
 class QoS(redis.QoS):
     """Redis ack emulation that frees the prefetch window even when the ack cannot reach Redis."""
 
-    def ack(self, delivery_tag: str) -> None:
-        """Remove the delivery from Redis' unacked index and forget it, even if Redis is away."""
+    @contextmanager
+    def _forgotten_on_failure(self, delivery_tag: str) -> Iterator[None]:
+        """Forget ``delivery_tag`` here if the block fails (Redis redelivers it later), then
+        raise on."""
         try:
-            super().ack(delivery_tag)
-        except Exception:
-            virtual.QoS.ack(self, delivery_tag)  # forget it here; Redis redelivers it later
-            raise
-
-    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
-        """Requeue or drop the delivery in Redis and forget it, even if Redis is away."""
-        try:
-            super().reject(delivery_tag, requeue=requeue)
+            yield
         except Exception:
             virtual.QoS.ack(self, delivery_tag)
             raise
+
+    def ack(self, delivery_tag: str) -> None:
+        """Remove the delivery from Redis' unacked index and forget it, even if Redis is away."""
+        with self._forgotten_on_failure(delivery_tag):
+            super().ack(delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        """Requeue or drop the delivery in Redis and forget it, even if Redis is away."""
+        with self._forgotten_on_failure(delivery_tag):
+            super().reject(delivery_tag, requeue=requeue)
 
 
 class Channel(redis.Channel):

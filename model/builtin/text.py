@@ -100,10 +100,11 @@ class WordVocab:
         frequent such word, else a word of the synonym table."""
         return _near_known(word, self.words)
 
-    def reads(self, word: str) -> bool:
-        """Whether the model reads ``word``: it knows it, or it is one edit from a known word;
-        any other word is left out of the caption."""
-        return word in self.ids or self.near_known(word) is not None
+    def read_words(self, caption: str) -> list[str]:
+        """The words of ``caption`` the model reads: those it knows, and those one edit from a
+        known word; any other word is left out."""
+        ids = self.ids
+        return [w for w in words_of(caption) if w in ids or self.near_known(w) is not None]
 
     def unknown_words(self, caption: str) -> list[str]:
         """Words of ``caption`` the vocabulary lacks (read by their spelling, or left out), once
@@ -131,14 +132,13 @@ class WordVocab:
     def readable(self, caption: str) -> bool:
         """Whether the model reads any word of ``caption`` (a caption of strange words only
         tells the model nothing it can trust)."""
-        return any(self.reads(w) for w in words_of(caption))
+        return bool(self.read_words(caption))
 
     def encode(self, caption: str) -> torch.Tensor:
         """One caption -> [L, 1 + T] int64 (L >= 1 words it reads; each row: word id, trigram
         ids)."""
         ids, per_word = self.ids, self.trigrams_per_word
-        read = [w for w in words_of(caption) if w in ids or self.near_known(w) is not None]
-        words = read[: self.max_words] or ["."]
+        words = self.read_words(caption)[: self.max_words] or ["."]
         # one tensor at the end: a tensor write per word took half of a caption's time
         rows = [[ids.get(w, UNKNOWN), *word_grams(w, self.buckets, per_word)] for w in words]
         return torch.tensor(rows, dtype=torch.long)
