@@ -31,6 +31,11 @@ from anyseek.errors import AnyseekError, NotFoundError, at_field, plain
 from anyseek.indexer.sources import Skip, SourceRef
 
 FINISHED = (JobStatus.SUCCEEDED, JobStatus.PARTIAL, JobStatus.FAILED, JobStatus.CANCELLED)
+#: how a job's row is locked: FOR NO KEY UPDATE on PostgreSQL, not FOR UPDATE. Staging a chunk
+#: inserts rows that name the job (a key-share lock on its row) before it counts them on the job;
+#: FOR UPDATE waits for every such lock, so a stager or the writer locking the job waited for a
+#: second stager whose own count then waited for it: a deadlock. A job's key never changes.
+JOB_LOCK = {"key_share": True}
 
 
 class JobStateError(AnyseekError):
@@ -122,7 +127,10 @@ def get_job(session: Session, job_id: int, *, lock: bool = False, fresh: bool = 
     """The job ``job_id`` (row-locked when asked, read again when ``fresh``);
     :class:`NotFoundError` otherwise."""
     job = session.get(
-        IndexJob, job_id, with_for_update=lock or None, populate_existing=lock or fresh
+        IndexJob,
+        job_id,
+        with_for_update=JOB_LOCK if lock else None,
+        populate_existing=lock or fresh,
     )
     if job is None:
         raise at_field(NotFoundError(f"no index job {job_id} (see `anyseek jobs list`)"), "job_id")
@@ -211,7 +219,7 @@ def finished_status(job: IndexJob) -> JobStatus:
 def count_done(session: Session, job_counts: dict[int, int]) -> None:
     """Add applied items to their jobs' ``done`` and finish the jobs that are complete."""
     for job_id in sorted(job_counts):  # a fixed lock order: no deadlock between writers
-        job = session.get(IndexJob, job_id, with_for_update=True, populate_existing=True)
+        job = session.get(IndexJob, job_id, with_for_update=JOB_LOCK, populate_existing=True)
         if job is None:
             continue
         session.execute(
