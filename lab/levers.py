@@ -212,6 +212,12 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "0.25): the pixel pairs' term for 8 % less of a step",
         {"train": {"cross_second": 0.25}},
     ),
+    "same_person_pairs": (
+        "a row whose first query is a person's sketch (painting) and that has a second query "
+        "shows that person's painting (sketch) as it: one placement of the objects in both "
+        "(train.same_person_pairs), so the pair teaches the sketch which shape is where",
+        {"train": {"same_person_pairs": True}},
+    ),
     "both": (
         "object_positives and the random person together",
         {

@@ -112,6 +112,11 @@ class TrainRecipe:
     # share of the rows that show a second pixel query, for the pixel pairs (one more pass of
     # those rows through the trunk); caption pairs need none
     cross_second: float = 0.5
+    # a row whose first query is a person's sketch or painting and that shows a second pixel
+    # query shows that person's other drawing of the scene as it: the sketch and painting pair
+    # then shares one placement of the objects, so what it teaches the sketch is what the
+    # painting shows by colour (which shape is where), not where a second person put things
+    same_person_pairs: bool = False
     # bfloat16 autocast where the CPU has it natively and a timed step is faster in it
     # (workbench.pace); False: float32 always
     bf16: bool = True

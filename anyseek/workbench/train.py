@@ -122,22 +122,37 @@ class Batcher:
         wanted = any((*labels, r.cell_weight))
         if wanted and self.objects is None:  # once, not per batch
             self.objects = encode_scenes(self.data.scenes.scenes)
+        if r.same_person_pairs and not set(DRAWN) <= set(self.queries):
+            raise ValueError("same_person_pairs needs a model that takes sketches and paintings")
+        pairs = pairs_of(r.cross_pairs, self.queries)
+        if r.same_person_pairs and not {DRAWN, DRAWN[::-1]} & set(pairs):
+            raise ValueError("same_person_pairs needs the sketch and semseg pair in cross_pairs")
         if r.cell_weight > 0 and self.data.occupied is None:
             raise ValueError("cell_weight needs a training set rendered with objects' cells; "
                              "render it again (delete the run's cache folder)")  # fmt: skip
 
-    def pixel_rows(self, name: str, index: torch.Tensor) -> torch.Tensor:
-        """One modality's inputs for these scenes; drawings from a random person for some."""
+    def people(self, size: int) -> list[str | None]:
+        """Each row's person (None: the generator's drawing), ``p_drawn`` of them a person's."""
+        styles = list(self.data.drawings)
+        return [
+            self.rng.choice(styles) if self.rng.random() < self.recipe.p_drawn else None
+            for _ in range(size)
+        ]
+
+    def pixel_rows(
+        self, name: str, index: torch.Tensor, people: list[str | None] | None = None
+    ) -> torch.Tensor:
+        """One modality's inputs for these scenes; drawings from a random person for some (or,
+        given ``people``, from each row's person)."""
         scenes = self.data.scenes
         x = PIXEL_INPUTS[name](scenes, index)
         if name not in DRAWN or not self.data.drawings:
             return x
-        styles = list(self.data.drawings)
         drawn_rows = []
-        for row in range(len(index)):
-            if self.rng.random() >= self.recipe.p_drawn:
+        for row, person in enumerate(self.people(len(index)) if people is None else people):
+            if person is None:
                 continue
-            drawn = self.data.drawings[self.rng.choice(styles)]
+            drawn = self.data.drawings[person]
             i = int(index[row])
             x[row] = drawn.sketch[i].float()[None] * 2 - 1 if name == "sketch" else drawn.semseg[i]
             drawn_rows.append(row)
@@ -181,25 +196,48 @@ class Batcher:
         share = torch.tensor([float(weights.get(q, 1.0)) for q in self.queries])
         return torch.multinomial(share, size, replacement=True)
 
-    def groups(self, kinds: torch.Tensor, index: torch.Tensor) -> dict[str, Any]:
-        """Pixel query modality -> (its rows, their inputs), for each row's kind (-1: none)."""
+    def groups(
+        self, kinds: torch.Tensor, index: torch.Tensor, people: list[str | None] | None = None
+    ) -> dict[str, Any]:
+        """Pixel query modality -> (its rows, their inputs), for each row's kind (-1: none);
+        drawn rows by each row's person when ``people`` names them, else by a random one."""
         groups = {}
         for k, name in enumerate(self.queries):
             rows = (kinds == k).nonzero().flatten()
             if len(rows):
-                groups[name] = (rows, self.pixel_rows(name, index[rows]))
+                whose = None if people is None else [people[r] for r in rows.tolist()]
+                groups[name] = (rows, self.pixel_rows(name, index[rows], whose))
         return groups
+
+    def paired_drawings(
+        self, first: torch.Tensor, second: torch.Tensor, people: list[str | None]
+    ) -> tuple[torch.Tensor, list[str | None]]:
+        """``same_person_pairs``: each row whose first query is a person's sketch (painting)
+        and that has a second query gets that person's painting (sketch) as it; every other
+        second query is drawn as before. Returns the second kinds and each row's person."""
+        second = second.clone()
+        whose = self.people(len(first))
+        other = {self.queries.index(a): self.queries.index(b) for a, b in (DRAWN, DRAWN[::-1])}
+        for row, (kind, more) in enumerate(zip(first.tolist(), second.tolist(), strict=True)):
+            if kind in other and more >= 0 and people[row] is not None:
+                second[row], whose[row] = other[kind], people[row]
+        return second, whose
 
     def batch(self, size: int) -> dict[str, Any]:
         """Images, pixel queries grouped by modality (with their rows), caption word rows."""
         index = torch.randint(len(self.data), (size,))
         kinds = self.query_kinds(size)
-        groups = self.groups(kinds, index)
+        paired = self.recipe.same_person_pairs and self.recipe.cross_weight > 0
+        people = self.people(size) if paired else None  # each row's person, for both queries
+        groups = self.groups(kinds, index, people)
         second = None  # a second pixel query on some rows, for the cross-pair loss's pixel pairs
         if self.recipe.cross_weight > 0:
             pairs = pairs_of(self.recipe.cross_pairs, self.queries)
             more = second_kinds(kinds, pairs, self.queries, self.recipe.cross_second)
-            second = self.groups(more, index) or None
+            whose = None
+            if people is not None:
+                more, whose = self.paired_drawings(kinds, more, people)
+            second = self.groups(more, index, whose) or None
         captions = [self.caption(int(i)) for i in index]
         positives = None
         if self.recipe.object_positives and any(c.startswith(OBJECT) for c in captions):
