@@ -78,6 +78,9 @@ DOSE_SEED1 = "levers_v11_dose_seed1.md"
 DOSE_WORDS = "people_words_dose.md"
 DOSE_WORDS_SEED1 = "people_words_dose_seed1.md"
 PACE_XEON = "train_pace_amx_v11d.md"
+PACE_EPYC_SLOW = "train_pace_epyc_v11c.md"
+AVERAGED = "held_out_query_averaging.md"
+SAME_PERSON = "levers_same_person.md"
 UNREADABLE_BEFORE = "people_words_unreadable_before.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
 CHANGE_SEED1 = "| | change against base_seed1 |"  # object_heavy_seed1
@@ -380,6 +383,31 @@ QUOTES: tuple[Quote, ...] = (
         "lab/log.md",
         r"where `lab/train_pace.py` projected the v11b recipe at {N} minutes from",
         (Cell(PACE_XEON, "| max_pool |", 11),),
+    ),
+    # lab/log.md: no v11c run on a slower EPYC; drawn queries averaged over moved copies
+    Quote(
+        "lab/log.md",
+        r"projected the v11c recipe at {N} minutes from nothing on this 2-core AMD EPYC with "
+        r"AVX-512 BF16 \(v11b's EPYC: {N},",
+        (Cell(PACE_EPYC_SLOW, "| max_pool |", 11), Cell(PACE_V11B, "| max_pool |", 11)),
+    ),
+    Quote(
+        "lab/log.md",
+        r"lower its sketches from {N} to {N} R@10 and bent copies to {N}, and its paintings stay "
+        r"at or below {N};.*?it finds its scene in the first ten {N} of the time where the "
+        r"sketch does {N}\.",
+        (
+            Cell(AVERAGED, "| as drawn |", 0),
+            Cell(AVERAGED, "| objects moved 0.05 |", 0),
+            Cell(AVERAGED, "| bent 0.05 |", 0),
+            *(Cell(AVERAGED, "| as drawn |", i) for i in (1, 1, 0)),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"moved the held-out person's sketches -{N} and paintings -{N} R@10 against base, and "
+        r"captions -{N} R@1",
+        tuple(Cell(SAME_PERSON, CHANGE, i) for i in (5, 6, 0)),
     ),
     # docs/builtin_model.md: the first run projected with validation and rendering counted
     Quote(
