@@ -122,14 +122,22 @@ class Batcher:
         wanted = any((*labels, r.cell_weight))
         if wanted and self.objects is None:  # once, not per batch
             self.objects = encode_scenes(self.data.scenes.scenes)
-        if r.same_person_pairs and not set(DRAWN) <= set(self.queries):
-            raise ValueError("same_person_pairs needs a model that takes sketches and paintings")
-        pairs = pairs_of(r.cross_pairs, self.queries)
-        if r.same_person_pairs and not {DRAWN, DRAWN[::-1]} & set(pairs):
-            raise ValueError("same_person_pairs needs the sketch and semseg pair in cross_pairs")
+        if r.same_person_pairs:
+            self._check_same_person_pairs()
         if r.cell_weight > 0 and self.data.occupied is None:
             raise ValueError("cell_weight needs a training set rendered with objects' cells; "
                              "render it again (delete the run's cache folder)")  # fmt: skip
+
+    def _check_same_person_pairs(self) -> None:
+        """Refuse ``same_person_pairs`` where it would change nothing: no pixel pairs trained,
+        no sketches and paintings, or no pair of the two."""
+        r = self.recipe
+        if r.cross_weight <= 0:
+            raise ValueError("same_person_pairs needs the cross-pair loss (cross_weight > 0)")
+        if not set(DRAWN) <= set(self.queries):
+            raise ValueError("same_person_pairs needs a model that takes sketches and paintings")
+        if not {DRAWN, DRAWN[::-1]} & set(pairs_of(r.cross_pairs, self.queries)):
+            raise ValueError("same_person_pairs needs the sketch and semseg pair in cross_pairs")
 
     def people(self, size: int) -> list[str | None]:
         """Each row's person (None: the generator's drawing), ``p_drawn`` of them a person's."""
@@ -227,8 +235,8 @@ class Batcher:
         """Images, pixel queries grouped by modality (with their rows), caption word rows."""
         index = torch.randint(len(self.data), (size,))
         kinds = self.query_kinds(size)
-        paired = self.recipe.same_person_pairs and self.recipe.cross_weight > 0
-        people = self.people(size) if paired else None  # each row's person, for both queries
+        # each row's person, for both its queries, when the pairs ask for one person's drawings
+        people = self.people(size) if self.recipe.same_person_pairs else None
         groups = self.groups(kinds, index, people)
         second = None  # a second pixel query on some rows, for the cross-pair loss's pixel pairs
         if self.recipe.cross_weight > 0:

@@ -27,10 +27,11 @@ def two_people() -> TrainingSet:
 
 def recipe(same: bool, **changes: object) -> TrainRecipe:
     """Every row a person's drawing, mostly sketches, every row with a second query, no moves."""
-    return TrainRecipe(
-        p_drawn=1.0, p_shift=0.0, query_weights={"sketch": 20.0}, cross_weight=1.0,
-        cross_second=1.0, same_person_pairs=same, **changes,
-    )  # fmt: skip
+    settings: dict = {
+        "p_drawn": 1.0, "p_shift": 0.0, "query_weights": {"sketch": 20.0}, "cross_weight": 1.0,
+        "cross_second": 1.0, "same_person_pairs": same,
+    }  # fmt: skip
+    return TrainRecipe(**(settings | changes))
 
 
 def sketch_and_painting_people(data: TrainingSet, same: bool) -> list[tuple[set, set]]:
@@ -74,5 +75,7 @@ def test_it_needs_the_pair_it_shapes() -> None:
     data = render_chunk(ChunkJob(6, 0, 2, 64, PEOPLE))
     with pytest.raises(ValueError, match="sketch and semseg pair"):
         Batcher(data, None, recipe(True, cross_pairs=(("caption", "depth"),)), QUERIES)
+    with pytest.raises(ValueError, match="cross_weight > 0"):
+        Batcher(data, None, recipe(True, cross_weight=0.0), QUERIES)
     with pytest.raises(ValueError, match="takes sketches and paintings"):
         Batcher(data, None, recipe(True), ("depth", "normal"))
