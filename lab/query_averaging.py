@@ -29,12 +29,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anyseek.model.service import QueryRequest, SearchModel, load_search_model
-from anyseek.workbench.evaluate import evaluate_generated
+from anyseek.workbench.evaluate import evaluate_rendered, generated_gallery
 from anyseek.workbench.placement import objects_moved
-from anyseek.workbench.train import moved, warped
+from anyseek.workbench.train import DRAWN, moved, warped
 from lab.train_pace import cpu_name
 
-DRAWN = ("sketch", "semseg")
 Move = Callable[[str, torch.Tensor], torch.Tensor]  # (modality, one input) -> a moved copy
 
 #: reading -> (what it does, how one copy is moved, amount)
@@ -108,11 +107,12 @@ def main() -> None:
 
     began = time.monotonic()
     model = load_search_model(args.model)
+    gallery = generated_gallery(model, args.n, args.seed, human=True)  # one for every reading
     rows = []
     for label, (_, kind, amount) in READINGS.items():
         torch.manual_seed(0)  # the same copies' randomness for every reading
         asked = model if kind == "none" else Averaged(model, move_of(kind, amount), args.copies)
-        report = evaluate_generated(asked, args.n, args.seed, human=True).report
+        report = evaluate_rendered(asked, gallery, args.seed).report
         values = [next(iter(report[row].values()))[metric] for row, _, metric in COLUMNS]
         rows.append((label, values))
         print(label, [round(v, 3) for v in values], flush=True)

@@ -21,7 +21,7 @@ from anyseek.model.fourm.imagenet import normalize_images
 from anyseek.model.runtime.fusion import fuse
 from anyseek.model.service import QueryRequest, SearchModel
 from anyseek.scenes.tensors import PIXEL_INPUTS, SceneTensors
-from anyseek.workbench.cache import Drawings
+from anyseek.workbench.cache import Drawings, TrainingSet
 from anyseek.workbench.metrics import (
     CAPTION_TEXTS,
     Report,
@@ -201,22 +201,33 @@ def input_size(model: SearchModel) -> int:
     return int(model.image_input(Image.new("RGB", (8, 8))).shape[-1])
 
 
-def evaluate_generated(
-    model: SearchModel, n: int, seed: int, *, human: bool = False
-) -> RetrievalResult:
-    """Render ``n`` held-out scenes of ``seed`` (with people's drawings of them when ``human``:
-    the default person and every held-out one, read the way ``model`` reads them; the
-    generator's sketches too, when ``model`` reads a drawing's content box) and evaluate
-    ``model`` on them."""
+def generated_gallery(model: SearchModel, n: int, seed: int, *, human: bool = False) -> TrainingSet:
+    """Render ``n`` held-out scenes of ``seed`` at the side ``model`` reads (with people's
+    drawings of them when ``human``: the default person and every held-out one, read the way
+    ``model`` reads them; the generator's sketches too, when ``model`` reads a drawing's
+    content box)."""
     from anyseek.workbench.cache import ChunkJob, render_chunk
     from anyseek.workbench.drawing_transforms import model_readers
     from anyseek.workbench.styles import HELD_OUT
 
-    size = input_size(model)
     styles = ("default", *HELD_OUT) if human else ()
     drawn = {"sketch", "semseg"} <= set(model.query_modalities)
     readers = model_readers(model) if drawn else None
-    gallery = render_chunk(ChunkJob(seed, 0, n, size, styles, readers))
+    return render_chunk(ChunkJob(seed, 0, n, input_size(model), styles, readers))
+
+
+def evaluate_rendered(model: SearchModel, gallery: TrainingSet, seed: int) -> RetrievalResult:
+    """Evaluate ``model`` on a gallery :func:`generated_gallery` rendered from ``seed``."""
+    from anyseek.workbench.styles import HELD_OUT
+
     return evaluate_model(
         model, gallery.scenes, gallery.drawings, seed=seed, held_out=HELD_OUT, edge_baseline=True
     )
+
+
+def evaluate_generated(
+    model: SearchModel, n: int, seed: int, *, human: bool = False
+) -> RetrievalResult:
+    """Render ``n`` held-out scenes of ``seed`` (:func:`generated_gallery`) and evaluate
+    ``model`` on them."""
+    return evaluate_rendered(model, generated_gallery(model, n, seed, human=human), seed)
