@@ -218,6 +218,18 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "(train.same_person_pairs), so the pair teaches the sketch which shape is where",
         {"train": {"same_person_pairs": True}},
     ),
+    "twin_rows": (
+        "each scene of a batch on two rows, each with its own pixel query and caption: the "
+        "image tower embeds 128 images, not 256, and the two rows' queries are the pixel "
+        "pairs, with no second pass through the trunk (train.twin_rows, cross_second 0; "
+        "anyseek.workbench.twins)",
+        {"train": {"twin_rows": True, "cross_second": 0.0}},
+    ),
+    "twin_rows_1140": (
+        "twin_rows given 1,140 steps: base's 800 steps' minutes, as a twin step cost 0.70 of "
+        "base's on the machine of levers_twins.md",
+        {"train": {"twin_rows": True, "cross_second": 0.0, "steps": 1140}},
+    ),
     "both": (
         "object_positives and the random person together",
         {

@@ -112,10 +112,12 @@ def cross_loss(
     pairs: Sequence[Pair],
     scale: torch.Tensor,
     positives: torch.Tensor | None = None,
+    same: torch.Tensor | None = None,
 ) -> torch.Tensor | None:
     """Mean symmetric InfoNCE over the pairs, each over the rows that show both of its
     modalities (at least two); None when no pair has two rows. ``positives`` [B, B]: which
-    scenes each row's caption fits (a one-object caption fits several)."""
+    scenes each row's caption fits (a one-object caption fits several); ``same`` [B, B]: which
+    rows show one scene (``anyseek.workbench.twins``), right for a pixel pair too."""
     terms = []
     for a, b in pairs:
         if a not in per_modality or b not in per_modality:
@@ -128,5 +130,7 @@ def cross_loss(
         if positives is not None and CAPTION in (a, b):
             fit = positives[rows][:, rows]
             fit = fit if a == CAPTION else fit.t()
+        elif same is not None:
+            fit = same[rows][:, rows]
         terms.append(info_nce(va[rows].float(), vb[rows].float(), scale, fit))
     return torch.stack(terms).mean() if terms else None

@@ -117,6 +117,10 @@ class TrainRecipe:
     # then shares one placement of the objects, so what it teaches the sketch is what the
     # painting shows by colour (which shape is where), not where a second person put things
     same_person_pairs: bool = False
+    # each scene of a batch on two neighbouring rows (workbench.twins): its image embedded once
+    # for both, the two rows' pixel queries a cross pair without a second trunk pass (needs
+    # cross_second 0)
+    twin_rows: bool = False
     # bfloat16 autocast where the CPU has it natively and a timed step is faster in it
     # (workbench.pace); False: float32 always
     bf16: bool = True

@@ -57,6 +57,13 @@ from anyseek.workbench.presence import (
     trusted_rows,
 )
 from anyseek.workbench.recipe import TrainRecipe
+from anyseek.workbench.twins import (
+    check_twin_rows,
+    image_rows,
+    same_scene,
+    twin_index,
+    twin_shown,
+)
 
 DRAWN = ("sketch", "semseg")  # pixel modalities a person draws
 
@@ -124,6 +131,8 @@ class Batcher:
             self.objects = encode_scenes(self.data.scenes.scenes)
         if r.same_person_pairs:
             self._check_same_person_pairs()
+        if r.twin_rows:
+            check_twin_rows(r.batch, r.cross_second, r.same_person_pairs)
         if r.cell_weight > 0 and self.data.occupied is None:
             raise ValueError("cell_weight needs a training set rendered with objects' cells; "
                              "render it again (delete the run's cache folder)")  # fmt: skip
@@ -233,7 +242,11 @@ class Batcher:
 
     def batch(self, size: int) -> dict[str, Any]:
         """Images, pixel queries grouped by modality (with their rows), caption word rows."""
-        index = torch.randint(len(self.data), (size,))
+        twins = self.recipe.twin_rows
+        index = (
+            twin_index(len(self.data), size) if twins else torch.randint(len(self.data), (size,))
+        )
+        same = same_scene(index) if twins else None  # [B, B]: rows of one scene (twin rows)
         kinds = self.query_kinds(size)
         # each row's person, for both its queries, when the pairs ask for one person's drawings
         people = self.people(size) if self.recipe.same_person_pairs else None
@@ -250,6 +263,8 @@ class Batcher:
         positives = None
         if self.recipe.object_positives and any(c.startswith(OBJECT) for c in captions):
             positives = fitting(captions, self.objects[index])
+        if same is not None:  # a twin's caption fits its scene's image on both rows
+            positives = same if positives is None else positives | same
         texts = [c.removeprefix(OBJECT) for c in captions]
         negatives = self.binding_negatives(texts, index)
         named, named_fit = self.object_rows(index)
@@ -264,7 +279,10 @@ class Batcher:
         if self.recipe.cell_weight > 0:
             cells = cell_labels(self.objects[index], self.data.occupied[index])
         return {
-            "rgb": normalize_images(self.data.scenes.rgb[index]),
+            # each scene's image once: twin rows share one (``image_rows`` says whose)
+            "rgb": normalize_images(self.data.scenes.rgb[index[::2] if twins else index]),
+            "image_rows": image_rows(size) if twins else None,
+            "same": same,
             "groups": groups,
             # the batch's captions, then negatives, then the extra one-object rows
             "words": self.vocab.batch(texts + negatives + named),
@@ -421,6 +439,8 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         sdpa_kernel(ATTENTION[recipe.attention]),
     ):
         images, grid = model.embed_images_and_grid(batch["rgb"])
+        if batch.get("image_rows") is not None:  # twin rows: each image on both its rows
+            images, grid = images[batch["image_rows"]], grid[batch["image_rows"]]
         names = list(batch["groups"])
         rows = torch.cat([batch["groups"][n][0] for n in names])
         queries = model.embed_mixed(names, {n: batch["groups"][n][1] for n in names})
@@ -433,7 +453,10 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
     extra_rows = 0 if named_fit is None else len(named_fit)
     texts, negatives = words[: len(images)], words[len(images) : len(words) - extra_rows]
     scale = state.log_scale.exp()
-    pixel_loss = info_nce(queries, images[rows], scale)
+    same = batch.get("same")
+    pixel_loss = info_nce(
+        queries, images[rows], scale, None if same is None else same[rows][:, rows]
+    )
     extra = negatives if len(negatives) else None
     named = words[len(words) - extra_rows :]
     both_ways = named_fit is not None and recipe.object_rows_both_ways
@@ -488,12 +511,15 @@ def _cross(
     recipe: TrainRecipe,
 ) -> torch.Tensor | None:
     """The cross-pair loss of a batch (``anyseek.workbench.cross``): each row's caption, first and
-    second pixel query, paired as the recipe lists."""
+    second pixel query (with twin rows, its twin's first), paired as the recipe lists."""
     shown = [(batch["groups"], queries)]
     if second is not None:
         shown.append((batch["second"], second))
+    if batch.get("same") is not None:  # twin rows: each row's twin's query is its second
+        shown.append(twin_shown(batch["groups"], queries))
     pairs = pairs_of(recipe.cross_pairs, cross_modalities()[1:])
-    return cross_loss(modality_rows(texts, shown), pairs, scale, batch.get("positives"))
+    per_modality = modality_rows(texts, shown)
+    return cross_loss(per_modality, pairs, scale, batch.get("positives"), batch.get("same"))
 
 
 def train_chunks(
