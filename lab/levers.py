@@ -226,9 +226,14 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         {"train": {"twin_rows": True, "cross_second": 0.0}},
     ),
     "twin_rows_1140": (
-        "twin_rows given 1,140 steps: base's 800 steps' minutes, as a twin step cost 0.70 of "
-        "base's on the machine of levers_twins.md",
+        "twin_rows given 1,140 steps, 1.43 times base's 800: fewer minutes than base's, as a "
+        "twin step costs 0.6-0.7 of base's (levers_twins.md)",
         {"train": {"twin_rows": True, "cross_second": 0.0, "steps": 1140}},
+    ),
+    "twin_rows_960": (
+        "twin_rows given 960 steps, 1.2 times base's 800: about 0.72 of base's minutes, what "
+        "brings a full run projected at 152 minutes (train_pace_amx_v11c.md) to 120",
+        {"train": {"twin_rows": True, "cross_second": 0.0, "steps": 960}},
     ),
     "both": (
         "object_positives and the random person together",
@@ -250,7 +255,7 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 #: arms run twice, to measure chance
 SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross", "content_box",
           "cross_pairs", "pixels_96", "base_900", "wide_max", "object_heavy",
-          "object_rows_half")  # fmt: skip
+          "object_rows_half", "twin_rows_1140")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (
