@@ -226,13 +226,13 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         {"train": {"twin_rows": True, "cross_second": 0.0}},
     ),
     "twin_rows_1140": (
-        "twin_rows given 1,140 steps, 1.43 times base's 800: fewer minutes than base's, as a "
+        "twin_rows given 1,140 steps, 1.43 times base's 800: about base's minutes, as a "
         "twin step costs 0.6-0.7 of base's (levers_twins.md)",
         {"train": {"twin_rows": True, "cross_second": 0.0, "steps": 1140}},
     ),
     "twin_rows_960": (
-        "twin_rows given 960 steps, 1.2 times base's 800: about 0.72 of base's minutes, what "
-        "brings a full run projected at 152 minutes (train_pace_amx_v11c.md) to 120",
+        "twin_rows given 960 steps, 1.2 times base's 800: between base's step count and its "
+        "minutes, nearer what a full run inside 120 minutes on a slower machine could pay",
         {"train": {"twin_rows": True, "cross_second": 0.0, "steps": 960}},
     ),
     "both": (

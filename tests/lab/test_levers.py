@@ -150,6 +150,24 @@ def test_base_900_is_base_with_the_steps_a_500_step_pixels_96_arm_has_minutes_fo
     assert replace(long, name=short.name, train=replace(long.train, steps=500, seed=0)) == short
 
 
+def test_the_twin_arms_are_base_with_twin_rows_and_their_steps_only() -> None:
+    from anyseek.workbench.twins import check_twin_rows
+
+    base = load_recipe("default")
+    short = arm_recipe(base, "base", 600, 800, 1.0)
+    arms = {"twin_rows": (800, 0), "twin_rows_1140": (1140, 0), "twin_rows_960": (960, 0),
+            "twin_rows_1140_seed1": (1140, 1)}  # fmt: skip
+    for arm, (steps, seed) in arms.items():
+        twin = arm_recipe(base, arm, 600, 800, 1.0)
+        t = twin.train
+        assert (t.twin_rows, t.cross_second, t.steps, t.seed) == (True, 0.0, steps, seed)
+        check_twin_rows(t.batch, t.cross_second, t.same_person_pairs)  # a batcher takes it
+        plain = replace(
+            t, twin_rows=False, cross_second=short.train.cross_second, steps=800, seed=0
+        )
+        assert replace(twin, name=short.name, train=plain) == short
+
+
 def test_the_wide_max_arm_is_base_with_the_widened_network_only() -> None:
     base = load_recipe("default")
     short = arm_recipe(base, "base", 600, 50, 1.0)
