@@ -81,6 +81,9 @@ PACE_XEON = "train_pace_amx_v11d.md"
 PACE_EPYC_SLOW = "train_pace_epyc_v11c.md"
 AVERAGED = "held_out_query_averaging.md"
 SAME_PERSON = "levers_same_person.md"
+PACE_XEON_SLOW = "train_pace_amx_v11c_b.md"
+TWINS = "levers_twins.md"  # change rows against base: twin_rows (0), _1140 (1), _960 (2)
+TWIN_STEP = "step_pair_twins.md"
 UNREADABLE_BEFORE = "people_words_unreadable_before.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
 CHANGE_SEED1 = "| | change against base_seed1 |"  # object_heavy_seed1
@@ -408,6 +411,42 @@ QUOTES: tuple[Quote, ...] = (
         r"moved the held-out person's sketches -{N} and paintings -{N} R@10 against base, and "
         r"captions -{N} R@1",
         tuple(Cell(SAME_PERSON, CHANGE, i) for i in (5, 6, 0)),
+    ),
+    Quote(
+        "lab/log.md",
+        r"This 2-core AMX Xeon projects the v11c recipe at {N} minutes\s+from nothing",
+        (Cell(PACE_XEON_SLOW, "| max_pool |", 11),),
+    ),
+    Quote(
+        "lab/log.md",
+        r"a twin step costs {N} of a plain one\..*?attr_P@10 -{N} and the held-out person's "
+        r"paintings -{N} R@10",
+        (
+            Cell(TWIN_STEP, "Median of the per-turn ratios,", 0),
+            Cell(TWINS, CHANGE, 1),
+            Cell(TWINS, CHANGE, 6),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"caption R@1 \+{N} and \+{N}, the lowest pair of pixel\s+modalities {N} and {N} R@1 "
+        r"against base's {N} and {N}; but attr_P@10 falls -{N} and\s+-{N}, and the held-out "
+        r"paintings move -{N} and \+{N}\. At 960 steps, 1\.2 times base's,\s+binding falls "
+        r"-{N} and the held-out paintings -{N}\.",
+        (
+            Cell(TWINS, CHANGE, 0, line=1),
+            Cell(TWINS, CHANGE_SEED1, 0),
+            Cell(TWINS, "| twin_rows_1140 |", 0, line=1),
+            Cell(TWINS, "| twin_rows_1140_seed1 |", 0, line=1),
+            Cell(TWINS, "| base |", 0, line=1),
+            Cell(TWINS, "| base_seed1 |", 0, line=1),
+            Cell(TWINS, CHANGE, 1, line=1),
+            Cell(TWINS, CHANGE_SEED1, 1),
+            Cell(TWINS, CHANGE, 6, line=1),
+            Cell(TWINS, CHANGE_SEED1, 6),
+            Cell(TWINS, CHANGE, 1, line=2),
+            Cell(TWINS, CHANGE, 6, line=2),
+        ),
     ),
     # docs/builtin_model.md: the first run projected with validation and rendering counted
     Quote(
