@@ -235,6 +235,19 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "minutes, nearer what a full run inside 120 minutes on a slower machine could pay",
         {"train": {"twin_rows": True, "cross_second": 0.0, "steps": 960}},
     ),
+    "object_rows_half_twins": (
+        "object_rows_half with twin rows at 1,140 steps (about the minutes of 800 without): "
+        "whether v11c's lever keeps its binding when twin rows spend the step's minutes",
+        {
+            "train": {
+                "object_rows": 0.5,
+                "object_rows_both_ways": True,
+                "twin_rows": True,
+                "cross_second": 0.0,
+                "steps": 1140,
+            }
+        },
+    ),
     "both": (
         "object_positives and the random person together",
         {

@@ -166,6 +166,9 @@ def test_the_twin_arms_are_base_with_twin_rows_and_their_steps_only() -> None:
             t, twin_rows=False, cross_second=short.train.cross_second, steps=800, seed=0
         )
         assert replace(twin, name=short.name, train=plain) == short
+    both = arm_recipe(base, "object_rows_half_twins", 600, 800, 1.0).train
+    half = arm_recipe(base, "object_rows_half", 600, 800, 1.0).train
+    assert replace(both, twin_rows=False, cross_second=half.cross_second, steps=800) == half
 
 
 def test_the_wide_max_arm_is_base_with_the_widened_network_only() -> None:
