@@ -84,6 +84,7 @@ SAME_PERSON = "levers_same_person.md"
 PACE_XEON_SLOW = "train_pace_amx_v11c_b.md"
 TWINS = "levers_twins.md"  # change rows against base: twin_rows (0), _1140 (1), _960 (2)
 TWIN_STEP = "step_pair_twins.md"
+TWIN_OBJECTS = "levers_twins_objects.md"  # change rows: object_rows_half (0), with twins (1)
 UNREADABLE_BEFORE = "people_words_unreadable_before.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
 CHANGE_SEED1 = "| | change against base_seed1 |"  # object_heavy_seed1
@@ -411,6 +412,20 @@ QUOTES: tuple[Quote, ...] = (
         r"moved the held-out person's sketches -{N} and paintings -{N} R@10 against base, and "
         r"captions -{N} R@1",
         tuple(Cell(SAME_PERSON, CHANGE, i) for i in (5, 6, 0)),
+    ),
+    Quote(
+        "lab/log.md",
+        r"attr_P@10 \+{N} against base where the object rows alone at 800 steps\s+give \+{N}, "
+        r"with caption R@1 \+{N} where they give -{N}, and the held-out person's sketches\s+"
+        r"-{N} and paintings \+{N}\.",
+        (
+            Cell(TWIN_OBJECTS, CHANGE, 1, line=1),
+            Cell(TWIN_OBJECTS, CHANGE, 1),
+            Cell(TWIN_OBJECTS, CHANGE, 0, line=1),
+            Cell(TWIN_OBJECTS, CHANGE, 0),
+            Cell(TWIN_OBJECTS, CHANGE, 5, line=1),
+            Cell(TWIN_OBJECTS, CHANGE, 6, line=1),
+        ),
     ),
     Quote(
         "lab/log.md",
