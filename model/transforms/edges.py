@@ -100,7 +100,11 @@ class SketchTransform(EdgesTransform):
 
 
 def line_mask(grey: np.ndarray, polarity: str) -> np.ndarray:
-    """Boolean ``[H, W]`` mask of line pixels from a ``[0, 1]`` greyscale drawing."""
+    """Boolean ``[H, W]`` mask of line pixels from a greyscale drawing: float in ``[0, 1]``, or
+    uint8 codes read as code / 255 (an 8-bit file), whose mask is found from the count of each
+    code instead of from every pixel: the same mask, at a fraction of the time."""
+    if grey.dtype == np.uint8:
+        return _eight_bit_line_mask(grey, polarity)
     from skimage.filters import threshold_otsu  # deferred: a slow import
 
     if polarity == "auto":
@@ -112,6 +116,42 @@ def line_mask(grey: np.ndarray, polarity: str) -> np.ndarray:
     if not mask.any():
         raise UserInputError("the sketch is empty: no lines found")
     return mask
+
+
+EIGHT_BIT_GREY = np.arange(256, dtype=np.float32) / 255.0  # the [0, 1] grey of each 8-bit code
+
+
+def _eight_bit_line_mask(codes: np.ndarray, polarity: str) -> np.ndarray:
+    """:func:`line_mask` of ``codes / 255``, from the 256 codes' pixel counts: the median, the
+    contrast and Otsu's histogram read off the counts give the float path's values bit for bit
+    (each pixel's bin depends only on its value and the image's range, which the codes present
+    span), then the mask is one lookup per pixel."""
+    from skimage.filters import threshold_otsu  # deferred: a slow import
+
+    counts = np.bincount(codes.ravel(), minlength=256)
+    present = np.flatnonzero(counts)
+    if polarity == "auto":
+        polarity = "dark_lines" if _median(present, counts) >= 0.5 else "light_lines"
+    ink = 1.0 - EIGHT_BIT_GREY if polarity == "dark_lines" else EIGHT_BIT_GREY
+    inks = ink[present]
+    if float(inks.max() - inks.min()) < MIN_CONTRAST:
+        raise UserInputError("the sketch is empty: no lines found (the image is a single tone)")
+    hist, edges = np.histogram(inks, bins=256, weights=counts[present])
+    centres = (edges[:-1] + edges[1:]) / 2.0  # as skimage's own histogram finds them
+    threshold = threshold_otsu(hist=(hist.astype(np.int64), centres))
+    mask = (ink > threshold)[codes]
+    if not mask.any():
+        raise UserInputError("the sketch is empty: no lines found")
+    return mask
+
+
+def _median(present: np.ndarray, counts: np.ndarray) -> float:
+    """``np.median`` of the image whose code ``c`` covers ``counts[c]`` pixels, as its grey: the
+    median of its middle one or two pixels, which numpy averages as it does for the whole."""
+    n = int(counts.sum())
+    ends = np.cumsum(counts[present])  # the sorted image's last index + 1 of each present code
+    middle = present[np.searchsorted(ends, [(n - 1) // 2, n // 2], side="right")]
+    return float(np.median(EIGHT_BIT_GREY[middle]))
 
 
 def content_square(ink: torch.Tensor, margin: float) -> torch.Tensor:
@@ -134,7 +174,8 @@ def content_square(ink: torch.Tensor, margin: float) -> torch.Tensor:
 
 
 def _grey(source: ImageSource) -> np.ndarray:
-    """A ``[0, 1]`` float greyscale image; transparency is composited over the background."""
+    """A ``[0, 1]`` float greyscale image, or an 8-bit one's uint8 codes (read as code / 255);
+    transparency is composited over the background."""
     if (array := single_channel_array(source, "sketch array", "greyscale sketch")) is not None:
         array = array.astype(np.float32)
         if array.max() > 1.0:
@@ -152,7 +193,7 @@ def _grey(source: ImageSource) -> np.ndarray:
             # Strokes on a transparent canvas: opaque pixels are lines, whatever their colour.
             return 1.0 - alpha
         return grey * alpha + (1.0 - alpha)  # composite over a white background
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    return np.asarray(image.convert("L"))  # uint8 codes, read as code / 255 by line_mask
 
 
 def _resize_binary(mask: torch.Tensor, size: int) -> torch.Tensor:

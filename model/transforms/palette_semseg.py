@@ -116,16 +116,23 @@ class PaletteSemsegTransform:
 
     def _ids_from_colors(self, image: Image.Image) -> np.ndarray:
         """Painted RGB(A) pixels -> class ids; transparent pixels are class 0."""
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.int64)
-        packed = (rgba[..., 0] << 16) | (rgba[..., 1] << 8) | rgba[..., 2]
+        rgba = np.ascontiguousarray(np.asarray(image.convert("RGBA")))  # [H, W, 4] uint8
+        # each pixel as one little-endian 32-bit word: r | g << 8 | b << 16 | alpha << 24, read
+        # in place, so no pixel is widened or shifted one channel at a time
+        word = rgba.view("<u4")[..., 0]
+        painted = word & 0xFFFFFF
         colors = self.palette.colors
-        codes = (colors[:, 0] << 16) | (colors[:, 1] << 8) | colors[:, 2]
+        codes = (colors[:, 0] | (colors[:, 1] << 8) | (colors[:, 2] << 16)).astype(np.uint32)
         order = np.argsort(codes)  # a binary search per pixel among the few palette colours
-        at = np.searchsorted(codes[order], packed).clip(0, len(codes) - 1)
-        ids = np.where(codes[order][at] == packed, order[at], -1)
-        ids = np.where(rgba[..., 3] == 0, 0, ids)
+        known = codes[order]
+        at = np.searchsorted(known, painted)
+        np.minimum(at, len(codes) - 1, out=at)
+        ids = order[at]
+        ids[known[at] != painted] = -1
+        ids[word < (1 << 24)] = 0  # alpha 0
         if (ids < 0).any():
-            bad = np.unique(packed[ids < 0])[:5]
+            bad_rgb = rgba[ids < 0][:, :3].astype(np.int64)
+            bad = np.unique((bad_rgb[:, 0] << 16) | (bad_rgb[:, 1] << 8) | bad_rgb[:, 2])[:5]
             shown = ", ".join(str((int(b) >> 16, (int(b) >> 8) & 255, int(b) & 255)) for b in bad)
             raise UserInputError(
                 f"segmentation has {int((ids < 0).sum())} pixels in colours outside this model's "
