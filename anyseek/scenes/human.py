@@ -14,7 +14,7 @@ scene's description (its scene graph and where each object appears), under
 
 from __future__ import annotations
 
-import itertools
+import functools
 import math
 from dataclasses import dataclass
 
@@ -94,15 +94,20 @@ class _Hand:
         if closed:
             points = [*points, points[0]]
         step = max(2.0, self.style.canvas / 64)
-        out: list[Point] = []
-        for (x0, y0), (x1, y1) in itertools.pairwise(points):
-            n = max(1, int(math.hypot(x1 - x0, y1 - y0) / step))
-            out += [(x0 + (x1 - x0) * t / n, y0 + (y1 - y0) * t / n) for t in range(n)]
-        out.append(points[-1])
+        corners = np.array(points, dtype=np.float64).reshape(-1, 2)
+        spans = corners[1:] - corners[:-1]
+        counts = np.array([max(1, int(math.hypot(dx, dy) / step)) for dx, dy in spans.tolist()])
+        # every segment's samples at once: start + (end - start) * t / n for t < n, the same
+        # float64 operations in the same order as one point at a time
+        segment = np.repeat(np.arange(len(counts)), counts)  # (P,) the segment of each sample
+        t = np.arange(len(segment)) - (np.cumsum(counts) - counts)[segment]
+        n = counts[segment]
+        samples = corners[segment] + spans[segment] * t[:, None] / n[:, None]
+        out = np.concatenate([samples, corners[-1:]])  # (P + 1, 2)
         noise = self.rng.normal(0, self.style.wobble * self.style.canvas, (len(out), 2))
         kernel = np.ones(5) / 5  # smooth: a tremor, not salt and pepper
         noise = np.stack([np.convolve(noise[:, i], kernel, mode="same") for i in range(2)], 1)
-        return [(x + dx, y + dy) for (x, y), (dx, dy) in zip(out, noise, strict=True)]
+        return [tuple(p) for p in (out + noise).tolist()]
 
     def pieces(self, stroke: list[Point]) -> list[list[Point]]:
         """A stroke as the pen draws it: whole, or in pieces with gaps when it skips."""
@@ -119,10 +124,13 @@ class _Hand:
 
 def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 24) -> list[Point]:
     """Points around an ellipse."""
-    return [
-        (cx + rx * math.cos(2 * math.pi * t / n), cy + ry * math.sin(2 * math.pi * t / n))
-        for t in range(n)
-    ]
+    return [(cx + rx * c, cy + ry * s) for c, s in _unit_circle(n)]
+
+
+@functools.cache
+def _unit_circle(n: int) -> tuple[Point, ...]:
+    """(cos, sin) of n equal steps around the circle, computed once per n."""
+    return tuple((math.cos(2 * math.pi * t / n), math.sin(2 * math.pi * t / n)) for t in range(n))
 
 
 def shape_outline(shape: str, cx: float, cy: float, w: float, h: float) -> list[list[Point]]:
@@ -212,8 +220,8 @@ def _placements(views: tuple[ObjectView, ...], instance: np.ndarray, hand: _Hand
 def _horizon_row(semseg: np.ndarray) -> float:
     """Where the floor meets the wall, as a fraction of the height (median of the columns)."""
     floor = semseg == FLOOR
-    tops = [int(np.argmax(col)) for col in floor.T if col.any()]
-    return float(np.median(tops)) / semseg.shape[0] if tops else 0.5
+    tops = floor.argmax(0)[floor.any(0)]  # each column's first floor row
+    return float(np.median(tops)) / semseg.shape[0] if len(tops) else 0.5
 
 
 def _horizon(horizon: float, hand: _Hand) -> list[Point]:

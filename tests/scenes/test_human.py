@@ -100,3 +100,35 @@ def test_captions_say_only_true_things_in_own_words(samples) -> None:
         assert facts and satisfies(scene_facts(sample), facts), (caption, sample.captions[0])
         own_words += canonical_caption(caption) != caption
     assert own_words > 20  # most captions use a word of the person's own
+
+
+def _wobbly_point_by_point(hand, points, closed):
+    """The tremor stroke one sample at a time: the definition the array version must equal."""
+    import itertools
+    import math
+
+    if closed:
+        points = [*points, points[0]]
+    step = max(2.0, hand.style.canvas / 64)
+    out = []
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
+        n = max(1, int(math.hypot(x1 - x0, y1 - y0) / step))
+        out += [(x0 + (x1 - x0) * t / n, y0 + (y1 - y0) * t / n) for t in range(n)]
+    out.append(points[-1])
+    noise = hand.rng.normal(0, hand.style.wobble * hand.style.canvas, (len(out), 2))
+    kernel = np.ones(5) / 5
+    noise = np.stack([np.convolve(noise[:, i], kernel, mode="same") for i in range(2)], 1)
+    return [(x + dx, y + dy) for (x, y), (dx, dy) in zip(out, noise, strict=True)]
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_a_stroke_is_resampled_exactly_as_point_by_point(closed) -> None:
+    from anyseek.scenes.human import _Hand, shape_outline
+
+    for seed, shape in enumerate(("cube", "sphere", "cylinder", "cone", "torus")):
+        style = HumanStyle(canvas=(64, 256, 300)[seed % 3])
+        for stroke in shape_outline(shape, 120.3, 90.7, 57.1 + seed, 33.9):
+            stroke = [*stroke, (3.0, 3.0)]  # and a long segment back to a corner
+            fast = _Hand(seed, style).wobbly(stroke, closed)
+            slow = _wobbly_point_by_point(_Hand(seed, style), stroke, closed)
+            assert fast == [(float(x), float(y)) for x, y in slow]
