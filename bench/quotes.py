@@ -84,6 +84,7 @@ SAME_PERSON = "levers_same_person.md"
 PACE_XEON_SLOW = "train_pace_amx_v11c_b.md"
 TWINS = "levers_twins.md"  # change rows against base: twin_rows (0), _1140 (1), _960 (2)
 TWIN_STEP = "step_pair_twins.md"
+RENDER_PAIR = "render_pair.md"
 TWIN_OBJECTS = "levers_twins_objects.md"  # change rows: object_rows_half (0), with twins (1)
 UNREADABLE_BEFORE = "people_words_unreadable_before.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
@@ -431,6 +432,17 @@ QUOTES: tuple[Quote, ...] = (
         "lab/log.md",
         r"This 2-core AMX Xeon projects the v11c recipe at {N} minutes\s+from nothing",
         (Cell(PACE_XEON_SLOW, "| max_pool |", 11),),
+    ),
+    Quote(
+        "lab/log.md",
+        r"Rendering a training set in {N} of its time.*?{N} s per 1,000 scenes before, {N} after, "
+        r"a median ratio of {N},",
+        (
+            Cell(RENDER_PAIR, "After / before, median of the turns:", 0),
+            Cell(RENDER_PAIR, "| before |", -1),
+            Cell(RENDER_PAIR, "| after |", -1),
+            Cell(RENDER_PAIR, "After / before, median of the turns:", 0),
+        ),
     ),
     Quote(
         "lab/log.md",
