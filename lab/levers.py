@@ -268,7 +268,7 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 #: arms run twice, to measure chance
 SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross", "content_box",
           "cross_pairs", "pixels_96", "base_900", "wide_max", "object_heavy",
-          "object_rows_half", "twin_rows_1140")  # fmt: skip
+          "object_rows_half", "twin_rows_1140", "object_rows_half_twins")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (

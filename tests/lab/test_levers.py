@@ -169,6 +169,8 @@ def test_the_twin_arms_are_base_with_twin_rows_and_their_steps_only() -> None:
     both = arm_recipe(base, "object_rows_half_twins", 600, 800, 1.0).train
     half = arm_recipe(base, "object_rows_half", 600, 800, 1.0).train
     assert replace(both, twin_rows=False, cross_second=half.cross_second, steps=800) == half
+    again = arm_recipe(base, "object_rows_half_twins_seed1", 600, 800, 1.0).train
+    assert again.seed == 1 and replace(again, seed=0) == both
 
 
 def test_the_wide_max_arm_is_base_with_the_widened_network_only() -> None:
