@@ -85,6 +85,7 @@ PACE_XEON_SLOW = "train_pace_amx_v11c_b.md"
 TWINS = "levers_twins.md"  # change rows against base: twin_rows (0), _1140 (1), _960 (2)
 TWIN_STEP = "step_pair_twins.md"
 RENDER_PAIR = "render_pair.md"
+TWIN_OBJECTS_SEED1 = "levers_twins_objects_seed1.md"  # change rows: _half_seed1 (0), _twins (1)
 TWIN_OBJECTS = "levers_twins_objects.md"  # change rows: object_rows_half (0), with twins (1)
 UNREADABLE_BEFORE = "people_words_unreadable_before.md"
 CHANGE = "| | change against base |"  # its lines: wide_max, focus_more, object_heavy, base_seed1
@@ -432,6 +433,31 @@ QUOTES: tuple[Quote, ...] = (
         "lab/log.md",
         r"This 2-core AMX Xeon projects the v11c recipe at {N} minutes\s+from nothing",
         (Cell(PACE_XEON_SLOW, "| max_pool |", 11),),
+    ),
+    Quote(
+        "lab/log.md",
+        r"moves attr_P@10 \+{N} \(the object rows alone: \+{N}\), caption R@1 \+{N} \(alone "
+        r"\+{N}\), the default person's sketches \+{N} and paintings \+{N}, the held-out "
+        r"person's sketches \+{N} and paintings \+{N}, and its lowest pair of pixel modalities is "
+        r"{N} against base's {N} \(alone {N}\)\. On seed 0 it gave \+{N}, \+{N} and held-out "
+        r"-{N} and \+{N}\.",
+        (
+            Cell(TWIN_OBJECTS_SEED1, CHANGE_SEED1, 1, line=1),
+            Cell(TWIN_OBJECTS_SEED1, CHANGE_SEED1, 1, line=0),
+            Cell(TWIN_OBJECTS_SEED1, CHANGE_SEED1, 0, line=1),
+            Cell(TWIN_OBJECTS_SEED1, CHANGE_SEED1, 0, line=0),
+            Cell(TWIN_OBJECTS_SEED1, CHANGE_SEED1, 2, line=1),
+            Cell(TWIN_OBJECTS_SEED1, CHANGE_SEED1, 3, line=1),
+            Cell(TWIN_OBJECTS_SEED1, CHANGE_SEED1, 5, line=1),
+            Cell(TWIN_OBJECTS_SEED1, CHANGE_SEED1, 6, line=1),
+            Cell(TWIN_OBJECTS_SEED1, "| object_rows_half_twins_seed1 |", 0, line=1),
+            Cell(TWIN_OBJECTS_SEED1, "| base_seed1 |", 0, line=1),
+            Cell(TWIN_OBJECTS_SEED1, "| object_rows_half_seed1 |", 0, line=1),
+            Cell(TWIN_OBJECTS, CHANGE, 1, line=1),
+            Cell(TWIN_OBJECTS, CHANGE, 0, line=1),
+            Cell(TWIN_OBJECTS, CHANGE, 5, line=1),
+            Cell(TWIN_OBJECTS, CHANGE, 6, line=1),
+        ),
     ),
     Quote(
         "lab/log.md",

@@ -218,3 +218,18 @@ def test_the_v11c_draft_is_v11b_s_at_half_the_dose_and_the_half_arm_at_full_leng
     assert replace(draft.train, chunk_minutes=0.0) == arm.train
     assert replace(draft.train, object_rows=1.0) == v11b.train
     assert (draft.model, draft.data, draft.val) == (base.model, base.data, base.val)
+
+
+def test_the_v11d_draft_is_v11c_with_twin_rows_and_the_twin_arm_at_full_length() -> None:
+    base, v11c, draft = (
+        load_recipe("default"),
+        load_recipe(DRAFTS["v11c-draft"]),
+        load_recipe(DRAFTS["v11d-draft"]),
+    )
+    arm = arm_recipe(base, "object_rows_half_twins", base.data.scenes, 800, 0.0)
+    assert (draft.name, draft.generation) == ("v11d-draft", "v11")
+    # the arm's 1,140 steps for base's 800, scaled to a full run's 8,000
+    assert draft.train.steps == 11400 == arm.train.steps * base.train.steps // 800
+    assert replace(draft.train, chunk_minutes=0.0, steps=arm.train.steps) == arm.train
+    assert replace(draft.train, twin_rows=False, cross_second=0.5, steps=8000) == v11c.train
+    assert (draft.model, draft.data, draft.val) == (v11c.model, v11c.data, v11c.val)
