@@ -47,6 +47,7 @@ from anyseek.model.transforms.base import (
 )
 
 MIN_CONTRAST = 0.1  # lines must differ from the background by at least this (0..1 scale)
+NO_LINES = "the sketch is empty: no lines found"  # both readings refuse with it
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,10 @@ def line_mask(grey: np.ndarray, polarity: str) -> np.ndarray:
         polarity = "dark_lines" if np.median(grey) >= 0.5 else "light_lines"
     ink = 1.0 - grey if polarity == "dark_lines" else grey
     if float(ink.max() - ink.min()) < MIN_CONTRAST:
-        raise UserInputError("the sketch is empty: no lines found (the image is a single tone)")
+        raise UserInputError(f"{NO_LINES} (the image is a single tone)")
     mask = ink > threshold_otsu(ink)
     if not mask.any():
-        raise UserInputError("the sketch is empty: no lines found")
+        raise UserInputError(NO_LINES)
     return mask
 
 
@@ -135,13 +136,13 @@ def _eight_bit_line_mask(codes: np.ndarray, polarity: str) -> np.ndarray:
     ink = 1.0 - EIGHT_BIT_GREY if polarity == "dark_lines" else EIGHT_BIT_GREY
     inks = ink[present]
     if float(inks.max() - inks.min()) < MIN_CONTRAST:
-        raise UserInputError("the sketch is empty: no lines found (the image is a single tone)")
+        raise UserInputError(f"{NO_LINES} (the image is a single tone)")
     hist, edges = np.histogram(inks, bins=256, weights=counts[present])
     centres = (edges[:-1] + edges[1:]) / 2.0  # as skimage's own histogram finds them
     threshold = threshold_otsu(hist=(hist.astype(np.int64), centres))
     mask = (ink > threshold)[codes]
     if not mask.any():
-        raise UserInputError("the sketch is empty: no lines found")
+        raise UserInputError(NO_LINES)
     return mask
 
 
