@@ -248,6 +248,21 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
             }
         },
     ),
+    "object_rows_half_twins_partial": (
+        "object_rows_half_twins with a third of the scene captions partial, each word left out "
+        "with probability 0.4 (workbench.partial): whether captions read with words missing, "
+        "as people's everyday words reach the model, keep people's captions where v9 had them",
+        {
+            "train": {
+                "object_rows": 0.5,
+                "object_rows_both_ways": True,
+                "twin_rows": True,
+                "cross_second": 0.0,
+                "steps": 1140,
+                "p_partial_caption": 0.33,
+            }
+        },
+    ),
     "both": (
         "object_positives and the random person together",
         {
@@ -268,7 +283,8 @@ def _another_seed(arm: str) -> tuple[str, dict[str, dict[str, object]]]:
 #: arms run twice, to measure chance
 SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross", "content_box",
           "cross_pairs", "pixels_96", "base_900", "wide_max", "object_heavy",
-          "object_rows_half", "twin_rows_1140", "object_rows_half_twins")  # fmt: skip
+          "object_rows_half", "twin_rows_1140", "object_rows_half_twins",
+          "object_rows_half_twins_partial")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
 
 COLUMNS = (

@@ -76,6 +76,11 @@ class TrainRecipe:
     page_aspect: tuple[float, float] = (0.45, 2.2)
     p_object_caption: float = 0.15  # a caption row names one object only
     p_drawn_caption: float = 0.35  # a caption row is a person's words
+    # a share of scene caption rows with each word left out with probability ``partial_drop``
+    # (workbench.partial: a caption as it reads when search cannot read some of a person's
+    # words); 0: off
+    p_partial_caption: float = 0.0
+    partial_drop: float = 0.4
     # pixel query modality -> weight of its share of rows (unnamed: 1); empty: every one alike
     query_weights: dict[str, float] = field(default_factory=dict)
     object_positives: bool = False  # a one-object caption's positives: every scene with it

@@ -48,6 +48,7 @@ from anyseek.workbench.cross import (
     second_kinds,
 )
 from anyseek.workbench.negatives import binding_negative
+from anyseek.workbench.partial import partial_caption
 from anyseek.workbench.placement import objects_moved, page_shaped
 from anyseek.workbench.presence import (
     encode_scenes,
@@ -194,7 +195,15 @@ class Batcher:
         return x
 
     def caption(self, i: int) -> str:
-        """One training caption of scene ``i``."""
+        """One training caption of scene ``i``, for a ``p_partial_caption`` share of scene
+        captions with some words left out."""
+        text = self._caption(i)
+        if not text.startswith(OBJECT) and self.rng.random() < self.recipe.p_partial_caption:
+            return partial_caption(text, self.recipe.partial_drop, self.rng)
+        return text
+
+    def _caption(self, i: int) -> str:
+        """One training caption of scene ``i``, as the recipe's shares pick it."""
         roll = self.rng.random()
         phrasings = self.data.scenes.captions[i]
         if roll < self.recipe.p_object_caption:
