@@ -72,6 +72,13 @@ V12_V9 = "v12_vs_v9.md"
 PACE_V11B = "train_pace_epyc_v11b.md"
 V11B_RUN = "v11b_run.md"
 V11B_V10 = "v11b_vs_v10.md"
+PACE_V11D = "train_pace_zen5_v11d.md"
+V11D_RUN = "v11d_run.md"
+V11D_V10 = "v11d_vs_v10.md"
+V11D_V9 = "v11d_vs_v9.md"
+PEOPLE_V11D = "people_words_v11d.md"
+PARTIAL = "levers_partial.md"
+PEOPLE_PARTIAL = "people_words_partial.md"
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -507,6 +514,71 @@ QUOTES: tuple[Quote, ...] = (
         r"`lab/results/train_pace_epyc_v11b.md` said {N} minutes\s+from nothing and the run "
         r"took {N}",
         (Cell(PACE_V11B, "| max_pool |", 11), Cell(V11B_RUN, "wall time:", 0)),
+    ),
+    Quote(
+        "docs/builtin_model.md",
+        r"`lab/results/train_pace_zen5_v11d.md` said {N} minutes from nothing and the run took "
+        r"{N}",
+        (Cell(PACE_V11D, "| max_pool |", 11), Cell(V11D_RUN, "wall time:", 0)),
+    ),
+    # lab/log.md: v11d's full run, its pace check, and how it compares (v11d_*.md)
+    Quote(
+        "lab/log.md",
+        r"`lab/results/train_pace_zen5_v11d.md`\s+projected `lab/recipes/v11d-draft.json` at {N} "
+        r"minutes of steps and {N} from nothing, and the\s+run, with the machine to itself, took "
+        r"{N} minutes of wall from nothing\s+\(`lab/results/v11d_run.md`, one call, load median "
+        r"{N}\)",
+        (
+            *(Cell(PACE_V11D, "| max_pool |", i) for i in (6, 11)),
+            Cell(V11D_RUN, "wall time:", 0),
+            Cell(V11D_RUN, "Load average", 1),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"attr_P@10 {N} -> {N}, short of the 0.7.*?sketches {N} -> {N} and paintings {N} -> {N} "
+        r"R@10.*?paintings -{N}\s+R@1, the held-out person's captions -{N} R@1 and a sketch "
+        r"gallery asked by a segmentation\s+-{N} R@1",
+        (
+            *(Cell(V11D_V10, "| object (bind) | attr_P@10 |", i) for i in (0, 1)),
+            *(Cell(V11D_V10, "| sketch (scrawl, held out) (bind) | R@10 |", i) for i in (0, 1)),
+            *(Cell(V11D_V10, "| semseg (scrawl, held out) (bind) | R@10 |", i) for i in (0, 1)),
+            Cell(V11D_V10, "| semseg (default) (bind) | R@1 |", 2),
+            Cell(V11D_V10, "| caption (scrawl, held out) (bind) | R@1 |", 2),
+            Cell(V11D_V10, "| semseg -> sketch | R@1 |", 2),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"against v9, careful captions -{N} and rough ones -{N} R@1, both\s+outside their "
+        r"intervals, and everyday words -{N} R@10, where v10 is -{N}",
+        (
+            Cell(PEOPLE_V11D, "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11D, "| rough | R@1 |", 12),
+            Cell(PEOPLE_V11D, "| everyday | R@10 |", 12),
+            Cell(PEOPLE_V11D, "| everyday | R@10 |", 9),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"it costs the generator's captions {N} -> {N} R@1 and keeps binding\s+\({N} both\).*?"
+        r"everyday words\s+included \(R@10 \+{N} against base where the arm without it gives "
+        r"\+{N}\).*?`object_rows_half_twins`\s+gains on base in every wording \(careful \+{N} "
+        r"R@1, everyday \+{N} R@10\), while at full\s+length v11d is below v10 \(careful {N} -> "
+        r"{N} R@1, everyday {N} -> {N} R@10\)",
+        (
+            Cell(PARTIAL, "| object_rows_half_twins |", -8),
+            Cell(PARTIAL, "| object_rows_half_twins_partial |", -8),
+            Cell(PARTIAL, "| object_rows_half_twins_partial |", -7),
+            Cell(PEOPLE_PARTIAL, "| everyday | R@10 |", 12),
+            Cell(PEOPLE_PARTIAL, "| everyday | R@10 |", 9),
+            Cell(PEOPLE_PARTIAL, "| careful | R@1 |", 9),
+            Cell(PEOPLE_PARTIAL, "| everyday | R@10 |", 9),
+            Cell(PEOPLE_V11D, "| careful | R@1 |", 3),
+            Cell(PEOPLE_V11D, "| careful | R@1 |", 6),
+            Cell(PEOPLE_V11D, "| everyday | R@10 |", 3),
+            Cell(PEOPLE_V11D, "| everyday | R@10 |", 6),
+        ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
     Quote(
