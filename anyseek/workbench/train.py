@@ -198,7 +198,9 @@ class Batcher:
         """One training caption of scene ``i``, for a ``p_partial_caption`` share of scene
         captions with some words left out."""
         text = self._caption(i)
-        if not text.startswith(OBJECT) and self.rng.random() < self.recipe.p_partial_caption:
+        share = self.recipe.p_partial_caption
+        # off, no extra draw: a recipe without the lever sees the captions it saw before it
+        if share > 0 and not text.startswith(OBJECT) and self.rng.random() < share:
             return partial_caption(text, self.recipe.partial_drop, self.rng)
         return text
 

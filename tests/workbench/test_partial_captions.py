@@ -47,3 +47,14 @@ def test_off_no_caption_changes_and_on_only_scene_captions_lose_words(
     shorter = sum(t not in whole for t in scenes)
     assert shorter > 0.8 * len(scenes)
     assert all(len(t.split()) >= 1 for t in scenes)
+
+
+def test_off_the_lever_draws_nothing_so_recipes_without_it_see_the_same_captions(
+    tiny_training: tuple,
+) -> None:
+    data, _, vocab = tiny_training
+    recipe = TrainRecipe(p_object_caption=0.3)
+    batcher = Batcher(data, vocab, recipe, QUERIES, random.Random(5))
+    picked = Batcher(data, vocab, recipe, QUERIES, random.Random(5))
+    texts = [batcher.caption(i % len(data)) for i in range(100)]
+    assert texts == [picked._caption(i % len(data)) for i in range(100)]
