@@ -38,6 +38,14 @@ from anyseek.workbench.styles import RANDOM, RANDOM_WIDE
 from anyseek.workbench.training_run import Run, run_pipeline
 
 BOXED = {"sketch": {"content_box": True, "box_margin": 0.06}}  # the content_box arm's
+#: the object_rows_half_twins arm's training (v11d's recipe, short)
+HALF_TWINS = {
+    "object_rows": 0.5,
+    "object_rows_both_ways": True,
+    "twin_rows": True,
+    "cross_second": 0.0,
+    "steps": 1140,
+}
 CAPTION_PAIRS = tuple(("caption", q) for q in ("depth", "normal", "semseg", "sketch", "edges"))
 
 ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
@@ -238,30 +246,13 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     "object_rows_half_twins": (
         "object_rows_half with twin rows at 1,140 steps (about the minutes of 800 without): "
         "whether v11c's lever keeps its binding when twin rows spend the step's minutes",
-        {
-            "train": {
-                "object_rows": 0.5,
-                "object_rows_both_ways": True,
-                "twin_rows": True,
-                "cross_second": 0.0,
-                "steps": 1140,
-            }
-        },
+        {"train": HALF_TWINS},
     ),
     "object_rows_half_twins_partial": (
         "object_rows_half_twins with a third of the scene captions partial, each word left out "
         "with probability 0.4 (workbench.partial): whether captions read with words missing, "
         "as people's everyday words reach the model, keep people's captions where v9 had them",
-        {
-            "train": {
-                "object_rows": 0.5,
-                "object_rows_both_ways": True,
-                "twin_rows": True,
-                "cross_second": 0.0,
-                "steps": 1140,
-                "p_partial_caption": 0.33,
-            }
-        },
+        {"train": {**HALF_TWINS, "p_partial_caption": 0.33}},
     ),
     "both": (
         "object_positives and the random person together",
