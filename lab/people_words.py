@@ -36,11 +36,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anyseek.model.service import SearchModel, load_search_model
-from anyseek.scenes.captions import NOUNS
+from anyseek.scenes.captions import NOUNS, PLURALS
 from anyseek.scenes.human import HumanStyle, draw_human_queries
 from anyseek.scenes.sample import SceneSample, generate_scene
+from anyseek.scenes.scene import COLORS
 from anyseek.scenes.synth import scene_seed
 from anyseek.scenes.tensors import from_samples
+from anyseek.workbench.colours import NOT_COLOUR
 from anyseek.workbench.evaluate import image_vectors, input_size, query_vectors
 
 #: each shape -> everyday words for it (every generator noun of the shape gets them)
@@ -73,6 +75,8 @@ EVERYDAY: dict[str, tuple[str, ...]] = {
     "matte": ("flat", "soft-looking", "plasticky"),
 }  # fmt: skip
 
+#: every generator word for a shape, singular and plural
+NOUNS_ALL = frozenset({w for words in NOUNS.values() for w in words} | set(PLURALS.values()))
 #: how a person asks a search box, around the objects they name
 FRAMES = ("find me {}", "a photo with {}", "looking for {}", "{} please", "show {}", "{}")
 
@@ -94,6 +98,17 @@ def everyday(caption: str, rng: random.Random) -> str:
     return rng.choice(FRAMES).format("".join(said))
 
 
+def keeping(kept: frozenset[str]) -> Callable[[str, random.Random], str]:
+    """A rewrite that leaves out every colour, shape, size and material word not in ``kept``."""
+    dropped = (NOT_COLOUR | frozenset(COLORS)) - kept
+
+    def rewrite(caption: str, rng: random.Random) -> str:
+        words = re.split(r"(\W+)", caption)
+        return "".join("" if w.lower() in dropped else w for w in words)
+
+    return rewrite
+
+
 CAREFUL = HumanStyle(p_synonym=0.0, p_some_objects=0.0, p_typo=0.0)
 WORDINGS: dict[str, Wording] = {
     "careful": Wording(CAREFUL, about="every object named in the generator's words, no typos"),
@@ -107,7 +122,21 @@ WORDINGS: dict[str, Wording] = {
         about="every object named, each word in everyday words the generator never writes, "
         "in a search box's frame",
     ),
+    # what a caption's parts alone find (``--wordings``): what everyday words leave readable
+    # is mostly colours (``anyseek.workbench.colours``)
+    "colours": Wording(
+        CAREFUL,
+        keeping(frozenset(COLORS)),
+        about="careful, with every shape, size and material word left out",
+    ),
+    "shapes": Wording(
+        CAREFUL,
+        keeping(frozenset(NOUNS_ALL)),
+        about="careful, with every colour, size and material word left out",
+    ),
 }
+#: the wordings a run asks unless ``--wordings`` names others
+DEFAULT_WORDINGS = ("careful", "rough", "everyday")
 
 
 @dataclass(frozen=True)
@@ -226,6 +255,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="scenes per gallery")
     parser.add_argument("--models", nargs="+", required=True, metavar="NAME=SOURCE")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--wordings",
+        default=",".join(DEFAULT_WORDINGS),
+        help=f"comma-separated, of {', '.join(WORDINGS)}",
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
@@ -233,6 +267,9 @@ def main() -> None:
     if any(len(p) != 2 for p in pairs):
         parser.error("--models takes NAME=SOURCE pairs, e.g. v10=model/builtin/weights")
     seeds = [int(s) for s in args.seeds.split(",")]
+    asked = args.wordings.split(",")
+    if unknown := [w for w in asked if w not in WORDINGS]:
+        parser.error(f"unknown wording {unknown[0]!r}; known: {', '.join(WORDINGS)}")
     torch.set_num_threads(args.workers)
     models = {name: load_search_model(source, device="cpu") for name, source in pairs}
     sizes = {input_size(m) for m in models.values()}
@@ -245,7 +282,8 @@ def main() -> None:
         samples = render(seed, args.n, size, args.workers)
         gallery = from_samples(samples)
         images = {name: image_vectors(model, gallery) for name, model in models.items()}
-        for wording_name, wording in WORDINGS.items():
+        for wording_name in asked:
+            wording = WORDINGS[wording_name]
             captions = captions_of(samples, wording, seed)
             for name, model in models.items():
                 found = hits(model, images[name], captions)

@@ -15,7 +15,7 @@ import pytest
 from anyseek.model.vocabulary.synonyms import SYNONYMS
 from anyseek.scenes.captions import MATERIAL_WORDS, NOUNS
 from anyseek.scenes.scene import COLORS, SIZES
-from lab.people_words import EVERYDAY, WORDINGS, everyday
+from lab.people_words import DEFAULT_WORDINGS, EVERYDAY, WORDINGS, everyday
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = [sys.executable, str(ROOT / "lab" / "people_words.py")]
@@ -38,8 +38,22 @@ def test_an_everyday_caption_keeps_none_of_the_generator_s_object_words() -> Non
     said = everyday("a small red metal cube and a large blue ball", rng)
     for word in GENERATOR - {"red", "blue"}:  # colours may qualify ("tomato red")
         assert not re.search(rf"\b{word}\b", said), said
-    assert set(WORDINGS) == {"careful", "rough", "everyday"}
+    assert DEFAULT_WORDINGS == ("careful", "rough", "everyday")
     assert WORDINGS["careful"].style.p_typo == 0 == WORDINGS["careful"].style.p_some_objects
+
+
+def test_a_caption_s_parts_alone_are_its_colours_or_its_shapes() -> None:
+    caption = "a small red metal cube and a large blue ball"
+    colours = WORDINGS["colours"].rewrite(caption, random.Random(0))
+    shapes = WORDINGS["shapes"].rewrite(caption, random.Random(0))
+    assert colours.split() == ["a", "red", "and", "a", "blue"]
+    assert shapes.split() == ["a", "cube", "and", "a", "ball"]
+
+
+def test_an_unknown_wording_is_refused_by_name() -> None:
+    args = ["--seeds", "1", "--models", "a=x", "--wordings", "careful,fancy"]
+    done = subprocess.run([*SCRIPT, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2 and "unknown wording 'fancy'" in done.stderr
 
 
 @pytest.mark.slow
@@ -56,7 +70,7 @@ def test_a_run_on_two_small_galleries_writes_each_model_s_rows_and_paired_change
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(data.read_text())
     assert found["n"] == 40 and found["seeds"] == [11, 12]
-    for wording in WORDINGS:
+    for wording in DEFAULT_WORDINGS:
         for metric in ("R@1", "R@10"):
             row = found["rows"][wording][metric]
             a, change = row["a"], row["b - a"]
