@@ -78,6 +78,7 @@ V11D_V10 = "v11d_vs_v10.md"
 PEOPLE_V11D = "people_words_v11d.md"
 PARTIAL = "levers_partial.md"
 PEOPLE_PARTIAL = "people_words_partial.md"
+PEOPLE_PARTS = "people_words_parts.md"
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -577,6 +578,18 @@ QUOTES: tuple[Quote, ...] = (
             Cell(PEOPLE_V11D, "| careful | R@1 |", 6),
             Cell(PEOPLE_V11D, "| everyday | R@10 |", 3),
             Cell(PEOPLE_V11D, "| everyday | R@10 |", 6),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"its colours alone less often \(R@1 {N} -> {N}\) and from its shapes alone more often\s+"
+        r"\(R@10 {N} -> {N}\), everyday words falling as before \(R@10 {N} -> {N}\).*?v9's "
+        r"caption -> depth R@1 {N}, v11d's {N}",
+        (
+            *(Cell(PEOPLE_PARTS, "| colours | R@1 |", i) for i in (0, 3)),
+            *(Cell(PEOPLE_PARTS, "| shapes | R@10 |", i) for i in (0, 3)),
+            *(Cell(PEOPLE_PARTS, "| everyday | R@10 |", i) for i in (0, 3)),
+            *(Cell("v11d_vs_v9.md", "| caption -> depth | R@1 |", i) for i in (0, 1)),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)

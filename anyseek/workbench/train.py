@@ -9,7 +9,8 @@ the fly (and, when a recipe asks, each object moved by itself or the page reshap
 person's words. The loss is symmetric InfoNCE of the pixel queries and of the captions against the
 images, with one learned temperature (and, when a recipe weighs them, of non-rgb modalities
 against each other: ``anyseek.workbench.cross``; of extra one-object caption rows beside the
-scene captions, each picking among the images: ``object_rows``). Training runs in chunks of
+scene captions, each picking among the images: ``object_rows``, and of extra rows of a caption's
+colours only: ``colour_rows``). Training runs in chunks of
 ``chunk_minutes``: after each it saves a checkpoint (model, optimiser, step, random state,
 history) atomically and validates, so a kill at any moment loses at most the chunk in flight and
 ``--resume`` goes on from the last one.
@@ -39,6 +40,7 @@ from anyseek.scenes.tensors import PIXEL_INPUTS
 from anyseek.workbench.attributes import AttributeHead, attribute_loss, conjunction_labels
 from anyseek.workbench.cache import TrainingSet
 from anyseek.workbench.cells import CellHead, cell_labels, cell_loss
+from anyseek.workbench.colours import colour_rows
 from anyseek.workbench.contrastive import info_nce, one_way_nce
 from anyseek.workbench.cross import (
     cross_loss,
@@ -279,6 +281,12 @@ class Batcher:
         texts = [c.removeprefix(OBJECT) for c in captions]
         negatives = self.binding_negatives(texts, index)
         named, named_fit = self.object_rows(index)
+        coloured, coloured_fit = colour_rows(
+            self.data.scenes.captions, index, self.recipe.colour_rows, self.rng
+        )
+        if coloured_fit is not None:  # one block of extra rows: the object rows, then these
+            named = named + coloured
+            named_fit = coloured_fit if named_fit is None else torch.cat([named_fit, coloured_fit])
         presence = None
         if self.recipe.presence_weight > 0:
             labels = fits(texts, self.objects[index])
@@ -295,10 +303,10 @@ class Batcher:
             "image_rows": image_rows(size) if twins else None,
             "same": same,
             "groups": groups,
-            # the batch's captions, then negatives, then the extra one-object rows
+            # the batch's captions, then negatives, then the extra rows (objects', colours')
             "words": self.vocab.batch(texts + negatives + named),
             "negatives": len(negatives),
-            "objects": named_fit,  # [E, B] bool: which scenes each extra one-object row fits
+            "objects": named_fit,  # [E, B] bool: which scenes each extra row fits
             "positives": positives,
             "presence": presence,
             "attributes": attributes,

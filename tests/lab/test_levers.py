@@ -233,3 +233,11 @@ def test_the_v11d_draft_is_v11c_with_twin_rows_and_the_twin_arm_at_full_length()
     assert replace(draft.train, chunk_minutes=0.0, steps=arm.train.steps) == arm.train
     assert replace(draft.train, twin_rows=False, cross_second=0.5, steps=8000) == v11c.train
     assert (draft.model, draft.data, draft.val) == (v11c.model, v11c.data, v11c.val)
+
+
+def test_the_v11e_draft_is_the_shipped_recipe_with_colour_rows_beside_its_captions() -> None:
+    base, draft = load_recipe("default"), load_recipe(DRAFTS["v11e-draft"])
+    assert (draft.name, draft.generation) == ("v11e-draft", "v11")
+    assert draft.train.colour_rows == 0.5 and not draft.train.object_rows
+    assert replace(draft.train, colour_rows=0.0) == base.train
+    assert (draft.model, draft.data, draft.val) == (base.model, base.data, base.val)

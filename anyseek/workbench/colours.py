@@ -1,0 +1,66 @@
+"""Colour rows: a scene's caption with only its colours left, as an extra caption row.
+
+Asked in everyday words ("a tomato red lump beside a jade tyre"), search reads the colours and
+little else (``anyseek.model.builtin.text`` leaves out what it cannot read): what reaches the
+model is a caption of colours. v10's pairs of captions with maps (``anyseek.workbench.cross``)
+pull captions towards what a depth map or a sketch shows, shapes, and v10 finds a scene from
+its colours alone less often than v9 did while finding it from its shapes alone more often
+(``lab/results/people_words_parts.md``). A colour row is the scene's short caption with every
+shape, size and material word left out ("a red, a blue and a green"), shown beside the scene's
+caption (not in its place) and picking its image among the batch's, so the text tower keeps
+reading colours while the cross pairs teach it shapes. It is built from the generator's own
+words only: the everyday words stay the evaluation's (``lab/people_words.py``).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+
+import torch
+
+from anyseek.scenes.captions import MATERIAL_WORDS, NOUNS, PLURALS
+from anyseek.scenes.scene import COLORS, SIZES
+
+#: the generator's words for what a map shows or a colour does not say: shapes, sizes, materials
+NOT_COLOUR: frozenset[str] = frozenset(
+    {w for words in NOUNS.values() for w in words}
+    | set(PLURALS.values())
+    | {w for words in MATERIAL_WORDS.values() for w in words if w}
+    | set(SIZES)
+    | {"little", "big"}  # the sizes' other words
+)
+_WORDS = re.compile(r"([A-Za-z]+)")
+
+
+def colour_caption(caption: str) -> str | None:
+    """``caption`` lower-cased with its shape, size and material words left out, spaces
+    tidied; None when no colour word is left (a caption of counts, an empty floor)."""
+    parts = _WORDS.split(caption.lower())
+    kept = "".join("" if p in NOT_COLOUR else p for p in parts)
+    if not any(w in COLORS for w in _WORDS.findall(kept)):
+        return None
+    kept = re.sub(r"\s+([,.;])", r"\1", kept)
+    return re.sub(r"\s+", " ", kept).strip()
+
+
+def colour_rows(
+    captions: Sequence[Sequence[str]], index: torch.Tensor, share: float, rng: random.Random
+) -> tuple[list[str], torch.Tensor | None]:
+    """For a ``share`` of a batch's scenes (``index`` into ``captions``, each scene's phrasings,
+    the short list first), its colour caption as an extra row, and [E, B] bool: which of the
+    batch's rows show that row's scene (with twin rows, both). Off (0): nothing is drawn, so a
+    recipe without the lever sees the batches it saw before it."""
+    if share <= 0:
+        return [], None
+    said, own = [], []
+    for row, i in enumerate(index.tolist()):
+        if rng.random() < share:
+            text = colour_caption(captions[i][0])
+            if text is not None:
+                said.append(text)
+                own.append(row)
+    if not said:
+        return [], None
+    return said, index[own][:, None] == index[None, :]
