@@ -254,6 +254,12 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "as people's everyday words reach the model, keep people's captions where v9 had them",
         {"train": {**HALF_TWINS, "p_partial_caption": 0.33}},
     ),
+    "colour_rows": (
+        "half the scenes bring their short caption cut to its colours as an extra row beside "
+        "their caption (workbench.colours): whether captions read from their colours alone, as "
+        "people's everyday words reach the model, come back while the cross pairs stay",
+        {"train": {"colour_rows": 0.5}},
+    ),
     "both": (
         "object_positives and the random person together",
         {
