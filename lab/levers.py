@@ -258,6 +258,11 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "half the scenes bring their short caption cut to its colours as an extra row beside "
         "their caption (workbench.colours): whether captions read from their colours alone, as "
         "people's everyday words reach the model, come back while the cross pairs stay",
+        {"train": {"colour_rows": 0.5, "colour_rows_images": True}},
+    ),
+    "colour_rows_text": (
+        "colour_rows whose term moves the text tower only, the images detached: whether "
+        "colours come back without the drawings' cost",
         {"train": {"colour_rows": 0.5}},
     ),
     "both": (

@@ -92,13 +92,17 @@ class TrainRecipe:
     # share of a batch's scenes that also bring an extra caption row of their short caption's
     # colours only, every shape, size and material word left out (workbench.colours: how a
     # caption in everyday words reads); it picks among the batch's images, its own scene the
-    # positive, beside the object rows and trained as they are; 0: off
+    # positive, one way, weighed as the object term; 0: off
     colour_rows: float = 0.0
+    # the colour rows' term moves the image tower too; False: the text tower only learns to
+    # place them among the images as they are (moving the images cost drawings in an arm:
+    # lab/results/levers_colour.md)
+    colour_rows_images: bool = False
     object_weight: float = 1.0  # the object term's weight (the colour rows' too)
-    # the extra rows (object and colour rows) join the caption loss both ways instead of the
-    # one-way object term: each still picks among the images, and each image also picks among
-    # its caption and the extra rows it fits (how ``p_object_caption``'s rows train: here as
-    # extra rows, not in the captions' place)
+    # the object rows join the caption loss both ways instead of the one-way object term: each
+    # still picks among the images, and each image also picks among its caption and the object
+    # rows it fits (how ``p_object_caption``'s rows train: here as extra rows, not in the
+    # captions' place)
     object_rows_both_ways: bool = False
     # weight of the presence loss (workbench.presence: every caption against every image of the
     # batch, labelled by whether the scene has what the caption states); 0: off

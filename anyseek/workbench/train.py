@@ -284,9 +284,6 @@ class Batcher:
         coloured, coloured_fit = colour_rows(
             self.data.scenes.captions, index, self.recipe.colour_rows, self.rng
         )
-        if coloured_fit is not None:  # one block of extra rows: the object rows, then these
-            named = named + coloured
-            named_fit = coloured_fit if named_fit is None else torch.cat([named_fit, coloured_fit])
         presence = None
         if self.recipe.presence_weight > 0:
             labels = fits(texts, self.objects[index])
@@ -303,10 +300,11 @@ class Batcher:
             "image_rows": image_rows(size) if twins else None,
             "same": same,
             "groups": groups,
-            # the batch's captions, then negatives, then the extra rows (objects', colours')
-            "words": self.vocab.batch(texts + negatives + named),
+            # the batch's captions, then negatives, then the one-object rows, then colour rows
+            "words": self.vocab.batch(texts + negatives + named + coloured),
             "negatives": len(negatives),
-            "objects": named_fit,  # [E, B] bool: which scenes each extra row fits
+            "objects": named_fit,  # [E, B] bool: which scenes each extra one-object row fits
+            "colours": coloured_fit,  # [C, B] bool: which rows show each colour row's scene
             "positives": positives,
             "presence": presence,
             "attributes": attributes,
@@ -468,8 +466,10 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         if batch.get("second"):
             more = list(batch["second"])
             second = model.embed_mixed(more, {n: batch["second"][n][1] for n in more})
-    named_fit = batch.get("objects")
+    named_fit, colour_fit = batch.get("objects"), batch.get("colours")
     extra_rows = 0 if named_fit is None else len(named_fit)
+    colour_rows = 0 if colour_fit is None else len(colour_fit)
+    words, coloured = words[: len(words) - colour_rows], words[len(words) - colour_rows :]
     texts, negatives = words[: len(images)], words[len(images) : len(words) - extra_rows]
     scale = state.log_scale.exp()
     same = batch.get("same")
@@ -492,6 +492,11 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         object_loss = one_way_nce(named, images, scale, named_fit)
         loss = loss + recipe.object_weight * object_loss
         out["objects"] = float(object_loss.detach())
+    if colour_fit is not None:  # each picks its image; unless asked, the images stay put
+        seen = images if recipe.colour_rows_images else images.detach()
+        colour_loss = one_way_nce(coloured, seen, scale, colour_fit)
+        loss = loss + recipe.object_weight * colour_loss
+        out["colours"] = float(colour_loss.detach())
     if batch.get("presence") is not None:
         labels, trusted = batch["presence"]
         log_scale, bias = state.presence[0], state.presence[1]

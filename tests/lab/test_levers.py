@@ -243,11 +243,14 @@ def test_the_v11e_draft_is_the_shipped_recipe_with_colour_rows_beside_its_captio
     assert (draft.model, draft.data, draft.val) == (base.model, base.data, base.val)
 
 
-def test_the_colour_rows_arm_is_base_with_the_lever_only_and_v11e_at_full_length() -> None:
+def test_the_colour_rows_arms_are_base_with_the_lever_only_and_v11e_at_full_length() -> None:
     base = load_recipe("default")
     short = arm_recipe(base, "base", 600, 50, 1.0)
     arm = arm_recipe(base, "colour_rows", 600, 50, 1.0)
-    assert replace(arm.train, colour_rows=0.0) == short.train and arm.train.colour_rows == 0.5
+    text = arm_recipe(base, "colour_rows_text", 600, 50, 1.0)
+    assert replace(arm.train, colour_rows=0.0, colour_rows_images=False) == short.train
+    assert arm.train.colour_rows == 0.5 and arm.train.colour_rows_images
+    assert replace(text.train, colour_rows=0.0) == short.train and text.train.colour_rows == 0.5
     draft = load_recipe(DRAFTS["v11e-draft"])
-    full = arm_recipe(base, "colour_rows", base.data.scenes, base.train.steps, 0.0)
+    full = arm_recipe(base, "colour_rows_text", base.data.scenes, base.train.steps, 0.0)
     assert replace(draft.train, chunk_minutes=0.0) == full.train

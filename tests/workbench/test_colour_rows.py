@@ -60,19 +60,49 @@ def test_a_batch_brings_colour_rows_after_the_object_rows_and_keeps_its_captions
     data, _, vocab = tiny_training
     torch.manual_seed(3)
     plain = Batcher(data, vocab, TrainRecipe(object_rows=1.0), QUERIES, random.Random(0)).batch(16)
+    assert plain["colours"] is None
     torch.manual_seed(3)
     recipe = TrainRecipe(object_rows=1.0, colour_rows=1.0)
     batch = Batcher(data, vocab, recipe, QUERIES, random.Random(0)).batch(16)
     assert torch.equal(batch["rgb"], plain["rgb"])
-    objects = len(plain["objects"])
-    assert torch.equal(batch["objects"][:objects], plain["objects"])
-    coloured = batch["objects"][objects:]
+    assert torch.equal(batch["objects"], plain["objects"])
+    coloured = batch["colours"]
     assert len(coloured) >= 12 and coloured.any(1).all()
     for fit in coloured:  # a row fits its scene's rows only (drawn with replacement: maybe more)
         shown = batch["rgb"][fit]
         assert (shown == shown[:1]).all()
         assert not (batch["rgb"][~fit] == shown[:1]).flatten(1).all(1).any()
-    assert len(batch["words"]) == 16 + objects + len(coloured)
+    assert len(batch["words"]) == 16 + len(plain["objects"]) + len(coloured)
+    assert torch.equal(batch["words"][: len(plain["words"]), : plain["words"].shape[1]],
+                       plain["words"])  # fmt: skip
+
+
+def _one_step(tiny_training: tuple, recipe: TrainRecipe, colours: bool) -> torch.nn.Module:
+    """The model after one step on a batch with colour rows, or the same batch without them."""
+    from anyseek.model.builtin.network import BuiltinModel
+    from anyseek.workbench.train import new_state, train_step
+
+    data, config, vocab = tiny_training
+    torch.manual_seed(0)
+    batch = Batcher(data, vocab, recipe, QUERIES, random.Random(0)).batch(16)
+    if not colours:
+        batch["words"] = batch["words"][: len(batch["words"]) - len(batch["colours"])]
+        batch["colours"] = None
+    torch.manual_seed(0)
+    state = new_state(BuiltinModel(config), recipe)
+    train_step(state, batch, recipe)
+    return state.model
+
+
+def test_the_colour_rows_move_the_image_tower_only_when_asked(tiny_training: tuple) -> None:
+    for images in (False, True):
+        recipe = TrainRecipe(bf16=False, warmup=1, colour_rows=1.0, colour_rows_images=images)
+        on = _one_step(tiny_training, recipe, colours=True)
+        off = _one_step(tiny_training, recipe, colours=False)
+        trunks = zip(on.image_trunk.parameters(), off.image_trunk.parameters(), strict=True)
+        assert all(torch.equal(a, b) for a, b in trunks) != images, images
+        text = zip(on.text.parameters(), off.text.parameters(), strict=True)
+        assert not all(torch.equal(a, b) for a, b in text)  # the text tower learns either way
 
 
 def test_a_step_with_colour_rows_learns_them(tiny_training: tuple) -> None:
@@ -85,8 +115,8 @@ def test_a_step_with_colour_rows_learns_them(tiny_training: tuple) -> None:
     state = new_state(BuiltinModel(config), recipe)
     batch = Batcher(data, vocab, recipe, QUERIES, random.Random(0)).batch(16)
     losses = train_step(state, batch, recipe)
-    assert set(losses) == {"pixel", "text", "objects"}  # the rows' one-way term
-    first = losses["objects"]
+    assert set(losses) == {"pixel", "text", "colours"}
+    first = losses["colours"]
     for _ in range(12):
         losses = train_step(state, batch, recipe)
-    assert losses["objects"] < first - 0.2
+    assert losses["colours"] < first - 0.2
