@@ -235,15 +235,15 @@ def test_the_v11d_draft_is_v11c_with_twin_rows_and_the_twin_arm_at_full_length()
     assert (draft.model, draft.data, draft.val) == (v11c.model, v11c.data, v11c.val)
 
 
-def test_the_v11e_draft_is_the_shipped_recipe_with_colour_rows_beside_its_captions() -> None:
-    base, draft = load_recipe("default"), load_recipe(DRAFTS["v11e-draft"])
+def test_the_v11e_draft_is_v11d_s_with_colour_rows_that_move_the_text_tower_only() -> None:
+    v11d, draft = load_recipe(DRAFTS["v11d-draft"]), load_recipe(DRAFTS["v11e-draft"])
     assert (draft.name, draft.generation) == ("v11e-draft", "v11")
-    assert draft.train.colour_rows == 0.5 and not draft.train.object_rows
-    assert replace(draft.train, colour_rows=0.0) == base.train
-    assert (draft.model, draft.data, draft.val) == (base.model, base.data, base.val)
+    assert draft.train.colour_rows == 0.5 and not draft.train.colour_rows_images
+    assert replace(draft.train, colour_rows=0.0) == v11d.train
+    assert (draft.model, draft.data, draft.val) == (v11d.model, v11d.data, v11d.val)
 
 
-def test_the_colour_rows_arms_are_base_with_the_lever_only_and_v11e_at_full_length() -> None:
+def test_the_colour_rows_arms_are_base_with_the_lever_only() -> None:
     base = load_recipe("default")
     short = arm_recipe(base, "base", 600, 50, 1.0)
     arm = arm_recipe(base, "colour_rows", 600, 50, 1.0)
@@ -251,6 +251,3 @@ def test_the_colour_rows_arms_are_base_with_the_lever_only_and_v11e_at_full_leng
     assert replace(arm.train, colour_rows=0.0, colour_rows_images=False) == short.train
     assert arm.train.colour_rows == 0.5 and arm.train.colour_rows_images
     assert replace(text.train, colour_rows=0.0) == short.train and text.train.colour_rows == 0.5
-    draft = load_recipe(DRAFTS["v11e-draft"])
-    full = arm_recipe(base, "colour_rows_text", base.data.scenes, base.train.steps, 0.0)
-    assert replace(draft.train, chunk_minutes=0.0) == full.train
