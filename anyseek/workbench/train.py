@@ -579,9 +579,9 @@ def train_chunks(
             "pixel_loss": round(sum(x["pixel"] for x in losses) / len(losses), 4),
             "text_loss": round(sum(x["text"] for x in losses) / len(losses), 4),
             **{
-                f"{part}_loss": round(sum(x[part] for x in losses) / len(losses), 4)
-                for part in ("presence", "attributes", "cells", "cross", "objects")
-                if part in losses[0]
+                f"{part}_loss": round(sum(had) / len(had), 4)
+                for part in ("presence", "attributes", "cells", "cross", "objects", "colours")
+                if (had := [x[part] for x in losses if part in x])
             },
             "temperature": round(float(1 / state.log_scale.detach().exp()), 4),
             **metrics,

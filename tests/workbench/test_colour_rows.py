@@ -120,3 +120,24 @@ def test_a_step_with_colour_rows_learns_them(tiny_training: tuple) -> None:
     for _ in range(12):
         losses = train_step(state, batch, recipe)
     assert losses["colours"] < first - 0.2
+
+
+def test_a_chunk_s_record_keeps_the_colour_rows_loss(tiny_training: tuple, tmp_path) -> None:
+    from anyseek.model.builtin.network import BuiltinModel
+    from anyseek.workbench.train import new_state, train_chunks
+
+    data, config, vocab = tiny_training
+    recipe = TrainRecipe(bf16=False, warmup=1, steps=3, batch=8, colour_rows=0.5)
+    torch.manual_seed(0)
+    state = new_state(BuiltinModel(config), recipe)
+    batcher = Batcher(data, vocab, recipe, QUERIES, random.Random(0))
+    done = train_chunks(
+        state,
+        batcher,
+        recipe,
+        tmp_path / "checkpoint.pt",
+        validate=lambda m: {},
+        log=lambda s: None,
+    )
+    record = done.history[-1]
+    assert record["step"] == 3 and record["colours_loss"] > 0
