@@ -79,6 +79,8 @@ PEOPLE_V11D = "people_words_v11d.md"
 PARTIAL = "levers_partial.md"
 PEOPLE_PARTIAL = "people_words_partial.md"
 PEOPLE_PARTS = "people_words_parts.md"
+PEOPLE_COLOUR = "people_words_colour.md"
+COLOUR = "levers_colour.md"
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -590,6 +592,23 @@ QUOTES: tuple[Quote, ...] = (
             *(Cell(PEOPLE_PARTS, "| shapes | R@10 |", i) for i in (0, 3)),
             *(Cell(PEOPLE_PARTS, "| everyday | R@10 |", i) for i in (0, 3)),
             *(Cell("v11d_vs_v9.md", "| caption -> depth | R@1 |", i) for i in (0, 1)),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"lifts everyday words \+{N} R@10 and a\s+caption's colours alone \+{N} R@1 against "
+        r"base, but people's paintings fall -{N} R@10\s+\(the held-out person's -{N}\) and "
+        r"binding -{N} attr_P@10.*?\(everyday\s+\+{N} R@10, colours \+{N} R@1\) at half the "
+        r"cost \(paintings -{N} R@10, binding -{N}\).*?`lab/results/train_pace_zen5_v11e.md` "
+        r"projected {N} minutes from nothing",
+        (
+            Cell(PEOPLE_COLOUR, "| everyday | R@10 |", 9),
+            Cell(PEOPLE_COLOUR, "| colours | R@1 |", 9),
+            *(Cell(COLOUR, CHANGE, i) for i in (3, 6, 1)),
+            Cell(PEOPLE_COLOUR, "| everyday | R@10 |", 12),
+            Cell(PEOPLE_COLOUR, "| colours | R@1 |", 12),
+            *(Cell(COLOUR, CHANGE, i, line=1) for i in (3, 1)),
+            Cell("train_pace_zen5_v11e.md", "| max_pool |", 11),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
