@@ -80,6 +80,8 @@ PARTIAL = "levers_partial.md"
 PEOPLE_PARTIAL = "people_words_partial.md"
 PEOPLE_PARTS = "people_words_parts.md"
 PEOPLE_COLOUR = "people_words_colour.md"
+PEOPLE_V11E = "people_words_v11e.md"
+V11E_V10 = "v11e_vs_v10.md"
 COLOUR = "levers_colour.md"
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
@@ -609,6 +611,37 @@ QUOTES: tuple[Quote, ...] = (
             Cell(PEOPLE_COLOUR, "| colours | R@1 |", 12),
             *(Cell(COLOUR, CHANGE, i, line=1) for i in (3, 1)),
             Cell("train_pace_zen5_v11e.md", "| max_pool |", 11),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"ran from nothing in {N} minutes of wall, its pace check having\s+said {N} "
+        r"\(`lab/results/v11e_run.md`, one call, load median {N}\).*?everyday words are -{N} "
+        r"R@10, inside their\s+interval \(v10 on the same galleries: -{N}\), and a caption's "
+        r"colours alone -{N} R@1 where\s+v10 is -{N}.*?attr_P@10 {N} -> {N} against v10.*?"
+        r"\(R@1 -{N} and -{N}, outside their intervals, as v11d's -{N} and -{N} were.*?"
+        r"\(generator captions -{N} R@1, the default person's "
+        r"words -{N}\).*?\(caption -> depth -{N}, depth -> caption -{N} R@1\).*?\(R@10 {N}\s+"
+        r"and {N}\)",
+        (
+            Cell("v11e_run.md", "wall time:", 0),
+            Cell("train_pace_zen5_v11e.md", "| max_pool |", 11),
+            Cell("v11e_run.md", "Load average", 1),
+            Cell(PEOPLE_V11E, "| everyday | R@10 |", 12),
+            Cell(PEOPLE_V11E, "| everyday | R@10 |", 9),
+            Cell(PEOPLE_V11E, "| colours | R@1 |", 12),
+            Cell(PEOPLE_V11E, "| colours | R@1 |", 9),
+            *(Cell(V11E_V10, "| object (bind) | attr_P@10 |", i) for i in (0, 1)),
+            Cell(PEOPLE_V11E, "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11E, "| rough | R@1 |", 12),
+            Cell(PEOPLE_V11D, "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11D, "| rough | R@1 |", 12),
+            Cell(V11E_V10, "| caption (bind) | R@1 |", 2),
+            Cell(V11E_V10, "| caption (default) (bind) | R@1 |", 2),
+            Cell(V11E_V10, "| caption -> depth | R@1 |", 2),
+            Cell(V11E_V10, "| depth -> caption | R@1 |", 2),
+            Cell(V11E_V10, "| sketch (scrawl, held out) (bind) | R@10 |", 1),
+            Cell(V11E_V10, "| semseg (scrawl, held out) (bind) | R@10 |", 1),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
