@@ -617,8 +617,9 @@ QUOTES: tuple[Quote, ...] = (
         "lab/log.md",
         r"ran from nothing in {N} minutes of wall, its pace check having\s+said {N} "
         r"\(`lab/results/v11e_run.md`, one call, load median {N}\).*?everyday words are -{N} "
-        r"R@10, inside their\s+interval \(v10 on the same galleries: -{N}\), and a caption's "
-        r"colours alone -{N} R@1 where\s+v10 is -{N}.*?attr_P@10 {N} -> {N} against v10.*?"
+        r"R@10, inside their\s+interval \(v10 on the same galleries: -{N}\), though still -{N} "
+        r"at R@1 \(v10: -{N}\), and\s+a caption's colours alone -{N} R@1 where v10 is -{N}.*?"
+        r"attr_P@10 {N} -> {N} against v10.*?"
         r"\(R@1 -{N} and -{N}, outside their intervals, as v11d's -{N} and -{N} were.*?"
         r"\(generator captions -{N} R@1, the default person's "
         r"words -{N}\).*?\(caption -> depth -{N}, depth -> caption -{N} R@1\).*?\(R@10 {N}\s+"
@@ -629,6 +630,8 @@ QUOTES: tuple[Quote, ...] = (
             Cell("v11e_run.md", "Load average", 1),
             Cell(PEOPLE_V11E, "| everyday | R@10 |", 12),
             Cell(PEOPLE_V11E, "| everyday | R@10 |", 9),
+            Cell(PEOPLE_V11E, "| everyday | R@1 |", 12),
+            Cell(PEOPLE_V11E, "| everyday | R@1 |", 9),
             Cell(PEOPLE_V11E, "| colours | R@1 |", 12),
             Cell(PEOPLE_V11E, "| colours | R@1 |", 9),
             *(Cell(V11E_V10, "| object (bind) | attr_P@10 |", i) for i in (0, 1)),

@@ -2,13 +2,13 @@
 
 Asked in everyday words ("a tomato red lump beside a jade tyre"), search reads the colours and
 little else (``anyseek.model.builtin.text`` leaves out what it cannot read): what reaches the
-model is a caption of colours. v10's pairs of captions with maps (``anyseek.workbench.cross``)
-pull captions towards what a depth map or a sketch shows, shapes, and v10 finds a scene from
-its colours alone less often than v9 did while finding it from its shapes alone more often
-(``lab/results/people_words_parts.md``). A colour row is the scene's short caption with every
-shape, size and material word left out ("a red, a blue and a green"), shown beside the scene's
-caption (not in its place) and picking its image among the batch's, so the text tower keeps
-reading colours while the cross pairs teach it shapes. It is built from the generator's own
+model is a caption of colours. v10 finds a scene from its colours alone less often than v9 did,
+and from its shapes alone more often (``lab/results/people_words_parts.md``), as its pairs of
+captions with maps (``anyseek.workbench.cross``), which show shapes and no colour, would do. A
+colour row is the scene's short caption with every shape, size and material word left out
+("a red, a blue and a green"), shown beside the scene's caption (not in its place) and picking
+its image among the batch's, so the text tower keeps reading colours while the cross pairs teach
+it shapes. It is built from the generator's own
 words only: the everyday words stay the evaluation's (``lab/people_words.py``).
 """
 

@@ -468,8 +468,8 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
             second = model.embed_mixed(more, {n: batch["second"][n][1] for n in more})
     named_fit, colour_fit = batch.get("objects"), batch.get("colours")
     extra_rows = 0 if named_fit is None else len(named_fit)
-    colour_rows = 0 if colour_fit is None else len(colour_fit)
-    words, coloured = words[: len(words) - colour_rows], words[len(words) - colour_rows :]
+    colour_count = 0 if colour_fit is None else len(colour_fit)
+    words, coloured = words[: len(words) - colour_count], words[len(words) - colour_count :]
     texts, negatives = words[: len(images)], words[len(images) : len(words) - extra_rows]
     scale = state.log_scale.exp()
     same = batch.get("same")
