@@ -36,13 +36,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from anyseek.model.service import SearchModel, load_search_model
-from anyseek.scenes.captions import NOUNS, PLURALS
+from anyseek.scenes.captions import NOUNS
 from anyseek.scenes.human import HumanStyle, draw_human_queries
 from anyseek.scenes.sample import SceneSample, generate_scene
 from anyseek.scenes.scene import COLORS
 from anyseek.scenes.synth import scene_seed
 from anyseek.scenes.tensors import from_samples
-from anyseek.workbench.colours import NOT_COLOUR
+from anyseek.workbench.colours import NOT_COLOUR, SHAPE_WORDS
 from anyseek.workbench.evaluate import image_vectors, input_size, query_vectors
 
 #: each shape -> everyday words for it (every generator noun of the shape gets them)
@@ -75,8 +75,6 @@ EVERYDAY: dict[str, tuple[str, ...]] = {
     "matte": ("flat", "soft-looking", "plasticky"),
 }  # fmt: skip
 
-#: every generator word for a shape, singular and plural
-NOUNS_ALL = frozenset({w for words in NOUNS.values() for w in words} | set(PLURALS.values()))
 #: how a person asks a search box, around the objects they name
 FRAMES = ("find me {}", "a photo with {}", "looking for {}", "{} please", "show {}", "{}")
 
@@ -131,7 +129,7 @@ WORDINGS: dict[str, Wording] = {
     ),
     "shapes": Wording(
         CAREFUL,
-        keeping(frozenset(NOUNS_ALL)),
+        keeping(SHAPE_WORDS),
         about="careful, with every colour, size and material word left out",
     ),
 }

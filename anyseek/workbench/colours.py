@@ -23,10 +23,13 @@ import torch
 from anyseek.scenes.captions import MATERIAL_WORDS, NOUNS, PLURALS
 from anyseek.scenes.scene import COLORS, SIZES
 
+#: every generator word for a shape, singular and plural
+SHAPE_WORDS: frozenset[str] = frozenset(
+    {w for words in NOUNS.values() for w in words} | set(PLURALS.values())
+)
 #: the generator's words for what a map shows or a colour does not say: shapes, sizes, materials
 NOT_COLOUR: frozenset[str] = frozenset(
-    {w for words in NOUNS.values() for w in words}
-    | set(PLURALS.values())
+    SHAPE_WORDS
     | {w for words in MATERIAL_WORDS.values() for w in words if w}
     | set(SIZES)
     | {"little", "big"}  # the sizes' other words
