@@ -265,6 +265,16 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "colours come back without the drawings' cost",
         {"train": {"colour_rows": 0.5}},
     ),
+    "shape_pairs": (
+        "every caption row shows its caption cut to its shapes (no colour, no material: "
+        "workbench.colours.shape_caption) in the caption's pairs with maps: whether captions "
+        "keep their colours, as people's words need, while the pairs with maps hold",
+        {"train": {"shape_pairs": 1.0}},
+    ),
+    "shape_pairs_half": (
+        "shape_pairs on half the caption rows, the other half's pairs with maps on the caption",
+        {"train": {"shape_pairs": 0.5}},
+    ),
     "both": (
         "object_positives and the random person together",
         {

@@ -10,6 +10,11 @@ colour row is the scene's short caption with every shape, size and material word
 its image among the batch's, so the text tower keeps reading colours while the cross pairs teach
 it shapes. It is built from the generator's own
 words only: the everyday words stay the evaluation's (``lab/people_words.py``).
+
+Shape pairs (``train.shape_pairs``) are the other side: in the caption's pairs with maps, a share
+of rows show the caption with its colour and material words left out (``shape_caption``), what a
+depth map, a segmentation or a sketch can show of it, so those pairs stop asking the caption's own
+vector to forget its colours.
 """
 
 from __future__ import annotations
@@ -34,18 +39,34 @@ NOT_COLOUR: frozenset[str] = frozenset(
     | set(SIZES)
     | {"little", "big"}  # the sizes' other words
 )
+#: the generator's words for what a map cannot show: colours and materials
+NOT_SHAPE: frozenset[str] = frozenset(
+    set(COLORS) | {w for words in MATERIAL_WORDS.values() for w in words if w}
+)
 _WORDS = re.compile(r"([A-Za-z]+)")
+
+
+def _left_out(caption: str, words: frozenset[str]) -> str:
+    """``caption`` lower-cased with ``words`` left out and its spaces tidied."""
+    parts = _WORDS.split(caption.lower())
+    kept = "".join("" if p in words else p for p in parts)
+    kept = re.sub(r"\s+([,.;])", r"\1", kept)
+    return re.sub(r"\s+", " ", kept).strip()
 
 
 def colour_caption(caption: str) -> str | None:
     """``caption`` lower-cased with its shape, size and material words left out, spaces
     tidied; None when no colour word is left (a caption of counts, an empty floor)."""
-    parts = _WORDS.split(caption.lower())
-    kept = "".join("" if p in NOT_COLOUR else p for p in parts)
-    if not any(w in COLORS for w in _WORDS.findall(kept)):
+    kept = _left_out(caption, NOT_COLOUR)
+    return kept if any(w in COLORS for w in _WORDS.findall(kept)) else None
+
+
+def shape_caption(caption: str) -> str | None:
+    """``caption`` lower-cased with its colour and material words left out, spaces tidied (what
+    a map shows of it); None when it has none to leave out (then it is its own shape caption)."""
+    if not any(w in NOT_SHAPE for w in _WORDS.findall(caption.lower())):
         return None
-    kept = re.sub(r"\s+([,.;])", r"\1", kept)
-    return re.sub(r"\s+", " ", kept).strip()
+    return _left_out(caption, NOT_SHAPE)
 
 
 def colour_rows(
@@ -67,3 +88,21 @@ def colour_rows(
     if not said:
         return [], None
     return said, index[own][:, None] == index[None, :]
+
+
+def shape_pairs(
+    texts: Sequence[str], share: float, rng: random.Random
+) -> tuple[list[str], torch.Tensor | None]:
+    """For a ``share`` of a batch's caption rows ``texts``, the caption's shape caption, and [S]
+    which rows: in the caption's pairs with maps those rows show it in their caption's place.
+    Off (0): nothing is drawn, so a recipe without the lever sees the batches it saw before."""
+    if share <= 0:
+        return [], None
+    said, rows = [], []
+    for row, text in enumerate(texts):
+        if rng.random() < share:
+            shaped = shape_caption(text)
+            if shaped is not None:
+                said.append(shaped)
+                rows.append(row)
+    return (said, torch.tensor(rows)) if said else ([], None)

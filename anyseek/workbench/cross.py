@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from anyseek.workbench.contrastive import info_nce
+from anyseek.workbench.twins import twin_shown
 
 CAPTION = "caption"
 Pair = tuple[str, str]
@@ -134,3 +135,24 @@ def cross_loss(
             fit = same[rows][:, rows]
         terms.append(info_nce(va[rows].float(), vb[rows].float(), scale, fit))
     return torch.stack(terms).mean() if terms else None
+
+
+def batch_cross_loss(
+    batch: dict[str, Any],
+    queries: torch.Tensor,
+    second: torch.Tensor | None,
+    texts: torch.Tensor,
+    scale: torch.Tensor,
+    listed: Sequence[Pair],
+) -> torch.Tensor | None:
+    """The cross-pair loss of a training batch (``anyseek.workbench.train``): each row's caption
+    ``texts`` [B, D], first and second pixel query (with twin rows, its twin's first), paired as
+    ``listed`` (a recipe's ``cross_pairs``; empty: every pair)."""
+    shown = [(batch["groups"], queries)]
+    if second is not None:
+        shown.append((batch["second"], second))
+    if batch.get("same") is not None:  # twin rows: each row's twin's query is its second
+        shown.append(twin_shown(batch["groups"], queries))
+    pairs = pairs_of(listed, cross_modalities()[1:])
+    per_modality = modality_rows(texts, shown)
+    return cross_loss(per_modality, pairs, scale, batch.get("positives"), batch.get("same"))

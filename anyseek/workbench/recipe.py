@@ -99,6 +99,10 @@ class TrainRecipe:
     # lab/results/levers_colour.md)
     colour_rows_images: bool = False
     object_weight: float = 1.0  # the object term's weight (the colour rows' too)
+    # share of caption rows that, in the caption's pairs with maps (``cross_pairs``), show their
+    # caption with its colour and material words left out (workbench.colours.shape_caption: what
+    # a map shows of it) in the caption's place; 0: off
+    shape_pairs: float = 0.0
     # the object rows join the caption loss both ways instead of the one-way object term: each
     # still picks among the images, and each image also picks among its caption and the object
     # rows it fits (how ``p_object_caption``'s rows train: here as extra rows, not in the

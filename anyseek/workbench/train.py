@@ -10,7 +10,8 @@ person's words. The loss is symmetric InfoNCE of the pixel queries and of the ca
 images, with one learned temperature (and, when a recipe weighs them, of non-rgb modalities
 against each other: ``anyseek.workbench.cross``; of extra one-object caption rows beside the
 scene captions, each picking among the images: ``object_rows``, and of extra rows of a caption's
-colours only: ``colour_rows``). Training runs in chunks of
+colours only: ``colour_rows``; of captions cut to their shapes in the pairs with maps:
+``shape_pairs``). Training runs in chunks of
 ``chunk_minutes``: after each it saves a checkpoint (model, optimiser, step, random state,
 history) atomically and validates, so a kill at any moment loses at most the chunk in flight and
 ``--resume`` goes on from the last one.
@@ -40,15 +41,9 @@ from anyseek.scenes.tensors import PIXEL_INPUTS
 from anyseek.workbench.attributes import AttributeHead, attribute_loss, conjunction_labels
 from anyseek.workbench.cache import TrainingSet
 from anyseek.workbench.cells import CellHead, cell_labels, cell_loss
-from anyseek.workbench.colours import colour_rows
+from anyseek.workbench.colours import colour_rows, shape_pairs
 from anyseek.workbench.contrastive import info_nce, one_way_nce
-from anyseek.workbench.cross import (
-    cross_loss,
-    cross_modalities,
-    modality_rows,
-    pairs_of,
-    second_kinds,
-)
+from anyseek.workbench.cross import batch_cross_loss, pairs_of, second_kinds
 from anyseek.workbench.negatives import binding_negative
 from anyseek.workbench.partial import partial_caption
 from anyseek.workbench.placement import objects_moved, page_shaped
@@ -65,7 +60,6 @@ from anyseek.workbench.twins import (
     image_rows,
     same_scene,
     twin_index,
-    twin_shown,
 )
 
 DRAWN = ("sketch", "semseg")  # pixel modalities a person draws
@@ -284,6 +278,7 @@ class Batcher:
         coloured, coloured_fit = colour_rows(
             self.data.scenes.captions, index, self.recipe.colour_rows, self.rng
         )
+        shaped, shaped_rows = shape_pairs(texts, self.recipe.shape_pairs, self.rng)
         presence = None
         if self.recipe.presence_weight > 0:
             labels = fits(texts, self.objects[index])
@@ -300,11 +295,12 @@ class Batcher:
             "image_rows": image_rows(size) if twins else None,
             "same": same,
             "groups": groups,
-            # the batch's captions, then negatives, then the one-object rows, then colour rows
-            "words": self.vocab.batch(texts + negatives + named + coloured),
+            # the captions, negatives, one-object rows, colour rows, then shape captions
+            "words": self.vocab.batch(texts + negatives + named + coloured + shaped),
             "negatives": len(negatives),
             "objects": named_fit,  # [E, B] bool: which scenes each extra one-object row fits
             "colours": coloured_fit,  # [C, B] bool: which rows show each colour row's scene
+            "shapes": shaped_rows,  # [S]: which caption rows show a shape caption in map pairs
             "positives": positives,
             "presence": presence,
             "attributes": attributes,
@@ -468,8 +464,8 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
             second = model.embed_mixed(more, {n: batch["second"][n][1] for n in more})
     named_fit, colour_fit = batch.get("objects"), batch.get("colours")
     extra_rows = 0 if named_fit is None else len(named_fit)
-    colour_count = 0 if colour_fit is None else len(colour_fit)
-    words, coloured = words[: len(words) - colour_count], words[len(words) - colour_count :]
+    words, shaped = _tail(words, batch.get("shapes"))
+    words, coloured = _tail(words, colour_fit)
     texts, negatives = words[: len(images)], words[len(images) : len(words) - extra_rows]
     scale = state.log_scale.exp()
     same = batch.get("same")
@@ -512,7 +508,8 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         loss = loss + recipe.cell_weight * grid_loss
         out["cells"] = float(grid_loss.detach())
     if recipe.cross_weight > 0:
-        pair_loss = _cross(batch, queries, second, texts, scale, recipe)
+        said = texts if shaped is None else texts.index_copy(0, batch["shapes"], shaped)
+        pair_loss = batch_cross_loss(batch, queries, second, said, scale, recipe.cross_pairs)
         if pair_loss is not None:
             loss = loss + recipe.cross_weight * pair_loss
             out["cross"] = float(pair_loss.detach())
@@ -526,24 +523,10 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
     return out
 
 
-def _cross(
-    batch: dict[str, Any],
-    queries: torch.Tensor,
-    second: torch.Tensor | None,
-    texts: torch.Tensor,
-    scale: torch.Tensor,
-    recipe: TrainRecipe,
-) -> torch.Tensor | None:
-    """The cross-pair loss of a batch (``anyseek.workbench.cross``): each row's caption, first and
-    second pixel query (with twin rows, its twin's first), paired as the recipe lists."""
-    shown = [(batch["groups"], queries)]
-    if second is not None:
-        shown.append((batch["second"], second))
-    if batch.get("same") is not None:  # twin rows: each row's twin's query is its second
-        shown.append(twin_shown(batch["groups"], queries))
-    pairs = pairs_of(recipe.cross_pairs, cross_modalities()[1:])
-    per_modality = modality_rows(texts, shown)
-    return cross_loss(per_modality, pairs, scale, batch.get("positives"), batch.get("same"))
+def _tail(words: torch.Tensor, part: torch.Tensor | None) -> tuple[torch.Tensor, Any]:
+    """``words`` [N, D] split before its last ``len(part)`` rows (None: no rows, no tail)."""
+    count = 0 if part is None else len(part)
+    return words[: len(words) - count], (words[len(words) - count :] if count else None)
 
 
 def train_chunks(

@@ -251,3 +251,13 @@ def test_the_colour_rows_arms_are_base_with_the_lever_only() -> None:
     assert replace(arm.train, colour_rows=0.0, colour_rows_images=False) == short.train
     assert arm.train.colour_rows == 0.5 and arm.train.colour_rows_images
     assert replace(text.train, colour_rows=0.0) == short.train and text.train.colour_rows == 0.5
+
+
+def test_the_shape_pairs_arms_are_base_with_the_lever_only_and_base_has_caption_pairs() -> None:
+    base = load_recipe("default")
+    short = arm_recipe(base, "base", 600, 50, 1.0)
+    assert short.train.cross_weight > 0 and short.train.shape_pairs == 0.0
+    for arm, share in (("shape_pairs", 1.0), ("shape_pairs_half", 0.5)):
+        recipe = arm_recipe(base, arm, 600, 50, 1.0)
+        assert recipe.train.shape_pairs == share
+        assert replace(recipe.train, shape_pairs=0.0) == short.train
