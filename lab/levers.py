@@ -275,6 +275,16 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "shape_pairs on half the caption rows, the other half's pairs with maps on the caption",
         {"train": {"shape_pairs": 0.5}},
     ),
+    "colour_half_twins": (
+        "object_rows_half_twins with colour rows on half the scenes, text tower only: "
+        "v11e's recipe, short",
+        {"train": {**HALF_TWINS, "colour_rows": 0.5}},
+    ),
+    "colour_half_twins_shapes": (
+        "colour_half_twins with shape_pairs on every caption row: whether v11e's recipe keeps "
+        "careful captions and the caption pairs with maps once those pairs read shapes only",
+        {"train": {**HALF_TWINS, "colour_rows": 0.5, "shape_pairs": 1.0}},
+    ),
     "both": (
         "object_positives and the random person together",
         {

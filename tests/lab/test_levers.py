@@ -261,3 +261,11 @@ def test_the_shape_pairs_arms_are_base_with_the_lever_only_and_base_has_caption_
         recipe = arm_recipe(base, arm, 600, 50, 1.0)
         assert recipe.train.shape_pairs == share
         assert replace(recipe.train, shape_pairs=0.0) == short.train
+
+
+def test_the_colour_half_twins_arms_are_v11e_s_training_short_with_and_without_shape_pairs() -> None:
+    base, v11e = load_recipe("default"), load_recipe(DRAFTS["v11e-draft"])
+    arm = arm_recipe(base, "colour_half_twins", 600, 50, 1.0)
+    shapes = arm_recipe(base, "colour_half_twins_shapes", 600, 50, 1.0)
+    assert arm.train == replace(v11e.train, steps=1140, chunk_minutes=1.0)
+    assert replace(shapes.train, shape_pairs=0.0) == arm.train and shapes.train.shape_pairs == 1.0
