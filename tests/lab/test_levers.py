@@ -269,3 +269,11 @@ def test_the_colour_half_twins_arms_are_v11e_s_training_short_with_and_without_s
     shapes = arm_recipe(base, "colour_half_twins_shapes", 600, 50, 1.0)
     assert arm.train == replace(v11e.train, steps=1140, chunk_minutes=1.0)
     assert replace(shapes.train, shape_pairs=0.0) == arm.train and shapes.train.shape_pairs == 1.0
+
+
+def test_the_v11f_draft_is_v11e_s_with_shape_pairs_on_every_caption_row() -> None:
+    v11e, draft = load_recipe(DRAFTS["v11e-draft"]), load_recipe(DRAFTS["v11f-draft"])
+    assert (draft.name, draft.generation) == ("v11f-draft", "v11")
+    assert draft.train.shape_pairs == 1.0
+    assert replace(draft.train, shape_pairs=0.0) == v11e.train
+    assert (draft.model, draft.data, draft.val) == (v11e.model, v11e.data, v11e.val)
