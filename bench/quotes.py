@@ -83,6 +83,10 @@ PEOPLE_COLOUR = "people_words_colour.md"
 PEOPLE_V11E = "people_words_v11e.md"
 V11E_V10 = "v11e_vs_v10.md"
 COLOUR = "levers_colour.md"
+SHAPE = "levers_shape.md"  # its "| base |" lines: the final evaluation (0), the pairs (1)
+SHAPE_V11E = "levers_shape_v11e.md"
+PEOPLE_SHAPE = "people_words_shape.md"
+PACE_ZEN4 = "train_pace_zen4_v11f.md"
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -645,6 +649,30 @@ QUOTES: tuple[Quote, ...] = (
             Cell(V11E_V10, "| depth -> caption | R@1 |", 2),
             Cell(V11E_V10, "| sketch (scrawl, held out) (bind) | R@10 |", 1),
             Cell(V11E_V10, "| semseg (scrawl, held out) (bind) | R@10 |", 1),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"base's 800-step arm trained {N} minutes here, where it took {N} on\s+the Zen 5.*?"
+        r"careful captions -{N} R@1 with it on\s+every caption row \(inside the interval\) and "
+        r"-{N} on half.*?v11e's recipe {N} -> {N}, with the default person's words {N} -> {N} "
+        r"R@1.*?caption -> depth R@1 {N} for base,\s+where v11d's full run reached {N}\) and a "
+        r"caption's shapes alone find their scene at R@1\s+{N}.*?projects {N} minutes from "
+        r"nothing here at {N} s a step",
+        (
+            Cell(SHAPE, "| base |", 0),
+            Cell(COLOUR, "| base |", 0),
+            Cell(PEOPLE_SHAPE, "| careful | R@1 |", 15),
+            Cell(PEOPLE_SHAPE, "| careful | R@1 |", 18),
+            Cell(PEOPLE_SHAPE, "| careful | R@1 |", 9),
+            Cell(PEOPLE_SHAPE, "| careful | R@1 |", 12),
+            Cell(SHAPE_V11E, "| colour_half_twins |", 5),
+            Cell(SHAPE_V11E, "| colour_half_twins_shapes |", 5),
+            Cell(SHAPE, "| base |", 6, line=1),
+            Cell("v11d_vs_v9.md", "| caption -> depth | R@1 |", 1),
+            Cell(PEOPLE_SHAPE, "| shapes | R@1 |", 0),
+            Cell(PACE_ZEN4, "| max_pool |", 11),
+            Cell(PACE_ZEN4, "| max_pool |", 5),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
