@@ -457,7 +457,7 @@ def train_step(state: TrainState, batch: dict[str, Any], recipe: TrainRecipe) ->
         names = list(batch["groups"])
         rows = torch.cat([batch["groups"][n][0] for n in names])
         queries = model.embed_mixed(names, {n: batch["groups"][n][1] for n in names})
-        words = model.embed_text(batch["words"])  # [B + K + E, D]: captions, negatives, objects
+        words = model.embed_text(batch["words"])  # [B + K + E + C + S, D]: Batcher.batch's order
         second = None
         if batch.get("second"):
             more = list(batch["second"])

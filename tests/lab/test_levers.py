@@ -263,7 +263,7 @@ def test_the_shape_pairs_arms_are_base_with_the_lever_only_and_base_has_caption_
         assert replace(recipe.train, shape_pairs=0.0) == short.train
 
 
-def test_the_colour_half_twins_arms_are_v11e_s_training_short_with_and_without_shape_pairs() -> None:
+def test_the_colour_half_twins_arms_are_v11e_s_training_short_with_or_without_shapes() -> None:
     base, v11e = load_recipe("default"), load_recipe(DRAFTS["v11e-draft"])
     arm = arm_recipe(base, "colour_half_twins", 600, 50, 1.0)
     shapes = arm_recipe(base, "colour_half_twins_shapes", 600, 50, 1.0)
