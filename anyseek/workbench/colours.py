@@ -1,4 +1,4 @@
-"""Colour rows: a scene's caption with only its colours left, as an extra caption row.
+"""A caption cut to its colours (colour rows, extra caption rows) or to its shapes (shape pairs).
 
 Asked in everyday words ("a tomato red lump beside a jade tyre"), search reads the colours and
 little else (``anyseek.model.builtin.text`` leaves out what it cannot read): what reaches the
