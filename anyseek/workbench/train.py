@@ -128,6 +128,8 @@ class Batcher:
             self.objects = encode_scenes(self.data.scenes.scenes)
         if r.same_person_pairs:
             self._check_same_person_pairs()
+        if r.shape_pairs > 0 and r.cross_weight <= 0:  # its captions would be embedded unread
+            raise ValueError("shape_pairs needs the cross-pair loss (cross_weight > 0)")
         if r.twin_rows:
             check_twin_rows(r.batch, r.cross_second, r.same_person_pairs)
         if r.cell_weight > 0 and self.data.occupied is None:

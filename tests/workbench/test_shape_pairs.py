@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 import torch
 
 from anyseek.model.builtin.text import words_of
@@ -97,3 +98,9 @@ def test_the_cross_pairs_read_the_shape_captions_and_nothing_else_moves(
     assert abs(with_shapes - without) > 1e-4
     # without the shape captions the step is the one a recipe without the lever takes
     assert without == _cross_after_step(tiny_training, 0.0)
+
+
+def test_shape_pairs_without_the_cross_pairs_are_refused_by_name(tiny_training: tuple) -> None:
+    data, _, vocab = tiny_training
+    with pytest.raises(ValueError, match="shape_pairs needs the cross-pair loss"):
+        Batcher(data, vocab, TrainRecipe(shape_pairs=0.5), QUERIES, random.Random(0))
