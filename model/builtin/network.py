@@ -187,8 +187,10 @@ class Trunk(nn.Module):
 
 
 #: rows per group the text tower encodes at once (``TextTower.forward``): small enough that a
-#: batch's lengths spread over several groups, large enough to keep its matmuls efficient
-TEXT_GROUP_ROWS = 32
+#: batch's lengths spread over several groups, large enough to keep its matmuls efficient; of
+#: 32, 64, 128 and 256, 128 made a v11 training step the cheapest on a 2-core Zen 4
+#: (``lab/results/text_tower_ways.md``); a search's few rows take one pass whatever it is
+TEXT_GROUP_ROWS = 128
 
 
 class TextTower(nn.Module):
@@ -213,7 +215,16 @@ class TextTower(nn.Module):
 
         Rows are encoded in groups of similar length, each cut to its own longest caption:
         padding changes no row's vector (it is masked and left out of the mean), and one long
-        caption no longer makes every row of a training batch pay for its length."""
+        caption no longer makes every row of a training batch pay for its length. Rows alike (a
+        twin's caption, a colour row many scenes share) are encoded once and given to each of
+        them: the same vectors and gradients for fewer rows' work."""
+        unique, inverse = torch.unique(words.flatten(1), dim=0, return_inverse=True)
+        if len(unique) == len(words):
+            return self.grouped(words)
+        return self.grouped(unique.view(len(unique), *words.shape[1:]))[inverse]
+
+    def grouped(self, words: torch.Tensor) -> torch.Tensor:
+        """[B, L, 1 + T] distinct word rows -> [B, D], encoded in groups of similar length."""
         lengths = (words[..., 0] != 0).sum(1)  # [B]
         if len(words) <= TEXT_GROUP_ROWS:
             return self.encode(words[:, : max(1, int(lengths.max()))])

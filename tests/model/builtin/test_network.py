@@ -78,6 +78,39 @@ def test_a_large_batch_of_captions_encoded_in_groups_by_length_is_encoded_as_one
     assert text.words.weight.grad is not None and text.words.weight.grad.abs().sum() > 0
 
 
+def test_rows_alike_are_encoded_once_with_every_rows_vector_and_gradient(
+    tiny: BuiltinModel,
+) -> None:
+    vocab = WordVocab(("a", "red", "cube", "and", "blue", "ball"), buckets=256)
+    distinct = ["a red cube", "a blue ball", "red", "a red cube and a blue ball", "blue"]
+    captions = [distinct[i % len(distinct)] for i in range(3 * TEXT_GROUP_ROWS)]
+    batch = vocab.batch(captions)
+    text = tiny.text
+    assert text is not None
+    calls: list[int] = []
+    original = text.encode
+
+    def counted(words: torch.Tensor) -> torch.Tensor:
+        calls.append(len(words))
+        return original(words)
+
+    text.encode = counted  # type: ignore[method-assign]
+    try:
+        weights = torch.randn(len(captions), tiny.config.embed_dim)
+        text.zero_grad()
+        (text(batch) * weights).sum().backward()
+        once = text.words.weight.grad.clone()
+        encoded_once = sum(calls)
+        text.zero_grad()
+        every = text.grouped(batch)  # each row through the tower, as before
+        (every * weights).sum().backward()
+    finally:
+        del text.encode
+    assert encoded_once == len(distinct)  # the tower saw each distinct caption once
+    torch.testing.assert_close(text(batch), every, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(once, text.words.weight.grad, atol=1e-5, rtol=1e-4)
+
+
 def test_combining_is_a_normalised_weighted_sum() -> None:
     a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
     torch.testing.assert_close(
