@@ -87,6 +87,11 @@ SHAPE = "levers_shape.md"  # its "| base |" lines: the final evaluation (0), the
 SHAPE_V11E = "levers_shape_v11e.md"
 PEOPLE_SHAPE = "people_words_shape.md"
 PACE_ZEN4 = "train_pace_zen4_v11f.md"
+PACE_ZEN4_V11E = "train_pace_zen4_v11e.md"
+PACE_ZEN4_B = "train_pace_zen4_v11f_b.md"
+TOWER_WAYS = "text_tower_ways.md"  # per recipe, its ways in order: every row 32, then once 32-256
+PROFILE_BEFORE = "step_profile_zen4_v11f_before.md"
+PROFILE_AFTER = "step_profile_zen4_v11f.md"
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -673,6 +678,33 @@ QUOTES: tuple[Quote, ...] = (
             Cell(PEOPLE_SHAPE, "| shapes | R@1 |", 0),
             Cell(PACE_ZEN4, "| max_pool |", 11),
             Cell(PACE_ZEN4, "| max_pool |", 5),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"alone it took {N} s of a {N} s step.*?{N} of {N} are distinct for v11e's recipe and\s+"
+        r"{N} of {N} for v11f's.*?rendered at\s+{N} and {N} s per 1,000.*?brought a step to {N} "
+        r"of before for v11e's recipe and {N} for v11f's, and groups of 128\s+rows instead of 32 "
+        r"to {N} and {N}\..*?the step profile is {N} s with the text tower alone {N}.*?projects "
+        r"v11e's recipe at {N}\s+minutes from nothing.*?and v11f's at {N} at {N} s a\s+step.*?"
+        r"{N} before\)",
+        (
+            Cell(PROFILE_BEFORE, "| forward + backward: text tower |", 0),
+            Cell(PROFILE_BEFORE, "Batch of 256", 0),
+            *(Cell(TOWER_WAYS, f"| {r}-draft |", i) for r in ("v11e", "v11f") for i in (1, 0)),
+            Cell(PACE_ZEN4_V11E, "| max_pool |", 7),
+            Cell(PACE_ZEN4_B, "| max_pool |", 7),
+            *(
+                Cell(TOWER_WAYS, f"| {r}-draft |", 6, line=k)
+                for k in (1, 3)
+                for r in ("v11e", "v11f")
+            ),
+            Cell(PROFILE_AFTER, "Batch of 256", 0),
+            Cell(PROFILE_AFTER, "| forward + backward: text tower |", 0),
+            Cell(PACE_ZEN4_V11E, "| max_pool |", 11),
+            Cell(PACE_ZEN4_B, "| max_pool |", 11),
+            Cell(PACE_ZEN4_B, "| max_pool |", 5),
+            Cell(PACE_ZEN4, "| max_pool |", 11),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
