@@ -285,6 +285,12 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "careful captions and the caption pairs with maps once those pairs read shapes only",
         {"train": {**HALF_TWINS, "colour_rows": 0.5, "shape_pairs": 1.0}},
     ),
+    "v9_recipe": (
+        "v9's recipe, short: the shipped recipe without the cell head and the cross pairs, "
+        "what v10 added; whether short arms rank people's careful and rough captions as the "
+        "full runs did (v9 above v10), so they can screen levers for giving them back",
+        {"train": {"cell_weight": 0.0, "cross_weight": 0.0}},
+    ),
     "both": (
         "object_positives and the random person together",
         {

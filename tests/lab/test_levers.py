@@ -277,3 +277,14 @@ def test_the_v11f_draft_is_v11e_s_with_shape_pairs_on_every_caption_row() -> Non
     assert draft.train.shape_pairs == 1.0
     assert replace(draft.train, shape_pairs=0.0) == v11e.train
     assert (draft.model, draft.data, draft.val) == (v11e.model, v11e.data, v11e.val)
+
+
+def test_the_v9_recipe_arm_is_base_without_what_v10_added() -> None:
+    base = load_recipe("default")
+    short = arm_recipe(base, "base", 600, 800, 1.0)
+    v9 = arm_recipe(base, "v9_recipe", 600, 800, 1.0)
+    assert short.train.cell_weight > 0 and short.train.cross_weight > 0  # v10's additions
+    assert v9.train.cell_weight == 0 and v9.train.cross_weight == 0
+    assert v9.generation == short.generation and v9.data == short.data
+    keep = {"cell_weight": 0.0, "cross_weight": 0.0}
+    assert replace(v9, name=short.name) == replace(short, train=replace(short.train, **keep))
