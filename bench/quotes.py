@@ -92,6 +92,7 @@ PACE_ZEN4_B = "train_pace_zen4_v11f_b.md"
 TOWER_WAYS = "text_tower_ways.md"  # per recipe, its ways in order: every row 32, then once 32-256
 PROFILE_BEFORE = "step_profile_zen4_v11f_before.md"
 PROFILE_AFTER = "step_profile_zen4_v11f.md"
+PEOPLE_V9_ARM = "people_words_v9_arm.md"
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -705,6 +706,24 @@ QUOTES: tuple[Quote, ...] = (
             Cell(PACE_ZEN4_B, "| max_pool |", 11),
             Cell(PACE_ZEN4_B, "| max_pool |", 5),
             Cell(PACE_ZEN4, "| max_pool |", 11),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"v9's recipe is below base by {N} R@1 on careful\s+captions and {N} on rough ones.*?"
+        r"v11e's training is above\s+base by {N}\. At full length v10 and v9 are level \(\+{N} "
+        r"and \+{N} R@1,.*?v11e is below v9 \(-{N} and -{N}\)\. At 800 steps\s+careful "
+        r"captions find their scene at R@1 {N}, against {N} for v9",
+        (
+            Cell(PEOPLE_V9_ARM, "| careful | R@1 |", 9),
+            Cell(PEOPLE_V9_ARM, "| rough | R@1 |", 9),
+            Cell(PEOPLE_V9_ARM, "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11E, "| careful | R@1 |", 9),
+            Cell(PEOPLE_V11E, "| rough | R@1 |", 9),
+            Cell(PEOPLE_V11E, "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11E, "| rough | R@1 |", 12),
+            Cell(PEOPLE_V9_ARM, "| careful | R@1 |", 0),
+            Cell(PEOPLE_V11E, "| careful | R@1 |", 0),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
