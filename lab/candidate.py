@@ -63,7 +63,7 @@ def written(name: str, results: Path) -> list[Path]:
 def used_seeds(seeds: Seeds, results: Path, own: list[Path]) -> list[int]:
     """The seeds a result file in ``results`` already names (as a whole number), but for the
     candidate's ``own`` reports (a resumed evaluation's)."""
-    files = [p for p in sorted(results.glob("*.md")) + sorted(results.glob("*.json"))]
+    files = sorted(results.glob("*.md")) + sorted(results.glob("*.json"))
     texts = [p.read_text(errors="replace") for p in files if p not in own]
     found = set()
     for seed in seeds.all():
@@ -108,7 +108,8 @@ def _env() -> dict[str, str]:
 
 def evaluate(name: str, bundle: Path, seeds: Seeds, n: int, work: Path) -> tuple[Path, Path]:
     """One model's human evaluation and any-to-any table (JSON in ``work``)."""
-    human, pairs = work / f"{name}.human.json", work / f"{name}.pairs.json"
+    human = work / f"{name}.human-{seeds.human}-{n}.json"  # another seed or size: another file
+    pairs = work / f"{name}.pairs-{seeds.pairs}-{n}.json"
     python = sys.executable
     run([python, "-m", "anyseek.cli", "eval", "retrieval", "--n", str(n), "--seed",
          str(seeds.human), "--human", "--model", str(bundle), "--json", str(human)],
@@ -144,6 +145,12 @@ def main(argv: list[str] | None = None) -> None:
             f"seed(s) {', '.join(map(str, used))} already named in {args.results}: a candidate is "
             f"measured on seeds nothing was measured on (--seed takes seven from the first)"
         )
+    for report in written(args.name, args.results):  # a resumed evaluation's, of these seeds
+        text = report.read_text(errors="replace") if report.is_file() else None
+        if text is not None and str(seeds.human) not in text and str(seeds.words[0]) not in text:
+            parser.error(f"{report} is from other seeds: remove it or choose another --name")
+    if args.work.exists() and not args.work.is_dir():
+        parser.error(f"--work {args.work}: not a folder")
     args.work.mkdir(parents=True, exist_ok=True)
     models = {"v9": args.v9 or v9_bundle(args.work), "v10": args.v10, args.name: args.bundle}
     reports = {m: evaluate(m, folder, seeds, args.n, args.work) for m, folder in models.items()}

@@ -56,3 +56,6 @@ def test_the_shipped_model_as_candidate_equals_v10_on_every_row_and_resumes(
     # a second call finds every step done and reruns none (its own reports name its seeds)
     again = candidate(*args)
     assert again.returncode == 0 and "$ " not in again.stdout
+    # other seeds under the same name would mix two evaluations: refused by the report's name
+    other = candidate(*[a if a != "91000001" else "92000001" for a in args])
+    assert other.returncode == 2 and "same_vs_v10.md is from other seeds" in other.stderr
