@@ -155,6 +155,21 @@ def test_a_word_far_from_every_known_word_is_left_out() -> None:
     assert vocab.encode("zebra stripes").tolist() == vocab.encode(".").tolist()  # nothing read
 
 
+def test_a_batch_of_captions_is_each_caption_encoded_and_padded_with_zero_rows() -> None:
+    vocab = WordVocab(("a", "red", "cube", "cylinder", "cone"), buckets=2048, max_words=6)
+    captions = [
+        "a red cube", "", "zebra stripes", "a cyllinder", "a teal pyramid",
+        "a red cube a red cube a red cube", "cone", "A RED CONE, a cube.",
+    ]  # fmt: skip
+    batch = vocab.batch(captions)
+    assert batch.shape == (len(captions), 6, 13) and batch.dtype == torch.long
+    for row, caption in zip(batch, captions, strict=True):
+        words = vocab.encode(caption)
+        assert torch.equal(row[: len(words)], words), caption
+        assert not row[len(words) :].any(), caption  # padding is all zeros
+    assert vocab.batch(["a", "a red"]).shape == (2, 2, 13)  # as long as its longest caption
+
+
 def _square_twice(model: BuiltinModel) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One square drawn top left and bottom right: the trunk's last stage [2, C, G, G], the two
     embeddings, and how far the flattened grids of the two agree (their correlation)."""

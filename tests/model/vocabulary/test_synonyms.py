@@ -3,12 +3,21 @@ model knows, and the committed model reports the words it cannot read."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from anyseek.model.builtin.bundle import load_builtin_bundle
 from anyseek.model.fourm.tokenizers.text import load_text_tokenizer
-from anyseek.model.vocabulary.synonyms import SYNONYMS, canonical_caption, paraphrase_words
+from anyseek.model.vocabulary.synonyms import (
+    _SYNONYM_PATTERN,
+    SYNONYMS,
+    _generator_word,
+    canonical_caption,
+    paraphrase_words,
+)
 from anyseek.scenes.captions import NOUNS, PLURALS
+from anyseek.scenes.sample import generate_scene
 from anyseek.scenes.scene import COLORS, SIZES
 
 VOCAB = load_builtin_bundle("builtin").vocab
@@ -31,6 +40,7 @@ def test_no_synonym_overrides_a_word_of_the_scene_world() -> None:
         ("a Light Blue ball and two grey pyramids", "a cyan ball and two gray cones"),
         ("turquoise; TINY orb.", "cyan; small sphere."),
         ("steeple", "steeple"),  # whole words only: no "tee" inside it, nothing else touched
+        ("a \u017fteel cube", "a metal cube"),  # the pattern folds case as Unicode does
     ],
 )
 def test_canonical_caption_maps_whole_words_and_phrases(text: str, expected: str) -> None:
@@ -52,3 +62,29 @@ def test_an_open_vocabulary_reports_only_what_becomes_unk() -> None:
     assert official.unknown_words("a teal ball with stripes") == []
     assert VOCAB.unknown_words("a ball, sphere-like") == ["like"]  # "-" splits words
     assert official.unknown_words("a red \ua66e ball") == ["\ua66e"]  # a letter it maps to [UNK]
+
+
+def _by_pattern(text: str) -> str:
+    """What the table's one pattern makes of ``text`` (:func:`canonical_caption` without its
+    shortcut for captions it cannot change)."""
+    return _SYNONYM_PATTERN.sub(_generator_word, text)
+
+
+def test_the_shortcut_for_captions_without_an_entry_changes_no_caption() -> None:
+    scenes = [c for seed in range(40) for c in generate_scene(seed, 32).captions]
+    rng = random.Random(0)
+    people = [
+        " ".join(rng.choice([w, *paraphrase_words(w)]) for w in caption.split(" "))
+        for caption in scenes
+    ]
+    odd = [
+        "tube2 and teal_x", "Light  Blue", "light-blue", "TEAL!", "a \u017ftEEL cube",
+        "a \u212aube", "ﬁre teal", "ﬂat navy", "sky bluey", "die-cast", "", "   ", "navyblue",
+        "Navy\nblue",
+    ]  # fmt: skip
+    alone = [f"one {entry} here" for entry in SYNONYMS] + [f"{e.title()}." for e in SYNONYMS]
+    texts = scenes + people + odd + alone
+    assert sum(_by_pattern(t) != t for t in texts) > 40  # the people's words do change
+    assert sum(_by_pattern(t) == t for t in scenes) > 0.9 * len(scenes)  # the shortcut's case
+    for text in texts:
+        assert canonical_caption(text) == _by_pattern(text), text
