@@ -46,6 +46,9 @@ HALF_TWINS = {
     "cross_second": 0.0,
     "steps": 1140,
 }
+#: a warm arm's start: the shipped model's weights and vocabulary, a quarter of the recipe's
+#: peak learning rate, a short warm-up
+WARM = {"start_from": "builtin", "lr": 5e-4, "warmup": 50}
 CAPTION_PAIRS = tuple(("caption", q) for q in ("depth", "normal", "semseg", "sketch", "edges"))
 
 ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
@@ -291,6 +294,29 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "full runs did (v9 above v10), so they can screen levers for giving them back",
         {"train": {"cell_weight": 0.0, "cross_weight": 0.0}},
     ),
+    # warm arms: each starts from the shipped model (v10, the end of a full run) and trains its
+    # recipe on at a quarter of the peak learning rate, compared with warm_base; short arms from
+    # nothing rank people's careful and rough captions opposite to the full runs
+    # (lab/results/people_words_v9_arm.md), and an arm that starts where a full run ends may not
+    "warm_base": (
+        "the shipped recipe continued from the shipped model (v10) at a quarter of its peak "
+        "learning rate",
+        {"train": WARM},
+    ),
+    "warm_v9_recipe": (
+        "v9's recipe continued from the shipped model: at full length v9 and v10 read careful "
+        "and rough captions alike",
+        {"train": {**WARM, "cell_weight": 0.0, "cross_weight": 0.0}},
+    ),
+    "warm_colour_half_twins": (
+        "v11e's recipe continued from the shipped model: at full length v11e reads careful and "
+        "rough captions less well than v9 and v10",
+        {"train": {**WARM, **HALF_TWINS, "colour_rows": 0.5}},
+    ),
+    "warm_colour_half_twins_shapes": (
+        "v11f's recipe (v11e's with shape pairs) continued from the shipped model",
+        {"train": {**WARM, **HALF_TWINS, "colour_rows": 0.5, "shape_pairs": 1.0}},
+    ),
     "both": (
         "object_positives and the random person together",
         {
@@ -442,7 +468,9 @@ def _row(values: dict[str, float], keys: tuple[str, ...]) -> str:
 
 def baseline_of(arm: str) -> str:
     """The arm a lever is compared with: ``base`` trained with the same seed (``base_seed1``
-    itself with ``base``: the spread of chance)."""
+    itself with ``base``: the spread of chance), and a warm arm the shipped recipe warm."""
+    if arm.startswith("warm_"):
+        return "warm_base"
     return "base_seed1" if arm.endswith("_seed1") and arm != "base_seed1" else "base"
 
 

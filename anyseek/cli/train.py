@@ -34,6 +34,13 @@ def default(
         config = load_recipe(recipe)
     except ValueError as exc:
         raise SettingsError(f"--recipe: {exc}") from None
+    if config.train.start_from:  # refused before any scene is rendered
+        from anyseek.workbench.training_run import starting_bundle
+
+        try:
+            starting_bundle(config)
+        except ValueError as exc:  # a BuiltinBundleError too: the folder's file named
+            raise SettingsError(f"--recipe: {exc}") from None
     if threads is not None and threads < 1:
         raise SettingsError(f"--threads must be at least 1, got {threads}")
     command = f"anyseek train default --recipe {recipe}"

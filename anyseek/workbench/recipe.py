@@ -147,6 +147,10 @@ class TrainRecipe:
     # lab/results/train_pace_amx.md)
     attention: str = "math"
     chunk_minutes: float = 8.0  # checkpoint and validate this often
+    # a built-in bundle to start from ("builtin": the shipped one), its weights and its
+    # vocabulary, instead of from nothing: how a lever pulls a model already at the end of
+    # a full run (lab/levers.py's warm arms); empty: from nothing
+    start_from: str = ""
     threads: int = 2
     seed: int = 0
 

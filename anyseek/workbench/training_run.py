@@ -22,7 +22,12 @@ from typing import Any
 
 import torch
 
-from anyseek.model.builtin.bundle import BuiltinBundle, input_names, save_builtin_bundle
+from anyseek.model.builtin.bundle import (
+    BuiltinBundle,
+    input_names,
+    load_builtin_bundle,
+    save_builtin_bundle,
+)
 from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel
 from anyseek.model.builtin.text import WordVocab
 from anyseek.model.bundle.declarations import declare
@@ -84,9 +89,26 @@ def _vocab(run: Run, data: TrainingSet) -> WordVocab:
     path = run.out / "vocab.json"
     if path.is_file():
         return WordVocab.load(path)
-    vocab = build_vocab(run.recipe, data)
+    start = run.recipe.train.start_from
+    vocab = starting_bundle(run.recipe).vocab if start else build_vocab(run.recipe, data)
+    if vocab is None:
+        raise ValueError(f"train.start_from {start!r} reads no captions: it has no vocabulary")
     path.write_text(json.dumps(vocab.to_json(), indent=1) + "\n")
     return vocab
+
+
+def starting_bundle(recipe: Recipe) -> BuiltinBundle:
+    """The bundle ``train.start_from`` names, or a ValueError when its network is not the
+    recipe's model."""
+    start = recipe.train.start_from
+    bundle = load_builtin_bundle(start)
+    config = BuiltinConfig.load(Path(recipe.model))
+    if bundle.config != config:
+        raise ValueError(
+            f"train.start_from {start!r} is not a {recipe.model!r} network: its config.json "
+            f"differs from the recipe's model"
+        )
+    return bundle
 
 
 def build_vocab(recipe: Recipe, data: TrainingSet) -> WordVocab:
@@ -138,6 +160,9 @@ def _train(run: Run, data: TrainingSet, val: TrainingSet, vocab: WordVocab) -> B
     if checkpoint.is_file():
         load_checkpoint(state, checkpoint, rng)
         run.log(f"resumed at step {state.step} ({state.seconds / 60:.1f} min trained)")
+    elif recipe.start_from:
+        state.model.load_state_dict(starting_bundle(run.recipe).model.state_dict())
+        run.log(f"started from the weights of {recipe.start_from}")
     if recipe.bf16 and not state.bf16:
         run.log("bf16 autocast off: this CPU has no native bfloat16 (AVX-512 BF16 or AMX), and "
                 "emulated it is ~14x slower than float32; training in float32")  # fmt: skip

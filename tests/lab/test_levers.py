@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from anyseek.model.builtin.bundle import load_builtin_bundle
+from anyseek.model.builtin.network import BuiltinConfig
 from anyseek.workbench.recipe import load_recipe
-from lab.levers import ARMS, arm_recipe
+from lab.levers import ARMS, arm_recipe, baseline_of
 
 #: the research's draft recipes (lab/recipes/), loaded as any recipe file is
 DRAFTS = {
@@ -288,3 +290,17 @@ def test_the_v9_recipe_arm_is_base_without_what_v10_added() -> None:
     assert v9.generation == short.generation and v9.data == short.data
     keep = {"cell_weight": 0.0, "cross_weight": 0.0}
     assert replace(v9, name=short.name) == replace(short, train=replace(short.train, **keep))
+
+
+def test_each_warm_arm_is_its_arm_from_nothing_started_from_the_shipped_model() -> None:
+    base = load_recipe("default")
+    for warm, cold in (
+        ("warm_base", "base"), ("warm_v9_recipe", "v9_recipe"),
+        ("warm_colour_half_twins", "colour_half_twins"),
+        ("warm_colour_half_twins_shapes", "colour_half_twins_shapes"),
+    ):  # fmt: skip
+        hot, plain = arm_recipe(base, warm, 600, 800, 1.0), arm_recipe(base, cold, 600, 800, 1.0)
+        assert hot.train == replace(plain.train, start_from="builtin", lr=5e-4, warmup=50), warm
+        assert hot.data == plain.data and hot.model == plain.model
+        assert baseline_of(warm) == "warm_base"
+    assert load_builtin_bundle("builtin").config == BuiltinConfig.load(Path(base.model))

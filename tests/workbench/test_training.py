@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from anyseek.cli import main
 from anyseek.model.runtime.precision import native_bf16
@@ -114,3 +115,36 @@ def test_a_second_run_into_the_same_folder_is_refused_naming_the_first(tmp_path:
 
     with hold_run(out, "a test"):  # the kernel let go of the killed run's lock
         assert json.loads((out / ".train.lock").read_text())["pid"] == os.getpid()
+
+
+@pytest.mark.slow
+def test_a_run_started_from_a_bundle_takes_its_weights_and_vocabulary(
+    tmp_path: Path, capsys
+) -> None:
+    from anyseek.model.builtin.bundle import load_builtin_bundle, save_builtin_bundle
+    from anyseek.model.builtin.network import BuiltinConfig, BuiltinModel
+    from anyseek.model.builtin.text import WordVocab
+    from anyseek.scenes.sample import generate_scene
+
+    torch.manual_seed(7)
+    config = BuiltinConfig.load(Path("tiny"))
+    captions = [c for seed in range(60) for c in generate_scene(seed, 32).captions]
+    marked = captions + ["zebra"] * 1000  # a word no scene of the run says: its vocabulary's own
+    vocab = WordVocab.build(marked, config.text_vocab, buckets=config.text_buckets)
+    start = save_builtin_bundle(tmp_path / "start", BuiltinModel(config), vocab)
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps({**TINY, "train": {**TINY["train"], "steps": 0,
+                                                  "start_from": str(start)}}))  # fmt: skip
+    out = tmp_path / "run"
+    assert main(["train", "default", "--recipe", str(path), "--out", str(out)]) in (0, None)
+    began, trained = load_builtin_bundle(start), load_builtin_bundle(out / "bundle")
+    assert trained.vocab == began.vocab == vocab and vocab.words[0] == "zebra"
+    for name, value in began.model.state_dict().items():
+        assert torch.equal(trained.model.state_dict()[name], value), name
+    assert f"started from the weights of {start}" in (out / "train.log").read_text()
+    # a start that is not the recipe's network, or no bundle, is refused before any rendering
+    for wrong, said in (("builtin", "is not a 'tiny' network"), (tmp_path, "no built-in model")):
+        path.write_text(json.dumps({**TINY, "train": {**TINY["train"], "start_from": str(wrong)}}))
+        again = tmp_path / f"again-{said[:6]}"
+        assert main(["train", "default", "--recipe", str(path), "--out", str(again)]) == 1
+        assert said in capsys.readouterr().err and not (again / "cache").exists()
