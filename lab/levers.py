@@ -317,6 +317,24 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "v11f's recipe (v11e's with shape pairs) continued from the shipped model",
         {"train": {**WARM, **HALF_TWINS, "colour_rows": 0.5, "shape_pairs": 1.0}},
     ),
+    "warm_colour_half_twins_whole": (
+        "warm_colour_half_twins with every caption row a scene's caption (p_object_caption 0): "
+        "one-object captions only beside it, as object rows, not in its place",
+        {"train": {**WARM, **HALF_TWINS, "colour_rows": 0.5, "p_object_caption": 0.0}},
+    ),
+    "warm_colour_half_twins_shapes_whole": (
+        "warm_colour_half_twins_shapes with every caption row a scene's caption "
+        "(p_object_caption 0)",
+        {
+            "train": {
+                **WARM,
+                **HALF_TWINS,
+                "colour_rows": 0.5,
+                "shape_pairs": 1.0,
+                "p_object_caption": 0.0,
+            }
+        },
+    ),
     "both": (
         "object_positives and the random person together",
         {

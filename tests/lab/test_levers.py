@@ -303,4 +303,10 @@ def test_each_warm_arm_is_its_arm_from_nothing_started_from_the_shipped_model() 
         assert hot.train == replace(plain.train, start_from="builtin", lr=5e-4, warmup=50), warm
         assert hot.data == plain.data and hot.model == plain.model
         assert baseline_of(warm) == "warm_base"
+    for whole, warm in (
+        ("warm_colour_half_twins_whole", "warm_colour_half_twins"),
+        ("warm_colour_half_twins_shapes_whole", "warm_colour_half_twins_shapes"),
+    ):
+        plain = arm_recipe(base, warm, 600, 800, 1.0).train
+        assert arm_recipe(base, whole, 600, 800, 1.0).train == replace(plain, p_object_caption=0)
     assert load_builtin_bundle("builtin").config == BuiltinConfig.load(Path(base.model))
