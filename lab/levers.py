@@ -335,6 +335,11 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
             }
         },
     ),
+    "warm_colour_half_twins_one_way": (
+        "warm_colour_half_twins with its object rows one way (object_rows_both_ways off): each "
+        "picks among the images, and no image is asked to pick its object rows beside its caption",
+        {"train": {**WARM, **HALF_TWINS, "colour_rows": 0.5, "object_rows_both_ways": False}},
+    ),
     "both": (
         "object_positives and the random person together",
         {

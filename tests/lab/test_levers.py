@@ -309,4 +309,7 @@ def test_each_warm_arm_is_its_arm_from_nothing_started_from_the_shipped_model() 
     ):
         plain = arm_recipe(base, warm, 600, 800, 1.0).train
         assert arm_recipe(base, whole, 600, 800, 1.0).train == replace(plain, p_object_caption=0)
+    one_way = arm_recipe(base, "warm_colour_half_twins_one_way", 600, 800, 1.0).train
+    plain = arm_recipe(base, "warm_colour_half_twins", 600, 800, 1.0).train
+    assert plain.object_rows_both_ways and one_way == replace(plain, object_rows_both_ways=False)
     assert load_builtin_bundle("builtin").config == BuiltinConfig.load(Path(base.model))
