@@ -93,6 +93,10 @@ TOWER_WAYS = "text_tower_ways.md"  # per recipe, its ways in order: every row 32
 PROFILE_BEFORE = "step_profile_zen4_v11f_before.md"
 PROFILE_AFTER = "step_profile_zen4_v11f.md"
 PEOPLE_V9_ARM = "people_words_v9_arm.md"
+PEOPLE_WARM = "people_words_warm.md"  # changes against warm_base from index 24, 3 per arm
+LEVERS_WARM = "levers_warm.md"
+PACE_ZEN4_BOOT = "train_pace_zen4_v11f_boot.md"
+PACE_ZEN4_C = "train_pace_zen4_v11f_c.md"
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -724,6 +728,51 @@ QUOTES: tuple[Quote, ...] = (
             Cell(PEOPLE_V11E, "| rough | R@1 |", 12),
             Cell(PEOPLE_V9_ARM, "| careful | R@1 |", 0),
             Cell(PEOPLE_V11E, "| careful | R@1 |", 0),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"v11f's recipe at {N} minutes from nothing five minutes after this machine started.*?and "
+        r"{N} half an hour later at {N} s a step",
+        (
+            Cell(PACE_ZEN4_BOOT, "| max_pool |", 11),
+            Cell(PACE_ZEN4_C, "| max_pool |", 11),
+            Cell(PACE_ZEN4_C, "| max_pool |", 5),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"\(v10 is {N} R@1 above\s+`warm_base` on careful captions and {N} on rough ones\).*?"
+        r"v11e's training is below by {N} R@1 on careful captions and {N} on\s+rough ones.*?put "
+        r"it {N} above.*?below v9 by {N} and {N} where v10\s+is level.*?v9's recipe warm is "
+        r"within {N} of `warm_base`.*?colours alone {N} R@1 better than v10, its warm arm -{N}",
+        (
+            Cell(PEOPLE_WARM, "| careful | R@1 |", 42),
+            Cell(PEOPLE_WARM, "| rough | R@1 |", 42),
+            Cell(PEOPLE_WARM, "| careful | R@1 |", 27),
+            Cell(PEOPLE_WARM, "| rough | R@1 |", 27),
+            Cell(PEOPLE_V9_ARM, "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11E, "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11E, "| rough | R@1 |", 12),
+            Cell(PEOPLE_WARM, "| careful | R@1 |", 24),
+            Cell(PEOPLE_V11E, "| colours | R@1 |", 9),
+            Cell(PEOPLE_WARM, "| colours | R@1 |", 24),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"shape pairs \(careful -{N}\).*?`p_object_caption` 0: careful -{N}\).*?do: careful "
+        r"-{N}\s+and rough \+{N} R@1.*?binding \+{N} attr_P@10 against\s+`warm_base` where both "
+        r"ways gave \+{N}; rough R@10 stays -{N}.*?\(careful\s+-{N} against v9",
+        (
+            Cell(PEOPLE_WARM, "| careful | R@1 |", 30),
+            Cell(PEOPLE_WARM, "| careful | R@1 |", 33),
+            Cell(PEOPLE_WARM, "| careful | R@1 |", 39),
+            Cell(PEOPLE_WARM, "| rough | R@1 |", 39),
+            Cell(LEVERS_WARM, "| | change against warm_base |", 1, line=5),
+            Cell(LEVERS_WARM, "| | change against warm_base |", 1, line=1),
+            Cell(PEOPLE_WARM, "| rough | R@10 |", 39),
+            Cell("people_words_v11b.md", "| careful | R@1 |", 12),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)

@@ -313,3 +313,14 @@ def test_each_warm_arm_is_its_arm_from_nothing_started_from_the_shipped_model() 
     plain = arm_recipe(base, "warm_colour_half_twins", 600, 800, 1.0).train
     assert plain.object_rows_both_ways and one_way == replace(plain, object_rows_both_ways=False)
     assert load_builtin_bundle("builtin").config == BuiltinConfig.load(Path(base.model))
+
+
+def test_the_v11g_draft_is_v11e_s_with_its_object_rows_one_way_as_its_warm_arm() -> None:
+    v11e, draft = load_recipe(DRAFTS["v11e-draft"]), load_recipe(DRAFTS["v11g-draft"])
+    assert (draft.name, draft.generation) == ("v11g-draft", "v11")
+    assert v11e.train.object_rows_both_ways and not draft.train.object_rows_both_ways
+    assert replace(draft.train, object_rows_both_ways=True) == v11e.train
+    assert (draft.model, draft.data, draft.val) == (v11e.model, v11e.data, v11e.val)
+    warm = arm_recipe(load_recipe("default"), "warm_colour_half_twins_one_way", 600, 800, 1.0)
+    lever = ("object_rows", "object_rows_both_ways", "twin_rows", "colour_rows", "cross_second")
+    assert all(getattr(warm.train, k) == getattr(draft.train, k) for k in lever)
