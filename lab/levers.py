@@ -294,52 +294,6 @@ ARMS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "full runs did (v9 above v10), so they can screen levers for giving them back",
         {"train": {"cell_weight": 0.0, "cross_weight": 0.0}},
     ),
-    # warm arms: each starts from the shipped model (v10, the end of a full run) and trains its
-    # recipe on at a quarter of the peak learning rate, compared with warm_base; short arms from
-    # nothing rank people's careful and rough captions opposite to the full runs
-    # (lab/results/people_words_v9_arm.md), and an arm that starts where a full run ends may not
-    "warm_base": (
-        "the shipped recipe continued from the shipped model (v10) at a quarter of its peak "
-        "learning rate",
-        {"train": WARM},
-    ),
-    "warm_v9_recipe": (
-        "v9's recipe continued from the shipped model: at full length v9 and v10 read careful "
-        "and rough captions alike",
-        {"train": {**WARM, "cell_weight": 0.0, "cross_weight": 0.0}},
-    ),
-    "warm_colour_half_twins": (
-        "v11e's recipe continued from the shipped model: at full length v11e reads careful and "
-        "rough captions less well than v9 and v10",
-        {"train": {**WARM, **HALF_TWINS, "colour_rows": 0.5}},
-    ),
-    "warm_colour_half_twins_shapes": (
-        "v11f's recipe (v11e's with shape pairs) continued from the shipped model",
-        {"train": {**WARM, **HALF_TWINS, "colour_rows": 0.5, "shape_pairs": 1.0}},
-    ),
-    "warm_colour_half_twins_whole": (
-        "warm_colour_half_twins with every caption row a scene's caption (p_object_caption 0): "
-        "one-object captions only beside it, as object rows, not in its place",
-        {"train": {**WARM, **HALF_TWINS, "colour_rows": 0.5, "p_object_caption": 0.0}},
-    ),
-    "warm_colour_half_twins_shapes_whole": (
-        "warm_colour_half_twins_shapes with every caption row a scene's caption "
-        "(p_object_caption 0)",
-        {
-            "train": {
-                **WARM,
-                **HALF_TWINS,
-                "colour_rows": 0.5,
-                "shape_pairs": 1.0,
-                "p_object_caption": 0.0,
-            }
-        },
-    ),
-    "warm_colour_half_twins_one_way": (
-        "warm_colour_half_twins with its object rows one way (object_rows_both_ways off): each "
-        "picks among the images, and no image is asked to pick its object rows beside its caption",
-        {"train": {**WARM, **HALF_TWINS, "colour_rows": 0.5, "object_rows_both_ways": False}},
-    ),
     "both": (
         "object_positives and the random person together",
         {
@@ -363,6 +317,57 @@ SEEDED = ("base", "max_pool", "attn_pool", "attributes", "cells", "cells_cross",
           "object_rows_half", "twin_rows_1140", "object_rows_half_twins",
           "object_rows_half_twins_partial")  # fmt: skip
 ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in SEEDED}
+
+
+def _warm(arm: str, what: str, **train: object) -> tuple[str, dict[str, dict[str, object]]]:
+    """Arm ``arm`` (with ``train`` changed) started from the shipped model (:data:`WARM`)."""
+    overrides = ARMS[arm][1]
+    return what, {**overrides, "train": {**overrides.get("train", {}), **WARM, **train}}
+
+
+# warm arms: each starts from the shipped model (v10, the end of a full run) and trains its
+# recipe on at a quarter of the peak learning rate, compared with warm_base; short arms from
+# nothing rank people's careful and rough captions opposite to the full runs
+# (lab/results/people_words_v9_arm.md), and an arm that starts where a full run ends may not
+ARMS |= {
+    "warm_base": _warm(
+        "base",
+        "the shipped recipe continued from the shipped model (v10) at a quarter of its peak "
+        "learning rate",
+    ),
+    "warm_v9_recipe": _warm(
+        "v9_recipe",
+        "v9's recipe continued from the shipped model: at full length v9 and v10 read careful "
+        "and rough captions alike",
+    ),
+    "warm_colour_half_twins": _warm(
+        "colour_half_twins",
+        "v11e's recipe continued from the shipped model: at full length v11e reads careful and "
+        "rough captions less well than v9 and v10",
+    ),
+    "warm_colour_half_twins_shapes": _warm(
+        "colour_half_twins_shapes",
+        "v11f's recipe (v11e's with shape pairs) continued from the shipped model",
+    ),
+    "warm_colour_half_twins_whole": _warm(
+        "colour_half_twins",
+        "warm_colour_half_twins with every caption row a scene's caption (p_object_caption 0): "
+        "one-object captions only beside it, as object rows, not in its place",
+        p_object_caption=0.0,
+    ),
+    "warm_colour_half_twins_shapes_whole": _warm(
+        "colour_half_twins_shapes",
+        "warm_colour_half_twins_shapes with every caption row a scene's caption "
+        "(p_object_caption 0)",
+        p_object_caption=0.0,
+    ),
+    "warm_colour_half_twins_one_way": _warm(
+        "colour_half_twins",
+        "warm_colour_half_twins with its object rows one way (object_rows_both_ways off): each "
+        "picks among the images, and no image is asked to pick its object rows beside its caption",
+        object_rows_both_ways=False,
+    ),
+}
 
 COLUMNS = (
     "caption R@1", "object attr_P@10", "sketch (default) R@10", "semseg (default) R@10",
