@@ -367,7 +367,18 @@ ARMS |= {
         "picks among the images, and no image is asked to pick its object rows beside its caption",
         object_rows_both_ways=False,
     ),
+    "warm_colour_half_twins_one_way_full": _warm(
+        "colour_half_twins",
+        "warm_colour_half_twins_one_way with an object row for every scene (object_rows 1.0, "
+        "v11b's dose): whether one way keeps careful captions at the dose that reached binding",
+        object_rows_both_ways=False,
+        object_rows=1.0,
+    ),
 }
+
+#: warm arms run on a second training seed: whether object rows one way keep careful captions
+WARM_SEEDED = ("warm_base", "warm_colour_half_twins_one_way", "warm_colour_half_twins_one_way_full")
+ARMS |= {f"{arm}_seed1": _another_seed(arm) for arm in WARM_SEEDED}
 
 COLUMNS = (
     "caption R@1", "object attr_P@10", "sketch (default) R@10", "semseg (default) R@10",
@@ -496,10 +507,9 @@ def _row(values: dict[str, float], keys: tuple[str, ...]) -> str:
 
 def baseline_of(arm: str) -> str:
     """The arm a lever is compared with: ``base`` trained with the same seed (``base_seed1``
-    itself with ``base``: the spread of chance), and a warm arm the shipped recipe warm."""
-    if arm.startswith("warm_"):
-        return "warm_base"
-    return "base_seed1" if arm.endswith("_seed1") and arm != "base_seed1" else "base"
+    itself with ``base``: the spread of chance), and a warm arm ``warm_base`` the same way."""
+    base = "warm_base" if arm.startswith("warm_") else "base"
+    return f"{base}_seed1" if arm.endswith("_seed1") and arm != f"{base}_seed1" else base
 
 
 def report(

@@ -312,7 +312,20 @@ def test_each_warm_arm_is_its_arm_from_nothing_started_from_the_shipped_model() 
     one_way = arm_recipe(base, "warm_colour_half_twins_one_way", 600, 800, 1.0).train
     plain = arm_recipe(base, "warm_colour_half_twins", 600, 800, 1.0).train
     assert plain.object_rows_both_ways and one_way == replace(plain, object_rows_both_ways=False)
+    full = arm_recipe(base, "warm_colour_half_twins_one_way_full", 600, 800, 1.0).train
+    assert (one_way.object_rows, full) == (0.5, replace(one_way, object_rows=1.0))
     assert load_builtin_bundle("builtin").config == BuiltinConfig.load(Path(base.model))
+
+
+def test_a_warm_arm_on_another_seed_is_compared_with_warm_base_on_that_seed() -> None:
+    base = load_recipe("default")
+    for warm in ("warm_base", "warm_colour_half_twins_one_way"):
+        again = arm_recipe(base, f"{warm}_seed1", 600, 800, 1.0)
+        assert again.train == replace(arm_recipe(base, warm, 600, 800, 1.0).train, seed=1)
+        assert again.train.start_from == "builtin"
+    assert [baseline_of(a) for a in ("warm_base_seed1", "warm_colour_half_twins_one_way_seed1",
+                                     "warm_colour_half_twins_one_way", "base_seed1")] == [
+        "warm_base", "warm_base_seed1", "warm_base", "base"]  # fmt: skip
 
 
 def test_the_v11g_draft_is_v11e_s_with_its_object_rows_one_way_as_its_warm_arm() -> None:
