@@ -97,6 +97,10 @@ PEOPLE_WARM = "people_words_warm.md"  # changes against warm_base from index 24,
 LEVERS_WARM = "levers_warm.md"
 PACE_ZEN4_BOOT = "train_pace_zen4_v11f_boot.md"
 PACE_ZEN4_C = "train_pace_zen4_v11f_c.md"
+PACE_ZEN3_G = "train_pace_zen3_v11g.md"
+PACE_ZEN3_H = "train_pace_zen3_v11h.md"
+LEVERS_WARM_SEED1 = "levers_warm_seed1.md"
+PEOPLE_WARM_SEED1 = "people_words_warm_seed1.md"  # changes against warm_base_seed1 from 12
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -773,6 +777,31 @@ QUOTES: tuple[Quote, ...] = (
             Cell(LEVERS_WARM, "| | change against warm_base |", 1, line=1),
             Cell(PEOPLE_WARM, "| rough | R@10 |", 39),
             Cell("people_words_v11b.md", "| careful | R@1 |", 12),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"v11g's recipe at {N} minutes from nothing at {N} s a step.*?careful captions -{N} and "
+        r"rough ones -{N} R@1.*?binding \+{N} attr_P@10.*?rough R@10 -{N},.*?careful and rough "
+        r"captions the same \(-{N} and -{N} R@1\), rough R@10 -{N}.*?little more \(\+{N}\).*?"
+        r"attr_P@10 {N}, where v11d and v11e.*?reached {N} and {N}.*?Its step costs more: {N} s "
+        r"here,\s+{N} minutes from nothing",
+        (
+            Cell(PACE_ZEN3_G, "| max_pool |", 11),
+            Cell(PACE_ZEN3_G, "| max_pool |", 5),
+            Cell(PEOPLE_WARM_SEED1, "| careful | R@1 |", 12),
+            Cell(PEOPLE_WARM_SEED1, "| rough | R@1 |", 12),
+            Cell(LEVERS_WARM_SEED1, "| | change against warm_base_seed1 |", 1),
+            Cell(PEOPLE_WARM_SEED1, "| rough | R@10 |", 12),
+            Cell(PEOPLE_WARM_SEED1, "| careful | R@1 |", 15),
+            Cell(PEOPLE_WARM_SEED1, "| rough | R@1 |", 15),
+            Cell(PEOPLE_WARM_SEED1, "| rough | R@10 |", 15),
+            Cell(LEVERS_WARM_SEED1, "| | change against warm_base_seed1 |", 1, line=1),
+            Cell(V11B_V10, "| object (bind) | attr_P@10 |", 1),
+            Cell(V11D_V10, "| object (bind) | attr_P@10 |", 1),
+            Cell(V11E_V10, "| object (bind) | attr_P@10 |", 1),
+            Cell(PACE_ZEN3_H, "| max_pool |", 5),
+            Cell(PACE_ZEN3_H, "| max_pool |", 11),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)

@@ -337,3 +337,14 @@ def test_the_v11g_draft_is_v11e_s_with_its_object_rows_one_way_as_its_warm_arm()
     warm = arm_recipe(load_recipe("default"), "warm_colour_half_twins_one_way", 600, 800, 1.0)
     lever = ("object_rows", "object_rows_both_ways", "twin_rows", "colour_rows", "cross_second")
     assert all(getattr(warm.train, k) == getattr(draft.train, k) for k in lever)
+
+
+def test_the_v11h_draft_is_v11g_s_at_v11b_s_dose_as_its_warm_arm() -> None:
+    v11g, draft = load_recipe(DRAFTS["v11g-draft"]), load_recipe(DRAFTS["v11h-draft"])
+    assert (draft.name, draft.generation, v11g.train.object_rows) == ("v11h-draft", "v11", 0.5)
+    assert replace(draft.train, object_rows=0.5) == v11g.train
+    assert (draft.model, draft.data, draft.val) == (v11g.model, v11g.data, v11g.val)
+    assert draft.train.object_rows == load_recipe(DRAFTS["v11b-draft"]).train.object_rows
+    warm = arm_recipe(load_recipe("default"), "warm_colour_half_twins_one_way_full", 600, 800, 1.0)
+    lever = ("object_rows", "object_rows_both_ways", "twin_rows", "colour_rows", "cross_second")
+    assert all(getattr(warm.train, k) == getattr(draft.train, k) for k in lever)
