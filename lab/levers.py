@@ -16,6 +16,8 @@ Issue 53's levers (``content_box``, ``cross_pairs``, ``cross_captions``, ``cells
 ``cells_cross``; v10 ships the cell head and the cross pairs, so those arms now equal ``base``)
 each have a ``_seed1`` twin, and so do ``pixels_96`` and ``base_900`` (base at the minutes a
 500-step ``pixels_96`` arm trains), a seed-1 arm being compared with ``base_seed1``;
+*warm* arms (``warm_*``) start from the shipped model and are compared with ``warm_base`` (their
+``_seed1`` twins with ``warm_base_seed1``);
 the validation curves do not show pairs without the image, so ``--pairs-n N`` also measures
 ``lab/any_to_any.py``'s table on every arm's bundle (kept beside it) and reports chosen pairs.
 """

@@ -9,12 +9,15 @@ from pathlib import Path
 from anyseek.model.builtin.bundle import load_builtin_bundle
 from anyseek.model.builtin.network import BuiltinConfig
 from anyseek.workbench.recipe import load_recipe
-from lab.levers import ARMS, arm_recipe, baseline_of
+from lab.levers import ARMS, WARM_SEEDED, arm_recipe, baseline_of
 
 #: the research's draft recipes (lab/recipes/), loaded as any recipe file is
 DRAFTS = {
     p.stem: str(p) for p in (Path(__file__).resolve().parents[2] / "lab" / "recipes").glob("*.json")
 }
+
+#: the training fields a v11 draft takes from the warm arm that screened it
+LEVER = ("object_rows", "object_rows_both_ways", "twin_rows", "colour_rows", "cross_second")
 
 
 def test_the_base_arm_is_the_shipped_recipe_made_short() -> None:
@@ -319,7 +322,7 @@ def test_each_warm_arm_is_its_arm_from_nothing_started_from_the_shipped_model() 
 
 def test_a_warm_arm_on_another_seed_is_compared_with_warm_base_on_that_seed() -> None:
     base = load_recipe("default")
-    for warm in ("warm_base", "warm_colour_half_twins_one_way"):
+    for warm in WARM_SEEDED:
         again = arm_recipe(base, f"{warm}_seed1", 600, 800, 1.0)
         assert again.train == replace(arm_recipe(base, warm, 600, 800, 1.0).train, seed=1)
         assert again.train.start_from == "builtin"
@@ -335,8 +338,7 @@ def test_the_v11g_draft_is_v11e_s_with_its_object_rows_one_way_as_its_warm_arm()
     assert replace(draft.train, object_rows_both_ways=True) == v11e.train
     assert (draft.model, draft.data, draft.val) == (v11e.model, v11e.data, v11e.val)
     warm = arm_recipe(load_recipe("default"), "warm_colour_half_twins_one_way", 600, 800, 1.0)
-    lever = ("object_rows", "object_rows_both_ways", "twin_rows", "colour_rows", "cross_second")
-    assert all(getattr(warm.train, k) == getattr(draft.train, k) for k in lever)
+    assert all(getattr(warm.train, k) == getattr(draft.train, k) for k in LEVER)
 
 
 def test_the_v11h_draft_is_v11g_s_at_v11b_s_dose_as_its_warm_arm() -> None:
@@ -346,5 +348,4 @@ def test_the_v11h_draft_is_v11g_s_at_v11b_s_dose_as_its_warm_arm() -> None:
     assert (draft.model, draft.data, draft.val) == (v11g.model, v11g.data, v11g.val)
     assert draft.train.object_rows == load_recipe(DRAFTS["v11b-draft"]).train.object_rows
     warm = arm_recipe(load_recipe("default"), "warm_colour_half_twins_one_way_full", 600, 800, 1.0)
-    lever = ("object_rows", "object_rows_both_ways", "twin_rows", "colour_rows", "cross_second")
-    assert all(getattr(warm.train, k) == getattr(draft.train, k) for k in lever)
+    assert all(getattr(warm.train, k) == getattr(draft.train, k) for k in LEVER)
