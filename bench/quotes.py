@@ -101,6 +101,8 @@ PACE_ZEN3_G = "train_pace_zen3_v11g.md"
 PACE_ZEN3_H = "train_pace_zen3_v11h.md"
 LEVERS_WARM_SEED1 = "levers_warm_seed1.md"
 PEOPLE_WARM_SEED1 = "people_words_warm_seed1.md"  # changes against warm_base_seed1 from 12
+LEVERS_WARM_FULL = "levers_warm_full.md"
+PEOPLE_WARM_FULL = "people_words_warm_full.md"  # the change against warm_base at index 6
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -784,6 +786,7 @@ QUOTES: tuple[Quote, ...] = (
         r"v11g's recipe at {N} minutes from nothing at {N} s a step.*?careful captions -{N} and "
         r"rough ones -{N} R@1.*?binding \+{N} attr_P@10.*?rough R@10 -{N},.*?careful and rough "
         r"captions the same \(-{N} and -{N} R@1\), rough R@10 -{N}.*?little more \(\+{N}\).*?"
+        r"gives careful -{N}, rough -{N} and rough R@10 -{N},.*?binding \+{N}:.*?"
         r"attr_P@10 {N}, where v11d and v11e.*?reached {N} and {N}.*?Its step costs more: {N} s "
         r"here,\s+{N} minutes from nothing",
         (
@@ -797,6 +800,10 @@ QUOTES: tuple[Quote, ...] = (
             Cell(PEOPLE_WARM_SEED1, "| rough | R@1 |", 15),
             Cell(PEOPLE_WARM_SEED1, "| rough | R@10 |", 15),
             Cell(LEVERS_WARM_SEED1, "| | change against warm_base_seed1 |", 1, line=1),
+            Cell(PEOPLE_WARM_FULL, "| careful | R@1 |", 6),
+            Cell(PEOPLE_WARM_FULL, "| rough | R@1 |", 6),
+            Cell(PEOPLE_WARM_FULL, "| rough | R@10 |", 6),
+            Cell(LEVERS_WARM_FULL, "| | change against warm_base |", 1),
             Cell(V11B_V10, "| object (bind) | attr_P@10 |", 1),
             Cell(V11D_V10, "| object (bind) | attr_P@10 |", 1),
             Cell(V11E_V10, "| object (bind) | attr_P@10 |", 1),
