@@ -103,6 +103,9 @@ LEVERS_WARM_SEED1 = "levers_warm_seed1.md"
 PEOPLE_WARM_SEED1 = "people_words_warm_seed1.md"  # changes against warm_base_seed1 from 12
 LEVERS_WARM_FULL = "levers_warm_full.md"
 PEOPLE_WARM_FULL = "people_words_warm_full.md"  # the change against warm_base at index 6
+PACE_ZEN5_H = "train_pace_zen5_v11h.md"
+V11H_V10 = "v11h_vs_v10.md"
+PEOPLE_V11H = "people_words_v11h.md"  # v9, v10, v11h from 0, 3, 6; v11h - v9 at 12
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
 DOSE_SEED1 = "levers_v11_dose_seed1.md"
@@ -809,6 +812,44 @@ QUOTES: tuple[Quote, ...] = (
             Cell(V11E_V10, "| object (bind) | attr_P@10 |", 1),
             Cell(PACE_ZEN3_H, "| max_pool |", 5),
             Cell(PACE_ZEN3_H, "| max_pool |", 11),
+        ),
+    ),
+    Quote(
+        "lab/log.md",
+        r"projected v11h-draft at {N}\s+minutes from nothing at {N} s a step.*?the run took {N} "
+        r"minutes of wall\s+\(`lab/results/v11h_run.md`, one call, load median {N}\).*?"
+        r"attr_P@10 {N} -> {N} against v10.*?\(R@1 -{N} and -{N}, outside their\s+intervals\), "
+        r"as v11b's careful ones did \(-{N}\).*?\s+{N} numbers of the any-to-any table fall.*?"
+        r"\(caption -> depth -{N}, caption -> semseg -{N}, sketch -> caption -{N}\s+R@1\), "
+        r"where v11e's fell -{N} and -{N}.*?in the first ten {N} of the time\s+\(v9 {N}, v10 "
+        r"{N}, v11e {N}\).*?\(R@1 {N}\s+against {N}; v11e {N}\).*?its shapes R@10 moved -{N}"
+        r".*?\(sketch R@10 {N}, painting {N}\).*?between {N} and\s+{N} attr_P@10.*?rebuilds it"
+        r"\s+in {N} minutes here",
+        (
+            Cell(PACE_ZEN5_H, "| max_pool |", 11),
+            Cell(PACE_ZEN5_H, "| max_pool |", 5),
+            Cell("v11h_run.md", "wall time:", 0),
+            Cell("v11h_run.md", "Load average", 1),
+            *(Cell(V11H_V10, "| object (bind) | attr_P@10 |", i) for i in (0, 1)),
+            Cell(PEOPLE_V11H, "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11H, "| rough | R@1 |", 12),
+            Cell("people_words_v11b.md", "| careful | R@1 |", 12),
+            Cell(V11H_V10, "0 numbers gain more than 0.01,", 0),  # the any-to-any table's
+            Cell(V11H_V10, "| caption -> depth | R@1 |", 2),
+            Cell(V11H_V10, "| caption -> semseg | R@1 |", 2),
+            Cell(V11H_V10, "| sketch -> caption | R@1 |", 2),
+            Cell(V11E_V10, "| caption -> depth | R@1 |", 2),
+            Cell(V11E_V10, "| caption -> semseg | R@1 |", 2),
+            *(Cell(PEOPLE_V11H, "| shapes | R@10 |", i) for i in (6, 0, 3)),
+            Cell(PEOPLE_V11E, "| shapes | R@10 |", 6),
+            *(Cell(PEOPLE_V11H, "| colours | R@1 |", i) for i in (6, 3)),
+            Cell(PEOPLE_V11E, "| colours | R@1 |", 6),
+            Cell(PEOPLE_WARM_FULL, "| shapes | R@10 |", 6),
+            Cell(V11H_V10, "| sketch (scrawl, held out) (bind) | R@10 |", 1),
+            Cell(V11H_V10, "| semseg (scrawl, held out) (bind) | R@10 |", 1),
+            Cell(V11E_V10, "| object (bind) | attr_P@10 |", 1),
+            Cell(V11H_V10, "| object (bind) | attr_P@10 |", 1),
+            Cell("v11h_run.md", "wall time:", 0),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
