@@ -105,6 +105,8 @@ LEVERS_WARM_FULL = "levers_warm_full.md"
 PEOPLE_WARM_FULL = "people_words_warm_full.md"  # the change against warm_base at index 6
 PACE_ZEN5_H = "train_pace_zen5_v11h.md"
 V11H_V10 = "v11h_vs_v10.md"
+V11H_RUN = "v11h_run.md"
+PEOPLE_V11B = "people_words_v11b.md"  # v11b - v9 at 12
 PEOPLE_V11H = "people_words_v11h.md"  # v9, v10, v11h from 0, 3, 6; v11h - v9 at 12
 UNREADABLE = "people_words_unreadable.md"
 DOSE = "levers_v11_dose.md"
@@ -781,7 +783,7 @@ QUOTES: tuple[Quote, ...] = (
             Cell(LEVERS_WARM, "| | change against warm_base |", 1, line=5),
             Cell(LEVERS_WARM, "| | change against warm_base |", 1, line=1),
             Cell(PEOPLE_WARM, "| rough | R@10 |", 39),
-            Cell("people_words_v11b.md", "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11B, "| careful | R@1 |", 12),
         ),
     ),
     Quote(
@@ -828,12 +830,12 @@ QUOTES: tuple[Quote, ...] = (
         (
             Cell(PACE_ZEN5_H, "| max_pool |", 11),
             Cell(PACE_ZEN5_H, "| max_pool |", 5),
-            Cell("v11h_run.md", "wall time:", 0),
-            Cell("v11h_run.md", "Load average", 1),
+            Cell(V11H_RUN, "wall time:", 0),
+            Cell(V11H_RUN, "Load average", 1),
             *(Cell(V11H_V10, "| object (bind) | attr_P@10 |", i) for i in (0, 1)),
             Cell(PEOPLE_V11H, "| careful | R@1 |", 12),
             Cell(PEOPLE_V11H, "| rough | R@1 |", 12),
-            Cell("people_words_v11b.md", "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11B, "| careful | R@1 |", 12),
             Cell(V11H_V10, "0 numbers gain more than 0.01,", 0),  # the any-to-any table's
             Cell(V11H_V10, "| caption -> depth | R@1 |", 2),
             Cell(V11H_V10, "| caption -> semseg | R@1 |", 2),
@@ -849,7 +851,7 @@ QUOTES: tuple[Quote, ...] = (
             Cell(V11H_V10, "| semseg (scrawl, held out) (bind) | R@10 |", 1),
             Cell(V11E_V10, "| object (bind) | attr_P@10 |", 1),
             Cell(V11H_V10, "| object (bind) | attr_P@10 |", 1),
-            Cell("v11h_run.md", "wall time:", 0),
+            Cell(V11H_RUN, "wall time:", 0),
         ),
     ),
     # lab/log.md: v11b's full run, its pace check, and how it compares (v11b_*.md)
@@ -877,9 +879,9 @@ QUOTES: tuple[Quote, ...] = (
         r"against v9, careful captions -{N} R@1 and everyday words -{N} R@10, both outside their\s+"
         r"intervals, where v10 was -{N} on everyday words",
         (
-            Cell("people_words_v11b.md", "| careful | R@1 |", 12),
-            Cell("people_words_v11b.md", "| everyday | R@10 |", 12),
-            Cell("people_words_v11b.md", "| everyday | R@10 |", 9),
+            Cell(PEOPLE_V11B, "| careful | R@1 |", 12),
+            Cell(PEOPLE_V11B, "| everyday | R@10 |", 12),
+            Cell(PEOPLE_V11B, "| everyday | R@10 |", 9),
         ),
     ),
     # docs/builtin_model.md: pixels_96 on a second seed (levers_pixels_seed1.md's first change
